@@ -1,0 +1,124 @@
+// Errors and argument checks shared by the whole library.
+import * as os from 'os';
+import { native } from './native';
+
+/**
+ * An error raised by libtorch itself (shape mismatch in a kernel, bad dtype for an op, ...).
+ * The message is libtorch's, without the C++ backtrace.
+ */
+export class TorchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TorchError';
+  }
+}
+native.registerErrorClass(TorchError);
+
+/** A short description of a value for error messages: `undefined`, `the number NaN`, `a string ("x")`. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'number': return `the number ${v}`;
+    case 'boolean': return `the boolean ${v}`;
+    case 'bigint': return `the bigint ${v}n`;
+    case 'string': return `a string (${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)})`;
+    case 'function': return 'a function';
+    case 'symbol': return 'a symbol';
+    default: break;
+  }
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  const name = (v as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}
+
+/** Throws a TypeError naming the function, the argument, what was expected and what was got. */
+export function typeError(fn: string, arg: string, expected: string, got: unknown): never {
+  throw new TypeError(`${fn}: expected ${arg} to be ${expected}, got ${describe(got)}`);
+}
+
+export function rangeError(fn: string, arg: string, expected: string, got: unknown): never {
+  throw new RangeError(`${fn}: expected ${arg} to be ${expected}, got ${describe(got)}`);
+}
+
+/** An integer (safe, finite); `min` is inclusive. */
+export function checkInt(fn: string, arg: string, v: unknown, min = -Infinity): number {
+  if (typeof v !== 'number') typeError(fn, arg, 'an integer', v);
+  if (!Number.isSafeInteger(v)) rangeError(fn, arg, 'an integer', v);
+  if (v < min) rangeError(fn, arg, min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`, v);
+  return v;
+}
+
+export function checkNumber(fn: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number') typeError(fn, arg, 'a number', v);
+  return v;
+}
+
+export function checkBool(fn: string, arg: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') typeError(fn, arg, 'a boolean', v);
+  return v;
+}
+
+/** A list of integers (dims, permutations). */
+export function checkIntList(fn: string, arg: string, v: unknown): number[] {
+  if (!Array.isArray(v)) typeError(fn, arg, 'an array of integers', v);
+  for (let i = 0; i < v.length; i++) checkInt(fn, `${arg}[${i}]`, v[i]);
+  return v as number[];
+}
+
+/** A shape for a new tensor: non-negative integers. */
+export function checkShape(fn: string, arg: string, v: unknown): number[] {
+  if (!Array.isArray(v)) typeError(fn, arg, 'an array of non-negative integers', v);
+  for (let i = 0; i < v.length; i++) checkInt(fn, `${arg}[${i}]`, v[i], 0);
+  return v as number[];
+}
+
+/**
+ * A shape for reshape/view/expand: integers >= -1 (at most one -1 where it means "infer").
+ */
+export function checkViewShape(fn: string, arg: string, v: unknown): number[] {
+  if (!Array.isArray(v)) typeError(fn, arg, 'an array of integers', v);
+  for (let i = 0; i < v.length; i++) checkInt(fn, `${arg}[${i}]`, v[i], -1);
+  return v as number[];
+}
+
+/**
+ * `(shape[])` or `(...dims)` as PyTorch takes both: `zeros([2, 3])` and `zeros(2, 3)`.
+ */
+export function shapeArgs(fn: string, args: unknown[], check = checkShape): number[] {
+  if (args.length === 1 && Array.isArray(args[0])) return check(fn, 'shape', args[0]);
+  return check(fn, 'shape', args);
+}
+
+const totalMemory = os.totalmem();
+
+/**
+ * Refuses, before anything is allocated, a tensor whose element count overflows or whose bytes
+ * exceed this machine's memory.
+ */
+export function checkAllocation(fn: string, shape: readonly number[], itemSize: number, device?: string): void {
+  let numel = 1;
+  for (const d of shape) numel *= d;
+  if (!Number.isSafeInteger(numel))
+    throw new RangeError(`${fn}: shape [${shape.join(', ')}] has ${numel} elements, more than a tensor can hold`);
+  const bytes = numel * itemSize;
+  if ((device === undefined || device === 'cpu') && bytes > totalMemory)
+    throw new RangeError(
+      `${fn}: shape [${shape.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's ` +
+        `${formatBytes(totalMemory)} of memory`);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** An options object (or undefined). */
+export function checkOptions<T extends object>(fn: string, v: unknown): Partial<T> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) typeError(fn, 'options', 'an options object', v);
+  return v as Partial<T>;
+}

@@ -1,0 +1,19 @@
+/**
+ * torch-napi: PyTorch for Node.js and TypeScript, over libtorch through Node-API.
+ *
+ * @example
+ * import * as torch from 'torch-napi';
+ * const x = torch.randn(3, 4, { requiresGrad: true });
+ * x.mul(2).sum().backward();
+ */
+export { TorchError } from './errors';
+export * from './dtype';
+export type { Device } from './device';
+export { Tensor, isTensor } from './tensor';
+export type { Scalar, TensorOrScalar, TypedArray, NestedArray, IndexItem } from './tensor';
+export * from './creation';
+export * from './ops';
+export { tidy, keep, dispose, memory } from './memory';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
+export { version, libtorchVersion, config, getNumThreads, setNumThreads, manualSeed, cuda } from './runtime';
+export type { Config } from './runtime';

@@ -1,0 +1,211 @@
+// The only module that touches the addon. Everything the native layer exports is typed here once.
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** An opaque handle to a native tensor (a Node-API external). */
+export type Handle = { readonly __tensorHandle: unique symbol };
+/** A tensor-or-scalar operand as the native layer takes it. */
+export type Operand = Handle | number | boolean | bigint;
+type H = Handle;
+type Opt<T> = T | undefined;
+
+export interface NativeConfig {
+  showConfig: string;
+  parallelInfo: string;
+  numThreads: number;
+  numInteropThreads: number;
+  cudaBuilt: boolean;
+  cudaAvailable: boolean;
+  mkldnn: boolean;
+  mkl: boolean;
+  openmp: boolean;
+  lapack: boolean;
+}
+
+export interface Native {
+  // handles and memory
+  dispose(h: H): void;
+  isDisposed(h: H): boolean;
+  memory(): { tensors: number; bytes: number };
+  registerErrorClass(ctor: new (message: string) => Error): void;
+  dtypeNames(): string[];
+  // creation (dtype codes index DTYPES in dtype.ts)
+  fromBuffer(data: ArrayBufferView, shape: number[], srcDtype: number, dtype?: number, device?: string): H;
+  zeros(shape: number[], dtype?: number, device?: string): H;
+  ones(shape: number[], dtype?: number, device?: string): H;
+  empty(shape: number[], dtype?: number, device?: string): H;
+  rand(shape: number[], dtype?: number, device?: string): H;
+  randn(shape: number[], dtype?: number, device?: string): H;
+  full(shape: number[], fill: number | boolean, dtype?: number, device?: string): H;
+  randint(low: number, high: number, shape: number[], dtype?: number, device?: string): H;
+  arange(start: number, end: number, step: number, dtype?: number, device?: string): H;
+  linspace(start: number, end: number, steps: number, dtype?: number, device?: string): H;
+  eye(n: number, m: number, dtype?: number, device?: string): H;
+  randperm(n: number, dtype?: number, device?: string): H;
+  scalarTensor(v: number | boolean, dtype?: number, device?: string): H;
+  // arithmetic
+  add(a: H, b: Operand, alpha?: number): H;
+  sub(a: H, b: Operand, alpha?: number): H;
+  mul(a: H, b: Operand): H;
+  div(a: H, b: Operand, roundingMode?: string): H;
+  pow(a: H, b: Operand): H;
+  remainder(a: H, b: Operand): H;
+  maximum(a: H, b: H): H;
+  minimum(a: H, b: H): H;
+  matmul(a: H, b: H): H;
+  bmm(a: H, b: H): H;
+  mm(a: H, b: H): H;
+  outer(a: H, b: H): H;
+  dot(a: H, b: H): H;
+  // comparison and logic
+  eq(a: H, b: Operand): H;
+  ne(a: H, b: Operand): H;
+  lt(a: H, b: Operand): H;
+  le(a: H, b: Operand): H;
+  gt(a: H, b: Operand): H;
+  ge(a: H, b: Operand): H;
+  logicalNot(a: H): H;
+  logicalAnd(a: H, b: H): H;
+  logicalOr(a: H, b: H): H;
+  logicalXor(a: H, b: H): H;
+  allclose(a: H, b: H, rtol: number, atol: number, equalNan: boolean): boolean;
+  equal(a: H, b: H): boolean;
+  maskedFill(a: H, mask: H, value: Operand): H;
+  where(cond: H, a: Operand, b: Operand): H;
+  // unary
+  neg(a: H): H; abs(a: H): H; exp(a: H): H; log(a: H): H; log1p(a: H): H; expm1(a: H): H;
+  sqrt(a: H): H; rsqrt(a: H): H; reciprocal(a: H): H; sign(a: H): H; floor(a: H): H; ceil(a: H): H;
+  round(a: H): H; trunc(a: H): H; sin(a: H): H; cos(a: H): H; tanh(a: H): H; sigmoid(a: H): H;
+  relu(a: H): H; erf(a: H): H; square(a: H): H; isnan(a: H): H; isinf(a: H): H; isfinite(a: H): H;
+  silu(a: H): H;
+  gelu(a: H, approximate?: string): H;
+  softmax(a: H, dim: number, dtype?: number): H;
+  logSoftmax(a: H, dim: number, dtype?: number): H;
+  clamp(a: H, min: Opt<Operand>, max: Opt<Operand>): H;
+  triu(a: H, diagonal?: number): H;
+  tril(a: H, diagonal?: number): H;
+  // reductions
+  sum(a: H, dims: Opt<number[]>, keepdim: boolean, dtype?: number): H;
+  mean(a: H, dims: Opt<number[]>, keepdim: boolean, dtype?: number): H;
+  prod(a: H, dim?: number, keepdim?: boolean): H;
+  norm(a: H, p: number, dims?: number[], keepdim?: boolean): H;
+  max(a: H, dim?: number, keepdim?: boolean): H | [H, H];
+  min(a: H, dim?: number, keepdim?: boolean): H | [H, H];
+  argmax(a: H, dim?: number, keepdim?: boolean): H;
+  argmin(a: H, dim?: number, keepdim?: boolean): H;
+  var(a: H, dims: Opt<number[]>, correction: number, keepdim: boolean): H;
+  std(a: H, dims: Opt<number[]>, correction: number, keepdim: boolean): H;
+  all(a: H, dim?: number, keepdim?: boolean): H;
+  any(a: H, dim?: number, keepdim?: boolean): H;
+  cumsum(a: H, dim: number): H;
+  // in place
+  add_(a: H, b: Operand, alpha?: number): void;
+  sub_(a: H, b: Operand, alpha?: number): void;
+  mul_(a: H, b: Operand): void;
+  div_(a: H, b: Operand): void;
+  fill_(a: H, v: Operand): void;
+  maskedFill_(a: H, mask: H, v: Operand): void;
+  zero_(a: H): void;
+  copy_(a: H, src: H): void;
+  clamp_(a: H, min: Opt<number>, max: Opt<number>): void;
+  uniform_(a: H, from: number, to: number): void;
+  normal_(a: H, mean: number, std: number): void;
+  // shape
+  reshape(a: H, shape: number[]): H;
+  view(a: H, shape: number[]): H;
+  flatten(a: H, start: number, end: number): H;
+  squeeze(a: H, dim?: number): H;
+  unsqueeze(a: H, dim: number): H;
+  permute(a: H, dims: number[]): H;
+  transpose(a: H, d0: number, d1: number): H;
+  t(a: H): H;
+  expand(a: H, shape: number[]): H;
+  contiguous(a: H): H;
+  narrow(a: H, dim: number, start: number, length: number): H;
+  select(a: H, dim: number, index: number): H;
+  slice(a: H, dim: number, start: Opt<number>, end: Opt<number>, step: number): H;
+  indexSelect(a: H, dim: number, index: H): H;
+  gather(a: H, dim: number, index: H): H;
+  flip(a: H, dims: number[]): H;
+  repeat(a: H, repeats: number[]): H;
+  index(a: H, indices: (H | null)[]): H;
+  chunk(a: H, chunks: number, dim: number): H[];
+  split(a: H, sizes: number | number[], dim: number): H[];
+  unbind(a: H, dim: number): H[];
+  cat(ts: H[], dim: number): H;
+  stack(ts: H[], dim: number): H;
+  // conversion and reading
+  to(a: H, dtype: Opt<number>, device: Opt<string>, copy: boolean): H;
+  clone(a: H): H;
+  detach(a: H): H;
+  shape(a: H): number[];
+  dtype(a: H): number;
+  device(a: H): string;
+  isContiguous(a: H): boolean;
+  stride(a: H): number[];
+  item(a: H): number | boolean;
+  data(a: H): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+  // autograd
+  backward(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): void;
+  grad(a: H): H | null;
+  setGrad(a: H, g: H | null): void;
+  requiresGrad(a: H): boolean;
+  setRequiresGrad(a: H, flag: boolean): void;
+  isLeaf(a: H): boolean;
+  retainGrad(a: H): void;
+  gradFn(a: H): string | null;
+  setGradEnabled(flag: boolean): void;
+  isGradEnabled(): boolean;
+  // runtime
+  libtorchVersion(): string;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  manualSeed(seed: number | bigint): void;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  config(): NativeConfig;
+}
+
+/** The package root (dist/.. or lib/..). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+function explainLoadFailure(err: unknown): Error {
+  const msg = err instanceof Error ? err.message : String(err);
+  const lines = ['torch-napi: could not load the native addon.', `  error: ${msg.split('\n')[0]}`];
+  const candidates = [
+    path.join(packageRoot, 'build', 'Release', 'torch_napi.node'),
+    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`),
+  ];
+  lines.push('  searched: ' + candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '));
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(packageRoot, 'build', 'libtorch.json'), 'utf8'));
+    lines.push(`  built against: libtorch ${info.version} (${info.source}) in ${info.libDir}`);
+  } catch {
+    lines.push('  built against: unknown (no build/libtorch.json)');
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const found = require(path.join(packageRoot, 'scripts', 'find-libtorch.js')).find();
+    lines.push(`  libtorch on this machine now: ${found.version} (${found.source}) in ${found.libDir}`);
+  } catch (e) {
+    lines.push(`  libtorch on this machine now: none found (${(e as Error).message.split('\n')[0]})`);
+  }
+  lines.push(
+    '  fixes: run `bash scripts/setup.sh` (installs Debian\'s libtorch-dev and builds), or set LIBTORCH to an',
+    '         unpacked libtorch and rebuild with `npm run build` (or `npm install --build-from-source`).',
+  );
+  const e = new Error(lines.join('\n'));
+  (e as Error & { cause?: unknown }).cause = err;
+  return e;
+}
+
+function load(): Native {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('node-gyp-build')(packageRoot) as Native;
+  } catch (err) {
+    throw explainLoadFailure(err);
+  }
+}
+
+export const native: Native = load();

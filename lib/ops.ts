@@ -1,0 +1,86 @@
+// Functions of the torch namespace that are not factories: torch.cat, torch.stack, torch.where, ...
+// Most forward to the Tensor method of the same name, as PyTorch's do.
+import { checkInt, typeError } from './errors';
+import { native as N, Handle } from './native';
+import { Tensor, TensorOrScalar, handle } from './tensor';
+
+function tensorList(fn: string, ts: unknown): Handle[] {
+  if (!Array.isArray(ts)) typeError(fn, 'tensors', 'an array of Tensors', ts);
+  if (ts.length === 0) throw new RangeError(`${fn}: expected a non-empty array of Tensors`);
+  return ts.map((t, i) => handle(t, fn, `tensors[${i}]`));
+}
+
+/** Concatenates along an existing dim. */
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  return new Tensor(N.cat(tensorList('torch.cat', tensors), checkInt('torch.cat', 'dim', dim)));
+}
+/** Stacks along a new dim. */
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  return new Tensor(N.stack(tensorList('torch.stack', tensors), checkInt('torch.stack', 'dim', dim)));
+}
+/** `condition ? input : other`, elementwise, broadcasting (either may be a number). */
+export function where(condition: Tensor, input: TensorOrScalar, other: TensorOrScalar): Tensor {
+  const fn = 'torch.where';
+  const op = (v: unknown, arg: string) =>
+    v instanceof Tensor ? v._h : typeof v === 'number' || typeof v === 'boolean' ? v : typeError(fn, arg, 'a Tensor or a number', v);
+  return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other')));
+}
+
+const method = <K extends keyof Tensor>(name: K) =>
+  ((t: Tensor, ...args: unknown[]) => {
+    if (!(t instanceof Tensor)) typeError(`torch.${String(name)}`, 'input', 'a Tensor', t);
+    return (t[name] as unknown as (...a: unknown[]) => unknown)(...args);
+  }) as unknown as Tensor[K] extends (...a: infer A) => infer R ? (t: Tensor, ...a: A) => R : never;
+
+export const add = method('add');
+export const sub = method('sub');
+export const mul = method('mul');
+export const div = method('div');
+export const pow = method('pow');
+export const matmul = method('matmul');
+export const bmm = method('bmm');
+export const mm = method('mm');
+export const maximum = method('maximum');
+export const minimum = method('minimum');
+export const neg = method('neg');
+export const abs = method('abs');
+export const exp = method('exp');
+export const log = method('log');
+export const sqrt = method('sqrt');
+export const tanh = method('tanh');
+export const sigmoid = method('sigmoid');
+export const relu = method('relu');
+export const softmax = method('softmax');
+export const logSoftmax = method('logSoftmax');
+export const clamp = method('clamp');
+export const triu = method('triu');
+export const tril = method('tril');
+export const sum = method('sum');
+export const mean = method('mean');
+export const argmax = method('argmax');
+export const argmin = method('argmin');
+export const flatten = method('flatten');
+export const reshape = method('reshape');
+export const squeeze = method('squeeze');
+export const unsqueeze = method('unsqueeze');
+export const permute = method('permute');
+export const transpose = method('transpose');
+export const narrow = method('narrow');
+export const select = method('select');
+export const indexSelect = method('indexSelect');
+export const gather = method('gather');
+export const chunk = method('chunk');
+export const split = method('split');
+export const maskedFill = method('maskedFill');
+export const eq = method('eq');
+export const ne = method('ne');
+export const lt = method('lt');
+export const le = method('le');
+export const gt = method('gt');
+export const ge = method('ge');
+export const logicalNot = method('logicalNot');
+export const logicalAnd = method('logicalAnd');
+export const logicalOr = method('logicalOr');
+export const allclose = method('allclose');
+export const equal = method('equal');
+export const isnan = method('isnan');

@@ -1,0 +1,615 @@
+// The JS Tensor: a plain class around a native handle (see native/common.h for why it is not an
+// ObjectWrap). Methods validate their arguments, then make exactly one native call.
+import { inspect } from 'util';
+import { DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
+import { checkDevice } from './device';
+import {
+  checkBool, checkInt, checkIntList, checkNumber, checkOptions, checkViewShape, shapeArgs, typeError,
+} from './errors';
+import { formatTensor } from './format';
+import { Handle, native as N, Operand } from './native';
+import { track } from './scope';
+
+/** A value accepted where PyTorch takes a tensor or a Python number. */
+export type Scalar = number | boolean | bigint;
+export type TensorOrScalar = Tensor | Scalar;
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+/** Nested arrays as `toArray()` returns them. */
+export type NestedArray = number | boolean | NestedArray[];
+/** One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null` (new axis) or a Tensor. */
+export type IndexItem = number | string | null | Tensor;
+
+/** Unwraps a tensor argument, or throws a TypeError naming the function and argument. */
+export function handle(t: unknown, fn: string, arg: string): Handle {
+  if (t instanceof Tensor) return t._h;
+  return typeError(fn, arg, 'a Tensor', t);
+}
+
+/** Unwraps a tensor-or-scalar operand. */
+function operand(v: unknown, fn: string, arg: string): Operand {
+  if (v instanceof Tensor) return v._h;
+  const t = typeof v;
+  if (t === 'number' || t === 'boolean' || t === 'bigint') return v as Scalar;
+  return typeError(fn, arg, 'a Tensor or a number', v);
+}
+
+function optScalar(v: unknown, fn: string, arg: string): number | undefined {
+  return v === undefined || v === null ? undefined : checkNumber(fn, arg, v);
+}
+
+/** Dims for reductions: one integer or a list. */
+function dimList(v: unknown, fn: string): number[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return [checkInt(fn, 'dim', v)];
+  return checkIntList(fn, 'dim', v);
+}
+
+export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
+/** PyTorch allows `sum(dim, keepdim)`; we also take `sum(dim, {keepdim, dtype})`. */
+function reduceOptions(fn: string, v: unknown): ReduceOptions {
+  if (typeof v === 'boolean') return { keepdim: v };
+  const o = checkOptions<ReduceOptions>(fn, v);
+  if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
+  return o;
+}
+
+export interface VarOptions { unbiased?: boolean; correction?: number; keepdim?: boolean }
+function correctionOf(fn: string, o: VarOptions): number {
+  if (o.correction !== undefined) return checkInt(fn, 'correction', o.correction, 0);
+  if (o.unbiased !== undefined) return checkBool(fn, 'unbiased', o.unbiased) ? 1 : 0;
+  return 1;
+}
+
+const wrap = (h: Handle): Tensor => new Tensor(h);
+const wrapAll = (hs: Handle[]): Tensor[] => hs.map(wrap);
+
+const SLICE_RE = /^\s*(-?\d+)?\s*:\s*(-?\d+)?\s*(?::\s*(-?\d+)?\s*)?$/;
+
+/**
+ * A tensor: libtorch's `at::Tensor`, owned by this object.
+ *
+ * Memory: call `dispose()` (or use `using`, or run the code inside `torch.tidy`) to free the
+ * native memory now; otherwise it is freed when the garbage collector collects this object.
+ * Using a disposed tensor throws.
+ */
+export class Tensor {
+  /** @internal */
+  readonly _h: Handle;
+  private _shape: readonly number[] | undefined;
+  private _dtype: DType | undefined;
+
+  /** @internal Tensors are created by torch functions and ops, not with `new`. */
+  constructor(h: Handle) {
+    this._h = h;
+    track(this);
+  }
+
+  // ---- lifetime ------------------------------------------------------------------------------
+  /** Frees the native tensor now. Idempotent. Views made from it stay valid (they share storage). */
+  dispose(): void {
+    N.dispose(this._h);
+  }
+  [Symbol.dispose](): void {
+    N.dispose(this._h);
+  }
+  /** Whether `dispose()` has freed this tensor. */
+  get isDisposed(): boolean {
+    return N.isDisposed(this._h);
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+  /** The sizes, like PyTorch's `tensor.shape` (a frozen array). */
+  get shape(): readonly number[] {
+    return this._shape ??= Object.freeze(N.shape(this._h));
+  }
+  get dtype(): DType {
+    return this._dtype ??= DTYPES[N.dtype(this._h)];
+  }
+  get device(): string {
+    return N.device(this._h);
+  }
+  dim(): number {
+    return this.shape.length;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  numel(): number {
+    let n = 1;
+    for (const s of this.shape) n *= s;
+    return n;
+  }
+  /** `size()` is the shape; `size(dim)` one size (negative dims count from the end). */
+  size(): readonly number[];
+  size(dim: number): number;
+  size(dim?: number): number | readonly number[] {
+    const shape = this.shape;
+    if (dim === undefined) return shape;
+    checkInt('Tensor.size', 'dim', dim);
+    const d = dim < 0 ? dim + shape.length : dim;
+    if (d < 0 || d >= shape.length)
+      throw new RangeError(`Tensor.size: dim ${dim} is out of range for a ${shape.length}-D tensor ` +
+        `(expected [${-shape.length}, ${shape.length - 1}])`);
+    return shape[d];
+  }
+  stride(): number[] {
+    return N.stride(this._h);
+  }
+  isContiguous(): boolean {
+    return N.isContiguous(this._h);
+  }
+  isFloatingPoint(): boolean {
+    return isFloatingPoint(this.dtype);
+  }
+  /** The value of a one-element tensor as a JS number (or boolean for bool tensors). */
+  item(): number | boolean {
+    return N.item(this._h);
+  }
+  /**
+   * A copy of the values (row-major, contiguous) as a TypedArray: Float32Array for float32 (and
+   * for float16/bfloat16, converted), Float64Array, BigInt64Array for int64, Int32Array,
+   * Int16Array, Int8Array, Uint8Array for uint8 and bool.
+   */
+  data(): TypedArray {
+    return N.data(this._h);
+  }
+  /** Nested JS arrays, like PyTorch's `tolist()` (int64 values become numbers; bools booleans). */
+  toArray(): NestedArray {
+    const flat = this.data();
+    const shape = this.shape;
+    const isBool = this.dtype === 'bool';
+    const at = (i: number): number | boolean => {
+      const v = flat[i];
+      return isBool ? v !== 0 : typeof v === 'bigint' ? Number(v) : v;
+    };
+    if (shape.length === 0) return at(0);
+    let pos = 0;
+    const build = (d: number): NestedArray[] => {
+      const out: NestedArray[] = new Array(shape[d]);
+      for (let i = 0; i < shape[d]; i++) out[i] = d === shape.length - 1 ? at(pos++) : build(d + 1);
+      return out;
+    };
+    return build(0);
+  }
+  /** Prints like PyTorch: `tensor([[1., 2.]], requires_grad=True)`. */
+  toString(): string {
+    const gradFn = N.gradFn(this._h);
+    return formatTensor({
+      shape: this.shape,
+      dtype: this.dtype,
+      values: this.data(),
+      device: this.device,
+      requiresGrad: N.requiresGrad(this._h),
+      gradFn,
+    });
+  }
+  [inspect.custom](): string {
+    return this.isDisposed ? 'tensor(<disposed>)' : this.toString();
+  }
+
+  // ---- arithmetic ----------------------------------------------------------------------------
+  /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
+  add(other: TensorOrScalar, alpha?: number): Tensor {
+    return wrap(N.add(this._h, operand(other, 'Tensor.add', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.add', 'alpha', alpha)));
+  }
+  sub(other: TensorOrScalar, alpha?: number): Tensor {
+    return wrap(N.sub(this._h, operand(other, 'Tensor.sub', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.sub', 'alpha', alpha)));
+  }
+  mul(other: TensorOrScalar): Tensor {
+    return wrap(N.mul(this._h, operand(other, 'Tensor.mul', 'other')));
+  }
+  /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
+  div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
+    if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
+      typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
+    return wrap(N.div(this._h, operand(other, 'Tensor.div', 'other'), roundingMode));
+  }
+  pow(exponent: TensorOrScalar): Tensor {
+    return wrap(N.pow(this._h, operand(exponent, 'Tensor.pow', 'exponent')));
+  }
+  remainder(other: TensorOrScalar): Tensor {
+    return wrap(N.remainder(this._h, operand(other, 'Tensor.remainder', 'other')));
+  }
+  maximum(other: Tensor): Tensor {
+    return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
+  }
+  minimum(other: Tensor): Tensor {
+    return wrap(N.minimum(this._h, handle(other, 'Tensor.minimum', 'other')));
+  }
+  matmul(other: Tensor): Tensor {
+    return wrap(N.matmul(this._h, handle(other, 'Tensor.matmul', 'other')));
+  }
+  bmm(other: Tensor): Tensor {
+    return wrap(N.bmm(this._h, handle(other, 'Tensor.bmm', 'other')));
+  }
+  mm(other: Tensor): Tensor {
+    return wrap(N.mm(this._h, handle(other, 'Tensor.mm', 'other')));
+  }
+  outer(other: Tensor): Tensor {
+    return wrap(N.outer(this._h, handle(other, 'Tensor.outer', 'other')));
+  }
+  dot(other: Tensor): Tensor {
+    return wrap(N.dot(this._h, handle(other, 'Tensor.dot', 'other')));
+  }
+
+  // ---- comparison and logic ------------------------------------------------------------------
+  eq(other: TensorOrScalar): Tensor { return wrap(N.eq(this._h, operand(other, 'Tensor.eq', 'other'))); }
+  ne(other: TensorOrScalar): Tensor { return wrap(N.ne(this._h, operand(other, 'Tensor.ne', 'other'))); }
+  lt(other: TensorOrScalar): Tensor { return wrap(N.lt(this._h, operand(other, 'Tensor.lt', 'other'))); }
+  le(other: TensorOrScalar): Tensor { return wrap(N.le(this._h, operand(other, 'Tensor.le', 'other'))); }
+  gt(other: TensorOrScalar): Tensor { return wrap(N.gt(this._h, operand(other, 'Tensor.gt', 'other'))); }
+  ge(other: TensorOrScalar): Tensor { return wrap(N.ge(this._h, operand(other, 'Tensor.ge', 'other'))); }
+  logicalNot(): Tensor { return wrap(N.logicalNot(this._h)); }
+  logicalAnd(other: Tensor): Tensor { return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other'))); }
+  logicalOr(other: Tensor): Tensor { return wrap(N.logicalOr(this._h, handle(other, 'Tensor.logicalOr', 'other'))); }
+  logicalXor(other: Tensor): Tensor { return wrap(N.logicalXor(this._h, handle(other, 'Tensor.logicalXor', 'other'))); }
+  /** `|self - other| <= atol + rtol * |other|` everywhere (PyTorch defaults rtol=1e-5, atol=1e-8). */
+  allclose(other: Tensor, opts: { rtol?: number; atol?: number; equalNan?: boolean } = {}): boolean {
+    const o = checkOptions<typeof opts>('Tensor.allclose', opts);
+    return N.allclose(this._h, handle(other, 'Tensor.allclose', 'other'),
+      o.rtol === undefined ? 1e-5 : checkNumber('Tensor.allclose', 'rtol', o.rtol),
+      o.atol === undefined ? 1e-8 : checkNumber('Tensor.allclose', 'atol', o.atol),
+      o.equalNan === undefined ? false : checkBool('Tensor.allclose', 'equalNan', o.equalNan));
+  }
+  /** Same shape and the same values. */
+  equal(other: Tensor): boolean {
+    return N.equal(this._h, handle(other, 'Tensor.equal', 'other'));
+  }
+  /** Where `mask` is true, `value`; elsewhere self (`mask` broadcasts; bool dtype). */
+  maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
+    return wrap(N.maskedFill(this._h, handle(mask, 'Tensor.maskedFill', 'mask'), operand(value, 'Tensor.maskedFill', 'value')));
+  }
+  /** `where(condition, self, other)`, as PyTorch's `tensor.where(condition, y)`. */
+  where(condition: Tensor, other: TensorOrScalar): Tensor {
+    return wrap(N.where(handle(condition, 'Tensor.where', 'condition'), this._h, operand(other, 'Tensor.where', 'other')));
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+  neg(): Tensor { return wrap(N.neg(this._h)); }
+  abs(): Tensor { return wrap(N.abs(this._h)); }
+  exp(): Tensor { return wrap(N.exp(this._h)); }
+  log(): Tensor { return wrap(N.log(this._h)); }
+  log1p(): Tensor { return wrap(N.log1p(this._h)); }
+  expm1(): Tensor { return wrap(N.expm1(this._h)); }
+  sqrt(): Tensor { return wrap(N.sqrt(this._h)); }
+  rsqrt(): Tensor { return wrap(N.rsqrt(this._h)); }
+  reciprocal(): Tensor { return wrap(N.reciprocal(this._h)); }
+  sign(): Tensor { return wrap(N.sign(this._h)); }
+  floor(): Tensor { return wrap(N.floor(this._h)); }
+  ceil(): Tensor { return wrap(N.ceil(this._h)); }
+  round(): Tensor { return wrap(N.round(this._h)); }
+  trunc(): Tensor { return wrap(N.trunc(this._h)); }
+  sin(): Tensor { return wrap(N.sin(this._h)); }
+  cos(): Tensor { return wrap(N.cos(this._h)); }
+  tanh(): Tensor { return wrap(N.tanh(this._h)); }
+  sigmoid(): Tensor { return wrap(N.sigmoid(this._h)); }
+  relu(): Tensor { return wrap(N.relu(this._h)); }
+  erf(): Tensor { return wrap(N.erf(this._h)); }
+  square(): Tensor { return wrap(N.square(this._h)); }
+  silu(): Tensor { return wrap(N.silu(this._h)); }
+  isnan(): Tensor { return wrap(N.isnan(this._h)); }
+  isinf(): Tensor { return wrap(N.isinf(this._h)); }
+  isfinite(): Tensor { return wrap(N.isfinite(this._h)); }
+  /** GELU; `approximate: 'tanh'` for the tanh approximation. */
+  gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+    const o = checkOptions<typeof opts>('Tensor.gelu', opts);
+    if (o.approximate !== undefined && o.approximate !== 'none' && o.approximate !== 'tanh')
+      typeError('Tensor.gelu', 'approximate', "'none' or 'tanh'", o.approximate);
+    return wrap(N.gelu(this._h, o.approximate));
+  }
+  softmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
+    checkInt('Tensor.softmax', 'dim', dim);
+    return wrap(N.softmax(this._h, dim, optDtypeCode('Tensor.softmax', checkOptions<typeof opts>('Tensor.softmax', opts).dtype)));
+  }
+  logSoftmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
+    checkInt('Tensor.logSoftmax', 'dim', dim);
+    return wrap(N.logSoftmax(this._h, dim, optDtypeCode('Tensor.logSoftmax', checkOptions<typeof opts>('Tensor.logSoftmax', opts).dtype)));
+  }
+  /** Clamps to `[min, max]` (either may be omitted with `undefined`/`null`; tensors broadcast). */
+  clamp(min?: TensorOrScalar | null, max?: TensorOrScalar | null): Tensor {
+    const lo = min === undefined || min === null ? undefined : operand(min, 'Tensor.clamp', 'min');
+    const hi = max === undefined || max === null ? undefined : operand(max, 'Tensor.clamp', 'max');
+    if (lo === undefined && hi === undefined)
+      throw new TypeError('Tensor.clamp: at least one of min and max must be given');
+    return wrap(N.clamp(this._h, lo, hi));
+  }
+  triu(diagonal = 0): Tensor { return wrap(N.triu(this._h, checkInt('Tensor.triu', 'diagonal', diagonal))); }
+  tril(diagonal = 0): Tensor { return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal))); }
+
+  // ---- reductions ----------------------------------------------------------------------------
+  /** Sum of all elements, or over `dim` (an integer or a list); `keepdim` as PyTorch. */
+  sum(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
+    const o = reduceOptions('Tensor.sum', keepdim);
+    return wrap(N.sum(this._h, dimList(dim, 'Tensor.sum'), o.keepdim ?? false, optDtypeCode('Tensor.sum', o.dtype)));
+  }
+  mean(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
+    const o = reduceOptions('Tensor.mean', keepdim);
+    return wrap(N.mean(this._h, dimList(dim, 'Tensor.mean'), o.keepdim ?? false, optDtypeCode('Tensor.mean', o.dtype)));
+  }
+  prod(dim?: number, keepdim = false): Tensor {
+    if (dim === undefined) return wrap(N.prod(this._h));
+    return wrap(N.prod(this._h, checkInt('Tensor.prod', 'dim', dim), checkBool('Tensor.prod', 'keepdim', keepdim)));
+  }
+  /** p-norm of all elements or over `dim`. */
+  norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
+    checkNumber('Tensor.norm', 'p', p);
+    const dims = dimList(dim, 'Tensor.norm');
+    return wrap(dims ? N.norm(this._h, p, dims, checkBool('Tensor.norm', 'keepdim', keepdim)) : N.norm(this._h, p));
+  }
+  /**
+   * `max()`: the maximum element; `max(dim, keepdim?)`: `[values, indices]` along `dim`;
+   * `max(other)`: the elementwise maximum (as PyTorch's overloads).
+   */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): [Tensor, Tensor];
+  max(other: Tensor): Tensor;
+  max(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
+    if (dim instanceof Tensor) return this.maximum(dim);
+    if (dim === undefined) return wrap(N.max(this._h) as Handle);
+    const r = N.max(this._h, checkInt('Tensor.max', 'dim', dim), checkBool('Tensor.max', 'keepdim', keepdim)) as [Handle, Handle];
+    return [wrap(r[0]), wrap(r[1])];
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): [Tensor, Tensor];
+  min(other: Tensor): Tensor;
+  min(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
+    if (dim instanceof Tensor) return this.minimum(dim);
+    if (dim === undefined) return wrap(N.min(this._h) as Handle);
+    const r = N.min(this._h, checkInt('Tensor.min', 'dim', dim), checkBool('Tensor.min', 'keepdim', keepdim)) as [Handle, Handle];
+    return [wrap(r[0]), wrap(r[1])];
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return wrap(N.argmax(this._h, dim === undefined ? undefined : checkInt('Tensor.argmax', 'dim', dim), checkBool('Tensor.argmax', 'keepdim', keepdim)));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return wrap(N.argmin(this._h, dim === undefined ? undefined : checkInt('Tensor.argmin', 'dim', dim), checkBool('Tensor.argmin', 'keepdim', keepdim)));
+  }
+  /** Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`. */
+  var(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
+    const o = checkOptions<VarOptions>('Tensor.var', opts);
+    return wrap(N.var(this._h, dimList(dim, 'Tensor.var'), correctionOf('Tensor.var', o), o.keepdim ?? false));
+  }
+  std(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
+    const o = checkOptions<VarOptions>('Tensor.std', opts);
+    return wrap(N.std(this._h, dimList(dim, 'Tensor.std'), correctionOf('Tensor.std', o), o.keepdim ?? false));
+  }
+  all(dim?: number, keepdim = false): Tensor {
+    return wrap(dim === undefined ? N.all(this._h) : N.all(this._h, checkInt('Tensor.all', 'dim', dim), keepdim));
+  }
+  any(dim?: number, keepdim = false): Tensor {
+    return wrap(dim === undefined ? N.any(this._h) : N.any(this._h, checkInt('Tensor.any', 'dim', dim), keepdim));
+  }
+  cumsum(dim: number): Tensor {
+    return wrap(N.cumsum(this._h, checkInt('Tensor.cumsum', 'dim', dim)));
+  }
+
+  // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
+  add_(other: TensorOrScalar, alpha?: number): this {
+    N.add_(this._h, operand(other, 'Tensor.add_', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.add_', 'alpha', alpha));
+    return this;
+  }
+  sub_(other: TensorOrScalar, alpha?: number): this {
+    N.sub_(this._h, operand(other, 'Tensor.sub_', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.sub_', 'alpha', alpha));
+    return this;
+  }
+  mul_(other: TensorOrScalar): this { N.mul_(this._h, operand(other, 'Tensor.mul_', 'other')); return this; }
+  div_(other: TensorOrScalar): this { N.div_(this._h, operand(other, 'Tensor.div_', 'other')); return this; }
+  fill_(value: TensorOrScalar): this { N.fill_(this._h, operand(value, 'Tensor.fill_', 'value')); return this; }
+  maskedFill_(mask: Tensor, value: TensorOrScalar): this {
+    N.maskedFill_(this._h, handle(mask, 'Tensor.maskedFill_', 'mask'), operand(value, 'Tensor.maskedFill_', 'value'));
+    return this;
+  }
+  zero_(): this { N.zero_(this._h); return this; }
+  copy_(src: Tensor): this { N.copy_(this._h, handle(src, 'Tensor.copy_', 'src')); return this; }
+  clamp_(min?: number | null, max?: number | null): this {
+    const lo = optScalar(min, 'Tensor.clamp_', 'min'), hi = optScalar(max, 'Tensor.clamp_', 'max');
+    if (lo === undefined && hi === undefined) throw new TypeError('Tensor.clamp_: at least one of min and max must be given');
+    N.clamp_(this._h, lo, hi);
+    return this;
+  }
+  uniform_(from = 0, to = 1): this {
+    N.uniform_(this._h, checkNumber('Tensor.uniform_', 'from', from), checkNumber('Tensor.uniform_', 'to', to));
+    return this;
+  }
+  normal_(mean = 0, std = 1): this {
+    N.normal_(this._h, checkNumber('Tensor.normal_', 'mean', mean), checkNumber('Tensor.normal_', 'std', std));
+    return this;
+  }
+
+  // ---- shape ---------------------------------------------------------------------------------
+  /** `reshape(2, 3)` or `reshape([2, 3])`; one dim may be -1. */
+  reshape(...shape: number[] | [number[]]): Tensor {
+    return wrap(N.reshape(this._h, shapeArgs('Tensor.reshape', shape, checkViewShape)));
+  }
+  view(...shape: number[] | [number[]]): Tensor {
+    return wrap(N.view(this._h, shapeArgs('Tensor.view', shape, checkViewShape)));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(N.flatten(this._h, checkInt('Tensor.flatten', 'startDim', startDim), checkInt('Tensor.flatten', 'endDim', endDim)));
+  }
+  squeeze(dim?: number): Tensor {
+    return wrap(N.squeeze(this._h, dim === undefined ? undefined : checkInt('Tensor.squeeze', 'dim', dim)));
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(N.unsqueeze(this._h, checkInt('Tensor.unsqueeze', 'dim', dim)));
+  }
+  permute(...dims: number[] | [number[]]): Tensor {
+    return wrap(N.permute(this._h, shapeArgs('Tensor.permute', dims, checkIntList)));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return wrap(N.transpose(this._h, checkInt('Tensor.transpose', 'dim0', dim0), checkInt('Tensor.transpose', 'dim1', dim1)));
+  }
+  t(): Tensor { return wrap(N.t(this._h)); }
+  /** The transpose of a 2-D tensor (PyTorch's `.T` for 2-D). */
+  get T(): Tensor {
+    return wrap(N.permute(this._h, this.shape.map((_, i, s) => s.length - 1 - i)));
+  }
+  expand(...shape: number[] | [number[]]): Tensor {
+    return wrap(N.expand(this._h, shapeArgs('Tensor.expand', shape, checkViewShape)));
+  }
+  expandAs(other: Tensor): Tensor {
+    if (!(other instanceof Tensor)) typeError('Tensor.expandAs', 'other', 'a Tensor', other);
+    return wrap(N.expand(this._h, other.shape as number[]));
+  }
+  contiguous(): Tensor { return wrap(N.contiguous(this._h)); }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(N.narrow(this._h, checkInt('Tensor.narrow', 'dim', dim), checkInt('Tensor.narrow', 'start', start),
+      checkInt('Tensor.narrow', 'length', length, 0)));
+  }
+  select(dim: number, index: number): Tensor {
+    return wrap(N.select(this._h, checkInt('Tensor.select', 'dim', dim), checkInt('Tensor.select', 'index', index)));
+  }
+  /** `x[start:end:step]` along `dim` (PyTorch's `slice`; `start`/`end` may be omitted with null). */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
+    return wrap(N.slice(this._h, checkInt('Tensor.slice', 'dim', dim),
+      start === undefined || start === null ? undefined : checkInt('Tensor.slice', 'start', start),
+      end === undefined || end === null ? undefined : checkInt('Tensor.slice', 'end', end),
+      checkInt('Tensor.slice', 'step', step, 1)));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(N.indexSelect(this._h, checkInt('Tensor.indexSelect', 'dim', dim), handle(index, 'Tensor.indexSelect', 'index')));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(N.gather(this._h, checkInt('Tensor.gather', 'dim', dim), handle(index, 'Tensor.gather', 'index')));
+  }
+  flip(...dims: number[] | [number[]]): Tensor {
+    return wrap(N.flip(this._h, shapeArgs('Tensor.flip', dims, checkIntList)));
+  }
+  repeat(...repeats: number[] | [number[]]): Tensor {
+    return wrap(N.repeat(this._h, shapeArgs('Tensor.repeat', repeats)));
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return wrapAll(N.chunk(this._h, checkInt('Tensor.chunk', 'chunks', chunks, 1), checkInt('Tensor.chunk', 'dim', dim)));
+  }
+  /** Splits into pieces of `splitSize` (the last may be smaller) or of the given sizes. */
+  split(splitSize: number | number[], dim = 0): Tensor[] {
+    const sizes = typeof splitSize === 'number' ? checkInt('Tensor.split', 'splitSize', splitSize, 1)
+      : Array.isArray(splitSize) ? checkIntList('Tensor.split', 'splitSize', splitSize)
+        : typeError('Tensor.split', 'splitSize', 'an integer or an array of integers', splitSize);
+    return wrapAll(N.split(this._h, sizes, checkInt('Tensor.split', 'dim', dim)));
+  }
+  unbind(dim = 0): Tensor[] {
+    return wrapAll(N.unbind(this._h, checkInt('Tensor.unbind', 'dim', dim)));
+  }
+
+  /**
+   * PyTorch's `x[...]` indexing: `x.index(0)` is `x[0]`, `x.index(':', -1)` is `x[:, -1]`,
+   * `x.index('...', null)` is `x[..., None]`, `x.index('1:3')` is `x[1:3]`, and a bool or
+   * int64 Tensor does advanced (mask/gather) indexing as `x[mask]`.
+   */
+  index(...items: IndexItem[]): Tensor {
+    const fn = 'Tensor.index';
+    const ellipsis = items.filter((it) => it === '...').length;
+    if (ellipsis > 1) throw new RangeError(`${fn}: an index can only have a single ellipsis ('...')`);
+    // how many existing dims the items consume (a bool mask consumes its own dims)
+    let consumed = 0;
+    for (const it of items) {
+      if (it instanceof Tensor) consumed += it.dtype === 'bool' || it.dtype === 'uint8' ? it.dim() : 1;
+      else if (it !== null && it !== '...') consumed++;
+    }
+    const ndim = this.dim();
+    if (consumed > ndim) throw new RangeError(`${fn}: too many indices for a ${ndim}-D tensor: ${consumed} given`);
+    let result: Tensor = this;
+    const own: Tensor[] = []; // intermediates to free
+    const step = (t: Tensor): void => { if (result !== this) own.push(result); result = t; };
+    const advanced: (Handle | null)[] = [];
+    let hasAdvanced = false;
+    let d = 0;
+    try {
+      for (const it of items) {
+        if (it === null) { step(result.unsqueeze(d)); advanced.push(null); d++; }
+        else if (it === '...') { const skip = ndim - consumed; for (let k = 0; k < skip; k++) advanced.push(null); d += skip; }
+        else if (typeof it === 'number') {
+          checkInt(fn, 'index', it);
+          step(result.select(d, it));
+        } else if (typeof it === 'string') {
+          const m = SLICE_RE.exec(it);
+          if (!m) typeError(fn, 'index', "an integer, a slice like ':', '1:3', '::2', '...', null or a Tensor", it);
+          const [start, end, stp] = [m[1], m[2], m[3]].map((s) => (s === undefined ? undefined : Number(s)));
+          if (stp !== undefined && stp <= 0) throw new RangeError(`${fn}: slice step must be positive, got ${stp}`);
+          if (start !== undefined || end !== undefined || (stp !== undefined && stp !== 1))
+            step(result.slice(d, start, end, stp ?? 1));
+          advanced.push(null);
+          d++;
+        } else if (it instanceof Tensor) {
+          advanced.push(it._h);
+          hasAdvanced = true;
+          d += it.dtype === 'bool' || it.dtype === 'uint8' ? it.dim() : 1;
+        } else {
+          typeError(fn, 'index', "an integer, a slice string, '...', null or a Tensor", it);
+        }
+      }
+      if (hasAdvanced) step(wrap(N.index(result._h, advanced)));
+      if (result === this) step(wrap(N.slice(this._h, 0, undefined, undefined, 1)));  // a view, like x[...]
+    } finally {
+      for (const t of own) t.dispose();
+    }
+    return result;
+  }
+
+  // ---- conversion ----------------------------------------------------------------------------
+  /** `to('float64')`, `to('cuda')`, `to({dtype, device, copy})`, or `to(other)` (its dtype and device). */
+  to(target: DType | string | Tensor | { dtype?: DType; device?: string; copy?: boolean }): Tensor {
+    const fn = 'Tensor.to';
+    if (target instanceof Tensor) return wrap(N.to(this._h, dtypeCode(fn, target.dtype), target.device, false));
+    if (typeof target === 'string') {
+      if (/^(cpu|cuda)(:\d+)?$/.test(target)) return wrap(N.to(this._h, undefined, checkDevice(fn, target), false));
+      return wrap(N.to(this._h, dtypeCode(fn, target), undefined, false));
+    }
+    const o = checkOptions<{ dtype?: DType; device?: string; copy?: boolean }>(fn, target);
+    return wrap(N.to(this._h, optDtypeCode(fn, o.dtype), o.device === undefined ? undefined : checkDevice(fn, o.device),
+      o.copy === undefined ? false : checkBool(fn, 'copy', o.copy)));
+  }
+  cpu(): Tensor { return wrap(N.to(this._h, undefined, 'cpu', false)); }
+  cuda(device: number | string = 0): Tensor {
+    const dev = typeof device === 'number' ? `cuda:${checkInt('Tensor.cuda', 'device', device, 0)}` : device;
+    return wrap(N.to(this._h, undefined, checkDevice('Tensor.cuda', dev), false));
+  }
+  float(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float32'), undefined, false)); }
+  double(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float64'), undefined, false)); }
+  half(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float16'), undefined, false)); }
+  long(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'int64'), undefined, false)); }
+  int(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'int32'), undefined, false)); }
+  bool(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'bool'), undefined, false)); }
+  clone(): Tensor { return wrap(N.clone(this._h)); }
+  /** A tensor sharing storage, cut from the autograd graph. */
+  detach(): Tensor { return wrap(N.detach(this._h)); }
+
+  // ---- autograd ------------------------------------------------------------------------------
+  get requiresGrad(): boolean { return N.requiresGrad(this._h); }
+  set requiresGrad(flag: boolean) { N.setRequiresGrad(this._h, checkBool('Tensor.requiresGrad', 'value', flag)); }
+  /** Sets `requiresGrad` in place and returns `this` (PyTorch's `requires_grad_`). */
+  requiresGrad_(flag = true): this {
+    N.setRequiresGrad(this._h, checkBool('Tensor.requiresGrad_', 'requiresGrad', flag));
+    return this;
+  }
+  /** The accumulated gradient, or null. Each read returns a new handle on the same storage. */
+  get grad(): Tensor | null {
+    const g = N.grad(this._h);
+    return g === null ? null : wrap(g);
+  }
+  set grad(g: Tensor | null) {
+    N.setGrad(this._h, g === null || g === undefined ? null : handle(g, 'Tensor.grad', 'value'));
+  }
+  get isLeaf(): boolean { return N.isLeaf(this._h); }
+  /** The name of the function that created this tensor (`'AddBackward0'`), or null for leaves. */
+  get gradFn(): string | null { return N.gradFn(this._h); }
+  /** Keep `.grad` for this non-leaf tensor after backward. */
+  retainGrad(): void { N.retainGrad(this._h); }
+  /**
+   * Computes gradients of this tensor w.r.t. the graph leaves (libtorch's autograd). A
+   * non-scalar tensor needs `gradient` (same shape), as in PyTorch.
+   */
+  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    const o = checkOptions<typeof opts>('Tensor.backward', opts);
+    N.backward(this._h,
+      gradient === undefined || gradient === null ? undefined : handle(gradient, 'Tensor.backward', 'gradient'),
+      o.retainGraph === undefined ? undefined : checkBool('Tensor.backward', 'retainGraph', o.retainGraph),
+      o.createGraph === undefined ? false : checkBool('Tensor.backward', 'createGraph', o.createGraph));
+  }
+}
+
+/** Whether `v` is a Tensor. */
+export function isTensor(v: unknown): v is Tensor {
+  return v instanceof Tensor;
+}

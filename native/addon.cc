@@ -1,0 +1,17 @@
+// Registers every binding family. Nothing else lives here.
+#include "common.h"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Per-environment state: each worker thread that loads the addon gets its own.
+  env.SetInstanceData(new tnapi::AddonData());
+  tnapi::RegisterCore(env, exports);
+  tnapi::RegisterCreation(env, exports);
+  tnapi::RegisterTensorOps(env, exports);
+  tnapi::RegisterAutograd(env, exports);
+  tnapi::RegisterRuntime(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(torch_napi, Init)

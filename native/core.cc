@@ -1,0 +1,299 @@
+// Tensor handles, argument conversion and error conversion (see common.h for the ownership rules).
+#include "common.h"
+
+#include <cmath>
+#include <limits>
+
+namespace tnapi {
+
+namespace {
+constexpr int64_t kAdjustStep = 1 << 20;  // report to V8 in 1 MiB steps
+
+void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
+  // Runs inside the GC: may not call into JS. Releasing the at::Tensor and adjusting external
+  // memory are both allowed here.
+  auto* box = static_cast<TensorBox*>(data);
+  if (box->t.defined()) {
+    auto* d = static_cast<AddonData*>(hint);
+    d->liveTensors--;
+    d->liveBytes -= box->bytes;
+    AdjustMemory(env, d, -box->bytes);
+  }
+  box->magic = 0;
+  delete box;
+}
+
+const char* kDtypeNames[] = {"float32", "float64", "float16", "bfloat16", "int64",
+                             "int32",   "int16",   "int8",    "uint8",    "bool"};
+const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong,
+                                  at::kInt,   at::kShort,  at::kChar, at::kByte,      at::kBool};
+constexpr int kNumDtypes = sizeof(kDtypes) / sizeof(kDtypes[0]);
+}  // namespace
+
+AddonData* Data(napi_env env) {
+  void* p = nullptr;
+  napi_get_instance_data(env, &p);
+  return static_cast<AddonData*>(p);
+}
+
+void AdjustMemory(node_api_basic_env env, AddonData* d, int64_t delta) {
+  d->pendingAdjust += delta;
+  if (d->pendingAdjust >= kAdjustStep || d->pendingAdjust <= -kAdjustStep) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, d->pendingAdjust, &ignored);
+    d->pendingAdjust = 0;
+  }
+}
+
+napi_value Wrap(napi_env env, at::Tensor t) {
+  napi_value result;
+  if (!t.defined()) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  AddonData* d = Data(env);
+  auto* box = new TensorBox;
+  box->bytes = t.is_sparse() ? 0 : static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+  box->t = std::move(t);
+  napi_status s = napi_create_external(env, box, FinalizeBox, d, &result);
+  if (s != napi_ok) {
+    delete box;
+    throw Napi::Error::New(env, "torch-napi: could not create a tensor handle");
+  }
+  d->liveTensors++;
+  d->liveBytes += box->bytes;
+  AdjustMemory(env, d, box->bytes);
+  return result;
+}
+
+void Release(napi_env env, TensorBox* box) {
+  if (!box->t.defined()) return;
+  AddonData* d = Data(env);
+  d->liveTensors--;
+  d->liveBytes -= box->bytes;
+  AdjustMemory(env, d, -box->bytes);
+  box->t = at::Tensor();
+}
+
+Napi::Error TorchError(Napi::Env env, const std::string& msg) {
+  AddonData* d = Data(env);
+  if (d && !d->torchError.IsEmpty()) {
+    Napi::Object err = d->torchError.New({Napi::String::New(env, msg)});
+    return Napi::Error(env, err);
+  }
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Value().Set("name", Napi::String::New(env, "TorchError"));
+  return e;
+}
+
+at::ScalarType DtypeFromCode(int64_t code) {
+  if (code < 0 || code >= kNumDtypes) throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+  return kDtypes[code];
+}
+
+int DtypeCode(at::ScalarType t) {
+  for (int i = 0; i < kNumDtypes; i++)
+    if (kDtypes[i] == t) return i;
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Args
+
+void Args::TypeError(size_t i, const char* expected) const {
+  std::string got;
+  if (i >= info_.Length()) {
+    got = "nothing";
+  } else {
+    switch (info_[i].Type()) {
+      case napi_undefined: got = "undefined"; break;
+      case napi_null: got = "null"; break;
+      case napi_boolean: got = "a boolean"; break;
+      case napi_number: got = "the number " + info_[i].ToString().Utf8Value(); break;
+      case napi_string: got = "a string"; break;
+      case napi_object: got = info_[i].IsArray() ? "an array" : "an object"; break;
+      case napi_function: got = "a function"; break;
+      case napi_external: got = "a foreign handle"; break;
+      case napi_bigint: got = "a bigint"; break;
+      default: got = "a value of another type"; break;
+    }
+  }
+  throw Napi::TypeError::New(env_, std::string(name_) + ": expected argument " + std::to_string(i) + " to be " +
+                                       expected + ", got " + got);
+}
+
+void Args::RangeError(const std::string& msg) const {
+  throw Napi::RangeError::New(env_, std::string(name_) + ": " + msg);
+}
+
+bool Args::IsTensor(size_t i) const {
+  if (i >= info_.Length()) return false;
+  napi_valuetype type;
+  napi_typeof(env_, info_[i], &type);
+  if (type != napi_external) return false;
+  void* p = nullptr;
+  napi_get_value_external(env_, info_[i], &p);
+  return p != nullptr && static_cast<TensorBox*>(p)->magic == TensorBox::kMagic;
+}
+
+TensorBox* Args::Box(size_t i) const {
+  if (!IsTensor(i)) TypeError(i, "a Tensor");
+  void* p = nullptr;
+  napi_get_value_external(env_, info_[i], &p);
+  return static_cast<TensorBox*>(p);
+}
+
+const at::Tensor& Args::Tensor(size_t i) const {
+  TensorBox* box = Box(i);
+  if (!box->t.defined())
+    throw Napi::Error::New(env_, std::string(name_) + ": argument " + std::to_string(i) +
+                                     " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+  return box->t;
+}
+
+c10::optional<at::Tensor> Args::OptTensor(size_t i) const {
+  if (!Has(i)) return c10::nullopt;
+  return Tensor(i);
+}
+
+std::vector<at::Tensor> Args::TensorList(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsArray()) TypeError(i, "an array of Tensors");
+  Napi::Array arr = info_[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr[k];
+    void* p = nullptr;
+    napi_valuetype type;
+    napi_typeof(env_, v, &type);
+    if (type == napi_external) napi_get_value_external(env_, v, &p);
+    auto* box = static_cast<TensorBox*>(p);
+    if (!box || box->magic != TensorBox::kMagic)
+      throw Napi::TypeError::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is not a Tensor");
+    if (!box->t.defined())
+      throw Napi::Error::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is a disposed tensor");
+    out.push_back(box->t);
+  }
+  return out;
+}
+
+double Args::Number(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) TypeError(i, "a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t Args::Int(size_t i) const {
+  if (i >= info_.Length()) TypeError(i, "an integer");
+  if (info_[i].IsBigInt()) {
+    bool lossless = false;
+    int64_t v = info_[i].As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) RangeError("argument " + std::to_string(i) + " does not fit in int64");
+    return v;
+  }
+  if (!info_[i].IsNumber()) TypeError(i, "an integer");
+  double v = info_[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || std::floor(v) != v || std::fabs(v) > 9007199254740992.0)
+    RangeError("expected argument " + std::to_string(i) + " to be an integer, got " + info_[i].ToString().Utf8Value());
+  return static_cast<int64_t>(v);
+}
+
+bool Args::Bool(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsBoolean()) TypeError(i, "a boolean");
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
+std::string Args::String(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsString()) TypeError(i, "a string");
+  return info_[i].As<Napi::String>().Utf8Value();
+}
+
+at::Scalar Args::Scalar(size_t i) const {
+  if (i < info_.Length()) {
+    Napi::Value v = info_[i];
+    if (v.IsNumber()) {
+      double x = v.As<Napi::Number>().DoubleValue();
+      // JS has one number type: integral values become integer scalars so that int tensors
+      // stay int (`x.add(1)`), and float tensors are unaffected (`y.mul(2)` stays float32).
+      if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0) return at::Scalar(static_cast<int64_t>(x));
+      return at::Scalar(x);
+    }
+    if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
+    if (v.IsBigInt()) return at::Scalar(Int(i));
+  }
+  TypeError(i, "a number, boolean or bigint");
+}
+
+std::vector<int64_t> Args::IntList(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsArray()) TypeError(i, "an array of integers");
+  Napi::Array arr = info_[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr[k];
+    if (!v.IsNumber()) TypeError(i, "an array of integers");
+    double x = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(x) || std::floor(x) != x || std::fabs(x) > 9007199254740992.0)
+      RangeError("element " + std::to_string(k) + " of argument " + std::to_string(i) + " is not an integer: " +
+                 v.ToString().Utf8Value());
+    out[k] = static_cast<int64_t>(x);
+  }
+  return out;
+}
+
+at::ScalarType Args::Dtype(size_t i) const {
+  int64_t code = Int(i);
+  if (code < 0 || code >= kNumDtypes) RangeError("unknown dtype code " + std::to_string(code));
+  return kDtypes[code];
+}
+
+at::Device Args::Device(size_t i) const {
+  std::string s = String(i);
+  return at::Device(s);  // c10 parses and throws a c10::Error on a bad string
+}
+
+at::TensorOptions Args::Options(size_t dtypeIdx, size_t deviceIdx, at::ScalarType dflt) const {
+  at::TensorOptions o = at::TensorOptions().dtype(Has(dtypeIdx) ? Dtype(dtypeIdx) : dflt);
+  if (Has(deviceIdx)) o = o.device(Device(deviceIdx));
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bindings that deal with handles themselves.
+
+TNAPI_FN(dispose, {
+  if (!a.IsTensor(0)) a.TypeError(0, "a Tensor");
+  Release(a.Env(), a.Box(0));
+  return a.Env().Undefined();
+})
+
+TNAPI_FN(isDisposed, {
+  return Napi::Boolean::New(a.Env(), !a.Box(0)->t.defined());
+})
+
+TNAPI_FN(memory, {
+  AddonData* d = Data(a.Env());
+  Napi::Object o = Napi::Object::New(a.Env());
+  o.Set("tensors", Napi::Number::New(a.Env(), static_cast<double>(d->liveTensors)));
+  o.Set("bytes", Napi::Number::New(a.Env(), static_cast<double>(d->liveBytes)));
+  return o;
+})
+
+TNAPI_FN(registerErrorClass, {
+  if (!a[0].IsFunction()) a.TypeError(0, "a function");
+  Data(a.Env())->torchError = Napi::Persistent(a[0].As<Napi::Function>());
+  return a.Env().Undefined();
+})
+
+TNAPI_FN(dtypeNames, {
+  Napi::Array arr = Napi::Array::New(a.Env(), kNumDtypes);
+  for (int k = 0; k < kNumDtypes; k++) arr.Set(static_cast<uint32_t>(k), kDtypeNames[k]);
+  return arr;
+})
+
+void RegisterCore(Napi::Env env, Napi::Object exports) {
+  exports.Set("dispose", Napi::Function::New(env, dispose, "dispose"));
+  exports.Set("isDisposed", Napi::Function::New(env, isDisposed, "isDisposed"));
+  exports.Set("memory", Napi::Function::New(env, memory, "memory"));
+  exports.Set("registerErrorClass", Napi::Function::New(env, registerErrorClass, "registerErrorClass"));
+  exports.Set("dtypeNames", Napi::Function::New(env, dtypeNames, "dtypeNames"));
+}
+}  // namespace tnapi

@@ -1,0 +1,57 @@
+// Process-wide settings and facts: versions, threads, seeds, CUDA, build configuration.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+
+namespace tnapi {
+namespace {
+
+TNAPI_FN(libtorchVersion, { return Napi::String::New(a.Env(), TORCH_VERSION); })
+TNAPI_FN(getNumThreads, { return Napi::Number::New(a.Env(), at::get_num_threads()); })
+TNAPI_FN(setNumThreads, {
+  int64_t n = a.Int(0);
+  if (n < 1) a.RangeError("expected a positive number of threads, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return a.Env().Undefined();
+})
+TNAPI_FN(manualSeed, {
+  at::manual_seed(static_cast<uint64_t>(a.Int(0)));
+  return a.Env().Undefined();
+})
+TNAPI_FN(cudaIsAvailable, { return Napi::Boolean::New(a.Env(), at::hasCUDA()); })
+TNAPI_FN(cudaDeviceCount, {
+  return Napi::Number::New(a.Env(), at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
+})
+TNAPI_FN(config, {
+  Napi::Object o = Napi::Object::New(a.Env());
+  o.Set("showConfig", at::show_config());
+  o.Set("parallelInfo", at::get_parallel_info());
+  o.Set("numThreads", at::get_num_threads());
+  o.Set("numInteropThreads", at::get_num_interop_threads());
+#ifdef TORCH_NAPI_CUDA
+  o.Set("cudaBuilt", true);
+#else
+  o.Set("cudaBuilt", false);
+#endif
+  o.Set("cudaAvailable", at::hasCUDA());
+  o.Set("mkldnn", at::hasMKLDNN());
+  o.Set("mkl", at::hasMKL());
+  o.Set("openmp", at::hasOpenMP());
+  o.Set("lapack", at::hasLAPACK());
+  return o;
+})
+
+const Export kExports[] = {
+    {"libtorchVersion", libtorchVersion}, {"getNumThreads", getNumThreads}, {"setNumThreads", setNumThreads},
+    {"manualSeed", manualSeed}, {"cudaIsAvailable", cudaIsAvailable}, {"cudaDeviceCount", cudaDeviceCount},
+    {"config", config},
+};
+
+}  // namespace
+
+void RegisterRuntime(Napi::Env env, Napi::Object exports) {
+  RegisterTable(env, exports, kExports);
+}
+
+}  // namespace tnapi

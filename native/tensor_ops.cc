@@ -1,0 +1,352 @@
+// Tensor math, shape and conversion ops: one thin binding per ATen op. Argument meaning and
+// validation live in lib/tensor.ts; here we only convert and call.
+#include "common.h"
+
+#include <cstring>
+
+namespace tnapi {
+namespace {
+
+// An operand that may be a tensor or a scalar (number, boolean, bigint).
+#define OPERAND_OP(fname, tensorExpr, scalarExpr)                 \
+  TNAPI_FN(fname, {                                              \
+    const at::Tensor& self = a.Tensor(0);                        \
+    at::Tensor r = a.IsTensor(1) ? (tensorExpr) : (scalarExpr);  \
+    return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));    \
+  })
+#define OPERAND_OP_(fname, tensorExpr, scalarExpr)                \
+  TNAPI_FN(fname, {                                              \
+    at::Tensor self = a.Tensor(0);                               \
+    if (a.IsTensor(1)) { tensorExpr; } else { scalarExpr; }      \
+    return a.Env().Undefined();                                  \
+  })
+
+// ---- arithmetic -----------------------------------------------------------------------------
+OPERAND_OP(add, self.add(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
+           self.add(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+OPERAND_OP(sub, self.sub(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
+           self.sub(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+OPERAND_OP(mul, self.mul(a.Tensor(1)), self.mul(a.Scalar(1)))
+TNAPI_FN(div, {
+  const at::Tensor& self = a.Tensor(0);
+  c10::optional<c10::string_view> mode;
+  std::string m;
+  if (a.Has(2)) { m = a.String(2); mode = m; }
+  at::Tensor r = a.IsTensor(1) ? self.div(a.Tensor(1), mode) : self.div(a.Scalar(1), mode);
+  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
+})
+OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
+OPERAND_OP(remainder, self.remainder(a.Tensor(1)), self.remainder(a.Scalar(1)))
+TNAPI_TENSOR_FN(maximum, a.Tensor(0).maximum(a.Tensor(1)))
+TNAPI_TENSOR_FN(minimum, a.Tensor(0).minimum(a.Tensor(1)))
+TNAPI_TENSOR_FN(matmul, a.Tensor(0).matmul(a.Tensor(1)))
+TNAPI_TENSOR_FN(bmm, a.Tensor(0).bmm(a.Tensor(1)))
+TNAPI_TENSOR_FN(mm, a.Tensor(0).mm(a.Tensor(1)))
+TNAPI_TENSOR_FN(outer, a.Tensor(0).outer(a.Tensor(1)))
+TNAPI_TENSOR_FN(dot, a.Tensor(0).dot(a.Tensor(1)))
+
+// ---- comparisons and logic ------------------------------------------------------------------
+OPERAND_OP(eq, self.eq(a.Tensor(1)), self.eq(a.Scalar(1)))
+OPERAND_OP(ne, self.ne(a.Tensor(1)), self.ne(a.Scalar(1)))
+OPERAND_OP(lt, self.lt(a.Tensor(1)), self.lt(a.Scalar(1)))
+OPERAND_OP(le, self.le(a.Tensor(1)), self.le(a.Scalar(1)))
+OPERAND_OP(gt, self.gt(a.Tensor(1)), self.gt(a.Scalar(1)))
+OPERAND_OP(ge, self.ge(a.Tensor(1)), self.ge(a.Scalar(1)))
+TNAPI_TENSOR_FN(logicalNot, a.Tensor(0).logical_not())
+TNAPI_TENSOR_FN(logicalAnd, a.Tensor(0).logical_and(a.Tensor(1)))
+TNAPI_TENSOR_FN(logicalOr, a.Tensor(0).logical_or(a.Tensor(1)))
+TNAPI_TENSOR_FN(logicalXor, a.Tensor(0).logical_xor(a.Tensor(1)))
+TNAPI_FN(allclose, {
+  return Napi::Boolean::New(a.Env(), a.Tensor(0).allclose(a.Tensor(1), a.Number(2), a.Number(3), a.BoolOr(4, false)));
+})
+TNAPI_FN(equal, { return Napi::Boolean::New(a.Env(), a.Tensor(0).equal(a.Tensor(1))); })
+OPERAND_OP(maskedFill, self.masked_fill(a.Tensor(1), a.Tensor(2)), self.masked_fill(a.Tensor(1), a.Scalar(2)))
+TNAPI_FN(where, {
+  const at::Tensor& cond = a.Tensor(0);
+  bool t1 = a.IsTensor(1), t2 = a.IsTensor(2);
+  at::Tensor r = t1 && t2 ? at::where(cond, a.Tensor(1), a.Tensor(2))
+                 : t1     ? at::where(cond, a.Tensor(1), a.Scalar(2))
+                 : t2     ? at::where(cond, a.Scalar(1), a.Tensor(2))
+                          : at::where(cond, a.Scalar(1), a.Scalar(2));
+  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
+})
+
+// ---- unary ----------------------------------------------------------------------------------
+#define UNARY(fname, method) TNAPI_TENSOR_FN(fname, a.Tensor(0).method())
+UNARY(neg, neg)
+UNARY(abs, abs)
+UNARY(exp, exp)
+UNARY(log, log)
+UNARY(log1p, log1p)
+UNARY(expm1, expm1)
+UNARY(sqrt, sqrt)
+UNARY(rsqrt, rsqrt)
+UNARY(reciprocal, reciprocal)
+UNARY(sign, sign)
+UNARY(floor, floor)
+UNARY(ceil, ceil)
+UNARY(round, round)
+UNARY(trunc, trunc)
+UNARY(sin, sin)
+UNARY(cos, cos)
+UNARY(tanh, tanh)
+UNARY(sigmoid, sigmoid)
+UNARY(relu, relu)
+UNARY(erf, erf)
+UNARY(square, square)
+UNARY(isnan, isnan)
+UNARY(isinf, isinf)
+UNARY(isfinite, isfinite)
+TNAPI_TENSOR_FN(silu, at::silu(a.Tensor(0)))
+TNAPI_FN(gelu, {
+  std::string approx = a.Has(1) ? a.String(1) : std::string("none");
+  return Napi::Value(a.Env(), Wrap(a.Env(), at::gelu(a.Tensor(0), approx)));
+})
+TNAPI_TENSOR_FN(softmax, a.Tensor(0).softmax(a.Int(1), a.OptDtype(2)))
+TNAPI_TENSOR_FN(logSoftmax, a.Tensor(0).log_softmax(a.Int(1), a.OptDtype(2)))
+TNAPI_FN(clamp, {
+  const at::Tensor& self = a.Tensor(0);
+  at::Tensor r;
+  if (a.IsTensor(1) || a.IsTensor(2)) {
+    r = self.clamp(a.OptTensor(1), a.OptTensor(2));
+  } else {
+    c10::optional<at::Scalar> lo, hi;
+    if (a.Has(1)) lo = a.Scalar(1);
+    if (a.Has(2)) hi = a.Scalar(2);
+    r = self.clamp(lo, hi);
+  }
+  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
+})
+TNAPI_TENSOR_FN(triu, a.Tensor(0).triu(a.IntOr(1, 0)))
+TNAPI_TENSOR_FN(tril, a.Tensor(0).tril(a.IntOr(1, 0)))
+
+// ---- reductions -----------------------------------------------------------------------------
+// (self, dims | undefined, keepdim, dtype?)
+TNAPI_FN(sum, {
+  const at::Tensor& self = a.Tensor(0);
+  at::Tensor r = a.Has(1) ? self.sum(a.IntList(1), a.BoolOr(2, false), a.OptDtype(3)) : self.sum(a.OptDtype(3));
+  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
+})
+TNAPI_FN(mean, {
+  const at::Tensor& self = a.Tensor(0);
+  at::Tensor r = a.Has(1) ? self.mean(a.IntList(1), a.BoolOr(2, false), a.OptDtype(3)) : self.mean(a.OptDtype(3));
+  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
+})
+TNAPI_TENSOR_FN(prod, a.Has(1) ? a.Tensor(0).prod(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).prod())
+TNAPI_TENSOR_FN(norm, a.Has(2) ? at::norm(a.Tensor(0), a.Scalar(1), a.IntList(2), a.BoolOr(3, false))
+                               : at::norm(a.Tensor(0), a.Scalar(1)))
+// (self, dim | undefined, keepdim) -> tensor, or [values, indices] with a dim
+#define MINMAX(fname, method)                                                  \
+  TNAPI_FN(fname, {                                                            \
+    const at::Tensor& self = a.Tensor(0);                                      \
+    if (!a.Has(1)) return Napi::Value(a.Env(), Wrap(a.Env(), self.method()));  \
+    auto r = self.method(a.Int(1), a.BoolOr(2, false));                        \
+    Napi::Array out = Napi::Array::New(a.Env(), 2);                            \
+    out.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<0>(r))));         \
+    out.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<1>(r))));         \
+    return out;                                                                \
+  })
+MINMAX(max, max)
+MINMAX(min, min)
+TNAPI_TENSOR_FN(argmax, a.Tensor(0).argmax(a.OptInt(1), a.BoolOr(2, false)))
+TNAPI_TENSOR_FN(argmin, a.Tensor(0).argmin(a.OptInt(1), a.BoolOr(2, false)))
+// (self, dims | undefined, correction (0/1), keepdim)
+TNAPI_FN(var, {
+  const at::Tensor& self = a.Tensor(0);
+  c10::optional<at::IntArrayRef> dims;
+  std::vector<int64_t> d;
+  if (a.Has(1)) { d = a.IntList(1); dims = at::IntArrayRef(d); }
+  return Napi::Value(a.Env(), Wrap(a.Env(), at::var(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
+})
+TNAPI_FN(std_, {
+  const at::Tensor& self = a.Tensor(0);
+  c10::optional<at::IntArrayRef> dims;
+  std::vector<int64_t> d;
+  if (a.Has(1)) { d = a.IntList(1); dims = at::IntArrayRef(d); }
+  return Napi::Value(a.Env(), Wrap(a.Env(), at::std(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
+})
+TNAPI_TENSOR_FN(all, a.Has(1) ? a.Tensor(0).all(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).all())
+TNAPI_TENSOR_FN(any, a.Has(1) ? a.Tensor(0).any(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).any())
+TNAPI_TENSOR_FN(cumsum, a.Tensor(0).cumsum(a.Int(1)))
+
+// ---- in place (return nothing: the JS method returns `this`) --------------------------------
+OPERAND_OP_(add_, self.add_(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
+            self.add_(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+OPERAND_OP_(sub_, self.sub_(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
+            self.sub_(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+OPERAND_OP_(mul_, self.mul_(a.Tensor(1)), self.mul_(a.Scalar(1)))
+OPERAND_OP_(div_, self.div_(a.Tensor(1)), self.div_(a.Scalar(1)))
+OPERAND_OP_(fill_, self.fill_(a.Tensor(1)), self.fill_(a.Scalar(1)))
+OPERAND_OP_(maskedFill_, self.masked_fill_(a.Tensor(1), a.Tensor(2)), self.masked_fill_(a.Tensor(1), a.Scalar(2)))
+TNAPI_FN(zero_, { a.Tensor(0).zero_(); return a.Env().Undefined(); })
+TNAPI_FN(copy_, { a.Tensor(0).copy_(a.Tensor(1)); return a.Env().Undefined(); })
+TNAPI_FN(clamp_, {
+  c10::optional<at::Scalar> lo, hi;
+  if (a.Has(1)) lo = a.Scalar(1);
+  if (a.Has(2)) hi = a.Scalar(2);
+  a.Tensor(0).clamp_(lo, hi);
+  return a.Env().Undefined();
+})
+TNAPI_FN(uniform_, { a.Tensor(0).uniform_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
+TNAPI_FN(normal_, { a.Tensor(0).normal_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
+
+// ---- shape ----------------------------------------------------------------------------------
+TNAPI_TENSOR_FN(reshape, a.Tensor(0).reshape(a.IntList(1)))
+TNAPI_TENSOR_FN(view, a.Tensor(0).view(a.IntList(1)))
+TNAPI_TENSOR_FN(flatten, a.Tensor(0).flatten(a.IntOr(1, 0), a.IntOr(2, -1)))
+TNAPI_TENSOR_FN(squeeze, a.Has(1) ? a.Tensor(0).squeeze(a.Int(1)) : a.Tensor(0).squeeze())
+TNAPI_TENSOR_FN(unsqueeze, a.Tensor(0).unsqueeze(a.Int(1)))
+TNAPI_TENSOR_FN(permute, a.Tensor(0).permute(a.IntList(1)))
+TNAPI_TENSOR_FN(transpose, a.Tensor(0).transpose(a.Int(1), a.Int(2)))
+TNAPI_TENSOR_FN(t, a.Tensor(0).t())
+TNAPI_TENSOR_FN(expand, a.Tensor(0).expand(a.IntList(1)))
+TNAPI_TENSOR_FN(contiguous, a.Tensor(0).contiguous())
+TNAPI_TENSOR_FN(narrow, a.Tensor(0).narrow(a.Int(1), a.Int(2), a.Int(3)))
+TNAPI_TENSOR_FN(select, a.Tensor(0).select(a.Int(1), a.Int(2)))
+TNAPI_TENSOR_FN(slice, a.Tensor(0).slice(a.Int(1), a.OptInt(2), a.OptInt(3), a.IntOr(4, 1)))
+TNAPI_TENSOR_FN(indexSelect, a.Tensor(0).index_select(a.Int(1), a.Tensor(2)))
+TNAPI_TENSOR_FN(gather, a.Tensor(0).gather(a.Int(1), a.Tensor(2)))
+TNAPI_TENSOR_FN(flip, a.Tensor(0).flip(a.IntList(1)))
+TNAPI_TENSOR_FN(repeat, a.Tensor(0).repeat(a.IntList(1)))
+TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
+  Napi::Value v = a[1];
+  if (!v.IsArray()) a.TypeError(1, "an array of Tensors or nulls");
+  Napi::Array arr = v.As<Napi::Array>();
+  c10::List<c10::optional<at::Tensor>> idx;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value e = arr[k];
+    if (e.IsNull() || e.IsUndefined()) {
+      idx.push_back(c10::nullopt);
+    } else {
+      void* p = nullptr;
+      napi_valuetype type;
+      napi_typeof(a.Env(), e, &type);
+      if (type == napi_external) napi_get_value_external(a.Env(), e, &p);
+      auto* box = static_cast<TensorBox*>(p);
+      if (!box || box->magic != TensorBox::kMagic || !box->t.defined())
+        throw Napi::TypeError::New(a.Env(), "index: index " + std::to_string(k) + " is not a live Tensor");
+      idx.push_back(box->t);
+    }
+  }
+  return Napi::Value(a.Env(), Wrap(a.Env(), a.Tensor(0).index(idx)));
+})
+
+Napi::Value TensorArray(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array out = Napi::Array::New(env, ts.size());
+  for (size_t k = 0; k < ts.size(); k++) out.Set(static_cast<uint32_t>(k), Napi::Value(env, Wrap(env, ts[k])));
+  return out;
+}
+TNAPI_FN(chunk, { return TensorArray(a.Env(), a.Tensor(0).chunk(a.Int(1), a.IntOr(2, 0))); })
+TNAPI_FN(split, {
+  const at::Tensor& self = a.Tensor(0);
+  int64_t dim = a.IntOr(2, 0);
+  if (a[1].IsArray()) return TensorArray(a.Env(), self.split_with_sizes(a.IntList(1), dim));
+  return TensorArray(a.Env(), self.split(a.Int(1), dim));
+})
+TNAPI_FN(unbind, { return TensorArray(a.Env(), a.Tensor(0).unbind(a.IntOr(1, 0))); })
+TNAPI_TENSOR_FN(cat, at::cat(a.TensorList(0), a.IntOr(1, 0)))
+TNAPI_TENSOR_FN(stack, at::stack(a.TensorList(0), a.IntOr(1, 0)))
+
+// ---- conversion -----------------------------------------------------------------------------
+// to(self, dtype?, device?, copy?)
+TNAPI_FN(to, {
+  const at::Tensor& self = a.Tensor(0);
+  at::TensorOptions o = at::TensorOptions().dtype(a.Has(1) ? a.Dtype(1) : self.scalar_type());
+  o = o.device(a.Has(2) ? a.Device(2) : self.device());
+  return Napi::Value(a.Env(), Wrap(a.Env(), self.to(o, /*non_blocking=*/false, /*copy=*/a.BoolOr(3, false))));
+})
+TNAPI_TENSOR_FN(clone, a.Tensor(0).clone())
+TNAPI_TENSOR_FN(detach, a.Tensor(0).detach())
+
+// ---- reading --------------------------------------------------------------------------------
+// [dtypeCode, device, requiresGrad, ...shape] in one call: what a JS Tensor caches.
+TNAPI_FN(meta, {
+  const at::Tensor& t = a.Tensor(0);
+  Napi::Array shape = Napi::Array::New(a.Env(), t.dim());
+  for (int64_t k = 0; k < t.dim(); k++) shape.Set(static_cast<uint32_t>(k), static_cast<double>(t.size(k)));
+  return shape;
+})
+TNAPI_FN(dtype, { return Napi::Number::New(a.Env(), DtypeCode(a.Tensor(0).scalar_type())); })
+TNAPI_FN(device, { return Napi::String::New(a.Env(), a.Tensor(0).device().str()); })
+TNAPI_FN(isContiguous, { return Napi::Boolean::New(a.Env(), a.Tensor(0).is_contiguous()); })
+TNAPI_FN(stride, {
+  const at::Tensor& t = a.Tensor(0);
+  Napi::Array out = Napi::Array::New(a.Env(), t.dim());
+  for (int64_t k = 0; k < t.dim(); k++) out.Set(static_cast<uint32_t>(k), static_cast<double>(t.stride(k)));
+  return out;
+})
+
+TNAPI_FN(item, {
+  const at::Tensor& t = a.Tensor(0);
+  if (t.numel() != 1)
+    throw TorchError(a.Env(), "a Tensor with " + std::to_string(t.numel()) + " elements cannot be converted to Scalar");
+  at::Scalar s = t.item();
+  if (s.isBoolean()) return Napi::Boolean::New(a.Env(), s.toBool());
+  if (s.isIntegral(false)) return Napi::Number::New(a.Env(), static_cast<double>(s.toLong()));
+  return Napi::Number::New(a.Env(), s.toDouble());
+})
+
+// A copy of the values as a TypedArray of the matching element type (float16/bfloat16 become
+// Float32Array, bool becomes Uint8Array; lib/tensor.ts maps them).
+TNAPI_FN(data, {
+  at::Tensor t = a.Tensor(0).detach();
+  if (!t.device().is_cpu()) t = t.cpu();
+  at::ScalarType st = t.scalar_type();
+  if (st == at::kHalf || st == at::kBFloat16) t = t.to(at::kFloat);
+  t = t.contiguous();
+  size_t nbytes = t.numel() * t.element_size();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(a.Env(), nbytes);
+  if (nbytes) std::memcpy(buf.Data(), t.data_ptr(), nbytes);
+  napi_typedarray_type tt;
+  switch (t.scalar_type()) {
+    case at::kFloat: tt = napi_float32_array; break;
+    case at::kDouble: tt = napi_float64_array; break;
+    case at::kLong: tt = napi_bigint64_array; break;
+    case at::kInt: tt = napi_int32_array; break;
+    case at::kShort: tt = napi_int16_array; break;
+    case at::kChar: tt = napi_int8_array; break;
+    case at::kByte: case at::kBool: tt = napi_uint8_array; break;
+    default: throw TorchError(a.Env(), std::string("data(): unsupported dtype ") + c10::toString(st));
+  }
+  napi_value out;
+  NAPI_THROW_IF_FAILED(a.Env(), napi_create_typedarray(a.Env(), tt, t.numel(), buf, 0, &out), Napi::Value());
+  return Napi::Value(a.Env(), out);
+})
+
+const Export kExports[] = {
+    {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}, {"pow", pow}, {"remainder", remainder},
+    {"maximum", maximum}, {"minimum", minimum}, {"matmul", matmul}, {"bmm", bmm}, {"mm", mm},
+    {"outer", outer}, {"dot", dot},
+    {"eq", eq}, {"ne", ne}, {"lt", lt}, {"le", le}, {"gt", gt}, {"ge", ge},
+    {"logicalNot", logicalNot}, {"logicalAnd", logicalAnd}, {"logicalOr", logicalOr}, {"logicalXor", logicalXor},
+    {"allclose", allclose}, {"equal", equal}, {"maskedFill", maskedFill}, {"where", where},
+    {"neg", neg}, {"abs", abs}, {"exp", exp}, {"log", log}, {"log1p", log1p}, {"expm1", expm1},
+    {"sqrt", sqrt}, {"rsqrt", rsqrt}, {"reciprocal", reciprocal}, {"sign", sign}, {"floor", floor},
+    {"ceil", ceil}, {"round", round}, {"trunc", trunc}, {"sin", sin}, {"cos", cos}, {"tanh", tanh},
+    {"sigmoid", sigmoid}, {"relu", relu}, {"erf", erf}, {"square", square}, {"isnan", isnan},
+    {"isinf", isinf}, {"isfinite", isfinite}, {"silu", silu}, {"gelu", gelu}, {"softmax", softmax},
+    {"logSoftmax", logSoftmax}, {"clamp", clamp}, {"triu", triu}, {"tril", tril},
+    {"sum", sum}, {"mean", mean}, {"prod", prod}, {"norm", norm}, {"max", max}, {"min", min},
+    {"argmax", argmax}, {"argmin", argmin}, {"var", var}, {"std", std_}, {"all", all}, {"any", any},
+    {"cumsum", cumsum},
+    {"add_", add_}, {"sub_", sub_}, {"mul_", mul_}, {"div_", div_}, {"fill_", fill_},
+    {"maskedFill_", maskedFill_}, {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
+    {"uniform_", uniform_}, {"normal_", normal_},
+    {"reshape", reshape}, {"view", view}, {"flatten", flatten}, {"squeeze", squeeze},
+    {"unsqueeze", unsqueeze}, {"permute", permute}, {"transpose", transpose}, {"t", t},
+    {"expand", expand}, {"contiguous", contiguous}, {"narrow", narrow}, {"select", select},
+    {"slice", slice}, {"indexSelect", indexSelect}, {"gather", gather}, {"flip", flip},
+    {"repeat", repeat}, {"index", index}, {"chunk", chunk}, {"split", split}, {"unbind", unbind},
+    {"cat", cat}, {"stack", stack},
+    {"to", to}, {"clone", clone}, {"detach", detach},
+    {"shape", meta}, {"dtype", dtype}, {"device", device}, {"isContiguous", isContiguous},
+    {"stride", stride}, {"item", item}, {"data", data},
+};
+
+}  // namespace
+
+void RegisterTensorOps(Napi::Env env, Napi::Object exports) {
+  RegisterTable(env, exports, kExports);
+}
+
+}  // namespace tnapi
