@@ -2,11 +2,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** An opaque handle to a native tensor (a Node-API external). */
-export type Handle = { readonly __tensorHandle: unique symbol };
-/** A tensor-or-scalar operand as the native layer takes it. */
-export type Operand = Handle | number | boolean | bigint;
+/**
+ * An opaque handle to a native tensor: a number (small tensors, a slot in the native table) or
+ * a Node-API external (see native/common.h).
+ */
+export type Handle = number | { readonly __tensorHandle: unique symbol };
+export type Scalar = number | boolean | bigint;
 type H = Handle;
+type S = Scalar;
 type Opt<T> = T | undefined;
 
 export interface NativeConfig {
@@ -25,6 +28,8 @@ export interface NativeConfig {
 export interface Native {
   // handles and memory
   dispose(h: H): void;
+  /** FinalizationRegistry callback for number handles: releases the slot if still current. */
+  releaseHandle(h: number): void;
   isDisposed(h: H): boolean;
   memory(): { tensors: number; bytes: number };
   registerErrorClass(ctor: new (message: string) => Error): void;
@@ -44,12 +49,18 @@ export interface Native {
   randperm(n: number, dtype?: number, device?: string): H;
   scalarTensor(v: number | boolean, dtype?: number, device?: string): H;
   // arithmetic
-  add(a: H, b: Operand, alpha?: number): H;
-  sub(a: H, b: Operand, alpha?: number): H;
-  mul(a: H, b: Operand): H;
-  div(a: H, b: Operand, roundingMode?: string): H;
-  pow(a: H, b: Operand): H;
-  remainder(a: H, b: Operand): H;
+  add(a: H, b: H, alpha?: number): H;
+  addScalar(a: H, b: S, alpha?: number): H;
+  sub(a: H, b: H, alpha?: number): H;
+  subScalar(a: H, b: S, alpha?: number): H;
+  mul(a: H, b: H): H;
+  mulScalar(a: H, b: S): H;
+  div(a: H, b: H, roundingMode?: string): H;
+  divScalar(a: H, b: S, roundingMode?: string): H;
+  pow(a: H, b: H): H;
+  powScalar(a: H, b: S): H;
+  remainder(a: H, b: H): H;
+  remainderScalar(a: H, b: S): H;
   maximum(a: H, b: H): H;
   minimum(a: H, b: H): H;
   matmul(a: H, b: H): H;
@@ -58,20 +69,28 @@ export interface Native {
   outer(a: H, b: H): H;
   dot(a: H, b: H): H;
   // comparison and logic
-  eq(a: H, b: Operand): H;
-  ne(a: H, b: Operand): H;
-  lt(a: H, b: Operand): H;
-  le(a: H, b: Operand): H;
-  gt(a: H, b: Operand): H;
-  ge(a: H, b: Operand): H;
+  eq(a: H, b: H): H;
+  eqScalar(a: H, b: S): H;
+  ne(a: H, b: H): H;
+  neScalar(a: H, b: S): H;
+  lt(a: H, b: H): H;
+  ltScalar(a: H, b: S): H;
+  le(a: H, b: H): H;
+  leScalar(a: H, b: S): H;
+  gt(a: H, b: H): H;
+  gtScalar(a: H, b: S): H;
+  ge(a: H, b: H): H;
+  geScalar(a: H, b: S): H;
   logicalNot(a: H): H;
   logicalAnd(a: H, b: H): H;
   logicalOr(a: H, b: H): H;
   logicalXor(a: H, b: H): H;
   allclose(a: H, b: H, rtol: number, atol: number, equalNan: boolean): boolean;
   equal(a: H, b: H): boolean;
-  maskedFill(a: H, mask: H, value: Operand): H;
-  where(cond: H, a: Operand, b: Operand): H;
+  maskedFill(a: H, mask: H, value: H): H;
+  maskedFillScalar(a: H, mask: H, value: S): H;
+  /** kinds: bit 0 = a is a tensor, bit 1 = b is a tensor */
+  where(cond: H, a: H | S, b: H | S, kinds: number): H;
   // unary
   neg(a: H): H; abs(a: H): H; exp(a: H): H; log(a: H): H; log1p(a: H): H; expm1(a: H): H;
   sqrt(a: H): H; rsqrt(a: H): H; reciprocal(a: H): H; sign(a: H): H; floor(a: H): H; ceil(a: H): H;
@@ -81,7 +100,7 @@ export interface Native {
   gelu(a: H, approximate?: string): H;
   softmax(a: H, dim: number, dtype?: number): H;
   logSoftmax(a: H, dim: number, dtype?: number): H;
-  clamp(a: H, min: Opt<Operand>, max: Opt<Operand>): H;
+  clamp(a: H, min: Opt<H | S>, max: Opt<H | S>, tensors: boolean): H;
   triu(a: H, diagonal?: number): H;
   tril(a: H, diagonal?: number): H;
   // reductions
@@ -99,12 +118,18 @@ export interface Native {
   any(a: H, dim?: number, keepdim?: boolean): H;
   cumsum(a: H, dim: number): H;
   // in place
-  add_(a: H, b: Operand, alpha?: number): void;
-  sub_(a: H, b: Operand, alpha?: number): void;
-  mul_(a: H, b: Operand): void;
-  div_(a: H, b: Operand): void;
-  fill_(a: H, v: Operand): void;
-  maskedFill_(a: H, mask: H, v: Operand): void;
+  add_(a: H, b: H, alpha?: number): void;
+  add_Scalar(a: H, b: S, alpha?: number): void;
+  sub_(a: H, b: H, alpha?: number): void;
+  sub_Scalar(a: H, b: S, alpha?: number): void;
+  mul_(a: H, b: H): void;
+  mul_Scalar(a: H, b: S): void;
+  div_(a: H, b: H): void;
+  div_Scalar(a: H, b: S): void;
+  fill_(a: H, v: H): void;
+  fill_Scalar(a: H, v: S): void;
+  maskedFill_(a: H, mask: H, v: H): void;
+  maskedFill_Scalar(a: H, mask: H, v: S): void;
   zero_(a: H): void;
   copy_(a: H, src: H): void;
   clamp_(a: H, min: Opt<number>, max: Opt<number>): void;

@@ -23,7 +23,8 @@ export function where(condition: Tensor, input: TensorOrScalar, other: TensorOrS
   const fn = 'torch.where';
   const op = (v: unknown, arg: string) =>
     v instanceof Tensor ? v._h : typeof v === 'number' || typeof v === 'boolean' ? v : typeError(fn, arg, 'a Tensor or a number', v);
-  return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other')));
+  const kinds = (input instanceof Tensor ? 1 : 0) | (other instanceof Tensor ? 2 : 0);
+  return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other'), kinds));
 }
 
 const method = <K extends keyof Tensor>(name: K) =>

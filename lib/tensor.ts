@@ -7,7 +7,7 @@ import {
   checkBool, checkInt, checkIntList, checkNumber, checkOptions, checkViewShape, shapeArgs, typeError,
 } from './errors';
 import { formatTensor } from './format';
-import { Handle, native as N, Operand } from './native';
+import { Handle, native as N } from './native';
 import { track } from './scope';
 
 /** A value accepted where PyTorch takes a tensor or a Python number. */
@@ -25,13 +25,19 @@ export function handle(t: unknown, fn: string, arg: string): Handle {
   return typeError(fn, arg, 'a Tensor', t);
 }
 
-/** Unwraps a tensor-or-scalar operand. */
-function operand(v: unknown, fn: string, arg: string): Operand {
-  if (v instanceof Tensor) return v._h;
+/** A scalar operand (the Tensor case was handled by the caller). */
+function scalar(v: unknown, fn: string, arg: string): Scalar {
   const t = typeof v;
   if (t === 'number' || t === 'boolean' || t === 'bigint') return v as Scalar;
   return typeError(fn, arg, 'a Tensor or a number', v);
 }
+
+function optAlpha(fn: string, alpha: unknown): number | undefined {
+  return alpha === undefined ? undefined : checkNumber(fn, 'alpha', alpha);
+}
+
+// GC fallback for number handles (small tensors): see native/common.h.
+const registry = new FinalizationRegistry<number>((h) => N.releaseHandle(h));
 
 function optScalar(v: unknown, fn: string, arg: string): number | undefined {
   return v === undefined || v === null ? undefined : checkNumber(fn, arg, v);
@@ -81,6 +87,7 @@ export class Tensor {
   /** @internal Tensors are created by torch functions and ops, not with `new`. */
   constructor(h: Handle) {
     this._h = h;
+    if (typeof h === 'number') registry.register(this, h);
     track(this);
   }
 
@@ -190,25 +197,28 @@ export class Tensor {
   // ---- arithmetic ----------------------------------------------------------------------------
   /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
   add(other: TensorOrScalar, alpha?: number): Tensor {
-    return wrap(N.add(this._h, operand(other, 'Tensor.add', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.add', 'alpha', alpha)));
+    const al = optAlpha('Tensor.add', alpha);
+    return wrap(other instanceof Tensor ? N.add(this._h, other._h, al) : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al));
   }
   sub(other: TensorOrScalar, alpha?: number): Tensor {
-    return wrap(N.sub(this._h, operand(other, 'Tensor.sub', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.sub', 'alpha', alpha)));
+    const al = optAlpha('Tensor.sub', alpha);
+    return wrap(other instanceof Tensor ? N.sub(this._h, other._h, al) : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al));
   }
   mul(other: TensorOrScalar): Tensor {
-    return wrap(N.mul(this._h, operand(other, 'Tensor.mul', 'other')));
+    return wrap(other instanceof Tensor ? N.mul(this._h, other._h) : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')));
   }
   /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
   div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
     if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
       typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
-    return wrap(N.div(this._h, operand(other, 'Tensor.div', 'other'), roundingMode));
+    return wrap(other instanceof Tensor ? N.div(this._h, other._h, roundingMode)
+      : N.divScalar(this._h, scalar(other, 'Tensor.div', 'other'), roundingMode));
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return wrap(N.pow(this._h, operand(exponent, 'Tensor.pow', 'exponent')));
+    return wrap(exponent instanceof Tensor ? N.pow(this._h, exponent._h) : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')));
   }
   remainder(other: TensorOrScalar): Tensor {
-    return wrap(N.remainder(this._h, operand(other, 'Tensor.remainder', 'other')));
+    return wrap(other instanceof Tensor ? N.remainder(this._h, other._h) : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')));
   }
   maximum(other: Tensor): Tensor {
     return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
@@ -233,12 +243,24 @@ export class Tensor {
   }
 
   // ---- comparison and logic ------------------------------------------------------------------
-  eq(other: TensorOrScalar): Tensor { return wrap(N.eq(this._h, operand(other, 'Tensor.eq', 'other'))); }
-  ne(other: TensorOrScalar): Tensor { return wrap(N.ne(this._h, operand(other, 'Tensor.ne', 'other'))); }
-  lt(other: TensorOrScalar): Tensor { return wrap(N.lt(this._h, operand(other, 'Tensor.lt', 'other'))); }
-  le(other: TensorOrScalar): Tensor { return wrap(N.le(this._h, operand(other, 'Tensor.le', 'other'))); }
-  gt(other: TensorOrScalar): Tensor { return wrap(N.gt(this._h, operand(other, 'Tensor.gt', 'other'))); }
-  ge(other: TensorOrScalar): Tensor { return wrap(N.ge(this._h, operand(other, 'Tensor.ge', 'other'))); }
+  eq(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.eq(this._h, other._h) : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')));
+  }
+  ne(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.ne(this._h, other._h) : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')));
+  }
+  lt(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.lt(this._h, other._h) : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')));
+  }
+  le(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.le(this._h, other._h) : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')));
+  }
+  gt(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.gt(this._h, other._h) : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')));
+  }
+  ge(other: TensorOrScalar): Tensor {
+    return wrap(other instanceof Tensor ? N.ge(this._h, other._h) : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')));
+  }
   logicalNot(): Tensor { return wrap(N.logicalNot(this._h)); }
   logicalAnd(other: Tensor): Tensor { return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other'))); }
   logicalOr(other: Tensor): Tensor { return wrap(N.logicalOr(this._h, handle(other, 'Tensor.logicalOr', 'other'))); }
@@ -257,11 +279,13 @@ export class Tensor {
   }
   /** Where `mask` is true, `value`; elsewhere self (`mask` broadcasts; bool dtype). */
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
-    return wrap(N.maskedFill(this._h, handle(mask, 'Tensor.maskedFill', 'mask'), operand(value, 'Tensor.maskedFill', 'value')));
+    const m = handle(mask, 'Tensor.maskedFill', 'mask');
+    return wrap(value instanceof Tensor ? N.maskedFill(this._h, m, value._h) : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')));
   }
   /** `where(condition, self, other)`, as PyTorch's `tensor.where(condition, y)`. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
-    return wrap(N.where(handle(condition, 'Tensor.where', 'condition'), this._h, operand(other, 'Tensor.where', 'other')));
+    const c = handle(condition, 'Tensor.where', 'condition');
+    return wrap(other instanceof Tensor ? N.where(c, this._h, other._h, 3) : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1));
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
@@ -307,11 +331,15 @@ export class Tensor {
   }
   /** Clamps to `[min, max]` (either may be omitted with `undefined`/`null`; tensors broadcast). */
   clamp(min?: TensorOrScalar | null, max?: TensorOrScalar | null): Tensor {
-    const lo = min === undefined || min === null ? undefined : operand(min, 'Tensor.clamp', 'min');
-    const hi = max === undefined || max === null ? undefined : operand(max, 'Tensor.clamp', 'max');
-    if (lo === undefined && hi === undefined)
-      throw new TypeError('Tensor.clamp: at least one of min and max must be given');
-    return wrap(N.clamp(this._h, lo, hi));
+    const none = (v: unknown) => v === undefined || v === null;
+    if (none(min) && none(max)) throw new TypeError('Tensor.clamp: at least one of min and max must be given');
+    if (min instanceof Tensor || max instanceof Tensor) {
+      const lo = none(min) ? undefined : handle(min, 'Tensor.clamp', 'min');
+      const hi = none(max) ? undefined : handle(max, 'Tensor.clamp', 'max');
+      return wrap(N.clamp(this._h, lo, hi, true));
+    }
+    return wrap(N.clamp(this._h, none(min) ? undefined : scalar(min, 'Tensor.clamp', 'min'),
+      none(max) ? undefined : scalar(max, 'Tensor.clamp', 'max'), false));
   }
   triu(diagonal = 0): Tensor { return wrap(N.triu(this._h, checkInt('Tensor.triu', 'diagonal', diagonal))); }
   tril(diagonal = 0): Tensor { return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal))); }
@@ -385,18 +413,36 @@ export class Tensor {
 
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
   add_(other: TensorOrScalar, alpha?: number): this {
-    N.add_(this._h, operand(other, 'Tensor.add_', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.add_', 'alpha', alpha));
+    const al = optAlpha('Tensor.add_', alpha);
+    if (other instanceof Tensor) N.add_(this._h, other._h, al);
+    else N.add_Scalar(this._h, scalar(other, 'Tensor.add_', 'other'), al);
     return this;
   }
   sub_(other: TensorOrScalar, alpha?: number): this {
-    N.sub_(this._h, operand(other, 'Tensor.sub_', 'other'), alpha === undefined ? undefined : checkNumber('Tensor.sub_', 'alpha', alpha));
+    const al = optAlpha('Tensor.sub_', alpha);
+    if (other instanceof Tensor) N.sub_(this._h, other._h, al);
+    else N.sub_Scalar(this._h, scalar(other, 'Tensor.sub_', 'other'), al);
     return this;
   }
-  mul_(other: TensorOrScalar): this { N.mul_(this._h, operand(other, 'Tensor.mul_', 'other')); return this; }
-  div_(other: TensorOrScalar): this { N.div_(this._h, operand(other, 'Tensor.div_', 'other')); return this; }
-  fill_(value: TensorOrScalar): this { N.fill_(this._h, operand(value, 'Tensor.fill_', 'value')); return this; }
+  mul_(other: TensorOrScalar): this {
+    if (other instanceof Tensor) N.mul_(this._h, other._h);
+    else N.mul_Scalar(this._h, scalar(other, 'Tensor.mul_', 'other'));
+    return this;
+  }
+  div_(other: TensorOrScalar): this {
+    if (other instanceof Tensor) N.div_(this._h, other._h);
+    else N.div_Scalar(this._h, scalar(other, 'Tensor.div_', 'other'));
+    return this;
+  }
+  fill_(value: TensorOrScalar): this {
+    if (value instanceof Tensor) N.fill_(this._h, value._h);
+    else N.fill_Scalar(this._h, scalar(value, 'Tensor.fill_', 'value'));
+    return this;
+  }
   maskedFill_(mask: Tensor, value: TensorOrScalar): this {
-    N.maskedFill_(this._h, handle(mask, 'Tensor.maskedFill_', 'mask'), operand(value, 'Tensor.maskedFill_', 'value'));
+    const m = handle(mask, 'Tensor.maskedFill_', 'mask');
+    if (value instanceof Tensor) N.maskedFill_(this._h, m, value._h);
+    else N.maskedFill_Scalar(this._h, m, scalar(value, 'Tensor.maskedFill_', 'value'));
     return this;
   }
   zero_(): this { N.zero_(this._h); return this; }

@@ -1,17 +1,22 @@
 // Shared pieces of the native layer: the tensor handle, the one error guard, value conversions.
 //
-// Tensor handles. A JS `Tensor` (lib/tensor.ts, a plain class) holds a `napi_external` that
-// points at a heap `TensorBox` owning one `at::Tensor`. Ops take boxes and return new ones.
-// We do not use ObjectWrap for tensors: constructing an ObjectWrap instance from C++ costs more
-// than the kernel of a small op (measured: 2.2 us vs 0.8 us per `a.add(b)`).
+// Tensor handles. A JS `Tensor` (lib/tensor.ts, a plain class) holds a handle to a heap
+// `TensorBox` that owns one `at::Tensor`. We do not use ObjectWrap for tensors: constructing an
+// ObjectWrap instance from C++ costs more than the kernel of a small op (measured: 2.2 us vs
+// 0.8 us per `a.add(b)`). A handle is one of two kinds, chosen by the tensor's size:
 //
-// Lifetime. A box is freed by whichever comes first:
-//   - `dispose()` (explicit, `using`, `torch.tidy`): releases the at::Tensor now; the box itself
-//     stays (empty) until its external is collected, so a stale handle reads as "disposed";
-//   - the GC: the external's finalizer is a *basic* finalizer (node_api_basic_env), which Node
-//     runs inside the GC pass itself rather than later from the event loop, so a synchronous
-//     loop that never disposes still gets its memory back at each GC.
-// Bytes held are reported to V8 (napi_adjust_external_memory) so the GC feels native memory.
+//   - small tensors (< kSmallBytes): a JS number, `generation * 2^26 + slot`, indexing the
+//     per-environment slot table. Cheapest to make (no GC object); the GC fallback is a JS
+//     FinalizationRegistry, whose callbacks Node runs from the event loop.
+//   - other tensors: a `napi_external` whose finalizer is a *basic* finalizer
+//     (node_api_basic_env), which Node runs inside the GC pass itself, so a synchronous loop that
+//     never disposes still gets its memory back at each GC. Costs ~0.4 us more per handle
+//     (a weak reference), which is noise next to the kernel of such a tensor.
+//
+// Lifetime. `dispose()` (explicit, `using`, `torch.tidy`) releases the at::Tensor now; a stale
+// handle then reads as "disposed" (an external keeps its empty box until collected; a slot's
+// generation moves on). Otherwise the GC fallback above frees it. Bytes held are reported to V8
+// (napi_adjust_external_memory) so the GC feels native memory.
 #pragma once
 
 // NAPI_EXPERIMENTAL (set by both build files) registers the addon with the experimental
@@ -31,7 +36,15 @@ namespace tnapi {
 
 // ---------------------------------------------------------------------------------------------
 // Per-addon state (one per Node environment: main thread and each worker thread).
+struct TensorBox;
+struct Slot {
+  TensorBox* box = nullptr;
+  uint32_t gen = 0;
+};
+
 struct AddonData {
+  std::vector<Slot> slots;          // small-tensor handles
+  std::vector<uint32_t> freeSlots;
   int64_t liveTensors = 0;   // boxes whose tensor is not yet released
   int64_t liveBytes = 0;     // sum of their reported bytes
   int64_t pendingAdjust = 0; // bytes not yet reported to V8 (batched: reporting costs ~50 ns)
@@ -45,6 +58,9 @@ struct TensorBox {
   int64_t bytes = 0;  // what we reported for this tensor
 };
 
+constexpr int64_t kSmallBytes = 64;        // below this, a tensor gets a number handle
+constexpr double kSlotSpace = 67108864.0;  // 2^26 slots; generation in the bits above
+
 AddonData* Data(napi_env env);
 
 // Report `delta` bytes to V8, batched in steps of 1 MiB so that small ops pay nothing.
@@ -52,8 +68,11 @@ void AdjustMemory(node_api_basic_env env, AddonData* d, int64_t delta);
 
 // Wrap a tensor in a new handle. An undefined tensor becomes `null`.
 napi_value Wrap(napi_env env, at::Tensor t);
-// Release the tensor in a box now (idempotent).
-void Release(napi_env env, TensorBox* box);
+// The box behind a handle value: nullptr if it is not a handle; for a number handle whose slot
+// has moved on (disposed), `*stale` is set and nullptr returned.
+TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
+// Release the tensor behind a handle now (idempotent).
+void Release(napi_env env, napi_value v);
 
 // ---------------------------------------------------------------------------------------------
 // Arguments. `Args` reads the JS arguments of one native call; every getter re-checks the type

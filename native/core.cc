@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <cmath>
 
 namespace tnapi {
 
@@ -55,10 +56,28 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   auto* box = new TensorBox;
   box->bytes = t.is_sparse() ? 0 : static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
   box->t = std::move(t);
-  napi_status s = napi_create_external(env, box, FinalizeBox, d, &result);
-  if (s != napi_ok) {
-    delete box;
-    throw Napi::Error::New(env, "torch-napi: could not create a tensor handle");
+  if (box->bytes < kSmallBytes) {
+    uint32_t slot;
+    if (!d->freeSlots.empty()) {
+      slot = d->freeSlots.back();
+      d->freeSlots.pop_back();
+    } else {
+      if (d->slots.size() >= static_cast<size_t>(kSlotSpace)) {
+        delete box;
+        throw Napi::RangeError::New(env, "torch-napi: more than 2^26 small tensors alive; dispose some (torch.tidy)");
+      }
+      slot = static_cast<uint32_t>(d->slots.size());
+      d->slots.emplace_back();
+    }
+    Slot& s = d->slots[slot];
+    s.box = box;
+    napi_create_double(env, static_cast<double>(s.gen) * kSlotSpace + slot, &result);
+  } else {
+    napi_status st = napi_create_external(env, box, FinalizeBox, d, &result);
+    if (st != napi_ok) {
+      delete box;
+      throw Napi::Error::New(env, "torch-napi: could not create a tensor handle");
+    }
   }
   d->liveTensors++;
   d->liveBytes += box->bytes;
@@ -66,13 +85,55 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   return result;
 }
 
-void Release(napi_env env, TensorBox* box) {
-  if (!box->t.defined()) return;
+TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+  *stale = false;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return nullptr;
+  if (type == napi_number) {
+    double h;
+    napi_get_value_double(env, v, &h);
+    if (!(h >= 0) || h >= 9007199254740992.0) return nullptr;
+    double gen = std::floor(h / kSlotSpace);
+    double slot = h - gen * kSlotSpace;
+    AddonData* d = Data(env);
+    if (slot >= d->slots.size()) return nullptr;
+    const Slot& s = d->slots[static_cast<size_t>(slot)];
+    if (s.gen != gen || s.box == nullptr) {
+      *stale = true;
+      return nullptr;
+    }
+    return s.box;
+  }
+  if (type == napi_external) {
+    void* p = nullptr;
+    napi_get_value_external(env, v, &p);
+    auto* box = static_cast<TensorBox*>(p);
+    return box != nullptr && box->magic == TensorBox::kMagic ? box : nullptr;
+  }
+  return nullptr;
+}
+
+void Release(napi_env env, napi_value v) {
+  bool stale;
+  TensorBox* box = Unwrap(env, v, &stale);
+  if (box == nullptr || !box->t.defined()) return;
   AddonData* d = Data(env);
   d->liveTensors--;
   d->liveBytes -= box->bytes;
   AdjustMemory(env, d, -box->bytes);
   box->t = at::Tensor();
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_number) {  // free the slot now: its generation moves on, so the handle goes stale
+    double h;
+    napi_get_value_double(env, v, &h);
+    auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
+    Slot& s = d->slots[slot];
+    delete s.box;
+    s.box = nullptr;
+    s.gen = (s.gen + 1) & ((1u << 27) - 1);
+    d->freeSlots.push_back(slot);
+  }
 }
 
 Napi::Error TorchError(Napi::Env env, const std::string& msg) {
@@ -128,24 +189,20 @@ void Args::RangeError(const std::string& msg) const {
 
 bool Args::IsTensor(size_t i) const {
   if (i >= info_.Length()) return false;
-  napi_valuetype type;
-  napi_typeof(env_, info_[i], &type);
-  if (type != napi_external) return false;
-  void* p = nullptr;
-  napi_get_value_external(env_, info_[i], &p);
-  return p != nullptr && static_cast<TensorBox*>(p)->magic == TensorBox::kMagic;
+  bool stale;
+  return Unwrap(env_, info_[i], &stale) != nullptr || stale;
 }
 
 TensorBox* Args::Box(size_t i) const {
-  if (!IsTensor(i)) TypeError(i, "a Tensor");
-  void* p = nullptr;
-  napi_get_value_external(env_, info_[i], &p);
-  return static_cast<TensorBox*>(p);
+  bool stale = false;
+  TensorBox* box = i < info_.Length() ? Unwrap(env_, info_[i], &stale) : nullptr;
+  if (box == nullptr && !stale) TypeError(i, "a Tensor");
+  return box;
 }
 
 const at::Tensor& Args::Tensor(size_t i) const {
   TensorBox* box = Box(i);
-  if (!box->t.defined())
+  if (box == nullptr || !box->t.defined())
     throw Napi::Error::New(env_, std::string(name_) + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
   return box->t;
@@ -163,14 +220,11 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); k++) {
     Napi::Value v = arr[k];
-    void* p = nullptr;
-    napi_valuetype type;
-    napi_typeof(env_, v, &type);
-    if (type == napi_external) napi_get_value_external(env_, v, &p);
-    auto* box = static_cast<TensorBox*>(p);
-    if (!box || box->magic != TensorBox::kMagic)
+    bool stale;
+    TensorBox* box = Unwrap(env_, v, &stale);
+    if (box == nullptr && !stale)
       throw Napi::TypeError::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is not a Tensor");
-    if (!box->t.defined())
+    if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is a disposed tensor");
     out.push_back(box->t);
   }
@@ -261,12 +315,20 @@ at::TensorOptions Args::Options(size_t dtypeIdx, size_t deviceIdx, at::ScalarTyp
 
 TNAPI_FN(dispose, {
   if (!a.IsTensor(0)) a.TypeError(0, "a Tensor");
-  Release(a.Env(), a.Box(0));
+  Release(a.Env(), a[0]);
+  return a.Env().Undefined();
+})
+
+// FinalizationRegistry callback for a number handle: release it unless it already went stale.
+TNAPI_FN(releaseHandle, {
+  bool stale;
+  if (Unwrap(a.Env(), a[0], &stale) != nullptr) Release(a.Env(), a[0]);
   return a.Env().Undefined();
 })
 
 TNAPI_FN(isDisposed, {
-  return Napi::Boolean::New(a.Env(), !a.Box(0)->t.defined());
+  TensorBox* box = a.Box(0);
+  return Napi::Boolean::New(a.Env(), box == nullptr || !box->t.defined());
 })
 
 TNAPI_FN(memory, {
@@ -291,6 +353,7 @@ TNAPI_FN(dtypeNames, {
 
 void RegisterCore(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, dispose, "dispose"));
+  exports.Set("releaseHandle", Napi::Function::New(env, releaseHandle, "releaseHandle"));
   exports.Set("isDisposed", Napi::Function::New(env, isDisposed, "isDisposed"));
   exports.Set("memory", Napi::Function::New(env, memory, "memory"));
   exports.Set("registerErrorClass", Napi::Function::New(env, registerErrorClass, "registerErrorClass"));

@@ -7,19 +7,30 @@
 namespace tnapi {
 namespace {
 
-// An operand that may be a tensor or a scalar (number, boolean, bigint).
-#define OPERAND_OP(fname, tensorExpr, scalarExpr)                 \
-  TNAPI_FN(fname, {                                              \
-    const at::Tensor& self = a.Tensor(0);                        \
-    at::Tensor r = a.IsTensor(1) ? (tensorExpr) : (scalarExpr);  \
-    return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));    \
+// An op whose operand may be a tensor or a scalar gets two bindings, `op` and `opScalar`:
+// small-tensor handles are JS numbers, so the native side cannot tell a handle from a scalar
+// by its type; the JS method picks the binding.
+#define OPERAND_OP(fname, tensorExpr, scalarExpr)                        \
+  TNAPI_FN(fname, {                                                     \
+    const at::Tensor& self = a.Tensor(0);                               \
+    return Napi::Value(a.Env(), Wrap(a.Env(), (tensorExpr)));           \
+  })                                                                    \
+  TNAPI_FN(fname##Scalar, {                                             \
+    const at::Tensor& self = a.Tensor(0);                               \
+    return Napi::Value(a.Env(), Wrap(a.Env(), (scalarExpr)));           \
   })
-#define OPERAND_OP_(fname, tensorExpr, scalarExpr)                \
-  TNAPI_FN(fname, {                                              \
-    at::Tensor self = a.Tensor(0);                               \
-    if (a.IsTensor(1)) { tensorExpr; } else { scalarExpr; }      \
-    return a.Env().Undefined();                                  \
+#define OPERAND_OP_(fname, tensorExpr, scalarExpr)                       \
+  TNAPI_FN(fname, {                                                     \
+    at::Tensor self = a.Tensor(0);                                      \
+    tensorExpr;                                                         \
+    return a.Env().Undefined();                                         \
+  })                                                                    \
+  TNAPI_FN(fname##Scalar, {                                             \
+    at::Tensor self = a.Tensor(0);                                      \
+    scalarExpr;                                                         \
+    return a.Env().Undefined();                                         \
   })
+#define BOTH(name) {#name, name}, {#name "Scalar", name##Scalar}
 
 // ---- arithmetic -----------------------------------------------------------------------------
 OPERAND_OP(add, self.add(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
@@ -27,14 +38,13 @@ OPERAND_OP(add, self.add(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
 OPERAND_OP(sub, self.sub(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
            self.sub(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
 OPERAND_OP(mul, self.mul(a.Tensor(1)), self.mul(a.Scalar(1)))
-TNAPI_FN(div, {
-  const at::Tensor& self = a.Tensor(0);
-  c10::optional<c10::string_view> mode;
-  std::string m;
-  if (a.Has(2)) { m = a.String(2); mode = m; }
-  at::Tensor r = a.IsTensor(1) ? self.div(a.Tensor(1), mode) : self.div(a.Scalar(1), mode);
-  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
-})
+static c10::optional<c10::string_view> RoundingMode(const Args& a, size_t i, std::string& storage) {
+  if (!a.Has(i)) return c10::nullopt;
+  storage = a.String(i);
+  return c10::string_view(storage);
+}
+thread_local std::string modeStorage;
+OPERAND_OP(div, self.div(a.Tensor(1), RoundingMode(a, 2, modeStorage)), self.div(a.Scalar(1), RoundingMode(a, 2, modeStorage)))
 OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
 OPERAND_OP(remainder, self.remainder(a.Tensor(1)), self.remainder(a.Scalar(1)))
 TNAPI_TENSOR_FN(maximum, a.Tensor(0).maximum(a.Tensor(1)))
@@ -61,9 +71,11 @@ TNAPI_FN(allclose, {
 })
 TNAPI_FN(equal, { return Napi::Boolean::New(a.Env(), a.Tensor(0).equal(a.Tensor(1))); })
 OPERAND_OP(maskedFill, self.masked_fill(a.Tensor(1), a.Tensor(2)), self.masked_fill(a.Tensor(1), a.Scalar(2)))
+// where(cond, x, y, kinds): bit 0 of kinds = x is a tensor, bit 1 = y is a tensor
 TNAPI_FN(where, {
   const at::Tensor& cond = a.Tensor(0);
-  bool t1 = a.IsTensor(1), t2 = a.IsTensor(2);
+  int64_t kinds = a.Int(3);
+  bool t1 = kinds & 1, t2 = kinds & 2;
   at::Tensor r = t1 && t2 ? at::where(cond, a.Tensor(1), a.Tensor(2))
                  : t1     ? at::where(cond, a.Tensor(1), a.Scalar(2))
                  : t2     ? at::where(cond, a.Scalar(1), a.Tensor(2))
@@ -104,10 +116,11 @@ TNAPI_FN(gelu, {
 })
 TNAPI_TENSOR_FN(softmax, a.Tensor(0).softmax(a.Int(1), a.OptDtype(2)))
 TNAPI_TENSOR_FN(logSoftmax, a.Tensor(0).log_softmax(a.Int(1), a.OptDtype(2)))
+// clamp(self, min, max, tensors): tensors = min/max are tensors (or undefined), else scalars
 TNAPI_FN(clamp, {
   const at::Tensor& self = a.Tensor(0);
   at::Tensor r;
-  if (a.IsTensor(1) || a.IsTensor(2)) {
+  if (a.Bool(3)) {
     r = self.clamp(a.OptTensor(1), a.OptTensor(2));
   } else {
     c10::optional<at::Scalar> lo, hi;
@@ -218,12 +231,9 @@ TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
     if (e.IsNull() || e.IsUndefined()) {
       idx.push_back(c10::nullopt);
     } else {
-      void* p = nullptr;
-      napi_valuetype type;
-      napi_typeof(a.Env(), e, &type);
-      if (type == napi_external) napi_get_value_external(a.Env(), e, &p);
-      auto* box = static_cast<TensorBox*>(p);
-      if (!box || box->magic != TensorBox::kMagic || !box->t.defined())
+      bool stale;
+      TensorBox* box = Unwrap(a.Env(), e, &stale);
+      if (box == nullptr || !box->t.defined())
         throw Napi::TypeError::New(a.Env(), "index: index " + std::to_string(k) + " is not a live Tensor");
       idx.push_back(box->t);
     }
@@ -314,12 +324,12 @@ TNAPI_FN(data, {
 })
 
 const Export kExports[] = {
-    {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}, {"pow", pow}, {"remainder", remainder},
+    BOTH(add), BOTH(sub), BOTH(mul), BOTH(div), BOTH(pow), BOTH(remainder),
     {"maximum", maximum}, {"minimum", minimum}, {"matmul", matmul}, {"bmm", bmm}, {"mm", mm},
     {"outer", outer}, {"dot", dot},
-    {"eq", eq}, {"ne", ne}, {"lt", lt}, {"le", le}, {"gt", gt}, {"ge", ge},
+    BOTH(eq), BOTH(ne), BOTH(lt), BOTH(le), BOTH(gt), BOTH(ge),
     {"logicalNot", logicalNot}, {"logicalAnd", logicalAnd}, {"logicalOr", logicalOr}, {"logicalXor", logicalXor},
-    {"allclose", allclose}, {"equal", equal}, {"maskedFill", maskedFill}, {"where", where},
+    {"allclose", allclose}, {"equal", equal}, BOTH(maskedFill), {"where", where},
     {"neg", neg}, {"abs", abs}, {"exp", exp}, {"log", log}, {"log1p", log1p}, {"expm1", expm1},
     {"sqrt", sqrt}, {"rsqrt", rsqrt}, {"reciprocal", reciprocal}, {"sign", sign}, {"floor", floor},
     {"ceil", ceil}, {"round", round}, {"trunc", trunc}, {"sin", sin}, {"cos", cos}, {"tanh", tanh},
@@ -329,8 +339,8 @@ const Export kExports[] = {
     {"sum", sum}, {"mean", mean}, {"prod", prod}, {"norm", norm}, {"max", max}, {"min", min},
     {"argmax", argmax}, {"argmin", argmin}, {"var", var}, {"std", std_}, {"all", all}, {"any", any},
     {"cumsum", cumsum},
-    {"add_", add_}, {"sub_", sub_}, {"mul_", mul_}, {"div_", div_}, {"fill_", fill_},
-    {"maskedFill_", maskedFill_}, {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
+    BOTH(add_), BOTH(sub_), BOTH(mul_), BOTH(div_), BOTH(fill_),
+    BOTH(maskedFill_), {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
     {"uniform_", uniform_}, {"normal_", normal_},
     {"reshape", reshape}, {"view", view}, {"flatten", flatten}, {"squeeze", squeeze},
     {"unsqueeze", unsqueeze}, {"permute", permute}, {"transpose", transpose}, {"t", t},

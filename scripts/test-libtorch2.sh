@@ -81,9 +81,9 @@ esac
 STAMP="$ROOT/.torch-napi-root-complete"      # debootstrap finished
 PKG_STAMP="$ROOT/.torch-napi-packages"        # the package list that was installed
 
-# Every mount point under the root (from /proc/mounts), deepest last.
-mounts_under_root() {
-  awk -v r="$ROOT" '{ p = $2; gsub(/\\040/, " ", p); if (p == r || index(p, r "/") == 1) print p }' /proc/mounts
+# Every mount point at or under $1 (default: the root), from /proc/mounts.
+mounts_under() {
+  awk -v r="${1:-$ROOT}" '{ p = $2; gsub(/\\040/, " ", p); if (p == r || index(p, r "/") == 1) print p }' /proc/mounts
 }
 
 MOUNTED=()
@@ -101,7 +101,7 @@ unmount_all() {
   while read -r m; do
     [ -n "$m" ] || continue
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "warning: could not unmount $m" >&2
-  done < <(mounts_under_root | sort -r)
+  done < <(mounts_under "$ROOT" | sort -r)
 }
 
 on_exit() {
@@ -118,10 +118,10 @@ trap 'exit 143' TERM
 safe_rm() {
   local target="$1"
   [ -e "$target" ] || return 0
-  if [ -n "$(mounts_under_root)" ]; then unmount_all; fi
-  if [ -n "$(mounts_under_root)" ]; then
-    echo "test-libtorch2: still mounted under $ROOT, not deleting $target:" >&2
-    mounts_under_root >&2
+  if [ "$target" = "$ROOT" ] && [ -n "$(mounts_under "$ROOT")" ]; then unmount_all; fi
+  if [ -n "$(mounts_under "$target")" ]; then
+    echo "test-libtorch2: something is mounted under $target, not deleting it:" >&2
+    mounts_under "$target" >&2
     exit 1
   fi
   rm -rf --one-file-system -- "$target"
@@ -148,7 +148,7 @@ in_root() {
   chroot "$ROOT" /usr/bin/env -i \
     HOME=/root PATH="$CHROOT_PATH" LANG=C.UTF-8 TERM="${TERM:-dumb}" CI=true \
     DEBIAN_FRONTEND=noninteractive \
-    npm_config_cafile=/etc/ssl/certs/ca-certificates.crt \
+    npm_config_cafile=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false \
     "$@"
 }
@@ -200,6 +200,13 @@ else
   echo "$WANT" > "$PKG_STAMP"
 fi
 took "package installation"
+
+# npm verifies TLS against this bundle (npm_config_cafile): use the host's, which may hold CAs the
+# host trusts beyond Debian's set (a company's TLS-inspecting proxy, ...). ca-certificates triggers
+# regenerate the root's copy, so this is done on every run, after apt.
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  cp -L /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+fi
 
 echo
 echo "-- checks"
@@ -267,6 +274,7 @@ echo "node        $NODE_VERSION"
 echo "npm         $(in_root npm --version)"
 echo "g++         $(in_root g++ -dumpfullversion)"
 echo "cmake       $(in_root cmake --version | head -n1)"
+echo "mounted     $(mounts_under "$ROOT" | sed "s|^$ROOT||" | tr '\n' ' ')"
 echo -n "libtorch    "
 run_in_project 'node scripts/find-libtorch.js --version' || echo "(not found by scripts/find-libtorch.js)"
 
