@@ -191,8 +191,15 @@ export interface Native {
   config(): NativeConfig;
 }
 
-/** The package root (dist/.. or lib/..). */
-export const packageRoot = path.resolve(__dirname, '..');
+/** The package root: the nearest directory above this file with our package.json. */
+export const packageRoot = ((): string => {
+  for (let dir = path.resolve(__dirname, '..'); ; dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'torch-napi') return dir;
+    } catch { /* keep looking */ }
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
+  }
+})();
 
 function explainLoadFailure(err: unknown): Error {
   const msg = err instanceof Error ? err.message : String(err);

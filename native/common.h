@@ -19,7 +19,8 @@
 // (napi_adjust_external_memory) so the GC feels native memory.
 #pragma once
 
-// NAPI_EXPERIMENTAL (set by both build files) registers the addon with the experimental
+// NAPI_EXPERIMENTAL + NAPI_VERSION=NAPI_VERSION_EXPERIMENTAL (set by both build files) register
+// the addon with the experimental
 // Node-API version, under which Node runs basic finalizers during GC (see above).
 #include <napi.h>
 

@@ -1,0 +1,108 @@
+// Memory check for `npm run bench`, run by bench/run.js in a child process of its own (so the
+// RSS it sees is only its own): `node --expose-gc bench/memory.js --mode nodispose|tidy
+// --size N --iters N [--threads N]`. Prints one JSON object on stdout.
+//
+//   nodispose: `iters` × a.add(b), results dropped (the GC frees them). Reports RSS before, the
+//              maximum RSS during (sampled every 1000 calls, and the kernel's peak), the growth,
+//              and how many tensors were still alive right after the loop and after a GC.
+//   tidy:      the same inside torch.tidy around each 1000 calls. Reports torch.memory() before
+//              and after (the tensor counts must be equal), and the RSS growth.
+'use strict';
+const path = require('path');
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+const mode = arg('mode', 'nodispose');
+const size = Number(arg('size', '1000'));
+const iters = Number(arg('iters', '1000000'));
+const threads = Number(arg('threads', '1'));
+const SAMPLE_EVERY = 1000;
+
+const torch = require(path.join(__dirname, '..'));
+torch.setNumThreads(threads);
+
+const gc = typeof global.gc === 'function' ? global.gc : () => {};
+const mb = (bytes) => bytes / (1024 * 1024);
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+async function settle() {
+  // A full GC, then a few turns of the event loop so FinalizationRegistry callbacks run.
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await tick();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function main() {
+  const a = torch.ones(size);
+  const b = torch.randn(size);
+  // Warm up the code paths (and allocator) with disposed results, then settle.
+  for (let i = 0; i < 10000; i++) a.add(b).dispose();
+  await settle();
+
+  const memBefore = torch.memory();
+  const rssBefore = process.memoryUsage.rss();
+  let rssMax = rssBefore;
+  const t0 = process.hrtime.bigint();
+  let c;
+  if (mode === 'nodispose') {
+    for (let i = 0; i < iters; i++) {
+      c = a.add(b);
+      if (i % SAMPLE_EVERY === 0) {
+        const r = process.memoryUsage.rss();
+        if (r > rssMax) rssMax = r;
+      }
+    }
+  } else if (mode === 'tidy') {
+    for (let i = 0; i < iters; i += 1000) {
+      torch.tidy(() => {
+        for (let j = 0; j < 1000 && i + j < iters; j++) a.add(b);
+      });
+      const r = process.memoryUsage.rss();
+      if (r > rssMax) rssMax = r;
+    }
+  } else {
+    throw new Error(`memory.js: unknown --mode ${mode}`);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  c = undefined;
+  const rssEnd = process.memoryUsage.rss();
+  if (rssEnd > rssMax) rssMax = rssEnd;
+  const memAfterLoop = torch.memory();
+  // The kernel's peak RSS of this process (KiB on Linux). It includes anything before the loop,
+  // which stays below rssBefore here (loading is done and settled by then).
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  await settle();
+  const memAfterGc = torch.memory();
+  const rssAfterGc = process.memoryUsage.rss();
+  a.dispose();
+  b.dispose();
+
+  const rssMaxAll = Math.max(rssMax, peakRss);
+  process.stdout.write(JSON.stringify({
+    mode, size, iters, threads,
+    seconds,
+    usPerOp: (seconds * 1e6) / iters,
+    rssBeforeMB: mb(rssBefore),
+    rssMaxSampledMB: mb(rssMax),
+    rssPeakMB: mb(peakRss),
+    rssGrowthMB: mb(rssMaxAll - rssBefore),
+    rssAfterGcMB: mb(rssAfterGc),
+    tensorsBefore: memBefore.tensors,
+    bytesBefore: memBefore.bytes,
+    tensorsAfterLoop: memAfterLoop.tensors,
+    bytesAfterLoop: memAfterLoop.bytes,
+    tensorsAfterGc: memAfterGc.tensors,
+    bytesAfterGc: memAfterGc.bytes,
+    gcExposed: typeof global.gc === 'function',
+  }) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import * as torch from '../../lib';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('memory: dispose, using, tidy, GC fallback', () => {
+  it('dispose() frees now, is idempotent, and use afterwards throws a clear error', () => {
+    const before = torch.memory();
+    const t = torch.ones(1000);  // large handle (external)
+    const s = torch.ones(2);     // small handle (number slot)
+    expect(torch.memory().tensors).to.equal(before.tensors + 2);
+    expect(torch.memory().bytes).to.equal(before.bytes + 4008);
+    t.dispose();
+    s.dispose();
+    t.dispose();
+    s.dispose();
+    expect(t.isDisposed).to.equal(true);
+    expect(s.isDisposed).to.equal(true);
+    expect(torch.memory()).to.deep.equal(before);
+    for (const d of [t, s]) {
+      expect(() => d.add(1)).to.throw(Error, /disposed/);
+      expect(() => torch.ones(2).add(d)).to.throw(Error, /disposed/);
+      expect(() => torch.cat([torch.ones(2), d])).to.throw(Error, /disposed/);
+      expect(() => d.shape).to.throw(Error, /disposed/);
+    }
+  });
+
+  it('a disposed small handle stays disposed when its slot is reused', () => {
+    const a = torch.ones(1);
+    a.dispose();
+    const b = torch.full([1], 7);  // likely takes a's slot
+    expect(() => a.item()).to.throw(Error, /disposed/);
+    expect(b.item()).to.equal(7);
+    b.dispose();
+  });
+
+  it('views stay valid after their base is disposed', () => {
+    const base = torch.arange(6, { dtype: 'float32' });
+    const v = base.view(2, 3);
+    base.dispose();
+    expect(v.toArray()).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
+    v.dispose();
+  });
+
+  it('`using` disposes at the end of the block', () => {
+    const before = torch.memory().tensors;
+    let inner: torch.Tensor;
+    {
+      using t = torch.randn(10, 10);
+      inner = t;
+      expect(torch.memory().tensors).to.equal(before + 1);
+    }
+    expect(inner.isDisposed).to.equal(true);
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it('tidy disposes intermediates and keeps what fn returns (arrays, objects, Maps)', () => {
+    const before = torch.memory().tensors;
+    const r = torch.tidy(() => {
+      const a = torch.ones(3);
+      const b = a.add(1).mul(2);
+      return { b, list: [a.sum(), 5], map: new Map([['m', b.neg()]]) };
+    });
+    expect(torch.memory().tensors).to.equal(before + 3);
+    expect(r.b.toArray()).to.deep.equal([4, 4, 4]);
+    expect(r.list[0] instanceof torch.Tensor).to.equal(true);
+    torch.dispose(r);
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it('tidy returns the live tensor count exactly to its start over many iterations', () => {
+    const a = torch.ones(1000), b = torch.ones(1000);
+    const before = torch.memory().tensors;
+    for (let k = 0; k < 20; k++) torch.tidy(() => { for (let i = 0; i < 500; i++) a.add(b); });
+    expect(torch.memory().tensors).to.equal(before);
+    a.dispose(); b.dispose();
+  });
+
+  it('tidy scopes nest: the inner result moves to the outer scope', () => {
+    const before = torch.memory().tensors;
+    let inner!: torch.Tensor;
+    const outer = torch.tidy(() => {
+      inner = torch.tidy(() => torch.ones(2).add(1));
+      torch.ones(3);
+      return inner.mul(2);
+    });
+    expect(inner.isDisposed).to.equal(true);  // not returned by the outer scope
+    expect(outer.toArray()).to.deep.equal([4, 4]);
+    outer.dispose();
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it('tidy disposes everything when fn throws, and rethrows', () => {
+    const before = torch.memory().tensors;
+    expect(() => torch.tidy(() => { torch.ones(4); throw new Error('boom'); })).to.throw('boom');
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it('tidy rejects async functions with a TypeError', () => {
+    expect(() => torch.tidy(async () => 1)).to.throw(TypeError, /Promise/);
+    expect(() => torch.tidy(42 as unknown as () => void)).to.throw(TypeError, /function/);
+  });
+
+  it('keep() exempts a tensor from tidy', () => {
+    let kept!: torch.Tensor;
+    torch.tidy(() => { kept = torch.keep(torch.ones(2)); torch.ones(2); });
+    expect(kept.isDisposed).to.equal(false);
+    kept.dispose();
+    expect(() => torch.keep(3 as unknown as torch.Tensor)).to.throw(TypeError);
+  });
+
+  it('tidy does not free gradients held by leaves', () => {
+    const w = torch.ones([3], { requiresGrad: true });
+    torch.tidy(() => { w.mul(2).sum().backward(); });
+    expect(w.grad!.toArray()).to.deep.equal([2, 2, 2]);
+    w.dispose();
+  });
+
+  it('GC fallback frees tensors that were never disposed (both handle kinds)', async function () {
+    if (!gc) this.skip();
+    gc!();
+    await tick();
+    gc!();
+    const before = torch.memory().tensors;
+    (() => {
+      for (let i = 0; i < 1000; i++) { torch.ones(1); torch.ones(1000); }
+    })();
+    expect(torch.memory().tensors).to.be.at.least(before + 1000);
+    for (let i = 0; i < 3; i++) { gc!(); await tick(); }
+    expect(torch.memory().tensors).to.be.at.most(before + 10);
+  });
+
+  it('a synchronous loop that never disposes stays bounded (external memory drives the GC)', () => {
+    // 20,000 × 64 KiB = 1.25 GiB if nothing were freed during the loop.
+    const a = torch.ones(16384);
+    let peak = 0;
+    for (let i = 0; i < 20000; i++) {
+      a.add(1);
+      if (i % 1000 === 0) peak = Math.max(peak, torch.memory().bytes);
+    }
+    expect(peak).to.be.below(512 * 1024 * 1024);
+    a.dispose();
+  });
+});
