@@ -12,13 +12,15 @@
 #   1. debootstrap --variant=minbase trixie into $TRIXIE_ROOT (default /var/cache/torch-napi/trixie-root),
 #      reused on later runs; a stamp file inside the root marks it complete, and a root without the
 #      stamp (an interrupted run) is deleted and made again.
-#   2. apt-get install --no-install-recommends libtorch-dev python3-torch nodejs npm g++ cmake make ...
+#   2. apt-get install --no-install-recommends libtorch-dev python3-torch libopenblas0-pthread nodejs npm
+#      g++ cmake make python3 ca-certificates (redone when that list changes).
 #   3. mounts /proc, /sys, /dev, /dev/pts into the root (always unmounted again on exit) and copies
 #      /etc/resolv.conf in.
 #   4. copies this checkout (tracked + untracked-but-not-ignored files) to <root>/work/torch-napi.
 #   5. inside: npm ci --ignore-scripts, npm run build, npm test; exits with npm test's exit code.
 #
-# Nothing is cached outside the root: on a fresh machine this takes about 2-3 minutes.
+# Nothing is cached outside the root: from nothing, a run takes about 3-4 minutes (debootstrap
+# 0.5-1.5 min, packages 1-2 min, npm ci + build + test ~1 min); with the root reused, about 1 min.
 # Environment: TRIXIE_ROOT (the root), TRIXIE_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 
@@ -37,6 +39,7 @@ usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
 
+ORIG_ARGS=("$@")
 MODE=test          # test | prepare | shell
 FRESH=0
 SHELL_CMD=()
@@ -57,7 +60,7 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-libtorch2: this script must run as root (debootstrap, chroot and mount need it)." >&2
-  echo "  try: sudo bash $0 $*" >&2
+  echo "  try: sudo bash $0 ${ORIG_ARGS[*]}" >&2
   exit 2
 fi
 
@@ -194,6 +197,7 @@ if [ -f "$PKG_STAMP" ] && [ "$(cat "$PKG_STAMP")" = "$WANT" ]; then
   echo "packages already installed: $WANT"
 else
   rm -f "$PKG_STAMP"
+  in_root dpkg --configure -a          # finishes an install that an earlier run left half done
   in_root apt-get update
   in_root apt-get install -y --no-install-recommends "${PACKAGES[@]}"
   in_root apt-get clean
