@@ -8,6 +8,8 @@
 //   tidy:      the same inside torch.tidy around each 1000 calls. Reports torch.memory() before
 //              and after (the tensor counts must be equal), and the RSS growth.
 'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
 const path = require('path');
 
 function arg(name, dflt) {
@@ -22,6 +24,12 @@ const threads = Number(arg('threads', '1'));
 const SAMPLE_EVERY = 1000;
 
 const torch = require(path.join(__dirname, '..'));
+// Which addon this process loaded (run.js warns when it is not the one the other benchmarks used).
+let addonHash = null;
+try {
+  addonHash = crypto.createHash('sha256')
+    .update(fs.readFileSync(path.join(__dirname, '..', 'build', 'Release', 'torch_napi.node'))).digest('hex').slice(0, 10);
+} catch { /* a prebuild, or another layout */ }
 torch.setNumThreads(threads);
 
 const gc = typeof global.gc === 'function' ? global.gc : () => {};
@@ -99,6 +107,7 @@ async function main() {
     tensorsAfterGc: memAfterGc.tensors,
     bytesAfterGc: memAfterGc.bytes,
     gcExposed: typeof global.gc === 'function',
+    addonHash,
   }) + '\n');
 }
 

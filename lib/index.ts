@@ -17,3 +17,4 @@ export { tidy, keep, dispose, memory } from './memory';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
 export { version, libtorchVersion, config, getNumThreads, setNumThreads, manualSeed, cuda } from './runtime';
 export type { Config } from './runtime';
+export * as nn from './nn';

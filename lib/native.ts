@@ -117,6 +117,7 @@ export interface Native {
   all(a: H, dim?: number, keepdim?: boolean): H;
   any(a: H, dim?: number, keepdim?: boolean): H;
   cumsum(a: H, dim: number): H;
+  diagonal(a: H, offset: number, dim1: number, dim2: number): H;
   // in place
   add_(a: H, b: H, alpha?: number): void;
   add_Scalar(a: H, b: S, alpha?: number): void;
@@ -181,6 +182,22 @@ export interface Native {
   gradFn(a: H): string | null;
   setGradEnabled(flag: boolean): void;
   isGradEnabled(): boolean;
+  // nn kernels (native/nn.cc)
+  linear(x: H, w: H, b?: H): H;
+  bilinear(x1: H, x2: H, w: H, b?: H): H;
+  embedding(w: H, idx: H, paddingIdx: number, scaleGradByFreq: boolean, sparse: boolean): H;
+  embeddingRenorm_(w: H, idx: H, maxNorm: number, normType: number): void;
+  dropout(x: H, p: number, train: boolean): H;
+  layerNorm(x: H, shape: number[], w: Opt<H>, b: Opt<H>, eps: number): H;
+  /** mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU */
+  rnn(mode: number, input: H, batchSizes: H | null, hx: H[], params: H[], hasBiases: boolean, numLayers: number,
+    dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): H[];
+  rnnCell(mode: number, input: H, hx: H[], wIh: H, wHh: H, bIh?: H, bHh?: H): H[];
+  packPadded(input: H, lengths: H, batchFirst: boolean): [H, H];
+  padPacked(data: H, batchSizes: H, batchFirst: boolean, paddingValue: number, totalLength: number): [H, H];
+  padSequence(seqs: H[], batchFirst: boolean, paddingValue: number): H;
+  setData(t: H, src: H): void;
+  qr(a: H): [H, H];
   // runtime
   libtorchVersion(): string;
   getNumThreads(): number;

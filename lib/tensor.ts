@@ -84,6 +84,12 @@ export class Tensor {
   private _shape: readonly number[] | undefined;
   private _dtype: DType | undefined;
 
+  /** @internal Forget cached shape/dtype after the native data was replaced (Module.to). */
+  _resetMeta(): void {
+    this._shape = undefined;
+    this._dtype = undefined;
+  }
+
   /** @internal Tensors are created by torch functions and ops, not with `new`. */
   constructor(h: Handle) {
     this._h = h;
@@ -406,6 +412,11 @@ export class Tensor {
   }
   any(dim?: number, keepdim = false): Tensor {
     return wrap(dim === undefined ? N.any(this._h) : N.any(this._h, checkInt('Tensor.any', 'dim', dim), keepdim));
+  }
+  /** The diagonal (`offset` above the main one when positive) of dims `dim1`, `dim2`. */
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
+    return wrap(N.diagonal(this._h, checkInt('Tensor.diagonal', 'offset', offset), checkInt('Tensor.diagonal', 'dim1', dim1),
+      checkInt('Tensor.diagonal', 'dim2', dim2)));
   }
   cumsum(dim: number): Tensor {
     return wrap(N.cumsum(this._h, checkInt('Tensor.cumsum', 'dim', dim)));

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterTensorOps(env, exports);
   tnapi::RegisterAutograd(env, exports);
   tnapi::RegisterRuntime(env, exports);
+  tnapi::RegisterNN(env, exports);
   return exports;
 }
 }  // namespace

@@ -181,6 +181,7 @@ TNAPI_FN(std_, {
 TNAPI_TENSOR_FN(all, a.Has(1) ? a.Tensor(0).all(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).all())
 TNAPI_TENSOR_FN(any, a.Has(1) ? a.Tensor(0).any(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).any())
 TNAPI_TENSOR_FN(cumsum, a.Tensor(0).cumsum(a.Int(1)))
+TNAPI_TENSOR_FN(diagonal, a.Tensor(0).diagonal(a.Int(1), a.Int(2), a.Int(3)))
 
 // ---- in place (return nothing: the JS method returns `this`) --------------------------------
 OPERAND_OP_(add_, self.add_(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
@@ -338,7 +339,7 @@ const Export kExports[] = {
     {"logSoftmax", logSoftmax}, {"clamp", clamp}, {"triu", triu}, {"tril", tril},
     {"sum", sum}, {"mean", mean}, {"prod", prod}, {"norm", norm}, {"max", max}, {"min", min},
     {"argmax", argmax}, {"argmin", argmin}, {"var", var}, {"std", std_}, {"all", all}, {"any", any},
-    {"cumsum", cumsum},
+    {"cumsum", cumsum}, {"diagonal", diagonal},
     BOTH(add_), BOTH(sub_), BOTH(mul_), BOTH(div_), BOTH(fill_),
     BOTH(maskedFill_), {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
     {"uniform_", uniform_}, {"normal_", normal_},

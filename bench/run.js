@@ -1,0 +1,447 @@
+#!/usr/bin/env node
+// `npm run bench`: torch-napi against PyTorch (Python) and raw libtorch (C++) on the same
+// libtorch, plus memory checks. Prints a markdown table; writes bench/out/results.json and
+// bench/out/results.md.
+//
+//   node bench/run.js [--quick] [--json] [--only name[,name...]] [--threads N] [--reps N]
+//
+//   --quick    fewer calls and repetitions (a CI smoke run, under a minute)
+//   --json     print only the results as JSON
+//   --only     run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
+//   --threads  libtorch intra-op threads in all three (default 1)
+//   --reps     timed repetitions per benchmark (default 7; 3 with --quick)
+//
+// Method: each benchmark builds its inputs once, runs one untimed warm-up, then `reps` timed
+// runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
+// median run. A GC and a turn of the event loop separate the runs. The machine may be busy, so
+// medians, not minimums or means, are reported; every sample is in results.json.
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const v8 = require('v8');
+const vm = require('vm');
+const { execFileSync, spawnSync } = require('child_process');
+
+const { CASES, MEMORY_CASES } = require('./cases');
+
+const ROOT = path.join(__dirname, '..');
+const OUT = path.join(__dirname, 'out');
+const PYTHON = '/usr/bin/python3';
+const TARGETS = {
+  perOpUs: 0.9,
+  copyGBs: 2,
+  rssGrowthMB: 200,
+};
+
+// ---- arguments -----------------------------------------------------------------------------
+function parseArgs(argv) {
+  const o = { quick: false, json: false, only: null, threads: 1, reps: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--json') o.json = true;
+    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--threads') o.threads = positiveInt(a, value());
+    else if (a === '--reps') o.reps = positiveInt(a, value());
+    else if (a === '--help' || a === '-h') {
+      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      process.exit(0);
+    } else fail(`unknown argument ${a} (try --help)`);
+  }
+  if (o.reps === null) o.reps = o.quick ? 3 : 7;
+  return o;
+}
+
+function positiveInt(name, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} expects a positive integer, got ${v}`);
+  return n;
+}
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+function selected(name, only) {
+  if (!only) return true;
+  return only.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+let gc = () => {};
+try {
+  v8.setFlagsFromString('--expose-gc');
+  gc = vm.runInNewContext('gc');
+} catch { /* no forced GC: runs are then separated by event loop turns only */ }
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+async function settle() {
+  gc();
+  await tick();
+  await tick();
+}
+
+function sha(text, n = 12) {
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, n);
+}
+
+function firstLines(text, n = 4) {
+  return String(text || '').trim().split('\n').filter(Boolean).slice(0, n).join(' | ');
+}
+
+// ---- torch-napi ----------------------------------------------------------------------------
+async function runNode(torch, c, opts, log) {
+  const iters = opts.quick ? c.iters.quick : c.iters.full;
+  const bench = c.node(torch);
+  try {
+    await settle();
+    bench.run(iters); // warm-up
+    const samples = [];
+    let pendingAfterRun = 0;
+    for (let r = 0; r < opts.reps; r++) {
+      await settle();
+      const before = torch.memory().tensors;
+      const t0 = process.hrtime.bigint();
+      bench.run(iters);
+      const ns = Number(process.hrtime.bigint() - t0);
+      pendingAfterRun = Math.max(pendingAfterRun, torch.memory().tensors - before);
+      samples.push(ns / iters);
+    }
+    await settle();
+    log(`  ${c.name}: ${fmtTime(median(samples), c.kind)} (${samples.length} runs × ${iters})`);
+    return { samples, iters, pendingAfterRun };
+  } finally {
+    if (bench.teardown) bench.teardown();
+    await settle();
+  }
+}
+
+// ---- PyTorch -------------------------------------------------------------------------------
+function pythonSnippets(c) {
+  if (!c.python) return [];
+  return Array.isArray(c.python) ? c.python : [c.python];
+}
+
+function runPython(cases, opts, log) {
+  const wanted = new Map(); // snippet -> iters
+  for (const c of cases) for (const s of pythonSnippets(c)) wanted.set(s, opts.quick ? c.iters.quick : c.iters.full);
+  if (wanted.size === 0) return { skipped: 'no PyTorch snippets selected' };
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : firstLines(probe.stderr, 2).slice(-200);
+    return { skipped: `\`${PYTHON} -c 'import torch, numpy'\` failed (${why})` };
+  }
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  log(`PyTorch (${PYTHON}): ${[...wanted.keys()].join(', ')}`);
+  const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_bench.py'), '--threads', String(opts.threads), ...specs],
+    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  if (r.error || r.status !== 0) {
+    return { skipped: `torch_bench.py failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
+  }
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch (e) {
+    return { skipped: `torch_bench.py printed no JSON (${firstLines(r.stdout)})` };
+  }
+}
+
+// ---- raw C++ -------------------------------------------------------------------------------
+function buildRaw(log) {
+  let lt;
+  try {
+    lt = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'find-libtorch.js'), '--json'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  } catch (e) {
+    return { skipped: `scripts/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
+  }
+  const src = path.join(__dirname, 'raw_bench.cc');
+  const args = [
+    '-O2', '-std=c++17', `-D_GLIBCXX_USE_CXX11_ABI=${lt.abi}`, '-Wno-deprecated-declarations',
+    ...lt.includeDirs.map((d) => `-I${d}`),
+    src,
+    `-L${lt.libDir}`, `-Wl,-rpath,${lt.libDir}`,
+    ...lt.libs.map((l) => `-l${l}`),
+  ];
+  const key = sha(fs.readFileSync(src, 'utf8') + '\0' + JSON.stringify(args));
+  const bin = path.join(OUT, `raw_bench-${key}`);
+  const info = { binary: path.relative(ROOT, bin), libtorch: lt.version, libDir: lt.libDir, abi: lt.abi };
+  if (fs.existsSync(bin)) return { ...info, bin, cached: true };
+  log(`compiling bench/raw_bench.cc (g++ -O2; cached in bench/out/ afterwards)...`);
+  const t0 = Date.now();
+  const tmp = `${bin}.tmp${process.pid}`;
+  const r = spawnSync('g++', [...args, '-o', tmp], { encoding: 'utf8', timeout: 600_000 });
+  if (r.error || r.status !== 0) {
+    try { fs.unlinkSync(tmp); } catch { /* nothing to remove */ }
+    const errLines = String(r.stderr || '').split('\n').filter((l) => /error/i.test(l));
+    return { skipped: `g++ failed (${r.error ? r.error.message : firstLines(errLines.join('\n') || r.stderr, 3)})` };
+  }
+  fs.renameSync(tmp, bin);
+  // Old binaries of other source versions are no longer useful.
+  for (const f of fs.readdirSync(OUT)) {
+    if (f.startsWith('raw_bench-') && f !== path.basename(bin)) fs.rmSync(path.join(OUT, f), { force: true });
+  }
+  return { ...info, bin, cached: false, compileSeconds: (Date.now() - t0) / 1000 };
+}
+
+function runRaw(cases, opts, log) {
+  const wanted = new Map();
+  for (const c of cases) if (c.cpp) wanted.set(c.cpp, opts.quick ? c.iters.quick : c.iters.full);
+  if (wanted.size === 0) return { skipped: 'no C++ snippets selected' };
+  const build = buildRaw(log);
+  if (build.skipped) return build;
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  log(`raw C++ (${build.binary}): ${[...wanted.keys()].join(', ')}`);
+  const r = spawnSync(build.bin, ['--threads', String(opts.threads), ...specs],
+    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const { bin, ...buildInfo } = build;
+  if (r.error || r.status !== 0) {
+    return { ...buildInfo, skipped: `raw_bench failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
+  }
+  try {
+    return { ...buildInfo, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
+  } catch {
+    return { ...buildInfo, skipped: `raw_bench printed no JSON (${firstLines(r.stdout)})` };
+  }
+}
+
+// ---- memory (child processes) --------------------------------------------------------------
+function runMemory(m, opts, log) {
+  const args = [...m.args, '--threads', String(opts.threads)];
+  if (opts.quick) {
+    const i = args.indexOf('--iters');
+    args[i + 1] = String(Math.min(Number(args[i + 1]), 200_000));
+  }
+  log(`memory: ${m.name} (child process: node bench/memory.js ${args.join(' ')})`);
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'memory.js'), ...args],
+    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  if (r.error || r.status !== 0) {
+    return { skipped: `memory.js failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
+  }
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    return { skipped: `memory.js printed no JSON (${firstLines(r.stdout)})` };
+  }
+}
+
+// ---- formatting ----------------------------------------------------------------------------
+function fmtTime(ns, kind) {
+  if (ns === undefined || ns === null || !Number.isFinite(ns)) return '—';
+  if (kind === 'op') return `${(ns / 1000).toFixed(3)} µs`;
+  if (kind === 'step') return `${(ns / 1e6).toFixed(3)} ms`;
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
+  return `${(ns / 1000).toFixed(1)} µs`;
+}
+
+function fmtCell(ns, c) {
+  if (ns === undefined || ns === null) return 'n/a';
+  if (c.kind === 'copy') return `${fmtTime(ns, 'copy')} (${(c.bytes / ns).toFixed(2)} GB/s)`;
+  return fmtTime(ns, c.kind);
+}
+
+const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : 'n/a');
+const mark = (ok) => (ok === undefined ? '?' : ok ? 'PASS' : 'FAIL');
+const fmtMB = (x) => `${x.toFixed(1)} MB`;
+
+function buildReport(res) {
+  const L = [];
+  const thr = res.env.threads;
+  L.push(`## torch-napi benchmarks${res.options.quick ? ' (--quick)' : ''}`);
+  L.push('');
+  if (res.rows.length) {
+    L.push(`Median of ${res.options.reps} timed runs after a warm-up; time per call; ratios = torch-napi / other (lower is better). ` +
+      `All three use ${thr} libtorch thread${thr === 1 ? '' : 's'} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, \`at::set_num_threads(${thr})\`).`);
+    L.push('');
+    L.push('| benchmark | torch-napi | PyTorch | raw C++ | vs PyTorch | vs raw C++ |');
+    L.push('|---|---:|---:|---:|---:|---:|');
+    for (const r of res.rows) {
+      const c = { kind: r.kind, bytes: r.bytes };
+      L.push(`| ${r.label} | ${fmtCell(r.node, c)} | ${fmtCell(r.python, c)} | ${fmtCell(r.cpp, c)} | ` +
+        `${ratio(r.node, r.python)} | ${ratio(r.node, r.cpp)} |`);
+    }
+    L.push('');
+    const notes = [];
+    if (res.rows.some((r) => r.kind === 'op')) {
+      notes.push('PyTorch and raw C++ free each result when it is overwritten / goes out of scope, so their one add number serves the dispose, tidy and GC-only rows alike.');
+    }
+    const pend = res.rows.filter((r) => r.gcOnly && r.pendingAfterRun > 0);
+    for (const r of pend) {
+      notes.push(`${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`);
+    }
+    for (const r of res.rows) if (r.note) notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
+    if (res.python.skipped) notes.push(`PyTorch column skipped: ${res.python.skipped}.`);
+    if (res.cpp.skipped) notes.push(`raw C++ column skipped: ${res.cpp.skipped}.`);
+    for (const [k, v] of Object.entries(res.python.errors || {})) notes.push(`PyTorch snippet ${k} failed: ${v}`);
+    for (const [k, v] of Object.entries(res.cpp.errors || {})) notes.push(`C++ snippet ${k} failed: ${v}`);
+    for (const n of notes) L.push(`- ${n}`);
+    L.push('');
+  }
+
+  if (res.memory.length) {
+    L.push('Memory (each in its own child process, `node bench/memory.js`):');
+    L.push('');
+    for (const m of res.memory) {
+      const d = m.result;
+      if (d.skipped) { L.push(`- ${m.label}: skipped — ${d.skipped}`); continue; }
+      if (d.addonHash !== res.env.addonHash) {
+        L.push(`- WARNING: the child process loaded a different addon build (${d.addonHash}) than the benchmarks above (${res.env.addonHash}); it was rebuilt during the run.`);
+      }
+      const n = d.iters === 1_000_000 ? '' : ` [${d.iters} iterations]`;
+      if (m.target === 'tensors') {
+        L.push(`- ${m.label}${n}: torch.memory().tensors before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} ` +
+          `(${d.tensorsBefore === d.tensorsAfterLoop ? 'equal' : 'NOT equal'}); RSS growth ${fmtMB(d.rssGrowthMB)}; ${d.usPerOp.toFixed(3)} µs/op`);
+      } else {
+        L.push(`- ${m.label}${n}: RSS growth ${fmtMB(d.rssGrowthMB)} (before ${fmtMB(d.rssBeforeMB)}, max during ${fmtMB(Math.max(d.rssMaxSampledMB, d.rssPeakMB))}); ` +
+          `tensors alive right after the loop ${d.tensorsAfterLoop - d.tensorsBefore}, after a GC ${d.tensorsAfterGc - d.tensorsBefore}; ${d.usPerOp.toFixed(3)} µs/op`);
+      }
+    }
+    L.push('');
+  }
+
+  L.push('Targets (from the spec):');
+  L.push('');
+  for (const t of res.targets) L.push(`- ${t}`);
+  L.push('');
+  const e = res.env;
+  L.push(`Date: ${e.date}  `);
+  L.push(`Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}  `);
+  L.push(`Node ${e.node}; torch-napi ${e.torchNapi}; libtorch ${e.libtorch} (BLAS ${e.blas}); addon ${e.addon}  `);
+  L.push(`PyTorch: ${res.python.version ? `${res.python.version} (Python ${res.python.python}, numpy ${res.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
+    `raw C++: ${res.cpp.version ? `libtorch ${res.cpp.version} (${res.cpp.binary})` : 'n/a'}  `);
+  L.push(`Threads: ${e.threads} (intra-op, in all three)`);
+  return L.join('\n') + '\n';
+}
+
+function evalTargets(res) {
+  const out = [];
+  const row = (name) => res.rows.find((r) => r.name === name);
+  const ops = res.rows.filter((r) => r.kind === 'op');
+  if (ops.length) {
+    for (const r of ops) {
+      const us = r.node / 1000;
+      const over = r.cpp !== undefined ? ` (raw C++ ${(r.cpp / 1000).toFixed(3)} µs; binding overhead ${((r.node - r.cpp) / 1000).toFixed(3)} µs)` : '';
+      out.push(`per-op ≤ ${TARGETS.perOpUs} µs — ${r.label}: ${us.toFixed(3)} µs → ${mark(us <= TARGETS.perOpUs)}${over}`);
+    }
+  } else out.push(`per-op ≤ ${TARGETS.perOpUs} µs — not run`);
+  for (const name of ['create_1m', 'data_1m']) {
+    const r = row(name);
+    if (!r) { out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`); continue; }
+    const gbs = r.bytes / r.node;
+    out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`);
+  }
+  const rss = res.memory.find((m) => m.target === 'rss');
+  if (rss && !rss.result.skipped) {
+    const quickNote = rss.result.iters !== 1_000_000 ? ` [only ${rss.result.iters} iterations with --quick]` : '';
+    out.push(`1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${fmtMB(rss.result.rssGrowthMB)} → ${mark(rss.result.rssGrowthMB < TARGETS.rssGrowthMB)}${quickNote}`);
+  } else out.push(`1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${rss ? `skipped (${rss.result.skipped})` : 'not run'}`);
+  const tidy = res.memory.find((m) => m.target === 'tensors');
+  if (tidy && !tidy.result.skipped) {
+    const d = tidy.result;
+    out.push(`tidy returns the tensor count exactly — before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} → ${mark(d.tensorsBefore === d.tensorsAfterLoop)}`);
+  } else out.push(`tidy returns the tensor count exactly — ${tidy ? `skipped (${tidy.result.skipped})` : 'not run'}`);
+  return out;
+}
+
+// ---- main ----------------------------------------------------------------------------------
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = opts.json ? () => {} : (s) => process.stderr.write(`${s}\n`);
+  const all = [...CASES.map((c) => c.name), ...MEMORY_CASES.map((m) => m.name)];
+  if (new Set(all).size !== all.length) fail('bench/cases.js: duplicate benchmark names');
+  if (opts.only) {
+    const unknown = opts.only.filter((p) => !all.some((n) => selected(n, [p])));
+    if (unknown.length) fail(`--only: no benchmark named ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  }
+  const cases = CASES.filter((c) => selected(c.name, opts.only));
+  const memCases = MEMORY_CASES.filter((m) => selected(m.name, opts.only));
+  fs.mkdirSync(OUT, { recursive: true });
+
+  const started = Date.now();
+  const torch = require(ROOT);
+  torch.setNumThreads(opts.threads);
+  const addonPath = path.join(ROOT, 'build', 'Release', 'torch_napi.node');
+  let addon = 'n/a', addonHash = null;
+  try {
+    const st = fs.statSync(addonPath);
+    addonHash = sha(fs.readFileSync(addonPath), 10);
+    addon = `build/Release/torch_napi.node (${addonHash}, built ${st.mtime.toISOString()})`;
+  } catch { /* a prebuild, or another layout */ }
+  const cfg = torch.config();
+  const env = {
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0].model.trim(),
+    cores: os.cpus().length,
+    ramGB: os.totalmem() / 2 ** 30,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadavg: os.loadavg(),
+    node: process.version,
+    torchNapi: torch.version,
+    libtorch: torch.libtorchVersion,
+    blas: cfg.blas,
+    addon,
+    threads: torch.getNumThreads(),
+    addonHash,
+  };
+
+  // torch-napi first, in this process; then the others, one at a time (nothing runs in parallel).
+  const nodeRes = {};
+  if (cases.length) log(`torch-napi (${opts.reps} runs each${opts.quick ? ', --quick' : ''}):`);
+  for (const c of cases) nodeRes[c.name] = await runNode(torch, c, opts, log);
+  const python = runPython(cases, opts, log);
+  const cpp = runRaw(cases, opts, log);
+  const memory = memCases.map((m) => ({ name: m.name, label: m.label, target: m.target, result: runMemory(m, opts, log) }));
+
+  const rows = cases.map((c) => {
+    const nr = nodeRes[c.name];
+    let py, pySnippet;
+    for (const s of pythonSnippets(c)) {
+      const samples = python.results && python.results[s];
+      if (!samples) continue;
+      const m = median(samples);
+      if (py === undefined || m < py) { py = m; pySnippet = s; }
+    }
+    const cppSamples = c.cpp && cpp.results && cpp.results[c.cpp];
+    return {
+      name: c.name, label: c.label, kind: c.kind, bytes: c.bytes, note: c.note, gcOnly: !!c.gcOnly,
+      iters: nr.iters,
+      node: median(nr.samples), nodeSamples: nr.samples, pendingAfterRun: nr.pendingAfterRun,
+      python: py, pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
+      pythonSamples: pySnippet ? python.results[pySnippet] : undefined,
+      cpp: cppSamples ? median(cppSamples) : undefined, cppSamples: cppSamples || undefined,
+      unit: 'ns per call',
+    };
+  });
+
+  const res = {
+    options: opts, env, rows, memory,
+    python: { ...python, results: undefined },
+    cpp: { ...cpp, results: undefined },
+    seconds: (Date.now() - started) / 1000,
+  };
+  res.targets = evalTargets(res);
+  const md = buildReport(res) + `\nTotal benchmark time: ${res.seconds.toFixed(1)} s\n`;
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(res, null, 2) + '\n');
+  fs.writeFileSync(path.join(OUT, 'results.md'), md);
+  if (opts.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+  else process.stdout.write('\n' + md);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+// nn.functional: the kernels behind the layers, callable directly (camelCase of PyTorch's names).
+import { checkBool, checkInt, checkIntList, checkNumber, typeError } from '../errors';
+import { native as N } from '../native';
+import { Tensor, handle } from '../tensor';
+
+const wrap = (h: ReturnType<typeof N.linear>) => new Tensor(h);
+
+/** `x @ weightᵀ + bias`. Shapes: input `(*, in)`, weight `(out, in)`, bias `(out)`. */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const fn = 'F.linear';
+  return wrap(N.linear(handle(input, fn, 'input'), handle(weight, fn, 'weight'), bias ? handle(bias, fn, 'bias') : undefined));
+}
+
+/** `x1ᵀ A x2 + b`. */
+export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const fn = 'F.bilinear';
+  return wrap(N.bilinear(handle(input1, fn, 'input1'), handle(input2, fn, 'input2'), handle(weight, fn, 'weight'),
+    bias ? handle(bias, fn, 'bias') : undefined));
+}
+
+/** Dropout with probability `p` when `training` (default true, as PyTorch's F.dropout). */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  const fn = 'F.dropout';
+  checkNumber(fn, 'p', p);
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: dropout probability has to be between 0 and 1, but got ${p}`);
+  return wrap(N.dropout(handle(input, fn, 'input'), p, checkBool(fn, 'training', training)));
+}
+
+export interface LayerNormOptions { weight?: Tensor | null; bias?: Tensor | null; eps?: number }
+/** Layer normalisation over the trailing `normalizedShape` dims. */
+export function layerNorm(input: Tensor, normalizedShape: number[], opts: LayerNormOptions = {}): Tensor {
+  const fn = 'F.layerNorm';
+  return wrap(N.layerNorm(handle(input, fn, 'input'), checkIntList(fn, 'normalizedShape', normalizedShape),
+    opts.weight ? handle(opts.weight, fn, 'weight') : undefined, opts.bias ? handle(opts.bias, fn, 'bias') : undefined,
+    opts.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', opts.eps)));
+}
+
+export interface EmbeddingOptions { paddingIdx?: number | null; maxNorm?: number | null; normType?: number; scaleGradByFreq?: boolean; sparse?: boolean }
+/** Looks up rows of `weight` (num, dim) for integer `input` of any shape. */
+export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
+  const fn = 'F.embedding';
+  const ih = handle(input, fn, 'input'), wh = handle(weight, fn, 'weight');
+  if (input.dtype !== 'int64' && input.dtype !== 'int32')
+    throw new TypeError(`${fn}: expected input to be an int64 or int32 tensor of indices, got ${input.dtype}`);
+  let pad = -1;
+  if (opts.paddingIdx !== undefined && opts.paddingIdx !== null) {
+    const n = weight.shape[0];
+    pad = checkInt(fn, 'paddingIdx', opts.paddingIdx);
+    if (pad >= n || pad < -n) throw new RangeError(`${fn}: paddingIdx must be within [-${n}, ${n - 1}], got ${pad}`);
+    if (pad < 0) pad += n;
+  }
+  if (opts.maxNorm !== undefined && opts.maxNorm !== null)
+    N.embeddingRenorm_(wh, ih, checkNumber(fn, 'maxNorm', opts.maxNorm), opts.normType ?? 2);
+  return wrap(N.embedding(wh, ih, pad, opts.scaleGradByFreq ?? false, opts.sparse ?? false));
+}
+
+export function relu(x: Tensor): Tensor { return check('F.relu', x).relu(); }
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor { return check('F.gelu', x).gelu(opts); }
+export function silu(x: Tensor): Tensor { return check('F.silu', x).silu(); }
+export function tanh(x: Tensor): Tensor { return check('F.tanh', x).tanh(); }
+export function sigmoid(x: Tensor): Tensor { return check('F.sigmoid', x).sigmoid(); }
+export function softmax(x: Tensor, dim: number): Tensor { return check('F.softmax', x).softmax(dim); }
+export function logSoftmax(x: Tensor, dim: number): Tensor { return check('F.logSoftmax', x).logSoftmax(dim); }
+
+function check(fn: string, x: unknown): Tensor {
+  if (!(x instanceof Tensor)) typeError(fn, 'input', 'a Tensor', x);
+  return x;
+}

@@ -1,0 +1,13 @@
+/** Neural network layers, functional forms and initialisers (PyTorch's `torch.nn`). */
+export { Module } from './modules/module';
+export type { StateDict, LoadResult } from './modules/module';
+export { Parameter } from './parameter';
+export { Identity, Linear, Bilinear } from './modules/linear';
+export type { FactoryOptions } from './modules/linear';
+export { Embedding } from './modules/sparse';
+export { Dropout } from './modules/dropout';
+export { LayerNorm } from './modules/normalization';
+export { ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax } from './modules/activation';
+export { Sequential, ModuleList, ModuleDict } from './modules/container';
+export * as functional from './functional';
+export * as init from './init';

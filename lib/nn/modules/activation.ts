@@ -1,0 +1,53 @@
+import { checkInt } from '../../errors';
+import { Tensor } from '../../tensor';
+import * as F from '../functional';
+import { Module } from './module';
+
+/** max(0, x) */
+export class ReLU extends Module {
+  forward(input: Tensor): Tensor { return F.relu(input); }
+}
+/** Gaussian error linear unit; `approximate: 'tanh'` for the tanh form. */
+export class GELU extends Module {
+  readonly approximate: 'none' | 'tanh';
+  constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
+    super();
+    this.approximate = opts.approximate ?? 'none';
+    if (this.approximate !== 'none' && this.approximate !== 'tanh')
+      throw new TypeError(`GELU: expected approximate to be 'none' or 'tanh', got ${String(this.approximate)}`);
+    Object.defineProperty(this, 'approximate', { enumerable: false });
+  }
+  forward(input: Tensor): Tensor { return F.gelu(input, { approximate: this.approximate }); }
+  override extraRepr(): string { return `approximate='${this.approximate}'`; }
+}
+export class Tanh extends Module {
+  forward(input: Tensor): Tensor { return F.tanh(input); }
+}
+export class Sigmoid extends Module {
+  forward(input: Tensor): Tensor { return F.sigmoid(input); }
+}
+/** x * sigmoid(x) */
+export class SiLU extends Module {
+  forward(input: Tensor): Tensor { return F.silu(input); }
+}
+/** Softmax along `dim`. */
+export class Softmax extends Module {
+  readonly dim: number;
+  constructor(dim: number) {
+    super();
+    this.dim = checkInt('Softmax', 'dim', dim);
+    Object.defineProperty(this, 'dim', { enumerable: false });
+  }
+  forward(input: Tensor): Tensor { return F.softmax(input, this.dim); }
+  override extraRepr(): string { return `dim=${this.dim}`; }
+}
+export class LogSoftmax extends Module {
+  readonly dim: number;
+  constructor(dim: number) {
+    super();
+    this.dim = checkInt('LogSoftmax', 'dim', dim);
+    Object.defineProperty(this, 'dim', { enumerable: false });
+  }
+  forward(input: Tensor): Tensor { return F.logSoftmax(input, this.dim); }
+  override extraRepr(): string { return `dim=${this.dim}`; }
+}

@@ -1,0 +1,103 @@
+import { checkBool, checkInt, checkOptions } from '../../errors';
+import { empty } from '../../creation';
+import { DType } from '../../dtype';
+import { Tensor, handle } from '../../tensor';
+import * as F from '../functional';
+import * as init from '../init';
+import { Parameter } from '../parameter';
+import { Module, pyBool } from './module';
+
+/** Options every layer with parameters takes. */
+export interface FactoryOptions { dtype?: DType; device?: string }
+
+/** Returns its input (PyTorch's `nn.Identity`). */
+export class Identity extends Module {
+  forward(input: Tensor): Tensor {
+    handle(input, 'Identity.forward', 'input');
+    return input;
+  }
+}
+
+/**
+ * `y = x Wᵀ + b` (PyTorch's `nn.Linear`). Input `(*, inFeatures)`, output `(*, outFeatures)`.
+ * Weight `(out, in)` from kaiming-uniform(a=√5), bias U(-1/√in, 1/√in), as PyTorch.
+ */
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
+    super();
+    const fn = 'Linear';
+    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts);
+    this.inFeatures = checkInt(fn, 'inFeatures', inFeatures, 0);
+    this.outFeatures = checkInt(fn, 'outFeatures', outFeatures, 0);
+    Object.defineProperty(this, 'inFeatures', { enumerable: false });
+    Object.defineProperty(this, 'outFeatures', { enumerable: false });
+    const f = { dtype: o.dtype, device: o.device };
+    this.weight = new Parameter(empty([outFeatures, inFeatures], f));
+    this.bias = (o.bias === undefined || checkBool(fn, 'bias', o.bias)) ? new Parameter(empty([outFeatures], f)) : null;
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      init.uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    if (!(input instanceof Tensor)) handle(input, 'Linear.forward', 'input');
+    const last = input.shape[input.shape.length - 1];
+    if (input.dim() === 0 || last !== this.inFeatures)
+      throw new RangeError(`Linear.forward: expected input with last dimension inFeatures=${this.inFeatures}, ` +
+        `got shape [${input.shape.join(', ')}]`);
+    return F.linear(input, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
+  }
+}
+
+/** `y = x1ᵀ A x2 + b` (PyTorch's `nn.Bilinear`). */
+export class Bilinear extends Module {
+  readonly in1Features: number;
+  readonly in2Features: number;
+  readonly outFeatures: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(in1Features: number, in2Features: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
+    super();
+    const fn = 'Bilinear';
+    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts);
+    this.in1Features = checkInt(fn, 'in1Features', in1Features, 0);
+    this.in2Features = checkInt(fn, 'in2Features', in2Features, 0);
+    this.outFeatures = checkInt(fn, 'outFeatures', outFeatures, 0);
+    for (const k of ['in1Features', 'in2Features', 'outFeatures']) Object.defineProperty(this, k, { enumerable: false });
+    const f = { dtype: o.dtype, device: o.device };
+    this.weight = new Parameter(empty([outFeatures, in1Features, in2Features], f));
+    this.bias = (o.bias === undefined || checkBool(fn, 'bias', o.bias)) ? new Parameter(empty([outFeatures], f)) : null;
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    const bound = 1 / Math.sqrt(this.weight.shape[1]);
+    init.uniform_(this.weight, -bound, bound);
+    if (this.bias) init.uniform_(this.bias, -bound, bound);
+  }
+
+  forward(input1: Tensor, input2: Tensor): Tensor {
+    return F.bilinear(input1, input2, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in1_features=${this.in1Features}, in2_features=${this.in2Features}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
+  }
+}

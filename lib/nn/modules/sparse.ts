@@ -1,0 +1,78 @@
+import { checkBool, checkInt, checkNumber, checkOptions } from '../../errors';
+import { empty } from '../../creation';
+import { noGrad } from '../../autograd';
+import { Tensor } from '../../tensor';
+import * as F from '../functional';
+import * as init from '../init';
+import { Parameter } from '../parameter';
+import { FactoryOptions } from './linear';
+import { Module, pyBool } from './module';
+
+export interface EmbeddingOptions extends FactoryOptions {
+  paddingIdx?: number | null;
+  maxNorm?: number | null;
+  normType?: number;
+  scaleGradByFreq?: boolean;
+  sparse?: boolean;
+}
+
+/** A lookup table of `numEmbeddings` vectors of size `embeddingDim` (PyTorch's `nn.Embedding`), N(0, 1) init. */
+export class Embedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly paddingIdx: number | null;
+  readonly maxNorm: number | null;
+  readonly normType: number;
+  readonly scaleGradByFreq: boolean;
+  readonly sparse: boolean;
+  weight: Parameter;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
+    super();
+    const fn = 'Embedding';
+    const o = checkOptions<EmbeddingOptions>(fn, opts);
+    this.numEmbeddings = checkInt(fn, 'numEmbeddings', numEmbeddings, 0);
+    this.embeddingDim = checkInt(fn, 'embeddingDim', embeddingDim, 0);
+    let pad: number | null = null;
+    if (o.paddingIdx !== undefined && o.paddingIdx !== null) {
+      pad = checkInt(fn, 'paddingIdx', o.paddingIdx);
+      if (pad >= numEmbeddings || pad < -numEmbeddings)
+        throw new RangeError(`${fn}: paddingIdx must be within numEmbeddings (${numEmbeddings}), got ${pad}`);
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    this.maxNorm = o.maxNorm === undefined || o.maxNorm === null ? null : checkNumber(fn, 'maxNorm', o.maxNorm);
+    this.normType = o.normType === undefined ? 2 : checkNumber(fn, 'normType', o.normType);
+    this.scaleGradByFreq = o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq);
+    this.sparse = o.sparse === undefined ? false : checkBool(fn, 'sparse', o.sparse);
+    for (const k of ['numEmbeddings', 'embeddingDim', 'paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse'])
+      Object.defineProperty(this, k, { enumerable: false });
+    this.weight = new Parameter(empty([numEmbeddings, embeddingDim], { dtype: o.dtype, device: o.device }));
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    init.normal_(this.weight);
+    if (this.paddingIdx !== null) {
+      const p = this.paddingIdx;
+      noGrad(() => { const row = this.weight.select(0, p); row.fill_(0); row.dispose(); });
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    return F.embedding(input, this.weight, {
+      paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType,
+      scaleGradByFreq: this.scaleGradByFreq, sparse: this.sparse,
+    });
+  }
+
+  override extraRepr(): string {
+    let s = `${this.numEmbeddings}, ${this.embeddingDim}`;
+    if (this.paddingIdx !== null) s += `, padding_idx=${this.paddingIdx}`;
+    if (this.maxNorm !== null) s += `, max_norm=${this.maxNorm}`;
+    if (this.normType !== 2) s += `, norm_type=${this.normType}`;
+    if (this.scaleGradByFreq) s += `, scale_grad_by_freq=${pyBool(true)}`;
+    if (this.sparse) s += ', sparse=True';
+    return s;
+  }
+}

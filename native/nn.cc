@@ -1,0 +1,128 @@
+// nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
+// recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
+#include "common.h"
+
+#include <c10/core/GradMode.h>
+
+namespace tnapi {
+namespace {
+
+Napi::Value TensorArray(Napi::Env env, std::initializer_list<at::Tensor> ts) {
+  Napi::Array out = Napi::Array::New(env, ts.size());
+  uint32_t k = 0;
+  for (const at::Tensor& t : ts) out.Set(k++, Napi::Value(env, Wrap(env, t)));
+  return out;
+}
+
+TNAPI_TENSOR_FN(linear, at::linear(a.Tensor(0), a.Tensor(1), a.OptTensor(2)))
+TNAPI_TENSOR_FN(bilinear, at::bilinear(a.Tensor(0), a.Tensor(1), a.Tensor(2), a.OptTensor(3)))
+// embedding(weight, indices, paddingIdx, scaleGradByFreq, sparse)
+TNAPI_TENSOR_FN(embedding, at::embedding(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3), a.Bool(4)))
+// embeddingRenorm_(weight, indices, maxNorm, normType): in place, outside autograd (as F.embedding)
+TNAPI_FN(embeddingRenorm_, {
+  c10::AutoGradMode noGrad(false);
+  at::Tensor w = a.Tensor(0);
+  at::embedding_renorm_(w, a.Tensor(1), a.Number(2), a.Number(3));
+  return a.Env().Undefined();
+})
+TNAPI_TENSOR_FN(dropout, at::dropout(a.Tensor(0), a.Number(1), a.Bool(2)))
+// layerNorm(input, normalizedShape, weight?, bias?, eps)
+TNAPI_TENSOR_FN(layerNorm, at::layer_norm(a.Tensor(0), a.IntList(1), a.OptTensor(2), a.OptTensor(3), a.Number(4)))
+
+// rnn(mode, input, batchSizes | null, hx[], params[], hasBiases, numLayers, dropout, train,
+//     bidirectional, batchFirst) -> [output, hN] or [output, hN, cN] for LSTM.
+// mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU. With batchSizes, input is a packed sequence's data.
+TNAPI_FN(rnn, {
+  int64_t mode = a.Int(0);
+  const at::Tensor& input = a.Tensor(1);
+  bool packed = a.Has(2);
+  std::vector<at::Tensor> hx = a.TensorList(3), params = a.TensorList(4);
+  bool hasBiases = a.Bool(5), train = a.Bool(8), bidir = a.Bool(9), batchFirst = a.Bool(10);
+  int64_t layers = a.Int(6);
+  double p = a.Number(7);
+  if (mode == 0) {
+    if (hx.size() != 2) a.RangeError("LSTM takes [h0, c0]");
+    auto r = packed ? at::lstm(input, a.Tensor(2), hx, params, hasBiases, layers, p, train, bidir)
+                    : at::lstm(input, hx, params, hasBiases, layers, p, train, bidir, batchFirst);
+    return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r)});
+  }
+  if (hx.size() != 1) a.RangeError("GRU/RNN take one hidden state");
+  std::tuple<at::Tensor, at::Tensor> r;
+  switch (mode) {
+    case 1: r = packed ? at::gru(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
+                       : at::gru(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
+    case 2: r = packed ? at::rnn_tanh(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
+                       : at::rnn_tanh(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
+    case 3: r = packed ? at::rnn_relu(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
+                       : at::rnn_relu(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
+    default: a.RangeError("unknown recurrent mode " + std::to_string(mode));
+  }
+  return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+})
+
+// cell(mode, input, hx[], wIh, wHh, bIh?, bHh?) -> [h] or [h, c] for LSTM
+TNAPI_FN(rnnCell, {
+  int64_t mode = a.Int(0);
+  const at::Tensor& input = a.Tensor(1);
+  std::vector<at::Tensor> hx = a.TensorList(2);
+  const at::Tensor &wih = a.Tensor(3), &whh = a.Tensor(4);
+  c10::optional<at::Tensor> bih = a.OptTensor(5), bhh = a.OptTensor(6);
+  if (mode == 0) {
+    if (hx.size() != 2) a.RangeError("LSTMCell takes [h0, c0]");
+    auto r = at::lstm_cell(input, hx, wih, whh, bih, bhh);
+    return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+  }
+  if (hx.size() != 1) a.RangeError("GRUCell/RNNCell take one hidden state");
+  switch (mode) {
+    case 1: return TensorArray(a.Env(), {at::gru_cell(input, hx[0], wih, whh, bih, bhh)});
+    case 2: return TensorArray(a.Env(), {at::rnn_tanh_cell(input, hx[0], wih, whh, bih, bhh)});
+    case 3: return TensorArray(a.Env(), {at::rnn_relu_cell(input, hx[0], wih, whh, bih, bhh)});
+    default: break;
+  }
+  a.RangeError("unknown cell mode " + std::to_string(mode));
+})
+
+// packPadded(input, lengths (int64, cpu), batchFirst) -> [data, batchSizes]
+TNAPI_FN(packPadded, {
+  auto r = at::_pack_padded_sequence(a.Tensor(0), a.Tensor(1), a.Bool(2));
+  return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+})
+// padPacked(data, batchSizes, batchFirst, paddingValue, totalLength) -> [padded, lengths]
+TNAPI_FN(padPacked, {
+  auto r = at::_pad_packed_sequence(a.Tensor(0), a.Tensor(1), a.Bool(2), a.Scalar(3), a.Int(4));
+  return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+})
+TNAPI_TENSOR_FN(padSequence, at::pad_sequence(a.TensorList(0), a.Bool(1), a.Number(2)))
+
+// setData(param, src): replaces the data behind a tensor, keeping its identity and autograd
+// leaf status (PyTorch's `param.data = ...`, used by Module.to()).
+TNAPI_FN(setData, {
+  at::Tensor self = a.Tensor(0);
+  self.set_data(a.Tensor(1));
+  TensorBox* box = a.Box(0);
+  AddonData* d = Data(a.Env());
+  int64_t bytes = static_cast<int64_t>(self.numel()) * static_cast<int64_t>(self.element_size());
+  d->liveBytes += bytes - box->bytes;
+  AdjustMemory(a.Env(), d, bytes - box->bytes);
+  box->bytes = bytes;
+  return a.Env().Undefined();
+})
+
+// qr(a) -> [Q, R] (reduced), for nn.init.orthogonal_
+TNAPI_FN(qr, {
+  auto r = at::linalg_qr(a.Tensor(0), "reduced");
+  return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+})
+
+const Export kExports[] = {
+    {"linear", linear}, {"bilinear", bilinear}, {"embedding", embedding}, {"embeddingRenorm_", embeddingRenorm_},
+    {"dropout", dropout}, {"layerNorm", layerNorm}, {"rnn", rnn}, {"rnnCell", rnnCell},
+    {"packPadded", packPadded}, {"padPacked", padPacked}, {"padSequence", padSequence},
+    {"setData", setData}, {"qr", qr},
+};
+
+}  // namespace
+
+void RegisterNN(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
+
+}  // namespace tnapi

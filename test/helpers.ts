@@ -1,0 +1,215 @@
+// Shared helpers for the tensor integration tests: value comparison with tolerance and the
+// PyTorch fixture (test/fixtures/tensor_ops.json, written by scripts/gen_tensor_fixtures.py).
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import * as torch from '../lib';
+
+/** A tensor as the fixture stores it: shape, dtype and flat row-major values. */
+export interface Encoded {
+  shape: number[];
+  dtype: torch.DType;
+  /** numbers, booleans, or 'nan' / 'inf' / '-inf' for non-finite floats */
+  values: (number | boolean | string)[];
+}
+
+export interface GradCase {
+  out: Encoded;
+  grads: Record<string, Encoded>;
+}
+
+export type IndexSpecItem = number | string | null | { tensor: Encoded };
+
+export interface Fixture {
+  inputs: Record<string, Encoded>;
+  outputs: Record<string, Encoded | Encoded[] | GradCase>;
+  index: { input: string; spec: IndexSpecItem[]; out: Encoded }[];
+  gradfn: Record<string, string>;
+}
+
+export type Nested = number | boolean | Nested[];
+
+export interface Tolerance {
+  /** relative tolerance (default 1e-5) */
+  rtol?: number;
+  /** absolute tolerance (default 1e-6) */
+  atol?: number;
+}
+
+let cached: Fixture | undefined;
+
+/** The PyTorch fixture (loaded once; tests run from the repository root). */
+export function fixture(): Fixture {
+  return cached ??= JSON.parse(
+    fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'tensor_ops.json'), 'utf8')) as Fixture;
+}
+
+function decodeValue(v: number | boolean | string): number | boolean {
+  if (typeof v !== 'string') return v;
+  if (v === 'nan') return NaN;
+  if (v === 'inf') return Infinity;
+  if (v === '-inf') return -Infinity;
+  throw new Error(`fixture: unexpected value ${JSON.stringify(v)}`);
+}
+
+/** Builds the tensor an encoded fixture entry describes (with torch.tensor, as a user would). */
+export function fromEncoded(e: Encoded, opts: { requiresGrad?: boolean } = {}): torch.Tensor {
+  const values = e.values.map(decodeValue);
+  let flat: torch.Tensor;
+  if (e.dtype === 'bool') flat = torch.tensor(values as boolean[]);
+  else if (e.dtype === 'int64') flat = torch.tensor((values as number[]).map((v) => BigInt(v)));
+  else flat = torch.tensor(values as number[], { dtype: e.dtype });
+  const t = flat.reshape(e.shape);
+  flat.dispose();
+  if (opts.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+/** A fixture input by name (a fresh leaf tensor each call). */
+export function input(name: string, opts: { requiresGrad?: boolean } = {}): torch.Tensor {
+  const e = fixture().inputs[name];
+  if (e === undefined) throw new Error(`fixture: no input named ${name}`);
+  return fromEncoded(e, opts);
+}
+
+/** A fixture output (one tensor) by name. */
+export function output(name: string): Encoded {
+  const e = fixture().outputs[name];
+  if (e === undefined) throw new Error(`fixture: no output named ${name}`);
+  if (Array.isArray(e) || !('values' in e)) throw new Error(`fixture: ${name} is not a single tensor`);
+  return e;
+}
+
+/** A fixture output that is a list of tensors (max(dim), chunk, split). */
+export function outputs(name: string): Encoded[] {
+  const e = fixture().outputs[name];
+  if (!Array.isArray(e)) throw new Error(`fixture: ${name} is not a list of tensors`);
+  return e;
+}
+
+/** An autograd case: the value and the gradient of each input. */
+export function gradCase(name: string): GradCase {
+  const e = fixture().outputs[`grad.${name}`];
+  if (e === undefined || Array.isArray(e) || !('grads' in e)) throw new Error(`fixture: no grad case ${name}`);
+  return e;
+}
+
+function shapeOf(v: Nested): number[] {
+  const shape: number[] = [];
+  let cur: Nested = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0];
+  }
+  return shape;
+}
+
+function flatten(v: Nested, out: (number | boolean)[] = []): (number | boolean)[] {
+  if (Array.isArray(v)) for (const x of v) flatten(x, out);
+  else out.push(v);
+  return out;
+}
+
+function isEncoded(v: unknown): v is Encoded {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'values' in v && 'shape' in v;
+}
+
+function flatValues(t: torch.Tensor): (number | boolean)[] {
+  const d = t.data();
+  const isBool = t.dtype === 'bool';
+  const out: (number | boolean)[] = new Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    out[i] = isBool ? v !== 0 : typeof v === 'bigint' ? Number(v) : v;
+  }
+  return out;
+}
+
+function close(actual: number, expected: number, rtol: number, atol: number): boolean {
+  if (Number.isNaN(expected)) return Number.isNaN(actual);
+  if (!Number.isFinite(expected)) return actual === expected;
+  return Math.abs(actual - expected) <= atol + rtol * Math.abs(expected);
+}
+
+/**
+ * Checks a tensor's shape and values against nested arrays / a number, or against a fixture
+ * entry (whose dtype is checked too). Floats compare with tolerance, NaN equals NaN; ints
+ * and bools compare exactly.
+ */
+export function expectClose(t: torch.Tensor, expected: Nested | Encoded, tol: Tolerance = {}, what = 'tensor'): void {
+  expect(t, `${what} is a Tensor`).to.be.instanceOf(torch.Tensor);
+  const rtol = tol.rtol ?? 1e-5;
+  const atol = tol.atol ?? 1e-6;
+  let shape: number[];
+  let values: (number | boolean)[];
+  if (isEncoded(expected)) {
+    shape = expected.shape;
+    values = expected.values.map(decodeValue);
+    expect(t.dtype, `${what} dtype`).to.equal(expected.dtype);
+  } else {
+    shape = shapeOf(expected);
+    values = flatten(expected);
+  }
+  expect([...t.shape], `${what} shape`).to.deep.equal(shape);
+  const actual = flatValues(t);
+  expect(actual.length, `${what} numel`).to.equal(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const e = values[i], a = actual[i];
+    if (typeof e === 'boolean' || typeof a === 'boolean') {
+      expect(a, `${what}[flat ${i}]`).to.equal(e);
+    } else if (!close(a, e, rtol, atol)) {
+      expect.fail(`${what}[flat ${i}]: expected ${e}, got ${a} (rtol ${rtol}, atol ${atol})\n` +
+        `  actual:   [${actual.slice(0, 24).join(', ')}${actual.length > 24 ? ', …' : ''}]\n` +
+        `  expected: [${values.slice(0, 24).join(', ')}${values.length > 24 ? ', …' : ''}]`);
+    }
+  }
+}
+
+/** Shape, dtype and exact values (for integer-valued results). */
+export function expectExact(t: torch.Tensor, expected: Nested, dtype?: torch.DType, what = 'tensor'): void {
+  if (dtype !== undefined) expect(t.dtype, `${what} dtype`).to.equal(dtype);
+  expectClose(t, expected, { rtol: 0, atol: 0 }, what);
+}
+
+/**
+ * Runs `fn`, which must throw an instance of `cls` whose message matches every pattern; returns
+ * the error.
+ */
+export function expectError<E extends Error>(
+  fn: () => unknown, cls: new (...args: never[]) => E, ...patterns: (RegExp | string)[]): E {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  if (thrown === undefined) expect.fail(`expected a ${cls.name} to be thrown, but nothing was thrown`);
+  if (!(thrown instanceof cls)) {
+    expect.fail(`expected a ${cls.name}, got ${(thrown as Error)?.constructor?.name}: ${(thrown as Error)?.message}`);
+  }
+  const err = thrown as E;
+  expect(err).to.be.instanceOf(Error);
+  for (const p of patterns) {
+    if (typeof p === 'string') expect(err.message, 'error message').to.include(p);
+    else expect(err.message, 'error message').to.match(p);
+  }
+  expect(err.message, 'no C++ backtrace in the message').to.not.match(/Exception raised from|frame #\d/);
+  return err;
+}
+
+/** Turns a fixture index spec into `Tensor.index` items. */
+export function indexItems(spec: IndexSpecItem[]): torch.IndexItem[] {
+  return spec.map((s) => (s !== null && typeof s === 'object' ? fromEncoded(s.tensor) : s));
+}
+
+/** A readable name for an index spec: `[0, ':', tensor([1, 0])]`. */
+export function describeSpec(spec: IndexSpecItem[]): string {
+  return `[${spec.map((s) => {
+    if (s === null) return 'null';
+    if (typeof s === 'string') return `'${s}'`;
+    if (typeof s === 'number') return String(s);
+    return `${s.tensor.dtype} tensor ${JSON.stringify(s.tensor.values)} shape [${s.tensor.shape}]`;
+  }).join(', ')}]`;
+}
