@@ -1,7 +1,7 @@
 // Memory scopes: torch.tidy, torch.keep, torch.memory.
 import { native } from './native';
 import { scopes } from './scope';
-import { Tensor } from './tensor';
+import { Tensor, armGC } from './tensor';
 
 const kept = new WeakSet<Tensor>();
 
@@ -42,12 +42,13 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    for (const t of scope) if (!kept.has(t)) t.dispose();
+    for (const t of scope) { if (kept.has(t)) armGC(t); else t.dispose(); }
     throw e;
   }
   scopes.pop();
   if (isThenable(result)) {
     // The async body still runs and may use what it created: leave those tensors to the GC.
+    for (const t of scope) armGC(t);
     throw new TypeError('torch.tidy: fn returned a Promise; tidy only scopes synchronous code. ' +
       'In async code, dispose tensors explicitly or with `using`.');
   }
@@ -55,7 +56,8 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   collect(result, keep, new Set());
   const parent = scopes.length ? scopes[scopes.length - 1] : undefined;
   for (const t of scope) {
-    if (keep.has(t) || kept.has(t)) { if (parent && !kept.has(t)) parent.push(t); }
+    if (kept.has(t)) armGC(t);  // kept tensors leave every scope
+    else if (keep.has(t)) { if (parent) parent.push(t); else armGC(t); }
     else t.dispose();
   }
   return result;

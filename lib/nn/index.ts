@@ -11,3 +11,6 @@ export { ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax } from './modules/
 export { Sequential, ModuleList, ModuleDict } from './modules/container';
 export * as functional from './functional';
 export * as init from './init';
+export { RNNBase, LSTM, GRU, RNN, RNNCellBase, LSTMCell, GRUCell, RNNCell } from './modules/rnn';
+export type { RNNBaseOptions, LSTMOptions, GRUOptions, RNNOptions, RNNCellOptions, RNNSizes } from './modules/rnn';
+export * as utils from './utils';

@@ -131,6 +131,23 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     expect(torch.memory().tensors).to.be.at.most(before + 10);
   });
 
+  it('small tensors that outlive a tidy scope (returned or kept) still get the GC fallback', async function () {
+    if (!gc) this.skip();
+    gc!();
+    await tick();
+    const before = torch.memory().tensors;
+    (() => {
+      for (let i = 0; i < 200; i++) {
+        torch.tidy(() => torch.ones(1).add(1));
+        torch.tidy(() => { torch.keep(torch.ones(1)); });
+        try { torch.tidy(() => { torch.keep(torch.ones(1)); throw new Error('x'); }); } catch { /* expected */ }
+      }
+    })();
+    expect(torch.memory().tensors).to.equal(before + 600);
+    for (let i = 0; i < 3; i++) { gc!(); await tick(); }
+    expect(torch.memory().tensors).to.be.at.most(before + 10);
+  });
+
   it('a synchronous loop that never disposes stays bounded (external memory drives the GC)', () => {
     // 20,000 × 64 KiB = 1.25 GiB if nothing were freed during the loop.
     const a = torch.ones(16384);
