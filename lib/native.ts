@@ -197,6 +197,13 @@ export interface Native {
   padPacked(data: H, batchSizes: H, batchFirst: boolean, paddingValue: number, totalLength: number): [H, H];
   padSequence(seqs: H[], batchFirst: boolean, paddingValue: number): H;
   setData(t: H, src: H): void;
+  // attention (native/attention.cc)
+  mha(query: H, key: H, value: H, numHeads: number, batched: boolean, batchFirst: boolean, qkvSame: boolean,
+    kvSame: boolean, inProjWeight: Opt<H>, inProjBias: Opt<H>, qProjWeight: Opt<H>, kProjWeight: Opt<H>,
+    vProjWeight: Opt<H>, biasK: Opt<H>, biasV: Opt<H>, addZeroAttn: boolean, dropoutP: number, training: boolean,
+    outProjWeight: H, outProjBias: Opt<H>, attnMask: Opt<H>, keyPaddingMask: Opt<H>, needWeights: boolean,
+    averageAttnWeights: boolean): [H, H | null];
+  sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
   qr(a: H): [H, H];
   // runtime
   libtorchVersion(): string;

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterAutograd(env, exports);
   tnapi::RegisterRuntime(env, exports);
   tnapi::RegisterNN(env, exports);
+  tnapi::RegisterAttention(env, exports);
   return exports;
 }
 }  // namespace

@@ -158,6 +158,7 @@ void RegisterCreation(Napi::Env env, Napi::Object exports);
 void RegisterAutograd(Napi::Env env, Napi::Object exports);
 void RegisterRuntime(Napi::Env env, Napi::Object exports);
 void RegisterNN(Napi::Env env, Napi::Object exports);
+void RegisterAttention(Napi::Env env, Napi::Object exports);
 void RegisterCore(Napi::Env env, Napi::Object exports);
 
 }  // namespace tnapi

@@ -66,3 +66,43 @@ function check(fn: string, x: unknown): Tensor {
   if (!(x instanceof Tensor)) typeError(fn, 'input', 'a Tensor', x);
   return x;
 }
+
+export interface SdpaOptions {
+  /** bool: `true` = ALLOWED (PyTorch 2 SDPA convention, the opposite of MultiheadAttention); float: added. Broadcasts to `(..., L, S)`. */
+  attnMask?: Tensor | null;
+  dropoutP?: number;
+  /** A causal (top-left aligned) mask; cannot be combined with `attnMask`. */
+  isCausal?: boolean;
+  /** Defaults to 1/√E. */
+  scale?: number;
+}
+
+/**
+ * `softmax(q kᵀ · scale + mask) v` with PyTorch 2 semantics: q `(..., L, E)`, k `(..., S, E)`,
+ * v `(..., S, Ev)` → `(..., L, Ev)`. Uses libtorch's `scaled_dot_product_attention` when it has
+ * one (2.1+), the same algorithm composed from ATen ops otherwise. A query with no allowed key
+ * gives 0 (as PyTorch ≥ 2.5).
+ */
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  const fn = 'F.scaledDotProductAttention';
+  const qh = handle(query, fn, 'query'), kh = handle(key, fn, 'key'), vh = handle(value, fn, 'value');
+  const o = opts ?? {};
+  const mask = o.attnMask ?? null;
+  if (mask !== null && !(mask instanceof Tensor)) typeError(fn, 'attnMask', 'a Tensor or null', mask);
+  const isCausal = o.isCausal === undefined ? false : checkBool(fn, 'isCausal', o.isCausal);
+  if (isCausal && mask) throw new TypeError(`${fn}: pass either attnMask or isCausal, not both (as PyTorch)`);
+  const p = o.dropoutP === undefined ? 0 : checkNumber(fn, 'dropoutP', o.dropoutP);
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: dropoutP must be in [0, 1], got ${p}`);
+  const qd = query.dim();
+  if (qd < 2 || key.dim() !== qd || value.dim() !== qd)
+    throw new RangeError(`${fn}: expected query, key and value with the same number (>= 2) of dims, got ` +
+      `[${query.shape.join(', ')}], [${key.shape.join(', ')}], [${value.shape.join(', ')}]`);
+  if (query.shape[qd - 1] !== key.shape[qd - 1])
+    throw new RangeError(`${fn}: query and key must have the same last dim E, got ${query.shape[qd - 1]} and ${key.shape[qd - 1]}`);
+  if (key.shape[qd - 2] !== value.shape[qd - 2])
+    throw new RangeError(`${fn}: key and value must have the same length S, got ${key.shape[qd - 2]} and ${value.shape[qd - 2]}`);
+  if (mask && mask.dtype !== 'bool' && !mask.isFloatingPoint())
+    throw new TypeError(`${fn}: attnMask must be bool (true = allowed) or floating point, got dtype ${mask.dtype}`);
+  return new Tensor(N.sdpa(qh, kh, vh, mask ? mask._h : undefined, p, isCausal,
+    o.scale === undefined ? undefined : checkNumber(fn, 'scale', o.scale)));
+}

@@ -14,3 +14,6 @@ export * as init from './init';
 export { RNNBase, LSTM, GRU, RNN, RNNCellBase, LSTMCell, GRUCell, RNNCell } from './modules/rnn';
 export type { RNNBaseOptions, LSTMOptions, GRUOptions, RNNOptions, RNNCellOptions, RNNSizes } from './modules/rnn';
 export * as utils from './utils';
+export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/attention';
+export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './modules/attention';
+export * as masks from './masks';

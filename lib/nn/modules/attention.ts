@@ -1,0 +1,225 @@
+// nn.MultiheadAttention over our own native kernel (native/attention.cc), PyTorch semantics.
+import { empty } from '../../creation';
+import { checkBool, checkInt, checkNumber, checkOptions, describe } from '../../errors';
+import { native as N } from '../../native';
+import { Tensor } from '../../tensor';
+import * as init from '../init';
+import { Parameter } from '../parameter';
+import { FactoryOptions, Linear } from './linear';
+import { Module } from './module';
+
+/** The out-projection of MultiheadAttention (PyTorch's class name, so reprs and checkpoints match). */
+export class NonDynamicallyQuantizableLinear extends Linear {}
+
+export interface MultiheadAttentionOptions extends FactoryOptions {
+  dropout?: number;
+  bias?: boolean;
+  addBiasKv?: boolean;
+  addZeroAttn?: boolean;
+  kdim?: number;
+  vdim?: number;
+  batchFirst?: boolean;
+}
+
+export interface MultiheadAttentionForwardOptions {
+  /** `(N, S)` (or `(S)` unbatched): bool `true` = padded key, ignored by every query; or float, added. */
+  keyPaddingMask?: Tensor | null;
+  /** Return the attention weights (default true). */
+  needWeights?: boolean;
+  /**
+   * `(L, S)` or `(N*numHeads, L, S)` (row `n*numHeads + h`): bool `true` = this query may NOT attend
+   * to this key (PyTorch's MHA rule; `nn.masks.causal`), or float, added to the scores.
+   */
+  attnMask?: Tensor | null;
+  /** Average the weights over heads (default true): `(N, L, S)`; else `(N, numHeads, L, S)`. */
+  averageAttnWeights?: boolean;
+  /** PyTorch 2's hint that `attnMask` is causal. It needs `attnMask` and never replaces it. */
+  isCausal?: boolean;
+}
+
+const warned = new Set<string>();
+function warnOnce(key: string, msg: string): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(msg, { type: 'DeprecationWarning', code: key });
+}
+
+const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/**
+ * Multi-head attention (PyTorch's `nn.MultiheadAttention`), computed by our own native kernel
+ * that follows PyTorch's Python algorithm: outputs, weights and gradients equal PyTorch's.
+ *
+ * Shapes (E = embedDim, L = target length, S = source length, N = batch):
+ * query `(L, N, E)` (`(N, L, E)` with `batchFirst`, `(L, E)` unbatched), key `(S, N, kdim)`,
+ * value `(S, N, vdim)`; output like query; weights `(N, L, S)` or `(N, numHeads, L, S)`.
+ *
+ * Masks follow PyTorch exactly: bool `true` = blocked (see the README's mask table); float masks
+ * are added to the scores. A query row whose every key is masked gives NaN, as in PyTorch (use
+ * `nn.masks.findFullyMasked` to find such rows first).
+ *
+ * @example
+ * const mha = new nn.MultiheadAttention(20, 4, { batchFirst: true });
+ * const [out, w] = mha.forward(q, k, v, { attnMask: nn.masks.causal(L, S), keyPaddingMask: pad });
+ */
+export class MultiheadAttention extends Module {
+  readonly embedDim: number;
+  readonly kdim: number;
+  readonly vdim: number;
+  readonly numHeads: number;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+  readonly headDim: number;
+  readonly addZeroAttn: boolean;
+  private readonly qkvSameEmbedDim: boolean;
+
+  in_proj_weight: Parameter | null = null;
+  q_proj_weight: Parameter | null = null;
+  k_proj_weight: Parameter | null = null;
+  v_proj_weight: Parameter | null = null;
+  in_proj_bias: Parameter | null = null;
+  out_proj: NonDynamicallyQuantizableLinear;
+  bias_k: Parameter | null = null;
+  bias_v: Parameter | null = null;
+
+  constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
+    super();
+    const fn = 'MultiheadAttention';
+    const o = checkOptions<MultiheadAttentionOptions>(fn, opts);
+    const E = checkInt(fn, 'embedDim', embedDim, 1);
+    const H = checkInt(fn, 'numHeads', numHeads, 1);
+    if (E % H !== 0) throw new RangeError(`${fn}: embedDim must be divisible by numHeads, got embedDim=${E}, numHeads=${H}`);
+    const kdim = o.kdim === undefined || o.kdim === null ? E : checkInt(fn, 'kdim', o.kdim, 1);
+    const vdim = o.vdim === undefined || o.vdim === null ? E : checkInt(fn, 'vdim', o.vdim, 1);
+    const dropout = o.dropout === undefined ? 0 : checkNumber(fn, 'dropout', o.dropout);
+    if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`${fn}: expected dropout in [0, 1], got ${dropout}`);
+    const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
+    const addBiasKv = o.addBiasKv === undefined ? false : checkBool(fn, 'addBiasKv', o.addBiasKv);
+    this.embedDim = E; this.kdim = kdim; this.vdim = vdim; this.numHeads = H; this.dropout = dropout;
+    this.batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
+    this.addZeroAttn = o.addZeroAttn === undefined ? false : checkBool(fn, 'addZeroAttn', o.addZeroAttn);
+    this.headDim = E / H;
+    this.qkvSameEmbedDim = kdim === E && vdim === E;
+    for (const k of ['embedDim', 'kdim', 'vdim', 'numHeads', 'dropout', 'batchFirst', 'headDim', 'addZeroAttn', 'qkvSameEmbedDim'])
+      Object.defineProperty(this, k, { enumerable: false });
+
+    // Registration order = PyTorch's, so state_dict keys come out in its order.
+    const f = { dtype: o.dtype, device: o.device };
+    if (this.qkvSameEmbedDim) {
+      this.in_proj_weight = new Parameter(empty([3 * E, E], f));
+    } else {
+      this.q_proj_weight = new Parameter(empty([E, E], f));
+      this.k_proj_weight = new Parameter(empty([E, kdim], f));
+      this.v_proj_weight = new Parameter(empty([E, vdim], f));
+    }
+    if (bias) this.in_proj_bias = new Parameter(empty([3 * E], f));
+    this.out_proj = new NonDynamicallyQuantizableLinear(E, E, { bias, ...f });
+    if (addBiasKv) {
+      this.bias_k = new Parameter(empty([1, 1, E], f));
+      this.bias_v = new Parameter(empty([1, 1, E], f));
+    }
+    this.resetParameters();
+  }
+
+  /** PyTorch's `_reset_parameters` (after out_proj drew its own Linear init, as in PyTorch). */
+  resetParameters(): void {
+    if (this.in_proj_weight) init.xavierUniform_(this.in_proj_weight);
+    else { init.xavierUniform_(this.q_proj_weight!); init.xavierUniform_(this.k_proj_weight!); init.xavierUniform_(this.v_proj_weight!); }
+    if (this.in_proj_bias) {
+      init.constant_(this.in_proj_bias, 0);
+      if (this.out_proj.bias) init.constant_(this.out_proj.bias, 0);
+    }
+    if (this.bias_k) init.xavierNormal_(this.bias_k);
+    if (this.bias_v) init.xavierNormal_(this.bias_v);
+  }
+
+  /**
+   * @returns `[output, weights | null]`.
+   * @throws RangeError/TypeError naming the argument with expected and actual shapes, before
+   * anything is computed.
+   */
+  forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+    const fn = 'MultiheadAttention.forward';
+    const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts);
+    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
+      if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor, got ${describe(t)}`);
+    const needWeights = o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights);
+    const average = o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights);
+    const isCausal = o.isCausal === undefined ? false : checkBool(fn, 'isCausal', o.isCausal);
+    const attnMask = o.attnMask ?? null, kpm = o.keyPaddingMask ?? null;
+    if (attnMask !== null && !(attnMask instanceof Tensor)) throw new TypeError(`${fn}: expected attnMask to be a Tensor or null, got ${describe(attnMask)}`);
+    if (kpm !== null && !(kpm instanceof Tensor)) throw new TypeError(`${fn}: expected keyPaddingMask to be a Tensor or null, got ${describe(kpm)}`);
+    if (isCausal && attnMask === null)
+      throw new TypeError(`${fn}: isCausal is a hint that attnMask is causal and needs attnMask; pass attnMask: nn.masks.causal(L, S)`);
+
+    const E = this.embedDim, H = this.numHeads;
+    const qd = query.dim();
+    if (qd !== 2 && qd !== 3)
+      throw new RangeError(`${fn}: query should be unbatched 2-D (L, E) or batched 3-D, got shape ${shapeStr(query.shape)}`);
+    const batched = qd === 3;
+    if (key.dim() !== qd || value.dim() !== qd)
+      throw new RangeError(`${fn}: for ${batched ? 'batched (3-D)' : 'unbatched (2-D)'} query, expected key and value to be ` +
+        `${qd}-D, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`);
+    const bf = batched && this.batchFirst;
+    const layout = batched ? (bf ? '(N, L, E)' : '(L, N, E)') : '(L, E)';
+    const Lq = bf ? query.shape[1] : query.shape[0];
+    const Nq = batched ? (bf ? query.shape[0] : query.shape[1]) : 1;
+    const S = bf ? key.shape[1] : key.shape[0];
+    const Nk = batched ? (bf ? key.shape[0] : key.shape[1]) : 1;
+    const Nv = batched ? (bf ? value.shape[0] : value.shape[1]) : 1;
+    const Sv = bf ? value.shape[1] : value.shape[0];
+    if (query.shape[qd - 1] !== E)
+      throw new RangeError(`${fn}: expected query of shape ${layout} with E = embedDim = ${E}, got ${shapeStr(query.shape)}`);
+    if (key.shape[qd - 1] !== this.kdim)
+      throw new RangeError(`${fn}: expected key's last dimension to be kdim = ${this.kdim}, got ${shapeStr(key.shape)}`);
+    if (value.shape[qd - 1] !== this.vdim)
+      throw new RangeError(`${fn}: expected value's last dimension to be vdim = ${this.vdim}, got ${shapeStr(value.shape)}`);
+    if (Nk !== Nq || Nv !== Nq)
+      throw new RangeError(`${fn}: batch sizes differ: query has N = ${Nq} (${shapeStr(query.shape)}), key has N = ${Nk} ` +
+        `(${shapeStr(key.shape)}), value has N = ${Nv} (${shapeStr(value.shape)})${bf ? ' (batchFirst: N is dim 0)' : ' (N is dim 1; batchFirst is false)'}`);
+    if (Sv !== S)
+      throw new RangeError(`${fn}: key and value must have the same source length S, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`);
+    const dt = query.dtype;
+    for (const [name, t] of [['key', key], ['value', value]] as const)
+      if (t.dtype !== dt) throw new TypeError(`${fn}: ${name} has dtype ${t.dtype} but query has ${dt}`);
+    const w = (this.in_proj_weight ?? this.q_proj_weight)!;
+    if (w.dtype !== dt) throw new TypeError(`${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; use module.to('${dt}') or convert the input`);
+
+    if (attnMask !== null) {
+      const md = attnMask.dtype;
+      if (md === 'uint8')
+        warnOnce('TORCH_NAPI_UINT8_MASK', 'MultiheadAttention: a uint8 (byte) attnMask is deprecated; use a bool tensor instead (nonzero = blocked).');
+      else if (md !== 'bool' && md !== 'float32' && md !== 'float64' && md !== 'float16' && md !== 'bfloat16')
+        throw new TypeError(`${fn}: attnMask must be bool (true = blocked) or floating point (added to the scores), got dtype ${md}`);
+      const ms = attnMask.shape;
+      const ok2 = ms.length === 2 && ms[0] === Lq && ms[1] === S;
+      const nb = batched ? Nq * H : H;
+      const ok3 = ms.length === 3 && ms[0] === nb && ms[1] === Lq && ms[2] === S;
+      if (!ok2 && !ok3)
+        throw new RangeError(`${fn}: attnMask must have shape [L, S] = [${Lq}, ${S}] or ` +
+          (batched ? `[N*numHeads, L, S] = [${nb}, ${Lq}, ${S}] (row n*numHeads + h)` : `[numHeads, L, S] = [${nb}, ${Lq}, ${S}]`) +
+          `; got ${shapeStr(ms)}`);
+    }
+    if (kpm !== null) {
+      const kd = kpm.dtype;
+      if (kd !== 'bool' && kd !== 'float32' && kd !== 'float64' && kd !== 'float16' && kd !== 'bfloat16')
+        throw new TypeError(`${fn}: keyPaddingMask must be bool (true = padded key) or floating point (added), got dtype ${kd}`);
+      const ks = kpm.shape;
+      const ok = batched ? ks.length === 2 && ks[0] === Nq && ks[1] === S : ks.length === 1 && ks[0] === S;
+      if (!ok)
+        throw new RangeError(`${fn}: keyPaddingMask must have shape ` + (batched ? `[N, S] = [${Nq}, ${S}]` : `[S] = [${S}]`) +
+          ` (true = padded key); got ${shapeStr(ks)}`);
+    }
+    if ((attnMask !== null && attnMask.dtype === 'bool') !== (kpm !== null && kpm.dtype === 'bool') && attnMask !== null && kpm !== null)
+      warnOnce('TORCH_NAPI_MIXED_MASKS', 'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes; both are converted ' +
+        'to additive float masks and added (PyTorch 2 semantics).');
+
+    const ph = (p: Tensor | null) => (p ? p._h : undefined);
+    const [out, weights] = N.mha(query._h, key._h, value._h, H, batched, this.batchFirst,
+      query === key && key === value, key === value,
+      ph(this.in_proj_weight), ph(this.in_proj_bias), ph(this.q_proj_weight), ph(this.k_proj_weight), ph(this.v_proj_weight),
+      ph(this.bias_k), ph(this.bias_v), this.addZeroAttn, this.dropout, this.training,
+      this.out_proj.weight._h, ph(this.out_proj.bias), ph(attnMask), ph(kpm), needWeights, average);
+    return [new Tensor(out), weights === null ? null : new Tensor(weights)];
+  }
+}

@@ -1,0 +1,205 @@
+// Multi-head attention, our own kernel: PyTorch's Python `F.multi_head_attention_forward`
+// (1.13 slow path) step by step from at:: ops, in ONE native call. We never bind libtorch's C++
+// `torch::nn::MultiheadAttention`: in 1.13 and later it adds a bool mask as +1.0, ignores float
+// key-padding masks, and has no batch_first, 3-D masks or kdim != vdim (pytorch#80494).
+//
+// Masks are canonicalised the PyTorch 2.x way (`_canonical_mask`): bool (and uint8) masks become
+// float 0/-inf of the query's dtype and the two masks are ADDED, which fixes 1.13's silent merge
+// of a float attn_mask with a float key_padding_mask. Shapes and dtypes were validated in
+// lib/nn/modules/attention.ts.
+#include "common.h"
+
+#include <cmath>
+#include <limits>
+
+namespace tnapi {
+namespace {
+
+// bool/uint8 -> float 0/-inf (true = blocked); float -> the query's dtype.
+at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
+  if (mask.scalar_type() == at::kBool || mask.scalar_type() == at::kByte) {
+    at::Tensor m = mask.scalar_type() == at::kBool ? mask : mask.to(at::kBool);
+    return at::zeros_like(m, m.options().dtype(dtype)).masked_fill_(m, -std::numeric_limits<double>::infinity());
+  }
+  return mask.scalar_type() == dtype ? mask : mask.to(dtype);
+}
+
+// mha(query, key, value, numHeads, batched, batchFirst, qkvSame, kvSame,
+//     inProjWeight?, inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?,
+//     addZeroAttn, dropoutP, training, outProjWeight, outProjBias?,
+//     attnMask?, keyPaddingMask?, needWeights, averageAttnWeights) -> [output, weights | null]
+TNAPI_FN(mha, {
+  at::Tensor query = a.Tensor(0), key = a.Tensor(1), value = a.Tensor(2);
+  const int64_t H = a.Int(3);
+  const bool batched = a.Bool(4), batchFirst = a.Bool(5);
+  bool qkvSame = a.Bool(6), kvSame = a.Bool(7);
+  c10::optional<at::Tensor> inW = a.OptTensor(8), inB = a.OptTensor(9);
+  c10::optional<at::Tensor> qW = a.OptTensor(10), kW = a.OptTensor(11), vW = a.OptTensor(12);
+  c10::optional<at::Tensor> biasK = a.OptTensor(13), biasV = a.OptTensor(14);
+  const bool addZeroAttn = a.Bool(15);
+  double dropoutP = a.Number(16);
+  const bool training = a.Bool(17);
+  const at::Tensor& outW = a.Tensor(18);
+  c10::optional<at::Tensor> outB = a.OptTensor(19);
+  c10::optional<at::Tensor> attnMask = a.OptTensor(20), kpm = a.OptTensor(21);
+  const bool needWeights = a.Bool(22), average = a.Bool(23);
+
+  // To the (L, N, E) layout of the Python algorithm.
+  if (!batched) {
+    query = query.unsqueeze(1);
+    key = qkvSame ? query : key.unsqueeze(1);
+    value = kvSame ? key : value.unsqueeze(1);
+    if (kpm) kpm = kpm->unsqueeze(0);
+  } else if (batchFirst) {
+    query = query.transpose(0, 1);
+    key = qkvSame ? query : key.transpose(0, 1);
+    value = kvSame ? key : value.transpose(0, 1);
+  }
+  const int64_t L = query.size(0), N = query.size(1), E = query.size(2);
+  const int64_t headDim = E / H;
+
+  // In-projection (packed weights: q, k, v rows in that order).
+  at::Tensor q, k, v;
+  if (inW) {
+    if (qkvSame) {
+      auto qkv = at::linear(query, *inW, inB).chunk(3, -1);
+      q = qkv[0], k = qkv[1], v = qkv[2];
+    } else if (kvSame) {
+      auto w = inW->split_with_sizes({E, 2 * E});
+      c10::optional<at::Tensor> bq, bkv;
+      if (inB) {
+        auto b = inB->split_with_sizes({E, 2 * E});
+        bq = b[0], bkv = b[1];
+      }
+      q = at::linear(query, w[0], bq);
+      auto kv = at::linear(key, w[1], bkv).chunk(2, -1);
+      k = kv[0], v = kv[1];
+    } else {
+      auto w = inW->chunk(3);
+      c10::optional<at::Tensor> bq, bk, bv;
+      if (inB) {
+        auto b = inB->chunk(3);
+        bq = b[0], bk = b[1], bv = b[2];
+      }
+      q = at::linear(query, w[0], bq), k = at::linear(key, w[1], bk), v = at::linear(value, w[2], bv);
+    }
+  } else {
+    c10::optional<at::Tensor> bq, bk, bv;
+    if (inB) {
+      auto b = inB->chunk(3);
+      bq = b[0], bk = b[1], bv = b[2];
+    }
+    q = at::linear(query, *qW, bq), k = at::linear(key, *kW, bk), v = at::linear(value, *vW, bv);
+  }
+
+  at::ScalarType dtype = q.scalar_type();
+  if (attnMask) {
+    attnMask = CanonicalMask(*attnMask, dtype);
+    if (attnMask->dim() == 2) attnMask = attnMask->unsqueeze(0);
+  }
+  if (kpm) kpm = CanonicalMask(*kpm, dtype);
+
+  // bias_k / bias_v: one more key slot, never masked.
+  if (biasK && biasV) {
+    k = at::cat({k, biasK->repeat({1, N, 1})});
+    v = at::cat({v, biasV->repeat({1, N, 1})});
+    if (attnMask) attnMask = at::constant_pad_nd(*attnMask, {0, 1});
+    if (kpm) kpm = at::constant_pad_nd(*kpm, {0, 1});
+  }
+
+  // (N*H, L|S, headDim), batch-major: row n*H + h.
+  q = q.contiguous().view({L, N * H, headDim}).transpose(0, 1);
+  k = k.contiguous().view({k.size(0), N * H, headDim}).transpose(0, 1);
+  v = v.contiguous().view({v.size(0), N * H, headDim}).transpose(0, 1);
+
+  if (addZeroAttn) {
+    k = at::cat({k, at::zeros({N * H, 1, headDim}, k.options())}, 1);
+    v = at::cat({v, at::zeros({N * H, 1, headDim}, v.options())}, 1);
+    if (attnMask) attnMask = at::constant_pad_nd(*attnMask, {0, 1});
+    if (kpm) kpm = at::constant_pad_nd(*kpm, {0, 1});
+  }
+  const int64_t S = k.size(1);
+
+  // Merge: masks are additive, so add (2.x), rather than 1.13's masked_fill on a float mask.
+  c10::optional<at::Tensor> mask = attnMask;
+  if (kpm) {
+    at::Tensor expanded = kpm->view({N, 1, 1, S}).expand({-1, H, -1, -1}).reshape({N * H, 1, S});
+    mask = mask ? at::add(*mask, expanded) : expanded;
+  }
+
+  if (!training) dropoutP = 0.0;
+  at::Tensor qScaled = q / std::sqrt(static_cast<double>(headDim));
+  at::Tensor weights = mask ? at::baddbmm(*mask, qScaled, k.transpose(-2, -1)) : at::bmm(qScaled, k.transpose(-2, -1));
+  weights = at::softmax(weights, -1);
+  if (dropoutP > 0.0) weights = at::dropout(weights, dropoutP, true);
+
+  at::Tensor out = at::bmm(weights, v);
+  out = out.transpose(0, 1).contiguous().view({L * N, E});
+  out = at::linear(out, outW, outB);
+  out = out.view({L, N, out.size(1)});
+  if (!batched) out = out.squeeze(1);
+  else if (batchFirst) out = out.transpose(0, 1);
+
+  Napi::Array result = Napi::Array::New(a.Env(), 2);
+  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), out)));
+  if (needWeights) {
+    weights = weights.view({N, H, L, S});
+    if (average) weights = weights.sum(1) / H;
+    if (!batched) weights = weights.squeeze(0);
+    result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), weights)));
+  } else {
+    result.Set(1u, a.Env().Null());
+  }
+  return result;
+})
+
+// sdpa(q, k, v, attnMask?, dropoutP, isCausal, scale?) with PyTorch 2 semantics: a bool mask's
+// true = ALLOWED (the opposite of MultiheadAttention), float masks are added, and a query row
+// with no allowed key gives 0 (PyTorch >= 2.5's _safe_softmax, which the composed path copies).
+TNAPI_FN(sdpa, {
+  const at::Tensor &q = a.Tensor(0), &k = a.Tensor(1), &v = a.Tensor(2);
+  c10::optional<at::Tensor> mask = a.OptTensor(3);
+  double p = a.Number(4);
+  bool isCausal = a.Bool(5);
+  c10::optional<double> scale;
+  if (a.Has(6)) scale = a.Number(6);
+#if TNAPI_TORCH_AT_LEAST(2, 1)
+  // libtorch's own kernel (2.1+ takes `scale`).
+  return Napi::Value(a.Env(), Wrap(a.Env(), at::scaled_dot_product_attention(q, k, v, mask, p, isCausal, scale)));
+#else
+  // The composed path for libtorch 1.13 / 2.0: PyTorch's reference algorithm.
+  const int64_t L = q.size(-2), S = k.size(-2);
+  double sc = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor bias;
+  const double inf = std::numeric_limits<double>::infinity();
+  if (isCausal) {
+    at::Tensor allowed = at::ones({L, S}, q.options().dtype(at::kBool)).tril();
+    bias = at::zeros({L, S}, q.options()).masked_fill_(allowed.logical_not(), -inf);
+  }
+  if (mask) {
+    at::Tensor m = mask->scalar_type() == at::kBool
+                       ? at::zeros(mask->sizes(), q.options()).masked_fill_(mask->logical_not(), -inf)
+                       : mask->to(q.scalar_type());
+    bias = bias.defined() ? bias + m : m;
+  }
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * sc;
+  if (bias.defined()) scores = scores + bias;
+  at::Tensor w = at::softmax(scores, -1);
+  // _safe_softmax: rows where every score is -inf give 0, not NaN.
+  at::Tensor fully = scores.eq(-inf).all(-1, /*keepdim=*/true);
+  w = at::where(fully, at::zeros({}, w.options()), w);
+  if (p > 0.0) w = at::dropout(w, p, true);
+  return Napi::Value(a.Env(), Wrap(a.Env(), at::matmul(w, v)));
+#endif
+})
+
+const Export kExports[] = {
+    {"mha", mha},
+    {"sdpa", sdpa},
+};
+
+}  // namespace
+
+void RegisterAttention(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
+
+}  // namespace tnapi
