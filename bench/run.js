@@ -9,7 +9,7 @@
 //   --json     print only the results as JSON
 //   --only     run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
 //   --threads  libtorch intra-op threads in all three (default 1)
-//   --reps     timed repetitions per benchmark (default 7; 3 with --quick)
+//   --reps     timed repetitions per benchmark (default 11; 3 with --quick)
 //
 // Method: each benchmark builds its inputs once, runs one untimed warm-up, then `reps` timed
 // runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
@@ -56,7 +56,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else fail(`unknown argument ${a} (try --help)`);
   }
-  if (o.reps === null) o.reps = o.quick ? 3 : 7;
+  if (o.reps === null) o.reps = o.quick ? 3 : 11;
   return o;
 }
 

@@ -153,6 +153,8 @@ export interface Native {
   indexSelect(a: H, dim: number, index: H): H;
   gather(a: H, dim: number, index: H): H;
   flip(a: H, dims: number[]): H;
+  asStrided(a: H, size: number[], stride: number[], offset?: number): H;
+  rawBytes(a: H): Uint8Array;
   repeat(a: H, repeats: number[]): H;
   index(a: H, indices: (H | null)[]): H;
   chunk(a: H, chunks: number, dim: number): H[];
@@ -205,6 +207,26 @@ export interface Native {
     averageAttnWeights: boolean): [H, H | null];
   sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
   qr(a: H): [H, H];
+  // losses and optimizer kernels (native/optim.cc); reduction: 0 none, 1 mean, 2 sum
+  mseLoss(x: H, y: H, reduction: number): H;
+  l1Loss(x: H, y: H, reduction: number): H;
+  smoothL1Loss(x: H, y: H, reduction: number, beta: number): H;
+  huberLoss(x: H, y: H, reduction: number, delta: number): H;
+  crossEntropy(x: H, y: H, weight: Opt<H>, reduction: number, ignoreIndex: number, labelSmoothing: number): H;
+  nllLoss(x: H, y: H, weight: Opt<H>, reduction: number, ignoreIndex: number): H;
+  binaryCrossEntropy(x: H, y: H, weight: Opt<H>, reduction: number): H;
+  binaryCrossEntropyWithLogits(x: H, y: H, weight: Opt<H>, posWeight: Opt<H>, reduction: number): H;
+  klDiv(x: H, y: H, reduction: number, logTarget: boolean): H;
+  sgdStep(param: H, grad: H, buf: H | null, lr: number, momentum: number, dampening: number, weightDecay: number,
+    nesterov: boolean, maximize: boolean): H | null;
+  adamStep(param: H, grad: H, expAvg: H, expAvgSq: H, maxExpAvgSq: H | null, step: H, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean, decoupled: boolean): void;
+  rmspropStep(param: H, grad: H, squareAvg: H, gradAvg: H | null, buf: H | null, lr: number, alpha: number, eps: number,
+    weightDecay: number, momentum: number, centered: boolean, maximize: boolean): void;
+  adagradStep(param: H, grad: H, stateSum: H, step: H, lr: number, lrDecay: number, weightDecay: number, eps: number,
+    maximize: boolean): void;
+  clipGradNorm(grads: H[], maxNorm: number, normType: number, errorIfNonfinite: boolean): H;
+  clipGradValue(grads: H[], clipValue: number): void;
   // runtime
   libtorchVersion(): string;
   getNumThreads(): number;

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterRuntime(env, exports);
   tnapi::RegisterNN(env, exports);
   tnapi::RegisterAttention(env, exports);
+  tnapi::RegisterOptim(env, exports);
   return exports;
 }
 }  // namespace

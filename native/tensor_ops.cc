@@ -220,6 +220,7 @@ TNAPI_TENSOR_FN(select, a.Tensor(0).select(a.Int(1), a.Int(2)))
 TNAPI_TENSOR_FN(slice, a.Tensor(0).slice(a.Int(1), a.OptInt(2), a.OptInt(3), a.IntOr(4, 1)))
 TNAPI_TENSOR_FN(indexSelect, a.Tensor(0).index_select(a.Int(1), a.Tensor(2)))
 TNAPI_TENSOR_FN(gather, a.Tensor(0).gather(a.Int(1), a.Tensor(2)))
+TNAPI_TENSOR_FN(asStrided, a.Tensor(0).as_strided(a.IntList(1), a.IntList(2), a.IntOr(3, 0)))
 TNAPI_TENSOR_FN(flip, a.Tensor(0).flip(a.IntList(1)))
 TNAPI_TENSOR_FN(repeat, a.Tensor(0).repeat(a.IntList(1)))
 TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
@@ -297,6 +298,28 @@ TNAPI_FN(item, {
   return Napi::Number::New(a.Env(), s.toDouble());
 })
 
+// A new TypedArray holding a copy of `nbytes` at `src`. napi_create_buffer_copy allocates without
+// zero-filling (a 4 MB ArrayBuffer is zeroed first, which tripled the cost of data()); its memory
+// is used when suitably aligned for the element type.
+Napi::Value CopyToTypedArray(napi_env env, const void* src, size_t nbytes, napi_typedarray_type type, size_t count) {
+  napi_value nodeBuf, ab;
+  void* copied = nullptr;
+  size_t offset = 0;
+  size_t align = count ? nbytes / count : 1;
+  bool viaBuffer = nbytes > 0 && napi_create_buffer_copy(env, nbytes, src, &copied, &nodeBuf) == napi_ok &&
+                   napi_get_typedarray_info(env, nodeBuf, nullptr, nullptr, nullptr, &ab, &offset) == napi_ok &&
+                   offset % align == 0;
+  if (!viaBuffer) {
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, nbytes);
+    if (nbytes) std::memcpy(buf.Data(), src, nbytes);
+    ab = buf;
+    offset = 0;
+  }
+  napi_value out;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, count, ab, offset, &out), Napi::Value());
+  return Napi::Value(env, out);
+}
+
 // A copy of the values as a TypedArray of the matching element type (float16/bfloat16 become
 // Float32Array, bool becomes Uint8Array; lib/tensor.ts maps them).
 TNAPI_FN(data, {
@@ -306,8 +329,6 @@ TNAPI_FN(data, {
   if (st == at::kHalf || st == at::kBFloat16) t = t.to(at::kFloat);
   t = t.contiguous();
   size_t nbytes = t.numel() * t.element_size();
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(a.Env(), nbytes);
-  if (nbytes) std::memcpy(buf.Data(), t.data_ptr(), nbytes);
   napi_typedarray_type tt;
   switch (t.scalar_type()) {
     case at::kFloat: tt = napi_float32_array; break;
@@ -319,9 +340,16 @@ TNAPI_FN(data, {
     case at::kByte: case at::kBool: tt = napi_uint8_array; break;
     default: throw TorchError(a.Env(), std::string("data(): unsupported dtype ") + c10::toString(st));
   }
-  napi_value out;
-  NAPI_THROW_IF_FAILED(a.Env(), napi_create_typedarray(a.Env(), tt, t.numel(), buf, 0, &out), Napi::Value());
-  return Napi::Value(a.Env(), out);
+  return CopyToTypedArray(a.Env(), t.data_ptr(), nbytes, tt, t.numel());
+})
+
+// The raw bytes of the (contiguous, CPU) values, any dtype: for writing checkpoints.
+TNAPI_FN(rawBytes, {
+  at::Tensor t = a.Tensor(0).detach();
+  if (!t.device().is_cpu()) t = t.cpu();
+  t = t.contiguous();
+  size_t nbytes = t.numel() * t.element_size();
+  return CopyToTypedArray(a.Env(), t.data_ptr(), nbytes, napi_uint8_array, nbytes);
 })
 
 const Export kExports[] = {
@@ -346,7 +374,7 @@ const Export kExports[] = {
     {"reshape", reshape}, {"view", view}, {"flatten", flatten}, {"squeeze", squeeze},
     {"unsqueeze", unsqueeze}, {"permute", permute}, {"transpose", transpose}, {"t", t},
     {"expand", expand}, {"contiguous", contiguous}, {"narrow", narrow}, {"select", select},
-    {"slice", slice}, {"indexSelect", indexSelect}, {"gather", gather}, {"flip", flip},
+    {"slice", slice}, {"indexSelect", indexSelect}, {"gather", gather}, {"flip", flip}, {"asStrided", asStrided}, {"rawBytes", rawBytes},
     {"repeat", repeat}, {"index", index}, {"chunk", chunk}, {"split", split}, {"unbind", unbind},
     {"cat", cat}, {"stack", stack},
     {"to", to}, {"clone", clone}, {"detach", detach},

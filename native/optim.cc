@@ -1,0 +1,190 @@
+// Training kernels: losses (one ATen call each), fused per-parameter optimizer updates that
+// replay PyTorch's `_single_tensor_*` implementations op for op (so 20 steps equal PyTorch's),
+// and gradient clipping. Optimizer state tensors are owned by lib/optim (PyTorch's state_dict
+// structure lives there); these functions update them in place.
+#include "common.h"
+
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <limits>
+
+namespace tnapi {
+namespace {
+
+// ---- losses: reduction codes are ATen's (0 none, 1 mean, 2 sum) ------------------------------
+TNAPI_TENSOR_FN(mseLoss, at::mse_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
+TNAPI_TENSOR_FN(l1Loss, at::l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
+TNAPI_TENSOR_FN(smoothL1Loss, at::smooth_l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
+TNAPI_TENSOR_FN(huberLoss, at::huber_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
+// crossEntropy(input, target, weight?, reduction, ignoreIndex, labelSmoothing)
+TNAPI_TENSOR_FN(crossEntropy, at::cross_entropy_loss(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4), a.Number(5)))
+// nllLoss(input, target, weight?, reduction, ignoreIndex)
+TNAPI_TENSOR_FN(nllLoss, at::nll_loss_nd(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4)))
+// bce(input, target, weight?, reduction)
+TNAPI_TENSOR_FN(binaryCrossEntropy, at::binary_cross_entropy(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3)))
+// bceWithLogits(input, target, weight?, posWeight?, reduction)
+TNAPI_TENSOR_FN(binaryCrossEntropyWithLogits,
+                at::binary_cross_entropy_with_logits(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.OptTensor(3), a.Int(4)))
+// klDiv(input, target, reduction, logTarget)
+TNAPI_TENSOR_FN(klDiv, at::kl_div(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3)))
+
+// ---- optimizer steps (inside no_grad, as PyTorch's `@torch.no_grad() step`) -----------------
+
+// sgdStep(param, grad, momentumBuffer | null, lr, momentum, dampening, weightDecay, nesterov,
+//         maximize) -> the momentum buffer created on the first step with momentum, else null
+TNAPI_FN(sgdStep, {
+  c10::AutoGradMode noGrad(false);
+  at::Tensor param = a.Tensor(0);
+  at::Tensor dp = a.Tensor(1);
+  c10::optional<at::Tensor> buf = a.OptTensor(2);
+  double lr = a.Number(3), momentum = a.Number(4), dampening = a.Number(5), wd = a.Number(6);
+  bool nesterov = a.Bool(7), maximize = a.Bool(8);
+  if (maximize) dp = -dp;
+  if (wd != 0) dp = dp.add(param, wd);
+  at::Tensor created;
+  if (momentum != 0) {
+    at::Tensor b;
+    if (!buf) {
+      b = at::clone(dp).detach();
+      created = b;
+    } else {
+      b = *buf;
+      b.mul_(momentum).add_(dp, 1 - dampening);
+    }
+    dp = nesterov ? dp.add(b, momentum) : b;
+  }
+  param.add_(dp, -lr);
+  return Napi::Value(a.Env(), Wrap(a.Env(), created));
+})
+
+// adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null, stepTensor, lr, beta1, beta2,
+//          eps, weightDecay, amsgrad, maximize, decoupled): Adam, or AdamW when decoupled.
+TNAPI_FN(adamStep, {
+  c10::AutoGradMode noGrad(false);
+  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), expAvg = a.Tensor(2), expAvgSq = a.Tensor(3);
+  c10::optional<at::Tensor> maxSq = a.OptTensor(4);
+  at::Tensor stepT = a.Tensor(5);
+  double lr = a.Number(6), beta1 = a.Number(7), beta2 = a.Number(8), eps = a.Number(9), wd = a.Number(10);
+  bool amsgrad = a.Bool(11), maximize = a.Bool(12), decoupled = a.Bool(13);
+  if (maximize) grad = -grad;
+  stepT.add_(1);
+  if (decoupled) {
+    param.mul_(1 - lr * wd);
+  } else if (wd != 0) {
+    grad = grad.add(param, wd);
+  }
+  expAvg.mul_(beta1).add_(grad, 1 - beta1);
+  expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+  double step = stepT.item<double>();
+  double bc1 = 1 - std::pow(beta1, step), bc2 = 1 - std::pow(beta2, step);
+  double stepSize = lr / bc1;
+  double bc2Sqrt = std::sqrt(bc2);
+  at::Tensor denom;
+  if (amsgrad) {
+    if (!maxSq) a.RangeError("amsgrad needs maxExpAvgSq");
+    at::maximum_out(*maxSq, *maxSq, expAvgSq);
+    denom = (maxSq->sqrt() / bc2Sqrt).add_(eps);
+  } else {
+    denom = (expAvgSq.sqrt() / bc2Sqrt).add_(eps);
+  }
+  param.addcdiv_(expAvg, denom, -stepSize);
+  return a.Env().Undefined();
+})
+
+// rmspropStep(param, grad, squareAvg, gradAvg | null, momentumBuffer | null, lr, alpha, eps,
+//             weightDecay, momentum, centered, maximize)
+TNAPI_FN(rmspropStep, {
+  c10::AutoGradMode noGrad(false);
+  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), squareAvg = a.Tensor(2);
+  c10::optional<at::Tensor> gradAvg = a.OptTensor(3), buf = a.OptTensor(4);
+  double lr = a.Number(5), alpha = a.Number(6), eps = a.Number(7), wd = a.Number(8), momentum = a.Number(9);
+  bool centered = a.Bool(10), maximize = a.Bool(11);
+  if (maximize) grad = -grad;
+  if (wd != 0) grad = grad.add(param, wd);
+  squareAvg.mul_(alpha).addcmul_(grad, grad, 1 - alpha);
+  at::Tensor avg;
+  if (centered) {
+    if (!gradAvg) a.RangeError("centered needs gradAvg");
+    gradAvg->mul_(alpha).add_(grad, 1 - alpha);
+    avg = squareAvg.addcmul(*gradAvg, *gradAvg, -1).sqrt_();
+  } else {
+    avg = squareAvg.sqrt();
+  }
+  avg = avg.add_(eps);
+  if (momentum > 0) {
+    if (!buf) a.RangeError("momentum needs momentumBuffer");
+    buf->mul_(momentum).addcdiv_(grad, avg);
+    param.add_(*buf, -lr);
+  } else {
+    param.addcdiv_(grad, avg, -lr);
+  }
+  return a.Env().Undefined();
+})
+
+// adagradStep(param, grad, stateSum, stepTensor, lr, lrDecay, weightDecay, eps, maximize)
+TNAPI_FN(adagradStep, {
+  c10::AutoGradMode noGrad(false);
+  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), stateSum = a.Tensor(2), stepT = a.Tensor(3);
+  double lr = a.Number(4), lrDecay = a.Number(5), wd = a.Number(6), eps = a.Number(7);
+  bool maximize = a.Bool(8);
+  stepT.add_(1);
+  double step = stepT.item<double>();
+  if (maximize) grad = -grad;
+  if (wd != 0) grad = grad.add(param, wd);
+  double clr = lr / (1 + (step - 1) * lrDecay);
+  stateSum.addcmul_(grad, grad, 1);
+  at::Tensor stdv = stateSum.sqrt().add_(eps);
+  param.addcdiv_(grad, stdv, -clr);
+  return a.Env().Undefined();
+})
+
+// clipGradNorm(grads[], maxNorm, normType, errorIfNonfinite) -> total norm (PyTorch 1.13's
+// clip_grad_norm_: norm of the per-tensor norms; grads scaled by min(1, max/(total+1e-6))).
+TNAPI_FN(clipGradNorm, {
+  c10::AutoGradMode noGrad(false);
+  std::vector<at::Tensor> grads = a.TensorList(0);
+  double maxNorm = a.Number(1), normType = a.Number(2);
+  bool errorIfNonfinite = a.Bool(3);
+  if (grads.empty()) return Napi::Value(a.Env(), Wrap(a.Env(), at::zeros({})));
+  at::Tensor total;
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  if (std::isinf(normType)) {
+    for (const at::Tensor& g : grads) norms.push_back(g.detach().abs().max());
+    total = norms.size() == 1 ? norms[0] : at::stack(norms).max();
+  } else {
+    for (const at::Tensor& g : grads) norms.push_back(at::norm(g.detach(), normType));
+    total = at::norm(at::stack(norms), normType);
+  }
+  if (errorIfNonfinite && (total.isnan().item<bool>() || total.isinf().item<bool>()))
+    throw TorchError(a.Env(), "The total norm of order " + std::to_string(normType) +
+                                  " for gradients from `parameters` is non-finite, so it cannot be clipped. "
+                                  "To disable this error and scale the gradients by the non-finite norm anyway, "
+                                  "set `errorIfNonfinite: false`");
+  at::Tensor coef = maxNorm / (total + 1e-6);
+  at::Tensor clamped = at::clamp(coef, c10::nullopt, 1.0);
+  for (const at::Tensor& g : grads) g.detach().mul_(clamped.to(g.device()));
+  return Napi::Value(a.Env(), Wrap(a.Env(), total));
+})
+
+TNAPI_FN(clipGradValue, {
+  c10::AutoGradMode noGrad(false);
+  double v = a.Number(1);
+  for (const at::Tensor& g : a.TensorList(0)) g.detach().clamp_(-v, v);
+  return a.Env().Undefined();
+})
+
+const Export kExports[] = {
+    {"mseLoss", mseLoss}, {"l1Loss", l1Loss}, {"smoothL1Loss", smoothL1Loss}, {"huberLoss", huberLoss},
+    {"crossEntropy", crossEntropy}, {"nllLoss", nllLoss}, {"binaryCrossEntropy", binaryCrossEntropy},
+    {"binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits}, {"klDiv", klDiv},
+    {"sgdStep", sgdStep}, {"adamStep", adamStep}, {"rmspropStep", rmspropStep}, {"adagradStep", adagradStep},
+    {"clipGradNorm", clipGradNorm}, {"clipGradValue", clipGradValue},
+};
+
+}  // namespace
+
+void RegisterOptim(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
+
+}  // namespace tnapi
