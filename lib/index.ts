@@ -18,3 +18,4 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
 export { version, libtorchVersion, config, getNumThreads, setNumThreads, manualSeed, cuda } from './runtime';
 export type { Config } from './runtime';
 export * as nn from './nn';
+export * as optim from './optim';

@@ -106,3 +106,8 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   return new Tensor(N.sdpa(qh, kh, vh, mask ? mask._h : undefined, p, isCausal,
     o.scale === undefined ? undefined : checkNumber(fn, 'scale', o.scale)));
 }
+
+export {
+  mseLoss, l1Loss, smoothL1Loss, huberLoss, crossEntropy, nllLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits, klDiv,
+} from './functional_loss';
+export type { Reduction, CrossEntropyOptions, NLLOptions } from './functional_loss';

@@ -17,3 +17,14 @@ export * as utils from './utils';
 export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/attention';
 export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './modules/attention';
 export * as masks from './masks';
+export {
+  Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer,
+} from './modules/transformer';
+export type {
+  TransformerActivation, TransformerLayerOptions, TransformerOptions, TransformerEncoderOptions, TransformerDecoderOptions,
+  TransformerEncoderLayerForwardOptions, TransformerDecoderForwardOptions, TransformerEncoderForwardOptions,
+  TransformerForwardOptions, EncoderLayerLike, DecoderLayerLike,
+} from './modules/transformer';
+export {
+  MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
+} from './modules/loss';

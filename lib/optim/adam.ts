@@ -1,0 +1,55 @@
+import { checkBool, checkNumber } from '../errors';
+import { native as N } from '../native';
+import { Tensor } from '../tensor';
+import { Parameter } from '../nn/parameter';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, stepTensor } from './optimizer';
+
+export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean }
+
+function checkAdam(fn: string, g: ParamGroup): void {
+  if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
+  if (checkNumber(fn, 'eps', g.eps) < 0) throw new RangeError(`${fn}: invalid epsilon value: ${g.eps}`);
+  const b = g.betas as unknown;
+  if (!Array.isArray(b) || b.length !== 2) throw new TypeError(`${fn}: expected betas to be [beta1, beta2], got ${String(b)}`);
+  b.forEach((x, i) => {
+    if (!(checkNumber(fn, `betas[${i}]`, x) >= 0 && x < 1)) throw new RangeError(`${fn}: invalid beta parameter at index ${i}: ${x}`);
+  });
+  if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
+  checkBool(fn, 'amsgrad', g.amsgrad);
+  checkBool(fn, 'maximize', g.maximize);
+}
+
+function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, decoupled: boolean): void {
+  if (!(st.step instanceof Tensor)) {
+    st.step = stepTensor();
+    st.exp_avg = stateLike(p);
+    st.exp_avg_sq = stateLike(p);
+    if (g.amsgrad) st.max_exp_avg_sq = stateLike(p);
+  }
+  const [b1, b2] = g.betas as [number, number];
+  const max = st.max_exp_avg_sq instanceof Tensor ? st.max_exp_avg_sq._h : null;
+  N.adamStep(p._h, grad._h, (st.exp_avg as Tensor)._h, (st.exp_avg_sq as Tensor)._h, max, st.step._h, g.lr, b1, b2,
+    g.eps as number, g.weightDecay as number, g.amsgrad as boolean, g.maximize as boolean, decoupled);
+}
+
+/** Adam (PyTorch's `optim.Adam`): L2 weight decay added to the gradient; `amsgrad` optional. */
+export class Adam extends Optimizer {
+  constructor(params: ParamsArg, opts: AdamOptions = {}) {
+    super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
+  }
+  protected override pythonOnlyOptions() { return { foreach: null, capturable: false, differentiable: false, fused: false }; }
+  protected checkGroup(g: ParamGroup): void { checkAdam('Adam', g); }
+  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void { adamUpdate(p, grad, st, g, false); }
+}
+
+/** AdamW (PyTorch's `optim.AdamW`): decoupled weight decay (default 1e-2). */
+export class AdamW extends Optimizer {
+  constructor(params: ParamsArg, opts: AdamOptions = {}) {
+    super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 1e-2, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
+  }
+  protected override pythonOnlyOptions() { return { foreach: null, capturable: false }; }
+  protected checkGroup(g: ParamGroup): void { checkAdam('AdamW', g); }
+  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void { adamUpdate(p, grad, st, g, true); }
+}

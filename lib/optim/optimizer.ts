@@ -1,0 +1,233 @@
+// torch.optim.Optimizer: parameter groups, per-parameter state, PyTorch's state_dict structure.
+// Each concrete optimizer's update runs natively, one fused call per parameter (native/optim.cc),
+// replaying PyTorch's single-tensor implementation op for op.
+import { noGrad } from '../autograd';
+import { full } from '../creation';
+import { checkNumber, describe } from '../errors';
+import { keep } from '../memory';
+import { Tensor } from '../tensor';
+import { Parameter } from '../nn/parameter';
+
+/** A parameter group: its parameters and its options (camelCase of PyTorch's keys). */
+export interface ParamGroup {
+  params: Parameter[];
+  lr: number;
+  /** Set by learning-rate schedulers (PyTorch's `initial_lr`). */
+  initialLr?: number;
+  [option: string]: unknown;
+}
+
+/** What the constructor takes: parameters, or groups `{params, ...options}` overriding the defaults. */
+export type ParamsArg = Iterable<Parameter> | Array<{ params: Iterable<Parameter>; [option: string]: unknown }>;
+
+/** A per-parameter state value: tensors (moments, buffers), numbers (step counts) or null. */
+export type StateValue = Tensor | number | null;
+export type ParamState = Record<string, StateValue>;
+
+/** PyTorch's optimizer state_dict: `state` keyed by parameter index, `param_groups` with PyTorch's keys. */
+export interface OptimizerStateDict {
+  state: Map<number, Record<string, StateValue>>;
+  param_groups: Array<Record<string, unknown> & { params: number[] }>;
+}
+
+/** camelCase option → PyTorch key. */
+const PY_KEYS: Record<string, string> = {
+  weightDecay: 'weight_decay', lrDecay: 'lr_decay', initialAccumulatorValue: 'initial_accumulator_value',
+  initialLr: 'initial_lr',
+};
+const JS_KEYS: Record<string, string> = Object.fromEntries(Object.entries(PY_KEYS).map(([k, v]) => [v, k]));
+const toPyKey = (k: string): string => PY_KEYS[k] ?? k;
+const toJsKey = (k: string): string => JS_KEYS[k] ?? k;
+
+/**
+ * Base class of all optimizers (PyTorch's `torch.optim.Optimizer`).
+ *
+ * @example
+ * const opt = new optim.Adam([
+ *   { params: model.encoder.parameters(), lr: 1e-4 },   // pretrained: small lr
+ *   { params: model.head.parameters() },                // new head: the default lr
+ * ], { lr: 1e-3 });
+ */
+export abstract class Optimizer {
+  readonly defaults: Record<string, unknown>;
+  paramGroups: ParamGroup[] = [];
+  /** Per-parameter state (moments, step counts), as PyTorch's `optimizer.state`. */
+  state = new Map<Parameter, ParamState>();
+  /** Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
+  protected pythonOnlyOptions(): Record<string, unknown> {
+    return {};
+  }
+
+  protected constructor(params: ParamsArg, defaults: Record<string, unknown>) {
+    this.defaults = defaults;
+    const fn = `${this.constructor.name}`;
+    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function')
+      throw new TypeError(`${fn}: expected params to be an iterable of Parameters or of parameter groups, got ${describe(params)}`);
+    const list = [...(params as Iterable<unknown>)];
+    if (list.length === 0) throw new RangeError(`${fn}: optimizer got an empty parameter list`);
+    const groups = list[0] instanceof Tensor ? [{ params: list as Parameter[] }] : list;
+    for (const g of groups) this.addParamGroup(g as { params: Iterable<Parameter> });
+  }
+
+  /** Adds a group (e.g. a new head while fine-tuning); unspecified options take the defaults. */
+  addParamGroup(group: { params: Iterable<Parameter>; [option: string]: unknown }): void {
+    const fn = `${this.constructor.name}.addParamGroup`;
+    if (group === null || typeof group !== 'object' || !('params' in group))
+      throw new TypeError(`${fn}: expected a parameter group {params, ...options}, got ${describe(group)}`);
+    const ps = group.params instanceof Tensor ? [group.params] : [...group.params];
+    ps.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new TypeError(`${fn}: params[${i}] is not a Tensor (got ${describe(p)})`);
+      if (!p.isLeaf) throw new TypeError(`${fn}: can't optimize a non-leaf Tensor (params[${i}])`);
+    });
+    const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    if (ps.some((p) => seen.has(p as Parameter))) throw new Error(`${fn}: some parameters appear in more than one parameter group`);
+    if (new Set(ps).size !== ps.length) process.emitWarning(`${fn}: a parameter group contains duplicate parameters`);
+    const out: ParamGroup = { ...this.defaults, ...group, params: ps as Parameter[] } as ParamGroup;
+    for (const [k, v] of Object.entries(out)) {
+      if (k !== 'params' && !(k in this.defaults) && k !== 'initialLr')
+        throw new TypeError(`${fn}: unknown option '${k}' for ${this.constructor.name} (known: ${Object.keys(this.defaults).join(', ')})`);
+      if (v === undefined) throw new TypeError(`${fn}: option '${k}' is undefined`);
+    }
+    checkNumber(fn, 'lr', out.lr);
+    this.checkGroup(out);
+    this.paramGroups.push(out);
+    for (const p of out.params) keep(p);
+  }
+
+  /** Validates a group's options (RangeError naming the option, as PyTorch's ValueErrors). */
+  protected abstract checkGroup(group: ParamGroup): void;
+
+  /** Performs one update of every parameter that has a gradient. */
+  step(closure?: () => Tensor | number): Tensor | number | undefined {
+    let loss: Tensor | number | undefined;
+    if (closure !== undefined) {
+      if (typeof closure !== 'function') throw new TypeError(`${this.constructor.name}.step: expected closure to be a function`);
+      loss = closure();
+    }
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          const grad = p.grad;
+          if (grad === null) continue;
+          try {
+            let st = this.state.get(p);
+            if (!st) { st = {}; this.state.set(p, st); }
+            this.updateParam(p, grad, st, group);
+          } finally {
+            grad.dispose();
+          }
+        }
+      }
+    });
+    return loss;
+  }
+
+  /** One parameter's update (state initialised lazily here, as PyTorch's step does). */
+  protected abstract updateParam(p: Parameter, grad: Tensor, state: ParamState, group: ParamGroup): void;
+
+  /** Resets the gradients of all optimized parameters: to null (default, as PyTorch 2) or zero. */
+  zeroGrad(opts: { setToNone?: boolean } = {}): void {
+    const setToNone = opts.setToNone ?? true;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (setToNone) { p.grad = null; continue; }
+        const grad = p.grad;
+        if (grad) { grad.zero_(); grad.dispose(); }
+      }
+    }
+  }
+
+  /** PyTorch's structure: `{state: Map(index → state), param_groups: [{...options, params: [indices]}]}`. */
+  stateDict(): OptimizerStateDict {
+    const index = new Map<Parameter, number>();
+    let next = 0;
+    const groups = this.paramGroups.map((g) => {
+      const packed: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(g)) if (k !== 'params') packed[toPyKey(k)] = v;
+      Object.assign(packed, { ...this.pythonOnlyOptions(), ...packed });
+      const ids: number[] = [];
+      for (const p of g.params) {
+        if (!index.has(p)) index.set(p, next++);
+        ids.push(index.get(p)!);
+      }
+      return { ...packed, params: ids };
+    });
+    const state = new Map<number, Record<string, StateValue>>();
+    for (const [p, st] of this.state) {
+      const i = index.get(p);
+      if (i === undefined) continue;
+      const copy: Record<string, StateValue> = {};
+      for (const [k, v] of Object.entries(st)) copy[k] = v instanceof Tensor ? v.detach() : v;
+      state.set(i, copy);
+    }
+    return { state, param_groups: groups };
+  }
+
+  /**
+   * Restores state saved by `stateDict()` (ours or PyTorch's, e.g. from `torch.load`), so a
+   * resumed run continues exactly. Group structure must match.
+   */
+  loadStateDict(sd: OptimizerStateDict | { state: Record<string, Record<string, StateValue>> | Map<number, Record<string, StateValue>>; param_groups: Array<Record<string, unknown>> }): void {
+    const fn = `${this.constructor.name}.loadStateDict`;
+    if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.param_groups) || sd.state === null || typeof sd.state !== 'object')
+      throw new TypeError(`${fn}: expected {state, param_groups}, got ${describe(sd)}`);
+    if (sd.param_groups.length !== this.paramGroups.length)
+      throw new RangeError(`${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, the optimizer has ${this.paramGroups.length}`);
+    const order: Parameter[] = [];
+    const idToParam = new Map<number, Parameter>();
+    sd.param_groups.forEach((g, gi) => {
+      const ids = g.params as unknown;
+      if (!Array.isArray(ids) || ids.length !== this.paramGroups[gi].params.length)
+        throw new RangeError(`${fn}: loaded state dict contains a parameter group that doesn't match the size of optimizer's group ${gi}`);
+      ids.forEach((id, k) => { const p = this.paramGroups[gi].params[k]; idToParam.set(Number(id), p); order.push(p); });
+    });
+    const entries: [number, Record<string, StateValue>][] = sd.state instanceof Map
+      ? [...sd.state.entries()].map(([k, v]) => [Number(k), v])
+      : Object.entries(sd.state).map(([k, v]) => [Number(k), v]);
+    // Validate everything before changing anything.
+    const newState = new Map<Parameter, ParamState>();
+    for (const [id, st] of entries) {
+      const p = idToParam.get(id);
+      if (!p) throw new RangeError(`${fn}: state refers to parameter index ${id}, which no group has`);
+      const copy: ParamState = {};
+      for (const [k, v] of Object.entries(st)) {
+        if (v instanceof Tensor) {
+          // moments take the parameter's dtype and device; 'step' stays as it is (PyTorch's rule)
+          const t = k === 'step' ? v.clone() : v.to({ dtype: p.dtype, device: p.device, copy: true });
+          copy[k] = keep(t);
+        } else if (typeof v === 'number' || v === null) copy[k] = v;
+        else throw new TypeError(`${fn}: state value ${id}.${k} is not a Tensor, number or null (got ${describe(v)})`);
+      }
+      newState.set(p, copy);
+    }
+    for (const st of this.state.values()) for (const v of Object.values(st)) if (v instanceof Tensor) v.dispose();
+    this.state = newState;
+    sd.param_groups.forEach((g, gi) => {
+      for (const [k, v] of Object.entries(g)) {
+        if (k === 'params') continue;
+        const jk = toJsKey(k);
+        if (jk in this.defaults || jk === 'initialLr') this.paramGroups[gi][jk] = v;
+      }
+    });
+  }
+
+  toString(): string {
+    const lines = [`${this.constructor.name} (`];
+    this.paramGroups.forEach((g, i) => {
+      lines.push(`Parameter Group ${i}`);
+      for (const k of Object.keys(g).filter((k) => k !== 'params').sort()) lines.push(`    ${toPyKey(k)}: ${String(g[k])}`);
+    });
+    lines.push(')');
+    return lines.join('\n');
+  }
+}
+
+/** A new tensor like `p` filled with `fill`, kept out of tidy scopes (state lives across steps). */
+export function stateLike(p: Tensor, fill = 0): Tensor {
+  return keep(full(p.shape as number[], fill, { dtype: p.dtype, device: p.device }));
+}
+
+/** PyTorch's `torch.tensor(0.)` step counter. */
+export function stepTensor(): Tensor {
+  return keep(full([], 0, { dtype: 'float32' }));
+}

@@ -1,0 +1,38 @@
+import { checkBool, checkNumber } from '../errors';
+import { native as N } from '../native';
+import { Tensor } from '../tensor';
+import { Parameter } from '../nn/parameter';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike } from './optimizer';
+
+export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; maximize?: boolean }
+
+/** RMSprop (PyTorch's `optim.RMSprop`), with momentum and the centered variant. */
+export class RMSprop extends Optimizer {
+  constructor(params: ParamsArg, opts: RMSpropOptions = {}) {
+    super(params, { lr: opts.lr ?? 1e-2, momentum: opts.momentum ?? 0, alpha: opts.alpha ?? 0.99, eps: opts.eps ?? 1e-8,
+      centered: opts.centered ?? false, weightDecay: opts.weightDecay ?? 0, maximize: opts.maximize ?? false });
+  }
+  protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
+  protected checkGroup(g: ParamGroup): void {
+    const fn = 'RMSprop';
+    if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
+    if (checkNumber(fn, 'eps', g.eps) < 0) throw new RangeError(`${fn}: invalid epsilon value: ${g.eps}`);
+    if (checkNumber(fn, 'momentum', g.momentum) < 0) throw new RangeError(`${fn}: invalid momentum value: ${g.momentum}`);
+    if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
+    if (checkNumber(fn, 'alpha', g.alpha) < 0) throw new RangeError(`${fn}: invalid alpha value: ${g.alpha}`);
+    checkBool(fn, 'centered', g.centered);
+    checkBool(fn, 'maximize', g.maximize);
+  }
+  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void {
+    if (typeof st.step !== 'number') {
+      st.step = 0;
+      st.square_avg = stateLike(p);
+      if ((g.momentum as number) > 0) st.momentum_buffer = stateLike(p);
+      if (g.centered) st.grad_avg = stateLike(p);
+    }
+    st.step = (st.step as number) + 1;
+    const h = (k: string) => (st[k] instanceof Tensor ? (st[k] as Tensor)._h : null);
+    N.rmspropStep(p._h, grad._h, (st.square_avg as Tensor)._h, h('grad_avg'), h('momentum_buffer'), g.lr, g.alpha as number,
+      g.eps as number, g.weightDecay as number, g.momentum as number, g.centered as boolean, g.maximize as boolean);
+  }
+}

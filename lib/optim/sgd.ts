@@ -1,0 +1,35 @@
+import { checkBool, checkNumber } from '../errors';
+import { native as N } from '../native';
+import { Tensor } from '../tensor';
+import { keep } from '../memory';
+import { Parameter } from '../nn/parameter';
+import { Optimizer, ParamGroup, ParamState, ParamsArg } from './optimizer';
+
+export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }
+
+/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's `optim.SGD`). */
+export class SGD extends Optimizer {
+  constructor(params: ParamsArg, opts: SGDOptions = {}) {
+    if (opts.lr === undefined) throw new TypeError('SGD: lr is required (PyTorch has no default learning rate for SGD)');
+    super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0,
+      weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
+  }
+  protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
+  protected checkGroup(g: ParamGroup): void {
+    const fn = 'SGD';
+    if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
+    if (checkNumber(fn, 'momentum', g.momentum) < 0) throw new RangeError(`${fn}: invalid momentum value: ${g.momentum}`);
+    if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
+    checkNumber(fn, 'dampening', g.dampening);
+    checkBool(fn, 'maximize', g.maximize);
+    if (checkBool(fn, 'nesterov', g.nesterov) && ((g.momentum as number) <= 0 || g.dampening !== 0))
+      throw new RangeError(`${fn}: Nesterov momentum requires a momentum and zero dampening`);
+  }
+  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void {
+    const buf = st.momentum_buffer instanceof Tensor ? st.momentum_buffer : null;
+    const created = N.sgdStep(p._h, grad._h, buf ? buf._h : null, g.lr, g.momentum as number, g.dampening as number,
+      g.weightDecay as number, g.nesterov as boolean, g.maximize as boolean);
+    if (created !== null) st.momentum_buffer = keep(new Tensor(created));
+    else if (!('momentum_buffer' in st)) st.momentum_buffer = null;
+  }
+}
