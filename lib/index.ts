@@ -19,3 +19,5 @@ export { version, libtorchVersion, config, getNumThreads, setNumThreads, manualS
 export type { Config } from './runtime';
 export * as nn from './nn';
 export * as optim from './optim';
+export * as viz from './viz';
+export { save, load, saveSafetensors, loadSafetensors } from './serialization';

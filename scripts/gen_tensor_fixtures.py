@@ -345,6 +345,7 @@ for spec in [
     [':', ':', torch.tensor([[0, 1], [2, 3]])], [L(0, 1), ':', L(1, 2)], [0, ':', L(0, 1)],
     [L(0, 1), L(1, 2)], ['...', L(3)], [None, L(1)], [L(1, 0), None], [':', L(2, 0), '1:3'],
     [L(1, 1, 0), L(2, 0, 1), L(3, 2, 1)], [torch.tensor([True, False]), 0, '1:'],
+    [torch.tensor(1)], [':', torch.tensor(2)], [torch.tensor(True)], [0, torch.tensor(False)],
 ]:
     add_index('X', spec)
 add_index('a', [mask])
@@ -395,8 +396,8 @@ grad_case('nonscalar', ['a', 'b'], lambda x, y: x * 2 + y * x, gradient=g34)
 x_ = a.clone().requires_grad_()
 y_ = b.clone().requires_grad_()
 for name, t in [
-    ('add', x_ + y_), ('add_scalar', x_ + 1), ('sub', x_ - y_), ('mul', x_ * y_), ('mul_scalar', x_ * 2),
-    ('div', x_ / y_), ('pow_scalar', x_ ** 2), ('pow_tensor', x_ ** y_), ('neg', -x_), ('exp', x_.exp()),
+    ('add', x_ + y_), ('add_scalar', x_ + 1), ('sub', x_ - y_), ('sub_scalar', x_ - 1), ('mul', x_ * y_),
+    ('mul_scalar', x_ * 2), ('div', x_ / y_), ('div_scalar', x_ / 2), ('pow_scalar', x_ ** 2), ('pow_tensor', x_ ** y_), ('neg', -x_), ('exp', x_.exp()),
     ('tanh', x_.tanh()), ('sigmoid', x_.sigmoid()), ('relu', x_.relu()), ('softmax', x_.softmax(1)),
     ('log_softmax', x_.log_softmax(1)), ('matmul', x_ @ y_.t()), ('t', x_.t()), ('sum', x_.sum()),
     ('sum_dim', x_.sum(1)), ('mean', x_.mean()), ('max', x_.max()), ('max_dim', x_.max(1)[0]),

@@ -52,7 +52,7 @@ function pyFloat(x: number): string {
   if (Number.isInteger(x) && Math.abs(x) < 1e16) return x.toFixed(1);
   const [mant, exp] = x.toExponential().split('e');
   const e = Number(exp);
-  if (e >= -5 && e < 16) return String(x);
+  if (e >= -4 && e < 16) return String(x);
   return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
 

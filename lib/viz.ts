@@ -1,0 +1,132 @@
+// SVG pictures for attention weights and training curves: strings, no dependencies.
+import * as fs from 'fs';
+import * as path from 'path';
+import { describe } from './errors';
+import { Tensor } from './tensor';
+
+export interface HeatmapOptions {
+  /** Labels of the query rows (length L). */
+  rowLabels?: string[];
+  /** Labels of the key columns (length S). */
+  colLabels?: string[];
+  title?: string;
+  /** Pixel size of one cell (default 22). */
+  cellSize?: number;
+  /** Per head panels for `(H, L, S)` weights (default), or their average. */
+  average?: boolean;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
+
+/** White → dark blue; exact zeros (masked cells) are drawn as a hatched grey instead. */
+function color(v: number, max: number): string {
+  const t = max > 0 ? Math.min(1, Math.max(0, v / max)) : 0;
+  const r = Math.round(255 - t * (255 - 8)), g = Math.round(255 - t * (255 - 48)), b = Math.round(255 - t * (255 - 107));
+  return `rgb(${r},${g},${b})`;
+}
+
+/**
+ * An SVG heatmap of attention weights: `(L, S)` one panel; `(H, L, S)` one panel per head (or
+ * averaged with `average: true`); a leading batch dim of 1 is dropped. Cells whose weight is
+ * exactly 0 (masked: causal future, padded keys) are hatched grey, so masks are visible. NaN
+ * cells (fully masked rows) are red.
+ *
+ * Each cell is a `<rect class="cell">`, so the SVG can be checked by counting cells.
+ */
+export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): string {
+  const fn = 'torch.viz.attentionHeatmap';
+  if (!(weights instanceof Tensor)) throw new TypeError(`${fn}: expected weights to be a Tensor, got ${describe(weights)}`);
+  let shape = [...weights.shape];
+  while (shape.length > 3 && shape[0] === 1) shape = shape.slice(1);
+  if (shape.length === 3 && shape[0] === 1 && !opts.average) shape = shape.slice(1);
+  if (shape.length !== 2 && shape.length !== 3)
+    throw new RangeError(`${fn}: expected weights of shape (L, S) or (H, L, S), got [${weights.shape.join(', ')}]`);
+  const data = Float64Array.from(weights.detach().to('float64').data() as Float64Array);
+  let H = shape.length === 3 ? shape[0] : 1;
+  const L = shape[shape.length - 2], S = shape[shape.length - 1];
+  let panels: Float64Array[] = [];
+  for (let h = 0; h < H; h++) panels.push(data.subarray(h * L * S, (h + 1) * L * S));
+  if (opts.average && H > 1) {
+    const avg = new Float64Array(L * S);
+    for (const p of panels) for (let i = 0; i < avg.length; i++) avg[i] += p[i] / H;
+    panels = [avg];
+    H = 1;
+  }
+  if (opts.rowLabels && opts.rowLabels.length !== L) throw new RangeError(`${fn}: rowLabels has ${opts.rowLabels.length} labels for ${L} rows`);
+  if (opts.colLabels && opts.colLabels.length !== S) throw new RangeError(`${fn}: colLabels has ${opts.colLabels.length} labels for ${S} columns`);
+  const c = opts.cellSize ?? 22;
+  const left = 40, top = opts.title ? 44 : 24, gap = 24;
+  const panelW = S * c, panelH = L * c;
+  const width = Math.max(left + H * panelW + (H - 1) * gap + 20, 480), height = top + 18 + panelH + 30;
+  let max = 0;
+  for (const p of panels) for (const v of p) if (Number.isFinite(v) && v > max) max = v;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`);
+  out.push('<defs><pattern id="masked" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+    '<rect width="6" height="6" fill="#e6e6e6"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/></pattern></defs>');
+  out.push('<rect width="100%" height="100%" fill="white"/>');
+  if (opts.title) out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(opts.title)}</text>`);
+  panels.forEach((p, h) => {
+    const x0 = left + h * (panelW + gap), y0 = top + 18;
+    if (H > 1) out.push(`<text x="${x0}" y="${top + 10}">head ${h}</text>`);
+    for (let i = 0; i < L; i++) {
+      for (let j = 0; j < S; j++) {
+        const v = p[i * S + j];
+        const fill = Number.isNaN(v) ? '#d62728' : v === 0 ? 'url(#masked)' : color(v, max);
+        out.push(`<rect class="cell" x="${x0 + j * c}" y="${y0 + i * c}" width="${c}" height="${c}" fill="${fill}" stroke="white" stroke-width="0.5"><title>q${i} → k${j}: ${Number.isNaN(v) ? 'NaN' : v.toFixed(4)}</title></rect>`);
+      }
+    }
+    for (let i = 0; i < L; i++)
+      out.push(`<text x="${x0 - 4}" y="${y0 + i * c + c / 2 + 3}" text-anchor="end">${esc(opts.rowLabels?.[i] ?? String(i))}</text>`);
+    for (let j = 0; j < S; j++)
+      out.push(`<text x="${x0 + j * c + c / 2}" y="${y0 + panelH + 12}" text-anchor="middle">${esc(opts.colLabels?.[j] ?? String(j))}</text>`);
+  });
+  out.push(`<text x="${left}" y="${height - 4}" fill="#555">rows: queries, columns: keys; hatched = weight 0 (masked)${panels.some((p) => p.some(Number.isNaN)) ? ', red = NaN (fully masked row)' : ''}</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+export interface LineSeries { name: string; values: number[]; color?: string }
+
+/** An SVG line chart (e.g. training and validation loss per epoch); `logY` for a log scale. */
+export function lineChart(series: LineSeries[], opts: { title?: string; xLabel?: string; yLabel?: string; logY?: boolean; width?: number; height?: number } = {}): string {
+  const fn = 'torch.viz.lineChart';
+  if (!Array.isArray(series) || series.length === 0) throw new TypeError(`${fn}: expected a non-empty array of series`);
+  const W = opts.width ?? 640, Hh = opts.height ?? 360, ml = 60, mr = 20, mt = opts.title ? 36 : 16, mb = 44;
+  const tf = (v: number) => (opts.logY ? Math.log10(Math.max(v, 1e-12)) : v);
+  const all = series.flatMap((s) => s.values.filter(Number.isFinite).map(tf));
+  const n = Math.max(...series.map((s) => s.values.length));
+  let lo = Math.min(...all), hi = Math.max(...all);
+  if (!(hi > lo)) { hi = lo + 1; }
+  const x = (i: number) => ml + (n <= 1 ? 0 : (i / (n - 1)) * (W - ml - mr));
+  const y = (v: number) => mt + (1 - (tf(v) - lo) / (hi - lo)) * (Hh - mt - mb);
+  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Hh}" viewBox="0 0 ${W} ${Hh}" font-family="sans-serif" font-size="11">`,
+    '<rect width="100%" height="100%" fill="white"/>'];
+  if (opts.title) out.push(`<text x="${ml}" y="20" font-size="14" font-weight="bold">${esc(opts.title)}</text>`);
+  out.push(`<line x1="${ml}" y1="${Hh - mb}" x2="${W - mr}" y2="${Hh - mb}" stroke="#333"/><line x1="${ml}" y1="${mt}" x2="${ml}" y2="${Hh - mb}" stroke="#333"/>`);
+  for (let k = 0; k <= 4; k++) {
+    const tv = lo + ((hi - lo) * k) / 4, yy = mt + (1 - k / 4) * (Hh - mt - mb);
+    const label = opts.logY ? Math.pow(10, tv).toPrecision(2) : tv.toPrecision(3);
+    out.push(`<text x="${ml - 6}" y="${yy + 4}" text-anchor="end">${label}</text><line x1="${ml}" y1="${yy}" x2="${W - mr}" y2="${yy}" stroke="#eee"/>`);
+  }
+  out.push(`<text x="${(ml + W - mr) / 2}" y="${Hh - 8}" text-anchor="middle">${esc(opts.xLabel ?? 'epoch')}</text>`);
+  if (opts.yLabel) out.push(`<text x="14" y="${(mt + Hh - mb) / 2}" transform="rotate(-90 14 ${(mt + Hh - mb) / 2})" text-anchor="middle">${esc(opts.yLabel)}</text>`);
+  series.forEach((s, k) => {
+    const col = s.color ?? palette[k % palette.length];
+    const pts = s.values.map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null)).filter(Boolean).join(' ');
+    out.push(`<polyline class="series" fill="none" stroke="${col}" stroke-width="2" points="${pts}"/>`);
+    out.push(`<rect x="${W - mr - 150}" y="${mt + 4 + k * 16}" width="10" height="10" fill="${col}"/><text x="${W - mr - 135}" y="${mt + 13 + k * 16}">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+/** Writes an SVG string to `file` (creating its directory); returns the absolute path. */
+export function writeSvg(file: string, svg: string): string {
+  if (typeof file !== 'string' || typeof svg !== 'string') throw new TypeError('torch.viz.writeSvg: expected (file: string, svg: string)');
+  const abs = path.resolve(file);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  fs.writeFileSync(abs, svg);
+  return abs;
+}
