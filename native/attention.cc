@@ -15,6 +15,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "F.";
+
 // bool/uint8 -> float 0/-inf (true = blocked); float -> the query's dtype.
 at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
   if (mask.scalar_type() == at::kBool || mask.scalar_type() == at::kByte) {
@@ -184,10 +186,12 @@ TNAPI_FN(sdpa, {
   }
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * sc;
   if (bias.defined()) scores = scores + bias;
-  at::Tensor w = at::softmax(scores, -1);
-  // _safe_softmax: rows where every score is -inf give 0, not NaN.
+  // _safe_softmax: rows where every score is -inf give 0, not NaN — and no NaN gradient, so the
+  // softmax never sees such a row (its scores are replaced by 0 first, its output by 0 after).
   at::Tensor fully = scores.eq(-inf).all(-1, /*keepdim=*/true);
-  w = at::where(fully, at::zeros({}, w.options()), w);
+  at::Tensor zero = at::zeros({}, scores.options());
+  at::Tensor w = at::softmax(at::where(fully, zero, scores), -1);
+  w = at::where(fully, zero, w);
   if (p > 0.0) w = at::dropout(w, p, true);
   return Napi::Value(a.Env(), Wrap(a.Env(), at::matmul(w, v)));
 #endif

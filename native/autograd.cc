@@ -7,6 +7,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "Tensor.";
+
 // backward(self, gradient?, retainGraph?, createGraph?)
 TNAPI_FN(backward, {
   const at::Tensor& self = a.Tensor(0);

@@ -67,6 +67,8 @@ AddonData* Data(napi_env env);
 // Report `delta` bytes to V8, batched in steps of 1 MiB so that small ops pay nothing.
 void AdjustMemory(node_api_basic_env env, AddonData* d, int64_t delta);
 
+// The bytes a handle reports to V8 (bounded by its storage).
+int64_t ReportedBytes(const at::Tensor& t);
 // Wrap a tensor in a new handle. An undefined tensor becomes `null`.
 napi_value Wrap(napi_env env, at::Tensor t);
 // The box behind a handle value: nullptr if it is not a handle; for a number handle whose slot
@@ -75,13 +77,19 @@ TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
 // Release the tensor behind a handle now (idempotent).
 void Release(napi_env env, napi_value v);
 
+// "Tensor." + "addScalar" -> "Tensor.add" (a binding's name as the user calls it).
+std::string DisplayName(const char* prefix, const char* name);
+
 // ---------------------------------------------------------------------------------------------
 // Arguments. `Args` reads the JS arguments of one native call; every getter re-checks the type
 // cheaply (the TypeScript layer validated already, but native exports are reachable directly)
 // and names the call and the position in its message.
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, const char* name) : info_(info), env_(info.Env()), name_(name) {}
+  Args(const Napi::CallbackInfo& info, const char* prefix, const char* name)
+      : info_(info), env_(info.Env()), prefix_(prefix), name_(name) {}
+  /** The JS-facing name for messages: prefix + binding name without its `Scalar` suffix. */
+  std::string Name() const { return DisplayName(prefix_, name_); }
   Napi::Env Env() const { return env_; }
   size_t Length() const { return info_.Length(); }
   bool Has(size_t i) const { return i < info_.Length() && !info_[i].IsUndefined() && !info_[i].IsNull(); }
@@ -114,6 +122,7 @@ class Args {
  private:
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
+  const char* prefix_;
   const char* name_;
 };
 
@@ -124,19 +133,19 @@ class Args {
 Napi::Error TorchError(Napi::Env env, const std::string& msg);
 
 template <class F>
-Napi::Value Guard(Napi::Env env, F&& f) {
+Napi::Value Guard(Napi::Env env, const char* prefix, const char* name, F&& f) {
   try {
     return f();
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::IndexError& e) {  // e.g. "Dimension out of range": an argument error
-    throw Napi::RangeError::New(env, e.what_without_backtrace());
+    throw Napi::RangeError::New(env, DisplayName(prefix, name) + ": " + e.what_without_backtrace());
   } catch (const c10::Error& e) {
-    throw TorchError(env, e.what_without_backtrace());
+    throw TorchError(env, DisplayName(prefix, name) + ": " + e.what_without_backtrace());
   } catch (const std::bad_alloc&) {
-    throw TorchError(env, "out of memory: libtorch could not allocate the tensor");
+    throw TorchError(env, DisplayName(prefix, name) + ": out of memory: libtorch could not allocate the tensor");
   } catch (const std::exception& e) {
-    throw TorchError(env, e.what());
+    throw TorchError(env, DisplayName(prefix, name) + ": " + e.what());
   }
 }
 
@@ -166,10 +175,11 @@ void RegisterCore(Napi::Env env, Napi::Object exports);
 
 // TNAPI_FN(name, { body using `a` (Args) }) defines a guarded binding;
 // TNAPI_TENSOR_FN(name, expr) one that returns the tensor `expr`.
+// Each bindings file defines `kNamePrefix` ("Tensor.", "torch.", "F.") for its messages.
 #define TNAPI_FN(fname, ...)                                                    \
   static Napi::Value fname(const Napi::CallbackInfo& info) {                     \
-    return ::tnapi::Guard(info.Env(), [&]() -> Napi::Value {                    \
-      ::tnapi::Args a(info, #fname);                                             \
+    return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value { \
+      ::tnapi::Args a(info, kNamePrefix, #fname);                                \
       __VA_ARGS__                                                                \
     });                                                                          \
   }

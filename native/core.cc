@@ -8,6 +8,7 @@
 namespace tnapi {
 
 namespace {
+constexpr const char* kNamePrefix = "torch.";
 constexpr int64_t kAdjustStep = 1 << 20;  // report to V8 in 1 MiB steps
 
 void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
@@ -46,6 +47,15 @@ void AdjustMemory(node_api_basic_env env, AddonData* d, int64_t delta) {
   }
 }
 
+// What a handle reports to V8: its own bytes, but never more than its storage holds (an
+// `expand`ed view of 4 bytes may span 2^60 logical bytes, which V8 rejects).
+int64_t ReportedBytes(const at::Tensor& t) {
+  if (t.is_sparse() || !t.has_storage()) return 0;
+  uint64_t logical = static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(t.element_size());
+  uint64_t stored = static_cast<uint64_t>(t.storage().nbytes());
+  return static_cast<int64_t>(std::min(logical, stored));
+}
+
 napi_value Wrap(napi_env env, at::Tensor t) {
   napi_value result;
   if (!t.defined()) {
@@ -54,7 +64,7 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   }
   AddonData* d = Data(env);
   auto* box = new TensorBox;
-  box->bytes = t.is_sparse() ? 0 : static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+  box->bytes = ReportedBytes(t);
   box->t = std::move(t);
   if (box->bytes < kSmallBytes) {
     uint32_t slot;
@@ -136,6 +146,15 @@ void Release(napi_env env, napi_value v) {
   }
 }
 
+std::string DisplayName(const char* prefix, const char* name) {
+  std::string n(name);
+  static const std::string kScalar = "Scalar";
+  if (n.size() > kScalar.size() && n.compare(n.size() - kScalar.size(), kScalar.size(), kScalar) == 0)
+    n.resize(n.size() - kScalar.size());
+  if (n == "std_") n = "std";  // the C++ name avoids `std`
+  return std::string(prefix) + n;
+}
+
 Napi::Error TorchError(Napi::Env env, const std::string& msg) {
   AddonData* d = Data(env);
   if (d && !d->torchError.IsEmpty()) {
@@ -179,12 +198,12 @@ void Args::TypeError(size_t i, const char* expected) const {
       default: got = "a value of another type"; break;
     }
   }
-  throw Napi::TypeError::New(env_, std::string(name_) + ": expected argument " + std::to_string(i) + " to be " +
+  throw Napi::TypeError::New(env_, Name() + ": expected argument " + std::to_string(i) + " to be " +
                                        expected + ", got " + got);
 }
 
 void Args::RangeError(const std::string& msg) const {
-  throw Napi::RangeError::New(env_, std::string(name_) + ": " + msg);
+  throw Napi::RangeError::New(env_, Name() + ": " + msg);
 }
 
 bool Args::IsTensor(size_t i) const {
@@ -203,7 +222,7 @@ TensorBox* Args::Box(size_t i) const {
 const at::Tensor& Args::Tensor(size_t i) const {
   TensorBox* box = Box(i);
   if (box == nullptr || !box->t.defined())
-    throw Napi::Error::New(env_, std::string(name_) + ": argument " + std::to_string(i) +
+    throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
   return box->t;
 }
@@ -223,9 +242,9 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
     bool stale;
     TensorBox* box = Unwrap(env_, v, &stale);
     if (box == nullptr && !stale)
-      throw Napi::TypeError::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is not a Tensor");
+      throw Napi::TypeError::New(env_, Name() + ": element " + std::to_string(k) + " is not a Tensor");
     if (box == nullptr || !box->t.defined())
-      throw Napi::Error::New(env_, std::string(name_) + ": element " + std::to_string(k) + " is a disposed tensor");
+      throw Napi::Error::New(env_, Name() + ": element " + std::to_string(k) + " is a disposed tensor");
     out.push_back(box->t);
   }
   return out;
@@ -268,7 +287,9 @@ at::Scalar Args::Scalar(size_t i) const {
       double x = v.As<Napi::Number>().DoubleValue();
       // JS has one number type: integral values become integer scalars so that int tensors
       // stay int (`x.add(1)`), and float tensors are unaffected (`y.mul(2)` stays float32).
-      if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0) return at::Scalar(static_cast<int64_t>(x));
+      // (-0 stays a double: x / -0 is -inf, as in Python)
+      if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0 && !(x == 0 && std::signbit(x)))
+        return at::Scalar(static_cast<int64_t>(x));
       return at::Scalar(x);
     }
     if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());

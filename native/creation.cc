@@ -7,6 +7,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "torch.";
+
 // fromBuffer(typedArray, shape, dtypeOfBytes, targetDtype?, device?): copies the bytes.
 TNAPI_FN(fromBuffer, {
   if (!a[0].IsTypedArray()) a.TypeError(0, "a TypedArray");

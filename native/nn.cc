@@ -7,6 +7,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "F.";
+
 Napi::Value TensorArray(Napi::Env env, std::initializer_list<at::Tensor> ts) {
   Napi::Array out = Napi::Array::New(env, ts.size());
   uint32_t k = 0;
@@ -101,7 +103,7 @@ TNAPI_FN(setData, {
   self.set_data(a.Tensor(1));
   TensorBox* box = a.Box(0);
   AddonData* d = Data(a.Env());
-  int64_t bytes = static_cast<int64_t>(self.numel()) * static_cast<int64_t>(self.element_size());
+  int64_t bytes = ReportedBytes(self);
   d->liveBytes += bytes - box->bytes;
   AdjustMemory(a.Env(), d, bytes - box->bytes);
   box->bytes = bytes;

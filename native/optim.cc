@@ -12,6 +12,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "F.";
+
 // ---- losses: reduction codes are ATen's (0 none, 1 mean, 2 sum) ------------------------------
 TNAPI_TENSOR_FN(mseLoss, at::mse_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
 TNAPI_TENSOR_FN(l1Loss, at::l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))

@@ -7,6 +7,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "torch.";
+
 TNAPI_FN(libtorchVersion, { return Napi::String::New(a.Env(), TORCH_VERSION); })
 TNAPI_FN(getNumThreads, { return Napi::Number::New(a.Env(), at::get_num_threads()); })
 TNAPI_FN(setNumThreads, {

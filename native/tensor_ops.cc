@@ -7,6 +7,8 @@
 namespace tnapi {
 namespace {
 
+constexpr const char* kNamePrefix = "Tensor.";
+
 // An op whose operand may be a tensor or a scalar gets two bindings, `op` and `opScalar`:
 // small-tensor handles are JS numbers, so the native side cannot tell a handle from a scalar
 // by its type; the JS method picks the binding.
@@ -33,18 +35,28 @@ namespace {
 #define BOTH(name) {#name, name}, {#name "Scalar", name##Scalar}
 
 // ---- arithmetic -----------------------------------------------------------------------------
+// Python passes a number to add/sub/mul/div as a "wrapped number" 0-dim tensor (the tensor
+// overload, with scalar type-promotion rules): doing the same gives PyTorch's grad_fn names
+// (AddBackward0, not AddBackward1) and identical numerics.
+at::Tensor Wrapped(const at::Scalar& s) {
+  at::Tensor t = at::scalar_to_tensor(s);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
 OPERAND_OP(add, self.add(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
-           self.add(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+           self.add(Wrapped(a.Scalar(1)), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
 OPERAND_OP(sub, self.sub(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
-           self.sub(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
-OPERAND_OP(mul, self.mul(a.Tensor(1)), self.mul(a.Scalar(1)))
+           self.sub(Wrapped(a.Scalar(1)), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
+OPERAND_OP(mul, self.mul(a.Tensor(1)), self.mul(Wrapped(a.Scalar(1))))
 static c10::optional<c10::string_view> RoundingMode(const Args& a, size_t i, std::string& storage) {
   if (!a.Has(i)) return c10::nullopt;
   storage = a.String(i);
   return c10::string_view(storage);
 }
 thread_local std::string modeStorage;
-OPERAND_OP(div, self.div(a.Tensor(1), RoundingMode(a, 2, modeStorage)), self.div(a.Scalar(1), RoundingMode(a, 2, modeStorage)))
+// Without a rounding mode, the plain overload (DivBackward0, as Python's `x / y`).
+OPERAND_OP(div, a.Has(2) ? self.div(a.Tensor(1), RoundingMode(a, 2, modeStorage)) : self.div(a.Tensor(1)),
+           a.Has(2) ? self.div(Wrapped(a.Scalar(1)), RoundingMode(a, 2, modeStorage)) : self.div(Wrapped(a.Scalar(1))))
 OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
 OPERAND_OP(remainder, self.remainder(a.Tensor(1)), self.remainder(a.Scalar(1)))
 TNAPI_TENSOR_FN(maximum, a.Tensor(0).maximum(a.Tensor(1)))
@@ -272,7 +284,7 @@ TNAPI_TENSOR_FN(detach, a.Tensor(0).detach())
 
 // ---- reading --------------------------------------------------------------------------------
 // [dtypeCode, device, requiresGrad, ...shape] in one call: what a JS Tensor caches.
-TNAPI_FN(meta, {
+TNAPI_FN(shape, {
   const at::Tensor& t = a.Tensor(0);
   Napi::Array shape = Napi::Array::New(a.Env(), t.dim());
   for (int64_t k = 0; k < t.dim(); k++) shape.Set(static_cast<uint32_t>(k), static_cast<double>(t.size(k)));
@@ -378,7 +390,7 @@ const Export kExports[] = {
     {"repeat", repeat}, {"index", index}, {"chunk", chunk}, {"split", split}, {"unbind", unbind},
     {"cat", cat}, {"stack", stack},
     {"to", to}, {"clone", clone}, {"detach", detach},
-    {"shape", meta}, {"dtype", dtype}, {"device", device}, {"isContiguous", isContiguous},
+    {"shape", shape}, {"dtype", dtype}, {"device", device}, {"isContiguous", isContiguous},
     {"stride", stride}, {"item", item}, {"data", data},
 };
 
