@@ -19,8 +19,9 @@ Layout:
     mha       {case: {...}}                  one MultiheadAttention forward (+ backward) each:
         module      constructor options (embedDim, numHeads + the TS option names)
         state       key into `states`;   training: bool
-        query/key/value/attnMask/keyPaddingMask/gradOut/gradWeights: a key into `tensors`,
-                    "=query" / "=key" (pass the same object: PyTorch's identity fast paths), or null
+        query/key/value/attnMask/keyPaddingMask/gradOut/gradWeights: a key into `tensors`
+                    ("name^T": that tensor transposed (0, 1)), "=query" / "=key" (pass the same
+                    object: PyTorch's identity fast paths), or null
         needWeights, averageAttnWeights
         out, weights                         PyTorch's results (weights null if needWeights=false)
         grads       {query|key|value|<parameter name>: grad} of
@@ -90,6 +91,7 @@ fx = OrderedDict(meta={'torch': torch.__version__, 'E': E, 'H': H, 'L': L, 'S': 
                  tensors=OrderedDict(), states=OrderedDict(), mha=OrderedDict(), init=OrderedDict(),
                  params=OrderedDict(), repr=OrderedDict(), masks=OrderedDict(), sdpa=OrderedDict())
 _names = {}
+_alive = []
 
 
 def T(name, t):
@@ -99,6 +101,7 @@ def T(name, t):
     assert name not in fx['tensors'], name
     fx['tensors'][name] = enc(t)
     _names[id(t)] = name
+    _alive.append(t)              # keep it alive: ids of freed objects are reused
     return name
 
 
@@ -327,6 +330,9 @@ BF = {'batch_first': True}
 m_bf, _, _ = module('batchFirst', BF, SEED)      # same seed → the same weights as 'base'
 assert all(torch.equal(a, b) for a, b in zip(m_bf.state_dict().values(), m_base.state_dict().values()))
 qt, kt, vt = (t.transpose(0, 1).contiguous() for t in (q, k, v))
+for t, base_name in ((qt, 'plain.query'), (kt, 'plain.key'), (vt, 'plain.value')):
+    _names[id(t)] = base_name + '^T'       # "name^T": the named tensor transposed (0, 1), not stored again
+    _alive.append(t)
 mha_case('batchFirst', 'batchFirst', BF, SEED, qt, kt, vt, attn=m14, kpm=kpm_bool, average=False, grad=True)
 mha_case('batchFirstSelf', 'batchFirst', BF, SEED, x_self.transpose(0, 1).contiguous(), None, None,
          key_alias='=query', value_alias='=query', kpm=torch.tensor([[0, 0, 0, 1]] * N, dtype=torch.bool))
