@@ -42,6 +42,7 @@ loss.json
 import json
 import math
 import os
+import warnings
 from collections import Counter
 
 import torch
@@ -52,6 +53,8 @@ from torch.optim import lr_scheduler as L
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, '..', 'test', 'fixtures')
 
+# SequentialLR steps its schedulers with the deprecated step(epoch) internally
+warnings.filterwarnings('ignore', category=UserWarning)
 torch.set_num_threads(1)
 gen = torch.Generator().manual_seed(20240611)
 
@@ -107,6 +110,7 @@ SNAKE = {
     'annealStrategy': 'anneal_strategy', 'divFactor': 'div_factor', 'finalDivFactor': 'final_div_factor',
     'threePhase': 'three_phase', 'cycleMomentum': 'cycle_momentum', 'baseMomentum': 'base_momentum',
     'maxMomentum': 'max_momentum', 'thresholdMode': 'threshold_mode', 'minLr': 'min_lr',
+    'lastEpoch': 'last_epoch', 'initialLr': 'initial_lr',
 }
 
 
@@ -175,7 +179,10 @@ OPT_CASES = [
     ('RMSprop centered momentum', 'RMSprop', {'lr': 0.01, 'centered': True, 'momentum': 0.9, 'weightDecay': 0.01},
      [{}, {'centered': False, 'momentum': 0.5}]),
     ('RMSprop momentum', 'RMSprop', {'lr': 0.005, 'momentum': 0.5, 'eps': 1e-6}, [{}, {'momentum': 0, 'maximize': True}]),
-    ('Adagrad', 'Adagrad', {'lr': 0.1}, [{}, {'lrDecay': 0.01, 'initialAccumulatorValue': 0.1}]),
+    ('Adagrad', 'Adagrad', {'lr': 0.1, 'initialAccumulatorValue': 0.1}, [{}, {'lrDecay': 0.01}]),
+    # PyTorch 1.13 fills every group's 'sum' with the constructor's initial_accumulator_value,
+    # ignoring a group's own value (the group still reports it in param_groups)
+    ('Adagrad per-group initialAccumulatorValue', 'Adagrad', {'lr': 0.1}, [{}, {'initialAccumulatorValue': 0.1}]),
     ('Adagrad weightDecay', 'Adagrad', {'lr': 0.05, 'weightDecay': 0.1, 'lrDecay': 0.001, 'initialAccumulatorValue': 0.5,
                                         'eps': 1e-6}, [{}, {'lr': 0.01, 'maximize': True}]),
 ]
@@ -208,6 +215,8 @@ SCHEDULERS = {'StepLR': L.StepLR, 'MultiStepLR': L.MultiStepLR, 'ExponentialLR':
 
 SGD2 = {'cls': 'SGD', 'defaults': {'lr': 0.1}, 'groups': [{}, {'lr': 0.05}]}
 SGDM = {'cls': 'SGD', 'defaults': {'lr': 0.1, 'momentum': 0.9}, 'groups': [{}, {'lr': 0.05}]}
+# groups that already carry initial_lr (restored from a checkpoint), for last_epoch != -1
+SGD_RESUMED = {'cls': 'SGD', 'defaults': {'lr': 0.1}, 'groups': [{'initialLr': 0.2}, {'lr': 0.05, 'initialLr': 0.08}]}
 ADAM2 = {'cls': 'Adam', 'defaults': {'lr': 0.01}, 'groups': [{}, {'lr': 0.005, 'betas': [0.8, 0.99]}]}
 
 PLATEAU_METRICS = [1.0, 0.9, 0.85, 0.84, 0.84, 0.8399, 0.84, 0.85, 0.83, 0.83, 0.83, 0.83, 0.82, 0.9, 0.9, 0.9, 0.9,
@@ -223,6 +232,8 @@ SCHED_CASES = [
     ('ExponentialLR 1.05', 'ExponentialLR', SGD2, {'gamma': 1.05}, 30),
     ('CosineAnnealingLR tMax 10 etaMin', 'CosineAnnealingLR', SGD2, {'tMax': 10, 'etaMin': 0.001}, 50),
     ('CosineAnnealingLR tMax 7', 'CosineAnnealingLR', SGD2, {'tMax': 7}, 40),
+    ('CosineAnnealingLR resumed at lastEpoch 4', 'CosineAnnealingLR', SGD_RESUMED, {'tMax': 10, 'etaMin': 0.001, 'lastEpoch': 4}, 30),
+    ('StepLR resumed at lastEpoch 9', 'StepLR', SGD_RESUMED, {'stepSize': 5, 'gamma': 0.5, 'lastEpoch': 9}, 20),
     ('LinearLR defaults', 'LinearLR', SGD2, {}, 30),
     ('LinearLR 0.25 to 0.75', 'LinearLR', SGD2, {'startFactor': 0.25, 'endFactor': 0.75, 'totalIters': 8}, 30),
     ('LinearLR decay', 'LinearLR', SGD2, {'startFactor': 1.0, 'endFactor': 0.1, 'totalIters': 10}, 30),

@@ -398,6 +398,28 @@ describe('optim.lrScheduler', () => {
       expect([g.initialLr, g.maxLr, g.minLr, g.maxMomentum, g.baseMomentum, g.momentum]).to.deep.equal([0.04, 1, 4e-6, 0.95, 0.85, 0.95]);
     });
 
+    // BUG: lib/optim/optimizer.ts maps only weightDecay, lrDecay, initialAccumulatorValue and
+    // initialLr to PyTorch's names, so after OneCycleLR the optimizer's stateDict() has
+    // `maxLr`, `minLr`, `maxMomentum`, `baseMomentum` where PyTorch's has `max_lr`, `min_lr`,
+    // `max_momentum`, `base_momentum`; and loadStateDict() restores only keys of `defaults` (and
+    // initial_lr), dropping these (PyTorch's load_state_dict keeps every saved group key). So the
+    // PyTorch-style resume `opt.loadStateDict(saved); new OneCycleLR(opt, {..., lastEpoch: k})`
+    // fails: "OneCycleLR: paramGroups[0].maxLr is not set".
+    it.skip("the optimizer state dict carries OneCycleLR's group keys under PyTorch's names and restores them (BUG)", () => {
+      const opt = sgd2({ momentum: 0.9 });
+      const s = new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10 });
+      for (let i = 0; i < 3; i++) { opt.step(); s.step(); }
+      const sd = opt.stateDict();
+      expect(sd.param_groups[0]).to.include.keys('max_lr', 'min_lr', 'max_momentum', 'base_momentum');
+      const opt2 = sgd2({ momentum: 0.9 });
+      opt2.loadStateDict(sd);
+      expect([opt2.paramGroups[0].maxLr, opt2.paramGroups[0].minLr]).to.deep.equal([1, 4e-6]);
+      const s2 = new S.OneCycleLR(opt2, { maxLr: 1, totalSteps: 10, lastEpoch: 3 });
+      opt.step();
+      s.step();
+      expectLrs(s2.getLastLr(), s.getLastLr(), 'resumed with lastEpoch');
+    });
+
     it('OneCycleLR refuses to step past totalSteps', () => {
       const opt = sgd2({ momentum: 0.9 });
       const s = new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 3 });

@@ -1,0 +1,452 @@
+// Optimizers against PyTorch 1.13 (test/fixtures/optim.json, written by
+// scripts/gen_optim_fixtures.py): 20 steps of SGD / Adam / AdamW / RMSprop / Adagrad on a small
+// fixed problem with two parameter groups, comparing the parameters and the whole state dict
+// (`state` and `param_groups`, PyTorch's keys); resuming from stateDict() after 10 steps; parameter
+// groups, zeroGrad, frozen parameters, errors, and memory.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import * as torch from '../../lib';
+import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+
+const { optim } = torch;
+type Parameter = torch.nn.Parameter;
+type Optimizer = torch.optim.Optimizer;
+type Opts = Record<string, unknown>;
+
+type FixtureState = Record<string, Encoded | number | null>;
+interface OptCase {
+  name: string;
+  cls: string;
+  defaults: Opts;
+  groups: Opts[];
+  steps: number;
+  params: Encoded[];
+  stateDict: { state: Record<string, FixtureState>; param_groups: Opts[] };
+}
+interface OptimFixture {
+  torch: string;
+  problem: Record<'W' | 'b' | 'V' | 'X' | 'Y', Encoded>;
+  optimizers: OptCase[];
+}
+
+const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8')) as OptimFixture;
+const TOL = { rtol: 1e-5, atol: 1e-5 };
+
+type OptCtor = new (params: torch.optim.ParamsArg, opts: Opts) => Optimizer;
+const OPTIMIZERS: Record<string, OptCtor> = {
+  SGD: optim.SGD as unknown as OptCtor, Adam: optim.Adam as unknown as OptCtor, AdamW: optim.AdamW as unknown as OptCtor,
+  RMSprop: optim.RMSprop as unknown as OptCtor, Adagrad: optim.Adagrad as unknown as OptCtor,
+};
+
+function paramsFrom(ts: (Encoded | torch.Tensor)[]): Parameter[] {
+  return ts.map((e) => {
+    const t = e instanceof torch.Tensor ? e.detach().clone() : fromEncoded(e);
+    const p = new torch.nn.Parameter(t);
+    t.dispose();
+    return p;
+  });
+}
+const freshParams = (): Parameter[] => paramsFrom([fx.problem.W, fx.problem.b, fx.problem.V]);
+const X = torch.keep(fromEncoded(fx.problem.X));
+const Y = torch.keep(fromEncoded(fx.problem.Y));
+
+/** loss = mean((tanh(X @ W.T + b) @ V.T - Y) ** 2), backpropagated into the parameters' grads. */
+function backward(params: Parameter[]): void {
+  const [W, b, V] = params;
+  torch.tidy(() => { X.matmul(W.t()).add(b).tanh().matmul(V.t()).sub(Y).pow(2).mean().backward(); });
+}
+
+function makeOptimizer(c: { cls: string; defaults: Opts; groups: Opts[] }, params: Parameter[]): Optimizer {
+  return new OPTIMIZERS[c.cls]([
+    { params: params.slice(0, 2), ...c.groups[0] },
+    { params: params.slice(2), ...c.groups[1] },
+  ], c.defaults);
+}
+
+function train(opt: Optimizer, params: Parameter[], steps: number): void {
+  for (let i = 0; i < steps; i++) {
+    opt.zeroGrad();
+    backward(params);
+    opt.step();
+  }
+}
+
+function isEncoded(v: unknown): v is Encoded {
+  return v !== null && typeof v === 'object' && 'values' in (v as object) && 'shape' in (v as object);
+}
+
+/** Our state dict against PyTorch's: same indices, keys, values (tensors within 1e-5), same group entries. */
+function expectStateDict(sd: torch.optim.OptimizerStateDict, want: OptCase['stateDict'], what: string): void {
+  expect([...sd.state.keys()].map(String).sort(), `${what} state indices`).to.deep.equal(Object.keys(want.state).sort());
+  for (const [k, ws] of Object.entries(want.state)) {
+    const st = sd.state.get(Number(k))!;
+    expect(Object.keys(st).sort(), `${what} state[${k}] keys`).to.deep.equal(Object.keys(ws).sort());
+    for (const [key, wv] of Object.entries(ws)) {
+      const v = st[key];
+      const w = `${what} state[${k}].${key}`;
+      if (isEncoded(wv)) {
+        expect(v, `${w} is a tensor`).to.be.instanceOf(torch.Tensor);
+        expectClose(v as torch.Tensor, wv, TOL, w);
+      } else {
+        expect(v, w).to.equal(wv);
+      }
+    }
+  }
+  expect(sd.param_groups.length, `${what} param_groups`).to.equal(want.param_groups.length);
+  sd.param_groups.forEach((g, i) => {
+    expect(Object.keys(g).sort(), `${what} param_groups[${i}] keys`).to.deep.equal(Object.keys(want.param_groups[i]).sort());
+    expect(g, `${what} param_groups[${i}]`).to.deep.equal(want.param_groups[i]);
+  });
+}
+
+function disposeState(sd: torch.optim.OptimizerStateDict): void {
+  for (const st of sd.state.values()) for (const v of Object.values(st)) if (v instanceof torch.Tensor) v.dispose();
+}
+
+describe('optim: optimizers', () => {
+  describe('against PyTorch 1.13 (20 steps, 2 parameter groups)', () => {
+    for (const c of fx.optimizers) {
+      if (c.name === 'Adagrad per-group initialAccumulatorValue') {
+        // BUG: lib/optim/adagrad.ts fills each group's `sum` with that group's initialAccumulatorValue;
+        // PyTorch 1.13's Adagrad.__init__ fills every parameter's `sum` with the constructor's
+        // initial_accumulator_value (the default), ignoring a group override, so with
+        // `[{params: a}, {params: b, initialAccumulatorValue: 0.1}]` and the default 0 PyTorch starts
+        // b's sum at 0 and we start it at 0.1; parameters and state then diverge from the first step.
+        it.skip(`${c.name}: reaches the same parameters and state dict (BUG: per-group initial sum)`, () => {
+          const params = freshParams();
+          const opt = makeOptimizer(c, params);
+          train(opt, params, c.steps);
+          params.forEach((p, i) => expectClose(p, c.params[i], TOL, `param ${i}`));
+          const sd = opt.stateDict();
+          expectStateDict(sd, c.stateDict, 'stateDict');
+          disposeState(sd);
+        });
+        continue;
+      }
+      describe(c.name, () => {
+        it('reaches the same parameters and state dict', () => {
+          const params = freshParams();
+          const opt = makeOptimizer(c, params);
+          train(opt, params, c.steps);
+          params.forEach((p, i) => expectClose(p, c.params[i], TOL, `param ${i}`));
+          const sd = opt.stateDict();
+          expectStateDict(sd, c.stateDict, 'stateDict');
+          disposeState(sd);
+        });
+
+        it('resumes exactly: stateDict() after 10 steps, loaded into a new optimizer on fresh params, + 10 steps', () => {
+          const params = freshParams();
+          const opt = makeOptimizer(c, params);
+          train(opt, params, 10);
+          const sd = opt.stateDict();
+          const params2 = paramsFrom(params);
+          const opt2 = makeOptimizer(c, params2);
+          opt2.loadStateDict(sd);
+          disposeState(sd);
+          // the loaded state is a copy: training the first optimizer further must not change it
+          train(opt, params, 3);
+          train(opt2, params2, c.steps - 10);
+          params2.forEach((p, i) => expectClose(p, c.params[i], TOL, `resumed param ${i}`));
+          const sd2 = opt2.stateDict();
+          expectStateDict(sd2, c.stateDict, 'resumed stateDict');
+          disposeState(sd2);
+        });
+      });
+    }
+
+    it('loads a state dict in PyTorch form (state keyed by string indices, plain objects)', () => {
+      const c = fx.optimizers.find((o) => o.cls === 'Adam')!;
+      const params = freshParams();
+      const opt = makeOptimizer(c, params);
+      train(opt, params, 10);
+      const sd = opt.stateDict();
+      const plain: Record<string, Record<string, torch.optim.StateValue>> = {};
+      for (const [k, v] of sd.state) plain[String(k)] = v;
+      const params2 = paramsFrom(params);
+      const opt2 = makeOptimizer(c, params2);
+      opt2.loadStateDict({ state: plain, param_groups: sd.param_groups });
+      train(opt2, params2, 10);
+      params2.forEach((p, i) => expectClose(p, c.params[i], TOL, `param ${i}`));
+      disposeState(sd);
+    });
+  });
+
+  describe('parameter groups', () => {
+    it('each group takes the defaults it does not override', () => {
+      const params = freshParams();
+      const opt = new optim.SGD([{ params: params.slice(0, 2) }, { params: params.slice(2), lr: 0.01, nesterov: true }],
+        { lr: 0.1, momentum: 0.9 });
+      expect(opt.paramGroups.map((g) => [g.lr, g.momentum, g.nesterov, g.dampening, g.weightDecay])).to.deep.equal([
+        [0.1, 0.9, false, 0, 0], [0.01, 0.9, true, 0, 0]]);
+      expect(opt.paramGroups[0].params).to.deep.equal(params.slice(0, 2));
+      expect(opt.defaults).to.deep.equal({ lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false });
+    });
+
+    it('a plain iterable of parameters is one group; a generator works', () => {
+      const params = freshParams();
+      function* gen() { yield* params; }
+      const opt = new optim.Adam(gen(), { lr: 0.01 });
+      expect(opt.paramGroups.length).to.equal(1);
+      expect(opt.paramGroups[0].params.length).to.equal(3);
+    });
+
+    it('per-group options change the update: lr 0 freezes a group', () => {
+      const params = freshParams();
+      const before = params.map((p) => p.clone());
+      const opt = new optim.Adam([{ params: params.slice(0, 2), lr: 0 }, { params: params.slice(2) }], { lr: 0.01 });
+      train(opt, params, 3);
+      expect(params[0].equal(before[0])).to.equal(true);
+      expect(params[1].equal(before[1])).to.equal(true);
+      expect(params[2].equal(before[2])).to.equal(false);
+      torch.dispose(before);
+    });
+
+    it('addParamGroup adds a group with the defaults (fine-tuning a new head)', () => {
+      const params = freshParams();
+      const opt = new optim.SGD(params.slice(0, 2), { lr: 0.1, momentum: 0.5 });
+      opt.addParamGroup({ params: params.slice(2), lr: 0.01 });
+      expect(opt.paramGroups.length).to.equal(2);
+      expect([opt.paramGroups[1].lr, opt.paramGroups[1].momentum]).to.deep.equal([0.01, 0.5]);
+      train(opt, params, 2);
+      expect(opt.state.size).to.equal(3);
+      expectError(() => opt.addParamGroup({ params: [params[0]] }), Error, 'SGD.addParamGroup', 'more than one parameter group');
+    });
+
+    it('changing a group option between steps takes effect (as schedulers do)', () => {
+      const a = freshParams(), b = freshParams();
+      const oa = new optim.SGD(a, { lr: 0.1 }), ob = new optim.SGD(b, { lr: 0.1 });
+      train(oa, a, 1); train(ob, b, 1);
+      oa.paramGroups[0].lr = 0;
+      train(oa, a, 1); train(ob, b, 1);
+      expect(a[0].equal(b[0])).to.equal(false);
+    });
+  });
+
+  describe('zeroGrad', () => {
+    it('sets the gradients to null by default', () => {
+      const params = freshParams();
+      const opt = new optim.SGD(params, { lr: 0.1 });
+      backward(params);
+      expect(params.every((p) => p.grad !== null)).to.equal(true);
+      opt.zeroGrad();
+      expect(params.map((p) => p.grad)).to.deep.equal([null, null, null]);
+      opt.zeroGrad({ setToNone: true });
+      expect(params.map((p) => p.grad)).to.deep.equal([null, null, null]);
+    });
+
+    it('setToNone: false zeroes them in place', () => {
+      const params = freshParams();
+      const opt = new optim.SGD(params, { lr: 0.1 });
+      backward(params);
+      opt.zeroGrad({ setToNone: false });
+      for (const p of params) {
+        const g = p.grad!;
+        expect([...g.shape]).to.deep.equal([...p.shape]);
+        expect(g.abs().sum().item()).to.equal(0);
+        g.dispose();
+      }
+      // gradients then accumulate from zero: one backward gives the same update as a fresh one
+      backward(params);
+      const q = freshParams();
+      backward(q);
+      params.forEach((p, i) => { const g = p.grad!, h = q[i].grad!; expect(g.equal(h)).to.equal(true); g.dispose(); h.dispose(); });
+    });
+  });
+
+  describe('frozen parameters and parameters without gradients', () => {
+    for (const cls of ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad']) {
+      it(`${cls} skips parameters whose grad is null (requiresGrad_(false))`, () => {
+        const params = freshParams();
+        params[0].requiresGrad_(false);
+        const w0 = params[0].clone();
+        const opt = new OPTIMIZERS[cls](params, { lr: 0.1, ...(cls === 'SGD' ? { momentum: 0.9 } : {}) });
+        train(opt, params, 3);
+        expect(params[0].grad).to.equal(null);
+        expect(params[0].equal(w0), 'frozen parameter unchanged').to.equal(true);
+        const st = opt.state.get(params[0]);
+        if (cls === 'Adagrad') {
+          // Adagrad creates its state for every parameter up front, as PyTorch; the frozen one never steps
+          expect((st!.step as torch.Tensor).item()).to.equal(0);
+        } else {
+          expect(st, 'no state for the frozen parameter').to.equal(undefined);
+        }
+        expect(opt.state.get(params[1]), 'state for the trained parameters').to.not.equal(undefined);
+        // the state dict holds only the parameters that have state, under their indices
+        const sd = opt.stateDict();
+        expect([...sd.state.keys()]).to.deep.equal(cls === 'Adagrad' ? [0, 1, 2] : [1, 2]);
+        disposeState(sd);
+        w0.dispose();
+      });
+    }
+
+    it('unfreezing later starts the state at the first step that has a gradient', () => {
+      const params = freshParams();
+      params[2].requiresGrad_(false);
+      const opt = new optim.Adam(params, { lr: 0.01 });
+      train(opt, params, 2);
+      params[2].requiresGrad_(true);
+      train(opt, params, 1);
+      expect((opt.state.get(params[2])!.step as torch.Tensor).item()).to.equal(1);
+      expect((opt.state.get(params[0])!.step as torch.Tensor).item()).to.equal(3);
+    });
+  });
+
+  describe('errors', () => {
+    const ps = () => freshParams();
+
+    it('invalid option values name the optimizer and the option (PyTorch checks)', () => {
+      expectError(() => new optim.SGD(ps(), {}), TypeError, 'SGD', 'lr is required');
+      expectError(() => new optim.SGD(ps(), { lr: -0.1 }), RangeError, 'SGD', 'learning rate');
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, momentum: -1 }), RangeError, 'SGD', 'momentum');
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, weightDecay: -1 }), RangeError, 'SGD', 'weightDecay');
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: true }), RangeError, 'SGD', 'Nesterov', 'momentum');
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: true, momentum: 0.9, dampening: 0.1 }), RangeError, 'SGD', 'Nesterov', 'dampening');
+      expectError(() => new optim.SGD(ps(), { lr: '0.1' as unknown as number }), TypeError, 'SGD', 'lr');
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: 1 as unknown as boolean }), TypeError, 'SGD', 'nesterov');
+      expectError(() => new optim.Adam(ps(), { lr: -1 }), RangeError, 'Adam', 'learning rate');
+      expectError(() => new optim.Adam(ps(), { betas: [1, 0.999] }), RangeError, 'Adam', 'beta', 'index 0');
+      expectError(() => new optim.Adam(ps(), { betas: [0.9, -0.1] }), RangeError, 'Adam', 'beta', 'index 1');
+      expectError(() => new optim.Adam(ps(), { betas: [0.9] as unknown as [number, number] }), TypeError, 'Adam', 'betas');
+      expectError(() => new optim.Adam(ps(), { eps: -1 }), RangeError, 'Adam', 'epsilon');
+      expectError(() => new optim.Adam(ps(), { amsgrad: 'yes' as unknown as boolean }), TypeError, 'Adam', 'amsgrad');
+      expectError(() => new optim.AdamW(ps(), { weightDecay: -0.01 }), RangeError, 'AdamW', 'weightDecay');
+      expectError(() => new optim.RMSprop(ps(), { alpha: -0.5 }), RangeError, 'RMSprop', 'alpha');
+      expectError(() => new optim.RMSprop(ps(), { momentum: -0.5 }), RangeError, 'RMSprop', 'momentum');
+      expectError(() => new optim.RMSprop(ps(), { centered: 0 as unknown as boolean }), TypeError, 'RMSprop', 'centered');
+      expectError(() => new optim.Adagrad(ps(), { lrDecay: -1 }), RangeError, 'Adagrad', 'lrDecay');
+      expectError(() => new optim.Adagrad(ps(), { initialAccumulatorValue: -1 }), RangeError, 'Adagrad', 'initialAccumulatorValue');
+    });
+
+    it('per-group options are checked too, and unknown group options are refused', () => {
+      const p = ps();
+      expectError(() => new optim.Adam([{ params: p.slice(0, 2) }, { params: p.slice(2), betas: [0.9, 1.5] }], {}), RangeError,
+        'Adam', 'beta', 'index 1');
+      expectError(() => new optim.SGD([{ params: p, lr: 0.1, mommentum: 0.9 }], { lr: 0.1 }), TypeError,
+        'SGD.addParamGroup', "unknown option 'mommentum'");
+      expectError(() => new optim.SGD([{ params: p, momentum: undefined }], { lr: 0.1 }), TypeError, 'SGD.addParamGroup', "'momentum' is undefined");
+    });
+
+    // BUG: the constructors drop unknown options silently: `new SGD(params, {lr, mommentum: 0.9})`
+    // trains without momentum; PyTorch raises "SGD.__init__() got an unexpected keyword argument".
+    it.skip('unknown constructor options are refused (BUG: silently ignored)', () => {
+      expectError(() => new optim.SGD(ps(), { lr: 0.1, mommentum: 0.9 } as Opts), TypeError, 'SGD', 'mommentum');
+      expectError(() => new optim.Adam(ps(), { lr: 0.1, beta: [0.9, 0.99] } as Opts), TypeError, 'Adam', 'beta');
+    });
+
+    // BUG: NaN passes the `x < 0` checks of Adam, AdamW, RMSprop and Adagrad; PyTorch's
+    // `if not 0.0 <= lr` raises "Invalid learning rate: nan" (SGD accepts NaN in PyTorch too).
+    it.skip('NaN learning rates and epsilons are refused (BUG: accepted)', () => {
+      expectError(() => new optim.Adam(ps(), { lr: NaN }), RangeError, 'Adam', 'learning rate');
+      expectError(() => new optim.RMSprop(ps(), { lr: NaN }), RangeError, 'RMSprop', 'learning rate');
+      expectError(() => new optim.Adagrad(ps(), { eps: NaN }), RangeError, 'Adagrad', 'epsilon');
+    });
+
+    // BUG: array-valued options are shared, not copied: addParamGroup spreads `defaults` shallowly, so
+    // every group using the default `betas` holds the same array as `defaults` (setting
+    // `paramGroups[0].betas[0] = 0.5` changes group 1 and the defaults too); stateDict() puts the
+    // group's own array in `param_groups`, and loadStateDict() assigns that array to the new
+    // optimizer's group, so two optimizers end up sharing one `betas` array. (PyTorch's betas are
+    // immutable tuples and load_state_dict deep-copies.)
+    it.skip('groups, defaults and loaded optimizers do not share betas arrays (BUG: aliased)', () => {
+      const p = ps();
+      const opt = new optim.Adam([{ params: p.slice(0, 2) }, { params: p.slice(2) }], { lr: 0.01 });
+      (opt.paramGroups[0].betas as number[])[0] = 0.5;
+      expect(opt.paramGroups[1].betas).to.deep.equal([0.9, 0.999]);
+      expect(opt.defaults.betas).to.deep.equal([0.9, 0.999]);
+      const opt2 = makeOptimizer({ cls: 'Adam', defaults: { lr: 0.01 }, groups: [{}, {}] }, ps());
+      opt2.loadStateDict(opt.stateDict());
+      (opt.paramGroups[1].betas as number[])[1] = 0.9;
+      expect(opt2.paramGroups[1].betas).to.deep.equal([0.9, 0.999]);
+    });
+
+    it('params: empty, not iterable, not tensors, non-leaf, shared between groups', () => {
+      expectError(() => new optim.SGD([], { lr: 0.1 }), RangeError, 'SGD', 'empty parameter list');
+      expectError(() => new optim.Adam(3 as unknown as Parameter[]), TypeError, 'Adam', 'params', 'iterable');
+      expectError(() => new optim.Adam(null as unknown as Parameter[]), TypeError, 'Adam', 'params');
+      const p = ps();
+      expectError(() => new optim.SGD([p[0], 5 as unknown as Parameter], { lr: 0.1 }), TypeError, 'SGD.addParamGroup', 'params[1]', 'not a Tensor');
+      const nonLeaf = p[0].mul(2) as Parameter;
+      expectError(() => new optim.Adam([nonLeaf]), TypeError, 'Adam.addParamGroup', 'non-leaf', 'params[0]');
+      nonLeaf.dispose();
+      expectError(() => new optim.SGD([{ params: [p[0], p[1]] }, { params: [p[1], p[2]] }], { lr: 0.1 }), Error,
+        'SGD.addParamGroup', 'more than one parameter group');
+      expectError(() => new optim.SGD([{ params: [p[0]] }, 7 as unknown as { params: Parameter[] }], { lr: 0.1 }), TypeError,
+        'SGD.addParamGroup', 'parameter group');
+    });
+
+    it('step(closure) runs the closure and returns its loss; a non-function closure is refused', () => {
+      const params = ps();
+      const opt = new optim.SGD(params, { lr: 0.1 });
+      const loss = opt.step(() => { backward(params); return 1.5; });
+      expect(loss).to.equal(1.5);
+      expectError(() => opt.step(3 as unknown as () => number), TypeError, 'SGD.step', 'closure');
+    });
+
+    it('loadStateDict: mismatched groups and bad state values are refused before anything changes', () => {
+      const params = ps();
+      const opt = new optim.Adam([{ params: params.slice(0, 2) }, { params: params.slice(2) }], { lr: 0.01 });
+      train(opt, params, 2);
+      const sd = opt.stateDict();
+      const one = new optim.Adam(ps(), { lr: 0.01 });
+      expectError(() => one.loadStateDict(sd), RangeError, 'Adam.loadStateDict', 'parameter groups');
+      const other = makeOptimizer({ cls: 'Adam', defaults: { lr: 0.01 }, groups: [{}, {}] }, ps());
+      const badSizes = { state: sd.state, param_groups: [{ ...sd.param_groups[0], params: [0] }, sd.param_groups[1]] };
+      expectError(() => other.loadStateDict(badSizes as torch.optim.OptimizerStateDict), RangeError, 'Adam.loadStateDict', "doesn't match the size");
+      const badValue = { state: new Map([[0, { step: 'x' }]]), param_groups: sd.param_groups };
+      expectError(() => other.loadStateDict(badValue as unknown as torch.optim.OptimizerStateDict), TypeError, 'Adam.loadStateDict', '0.step');
+      expect(other.state.size, 'nothing loaded').to.equal(0);
+      expectError(() => other.loadStateDict(null as unknown as torch.optim.OptimizerStateDict), TypeError, 'Adam.loadStateDict');
+      disposeState(sd);
+    });
+
+    it('the library still works after these errors', () => {
+      const c = fx.optimizers.find((o) => o.name === 'SGD nesterov')!;
+      const params = freshParams();
+      const opt = makeOptimizer(c, params);
+      train(opt, params, c.steps);
+      params.forEach((p, i) => expectClose(p, c.params[i], TOL, `param ${i}`));
+    });
+  });
+
+  describe('memory', () => {
+    const configs: [string, Opts][] = [
+      ['SGD', { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 0.01 }],
+      ['Adam', { lr: 0.01, amsgrad: true, weightDecay: 0.01 }],
+      ['AdamW', { lr: 0.01 }],
+      ['RMSprop', { lr: 0.01, centered: true, momentum: 0.5 }],
+      ['Adagrad', { lr: 0.01, lrDecay: 0.01 }],
+    ];
+    for (const [cls, opts] of configs) {
+      it(`${cls}: 100 training steps inside torch.tidy leave torch.memory().tensors unchanged (after step 1)`, () => {
+        const params = freshParams();
+        const opt = new OPTIMIZERS[cls](params, opts);
+        const step = () => torch.tidy(() => {
+          opt.zeroGrad();
+          backward(params);
+          torch.nn.utils.clipGradNorm_(params, 1.0);
+          opt.step();
+        });
+        step();  // creates the optimizer state
+        const before = torch.memory().tensors;
+        for (let i = 0; i < 99; i++) step();
+        expect(torch.memory().tensors).to.equal(before);
+      });
+    }
+
+    it('stateDict() and loadStateDict() inside tidy leave nothing behind but the loaded state', () => {
+      const params = freshParams();
+      const opt = new optim.Adam(params, { lr: 0.01 });
+      train(opt, params, 2);
+      const opt2 = new optim.Adam(paramsFrom(params), { lr: 0.01 });
+      const before = torch.memory().tensors;
+      torch.tidy(() => { opt2.loadStateDict(opt.stateDict()); });
+      // 3 parameters x (step, exp_avg, exp_avg_sq) loaded
+      expect(torch.memory().tensors - before).to.equal(9);
+      const before2 = torch.memory().tensors;
+      torch.tidy(() => { opt2.loadStateDict(opt.stateDict()); });
+      expect(torch.memory().tensors, 'the replaced state is freed').to.equal(before2);
+    });
+  });
+});
