@@ -2,19 +2,19 @@ import { checkBool, checkNumber } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, stepTensor } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean }
 
 function checkAdam(fn: string, g: ParamGroup): void {
-  if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
-  if (checkNumber(fn, 'eps', g.eps) < 0) throw new RangeError(`${fn}: invalid epsilon value: ${g.eps}`);
+  checkNonNegative(fn, 'lr', g.lr, 'learning rate');
+  checkNonNegative(fn, 'eps', g.eps, 'epsilon value');
   const b = g.betas as unknown;
   if (!Array.isArray(b) || b.length !== 2) throw new TypeError(`${fn}: expected betas to be [beta1, beta2], got ${String(b)}`);
   b.forEach((x, i) => {
     if (!(checkNumber(fn, `betas[${i}]`, x) >= 0 && x < 1)) throw new RangeError(`${fn}: invalid beta parameter at index ${i}: ${x}`);
   });
-  if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
+  checkNonNegative(fn, 'weightDecay', g.weightDecay, 'weightDecay value');
   checkBool(fn, 'amsgrad', g.amsgrad);
   checkBool(fn, 'maximize', g.maximize);
 }
@@ -33,8 +33,11 @@ function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, d
 }
 
 /** Adam (PyTorch's `optim.Adam`): L2 weight decay added to the gradient; `amsgrad` optional. */
+const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'];
+
 export class Adam extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
+    checkOptimizerOptions('Adam', opts, ADAM_OPTIONS);
     super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
       weightDecay: opts.weightDecay ?? 0, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
   }
@@ -46,6 +49,7 @@ export class Adam extends Optimizer {
 /** AdamW (PyTorch's `optim.AdamW`): decoupled weight decay (default 1e-2). */
 export class AdamW extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
+    checkOptimizerOptions('AdamW', opts, ADAM_OPTIONS);
     super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
       weightDecay: opts.weightDecay ?? 1e-2, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
   }

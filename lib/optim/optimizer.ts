@@ -30,14 +30,36 @@ export interface OptimizerStateDict {
   param_groups: Array<Record<string, unknown> & { params: number[] }>;
 }
 
-/** camelCase option → PyTorch key. */
-const PY_KEYS: Record<string, string> = {
-  weightDecay: 'weight_decay', lrDecay: 'lr_decay', initialAccumulatorValue: 'initial_accumulator_value',
-  initialLr: 'initial_lr',
-};
-const JS_KEYS: Record<string, string> = Object.fromEntries(Object.entries(PY_KEYS).map(([k, v]) => [v, k]));
-const toPyKey = (k: string): string => PY_KEYS[k] ?? k;
-const toJsKey = (k: string): string => JS_KEYS[k] ?? k;
+/** camelCase option ↔ PyTorch's snake_case key (`weightDecay` ↔ `weight_decay`, `maxLr` ↔ `max_lr`). */
+const toPyKey = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const toJsKey = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Arrays in options (betas) are copied, never shared between groups, defaults and optimizers. */
+const copyValue = (v: unknown): unknown => (Array.isArray(v) ? v.map(copyValue) : v);
+
+/**
+ * Checks an optimizer constructor's options object: unknown keys are an error (a misspelt option
+ * would otherwise silently train with its default, e.g. `mommentum`).
+ */
+export function checkOptimizerOptions(fn: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new TypeError(`${fn}: expected an options object, got ${describe(opts)}`);
+  for (const k of Object.keys(opts)) {
+    if (known.includes(k)) continue;
+    const camel = toJsKey(k);
+    throw new TypeError(`${fn}: unknown option '${k}'${camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : ''}` +
+      ` (known: ${known.join(', ')})`);
+  }
+  return opts as Record<string, unknown>;
+}
+
+/** A non-negative number (NaN refused, as PyTorch's `0.0 <= x`). */
+export function checkNonNegative(fn: string, what: string, v: unknown, label = what): number {
+  checkNumber(fn, what, v);
+  if (!((v as number) >= 0)) throw new RangeError(`${fn}: invalid ${label}: ${String(v)}`);
+  return v as number;
+}
 
 /**
  * Base class of all optimizers (PyTorch's `torch.optim.Optimizer`).
@@ -82,7 +104,8 @@ export abstract class Optimizer {
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     if (ps.some((p) => seen.has(p as Parameter))) throw new Error(`${fn}: some parameters appear in more than one parameter group`);
     if (new Set(ps).size !== ps.length) process.emitWarning(`${fn}: a parameter group contains duplicate parameters`);
-    const out: ParamGroup = { ...this.defaults, ...group, params: ps as Parameter[] } as ParamGroup;
+    const out = { params: ps as Parameter[] } as ParamGroup;
+    for (const [k, v] of Object.entries({ ...this.defaults, ...group })) if (k !== 'params') out[k] = copyValue(v);
     for (const [k, v] of Object.entries(out)) {
       if (k !== 'params' && !(k in this.defaults) && k !== 'initialLr')
         throw new TypeError(`${fn}: unknown option '${k}' for ${this.constructor.name} (known: ${Object.keys(this.defaults).join(', ')})`);
@@ -143,7 +166,7 @@ export abstract class Optimizer {
     let next = 0;
     const groups = this.paramGroups.map((g) => {
       const packed: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(g)) if (k !== 'params') packed[toPyKey(k)] = v;
+      for (const [k, v] of Object.entries(g)) if (k !== 'params') packed[toPyKey(k)] = copyValue(v);
       Object.assign(packed, { ...this.pythonOnlyOptions(), ...packed });
       const ids: number[] = [];
       for (const p of g.params) {
@@ -202,11 +225,13 @@ export abstract class Optimizer {
     }
     for (const st of this.state.values()) for (const v of Object.values(st)) if (v instanceof Tensor) v.dispose();
     this.state = newState;
+    // Every saved group key is restored (as PyTorch's load_state_dict), e.g. a scheduler's maxLr;
+    // Python-only keys (foreach, capturable, ...) stay out of the JS groups.
+    const pythonOnly = new Set(Object.keys(this.pythonOnlyOptions()).concat(['foreach', 'capturable', 'differentiable', 'fused']));
     sd.param_groups.forEach((g, gi) => {
       for (const [k, v] of Object.entries(g)) {
-        if (k === 'params') continue;
-        const jk = toJsKey(k);
-        if (jk in this.defaults || jk === 'initialLr') this.paramGroups[gi][jk] = v;
+        if (k === 'params' || pythonOnly.has(k)) continue;
+        this.paramGroups[gi][toJsKey(k)] = copyValue(v);
       }
     });
   }

@@ -2,24 +2,25 @@ import { checkBool, checkNumber } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; maximize?: boolean }
 
 /** RMSprop (PyTorch's `optim.RMSprop`), with momentum and the centered variant. */
 export class RMSprop extends Optimizer {
   constructor(params: ParamsArg, opts: RMSpropOptions = {}) {
+    checkOptimizerOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
     super(params, { lr: opts.lr ?? 1e-2, momentum: opts.momentum ?? 0, alpha: opts.alpha ?? 0.99, eps: opts.eps ?? 1e-8,
       centered: opts.centered ?? false, weightDecay: opts.weightDecay ?? 0, maximize: opts.maximize ?? false });
   }
   protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
   protected checkGroup(g: ParamGroup): void {
     const fn = 'RMSprop';
-    if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
-    if (checkNumber(fn, 'eps', g.eps) < 0) throw new RangeError(`${fn}: invalid epsilon value: ${g.eps}`);
-    if (checkNumber(fn, 'momentum', g.momentum) < 0) throw new RangeError(`${fn}: invalid momentum value: ${g.momentum}`);
-    if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
-    if (checkNumber(fn, 'alpha', g.alpha) < 0) throw new RangeError(`${fn}: invalid alpha value: ${g.alpha}`);
+    checkNonNegative(fn, 'lr', g.lr, 'learning rate');
+    checkNonNegative(fn, 'eps', g.eps, 'epsilon value');
+    checkNonNegative(fn, 'momentum', g.momentum, 'momentum value');
+    checkNonNegative(fn, 'weightDecay', g.weightDecay, 'weightDecay value');
+    checkNonNegative(fn, 'alpha', g.alpha, 'alpha value');
     checkBool(fn, 'centered', g.centered);
     checkBool(fn, 'maximize', g.maximize);
   }

@@ -3,13 +3,14 @@ import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { keep } from '../memory';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }
 
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's `optim.SGD`). */
 export class SGD extends Optimizer {
   constructor(params: ParamsArg, opts: SGDOptions = {}) {
+    checkOptimizerOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
     if (opts.lr === undefined) throw new TypeError('SGD: lr is required (PyTorch has no default learning rate for SGD)');
     super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0,
       weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
@@ -17,9 +18,10 @@ export class SGD extends Optimizer {
   protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
   protected checkGroup(g: ParamGroup): void {
     const fn = 'SGD';
+    // (PyTorch's SGD lets NaN through its `lr < 0` check; so do we)
     if (checkNumber(fn, 'lr', g.lr) < 0) throw new RangeError(`${fn}: invalid learning rate: ${g.lr}`);
-    if (checkNumber(fn, 'momentum', g.momentum) < 0) throw new RangeError(`${fn}: invalid momentum value: ${g.momentum}`);
-    if (checkNumber(fn, 'weightDecay', g.weightDecay) < 0) throw new RangeError(`${fn}: invalid weightDecay value: ${g.weightDecay}`);
+    checkNonNegative(fn, 'momentum', g.momentum, 'momentum value');
+    checkNonNegative(fn, 'weightDecay', g.weightDecay, 'weightDecay value');
     checkNumber(fn, 'dampening', g.dampening);
     checkBool(fn, 'maximize', g.maximize);
     if (checkBool(fn, 'nesterov', g.nesterov) && ((g.momentum as number) <= 0 || g.dampening !== 0))

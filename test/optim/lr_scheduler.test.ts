@@ -398,14 +398,7 @@ describe('optim.lrScheduler', () => {
       expect([g.initialLr, g.maxLr, g.minLr, g.maxMomentum, g.baseMomentum, g.momentum]).to.deep.equal([0.04, 1, 4e-6, 0.95, 0.85, 0.95]);
     });
 
-    // BUG: lib/optim/optimizer.ts maps only weightDecay, lrDecay, initialAccumulatorValue and
-    // initialLr to PyTorch's names, so after OneCycleLR the optimizer's stateDict() has
-    // `maxLr`, `minLr`, `maxMomentum`, `baseMomentum` where PyTorch's has `max_lr`, `min_lr`,
-    // `max_momentum`, `base_momentum`; and loadStateDict() restores only keys of `defaults` (and
-    // initial_lr), dropping these (PyTorch's load_state_dict keeps every saved group key). So the
-    // PyTorch-style resume `opt.loadStateDict(saved); new OneCycleLR(opt, {..., lastEpoch: k})`
-    // fails: "OneCycleLR: paramGroups[0].maxLr is not set".
-    it.skip("the optimizer state dict carries OneCycleLR's group keys under PyTorch's names and restores them (BUG)", () => {
+    it("the optimizer state dict carries OneCycleLR's group keys under PyTorch's names and restores them", () => {
       const opt = sgd2({ momentum: 0.9 });
       const s = new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10 });
       for (let i = 0; i < 3; i++) { opt.step(); s.step(); }
