@@ -116,9 +116,23 @@ export function formatBytes(n: number): string {
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-/** An options object (or undefined). */
-export function checkOptions<T extends object>(fn: string, v: unknown): Partial<T> {
+/**
+ * An options object (or undefined). With `known`, a key outside it throws a TypeError naming it
+ * and listing the known ones (PyTorch: "got an unexpected keyword argument"), so that a typo or
+ * PyTorch's snake_case spelling (`padding_idx`) is not silently ignored.
+ */
+export function checkOptions<T extends object>(fn: string, v: unknown, known?: readonly string[]): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) typeError(fn, 'options', 'an options object', v);
+  if (known) {
+    for (const k of Object.keys(v)) {
+      if (known.includes(k)) continue;
+      // PyTorch's snake_case spelling (padding_idx → paddingIdx), or another capitalisation
+      const camel = k.replace(/_+([a-z0-9])/gi, (_m, c: string) => c.toUpperCase()).toLowerCase();
+      const guess = known.find((q) => q.toLowerCase() === camel);
+      const hint = guess !== undefined ? `, did you mean '${guess}'?` : '';
+      throw new TypeError(`${fn}: unknown option '${k}'${hint} (known: ${known.length ? known.join(', ') : 'none'})`);
+    }
+  }
   return v as Partial<T>;
 }

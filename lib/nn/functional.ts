@@ -1,5 +1,5 @@
 // nn.functional: the kernels behind the layers, callable directly (camelCase of PyTorch's names).
-import { checkBool, checkInt, checkIntList, checkNumber, typeError } from '../errors';
+import { checkBool, checkInt, checkIntList, checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
 import { Tensor, handle } from '../tensor';
 
@@ -30,9 +30,10 @@ export interface LayerNormOptions { weight?: Tensor | null; bias?: Tensor | null
 /** Layer normalisation over the trailing `normalizedShape` dims. */
 export function layerNorm(input: Tensor, normalizedShape: number[], opts: LayerNormOptions = {}): Tensor {
   const fn = 'F.layerNorm';
+  const o = checkOptions<LayerNormOptions>(fn, opts, ['weight', 'bias', 'eps']);
   return wrap(N.layerNorm(handle(input, fn, 'input'), checkIntList(fn, 'normalizedShape', normalizedShape),
-    opts.weight ? handle(opts.weight, fn, 'weight') : undefined, opts.bias ? handle(opts.bias, fn, 'bias') : undefined,
-    opts.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', opts.eps)));
+    o.weight ? handle(o.weight, fn, 'weight') : undefined, o.bias ? handle(o.bias, fn, 'bias') : undefined,
+    o.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', o.eps)));
 }
 
 export interface EmbeddingOptions { paddingIdx?: number | null; maxNorm?: number | null; normType?: number; scaleGradByFreq?: boolean; sparse?: boolean }
@@ -40,22 +41,26 @@ export interface EmbeddingOptions { paddingIdx?: number | null; maxNorm?: number
 export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
   const fn = 'F.embedding';
   const ih = handle(input, fn, 'input'), wh = handle(weight, fn, 'weight');
+  const o = checkOptions<EmbeddingOptions>(fn, opts, ['paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse']);
   if (input.dtype !== 'int64' && input.dtype !== 'int32')
     throw new TypeError(`${fn}: expected input to be an int64 or int32 tensor of indices, got ${input.dtype}`);
   let pad = -1;
-  if (opts.paddingIdx !== undefined && opts.paddingIdx !== null) {
+  if (o.paddingIdx !== undefined && o.paddingIdx !== null) {
     const n = weight.shape[0];
-    pad = checkInt(fn, 'paddingIdx', opts.paddingIdx);
+    pad = checkInt(fn, 'paddingIdx', o.paddingIdx);
     if (pad >= n || pad < -n) throw new RangeError(`${fn}: paddingIdx must be within [-${n}, ${n - 1}], got ${pad}`);
     if (pad < 0) pad += n;
   }
-  if (opts.maxNorm !== undefined && opts.maxNorm !== null)
-    N.embeddingRenorm_(wh, ih, checkNumber(fn, 'maxNorm', opts.maxNorm), opts.normType ?? 2);
-  return wrap(N.embedding(wh, ih, pad, opts.scaleGradByFreq ?? false, opts.sparse ?? false));
+  if (o.maxNorm !== undefined && o.maxNorm !== null)
+    N.embeddingRenorm_(wh, ih, checkNumber(fn, 'maxNorm', o.maxNorm), o.normType === undefined ? 2 : checkNumber(fn, 'normType', o.normType));
+  return wrap(N.embedding(wh, ih, pad, o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq),
+    o.sparse === undefined ? false : checkBool(fn, 'sparse', o.sparse)));
 }
 
 export function relu(x: Tensor): Tensor { return check('F.relu', x).relu(); }
-export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor { return check('F.gelu', x).gelu(opts); }
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  return check('F.gelu', x).gelu(checkOptions<{ approximate?: 'none' | 'tanh' }>('F.gelu', opts, ['approximate']));
+}
 export function silu(x: Tensor): Tensor { return check('F.silu', x).silu(); }
 export function tanh(x: Tensor): Tensor { return check('F.tanh', x).tanh(); }
 export function sigmoid(x: Tensor): Tensor { return check('F.sigmoid', x).sigmoid(); }
@@ -86,7 +91,7 @@ export interface SdpaOptions {
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
   const fn = 'F.scaledDotProductAttention';
   const qh = handle(query, fn, 'query'), kh = handle(key, fn, 'key'), vh = handle(value, fn, 'value');
-  const o = opts ?? {};
+  const o = checkOptions<SdpaOptions>(fn, opts, ['attnMask', 'dropoutP', 'isCausal', 'scale']);
   const mask = o.attnMask ?? null;
   if (mask !== null && !(mask instanceof Tensor)) typeError(fn, 'attnMask', 'a Tensor or null', mask);
   const isCausal = o.isCausal === undefined ? false : checkBool(fn, 'isCausal', o.isCausal);

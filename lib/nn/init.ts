@@ -1,7 +1,7 @@
 // nn.init: PyTorch's initialisers, drawing from libtorch's generator in PyTorch's order, so that
 // `torch.manualSeed(s)` gives the same weights as in PyTorch.
 import { noGrad } from '../autograd';
-import { checkNumber, typeError } from '../errors';
+import { checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 
@@ -12,6 +12,20 @@ export type Nonlinearity =
 function check(fn: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) typeError(`nn.init.${fn}`, 'tensor', 'a Tensor', t);
   return t;
+}
+
+let warnedZeroElement = false;
+/**
+ * PyTorch's kaiming initialisers return a zero-element tensor unchanged, drawing nothing, with
+ * the warning "Initializing zero-element tensors is a no-op" (emitted once per process here).
+ */
+function zeroElement(t: Tensor): boolean {
+  if (t.numel() !== 0) return false;
+  if (!warnedZeroElement) {
+    warnedZeroElement = true;
+    process.emitWarning('Initializing zero-element tensors is a no-op', { type: 'UserWarning', code: 'TORCH_NAPI_INIT_ZERO_ELEMENT' });
+  }
+  return true;
 }
 
 /** The recommended gain for a nonlinearity (PyTorch's `calculate_gain`). */
@@ -67,27 +81,44 @@ export function ones_(t: Tensor): Tensor {
   check('ones_', t);
   return noGrad(() => t.fill_(1));
 }
+/** Fills with U(-a, a), a = gain·√(6 / (fanIn + fanOut)) (Glorot). A zero-element tensor is left as it is. */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(check('xavierUniform_', t));
+  if (t.numel() === 0) return t;
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));
   const a = Math.sqrt(3.0) * std;
   return noGrad(() => t.uniform_(-a, a));
 }
+/** Fills with N(0, std²), std = gain·√(2 / (fanIn + fanOut)) (Glorot). A zero-element tensor is left as it is. */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(check('xavierNormal_', t));
+  if (t.numel() === 0) return t;
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));
   return noGrad(() => t.normal_(0, std));
 }
 export interface KaimingOptions { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: Nonlinearity }
+const KAIMING_KEYS = ['a', 'mode', 'nonlinearity'] as const;
+/**
+ * Fills with U(-bound, bound), bound = gain·√(3 / fan) (He). A zero-element tensor is returned
+ * unchanged, drawing nothing, with a warning (as PyTorch).
+ */
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   check('kaimingUniform_', t);
+  checkOptions<KaimingOptions>('nn.init.kaimingUniform_', opts, KAIMING_KEYS);
+  if (zeroElement(t)) return t;
   const f = fan(t, opts.mode ?? 'fan_in');
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   const bound = Math.sqrt(3.0) * (gain / Math.sqrt(f));
   return noGrad(() => t.uniform_(-bound, bound));
 }
+/**
+ * Fills with N(0, std²), std = gain / √fan (He). A zero-element tensor is returned unchanged,
+ * drawing nothing, with a warning (as PyTorch).
+ */
 export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   check('kaimingNormal_', t);
+  checkOptions<KaimingOptions>('nn.init.kaimingNormal_', opts, KAIMING_KEYS);
+  if (zeroElement(t)) return t;
   const f = fan(t, opts.mode ?? 'fan_in');
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   return noGrad(() => t.normal_(0, gain / Math.sqrt(f)));

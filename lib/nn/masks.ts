@@ -17,7 +17,7 @@ export function causal(L: number, S?: number, opts: { diagonal?: number; device?
   const fn = 'nn.masks.causal';
   checkInt(fn, 'L', L, 0);
   const s = S === undefined ? L : checkInt(fn, 'S', S, 0);
-  const o = checkOptions<{ diagonal?: number; device?: string }>(fn, opts);
+  const o = checkOptions<{ diagonal?: number; device?: string }>(fn, opts, ['diagonal', 'device']);
   const d = o.diagonal === undefined ? 1 : checkInt(fn, 'diagonal', o.diagonal);
   const device = o.device === undefined ? undefined : checkDevice(fn, o.device);
   return tidy(() => ones([L, s], { dtype: 'bool', device }).triu(d));
@@ -53,8 +53,11 @@ export const padding = keyPadding;
 export function toAdditive(mask: Tensor, opts: { dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' } = {}): Tensor {
   const fn = 'nn.masks.toAdditive';
   if (!(mask instanceof Tensor)) throw new TypeError(`${fn}: expected mask to be a Tensor, got ${describe(mask)}`);
+  const o = checkOptions<{ dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' }>(fn, opts, ['dtype']);
+  if (o.dtype !== undefined && !['float32', 'float64', 'float16', 'bfloat16'].includes(o.dtype))
+    throw new TypeError(`${fn}: expected dtype to be a floating point dtype, got ${describe(o.dtype)}`);
   if (mask.dtype !== 'bool') throw new TypeError(`${fn}: expected a bool mask (true = blocked), got dtype ${mask.dtype}`);
-  return tidy(() => zeros(mask.shape as number[], { dtype: opts.dtype ?? 'float32', device: mask.device }).maskedFill(mask, -Infinity));
+  return tidy(() => zeros(mask.shape as number[], { dtype: o.dtype ?? 'float32', device: mask.device }).maskedFill(mask, -Infinity));
 }
 
 /** A MultiheadAttention mask (true = blocked) → a scaledDotProductAttention mask (true = allowed). Floats pass through. */

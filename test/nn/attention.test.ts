@@ -168,6 +168,19 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
     expect(c.uint8Warning).to.match(/Byte tensor for attn_mask .* is deprecated/);
   });
 
+  it('a uint8 attnMask with a bool keyPaddingMask is not a dtype mismatch (uint8 is the deprecated bool mask): no mismatch warning', () => {
+    const c = fx.mha.boolMask;
+    const m = moduleFor(c);
+    const x = inputsFor(c);
+    const kpm = torch.tensor([[false, false, false, false, true], [false, false, false, true, true], [false, false, false, false, false]]);
+    const [[ru, rb], calls] = recordWarnings(() => [
+      m.forward(x.q, x.k, x.v, { attnMask: tensorNamed('boolMask.asUint8'), keyPaddingMask: kpm }),
+      m.forward(x.q, x.k, x.v, { attnMask: tensorNamed('boolMask.attnMask'), keyPaddingMask: kpm }),
+    ]);
+    expect(calls.filter(([msg]) => /mismatched/.test(String(msg))), 'mismatch warnings').to.deep.equal([]);
+    expect(ru[0].equal(rb[0])).to.equal(true);
+  });
+
   it('a bool attnMask with a float keyPaddingMask warns once about the mismatch; float + float does not', () => {
     const c = fx.mha.mixedBoolFloat;
     const m = moduleFor(c);

@@ -182,13 +182,13 @@ describe('nn.init functions equal PyTorch\'s after the same manual seed', () => 
     expect(init.orthogonal_(t)).to.equal(t);
   });
 
-  // BUG: lib/nn/init.ts kaimingUniform_ on a zero-element tensor whose fan is 0 (e.g. shape
+  // FIXED (was a bug): lib/nn/init.ts kaimingUniform_ on a zero-element tensor whose fan is 0 (e.g. shape
   // [3, 0]) computes bound = gain / sqrt(0) = Infinity and throws TorchError "from is out of
   // bounds for float" (uniform_(-Infinity, Infinity)); kaimingNormal_ only gets away with
   // normal_(0, Infinity) because there are no elements. PyTorch 1.13 returns the tensor
   // unchanged ("Initializing zero-element tensors is a no-op"). This is what breaks
   // new nn.Linear(0, n) (see layers.test.ts).
-  it.skip('kaiming initialisers on a zero-element tensor are a no-op (as PyTorch)', () => {
+  it('kaiming initialisers on a zero-element tensor are a no-op (as PyTorch)', () => {
     const t = torch.empty(3, 0);
     expect(init.kaimingUniform_(t)).to.equal(t);
     expect(init.kaimingNormal_(t)).to.equal(t);

@@ -361,35 +361,64 @@ describe('layer constructors reject bad arguments', () => {
     expect([...new nn.LayerNorm(0).weight!.shape]).to.deep.equal([0]);
   });
 
-  // BUG: new nn.Linear(0, 3) throws TorchError "from is out of bounds for float" (lib/nn/init.ts
+  // FIXED (was a bug): new nn.Linear(0, 3) throws TorchError "from is out of bounds for float" (lib/nn/init.ts
   // kaimingUniform_ computes bound = gain / sqrt(fanIn = 0) = Infinity and calls
   // uniform_(-Infinity, Infinity)). PyTorch's kaiming_uniform_ returns early for zero-element
   // tensors ("Initializing zero-element tensors is a no-op"), so nn.Linear(0, 3) works there
   // (weight shape [3, 0], bias U(0, 0)). Same for nn.init.kaimingNormal_/kaimingUniform_ on
   // any zero-element tensor with fanIn 0.
-  it.skip('Linear(0, 3) constructs (PyTorch: zero-element init is a no-op)', () => {
+  it('Linear(0, 3) constructs (PyTorch: zero-element init is a no-op)', () => {
     const m = new nn.Linear(0, 3);
     expect([...m.weight.shape]).to.deep.equal([3, 0]);
     expect(m.forward(torch.ones(2, 0)).toArray()).to.deep.equal(m.bias!.expand(2, 3).toArray());
   });
 
-  // BUG: LayerNorm.forward (lib/nn/modules/normalization.ts) given a non-tensor reports a
+  // FIXED (was a bug): LayerNorm.forward (lib/nn/modules/normalization.ts) given a non-tensor reports a
   // shape problem, RangeError "LayerNorm.forward: expected input with trailing shape [4], got []",
   // instead of the TypeError naming the argument that Linear.forward gives ("expected input to
   // be a Tensor"). Likewise new nn.GELU(null) throws the engine's "Cannot read properties of
   // null (reading 'approximate')" instead of a TypeError naming GELU (no checkOptions).
-  it.skip('non-tensor input to LayerNorm.forward and null options to GELU are TypeErrors naming them', () => {
+  it('non-tensor input to LayerNorm.forward and null options to GELU are TypeErrors naming them', () => {
     expectError(() => new nn.LayerNorm(4).forward([1, 2, 3, 4] as unknown as Tensor), TypeError, 'LayerNorm.forward', 'input');
     expectError(() => new nn.GELU(null as unknown as object), TypeError, 'GELU');
   });
 
-  // BUG (project-wide convention, reported for nn): unknown option keys are ignored, so a typo
+  // FIXED (was a bug; project-wide convention, reported for nn): unknown option keys are ignored, so a typo
   // or PyTorch's spelling silently does nothing: new nn.Embedding(5, 3, { padding_idx: 0 })
   // builds an Embedding without padding, new nn.Linear(2, 2, { biass: false }) keeps the bias.
   // PyTorch raises TypeError("__init__() got an unexpected keyword argument 'padding_idx'").
-  it.skip('unknown option keys throw (PyTorch: unexpected keyword argument)', () => {
+  it('unknown option keys throw (PyTorch: unexpected keyword argument)', () => {
     expect(() => new nn.Linear(2, 2, { biass: false } as object)).to.throw(TypeError, /biass/);
     expect(() => new nn.Embedding(5, 3, { padding_idx: 0 } as object)).to.throw(TypeError, /padding_idx/);
     expect(() => new nn.LayerNorm(4, { elementwise_affine: false } as object)).to.throw(TypeError, /elementwise_affine/);
+  });
+
+  it('an unknown option names the class and the key, lists the known ones, and suggests the camelCase spelling', () => {
+    expectError(() => new nn.Embedding(5, 3, { padding_idx: 0 } as object), TypeError,
+      "Embedding: unknown option 'padding_idx', did you mean 'paddingIdx'?",
+      'known: paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, dtype, device');
+    const err = expectError(() => new nn.Linear(2, 2, { biass: false } as object), TypeError, "Linear: unknown option 'biass'", 'known: bias, dtype, device');
+    expect(err.message).to.not.match(/did you mean/);
+    expectError(() => new nn.Bilinear(2, 2, 2, { Bias: false } as object), TypeError, 'Bilinear', "'Bias', did you mean 'bias'?");
+    expectError(() => new nn.GELU({ approx: 'tanh' } as object), TypeError, 'GELU', "'approx'");
+    expectError(() => new nn.MultiheadAttention(4, 2, { batch_first: true } as object), TypeError, 'MultiheadAttention', "did you mean 'batchFirst'?");
+    const mha = new nn.MultiheadAttention(4, 2);
+    const q = torch.zeros(3, 1, 4);
+    expectError(() => mha.forward(q, q, q, { key_padding_mask: null } as object), TypeError, 'MultiheadAttention.forward', "did you mean 'keyPaddingMask'?");
+    expectError(() => new nn.CrossEntropyLoss({ label_smoothing: 0.1 } as object), TypeError, 'CrossEntropyLoss', "did you mean 'labelSmoothing'?");
+    expectError(() => new nn.NLLLoss({ size_average: true } as object), TypeError, 'NLLLoss', "'size_average'");
+    expectError(() => new nn.MSELoss({ reduce: false } as object), TypeError, 'MSELoss', "'reduce'", 'known: reduction');
+    expectError(() => new nn.SmoothL1Loss({ delta: 1 } as object), TypeError, 'SmoothL1Loss', "'delta'", 'known: reduction, beta');
+    expectError(() => new nn.BCEWithLogitsLoss({ pos_weight: null } as object), TypeError, 'BCEWithLogitsLoss', "did you mean 'posWeight'?");
+    expectError(() => new nn.KLDivLoss({ log_target: true } as object), TypeError, 'KLDivLoss', "did you mean 'logTarget'?");
+    expectError(() => F.layerNorm(torch.ones(2, 2), [2], { epsilon: 1e-3 } as object), TypeError, 'F.layerNorm', "'epsilon'");
+    expectError(() => F.embedding(torch.tensor([0n]), torch.ones(2, 2), { padding_idx: 0 } as object), TypeError, 'F.embedding', "did you mean 'paddingIdx'?");
+    expectError(() => F.gelu(torch.ones(2), { approximation: 'tanh' } as object), TypeError, 'F.gelu', "'approximation'");
+    expectError(() => F.scaledDotProductAttention(q, q, q, { is_causal: true } as object), TypeError, 'F.scaledDotProductAttention', "did you mean 'isCausal'?");
+    expectError(() => nn.init.kaimingUniform_(torch.empty(2, 2), { nonLinearity: 'relu' } as object), TypeError, 'nn.init.kaimingUniform_', "'nonLinearity'");
+    // every known key still works
+    expect(new nn.Embedding(5, 3, { paddingIdx: 0, maxNorm: null, normType: 2, scaleGradByFreq: false, sparse: false, dtype: 'float32', device: 'cpu' }).paddingIdx).to.equal(0);
+    expect(new nn.MultiheadAttention(4, 2, { dropout: 0, bias: true, addBiasKv: false, addZeroAttn: false, kdim: 4, vdim: 4, batchFirst: false, dtype: 'float32', device: 'cpu' }).embedDim).to.equal(4);
+    expect(new nn.CrossEntropyLoss({ weight: null, ignoreIndex: -100, reduction: 'sum', labelSmoothing: 0 }).reduction).to.equal('sum');
   });
 });

@@ -88,6 +88,7 @@ describe('nn.masks.causal (MultiheadAttention convention: true = blocked)', () =
     expectError(() => masks.causal(4, -2), RangeError, /nn\.masks\.causal/, /S/);
     expectError(() => masks.causal(4, 4, { diagonal: 0.5 }), RangeError, /diagonal/);
     expectError(() => masks.causal(4, 4, 'x' as never), TypeError, /nn\.masks\.causal/, /options/);
+    expectError(() => masks.causal(4, 4, { bogus: 1 } as object), TypeError, /nn\.masks\.causal/, /unknown option 'bogus'/, /diagonal, device/);
   });
 });
 
@@ -154,6 +155,8 @@ describe('nn.masks.toAdditive / mhaToSdpa / sdpaToMha', () => {
   it('errors', () => {
     expectError(() => masks.toAdditive(named('floatMask.attnMask')), TypeError, /nn\.masks\.toAdditive/, /bool/, /float32/);
     expectError(() => masks.toAdditive([[true]] as unknown as Tensor), TypeError, /nn\.masks\.toAdditive/, /Tensor/);
+    expectError(() => masks.toAdditive(masks.causal(2), { dtyp: 'float64' } as object), TypeError, /nn\.masks\.toAdditive/, /unknown option 'dtyp'/);
+    expectError(() => masks.toAdditive(masks.causal(2), { dtype: 'int64' as 'float32' }), TypeError, /nn\.masks\.toAdditive/, /dtype/);
     expectError(() => masks.mhaToSdpa(null as unknown as Tensor), TypeError, /nn\.masks\.mhaToSdpa/, /Tensor/);
     expectError(() => masks.sdpaToMha({} as unknown as Tensor), TypeError, /nn\.masks\.sdpaToMha/, /Tensor/);
   });

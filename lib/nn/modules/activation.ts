@@ -1,4 +1,4 @@
-import { checkInt } from '../../errors';
+import { checkInt, checkOptions } from '../../errors';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import { Module } from './module';
@@ -12,7 +12,8 @@ export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
-    this.approximate = opts.approximate ?? 'none';
+    const o = checkOptions<{ approximate?: 'none' | 'tanh' }>('GELU', opts, ['approximate']);
+    this.approximate = o.approximate ?? 'none';
     if (this.approximate !== 'none' && this.approximate !== 'tanh')
       throw new TypeError(`GELU: expected approximate to be 'none' or 'tanh', got ${String(this.approximate)}`);
     Object.defineProperty(this, 'approximate', { enumerable: false });

@@ -37,6 +37,9 @@ export interface MultiheadAttentionForwardOptions {
   isCausal?: boolean;
 }
 
+const MHA_KEYS = ['dropout', 'bias', 'addBiasKv', 'addZeroAttn', 'kdim', 'vdim', 'batchFirst', 'dtype', 'device'] as const;
+const MHA_FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
+
 const warned = new Set<string>();
 function warnOnce(key: string, msg: string): void {
   if (warned.has(key)) return;
@@ -85,7 +88,7 @@ export class MultiheadAttention extends Module {
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     const fn = 'MultiheadAttention';
-    const o = checkOptions<MultiheadAttentionOptions>(fn, opts);
+    const o = checkOptions<MultiheadAttentionOptions>(fn, opts, MHA_KEYS);
     const E = checkInt(fn, 'embedDim', embedDim, 1);
     const H = checkInt(fn, 'numHeads', numHeads, 1);
     if (E % H !== 0) throw new RangeError(`${fn}: embedDim must be divisible by numHeads, got embedDim=${E}, numHeads=${H}`);
@@ -140,7 +143,7 @@ export class MultiheadAttention extends Module {
    */
   forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
     const fn = 'MultiheadAttention.forward';
-    const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts);
+    const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts, MHA_FORWARD_KEYS);
     for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
       if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor, got ${describe(t)}`);
     const needWeights = o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights);
@@ -210,7 +213,9 @@ export class MultiheadAttention extends Module {
         throw new RangeError(`${fn}: keyPaddingMask must have shape ` + (batched ? `[N, S] = [${Nq}, ${S}]` : `[S] = [${S}]`) +
           ` (true = padded key); got ${shapeStr(ks)}`);
     }
-    if ((attnMask !== null && attnMask.dtype === 'bool') !== (kpm !== null && kpm.dtype === 'bool') && attnMask !== null && kpm !== null)
+    // uint8 attnMask is a (deprecated) bool mask, converted to bool first as in PyTorch 1.13: not a mismatch
+    const boolLike = (t: Tensor) => t.dtype === 'bool' || t.dtype === 'uint8';
+    if (attnMask !== null && kpm !== null && boolLike(attnMask) !== boolLike(kpm))
       warnOnce('TORCH_NAPI_MIXED_MASKS', 'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes; both are converted ' +
         'to additive float masks and added (PyTorch 2 semantics).');
 

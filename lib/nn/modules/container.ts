@@ -1,5 +1,12 @@
 import { checkInt, describe } from '../../errors';
-import { Module } from './module';
+import { Module, moduleSlots } from './module';
+
+/** The entries of a container in order, a module repeated under several keys once per key (as PyTorch's `_modules.values()`). */
+function listEntries(m: Module): Module[] {
+  const out: Module[] = [];
+  for (const [, c] of moduleSlots(m)) if (c !== null) out.push(c);
+  return out;
+}
 
 function checkModule(fn: string, m: unknown, what: string): Module {
   if (!(m instanceof Module)) throw new TypeError(`${fn}: expected ${what} to be an nn.Module, got ${describe(m)}`);
@@ -8,7 +15,9 @@ function checkModule(fn: string, m: unknown, what: string): Module {
 
 /**
  * Modules called in order, each on the previous one's output (PyTorch's `nn.Sequential`).
- * Children are named `0`, `1`, ... (or by the keys of a Map / object given instead).
+ * Children are named `0`, `1`, ... (or by the keys of a Map / object given instead; a plain
+ * object lists integer-like keys such as `'10'` first, as JavaScript does, so give those in a Map).
+ * A module given twice is an entry twice (it runs twice), as in PyTorch.
  */
 export class Sequential extends Module {
   constructor(...modules: Module[] | [Map<string, Module>] | [Record<string, Module>]) {
@@ -21,12 +30,13 @@ export class Sequential extends Module {
       (modules as Module[]).forEach((m, i) => this.registerModule(String(i), checkModule('Sequential', m, `argument ${i}`)));
     }
   }
+  /** The number of entries (a repeated module counts once per entry). */
   get length(): number {
-    return [...this.children()].length;
+    return moduleSlots(this).length;
   }
   /** The i-th module (negative counts from the end). */
   at(i: number): Module {
-    const list = [...this.children()];
+    const list = listEntries(this);
     checkInt('Sequential.at', 'index', i);
     const k = i < 0 ? i + list.length : i;
     if (k < 0 || k >= list.length) throw new RangeError(`Sequential.at: index ${i} is out of range (length ${list.length})`);
@@ -39,25 +49,29 @@ export class Sequential extends Module {
   }
   forward(input: unknown): unknown {
     let x = input;
-    for (const m of this.children()) x = (m.forward as (a: unknown) => unknown)(x);
+    for (const m of listEntries(this)) x = (m.forward as (a: unknown) => unknown)(x);
     return x;
   }
   [Symbol.iterator](): IterableIterator<Module> {
-    return this.children();
+    return listEntries(this)[Symbol.iterator]();
   }
 }
 
-/** A list of modules, registered as `0`, `1`, ... (PyTorch's `nn.ModuleList`). */
+/**
+ * A list of modules, registered as `0`, `1`, ... (PyTorch's `nn.ModuleList`). A module given twice
+ * is an entry twice, as in PyTorch (parameters() still lists its parameters once).
+ */
 export class ModuleList extends Module {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.append(m);
   }
+  /** The number of entries (a repeated module counts once per entry). */
   get length(): number {
-    return [...this.children()].length;
+    return moduleSlots(this).length;
   }
   at(i: number): Module {
-    const list = [...this.children()];
+    const list = listEntries(this);
     checkInt('ModuleList.at', 'index', i);
     const k = i < 0 ? i + list.length : i;
     if (k < 0 || k >= list.length) throw new RangeError(`ModuleList.at: index ${i} is out of range (length ${list.length})`);
@@ -75,11 +89,15 @@ export class ModuleList extends Module {
     throw new Error('ModuleList has no forward(); call its modules');
   }
   [Symbol.iterator](): IterableIterator<Module> {
-    return this.children();
+    return listEntries(this)[Symbol.iterator]();
   }
 }
 
-/** Modules by name (PyTorch's `nn.ModuleDict`), in insertion order. */
+/**
+ * Modules by name (PyTorch's `nn.ModuleDict`), in insertion order (integer-like keys such as
+ * `'10'` included; from a plain object, JavaScript already lists those first: use a Map). A key that is a method or property of the class (`keys`, `get`, `size`, ...)
+ * throws, as PyTorch's "attribute ... already exists".
+ */
 export class ModuleDict extends Module {
   constructor(modules: Record<string, Module> | Map<string, Module> = {}) {
     super();
@@ -98,10 +116,11 @@ export class ModuleDict extends Module {
     return this.get(key) !== undefined;
   }
   keys(): string[] {
-    return [...this.namedChildren()].map(([k]) => k);
+    return this.entries().map(([k]) => k);
   }
+  /** `[key, module]` in insertion order; a module stored under two keys is listed under both. */
   entries(): [string, Module][] {
-    return [...this.namedChildren()];
+    return moduleSlots(this).filter((e): e is [string, Module] => e[1] !== null);
   }
   get size(): number {
     return this.keys().length;

@@ -1,7 +1,7 @@
 import { checkNumber } from '../../errors';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
-import { Module } from './module';
+import { Module, fmtFloat } from './module';
 
 /** Zeroes elements with probability `p` in training mode, scaling the rest by 1/(1-p); identity in eval. */
 export class Dropout extends Module {
@@ -20,6 +20,6 @@ export class Dropout extends Module {
   }
 
   override extraRepr(): string {
-    return `p=${Number.isInteger(this.p) ? this.p.toFixed(1) : this.p}, inplace=False`;
+    return `p=${fmtFloat(this.p)}, inplace=False`;
   }
 }

@@ -9,6 +9,7 @@ import { Module, pyBool } from './module';
 
 /** Options every layer with parameters takes. */
 export interface FactoryOptions { dtype?: DType; device?: string }
+const LINEAR_KEYS = ['bias', 'dtype', 'device'] as const;
 
 /** Returns its input (PyTorch's `nn.Identity`). */
 export class Identity extends Module {
@@ -31,7 +32,7 @@ export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
     super();
     const fn = 'Linear';
-    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts);
+    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts, LINEAR_KEYS);
     this.inFeatures = checkInt(fn, 'inFeatures', inFeatures, 0);
     this.outFeatures = checkInt(fn, 'outFeatures', outFeatures, 0);
     Object.defineProperty(this, 'inFeatures', { enumerable: false });
@@ -76,7 +77,7 @@ export class Bilinear extends Module {
   constructor(in1Features: number, in2Features: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
     super();
     const fn = 'Bilinear';
-    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts);
+    const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts, LINEAR_KEYS);
     this.in1Features = checkInt(fn, 'in1Features', in1Features, 0);
     this.in2Features = checkInt(fn, 'in2Features', in2Features, 0);
     this.outFeatures = checkInt(fn, 'outFeatures', outFeatures, 0);

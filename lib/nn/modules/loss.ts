@@ -7,9 +7,11 @@ import { Module } from './module';
 
 abstract class Loss extends Module {
   readonly reduction: Reduction;
-  constructor(opts: { reduction?: Reduction } = {}) {
+  /** `known`: the option keys of the subclass (an unknown key throws, naming it). */
+  constructor(opts: { reduction?: Reduction } = {}, known: readonly string[] = ['reduction']) {
     super();
-    this.reduction = L.checkReduction(this.constructor.name, opts.reduction ?? 'mean');
+    const o = checkOptions<{ reduction?: Reduction }>(this.constructor.name, opts, known);
+    this.reduction = L.checkReduction(this.constructor.name, o.reduction ?? 'mean');
     Object.defineProperty(this, 'reduction', { enumerable: false });
   }
   /** A registered buffer (PyTorch's `_WeightedLoss` registers `weight`, possibly None). */
@@ -31,7 +33,7 @@ export class L1Loss extends Loss {
 export class SmoothL1Loss extends Loss {
   readonly beta: number;
   constructor(opts: { reduction?: Reduction; beta?: number } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'beta']);
     this.beta = opts.beta === undefined ? 1 : checkNumber('SmoothL1Loss', 'beta', opts.beta);
     Object.defineProperty(this, 'beta', { enumerable: false });
   }
@@ -41,7 +43,7 @@ export class SmoothL1Loss extends Loss {
 export class HuberLoss extends Loss {
   readonly delta: number;
   constructor(opts: { reduction?: Reduction; delta?: number } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'delta']);
     this.delta = opts.delta === undefined ? 1 : checkNumber('HuberLoss', 'delta', opts.delta);
     Object.defineProperty(this, 'delta', { enumerable: false });
   }
@@ -54,7 +56,7 @@ export class HuberLoss extends Loss {
 export class CrossEntropyLoss extends Loss {
   readonly opts: L.CrossEntropyOptions;
   constructor(opts: L.CrossEntropyOptions = {}) {
-    super(opts);
+    super(opts, ['weight', 'ignoreIndex', 'reduction', 'labelSmoothing']);
     this.opts = { ...checkOptions<L.CrossEntropyOptions>('CrossEntropyLoss', opts), reduction: this.reduction };
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
@@ -65,7 +67,7 @@ export class CrossEntropyLoss extends Loss {
 export class NLLLoss extends Loss {
   readonly opts: L.NLLOptions;
   constructor(opts: L.NLLOptions = {}) {
-    super(opts);
+    super(opts, ['weight', 'ignoreIndex', 'reduction']);
     this.opts = { ...checkOptions<L.NLLOptions>('NLLLoss', opts), reduction: this.reduction };
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
@@ -75,7 +77,7 @@ export class NLLLoss extends Loss {
 /** Binary cross entropy over probabilities. */
 export class BCELoss extends Loss {
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight']);
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -85,7 +87,7 @@ export class BCELoss extends Loss {
 /** Binary cross entropy over logits, with `posWeight`. */
 export class BCEWithLogitsLoss extends Loss {
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight', 'posWeight']);
     this.registerBuffer('weight', opts.weight ?? null);
     this.registerBuffer('pos_weight', opts.posWeight ?? null);
   }
@@ -100,8 +102,9 @@ export class KLDivLoss extends Module {
   readonly logTarget: boolean;
   constructor(opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}) {
     super();
-    this.reduction = opts.reduction ?? 'mean';
-    this.logTarget = opts.logTarget ?? false;
+    const o = checkOptions<{ reduction?: Reduction | 'batchmean'; logTarget?: boolean }>('KLDivLoss', opts, ['reduction', 'logTarget']);
+    this.reduction = o.reduction ?? 'mean';  // checked when it runs, as PyTorch's
+    this.logTarget = o.logTarget ?? false;
     Object.defineProperty(this, 'reduction', { enumerable: false });
     Object.defineProperty(this, 'logTarget', { enumerable: false });
   }

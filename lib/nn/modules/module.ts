@@ -15,15 +15,102 @@ export interface LoadResult {
   unexpectedKeys: string[];
 }
 
+type Kind = 'parameter' | 'buffer' | 'module';
+
 interface Internals {
+  /** Registered buffers (by `registerBuffer`), persistent or not. */
   buffers: Map<string, { persistent: boolean }>;
+  /** The kind of each name registered by `registerParameter/registerBuffer/registerModule`. */
+  kinds: Map<string, Kind>;
+  /**
+   * Registered names in registration order (PyTorch's dict order). Explicit registrations are
+   * appended when made; names registered by plain assignment are appended, in `Object.keys`
+   * order, at the next registration or traversal (see `sync`).
+   */
+  order: string[];
+  ordered: Set<string>;
 }
 const internals = new WeakMap<Module, Internals>();
 function inner(m: Module): Internals {
   let i = internals.get(m);
-  if (!i) { i = { buffers: new Map() }; internals.set(m, i); }
+  if (!i) { i = { buffers: new Map(), kinds: new Map(), order: [], ordered: new Set() }; internals.set(m, i); }
   return i;
 }
+
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/**
+ * Brings the recorded order up to date: forgets names deleted from the object (PyTorch's
+ * `__delattr__` unregisters them), then appends names that now hold a Parameter or a Module
+ * (registration by assignment) in `Object.keys` order.
+ */
+function sync(m: Module, i: Internals): void {
+  if (i.order.some((k) => !hasOwn(m, k))) {
+    i.order = i.order.filter((k) => {
+      if (hasOwn(m, k)) return true;
+      i.ordered.delete(k);
+      i.kinds.delete(k);
+      i.buffers.delete(k);
+      return false;
+    });
+  }
+  const rec = m as unknown as Record<string, unknown>;
+  for (const k of Object.keys(m)) {
+    if (i.ordered.has(k)) continue;
+    const v = rec[k];
+    if (v instanceof Parameter || v instanceof Module) { i.order.push(k); i.ordered.add(k); }
+  }
+}
+
+interface OwnEntries {
+  params: [string, Parameter][];
+  buffers: [string, Tensor, boolean][];
+  children: [string, Module][];
+  /** The submodule slots, with those registered as `null` (printed as `None`). */
+  slots: [string, Module | null][];
+}
+
+/** A module's own (non-recursive) entries in registration order, not deduplicated. */
+function own(m: Module): OwnEntries {
+  const out: OwnEntries = { params: [], buffers: [], children: [], slots: [] };
+  const i = inner(m);
+  sync(m, i);
+  const rec = m as unknown as Record<string, unknown>;
+  for (const key of i.order) {
+    // a registered name later hidden (made non-enumerable) is no longer an entry
+    if (!Object.prototype.propertyIsEnumerable.call(m, key)) continue;
+    const v = rec[key];
+    const b = i.buffers.get(key);
+    if (b) { if (v instanceof Tensor) out.buffers.push([key, v, b.persistent]); }
+    else if (v instanceof Parameter) out.params.push([key, v]);
+    else if (v instanceof Module) { out.children.push([key, v]); out.slots.push([key, v]); }
+    else if (v === null && i.kinds.get(key) === 'module') out.slots.push([key, null]);
+  }
+  return out;
+}
+
+/**
+ * The submodule slots of a module in registration order, repeats included and `null` slots
+ * included (PyTorch's `_modules.items()`); for the containers, whose length and iteration count
+ * every entry.
+ */
+export function moduleSlots(m: Module): [string, Module | null][] {
+  return own(m).slots;
+}
+
+/** Python's repr of a float (1e-05, 0.1, 1.0, 1e+16), for `extraRepr`s. */
+export function fmtFloat(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
+  const ax = Math.abs(x);
+  if (ax !== 0 && (ax < 1e-4 || ax >= 1e16)) {
+    // shortest round-trip digits, Python's exponent style (at least two digits)
+    return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  }
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
+/** Modules whose `train()` is running, so that a module that contains itself does not recurse forever. */
+const inTrain = new Set<Module>();
 
 /** Adds `n` spaces to every line but the first (PyTorch's `_addindent`). */
 function addIndent(s: string, n: number): string {
@@ -37,8 +124,31 @@ function addIndent(s: string, n: number): string {
  *
  * Submodules and `nn.Parameter`s are registered by plain assignment — `this.fc = new nn.Linear(4, 2)`
  * in the constructor, or a class field — in assignment order, as PyTorch's `__setattr__` does;
- * buffers with `registerBuffer`. Names, `stateDict()` keys and their order are PyTorch's, so
- * checkpoints move both ways.
+ * buffers with `registerBuffer`; any of them with `registerParameter` / `registerModule` /
+ * `registerBuffer`, which is also how to declare a `null` slot. Names, `stateDict()` keys and
+ * their order are PyTorch's, so checkpoints move both ways.
+ *
+ * Registering a name that is already an attribute of another kind — a parameter registered as a
+ * buffer, a method or accessor of the class (`train`, `forward`, a ModuleDict's `keys`), a
+ * setting such as `inFeatures` — throws, like PyTorch's `KeyError: "attribute 'x' already
+ * exists"`. Registering again under the same kind replaces the value and keeps the position. A
+ * name holding `null` or `undefined` that was never registered (a class field declaration) can be
+ * registered as anything, and so can a plain tensor attribute as a buffer.
+ *
+ * Limitations of registration by plain assignment (there is no `__setattr__` to hook without a
+ * Proxy):
+ * - Order: names registered by assignment come in the order in which their properties were
+ *   created on the object (explicit registrations are recorded when made). A class field declared without an initializer (`fc2!: nn.Linear;`)
+ *   is created, as `undefined`, when the fields are initialised (target ES2022), so it takes its
+ *   declaration position, not the position of its assignment in the constructor. Use
+ *   `declare fc2: nn.Linear;` (which emits no field), or declare fields in assignment order.
+ *   Also, JavaScript lists integer-like property names (`'2'`, `'10'`) before the others in
+ *   ascending order: give such names with `registerModule` / `registerParameter` /
+ *   `registerBuffer` (the containers do), which record the registration order.
+ * - Assigning a plain (non-Parameter) tensor to a parameter's name (`lin.weight = t`) replaces the
+ *   parameter silently: it is no longer listed by `parameters()` or `stateDict()` (PyTorch raises
+ *   a TypeError). Assign an `nn.Parameter`, or copy into the parameter (`lin.weight.copy_(t)`
+ *   under `torch.noGrad`).
  *
  * @example
  * class Net extends nn.Module {
@@ -80,24 +190,27 @@ export abstract class Module {
     if (tensor !== null && !(tensor instanceof Tensor))
       throw new TypeError(`Module.registerBuffer: expected tensor to be a Tensor or null, got ${describe(tensor)}`);
     const persistent = opts.persistent === undefined ? true : checkBool('Module.registerBuffer', 'persistent', opts.persistent);
+    this.claim('registerBuffer', name, 'buffer');
     if (tensor) keep(tensor);
     inner(this).buffers.set(name, { persistent });
     (this as Record<string, unknown>)[name] = tensor;
   }
 
-  /** Registers a parameter under `name` (same as assigning it). */
+  /** Registers a parameter under `name` (as assigning it, but a `null` slot stays a parameter slot). */
   registerParameter(name: string, param: Parameter | null): void {
     this.checkName('registerParameter', name);
     if (param !== null && !(param instanceof Parameter))
       throw new TypeError(`Module.registerParameter: expected param to be an nn.Parameter or null, got ${describe(param)}`);
+    this.claim('registerParameter', name, 'parameter');
     (this as Record<string, unknown>)[name] = param;
   }
 
-  /** Registers a submodule under `name` (same as assigning it). */
+  /** Registers a submodule under `name` (as assigning it; `null` declares a slot, printed as `None`). */
   registerModule(name: string, module: Module | null): void {
     this.checkName('registerModule', name);
     if (module !== null && !(module instanceof Module))
       throw new TypeError(`Module.registerModule: expected module to be an nn.Module or null, got ${describe(module)}`);
+    this.claim('registerModule', name, 'module');
     (this as Record<string, unknown>)[name] = module;
   }
 
@@ -106,27 +219,38 @@ export abstract class Module {
       throw new TypeError(`Module.${fn}: expected name to be a non-empty string without '.', got ${describe(name)}`);
   }
 
-  // ---- traversal -----------------------------------------------------------------------------
-  /** Own (non-recursive) entries in registration order. */
-  private own(): { params: [string, Parameter][]; buffers: [string, Tensor, boolean][]; children: [string, Module][] } {
-    const params: [string, Parameter][] = [];
-    const buffers: [string, Tensor, boolean][] = [];
-    const children: [string, Module][] = [];
-    const bufferInfo = inner(this).buffers;
-    for (const key of Object.keys(this)) {
-      const v = (this as Record<string, unknown>)[key];
-      const b = bufferInfo.get(key);
-      if (b) { if (v instanceof Tensor) buffers.push([key, v, b.persistent]); }
-      else if (v instanceof Parameter) params.push([key, v]);
-      else if (v instanceof Module) children.push([key, v]);
+  /**
+   * Checks that `name` is free for an entry of this kind (PyTorch's `hasattr(self, name) and
+   * name not in self._<kind>s`), then records it in the registration order.
+   */
+  private claim(fn: string, name: string, kind: Kind): void {
+    const exists = (): never => { throw new Error(`Module.${fn}: attribute '${name}' already exists`); };
+    const i = inner(this);
+    if (!hasOwn(this, name)) {
+      if (name in this) exists();  // a method or accessor of the class (or of Object)
+    } else {
+      const desc = Object.getOwnPropertyDescriptor(this, name)!;
+      if (!('value' in desc) || !desc.enumerable) exists();  // a setting or accessor of the instance
+      const v = desc.value as unknown;
+      let current: Kind | undefined;
+      if (i.buffers.has(name)) current = 'buffer';
+      else if (v instanceof Parameter) current = 'parameter';
+      else if (v instanceof Module) current = 'module';
+      else if (v === null || v === undefined) current = i.kinds.get(name);  // a null slot, or a declared field
+      else if (kind === 'buffer' && v instanceof Tensor) current = 'buffer';  // a plain tensor attribute
+      else exists();
+      if (current !== undefined && current !== kind) exists();
     }
-    return { params, buffers, children };
+    sync(this, i);  // names registered by assignment since the last registration come first
+    if (!i.ordered.has(name)) { i.order.push(name); i.ordered.add(name); }
+    i.kinds.set(name, kind);
   }
 
+  // ---- traversal -----------------------------------------------------------------------------
   /** Immediate children as `[name, module]`. */
   *namedChildren(): IterableIterator<[string, Module]> {
     const seen = new Set<Module>();
-    for (const [name, m] of this.own().children) {
+    for (const [name, m] of own(this).children) {
       if (seen.has(m)) continue;
       seen.add(m);
       yield [name, m];
@@ -141,7 +265,7 @@ export abstract class Module {
     if (memo.has(this)) return;
     memo.add(this);
     yield [prefix, this];
-    for (const [name, m] of this.own().children) {
+    for (const [name, m] of own(this).children) {
       yield* m.namedModules(prefix ? `${prefix}.${name}` : name, memo);
     }
   }
@@ -154,7 +278,7 @@ export abstract class Module {
     const seen = new Set<Parameter>();
     const mods: Iterable<[string, Module]> = opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
     for (const [mp, m] of mods) {
-      for (const [name, p] of m.own().params) {
+      for (const [name, p] of own(m).params) {
         if (seen.has(p)) continue;
         seen.add(p);
         yield [mp ? `${mp}.${name}` : name, p];
@@ -169,7 +293,7 @@ export abstract class Module {
     const seen = new Set<Tensor>();
     const mods: Iterable<[string, Module]> = opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
     for (const [mp, m] of mods) {
-      for (const [name, b] of m.own().buffers) {
+      for (const [name, b] of own(m).buffers) {
         if (seen.has(b)) continue;
         seen.add(b);
         yield [mp ? `${mp}.${name}` : name, b];
@@ -181,10 +305,20 @@ export abstract class Module {
   }
 
   // ---- modes and gradients --------------------------------------------------------------------
-  /** Sets training mode on this module and all below (dropout on); returns `this`. */
+  /**
+   * Sets training mode on this module, and calls each child's `train(mode)` (so a subclass that
+   * overrides `train` is honoured, as in PyTorch); returns `this`.
+   */
   train(mode = true): this {
     checkBool('Module.train', 'mode', mode);
-    for (const m of this.modules()) m.training = mode;
+    if (inTrain.has(this)) return this;
+    inTrain.add(this);
+    try {
+      this.training = mode;
+      for (const m of this.children()) m.train(mode);
+    } finally {
+      inTrain.delete(this);
+    }
     return this;
   }
   /** Evaluation mode: `train(false)`. */
@@ -256,18 +390,24 @@ export abstract class Module {
   }
 
   // ---- state ---------------------------------------------------------------------------------
-  /** Expected state entries in PyTorch's order (not deduplicated, as PyTorch's state_dict). */
+  /**
+   * Expected state entries in PyTorch's order, not deduplicated (as PyTorch's state_dict): a
+   * module or tensor reachable under two names is listed under both. Only a module that contains
+   * one of its ancestors (a cycle) is not entered again.
+   */
   private stateEntries(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    const visit = (m: Module, prefix: string, memo: Set<Module>) => {
-      if (memo.has(m)) return;
-      memo.add(m);
-      const own = m.own();
-      for (const [name, p] of own.params) out.push([prefix + name, p]);
-      for (const [name, b, persistent] of own.buffers) if (persistent) out.push([prefix + name, b]);
-      for (const [name, c] of own.children) visit(c, `${prefix}${name}.`, memo);
+    const ancestors = new Set<Module>();
+    const visit = (m: Module, prefix: string) => {
+      if (ancestors.has(m)) return;
+      ancestors.add(m);
+      const o = own(m);
+      for (const [name, p] of o.params) out.push([prefix + name, p]);
+      for (const [name, b, persistent] of o.buffers) if (persistent) out.push([prefix + name, b]);
+      for (const [name, c] of o.children) visit(c, `${prefix}${name}.`);
+      ancestors.delete(m);
     };
-    visit(this, '', new Set());
+    visit(this, '');
     return out;
   }
 
@@ -317,7 +457,7 @@ export abstract class Module {
       if (unexpectedKeys.length) problems.splice(missingKeys.length ? 1 : 0, 0, `Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
     }
     if (problems.length)
-      throw new Error(`Error(s) in loading state_dict for ${this.getName()}:\n\t${problems.join('\n\t')}`);
+      throw new Error(`${fn}: Error(s) in loading state_dict for ${this.getName()}:\n\t${problems.join('\n\t')}`);
     noGrad(() => { for (const [t, s] of copies) t.copy_(s); });
     return { missingKeys, unexpectedKeys };
   }
@@ -327,7 +467,7 @@ export abstract class Module {
   toString(): string {
     const extra = this.extraRepr();
     const extraLines = extra ? extra.split('\n') : [];
-    const childLines = this.own().children.map(([k, m]) => `(${k}): ${addIndent(m.toString(), 2)}`);
+    const childLines = own(this).slots.map(([k, m]) => `(${k}): ${m === null ? 'None' : addIndent(m.toString(), 2)}`);
     const lines = [...extraLines, ...childLines];
     let main = `${this.getName()}(`;
     if (lines.length) {

@@ -1,12 +1,15 @@
-import { checkBool, checkInt, checkNumber, checkOptions } from '../../errors';
+import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../../errors';
 import { ones, zeros } from '../../creation';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import { Parameter } from '../parameter';
 import { FactoryOptions } from './linear';
-import { Module, pyBool } from './module';
+import { Module, fmtFloat, pyBool } from './module';
+
+export { fmtFloat };
 
 export interface LayerNormOptions extends FactoryOptions { eps?: number; elementwiseAffine?: boolean }
+const LAYER_NORM_KEYS = ['eps', 'elementwiseAffine', 'dtype', 'device'] as const;
 
 /** Layer normalisation over the trailing `normalizedShape` dims (PyTorch's `nn.LayerNorm`). */
 export class LayerNorm extends Module {
@@ -19,7 +22,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {
     super();
     const fn = 'LayerNorm';
-    const o = checkOptions<LayerNormOptions>(fn, opts);
+    const o = checkOptions<LayerNormOptions>(fn, opts, LAYER_NORM_KEYS);
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     if (!Array.isArray(shape)) throw new TypeError(`${fn}: expected normalizedShape to be an integer or an array of integers`);
     shape.forEach((s, i) => checkInt(fn, `normalizedShape[${i}]`, s, 0));
@@ -33,7 +36,8 @@ export class LayerNorm extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    const s = input instanceof Tensor ? input.shape : [];
+    if (!(input instanceof Tensor)) typeError('LayerNorm.forward', 'input', 'a Tensor', input);
+    const s = input.shape;
     const n = this.normalizedShape.length;
     const tail = s.slice(s.length - n);
     if (s.length < n || tail.some((d, i) => d !== this.normalizedShape[i]))
@@ -45,15 +49,4 @@ export class LayerNorm extends Module {
   override extraRepr(): string {
     return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${fmtFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
-}
-
-/** Python's repr of a float (1e-05, 0.1, 1.0, 1e+16). */
-export function fmtFloat(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  const ax = Math.abs(x);
-  if (ax !== 0 && (ax < 1e-4 || ax >= 1e16)) {
-    // shortest round-trip digits, Python's exponent style (at least two digits)
-    return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
-  }
-  return Number.isInteger(x) ? x.toFixed(1) : String(x);
 }

@@ -15,6 +15,7 @@ export interface EmbeddingOptions extends FactoryOptions {
   scaleGradByFreq?: boolean;
   sparse?: boolean;
 }
+const EMBEDDING_KEYS = ['paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse', 'dtype', 'device'] as const;
 
 /** A lookup table of `numEmbeddings` vectors of size `embeddingDim` (PyTorch's `nn.Embedding`), N(0, 1) init. */
 export class Embedding extends Module {
@@ -30,7 +31,7 @@ export class Embedding extends Module {
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
     super();
     const fn = 'Embedding';
-    const o = checkOptions<EmbeddingOptions>(fn, opts);
+    const o = checkOptions<EmbeddingOptions>(fn, opts, EMBEDDING_KEYS);
     this.numEmbeddings = checkInt(fn, 'numEmbeddings', numEmbeddings, 0);
     this.embeddingDim = checkInt(fn, 'embeddingDim', embeddingDim, 0);
     let pad: number | null = null;
