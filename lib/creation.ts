@@ -1,5 +1,5 @@
 // Tensor factories: torch.tensor, zeros, ones, ... (PyTorch semantics, JS-friendly arguments).
-import { DType, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
+import { DType, DTYPES, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { optDevice } from './device';
 import {
   checkAllocation, checkBool, checkInt, checkNumber, checkOptions, describe, shapeArgs, typeError,
@@ -30,9 +30,10 @@ function typedDtype(v: ArrayBufferView): DType | undefined {
 function finish(fn: string, h: ReturnType<typeof N.zeros>, o: TensorOptions): Tensor {
   const t = new Tensor(h);
   if (o.requiresGrad) {
-    if (!isFloatingPoint(t.dtype)) {
+    const dtype = t.dtype;
+    if (!isFloatingPoint(dtype)) {
       t.dispose();
-      throw new TypeError(`${fn}: only floating point tensors can require gradients, got dtype ${t.dtype}`);
+      throw new TypeError(`${fn}: only floating point tensors can require gradients, got dtype ${dtype}`);
     }
     N.setRequiresGrad(t._h, true);
   }
@@ -45,7 +46,10 @@ function options(fn: string, v: unknown): TensorOptions {
   return o;
 }
 
-/** Splits `(...dims, opts?)` / `(shape[], opts?)` arguments. */
+/**
+ * Splits `(...dims, opts?)` / `(shape[], opts?)` arguments. A size is required, as in PyTorch
+ * (`zeros([])` is a 0-dim tensor; `zeros()` is a TypeError).
+ */
 function shapeAndOptions(fn: string, args: unknown[]): [number[], TensorOptions] {
   let opts: unknown;
   const last = args[args.length - 1];
@@ -53,6 +57,8 @@ function shapeAndOptions(fn: string, args: unknown[]): [number[], TensorOptions]
     opts = last;
     args = args.slice(0, -1);
   }
+  if (args.length === 0)
+    throw new TypeError(`${fn}: expected a size, as ${fn}(2, 3) or ${fn}([2, 3]) (${fn}([]) for a 0-dim tensor), got none`);
   return [shapeArgs(fn, args), options(fn, opts)];
 }
 
@@ -61,6 +67,61 @@ function alloc(fn: string, shape: number[], o: TensorOptions, dflt: DType = 'flo
   const device = optDevice(fn, o.device);
   checkAllocation(fn, shape, ITEM_SIZE[(o.dtype ?? dflt) as DType] ?? 8, device);
   return [code, device];
+}
+
+/**
+ * The integer values each integer dtype takes from a JS number, as PyTorch 1.13 takes Python
+ * numbers: integral numbers (Python ints) must lie in [lo, hi] (uint8 also takes -255..-1, which
+ * wrap modulo 256), other numbers (Python floats) in [lo, hi] before truncation toward zero;
+ * NaN and ±Infinity never fit.
+ */
+const INT_RANGES: Partial<Record<DType, [lo: number, hi: number]>> = {
+  int8: [-128, 127], int16: [-32768, 32767], int32: [-2147483648, 2147483647], uint8: [0, 255],
+  // 2^63 - 1 rounds to 2^63 as a double: checked as `< 2 ** 63` below.
+  int64: [-(2 ** 63), 2 ** 63],
+};
+const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n;
+
+/** `data[0][2]` for flat index `i` of `shape`, for error messages. */
+function pathOf(shape: readonly number[], i: number): string {
+  let path = '';
+  for (let d = shape.length - 1; d >= 0; d--) {
+    path = `[${i % shape[d]}]${path}`;
+    i = Math.floor(i / shape[d]);
+  }
+  return `data${path}`;
+}
+
+function overflow(fn: string, v: number | bigint, shape: readonly number[], i: number, dtype: DType): never {
+  throw new RangeError(`${fn}: value ${typeof v === 'bigint' ? `${v}n` : v} at ${pathOf(shape, i)} cannot be ` +
+    `converted to ${dtype} without overflow`);
+}
+
+/** Checks numbers against an integer dtype (see INT_RANGES); wraps uint8's negative integers in place. */
+function checkIntNumbers(fn: string, buf: Float64Array, shape: readonly number[], dtype: DType): void {
+  const range = INT_RANGES[dtype];
+  if (range === undefined) return;
+  const [lo, hi] = range;
+  const int64 = dtype === 'int64', uint8 = dtype === 'uint8';
+  for (let i = 0; i < buf.length; i++) {
+    const v = buf[i];
+    if (int64) { if (!(v >= lo && v < hi)) overflow(fn, v, shape, i, dtype); continue; }
+    if (v >= lo && v <= hi) continue;
+    if (uint8 && Number.isInteger(v) && v >= -255 && v < 0) { buf[i] = v + 256; continue; }
+    overflow(fn, v, shape, i, dtype);
+  }
+}
+
+/** Checks bigints against int64, and against the target integer dtype when there is one. */
+function checkBigints(fn: string, flat: bigint[], shape: readonly number[], dtype: DType | undefined): void {
+  const range = dtype === undefined || dtype === 'int64' ? undefined : INT_RANGES[dtype];
+  const lo = range === undefined ? INT64_MIN : BigInt(dtype === 'uint8' ? -255 : range[0]);
+  const hi = range === undefined ? INT64_MAX : BigInt(range[1]);
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (v < INT64_MIN || v > INT64_MAX) overflow(fn, v, shape, i, 'int64');
+    if (v < lo || v > hi) overflow(fn, v, shape, i, dtype!);
+  }
 }
 
 /** Walks nested arrays: returns the shape and checks that the nesting is rectangular. */
@@ -82,9 +143,13 @@ function inferShape(fn: string, data: NestedData): number[] {
  *   `{dtype: 'int64'}` for integer data), booleans give bool, bigints give int64.
  * - A TypedArray gives its own dtype (Float32Array → float32, Float64Array → float64,
  *   Int32Array → int32, BigInt64Array → int64, Uint8Array → uint8, ...), as a 1-D tensor.
+ * - With an integer `dtype`, numbers must fit it as PyTorch checks Python numbers: fractions
+ *   truncate toward zero, but 128 for int8, 1e10 for int32, NaN or Infinity are refused
+ *   (uint8 takes -255..-1 as PyTorch does, wrapping them modulo 256).
  *
  * @example torch.tensor([[1, 2], [3, 4]], { requiresGrad: true })
- * @throws TypeError for ragged nesting or values that are not numbers/booleans.
+ * @throws TypeError for ragged nesting or values that are not numbers/booleans/bigints.
+ * @throws RangeError for bigints outside int64, or values that overflow the requested integer dtype.
  */
 export function tensor(data: NestedData | TypedArray, opts?: TensorOptions): Tensor {
   const fn = 'torch.tensor';
@@ -128,43 +193,58 @@ export function tensor(data: NestedData | TypedArray, opts?: TensorOptions): Ten
   if (kind === 'boolean') {
     buf = Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0)); src = 'bool'; dflt = 'bool';
   } else if (kind === 'bigint') {
+    checkBigints(fn, flat as bigint[], shape, target === undefined ? undefined : DTYPES[target]);
     buf = BigInt64Array.from(flat as bigint[]); src = 'int64'; dflt = 'int64';
   } else {
     buf = Float64Array.from(flat as number[]); src = 'float64'; dflt = 'float32';
+    if (target !== undefined) checkIntNumbers(fn, buf, shape, DTYPES[target]);
   }
   return finish(fn, N.fromBuffer(buf, shape, dtypeCode(fn, src), target ?? dtypeCode(fn, dflt), device), o);
 }
 
 type ShapeArgs = [...dims: number[]] | [...dims: number[], opts: TensorOptions] | [shape: number[], opts?: TensorOptions];
+type Make = (shape: number[], dtype: number, device: string | undefined) => ReturnType<typeof N.zeros>;
 
-function factory(name: string, make: (shape: number[], dtype: number, device: string | undefined) => ReturnType<typeof N.zeros>) {
+/** Validates the options under `fn` and makes the tensor. */
+function create(fn: string, make: Make, shape: number[], o: TensorOptions, dflt: DType = 'float32'): Tensor {
+  const [code, device] = alloc(fn, shape, o, dflt);
+  return finish(fn, make(shape, code, device), o);
+}
+
+function factory(name: string, make: Make) {
   const fn = `torch.${name}`;
   return (...args: ShapeArgs): Tensor => {
     const [shape, o] = shapeAndOptions(fn, args);
-    const [code, device] = alloc(fn, shape, o);
-    return finish(fn, make(shape, code, device), o);
+    return create(fn, make, shape, o);
   };
 }
 
-/** Zeros of the given shape: `zeros(2, 3)` or `zeros([2, 3], {dtype})`. */
-export const zeros = factory('zeros', (s, d, dev) => N.zeros(s, d, dev));
+const makeZeros: Make = (s, d, dev) => N.zeros(s, d, dev);
+const makeOnes: Make = (s, d, dev) => N.ones(s, d, dev);
+const makeEmpty: Make = (s, d, dev) => N.empty(s, d, dev);
+const makeRand: Make = (s, d, dev) => N.rand(s, d, dev);
+const makeRandn: Make = (s, d, dev) => N.randn(s, d, dev);
+
+/** Zeros of the given shape: `zeros(2, 3)` or `zeros([2, 3], {dtype})` (`zeros([])` is 0-dim). */
+export const zeros = factory('zeros', makeZeros);
 /** Ones of the given shape. */
-export const ones = factory('ones', (s, d, dev) => N.ones(s, d, dev));
+export const ones = factory('ones', makeOnes);
 /** Uninitialised memory of the given shape. */
-export const empty = factory('empty', (s, d, dev) => N.empty(s, d, dev));
+export const empty = factory('empty', makeEmpty);
 /** Uniform on [0, 1). */
-export const rand = factory('rand', (s, d, dev) => N.rand(s, d, dev));
+export const rand = factory('rand', makeRand);
 /** Standard normal. */
-export const randn = factory('randn', (s, d, dev) => N.randn(s, d, dev));
+export const randn = factory('randn', makeRandn);
+
+function fullImpl(fn: string, s: number[], fillValue: unknown, o: TensorOptions): Tensor {
+  if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean') typeError(fn, 'fillValue', 'a number or boolean', fillValue);
+  return create(fn, (sh, d, dev) => N.full(sh, fillValue, d, dev), s, o, typeof fillValue === 'boolean' ? 'bool' : 'float32');
+}
 
 /** `full(shape, value, opts)`: numbers give float32, booleans bool (unless `dtype`). */
 export function full(shape: number[], fillValue: number | boolean, opts?: TensorOptions): Tensor {
   const fn = 'torch.full';
-  const s = shapeArgs(fn, [shape]);
-  if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean') typeError(fn, 'fillValue', 'a number or boolean', fillValue);
-  const o = options(fn, opts);
-  const [code, device] = alloc(fn, s, o, typeof fillValue === 'boolean' ? 'bool' : 'float32');
-  return finish(fn, N.full(s, fillValue, code, device), o);
+  return fullImpl(fn, shapeArgs(fn, [shape]), fillValue, options(fn, opts));
 }
 
 /**
@@ -231,26 +311,38 @@ export function randperm(n: number, opts?: TensorOptions): Tensor {
   return finish(fn, N.randperm(n, code, device), o);
 }
 
-function likeOptions(fn: string, t: Tensor, opts?: TensorOptions): TensorOptions {
-  handle(t, fn, 'input');
+/**
+ * The shape and options of a `*Like` factory: `input` is checked first (a TypeError, or an
+ * Error for a disposed tensor, naming `fn` and `input`); dtype and device default to input's.
+ */
+function like(fn: string, input: unknown, opts: unknown): [number[], TensorOptions] {
+  handle(input, fn, 'input');
+  const t = input as Tensor;
   const o = options(fn, opts);
-  return { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad };
+  return [t.shape.slice(), { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad }];
 }
-export function zerosLike(t: Tensor, opts?: TensorOptions): Tensor {
-  return zeros(t.shape as number[], likeOptions('torch.zerosLike', t, opts));
+/** Zeros with `input`'s shape, dtype and device (the options override dtype and device). */
+export function zerosLike(input: Tensor, opts?: TensorOptions): Tensor {
+  return create('torch.zerosLike', makeZeros, ...like('torch.zerosLike', input, opts));
 }
-export function onesLike(t: Tensor, opts?: TensorOptions): Tensor {
-  return ones(t.shape as number[], likeOptions('torch.onesLike', t, opts));
+/** Ones with `input`'s shape, dtype and device. */
+export function onesLike(input: Tensor, opts?: TensorOptions): Tensor {
+  return create('torch.onesLike', makeOnes, ...like('torch.onesLike', input, opts));
 }
-export function randnLike(t: Tensor, opts?: TensorOptions): Tensor {
-  return randn(t.shape as number[], likeOptions('torch.randnLike', t, opts));
+/** Standard normal values with `input`'s shape, dtype and device. */
+export function randnLike(input: Tensor, opts?: TensorOptions): Tensor {
+  return create('torch.randnLike', makeRandn, ...like('torch.randnLike', input, opts));
 }
-export function randLike(t: Tensor, opts?: TensorOptions): Tensor {
-  return rand(t.shape as number[], likeOptions('torch.randLike', t, opts));
+/** Uniform [0, 1) values with `input`'s shape, dtype and device. */
+export function randLike(input: Tensor, opts?: TensorOptions): Tensor {
+  return create('torch.randLike', makeRand, ...like('torch.randLike', input, opts));
 }
-export function emptyLike(t: Tensor, opts?: TensorOptions): Tensor {
-  return empty(t.shape as number[], likeOptions('torch.emptyLike', t, opts));
+/** Uninitialised memory with `input`'s shape, dtype and device. */
+export function emptyLike(input: Tensor, opts?: TensorOptions): Tensor {
+  return create('torch.emptyLike', makeEmpty, ...like('torch.emptyLike', input, opts));
 }
-export function fullLike(t: Tensor, fillValue: number | boolean, opts?: TensorOptions): Tensor {
-  return full(t.shape as number[], fillValue, likeOptions('torch.fullLike', t, opts));
+/** `fillValue` with `input`'s shape, dtype and device. */
+export function fullLike(input: Tensor, fillValue: number | boolean, opts?: TensorOptions): Tensor {
+  const [s, o] = like('torch.fullLike', input, opts);
+  return fullImpl('torch.fullLike', s, fillValue, o);
 }

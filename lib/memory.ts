@@ -77,7 +77,11 @@ export function dispose(v: unknown): void {
   for (const t of all) t.dispose();
 }
 
-/** Live native tensors and their bytes (views count their own size). */
+/**
+ * Live native tensors and their bytes. Each tensor counts its own size, but never more than its
+ * storage holds: a view counts again the bytes it shares with its base (so `bytes` can exceed
+ * what is allocated), and an `expand`ed view counts at most its storage.
+ */
 export function memory(): { tensors: number; bytes: number } {
   return native.memory();
 }

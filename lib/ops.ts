@@ -2,27 +2,39 @@
 // Most forward to the Tensor method of the same name, as PyTorch's do.
 import { checkInt, typeError } from './errors';
 import { native as N, Handle } from './native';
-import { Tensor, TensorOrScalar, handle } from './tensor';
+import { Tensor, TensorOrScalar, checkDimRange, disposedError, handle } from './tensor';
 
 function tensorList(fn: string, ts: unknown): Handle[] {
   if (!Array.isArray(ts)) typeError(fn, 'tensors', 'an array of Tensors', ts);
   if (ts.length === 0) throw new RangeError(`${fn}: expected a non-empty array of Tensors`);
-  return ts.map((t, i) => handle(t, fn, `tensors[${i}]`));
+  return ts.map((t, i) => (t instanceof Tensor && t._disposed ? disposedError(fn, `element ${i} of tensors`) : handle(t, fn, `tensors[${i}]`)));
 }
 
-/** Concatenates along an existing dim. */
+/** Concatenates along an existing dim (empty 1-D tensors are skipped, as PyTorch's legacy rule). */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(N.cat(tensorList('torch.cat', tensors), checkInt('torch.cat', 'dim', dim)));
+  const fn = 'torch.cat';
+  const hs = tensorList(fn, tensors);
+  checkInt(fn, 'dim', dim);
+  // PyTorch checks dim against the first tensor that is not 1-D and empty (0-dim ones fail below).
+  const ref = tensors.find((t) => t.ndim !== 1 || t.shape[0] !== 0);
+  if (ref !== undefined && ref.ndim > 0) checkDimRange(fn, 'dim', [dim], ref.ndim);
+  return new Tensor(N.cat(hs, dim));
 }
 /** Stacks along a new dim. */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(N.stack(tensorList('torch.stack', tensors), checkInt('torch.stack', 'dim', dim)));
+  const fn = 'torch.stack';
+  const hs = tensorList(fn, tensors);
+  checkDimRange(fn, 'dim', [checkInt(fn, 'dim', dim)], tensors[0].ndim, 1);
+  return new Tensor(N.stack(hs, dim));
 }
-/** `condition ? input : other`, elementwise, broadcasting (either may be a number). */
+/** `condition ? input : other`, elementwise, broadcasting (either may be a number, boolean or bigint). */
 export function where(condition: Tensor, input: TensorOrScalar, other: TensorOrScalar): Tensor {
   const fn = 'torch.where';
-  const op = (v: unknown, arg: string) =>
-    v instanceof Tensor ? v._h : typeof v === 'number' || typeof v === 'boolean' ? v : typeError(fn, arg, 'a Tensor or a number', v);
+  const op = (v: unknown, arg: string) => {
+    if (v instanceof Tensor) return handle(v, fn, arg);
+    const t = typeof v;
+    return t === 'number' || t === 'boolean' || t === 'bigint' ? v as number | boolean | bigint : typeError(fn, arg, 'a Tensor or a number', v);
+  };
   const kinds = (input instanceof Tensor ? 1 : 0) | (other instanceof Tensor ? 2 : 0);
   return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other'), kinds));
 }

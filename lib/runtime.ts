@@ -54,10 +54,26 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(checkInt('torch.setNumThreads', 'n', n, 1));
 }
 
-/** Seeds libtorch's default generator: the same seed gives the same numbers as PyTorch's `torch.manual_seed`. */
+const UINT64_MAX = 2n ** 64n - 1n, INT64_MIN = -(2n ** 63n);
+
+/**
+ * Seeds libtorch's default generator: the same seed gives the same numbers as PyTorch's
+ * `torch.manual_seed`. The seed is a safe integer or a bigint in [-2^63, 2^64 - 1]; negative
+ * seeds wrap to uint64 as in PyTorch (`manualSeed(-1)` equals `manualSeed(2n ** 64n - 1n)`).
+ */
 export function manualSeed(seed: number | bigint): void {
-  if (typeof seed === 'bigint') native.manualSeed(seed);
-  else native.manualSeed(checkInt('torch.manualSeed', 'seed', seed, 0));
+  const fn = 'torch.manualSeed';
+  let s: bigint;
+  if (typeof seed === 'bigint') {
+    if (seed < INT64_MIN || seed > UINT64_MAX)
+      throw new RangeError(`${fn}: expected seed to be in [-2^63, 2^64 - 1], got the bigint ${seed}n`);
+    s = seed;
+  } else {
+    s = BigInt(checkInt(fn, 'seed', seed));
+  }
+  // The seed as uint64 (PyTorch's wrap), passed as the int64 with the same bits (the native
+  // side casts int64 to uint64).
+  native.manualSeed(BigInt.asIntN(64, BigInt.asUintN(64, s)));
 }
 
 export const cuda = {

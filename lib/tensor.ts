@@ -19,10 +19,32 @@ export type NestedArray = number | boolean | NestedArray[];
 /** One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null` (new axis) or a Tensor. */
 export type IndexItem = number | string | null | Tensor;
 
-/** Unwraps a tensor argument, or throws a TypeError naming the function and argument. */
+/**
+ * @internal Throws the Error for a disposed tensor, naming the function and the argument (or
+ * "this tensor" when `arg` is omitted).
+ */
+export function disposedError(fn: string, arg?: string): never {
+  throw new Error(`${fn}: ${arg === undefined ? 'this tensor is disposed' : `${arg} is a disposed tensor`} ` +
+    '(it was freed by dispose() or torch.tidy)');
+}
+
+/**
+ * Unwraps a tensor argument, or throws a TypeError naming the function and argument (an Error
+ * when the tensor was disposed).
+ */
 export function handle(t: unknown, fn: string, arg: string): Handle {
-  if (t instanceof Tensor) return t._h;
+  if (t instanceof Tensor) return t._disposed ? disposedError(fn, arg) : t._h;
   return typeError(fn, arg, 'a Tensor', t);
+}
+
+/** The handle of an operand already known to be a Tensor (one property check: the hot path). */
+function live(t: Tensor, fn: string, arg: string): Handle {
+  return t._disposed ? disposedError(fn, arg) : t._h;
+}
+
+/** Throws if `t` (the receiver of a method) was disposed; for methods that read it before their native call. */
+function checkSelf(t: Tensor, fn: string): void {
+  if (t._disposed) disposedError(fn);
 }
 
 /** A scalar operand (the Tensor case was handled by the caller). */
@@ -44,15 +66,34 @@ export function armGC(t: Tensor): void {
   if (typeof t._h === 'number') registry.register(t, t._h);
 }
 
-function optScalar(v: unknown, fn: string, arg: string): number | undefined {
-  return v === undefined || v === null ? undefined : checkNumber(fn, arg, v);
+/** An optional scalar bound (number, boolean or bigint; undefined/null for none). */
+function optScalar(v: unknown, fn: string, arg: string): Scalar | undefined {
+  if (v === undefined || v === null) return undefined;
+  const t = typeof v;
+  if (t === 'number' || t === 'boolean' || t === 'bigint') return v as Scalar;
+  return typeError(fn, arg, 'a number, a boolean or a bigint', v);
 }
 
-/** Dims for reductions: one integer or a list. */
-function dimList(v: unknown, fn: string): number[] | undefined {
+/**
+ * @internal Checks dims against a tensor of `ndim` dims (a 0-dim tensor takes 0 and -1, as
+ * PyTorch), so that an error names the function and argument; `extra` widens the range for
+ * ops that insert a dim (unsqueeze, stack).
+ */
+export function checkDimRange(fn: string, arg: string, dims: readonly number[], ndim: number, extra = 0): void {
+  const n = Math.max(ndim + extra, 1);
+  for (const d of dims) {
+    if (d < -n || d >= n)
+      throw new RangeError(`${fn}: Dimension out of range: expected ${arg} to be in range of [${-n}, ${n - 1}] ` +
+        `for a ${ndim}-D tensor, but got ${d}`);
+  }
+}
+
+/** Dims for reductions: one integer or a list, checked against `t`'s dims. */
+function dimList(v: unknown, fn: string, t: Tensor): number[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number') return [checkInt(fn, 'dim', v)];
-  return checkIntList(fn, 'dim', v);
+  const dims = typeof v === 'number' ? [checkInt(fn, 'dim', v)] : checkIntList(fn, 'dim', v);
+  checkDimRange(fn, 'dim', dims, t.ndim);
+  return dims;
 }
 
 export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
@@ -65,6 +106,11 @@ function reduceOptions(fn: string, v: unknown): ReduceOptions {
 }
 
 export interface VarOptions { unbiased?: boolean; correction?: number; keepdim?: boolean }
+function varOptions(fn: string, v: unknown): VarOptions {
+  const o = checkOptions<VarOptions>(fn, v);
+  if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
+  return o;
+}
 function correctionOf(fn: string, o: VarOptions): number {
   if (o.correction !== undefined) return checkInt(fn, 'correction', o.correction, 0);
   if (o.unbiased !== undefined) return checkBool(fn, 'unbiased', o.unbiased) ? 1 : 0;
@@ -74,6 +120,7 @@ function correctionOf(fn: string, o: VarOptions): number {
 const wrap = (h: Handle): Tensor => new Tensor(h);
 const wrapAll = (hs: Handle[]): Tensor[] => hs.map(wrap);
 
+const DEVICE_RE = /^(cpu|cuda)(:\d+)?$/;
 const SLICE_RE = /^\s*(-?\d+)?\s*:\s*(-?\d+)?\s*(?::\s*(-?\d+)?\s*)?$/;
 
 /**
@@ -86,6 +133,12 @@ const SLICE_RE = /^\s*(-?\d+)?\s*:\s*(-?\d+)?\s*(?::\s*(-?\d+)?\s*)?$/;
 export class Tensor {
   /** @internal */
   readonly _h: Handle;
+  /**
+   * @internal Set by `dispose()`: lets JS name the function and argument when a disposed tensor
+   * is used, with a property check instead of a native call. (The native layer still refuses
+   * disposed handles on its own; a tensor freed by the GC is unreachable, so needs no flag.)
+   */
+  _disposed = false;
   private _shape: readonly number[] | undefined;
   private _dtype: DType | undefined;
 
@@ -108,22 +161,25 @@ export class Tensor {
   // ---- lifetime ------------------------------------------------------------------------------
   /** Frees the native tensor now. Idempotent. Views made from it stay valid (they share storage). */
   dispose(): void {
+    this._disposed = true;
     N.dispose(this._h);
   }
   [Symbol.dispose](): void {
-    N.dispose(this._h);
+    this.dispose();
   }
-  /** Whether `dispose()` has freed this tensor. */
+  /** Whether `dispose()` (directly, through `using` or `torch.tidy`) has freed this tensor. */
   get isDisposed(): boolean {
-    return N.isDisposed(this._h);
+    return this._disposed || N.isDisposed(this._h);
   }
 
   // ---- reading -------------------------------------------------------------------------------
   /** The sizes, like PyTorch's `tensor.shape` (a frozen array). */
   get shape(): readonly number[] {
+    if (this._disposed) disposedError('Tensor.shape');
     return this._shape ??= Object.freeze(N.shape(this._h));
   }
   get dtype(): DType {
+    if (this._disposed) disposedError('Tensor.dtype');
     return this._dtype ??= DTYPES[N.dtype(this._h)];
   }
   get device(): string {
@@ -194,6 +250,7 @@ export class Tensor {
   }
   /** Prints like PyTorch: `tensor([[1., 2.]], requires_grad=True)`. */
   toString(): string {
+    checkSelf(this, 'Tensor.toString');
     const gradFn = N.gradFn(this._h);
     return formatTensor({
       shape: this.shape,
@@ -212,27 +269,27 @@ export class Tensor {
   /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
   add(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.add', alpha);
-    return wrap(other instanceof Tensor ? N.add(this._h, other._h, al) : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al));
+    return wrap(other instanceof Tensor ? N.add(this._h, live(other, 'Tensor.add', 'other'), al) : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al));
   }
   sub(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.sub', alpha);
-    return wrap(other instanceof Tensor ? N.sub(this._h, other._h, al) : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al));
+    return wrap(other instanceof Tensor ? N.sub(this._h, live(other, 'Tensor.sub', 'other'), al) : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al));
   }
   mul(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.mul(this._h, other._h) : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')));
+    return wrap(other instanceof Tensor ? N.mul(this._h, live(other, 'Tensor.mul', 'other')) : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')));
   }
   /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
   div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
     if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
       typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
-    return wrap(other instanceof Tensor ? N.div(this._h, other._h, roundingMode)
+    return wrap(other instanceof Tensor ? N.div(this._h, live(other, 'Tensor.div', 'other'), roundingMode)
       : N.divScalar(this._h, scalar(other, 'Tensor.div', 'other'), roundingMode));
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return wrap(exponent instanceof Tensor ? N.pow(this._h, exponent._h) : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')));
+    return wrap(exponent instanceof Tensor ? N.pow(this._h, live(exponent, 'Tensor.pow', 'exponent')) : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')));
   }
   remainder(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.remainder(this._h, other._h) : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')));
+    return wrap(other instanceof Tensor ? N.remainder(this._h, live(other, 'Tensor.remainder', 'other')) : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')));
   }
   maximum(other: Tensor): Tensor {
     return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
@@ -258,22 +315,22 @@ export class Tensor {
 
   // ---- comparison and logic ------------------------------------------------------------------
   eq(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.eq(this._h, other._h) : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')));
+    return wrap(other instanceof Tensor ? N.eq(this._h, live(other, 'Tensor.eq', 'other')) : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')));
   }
   ne(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.ne(this._h, other._h) : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')));
+    return wrap(other instanceof Tensor ? N.ne(this._h, live(other, 'Tensor.ne', 'other')) : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')));
   }
   lt(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.lt(this._h, other._h) : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')));
+    return wrap(other instanceof Tensor ? N.lt(this._h, live(other, 'Tensor.lt', 'other')) : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')));
   }
   le(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.le(this._h, other._h) : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')));
+    return wrap(other instanceof Tensor ? N.le(this._h, live(other, 'Tensor.le', 'other')) : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')));
   }
   gt(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.gt(this._h, other._h) : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')));
+    return wrap(other instanceof Tensor ? N.gt(this._h, live(other, 'Tensor.gt', 'other')) : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')));
   }
   ge(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.ge(this._h, other._h) : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')));
+    return wrap(other instanceof Tensor ? N.ge(this._h, live(other, 'Tensor.ge', 'other')) : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')));
   }
   logicalNot(): Tensor { return wrap(N.logicalNot(this._h)); }
   logicalAnd(other: Tensor): Tensor { return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other'))); }
@@ -294,12 +351,12 @@ export class Tensor {
   /** Where `mask` is true, `value`; elsewhere self (`mask` broadcasts; bool dtype). */
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
     const m = handle(mask, 'Tensor.maskedFill', 'mask');
-    return wrap(value instanceof Tensor ? N.maskedFill(this._h, m, value._h) : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')));
+    return wrap(value instanceof Tensor ? N.maskedFill(this._h, m, live(value, 'Tensor.maskedFill', 'value')) : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')));
   }
   /** `where(condition, self, other)`, as PyTorch's `tensor.where(condition, y)`. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
     const c = handle(condition, 'Tensor.where', 'condition');
-    return wrap(other instanceof Tensor ? N.where(c, this._h, other._h, 3) : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1));
+    return wrap(other instanceof Tensor ? N.where(c, this._h, live(other, 'Tensor.where', 'other'), 3) : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1));
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
@@ -359,14 +416,21 @@ export class Tensor {
   tril(diagonal = 0): Tensor { return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal))); }
 
   // ---- reductions ----------------------------------------------------------------------------
-  /** Sum of all elements, or over `dim` (an integer or a list); `keepdim` as PyTorch. */
+  /**
+   * Sum of all elements, or over `dim` (an integer or a list); `keepdim` as PyTorch (with no
+   * `dim`, `keepdim: true` keeps every dim with size 1, e.g. shape `[1, 1]` for a matrix).
+   */
   sum(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
     const o = reduceOptions('Tensor.sum', keepdim);
-    return wrap(N.sum(this._h, dimList(dim, 'Tensor.sum'), o.keepdim ?? false, optDtypeCode('Tensor.sum', o.dtype)));
+    const k = o.keepdim ?? false;
+    // libtorch 1.13 reads an empty dim list as "all dims", and keeps them with keepdim.
+    return wrap(N.sum(this._h, dimList(dim, 'Tensor.sum', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.sum', o.dtype)));
   }
+  /** Mean of all elements, or over `dim` (an integer or a list); `keepdim` as in `sum`. */
   mean(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
     const o = reduceOptions('Tensor.mean', keepdim);
-    return wrap(N.mean(this._h, dimList(dim, 'Tensor.mean'), o.keepdim ?? false, optDtypeCode('Tensor.mean', o.dtype)));
+    const k = o.keepdim ?? false;
+    return wrap(N.mean(this._h, dimList(dim, 'Tensor.mean', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.mean', o.dtype)));
   }
   prod(dim?: number, keepdim = false): Tensor {
     if (dim === undefined) return wrap(N.prod(this._h));
@@ -375,7 +439,7 @@ export class Tensor {
   /** p-norm of all elements or over `dim`. */
   norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
     checkNumber('Tensor.norm', 'p', p);
-    const dims = dimList(dim, 'Tensor.norm');
+    const dims = dimList(dim, 'Tensor.norm', this);
     return wrap(dims ? N.norm(this._h, p, dims, checkBool('Tensor.norm', 'keepdim', keepdim)) : N.norm(this._h, p));
   }
   /**
@@ -408,18 +472,23 @@ export class Tensor {
   }
   /** Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`. */
   var(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
-    const o = checkOptions<VarOptions>('Tensor.var', opts);
-    return wrap(N.var(this._h, dimList(dim, 'Tensor.var'), correctionOf('Tensor.var', o), o.keepdim ?? false));
+    const o = varOptions('Tensor.var', opts);
+    return wrap(N.var(this._h, dimList(dim, 'Tensor.var', this), correctionOf('Tensor.var', o), o.keepdim ?? false));
   }
+  /** Standard deviation; arguments as `var`. */
   std(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
-    const o = checkOptions<VarOptions>('Tensor.std', opts);
-    return wrap(N.std(this._h, dimList(dim, 'Tensor.std'), correctionOf('Tensor.std', o), o.keepdim ?? false));
+    const o = varOptions('Tensor.std', opts);
+    return wrap(N.std(this._h, dimList(dim, 'Tensor.std', this), correctionOf('Tensor.std', o), o.keepdim ?? false));
   }
+  /** Whether every element is nonzero (over `dim` when given). */
   all(dim?: number, keepdim = false): Tensor {
-    return wrap(dim === undefined ? N.all(this._h) : N.all(this._h, checkInt('Tensor.all', 'dim', dim), keepdim));
+    if (dim === undefined) return wrap(N.all(this._h));
+    return wrap(N.all(this._h, checkInt('Tensor.all', 'dim', dim), checkBool('Tensor.all', 'keepdim', keepdim)));
   }
+  /** Whether any element is nonzero (over `dim` when given). */
   any(dim?: number, keepdim = false): Tensor {
-    return wrap(dim === undefined ? N.any(this._h) : N.any(this._h, checkInt('Tensor.any', 'dim', dim), keepdim));
+    if (dim === undefined) return wrap(N.any(this._h));
+    return wrap(N.any(this._h, checkInt('Tensor.any', 'dim', dim), checkBool('Tensor.any', 'keepdim', keepdim)));
   }
   /** The diagonal (`offset` above the main one when positive) of dims `dim1`, `dim2`. */
   diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
@@ -433,43 +502,45 @@ export class Tensor {
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
   add_(other: TensorOrScalar, alpha?: number): this {
     const al = optAlpha('Tensor.add_', alpha);
-    if (other instanceof Tensor) N.add_(this._h, other._h, al);
+    if (other instanceof Tensor) N.add_(this._h, live(other, 'Tensor.add_', 'other'), al);
     else N.add_Scalar(this._h, scalar(other, 'Tensor.add_', 'other'), al);
     return this;
   }
   sub_(other: TensorOrScalar, alpha?: number): this {
     const al = optAlpha('Tensor.sub_', alpha);
-    if (other instanceof Tensor) N.sub_(this._h, other._h, al);
+    if (other instanceof Tensor) N.sub_(this._h, live(other, 'Tensor.sub_', 'other'), al);
     else N.sub_Scalar(this._h, scalar(other, 'Tensor.sub_', 'other'), al);
     return this;
   }
   mul_(other: TensorOrScalar): this {
-    if (other instanceof Tensor) N.mul_(this._h, other._h);
+    if (other instanceof Tensor) N.mul_(this._h, live(other, 'Tensor.mul_', 'other'));
     else N.mul_Scalar(this._h, scalar(other, 'Tensor.mul_', 'other'));
     return this;
   }
   div_(other: TensorOrScalar): this {
-    if (other instanceof Tensor) N.div_(this._h, other._h);
+    if (other instanceof Tensor) N.div_(this._h, live(other, 'Tensor.div_', 'other'));
     else N.div_Scalar(this._h, scalar(other, 'Tensor.div_', 'other'));
     return this;
   }
   fill_(value: TensorOrScalar): this {
-    if (value instanceof Tensor) N.fill_(this._h, value._h);
+    if (value instanceof Tensor) N.fill_(this._h, live(value, 'Tensor.fill_', 'value'));
     else N.fill_Scalar(this._h, scalar(value, 'Tensor.fill_', 'value'));
     return this;
   }
   maskedFill_(mask: Tensor, value: TensorOrScalar): this {
     const m = handle(mask, 'Tensor.maskedFill_', 'mask');
-    if (value instanceof Tensor) N.maskedFill_(this._h, m, value._h);
+    if (value instanceof Tensor) N.maskedFill_(this._h, m, live(value, 'Tensor.maskedFill_', 'value'));
     else N.maskedFill_Scalar(this._h, m, scalar(value, 'Tensor.maskedFill_', 'value'));
     return this;
   }
   zero_(): this { N.zero_(this._h); return this; }
   copy_(src: Tensor): this { N.copy_(this._h, handle(src, 'Tensor.copy_', 'src')); return this; }
-  clamp_(min?: number | null, max?: number | null): this {
+  /** Clamps in place to `[min, max]` (scalars: numbers, booleans or bigints; either may be omitted). */
+  clamp_(min?: Scalar | null, max?: Scalar | null): this {
     const lo = optScalar(min, 'Tensor.clamp_', 'min'), hi = optScalar(max, 'Tensor.clamp_', 'max');
     if (lo === undefined && hi === undefined) throw new TypeError('Tensor.clamp_: at least one of min and max must be given');
-    N.clamp_(this._h, lo, hi);
+    // The native side takes any Scalar (number, boolean or bigint) for the bounds.
+    N.clamp_(this._h, lo as number | undefined, hi as number | undefined);
     return this;
   }
   uniform_(from = 0, to = 1): this {
@@ -493,10 +564,13 @@ export class Tensor {
     return wrap(N.flatten(this._h, checkInt('Tensor.flatten', 'startDim', startDim), checkInt('Tensor.flatten', 'endDim', endDim)));
   }
   squeeze(dim?: number): Tensor {
-    return wrap(N.squeeze(this._h, dim === undefined ? undefined : checkInt('Tensor.squeeze', 'dim', dim)));
+    if (dim === undefined) return wrap(N.squeeze(this._h));
+    checkDimRange('Tensor.squeeze', 'dim', [checkInt('Tensor.squeeze', 'dim', dim)], this.ndim);
+    return wrap(N.squeeze(this._h, dim));
   }
   unsqueeze(dim: number): Tensor {
-    return wrap(N.unsqueeze(this._h, checkInt('Tensor.unsqueeze', 'dim', dim)));
+    checkDimRange('Tensor.unsqueeze', 'dim', [checkInt('Tensor.unsqueeze', 'dim', dim)], this.ndim, 1);
+    return wrap(N.unsqueeze(this._h, dim));
   }
   permute(...dims: number[] | [number[]]): Tensor {
     return wrap(N.permute(this._h, shapeArgs('Tensor.permute', dims, checkIntList)));
@@ -513,7 +587,8 @@ export class Tensor {
     return wrap(N.expand(this._h, shapeArgs('Tensor.expand', shape, checkViewShape)));
   }
   expandAs(other: Tensor): Tensor {
-    if (!(other instanceof Tensor)) typeError('Tensor.expandAs', 'other', 'a Tensor', other);
+    checkSelf(this, 'Tensor.expandAs');
+    handle(other, 'Tensor.expandAs', 'other');
     return wrap(N.expand(this._h, other.shape as number[]));
   }
   contiguous(): Tensor { return wrap(N.contiguous(this._h)); }
@@ -560,65 +635,103 @@ export class Tensor {
   /**
    * PyTorch's `x[...]` indexing: `x.index(0)` is `x[0]`, `x.index(':', -1)` is `x[:, -1]`,
    * `x.index('...', null)` is `x[..., None]`, `x.index('1:3')` is `x[1:3]`, and a bool or
-   * int64 Tensor does advanced (mask/gather) indexing as `x[mask]`.
+   * int64 Tensor does advanced (mask/gather) indexing as `x[mask]`. A 0-dim bool tensor acts
+   * as PyTorch's `x[torch.tensor(True)]`: a new axis of size 1 (`true`) or 0 (`false`).
+   * If an item fails, every intermediate tensor made so far is disposed before the error
+   * propagates.
    */
   index(...items: IndexItem[]): Tensor {
     const fn = 'Tensor.index';
+    checkSelf(this, fn);
     const ellipsis = items.filter((it) => it === '...').length;
     if (ellipsis > 1) throw new RangeError(`${fn}: an index can only have a single ellipsis ('...')`);
     // how many existing dims the items consume (a bool mask consumes its own dims)
     let consumed = 0;
-    for (const it of items) {
-      if (it instanceof Tensor) consumed += it.dtype === 'bool' || it.dtype === 'uint8' ? it.dim() : 1;
-      else if (it !== null && it !== '...') consumed++;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (it instanceof Tensor) {
+        handle(it, fn, `items[${i}]`);
+        consumed += it.dtype === 'bool' || it.dtype === 'uint8' ? it.dim() : 1;
+      } else if (it !== null && it !== '...') consumed++;
     }
-    const ndim = this.dim();
+    const shape = this.shape;
+    const ndim = shape.length;
     if (consumed > ndim) throw new RangeError(`${fn}: too many indices for a ${ndim}-D tensor: ${consumed} given`);
     let result: Tensor = this;
-    const own: Tensor[] = []; // intermediates to free
-    const step = (t: Tensor): void => { if (result !== this) own.push(result); result = t; };
+    const own: Tensor[] = []; // intermediates (and index tensors made here) to free
+    const step = (h: Handle): void => { if (result !== this) own.push(result); result = wrap(h); };
     const advanced: (Handle | null)[] = [];
     let hasAdvanced = false;
-    let d = 0;
+    let d = 0;    // the dim of `result` the next item applies to
+    let src = 0;  // the dim of `this` the next item consumes
+    let ok = false;
     try {
       for (const it of items) {
-        if (it === null) { step(result.unsqueeze(d)); advanced.push(null); d++; }
-        else if (it === '...') { const skip = ndim - consumed; for (let k = 0; k < skip; k++) advanced.push(null); d += skip; }
+        if (it === null) { step(N.unsqueeze(result._h, d)); advanced.push(null); d++; }
+        else if (it === '...') { const skip = ndim - consumed; for (let k = 0; k < skip; k++) advanced.push(null); d += skip; src += skip; }
         else if (typeof it === 'number') {
           checkInt(fn, 'index', it);
-          step(result.select(d, it));
+          const size = shape[src];
+          if (it < -size || it >= size)
+            throw new RangeError(`${fn}: index ${it} is out of range for dim ${src} with size ${size}`);
+          step(N.select(result._h, d, it));
+          src++;
         } else if (typeof it === 'string') {
           const m = SLICE_RE.exec(it);
           if (!m) typeError(fn, 'index', "an integer, a slice like ':', '1:3', '::2', '...', null or a Tensor", it);
           const [start, end, stp] = [m[1], m[2], m[3]].map((s) => (s === undefined ? undefined : Number(s)));
           if (stp !== undefined && stp <= 0) throw new RangeError(`${fn}: slice step must be positive, got ${stp}`);
           if (start !== undefined || end !== undefined || (stp !== undefined && stp !== 1))
-            step(result.slice(d, start, end, stp ?? 1));
+            step(N.slice(result._h, d, start, end, stp ?? 1));
           advanced.push(null);
           d++;
+          src++;
         } else if (it instanceof Tensor) {
-          advanced.push(it._h);
+          const mask = it.dtype === 'bool' || it.dtype === 'uint8';
+          if (mask && it.dim() === 0) {
+            // PyTorch: unsqueeze here, then index the new axis with [0] (true) or [] (false).
+            step(N.unsqueeze(result._h, d));
+            const idx = wrap(it.item() ? N.zeros([1], dtypeCode(fn, 'int64')) : N.empty([0], dtypeCode(fn, 'int64')));
+            own.push(idx);
+            advanced.push(idx._h);
+            d++;
+          } else {
+            advanced.push(it._h);
+            const n = mask ? it.dim() : 1;
+            d += n;
+            src += n;
+          }
           hasAdvanced = true;
-          d += it.dtype === 'bool' || it.dtype === 'uint8' ? it.dim() : 1;
         } else {
           typeError(fn, 'index', "an integer, a slice string, '...', null or a Tensor", it);
         }
       }
-      if (hasAdvanced) step(wrap(N.index(result._h, advanced)));
-      if (result === this) step(wrap(N.slice(this._h, 0, undefined, undefined, 1)));  // a view, like x[...]
+      if (hasAdvanced) step(N.index(result._h, advanced));
+      if (result === this) step(N.slice(this._h, 0, undefined, undefined, 1));  // a view, like x[...]
+      ok = true;
     } finally {
       for (const t of own) t.dispose();
+      if (!ok && result !== this) result.dispose();
     }
     return result;
   }
 
   // ---- conversion ----------------------------------------------------------------------------
-  /** `to('float64')`, `to('cuda')`, `to({dtype, device, copy})`, or `to(other)` (its dtype and device). */
+  /**
+   * `to('float64')`, `to('cuda')`, `to({dtype, device, copy})`, or `to(other)` (its dtype and
+   * device). A string is a dtype (`'float64'`, `'torch.float64'`) or a device (`'cpu'`,
+   * `'cuda'`, `'cuda:N'`); anything else is a TypeError.
+   */
   to(target: DType | string | Tensor | { dtype?: DType; device?: string; copy?: boolean }): Tensor {
     const fn = 'Tensor.to';
-    if (target instanceof Tensor) return wrap(N.to(this._h, dtypeCode(fn, target.dtype), target.device, false));
+    if (target instanceof Tensor) {
+      handle(target, fn, 'other');
+      return wrap(N.to(this._h, dtypeCode(fn, target.dtype), target.device, false));
+    }
     if (typeof target === 'string') {
-      if (/^(cpu|cuda)(:\d+)?$/.test(target)) return wrap(N.to(this._h, undefined, checkDevice(fn, target), false));
+      if (DEVICE_RE.test(target)) return wrap(N.to(this._h, undefined, checkDevice(fn, target), false));
+      if (!DTYPES.includes((target.startsWith('torch.') ? target.slice(6) : target) as DType))
+        typeError(fn, 'target', `a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda' or 'cuda:N')`, target);
       return wrap(N.to(this._h, dtypeCode(fn, target), undefined, false));
     }
     const o = checkOptions<{ dtype?: DType; device?: string; copy?: boolean }>(fn, target);

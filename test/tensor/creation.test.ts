@@ -92,23 +92,45 @@ describe('creation', () => {
       expect(u.toArray()).to.deep.equal([1, 2]);
     });
 
-    // BUG: torch.tensor([2n ** 63n]) silently wraps to -9223372036854775808 (BigInt64Array.from in
-    // lib/creation.ts wraps modulo 2^64); PyTorch raises "Overflow when unpacking long".
-    it.skip('bigints outside int64 are refused', () => {
+    // PyTorch raises "Overflow when unpacking long".
+    it('bigints outside int64 are refused', () => {
       expectError(() => torch.tensor([2n ** 63n]), RangeError, 'torch.tensor');
       expectError(() => torch.tensor([-(2n ** 63n) - 1n]), RangeError, 'torch.tensor');
+      expectError(() => torch.tensor([[1n], [2n ** 64n]], { dtype: 'float32' }), RangeError, 'torch.tensor', 'data[1][0]');
+      expectExact(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)]).eq(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)])), [true, true]);
+      expect(torch.tensor([2n ** 63n - 1n]).data()[0]).to.equal(2n ** 63n - 1n);
     });
 
-    // BUG: numbers that do not fit the requested integer dtype give garbage silently:
-    // torch.tensor([128], {dtype: 'int8'}) is [-128], torch.tensor([1e10], {dtype: 'int32'}) and
-    // torch.tensor([NaN], {dtype: 'int32'}) are [-2147483648], torch.tensor([1e20], {dtype: 'int64'})
-    // is [-9223372036854775808] (lib/creation.ts builds a float64 buffer and casts it with .to()).
     // PyTorch 1.13 raises "value cannot be converted to type int8 without overflow".
-    it.skip('numbers that overflow the integer dtype are refused', () => {
+    it('numbers that overflow the integer dtype are refused', () => {
       expectError(() => torch.tensor([128], { dtype: 'int8' }), Error, /int8|overflow/);
       expectError(() => torch.tensor([1e10], { dtype: 'int32' }), Error, /int32|overflow/);
       expectError(() => torch.tensor([NaN], { dtype: 'int32' }), Error, /int32|overflow/);
       expectError(() => torch.tensor([1e20], { dtype: 'int64' }), Error, /int64|overflow/);
+    });
+
+    it('integer dtypes take what PyTorch 1.13 takes from Python numbers', () => {
+      const refused: [number[], torch.DType][] = [
+        [[-129], 'int8'], [[127.9], 'int8'], [[-128.9], 'int8'], [[32768], 'int16'], [[Infinity], 'int32'],
+        [[-Infinity], 'int64'], [[NaN], 'uint8'], [[256], 'uint8'], [[255.5], 'uint8'], [[-0.5], 'uint8'],
+        [[-256], 'uint8'], [[2 ** 63], 'int64'], [[2 ** 31], 'int32'],
+      ];
+      for (const [data, dtype] of refused)
+        expectError(() => torch.tensor(data, { dtype }), RangeError, 'torch.tensor', `value ${data[0]} at data[0]`, dtype, 'overflow');
+      expectError(() => torch.tensor([[1, 2], [3, 300]], { dtype: 'int8' }), RangeError, 'value 300 at data[1][1]');
+      expectError(() => torch.tensor([300n], { dtype: 'int8' }), RangeError, 'torch.tensor', '300n', 'int8');
+      expectError(() => torch.tensor([-256n], { dtype: 'uint8' }), RangeError, 'torch.tensor', 'uint8');
+      // fractions truncate toward zero; uint8 wraps -255..-1 as PyTorch does
+      expectExact(torch.tensor([127, -128, 2.9, -2.9], { dtype: 'int8' }), [127, -128, 2, -2], 'int8');
+      expectExact(torch.tensor([-1, -128, -129, -255, 254.9], { dtype: 'uint8' }), [255, 128, 127, 1, 254], 'uint8');
+      expectExact(torch.tensor([-1n, 255n], { dtype: 'uint8' }), [255, 255], 'uint8');
+      expectExact(torch.tensor([-(2 ** 63), 2 ** 53], { dtype: 'int64' }).eq(torch.tensor([-(2n ** 63n), 2n ** 53n])), [true, true]);
+      expectExact(torch.tensor([2147483647, -2147483648], { dtype: 'int32' }), [2147483647, -2147483648], 'int32');
+      // float and bool dtypes take anything
+      expectClose(torch.tensor([1e6], { dtype: 'float16' }), [Infinity]);
+      expectExact(torch.tensor([5, NaN, 0], { dtype: 'bool' }), [true, true, false], 'bool');
+      expectExact(torch.tensor(300, { dtype: 'int16' }), 300, 'int16');
+      expectError(() => torch.tensor(300, { dtype: 'int8' }), RangeError, 'value 300 at data cannot');
     });
   });
 
@@ -474,6 +496,17 @@ describe('creation', () => {
       torch.manualSeed(5n);
       expect(torch.randn(10).toArray()).to.deep.equal(x);
       expect(torch.randn(10).toArray()).to.not.deep.equal(x);
+    });
+
+    it('negative seeds wrap to uint64 as PyTorch (manual_seed(-1) == manual_seed(2**64 - 1))', () => {
+      torch.manualSeed(-1);
+      expectClose(torch.rand([2], { dtype: 'float32' }), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
+      torch.manualSeed(2n ** 64n - 1n);
+      expectClose(torch.rand(2), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
+      torch.manualSeed(-1n);
+      expectClose(torch.rand(2), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
+      torch.manualSeed(-(2n ** 63n));  // values from PyTorch 1.13: torch.manual_seed(-2**63); torch.rand(2)
+      expectClose(torch.rand(2), [0.49625658988952637, 0.7682217955589294], { rtol: 0, atol: 0 });
     });
   });
 });

@@ -96,10 +96,8 @@ describe('math', () => {
       expect(Number.isNaN(r[2])).to.equal(true);
     });
 
-    // BUG: a JS -0 scalar is passed to libtorch as the integer 0 (native/core.cc Args::Scalar:
-    // floor(-0) == -0, so it becomes at::Scalar(int64_t 0)), so x.div(-0) gives +inf where
-    // PyTorch's x / -0.0 gives -inf (and x.mul(-0) gives +0 instead of -0).
-    it.skip('a -0 scalar keeps its sign', () => {
+    // A JS -0 scalar stays a double, so x.div(-0) is -inf as PyTorch's x / -0.0.
+    it('a -0 scalar keeps its sign', () => {
       expect((torch.tensor([1]).div(-0).data() as Float32Array)[0]).to.equal(-Infinity);
       expect(Object.is((torch.tensor([1]).mul(-0).data() as Float32Array)[0], -0)).to.equal(true);
     });
@@ -293,6 +291,20 @@ describe('math', () => {
       expectClose(x.clamp(null, torch.tensor(0)), [-2, -0.5, 0, 0]);
       expectExact(torch.tensor([-5, 5], { dtype: 'int64' }).clamp(-1, 1), [-1, 1], 'int64');
     });
+    it('clamp_ and torch.where take bigint scalars, like clamp and Tensor.where', () => {
+      const x = torch.tensor([-5n, 0n, 2n ** 50n]);
+      x.clamp_(-(2n ** 40n), 2n ** 45n);
+      expect(Array.from(x.data() as BigInt64Array)).to.deep.equal([-5n, 0n, 2n ** 45n]);
+      expect(Array.from(x.clamp(null, 1n).data() as BigInt64Array)).to.deep.equal([-5n, 0n, 1n]);
+      expectClose(torch.tensor([1.5, -2]).clamp_(0n, 1n), [1, 0]);
+      const c = torch.tensor([true, false, true]);
+      const w = torch.where(c, 2n ** 60n, torch.tensor([1n, 2n, 3n]));
+      expect(Array.from(w.data() as BigInt64Array)).to.deep.equal([2n ** 60n, 2n, 2n ** 60n]);
+      const s = torch.where(c, 2n ** 60n, 0n);
+      expect(s.dtype).to.equal('int64');
+      expect(Array.from(s.data() as BigInt64Array)).to.deep.equal([2n ** 60n, 0n, 2n ** 60n]);
+      expect(Array.from(torch.tensor([1n, 2n, 3n]).where(c, 7n).data() as BigInt64Array)).to.deep.equal([1n, 7n, 3n]);
+    });
     it('maximum / minimum broadcast', () => {
       const x = torch.tensor([[1, 5], [3, 2]]);
       expectExact(x.maximum(torch.tensor([2, 4])), [[2, 5], [3, 4]]);
@@ -365,13 +377,15 @@ describe('math', () => {
       expectExact(m.long().sum(0), [5, 7, 9], 'int64');
       expectExact(torch.tensor([true, true, false]).sum(), 2, 'int64');
     });
-    // BUG: keepdim is ignored when no dim is given: m.sum(null, true) and
-    // m.mean(undefined, {keepdim: true}) are 0-dim (native/tensor_ops.cc sum/mean call the
-    // all-elements overload when dims are absent); PyTorch 1.13 x.sum(dim=None, keepdim=True)
-    // and x.mean(dim=None, keepdim=True) have shape [1, 1].
-    it.skip('sum / mean over all dims with keepdim keep every dim', () => {
+    // PyTorch 1.13 x.sum(dim=None, keepdim=True) and x.mean(dim=None, keepdim=True) have shape [1, 1].
+    it('sum / mean over all dims with keepdim keep every dim', () => {
       expectExact(m.sum(null, true), [[21]]);
       expectExact(m.mean(undefined, { keepdim: true }), [[3.5]]);
+      expectExact(m.sum(undefined, { keepdim: true, dtype: 'float64' }), [[21]], 'float64');
+      expectExact(m.sum(null, false), 21);
+      expectExact(m.var(null, { keepdim: true }), [[3.5]]);
+      expect(torch.tensor(2).sum(null, true).shape).to.deep.equal([]);
+      expect(torch.ones(2, 3, 4).mean(null, true).shape).to.deep.equal([1, 1, 1]);
     });
     it('max / min / argmax / argmin', () => {
       expectExact(m.max(), 6);

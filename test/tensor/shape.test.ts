@@ -2,7 +2,7 @@ import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import {
-  IndexSpecItem, describeSpec, expectClose, expectExact, fixture, fromEncoded, indexItems, input, output, outputs,
+  describeSpec, expectClose, expectExact, fixture, fromEncoded, indexItems, input, output, outputs,
 } from '../helpers';
 
 describe('shape', () => {
@@ -71,15 +71,9 @@ describe('shape', () => {
   });
 
   describe('index() matches PyTorch x[...]', () => {
-    // BUG: a 0-dim bool index tensor (x[torch.tensor(True)], which PyTorch turns into a new axis
-    // of size 1 or 0) reaches at::index unchanged from Tensor.index (lib/tensor.ts) and fails with
-    // TorchError "ntensor >= 3 INTERNAL ASSERT FAILED at .../IndexKernelUtils.h ... please report
-    // a bug to PyTorch"; PyTorch gives shape [1, 2, 3, 4] for X[torch.tensor(True)] and [0, 3, 4]
-    // for X[0, torch.tensor(False)].
-    const zeroDimBool = (c: { spec: IndexSpecItem[] }) =>
-      c.spec.some((s) => s !== null && typeof s === 'object' && s.tensor.dtype === 'bool' && s.tensor.shape.length === 0);
+    // (a 0-dim bool index tensor, X[torch.tensor(True)], is a new axis of size 1, or 0 for False)
     for (const c of fixture().index) {
-      (zeroDimBool(c) ? it.skip : it)(`${c.input}${describeSpec(c.spec)}`, () => {
+      it(`${c.input}${describeSpec(c.spec)}`, () => {
         const t = input(c.input);
         expectClose(t.index(...indexItems(c.spec)), c.out, { rtol: 0, atol: 0 });
       });
@@ -250,6 +244,22 @@ describe('shape', () => {
       expectExact(x.index(torch.tensor([-1n])), [[-4, 5, -6]]);
       expectExact(x.index(torch.tensor([[0n], [1n]]), torch.tensor([[0n, 2n]])), [[1, 3], [-4, -6]]);
       expectExact(x.index(x.gt(100)), []);
+    });
+
+    it('index(): 0-dim bool tensors add an axis of size 1 or 0, as PyTorch; no tensors left behind', () => {
+      const x = torch.arange(6).reshape(2, 3);
+      const t = torch.tensor(true), f = torch.tensor(false);
+      const before = torch.memory().tensors;
+      const r = [x.index(t), x.index(f), x.index(t, 0), x.index('...', t), x.index(t, torch.tensor([1n, 0n]))];
+      expect(torch.memory().tensors - before).to.be.at.most(r.length + 1);  // + the [1n, 0n] index
+      expectExact(r[0], [[[0, 1, 2], [3, 4, 5]]], 'int64');
+      expect(r[1].shape).to.deep.equal([0, 2, 3]);
+      expectExact(r[2], [[0, 1, 2]]);
+      expect(r[3].shape).to.deep.equal([2, 3, 1]);
+      expectExact(r[4], [[3, 4, 5], [0, 1, 2]]);
+      expectExact(x.index(0, torch.tensor(true, { dtype: 'uint8' })), [[0, 1, 2]]);
+      expect(x.index(1, f, '1:').shape).to.deep.equal([0, 2]);
+      for (const y of r) y.dispose();
     });
 
     it('index() works on fixture inputs built from encoded tensors', () => {
