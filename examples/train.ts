@@ -9,8 +9,8 @@
 //   4. fine-tuning on a shifted task (higher frequencies) with the encoder frozen and a new head;
 //   5. loss curves and the cross-attention heatmap as SVG files.
 //
-// Flags: --epochs N (default 20), --finetune-epochs N (8), --device cpu|cuda, --out DIR (out/),
-//        --seed N (0), --no-progress.
+// Flags: --epochs N (default 30), --finetune-epochs N (20), --train-size N (1024), --lr X (0.01),
+//        --device cpu|cuda, --out DIR (out/), --seed N (0), --no-progress.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
@@ -27,8 +27,10 @@ function flag(name: string, dflt: string): string {
   if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
   return v;
 }
-const epochs = Number(flag('epochs', '20'));
-const finetuneEpochs = Number(flag('finetune-epochs', '8'));
+const epochs = Number(flag('epochs', '30'));
+const trainSize = Number(flag('train-size', '1024'));
+const lr = Number(flag('lr', '0.01'));
+const finetuneEpochs = Number(flag('finetune-epochs', '20'));
 const device = flag('device', 'cpu');
 const outDir = path.resolve(flag('out', 'out'));
 const seed = Number(flag('seed', '0'));
@@ -141,15 +143,15 @@ function main(): void {
   fs.mkdirSync(outDir, { recursive: true });
   console.log(`torch-napi ${torch.version} · libtorch ${torch.libtorchVersion} · ${torch.getNumThreads()} thread(s) · device ${device}`);
 
-  const trainSet = makeData(512, [0.15, 0.45]);
+  const trainSet = makeData(trainSize, [0.15, 0.45]);
   const valSet = makeData(128, [0.15, 0.45]);
   const model = new SeedModel();
   model.to(device);
   console.log(`\n${model.toString()}\n`);
 
   // 1-2. train
-  const opt = new optim.Adam(model.parameters(), { lr: 5e-3 });
-  const sched = new optim.lrScheduler.CosineAnnealingLR(opt, { tMax: Math.max(epochs, 1), etaMin: 5e-4 });
+  const opt = new optim.Adam(model.parameters(), { lr });
+  const sched = new optim.lrScheduler.CosineAnnealingLR(opt, { tMax: Math.max(epochs, 1), etaMin: lr / 20 });
   const curves = { train: [] as number[], val: [] as number[] };
   train(model, opt, sched, trainSet, valSet, epochs, 'train   ', curves);
   const baseline = repeatLast(valSet), trained = evaluate(model, valSet);
@@ -173,17 +175,17 @@ function main(): void {
   console.log(`checkpoint: ${ckpt} (${(fs.statSync(ckpt).size / 1024).toFixed(1)} KiB); reloaded model max |Δoutput| = ${diff}`);
 
   // 4. fine-tune on a shifted task: higher frequencies; encoder frozen, new head, smaller lr
-  const shiftedTrain = makeData(256, [0.45, 0.75]);
+  const shiftedTrain = makeData(trainSize, [0.45, 0.75]);
   const shiftedVal = makeData(128, [0.45, 0.75]);
   const before = evaluate(restored, shiftedVal);
   restored.encoder.requiresGrad_(false);
   restored.head = new nn.Linear(20, CHANNELS);
   restored.head.to(device);
   const ftOpt = new optim.Adam([
-    { params: [...restored.decoder.parameters(), ...restored.cross.parameters()], lr: 1e-3 },
-    { params: restored.head.parameters(), lr: 5e-3 },
+    { params: [...restored.decoder.parameters(), ...restored.cross.parameters()], lr: lr * 0.3 },   // pretrained: smaller lr
+    { params: restored.head.parameters(), lr },                                                      // new head
   ]);
-  const ftSched = new optim.lrScheduler.CosineAnnealingLR(ftOpt, { tMax: Math.max(finetuneEpochs, 1), etaMin: 1e-4 });
+  const ftSched = new optim.lrScheduler.CosineAnnealingLR(ftOpt, { tMax: Math.max(finetuneEpochs, 1), etaMin: lr / 20 });
   const ftCurves = { train: [] as number[], val: [] as number[] };
   train(restored, ftOpt, ftSched, shiftedTrain, shiftedVal, finetuneEpochs, 'finetune', ftCurves);
   const after = evaluate(restored, shiftedVal);

@@ -78,7 +78,8 @@ export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): st
     }
     for (let i = 0; i < L; i++)
       out.push(`<text x="${x0 - 4}" y="${y0 + i * c + c / 2 + 3}" text-anchor="end">${esc(opts.rowLabels?.[i] ?? String(i))}</text>`);
-    for (let j = 0; j < S; j++)
+    const every = c >= 14 ? 1 : Math.ceil(14 / c);  // small cells: label every k-th column
+    for (let j = 0; j < S; j += every)
       out.push(`<text x="${x0 + j * c + c / 2}" y="${y0 + panelH + 12}" text-anchor="middle">${esc(opts.colLabels?.[j] ?? String(j))}</text>`);
   });
   out.push(`<text x="${left}" y="${height - 4}" fill="#555">rows: queries, columns: keys; hatched = weight 0 (masked)${panels.some((p) => p.some(Number.isNaN)) ? ', red = NaN (fully masked row)' : ''}</text>`);
