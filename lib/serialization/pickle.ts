@@ -477,9 +477,15 @@ export class Pickler {
     if (depth > MAX_DEPTH) throw new RangeError(`${this.fn}: values nest deeper than ${MAX_DEPTH} levels at ${path}`);
     if (this.hooks.special(this, v, path)) return;
     if (v instanceof Uint8Array && (v.constructor === Uint8Array || Buffer.isBuffer(v))) {
+      // Protocol 2 has no bytes opcode: write what Python's pickler writes at protocol 2,
+      // `_codecs.encode(<latin-1 str>, 'latin1')` (PyTorch 2's weights-only loader allows exactly
+      // that, and rejects the protocol-3 BINBYTES opcodes).
       const b = v as Uint8Array;
-      if (b.length < 0x100) { this.out.byte(0x43); this.out.byte(b.length); } else { this.out.byte(0x42); this.out.u32(b.length); }
-      this.out.bytes(b);
+      this.global('_codecs', 'encode');
+      this.str(Buffer.from(b).toString('latin1'), path);
+      this.str('latin1', path);
+      this.out.byte(0x86);  // TUPLE2
+      this.reduce();
       this.memoize(v);
       return;
     }

