@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as torch from '../../lib';
+import { SeedModel } from '../../examples/seed_model';
+
+const { nn, optim } = torch;
+
+interface Enc { shape: number[]; values: number[] }
+const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test/fixtures/seed_training.json'), 'utf8')) as {
+  initSums: Record<string, number>; losses: number[]; final: Record<string, Enc>;
+};
+
+describe('examples: a short training run of the seed model equals PyTorch\'s', () => {
+  it('same seed → same initial weights, same batches → same weights after 10 Adam steps (1e-4)', function () {
+    this.timeout(60000);
+    const L = 8, N = 4, C = 10;
+    torch.manualSeed(0);
+    const model = new SeedModel();
+    const sd = model.stateDict();
+    expect(Object.keys(sd)).to.deep.equal(Object.keys(fx.initSums));
+    for (const [k, t] of Object.entries(sd)) expect(t.double().sum().item(), `initial ${k}`).to.be.closeTo(fx.initSums[k], 1e-4);
+    torch.dispose(sd);
+    const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
+    const losses: number[] = [];
+    for (let step = 0; step < 10; step++) {
+      torch.tidy(() => {
+        let x = torch.randn(L, N, C);
+        const lengths = torch.randint(3, L + 1, [N]);
+        const pad = torch.arange(L).unsqueeze(0).ge(lengths.unsqueeze(1));
+        x = x.mul(pad.logicalNot().t().unsqueeze(2));
+        const valid = torch.arange(L).unsqueeze(1).lt(lengths.sub(1).unsqueeze(0));
+        const y = torch.randn(L, N, C).mul(valid.unsqueeze(2));
+        opt.zeroGrad();
+        const w = valid.unsqueeze(2).float();
+        const loss = model.forward(x, pad).sub(y).pow(2).mul(w).sum().div(w.sum().mul(C));
+        loss.backward();
+        nn.utils.clipGradNorm_(model.parameters(), 1.0);
+        opt.step();
+        losses.push(loss.item() as number);
+      });
+    }
+    losses.forEach((l, i) => expect(l, `loss at step ${i}`).to.be.closeTo(fx.losses[i], 1e-4));
+    const final = model.stateDict();
+    let worst = 0;
+    for (const [k, e] of Object.entries(fx.final)) {
+      const got = Array.from(final[k].data() as Float32Array);
+      expect(final[k].shape, k).to.deep.equal(e.shape);
+      e.values.forEach((v, i) => { worst = Math.max(worst, Math.abs(got[i] - v)); });
+    }
+    torch.dispose(final);
+    expect(worst, 'max |Δweight| after 10 steps').to.be.below(1e-4);
+  });
+});
