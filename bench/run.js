@@ -3,18 +3,27 @@
 // libtorch, plus memory checks. Prints a markdown table; writes bench/out/results.json and
 // bench/out/results.md.
 //
-//   node bench/run.js [--quick] [--json] [--only name[,name...]] [--threads N] [--reps N]
+//   node bench/run.js [--quick] [--json] [--only name[,name...]] [--threads N] [--reps N] [--rounds N]
 //
 //   --quick    fewer calls and repetitions (a CI smoke run, under a minute)
 //   --json     print only the results as JSON
 //   --only     run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
 //   --threads  libtorch intra-op threads in all three (default 1)
 //   --reps     timed repetitions per benchmark (default 11; 3 with --quick)
+//   --rounds   split the repetitions into this many rounds (default 3), each running every
+//              benchmark in torch-napi, then PyTorch, then raw C++
 //
 // Method: each benchmark builds its inputs once, runs one untimed warm-up, then `reps` timed
 // runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
 // median run. A GC and a turn of the event loop separate the runs. The machine may be busy, so
-// medians, not minimums or means, are reported; every sample is in results.json.
+// medians, not minimums or means, are reported; every sample is in results.json. The runs are
+// spread over `rounds` rounds (each: all of torch-napi, then PyTorch, then raw C++, with a fresh
+// setup and warm-up), so that a burst of load from elsewhere does not land on one
+// implementation alone.
+//
+// Cases with a check (the models) first compute output checksums on one fixed input with the same
+// weights in all three implementations; the report says whether they agree (to 1e-4, relative)
+// and prints a WARNING line for each that does not.
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -33,11 +42,13 @@ const TARGETS = {
   perOpUs: 0.9,
   copyGBs: 2,
   rssGrowthMB: 200,
+  // the model cases carry their own targets (bench/cases.js: `targets`)
 };
+const CHECK_TOL = 1e-4; // |a - b| <= CHECK_TOL * max(1, |a|, |b|) for every checksum
 
 // ---- arguments -----------------------------------------------------------------------------
 function parseArgs(argv) {
-  const o = { quick: false, json: false, only: null, threads: 1, reps: null };
+  const o = { quick: false, json: false, only: null, threads: 1, reps: null, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -50,6 +61,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--threads') o.threads = positiveInt(a, value());
     else if (a === '--reps') o.reps = positiveInt(a, value());
+    else if (a === '--rounds') o.rounds = positiveInt(a, value());
     else if (a === '--help' || a === '-h') {
       const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
       console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
@@ -57,6 +69,7 @@ function parseArgs(argv) {
     } else fail(`unknown argument ${a} (try --help)`);
   }
   if (o.reps === null) o.reps = o.quick ? 3 : 11;
+  o.rounds = Math.min(o.rounds, o.reps);
   return o;
 }
 
@@ -109,6 +122,10 @@ async function runNode(torch, c, opts, log) {
   const iters = opts.quick ? c.iters.quick : c.iters.full;
   const bench = c.node(torch);
   try {
+    let check;
+    if (bench.check) {
+      try { check = bench.check(); } catch (e) { check = { error: String(e && e.message ? e.message : e) }; }
+    }
     await settle();
     bench.run(iters); // warm-up
     const samples = [];
@@ -124,7 +141,7 @@ async function runNode(torch, c, opts, log) {
     }
     await settle();
     log(`  ${c.name}: ${fmtTime(median(samples), c.kind)} (${samples.length} runs × ${iters})`);
-    return { samples, iters, pendingAfterRun };
+    return { samples, iters, pendingAfterRun, check };
   } finally {
     if (bench.teardown) bench.teardown();
     await settle();
@@ -239,6 +256,22 @@ function runMemory(m, opts, log) {
   }
 }
 
+// ---- output checks -------------------------------------------------------------------------
+/** Compares checksum lists: null when either is missing, else { ok, maxRel }. */
+function compareChecks(a, b) {
+  if (!Array.isArray(a) || !Array.isArray(b)) return null;
+  if (a.length !== b.length) return { ok: false, maxRel: Infinity };
+  let maxRel = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) return { ok: false, maxRel: Infinity };
+    maxRel = Math.max(maxRel, Math.abs(x - y) / Math.max(1, Math.abs(x), Math.abs(y)));
+  }
+  return { ok: maxRel <= CHECK_TOL, maxRel };
+}
+
+const fmtChecks = (xs) => (Array.isArray(xs) ? `[${xs.map((x) => (typeof x === 'number' ? x.toPrecision(8) : String(x))).join(', ')}]` : String(xs && xs.error ? `error: ${xs.error}` : xs));
+
 // ---- formatting ----------------------------------------------------------------------------
 function fmtTime(ns, kind) {
   if (ns === undefined || ns === null || !Number.isFinite(ns)) return '—';
@@ -264,7 +297,8 @@ function buildReport(res) {
   L.push(`## torch-napi benchmarks${res.options.quick ? ' (--quick)' : ''}`);
   L.push('');
   if (res.rows.length) {
-    L.push(`Median of ${res.options.reps} timed runs after a warm-up; time per call; ratios = torch-napi / other (lower is better). ` +
+    const rounds = res.options.rounds > 1 ? ` in ${res.options.rounds} rounds (each with its own warm-up)` : ' after a warm-up';
+    L.push(`Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
       `All three use ${thr} libtorch thread${thr === 1 ? '' : 's'} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, \`at::set_num_threads(${thr})\`).`);
     L.push('');
     L.push('| benchmark | torch-napi | PyTorch | raw C++ | vs PyTorch | vs raw C++ |');
@@ -284,6 +318,30 @@ function buildReport(res) {
       notes.push(`${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`);
     }
     for (const r of res.rows) if (r.note) notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
+    for (const r of res.rows) {
+      if (!r.gcOnly && r.pendingAfterRun > 0) {
+        notes.push(`WARNING: ${r.label}: ${r.pendingAfterRun} more tensors were alive after a timed run than before it (a leak in the benchmark or the library?).`);
+      }
+    }
+    const checked = res.rows.filter((r) => r.checks);
+    if (checked.length) {
+      const agree = checked.filter((r) => r.checks.agree);
+      const worst = Math.max(0, ...checked.map((r) => Math.max(r.checks.vsPython ? r.checks.vsPython.maxRel : 0, r.checks.vsCpp ? r.checks.vsCpp.maxRel : 0)));
+      notes.push(`Same computation: ${agree.length} of ${checked.length} model rows give the same output checksums in all three ` +
+        `(sum and a position-weighted sum of the outputs — the training step: 3 losses and the parameters after them — ` +
+        `on one fixed input with the same weights; tolerance ${CHECK_TOL} relative; largest difference ${worst.toExponential(1)}).`);
+      for (const r of checked) {
+        if (r.checks.agree) continue;
+        const c = r.checks;
+        const why = [];
+        if (!Array.isArray(c.node)) why.push('torch-napi gave no checksum');
+        else if (!c.vsPython) why.push('PyTorch gave no checksum');
+        else if (!c.vsPython.ok) why.push(`vs PyTorch ${fmtChecks(c.python)}`);
+        if (!Array.isArray(c.node)) { /* nothing to compare */ } else if (!c.vsCpp) why.push('raw C++ gave no checksum');
+        else if (!c.vsCpp.ok) why.push(`vs raw C++ ${fmtChecks(c.cpp)}`);
+        notes.push(`WARNING: ${r.label}: outputs differ — torch-napi ${fmtChecks(c.node)}; ${why.join('; ')}.`);
+      }
+    }
     if (res.python.skipped) notes.push(`PyTorch column skipped: ${res.python.skipped}.`);
     if (res.cpp.skipped) notes.push(`raw C++ column skipped: ${res.cpp.skipped}.`);
     for (const [k, v] of Object.entries(res.python.errors || {})) notes.push(`PyTorch snippet ${k} failed: ${v}`);
@@ -319,7 +377,8 @@ function buildReport(res) {
   L.push('');
   const e = res.env;
   L.push(`Date: ${e.date}  `);
-  L.push(`Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}  `);
+  L.push(`Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}` +
+    `${e.loadavgEnd ? `, at the end ${e.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}  `);
   L.push(`Node ${e.node}; torch-napi ${e.torchNapi}; libtorch ${e.libtorch} (BLAS ${e.blas}); addon ${e.addon}  `);
   L.push(`PyTorch: ${res.python.version ? `${res.python.version} (Python ${res.python.python}, numpy ${res.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
     `raw C++: ${res.cpp.version ? `libtorch ${res.cpp.version} (${res.cpp.binary})` : 'n/a'}  `);
@@ -343,6 +402,15 @@ function evalTargets(res) {
     if (!r) { out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`); continue; }
     const gbs = r.bytes / r.node;
     out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`);
+  }
+  for (const r of res.rows) {
+    for (const t of r.targets || []) {
+      const other = t.vs === 'cpp' ? r.cpp : r.python;
+      const name = t.vs === 'cpp' ? 'raw C++' : 'PyTorch';
+      if (other === undefined) { out.push(`${t.text} — ${r.label}: no ${name} number → ?`); continue; }
+      const q = r.node / other;
+      out.push(`${t.text} — ${r.label}: ${q.toFixed(2)}× ${name} (${fmtTime(r.node, r.kind)} vs ${fmtTime(other, r.kind)}) → ${mark(q <= t.max)}`);
+    }
   }
   const rss = res.memory.find((m) => m.target === 'rss');
   if (rss && !rss.result.skipped) {
@@ -398,12 +466,33 @@ async function main() {
     addonHash,
   };
 
-  // torch-napi first, in this process; then the others, one at a time (nothing runs in parallel).
+  // Per round: torch-napi first, in this process; then the others, one at a time (nothing runs
+  // in parallel). Samples of all rounds are pooled; checks come from the first round.
   const nodeRes = {};
-  if (cases.length) log(`torch-napi (${opts.reps} runs each${opts.quick ? ', --quick' : ''}):`);
-  for (const c of cases) nodeRes[c.name] = await runNode(torch, c, opts, log);
-  const python = runPython(cases, opts, log);
-  const cpp = runRaw(cases, opts, log);
+  let python = null, cpp = null;
+  const mergeOther = (acc, r) => {
+    if (!acc) return { ...r, results: { ...(r.results || {}) } };
+    for (const [k, v] of Object.entries(r.results || {})) acc.results[k] = (acc.results[k] || []).concat(v);
+    acc.errors = { ...(r.errors || {}), ...(acc.errors || {}) };
+    if (r.skipped && !acc.skipped) acc.skipped = r.skipped;
+    return acc;
+  };
+  for (let round = 0; round < opts.rounds && cases.length; round++) {
+    // Spread opts.reps over the rounds: the first (opts.reps % rounds) rounds take one more.
+    const reps = Math.floor(opts.reps / opts.rounds) + (round < opts.reps % opts.rounds ? 1 : 0);
+    const ropts = { ...opts, reps };
+    log(`round ${round + 1}/${opts.rounds}: torch-napi (${reps} runs each${opts.quick ? ', --quick' : ''}):`);
+    for (const c of cases) {
+      const r = await runNode(torch, c, ropts, log);
+      const acc = nodeRes[c.name];
+      nodeRes[c.name] = acc ? { ...acc, samples: acc.samples.concat(r.samples),
+        pendingAfterRun: Math.max(acc.pendingAfterRun, r.pendingAfterRun) } : r;
+    }
+    python = mergeOther(python, runPython(cases, ropts, log));
+    cpp = mergeOther(cpp, runRaw(cases, ropts, log));
+  }
+  if (!python) python = { skipped: 'no benchmarks selected' };
+  if (!cpp) cpp = { skipped: 'no benchmarks selected' };
   const memory = memCases.map((m) => ({ name: m.name, label: m.label, target: m.target, result: runMemory(m, opts, log) }));
 
   const rows = cases.map((c) => {
@@ -416,6 +505,15 @@ async function main() {
       if (py === undefined || m < py) { py = m; pySnippet = s; }
     }
     const cppSamples = c.cpp && cpp.results && cpp.results[c.cpp];
+    let checks;
+    if (nr.check !== undefined) {
+      const pyCheck = python.checks ? python.checks[pySnippet || pythonSnippets(c)[0]] : undefined;
+      const cppCheck = c.cpp && cpp.checks ? cpp.checks[c.cpp] : undefined;
+      const vsPython = compareChecks(nr.check, pyCheck), vsCpp = compareChecks(nr.check, cppCheck);
+      checks = { node: nr.check, python: pyCheck, cpp: cppCheck, vsPython, vsCpp,
+        agree: !!(vsPython && vsPython.ok && vsCpp && vsCpp.ok) };
+      if (!checks.agree) log(`WARNING: ${c.name}: outputs differ between the implementations (see the report)`);
+    }
     return {
       name: c.name, label: c.label, kind: c.kind, bytes: c.bytes, note: c.note, gcOnly: !!c.gcOnly,
       iters: nr.iters,
@@ -423,14 +521,15 @@ async function main() {
       python: py, pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
       pythonSamples: pySnippet ? python.results[pySnippet] : undefined,
       cpp: cppSamples ? median(cppSamples) : undefined, cppSamples: cppSamples || undefined,
-      unit: 'ns per call',
+      unit: 'ns per call', targets: c.targets, checks,
     };
   });
 
+  env.loadavgEnd = os.loadavg();
   const res = {
     options: opts, env, rows, memory,
-    python: { ...python, results: undefined },
-    cpp: { ...cpp, results: undefined },
+    python: { ...python, results: undefined, checks: undefined },
+    cpp: { ...cpp, results: undefined, checks: undefined },
     seconds: (Date.now() - started) / 1000,
   };
   res.targets = evalTargets(res);
