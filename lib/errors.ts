@@ -6,10 +6,21 @@ import { native } from './native';
  * An error raised by libtorch itself (shape mismatch in a kernel, bad dtype for an op, ...).
  * The message is libtorch's, without the C++ backtrace.
  */
+const TORCH_ERROR = Symbol.for('torch-napi.TorchError');
+
 export class TorchError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'TorchError';
+    Object.defineProperty(this, TORCH_ERROR, { value: true });
+  }
+
+  /**
+   * `err instanceof TorchError` holds for a TorchError made by any loaded copy of this package
+   * (two copies in one process share one native addon, which raises the class registered last).
+   */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return v instanceof Error && (v as unknown as Record<symbol, unknown>)[TORCH_ERROR] === true;
   }
 }
 native.registerErrorClass(TorchError);
