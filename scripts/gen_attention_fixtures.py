@@ -37,7 +37,6 @@ Layout:
                                              allowed key gives 0, as PyTorch >= 2.5)
 """
 
-import json
 import math
 import os
 import warnings
@@ -46,46 +45,13 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from fixture_util import enc, rnd, write_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'attention.json')
 
 E, H, L, S, N = 8, 2, 4, 5, 3
 NEG_INF = float('-inf')
-
-DTYPE_NAMES = {torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64',
-               torch.bool: 'bool', torch.uint8: 'uint8', torch.int32: 'int32'}
-
-
-def r7(v):
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    r = float('%.7g' % v)
-    return int(r) if r.is_integer() and abs(r) < 1e15 else r
-
-
-def enc(t, dtype=None):
-    t = t.detach()
-    if dtype is not None:
-        t = t.to(dtype)
-    vals = t.reshape(-1).tolist()
-    if t.dtype.is_floating_point:
-        vals = [r7(v) for v in vals]
-    elif t.dtype == torch.bool:
-        vals = [bool(v) for v in vals]
-    return {'shape': list(t.shape), 'dtype': DTYPE_NAMES[t.dtype], 'values': vals}
-
-
-def rounded(t):
-    t = t.detach()
-    return torch.tensor([float('%.7g' % v) for v in t.reshape(-1).tolist()], dtype=t.dtype).reshape(t.shape)
-
-
-def rnd(*shape, seed, scale=1.0, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    return rounded(torch.randn(*shape, generator=g, dtype=torch.float64).mul(scale).to(dtype))
-
 
 fx = OrderedDict(meta={'torch': torch.__version__, 'E': E, 'H': H, 'L': L, 'S': S, 'N': N},
                  tensors=OrderedDict(), states=OrderedDict(), mha=OrderedDict(), init=OrderedDict(),
@@ -513,9 +479,6 @@ sdpa_case('fullyMaskedFloat', sq3, sk3, sv3, mask=ff)
 sdpa_case('fullyMasked4d', sq4, sk4, sv4, mask=fb)
 
 # =============================================================================================
-os.makedirs(os.path.dirname(OUT), exist_ok=True)
-with open(OUT, 'w') as f:
-    json.dump(fx, f, separators=(',', ':'), allow_nan=False)
-    f.write('\n')
+write_json(OUT, fx, allow_nan=False)
 print(f'{os.path.normpath(OUT)}: {os.path.getsize(OUT)} bytes, {len(fx["mha"])} MHA cases, '
       f'{len(fx["sdpa"])} SDPA cases, {len(fx["tensors"])} shared tensors')

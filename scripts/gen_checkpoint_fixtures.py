@@ -49,15 +49,12 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from fixture_util import DTYPE_NAMES, num, write_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, '..', 'test', 'fixtures', 'checkpoints')
 MARKER = '/tmp/torch-napi-checkpoint-pwned'
 
-DTYPES = {
-    torch.float32: 'float32', torch.float64: 'float64', torch.float16: 'float16', torch.bfloat16: 'bfloat16',
-    torch.int64: 'int64', torch.int32: 'int32', torch.int16: 'int16', torch.int8: 'int8', torch.uint8: 'uint8',
-    torch.bool: 'bool',
-}
 ST_NAMES = {
     torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.bfloat16: 'BF16', torch.int64: 'I64',
     torch.int32: 'I32', torch.int16: 'I16', torch.int8: 'I8', torch.uint8: 'U8', torch.bool: 'BOOL',
@@ -94,12 +91,7 @@ def enc_tensor_value(v, dtype):
     if dtype == torch.bool:
         return bool(v)
     if dtype.is_floating_point:
-        v = float(v)
-        if math.isnan(v):
-            return 'nan'
-        if math.isinf(v):
-            return 'inf' if v > 0 else '-inf'
-        return v if dtype == torch.float64 else float('%.9g' % v)
+        return num(float(v), None if dtype == torch.float64 else 9, integral_as_int=False)
     v = int(v)
     return v if abs(v) <= 2 ** 53 else str(v)
 
@@ -118,7 +110,7 @@ def enc(v):
         flat = t.contiguous().reshape(-1)
         values = flat.float().tolist() if t.dtype == torch.bfloat16 else flat.tolist()
         return {'tensor': {
-            'dtype': DTYPES[t.dtype], 'shape': list(t.shape), 'stride': list(t.stride()),
+            'dtype': DTYPE_NAMES[t.dtype], 'shape': list(t.shape), 'stride': list(t.stride()),
             'offset': t.storage_offset(), 'requires_grad': v.requires_grad,
             'parameter': isinstance(v, nn.Parameter),
             'values': [enc_tensor_value(x, t.dtype) for x in values],
@@ -284,9 +276,7 @@ def generate():
 
     torch.save({'weight': torch.ones(2), 'evil': Evil()}, out('malicious.pt'))
 
-    with open(out('expected.json'), 'w') as f:
-        json.dump(expected, f, separators=(',', ':'))
-        f.write('\n')
+    write_json(out('expected.json'), expected)
     total = 0
     for name in sorted(os.listdir(OUT_DIR)):
         size = os.path.getsize(out(name))

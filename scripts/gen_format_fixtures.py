@@ -15,28 +15,15 @@ true/false.  The output is deterministic (fixed seeds, sorted keys).
 """
 
 import json
-import math
 import os
 import sys
 
 import torch
 from torch import _tensor_str as ts
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'format.json')
-SAFE = 2 ** 53 - 1
+from fixture_util import DTYPE_NAMES, SAFE, num
 
-DTYPE_NAMES = {
-    torch.float32: 'float32',
-    torch.float64: 'float64',
-    torch.float16: 'float16',
-    torch.bfloat16: 'bfloat16',
-    torch.int64: 'int64',
-    torch.int32: 'int32',
-    torch.int16: 'int16',
-    torch.int8: 'int8',
-    torch.uint8: 'uint8',
-    torch.bool: 'bool',
-}
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'format.json')
 
 cases = []
 names = set()
@@ -54,12 +41,7 @@ def flat_values(t):
         elif isinstance(v, int):
             out.append(v if -SAFE <= v <= SAFE else str(v))
         else:
-            if math.isnan(v):
-                out.append('nan')
-            elif math.isinf(v):
-                out.append('inf' if v > 0 else '-inf')
-            else:
-                out.append(v)
+            out.append(num(v, None))
     return out
 
 

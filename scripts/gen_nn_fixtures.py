@@ -18,7 +18,6 @@ The Python classes below carry the same names as the JS classes in test/nn/*.tes
     nn_init.json    {"modules": [...], "init": [...], "gain": [...], "errors": [...]}
 """
 
-import json
 import math
 import os
 from collections import OrderedDict
@@ -28,34 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn import init
 
+from fixture_util import DTYPE_NAMES, enc, rnd, write_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, '..', 'test', 'fixtures')
-
-DTYPE_NAMES = {torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64', torch.bool: 'bool'}
-
-
-def r7(v):
-    r = float('%.7g' % v)
-    return int(r) if r.is_integer() and abs(r) < 1e15 else r
-
-
-def enc(t):
-    t = t.detach()
-    vals = t.reshape(-1).tolist()
-    if t.dtype.is_floating_point:
-        vals = [r7(v) for v in vals]
-    return {'shape': list(t.shape), 'dtype': DTYPE_NAMES[t.dtype], 'values': vals}
-
-
-def rounded(t):
-    """t with its values rounded to 7 significant digits (what the JS side rebuilds exactly)."""
-    t = t.detach()
-    return torch.tensor([float('%.7g' % v) for v in t.reshape(-1).tolist()], dtype=t.dtype).reshape(t.shape)
-
-
-def rnd(*shape, seed, scale=1.0, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    return rounded(torch.randn(*shape, generator=g, dtype=torch.float64).mul(scale).to(dtype))
 
 
 def randomize(module, seed, scale=1.0):
@@ -68,9 +43,7 @@ def randomize(module, seed, scale=1.0):
 
 def write(name, data):
     path = os.path.join(OUT_DIR, name)
-    with open(path, 'w') as f:
-        json.dump(data, f, sort_keys=False, separators=(',', ':'))
-        f.write('\n')
+    write_json(path, data)
     print(f'{path}: {os.path.getsize(path)} bytes')
 
 

@@ -39,8 +39,6 @@ loss.json
                 "results": {reduction: {"out": T, "gradOut": T (reduction none), "grad": T}}}]}
 """
 
-import json
-import math
 import os
 import warnings
 from collections import Counter
@@ -50,6 +48,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.optim import lr_scheduler as L
 
+import fixture_util
+from fixture_util import round_dec, write_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, '..', 'test', 'fixtures')
 
@@ -58,48 +59,23 @@ warnings.filterwarnings('ignore', category=UserWarning)
 torch.set_num_threads(1)
 gen = torch.Generator().manual_seed(20240611)
 
-DTYPES = {torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64', torch.bool: 'bool'}
-
-
-def num(v, digits=9):
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, int):
-        return v
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    r = float('%.*g' % (digits, v))
-    return int(r) if r.is_integer() and abs(r) < 1e15 else r
-
 
 def enc(t):
-    t = t.detach()
-    vals = t.reshape(-1).tolist()
-    if t.dtype.is_floating_point:
-        vals = [num(v) for v in vals]
-    return {'shape': list(t.shape), 'dtype': DTYPES[t.dtype], 'values': vals}
-
-
-def rounded(t):
-    """The tensor with values rounded to 4 decimals (what the JSON holds, exactly)."""
-    return torch.tensor([round(v, 4) for v in t.reshape(-1).tolist()], dtype=t.dtype).reshape(t.shape)
+    """T of `t`, floats with 9 significant digits (float32 exact)."""
+    return fixture_util.enc(t, digits=9)
 
 
 def randn(*shape, scale=1.0):
-    return rounded(torch.randn(*shape, generator=gen) * scale)
+    return round_dec(torch.randn(*shape, generator=gen) * scale)
 
 
 def rand(*shape):
-    return rounded(torch.rand(*shape, generator=gen))
+    return round_dec(torch.rand(*shape, generator=gen))
 
 
 def pyfloat(v):
     """A Python float for JSON with full precision (non-finite as strings)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return 'nan' if math.isnan(v) else ('inf' if v > 0 else '-inf')
-    return v
+    return fixture_util.num(v, None) if isinstance(v, float) else v
 
 
 SNAKE = {
@@ -416,8 +392,8 @@ def loss_cases():
     logits = randn(N, C)
     idx = torch.tensor([0, 2, 1, 2])
     w = rand(C) + 0.5
-    w = rounded(w)
-    probs = rounded(torch.softmax(randn(N, C), 1))
+    w = round_dec(w)
+    probs = round_dec(torch.softmax(randn(N, C), 1))
     add('CrossEntropyLoss', 'CrossEntropyLoss', 'crossEntropy', logits, idx)
     add('CrossEntropyLoss weight', 'CrossEntropyLoss', 'crossEntropy', logits, idx, {'weight': w}, {'weight': w})
     add('CrossEntropyLoss ignoreIndex', 'CrossEntropyLoss', 'crossEntropy', logits, idx, {'ignoreIndex': 2}, {'ignore_index': 2})
@@ -438,36 +414,36 @@ def loss_cases():
     add('CrossEntropyLoss (N, C, d1, d2) weight ignoreIndex labelSmoothing', 'CrossEntropyLoss', 'crossEntropy', logits4,
         idx4, {'weight': w, 'ignoreIndex': 0, 'labelSmoothing': 0.05},
         {'weight': w, 'ignore_index': 0, 'label_smoothing': 0.05})
-    probs4 = rounded(torch.softmax(randn(2, C, 2, 2), 1))
+    probs4 = round_dec(torch.softmax(randn(2, C, 2, 2), 1))
     add('CrossEntropyLoss (N, C, d1, d2) probabilities', 'CrossEntropyLoss', 'crossEntropy', logits4, probs4)
     add('CrossEntropyLoss unbatched (C)', 'CrossEntropyLoss', 'crossEntropy', randn(C), torch.tensor(1))
 
-    logp = rounded(torch.log_softmax(randn(N, C), 1))
+    logp = round_dec(torch.log_softmax(randn(N, C), 1))
     add('NLLLoss', 'NLLLoss', 'nllLoss', logp, idx)
     add('NLLLoss weight', 'NLLLoss', 'nllLoss', logp, idx, {'weight': w}, {'weight': w})
     add('NLLLoss weight ignoreIndex', 'NLLLoss', 'nllLoss', logp, idx, {'weight': w, 'ignoreIndex': 2},
         {'weight': w, 'ignore_index': 2})
-    logp4 = rounded(torch.log_softmax(randn(2, C, 2, 2), 1))
+    logp4 = round_dec(torch.log_softmax(randn(2, C, 2, 2), 1))
     add('NLLLoss (N, C, d1, d2) ignoreIndex', 'NLLLoss', 'nllLoss', logp4, idx4, {'ignoreIndex': 1}, {'ignore_index': 1})
 
-    p = rounded(torch.sigmoid(randn(N, C)))
+    p = round_dec(torch.sigmoid(randn(N, C)))
     t = rand(N, C)
     tb = torch.tensor([[1., 0., 1.], [0., 0., 1.], [1., 1., 0.], [0., 1., 0.]])
     add('BCELoss', 'BCELoss', 'binaryCrossEntropy', p, t)
     add('BCELoss weight', 'BCELoss', 'binaryCrossEntropy', p, tb, {'weight': w}, {'weight': w})
-    wfull = rounded(rand(N, C) + 0.1)
+    wfull = round_dec(rand(N, C) + 0.1)
     add('BCELoss weight (N, C)', 'BCELoss', 'binaryCrossEntropy', p, t, {'weight': wfull}, {'weight': wfull})
     z = randn(N, C, scale=2.0)
-    pw = rounded(rand(C) * 3 + 0.2)
+    pw = round_dec(rand(C) * 3 + 0.2)
     add('BCEWithLogitsLoss', 'BCEWithLogitsLoss', 'binaryCrossEntropyWithLogits', z, tb)
     add('BCEWithLogitsLoss posWeight', 'BCEWithLogitsLoss', 'binaryCrossEntropyWithLogits', z, t, {'posWeight': pw},
         {'pos_weight': pw})
     add('BCEWithLogitsLoss weight posWeight', 'BCEWithLogitsLoss', 'binaryCrossEntropyWithLogits', z, tb,
         {'weight': w, 'posWeight': pw}, {'weight': w, 'pos_weight': pw})
 
-    kin = rounded(torch.log_softmax(randn(N, C), 1))
-    ktg = rounded(torch.softmax(randn(N, C), 1))
-    ktg_log = rounded(torch.log_softmax(randn(N, C), 1))
+    kin = round_dec(torch.log_softmax(randn(N, C), 1))
+    ktg = round_dec(torch.softmax(randn(N, C), 1))
+    ktg_log = round_dec(torch.log_softmax(randn(N, C), 1))
     reds = ('none', 'mean', 'sum', 'batchmean')
     add('KLDivLoss', 'KLDivLoss', 'klDiv', kin, ktg, reductions=reds)
     add('KLDivLoss logTarget', 'KLDivLoss', 'klDiv', kin, ktg_log, {'logTarget': True}, {'log_target': True},
@@ -480,9 +456,7 @@ def loss_cases():
 
 def write(name, data):
     path = os.path.join(OUT_DIR, name)
-    with open(path, 'w') as f:
-        json.dump(data, f, separators=(',', ':'), allow_nan=False)
-        f.write('\n')
+    write_json(path, data, allow_nan=False)
     print('wrote', os.path.relpath(path, os.path.join(HERE, '..')), os.path.getsize(path), 'bytes')
 
 

@@ -40,12 +40,14 @@ option values appears in at least one case of each mode.
 """
 
 import itertools
-import json
 import os
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import fixture_util
+from fixture_util import round_dec, write_json
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'rnn.json')
 
@@ -55,21 +57,15 @@ LENGTHS = [[3, 5, 2], [2, 4, 3], [4, 1, 5], [1, 3, 2]]
 
 
 def enc(t, digits=7):
-    t = t.detach()
-    vals = [float('%.*g' % (digits, v)) for v in t.reshape(-1).tolist()]
-    return {'shape': list(t.shape), 'dtype': str(t.dtype).replace('torch.', ''), 'values': vals}
-
-
-def rounded(t):
-    """The tensor with values rounded to 4 decimals (what the JSON holds, exactly)."""
-    return torch.tensor([round(v, 4) for v in t.reshape(-1).tolist()], dtype=t.dtype).reshape(t.shape)
+    """T of `t`, floats with `digits` significant digits (integral ones stay floats: 1.0)."""
+    return fixture_util.enc(t, digits=digits, integral_as_int=False)
 
 
 gen = torch.Generator().manual_seed(1234)
 
 
 def randn(*shape, scale=1.0):
-    return rounded(torch.randn(*shape, generator=gen) * scale)
+    return round_dec(torch.randn(*shape, generator=gen) * scale)
 
 
 def pairwise(factors):
@@ -106,7 +102,7 @@ def make_module(mode, o):
 def round_params(m):
     with torch.no_grad():
         for p in m.parameters():
-            p.copy_(rounded(p))
+            p.copy_(round_dec(p))
 
 
 def rnn_case(idx, mode, row, dtype=torch.float32):
@@ -280,9 +276,7 @@ def main():
                'train': enc(train_out), 'eval': enc(eval_out)}
 
     doc = {'torch': torch.__version__, 'cases': cases, 'cells': cells, 'seeded': seeded, 'dropout': dropout}
-    with open(OUT, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-        f.write('\n')
+    write_json(OUT, doc)
     print(f'wrote {OUT}: {len(cases)} cases, {len(cells)} cells, {len(seeded)} seeded, '
           f'{os.path.getsize(OUT)} bytes')
 

@@ -14,6 +14,8 @@ import os
 import torch
 from torch import nn
 
+import fixture_util
+
 L, N, C, H = 8, 4, 10, 20
 
 
@@ -33,12 +35,9 @@ class SeedModel(nn.Module):
         return self.head(ctx)
 
 
-def rounded(t):
-    return [float(f"{v:.7g}") for v in t.detach().reshape(-1).tolist()]
-
-
 def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "values": rounded(t) if t.is_floating_point() else t.reshape(-1).tolist()}
+    """T of `t`, floats with 7 significant digits (integral ones stay floats: 1.0)."""
+    return fixture_util.enc(t, integral_as_int=False)
 
 
 def main():

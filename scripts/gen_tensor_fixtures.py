@@ -26,42 +26,18 @@ Inputs are multiples of 1/64 (exact in float32 and short in JSON), so the JS sid
 bit-identical tensors.
 """
 
-import json
-import math
 import os
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'tensor_ops.json')
-SAFE = 2 ** 53 - 1
+from fixture_util import DTYPE_NAMES, SAFE, dec, num, write_json
 
-DTYPE_NAMES = {
-    torch.float32: 'float32',
-    torch.float64: 'float64',
-    torch.float16: 'float16',
-    torch.bfloat16: 'bfloat16',
-    torch.int64: 'int64',
-    torch.int32: 'int32',
-    torch.int16: 'int16',
-    torch.int8: 'int8',
-    torch.uint8: 'uint8',
-    torch.bool: 'bool',
-}
-FROM_NAME = {v: k for k, v in DTYPE_NAMES.items()}
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'tensor_ops.json')
 
 inputs = {}
 outputs = {}
 index_cases = []
 gradfn = {}
-
-
-def float_value(v, digits):
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    r = float('%.*g' % (digits, v))
-    return int(r) if r.is_integer() and abs(r) < 1e15 else r
 
 
 def enc(t):
@@ -79,13 +55,8 @@ def enc(t):
             assert -SAFE <= v <= SAFE
             out.append(v)
         else:
-            out.append(float_value(v, digits))
+            out.append(num(v, digits))
     return {'shape': list(t.shape), 'dtype': dtype, 'values': out}
-
-
-def dec(e):
-    vals = [float(v) if isinstance(v, str) else v for v in e['values']]
-    return torch.tensor(vals, dtype=FROM_NAME[e['dtype']]).reshape(e['shape'])
 
 
 def put_input(name, t):
@@ -410,8 +381,6 @@ for name, t in [
     gradfn[name] = t.grad_fn.name().rsplit('::', 1)[-1]
 
 data = {'inputs': inputs, 'outputs': outputs, 'index': index_cases, 'gradfn': gradfn}
-text = json.dumps(data, sort_keys=True, separators=(',', ':'))
-with open(OUT, 'w') as f:
-    f.write(text + '\n')
+write_json(OUT, data, sort_keys=True)
 print('wrote %s (%d bytes, %d inputs, %d outputs, %d index cases)' % (
-    os.path.relpath(OUT), len(text) + 1, len(inputs), len(outputs), len(index_cases)))
+    os.path.relpath(OUT), os.path.getsize(OUT), len(inputs), len(outputs), len(index_cases)))

@@ -43,12 +43,13 @@ loss weights to 2, *before* PyTorch runs, so both sides compute with the same fl
 rounded to 7 significant digits, seeded weights to 9 (exact float32).
 """
 
-import json
-import math
 import os
 
 import torch
 import torch.nn as nn
+
+import fixture_util
+from fixture_util import dec, num, round_dec, write_json
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'transformer.json')
 
@@ -56,38 +57,16 @@ torch.set_num_threads(1)
 E, H, FF = 8, 2, 16
 
 
-def num(v, digits):
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    return float('%.*g' % (digits, v))
-
-
 def enc(t, digits=7):
-    t = t.detach()
-    if t.dtype == torch.bool:
-        vals = [bool(v) for v in t.reshape(-1).tolist()]
-    else:
-        vals = [num(v, digits) for v in t.reshape(-1).tolist()]
-    return {'shape': list(t.shape), 'dtype': str(t.dtype).replace('torch.', ''), 'values': vals}
-
-
-def dec(e):
-    vals = [float(v) if isinstance(v, str) else v for v in e['values']]
-    return torch.tensor(vals, dtype=getattr(torch, e['dtype'])).reshape(e['shape'])
-
-
-def rounded(t, decimals=4):
-    """The tensor with values rounded to `decimals` (what the JSON holds, exactly)."""
-    return torch.tensor([round(v, decimals) for v in t.reshape(-1).tolist()], dtype=t.dtype).reshape(t.shape)
+    """T of `t`, floats with `digits` significant digits (integral ones stay floats: 1.0)."""
+    return fixture_util.enc(t, digits=digits, integral_as_int=False)
 
 
 gen = torch.Generator().manual_seed(20240513)
 
 
 def randn(*shape, scale=1.0, decimals=4):
-    return rounded(torch.randn(*shape, generator=gen) * scale, decimals)
+    return round_dec(torch.randn(*shape, generator=gen) * scale, decimals)
 
 
 ACT = {'relu': 'relu', 'gelu': 'gelu', 'tanh': torch.tanh}
@@ -127,7 +106,7 @@ def randomize(m):
         for name, p in m.named_parameters():
             if name.endswith('norm1.weight') or name.endswith('norm2.weight') or name.endswith('norm3.weight') \
                     or name.endswith('norm.weight'):
-                p.copy_(rounded(1 + torch.randn(p.shape, generator=gen) * 0.2, 3))
+                p.copy_(round_dec(1 + torch.randn(p.shape, generator=gen) * 0.2, 3))
             else:
                 p.copy_(randn(*p.shape, scale=0.4, decimals=3))
 
@@ -269,7 +248,8 @@ def digest(m):
     out = {}
     for k, v in m.state_dict().items():
         flat = v.reshape(-1).double()
-        out[k] = {'shape': list(v.shape), 'head': [num(x, 9) for x in v.reshape(-1)[:6].tolist()],
+        head = [num(x, 9, integral_as_int=False) for x in v.reshape(-1)[:6].tolist()]
+        out[k] = {'shape': list(v.shape), 'head': head,
                   'sum': float(flat.sum()), 'sumsq': float((flat * flat).sum())}
     return out
 
@@ -333,7 +313,5 @@ fixture = {
     'squareSubsequentMask': enc(nn.Transformer.generate_square_subsequent_mask(4)),
 }
 
-with open(OUT, 'w') as f:
-    json.dump(fixture, f, separators=(',', ':'))
-    f.write('\n')
+write_json(OUT, fixture)
 print('wrote %s (%d bytes)' % (os.path.relpath(OUT), os.path.getsize(OUT)))
