@@ -58,7 +58,7 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   for (const t of scope) {
     if (kept.has(t)) armGC(t);  // kept tensors leave every scope
     else if (keep.has(t)) { if (parent) parent.push(t); else armGC(t); }
-    else t.dispose();
+    else t.dispose();           // (never throws: dispose is idempotent on any real handle)
   }
   return result;
 }

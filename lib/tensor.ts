@@ -150,6 +150,10 @@ export class Tensor {
 
   /** @internal Tensors are created by torch functions and ops, not with `new`. */
   constructor(h: Handle) {
+    // Only handles made by the native layer: a number slot or a Node-API external (an object
+    // with a null prototype). Anything else would poison a tidy scope or alias a live tensor.
+    if (typeof h === 'number' ? !(h >= 0 && Number.isInteger(h)) : h === null || typeof h !== 'object' || Object.getPrototypeOf(h) !== null)
+      throw new TypeError('Tensor: tensors are made by torch functions (torch.tensor, torch.zeros, ops), not with new Tensor(...)');
     this._h = h;
     // Inside a tidy scope the scope owns the tensor; the GC fallback is armed only for tensors
     // that outlive it (memory.ts calls armGC). Saves ~0.2 us per small tensor in tidy loops.

@@ -46,6 +46,7 @@ struct Slot {
 struct AddonData {
   std::vector<Slot> slots;          // small-tensor handles
   std::vector<uint32_t> freeSlots;
+  uint32_t genSalt = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4) * 2246822519u;
   int64_t liveTensors = 0;   // boxes whose tensor is not yet released
   int64_t liveBytes = 0;     // sum of their reported bytes
   int64_t pendingAdjust = 0; // bytes not yet reported to V8 (batched: reporting costs ~50 ns)

@@ -12,14 +12,16 @@ constexpr const char* kNamePrefix = "torch.";
 constexpr int64_t kAdjustStep = 1 << 20;  // report to V8 in 1 MiB steps
 
 void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
-  // Runs inside the GC: may not call into JS. Releasing the at::Tensor and adjusting external
-  // memory are both allowed here.
+  // Runs inside the GC: may not call into JS, and must not report external memory either:
+  // napi_adjust_external_memory during a GC can finalize incremental marking re-entrantly and
+  // trips V8's "marking_done_" check (found by the fuzzer). The release is only recorded here and
+  // reported by the next AdjustMemory on the JS thread.
   auto* box = static_cast<TensorBox*>(data);
   if (box->t.defined()) {
     auto* d = static_cast<AddonData*>(hint);
     d->liveTensors--;
     d->liveBytes -= box->bytes;
-    AdjustMemory(env, d, -box->bytes);
+    d->pendingAdjust -= box->bytes;
   }
   box->magic = 0;
   delete box;
@@ -78,6 +80,9 @@ napi_value Wrap(napi_env env, at::Tensor t) {
       }
       slot = static_cast<uint32_t>(d->slots.size());
       d->slots.emplace_back();
+      // Generations start at a per-slot pseudo-random value, so a guessed number (0, 1, ...) is not
+      // a live handle: it reads as "not a Tensor" instead of aliasing someone's tensor.
+      d->slots.back().gen = static_cast<uint32_t>((slot * 2654435761u + d->genSalt) & ((1u << 27) - 1));
     }
     Slot& s = d->slots[slot];
     s.box = box;

@@ -3,8 +3,8 @@
 // at::rnn_tanh / rnn_relu, or the *_cell kernels) with the weights in PyTorch's `_flat_weights`
 // order. Arguments are checked here first, with messages that say what was expected.
 import { empty } from '../../creation';
-import { isFloatingPoint } from '../../dtype';
-import { checkBool, checkInt, checkNumber, describe, typeError } from '../../errors';
+import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
+import { checkAllocation, checkBool, checkInt, checkNumber, describe, typeError } from '../../errors';
 import { Handle, native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
@@ -178,6 +178,11 @@ export abstract class RNNBase extends Module {
     const D = bidirectional ? 2 : 1;
     const gateSize = GATES[mode] * hiddenSize;
     const realHidden = projSize > 0 ? projSize : hiddenSize;
+    // Refuse, before allocating anything, a layer count or size whose parameters cannot fit.
+    const perDir = (input: number) => gateSize * input + gateSize * realHidden + (bias ? 2 * gateSize : 0) +
+      (projSize > 0 ? projSize * hiddenSize : 0);
+    const elements = D * (perDir(inputSize) + (numLayers - 1) * perDir(realHidden * D));
+    checkAllocation(fn, [elements], ITEM_SIZE[(o.dtype ?? 'float32') as DType] ?? 4);
     const flat: string[] = [];
     const all: string[][] = [];
     const self = this as unknown as Record<string, Parameter>;

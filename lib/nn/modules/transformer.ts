@@ -4,9 +4,10 @@
 // nested-tensor path give different answers in some cases (padded positions come out 0, a float
 // key-padding mask is booleanised); our outputs are always the slow path's.
 import { full } from '../../creation';
-import { DType, isFloatingPoint } from '../../dtype';
+import * as os from 'os';
+import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
 import { checkDevice } from '../../device';
-import { TorchError, checkBool, checkInt, checkNumber, checkOptions, describe } from '../../errors';
+import { TorchError, checkBool, checkInt, checkNumber, checkOptions, describe, formatBytes } from '../../errors';
 import { keep, tidy } from '../../memory';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
@@ -303,6 +304,11 @@ function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
 function getClones(fn: string, layer: unknown, numLayers: unknown, what: string): ModuleList {
   if (!(layer instanceof Module)) throw new TypeError(`${fn}: expected ${what} to be an nn.Module, got ${describe(layer)}`);
   const n = checkInt(fn, 'numLayers', numLayers, 1);
+  let bytes = 0;
+  for (const t of [...layer.parameters(), ...layer.buffers()]) bytes += t.numel() * ITEM_SIZE[t.dtype];
+  if (bytes * n > os.totalmem())
+    throw new RangeError(`${fn}: numLayers = ${n} copies of ${what} would need ${formatBytes(bytes * n)} of parameters, ` +
+      `more than this machine's ${formatBytes(os.totalmem())} of memory`);
   const layers: Module[] = [];
   for (let i = 0; i < n; i++) layers.push(deepCopy(layer));
   return new ModuleList(layers);
