@@ -7,7 +7,10 @@
  * x.mul(2).sum().backward();
  */
 export { TorchError } from './errors';
-export * from './dtype';
+export {
+  float32, float, float64, double, float16, half, bfloat16, int64, long, int32, int, int16, short, int8, uint8, bool,
+} from './dtype';
+export type { DType } from './dtype';
 export type { Device } from './device';
 export { Tensor, isTensor } from './tensor';
 export type { Scalar, TensorOrScalar, TypedArray, NestedArray, IndexItem } from './tensor';

@@ -83,6 +83,7 @@ export function ones_(t: Tensor): Tensor {
 }
 /** Fills with U(-a, a), a = gain·√(6 / (fanIn + fanOut)) (Glorot). A zero-element tensor is left as it is. */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  checkNumber('nn.init.xavierUniform_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(check('xavierUniform_', t));
   if (t.numel() === 0) return t;
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));
@@ -91,6 +92,7 @@ export function xavierUniform_(t: Tensor, gain = 1): Tensor {
 }
 /** Fills with N(0, std²), std = gain·√(2 / (fanIn + fanOut)) (Glorot). A zero-element tensor is left as it is. */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  checkNumber('nn.init.xavierNormal_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(check('xavierNormal_', t));
   if (t.numel() === 0) return t;
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));

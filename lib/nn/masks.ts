@@ -82,6 +82,8 @@ export const fromSdpa = sdpaToMha;
 export function findFullyMasked(attnMask?: Tensor | null, keyPaddingMask?: Tensor | null): Tensor {
   const fn = 'nn.masks.findFullyMasked';
   if (!attnMask && !keyPaddingMask) throw new TypeError(`${fn}: pass attnMask and/or keyPaddingMask`);
+  for (const [name, m] of [['attnMask', attnMask], ['keyPaddingMask', keyPaddingMask]] as const)
+    if (m !== undefined && m !== null && !(m instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor or null, got ${describe(m)}`);
   return tidy(() => {
     const blocked = (m: Tensor) => (m.dtype === 'bool' ? m : m.dtype === 'uint8' ? m.ne(0) : m.eq(-Infinity));
     let am = attnMask ? blocked(attnMask) : null;           // (L,S) or (B,L,S)

@@ -64,6 +64,8 @@ export class Sequential extends Module {
 export class ModuleList extends Module {
   constructor(modules: Iterable<Module> = []) {
     super();
+    if (modules === null || typeof modules !== 'object' || typeof (modules as Iterable<Module>)[Symbol.iterator] !== 'function')
+      throw new TypeError(`ModuleList: expected modules to be an iterable of nn.Modules, got ${describe(modules)}`);
     for (const m of modules) this.append(m);
   }
   /** The number of entries (a repeated module counts once per entry). */

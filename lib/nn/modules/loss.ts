@@ -10,6 +10,7 @@ abstract class Loss extends Module {
   /** `known`: the option keys of the subclass (an unknown key throws, naming it). */
   constructor(opts: { reduction?: Reduction } = {}, known: readonly string[] = ['reduction']) {
     super();
+    if (!Array.isArray(known)) known = ['reduction'];  // a subclass's list; a user's stray argument is ignored
     const o = checkOptions<{ reduction?: Reduction }>(this.constructor.name, opts, known);
     this.reduction = L.checkReduction(this.constructor.name, o.reduction ?? 'mean');
     Object.defineProperty(this, 'reduction', { enumerable: false });

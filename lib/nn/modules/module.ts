@@ -2,7 +2,7 @@
 import { noGrad } from '../../autograd';
 import { DType, dtypeCode, isFloatingPoint } from '../../dtype';
 import { checkDevice } from '../../device';
-import { checkBool, describe } from '../../errors';
+import { checkBool, checkOptions, describe } from '../../errors';
 import { keep } from '../../memory';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
@@ -327,7 +327,8 @@ export abstract class Module {
   }
   /** Resets the gradients of all parameters: to null (default, as PyTorch 2) or to zero. */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
-    const setToNone = opts.setToNone ?? true;
+    const o = checkOptions<{ setToNone?: boolean }>('Module.zeroGrad', opts, ['setToNone']);
+    const setToNone = o.setToNone === undefined ? true : checkBool('Module.zeroGrad', 'setToNone', o.setToNone);
     for (const p of this.parameters()) {
       if (setToNone) { p.grad = null; continue; }
       const g = p.grad;
@@ -430,7 +431,8 @@ export abstract class Module {
    */
   loadStateDict(stateDict: Record<string, Tensor> | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const fn = 'Module.loadStateDict';
-    const strict = opts.strict === undefined ? true : checkBool(fn, 'strict', opts.strict);
+    const o = checkOptions<{ strict?: boolean }>(fn, opts, ['strict']);
+    const strict = o.strict === undefined ? true : checkBool(fn, 'strict', o.strict);
     let entries: [string, unknown][];
     if (stateDict instanceof Map) entries = [...stateDict.entries()];
     else if (stateDict !== null && typeof stateDict === 'object') entries = Object.entries(stateDict);

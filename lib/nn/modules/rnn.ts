@@ -156,6 +156,7 @@ export abstract class RNNBase extends Module {
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
     super();
+    if (new.target === RNNBase) throw new TypeError('nn.RNNBase is abstract: use nn.LSTM, nn.GRU or nn.RNN');
     const { inputSize, hiddenSize, o } = parseArgs<LSTMOptions & RNNOptions>(fn, args, keys);
     const numLayers = o.numLayers === undefined ? 1 : checkInt(fn, 'numLayers', o.numLayers, 1);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
@@ -533,6 +534,7 @@ export abstract class RNNCellBase extends Module {
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
     super();
+    if (new.target === RNNCellBase) throw new TypeError('nn.RNNCellBase is abstract: use nn.LSTMCell, nn.GRUCell or nn.RNNCell');
     const { inputSize, hiddenSize, o } = parseArgs<RNNCellOptions>(fn, args, keys);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
     for (const [k, v] of Object.entries({ inputSize, hiddenSize, bias, mode })) Object.defineProperty(this, k, { value: v, enumerable: false });

@@ -1,0 +1,56 @@
+// Regression tests for what the fuzzer found (scripts/fuzz.js).
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as torch from '../../lib';
+
+const { nn } = torch;
+const lib = path.join(process.cwd(), 'dist-test/lib');
+
+describe('fuzzer regressions', () => {
+  it('GC-time frees never abort V8 (tensors left to the GC in a tight loop; nn.Transformer())', function () {
+    this.timeout(120000);
+    const code = `const torch = require(${JSON.stringify(lib)});
+      for (let k = 0; k < 2000; k++) { torch.zeros([1 << 20]); torch.zeros([1 << 10]); }
+      new torch.nn.Transformer({ dModel: 64, nhead: 4, dimFeedforward: 128 });
+      console.log('ok');`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 110000 });
+    expect(r.status, `child exited with ${r.status} (signal ${r.signal}):\n${r.stderr}`).to.equal(0);
+    expect(r.stdout.trim()).to.equal('ok');
+  });
+
+  it('absurd layer counts are refused before anything is allocated (they used to hang)', () => {
+    const t0 = Date.now();
+    expect(() => new nn.GRU(2, 2, 1e12)).to.throw(RangeError, /GRU.*memory/);
+    expect(() => new nn.LSTM(2, 2, { numLayers: 2 ** 31 })).to.throw(RangeError, /LSTM/);
+    expect(() => new nn.RNN(2, 2, 1e12)).to.throw(RangeError, /RNN/);
+    const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 });
+    expect(() => new nn.TransformerEncoder(layer, 1e12)).to.throw(RangeError, /TransformerEncoder: numLayers/);
+    expect(() => new nn.Transformer({ dModel: 4, nhead: 2, dimFeedforward: 8, numEncoderLayers: 1e12 })).to.throw(RangeError, /numLayers/);
+    expect(Date.now() - t0).to.be.below(5000);
+  });
+
+  it('new Tensor(...) accepts only native handles; a guessed number does not alias a live tensor', () => {
+    const x = torch.ones(3);
+    for (const h of [{}, -1, 1.5, null, 'x', [] as unknown]) expect(() => new torch.Tensor(h as never)).to.throw(TypeError, /not with new Tensor/);
+    for (let i = 0; i < 64; i++) { try { new torch.Tensor(i as never).dispose(); } catch { /* not a handle */ } }
+    expect(x.isDisposed).to.equal(false);
+    expect(x.sum().item()).to.equal(3);
+  });
+
+  it('argument mistakes the fuzzer hit are TypeErrors naming the function', () => {
+    const lin = new nn.Linear(3, 4);
+    const cases: [() => unknown, RegExp][] = [
+      [() => new nn.ModuleList(5 as never), /ModuleList/],
+      [() => new (nn.RNNBase as never as new () => unknown)(), /RNNBase is abstract/],
+      [() => new (nn.RNNCellBase as never as new () => unknown)(), /RNNCellBase is abstract/],
+      [() => nn.masks.findFullyMasked(1 as never), /findFullyMasked/],
+      [() => nn.init.xavierNormal_(torch.ones(3, 4), 1n as never), /xavierNormal_/],
+      [() => lin.loadStateDict({}, null as never), /Module.loadStateDict/],
+      [() => lin.zeroGrad(null as never), /Module.zeroGrad/],
+      [() => nn.functional.mseLoss(torch.ones(2), torch.ones(2), null as never), /F.mseLoss/],
+    ];
+    for (const [f, re] of cases) expect(f).to.throw(TypeError, re);
+    expect(lin.forward(torch.ones(2, 3)).shape).to.deep.equal([2, 4]);
+  });
+});
