@@ -42,7 +42,7 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    for (const t of scope) { if (kept.has(t)) armGC(t); else t.dispose(); }
+    for (const t of scope) { if (kept.has(t)) armGC(t); else disposeOrDefer(t); }
     throw e;
   }
   scopes.pop();
@@ -58,9 +58,16 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   for (const t of scope) {
     if (kept.has(t)) armGC(t);  // kept tensors leave every scope
     else if (keep.has(t)) { if (parent) parent.push(t); else armGC(t); }
-    else t.dispose();           // (never throws: dispose is idempotent on any real handle)
+    else disposeOrDefer(t);
+
   }
   return result;
+}
+
+// dispose is idempotent on any real handle; it throws only for a tensor held by an in-flight
+// async call, which then falls back to the GC (the async call keeps its data alive meanwhile).
+function disposeOrDefer(t: Tensor): void {
+  try { t.dispose(); } catch { armGC(t); }
 }
 
 /** Exempts a tensor from disposal by any enclosing `tidy`; returns it. */

@@ -227,6 +227,19 @@ export interface Native {
     maximize: boolean): void;
   clipGradNorm(grads: H[], maxNorm: number, normType: number, errorIfNonfinite: boolean): H;
   clipGradValue(grads: H[], clipValue: number): void;
+  // async (native/workers.h): each resolves with the result handles (null for an absent result)
+  matmulAsync(a: H, b: H): Promise<H[]>;
+  linearAsync(x: H, w: H, b?: H): Promise<H[]>;
+  rnnAsync(mode: number, input: H, batchSizes: H | null, hx: H[], params: H[], hasBiases: boolean, numLayers: number,
+    dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): Promise<H[]>;
+  mhaAsync(query: H, key: H, value: H, numHeads: number, batched: boolean, batchFirst: boolean, qkvSame: boolean,
+    kvSame: boolean, inProjWeight: Opt<H>, inProjBias: Opt<H>, qProjWeight: Opt<H>, kProjWeight: Opt<H>,
+    vProjWeight: Opt<H>, biasK: Opt<H>, biasV: Opt<H>, addZeroAttn: boolean, dropoutP: number, training: boolean,
+    outProjWeight: H, outProjBias: Opt<H>, attnMask: Opt<H>, keyPaddingMask: Opt<H>, needWeights: boolean,
+    averageAttnWeights: boolean): Promise<[H, H | null]>;
+  backwardAsync(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): Promise<[]>;
+  /** ops: 'matmul', 'mm', 'bmm' (a, b); 'linear' (x, w, b?) */
+  runAsync(op: string, ...args: Opt<H>[]): Promise<H[]>;
   // runtime
   libtorchVersion(): string;
   getNumThreads(): number;

@@ -51,6 +51,8 @@ export const mul = method('mul');
 export const div = method('div');
 export const pow = method('pow');
 export const matmul = method('matmul');
+/** `input.matmulAsync(other)`: matmul on the libuv thread pool (see Tensor.matmulAsync). */
+export const matmulAsync = method('matmulAsync');
 export const bmm = method('bmm');
 export const mm = method('mm');
 export const maximum = method('maximum');

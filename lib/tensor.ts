@@ -152,7 +152,7 @@ export class Tensor {
   constructor(h: Handle) {
     // Only handles made by the native layer: a number slot or a Node-API external (an object
     // with a null prototype). Anything else would poison a tidy scope or alias a live tensor.
-    if (typeof h === 'number' ? !(h >= 0 && Number.isInteger(h)) : h === null || typeof h !== 'object' || Object.getPrototypeOf(h) !== null)
+    if (typeof h === 'number' ? !(h >= 0 && Number.isSafeInteger(h)) : h === null || typeof h !== 'object' || Object.getPrototypeOf(h) !== null)
       throw new TypeError('Tensor: tensors are made by torch functions (torch.tensor, torch.zeros, ops), not with new Tensor(...)');
     this._h = h;
     // Inside a tidy scope the scope owns the tensor; the GC fallback is armed only for tensors
@@ -165,8 +165,8 @@ export class Tensor {
   // ---- lifetime ------------------------------------------------------------------------------
   /** Frees the native tensor now. Idempotent. Views made from it stay valid (they share storage). */
   dispose(): void {
+    N.dispose(this._h);  // throws (and the tensor stays usable) while an async call holds it
     this._disposed = true;
-    N.dispose(this._h);
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -303,6 +303,22 @@ export class Tensor {
   }
   matmul(other: Tensor): Tensor {
     return wrap(N.matmul(this._h, handle(other, 'Tensor.matmul', 'other')));
+  }
+  /**
+   * `matmul` on the libuv thread pool: the event loop keeps running while it computes.
+   *
+   * Until the Promise settles, this tensor and `other` are in use: `dispose()` and in-place
+   * methods on them throw (their data stays alive even if they are garbage-collected). The
+   * result is not owned by any `torch.tidy` scope: dispose it yourself. libtorch's intra-op
+   * threads (`torch.setNumThreads`) and the pool (`UV_THREADPOOL_SIZE`, default 4) share the
+   * same cores: with many concurrent calls, fewer intra-op threads often serve better.
+   *
+   * @throws (rejects) TorchError with libtorch's message, e.g. on a shape mismatch.
+   * @example const y = await x.matmulAsync(w);
+   */
+  async matmulAsync(other: Tensor): Promise<Tensor> {
+    const [h] = await N.matmulAsync(handle(this, 'Tensor.matmulAsync', 'self'), handle(other, 'Tensor.matmulAsync', 'other'));
+    return wrap(h);
   }
   bmm(other: Tensor): Tensor {
     return wrap(N.bmm(this._h, handle(other, 'Tensor.bmm', 'other')));
@@ -788,6 +804,19 @@ export class Tensor {
       gradient === undefined || gradient === null ? undefined : handle(gradient, 'Tensor.backward', 'gradient'),
       o.retainGraph === undefined ? undefined : checkBool('Tensor.backward', 'retainGraph', o.retainGraph),
       o.createGraph === undefined ? false : checkBool('Tensor.backward', 'createGraph', o.createGraph));
+  }
+  /**
+   * `backward` on the libuv thread pool (see `matmulAsync` for what "in use" means). The
+   * gradients are accumulated into the leaves' `.grad` on a pool thread: do not read, zero or
+   * step them (optimizer) until the Promise resolves.
+   */
+  async backwardAsync(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): Promise<void> {
+    const fn = 'Tensor.backwardAsync';
+    const o = checkOptions<typeof opts>(fn, opts);
+    await N.backwardAsync(handle(this, fn, 'self'),
+      gradient === undefined || gradient === null ? undefined : handle(gradient, fn, 'gradient'),
+      o.retainGraph === undefined ? undefined : checkBool(fn, 'retainGraph', o.retainGraph),
+      o.createGraph === undefined ? false : checkBool(fn, 'createGraph', o.createGraph));
   }
 }
 

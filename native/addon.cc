@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterNN(env, exports);
   tnapi::RegisterAttention(env, exports);
   tnapi::RegisterOptim(env, exports);
+  tnapi::RegisterWorkers(env, exports);
   return exports;
 }
 }  // namespace

@@ -8,6 +8,7 @@
 // of a float attn_mask with a float key_padding_mask. Shapes and dtypes were validated in
 // lib/nn/modules/attention.ts.
 #include "common.h"
+#include "workers.h"
 
 #include <cmath>
 #include <limits>
@@ -30,21 +31,47 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
 //     inProjWeight?, inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?,
 //     addZeroAttn, dropoutP, training, outProjWeight, outProjBias?,
 //     attnMask?, keyPaddingMask?, needWeights, averageAttnWeights) -> [output, weights | null]
-TNAPI_FN(mha, {
-  at::Tensor query = a.Tensor(0), key = a.Tensor(1), value = a.Tensor(2);
-  const int64_t H = a.Int(3);
-  const bool batched = a.Bool(4), batchFirst = a.Bool(5);
-  bool qkvSame = a.Bool(6), kvSame = a.Bool(7);
-  c10::optional<at::Tensor> inW = a.OptTensor(8), inB = a.OptTensor(9);
-  c10::optional<at::Tensor> qW = a.OptTensor(10), kW = a.OptTensor(11), vW = a.OptTensor(12);
-  c10::optional<at::Tensor> biasK = a.OptTensor(13), biasV = a.OptTensor(14);
-  const bool addZeroAttn = a.Bool(15);
-  double dropoutP = a.Number(16);
-  const bool training = a.Bool(17);
-  const at::Tensor& outW = a.Tensor(18);
-  c10::optional<at::Tensor> outB = a.OptTensor(19);
-  c10::optional<at::Tensor> attnMask = a.OptTensor(20), kpm = a.OptTensor(21);
-  const bool needWeights = a.Bool(22), average = a.Bool(23);
+struct MhaCall {
+  at::Tensor query, key, value, outW;
+  int64_t H;
+  bool batched, batchFirst, qkvSame, kvSame, addZeroAttn, training, needWeights, average;
+  c10::optional<at::Tensor> inW, inB, qW, kW, vW, biasK, biasV, outB, attnMask, kpm;
+  double dropoutP;
+};
+
+// Reads the arguments (JS thread).
+MhaCall ParseMha(const Args& a) {
+  MhaCall c;
+  c.query = a.Tensor(0), c.key = a.Tensor(1), c.value = a.Tensor(2);
+  c.H = a.Int(3);
+  c.batched = a.Bool(4), c.batchFirst = a.Bool(5);
+  c.qkvSame = a.Bool(6), c.kvSame = a.Bool(7);
+  c.inW = a.OptTensor(8), c.inB = a.OptTensor(9);
+  c.qW = a.OptTensor(10), c.kW = a.OptTensor(11), c.vW = a.OptTensor(12);
+  c.biasK = a.OptTensor(13), c.biasV = a.OptTensor(14);
+  c.addZeroAttn = a.Bool(15);
+  c.dropoutP = a.Number(16);
+  c.training = a.Bool(17);
+  c.outW = a.Tensor(18);
+  c.outB = a.OptTensor(19);
+  c.attnMask = a.OptTensor(20), c.kpm = a.OptTensor(21);
+  c.needWeights = a.Bool(22), c.average = a.Bool(23);
+  if (c.H <= 0) a.RangeError("numHeads must be positive");
+  if (!c.inW && !(c.qW && c.kW && c.vW)) a.RangeError("expected inProjWeight or all of qProjWeight, kProjWeight, vProjWeight");
+  return c;
+}
+
+// The kernel (any thread): [output, weights] (weights undefined unless needWeights).
+std::vector<at::Tensor> RunMha(const MhaCall& c) {
+  at::Tensor query = c.query, key = c.key, value = c.value;
+  const int64_t H = c.H;
+  const bool batched = c.batched, batchFirst = c.batchFirst, qkvSame = c.qkvSame, kvSame = c.kvSame;
+  const c10::optional<at::Tensor> &inW = c.inW, &inB = c.inB, &qW = c.qW, &kW = c.kW, &vW = c.vW;
+  const c10::optional<at::Tensor> &biasK = c.biasK, &biasV = c.biasV, &outB = c.outB;
+  const bool addZeroAttn = c.addZeroAttn, training = c.training, needWeights = c.needWeights, average = c.average;
+  double dropoutP = c.dropoutP;
+  const at::Tensor& outW = c.outW;
+  c10::optional<at::Tensor> attnMask = c.attnMask, kpm = c.kpm;
 
   // To the (L, N, E) layout of the Python algorithm.
   if (!batched) {
@@ -142,17 +169,23 @@ TNAPI_FN(mha, {
   if (!batched) out = out.squeeze(1);
   else if (batchFirst) out = out.transpose(0, 1);
 
+  if (!needWeights) return {out, at::Tensor()};
+  weights = weights.view({N, H, L, S});
+  if (average) weights = weights.sum(1) / H;
+  if (!batched) weights = weights.squeeze(0);
+  return {out, weights};
+}
+
+TNAPI_FN(mha, {
+  std::vector<at::Tensor> r = RunMha(ParseMha(a));
   Napi::Array result = Napi::Array::New(a.Env(), 2);
-  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), out)));
-  if (needWeights) {
-    weights = weights.view({N, H, L, S});
-    if (average) weights = weights.sum(1) / H;
-    if (!batched) weights = weights.squeeze(0);
-    result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), weights)));
-  } else {
-    result.Set(1u, a.Env().Null());
-  }
+  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), r[0])));
+  result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), r[1])));  // undefined -> null
   return result;
+})
+TNAPI_ASYNC_FN(mhaAsync, {
+  MhaCall c = ParseMha(a);
+  return [c] { return RunMha(c); };
 })
 
 // sdpa(q, k, v, attnMask?, dropoutP, isCausal, scale?) with PyTorch 2 semantics: a bool mask's
@@ -198,7 +231,7 @@ TNAPI_FN(sdpa, {
 })
 
 const Export kExports[] = {
-    {"mha", mha},
+    {"mha", mha}, {"mhaAsync", mhaAsync},
     {"sdpa", sdpa},
 };
 

@@ -1,5 +1,6 @@
 // libtorch's own autograd, reached from tensors: backward, .grad, requires_grad, grad mode.
 #include "common.h"
+#include "workers.h"
 
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
@@ -19,17 +20,31 @@ TNAPI_FN(backward, {
   return a.Env().Undefined();
 })
 
+// backwardAsync(self, gradient?, retainGraph?, createGraph?) -> Promise<[]>. The leaves' .grad
+// are written on the pool thread: reading or stepping them before the Promise settles races.
+TNAPI_ASYNC_FN(backwardAsync, {
+  at::Tensor self = a.Tensor(0);
+  at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
+  c10::optional<bool> retain;
+  if (a.Has(2)) retain = a.Bool(2);
+  bool create = a.BoolOr(3, false);
+  return [self, grad, retain, create] {
+    self.backward(grad, retain, create);
+    return std::vector<at::Tensor>{};
+  };
+})
+
 TNAPI_FN(grad, { return Napi::Value(a.Env(), Wrap(a.Env(), a.Tensor(0).grad())); })
 
 // setGrad(self, tensor | null)
 TNAPI_FN(setGrad, {
-  const at::Tensor& self = a.Tensor(0);
+  const at::Tensor& self = a.Mutable(0);
   self.mutable_grad() = a.Has(1) ? a.Tensor(1) : at::Tensor();
   return a.Env().Undefined();
 })
 
 TNAPI_FN(requiresGrad, { return Napi::Boolean::New(a.Env(), a.Tensor(0).requires_grad()); })
-TNAPI_FN(setRequiresGrad, { a.Tensor(0).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
+TNAPI_FN(setRequiresGrad, { a.Mutable(0).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
 TNAPI_FN(isLeaf, { return Napi::Boolean::New(a.Env(), a.Tensor(0).is_leaf()); })
 TNAPI_FN(retainGrad, { a.Tensor(0).retain_grad(); return a.Env().Undefined(); })
 
@@ -50,7 +65,7 @@ TNAPI_FN(setGradEnabled, {
 TNAPI_FN(isGradEnabled, { return Napi::Boolean::New(a.Env(), c10::GradMode::is_enabled()); })
 
 const Export kExports[] = {
-    {"backward", backward}, {"grad", grad}, {"setGrad", setGrad}, {"requiresGrad", requiresGrad},
+    {"backward", backward}, {"backwardAsync", backwardAsync}, {"grad", grad}, {"setGrad", setGrad}, {"requiresGrad", requiresGrad},
     {"setRequiresGrad", setRequiresGrad}, {"isLeaf", isLeaf}, {"retainGrad", retainGrad},
     {"gradFn", gradFn}, {"setGradEnabled", setGradEnabled}, {"isGradEnabled", isGradEnabled},
 };

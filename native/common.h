@@ -46,6 +46,7 @@ struct Slot {
 struct AddonData {
   std::vector<Slot> slots;          // small-tensor handles
   std::vector<uint32_t> freeSlots;
+  int64_t liveSmall = 0;     // slots in use
   uint32_t genSalt = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4) * 2246822519u;
   int64_t liveTensors = 0;   // boxes whose tensor is not yet released
   int64_t liveBytes = 0;     // sum of their reported bytes
@@ -58,9 +59,19 @@ struct TensorBox {
   uint64_t magic = kMagic;
   at::Tensor t;
   int64_t bytes = 0;  // what we reported for this tensor
+  // Async calls (workers.h) that hold this box's tensor: >0 forbids dispose and in-place ops.
+  // Touched only on the JS thread (incremented when a worker is queued, decremented when it
+  // completes). A box released by the GC while in flight becomes a `zombie`: its tensor reference
+  // is dropped at once, but the box itself is deleted by the last worker that completes.
+  int32_t inflight = 0;
+  bool zombie = false;
 };
 
-constexpr int64_t kSmallBytes = 64;        // below this, a tensor gets a number handle
+// The error for a tensor that an in-flight async call holds: `op` names the refused call.
+[[noreturn]] void ThrowInUse(napi_env env, const std::string& op, const char* what);
+
+constexpr int64_t kSmallBytes = 64;        // below this, a tensor gets a number handle...
+constexpr int64_t kMaxLiveSmall = 16384;   // ...while fewer than this many are alive
 constexpr double kSlotSpace = 67108864.0;  // 2^26 slots; generation in the bits above
 
 AddonData* Data(napi_env env);
@@ -75,7 +86,9 @@ napi_value Wrap(napi_env env, at::Tensor t);
 // The box behind a handle value: nullptr if it is not a handle; for a number handle whose slot
 // has moved on (disposed), `*stale` is set and nullptr returned.
 TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
-// Release the tensor behind a handle now (idempotent).
+// Release the tensor behind a handle now (idempotent). A box in flight (see TensorBox::inflight)
+// is released as a zombie: the worker that holds it deletes it (the GC paths use this; `dispose`
+// refuses in-flight tensors before calling it).
 void Release(napi_env env, napi_value v);
 
 // "Tensor." + "addScalar" -> "Tensor.add" (a binding's name as the user calls it).
@@ -98,8 +111,13 @@ class Args {
 
   TensorBox* Box(size_t i) const;
   const at::Tensor& Tensor(size_t i) const;
+  // The tensor of an argument that the call modifies in place: refused while an async call holds it.
+  const at::Tensor& Mutable(size_t i) const;
   c10::optional<at::Tensor> OptTensor(size_t i) const;
   std::vector<at::Tensor> TensorList(size_t i) const;
+  // Async bindings: while tracking, every box read by Tensor/OptTensor/TensorList is appended
+  // to `boxes` (the worker marks them in flight).
+  void Track(std::vector<TensorBox*>* boxes) { track_ = boxes; }
   double Number(size_t i) const;
   int64_t Int(size_t i) const;
   int64_t IntOr(size_t i, int64_t dflt) const { return Has(i) ? Int(i) : dflt; }
@@ -125,6 +143,7 @@ class Args {
   Napi::Env env_;
   const char* prefix_;
   const char* name_;
+  std::vector<TensorBox*>* track_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +190,7 @@ void RegisterNN(Napi::Env env, Napi::Object exports);
 void RegisterAttention(Napi::Env env, Napi::Object exports);
 void RegisterOptim(Napi::Env env, Napi::Object exports);
 void RegisterCore(Napi::Env env, Napi::Object exports);
+void RegisterWorkers(Napi::Env env, Napi::Object exports);
 
 }  // namespace tnapi
 

@@ -24,7 +24,9 @@ void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
     d->pendingAdjust -= box->bytes;
   }
   box->magic = 0;
-  delete box;
+  box->t = at::Tensor();
+  if (box->inflight > 0) box->zombie = true;  // the worker holding it deletes it (workers.cc)
+  else delete box;
 }
 
 const char* kDtypeNames[] = {"float32", "float64", "float16", "bfloat16", "int64",
@@ -68,7 +70,11 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   auto* box = new TensorBox;
   box->bytes = ReportedBytes(t);
   box->t = std::move(t);
-  if (box->bytes < kSmallBytes) {
+  // Number handles are freed by the GC only from the event loop; when many are alive (a
+  // synchronous loop that never disposes), further small tensors get GC-time externals so that
+  // memory stays bounded.
+  if (box->bytes < kSmallBytes && d->liveSmall < kMaxLiveSmall) {
+    d->liveSmall++;
     uint32_t slot;
     if (!d->freeSlots.empty()) {
       slot = d->freeSlots.back();
@@ -144,11 +150,17 @@ void Release(napi_env env, napi_value v) {
     napi_get_value_double(env, v, &h);
     auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
     Slot& s = d->slots[slot];
-    delete s.box;
+    if (s.box->inflight > 0) s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
+    else delete s.box;
     s.box = nullptr;
+    d->liveSmall--;
     s.gen = (s.gen + 1) & ((1u << 27) - 1);
     d->freeSlots.push_back(slot);
   }
+}
+
+void ThrowInUse(napi_env env, const std::string& op, const char* what) {
+  throw Napi::Error::New(Napi::Env(env), op + ": this tensor is in use by an async operation (await it before " + what + ")");
 }
 
 std::string DisplayName(const char* prefix, const char* name) {
@@ -229,7 +241,14 @@ const at::Tensor& Args::Tensor(size_t i) const {
   if (box == nullptr || !box->t.defined())
     throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+  if (track_) track_->push_back(box);
   return box->t;
+}
+
+const at::Tensor& Args::Mutable(size_t i) const {
+  TensorBox* box = Box(i);
+  if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
+  return Tensor(i);
 }
 
 c10::optional<at::Tensor> Args::OptTensor(size_t i) const {
@@ -250,6 +269,7 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
       throw Napi::TypeError::New(env_, Name() + ": element " + std::to_string(k) + " is not a Tensor");
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, Name() + ": element " + std::to_string(k) + " is a disposed tensor");
+    if (track_) track_->push_back(box);
     out.push_back(box->t);
   }
   return out;
@@ -341,6 +361,9 @@ at::TensorOptions Args::Options(size_t dtypeIdx, size_t deviceIdx, at::ScalarTyp
 
 TNAPI_FN(dispose, {
   if (!a.IsTensor(0)) a.TypeError(0, "a Tensor");
+  bool stale;
+  TensorBox* box = Unwrap(a.Env(), a[0], &stale);
+  if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(a.Env(), "Tensor.dispose", "disposing it");
   Release(a.Env(), a[0]);
   return a.Env().Undefined();
 })

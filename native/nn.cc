@@ -1,6 +1,7 @@
 // nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
 #include "common.h"
+#include "workers.h"
 
 #include <c10/core/GradMode.h>
 
@@ -17,13 +18,18 @@ Napi::Value TensorArray(Napi::Env env, std::initializer_list<at::Tensor> ts) {
 }
 
 TNAPI_TENSOR_FN(linear, at::linear(a.Tensor(0), a.Tensor(1), a.OptTensor(2)))
+TNAPI_ASYNC_FN(linearAsync, {
+  at::Tensor x = a.Tensor(0), w = a.Tensor(1);
+  c10::optional<at::Tensor> b = a.OptTensor(2);
+  return [x, w, b] { return std::vector<at::Tensor>{at::linear(x, w, b)}; };
+})
 TNAPI_TENSOR_FN(bilinear, at::bilinear(a.Tensor(0), a.Tensor(1), a.Tensor(2), a.OptTensor(3)))
 // embedding(weight, indices, paddingIdx, scaleGradByFreq, sparse)
 TNAPI_TENSOR_FN(embedding, at::embedding(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3), a.Bool(4)))
 // embeddingRenorm_(weight, indices, maxNorm, normType): in place, outside autograd (as F.embedding)
 TNAPI_FN(embeddingRenorm_, {
   c10::AutoGradMode noGrad(false);
-  at::Tensor w = a.Tensor(0);
+  at::Tensor w = a.Mutable(0);
   at::embedding_renorm_(w, a.Tensor(1), a.Number(2), a.Number(3));
   return a.Env().Undefined();
 })
@@ -34,32 +40,64 @@ TNAPI_TENSOR_FN(layerNorm, at::layer_norm(a.Tensor(0), a.IntList(1), a.OptTensor
 // rnn(mode, input, batchSizes | null, hx[], params[], hasBiases, numLayers, dropout, train,
 //     bidirectional, batchFirst) -> [output, hN] or [output, hN, cN] for LSTM.
 // mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU. With batchSizes, input is a packed sequence's data.
-TNAPI_FN(rnn, {
-  int64_t mode = a.Int(0);
-  const at::Tensor& input = a.Tensor(1);
-  bool packed = a.Has(2);
-  std::vector<at::Tensor> hx = a.TensorList(3), params = a.TensorList(4);
-  bool hasBiases = a.Bool(5), train = a.Bool(8), bidir = a.Bool(9), batchFirst = a.Bool(10);
-  int64_t layers = a.Int(6);
-  double p = a.Number(7);
-  if (mode == 0) {
-    if (hx.size() != 2) a.RangeError("LSTM takes [h0, c0]");
-    auto r = packed ? at::lstm(input, a.Tensor(2), hx, params, hasBiases, layers, p, train, bidir)
-                    : at::lstm(input, hx, params, hasBiases, layers, p, train, bidir, batchFirst);
-    return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r)});
+struct RnnCall {
+  int64_t mode, layers;
+  at::Tensor input;
+  c10::optional<at::Tensor> batchSizes;
+  std::vector<at::Tensor> hx, params;
+  bool hasBiases, train, bidir, batchFirst;
+  double p;
+};
+
+// Reads and checks the arguments (JS thread).
+RnnCall ParseRnn(const Args& a) {
+  RnnCall c;
+  c.mode = a.Int(0);
+  c.input = a.Tensor(1);
+  c.batchSizes = a.OptTensor(2);
+  c.hx = a.TensorList(3);
+  c.params = a.TensorList(4);
+  c.hasBiases = a.Bool(5), c.train = a.Bool(8), c.bidir = a.Bool(9), c.batchFirst = a.Bool(10);
+  c.layers = a.Int(6);
+  c.p = a.Number(7);
+  if (c.mode < 0 || c.mode > 3) a.RangeError("unknown recurrent mode " + std::to_string(c.mode));
+  if (c.mode == 0 && c.hx.size() != 2) a.RangeError("LSTM takes [h0, c0]");
+  if (c.mode != 0 && c.hx.size() != 1) a.RangeError("GRU/RNN take one hidden state");
+  return c;
+}
+
+// The kernel (any thread): [output, hN] or [output, hN, cN].
+std::vector<at::Tensor> RunRnn(const RnnCall& c) {
+  const at::Tensor& input = c.input;
+  bool packed = c.batchSizes.has_value();
+  if (c.mode == 0) {
+    auto r = packed ? at::lstm(input, *c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                    : at::lstm(input, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
+    return {std::get<0>(r), std::get<1>(r), std::get<2>(r)};
   }
-  if (hx.size() != 1) a.RangeError("GRU/RNN take one hidden state");
   std::tuple<at::Tensor, at::Tensor> r;
-  switch (mode) {
-    case 1: r = packed ? at::gru(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
-                       : at::gru(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
-    case 2: r = packed ? at::rnn_tanh(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
-                       : at::rnn_tanh(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
-    case 3: r = packed ? at::rnn_relu(input, a.Tensor(2), hx[0], params, hasBiases, layers, p, train, bidir)
-                       : at::rnn_relu(input, hx[0], params, hasBiases, layers, p, train, bidir, batchFirst); break;
-    default: a.RangeError("unknown recurrent mode " + std::to_string(mode));
+  const at::Tensor& h = c.hx[0];
+  switch (c.mode) {
+    case 1: r = packed ? at::gru(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                       : at::gru(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
+    case 2: r = packed ? at::rnn_tanh(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                       : at::rnn_tanh(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
+    default: r = packed ? at::rnn_relu(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                        : at::rnn_relu(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
   }
-  return TensorArray(a.Env(), {std::get<0>(r), std::get<1>(r)});
+  return {std::get<0>(r), std::get<1>(r)};
+}
+
+Napi::Value TensorVector(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array out = Napi::Array::New(env, ts.size());
+  for (uint32_t k = 0; k < ts.size(); k++) out.Set(k, Napi::Value(env, Wrap(env, ts[k])));
+  return out;
+}
+
+TNAPI_FN(rnn, { return TensorVector(a.Env(), RunRnn(ParseRnn(a))); })
+TNAPI_ASYNC_FN(rnnAsync, {
+  RnnCall c = ParseRnn(a);
+  return [c] { return RunRnn(c); };
 })
 
 // cell(mode, input, hx[], wIh, wHh, bIh?, bHh?) -> [h] or [h, c] for LSTM
@@ -99,7 +137,7 @@ TNAPI_TENSOR_FN(padSequence, at::pad_sequence(a.TensorList(0), a.Bool(1), a.Numb
 // setData(param, src): replaces the data behind a tensor, keeping its identity and autograd
 // leaf status (PyTorch's `param.data = ...`, used by Module.to()).
 TNAPI_FN(setData, {
-  at::Tensor self = a.Tensor(0);
+  at::Tensor self = a.Mutable(0);
   self.set_data(a.Tensor(1));
   TensorBox* box = a.Box(0);
   AddonData* d = Data(a.Env());
@@ -118,7 +156,7 @@ TNAPI_FN(qr, {
 
 const Export kExports[] = {
     {"linear", linear}, {"bilinear", bilinear}, {"embedding", embedding}, {"embeddingRenorm_", embeddingRenorm_},
-    {"dropout", dropout}, {"layerNorm", layerNorm}, {"rnn", rnn}, {"rnnCell", rnnCell},
+    {"dropout", dropout}, {"layerNorm", layerNorm}, {"rnn", rnn}, {"rnnAsync", rnnAsync}, {"linearAsync", linearAsync}, {"rnnCell", rnnCell},
     {"packPadded", packPadded}, {"padPacked", padPacked}, {"padSequence", padSequence},
     {"setData", setData}, {"qr", qr},
 };

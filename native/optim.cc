@@ -37,9 +37,10 @@ TNAPI_TENSOR_FN(klDiv, at::kl_div(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3))
 //         maximize) -> the momentum buffer created on the first step with momentum, else null
 TNAPI_FN(sgdStep, {
   c10::AutoGradMode noGrad(false);
-  at::Tensor param = a.Tensor(0);
+  at::Tensor param = a.Mutable(0);
   at::Tensor dp = a.Tensor(1);
-  c10::optional<at::Tensor> buf = a.OptTensor(2);
+  c10::optional<at::Tensor> buf;
+  if (a.Has(2)) buf = a.Mutable(2);
   double lr = a.Number(3), momentum = a.Number(4), dampening = a.Number(5), wd = a.Number(6);
   bool nesterov = a.Bool(7), maximize = a.Bool(8);
   if (maximize) dp = -dp;
@@ -64,9 +65,10 @@ TNAPI_FN(sgdStep, {
 //          eps, weightDecay, amsgrad, maximize, decoupled): Adam, or AdamW when decoupled.
 TNAPI_FN(adamStep, {
   c10::AutoGradMode noGrad(false);
-  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), expAvg = a.Tensor(2), expAvgSq = a.Tensor(3);
-  c10::optional<at::Tensor> maxSq = a.OptTensor(4);
-  at::Tensor stepT = a.Tensor(5);
+  at::Tensor param = a.Mutable(0), grad = a.Tensor(1), expAvg = a.Mutable(2), expAvgSq = a.Mutable(3);
+  c10::optional<at::Tensor> maxSq;
+  if (a.Has(4)) maxSq = a.Mutable(4);
+  at::Tensor stepT = a.Mutable(5);
   double lr = a.Number(6), beta1 = a.Number(7), beta2 = a.Number(8), eps = a.Number(9), wd = a.Number(10);
   bool amsgrad = a.Bool(11), maximize = a.Bool(12), decoupled = a.Bool(13);
   if (maximize) grad = -grad;
@@ -98,8 +100,10 @@ TNAPI_FN(adamStep, {
 //             weightDecay, momentum, centered, maximize)
 TNAPI_FN(rmspropStep, {
   c10::AutoGradMode noGrad(false);
-  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), squareAvg = a.Tensor(2);
-  c10::optional<at::Tensor> gradAvg = a.OptTensor(3), buf = a.OptTensor(4);
+  at::Tensor param = a.Mutable(0), grad = a.Tensor(1), squareAvg = a.Mutable(2);
+  c10::optional<at::Tensor> gradAvg, buf;
+  if (a.Has(3)) gradAvg = a.Mutable(3);
+  if (a.Has(4)) buf = a.Mutable(4);
   double lr = a.Number(5), alpha = a.Number(6), eps = a.Number(7), wd = a.Number(8), momentum = a.Number(9);
   bool centered = a.Bool(10), maximize = a.Bool(11);
   if (maximize) grad = -grad;
@@ -127,7 +131,7 @@ TNAPI_FN(rmspropStep, {
 // adagradStep(param, grad, stateSum, stepTensor, lr, lrDecay, weightDecay, eps, maximize)
 TNAPI_FN(adagradStep, {
   c10::AutoGradMode noGrad(false);
-  at::Tensor param = a.Tensor(0), grad = a.Tensor(1), stateSum = a.Tensor(2), stepT = a.Tensor(3);
+  at::Tensor param = a.Mutable(0), grad = a.Tensor(1), stateSum = a.Mutable(2), stepT = a.Mutable(3);
   double lr = a.Number(4), lrDecay = a.Number(5), wd = a.Number(6), eps = a.Number(7);
   bool maximize = a.Bool(8);
   stepT.add_(1);

@@ -1,6 +1,7 @@
 // Tensor math, shape and conversion ops: one thin binding per ATen op. Argument meaning and
 // validation live in lib/tensor.ts; here we only convert and call.
 #include "common.h"
+#include "workers.h"
 
 #include <cstring>
 
@@ -23,12 +24,12 @@ constexpr const char* kNamePrefix = "Tensor.";
   })
 #define OPERAND_OP_(fname, tensorExpr, scalarExpr)                       \
   TNAPI_FN(fname, {                                                     \
-    at::Tensor self = a.Tensor(0);                                      \
+    at::Tensor self = a.Mutable(0);                                     \
     tensorExpr;                                                         \
     return a.Env().Undefined();                                         \
   })                                                                    \
   TNAPI_FN(fname##Scalar, {                                             \
-    at::Tensor self = a.Tensor(0);                                      \
+    at::Tensor self = a.Mutable(0);                                     \
     scalarExpr;                                                         \
     return a.Env().Undefined();                                         \
   })
@@ -195,6 +196,12 @@ TNAPI_TENSOR_FN(any, a.Has(1) ? a.Tensor(0).any(a.Int(1), a.BoolOr(2, false)) : 
 TNAPI_TENSOR_FN(cumsum, a.Tensor(0).cumsum(a.Int(1)))
 TNAPI_TENSOR_FN(diagonal, a.Tensor(0).diagonal(a.Int(1), a.Int(2), a.Int(3)))
 
+// matmulAsync(a, b) -> Promise<[a @ b]> (workers.h)
+TNAPI_ASYNC_FN(matmulAsync, {
+  at::Tensor x = a.Tensor(0), y = a.Tensor(1);
+  return [x, y] { return std::vector<at::Tensor>{at::matmul(x, y)}; };
+})
+
 // ---- in place (return nothing: the JS method returns `this`) --------------------------------
 OPERAND_OP_(add_, self.add_(a.Tensor(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)),
             self.add_(a.Scalar(1), a.Has(2) ? a.Scalar(2) : at::Scalar(1)))
@@ -204,17 +211,17 @@ OPERAND_OP_(mul_, self.mul_(a.Tensor(1)), self.mul_(a.Scalar(1)))
 OPERAND_OP_(div_, self.div_(a.Tensor(1)), self.div_(a.Scalar(1)))
 OPERAND_OP_(fill_, self.fill_(a.Tensor(1)), self.fill_(a.Scalar(1)))
 OPERAND_OP_(maskedFill_, self.masked_fill_(a.Tensor(1), a.Tensor(2)), self.masked_fill_(a.Tensor(1), a.Scalar(2)))
-TNAPI_FN(zero_, { a.Tensor(0).zero_(); return a.Env().Undefined(); })
-TNAPI_FN(copy_, { a.Tensor(0).copy_(a.Tensor(1)); return a.Env().Undefined(); })
+TNAPI_FN(zero_, { a.Mutable(0).zero_(); return a.Env().Undefined(); })
+TNAPI_FN(copy_, { a.Mutable(0).copy_(a.Tensor(1)); return a.Env().Undefined(); })
 TNAPI_FN(clamp_, {
   c10::optional<at::Scalar> lo, hi;
   if (a.Has(1)) lo = a.Scalar(1);
   if (a.Has(2)) hi = a.Scalar(2);
-  a.Tensor(0).clamp_(lo, hi);
+  a.Mutable(0).clamp_(lo, hi);
   return a.Env().Undefined();
 })
-TNAPI_FN(uniform_, { a.Tensor(0).uniform_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
-TNAPI_FN(normal_, { a.Tensor(0).normal_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
+TNAPI_FN(uniform_, { a.Mutable(0).uniform_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
+TNAPI_FN(normal_, { a.Mutable(0).normal_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
 
 // ---- shape ----------------------------------------------------------------------------------
 TNAPI_TENSOR_FN(reshape, a.Tensor(0).reshape(a.IntList(1)))
@@ -380,6 +387,7 @@ const Export kExports[] = {
     {"sum", sum}, {"mean", mean}, {"prod", prod}, {"norm", norm}, {"max", max}, {"min", min},
     {"argmax", argmax}, {"argmin", argmin}, {"var", var}, {"std", std_}, {"all", all}, {"any", any},
     {"cumsum", cumsum}, {"diagonal", diagonal},
+    {"matmulAsync", matmulAsync},
     BOTH(add_), BOTH(sub_), BOTH(mul_), BOTH(div_), BOTH(fill_),
     BOTH(maskedFill_), {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
     {"uniform_", uniform_}, {"normal_", normal_},

@@ -798,7 +798,18 @@ function childMain(opts) {
           stats.returns++;
           pt[1]++;
           collectTensors(torch, result, escaped);
-          if (result && typeof result.then === 'function') Promise.resolve(result).catch(() => {});
+          if (result && typeof result.then === 'function') {
+            // An async call: its tensors are in use until it settles (dispose would refuse them);
+            // they and the tensors it resolves with are disposed then, before the batch's report.
+            const inputs = escaped.splice(0);
+            pending.push(Promise.resolve(result)
+              .then((v) => { const out = []; collectTensors(torch, v, out); return out; }, () => [])
+              .then((out) => {
+                for (const t of [...inputs, ...out]) {
+                  try { t.dispose(); } catch (e) { problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) }); break; }
+                }
+              }));
+          }
           return;
         }
         if (!(err instanceof Error)) {
@@ -835,6 +846,7 @@ function childMain(opts) {
     if (after > before) suspects.push({ plan, tensors: after - before });
   };
   let suspects = [];
+  let pending = [];  // the batch's async calls (see runOne)
 
   const finish = () => {
     if (global.gc) global.gc();
@@ -857,6 +869,7 @@ function childMain(opts) {
     if (i >= end || Date.now() > deadline) { finish(); return; }
     const from = i;
     suspects = [];
+    pending = [];
     const batchEnd = Math.min(end, i + BATCH);
     const stats = newStats();
     try {
@@ -876,7 +889,8 @@ function childMain(opts) {
       send({ t: 'b', from, to: i, stats, mem });
       setImmediate(step);
     };
-    if (suspects.length) settle(() => settle(report)); else report();
+    const settled = () => { if (suspects.length) settle(() => settle(report)); else report(); };
+    if (pending.length) Promise.all(pending).then(settled); else settled();
   };
   settle(() => {
     base = torch.memory().tensors;

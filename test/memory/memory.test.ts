@@ -71,6 +71,8 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it('tidy returns the live tensor count exactly to its start over many iterations', () => {
     const a = torch.ones(1000), b = torch.ones(1000);
+    // Garbage left by earlier tests would otherwise be collected (and counted) during the loop.
+    (globalThis as { gc?: () => void }).gc?.();
     const before = torch.memory().tensors;
     for (let k = 0; k < 20; k++) torch.tidy(() => { for (let i = 0; i < 500; i++) a.add(b); });
     expect(torch.memory().tensors).to.equal(before);

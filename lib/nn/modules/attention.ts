@@ -142,7 +142,25 @@ export class MultiheadAttention extends Module {
    * anything is computed.
    */
   forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
-    const fn = 'MultiheadAttention.forward';
+    const [out, weights] = N.mha(...this.prepare('MultiheadAttention.forward', query, key, value, opts));
+    return [new Tensor(out), weights === null ? null : new Tensor(weights)];
+  }
+
+  /**
+   * `forward` on the libuv thread pool: the event loop keeps running while the kernel computes.
+   * Same checks and results as `forward`; every error rejects the Promise. Until it settles,
+   * query, key, value, the masks and the parameters are in use: disposing them or changing them
+   * in place throws. The results are not owned by any `torch.tidy` scope: dispose them
+   * yourself. libtorch's intra-op threads and the pool (`UV_THREADPOOL_SIZE`) share the cores.
+   * @example const [out, weights] = await mha.forwardAsync(q, k, v, { keyPaddingMask });
+   */
+  async forwardAsync(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): Promise<[Tensor, Tensor | null]> {
+    const [out, weights] = await N.mhaAsync(...this.prepare('MultiheadAttention.forwardAsync', query, key, value, opts));
+    return [new Tensor(out), weights === null ? null : new Tensor(weights)];
+  }
+
+  /** The checks of `forward`, then the native kernel's arguments. */
+  private prepare(fn: string, query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions): Parameters<typeof N.mha> {
     const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts, MHA_FORWARD_KEYS);
     for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
       if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor, got ${describe(t)}`);
@@ -220,11 +238,10 @@ export class MultiheadAttention extends Module {
         'to additive float masks and added (PyTorch 2 semantics).');
 
     const ph = (p: Tensor | null) => (p ? p._h : undefined);
-    const [out, weights] = N.mha(query._h, key._h, value._h, H, batched, this.batchFirst,
+    return [query._h, key._h, value._h, H, batched, this.batchFirst,
       query === key && key === value, key === value,
       ph(this.in_proj_weight), ph(this.in_proj_bias), ph(this.q_proj_weight), ph(this.k_proj_weight), ph(this.v_proj_weight),
       ph(this.bias_k), ph(this.bias_v), this.addZeroAttn, this.dropout, this.training,
-      this.out_proj.weight._h, ph(this.out_proj.bias), ph(attnMask), ph(kpm), needWeights, average);
-    return [new Tensor(out), weights === null ? null : new Tensor(weights)];
+      this.out_proj.weight._h, ph(this.out_proj.bias), ph(attnMask), ph(kpm), needWeights, average];
   }
 }

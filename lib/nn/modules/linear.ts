@@ -1,6 +1,7 @@
 import { checkBool, checkInt, checkOptions } from '../../errors';
 import { empty } from '../../creation';
 import { DType } from '../../dtype';
+import { native as N } from '../../native';
 import { Tensor, handle } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
@@ -53,12 +54,31 @@ export class Linear extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    if (!(input instanceof Tensor)) handle(input, 'Linear.forward', 'input');
+    this.checkInput('Linear.forward', input);
+    return F.linear(input, this.weight, this.bias);
+  }
+
+  /**
+   * `forward` on the libuv thread pool: the event loop keeps running while it computes. Same
+   * checks as `forward`; every error rejects the Promise. Until the Promise settles the input and the
+   * parameters are in use: disposing them or changing them in place (optimizer steps) throws.
+   * The result is not owned by any `torch.tidy` scope. libtorch's intra-op threads and the pool
+   * (`UV_THREADPOOL_SIZE`) share the cores.
+   */
+  async forwardAsync(input: Tensor): Promise<Tensor> {
+    const fn = 'Linear.forwardAsync';
+    this.checkInput(fn, input);
+    const [h] = await N.linearAsync(handle(input, fn, 'input'), handle(this.weight, fn, 'weight'),
+      this.bias ? handle(this.bias, fn, 'bias') : undefined);
+    return new Tensor(h);
+  }
+
+  private checkInput(fn: string, input: Tensor): void {
+    if (!(input instanceof Tensor)) handle(input, fn, 'input');
     const last = input.shape[input.shape.length - 1];
     if (input.dim() === 0 || last !== this.inFeatures)
-      throw new RangeError(`Linear.forward: expected input with last dimension inFeatures=${this.inFeatures}, ` +
+      throw new RangeError(`${fn}: expected input with last dimension inFeatures=${this.inFeatures}, ` +
         `got shape [${input.shape.join(', ')}]`);
-    return F.linear(input, this.weight, this.bias);
   }
 
   override extraRepr(): string {

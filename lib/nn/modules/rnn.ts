@@ -356,7 +356,30 @@ export abstract class RNNBase extends Module {
 
   /** The shared forward: checks, one fused native call, and PyTorch's reshaping around it. */
   protected run(input: Tensor | PackedSequence, hx: unknown): [Tensor | PackedSequence, Tensor[]] {
-    const fn = `${this.getName()}.forward`;
+    const call = this.prepare(`${this.getName()}.forward`, input, hx);
+    let raw: Handle[];
+    try {
+      raw = N.rnn(...call.args);
+    } finally {
+      for (const t of call.temps) t.dispose();
+    }
+    return this.finish(call, raw);
+  }
+
+  /** `run` on the libuv thread pool (same checks, same native kernel, same reshaping). */
+  protected async runAsync(input: Tensor | PackedSequence, hx: unknown): Promise<[Tensor | PackedSequence, Tensor[]]> {
+    const call = this.prepare(`${this.getName()}.forwardAsync`, input, hx);
+    let raw: Handle[];
+    try {
+      raw = await N.rnnAsync(...call.args);
+    } finally {
+      for (const t of call.temps) t.dispose();  // in flight until the call settled
+    }
+    return this.finish(call, raw);
+  }
+
+  /** Checks, then the native call's arguments and the temporaries they use. */
+  private prepare(fn: string, input: Tensor | PackedSequence, hx: unknown): RnnCall {
     const info = this.inputInfo(fn, input);
     const given = hx === undefined || hx === null ? null : this.checkHx(info, hx);
     const weights = this.flatWeights;
@@ -365,7 +388,6 @@ export abstract class RNNBase extends Module {
     const hOut = this.projSize > 0 ? this.projSize : this.hiddenSize;
     const packed = input instanceof PackedSequence ? input : null;
     const batchDim = this.batchFirst ? 0 : 1;
-    let raw: Handle[];
     try {
       let x: Tensor;
       if (packed) x = packed.data;
@@ -381,12 +403,19 @@ export abstract class RNNBase extends Module {
         const sorted = packed?.sortedIndices;
         if (sorted) states = states.map((s) => { const p = s.indexSelect(1, sorted); temps.push(p); return p; });
       }
-      raw = N.rnn(MODE_CODE[this.mode], x._h, packed ? packed.batchSizes._h : null, states.map((s) => s._h),
+      const args: RnnArgs = [MODE_CODE[this.mode], x._h, packed ? packed.batchSizes._h : null, states.map((s) => s._h),
         weights.map((w) => w._h), this.bias, this.numLayers, this.dropout, this.training, this.bidirectional,
-        packed ? false : this.batchFirst);
-    } finally {
+        packed ? false : this.batchFirst];
+      return { info, packed, batchDim, temps, args };
+    } catch (e) {
       for (const t of temps) t.dispose();
+      throw e;
     }
+  }
+
+  /** PyTorch's reshaping of the kernel's results. */
+  private finish(call: RnnCall, raw: Handle[]): [Tensor | PackedSequence, Tensor[]] {
+    const { info, packed, batchDim } = call;
     const [out, ...hidden] = raw.map((h) => new Tensor(h));
     if (packed) {
       const unsorted = packed.unsortedIndices;
@@ -403,6 +432,16 @@ export abstract class RNNBase extends Module {
     for (const h of hidden) h.dispose();
     return squeezed;
   }
+}
+
+type RnnArgs = Parameters<typeof N.rnn>;
+/** A prepared recurrent call: what `finish` needs, the temporaries to dispose, the native arguments. */
+interface RnnCall {
+  info: InputInfo;
+  packed: PackedSequence | null;
+  batchDim: number;
+  temps: Tensor[];
+  args: RnnArgs;
 }
 
 /**
@@ -443,6 +482,22 @@ export class LSTM extends RNNBase {
     const [out, [h, c]] = this.run(input, hx);
     return [out, [h, c]];
   }
+
+  /**
+   * `forward` on the libuv thread pool: the event loop keeps running while the kernel computes.
+   * Same checks and results as `forward`; every error rejects the Promise. Until it settles, the
+   * input, `hx` and the parameters are in use: disposing them or changing them in place
+   * (optimizer steps, `copy_`) throws. The results are not owned by any `torch.tidy` scope:
+   * dispose them yourself. libtorch's intra-op threads (`torch.setNumThreads`) and the pool
+   * (`UV_THREADPOOL_SIZE`, default 4) share the cores.
+   * @example const [out, [hN, cN]] = await lstm.forwardAsync(x);
+   */
+  forwardAsync(input: Tensor, hx?: [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
+  forwardAsync(input: PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
+  async forwardAsync(input: Tensor | PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[Tensor | PackedSequence, [Tensor, Tensor]]> {
+    const [out, [h, c]] = await this.runAsync(input, hx);
+    return [out, [h, c]];
+  }
 }
 
 /**
@@ -469,6 +524,14 @@ export class GRU extends RNNBase {
   forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
   forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
     const [out, [h]] = this.run(input, hx);
+    return [out, h];
+  }
+
+  /** `forward` on the libuv thread pool (see `LSTM.forwardAsync`). */
+  forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
+  forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
+  async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
+    const [out, [h]] = await this.runAsync(input, hx);
     return [out, h];
   }
 }
@@ -509,6 +572,14 @@ export class RNN extends RNNBase {
   forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
   forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
     const [out, [h]] = this.run(input, hx);
+    return [out, h];
+  }
+
+  /** `forward` on the libuv thread pool (see `LSTM.forwardAsync`). */
+  forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
+  forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
+  async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
+    const [out, [h]] = await this.runAsync(input, hx);
     return [out, h];
   }
 }

@@ -1,0 +1,41 @@
+// Async calls: a kernel run on the libuv thread pool, its result delivered through a Promise.
+//
+// Threading and lifetime. The worker owns COPIES of its input `at::Tensor`s (refcounted), so
+// nothing JS does (dispose, GC) can free data the kernel reads. On the JS thread, each input's
+// TensorBox is marked in flight (`inflight++`) when the worker is queued and unmarked when it
+// completes (OnOK/OnError, also on the JS thread); while marked, `dispose` and in-place bindings
+// refuse the tensor, and a GC of its handle leaves the box as a zombie that the completing
+// worker deletes. `Execute` (pool thread) touches no box and no JS value. Grad mode is
+// thread-local: the JS thread's mode is captured at queue time and set inside `Execute`. No-grad
+// calls use grad mode off, not InferenceMode: inference tensors can never enter autograd later
+// (nor be modified in place outside InferenceMode), which would break `forward` parity.
+#pragma once
+
+#include "common.h"
+
+#include <functional>
+
+namespace tnapi {
+
+using TensorWork = std::function<std::vector<at::Tensor>()>;
+
+// Queues `work` on the pool and returns a Promise of an array of handles (an undefined result
+// tensor becomes null). `inputs` are the boxes `work`'s tensors came from (see Args::Track).
+// Errors reject with the same conversion as Guard, prefixed by `opName`.
+Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work);
+
+}  // namespace tnapi
+
+// TNAPI_ASYNC_FN(name, { body using `a` (Args), tracking input boxes; returns a TensorWork })
+// defines a guarded binding that queues the returned work. Argument errors throw synchronously.
+#define TNAPI_ASYNC_FN(fname, ...)                                                          \
+  static Napi::Value fname(const Napi::CallbackInfo& info) {                                 \
+    return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value {             \
+      ::tnapi::Args a(info, kNamePrefix, #fname);                                            \
+      std::vector<::tnapi::TensorBox*> boxes;                                                \
+      a.Track(&boxes);                                                                       \
+      ::tnapi::TensorWork work = [&]() -> ::tnapi::TensorWork { __VA_ARGS__ }();              \
+      a.Track(nullptr);                                                                      \
+      return ::tnapi::QueueTensorWork(info.Env(), a.Name(), std::move(boxes), std::move(work)); \
+    });                                                                                      \
+  }
