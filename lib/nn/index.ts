@@ -28,3 +28,4 @@ export type {
 export {
   MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
 } from './modules/loss';
+export { SingleStateRNN } from './modules/rnn';

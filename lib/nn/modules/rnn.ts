@@ -501,21 +501,10 @@ export class LSTM extends RNNBase {
 }
 
 /**
- * A multi-layer gated recurrent unit RNN (PyTorch's `nn.GRU`). Parameters as `nn.LSTM` with
- * 3·hiddenSize rows (gates r, z, n) and no projection.
- *
- * @example
- * const gru = new nn.GRU(10, 20, { batchFirst: true });
- * const [output, hN] = gru.forward(torch.randn(3, 5, 10));
+ * The recurrent layers with one state tensor (GRU and RNN): `forward(input, hx?)` returns
+ * `[output, hN]`.
  */
-export class GRU extends RNNBase {
-  constructor(inputSize: number, hiddenSize: number, opts?: GRUOptions);
-  constructor(inputSize: number, hiddenSize: number, numLayers: number, opts?: GRUOptions);
-  constructor(opts: GRUOptions & RNNSizes);
-  constructor(...args: unknown[]) {
-    super('GRU', 'GRU', args, BASE_KEYS);
-  }
-
+export abstract class SingleStateRNN extends RNNBase {
   /**
    * @param hx h0 `(D·numLayers, N, hiddenSize)` (or `(D·numLayers, hiddenSize)` unbatched), zeros when omitted.
    * @returns `[output, hN]`.
@@ -537,6 +526,23 @@ export class GRU extends RNNBase {
 }
 
 /**
+ * A multi-layer gated recurrent unit RNN (PyTorch's `nn.GRU`). Parameters as `nn.LSTM` with
+ * 3·hiddenSize rows (gates r, z, n) and no projection.
+ *
+ * @example
+ * const gru = new nn.GRU(10, 20, { batchFirst: true });
+ * const [output, hN] = gru.forward(torch.randn(3, 5, 10));
+ */
+export class GRU extends SingleStateRNN {
+  constructor(inputSize: number, hiddenSize: number, opts?: GRUOptions);
+  constructor(inputSize: number, hiddenSize: number, numLayers: number, opts?: GRUOptions);
+  constructor(opts: GRUOptions & RNNSizes);
+  constructor(...args: unknown[]) {
+    super('GRU', 'GRU', args, BASE_KEYS);
+  }
+}
+
+/**
  * A multi-layer Elman RNN with tanh or ReLU nonlinearity (PyTorch's `nn.RNN`). Parameters as
  * `nn.LSTM` with hiddenSize rows and no projection.
  *
@@ -544,7 +550,7 @@ export class GRU extends RNNBase {
  * const rnn = new nn.RNN(10, 20, { numLayers: 2, nonlinearity: 'relu' });
  * const [output, hN] = rnn.forward(torch.randn(5, 3, 10));
  */
-export class RNN extends RNNBase {
+export class RNN extends SingleStateRNN {
   /** `'tanh'` or `'relu'`. */
   declare readonly nonlinearity: 'tanh' | 'relu';
 
@@ -564,24 +570,6 @@ export class RNN extends RNNBase {
     return typeError('RNN', 'nonlinearity', "'tanh' or 'relu'", nl);
   }
 
-  /**
-   * @param hx h0 `(D·numLayers, N, hiddenSize)` (or `(D·numLayers, hiddenSize)` unbatched), zeros when omitted.
-   * @returns `[output, hN]`.
-   */
-  forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor];
-  forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
-  forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
-    const [out, [h]] = this.run(input, hx);
-    return [out, h];
-  }
-
-  /** `forward` on the libuv thread pool (see `LSTM.forwardAsync`). */
-  forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
-  forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
-  async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
-    const [out, [h]] = await this.runAsync(input, hx);
-    return [out, h];
-  }
 }
 
 // ---- cells -------------------------------------------------------------------------------------
