@@ -28,21 +28,21 @@ function pair(fn: string, input: unknown, target: unknown): [Tensor, Tensor] {
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const fn = 'F.mseLoss';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.mseLoss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const fn = 'F.l1Loss';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.l1Loss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
 export function smoothL1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; beta?: number } = {}): Tensor {
   const fn = 'F.smoothL1Loss';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   const beta = opts.beta === undefined ? 1 : checkNumber(fn, 'beta', opts.beta);
@@ -51,7 +51,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, opts: { reduction?: 
 }
 export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; delta?: number } = {}): Tensor {
   const fn = 'F.huberLoss';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   const delta = opts.delta === undefined ? 1 : checkNumber(fn, 'delta', opts.delta);
@@ -109,7 +109,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NLLOptions = {}): T
 /** Binary cross entropy over probabilities in [0, 1]. */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: { weight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
   const fn = 'F.binaryCrossEntropy';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.binaryCrossEntropy(input._h, target._h, opts.weight ? handle(opts.weight, fn, 'weight') : undefined,
@@ -120,7 +120,7 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: { weight
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor,
   opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
   const fn = 'F.binaryCrossEntropyWithLogits';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.binaryCrossEntropyWithLogits(input._h, target._h,
@@ -134,7 +134,7 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor,
  */
 export function klDiv(input: Tensor, target: Tensor, opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
   const fn = 'F.klDiv';
-  if (opts === null || typeof opts !== 'object') typeError(fn, 'options', 'an options object', opts);
+  checkOptions(fn, opts);
   pair(fn, input, target);
   const r = opts.reduction ?? 'mean';
   const logTarget = opts.logTarget === undefined ? false : checkBool(fn, 'logTarget', opts.logTarget);

@@ -8,15 +8,14 @@ import * as path from 'path';
 
 import * as torch from '../../lib';
 import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { Opts, OptSpec, backward, freshParams, makeOptimizer } from './problem';
 
 const { optim } = torch;
 const S = optim.lrScheduler;
 type Parameter = torch.nn.Parameter;
 type Optimizer = torch.optim.Optimizer;
-type Opts = Record<string, unknown>;
 type LRScheduler = torch.optim.lrScheduler.LRScheduler;
 
-interface OptSpec { cls: string; defaults: Opts; groups: Opts[] }
 interface SchedCase {
   name: string;
   cls: string;
@@ -33,7 +32,6 @@ interface SchedCase {
 }
 interface OptimFixture {
   torch: string;
-  problem: Record<'W' | 'b' | 'V' | 'X' | 'Y', Encoded>;
   schedulers: SchedCase[];
 }
 
@@ -48,36 +46,8 @@ const LAMBDAS: Record<string, (e: number) => number> = {
   inv: (e) => 1 / (e + 1),
 };
 
-type OptCtor = new (params: torch.optim.ParamsArg, opts: Opts) => Optimizer;
-const OPTIMIZERS: Record<string, OptCtor> = {
-  SGD: optim.SGD as unknown as OptCtor, Adam: optim.Adam as unknown as OptCtor, AdamW: optim.AdamW as unknown as OptCtor,
-  RMSprop: optim.RMSprop as unknown as OptCtor, Adagrad: optim.Adagrad as unknown as OptCtor,
-};
 
-function paramsFrom(es: Encoded[]): Parameter[] {
-  return es.map((e) => {
-    const t = fromEncoded(e);
-    const p = new torch.nn.Parameter(t);
-    t.dispose();
-    return p;
-  });
-}
-const freshParams = (): Parameter[] => paramsFrom([fx.problem.W, fx.problem.b, fx.problem.V]);
-const X = torch.keep(fromEncoded(fx.problem.X));
-const Y = torch.keep(fromEncoded(fx.problem.Y));
 
-/** loss = mean((tanh(X @ W.T + b) @ V.T - Y) ** 2), backpropagated. */
-function backward(params: Parameter[]): void {
-  const [W, b, V] = params;
-  torch.tidy(() => { X.matmul(W.t()).add(b).tanh().matmul(V.t()).sub(Y).pow(2).mean().backward(); });
-}
-
-function makeOptimizer(spec: OptSpec, params: Parameter[]): Optimizer {
-  return new OPTIMIZERS[spec.cls]([
-    { params: params.slice(0, 2), ...spec.groups[0] },
-    { params: params.slice(2), ...spec.groups[1] },
-  ], spec.defaults);
-}
 
 function schedOptions(cls: string, o: Opts): Opts {
   if (cls !== 'LambdaLR') return o;

@@ -500,6 +500,15 @@ export class LSTM extends RNNBase {
   }
 }
 
+/** RNN_TANH or RNN_RELU from the `nonlinearity` option among constructor arguments (RNN, RNNCell). */
+function nonlinearityMode(fn: string, args: unknown[]): Mode {
+  const o = args.find((a, i) => (i === 0 || i >= 2) && a !== null && typeof a === 'object') as { nonlinearity?: unknown } | undefined;
+  const nl = o?.nonlinearity;
+  if (nl === undefined || nl === 'tanh') return 'RNN_TANH';
+  if (nl === 'relu') return 'RNN_RELU';
+  return typeError(fn, 'nonlinearity', "'tanh' or 'relu'", nl);
+}
+
 /**
  * The recurrent layers with one state tensor (GRU and RNN): `forward(input, hx?)` returns
  * `[output, hN]`.
@@ -558,16 +567,8 @@ export class RNN extends SingleStateRNN {
   constructor(inputSize: number, hiddenSize: number, numLayers: number, opts?: RNNOptions);
   constructor(opts: RNNOptions & RNNSizes);
   constructor(...args: unknown[]) {
-    super(RNN.modeOf(args), 'RNN', args, [...BASE_KEYS, 'nonlinearity']);
+    super(nonlinearityMode('RNN', args), 'RNN', args, [...BASE_KEYS, 'nonlinearity']);
     Object.defineProperty(this, 'nonlinearity', { value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh', enumerable: false });
-  }
-
-  private static modeOf(args: unknown[]): Mode {
-    const o = args.find((a, i) => (i === 0 || i >= 2) && a !== null && typeof a === 'object') as { nonlinearity?: unknown } | undefined;
-    const nl = o?.nonlinearity;
-    if (nl === undefined || nl === 'tanh') return 'RNN_TANH';
-    if (nl === 'relu') return 'RNN_RELU';
-    return typeError('RNN', 'nonlinearity', "'tanh' or 'relu'", nl);
   }
 
 }
@@ -738,16 +739,8 @@ export class RNNCell extends RNNCellBase {
   constructor(inputSize: number, hiddenSize: number, opts?: RNNCellOptions & { nonlinearity?: 'tanh' | 'relu' });
   constructor(opts: RNNCellOptions & RNNSizes & { nonlinearity?: 'tanh' | 'relu' });
   constructor(...args: unknown[]) {
-    super(RNNCell.modeOf(args), 'RNNCell', args, ['bias', 'nonlinearity', 'dtype', 'device']);
+    super(nonlinearityMode('RNNCell', args), 'RNNCell', args, ['bias', 'nonlinearity', 'dtype', 'device']);
     Object.defineProperty(this, 'nonlinearity', { value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh', enumerable: false });
-  }
-
-  private static modeOf(args: unknown[]): Mode {
-    const o = args.find((a, i) => (i === 0 || i >= 2) && a !== null && typeof a === 'object') as { nonlinearity?: unknown } | undefined;
-    const nl = o?.nonlinearity;
-    if (nl === undefined || nl === 'tanh') return 'RNN_TANH';
-    if (nl === 'relu') return 'RNN_RELU';
-    return typeError('RNNCell', 'nonlinearity', "'tanh' or 'relu'", nl);
   }
 
   /** @returns h1, `(N, hiddenSize)` or `(hiddenSize)`. */
