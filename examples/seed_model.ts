@@ -64,18 +64,57 @@ export class SeedModel extends nn.Module {
     return torch.tidy(() => {
       const [memory] = this.encoder.forward(x);           // (L, N, H): the encoder's outputs
       const [dec] = this.decoder.forward(memory);         // the decoder reads the encoder's outputs
-      const L = dec.shape[0], S = memory.shape[0];
-      const [ctx, weights] = this.cross.forward(dec, memory, memory, {
-        // Causal across the two sequences: source and target are aligned in time, and the target
-        // at step t is x_{t+1}; without this mask step t would read encoder step t+1 — its answer.
-        attnMask: nn.masks.causal(L, S),
-        // Padded source steps are never attended to (they would otherwise reach the padded
-        // query rows, and any row once sequences are not right-aligned).
-        keyPaddingMask: srcPadding ?? null,
-        needWeights,
-        averageAttnWeights: false,
-      });
+      const [ctx, weights] = this.cross.forward(dec, memory, memory, this.crossOptions(dec, memory, srcPadding, needWeights));
       return [this.head.forward(ctx), weights] as [Tensor, Tensor | null];
     });
+  }
+
+  /**
+   * `forward` with every heavy step on the libuv thread pool: the LSTMs, the attention and the
+   * head each run as an awaited `forwardAsync`, so the event loop keeps serving (e.g. other
+   * requests) meanwhile. Same results as `forward`. Grad mode is read by each step when it is
+   * queued: to run the whole call without gradients, set it around the await
+   * (`torch.setGradEnabled(false)` ... `finally` true), not `torch.noGrad(() => promise)`.
+   */
+  async forwardAsync(x: Tensor, srcPadding?: Tensor | null): Promise<Tensor> {
+    const [out, w] = await this.forwardWithWeightsAsync(x, srcPadding, false);
+    w?.dispose();
+    return out;
+  }
+
+  /** `forwardWithWeights` on the pool (see `forwardAsync`). */
+  async forwardWithWeightsAsync(x: Tensor, srcPadding?: Tensor | null, needWeights = true): Promise<[Tensor, Tensor | null]> {
+    // No torch.tidy in async code: the intermediates are disposed explicitly once used.
+    const [memory, encState] = await this.encoder.forwardAsync(x);
+    const [dec, decState] = await this.decoder.forwardAsync(memory);
+    const opts = this.crossOptions(dec, memory, srcPadding, needWeights);
+    try {
+      const [ctx, weights] = await this.cross.forwardAsync(dec, memory, memory, opts);
+      try {
+        return [await this.head.forwardAsync(ctx), weights];
+      } catch (e) {
+        weights?.dispose();
+        throw e;
+      } finally {
+        ctx.dispose();
+      }
+    } finally {
+      torch.dispose([memory, encState, dec, decState, opts.attnMask]);
+    }
+  }
+
+  /** The cross-attention's masks: decoder step t attends to encoder steps 0..t that are not padding. */
+  private crossOptions(dec: Tensor, memory: Tensor, srcPadding: Tensor | null | undefined, needWeights: boolean) {
+    const L = dec.shape[0], S = memory.shape[0];
+    return {
+      // Causal across the two sequences: source and target are aligned in time, and the target
+      // at step t is x_{t+1}; without this mask step t would read encoder step t+1 — its answer.
+      attnMask: nn.masks.causal(L, S, { device: dec.device }),
+      // Padded source steps are never attended to (they would otherwise reach the padded
+      // query rows, and any row once sequences are not right-aligned).
+      keyPaddingMask: srcPadding ?? null,
+      needWeights,
+      averageAttnWeights: false,
+    };
   }
 }

@@ -23,4 +23,5 @@ export type { Config } from './runtime';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as viz from './viz';
-export { save, load, saveSafetensors, loadSafetensors } from './serialization';
+export { save, load, saveAsync, loadAsync, saveSafetensors, loadSafetensors } from './serialization';
+export * as jit from './jit';

@@ -1,5 +1,7 @@
 // The only module that touches the addon. Everything the native layer exports is typed here once.
 import * as fs from 'fs';
+import Module from 'module';
+import * as os from 'os';
 import * as path from 'path';
 
 /**
@@ -8,6 +10,8 @@ import * as path from 'path';
  */
 export type Handle = number | { readonly __tensorHandle: unique symbol };
 export type Scalar = number | boolean | bigint;
+/** An opaque handle to a loaded TorchScript module (a Node-API external, native/jit.cc). */
+export type JitHandle = { readonly __jitHandle: unique symbol };
 type H = Handle;
 type S = Scalar;
 type Opt<T> = T | undefined;
@@ -24,6 +28,9 @@ export interface NativeConfig {
   openmp: boolean;
   lapack: boolean;
 }
+
+/** The fused optimizer updates of native/optim.cc (`sgdStep`, ...). */
+export type OptimKernel = 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
 
 export interface Native {
   // handles and memory
@@ -238,8 +245,27 @@ export interface Native {
     outProjWeight: H, outProjBias: Opt<H>, attnMask: Opt<H>, keyPaddingMask: Opt<H>, needWeights: boolean,
     averageAttnWeights: boolean): Promise<[H, H | null]>;
   backwardAsync(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): Promise<[]>;
+  /**
+   * One optimizer step on the pool: `updates[i]` holds one parameter's arguments of `<kind>Step`;
+   * resolves with SGD's created momentum buffers (null elsewhere). `name` prefixes its errors.
+   */
+  optimStepAsync<K extends OptimKernel>(name: string, kind: K, updates: Parameters<Native[`${K}Step`]>[]): Promise<(H | null)[]>;
   /** ops: 'matmul', 'mm', 'bmm' (a, b); 'linear' (x, w, b?) */
   runAsync(op: string, ...args: Opt<H>[]): Promise<H[]>;
+  // TorchScript (native/jit.cc). Values cross by the method's schema; tensors cross as instances
+  // of `tensorClass` (lib/tensor.ts's Tensor: read through `_h` / `_disposed`, made with `new`).
+  jitLoad(bytes: Uint8Array, label: string, device?: string): JitHandle;
+  jitSave(m: JitHandle): Buffer;
+  jitRun(m: JitHandle, method: string, inputs: unknown[], tensorClass: Function): unknown;
+  jitRunAsync(m: JitHandle, method: string, inputs: unknown[], tensorClass: Function): Promise<unknown>;
+  jitDispose(m: JitHandle): void;
+  jitSetTraining(m: JitHandle, on: boolean): void;
+  jitIsTraining(m: JitHandle): boolean;
+  jitMethods(m: JitHandle): string[];
+  jitSchema(m: JitHandle, method: string): string | null;
+  jitNamedParameters(m: JitHandle): [string, H][];
+  jitNamedBuffers(m: JitHandle): [string, H][];
+  jitStateDict(m: JitHandle): [string, H][];
   // runtime
   libtorchVersion(): string;
   getNumThreads(): number;
@@ -247,6 +273,7 @@ export interface Native {
   manualSeed(seed: number | bigint): void;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
+  cudaSynchronize(device?: number): void;
   config(): NativeConfig;
 }
 
@@ -260,19 +287,41 @@ export const packageRoot = ((): string => {
   }
 })();
 
-function explainLoadFailure(err: unknown): Error {
+/** Where an addon comes from: `prebuilds/<platform>-<arch>/` (shipped in the package) or `build/` (compiled here). */
+function addonKind(file: string): 'prebuild' | 'local build' {
+  return file.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build';
+}
+
+/** What a prebuild or a cmake-js build recorded about the libtorch it was built against (null: nothing recorded). */
+function builtAgainst(file: string | undefined): Record<string, unknown> | null {
+  const records = file && addonKind(file) === 'prebuild'
+    ? [path.join(path.dirname(file), 'libtorch.json')]
+    : [path.join(packageRoot, 'build', 'libtorch.json')];
+  for (const f of records) {
+    try { return JSON.parse(fs.readFileSync(f, 'utf8')); } catch { /* not recorded */ }
+  }
+  return null;
+}
+
+function explainLoadFailure(err: unknown, file: string | undefined): Error {
   const msg = err instanceof Error ? err.message : String(err);
+  const tuple = `${process.platform}-${process.arch}`;
   const lines = ['torch-napi: could not load the native addon.', `  error: ${msg.split('\n')[0]}`];
-  const candidates = [
-    path.join(packageRoot, 'build', 'Release', 'torch_napi.node'),
-    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`),
-  ];
-  lines.push('  searched: ' + candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '));
-  try {
-    const info = JSON.parse(fs.readFileSync(path.join(packageRoot, 'build', 'libtorch.json'), 'utf8'));
-    lines.push(`  built against: libtorch ${info.version} (${info.source}) in ${info.libDir}`);
-  } catch {
-    lines.push('  built against: unknown (no build/libtorch.json)');
+  if (file) {
+    lines.push(`  addon: ${file} (${addonKind(file)})`);
+  } else {
+    // TORCH_NAPI_PREBUILD: node-gyp-build's override of the directory it searches.
+    const dir = process.env.TORCH_NAPI_PREBUILD || packageRoot;
+    const candidates = [path.join(dir, 'build', 'Release'), path.join(dir, 'prebuilds', tuple)];
+    lines.push(`  addon: none found (no local build, no prebuild for ${tuple}); searched: ` +
+      candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '));
+  }
+  const info = builtAgainst(file);
+  if (info) {
+    const sonames = Array.isArray(info.libtorchSonames) ? `, needs ${info.libtorchSonames.join(' ')}` : '';
+    lines.push(`  built against: libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${sonames}`);
+  } else {
+    lines.push('  built against: not recorded');
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -281,21 +330,63 @@ function explainLoadFailure(err: unknown): Error {
   } catch (e) {
     lines.push(`  libtorch on this machine now: none found (${(e as Error).message.split('\n')[0]})`);
   }
-  lines.push(
-    '  fixes: run `bash scripts/setup.sh` (installs Debian\'s libtorch-dev and builds), or set LIBTORCH to an',
-    '         unpacked libtorch and rebuild with `npm run build` (or `npm install --build-from-source`).',
-  );
-  const e = new Error(lines.join('\n'));
-  (e as Error & { cause?: unknown }).cause = err;
+  // A git checkout has scripts/setup.sh and builds with cmake-js; an installed package builds with node-gyp.
+  const checkout = fs.existsSync(path.join(packageRoot, 'scripts', 'setup.sh'));
+  const rebuild = checkout
+    ? '`npm run build`'
+    : '`npm rebuild torch-napi --build-from-source` (node-gyp; set LIBTORCH=/path/to/libtorch if it is not found)';
+  let fix: string;
+  if (!file) {
+    fix = checkout
+      ? 'build the addon: `bash scripts/setup.sh`, or `npm run build` if libtorch is installed.'
+      : `there is no prebuild for ${tuple} and the install script that compiles one did not run (--ignore-scripts, ` +
+        'or npm holding back an unapproved install script). With libtorch installed, allow it and compile: ' +
+        '`npm install-scripts approve torch-napi && npm rebuild torch-napi`.';
+  } else if (addonKind(file) === 'prebuild') {
+    const mm = info && info.version ? String(info.version).split('.').slice(0, 2).join('.') : '';
+    fix = mm
+      ? `this prebuild needs libtorch ${mm} as Debian/Ubuntu package it (\`apt install libtorch${mm}\`). ` +
+        `To use the libtorch you have instead, compile against it: ${rebuild}.`
+      : `compile against the libtorch on this machine: ${rebuild}.`;
+  } else {
+    fix = checkout
+      ? 'run `bash scripts/setup.sh` (installs Debian\'s libtorch-dev and builds), or set LIBTORCH to an unpacked ' +
+        'libtorch and rebuild with `npm run build` (or `npm install --build-from-source`).'
+      : `the local build does not match this machine's libtorch any more; rebuild it: ${rebuild}.`;
+  }
+  lines.push(`  fix: ${fix}`);
+  const e = new Error(lines.join('\n')) as Error & { cause?: unknown; fix?: string; addonFile?: string };
+  e.cause = err;
+  e.fix = fix; // for `torch-napi doctor`
+  e.addonFile = file;
   return e;
 }
 
+/** The addon file loaded: under `prebuilds/` (a prebuild) or `build/` (a local build). */
+export let addonFile = '';
+
 function load(): Native {
+  let file: string | undefined;
   try {
+    // node-gyp-build picks build/Release (a local build) first, then prebuilds/<platform>-<arch>.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('node-gyp-build')(packageRoot) as Native;
+    file = require('node-gyp-build').resolve(packageRoot) as string;
   } catch (err) {
-    throw explainLoadFailure(err);
+    throw explainLoadFailure(err, undefined);
+  }
+  try {
+    // RTLD_NOW binds every libtorch symbol the addon uses here, so a libtorch with another C++ ABI or
+    // version fails to load with the explanation below instead of killing the process at its first call
+    // ("symbol lookup error"). Registered in require.cache like a plain require() of the .node.
+    const m = new Module(file, module as unknown as Module);
+    m.filename = file;
+    process.dlopen(m, file, os.constants.dlopen.RTLD_NOW);
+    m.loaded = true;
+    require.cache[file] = m as unknown as NodeJS.Module;
+    addonFile = file;
+    return m.exports as Native;
+  } catch (err) {
+    throw explainLoadFailure(err, file);
   }
 }
 

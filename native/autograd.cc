@@ -43,9 +43,9 @@ TNAPI_FN(setGrad, {
   return a.Env().Undefined();
 })
 
-TNAPI_FN(requiresGrad, { return Napi::Boolean::New(a.Env(), a.Tensor(0).requires_grad()); })
+TNAPI_FN(requiresGrad, { return Napi::Boolean::New(a.Env(), a.Meta(0).requires_grad()); })
 TNAPI_FN(setRequiresGrad, { a.Mutable(0).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
-TNAPI_FN(isLeaf, { return Napi::Boolean::New(a.Env(), a.Tensor(0).is_leaf()); })
+TNAPI_FN(isLeaf, { return Napi::Boolean::New(a.Env(), a.Meta(0).is_leaf()); })
 TNAPI_FN(retainGrad, { a.Tensor(0).retain_grad(); return a.Env().Undefined(); })
 
 // The name PyTorch prints for grad_fn (`AddBackward0`), or null for leaves.

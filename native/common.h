@@ -64,6 +64,11 @@ struct TensorBox {
   // completes). A box released by the GC while in flight becomes a `zombie`: its tensor reference
   // is dropped at once, but the box itself is deleted by the last worker that completes.
   int32_t inflight = 0;
+  // Async calls that WRITE this box's tensor (an optimizer's stepAsync): >0 forbids any use at all
+  // (reading it while the pool thread writes it would be a data race). A written box is also
+  // counted in `inflight`, so dispose, in-place ops and the zombie rule apply to it unchanged.
+  // Checked by every tensor getter of Args: one int compare on the fast path.
+  int32_t writers = 0;
   bool zombie = false;
 };
 
@@ -110,9 +115,13 @@ class Args {
   bool IsTensor(size_t i) const;
 
   TensorBox* Box(size_t i) const;
+  // The tensor of an argument (refused while an async call writes it, see TensorBox::writers).
   const at::Tensor& Tensor(size_t i) const;
   // The tensor of an argument that the call modifies in place: refused while an async call holds it.
   const at::Tensor& Mutable(size_t i) const;
+  // The tensor of an argument whose metadata only is read (sizes, strides, dtype, device,
+  // requires_grad): allowed while an async call writes its data, which never changes those.
+  const at::Tensor& Meta(size_t i) const;
   c10::optional<at::Tensor> OptTensor(size_t i) const;
   std::vector<at::Tensor> TensorList(size_t i) const;
   // Async bindings: while tracking, every box read by Tensor/OptTensor/TensorList is appended
@@ -191,6 +200,7 @@ void RegisterAttention(Napi::Env env, Napi::Object exports);
 void RegisterOptim(Napi::Env env, Napi::Object exports);
 void RegisterCore(Napi::Env env, Napi::Object exports);
 void RegisterWorkers(Napi::Env env, Napi::Object exports);
+void RegisterJit(Napi::Env env, Napi::Object exports);
 
 }  // namespace tnapi
 

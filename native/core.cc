@@ -241,7 +241,16 @@ const at::Tensor& Args::Tensor(size_t i) const {
   if (box == nullptr || !box->t.defined())
     throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+  if (box->writers != 0) ThrowInUse(env_, Name(), "using it");
   if (track_) track_->push_back(box);
+  return box->t;
+}
+
+const at::Tensor& Args::Meta(size_t i) const {
+  TensorBox* box = Box(i);
+  if (box == nullptr || !box->t.defined())
+    throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
+                                     " is a disposed tensor (it was freed by dispose() or torch.tidy)");
   return box->t;
 }
 
@@ -269,6 +278,7 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
       throw Napi::TypeError::New(env_, Name() + ": element " + std::to_string(k) + " is not a Tensor");
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, Name() + ": element " + std::to_string(k) + " is a disposed tensor");
+    if (box->writers != 0) ThrowInUse(env_, Name(), "using it");
     if (track_) track_->push_back(box);
     out.push_back(box->t);
   }

@@ -3,8 +3,11 @@
 // and gradient clipping. Optimizer state tensors are owned by lib/optim (PyTorch's state_dict
 // structure lives there); these functions update them in place.
 #include "common.h"
+#include "workers.h"
 
 #include <c10/core/GradMode.h>
+
+#include <functional>
 
 #include <cmath>
 #include <limits>
@@ -32,118 +35,235 @@ TNAPI_TENSOR_FN(binaryCrossEntropyWithLogits,
 TNAPI_TENSOR_FN(klDiv, at::kl_div(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3)))
 
 // ---- optimizer steps (inside no_grad, as PyTorch's `@torch.no_grad() step`) -----------------
+//
+// Each update is split in two: a *plan* reads and checks the arguments (on the JS thread) and
+// returns the update as a closure; running the closure does the math. The sync bindings
+// (`adamStep`, ...) run their plan at once; `optimStepAsync` collects the plans of every parameter
+// and runs them all in one worker. Same closure either way, so stepAsync equals step bit for bit.
+// A plan reads its arguments through `A`: `Args` for a binding, `TupleArgs` for one element of
+// optimStepAsync's array; both have the getters used here.
+
+// The update; returns the momentum buffer SGD creates on its first step (else undefined).
+using StepFn = std::function<at::Tensor()>;
 
 // sgdStep(param, grad, momentumBuffer | null, lr, momentum, dampening, weightDecay, nesterov,
 //         maximize) -> the momentum buffer created on the first step with momentum, else null
-TNAPI_FN(sgdStep, {
-  c10::AutoGradMode noGrad(false);
+template <class A>
+StepFn SgdPlan(const A& a) {
   at::Tensor param = a.Mutable(0);
   at::Tensor dp = a.Tensor(1);
   c10::optional<at::Tensor> buf;
   if (a.Has(2)) buf = a.Mutable(2);
   double lr = a.Number(3), momentum = a.Number(4), dampening = a.Number(5), wd = a.Number(6);
   bool nesterov = a.Bool(7), maximize = a.Bool(8);
-  if (maximize) dp = -dp;
-  if (wd != 0) dp = dp.add(param, wd);
-  at::Tensor created;
-  if (momentum != 0) {
-    at::Tensor b;
-    if (!buf) {
-      b = at::clone(dp).detach();
-      created = b;
-    } else {
-      b = *buf;
-      b.mul_(momentum).add_(dp, 1 - dampening);
+  return [=]() mutable {
+    c10::AutoGradMode noGrad(false);
+    if (maximize) dp = -dp;
+    if (wd != 0) dp = dp.add(param, wd);
+    at::Tensor created;
+    if (momentum != 0) {
+      at::Tensor b;
+      if (!buf) {
+        b = at::clone(dp).detach();
+        created = b;
+      } else {
+        b = *buf;
+        b.mul_(momentum).add_(dp, 1 - dampening);
+      }
+      dp = nesterov ? dp.add(b, momentum) : b;
     }
-    dp = nesterov ? dp.add(b, momentum) : b;
-  }
-  param.add_(dp, -lr);
-  return Napi::Value(a.Env(), Wrap(a.Env(), created));
-})
+    param.add_(dp, -lr);
+    return created;
+  };
+}
 
 // adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null, stepTensor, lr, beta1, beta2,
 //          eps, weightDecay, amsgrad, maximize, decoupled): Adam, or AdamW when decoupled.
-TNAPI_FN(adamStep, {
-  c10::AutoGradMode noGrad(false);
+template <class A>
+StepFn AdamPlan(const A& a) {
   at::Tensor param = a.Mutable(0), grad = a.Tensor(1), expAvg = a.Mutable(2), expAvgSq = a.Mutable(3);
   c10::optional<at::Tensor> maxSq;
   if (a.Has(4)) maxSq = a.Mutable(4);
   at::Tensor stepT = a.Mutable(5);
   double lr = a.Number(6), beta1 = a.Number(7), beta2 = a.Number(8), eps = a.Number(9), wd = a.Number(10);
   bool amsgrad = a.Bool(11), maximize = a.Bool(12), decoupled = a.Bool(13);
-  if (maximize) grad = -grad;
-  stepT.add_(1);
-  if (decoupled) {
-    param.mul_(1 - lr * wd);
-  } else if (wd != 0) {
-    grad = grad.add(param, wd);
-  }
-  expAvg.mul_(beta1).add_(grad, 1 - beta1);
-  expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-  double step = stepT.item<double>();
-  double bc1 = 1 - std::pow(beta1, step), bc2 = 1 - std::pow(beta2, step);
-  double stepSize = lr / bc1;
-  double bc2Sqrt = std::sqrt(bc2);
-  at::Tensor denom;
-  if (amsgrad) {
-    if (!maxSq) a.RangeError("amsgrad needs maxExpAvgSq");
-    at::maximum_out(*maxSq, *maxSq, expAvgSq);
-    denom = (maxSq->sqrt() / bc2Sqrt).add_(eps);
-  } else {
-    denom = (expAvgSq.sqrt() / bc2Sqrt).add_(eps);
-  }
-  param.addcdiv_(expAvg, denom, -stepSize);
-  return a.Env().Undefined();
-})
+  if (amsgrad && !maxSq) a.RangeError("amsgrad needs maxExpAvgSq");
+  return [=]() mutable {
+    c10::AutoGradMode noGrad(false);
+    if (maximize) grad = -grad;
+    stepT.add_(1);
+    if (decoupled) {
+      param.mul_(1 - lr * wd);
+    } else if (wd != 0) {
+      grad = grad.add(param, wd);
+    }
+    expAvg.mul_(beta1).add_(grad, 1 - beta1);
+    expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+    double step = stepT.item<double>();
+    double bc1 = 1 - std::pow(beta1, step), bc2 = 1 - std::pow(beta2, step);
+    double stepSize = lr / bc1;
+    double bc2Sqrt = std::sqrt(bc2);
+    at::Tensor denom;
+    if (amsgrad) {
+      at::maximum_out(*maxSq, *maxSq, expAvgSq);
+      denom = (maxSq->sqrt() / bc2Sqrt).add_(eps);
+    } else {
+      denom = (expAvgSq.sqrt() / bc2Sqrt).add_(eps);
+    }
+    param.addcdiv_(expAvg, denom, -stepSize);
+    return at::Tensor();
+  };
+}
 
 // rmspropStep(param, grad, squareAvg, gradAvg | null, momentumBuffer | null, lr, alpha, eps,
 //             weightDecay, momentum, centered, maximize)
-TNAPI_FN(rmspropStep, {
-  c10::AutoGradMode noGrad(false);
+template <class A>
+StepFn RmspropPlan(const A& a) {
   at::Tensor param = a.Mutable(0), grad = a.Tensor(1), squareAvg = a.Mutable(2);
   c10::optional<at::Tensor> gradAvg, buf;
   if (a.Has(3)) gradAvg = a.Mutable(3);
   if (a.Has(4)) buf = a.Mutable(4);
   double lr = a.Number(5), alpha = a.Number(6), eps = a.Number(7), wd = a.Number(8), momentum = a.Number(9);
   bool centered = a.Bool(10), maximize = a.Bool(11);
-  if (maximize) grad = -grad;
-  if (wd != 0) grad = grad.add(param, wd);
-  squareAvg.mul_(alpha).addcmul_(grad, grad, 1 - alpha);
-  at::Tensor avg;
-  if (centered) {
-    if (!gradAvg) a.RangeError("centered needs gradAvg");
-    gradAvg->mul_(alpha).add_(grad, 1 - alpha);
-    avg = squareAvg.addcmul(*gradAvg, *gradAvg, -1).sqrt_();
-  } else {
-    avg = squareAvg.sqrt();
-  }
-  avg = avg.add_(eps);
-  if (momentum > 0) {
-    if (!buf) a.RangeError("momentum needs momentumBuffer");
-    buf->mul_(momentum).addcdiv_(grad, avg);
-    param.add_(*buf, -lr);
-  } else {
-    param.addcdiv_(grad, avg, -lr);
-  }
-  return a.Env().Undefined();
-})
+  if (centered && !gradAvg) a.RangeError("centered needs gradAvg");
+  if (momentum > 0 && !buf) a.RangeError("momentum needs momentumBuffer");
+  return [=]() mutable {
+    c10::AutoGradMode noGrad(false);
+    if (maximize) grad = -grad;
+    if (wd != 0) grad = grad.add(param, wd);
+    squareAvg.mul_(alpha).addcmul_(grad, grad, 1 - alpha);
+    at::Tensor avg;
+    if (centered) {
+      gradAvg->mul_(alpha).add_(grad, 1 - alpha);
+      avg = squareAvg.addcmul(*gradAvg, *gradAvg, -1).sqrt_();
+    } else {
+      avg = squareAvg.sqrt();
+    }
+    avg = avg.add_(eps);
+    if (momentum > 0) {
+      buf->mul_(momentum).addcdiv_(grad, avg);
+      param.add_(*buf, -lr);
+    } else {
+      param.addcdiv_(grad, avg, -lr);
+    }
+    return at::Tensor();
+  };
+}
 
 // adagradStep(param, grad, stateSum, stepTensor, lr, lrDecay, weightDecay, eps, maximize)
-TNAPI_FN(adagradStep, {
-  c10::AutoGradMode noGrad(false);
+template <class A>
+StepFn AdagradPlan(const A& a) {
   at::Tensor param = a.Mutable(0), grad = a.Tensor(1), stateSum = a.Mutable(2), stepT = a.Mutable(3);
   double lr = a.Number(4), lrDecay = a.Number(5), wd = a.Number(6), eps = a.Number(7);
   bool maximize = a.Bool(8);
-  stepT.add_(1);
-  double step = stepT.item<double>();
-  if (maximize) grad = -grad;
-  if (wd != 0) grad = grad.add(param, wd);
-  double clr = lr / (1 + (step - 1) * lrDecay);
-  stateSum.addcmul_(grad, grad, 1);
-  at::Tensor stdv = stateSum.sqrt().add_(eps);
-  param.addcdiv_(grad, stdv, -clr);
-  return a.Env().Undefined();
-})
+  return [=]() mutable {
+    c10::AutoGradMode noGrad(false);
+    stepT.add_(1);
+    double step = stepT.item<double>();
+    if (maximize) grad = -grad;
+    if (wd != 0) grad = grad.add(param, wd);
+    double clr = lr / (1 + (step - 1) * lrDecay);
+    stateSum.addcmul_(grad, grad, 1);
+    at::Tensor stdv = stateSum.sqrt().add_(eps);
+    param.addcdiv_(grad, stdv, -clr);
+    return at::Tensor();
+  };
+}
+
+TNAPI_FN(sgdStep, { return Napi::Value(a.Env(), Wrap(a.Env(), SgdPlan(a)())); })
+TNAPI_FN(adamStep, { AdamPlan(a)(); return a.Env().Undefined(); })
+TNAPI_FN(rmspropStep, { RmspropPlan(a)(); return a.Env().Undefined(); })
+TNAPI_FN(adagradStep, { AdagradPlan(a)(); return a.Env().Undefined(); })
+
+// The arguments of one parameter's update in optimStepAsync's array, read with Args' getters.
+// Each tensor's box is recorded as read (`Tensor`) or written (`Mutable`) for the worker's marks,
+// and refused at once if an in-flight call writes it (read) or holds it at all (written).
+class TupleArgs {
+ public:
+  TupleArgs(const Args& outer, const std::string& name, Napi::Array tuple, uint32_t index,
+            std::vector<TensorBox*>* reads, std::vector<TensorBox*>* writes)
+      : outer_(outer), name_(name), tuple_(tuple), where_("parameter " + std::to_string(index)), reads_(reads),
+        writes_(writes) {}
+  bool Has(size_t i) const {
+    Napi::Value v = At(i);
+    return !v.IsUndefined() && !v.IsNull();
+  }
+  const at::Tensor& Tensor(size_t i) const { return Get(i, false); }
+  const at::Tensor& Mutable(size_t i) const { return Get(i, true); }
+  double Number(size_t i) const {
+    Napi::Value v = At(i);
+    if (!v.IsNumber()) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a number");
+    return v.As<Napi::Number>().DoubleValue();
+  }
+  bool Bool(size_t i) const {
+    Napi::Value v = At(i);
+    if (!v.IsBoolean()) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  [[noreturn]] void RangeError(const std::string& msg) const { Fail<Napi::RangeError>(msg); }
+
+ private:
+  Napi::Value At(size_t i) const {
+    return i < tuple_.Length() ? tuple_.Get(static_cast<uint32_t>(i)) : outer_.Env().Undefined();
+  }
+  template <class E>
+  [[noreturn]] void Fail(const std::string& msg) const {
+    throw E::New(outer_.Env(), name_ + ": " + where_ + ": " + msg);
+  }
+  const at::Tensor& Get(size_t i, bool write) const {
+    bool stale = false;
+    TensorBox* box = Unwrap(outer_.Env(), At(i), &stale);
+    if (box == nullptr && !stale) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a Tensor");
+    if (box == nullptr || !box->t.defined()) Fail<Napi::Error>("argument " + std::to_string(i) + " is a disposed tensor");
+    if (write ? box->inflight > 0 : box->writers > 0)
+      ThrowInUse(outer_.Env(), name_ + " (" + where_ + ")", write ? "modifying it" : "using it");
+    (write ? writes_ : reads_)->push_back(box);
+    return box->t;
+  }
+
+  const Args& outer_;
+  const std::string& name_;
+  Napi::Array tuple_;
+  std::string where_;
+  std::vector<TensorBox*>* reads_;
+  std::vector<TensorBox*>* writes_;
+};
+
+// optimStepAsync(name, kind, updates) -> Promise<(Tensor | null)[]>: one optimizer step on the
+// pool; `name` (e.g. "Adam.stepAsync") prefixes its errors. `kind` is 'sgd' | 'adam' | 'rmsprop' | 'adagrad'; each element of `updates` holds one
+// parameter's arguments of the sync binding (`sgdStep`, ...). Every argument is read and checked
+// before anything runs; the worker then runs the updates in order and resolves with SGD's
+// created momentum buffers (null elsewhere). Parameters and state are written (TensorBox::writers),
+// grads read.
+static Napi::Value optimStepAsync(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), kNamePrefix, "optimStepAsync", [&]() -> Napi::Value {
+    Args a(info, kNamePrefix, "optimStepAsync");
+    std::string name = a.String(0), kind = a.String(1);
+    StepFn (*plan)(const TupleArgs&) = kind == "sgd"       ? SgdPlan<TupleArgs>
+                                       : kind == "adam"    ? AdamPlan<TupleArgs>
+                                       : kind == "rmsprop" ? RmspropPlan<TupleArgs>
+                                       : kind == "adagrad" ? AdagradPlan<TupleArgs>
+                                                           : nullptr;
+    if (plan == nullptr) a.RangeError("unknown optimizer '" + kind + "' (sgd, adam, rmsprop, adagrad)");
+    if (!a.Has(2) || !a[2].IsArray()) a.TypeError(2, "an array of argument arrays");
+    Napi::Array updates = a[2].As<Napi::Array>();
+    std::vector<StepFn> steps;
+    std::vector<TensorBox*> reads, writes;
+    steps.reserve(updates.Length());
+    for (uint32_t k = 0; k < updates.Length(); k++) {
+      Napi::Value u = updates[k];
+      if (!u.IsArray()) a.TypeError(2, "an array of argument arrays");
+      steps.push_back(plan(TupleArgs(a, name, u.As<Napi::Array>(), k, &reads, &writes)));
+    }
+    TensorWork work = [steps = std::move(steps)]() {
+      std::vector<at::Tensor> created;
+      created.reserve(steps.size());
+      for (const StepFn& s : steps) created.push_back(s());
+      return created;
+    };
+    return QueueTensorWork(a.Env(), name, std::move(reads), std::move(work), std::move(writes));
+  });
+}
 
 // clipGradNorm(grads[], maxNorm, normType, errorIfNonfinite) -> total norm (PyTorch 1.13's
 // clip_grad_norm_: norm of the per-tensor norms; grads scaled by min(1, max/(total+1e-6))).
@@ -186,6 +306,7 @@ const Export kExports[] = {
     {"crossEntropy", crossEntropy}, {"nllLoss", nllLoss}, {"binaryCrossEntropy", binaryCrossEntropy},
     {"binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits}, {"klDiv", klDiv},
     {"sgdStep", sgdStep}, {"adamStep", adamStep}, {"rmspropStep", rmspropStep}, {"adagradStep", adagradStep},
+    {"optimStepAsync", optimStepAsync},
     {"clipGradNorm", clipGradNorm}, {"clipGradValue", clipGradValue},
 };
 

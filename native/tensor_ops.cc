@@ -256,6 +256,7 @@ TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
       TensorBox* box = Unwrap(a.Env(), e, &stale);
       if (box == nullptr || !box->t.defined())
         throw Napi::TypeError::New(a.Env(), "index: index " + std::to_string(k) + " is not a live Tensor");
+      if (box->writers != 0) ThrowInUse(a.Env(), a.Name(), "using it");  // see TensorBox::writers
       idx.push_back(box->t);
     }
   }
@@ -292,16 +293,16 @@ TNAPI_TENSOR_FN(detach, a.Tensor(0).detach())
 // ---- reading --------------------------------------------------------------------------------
 // [dtypeCode, device, requiresGrad, ...shape] in one call: what a JS Tensor caches.
 TNAPI_FN(shape, {
-  const at::Tensor& t = a.Tensor(0);
+  const at::Tensor& t = a.Meta(0);
   Napi::Array shape = Napi::Array::New(a.Env(), t.dim());
   for (int64_t k = 0; k < t.dim(); k++) shape.Set(static_cast<uint32_t>(k), static_cast<double>(t.size(k)));
   return shape;
 })
-TNAPI_FN(dtype, { return Napi::Number::New(a.Env(), DtypeCode(a.Tensor(0).scalar_type())); })
-TNAPI_FN(device, { return Napi::String::New(a.Env(), a.Tensor(0).device().str()); })
-TNAPI_FN(isContiguous, { return Napi::Boolean::New(a.Env(), a.Tensor(0).is_contiguous()); })
+TNAPI_FN(dtype, { return Napi::Number::New(a.Env(), DtypeCode(a.Meta(0).scalar_type())); })
+TNAPI_FN(device, { return Napi::String::New(a.Env(), a.Meta(0).device().str()); })
+TNAPI_FN(isContiguous, { return Napi::Boolean::New(a.Env(), a.Meta(0).is_contiguous()); })
 TNAPI_FN(stride, {
-  const at::Tensor& t = a.Tensor(0);
+  const at::Tensor& t = a.Meta(0);
   Napi::Array out = Napi::Array::New(a.Env(), t.dim());
   for (int64_t k = 0; k < t.dim(); k++) out.Set(static_cast<uint32_t>(k), static_cast<double>(t.stride(k)));
   return out;

@@ -11,14 +11,20 @@ constexpr const char* kNamePrefix = "torch.";
 
 class TensorWorker : public Napi::AsyncWorker {
  public:
-  TensorWorker(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work)
+  TensorWorker(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
+               std::vector<TensorBox*> writes)
       : Napi::AsyncWorker(env, "torch-napi:async"),
         deferred_(Napi::Promise::Deferred::New(env)),
         opName_(std::move(opName)),
         inputs_(std::move(inputs)),
+        writes_(std::move(writes)),
         work_(std::move(work)),
         gradMode_(c10::GradMode::is_enabled()) {
     for (TensorBox* b : inputs_) b->inflight++;
+    for (TensorBox* b : writes_) {
+      b->inflight++;
+      b->writers++;
+    }
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -75,14 +81,19 @@ class TensorWorker : public Napi::AsyncWorker {
   }
   // JS thread: the inputs leave flight; zombies (handles collected meanwhile) are deleted.
   void Unmark() {
+    for (TensorBox* b : writes_) b->writers--;  // before any delete: a box may be in both lists
     for (TensorBox* b : inputs_)
       if (--b->inflight == 0 && b->zombie) delete b;
+    for (TensorBox* b : writes_)
+      if (--b->inflight == 0 && b->zombie) delete b;
     inputs_.clear();
+    writes_.clear();
   }
 
   Napi::Promise::Deferred deferred_;
   std::string opName_;
   std::vector<TensorBox*> inputs_;
+  std::vector<TensorBox*> writes_;
   TensorWork work_;
   bool gradMode_;
   std::vector<at::Tensor> results_;
@@ -113,8 +124,9 @@ const Export kExports[] = {
 
 }  // namespace
 
-Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work) {
-  auto* w = new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work));
+Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
+                            std::vector<TensorBox*> writes) {
+  auto* w = new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

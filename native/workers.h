@@ -9,6 +9,11 @@
 // thread-local: the JS thread's mode is captured at queue time and set inside `Execute`. No-grad
 // calls use grad mode off, not InferenceMode: inference tensors can never enter autograd later
 // (nor be modified in place outside InferenceMode), which would break `forward` parity.
+//
+// Writes. A call that modifies tensors in place on the pool thread (an optimizer's stepAsync)
+// names their boxes as `writes`: besides being in flight, they are marked as written
+// (`TensorBox::writers`), which makes every binding refuse them, reads included, until the call
+// completes. (A read-only input may be shared by any number of calls; a written one by none.)
 #pragma once
 
 #include "common.h"
@@ -21,8 +26,10 @@ using TensorWork = std::function<std::vector<at::Tensor>()>;
 
 // Queues `work` on the pool and returns a Promise of an array of handles (an undefined result
 // tensor becomes null). `inputs` are the boxes `work`'s tensors came from (see Args::Track).
-// Errors reject with the same conversion as Guard, prefixed by `opName`.
-Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work);
+// Errors reject with the same conversion as Guard, prefixed by `opName`. `writes` are the boxes
+// whose tensors `work` modifies (see Writes above).
+Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
+                            std::vector<TensorBox*> writes = {});
 
 }  // namespace tnapi
 

@@ -1,8 +1,7 @@
 import { checkBool, checkNumber } from '../errors';
-import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface AdagradOptions { lr?: number; lrDecay?: number; weightDecay?: number; initialAccumulatorValue?: number; eps?: number; maximize?: boolean }
 
@@ -28,9 +27,10 @@ export class Adagrad extends Optimizer {
     checkNonNegative(fn, 'eps', g.eps, 'epsilon value');
     checkBool(fn, 'maximize', g.maximize);
   }
-  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void {
+  protected readonly kernel = 'adagrad';
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
     if (!(st.step instanceof Tensor)) { st.step = stepTensor(); st.sum = stateLike(p, this.defaults.initialAccumulatorValue as number); }
-    N.adagradStep(p._h, grad._h, (st.sum as Tensor)._h, st.step._h, g.lr, g.lrDecay as number, g.weightDecay as number,
-      g.eps as number, g.maximize as boolean);
+    return [p._h, grad._h, (st.sum as Tensor)._h, st.step._h, g.lr, g.lrDecay as number, g.weightDecay as number,
+      g.eps as number, g.maximize as boolean];
   }
 }

@@ -1,8 +1,7 @@
 import { checkBool, checkNumber } from '../errors';
-import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean }
 
@@ -19,7 +18,7 @@ function checkAdam(fn: string, g: ParamGroup): void {
   checkBool(fn, 'maximize', g.maximize);
 }
 
-function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, decoupled: boolean): void {
+function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, decoupled: boolean): UpdateArgs {
   if (!(st.step instanceof Tensor)) {
     st.step = stepTensor();
     st.exp_avg = stateLike(p);
@@ -28,8 +27,8 @@ function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, d
   }
   const [b1, b2] = g.betas as [number, number];
   const max = st.max_exp_avg_sq instanceof Tensor ? st.max_exp_avg_sq._h : null;
-  N.adamStep(p._h, grad._h, (st.exp_avg as Tensor)._h, (st.exp_avg_sq as Tensor)._h, max, st.step._h, g.lr, b1, b2,
-    g.eps as number, g.weightDecay as number, g.amsgrad as boolean, g.maximize as boolean, decoupled);
+  return [p._h, grad._h, (st.exp_avg as Tensor)._h, (st.exp_avg_sq as Tensor)._h, max, st.step._h, g.lr, b1, b2,
+    g.eps as number, g.weightDecay as number, g.amsgrad as boolean, g.maximize as boolean, decoupled];
 }
 
 /** Adam (PyTorch's `optim.Adam`): L2 weight decay added to the gradient; `amsgrad` optional. */
@@ -43,7 +42,8 @@ export class Adam extends Optimizer {
   }
   protected override pythonOnlyOptions() { return { foreach: null, capturable: false, differentiable: false, fused: false }; }
   protected checkGroup(g: ParamGroup): void { checkAdam('Adam', g); }
-  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void { adamUpdate(p, grad, st, g, false); }
+  protected readonly kernel = 'adam';
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs { return adamUpdate(p, grad, st, g, false); }
 }
 
 /** AdamW (PyTorch's `optim.AdamW`): decoupled weight decay (default 1e-2). */
@@ -55,5 +55,6 @@ export class AdamW extends Optimizer {
   }
   protected override pythonOnlyOptions() { return { foreach: null, capturable: false }; }
   protected checkGroup(g: ParamGroup): void { checkAdam('AdamW', g); }
-  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void { adamUpdate(p, grad, st, g, true); }
+  protected readonly kernel = 'adam';
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs { return adamUpdate(p, grad, st, g, true); }
 }

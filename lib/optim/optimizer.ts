@@ -1,10 +1,12 @@
 // torch.optim.Optimizer: parameter groups, per-parameter state, PyTorch's state_dict structure.
 // Each concrete optimizer's update runs natively, one fused call per parameter (native/optim.cc),
-// replaying PyTorch's single-tensor implementation op for op.
+// replaying PyTorch's single-tensor implementation op for op. `stepAsync` runs the same native
+// updates, all of them in one call on the libuv thread pool.
 import { noGrad } from '../autograd';
 import { full } from '../creation';
 import { checkNumber, describe } from '../errors';
 import { keep } from '../memory';
+import { Handle, Native, OptimKernel, native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
 
@@ -29,6 +31,9 @@ export interface OptimizerStateDict {
   state: Map<number, Record<string, StateValue>>;
   param_groups: Array<Record<string, unknown> & { params: number[] }>;
 }
+
+/** The arguments of one parameter's native update (`adamStep`, ... in native/optim.cc). */
+export type UpdateArgs = Parameters<Native[`${OptimKernel}Step`]>;
 
 /** camelCase option ↔ PyTorch's snake_case key (`weightDecay` ↔ `weight_decay`, `maxLr` ↔ `max_lr`). */
 const toPyKey = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -75,6 +80,10 @@ export abstract class Optimizer {
   paramGroups: ParamGroup[] = [];
   /** Per-parameter state (moments, step counts), as PyTorch's `optimizer.state`. */
   state = new Map<Parameter, ParamState>();
+  /** The `stepAsync` in flight, if any (step, zeroGrad and the state functions refuse to run meanwhile). */
+  private pendingStep: Promise<void> | null = null;
+  /** Which native update this optimizer runs (`<kernel>Step` in native/optim.cc). */
+  protected abstract readonly kernel: OptimKernel;
   /** Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected pythonOnlyOptions(): Record<string, unknown> {
     return {};
@@ -122,20 +131,23 @@ export abstract class Optimizer {
 
   /** Performs one update of every parameter that has a gradient. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
+    const fn = `${this.constructor.name}.step`;
+    this.checkIdle(fn);
     let loss: Tensor | number | undefined;
     if (closure !== undefined) {
-      if (typeof closure !== 'function') throw new TypeError(`${this.constructor.name}.step: expected closure to be a function`);
+      if (typeof closure !== 'function') throw new TypeError(`${fn}: expected closure to be a function`);
       loss = closure();
     }
+    const update = N[`${this.kernel}Step`] as (...args: UpdateArgs) => Handle | null | undefined;
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
           const grad = p.grad;
           if (grad === null) continue;
           try {
-            let st = this.state.get(p);
-            if (!st) { st = {}; this.state.set(p, st); }
-            this.updateParam(p, grad, st, group);
+            const st = this.stateOf(p);
+            const created = update(...this.prepareUpdate(p, grad, st, group));
+            this.finishUpdate(st, created ?? null);
           } finally {
             grad.dispose();
           }
@@ -145,11 +157,95 @@ export abstract class Optimizer {
     return loss;
   }
 
-  /** One parameter's update (state initialised lazily here, as PyTorch's step does). */
-  protected abstract updateParam(p: Parameter, grad: Tensor, state: ParamState, group: ParamGroup): void;
+  /**
+   * `step()` on the libuv thread pool: one native call updates every parameter that has a
+   * gradient, with the same kernels as `step` (the results are equal bit for bit). The lazily
+   * created state (moments, step counters) is made on the JS thread first, as `step` makes it.
+   *
+   * Until the Promise settles, the parameters and state tensors being written are off limits:
+   * any use of them (a forward reading a parameter, `stateDict()`, `p.grad`, `zeroGrad()`) throws
+   * "in use by an async operation", and a second `step()`/`stepAsync()`/`zeroGrad()` of this
+   * optimizer throws too. The gradients are only read (a `backward` meanwhile accumulates into
+   * new gradient tensors instead of the ones being read). Closures are not supported: compute
+   * the loss (e.g. `await loss.backwardAsync()`) before calling stepAsync.
+   *
+   * @example
+   * await loss.backwardAsync();
+   * await opt.stepAsync();
+   * opt.zeroGrad();
+   * @throws (rejects) TypeError for a closure; Error while another step of this optimizer is in
+   *   flight or when a parameter or state tensor is in use by another async call.
+   */
+  async stepAsync(closure?: never): Promise<void> {
+    const fn = `${this.constructor.name}.stepAsync`;
+    if (closure !== undefined)
+      throw new TypeError(`${fn}: closures are not supported (evaluate the loss and its gradients first, then await stepAsync())`);
+    this.checkIdle(fn);
+    const grads: Tensor[] = [];
+    const states: ParamState[] = [];
+    const updates: UpdateArgs[] = [];
+    let created: Promise<(Handle | null)[]>;
+    try {
+      noGrad(() => {
+        for (const group of this.paramGroups) {
+          for (const p of group.params) {
+            const grad = p.grad;
+            if (grad === null) continue;
+            grads.push(grad);
+            const st = this.stateOf(p);
+            updates.push(this.prepareUpdate(p, grad, st, group));
+            states.push(st);
+          }
+        }
+      });
+      // Checks every argument synchronously (a tensor in use throws here) before queueing.
+      created = N.optimStepAsync(fn, this.kernel, updates as Parameters<Native['sgdStep']>[]);
+    } catch (e) {
+      for (const g of grads) g.dispose();
+      throw e;
+    }
+    const run = (async () => {
+      try {
+        const handles = await created;
+        states.forEach((st, i) => this.finishUpdate(st, handles[i]));
+      } finally {
+        for (const g of grads) g.dispose();
+        this.pendingStep = null;
+      }
+    })();
+    this.pendingStep = run;
+    return run;
+  }
 
-  /** Resets the gradients of all optimized parameters: to null (default, as PyTorch 2) or zero. */
+  /** A parameter's state, created empty on first use. */
+  private stateOf(p: Parameter): ParamState {
+    let st = this.state.get(p);
+    if (!st) { st = {}; this.state.set(p, st); }
+    return st;
+  }
+
+  /** Refuses to touch parameters or state while a stepAsync of this optimizer is in flight. */
+  protected checkIdle(fn: string): void {
+    if (this.pendingStep !== null)
+      throw new Error(`${fn}: a stepAsync() of this optimizer is still in flight (await it first)`);
+  }
+
+  /**
+   * One parameter's update: initialises its state lazily (as PyTorch's step does) and returns
+   * the arguments of the native update `<kernel>Step`. It must not change anything that the
+   * update has not yet done: that goes in `finishUpdate`.
+   */
+  protected abstract prepareUpdate(p: Parameter, grad: Tensor, state: ParamState, group: ParamGroup): UpdateArgs;
+
+  /** After a parameter's native update ran: records what it returned (SGD's new momentum buffer). */
+  protected finishUpdate(_state: ParamState, _created: Handle | null): void { /* nothing by default */ }
+
+  /**
+   * Resets the gradients of all optimized parameters: to null (default, as PyTorch 2) or zero.
+   * Refused (throws) while a `stepAsync()` of this optimizer is in flight: await it first.
+   */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
+    this.checkIdle(`${this.constructor.name}.zeroGrad`);
     const setToNone = opts.setToNone ?? true;
     for (const g of this.paramGroups) {
       for (const p of g.params) {
@@ -162,6 +258,7 @@ export abstract class Optimizer {
 
   /** PyTorch's structure: `{state: Map(index → state), param_groups: [{...options, params: [indices]}]}`. */
   stateDict(): OptimizerStateDict {
+    this.checkIdle(`${this.constructor.name}.stateDict`);
     const index = new Map<Parameter, number>();
     let next = 0;
     const groups = this.paramGroups.map((g) => {
@@ -192,6 +289,7 @@ export abstract class Optimizer {
    */
   loadStateDict(sd: OptimizerStateDict | { state: Record<string, Record<string, StateValue>> | Map<number, Record<string, StateValue>>; param_groups: Array<Record<string, unknown>> }): void {
     const fn = `${this.constructor.name}.loadStateDict`;
+    this.checkIdle(fn);
     if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.param_groups) || sd.state === null || typeof sd.state !== 'object')
       throw new TypeError(`${fn}: expected {state, param_groups}, got ${describe(sd)}`);
     if (sd.param_groups.length !== this.paramGroups.length)

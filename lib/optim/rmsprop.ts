@@ -1,8 +1,7 @@
 import { checkBool, checkNumber } from '../errors';
-import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, stateLike, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; maximize?: boolean }
 
@@ -24,16 +23,20 @@ export class RMSprop extends Optimizer {
     checkBool(fn, 'centered', g.centered);
     checkBool(fn, 'maximize', g.maximize);
   }
-  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void {
+  protected readonly kernel = 'rmsprop';
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
     if (typeof st.step !== 'number') {
       st.step = 0;
       st.square_avg = stateLike(p);
       if ((g.momentum as number) > 0) st.momentum_buffer = stateLike(p);
       if (g.centered) st.grad_avg = stateLike(p);
     }
-    st.step = (st.step as number) + 1;
     const h = (k: string) => (st[k] instanceof Tensor ? (st[k] as Tensor)._h : null);
-    N.rmspropStep(p._h, grad._h, (st.square_avg as Tensor)._h, h('grad_avg'), h('momentum_buffer'), g.lr, g.alpha as number,
-      g.eps as number, g.weightDecay as number, g.momentum as number, g.centered as boolean, g.maximize as boolean);
+    return [p._h, grad._h, (st.square_avg as Tensor)._h, h('grad_avg'), h('momentum_buffer'), g.lr, g.alpha as number,
+      g.eps as number, g.weightDecay as number, g.momentum as number, g.centered as boolean, g.maximize as boolean];
+  }
+  /** The step count moves on once the update has run (a refused stepAsync leaves it as it was). */
+  protected override finishUpdate(st: ParamState): void {
+    st.step = (st.step as number) + 1;
   }
 }

@@ -1,9 +1,9 @@
 import { checkBool, checkNumber } from '../errors';
-import { native as N } from '../native';
+import { Handle } from '../native';
 import { Tensor } from '../tensor';
 import { keep } from '../memory';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, checkOptimizerOptions, checkNonNegative } from './optimizer';
 
 export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }
 
@@ -27,10 +27,13 @@ export class SGD extends Optimizer {
     if (checkBool(fn, 'nesterov', g.nesterov) && ((g.momentum as number) <= 0 || g.dampening !== 0))
       throw new RangeError(`${fn}: Nesterov momentum requires a momentum and zero dampening`);
   }
-  protected updateParam(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): void {
+  protected readonly kernel = 'sgd';
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
     const buf = st.momentum_buffer instanceof Tensor ? st.momentum_buffer : null;
-    const created = N.sgdStep(p._h, grad._h, buf ? buf._h : null, g.lr, g.momentum as number, g.dampening as number,
-      g.weightDecay as number, g.nesterov as boolean, g.maximize as boolean);
+    return [p._h, grad._h, buf ? buf._h : null, g.lr, g.momentum as number, g.dampening as number,
+      g.weightDecay as number, g.nesterov as boolean, g.maximize as boolean];
+  }
+  protected override finishUpdate(st: ParamState, created: Handle | null): void {
     if (created !== null) st.momentum_buffer = keep(new Tensor(created));
     else if (!('momentum_buffer' in st)) st.momentum_buffer = null;
   }

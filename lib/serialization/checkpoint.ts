@@ -335,12 +335,23 @@ export function pickleCheckpoint(fn: string, obj: unknown): { pkl: Buffer; stora
   return { pkl: pickler.dump(obj), storages };
 }
 
-/** Writes the zip: data.pkl, byteorder, data/<key> per storage, version (as PyTorch 1.13+). */
-export function writeCheckpoint(sink: ByteSink, pkl: Buffer, storages: Tensor[], forceZip64 = false): void {
+/**
+ * Writes the zip: data.pkl, byteorder, data/<key> per storage, version (as PyTorch 1.13+), one
+ * step per storage, so that an async writer can write each record to the file before the next.
+ * `storage(i)` gives the bytes of storage i (called once, at its step).
+ */
+export function* writeCheckpoint(sink: ByteSink, pkl: Buffer, count: number, storage: (i: number) => Uint8Array,
+  forceZip64 = false): Generator<void, void, void> {
   const zip = new ZipWriter(sink, { forceZip64 });
   zip.add('archive/data.pkl', pkl);
   zip.add('archive/byteorder', Buffer.from('little'));
-  storages.forEach((t, i) => zip.add(`archive/data/${i}`, N.rawBytes(t._h)));
+  for (let i = 0; i < count; i++) {
+    zip.add(`archive/data/${i}`, storage(i));
+    yield;
+  }
   zip.add('archive/version', Buffer.from('3\n'));
   zip.finish();
 }
+
+/** The bytes of a checkpoint's storages (each tensor's data, contiguous, copied out of libtorch). */
+export const storageBytes = (t: Tensor): Uint8Array => N.rawBytes(t._h);

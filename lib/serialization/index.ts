@@ -2,8 +2,8 @@
 import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
 import { Tensor } from '../tensor';
-import { checkMapLocation, loadCheckpoint, pickleCheckpoint, writeCheckpoint } from './checkpoint';
-import { FormatError, atomicWrite, openSource } from './io';
+import { MapLocation, checkMapLocation, loadCheckpoint, pickleCheckpoint, storageBytes, writeCheckpoint } from './checkpoint';
+import { ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
 import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './safetensors';
 
 export interface LoadOptions {
@@ -60,7 +60,31 @@ export function save(obj: unknown, path: string, opts?: SaveOptions): void {
   const fn = 'torch.save';
   const o = checkOptions<SaveOptions>(fn, opts);
   const { pkl, storages } = pickleCheckpoint(fn, obj);
-  atomicWrite(fn, path, (sink) => writeCheckpoint(sink, pkl, storages, o._forceZip64 === true));
+  atomicWrite(fn, path, (sink) => writeCheckpoint(sink, pkl, storages.length, (i) => storageBytes(storages[i]), o._forceZip64 === true));
+}
+
+/**
+ * `torch.save` whose file I/O does not block the event loop: the same file, written with the
+ * same atomic protocol (temp file, fsync, rename) through fs.promises.
+ *
+ * What runs on the JS thread: at the call, pickling `obj` and copying every tensor's bytes (a
+ * snapshot: the file holds the values at the call, whatever happens to the tensors afterwards;
+ * it costs memory for a copy of them until each is written); then building the zip records
+ * (headers, CRC-32), one record at a time, each written before the next is made. Opening,
+ * writing, fsync and rename run on the libuv pool.
+ *
+ * @example await torch.saveAsync(model.stateDict(), 'model.pt')
+ * @throws (rejects) as torch.save, with `torch.saveAsync` in the messages.
+ */
+export async function saveAsync(obj: unknown, path: string, opts?: SaveOptions): Promise<void> {
+  const fn = 'torch.saveAsync';
+  const o = checkOptions<SaveOptions>(fn, opts);
+  const { pkl, storages } = pickleCheckpoint(fn, obj);
+  // A snapshot: the tensors may change (a training step) while the file is written. Each copy is
+  // dropped once its record is written.
+  const bytes: (Uint8Array | null)[] = storages.map(storageBytes);
+  const take = (i: number): Uint8Array => { const b = bytes[i]!; bytes[i] = null; return b; };
+  await atomicWriteAsync(fn, path, (sink) => writeCheckpoint(sink, pkl, bytes.length, take, o._forceZip64 === true));
 }
 
 /**
@@ -80,9 +104,28 @@ export function save(obj: unknown, path: string, opts?: SaveOptions): void {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function load<T = any>(file: string | Uint8Array, opts?: LoadOptions): T {
   const fn = 'torch.load';
-  const o = checkOptions<LoadOptions>(fn, opts);
-  const mapLocation = checkMapLocation(fn, o.mapLocation);
-  const { src, name } = openSource(fn, file);
+  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
+  return parseCheckpoint<T>(fn, openSource(fn, file), mapLocation);
+}
+
+/**
+ * `torch.load` whose file reading does not block the event loop: the file is read whole into
+ * memory through fs.promises (so it needs memory for the file and its tensors at once, and files
+ * larger than Node's largest Buffer are refused: use `torch.load` for those). Parsing the pickle
+ * and building the tensors then run on the JS thread, as in `torch.load`, with the same checks
+ * and the same errors (named `torch.loadAsync`).
+ *
+ * @example model.loadStateDict(await torch.loadAsync('model.pt'))
+ * @throws (rejects) Error `torch.loadAsync: <problem> (file: ...)` for unreadable, corrupt or unsupported files.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function loadAsync<T = any>(file: string | Uint8Array, opts?: LoadOptions): Promise<T> {
+  const fn = 'torch.loadAsync';
+  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
+  return parseCheckpoint<T>(fn, await openSourceAsync(fn, file), mapLocation);
+}
+
+function parseCheckpoint<T>(fn: string, { src, name }: { src: ByteSource; name: string }, mapLocation: MapLocation | undefined): T {
   try {
     return loadCheckpoint(src, mapLocation) as T;
   } catch (e) {

@@ -1,7 +1,9 @@
 // Byte sources and sinks for the checkpoint formats: positioned reads from a file (or a buffer),
-// buffered writes, CRC-32, and the atomic write (temp file, fsync, rename) every save uses.
+// buffered writes, CRC-32, and the atomic write (temp file, fsync, rename) every save uses, in a
+// blocking form (torch.save) and a non-blocking one (torch.saveAsync) that share one protocol.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as fsp from 'fs/promises';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { constants as bufferConstants } from 'buffer';
@@ -85,12 +87,17 @@ export interface ByteSink {
   write(bytes: Uint8Array): void;
 }
 
-export class FileSink implements ByteSink {
+/**
+ * Sequential writes, small ones coalesced into 64 KiB chunks, handed to `out` in order. A chunk
+ * handed out is never written again by the sink (a fresh buffer follows each flush), so `out` may
+ * keep it until an async write is done with it.
+ */
+export class BufferedSink implements ByteSink {
   offset = 0;
   private pending: Buffer = Buffer.allocUnsafe(1 << 16);
   private used = 0;
 
-  constructor(private readonly fd: number) {}
+  constructor(private readonly out: (bytes: Uint8Array) => void) {}
 
   write(bytes: Uint8Array): void {
     if (bytes.byteLength <= this.pending.length - this.used) {
@@ -102,15 +109,25 @@ export class FileSink implements ByteSink {
         this.pending.set(bytes, 0);
         this.used = bytes.byteLength;
       } else {
-        writeAll(this.fd, bytes);
+        this.out(bytes);
       }
     }
     this.offset += bytes.byteLength;
   }
 
   flush(): void {
-    if (this.used) writeAll(this.fd, this.pending.subarray(0, this.used));
+    if (this.used) {
+      this.out(this.pending.subarray(0, this.used));
+      this.pending = Buffer.allocUnsafe(this.pending.length);
+    }
     this.used = 0;
+  }
+}
+
+/** A BufferedSink writing to a file descriptor, blocking. */
+export class FileSink extends BufferedSink {
+  constructor(fd: number) {
+    super((bytes) => writeAll(fd, bytes));
   }
 }
 
@@ -159,47 +176,134 @@ export function crc32(data: Uint8Array, crc = 0): number {
 export const TEMP_RE = /\.tmp-\d+-[0-9a-f]{12}$/;
 
 /**
- * Writes a file atomically: everything goes to `<target>.tmp-<pid>-<random>` in the target's
+ * One file-system call of the atomic-write protocol, runnable blocking (`sync`, for torch.save)
+ * or on the libuv pool (`async`, for torch.saveAsync), so that both run the same protocol.
+ */
+interface IoStep { sync(): unknown; async(): Promise<unknown> }
+type Io<T> = Generator<IoStep, T, unknown>;
+
+function* io<T>(sync: () => T, async: () => Promise<T>): Io<T> {
+  return (yield { sync, async }) as T;
+}
+
+/** Runs the protocol with blocking calls; an error of a call is thrown into it at that call. */
+function runBlocking<T>(g: Io<T>): T {
+  let r = g.next();
+  while (!r.done) {
+    let v: unknown;
+    try {
+      v = r.value.sync();
+    } catch (e) {
+      r = g.throw(e);
+      continue;
+    }
+    r = g.next(v);
+  }
+  return r.value;
+}
+
+/** Runs the protocol with fs.promises calls: the event loop never waits on the disk. */
+async function runNonBlocking<T>(g: Io<T>): Promise<T> {
+  let r = g.next();
+  while (!r.done) {
+    let v: unknown;
+    try {
+      v = await r.value.async();
+    } catch (e) {
+      r = g.throw(e);
+      continue;
+    }
+    r = g.next(v);
+  }
+  return r.value;
+}
+
+/** An open file of the protocol: a descriptor (blocking) or a FileHandle (non-blocking). */
+type OpenFile = number | fsp.FileHandle;
+const fdOf = (f: OpenFile): number => f as number;
+const handleOf = (f: OpenFile): fsp.FileHandle => f as fsp.FileHandle;
+
+async function writeAllAsync(fh: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.byteLength - done, MAX_READ_CHUNK));
+    done += bytesWritten;
+  }
+}
+
+/**
+ * What `atomicWrite` writes: a function that writes everything to the sink, either at once
+ * (returns nothing) or record by record (returns an iterable that writes one record per step;
+ * the non-blocking save writes the queued bytes to the file between steps, so at most about one
+ * record is held in memory).
+ */
+export type WriteFn = (sink: ByteSink) => Iterable<unknown> | void;
+
+/**
+ * The atomic-write protocol: everything goes to `<target>.tmp-<pid>-<random>` in the target's
  * directory, which is fsynced, closed and renamed over the target (so a reader sees the old file
  * or the new one, never a part). On error the temp file is removed; a process killed mid-write
  * can leave its temp file behind (never the target). A symlink target is followed; an existing
  * target's permission bits are kept.
  */
-export function atomicWrite(fn: string, target: string, write: (sink: ByteSink) => void): void {
+function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void> {
   if (typeof target !== 'string' || target === '')
     throw new TypeError(`${fn}: expected path to be a non-empty string, got ${target === '' ? 'an empty string' : typeof target}`);
   let real = target;
   let mode: number | undefined;
   try {
-    if (fs.lstatSync(target).isSymbolicLink()) real = fs.realpathSync(target);
-    const st = fs.statSync(real);
+    const lst = yield* io(() => fs.lstatSync(target), () => fsp.lstat(target));
+    if (lst.isSymbolicLink()) real = yield* io(() => fs.realpathSync(target), () => fsp.realpath(target));
+    const st = yield* io(() => fs.statSync(real), () => fsp.stat(real));
     if (st.isDirectory()) throw new Error(`${fn}: cannot write '${target}': it is a directory`);
     mode = st.mode & 0o7777;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapIo(fn, target, e);
   }
   const tmp = path.join(path.dirname(real), `${path.basename(real)}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
-  let fd = -1;
+  let file: OpenFile | null = null;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o666);
-    if (mode !== undefined) fs.fchmodSync(fd, mode);
-    const sink = new FileSink(fd);
-    write(sink);
+    const f: OpenFile = yield* io<OpenFile>(() => fs.openSync(tmp, 'wx', 0o666), () => fsp.open(tmp, 'wx', 0o666));
+    file = f;
+    if (mode !== undefined) { const m = mode; yield* io(() => fs.fchmodSync(fdOf(f), m), () => handleOf(f).chmod(m)); }
+    const queue: Uint8Array[] = [];
+    const sink = new BufferedSink((bytes) => queue.push(bytes));
+    function* drain(): Io<void> {
+      for (let chunk = queue.shift(); chunk !== undefined; chunk = queue.shift()) {
+        const c = chunk;
+        yield* io(() => writeAll(fdOf(f), c), () => writeAllAsync(handleOf(f), c));
+      }
+    }
+    const records = write(sink);
+    if (records) for (const _ of records) yield* drain();
     sink.flush();
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = -1;
-    fs.renameSync(tmp, real);
+    yield* drain();
+    yield* io(() => fs.fsyncSync(fdOf(f)), () => handleOf(f).sync());
+    file = null;
+    yield* io(() => fs.closeSync(fdOf(f)), () => handleOf(f).close());
+    yield* io(() => fs.renameSync(tmp, real), () => fsp.rename(tmp, real));
   } catch (e) {
-    if (fd >= 0) try { fs.closeSync(fd); } catch { /* already failing */ }
-    try { fs.unlinkSync(tmp); } catch { /* never created, or already gone */ }
+    const f = file;
+    if (f !== null) try { yield* io(() => fs.closeSync(fdOf(f)), () => handleOf(f).close()); } catch { /* already failing */ }
+    try { yield* io(() => fs.unlinkSync(tmp), () => fsp.unlink(tmp)); } catch { /* never created, or already gone */ }
     throw wrapIo(fn, target, e);
   }
   // Make the rename itself durable (best effort: not every platform can fsync a directory).
+  const dir = path.dirname(real);
   try {
-    const dfd = fs.openSync(path.dirname(real), 'r');
-    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+    const d: OpenFile = yield* io<OpenFile>(() => fs.openSync(dir, 'r'), () => fsp.open(dir, 'r'));
+    try { yield* io(() => fs.fsyncSync(fdOf(d)), () => handleOf(d).sync()); } finally { yield* io(() => fs.closeSync(fdOf(d)), () => handleOf(d).close()); }
   } catch { /* ignore */ }
+}
+
+/** Writes a file atomically (see atomicWriteSteps), blocking. */
+export function atomicWrite(fn: string, target: string, write: WriteFn): void {
+  runBlocking(atomicWriteSteps(fn, target, write));
+}
+
+/** Writes a file atomically (see atomicWriteSteps); every file-system call goes through fs.promises. */
+export function atomicWriteAsync(fn: string, target: string, write: WriteFn): Promise<void> {
+  return runNonBlocking(atomicWriteSteps(fn, target, write));
 }
 
 function wrapIo(fn: string, target: string, e: unknown): Error {
@@ -209,20 +313,67 @@ function wrapIo(fn: string, target: string, e: unknown): Error {
   return err;
 }
 
-/** A source for a path or a buffer, with the file named in errors; `describe` for messages. */
-export function openSource(fn: string, file: unknown): { src: ByteSource; name: string } {
+/** The error for a file that cannot be opened (the same for openSource and openSourceAsync). */
+function cannotRead(fn: string, file: string, e: unknown): Error {
+  if (e instanceof FormatError) return new Error(`${fn}: cannot read '${file}': ${e.message}`);
+  const err = new Error(`${fn}: cannot read '${file}': ${(e as Error).message}`);
+  (err as Error & { cause?: unknown }).cause = e;
+  return err;
+}
+
+/** The arguments a source can come from: a non-empty path or the bytes themselves. */
+function checkSourceArg(fn: string, file: unknown): string | Uint8Array {
   if (typeof file === 'string') {
     if (file === '') throw new TypeError(`${fn}: expected path to be a non-empty string or a Uint8Array, got an empty string`);
-    try {
-      return { src: new FileSource(file), name: `'${file}'` };
-    } catch (e) {
-      if (e instanceof FormatError) throw new Error(`${fn}: cannot read '${file}': ${e.message}`);
-      const err = new Error(`${fn}: cannot read '${file}': ${(e as Error).message}`);
-      (err as Error & { cause?: unknown }).cause = e;
-      throw err;
-    }
+    return file;
   }
-  if (file instanceof Uint8Array) return { src: new BufferSource(file), name: `a buffer of ${file.byteLength} bytes` };
+  if (file instanceof Uint8Array) return file;
   const got = file === null ? 'null' : Array.isArray(file) ? 'an array' : typeof file;
   throw new TypeError(`${fn}: expected path to be a string or a Uint8Array, got ${got}`);
+}
+
+const bufferSource = (b: Uint8Array) => ({ src: new BufferSource(b) as ByteSource, name: `a buffer of ${b.byteLength} bytes` });
+
+/** A source for a path or a buffer, with the file named in errors; `describe` for messages. */
+export function openSource(fn: string, file: unknown): { src: ByteSource; name: string } {
+  const f = checkSourceArg(fn, file);
+  if (typeof f !== 'string') return bufferSource(f);
+  try {
+    return { src: new FileSource(f), name: `'${f}'` };
+  } catch (e) {
+    throw cannotRead(fn, f, e);
+  }
+}
+
+/**
+ * `openSource` without blocking the event loop: a path is read whole into memory by fs.promises
+ * calls (the same checks as FileSource: a regular file, opened then checked again), and parsed
+ * from there. Files up to Node's largest Buffer are supported (`torch.load` reads larger ones).
+ */
+export async function openSourceAsync(fn: string, file: unknown): Promise<{ src: ByteSource; name: string }> {
+  const f = checkSourceArg(fn, file);
+  if (typeof f !== 'string') return bufferSource(f);
+  let data: Buffer;
+  try {
+    // Refuse FIFOs and devices before opening (opening a FIFO with no writer would block a pool thread).
+    if (!(await fsp.stat(f)).isFile()) bad('not a regular file');
+    const fh = await fsp.open(f, 'r');
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) bad('not a regular file');
+      if (st.size > bufferConstants.MAX_LENGTH)
+        bad(`the file (${st.size} bytes) is larger than the largest buffer Node can allocate; use the blocking load`);
+      data = Buffer.allocUnsafe(st.size);
+      for (let done = 0; done < st.size;) {
+        const { bytesRead } = await fh.read(data, done, Math.min(st.size - done, MAX_READ_CHUNK), done);
+        if (bytesRead === 0) bad(`unexpected end of file at byte ${done} (was the file truncated while being read?)`);
+        done += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw cannotRead(fn, f, e);
+  }
+  return { src: new BufferSource(data), name: `'${f}'` };
 }

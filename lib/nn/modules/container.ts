@@ -1,5 +1,106 @@
+import { isGradEnabled, setGradEnabled } from '../../autograd';
 import { checkInt, describe } from '../../errors';
+import { tidy } from '../../memory';
+import { scopes } from '../../scope';
+import { Tensor } from '../../tensor';
 import { Module, moduleSlots } from './module';
+
+// ---- forwards that run either way ------------------------------------------------------------
+//
+// A composed module's forward is written once, as a generator that yields its heavy steps (a
+// child's forward) and computes the cheap parts itself. `runForward` runs it on the JS thread
+// (each step's `sync`); `runForwardAsync` awaits each step's `async` (a child's forwardAsync on the
+// libuv pool) and runs the code between the steps on the JS thread. Same code, same results.
+
+/** One step of a forward: `sync` computes it now; `async`, if any, on the pool. */
+export interface ForwardStep {
+  sync(): unknown;
+  async?(): Promise<unknown>;
+  /** Rewrites an error of the step (e.g. to name the calling layer). */
+  wrapError?(e: unknown): unknown;
+}
+/** A forward written as a generator of steps, returning T. */
+export type Forward<T> = Generator<ForwardStep, T, unknown>;
+
+/** Yields one step; its result comes back as the value of `yield*`. */
+export function* forwardStep<T>(sync: () => T, async?: () => Promise<T>, wrapError?: (e: unknown) => unknown): Forward<T> {
+  return (yield { sync, async, wrapError }) as T;
+}
+
+type ForwardFns = { forward(...args: unknown[]): unknown; forwardAsync?(...args: unknown[]): Promise<unknown> };
+
+/** `m.forward(...args)` as a step: async runs await `m.forwardAsync(...args)` when `m` has one. */
+export function callForward(m: Module, ...args: unknown[]): Forward<unknown> {
+  const f = m as unknown as ForwardFns;
+  return forwardStep(() => f.forward(...args), typeof f.forwardAsync === 'function' ? () => f.forwardAsync!(...args) : undefined);
+}
+
+/** Runs a forward on the JS thread (no scope of its own: callers tidy as they did). */
+export function runForward<T>(g: Forward<T>): T {
+  let r = g.next();
+  while (!r.done) {
+    const s = r.value;
+    let v: unknown;
+    try {
+      v = s.sync();
+    } catch (e) {
+      throw s.wrapError ? s.wrapError(e) : e;
+    }
+    r = g.next(v);
+  }
+  return r.value;
+}
+
+function tensorsIn(v: unknown, out: Tensor[], seen = new Set<unknown>()): void {
+  if (v instanceof Tensor) { out.push(v); return; }
+  if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  seen.add(v);
+  if (Array.isArray(v) || v instanceof Set) for (const x of v) tensorsIn(x, out, seen);
+  else if (v instanceof Map) for (const [k, x] of v) { tensorsIn(k, out, seen); tensorsIn(x, out, seen); }
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, seen);
+}
+
+/**
+ * Runs a forward, awaiting the steps that have an `async`. As if the whole call ran inside one
+ * `torch.tidy`: every tensor made by the code between steps or returned by a step is disposed when
+ * it settles, except the result (and `torch.keep`-ed ones). Grad mode is the caller's, captured
+ * at the call and set around every piece that runs later (and so inside every worker it queues).
+ */
+export async function runForwardAsync<T>(g: Forward<T>): Promise<T> {
+  const made: Tensor[] = [];
+  const grad = isGradEnabled();
+  const segment = <R>(f: () => R): R => {
+    const prev = isGradEnabled();
+    setGradEnabled(grad);
+    scopes.push(made);
+    try {
+      return f();
+    } finally {
+      scopes.pop();
+      setGradEnabled(prev);
+    }
+  };
+  // tidy's rules, applied to what this call made (`made` goes into tidy's own scope)
+  const settle = <R>(f: () => R): R => tidy(() => { scopes[scopes.length - 1].push(...made); return f(); });
+  try {
+    let r = segment(() => g.next());
+    while (!r.done) {
+      const s = r.value;
+      let v: unknown;
+      try {
+        v = s.async ? await segment(s.async) : segment(s.sync);
+      } catch (e) {
+        throw s.wrapError ? s.wrapError(e) : e;
+      }
+      if (s.async) tensorsIn(v, made);
+      r = segment(() => g.next(v));
+    }
+    const result = r.value;
+    return settle(() => result);
+  } catch (e) {
+    return settle(() => { throw e; });
+  }
+}
 
 /** The entries of a container in order, a module repeated under several keys once per key (as PyTorch's `_modules.values()`). */
 function listEntries(m: Module): Module[] {
@@ -47,9 +148,24 @@ export class Sequential extends Module {
     this.registerModule(String(this.length), checkModule('Sequential.append', m, 'module'));
     return this;
   }
-  forward(input: unknown): unknown {
+  /** The children in order, each fed the previous one's output. Typed as a `Tensor` by default (the usual case); give `T` for other outputs. */
+  forward<T = Tensor>(input: unknown): T {
+    return runForward(this.steps(input)) as T;
+  }
+  /**
+   * `forward` with each child's `forwardAsync` awaited where it has one (Linear, LSTM, GRU, RNN,
+   * MultiheadAttention, the Transformer layers, nested Sequentials), and its `forward` called
+   * on the JS thread otherwise (cheap elementwise modules: activations, dropout, norms). The
+   * intermediate outputs are disposed when it settles (as in a `torch.tidy`); the result is the
+   * caller's. Grad mode is the caller's at the call.
+   * @example const y = await new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1)).forwardAsync(x);
+   */
+  forwardAsync<T = Tensor>(input: unknown): Promise<T> {
+    return runForwardAsync(this.steps(input)) as Promise<T>;
+  }
+  private *steps(input: unknown): Forward<unknown> {
     let x = input;
-    for (const m of listEntries(this)) x = (m.forward as (a: unknown) => unknown)(x);
+    for (const m of listEntries(this)) x = yield* callForward(m, x);
     return x;
   }
   [Symbol.iterator](): IterableIterator<Module> {

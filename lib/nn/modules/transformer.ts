@@ -3,6 +3,11 @@
 // are PyTorch's. Only the slow path is ported: PyTorch 1.13's fused encoder "fast path" and
 // nested-tensor path give different answers in some cases (padded positions come out 0, a float
 // key-padding mask is booleanised); our outputs are always the slow path's.
+//
+// Every forward is written once, as a generator of steps (see container.ts): `forward` runs it on
+// the JS thread; `forwardAsync` awaits the heavy steps (attention and the feed-forward Linears,
+// each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
+// residual adds, dropout, activation) on the JS thread between them.
 import { full } from '../../creation';
 import * as os from 'os';
 import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
@@ -13,8 +18,8 @@ import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
 import { Parameter } from '../parameter';
-import { MultiheadAttention } from './attention';
-import { ModuleList } from './container';
+import { MultiheadAttention, MultiheadAttentionForwardOptions } from './attention';
+import { Forward, ModuleList, callForward, forwardStep, runForward, runForwardAsync } from './container';
 import { Dropout } from './dropout';
 import { FactoryOptions, Linear } from './linear';
 import { Module } from './module';
@@ -147,20 +152,24 @@ function checkSeq(fn: string, arg: string, t: unknown, dModel: number, batchFirs
 }
 
 /**
- * Runs an attention call; its TypeError/RangeError/TorchError comes back with the layer's
- * function name and which of the layer's arguments that attention received, in front of
+ * An attention call as a forward step; its TypeError/RangeError/TorchError comes back with the
+ * layer's function name and which of the layer's arguments that attention received, in front of
  * MultiheadAttention's own message.
  */
-function inAttention<T>(fn: string, where: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
+function attend(fn: string, where: string, mha: MultiheadAttention, q: Tensor, k: Tensor, v: Tensor,
+  opts: MultiheadAttentionForwardOptions): Forward<[Tensor, Tensor | null]> {
+  return forwardStep(() => mha.forward(q, k, v, opts), () => mha.forwardAsync(q, k, v, opts), (e) => {
     if (e instanceof TypeError || e instanceof RangeError || e instanceof TorchError) {
       const Ctor = e.constructor as new (message: string, opts?: { cause?: unknown }) => Error;
-      throw new Ctor(`${fn}: in ${where}: ${e.message}`, { cause: e });
+      return new Ctor(`${fn}: in ${where}: ${e.message}`, { cause: e });
     }
-    throw e;
-  }
+    return e;
+  });
+}
+
+/** A Linear (or any module) of a layer as a forward step: awaited as forwardAsync in async runs. */
+function* through(m: Module, x: Tensor): Forward<Tensor> {
+  return (yield* callForward(m, x)) as Tensor;
 }
 
 type ActivationFn = (x: Tensor) => Tensor;
@@ -385,7 +394,24 @@ export class TransformerEncoderLayer extends Module {
    * errors come back prefixed with this function and the argument they concern.
    */
   forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
-    const fn = 'TransformerEncoderLayer.forward';
+    const g = this.steps('TransformerEncoderLayer.forward', src, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with its attention and feed-forward Linears on the libuv thread pool (awaited in
+   * turn; norms, dropout, activation and residual adds run on the JS thread between them). Same
+   * options, checks and results as `forward`; errors reject. Intermediate tensors are disposed
+   * when it settles; the result is the caller's. Until it settles, src, the masks and the
+   * parameters are in use (see `MultiheadAttention.forwardAsync`).
+   * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
+   */
+  async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
+  }
+
+  /** The checks (at the call), then the forward as steps. */
+  private steps(fn: string, src: Tensor, opts: TransformerEncoderLayerForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerEncoderLayerForwardOptions>(fn, opts, ['srcMask', 'srcKeyPaddingMask', 'isCausal'],
       { mask: " (the source mask is called srcMask here, as in PyTorch's TransformerEncoderLayer.forward)" });
     checkSeq(fn, 'src', src, this.dModel, this.batchFirst);
@@ -393,29 +419,30 @@ export class TransformerEncoderLayer extends Module {
     const kpm = optTensor(fn, 'srcKeyPaddingMask', o.srcKeyPaddingMask);
     const isCausal = optFlag(fn, 'isCausal', o.isCausal);
     checkKpmDtype(fn, 'srcKeyPaddingMask', kpm);
-    return tidy(() => {
-      let x = src;
-      if (this.normFirst) {
-        x = x.add(this.saBlock(this.norm1.forward(x), srcMask, kpm, isCausal));
-        x = x.add(this.ffBlock(this.norm2.forward(x)));
-      } else {
-        x = this.norm1.forward(x.add(this.saBlock(x, srcMask, kpm, isCausal)));
-        x = this.norm2.forward(x.add(this.ffBlock(x)));
-      }
-      return x;
-    });
+    return this.layer(fn, src, srcMask, kpm, isCausal);
   }
 
-  private saBlock(x: Tensor, attnMask: Tensor | null, keyPaddingMask: Tensor | null, isCausal: boolean | undefined): Tensor {
-    const [out] = inAttention('TransformerEncoderLayer.forward',
-      'self_attn (srcMask is its attnMask, srcKeyPaddingMask its keyPaddingMask)',
-      () => this.self_attn.forward(x, x, x, { attnMask, keyPaddingMask, needWeights: false, isCausal }));
+  private *layer(fn: string, src: Tensor, srcMask: Tensor | null, kpm: Tensor | null, isCausal: boolean | undefined): Forward<Tensor> {
+    let x = src;
+    if (this.normFirst) {
+      x = x.add(yield* this.saBlock(fn, this.norm1.forward(x), srcMask, kpm, isCausal));
+      x = x.add(yield* this.ffBlock(fn, this.norm2.forward(x)));
+    } else {
+      x = this.norm1.forward(x.add(yield* this.saBlock(fn, x, srcMask, kpm, isCausal)));
+      x = this.norm2.forward(x.add(yield* this.ffBlock(fn, x)));
+    }
+    return x;
+  }
+
+  private *saBlock(fn: string, x: Tensor, attnMask: Tensor | null, keyPaddingMask: Tensor | null, isCausal: boolean | undefined): Forward<Tensor> {
+    const [out] = yield* attend(fn, 'self_attn (srcMask is its attnMask, srcKeyPaddingMask its keyPaddingMask)',
+      this.self_attn, x, x, x, { attnMask, keyPaddingMask, needWeights: false, isCausal });
     return this.dropout1.forward(out);
   }
 
-  private ffBlock(x: Tensor): Tensor {
-    const h = applyActivation('TransformerEncoderLayer.forward', this.activation, this.linear1.forward(x));
-    return this.dropout2.forward(this.linear2.forward(this.dropout.forward(h)));
+  private *ffBlock(fn: string, x: Tensor): Forward<Tensor> {
+    const h = applyActivation(fn, this.activation, yield* through(this.linear1, x));
+    return this.dropout2.forward(yield* through(this.linear2, this.dropout.forward(h)));
   }
 }
 
@@ -476,54 +503,80 @@ export class TransformerDecoderLayer extends Module {
 
   /** @returns the output, shaped like `tgt`. */
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
-    const fn = 'TransformerDecoderLayer.forward';
+    const g = this.steps('TransformerDecoderLayer.forward', tgt, memory, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with its attentions and feed-forward Linears on the libuv thread pool (see
+   * `TransformerEncoderLayer.forwardAsync`). Same options, checks and results as `forward`.
+   */
+  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
+  }
+
+  /** The checks (at the call), then the forward as steps. */
+  private steps(fn: string, tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerDecoderForwardOptions>(fn, opts, DECODER_OPTIONS);
     checkSeq(fn, 'tgt', tgt, this.dModel, this.batchFirst);
     checkSeq(fn, 'memory', memory, this.dModel, this.batchFirst);
     if (tgt.dim() !== memory.dim())
       throw new RangeError(`${fn}: tgt and memory must both be batched (3-D) or both unbatched (2-D), got tgt ` +
         `${shapeStr(tgt.shape)} and memory ${shapeStr(memory.shape)}`);
-    const tgtMask = optTensor(fn, 'tgtMask', o.tgtMask);
-    const memoryMask = optTensor(fn, 'memoryMask', o.memoryMask);
-    const tgtKpm = optTensor(fn, 'tgtKeyPaddingMask', o.tgtKeyPaddingMask);
-    const memKpm = optTensor(fn, 'memoryKeyPaddingMask', o.memoryKeyPaddingMask);
-    const tgtIsCausal = optFlag(fn, 'tgtIsCausal', o.tgtIsCausal);
-    const memoryIsCausal = optFlag(fn, 'memoryIsCausal', o.memoryIsCausal);
-    checkKpmDtype(fn, 'tgtKeyPaddingMask', tgtKpm);
-    checkKpmDtype(fn, 'memoryKeyPaddingMask', memKpm);
-    return tidy(() => {
-      let x = tgt;
-      if (this.normFirst) {
-        x = x.add(this.saBlock(this.norm1.forward(x), tgtMask, tgtKpm, tgtIsCausal));
-        x = x.add(this.mhaBlock(this.norm2.forward(x), memory, memoryMask, memKpm, memoryIsCausal));
-        x = x.add(this.ffBlock(this.norm3.forward(x)));
-      } else {
-        x = this.norm1.forward(x.add(this.saBlock(x, tgtMask, tgtKpm, tgtIsCausal)));
-        x = this.norm2.forward(x.add(this.mhaBlock(x, memory, memoryMask, memKpm, memoryIsCausal)));
-        x = this.norm3.forward(x.add(this.ffBlock(x)));
-      }
-      return x;
-    });
+    const m: DecoderMasks = {
+      tgtMask: optTensor(fn, 'tgtMask', o.tgtMask),
+      memoryMask: optTensor(fn, 'memoryMask', o.memoryMask),
+      tgtKpm: optTensor(fn, 'tgtKeyPaddingMask', o.tgtKeyPaddingMask),
+      memKpm: optTensor(fn, 'memoryKeyPaddingMask', o.memoryKeyPaddingMask),
+      tgtIsCausal: optFlag(fn, 'tgtIsCausal', o.tgtIsCausal),
+      memoryIsCausal: optFlag(fn, 'memoryIsCausal', o.memoryIsCausal),
+    };
+    checkKpmDtype(fn, 'tgtKeyPaddingMask', m.tgtKpm);
+    checkKpmDtype(fn, 'memoryKeyPaddingMask', m.memKpm);
+    return this.layer(fn, tgt, memory, m);
   }
 
-  private saBlock(x: Tensor, attnMask: Tensor | null, keyPaddingMask: Tensor | null, isCausal: boolean | undefined): Tensor {
-    const [out] = inAttention('TransformerDecoderLayer.forward',
-      'self_attn (tgtMask is its attnMask, tgtKeyPaddingMask its keyPaddingMask)',
-      () => this.self_attn.forward(x, x, x, { attnMask, keyPaddingMask, needWeights: false, isCausal }));
+  private *layer(fn: string, tgt: Tensor, memory: Tensor, m: DecoderMasks): Forward<Tensor> {
+    let x = tgt;
+    if (this.normFirst) {
+      x = x.add(yield* this.saBlock(fn, this.norm1.forward(x), m));
+      x = x.add(yield* this.mhaBlock(fn, this.norm2.forward(x), memory, m));
+      x = x.add(yield* this.ffBlock(fn, this.norm3.forward(x)));
+    } else {
+      x = this.norm1.forward(x.add(yield* this.saBlock(fn, x, m)));
+      x = this.norm2.forward(x.add(yield* this.mhaBlock(fn, x, memory, m)));
+      x = this.norm3.forward(x.add(yield* this.ffBlock(fn, x)));
+    }
+    return x;
+  }
+
+  private *saBlock(fn: string, x: Tensor, m: DecoderMasks): Forward<Tensor> {
+    const [out] = yield* attend(fn, 'self_attn (tgtMask is its attnMask, tgtKeyPaddingMask its keyPaddingMask)',
+      this.self_attn, x, x, x, { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal });
     return this.dropout1.forward(out);
   }
 
-  private mhaBlock(x: Tensor, mem: Tensor, attnMask: Tensor | null, keyPaddingMask: Tensor | null, isCausal: boolean | undefined): Tensor {
-    const [out] = inAttention('TransformerDecoderLayer.forward',
+  private *mhaBlock(fn: string, x: Tensor, mem: Tensor, m: DecoderMasks): Forward<Tensor> {
+    const [out] = yield* attend(fn,
       'multihead_attn (tgt is its query, memory its key and value, memoryMask its attnMask, memoryKeyPaddingMask its keyPaddingMask)',
-      () => this.multihead_attn.forward(x, mem, mem, { attnMask, keyPaddingMask, needWeights: false, isCausal }));
+      this.multihead_attn, x, mem, mem, { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal });
     return this.dropout2.forward(out);
   }
 
-  private ffBlock(x: Tensor): Tensor {
-    const h = applyActivation('TransformerDecoderLayer.forward', this.activation, this.linear1.forward(x));
-    return this.dropout3.forward(this.linear2.forward(this.dropout.forward(h)));
+  private *ffBlock(fn: string, x: Tensor): Forward<Tensor> {
+    const h = applyActivation(fn, this.activation, yield* through(this.linear1, x));
+    return this.dropout3.forward(yield* through(this.linear2, this.dropout.forward(h)));
   }
+}
+
+/** A decoder layer's masks and hints, checked. */
+interface DecoderMasks {
+  tgtMask: Tensor | null;
+  memoryMask: Tensor | null;
+  tgtKpm: Tensor | null;
+  memKpm: Tensor | null;
+  tgtIsCausal: boolean | undefined;
+  memoryIsCausal: boolean | undefined;
 }
 
 const DECODER_OPTIONS = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal'] as const;
@@ -571,7 +624,19 @@ export class TransformerEncoder extends Module {
 
   /** Runs the layers in turn (each with the same masks), then `norm`. Output shaped like `src`. */
   forward(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Tensor {
-    const fn = 'TransformerEncoder.forward';
+    const g = this.steps('TransformerEncoder.forward', src, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with each layer's `forwardAsync` awaited in turn (a custom layer without one runs
+   * its `forward`), then `norm` (see `TransformerEncoderLayer.forwardAsync`). Same results.
+   */
+  async forwardAsync(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerEncoder.forwardAsync', src, opts));
+  }
+
+  private steps(fn: string, src: Tensor, opts: TransformerEncoderForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerEncoderForwardOptions>(fn, opts, ['mask', 'srcKeyPaddingMask', 'isCausal'],
       { srcMask: " (the source mask is called mask here, as in PyTorch's TransformerEncoder.forward)" });
     if (!(src instanceof Tensor)) throw new TypeError(`${fn}: expected src to be a Tensor, got ${describe(src)}`);
@@ -583,13 +648,16 @@ export class TransformerEncoder extends Module {
     if (mask) layerOpts.srcMask = mask;
     if (kpm) layerOpts.srcKeyPaddingMask = kpm;
     if (isCausal !== undefined) layerOpts.isCausal = isCausal;
-    return tidy(() => {
-      let out = src;
-      for (const layer of this.layers) out = (layer as EncoderLayerLike).forward(out, layerOpts);
-      if (this.norm) out = (this.norm.forward as (t: Tensor) => Tensor)(out);
-      return out;
-    });
+    return stack(this.layers, this.norm, src, [layerOpts]);
   }
+}
+
+/** Each layer on the previous one's output (with the same extra arguments), then `norm`. */
+function* stack(layers: ModuleList, norm: Module | null, input: Tensor, extra: unknown[]): Forward<Tensor> {
+  let out = input;
+  for (const layer of layers) out = (yield* callForward(layer, out, ...extra)) as Tensor;
+  if (norm) out = yield* through(norm, out);
+  return out;
 }
 
 /** Options of `nn.TransformerDecoder`. */
@@ -625,7 +693,16 @@ export class TransformerDecoder extends Module {
 
   /** Runs the layers in turn (each with the same masks), then `norm`. Output shaped like `tgt`. */
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
-    const fn = 'TransformerDecoder.forward';
+    const g = this.steps('TransformerDecoder.forward', tgt, memory, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /** `forward` with each layer's `forwardAsync` awaited in turn (see `TransformerEncoder.forwardAsync`). */
+  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerDecoder.forwardAsync', tgt, memory, opts));
+  }
+
+  private steps(fn: string, tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerDecoderForwardOptions>(fn, opts, DECODER_OPTIONS);
     if (!(tgt instanceof Tensor)) throw new TypeError(`${fn}: expected tgt to be a Tensor, got ${describe(tgt)}`);
     if (!(memory instanceof Tensor)) throw new TypeError(`${fn}: expected memory to be a Tensor, got ${describe(memory)}`);
@@ -638,12 +715,7 @@ export class TransformerDecoder extends Module {
     }
     checkKpmDtype(fn, 'tgtKeyPaddingMask', layerOpts.tgtKeyPaddingMask ?? null);
     checkKpmDtype(fn, 'memoryKeyPaddingMask', layerOpts.memoryKeyPaddingMask ?? null);
-    return tidy(() => {
-      let out = tgt;
-      for (const layer of this.layers) out = (layer as DecoderLayerLike).forward(out, memory, layerOpts);
-      if (this.norm) out = (this.norm.forward as (t: Tensor) => Tensor)(out);
-      return out;
-    });
+    return stack(this.layers, this.norm, tgt, [memory, layerOpts]);
   }
 }
 
@@ -742,7 +814,20 @@ export class Transformer extends Module {
    * @throws RangeError when src and tgt differ in batch size or feature size ≠ dModel.
    */
   forward(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Tensor {
-    const fn = 'Transformer.forward';
+    const g = this.steps('Transformer.forward', src, tgt, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with the encoder's and then the decoder's `forwardAsync` awaited (custom ones
+   * without it run their `forward`); see `TransformerEncoderLayer.forwardAsync`. Same results.
+   * @example const out = await model.forwardAsync(src, tgt, { tgtMask });
+   */
+  async forwardAsync(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('Transformer.forwardAsync', src, tgt, opts));
+  }
+
+  private steps(fn: string, src: Tensor, tgt: Tensor, opts: TransformerForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerForwardOptions>(fn, opts, TRANSFORMER_FORWARD);
     if (!(src instanceof Tensor)) throw new TypeError(`${fn}: expected src to be a Tensor, got ${describe(src)}`);
     if (!(tgt instanceof Tensor)) throw new TypeError(`${fn}: expected tgt to be a Tensor, got ${describe(tgt)}`);
@@ -768,10 +853,13 @@ export class Transformer extends Module {
       const v = o[k];
       if (v !== undefined && v !== null) (decOpts as Record<string, unknown>)[k] = v;
     }
-    return tidy(() => {
-      const memory = this.encoder.forward(src, encOpts);
-      return this.decoder.forward(tgt, memory, decOpts);
-    });
+    return this.encodeDecode(src, tgt, encOpts, decOpts);
+  }
+
+  private *encodeDecode(src: Tensor, tgt: Tensor, encOpts: TransformerEncoderForwardOptions,
+    decOpts: TransformerDecoderForwardOptions): Forward<Tensor> {
+    const memory = yield* callForward(this.encoder, src, encOpts);
+    return (yield* callForward(this.decoder, tgt, memory, decOpts)) as Tensor;
   }
 
   /**
