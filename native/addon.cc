@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterAttention(env, exports);
   tnapi::RegisterOptim(env, exports);
   tnapi::RegisterWorkers(env, exports);
+  tnapi::RegisterJit(env, exports);
   return exports;
 }
 }  // namespace
