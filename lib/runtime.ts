@@ -84,4 +84,20 @@ export const cuda = {
   deviceCount(): number {
     return native.cudaDeviceCount();
   },
+  /**
+   * Waits until every kernel queued on a CUDA device (default: the current one) has finished, as
+   * `torch.cuda.synchronize()`: GPU work is asynchronous, so time it only after this.
+   */
+  synchronize(device?: number | string): void {
+    const fn = 'torch.cuda.synchronize';
+    let index: number | undefined;
+    if (typeof device === 'string') {
+      const m = /^cuda(?::(\d+))?$/.exec(device);
+      if (!m) throw new TypeError(`${fn}: expected a CUDA device ('cuda' or 'cuda:N') or an index, got '${device}'`);
+      index = m[1] === undefined ? undefined : Number(m[1]);
+    } else if (device !== undefined) {
+      index = checkInt(fn, 'device', device, 0);
+    }
+    native.cudaSynchronize(index);
+  },
 };

@@ -25,6 +25,15 @@ TNAPI_FN(cudaIsAvailable, { return Napi::Boolean::New(a.Env(), at::hasCUDA()); }
 TNAPI_FN(cudaDeviceCount, {
   return Napi::Number::New(a.Env(), at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
 })
+// Waits for every kernel queued on a CUDA device (timing, or before reading results by other means).
+TNAPI_FN(cudaSynchronize, {
+  TORCH_CHECK(at::hasCUDA(), "CUDA is not available (libtorch built without CUDA, or no usable GPU)");
+  int64_t n = at::detail::getCUDAHooks().getNumGPUs();
+  int64_t d = a.Has(0) ? a.Int(0) : at::detail::getCUDAHooks().current_device();
+  if (d < 0 || d >= n) a.RangeError("device " + std::to_string(d) + " does not exist (" + std::to_string(n) + " CUDA device(s))");
+  at::detail::getCUDAHooks().deviceSynchronize(d);
+  return a.Env().Undefined();
+})
 TNAPI_FN(config, {
   Napi::Object o = Napi::Object::New(a.Env());
   o.Set("showConfig", at::show_config());
@@ -47,6 +56,7 @@ TNAPI_FN(config, {
 const Export kExports[] = {
     {"libtorchVersion", libtorchVersion}, {"getNumThreads", getNumThreads}, {"setNumThreads", setNumThreads},
     {"manualSeed", manualSeed}, {"cudaIsAvailable", cudaIsAvailable}, {"cudaDeviceCount", cudaDeviceCount},
+    {"cudaSynchronize", cudaSynchronize},
     {"config", config},
 };
 

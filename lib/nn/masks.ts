@@ -27,8 +27,10 @@ export function causal(L: number, S?: number, opts: { diagonal?: number; device?
  * A key-padding mask for MultiheadAttention's `keyPaddingMask`: bool `(N, S)`, `true` = padded
  * (`arange(S) >= lengths[:, None]`).
  */
-export function keyPadding(lengths: number[] | Tensor, maxLen?: number): Tensor {
+export function keyPadding(lengths: number[] | Tensor, maxLen?: number, opts: { device?: string } = {}): Tensor {
   const fn = 'nn.masks.keyPadding';
+  const o = checkOptions<{ device?: string }>(fn, opts, ['device']);
+  const device = o.device === undefined ? undefined : checkDevice(fn, o.device);
   return tidy(() => {
     let lens: Tensor;
     if (lengths instanceof Tensor) {
@@ -43,7 +45,9 @@ export function keyPadding(lengths: number[] | Tensor, maxLen?: number): Tensor 
     const longest = lens.numel() ? (lens.max().item() as number) : 0;
     const S = maxLen === undefined ? longest : checkInt(fn, 'maxLen', maxLen, 0);
     if (longest > S) throw new RangeError(`${fn}: a length (${longest}) exceeds maxLen (${S})`);
-    return arange(S, { device: lens.device }).unsqueeze(0).ge(lens.unsqueeze(1));
+    // On `device` when given, else where the lengths tensor is (CPU for an array).
+    const dev = device ?? lens.device;
+    return arange(S, { device: dev }).unsqueeze(0).ge(lens.to(dev).unsqueeze(1));
   });
 }
 /** Alias of `keyPadding`. */

@@ -205,6 +205,14 @@ export class MultiheadAttention extends Module {
       if (t.dtype !== dt) throw new TypeError(`${fn}: ${name} has dtype ${t.dtype} but query has ${dt}`);
     const w = (this.in_proj_weight ?? this.q_proj_weight)!;
     if (w.dtype !== dt) throw new TypeError(`${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; use module.to('${dt}') or convert the input`);
+    // Devices: one message that names the fix, instead of libtorch's from deep inside the kernel.
+    const dev = query.device;
+    for (const [name, t] of [['key', key], ['value', value]] as const)
+      if (t.device !== dev) throw new TypeError(`${fn}: ${name} is on ${t.device} but query is on ${dev}`);
+    if (w.device !== dev) throw new TypeError(`${fn}: query is on ${dev} but the module's parameters are on ${w.device}; use module.to('${dev}') or move the input`);
+    for (const [name, m, make] of [['attnMask', attnMask, 'nn.masks.causal(L, S, { device })'], ['keyPaddingMask', kpm, 'nn.masks.keyPadding(lengths, S, { device })']] as const)
+      if (m !== null && m.device !== dev)
+        throw new TypeError(`${fn}: ${name} is on ${m.device} but query is on ${dev}; create it there (${make}) or use .to('${dev}')`);
 
     if (attnMask !== null) {
       const md = attnMask.dtype;
