@@ -10,7 +10,8 @@ const TORCH_ERROR = Symbol.for('torch-napi.TorchError');
 
 export class TorchError extends Error {
   constructor(message: string) {
-    super(message);
+    // String() of an object without a prototype throws: describe it instead.
+    super(typeof message === 'string' ? message : describe(message));
     this.name = 'TorchError';
     Object.defineProperty(this, TORCH_ERROR, { value: true });
   }

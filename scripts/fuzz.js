@@ -594,6 +594,8 @@ function buildTargets(torch) {
   addNamespace(torch.nn.masks, 'torch.nn.masks', 1);
   addNamespace(torch.nn.utils, 'torch.nn.utils', 1);
   addNamespace(torch.nn.utils.rnn, 'torch.nn.utils.rnn', 1.5);
+  addNamespace(torch.jit, 'torch.jit', 1);
+  addNamespace(torch.optim, 'torch.optim', 1);
 
   // Tensor methods and accessors: the receiver is almost always a tensor.
   const proto = torch.Tensor.prototype;
@@ -655,6 +657,79 @@ function buildTargets(torch) {
         return { decls, call: `m.forward(${names.join(', ')})` };
       },
     });
+  }
+
+  // forwardAsync() of the layers that have one, on the same inputs (the Promise is awaited).
+  for (const rec of RECIPES) {
+    const cls = rec.src.match(/^new torch\.nn\.(\w+)/)[1];
+    if (typeof torch.nn[cls].prototype.forwardAsync !== 'function') continue;
+    targets.push({
+      name: `${cls}.forwardAsync`, weight: 1, size: false,
+      gen(g) {
+        const decls = [`const m = ${rec.src};`];
+        const names = [];
+        const n = g.r.chance(0.8) ? rec.in.length : g.r.int(rec.in.length + 2);
+        for (let k = 0; k < n; k++) { decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`); names.push(`a${k}`); }
+        if (rec.opts && g.r.chance(0.6)) { decls.push(`const a${n} = ${genOptions(g, rec.opts)};`); names.push(`a${n}`); }
+        return { decls, call: `m.forwardAsync(${names.join(', ')})` };
+      },
+    });
+  }
+
+  // Optimizer methods (step, stepAsync, zeroGrad, stateDict, loadStateDict, addParamGroup) on a
+  // small model whose gradients exist or not.
+  const OPTIMIZERS = ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad'];
+  const omethods = new Set();
+  for (const o of OPTIMIZERS)
+    for (let pr = torch.optim[o].prototype; pr && pr !== Object.prototype; pr = Object.getPrototypeOf(pr))
+      for (const k of Object.getOwnPropertyNames(pr))
+        if (k !== 'constructor' && !k.startsWith('_') && typeof Object.getOwnPropertyDescriptor(pr, k).value === 'function') omethods.add(k);
+  for (const key of [...omethods].sort()) {
+    // The per-parameter update hooks are protected (for subclasses), not API.
+    if (key === 'prepareUpdate' || key === 'finishUpdate') continue;
+    targets.push({
+      name: `Optimizer.${key}`, weight: 1, size: false,
+      gen(g) {
+        const o = g.r.pick(OPTIMIZERS);
+        const decls = ['const m = new torch.nn.Linear(3, 2);',
+          `const opt = new torch.optim.${o}(m.parameters(), { lr: 0.1 });`];
+        if (g.r.chance(0.7)) decls.push('m.forward(torch.randn(4, 3)).sum().backward();');
+        const n = nArgs(g);
+        const names = [];
+        for (let k = 0; k < n; k++) {
+          const special = g.r.chance(0.2) ? g.r.pick(['opt.stateDict()', '{ params: [torch.ones(2, { requiresGrad: true })] }', '() => 1', "'x'"]) : undefined;
+          decls.push(`const a${k} = ${special || genArg(g)};`);
+          names.push(`a${k}`);
+        }
+        return { decls, call: `opt.${key}(${names.join(', ')})` };
+      },
+    });
+  }
+
+  // ScriptModule methods on TorchScript models from the test fixtures (when present).
+  const jitDir = path.join(ROOT, 'test', 'fixtures', 'jit');
+  const jitFiles = fs.existsSync(jitDir) ? fs.readdirSync(jitDir).filter((f) => f.endsWith('.pt') && !f.includes('checkpoint')).sort() : [];
+  if (jitFiles.length) {
+    const sproto = torch.jit.ScriptModule.prototype;
+    for (const key of Object.getOwnPropertyNames(sproto).sort()) {
+      const desc = Object.getOwnPropertyDescriptor(sproto, key);
+      if (key === 'constructor' || key.startsWith('_') || typeof desc.value !== 'function') continue;
+      targets.push({
+        name: `ScriptModule.${key}`, weight: 1, size: false,
+        gen(g) {
+          const file = JSON.stringify(path.join(jitDir, g.r.pick(jitFiles)));
+          const decls = [`const m = torch.jit.load(${file});`];
+          const n = g.r.weighted([[10, 0], [25, 1], [25, 2], [20, 3], [20, 4]]);
+          const names = [];
+          for (let k = 0; k < n; k++) {
+            const special = g.r.chance(0.2) ? g.r.pick(["'forward'", "'encode'", 'torch.randn(4, 3)', 'torch.randn(5, 2, 10)', '[1, 2]', "{ a: torch.ones(2) }"]) : undefined;
+            decls.push(`const a${k} = ${special || genArg(g)};`);
+            names.push(`a${k}`);
+          }
+          return { decls, call: `m.${key}(${names.join(', ')})` };
+        },
+      });
+    }
   }
 
   // The other Module methods, on the same layers.

@@ -43,14 +43,23 @@ describe('fuzzer regressions', () => {
     const cases: [() => unknown, RegExp][] = [
       [() => new nn.ModuleList(5 as never), /ModuleList/],
       [() => new (nn.RNNBase as never as new () => unknown)(), /RNNBase is abstract/],
+      [() => new (nn.SingleStateRNN as never as new () => unknown)(), /SingleStateRNN is abstract/],
       [() => new (nn.RNNCellBase as never as new () => unknown)(), /RNNCellBase is abstract/],
       [() => nn.masks.findFullyMasked(1 as never), /findFullyMasked/],
       [() => nn.init.xavierNormal_(torch.ones(3, 4), 1n as never), /xavierNormal_/],
       [() => lin.loadStateDict({}, null as never), /Module.loadStateDict/],
       [() => lin.zeroGrad(null as never), /Module.zeroGrad/],
       [() => nn.functional.mseLoss(torch.ones(2), torch.ones(2), null as never), /F.mseLoss/],
+      // a stray second constructor argument used to reach the options check as its list of keys
+      [() => new (nn.MSELoss as never as new (...a: unknown[]) => unknown)(new nn.LayerNorm(4), [2 ** 40, 1]), /MSELoss: unknown option 'weight' \(known: reduction\)/],
     ];
     for (const [f, re] of cases) expect(f).to.throw(TypeError, re);
     expect(lin.forward(torch.ones(2, 3)).shape).to.deep.equal([2, 4]);
+  });
+
+  it('a TorchError made from a non-string message still has a message', () => {
+    const e = new torch.TorchError(Object.create(null) as never);
+    expect(e).to.be.instanceOf(Error);
+    expect(e.message).to.be.a('string').and.not.equal('');
   });
 });

@@ -10,7 +10,8 @@ abstract class Loss extends Module {
   /** `known`: the option keys of the subclass (an unknown key throws, naming it). */
   constructor(opts: { reduction?: Reduction } = {}, known: readonly string[] = ['reduction']) {
     super();
-    if (!Array.isArray(known)) known = ['reduction'];  // a subclass's list; a user's stray argument is ignored
+    // a subclass's list; a user's stray argument (not a list of strings) is ignored
+    if (!Array.isArray(known) || !known.every((k) => typeof k === 'string')) known = ['reduction'];
     const o = checkOptions<{ reduction?: Reduction }>(this.constructor.name, opts, known);
     this.reduction = L.checkReduction(this.constructor.name, o.reduction ?? 'mean');
     Object.defineProperty(this, 'reduction', { enumerable: false });

@@ -156,7 +156,8 @@ export abstract class RNNBase extends Module {
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
     super();
-    if (new.target === RNNBase) throw new TypeError('nn.RNNBase is abstract: use nn.LSTM, nn.GRU or nn.RNN');
+    if (new.target === RNNBase || new.target === SingleStateRNN as unknown)
+      throw new TypeError(`nn.${new.target.name} is abstract: use nn.LSTM, nn.GRU or nn.RNN`);
     const { inputSize, hiddenSize, o } = parseArgs<LSTMOptions & RNNOptions>(fn, args, keys);
     const numLayers = o.numLayers === undefined ? 1 : checkInt(fn, 'numLayers', o.numLayers, 1);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
