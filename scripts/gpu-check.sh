@@ -35,7 +35,11 @@ jobs=$(( $(nproc) > 8 ? 8 : $(nproc) ))
 npx --no-install cmake-js compile --parallel "$jobs" 2>&1 | tail -n 5
 npx --no-install tsc -p tsconfig.json
 npx --no-install tsc -p tsconfig.test.json
-node -e "const t=require('./dist');console.log('loaded: libtorch', t.libtorchVersion, JSON.stringify(t.config().cuda))"
+node -e "
+const t = require('./dist');
+const c = t.config().cuda;
+console.log('loaded: libtorch', t.libtorchVersion, JSON.stringify(c));
+if ('$DEVICE' === 'cuda' && !c.available) { console.error('gpu-check: the addon was built without CUDA or sees no GPU'); process.exit(1); }"
 
 stamp "CUDA-tagged tests"
 npx --no-install mocha --grep @cuda 'dist-test/test/**/*.test.js' 2>&1 | tee "$OUTDIR/tests.log"
