@@ -213,3 +213,41 @@ export function describeSpec(spec: IndexSpecItem[]): string {
     return `${s.tensor.dtype} tensor ${JSON.stringify(s.tensor.values)} shape [${s.tensor.shape}]`;
   }).join(', ')}]`;
 }
+
+// ---- shared by the async, hostile-file and race tests -------------------------------------------
+
+/** Two tensors are the same exactly: shape, dtype and every value. */
+export function expectSame(a: torch.Tensor, b: torch.Tensor, what = 'output'): void {
+  expect(a.shape, `${what}: shape`).to.deep.equal(b.shape);
+  expect(a.dtype, `${what}: dtype`).to.equal(b.dtype);
+  expect(a.equal(b), `${what}: values differ`).to.equal(true);
+}
+
+/** The Error a Promise rejects with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the Promise to reject');
+}
+
+/** A full garbage collection now (mocha runs with --expose-gc). */
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run mocha with --expose-gc');
+  g();
+}
+
+/** A seeded PRNG (mulberry32), so that every run tries the same variants. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -5,32 +5,12 @@ import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { native } from '../../lib/native';
+import { expectSame, gc, rejection } from '../helpers';
 
 const { nn, optim } = torch;
 type Tensor = torch.Tensor;
 
 const IN_USE = /in use by an async operation/;
-
-function same(a: Tensor, b: Tensor): void {
-  expect(a.shape).to.deep.equal(b.shape);
-  expect(a.dtype).to.equal(b.dtype);
-  expect(a.equal(b), 'values differ').to.equal(true);
-}
-
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (!g) throw new Error('run mocha with --expose-gc');
-  g();
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the Promise to reject');
-}
 
 describe('async kernels', () => {
   before(() => torch.manualSeed(0));
@@ -47,8 +27,8 @@ describe('async kernels', () => {
     const a = torch.randn(7, 5), b = torch.randn(5, 3);
     const sync = a.matmul(b);
     const [x, y] = await Promise.all([a.matmulAsync(b), torch.matmulAsync(a, b)]);
-    same(x, sync);
-    same(y, sync);
+    expectSame(x, sync);
+    expectSame(y, sync);
     torch.dispose([a, b, sync, x, y]);
   });
 
@@ -58,7 +38,7 @@ describe('async kernels', () => {
       const x = torch.randn(3, 2, 6);
       const sync = lin.forward(x);
       const out = await lin.forwardAsync(x);
-      same(out, sync);
+      expectSame(out, sync);
       torch.dispose([x, sync, out]);
     }
   });
@@ -69,19 +49,19 @@ describe('async kernels', () => {
     const h0 = torch.randn(2, 3, 5), c0 = torch.randn(2, 3, 5);
     const [o1, [h1, c1]] = lstm.forward(x, [h0, c0]);
     const [o2, [h2, c2]] = await lstm.forwardAsync(x, [h0, c0]);
-    same(o2, o1); same(h2, h1); same(c2, c1);
+    expectSame(o2, o1); expectSame(h2, h1); expectSame(c2, c1);
 
     const packed = nn.utils.rnn.packPaddedSequence(x, [6, 2, 4], { batchFirst: true, enforceSorted: false });
     const [p1, [ph1, pc1]] = lstm.forward(packed, [h0, c0]);
     const [p2, [ph2, pc2]] = await lstm.forwardAsync(packed, [h0, c0]);
     expect(p2).to.be.instanceOf(nn.utils.rnn.PackedSequence);
-    same(p2.data, p1.data); same(p2.batchSizes, p1.batchSizes); same(ph2, ph1); same(pc2, pc1);
+    expectSame(p2.data, p1.data); expectSame(p2.batchSizes, p1.batchSizes); expectSame(ph2, ph1); expectSame(pc2, pc1);
 
     // unbatched, no hx
     const u = torch.randn(6, 4);
     const [uo1, [uh1]] = lstm.forward(u);
     const [uo2, [uh2]] = await lstm.forwardAsync(u);
-    same(uo2, uo1); same(uh2, uh1);
+    expectSame(uo2, uo1); expectSame(uh2, uh1);
   });
 
   it('GRU and RNN forwardAsync equal forward', async () => {
@@ -89,7 +69,7 @@ describe('async kernels', () => {
       const x = torch.randn(5, 2, 3);
       const [o1, h1] = m.forward(x);
       const [o2, h2] = await m.forwardAsync(x);
-      same(o2, o1); same(h2, h1);
+      expectSame(o2, o1); expectSame(h2, h1);
     }
   });
 
@@ -101,10 +81,10 @@ describe('async kernels', () => {
     const opts = { attnMask, keyPaddingMask: kpm };
     const [o1, w1] = mha.forward(q, kv, kv, opts);
     const [o2, w2] = await mha.forwardAsync(q, kv, kv, opts);
-    same(o2, o1); same(w2!, w1!);
+    expectSame(o2, o1); expectSame(w2!, w1!);
     const [o3, w3] = await mha.forwardAsync(q, q, q, { needWeights: false });
     const [o4] = mha.forward(q, q, q, { needWeights: false });
-    same(o3, o4);
+    expectSame(o3, o4);
     expect(w3).to.equal(null);
   });
 
@@ -128,12 +108,12 @@ describe('async kernels', () => {
     };
     const g1 = await grads(false);
     const g2 = await grads(true);
-    g1.forEach((g, i) => same(g2[i], g));
+    g1.forEach((g, i) => expectSame(g2[i], g));
     // non-scalar with an explicit gradient
     const w = torch.randn(3, 3).requiresGrad_();
     const y = w.mul(2);
     await y.backwardAsync(torch.onesLike(y));
-    same(w.grad!, torch.full([3, 3], 2));
+    expectSame(w.grad!, torch.full([3, 3], 2));
   });
 
   it('runs under the grad mode of the caller', async () => {
@@ -150,7 +130,7 @@ describe('async kernels', () => {
     }
     const noGrad = await p;
     expect(noGrad.requiresGrad).to.equal(false);
-    same(noGrad, withGrad.detach());
+    expectSame(noGrad, withGrad.detach());
   });
 
   it('16 concurrent forwardAsync on one LSTM give the sync results', async () => {
@@ -159,7 +139,7 @@ describe('async kernels', () => {
     const expected = xs.map((x) => lstm.forward(x));
     const got = await Promise.all(xs.map((x) => lstm.forwardAsync(x)));
     got.forEach(([o, [h, c]], i) => {
-      same(o, expected[i][0]); same(h, expected[i][1][0]); same(c, expected[i][1][1]);
+      expectSame(o, expected[i][0]); expectSame(h, expected[i][1][0]); expectSame(c, expected[i][1][1]);
     });
   });
 
@@ -173,7 +153,7 @@ describe('async kernels', () => {
     expect(() => b.zero_()).to.throw(Error, IN_USE);
     expect(() => torch.dispose(b)).to.throw(Error, IN_USE);
     expect(a.sum().item()).to.be.a('number');  // reading is fine
-    same(await p, expected);
+    expectSame(await p, expected);
     a.add_(0);  // free again
     a.dispose();
     b.dispose();
@@ -188,7 +168,7 @@ describe('async kernels', () => {
     const expected = lin.forward(x);
     const p = lin.forwardAsync(x);
     expect(() => opt.step()).to.throw(Error, IN_USE);
-    same(await p, expected);
+    expectSame(await p, expected);
     opt.step();
   });
 
@@ -201,7 +181,7 @@ describe('async kernels', () => {
       expected = torch.keep(a.matmul(b));
       p = a.matmulAsync(b);
     });
-    same(await p!, expected!);
+    expectSame(await p!, expected!);
   });
 
   it('survives the GC collecting the JS tensors of an in-flight call', async () => {
@@ -237,9 +217,9 @@ describe('async kernels', () => {
   it('native runAsync runs its whitelist and refuses other ops', async () => {
     const a = torch.randn(2, 3, 4), b = torch.randn(2, 4, 5), w = torch.randn(6, 4), bias = torch.randn(6);
     const [hb] = await native.runAsync('bmm', a._h, b._h);
-    same(new torch.Tensor(hb), a.bmm(b));
+    expectSame(new torch.Tensor(hb), a.bmm(b));
     const [hl] = await native.runAsync('linear', a._h, w._h, bias._h);
-    same(new torch.Tensor(hl), torch.nn.functional.linear(a, w, bias));
+    expectSame(new torch.Tensor(hl), torch.nn.functional.linear(a, w, bias));
     expect(() => native.runAsync('conv2d', a._h, b._h)).to.throw(RangeError, /unknown op 'conv2d'/);
     const err = await rejection(native.runAsync('mm', a._h, b._h));
     expect(err).to.be.instanceOf(torch.TorchError);

@@ -5,28 +5,10 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
+import { expectSame, gc, rejection } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
-
-function same(a: Tensor, b: Tensor, what = 'output'): void {
-  expect(a.shape, what).to.deep.equal(b.shape);
-  expect(a.dtype, what).to.equal(b.dtype);
-  expect(a.equal(b), `${what}: values differ`).to.equal(true);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the Promise to reject');
-}
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc!();
-}
 
 const E = 8, H = 2, S = 5, T = 4, B = 3;
 
@@ -55,10 +37,10 @@ describe('forwardAsync of composed modules', () => {
           const layer = setMode(new nn.TransformerEncoderLayer(E, H, opts(layerOpts))) as torch.nn.TransformerEncoderLayer;
           const src = layerOpts.batchFirst ? torch.randn(B, S, E) : torch.randn(S, B, E);
           const fo = { srcMask: nn.masks.causal(S), srcKeyPaddingMask: srcKpm() };
-          same(await layer.forwardAsync(src, fo), layer.forward(src, fo));
-          same(await layer.forwardAsync(src), layer.forward(src));
+          expectSame(await layer.forwardAsync(src, fo), layer.forward(src, fo));
+          expectSame(await layer.forwardAsync(src), layer.forward(src));
           const u = torch.randn(S, E);  // unbatched
-          same(await layer.forwardAsync(u, { srcMask: nn.masks.causal(S) }), layer.forward(u, { srcMask: nn.masks.causal(S) }));
+          expectSame(await layer.forwardAsync(u, { srcMask: nn.masks.causal(S) }), layer.forward(u, { srcMask: nn.masks.causal(S) }));
         });
 
         it(`TransformerDecoderLayer ${JSON.stringify(layerOpts)} with all four masks`, async () => {
@@ -67,7 +49,7 @@ describe('forwardAsync of composed modules', () => {
           const tgt = bf ? torch.randn(B, T, E) : torch.randn(T, B, E), mem = bf ? torch.randn(B, S, E) : torch.randn(S, B, E);
           const fo = { tgtMask: nn.Transformer.generateSquareSubsequentMask(T), memoryMask: nn.masks.causal(T, S),
             tgtKeyPaddingMask: tgtKpmFloat(), memoryKeyPaddingMask: srcKpm() };
-          same(await layer.forwardAsync(tgt, mem, fo), layer.forward(tgt, mem, fo));
+          expectSame(await layer.forwardAsync(tgt, mem, fo), layer.forward(tgt, mem, fo));
         });
       }
 
@@ -77,9 +59,9 @@ describe('forwardAsync of composed modules', () => {
         const src = torch.randn(S, B, E), tgt = torch.randn(T, B, E);
         const eo = { mask: nn.masks.causal(S), srcKeyPaddingMask: srcKpm() };
         const memory = enc.forward(src, eo);
-        same(await enc.forwardAsync(src, eo), memory, 'encoder');
+        expectSame(await enc.forwardAsync(src, eo), memory, 'encoder');
         const dopts = { tgtMask: nn.masks.causal(T), memoryKeyPaddingMask: srcKpm(), tgtIsCausal: true };
-        same(await dec.forwardAsync(tgt, memory, dopts), dec.forward(tgt, memory, dopts), 'decoder');
+        expectSame(await dec.forwardAsync(tgt, memory, dopts), dec.forward(tgt, memory, dopts), 'decoder');
       });
 
       it('nn.Transformer with every mask', async () => {
@@ -87,7 +69,7 @@ describe('forwardAsync of composed modules', () => {
         const src = torch.randn(S, B, E), tgt = torch.randn(T, B, E);
         const fo = { srcMask: nn.masks.causal(S), tgtMask: nn.Transformer.generateSquareSubsequentMask(T), memoryMask: nn.masks.causal(T, S),
           srcKeyPaddingMask: srcKpm(), tgtKeyPaddingMask: tgtKpmFloat(), memoryKeyPaddingMask: srcKpm() };
-        same(await model.forwardAsync(src, tgt, fo), model.forward(src, tgt, fo));
+        expectSame(await model.forwardAsync(src, tgt, fo), model.forward(src, tgt, fo));
       });
     });
   }
@@ -98,7 +80,7 @@ describe('forwardAsync of composed modules', () => {
     const fo = { tgtMask: nn.masks.causal(T) };
     const expected = inputs.map(([s, t]) => model.forward(s, t, fo));
     const got = await Promise.all(inputs.map(([s, t]) => model.forwardAsync(s, t, fo)));
-    got.forEach((g, i) => same(g, expected[i], `call ${i}`));
+    got.forEach((g, i) => expectSame(g, expected[i], `call ${i}`));
   });
 
   it('gradients flow as through forward; grad mode is the caller\'s at the call', async () => {
@@ -111,7 +93,7 @@ describe('forwardAsync of composed modules', () => {
       return [...layer.parameters()].map((p) => p.grad!);
     };
     const g1 = await grads(false), g2 = await grads(true);
-    g1.forEach((g, i) => same(g2[i], g, `grad ${i}`));
+    g1.forEach((g, i) => expectSame(g2[i], g, `grad ${i}`));
     // grad mode off at the call: every later step runs without grad too, although the mode is
     // back on when they run
     torch.setGradEnabled(false);
@@ -166,7 +148,7 @@ describe('forwardAsync of composed modules', () => {
         new nn.Sequential(new nn.Linear(16, 8), new nn.Tanh()), new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 8 }),
         new nn.Identity(), new nn.Linear(8, 3)).eval();
       const x = torch.randn(4, 5, 6);
-      same(await seq.forwardAsync(x) as Tensor, seq.forward(x) as Tensor);
+      expectSame(await seq.forwardAsync(x) as Tensor, seq.forward(x) as Tensor);
       // an Identity returning the input itself: the input stays alive
       const id = new nn.Sequential(new nn.Identity());
       expect(await id.forwardAsync(x)).to.equal(x);
@@ -182,7 +164,7 @@ describe('forwardAsync of composed modules', () => {
       const start = torch.memory().tensors;
       const y = await seq.forwardAsync(x) as Tensor;
       expect(torch.memory().tensors).to.equal(start + 1);
-      same(y, seq.forward(x) as Tensor);
+      expectSame(y, seq.forward(x) as Tensor);
       const err = await rejection(seq.forwardAsync(torch.randn(3, 7)));
       expect(err.message).to.match(/^Linear\.forwardAsync: expected input with last dimension inFeatures=6/);
       const bad = new nn.Sequential(new nn.Linear(6, 16), new nn.Linear(5, 1));
@@ -195,7 +177,7 @@ describe('forwardAsync of composed modules', () => {
       const xs = Array.from({ length: 16 }, () => torch.randn(7, 10));
       const expected = xs.map((x) => seq.forward(x) as Tensor);
       const got = await Promise.all(xs.map((x) => seq.forwardAsync(x) as Promise<Tensor>));
-      got.forEach((g, i) => same(g, expected[i], `call ${i}`));
+      got.forEach((g, i) => expectSame(g, expected[i], `call ${i}`));
     });
   });
 

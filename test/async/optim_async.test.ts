@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as torch from '../../lib';
 import { native } from '../../lib/native';
 import { OptSpec, backward, freshParams, makeOptimizer } from '../optim/problem';
+import { expectSame, rejection } from '../helpers';
 
 const { nn, optim } = torch;
 type Tensor = torch.Tensor;
@@ -20,21 +21,6 @@ const cases = (JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixt
   optimizers: (OptSpec & { name: string })[];
 }).optimizers;
 
-function same(a: Tensor, b: Tensor, what: string): void {
-  expect(a.shape, what).to.deep.equal(b.shape);
-  expect(a.dtype, what).to.equal(b.dtype);
-  expect(a.equal(b), `${what}: values differ`).to.equal(true);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the Promise to reject');
-}
-
 function sameState(a: Optimizer, b: Optimizer): void {
   const sa = a.stateDict().state, sb = b.stateDict().state;
   expect([...sb.keys()]).to.deep.equal([...sa.keys()]);
@@ -42,7 +28,7 @@ function sameState(a: Optimizer, b: Optimizer): void {
     const other = sb.get(i)!;
     expect(Object.keys(other).sort(), `state ${i}`).to.deep.equal(Object.keys(st).sort());
     for (const [k, v] of Object.entries(st)) {
-      if (v instanceof torch.Tensor) same(other[k] as Tensor, v, `state ${i}.${k}`);
+      if (v instanceof torch.Tensor) expectSame(other[k] as Tensor, v, `state ${i}.${k}`);
       else expect(other[k], `state ${i}.${k}`).to.equal(v);
     }
   }
@@ -66,7 +52,7 @@ describe('optimizer.stepAsync', () => {
           sync.zeroGrad(); backward(ps); sync.step();
           asy.zeroGrad(); backward(pa); await asy.stepAsync();
         }
-        ps.forEach((p, i) => same(pa[i], p, `param ${i}`));
+        ps.forEach((p, i) => expectSame(pa[i], p, `param ${i}`));
         sameState(sync, asy);
       });
     }
@@ -79,7 +65,7 @@ describe('optimizer.stepAsync', () => {
     ps[1].grad = null; pa[1].grad = null;
     sync.step();
     await asy.stepAsync();
-    ps.forEach((p, i) => same(pa[i], p, `param ${i}`));
+    ps.forEach((p, i) => expectSame(pa[i], p, `param ${i}`));
     expect(asy.state.has(pa[1])).to.equal(false);
     sameState(sync, asy);
   });
@@ -147,7 +133,7 @@ describe('optimizer.stepAsync', () => {
     // nothing was updated and the state is as fresh as step()'s: the next steps agree exactly
     sync.step();
     await asy.stepAsync();
-    ps.forEach((p, i) => same(pa[i], p, `param ${i}`));
+    ps.forEach((p, i) => expectSame(pa[i], p, `param ${i}`));
     sameState(sync, asy);
   });
 
@@ -185,7 +171,7 @@ describe('optimizer.stepAsync', () => {
     expect(() => call('B.stepAsync', 'sgd', [[p._h, w._h, null, 0.1, 0, 0, 0, false, false]]))
       .to.throw(Error, /^B\.stepAsync \(parameter 0\): this tensor is in use by an async operation \(await it before using it\)/);
     await first;
-    same(w, torch.full([3], -0.1), 'sgd update');
+    expectSame(w, torch.full([3], -0.1), 'sgd update');
   });
 
   it('torch.memory().tensors returns to its start after many async steps', async () => {

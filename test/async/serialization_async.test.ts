@@ -9,17 +9,9 @@ import * as path from 'path';
 import * as torch from '../../lib';
 import { atomicWriteAsync, MemorySink, TEMP_RE } from '../../lib/serialization/io';
 import { ZipWriter } from '../../lib/serialization/zip';
+import { rejection } from '../helpers';
 
 type Tensor = torch.Tensor;
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the Promise to reject');
-}
 
 function syncError(f: () => unknown): Error {
   try {

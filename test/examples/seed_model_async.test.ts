@@ -4,14 +4,10 @@
 import { expect } from 'chai';
 import * as torch from '../../lib';
 import { SeedModel } from '../../examples/seed_model';
+import { expectSame } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
-
-function same(a: Tensor, b: Tensor, what = 'output'): void {
-  expect(a.shape, what).to.deep.equal(b.shape);
-  expect(a.equal(b), `${what}: values differ`).to.equal(true);
-}
 
 describe('examples: the seed model\'s forwardAsync', () => {
   // Collect what these tests left to the GC now, not in the middle of a later test that counts
@@ -34,12 +30,12 @@ describe('examples: the seed model\'s forwardAsync', () => {
   });
 
   it('equals forward, with and without the padding mask, and the attention weights too', async () => {
-    same(await model.forwardAsync(x, padding), model.forward(x, padding));
-    same(await model.forwardAsync(x), model.forward(x));
+    expectSame(await model.forwardAsync(x, padding), model.forward(x, padding));
+    expectSame(await model.forwardAsync(x), model.forward(x));
     const [o1, w1] = model.forwardWithWeights(x, padding);
     const [o2, w2] = await model.forwardWithWeightsAsync(x, padding);
-    same(o2, o1);
-    same(w2!, w1!, 'weights');
+    expectSame(o2, o1);
+    expectSame(w2!, w1!, 'weights');
     expect(w2!.shape).to.deep.equal([N, 4, L, L]);
   });
 
@@ -48,7 +44,7 @@ describe('examples: the seed model\'s forwardAsync', () => {
     const xs = Array.from({ length: 16 }, (_, i) => (i % 2 ? x : torch.randn(L, N, 10)));
     const expected = xs.map((xi) => model.forward(xi, padding));
     const got = await Promise.all(xs.map((xi) => model.forwardAsync(xi, padding)));
-    got.forEach((g, i) => same(g, expected[i], `call ${i}`));
+    got.forEach((g, i) => expectSame(g, expected[i], `call ${i}`));
     model.train();
   });
 
@@ -61,7 +57,7 @@ describe('examples: the seed model\'s forwardAsync', () => {
       return [...model.parameters()].map((p) => p.grad!);
     };
     const g1 = await grads(false), g2 = await grads(true);
-    g1.forEach((g, i) => same(g2[i], g, `grad ${i}`));
+    g1.forEach((g, i) => expectSame(g2[i], g, `grad ${i}`));
     torch.dispose([g1, g2]);
     const start = torch.memory().tensors;
     for (let i = 0; i < 3; i++) (await model.forwardAsync(x, padding)).dispose();

@@ -11,28 +11,12 @@ import * as zlib from 'zlib';
 import * as torch from '../../lib';
 import { BufferSource, MemorySink } from '../../lib/serialization/io';
 import { ZipReader, ZipWriter } from '../../lib/serialization/zip';
+import { gc, prng } from '../helpers';
 
 const { jit } = torch;
 const DIR = path.join(process.cwd(), 'test', 'fixtures', 'jit');
 const GOOD = fs.readFileSync(path.join(DIR, 'scripted.pt'));
 const MLP = fs.readFileSync(path.join(DIR, 'mlp_traced.pt'));
-
-/** A seeded PRNG (mulberry32), so that every run tries the same variants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g) g();
-}
 
 /** Loads `file`; returns the error (checked: an Error naming torch.jit.load, no C++ backtrace), or null if it loaded. */
 function attempt(file: string | Uint8Array): Error | null {

@@ -9,22 +9,11 @@ import * as torch from '../../lib';
 import { MemorySink } from '../../lib/serialization/io';
 import { encodeLong } from '../../lib/serialization/pickle';
 import { ZipWriter } from '../../lib/serialization/zip';
+import { prng } from '../helpers';
 
 const DIR = path.join(process.cwd(), 'test', 'fixtures', 'checkpoints');
 const GOOD_PT = fs.readFileSync(path.join(DIR, 'misc.pt'));
 const GOOD_ST = fs.readFileSync(path.join(DIR, 'tensors.safetensors'));
-
-/** A seeded PRNG (mulberry32), so that every run tries the same variants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Loader = (b: Uint8Array) => unknown;
 const loadPt: Loader = (b) => torch.load(b);
