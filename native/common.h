@@ -52,6 +52,10 @@ struct AddonData {
   int64_t liveBytes = 0;     // sum of their reported bytes
   int64_t pendingAdjust = 0; // bytes not yet reported to V8 (batched: reporting costs ~50 ns)
   Napi::FunctionReference torchError;  // lib/errors.ts's TorchError, set at load time
+  // The environment is going away (a worker thread exits, or the process): the small-tensor
+  // boxes still alive have no finalizer of their own (their handles are numbers), so free them
+  // here. A box an async call still holds is left to that call.
+  ~AddonData();
 };
 
 struct TensorBox {

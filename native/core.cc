@@ -390,6 +390,14 @@ TNAPI_FN(isDisposed, {
   return Napi::Boolean::New(a.Env(), box == nullptr || !box->t.defined());
 })
 
+// 0: free; 1: read by an async call in flight; 2: written by one (see TensorBox). Lets a JS
+// caller that modifies many tensors (Module.to, Optimizer.step) check them all before changing any.
+TNAPI_FN(inUse, {
+  TensorBox* box = a.Box(0);
+  int v = box == nullptr || !box->t.defined() ? 0 : box->writers > 0 ? 2 : box->inflight > 0 ? 1 : 0;
+  return Napi::Number::New(a.Env(), v);
+})
+
 TNAPI_FN(memory, {
   AddonData* d = Data(a.Env());
   Napi::Object o = Napi::Object::New(a.Env());
@@ -410,10 +418,16 @@ TNAPI_FN(dtypeNames, {
   return arr;
 })
 
+AddonData::~AddonData() {
+  for (Slot& s : slots)
+    if (s.box != nullptr && s.box->inflight == 0) delete s.box;
+}
+
 void RegisterCore(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, dispose, "dispose"));
   exports.Set("releaseHandle", Napi::Function::New(env, releaseHandle, "releaseHandle"));
   exports.Set("isDisposed", Napi::Function::New(env, isDisposed, "isDisposed"));
+  exports.Set("inUse", Napi::Function::New(env, inUse, "inUse"));
   exports.Set("memory", Napi::Function::New(env, memory, "memory"));
   exports.Set("registerErrorClass", Napi::Function::New(env, registerErrorClass, "registerErrorClass"));
   exports.Set("dtypeNames", Napi::Function::New(env, dtypeNames, "dtypeNames"));

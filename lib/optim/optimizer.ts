@@ -139,6 +139,16 @@ export abstract class Optimizer {
       loss = closure();
     }
     const update = N[`${this.kernel}Step`] as (...args: UpdateArgs) => Handle | null | undefined;
+    // All or nothing: a parameter held by an async call would be refused halfway through the
+    // loop, after the ones before it were updated (and a retry would update those twice).
+    let k = 0;
+    for (const group of this.paramGroups)
+      for (const p of group.params) {
+        if (N.inUse(p._h) !== 0)
+          throw new Error(`${fn}: parameter ${k} (shape [${p.shape.join(', ')}]) is in use by an async operation ` +
+            '(await it before stepping); no parameter was updated');
+        k++;
+      }
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {

@@ -244,7 +244,8 @@ export type WriteFn = (sink: ByteSink) => Iterable<unknown> | void;
  * directory, which is fsynced, closed and renamed over the target (so a reader sees the old file
  * or the new one, never a part). On error the temp file is removed; a process killed mid-write
  * can leave its temp file behind (never the target). A symlink target is followed; an existing
- * target's permission bits are kept.
+ * target's permission bits are kept. After a successful write, temp files of this target left by
+ * writers that were killed (their pid no longer exists) are removed.
  */
 function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void> {
   if (typeof target !== 'string' || target === '')
@@ -294,6 +295,29 @@ function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void>
     const d: OpenFile = yield* io<OpenFile>(() => fs.openSync(dir, 'r'), () => fsp.open(dir, 'r'));
     try { yield* io(() => fs.fsyncSync(fdOf(d)), () => handleOf(d).sync()); } finally { yield* io(() => fs.closeSync(fdOf(d)), () => handleOf(d).close()); }
   } catch { /* ignore */ }
+  // Temp files of earlier writes of this target whose writer was killed: removed once their
+  // process is gone (a live pid, ours or another's, is left alone; best effort).
+  try {
+    const base = path.basename(real);
+    const names = yield* io(() => fs.readdirSync(dir), () => fsp.readdir(dir));
+    for (const name of names) {
+      if (!name.startsWith(`${base}.tmp-`)) continue;
+      const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(base.length + 5));
+      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+      const stale = path.join(dir, name);
+      try { yield* io(() => fs.unlinkSync(stale), () => fsp.unlink(stale)); } catch { /* gone already */ }
+    }
+  } catch { /* ignore */ }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Writes a file atomically (see atomicWriteSteps), blocking. */

@@ -2,7 +2,7 @@
 // over a good one leaves a file that loads (the old one, or the complete new one). A killed writer
 // can leave its temp file (`<name>.tmp-<pid>-<hex>`) behind; load never reads it.
 import { expect } from 'chai';
-import { spawn, ChildProcess } from 'child_process';
+import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -112,5 +112,27 @@ describe('serialization: atomic saves', function () {
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
     expect(torch.load(target).n).to.equal(2);
     expect(() => torch.save({}, dir)).to.throw(Error, /torch\.save: cannot write .*directory/);
+  });
+
+  it("a finished save removes the temp files that killed writers of the same target left (dead pids only)", () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-stale-'));
+    try {
+      const target = path.join(d, 'm.pt');
+      // A pid that existed and is gone: a child that has exited.
+      const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+      const names = {
+        dead: `m.pt.tmp-${dead}-0123456789ab`,
+        mine: `m.pt.tmp-${process.pid}-0123456789ab`,            // a concurrent save of this process
+        live: `m.pt.tmp-${process.ppid}-0123456789ab`,           // another live process's save
+        other: `n.pt.tmp-${dead}-0123456789ab`,                  // another target's
+        notOurs: `m.pt.tmp-${dead}-notatempfile`,                // not our pattern
+      };
+      for (const n of Object.values(names)) fs.writeFileSync(path.join(d, n), 'partial');
+      torch.save({ n: 1 }, target);
+      const left = fs.readdirSync(d).sort();
+      expect(left).to.deep.equal([names.live, names.mine, names.notOurs, names.other, 'm.pt'].sort());
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });

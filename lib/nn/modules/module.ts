@@ -368,9 +368,12 @@ export abstract class Module {
     }
     if (dtype !== undefined && !isFloatingPoint(dtype))
       throw new TypeError(`${fn}: nn.Module.to only accepts floating point dtypes, got ${dtype}`);
+    // The dtype a tensor changes to, if any (a floating-point dtype applies to floating tensors only).
+    const newDtype = (t: Tensor) => (dtype !== undefined && isFloatingPoint(t.dtype) && dtype !== t.dtype ? dtype : undefined);
+    const moves = (t: Tensor) => newDtype(t) !== undefined || (device !== undefined && device !== t.device);
     const convert = (t: Tensor): void => {
-      const d = dtype !== undefined && isFloatingPoint(t.dtype) ? dtype : undefined;
-      if (d === undefined && (device === undefined || device === t.device)) return;
+      const d = newDtype(t);
+      if (!moves(t)) return;
       const moved = t.detach().to({ dtype: d ?? t.dtype, device: device ?? t.device });
       N.setData(t._h, moved._h);
       moved.dispose();
@@ -383,6 +386,11 @@ export abstract class Module {
         gm.dispose();
       }
     };
+    // All or nothing: check every tensor that changes before changing any (a tensor held by an
+    // async call would otherwise be refused halfway, leaving the module half converted).
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()])
+      if (moves(t) && N.inUse(t._h) !== 0)
+        throw new Error(`${fn}: '${name}' is in use by an async operation (await it before moving the module); nothing was converted`);
     noGrad(() => {
       for (const p of this.parameters()) convert(p);
       for (const b of this.buffers()) convert(b);
