@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Soak test: many training iterations of a small model, with and without torch.tidy, checking
-// that live tensors return to their start and RSS stays bounded.
-//   node scripts/soak.js [--iterations N] [--json]      (npm run soak: 100,000 iterations)
+// that live tensors return to their start and RSS stays bounded. With --async: many
+// LSTM.forwardAsync calls, a bounded number in flight at once, the same checks.
+//   node --expose-gc scripts/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
+//   node --expose-gc scripts/soak.js --async [--iterations N] [--concurrency 8] [--json]
 'use strict';
 const path = require('path');
 
@@ -54,9 +56,80 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
   return result;
 }
 
-module.exports = { soak };
+/**
+ * `iterations` forwardAsync calls of a small LSTM, `concurrency` of them in flight at any time.
+ * Every other call gets a fresh input (created before the call, disposed after it); the others
+ * share one input, so up to `concurrency` calls hold the same tensor. Every result is disposed.
+ * Some results are compared with the synchronous forward. RSS drift: the RSS at the end minus
+ * the RSS after the first tenth of the calls (allocator pools warmed up).
+ */
+async function soakAsync({ iterations = 100000, concurrency = 8, entry = path.join(__dirname, '..', 'dist', 'index.js') } = {}) {
+  const torch = require(entry);
+  const { nn } = torch;
+  torch.manualSeed(0);
+  const lstm = new nn.LSTM(8, 16, { numLayers: 2 });
+  const shared = torch.randn(5, 4, 8);
+  const expected = lstm.forward(shared);
+  const gc = global.gc || (() => {});
+  const tick = () => new Promise((r) => setImmediate(r));
+  const settle = async () => { for (let i = 0; i < 3; i++) { gc(); await tick(); } };
+  await settle();
+  const mb = () => process.memoryUsage().rss / 1048576;
+  const tensorsBefore = torch.memory().tensors;
+  const rssStart = mb();
+  let rssWarm = rssStart, peak = rssStart;
+  let launched = 0, completed = 0, checked = 0, maxInFlight = 0, inFlight = 0;
+  const t0 = Date.now();
+  const worker = async () => {
+    while (launched < iterations) {
+      const i = launched++;
+      const fresh = i % 2 === 1;
+      const x = fresh ? torch.randn(5, 4, 8) : shared;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const [o, [h, c]] = await lstm.forwardAsync(x);
+      inFlight--;
+      if (i % 997 === 0 && !fresh) {
+        if (!o.equal(expected[0]) || !h.equal(expected[1][0]) || !c.equal(expected[1][1]))
+          throw new Error(`soak --async: call ${i} differs from the synchronous forward`);
+        checked++;
+      }
+      torch.dispose(fresh ? [o, h, c, x] : [o, h, c]);
+      completed++;
+      if (completed % 1000 === 0) {
+        peak = Math.max(peak, mb());
+        if (completed === Math.max(1000, Math.floor(iterations / 10 / 1000) * 1000)) rssWarm = mb();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (Date.now() - t0) / 1000;
+  await settle();
+  const rssEnd = mb();
+  peak = Math.max(peak, rssEnd);
+  const tensorsAfter = torch.memory().tensors;
+  torch.dispose([shared, expected[0], ...expected[1]]);
+  return {
+    async: { iterations: completed, concurrency, maxInFlight, checked, tensorsBefore, tensorsAfter,
+      rssStartMB: +rssStart.toFixed(1), rssDriftMB: +(rssEnd - rssWarm).toFixed(1), rssGrowthMB: +(peak - rssStart).toFixed(1),
+      seconds, callsPerSecond: Math.round(completed / seconds) },
+  };
+}
 
-if (require.main === module) {
+module.exports = { soak, soakAsync };
+
+async function main() {
+  if (process.argv.includes('--async')) {
+    const r = await soakAsync({ iterations: arg('iterations', 100000), concurrency: arg('concurrency', 8) });
+    const a = r.async;
+    if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+    else {
+      console.log(`async:   ${a.iterations} LSTM.forwardAsync calls (${a.concurrency} in flight, max seen ${a.maxInFlight}) in ${a.seconds} s ` +
+        `(${a.callsPerSecond}/s); ${a.checked} checked against forward; live tensors ${a.tensorsBefore} → ${a.tensorsAfter}; ` +
+        `RSS ${a.rssStartMB} MB at start, growth ${a.rssGrowthMB} MB, drift after warm-up ${a.rssDriftMB} MB`);
+    }
+    process.exit(a.tensorsAfter === a.tensorsBefore && a.rssGrowthMB < 50 ? 0 : 1);
+  }
   const r = soak({ iterations: arg('iterations', 100000) });
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else {
@@ -65,4 +138,8 @@ if (require.main === module) {
   }
   const ok = r.tidy.tensorsAfter === r.tidy.tensorsBefore && r.tidy.rssGrowthMB < 50;
   process.exit(ok ? 0 : 1);
+}
+
+if (require.main === module) {
+  main().catch((e) => { console.error(e); process.exit(1); });
 }
