@@ -685,8 +685,8 @@ function buildTargets(torch) {
       for (const k of Object.getOwnPropertyNames(pr))
         if (k !== 'constructor' && !k.startsWith('_') && typeof Object.getOwnPropertyDescriptor(pr, k).value === 'function') omethods.add(k);
   for (const key of [...omethods].sort()) {
-    // The per-parameter update hooks are protected (for subclasses), not API.
-    if (key === 'prepareUpdate' || key === 'finishUpdate') continue;
+    // Protected hooks for subclasses (TypeScript's `protected`), not API.
+    if (['prepareUpdate', 'finishUpdate', 'checkGroup', 'pythonOnlyOptions'].includes(key)) continue;
     targets.push({
       name: `Optimizer.${key}`, weight: 1, size: false,
       gen(g) {
