@@ -6,12 +6,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d /tmp/torch-napi-gyp.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -C "$tmp" -xf -
-else
-  tar --exclude=node_modules --exclude=build --exclude=dist --exclude=dist-test -cf - . | tar -C "$tmp" -xf -
-fi
-ln -s "$root/node_modules" "$tmp/node_modules"
+source "$root/scripts/copy-tree.sh"
+copy_tree "$tmp"
 cp -r "$root/dist" "$tmp/dist"
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 cd "$tmp"

@@ -643,37 +643,24 @@ function buildTargets(torch) {
     });
   }
 
-  // forward() of layers built with valid arguments, on inputs that mostly fit.
+  // forward() of layers built with valid arguments, on inputs that mostly fit, and forwardAsync()
+  // of those that have one (the Promise is awaited).
   for (const rec of RECIPES) {
     const cls = rec.src.match(/^new torch\.nn\.(\w+)/)[1];
-    targets.push({
-      name: `${cls}.forward`, weight: 2, size: false,
-      gen(g) {
-        const decls = [`const m = ${rec.src};`];
-        const names = [];
-        const n = g.r.chance(0.8) ? rec.in.length : g.r.int(rec.in.length + 2);
-        for (let k = 0; k < n; k++) { decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`); names.push(`a${k}`); }
-        if (rec.opts && g.r.chance(0.6)) { decls.push(`const a${n} = ${genOptions(g, rec.opts)};`); names.push(`a${n}`); }
-        return { decls, call: `m.forward(${names.join(', ')})` };
-      },
-    });
-  }
-
-  // forwardAsync() of the layers that have one, on the same inputs (the Promise is awaited).
-  for (const rec of RECIPES) {
-    const cls = rec.src.match(/^new torch\.nn\.(\w+)/)[1];
-    if (typeof torch.nn[cls].prototype.forwardAsync !== 'function') continue;
-    targets.push({
-      name: `${cls}.forwardAsync`, weight: 1, size: false,
-      gen(g) {
-        const decls = [`const m = ${rec.src};`];
-        const names = [];
-        const n = g.r.chance(0.8) ? rec.in.length : g.r.int(rec.in.length + 2);
-        for (let k = 0; k < n; k++) { decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`); names.push(`a${k}`); }
-        if (rec.opts && g.r.chance(0.6)) { decls.push(`const a${n} = ${genOptions(g, rec.opts)};`); names.push(`a${n}`); }
-        return { decls, call: `m.forwardAsync(${names.join(', ')})` };
-      },
-    });
+    for (const method of ['forward', 'forwardAsync']) {
+      if (typeof torch.nn[cls].prototype[method] !== 'function') continue;
+      targets.push({
+        name: `${cls}.${method}`, weight: method === 'forward' ? 2 : 1, size: false,
+        gen(g) {
+          const decls = [`const m = ${rec.src};`];
+          const names = [];
+          const n = g.r.chance(0.8) ? rec.in.length : g.r.int(rec.in.length + 2);
+          for (let k = 0; k < n; k++) { decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`); names.push(`a${k}`); }
+          if (rec.opts && g.r.chance(0.6)) { decls.push(`const a${n} = ${genOptions(g, rec.opts)};`); names.push(`a${n}`); }
+          return { decls, call: `m.${method}(${names.join(', ')})` };
+        },
+      });
+    }
   }
 
   // Optimizer methods (step, stepAsync, zeroGrad, stateDict, loadStateDict, addParamGroup) on a

@@ -13,13 +13,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d /tmp/torch-napi-prebuild.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -C "$tmp" -xf -
-else
-  tar --exclude=node_modules --exclude=build --exclude=dist --exclude=dist-test --exclude=prebuilds -cf - . | tar -C "$tmp" -xf -
-fi
+source "$root/scripts/copy-tree.sh"
+copy_tree "$tmp"
 rm -rf "$tmp/prebuilds"
-ln -s "$root/node_modules" "$tmp/node_modules"
 # node-gyp needs Node's headers; use the installed ones rather than downloading them.
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 export JOBS="${JOBS:-2}"   # node-gyp's make -j
