@@ -38,13 +38,13 @@ TNAPI_FN(grad, { return Napi::Value(a.Env(), Wrap(a.Env(), a.Tensor(0).grad()));
 
 // setGrad(self, tensor | null)
 TNAPI_FN(setGrad, {
-  const at::Tensor& self = a.Mutable(0);
+  const at::Tensor& self = a.Mutable(0, false);
   self.mutable_grad() = a.Has(1) ? a.Tensor(1) : at::Tensor();
   return a.Env().Undefined();
 })
 
 TNAPI_FN(requiresGrad, { return Napi::Boolean::New(a.Env(), a.Meta(0).requires_grad()); })
-TNAPI_FN(setRequiresGrad, { a.Mutable(0).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
+TNAPI_FN(setRequiresGrad, { a.Mutable(0, false).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
 TNAPI_FN(isLeaf, { return Napi::Boolean::New(a.Env(), a.Meta(0).is_leaf()); })
 TNAPI_FN(retainGrad, { a.Tensor(0).retain_grad(); return a.Env().Undefined(); })
 

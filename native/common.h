@@ -79,6 +79,27 @@ struct TensorBox {
 // The error for a tensor that an in-flight async call holds: `op` names the refused call.
 [[noreturn]] void ThrowInUse(napi_env env, const std::string& op, const char* what);
 
+// Storage-level marks of the async calls in flight. Another handle or a view of an in-flight
+// tensor (`x.detach()`, `x.view(...)`, a stateDict() value) shares its storage without sharing
+// its box, so the box marks alone would let a write through it race with the pool thread. A
+// worker adds its tensors' storages when it is queued and clears them when it completes (both
+// on a JS thread; the table is process-wide, so it is locked for worker_threads).
+class FlightMarks {
+ public:
+  FlightMarks() = default;
+  FlightMarks(const FlightMarks&) = delete;
+  FlightMarks& operator=(const FlightMarks&) = delete;
+  ~FlightMarks() { Clear(); }
+  void Add(const std::vector<TensorBox*>& reads, const std::vector<TensorBox*>& writes);
+  void Clear();
+
+ private:
+  std::vector<c10::Storage> reads_, writes_;  // held: a freed storage's address may be reused
+};
+// 0: no async call in flight holds t's storage; 1: one reads it; 2: one writes it. One relaxed
+// atomic load when nothing is in flight.
+int StorageFlight(const at::Tensor& t);
+
 constexpr int64_t kSmallBytes = 64;        // below this, a tensor gets a number handle...
 constexpr int64_t kMaxLiveSmall = 16384;   // ...while fewer than this many are alive
 constexpr double kSlotSpace = 67108864.0;  // 2^26 slots; generation in the bits above
@@ -121,8 +142,10 @@ class Args {
   TensorBox* Box(size_t i) const;
   // The tensor of an argument (refused while an async call writes it, see TensorBox::writers).
   const at::Tensor& Tensor(size_t i) const;
-  // The tensor of an argument that the call modifies in place: refused while an async call holds it.
-  const at::Tensor& Mutable(size_t i) const;
+  // The tensor of an argument that the call modifies in place: refused while an async call holds
+  // it, or (`writesData`) holds its storage through another handle or view. Calls that change only
+  // the handle's own autograd state or tensor (requires_grad_, .grad, set_data) pass false.
+  const at::Tensor& Mutable(size_t i, bool writesData = true) const;
   // The tensor of an argument whose metadata only is read (sizes, strides, dtype, device,
   // requires_grad): allowed while an async call writes its data, which never changes those.
   const at::Tensor& Meta(size_t i) const;

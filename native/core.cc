@@ -1,7 +1,10 @@
 // Tensor handles, argument conversion and error conversion (see common.h for the ownership rules).
 #include "common.h"
 
+#include <atomic>
 #include <cmath>
+#include <mutex>
+#include <unordered_map>
 #include <limits>
 #include <cmath>
 
@@ -163,6 +166,45 @@ void ThrowInUse(napi_env env, const std::string& op, const char* what) {
   throw Napi::Error::New(Napi::Env(env), op + ": this tensor is in use by an async operation (await it before " + what + ")");
 }
 
+namespace {
+std::mutex gFlightMu;
+std::unordered_map<const c10::StorageImpl*, std::pair<int32_t, int32_t>> gFlight;  // readers, writers
+std::atomic<int32_t> gFlightSize{0};
+
+void Count(const c10::Storage& s, int32_t reads, int32_t writes) {
+  auto& e = gFlight[s.unsafeGetStorageImpl()];
+  e.first += reads;
+  e.second += writes;
+  if (e.first == 0 && e.second == 0) gFlight.erase(s.unsafeGetStorageImpl());
+  gFlightSize.store(static_cast<int32_t>(gFlight.size()), std::memory_order_relaxed);
+}
+}  // namespace
+
+void FlightMarks::Add(const std::vector<TensorBox*>& reads, const std::vector<TensorBox*>& writes) {
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (TensorBox* b : reads)
+    if (b->t.defined() && b->t.has_storage()) { reads_.push_back(b->t.storage()); Count(reads_.back(), 1, 0); }
+  for (TensorBox* b : writes)
+    if (b->t.defined() && b->t.has_storage()) { writes_.push_back(b->t.storage()); Count(writes_.back(), 0, 1); }
+}
+
+void FlightMarks::Clear() {
+  if (reads_.empty() && writes_.empty()) return;
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (const c10::Storage& s : reads_) Count(s, -1, 0);
+  for (const c10::Storage& s : writes_) Count(s, 0, -1);
+  reads_.clear();
+  writes_.clear();
+}
+
+int StorageFlight(const at::Tensor& t) {
+  if (gFlightSize.load(std::memory_order_relaxed) == 0 || !t.defined() || !t.has_storage()) return 0;
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  auto it = gFlight.find(t.storage().unsafeGetStorageImpl());
+  if (it == gFlight.end()) return 0;
+  return it->second.second > 0 ? 2 : 1;
+}
+
 std::string DisplayName(const char* prefix, const char* name) {
   std::string n(name);
   static const std::string kScalar = "Scalar";
@@ -241,7 +283,7 @@ const at::Tensor& Args::Tensor(size_t i) const {
   if (box == nullptr || !box->t.defined())
     throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
-  if (box->writers != 0) ThrowInUse(env_, Name(), "using it");
+  if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
   if (track_) track_->push_back(box);
   return box->t;
 }
@@ -254,10 +296,12 @@ const at::Tensor& Args::Meta(size_t i) const {
   return box->t;
 }
 
-const at::Tensor& Args::Mutable(size_t i) const {
+const at::Tensor& Args::Mutable(size_t i, bool writesData) const {
   TensorBox* box = Box(i);
   if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
-  return Tensor(i);
+  const at::Tensor& t = Tensor(i);
+  if (writesData && StorageFlight(t) != 0) ThrowInUse(env_, Name(), "modifying it (a view or another handle of it is in flight)");
+  return t;
 }
 
 c10::optional<at::Tensor> Args::OptTensor(size_t i) const {
@@ -278,7 +322,7 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
       throw Napi::TypeError::New(env_, Name() + ": element " + std::to_string(k) + " is not a Tensor");
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, Name() + ": element " + std::to_string(k) + " is a disposed tensor");
-    if (box->writers != 0) ThrowInUse(env_, Name(), "using it");
+    if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
     if (track_) track_->push_back(box);
     out.push_back(box->t);
   }

@@ -206,7 +206,7 @@ class ToIValue {
     TensorBox* box = o.Get("_disposed").ToBoolean().Value() ? nullptr : Unwrap(env_, o.Get("_h"), &stale);
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, fn_ + ": " + At(where) + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
-    if (box->writers != 0) ThrowInUse(env_, fn_, "using it");  // an async optimizer step is writing it
+    if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, fn_, "using it");  // an async optimizer step is writing it
     if (track_) track_->push_back(box);
     return box->t;
   }
@@ -410,6 +410,7 @@ class MethodWorker : public Napi::AsyncWorker {
         ctor_(Napi::Persistent(ctor)),
         gradMode_(c10::GradMode::is_enabled()) {
     for (TensorBox* b : inputs_) b->inflight++;
+    marks_.Add(inputs_, {});
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -456,10 +457,12 @@ class MethodWorker : public Napi::AsyncWorker {
     SetError(message_);
   }
   void Unmark() {
+    marks_.Clear();
     for (TensorBox* b : inputs_)
       if (--b->inflight == 0 && b->zombie) delete b;
     inputs_.clear();
   }
+  FlightMarks marks_;
 
   Napi::Promise::Deferred deferred_;
   std::string fn_;

@@ -137,7 +137,7 @@ TNAPI_TENSOR_FN(padSequence, at::pad_sequence(a.TensorList(0), a.Bool(1), a.Numb
 // setData(param, src): replaces the data behind a tensor, keeping its identity and autograd
 // leaf status (PyTorch's `param.data = ...`, used by Module.to()).
 TNAPI_FN(setData, {
-  at::Tensor self = a.Mutable(0);
+  at::Tensor self = a.Mutable(0, false);
   self.set_data(a.Tensor(1));
   TensorBox* box = a.Box(0);
   AddonData* d = Data(a.Env());

@@ -215,7 +215,7 @@ class TupleArgs {
     TensorBox* box = Unwrap(outer_.Env(), At(i), &stale);
     if (box == nullptr && !stale) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a Tensor");
     if (box == nullptr || !box->t.defined()) Fail<Napi::Error>("argument " + std::to_string(i) + " is a disposed tensor");
-    if (write ? box->inflight > 0 : box->writers > 0)
+    if (write ? box->inflight > 0 || StorageFlight(box->t) != 0 : box->writers > 0 || StorageFlight(box->t) == 2)
       ThrowInUse(outer_.Env(), name_ + " (" + where_ + ")", write ? "modifying it" : "using it");
     (write ? writes_ : reads_)->push_back(box);
     return box->t;

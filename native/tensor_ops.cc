@@ -256,7 +256,7 @@ TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
       TensorBox* box = Unwrap(a.Env(), e, &stale);
       if (box == nullptr || !box->t.defined())
         throw Napi::TypeError::New(a.Env(), "index: index " + std::to_string(k) + " is not a live Tensor");
-      if (box->writers != 0) ThrowInUse(a.Env(), a.Name(), "using it");  // see TensorBox::writers
+      if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(a.Env(), a.Name(), "using it");  // see TensorBox::writers
       idx.push_back(box->t);
     }
   }

@@ -25,6 +25,7 @@ class TensorWorker : public Napi::AsyncWorker {
       b->inflight++;
       b->writers++;
     }
+    marks_.Add(inputs_, writes_);
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -81,6 +82,7 @@ class TensorWorker : public Napi::AsyncWorker {
   }
   // JS thread: the inputs leave flight; zombies (handles collected meanwhile) are deleted.
   void Unmark() {
+    marks_.Clear();
     for (TensorBox* b : writes_) b->writers--;  // before any delete: a box may be in both lists
     for (TensorBox* b : inputs_)
       if (--b->inflight == 0 && b->zombie) delete b;
@@ -95,6 +97,7 @@ class TensorWorker : public Napi::AsyncWorker {
   std::vector<TensorBox*> inputs_;
   std::vector<TensorBox*> writes_;
   TensorWork work_;
+  FlightMarks marks_;
   bool gradMode_;
   std::vector<at::Tensor> results_;
   bool rangeError_ = false;

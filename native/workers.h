@@ -14,6 +14,11 @@
 // names their boxes as `writes`: besides being in flight, they are marked as written
 // (`TensorBox::writers`), which makes every binding refuse them, reads included, until the call
 // completes. (A read-only input may be shared by any number of calls; a written one by none.)
+//
+// Storages. The same marks are kept per storage (FlightMarks, common.h), so that another handle
+// or a view of an in-flight tensor is refused the same way: an in-place write through it while
+// its storage is read, any data use while it is written. Metadata reads (Args::Meta) and calls
+// that change only a handle's own autograd state (Args::Mutable(i, false)) stay allowed.
 #pragma once
 
 #include "common.h"

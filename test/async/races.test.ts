@@ -282,6 +282,34 @@ describe('async races', function () {
     torch.dispose([a, small, big, e1, e2, r1, r2]);
   });
 
+  it('writes through another handle or a view of an in-flight tensor are refused too (the mark is on the storage)', async () => {
+    const a = torch.randn(64, 64), b = torch.randn(64, 64);
+    const expected = a.matmul(b);
+    const d = a.detach(), v = a.view(-1), row = a.narrow(0, 3, 2);
+    const p = a.matmulAsync(b);
+    for (const [what, f] of [['detach().mul_', () => d.mul_(2)], ['view().add_', () => v.add_(1)],
+      ['narrow().zero_', () => row.zero_()], ['copy_ into a view', () => row.copy_(torch.ones(2, 64))]] as const)
+      expect(thrown(f).message, what).to.match(/in use by an async operation .*a view or another handle of it is in flight/);
+    expect(d.sum().item()).to.equal(a.sum().item());     // reading through a view is fine
+    d.requiresGrad_(true).requiresGrad_(false);           // so is the handle's own autograd flag
+    expectSame(await p, expected);
+    d.mul_(1);                                           // settled: free again
+    torch.dispose([a, b, expected, d, v, row]);
+  });
+
+  it('while stepAsync writes a parameter, any use of it through another handle is refused; afterwards all is well', async () => {
+    const lin = new nn.Linear(8, 8);
+    const opt = new optim.SGD(lin.parameters(), { lr: 0.1 });
+    lin.forward(torch.randn(2, 8)).sum().backward();
+    const w = lin.stateDict()['weight'];                 // a detached view of the parameter
+    const p = opt.stepAsync();
+    expect(thrown(() => w.sum()).message).to.match(IN_USE);
+    expect(thrown(() => w.add_(1)).message).to.match(IN_USE);
+    expect(w.shape).to.deep.equal([8, 8]);               // metadata stays readable
+    await p;
+    expect(w.equal(lin.weight)).to.equal(true);
+  });
+
   it('every in-place method refuses an in-flight tensor and leaves its values alone', async () => {
     const a = torch.randn(300, 300), b = torch.randn(300, 300);
     const before = a.clone();
