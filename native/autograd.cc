@@ -4,11 +4,68 @@
 
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace tnapi {
 namespace {
 
 constexpr const char* kNamePrefix = "Tensor.";
+
+// ---- leaves whose .grad a backwardAsync is writing ------------------------------------------
+// libtorch accumulates into each leaf's .grad on the pool thread; reading or replacing it
+// meanwhile from JS (p.grad, zeroGrad, an optimizer step, Module.to) would race. (Another
+// backward into the same leaves is safe: libtorch's AccumulateGrad locks each leaf.) The leaves
+// of the graph are found when the call is queued (its AccumulateGrad nodes) and released when
+// the backward has returned, on the pool thread: the grads are complete then.
+std::mutex gGradMu;
+std::unordered_map<const c10::TensorImpl*, int32_t> gGradsInFlight;
+std::atomic<int32_t> gGradsSize{0};
+
+std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root) {
+  std::vector<const c10::TensorImpl*> leaves;
+  if (root.is_leaf()) {
+    if (root.requires_grad()) leaves.push_back(root.unsafeGetTensorImpl());
+    return leaves;
+  }
+  std::unordered_set<const torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack{root.grad_fn().get()};
+  while (!stack.empty()) {
+    torch::autograd::Node* n = stack.back();
+    stack.pop_back();
+    if (n == nullptr || !seen.insert(n).second) continue;
+    if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(n)) leaves.push_back(acc->variable.unsafeGetTensorImpl());
+    for (const torch::autograd::Edge& e : n->next_edges()) stack.push_back(e.function.get());
+  }
+  return leaves;
+}
+
+class GradMarks {
+ public:
+  explicit GradMarks(std::vector<const c10::TensorImpl*> leaves) : leaves_(std::move(leaves)) { Change(1); }
+  ~GradMarks() { Change(-1); }
+
+ private:
+  void Change(int32_t d) {
+    std::lock_guard<std::mutex> lock(gGradMu);
+    for (const c10::TensorImpl* l : leaves_)
+      if ((gGradsInFlight[l] += d) == 0) gGradsInFlight.erase(l);
+    gGradsSize.store(static_cast<int32_t>(gGradsInFlight.size()), std::memory_order_relaxed);
+  }
+  std::vector<const c10::TensorImpl*> leaves_;
+};
+
+void CheckGradFree(const Args& a, const at::Tensor& t, const char* what) {
+  if (gGradsSize.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(gGradMu);
+  if (gGradsInFlight.count(t.unsafeGetTensorImpl()) != 0)
+    throw Napi::Error::New(a.Env(), a.Name() + ": this tensor's .grad is being written by a backwardAsync in flight (await it before " + what + ")");
+}
 
 // backward(self, gradient?, retainGraph?, createGraph?)
 TNAPI_FN(backward, {
@@ -21,24 +78,32 @@ TNAPI_FN(backward, {
 })
 
 // backwardAsync(self, gradient?, retainGraph?, createGraph?) -> Promise<[]>. The leaves' .grad
-// are written on the pool thread: reading or stepping them before the Promise settles races.
+// are written on the pool thread: until the backward returns, .grad of those leaves is refused,
+// read or replaced (GradMarks).
 TNAPI_ASYNC_FN(backwardAsync, {
   at::Tensor self = a.Tensor(0);
   at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
   c10::optional<bool> retain;
   if (a.Has(2)) retain = a.Bool(2);
   bool create = a.BoolOr(3, false);
-  return [self, grad, retain, create] {
+  // Released with the work, on the pool thread right after the backward (see GradMarks).
+  auto marks = std::make_shared<GradMarks>(GraphLeaves(self));
+  return [self, grad, retain, create, marks] {
     self.backward(grad, retain, create);
     return std::vector<at::Tensor>{};
   };
 })
 
-TNAPI_FN(grad, { return Napi::Value(a.Env(), Wrap(a.Env(), a.Tensor(0).grad())); })
+TNAPI_FN(grad, {
+  const at::Tensor& self = a.Tensor(0);
+  CheckGradFree(a, self, "reading it");
+  return Napi::Value(a.Env(), Wrap(a.Env(), self.grad()));
+})
 
 // setGrad(self, tensor | null)
 TNAPI_FN(setGrad, {
   const at::Tensor& self = a.Mutable(0, false);
+  CheckGradFree(a, self, "replacing it");
   self.mutable_grad() = a.Has(1) ? a.Tensor(1) : at::Tensor();
   return a.Env().Undefined();
 })

@@ -310,6 +310,31 @@ describe('async races', function () {
     expect(w.equal(lin.weight)).to.equal(true);
   });
 
+  it("while backwardAsync runs, its leaves' .grad is refused (read, zeroGrad, step); another backward may accumulate", async () => {
+    torch.manualSeed(11);
+    const lstm = new nn.LSTM(32, 64, { numLayers: 2 }), twin = new nn.LSTM(32, 64, { numLayers: 2 });
+    twin.loadStateDict(lstm.stateDict());
+    const opt = new optim.SGD(lstm.parameters(), { lr: 0.1 });
+    const x = torch.randn(200, 8, 32);
+    const loss = lstm.forward(x)[0].square().mean();
+    const other = lstm.forward(x)[0].sum();              // a second graph over the same leaves
+    const w = [...lstm.parameters()][0];
+    const p = loss.backwardAsync();                      // a few hundred ms of work on the pool
+    const GRAD = /\.grad is being written by a backwardAsync in flight/;
+    expect(thrown(() => w.grad).message).to.match(GRAD);
+    expect(thrown(() => opt.zeroGrad()).message).to.match(GRAD);
+    expect(thrown(() => opt.step()).message).to.match(GRAD);
+    other.backward();                                    // libtorch locks each leaf while accumulating
+    expect(lstm.forward(x.narrow(0, 0, 2))[0].shape).to.deep.equal([2, 8, 64]);  // reading the parameters is fine
+    await p;
+    twin.forward(x)[0].square().mean().backward();
+    twin.forward(x)[0].sum().backward();
+    const tp = [...twin.parameters()];
+    for (const [i, q] of [...lstm.parameters()].entries())   // both accumulated, in either order
+      expect(q.grad!.allclose(tp[i].grad!, { rtol: 1e-5, atol: 1e-6 }), `grad ${i}`).to.equal(true);
+    opt.step();
+  });
+
   it('every in-place method refuses an in-flight tensor and leaves its values alone', async () => {
     const a = torch.randn(300, 300), b = torch.randn(300, 300);
     const before = a.clone();
