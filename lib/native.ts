@@ -38,7 +38,7 @@ export interface Native {
   /** FinalizationRegistry callback for number handles: releases the slot if still current. */
   releaseHandle(h: number): void;
   isDisposed(h: H): boolean;
-  /** 0: free; 1: read by an async call in flight; 2: written by one. */
+  /** 0: free; 1: read by an async call in flight; 2: written by one (through this handle, or a view sharing its storage). */
   inUse(h: H): number;
   memory(): { tensors: number; bytes: number };
   registerErrorClass(ctor: new (message: string) => Error): void;

@@ -140,6 +140,8 @@ class Args {
   bool IsTensor(size_t i) const;
 
   TensorBox* Box(size_t i) const;
+  // The box of an argument whose tensor is alive (a disposed one throws).
+  TensorBox* LiveBox(size_t i) const;
   // The tensor of an argument (refused while an async call writes it, see TensorBox::writers).
   const at::Tensor& Tensor(size_t i) const;
   // The tensor of an argument that the call modifies in place: refused while an async call holds

@@ -1,12 +1,12 @@
 // Tensor handles, argument conversion and error conversion (see common.h for the ownership rules).
 #include "common.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
-#include <limits>
-#include <cmath>
 
 namespace tnapi {
 
@@ -278,23 +278,22 @@ TensorBox* Args::Box(size_t i) const {
   return box;
 }
 
-const at::Tensor& Args::Tensor(size_t i) const {
+TensorBox* Args::LiveBox(size_t i) const {
   TensorBox* box = Box(i);
   if (box == nullptr || !box->t.defined())
     throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
                                      " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+  return box;
+}
+
+const at::Tensor& Args::Tensor(size_t i) const {
+  TensorBox* box = LiveBox(i);
   if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
   if (track_) track_->push_back(box);
   return box->t;
 }
 
-const at::Tensor& Args::Meta(size_t i) const {
-  TensorBox* box = Box(i);
-  if (box == nullptr || !box->t.defined())
-    throw Napi::Error::New(env_, Name() + ": argument " + std::to_string(i) +
-                                     " is a disposed tensor (it was freed by dispose() or torch.tidy)");
-  return box->t;
-}
+const at::Tensor& Args::Meta(size_t i) const { return LiveBox(i)->t; }
 
 const at::Tensor& Args::Mutable(size_t i, bool writesData) const {
   TensorBox* box = Box(i);
@@ -434,12 +433,14 @@ TNAPI_FN(isDisposed, {
   return Napi::Boolean::New(a.Env(), box == nullptr || !box->t.defined());
 })
 
-// 0: free; 1: read by an async call in flight; 2: written by one (see TensorBox). Lets a JS
-// caller that modifies many tensors (Module.to, Optimizer.step) check them all before changing any.
+// 0: free; 1: read by an async call in flight; 2: written by one, through this handle or another
+// handle or view of its storage (see TensorBox, FlightMarks). Lets a JS caller that modifies many
+// tensors (Module.to, Optimizer.step) check them all before changing any.
 TNAPI_FN(inUse, {
   TensorBox* box = a.Box(0);
-  int v = box == nullptr || !box->t.defined() ? 0 : box->writers > 0 ? 2 : box->inflight > 0 ? 1 : 0;
-  return Napi::Number::New(a.Env(), v);
+  if (box == nullptr || !box->t.defined()) return Napi::Number::New(a.Env(), 0);
+  int v = box->writers > 0 ? 2 : box->inflight > 0 ? 1 : 0;
+  return Napi::Number::New(a.Env(), std::max(v, StorageFlight(box->t)));
 })
 
 TNAPI_FN(memory, {

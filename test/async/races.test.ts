@@ -402,6 +402,20 @@ describe('async races', function () {
       expect(q.allclose(before[i].sub(q.grad!.mul(0.1)), { rtol: 1e-6, atol: 1e-7 }), `parameter ${i} stepped once`).to.equal(true);
   });
 
+  it('step() refuses before changing anything when only a view of a later parameter is in flight', async () => {
+    const lin1 = new nn.Linear(4, 4), lin2 = new nn.Linear(4, 2);
+    const model = new nn.Sequential(lin1, lin2);
+    const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+    model.forward<Tensor>(torch.randn(3, 4)).sum().backward();
+    const before = [...model.parameters()].map((q) => q.clone());
+    const view = lin2.weight.detach();                   // shares lin2.weight's storage, not its handle
+    const p = view.matmulAsync(torch.randn(4, 3));
+    expect(thrown(() => opt.step()).message).to.match(/^SGD\.step: parameter 2 \(shape \[2, 4\]\) is in use by an async operation .*no parameter was updated$/);
+    for (const [i, q] of [...model.parameters()].entries()) expectSame(q, before[i], `parameter ${i} unchanged`);
+    await p;
+    opt.step();
+  });
+
   for (const [name, make] of [
     ['SGD (momentum)', (ps: Tensor[]) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9 })],
     ['Adam (amsgrad)', (ps: Tensor[]) => new optim.Adam(ps, { lr: 0.01, amsgrad: true })],
