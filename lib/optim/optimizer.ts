@@ -139,31 +139,33 @@ export abstract class Optimizer {
       loss = closure();
     }
     const update = N[`${this.kernel}Step`] as (...args: UpdateArgs) => Handle | null | undefined;
-    // All or nothing: a parameter held by an async call would be refused halfway through the
-    // loop, after the ones before it were updated (and a retry would update those twice).
-    let k = 0;
-    for (const group of this.paramGroups)
-      for (const p of group.params) {
-        if (N.inUse(p._h) !== 0)
-          throw new Error(`${fn}: parameter ${k} (shape [${p.shape.join(', ')}]) is in use by an async operation ` +
-            '(await it before stepping); no parameter was updated');
-        k++;
-      }
-    noGrad(() => {
-      for (const group of this.paramGroups) {
+    // All or nothing: the parameters to update (those with a gradient) are checked first, since
+    // one held by an async call would be refused halfway through the loop, after the ones before
+    // it were updated (and a retry would update those twice). Frozen ones may be in use.
+    const todo: [Parameter, Tensor, ParamGroup][] = [];
+    try {
+      let k = 0;
+      for (const group of this.paramGroups)
         for (const p of group.params) {
           const grad = p.grad;
-          if (grad === null) continue;
-          try {
-            const st = this.stateOf(p);
-            const created = update(...this.prepareUpdate(p, grad, st, group));
-            this.finishUpdate(st, created ?? null);
-          } finally {
-            grad.dispose();
+          if (grad !== null) {
+            todo.push([p, grad, group]);
+            if (N.inUse(p._h) !== 0)
+              throw new Error(`${fn}: parameter ${k} (shape [${p.shape.join(', ')}]) is in use by an async operation ` +
+                '(await it before stepping); no parameter was updated');
           }
+          k++;
         }
-      }
-    });
+      noGrad(() => {
+        for (const [p, grad, group] of todo) {
+          const st = this.stateOf(p);
+          const created = update(...this.prepareUpdate(p, grad, st, group));
+          this.finishUpdate(st, created ?? null);
+        }
+      });
+    } finally {
+      for (const [, grad] of todo) grad.dispose();  // each gradient handle, updated or not
+    }
     return loss;
   }
 

@@ -402,6 +402,18 @@ describe('async races', function () {
       expect(q.allclose(before[i].sub(q.grad!.mul(0.1)), { rtol: 1e-6, atol: 1e-7 }), `parameter ${i} stepped once`).to.equal(true);
   });
 
+  it('step() ignores frozen parameters that are in use: a frozen encoder may run while the head steps', async () => {
+    const enc = new nn.Linear(4, 4), head = new nn.Linear(4, 2);
+    enc.requiresGrad_(false);
+    const opt = new optim.SGD([...enc.parameters(), ...head.parameters()], { lr: 0.1 });
+    head.forward(torch.randn(3, 4)).sum().backward();
+    const w0 = head.weight.clone();
+    const p = enc.forwardAsync(torch.randn(3, 4));      // enc's (gradient-less) parameters in flight
+    opt.step();
+    expect(head.weight.equal(w0)).to.equal(false);
+    await p;
+  });
+
   it('step() refuses before changing anything when only a view of a later parameter is in flight', async () => {
     const lin1 = new nn.Linear(4, 4), lin2 = new nn.Linear(4, 2);
     const model = new nn.Sequential(lin1, lin2);
