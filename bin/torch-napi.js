@@ -68,6 +68,30 @@ if (torch) {
   row('BLAS', c.blas);
   row('threads', `${c.numThreads} intra-op, ${c.numInteropThreads} inter-op (OpenMP ${c.openmp ? 'yes' : 'no'})`);
   row('CUDA', `built ${c.cuda.built ? 'yes' : 'no'}, available ${c.cuda.available ? `yes (${c.cuda.deviceCount} device(s))` : 'no'}`);
+  let avx512 = 'unknown';
+  try { avx512 = /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? 'yes' : 'no'; } catch { /* not Linux */ }
+  row('CPU', `libtorch capability ${torch.backends.cpu.getCpuCapability()}; AVX-512 on this CPU: ${avx512}`);
+  row('oneDNN', torch.backends.mkldnn.isAvailable() ? 'in the build' : 'not in the build');
+  try {
+    const k = torch.backends.rnn.selfCheck();
+    const d = (v) => v.toExponential(1);
+    const lib = !k.oneDnnPossible
+      ? `libtorch's LSTM is its native kernel (no oneDNN LSTM in ${c.libtorchVersion}), |diff| ${d(k.libtorchMaxAbsDiff)}`
+      : k.libtorchMaxAbsDiff <= k.tolerance
+        ? `libtorch's LSTM${k.oneDnnRan ? ' (oneDNN)' : ''} is right here, |diff| ${d(k.libtorchMaxAbsDiff)}`
+        : `libtorch's LSTM${k.oneDnnRan ? " (oneDNN's RNN primitive)" : ''} is WRONG on this CPU, |diff| ` +
+          `${d(k.libtorchMaxAbsDiff)} (pytorch/pytorch#173922): torch-napi uses its composed LSTM`;
+    row('LSTM self-check', `${k.ok || k.composedMaxAbsDiff <= k.tolerance ? 'pass' : 'FAIL'} against float64 over ` +
+      `${k.cases} shapes (tolerance ${k.tolerance.toExponential()}): ${lib}; composed |diff| ${d(k.composedMaxAbsDiff)}; ` +
+      `LSTMs run: ${torch.backends.rnn.lstmKernel()}`);
+    if (!(k.composedMaxAbsDiff <= k.tolerance)) {
+      problems.push([`the LSTM self-check failed (composed LSTM |diff| ${k.composedMaxAbsDiff})`,
+        'report it with this output; set TORCH_NAPI_LSTM_KERNEL=libtorch if libtorch\'s own kernel passed']);
+    }
+  } catch (e) {
+    row('LSTM self-check', `FAILED to run: ${e.message}`);
+    problems.push([`the LSTM self-check could not run (${e.message})`, 'rebuild: `npm rebuild torch-napi --build-from-source`']);
+  }
   try {
     const x = torch.tensor([[1, 2], [3, 4]], { requiresGrad: true });
     x.mul(x).sum().backward();

@@ -277,6 +277,20 @@ export interface Native {
   cudaDeviceCount(): number;
   cudaSynchronize(device?: number): void;
   config(): NativeConfig;
+  // kernels and their checks (native/rnn_kernels.cc)
+  /** Runs fn and returns its result with the names of the ATen ops it dispatched on this thread. */
+  recordOps<T>(fn: () => T): [T, string[]];
+  /** The LSTM kernel: 0 libtorch's at::lstm, 1 the composed LSTM; with k, sets it first (-1: the default). */
+  lstmKernel(k?: number): number;
+  rnnSelfCheck(): NativeRnnSelfCheck;
+}
+
+export interface NativeRnnSelfCheck {
+  libtorchMaxAbsDiff: number;
+  composedMaxAbsDiff: number;
+  oneDnnRan: boolean;
+  oneDnnPossible: boolean;
+  cases: number;
 }
 
 /** The package root: the nearest directory above this file with our package.json. */

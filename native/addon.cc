@@ -1,5 +1,6 @@
 // Registers every binding family. Nothing else lives here.
 #include "common.h"
+#include "rnn_kernels.h"
 
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterOptim(env, exports);
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);
+  tnapi::RegisterRnnKernels(env, exports);
   return exports;
 }
 }  // namespace

@@ -1,9 +1,12 @@
 // nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
 #include "common.h"
+#include "rnn_kernels.h"
 #include "workers.h"
 
 #include <c10/core/GradMode.h>
+
+#include <algorithm>
 
 namespace tnapi {
 namespace {
@@ -66,11 +69,35 @@ RnnCall ParseRnn(const Args& a) {
   return c;
 }
 
+// While the composed kernel is selected (the default where libtorch has a oneDNN LSTM, see
+// rnn_kernels.h), a CPU LSTM runs composed. A packed sequence whose batch sizes are all equal is one
+// full batch (libtorch's newest versions route that to oneDNN too); other packed sequences and
+// LSTMs with projections never reach oneDNN.
+c10::optional<std::vector<at::Tensor>> ComposedIfNeeded(const RnnCall& c) {
+  if (CurrentLstmKernel() != LstmKernel::kComposed || !c.input.device().is_cpu() || c.input.numel() == 0) {
+    return c10::nullopt;
+  }
+  if (c.hx[0].dim() != 3 || c.hx[1].dim() != 3 || c.hx[0].size(2) != c.hx[1].size(2)) return c10::nullopt;
+  if (!c.batchSizes) {
+    return ComposedLstm(c.input, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
+  }
+  const at::Tensor bs = c.batchSizes->to(at::kLong).contiguous();
+  const int64_t T = bs.numel();
+  if (T == 0 || c.input.dim() != 2) return c10::nullopt;
+  const int64_t* b = bs.data_ptr<int64_t>();
+  if (!std::all_of(b, b + T, [&](int64_t v) { return v == b[0]; }) || b[0] * T != c.input.size(0)) return c10::nullopt;
+  std::vector<at::Tensor> r = ComposedLstm(c.input.reshape({T, b[0], c.input.size(1)}), c.hx, c.params, c.hasBiases,
+                                           c.layers, c.p, c.train, c.bidir, false);
+  r[0] = r[0].reshape({T * b[0], r[0].size(2)});
+  return r;
+}
+
 // The kernel (any thread): [output, hN] or [output, hN, cN].
 std::vector<at::Tensor> RunRnn(const RnnCall& c) {
   const at::Tensor& input = c.input;
   bool packed = c.batchSizes.has_value();
   if (c.mode == 0) {
+    if (auto composed = ComposedIfNeeded(c)) return *composed;
     auto r = packed ? at::lstm(input, *c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
                     : at::lstm(input, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
     return {std::get<0>(r), std::get<1>(r), std::get<2>(r)};

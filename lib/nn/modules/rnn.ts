@@ -2,6 +2,7 @@
 // carry PyTorch's names and order; each forward makes one fused native call (at::lstm, at::gru,
 // at::rnn_tanh / rnn_relu, or the *_cell kernels) with the weights in PyTorch's `_flat_weights`
 // order. Arguments are checked here first, with messages that say what was expected.
+import { beforeLstm } from '../../backends';
 import { empty } from '../../creation';
 import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
 import { checkAllocation, checkBool, checkInt, checkNumber, describe, typeError } from '../../errors';
@@ -382,6 +383,7 @@ export abstract class RNNBase extends Module {
   /** Checks, then the native call's arguments and the temporaries they use. */
   private prepare(fn: string, input: Tensor | PackedSequence, hx: unknown): RnnCall {
     const info = this.inputInfo(fn, input);
+    if (this.mode === 'LSTM') beforeLstm();
     const given = hx === undefined || hx === null ? null : this.checkHx(info, hx);
     const weights = this.flatWeights;
     const temps: Tensor[] = [];
