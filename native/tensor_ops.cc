@@ -55,11 +55,41 @@ static c10::optional<c10::string_view> RoundingMode(const Args& a, size_t i, std
   return c10::string_view(storage);
 }
 thread_local std::string modeStorage;
+// Integer division that traps. libtorch's CPU kernels divide integers with the machine's divide
+// instruction, which raises SIGFPE (killing the process) for INT_MIN / -1 in every integer width:
+// `div(x, -1, 'floor' | 'trunc')` and `remainder(x, -1)`. The mathematical results are defined, and
+// are what PyTorch gives for every other value: x // -1 == -x (two's complement wraps INT_MIN to
+// itself, as NumPy and C++'s wrapping negation) and x % -1 == 0. Divisors equal to -1 are answered
+// here; everything else (including division by zero, which libtorch refuses with an error) is
+// libtorch's. The check costs one comparison for a scalar divisor, one eq+any for a tensor divisor,
+// and only for integer results.
+enum class IntDiv { kDiv, kRemainder };
+at::Tensor DivideGuarded(const at::Tensor& self, const at::Tensor& other, c10::optional<c10::string_view> mode,
+                         IntDiv op) {
+  auto run = [&](const at::Tensor& d) { return op == IntDiv::kRemainder ? self.remainder(d) : self.div(d, mode); };
+  at::ScalarType rt = at::result_type(self, other);
+  bool integral = at::isIntegralType(rt, /*includeBool=*/false);
+  if (!integral || (op == IntDiv::kDiv && !mode) || rt == at::kByte) return run(other);
+  at::Tensor minusOne = other.eq(-1);
+  if (!minusOne.any().item<bool>()) return run(other);
+  at::Tensor safe = run(at::where(minusOne, at::ones_like(other), other));
+  at::Tensor alt = op == IntDiv::kRemainder ? at::zeros_like(safe) : self.to(rt).neg();
+  return at::where(minusOne, alt, safe);
+}
+at::Tensor DivideGuarded(const at::Tensor& self, const at::Scalar& other, c10::optional<c10::string_view> mode,
+                         IntDiv op) {
+  if (other.isIntegral(false) && other.toLong() == -1 && at::isIntegralType(self.scalar_type(), false) &&
+      self.scalar_type() != at::kByte && (op == IntDiv::kRemainder || mode)) {
+    return op == IntDiv::kRemainder ? at::zeros_like(self) : self.neg();
+  }
+  return op == IntDiv::kRemainder ? self.remainder(other) : self.div(Wrapped(other), mode);
+}
 // Without a rounding mode, the plain overload (DivBackward0, as Python's `x / y`).
-OPERAND_OP(div, a.Has(2) ? self.div(a.Tensor(1), RoundingMode(a, 2, modeStorage)) : self.div(a.Tensor(1)),
-           a.Has(2) ? self.div(Wrapped(a.Scalar(1)), RoundingMode(a, 2, modeStorage)) : self.div(Wrapped(a.Scalar(1))))
+OPERAND_OP(div, a.Has(2) ? DivideGuarded(self, a.Tensor(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv) : self.div(a.Tensor(1)),
+           a.Has(2) ? DivideGuarded(self, a.Scalar(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv) : self.div(Wrapped(a.Scalar(1))))
 OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
-OPERAND_OP(remainder, self.remainder(a.Tensor(1)), self.remainder(a.Scalar(1)))
+OPERAND_OP(remainder, DivideGuarded(self, a.Tensor(1), c10::nullopt, IntDiv::kRemainder),
+           DivideGuarded(self, a.Scalar(1), c10::nullopt, IntDiv::kRemainder))
 TNAPI_TENSOR_FN(maximum, a.Tensor(0).maximum(a.Tensor(1)))
 TNAPI_TENSOR_FN(minimum, a.Tensor(0).minimum(a.Tensor(1)))
 TNAPI_TENSOR_FN(matmul, a.Tensor(0).matmul(a.Tensor(1)))

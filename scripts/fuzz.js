@@ -107,8 +107,10 @@ const STRINGS = ['', 'float32', 'cuda', 'abc', 'cpu', 'int64', 'float16', 'bfloa
 const DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
 const SHAPES = [[], [0], [3], [2, 3], [2, 3, 4], [1], [2], [2, 4], [3, 4], [4], [3, 3], [1, 2, 4], [2, 0]];
+// int64's low end is -2^63 itself (a double represents it exactly): INT_MIN / -1 traps in integer kernels.
 const INT_RANGE = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], int32: [-(2 ** 31), 2 ** 31 - 1],
-  int64: [-(2 ** 53), 2 ** 53] };
+  int64: [-(2 ** 63), 2 ** 53] };
+const SIGNED_INTS = ['int64', 'int32', 'int16', 'int8'];
 
 // ---- argument generators: each returns the JavaScript source of a value -------------------------
 // `g` is the generation context: { r: Rng, size: boolean (numbers may be sizes), depth }.
@@ -386,7 +388,7 @@ function genFitting(g, hint) {
 // o:k1,k2 (options with those keys).
 const BINARY = 'T';
 const METHOD_SIGS = {
-  add: 'T x', sub: 'T', mul: 'T', div: 'T s', pow: 'x', remainder: 'T', maximum: BINARY, minimum: BINARY,
+  add: 'T x', sub: 'T', mul: 'T', div: 'dv rm', pow: 'x', remainder: 'dv', maximum: BINARY, minimum: BINARY,
   eq: BINARY, ne: BINARY, lt: 'x', le: BINARY, gt: BINARY, ge: BINARY, logicalAnd: BINARY, logicalOr: BINARY,
   logicalXor: BINARY, allclose: 'T o:rtol,atol,equalNan', equal: BINARY, matmul: BINARY, mm: BINARY, bmm: BINARY,
   outer: BINARY, dot: BINARY, copy_: BINARY, add_: 'T x', sub_: 'x', mul_: BINARY, div_: 'x', expandAs: 'Rx',
@@ -401,7 +403,8 @@ const METHOD_SIGS = {
   relu: '', isnan: '', contiguous: '', clone: '', detach: '', item: '', toArray: '', data: '', toString: '',
   backward: 'G o:retainGraph,createGraph', cuda: '', cpu: '', float: '', half: '', long: '', bool: '',
 };
-const RECEIVER = { backward: 'G', retainGrad: 'G', item: 'T:', grad: 'G' };
+// TI: an integer tensor holding its dtype's extremes and -1 (the integer-division trap class).
+const RECEIVER = { backward: 'G', retainGrad: 'G', item: 'T:', grad: 'G', div: 'TI', remainder: 'TI' };
 const SIGS = {
   'torch.tidy': 'f', 'torch.noGrad': 'f', 'torch.enableGrad': 'f', 'torch.keep': 'T', 'torch.dispose': 'L',
   'torch.setGradEnabled': 'b', 'torch.setNumThreads': 'k', 'torch.manualSeed': 'x', 'torch.isTensor': 'T',
@@ -480,6 +483,21 @@ function genGuided(g, tok, exact = false) {
     case 'Ti': return genTensor(g, { dtype: 'int64', shape: shapeOf(g, spec), kind: plain() });
     case 'Ti1': return genTensor(g, { dtype: 'int64', shape: [2], kind: plain() });
     case 'Tb': return genTensor(g, { dtype: 'bool', shape: shapeOf(g, spec), kind: plain() });
+    case 'TI': {
+      const dtype = r.pick(SIGNED_INTS);
+      const [lo, hi] = INT_RANGE[dtype];
+      const shape = shapeOf(g, spec);
+      const fill = (d) => (d === shape.length ? r.pick([lo, lo, -1, 0, 1, 7, hi]) : Array.from({ length: shape[d] }, () => fill(d + 1)));
+      return `torch.tensor(${lit(fill(0))}, { dtype: '${dtype}' })`;
+    }
+    // dv: a divisor, -1 most often (scalar, or an integer tensor of another width that broadcasts); rm: a rounding mode
+    case 'dv': {
+      if (r.chance(0.5)) return lit(r.pick([-1, -1, 0, 2, -1.0, 0.5]));
+      const shape = r.pick([[], [1], S0.length ? [S0[S0.length - 1]] : []]);
+      const n = shape.reduce((a, b) => a * b, 1);
+      return `torch.tensor(${lit(shape.length ? Array.from({ length: n }, () => r.pick([-1, -1, 2, 0, 3])) : r.pick([-1, 2]))}, { dtype: '${r.pick(SIGNED_INTS)}' })`;
+    }
+    case 'rm': return r.chance(0.8) ? lit(r.pick(['floor', 'trunc'])) : 'undefined';
     case 'T01': return `torch.rand(${lit(S0)})`;
     case 'G': return `${genTensor(g, { dtype: r.pick(['float32', 'float64']), shape: S0, kind: 'grad' })}.mul(2).sum()`;
     case 'n': return lit(r.pick([0, 1, -1, 0, 1, 2]));
