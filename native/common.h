@@ -27,6 +27,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -74,6 +75,26 @@ struct TensorBox {
   // Checked by every tensor getter of Args: one int compare on the fast path.
   int32_t writers = 0;
   bool zombie = false;
+};
+
+// Boxes an async call is collecting while it converts its arguments. Converting a later argument
+// can run JS (a getter, valueOf, a Proxy trap) that disposes an earlier one, which would free a
+// box already collected; so each box is pinned (counted in flight: dispose is refused, a GC makes
+// it a zombie) from the moment it is collected until the destructor, after the worker has taken
+// its own marks.
+class BoxPins {
+ public:
+  BoxPins() = default;
+  BoxPins(const BoxPins&) = delete;
+  BoxPins& operator=(const BoxPins&) = delete;
+  ~BoxPins();
+  void Add(TensorBox* box);
+  const std::vector<TensorBox*>& boxes() const { return boxes_; }
+  // How many of `box`'s in-flight counts are these pins (so a call's own pins do not refuse it).
+  int32_t Count(const TensorBox* box) const { return static_cast<int32_t>(std::count(boxes_.begin(), boxes_.end(), box)); }
+
+ private:
+  std::vector<TensorBox*> boxes_;
 };
 
 // The error for a tensor that an in-flight async call holds: `op` names the refused call.
@@ -143,19 +164,21 @@ class Args {
   // The box of an argument whose tensor is alive (a disposed one throws).
   TensorBox* LiveBox(size_t i) const;
   // The tensor of an argument (refused while an async call writes it, see TensorBox::writers).
-  const at::Tensor& Tensor(size_t i) const;
+  // Tensors are returned as owning references (one refcount): converting a later argument can run
+  // JS that disposes this one, and a reference into its box would then dangle.
+  at::Tensor Tensor(size_t i) const;
   // The tensor of an argument that the call modifies in place: refused while an async call holds
   // it, or (`writesData`) holds its storage through another handle or view. Calls that change only
   // the handle's own autograd state or tensor (requires_grad_, .grad, set_data) pass false.
-  const at::Tensor& Mutable(size_t i, bool writesData = true) const;
+  at::Tensor Mutable(size_t i, bool writesData = true) const;
   // The tensor of an argument whose metadata only is read (sizes, strides, dtype, device,
   // requires_grad): allowed while an async call writes its data, which never changes those.
-  const at::Tensor& Meta(size_t i) const;
+  at::Tensor Meta(size_t i) const;
   c10::optional<at::Tensor> OptTensor(size_t i) const;
   std::vector<at::Tensor> TensorList(size_t i) const;
-  // Async bindings: while tracking, every box read by Tensor/OptTensor/TensorList is appended
-  // to `boxes` (the worker marks them in flight).
-  void Track(std::vector<TensorBox*>* boxes) { track_ = boxes; }
+  // Async bindings: while tracking, every box read by Tensor/OptTensor/TensorList is pinned and
+  // appended to `pins` (the worker marks them in flight).
+  void Track(BoxPins* pins) { track_ = pins; }
   double Number(size_t i) const;
   int64_t Int(size_t i) const;
   int64_t IntOr(size_t i, int64_t dflt) const { return Has(i) ? Int(i) : dflt; }
@@ -181,7 +204,7 @@ class Args {
   Napi::Env env_;
   const char* prefix_;
   const char* name_;
-  std::vector<TensorBox*>* track_ = nullptr;
+  BoxPins* track_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -278,6 +278,17 @@ TensorBox* Args::Box(size_t i) const {
   return box;
 }
 
+void BoxPins::Add(TensorBox* box) {
+  box->inflight++;
+  boxes_.push_back(box);
+}
+
+BoxPins::~BoxPins() {
+  for (TensorBox* b : boxes_) {
+    if (--b->inflight == 0 && b->zombie) delete b;  // its handle was collected meanwhile
+  }
+}
+
 TensorBox* Args::LiveBox(size_t i) const {
   TensorBox* box = Box(i);
   if (box == nullptr || !box->t.defined())
@@ -286,19 +297,19 @@ TensorBox* Args::LiveBox(size_t i) const {
   return box;
 }
 
-const at::Tensor& Args::Tensor(size_t i) const {
+at::Tensor Args::Tensor(size_t i) const {
   TensorBox* box = LiveBox(i);
   if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
-  if (track_) track_->push_back(box);
+  if (track_) track_->Add(box);
   return box->t;
 }
 
-const at::Tensor& Args::Meta(size_t i) const { return LiveBox(i)->t; }
+at::Tensor Args::Meta(size_t i) const { return LiveBox(i)->t; }
 
-const at::Tensor& Args::Mutable(size_t i, bool writesData) const {
+at::Tensor Args::Mutable(size_t i, bool writesData) const {
   TensorBox* box = Box(i);
   if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
-  const at::Tensor& t = Tensor(i);
+  at::Tensor t = Tensor(i);
   if (writesData && StorageFlight(t) != 0) ThrowInUse(env_, Name(), "modifying it (a view or another handle of it is in flight)");
   return t;
 }
@@ -322,7 +333,7 @@ std::vector<at::Tensor> Args::TensorList(size_t i) const {
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, Name() + ": element " + std::to_string(k) + " is a disposed tensor");
     if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
-    if (track_) track_->push_back(box);
+    if (track_) track_->Add(box);
     out.push_back(box->t);
   }
   return out;

@@ -11,6 +11,7 @@
 // lib/tensor.ts's `Tensor` class, which every call passes in (`ctor`): numbers stay numbers, and a
 // tensor's handle is read from its `_h` (and refused when `_disposed`).
 #include "common.h"
+#include "workers.h"
 
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <c10/core/GradMode.h>
@@ -94,7 +95,7 @@ std::string Describe(const Napi::Value& v) {
 
 class ToIValue {
  public:
-  ToIValue(Napi::Env env, std::string fn, Napi::Function tensorCtor, std::vector<TensorBox*>* track)
+  ToIValue(Napi::Env env, std::string fn, Napi::Function tensorCtor, BoxPins* track)
       : env_(env), fn_(std::move(fn)), ctor_(tensorCtor), track_(track) {}
 
   // Messages name `where` inside the current input: "input 1 (opts["bias"])".
@@ -207,7 +208,7 @@ class ToIValue {
     if (box == nullptr || !box->t.defined())
       throw Napi::Error::New(env_, fn_ + ": " + At(where) + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
     if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, fn_, "using it");  // an async optimizer step is writing it
-    if (track_) track_->push_back(box);
+    if (track_) track_->Add(box);  // pinned: converting a later input may run JS that disposes it
     return box->t;
   }
 
@@ -274,7 +275,7 @@ class ToIValue {
   std::string fn_;
   std::string input_;
   Napi::Function ctor_;
-  std::vector<TensorBox*>* track_;
+  BoxPins* track_;
 };
 
 // ---- IValue -> JS -----------------------------------------------------------------------------
@@ -339,7 +340,7 @@ struct PreparedCall {
 };
 
 PreparedCall Prepare(Napi::Env env, const std::string& fn, torch::jit::Module& m, const std::string& name,
-                     const Napi::Value& argsV, Napi::Function ctor, std::vector<TensorBox*>* track) {
+                     const Napi::Value& argsV, Napi::Function ctor, BoxPins* track) {
   c10::optional<torch::jit::Method> method = m.find_method(name);
   if (!method) {
     std::string names;
@@ -431,24 +432,35 @@ class MethodWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Unmark();
-    try {
-      Napi::Value out = FromIValue(env, fn_, ctor_.Value(), result_, !gradMode_);
-      result_ = c10::IValue();
-      deferred_.Resolve(out);
-    } catch (const Napi::Error& e) {
-      result_ = c10::IValue();
-      deferred_.Reject(e.Value());
-    }
+    SettleOrDrop(
+        [&] {
+          Napi::Env env = Env();
+          Napi::HandleScope scope(env);
+          Unmark();
+          try {
+            Napi::Value out = FromIValue(env, fn_, ctor_.Value(), result_, !gradMode_);
+            result_ = c10::IValue();
+            deferred_.Resolve(out);
+          } catch (const Napi::Error& e) {
+            result_ = c10::IValue();
+            deferred_.Reject(e.Value());
+          }
+        },
+        [&] {
+          Unmark();
+          result_ = c10::IValue();
+        });
   }
 
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Unmark();
-    deferred_.Reject(TorchError(env, fn_ + ": " + message_).Value());
+    SettleOrDrop(
+        [&] {
+          Napi::Env env = Env();
+          Napi::HandleScope scope(env);
+          Unmark();
+          deferred_.Reject(TorchError(env, fn_ + ": " + message_).Value());
+        },
+        [&] { Unmark(); });
   }
 
  private:
@@ -483,9 +495,9 @@ static Napi::Value jitRunAsync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), "", fn.c_str(), [&]() -> Napi::Value {
     if (!info[1].IsString()) throw Napi::TypeError::New(a.Env(), "ScriptModule.runMethodAsync: expected the method name to be a string");
     Napi::Function ctor = Ctor(a, 3, fn);
-    std::vector<TensorBox*> boxes;
-    PreparedCall call = Prepare(a.Env(), fn, Mod(a, 0, fn), name, info[2], ctor, &boxes);
-    auto* w = new MethodWorker(a.Env(), fn, std::move(call), std::move(boxes), ctor);
+    BoxPins pins;
+    PreparedCall call = Prepare(a.Env(), fn, Mod(a, 0, fn), name, info[2], ctor, &pins);
+    auto* w = new MethodWorker(a.Env(), fn, std::move(call), pins.boxes(), ctor);
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;

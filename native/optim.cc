@@ -181,15 +181,15 @@ TNAPI_FN(adagradStep, { AdagradPlan(a)(); return a.Env().Undefined(); })
 class TupleArgs {
  public:
   TupleArgs(const Args& outer, const std::string& name, Napi::Array tuple, uint32_t index,
-            std::vector<TensorBox*>* reads, std::vector<TensorBox*>* writes)
+            std::vector<TensorBox*>* reads, std::vector<TensorBox*>* writes, BoxPins* pins)
       : outer_(outer), name_(name), tuple_(tuple), where_("parameter " + std::to_string(index)), reads_(reads),
-        writes_(writes) {}
+        writes_(writes), pins_(pins) {}
   bool Has(size_t i) const {
     Napi::Value v = At(i);
     return !v.IsUndefined() && !v.IsNull();
   }
-  const at::Tensor& Tensor(size_t i) const { return Get(i, false); }
-  const at::Tensor& Mutable(size_t i) const { return Get(i, true); }
+  at::Tensor Tensor(size_t i) const { return Get(i, false); }
+  at::Tensor Mutable(size_t i) const { return Get(i, true); }
   double Number(size_t i) const {
     Napi::Value v = At(i);
     if (!v.IsNumber()) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a number");
@@ -210,14 +210,17 @@ class TupleArgs {
   [[noreturn]] void Fail(const std::string& msg) const {
     throw E::New(outer_.Env(), name_ + ": " + where_ + ": " + msg);
   }
-  const at::Tensor& Get(size_t i, bool write) const {
+  // Pinned as soon as read (BoxPins): reading a later argument may run JS that disposes this one.
+  at::Tensor Get(size_t i, bool write) const {
     bool stale = false;
     TensorBox* box = Unwrap(outer_.Env(), At(i), &stale);
     if (box == nullptr && !stale) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a Tensor");
     if (box == nullptr || !box->t.defined()) Fail<Napi::Error>("argument " + std::to_string(i) + " is a disposed tensor");
-    if (write ? box->inflight > 0 || StorageFlight(box->t) != 0 : box->writers > 0 || StorageFlight(box->t) == 2)
+    bool held = box->inflight - pins_->Count(box) > 0;
+    if (write ? held || StorageFlight(box->t) != 0 : box->writers > 0 || StorageFlight(box->t) == 2)
       ThrowInUse(outer_.Env(), name_ + " (" + where_ + ")", write ? "modifying it" : "using it");
     (write ? writes_ : reads_)->push_back(box);
+    pins_->Add(box);
     return box->t;
   }
 
@@ -227,6 +230,7 @@ class TupleArgs {
   std::string where_;
   std::vector<TensorBox*>* reads_;
   std::vector<TensorBox*>* writes_;
+  BoxPins* pins_;
 };
 
 // optimStepAsync(name, kind, updates) -> Promise<(Tensor | null)[]>: one optimizer step on the
@@ -249,11 +253,12 @@ static Napi::Value optimStepAsync(const Napi::CallbackInfo& info) {
     Napi::Array updates = a[2].As<Napi::Array>();
     std::vector<StepFn> steps;
     std::vector<TensorBox*> reads, writes;
+    BoxPins pins;  // released after the worker has taken its own marks
     steps.reserve(updates.Length());
     for (uint32_t k = 0; k < updates.Length(); k++) {
       Napi::Value u = updates[k];
       if (!u.IsArray()) a.TypeError(2, "an array of argument arrays");
-      steps.push_back(plan(TupleArgs(a, name, u.As<Napi::Array>(), k, &reads, &writes)));
+      steps.push_back(plan(TupleArgs(a, name, u.As<Napi::Array>(), k, &reads, &writes, &pins)));
     }
     TensorWork work = [steps = std::move(steps)]() {
       std::vector<at::Tensor> created;

@@ -50,28 +50,39 @@ class TensorWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Unmark();
-    Napi::Array out = Napi::Array::New(env, results_.size());
-    try {
-      for (uint32_t k = 0; k < results_.size(); k++) out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
-    } catch (const Napi::Error& e) {
-      results_.clear();
-      deferred_.Reject(e.Value());
-      return;
-    }
-    results_.clear();
-    deferred_.Resolve(out);
+    SettleOrDrop(
+        [&] {
+          Napi::Env env = Env();
+          Napi::HandleScope scope(env);
+          Unmark();
+          Napi::Array out = Napi::Array::New(env, results_.size());
+          try {
+            for (uint32_t k = 0; k < results_.size(); k++) out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
+          } catch (const Napi::Error& e) {
+            results_.clear();
+            deferred_.Reject(e.Value());
+            return;
+          }
+          results_.clear();
+          deferred_.Resolve(out);
+        },
+        [&] {
+          Unmark();
+          results_.clear();
+        });
   }
 
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Unmark();
-    std::string msg = opName_ + ": " + message_;
-    Napi::Error e = rangeError_ ? Napi::RangeError::New(env, msg) : TorchError(env, msg);
-    deferred_.Reject(e.Value());
+    SettleOrDrop(
+        [&] {
+          Napi::Env env = Env();
+          Napi::HandleScope scope(env);
+          Unmark();
+          std::string msg = opName_ + ": " + message_;
+          Napi::Error e = rangeError_ ? Napi::RangeError::New(env, msg) : TorchError(env, msg);
+          deferred_.Reject(e.Value());
+        },
+        [&] { Unmark(); });
   }
 
  private:

@@ -29,6 +29,24 @@ namespace tnapi {
 
 using TensorWork = std::function<std::vector<at::Tensor>()>;
 
+// Settles an async call on the JS thread (a worker's OnOK/OnError body). While the environment is
+// stopping (a worker_thread terminated, process.exit inside it), JS can no longer run: building the
+// result or settling the Promise fails, node-addon-api turns that into a Napi::Error, and one that
+// escapes OnOK/OnError terminates the whole process. The call's outcome is then dropped quietly:
+// nobody is left to observe it. `release` (unmarking the inputs, dropping results; idempotent) runs
+// in every case.
+template <class Settle, class Release>
+void SettleOrDrop(Settle&& settle, Release&& release) noexcept {
+  try {
+    settle();
+  } catch (...) {  // NOLINT: the environment is going away; there is no one to tell
+  }
+  try {
+    release();
+  } catch (...) {  // NOLINT: as above
+  }
+}
+
 // Queues `work` on the pool and returns a Promise of an array of handles (an undefined result
 // tensor becomes null). `inputs` are the boxes `work`'s tensors came from (see Args::Track).
 // Errors reject with the same conversion as Guard, prefixed by `opName`. `writes` are the boxes
@@ -44,10 +62,10 @@ Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<Tenso
   static Napi::Value fname(const Napi::CallbackInfo& info) {                                 \
     return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value {             \
       ::tnapi::Args a(info, kNamePrefix, #fname);                                            \
-      std::vector<::tnapi::TensorBox*> boxes;                                                \
-      a.Track(&boxes);                                                                       \
+      ::tnapi::BoxPins pins;                                                                 \
+      a.Track(&pins);                                                                        \
       ::tnapi::TensorWork work = [&]() -> ::tnapi::TensorWork { __VA_ARGS__ }();              \
       a.Track(nullptr);                                                                      \
-      return ::tnapi::QueueTensorWork(info.Env(), a.Name(), std::move(boxes), std::move(work)); \
+      return ::tnapi::QueueTensorWork(info.Env(), a.Name(), pins.boxes(), std::move(work));   \
     });                                                                                      \
   }
