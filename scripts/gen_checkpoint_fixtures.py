@@ -303,7 +303,9 @@ def main(argv):
         assert type(sd) is OrderedDict, f'expected an OrderedDict, got {type(sd)}'
         net.load_state_dict(sd, strict=True)
         net.eval()
-        with torch.no_grad():
+        # Without oneDNN: PyTorch 2.x's oneDNN LSTM is wrong on some AVX-512 CPUs (see the README,
+        # "libtorch 2.x LSTMs on AVX-512 CPUs"); this is the workaround it gives Python users.
+        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
             print(json.dumps(enc(net(model_input()))))
     elif cmd == '--load-optimizer':
         opt = torch.optim.Adam(Net().parameters(), lr=0.01)

@@ -17,7 +17,7 @@
 #   3. mounts /proc, /sys, /dev, /dev/pts into the root (always unmounted again on exit) and copies
 #      /etc/resolv.conf in.
 #   4. copies this checkout (tracked + untracked-but-not-ignored files) to <root>/work/torch-napi.
-#   5. inside: npm ci --ignore-scripts, npm run build, npm test; exits with npm test's exit code.
+#   5. inside: npm ci --ignore-scripts, npm run build, doctor, npm test; exits with npm test's exit code.
 #
 # Nothing is cached outside the root: from nothing, a run takes about 3-4 minutes (debootstrap
 # 0.5-1.5 min, packages 1-2 min, npm ci + build + test ~1 min); with the root reused, about 1 min.
@@ -290,7 +290,10 @@ section "5b. npm run build"
 run_in_project 'npm run build'
 took "build"
 
-section "5c. npm test"
+section "5c. the CPU and libtorch's kernels here (torch-napi doctor)"
+run_in_project 'node bin/torch-napi.js doctor' || echo "(doctor exited $?)"
+
+section "5d. npm test"
 set +e
 run_in_project 'npm test'
 TEST_RC=$?
