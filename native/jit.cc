@@ -536,6 +536,56 @@ Napi::Value NewModule(Napi::Env env, torch::jit::Module m) {
   return Napi::Value(env, result);
 }
 
+// Whether a tensor's view lies inside its storage. libtorch builds a loaded module's tensors from
+// the archive's data records as they are: a hostile archive can declare a (200, 2) view over a
+// 4-float storage (reads leak heap memory, fill_ corrupts it), a negative or 2^31 offset, or a
+// negative stride. Empty tensors and tensors without storage pass.
+bool InsideStorage(const at::Tensor& t, std::string* why) {
+  if (!t.defined() || !t.has_storage()) return true;
+  const int64_t offset = t.storage_offset(), item = static_cast<int64_t>(t.element_size());
+  const int64_t capacity = static_cast<int64_t>(t.storage().nbytes());
+  if (offset < 0) return *why = "a negative storage offset (" + std::to_string(offset) + ")", false;
+  for (int64_t d = 0; d < t.dim(); d++) {
+    if (t.stride(d) < 0) return *why = "a negative stride in dim " + std::to_string(d), false;
+  }
+  if (t.numel() == 0) return true;
+  int64_t last = offset, bytes = 0;  // the last element's index, then the bytes up to its end
+  for (int64_t d = 0; d < t.dim(); d++) {
+    int64_t step = 0;
+    if (__builtin_mul_overflow(t.size(d) - 1, t.stride(d), &step) || __builtin_add_overflow(last, step, &last)) {
+      return *why = "a view whose extent overflows", false;
+    }
+  }
+  if (__builtin_add_overflow(last, int64_t{1}, &last) || __builtin_mul_overflow(last, item, &bytes) || bytes > capacity) {
+    *why = "a view of " + std::to_string(bytes) + " bytes over a storage of " + std::to_string(capacity) + " bytes";
+    return false;
+  }
+  return true;
+}
+
+std::string ShapeText(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t d = 0; d < t.dim(); d++) s += (d ? ", " : "") + std::to_string(t.size(d));
+  return s + "]";
+}
+
+// Refuses a loaded module any of whose parameters, buffers or tensor attributes lies outside its
+// storage, before any JS can read or write it.
+void CheckTensorsInsideStorage(Napi::Env env, const torch::jit::Module& m, const std::string& label) {
+  std::string why;
+  auto check = [&](const std::string& kind, const std::string& name, const at::Tensor& t) {
+    if (!InsideStorage(t, &why)) {
+      throw TorchError(env, "torch.jit.load: " + label + ": the archive is corrupt or hostile: " + kind + " '" + name +
+                                "' declares " + why + " (shape " + ShapeText(t) + ")");
+    }
+  };
+  for (const auto& p : m.named_parameters(true)) check("parameter", p.name, p.value);
+  for (const auto& b : m.named_buffers(true)) check("buffer", b.name, b.value);
+  for (const auto& attr : m.named_attributes(true)) {
+    if (attr.value.isTensor()) check("attribute", attr.name, attr.value.toTensor());
+  }
+}
+
 // jitLoad(bytes, label, device?) -> module handle. `label` (the path) names the file in errors.
 JIT_FN(jitLoad, "torch.jit.load", {
   if (!a[0].IsTypedArray()) a.TypeError(0, "a Uint8Array");
@@ -552,6 +602,7 @@ JIT_FN(jitLoad, "torch.jit.load", {
   } catch (const std::exception& e) {  // e.g. the TorchScript compiler's ErrorReport for broken code
     throw TorchError(a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what());
   }
+  CheckTensorsInsideStorage(a.Env(), m, label);
   return NewModule(a.Env(), std::move(m));
 })
 
