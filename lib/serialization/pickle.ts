@@ -94,10 +94,19 @@ export function encodeLong(x: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
+// Tuples already found hashable. The memo lets a pickle share one tuple many times (t1 = (t0, t0),
+// t2 = (t1, t1), ...): walking such a key without remembering what was checked visits 2^depth
+// nodes (an 849-byte file hung torch.load). Tuples never change once built, so the answer is kept.
+const HASHABLE_TUPLES = new WeakSet<object>();
+
 function hashableKey(k: unknown, depth = 0): boolean {
   if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return true;
   if (depth > MAX_DEPTH) bad(`data.pkl: a dict key nests deeper than ${MAX_DEPTH} levels`);
-  return isTuple(k) && k.every((x) => hashableKey(x, depth + 1));
+  if (!isTuple(k)) return false;
+  if (HASHABLE_TUPLES.has(k)) return true;
+  const ok = k.every((x) => hashableKey(x, depth + 1));
+  if (ok) HASHABLE_TUPLES.add(k);
+  return ok;
 }
 
 /**
