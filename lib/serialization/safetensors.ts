@@ -10,6 +10,12 @@ import { ByteSink, ByteSource, bad } from './io';
 
 /** The header may not exceed 100 MB (as the safetensors library enforces). */
 export const MAX_HEADER = 100_000_000;
+/**
+ * At most this many tensors in one file. Each costs a native tensor and a JS object (~1 KB)
+ * whatever its size, so a 17 MB header of 300k zero-size entries cost 400+ MB and 6 s. Large
+ * public checkpoints hold a few thousand tensors per file.
+ */
+export const MAX_TENSORS = 50_000;
 
 const ST_DTYPES: Readonly<Record<string, DType>> = {
   F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16',
@@ -49,6 +55,8 @@ export function loadSafetensorsFrom(src: ByteSource, device: string | undefined)
     bad(`the header is not valid JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(header)) bad('the header is not a JSON object');
+  const count = Object.keys(header).length - ('__metadata__' in header ? 1 : 0);
+  if (count > MAX_TENSORS) bad(`the header lists ${count} tensors, more than the ${MAX_TENSORS} a file may hold`);
 
   let metadata: Record<string, string> | null = null;
   const infos: Info[] = [];

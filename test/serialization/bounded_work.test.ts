@@ -1,9 +1,14 @@
-// Unbounded work from small pickles: a dict key made of tuples that the memo shares (t1 = (t0, t0),
+// Unbounded work from small inputs. Pickles: a dict key made of tuples that the memo shares (t1 = (t0, t0),
 // t2 = (t1, t1), ...) has 2^depth leaves; checking that it is hashable used to walk all of them
 // (an 849-byte checkpoint hung torch.load). The check now remembers the tuples it has verified.
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
+import * as torch from '../../lib';
 import { unpickle } from '../../lib/serialization/pickle';
+import { MAX_TENSORS } from '../../lib/serialization/safetensors';
 
 const opts = {
   resolveGlobal: () => undefined,
@@ -41,5 +46,30 @@ describe('unpickle: memo-shared tuples as dict keys cost linear work', function 
   it('an unhashable leaf deep inside a shared key is still refused', () => {
     // the leaf is ([],): a tuple holding a list (EMPTY_LIST, TUPLE1)
     expect(() => unpickle(sharedTupleKey(100, [0x5d, 0x85]), opts)).to.throw(/unhashable dict key/);
+  });
+});
+
+describe('torch.loadSafetensors: the tensor count is bounded before any tensor is made', () => {
+  const file = (count: number): Buffer => {
+    const entries = Array.from({ length: count }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    const body = Buffer.from(`{${entries.join(',')}}`);
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64LE(BigInt(body.length));
+    return Buffer.concat([head, body]);
+  };
+  const tmp = path.join(os.tmpdir(), `torch-napi-st-${process.pid}.safetensors`);
+  after(() => fs.rmSync(tmp, { force: true }));
+
+  it(`${MAX_TENSORS + 1} zero-size entries are refused; ${MAX_TENSORS} load`, () => {
+    const before = torch.memory().tensors;
+    fs.writeFileSync(tmp, file(MAX_TENSORS + 1));
+    expect(() => torch.loadSafetensors(tmp)).to.throw(new RegExp(`lists ${MAX_TENSORS + 1} tensors, more than the ${MAX_TENSORS}`));
+    expect(torch.memory().tensors).to.equal(before);
+    fs.writeFileSync(tmp, file(MAX_TENSORS));
+    const loaded = torch.loadSafetensors(tmp) as Record<string, torch.Tensor>;
+    expect(Object.keys(loaded)).to.have.length(MAX_TENSORS);
+    expect(loaded.t7.shape).to.deep.equal([0]);
+    torch.dispose(Object.values(loaded));
+    expect(torch.memory().tensors).to.equal(before);
   });
 });
