@@ -3,13 +3,16 @@
 // A file is checked here before libtorch sees it: it must be an intact zip (every record's CRC-32
 // verified by the same reader as torch.load's) holding TorchScript's records. libtorch's own
 // reader is not hardened against truncated or corrupt archives, so a damaged file is refused with
-// a clear error instead of reaching it.
+// a clear error instead of reaching it. Its pickles and code are bounds-checked too (nesting,
+// declared lengths, memo indices, bracket depth: serialization/pickle_scan.ts), and after loading
+// native/jit.cc checks that every tensor lies inside its storage.
 import * as zlib from 'zlib';
 
 import { checkDevice } from './device';
 import { TorchError, checkBool, checkOptions, typeError } from './errors';
 import { JitHandle, native as N } from './native';
 import { ByteSource, FormatError, atomicWrite, crc32, openSource } from './serialization/io';
+import { scanCode, scanPickle } from './serialization/pickle_scan';
 import { ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';
 
@@ -177,17 +180,23 @@ function readArchive(src: ByteSource): Buffer {
   if (!has('constants.pkl') || !names.some((n) => n.startsWith(`${root}/code/`)))
     throw new FormatError('not a TorchScript file: it is a torch.save checkpoint (no TorchScript code in it); ' +
       'load it with torch.load, or export the model from Python with torch.jit.script / torch.jit.trace');
-  // Every record's CRC: a truncated or corrupt file fails here, before libtorch reads it.
+  // Every record's CRC: a truncated or corrupt file fails here, before libtorch reads it. The
+  // pickles libtorch unpickles and the code it parses are also checked for bounds its reader and
+  // parser lack (pickle_scan.ts): nesting, declared lengths, memo indices, bracket depth.
   for (const e of zip.entries) {
-    if (e.method === 0) zip.read(e);
-    else if (e.method === 8) checkDeflated(src, e);
+    let data: Buffer;
+    if (e.method === 0) data = zip.read(e);
+    else if (e.method === 8) data = checkDeflated(src, e);
     else throw new FormatError(`entry '${e.name}' uses compression method ${e.method} (TorchScript files use none or deflate)`);
+    const rel = e.name.slice(root.length + 1);
+    if (rel === 'data.pkl' || rel === 'constants.pkl') scanPickle(data, rel);
+    else if (rel.startsWith('code/') && rel.endsWith('.py')) scanCode(data.toString('utf8'), rel);
   }
   return src.read(0, src.size);
 }
 
 /** Checks a deflated record (TorchScript compresses its code files): it inflates to its size and CRC-32. */
-function checkDeflated(src: ByteSource, e: ZipEntry): void {
+function checkDeflated(src: ByteSource, e: ZipEntry): Buffer {
   const h = src.read(e.localOffset, 30);
   if (h.readUInt32LE(0) !== 0x04034b50) throw new FormatError(`entry '${e.name}' has no local header at offset ${e.localOffset}`);
   const start = e.localOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
@@ -199,6 +208,7 @@ function checkDeflated(src: ByteSource, e: ZipEntry): void {
     throw new FormatError(`entry '${e.name}' does not inflate (the file is corrupt): ${(err as Error).message}`);
   }
   if (data.length !== e.size || crc32(data) !== e.crc) throw new FormatError(`entry '${e.name}' fails its CRC-32 check (the file is corrupt)`);
+  return data;
 }
 
 /**

@@ -7,6 +7,14 @@ but whose data.pkl declares tensors outside their storage (the data records alon
   neg_stride.pt   `w` has stride (-2, 1)
   buffer_view.pt  buffer `b` is a (3, 1000) view over a 3-float storage
 
+and records that libtorch's unpickler and parser read without bounds:
+
+  deep_constants.pt  constants.pkl nests 2,000 tuples (TUPLE1; 200k overflowed libtorch's stack)
+  deep_data.pt       data.pkl nests 2,000 tuples (MARK ... TUPLE)
+  huge_string.pt     constants.pkl declares a 4 GiB string in a few bytes
+  huge_memo.pt       constants.pkl stores into memo slot 2^32 - 16
+  deep_code.pt       a code file nests 2,000 parentheses
+
 Run: /usr/bin/python3 scripts/gen_hostile_jit_fixtures.py (PyTorch 1.13). libtorch loads each of
 them without complaint; reading `w` leaks heap memory and writing it corrupts the heap (or
 segfaults), so torch-napi checks every parameter, buffer and tensor attribute after loading.
@@ -48,13 +56,21 @@ def main():
         'neg_stride': data.replace(size, b'(K\x02K\x02t(J\xfe\xff\xff\xffK\x01t'),
         'buffer_view': data.replace(b_size, b'(K\x03M\xe8\x03t(M\xe8\x03K\x01t'),
     }
-    for name, d in variants.items():
-        assert d != data, name
+    records = {name: {dp: d} for name, d in variants.items()}
+    cp = [n for n in src.namelist() if n.endswith('/constants.pkl')][0]
+    code = [n for n in src.namelist() if '/code/' in n and n.endswith('.py')][0]
+    deep = 2000
+    records['deep_constants'] = {cp: b'\x80\x02)' + b'\x85' * deep + b'.'}
+    records['deep_data'] = {dp: b'\x80\x02' + b'(' * deep + b')' + b't' * deep + b'.'}
+    records['huge_string'] = {cp: b'\x80\x02X\xff\xff\xff\xffabc.'}
+    records['huge_memo'] = {cp: b'\x80\x02)r\xf0\xff\xff\xff.'}
+    records['deep_code'] = {code: src.read(code) + b'\n_deep = ' + b'(' * deep + b'1' + b')' * deep + b'\n'}
+    for name, replace in records.items():
         with zipfile.ZipFile(os.path.join(OUT, name + '.pt'), 'w', zipfile.ZIP_STORED) as out:
             for n in src.namelist():
                 info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))  # byte-identical reruns
-                out.writestr(info, d if n == dp else src.read(n))
-    print('wrote', ', '.join(sorted(variants)), 'and good.pt to', OUT)
+                out.writestr(info, replace.get(n, src.read(n)))
+    print('wrote', ', '.join(sorted(records)), 'and good.pt to', OUT)
 
 
 if __name__ == '__main__':

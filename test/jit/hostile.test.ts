@@ -149,7 +149,8 @@ describe('torch.jit.load: hostile and broken files', () => {
       if (attempt(b) !== null) refused++;
     }
     // Most bytes are covered by a CRC or a structure check (the padding of the alignment fields is not).
-    expect(refused).to.be.above(150);
+    // Measured: 161 of the 200 (seed 11) are refused; the rest load.
+    expect(refused, 'corrupted copies refused').to.be.at.least(155);
   }));
 
   it('a damaged compressed record, and an unknown compression method', noLeak(() => {
@@ -179,8 +180,9 @@ describe('torch.jit.load: hostile and broken files', () => {
     const drop = (name: string): [string, Uint8Array][] => recs.filter(([k]) => k !== `${root}/${name}`);
     const cases: [string, [string, Uint8Array][], RegExp][] = [
       ['garbage code', replace('code/__torch__.py', 'def forward(self:\n  )))'), /could not load the TorchScript module/],
-      ['garbage data.pkl', replace('data.pkl', '\x80\x02garbage'), /could not load the TorchScript module/],
-      ['garbage constants.pkl', replace('constants.pkl', 'not a pickle'), /could not load the TorchScript module/],
+      // (garbage pickles are now refused by the bounds check before libtorch: pickle_scan.ts)
+      ['garbage data.pkl', replace('data.pkl', '\x80\x02garbage'), /data\.pkl: unknown opcode 0xc2/],
+      ['garbage constants.pkl', replace('constants.pkl', 'not a pickle'), /constants\.pkl: unknown opcode 0x6e/],
       ['an unsupported version', replace('version', '999\n'), /could not load the TorchScript module/],
       ['no version record', drop('version'), /could not load the TorchScript module/],
       ['a missing tensor record', drop('data/0'), /could not load the TorchScript module/],

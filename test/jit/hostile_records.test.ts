@@ -1,6 +1,8 @@
-// TorchScript archives that are intact (zip, CRCs, code) but whose data records declare tensors
-// outside their storage (scripts/gen_hostile_jit_fixtures.py). libtorch loads them as they are;
-// torch.jit.load must refuse them before JS can read (leak) or write (corrupt) the heap.
+// TorchScript archives that are intact (zip, CRCs) but whose data records declare tensors outside
+// their storage, or whose pickles and code exceed what libtorch's unpickler and parser handle
+// (scripts/gen_hostile_jit_fixtures.py). libtorch loads the first kind as they are; torch.jit.load
+// must refuse them before JS can read (leak) or write (corrupt) the heap, and the second kind
+// before libtorch reads them.
 import { expect } from 'chai';
 import * as path from 'path';
 
@@ -9,7 +11,7 @@ import { expectError } from '../helpers';
 
 const dir = path.join(process.cwd(), 'test', 'fixtures', 'jit', 'hostile');
 
-describe('torch.jit.load: tensors outside their storage are refused', () => {
+describe('torch.jit.load: hostile data records and code are refused', () => {
   const cases: [string, RegExp][] = [
     ['big_view', /parameter 'w' declares a view of 1600 bytes over a storage of 16 bytes \(shape \[200, 2\]\)/],
     ['offset_neg', /parameter 'w' declares a negative storage offset \(-2147483648\)/],
@@ -22,6 +24,19 @@ describe('torch.jit.load: tensors outside their storage are refused', () => {
       expectError(() => torch.jit.load(path.join(dir, `${name}.pt`)), torch.TorchError,
         /torch\.jit\.load: .*the archive is corrupt or hostile/, message);
       expect(torch.memory().tensors).to.equal(before);
+    });
+  }
+
+  const bounds: [string, RegExp][] = [
+    ['deep_constants', /constants\.pkl: nests deeper than 1000 levels/],
+    ['deep_data', /data\.pkl: nests deeper than 1000 levels/],
+    ['huge_string', /constants\.pkl: declares a 4294967295-byte value with 4 bytes left in the record/],
+    ['huge_memo', /constants\.pkl: memo index 4294967280 is larger than the 9-byte record/],
+    ['deep_code', /code\/__torch__\.py: brackets nest deeper than 500 levels \(line \d+\)/],
+  ];
+  for (const [name, message] of bounds) {
+    it(`${name}.pt is refused before libtorch reads it`, () => {
+      expectError(() => torch.jit.load(path.join(dir, `${name}.pt`)), torch.TorchError, /^torch\.jit\.load: /, message);
     });
   }
 
