@@ -243,23 +243,46 @@ export type WriteFn = (sink: ByteSink) => Iterable<unknown> | void;
  * The atomic-write protocol: everything goes to `<target>.tmp-<pid>-<random>` in the target's
  * directory, which is fsynced, closed and renamed over the target (so a reader sees the old file
  * or the new one, never a part). On error the temp file is removed; a process killed mid-write
- * can leave its temp file behind (never the target). A symlink target is followed; an existing
- * target's permission bits are kept. After a successful write, temp files of this target left by
- * writers that were killed (their pid no longer exists) are removed.
+ * can leave its temp file behind (never the target). Only a missing target or a regular file is
+ * replaced: a symlink to a regular file is written through (the link is kept, its target replaced);
+ * a dangling symlink, a directory, FIFO, socket or device is refused, and so is a file that is not
+ * writable (see `checkWritable`). An existing target's permission bits are kept. After a successful
+ * write, temp files of this target left by writers that were killed (their pid no longer exists)
+ * are removed.
  */
 function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void> {
   if (typeof target !== 'string' || target === '')
     throw new TypeError(`${fn}: expected path to be a non-empty string, got ${target === '' ? 'an empty string' : typeof target}`);
   let real = target;
   let mode: number | undefined;
+  let lst: fs.Stats | undefined;
   try {
-    const lst = yield* io(() => fs.lstatSync(target), () => fsp.lstat(target));
-    if (lst.isSymbolicLink()) real = yield* io(() => fs.realpathSync(target), () => fsp.realpath(target));
-    const st = yield* io(() => fs.statSync(real), () => fsp.stat(real));
-    if (st.isDirectory()) throw new Error(`${fn}: cannot write '${target}': it is a directory`);
-    mode = st.mode & 0o7777;
+    lst = yield* io(() => fs.lstatSync(target), () => fsp.lstat(target));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapIo(fn, target, e);
+  }
+  if (lst !== undefined) {
+    try {
+      if (lst.isSymbolicLink()) real = yield* io(() => fs.realpathSync(target), () => fsp.realpath(target));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new Error(`${fn}: cannot write '${target}': it is a dangling symbolic link (its target does not exist)`);
+      throw wrapIo(fn, target, e);
+    }
+    let st: fs.Stats;
+    try {
+      st = yield* io(() => fs.statSync(real), () => fsp.stat(real));
+    } catch (e) {
+      throw wrapIo(fn, target, e);
+    }
+    checkRegular(fn, target, real, st);
+    try {
+      yield* io(() => fs.accessSync(real, fs.constants.W_OK), () => fsp.access(real, fs.constants.W_OK));
+    } catch (e) {
+      throw wrapIo(fn, target, e);
+    }
+    checkWritable(fn, target, st);
+    mode = st.mode & 0o7777;
   }
   const tmp = path.join(path.dirname(real), `${path.basename(real)}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
   let file: OpenFile | null = null;
@@ -282,6 +305,14 @@ function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void>
     yield* io(() => fs.fsyncSync(fdOf(f)), () => handleOf(f).sync());
     file = null;
     yield* io(() => fs.closeSync(fdOf(f)), () => handleOf(f).close());
+    // Checked again just before the rename: the target may have been replaced during the write.
+    let now: fs.Stats | undefined;
+    try {
+      now = yield* io(() => fs.lstatSync(real), () => fsp.lstat(real));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (now !== undefined) checkRegular(fn, target, real, now);
     yield* io(() => fs.renameSync(tmp, real), () => fsp.rename(tmp, real));
   } catch (e) {
     const f = file;
@@ -308,6 +339,38 @@ function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void>
       try { yield* io(() => fs.unlinkSync(stale), () => fsp.unlink(stale)); } catch { /* gone already */ }
     }
   } catch { /* ignore */ }
+}
+
+/** What a file-system entry is, for messages. */
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** Refuses to replace anything but a regular file (renaming over /dev/null would replace the device). */
+function checkRegular(fn: string, target: string, real: string, st: fs.Stats): void {
+  if (st.isFile()) return;
+  const via = real !== target ? ` (through a symbolic link to '${real}')` : '';
+  throw new Error(`${fn}: cannot write '${target}': it is ${kindOf(st)}${via}; only a regular file or a new path can be saved to`);
+}
+
+/**
+ * Refuses a target that is not writable, as Python's torch.save does (PermissionError), instead
+ * of silently renaming over a read-only checkpoint. `access(W_OK)` (run before this) covers an
+ * ordinary user; root passes `access` whatever the mode, so for root a file with no write bit for
+ * anyone is refused too: a read-only checkpoint is protected the same way for every user.
+ */
+export function checkWritable(fn: string, target: string, st: { mode: number }, uid: number | undefined = process.getuid?.()): void {
+  if (uid === 0 && (st.mode & 0o222) === 0) {
+    const err = new Error(`${fn}: cannot write '${target}': the file is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`);
+    (err as NodeJS.ErrnoException).code = 'EACCES';
+    throw err;
+  }
 }
 
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
