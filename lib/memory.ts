@@ -5,14 +5,25 @@ import { Tensor, armGC } from './tensor';
 
 const kept = new WeakSet<Tensor>();
 
-function collect(v: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
-  if (v instanceof Tensor) { out.add(v); return; }
-  if (v === null || typeof v !== 'object' || seen.has(v)) return;
-  seen.add(v);
-  if (Array.isArray(v)) { for (const x of v) collect(x, out, seen); return; }
-  if (v instanceof Map) { for (const [k, x] of v) { collect(k, out, seen); collect(x, out, seen); } return; }
-  if (v instanceof Set) { for (const x of v) collect(x, out, seen); return; }
-  if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collect(x, out, seen);
+/**
+ * Adds every tensor in `v` (inside arrays, Maps, Sets and plain objects) to `out`, in the order a
+ * depth-first walk meets them (`dispose` frees them in that order). Iterative, so a deeply nested
+ * result cannot overflow the stack; a getter or Proxy that throws propagates.
+ */
+function collect(root: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
+  const stack: unknown[] = [root];
+  // children are pushed last first, so that they are popped in their own order
+  const pushAll = (xs: unknown[]) => { for (let i = xs.length - 1; i >= 0; i--) stack.push(xs[i]); };
+  while (stack.length) {
+    const v = stack.pop();
+    if (v instanceof Tensor) { out.add(v); continue; }
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) pushAll(v);
+    else if (v instanceof Map) pushAll([...v].flat());
+    else if (v instanceof Set) pushAll([...v]);
+    else if (Object.getPrototypeOf(v) === Object.prototype) pushAll(Object.values(v));
+  }
 }
 
 function isThenable(v: unknown): boolean {
@@ -22,8 +33,8 @@ function isThenable(v: unknown): boolean {
 /**
  * Runs `fn` and then disposes every tensor created while it ran, except the tensors it returns
  * (directly, or inside arrays, Maps, Sets and plain objects) and those passed to `torch.keep`.
- * Returned tensors move to the enclosing `tidy`, if any. Scopes nest. If `fn` throws, all of
- * its tensors are disposed and the error propagates.
+ * Returned tensors move to the enclosing `tidy`, if any. Scopes nest. If `fn` throws, or reading
+ * its result throws (a getter, a Proxy), all of its tensors are disposed and the error propagates.
  *
  * `fn` must be synchronous: an async function's tensors are created after `tidy` returns, so a
  * Promise result throws a TypeError (use explicit `dispose()` or `using` in async code).
@@ -38,22 +49,25 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   const scope: Tensor[] = [];
   scopes.push(scope);
   let result: T;
+  let thenable: boolean;
+  const keep = new Set<Tensor>();
   try {
     result = fn();
+    thenable = isThenable(result);
+    // Scanning the result can throw too (a getter, a Proxy): the scope is closed either way.
+    if (!thenable) collect(result, keep, new Set());
   } catch (e) {
     scopes.pop();
     for (const t of scope) { if (kept.has(t)) armGC(t); else disposeOrDefer(t); }
     throw e;
   }
   scopes.pop();
-  if (isThenable(result)) {
+  if (thenable) {
     // The async body still runs and may use what it created: leave those tensors to the GC.
     for (const t of scope) armGC(t);
     throw new TypeError('torch.tidy: fn returned a Promise; tidy only scopes synchronous code. ' +
       'In async code, dispose tensors explicitly or with `using`.');
   }
-  const keep = new Set<Tensor>();
-  collect(result, keep, new Set());
   const parent = scopes.length ? scopes[scopes.length - 1] : undefined;
   for (const t of scope) {
     if (kept.has(t)) armGC(t);  // kept tensors leave every scope

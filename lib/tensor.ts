@@ -117,6 +117,12 @@ function correctionOf(fn: string, o: VarOptions): number {
   return 1;
 }
 
+let nextSerial = 0;
+/** @internal The serial the next Tensor object made will get (every later one's is at least this). */
+export function tensorSerial(): number {
+  return nextSerial;
+}
+
 const wrap = (h: Handle): Tensor => new Tensor(h);
 const wrapAll = (hs: Handle[]): Tensor[] => hs.map(wrap);
 
@@ -141,6 +147,11 @@ export class Tensor {
   _disposed = false;
   private _shape: readonly number[] | undefined;
   private _dtype: DType | undefined;
+  /**
+   * @internal The order this object was made in (see `tensorSerial`): lets the async forward
+   * engine tell the tensors a step made from ones it was given (which it must never dispose).
+   */
+  readonly _serial: number = nextSerial++;
 
   /** @internal Forget cached shape/dtype after the native data was replaced (Module.to). */
   _resetMeta(): void {
@@ -786,8 +797,29 @@ export class Tensor {
     const g = N.grad(this._h);
     return g === null ? null : wrap(g);
   }
+  /**
+   * Sets the gradient (null clears it). As in PyTorch, the value must have this tensor's dtype,
+   * device and shape: backward accumulates into it in place.
+   */
   set grad(g: Tensor | null) {
-    N.setGrad(this._h, g === null || g === undefined ? null : handle(g, 'Tensor.grad', 'value'));
+    if (g === null || g === undefined) {
+      N.setGrad(this._h, null);
+      return;
+    }
+    const fn = 'Tensor.grad';
+    const h = handle(g, fn, 'value');
+    if (g === this) throw new TypeError(`${fn}: can't assign Variable as its own grad`);
+    const dev = this.device, gdev = g.device;
+    if (g.dtype !== this.dtype || gdev.split(':')[0] !== dev.split(':')[0])
+      throw new TypeError(`${fn}: assigned grad has data of a different type (a ${g.dtype} tensor on ${gdev} ` +
+        `for a ${this.dtype} tensor on ${dev})`);
+    if (gdev !== dev)
+      throw new TypeError(`${fn}: assigned grad has data located on a different device (${gdev} for a tensor on ${dev})`);
+    const shape = this.shape, gshape = g.shape;
+    if (gshape.length !== shape.length || gshape.some((d, i) => d !== shape[i]))
+      throw new RangeError(`${fn}: assigned grad has data of a different size (shape [${gshape.join(', ')}] ` +
+        `for a tensor of shape [${shape.join(', ')}])`);
+    N.setGrad(this._h, h);
   }
   get isLeaf(): boolean { return N.isLeaf(this._h); }
   /** The name of the function that created this tensor (`'AddBackward0'`), or null for leaves. */

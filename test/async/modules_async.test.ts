@@ -172,6 +172,34 @@ describe('forwardAsync of composed modules', () => {
       expect(err2.message).to.match(/^Linear\.forwardAsync: expected input with last dimension inFeatures=5/);
     });
 
+    it('a child that passes its input through (an empty Sequential) never disposes the caller\'s tensor', async () => {
+      // Before the fix the engine took the inner Sequential's result (x itself) for an intermediate.
+      const lin = new nn.Linear(2, 2);
+      const x = torch.randn(3, 2);
+      const expected = lin.forward(x);
+      for (const seq of [new nn.Sequential(new nn.Sequential(), lin), new nn.Sequential(lin, new nn.Sequential()),
+        new nn.Sequential(new nn.Sequential(new nn.Sequential()), new nn.Sequential(), lin)]) {
+        const y = await seq.forwardAsync(x) as Tensor;
+        expect(x.isDisposed, 'the input').to.equal(false);
+        expectSame(y, expected);
+        y.dispose();
+      }
+      // a pass-through of everything: the result is the input itself
+      expect(await new nn.Sequential(new nn.Sequential(), new nn.Sequential()).forwardAsync(x)).to.equal(x);
+      expect(x.isDisposed).to.equal(false);
+      // a child returning one of its own parameters: not the engine's to dispose either
+      class Param extends nn.Module {
+        w = new nn.Parameter(torch.ones(2));
+        forward(): Tensor { return this.w; }
+        async forwardAsync(): Promise<Tensor> { return this.w; }
+      }
+      const pm = new Param();
+      const out = await new nn.Sequential(pm, new nn.Sequential()).forwardAsync(x);
+      expect(out).to.equal(pm.w);
+      expect(pm.w.isDisposed).to.equal(false);
+      torch.dispose([x, expected]);
+    });
+
     it('16 concurrent calls on one Sequential give the sync results', async () => {
       const seq = new nn.Sequential(new nn.Linear(10, 32), new nn.ReLU(), new nn.Linear(32, 4));
       const xs = Array.from({ length: 16 }, () => torch.randn(7, 10));

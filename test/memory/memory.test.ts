@@ -99,6 +99,59 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     expect(torch.memory().tensors).to.equal(before);
   });
 
+  it('tidy closes its scope when reading the result throws: everything is disposed, the error propagates', () => {
+    const before = torch.memory().tensors;
+    let made!: torch.Tensor;
+    const bad = () => torch.tidy(() => {
+      made = torch.ones(4);
+      return { t: made, get boom(): never { throw new Error('getter failed'); } };
+    });
+    expect(bad).to.throw('getter failed');
+    expect(made.isDisposed).to.equal(true);
+    expect(torch.memory().tensors).to.equal(before);
+    // a throwing `then` getter, and a Proxy whose ownKeys trap throws
+    expect(() => torch.tidy(() => { torch.ones(2); return { get then(): never { throw new Error('then'); } }; })).to.throw('then');
+    const proxy = () => torch.tidy(() => {
+      torch.ones(2);
+      return new Proxy({}, { ownKeys() { throw new Error('trap'); } });
+    });
+    expect(proxy).to.throw('trap');
+    expect(torch.memory().tensors).to.equal(before);
+    // the next tidy is not nested in a scope left open
+    const t = torch.tidy(() => torch.ones(3));
+    expect(t.isDisposed).to.equal(false);
+    t.dispose();
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it('tidy keeps tensors inside a very deeply nested result (no stack overflow)', () => {
+    const before = torch.memory().tensors;
+    const r = torch.tidy(() => {
+      torch.ones(1);
+      let v: unknown = torch.ones(2);
+      for (let i = 0; i < 200000; i++) v = [v];
+      return v;
+    });
+    let inner: unknown = r;
+    while (Array.isArray(inner)) inner = inner[0];
+    expect((inner as torch.Tensor).isDisposed).to.equal(false);
+    expect(torch.memory().tensors).to.equal(before + 1);
+    (inner as torch.Tensor).dispose();
+  });
+
+  it('torch.dispose frees in the order of its argument (arrays, objects, Maps, nested)', () => {
+    const order: number[] = [];
+    const ts = Array.from({ length: 6 }, () => torch.ones(1));
+    const orig = torch.Tensor.prototype.dispose;
+    torch.Tensor.prototype.dispose = function (this: torch.Tensor) { order.push(ts.indexOf(this)); orig.call(this); };
+    try {
+      torch.dispose([ts[0], { a: ts[1], b: [ts[2], new Map([[ts[3], ts[4]]])] }, new Set([ts[5]])]);
+    } finally {
+      torch.Tensor.prototype.dispose = orig;
+    }
+    expect(order).to.deep.equal([0, 1, 2, 3, 4, 5]);
+  });
+
   it('tidy rejects async functions with a TypeError', () => {
     expect(() => torch.tidy(async () => 1)).to.throw(TypeError, /Promise/);
     expect(() => torch.tidy(42 as unknown as () => void)).to.throw(TypeError, /function/);

@@ -561,6 +561,33 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     expect([...net.forward(fromEncoded(fx.net.input)).shape]).to.deep.equal([2, 3, 2]);
   });
 
+  it('a tensor in use by an async call: loadStateDict throws and loads nothing (targets read, sources written)', async () => {
+    torch.manualSeed(3);
+    const net = new nn.Sequential(new nn.Linear(4, 4), new nn.Linear(4, 2));
+    const lin2 = net.at(1) as torch.nn.Linear;
+    const before = net.stateDict();
+    const saved = Object.fromEntries(Object.entries(before).map(([k, t]) => [k, t.clone()]));
+    const state = Object.fromEntries(Object.entries(before).map(([k, t]) => [k, torch.fullLike(t, 7)]));
+    const x = torch.randn(3, 4);
+    const p = lin2.forwardAsync(x);  // reads only the second layer's parameters
+    expectError(() => net.loadStateDict(state), Error,
+      /^Module\.loadStateDict: '1\.weight' is in use by an async operation \(await it before loading\); nothing was loaded/);
+    for (const [k, t] of Object.entries(before)) expect(t.equal(saved[k]), `${k} unchanged`).to.equal(true);
+    torch.dispose(await p);
+    // a source being written (an optimizer step in flight on another model's parameters)
+    const other = new nn.Sequential(new nn.Linear(4, 4), new nn.Linear(4, 2));
+    for (const q of other.parameters()) q.grad = torch.onesLike(q);
+    const opt = new torch.optim.SGD([...other.parameters()], { lr: 0.1 });
+    const src = other.stateDict();
+    const step = opt.stepAsync();
+    expectError(() => net.loadStateDict(src), Error, /the value for '0\.weight' is being written by an async operation; nothing was loaded|the value for '0\.weight' is being written by an async operation \(await it before loading\); nothing was loaded/);
+    for (const [k, t] of Object.entries(before)) expect(t.equal(saved[k]), `${k} unchanged`).to.equal(true);
+    await step;
+    expect(net.loadStateDict(state)).to.deep.equal({ missingKeys: [], unexpectedKeys: [] });
+    expect(lin2.bias!.toArray()).to.deep.equal([7, 7]);
+    torch.dispose([x, ...Object.values(before), ...Object.values(saved), ...Object.values(state), ...Object.values(src)]);
+  });
+
   it('strict: false returns {missingKeys, unexpectedKeys} and loads the rest; size mismatch still throws', () => {
     const net = new Net();
     const state = pyState();

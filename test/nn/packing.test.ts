@@ -144,6 +144,35 @@ describe('nn.utils.rnn: packing and padding', () => {
       expectError(() => padPackedSequence(x as never), TypeError, /sequence to be a PackedSequence/);
       expect(padPackedSequence(packed)[0].shape).to.deep.equal([7, 3, 2]);
     }));
+    it('new PackedSequence checks batchSizes: non-empty, each >= 1, non-increasing, summing to data.size(0)', () => torch.tidy(() => {
+      // Before these checks, padPackedSequence trusted such batch sizes and wrote out of bounds.
+      const d = torch.randn(6, 2);
+      const bs = (v: number[]) => torch.tensor(v.map((b) => BigInt(b)));
+      expectError(() => new PackedSequence(d, bs([3, -1, 4])), RangeError, /PackedSequence: expected every batch size to be at least 1/, /batchSizes\[1\] = -1/);
+      expectError(() => new PackedSequence(d, bs([3, 0, 3])), RangeError, /batchSizes\[1\] = 0/);
+      expectError(() => new PackedSequence(d, bs([1, 2, 3])), RangeError, /non-increasing/, /batchSizes\[1\] = 2 after batchSizes\[0\] = 1/);
+      expectError(() => new PackedSequence(d, bs([3, 2])), RangeError, /sum\(batchSizes\) = 5 rows, got data of shape \[6, 2\]/);
+      expectError(() => new PackedSequence(d, bs([4, 2, 1])), RangeError, /sum\(batchSizes\) = 7/);
+      expectError(() => new PackedSequence(d, torch.zeros(0, { dtype: 'int64' })), RangeError, /at least one entry/);
+      expectError(() => new PackedSequence(d, torch.tensor([3, 2, 1])), TypeError, /1-D int64 CPU tensor/, /float32/);
+      expectError(() => new PackedSequence(d, torch.tensor([[3n, 2n, 1n]])), TypeError, /1-D int64 CPU tensor/);
+      const ok = new PackedSequence(d, bs([3, 2, 1]));
+      expect(padPackedSequence(ok)[0].shape).to.deep.equal([3, 3, 2]);
+    }));
+    it('new PackedSequence checks that sortedIndices / unsortedIndices are inverse permutations of the batch', () => torch.tidy(() => {
+      const d = torch.randn(6, 2);
+      const bs = torch.tensor([3n, 2n, 1n]);
+      const idx = (v: number[]) => torch.tensor(v.map((b) => BigInt(b)));
+      expectError(() => new PackedSequence(d, bs, idx([0, 1])), TypeError, /sortedIndices to be a 1-D int64 tensor of length 3/);
+      expectError(() => new PackedSequence(d, bs, idx([0, 5, 1])), RangeError, /sortedIndices to be a permutation of 0\.\.2, got sortedIndices\[1\] = 5/);
+      expectError(() => new PackedSequence(d, bs, idx([0, -1, 1])), RangeError, /sortedIndices\[1\] = -1/);
+      expectError(() => new PackedSequence(d, bs, idx([0, 1, 1])), RangeError, /sortedIndices\[2\] = 1 \(repeated\)/);
+      expectError(() => new PackedSequence(d, bs, null, idx([2, 2, 0])), RangeError, /unsortedIndices to be a permutation/);
+      expectError(() => new PackedSequence(d, bs, idx([2, 0, 1]), idx([2, 0, 1])), RangeError, /inverse permutation of sortedIndices/);
+      const ok = new PackedSequence(d, bs, idx([2, 0, 1]));
+      expectExact(ok.unsortedIndices!, [1, 2, 0], 'int64');
+      expect(new PackedSequence(d, bs, idx([2, 0, 1]), idx([1, 2, 0])).unsortedIndices).to.not.equal(null);
+    }));
     it('padSequence / packSequence inputs', () => {
       expectError(() => padSequence([]), RangeError, /non-empty/);
       expectError(() => padSequence([torch.ones(2, 3), torch.ones(2, 4)]), RangeError, /trailing shape/, /\[2, 4\]/);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { expectClose, expectExact, fixture, gradCase, input } from '../helpers';
+import { expectClose, expectError, expectExact, fixture, gradCase, input } from '../helpers';
 
 type Fn = (...xs: torch.Tensor[]) => torch.Tensor;
 
@@ -74,6 +74,7 @@ describe('autograd', () => {
     };
     // (scalar operands give the names PyTorch's wrapped numbers give: x.add(1) is AddBackward0)
     const names = fixture().gradfn;
+    it('the fixture has all 40 grad_fn names', () => { expect(Object.keys(names)).to.have.length(40); });
     // The names are libtorch's own; PyTorch 2.x renamed a few (reshape of a contiguous tensor is
     // a plain view there). Our fixtures come from 1.13.
     const renamedIn2x: Record<string, string> = { reshape: 'ViewBackward0' };
@@ -194,6 +195,21 @@ describe('autograd', () => {
       expectExact(x.grad!, [10, 20]);
       x.sum().backward();
       expectExact(x.grad!, [11, 21]);
+    });
+
+    it('setting a grad of another shape or dtype, or the tensor itself, throws PyTorch\'s messages; the grad is unchanged', () => {
+      const x = torch.tensor([1, 2], { requiresGrad: true });
+      x.grad = torch.tensor([10, 20]);
+      expectError(() => { x.grad = torch.zeros(3); }, RangeError, /Tensor\.grad: assigned grad has data of a different size/, /\[3\]/, /\[2\]/);
+      expectError(() => { x.grad = torch.zeros(2, 1); }, RangeError, /different size/);
+      expectError(() => { x.grad = torch.zeros(2, { dtype: 'float64' }); }, TypeError, /assigned grad has data of a different type/, /float64/);
+      expectError(() => { x.grad = torch.tensor([1n, 2n]); }, TypeError, /different type/, /int64/);
+      expectError(() => { x.grad = x; }, TypeError, /can't assign Variable as its own grad/);
+      expectExact(x.grad!, [10, 20]);
+      x.sum().backward();
+      expectExact(x.grad!, [11, 21]);
+      x.grad = null;
+      expect(x.grad).to.equal(null);
     });
 
     it('.grad is shared storage: zero_() on it resets the gradient', () => {

@@ -2,7 +2,7 @@ import { isGradEnabled, setGradEnabled } from '../../autograd';
 import { checkInt, describe } from '../../errors';
 import { tidy } from '../../memory';
 import { scopes } from '../../scope';
-import { Tensor } from '../../tensor';
+import { Tensor, tensorSerial } from '../../tensor';
 import { Module, moduleSlots } from './module';
 
 // ---- forwards that run either way ------------------------------------------------------------
@@ -51,13 +51,17 @@ export function runForward<T>(g: Forward<T>): T {
   return r.value;
 }
 
-function tensorsIn(v: unknown, out: Tensor[], seen = new Set<unknown>()): void {
-  if (v instanceof Tensor) { out.push(v); return; }
+/**
+ * The tensors in `v` made at or after `since` (a `tensorSerial()`): a step's new results. A tensor
+ * made before the step (the caller's input passed through, a parameter) is not the engine's.
+ */
+function tensorsIn(v: unknown, out: Tensor[], since: number, seen = new Set<unknown>()): void {
+  if (v instanceof Tensor) { if (v._serial >= since) out.push(v); return; }
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
-  if (Array.isArray(v) || v instanceof Set) for (const x of v) tensorsIn(x, out, seen);
-  else if (v instanceof Map) for (const [k, x] of v) { tensorsIn(k, out, seen); tensorsIn(x, out, seen); }
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, seen);
+  if (Array.isArray(v) || v instanceof Set) for (const x of v) tensorsIn(x, out, since, seen);
+  else if (v instanceof Map) for (const [k, x] of v) { tensorsIn(k, out, since, seen); tensorsIn(x, out, since, seen); }
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, since, seen);
 }
 
 /**
@@ -87,12 +91,15 @@ export async function runForwardAsync<T>(g: Forward<T>): Promise<T> {
     while (!r.done) {
       const s = r.value;
       let v: unknown;
+      const since = tensorSerial();
       try {
         v = s.async ? await segment(s.async) : segment(s.sync);
       } catch (e) {
         throw s.wrapError ? s.wrapError(e) : e;
       }
-      if (s.async) tensorsIn(v, made);
+      // Only what the step made is an intermediate: a child that passes its input through
+      // (an empty Sequential, Identity) returns the caller's tensor, which is never disposed.
+      if (s.async) tensorsIn(v, made, since);
       r = segment(() => g.next(v));
     }
     const result = r.value;

@@ -39,6 +39,19 @@ function checkIndices(fn: string, arg: string, t: unknown, n: number): Tensor | 
   return t;
 }
 
+/** The values of an index tensor of length n, checked to be a permutation of 0..n-1. */
+function checkPermutation(fn: string, arg: string, t: Tensor): number[] {
+  const v = intValues(t);
+  const seen = new Uint8Array(v.length);
+  v.forEach((p, i) => {
+    if (!(p >= 0 && p < v.length) || seen[p])
+      throw new RangeError(`${fn}: expected ${arg} to be a permutation of 0..${v.length - 1}, got ${arg}[${i}] = ${p}` +
+        (p >= 0 && p < v.length ? ' (repeated)' : ''));
+    seen[p] = 1;
+  });
+  return v;
+}
+
 /**
  * A batch of variable-length sequences packed time step by time step (PyTorch's
  * `PackedSequence`), as `packPaddedSequence` and `packSequence` return it and the recurrent
@@ -71,10 +84,30 @@ export class PackedSequence extends Array<Tensor | null> {
       throw new TypeError(`${fn}: expected batchSizes to be a 1-D int64 CPU tensor, got a ${batchSizes.dtype} tensor ` +
         `of shape ${shapeStr(batchSizes.shape)} on ${batchSizes.device}`);
     if (data.dim() < 1) throw new RangeError(`${fn}: expected data to have at least 1 dimension, got a 0-D tensor`);
-    const n = batchSizes.shape[0] === 0 ? 0 : Number((batchSizes.data() as BigInt64Array)[0]);
+    // The native unpacking trusts batchSizes (as PyTorch's does): a negative, increasing or
+    // too large entry would read and write out of bounds, so the invariants are checked here.
+    const bs = intValues(batchSizes);
+    if (bs.length === 0)
+      throw new RangeError(`${fn}: expected batchSizes to have at least one entry (one per time step), got an empty tensor`);
+    let total = 0;
+    bs.forEach((b, i) => {
+      if (b < 1) throw new RangeError(`${fn}: expected every batch size to be at least 1, got batchSizes[${i}] = ${b}`);
+      if (i > 0 && b > bs[i - 1])
+        throw new RangeError(`${fn}: expected batchSizes to be non-increasing (sequences sorted by decreasing length), ` +
+          `got batchSizes[${i}] = ${b} after batchSizes[${i - 1}] = ${bs[i - 1]}`);
+      total += b;
+    });
+    if (total !== data.shape[0])
+      throw new RangeError(`${fn}: expected data to have sum(batchSizes) = ${total} rows, got data of shape ${shapeStr(data.shape)}`);
+    const n = bs[0];
     const sorted = checkIndices(fn, 'sortedIndices', sortedIndices, n);
     let unsorted = checkIndices(fn, 'unsortedIndices', unsortedIndices, n);
-    if (sorted && !unsorted) unsorted = int64(invert(intValues(sorted)), sorted.device);
+    const sortedV = sorted ? checkPermutation(fn, 'sortedIndices', sorted) : null;
+    const unsortedV = unsorted ? checkPermutation(fn, 'unsortedIndices', unsorted) : null;
+    if (sortedV && unsortedV && sortedV.some((p, i) => unsortedV[p] !== i))
+      throw new RangeError(`${fn}: expected unsortedIndices to be the inverse permutation of sortedIndices, ` +
+        `got [${sortedV.join(', ')}] and [${unsortedV.join(', ')}]`);
+    if (sorted && !unsorted) unsorted = int64(invert(sortedV!), sorted.device);
     this.push(data, batchSizes, sorted, unsorted);
     Object.freeze(this);
   }
