@@ -1,5 +1,6 @@
 // Versions, threads, seeds, CUDA and build facts.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { checkInt } from './errors';
 import { native, packageRoot } from './native';
@@ -49,9 +50,27 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
-/** Sets libtorch's intra-op thread count (PyTorch's `torch.set_num_threads`). */
+/**
+ * The largest intra-op thread count `setNumThreads` accepts: 4 threads per CPU this process may
+ * run on (`os.availableParallelism()`), at most 1024. libtorch starts every thread at once (4096
+ * take tens of seconds, 1e6 never finish), and beyond the CPU count more threads only contend.
+ */
+export function maxNumThreads(): number {
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.min(1024, 4 * Math.max(1, cpus));
+}
+
+/**
+ * Sets libtorch's intra-op thread count (PyTorch's `torch.set_num_threads`), an integer in
+ * [1, `maxNumThreads()`].
+ */
 export function setNumThreads(n: number): void {
-  native.setNumThreads(checkInt('torch.setNumThreads', 'n', n, 1));
+  const fn = 'torch.setNumThreads';
+  const k = checkInt(fn, 'n', n, 1);
+  const max = maxNumThreads();
+  if (k > max)
+    throw new RangeError(`${fn}: expected n to be at most ${max} (4 threads per available CPU, at most 1024), got ${k}`);
+  native.setNumThreads(k);
 }
 
 const UINT64_MAX = 2n ** 64n - 1n, INT64_MIN = -(2n ** 63n);

@@ -2,10 +2,12 @@
 // carry PyTorch's names and order; each forward makes one fused native call (at::lstm, at::gru,
 // at::rnn_tanh / rnn_relu, or the *_cell kernels) with the weights in PyTorch's `_flat_weights`
 // order. Arguments are checked here first, with messages that say what was expected.
+import * as os from 'os';
+
 import { beforeLstm } from '../../backends';
 import { empty } from '../../creation';
 import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
-import { checkAllocation, checkBool, checkInt, checkNumber, describe, typeError } from '../../errors';
+import { checkAllocation, checkBool, checkInt, checkNumber, describe, formatBytes, typeError } from '../../errors';
 import { Handle, native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
@@ -17,6 +19,10 @@ import { Module, pyBool } from './module';
 type Mode = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
 const MODE_CODE: Record<Mode, number> = { LSTM: 0, GRU: 1, RNN_TANH: 2, RNN_RELU: 3 };
 const GATES: Record<Mode, number> = { LSTM: 4, GRU: 3, RNN_TANH: 1, RNN_RELU: 1 };
+/** The most layers a recurrent module may have (40000 parameter tensors for an LSTM; about a second to build). */
+const MAX_LAYERS = 10000;
+/** Memory one parameter tensor costs besides its data (native tensor, storage, JS objects): ~2 KiB measured. */
+const PER_TENSOR_BYTES = 2048;
 
 /** Options of `nn.LSTM`, `nn.GRU` and `nn.RNN` (camelCase of PyTorch's keyword arguments). */
 export interface RNNBaseOptions extends FactoryOptions {
@@ -161,6 +167,10 @@ export abstract class RNNBase extends Module {
       throw new TypeError(`nn.${new.target.name} is abstract: use nn.LSTM, nn.GRU or nn.RNN`);
     const { inputSize, hiddenSize, o } = parseArgs<LSTMOptions & RNNOptions>(fn, args, keys);
     const numLayers = o.numLayers === undefined ? 1 : checkInt(fn, 'numLayers', o.numLayers, 1);
+    // Building a layer costs time and memory whatever its size (see PER_TENSOR_BYTES); PyTorch has
+    // no limit, but a stack this deep does not train and would take minutes to build.
+    if (numLayers > MAX_LAYERS)
+      throw new RangeError(`${fn}: expected numLayers to be at most ${MAX_LAYERS}, got ${numLayers}`);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
     const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
     const bidirectional = o.bidirectional === undefined ? false : checkBool(fn, 'bidirectional', o.bidirectional);
@@ -185,7 +195,15 @@ export abstract class RNNBase extends Module {
     const perDir = (input: number) => gateSize * input + gateSize * realHidden + (bias ? 2 * gateSize : 0) +
       (projSize > 0 ? projSize * hiddenSize : 0);
     const elements = D * (perDir(inputSize) + (numLayers - 1) * perDir(realHidden * D));
-    checkAllocation(fn, [elements], ITEM_SIZE[(o.dtype ?? 'float32') as DType] ?? 4);
+    const itemSize = ITEM_SIZE[(o.dtype ?? 'float32') as DType] ?? 4;
+    checkAllocation(fn, [elements], itemSize);
+    // What is really allocated: the parameter bytes plus, per parameter tensor, the native tensor,
+    // its storage and the JS objects (about 2 KiB measured), which dominate for small layers.
+    const tensors = D * numLayers * (2 + (bias ? 2 : 0) + (projSize > 0 ? 1 : 0));
+    const bytes = elements * itemSize + tensors * PER_TENSOR_BYTES;
+    if (bytes > os.totalmem())
+      throw new RangeError(`${fn}: numLayers=${numLayers} would need about ${formatBytes(bytes)} (${tensors} parameter tensors, ` +
+        `${formatBytes(elements * itemSize)} of parameters), more than this machine's ${formatBytes(os.totalmem())} of memory`);
     const flat: string[] = [];
     const all: string[][] = [];
     const self = this as unknown as Record<string, Parameter>;
