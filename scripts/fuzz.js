@@ -246,6 +246,11 @@ function genOptionValue(g, key) {
     case 'mode': return lit(r.pick(['fan_in', 'fan_out', 'abc']));
     case 'mapLocation': return lit(r.pick(['cpu', 'cuda', 'abc']));
     case 'paddingSide': return lit(r.pick(['left', 'right', 'abc']));
+    // viz options: markup or non-finite numbers where an attribute value goes
+    case 'width': case 'height': case 'cellSize':
+      return r.pick(['640', '300', '12', 'NaN', '-1', '0', 'Infinity', '1e9', '\'1"><script>alert(1)</script>\'']);
+    case 'title': case 'xLabel': case 'yLabel': return r.pick(["'t'", "'</text><script>x</script>'", '5', '{}']);
+    case 'rowLabels': case 'colLabels': return r.pick(["['a', 'b']", "['<x>', '\"']", '[1, 2]', "'ab'", "['a', 'b', 'c']"]);
     default: return genArg({ ...g, depth: g.depth + 1 });
   }
 }
@@ -283,6 +288,10 @@ const MODULES = ['new torch.nn.ReLU()', 'new torch.nn.Linear(3, 4)', 'new torch.
   'new torch.nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 })',
   'new torch.nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 })', 'new torch.nn.LSTM(3, 4)',
   'new torch.nn.LayerNorm(4)', 'new torch.nn.Sequential()'];
+const VIZ_SERIES = ["[{ name: 'a', values: [1, 0.5, 0.25] }]", "[{ name: 'a', values: [1, 2], color: 'red\"/><script>x</script><x a=\"' }]",
+  "[{ name: '<b>', values: Array.from({ length: 200000 }, (_, i) => i % 7) }]", "[{ name: 'a', values: [NaN, Infinity], color: '#abc' }]",
+  "[{ name: 'a', values: [1], color: 'rgb(1, 2, 3)' }, { name: 'b', values: [2], color: 'url(javascript:x)' }]",
+  "[{ name: 1, values: ['x'] }]", '[null]', "[{ name: 'a', values: new Array(3) }]"];
 const PACKED = ['torch.nn.utils.rnn.packSequence([torch.randn(3, 3), torch.randn(2, 3)])',
   'torch.nn.utils.rnn.packSequence([torch.randn(2, 3), torch.randn(3, 3)], { enforceSorted: false })',
   'torch.nn.utils.rnn.packSequence([torch.randn(1, 3)])'];
@@ -407,7 +416,7 @@ const METHOD_SIGS = {
 const RECEIVER = { backward: 'G', retainGrad: 'G', item: 'T:', grad: 'G', div: 'TI', remainder: 'TI' };
 const SIGS = {
   'torch.tidy': 'f', 'torch.noGrad': 'f', 'torch.enableGrad': 'f', 'torch.keep': 'T', 'torch.dispose': 'L',
-  'torch.setGradEnabled': 'b', 'torch.setNumThreads': 'k', 'torch.manualSeed': 'x', 'torch.isTensor': 'T',
+  'torch.setGradEnabled': 'b', 'torch.setNumThreads': 'NT', 'torch.manualSeed': 'x', 'torch.isTensor': 'T',
   'torch.dtypeCode': 's D', 'torch.optDtypeCode': 's D', 'torch.isFloatingPoint': 'D',
   'torch.zeros': 'A o:dtype,requiresGrad', 'torch.ones': 'k k', 'torch.empty': 'A', 'torch.rand': 'k k o:dtype',
   'torch.randn': 'A o:requiresGrad,dtype', 'torch.full': 'A x o:dtype', 'torch.randint': 'z k A o:dtype',
@@ -459,7 +468,9 @@ const SIGS = {
   'new nn.KLDivLoss': 'o:reduction,logTarget', 'new nn.HuberLoss': 'o:delta', 'new nn.SmoothL1Loss': 'o:beta',
   'Module.to': 'D', 'Module.train': 'b', 'Module.registerBuffer': 's T', 'Module.registerParameter': 's PP',
   'Module.registerModule': 's M', 'Module.loadStateDict': 'SD o:strict', 'Module.apply': 'f',
-  'Module.requiresGrad_': 'b', 'Module.checkName': 's', 'Module.namedParameters': 's b',
+  'Module.requiresGrad_': 'b', 'Module.namedParameters': 's b',
+  'torch.viz.lineChart': 'VS o:title,xLabel,yLabel,logY,width,height',
+  'torch.viz.attentionHeatmap': 'T:2,3 o:rowLabels,colLabels,title,cellSize,average',
 };
 for (const [k, v] of Object.entries(METHOD_SIGS)) {
   SIGS[`Tensor.${k}`] = v;
@@ -503,6 +514,10 @@ function genGuided(g, tok, exact = false) {
     case 'n': return lit(r.pick([0, 1, -1, 0, 1, 2]));
     case 'z': return lit(r.pick([0, 1]));
     case 'k': return lit(r.range(1, 4));
+    // thread counts, hostile ones included (libtorch starts them all at once: 1e6 used to hang)
+    case 'NT': return lit(r.pick([1, 2, 3, 0, -1, 4096, 1e6, 2 ** 31, NaN, 2.5]));
+    // viz series: markup in a color, very many points, non-finite values, wrong types
+    case 'VS': return r.pick(VIZ_SERIES);
     case 'x': return lit(r.pick([0.5, 1, 2, -1, 0, 3, 0.1]));
     case 'b': return lit(r.chance(0.5));
     case 's': return lit(r.pick(['f.pt', 'weight', 'a', 'relu', 'tanh', 'leaky_relu', 'sigmoid', 'linear', 'x.y', '']));
@@ -614,6 +629,8 @@ function buildTargets(torch) {
   addNamespace(torch.nn.utils.rnn, 'torch.nn.utils.rnn', 1.5);
   addNamespace(torch.jit, 'torch.jit', 1);
   addNamespace(torch.optim, 'torch.optim', 1);
+  // torch.viz without writeSvg (which writes files where it is told)
+  addNamespace({ lineChart: torch.viz.lineChart, attentionHeatmap: torch.viz.attentionHeatmap }, 'torch.viz', 1);
 
   // Tensor methods and accessors: the receiver is almost always a tensor.
   const proto = torch.Tensor.prototype;
@@ -1037,8 +1054,19 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
     }, 500);
     child.on('exit', (code, signal) => {
       clearInterval(timer);
-      if (done && !hung) {
+      if (done) {
         report.segments.push({ start, next: done.next, memStart: ready, memEnd: done.mem });
+        // Its calls all reported; what is left is its teardown (the last GC's finalizers, exit
+        // handlers, libtorch's static destructors). A crash, an abort, a non-zero exit or a hang
+        // there is a problem too (the calls' results stand).
+        if (hung || code !== 0 || signal) {
+          const rec = { kind: hung ? 'child hung after done' : 'child failed after done', seed: opts.seed, index: null,
+            description: `the child that ran calls ${start}..${done.next - 1} ${hung ? `did not exit within ${HANG_MS / 1000} s` :
+              signal ? `was killed by signal ${signal}` : `exited with code ${code}`} after reporting done (in its teardown: finalizers, exit handlers, static destructors)`,
+            exitCode: code, signal: hung ? null : signal, output: tail.slice(-3000) };
+          report.harnessProblems.push(rec);
+          if (log) log(report, rec);
+        }
         resolve({ next: done.next, progress: true });
         return;
       }
@@ -1102,8 +1130,11 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
     leakedTensors: segs.reduce((n, s) => n + s.memEnd.tensors - s.memStart.tensors, 0),
   };
   report.unvalidated = Object.values(report.unvalidated).sort((a, b) => b.n - a.n);
+  // Every category counts: a leaking call and an unchecked argument (a JavaScript runtime error
+  // or a C++ backtrace that escaped the argument checks) are findings too.
   report.ok = !report.crashes.length && !report.hangs.length && !report.nonErrorThrows.length && !report.emptyMessages.length &&
-    !report.scopeErrors.length && !report.harnessProblems.length && Math.abs(report.memory.leakedTensors) <= 5;
+    !report.leaks.length && !report.scopeErrors.length && !report.harnessProblems.length && !report.unvalidated.length &&
+    Math.abs(report.memory.leakedTensors) <= 5;
   return report;
 }
 
@@ -1117,6 +1148,10 @@ function problems(report) {
     `${p.tensors ? ` (+${p.tensors} tensors)` : ''}${p.error ? `: ${p.error}` : ''}`;
   for (const p of [...report.crashes, ...report.hangs, ...report.nonErrorThrows, ...report.emptyMessages, ...report.leaks,
     ...report.scopeErrors, ...report.harnessProblems]) out.push(one(p));
+  for (const u of report.unvalidated || []) {
+    out.push(`unchecked argument (${u.kind}) at seed ${report.seed} index ${u.index}: ${u.target}: ${u.errorClass}: ` +
+      `${String(u.message).split('\n')[0].slice(0, 200)}${u.n > 1 ? ` (${u.n} calls)` : ''}`);
+  }
   if (report.memory && Math.abs(report.memory.leakedTensors) > 5) out.push(`live tensors went from ${report.memory.tensorsAtStart} to ${report.memory.tensorsAtEnd} (${report.memory.leakedTensors} leaked in all)`);
   return out;
 }
@@ -1132,7 +1167,7 @@ function summary(report) {
   lines.push(`  targets: ${pts.length} called, ${ran} returned normally at least once`);
   lines.push(`  crashes ${report.crashes.length}, hangs ${report.hangs.length}, non-Error throws ${report.nonErrorThrows.length}, ` +
     `empty messages ${report.emptyMessages.length}, leaking calls ${report.leaks.length}, tidy failures ${report.scopeErrors.length}, ` +
-    `calls lost in crashes ${report.lostCalls}`);
+    `harness problems ${report.harnessProblems.length}, calls lost in crashes ${report.lostCalls}`);
   lines.push(`  live tensors: ${report.memory.tensorsAtStart} at start, ${report.memory.tensorsAtEnd} at end (${report.memory.leakedTensors} leaked)`);
   if (report.setupErrors) lines.push(`  argument set-up threw ${report.setupErrors} times (fuzzer-side, not counted)`);
   if (report.unvalidated.length) {
@@ -1143,10 +1178,12 @@ function summary(report) {
   if (ps.length) {
     lines.push('PROBLEMS:');
     for (const p of ps) lines.push(`  ${p}`);
-    for (const p of [...report.crashes, ...report.hangs, ...report.nonErrorThrows, ...report.emptyMessages, ...report.leaks, ...report.scopeErrors].slice(0, 20))
+    for (const p of [...report.crashes, ...report.hangs, ...report.nonErrorThrows, ...report.emptyMessages, ...report.leaks, ...report.scopeErrors,
+      ...(report.unvalidated || []).map((u) => ({ ...u, kind: `unchecked argument (${u.kind})` }))].slice(0, 20))
       if (p.repro) lines.push(`--- repro of ${p.kind} at index ${p.index}:\n${p.repro}`);
+    for (const p of report.harnessProblems.slice(0, 5)) if (p.output) lines.push(`--- output of ${p.kind}:\n${p.output.slice(-1500)}`);
   } else {
-    lines.push('OK: no crashes, hangs, non-Error throws, empty messages or leaks');
+    lines.push('OK: no crashes, hangs, non-Error throws, empty messages, leaks, tidy failures, harness problems or unchecked arguments');
   }
   return lines.join('\n');
 }

@@ -1,8 +1,10 @@
 // The seeded API fuzzer (scripts/fuzz.js) as a test: a fixed seed, enough calls to cover every
 // target many times. The invariant: every call returns or throws an Error (subclass) with a
-// non-empty message; the process never aborts, segfaults or hangs; no tensors are left behind.
+// non-empty message that no unchecked argument produced; the process never aborts, segfaults or
+// hangs, not even in its teardown; no tensors are left behind; every category fails the test.
 import { expect } from 'chai';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 interface Problem {
@@ -14,7 +16,17 @@ interface Problem {
   call?: string;
   repro?: string;
 }
+interface Unchecked {
+  kind: 'unvalidated' | 'noisy';
+  n: number;
+  index: number;
+  target: string;
+  errorClass: string;
+  message: string;
+  repro: string;
+}
 interface Report {
+  ok: boolean;
   calls: number;
   executed: number;
   returns: number;
@@ -22,11 +34,16 @@ interface Report {
   hangs: Problem[];
   nonErrorThrows: Problem[];
   emptyMessages: Problem[];
+  leaks: Problem[];
+  scopeErrors: Problem[];
+  harnessProblems: (Problem & { exitCode?: number | null; signal?: string | null; output?: string })[];
+  unvalidated: Unchecked[];
   memory: { tensorsAtStart: number | null; tensorsAtEnd: number | null; leakedTensors: number };
 }
 interface Fuzzer {
   run(opts: { calls?: number; seed?: number; timeSec?: number; verbose?: boolean; entry?: string }): Promise<Report>;
   summary(report: Report): string;
+  problems(report: Report): string[];
 }
 
 // Tests run from the repository root (the compiled test lives in dist-test/test/fuzz/).
@@ -77,4 +94,62 @@ describe('API fuzzing (scripts/fuzz.js)', function () {
     const m = report.memory;
     expect(Math.abs(m.leakedTensors), `live tensors went from ${m.tensorsAtStart} to ${m.tensorsAtEnd}`).to.be.at.most(5);
   });
+
+  it('no call leaks tensors (after a GC)', () => {
+    expect(report.leaks, `leaking calls:${list(report.leaks)}`).to.have.length(0);
+  });
+
+  it('no call\'s tidy or dispose fails afterwards', () => {
+    expect(report.scopeErrors, `tidy / dispose failures:${list(report.scopeErrors)}`).to.have.length(0);
+  });
+
+  it('the harness has no problem (children that fail before their first call, or in their teardown after done)', () => {
+    expect(report.harnessProblems, `harness problems:${list(report.harnessProblems)}` +
+      report.harnessProblems.map((p) => (p.output ? `\n  output: ${p.output.slice(-1500)}` : '')).join('')).to.have.length(0);
+  });
+
+  it('every argument is validated: no JavaScript runtime error or C++ backtrace escapes ("unchecked arguments")', () => {
+    const found = report.unvalidated.map((u) => `\n  ${u.kind} at seed ${SEED} index ${u.index} (${u.n}x): ${u.target}: ${u.errorClass}: ` +
+      `${u.message.split('\n')[0].slice(0, 200)}\n    ${u.repro.split('\n').join('\n    ')}`).join('');
+    expect(report.unvalidated, `unchecked arguments:${found}`).to.have.length(0);
+  });
+
+  it('report.ok, and problems() lists nothing (every category above counts)', () => {
+    expect(fuzzer.problems(report), fuzzer.summary(report)).to.deep.equal([]);
+    expect(report.ok, fuzzer.summary(report)).to.equal(true);
+  });
+});
+
+// The harness itself: a child that reported `done` and then dies in its teardown (a finalizer
+// crashing, an exit handler failing) must not pass. The entry below is the library, plus an exit
+// handler that fails — only in the fuzzer's child, never in this process.
+describe('API fuzzing: the harness reports a child that fails after done', function () {
+  this.timeout(120000);
+  const entryWith = (exitHandler: string): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-fuzz-entry-'));
+    const file = path.join(dir, 'entry.js');
+    fs.writeFileSync(file, `module.exports = require(${JSON.stringify(ENTRY ?? path.join(process.cwd(), 'dist/index.js'))});\n` +
+      `if (process.argv.includes('--child') && typeof process.send === 'function') process.on('exit', () => { ${exitHandler} });\n`);
+    return file;
+  };
+
+  for (const [what, handler, expected] of [
+    ['a non-zero exit code', 'process.exitCode = 7;', /exited with code 7 after reporting done/],
+    ['a signal (SIGABRT, as an abort in a finalizer gives)', "process.kill(process.pid, 'SIGABRT');", /killed by signal SIGABRT after reporting done/],
+  ] as const) {
+    it(what, async () => {
+      const entry = entryWith(handler);
+      try {
+        const r = await fuzzer.run({ calls: 20, seed: SEED, entry });
+        expect(r.executed, 'the calls themselves ran').to.equal(20);
+        expect(r.crashes, 'not a crash of a call').to.have.length(0);
+        expect(r.harnessProblems.map((p) => p.kind)).to.deep.equal(['child failed after done']);
+        expect(r.harnessProblems[0].description).to.match(expected);
+        expect(r.ok).to.equal(false);
+        expect(fuzzer.problems(r).join('\n')).to.match(expected);
+      } finally {
+        fs.rmSync(path.dirname(entry), { recursive: true, force: true });
+      }
+    });
+  }
 });
