@@ -4,7 +4,7 @@
 // updates, all of them in one call on the libuv thread pool.
 import { noGrad } from '../autograd';
 import { full } from '../creation';
-import { checkNumber, describe } from '../errors';
+import { checkBool, checkNumber, checkOptions, describe } from '../errors';
 import { keep } from '../memory';
 import { Handle, Native, OptimKernel, native as N } from '../native';
 import { Tensor } from '../tensor';
@@ -257,8 +257,10 @@ export abstract class Optimizer {
    * Refused (throws) while a `stepAsync()` of this optimizer is in flight: await it first.
    */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
-    this.checkIdle(`${this.constructor.name}.zeroGrad`);
-    const setToNone = opts.setToNone ?? true;
+    const fn = `${this.constructor.name}.zeroGrad`;
+    this.checkIdle(fn);
+    const o = checkOptions<{ setToNone?: boolean }>(fn, opts, ['setToNone']);
+    const setToNone = o.setToNone === undefined ? true : checkBool(fn, 'setToNone', o.setToNone);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
         if (setToNone) { p.grad = null; continue; }

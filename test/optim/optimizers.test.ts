@@ -78,6 +78,8 @@ function disposeState(sd: torch.optim.OptimizerStateDict): void {
 
 describe('optim: optimizers', () => {
   describe('against PyTorch 1.13 (20 steps, 2 parameter groups)', () => {
+    it('the fixture has all 15 optimizer cases', () => { expect(fx.optimizers).to.have.length(15); });
+
     for (const c of fx.optimizers) {
       describe(c.name, () => {
         it('reaches the same parameters and state dict', () => {
@@ -206,6 +208,19 @@ describe('optim: optimizers', () => {
       const q = freshParams();
       backward(q);
       params.forEach((p, i) => { const g = p.grad!, h = q[i].grad!; expect(g.equal(h)).to.equal(true); g.dispose(); h.dispose(); });
+    });
+
+    it('bad options are TypeErrors naming the optimizer (the fuzzer found zeroGrad(null) reading null.setToNone)', () => {
+      const params = freshParams();
+      const opt = new optim.AdamW(params, { lr: 0.1 });
+      backward(params);
+      expectError(() => opt.zeroGrad(null as never), TypeError, 'AdamW.zeroGrad: expected options to be an options object, got null');
+      expectError(() => opt.zeroGrad(5 as never), TypeError, 'AdamW.zeroGrad', 'the number 5');
+      expectError(() => opt.zeroGrad({ setToNone: 1 } as never), TypeError, 'AdamW.zeroGrad', 'setToNone', 'a boolean');
+      expectError(() => opt.zeroGrad({ set_to_none: false } as never), TypeError, "AdamW.zeroGrad: unknown option 'set_to_none', did you mean 'setToNone'?");
+      expect(params.every((p) => p.grad !== null), 'gradients untouched').to.equal(true);
+      opt.zeroGrad(undefined);
+      expect(params.map((p) => p.grad)).to.deep.equal([null, null, null]);
     });
   });
 
