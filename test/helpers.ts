@@ -251,3 +251,17 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * How far `fn` raised the process's peak resident memory, in bytes (getrusage's ru_maxrss: a
+ * high-water mark, so a growth already reached earlier in the run is not counted again). A bound
+ * on what `fn` allocated that does not depend on how loaded the machine is, unlike a time limit.
+ */
+export function peakRssGrowth(fn: () => void): number {
+  const before = process.resourceUsage().maxRSS;
+  fn();
+  return (process.resourceUsage().maxRSS - before) * 1024;
+}
+
+/** 256 MiB: far more than any test here needs, far less than a huge allocation that was not refused. */
+export const MAX_PEAK_GROWTH = 256 * 2 ** 20;

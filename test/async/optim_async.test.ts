@@ -44,6 +44,7 @@ describe('optimizer.stepAsync', () => {
     }
   });
   describe('equals step() bit for bit (parameters and state, two groups, 6 steps)', () => {
+    it('covers all 15 optimizer cases of the fixture', () => { expect(cases).to.have.length(15); });
     for (const c of cases) {
       it(c.name, async () => {
         const ps = freshParams(), pa = freshParams();

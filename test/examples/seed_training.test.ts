@@ -19,6 +19,9 @@ describe('examples: a short training run of the seed model equals PyTorch\'s', (
     const model = new SeedModel();
     const sd = model.stateDict();
     expect(Object.keys(sd)).to.deep.equal(Object.keys(fx.initSums));
+    expect(Object.keys(fx.initSums), 'fixture: initial sums').to.have.length(22);
+    expect(Object.keys(fx.final), 'fixture: final weights').to.deep.equal(Object.keys(fx.initSums));
+    expect(fx.losses, 'fixture: losses').to.have.length(10);
     for (const [k, t] of Object.entries(sd)) expect(t.double().sum().item(), `initial ${k}`).to.be.closeTo(fx.initSums[k], 1e-4);
     torch.dispose(sd);
     const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });

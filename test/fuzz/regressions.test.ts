@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as torch from '../../lib';
+import { gc, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
 
 const { nn } = torch;
 const lib = path.join(process.cwd(), 'dist-test/lib');
@@ -19,15 +20,31 @@ describe('fuzzer regressions', () => {
     expect(r.stdout.trim()).to.equal('ok');
   });
 
-  it('absurd layer counts are refused before anything is allocated (they used to hang)', () => {
-    const t0 = Date.now();
-    expect(() => new nn.GRU(2, 2, 1e12)).to.throw(RangeError, /GRU.*memory/);
-    expect(() => new nn.LSTM(2, 2, { numLayers: 2 ** 31 })).to.throw(RangeError, /LSTM/);
-    expect(() => new nn.RNN(2, 2, 1e12)).to.throw(RangeError, /RNN/);
+  it('absurd layer counts are refused before anything is allocated (they used to hang)', function () {
+    this.timeout(60000);  // a regression (building 1e12 layers) shows up as this timeout, not a flaky time limit
+    gc();
+    const before = torch.memory();
+    const growth = peakRssGrowth(() => {
+      expect(() => new nn.GRU(2, 2, 1e12)).to.throw(RangeError, /GRU: .*(numLayers|memory)/);
+      expect(() => new nn.LSTM(2, 2, { numLayers: 2 ** 31 })).to.throw(RangeError, /LSTM/);
+      expect(() => new nn.RNN(2, 2, 1e12)).to.throw(RangeError, /RNN/);
+    });
+    // refused up front: not one layer's parameters were made (and none left behind)
+    expect(torch.memory().tensors, 'no parameter tensor was created').to.equal(before.tensors);
+    expect(torch.memory().bytes).to.equal(before.bytes);
+    expect(growth, 'peak memory growth').to.be.below(MAX_PEAK_GROWTH);
     const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 });
-    expect(() => new nn.TransformerEncoder(layer, 1e12)).to.throw(RangeError, /TransformerEncoder: numLayers/);
-    expect(() => new nn.Transformer({ dModel: 4, nhead: 2, dimFeedforward: 8, numEncoderLayers: 1e12 })).to.throw(RangeError, /numLayers/);
-    expect(Date.now() - t0).to.be.below(5000);
+    const withLayer = torch.memory();
+    const growth2 = peakRssGrowth(() => {
+      expect(() => new nn.TransformerEncoder(layer, 1e12)).to.throw(RangeError, /TransformerEncoder: numLayers/);
+      // not one clone of `layer` was made
+      expect(torch.memory(), 'TransformerEncoder refused before cloning').to.deep.equal(withLayer);
+      expect(() => new nn.Transformer({ dModel: 4, nhead: 2, dimFeedforward: 8, numEncoderLayers: 1e12 })).to.throw(RangeError, /numLayers/);
+    });
+    // nn.Transformer builds its one template layer (28 small tensors, garbage now) before refusing
+    // the copies: bound what it made to that, rather than 1e12 layers' worth
+    expect(torch.memory().tensors - withLayer.tensors, 'tensors made by the refused nn.Transformer').to.be.at.most(64);
+    expect(growth2, 'peak memory growth').to.be.below(MAX_PEAK_GROWTH);
   });
 
   it('new Tensor(...) accepts only native handles; a guessed number does not alias a live tensor', () => {

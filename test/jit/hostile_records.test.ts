@@ -23,7 +23,8 @@ describe('torch.jit.load: hostile data records and code are refused', () => {
       const before = torch.memory().tensors;
       expectError(() => torch.jit.load(path.join(dir, `${name}.pt`)), torch.TorchError,
         /torch\.jit\.load: .*the archive is corrupt or hostile/, message);
-      expect(torch.memory().tensors).to.equal(before);
+      // nothing made and left behind (other tests' garbage may be collected meanwhile: at most)
+      expect(torch.memory().tensors).to.be.at.most(before);
     });
   }
 

@@ -285,7 +285,17 @@ describe('torch.jit', () => {
       const x = fromEncoded(E.scripted.x), bias = fromEncoded(E.scripted.bias);
       const ok: torch.jit.JitValue[] = [x, { bias }, ['a'], 1, true, 't', [1, 2], null];
       const withInput = (i: number, v: torch.jit.JitValue): torch.jit.JitValue[] => ok.map((o, k) => (k === i ? v : o));
-      expect(() => s.forward(...ok)).to.not.throw();
+      // the accepted inputs give the module's values: y = relu(lin(x) * scale) + bias (k = 1, flag, no extra)
+      const sd = s.stateDict();
+      const yRef = torch.tidy(() => x.matmul(sd['lin.weight'].t()).add(sd['lin.bias']).mul(sd.scale).relu().add(bias));
+      const checkOk = (out: torch.jit.JitValue, what: string): void => {
+        const [y, dict, lengths, tag, notFlag, prod, none] = out as torch.jit.JitValue[];
+        expectClose(y as Tensor, yRef.toArray() as never, { rtol: 1e-6, atol: 1e-6 }, `${what}: y`);
+        expect((dict as Record<string, Tensor>).sum.item(), `${what}: sum`).to.be.closeTo(yRef.sum().item() as number, 1e-5);
+        expect((dict as Record<string, Tensor>).max.item(), `${what}: max`).to.be.closeTo(yRef.max().item() as number, 1e-6);
+        expect([lengths, tag, notFlag, prod, none], what).to.deep.equal([[1], 't!1', false, 2, null]);
+      };
+      checkOk(s.forward(...ok), 'plain inputs');
       expectError(() => s.forward(x), TypeError,
         'ScriptModule.forward: expected 8 inputs (x, opts, names, k, flag, tag, pair, extra), got 1');
       expectError(() => s.forward(...ok, 1), TypeError, 'expected 8 inputs', 'got 9');
@@ -295,7 +305,7 @@ describe('torch.jit', () => {
       expectError(() => s.forward(...withInput(1, new Map([['bias', bias]]) as unknown as torch.jit.JitValue)), TypeError,
         'input 1 (opts) (Dict[str, Tensor]) to be a plain object, got a Map');
       expectError(() => s.forward(...withInput(1, bias)), TypeError, 'input 1 (opts)', 'to be a plain object, got a Tensor');
-      expect(() => s.forward(...withInput(1, Object.assign(Object.create(null), { bias })))).to.not.throw();
+      checkOk(s.forward(...withInput(1, Object.assign(Object.create(null), { bias }))), 'a null-prototype dict');
       expectError(() => s.forward(...withInput(2, ['a', 3])), TypeError, 'input 2 (names[1]) (str) to be a string, got the number 3');
       expectError(() => s.forward(...withInput(3, 1.5)), RangeError, 'input 3 (k) (int) to be an integer, got the number 1.5');
       expectError(() => s.forward(...withInput(3, '1')), TypeError, 'input 3 (k) (int) to be an integer, got a string');

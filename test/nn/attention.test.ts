@@ -197,6 +197,13 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
 
 // =============================================================================================
 describe('nn.MultiheadAttention: construction', () => {
+  it('the fixture has 6 parameter layouts, 6 reprs, 2 seeded inits and 38 forward cases', () => {
+    expect(Object.keys(fx.params), 'params').to.have.length(6);
+    expect(Object.keys(fx.repr), 'repr').to.have.length(6);
+    expect(Object.keys(fx.init), 'init').to.have.length(2);
+    expect(Object.keys(fx.mha), 'mha').to.have.length(38);
+  });
+
   for (const [name, p] of Object.entries(fx.params)) {
     it(`parameters: PyTorch's names, order and shapes (${name}: ${JSON.stringify(p.options)})`, () => {
       const m = new nn.MultiheadAttention(E, H, p.options);

@@ -70,6 +70,13 @@ function describeCase(c: InitCase): string {
 
 // =============================================================================================
 describe('layers\' initial weights equal PyTorch\'s after the same manual seed', () => {
+  it('the fixture has 2 module sequences, 25 init cases, 14 gains and 20 error cases', () => {
+    expect(fx.modules, 'modules').to.have.length(2);
+    expect(fx.init, 'init').to.have.length(25);
+    expect(fx.gain, 'gain').to.have.length(14);
+    expect(fx.errors, 'errors').to.have.length(20);
+  });
+
   for (const { seed, sequence } of fx.modules) {
     it(`seed ${seed}: ${sequence.map((s) => `${s.cls}(${s.args.join(', ')})`).join(', ')}`, () => {
       torch.manualSeed(seed);

@@ -72,6 +72,13 @@ function checkCase(name: string, m: torch.nn.Module, gradInputs: boolean[]): { o
 }
 
 // =============================================================================================
+describe('nn_layers.json', () => {
+  it('has all 24 layer cases and 5 functional cases', () => {
+    expect(Object.keys(fx.cases), 'cases').to.have.length(24);
+    expect(Object.keys(fx.functional), 'functional').to.have.length(5);
+  });
+});
+
 describe('nn.Linear / nn.Bilinear: forward and gradients equal PyTorch\'s', () => {
   it('Linear on 1-D input', () => {
     const { out } = checkCase('linear1d', new nn.Linear(3, 2), [true]);

@@ -60,6 +60,11 @@ function run(c: LossCase, r: ReductionResult, loss: (x: Tensor, t: Tensor) => Te
 }
 
 describe('nn losses against PyTorch 1.13', () => {
+  it('the fixture has all 36 cases, 111 (case, reduction) results', () => {
+    expect(fx.cases, 'cases').to.have.length(36);
+    expect(fx.cases.reduce((n, c) => n + Object.keys(c.results).length, 0), 'results').to.equal(111);
+  });
+
   for (const c of fx.cases) {
     describe(c.name, () => {
       for (const [reduction, r] of Object.entries(c.results)) {

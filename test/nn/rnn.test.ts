@@ -2,6 +2,7 @@
 // by scripts/gen_rnn_fixtures.py), plus argument checks, reprs, seeded init and lifetimes.
 import { expect } from 'chai';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../../lib';
@@ -82,6 +83,11 @@ function checkGrads(c: Case, m: torch.nn.Module, x: Tensor, hx: Tensor[] | undef
 
 describe('nn.LSTM / nn.GRU / nn.RNN', () => {
   describe(`PyTorch ${fx.torch} fixtures: outputs, final states and every gradient`, () => {
+    it('the fixture has all 34 module cases, 5 seeded constructions and 8 cell cases', () => {
+      expect(fx.cases, 'cases').to.have.length(34);
+      expect(fx.seeded, 'seeded').to.have.length(5);
+      expect(fx.cells, 'cells').to.have.length(8);
+    });
     for (const c of fx.cases) {
       it(c.name, () => torch.tidy(() => {
         const m = build(c);
@@ -241,6 +247,20 @@ describe('nn.LSTM / nn.GRU / nn.RNN', () => {
       expectError(() => new nn.LSTM('10' as never, 20), TypeError, /inputSize/);
       expectError(() => new nn.GRU(10, 20, { bidirectional: 1 as never }), TypeError, /bidirectional/, /boolean/);
       expectError(() => new nn.LSTMCell(10, 20, { numLayers: 2 } as never), TypeError, /LSTMCell/, /unknown option 'numLayers'/);
+    });
+
+    it('a huge numLayers is refused before anything is built (the old guard counted only parameter bytes)', () => {
+      const before = torch.memory().tensors;
+      expectError(() => new nn.LSTM(1, 1, { numLayers: 1e6 }), RangeError, /^LSTM: expected numLayers to be at most 10000, got 1000000$/);
+      expectError(() => new nn.GRU(1, 1, 10001), RangeError, /numLayers to be at most 10000/);
+      // parameters that alone fit in memory, but not with ~2 KiB per parameter tensor (10000 layers,
+      // bidirectional: 80000 tensors, ~160 MiB) on top: refused, nothing allocated
+      const inputSize = Math.floor((os.totalmem() - 64 * 2 ** 20) / 32);
+      expectError(() => new nn.LSTM(inputSize, 1, { numLayers: 10000, bidirectional: true }), RangeError,
+        /^LSTM: numLayers=10000 would need about .* \(80000 parameter tensors, .* of parameters\), more than this machine's/);
+      expect(torch.memory().tensors).to.equal(before);
+      const ok = new nn.RNN(1, 1, { numLayers: 50 });
+      expect(ok.flatWeights.length).to.equal(200);
     });
 
     it('warns once, like PyTorch\'s UserWarning, when dropout > 0 with a single layer', () => {

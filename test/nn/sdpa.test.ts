@@ -65,6 +65,11 @@ function describeCase(c: SdpaCase): string {
 
 // =============================================================================================
 describe('F.scaledDotProductAttention: forward and gradients equal the formula (float64 reference)', () => {
+  it('the fixture has 12 regular and 3 fully masked cases', () => {
+    expect(regularCases, 'regular cases').to.have.length(12);
+    expect(fullyMaskedCases, 'fully masked cases').to.have.length(3);
+  });
+
   for (const name of regularCases) {
     const c = fx.sdpa[name];
     it(`${name} (${describeCase(c)})`, () => {
@@ -72,6 +77,8 @@ describe('F.scaledDotProductAttention: forward and gradients equal the formula (
       const out = sdpa(q, k, v, optsOf(c));
       expectClose(out, c.out, TOL, `${name} output`);
       out.mul(named(c.gradOut!)).sum().backward();
+      for (const [n, g] of [['query', q.grad!], ['key', k.grad!], ['value', v.grad!]] as const)
+        expect(g.isfinite().all().item(), `${name} grad ${n} is finite`).to.equal(true);
       expectClose(q.grad!, c.grads!.query, TOL, `${name} grad query`);
       expectClose(k.grad!, c.grads!.key, TOL, `${name} grad key`);
       expectClose(v.grad!, c.grads!.value, TOL, `${name} grad value`);
@@ -191,17 +198,17 @@ describe('F.scaledDotProductAttention: a query with no allowed key gives 0, not 
 
   for (const name of fullyMaskedCases) {
     const c = fx.sdpa[name];
-    // BUG: on libtorch 1.13 (the composed path of native/attention.cc `sdpa`) the gradients of a
-    // fully masked query row are NaN although the forward is 0: the kernel zeroes the row with
-    // at::where AFTER at::softmax, so softmax's backward still multiplies by that row's NaN
-    // probabilities (0 * NaN = NaN). Observed: q.grad NaN in that row, k.grad NaN in EVERY row
-    // of that batch element, v.grad finite. PyTorch 2.5+ (_safe_softmax) and libtorch 2.6's own
-    // kernel give finite gradients: 0 for that query row and no contribution to k and v.
-    // Expected values: the formula with that row's softmax replaced by 0 (float64).
-    it.skip(`${name}: gradients are finite and equal PyTorch 2.5+'s (_safe_softmax)`, () => {
+    // Was a bug on libtorch 1.13 (NaN q.grad in the blocked row and NaN k.grad in every row of
+    // that batch element, since the row was zeroed only after at::softmax); native/attention.cc
+    // now replaces the blocked row's scores by 0 before the softmax and its output by 0 after
+    // (_safe_softmax), so the gradients are finite: 0 for that query row and no contribution to
+    // k and v. Expected values: the formula with that row's softmax replaced by 0 (float64).
+    it(`${name}: gradients are finite and equal PyTorch 2.5+'s (_safe_softmax)`, () => {
       const q = named(c.query, true), k = named(c.key, true), v = named(c.value, true);
       const out = sdpa(q, k, v, optsOf(c));
       out.mul(named(c.gradOut!)).sum().backward();
+      for (const [n, g] of [['query', q.grad!], ['key', k.grad!], ['value', v.grad!]] as const)
+        expect(g.isfinite().all().item(), `${name} grad ${n} is finite`).to.equal(true);
       expectClose(q.grad!, c.grads!.query, TOL, `${name} grad query`);
       expectClose(k.grad!, c.grads!.key, TOL, `${name} grad key`);
       expectClose(v.grad!, c.grads!.value, TOL, `${name} grad value`);

@@ -121,6 +121,13 @@ const small = (o: torch.nn.TransformerLayerOptions = {}) => new nn.TransformerEn
 
 describe('nn.Transformer*', () => {
   describe(`PyTorch ${fx.torch} slow path: outputs and the gradients of the inputs and of every parameter`, () => {
+    it('the fixture has 10 cases, 1 + 3 seeded constructions, 5 state key lists and 2 dropout cases', () => {
+      expect(fx.cases, 'cases').to.have.length(10);
+      expect(fx.seeded, 'seeded').to.have.length(1);
+      expect(fx.seededDigest, 'seededDigest').to.have.length(3);
+      expect(Object.keys(fx.stateKeys), 'stateKeys').to.have.length(5);
+      expect(fx.dropout, 'dropout').to.have.length(2);
+    });
     for (const c of fx.cases) {
       it(c.name, () => torch.tidy(() => {
         const m = build(c.module, c.options, c.state).eval();

@@ -52,6 +52,8 @@ function expectGrads(params: torch.nn.Parameter[], want: (Encoded | null)[], wha
 }
 
 describe('nn.utils clip_grad against PyTorch 1.13', () => {
+  it('the fixture has all 13 cases', () => { expect(fx.clipGrad).to.have.length(13); });
+
   for (const c of fx.clipGrad) {
     it(c.name, () => {
       const params = paramsWithGrads(c);

@@ -135,6 +135,8 @@ function sgd2(extra: Opts = {}): Optimizer {
 
 describe('optim.lrScheduler', () => {
   describe('against PyTorch 1.13', () => {
+    it('the fixture has all 24 scheduler cases', () => { expect(fx.schedulers).to.have.length(24); });
+
     for (const c of fx.schedulers) {
       describe(c.name, () => {
         it('sets the lr of every group after construction and after every step', () => {

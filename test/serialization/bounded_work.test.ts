@@ -64,12 +64,13 @@ describe('torch.loadSafetensors: the tensor count is bounded before any tensor i
     const before = torch.memory().tensors;
     fs.writeFileSync(tmp, file(MAX_TENSORS + 1));
     expect(() => torch.loadSafetensors(tmp)).to.throw(new RegExp(`lists ${MAX_TENSORS + 1} tensors, more than the ${MAX_TENSORS}`));
-    expect(torch.memory().tensors).to.equal(before);
+    // nothing made and left behind (other tests' garbage may be collected meanwhile: at most)
+    expect(torch.memory().tensors).to.be.at.most(before);
     fs.writeFileSync(tmp, file(MAX_TENSORS));
     const loaded = torch.loadSafetensors(tmp) as Record<string, torch.Tensor>;
     expect(Object.keys(loaded)).to.have.length(MAX_TENSORS);
     expect(loaded.t7.shape).to.deep.equal([0]);
     torch.dispose(Object.values(loaded));
-    expect(torch.memory().tensors).to.equal(before);
+    expect(torch.memory().tensors).to.be.at.most(before);
   });
 });

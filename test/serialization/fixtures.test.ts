@@ -135,6 +135,12 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 }
 
 describe('serialization: checkpoints written by PyTorch', () => {
+  it('expected.json has every entry (12 state_dict tensors, 50 misc values, 12 safetensors tensors)', () => {
+    expect((expected.state_dict as { dict: unknown[] }).dict, 'state_dict').to.have.length(12);
+    expect((expected.misc as { dict: unknown[] }).dict, 'misc').to.have.length(50);
+    expect(Object.keys(expected.safetensors.tensors), 'safetensors').to.have.length(12);
+  });
+
   it('fixture files are small (< 200 KB in all)', () => {
     const total = fs.readdirSync(DIR).reduce((n, f) => n + fs.statSync(fixture(f)).size, 0);
     expect(total).to.be.below(200 * 1024);

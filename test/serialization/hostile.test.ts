@@ -1,5 +1,5 @@
 // Corrupt and hostile files: every one must give an Error that names torch.load /
-// torch.loadSafetensors and the problem, in bounded time, without a crash, a hang, a huge
+// torch.loadSafetensors and the problem, with bounded memory, without a crash, a hang, a huge
 // allocation, a leaked tensor — or running anything.
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -9,7 +9,7 @@ import * as torch from '../../lib';
 import { MemorySink } from '../../lib/serialization/io';
 import { encodeLong } from '../../lib/serialization/pickle';
 import { ZipWriter } from '../../lib/serialization/zip';
-import { prng } from '../helpers';
+import { MAX_PEAK_GROWTH, peakRssGrowth, prng } from '../helpers';
 
 const DIR = path.join(process.cwd(), 'test', 'fixtures', 'checkpoints');
 const GOOD_PT = fs.readFileSync(path.join(DIR, 'misc.pt'));
@@ -21,17 +21,23 @@ const loadSt: Loader = (b) => torch.loadSafetensors(b);
 
 /** Runs `load`; returns the Error's message (checked to name the function), or null if it loaded. */
 function attempt(load: Loader, bytes: Uint8Array, fn: string): string | null {
-  const t0 = Date.now();
   let msg: string | null = null;
-  try {
-    torch.dispose(load(bytes));
-  } catch (e) {
-    expect(e, `a ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`).to.be.instanceOf(Error);
-    msg = (e as Error).message;
-    expect(msg.startsWith(`${fn}: `), msg).to.equal(true);
-    expect(msg, 'no C++ backtrace').to.not.match(/Exception raised from|frame #\d/);
+  // Bounded work, not time (a hang is mocha's timeout): whatever the file declares, a load may
+  // not raise the peak memory by more than MAX_PEAK_GROWTH (the inputs here are a few KiB).
+  const growth = peakRssGrowth(() => {
+    try {
+      torch.dispose(load(bytes));
+    } catch (e) {
+      expect(e, `a ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`).to.be.instanceOf(Error);
+      msg = (e as Error).message;
+    }
+  });
+  if (msg !== null) {
+    const m: string = msg;
+    expect(m.startsWith(`${fn}: `), m).to.equal(true);
+    expect(m, 'no C++ backtrace').to.not.match(/Exception raised from|frame #\d/);
   }
-  expect(Date.now() - t0, 'bounded time').to.be.below(2000);
+  expect(growth, `peak memory growth of one ${bytes.length}-byte load`).to.be.below(MAX_PEAK_GROWTH);
   return msg;
 }
 
@@ -121,8 +127,9 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
       for (let k = 0; k < flips; k++) b[Math.floor(rand() * b.length)] ^= 1 + Math.floor(rand() * 255);
       if (attempt(loadPt, b, 'torch.load') !== null) failed++;
     }
-    // Flips in timestamps, padding or unread fields are harmless; most flips hit something checked.
-    expect(failed).to.be.above(100);
+    // Flips in timestamps, padding or unread fields are harmless; most flips hit something checked
+    // (every payload byte is under a CRC-32). Measured: 187 of the 200 (seed 12345) are refused.
+    expect(failed, 'variants refused').to.be.at.least(180);
   });
 
   it('a flip anywhere in a payload (data.pkl or a storage) fails the CRC-32 check', () => {
@@ -323,12 +330,16 @@ describe('serialization: hostile and corrupt safetensors files (torch.loadSafete
 
   it('200 variants with random bytes flipped: an Error or a clean load (data bytes have no checksum)', () => {
     const rand = prng(4242);
+    let failed = 0;
     for (let v = 0; v < 200; v++) {
       const b = Buffer.from(GOOD_ST);
       const flips = 1 + Math.floor(rand() * 4);
       for (let k = 0; k < flips; k++) b[Math.floor(rand() * b.length)] ^= 1 + Math.floor(rand() * 255);
-      attempt(loadSt, b, F);
+      if (attempt(loadSt, b, F) !== null) failed++;
     }
+    // Most of this small file is its JSON header, which is fully validated; only flips confined to
+    // float data bytes load. Measured: 188 of the 200 (seed 4242) are refused.
+    expect(failed, 'variants refused').to.be.at.least(180);
   });
 
   it('header length: larger than the file, beyond 100 MB, absurd', () => {

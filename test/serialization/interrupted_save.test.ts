@@ -156,8 +156,10 @@ describe('serialization: saves interrupted by SIGKILL', function () {
       for (const w of writers) w.kill();  // the ones not run, after a failure
     }
     expect(tally.A + tally.B).to.equal(KILLS);
-    // The kills must have hit writes: some left a temp file behind.
-    expect(tally.partialTemps + tally.completeTemps, JSON.stringify(tally)).to.be.above(0);
+    // The kills must have hit writes: at least one landed mid-write, leaving a partial temp file
+    // (which the loads above refused) behind. With the default seed and 24 kills about 3 in 4 do
+    // (155 partial of 200 kills were measured with TORCH_NAPI_KILLS=200).
+    expect(tally.partialTemps, `kills that landed mid-write: ${JSON.stringify(tally)}`).to.be.at.least(1);
     if (process.env.TORCH_NAPI_VERBOSE) console.log(`      ${JSON.stringify(tally)}`);
   });
 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import { inspect } from 'util';
 
 import * as torch from '../../lib';
-import { expectClose, expectError } from '../helpers';
+import { expectClose, expectError, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
 
 type Case = [label: string, fn: () => unknown, ...patterns: (RegExp | string)[]];
 
@@ -223,6 +223,10 @@ describe('errors', () => {
       ['torch.manualSeed(2n ** 64n)', () => torch.manualSeed(2n ** 64n), 'torch.manualSeed', 'seed'],
       ['torch.manualSeed(-(2n ** 63n) - 1n)', () => torch.manualSeed(-(2n ** 63n) - 1n), 'torch.manualSeed', 'seed'],
       ['torch.setNumThreads(0)', () => torch.setNumThreads(0), 'torch.setNumThreads', 'n'],
+      // libtorch starts every thread at once: 4096 took tens of seconds, 1e6 never returned
+      ['torch.setNumThreads(4096)', () => torch.setNumThreads(4096), 'torch.setNumThreads', /expected n to be at most \d+ \(4 threads per available CPU, at most 1024\), got 4096/],
+      ['torch.setNumThreads(1e6)', () => torch.setNumThreads(1e6), 'torch.setNumThreads', 'at most'],
+      ['torch.setNumThreads(1025)', () => torch.setNumThreads(1025), 'torch.setNumThreads', 'at most'],
       ['Tensor.reshape(NaN)', () => a.reshape(NaN), 'Tensor.reshape', 'shape[0]'],
       ['Tensor.reshape(2.5, 2)', () => a.reshape(2.5, 2), 'Tensor.reshape', 'shape[0]'],
       ['Tensor.view(-2, 3)', () => a.view(-2, 3), 'Tensor.view', 'shape[0]', '-1'],
@@ -315,11 +319,13 @@ describe('errors', () => {
       ['torch.zeros(2**53) (not a safe integer)', () => torch.zeros(2 ** 53), 'torch.zeros', 'shape[0]'],
     ];
     for (const [label, fn, ...patterns] of huge) {
+      // Refused before allocating: no tensor is made and the peak memory does not grow (a hang
+      // while trying to allocate is mocha's timeout, not a time limit here).
       it(label, () => {
         const before = torch.memory();
-        const t0 = Date.now();
-        expectError(fn, RangeError, ...patterns);
-        expect(Date.now() - t0, 'refused at once, not after trying to allocate').to.be.below(1000);
+        const growth = peakRssGrowth(() => expectError(fn, RangeError, ...patterns));
+        expect(growth, 'peak memory growth: refused before trying to allocate').to.be.below(MAX_PEAK_GROWTH);
+        expect(torch.memory().tensors, 'no tensor was made').to.be.at.most(before.tensors);
         expect(torch.memory().bytes).to.be.at.most(before.bytes);
       });
     }

@@ -72,6 +72,8 @@ describe('shape', () => {
 
   describe('index() matches PyTorch x[...]', () => {
     // (a 0-dim bool index tensor, X[torch.tensor(True)], is a new axis of size 1, or 0 for False)
+    it('the fixture has all 43 index cases', () => { expect(fixture().index).to.have.length(43); });
+
     for (const c of fixture().index) {
       it(`${c.input}${describeSpec(c.spec)}`, () => {
         const t = input(c.input);
