@@ -296,13 +296,33 @@ const PACKED = ['torch.nn.utils.rnn.packSequence([torch.randn(3, 3), torch.randn
   'torch.nn.utils.rnn.packSequence([torch.randn(2, 3), torch.randn(3, 3)], { enforceSorted: false })',
   'torch.nn.utils.rnn.packSequence([torch.randn(1, 3)])'];
 
+// Re-entrancy: values whose reading runs code (an array element getter, a Proxy trap, valueOf)
+// that disposes the tensors already in scope (the receiver `t`, the first argument `a0`) or
+// throws, while the library converts its arguments. The disposal is wrapped: a refusal ("in use
+// by an async operation") is one of the right outcomes.
+const HIT = "() => { for (const v of [typeof t !== 'undefined' ? t : null, typeof a0 !== 'undefined' ? a0 : null]) " +
+  "{ try { if (v && typeof v.dispose === 'function') v.dispose(); } catch (e) { /* refused */ } } }";
+function genHostile(g) {
+  const r = g.r;
+  const arr = r.pick(['[2, 3]', '[3]', '[-1]', '[1, 0]', '[0, 1]', '[1, 1]', '[6]']);
+  switch (r.pick(['proxy', 'getter', 'valueOf', 'throws', 'proxyTensors'])) {
+    case 'proxy': return `((hit) => new Proxy(${arr}, { get(o, k) { if (k === '0') hit(); return Reflect.get(o, k); } }))(${HIT})`;
+    case 'getter': return `((hit) => { const a = ${arr}; const v = a[0]; Object.defineProperty(a, 0, { get() { hit(); return v; } }); return a; })(${HIT})`;
+    case 'valueOf': return `((hit) => ({ valueOf() { hit(); return ${r.pick([0, 1, 2, -1])}; } }))(${HIT})`;
+    case 'throws': return `(() => { const a = ${arr}; Object.defineProperty(a, 0, { get() { throw new Error('hostile getter'); } }); return a; })()`;
+    default: return `((hit) => new Proxy([torch.ones(2), torch.ones(2)], { get(o, k) { if (k === '1') hit(); return Reflect.get(o, k); } }))(${HIT})`;
+  }
+}
+
 function genArg(g) {
   const r = g.r;
   const deep = g.depth >= 2;
   const kind = r.weighted([[34, 'tensor'], [20, 'number'], [deep ? 0 : 9, 'options'], [8, 'shape'], [6, 'string'],
     [4, 'bool'], [2, 'null'], [3, 'undefined'], [2, 'bigint'], [deep ? 0 : 3, 'tensors'], [3, 'nested'],
-    [deep ? 0 : 3, 'object'], [1.5, 'function'], [0.5, 'symbol'], [deep ? 0 : 1, 'module'], [deep ? 0 : 0.5, 'packed']]);
+    [deep ? 0 : 3, 'object'], [1.5, 'function'], [0.5, 'symbol'], [deep ? 0 : 1, 'module'], [deep ? 0 : 0.5, 'packed'],
+    [deep ? 0 : 3, 'hostile']]);
   switch (kind) {
+    case 'hostile': return genHostile(g);
     case 'tensor': return genTensor(g);
     case 'number': return genNumber(g);
     case 'options': return genOptions(g);
@@ -525,10 +545,10 @@ function genGuided(g, tok, exact = false) {
     case 'f': return r.pick(['() => torch.ones(2).add(1)', '() => torch.ones(2, { requiresGrad: true }).mul(2).sum()', '() => 3',
       "() => { throw new Error('boom'); }"]);
     case 'A': return spec !== undefined ? `[${spec}]` : lit(r.pick([[2, 3], [3], [], [1, 2], [0], [2, 1, 2]]));
-    case 'Rv': return lit(r.chance(0.5) ? [-1] : S0.slice().reverse());
+    case 'Rv': if (r.chance(0.1)) return genHostile(g); return lit(r.chance(0.5) ? [-1] : S0.slice().reverse());
     case 'Rx': return lit([2, ...S0]);
     case 'Rr': return lit([2, ...S0.map(() => 1)]);
-    case 'P': return lit(S0.map((_, k) => S0.length - 1 - k));
+    case 'P': if (r.chance(0.1)) return genHostile(g); return lit(S0.map((_, k) => S0.length - 1 - k));
     case 'L': return `[${genTensor(g, { shape: S0, kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: S0, kind: plain(), dtype: 'float32' })}]`;
     case 'LV': return `[${genTensor(g, { shape: [3, 3], kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: [r.range(1, 3), 3], kind: plain(), dtype: 'float32' })}]`;
     case 'LM': return `[${r.pick(MODULES)}, ${r.pick(MODULES)}]`;

@@ -69,8 +69,11 @@ describe('fuzzer regressions', () => {
       [() => nn.functional.mseLoss(torch.ones(2), torch.ones(2), null as never), /F.mseLoss/],
       // a stray second constructor argument used to reach the options check as its list of keys
       [() => new (nn.MSELoss as never as new (...a: unknown[]) => unknown)(new nn.LayerNorm(4), [2 ** 40, 1]), /MSELoss: unknown option 'weight' \(known: reduction\)/],
+      [() => new nn.ModuleDict(5 as never), /ModuleDict: expected a Map or an object of modules, got the number 5/],
     ];
     for (const [f, re] of cases) expect(f).to.throw(TypeError, re);
+    // ModuleDict(null) is PyTorch's ModuleDict(None): empty (it threw "Cannot convert undefined or null")
+    expect(new nn.ModuleDict(null).keys()).to.deep.equal([]);
     expect(lin.forward(torch.ones(2, 3)).shape).to.deep.equal([2, 4]);
   });
 

@@ -224,9 +224,12 @@ export class ModuleList extends Module {
  * throws, as PyTorch's "attribute ... already exists".
  */
 export class ModuleDict extends Module {
-  constructor(modules: Record<string, Module> | Map<string, Module> = {}) {
+  constructor(modules: Record<string, Module> | Map<string, Module> | null = {}) {
     super();
-    const entries = modules instanceof Map ? [...modules.entries()] : Object.entries(modules);
+    if (modules !== null && modules !== undefined && typeof modules !== 'object')
+      throw new TypeError(`ModuleDict: expected a Map or an object of modules, got ${describe(modules)}`);
+    // null (PyTorch's ModuleDict(None)) is an empty dict
+    const entries = modules instanceof Map ? [...modules.entries()] : Object.entries(modules ?? {});
     for (const [k, m] of entries) this.set(k, m);
   }
   get(key: string): Module | undefined {
