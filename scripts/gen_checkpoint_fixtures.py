@@ -307,6 +307,18 @@ def main(argv):
         # "libtorch 2.x LSTMs on AVX-512 CPUs"); this is the workaround it gives Python users.
         with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
             print(json.dumps(enc(net(model_input()))))
+    elif cmd == '--st-load':
+        # the safetensors reference library (python3-safetensors; Debian 13 has it, Debian 12 not)
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+        with safe_open(path, framework='pt') as f:
+            meta = f.metadata()
+        print(json.dumps({'metadata': meta, 'tensors': {k: enc(v) for k, v in load_file(path).items()}}))
+    elif cmd == '--st-save':
+        from safetensors.torch import save_file
+        values = safetensors_values()
+        save_file(values, path, metadata={'format': 'pt', 'writer': 'safetensors'})
+        print(json.dumps({k: enc(v) for k, v in values.items()}))
     elif cmd == '--load-optimizer':
         opt = torch.optim.Adam(Net().parameters(), lr=0.01)
         opt.load_state_dict(torch.load(path))

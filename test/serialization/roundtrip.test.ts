@@ -345,3 +345,55 @@ describe('serialization: PyTorch reads what we write', function () {
     for (const d of DTYPES) expect(py.tensors[d].tensor).to.include({ dtype: d });
   });
 });
+
+// The format's reference implementation (the `safetensors` Python package; Debian 13 ships it as
+// python3-safetensors, which the libtorch 2.x leg installs; Debian 12 has none).
+const safetensorsLibOk = pythonOk && spawnSync(PYTHON, ['-c', 'import safetensors.torch'], { timeout: 60000 }).status === 0;
+
+type EncTensor = { tensor: { dtype: string; shape: number[]; values: (number | string | boolean)[] } };
+function expectMatchesEncoded(t: Tensor, e: EncTensor, what: string): void {
+  expect(e.tensor.dtype, `${what} dtype`).to.equal(t.dtype);
+  expect(e.tensor.shape, `${what} shape`).to.deep.equal([...t.shape]);
+  const ours = [...t.contiguous().data()] as (number | bigint)[];
+  expect(e.tensor.values.length, `${what} numel`).to.equal(ours.length);
+  e.tensor.values.forEach((v, i) => {
+    const a = ours[i];
+    if (typeof a === 'bigint') expect(a, `${what}[${i}]`).to.equal(BigInt(v as number | string));
+    else if (t.dtype === 'bool') expect(a !== 0, `${what}[${i}]`).to.equal(v);
+    else if (v === 'nan') expect(Number.isNaN(a), `${what}[${i}]`).to.equal(true);
+    else if (v === 'inf' || v === '-inf') expect(a, `${what}[${i}]`).to.equal(v === 'inf' ? Infinity : -Infinity);
+    else expect(Math.abs(a - (v as number)), `${what}[${i}]: ${a} vs ${v}`).to.be.at.most(1e-7 * Math.max(1, Math.abs(v as number)));
+  });
+}
+
+describe('serialization: the safetensors reference library', function () {
+  this.timeout(180000);
+  before(function () {
+    if (!safetensorsLibOk) {
+      console.log("      (skipped: /usr/bin/python3 cannot import safetensors; Debian 13's python3-safetensors, in the libtorch 2.x leg, has it)");
+      this.skip();
+    }
+  });
+
+  it('reads what we write: every dtype, an empty and a 0-d tensor, values and metadata', () => {
+    const tensors: Record<string, Tensor> = {};
+    for (const d of DTYPES) tensors[d] = sample(d);
+    tensors.empty = torch.zeros([2, 0]);
+    tensors.scalar = torch.tensor(3.5);
+    torch.saveSafetensors(tensors, tmp('ref.safetensors'), { format: 'pt', note: 'ünï' });
+    const py = python('--st-load', tmp('ref.safetensors')) as { metadata: unknown; tensors: Record<string, EncTensor> };
+    expect(py.metadata).to.deep.equal({ format: 'pt', note: 'ünï' });
+    expect(Object.keys(py.tensors).sort()).to.deep.equal(Object.keys(tensors).sort());
+    for (const [k, t] of Object.entries(tensors)) expectMatchesEncoded(t, py.tensors[k], k);
+  });
+
+  it('we read what it writes: values, shapes and metadata', () => {
+    const want = python('--st-save', tmp('lib.safetensors')) as Record<string, EncTensor>;
+    const { tensors, metadata } = torch.loadSafetensors(tmp('lib.safetensors'), { withMetadata: true });
+    expect(metadata).to.deep.equal({ format: 'pt', writer: 'safetensors' });
+    expect(Object.keys(tensors).sort()).to.deep.equal(Object.keys(want).sort());
+    expect(Object.keys(want)).to.have.length(12);
+    for (const [k, e] of Object.entries(want)) expectMatchesEncoded(tensors[k], e, k);
+    torch.dispose(Object.values(tensors));
+  });
+});
