@@ -27,10 +27,15 @@ std::mutex gGradMu;
 std::unordered_map<const c10::TensorImpl*, int32_t> gGradsInFlight;
 std::atomic<int32_t> gGradsSize{0};
 
-std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root) {
+// The leaves a backward from `root` accumulates into; their .grad tensors that exist already go to
+// `grads` (libtorch adds into them, or reads them to replace them, on the pool thread).
+std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root, std::vector<at::Tensor>* grads) {
   std::vector<const c10::TensorImpl*> leaves;
   if (root.is_leaf()) {
-    if (root.requires_grad()) leaves.push_back(root.unsafeGetTensorImpl());
+    if (root.requires_grad()) {
+      leaves.push_back(root.unsafeGetTensorImpl());
+      if (root.grad().defined()) grads->push_back(root.grad());
+    }
     return leaves;
   }
   std::unordered_set<const torch::autograd::Node*> seen;
@@ -39,7 +44,10 @@ std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root) {
     torch::autograd::Node* n = stack.back();
     stack.pop_back();
     if (n == nullptr || !seen.insert(n).second) continue;
-    if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(n)) leaves.push_back(acc->variable.unsafeGetTensorImpl());
+    if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(n)) {
+      leaves.push_back(acc->variable.unsafeGetTensorImpl());
+      if (acc->variable.grad().defined()) grads->push_back(acc->variable.grad());
+    }
     for (const torch::autograd::Edge& e : n->next_edges()) stack.push_back(e.function.get());
   }
   return leaves;
@@ -79,20 +87,30 @@ TNAPI_FN(backward, {
 
 // backwardAsync(self, gradient?, retainGraph?, createGraph?) -> Promise<[]>. The leaves' .grad
 // are written on the pool thread: until the backward returns, .grad of those leaves is refused,
-// read or replaced (GradMarks).
-TNAPI_ASYNC_FN(backwardAsync, {
-  at::Tensor self = a.Tensor(0);
-  at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
-  c10::optional<bool> retain;
-  if (a.Has(2)) retain = a.Bool(2);
-  bool create = a.BoolOr(3, false);
-  // Released with the work, on the pool thread right after the backward (see GradMarks).
-  auto marks = std::make_shared<GradMarks>(GraphLeaves(self));
-  return [self, grad, retain, create, marks] {
-    self.backward(grad, retain, create);
-    return std::vector<at::Tensor>{};
-  };
-})
+// read or replaced (GradMarks), and the storages of the .grad tensors that exist already are
+// marked written, so that a handle to one taken before (`const g = p.grad`) is refused too (an
+// in-place write through it raced with the accumulation: lost updates).
+static Napi::Value backwardAsync(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), kNamePrefix, "backwardAsync", [&]() -> Napi::Value {
+    Args a(info, kNamePrefix, "backwardAsync");
+    BoxPins pins;
+    a.Track(&pins);
+    at::Tensor self = a.Tensor(0);
+    at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
+    c10::optional<bool> retain;
+    if (a.Has(2)) retain = a.Bool(2);
+    bool create = a.BoolOr(3, false);
+    a.Track(nullptr);
+    std::vector<at::Tensor> grads;
+    // Released with the work, on the pool thread right after the backward (see GradMarks).
+    auto marks = std::make_shared<GradMarks>(GraphLeaves(self, &grads));
+    TensorWork work = [self, grad, retain, create, marks] {
+      self.backward(grad, retain, create);
+      return std::vector<at::Tensor>{};
+    };
+    return QueueTensorWork(a.Env(), a.Name(), pins.boxes(), std::move(work), {}, grads);
+  });
+}
 
 TNAPI_FN(grad, {
   const at::Tensor& self = a.Tensor(0);

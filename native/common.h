@@ -112,6 +112,8 @@ class FlightMarks {
   FlightMarks& operator=(const FlightMarks&) = delete;
   ~FlightMarks() { Clear(); }
   void Add(const std::vector<TensorBox*>& reads, const std::vector<TensorBox*>& writes);
+  // Storages the call writes that no argument names (a backward's existing .grad tensors).
+  void AddWritten(const std::vector<at::Tensor>& tensors);
   void Clear();
 
  private:

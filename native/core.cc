@@ -188,6 +188,12 @@ void FlightMarks::Add(const std::vector<TensorBox*>& reads, const std::vector<Te
     if (b->t.defined() && b->t.has_storage()) { writes_.push_back(b->t.storage()); Count(writes_.back(), 0, 1); }
 }
 
+void FlightMarks::AddWritten(const std::vector<at::Tensor>& tensors) {
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (const at::Tensor& t : tensors)
+    if (t.defined() && t.has_storage()) { writes_.push_back(t.storage()); Count(writes_.back(), 0, 1); }
+}
+
 void FlightMarks::Clear() {
   if (reads_.empty() && writes_.empty()) return;
   std::lock_guard<std::mutex> lock(gFlightMu);

@@ -12,7 +12,7 @@ constexpr const char* kNamePrefix = "torch.";
 class TensorWorker : public Napi::AsyncWorker {
  public:
   TensorWorker(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
-               std::vector<TensorBox*> writes)
+               std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere)
       : Napi::AsyncWorker(env, "torch-napi:async"),
         deferred_(Napi::Promise::Deferred::New(env)),
         opName_(std::move(opName)),
@@ -26,6 +26,7 @@ class TensorWorker : public Napi::AsyncWorker {
       b->writers++;
     }
     marks_.Add(inputs_, writes_);
+    marks_.AddWritten(writtenElsewhere);
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -139,8 +140,9 @@ const Export kExports[] = {
 }  // namespace
 
 Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
-                            std::vector<TensorBox*> writes) {
-  auto* w = new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes));
+                            std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere) {
+  auto* w = new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes),
+                             writtenElsewhere);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -50,9 +50,10 @@ void SettleOrDrop(Settle&& settle, Release&& release) noexcept {
 // Queues `work` on the pool and returns a Promise of an array of handles (an undefined result
 // tensor becomes null). `inputs` are the boxes `work`'s tensors came from (see Args::Track).
 // Errors reject with the same conversion as Guard, prefixed by `opName`. `writes` are the boxes
-// whose tensors `work` modifies (see Writes above).
+// whose tensors `work` modifies (see Writes above); `writtenElsewhere` are tensors it modifies that
+// no argument names (their storages are marked written, so every handle to them is refused).
 Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
-                            std::vector<TensorBox*> writes = {});
+                            std::vector<TensorBox*> writes = {}, const std::vector<at::Tensor>& writtenElsewhere = {});
 
 }  // namespace tnapi
 
