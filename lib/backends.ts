@@ -65,13 +65,12 @@ export function beforeLstm(): void {
   warned = true; // nothing to warn about, or done
 }
 
-/** Applies 'auto' once: the self-check's verdict. Returns the check when it ran now. */
-function settle(): RnnSelfCheck | null {
-  if (settled) return null;
+/** Applies 'auto' once: the self-check's verdict. */
+function settle(): void {
+  if (settled) return;
   settled = true;
   const c = backends.rnn.selfCheck();
   if (c.oneDnnPossible && c.ok && auto) native.lstmKernel(0);
-  return c;
 }
 
 function parseKernel(fn: string, k: unknown): 'auto' | LstmKernel {

@@ -31,11 +31,12 @@ std::atomic<int32_t> gGradsSize{0};
 // `grads` (libtorch adds into them, or reads them to replace them, on the pool thread).
 std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root, std::vector<at::Tensor>* grads) {
   std::vector<const c10::TensorImpl*> leaves;
+  auto leaf = [&](const at::Tensor& v) {
+    leaves.push_back(v.unsafeGetTensorImpl());
+    if (v.grad().defined()) grads->push_back(v.grad());
+  };
   if (root.is_leaf()) {
-    if (root.requires_grad()) {
-      leaves.push_back(root.unsafeGetTensorImpl());
-      if (root.grad().defined()) grads->push_back(root.grad());
-    }
+    if (root.requires_grad()) leaf(root);
     return leaves;
   }
   std::unordered_set<const torch::autograd::Node*> seen;
@@ -44,10 +45,7 @@ std::vector<const c10::TensorImpl*> GraphLeaves(const at::Tensor& root, std::vec
     torch::autograd::Node* n = stack.back();
     stack.pop_back();
     if (n == nullptr || !seen.insert(n).second) continue;
-    if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(n)) {
-      leaves.push_back(acc->variable.unsafeGetTensorImpl());
-      if (acc->variable.grad().defined()) grads->push_back(acc->variable.grad());
-    }
+    if (auto* acc = dynamic_cast<torch::autograd::AccumulateGrad*>(n)) leaf(acc->variable);
     for (const torch::autograd::Edge& e : n->next_edges()) stack.push_back(e.function.get());
   }
   return leaves;

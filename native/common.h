@@ -77,6 +77,11 @@ struct TensorBox {
   bool zombie = false;
 };
 
+// An async call (or its argument pins) lets go of a box: the last one out deletes a zombie.
+inline void LeaveFlight(TensorBox* box) {
+  if (--box->inflight == 0 && box->zombie) delete box;
+}
+
 // Boxes an async call is collecting while it converts its arguments. Converting a later argument
 // can run JS (a getter, valueOf, a Proxy trap) that disposes an earlier one, which would free a
 // box already collected; so each box is pinned (counted in flight: dispose is refused, a GC makes
@@ -117,6 +122,7 @@ class FlightMarks {
   void Clear();
 
  private:
+  void Mark(const at::Tensor& t, bool write);
   std::vector<c10::Storage> reads_, writes_;  // held: a freed storage's address may be reused
 };
 // 0: no async call in flight holds t's storage; 1: one reads it; 2: one writes it. One relaxed

@@ -180,18 +180,23 @@ void Count(const c10::Storage& s, int32_t reads, int32_t writes) {
 }
 }  // namespace
 
+// Marks t's storage as read or written (gFlightMu held).
+void FlightMarks::Mark(const at::Tensor& t, bool write) {
+  if (!t.defined() || !t.has_storage()) return;
+  std::vector<c10::Storage>& list = write ? writes_ : reads_;
+  list.push_back(t.storage());
+  Count(list.back(), write ? 0 : 1, write ? 1 : 0);
+}
+
 void FlightMarks::Add(const std::vector<TensorBox*>& reads, const std::vector<TensorBox*>& writes) {
   std::lock_guard<std::mutex> lock(gFlightMu);
-  for (TensorBox* b : reads)
-    if (b->t.defined() && b->t.has_storage()) { reads_.push_back(b->t.storage()); Count(reads_.back(), 1, 0); }
-  for (TensorBox* b : writes)
-    if (b->t.defined() && b->t.has_storage()) { writes_.push_back(b->t.storage()); Count(writes_.back(), 0, 1); }
+  for (TensorBox* b : reads) Mark(b->t, false);
+  for (TensorBox* b : writes) Mark(b->t, true);
 }
 
 void FlightMarks::AddWritten(const std::vector<at::Tensor>& tensors) {
   std::lock_guard<std::mutex> lock(gFlightMu);
-  for (const at::Tensor& t : tensors)
-    if (t.defined() && t.has_storage()) { writes_.push_back(t.storage()); Count(writes_.back(), 0, 1); }
+  for (const at::Tensor& t : tensors) Mark(t, true);
 }
 
 void FlightMarks::Clear() {
@@ -290,9 +295,7 @@ void BoxPins::Add(TensorBox* box) {
 }
 
 BoxPins::~BoxPins() {
-  for (TensorBox* b : boxes_) {
-    if (--b->inflight == 0 && b->zombie) delete b;  // its handle was collected meanwhile
-  }
+  for (TensorBox* b : boxes_) LeaveFlight(b);
 }
 
 TensorBox* Args::LiveBox(size_t i) const {

@@ -470,8 +470,7 @@ class MethodWorker : public Napi::AsyncWorker {
   }
   void Unmark() {
     marks_.Clear();
-    for (TensorBox* b : inputs_)
-      if (--b->inflight == 0 && b->zombie) delete b;
+    for (TensorBox* b : inputs_) LeaveFlight(b);
     inputs_.clear();
   }
   FlightMarks marks_;

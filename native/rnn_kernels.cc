@@ -39,16 +39,18 @@ std::atomic<int>& KernelSlot() {
   return k;
 }
 
-}  // namespace
-
-LstmKernel CurrentLstmKernel() { return static_cast<LstmKernel>(KernelSlot().load(std::memory_order_relaxed)); }
-
+// Whether libtorch itself would consider oneDNN for an LSTM on `input` (libtorch >= 2.0 built with
+// oneDNN, oneDNN enabled, a CPU float/bf16/half input with elements): the self-check reports it.
 bool LibtorchMayUseOneDnnLstm(const at::Tensor& input) {
   if (!LibtorchHasOneDnnRnn() || !at::globalContext().userEnabledMkldnn()) return false;
   if (!input.device().is_cpu() || input.numel() == 0) return false;
   at::ScalarType st = input.scalar_type();
   return st == at::kFloat || st == at::kBFloat16 || st == at::kHalf;
 }
+
+}  // namespace
+
+LstmKernel CurrentLstmKernel() { return static_cast<LstmKernel>(KernelSlot().load(std::memory_order_relaxed)); }
 
 // libtorch's native CPU LSTM (ATen/native/RNN.cpp: FullLayer / FullBidirectionalLayer / LSTMCell
 // with the input projection precomputed for every step), op for op.
@@ -242,19 +244,16 @@ at::Tensor FloatTensor(const std::vector<double>& v, at::IntArrayRef shape) {
   return t;
 }
 
+void Worst(double* m, double d) {
+  if (!(d <= *m)) *m = d;  // NaN wins
+}
+
 double MaxAbsDiff(const at::Tensor& got, const std::vector<double>& want) {
   at::Tensor g = got.contiguous().to(at::kDouble);
   const double* p = g.data_ptr<double>();
   double m = 0;
-  for (size_t i = 0; i < want.size(); i++) {
-    double e = std::abs(p[i] - want[i]);
-    if (!(e <= m)) m = e;  // NaN wins
-  }
+  for (size_t i = 0; i < want.size(); i++) Worst(&m, std::abs(p[i] - want[i]));
   return m;
-}
-
-void Worst(double* m, double d) {
-  if (!(d <= *m)) *m = d;  // NaN wins
 }
 
 bool Contains(const std::vector<std::string>& v, const char* s) { return std::find(v.begin(), v.end(), s) != v.end(); }

@@ -20,11 +20,6 @@ enum class LstmKernel : int { kLibtorch = 0, kComposed = 1 };
 // The kernel that LSTMs use now (process-wide; set from JS by lstmKernel()).
 LstmKernel CurrentLstmKernel();
 
-// Whether libtorch itself would consider oneDNN for an LSTM on `input` (libtorch >= 2.0 built with
-// oneDNN, oneDNN enabled, a CPU float/bf16/half input with elements). When false, at::lstm runs
-// libtorch's native kernel and the composed LSTM is not needed.
-bool LibtorchMayUseOneDnnLstm(const at::Tensor& input);
-
 // The full-sequence LSTM of at::lstm's non-packed overload (same arguments, same results).
 std::vector<at::Tensor> ComposedLstm(const at::Tensor& input, const std::vector<at::Tensor>& hx,
                                      const std::vector<at::Tensor>& params, bool hasBiases, int64_t layers,

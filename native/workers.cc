@@ -96,10 +96,8 @@ class TensorWorker : public Napi::AsyncWorker {
   void Unmark() {
     marks_.Clear();
     for (TensorBox* b : writes_) b->writers--;  // before any delete: a box may be in both lists
-    for (TensorBox* b : inputs_)
-      if (--b->inflight == 0 && b->zombie) delete b;
-    for (TensorBox* b : writes_)
-      if (--b->inflight == 0 && b->zombie) delete b;
+    for (TensorBox* b : inputs_) LeaveFlight(b);
+    for (TensorBox* b : writes_) LeaveFlight(b);
     inputs_.clear();
     writes_.clear();
   }
