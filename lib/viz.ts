@@ -1,7 +1,7 @@
 // SVG pictures for attention weights and training curves: strings, no dependencies.
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkBool, checkOptions, describe } from './errors';
+import { checkBool, checkNumber, checkOptions, describe, typeError } from './errors';
 import { Tensor } from './tensor';
 
 export interface HeatmapOptions {
@@ -24,24 +24,23 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&
 /** A string option (text, escaped when written), or undefined. */
 function optText(fn: string, arg: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new TypeError(`${fn}: expected ${arg} to be a string, got ${describe(v)}`);
-  return v;
+  return typeof v === 'string' ? v : typeError(fn, arg, 'a string', v);
 }
 
 /** A finite number option in [min, max], or the default. */
 function optSize(fn: string, arg: string, v: unknown, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw new TypeError(`${fn}: expected ${arg} to be a number, got ${describe(v)}`);
-  if (!(v >= min && v <= max)) throw new RangeError(`${fn}: expected ${arg} to be a number in [${min}, ${max}], got ${v}`);
-  return v;
+  const n = checkNumber(fn, arg, v);
+  if (!(n >= min && n <= max)) throw new RangeError(`${fn}: expected ${arg} to be a number in [${min}, ${max}], got ${n}`);
+  return n;
 }
 
 /** A labels option: an array of strings of the given length, or undefined. */
 function optLabels(fn: string, arg: string, v: unknown, n: number, what: string): string[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v)) throw new TypeError(`${fn}: expected ${arg} to be an array of strings, got ${describe(v)}`);
+  if (!Array.isArray(v)) typeError(fn, arg, 'an array of strings', v);
   if (v.length !== n) throw new RangeError(`${fn}: ${arg} has ${v.length} labels for ${n} ${what}`);
-  v.forEach((l, i) => { if (typeof l !== 'string') throw new TypeError(`${fn}: expected ${arg}[${i}] to be a string, got ${describe(l)}`); });
+  v.forEach((l, i) => optText(fn, `${arg}[${i}]`, l));
   return v as string[];
 }
 
@@ -50,7 +49,7 @@ const COLOR_RE = /^(#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|rgba?\(\
 
 function optColor(fn: string, arg: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new TypeError(`${fn}: expected ${arg} to be a color string, got ${describe(v)}`);
+  if (typeof v !== 'string') typeError(fn, arg, 'a color string', v);
   if (!COLOR_RE.test(v))
     throw new TypeError(`${fn}: expected ${arg} to be a color (#rgb, #rrggbb, rgb(r, g, b) or a named color such as 'red'), ` +
       `got ${describe(v)}`);
@@ -142,12 +141,11 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions = {}): st
   const fn = 'torch.viz.lineChart';
   if (!Array.isArray(series) || series.length === 0) throw new TypeError(`${fn}: expected a non-empty array of series`);
   const list = series.map((s, k) => {
-    if (s === null || typeof s !== 'object') throw new TypeError(`${fn}: expected series[${k}] to be {name, values, color?}, got ${describe(s)}`);
+    if (s === null || typeof s !== 'object') typeError(fn, `series[${k}]`, '{name, values, color?}', s);
     const name = optText(fn, `series[${k}].name`, s.name) ?? '';
-    if (!Array.isArray(s.values)) throw new TypeError(`${fn}: expected series[${k}].values to be an array of numbers, got ${describe(s.values)}`);
+    if (!Array.isArray(s.values)) typeError(fn, `series[${k}].values`, 'an array of numbers', s.values);
     const values = s.values;
-    for (let i = 0; i < values.length; i++)
-      if (typeof values[i] !== 'number') throw new TypeError(`${fn}: expected series[${k}].values[${i}] to be a number, got ${describe(values[i])}`);
+    for (let i = 0; i < values.length; i++) checkNumber(fn, `series[${k}].values[${i}]`, values[i]);
     return { name, values, color: optColor(fn, `series[${k}].color`, s.color) };
   });
   const o = checkOptions<LineChartOptions>(fn, opts, ['title', 'xLabel', 'yLabel', 'logY', 'width', 'height']);
