@@ -60,7 +60,8 @@ if [ -n "${LIBTORCH:-}" ]; then
 else
   apt_install libtorch-dev libopenblas0-pthread
 fi
-if [ "$DEV" = 1 ]; then apt_install python3-torch; fi
+# --dev: the reference PyTorch (fixtures, benchmarks) and clang-format (`npm run lint` checks native/).
+if [ "$DEV" = 1 ]; then apt_install python3-torch clang-format; fi
 for tool in g++ cmake make python3; do
   command -v "$tool" >/dev/null 2>&1 || apt_install "$( [ "$tool" = g++ ] && echo g++ || echo "$tool")"
 done
