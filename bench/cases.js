@@ -57,13 +57,18 @@ function addCase(n, free) {
         return c;
       };
     }
-    return { run, teardown: () => { a.dispose(); b.dispose(); } };
+    return {
+      run,
+      teardown: () => {
+        a.dispose();
+        b.dispose();
+      },
+    };
   };
 }
 
 const OP_ITERS = { full: 100_000, quick: 20_000 };
 const COPY_ITERS = { full: 200, quick: 40 };
-
 
 // ---- models -------------------------------------------------------------------------------
 // The same formulas as torch_bench.py and raw_bench.cc (fixed, fill_params / fillParams, ...).
@@ -78,13 +83,23 @@ function fixed(torch, shape, k) {
 function fillParams(torch, module) {
   const named = new Map(module.namedParameters());
   const names = [...named.keys()].sort();
-  torch.noGrad(() => torch.tidy(() => {
-    names.forEach((name, j) => {
-      const p = named.get(name);
-      const scale = p.dim() >= 2 ? 1 / Math.sqrt(p.shape[p.dim() - 1]) : 0.1;
-      p.copy_(torch.arange(p.numel(), { dtype: 'float32' }).mul(0.37).add(1.3 * j).sin().mul(scale).view(p.shape));
-    });
-  }));
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      names.forEach((name, j) => {
+        const p = named.get(name);
+        const scale = p.dim() >= 2 ? 1 / Math.sqrt(p.shape[p.dim() - 1]) : 0.1;
+        p.copy_(
+          torch
+            .arange(p.numel(), { dtype: 'float32' })
+            .mul(0.37)
+            .add(1.3 * j)
+            .sin()
+            .mul(scale)
+            .view(p.shape),
+        );
+      });
+    }),
+  );
   return module;
 }
 
@@ -96,8 +111,12 @@ function checksum(...tensors) {
   const out = [];
   for (const t of tensors) {
     const a = t.data();
-    let s = 0, w = 0;
-    for (let i = 0; i < a.length; i++) { s += a[i]; w += a[i] * ((i % 13) - 6); }
+    let s = 0,
+      w = 0;
+    for (let i = 0; i < a.length; i++) {
+      s += a[i];
+      w += a[i] * ((i % 13) - 6);
+    }
     out.push(s, w);
   }
   return out;
@@ -130,7 +149,8 @@ function seedModelClass(torch) {
       return torch.tidy(() => {
         const [memory] = this.encoder.forward(x);
         const [dec] = this.decoder.forward(memory);
-        const L = dec.shape[0], S = memory.shape[0];
+        const L = dec.shape[0],
+          S = memory.shape[0];
         const [ctx, weights] = this.cross.forward(dec, memory, memory, {
           attnMask: nn.masks.causal(L, S),
           keyPaddingMask: srcPadding ?? null,
@@ -145,7 +165,10 @@ function seedModelClass(torch) {
 
 /** Disposes every parameter (and gradient) of a module. */
 function disposeModule(m) {
-  for (const p of m.parameters()) { if (p.grad) p.grad.dispose(); p.dispose(); }
+  for (const p of m.parameters()) {
+    if (p.grad) p.grad.dispose();
+    p.dispose();
+  }
 }
 
 /** nn.LSTM(10, 20, 2 layers), eval, no grad: output for x (L, N, 10). */
@@ -154,11 +177,18 @@ function lstmCase(L, N) {
     const lstm = fillParams(torch, new torch.nn.LSTM(10, 20, { numLayers: 2 })).eval();
     const x = fixed(torch, [L, N, 10], 0.5);
     return {
-      run: (iters) => torch.noGrad(() => {
-        for (let i = 0; i < iters; i++) torch.tidy(() => { lstm.forward(x); });
-      }),
+      run: (iters) =>
+        torch.noGrad(() => {
+          for (let i = 0; i < iters; i++)
+            torch.tidy(() => {
+              lstm.forward(x);
+            });
+        }),
       check: () => torch.noGrad(() => torch.tidy(() => checksum(lstm.forward(x)[0]))),
-      teardown: () => { x.dispose(); disposeModule(lstm); },
+      teardown: () => {
+        x.dispose();
+        disposeModule(lstm);
+      },
     };
   };
 }
@@ -172,18 +202,30 @@ function mhaCase(L, N, E, H, needWeights) {
   return (torch) => {
     const { nn } = torch;
     const mha = fillParams(torch, new nn.MultiheadAttention(E, H)).eval();
-    const q = fixed(torch, [L, N, E], 0.5), kv = fixed(torch, [L, N, E], 1.5);
-    const attnMask = nn.masks.causal(L, L), keyPaddingMask = nn.masks.keyPadding(lengthsOf(N, L), L);
+    const q = fixed(torch, [L, N, E], 0.5),
+      kv = fixed(torch, [L, N, E], 1.5);
+    const attnMask = nn.masks.causal(L, L),
+      keyPaddingMask = nn.masks.keyPadding(lengthsOf(N, L), L);
     const opts = { attnMask, keyPaddingMask, needWeights };
     return {
-      run: (iters) => torch.noGrad(() => {
-        for (let i = 0; i < iters; i++) torch.tidy(() => { mha.forward(q, kv, kv, opts); });
-      }),
-      check: () => torch.noGrad(() => torch.tidy(() => {
-        const [out, w] = mha.forward(q, kv, kv, opts);
-        return needWeights ? checksum(out, w) : checksum(out);
-      })),
-      teardown: () => { torch.dispose([q, kv, attnMask, keyPaddingMask]); disposeModule(mha); },
+      run: (iters) =>
+        torch.noGrad(() => {
+          for (let i = 0; i < iters; i++)
+            torch.tidy(() => {
+              mha.forward(q, kv, kv, opts);
+            });
+        }),
+      check: () =>
+        torch.noGrad(() =>
+          torch.tidy(() => {
+            const [out, w] = mha.forward(q, kv, kv, opts);
+            return needWeights ? checksum(out, w) : checksum(out);
+          }),
+        ),
+      teardown: () => {
+        torch.dispose([q, kv, attnMask, keyPaddingMask]);
+        disposeModule(mha);
+      },
     };
   };
 }
@@ -196,11 +238,18 @@ function seedCase(L, N) {
     const x = fixed(torch, [L, N, 10], 0.5);
     const pad = torch.nn.masks.keyPadding(lengthsOf(N, L), L);
     return {
-      run: (iters) => torch.noGrad(() => {
-        for (let i = 0; i < iters; i++) torch.tidy(() => { model.forward(x, pad); });
-      }),
+      run: (iters) =>
+        torch.noGrad(() => {
+          for (let i = 0; i < iters; i++)
+            torch.tidy(() => {
+              model.forward(x, pad);
+            });
+        }),
       check: () => torch.noGrad(() => torch.tidy(() => checksum(model.forward(x, pad)))),
-      teardown: () => { torch.dispose([x, pad]); disposeModule(model); },
+      teardown: () => {
+        torch.dispose([x, pad]);
+        disposeModule(model);
+      },
     };
   };
 }
@@ -218,7 +267,10 @@ function seedTrainCase(L, N) {
     const lengths = lengthsOf(N, L);
     const pad = torch.nn.masks.keyPadding(lengths, L);
     const [w, y] = torch.tidy(() => {
-      const valid = torch.arange(L).unsqueeze(1).lt(torch.tensor(lengths.map((l) => l - 1)).unsqueeze(0)); // (L, N)
+      const valid = torch
+        .arange(L)
+        .unsqueeze(1)
+        .lt(torch.tensor(lengths.map((l) => l - 1)).unsqueeze(0)); // (L, N)
       const wt = valid.unsqueeze(2).to('float32');
       return [wt, fixed(torch, [L, N, 10], 2.5).mul(wt)];
     });
@@ -232,7 +284,10 @@ function seedTrainCase(L, N) {
     };
     return {
       run: (iters) => {
-        for (let i = 0; i < iters; i++) torch.tidy(() => { step(); });
+        for (let i = 0; i < iters; i++)
+          torch.tidy(() => {
+            step();
+          });
       },
       check: () => {
         const losses = [0, 1, 2].map(() => torch.tidy(() => step().item()));
@@ -254,67 +309,232 @@ function seedTrainCase(L, N) {
 // training step ~7 ms. `iters` keep a timed run near 100 ms (25 ms with --quick).
 const VS_CPP = (what) => ({ vs: 'cpp', max: 1.0, text: `${what} forward ≤ 1.0× raw C++ at N ≥ 32` });
 const MODEL_CASES = [
-  { name: 'lstm_L10_N1', label: 'LSTM 10→20 ×2, L=10, N=1 (eval, no grad)', kind: 'step', iters: { full: 400, quick: 100 },
-    node: lstmCase(10, 1), python: 'lstm_L10_N1', cpp: 'lstm_L10_N1',
-    targets: [{ vs: 'python', max: 0.9, text: 'LSTM forward ≤ 0.9× PyTorch at N = 1' }] },
-  { name: 'lstm_L10_N32', label: 'LSTM 10→20 ×2, L=10, N=32 (eval, no grad)', kind: 'step', iters: { full: 200, quick: 50 },
-    node: lstmCase(10, 32), python: 'lstm_L10_N32', cpp: 'lstm_L10_N32', targets: [VS_CPP('LSTM')] },
-  { name: 'lstm_L10_N256', label: 'LSTM 10→20 ×2, L=10, N=256 (eval, no grad)', kind: 'step', iters: { full: 25, quick: 6 },
-    node: lstmCase(10, 256), python: 'lstm_L10_N256', cpp: 'lstm_L10_N256', targets: [VS_CPP('LSTM')] },
-  { name: 'lstm_L128_N64', label: 'LSTM 10→20 ×2, L=128, N=64 (eval, no grad)', kind: 'step', iters: { full: 4, quick: 1 },
-    node: lstmCase(128, 64), python: 'lstm_L128_N64', cpp: 'lstm_L128_N64', targets: [VS_CPP('LSTM')] },
-  { name: 'mha_E256_L128_N64_w', label: 'MHA E=256 H=8, L=S=128, N=64, needWeights (eval, no grad)', kind: 'step', iters: { full: 1, quick: 1 },
-    node: mhaCase(128, 64, 256, 8, true), python: 'mha_E256_L128_N64_w', cpp: 'mha_E256_L128_N64_w', targets: [VS_CPP('MHA')] },
-  { name: 'mha_E256_L128_N64_now', label: 'MHA E=256 H=8, L=S=128, N=64, no weights (eval, no grad)', kind: 'step', iters: { full: 1, quick: 1 },
-    node: mhaCase(128, 64, 256, 8, false), python: 'mha_E256_L128_N64_now', cpp: 'mha_E256_L128_N64_now', targets: [VS_CPP('MHA')] },
-  { name: 'mha_E20_L10_N32_w', label: 'MHA E=20 H=4, L=S=10, N=32, needWeights (eval, no grad)', kind: 'step', iters: { full: 150, quick: 40 },
-    node: mhaCase(10, 32, 20, 4, true), python: 'mha_E20_L10_N32_w', cpp: 'mha_E20_L10_N32_w', targets: [VS_CPP('MHA')] },
-  { name: 'mha_E20_L10_N32_now', label: 'MHA E=20 H=4, L=S=10, N=32, no weights (eval, no grad)', kind: 'step', iters: { full: 150, quick: 40 },
-    node: mhaCase(10, 32, 20, 4, false), python: 'mha_E20_L10_N32_now', cpp: 'mha_E20_L10_N32_now', targets: [VS_CPP('MHA')] },
-  { name: 'seed_L10_N1', label: 'seed model forward, L=10, N=1 (eval, no grad)', kind: 'step', iters: { full: 150, quick: 40 },
-    node: seedCase(10, 1), python: 'seed_L10_N1', cpp: 'seed_L10_N1' },
-  { name: 'seed_L10_N32', label: 'seed model forward, L=10, N=32 (eval, no grad)', kind: 'step', iters: { full: 60, quick: 15 },
-    node: seedCase(10, 32), python: 'seed_L10_N32', cpp: 'seed_L10_N32', targets: [VS_CPP('seed model')] },
-  { name: 'seed_L10_N256', label: 'seed model forward, L=10, N=256 (eval, no grad)', kind: 'step', iters: { full: 8, quick: 2 },
-    node: seedCase(10, 256), python: 'seed_L10_N256', cpp: 'seed_L10_N256', targets: [VS_CPP('seed model')] },
-  { name: 'seed_L128_N64', label: 'seed model forward, L=128, N=64 (eval, no grad)', kind: 'step', iters: { full: 2, quick: 1 },
-    node: seedCase(128, 64), python: 'seed_L128_N64', cpp: 'seed_L128_N64', targets: [VS_CPP('seed model')] },
-  { name: 'seed_train_L10_N32', label: 'seed model training step, L=10, N=32 (fwd + masked MSE + bwd + Adam)', kind: 'step',
+  {
+    name: 'lstm_L10_N1',
+    label: 'LSTM 10→20 ×2, L=10, N=1 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 400, quick: 100 },
+    node: lstmCase(10, 1),
+    python: 'lstm_L10_N1',
+    cpp: 'lstm_L10_N1',
+    targets: [{ vs: 'python', max: 0.9, text: 'LSTM forward ≤ 0.9× PyTorch at N = 1' }],
+  },
+  {
+    name: 'lstm_L10_N32',
+    label: 'LSTM 10→20 ×2, L=10, N=32 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 200, quick: 50 },
+    node: lstmCase(10, 32),
+    python: 'lstm_L10_N32',
+    cpp: 'lstm_L10_N32',
+    targets: [VS_CPP('LSTM')],
+  },
+  {
+    name: 'lstm_L10_N256',
+    label: 'LSTM 10→20 ×2, L=10, N=256 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 25, quick: 6 },
+    node: lstmCase(10, 256),
+    python: 'lstm_L10_N256',
+    cpp: 'lstm_L10_N256',
+    targets: [VS_CPP('LSTM')],
+  },
+  {
+    name: 'lstm_L128_N64',
+    label: 'LSTM 10→20 ×2, L=128, N=64 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 4, quick: 1 },
+    node: lstmCase(128, 64),
+    python: 'lstm_L128_N64',
+    cpp: 'lstm_L128_N64',
+    targets: [VS_CPP('LSTM')],
+  },
+  {
+    name: 'mha_E256_L128_N64_w',
+    label: 'MHA E=256 H=8, L=S=128, N=64, needWeights (eval, no grad)',
+    kind: 'step',
+    iters: { full: 1, quick: 1 },
+    node: mhaCase(128, 64, 256, 8, true),
+    python: 'mha_E256_L128_N64_w',
+    cpp: 'mha_E256_L128_N64_w',
+    targets: [VS_CPP('MHA')],
+  },
+  {
+    name: 'mha_E256_L128_N64_now',
+    label: 'MHA E=256 H=8, L=S=128, N=64, no weights (eval, no grad)',
+    kind: 'step',
+    iters: { full: 1, quick: 1 },
+    node: mhaCase(128, 64, 256, 8, false),
+    python: 'mha_E256_L128_N64_now',
+    cpp: 'mha_E256_L128_N64_now',
+    targets: [VS_CPP('MHA')],
+  },
+  {
+    name: 'mha_E20_L10_N32_w',
+    label: 'MHA E=20 H=4, L=S=10, N=32, needWeights (eval, no grad)',
+    kind: 'step',
+    iters: { full: 150, quick: 40 },
+    node: mhaCase(10, 32, 20, 4, true),
+    python: 'mha_E20_L10_N32_w',
+    cpp: 'mha_E20_L10_N32_w',
+    targets: [VS_CPP('MHA')],
+  },
+  {
+    name: 'mha_E20_L10_N32_now',
+    label: 'MHA E=20 H=4, L=S=10, N=32, no weights (eval, no grad)',
+    kind: 'step',
+    iters: { full: 150, quick: 40 },
+    node: mhaCase(10, 32, 20, 4, false),
+    python: 'mha_E20_L10_N32_now',
+    cpp: 'mha_E20_L10_N32_now',
+    targets: [VS_CPP('MHA')],
+  },
+  {
+    name: 'seed_L10_N1',
+    label: 'seed model forward, L=10, N=1 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 150, quick: 40 },
+    node: seedCase(10, 1),
+    python: 'seed_L10_N1',
+    cpp: 'seed_L10_N1',
+  },
+  {
+    name: 'seed_L10_N32',
+    label: 'seed model forward, L=10, N=32 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 60, quick: 15 },
+    node: seedCase(10, 32),
+    python: 'seed_L10_N32',
+    cpp: 'seed_L10_N32',
+    targets: [VS_CPP('seed model')],
+  },
+  {
+    name: 'seed_L10_N256',
+    label: 'seed model forward, L=10, N=256 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 8, quick: 2 },
+    node: seedCase(10, 256),
+    python: 'seed_L10_N256',
+    cpp: 'seed_L10_N256',
+    targets: [VS_CPP('seed model')],
+  },
+  {
+    name: 'seed_L128_N64',
+    label: 'seed model forward, L=128, N=64 (eval, no grad)',
+    kind: 'step',
+    iters: { full: 2, quick: 1 },
+    node: seedCase(128, 64),
+    python: 'seed_L128_N64',
+    cpp: 'seed_L128_N64',
+    targets: [VS_CPP('seed model')],
+  },
+  {
+    name: 'seed_train_L10_N32',
+    label: 'seed model training step, L=10, N=32 (fwd + masked MSE + bwd + Adam)',
+    kind: 'step',
     iters: { full: 15, quick: 4 },
-    node: seedTrainCase(10, 32), python: 'seed_train_L10_N32', cpp: 'seed_train_L10_N32',
-    targets: [{ vs: 'python', max: 0.95, text: 'training step ≤ 0.95× PyTorch' }] },
+    node: seedTrainCase(10, 32),
+    python: 'seed_train_L10_N32',
+    cpp: 'seed_train_L10_N32',
+    targets: [{ vs: 'python', max: 0.95, text: 'training step ≤ 0.95× PyTorch' }],
+  },
 ];
 
 const CASES = [
-  { name: 'add_1_dispose', label: 'a.add(b), 1 elem, c.dispose()', kind: 'op', iters: OP_ITERS,
-    node: addCase(1, 'dispose'), python: 'add_1', cpp: 'add_1' },
-  { name: 'add_1_tidy', label: 'a.add(b), 1 elem, tidy per 1000', kind: 'op', iters: OP_ITERS,
-    node: addCase(1, 'tidy'), python: 'add_1', cpp: 'add_1' },
-  { name: 'add_1_gc', label: 'a.add(b), 1 elem, GC only', kind: 'op', iters: OP_ITERS,
-    node: addCase(1, 'gc'), python: 'add_1', cpp: 'add_1', gcOnly: true },
-  { name: 'add_1000_dispose', label: 'a.add(b), 1000 elem, c.dispose()', kind: 'op', iters: OP_ITERS,
-    node: addCase(1000, 'dispose'), python: 'add_1000', cpp: 'add_1000' },
-  { name: 'add_1000_tidy', label: 'a.add(b), 1000 elem, tidy per 1000', kind: 'op', iters: OP_ITERS,
-    node: addCase(1000, 'tidy'), python: 'add_1000', cpp: 'add_1000' },
-  { name: 'add_1000_gc', label: 'a.add(b), 1000 elem, GC only', kind: 'op', iters: OP_ITERS,
-    node: addCase(1000, 'gc'), python: 'add_1000', cpp: 'add_1000', gcOnly: true },
   {
-    name: 'create_1m', label: 'torch.tensor(Float32Array(1M))', kind: 'copy', bytes: 4 * N_BIG, iters: COPY_ITERS,
+    name: 'add_1_dispose',
+    label: 'a.add(b), 1 elem, c.dispose()',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1, 'dispose'),
+    python: 'add_1',
+    cpp: 'add_1',
+  },
+  {
+    name: 'add_1_tidy',
+    label: 'a.add(b), 1 elem, tidy per 1000',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1, 'tidy'),
+    python: 'add_1',
+    cpp: 'add_1',
+  },
+  {
+    name: 'add_1_gc',
+    label: 'a.add(b), 1 elem, GC only',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1, 'gc'),
+    python: 'add_1',
+    cpp: 'add_1',
+    gcOnly: true,
+  },
+  {
+    name: 'add_1000_dispose',
+    label: 'a.add(b), 1000 elem, c.dispose()',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1000, 'dispose'),
+    python: 'add_1000',
+    cpp: 'add_1000',
+  },
+  {
+    name: 'add_1000_tidy',
+    label: 'a.add(b), 1000 elem, tidy per 1000',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1000, 'tidy'),
+    python: 'add_1000',
+    cpp: 'add_1000',
+  },
+  {
+    name: 'add_1000_gc',
+    label: 'a.add(b), 1000 elem, GC only',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: addCase(1000, 'gc'),
+    python: 'add_1000',
+    cpp: 'add_1000',
+    gcOnly: true,
+  },
+  {
+    name: 'create_1m',
+    label: 'torch.tensor(Float32Array(1M))',
+    kind: 'copy',
+    bytes: 4 * N_BIG,
+    iters: COPY_ITERS,
     node: (torch) => {
       const src = new Float32Array(N_BIG);
       for (let i = 0; i < N_BIG; i++) src[i] = Math.random();
-      return { run: (iters) => { for (let i = 0; i < iters; i++) torch.tensor(src).dispose(); } };
+      return {
+        run: (iters) => {
+          for (let i = 0; i < iters; i++) torch.tensor(src).dispose();
+        },
+      };
     },
-    python: ['create_1m_from_numpy_clone', 'create_1m_tensor'], cpp: 'create_1m_memcpy',
+    python: ['create_1m_from_numpy_clone', 'create_1m_tensor'],
+    cpp: 'create_1m_memcpy',
     note: 'PyTorch: the faster of `torch.from_numpy(a).clone()` and `torch.tensor(a)`; raw C++: `at::empty` + `memcpy`',
   },
   {
-    name: 'data_1m', label: 't.data(), 1M float32', kind: 'copy', bytes: 4 * N_BIG, iters: COPY_ITERS,
+    name: 'data_1m',
+    label: 't.data(), 1M float32',
+    kind: 'copy',
+    bytes: 4 * N_BIG,
+    iters: COPY_ITERS,
     node: (torch) => {
       const t = torch.randn(N_BIG);
-      return { run: (iters) => { let d; for (let i = 0; i < iters; i++) d = t.data(); return d; }, teardown: () => t.dispose() };
+      return {
+        run: (iters) => {
+          let d;
+          for (let i = 0; i < iters; i++) d = t.data();
+          return d;
+        },
+        teardown: () => t.dispose(),
+      };
     },
-    python: 'data_1m_numpy_copy', cpp: 'data_1m_memcpy',
+    python: 'data_1m_numpy_copy',
+    cpp: 'data_1m_memcpy',
     note: 'PyTorch: `t.numpy().copy()`; raw C++: `new float[n]` + `memcpy`',
   },
   ...MODEL_CASES,
@@ -324,12 +544,24 @@ const CASES = [
 //   args      arguments of bench/memory.js
 //   target    what run.js checks: 'rss' (growth < 200 MB) or 'tensors' (count back to before)
 const MEMORY_CASES = [
-  { name: 'mem_nodispose_1000', label: '1M × a.add(b), 1000 elem, no dispose', target: 'rss',
-    args: ['--mode', 'nodispose', '--size', '1000', '--iters', '1000000'] },
-  { name: 'mem_tidy_1000', label: '1M × a.add(b), 1000 elem, tidy per 1000', target: 'tensors',
-    args: ['--mode', 'tidy', '--size', '1000', '--iters', '1000000'] },
-  { name: 'mem_nodispose_1', label: '1M × a.add(b), 1 elem, no dispose (informational)', target: null,
-    args: ['--mode', 'nodispose', '--size', '1', '--iters', '1000000'] },
+  {
+    name: 'mem_nodispose_1000',
+    label: '1M × a.add(b), 1000 elem, no dispose',
+    target: 'rss',
+    args: ['--mode', 'nodispose', '--size', '1000', '--iters', '1000000'],
+  },
+  {
+    name: 'mem_tidy_1000',
+    label: '1M × a.add(b), 1000 elem, tidy per 1000',
+    target: 'tensors',
+    args: ['--mode', 'tidy', '--size', '1000', '--iters', '1000000'],
+  },
+  {
+    name: 'mem_nodispose_1',
+    label: '1M × a.add(b), 1 elem, no dispose (informational)',
+    target: null,
+    args: ['--mode', 'nodispose', '--size', '1', '--iters', '1000000'],
+  },
 ];
 
 module.exports = { CASES, MEMORY_CASES, N_BIG };

@@ -15,7 +15,9 @@ const arg = (name, dflt) => {
   return i < 0 ? dflt : process.argv[i + 1];
 };
 const device = arg('device', 'cuda');
-const sync = () => { if (device.startsWith('cuda')) torch.cuda.synchronize(); };
+const sync = () => {
+  if (device.startsWith('cuda')) torch.cuda.synchronize();
+};
 
 /** ms per call: warm-up, then the median of 5 rounds of `iters` calls each. */
 function time(fn, iters) {
@@ -37,16 +39,23 @@ function seedCase(L, N) {
   const model = new SeedModel().to(device);
   const opt = new torch.optim.Adam(model.parameters(), { lr: 1e-3 });
   const lengths = Array.from({ length: N }, (_, b) => L - (b % 3));
-  const x = torch.randn([L, N, 10], { device }), y = torch.randn([L, N, 10], { device });
+  const x = torch.randn([L, N, 10], { device }),
+    y = torch.randn([L, N, 10], { device });
   const pad = torch.nn.masks.keyPadding(lengths, L, { device });
-  const w = torch.tidy(() => pad.logicalNot().t().unsqueeze(2).to('float32'));   // (L, N, 1): 1 = real step
-  const forward = () => torch.noGrad(() => torch.tidy(() => { model.forward(x, pad); }));
-  const step = () => torch.tidy(() => {
-    opt.zeroGrad();
-    const loss = model.forward(x, pad).sub(y).square().mul(w).sum().div(w.sum().mul(10));
-    loss.backward();
-    opt.step();
-  });
+  const w = torch.tidy(() => pad.logicalNot().t().unsqueeze(2).to('float32')); // (L, N, 1): 1 = real step
+  const forward = () =>
+    torch.noGrad(() =>
+      torch.tidy(() => {
+        model.forward(x, pad);
+      }),
+    );
+  const step = () =>
+    torch.tidy(() => {
+      opt.zeroGrad();
+      const loss = model.forward(x, pad).sub(y).square().mul(w).sum().div(w.sum().mul(10));
+      loss.backward();
+      opt.step();
+    });
   model.eval();
   const fwd = time(forward, 10);
   model.train();
@@ -55,7 +64,11 @@ function seedCase(L, N) {
 }
 
 const results = {};
-for (const [L, N] of [[32, 256], [128, 64]]) results[`L${L}_N${N}`] = seedCase(L, N);
+for (const [L, N] of [
+  [32, 256],
+  [128, 64],
+])
+  results[`L${L}_N${N}`] = seedCase(L, N);
 const meta = { node: process.version, libtorch: torch.libtorchVersion, device, config: torch.config().cuda };
 if (process.argv.includes('--json')) console.log(JSON.stringify({ meta, results }));
 else console.log(meta, results);

@@ -27,9 +27,14 @@ const torch = require(path.join(__dirname, '..'));
 // Which addon this process loaded (run.js warns when it is not the one the other benchmarks used).
 let addonHash = null;
 try {
-  addonHash = crypto.createHash('sha256')
-    .update(fs.readFileSync(path.join(__dirname, '..', 'build', 'Release', 'torch_napi.node'))).digest('hex').slice(0, 10);
-} catch { /* a prebuild, or another layout */ }
+  addonHash = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(__dirname, '..', 'build', 'Release', 'torch_napi.node')))
+    .digest('hex')
+    .slice(0, 10);
+} catch {
+  /* a prebuild, or another layout */
+}
 torch.setNumThreads(threads);
 
 const gc = typeof global.gc === 'function' ? global.gc : () => {};
@@ -91,24 +96,29 @@ async function main() {
   b.dispose();
 
   const rssMaxAll = Math.max(rssMax, peakRss);
-  process.stdout.write(JSON.stringify({
-    mode, size, iters, threads,
-    seconds,
-    usPerOp: (seconds * 1e6) / iters,
-    rssBeforeMB: mb(rssBefore),
-    rssMaxSampledMB: mb(rssMax),
-    rssPeakMB: mb(peakRss),
-    rssGrowthMB: mb(rssMaxAll - rssBefore),
-    rssAfterGcMB: mb(rssAfterGc),
-    tensorsBefore: memBefore.tensors,
-    bytesBefore: memBefore.bytes,
-    tensorsAfterLoop: memAfterLoop.tensors,
-    bytesAfterLoop: memAfterLoop.bytes,
-    tensorsAfterGc: memAfterGc.tensors,
-    bytesAfterGc: memAfterGc.bytes,
-    gcExposed: typeof global.gc === 'function',
-    addonHash,
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      mode,
+      size,
+      iters,
+      threads,
+      seconds,
+      usPerOp: (seconds * 1e6) / iters,
+      rssBeforeMB: mb(rssBefore),
+      rssMaxSampledMB: mb(rssMax),
+      rssPeakMB: mb(peakRss),
+      rssGrowthMB: mb(rssMaxAll - rssBefore),
+      rssAfterGcMB: mb(rssAfterGc),
+      tensorsBefore: memBefore.tensors,
+      bytesBefore: memBefore.bytes,
+      tensorsAfterLoop: memAfterLoop.tensors,
+      bytesAfterLoop: memAfterLoop.bytes,
+      tensorsAfterGc: memAfterGc.tensors,
+      bytesAfterGc: memAfterGc.bytes,
+      gcExposed: typeof global.gc === 'function',
+      addonHash,
+    }) + '\n',
+  );
 }
 
 main().catch((e) => {

@@ -92,7 +92,6 @@ Run dataMemcpy() {
   };
 }
 
-
 // ---- models: fixed weights and inputs (the same formulas in bench/torch_bench.py) -----------
 
 // sin(0.1 * i + k) over the flattened index i, float32.
@@ -113,7 +112,8 @@ void fillParams(torch::nn::Module& m) {
   for (size_t j = 0; j < names.size(); j++) {
     at::Tensor p = named[names[j]];
     double scale = p.dim() >= 2 ? 1.0 / std::sqrt(static_cast<double>(p.size(-1))) : 0.1;
-    p.copy_(at::arange(p.numel(), at::kFloat).mul(0.37).add(1.3 * static_cast<double>(j)).sin().mul(scale).view(p.sizes()));
+    p.copy_(
+        at::arange(p.numel(), at::kFloat).mul(0.37).add(1.3 * static_cast<double>(j)).sin().mul(scale).view(p.sizes()));
   }
 }
 
@@ -186,7 +186,8 @@ struct MHAImpl : torch::nn::Module {
       mask = at::zeros_like(mask, q.options()).masked_fill_(mask, -std::numeric_limits<double>::infinity());
     }
     at::Tensor qScaled = q / std::sqrt(static_cast<double>(hd));
-    at::Tensor w = mask.defined() ? at::baddbmm(mask, qScaled, k.transpose(-2, -1)) : at::bmm(qScaled, k.transpose(-2, -1));
+    at::Tensor w =
+        mask.defined() ? at::baddbmm(mask, qScaled, k.transpose(-2, -1)) : at::bmm(qScaled, k.transpose(-2, -1));
     w = at::softmax(w, -1);
     at::Tensor out = at::bmm(w, v);
     out = out.transpose(0, 1).contiguous().view({L * N, E});
@@ -364,9 +365,13 @@ const std::map<std::string, Setup>& snippets() {
 std::string jsonString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') { out += '\\'; out += c; }
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-    else out += c;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20)
+      out += ' ';
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -378,7 +383,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> specs;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
-    if (arg == "--threads" && i + 1 < argc) { threads = std::atoi(argv[++i]); continue; }
+    if (arg == "--threads" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+      continue;
+    }
     specs.push_back(arg);
   }
   at::set_num_threads(threads);
@@ -403,8 +411,10 @@ int main(int argc, char** argv) {
         std::string nums;
         for (double x : bench.check()) {
           char buf[64];
-          if (std::isfinite(x)) std::snprintf(buf, sizeof buf, "%s%.17g", nums.empty() ? "" : ",", x);
-          else std::snprintf(buf, sizeof buf, "%snull", nums.empty() ? "" : ",");
+          if (std::isfinite(x))
+            std::snprintf(buf, sizeof buf, "%s%.17g", nums.empty() ? "" : ",", x);
+          else
+            std::snprintf(buf, sizeof buf, "%snull", nums.empty() ? "" : ",");
           nums += buf;
         }
         checks += (checks.empty() ? "" : ",") + jsonString(name) + ":[" + nums + "]";
@@ -425,7 +435,7 @@ int main(int argc, char** argv) {
       errors += (errors.empty() ? "" : ",") + jsonString(name) + ":" + jsonString(e.what());
     }
   }
-  std::printf("{\"version\":\"%s\",\"threads\":%d,\"results\":{%s},\"errors\":{%s},\"checks\":{%s}}\n",
-              TORCH_VERSION, at::get_num_threads(), results.c_str(), errors.c_str(), checks.c_str());
+  std::printf("{\"version\":\"%s\",\"threads\":%d,\"results\":{%s},\"errors\":{%s},\"checks\":{%s}}\n", TORCH_VERSION,
+              at::get_num_threads(), results.c_str(), errors.c_str(), checks.c_str());
   return 0;
 }

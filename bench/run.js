@@ -57,14 +57,31 @@ function parseArgs(argv) {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--json') o.json = true;
-    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
-    else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only')
+      o.only = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    else if (a.startsWith('--only='))
+      o.only = a
+        .slice(7)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--threads') o.threads = positiveInt(a, value());
     else if (a === '--reps') o.reps = positiveInt(a, value());
     else if (a === '--rounds') o.rounds = positiveInt(a, value());
     else if (a === '--help' || a === '-h') {
       const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      console.log(
+        lines
+          .slice(
+            0,
+            lines.findIndex((l) => !l.startsWith('//')),
+          )
+          .map((l) => l.replace(/^\/\/ ?/, ''))
+          .join('\n'),
+      );
       process.exit(0);
     } else fail(`unknown argument ${a} (try --help)`);
   }
@@ -100,7 +117,9 @@ let gc = () => {};
 try {
   v8.setFlagsFromString('--expose-gc');
   gc = vm.runInNewContext('gc');
-} catch { /* no forced GC: runs are then separated by event loop turns only */ }
+} catch {
+  /* no forced GC: runs are then separated by event loop turns only */
+}
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 async function settle() {
@@ -114,7 +133,12 @@ function sha(text, n = 12) {
 }
 
 function firstLines(text, n = 4) {
-  return String(text || '').trim().split('\n').filter(Boolean).slice(0, n).join(' | ');
+  return String(text || '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, n)
+    .join(' | ');
 }
 
 // ---- torch-napi ----------------------------------------------------------------------------
@@ -124,7 +148,11 @@ async function runNode(torch, c, opts, log) {
   try {
     let check;
     if (bench.check) {
-      try { check = bench.check(); } catch (e) { check = { error: String(e && e.message ? e.message : e) }; }
+      try {
+        check = bench.check();
+      } catch (e) {
+        check = { error: String(e && e.message ? e.message : e) };
+      }
     }
     await settle();
     bench.run(iters); // warm-up
@@ -165,8 +193,11 @@ function runPython(cases, opts, log) {
   }
   const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
   log(`PyTorch (${PYTHON}): ${[...wanted.keys()].join(', ')}`);
-  const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_bench.py'), '--threads', String(opts.threads), ...specs],
-    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_bench.py'), '--threads', String(opts.threads), ...specs], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    maxBuffer: 16 << 20,
+  });
   if (r.error || r.status !== 0) {
     return { skipped: `torch_bench.py failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
   }
@@ -181,17 +212,25 @@ function runPython(cases, opts, log) {
 function buildRaw(log) {
   let lt;
   try {
-    lt = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'find-libtorch.js'), '--json'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    lt = JSON.parse(
+      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'find-libtorch.js'), '--json'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
   } catch (e) {
     return { skipped: `scripts/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
   }
   const src = path.join(__dirname, 'raw_bench.cc');
   const args = [
-    '-O2', '-std=c++17', `-D_GLIBCXX_USE_CXX11_ABI=${lt.abi}`, '-Wno-deprecated-declarations',
+    '-O2',
+    '-std=c++17',
+    `-D_GLIBCXX_USE_CXX11_ABI=${lt.abi}`,
+    '-Wno-deprecated-declarations',
     ...lt.includeDirs.map((d) => `-I${d}`),
     src,
-    `-L${lt.libDir}`, `-Wl,-rpath,${lt.libDir}`,
+    `-L${lt.libDir}`,
+    `-Wl,-rpath,${lt.libDir}`,
     ...lt.libs.map((l) => `-l${l}`),
   ];
   const key = sha(fs.readFileSync(src, 'utf8') + '\0' + JSON.stringify(args));
@@ -203,8 +242,14 @@ function buildRaw(log) {
   const tmp = `${bin}.tmp${process.pid}`;
   const r = spawnSync('g++', [...args, '-o', tmp], { encoding: 'utf8', timeout: 600_000 });
   if (r.error || r.status !== 0) {
-    try { fs.unlinkSync(tmp); } catch { /* nothing to remove */ }
-    const errLines = String(r.stderr || '').split('\n').filter((l) => /error/i.test(l));
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* nothing to remove */
+    }
+    const errLines = String(r.stderr || '')
+      .split('\n')
+      .filter((l) => /error/i.test(l));
     return { skipped: `g++ failed (${r.error ? r.error.message : firstLines(errLines.join('\n') || r.stderr, 3)})` };
   }
   fs.renameSync(tmp, bin);
@@ -223,8 +268,11 @@ function runRaw(cases, opts, log) {
   if (build.skipped) return build;
   const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
   log(`raw C++ (${build.binary}): ${[...wanted.keys()].join(', ')}`);
-  const r = spawnSync(build.bin, ['--threads', String(opts.threads), ...specs],
-    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const r = spawnSync(build.bin, ['--threads', String(opts.threads), ...specs], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    maxBuffer: 16 << 20,
+  });
   const { bin, ...buildInfo } = build;
   if (r.error || r.status !== 0) {
     return { ...buildInfo, skipped: `raw_bench failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
@@ -244,8 +292,11 @@ function runMemory(m, opts, log) {
     args[i + 1] = String(Math.min(Number(args[i + 1]), 200_000));
   }
   log(`memory: ${m.name} (child process: node bench/memory.js ${args.join(' ')})`);
-  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'memory.js'), ...args],
-    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'memory.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    maxBuffer: 16 << 20,
+  });
   if (r.error || r.status !== 0) {
     return { skipped: `memory.js failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
   }
@@ -263,14 +314,19 @@ function compareChecks(a, b) {
   if (a.length !== b.length) return { ok: false, maxRel: Infinity };
   let maxRel = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i];
-    if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) return { ok: false, maxRel: Infinity };
+    const x = a[i],
+      y = b[i];
+    if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y))
+      return { ok: false, maxRel: Infinity };
     maxRel = Math.max(maxRel, Math.abs(x - y) / Math.max(1, Math.abs(x), Math.abs(y)));
   }
   return { ok: maxRel <= CHECK_TOL, maxRel };
 }
 
-const fmtChecks = (xs) => (Array.isArray(xs) ? `[${xs.map((x) => (typeof x === 'number' ? x.toPrecision(8) : String(x))).join(', ')}]` : String(xs && xs.error ? `error: ${xs.error}` : xs));
+const fmtChecks = (xs) =>
+  Array.isArray(xs)
+    ? `[${xs.map((x) => (typeof x === 'number' ? x.toPrecision(8) : String(x))).join(', ')}]`
+    : String(xs && xs.error ? `error: ${xs.error}` : xs);
 
 // ---- formatting ----------------------------------------------------------------------------
 function fmtTime(ns, kind) {
@@ -297,39 +353,59 @@ function buildReport(res) {
   L.push(`## torch-napi benchmarks${res.options.quick ? ' (--quick)' : ''}`);
   L.push('');
   if (res.rows.length) {
-    const rounds = res.options.rounds > 1 ? ` in ${res.options.rounds} rounds (each with its own warm-up)` : ' after a warm-up';
-    L.push(`Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
-      `All three use ${thr} libtorch thread${thr === 1 ? '' : 's'} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, \`at::set_num_threads(${thr})\`).`);
+    const rounds =
+      res.options.rounds > 1 ? ` in ${res.options.rounds} rounds (each with its own warm-up)` : ' after a warm-up';
+    L.push(
+      `Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
+        `All three use ${thr} libtorch thread${thr === 1 ? '' : 's'} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, \`at::set_num_threads(${thr})\`).`,
+    );
     L.push('');
     L.push('| benchmark | torch-napi | PyTorch | raw C++ | vs PyTorch | vs raw C++ |');
     L.push('|---|---:|---:|---:|---:|---:|');
     for (const r of res.rows) {
       const c = { kind: r.kind, bytes: r.bytes };
-      L.push(`| ${r.label} | ${fmtCell(r.node, c)} | ${fmtCell(r.python, c)} | ${fmtCell(r.cpp, c)} | ` +
-        `${ratio(r.node, r.python)} | ${ratio(r.node, r.cpp)} |`);
+      L.push(
+        `| ${r.label} | ${fmtCell(r.node, c)} | ${fmtCell(r.python, c)} | ${fmtCell(r.cpp, c)} | ` +
+          `${ratio(r.node, r.python)} | ${ratio(r.node, r.cpp)} |`,
+      );
     }
     L.push('');
     const notes = [];
     if (res.rows.some((r) => r.kind === 'op')) {
-      notes.push('PyTorch and raw C++ free each result when it is overwritten / goes out of scope, so their one add number serves the dispose, tidy and GC-only rows alike.');
+      notes.push(
+        'PyTorch and raw C++ free each result when it is overwritten / goes out of scope, so their one add number serves the dispose, tidy and GC-only rows alike.',
+      );
     }
     const pend = res.rows.filter((r) => r.gcOnly && r.pendingAfterRun > 0);
     for (const r of pend) {
-      notes.push(`${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`);
+      notes.push(
+        `${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`,
+      );
     }
-    for (const r of res.rows) if (r.note) notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
+    for (const r of res.rows)
+      if (r.note)
+        notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
     for (const r of res.rows) {
       if (!r.gcOnly && r.pendingAfterRun > 0) {
-        notes.push(`WARNING: ${r.label}: ${r.pendingAfterRun} more tensors were alive after a timed run than before it (a leak in the benchmark or the library?).`);
+        notes.push(
+          `WARNING: ${r.label}: ${r.pendingAfterRun} more tensors were alive after a timed run than before it (a leak in the benchmark or the library?).`,
+        );
       }
     }
     const checked = res.rows.filter((r) => r.checks);
     if (checked.length) {
       const agree = checked.filter((r) => r.checks.agree);
-      const worst = Math.max(0, ...checked.map((r) => Math.max(r.checks.vsPython ? r.checks.vsPython.maxRel : 0, r.checks.vsCpp ? r.checks.vsCpp.maxRel : 0)));
-      notes.push(`Same computation: ${agree.length} of ${checked.length} model rows give the same output checksums in all three ` +
-        `(sum and a position-weighted sum of the outputs — the training step: 3 losses and the parameters after them — ` +
-        `on one fixed input with the same weights; tolerance ${CHECK_TOL} relative; largest difference ${worst.toExponential(1)}).`);
+      const worst = Math.max(
+        0,
+        ...checked.map((r) =>
+          Math.max(r.checks.vsPython ? r.checks.vsPython.maxRel : 0, r.checks.vsCpp ? r.checks.vsCpp.maxRel : 0),
+        ),
+      );
+      notes.push(
+        `Same computation: ${agree.length} of ${checked.length} model rows give the same output checksums in all three ` +
+          `(sum and a position-weighted sum of the outputs — the training step: 3 losses and the parameters after them — ` +
+          `on one fixed input with the same weights; tolerance ${CHECK_TOL} relative; largest difference ${worst.toExponential(1)}).`,
+      );
       for (const r of checked) {
         if (r.checks.agree) continue;
         const c = r.checks;
@@ -337,7 +413,9 @@ function buildReport(res) {
         if (!Array.isArray(c.node)) why.push('torch-napi gave no checksum');
         else if (!c.vsPython) why.push('PyTorch gave no checksum');
         else if (!c.vsPython.ok) why.push(`vs PyTorch ${fmtChecks(c.python)}`);
-        if (!Array.isArray(c.node)) { /* nothing to compare */ } else if (!c.vsCpp) why.push('raw C++ gave no checksum');
+        if (!Array.isArray(c.node)) {
+          /* nothing to compare */
+        } else if (!c.vsCpp) why.push('raw C++ gave no checksum');
         else if (!c.vsCpp.ok) why.push(`vs raw C++ ${fmtChecks(c.cpp)}`);
         notes.push(`WARNING: ${r.label}: outputs differ — torch-napi ${fmtChecks(c.node)}; ${why.join('; ')}.`);
       }
@@ -355,17 +433,26 @@ function buildReport(res) {
     L.push('');
     for (const m of res.memory) {
       const d = m.result;
-      if (d.skipped) { L.push(`- ${m.label}: skipped — ${d.skipped}`); continue; }
+      if (d.skipped) {
+        L.push(`- ${m.label}: skipped — ${d.skipped}`);
+        continue;
+      }
       if (d.addonHash !== res.env.addonHash) {
-        L.push(`- WARNING: the child process loaded a different addon build (${d.addonHash}) than the benchmarks above (${res.env.addonHash}); it was rebuilt during the run.`);
+        L.push(
+          `- WARNING: the child process loaded a different addon build (${d.addonHash}) than the benchmarks above (${res.env.addonHash}); it was rebuilt during the run.`,
+        );
       }
       const n = d.iters === 1_000_000 ? '' : ` [${d.iters} iterations]`;
       if (m.target === 'tensors') {
-        L.push(`- ${m.label}${n}: torch.memory().tensors before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} ` +
-          `(${d.tensorsBefore === d.tensorsAfterLoop ? 'equal' : 'NOT equal'}); RSS growth ${fmtMB(d.rssGrowthMB)}; ${d.usPerOp.toFixed(3)} µs/op`);
+        L.push(
+          `- ${m.label}${n}: torch.memory().tensors before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} ` +
+            `(${d.tensorsBefore === d.tensorsAfterLoop ? 'equal' : 'NOT equal'}); RSS growth ${fmtMB(d.rssGrowthMB)}; ${d.usPerOp.toFixed(3)} µs/op`,
+        );
       } else {
-        L.push(`- ${m.label}${n}: RSS growth ${fmtMB(d.rssGrowthMB)} (before ${fmtMB(d.rssBeforeMB)}, max during ${fmtMB(Math.max(d.rssMaxSampledMB, d.rssPeakMB))}); ` +
-          `tensors alive right after the loop ${d.tensorsAfterLoop - d.tensorsBefore}, after a GC ${d.tensorsAfterGc - d.tensorsBefore}; ${d.usPerOp.toFixed(3)} µs/op`);
+        L.push(
+          `- ${m.label}${n}: RSS growth ${fmtMB(d.rssGrowthMB)} (before ${fmtMB(d.rssBeforeMB)}, max during ${fmtMB(Math.max(d.rssMaxSampledMB, d.rssPeakMB))}); ` +
+            `tensors alive right after the loop ${d.tensorsAfterLoop - d.tensorsBefore}, after a GC ${d.tensorsAfterGc - d.tensorsBefore}; ${d.usPerOp.toFixed(3)} µs/op`,
+        );
       }
     }
     L.push('');
@@ -377,11 +464,15 @@ function buildReport(res) {
   L.push('');
   const e = res.env;
   L.push(`Date: ${e.date}  `);
-  L.push(`Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}` +
-    `${e.loadavgEnd ? `, at the end ${e.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}  `);
+  L.push(
+    `Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}` +
+      `${e.loadavgEnd ? `, at the end ${e.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}  `,
+  );
   L.push(`Node ${e.node}; torch-napi ${e.torchNapi}; libtorch ${e.libtorch} (BLAS ${e.blas}); addon ${e.addon}  `);
-  L.push(`PyTorch: ${res.python.version ? `${res.python.version} (Python ${res.python.python}, numpy ${res.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
-    `raw C++: ${res.cpp.version ? `libtorch ${res.cpp.version} (${res.cpp.binary})` : 'n/a'}  `);
+  L.push(
+    `PyTorch: ${res.python.version ? `${res.python.version} (Python ${res.python.python}, numpy ${res.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
+      `raw C++: ${res.cpp.version ? `libtorch ${res.cpp.version} (${res.cpp.binary})` : 'n/a'}  `,
+  );
   L.push(`Threads: ${e.threads} (intra-op, in all three)`);
   return L.join('\n') + '\n';
 }
@@ -393,34 +484,54 @@ function evalTargets(res) {
   if (ops.length) {
     for (const r of ops) {
       const us = r.node / 1000;
-      const over = r.cpp !== undefined ? ` (raw C++ ${(r.cpp / 1000).toFixed(3)} µs; binding overhead ${((r.node - r.cpp) / 1000).toFixed(3)} µs)` : '';
-      out.push(`per-op ≤ ${TARGETS.perOpUs} µs — ${r.label}: ${us.toFixed(3)} µs → ${mark(us <= TARGETS.perOpUs)}${over}`);
+      const over =
+        r.cpp !== undefined
+          ? ` (raw C++ ${(r.cpp / 1000).toFixed(3)} µs; binding overhead ${((r.node - r.cpp) / 1000).toFixed(3)} µs)`
+          : '';
+      out.push(
+        `per-op ≤ ${TARGETS.perOpUs} µs — ${r.label}: ${us.toFixed(3)} µs → ${mark(us <= TARGETS.perOpUs)}${over}`,
+      );
     }
   } else out.push(`per-op ≤ ${TARGETS.perOpUs} µs — not run`);
   for (const name of ['create_1m', 'data_1m']) {
     const r = row(name);
-    if (!r) { out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`); continue; }
+    if (!r) {
+      out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`);
+      continue;
+    }
     const gbs = r.bytes / r.node;
-    out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`);
+    out.push(
+      `creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`,
+    );
   }
   for (const r of res.rows) {
     for (const t of r.targets || []) {
       const other = t.vs === 'cpp' ? r.cpp : r.python;
       const name = t.vs === 'cpp' ? 'raw C++' : 'PyTorch';
-      if (other === undefined) { out.push(`${t.text} — ${r.label}: no ${name} number → ?`); continue; }
+      if (other === undefined) {
+        out.push(`${t.text} — ${r.label}: no ${name} number → ?`);
+        continue;
+      }
       const q = r.node / other;
-      out.push(`${t.text} — ${r.label}: ${q.toFixed(2)}× ${name} (${fmtTime(r.node, r.kind)} vs ${fmtTime(other, r.kind)}) → ${mark(q <= t.max)}`);
+      out.push(
+        `${t.text} — ${r.label}: ${q.toFixed(2)}× ${name} (${fmtTime(r.node, r.kind)} vs ${fmtTime(other, r.kind)}) → ${mark(q <= t.max)}`,
+      );
     }
   }
   const rss = res.memory.find((m) => m.target === 'rss');
   if (rss && !rss.result.skipped) {
     const quickNote = rss.result.iters !== 1_000_000 ? ` [only ${rss.result.iters} iterations with --quick]` : '';
-    out.push(`1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${fmtMB(rss.result.rssGrowthMB)} → ${mark(rss.result.rssGrowthMB < TARGETS.rssGrowthMB)}${quickNote}`);
-  } else out.push(`1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${rss ? `skipped (${rss.result.skipped})` : 'not run'}`);
+    out.push(
+      `1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${fmtMB(rss.result.rssGrowthMB)} → ${mark(rss.result.rssGrowthMB < TARGETS.rssGrowthMB)}${quickNote}`,
+    );
+  } else
+    out.push(`1M-loop RSS growth < ${TARGETS.rssGrowthMB} MB — ${rss ? `skipped (${rss.result.skipped})` : 'not run'}`);
   const tidy = res.memory.find((m) => m.target === 'tensors');
   if (tidy && !tidy.result.skipped) {
     const d = tidy.result;
-    out.push(`tidy returns the tensor count exactly — before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} → ${mark(d.tensorsBefore === d.tensorsAfterLoop)}`);
+    out.push(
+      `tidy returns the tensor count exactly — before ${d.tensorsBefore}, after ${d.tensorsAfterLoop} → ${mark(d.tensorsBefore === d.tensorsAfterLoop)}`,
+    );
   } else out.push(`tidy returns the tensor count exactly — ${tidy ? `skipped (${tidy.result.skipped})` : 'not run'}`);
   return out;
 }
@@ -443,12 +554,15 @@ async function main() {
   const torch = require(ROOT);
   torch.setNumThreads(opts.threads);
   const addonPath = path.join(ROOT, 'build', 'Release', 'torch_napi.node');
-  let addon = 'n/a', addonHash = null;
+  let addon = 'n/a',
+    addonHash = null;
   try {
     const st = fs.statSync(addonPath);
     addonHash = sha(fs.readFileSync(addonPath), 10);
     addon = `build/Release/torch_napi.node (${addonHash}, built ${st.mtime.toISOString()})`;
-  } catch { /* a prebuild, or another layout */ }
+  } catch {
+    /* a prebuild, or another layout */
+  }
   const cfg = torch.config();
   const env = {
     date: new Date().toISOString(),
@@ -469,7 +583,8 @@ async function main() {
   // Per round: torch-napi first, in this process; then the others, one at a time (nothing runs
   // in parallel). Samples of all rounds are pooled; checks come from the first round.
   const nodeRes = {};
-  let python = null, cpp = null;
+  let python = null,
+    cpp = null;
   const mergeOther = (acc, r) => {
     if (!acc) return { ...r, results: { ...(r.results || {}) } };
     for (const [k, v] of Object.entries(r.results || {})) acc.results[k] = (acc.results[k] || []).concat(v);
@@ -485,15 +600,25 @@ async function main() {
     for (const c of cases) {
       const r = await runNode(torch, c, ropts, log);
       const acc = nodeRes[c.name];
-      nodeRes[c.name] = acc ? { ...acc, samples: acc.samples.concat(r.samples),
-        pendingAfterRun: Math.max(acc.pendingAfterRun, r.pendingAfterRun) } : r;
+      nodeRes[c.name] = acc
+        ? {
+            ...acc,
+            samples: acc.samples.concat(r.samples),
+            pendingAfterRun: Math.max(acc.pendingAfterRun, r.pendingAfterRun),
+          }
+        : r;
     }
     python = mergeOther(python, runPython(cases, ropts, log));
     cpp = mergeOther(cpp, runRaw(cases, ropts, log));
   }
   if (!python) python = { skipped: 'no benchmarks selected' };
   if (!cpp) cpp = { skipped: 'no benchmarks selected' };
-  const memory = memCases.map((m) => ({ name: m.name, label: m.label, target: m.target, result: runMemory(m, opts, log) }));
+  const memory = memCases.map((m) => ({
+    name: m.name,
+    label: m.label,
+    target: m.target,
+    result: runMemory(m, opts, log),
+  }));
 
   const rows = cases.map((c) => {
     const nr = nodeRes[c.name];
@@ -502,32 +627,56 @@ async function main() {
       const samples = python.results && python.results[s];
       if (!samples) continue;
       const m = median(samples);
-      if (py === undefined || m < py) { py = m; pySnippet = s; }
+      if (py === undefined || m < py) {
+        py = m;
+        pySnippet = s;
+      }
     }
     const cppSamples = c.cpp && cpp.results && cpp.results[c.cpp];
     let checks;
     if (nr.check !== undefined) {
       const pyCheck = python.checks ? python.checks[pySnippet || pythonSnippets(c)[0]] : undefined;
       const cppCheck = c.cpp && cpp.checks ? cpp.checks[c.cpp] : undefined;
-      const vsPython = compareChecks(nr.check, pyCheck), vsCpp = compareChecks(nr.check, cppCheck);
-      checks = { node: nr.check, python: pyCheck, cpp: cppCheck, vsPython, vsCpp,
-        agree: !!(vsPython && vsPython.ok && vsCpp && vsCpp.ok) };
+      const vsPython = compareChecks(nr.check, pyCheck),
+        vsCpp = compareChecks(nr.check, cppCheck);
+      checks = {
+        node: nr.check,
+        python: pyCheck,
+        cpp: cppCheck,
+        vsPython,
+        vsCpp,
+        agree: !!(vsPython && vsPython.ok && vsCpp && vsCpp.ok),
+      };
       if (!checks.agree) log(`WARNING: ${c.name}: outputs differ between the implementations (see the report)`);
     }
     return {
-      name: c.name, label: c.label, kind: c.kind, bytes: c.bytes, note: c.note, gcOnly: !!c.gcOnly,
+      name: c.name,
+      label: c.label,
+      kind: c.kind,
+      bytes: c.bytes,
+      note: c.note,
+      gcOnly: !!c.gcOnly,
       iters: nr.iters,
-      node: median(nr.samples), nodeSamples: nr.samples, pendingAfterRun: nr.pendingAfterRun,
-      python: py, pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
+      node: median(nr.samples),
+      nodeSamples: nr.samples,
+      pendingAfterRun: nr.pendingAfterRun,
+      python: py,
+      pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
       pythonSamples: pySnippet ? python.results[pySnippet] : undefined,
-      cpp: cppSamples ? median(cppSamples) : undefined, cppSamples: cppSamples || undefined,
-      unit: 'ns per call', targets: c.targets, checks,
+      cpp: cppSamples ? median(cppSamples) : undefined,
+      cppSamples: cppSamples || undefined,
+      unit: 'ns per call',
+      targets: c.targets,
+      checks,
     };
   });
 
   env.loadavgEnd = os.loadavg();
   const res = {
-    options: opts, env, rows, memory,
+    options: opts,
+    env,
+    rows,
+    memory,
     python: { ...python, results: undefined, checks: undefined },
     cpp: { ...cpp, results: undefined, checks: undefined },
     seconds: (Date.now() - started) / 1000,

@@ -9,9 +9,9 @@ const { nn } = torch;
 type Tensor = torch.Tensor;
 
 export interface SeedModelOptions {
-  inputSize?: number;   // features per time step (the seed: 10)
-  hiddenSize?: number;  // the seed: 20
-  numLayers?: number;   // the seed: 2
+  inputSize?: number; // features per time step (the seed: 10)
+  hiddenSize?: number; // the seed: 20
+  numLayers?: number; // the seed: 2
   numHeads?: number;
   outputSize?: number;
 }
@@ -45,7 +45,9 @@ export class SeedModel extends nn.Module {
 
   constructor(opts: SeedModelOptions = {}) {
     super();
-    const inputSize = opts.inputSize ?? 10, hidden = opts.hiddenSize ?? 20, layers = opts.numLayers ?? 2;
+    const inputSize = opts.inputSize ?? 10,
+      hidden = opts.hiddenSize ?? 20,
+      layers = opts.numLayers ?? 2;
     this.encoder = new nn.LSTM(inputSize, hidden, { numLayers: layers });
     this.decoder = new nn.LSTM(hidden, hidden, { numLayers: layers });
     this.cross = new nn.MultiheadAttention(hidden, opts.numHeads ?? 4);
@@ -62,9 +64,14 @@ export class SeedModel extends nn.Module {
   /** Predictions and the per-head cross-attention weights `(N, heads, L, S)` (or null). */
   forwardWithWeights(x: Tensor, srcPadding?: Tensor | null, needWeights = true): [Tensor, Tensor | null] {
     return torch.tidy(() => {
-      const [memory] = this.encoder.forward(x);           // (L, N, H): the encoder's outputs
-      const [dec] = this.decoder.forward(memory);         // the decoder reads the encoder's outputs
-      const [ctx, weights] = this.cross.forward(dec, memory, memory, this.crossOptions(dec, memory, srcPadding, needWeights));
+      const [memory] = this.encoder.forward(x); // (L, N, H): the encoder's outputs
+      const [dec] = this.decoder.forward(memory); // the decoder reads the encoder's outputs
+      const [ctx, weights] = this.cross.forward(
+        dec,
+        memory,
+        memory,
+        this.crossOptions(dec, memory, srcPadding, needWeights),
+      );
       return [this.head.forward(ctx), weights] as [Tensor, Tensor | null];
     });
   }
@@ -83,7 +90,11 @@ export class SeedModel extends nn.Module {
   }
 
   /** `forwardWithWeights` on the pool (see `forwardAsync`). */
-  async forwardWithWeightsAsync(x: Tensor, srcPadding?: Tensor | null, needWeights = true): Promise<[Tensor, Tensor | null]> {
+  async forwardWithWeightsAsync(
+    x: Tensor,
+    srcPadding?: Tensor | null,
+    needWeights = true,
+  ): Promise<[Tensor, Tensor | null]> {
     // No torch.tidy in async code: the intermediates are disposed explicitly once used.
     const [memory, encState] = await this.encoder.forwardAsync(x);
     const [dec, decState] = await this.decoder.forwardAsync(memory);
@@ -105,7 +116,8 @@ export class SeedModel extends nn.Module {
 
   /** The cross-attention's masks: decoder step t attends to encoder steps 0..t that are not padding. */
   private crossOptions(dec: Tensor, memory: Tensor, srcPadding: Tensor | null | undefined, needWeights: boolean) {
-    const L = dec.shape[0], S = memory.shape[0];
+    const L = dec.shape[0],
+      S = memory.shape[0];
     return {
       // Causal across the two sequences: source and target are aligned in time, and the target
       // at step t is x_{t+1}; without this mask step t would read encoder step t+1 — its answer.

@@ -32,6 +32,7 @@ export function isGradEnabled(): boolean {
 
 /** Turns gradient recording on or off until changed again. */
 export function setGradEnabled(enabled: boolean): void {
-  if (typeof enabled !== 'boolean') throw new TypeError(`torch.setGradEnabled: expected enabled to be a boolean, got ${typeof enabled}`);
+  if (typeof enabled !== 'boolean')
+    throw new TypeError(`torch.setGradEnabled: expected enabled to be a boolean, got ${typeof enabled}`);
   native.setGradEnabled(enabled);
 }

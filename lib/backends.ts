@@ -75,7 +75,9 @@ function settle(): void {
 
 function parseKernel(fn: string, k: unknown): 'auto' | LstmKernel {
   if (k === 'auto' || k === 'libtorch' || k === 'composed') return k;
-  throw new TypeError(`${fn}: expected 'auto', 'libtorch' or 'composed', got ${typeof k === 'string' ? `'${k}'` : String(k)}`);
+  throw new TypeError(
+    `${fn}: expected 'auto', 'libtorch' or 'composed', got ${typeof k === 'string' ? `'${k}'` : String(k)}`,
+  );
 }
 
 /** PyTorch's `torch.backends`, for the CPU kernels torch-napi relies on. */
@@ -135,7 +137,8 @@ export const backends = {
     setLstmKernel(kernel: 'auto' | LstmKernel, options: { force?: boolean } = {}): void {
       const fn = 'torch.backends.rnn.setLstmKernel';
       const k = parseKernel(fn, kernel);
-      if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: expected an options object, got ${String(options)}`);
+      if (options === null || typeof options !== 'object')
+        throw new TypeError(`${fn}: expected an options object, got ${String(options)}`);
       for (const key of Object.keys(options)) {
         if (key !== 'force') throw new TypeError(`${fn}: unknown option '${key}' (expected: force)`);
       }
@@ -148,9 +151,11 @@ export const backends = {
       if (k === 'libtorch' && options.force !== true) {
         const c = backends.rnn.selfCheck();
         if (c.oneDnnPossible && !c.ok) {
-          throw new Error(`${fn}: libtorch ${c.libtorchVersion}'s LSTM kernel gives wrong results on this CPU ` +
-            `(capability ${c.cpuCapability}): max |diff| ${c.libtorchMaxAbsDiff.toExponential(2)} against a float64 ` +
-            `LSTM, see ${UPSTREAM}; keep 'auto', or pass { force: true } to use it anyway`);
+          throw new Error(
+            `${fn}: libtorch ${c.libtorchVersion}'s LSTM kernel gives wrong results on this CPU ` +
+              `(capability ${c.cpuCapability}): max |diff| ${c.libtorchMaxAbsDiff.toExponential(2)} against a float64 ` +
+              `LSTM, see ${UPSTREAM}; keep 'auto', or pass { force: true } to use it anyway`,
+          );
         }
       }
       auto = false;

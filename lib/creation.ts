@@ -2,7 +2,14 @@
 import { DType, DTYPES, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { optDevice } from './device';
 import {
-  checkAllocation, checkBool, checkInt, checkNumber, checkOptions, describe, shapeArgs, typeError,
+  checkAllocation,
+  checkBool,
+  checkInt,
+  checkNumber,
+  checkOptions,
+  describe,
+  shapeArgs,
+  typeError,
 } from './errors';
 import { native as N } from './native';
 import { Tensor, TypedArray, handle } from './tensor';
@@ -18,8 +25,13 @@ export interface TensorOptions {
 export type NestedData = number | boolean | bigint | readonly NestedData[];
 
 const TYPED: [new (...a: never[]) => TypedArray, DType][] = [
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [BigInt64Array, 'int64'], [Int32Array, 'int32'],
-  [Int16Array, 'int16'], [Int8Array, 'int8'], [Uint8Array, 'uint8'],
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [BigInt64Array, 'int64'],
+  [Int32Array, 'int32'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
 ];
 
 function typedDtype(v: ArrayBufferView): DType | undefined {
@@ -58,7 +70,9 @@ function shapeAndOptions(fn: string, args: unknown[]): [number[], TensorOptions]
     args = args.slice(0, -1);
   }
   if (args.length === 0)
-    throw new TypeError(`${fn}: expected a size, as ${fn}(2, 3) or ${fn}([2, 3]) (${fn}([]) for a 0-dim tensor), got none`);
+    throw new TypeError(
+      `${fn}: expected a size, as ${fn}(2, 3) or ${fn}([2, 3]) (${fn}([]) for a 0-dim tensor), got none`,
+    );
   return [shapeArgs(fn, args), options(fn, opts)];
 }
 
@@ -76,11 +90,15 @@ function alloc(fn: string, shape: number[], o: TensorOptions, dflt: DType = 'flo
  * NaN and ±Infinity never fit.
  */
 const INT_RANGES: Partial<Record<DType, [lo: number, hi: number]>> = {
-  int8: [-128, 127], int16: [-32768, 32767], int32: [-2147483648, 2147483647], uint8: [0, 255],
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-2147483648, 2147483647],
+  uint8: [0, 255],
   // 2^63 - 1 rounds to 2^63 as a double: checked as `< 2 ** 63` below.
   int64: [-(2 ** 63), 2 ** 63],
 };
-const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n),
+  INT64_MAX = 2n ** 63n - 1n;
 
 /** `data[0][2]` for flat index `i` of `shape`, for error messages. */
 function pathOf(shape: readonly number[], i: number): string {
@@ -93,8 +111,10 @@ function pathOf(shape: readonly number[], i: number): string {
 }
 
 function overflow(fn: string, v: number | bigint, shape: readonly number[], i: number, dtype: DType): never {
-  throw new RangeError(`${fn}: value ${typeof v === 'bigint' ? `${v}n` : v} at ${pathOf(shape, i)} cannot be ` +
-    `converted to ${dtype} without overflow`);
+  throw new RangeError(
+    `${fn}: value ${typeof v === 'bigint' ? `${v}n` : v} at ${pathOf(shape, i)} cannot be ` +
+      `converted to ${dtype} without overflow`,
+  );
 }
 
 /** Checks numbers against an integer dtype (see INT_RANGES); wraps uint8's negative integers in place. */
@@ -102,12 +122,19 @@ function checkIntNumbers(fn: string, buf: Float64Array, shape: readonly number[]
   const range = INT_RANGES[dtype];
   if (range === undefined) return;
   const [lo, hi] = range;
-  const int64 = dtype === 'int64', uint8 = dtype === 'uint8';
+  const int64 = dtype === 'int64',
+    uint8 = dtype === 'uint8';
   for (let i = 0; i < buf.length; i++) {
     const v = buf[i];
-    if (int64) { if (!(v >= lo && v < hi)) overflow(fn, v, shape, i, dtype); continue; }
+    if (int64) {
+      if (!(v >= lo && v < hi)) overflow(fn, v, shape, i, dtype);
+      continue;
+    }
     if (v >= lo && v <= hi) continue;
-    if (uint8 && Number.isInteger(v) && v >= -255 && v < 0) { buf[i] = v + 256; continue; }
+    if (uint8 && Number.isInteger(v) && v >= -255 && v < 0) {
+      buf[i] = v + 256;
+      continue;
+    }
     overflow(fn, v, shape, i, dtype);
   }
 }
@@ -161,7 +188,8 @@ export function tensor(data: NestedData | TypedArray, opts?: TensorOptions): Ten
     if (src === undefined) typeError(fn, 'data', 'a nested array, a number, a boolean or a supported TypedArray', data);
     return finish(fn, N.fromBuffer(data, [data.length], dtypeCode(fn, src), target, device), o);
   }
-  if (data instanceof Tensor) throw new TypeError(`${fn}: data is already a Tensor; use t.clone() or t.detach().clone()`);
+  if (data instanceof Tensor)
+    throw new TypeError(`${fn}: data is already a Tensor; use t.clone() or t.detach().clone()`);
   const shape = inferShape(fn, data as NestedData);
   let numel = 1;
   for (const s of shape) numel *= s;
@@ -183,26 +211,39 @@ export function tensor(data: NestedData | TypedArray, opts?: TensorOptions): Ten
       return;
     }
     if (!Array.isArray(v))
-      throw new TypeError(`${fn}: expected a sequence of length ${shape[d]} at data${path} (dim ${d}), got ${describe(v)}`);
+      throw new TypeError(
+        `${fn}: expected a sequence of length ${shape[d]} at data${path} (dim ${d}), got ${describe(v)}`,
+      );
     if (v.length !== shape[d])
-      throw new TypeError(`${fn}: expected a sequence of length ${shape[d]} at data${path} (dim ${d}), got length ${v.length}`);
+      throw new TypeError(
+        `${fn}: expected a sequence of length ${shape[d]} at data${path} (dim ${d}), got length ${v.length}`,
+      );
     for (let i = 0; i < v.length; i++) walk(v[i], d + 1, `${path}[${i}]`);
   };
   walk(data as NestedData, 0, '');
   let buf: TypedArray, src: DType, dflt: DType;
   if (kind === 'boolean') {
-    buf = Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0)); src = 'bool'; dflt = 'bool';
+    buf = Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0));
+    src = 'bool';
+    dflt = 'bool';
   } else if (kind === 'bigint') {
     checkBigints(fn, flat as bigint[], shape, target === undefined ? undefined : DTYPES[target]);
-    buf = BigInt64Array.from(flat as bigint[]); src = 'int64'; dflt = 'int64';
+    buf = BigInt64Array.from(flat as bigint[]);
+    src = 'int64';
+    dflt = 'int64';
   } else {
-    buf = Float64Array.from(flat as number[]); src = 'float64'; dflt = 'float32';
+    buf = Float64Array.from(flat as number[]);
+    src = 'float64';
+    dflt = 'float32';
     if (target !== undefined) checkIntNumbers(fn, buf, shape, DTYPES[target]);
   }
   return finish(fn, N.fromBuffer(buf, shape, dtypeCode(fn, src), target ?? dtypeCode(fn, dflt), device), o);
 }
 
-type ShapeArgs = [...dims: number[]] | [...dims: number[], opts: TensorOptions] | [shape: number[], opts?: TensorOptions];
+type ShapeArgs =
+  | [...dims: number[]]
+  | [...dims: number[], opts: TensorOptions]
+  | [shape: number[], opts?: TensorOptions];
 type Make = (shape: number[], dtype: number, device: string | undefined) => ReturnType<typeof N.zeros>;
 
 /** Validates the options under `fn` and makes the tensor. */
@@ -237,8 +278,15 @@ export const rand = factory('rand', makeRand);
 export const randn = factory('randn', makeRandn);
 
 function fullImpl(fn: string, s: number[], fillValue: unknown, o: TensorOptions): Tensor {
-  if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean') typeError(fn, 'fillValue', 'a number or boolean', fillValue);
-  return create(fn, (sh, d, dev) => N.full(sh, fillValue, d, dev), s, o, typeof fillValue === 'boolean' ? 'bool' : 'float32');
+  if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean')
+    typeError(fn, 'fillValue', 'a number or boolean', fillValue);
+  return create(
+    fn,
+    (sh, d, dev) => N.full(sh, fillValue, d, dev),
+    s,
+    o,
+    typeof fillValue === 'boolean' ? 'bool' : 'float32',
+  );
 }
 
 /** `full(shape, value, opts)`: numbers give float32, booleans bool (unless `dtype`). */
@@ -250,9 +298,19 @@ export function full(shape: number[], fillValue: number | boolean, opts?: Tensor
 /**
  * Random integers in `[low, high)`: `randint(high, shape)` or `randint(low, high, shape)`; int64.
  */
-export function randint(low: number, high: number | number[], shape?: number[] | TensorOptions, opts?: TensorOptions): Tensor {
+export function randint(
+  low: number,
+  high: number | number[],
+  shape?: number[] | TensorOptions,
+  opts?: TensorOptions,
+): Tensor {
   const fn = 'torch.randint';
-  if (Array.isArray(high)) { opts = shape as TensorOptions | undefined; shape = high; high = low; low = 0; }
+  if (Array.isArray(high)) {
+    opts = shape as TensorOptions | undefined;
+    shape = high;
+    high = low;
+    low = 0;
+  }
   checkInt(fn, 'low', low);
   checkInt(fn, 'high', high);
   if (high <= low) throw new RangeError(`${fn}: expected low < high, got low=${low}, high=${high}`);
@@ -266,16 +324,32 @@ export function randint(low: number, high: number | number[], shape?: number[] |
  * `arange(end)`, `arange(start, end, step?)`: int64 when every argument is an integer (as
  * PyTorch with Python ints), float32 otherwise.
  */
-export function arange(start: number, end?: number | TensorOptions, step?: number | TensorOptions, opts?: TensorOptions): Tensor {
+export function arange(
+  start: number,
+  end?: number | TensorOptions,
+  step?: number | TensorOptions,
+  opts?: TensorOptions,
+): Tensor {
   const fn = 'torch.arange';
-  if (typeof end !== 'number') { opts = end; end = start; start = 0; step = 1; }
-  else if (typeof step !== 'number') { opts = step; step = 1; }
-  checkNumber(fn, 'start', start); checkNumber(fn, 'end', end); checkNumber(fn, 'step', step);
+  if (typeof end !== 'number') {
+    opts = end;
+    end = start;
+    start = 0;
+    step = 1;
+  } else if (typeof step !== 'number') {
+    opts = step;
+    step = 1;
+  }
+  checkNumber(fn, 'start', start);
+  checkNumber(fn, 'end', end);
+  checkNumber(fn, 'step', step);
   if (!Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(step))
     throw new RangeError(`${fn}: start, end and step must be finite, got ${start}, ${end}, ${step}`);
   if (step === 0) throw new RangeError(`${fn}: step must be nonzero`);
   if ((end - start) / step < 0)
-    throw new RangeError(`${fn}: upper bound and larger bound inconsistent with step sign (start=${start}, end=${end}, step=${step})`);
+    throw new RangeError(
+      `${fn}: upper bound and larger bound inconsistent with step sign (start=${start}, end=${end}, step=${step})`,
+    );
   const o = options(fn, opts);
   const integral = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
   const dflt: DType = integral ? 'int64' : 'float32';
@@ -286,7 +360,9 @@ export function arange(start: number, end?: number | TensorOptions, step?: numbe
 /** `steps` values evenly spaced from `start` to `end` inclusive. */
 export function linspace(start: number, end: number, steps: number, opts?: TensorOptions): Tensor {
   const fn = 'torch.linspace';
-  checkNumber(fn, 'start', start); checkNumber(fn, 'end', end); checkInt(fn, 'steps', steps, 0);
+  checkNumber(fn, 'start', start);
+  checkNumber(fn, 'end', end);
+  checkInt(fn, 'steps', steps, 0);
   const o = options(fn, opts);
   const [code, device] = alloc(fn, [steps], o);
   return finish(fn, N.linspace(start, end, steps, code, device), o);
@@ -295,8 +371,12 @@ export function linspace(start: number, end: number, steps: number, opts?: Tenso
 /** The `n × m` identity (m defaults to n). */
 export function eye(n: number, m?: number | TensorOptions, opts?: TensorOptions): Tensor {
   const fn = 'torch.eye';
-  if (typeof m !== 'number') { opts = m; m = n; }
-  checkInt(fn, 'n', n, 0); checkInt(fn, 'm', m, 0);
+  if (typeof m !== 'number') {
+    opts = m;
+    m = n;
+  }
+  checkInt(fn, 'n', n, 0);
+  checkInt(fn, 'm', m, 0);
   const o = options(fn, opts);
   const [code, device] = alloc(fn, [n, m], o);
   return finish(fn, N.eye(n, m, code, device), o);

@@ -15,8 +15,10 @@ export function checkDevice(fn: string, v: unknown): string {
   if (!m) typeError(fn, 'device', "'cpu', 'cuda' or 'cuda:N'", v);
   if (m[1] === 'cuda') {
     if (!native.cudaIsAvailable())
-      throw new Error(`${fn}: device '${v}' requested but CUDA is not available ` +
-        `(libtorch built ${native.config().cudaBuilt ? 'with' : 'without'} CUDA; no usable GPU found)`);
+      throw new Error(
+        `${fn}: device '${v}' requested but CUDA is not available ` +
+          `(libtorch built ${native.config().cudaBuilt ? 'with' : 'without'} CUDA; no usable GPU found)`,
+      );
     const index = m[3] === undefined ? 0 : Number(m[3]);
     const count = native.cudaDeviceCount();
     if (index >= count) throw new RangeError(`${fn}: device '${v}' does not exist (${count} CUDA device(s))`);

@@ -4,16 +4,30 @@ import { native } from './native';
 
 /** The dtypes torch-napi supports, as PyTorch names them without the `torch.` prefix. */
 export type DType =
-  | 'float32' | 'float64' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'bfloat16'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool';
 
-export const float32 = 'float32', float = 'float32';
-export const float64 = 'float64', double = 'float64';
-export const float16 = 'float16', half = 'float16';
+export const float32 = 'float32',
+  float = 'float32';
+export const float64 = 'float64',
+  double = 'float64';
+export const float16 = 'float16',
+  half = 'float16';
 export const bfloat16 = 'bfloat16';
-export const int64 = 'int64', long = 'int64';
-export const int32 = 'int32', int = 'int32';
-export const int16 = 'int16', short = 'int16';
+export const int64 = 'int64',
+  long = 'int64';
+export const int32 = 'int32',
+  int = 'int32';
+export const int16 = 'int16',
+  short = 'int16';
 export const int8 = 'int8';
 export const uint8 = 'uint8';
 export const bool = 'bool';
@@ -21,10 +35,21 @@ export const bool = 'bool';
 /** Index = native dtype code (the order is fixed by native/core.cc). */
 export const DTYPES: readonly DType[] = native.dtypeNames() as DType[];
 const CODES: Record<string, number> = Object.create(null);
-DTYPES.forEach((d, i) => { CODES[d] = i; });
+DTYPES.forEach((d, i) => {
+  CODES[d] = i;
+});
 
 export const ITEM_SIZE: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export function isFloatingPoint(d: DType): boolean {

@@ -31,13 +31,20 @@ export function describe(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (v === null) return 'null';
   switch (typeof v) {
-    case 'number': return `the number ${v}`;
-    case 'boolean': return `the boolean ${v}`;
-    case 'bigint': return `the bigint ${v}n`;
-    case 'string': return `a string (${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)})`;
-    case 'function': return 'a function';
-    case 'symbol': return 'a symbol';
-    default: break;
+    case 'number':
+      return `the number ${v}`;
+    case 'boolean':
+      return `the boolean ${v}`;
+    case 'bigint':
+      return `the bigint ${v}n`;
+    case 'string':
+      return `a string (${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)})`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default:
+      break;
   }
   if (Array.isArray(v)) return `an array of length ${v.length}`;
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
@@ -58,7 +65,13 @@ export function rangeError(fn: string, arg: string, expected: string, got: unkno
 export function checkInt(fn: string, arg: string, v: unknown, min = -Infinity): number {
   if (typeof v !== 'number') typeError(fn, arg, 'an integer', v);
   if (!Number.isSafeInteger(v)) rangeError(fn, arg, 'an integer', v);
-  if (v < min) rangeError(fn, arg, min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`, v);
+  if (v < min)
+    rangeError(
+      fn,
+      arg,
+      min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`,
+      v,
+    );
   return v;
 }
 
@@ -118,13 +131,17 @@ export function checkAllocation(fn: string, shape: readonly number[], itemSize: 
   if ((device === undefined || device === 'cpu') && bytes > totalMemory)
     throw new RangeError(
       `${fn}: shape [${shape.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's ` +
-        `${formatBytes(totalMemory)} of memory`);
+        `${formatBytes(totalMemory)} of memory`,
+    );
 }
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 

@@ -150,7 +150,9 @@ function formatFixed(x: number, digits: number): string {
     s = '0'.repeat(digits + 1);
   } else {
     const { mant, exp } = decompose(Math.abs(x));
-    s = roundScaled(mant, exp, digits).toString().padStart(digits + 1, '0');
+    s = roundScaled(mant, exp, digits)
+      .toString()
+      .padStart(digits + 1, '0');
   }
   if (digits > 0) s = `${s.slice(0, s.length - digits)}.${s.slice(s.length - digits)}`;
   return sign + s;
@@ -441,9 +443,10 @@ export function formatTensor(t: FormatInput, opts?: FormatOptions): string {
   const prefix = opts?.prefix ?? 'tensor(';
   if (typeof prefix !== 'string') throw new TypeError('formatTensor: prefix must be a string');
   const { shape, dtype, values } = t;
-  const kind = typeof dtype === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_KINDS, dtype)
-    ? DTYPE_KINDS[dtype]
-    : undefined;
+  const kind =
+    typeof dtype === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_KINDS, dtype)
+      ? DTYPE_KINDS[dtype]
+      : undefined;
   if (kind === undefined) throw new TypeError(`formatTensor: unsupported dtype ${String(dtype)}`);
   if (shape === null || typeof shape !== 'object' || typeof shape.length !== 'number') {
     throw new RangeError('formatTensor: shape must be an array of sizes');
@@ -460,9 +463,7 @@ export function formatTensor(t: FormatInput, opts?: FormatOptions): string {
     throw new TypeError('formatTensor: values must be an array-like');
   }
   if (values.length !== numel) {
-    throw new RangeError(
-      `formatTensor: shape [${dims.join(', ')}] needs ${numel} values, got ${values.length}`,
-    );
+    throw new RangeError(`formatTensor: shape [${dims.join(', ')}] needs ${numel} values, got ${values.length}`);
   }
 
   const indent = prefix.length;

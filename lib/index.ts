@@ -8,7 +8,22 @@
  */
 export { TorchError } from './errors';
 export {
-  float32, float, float64, double, float16, half, bfloat16, int64, long, int32, int, int16, short, int8, uint8, bool,
+  float32,
+  float,
+  float64,
+  double,
+  float16,
+  half,
+  bfloat16,
+  int64,
+  long,
+  int32,
+  int,
+  int16,
+  short,
+  int8,
+  uint8,
+  bool,
 } from './dtype';
 export type { DType } from './dtype';
 export type { Device } from './device';

@@ -30,8 +30,16 @@ import { Tensor } from './tensor';
  * | `Device`                    | a device string such as `'cpu'`                              |
  */
 export type JitValue =
-  | Tensor | number | bigint | boolean | string | null | undefined
-  | JitValue[] | { [key: string]: JitValue } | Map<JitValue, JitValue>;
+  | Tensor
+  | number
+  | bigint
+  | boolean
+  | string
+  | null
+  | undefined
+  | JitValue[]
+  | { [key: string]: JitValue }
+  | Map<JitValue, JitValue>;
 
 export interface LoadOptions {
   /** Where the module's parameters and buffers go (`map_location`). Default: where they were saved. */
@@ -93,7 +101,10 @@ export class ScriptModule {
   schema(name = 'forward'): string {
     if (typeof name !== 'string') typeError('ScriptModule.schema', 'name', 'a method name (a string)', name);
     const s = N.jitSchema(this.handle('ScriptModule.schema'), name);
-    if (s === null) throw new Error(`ScriptModule.schema: the module has no method '${name}' (its methods: ${this.methods().join(', ') || 'none'})`);
+    if (s === null)
+      throw new Error(
+        `ScriptModule.schema: the module has no method '${name}' (its methods: ${this.methods().join(', ') || 'none'})`,
+      );
     return s;
   }
 
@@ -171,15 +182,20 @@ function readArchive(src: ByteSource): Buffer {
     if (!(e instanceof FormatError)) throw e;
     // A zip's local-header signature first: a damaged archive rather than some other file.
     const zipped = src.size >= 4 && src.read(0, 4).readUInt32LE(0) === 0x04034b50;
-    throw new FormatError(`not a TorchScript file: ${zipped ? 'a damaged zip archive (truncated or corrupt?): ' : ''}${e.message}`);
+    throw new FormatError(
+      `not a TorchScript file: ${zipped ? 'a damaged zip archive (truncated or corrupt?): ' : ''}${e.message}`,
+    );
   }
   const names = zip.entries.map((e) => e.name);
   const root = names.length ? names[0].split('/')[0] : '';
   const has = (rec: string): boolean => zip.get(`${root}/${rec}`) !== undefined;
-  if (!has('data.pkl')) throw new FormatError('not a TorchScript file: a zip archive without the records of a PyTorch file');
+  if (!has('data.pkl'))
+    throw new FormatError('not a TorchScript file: a zip archive without the records of a PyTorch file');
   if (!has('constants.pkl') || !names.some((n) => n.startsWith(`${root}/code/`)))
-    throw new FormatError('not a TorchScript file: it is a torch.save checkpoint (no TorchScript code in it); ' +
-      'load it with torch.load, or export the model from Python with torch.jit.script / torch.jit.trace');
+    throw new FormatError(
+      'not a TorchScript file: it is a torch.save checkpoint (no TorchScript code in it); ' +
+        'load it with torch.load, or export the model from Python with torch.jit.script / torch.jit.trace',
+    );
   // Every record's CRC: a truncated or corrupt file fails here, before libtorch reads it. The
   // pickles libtorch unpickles and the code it parses are also checked for bounds its reader and
   // parser lack (pickle_scan.ts): nesting, declared lengths, memo indices, bracket depth.
@@ -187,7 +203,10 @@ function readArchive(src: ByteSource): Buffer {
     let data: Buffer;
     if (e.method === 0) data = zip.read(e);
     else if (e.method === 8) data = checkDeflated(src, e);
-    else throw new FormatError(`entry '${e.name}' uses compression method ${e.method} (TorchScript files use none or deflate)`);
+    else
+      throw new FormatError(
+        `entry '${e.name}' uses compression method ${e.method} (TorchScript files use none or deflate)`,
+      );
     const rel = e.name.slice(root.length + 1);
     if (rel === 'data.pkl' || rel === 'constants.pkl') scanPickle(data, rel);
     else if (rel.startsWith('code/') && rel.endsWith('.py')) scanCode(data.toString('utf8'), rel);
@@ -198,16 +217,19 @@ function readArchive(src: ByteSource): Buffer {
 /** Checks a deflated record (TorchScript compresses its code files): it inflates to its size and CRC-32. */
 function checkDeflated(src: ByteSource, e: ZipEntry): Buffer {
   const h = src.read(e.localOffset, 30);
-  if (h.readUInt32LE(0) !== 0x04034b50) throw new FormatError(`entry '${e.name}' has no local header at offset ${e.localOffset}`);
+  if (h.readUInt32LE(0) !== 0x04034b50)
+    throw new FormatError(`entry '${e.name}' has no local header at offset ${e.localOffset}`);
   const start = e.localOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
-  if (start + e.compressedSize > e.limit) throw new FormatError(`entry '${e.name}' runs into the next entry or the central directory`);
+  if (start + e.compressedSize > e.limit)
+    throw new FormatError(`entry '${e.name}' runs into the next entry or the central directory`);
   let data: Buffer;
   try {
     data = zlib.inflateRawSync(src.read(start, e.compressedSize), { maxOutputLength: Math.max(1, e.size) });
   } catch (err) {
     throw new FormatError(`entry '${e.name}' does not inflate (the file is corrupt): ${(err as Error).message}`);
   }
-  if (data.length !== e.size || crc32(data) !== e.crc) throw new FormatError(`entry '${e.name}' fails its CRC-32 check (the file is corrupt)`);
+  if (data.length !== e.size || crc32(data) !== e.crc)
+    throw new FormatError(`entry '${e.name}' fails its CRC-32 check (the file is corrupt)`);
   return data;
 }
 

@@ -13,10 +13,15 @@ const kept = new WeakSet<Tensor>();
 function collect(root: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
   const stack: unknown[] = [root];
   // children are pushed last first, so that they are popped in their own order
-  const pushAll = (xs: unknown[]) => { for (let i = xs.length - 1; i >= 0; i--) stack.push(xs[i]); };
+  const pushAll = (xs: unknown[]) => {
+    for (let i = xs.length - 1; i >= 0; i--) stack.push(xs[i]);
+  };
   while (stack.length) {
     const v = stack.pop();
-    if (v instanceof Tensor) { out.add(v); continue; }
+    if (v instanceof Tensor) {
+      out.add(v);
+      continue;
+    }
     if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
     if (Array.isArray(v)) pushAll(v);
@@ -27,7 +32,11 @@ function collect(root: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
 }
 
 function isThenable(v: unknown): boolean {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
@@ -58,22 +67,29 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
     if (!thenable) collect(result, keep, new Set());
   } catch (e) {
     scopes.pop();
-    for (const t of scope) { if (kept.has(t)) armGC(t); else disposeOrDefer(t); }
+    for (const t of scope) {
+      if (kept.has(t)) armGC(t);
+      else disposeOrDefer(t);
+    }
     throw e;
   }
   scopes.pop();
   if (thenable) {
     // The async body still runs and may use what it created: leave those tensors to the GC.
     for (const t of scope) armGC(t);
-    throw new TypeError('torch.tidy: fn returned a Promise; tidy only scopes synchronous code. ' +
-      'In async code, dispose tensors explicitly or with `using`.');
+    throw new TypeError(
+      'torch.tidy: fn returned a Promise; tidy only scopes synchronous code. ' +
+        'In async code, dispose tensors explicitly or with `using`.',
+    );
   }
   const parent = scopes.length ? scopes[scopes.length - 1] : undefined;
   for (const t of scope) {
-    if (kept.has(t)) armGC(t);  // kept tensors leave every scope
-    else if (keep.has(t)) { if (parent) parent.push(t); else armGC(t); }
-    else disposeOrDefer(t);
-
+    if (kept.has(t))
+      armGC(t); // kept tensors leave every scope
+    else if (keep.has(t)) {
+      if (parent) parent.push(t);
+      else armGC(t);
+    } else disposeOrDefer(t);
   }
   return result;
 }
@@ -81,7 +97,11 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
 // dispose is idempotent on any real handle; it throws only for a tensor held by an in-flight
 // async call, which then falls back to the GC (the async call keeps its data alive meanwhile).
 function disposeOrDefer(t: Tensor): void {
-  try { t.dispose(); } catch { armGC(t); }
+  try {
+    t.dispose();
+  } catch {
+    armGC(t);
+  }
 }
 
 /** Exempts a tensor from disposal by any enclosing `tidy`; returns it. */

@@ -101,10 +101,30 @@ export interface Native {
   /** kinds: bit 0 = a is a tensor, bit 1 = b is a tensor */
   where(cond: H, a: H | S, b: H | S, kinds: number): H;
   // unary
-  neg(a: H): H; abs(a: H): H; exp(a: H): H; log(a: H): H; log1p(a: H): H; expm1(a: H): H;
-  sqrt(a: H): H; rsqrt(a: H): H; reciprocal(a: H): H; sign(a: H): H; floor(a: H): H; ceil(a: H): H;
-  round(a: H): H; trunc(a: H): H; sin(a: H): H; cos(a: H): H; tanh(a: H): H; sigmoid(a: H): H;
-  relu(a: H): H; erf(a: H): H; square(a: H): H; isnan(a: H): H; isinf(a: H): H; isfinite(a: H): H;
+  neg(a: H): H;
+  abs(a: H): H;
+  exp(a: H): H;
+  log(a: H): H;
+  log1p(a: H): H;
+  expm1(a: H): H;
+  sqrt(a: H): H;
+  rsqrt(a: H): H;
+  reciprocal(a: H): H;
+  sign(a: H): H;
+  floor(a: H): H;
+  ceil(a: H): H;
+  round(a: H): H;
+  trunc(a: H): H;
+  sin(a: H): H;
+  cos(a: H): H;
+  tanh(a: H): H;
+  sigmoid(a: H): H;
+  relu(a: H): H;
+  erf(a: H): H;
+  square(a: H): H;
+  isnan(a: H): H;
+  isinf(a: H): H;
+  isfinite(a: H): H;
   silu(a: H): H;
   gelu(a: H, approximate?: string): H;
   softmax(a: H, dim: number, dtype?: number): H;
@@ -201,19 +221,51 @@ export interface Native {
   dropout(x: H, p: number, train: boolean): H;
   layerNorm(x: H, shape: number[], w: Opt<H>, b: Opt<H>, eps: number): H;
   /** mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU */
-  rnn(mode: number, input: H, batchSizes: H | null, hx: H[], params: H[], hasBiases: boolean, numLayers: number,
-    dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): H[];
+  rnn(
+    mode: number,
+    input: H,
+    batchSizes: H | null,
+    hx: H[],
+    params: H[],
+    hasBiases: boolean,
+    numLayers: number,
+    dropout: number,
+    train: boolean,
+    bidirectional: boolean,
+    batchFirst: boolean,
+  ): H[];
   rnnCell(mode: number, input: H, hx: H[], wIh: H, wHh: H, bIh?: H, bHh?: H): H[];
   packPadded(input: H, lengths: H, batchFirst: boolean): [H, H];
   padPacked(data: H, batchSizes: H, batchFirst: boolean, paddingValue: number, totalLength: number): [H, H];
   padSequence(seqs: H[], batchFirst: boolean, paddingValue: number): H;
   setData(t: H, src: H): void;
   // attention (native/attention.cc)
-  mha(query: H, key: H, value: H, numHeads: number, batched: boolean, batchFirst: boolean, qkvSame: boolean,
-    kvSame: boolean, inProjWeight: Opt<H>, inProjBias: Opt<H>, qProjWeight: Opt<H>, kProjWeight: Opt<H>,
-    vProjWeight: Opt<H>, biasK: Opt<H>, biasV: Opt<H>, addZeroAttn: boolean, dropoutP: number, training: boolean,
-    outProjWeight: H, outProjBias: Opt<H>, attnMask: Opt<H>, keyPaddingMask: Opt<H>, needWeights: boolean,
-    averageAttnWeights: boolean): [H, H | null];
+  mha(
+    query: H,
+    key: H,
+    value: H,
+    numHeads: number,
+    batched: boolean,
+    batchFirst: boolean,
+    qkvSame: boolean,
+    kvSame: boolean,
+    inProjWeight: Opt<H>,
+    inProjBias: Opt<H>,
+    qProjWeight: Opt<H>,
+    kProjWeight: Opt<H>,
+    vProjWeight: Opt<H>,
+    biasK: Opt<H>,
+    biasV: Opt<H>,
+    addZeroAttn: boolean,
+    dropoutP: number,
+    training: boolean,
+    outProjWeight: H,
+    outProjBias: Opt<H>,
+    attnMask: Opt<H>,
+    keyPaddingMask: Opt<H>,
+    needWeights: boolean,
+    averageAttnWeights: boolean,
+  ): [H, H | null];
   sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
   qr(a: H): [H, H];
   // losses and optimizer kernels (native/optim.cc); reduction: 0 none, 1 mean, 2 sum
@@ -226,32 +278,112 @@ export interface Native {
   binaryCrossEntropy(x: H, y: H, weight: Opt<H>, reduction: number): H;
   binaryCrossEntropyWithLogits(x: H, y: H, weight: Opt<H>, posWeight: Opt<H>, reduction: number): H;
   klDiv(x: H, y: H, reduction: number, logTarget: boolean): H;
-  sgdStep(param: H, grad: H, buf: H | null, lr: number, momentum: number, dampening: number, weightDecay: number,
-    nesterov: boolean, maximize: boolean): H | null;
-  adamStep(param: H, grad: H, expAvg: H, expAvgSq: H, maxExpAvgSq: H | null, step: H, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean, decoupled: boolean): void;
-  rmspropStep(param: H, grad: H, squareAvg: H, gradAvg: H | null, buf: H | null, lr: number, alpha: number, eps: number,
-    weightDecay: number, momentum: number, centered: boolean, maximize: boolean): void;
-  adagradStep(param: H, grad: H, stateSum: H, step: H, lr: number, lrDecay: number, weightDecay: number, eps: number,
-    maximize: boolean): void;
+  sgdStep(
+    param: H,
+    grad: H,
+    buf: H | null,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    maximize: boolean,
+  ): H | null;
+  adamStep(
+    param: H,
+    grad: H,
+    expAvg: H,
+    expAvgSq: H,
+    maxExpAvgSq: H | null,
+    step: H,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    maximize: boolean,
+    decoupled: boolean,
+  ): void;
+  rmspropStep(
+    param: H,
+    grad: H,
+    squareAvg: H,
+    gradAvg: H | null,
+    buf: H | null,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+    centered: boolean,
+    maximize: boolean,
+  ): void;
+  adagradStep(
+    param: H,
+    grad: H,
+    stateSum: H,
+    step: H,
+    lr: number,
+    lrDecay: number,
+    weightDecay: number,
+    eps: number,
+    maximize: boolean,
+  ): void;
   clipGradNorm(grads: H[], maxNorm: number, normType: number, errorIfNonfinite: boolean): H;
   clipGradValue(grads: H[], clipValue: number): void;
   // async (native/workers.h): each resolves with the result handles (null for an absent result)
   matmulAsync(a: H, b: H): Promise<H[]>;
   linearAsync(x: H, w: H, b?: H): Promise<H[]>;
-  rnnAsync(mode: number, input: H, batchSizes: H | null, hx: H[], params: H[], hasBiases: boolean, numLayers: number,
-    dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): Promise<H[]>;
-  mhaAsync(query: H, key: H, value: H, numHeads: number, batched: boolean, batchFirst: boolean, qkvSame: boolean,
-    kvSame: boolean, inProjWeight: Opt<H>, inProjBias: Opt<H>, qProjWeight: Opt<H>, kProjWeight: Opt<H>,
-    vProjWeight: Opt<H>, biasK: Opt<H>, biasV: Opt<H>, addZeroAttn: boolean, dropoutP: number, training: boolean,
-    outProjWeight: H, outProjBias: Opt<H>, attnMask: Opt<H>, keyPaddingMask: Opt<H>, needWeights: boolean,
-    averageAttnWeights: boolean): Promise<[H, H | null]>;
+  rnnAsync(
+    mode: number,
+    input: H,
+    batchSizes: H | null,
+    hx: H[],
+    params: H[],
+    hasBiases: boolean,
+    numLayers: number,
+    dropout: number,
+    train: boolean,
+    bidirectional: boolean,
+    batchFirst: boolean,
+  ): Promise<H[]>;
+  mhaAsync(
+    query: H,
+    key: H,
+    value: H,
+    numHeads: number,
+    batched: boolean,
+    batchFirst: boolean,
+    qkvSame: boolean,
+    kvSame: boolean,
+    inProjWeight: Opt<H>,
+    inProjBias: Opt<H>,
+    qProjWeight: Opt<H>,
+    kProjWeight: Opt<H>,
+    vProjWeight: Opt<H>,
+    biasK: Opt<H>,
+    biasV: Opt<H>,
+    addZeroAttn: boolean,
+    dropoutP: number,
+    training: boolean,
+    outProjWeight: H,
+    outProjBias: Opt<H>,
+    attnMask: Opt<H>,
+    keyPaddingMask: Opt<H>,
+    needWeights: boolean,
+    averageAttnWeights: boolean,
+  ): Promise<[H, H | null]>;
   backwardAsync(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): Promise<[]>;
   /**
    * One optimizer step on the pool: `updates[i]` holds one parameter's arguments of `<kind>Step`;
    * resolves with SGD's created momentum buffers (null elsewhere). `name` prefixes its errors.
    */
-  optimStepAsync<K extends OptimKernel>(name: string, kind: K, updates: Parameters<Native[`${K}Step`]>[]): Promise<(H | null)[]>;
+  optimStepAsync<K extends OptimKernel>(
+    name: string,
+    kind: K,
+    updates: Parameters<Native[`${K}Step`]>[],
+  ): Promise<(H | null)[]>;
   /** ops: 'matmul', 'mm', 'bmm' (a, b); 'linear' (x, w, b?) */
   runAsync(op: string, ...args: Opt<H>[]): Promise<H[]>;
   // TorchScript (native/jit.cc). Values cross by the method's schema; tensors cross as instances
@@ -298,7 +430,9 @@ export const packageRoot = ((): string => {
   for (let dir = path.resolve(__dirname, '..'); ; dir = path.dirname(dir)) {
     try {
       if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'torch-napi') return dir;
-    } catch { /* keep looking */ }
+    } catch {
+      /* keep looking */
+    }
     if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
   }
 })();
@@ -310,11 +444,16 @@ function addonKind(file: string): 'prebuild' | 'local build' {
 
 /** What a prebuild or a cmake-js build recorded about the libtorch it was built against (null: nothing recorded). */
 function builtAgainst(file: string | undefined): Record<string, unknown> | null {
-  const records = file && addonKind(file) === 'prebuild'
-    ? [path.join(path.dirname(file), 'libtorch.json')]
-    : [path.join(packageRoot, 'build', 'libtorch.json')];
+  const records =
+    file && addonKind(file) === 'prebuild'
+      ? [path.join(path.dirname(file), 'libtorch.json')]
+      : [path.join(packageRoot, 'build', 'libtorch.json')];
   for (const f of records) {
-    try { return JSON.parse(fs.readFileSync(f, 'utf8')); } catch { /* not recorded */ }
+    try {
+      return JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch {
+      /* not recorded */
+    }
   }
   return null;
 }
@@ -329,13 +468,17 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
     // TORCH_NAPI_PREBUILD: node-gyp-build's override of the directory it searches.
     const dir = process.env.TORCH_NAPI_PREBUILD || packageRoot;
     const candidates = [path.join(dir, 'build', 'Release'), path.join(dir, 'prebuilds', tuple)];
-    lines.push(`  addon: none found (no local build, no prebuild for ${tuple}); searched: ` +
-      candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '));
+    lines.push(
+      `  addon: none found (no local build, no prebuild for ${tuple}); searched: ` +
+        candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '),
+    );
   }
   const info = builtAgainst(file);
   if (info) {
     const sonames = Array.isArray(info.libtorchSonames) ? `, needs ${info.libtorchSonames.join(' ')}` : '';
-    lines.push(`  built against: libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${sonames}`);
+    lines.push(
+      `  built against: libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${sonames}`,
+    );
   } else {
     lines.push('  built against: not recorded');
   }
@@ -366,7 +509,7 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
       : `compile against the libtorch on this machine: ${rebuild}.`;
   } else {
     fix = checkout
-      ? 'run `bash scripts/setup.sh` (installs Debian\'s libtorch-dev and builds), or set LIBTORCH to an unpacked ' +
+      ? "run `bash scripts/setup.sh` (installs Debian's libtorch-dev and builds), or set LIBTORCH to an unpacked " +
         'libtorch and rebuild with `npm run build` (or `npm install --build-from-source`).'
       : `the local build does not match this machine's libtorch any more; rebuild it: ${rebuild}.`;
   }

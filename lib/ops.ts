@@ -7,7 +7,9 @@ import { Tensor, TensorOrScalar, checkDimRange, disposedError, handle } from './
 function tensorList(fn: string, ts: unknown): Handle[] {
   if (!Array.isArray(ts)) typeError(fn, 'tensors', 'an array of Tensors', ts);
   if (ts.length === 0) throw new RangeError(`${fn}: expected a non-empty array of Tensors`);
-  return ts.map((t, i) => (t instanceof Tensor && t._disposed ? disposedError(fn, `element ${i} of tensors`) : handle(t, fn, `tensors[${i}]`)));
+  return ts.map((t, i) =>
+    t instanceof Tensor && t._disposed ? disposedError(fn, `element ${i} of tensors`) : handle(t, fn, `tensors[${i}]`),
+  );
 }
 
 /** Concatenates along an existing dim (empty 1-D tensors are skipped, as PyTorch's legacy rule). */
@@ -33,7 +35,9 @@ export function where(condition: Tensor, input: TensorOrScalar, other: TensorOrS
   const op = (v: unknown, arg: string) => {
     if (v instanceof Tensor) return handle(v, fn, arg);
     const t = typeof v;
-    return t === 'number' || t === 'boolean' || t === 'bigint' ? v as number | boolean | bigint : typeError(fn, arg, 'a Tensor or a number', v);
+    return t === 'number' || t === 'boolean' || t === 'bigint'
+      ? (v as number | boolean | bigint)
+      : typeError(fn, arg, 'a Tensor or a number', v);
   };
   const kinds = (input instanceof Tensor ? 1 : 0) | (other instanceof Tensor ? 2 : 0);
   return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other'), kinds));

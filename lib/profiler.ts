@@ -9,7 +9,8 @@ export const profiler = {
    * run on the thread pool (`*Async`) are not seen.
    */
   recordOps<T>(fn: () => T): { result: T; ops: string[] } {
-    if (typeof fn !== 'function') throw new TypeError(`torch.profiler.recordOps: expected a function, got ${fn === null ? 'null' : typeof fn}`);
+    if (typeof fn !== 'function')
+      throw new TypeError(`torch.profiler.recordOps: expected a function, got ${fn === null ? 'null' : typeof fn}`);
     const [result, ops] = native.recordOps(fn);
     return { result, ops };
   },

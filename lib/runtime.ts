@@ -69,11 +69,14 @@ export function setNumThreads(n: number): void {
   const k = checkInt(fn, 'n', n, 1);
   const max = maxNumThreads();
   if (k > max)
-    throw new RangeError(`${fn}: expected n to be at most ${max} (4 threads per available CPU, at most 1024), got ${k}`);
+    throw new RangeError(
+      `${fn}: expected n to be at most ${max} (4 threads per available CPU, at most 1024), got ${k}`,
+    );
   native.setNumThreads(k);
 }
 
-const UINT64_MAX = 2n ** 64n - 1n, INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n,
+  INT64_MIN = -(2n ** 63n);
 
 /**
  * Seeds libtorch's default generator: the same seed gives the same numbers as PyTorch's

@@ -4,7 +4,14 @@ import { inspect } from 'util';
 import { DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { checkDevice } from './device';
 import {
-  checkBool, checkInt, checkIntList, checkNumber, checkOptions, checkViewShape, shapeArgs, typeError,
+  checkBool,
+  checkInt,
+  checkIntList,
+  checkNumber,
+  checkOptions,
+  checkViewShape,
+  shapeArgs,
+  typeError,
 } from './errors';
 import { formatTensor } from './format';
 import { Handle, native as N } from './native';
@@ -24,8 +31,10 @@ export type IndexItem = number | string | null | Tensor;
  * "this tensor" when `arg` is omitted).
  */
 export function disposedError(fn: string, arg?: string): never {
-  throw new Error(`${fn}: ${arg === undefined ? 'this tensor is disposed' : `${arg} is a disposed tensor`} ` +
-    '(it was freed by dispose() or torch.tidy)');
+  throw new Error(
+    `${fn}: ${arg === undefined ? 'this tensor is disposed' : `${arg} is a disposed tensor`} ` +
+      '(it was freed by dispose() or torch.tidy)',
+  );
 }
 
 /**
@@ -83,8 +92,10 @@ export function checkDimRange(fn: string, arg: string, dims: readonly number[], 
   const n = Math.max(ndim + extra, 1);
   for (const d of dims) {
     if (d < -n || d >= n)
-      throw new RangeError(`${fn}: Dimension out of range: expected ${arg} to be in range of [${-n}, ${n - 1}] ` +
-        `for a ${ndim}-D tensor, but got ${d}`);
+      throw new RangeError(
+        `${fn}: Dimension out of range: expected ${arg} to be in range of [${-n}, ${n - 1}] ` +
+          `for a ${ndim}-D tensor, but got ${d}`,
+      );
   }
 }
 
@@ -96,7 +107,10 @@ function dimList(v: unknown, fn: string, t: Tensor): number[] | undefined {
   return dims;
 }
 
-export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
+export interface ReduceOptions {
+  keepdim?: boolean;
+  dtype?: DType;
+}
 /** PyTorch allows `sum(dim, keepdim)`; we also take `sum(dim, {keepdim, dtype})`. */
 function reduceOptions(fn: string, v: unknown): ReduceOptions {
   if (typeof v === 'boolean') return { keepdim: v };
@@ -105,7 +119,11 @@ function reduceOptions(fn: string, v: unknown): ReduceOptions {
   return o;
 }
 
-export interface VarOptions { unbiased?: boolean; correction?: number; keepdim?: boolean }
+export interface VarOptions {
+  unbiased?: boolean;
+  correction?: number;
+  keepdim?: boolean;
+}
 function varOptions(fn: string, v: unknown): VarOptions {
   const o = checkOptions<VarOptions>(fn, v);
   if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
@@ -163,8 +181,14 @@ export class Tensor {
   constructor(h: Handle) {
     // Only handles made by the native layer: a number slot or a Node-API external (an object
     // with a null prototype). Anything else would poison a tidy scope or alias a live tensor.
-    if (typeof h === 'number' ? !(h >= 0 && Number.isSafeInteger(h)) : h === null || typeof h !== 'object' || Object.getPrototypeOf(h) !== null)
-      throw new TypeError('Tensor: tensors are made by torch functions (torch.tensor, torch.zeros, ops), not with new Tensor(...)');
+    if (
+      typeof h === 'number'
+        ? !(h >= 0 && Number.isSafeInteger(h))
+        : h === null || typeof h !== 'object' || Object.getPrototypeOf(h) !== null
+    )
+      throw new TypeError(
+        'Tensor: tensors are made by torch functions (torch.tensor, torch.zeros, ops), not with new Tensor(...)',
+      );
     this._h = h;
     // Inside a tidy scope the scope owns the tensor; the GC fallback is armed only for tensors
     // that outlive it (memory.ts calls armGC). Saves ~0.2 us per small tensor in tidy loops.
@@ -176,7 +200,7 @@ export class Tensor {
   // ---- lifetime ------------------------------------------------------------------------------
   /** Frees the native tensor now. Idempotent. Views made from it stay valid (they share storage). */
   dispose(): void {
-    N.dispose(this._h);  // throws (and the tensor stays usable) while an async call holds it
+    N.dispose(this._h); // throws (and the tensor stays usable) while an async call holds it
     this._disposed = true;
   }
   [Symbol.dispose](): void {
@@ -191,11 +215,11 @@ export class Tensor {
   /** The sizes, like PyTorch's `tensor.shape` (a frozen array). */
   get shape(): readonly number[] {
     if (this._disposed) disposedError('Tensor.shape');
-    return this._shape ??= Object.freeze(N.shape(this._h));
+    return (this._shape ??= Object.freeze(N.shape(this._h)));
   }
   get dtype(): DType {
     if (this._disposed) disposedError('Tensor.dtype');
-    return this._dtype ??= DTYPES[N.dtype(this._h)];
+    return (this._dtype ??= DTYPES[N.dtype(this._h)]);
   }
   get device(): string {
     return N.device(this._h);
@@ -220,8 +244,10 @@ export class Tensor {
     checkInt('Tensor.size', 'dim', dim);
     const d = dim < 0 ? dim + shape.length : dim;
     if (d < 0 || d >= shape.length)
-      throw new RangeError(`Tensor.size: dim ${dim} is out of range for a ${shape.length}-D tensor ` +
-        `(expected [${-shape.length}, ${shape.length - 1}])`);
+      throw new RangeError(
+        `Tensor.size: dim ${dim} is out of range for a ${shape.length}-D tensor ` +
+          `(expected [${-shape.length}, ${shape.length - 1}])`,
+      );
     return shape[d];
   }
   stride(): number[] {
@@ -284,27 +310,50 @@ export class Tensor {
   /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
   add(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.add', alpha);
-    return wrap(other instanceof Tensor ? N.add(this._h, live(other, 'Tensor.add', 'other'), al) : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al));
+    return wrap(
+      other instanceof Tensor
+        ? N.add(this._h, live(other, 'Tensor.add', 'other'), al)
+        : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al),
+    );
   }
   sub(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.sub', alpha);
-    return wrap(other instanceof Tensor ? N.sub(this._h, live(other, 'Tensor.sub', 'other'), al) : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al));
+    return wrap(
+      other instanceof Tensor
+        ? N.sub(this._h, live(other, 'Tensor.sub', 'other'), al)
+        : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al),
+    );
   }
   mul(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.mul(this._h, live(other, 'Tensor.mul', 'other')) : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.mul(this._h, live(other, 'Tensor.mul', 'other'))
+        : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')),
+    );
   }
   /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
   div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
     if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
       typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
-    return wrap(other instanceof Tensor ? N.div(this._h, live(other, 'Tensor.div', 'other'), roundingMode)
-      : N.divScalar(this._h, scalar(other, 'Tensor.div', 'other'), roundingMode));
+    return wrap(
+      other instanceof Tensor
+        ? N.div(this._h, live(other, 'Tensor.div', 'other'), roundingMode)
+        : N.divScalar(this._h, scalar(other, 'Tensor.div', 'other'), roundingMode),
+    );
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return wrap(exponent instanceof Tensor ? N.pow(this._h, live(exponent, 'Tensor.pow', 'exponent')) : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')));
+    return wrap(
+      exponent instanceof Tensor
+        ? N.pow(this._h, live(exponent, 'Tensor.pow', 'exponent'))
+        : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')),
+    );
   }
   remainder(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.remainder(this._h, live(other, 'Tensor.remainder', 'other')) : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.remainder(this._h, live(other, 'Tensor.remainder', 'other'))
+        : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')),
+    );
   }
   maximum(other: Tensor): Tensor {
     return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
@@ -328,7 +377,10 @@ export class Tensor {
    * @example const y = await x.matmulAsync(w);
    */
   async matmulAsync(other: Tensor): Promise<Tensor> {
-    const [h] = await N.matmulAsync(handle(this, 'Tensor.matmulAsync', 'self'), handle(other, 'Tensor.matmulAsync', 'other'));
+    const [h] = await N.matmulAsync(
+      handle(this, 'Tensor.matmulAsync', 'self'),
+      handle(other, 'Tensor.matmulAsync', 'other'),
+    );
     return wrap(h);
   }
   bmm(other: Tensor): Tensor {
@@ -346,34 +398,69 @@ export class Tensor {
 
   // ---- comparison and logic ------------------------------------------------------------------
   eq(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.eq(this._h, live(other, 'Tensor.eq', 'other')) : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.eq(this._h, live(other, 'Tensor.eq', 'other'))
+        : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')),
+    );
   }
   ne(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.ne(this._h, live(other, 'Tensor.ne', 'other')) : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.ne(this._h, live(other, 'Tensor.ne', 'other'))
+        : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')),
+    );
   }
   lt(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.lt(this._h, live(other, 'Tensor.lt', 'other')) : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.lt(this._h, live(other, 'Tensor.lt', 'other'))
+        : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')),
+    );
   }
   le(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.le(this._h, live(other, 'Tensor.le', 'other')) : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.le(this._h, live(other, 'Tensor.le', 'other'))
+        : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')),
+    );
   }
   gt(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.gt(this._h, live(other, 'Tensor.gt', 'other')) : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.gt(this._h, live(other, 'Tensor.gt', 'other'))
+        : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')),
+    );
   }
   ge(other: TensorOrScalar): Tensor {
-    return wrap(other instanceof Tensor ? N.ge(this._h, live(other, 'Tensor.ge', 'other')) : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')));
+    return wrap(
+      other instanceof Tensor
+        ? N.ge(this._h, live(other, 'Tensor.ge', 'other'))
+        : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')),
+    );
   }
-  logicalNot(): Tensor { return wrap(N.logicalNot(this._h)); }
-  logicalAnd(other: Tensor): Tensor { return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other'))); }
-  logicalOr(other: Tensor): Tensor { return wrap(N.logicalOr(this._h, handle(other, 'Tensor.logicalOr', 'other'))); }
-  logicalXor(other: Tensor): Tensor { return wrap(N.logicalXor(this._h, handle(other, 'Tensor.logicalXor', 'other'))); }
+  logicalNot(): Tensor {
+    return wrap(N.logicalNot(this._h));
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other')));
+  }
+  logicalOr(other: Tensor): Tensor {
+    return wrap(N.logicalOr(this._h, handle(other, 'Tensor.logicalOr', 'other')));
+  }
+  logicalXor(other: Tensor): Tensor {
+    return wrap(N.logicalXor(this._h, handle(other, 'Tensor.logicalXor', 'other')));
+  }
   /** `|self - other| <= atol + rtol * |other|` everywhere (PyTorch defaults rtol=1e-5, atol=1e-8). */
   allclose(other: Tensor, opts: { rtol?: number; atol?: number; equalNan?: boolean } = {}): boolean {
     const o = checkOptions<typeof opts>('Tensor.allclose', opts);
-    return N.allclose(this._h, handle(other, 'Tensor.allclose', 'other'),
+    return N.allclose(
+      this._h,
+      handle(other, 'Tensor.allclose', 'other'),
       o.rtol === undefined ? 1e-5 : checkNumber('Tensor.allclose', 'rtol', o.rtol),
       o.atol === undefined ? 1e-8 : checkNumber('Tensor.allclose', 'atol', o.atol),
-      o.equalNan === undefined ? false : checkBool('Tensor.allclose', 'equalNan', o.equalNan));
+      o.equalNan === undefined ? false : checkBool('Tensor.allclose', 'equalNan', o.equalNan),
+    );
   }
   /** Same shape and the same values. */
   equal(other: Tensor): boolean {
@@ -382,40 +469,98 @@ export class Tensor {
   /** Where `mask` is true, `value`; elsewhere self (`mask` broadcasts; bool dtype). */
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
     const m = handle(mask, 'Tensor.maskedFill', 'mask');
-    return wrap(value instanceof Tensor ? N.maskedFill(this._h, m, live(value, 'Tensor.maskedFill', 'value')) : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')));
+    return wrap(
+      value instanceof Tensor
+        ? N.maskedFill(this._h, m, live(value, 'Tensor.maskedFill', 'value'))
+        : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')),
+    );
   }
   /** `where(condition, self, other)`, as PyTorch's `tensor.where(condition, y)`. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
     const c = handle(condition, 'Tensor.where', 'condition');
-    return wrap(other instanceof Tensor ? N.where(c, this._h, live(other, 'Tensor.where', 'other'), 3) : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1));
+    return wrap(
+      other instanceof Tensor
+        ? N.where(c, this._h, live(other, 'Tensor.where', 'other'), 3)
+        : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1),
+    );
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
-  neg(): Tensor { return wrap(N.neg(this._h)); }
-  abs(): Tensor { return wrap(N.abs(this._h)); }
-  exp(): Tensor { return wrap(N.exp(this._h)); }
-  log(): Tensor { return wrap(N.log(this._h)); }
-  log1p(): Tensor { return wrap(N.log1p(this._h)); }
-  expm1(): Tensor { return wrap(N.expm1(this._h)); }
-  sqrt(): Tensor { return wrap(N.sqrt(this._h)); }
-  rsqrt(): Tensor { return wrap(N.rsqrt(this._h)); }
-  reciprocal(): Tensor { return wrap(N.reciprocal(this._h)); }
-  sign(): Tensor { return wrap(N.sign(this._h)); }
-  floor(): Tensor { return wrap(N.floor(this._h)); }
-  ceil(): Tensor { return wrap(N.ceil(this._h)); }
-  round(): Tensor { return wrap(N.round(this._h)); }
-  trunc(): Tensor { return wrap(N.trunc(this._h)); }
-  sin(): Tensor { return wrap(N.sin(this._h)); }
-  cos(): Tensor { return wrap(N.cos(this._h)); }
-  tanh(): Tensor { return wrap(N.tanh(this._h)); }
-  sigmoid(): Tensor { return wrap(N.sigmoid(this._h)); }
-  relu(): Tensor { return wrap(N.relu(this._h)); }
-  erf(): Tensor { return wrap(N.erf(this._h)); }
-  square(): Tensor { return wrap(N.square(this._h)); }
-  silu(): Tensor { return wrap(N.silu(this._h)); }
-  isnan(): Tensor { return wrap(N.isnan(this._h)); }
-  isinf(): Tensor { return wrap(N.isinf(this._h)); }
-  isfinite(): Tensor { return wrap(N.isfinite(this._h)); }
+  neg(): Tensor {
+    return wrap(N.neg(this._h));
+  }
+  abs(): Tensor {
+    return wrap(N.abs(this._h));
+  }
+  exp(): Tensor {
+    return wrap(N.exp(this._h));
+  }
+  log(): Tensor {
+    return wrap(N.log(this._h));
+  }
+  log1p(): Tensor {
+    return wrap(N.log1p(this._h));
+  }
+  expm1(): Tensor {
+    return wrap(N.expm1(this._h));
+  }
+  sqrt(): Tensor {
+    return wrap(N.sqrt(this._h));
+  }
+  rsqrt(): Tensor {
+    return wrap(N.rsqrt(this._h));
+  }
+  reciprocal(): Tensor {
+    return wrap(N.reciprocal(this._h));
+  }
+  sign(): Tensor {
+    return wrap(N.sign(this._h));
+  }
+  floor(): Tensor {
+    return wrap(N.floor(this._h));
+  }
+  ceil(): Tensor {
+    return wrap(N.ceil(this._h));
+  }
+  round(): Tensor {
+    return wrap(N.round(this._h));
+  }
+  trunc(): Tensor {
+    return wrap(N.trunc(this._h));
+  }
+  sin(): Tensor {
+    return wrap(N.sin(this._h));
+  }
+  cos(): Tensor {
+    return wrap(N.cos(this._h));
+  }
+  tanh(): Tensor {
+    return wrap(N.tanh(this._h));
+  }
+  sigmoid(): Tensor {
+    return wrap(N.sigmoid(this._h));
+  }
+  relu(): Tensor {
+    return wrap(N.relu(this._h));
+  }
+  erf(): Tensor {
+    return wrap(N.erf(this._h));
+  }
+  square(): Tensor {
+    return wrap(N.square(this._h));
+  }
+  silu(): Tensor {
+    return wrap(N.silu(this._h));
+  }
+  isnan(): Tensor {
+    return wrap(N.isnan(this._h));
+  }
+  isinf(): Tensor {
+    return wrap(N.isinf(this._h));
+  }
+  isfinite(): Tensor {
+    return wrap(N.isfinite(this._h));
+  }
   /** GELU; `approximate: 'tanh'` for the tanh approximation. */
   gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
     const o = checkOptions<typeof opts>('Tensor.gelu', opts);
@@ -425,11 +570,19 @@ export class Tensor {
   }
   softmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
     checkInt('Tensor.softmax', 'dim', dim);
-    return wrap(N.softmax(this._h, dim, optDtypeCode('Tensor.softmax', checkOptions<typeof opts>('Tensor.softmax', opts).dtype)));
+    return wrap(
+      N.softmax(this._h, dim, optDtypeCode('Tensor.softmax', checkOptions<typeof opts>('Tensor.softmax', opts).dtype)),
+    );
   }
   logSoftmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
     checkInt('Tensor.logSoftmax', 'dim', dim);
-    return wrap(N.logSoftmax(this._h, dim, optDtypeCode('Tensor.logSoftmax', checkOptions<typeof opts>('Tensor.logSoftmax', opts).dtype)));
+    return wrap(
+      N.logSoftmax(
+        this._h,
+        dim,
+        optDtypeCode('Tensor.logSoftmax', checkOptions<typeof opts>('Tensor.logSoftmax', opts).dtype),
+      ),
+    );
   }
   /** Clamps to `[min, max]` (either may be omitted with `undefined`/`null`; tensors broadcast). */
   clamp(min?: TensorOrScalar | null, max?: TensorOrScalar | null): Tensor {
@@ -440,11 +593,21 @@ export class Tensor {
       const hi = none(max) ? undefined : handle(max, 'Tensor.clamp', 'max');
       return wrap(N.clamp(this._h, lo, hi, true));
     }
-    return wrap(N.clamp(this._h, none(min) ? undefined : scalar(min, 'Tensor.clamp', 'min'),
-      none(max) ? undefined : scalar(max, 'Tensor.clamp', 'max'), false));
+    return wrap(
+      N.clamp(
+        this._h,
+        none(min) ? undefined : scalar(min, 'Tensor.clamp', 'min'),
+        none(max) ? undefined : scalar(max, 'Tensor.clamp', 'max'),
+        false,
+      ),
+    );
   }
-  triu(diagonal = 0): Tensor { return wrap(N.triu(this._h, checkInt('Tensor.triu', 'diagonal', diagonal))); }
-  tril(diagonal = 0): Tensor { return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal))); }
+  triu(diagonal = 0): Tensor {
+    return wrap(N.triu(this._h, checkInt('Tensor.triu', 'diagonal', diagonal)));
+  }
+  tril(diagonal = 0): Tensor {
+    return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal)));
+  }
 
   // ---- reductions ----------------------------------------------------------------------------
   /**
@@ -455,13 +618,22 @@ export class Tensor {
     const o = reduceOptions('Tensor.sum', keepdim);
     const k = o.keepdim ?? false;
     // libtorch 1.13 reads an empty dim list as "all dims", and keeps them with keepdim.
-    return wrap(N.sum(this._h, dimList(dim, 'Tensor.sum', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.sum', o.dtype)));
+    return wrap(
+      N.sum(this._h, dimList(dim, 'Tensor.sum', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.sum', o.dtype)),
+    );
   }
   /** Mean of all elements, or over `dim` (an integer or a list); `keepdim` as in `sum`. */
   mean(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
     const o = reduceOptions('Tensor.mean', keepdim);
     const k = o.keepdim ?? false;
-    return wrap(N.mean(this._h, dimList(dim, 'Tensor.mean', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.mean', o.dtype)));
+    return wrap(
+      N.mean(
+        this._h,
+        dimList(dim, 'Tensor.mean', this) ?? (k ? [] : undefined),
+        k,
+        optDtypeCode('Tensor.mean', o.dtype),
+      ),
+    );
   }
   prod(dim?: number, keepdim = false): Tensor {
     if (dim === undefined) return wrap(N.prod(this._h));
@@ -483,7 +655,10 @@ export class Tensor {
   max(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
     if (dim instanceof Tensor) return this.maximum(dim);
     if (dim === undefined) return wrap(N.max(this._h) as Handle);
-    const r = N.max(this._h, checkInt('Tensor.max', 'dim', dim), checkBool('Tensor.max', 'keepdim', keepdim)) as [Handle, Handle];
+    const r = N.max(this._h, checkInt('Tensor.max', 'dim', dim), checkBool('Tensor.max', 'keepdim', keepdim)) as [
+      Handle,
+      Handle,
+    ];
     return [wrap(r[0]), wrap(r[1])];
   }
   min(): Tensor;
@@ -492,14 +667,29 @@ export class Tensor {
   min(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
     if (dim instanceof Tensor) return this.minimum(dim);
     if (dim === undefined) return wrap(N.min(this._h) as Handle);
-    const r = N.min(this._h, checkInt('Tensor.min', 'dim', dim), checkBool('Tensor.min', 'keepdim', keepdim)) as [Handle, Handle];
+    const r = N.min(this._h, checkInt('Tensor.min', 'dim', dim), checkBool('Tensor.min', 'keepdim', keepdim)) as [
+      Handle,
+      Handle,
+    ];
     return [wrap(r[0]), wrap(r[1])];
   }
   argmax(dim?: number, keepdim = false): Tensor {
-    return wrap(N.argmax(this._h, dim === undefined ? undefined : checkInt('Tensor.argmax', 'dim', dim), checkBool('Tensor.argmax', 'keepdim', keepdim)));
+    return wrap(
+      N.argmax(
+        this._h,
+        dim === undefined ? undefined : checkInt('Tensor.argmax', 'dim', dim),
+        checkBool('Tensor.argmax', 'keepdim', keepdim),
+      ),
+    );
   }
   argmin(dim?: number, keepdim = false): Tensor {
-    return wrap(N.argmin(this._h, dim === undefined ? undefined : checkInt('Tensor.argmin', 'dim', dim), checkBool('Tensor.argmin', 'keepdim', keepdim)));
+    return wrap(
+      N.argmin(
+        this._h,
+        dim === undefined ? undefined : checkInt('Tensor.argmin', 'dim', dim),
+        checkBool('Tensor.argmin', 'keepdim', keepdim),
+      ),
+    );
   }
   /** Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`. */
   var(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
@@ -523,8 +713,14 @@ export class Tensor {
   }
   /** The diagonal (`offset` above the main one when positive) of dims `dim1`, `dim2`. */
   diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
-    return wrap(N.diagonal(this._h, checkInt('Tensor.diagonal', 'offset', offset), checkInt('Tensor.diagonal', 'dim1', dim1),
-      checkInt('Tensor.diagonal', 'dim2', dim2)));
+    return wrap(
+      N.diagonal(
+        this._h,
+        checkInt('Tensor.diagonal', 'offset', offset),
+        checkInt('Tensor.diagonal', 'dim1', dim1),
+        checkInt('Tensor.diagonal', 'dim2', dim2),
+      ),
+    );
   }
   cumsum(dim: number): Tensor {
     return wrap(N.cumsum(this._h, checkInt('Tensor.cumsum', 'dim', dim)));
@@ -564,12 +760,20 @@ export class Tensor {
     else N.maskedFill_Scalar(this._h, m, scalar(value, 'Tensor.maskedFill_', 'value'));
     return this;
   }
-  zero_(): this { N.zero_(this._h); return this; }
-  copy_(src: Tensor): this { N.copy_(this._h, handle(src, 'Tensor.copy_', 'src')); return this; }
+  zero_(): this {
+    N.zero_(this._h);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    N.copy_(this._h, handle(src, 'Tensor.copy_', 'src'));
+    return this;
+  }
   /** Clamps in place to `[min, max]` (scalars: numbers, booleans or bigints; either may be omitted). */
   clamp_(min?: Scalar | null, max?: Scalar | null): this {
-    const lo = optScalar(min, 'Tensor.clamp_', 'min'), hi = optScalar(max, 'Tensor.clamp_', 'max');
-    if (lo === undefined && hi === undefined) throw new TypeError('Tensor.clamp_: at least one of min and max must be given');
+    const lo = optScalar(min, 'Tensor.clamp_', 'min'),
+      hi = optScalar(max, 'Tensor.clamp_', 'max');
+    if (lo === undefined && hi === undefined)
+      throw new TypeError('Tensor.clamp_: at least one of min and max must be given');
     // The native side takes any Scalar (number, boolean or bigint) for the bounds.
     N.clamp_(this._h, lo as number | undefined, hi as number | undefined);
     return this;
@@ -592,7 +796,13 @@ export class Tensor {
     return wrap(N.view(this._h, shapeArgs('Tensor.view', shape, checkViewShape)));
   }
   flatten(startDim = 0, endDim = -1): Tensor {
-    return wrap(N.flatten(this._h, checkInt('Tensor.flatten', 'startDim', startDim), checkInt('Tensor.flatten', 'endDim', endDim)));
+    return wrap(
+      N.flatten(
+        this._h,
+        checkInt('Tensor.flatten', 'startDim', startDim),
+        checkInt('Tensor.flatten', 'endDim', endDim),
+      ),
+    );
   }
   squeeze(dim?: number): Tensor {
     if (dim === undefined) return wrap(N.squeeze(this._h));
@@ -607,12 +817,21 @@ export class Tensor {
     return wrap(N.permute(this._h, shapeArgs('Tensor.permute', dims, checkIntList)));
   }
   transpose(dim0: number, dim1: number): Tensor {
-    return wrap(N.transpose(this._h, checkInt('Tensor.transpose', 'dim0', dim0), checkInt('Tensor.transpose', 'dim1', dim1)));
+    return wrap(
+      N.transpose(this._h, checkInt('Tensor.transpose', 'dim0', dim0), checkInt('Tensor.transpose', 'dim1', dim1)),
+    );
   }
-  t(): Tensor { return wrap(N.t(this._h)); }
+  t(): Tensor {
+    return wrap(N.t(this._h));
+  }
   /** The transpose of a 2-D tensor (PyTorch's `.T` for 2-D). */
   get T(): Tensor {
-    return wrap(N.permute(this._h, this.shape.map((_, i, s) => s.length - 1 - i)));
+    return wrap(
+      N.permute(
+        this._h,
+        this.shape.map((_, i, s) => s.length - 1 - i),
+      ),
+    );
   }
   expand(...shape: number[] | [number[]]): Tensor {
     return wrap(N.expand(this._h, shapeArgs('Tensor.expand', shape, checkViewShape)));
@@ -622,23 +841,38 @@ export class Tensor {
     handle(other, 'Tensor.expandAs', 'other');
     return wrap(N.expand(this._h, other.shape as number[]));
   }
-  contiguous(): Tensor { return wrap(N.contiguous(this._h)); }
+  contiguous(): Tensor {
+    return wrap(N.contiguous(this._h));
+  }
   narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(N.narrow(this._h, checkInt('Tensor.narrow', 'dim', dim), checkInt('Tensor.narrow', 'start', start),
-      checkInt('Tensor.narrow', 'length', length, 0)));
+    return wrap(
+      N.narrow(
+        this._h,
+        checkInt('Tensor.narrow', 'dim', dim),
+        checkInt('Tensor.narrow', 'start', start),
+        checkInt('Tensor.narrow', 'length', length, 0),
+      ),
+    );
   }
   select(dim: number, index: number): Tensor {
     return wrap(N.select(this._h, checkInt('Tensor.select', 'dim', dim), checkInt('Tensor.select', 'index', index)));
   }
   /** `x[start:end:step]` along `dim` (PyTorch's `slice`; `start`/`end` may be omitted with null). */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
-    return wrap(N.slice(this._h, checkInt('Tensor.slice', 'dim', dim),
-      start === undefined || start === null ? undefined : checkInt('Tensor.slice', 'start', start),
-      end === undefined || end === null ? undefined : checkInt('Tensor.slice', 'end', end),
-      checkInt('Tensor.slice', 'step', step, 1)));
+    return wrap(
+      N.slice(
+        this._h,
+        checkInt('Tensor.slice', 'dim', dim),
+        start === undefined || start === null ? undefined : checkInt('Tensor.slice', 'start', start),
+        end === undefined || end === null ? undefined : checkInt('Tensor.slice', 'end', end),
+        checkInt('Tensor.slice', 'step', step, 1),
+      ),
+    );
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(N.indexSelect(this._h, checkInt('Tensor.indexSelect', 'dim', dim), handle(index, 'Tensor.indexSelect', 'index')));
+    return wrap(
+      N.indexSelect(this._h, checkInt('Tensor.indexSelect', 'dim', dim), handle(index, 'Tensor.indexSelect', 'index')),
+    );
   }
   gather(dim: number, index: Tensor): Tensor {
     return wrap(N.gather(this._h, checkInt('Tensor.gather', 'dim', dim), handle(index, 'Tensor.gather', 'index')));
@@ -650,13 +884,18 @@ export class Tensor {
     return wrap(N.repeat(this._h, shapeArgs('Tensor.repeat', repeats)));
   }
   chunk(chunks: number, dim = 0): Tensor[] {
-    return wrapAll(N.chunk(this._h, checkInt('Tensor.chunk', 'chunks', chunks, 1), checkInt('Tensor.chunk', 'dim', dim)));
+    return wrapAll(
+      N.chunk(this._h, checkInt('Tensor.chunk', 'chunks', chunks, 1), checkInt('Tensor.chunk', 'dim', dim)),
+    );
   }
   /** Splits into pieces of `splitSize` (the last may be smaller) or of the given sizes. */
   split(splitSize: number | number[], dim = 0): Tensor[] {
-    const sizes = typeof splitSize === 'number' ? checkInt('Tensor.split', 'splitSize', splitSize, 1)
-      : Array.isArray(splitSize) ? checkIntList('Tensor.split', 'splitSize', splitSize)
-        : typeError('Tensor.split', 'splitSize', 'an integer or an array of integers', splitSize);
+    const sizes =
+      typeof splitSize === 'number'
+        ? checkInt('Tensor.split', 'splitSize', splitSize, 1)
+        : Array.isArray(splitSize)
+          ? checkIntList('Tensor.split', 'splitSize', splitSize)
+          : typeError('Tensor.split', 'splitSize', 'an integer or an array of integers', splitSize);
     return wrapAll(N.split(this._h, sizes, checkInt('Tensor.split', 'dim', dim)));
   }
   unbind(dim = 0): Tensor[] {
@@ -690,17 +929,27 @@ export class Tensor {
     if (consumed > ndim) throw new RangeError(`${fn}: too many indices for a ${ndim}-D tensor: ${consumed} given`);
     let result: Tensor = this;
     const own: Tensor[] = []; // intermediates (and index tensors made here) to free
-    const step = (h: Handle): void => { if (result !== this) own.push(result); result = wrap(h); };
+    const step = (h: Handle): void => {
+      if (result !== this) own.push(result);
+      result = wrap(h);
+    };
     const advanced: (Handle | null)[] = [];
     let hasAdvanced = false;
-    let d = 0;    // the dim of `result` the next item applies to
-    let src = 0;  // the dim of `this` the next item consumes
+    let d = 0; // the dim of `result` the next item applies to
+    let src = 0; // the dim of `this` the next item consumes
     let ok = false;
     try {
       for (const it of items) {
-        if (it === null) { step(N.unsqueeze(result._h, d)); advanced.push(null); d++; }
-        else if (it === '...') { const skip = ndim - consumed; for (let k = 0; k < skip; k++) advanced.push(null); d += skip; src += skip; }
-        else if (typeof it === 'number') {
+        if (it === null) {
+          step(N.unsqueeze(result._h, d));
+          advanced.push(null);
+          d++;
+        } else if (it === '...') {
+          const skip = ndim - consumed;
+          for (let k = 0; k < skip; k++) advanced.push(null);
+          d += skip;
+          src += skip;
+        } else if (typeof it === 'number') {
           checkInt(fn, 'index', it);
           const size = shape[src];
           if (it < -size || it >= size)
@@ -738,7 +987,7 @@ export class Tensor {
         }
       }
       if (hasAdvanced) step(N.index(result._h, advanced));
-      if (result === this) step(N.slice(this._h, 0, undefined, undefined, 1));  // a view, like x[...]
+      if (result === this) step(N.slice(this._h, 0, undefined, undefined, 1)); // a view, like x[...]
       ok = true;
     } finally {
       for (const t of own) t.dispose();
@@ -766,27 +1015,55 @@ export class Tensor {
       return wrap(N.to(this._h, dtypeCode(fn, target), undefined, false));
     }
     const o = checkOptions<{ dtype?: DType; device?: string; copy?: boolean }>(fn, target);
-    return wrap(N.to(this._h, optDtypeCode(fn, o.dtype), o.device === undefined ? undefined : checkDevice(fn, o.device),
-      o.copy === undefined ? false : checkBool(fn, 'copy', o.copy)));
+    return wrap(
+      N.to(
+        this._h,
+        optDtypeCode(fn, o.dtype),
+        o.device === undefined ? undefined : checkDevice(fn, o.device),
+        o.copy === undefined ? false : checkBool(fn, 'copy', o.copy),
+      ),
+    );
   }
-  cpu(): Tensor { return wrap(N.to(this._h, undefined, 'cpu', false)); }
+  cpu(): Tensor {
+    return wrap(N.to(this._h, undefined, 'cpu', false));
+  }
   cuda(device: number | string = 0): Tensor {
     const dev = typeof device === 'number' ? `cuda:${checkInt('Tensor.cuda', 'device', device, 0)}` : device;
     return wrap(N.to(this._h, undefined, checkDevice('Tensor.cuda', dev), false));
   }
-  float(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float32'), undefined, false)); }
-  double(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float64'), undefined, false)); }
-  half(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'float16'), undefined, false)); }
-  long(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'int64'), undefined, false)); }
-  int(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'int32'), undefined, false)); }
-  bool(): Tensor { return wrap(N.to(this._h, dtypeCode('', 'bool'), undefined, false)); }
-  clone(): Tensor { return wrap(N.clone(this._h)); }
+  float(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'float32'), undefined, false));
+  }
+  double(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'float64'), undefined, false));
+  }
+  half(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'float16'), undefined, false));
+  }
+  long(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'int64'), undefined, false));
+  }
+  int(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'int32'), undefined, false));
+  }
+  bool(): Tensor {
+    return wrap(N.to(this._h, dtypeCode('', 'bool'), undefined, false));
+  }
+  clone(): Tensor {
+    return wrap(N.clone(this._h));
+  }
   /** A tensor sharing storage, cut from the autograd graph. */
-  detach(): Tensor { return wrap(N.detach(this._h)); }
+  detach(): Tensor {
+    return wrap(N.detach(this._h));
+  }
 
   // ---- autograd ------------------------------------------------------------------------------
-  get requiresGrad(): boolean { return N.requiresGrad(this._h); }
-  set requiresGrad(flag: boolean) { N.setRequiresGrad(this._h, checkBool('Tensor.requiresGrad', 'value', flag)); }
+  get requiresGrad(): boolean {
+    return N.requiresGrad(this._h);
+  }
+  set requiresGrad(flag: boolean) {
+    N.setRequiresGrad(this._h, checkBool('Tensor.requiresGrad', 'value', flag));
+  }
   /** Sets `requiresGrad` in place and returns `this` (PyTorch's `requires_grad_`). */
   requiresGrad_(flag = true): this {
     N.setRequiresGrad(this._h, checkBool('Tensor.requiresGrad_', 'requiresGrad', flag));
@@ -809,46 +1086,67 @@ export class Tensor {
     const fn = 'Tensor.grad';
     const h = handle(g, fn, 'value');
     if (g === this) throw new TypeError(`${fn}: can't assign Variable as its own grad`);
-    const dev = this.device, gdev = g.device;
+    const dev = this.device,
+      gdev = g.device;
     if (g.dtype !== this.dtype || gdev.split(':')[0] !== dev.split(':')[0])
-      throw new TypeError(`${fn}: assigned grad has data of a different type (a ${g.dtype} tensor on ${gdev} ` +
-        `for a ${this.dtype} tensor on ${dev})`);
+      throw new TypeError(
+        `${fn}: assigned grad has data of a different type (a ${g.dtype} tensor on ${gdev} ` +
+          `for a ${this.dtype} tensor on ${dev})`,
+      );
     if (gdev !== dev)
-      throw new TypeError(`${fn}: assigned grad has data located on a different device (${gdev} for a tensor on ${dev})`);
-    const shape = this.shape, gshape = g.shape;
+      throw new TypeError(
+        `${fn}: assigned grad has data located on a different device (${gdev} for a tensor on ${dev})`,
+      );
+    const shape = this.shape,
+      gshape = g.shape;
     if (gshape.length !== shape.length || gshape.some((d, i) => d !== shape[i]))
-      throw new RangeError(`${fn}: assigned grad has data of a different size (shape [${gshape.join(', ')}] ` +
-        `for a tensor of shape [${shape.join(', ')}])`);
+      throw new RangeError(
+        `${fn}: assigned grad has data of a different size (shape [${gshape.join(', ')}] ` +
+          `for a tensor of shape [${shape.join(', ')}])`,
+      );
     N.setGrad(this._h, h);
   }
-  get isLeaf(): boolean { return N.isLeaf(this._h); }
+  get isLeaf(): boolean {
+    return N.isLeaf(this._h);
+  }
   /** The name of the function that created this tensor (`'AddBackward0'`), or null for leaves. */
-  get gradFn(): string | null { return N.gradFn(this._h); }
+  get gradFn(): string | null {
+    return N.gradFn(this._h);
+  }
   /** Keep `.grad` for this non-leaf tensor after backward. */
-  retainGrad(): void { N.retainGrad(this._h); }
+  retainGrad(): void {
+    N.retainGrad(this._h);
+  }
   /**
    * Computes gradients of this tensor w.r.t. the graph leaves (libtorch's autograd). A
    * non-scalar tensor needs `gradient` (same shape), as in PyTorch.
    */
   backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
     const o = checkOptions<typeof opts>('Tensor.backward', opts);
-    N.backward(this._h,
+    N.backward(
+      this._h,
       gradient === undefined || gradient === null ? undefined : handle(gradient, 'Tensor.backward', 'gradient'),
       o.retainGraph === undefined ? undefined : checkBool('Tensor.backward', 'retainGraph', o.retainGraph),
-      o.createGraph === undefined ? false : checkBool('Tensor.backward', 'createGraph', o.createGraph));
+      o.createGraph === undefined ? false : checkBool('Tensor.backward', 'createGraph', o.createGraph),
+    );
   }
   /**
    * `backward` on the libuv thread pool (see `matmulAsync` for what "in use" means). The
    * gradients are accumulated into the leaves' `.grad` on a pool thread: do not read, zero or
    * step them (optimizer) until the Promise resolves.
    */
-  async backwardAsync(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): Promise<void> {
+  async backwardAsync(
+    gradient?: Tensor | null,
+    opts: { retainGraph?: boolean; createGraph?: boolean } = {},
+  ): Promise<void> {
     const fn = 'Tensor.backwardAsync';
     const o = checkOptions<typeof opts>(fn, opts);
-    await N.backwardAsync(handle(this, fn, 'self'),
+    await N.backwardAsync(
+      handle(this, fn, 'self'),
       gradient === undefined || gradient === null ? undefined : handle(gradient, fn, 'gradient'),
       o.retainGraph === undefined ? undefined : checkBool(fn, 'retainGraph', o.retainGraph),
-      o.createGraph === undefined ? false : checkBool(fn, 'createGraph', o.createGraph));
+      o.createGraph === undefined ? false : checkBool(fn, 'createGraph', o.createGraph),
+    );
   }
 }
 

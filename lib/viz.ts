@@ -16,7 +16,8 @@ export interface HeatmapOptions {
   average?: boolean;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 // Everything that lands in the SVG is checked: text is escaped, and attribute values (colors,
 // sizes) must match a strict pattern or be finite numbers in range, so no option can inject markup.
@@ -31,7 +32,8 @@ function optText(fn: string, arg: string, v: unknown): string | undefined {
 function optSize(fn: string, arg: string, v: unknown, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
   const n = checkNumber(fn, arg, v);
-  if (!(n >= min && n <= max)) throw new RangeError(`${fn}: expected ${arg} to be a number in [${min}, ${max}], got ${n}`);
+  if (!(n >= min && n <= max))
+    throw new RangeError(`${fn}: expected ${arg} to be a number in [${min}, ${max}], got ${n}`);
   return n;
 }
 
@@ -45,21 +47,26 @@ function optLabels(fn: string, arg: string, v: unknown, n: number, what: string)
 }
 
 // #rgb, #rrggbb (with alpha: #rgba, #rrggbbaa), rgb()/rgba() of numbers, or a named color (letters).
-const COLOR_RE = /^(#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|rgba?\(\s*\d{1,3}(?:\.\d+)?%?\s*(?:,\s*\d{1,3}(?:\.\d+)?%?\s*){2}(?:,\s*(?:0|1|0?\.\d+)\s*)?\)|[a-zA-Z]{1,32})$/;
+const COLOR_RE =
+  /^(#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|rgba?\(\s*\d{1,3}(?:\.\d+)?%?\s*(?:,\s*\d{1,3}(?:\.\d+)?%?\s*){2}(?:,\s*(?:0|1|0?\.\d+)\s*)?\)|[a-zA-Z]{1,32})$/;
 
 function optColor(fn: string, arg: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') typeError(fn, arg, 'a color string', v);
   if (!COLOR_RE.test(v))
-    throw new TypeError(`${fn}: expected ${arg} to be a color (#rgb, #rrggbb, rgb(r, g, b) or a named color such as 'red'), ` +
-      `got ${describe(v)}`);
+    throw new TypeError(
+      `${fn}: expected ${arg} to be a color (#rgb, #rrggbb, rgb(r, g, b) or a named color such as 'red'), ` +
+        `got ${describe(v)}`,
+    );
   return v;
 }
 
 /** White → dark blue; exact zeros (masked cells) are drawn as a hatched grey instead. */
 function color(v: number, max: number): string {
   const t = max > 0 ? Math.min(1, Math.max(0, v / max)) : 0;
-  const r = Math.round(255 - t * (255 - 8)), g = Math.round(255 - t * (255 - 48)), b = Math.round(255 - t * (255 - 107));
+  const r = Math.round(255 - t * (255 - 8)),
+    g = Math.round(255 - t * (255 - 48)),
+    b = Math.round(255 - t * (255 - 107));
   return `rgb(${r},${g},${b})`;
 }
 
@@ -73,7 +80,8 @@ function color(v: number, max: number): string {
  */
 export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): string {
   const fn = 'torch.viz.attentionHeatmap';
-  if (!(weights instanceof Tensor)) throw new TypeError(`${fn}: expected weights to be a Tensor, got ${describe(weights)}`);
+  if (!(weights instanceof Tensor))
+    throw new TypeError(`${fn}: expected weights to be a Tensor, got ${describe(weights)}`);
   opts = checkOptions<HeatmapOptions>(fn, opts, ['rowLabels', 'colLabels', 'title', 'cellSize', 'average']);
   const title = optText(fn, 'title', opts.title);
   const c = optSize(fn, 'cellSize', opts.cellSize, 1, 200, 22);
@@ -85,7 +93,8 @@ export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): st
     throw new RangeError(`${fn}: expected weights of shape (L, S) or (H, L, S), got [${weights.shape.join(', ')}]`);
   const data = Float64Array.from(weights.detach().to('float64').data() as Float64Array);
   let H = shape.length === 3 ? shape[0] : 1;
-  const L = shape[shape.length - 2], S = shape[shape.length - 1];
+  const L = shape[shape.length - 2],
+    S = shape[shape.length - 1];
   let panels: Float64Array[] = [];
   for (let h = 0; h < H; h++) panels.push(data.subarray(h * L * S, (h + 1) * L * S));
   if (average && H > 1) {
@@ -96,41 +105,69 @@ export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): st
   }
   const rowLabels = optLabels(fn, 'rowLabels', opts.rowLabels, L, 'rows');
   const colLabels = optLabels(fn, 'colLabels', opts.colLabels, S, 'columns');
-  const left = 40, top = title ? 44 : 24, gap = 24;
-  const panelW = S * c, panelH = L * c;
-  const width = Math.max(left + H * panelW + (H - 1) * gap + 20, 480), height = top + 18 + panelH + 30;
+  const left = 40,
+    top = title ? 44 : 24,
+    gap = 24;
+  const panelW = S * c,
+    panelH = L * c;
+  const width = Math.max(left + H * panelW + (H - 1) * gap + 20, 480),
+    height = top + 18 + panelH + 30;
   let max = 0;
   for (const p of panels) for (const v of p) if (Number.isFinite(v) && v > max) max = v;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`);
-  out.push('<defs><pattern id="masked" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-    '<rect width="6" height="6" fill="#e6e6e6"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/></pattern></defs>');
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`,
+  );
+  out.push(
+    '<defs><pattern id="masked" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+      '<rect width="6" height="6" fill="#e6e6e6"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/></pattern></defs>',
+  );
   out.push('<rect width="100%" height="100%" fill="white"/>');
   if (title) out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
   panels.forEach((p, h) => {
-    const x0 = left + h * (panelW + gap), y0 = top + 18;
+    const x0 = left + h * (panelW + gap),
+      y0 = top + 18;
     if (H > 1) out.push(`<text x="${x0}" y="${top + 10}">head ${h}</text>`);
     for (let i = 0; i < L; i++) {
       for (let j = 0; j < S; j++) {
         const v = p[i * S + j];
         const fill = Number.isNaN(v) ? '#d62728' : v === 0 ? 'url(#masked)' : color(v, max);
-        out.push(`<rect class="cell" x="${x0 + j * c}" y="${y0 + i * c}" width="${c}" height="${c}" fill="${fill}" stroke="white" stroke-width="0.5"><title>q${i} → k${j}: ${Number.isNaN(v) ? 'NaN' : v.toFixed(4)}</title></rect>`);
+        out.push(
+          `<rect class="cell" x="${x0 + j * c}" y="${y0 + i * c}" width="${c}" height="${c}" fill="${fill}" stroke="white" stroke-width="0.5"><title>q${i} → k${j}: ${Number.isNaN(v) ? 'NaN' : v.toFixed(4)}</title></rect>`,
+        );
       }
     }
     for (let i = 0; i < L; i++)
-      out.push(`<text x="${x0 - 4}" y="${y0 + i * c + c / 2 + 3}" text-anchor="end">${esc(rowLabels?.[i] ?? String(i))}</text>`);
-    const every = c >= 14 ? 1 : Math.ceil(14 / c);  // small cells: label every k-th column
+      out.push(
+        `<text x="${x0 - 4}" y="${y0 + i * c + c / 2 + 3}" text-anchor="end">${esc(rowLabels?.[i] ?? String(i))}</text>`,
+      );
+    const every = c >= 14 ? 1 : Math.ceil(14 / c); // small cells: label every k-th column
     for (let j = 0; j < S; j += every)
-      out.push(`<text x="${x0 + j * c + c / 2}" y="${y0 + panelH + 12}" text-anchor="middle">${esc(colLabels?.[j] ?? String(j))}</text>`);
+      out.push(
+        `<text x="${x0 + j * c + c / 2}" y="${y0 + panelH + 12}" text-anchor="middle">${esc(colLabels?.[j] ?? String(j))}</text>`,
+      );
   });
-  out.push(`<text x="${left}" y="${height - 4}" fill="#555">rows: queries, columns: keys; hatched = weight 0 (masked)${panels.some((p) => p.some(Number.isNaN)) ? ', red = NaN (fully masked row)' : ''}</text>`);
+  out.push(
+    `<text x="${left}" y="${height - 4}" fill="#555">rows: queries, columns: keys; hatched = weight 0 (masked)${panels.some((p) => p.some(Number.isNaN)) ? ', red = NaN (fully masked row)' : ''}</text>`,
+  );
   out.push('</svg>');
   return out.join('\n');
 }
 
-export interface LineSeries { name: string; values: number[]; color?: string }
+export interface LineSeries {
+  name: string;
+  values: number[];
+  color?: string;
+}
 
-export interface LineChartOptions { title?: string; xLabel?: string; yLabel?: string; logY?: boolean; width?: number; height?: number }
+export interface LineChartOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  logY?: boolean;
+  width?: number;
+  height?: number;
+}
 
 /**
  * An SVG line chart (e.g. training and validation loss per epoch); `logY` for a log scale.
@@ -149,13 +186,21 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions = {}): st
     return { name, values, color: optColor(fn, `series[${k}].color`, s.color) };
   });
   const o = checkOptions<LineChartOptions>(fn, opts, ['title', 'xLabel', 'yLabel', 'logY', 'width', 'height']);
-  const title = optText(fn, 'title', o.title), xLabel = optText(fn, 'xLabel', o.xLabel), yLabel = optText(fn, 'yLabel', o.yLabel);
+  const title = optText(fn, 'title', o.title),
+    xLabel = optText(fn, 'xLabel', o.xLabel),
+    yLabel = optText(fn, 'yLabel', o.yLabel);
   const logY = o.logY === undefined ? false : checkBool(fn, 'logY', o.logY);
-  const W = optSize(fn, 'width', o.width, 240, 16384, 640), Hh = optSize(fn, 'height', o.height, 120, 16384, 360);
-  const ml = 60, mr = 20, mt = title ? 36 : 16, mb = 44;
+  const W = optSize(fn, 'width', o.width, 240, 16384, 640),
+    Hh = optSize(fn, 'height', o.height, 120, 16384, 360);
+  const ml = 60,
+    mr = 20,
+    mt = title ? 36 : 16,
+    mb = 44;
   const tf = (v: number) => (logY ? Math.log10(Math.max(v, 1e-12)) : v);
   // Loops, not Math.min(...values): a spread of 200k points overflows the stack.
-  let n = 0, lo = Infinity, hi = -Infinity;
+  let n = 0,
+    lo = Infinity,
+    hi = -Infinity;
   for (const s of list) {
     if (s.values.length > n) n = s.values.length;
     for (const v of s.values) {
@@ -165,29 +210,47 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions = {}): st
       if (t > hi) hi = t;
     }
   }
-  if (lo === Infinity) { lo = 0; hi = 1; }  // no finite value at all
-  if (!(hi > lo)) { hi = lo + 1; }
+  if (lo === Infinity) {
+    lo = 0;
+    hi = 1;
+  } // no finite value at all
+  if (!(hi > lo)) {
+    hi = lo + 1;
+  }
   const x = (i: number) => ml + (n <= 1 ? 0 : (i / (n - 1)) * (W - ml - mr));
   const y = (v: number) => mt + (1 - (tf(v) - lo) / (hi - lo)) * (Hh - mt - mb);
   const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Hh}" viewBox="0 0 ${W} ${Hh}" font-family="sans-serif" font-size="11">`,
-    '<rect width="100%" height="100%" fill="white"/>'];
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Hh}" viewBox="0 0 ${W} ${Hh}" font-family="sans-serif" font-size="11">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+  ];
   if (title) out.push(`<text x="${ml}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`);
-  out.push(`<line x1="${ml}" y1="${Hh - mb}" x2="${W - mr}" y2="${Hh - mb}" stroke="#333"/><line x1="${ml}" y1="${mt}" x2="${ml}" y2="${Hh - mb}" stroke="#333"/>`);
+  out.push(
+    `<line x1="${ml}" y1="${Hh - mb}" x2="${W - mr}" y2="${Hh - mb}" stroke="#333"/><line x1="${ml}" y1="${mt}" x2="${ml}" y2="${Hh - mb}" stroke="#333"/>`,
+  );
   for (let k = 0; k <= 4; k++) {
-    const tv = lo + ((hi - lo) * k) / 4, yy = mt + (1 - k / 4) * (Hh - mt - mb);
+    const tv = lo + ((hi - lo) * k) / 4,
+      yy = mt + (1 - k / 4) * (Hh - mt - mb);
     const label = logY ? Math.pow(10, tv).toPrecision(2) : tv.toPrecision(3);
-    out.push(`<text x="${ml - 6}" y="${yy + 4}" text-anchor="end">${label}</text><line x1="${ml}" y1="${yy}" x2="${W - mr}" y2="${yy}" stroke="#eee"/>`);
+    out.push(
+      `<text x="${ml - 6}" y="${yy + 4}" text-anchor="end">${label}</text><line x1="${ml}" y1="${yy}" x2="${W - mr}" y2="${yy}" stroke="#eee"/>`,
+    );
   }
   out.push(`<text x="${(ml + W - mr) / 2}" y="${Hh - 8}" text-anchor="middle">${esc(xLabel ?? 'epoch')}</text>`);
-  if (yLabel) out.push(`<text x="14" y="${(mt + Hh - mb) / 2}" transform="rotate(-90 14 ${(mt + Hh - mb) / 2})" text-anchor="middle">${esc(yLabel)}</text>`);
+  if (yLabel)
+    out.push(
+      `<text x="14" y="${(mt + Hh - mb) / 2}" transform="rotate(-90 14 ${(mt + Hh - mb) / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+    );
   list.forEach((s, k) => {
     const col = s.color ?? palette[k % palette.length];
     const parts: string[] = [];
-    for (let i = 0; i < s.values.length; i++) if (Number.isFinite(s.values[i])) parts.push(`${x(i).toFixed(1)},${y(s.values[i]).toFixed(1)}`);
+    for (let i = 0; i < s.values.length; i++)
+      if (Number.isFinite(s.values[i])) parts.push(`${x(i).toFixed(1)},${y(s.values[i]).toFixed(1)}`);
     const pts = parts.join(' ');
     out.push(`<polyline class="series" fill="none" stroke="${col}" stroke-width="2" points="${pts}"/>`);
-    out.push(`<rect x="${W - mr - 150}" y="${mt + 4 + k * 16}" width="10" height="10" fill="${col}"/><text x="${W - mr - 135}" y="${mt + 13 + k * 16}">${esc(s.name)}</text>`);
+    out.push(
+      `<rect x="${W - mr - 150}" y="${mt + 4 + k * 16}" width="10" height="10" fill="${col}"/><text x="${W - mr - 135}" y="${mt + 13 + k * 16}">${esc(s.name)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');
@@ -195,7 +258,8 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions = {}): st
 
 /** Writes an SVG string to `file` (creating its directory); returns the absolute path. */
 export function writeSvg(file: string, svg: string): string {
-  if (typeof file !== 'string' || typeof svg !== 'string') throw new TypeError('torch.viz.writeSvg: expected (file: string, svg: string)');
+  if (typeof file !== 'string' || typeof svg !== 'string')
+    throw new TypeError('torch.viz.writeSvg: expected (file: string, svg: string)');
   const abs = path.resolve(file);
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, svg);

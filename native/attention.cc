@@ -57,7 +57,8 @@ MhaCall ParseMha(const Args& a) {
   c.attnMask = a.OptTensor(20), c.kpm = a.OptTensor(21);
   c.needWeights = a.Bool(22), c.average = a.Bool(23);
   if (c.H <= 0) a.RangeError("numHeads must be positive");
-  if (!c.inW && !(c.qW && c.kW && c.vW)) a.RangeError("expected inProjWeight or all of qProjWeight, kProjWeight, vProjWeight");
+  if (!c.inW && !(c.qW && c.kW && c.vW))
+    a.RangeError("expected inProjWeight or all of qProjWeight, kProjWeight, vProjWeight");
   return c;
 }
 
@@ -66,8 +67,8 @@ std::vector<at::Tensor> RunMha(const MhaCall& c) {
   at::Tensor query = c.query, key = c.key, value = c.value;
   const int64_t H = c.H;
   const bool batched = c.batched, batchFirst = c.batchFirst, qkvSame = c.qkvSame, kvSame = c.kvSame;
-  const c10::optional<at::Tensor> &inW = c.inW, &inB = c.inB, &qW = c.qW, &kW = c.kW, &vW = c.vW;
-  const c10::optional<at::Tensor> &biasK = c.biasK, &biasV = c.biasV, &outB = c.outB;
+  const c10::optional<at::Tensor>&inW = c.inW, &inB = c.inB, &qW = c.qW, &kW = c.kW, &vW = c.vW;
+  const c10::optional<at::Tensor>&biasK = c.biasK, &biasV = c.biasV, &outB = c.outB;
   const bool addZeroAttn = c.addZeroAttn, training = c.training, needWeights = c.needWeights, average = c.average;
   double dropoutP = c.dropoutP;
   const at::Tensor& outW = c.outW;
@@ -166,8 +167,10 @@ std::vector<at::Tensor> RunMha(const MhaCall& c) {
   out = out.transpose(0, 1).contiguous().view({L * N, E});
   out = at::linear(out, outW, outB);
   out = out.view({L, N, out.size(1)});
-  if (!batched) out = out.squeeze(1);
-  else if (batchFirst) out = out.transpose(0, 1);
+  if (!batched)
+    out = out.squeeze(1);
+  else if (batchFirst)
+    out = out.transpose(0, 1);
 
   if (!needWeights) return {out, at::Tensor()};
   weights = weights.view({N, H, L, S});
@@ -231,7 +234,8 @@ TNAPI_FN(sdpa, {
 })
 
 const Export kExports[] = {
-    {"mha", mha}, {"mhaAsync", mhaAsync},
+    {"mha", mha},
+    {"mhaAsync", mhaAsync},
     {"sdpa", sdpa},
 };
 

@@ -70,7 +70,9 @@ void CheckGradFree(const Args& a, const at::Tensor& t, const char* what) {
   if (gGradsSize.load(std::memory_order_relaxed) == 0) return;
   std::lock_guard<std::mutex> lock(gGradMu);
   if (gGradsInFlight.count(t.unsafeGetTensorImpl()) != 0)
-    throw Napi::Error::New(a.Env(), a.Name() + ": this tensor's .grad is being written by a backwardAsync in flight (await it before " + what + ")");
+    throw Napi::Error::New(
+        a.Env(), a.Name() + ": this tensor's .grad is being written by a backwardAsync in flight (await it before " +
+                     what + ")");
 }
 
 // backward(self, gradient?, retainGraph?, createGraph?)
@@ -125,9 +127,15 @@ TNAPI_FN(setGrad, {
 })
 
 TNAPI_FN(requiresGrad, { return Napi::Boolean::New(a.Env(), a.Meta(0).requires_grad()); })
-TNAPI_FN(setRequiresGrad, { a.Mutable(0, false).requires_grad_(a.Bool(1)); return a.Env().Undefined(); })
+TNAPI_FN(setRequiresGrad, {
+  a.Mutable(0, false).requires_grad_(a.Bool(1));
+  return a.Env().Undefined();
+})
 TNAPI_FN(isLeaf, { return Napi::Boolean::New(a.Env(), a.Meta(0).is_leaf()); })
-TNAPI_FN(retainGrad, { a.Tensor(0).retain_grad(); return a.Env().Undefined(); })
+TNAPI_FN(retainGrad, {
+  a.Tensor(0).retain_grad();
+  return a.Env().Undefined();
+})
 
 // The name PyTorch prints for grad_fn (`AddBackward0`), or null for leaves.
 TNAPI_FN(gradFn, {
@@ -146,15 +154,21 @@ TNAPI_FN(setGradEnabled, {
 TNAPI_FN(isGradEnabled, { return Napi::Boolean::New(a.Env(), c10::GradMode::is_enabled()); })
 
 const Export kExports[] = {
-    {"backward", backward}, {"backwardAsync", backwardAsync}, {"grad", grad}, {"setGrad", setGrad}, {"requiresGrad", requiresGrad},
-    {"setRequiresGrad", setRequiresGrad}, {"isLeaf", isLeaf}, {"retainGrad", retainGrad},
-    {"gradFn", gradFn}, {"setGradEnabled", setGradEnabled}, {"isGradEnabled", isGradEnabled},
+    {"backward", backward},
+    {"backwardAsync", backwardAsync},
+    {"grad", grad},
+    {"setGrad", setGrad},
+    {"requiresGrad", requiresGrad},
+    {"setRequiresGrad", setRequiresGrad},
+    {"isLeaf", isLeaf},
+    {"retainGrad", retainGrad},
+    {"gradFn", gradFn},
+    {"setGradEnabled", setGradEnabled},
+    {"isGradEnabled", isGradEnabled},
 };
 
 }  // namespace
 
-void RegisterAutograd(Napi::Env env, Napi::Object exports) {
-  RegisterTable(env, exports, kExports);
-}
+void RegisterAutograd(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
 
 }  // namespace tnapi

@@ -45,13 +45,13 @@ struct Slot {
 };
 
 struct AddonData {
-  std::vector<Slot> slots;          // small-tensor handles
+  std::vector<Slot> slots;  // small-tensor handles
   std::vector<uint32_t> freeSlots;
-  int64_t liveSmall = 0;     // slots in use
+  int64_t liveSmall = 0;  // slots in use
   uint32_t genSalt = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4) * 2246822519u;
-  int64_t liveTensors = 0;   // boxes whose tensor is not yet released
-  int64_t liveBytes = 0;     // sum of their reported bytes
-  int64_t pendingAdjust = 0; // bytes not yet reported to V8 (batched: reporting costs ~50 ns)
+  int64_t liveTensors = 0;             // boxes whose tensor is not yet released
+  int64_t liveBytes = 0;               // sum of their reported bytes
+  int64_t pendingAdjust = 0;           // bytes not yet reported to V8 (batched: reporting costs ~50 ns)
   Napi::FunctionReference torchError;  // lib/errors.ts's TorchError, set at load time
   // The environment is going away (a worker thread exits, or the process): the small-tensor
   // boxes still alive have no finalizer of their own (their handles are numbers), so free them
@@ -96,7 +96,9 @@ class BoxPins {
   void Add(TensorBox* box);
   const std::vector<TensorBox*>& boxes() const { return boxes_; }
   // How many of `box`'s in-flight counts are these pins (so a call's own pins do not refuse it).
-  int32_t Count(const TensorBox* box) const { return static_cast<int32_t>(std::count(boxes_.begin(), boxes_.end(), box)); }
+  int32_t Count(const TensorBox* box) const {
+    return static_cast<int32_t>(std::count(boxes_.begin(), boxes_.end(), box));
+  }
 
  private:
   std::vector<TensorBox*> boxes_;
@@ -243,7 +245,10 @@ at::ScalarType DtypeFromCode(int64_t code);
 int DtypeCode(at::ScalarType t);
 
 using Binding = Napi::Value (*)(const Napi::CallbackInfo&);
-struct Export { const char* name; Binding fn; };
+struct Export {
+  const char* name;
+  Binding fn;
+};
 
 template <size_t N>
 void RegisterTable(Napi::Env env, Napi::Object exports, const Export (&table)[N]) {
@@ -267,12 +272,12 @@ void RegisterJit(Napi::Env env, Napi::Object exports);
 // TNAPI_FN(name, { body using `a` (Args) }) defines a guarded binding;
 // TNAPI_TENSOR_FN(name, expr) one that returns the tensor `expr`.
 // Each bindings file defines `kNamePrefix` ("Tensor.", "torch.", "F.") for its messages.
-#define TNAPI_FN(fname, ...)                                                    \
-  static Napi::Value fname(const Napi::CallbackInfo& info) {                     \
+#define TNAPI_FN(fname, ...)                                                      \
+  static Napi::Value fname(const Napi::CallbackInfo& info) {                      \
     return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value { \
-      ::tnapi::Args a(info, kNamePrefix, #fname);                                \
-      __VA_ARGS__                                                                \
-    });                                                                          \
+      ::tnapi::Args a(info, kNamePrefix, #fname);                                 \
+      __VA_ARGS__                                                                 \
+    });                                                                           \
   }
-#define TNAPI_TENSOR_FN(fname, ...)                                             \
+#define TNAPI_TENSOR_FN(fname, ...) \
   TNAPI_FN(fname, { return Napi::Value(a.Env(), ::tnapi::Wrap(a.Env(), (__VA_ARGS__))); })

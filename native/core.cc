@@ -28,14 +28,16 @@ void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
   }
   box->magic = 0;
   box->t = at::Tensor();
-  if (box->inflight > 0) box->zombie = true;  // the worker holding it deletes it (workers.cc)
-  else delete box;
+  if (box->inflight > 0)
+    box->zombie = true;  // the worker holding it deletes it (workers.cc)
+  else
+    delete box;
 }
 
 const char* kDtypeNames[] = {"float32", "float64", "float16", "bfloat16", "int64",
                              "int32",   "int16",   "int8",    "uint8",    "bool"};
 const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong,
-                                  at::kInt,   at::kShort,  at::kChar, at::kByte,      at::kBool};
+                                  at::kInt,   at::kShort,  at::kChar, at::kByte,     at::kBool};
 constexpr int kNumDtypes = sizeof(kDtypes) / sizeof(kDtypes[0]);
 }  // namespace
 
@@ -153,8 +155,10 @@ void Release(napi_env env, napi_value v) {
     napi_get_value_double(env, v, &h);
     auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
     Slot& s = d->slots[slot];
-    if (s.box->inflight > 0) s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
-    else delete s.box;
+    if (s.box->inflight > 0)
+      s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
+    else
+      delete s.box;
     s.box = nullptr;
     d->liveSmall--;
     s.gen = (s.gen + 1) & ((1u << 27) - 1);
@@ -163,7 +167,8 @@ void Release(napi_env env, napi_value v) {
 }
 
 void ThrowInUse(napi_env env, const std::string& op, const char* what) {
-  throw Napi::Error::New(Napi::Env(env), op + ": this tensor is in use by an async operation (await it before " + what + ")");
+  throw Napi::Error::New(Napi::Env(env),
+                         op + ": this tensor is in use by an async operation (await it before " + what + ")");
 }
 
 namespace {
@@ -268,13 +273,11 @@ void Args::TypeError(size_t i, const char* expected) const {
       default: got = "a value of another type"; break;
     }
   }
-  throw Napi::TypeError::New(env_, Name() + ": expected argument " + std::to_string(i) + " to be " +
-                                       expected + ", got " + got);
+  throw Napi::TypeError::New(
+      env_, Name() + ": expected argument " + std::to_string(i) + " to be " + expected + ", got " + got);
 }
 
-void Args::RangeError(const std::string& msg) const {
-  throw Napi::RangeError::New(env_, Name() + ": " + msg);
-}
+void Args::RangeError(const std::string& msg) const { throw Napi::RangeError::New(env_, Name() + ": " + msg); }
 
 bool Args::IsTensor(size_t i) const {
   if (i >= info_.Length()) return false;
@@ -319,7 +322,8 @@ at::Tensor Args::Mutable(size_t i, bool writesData) const {
   TensorBox* box = Box(i);
   if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
   at::Tensor t = Tensor(i);
-  if (writesData && StorageFlight(t) != 0) ThrowInUse(env_, Name(), "modifying it (a view or another handle of it is in flight)");
+  if (writesData && StorageFlight(t) != 0)
+    ThrowInUse(env_, Name(), "modifying it (a view or another handle of it is in flight)");
   return t;
 }
 
@@ -405,8 +409,8 @@ std::vector<int64_t> Args::IntList(size_t i) const {
     if (!v.IsNumber()) TypeError(i, "an array of integers");
     double x = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(x) || std::floor(x) != x || std::fabs(x) > 9007199254740992.0)
-      RangeError("element " + std::to_string(k) + " of argument " + std::to_string(i) + " is not an integer: " +
-                 v.ToString().Utf8Value());
+      RangeError("element " + std::to_string(k) + " of argument " + std::to_string(i) +
+                 " is not an integer: " + v.ToString().Utf8Value());
     out[k] = static_cast<int64_t>(x);
   }
   return out;

@@ -50,15 +50,23 @@ TNAPI_TENSOR_FN(randperm, at::randperm(a.Int(0), a.Options(1, 2, at::kLong)))
 TNAPI_TENSOR_FN(scalarTensor, at::scalar_tensor(a.Scalar(0), a.Options(1, 2, at::kFloat)))
 
 const Export kExports[] = {
-    {"fromBuffer", fromBuffer}, {"zeros", zeros}, {"ones", ones}, {"empty", empty}, {"rand", rand},
-    {"randn", randn}, {"full", full}, {"randint", randint}, {"arange", arange}, {"linspace", linspace},
-    {"eye", eye}, {"randperm", randperm}, {"scalarTensor", scalarTensor},
+    {"fromBuffer", fromBuffer},
+    {"zeros", zeros},
+    {"ones", ones},
+    {"empty", empty},
+    {"rand", rand},
+    {"randn", randn},
+    {"full", full},
+    {"randint", randint},
+    {"arange", arange},
+    {"linspace", linspace},
+    {"eye", eye},
+    {"randperm", randperm},
+    {"scalarTensor", scalarTensor},
 };
 
 }  // namespace
 
-void RegisterCreation(Napi::Env env, Napi::Object exports) {
-  RegisterTable(env, exports, kExports);
-}
+void RegisterCreation(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
 
 }  // namespace tnapi

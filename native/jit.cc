@@ -13,8 +13,8 @@
 #include "common.h"
 #include "workers.h"
 
-#include <caffe2/serialize/read_adapter_interface.h>
 #include <c10/core/GradMode.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -29,12 +29,12 @@ namespace {
 
 // JIT_FN(name, "torch.jit.load", { body using `a` }): a guarded binding whose messages use the
 // name the user calls (not the export's name).
-#define JIT_FN(fname, display, ...)                                                \
-  static Napi::Value fname(const Napi::CallbackInfo& info) {                       \
-    return ::tnapi::Guard(info.Env(), "", display, [&]() -> Napi::Value {          \
-      ::tnapi::Args a(info, "", display);                                          \
-      __VA_ARGS__                                                                  \
-    });                                                                            \
+#define JIT_FN(fname, display, ...)                                       \
+  static Napi::Value fname(const Napi::CallbackInfo& info) {              \
+    return ::tnapi::Guard(info.Env(), "", display, [&]() -> Napi::Value { \
+      ::tnapi::Args a(info, "", display);                                 \
+      __VA_ARGS__                                                         \
+    });                                                                   \
   }
 constexpr double kMaxSafe = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
 
@@ -110,8 +110,7 @@ class ToIValue {
       case K::FloatType:
         if (v.IsNumber()) return v.As<Napi::Number>().DoubleValue();
         Fail(where, type, "a number", v);
-      case K::IntType:
-        return Int(v, type, where);
+      case K::IntType: return Int(v, type, where);
       case K::NumberType:  // a Scalar: integral numbers are ints, as Args::Scalar
         if (v.IsBigInt()) return Int(v, type, where);
         if (v.IsNumber()) {
@@ -136,7 +135,9 @@ class ToIValue {
           try {
             return c10::Device(d);
           } catch (const c10::Error&) {
-            throw Napi::RangeError::New(env_, fn_ + ": expected " + At(where) + " (Device) to be a device such as 'cpu' or 'cuda:0', got '" + d + "'");
+            throw Napi::RangeError::New(env_, fn_ + ": expected " + At(where) +
+                                                  " (Device) to be a device such as 'cpu' or 'cuda:0', got '" + d +
+                                                  "'");
           }
         }
         Fail(where, type, "a device string", v);
@@ -149,7 +150,8 @@ class ToIValue {
         Napi::Array arr = v.As<Napi::Array>();
         c10::impl::GenericList list(elem);
         list.reserve(arr.Length());
-        for (uint32_t k = 0; k < arr.Length(); k++) list.push_back(Convert(arr.Get(k), elem, where + "[" + std::to_string(k) + "]"));
+        for (uint32_t k = 0; k < arr.Length(); k++)
+          list.push_back(Convert(arr.Get(k), elem, where + "[" + std::to_string(k) + "]"));
         return list;
       }
       case K::TupleType: {
@@ -159,7 +161,8 @@ class ToIValue {
         if (arr.Length() != elems.size()) Fail(where, type, "an array of length " + std::to_string(elems.size()), v);
         std::vector<c10::IValue> items;
         items.reserve(elems.size());
-        for (uint32_t k = 0; k < arr.Length(); k++) items.push_back(Convert(arr.Get(k), elems[k], where + "[" + std::to_string(k) + "]"));
+        for (uint32_t k = 0; k < arr.Length(); k++)
+          items.push_back(Convert(arr.Get(k), elems[k], where + "[" + std::to_string(k) + "]"));
         return c10::ivalue::Tuple::create(std::move(items));
       }
       case K::DictType: {
@@ -177,10 +180,8 @@ class ToIValue {
         }
         return dict;
       }
-      case K::AnyType:
-        return Infer(v, where);
-      case K::UnionType:
-        return Union(v, type, where);
+      case K::AnyType: return Infer(v, where);
+      case K::UnionType: return Union(v, type, where);
       default:
         throw Napi::TypeError::New(env_, fn_ + ": " + At(where) + " has type " + type->annotation_str() +
                                              ", which torch-napi cannot pass from JavaScript");
@@ -206,9 +207,11 @@ class ToIValue {
     bool stale = false;
     TensorBox* box = o.Get("_disposed").ToBoolean().Value() ? nullptr : Unwrap(env_, o.Get("_h"), &stale);
     if (box == nullptr || !box->t.defined())
-      throw Napi::Error::New(env_, fn_ + ": " + At(where) + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
-    if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, fn_, "using it");  // an async optimizer step is writing it
-    if (track_) track_->Add(box);  // pinned: converting a later input may run JS that disposes it
+      throw Napi::Error::New(
+          env_, fn_ + ": " + At(where) + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+    if (box->writers != 0 || StorageFlight(box->t) == 2)
+      ThrowInUse(env_, fn_, "using it");  // an async optimizer step is writing it
+    if (track_) track_->Add(box);         // pinned: converting a later input may run JS that disposes it
     return box->t;
   }
 
@@ -222,7 +225,8 @@ class ToIValue {
     if (!v.IsNumber()) Fail(where, type, "an integer", v);
     double x = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(x) || std::floor(x) != x || std::fabs(x) > kMaxSafe)
-      throw Napi::RangeError::New(env_, fn_ + ": expected " + At(where) + " (int) to be an integer, got " + Describe(v));
+      throw Napi::RangeError::New(env_,
+                                  fn_ + ": expected " + At(where) + " (int) to be an integer, got " + Describe(v));
     return static_cast<int64_t>(x);
   }
 
@@ -260,13 +264,16 @@ class ToIValue {
     if (v.IsString()) return v.As<Napi::String>().Utf8Value();
     if (v.IsNumber() || v.IsBigInt()) return Convert(v, c10::NumberType::get(), where);
     if (IsTensor(v)) return TensorOf(v, where);
-    throw Napi::TypeError::New(env_, fn_ + ": " + At(where) + " has type Any; only tensors, numbers, booleans, strings "
-                                                 "and null can be passed as Any, got " + Describe(v));
+    throw Napi::TypeError::New(env_, fn_ + ": " + At(where) +
+                                         " has type Any; only tensors, numbers, booleans, strings "
+                                         "and null can be passed as Any, got " +
+                                         Describe(v));
   }
 
-  [[noreturn]] void Fail(const std::string& where, const c10::TypePtr& type, const std::string& expected, const Napi::Value& v) {
-    throw Napi::TypeError::New(env_, fn_ + ": expected " + At(where) + " (" + type->annotation_str() + ") to be " + expected +
-                                         ", got " + Describe(v));
+  [[noreturn]] void Fail(const std::string& where, const c10::TypePtr& type, const std::string& expected,
+                         const Napi::Value& v) {
+    throw Napi::TypeError::New(env_, fn_ + ": expected " + At(where) + " (" + type->annotation_str() + ") to be " +
+                                         expected + ", got " + Describe(v));
   }
 
   std::string At(const std::string& where) const { return input_ + " (" + where + ")"; }
@@ -323,7 +330,8 @@ Napi::Value FromIValue(Napi::Env env, const std::string& fn, Napi::Function ctor
     Napi::Function mapCtor = env.Global().Get("Map").As<Napi::Function>();
     Napi::Object map = mapCtor.New({});
     Napi::Function set = map.Get("set").As<Napi::Function>();
-    for (const auto& e : d) set.Call(map, {FromIValue(env, fn, ctor, e.key(), detach), FromIValue(env, fn, ctor, e.value(), detach)});
+    for (const auto& e : d)
+      set.Call(map, {FromIValue(env, fn, ctor, e.key(), detach), FromIValue(env, fn, ctor, e.value(), detach)});
     return map;
   }
   throw Napi::TypeError::New(env, fn + ": the result holds a value of type " + v.type()->annotation_str() +
@@ -345,14 +353,15 @@ PreparedCall Prepare(Napi::Env env, const std::string& fn, torch::jit::Module& m
   if (!method) {
     std::string names;
     for (const auto& mm : m.get_methods()) names += (names.empty() ? "" : ", ") + mm.name();
-    throw Napi::Error::New(env, fn + ": the module has no method '" + name + "' (its methods: " +
-                                    (names.empty() ? "none" : names) + ")");
+    throw Napi::Error::New(
+        env, fn + ": the module has no method '" + name + "' (its methods: " + (names.empty() ? "none" : names) + ")");
   }
   if (!argsV.IsArray()) throw Napi::TypeError::New(env, fn + ": expected the inputs as an array");
   Napi::Array args = argsV.As<Napi::Array>();
   const c10::FunctionSchema& schema = method->function().getSchema();
   const auto& formals = schema.arguments();
-  if (formals.empty() || schema.is_vararg()) throw Napi::Error::New(env, fn + ": methods without a fixed signature are not supported");
+  if (formals.empty() || schema.is_vararg())
+    throw Napi::Error::New(env, fn + ": methods without a fixed signature are not supported");
   // formals[0] is `self`; trailing parameters with defaults may be omitted.
   size_t max = formals.size() - 1, min = max;
   while (min > 0 && formals[min].default_value()) min--;
@@ -376,7 +385,9 @@ PreparedCall Prepare(Napi::Env env, const std::string& fn, torch::jit::Module& m
   return PreparedCall{std::move(*method), std::move(stack)};
 }
 
-std::string Display(const std::string& name) { return "ScriptModule." + (name == "forward" ? name : "runMethod('" + name + "')"); }
+std::string Display(const std::string& name) {
+  return "ScriptModule." + (name == "forward" ? name : "runMethod('" + name + "')");
+}
 
 Napi::Function Ctor(const Args& a, size_t i, const std::string& fn) {
   if (i >= a.Length() || !a[i].IsFunction()) throw Napi::TypeError::New(a.Env(), fn + ": expected the Tensor class");
@@ -389,7 +400,8 @@ static Napi::Value jitRun(const Napi::CallbackInfo& info) {
   std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   std::string fn = Display(name);
   return Guard(info.Env(), "", fn.c_str(), [&]() -> Napi::Value {
-    if (!info[1].IsString()) throw Napi::TypeError::New(a.Env(), "ScriptModule.runMethod: expected the method name to be a string");
+    if (!info[1].IsString())
+      throw Napi::TypeError::New(a.Env(), "ScriptModule.runMethod: expected the method name to be a string");
     Napi::Function ctor = Ctor(a, 3, fn);
     PreparedCall call = Prepare(a.Env(), fn, Mod(a, 0, fn), name, info[2], ctor, nullptr);
     c10::IValue out = call.method(std::move(call.stack));
@@ -492,7 +504,8 @@ static Napi::Value jitRunAsync(const Napi::CallbackInfo& info) {
   std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   std::string fn = name == "forward" ? "ScriptModule.forwardAsync" : "ScriptModule.runMethodAsync('" + name + "')";
   return Guard(info.Env(), "", fn.c_str(), [&]() -> Napi::Value {
-    if (!info[1].IsString()) throw Napi::TypeError::New(a.Env(), "ScriptModule.runMethodAsync: expected the method name to be a string");
+    if (!info[1].IsString())
+      throw Napi::TypeError::New(a.Env(), "ScriptModule.runMethodAsync: expected the method name to be a string");
     Napi::Function ctor = Ctor(a, 3, fn);
     BoxPins pins;
     PreparedCall call = Prepare(a.Env(), fn, Mod(a, 0, fn), name, info[2], ctor, &pins);
@@ -555,7 +568,8 @@ bool InsideStorage(const at::Tensor& t, std::string* why) {
       return *why = "a view whose extent overflows", false;
     }
   }
-  if (__builtin_add_overflow(last, int64_t{1}, &last) || __builtin_mul_overflow(last, item, &bytes) || bytes > capacity) {
+  if (__builtin_add_overflow(last, int64_t{1}, &last) || __builtin_mul_overflow(last, item, &bytes) ||
+      bytes > capacity) {
     *why = "a view of " + std::to_string(bytes) + " bytes over a storage of " + std::to_string(capacity) + " bytes";
     return false;
   }
@@ -592,12 +606,14 @@ JIT_FN(jitLoad, "torch.jit.load", {
   c10::optional<c10::Device> device;
   if (a.Has(2)) device = a.Device(2);
   Napi::Uint8Array bytes = a[0].As<Napi::Uint8Array>();
-  auto reader = std::make_shared<BytesReader>(std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength()));
+  auto reader =
+      std::make_shared<BytesReader>(std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength()));
   torch::jit::Module m;
   try {
     m = torch::jit::load(std::shared_ptr<caffe2::serialize::ReadAdapterInterface>(reader), device);
   } catch (const c10::Error& e) {
-    throw TorchError(a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what_without_backtrace());
+    throw TorchError(
+        a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what_without_backtrace());
   } catch (const std::exception& e) {  // e.g. the TorchScript compiler's ErrorReport for broken code
     throw TorchError(a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what());
   }
@@ -633,7 +649,8 @@ JIT_FN(jitSetTraining, "ScriptModule.train", {
   return a.Env().Undefined();
 })
 
-JIT_FN(jitIsTraining, "ScriptModule.isTraining", { return Napi::Boolean::New(a.Env(), Mod(a, 0, "ScriptModule.isTraining").is_training()); })
+JIT_FN(jitIsTraining, "ScriptModule.isTraining",
+       { return Napi::Boolean::New(a.Env(), Mod(a, 0, "ScriptModule.isTraining").is_training()); })
 
 JIT_FN(jitMethods, "ScriptModule.methods", {
   torch::jit::Module& m = Mod(a, 0, "ScriptModule.methods");
@@ -668,7 +685,8 @@ Napi::Array Pairs(Napi::Env env, const std::vector<std::pair<std::string, at::Te
 // autograd identity), so an optimizer stepping them trains the module.
 JIT_FN(jitNamedParameters, "ScriptModule.namedParameters", {
   std::vector<std::pair<std::string, at::Tensor>> items;
-  for (const auto& p : Mod(a, 0, "ScriptModule.namedParameters").named_parameters(true)) items.emplace_back(p.name, p.value);
+  for (const auto& p : Mod(a, 0, "ScriptModule.namedParameters").named_parameters(true))
+    items.emplace_back(p.name, p.value);
   return Pairs(a.Env(), items);
 })
 
@@ -679,7 +697,8 @@ JIT_FN(jitNamedBuffers, "ScriptModule.namedBuffers", {
 })
 
 // PyTorch's state_dict order: each module's parameters, then its buffers, then its children.
-void CollectState(const torch::jit::Module& m, const std::string& prefix, std::vector<std::pair<std::string, at::Tensor>>* out) {
+void CollectState(const torch::jit::Module& m, const std::string& prefix,
+                  std::vector<std::pair<std::string, at::Tensor>>* out) {
   for (const auto& p : m.named_parameters(false)) out->emplace_back(prefix + p.name, p.value);
   for (const auto& b : m.named_buffers(false)) out->emplace_back(prefix + b.name, b.value);
   for (const auto& c : m.named_children()) CollectState(c.value, prefix + c.name + ".", out);

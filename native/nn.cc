@@ -105,12 +105,18 @@ std::vector<at::Tensor> RunRnn(const RnnCall& c) {
   std::tuple<at::Tensor, at::Tensor> r;
   const at::Tensor& h = c.hx[0];
   switch (c.mode) {
-    case 1: r = packed ? at::gru(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
-                       : at::gru(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
-    case 2: r = packed ? at::rnn_tanh(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
-                       : at::rnn_tanh(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
-    default: r = packed ? at::rnn_relu(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
-                        : at::rnn_relu(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst); break;
+    case 1:
+      r = packed ? at::gru(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                 : at::gru(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
+      break;
+    case 2:
+      r = packed ? at::rnn_tanh(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                 : at::rnn_tanh(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
+      break;
+    default:
+      r = packed ? at::rnn_relu(input, *c.batchSizes, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
+                 : at::rnn_relu(input, h, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);
+      break;
   }
   return {std::get<0>(r), std::get<1>(r)};
 }
@@ -182,10 +188,21 @@ TNAPI_FN(qr, {
 })
 
 const Export kExports[] = {
-    {"linear", linear}, {"bilinear", bilinear}, {"embedding", embedding}, {"embeddingRenorm_", embeddingRenorm_},
-    {"dropout", dropout}, {"layerNorm", layerNorm}, {"rnn", rnn}, {"rnnAsync", rnnAsync}, {"linearAsync", linearAsync}, {"rnnCell", rnnCell},
-    {"packPadded", packPadded}, {"padPacked", padPacked}, {"padSequence", padSequence},
-    {"setData", setData}, {"qr", qr},
+    {"linear", linear},
+    {"bilinear", bilinear},
+    {"embedding", embedding},
+    {"embeddingRenorm_", embeddingRenorm_},
+    {"dropout", dropout},
+    {"layerNorm", layerNorm},
+    {"rnn", rnn},
+    {"rnnAsync", rnnAsync},
+    {"linearAsync", linearAsync},
+    {"rnnCell", rnnCell},
+    {"packPadded", packPadded},
+    {"padPacked", padPacked},
+    {"padSequence", padSequence},
+    {"setData", setData},
+    {"qr", qr},
 };
 
 }  // namespace

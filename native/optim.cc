@@ -23,14 +23,16 @@ TNAPI_TENSOR_FN(l1Loss, at::l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
 TNAPI_TENSOR_FN(smoothL1Loss, at::smooth_l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
 TNAPI_TENSOR_FN(huberLoss, at::huber_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
 // crossEntropy(input, target, weight?, reduction, ignoreIndex, labelSmoothing)
-TNAPI_TENSOR_FN(crossEntropy, at::cross_entropy_loss(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4), a.Number(5)))
+TNAPI_TENSOR_FN(crossEntropy,
+                at::cross_entropy_loss(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4), a.Number(5)))
 // nllLoss(input, target, weight?, reduction, ignoreIndex)
 TNAPI_TENSOR_FN(nllLoss, at::nll_loss_nd(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4)))
 // bce(input, target, weight?, reduction)
 TNAPI_TENSOR_FN(binaryCrossEntropy, at::binary_cross_entropy(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3)))
 // bceWithLogits(input, target, weight?, posWeight?, reduction)
 TNAPI_TENSOR_FN(binaryCrossEntropyWithLogits,
-                at::binary_cross_entropy_with_logits(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.OptTensor(3), a.Int(4)))
+                at::binary_cross_entropy_with_logits(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.OptTensor(3),
+                                                     a.Int(4)))
 // klDiv(input, target, reduction, logTarget)
 TNAPI_TENSOR_FN(klDiv, at::kl_div(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3)))
 
@@ -171,9 +173,18 @@ StepFn AdagradPlan(const A& a) {
 }
 
 TNAPI_FN(sgdStep, { return Napi::Value(a.Env(), Wrap(a.Env(), SgdPlan(a)())); })
-TNAPI_FN(adamStep, { AdamPlan(a)(); return a.Env().Undefined(); })
-TNAPI_FN(rmspropStep, { RmspropPlan(a)(); return a.Env().Undefined(); })
-TNAPI_FN(adagradStep, { AdagradPlan(a)(); return a.Env().Undefined(); })
+TNAPI_FN(adamStep, {
+  AdamPlan(a)();
+  return a.Env().Undefined();
+})
+TNAPI_FN(rmspropStep, {
+  RmspropPlan(a)();
+  return a.Env().Undefined();
+})
+TNAPI_FN(adagradStep, {
+  AdagradPlan(a)();
+  return a.Env().Undefined();
+})
 
 // The arguments of one parameter's update in optimStepAsync's array, read with Args' getters.
 // Each tensor's box is recorded as read (`Tensor`) or written (`Mutable`) for the worker's marks,
@@ -182,8 +193,13 @@ class TupleArgs {
  public:
   TupleArgs(const Args& outer, const std::string& name, Napi::Array tuple, uint32_t index,
             std::vector<TensorBox*>* reads, std::vector<TensorBox*>* writes, BoxPins* pins)
-      : outer_(outer), name_(name), tuple_(tuple), where_("parameter " + std::to_string(index)), reads_(reads),
-        writes_(writes), pins_(pins) {}
+      : outer_(outer),
+        name_(name),
+        tuple_(tuple),
+        where_("parameter " + std::to_string(index)),
+        reads_(reads),
+        writes_(writes),
+        pins_(pins) {}
   bool Has(size_t i) const {
     Napi::Value v = At(i);
     return !v.IsUndefined() && !v.IsNull();
@@ -215,7 +231,8 @@ class TupleArgs {
     bool stale = false;
     TensorBox* box = Unwrap(outer_.Env(), At(i), &stale);
     if (box == nullptr && !stale) Fail<Napi::TypeError>("argument " + std::to_string(i) + " is not a Tensor");
-    if (box == nullptr || !box->t.defined()) Fail<Napi::Error>("argument " + std::to_string(i) + " is a disposed tensor");
+    if (box == nullptr || !box->t.defined())
+      Fail<Napi::Error>("argument " + std::to_string(i) + " is a disposed tensor");
     bool held = box->inflight - pins_->Count(box) > 0;
     if (write ? held || StorageFlight(box->t) != 0 : box->writers > 0 || StorageFlight(box->t) == 2)
       ThrowInUse(outer_.Env(), name_ + " (" + where_ + ")", write ? "modifying it" : "using it");
@@ -307,12 +324,22 @@ TNAPI_FN(clipGradValue, {
 })
 
 const Export kExports[] = {
-    {"mseLoss", mseLoss}, {"l1Loss", l1Loss}, {"smoothL1Loss", smoothL1Loss}, {"huberLoss", huberLoss},
-    {"crossEntropy", crossEntropy}, {"nllLoss", nllLoss}, {"binaryCrossEntropy", binaryCrossEntropy},
-    {"binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits}, {"klDiv", klDiv},
-    {"sgdStep", sgdStep}, {"adamStep", adamStep}, {"rmspropStep", rmspropStep}, {"adagradStep", adagradStep},
+    {"mseLoss", mseLoss},
+    {"l1Loss", l1Loss},
+    {"smoothL1Loss", smoothL1Loss},
+    {"huberLoss", huberLoss},
+    {"crossEntropy", crossEntropy},
+    {"nllLoss", nllLoss},
+    {"binaryCrossEntropy", binaryCrossEntropy},
+    {"binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits},
+    {"klDiv", klDiv},
+    {"sgdStep", sgdStep},
+    {"adamStep", adamStep},
+    {"rmspropStep", rmspropStep},
+    {"adagradStep", adagradStep},
     {"optimStepAsync", optimStepAsync},
-    {"clipGradNorm", clipGradNorm}, {"clipGradValue", clipGradValue},
+    {"clipGradNorm", clipGradNorm},
+    {"clipGradValue", clipGradValue},
 };
 
 }  // namespace

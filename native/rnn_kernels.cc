@@ -30,9 +30,7 @@ bool LibtorchHasOneDnnRnn() {
 
 // The default: composed wherever libtorch has a oneDNN LSTM, whose results are not trusted (see the
 // header); libtorch's own kernel elsewhere (the same native algorithm, one call).
-int DefaultKernel() {
-  return static_cast<int>(LibtorchHasOneDnnRnn() ? LstmKernel::kComposed : LstmKernel::kLibtorch);
-}
+int DefaultKernel() { return static_cast<int>(LibtorchHasOneDnnRnn() ? LstmKernel::kComposed : LstmKernel::kLibtorch); }
 
 std::atomic<int>& KernelSlot() {
   static std::atomic<int> k{DefaultKernel()};
@@ -62,8 +60,8 @@ std::vector<at::Tensor> ComposedLstm(const at::Tensor& input, const std::vector<
   const int64_t D = bidirectional ? 2 : 1;
   const bool proj = hx[0].size(2) != hx[1].size(2);
   const size_t stride = (hasBiases ? 4 : 2) + (proj ? 1 : 0);
-  TORCH_CHECK(params.size() == stride * static_cast<size_t>(layers * D), "LSTM: expected ",
-              stride * layers * D, " parameters, got ", params.size());
+  TORCH_CHECK(params.size() == stride * static_cast<size_t>(layers * D), "LSTM: expected ", stride * layers * D,
+              " parameters, got ", params.size());
   TORCH_CHECK(hx[0].size(0) == layers * D && hx[1].size(0) == layers * D, "LSTM: expected ", layers * D,
               " initial states per tensor");
   at::Tensor x = batchFirst ? input.transpose(0, 1) : input;  // (T, N, I)
@@ -174,15 +172,10 @@ struct CheckCase {
 // by hidden size: 1-16, 33 and 48 wrong, 17, 20, 24, 31, 32 and 64 right, whatever the batch and
 // input sizes. The cases cover both groups.
 constexpr CheckCase kCases[] = {
-    {5, 3, 6, 6, 1, false},    // the checkpoint test's Linear(4,6) -> LSTM(6,6) shape
-    {10, 1, 10, 20, 2, false}, // the seed model's encoder
-    {10, 32, 20, 20, 2, false},
-    {7, 4, 5, 8, 1, true},
-    {3, 16, 32, 64, 1, false},
-    {4, 2, 3, 1, 1, false},
-    {4, 3, 16, 16, 2, false},
-    {3, 2, 8, 33, 1, true},
-    {3, 5, 4, 48, 1, false},
+    {5, 3, 6, 6, 1, false},     // the checkpoint test's Linear(4,6) -> LSTM(6,6) shape
+    {10, 1, 10, 20, 2, false},  // the seed model's encoder
+    {10, 32, 20, 20, 2, false}, {7, 4, 5, 8, 1, true},  {3, 16, 32, 64, 1, false}, {4, 2, 3, 1, 1, false},
+    {4, 3, 16, 16, 2, false},   {3, 2, 8, 33, 1, true}, {3, 5, 4, 48, 1, false},
 };
 struct LayerParams {
   std::vector<double> wIh, wHh, bIh, bHh;  // (4H, in), (4H, H), (4H), (4H)

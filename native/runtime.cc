@@ -30,7 +30,8 @@ TNAPI_FN(cudaSynchronize, {
   TORCH_CHECK(at::hasCUDA(), "CUDA is not available (libtorch built without CUDA, or no usable GPU)");
   int64_t n = at::detail::getCUDAHooks().getNumGPUs();
   int64_t d = a.Has(0) ? a.Int(0) : at::detail::getCUDAHooks().current_device();
-  if (d < 0 || d >= n) a.RangeError("device " + std::to_string(d) + " does not exist (" + std::to_string(n) + " CUDA device(s))");
+  if (d < 0 || d >= n)
+    a.RangeError("device " + std::to_string(d) + " does not exist (" + std::to_string(n) + " CUDA device(s))");
   at::detail::getCUDAHooks().deviceSynchronize(d);
   return a.Env().Undefined();
 })
@@ -54,16 +55,14 @@ TNAPI_FN(config, {
 })
 
 const Export kExports[] = {
-    {"libtorchVersion", libtorchVersion}, {"getNumThreads", getNumThreads}, {"setNumThreads", setNumThreads},
-    {"manualSeed", manualSeed}, {"cudaIsAvailable", cudaIsAvailable}, {"cudaDeviceCount", cudaDeviceCount},
-    {"cudaSynchronize", cudaSynchronize},
-    {"config", config},
+    {"libtorchVersion", libtorchVersion}, {"getNumThreads", getNumThreads},
+    {"setNumThreads", setNumThreads},     {"manualSeed", manualSeed},
+    {"cudaIsAvailable", cudaIsAvailable}, {"cudaDeviceCount", cudaDeviceCount},
+    {"cudaSynchronize", cudaSynchronize}, {"config", config},
 };
 
 }  // namespace
 
-void RegisterRuntime(Napi::Env env, Napi::Object exports) {
-  RegisterTable(env, exports, kExports);
-}
+void RegisterRuntime(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
 
 }  // namespace tnapi

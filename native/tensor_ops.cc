@@ -13,27 +13,28 @@ constexpr const char* kNamePrefix = "Tensor.";
 // An op whose operand may be a tensor or a scalar gets two bindings, `op` and `opScalar`:
 // small-tensor handles are JS numbers, so the native side cannot tell a handle from a scalar
 // by its type; the JS method picks the binding.
-#define OPERAND_OP(fname, tensorExpr, scalarExpr)                        \
-  TNAPI_FN(fname, {                                                     \
-    const at::Tensor& self = a.Tensor(0);                               \
-    return Napi::Value(a.Env(), Wrap(a.Env(), (tensorExpr)));           \
-  })                                                                    \
-  TNAPI_FN(fname##Scalar, {                                             \
-    const at::Tensor& self = a.Tensor(0);                               \
-    return Napi::Value(a.Env(), Wrap(a.Env(), (scalarExpr)));           \
+#define OPERAND_OP(fname, tensorExpr, scalarExpr)             \
+  TNAPI_FN(fname, {                                           \
+    const at::Tensor& self = a.Tensor(0);                     \
+    return Napi::Value(a.Env(), Wrap(a.Env(), (tensorExpr))); \
+  })                                                          \
+  TNAPI_FN(fname##Scalar, {                                   \
+    const at::Tensor& self = a.Tensor(0);                     \
+    return Napi::Value(a.Env(), Wrap(a.Env(), (scalarExpr))); \
   })
-#define OPERAND_OP_(fname, tensorExpr, scalarExpr)                       \
-  TNAPI_FN(fname, {                                                     \
-    at::Tensor self = a.Mutable(0);                                     \
-    tensorExpr;                                                         \
-    return a.Env().Undefined();                                         \
-  })                                                                    \
-  TNAPI_FN(fname##Scalar, {                                             \
-    at::Tensor self = a.Mutable(0);                                     \
-    scalarExpr;                                                         \
-    return a.Env().Undefined();                                         \
+#define OPERAND_OP_(fname, tensorExpr, scalarExpr) \
+  TNAPI_FN(fname, {                                \
+    at::Tensor self = a.Mutable(0);                \
+    tensorExpr;                                    \
+    return a.Env().Undefined();                    \
+  })                                               \
+  TNAPI_FN(fname##Scalar, {                        \
+    at::Tensor self = a.Mutable(0);                \
+    scalarExpr;                                    \
+    return a.Env().Undefined();                    \
   })
-#define BOTH(name) {#name, name}, {#name "Scalar", name##Scalar}
+#define BOTH(name) \
+  {#name, name}, { #name "Scalar", name##Scalar }
 
 // ---- arithmetic -----------------------------------------------------------------------------
 // Python passes a number to add/sub/mul/div as a "wrapped number" 0-dim tensor (the tensor
@@ -85,8 +86,11 @@ at::Tensor DivideGuarded(const at::Tensor& self, const at::Scalar& other, c10::o
   return op == IntDiv::kRemainder ? self.remainder(other) : self.div(Wrapped(other), mode);
 }
 // Without a rounding mode, the plain overload (DivBackward0, as Python's `x / y`).
-OPERAND_OP(div, a.Has(2) ? DivideGuarded(self, a.Tensor(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv) : self.div(a.Tensor(1)),
-           a.Has(2) ? DivideGuarded(self, a.Scalar(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv) : self.div(Wrapped(a.Scalar(1))))
+OPERAND_OP(div,
+           a.Has(2) ? DivideGuarded(self, a.Tensor(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv)
+                    : self.div(a.Tensor(1)),
+           a.Has(2) ? DivideGuarded(self, a.Scalar(1), RoundingMode(a, 2, modeStorage), IntDiv::kDiv)
+                    : self.div(Wrapped(a.Scalar(1))))
 OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
 OPERAND_OP(remainder, DivideGuarded(self, a.Tensor(1), c10::nullopt, IntDiv::kRemainder),
            DivideGuarded(self, a.Scalar(1), c10::nullopt, IntDiv::kRemainder))
@@ -192,15 +196,15 @@ TNAPI_TENSOR_FN(prod, a.Has(1) ? a.Tensor(0).prod(a.Int(1), a.BoolOr(2, false)) 
 TNAPI_TENSOR_FN(norm, a.Has(2) ? at::norm(a.Tensor(0), a.Scalar(1), a.IntList(2), a.BoolOr(3, false))
                                : at::norm(a.Tensor(0), a.Scalar(1)))
 // (self, dim | undefined, keepdim) -> tensor, or [values, indices] with a dim
-#define MINMAX(fname, method)                                                  \
-  TNAPI_FN(fname, {                                                            \
-    const at::Tensor& self = a.Tensor(0);                                      \
-    if (!a.Has(1)) return Napi::Value(a.Env(), Wrap(a.Env(), self.method()));  \
-    auto r = self.method(a.Int(1), a.BoolOr(2, false));                        \
-    Napi::Array out = Napi::Array::New(a.Env(), 2);                            \
+#define MINMAX(fname, method)                                                 \
+  TNAPI_FN(fname, {                                                           \
+    const at::Tensor& self = a.Tensor(0);                                     \
+    if (!a.Has(1)) return Napi::Value(a.Env(), Wrap(a.Env(), self.method())); \
+    auto r = self.method(a.Int(1), a.BoolOr(2, false));                       \
+    Napi::Array out = Napi::Array::New(a.Env(), 2);                           \
     out.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<0>(r))));         \
     out.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<1>(r))));         \
-    return out;                                                                \
+    return out;                                                               \
   })
 MINMAX(max, max)
 MINMAX(min, min)
@@ -211,14 +215,20 @@ TNAPI_FN(var, {
   const at::Tensor& self = a.Tensor(0);
   c10::optional<at::IntArrayRef> dims;
   std::vector<int64_t> d;
-  if (a.Has(1)) { d = a.IntList(1); dims = at::IntArrayRef(d); }
+  if (a.Has(1)) {
+    d = a.IntList(1);
+    dims = at::IntArrayRef(d);
+  }
   return Napi::Value(a.Env(), Wrap(a.Env(), at::var(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
 })
 TNAPI_FN(std_, {
   const at::Tensor& self = a.Tensor(0);
   c10::optional<at::IntArrayRef> dims;
   std::vector<int64_t> d;
-  if (a.Has(1)) { d = a.IntList(1); dims = at::IntArrayRef(d); }
+  if (a.Has(1)) {
+    d = a.IntList(1);
+    dims = at::IntArrayRef(d);
+  }
   return Napi::Value(a.Env(), Wrap(a.Env(), at::std(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
 })
 TNAPI_TENSOR_FN(all, a.Has(1) ? a.Tensor(0).all(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).all())
@@ -241,8 +251,14 @@ OPERAND_OP_(mul_, self.mul_(a.Tensor(1)), self.mul_(a.Scalar(1)))
 OPERAND_OP_(div_, self.div_(a.Tensor(1)), self.div_(a.Scalar(1)))
 OPERAND_OP_(fill_, self.fill_(a.Tensor(1)), self.fill_(a.Scalar(1)))
 OPERAND_OP_(maskedFill_, self.masked_fill_(a.Tensor(1), a.Tensor(2)), self.masked_fill_(a.Tensor(1), a.Scalar(2)))
-TNAPI_FN(zero_, { a.Mutable(0).zero_(); return a.Env().Undefined(); })
-TNAPI_FN(copy_, { a.Mutable(0).copy_(a.Tensor(1)); return a.Env().Undefined(); })
+TNAPI_FN(zero_, {
+  a.Mutable(0).zero_();
+  return a.Env().Undefined();
+})
+TNAPI_FN(copy_, {
+  a.Mutable(0).copy_(a.Tensor(1));
+  return a.Env().Undefined();
+})
 TNAPI_FN(clamp_, {
   c10::optional<at::Scalar> lo, hi;
   if (a.Has(1)) lo = a.Scalar(1);
@@ -250,8 +266,14 @@ TNAPI_FN(clamp_, {
   a.Mutable(0).clamp_(lo, hi);
   return a.Env().Undefined();
 })
-TNAPI_FN(uniform_, { a.Mutable(0).uniform_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
-TNAPI_FN(normal_, { a.Mutable(0).normal_(a.Number(1), a.Number(2)); return a.Env().Undefined(); })
+TNAPI_FN(uniform_, {
+  a.Mutable(0).uniform_(a.Number(1), a.Number(2));
+  return a.Env().Undefined();
+})
+TNAPI_FN(normal_, {
+  a.Mutable(0).normal_(a.Number(1), a.Number(2));
+  return a.Env().Undefined();
+})
 
 // ---- shape ----------------------------------------------------------------------------------
 TNAPI_TENSOR_FN(reshape, a.Tensor(0).reshape(a.IntList(1)))
@@ -286,7 +308,8 @@ TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
       TensorBox* box = Unwrap(a.Env(), e, &stale);
       if (box == nullptr || !box->t.defined())
         throw Napi::TypeError::New(a.Env(), "index: index " + std::to_string(k) + " is not a live Tensor");
-      if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(a.Env(), a.Name(), "using it");  // see TensorBox::writers
+      if (box->writers != 0 || StorageFlight(box->t) == 2)
+        ThrowInUse(a.Env(), a.Name(), "using it");  // see TensorBox::writers
       idx.push_back(box->t);
     }
   }
@@ -387,7 +410,8 @@ TNAPI_FN(data, {
     case at::kInt: tt = napi_int32_array; break;
     case at::kShort: tt = napi_int16_array; break;
     case at::kChar: tt = napi_int8_array; break;
-    case at::kByte: case at::kBool: tt = napi_uint8_array; break;
+    case at::kByte:
+    case at::kBool: tt = napi_uint8_array; break;
     default: throw TorchError(a.Env(), std::string("data(): unsupported dtype ") + c10::toString(st));
   }
   return CopyToTypedArray(a.Env(), t.data_ptr(), nbytes, tt, t.numel());
@@ -403,40 +427,129 @@ TNAPI_FN(rawBytes, {
 })
 
 const Export kExports[] = {
-    BOTH(add), BOTH(sub), BOTH(mul), BOTH(div), BOTH(pow), BOTH(remainder),
-    {"maximum", maximum}, {"minimum", minimum}, {"matmul", matmul}, {"bmm", bmm}, {"mm", mm},
-    {"outer", outer}, {"dot", dot},
-    BOTH(eq), BOTH(ne), BOTH(lt), BOTH(le), BOTH(gt), BOTH(ge),
-    {"logicalNot", logicalNot}, {"logicalAnd", logicalAnd}, {"logicalOr", logicalOr}, {"logicalXor", logicalXor},
-    {"allclose", allclose}, {"equal", equal}, BOTH(maskedFill), {"where", where},
-    {"neg", neg}, {"abs", abs}, {"exp", exp}, {"log", log}, {"log1p", log1p}, {"expm1", expm1},
-    {"sqrt", sqrt}, {"rsqrt", rsqrt}, {"reciprocal", reciprocal}, {"sign", sign}, {"floor", floor},
-    {"ceil", ceil}, {"round", round}, {"trunc", trunc}, {"sin", sin}, {"cos", cos}, {"tanh", tanh},
-    {"sigmoid", sigmoid}, {"relu", relu}, {"erf", erf}, {"square", square}, {"isnan", isnan},
-    {"isinf", isinf}, {"isfinite", isfinite}, {"silu", silu}, {"gelu", gelu}, {"softmax", softmax},
-    {"logSoftmax", logSoftmax}, {"clamp", clamp}, {"triu", triu}, {"tril", tril},
-    {"sum", sum}, {"mean", mean}, {"prod", prod}, {"norm", norm}, {"max", max}, {"min", min},
-    {"argmax", argmax}, {"argmin", argmin}, {"var", var}, {"std", std_}, {"all", all}, {"any", any},
-    {"cumsum", cumsum}, {"diagonal", diagonal},
+    BOTH(add),
+    BOTH(sub),
+    BOTH(mul),
+    BOTH(div),
+    BOTH(pow),
+    BOTH(remainder),
+    {"maximum", maximum},
+    {"minimum", minimum},
+    {"matmul", matmul},
+    {"bmm", bmm},
+    {"mm", mm},
+    {"outer", outer},
+    {"dot", dot},
+    BOTH(eq),
+    BOTH(ne),
+    BOTH(lt),
+    BOTH(le),
+    BOTH(gt),
+    BOTH(ge),
+    {"logicalNot", logicalNot},
+    {"logicalAnd", logicalAnd},
+    {"logicalOr", logicalOr},
+    {"logicalXor", logicalXor},
+    {"allclose", allclose},
+    {"equal", equal},
+    BOTH(maskedFill),
+    {"where", where},
+    {"neg", neg},
+    {"abs", abs},
+    {"exp", exp},
+    {"log", log},
+    {"log1p", log1p},
+    {"expm1", expm1},
+    {"sqrt", sqrt},
+    {"rsqrt", rsqrt},
+    {"reciprocal", reciprocal},
+    {"sign", sign},
+    {"floor", floor},
+    {"ceil", ceil},
+    {"round", round},
+    {"trunc", trunc},
+    {"sin", sin},
+    {"cos", cos},
+    {"tanh", tanh},
+    {"sigmoid", sigmoid},
+    {"relu", relu},
+    {"erf", erf},
+    {"square", square},
+    {"isnan", isnan},
+    {"isinf", isinf},
+    {"isfinite", isfinite},
+    {"silu", silu},
+    {"gelu", gelu},
+    {"softmax", softmax},
+    {"logSoftmax", logSoftmax},
+    {"clamp", clamp},
+    {"triu", triu},
+    {"tril", tril},
+    {"sum", sum},
+    {"mean", mean},
+    {"prod", prod},
+    {"norm", norm},
+    {"max", max},
+    {"min", min},
+    {"argmax", argmax},
+    {"argmin", argmin},
+    {"var", var},
+    {"std", std_},
+    {"all", all},
+    {"any", any},
+    {"cumsum", cumsum},
+    {"diagonal", diagonal},
     {"matmulAsync", matmulAsync},
-    BOTH(add_), BOTH(sub_), BOTH(mul_), BOTH(div_), BOTH(fill_),
-    BOTH(maskedFill_), {"zero_", zero_}, {"copy_", copy_}, {"clamp_", clamp_},
-    {"uniform_", uniform_}, {"normal_", normal_},
-    {"reshape", reshape}, {"view", view}, {"flatten", flatten}, {"squeeze", squeeze},
-    {"unsqueeze", unsqueeze}, {"permute", permute}, {"transpose", transpose}, {"t", t},
-    {"expand", expand}, {"contiguous", contiguous}, {"narrow", narrow}, {"select", select},
-    {"slice", slice}, {"indexSelect", indexSelect}, {"gather", gather}, {"flip", flip}, {"asStrided", asStrided}, {"rawBytes", rawBytes},
-    {"repeat", repeat}, {"index", index}, {"chunk", chunk}, {"split", split}, {"unbind", unbind},
-    {"cat", cat}, {"stack", stack},
-    {"to", to}, {"clone", clone}, {"detach", detach},
-    {"shape", shape}, {"dtype", dtype}, {"device", device}, {"isContiguous", isContiguous},
-    {"stride", stride}, {"item", item}, {"data", data},
+    BOTH(add_),
+    BOTH(sub_),
+    BOTH(mul_),
+    BOTH(div_),
+    BOTH(fill_),
+    BOTH(maskedFill_),
+    {"zero_", zero_},
+    {"copy_", copy_},
+    {"clamp_", clamp_},
+    {"uniform_", uniform_},
+    {"normal_", normal_},
+    {"reshape", reshape},
+    {"view", view},
+    {"flatten", flatten},
+    {"squeeze", squeeze},
+    {"unsqueeze", unsqueeze},
+    {"permute", permute},
+    {"transpose", transpose},
+    {"t", t},
+    {"expand", expand},
+    {"contiguous", contiguous},
+    {"narrow", narrow},
+    {"select", select},
+    {"slice", slice},
+    {"indexSelect", indexSelect},
+    {"gather", gather},
+    {"flip", flip},
+    {"asStrided", asStrided},
+    {"rawBytes", rawBytes},
+    {"repeat", repeat},
+    {"index", index},
+    {"chunk", chunk},
+    {"split", split},
+    {"unbind", unbind},
+    {"cat", cat},
+    {"stack", stack},
+    {"to", to},
+    {"clone", clone},
+    {"detach", detach},
+    {"shape", shape},
+    {"dtype", dtype},
+    {"device", device},
+    {"isContiguous", isContiguous},
+    {"stride", stride},
+    {"item", item},
+    {"data", data},
 };
 
 }  // namespace
 
-void RegisterTensorOps(Napi::Env env, Napi::Object exports) {
-  RegisterTable(env, exports, kExports);
-}
+void RegisterTensorOps(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
 
 }  // namespace tnapi

@@ -58,7 +58,8 @@ class TensorWorker : public Napi::AsyncWorker {
           Unmark();
           Napi::Array out = Napi::Array::New(env, results_.size());
           try {
-            for (uint32_t k = 0; k < results_.size(); k++) out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
+            for (uint32_t k = 0; k < results_.size(); k++)
+              out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
           } catch (const Napi::Error& e) {
             results_.clear();
             deferred_.Reject(e.Value());
@@ -139,8 +140,8 @@ const Export kExports[] = {
 
 Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
                             std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere) {
-  auto* w = new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes),
-                             writtenElsewhere);
+  auto* w =
+      new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes), writtenElsewhere);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -60,13 +60,13 @@ Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<Tenso
 // TNAPI_ASYNC_FN(name, { body using `a` (Args), tracking input boxes; returns a TensorWork })
 // defines a guarded binding that queues the returned work. Argument errors throw synchronously.
 #define TNAPI_ASYNC_FN(fname, ...)                                                          \
-  static Napi::Value fname(const Napi::CallbackInfo& info) {                                 \
-    return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value {             \
-      ::tnapi::Args a(info, kNamePrefix, #fname);                                            \
-      ::tnapi::BoxPins pins;                                                                 \
-      a.Track(&pins);                                                                        \
-      ::tnapi::TensorWork work = [&]() -> ::tnapi::TensorWork { __VA_ARGS__ }();              \
-      a.Track(nullptr);                                                                      \
-      return ::tnapi::QueueTensorWork(info.Env(), a.Name(), pins.boxes(), std::move(work));   \
-    });                                                                                      \
+  static Napi::Value fname(const Napi::CallbackInfo& info) {                                \
+    return ::tnapi::Guard(info.Env(), kNamePrefix, #fname, [&]() -> Napi::Value {           \
+      ::tnapi::Args a(info, kNamePrefix, #fname);                                           \
+      ::tnapi::BoxPins pins;                                                                \
+      a.Track(&pins);                                                                       \
+      ::tnapi::TensorWork work = [&]() -> ::tnapi::TensorWork { __VA_ARGS__ }();            \
+      a.Track(nullptr);                                                                     \
+      return ::tnapi::QueueTensorWork(info.Env(), a.Name(), pins.boxes(), std::move(work)); \
+    });                                                                                     \
   }

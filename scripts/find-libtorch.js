@@ -15,7 +15,12 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 
 function exists(p) {
-  try { fs.accessSync(p); return true; } catch { return false; }
+  try {
+    fs.accessSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readVersion(includeDir) {
@@ -25,7 +30,9 @@ function readVersion(includeDir) {
     const get = (k) => (text.match(new RegExp(`#define\\s+TORCH_VERSION_${k}\\s+(\\d+)`)) || [])[1];
     const [maj, min, pat] = [get('MAJOR'), get('MINOR'), get('PATCH')];
     if (maj !== undefined) return `${maj}.${min}.${pat}`;
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   return null;
 }
 
@@ -34,10 +41,14 @@ function readVersion(includeDir) {
 function readAbi(root, cmakeDir, python) {
   if (python) {
     try {
-      const out = execFileSync(python, ['-c', 'import torch;print(int(torch.compiled_with_cxx11_abi()))'],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const out = execFileSync(python, ['-c', 'import torch;print(int(torch.compiled_with_cxx11_abi()))'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
       if (out === '0' || out === '1') return out;
-    } catch { /* fall through */ }
+    } catch {
+      /* fall through */
+    }
   }
   for (const dir of [cmakeDir, root && path.join(root, 'share/cmake/Torch')]) {
     if (!dir) continue;
@@ -45,7 +56,9 @@ function readAbi(root, cmakeDir, python) {
       const text = fs.readFileSync(path.join(dir, 'TorchConfig.cmake'), 'utf8');
       const m = text.match(/_GLIBCXX_USE_CXX11_ABI=(\d)/);
       if (m) return m[1];
-    } catch { /* fall through */ }
+    } catch {
+      /* fall through */
+    }
   }
   return '1';
 }
@@ -85,7 +98,8 @@ function fromEnv(tried) {
     // <prefix>/share/cmake/Torch or <prefix>/lib/<multiarch>/cmake/Torch
     for (const up of ['../../..', '../../../..']) {
       const prefix = path.resolve(dir, up);
-      const r = fromPrefix('Torch_DIR', prefix, dir) ||
+      const r =
+        fromPrefix('Torch_DIR', prefix, dir) ||
         describe('Torch_DIR', path.join(prefix, 'include'), path.resolve(dir, '../..'), dir, null);
       if (r) return r;
     }
@@ -99,11 +113,21 @@ function fromPython(tried) {
     tried.push(`${py} -c 'import torch'`);
     let root;
     try {
-      root = execFileSync(py, ['-c', 'import os,torch;print(os.path.dirname(torch.__file__))'],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).trim();
-    } catch { continue; }
-    const r = describe(`python (${py})`, path.join(root, 'include'), path.join(root, 'lib'),
-      path.join(root, 'share/cmake/Torch'), py);
+      root = execFileSync(py, ['-c', 'import os,torch;print(os.path.dirname(torch.__file__))'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60000,
+      }).trim();
+    } catch {
+      continue;
+    }
+    const r = describe(
+      `python (${py})`,
+      path.join(root, 'include'),
+      path.join(root, 'lib'),
+      path.join(root, 'share/cmake/Torch'),
+      py,
+    );
     if (r) return r;
   }
   return null;
@@ -112,13 +136,15 @@ function fromPython(tried) {
 function multiarch() {
   try {
     return execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch { return `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`; }
+  } catch {
+    return `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  }
 }
 
 function fromSystem(tried) {
   const libDirs = [`/usr/lib/${multiarch()}`, '/usr/lib', '/usr/local/lib'];
   for (const libDir of libDirs) {
-    const prefix = path.dirname(libDir.replace(/\/[^/]*-linux-gnu$/, '')) ;
+    const prefix = path.dirname(libDir.replace(/\/[^/]*-linux-gnu$/, ''));
     const includeDir = path.join(prefix === '/' ? '/usr' : prefix, 'include');
     tried.push(`system (${includeDir}, ${libDir})`);
     const r = describe('system', includeDir, libDir, path.join(libDir, 'cmake/Torch'), null);
@@ -132,9 +158,11 @@ function find() {
   const r = fromEnv(tried) || fromPython(tried) || fromSystem(tried);
   if (!r) {
     const err = new Error(
-      'torch-napi: libtorch not found. Tried:\n  ' + tried.join('\n  ') +
-      '\nFixes: run `bash scripts/setup.sh` (installs Debian\'s libtorch-dev), or set LIBTORCH to an unpacked ' +
-      'libtorch (the directory holding include/ and lib/), or install a Python torch.');
+      'torch-napi: libtorch not found. Tried:\n  ' +
+        tried.join('\n  ') +
+        "\nFixes: run `bash scripts/setup.sh` (installs Debian's libtorch-dev), or set LIBTORCH to an unpacked " +
+        'libtorch (the directory holding include/ and lib/), or install a Python torch.',
+    );
     err.tried = tried;
     throw err;
   }
@@ -146,12 +174,19 @@ module.exports = { find };
 
 if (require.main === module) {
   let r;
-  try { r = find(); } catch (e) { process.stderr.write(e.message + '\n'); process.exit(1); }
+  try {
+    r = find();
+  } catch (e) {
+    process.stderr.write(e.message + '\n');
+    process.exit(1);
+  }
   const arg = process.argv[2] || '--json';
   const defines = [`_GLIBCXX_USE_CXX11_ABI=${r.abi}`];
   if (r.cuda) defines.push('TORCH_NAPI_CUDA=1');
   switch (arg) {
-    case '--json': console.log(JSON.stringify(r, null, 2)); break;
+    case '--json':
+      console.log(JSON.stringify(r, null, 2));
+      break;
     // one `key=value` per line, `;`-separated lists: easy to parse from CMake
     case '--cmake':
       console.log(`include=${r.includeDirs.join(';')}`);
@@ -161,11 +196,23 @@ if (require.main === module) {
       console.log(`version=${r.version}`);
       console.log(`source=${r.source}`);
       break;
-    case '--include': console.log(r.includeDirs.join(' ')); break;
-    case '--libdir': console.log(r.libDir); break;
-    case '--libs': console.log(r.libs.map((l) => `-l${l}`).join(' ')); break;
-    case '--defines': console.log(defines.join(' ')); break;
-    case '--version': console.log(r.version); break;
-    default: process.stderr.write(`unknown option ${arg}\n`); process.exit(2);
+    case '--include':
+      console.log(r.includeDirs.join(' '));
+      break;
+    case '--libdir':
+      console.log(r.libDir);
+      break;
+    case '--libs':
+      console.log(r.libs.map((l) => `-l${l}`).join(' '));
+      break;
+    case '--defines':
+      console.log(defines.join(' '));
+      break;
+    case '--version':
+      console.log(r.version);
+      break;
+    default:
+      process.stderr.write(`unknown option ${arg}\n`);
+      process.exit(2);
   }
 }

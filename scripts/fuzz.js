@@ -47,25 +47,41 @@ function mulberry32(a) {
 function callSeed(seed, index) {
   let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((index >>> 0) + 0x632be5ab, 0xc2b2ae35);
   h ^= Math.floor(seed / 4294967296) * 0x27d4eb2f;
-  h ^= h >>> 16; h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15; h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
   h ^= h >>> 16;
   return h >>> 0;
 }
 
 class Rng {
-  constructor(s) { this.f = mulberry32(s); }
-  next() { return this.f(); }
-  int(n) { return Math.floor(this.f() * n); }
-  range(lo, hi) { return lo + this.int(hi - lo + 1); }
-  pick(a) { return a[this.int(a.length)]; }
-  chance(p) { return this.f() < p; }
+  constructor(s) {
+    this.f = mulberry32(s);
+  }
+  next() {
+    return this.f();
+  }
+  int(n) {
+    return Math.floor(this.f() * n);
+  }
+  range(lo, hi) {
+    return lo + this.int(hi - lo + 1);
+  }
+  pick(a) {
+    return a[this.int(a.length)];
+  }
+  chance(p) {
+    return this.f() < p;
+  }
   /** `pairs`: [[weight, value], ...] */
   weighted(pairs) {
     let total = 0;
     for (const [w] of pairs) total += w;
     let x = this.f() * total;
-    for (const [w, v] of pairs) { if ((x -= w) < 0) return v; }
+    for (const [w, v] of pairs) {
+      if ((x -= w) < 0) return v;
+    }
     return pairs[pairs.length - 1][1];
   }
 }
@@ -96,20 +112,59 @@ const SMALL_INTS = [0, 1, 2, 3, 4, -1, -2, 1, 0, 8];
  * numbers that would be a large but feasible allocation if accepted (2^31 elements is 8 GiB) are
  * made absurd (they must be refused before anything is allocated).
  */
-const SIZE_SAFE = new Map([[2 ** 31, 2 ** 40], [-1e9, -1e12]]);
+const SIZE_SAFE = new Map([
+  [2 ** 31, 2 ** 40],
+  [-1e9, -1e12],
+]);
 // Shape dims: at most 64, or absurd; a shape's product is capped at 4096 elements.
 const DIMS = [0, 1, 2, 3, 4, 1, 2, 3, 8, 64, -1, -2, 0.5, NaN];
 const ABSURD_DIMS = [1e12, 2 ** 53, 2 ** 62, 1e300, Infinity, -1e12, 2 ** 40];
 const BIGINTS = [0n, 1n, -1n, 3n, 2n ** 63n - 1n, 2n ** 63n, -(2n ** 63n), -(2n ** 63n) - 1n, 2n ** 64n];
-const STRINGS = ['', 'float32', 'cuda', 'abc', 'cpu', 'int64', 'float16', 'bfloat16', 'bool', 'uint8', 'mean', 'sum',
-  'none', 'batchmean', 'tanh', 'relu', 'gelu', 'fan_in', 'fan_out', ':', '...', '1:', '::2', '-1:', ':-1', '0:2:0',
-  'cuda:0', 'cpu:1', 'trunc', 'floor', 'weight', 'linear'];
+const STRINGS = [
+  '',
+  'float32',
+  'cuda',
+  'abc',
+  'cpu',
+  'int64',
+  'float16',
+  'bfloat16',
+  'bool',
+  'uint8',
+  'mean',
+  'sum',
+  'none',
+  'batchmean',
+  'tanh',
+  'relu',
+  'gelu',
+  'fan_in',
+  'fan_out',
+  ':',
+  '...',
+  '1:',
+  '::2',
+  '-1:',
+  ':-1',
+  '0:2:0',
+  'cuda:0',
+  'cpu:1',
+  'trunc',
+  'floor',
+  'weight',
+  'linear',
+];
 const DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
 const SHAPES = [[], [0], [3], [2, 3], [2, 3, 4], [1], [2], [2, 4], [3, 4], [4], [3, 3], [1, 2, 4], [2, 0]];
 // int64's low end is -2^63 itself (a double represents it exactly): INT_MIN / -1 traps in integer kernels.
-const INT_RANGE = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], int32: [-(2 ** 31), 2 ** 31 - 1],
-  int64: [-(2 ** 63), 2 ** 53] };
+const INT_RANGE = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  int64: [-(2 ** 63), 2 ** 53],
+};
 const SIGNED_INTS = ['int64', 'int32', 'int16', 'int8'];
 
 // ---- argument generators: each returns the JavaScript source of a value -------------------------
@@ -127,8 +182,14 @@ function genShape(g) {
   for (let k = 0; k < n; k++) dims.push(r.chance(0.06) ? r.pick(ABSURD_DIMS) : r.pick(DIMS));
   // Cap the element count of the feasible part (dims <= 64) at 4096.
   for (;;) {
-    let prod = 1, maxAt = -1;
-    dims.forEach((d, k) => { if (d > 0 && d <= 64) { prod *= d; if (maxAt < 0 || d > dims[maxAt]) maxAt = k; } });
+    let prod = 1,
+      maxAt = -1;
+    dims.forEach((d, k) => {
+      if (d > 0 && d <= 64) {
+        prod *= d;
+        if (maxAt < 0 || d > dims[maxAt]) maxAt = k;
+      }
+    });
     if (prod <= 4096) break;
     dims[maxAt] = 1;
   }
@@ -160,23 +221,45 @@ function tensorData(r, dtype, shape, d = 0) {
 }
 
 function pickDtype(r) {
-  return r.weighted([[30, 'float32'], [8, 'float64'], [5, 'float16'], [5, 'bfloat16'], [10, 'int64'], [5, 'int32'],
-    [3, 'int16'], [3, 'int8'], [4, 'uint8'], [7, 'bool']]);
+  return r.weighted([
+    [30, 'float32'],
+    [8, 'float64'],
+    [5, 'float16'],
+    [5, 'bfloat16'],
+    [10, 'int64'],
+    [5, 'int32'],
+    [3, 'int16'],
+    [3, 'int8'],
+    [4, 'uint8'],
+    [7, 'bool'],
+  ]);
 }
 
 /** A tensor of `o.dtype` / `o.shape` (random when absent): plain, a non-contiguous view, requiring grad, disposed, ... */
 function genTensor(g, o = {}) {
   const r = g.r;
-  const kind = o.kind || r.weighted([[55, 'plain'], [15, 'view'], [12, 'grad'], [5, 'nonleaf'], [5, 'disposed'], [8, 'factory']]);
+  const kind =
+    o.kind ||
+    r.weighted([
+      [55, 'plain'],
+      [15, 'view'],
+      [12, 'grad'],
+      [5, 'nonleaf'],
+      [5, 'disposed'],
+      [8, 'factory'],
+    ]);
   let dtype = o.dtype || pickDtype(r);
   const shape = o.shape || r.pick(SHAPES);
-  if ((kind === 'grad' || kind === 'nonleaf') && !FLOAT_DTYPES.includes(dtype)) dtype = r.chance(0.8) ? 'float32' : 'float64';
+  if ((kind === 'grad' || kind === 'nonleaf') && !FLOAT_DTYPES.includes(dtype))
+    dtype = r.chance(0.8) ? 'float32' : 'float64';
   if (kind === 'factory') {
-    if (FLOAT_DTYPES.includes(dtype) && r.chance(0.5)) return `torch.${r.pick(['rand', 'randn'])}(${lit(shape)}, { dtype: '${dtype}' })`;
+    if (FLOAT_DTYPES.includes(dtype) && r.chance(0.5))
+      return `torch.${r.pick(['rand', 'randn'])}(${lit(shape)}, { dtype: '${dtype}' })`;
     if (dtype !== 'bool' && r.chance(0.4)) return `torch.randint(0, 5, ${lit(shape)}, { dtype: '${dtype}' })`;
     return `torch.${r.pick(['zeros', 'ones', 'empty'])}(${lit(shape)}, { dtype: '${dtype}' })`;
   }
-  const grad = kind === 'grad' || kind === 'nonleaf' || (kind === 'view' && FLOAT_DTYPES.includes(dtype) && r.chance(0.2));
+  const grad =
+    kind === 'grad' || kind === 'nonleaf' || (kind === 'view' && FLOAT_DTYPES.includes(dtype) && r.chance(0.2));
   let src = `torch.tensor(${lit(tensorData(r, dtype, shape))}, { dtype: '${dtype}'${grad ? ', requiresGrad: true' : ''} })`;
   if (kind === 'nonleaf') src += '.mul(2)';
   if (kind === 'disposed') src = `((t) => (t.dispose(), t))(${src})`;
@@ -199,7 +282,8 @@ function genTensorList(g) {
   const r = g.r;
   const n = r.range(1, 3);
   if (r.chance(0.6)) {
-    const dtype = pickDtype(r), shape = r.pick(SHAPES);
+    const dtype = pickDtype(r),
+      shape = r.pick(SHAPES);
     const out = [];
     for (let k = 0; k < n; k++) out.push(genTensor(g, { dtype, shape, kind: r.chance(0.9) ? 'plain' : undefined }));
     return `[${out.join(', ')}]`;
@@ -210,20 +294,113 @@ function genTensorList(g) {
 }
 
 const MASK_SHAPES = [[2, 2], [3, 2], [6, 2, 2], [2, 3], [3], [2], [3, 3], [1, 2]];
-const BOOL_KEYS = ['keepdim', 'requiresGrad', 'training', 'logTarget', 'scaleGradByFreq', 'sparse', 'isCausal',
-  'needWeights', 'averageAttnWeights', 'batchFirst', 'bidirectional', 'normFirst', 'enforceSorted', 'retainGraph',
-  'createGraph', 'equalNan', 'unbiased', 'copy', 'bias', 'elementwiseAffine', 'addBiasKv', 'addZeroAttn', 'maskCheck',
-  'withMetadata', 'weightsOnly', 'tgtIsCausal', 'srcIsCausal', 'memoryIsCausal', 'enableNestedTensor', 'nesterov',
-  'maximize', 'centered', 'errorIfNonfinite', 'foreach'];
-const INT_KEYS = ['dim', 'diagonal', 'ignoreIndex', 'paddingIdx', 'numLayers', 'nhead', 'dModel', 'dimFeedforward',
-  'kdim', 'vdim', 'totalLength', 'correction', 'lastEpoch', 'stepSize', 'numEncoderLayers', 'numDecoderLayers',
-  'inputSize', 'hiddenSize', 'projSize'];
-const NUM_KEYS = ['eps', 'p', 'dropout', 'dropoutP', 'labelSmoothing', 'beta', 'delta', 'maxNorm', 'normType', 'scale',
-  'rtol', 'atol', 'a', 'gain', 'lr', 'momentum', 'paddingValue', 'layerNormEps', 'weightDecay', 'alpha', 'gamma'];
-const TENSOR_KEYS = ['attnMask', 'keyPaddingMask', 'srcMask', 'tgtMask', 'memoryMask', 'srcKeyPaddingMask',
-  'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'weight', 'posWeight', 'mask', 'bias'];
-const OTHER_KEYS = ['dtype', 'device', 'reduction', 'approximate', 'nonlinearity', 'activation', 'mode', 'mapLocation',
-  'metadata', 'norm', 'paddingSide'];
+const BOOL_KEYS = [
+  'keepdim',
+  'requiresGrad',
+  'training',
+  'logTarget',
+  'scaleGradByFreq',
+  'sparse',
+  'isCausal',
+  'needWeights',
+  'averageAttnWeights',
+  'batchFirst',
+  'bidirectional',
+  'normFirst',
+  'enforceSorted',
+  'retainGraph',
+  'createGraph',
+  'equalNan',
+  'unbiased',
+  'copy',
+  'bias',
+  'elementwiseAffine',
+  'addBiasKv',
+  'addZeroAttn',
+  'maskCheck',
+  'withMetadata',
+  'weightsOnly',
+  'tgtIsCausal',
+  'srcIsCausal',
+  'memoryIsCausal',
+  'enableNestedTensor',
+  'nesterov',
+  'maximize',
+  'centered',
+  'errorIfNonfinite',
+  'foreach',
+];
+const INT_KEYS = [
+  'dim',
+  'diagonal',
+  'ignoreIndex',
+  'paddingIdx',
+  'numLayers',
+  'nhead',
+  'dModel',
+  'dimFeedforward',
+  'kdim',
+  'vdim',
+  'totalLength',
+  'correction',
+  'lastEpoch',
+  'stepSize',
+  'numEncoderLayers',
+  'numDecoderLayers',
+  'inputSize',
+  'hiddenSize',
+  'projSize',
+];
+const NUM_KEYS = [
+  'eps',
+  'p',
+  'dropout',
+  'dropoutP',
+  'labelSmoothing',
+  'beta',
+  'delta',
+  'maxNorm',
+  'normType',
+  'scale',
+  'rtol',
+  'atol',
+  'a',
+  'gain',
+  'lr',
+  'momentum',
+  'paddingValue',
+  'layerNormEps',
+  'weightDecay',
+  'alpha',
+  'gamma',
+];
+const TENSOR_KEYS = [
+  'attnMask',
+  'keyPaddingMask',
+  'srcMask',
+  'tgtMask',
+  'memoryMask',
+  'srcKeyPaddingMask',
+  'tgtKeyPaddingMask',
+  'memoryKeyPaddingMask',
+  'weight',
+  'posWeight',
+  'mask',
+  'bias',
+];
+const OTHER_KEYS = [
+  'dtype',
+  'device',
+  'reduction',
+  'approximate',
+  'nonlinearity',
+  'activation',
+  'mode',
+  'mapLocation',
+  'metadata',
+  'norm',
+  'paddingSide',
+];
 const UNKNOWN_KEYS = ['foo', 'padding_idx', 'keep_dim', 'Dim', 'toString', 'valueOf', 'requires_grad', 'length'];
 const OPT_KEYS = [...BOOL_KEYS, ...INT_KEYS, ...NUM_KEYS, ...TENSOR_KEYS, ...OTHER_KEYS];
 
@@ -238,27 +415,49 @@ function genOptionValue(g, key) {
     return genTensor(g, { shape: r.pick(MASK_SHAPES), dtype: r.pick(['bool', 'bool', 'float32', 'float64', 'int64']) });
   }
   switch (key) {
-    case 'dtype': return lit(r.chance(0.85) ? r.pick(DTYPES) : r.pick(['abc', 'float', 'torch.float32', '']));
-    case 'device': return lit(r.pick(['cpu', 'cpu', 'cuda', 'cuda:0', 'cuda:1', 'abc', 'meta', 'cpu:0', '']));
-    case 'reduction': return lit(r.pick(['mean', 'sum', 'none', 'batchmean', 'abc']));
-    case 'approximate': return lit(r.pick(['none', 'tanh', 'abc']));
-    case 'nonlinearity': case 'activation': return r.chance(0.2) ? '(x) => x' : lit(r.pick(['tanh', 'relu', 'gelu', 'sigmoid', 'leaky_relu', 'abc']));
-    case 'mode': return lit(r.pick(['fan_in', 'fan_out', 'abc']));
-    case 'mapLocation': return lit(r.pick(['cpu', 'cuda', 'abc']));
-    case 'paddingSide': return lit(r.pick(['left', 'right', 'abc']));
+    case 'dtype':
+      return lit(r.chance(0.85) ? r.pick(DTYPES) : r.pick(['abc', 'float', 'torch.float32', '']));
+    case 'device':
+      return lit(r.pick(['cpu', 'cpu', 'cuda', 'cuda:0', 'cuda:1', 'abc', 'meta', 'cpu:0', '']));
+    case 'reduction':
+      return lit(r.pick(['mean', 'sum', 'none', 'batchmean', 'abc']));
+    case 'approximate':
+      return lit(r.pick(['none', 'tanh', 'abc']));
+    case 'nonlinearity':
+    case 'activation':
+      return r.chance(0.2) ? '(x) => x' : lit(r.pick(['tanh', 'relu', 'gelu', 'sigmoid', 'leaky_relu', 'abc']));
+    case 'mode':
+      return lit(r.pick(['fan_in', 'fan_out', 'abc']));
+    case 'mapLocation':
+      return lit(r.pick(['cpu', 'cuda', 'abc']));
+    case 'paddingSide':
+      return lit(r.pick(['left', 'right', 'abc']));
     // viz options: markup or non-finite numbers where an attribute value goes
-    case 'width': case 'height': case 'cellSize':
-      return r.pick(['640', '300', '12', 'NaN', '-1', '0', 'Infinity', '1e9', '\'1"><script>alert(1)</script>\'']);
-    case 'title': case 'xLabel': case 'yLabel': return r.pick(["'t'", "'</text><script>x</script>'", '5', '{}']);
-    case 'rowLabels': case 'colLabels': return r.pick(["['a', 'b']", "['<x>', '\"']", '[1, 2]', "'ab'", "['a', 'b', 'c']"]);
-    default: return genArg({ ...g, depth: g.depth + 1 });
+    case 'width':
+    case 'height':
+    case 'cellSize':
+      return r.pick(['640', '300', '12', 'NaN', '-1', '0', 'Infinity', '1e9', "'1\"><script>alert(1)</script>'"]);
+    case 'title':
+    case 'xLabel':
+    case 'yLabel':
+      return r.pick(["'t'", "'</text><script>x</script>'", '5', '{}']);
+    case 'rowLabels':
+    case 'colLabels':
+      return r.pick(["['a', 'b']", "['<x>', '\"']", '[1, 2]', "'ab'", "['a', 'b', 'c']"]);
+    default:
+      return genArg({ ...g, depth: g.depth + 1 });
   }
 }
 
 /** An options object with 0–3 keys (known ones, sometimes an unknown one). */
 function genOptions(g, keys = OPT_KEYS) {
   const r = g.r;
-  const n = r.weighted([[15, 0], [45, 1], [28, 2], [12, 3]]);
+  const n = r.weighted([
+    [15, 0],
+    [45, 1],
+    [28, 2],
+    [12, 3],
+  ]);
   const parts = [];
   const used = new Set();
   for (let k = 0; k < n; k++) {
@@ -270,75 +469,180 @@ function genOptions(g, keys = OPT_KEYS) {
   return parts.length ? `{ ${parts.join(', ')} }` : '{}';
 }
 
-const FUNCTIONS = ['() => 1', '() => torch.ones(2)', '(x) => x', "() => { throw new Error('boom'); }", 'async () => 1',
-  '() => undefined', '(m) => m', 'function () { return this; }', '() => [torch.zeros(1), { a: torch.ones(1) }]',
-  '(step) => 0.5', 'Math.max'];
-const OBJECTS = ['{}', 'Object.create(null)', 'new Map()', 'new Set([1])', '{ length: 2 }', '{ valueOf() { return 2; } }',
-  'new Date(0)', 'Object(3)', "Object('cpu')", '[]', 'new Float32Array([1, 2, 3])', 'new Float64Array(0)',
-  'new BigInt64Array([1n, 2n])', 'new Uint16Array(2)', 'new Int32Array([1, -1])', 'new Uint8Array([0, 1])',
-  'new Int8Array([-1, 5])', 'new ArrayBuffer(8)', "Buffer.from('abc')", 'new Error("x")', '/re/', 'Promise.resolve(1)',
+const FUNCTIONS = [
+  '() => 1',
+  '() => torch.ones(2)',
+  '(x) => x',
+  "() => { throw new Error('boom'); }",
+  'async () => 1',
+  '() => undefined',
+  '(m) => m',
+  'function () { return this; }',
+  '() => [torch.zeros(1), { a: torch.ones(1) }]',
+  '(step) => 0.5',
+  'Math.max',
+];
+const OBJECTS = [
+  '{}',
+  'Object.create(null)',
+  'new Map()',
+  'new Set([1])',
+  '{ length: 2 }',
+  '{ valueOf() { return 2; } }',
+  'new Date(0)',
+  'Object(3)',
+  "Object('cpu')",
+  '[]',
+  'new Float32Array([1, 2, 3])',
+  'new Float64Array(0)',
+  'new BigInt64Array([1n, 2n])',
+  'new Uint16Array(2)',
+  'new Int32Array([1, -1])',
+  'new Uint8Array([0, 1])',
+  'new Int8Array([-1, 5])',
+  'new ArrayBuffer(8)',
+  "Buffer.from('abc')",
+  'new Error("x")',
+  '/re/',
+  'Promise.resolve(1)',
   "new Proxy({}, { get() { throw new Error('proxy get'); }, ownKeys() { throw new Error('proxy keys'); } })",
-  "{ get dim() { throw new Error('getter'); } }", 'new Array(100000)', '{ [Symbol.iterator]: 1 }',
-  "{ params: [torch.ones(2, { requiresGrad: true })], lr: 0.1 }", '{ then() {} }',
-  "new Map([['a', torch.ones(2)], ['b', torch.zeros(3, { dtype: 'int64' })]])", "{ a: torch.ones(2), b: 1 }"];
-const NESTED = ['[[1, 2], [3, 4]]', '[[1, 2], [3]]', '[[[true]]]', '[1, [2]]', '[1n, 2n]', '[1, true]', "['a']",
-  '[null]', '[undefined]', '[, 1]', '[[], []]', '[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]', '[NaN, Infinity]', '[0.5, 1.5]',
-  '[-1, 2]', '[1, 2, 3, 4, 5, 6, 7, 8, 9]', '[2 ** 40, 1]', '[-0]', '[[1, 2], [3, 4], [5, 6]]', '[1n, 2]'];
-const MODULES = ['new torch.nn.ReLU()', 'new torch.nn.Linear(3, 4)', 'new torch.nn.Linear(4, 3)',
+  "{ get dim() { throw new Error('getter'); } }",
+  'new Array(100000)',
+  '{ [Symbol.iterator]: 1 }',
+  '{ params: [torch.ones(2, { requiresGrad: true })], lr: 0.1 }',
+  '{ then() {} }',
+  "new Map([['a', torch.ones(2)], ['b', torch.zeros(3, { dtype: 'int64' })]])",
+  '{ a: torch.ones(2), b: 1 }',
+];
+const NESTED = [
+  '[[1, 2], [3, 4]]',
+  '[[1, 2], [3]]',
+  '[[[true]]]',
+  '[1, [2]]',
+  '[1n, 2n]',
+  '[1, true]',
+  "['a']",
+  '[null]',
+  '[undefined]',
+  '[, 1]',
+  '[[], []]',
+  '[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]',
+  '[NaN, Infinity]',
+  '[0.5, 1.5]',
+  '[-1, 2]',
+  '[1, 2, 3, 4, 5, 6, 7, 8, 9]',
+  '[2 ** 40, 1]',
+  '[-0]',
+  '[[1, 2], [3, 4], [5, 6]]',
+  '[1n, 2]',
+];
+const MODULES = [
+  'new torch.nn.ReLU()',
+  'new torch.nn.Linear(3, 4)',
+  'new torch.nn.Linear(4, 3)',
   'new torch.nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 })',
-  'new torch.nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 })', 'new torch.nn.LSTM(3, 4)',
-  'new torch.nn.LayerNorm(4)', 'new torch.nn.Sequential()'];
-const VIZ_SERIES = ["[{ name: 'a', values: [1, 0.5, 0.25] }]", "[{ name: 'a', values: [1, 2], color: 'red\"/><script>x</script><x a=\"' }]",
-  "[{ name: '<b>', values: Array.from({ length: 200000 }, (_, i) => i % 7) }]", "[{ name: 'a', values: [NaN, Infinity], color: '#abc' }]",
+  'new torch.nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 })',
+  'new torch.nn.LSTM(3, 4)',
+  'new torch.nn.LayerNorm(4)',
+  'new torch.nn.Sequential()',
+];
+const VIZ_SERIES = [
+  "[{ name: 'a', values: [1, 0.5, 0.25] }]",
+  "[{ name: 'a', values: [1, 2], color: 'red\"/><script>x</script><x a=\"' }]",
+  "[{ name: '<b>', values: Array.from({ length: 200000 }, (_, i) => i % 7) }]",
+  "[{ name: 'a', values: [NaN, Infinity], color: '#abc' }]",
   "[{ name: 'a', values: [1], color: 'rgb(1, 2, 3)' }, { name: 'b', values: [2], color: 'url(javascript:x)' }]",
-  "[{ name: 1, values: ['x'] }]", '[null]', "[{ name: 'a', values: new Array(3) }]"];
-const PACKED = ['torch.nn.utils.rnn.packSequence([torch.randn(3, 3), torch.randn(2, 3)])',
+  "[{ name: 1, values: ['x'] }]",
+  '[null]',
+  "[{ name: 'a', values: new Array(3) }]",
+];
+const PACKED = [
+  'torch.nn.utils.rnn.packSequence([torch.randn(3, 3), torch.randn(2, 3)])',
   'torch.nn.utils.rnn.packSequence([torch.randn(2, 3), torch.randn(3, 3)], { enforceSorted: false })',
-  'torch.nn.utils.rnn.packSequence([torch.randn(1, 3)])'];
+  'torch.nn.utils.rnn.packSequence([torch.randn(1, 3)])',
+];
 
 // Re-entrancy: values whose reading runs code (an array element getter, a Proxy trap, valueOf)
 // that disposes the tensors already in scope (the receiver `t`, the first argument `a0`) or
 // throws, while the library converts its arguments. The disposal is wrapped: a refusal ("in use
 // by an async operation") is one of the right outcomes.
-const HIT = "() => { for (const v of [typeof t !== 'undefined' ? t : null, typeof a0 !== 'undefined' ? a0 : null]) " +
+const HIT =
+  "() => { for (const v of [typeof t !== 'undefined' ? t : null, typeof a0 !== 'undefined' ? a0 : null]) " +
   "{ try { if (v && typeof v.dispose === 'function') v.dispose(); } catch (e) { /* refused */ } } }";
 function genHostile(g) {
   const r = g.r;
   const arr = r.pick(['[2, 3]', '[3]', '[-1]', '[1, 0]', '[0, 1]', '[1, 1]', '[6]']);
   switch (r.pick(['proxy', 'getter', 'valueOf', 'throws', 'proxyTensors'])) {
-    case 'proxy': return `((hit) => new Proxy(${arr}, { get(o, k) { if (k === '0') hit(); return Reflect.get(o, k); } }))(${HIT})`;
-    case 'getter': return `((hit) => { const a = ${arr}; const v = a[0]; Object.defineProperty(a, 0, { get() { hit(); return v; } }); return a; })(${HIT})`;
-    case 'valueOf': return `((hit) => ({ valueOf() { hit(); return ${r.pick([0, 1, 2, -1])}; } }))(${HIT})`;
-    case 'throws': return `(() => { const a = ${arr}; Object.defineProperty(a, 0, { get() { throw new Error('hostile getter'); } }); return a; })()`;
-    default: return `((hit) => new Proxy([torch.ones(2), torch.ones(2)], { get(o, k) { if (k === '1') hit(); return Reflect.get(o, k); } }))(${HIT})`;
+    case 'proxy':
+      return `((hit) => new Proxy(${arr}, { get(o, k) { if (k === '0') hit(); return Reflect.get(o, k); } }))(${HIT})`;
+    case 'getter':
+      return `((hit) => { const a = ${arr}; const v = a[0]; Object.defineProperty(a, 0, { get() { hit(); return v; } }); return a; })(${HIT})`;
+    case 'valueOf':
+      return `((hit) => ({ valueOf() { hit(); return ${r.pick([0, 1, 2, -1])}; } }))(${HIT})`;
+    case 'throws':
+      return `(() => { const a = ${arr}; Object.defineProperty(a, 0, { get() { throw new Error('hostile getter'); } }); return a; })()`;
+    default:
+      return `((hit) => new Proxy([torch.ones(2), torch.ones(2)], { get(o, k) { if (k === '1') hit(); return Reflect.get(o, k); } }))(${HIT})`;
   }
 }
 
 function genArg(g) {
   const r = g.r;
   const deep = g.depth >= 2;
-  const kind = r.weighted([[34, 'tensor'], [20, 'number'], [deep ? 0 : 9, 'options'], [8, 'shape'], [6, 'string'],
-    [4, 'bool'], [2, 'null'], [3, 'undefined'], [2, 'bigint'], [deep ? 0 : 3, 'tensors'], [3, 'nested'],
-    [deep ? 0 : 3, 'object'], [1.5, 'function'], [0.5, 'symbol'], [deep ? 0 : 1, 'module'], [deep ? 0 : 0.5, 'packed'],
-    [deep ? 0 : 3, 'hostile']]);
+  const kind = r.weighted([
+    [34, 'tensor'],
+    [20, 'number'],
+    [deep ? 0 : 9, 'options'],
+    [8, 'shape'],
+    [6, 'string'],
+    [4, 'bool'],
+    [2, 'null'],
+    [3, 'undefined'],
+    [2, 'bigint'],
+    [deep ? 0 : 3, 'tensors'],
+    [3, 'nested'],
+    [deep ? 0 : 3, 'object'],
+    [1.5, 'function'],
+    [0.5, 'symbol'],
+    [deep ? 0 : 1, 'module'],
+    [deep ? 0 : 0.5, 'packed'],
+    [deep ? 0 : 3, 'hostile'],
+  ]);
   switch (kind) {
-    case 'hostile': return genHostile(g);
-    case 'tensor': return genTensor(g);
-    case 'number': return genNumber(g);
-    case 'options': return genOptions(g);
-    case 'shape': return genShape(g);
-    case 'string': return lit(r.pick(STRINGS));
-    case 'bool': return lit(r.chance(0.5));
-    case 'null': return 'null';
-    case 'undefined': return 'undefined';
-    case 'bigint': return lit(r.pick(BIGINTS));
-    case 'tensors': return genTensorList(g);
-    case 'nested': return r.pick(NESTED);
-    case 'object': return r.pick(OBJECTS);
-    case 'function': return r.pick(FUNCTIONS);
-    case 'symbol': return "Symbol('s')";
-    case 'module': return r.pick(MODULES);
-    default: return r.pick(PACKED);
+    case 'hostile':
+      return genHostile(g);
+    case 'tensor':
+      return genTensor(g);
+    case 'number':
+      return genNumber(g);
+    case 'options':
+      return genOptions(g);
+    case 'shape':
+      return genShape(g);
+    case 'string':
+      return lit(r.pick(STRINGS));
+    case 'bool':
+      return lit(r.chance(0.5));
+    case 'null':
+      return 'null';
+    case 'undefined':
+      return 'undefined';
+    case 'bigint':
+      return lit(r.pick(BIGINTS));
+    case 'tensors':
+      return genTensorList(g);
+    case 'nested':
+      return r.pick(NESTED);
+    case 'object':
+      return r.pick(OBJECTS);
+    case 'function':
+      return r.pick(FUNCTIONS);
+    case 'symbol':
+      return "Symbol('s')";
+    case 'module':
+      return r.pick(MODULES);
+    default:
+      return r.pick(PACKED);
   }
 }
 
@@ -346,7 +650,14 @@ function genArg(g) {
 const T = (s, d = 'float32') => ({ d, s });
 const MHA_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'];
 const ENC_KEYS = ['srcMask', 'srcKeyPaddingMask', 'isCausal', 'mask'];
-const DEC_KEYS = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal'];
+const DEC_KEYS = [
+  'tgtMask',
+  'memoryMask',
+  'tgtKeyPaddingMask',
+  'memoryKeyPaddingMask',
+  'tgtIsCausal',
+  'memoryIsCausal',
+];
 const TR_KEYS = [...ENC_KEYS, ...DEC_KEYS, 'srcIsCausal'];
 const ENC_LAYER = 'new torch.nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 })';
 const DEC_LAYER = 'new torch.nn.TransformerDecoderLayer(4, 2, { dimFeedforward: 8 })';
@@ -367,24 +678,42 @@ const RECIPES = [
   { src: 'new torch.nn.SiLU()', in: [T([2, 3])] },
   { src: 'new torch.nn.Softmax(1)', in: [T([2, 3])] },
   { src: 'new torch.nn.LogSoftmax(-1)', in: [T([2, 3])] },
-  { src: 'new torch.nn.Sequential(new torch.nn.Linear(3, 4), new torch.nn.ReLU(), new torch.nn.Linear(4, 2))', in: [T([2, 3])] },
+  {
+    src: 'new torch.nn.Sequential(new torch.nn.Linear(3, 4), new torch.nn.ReLU(), new torch.nn.Linear(4, 2))',
+    in: [T([2, 3])],
+  },
   { src: 'new torch.nn.ModuleList([new torch.nn.ReLU(), new torch.nn.Linear(3, 3)])', in: [T([2, 3])] },
   { src: 'new torch.nn.ModuleDict({ a: new torch.nn.ReLU() })', in: [T([2, 3])] },
   { src: 'new torch.nn.LSTM(3, 4)', in: [T([2, 1, 3]), { list: [T([1, 1, 4]), T([1, 1, 4])] }] },
-  { src: 'new torch.nn.LSTM(3, 4, 2, { batchFirst: true, bidirectional: true })', in: [T([1, 2, 3]), { list: [T([4, 1, 4]), T([4, 1, 4])] }] },
+  {
+    src: 'new torch.nn.LSTM(3, 4, 2, { batchFirst: true, bidirectional: true })',
+    in: [T([1, 2, 3]), { list: [T([4, 1, 4]), T([4, 1, 4])] }],
+  },
   { src: 'new torch.nn.GRU(3, 4)', in: [T([2, 1, 3]), T([1, 1, 4])] },
   { src: "new torch.nn.RNN(3, 4, { nonlinearity: 'relu' })", in: [T([2, 3]), T([1, 4])] },
   { src: 'new torch.nn.LSTMCell(3, 4)', in: [T([2, 3]), { list: [T([2, 4]), T([2, 4])] }] },
   { src: 'new torch.nn.GRUCell(3, 4)', in: [T([2, 3]), T([2, 4])] },
   { src: 'new torch.nn.RNNCell(3, 4)', in: [T([3]), T([4])] },
   { src: 'new torch.nn.MultiheadAttention(4, 2)', in: [T([2, 3, 4]), T([2, 3, 4]), T([2, 3, 4])], opts: MHA_KEYS },
-  { src: 'new torch.nn.MultiheadAttention(4, 2, { batchFirst: true, kdim: 3, vdim: 2 })', in: [T([3, 2, 4]), T([3, 2, 3]), T([3, 2, 2])], opts: MHA_KEYS },
+  {
+    src: 'new torch.nn.MultiheadAttention(4, 2, { batchFirst: true, kdim: 3, vdim: 2 })',
+    in: [T([3, 2, 4]), T([3, 2, 3]), T([3, 2, 2])],
+    opts: MHA_KEYS,
+  },
   { src: ENC_LAYER, in: [T([2, 3, 4])], opts: ENC_KEYS },
-  { src: 'new torch.nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8, batchFirst: true, normFirst: true })', in: [T([3, 2, 4])], opts: ENC_KEYS },
+  {
+    src: 'new torch.nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8, batchFirst: true, normFirst: true })',
+    in: [T([3, 2, 4])],
+    opts: ENC_KEYS,
+  },
   { src: DEC_LAYER, in: [T([2, 3, 4]), T([2, 3, 4])], opts: DEC_KEYS },
   { src: `new torch.nn.TransformerEncoder(${ENC_LAYER}, 2)`, in: [T([2, 3, 4])], opts: ENC_KEYS },
   { src: `new torch.nn.TransformerDecoder(${DEC_LAYER}, 2)`, in: [T([2, 3, 4]), T([2, 3, 4])], opts: DEC_KEYS },
-  { src: 'new torch.nn.Transformer({ dModel: 4, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8 })', in: [T([2, 3, 4]), T([2, 3, 4])], opts: TR_KEYS },
+  {
+    src: 'new torch.nn.Transformer({ dModel: 4, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8 })',
+    in: [T([2, 3, 4]), T([2, 3, 4])],
+    opts: TR_KEYS,
+  },
   { src: 'new torch.nn.MSELoss()', in: [T([2, 3]), T([2, 3])] },
   { src: 'new torch.nn.L1Loss()', in: [T([2, 3]), T([2, 3])] },
   { src: 'new torch.nn.SmoothL1Loss({ beta: 0.5 })', in: [T([2, 3]), T([2, 3])] },
@@ -403,7 +732,11 @@ function genFitting(g, hint) {
   if (hint === undefined || r.chance(0.3)) return genArg(g);
   if (hint.src) return hint.src;
   if (hint.list) return `[${hint.list.map((h) => genFitting(g, h)).join(', ')}]`;
-  return genTensor(g, { dtype: r.chance(0.9) ? hint.d : undefined, shape: hint.s, kind: r.chance(0.75) ? 'plain' : undefined });
+  return genTensor(g, {
+    dtype: r.chance(0.9) ? hint.d : undefined,
+    shape: hint.s,
+    kind: r.chance(0.75) ? 'plain' : undefined,
+  });
 }
 
 // ---- guided arguments: a signature per target, so that many calls get far enough to run --------------
@@ -417,78 +750,240 @@ function genFitting(g, hint) {
 // o:k1,k2 (options with those keys).
 const BINARY = 'T';
 const METHOD_SIGS = {
-  add: 'T x', sub: 'T', mul: 'T', div: 'dv rm', pow: 'x', remainder: 'dv', maximum: BINARY, minimum: BINARY,
-  eq: BINARY, ne: BINARY, lt: 'x', le: BINARY, gt: BINARY, ge: BINARY, logicalAnd: BINARY, logicalOr: BINARY,
-  logicalXor: BINARY, allclose: 'T o:rtol,atol,equalNan', equal: BINARY, matmul: BINARY, mm: BINARY, bmm: BINARY,
-  outer: BINARY, dot: BINARY, copy_: BINARY, add_: 'T x', sub_: 'x', mul_: BINARY, div_: 'x', expandAs: 'Rx',
-  softmax: 'n o:dtype', logSoftmax: 'n', argmax: 'n b', argmin: 'n', cumsum: 'n', unsqueeze: 'n', squeeze: 'n',
-  triu: 'n', tril: 'n', sum: 'n o:keepdim,dtype', mean: 'n b', prod: 'n b', all: 'n', any: 'n b', unbind: 'n',
-  flip: 'n', max: 'n b', min: 'n', var: 'n o:unbiased,correction,keepdim', std: 'n o:correction', norm: 'x n b',
-  transpose: 'n n', narrow: 'n z k', select: 'n z', slice: 'n z z k', chunk: 'k n', split: 'k n',
-  gather: 'n Ti', indexSelect: 'n Ti1', maskedFill: 'Tb x', maskedFill_: 'Tb x', where: 'Tb T',
-  reshape: 'Rv', view: 'Rv', expand: 'Rx', repeat: 'Rr', permute: 'P', flatten: 'n n', clamp: 'x x',
-  clamp_: 'x x', fill_: 'x', uniform_: 'x x', normal_: 'x x', diagonal: 'z n n', index: 'I I', to: 'D', size: 'n',
-  gelu: 'o:approximate', requiresGrad_: 'b', neg: '', abs: '', exp: '', log: '', sqrt: '', tanh: '', sigmoid: '',
-  relu: '', isnan: '', contiguous: '', clone: '', detach: '', item: '', toArray: '', data: '', toString: '',
-  backward: 'G o:retainGraph,createGraph', cuda: '', cpu: '', float: '', half: '', long: '', bool: '',
+  add: 'T x',
+  sub: 'T',
+  mul: 'T',
+  div: 'dv rm',
+  pow: 'x',
+  remainder: 'dv',
+  maximum: BINARY,
+  minimum: BINARY,
+  eq: BINARY,
+  ne: BINARY,
+  lt: 'x',
+  le: BINARY,
+  gt: BINARY,
+  ge: BINARY,
+  logicalAnd: BINARY,
+  logicalOr: BINARY,
+  logicalXor: BINARY,
+  allclose: 'T o:rtol,atol,equalNan',
+  equal: BINARY,
+  matmul: BINARY,
+  mm: BINARY,
+  bmm: BINARY,
+  outer: BINARY,
+  dot: BINARY,
+  copy_: BINARY,
+  add_: 'T x',
+  sub_: 'x',
+  mul_: BINARY,
+  div_: 'x',
+  expandAs: 'Rx',
+  softmax: 'n o:dtype',
+  logSoftmax: 'n',
+  argmax: 'n b',
+  argmin: 'n',
+  cumsum: 'n',
+  unsqueeze: 'n',
+  squeeze: 'n',
+  triu: 'n',
+  tril: 'n',
+  sum: 'n o:keepdim,dtype',
+  mean: 'n b',
+  prod: 'n b',
+  all: 'n',
+  any: 'n b',
+  unbind: 'n',
+  flip: 'n',
+  max: 'n b',
+  min: 'n',
+  var: 'n o:unbiased,correction,keepdim',
+  std: 'n o:correction',
+  norm: 'x n b',
+  transpose: 'n n',
+  narrow: 'n z k',
+  select: 'n z',
+  slice: 'n z z k',
+  chunk: 'k n',
+  split: 'k n',
+  gather: 'n Ti',
+  indexSelect: 'n Ti1',
+  maskedFill: 'Tb x',
+  maskedFill_: 'Tb x',
+  where: 'Tb T',
+  reshape: 'Rv',
+  view: 'Rv',
+  expand: 'Rx',
+  repeat: 'Rr',
+  permute: 'P',
+  flatten: 'n n',
+  clamp: 'x x',
+  clamp_: 'x x',
+  fill_: 'x',
+  uniform_: 'x x',
+  normal_: 'x x',
+  diagonal: 'z n n',
+  index: 'I I',
+  to: 'D',
+  size: 'n',
+  gelu: 'o:approximate',
+  requiresGrad_: 'b',
+  neg: '',
+  abs: '',
+  exp: '',
+  log: '',
+  sqrt: '',
+  tanh: '',
+  sigmoid: '',
+  relu: '',
+  isnan: '',
+  contiguous: '',
+  clone: '',
+  detach: '',
+  item: '',
+  toArray: '',
+  data: '',
+  toString: '',
+  backward: 'G o:retainGraph,createGraph',
+  cuda: '',
+  cpu: '',
+  float: '',
+  half: '',
+  long: '',
+  bool: '',
 };
 // TI: an integer tensor holding its dtype's extremes and -1 (the integer-division trap class).
 const RECEIVER = { backward: 'G', retainGrad: 'G', item: 'T:', grad: 'G', div: 'TI', remainder: 'TI' };
 const SIGS = {
-  'torch.tidy': 'f', 'torch.noGrad': 'f', 'torch.enableGrad': 'f', 'torch.keep': 'T', 'torch.dispose': 'L',
-  'torch.setGradEnabled': 'b', 'torch.setNumThreads': 'NT', 'torch.manualSeed': 'x', 'torch.isTensor': 'T',
-  'torch.dtypeCode': 's D', 'torch.optDtypeCode': 's D', 'torch.isFloatingPoint': 'D',
-  'torch.zeros': 'A o:dtype,requiresGrad', 'torch.ones': 'k k', 'torch.empty': 'A', 'torch.rand': 'k k o:dtype',
-  'torch.randn': 'A o:requiresGrad,dtype', 'torch.full': 'A x o:dtype', 'torch.randint': 'z k A o:dtype',
-  'torch.arange': 'x x x o:dtype', 'torch.linspace': 'x x k', 'torch.eye': 'k k o:dtype', 'torch.randperm': 'k',
-  'torch.tensor': 'A o:dtype,requiresGrad', 'torch.zerosLike': 'T o:dtype', 'torch.onesLike': 'T', 'torch.randnLike': 'T',
-  'torch.randLike': 'T o:dtype', 'torch.emptyLike': 'T', 'torch.fullLike': 'T x o:dtype',
-  'torch.cat': 'L n', 'torch.stack': 'L n', 'torch.where': 'Tb T T', 'torch.save': 'T s', 'torch.load': 'PT o:mapLocation',
-  'torch.saveSafetensors': 'o:a,b s', 'torch.loadSafetensors': 'PTs o:device,withMetadata',
-  'torch.nn.functional.linear': 'T:2,3 T:4,3 T:4', 'torch.nn.functional.bilinear': 'T:5,3 T:5,2 T:4,3,2 T:4',
-  'torch.nn.functional.dropout': 'T x b', 'torch.nn.functional.layerNorm': 'T:2,3 A:3 o:weight,bias,eps',
+  'torch.tidy': 'f',
+  'torch.noGrad': 'f',
+  'torch.enableGrad': 'f',
+  'torch.keep': 'T',
+  'torch.dispose': 'L',
+  'torch.setGradEnabled': 'b',
+  'torch.setNumThreads': 'NT',
+  'torch.manualSeed': 'x',
+  'torch.isTensor': 'T',
+  'torch.dtypeCode': 's D',
+  'torch.optDtypeCode': 's D',
+  'torch.isFloatingPoint': 'D',
+  'torch.zeros': 'A o:dtype,requiresGrad',
+  'torch.ones': 'k k',
+  'torch.empty': 'A',
+  'torch.rand': 'k k o:dtype',
+  'torch.randn': 'A o:requiresGrad,dtype',
+  'torch.full': 'A x o:dtype',
+  'torch.randint': 'z k A o:dtype',
+  'torch.arange': 'x x x o:dtype',
+  'torch.linspace': 'x x k',
+  'torch.eye': 'k k o:dtype',
+  'torch.randperm': 'k',
+  'torch.tensor': 'A o:dtype,requiresGrad',
+  'torch.zerosLike': 'T o:dtype',
+  'torch.onesLike': 'T',
+  'torch.randnLike': 'T',
+  'torch.randLike': 'T o:dtype',
+  'torch.emptyLike': 'T',
+  'torch.fullLike': 'T x o:dtype',
+  'torch.cat': 'L n',
+  'torch.stack': 'L n',
+  'torch.where': 'Tb T T',
+  'torch.save': 'T s',
+  'torch.load': 'PT o:mapLocation',
+  'torch.saveSafetensors': 'o:a,b s',
+  'torch.loadSafetensors': 'PTs o:device,withMetadata',
+  'torch.nn.functional.linear': 'T:2,3 T:4,3 T:4',
+  'torch.nn.functional.bilinear': 'T:5,3 T:5,2 T:4,3,2 T:4',
+  'torch.nn.functional.dropout': 'T x b',
+  'torch.nn.functional.layerNorm': 'T:2,3 A:3 o:weight,bias,eps',
   'torch.nn.functional.embedding': 'Ti:2,3 T:10,3 o:paddingIdx,maxNorm,normType,scaleGradByFreq,sparse',
-  'torch.nn.functional.relu': 'T', 'torch.nn.functional.gelu': 'T o:approximate', 'torch.nn.functional.silu': 'T',
-  'torch.nn.functional.tanh': 'T', 'torch.nn.functional.sigmoid': 'T', 'torch.nn.functional.softmax': 'T n',
+  'torch.nn.functional.relu': 'T',
+  'torch.nn.functional.gelu': 'T o:approximate',
+  'torch.nn.functional.silu': 'T',
+  'torch.nn.functional.tanh': 'T',
+  'torch.nn.functional.sigmoid': 'T',
+  'torch.nn.functional.softmax': 'T n',
   'torch.nn.functional.logSoftmax': 'T n',
   'torch.nn.functional.scaledDotProductAttention': 'T:2,3,4 T:2,3,4 T:2,3,4 o:attnMask,dropoutP,isCausal,scale',
-  'torch.nn.functional.mseLoss': 'T T o:reduction', 'torch.nn.functional.l1Loss': 'T T o:reduction',
-  'torch.nn.functional.smoothL1Loss': 'T T o:reduction,beta', 'torch.nn.functional.huberLoss': 'T T o:reduction,delta',
+  'torch.nn.functional.mseLoss': 'T T o:reduction',
+  'torch.nn.functional.l1Loss': 'T T o:reduction',
+  'torch.nn.functional.smoothL1Loss': 'T T o:reduction,beta',
+  'torch.nn.functional.huberLoss': 'T T o:reduction,delta',
   'torch.nn.functional.binaryCrossEntropyWithLogits': 'T T o:reduction,weight,posWeight',
   'torch.nn.functional.binaryCrossEntropy': 'T01 T01 o:reduction,weight',
   'torch.nn.functional.crossEntropy': 'T:2,3 Ti:2 o:reduction,weight,ignoreIndex,labelSmoothing',
   'torch.nn.functional.nllLoss': 'T:2,3 Ti:2 o:reduction,weight,ignoreIndex',
   'torch.nn.functional.klDiv': 'T T o:reduction,logTarget',
-  'torch.nn.init.calculateGain': 's x', 'torch.nn.init.calculateFanInAndFanOut': 'T:3,4',
-  'torch.nn.init.uniform_': 'T:3,4 x x', 'torch.nn.init.normal_': 'T:3,4 x x', 'torch.nn.init.constant_': 'T:3,4 x',
-  'torch.nn.init.zeros_': 'T', 'torch.nn.init.ones_': 'T', 'torch.nn.init.xavierUniform_': 'T:3,4 x',
-  'torch.nn.init.xavierNormal_': 'T:3,4 x', 'torch.nn.init.kaimingUniform_': 'T:3,4 o:a,mode,nonlinearity',
-  'torch.nn.init.kaimingNormal_': 'T:3,4 o:a,mode,nonlinearity', 'torch.nn.init.orthogonal_': 'T:3,4 x',
-  'torch.nn.masks.causal': 'k k o:diagonal,device', 'torch.nn.masks.keyPadding': 'A k', 'torch.nn.masks.padding': 'A k',
-  'torch.nn.masks.toAdditive': 'Tb:2,2 o:dtype', 'torch.nn.masks.mhaToSdpa': 'Tb:2,2', 'torch.nn.masks.sdpaToMha': 'Tb:2,2',
-  'torch.nn.masks.toSdpa': 'Tb:2,2', 'torch.nn.masks.fromSdpa': 'Tb:2,2', 'torch.nn.masks.findFullyMasked': 'Tb:2,2 Tb:3,2',
-  'torch.nn.utils.clipGradNorm_': 'PG x x', 'torch.nn.utils.clipGradValue_': 'PG x',
+  'torch.nn.init.calculateGain': 's x',
+  'torch.nn.init.calculateFanInAndFanOut': 'T:3,4',
+  'torch.nn.init.uniform_': 'T:3,4 x x',
+  'torch.nn.init.normal_': 'T:3,4 x x',
+  'torch.nn.init.constant_': 'T:3,4 x',
+  'torch.nn.init.zeros_': 'T',
+  'torch.nn.init.ones_': 'T',
+  'torch.nn.init.xavierUniform_': 'T:3,4 x',
+  'torch.nn.init.xavierNormal_': 'T:3,4 x',
+  'torch.nn.init.kaimingUniform_': 'T:3,4 o:a,mode,nonlinearity',
+  'torch.nn.init.kaimingNormal_': 'T:3,4 o:a,mode,nonlinearity',
+  'torch.nn.init.orthogonal_': 'T:3,4 x',
+  'torch.nn.masks.causal': 'k k o:diagonal,device',
+  'torch.nn.masks.keyPadding': 'A k',
+  'torch.nn.masks.padding': 'A k',
+  'torch.nn.masks.toAdditive': 'Tb:2,2 o:dtype',
+  'torch.nn.masks.mhaToSdpa': 'Tb:2,2',
+  'torch.nn.masks.sdpaToMha': 'Tb:2,2',
+  'torch.nn.masks.toSdpa': 'Tb:2,2',
+  'torch.nn.masks.fromSdpa': 'Tb:2,2',
+  'torch.nn.masks.findFullyMasked': 'Tb:2,2 Tb:3,2',
+  'torch.nn.utils.clipGradNorm_': 'PG x x',
+  'torch.nn.utils.clipGradValue_': 'PG x',
   'torch.nn.utils.rnn.padSequence': 'LV o:batchFirst,paddingValue,paddingSide',
   'torch.nn.utils.rnn.packSequence': 'LV o:enforceSorted',
   'torch.nn.utils.rnn.packPaddedSequence': 'T:3,2,3 A:3,2 o:batchFirst,enforceSorted',
   'torch.nn.utils.rnn.padPackedSequence': 'PK o:batchFirst,paddingValue,totalLength',
-  'new nn.Linear': 'k k o:bias,dtype,device', 'new nn.NonDynamicallyQuantizableLinear': 'k k', 'new nn.Bilinear': 'k k k o:bias',
-  'new nn.Embedding': 'k k o:paddingIdx,maxNorm,sparse,dtype', 'new nn.Dropout': 'x', 'new nn.LayerNorm': 'k o:eps,elementwiseAffine',
-  'new nn.Softmax': 'n', 'new nn.LogSoftmax': 'n', 'new nn.GELU': 'o:approximate', 'new nn.Parameter': 'T b',
-  'new nn.LSTM': 'k k k o:batchFirst,bidirectional,dropout,bias', 'new nn.GRU': 'k k o:numLayers,batchFirst',
-  'new nn.RNN': 'k k o:nonlinearity,bidirectional', 'new nn.LSTMCell': 'k k o:bias', 'new nn.GRUCell': 'k k',
-  'new nn.RNNCell': 'k k o:nonlinearity', 'new nn.MultiheadAttention': '#4 #2 o:batchFirst,kdim,vdim,dropout,bias,addBiasKv,addZeroAttn',
+  'new nn.Linear': 'k k o:bias,dtype,device',
+  'new nn.NonDynamicallyQuantizableLinear': 'k k',
+  'new nn.Bilinear': 'k k k o:bias',
+  'new nn.Embedding': 'k k o:paddingIdx,maxNorm,sparse,dtype',
+  'new nn.Dropout': 'x',
+  'new nn.LayerNorm': 'k o:eps,elementwiseAffine',
+  'new nn.Softmax': 'n',
+  'new nn.LogSoftmax': 'n',
+  'new nn.GELU': 'o:approximate',
+  'new nn.Parameter': 'T b',
+  'new nn.LSTM': 'k k k o:batchFirst,bidirectional,dropout,bias',
+  'new nn.GRU': 'k k o:numLayers,batchFirst',
+  'new nn.RNN': 'k k o:nonlinearity,bidirectional',
+  'new nn.LSTMCell': 'k k o:bias',
+  'new nn.GRUCell': 'k k',
+  'new nn.RNNCell': 'k k o:nonlinearity',
+  'new nn.MultiheadAttention': '#4 #2 o:batchFirst,kdim,vdim,dropout,bias,addBiasKv,addZeroAttn',
   'new nn.TransformerEncoderLayer': '#4 #2 o:dimFeedforward,dropout,activation,normFirst,batchFirst,layerNormEps',
   'new nn.TransformerDecoderLayer': '#4 #2 o:dimFeedforward,activation,normFirst,batchFirst',
-  'new nn.TransformerEncoder': 'ML k o:norm,enableNestedTensor,mask,maskCheck', 'new nn.TransformerDecoder': 'DL k o:norm',
+  'new nn.TransformerEncoder': 'ML k o:norm,enableNestedTensor,mask,maskCheck',
+  'new nn.TransformerDecoder': 'DL k o:norm',
   'new nn.Transformer': 'o:dModel,nhead,numEncoderLayers,numDecoderLayers,dimFeedforward,batchFirst',
-  'new nn.Sequential': 'M M', 'new nn.ModuleList': 'LM', 'new nn.ModuleDict': 'o:a,b',
-  'new nn.CrossEntropyLoss': 'o:reduction,weight,ignoreIndex,labelSmoothing', 'new nn.NLLLoss': 'o:reduction,weight',
-  'new nn.MSELoss': 'o:reduction', 'new nn.BCELoss': 'o:reduction,weight', 'new nn.BCEWithLogitsLoss': 'o:posWeight,weight',
-  'new nn.KLDivLoss': 'o:reduction,logTarget', 'new nn.HuberLoss': 'o:delta', 'new nn.SmoothL1Loss': 'o:beta',
-  'Module.to': 'D', 'Module.train': 'b', 'Module.registerBuffer': 's T', 'Module.registerParameter': 's PP',
-  'Module.registerModule': 's M', 'Module.loadStateDict': 'SD o:strict', 'Module.apply': 'f',
-  'Module.requiresGrad_': 'b', 'Module.namedParameters': 's b',
+  'new nn.Sequential': 'M M',
+  'new nn.ModuleList': 'LM',
+  'new nn.ModuleDict': 'o:a,b',
+  'new nn.CrossEntropyLoss': 'o:reduction,weight,ignoreIndex,labelSmoothing',
+  'new nn.NLLLoss': 'o:reduction,weight',
+  'new nn.MSELoss': 'o:reduction',
+  'new nn.BCELoss': 'o:reduction,weight',
+  'new nn.BCEWithLogitsLoss': 'o:posWeight,weight',
+  'new nn.KLDivLoss': 'o:reduction,logTarget',
+  'new nn.HuberLoss': 'o:delta',
+  'new nn.SmoothL1Loss': 'o:beta',
+  'Module.to': 'D',
+  'Module.train': 'b',
+  'Module.registerBuffer': 's T',
+  'Module.registerParameter': 's PP',
+  'Module.registerModule': 's M',
+  'Module.loadStateDict': 'SD o:strict',
+  'Module.apply': 'f',
+  'Module.requiresGrad_': 'b',
+  'Module.namedParameters': 's b',
   'torch.viz.lineChart': 'VS o:title,xLabel,yLabel,logY,width,height',
   'torch.viz.attentionHeatmap': 'T:2,3 o:rowLabels,colLabels,title,cellSize,average',
 };
@@ -510,15 +1005,20 @@ function genGuided(g, tok, exact = false) {
   const S0 = g.S0;
   const plain = () => (r.chance(0.75) ? 'plain' : undefined);
   switch (head) {
-    case 'T': return genTensor(g, { dtype: r.chance(0.8) ? 'float32' : undefined, shape: shapeOf(g, spec), kind: plain() });
-    case 'Ti': return genTensor(g, { dtype: 'int64', shape: shapeOf(g, spec), kind: plain() });
-    case 'Ti1': return genTensor(g, { dtype: 'int64', shape: [2], kind: plain() });
-    case 'Tb': return genTensor(g, { dtype: 'bool', shape: shapeOf(g, spec), kind: plain() });
+    case 'T':
+      return genTensor(g, { dtype: r.chance(0.8) ? 'float32' : undefined, shape: shapeOf(g, spec), kind: plain() });
+    case 'Ti':
+      return genTensor(g, { dtype: 'int64', shape: shapeOf(g, spec), kind: plain() });
+    case 'Ti1':
+      return genTensor(g, { dtype: 'int64', shape: [2], kind: plain() });
+    case 'Tb':
+      return genTensor(g, { dtype: 'bool', shape: shapeOf(g, spec), kind: plain() });
     case 'TI': {
       const dtype = r.pick(SIGNED_INTS);
       const [lo, hi] = INT_RANGE[dtype];
       const shape = shapeOf(g, spec);
-      const fill = (d) => (d === shape.length ? r.pick([lo, lo, -1, 0, 1, 7, hi]) : Array.from({ length: shape[d] }, () => fill(d + 1)));
+      const fill = (d) =>
+        d === shape.length ? r.pick([lo, lo, -1, 0, 1, 7, hi]) : Array.from({ length: shape[d] }, () => fill(d + 1));
       return `torch.tensor(${lit(fill(0))}, { dtype: '${dtype}' })`;
     }
     // dv: a divisor, -1 most often (scalar, or an integer tensor of another width that broadcasts); rm: a rounding mode
@@ -528,42 +1028,91 @@ function genGuided(g, tok, exact = false) {
       const n = shape.reduce((a, b) => a * b, 1);
       return `torch.tensor(${lit(shape.length ? Array.from({ length: n }, () => r.pick([-1, -1, 2, 0, 3])) : r.pick([-1, 2]))}, { dtype: '${r.pick(SIGNED_INTS)}' })`;
     }
-    case 'rm': return r.chance(0.8) ? lit(r.pick(['floor', 'trunc'])) : 'undefined';
-    case 'T01': return `torch.rand(${lit(S0)})`;
-    case 'G': return `${genTensor(g, { dtype: r.pick(['float32', 'float64']), shape: S0, kind: 'grad' })}.mul(2).sum()`;
-    case 'n': return lit(r.pick([0, 1, -1, 0, 1, 2]));
-    case 'z': return lit(r.pick([0, 1]));
-    case 'k': return lit(r.range(1, 4));
+    case 'rm':
+      return r.chance(0.8) ? lit(r.pick(['floor', 'trunc'])) : 'undefined';
+    case 'T01':
+      return `torch.rand(${lit(S0)})`;
+    case 'G':
+      return `${genTensor(g, { dtype: r.pick(['float32', 'float64']), shape: S0, kind: 'grad' })}.mul(2).sum()`;
+    case 'n':
+      return lit(r.pick([0, 1, -1, 0, 1, 2]));
+    case 'z':
+      return lit(r.pick([0, 1]));
+    case 'k':
+      return lit(r.range(1, 4));
     // thread counts, hostile ones included (libtorch starts them all at once: 1e6 used to hang)
-    case 'NT': return lit(r.pick([1, 2, 3, 0, -1, 4096, 1e6, 2 ** 31, NaN, 2.5]));
+    case 'NT':
+      return lit(r.pick([1, 2, 3, 0, -1, 4096, 1e6, 2 ** 31, NaN, 2.5]));
     // viz series: markup in a color, very many points, non-finite values, wrong types
-    case 'VS': return r.pick(VIZ_SERIES);
-    case 'x': return lit(r.pick([0.5, 1, 2, -1, 0, 3, 0.1]));
-    case 'b': return lit(r.chance(0.5));
-    case 's': return lit(r.pick(['f.pt', 'weight', 'a', 'relu', 'tanh', 'leaky_relu', 'sigmoid', 'linear', 'x.y', '']));
-    case 'D': return lit(r.pick(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'bool', 'uint8', 'cpu']));
-    case 'f': return r.pick(['() => torch.ones(2).add(1)', '() => torch.ones(2, { requiresGrad: true }).mul(2).sum()', '() => 3',
-      "() => { throw new Error('boom'); }"]);
-    case 'A': return spec !== undefined ? `[${spec}]` : lit(r.pick([[2, 3], [3], [], [1, 2], [0], [2, 1, 2]]));
-    case 'Rv': if (r.chance(0.1)) return genHostile(g); return lit(r.chance(0.5) ? [-1] : S0.slice().reverse());
-    case 'Rx': return lit([2, ...S0]);
-    case 'Rr': return lit([2, ...S0.map(() => 1)]);
-    case 'P': if (r.chance(0.1)) return genHostile(g); return lit(S0.map((_, k) => S0.length - 1 - k));
-    case 'L': return `[${genTensor(g, { shape: S0, kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: S0, kind: plain(), dtype: 'float32' })}]`;
-    case 'LV': return `[${genTensor(g, { shape: [3, 3], kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: [r.range(1, 3), 3], kind: plain(), dtype: 'float32' })}]`;
-    case 'LM': return `[${r.pick(MODULES)}, ${r.pick(MODULES)}]`;
-    case 'PK': return r.pick(PACKED);
-    case 'PG': return '((p) => (p.mul(2).sum().backward(), [p]))(torch.ones(3, { requiresGrad: true }))';
-    case 'PP': return `new torch.nn.Parameter(${genTensor(g, { dtype: 'float32', kind: 'plain' })})`;
-    case 'M': return r.pick(MODULES);
-    case 'ML': return ENC_LAYER;
-    case 'DL': return DEC_LAYER;
-    case 'SD': return r.pick(['m.stateDict()', 'new torch.nn.Linear(3, 4).stateDict()', '{}', "{ weight: torch.ones(4, 3) }"]);
-    case 'I': return r.pick(['0', "':'", "'...'", 'null', "'1:'", "'::2'", "'-1'", genTensor(g, { dtype: 'int64', shape: [2], kind: 'plain' }), genTensor(g, { dtype: 'bool', shape: [3], kind: 'plain' })]);
-    case 'PT': return genPath(g, r.chance(0.2));
-    case 'PTs': return genPath(g, r.chance(0.8));
-    case 'o': return spec ? genOptions(g, spec.split(',')) : genOptions(g);
-    default: return head.startsWith('#') ? head.slice(1) : genArg(g);
+    case 'VS':
+      return r.pick(VIZ_SERIES);
+    case 'x':
+      return lit(r.pick([0.5, 1, 2, -1, 0, 3, 0.1]));
+    case 'b':
+      return lit(r.chance(0.5));
+    case 's':
+      return lit(r.pick(['f.pt', 'weight', 'a', 'relu', 'tanh', 'leaky_relu', 'sigmoid', 'linear', 'x.y', '']));
+    case 'D':
+      return lit(r.pick(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'bool', 'uint8', 'cpu']));
+    case 'f':
+      return r.pick([
+        '() => torch.ones(2).add(1)',
+        '() => torch.ones(2, { requiresGrad: true }).mul(2).sum()',
+        '() => 3',
+        "() => { throw new Error('boom'); }",
+      ]);
+    case 'A':
+      return spec !== undefined ? `[${spec}]` : lit(r.pick([[2, 3], [3], [], [1, 2], [0], [2, 1, 2]]));
+    case 'Rv':
+      if (r.chance(0.1)) return genHostile(g);
+      return lit(r.chance(0.5) ? [-1] : S0.slice().reverse());
+    case 'Rx':
+      return lit([2, ...S0]);
+    case 'Rr':
+      return lit([2, ...S0.map(() => 1)]);
+    case 'P':
+      if (r.chance(0.1)) return genHostile(g);
+      return lit(S0.map((_, k) => S0.length - 1 - k));
+    case 'L':
+      return `[${genTensor(g, { shape: S0, kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: S0, kind: plain(), dtype: 'float32' })}]`;
+    case 'LV':
+      return `[${genTensor(g, { shape: [3, 3], kind: 'plain', dtype: 'float32' })}, ${genTensor(g, { shape: [r.range(1, 3), 3], kind: plain(), dtype: 'float32' })}]`;
+    case 'LM':
+      return `[${r.pick(MODULES)}, ${r.pick(MODULES)}]`;
+    case 'PK':
+      return r.pick(PACKED);
+    case 'PG':
+      return '((p) => (p.mul(2).sum().backward(), [p]))(torch.ones(3, { requiresGrad: true }))';
+    case 'PP':
+      return `new torch.nn.Parameter(${genTensor(g, { dtype: 'float32', kind: 'plain' })})`;
+    case 'M':
+      return r.pick(MODULES);
+    case 'ML':
+      return ENC_LAYER;
+    case 'DL':
+      return DEC_LAYER;
+    case 'SD':
+      return r.pick(['m.stateDict()', 'new torch.nn.Linear(3, 4).stateDict()', '{}', '{ weight: torch.ones(4, 3) }']);
+    case 'I':
+      return r.pick([
+        '0',
+        "':'",
+        "'...'",
+        'null',
+        "'1:'",
+        "'::2'",
+        "'-1'",
+        genTensor(g, { dtype: 'int64', shape: [2], kind: 'plain' }),
+        genTensor(g, { dtype: 'bool', shape: [3], kind: 'plain' }),
+      ]);
+    case 'PT':
+      return genPath(g, r.chance(0.2));
+    case 'PTs':
+      return genPath(g, r.chance(0.8));
+    case 'o':
+      return spec ? genOptions(g, spec.split(',')) : genOptions(g);
+    default:
+      return head.startsWith('#') ? head.slice(1) : genArg(g);
   }
 }
 
@@ -572,16 +1121,27 @@ function genPath(g, safe) {
   const r = g.r;
   const t = genTensor(g, { kind: 'plain' });
   const file = safe ? 'f.safetensors' : 'f.pt';
-  const write = safe ? `torch.saveSafetensors({ a: ${t}, b: torch.ones(2) }, '${file}')` : `torch.save(${r.chance(0.5) ? t : `{ a: ${t}, b: [1, 'x', torch.ones(2)] }`}, '${file}')`;
+  const write = safe
+    ? `torch.saveSafetensors({ a: ${t}, b: torch.ones(2) }, '${file}')`
+    : `torch.save(${r.chance(0.5) ? t : `{ a: ${t}, b: [1, 'x', torch.ones(2)] }`}, '${file}')`;
   const fsr = "require('fs')";
-  const how = r.weighted([[25, 'valid'], [25, 'flip'], [20, 'truncate'], [10, 'random'], [20, 'bytes']]);
+  const how = r.weighted([
+    [25, 'valid'],
+    [25, 'flip'],
+    [20, 'truncate'],
+    [10, 'random'],
+    [20, 'bytes'],
+  ]);
   switch (how) {
-    case 'valid': return `(${write}, '${file}')`;
+    case 'valid':
+      return `(${write}, '${file}')`;
     case 'flip': {
-      const at = r.int(400), x = r.range(1, 255);
+      const at = r.int(400),
+        x = r.range(1, 255);
       return `(${write}, ((b) => (b[${at} % b.length] ^= ${x}, ${fsr}.writeFileSync('${file}', b)))(${fsr}.readFileSync('${file}')), '${file}')`;
     }
-    case 'truncate': return `(${write}, ${fsr}.truncateSync('${file}', ${r.pick([0, 1, 8, 30, 64, 100, 200, 500])}), '${file}')`;
+    case 'truncate':
+      return `(${write}, ${fsr}.truncateSync('${file}', ${r.pick([0, 1, 8, 30, 64, 100, 200, 500])}), '${file}')`;
     case 'random': {
       const bytes = [];
       const n = r.pick([0, 4, 16, 64]);
@@ -590,7 +1150,8 @@ function genPath(g, safe) {
       return `new Uint8Array([${head}${bytes.join(', ')}])`;
     }
     default: {
-      const at = r.int(300), x = r.range(1, 255);
+      const at = r.int(300),
+        x = r.range(1, 255);
       return `(${write}, ((b) => (b[${at} % b.length] ^= ${x}, new Uint8Array(b)))(${fsr}.readFileSync('${file}')))`;
     }
   }
@@ -610,9 +1171,28 @@ function guidedArgs(g, name) {
 // ---- targets ---------------------------------------------------------------------------------------
 const isClass = (f) => typeof f === 'function' && /^class\b/.test(Function.prototype.toString.call(f));
 // Targets whose numbers may be sizes of what they allocate (see SIZE_SAFE).
-const SIZE_TARGETS = new Set(['zeros', 'ones', 'empty', 'rand', 'randn', 'full', 'randint', 'arange', 'linspace', 'eye',
-  'randperm', 'repeat', 'expand', 'causal', 'keyPadding', 'padding', 'padSequence', 'padPackedSequence',
-  'packPaddedSequence', 'packSequence']);
+const SIZE_TARGETS = new Set([
+  'zeros',
+  'ones',
+  'empty',
+  'rand',
+  'randn',
+  'full',
+  'randint',
+  'arange',
+  'linspace',
+  'eye',
+  'randperm',
+  'repeat',
+  'expand',
+  'causal',
+  'keyPadding',
+  'padding',
+  'padSequence',
+  'padPackedSequence',
+  'packPaddedSequence',
+  'packSequence',
+]);
 
 /** Every target of the API, each `{ name, weight, size, gen(g) -> { decls: [src], call: src } }`. */
 function buildTargets(torch) {
@@ -623,17 +1203,29 @@ function buildTargets(torch) {
     const names = [];
     const guided = name !== undefined && g.guided ? guidedArgs(g, name) : undefined;
     const srcs = guided || Array.from({ length: n }, () => genArg(g));
-    srcs.forEach((src, k) => { decls.push(`const a${k} = ${src};`); names.push(`a${k}`); });
+    srcs.forEach((src, k) => {
+      decls.push(`const a${k} = ${src};`);
+      names.push(`a${k}`);
+    });
     return { decls, names };
   };
-  const nArgs = (g) => g.r.weighted([[10, 0], [30, 1], [30, 2], [20, 3], [10, 4]]);
+  const nArgs = (g) =>
+    g.r.weighted([
+      [10, 0],
+      [30, 1],
+      [30, 2],
+      [20, 3],
+      [10, 4],
+    ]);
   const addNamespace = (ns, prefix, weight) => {
     for (const key of Object.keys(ns).sort()) {
       const f = ns[key];
       if (typeof f !== 'function') continue;
       const ctor = isClass(f);
       targets.push({
-        name: `${prefix}.${key}`, weight, size: SIZE_TARGETS.has(key),
+        name: `${prefix}.${key}`,
+        weight,
+        size: SIZE_TARGETS.has(key),
         gen(g) {
           const { decls, names } = args(g, nArgs(g), [], `${prefix}.${key}`);
           return { decls, call: `${ctor ? 'new ' : ''}${prefix}.${key}(${names.join(', ')})` };
@@ -659,11 +1251,15 @@ function buildTargets(torch) {
     const desc = Object.getOwnPropertyDescriptor(proto, key);
     if (desc.get || desc.set) {
       targets.push({
-        name: `Tensor.${key}`, weight: 1, size: false,
+        name: `Tensor.${key}`,
+        weight: 1,
+        size: false,
         gen(g) {
           // (on a non-tensor receiver, through the prototype: `t.x` would fail before reaching the library)
           const recv = g.r.chance(0.95);
-          const decls = [`const t = ${recv ? (g.guided && Object.hasOwn(RECEIVER, key) ? genGuided(g, RECEIVER[key], true) : genTensor(g)) : genArg(g)};`];
+          const decls = [
+            `const t = ${recv ? (g.guided && Object.hasOwn(RECEIVER, key) ? genGuided(g, RECEIVER[key], true) : genTensor(g)) : genArg(g)};`,
+          ];
           if (desc.set && g.r.chance(0.5)) {
             decls.push(`const a0 = ${genArg(g)};`);
             return { decls, call: recv ? `t.${key} = a0` : `Reflect.set(torch.Tensor.prototype, '${key}', a0, t)` };
@@ -675,12 +1271,23 @@ function buildTargets(torch) {
     }
     if (typeof desc.value !== 'function') continue;
     targets.push({
-      name: `Tensor.${key}`, weight: 2, size: SIZE_TARGETS.has(key),
+      name: `Tensor.${key}`,
+      weight: 2,
+      size: SIZE_TARGETS.has(key),
       gen(g) {
         const recv = g.r.chance(0.95);
-        const self = !recv ? genArg(g) : g.guided ? genGuided(g, Object.hasOwn(RECEIVER, key) ? RECEIVER[key] : 'T', true) : genTensor(g);
+        const self = !recv
+          ? genArg(g)
+          : g.guided
+            ? genGuided(g, Object.hasOwn(RECEIVER, key) ? RECEIVER[key] : 'T', true)
+            : genTensor(g);
         const { decls, names } = args(g, nArgs(g), [`const t = ${self};`], `Tensor.${key}`);
-        return { decls, call: recv ? `t.${key}(${names.join(', ')})` : `torch.Tensor.prototype.${key}.call(t${names.map((n) => `, ${n}`).join('')})` };
+        return {
+          decls,
+          call: recv
+            ? `t.${key}(${names.join(', ')})`
+            : `torch.Tensor.prototype.${key}.call(t${names.map((n) => `, ${n}`).join('')})`,
+        };
       },
     });
   }
@@ -690,7 +1297,9 @@ function buildTargets(torch) {
     const f = torch.nn[key];
     if (!isClass(f)) continue;
     targets.push({
-      name: `new nn.${key}`, weight: 2, size: true,
+      name: `new nn.${key}`,
+      weight: 2,
+      size: true,
       gen(g) {
         const { decls, names } = args(g, nArgs(g), [], `new nn.${key}`);
         return { decls, call: `new torch.nn.${key}(${names.join(', ')})` };
@@ -705,13 +1314,21 @@ function buildTargets(torch) {
     for (const method of ['forward', 'forwardAsync']) {
       if (typeof torch.nn[cls].prototype[method] !== 'function') continue;
       targets.push({
-        name: `${cls}.${method}`, weight: method === 'forward' ? 2 : 1, size: false,
+        name: `${cls}.${method}`,
+        weight: method === 'forward' ? 2 : 1,
+        size: false,
         gen(g) {
           const decls = [`const m = ${rec.src};`];
           const names = [];
           const n = g.r.chance(0.8) ? rec.in.length : g.r.int(rec.in.length + 2);
-          for (let k = 0; k < n; k++) { decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`); names.push(`a${k}`); }
-          if (rec.opts && g.r.chance(0.6)) { decls.push(`const a${n} = ${genOptions(g, rec.opts)};`); names.push(`a${n}`); }
+          for (let k = 0; k < n; k++) {
+            decls.push(`const a${k} = ${genFitting(g, rec.in[k])};`);
+            names.push(`a${k}`);
+          }
+          if (rec.opts && g.r.chance(0.6)) {
+            decls.push(`const a${n} = ${genOptions(g, rec.opts)};`);
+            names.push(`a${n}`);
+          }
           return { decls, call: `m.${method}(${names.join(', ')})` };
         },
       });
@@ -725,21 +1342,32 @@ function buildTargets(torch) {
   for (const o of OPTIMIZERS)
     for (let pr = torch.optim[o].prototype; pr && pr !== Object.prototype; pr = Object.getPrototypeOf(pr))
       for (const k of Object.getOwnPropertyNames(pr))
-        if (k !== 'constructor' && !k.startsWith('_') && typeof Object.getOwnPropertyDescriptor(pr, k).value === 'function') omethods.add(k);
+        if (
+          k !== 'constructor' &&
+          !k.startsWith('_') &&
+          typeof Object.getOwnPropertyDescriptor(pr, k).value === 'function'
+        )
+          omethods.add(k);
   for (const key of [...omethods].sort()) {
     // Protected hooks for subclasses (TypeScript's `protected`), not API.
     if (['prepareUpdate', 'finishUpdate', 'checkGroup', 'pythonOnlyOptions'].includes(key)) continue;
     targets.push({
-      name: `Optimizer.${key}`, weight: 1, size: false,
+      name: `Optimizer.${key}`,
+      weight: 1,
+      size: false,
       gen(g) {
         const o = g.r.pick(OPTIMIZERS);
-        const decls = ['const m = new torch.nn.Linear(3, 2);',
-          `const opt = new torch.optim.${o}(m.parameters(), { lr: 0.1 });`];
+        const decls = [
+          'const m = new torch.nn.Linear(3, 2);',
+          `const opt = new torch.optim.${o}(m.parameters(), { lr: 0.1 });`,
+        ];
         if (g.r.chance(0.7)) decls.push('m.forward(torch.randn(4, 3)).sum().backward();');
         const n = nArgs(g);
         const names = [];
         for (let k = 0; k < n; k++) {
-          const special = g.r.chance(0.2) ? g.r.pick(['opt.stateDict()', '{ params: [torch.ones(2, { requiresGrad: true })] }', '() => 1', "'x'"]) : undefined;
+          const special = g.r.chance(0.2)
+            ? g.r.pick(['opt.stateDict()', '{ params: [torch.ones(2, { requiresGrad: true })] }', '() => 1', "'x'"])
+            : undefined;
           decls.push(`const a${k} = ${special || genArg(g)};`);
           names.push(`a${k}`);
         }
@@ -750,21 +1378,43 @@ function buildTargets(torch) {
 
   // ScriptModule methods on TorchScript models from the test fixtures (when present).
   const jitDir = path.join(ROOT, 'test', 'fixtures', 'jit');
-  const jitFiles = fs.existsSync(jitDir) ? fs.readdirSync(jitDir).filter((f) => f.endsWith('.pt') && !f.includes('checkpoint')).sort() : [];
+  const jitFiles = fs.existsSync(jitDir)
+    ? fs
+        .readdirSync(jitDir)
+        .filter((f) => f.endsWith('.pt') && !f.includes('checkpoint'))
+        .sort()
+    : [];
   if (jitFiles.length) {
     const sproto = torch.jit.ScriptModule.prototype;
     for (const key of Object.getOwnPropertyNames(sproto).sort()) {
       const desc = Object.getOwnPropertyDescriptor(sproto, key);
       if (key === 'constructor' || key.startsWith('_') || typeof desc.value !== 'function') continue;
       targets.push({
-        name: `ScriptModule.${key}`, weight: 1, size: false,
+        name: `ScriptModule.${key}`,
+        weight: 1,
+        size: false,
         gen(g) {
           const file = JSON.stringify(path.join(jitDir, g.r.pick(jitFiles)));
           const decls = [`const m = torch.jit.load(${file});`];
-          const n = g.r.weighted([[10, 0], [25, 1], [25, 2], [20, 3], [20, 4]]);
+          const n = g.r.weighted([
+            [10, 0],
+            [25, 1],
+            [25, 2],
+            [20, 3],
+            [20, 4],
+          ]);
           const names = [];
           for (let k = 0; k < n; k++) {
-            const special = g.r.chance(0.2) ? g.r.pick(["'forward'", "'encode'", 'torch.randn(4, 3)', 'torch.randn(5, 2, 10)', '[1, 2]', "{ a: torch.ones(2) }"]) : undefined;
+            const special = g.r.chance(0.2)
+              ? g.r.pick([
+                  "'forward'",
+                  "'encode'",
+                  'torch.randn(4, 3)',
+                  'torch.randn(5, 2, 10)',
+                  '[1, 2]',
+                  '{ a: torch.ones(2) }',
+                ])
+              : undefined;
             decls.push(`const a${k} = ${special || genArg(g)};`);
             names.push(`a${k}`);
           }
@@ -776,10 +1426,14 @@ function buildTargets(torch) {
 
   // The other Module methods, on the same layers.
   const mproto = torch.nn.Module.prototype;
-  const methods = Object.getOwnPropertyNames(mproto).filter((k) => k !== 'constructor' && typeof Object.getOwnPropertyDescriptor(mproto, k).value === 'function');
+  const methods = Object.getOwnPropertyNames(mproto).filter(
+    (k) => k !== 'constructor' && typeof Object.getOwnPropertyDescriptor(mproto, k).value === 'function',
+  );
   for (const key of methods.sort()) {
     targets.push({
-      name: `Module.${key}`, weight: 1, size: true,
+      name: `Module.${key}`,
+      weight: 1,
+      size: true,
       gen(g) {
         const pre = [`const m = ${g.r.pick(RECIPES).src};`];
         if (g.guided && Object.hasOwn(SIGS, `Module.${key}`)) {
@@ -790,7 +1444,9 @@ function buildTargets(torch) {
         const decls = [...pre];
         const names = [];
         for (let k = 0; k < n; k++) {
-          const special = g.r.chance(0.15) ? g.r.pick(['m.stateDict()', '[...m.parameters()]', "'weight'", 'm', "'cpu'", "'float64'"]) : undefined;
+          const special = g.r.chance(0.15)
+            ? g.r.pick(['m.stateDict()', '[...m.parameters()]', "'weight'", 'm', "'cpu'", "'float64'"])
+            : undefined;
           decls.push(`const a${k} = ${special || genArg(g)};`);
           names.push(`a${k}`);
         }
@@ -808,21 +1464,44 @@ function planCall(targets, seed, index) {
   for (const t of targets) total += t.weight;
   let x = r.next() * total;
   let target = targets[targets.length - 1];
-  for (const t of targets) { if ((x -= t.weight) < 0) { target = t; break; } }
-  const g = { r, size: target.size, depth: 0, guided: r.chance(0.5), S0: r.weighted([[35, S0S[0]], [20, S0S[1]], [20, S0S[2]], [20, S0S[3]], [5, S0S[4]]]) };
+  for (const t of targets) {
+    if ((x -= t.weight) < 0) {
+      target = t;
+      break;
+    }
+  }
+  const g = {
+    r,
+    size: target.size,
+    depth: 0,
+    guided: r.chance(0.5),
+    S0: r.weighted([
+      [35, S0S[0]],
+      [20, S0S[1]],
+      [20, S0S[2]],
+      [20, S0S[3]],
+      [5, S0S[4]],
+    ]),
+  };
   const { decls, call } = target.gen(g);
   return { index, target: target.name, decls, call, torchSeed: callSeed(seed ^ 0x5bd1e995, index) };
 }
 
 /** A standalone repro of a planned call. */
 function reproOf(plan, requirePath = ROOT) {
-  return [`const torch = require(${lit(requirePath)});`, `torch.manualSeed(${plan.torchSeed});`, ...plan.decls, `${plan.call};`].join('\n');
+  return [
+    `const torch = require(${lit(requirePath)});`,
+    `torch.manualSeed(${plan.torchSeed});`,
+    ...plan.decls,
+    `${plan.call};`,
+  ].join('\n');
 }
 
 // ---- the child: runs calls and reports ---------------------------------------------------------------
 // JavaScript errors that escaped from library code which did not check its arguments (the call
 // still threw an Error, which the invariant allows, but the message does not say what was wrong).
-const UNVALIDATED_RE = /Cannot read propert|Cannot set propert|is not a function|is not iterable|Cannot convert|is not a constructor|Cannot mix BigInt|Maximum call stack|Invalid array length|undefined is not|null is not|Do not know how to serialize|Cannot create property|Reduce of empty array/;
+const UNVALIDATED_RE =
+  /Cannot read propert|Cannot set propert|is not a function|is not iterable|Cannot convert|is not a constructor|Cannot mix BigInt|Maximum call stack|Invalid array length|undefined is not|null is not|Do not know how to serialize|Cannot create property|Reduce of empty array/;
 const NOISY_RE = /Exception raised from|frame #\d|\(most recent call first\)/;
 
 function describeValue(v) {
@@ -841,31 +1520,60 @@ function collectTensors(torch, v, out, seen = new Set(), depth = 0) {
   if (v === null || (typeof v !== 'object' && typeof v !== 'function') || seen.has(v) || depth > 6) return;
   seen.add(v);
   try {
-    if (v instanceof torch.Tensor) { out.push(v); return; }
+    if (v instanceof torch.Tensor) {
+      out.push(v);
+      return;
+    }
     if (typeof v === 'function' || ArrayBuffer.isView(v) || util.types.isProxy(v)) return;
     if (v instanceof torch.nn.Module) {
       for (const p of v.parameters()) out.push(p);
       for (const b of v.buffers()) out.push(b);
       return;
     }
-    if (Array.isArray(v)) { if (v.length <= 1000) for (const x of v) collectTensors(torch, x, out, seen, depth + 1); return; }
-    if (v instanceof Map) { for (const [k, x] of v) { collectTensors(torch, k, out, seen, depth + 1); collectTensors(torch, x, out, seen, depth + 1); } return; }
-    if (v instanceof Set) { for (const x of v) collectTensors(torch, x, out, seen, depth + 1); return; }
+    if (Array.isArray(v)) {
+      if (v.length <= 1000) for (const x of v) collectTensors(torch, x, out, seen, depth + 1);
+      return;
+    }
+    if (v instanceof Map) {
+      for (const [k, x] of v) {
+        collectTensors(torch, k, out, seen, depth + 1);
+        collectTensors(torch, x, out, seen, depth + 1);
+      }
+      return;
+    }
+    if (v instanceof Set) {
+      for (const x of v) collectTensors(torch, x, out, seen, depth + 1);
+      return;
+    }
     const proto = Object.getPrototypeOf(v);
-    if (proto === Object.prototype || proto === null) for (const k of Object.keys(v)) collectTensors(torch, v[k], out, seen, depth + 1);
+    if (proto === Object.prototype || proto === null)
+      for (const k of Object.keys(v)) collectTensors(torch, v[k], out, seen, depth + 1);
   } catch (e) {
     // a getter that throws: nothing more to collect there
   }
 }
 
 function newStats() {
-  return { calls: 0, returns: 0, throws: {}, perTarget: {}, problems: [], unvalidated: {}, setupErrors: 0, setupExamples: [] };
+  return {
+    calls: 0,
+    returns: 0,
+    throws: {},
+    perTarget: {},
+    problems: [],
+    unvalidated: {},
+    setupErrors: 0,
+    setupExamples: [],
+  };
 }
 
 function compile(plan) {
   const names = plan.decls.map((d) => d.match(/^const (\w+) =/)[1]);
   // eslint-disable-next-line no-new-func
-  return new Function('torch', 'require', `${plan.decls.join('\n')}\nreturn [() => ${plan.call}, [${names.join(', ')}]];`);
+  return new Function(
+    'torch',
+    'require',
+    `${plan.decls.join('\n')}\nreturn [() => ${plan.call}, [${names.join(', ')}]];`,
+  );
 }
 
 function childMain(opts) {
@@ -878,7 +1586,16 @@ function childMain(opts) {
   const send = (m) => process.send(m);
 
   const problem = (stats, kind, plan, extra) => {
-    if (stats.problems.length < 200) stats.problems.push({ kind, seed, index: plan.index, target: plan.target, call: plan.call, repro: reproOf(plan), ...extra });
+    if (stats.problems.length < 200)
+      stats.problems.push({
+        kind,
+        seed,
+        index: plan.index,
+        target: plan.target,
+        call: plan.call,
+        repro: reproOf(plan),
+        ...extra,
+      });
   };
 
   const runOne = (stats) => {
@@ -900,11 +1617,14 @@ function childMain(opts) {
           [thunk, argv] = compile(plan)(torch, require);
         } catch (e) {
           stats.setupErrors++;
-          if (stats.setupExamples.length < 5) stats.setupExamples.push({ index: i, error: String(e && e.message), repro: reproOf(plan) });
+          if (stats.setupExamples.length < 5)
+            stats.setupExamples.push({ index: i, error: String(e && e.message), repro: reproOf(plan) });
           return;
         }
         collectTensors(torch, argv, escaped);
-        let result, threw = false, err;
+        let result,
+          threw = false,
+          err;
         try {
           result = thunk();
         } catch (e) {
@@ -919,13 +1639,27 @@ function childMain(opts) {
             // An async call: its tensors are in use until it settles (dispose would refuse them);
             // they and the tensors it resolves with are disposed then, before the batch's report.
             const inputs = escaped.splice(0);
-            pending.push(Promise.resolve(result)
-              .then((v) => { const out = []; collectTensors(torch, v, out); return out; }, () => [])
-              .then((out) => {
-                for (const t of [...inputs, ...out]) {
-                  try { t.dispose(); } catch (e) { problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) }); break; }
-                }
-              }));
+            pending.push(
+              Promise.resolve(result)
+                .then(
+                  (v) => {
+                    const out = [];
+                    collectTensors(torch, v, out);
+                    return out;
+                  },
+                  () => [],
+                )
+                .then((out) => {
+                  for (const t of [...inputs, ...out]) {
+                    try {
+                      t.dispose();
+                    } catch (e) {
+                      problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) });
+                      break;
+                    }
+                  }
+                }),
+            );
           }
           return;
         }
@@ -942,10 +1676,24 @@ function childMain(opts) {
           return;
         }
         // (a method called on a non-tensor receiver may fail as JavaScript does)
-        if ((UNVALIDATED_RE.test(msg) && !plan.call.includes('torch.Tensor.prototype')) || NOISY_RE.test(msg) || msg.length > 2000) {
+        if (
+          (UNVALIDATED_RE.test(msg) && !plan.call.includes('torch.Tensor.prototype')) ||
+          NOISY_RE.test(msg) ||
+          msg.length > 2000
+        ) {
           const kind = UNVALIDATED_RE.test(msg) ? 'unvalidated' : 'noisy';
           const key = `${plan.target} | ${cls}: ${msg.slice(0, 160).replace(/\d+/g, 'N')}`;
-          const u = stats.unvalidated[key] || (stats.unvalidated[key] = { kind, n: 0, index: i, target: plan.target, errorClass: cls, message: msg.slice(0, 400), repro: reproOf(plan) });
+          const u =
+            stats.unvalidated[key] ||
+            (stats.unvalidated[key] = {
+              kind,
+              n: 0,
+              index: i,
+              target: plan.target,
+              errorClass: cls,
+              message: msg.slice(0, 400),
+              repro: reproOf(plan),
+            });
           u.n++;
         }
       });
@@ -955,7 +1703,12 @@ function childMain(opts) {
       scopeFailed = true;
     }
     for (const t of escaped) {
-      try { t.dispose(); } catch (e) { if (!scopeFailed) problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) }); break; }
+      try {
+        t.dispose();
+      } catch (e) {
+        if (!scopeFailed) problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) });
+        break;
+      }
     }
     // Parameters (and what modules keep) outlive tidy by design and wait for the GC: a call that
     // leaves tensors is only a suspect until the batch's tensors are still there after a GC.
@@ -963,34 +1716,51 @@ function childMain(opts) {
     if (after > before) suspects.push({ plan, tensors: after - before });
   };
   let suspects = [];
-  let pending = [];  // the batch's async calls (see runOne)
+  let pending = []; // the batch's async calls (see runOne)
 
   const finish = () => {
     if (global.gc) global.gc();
     // FinalizationRegistry callbacks run after a collection, on later turns of the event loop.
     setTimeout(() => {
       if (global.gc) global.gc();
-      setTimeout(() => { send({ t: 'done', next: i, mem: torch.memory() }); process.disconnect(); }, 20);
+      setTimeout(() => {
+        send({ t: 'done', next: i, mem: torch.memory() });
+        process.disconnect();
+      }, 20);
     }, 20);
   };
 
   // Collects garbage and lets the FinalizationRegistry callbacks run, then calls `k`.
   const settle = (k) => {
-    if (!global.gc) { setImmediate(k); return; }
+    if (!global.gc) {
+      setImmediate(k);
+      return;
+    }
     global.gc();
-    setImmediate(() => { global.gc(); setTimeout(k, 1); });
+    setImmediate(() => {
+      global.gc();
+      setTimeout(k, 1);
+    });
   };
   let base = null; // live tensors between batches, after a GC
 
   const step = () => {
-    if (i >= end || Date.now() > deadline) { finish(); return; }
+    if (i >= end || Date.now() > deadline) {
+      finish();
+      return;
+    }
     const from = i;
     suspects = [];
     pending = [];
     const batchEnd = Math.min(end, i + BATCH);
     const stats = newStats();
     try {
-      torch.tidy(() => { while (i < batchEnd) { runOne(stats); i++; } });
+      torch.tidy(() => {
+        while (i < batchEnd) {
+          runOne(stats);
+          i++;
+        }
+      });
     } catch (e) {
       stats.problems.push({ kind: 'batch tidy threw', seed, index: i, error: describeValue(e && e.message) });
       i = batchEnd;
@@ -999,15 +1769,27 @@ function childMain(opts) {
       const mem = torch.memory();
       if (base !== null && mem.tensors > base) {
         suspects.sort((a, b) => b.tensors - a.tensors);
-        for (const s of suspects.slice(0, 5)) problem(stats, 'leak', s.plan, { tensors: s.tensors, batchLeak: mem.tensors - base });
-        if (!suspects.length) stats.problems.push({ kind: 'leak', seed, index: from, description: `calls ${from}..${i - 1} (no single suspect)`, tensors: mem.tensors - base });
+        for (const s of suspects.slice(0, 5))
+          problem(stats, 'leak', s.plan, { tensors: s.tensors, batchLeak: mem.tensors - base });
+        if (!suspects.length)
+          stats.problems.push({
+            kind: 'leak',
+            seed,
+            index: from,
+            description: `calls ${from}..${i - 1} (no single suspect)`,
+            tensors: mem.tensors - base,
+          });
       }
       base = mem.tensors;
       send({ t: 'b', from, to: i, stats, mem });
       setImmediate(step);
     };
-    const settled = () => { if (suspects.length) settle(() => settle(report)); else report(); };
-    if (pending.length) Promise.all(pending).then(settled); else settled();
+    const settled = () => {
+      if (suspects.length) settle(() => settle(report));
+      else report();
+    };
+    if (pending.length) Promise.all(pending).then(settled);
+    else settled();
   };
   settle(() => {
     base = torch.memory().tensors;
@@ -1034,17 +1816,26 @@ function mergeStats(report, s) {
   for (const [k, n] of Object.entries(s.throws)) report.throws[k] = (report.throws[k] || 0) + n;
   for (const [k, [c, r]] of Object.entries(s.perTarget)) {
     const pt = report.perTarget[k] || (report.perTarget[k] = [0, 0]);
-    pt[0] += c; pt[1] += r;
+    pt[0] += c;
+    pt[1] += r;
   }
   for (const p of s.problems) {
-    const list = p.kind === 'non-Error throw' ? report.nonErrorThrows : p.kind === 'empty message' ? report.emptyMessages
-      : p.kind === 'leak' ? report.leaks : p.kind === 'tidy threw' || p.kind === 'dispose threw' ? report.scopeErrors
-        : report.harnessProblems;
+    const list =
+      p.kind === 'non-Error throw'
+        ? report.nonErrorThrows
+        : p.kind === 'empty message'
+          ? report.emptyMessages
+          : p.kind === 'leak'
+            ? report.leaks
+            : p.kind === 'tidy threw' || p.kind === 'dispose threw'
+              ? report.scopeErrors
+              : report.harnessProblems;
     if (list.length < 500) list.push(p);
   }
   for (const [k, u] of Object.entries(s.unvalidated)) {
     const have = report.unvalidated[k];
-    if (have) have.n += u.n; else report.unvalidated[k] = u;
+    if (have) have.n += u.n;
+    else report.unvalidated[k] = u;
   }
   report.setupErrors += s.setupErrors;
   for (const e of s.setupExamples) if (report.setupExamples.length < 10) report.setupExamples.push(e);
@@ -1053,16 +1844,43 @@ function mergeStats(report, s) {
 /** Runs one child from `start`; resolves with the index to continue from. */
 function runChild(opts, start, end, deadline, report, tmp, log) {
   return new Promise((resolve) => {
-    const child = cp.fork(__filename, ['--child', '--seed', String(opts.seed), '--start', String(start), '--end', String(end),
-      '--deadline', String(deadline), '--tmp', tmp, '--entry', opts.entry], { silent: true, execArgv: ['--expose-gc'] });
+    const child = cp.fork(
+      __filename,
+      [
+        '--child',
+        '--seed',
+        String(opts.seed),
+        '--start',
+        String(start),
+        '--end',
+        String(end),
+        '--deadline',
+        String(deadline),
+        '--tmp',
+        tmp,
+        '--entry',
+        opts.entry,
+      ],
+      { silent: true, execArgv: ['--expose-gc'] },
+    );
     let tail = '';
-    const keep = (d) => { tail = (tail + d).slice(-6000); };
+    const keep = (d) => {
+      tail = (tail + d).slice(-6000);
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    let last = Date.now(), started = -1, batchEnd = start, done = null, ready = null, hung = false;
+    let last = Date.now(),
+      started = -1,
+      batchEnd = start,
+      done = null,
+      ready = null,
+      hung = false;
     child.on('message', (m) => {
       last = Date.now();
-      if (m.t === 's') { started = m.i; report._lastDesc = m.d; } else if (m.t === 'b') {
+      if (m.t === 's') {
+        started = m.i;
+        report._lastDesc = m.d;
+      } else if (m.t === 'b') {
         batchEnd = m.to;
         mergeStats(report, m.stats);
         if (log) log(report);
@@ -1070,7 +1888,10 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
       else if (m.t === 'done') done = m;
     });
     const timer = setInterval(() => {
-      if (Date.now() - last > HANG_MS) { hung = true; child.kill('SIGKILL'); }
+      if (Date.now() - last > HANG_MS) {
+        hung = true;
+        child.kill('SIGKILL');
+      }
     }, 500);
     child.on('exit', (code, signal) => {
       clearInterval(timer);
@@ -1080,10 +1901,21 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
         // handlers, libtorch's static destructors). A crash, an abort, a non-zero exit or a hang
         // there is a problem too (the calls' results stand).
         if (hung || code !== 0 || signal) {
-          const rec = { kind: hung ? 'child hung after done' : 'child failed after done', seed: opts.seed, index: null,
-            description: `the child that ran calls ${start}..${done.next - 1} ${hung ? `did not exit within ${HANG_MS / 1000} s` :
-              signal ? `was killed by signal ${signal}` : `exited with code ${code}`} after reporting done (in its teardown: finalizers, exit handlers, static destructors)`,
-            exitCode: code, signal: hung ? null : signal, output: tail.slice(-3000) };
+          const rec = {
+            kind: hung ? 'child hung after done' : 'child failed after done',
+            seed: opts.seed,
+            index: null,
+            description: `the child that ran calls ${start}..${done.next - 1} ${
+              hung
+                ? `did not exit within ${HANG_MS / 1000} s`
+                : signal
+                  ? `was killed by signal ${signal}`
+                  : `exited with code ${code}`
+            } after reporting done (in its teardown: finalizers, exit handlers, static destructors)`,
+            exitCode: code,
+            signal: hung ? null : signal,
+            output: tail.slice(-3000),
+          };
           report.harnessProblems.push(rec);
           if (log) log(report, rec);
         }
@@ -1094,8 +1926,16 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
       // their outcomes were lost with the child).
       const index = started >= batchEnd ? started : null;
       if (index !== null) report.lostCalls += index - batchEnd;
-      const rec = { kind: hung ? 'hang' : 'crash', seed: opts.seed, index, description: index !== null ? report._lastDesc : '(before its first call)',
-        exitCode: code, signal, output: tail.slice(-3000), repro: index !== null ? reproFor(opts.seed, index, opts.entry) : undefined };
+      const rec = {
+        kind: hung ? 'hang' : 'crash',
+        seed: opts.seed,
+        index,
+        description: index !== null ? report._lastDesc : '(before its first call)',
+        exitCode: code,
+        signal,
+        output: tail.slice(-3000),
+        repro: index !== null ? reproFor(opts.seed, index, opts.entry) : undefined,
+      };
       (hung ? report.hangs : report.crashes).push(rec);
       if (log) log(report, rec);
       resolve({ next: index !== null ? index + 1 : batchEnd, progress: index !== null || batchEnd > start });
@@ -1113,26 +1953,53 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
   const deadline = timeSec ? t0 + timeSec * 1000 : 8.64e15;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-fuzz-'));
   const report = {
-    seed, start, requested: calls, calls: 0, returns: 0, throws: {}, crashes: [], hangs: [], nonErrorThrows: [],
-    emptyMessages: [], leaks: [], scopeErrors: [], harnessProblems: [], lostCalls: 0, setupErrors: 0, setupExamples: [],
-    unvalidated: {}, perTarget: {}, segments: [],
+    seed,
+    start,
+    requested: calls,
+    calls: 0,
+    returns: 0,
+    throws: {},
+    crashes: [],
+    hangs: [],
+    nonErrorThrows: [],
+    emptyMessages: [],
+    leaks: [],
+    scopeErrors: [],
+    harnessProblems: [],
+    lostCalls: 0,
+    setupErrors: 0,
+    setupExamples: [],
+    unvalidated: {},
+    perTarget: {},
+    segments: [],
   };
   let lastLog = 0;
-  const log = verbose ? (r, rec) => {
-    if (rec) console.error(`[fuzz] ${rec.kind} at seed ${rec.seed} index ${rec.index}: ${rec.description}`);
-    else if (Date.now() - lastLog > 2000) {
-      lastLog = Date.now();
-      console.error(`[fuzz] ${r.calls} calls, ${r.returns} returned, ${r.crashes.length} crashes, ${r.hangs.length} hangs`);
-    }
-  } : undefined;
-  let next = start, stuck = 0;
+  const log = verbose
+    ? (r, rec) => {
+        if (rec) console.error(`[fuzz] ${rec.kind} at seed ${rec.seed} index ${rec.index}: ${rec.description}`);
+        else if (Date.now() - lastLog > 2000) {
+          lastLog = Date.now();
+          console.error(
+            `[fuzz] ${r.calls} calls, ${r.returns} returned, ${r.crashes.length} crashes, ${r.hangs.length} hangs`,
+          );
+        }
+      }
+    : undefined;
+  let next = start,
+    stuck = 0;
   const end = start + calls;
   try {
     while (next < end && Date.now() < deadline) {
       const seg = await runChild({ seed, entry }, next, end, deadline, report, tmp, log);
       next = seg.next;
       stuck = seg.progress ? 0 : stuck + 1;
-      if (stuck >= 2) { report.harnessProblems.push({ kind: 'child fails before its first call', output: report.crashes.at(-1)?.output }); break; }
+      if (stuck >= 2) {
+        report.harnessProblems.push({
+          kind: 'child fails before its first call',
+          output: report.crashes.at(-1)?.output,
+        });
+        break;
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -1152,8 +2019,15 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
   report.unvalidated = Object.values(report.unvalidated).sort((a, b) => b.n - a.n);
   // Every category counts: a leaking call and an unchecked argument (a JavaScript runtime error
   // or a C++ backtrace that escaped the argument checks) are findings too.
-  report.ok = !report.crashes.length && !report.hangs.length && !report.nonErrorThrows.length && !report.emptyMessages.length &&
-    !report.leaks.length && !report.scopeErrors.length && !report.harnessProblems.length && !report.unvalidated.length &&
+  report.ok =
+    !report.crashes.length &&
+    !report.hangs.length &&
+    !report.nonErrorThrows.length &&
+    !report.emptyMessages.length &&
+    !report.leaks.length &&
+    !report.scopeErrors.length &&
+    !report.harnessProblems.length &&
+    !report.unvalidated.length &&
     Math.abs(report.memory.leakedTensors) <= 5;
   return report;
 }
@@ -1162,48 +2036,88 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
 /** Every problem of a report, one per line with its seed, index and call. */
 function problems(report) {
   const out = [];
-  const one = (p) => `${p.kind} at seed ${p.seed} index ${p.index}: ${p.description || `${p.target}: ${p.call}`}` +
+  const one = (p) =>
+    `${p.kind} at seed ${p.seed} index ${p.index}: ${p.description || `${p.target}: ${p.call}`}` +
     `${p.signal ? ` (signal ${p.signal})` : p.exitCode ? ` (exit code ${p.exitCode})` : ''}` +
     `${p.thrown ? ` threw ${p.thrown}` : ''}${p.errorClass ? ` ${p.errorClass} with message ${p.message}` : ''}` +
     `${p.tensors ? ` (+${p.tensors} tensors)` : ''}${p.error ? `: ${p.error}` : ''}`;
-  for (const p of [...report.crashes, ...report.hangs, ...report.nonErrorThrows, ...report.emptyMessages, ...report.leaks,
-    ...report.scopeErrors, ...report.harnessProblems]) out.push(one(p));
+  for (const p of [
+    ...report.crashes,
+    ...report.hangs,
+    ...report.nonErrorThrows,
+    ...report.emptyMessages,
+    ...report.leaks,
+    ...report.scopeErrors,
+    ...report.harnessProblems,
+  ])
+    out.push(one(p));
   for (const u of report.unvalidated || []) {
-    out.push(`unchecked argument (${u.kind}) at seed ${report.seed} index ${u.index}: ${u.target}: ${u.errorClass}: ` +
-      `${String(u.message).split('\n')[0].slice(0, 200)}${u.n > 1 ? ` (${u.n} calls)` : ''}`);
+    out.push(
+      `unchecked argument (${u.kind}) at seed ${report.seed} index ${u.index}: ${u.target}: ${u.errorClass}: ` +
+        `${String(u.message).split('\n')[0].slice(0, 200)}${u.n > 1 ? ` (${u.n} calls)` : ''}`,
+    );
   }
-  if (report.memory && Math.abs(report.memory.leakedTensors) > 5) out.push(`live tensors went from ${report.memory.tensorsAtStart} to ${report.memory.tensorsAtEnd} (${report.memory.leakedTensors} leaked in all)`);
+  if (report.memory && Math.abs(report.memory.leakedTensors) > 5)
+    out.push(
+      `live tensors went from ${report.memory.tensorsAtStart} to ${report.memory.tensorsAtEnd} (${report.memory.leakedTensors} leaked in all)`,
+    );
   return out;
 }
 
 function summary(report) {
   const pct = (n) => `${((100 * n) / Math.max(1, report.calls)).toFixed(1)}%`;
   const lines = [];
-  lines.push(`fuzz: seed ${report.seed}, calls ${report.start}..${report.next - 1}: ${report.executed} calls in ${report.elapsedSec.toFixed(1)} s (${report.callsPerSec} calls/s)`);
-  lines.push(`  returned ${report.returns} (${pct(report.returns)}), threw ${report.calls - report.returns}: ` +
-    Object.entries(report.throws).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', '));
+  lines.push(
+    `fuzz: seed ${report.seed}, calls ${report.start}..${report.next - 1}: ${report.executed} calls in ${report.elapsedSec.toFixed(1)} s (${report.callsPerSec} calls/s)`,
+  );
+  lines.push(
+    `  returned ${report.returns} (${pct(report.returns)}), threw ${report.calls - report.returns}: ` +
+      Object.entries(report.throws)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+  );
   const pts = Object.entries(report.perTarget);
   const ran = pts.filter(([, [, r]]) => r > 0).length;
   lines.push(`  targets: ${pts.length} called, ${ran} returned normally at least once`);
-  lines.push(`  crashes ${report.crashes.length}, hangs ${report.hangs.length}, non-Error throws ${report.nonErrorThrows.length}, ` +
-    `empty messages ${report.emptyMessages.length}, leaking calls ${report.leaks.length}, tidy failures ${report.scopeErrors.length}, ` +
-    `harness problems ${report.harnessProblems.length}, calls lost in crashes ${report.lostCalls}`);
-  lines.push(`  live tensors: ${report.memory.tensorsAtStart} at start, ${report.memory.tensorsAtEnd} at end (${report.memory.leakedTensors} leaked)`);
+  lines.push(
+    `  crashes ${report.crashes.length}, hangs ${report.hangs.length}, non-Error throws ${report.nonErrorThrows.length}, ` +
+      `empty messages ${report.emptyMessages.length}, leaking calls ${report.leaks.length}, tidy failures ${report.scopeErrors.length}, ` +
+      `harness problems ${report.harnessProblems.length}, calls lost in crashes ${report.lostCalls}`,
+  );
+  lines.push(
+    `  live tensors: ${report.memory.tensorsAtStart} at start, ${report.memory.tensorsAtEnd} at end (${report.memory.leakedTensors} leaked)`,
+  );
   if (report.setupErrors) lines.push(`  argument set-up threw ${report.setupErrors} times (fuzzer-side, not counted)`);
   if (report.unvalidated.length) {
-    lines.push(`  unchecked arguments (a JavaScript runtime error, or a C++ backtrace, escaped): ${report.unvalidated.length} kinds, e.g.`);
-    for (const u of report.unvalidated.slice(0, 10)) lines.push(`    [${u.n}x, index ${u.index}] ${u.target}: ${u.errorClass}: ${u.message.split('\n')[0].slice(0, 150)}`);
+    lines.push(
+      `  unchecked arguments (a JavaScript runtime error, or a C++ backtrace, escaped): ${report.unvalidated.length} kinds, e.g.`,
+    );
+    for (const u of report.unvalidated.slice(0, 10))
+      lines.push(
+        `    [${u.n}x, index ${u.index}] ${u.target}: ${u.errorClass}: ${u.message.split('\n')[0].slice(0, 150)}`,
+      );
   }
   const ps = problems(report);
   if (ps.length) {
     lines.push('PROBLEMS:');
     for (const p of ps) lines.push(`  ${p}`);
-    for (const p of [...report.crashes, ...report.hangs, ...report.nonErrorThrows, ...report.emptyMessages, ...report.leaks, ...report.scopeErrors,
-      ...(report.unvalidated || []).map((u) => ({ ...u, kind: `unchecked argument (${u.kind})` }))].slice(0, 20))
+    for (const p of [
+      ...report.crashes,
+      ...report.hangs,
+      ...report.nonErrorThrows,
+      ...report.emptyMessages,
+      ...report.leaks,
+      ...report.scopeErrors,
+      ...(report.unvalidated || []).map((u) => ({ ...u, kind: `unchecked argument (${u.kind})` })),
+    ].slice(0, 20))
       if (p.repro) lines.push(`--- repro of ${p.kind} at index ${p.index}:\n${p.repro}`);
-    for (const p of report.harnessProblems.slice(0, 5)) if (p.output) lines.push(`--- output of ${p.kind}:\n${p.output.slice(-1500)}`);
+    for (const p of report.harnessProblems.slice(0, 5))
+      if (p.output) lines.push(`--- output of ${p.kind}:\n${p.output.slice(-1500)}`);
   } else {
-    lines.push('OK: no crashes, hangs, non-Error throws, empty messages, leaks, tidy failures, harness problems or unchecked arguments');
+    lines.push(
+      'OK: no crashes, hangs, non-Error throws, empty messages, leaks, tidy failures, harness problems or unchecked arguments',
+    );
   }
   return lines.join('\n');
 }
@@ -1217,7 +2131,10 @@ function parseArgs(argv) {
     const key = a.slice(2);
     const next = argv[k + 1];
     if (next === undefined || next.startsWith('--')) o[key] = true;
-    else { o[key] = next; k++; }
+    else {
+      o[key] = next;
+      k++;
+    }
   }
   return o;
 }
@@ -1227,17 +2144,42 @@ module.exports = { run, summary, problems, planCall, buildTargets, reproOf, call
 if (require.main === module) {
   const a = parseArgs(process.argv.slice(2));
   if (a.child) {
-    childMain({ seed: Number(a.seed), start: Number(a.start), end: Number(a.end), deadline: Number(a.deadline), tmp: a.tmp, entry: a.entry });
+    childMain({
+      seed: Number(a.seed),
+      start: Number(a.start),
+      end: Number(a.end),
+      deadline: Number(a.deadline),
+      tmp: a.tmp,
+      entry: a.entry,
+    });
   } else if (a.print !== undefined) {
     const targets = buildTargets(require(DIST));
-    for (const ix of String(a.print).split(',')) console.log(`// seed ${a.seed || 1}, index ${ix}\n${reproOf(planCall(targets, Number(a.seed || 1), Number(ix)))}\n`);
+    for (const ix of String(a.print).split(','))
+      console.log(
+        `// seed ${a.seed || 1}, index ${ix}\n${reproOf(planCall(targets, Number(a.seed || 1), Number(ix)))}\n`,
+      );
   } else {
-    run({ calls: Number(a.calls || 100000), seed: Number(a.seed || 1), start: Number(a.start || 0),
-      timeSec: a.time ? Number(a.time) : undefined, verbose: !!a.verbose }).then((report) => {
-      if (a.json) fs.writeFileSync(a.json === true ? `fuzz-report-${report.seed}.json` : a.json, JSON.stringify(report, null, 2));
-      else console.log(JSON.stringify({ ...report, perTarget: undefined, segments: undefined }, null, 2));
-      console.log(summary(report));
-      process.exitCode = report.ok ? 0 : 1;
-    }, (e) => { console.error(e); process.exitCode = 2; });
+    run({
+      calls: Number(a.calls || 100000),
+      seed: Number(a.seed || 1),
+      start: Number(a.start || 0),
+      timeSec: a.time ? Number(a.time) : undefined,
+      verbose: !!a.verbose,
+    }).then(
+      (report) => {
+        if (a.json)
+          fs.writeFileSync(
+            a.json === true ? `fuzz-report-${report.seed}.json` : a.json,
+            JSON.stringify(report, null, 2),
+          );
+        else console.log(JSON.stringify({ ...report, perTarget: undefined, segments: undefined }, null, 2));
+        console.log(summary(report));
+        process.exitCode = report.ok ? 0 : 1;
+      },
+      (e) => {
+        console.error(e);
+        process.exitCode = 2;
+      },
+    );
   }
 }

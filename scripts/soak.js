@@ -18,7 +18,8 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
   torch.manualSeed(0);
   const model = new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Linear(16, 1));
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
-  const x = torch.randn(32, 8), y = torch.randn(32, 1);
+  const x = torch.randn(32, 8),
+    y = torch.randn(32, 1);
   const step = () => {
     opt.zeroGrad();
     const loss = nn.functional.mseLoss(model.forward(x), y);
@@ -26,7 +27,9 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
     opt.step();
     return loss;
   };
-  torch.tidy(() => { step(); });  // optimizer state is created on the first step
+  torch.tidy(() => {
+    step();
+  }); // optimizer state is created on the first step
   const gc = global.gc || (() => {});
   gc();
   const mb = () => process.memoryUsage().rss / 1048576;
@@ -34,19 +37,28 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
 
   // 1. inside tidy: the live tensor count must come back exactly
   let start = torch.memory().tensors;
-  let rss0 = mb(), peak = rss0;
+  let rss0 = mb(),
+    peak = rss0;
   const t0 = Date.now();
   for (let i = 0; i < iterations; i++) {
-    torch.tidy(() => { step(); });
+    torch.tidy(() => {
+      step();
+    });
     if (i % 1000 === 0) peak = Math.max(peak, mb());
   }
   gc();
-  result.tidy = { iterations, tensorsBefore: start, tensorsAfter: torch.memory().tensors,
-    rssGrowthMB: +(Math.max(peak, mb()) - rss0).toFixed(1), seconds: (Date.now() - t0) / 1000 };
+  result.tidy = {
+    iterations,
+    tensorsBefore: start,
+    tensorsAfter: torch.memory().tensors,
+    rssGrowthMB: +(Math.max(peak, mb()) - rss0).toFixed(1),
+    seconds: (Date.now() - t0) / 1000,
+  };
 
   // 2. no tidy, no dispose: the GC alone must keep memory bounded (and free everything at the end)
   start = torch.memory().tensors;
-  rss0 = mb(); peak = rss0;
+  rss0 = mb();
+  peak = rss0;
   const t1 = Date.now();
   for (let i = 0; i < iterations; i++) {
     step();
@@ -63,7 +75,11 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
  * Some results are compared with the synchronous forward. RSS drift: the RSS at the end minus
  * the RSS after the first tenth of the calls (allocator pools warmed up).
  */
-async function soakAsync({ iterations = 100000, concurrency = 8, entry = path.join(__dirname, '..', 'dist', 'index.js') } = {}) {
+async function soakAsync({
+  iterations = 100000,
+  concurrency = 8,
+  entry = path.join(__dirname, '..', 'dist', 'index.js'),
+} = {}) {
   const torch = require(entry);
   const { nn } = torch;
   torch.manualSeed(0);
@@ -72,13 +88,23 @@ async function soakAsync({ iterations = 100000, concurrency = 8, entry = path.jo
   const expected = lstm.forward(shared);
   const gc = global.gc || (() => {});
   const tick = () => new Promise((r) => setImmediate(r));
-  const settle = async () => { for (let i = 0; i < 3; i++) { gc(); await tick(); } };
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await tick();
+    }
+  };
   await settle();
   const mb = () => process.memoryUsage().rss / 1048576;
   const tensorsBefore = torch.memory().tensors;
   const rssStart = mb();
-  let rssWarm = rssStart, peak = rssStart;
-  let launched = 0, completed = 0, checked = 0, maxInFlight = 0, inFlight = 0;
+  let rssWarm = rssStart,
+    peak = rssStart;
+  let launched = 0,
+    completed = 0,
+    checked = 0,
+    maxInFlight = 0,
+    inFlight = 0;
   const t0 = Date.now();
   const worker = async () => {
     while (launched < iterations) {
@@ -110,9 +136,19 @@ async function soakAsync({ iterations = 100000, concurrency = 8, entry = path.jo
   const tensorsAfter = torch.memory().tensors;
   torch.dispose([shared, expected[0], ...expected[1]]);
   return {
-    async: { iterations: completed, concurrency, maxInFlight, checked, tensorsBefore, tensorsAfter,
-      rssStartMB: +rssStart.toFixed(1), rssDriftMB: +(rssEnd - rssWarm).toFixed(1), rssGrowthMB: +(peak - rssStart).toFixed(1),
-      seconds, callsPerSecond: Math.round(completed / seconds) },
+    async: {
+      iterations: completed,
+      concurrency,
+      maxInFlight,
+      checked,
+      tensorsBefore,
+      tensorsAfter,
+      rssStartMB: +rssStart.toFixed(1),
+      rssDriftMB: +(rssEnd - rssWarm).toFixed(1),
+      rssGrowthMB: +(peak - rssStart).toFixed(1),
+      seconds,
+      callsPerSecond: Math.round(completed / seconds),
+    },
   };
 }
 
@@ -124,22 +160,31 @@ async function main() {
     const a = r.async;
     if (process.argv.includes('--json')) console.log(JSON.stringify(r));
     else {
-      console.log(`async:   ${a.iterations} LSTM.forwardAsync calls (${a.concurrency} in flight, max seen ${a.maxInFlight}) in ${a.seconds} s ` +
-        `(${a.callsPerSecond}/s); ${a.checked} checked against forward; live tensors ${a.tensorsBefore} → ${a.tensorsAfter}; ` +
-        `RSS ${a.rssStartMB} MB at start, growth ${a.rssGrowthMB} MB, drift after warm-up ${a.rssDriftMB} MB`);
+      console.log(
+        `async:   ${a.iterations} LSTM.forwardAsync calls (${a.concurrency} in flight, max seen ${a.maxInFlight}) in ${a.seconds} s ` +
+          `(${a.callsPerSecond}/s); ${a.checked} checked against forward; live tensors ${a.tensorsBefore} → ${a.tensorsAfter}; ` +
+          `RSS ${a.rssStartMB} MB at start, growth ${a.rssGrowthMB} MB, drift after warm-up ${a.rssDriftMB} MB`,
+      );
     }
     process.exit(a.tensorsAfter === a.tensorsBefore && a.rssGrowthMB < 50 ? 0 : 1);
   }
   const r = soak({ iterations: arg('iterations', 100000) });
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else {
-    console.log(`tidy:    ${r.tidy.iterations} steps in ${r.tidy.seconds} s; live tensors ${r.tidy.tensorsBefore} → ${r.tidy.tensorsAfter}; RSS growth ${r.tidy.rssGrowthMB} MB`);
-    console.log(`GC only: ${r.gcOnly.iterations} steps in ${r.gcOnly.seconds} s; RSS growth ${r.gcOnly.rssGrowthMB} MB`);
+    console.log(
+      `tidy:    ${r.tidy.iterations} steps in ${r.tidy.seconds} s; live tensors ${r.tidy.tensorsBefore} → ${r.tidy.tensorsAfter}; RSS growth ${r.tidy.rssGrowthMB} MB`,
+    );
+    console.log(
+      `GC only: ${r.gcOnly.iterations} steps in ${r.gcOnly.seconds} s; RSS growth ${r.gcOnly.rssGrowthMB} MB`,
+    );
   }
   const ok = r.tidy.tensorsAfter === r.tidy.tensorsBefore && r.tidy.rssGrowthMB < 50;
   process.exit(ok ? 0 : 1);
 }
 
 if (require.main === module) {
-  main().catch((e) => { console.error(e); process.exit(1); });
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

@@ -41,8 +41,9 @@ let cached: Fixture | undefined;
 
 /** The PyTorch fixture (loaded once; tests run from the repository root). */
 export function fixture(): Fixture {
-  return cached ??= JSON.parse(
-    fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'tensor_ops.json'), 'utf8')) as Fixture;
+  return (cached ??= JSON.parse(
+    fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'tensor_ops.json'), 'utf8'),
+  ) as Fixture);
 }
 
 function decodeValue(v: number | boolean | string): number | boolean {
@@ -156,13 +157,16 @@ export function expectClose(t: torch.Tensor, expected: Nested | Encoded, tol: To
   const actual = flatValues(t);
   expect(actual.length, `${what} numel`).to.equal(values.length);
   for (let i = 0; i < values.length; i++) {
-    const e = values[i], a = actual[i];
+    const e = values[i],
+      a = actual[i];
     if (typeof e === 'boolean' || typeof a === 'boolean') {
       expect(a, `${what}[flat ${i}]`).to.equal(e);
     } else if (!close(a, e, rtol, atol)) {
-      expect.fail(`${what}[flat ${i}]: expected ${e}, got ${a} (rtol ${rtol}, atol ${atol})\n` +
-        `  actual:   [${actual.slice(0, 24).join(', ')}${actual.length > 24 ? ', …' : ''}]\n` +
-        `  expected: [${values.slice(0, 24).join(', ')}${values.length > 24 ? ', …' : ''}]`);
+      expect.fail(
+        `${what}[flat ${i}]: expected ${e}, got ${a} (rtol ${rtol}, atol ${atol})\n` +
+          `  actual:   [${actual.slice(0, 24).join(', ')}${actual.length > 24 ? ', …' : ''}]\n` +
+          `  expected: [${values.slice(0, 24).join(', ')}${values.length > 24 ? ', …' : ''}]`,
+      );
     }
   }
 }
@@ -178,7 +182,10 @@ export function expectExact(t: torch.Tensor, expected: Nested, dtype?: torch.DTy
  * the error.
  */
 export function expectError<E extends Error>(
-  fn: () => unknown, cls: new (...args: never[]) => E, ...patterns: (RegExp | string)[]): E {
+  fn: () => unknown,
+  cls: new (...args: never[]) => E,
+  ...patterns: (RegExp | string)[]
+): E {
   let thrown: unknown;
   try {
     fn();
@@ -206,12 +213,14 @@ export function indexItems(spec: IndexSpecItem[]): torch.IndexItem[] {
 
 /** A readable name for an index spec: `[0, ':', tensor([1, 0])]`. */
 export function describeSpec(spec: IndexSpecItem[]): string {
-  return `[${spec.map((s) => {
-    if (s === null) return 'null';
-    if (typeof s === 'string') return `'${s}'`;
-    if (typeof s === 'number') return String(s);
-    return `${s.tensor.dtype} tensor ${JSON.stringify(s.tensor.values)} shape [${s.tensor.shape}]`;
-  }).join(', ')}]`;
+  return `[${spec
+    .map((s) => {
+      if (s === null) return 'null';
+      if (typeof s === 'string') return `'${s}'`;
+      if (typeof s === 'number') return String(s);
+      return `${s.tensor.dtype} tensor ${JSON.stringify(s.tensor.values)} shape [${s.tensor.shape}]`;
+    })
+    .join(', ')}]`;
 }
 
 // ---- shared by the async, hostile-file and race tests -------------------------------------------

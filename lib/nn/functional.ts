@@ -8,14 +8,22 @@ const wrap = (h: ReturnType<typeof N.linear>) => new Tensor(h);
 /** `x @ weightᵀ + bias`. Shapes: input `(*, in)`, weight `(out, in)`, bias `(out)`. */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const fn = 'F.linear';
-  return wrap(N.linear(handle(input, fn, 'input'), handle(weight, fn, 'weight'), bias ? handle(bias, fn, 'bias') : undefined));
+  return wrap(
+    N.linear(handle(input, fn, 'input'), handle(weight, fn, 'weight'), bias ? handle(bias, fn, 'bias') : undefined),
+  );
 }
 
 /** `x1ᵀ A x2 + b`. */
 export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const fn = 'F.bilinear';
-  return wrap(N.bilinear(handle(input1, fn, 'input1'), handle(input2, fn, 'input2'), handle(weight, fn, 'weight'),
-    bias ? handle(bias, fn, 'bias') : undefined));
+  return wrap(
+    N.bilinear(
+      handle(input1, fn, 'input1'),
+      handle(input2, fn, 'input2'),
+      handle(weight, fn, 'weight'),
+      bias ? handle(bias, fn, 'bias') : undefined,
+    ),
+  );
 }
 
 /** Dropout with probability `p` when `training` (default true, as PyTorch's F.dropout). */
@@ -26,22 +34,45 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   return wrap(N.dropout(handle(input, fn, 'input'), p, checkBool(fn, 'training', training)));
 }
 
-export interface LayerNormOptions { weight?: Tensor | null; bias?: Tensor | null; eps?: number }
+export interface LayerNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  eps?: number;
+}
 /** Layer normalisation over the trailing `normalizedShape` dims. */
 export function layerNorm(input: Tensor, normalizedShape: number[], opts: LayerNormOptions = {}): Tensor {
   const fn = 'F.layerNorm';
   const o = checkOptions<LayerNormOptions>(fn, opts, ['weight', 'bias', 'eps']);
-  return wrap(N.layerNorm(handle(input, fn, 'input'), checkIntList(fn, 'normalizedShape', normalizedShape),
-    o.weight ? handle(o.weight, fn, 'weight') : undefined, o.bias ? handle(o.bias, fn, 'bias') : undefined,
-    o.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', o.eps)));
+  return wrap(
+    N.layerNorm(
+      handle(input, fn, 'input'),
+      checkIntList(fn, 'normalizedShape', normalizedShape),
+      o.weight ? handle(o.weight, fn, 'weight') : undefined,
+      o.bias ? handle(o.bias, fn, 'bias') : undefined,
+      o.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', o.eps),
+    ),
+  );
 }
 
-export interface EmbeddingOptions { paddingIdx?: number | null; maxNorm?: number | null; normType?: number; scaleGradByFreq?: boolean; sparse?: boolean }
+export interface EmbeddingOptions {
+  paddingIdx?: number | null;
+  maxNorm?: number | null;
+  normType?: number;
+  scaleGradByFreq?: boolean;
+  sparse?: boolean;
+}
 /** Looks up rows of `weight` (num, dim) for integer `input` of any shape. */
 export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
   const fn = 'F.embedding';
-  const ih = handle(input, fn, 'input'), wh = handle(weight, fn, 'weight');
-  const o = checkOptions<EmbeddingOptions>(fn, opts, ['paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse']);
+  const ih = handle(input, fn, 'input'),
+    wh = handle(weight, fn, 'weight');
+  const o = checkOptions<EmbeddingOptions>(fn, opts, [
+    'paddingIdx',
+    'maxNorm',
+    'normType',
+    'scaleGradByFreq',
+    'sparse',
+  ]);
   if (input.dtype !== 'int64' && input.dtype !== 'int32')
     throw new TypeError(`${fn}: expected input to be an int64 or int32 tensor of indices, got ${input.dtype}`);
   let pad = -1;
@@ -52,20 +83,44 @@ export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions 
     if (pad < 0) pad += n;
   }
   if (o.maxNorm !== undefined && o.maxNorm !== null)
-    N.embeddingRenorm_(wh, ih, checkNumber(fn, 'maxNorm', o.maxNorm), o.normType === undefined ? 2 : checkNumber(fn, 'normType', o.normType));
-  return wrap(N.embedding(wh, ih, pad, o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq),
-    o.sparse === undefined ? false : checkBool(fn, 'sparse', o.sparse)));
+    N.embeddingRenorm_(
+      wh,
+      ih,
+      checkNumber(fn, 'maxNorm', o.maxNorm),
+      o.normType === undefined ? 2 : checkNumber(fn, 'normType', o.normType),
+    );
+  return wrap(
+    N.embedding(
+      wh,
+      ih,
+      pad,
+      o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq),
+      o.sparse === undefined ? false : checkBool(fn, 'sparse', o.sparse),
+    ),
+  );
 }
 
-export function relu(x: Tensor): Tensor { return check('F.relu', x).relu(); }
+export function relu(x: Tensor): Tensor {
+  return check('F.relu', x).relu();
+}
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   return check('F.gelu', x).gelu(checkOptions<{ approximate?: 'none' | 'tanh' }>('F.gelu', opts, ['approximate']));
 }
-export function silu(x: Tensor): Tensor { return check('F.silu', x).silu(); }
-export function tanh(x: Tensor): Tensor { return check('F.tanh', x).tanh(); }
-export function sigmoid(x: Tensor): Tensor { return check('F.sigmoid', x).sigmoid(); }
-export function softmax(x: Tensor, dim: number): Tensor { return check('F.softmax', x).softmax(dim); }
-export function logSoftmax(x: Tensor, dim: number): Tensor { return check('F.logSoftmax', x).logSoftmax(dim); }
+export function silu(x: Tensor): Tensor {
+  return check('F.silu', x).silu();
+}
+export function tanh(x: Tensor): Tensor {
+  return check('F.tanh', x).tanh();
+}
+export function sigmoid(x: Tensor): Tensor {
+  return check('F.sigmoid', x).sigmoid();
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return check('F.softmax', x).softmax(dim);
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return check('F.logSoftmax', x).logSoftmax(dim);
+}
 
 function check(fn: string, x: unknown): Tensor {
   if (!(x instanceof Tensor)) typeError(fn, 'input', 'a Tensor', x);
@@ -90,7 +145,9 @@ export interface SdpaOptions {
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
   const fn = 'F.scaledDotProductAttention';
-  const qh = handle(query, fn, 'query'), kh = handle(key, fn, 'key'), vh = handle(value, fn, 'value');
+  const qh = handle(query, fn, 'query'),
+    kh = handle(key, fn, 'key'),
+    vh = handle(value, fn, 'value');
   const o = checkOptions<SdpaOptions>(fn, opts, ['attnMask', 'dropoutP', 'isCausal', 'scale']);
   const mask = o.attnMask ?? null;
   if (mask !== null && !(mask instanceof Tensor)) typeError(fn, 'attnMask', 'a Tensor or null', mask);
@@ -100,19 +157,42 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: dropoutP must be in [0, 1], got ${p}`);
   const qd = query.dim();
   if (qd < 2 || key.dim() !== qd || value.dim() !== qd)
-    throw new RangeError(`${fn}: expected query, key and value with the same number (>= 2) of dims, got ` +
-      `[${query.shape.join(', ')}], [${key.shape.join(', ')}], [${value.shape.join(', ')}]`);
+    throw new RangeError(
+      `${fn}: expected query, key and value with the same number (>= 2) of dims, got ` +
+        `[${query.shape.join(', ')}], [${key.shape.join(', ')}], [${value.shape.join(', ')}]`,
+    );
   if (query.shape[qd - 1] !== key.shape[qd - 1])
-    throw new RangeError(`${fn}: query and key must have the same last dim E, got ${query.shape[qd - 1]} and ${key.shape[qd - 1]}`);
+    throw new RangeError(
+      `${fn}: query and key must have the same last dim E, got ${query.shape[qd - 1]} and ${key.shape[qd - 1]}`,
+    );
   if (key.shape[qd - 2] !== value.shape[qd - 2])
-    throw new RangeError(`${fn}: key and value must have the same length S, got ${key.shape[qd - 2]} and ${value.shape[qd - 2]}`);
+    throw new RangeError(
+      `${fn}: key and value must have the same length S, got ${key.shape[qd - 2]} and ${value.shape[qd - 2]}`,
+    );
   if (mask && mask.dtype !== 'bool' && !mask.isFloatingPoint())
     throw new TypeError(`${fn}: attnMask must be bool (true = allowed) or floating point, got dtype ${mask.dtype}`);
-  return new Tensor(N.sdpa(qh, kh, vh, mask ? mask._h : undefined, p, isCausal,
-    o.scale === undefined ? undefined : checkNumber(fn, 'scale', o.scale)));
+  return new Tensor(
+    N.sdpa(
+      qh,
+      kh,
+      vh,
+      mask ? mask._h : undefined,
+      p,
+      isCausal,
+      o.scale === undefined ? undefined : checkNumber(fn, 'scale', o.scale),
+    ),
+  );
 }
 
 export {
-  mseLoss, l1Loss, smoothL1Loss, huberLoss, crossEntropy, nllLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits, klDiv,
+  mseLoss,
+  l1Loss,
+  smoothL1Loss,
+  huberLoss,
+  crossEntropy,
+  nllLoss,
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  klDiv,
 } from './functional_loss';
 export type { Reduction, CrossEntropyOptions, NLLOptions } from './functional_loss';

@@ -14,7 +14,8 @@ export function checkReduction(fn: string, r: unknown): Reduction {
 const shape = (t: Tensor) => `[${t.shape.join(', ')}]`;
 
 function sameShape(fn: string, input: Tensor, target: Tensor): void {
-  const a = input.shape, b = target.shape;
+  const a = input.shape,
+    b = target.shape;
   if (a.length !== b.length || a.some((s, i) => s !== b[i]))
     throw new RangeError(`${fn}: expected target with the same shape as input ${shape(input)}, got ${shape(target)}`);
 }
@@ -40,7 +41,11 @@ export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduct
   sameShape(fn, input, target);
   return new Tensor(N.l1Loss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
-export function smoothL1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; beta?: number } = {}): Tensor {
+export function smoothL1Loss(
+  input: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction; beta?: number } = {},
+): Tensor {
   const fn = 'F.smoothL1Loss';
   checkOptions(fn, opts);
   pair(fn, input, target);
@@ -59,23 +64,40 @@ export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Red
   return new Tensor(N.huberLoss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')], delta));
 }
 
-export interface NLLOptions { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction }
-export interface CrossEntropyOptions extends NLLOptions { labelSmoothing?: number }
+export interface NLLOptions {
+  weight?: Tensor | null;
+  ignoreIndex?: number;
+  reduction?: Reduction;
+}
+export interface CrossEntropyOptions extends NLLOptions {
+  labelSmoothing?: number;
+}
 
-function classChecks(fn: string, input: Tensor, target: Tensor, weight: Tensor | null | undefined, probsAllowed: boolean): void {
+function classChecks(
+  fn: string,
+  input: Tensor,
+  target: Tensor,
+  weight: Tensor | null | undefined,
+  probsAllowed: boolean,
+): void {
   const d = input.dim();
   if (d < 1) throw new RangeError(`${fn}: expected input of shape (C), (N, C) or (N, C, d1, ...), got ${shape(input)}`);
   const C = d === 1 ? input.shape[0] : input.shape[1];
   if (target.isFloatingPoint()) {
-    if (!probsAllowed) throw new TypeError(`${fn}: expected target to hold class indices (int64), got dtype ${target.dtype}`);
+    if (!probsAllowed)
+      throw new TypeError(`${fn}: expected target to hold class indices (int64), got dtype ${target.dtype}`);
     sameShape(fn, input, target);
   } else {
     if (target.dtype !== 'int64')
-      throw new TypeError(`${fn}: expected target to be int64 class indices${probsAllowed ? ' or float class probabilities' : ''}, got dtype ${target.dtype}`);
+      throw new TypeError(
+        `${fn}: expected target to be int64 class indices${probsAllowed ? ' or float class probabilities' : ''}, got dtype ${target.dtype}`,
+      );
     const want = d === 1 ? [] : [input.shape[0], ...input.shape.slice(2)];
     const got = target.shape;
     if (got.length !== want.length || got.some((s, i) => s !== want[i]))
-      throw new RangeError(`${fn}: expected target of shape [${want.join(', ')}] for input ${shape(input)}, got ${shape(target)}`);
+      throw new RangeError(
+        `${fn}: expected target of shape [${want.join(', ')}] for input ${shape(input)}, got ${shape(target)}`,
+      );
   }
   if (weight !== undefined && weight !== null) {
     handle(weight, fn, 'weight');
@@ -92,8 +114,16 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   classChecks(fn, input, target, o.weight, true);
   const ls = o.labelSmoothing === undefined ? 0 : checkNumber(fn, 'labelSmoothing', o.labelSmoothing);
   if (!(ls >= 0 && ls <= 1)) throw new RangeError(`${fn}: labelSmoothing must be in [0, 1], got ${ls}`);
-  return new Tensor(N.crossEntropy(input._h, target._h, o.weight ? o.weight._h : undefined,
-    CODES[checkReduction(fn, o.reduction ?? 'mean')], o.ignoreIndex === undefined ? -100 : checkInt(fn, 'ignoreIndex', o.ignoreIndex), ls));
+  return new Tensor(
+    N.crossEntropy(
+      input._h,
+      target._h,
+      o.weight ? o.weight._h : undefined,
+      CODES[checkReduction(fn, o.reduction ?? 'mean')],
+      o.ignoreIndex === undefined ? -100 : checkInt(fn, 'ignoreIndex', o.ignoreIndex),
+      ls,
+    ),
+  );
 }
 
 /** Negative log likelihood over log-probabilities. */
@@ -102,37 +132,67 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NLLOptions = {}): T
   pair(fn, input, target);
   const o = checkOptions<NLLOptions>(fn, opts);
   classChecks(fn, input, target, o.weight, false);
-  return new Tensor(N.nllLoss(input._h, target._h, o.weight ? o.weight._h : undefined,
-    CODES[checkReduction(fn, o.reduction ?? 'mean')], o.ignoreIndex === undefined ? -100 : checkInt(fn, 'ignoreIndex', o.ignoreIndex)));
+  return new Tensor(
+    N.nllLoss(
+      input._h,
+      target._h,
+      o.weight ? o.weight._h : undefined,
+      CODES[checkReduction(fn, o.reduction ?? 'mean')],
+      o.ignoreIndex === undefined ? -100 : checkInt(fn, 'ignoreIndex', o.ignoreIndex),
+    ),
+  );
 }
 
 /** Binary cross entropy over probabilities in [0, 1]. */
-export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: { weight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
+export function binaryCrossEntropy(
+  input: Tensor,
+  target: Tensor,
+  opts: { weight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
   const fn = 'F.binaryCrossEntropy';
   checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
-  return new Tensor(N.binaryCrossEntropy(input._h, target._h, opts.weight ? handle(opts.weight, fn, 'weight') : undefined,
-    CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
+  return new Tensor(
+    N.binaryCrossEntropy(
+      input._h,
+      target._h,
+      opts.weight ? handle(opts.weight, fn, 'weight') : undefined,
+      CODES[checkReduction(fn, opts.reduction ?? 'mean')],
+    ),
+  );
 }
 
 /** Binary cross entropy over logits, with `posWeight` (weights of positive examples per class). */
-export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor,
-  opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
   const fn = 'F.binaryCrossEntropyWithLogits';
   checkOptions(fn, opts);
   pair(fn, input, target);
   sameShape(fn, input, target);
-  return new Tensor(N.binaryCrossEntropyWithLogits(input._h, target._h,
-    opts.weight ? handle(opts.weight, fn, 'weight') : undefined, opts.posWeight ? handle(opts.posWeight, fn, 'posWeight') : undefined,
-    CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
+  return new Tensor(
+    N.binaryCrossEntropyWithLogits(
+      input._h,
+      target._h,
+      opts.weight ? handle(opts.weight, fn, 'weight') : undefined,
+      opts.posWeight ? handle(opts.posWeight, fn, 'posWeight') : undefined,
+      CODES[checkReduction(fn, opts.reduction ?? 'mean')],
+    ),
+  );
 }
 
 /**
  * KL divergence with `input` as log-probabilities. `reduction: 'batchmean'` divides the sum by
  * the batch size (the mathematically correct KL); `'mean'` averages over elements, as PyTorch.
  */
-export function klDiv(input: Tensor, target: Tensor, opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
+export function klDiv(
+  input: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {},
+): Tensor {
   const fn = 'F.klDiv';
   checkOptions(fn, opts);
   pair(fn, input, target);
@@ -145,8 +205,7 @@ export function klDiv(input: Tensor, target: Tensor, opts: { reduction?: Reducti
     s.dispose();
     return out;
   }
-  if (r !== 'none' && r !== 'mean' && r !== 'sum') typeError(fn, 'reduction', "'none', 'mean', 'sum' or 'batchmean'", r);
+  if (r !== 'none' && r !== 'mean' && r !== 'sum')
+    typeError(fn, 'reduction', "'none', 'mean', 'sum' or 'batchmean'", r);
   return new Tensor(N.klDiv(input._h, target._h, CODES[r], logTarget));
 }
-
-

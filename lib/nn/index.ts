@@ -18,14 +18,34 @@ export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/a
 export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './modules/attention';
 export * as masks from './masks';
 export {
-  Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer,
+  Transformer,
+  TransformerEncoder,
+  TransformerDecoder,
+  TransformerEncoderLayer,
+  TransformerDecoderLayer,
 } from './modules/transformer';
 export type {
-  TransformerActivation, TransformerLayerOptions, TransformerOptions, TransformerEncoderOptions, TransformerDecoderOptions,
-  TransformerEncoderLayerForwardOptions, TransformerDecoderForwardOptions, TransformerEncoderForwardOptions,
-  TransformerForwardOptions, EncoderLayerLike, DecoderLayerLike,
+  TransformerActivation,
+  TransformerLayerOptions,
+  TransformerOptions,
+  TransformerEncoderOptions,
+  TransformerDecoderOptions,
+  TransformerEncoderLayerForwardOptions,
+  TransformerDecoderForwardOptions,
+  TransformerEncoderForwardOptions,
+  TransformerForwardOptions,
+  EncoderLayerLike,
+  DecoderLayerLike,
 } from './modules/transformer';
 export {
-  MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
+  MSELoss,
+  L1Loss,
+  SmoothL1Loss,
+  HuberLoss,
+  CrossEntropyLoss,
+  NLLLoss,
+  BCELoss,
+  BCEWithLogitsLoss,
+  KLDivLoss,
 } from './modules/loss';
 export { SingleStateRNN } from './modules/rnn';

@@ -6,8 +6,18 @@ import { native as N } from '../native';
 import { Tensor } from '../tensor';
 
 export type Nonlinearity =
-  | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
-  | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
+  | 'linear'
+  | 'conv1d'
+  | 'conv2d'
+  | 'conv3d'
+  | 'conv_transpose1d'
+  | 'conv_transpose2d'
+  | 'conv_transpose3d'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leaky_relu'
+  | 'selu';
 
 function check(fn: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) typeError(`nn.init.${fn}`, 'tensor', 'a Tensor', t);
@@ -23,7 +33,10 @@ function zeroElement(t: Tensor): boolean {
   if (t.numel() !== 0) return false;
   if (!warnedZeroElement) {
     warnedZeroElement = true;
-    process.emitWarning('Initializing zero-element tensors is a no-op', { type: 'UserWarning', code: 'TORCH_NAPI_INIT_ZERO_ELEMENT' });
+    process.emitWarning('Initializing zero-element tensors is a no-op', {
+      type: 'UserWarning',
+      code: 'TORCH_NAPI_INIT_ZERO_ELEMENT',
+    });
   }
   return true;
 }
@@ -98,7 +111,11 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));
   return noGrad(() => t.normal_(0, std));
 }
-export interface KaimingOptions { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: Nonlinearity }
+export interface KaimingOptions {
+  a?: number;
+  mode?: 'fan_in' | 'fan_out';
+  nonlinearity?: Nonlinearity;
+}
 const KAIMING_KEYS = ['a', 'mode', 'nonlinearity'] as const;
 /**
  * Fills with U(-bound, bound), bound = gain·√(3 / fan) (He). A zero-element tensor is returned
@@ -136,7 +153,8 @@ export function orthogonal_(t: Tensor, gain = 1): Tensor {
     const flat = new Tensor(N.empty([rows, cols], N.dtype(t._h))).normal_(0, 1);
     const m = rows < cols ? flat.t() : flat;
     const [qh, rh] = N.qr(m._h);
-    const q0 = new Tensor(qh), r = new Tensor(rh);
+    const q0 = new Tensor(qh),
+      r = new Tensor(rh);
     const ph = r.diagonal().sign();
     let q = q0.mul(ph);
     if (rows < cols) q = q.t();

@@ -34,13 +34,16 @@ export function keyPadding(lengths: number[] | Tensor, maxLen?: number, opts: { 
   return tidy(() => {
     let lens: Tensor;
     if (lengths instanceof Tensor) {
-      if (lengths.dim() !== 1) throw new RangeError(`${fn}: expected lengths to be 1-D, got shape [${lengths.shape.join(', ')}]`);
+      if (lengths.dim() !== 1)
+        throw new RangeError(`${fn}: expected lengths to be 1-D, got shape [${lengths.shape.join(', ')}]`);
       lens = lengths.to('int64');
     } else if (Array.isArray(lengths)) {
       lengths.forEach((l, i) => checkInt(fn, `lengths[${i}]`, l, 0));
       lens = tensor(lengths, { dtype: 'int64' });
     } else {
-      throw new TypeError(`${fn}: expected lengths to be an array of integers or a 1-D Tensor, got ${describe(lengths)}`);
+      throw new TypeError(
+        `${fn}: expected lengths to be an array of integers or a 1-D Tensor, got ${describe(lengths)}`,
+      );
     }
     const longest = lens.numel() ? (lens.max().item() as number) : 0;
     const S = maxLen === undefined ? longest : checkInt(fn, 'maxLen', maxLen, 0);
@@ -54,24 +57,32 @@ export function keyPadding(lengths: number[] | Tensor, maxLen?: number, opts: { 
 export const padding = keyPadding;
 
 /** bool (true = blocked) → float additive mask: 0 where allowed, -inf where blocked. */
-export function toAdditive(mask: Tensor, opts: { dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' } = {}): Tensor {
+export function toAdditive(
+  mask: Tensor,
+  opts: { dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' } = {},
+): Tensor {
   const fn = 'nn.masks.toAdditive';
   if (!(mask instanceof Tensor)) throw new TypeError(`${fn}: expected mask to be a Tensor, got ${describe(mask)}`);
   const o = checkOptions<{ dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' }>(fn, opts, ['dtype']);
   if (o.dtype !== undefined && !['float32', 'float64', 'float16', 'bfloat16'].includes(o.dtype))
     throw new TypeError(`${fn}: expected dtype to be a floating point dtype, got ${describe(o.dtype)}`);
-  if (mask.dtype !== 'bool') throw new TypeError(`${fn}: expected a bool mask (true = blocked), got dtype ${mask.dtype}`);
-  return tidy(() => zeros(mask.shape as number[], { dtype: o.dtype ?? 'float32', device: mask.device }).maskedFill(mask, -Infinity));
+  if (mask.dtype !== 'bool')
+    throw new TypeError(`${fn}: expected a bool mask (true = blocked), got dtype ${mask.dtype}`);
+  return tidy(() =>
+    zeros(mask.shape as number[], { dtype: o.dtype ?? 'float32', device: mask.device }).maskedFill(mask, -Infinity),
+  );
 }
 
 /** A MultiheadAttention mask (true = blocked) → a scaledDotProductAttention mask (true = allowed). Floats pass through. */
 export function mhaToSdpa(mask: Tensor): Tensor {
-  if (!(mask instanceof Tensor)) throw new TypeError(`nn.masks.mhaToSdpa: expected mask to be a Tensor, got ${describe(mask)}`);
+  if (!(mask instanceof Tensor))
+    throw new TypeError(`nn.masks.mhaToSdpa: expected mask to be a Tensor, got ${describe(mask)}`);
   return mask.dtype === 'bool' ? mask.logicalNot() : mask.clone();
 }
 /** A scaledDotProductAttention mask (true = allowed) → a MultiheadAttention mask (true = blocked). Floats pass through. */
 export function sdpaToMha(mask: Tensor): Tensor {
-  if (!(mask instanceof Tensor)) throw new TypeError(`nn.masks.sdpaToMha: expected mask to be a Tensor, got ${describe(mask)}`);
+  if (!(mask instanceof Tensor))
+    throw new TypeError(`nn.masks.sdpaToMha: expected mask to be a Tensor, got ${describe(mask)}`);
   return mask.dtype === 'bool' ? mask.logicalNot() : mask.clone();
 }
 export const toSdpa = mhaToSdpa;
@@ -86,17 +97,22 @@ export const fromSdpa = sdpaToMha;
 export function findFullyMasked(attnMask?: Tensor | null, keyPaddingMask?: Tensor | null): Tensor {
   const fn = 'nn.masks.findFullyMasked';
   if (!attnMask && !keyPaddingMask) throw new TypeError(`${fn}: pass attnMask and/or keyPaddingMask`);
-  for (const [name, m] of [['attnMask', attnMask], ['keyPaddingMask', keyPaddingMask]] as const)
-    if (m !== undefined && m !== null && !(m instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor or null, got ${describe(m)}`);
+  for (const [name, m] of [
+    ['attnMask', attnMask],
+    ['keyPaddingMask', keyPaddingMask],
+  ] as const)
+    if (m !== undefined && m !== null && !(m instanceof Tensor))
+      throw new TypeError(`${fn}: expected ${name} to be a Tensor or null, got ${describe(m)}`);
   return tidy(() => {
     const blocked = (m: Tensor) => (m.dtype === 'bool' ? m : m.dtype === 'uint8' ? m.ne(0) : m.eq(-Infinity));
-    let am = attnMask ? blocked(attnMask) : null;           // (L,S) or (B,L,S)
-    const kp = keyPaddingMask ? blocked(keyPaddingMask) : null;   // (N,S)
+    let am = attnMask ? blocked(attnMask) : null; // (L,S) or (B,L,S)
+    const kp = keyPaddingMask ? blocked(keyPaddingMask) : null; // (N,S)
     if (am && kp) {
       const N = kp.shape[0];
       if (am.dim() === 3) {
         const H = am.shape[0] / N;
-        if (!Number.isInteger(H)) throw new RangeError(`${fn}: attnMask batch ${am.shape[0]} is not a multiple of N = ${N}`);
+        if (!Number.isInteger(H))
+          throw new RangeError(`${fn}: attnMask batch ${am.shape[0]} is not a multiple of N = ${N}`);
         // any head fully masked counts: (N, H, L, S) | (N, 1, 1, S), all over S, any over H
         am = am.view(N, H, am.shape[1], am.shape[2]).logicalOr(kp.view(N, 1, 1, kp.shape[1]));
         return am.all(-1).any(1);

@@ -1,23 +1,55 @@
 import { checkBool, checkNumber } from '../errors';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import {
+  Optimizer,
+  ParamGroup,
+  ParamState,
+  ParamsArg,
+  UpdateArgs,
+  stateLike,
+  stepTensor,
+  checkOptimizerOptions,
+  checkNonNegative,
+} from './optimizer';
 
-export interface AdagradOptions { lr?: number; lrDecay?: number; weightDecay?: number; initialAccumulatorValue?: number; eps?: number; maximize?: boolean }
+export interface AdagradOptions {
+  lr?: number;
+  lrDecay?: number;
+  weightDecay?: number;
+  initialAccumulatorValue?: number;
+  eps?: number;
+  maximize?: boolean;
+}
 
 /** Adagrad (PyTorch's `optim.Adagrad`); its state is created for every parameter up front, as PyTorch's. */
 export class Adagrad extends Optimizer {
   constructor(params: ParamsArg, opts: AdagradOptions = {}) {
-    checkOptimizerOptions('Adagrad', opts, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize']);
-    super(params, { lr: opts.lr ?? 1e-2, lrDecay: opts.lrDecay ?? 0, eps: opts.eps ?? 1e-10, weightDecay: opts.weightDecay ?? 0,
-      initialAccumulatorValue: opts.initialAccumulatorValue ?? 0, maximize: opts.maximize ?? false });
+    checkOptimizerOptions('Adagrad', opts, [
+      'lr',
+      'lrDecay',
+      'weightDecay',
+      'initialAccumulatorValue',
+      'eps',
+      'maximize',
+    ]);
+    super(params, {
+      lr: opts.lr ?? 1e-2,
+      lrDecay: opts.lrDecay ?? 0,
+      eps: opts.eps ?? 1e-10,
+      weightDecay: opts.weightDecay ?? 0,
+      initialAccumulatorValue: opts.initialAccumulatorValue ?? 0,
+      maximize: opts.maximize ?? false,
+    });
     // As PyTorch 1.13: every parameter's sum starts at the constructor's value (a group's own
     // initialAccumulatorValue does not change it).
     const init = this.defaults.initialAccumulatorValue as number;
     for (const g of this.paramGroups)
       for (const p of g.params) this.state.set(p, { step: stepTensor(), sum: stateLike(p, init) });
   }
-  protected override pythonOnlyOptions() { return { foreach: null }; }
+  protected override pythonOnlyOptions() {
+    return { foreach: null };
+  }
   protected checkGroup(g: ParamGroup): void {
     const fn = 'Adagrad';
     checkNonNegative(fn, 'lr', g.lr, 'learning rate');
@@ -29,8 +61,20 @@ export class Adagrad extends Optimizer {
   }
   protected readonly kernel = 'adagrad';
   protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
-    if (!(st.step instanceof Tensor)) { st.step = stepTensor(); st.sum = stateLike(p, this.defaults.initialAccumulatorValue as number); }
-    return [p._h, grad._h, (st.sum as Tensor)._h, st.step._h, g.lr, g.lrDecay as number, g.weightDecay as number,
-      g.eps as number, g.maximize as boolean];
+    if (!(st.step instanceof Tensor)) {
+      st.step = stepTensor();
+      st.sum = stateLike(p, this.defaults.initialAccumulatorValue as number);
+    }
+    return [
+      p._h,
+      grad._h,
+      (st.sum as Tensor)._h,
+      st.step._h,
+      g.lr,
+      g.lrDecay as number,
+      g.weightDecay as number,
+      g.eps as number,
+      g.maximize as boolean,
+    ];
   }
 }

@@ -1,17 +1,36 @@
 import { checkBool, checkNumber } from '../errors';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, stepTensor, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import {
+  Optimizer,
+  ParamGroup,
+  ParamState,
+  ParamsArg,
+  UpdateArgs,
+  stateLike,
+  stepTensor,
+  checkOptimizerOptions,
+  checkNonNegative,
+} from './optimizer';
 
-export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean }
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+  maximize?: boolean;
+}
 
 function checkAdam(fn: string, g: ParamGroup): void {
   checkNonNegative(fn, 'lr', g.lr, 'learning rate');
   checkNonNegative(fn, 'eps', g.eps, 'epsilon value');
   const b = g.betas as unknown;
-  if (!Array.isArray(b) || b.length !== 2) throw new TypeError(`${fn}: expected betas to be [beta1, beta2], got ${String(b)}`);
+  if (!Array.isArray(b) || b.length !== 2)
+    throw new TypeError(`${fn}: expected betas to be [beta1, beta2], got ${String(b)}`);
   b.forEach((x, i) => {
-    if (!(checkNumber(fn, `betas[${i}]`, x) >= 0 && x < 1)) throw new RangeError(`${fn}: invalid beta parameter at index ${i}: ${x}`);
+    if (!(checkNumber(fn, `betas[${i}]`, x) >= 0 && x < 1))
+      throw new RangeError(`${fn}: invalid beta parameter at index ${i}: ${x}`);
   });
   checkNonNegative(fn, 'weightDecay', g.weightDecay, 'weightDecay value');
   checkBool(fn, 'amsgrad', g.amsgrad);
@@ -27,8 +46,22 @@ function adamUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup, d
   }
   const [b1, b2] = g.betas as [number, number];
   const max = st.max_exp_avg_sq instanceof Tensor ? st.max_exp_avg_sq._h : null;
-  return [p._h, grad._h, (st.exp_avg as Tensor)._h, (st.exp_avg_sq as Tensor)._h, max, st.step._h, g.lr, b1, b2,
-    g.eps as number, g.weightDecay as number, g.amsgrad as boolean, g.maximize as boolean, decoupled];
+  return [
+    p._h,
+    grad._h,
+    (st.exp_avg as Tensor)._h,
+    (st.exp_avg_sq as Tensor)._h,
+    max,
+    st.step._h,
+    g.lr,
+    b1,
+    b2,
+    g.eps as number,
+    g.weightDecay as number,
+    g.amsgrad as boolean,
+    g.maximize as boolean,
+    decoupled,
+  ];
 }
 
 /** Adam (PyTorch's `optim.Adam`): L2 weight decay added to the gradient; `amsgrad` optional. */
@@ -37,24 +70,48 @@ const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'
 export class Adam extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
     checkOptimizerOptions('Adam', opts, ADAM_OPTIONS);
-    super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 0, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
+    super(params, {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0,
+      amsgrad: opts.amsgrad ?? false,
+      maximize: opts.maximize ?? false,
+    });
   }
-  protected override pythonOnlyOptions() { return { foreach: null, capturable: false, differentiable: false, fused: false }; }
-  protected checkGroup(g: ParamGroup): void { checkAdam('Adam', g); }
+  protected override pythonOnlyOptions() {
+    return { foreach: null, capturable: false, differentiable: false, fused: false };
+  }
+  protected checkGroup(g: ParamGroup): void {
+    checkAdam('Adam', g);
+  }
   protected readonly kernel = 'adam';
-  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs { return adamUpdate(p, grad, st, g, false); }
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
+    return adamUpdate(p, grad, st, g, false);
+  }
 }
 
 /** AdamW (PyTorch's `optim.AdamW`): decoupled weight decay (default 1e-2). */
 export class AdamW extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
     checkOptimizerOptions('AdamW', opts, ADAM_OPTIONS);
-    super(params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 1e-2, amsgrad: opts.amsgrad ?? false, maximize: opts.maximize ?? false });
+    super(params, {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 1e-2,
+      amsgrad: opts.amsgrad ?? false,
+      maximize: opts.maximize ?? false,
+    });
   }
-  protected override pythonOnlyOptions() { return { foreach: null, capturable: false }; }
-  protected checkGroup(g: ParamGroup): void { checkAdam('AdamW', g); }
+  protected override pythonOnlyOptions() {
+    return { foreach: null, capturable: false };
+  }
+  protected checkGroup(g: ParamGroup): void {
+    checkAdam('AdamW', g);
+  }
   protected readonly kernel = 'adam';
-  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs { return adamUpdate(p, grad, st, g, true); }
+  protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
+    return adamUpdate(p, grad, st, g, true);
+  }
 }

@@ -12,7 +12,8 @@ import { Optimizer, ParamGroup } from './optimizer';
 /** An options object with only `known` keys (a TypeError names an unknown one). */
 function options<T extends object>(fn: string, opts: unknown, known: readonly string[], required = false): Partial<T> {
   if (opts === undefined && !required) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) typeError(fn, 'options', 'an options object', opts);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    typeError(fn, 'options', 'an options object', opts);
   for (const k of Object.keys(opts)) {
     if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' (known: ${known.join(', ')})`);
   }
@@ -37,7 +38,13 @@ function required<T>(fn: string, arg: string, v: T | undefined): T {
 }
 
 /** A number, or an array with one number per parameter group (PyTorch's `_format_param`). */
-function perGroup(fn: string, arg: string, v: unknown, groups: number, check: (a: string, x: unknown) => number): number[] {
+function perGroup(
+  fn: string,
+  arg: string,
+  v: unknown,
+  groups: number,
+  check: (a: string, x: unknown) => number,
+): number[] {
   if (Array.isArray(v)) {
     if (v.length !== groups)
       throw new RangeError(`${fn}: expected ${groups} values for ${arg} (one per parameter group), got ${v.length}`);
@@ -54,10 +61,12 @@ function checkOptimizer(fn: string, optimizer: unknown): Optimizer {
 
 /** Python's `bisect.bisect_right` on a sorted array. */
 function bisectRight(a: readonly number[], x: number): number {
-  let lo = 0, hi = a.length;
+  let lo = 0,
+    hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (x < a[mid]) hi = mid; else lo = mid + 1;
+    if (x < a[mid]) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -135,13 +144,27 @@ export type SchedulerStateDict = Record<string, unknown>;
 type Kind = 'int' | 'number' | 'numbers' | 'bool' | 'string' | 'any';
 
 function checkKind(fn: string, key: string, v: unknown, kind: Kind): void {
-  const ok = kind === 'int' ? Number.isInteger(v)
-    : kind === 'number' ? typeof v === 'number'
-      : kind === 'numbers' ? Array.isArray(v) && v.every((x) => typeof x === 'number')
-        : kind === 'bool' ? typeof v === 'boolean'
-          : kind === 'string' ? typeof v === 'string' : true;
+  const ok =
+    kind === 'int'
+      ? Number.isInteger(v)
+      : kind === 'number'
+        ? typeof v === 'number'
+        : kind === 'numbers'
+          ? Array.isArray(v) && v.every((x) => typeof x === 'number')
+          : kind === 'bool'
+            ? typeof v === 'boolean'
+            : kind === 'string'
+              ? typeof v === 'string'
+              : true;
   if (!ok) {
-    const what = { int: 'an integer', number: 'a number', numbers: 'an array of numbers', bool: 'a boolean', string: 'a string', any: '' }[kind];
+    const what = {
+      int: 'an integer',
+      number: 'a number',
+      numbers: 'an array of numbers',
+      bool: 'a boolean',
+      string: 'a string',
+      any: '',
+    }[kind];
     throw new TypeError(`${fn}: expected state '${key}' to be ${what}, got ${describe(v)}`);
   }
 }
@@ -189,7 +212,9 @@ export abstract class LRScheduler {
     } else {
       groups.forEach((g, i) => {
         if (g.initialLr === undefined)
-          throw new TypeError(`${fn}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch ${lastEpoch})`);
+          throw new TypeError(
+            `${fn}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch ${lastEpoch})`,
+          );
       });
     }
     this.baseLrs = groups.map((g) => g.initialLr as number);
@@ -233,12 +258,16 @@ export abstract class LRScheduler {
   _step(epoch?: number): void {
     if (this._stepCount === 1) {
       if (!(this.optimizer.step as CountedStep)[WITH_COUNTER]) {
-        warn('Seems like `optimizer.step()` has been overridden after learning rate scheduler initialization. ' +
-          'Please, make sure to call `optimizer.step()` before `scheduler.step()`.');
+        warn(
+          'Seems like `optimizer.step()` has been overridden after learning rate scheduler initialization. ' +
+            'Please, make sure to call `optimizer.step()` before `scheduler.step()`.',
+        );
       } else if ((optimizerStepCount.get(this.optimizer) ?? 0) < 1) {
-        warn('Detected call of `scheduler.step()` before `optimizer.step()`. You should call them in the ' +
-          'opposite order: `optimizer.step()` before `scheduler.step()`. Failure to do this will result in ' +
-          'skipping the first value of the learning rate schedule.');
+        warn(
+          'Detected call of `scheduler.step()` before `optimizer.step()`. You should call them in the ' +
+            'opposite order: `optimizer.step()` before `scheduler.step()`. Failure to do this will result in ' +
+            'skipping the first value of the learning rate schedule.',
+        );
       }
     }
     this._stepCount += 1;
@@ -273,8 +302,11 @@ export abstract class LRScheduler {
   /** PyTorch attribute name → [our property, kind], in PyTorch's `__dict__` order (subclass keys first). */
   protected stateKeys(): Record<string, [string, Kind]> {
     return {
-      base_lrs: ['baseLrs', 'numbers'], last_epoch: ['lastEpoch', 'int'], verbose: ['verbose', 'bool'],
-      _step_count: ['_stepCount', 'int'], _get_lr_called_within_step: ['_getLrCalledWithinStep', 'bool'],
+      base_lrs: ['baseLrs', 'numbers'],
+      last_epoch: ['lastEpoch', 'int'],
+      verbose: ['verbose', 'bool'],
+      _step_count: ['_stepCount', 'int'],
+      _get_lr_called_within_step: ['_getLrCalledWithinStep', 'bool'],
       _last_lr: ['_lastLr', 'numbers'],
     };
   }
@@ -420,10 +452,12 @@ export class MultiStepLR extends LRScheduler {
       const v = stateDict.milestones;
       ms = new Map();
       if (v instanceof Map) for (const [k, c] of v) ms.set(Number(k), Number(c));
-      else if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, c] of Object.entries(v)) ms.set(Number(k), Number(c));
+      else if (v !== null && typeof v === 'object' && !Array.isArray(v))
+        for (const [k, c] of Object.entries(v)) ms.set(Number(k), Number(c));
       else typeError(fn, "state 'milestones'", 'an object of milestone counts', v);
       for (const [k, c] of ms)
-        if (!Number.isInteger(k) || !Number.isInteger(c)) throw new TypeError(`${fn}: invalid milestone count ${k}: ${c}`);
+        if (!Number.isInteger(k) || !Number.isInteger(c))
+          throw new TypeError(`${fn}: invalid milestone count ${k}: ${c}`);
     }
     super.loadStateDict(stateDict);
     if (ms) this.milestones = ms;
@@ -499,16 +533,22 @@ export class CosineAnnealingLR extends LRScheduler {
   }
   protected getLr(): number[] {
     const groups = this.optimizer.paramGroups;
-    const e = this.lastEpoch, T = this.tMax, etaMin = this.etaMin;
+    const e = this.lastEpoch,
+      T = this.tMax,
+      etaMin = this.etaMin;
     if (e === 0) return groups.map((g) => g.lr);
     if (this._stepCount === 1 && e > 0)
-      return this.baseLrs.map((b) => etaMin + (b - etaMin) * (1 + Math.cos(e * Math.PI / T)) / 2);
+      return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((e * Math.PI) / T))) / 2);
     if ((e - 1 - T) % (2 * T) === 0)
-      return groups.map((g, i) => g.lr + (this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T)) / 2);
-    return groups.map((g) => (1 + Math.cos(Math.PI * e / T)) / (1 + Math.cos(Math.PI * (e - 1) / T)) * (g.lr - etaMin) + etaMin);
+      return groups.map((g, i) => g.lr + ((this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T))) / 2);
+    return groups.map(
+      (g) => ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (g.lr - etaMin) + etaMin,
+    );
   }
   protected override closedFormLr(): number[] {
-    return this.baseLrs.map((b) => this.etaMin + (b - this.etaMin) * (1 + Math.cos(Math.PI * this.lastEpoch / this.tMax)) / 2);
+    return this.baseLrs.map(
+      (b) => this.etaMin + ((b - this.etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / this.tMax))) / 2,
+    );
   }
   protected override stateKeys(): Record<string, [string, Kind]> {
     return { T_max: ['tMax', 'number'], eta_min: ['etaMin', 'number'], ...super.stateKeys() };
@@ -541,9 +581,12 @@ export class LinearLR extends LRScheduler {
   constructor(optimizer: Optimizer, opts: LinearLROptions = {}) {
     const fn = 'LinearLR';
     const o = options<LinearLROptions>(fn, opts, ['startFactor', 'endFactor', 'totalIters', ...BASE_KEYS]);
-    const startFactor = o.startFactor === undefined ? 1 / 3
-      : inRange(fn, 'startFactor', o.startFactor, (x) => x > 0 && x <= 1, 'in (0, 1]');
-    const endFactor = o.endFactor === undefined ? 1 : inRange(fn, 'endFactor', o.endFactor, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+    const startFactor =
+      o.startFactor === undefined
+        ? 1 / 3
+        : inRange(fn, 'startFactor', o.startFactor, (x) => x > 0 && x <= 1, 'in (0, 1]');
+    const endFactor =
+      o.endFactor === undefined ? 1 : inRange(fn, 'endFactor', o.endFactor, (x) => x >= 0 && x <= 1, 'in [0, 1]');
     const totalIters = o.totalIters === undefined ? 5 : checkInt(fn, 'totalIters', o.totalIters, 1);
     super(optimizer, o);
     this.startFactor = startFactor;
@@ -553,17 +596,26 @@ export class LinearLR extends LRScheduler {
   }
   protected getLr(): number[] {
     const groups = this.optimizer.paramGroups;
-    const s = this.startFactor, e = this.endFactor, n = this.totalIters;
+    const s = this.startFactor,
+      e = this.endFactor,
+      n = this.totalIters;
     if (this.lastEpoch === 0) return groups.map((g) => g.lr * s);
     if (this.lastEpoch > n) return groups.map((g) => g.lr);
     return groups.map((g) => g.lr * (1 + (e - s) / (n * s + (this.lastEpoch - 1) * (e - s))));
   }
   protected override closedFormLr(): number[] {
-    const s = this.startFactor, e = this.endFactor, n = this.totalIters;
-    return this.baseLrs.map((b) => b * (s + (e - s) * Math.min(n, this.lastEpoch) / n));
+    const s = this.startFactor,
+      e = this.endFactor,
+      n = this.totalIters;
+    return this.baseLrs.map((b) => b * (s + ((e - s) * Math.min(n, this.lastEpoch)) / n));
   }
   protected override stateKeys(): Record<string, [string, Kind]> {
-    return { start_factor: ['startFactor', 'number'], end_factor: ['endFactor', 'number'], total_iters: ['totalIters', 'int'], ...super.stateKeys() };
+    return {
+      start_factor: ['startFactor', 'number'],
+      end_factor: ['endFactor', 'number'],
+      total_iters: ['totalIters', 'int'],
+      ...super.stateKeys(),
+    };
   }
 }
 
@@ -597,8 +649,11 @@ export class LambdaLR extends LRScheduler {
     const n = checkOptimizer(fn, optimizer).paramGroups.length;
     let lambdas: LrLambda[];
     if (Array.isArray(f)) {
-      if (f.length !== n) throw new RangeError(`${fn}: expected ${n} lrLambda functions (one per parameter group), got ${f.length}`);
-      f.forEach((x, i) => { if (typeof x !== 'function') typeError(fn, `lrLambda[${i}]`, 'a function', x); });
+      if (f.length !== n)
+        throw new RangeError(`${fn}: expected ${n} lrLambda functions (one per parameter group), got ${f.length}`);
+      f.forEach((x, i) => {
+        if (typeof x !== 'function') typeError(fn, `lrLambda[${i}]`, 'a function', x);
+      });
       lambdas = [...f];
     } else {
       if (typeof f !== 'function') typeError(fn, 'lrLambda', 'a function or an array of functions', f);
@@ -670,7 +725,11 @@ export interface OneCyclePhase {
 
 /** PyTorch's group keys → ours. */
 const ONE_CYCLE_GROUP_KEYS: Record<string, string> = {
-  initial_lr: 'initialLr', max_lr: 'maxLr', min_lr: 'minLr', max_momentum: 'maxMomentum', base_momentum: 'baseMomentum',
+  initial_lr: 'initialLr',
+  max_lr: 'maxLr',
+  min_lr: 'minLr',
+  max_momentum: 'maxMomentum',
+  base_momentum: 'baseMomentum',
 };
 
 /**
@@ -697,9 +756,26 @@ export class OneCycleLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: OneCycleLROptions) {
     const fn = 'OneCycleLR';
-    const o = options<OneCycleLROptions>(fn, opts, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart',
-      'annealStrategy', 'cycleMomentum', 'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase',
-      ...BASE_KEYS], true);
+    const o = options<OneCycleLROptions>(
+      fn,
+      opts,
+      [
+        'maxLr',
+        'totalSteps',
+        'epochs',
+        'stepsPerEpoch',
+        'pctStart',
+        'annealStrategy',
+        'cycleMomentum',
+        'baseMomentum',
+        'maxMomentum',
+        'divFactor',
+        'finalDivFactor',
+        'threePhase',
+        ...BASE_KEYS,
+      ],
+      true,
+    );
     const opt = checkOptimizer(fn, optimizer);
     const groups = opt.paramGroups;
     let totalSteps: number;
@@ -712,34 +788,74 @@ export class OneCycleLR extends LRScheduler {
       const spe = checkInt(fn, 'stepsPerEpoch', o.stepsPerEpoch, 1);
       totalSteps = epochs * spe;
     }
-    const pctStart = o.pctStart === undefined ? 0.3 : inRange(fn, 'pctStart', o.pctStart, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+    const pctStart =
+      o.pctStart === undefined ? 0.3 : inRange(fn, 'pctStart', o.pctStart, (x) => x >= 0 && x <= 1, 'in [0, 1]');
     const anneal = o.annealStrategy ?? 'cos';
     if (anneal !== 'cos' && anneal !== 'linear') typeError(fn, 'annealStrategy', "'cos' or 'linear'", anneal);
     const threePhase = o.threePhase === undefined ? false : checkBool(fn, 'threePhase', o.threePhase);
     const num = (a: string, x: unknown) => finite(fn, a, x);
     const maxLrs = perGroup(fn, 'maxLr', required(fn, 'maxLr', o.maxLr), groups.length, num);
-    const divFactor = o.divFactor === undefined ? 25 : inRange(fn, 'divFactor', o.divFactor, (x) => x > 0, 'a positive number');
-    const finalDivFactor = o.finalDivFactor === undefined ? 1e4
-      : inRange(fn, 'finalDivFactor', o.finalDivFactor, (x) => x > 0, 'a positive number');
+    const divFactor =
+      o.divFactor === undefined ? 25 : inRange(fn, 'divFactor', o.divFactor, (x) => x > 0, 'a positive number');
+    const finalDivFactor =
+      o.finalDivFactor === undefined
+        ? 1e4
+        : inRange(fn, 'finalDivFactor', o.finalDivFactor, (x) => x > 0, 'a positive number');
     const cycleMomentum = o.cycleMomentum === undefined ? true : checkBool(fn, 'cycleMomentum', o.cycleMomentum);
-    let useBeta1 = false, maxMomentums: number[] = [], baseMomentums: number[] = [];
+    let useBeta1 = false,
+      maxMomentums: number[] = [],
+      baseMomentums: number[] = [];
     if (cycleMomentum) {
       if (!('momentum' in opt.defaults) && !('betas' in opt.defaults))
-        throw new RangeError(`${fn}: optimizer must support momentum (momentum or betas) with the cycleMomentum option enabled`);
+        throw new RangeError(
+          `${fn}: optimizer must support momentum (momentum or betas) with the cycleMomentum option enabled`,
+        );
       useBeta1 = 'betas' in opt.defaults;
       maxMomentums = perGroup(fn, 'maxMomentum', o.maxMomentum ?? 0.95, groups.length, num);
       baseMomentums = perGroup(fn, 'baseMomentum', o.baseMomentum ?? 0.85, groups.length, num);
     }
     const lastEpoch = o.lastEpoch === undefined ? -1 : checkInt(fn, 'lastEpoch', o.lastEpoch, -1);
 
-    const phases: OneCyclePhase[] = threePhase ? [
-      { end_step: pctStart * totalSteps - 1, start_lr: 'initial_lr', end_lr: 'max_lr', start_momentum: 'max_momentum', end_momentum: 'base_momentum' },
-      { end_step: 2 * pctStart * totalSteps - 2, start_lr: 'max_lr', end_lr: 'initial_lr', start_momentum: 'base_momentum', end_momentum: 'max_momentum' },
-      { end_step: totalSteps - 1, start_lr: 'initial_lr', end_lr: 'min_lr', start_momentum: 'max_momentum', end_momentum: 'max_momentum' },
-    ] : [
-      { end_step: pctStart * totalSteps - 1, start_lr: 'initial_lr', end_lr: 'max_lr', start_momentum: 'max_momentum', end_momentum: 'base_momentum' },
-      { end_step: totalSteps - 1, start_lr: 'max_lr', end_lr: 'min_lr', start_momentum: 'base_momentum', end_momentum: 'max_momentum' },
-    ];
+    const phases: OneCyclePhase[] = threePhase
+      ? [
+          {
+            end_step: pctStart * totalSteps - 1,
+            start_lr: 'initial_lr',
+            end_lr: 'max_lr',
+            start_momentum: 'max_momentum',
+            end_momentum: 'base_momentum',
+          },
+          {
+            end_step: 2 * pctStart * totalSteps - 2,
+            start_lr: 'max_lr',
+            end_lr: 'initial_lr',
+            start_momentum: 'base_momentum',
+            end_momentum: 'max_momentum',
+          },
+          {
+            end_step: totalSteps - 1,
+            start_lr: 'initial_lr',
+            end_lr: 'min_lr',
+            start_momentum: 'max_momentum',
+            end_momentum: 'max_momentum',
+          },
+        ]
+      : [
+          {
+            end_step: pctStart * totalSteps - 1,
+            start_lr: 'initial_lr',
+            end_lr: 'max_lr',
+            start_momentum: 'max_momentum',
+            end_momentum: 'base_momentum',
+          },
+          {
+            end_step: totalSteps - 1,
+            start_lr: 'max_lr',
+            end_lr: 'min_lr',
+            start_momentum: 'base_momentum',
+            end_momentum: 'max_momentum',
+          },
+        ];
     // Everything is valid: now set up the groups (before the base constructor reads initialLr).
     if (lastEpoch === -1) {
       groups.forEach((g, i) => {
@@ -768,7 +884,7 @@ export class OneCycleLR extends LRScheduler {
   private anneal(start: number, end: number, pct: number): number {
     if (this.annealStrategy === 'cos') {
       const cosOut = Math.cos(Math.PI * pct) + 1;
-      return end + (start - end) / 2.0 * cosOut;
+      return end + ((start - end) / 2.0) * cosOut;
     }
     return (end - start) * pct + start;
   }
@@ -777,25 +893,32 @@ export class OneCycleLR extends LRScheduler {
     const fn = 'OneCycleLR';
     const stepNum = this.lastEpoch;
     if (stepNum > this.totalSteps)
-      throw new RangeError(`${fn}: tried to step ${stepNum + 1} times; the specified number of total steps is ${this.totalSteps}`);
+      throw new RangeError(
+        `${fn}: tried to step ${stepNum + 1} times; the specified number of total steps is ${this.totalSteps}`,
+      );
     const phases = this._schedulePhases;
     return this.optimizer.paramGroups.map((g, gi) => {
       const read = (key: string): number => {
         const js = ONE_CYCLE_GROUP_KEYS[key] ?? key;
         const v = g[js];
-        if (typeof v !== 'number') throw new TypeError(`${fn}: paramGroups[${gi}].${js} is not set (got ${describe(v)})`);
+        if (typeof v !== 'number')
+          throw new TypeError(`${fn}: paramGroups[${gi}].${js} is not set (got ${describe(v)})`);
         return v;
       };
       let startStep = 0;
-      let lr = NaN, momentum = NaN;
+      let lr = NaN,
+        momentum = NaN;
       for (let i = 0; i < phases.length; i++) {
         const endStep = phases[i].end_step;
         if (stepNum <= endStep || i === phases.length - 1) {
           if (endStep - startStep === 0)
-            throw new RangeError(`${fn}: phase ${i} of the cycle has no steps (pctStart * totalSteps is too small or too large), division by zero`);
+            throw new RangeError(
+              `${fn}: phase ${i} of the cycle has no steps (pctStart * totalSteps is too small or too large), division by zero`,
+            );
           const pct = (stepNum - startStep) / (endStep - startStep);
           lr = this.anneal(read(phases[i].start_lr), read(phases[i].end_lr), pct);
-          if (this.cycleMomentum) momentum = this.anneal(read(phases[i].start_momentum), read(phases[i].end_momentum), pct);
+          if (this.cycleMomentum)
+            momentum = this.anneal(read(phases[i].start_momentum), read(phases[i].end_momentum), pct);
           break;
         }
         startStep = phases[i].end_step;
@@ -812,17 +935,25 @@ export class OneCycleLR extends LRScheduler {
     // PyTorch sets `use_beta1` only when the momentum cycles
     const beta1: Record<string, [string, Kind]> = this.cycleMomentum ? { use_beta1: ['useBeta1', 'bool'] } : {};
     return {
-      total_steps: ['totalSteps', 'int'], _schedule_phases: ['_schedulePhases', 'any'], cycle_momentum: ['cycleMomentum', 'bool'],
-      ...beta1, _anneal_func_type: ['annealStrategy', 'string'], ...super.stateKeys(),
+      total_steps: ['totalSteps', 'int'],
+      _schedule_phases: ['_schedulePhases', 'any'],
+      cycle_momentum: ['cycleMomentum', 'bool'],
+      ...beta1,
+      _anneal_func_type: ['annealStrategy', 'string'],
+      ...super.stateKeys(),
     };
   }
   override loadStateDict(stateDict: SchedulerStateDict): void {
     const fn = 'OneCycleLR.loadStateDict';
     if (stateDict !== null && typeof stateDict === 'object') {
       const a = stateDict._anneal_func_type;
-      if (a !== undefined && a !== 'cos' && a !== 'linear') typeError(fn, "state '_anneal_func_type'", "'cos' or 'linear'", a);
+      if (a !== undefined && a !== 'cos' && a !== 'linear')
+        typeError(fn, "state '_anneal_func_type'", "'cos' or 'linear'", a);
       const ph = stateDict._schedule_phases;
-      if (ph !== undefined && !(Array.isArray(ph) && ph.every((p) => p !== null && typeof p === 'object' && typeof p.end_step === 'number')))
+      if (
+        ph !== undefined &&
+        !(Array.isArray(ph) && ph.every((p) => p !== null && typeof p === 'object' && typeof p.end_step === 'number'))
+      )
         typeError(fn, "state '_schedule_phases'", 'an array of phases {end_step, start_lr, ...}', ph);
       if ('use_beta1' in stateDict) checkKind(fn, 'use_beta1', stateDict.use_beta1, 'bool');
     }
@@ -864,12 +995,17 @@ export class SequentialLR extends LRScheduler {
     const o = options<SequentialLROptions>(fn, opts, ['schedulers', 'milestones', 'lastEpoch', 'verbose'], true);
     checkOptimizer(fn, optimizer);
     const schedulers = required(fn, 'schedulers', o.schedulers);
-    if (!Array.isArray(schedulers) || schedulers.length === 0) typeError(fn, 'schedulers', 'a non-empty array of LRSchedulers', schedulers);
+    if (!Array.isArray(schedulers) || schedulers.length === 0)
+      typeError(fn, 'schedulers', 'a non-empty array of LRSchedulers', schedulers);
     schedulers.forEach((s, i) => {
-      if (!(s instanceof LRScheduler)) typeError(fn, `schedulers[${i}]`, 'an LRScheduler (ReduceLROnPlateau cannot be sequenced)', s);
-      if (s instanceof SequentialLR) throw new TypeError(`${fn}: schedulers[${i}] is a SequentialLR; they cannot be nested`);
+      if (!(s instanceof LRScheduler))
+        typeError(fn, `schedulers[${i}]`, 'an LRScheduler (ReduceLROnPlateau cannot be sequenced)', s);
+      if (s instanceof SequentialLR)
+        throw new TypeError(`${fn}: schedulers[${i}] is a SequentialLR; they cannot be nested`);
       if (s.optimizer !== optimizer)
-        throw new RangeError(`${fn}: expects all schedulers to belong to the same optimizer, but schedulers[${i}] has a different optimizer than the one passed in`);
+        throw new RangeError(
+          `${fn}: expects all schedulers to belong to the same optimizer, but schedulers[${i}] has a different optimizer than the one passed in`,
+        );
     });
     const milestones = required(fn, 'milestones', o.milestones);
     if (!Array.isArray(milestones)) typeError(fn, 'milestones', 'an array of integers', milestones);
@@ -879,8 +1015,10 @@ export class SequentialLR extends LRScheduler {
         throw new RangeError(`${fn}: expected milestones to be increasing, got [${milestones.join(', ')}]`);
     });
     if (milestones.length !== schedulers.length - 1)
-      throw new RangeError(`${fn}: expects the number of schedulers to be one more than the number of milestones, ` +
-        `but got ${schedulers.length} schedulers and ${milestones.length} milestones`);
+      throw new RangeError(
+        `${fn}: expects the number of schedulers to be one more than the number of milestones, ` +
+          `but got ${schedulers.length} schedulers and ${milestones.length} milestones`,
+      );
     const lastEpoch = o.lastEpoch === undefined ? -1 : checkInt(fn, 'lastEpoch', o.lastEpoch, -1);
     if (o.verbose !== undefined) checkBool(fn, 'verbose', o.verbose);
     super(optimizer, {}, BARE);
@@ -917,14 +1055,17 @@ export class SequentialLR extends LRScheduler {
   /** PyTorch's keys: `_milestones`, `last_epoch`, `_last_lr` and `_schedulers` (their state dicts). */
   override stateDict(): SchedulerStateDict {
     return {
-      _milestones: [...this._milestones], last_epoch: this.lastEpoch, _last_lr: [...this._lastLr],
+      _milestones: [...this._milestones],
+      last_epoch: this.lastEpoch,
+      _last_lr: [...this._lastLr],
       _schedulers: this._schedulers.map((s) => s.stateDict()),
     };
   }
 
   override loadStateDict(stateDict: SchedulerStateDict): void {
     const fn = 'SequentialLR.loadStateDict';
-    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict)) typeError(fn, 'stateDict', 'an object', stateDict);
+    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict))
+      typeError(fn, 'stateDict', 'an object', stateDict);
     const subs = stateDict._schedulers;
     if (subs !== undefined && !(Array.isArray(subs) && subs.length === this._schedulers.length))
       typeError(fn, "state '_schedulers'", `an array of ${this._schedulers.length} state dicts`, subs);
@@ -992,17 +1133,32 @@ export class ReduceLROnPlateau {
 
   constructor(optimizer: Optimizer, opts: ReduceLROnPlateauOptions = {}) {
     const fn = 'ReduceLROnPlateau';
-    const o = options<ReduceLROnPlateauOptions>(fn, opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode',
-      'cooldown', 'minLr', 'eps', 'verbose']);
+    const o = options<ReduceLROnPlateauOptions>(fn, opts, [
+      'mode',
+      'factor',
+      'patience',
+      'threshold',
+      'thresholdMode',
+      'cooldown',
+      'minLr',
+      'eps',
+      'verbose',
+    ]);
     this.optimizer = checkOptimizer(fn, optimizer);
-    this.factor = o.factor === undefined ? 0.1 : inRange(fn, 'factor', o.factor, (x) => x >= 0 && x < 1, 'in [0, 1) (factor should be < 1.0)');
+    this.factor =
+      o.factor === undefined
+        ? 0.1
+        : inRange(fn, 'factor', o.factor, (x) => x >= 0 && x < 1, 'in [0, 1) (factor should be < 1.0)');
     const n = optimizer.paramGroups.length;
-    this.minLrs = perGroup(fn, 'minLr', o.minLr ?? 0, n, (a, x) => inRange(fn, a, x, (v) => v >= 0, 'a non-negative number'));
+    this.minLrs = perGroup(fn, 'minLr', o.minLr ?? 0, n, (a, x) =>
+      inRange(fn, a, x, (v) => v >= 0, 'a non-negative number'),
+    );
     this.patience = o.patience === undefined ? 10 : checkInt(fn, 'patience', o.patience, 0);
     this.verbose = o.verbose === undefined ? false : checkBool(fn, 'verbose', o.verbose);
     this.cooldown = o.cooldown === undefined ? 0 : checkInt(fn, 'cooldown', o.cooldown, 0);
     this.eps = o.eps === undefined ? 1e-8 : inRange(fn, 'eps', o.eps, (x) => x >= 0, 'a non-negative number');
-    const mode = o.mode ?? 'min', thresholdMode = o.thresholdMode ?? 'rel';
+    const mode = o.mode ?? 'min',
+      thresholdMode = o.thresholdMode ?? 'rel';
     const threshold = o.threshold === undefined ? 1e-4 : finite(fn, 'threshold', o.threshold);
     this.mode = mode;
     this.threshold = threshold;
@@ -1022,7 +1178,8 @@ export class ReduceLROnPlateau {
 
   private initIsBetter(fn: string, mode: unknown, threshold: unknown, thresholdMode: unknown): void {
     if (mode !== 'min' && mode !== 'max') typeError(fn, 'mode', "'min' or 'max'", mode);
-    if (thresholdMode !== 'rel' && thresholdMode !== 'abs') typeError(fn, 'thresholdMode', "'rel' or 'abs'", thresholdMode);
+    if (thresholdMode !== 'rel' && thresholdMode !== 'abs')
+      typeError(fn, 'thresholdMode', "'rel' or 'abs'", thresholdMode);
     this.modeWorse = mode === 'min' ? Infinity : -Infinity;
     this.mode = mode;
     this.threshold = threshold as number;
@@ -1047,7 +1204,10 @@ export class ReduceLROnPlateau {
     const fn = 'ReduceLROnPlateau.step';
     let current: number;
     if (metric instanceof Tensor) {
-      if (metric.numel() !== 1) throw new RangeError(`${fn}: expected metric to be a one-element tensor, got shape [${metric.shape.join(', ')}]`);
+      if (metric.numel() !== 1)
+        throw new RangeError(
+          `${fn}: expected metric to be a one-element tensor, got shape [${metric.shape.join(', ')}]`,
+        );
       current = Number(metric.item());
     } else {
       current = checkNumber(fn, 'metric', metric);
@@ -1083,7 +1243,8 @@ export class ReduceLROnPlateau {
       const newLr = Math.max(oldLr * this.factor, this.minLrs[i]);
       if (oldLr - newLr > this.eps) {
         g.lr = newLr;
-        if (this.verbose) console.log(`Epoch ${epochString(epoch)}: reducing learning rate of group ${i} to ${sci4(newLr)}.`);
+        if (this.verbose)
+          console.log(`Epoch ${epochString(epoch)}: reducing learning rate of group ${i} to ${sci4(newLr)}.`);
       }
     });
   }
@@ -1094,11 +1255,21 @@ export class ReduceLROnPlateau {
   }
 
   private static readonly KEYS: Record<string, [string, Kind]> = {
-    factor: ['factor', 'number'], min_lrs: ['minLrs', 'numbers'], patience: ['patience', 'int'], verbose: ['verbose', 'bool'],
-    cooldown: ['cooldown', 'int'], cooldown_counter: ['cooldownCounter', 'int'], mode: ['mode', 'string'],
-    threshold: ['threshold', 'number'], threshold_mode: ['thresholdMode', 'string'], best: ['best', 'number'],
-    num_bad_epochs: ['numBadEpochs', 'int'], mode_worse: ['modeWorse', 'number'], eps: ['eps', 'number'],
-    last_epoch: ['lastEpoch', 'number'], _last_lr: ['_lastLr', 'numbers'],
+    factor: ['factor', 'number'],
+    min_lrs: ['minLrs', 'numbers'],
+    patience: ['patience', 'int'],
+    verbose: ['verbose', 'bool'],
+    cooldown: ['cooldown', 'int'],
+    cooldown_counter: ['cooldownCounter', 'int'],
+    mode: ['mode', 'string'],
+    threshold: ['threshold', 'number'],
+    threshold_mode: ['thresholdMode', 'string'],
+    best: ['best', 'number'],
+    num_bad_epochs: ['numBadEpochs', 'int'],
+    mode_worse: ['modeWorse', 'number'],
+    eps: ['eps', 'number'],
+    last_epoch: ['lastEpoch', 'number'],
+    _last_lr: ['_lastLr', 'numbers'],
   };
 
   /** The state, with PyTorch's attribute names (`best`, `num_bad_epochs`, `cooldown_counter`, ...). */
@@ -1112,11 +1283,13 @@ export class ReduceLROnPlateau {
   /** Restores a state saved by `stateDict()` (ours or PyTorch's); unknown keys are ignored. */
   loadStateDict(stateDict: SchedulerStateDict): void {
     const fn = 'ReduceLROnPlateau.loadStateDict';
-    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict)) typeError(fn, 'stateDict', 'an object', stateDict);
+    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict))
+      typeError(fn, 'stateDict', 'an object', stateDict);
     const keys = ReduceLROnPlateau.KEYS;
     const entries = Object.entries(stateDict).filter(([k]) => k in keys);
     for (const [k, v] of entries) checkKind(fn, k, v, keys[k][1]);
-    const mode = stateDict.mode ?? this.mode, tm = stateDict.threshold_mode ?? this.thresholdMode;
+    const mode = stateDict.mode ?? this.mode,
+      tm = stateDict.threshold_mode ?? this.thresholdMode;
     if (mode !== 'min' && mode !== 'max') typeError(fn, "state 'mode'", "'min' or 'max'", mode);
     if (tm !== 'rel' && tm !== 'abs') typeError(fn, "state 'threshold_mode'", "'rel' or 'abs'", tm);
     const self = this as unknown as Record<string, unknown>;

@@ -53,8 +53,10 @@ export function checkOptimizerOptions(fn: string, opts: unknown, known: readonly
   for (const k of Object.keys(opts)) {
     if (known.includes(k)) continue;
     const camel = toJsKey(k);
-    throw new TypeError(`${fn}: unknown option '${k}'${camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : ''}` +
-      ` (known: ${known.join(', ')})`);
+    throw new TypeError(
+      `${fn}: unknown option '${k}'${camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : ''}` +
+        ` (known: ${known.join(', ')})`,
+    );
   }
   return opts as Record<string, unknown>;
 }
@@ -92,8 +94,14 @@ export abstract class Optimizer {
   protected constructor(params: ParamsArg, defaults: Record<string, unknown>) {
     this.defaults = defaults;
     const fn = `${this.constructor.name}`;
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function')
-      throw new TypeError(`${fn}: expected params to be an iterable of Parameters or of parameter groups, got ${describe(params)}`);
+    if (
+      params === null ||
+      typeof params !== 'object' ||
+      typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    )
+      throw new TypeError(
+        `${fn}: expected params to be an iterable of Parameters or of parameter groups, got ${describe(params)}`,
+      );
     const list = [...(params as Iterable<unknown>)];
     if (list.length === 0) throw new RangeError(`${fn}: optimizer got an empty parameter list`);
     const groups = list[0] instanceof Tensor ? [{ params: list as Parameter[] }] : list;
@@ -111,13 +119,16 @@ export abstract class Optimizer {
       if (!p.isLeaf) throw new TypeError(`${fn}: can't optimize a non-leaf Tensor (params[${i}])`);
     });
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
-    if (ps.some((p) => seen.has(p as Parameter))) throw new Error(`${fn}: some parameters appear in more than one parameter group`);
+    if (ps.some((p) => seen.has(p as Parameter)))
+      throw new Error(`${fn}: some parameters appear in more than one parameter group`);
     if (new Set(ps).size !== ps.length) process.emitWarning(`${fn}: a parameter group contains duplicate parameters`);
     const out = { params: ps as Parameter[] } as ParamGroup;
     for (const [k, v] of Object.entries({ ...this.defaults, ...group })) if (k !== 'params') out[k] = copyValue(v);
     for (const [k, v] of Object.entries(out)) {
       if (k !== 'params' && !(k in this.defaults) && k !== 'initialLr')
-        throw new TypeError(`${fn}: unknown option '${k}' for ${this.constructor.name} (known: ${Object.keys(this.defaults).join(', ')})`);
+        throw new TypeError(
+          `${fn}: unknown option '${k}' for ${this.constructor.name} (known: ${Object.keys(this.defaults).join(', ')})`,
+        );
       if (v === undefined) throw new TypeError(`${fn}: option '${k}' is undefined`);
     }
     checkNumber(fn, 'lr', out.lr);
@@ -151,8 +162,10 @@ export abstract class Optimizer {
           if (grad !== null) {
             todo.push([p, grad, group]);
             if (N.inUse(p._h) !== 0)
-              throw new Error(`${fn}: parameter ${k} (shape [${p.shape.join(', ')}]) is in use by an async operation ` +
-                '(await it before stepping); no parameter was updated');
+              throw new Error(
+                `${fn}: parameter ${k} (shape [${p.shape.join(', ')}]) is in use by an async operation ` +
+                  '(await it before stepping); no parameter was updated',
+              );
           }
           k++;
         }
@@ -164,7 +177,7 @@ export abstract class Optimizer {
         }
       });
     } finally {
-      for (const [, grad] of todo) grad.dispose();  // each gradient handle, updated or not
+      for (const [, grad] of todo) grad.dispose(); // each gradient handle, updated or not
     }
     return loss;
   }
@@ -191,7 +204,9 @@ export abstract class Optimizer {
   async stepAsync(closure?: never): Promise<void> {
     const fn = `${this.constructor.name}.stepAsync`;
     if (closure !== undefined)
-      throw new TypeError(`${fn}: closures are not supported (evaluate the loss and its gradients first, then await stepAsync())`);
+      throw new TypeError(
+        `${fn}: closures are not supported (evaluate the loss and its gradients first, then await stepAsync())`,
+      );
     this.checkIdle(fn);
     const grads: Tensor[] = [];
     const states: ParamState[] = [];
@@ -232,7 +247,10 @@ export abstract class Optimizer {
   /** A parameter's state, created empty on first use. */
   private stateOf(p: Parameter): ParamState {
     let st = this.state.get(p);
-    if (!st) { st = {}; this.state.set(p, st); }
+    if (!st) {
+      st = {};
+      this.state.set(p, st);
+    }
     return st;
   }
 
@@ -250,7 +268,9 @@ export abstract class Optimizer {
   protected abstract prepareUpdate(p: Parameter, grad: Tensor, state: ParamState, group: ParamGroup): UpdateArgs;
 
   /** After a parameter's native update ran: records what it returned (SGD's new momentum buffer). */
-  protected finishUpdate(_state: ParamState, _created: Handle | null): void { /* nothing by default */ }
+  protected finishUpdate(_state: ParamState, _created: Handle | null): void {
+    /* nothing by default */
+  }
 
   /**
    * Resets the gradients of all optimized parameters: to null (default, as PyTorch 2) or zero.
@@ -263,9 +283,15 @@ export abstract class Optimizer {
     const setToNone = o.setToNone === undefined ? true : checkBool(fn, 'setToNone', o.setToNone);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (setToNone) { p.grad = null; continue; }
+        if (setToNone) {
+          p.grad = null;
+          continue;
+        }
         const grad = p.grad;
-        if (grad) { grad.zero_(); grad.dispose(); }
+        if (grad) {
+          grad.zero_();
+          grad.dispose();
+        }
       }
     }
   }
@@ -301,24 +327,46 @@ export abstract class Optimizer {
    * Restores state saved by `stateDict()` (ours or PyTorch's, e.g. from `torch.load`), so a
    * resumed run continues exactly. Group structure must match.
    */
-  loadStateDict(sd: OptimizerStateDict | { state: Record<string, Record<string, StateValue>> | Map<number, Record<string, StateValue>>; param_groups: Array<Record<string, unknown>> }): void {
+  loadStateDict(
+    sd:
+      | OptimizerStateDict
+      | {
+          state: Record<string, Record<string, StateValue>> | Map<number, Record<string, StateValue>>;
+          param_groups: Array<Record<string, unknown>>;
+        },
+  ): void {
     const fn = `${this.constructor.name}.loadStateDict`;
     this.checkIdle(fn);
-    if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.param_groups) || sd.state === null || typeof sd.state !== 'object')
+    if (
+      sd === null ||
+      typeof sd !== 'object' ||
+      !Array.isArray(sd.param_groups) ||
+      sd.state === null ||
+      typeof sd.state !== 'object'
+    )
       throw new TypeError(`${fn}: expected {state, param_groups}, got ${describe(sd)}`);
     if (sd.param_groups.length !== this.paramGroups.length)
-      throw new RangeError(`${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, the optimizer has ${this.paramGroups.length}`);
+      throw new RangeError(
+        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
+      );
     const order: Parameter[] = [];
     const idToParam = new Map<number, Parameter>();
     sd.param_groups.forEach((g, gi) => {
       const ids = g.params as unknown;
       if (!Array.isArray(ids) || ids.length !== this.paramGroups[gi].params.length)
-        throw new RangeError(`${fn}: loaded state dict contains a parameter group that doesn't match the size of optimizer's group ${gi}`);
-      ids.forEach((id, k) => { const p = this.paramGroups[gi].params[k]; idToParam.set(Number(id), p); order.push(p); });
+        throw new RangeError(
+          `${fn}: loaded state dict contains a parameter group that doesn't match the size of optimizer's group ${gi}`,
+        );
+      ids.forEach((id, k) => {
+        const p = this.paramGroups[gi].params[k];
+        idToParam.set(Number(id), p);
+        order.push(p);
+      });
     });
-    const entries: [number, Record<string, StateValue>][] = sd.state instanceof Map
-      ? [...sd.state.entries()].map(([k, v]) => [Number(k), v])
-      : Object.entries(sd.state).map(([k, v]) => [Number(k), v]);
+    const entries: [number, Record<string, StateValue>][] =
+      sd.state instanceof Map
+        ? [...sd.state.entries()].map(([k, v]) => [Number(k), v])
+        : Object.entries(sd.state).map(([k, v]) => [Number(k), v]);
     // Validate everything before changing anything.
     const newState = new Map<Parameter, ParamState>();
     for (const [id, st] of entries) {
@@ -339,7 +387,9 @@ export abstract class Optimizer {
     this.state = newState;
     // Every saved group key is restored (as PyTorch's load_state_dict), e.g. a scheduler's maxLr;
     // Python-only keys (foreach, capturable, ...) stay out of the JS groups.
-    const pythonOnly = new Set(Object.keys(this.pythonOnlyOptions()).concat(['foreach', 'capturable', 'differentiable', 'fused']));
+    const pythonOnly = new Set(
+      Object.keys(this.pythonOnlyOptions()).concat(['foreach', 'capturable', 'differentiable', 'fused']),
+    );
     sd.param_groups.forEach((g, gi) => {
       for (const [k, v] of Object.entries(g)) {
         if (k === 'params' || pythonOnly.has(k)) continue;
@@ -352,7 +402,10 @@ export abstract class Optimizer {
     const lines = [`${this.constructor.name} (`];
     this.paramGroups.forEach((g, i) => {
       lines.push(`Parameter Group ${i}`);
-      for (const k of Object.keys(g).filter((k) => k !== 'params').sort()) lines.push(`    ${toPyKey(k)}: ${String(g[k])}`);
+      for (const k of Object.keys(g)
+        .filter((k) => k !== 'params')
+        .sort())
+        lines.push(`    ${toPyKey(k)}: ${String(g[k])}`);
     });
     lines.push(')');
     return lines.join('\n');

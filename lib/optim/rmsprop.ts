@@ -1,18 +1,44 @@
 import { checkBool, checkNumber } from '../errors';
 import { Tensor } from '../tensor';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, stateLike, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import {
+  Optimizer,
+  ParamGroup,
+  ParamState,
+  ParamsArg,
+  UpdateArgs,
+  stateLike,
+  checkOptimizerOptions,
+  checkNonNegative,
+} from './optimizer';
 
-export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; maximize?: boolean }
+export interface RMSpropOptions {
+  lr?: number;
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  centered?: boolean;
+  maximize?: boolean;
+}
 
 /** RMSprop (PyTorch's `optim.RMSprop`), with momentum and the centered variant. */
 export class RMSprop extends Optimizer {
   constructor(params: ParamsArg, opts: RMSpropOptions = {}) {
     checkOptimizerOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
-    super(params, { lr: opts.lr ?? 1e-2, momentum: opts.momentum ?? 0, alpha: opts.alpha ?? 0.99, eps: opts.eps ?? 1e-8,
-      centered: opts.centered ?? false, weightDecay: opts.weightDecay ?? 0, maximize: opts.maximize ?? false });
+    super(params, {
+      lr: opts.lr ?? 1e-2,
+      momentum: opts.momentum ?? 0,
+      alpha: opts.alpha ?? 0.99,
+      eps: opts.eps ?? 1e-8,
+      centered: opts.centered ?? false,
+      weightDecay: opts.weightDecay ?? 0,
+      maximize: opts.maximize ?? false,
+    });
   }
-  protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
+  protected override pythonOnlyOptions() {
+    return { foreach: null, differentiable: false };
+  }
   protected checkGroup(g: ParamGroup): void {
     const fn = 'RMSprop';
     checkNonNegative(fn, 'lr', g.lr, 'learning rate');
@@ -32,8 +58,20 @@ export class RMSprop extends Optimizer {
       if (g.centered) st.grad_avg = stateLike(p);
     }
     const h = (k: string) => (st[k] instanceof Tensor ? (st[k] as Tensor)._h : null);
-    return [p._h, grad._h, (st.square_avg as Tensor)._h, h('grad_avg'), h('momentum_buffer'), g.lr, g.alpha as number,
-      g.eps as number, g.weightDecay as number, g.momentum as number, g.centered as boolean, g.maximize as boolean];
+    return [
+      p._h,
+      grad._h,
+      (st.square_avg as Tensor)._h,
+      h('grad_avg'),
+      h('momentum_buffer'),
+      g.lr,
+      g.alpha as number,
+      g.eps as number,
+      g.weightDecay as number,
+      g.momentum as number,
+      g.centered as boolean,
+      g.maximize as boolean,
+    ];
   }
   /** The step count moves on once the update has run (a refused stepAsync leaves it as it was). */
   protected override finishUpdate(st: ParamState): void {

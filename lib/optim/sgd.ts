@@ -3,19 +3,43 @@ import { Handle } from '../native';
 import { Tensor } from '../tensor';
 import { keep } from '../memory';
 import { Parameter } from '../nn/parameter';
-import { Optimizer, ParamGroup, ParamState, ParamsArg, UpdateArgs, checkOptimizerOptions, checkNonNegative } from './optimizer';
+import {
+  Optimizer,
+  ParamGroup,
+  ParamState,
+  ParamsArg,
+  UpdateArgs,
+  checkOptimizerOptions,
+  checkNonNegative,
+} from './optimizer';
 
-export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }
+export interface SGDOptions {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
 
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's `optim.SGD`). */
 export class SGD extends Optimizer {
   constructor(params: ParamsArg, opts: SGDOptions = {}) {
     checkOptimizerOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
-    if (opts.lr === undefined) throw new TypeError('SGD: lr is required (PyTorch has no default learning rate for SGD)');
-    super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0,
-      weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
+    if (opts.lr === undefined)
+      throw new TypeError('SGD: lr is required (PyTorch has no default learning rate for SGD)');
+    super(params, {
+      lr: opts.lr,
+      momentum: opts.momentum ?? 0,
+      dampening: opts.dampening ?? 0,
+      weightDecay: opts.weightDecay ?? 0,
+      nesterov: opts.nesterov ?? false,
+      maximize: opts.maximize ?? false,
+    });
   }
-  protected override pythonOnlyOptions() { return { foreach: null, differentiable: false }; }
+  protected override pythonOnlyOptions() {
+    return { foreach: null, differentiable: false };
+  }
   protected checkGroup(g: ParamGroup): void {
     const fn = 'SGD';
     // (PyTorch's SGD lets NaN through its `lr < 0` check; so do we)
@@ -30,8 +54,17 @@ export class SGD extends Optimizer {
   protected readonly kernel = 'sgd';
   protected prepareUpdate(p: Parameter, grad: Tensor, st: ParamState, g: ParamGroup): UpdateArgs {
     const buf = st.momentum_buffer instanceof Tensor ? st.momentum_buffer : null;
-    return [p._h, grad._h, buf ? buf._h : null, g.lr, g.momentum as number, g.dampening as number,
-      g.weightDecay as number, g.nesterov as boolean, g.maximize as boolean];
+    return [
+      p._h,
+      grad._h,
+      buf ? buf._h : null,
+      g.lr,
+      g.momentum as number,
+      g.dampening as number,
+      g.weightDecay as number,
+      g.nesterov as boolean,
+      g.maximize as boolean,
+    ];
   }
   protected override finishUpdate(st: ParamState, created: Handle | null): void {
     if (created !== null) st.momentum_buffer = keep(new Tensor(created));

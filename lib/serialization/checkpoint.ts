@@ -13,8 +13,15 @@ import { PyGlobal, Pickler, toJS, unpickle } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
 
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
   BoolStorage: 'bool',
 };
 const STORAGE_OF: Record<string, string> = {};
@@ -27,7 +34,12 @@ const totalMemory = os.totalmem();
 export type MapLocation = string | Record<string, string>;
 
 class StorageRef {
-  constructor(readonly key: string, readonly dtype: DType, readonly numel: number, readonly h: Handle) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly h: Handle,
+  ) {}
 }
 
 function isSeq(v: unknown): v is readonly unknown[] {
@@ -35,7 +47,8 @@ function isSeq(v: unknown): v is readonly unknown[] {
 }
 
 function intArg(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`data.pkl: ${what} must be a non-negative integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    bad(`data.pkl: ${what} must be a non-negative integer, got ${String(v)}`);
   return v;
 }
 
@@ -56,8 +69,10 @@ function sniff(src: ByteSource): void {
   if (src.size >= 4 && src.read(0, 4).readUInt32LE(0) === 0x04034b50) return;
   const head = src.read(0, Math.min(src.size, 512));
   if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5)
-    bad('this is the legacy (non-zip) format of torch.save before PyTorch 1.6, which is not supported; ' +
-      'load it in Python and save it again with a current PyTorch');
+    bad(
+      'this is the legacy (non-zip) format of torch.save before PyTorch 1.6, which is not supported; ' +
+        'load it in Python and save it again with a current PyTorch',
+    );
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar')
     bad('this is the tar format of very old PyTorch versions, which is not supported');
   if (head.length >= 9) {
@@ -85,11 +100,13 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
       bad('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint');
     bad(`not a PyTorch checkpoint (no '${prefix}/data.pkl' record)`);
   }
-  if (zip.get(`${prefix}/constants.pkl`)) bad('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint');
+  if (zip.get(`${prefix}/constants.pkl`))
+    bad('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint');
   const order = zip.get(`${prefix}/byteorder`);
   if (order !== undefined) {
     const s = zip.read(order).toString('latin1').trim();
-    if (s !== 'little') bad(`the checkpoint's byte order is '${s.slice(0, 20)}'; only little-endian checkpoints are supported`);
+    if (s !== 'little')
+      bad(`the checkpoint's byte order is '${s.slice(0, 20)}'; only little-endian checkpoints are supported`);
   }
 
   const created: Tensor[] = [];
@@ -102,25 +119,32 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
 
   const persistentLoad = (pid: unknown): StorageRef => {
     if (!isSeq(pid) || pid.length !== 5 || pid[0] !== 'storage')
-      bad('data.pkl: unsupported persistent id (expected (\'storage\', type, key, location, numel))');
+      bad("data.pkl: unsupported persistent id (expected ('storage', type, key, location, numel))");
     const [, type, key, location, numelV] = pid;
-    const typeName = type instanceof PyGlobal && type.qualname.startsWith('torch.') ? type.qualname.slice(6) : undefined;
+    const typeName =
+      type instanceof PyGlobal && type.qualname.startsWith('torch.') ? type.qualname.slice(6) : undefined;
     const dtype = typeName === undefined ? undefined : STORAGE_DTYPES[typeName];
     if (dtype === undefined) bad('data.pkl: a persistent id names an unsupported storage type');
-    if (typeof key !== 'string' || key.length === 0 || key.length > 256) bad('data.pkl: a storage key must be a short string');
-    if (typeof location !== 'string' || location.length > 64) bad(`data.pkl: storage '${key}' has a malformed location`);
+    if (typeof key !== 'string' || key.length === 0 || key.length > 256)
+      bad('data.pkl: a storage key must be a short string');
+    if (typeof location !== 'string' || location.length > 64)
+      bad(`data.pkl: storage '${key}' has a malformed location`);
     const numel = intArg(numelV, `the element count of storage '${key}'`);
     const cached = storages.get(key);
     if (cached) {
       if (cached.dtype !== dtype || cached.numel !== numel)
-        bad(`data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} and as ${numel} ${dtype} elements`);
+        bad(
+          `data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} and as ${numel} ${dtype} elements`,
+        );
       return cached;
     }
     const rec = zip.get(`${prefix}/data/${key}`);
     if (rec === undefined) bad(`storage '${key}' has no record '${prefix}/data/${key}'`);
     const nbytes = numel * ITEM_SIZE[dtype];
     if (rec.size !== nbytes)
-      bad(`storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), but its record holds ${rec.size} bytes`);
+      bad(
+        `storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), but its record holds ${rec.size} bytes`,
+      );
     const bytes = zip.read(rec);
     if (dtype === 'bool') checkBoolBytes(bytes, `storage '${key}'`);
     let h = N.fromBuffer(bytes, [numel], dtypeCode('torch.load', dtype));
@@ -141,13 +165,13 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
       bad(`data.pkl: a tensor is rebuilt with ${args.length} arguments (expected ${want})`);
     const [storage, offsetV, sizeV, strideV, requiresGrad, hooks] = args;
     if (!(storage instanceof StorageRef)) bad('data.pkl: a tensor is rebuilt from something that is not a storage');
-    const offset = intArg(offsetV, 'a tensor\'s storage offset');
-    const size = intList(sizeV, 'a tensor\'s size');
-    const stride = intList(strideV, 'a tensor\'s stride');
+    const offset = intArg(offsetV, "a tensor's storage offset");
+    const size = intList(sizeV, "a tensor's size");
+    const stride = intList(strideV, "a tensor's stride");
     if (stride.length !== size.length) bad(`data.pkl: a tensor has ${size.length} sizes but ${stride.length} strides`);
     if (withGrad) {
-      if (typeof requiresGrad !== 'boolean') bad('data.pkl: a tensor\'s requires_grad must be a boolean');
-      if (hooks !== null && !(hooks instanceof Map)) bad('data.pkl: a tensor\'s backward hooks must be an OrderedDict');
+      if (typeof requiresGrad !== 'boolean') bad("data.pkl: a tensor's requires_grad must be a boolean");
+      if (hooks !== null && !(hooks instanceof Map)) bad("data.pkl: a tensor's backward hooks must be an OrderedDict");
     }
     let numel = 1;
     for (const s of size) {
@@ -156,16 +180,22 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     }
     const bytes = numel * ITEM_SIZE[storage.dtype];
     if (bytes > totalMemory)
-      bad(`data.pkl: a tensor of shape [${size.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's memory`);
+      bad(
+        `data.pkl: a tensor of shape [${size.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's memory`,
+      );
     // Every element the view can reach must lie inside the storage.
     if (numel > 0) {
       let last = BigInt(offset);
       for (let i = 0; i < size.length; i++) last += BigInt(size[i] - 1) * BigInt(stride[i]);
       if (last >= BigInt(storage.numel))
-        bad(`data.pkl: a tensor (offset ${offset}, shape [${size.join(', ')}], stride [${stride.join(', ')}]) reaches ` +
-          `element ${last} of storage '${storage.key}', which has ${storage.numel}`);
+        bad(
+          `data.pkl: a tensor (offset ${offset}, shape [${size.join(', ')}], stride [${stride.join(', ')}]) reaches ` +
+            `element ${last} of storage '${storage.key}', which has ${storage.numel}`,
+        );
     } else if (offset > storage.numel) {
-      bad(`data.pkl: a tensor's offset ${offset} is past the end of storage '${storage.key}' (${storage.numel} elements)`);
+      bad(
+        `data.pkl: a tensor's offset ${offset} is past the end of storage '${storage.key}' (${storage.numel} elements)`,
+      );
     }
     const t = new Tensor(N.asStrided(storage.h, size, stride, offset));
     created.push(t);
@@ -180,9 +210,10 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     if (args.length !== (withState ? 4 : 3)) bad(`data.pkl: a parameter is rebuilt with ${args.length} arguments`);
     const [data, requiresGrad, hooks] = args;
     if (!(data instanceof Tensor)) bad('data.pkl: a parameter is rebuilt from something that is not a tensor');
-    if (typeof requiresGrad !== 'boolean') bad('data.pkl: a parameter\'s requires_grad must be a boolean');
-    if (hooks !== null && !(hooks instanceof Map)) bad('data.pkl: a parameter\'s backward hooks must be an OrderedDict');
-    if (requiresGrad && !isFloatingPoint(data.dtype)) bad(`data.pkl: a ${data.dtype} parameter cannot require gradients`);
+    if (typeof requiresGrad !== 'boolean') bad("data.pkl: a parameter's requires_grad must be a boolean");
+    if (hooks !== null && !(hooks instanceof Map)) bad("data.pkl: a parameter's backward hooks must be an OrderedDict");
+    if (requiresGrad && !isFloatingPoint(data.dtype))
+      bad(`data.pkl: a ${data.dtype} parameter cannot require gradients`);
     const p = new Parameter(data, requiresGrad);
     created.push(p);
     return p;
@@ -198,7 +229,8 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
       const m = new Map();
       for (const kv of args[0]) {
         if (!isSeq(kv) || kv.length !== 2) bad('data.pkl: OrderedDict() takes (key, value) pairs');
-        if (kv[0] !== null && typeof kv[0] === 'object' && !Object.isFrozen(kv[0])) bad('data.pkl: unhashable dict key');
+        if (kv[0] !== null && typeof kv[0] === 'object' && !Object.isFrozen(kv[0]))
+          bad('data.pkl: unhashable dict key');
         m.set(kv[0], kv[1]);
       }
       return m;
@@ -239,7 +271,10 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
   try {
     const root = unpickle(zip.read(pkl), { resolveGlobal: (q) => allowed.get(q), persistentLoad });
     const value = toJS(root, (v) => {
-      if (v instanceof Tensor) { inResult.add(v); return true; }
+      if (v instanceof Tensor) {
+        inResult.add(v);
+        return true;
+      }
       if (v instanceof StorageRef) bad(`data.pkl: the checkpoint holds a bare storage ('${v.key}') outside a tensor`);
       return false;
     });
@@ -257,7 +292,9 @@ export function checkMapLocation(fn: string, v: unknown): MapLocation | undefine
   if (v === undefined) return undefined;
   if (typeof v === 'string') return checkDevice(fn, v);
   if (v === null || typeof v !== 'object' || Array.isArray(v))
-    throw new TypeError(`${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, got ${v === null ? 'null' : typeof v}`);
+    throw new TypeError(
+      `${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, got ${v === null ? 'null' : typeof v}`,
+    );
   const out: Record<string, string> = {};
   for (const [k, d] of Object.entries(v)) out[k] = checkDevice(fn, d);
   return out;
@@ -296,7 +333,10 @@ export function pickleCheckpoint(fn: string, obj: unknown): { pkl: Buffer; stora
       storages.push(v);
       let location = v.device;
       if (location === 'cuda') location = 'cuda:0';
-      if (isParam) { p.global('torch._utils', '_rebuild_parameter'); p.mark(); }
+      if (isParam) {
+        p.global('torch._utils', '_rebuild_parameter');
+        p.mark();
+      }
       p.global('torch._utils', '_rebuild_tensor_v2');
       p.mark();
       p.mark();
@@ -340,8 +380,13 @@ export function pickleCheckpoint(fn: string, obj: unknown): { pkl: Buffer; stora
  * step per storage, so that an async writer can write each record to the file before the next.
  * `storage(i)` gives the bytes of storage i (called once, at its step).
  */
-export function* writeCheckpoint(sink: ByteSink, pkl: Buffer, count: number, storage: (i: number) => Uint8Array,
-  forceZip64 = false): Generator<void, void, void> {
+export function* writeCheckpoint(
+  sink: ByteSink,
+  pkl: Buffer,
+  count: number,
+  storage: (i: number) => Uint8Array,
+  forceZip64 = false,
+): Generator<void, void, void> {
   const zip = new ZipWriter(sink, { forceZip64 });
   zip.add('archive/data.pkl', pkl);
   zip.add('archive/byteorder', Buffer.from('little'));

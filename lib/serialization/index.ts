@@ -2,7 +2,14 @@
 import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
 import { Tensor } from '../tensor';
-import { MapLocation, checkMapLocation, loadCheckpoint, pickleCheckpoint, storageBytes, writeCheckpoint } from './checkpoint';
+import {
+  MapLocation,
+  checkMapLocation,
+  loadCheckpoint,
+  pickleCheckpoint,
+  storageBytes,
+  writeCheckpoint,
+} from './checkpoint';
 import { ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
 import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './safetensors';
 
@@ -60,7 +67,9 @@ export function save(obj: unknown, path: string, opts?: SaveOptions): void {
   const fn = 'torch.save';
   const o = checkOptions<SaveOptions>(fn, opts);
   const { pkl, storages } = pickleCheckpoint(fn, obj);
-  atomicWrite(fn, path, (sink) => writeCheckpoint(sink, pkl, storages.length, (i) => storageBytes(storages[i]), o._forceZip64 === true));
+  atomicWrite(fn, path, (sink) =>
+    writeCheckpoint(sink, pkl, storages.length, (i) => storageBytes(storages[i]), o._forceZip64 === true),
+  );
 }
 
 /**
@@ -83,7 +92,11 @@ export async function saveAsync(obj: unknown, path: string, opts?: SaveOptions):
   // A snapshot: the tensors may change (a training step) while the file is written. Each copy is
   // dropped once its record is written.
   const bytes: (Uint8Array | null)[] = storages.map(storageBytes);
-  const take = (i: number): Uint8Array => { const b = bytes[i]!; bytes[i] = null; return b; };
+  const take = (i: number): Uint8Array => {
+    const b = bytes[i]!;
+    bytes[i] = null;
+    return b;
+  };
   await atomicWriteAsync(fn, path, (sink) => writeCheckpoint(sink, pkl, bytes.length, take, o._forceZip64 === true));
 }
 
@@ -125,7 +138,11 @@ export async function loadAsync<T = any>(file: string | Uint8Array, opts?: LoadO
   return parseCheckpoint<T>(fn, await openSourceAsync(fn, file), mapLocation);
 }
 
-function parseCheckpoint<T>(fn: string, { src, name }: { src: ByteSource; name: string }, mapLocation: MapLocation | undefined): T {
+function parseCheckpoint<T>(
+  fn: string,
+  { src, name }: { src: ByteSource; name: string },
+  mapLocation: MapLocation | undefined,
+): T {
   try {
     return loadCheckpoint(src, mapLocation) as T;
   } catch (e) {
@@ -143,8 +160,11 @@ function parseCheckpoint<T>(fn: string, { src, name }: { src: ByteSource; name: 
  * @example torch.saveSafetensors(model.stateDict(), 'model.safetensors', { format: 'pt' })
  * @throws TypeError for non-tensor values or non-string metadata, before anything is written.
  */
-export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, path: string,
-  metadata?: Record<string, string>): void {
+export function saveSafetensors(
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  path: string,
+  metadata?: Record<string, string>,
+): void {
   const fn = 'torch.saveSafetensors';
   const { header, order } = prepareSafetensors(fn, tensors, metadata);
   atomicWrite(fn, path, (sink) => writeSafetensors(sink, header, order));
@@ -158,11 +178,18 @@ export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Te
  * @example model.loadStateDict(torch.loadSafetensors('model.safetensors'))
  * @throws Error `torch.loadSafetensors: <problem> (file: ...)` for unreadable or malformed files.
  */
-export function loadSafetensors(file: string | Uint8Array, opts?: LoadSafetensorsOptions & { withMetadata?: false }): Record<string, Tensor>;
-export function loadSafetensors(file: string | Uint8Array, opts: LoadSafetensorsOptions & { withMetadata: true }):
-  { tensors: Record<string, Tensor>; metadata: Record<string, string> | null };
-export function loadSafetensors(file: string | Uint8Array, opts?: LoadSafetensorsOptions):
-  Record<string, Tensor> | { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
+export function loadSafetensors(
+  file: string | Uint8Array,
+  opts?: LoadSafetensorsOptions & { withMetadata?: false },
+): Record<string, Tensor>;
+export function loadSafetensors(
+  file: string | Uint8Array,
+  opts: LoadSafetensorsOptions & { withMetadata: true },
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> | null };
+export function loadSafetensors(
+  file: string | Uint8Array,
+  opts?: LoadSafetensorsOptions,
+): Record<string, Tensor> | { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
   const fn = 'torch.loadSafetensors';
   const o = checkOptions<LoadSafetensorsOptions>(fn, opts);
   const device = o.device === undefined ? undefined : checkDevice(fn, o.device);

@@ -27,10 +27,18 @@ export interface ByteSource {
 const MAX_READ_CHUNK = 1 << 30;
 
 function checkRange(size: number, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size)
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  )
     bad(`a read of ${length} bytes at offset ${offset} falls outside the ${size}-byte file`);
   if (length > bufferConstants.MAX_LENGTH)
-    bad(`a record of ${length} bytes is larger than the largest buffer Node can allocate (${bufferConstants.MAX_LENGTH} bytes)`);
+    bad(
+      `a record of ${length} bytes is larger than the largest buffer Node can allocate (${bufferConstants.MAX_LENGTH} bytes)`,
+    );
 }
 
 export class FileSource implements ByteSource {
@@ -76,9 +84,11 @@ export class BufferSource implements ByteSource {
   }
   read(offset: number, length: number): Buffer {
     checkRange(this.size, offset, length);
-    return Buffer.from(this.data.buffer, this.data.byteOffset + offset, length);  // a view: nobody writes to it
+    return Buffer.from(this.data.buffer, this.data.byteOffset + offset, length); // a view: nobody writes to it
   }
-  close(): void { /* nothing to release */ }
+  close(): void {
+    /* nothing to release */
+  }
 }
 
 /** Sequential writes, small ones coalesced; tracks the offset for the zip writer. */
@@ -179,7 +189,10 @@ export const TEMP_RE = /\.tmp-\d+-[0-9a-f]{12}$/;
  * One file-system call of the atomic-write protocol, runnable blocking (`sync`, for torch.save)
  * or on the libuv pool (`async`, for torch.saveAsync), so that both run the same protocol.
  */
-interface IoStep { sync(): unknown; async(): Promise<unknown> }
+interface IoStep {
+  sync(): unknown;
+  async(): Promise<unknown>;
+}
 type Io<T> = Generator<IoStep, T, unknown>;
 
 function* io<T>(sync: () => T, async: () => Promise<T>): Io<T> {
@@ -252,18 +265,27 @@ export type WriteFn = (sink: ByteSink) => Iterable<unknown> | void;
  */
 function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void> {
   if (typeof target !== 'string' || target === '')
-    throw new TypeError(`${fn}: expected path to be a non-empty string, got ${target === '' ? 'an empty string' : typeof target}`);
+    throw new TypeError(
+      `${fn}: expected path to be a non-empty string, got ${target === '' ? 'an empty string' : typeof target}`,
+    );
   let real = target;
   let mode: number | undefined;
   let lst: fs.Stats | undefined;
   try {
-    lst = yield* io(() => fs.lstatSync(target), () => fsp.lstat(target));
+    lst = yield* io(
+      () => fs.lstatSync(target),
+      () => fsp.lstat(target),
+    );
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapIo(fn, target, e);
   }
   if (lst !== undefined) {
     try {
-      if (lst.isSymbolicLink()) real = yield* io(() => fs.realpathSync(target), () => fsp.realpath(target));
+      if (lst.isSymbolicLink())
+        real = yield* io(
+          () => fs.realpathSync(target),
+          () => fsp.realpath(target),
+        );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT')
         throw new Error(`${fn}: cannot write '${target}': it is a dangling symbolic link (its target does not exist)`);
@@ -271,74 +293,149 @@ function* atomicWriteSteps(fn: string, target: string, write: WriteFn): Io<void>
     }
     let st: fs.Stats;
     try {
-      st = yield* io(() => fs.statSync(real), () => fsp.stat(real));
+      st = yield* io(
+        () => fs.statSync(real),
+        () => fsp.stat(real),
+      );
     } catch (e) {
       throw wrapIo(fn, target, e);
     }
     checkRegular(fn, target, real, st);
     try {
-      yield* io(() => fs.accessSync(real, fs.constants.W_OK), () => fsp.access(real, fs.constants.W_OK));
+      yield* io(
+        () => fs.accessSync(real, fs.constants.W_OK),
+        () => fsp.access(real, fs.constants.W_OK),
+      );
     } catch (e) {
       throw wrapIo(fn, target, e);
     }
     checkWritable(fn, target, st);
     mode = st.mode & 0o7777;
   }
-  const tmp = path.join(path.dirname(real), `${path.basename(real)}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(real),
+    `${path.basename(real)}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`,
+  );
   let file: OpenFile | null = null;
   try {
-    const f: OpenFile = yield* io<OpenFile>(() => fs.openSync(tmp, 'wx', 0o666), () => fsp.open(tmp, 'wx', 0o666));
+    const f: OpenFile = yield* io<OpenFile>(
+      () => fs.openSync(tmp, 'wx', 0o666),
+      () => fsp.open(tmp, 'wx', 0o666),
+    );
     file = f;
-    if (mode !== undefined) { const m = mode; yield* io(() => fs.fchmodSync(fdOf(f), m), () => handleOf(f).chmod(m)); }
+    if (mode !== undefined) {
+      const m = mode;
+      yield* io(
+        () => fs.fchmodSync(fdOf(f), m),
+        () => handleOf(f).chmod(m),
+      );
+    }
     const queue: Uint8Array[] = [];
     const sink = new BufferedSink((bytes) => queue.push(bytes));
     function* drain(): Io<void> {
       for (let chunk = queue.shift(); chunk !== undefined; chunk = queue.shift()) {
         const c = chunk;
-        yield* io(() => writeAll(fdOf(f), c), () => writeAllAsync(handleOf(f), c));
+        yield* io(
+          () => writeAll(fdOf(f), c),
+          () => writeAllAsync(handleOf(f), c),
+        );
       }
     }
     const records = write(sink);
     if (records) for (const _ of records) yield* drain();
     sink.flush();
     yield* drain();
-    yield* io(() => fs.fsyncSync(fdOf(f)), () => handleOf(f).sync());
+    yield* io(
+      () => fs.fsyncSync(fdOf(f)),
+      () => handleOf(f).sync(),
+    );
     file = null;
-    yield* io(() => fs.closeSync(fdOf(f)), () => handleOf(f).close());
+    yield* io(
+      () => fs.closeSync(fdOf(f)),
+      () => handleOf(f).close(),
+    );
     // Checked again just before the rename: the target may have been replaced during the write.
     let now: fs.Stats | undefined;
     try {
-      now = yield* io(() => fs.lstatSync(real), () => fsp.lstat(real));
+      now = yield* io(
+        () => fs.lstatSync(real),
+        () => fsp.lstat(real),
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (now !== undefined) checkRegular(fn, target, real, now);
-    yield* io(() => fs.renameSync(tmp, real), () => fsp.rename(tmp, real));
+    yield* io(
+      () => fs.renameSync(tmp, real),
+      () => fsp.rename(tmp, real),
+    );
   } catch (e) {
     const f = file;
-    if (f !== null) try { yield* io(() => fs.closeSync(fdOf(f)), () => handleOf(f).close()); } catch { /* already failing */ }
-    try { yield* io(() => fs.unlinkSync(tmp), () => fsp.unlink(tmp)); } catch { /* never created, or already gone */ }
+    if (f !== null)
+      try {
+        yield* io(
+          () => fs.closeSync(fdOf(f)),
+          () => handleOf(f).close(),
+        );
+      } catch {
+        /* already failing */
+      }
+    try {
+      yield* io(
+        () => fs.unlinkSync(tmp),
+        () => fsp.unlink(tmp),
+      );
+    } catch {
+      /* never created, or already gone */
+    }
     throw wrapIo(fn, target, e);
   }
   // Make the rename itself durable (best effort: not every platform can fsync a directory).
   const dir = path.dirname(real);
   try {
-    const d: OpenFile = yield* io<OpenFile>(() => fs.openSync(dir, 'r'), () => fsp.open(dir, 'r'));
-    try { yield* io(() => fs.fsyncSync(fdOf(d)), () => handleOf(d).sync()); } finally { yield* io(() => fs.closeSync(fdOf(d)), () => handleOf(d).close()); }
-  } catch { /* ignore */ }
+    const d: OpenFile = yield* io<OpenFile>(
+      () => fs.openSync(dir, 'r'),
+      () => fsp.open(dir, 'r'),
+    );
+    try {
+      yield* io(
+        () => fs.fsyncSync(fdOf(d)),
+        () => handleOf(d).sync(),
+      );
+    } finally {
+      yield* io(
+        () => fs.closeSync(fdOf(d)),
+        () => handleOf(d).close(),
+      );
+    }
+  } catch {
+    /* ignore */
+  }
   // Temp files of earlier writes of this target whose writer was killed: removed once their
   // process is gone (a live pid, ours or another's, is left alone; best effort).
   try {
     const base = path.basename(real);
-    const names = yield* io(() => fs.readdirSync(dir), () => fsp.readdir(dir));
+    const names = yield* io(
+      () => fs.readdirSync(dir),
+      () => fsp.readdir(dir),
+    );
     for (const name of names) {
       if (!name.startsWith(`${base}.tmp-`)) continue;
       const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(base.length + 5));
       if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
       const stale = path.join(dir, name);
-      try { yield* io(() => fs.unlinkSync(stale), () => fsp.unlink(stale)); } catch { /* gone already */ }
+      try {
+        yield* io(
+          () => fs.unlinkSync(stale),
+          () => fsp.unlink(stale),
+        );
+      } catch {
+        /* gone already */
+      }
     }
-  } catch { /* ignore */ }
+  } catch {
+    /* ignore */
+  }
 }
 
 /** What a file-system entry is, for messages. */
@@ -356,7 +453,9 @@ function kindOf(st: fs.Stats): string {
 function checkRegular(fn: string, target: string, real: string, st: fs.Stats): void {
   if (st.isFile()) return;
   const via = real !== target ? ` (through a symbolic link to '${real}')` : '';
-  throw new Error(`${fn}: cannot write '${target}': it is ${kindOf(st)}${via}; only a regular file or a new path can be saved to`);
+  throw new Error(
+    `${fn}: cannot write '${target}': it is ${kindOf(st)}${via}; only a regular file or a new path can be saved to`,
+  );
 }
 
 /**
@@ -365,9 +464,16 @@ function checkRegular(fn: string, target: string, real: string, st: fs.Stats): v
  * ordinary user; root passes `access` whatever the mode, so for root a file with no write bit for
  * anyone is refused too: a read-only checkpoint is protected the same way for every user.
  */
-export function checkWritable(fn: string, target: string, st: { mode: number }, uid: number | undefined = process.getuid?.()): void {
+export function checkWritable(
+  fn: string,
+  target: string,
+  st: { mode: number },
+  uid: number | undefined = process.getuid?.(),
+): void {
   if (uid === 0 && (st.mode & 0o222) === 0) {
-    const err = new Error(`${fn}: cannot write '${target}': the file is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`);
+    const err = new Error(
+      `${fn}: cannot write '${target}': the file is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`,
+    );
     (err as NodeJS.ErrnoException).code = 'EACCES';
     throw err;
   }
@@ -411,7 +517,8 @@ function cannotRead(fn: string, file: string, e: unknown): Error {
 /** The arguments a source can come from: a non-empty path or the bytes themselves. */
 function checkSourceArg(fn: string, file: unknown): string | Uint8Array {
   if (typeof file === 'string') {
-    if (file === '') throw new TypeError(`${fn}: expected path to be a non-empty string or a Uint8Array, got an empty string`);
+    if (file === '')
+      throw new TypeError(`${fn}: expected path to be a non-empty string or a Uint8Array, got an empty string`);
     return file;
   }
   if (file instanceof Uint8Array) return file;
@@ -419,7 +526,10 @@ function checkSourceArg(fn: string, file: unknown): string | Uint8Array {
   throw new TypeError(`${fn}: expected path to be a string or a Uint8Array, got ${got}`);
 }
 
-const bufferSource = (b: Uint8Array) => ({ src: new BufferSource(b) as ByteSource, name: `a buffer of ${b.byteLength} bytes` });
+const bufferSource = (b: Uint8Array) => ({
+  src: new BufferSource(b) as ByteSource,
+  name: `a buffer of ${b.byteLength} bytes`,
+});
 
 /** A source for a path or a buffer, with the file named in errors; `describe` for messages. */
 export function openSource(fn: string, file: unknown): { src: ByteSource; name: string } {
@@ -451,7 +561,7 @@ export async function openSourceAsync(fn: string, file: unknown): Promise<{ src:
       if (st.size > bufferConstants.MAX_LENGTH)
         bad(`the file (${st.size} bytes) is larger than the largest buffer Node can allocate; use the blocking load`);
       data = Buffer.allocUnsafe(st.size);
-      for (let done = 0; done < st.size;) {
+      for (let done = 0; done < st.size; ) {
         const { bytesRead } = await fh.read(data, done, Math.min(st.size - done, MAX_READ_CHUNK), done);
         if (bytesRead === 0) bad(`unexpected end of file at byte ${done} (was the file truncated while being read?)`);
         done += bytesRead;

@@ -17,7 +17,10 @@ import { bad } from './io';
 
 /** A resolved GLOBAL: the allow-listed callable (`call`), or a marker such as a storage type. */
 export class PyGlobal {
-  constructor(readonly qualname: string, readonly call?: (args: readonly unknown[]) => unknown) {}
+  constructor(
+    readonly qualname: string,
+    readonly call?: (args: readonly unknown[]) => unknown,
+  ) {}
 }
 
 export interface UnpickleOptions {
@@ -35,21 +38,77 @@ const MAX_LONG_BYTES = 1024;
 export const REFUSED_HINT = 'only tensors, numbers, strings, lists, tuples and dicts are supported';
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT',
-  0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID',
-  0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
-  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET',
-  0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
-  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL',
-  0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
-const utf8 = new TextDecoder('utf-8');  // lenient: Python writes lone surrogates with 'surrogatepass'
+const utf8 = new TextDecoder('utf-8'); // lenient: Python writes lone surrogates with 'surrogatepass'
 const latin1 = new TextDecoder('latin1');
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
@@ -89,7 +148,7 @@ export function encodeLong(x: bigint): Uint8Array {
     const byte = Number(v & 0xffn);
     out.push(byte);
     v >>= 8n;
-    if ((v === 0n && !(byte & 0x80)) || (v === -1n && (byte & 0x80))) break;
+    if ((v === 0n && !(byte & 0x80)) || (v === -1n && byte & 0x80)) break;
   }
   return Uint8Array.from(out);
 }
@@ -100,7 +159,8 @@ export function encodeLong(x: bigint): Uint8Array {
 const HASHABLE_TUPLES = new WeakSet<object>();
 
 function hashableKey(k: unknown, depth = 0): boolean {
-  if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return true;
+  if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean')
+    return true;
   if (depth > MAX_DEPTH) bad(`data.pkl: a dict key nests deeper than ${MAX_DEPTH} levels`);
   if (!isTuple(k)) return false;
   if (HASHABLE_TUPLES.has(k)) return true;
@@ -127,10 +187,28 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   const need = (k: number): void => {
     if (k > n - pos) fail(`truncated: needs ${k} more bytes, ${n - pos} left`);
   };
-  const u8 = (): number => { need(1); return data[pos++]; };
-  const u16 = (): number => { need(2); const v = view.getUint16(pos, true); pos += 2; return v; };
-  const u32 = (): number => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
-  const i32 = (): number => { need(4); const v = view.getInt32(pos, true); pos += 4; return v; };
+  const u8 = (): number => {
+    need(1);
+    return data[pos++];
+  };
+  const u16 = (): number => {
+    need(2);
+    const v = view.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = view.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = (): number => {
+    need(4);
+    const v = view.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
   const u64 = (): number => {
     need(8);
     const v = view.getBigUint64(pos, true);
@@ -138,7 +216,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
     if (v > BigInt(n)) fail(`declares ${v} bytes, more than the ${n}-byte pickle holds`);
     return Number(v);
   };
-  const bytes = (len: number): Uint8Array => { need(len); const b = data.subarray(pos, pos + len); pos += len; return b; };
+  const bytes = (len: number): Uint8Array => {
+    need(len);
+    const b = data.subarray(pos, pos + len);
+    pos += len;
+    return b;
+  };
   const line = (): string => {
     const end = data.indexOf(0x0a, pos);
     if (end < 0 || end - pos > 256) fail('malformed line (no newline within 256 bytes)');
@@ -146,7 +229,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
     pos = end + 1;
     return s;
   };
-  const push = (v: unknown): void => { stack.push(v); };
+  const push = (v: unknown): void => {
+    stack.push(v);
+  };
   const pop = (): unknown => {
     if (stack.length === 0) fail('stack underflow');
     return stack.pop();
@@ -176,62 +261,138 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   };
 
   for (;;) {
-    if (pos >= n) { opPos = pos; op = -1; fail('ends without a STOP opcode'); }
+    if (pos >= n) {
+      opPos = pos;
+      op = -1;
+      fail('ends without a STOP opcode');
+    }
     opPos = pos;
     op = data[pos++];
     switch (op) {
-      case 0x80: {  // PROTO
+      case 0x80: {
+        // PROTO
         const p = u8();
         if (p > 5) fail(`unsupported pickle protocol ${p}`);
         break;
       }
-      case 0x95: u64(); break;  // FRAME (a framing hint; the lengths are checked per opcode)
-      case 0x28: metastack.push(stack); stack = []; break;  // MARK
-      case 0x2e: {  // STOP
+      case 0x95:
+        u64();
+        break; // FRAME (a framing hint; the lengths are checked per opcode)
+      case 0x28:
+        metastack.push(stack);
+        stack = [];
+        break; // MARK
+      case 0x2e: {
+        // STOP
         const v = pop();
         if (stack.length !== 0 || metastack.length !== 0) fail('values left on the stack at STOP');
         if (pos !== n) fail(`${n - pos} bytes after STOP`);
         return v;
       }
-      case 0x30: if (stack.length) stack.pop(); else popMark(); break;  // POP
-      case 0x31: popMark(); break;  // POP_MARK
-      case 0x32: push(top()); break;  // DUP
-      case 0x4e: push(null); break;
-      case 0x88: push(true); break;
-      case 0x89: push(false); break;
-      case 0x4a: push(i32()); break;  // BININT
-      case 0x4b: push(u8()); break;  // BININT1
-      case 0x4d: push(u16()); break;  // BININT2
-      case 0x8a: push(decodeLong(bytes(u8()))); break;  // LONG1
-      case 0x8b: {  // LONG4
+      case 0x30:
+        if (stack.length) stack.pop();
+        else popMark();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        push(top());
+        break; // DUP
+      case 0x4e:
+        push(null);
+        break;
+      case 0x88:
+        push(true);
+        break;
+      case 0x89:
+        push(false);
+        break;
+      case 0x4a:
+        push(i32());
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a:
+        push(decodeLong(bytes(u8())));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         const len = i32();
         if (len < 0 || len > MAX_LONG_BYTES) fail(`integer of ${len} bytes is out of range`);
         push(decodeLong(bytes(len)));
         break;
       }
-      case 0x47: need(8); push(view.getFloat64(pos, false)); pos += 8; break;  // BINFLOAT
-      case 0x58: push(utf8.decode(bytes(u32()))); break;  // BINUNICODE
-      case 0x8c: push(utf8.decode(bytes(u8()))); break;  // SHORT_BINUNICODE
-      case 0x8d: push(utf8.decode(bytes(u64()))); break;  // BINUNICODE8
-      case 0x55: push(latin1.decode(bytes(u8()))); break;  // SHORT_BINSTRING (Python 2 str)
-      case 0x54: {  // BINSTRING
+      case 0x47:
+        need(8);
+        push(view.getFloat64(pos, false));
+        pos += 8;
+        break; // BINFLOAT
+      case 0x58:
+        push(utf8.decode(bytes(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        push(utf8.decode(bytes(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(utf8.decode(bytes(u64())));
+        break; // BINUNICODE8
+      case 0x55:
+        push(latin1.decode(bytes(u8())));
+        break; // SHORT_BINSTRING (Python 2 str)
+      case 0x54: {
+        // BINSTRING
         const len = i32();
         if (len < 0) fail('negative length');
         push(latin1.decode(bytes(len)));
         break;
       }
-      case 0x43: push(Uint8Array.from(bytes(u8()))); break;  // SHORT_BINBYTES
-      case 0x42: push(Uint8Array.from(bytes(u32()))); break;  // BINBYTES
-      case 0x8e: push(Uint8Array.from(bytes(u64()))); break;  // BINBYTES8
-      case 0x7d: push(new Map()); break;  // EMPTY_DICT
-      case 0x5d: push([]); break;  // EMPTY_LIST
-      case 0x29: push(Object.freeze([])); break;  // EMPTY_TUPLE
-      case 0x74: push(Object.freeze(popMark())); break;  // TUPLE
-      case 0x85: push(Object.freeze([pop()])); break;  // TUPLE1
-      case 0x86: { const b = pop(), a = pop(); push(Object.freeze([a, b])); break; }  // TUPLE2
-      case 0x87: { const c = pop(), b = pop(), a = pop(); push(Object.freeze([a, b, c])); break; }  // TUPLE3
-      case 0x6c: push(popMark()); break;  // LIST
-      case 0x64: {  // DICT
+      case 0x43:
+        push(Uint8Array.from(bytes(u8())));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        push(Uint8Array.from(bytes(u32())));
+        break; // BINBYTES
+      case 0x8e:
+        push(Uint8Array.from(bytes(u64())));
+        break; // BINBYTES8
+      case 0x7d:
+        push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        push(Object.freeze([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        push(Object.freeze(popMark()));
+        break; // TUPLE
+      case 0x85:
+        push(Object.freeze([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop(),
+          a = pop();
+        push(Object.freeze([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop(),
+          b = pop(),
+          a = pop();
+        push(Object.freeze([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x6c:
+        push(popMark());
+        break; // LIST
+      case 0x64: {
+        // DICT
         const items = popMark();
         if (items.length % 2) fail('odd number of items');
         const d = new Map();
@@ -239,68 +400,99 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         push(d);
         break;
       }
-      case 0x61: {  // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         const list = top();
         if (!isList(list)) fail(`cannot append to ${kindOf(list)}`);
         (list as unknown[]).push(v);
         break;
       }
-      case 0x65: {  // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         const list = top();
         if (!isList(list)) fail(`cannot append to ${kindOf(list)}`);
         for (const v of items) (list as unknown[]).push(v);
         break;
       }
-      case 0x73: { const v = pop(), k = pop(); setItem(top(), k, v); break; }  // SETITEM
-      case 0x75: {  // SETITEMS
+      case 0x73: {
+        const v = pop(),
+          k = pop();
+        setItem(top(), k, v);
+        break;
+      } // SETITEM
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) fail('odd number of items');
         const d = top();
         for (let i = 0; i < items.length; i += 2) setItem(d, items[i], items[i + 1]);
         break;
       }
-      case 0x71: memo.set(u8(), top()); break;  // BINPUT
-      case 0x72: memo.set(u32(), top()); break;  // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break;  // MEMOIZE
-      case 0x68: case 0x6a: {  // BINGET, LONG_BINGET
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: {
+        // BINGET, LONG_BINGET
         const i = op === 0x68 ? u8() : u32();
         if (!memo.has(i)) fail(`memo entry ${i} is not defined`);
         push(memo.get(i));
         break;
       }
-      case 0x63: { const module = line(); const name = line(); push(global(module, name)); break; }  // GLOBAL
-      case 0x93: {  // STACK_GLOBAL
-        const name = pop(), module = pop();
+      case 0x63: {
+        const module = line();
+        const name = line();
+        push(global(module, name));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop(),
+          module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('expects two strings');
         push(global(module as string, name as string));
         break;
       }
-      case 0x52: {  // REDUCE
-        const args = pop(), fn = pop();
+      case 0x52: {
+        // REDUCE
+        const args = pop(),
+          fn = pop();
         if (!(fn instanceof PyGlobal) || fn.call === undefined) fail(`cannot call ${kindOf(fn)}`);
         if (!isTuple(args)) fail(`arguments must be a tuple, got ${kindOf(args)}`);
         push((fn as PyGlobal).call!(args as readonly unknown[]));
         break;
       }
-      case 0x62: {  // BUILD: only the attributes PyTorch sets on an OrderedDict (_metadata), ignored
+      case 0x62: {
+        // BUILD: only the attributes PyTorch sets on an OrderedDict (_metadata), ignored
         const state = pop();
         const target = top();
         if (!(target instanceof Map)) fail(`cannot set the state of ${kindOf(target)}`);
         if (state !== null && !(state instanceof Map) && !isTuple(state)) fail(`unexpected state (${kindOf(state)})`);
         break;
       }
-      case 0x51: push(opts.persistentLoad(pop())); break;  // BINPERSID
+      case 0x51:
+        push(opts.persistentLoad(pop()));
+        break; // BINPERSID
       default:
-        fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}` +
-          (op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : ''));
+        fail(
+          `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}` +
+            (op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : ''),
+        );
     }
   }
 }
 
 function setOwn(obj: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
   else obj[k] = v;
 }
 
@@ -324,7 +516,11 @@ export function toJS(root: unknown, leaf: (v: object) => boolean): unknown {
     }
     if (v instanceof Map) {
       let allStrings = true;
-      for (const k of v.keys()) if (typeof k !== 'string') { allStrings = false; break; }
+      for (const k of v.keys())
+        if (typeof k !== 'string') {
+          allStrings = false;
+          break;
+        }
       if (allStrings) {
         const obj: Record<string, unknown> = {};
         done.set(v, obj);
@@ -336,7 +532,8 @@ export function toJS(root: unknown, leaf: (v: object) => boolean): unknown {
       for (const [k, x] of v) m.set(conv(k, depth + 1), conv(x, depth + 1));
       return m;
     }
-    if (v instanceof PyGlobal) bad(`data.pkl: the checkpoint holds the bare global '${v.qualname}' as a value (${REFUSED_HINT})`);
+    if (v instanceof PyGlobal)
+      bad(`data.pkl: the checkpoint holds the bare global '${v.qualname}' as a value (${REFUSED_HINT})`);
     return bad(`data.pkl: the checkpoint holds ${kindOf(v)} outside a tensor (${REFUSED_HINT})`);
   };
   return conv(root, 0);
@@ -354,13 +551,38 @@ class ByteBuilder {
     this.buf.copy(next, 0, 0, this.length);
     this.buf = next;
   }
-  byte(b: number): void { this.reserve(1); this.buf[this.length++] = b; }
-  u16(v: number): void { this.reserve(2); this.buf.writeUInt16LE(v, this.length); this.length += 2; }
-  u32(v: number): void { this.reserve(4); this.buf.writeUInt32LE(v, this.length); this.length += 4; }
-  i32(v: number): void { this.reserve(4); this.buf.writeInt32LE(v, this.length); this.length += 4; }
-  f64be(v: number): void { this.reserve(8); this.buf.writeDoubleBE(v, this.length); this.length += 8; }
-  bytes(b: Uint8Array): void { this.reserve(b.length); this.buf.set(b, this.length); this.length += b.length; }
-  result(): Buffer { return this.buf.subarray(0, this.length); }
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = b;
+  }
+  u16(v: number): void {
+    this.reserve(2);
+    this.buf.writeUInt16LE(v, this.length);
+    this.length += 2;
+  }
+  u32(v: number): void {
+    this.reserve(4);
+    this.buf.writeUInt32LE(v, this.length);
+    this.length += 4;
+  }
+  i32(v: number): void {
+    this.reserve(4);
+    this.buf.writeInt32LE(v, this.length);
+    this.length += 4;
+  }
+  f64be(v: number): void {
+    this.reserve(8);
+    this.buf.writeDoubleBE(v, this.length);
+    this.length += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  result(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 export interface PickleHooks {
@@ -397,7 +619,10 @@ export class Pickler {
   private readonly globals = new Map<string, number>();
   private nextMemo = 0;
 
-  constructor(private readonly fn: string, private readonly hooks: PickleHooks) {
+  constructor(
+    private readonly fn: string,
+    private readonly hooks: PickleHooks,
+  ) {
     this.out.byte(0x80);
     this.out.byte(2);
   }
@@ -410,19 +635,36 @@ export class Pickler {
   }
 
   // ---- opcodes the hooks use ----
-  mark(): void { this.out.byte(0x28); }
-  tuple(): void { this.out.byte(0x74); }
-  emptyTuple(): void { this.out.byte(0x29); }
-  reduce(): void { this.out.byte(0x52); }
-  binpersid(): void { this.out.byte(0x51); }
-  none(): void { this.out.byte(0x4e); }
-  bool(b: boolean): void { this.out.byte(b ? 0x88 : 0x89); }
+  mark(): void {
+    this.out.byte(0x28);
+  }
+  tuple(): void {
+    this.out.byte(0x74);
+  }
+  emptyTuple(): void {
+    this.out.byte(0x29);
+  }
+  reduce(): void {
+    this.out.byte(0x52);
+  }
+  binpersid(): void {
+    this.out.byte(0x51);
+  }
+  none(): void {
+    this.out.byte(0x4e);
+  }
+  bool(b: boolean): void {
+    this.out.byte(b ? 0x88 : 0x89);
+  }
 
   /** GLOBAL `module name`, memoized so each global is written once. */
   global(module: string, name: string): void {
     const key = `${module}\n${name}`;
     const i = this.globals.get(key);
-    if (i !== undefined) { this.get(i); return; }
+    if (i !== undefined) {
+      this.get(i);
+      return;
+    }
     this.out.byte(0x63);
     this.out.bytes(Buffer.from(`${module}\n${name}\n`, 'latin1'));
     this.globals.set(key, this.put());
@@ -430,12 +672,30 @@ export class Pickler {
 
   int(v: number | bigint): void {
     if (typeof v === 'number' && Number.isSafeInteger(v)) {
-      if (v >= 0 && v < 0x100) { this.out.byte(0x4b); this.out.byte(v); return; }
-      if (v >= 0 && v < 0x10000) { this.out.byte(0x4d); this.out.u16(v); return; }
-      if (v >= -0x80000000 && v < 0x80000000) { this.out.byte(0x4a); this.out.i32(v); return; }
+      if (v >= 0 && v < 0x100) {
+        this.out.byte(0x4b);
+        this.out.byte(v);
+        return;
+      }
+      if (v >= 0 && v < 0x10000) {
+        this.out.byte(0x4d);
+        this.out.u16(v);
+        return;
+      }
+      if (v >= -0x80000000 && v < 0x80000000) {
+        this.out.byte(0x4a);
+        this.out.i32(v);
+        return;
+      }
     }
     const b = encodeLong(BigInt(v));
-    if (b.length < 0x100) { this.out.byte(0x8a); this.out.byte(b.length); } else { this.out.byte(0x8b); this.out.i32(b.length); }
+    if (b.length < 0x100) {
+      this.out.byte(0x8a);
+      this.out.byte(b.length);
+    } else {
+      this.out.byte(0x8b);
+      this.out.i32(b.length);
+    }
     this.out.bytes(b);
   }
 
@@ -445,7 +705,8 @@ export class Pickler {
   }
 
   str(s: string, path = 'obj'): void {
-    if (!isWellFormed(s)) throw new TypeError(`${this.fn}: the string at ${path} has a lone surrogate and cannot be encoded as UTF-8`);
+    if (!isWellFormed(s))
+      throw new TypeError(`${this.fn}: the string at ${path} has a lone surrogate and cannot be encoded as UTF-8`);
     const b = Buffer.from(s, 'utf8');
     this.out.byte(0x58);
     this.out.u32(b.length);
@@ -459,30 +720,58 @@ export class Pickler {
 
   private put(): number {
     const i = this.nextMemo++;
-    if (i < 0x100) { this.out.byte(0x71); this.out.byte(i); } else { this.out.byte(0x72); this.out.u32(i); }
+    if (i < 0x100) {
+      this.out.byte(0x71);
+      this.out.byte(i);
+    } else {
+      this.out.byte(0x72);
+      this.out.u32(i);
+    }
     return i;
   }
 
   private get(i: number): void {
-    if (i < 0x100) { this.out.byte(0x68); this.out.byte(i); } else { this.out.byte(0x6a); this.out.u32(i); }
+    if (i < 0x100) {
+      this.out.byte(0x68);
+      this.out.byte(i);
+    } else {
+      this.out.byte(0x6a);
+      this.out.u32(i);
+    }
   }
 
   /** Any supported value. */
   value(v: unknown, path: string, depth: number): void {
     switch (typeof v) {
-      case 'boolean': this.bool(v); return;
-      case 'bigint': this.int(v); return;
-      case 'number':
-        if (Number.isSafeInteger(v) && !Object.is(v, -0)) this.int(v); else this.float(v);
+      case 'boolean':
+        this.bool(v);
         return;
-      case 'string': this.str(v, path); return;
-      case 'undefined': throw new TypeError(`${this.fn}: cannot save undefined at ${path} (use null for None)`);
-      case 'object': break;
-      default: throw new TypeError(`${this.fn}: cannot save ${describe(v)} at ${path}`);
+      case 'bigint':
+        this.int(v);
+        return;
+      case 'number':
+        if (Number.isSafeInteger(v) && !Object.is(v, -0)) this.int(v);
+        else this.float(v);
+        return;
+      case 'string':
+        this.str(v, path);
+        return;
+      case 'undefined':
+        throw new TypeError(`${this.fn}: cannot save undefined at ${path} (use null for None)`);
+      case 'object':
+        break;
+      default:
+        throw new TypeError(`${this.fn}: cannot save ${describe(v)} at ${path}`);
     }
-    if (v === null) { this.none(); return; }
+    if (v === null) {
+      this.none();
+      return;
+    }
     const seen = this.memo.get(v);
-    if (seen !== undefined) { this.get(seen); return; }
+    if (seen !== undefined) {
+      this.get(seen);
+      return;
+    }
     if (depth > MAX_DEPTH) throw new RangeError(`${this.fn}: values nest deeper than ${MAX_DEPTH} levels at ${path}`);
     if (this.hooks.special(this, v, path)) return;
     if (v instanceof Uint8Array && (v.constructor === Uint8Array || Buffer.isBuffer(v))) {
@@ -493,13 +782,15 @@ export class Pickler {
       this.global('_codecs', 'encode');
       this.str(Buffer.from(b).toString('latin1'), path);
       this.str('latin1', path);
-      this.out.byte(0x86);  // TUPLE2
+      this.out.byte(0x86); // TUPLE2
       this.reduce();
       this.memoize(v);
       return;
     }
     if (ArrayBuffer.isView(v))
-      throw new TypeError(`${this.fn}: cannot save ${describe(v)} at ${path} (make it a tensor with torch.tensor(...), or a Uint8Array for bytes)`);
+      throw new TypeError(
+        `${this.fn}: cannot save ${describe(v)} at ${path} (make it a tensor with torch.tensor(...), or a Uint8Array for bytes)`,
+      );
     if (Array.isArray(v)) {
       this.out.byte(0x5d);
       this.memoize(v);
@@ -529,8 +820,10 @@ export class Pickler {
       return;
     }
     const hasState = typeof (v as { stateDict?: unknown }).stateDict === 'function';
-    throw new TypeError(`${this.fn}: cannot save ${describe(v)} at ${path} (supported: tensors, numbers, bigints, ` +
-      `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hasState ? '; for a module or an optimizer, save its stateDict()' : ''})`);
+    throw new TypeError(
+      `${this.fn}: cannot save ${describe(v)} at ${path} (supported: tensors, numbers, bigints, ` +
+        `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hasState ? '; for a module or an optimizer, save its stateDict()' : ''})`,
+    );
   }
 
   private items(entries: [unknown, unknown][], path: string, depth: number, fromMap: boolean): void {
@@ -539,13 +832,17 @@ export class Pickler {
       for (let j = i; j < Math.min(entries.length, i + 1000); j++) {
         const [k, x] = entries[j];
         let sub: string;
-        if (typeof k === 'string') { this.str(k, `a key of ${path}`); sub = fromMap ? `${path}.get(${JSON.stringify(k)})` : childPath(path, k); }
-        else if (k === null || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') {
+        if (typeof k === 'string') {
+          this.str(k, `a key of ${path}`);
+          sub = fromMap ? `${path}.get(${JSON.stringify(k)})` : childPath(path, k);
+        } else if (k === null || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') {
           this.value(k, path, depth + 1);
           sub = `${path}.get(${String(k)})`;
         } else {
-          throw new TypeError(`${this.fn}: cannot save a Map key that is ${describe(k)} at ${path} ` +
-            '(keys must be strings, numbers, bigints, booleans or null)');
+          throw new TypeError(
+            `${this.fn}: cannot save a Map key that is ${describe(k)} at ${path} ` +
+              '(keys must be strings, numbers, bigints, booleans or null)',
+          );
         }
         this.value(x, sub, depth + 1);
       }

@@ -16,10 +16,25 @@ export const MAX_PICKLE_NESTING = 1000;
 /** Bracket nesting allowed in TorchScript code (Python's own parser stops at 200). */
 export const MAX_CODE_NESTING = 500;
 
-const NO_ARG = new Set([0x28, 0x2e, 0x30, 0x31, 0x32, 0x4e, 0x7d, 0x61, 0x62, 0x64, 0x5d, 0x65, 0x6c, 0x29, 0x73, 0x74,
-  0x75, 0x52, 0x51, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x6f, 0x97, 0x98]);
-const FIXED: Record<number, number> = { 0x4b: 1, 0x68: 1, 0x71: 1, 0x80: 1, 0x82: 1, 0x4d: 2, 0x83: 2, 0x4a: 4, 0x6a: 4,
-  0x72: 4, 0x84: 4, 0x47: 8, 0x95: 8 };
+const NO_ARG = new Set([
+  0x28, 0x2e, 0x30, 0x31, 0x32, 0x4e, 0x7d, 0x61, 0x62, 0x64, 0x5d, 0x65, 0x6c, 0x29, 0x73, 0x74, 0x75, 0x52, 0x51,
+  0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x6f, 0x97, 0x98,
+]);
+const FIXED: Record<number, number> = {
+  0x4b: 1,
+  0x68: 1,
+  0x71: 1,
+  0x80: 1,
+  0x82: 1,
+  0x4d: 2,
+  0x83: 2,
+  0x4a: 4,
+  0x6a: 4,
+  0x72: 4,
+  0x84: 4,
+  0x47: 8,
+  0x95: 8,
+};
 const LEN1 = new Set([0x55, 0x8c, 0x43, 0x8a]);
 const LEN4 = new Set([0x54, 0x58, 0x42, 0x8b]);
 const LEN8 = new Set([0x8d, 0x8e, 0x96]);
@@ -35,7 +50,9 @@ export function scanPickle(data: Uint8Array, what: string): void {
   const marks: number[][] = [];
   const memo = new Map<number, number>();
   let memoCount = 0;
-  const bad = (msg: string, at: number): never => { throw new FormatError(`${what}: ${msg} (at byte ${at})`); };
+  const bad = (msg: string, at: number): never => {
+    throw new FormatError(`${what}: ${msg} (at byte ${at})`);
+  };
   const push = (d: number, at: number): void => {
     if (d > MAX_PICKLE_NESTING) bad(`nests deeper than ${MAX_PICKLE_NESTING} levels`, at);
     stack.push(d);
@@ -49,7 +66,8 @@ export function scanPickle(data: Uint8Array, what: string): void {
     return items;
   };
   const deepest = (items: number[]): number => items.reduce((m, d) => (d > m ? d : m), 0);
-  const raise = (d: number, at: number): void => { // the container on top gets an element of depth d
+  const raise = (d: number, at: number): void => {
+    // the container on top gets an element of depth d
     if (!stack.length) bad('stack underflow', at);
     const top = stack.length - 1;
     if (d + 1 > stack[top]) {
@@ -70,14 +88,17 @@ export function scanPickle(data: Uint8Array, what: string): void {
     if (pos >= n) bad('the record ends before STOP', pos);
     const at = pos;
     const op = data[pos++];
-    const need = (k: number): void => { if (k > n - pos) bad(`opcode 0x${op.toString(16)} needs ${k} bytes, ${n - pos} are left`, at); };
+    const need = (k: number): void => {
+      if (k > n - pos) bad(`opcode 0x${op.toString(16)} needs ${k} bytes, ${n - pos} are left`, at);
+    };
     // ---- arguments ----
     let arg = 0;
     if (FIXED[op] !== undefined) {
       need(FIXED[op]);
       const k = FIXED[op];
       arg = k === 1 ? data[pos] : k === 2 ? view.getUint16(pos, true) : k === 4 ? view.getUint32(pos, true) : 0;
-      if (op === 0x95) { // FRAME: its length must fit
+      if (op === 0x95) {
+        // FRAME: its length must fit
         const len = view.getBigUint64(pos, true);
         if (len > BigInt(n - pos - 8)) bad(`a frame of ${len} bytes in a record with ${n - pos - 8} left`, at);
       }
@@ -103,46 +124,123 @@ export function scanPickle(data: Uint8Array, what: string): void {
     switch (op) {
       case 0x2e: // STOP
         return;
-      case 0x28: marks.push(stack); stack = []; break; // MARK
-      case 0x30: if (stack.length) stack.pop(); else popMark(at); break; // POP
-      case 0x31: popMark(at); break; // POP_MARK
-      case 0x32: push(stack.length ? stack[stack.length - 1] : bad('stack underflow', at), at); break; // DUP
-      case 0x29: case 0x5d: case 0x7d: case 0x8f: push(1, at); break; // EMPTY_TUPLE/LIST/DICT/SET
-      case 0x85: case 0x86: case 0x87: { // TUPLE1/2/3
+      case 0x28:
+        marks.push(stack);
+        stack = [];
+        break; // MARK
+      case 0x30:
+        if (stack.length) stack.pop();
+        else popMark(at);
+        break; // POP
+      case 0x31:
+        popMark(at);
+        break; // POP_MARK
+      case 0x32:
+        push(stack.length ? stack[stack.length - 1] : bad('stack underflow', at), at);
+        break; // DUP
+      case 0x29:
+      case 0x5d:
+      case 0x7d:
+      case 0x8f:
+        push(1, at);
+        break; // EMPTY_TUPLE/LIST/DICT/SET
+      case 0x85:
+      case 0x86:
+      case 0x87: {
+        // TUPLE1/2/3
         const k = op - 0x84;
         let d = 0;
         for (let i = 0; i < k; i++) d = Math.max(d, pop(at));
         push(d + 1, at);
         break;
       }
-      case 0x74: case 0x6c: case 0x64: case 0x91: case 0x6f: case 0x69: // TUPLE, LIST, DICT, FROZENSET, OBJ, INST
+      case 0x74:
+      case 0x6c:
+      case 0x64:
+      case 0x91:
+      case 0x6f:
+      case 0x69: // TUPLE, LIST, DICT, FROZENSET, OBJ, INST
         push(deepest(popMark(at)) + 1, at);
         break;
-      case 0x61: raise(pop(at), at); break; // APPEND
-      case 0x73: { const v = pop(at); const k = pop(at); raise(Math.max(k, v), at); break; } // SETITEM
-      case 0x65: case 0x75: case 0x90: { const items = popMark(at); raise(deepest(items), at); break; } // APPENDS/SETITEMS/ADDITEMS
-      case 0x62: raise(pop(at), at); break; // BUILD
-      case 0x52: case 0x81: { const args = pop(at); pop(at); push(args + 1, at); break; } // REDUCE, NEWOBJ
-      case 0x92: { const kw = pop(at); const args = pop(at); pop(at); push(Math.max(kw, args) + 1, at); break; } // NEWOBJ_EX
-      case 0x93: pop(at); pop(at); push(0, at); break; // STACK_GLOBAL
-      case 0x63: push(0, at); break; // GLOBAL
-      case 0x51: push(pop(at), at); break; // BINPERSID
-      case 0x50: push(0, at); break; // PERSID
-      case 0x68: case 0x6a: case 0x67: { // BINGET, LONG_BINGET, GET
+      case 0x61:
+        raise(pop(at), at);
+        break; // APPEND
+      case 0x73: {
+        const v = pop(at);
+        const k = pop(at);
+        raise(Math.max(k, v), at);
+        break;
+      } // SETITEM
+      case 0x65:
+      case 0x75:
+      case 0x90: {
+        const items = popMark(at);
+        raise(deepest(items), at);
+        break;
+      } // APPENDS/SETITEMS/ADDITEMS
+      case 0x62:
+        raise(pop(at), at);
+        break; // BUILD
+      case 0x52:
+      case 0x81: {
+        const args = pop(at);
+        pop(at);
+        push(args + 1, at);
+        break;
+      } // REDUCE, NEWOBJ
+      case 0x92: {
+        const kw = pop(at);
+        const args = pop(at);
+        pop(at);
+        push(Math.max(kw, args) + 1, at);
+        break;
+      } // NEWOBJ_EX
+      case 0x93:
+        pop(at);
+        pop(at);
+        push(0, at);
+        break; // STACK_GLOBAL
+      case 0x63:
+        push(0, at);
+        break; // GLOBAL
+      case 0x51:
+        push(pop(at), at);
+        break; // BINPERSID
+      case 0x50:
+        push(0, at);
+        break; // PERSID
+      case 0x68:
+      case 0x6a:
+      case 0x67: {
+        // BINGET, LONG_BINGET, GET
         const d = memo.get(memoId(arg, at));
         if (d === undefined) bad(`memo index ${arg} was never set`, at);
         push(d!, at);
         break;
       }
-      case 0x71: case 0x72: case 0x70: // BINPUT, LONG_BINPUT, PUT
+      case 0x71:
+      case 0x72:
+      case 0x70: // BINPUT, LONG_BINPUT, PUT
         memo.set(memoId(arg, at), stack.length ? stack[stack.length - 1] : bad('stack underflow', at));
         break;
-      case 0x94: memo.set(memoId(memoCount++, at), stack.length ? stack[stack.length - 1] : bad('stack underflow', at)); break; // MEMOIZE
-      case 0x80: case 0x95: break; // PROTO, FRAME
-      case 0x82: case 0x83: case 0x84: push(0, at); break; // EXT1/2/4
-      case 0x97: push(0, at); break; // NEXT_BUFFER (out-of-band; libtorch has none)
-      case 0x98: break; // READONLY_BUFFER
-      default: push(0, at); // scalars, strings, bytes, longs, None, booleans
+      case 0x94:
+        memo.set(memoId(memoCount++, at), stack.length ? stack[stack.length - 1] : bad('stack underflow', at));
+        break; // MEMOIZE
+      case 0x80:
+      case 0x95:
+        break; // PROTO, FRAME
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        push(0, at);
+        break; // EXT1/2/4
+      case 0x97:
+        push(0, at);
+        break; // NEXT_BUFFER (out-of-band; libtorch has none)
+      case 0x98:
+        break; // READONLY_BUFFER
+      default:
+        push(0, at); // scalars, strings, bytes, longs, None, booleans
     }
   }
 }
@@ -155,7 +253,8 @@ export function scanCode(text: string, what: string): void {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '"' || c === "'") { // a string literal: to its closing quote (triple quotes close at the next triple)
+    if (c === '"' || c === "'") {
+      // a string literal: to its closing quote (triple quotes close at the next triple)
       const triple = text.startsWith(c.repeat(3), i);
       const close = triple ? c.repeat(3) : c;
       i += close.length;
@@ -165,7 +264,9 @@ export function scanCode(text: string, what: string): void {
       while (i < text.length && text[i] !== '\n') i++;
     } else if (c === '(' || c === '[' || c === '{') {
       if (++depth > MAX_CODE_NESTING) {
-        throw new FormatError(`${what}: brackets nest deeper than ${MAX_CODE_NESTING} levels (line ${text.slice(0, i).split('\n').length})`);
+        throw new FormatError(
+          `${what}: brackets nest deeper than ${MAX_CODE_NESTING} levels (line ${text.slice(0, i).split('\n').length})`,
+        );
       }
     } else if (c === ')' || c === ']' || c === '}') {
       depth = Math.max(0, depth - 1);

@@ -18,8 +18,16 @@ export const MAX_HEADER = 100_000_000;
 export const MAX_TENSORS = 50_000;
 
 const ST_DTYPES: Readonly<Record<string, DType>> = {
-  F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16',
-  I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F32: 'float32',
+  F64: 'float64',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const ST_NAME: Record<string, string> = {};
 for (const [k, v] of Object.entries(ST_DTYPES)) ST_NAME[v] = k;
@@ -30,10 +38,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-interface Info { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+interface Info {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
-export function loadSafetensorsFrom(src: ByteSource, device: string | undefined):
-  { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
+export function loadSafetensorsFrom(
+  src: ByteSource,
+  device: string | undefined,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
   const size = src.size;
   if (size < 8) bad(`the file has only ${size} bytes, too few for a safetensors header length`);
   const n64 = src.read(0, 8).readBigUInt64LE(0);
@@ -79,22 +95,34 @@ export function loadSafetensorsFrom(src: ByteSource, device: string | undefined)
     if (!Array.isArray(shape) || shape.length > 64 || !shape.every((s) => Number.isSafeInteger(s) && s >= 0))
       bad(`${what}: shape must be an array of at most 64 non-negative integers`);
     const off = v.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((s) => Number.isSafeInteger(s) && s >= 0) || off[0] > off[1])
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((s) => Number.isSafeInteger(s) && s >= 0) ||
+      off[0] > off[1]
+    )
       bad(`${what}: data_offsets must be [begin, end] with 0 <= begin <= end`);
     let numel = 1n;
     for (const s of shape as number[]) numel *= BigInt(s);
     const want = numel * BigInt(ITEM_SIZE[dtype]);
     if (want !== BigInt(off[1] - off[0]))
-      bad(`${what}: ${dtype} of shape [${shape.join(', ')}] needs ${want} bytes, but data_offsets span ${off[1] - off[0]}`);
+      bad(
+        `${what}: ${dtype} of shape [${shape.join(', ')}] needs ${want} bytes, but data_offsets span ${off[1] - off[0]}`,
+      );
     infos.push({ name, dtype, shape: shape as number[], begin: off[0], end: off[1] });
   }
   // The offsets must tile the data section exactly: sorted, no gaps, no overlaps, nothing after.
-  const dataStart = 8 + n, dataSize = size - dataStart;
+  const dataStart = 8 + n,
+    dataSize = size - dataStart;
   const sorted = [...infos].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   for (const t of sorted) {
-    if (t.end > dataSize) bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] run past the ${dataSize}-byte data section`);
-    if (t.begin < pos) bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap another tensor`);
+    if (t.end > dataSize)
+      bad(
+        `tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] run past the ${dataSize}-byte data section`,
+      );
+    if (t.begin < pos)
+      bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap another tensor`);
     if (t.begin > pos) bad(`the data section has a gap at [${pos}, ${t.begin}) that no tensor covers`);
     pos = t.end;
   }
@@ -119,7 +147,11 @@ export function loadSafetensorsFrom(src: ByteSource, device: string | undefined)
 }
 
 /** Checks the arguments and builds the header; returns what `writeSafetensors` writes. */
-export function prepareSafetensors(fn: string, dict: unknown, metadata: unknown): { header: Buffer; order: [string, Tensor][] } {
+export function prepareSafetensors(
+  fn: string,
+  dict: unknown,
+  metadata: unknown,
+): { header: Buffer; order: [string, Tensor][] } {
   let entries: [unknown, unknown][];
   if (dict instanceof Map) entries = [...dict.entries()];
   else if (isPlainObject(dict) && !(dict instanceof Tensor)) entries = Object.entries(dict);
@@ -128,34 +160,42 @@ export function prepareSafetensors(fn: string, dict: unknown, metadata: unknown)
   for (const [k, t] of entries) {
     if (typeof k !== 'string') throw new TypeError(`${fn}: tensor names must be strings, got ${describe(k)}`);
     if (k === '__metadata__') throw new TypeError(`${fn}: '__metadata__' is reserved and cannot name a tensor`);
-    if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected tensors[${JSON.stringify(k)}] to be a Tensor, got ${describe(t)}`);
+    if (!(t instanceof Tensor))
+      throw new TypeError(`${fn}: expected tensors[${JSON.stringify(k)}] to be a Tensor, got ${describe(t)}`);
     if (t.isDisposed) throw new TypeError(`${fn}: tensors[${JSON.stringify(k)}] has been disposed`);
     items.push([k, t]);
   }
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (!isPlainObject(metadata)) throw new TypeError(`${fn}: expected metadata to be an object of strings, got ${describe(metadata)}`);
+    if (!isPlainObject(metadata))
+      throw new TypeError(`${fn}: expected metadata to be an object of strings, got ${describe(metadata)}`);
     const m: string[] = [];
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new TypeError(`${fn}: expected metadata[${JSON.stringify(k)}] to be a string, got ${describe(v)}`);
+      if (typeof v !== 'string')
+        throw new TypeError(`${fn}: expected metadata[${JSON.stringify(k)}] to be a string, got ${describe(v)}`);
       m.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
     }
     parts.push(`"__metadata__":{${m.join(',')}}`);
   }
   // Largest items first, so that each tensor starts at a multiple of its item size.
-  const order = items.map((x, i) => ({ x, i })).sort((a, b) =>
-    ITEM_SIZE[b.x[1].dtype] - ITEM_SIZE[a.x[1].dtype] || a.i - b.i).map((e) => e.x);
+  const order = items
+    .map((x, i) => ({ x, i }))
+    .sort((a, b) => ITEM_SIZE[b.x[1].dtype] - ITEM_SIZE[a.x[1].dtype] || a.i - b.i)
+    .map((e) => e.x);
   let offset = 0;
   for (const [k, t] of order) {
     const bytes = t.numel() * ITEM_SIZE[t.dtype];
-    parts.push(`${JSON.stringify(k)}:{"dtype":"${ST_NAME[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + bytes}]}`);
+    parts.push(
+      `${JSON.stringify(k)}:{"dtype":"${ST_NAME[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + bytes}]}`,
+    );
     offset += bytes;
   }
   let json = `{${parts.join(',')}}`;
   const len = Buffer.byteLength(json, 'utf8');
-  json += ' '.repeat((8 - (len % 8)) % 8);  // pad with spaces so that the data starts 8-aligned
+  json += ' '.repeat((8 - (len % 8)) % 8); // pad with spaces so that the data starts 8-aligned
   const body = Buffer.from(json, 'utf8');
-  if (body.length > MAX_HEADER) throw new RangeError(`${fn}: the header would be ${body.length} bytes, more than the ${MAX_HEADER}-byte limit`);
+  if (body.length > MAX_HEADER)
+    throw new RangeError(`${fn}: the header would be ${body.length} bytes, more than the ${MAX_HEADER}-byte limit`);
   const header = Buffer.alloc(8 + body.length);
   header.writeBigUInt64LE(BigInt(body.length), 0);
   body.copy(header, 8);

@@ -57,17 +57,24 @@ export class ZipReader {
     const tail = src.read(size - tailLen, tailLen);
     let at = -1;
     for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === SIG_EOCD && tail.readUInt16LE(i + 20) === tailLen - i - EOCD_SIZE) { at = i; break; }
+      if (tail.readUInt32LE(i) === SIG_EOCD && tail.readUInt16LE(i + 20) === tailLen - i - EOCD_SIZE) {
+        at = i;
+        break;
+      }
     }
     if (at < 0) bad('not a zip archive (no end-of-central-directory record at the end of the file)');
     const eocdPos = size - tailLen + at;
-    const disk = tail.readUInt16LE(at + 4), cdDisk = tail.readUInt16LE(at + 6);
-    let entriesHere = tail.readUInt16LE(at + 8), total = tail.readUInt16LE(at + 10);
-    let cdSize = tail.readUInt32LE(at + 12), cdOffset = tail.readUInt32LE(at + 16);
-    let cdEnd = eocdPos;  // the central directory must end where the (zip64) end records begin
+    const disk = tail.readUInt16LE(at + 4),
+      cdDisk = tail.readUInt16LE(at + 6);
+    let entriesHere = tail.readUInt16LE(at + 8),
+      total = tail.readUInt16LE(at + 10);
+    let cdSize = tail.readUInt32LE(at + 12),
+      cdOffset = tail.readUInt32LE(at + 16);
+    let cdEnd = eocdPos; // the central directory must end where the (zip64) end records begin
 
     // zip64: a locator right before the EOCD points to the zip64 end-of-central-directory record.
-    const hasLocator = eocdPos >= LOCATOR64_SIZE && src.read(eocdPos - LOCATOR64_SIZE, 4).readUInt32LE(0) === SIG_LOCATOR64;
+    const hasLocator =
+      eocdPos >= LOCATOR64_SIZE && src.read(eocdPos - LOCATOR64_SIZE, 4).readUInt32LE(0) === SIG_LOCATOR64;
     const saturated = entriesHere === U16 || total === U16 || cdSize === U32 || cdOffset === U32;
     if (hasLocator) {
       const loc = src.read(eocdPos - LOCATOR64_SIZE, LOCATOR64_SIZE);
@@ -76,7 +83,8 @@ export class ZipReader {
       if (recPos + EOCD64_SIZE > eocdPos - LOCATOR64_SIZE)
         bad(`the zip64 end-of-central-directory record (offset ${recPos}) lies outside the file's end records`);
       const rec = src.read(recPos, EOCD64_SIZE);
-      if (rec.readUInt32LE(0) !== SIG_EOCD64) bad('the zip64 locator does not point to a zip64 end-of-central-directory record');
+      if (rec.readUInt32LE(0) !== SIG_EOCD64)
+        bad('the zip64 locator does not point to a zip64 end-of-central-directory record');
       const recSize = u64(rec, 4, 'the zip64 record size');
       if (recSize < EOCD64_SIZE - 12 || recSize + 12 > eocdPos - LOCATOR64_SIZE - recPos)
         bad('the zip64 end-of-central-directory record overruns its locator');
@@ -94,7 +102,9 @@ export class ZipReader {
     if (cdOffset + cdSize > cdEnd)
       bad(`the central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end records at offset ${cdEnd}`);
     if (total * CENTRAL_SIZE > cdSize)
-      bad(`the archive declares ${total} entries, but its ${cdSize}-byte central directory can hold at most ${Math.floor(cdSize / CENTRAL_SIZE)}`);
+      bad(
+        `the archive declares ${total} entries, but its ${cdSize}-byte central directory can hold at most ${Math.floor(cdSize / CENTRAL_SIZE)}`,
+      );
 
     const cd = src.read(cdOffset, cdSize);
     let p = 0;
@@ -106,7 +116,9 @@ export class ZipReader {
       const crc = cd.readUInt32LE(p + 16);
       let compressedSize = cd.readUInt32LE(p + 20);
       let usize = cd.readUInt32LE(p + 24);
-      const nameLen = cd.readUInt16LE(p + 28), extraLen = cd.readUInt16LE(p + 30), commentLen = cd.readUInt16LE(p + 32);
+      const nameLen = cd.readUInt16LE(p + 28),
+        extraLen = cd.readUInt16LE(p + 30),
+        commentLen = cd.readUInt16LE(p + 32);
       const diskStart = cd.readUInt16LE(p + 34);
       let localOffset = cd.readUInt32LE(p + 42);
       const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
@@ -122,8 +134,9 @@ export class ZipReader {
       // zip64 extended information: the saturated fields, in this order.
       let diskStart64 = diskStart;
       const extra = cd.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
-      for (let q = 0; q + 4 <= extra.length;) {
-        const id = extra.readUInt16LE(q), len = extra.readUInt16LE(q + 2);
+      for (let q = 0; q + 4 <= extra.length; ) {
+        const id = extra.readUInt16LE(q),
+          len = extra.readUInt16LE(q + 2);
         if (q + 4 + len > extra.length) bad(`entry '${name}' has a malformed extra field`);
         if (id === 0x0001) {
           let r = q + 4;
@@ -150,7 +163,17 @@ export class ZipReader {
       if (method === 0 && compressedSize !== usize)
         bad(`stored entry '${name}' declares ${usize} bytes but occupies ${compressedSize}`);
       if (this.byName.has(name)) bad(`the archive has two entries named '${name}'`);
-      const entry: ZipEntry = { name, nameBytes: Buffer.from(nameBytes), method, flags, crc, compressedSize, size: usize, localOffset, limit: 0 };
+      const entry: ZipEntry = {
+        name,
+        nameBytes: Buffer.from(nameBytes),
+        method,
+        flags,
+        crc,
+        compressedSize,
+        size: usize,
+        localOffset,
+        limit: 0,
+      };
       this.entries.push(entry);
       this.byName.set(name, entry);
       p = end;
@@ -165,9 +188,11 @@ export class ZipReader {
       e.limit = i + 1 < sorted.length ? sorted[i + 1].localOffset : cdOffset;
       const minEnd = e.localOffset + LOCAL_SIZE + e.nameBytes.length + e.compressedSize;
       if (minEnd > e.limit)
-        bad(i + 1 < sorted.length
-          ? `entries '${e.name}' and '${sorted[i + 1].name}' overlap`
-          : `entry '${e.name}' (${e.compressedSize} bytes at offset ${e.localOffset}) runs into the central directory`);
+        bad(
+          i + 1 < sorted.length
+            ? `entries '${e.name}' and '${sorted[i + 1].name}' overlap`
+            : `entry '${e.name}' (${e.compressedSize} bytes at offset ${e.localOffset}) runs into the central directory`,
+        );
     }
   }
 
@@ -178,19 +203,29 @@ export class ZipReader {
   /** The payload of an entry, after checking its local header and CRC-32. */
   read(e: ZipEntry): Buffer {
     if (e.method !== 0)
-      bad(`entry '${e.name}' is compressed (method ${e.method}${e.method === 8 ? ', deflate' : ''}); ` +
-        'PyTorch checkpoints store entries uncompressed (was the file re-zipped?)');
+      bad(
+        `entry '${e.name}' is compressed (method ${e.method}${e.method === 8 ? ', deflate' : ''}); ` +
+          'PyTorch checkpoints store entries uncompressed (was the file re-zipped?)',
+      );
     const h = this.src.read(e.localOffset, LOCAL_SIZE);
     if (h.readUInt32LE(0) !== SIG_LOCAL) bad(`entry '${e.name}' has no local header at offset ${e.localOffset}`);
-    const flags = h.readUInt16LE(6), method = h.readUInt16LE(8);
-    const nameLen = h.readUInt16LE(26), extraLen = h.readUInt16LE(28);
+    const flags = h.readUInt16LE(6),
+      method = h.readUInt16LE(8);
+    const nameLen = h.readUInt16LE(26),
+      extraLen = h.readUInt16LE(28);
     const dataStart = e.localOffset + LOCAL_SIZE + nameLen + extraLen;
     const dataEnd = dataStart + e.size;
     if (dataEnd > e.limit) bad(`entry '${e.name}' runs into the next entry or the central directory`);
-    if (method !== e.method || nameLen !== e.nameBytes.length || !this.src.read(e.localOffset + LOCAL_SIZE, nameLen).equals(e.nameBytes))
+    if (
+      method !== e.method ||
+      nameLen !== e.nameBytes.length ||
+      !this.src.read(e.localOffset + LOCAL_SIZE, nameLen).equals(e.nameBytes)
+    )
       bad(`the local header of entry '${e.name}' disagrees with the central directory`);
     if (!(flags & 0x08)) {
-      const crc = h.readUInt32LE(14), cs = h.readUInt32LE(18), us = h.readUInt32LE(22);
+      const crc = h.readUInt32LE(14),
+        cs = h.readUInt32LE(18),
+        us = h.readUInt32LE(22);
       if (crc !== e.crc || (cs !== U32 && cs !== e.compressedSize) || (us !== U32 && us !== e.size))
         bad(`the local header of entry '${e.name}' disagrees with the central directory`);
     } else {
@@ -198,10 +233,14 @@ export class ZipReader {
       const room = Math.min(24, e.limit - dataEnd);
       const d = this.src.read(dataEnd, room);
       let q = room >= 4 && d.readUInt32LE(0) === SIG_DESCRIPTOR ? 4 : 0;
-      if (q + 12 > room || d.readUInt32LE(q) !== e.crc) bad(`the data descriptor of entry '${e.name}' is missing or disagrees with the central directory`);
+      if (q + 12 > room || d.readUInt32LE(q) !== e.crc)
+        bad(`the data descriptor of entry '${e.name}' is missing or disagrees with the central directory`);
       q += 4;
       const ok32 = d.readUInt32LE(q) === e.compressedSize && d.readUInt32LE(q + 4) === e.size;
-      const ok64 = q + 16 <= room && Number(d.readBigUInt64LE(q)) === e.compressedSize && Number(d.readBigUInt64LE(q + 8)) === e.size;
+      const ok64 =
+        q + 16 <= room &&
+        Number(d.readBigUInt64LE(q)) === e.compressedSize &&
+        Number(d.readBigUInt64LE(q + 8)) === e.size;
       if (!ok32 && !ok64) bad(`the data descriptor of entry '${e.name}' disagrees with the central directory`);
     }
     const data = this.src.read(dataStart, e.size);
@@ -228,7 +267,10 @@ export class ZipWriter {
   private readonly written: Written[] = [];
   private readonly force: boolean;
 
-  constructor(private readonly sink: ByteSink, opts: ZipWriterOptions = {}) {
+  constructor(
+    private readonly sink: ByteSink,
+    opts: ZipWriterOptions = {},
+  ) {
     this.force = opts.forceZip64 === true;
   }
 
@@ -243,13 +285,13 @@ export class ZipWriter {
     // Pad with an 'FB' extra field (as PyTorch does) so that the payload starts at a multiple of 64.
     const start = offset + LOCAL_SIZE + nameBytes.length + z64Len + 4;
     const pad = (ALIGNMENT - (start % ALIGNMENT)) % ALIGNMENT;
-    const h = Buffer.alloc(LOCAL_SIZE + nameBytes.length + z64Len + 4 + pad, 0x5a);  // 'Z' padding
+    const h = Buffer.alloc(LOCAL_SIZE + nameBytes.length + z64Len + 4 + pad, 0x5a); // 'Z' padding
     h.writeUInt32LE(SIG_LOCAL, 0);
     h.writeUInt16LE(zip64 ? 45 : 20, 4);
-    h.writeUInt16LE(0x0800, 6);  // UTF-8 names
+    h.writeUInt16LE(0x0800, 6); // UTF-8 names
     h.writeUInt16LE(0, 8);
-    h.writeUInt16LE(0, 10);  // time
-    h.writeUInt16LE(0x21, 12);  // date: 1980-01-01
+    h.writeUInt16LE(0, 10); // time
+    h.writeUInt16LE(0x21, 12); // date: 1980-01-01
     h.writeUInt32LE(crc, 14);
     h.writeUInt32LE(zip64 ? U32 : size, 18);
     h.writeUInt32LE(zip64 ? U32 : size, 22);
@@ -264,7 +306,7 @@ export class ZipWriter {
       h.writeBigUInt64LE(BigInt(size), q + 12);
       q += 20;
     }
-    h.writeUInt16LE(0x4246, q);  // 'FB'
+    h.writeUInt16LE(0x4246, q); // 'FB'
     h.writeUInt16LE(pad, q + 2);
     this.sink.write(h);
     this.sink.write(data);
@@ -280,7 +322,7 @@ export class ZipWriter {
       const z64Len = big || bigOff ? 4 + (big ? 16 : 0) + (bigOff ? 8 : 0) : 0;
       const c = Buffer.alloc(CENTRAL_SIZE + w.nameBytes.length + z64Len);
       c.writeUInt32LE(SIG_CENTRAL, 0);
-      c.writeUInt16LE(w.zip64 || z64Len ? 45 : 20, 4);  // made by: MS-DOS, version 4.5 / 2.0
+      c.writeUInt16LE(w.zip64 || z64Len ? 45 : 20, 4); // made by: MS-DOS, version 4.5 / 2.0
       c.writeUInt16LE(w.zip64 || z64Len ? 45 : 20, 6);
       c.writeUInt16LE(0x0800, 8);
       c.writeUInt16LE(0, 10);
@@ -298,7 +340,11 @@ export class ZipWriter {
         c.writeUInt16LE(0x0001, q);
         c.writeUInt16LE(z64Len - 4, q + 2);
         q += 4;
-        if (big) { c.writeBigUInt64LE(BigInt(w.size), q); c.writeBigUInt64LE(BigInt(w.size), q + 8); q += 16; }
+        if (big) {
+          c.writeBigUInt64LE(BigInt(w.size), q);
+          c.writeBigUInt64LE(BigInt(w.size), q + 8);
+          q += 16;
+        }
         if (bigOff) c.writeBigUInt64LE(BigInt(w.offset), q);
       }
       this.sink.write(c);

@@ -24,7 +24,8 @@ describe('async kernels', () => {
   });
 
   it('matmulAsync equals matmul (method and torch.matmulAsync)', async () => {
-    const a = torch.randn(7, 5), b = torch.randn(5, 3);
+    const a = torch.randn(7, 5),
+      b = torch.randn(5, 3);
     const sync = a.matmul(b);
     const [x, y] = await Promise.all([a.matmulAsync(b), torch.matmulAsync(a, b)]);
     expectSame(x, sync);
@@ -46,22 +47,29 @@ describe('async kernels', () => {
   it('LSTM.forwardAsync equals forward with hx, batchFirst and packed input', async () => {
     const lstm = new nn.LSTM(4, 5, { numLayers: 2, batchFirst: true });
     const x = torch.randn(3, 6, 4);
-    const h0 = torch.randn(2, 3, 5), c0 = torch.randn(2, 3, 5);
+    const h0 = torch.randn(2, 3, 5),
+      c0 = torch.randn(2, 3, 5);
     const [o1, [h1, c1]] = lstm.forward(x, [h0, c0]);
     const [o2, [h2, c2]] = await lstm.forwardAsync(x, [h0, c0]);
-    expectSame(o2, o1); expectSame(h2, h1); expectSame(c2, c1);
+    expectSame(o2, o1);
+    expectSame(h2, h1);
+    expectSame(c2, c1);
 
     const packed = nn.utils.rnn.packPaddedSequence(x, [6, 2, 4], { batchFirst: true, enforceSorted: false });
     const [p1, [ph1, pc1]] = lstm.forward(packed, [h0, c0]);
     const [p2, [ph2, pc2]] = await lstm.forwardAsync(packed, [h0, c0]);
     expect(p2).to.be.instanceOf(nn.utils.rnn.PackedSequence);
-    expectSame(p2.data, p1.data); expectSame(p2.batchSizes, p1.batchSizes); expectSame(ph2, ph1); expectSame(pc2, pc1);
+    expectSame(p2.data, p1.data);
+    expectSame(p2.batchSizes, p1.batchSizes);
+    expectSame(ph2, ph1);
+    expectSame(pc2, pc1);
 
     // unbatched, no hx
     const u = torch.randn(6, 4);
     const [uo1, [uh1]] = lstm.forward(u);
     const [uo2, [uh2]] = await lstm.forwardAsync(u);
-    expectSame(uo2, uo1); expectSame(uh2, uh1);
+    expectSame(uo2, uo1);
+    expectSame(uh2, uh1);
   });
 
   it('GRU and RNN forwardAsync equal forward', async () => {
@@ -69,19 +77,25 @@ describe('async kernels', () => {
       const x = torch.randn(5, 2, 3);
       const [o1, h1] = m.forward(x);
       const [o2, h2] = await m.forwardAsync(x);
-      expectSame(o2, o1); expectSame(h2, h1);
+      expectSame(o2, o1);
+      expectSame(h2, h1);
     }
   });
 
   it('MultiheadAttention.forwardAsync equals forward with masks', async () => {
     const mha = new nn.MultiheadAttention(8, 2, { batchFirst: true });
-    const q = torch.randn(2, 4, 8), kv = torch.randn(2, 5, 8);
+    const q = torch.randn(2, 4, 8),
+      kv = torch.randn(2, 5, 8);
     const attnMask = nn.masks.causal(4, 5);
-    const kpm = torch.tensor([[false, false, false, true, true], [false, false, false, false, false]]);
+    const kpm = torch.tensor([
+      [false, false, false, true, true],
+      [false, false, false, false, false],
+    ]);
     const opts = { attnMask, keyPaddingMask: kpm };
     const [o1, w1] = mha.forward(q, kv, kv, opts);
     const [o2, w2] = await mha.forwardAsync(q, kv, kv, opts);
-    expectSame(o2, o1); expectSame(w2!, w1!);
+    expectSame(o2, o1);
+    expectSame(w2!, w1!);
     const [o3, w3] = await mha.forwardAsync(q, q, q, { needWeights: false });
     const [o4] = mha.forward(q, q, q, { needWeights: false });
     expectSame(o3, o4);
@@ -139,12 +153,15 @@ describe('async kernels', () => {
     const expected = xs.map((x) => lstm.forward(x));
     const got = await Promise.all(xs.map((x) => lstm.forwardAsync(x)));
     got.forEach(([o, [h, c]], i) => {
-      expectSame(o, expected[i][0]); expectSame(h, expected[i][1][0]); expectSame(c, expected[i][1][1]);
+      expectSame(o, expected[i][0]);
+      expectSame(h, expected[i][1][0]);
+      expectSame(c, expected[i][1][1]);
     });
   });
 
   it('refuses dispose and in-place ops on in-flight tensors; the result is still right', async () => {
-    const a = torch.randn(300, 300), b = torch.randn(300, 300);
+    const a = torch.randn(300, 300),
+      b = torch.randn(300, 300);
     const expected = a.matmul(b);
     const p = a.matmulAsync(b);
     expect(() => a.dispose()).to.throw(Error, IN_USE);
@@ -152,9 +169,9 @@ describe('async kernels', () => {
     expect(() => b.add_(1)).to.throw(Error, IN_USE);
     expect(() => b.zero_()).to.throw(Error, IN_USE);
     expect(() => torch.dispose(b)).to.throw(Error, IN_USE);
-    expect(a.sum().item()).to.be.a('number');  // reading is fine
+    expect(a.sum().item()).to.be.a('number'); // reading is fine
     expectSame(await p, expected);
-    a.add_(0);  // free again
+    a.add_(0); // free again
     a.dispose();
     b.dispose();
     expect(a.isDisposed).to.equal(true);
@@ -192,13 +209,20 @@ describe('async kernels', () => {
     const blockA = torch.randn(600, 600);
     const blockers = Array.from({ length: 8 }, () => blockA.matmulAsync(blockA));
     const make = () => {
-      const a = torch.randn(400, 400), b = torch.randn(400, 400);
-      const small1 = torch.tensor([1, 2]), small2 = torch.tensor([[3], [4]]);  // number handles
+      const a = torch.randn(400, 400),
+        b = torch.randn(400, 400);
+      const small1 = torch.tensor([1, 2]),
+        small2 = torch.tensor([[3], [4]]); // number handles
       const expected = a.matmul(b).sum().item() as number;
-      return { p: native.matmulAsync(a._h, b._h), q: native.matmulAsync(small1._h, small2._h), r: a.matmulAsync(b), expected };
+      return {
+        p: native.matmulAsync(a._h, b._h),
+        q: native.matmulAsync(small1._h, small2._h),
+        r: a.matmulAsync(b),
+        expected,
+      };
     };
     const { p, q, r, expected } = make();
-    gc();  // synchronously after queueing: nothing can have completed yet
+    gc(); // synchronously after queueing: nothing can have completed yet
     await new Promise((res) => setImmediate(res));
     gc();
     const [hp] = await p;
@@ -210,12 +234,18 @@ describe('async kernels', () => {
     expect((await r).sum().item() as number).to.be.closeTo(expected, close);
     torch.dispose(await Promise.all(blockers));
     blockA.dispose();
-    for (let i = 0; i < 3; i++) { gc(); await new Promise((res) => setImmediate(res)); }
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((res) => setImmediate(res));
+    }
     expect(torch.memory().tensors).to.be.at.most(start + 1);
   });
 
   it('native runAsync runs its whitelist and refuses other ops', async () => {
-    const a = torch.randn(2, 3, 4), b = torch.randn(2, 4, 5), w = torch.randn(6, 4), bias = torch.randn(6);
+    const a = torch.randn(2, 3, 4),
+      b = torch.randn(2, 4, 5),
+      w = torch.randn(6, 4),
+      bias = torch.randn(6);
     const [hb] = await native.runAsync('bmm', a._h, b._h);
     expectSame(new torch.Tensor(hb), a.bmm(b));
     const [hl] = await native.runAsync('linear', a._h, w._h, bias._h);
@@ -227,13 +257,15 @@ describe('async kernels', () => {
   });
 
   it('libtorch errors reject with a TorchError naming the call', async () => {
-    const a = torch.randn(2, 3), b = torch.randn(4, 5);
+    const a = torch.randn(2, 3),
+      b = torch.randn(4, 5);
     const err = await rejection(a.matmulAsync(b));
     expect(err).to.be.instanceOf(torch.TorchError);
     expect(err.message).to.match(/^Tensor\.matmulAsync: .*shapes cannot be multiplied/);
     expect(err.message).not.to.match(/Exception raised from/);
-    a.dispose(); b.dispose();  // no longer in flight after the rejection
-    const err2 = await rejection(torch.randn(2).backwardAsync());  // no grad
+    a.dispose();
+    b.dispose(); // no longer in flight after the rejection
+    const err2 = await rejection(torch.randn(2).backwardAsync()); // no grad
     expect(err2).to.be.instanceOf(torch.TorchError);
     const err3 = await rejection(a.matmulAsync(b));
     expect(err3.message).to.match(/disposed/);
@@ -241,7 +273,8 @@ describe('async kernels', () => {
 
   it('torch.memory().tensors returns to its start after many async calls and dispose', async () => {
     const lstm = new nn.LSTM(4, 4);
-    const x = torch.randn(3, 2, 4), v = torch.ones(4);
+    const x = torch.randn(3, 2, 4),
+      v = torch.ones(4);
     gc();
     await new Promise((r) => setImmediate(r));
     const start = torch.memory().tensors;
@@ -257,16 +290,22 @@ describe('async kernels', () => {
   });
 
   it('keeps the event loop responsive during a long matmul', async () => {
-    const a = torch.randn(2000, 2000), b = torch.randn(2000, 2000);
+    const a = torch.randn(2000, 2000),
+      b = torch.randn(2000, 2000);
     let ticks = 0;
-    const timer = setInterval(() => { ticks++; }, 1);
+    const timer = setInterval(() => {
+      ticks++;
+    }, 1);
     let r: Tensor;
     try {
       r = await a.matmulAsync(b).then(async (x) => {
         return x;
       });
       // at least a few ticks before it resolved (if it was that fast, repeat with more work)
-      for (let k = 0; ticks < 3 && k < 20; k++) { r.dispose(); r = await a.matmulAsync(b); }
+      for (let k = 0; ticks < 3 && k < 20; k++) {
+        r.dispose();
+        r = await a.matmulAsync(b);
+      }
     } finally {
       clearInterval(timer);
     }

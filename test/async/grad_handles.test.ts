@@ -14,17 +14,17 @@ describe('backwardAsync: existing .grad tensors are marked as written', () => {
     torch.manualSeed(4);
     const lstm = new nn.LSTM(32, 64, { numLayers: 2 });
     const x = torch.randn(200, 8, 32);
-    lstm.forward(x)[0].sum().backward();               // every leaf has a .grad now
+    lstm.forward(x)[0].sum().backward(); // every leaf has a .grad now
     const w = [...lstm.parameters()][0];
-    const g = w.grad!;                                  // a handle to that grad tensor
+    const g = w.grad!; // a handle to that grad tensor
     const view = g.view(-1);
     const before = g.clone();
     const loss = lstm.forward(x)[0].square().mean();
-    const p = loss.backwardAsync();                     // hundreds of ms on the pool
+    const p = loss.backwardAsync(); // hundreds of ms on the pool
     expect(() => g.add_(1)).to.throw(Error, IN_USE);
     expect(() => view.zero_()).to.throw(Error, IN_USE);
-    expect(() => g.sum()).to.throw(Error, IN_USE);      // written: reads are refused too
-    expect(g.shape).to.deep.equal(w.shape);              // metadata stays readable
+    expect(() => g.sum()).to.throw(Error, IN_USE); // written: reads are refused too
+    expect(g.shape).to.deep.equal(w.shape); // metadata stays readable
     await p;
     // settled: the accumulation happened exactly once, and the handle is free again
     const twin = new nn.LSTM(32, 64, { numLayers: 2 });

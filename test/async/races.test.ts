@@ -16,7 +16,10 @@ const IN_USE = /in use by an async operation/;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function settleGc(): Promise<void> {
-  for (let i = 0; i < 3; i++) { gc(); await tick(); }
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await tick();
+  }
 }
 
 /** The Error thrown by `f` (which must throw). */
@@ -30,10 +33,20 @@ function thrown(f: () => unknown): Error {
 }
 
 /** A Promise plus whether it has settled yet (set by the first handler attached to it). */
-interface Tracked<T> { p: Promise<T>; settled: boolean }
+interface Tracked<T> {
+  p: Promise<T>;
+  settled: boolean;
+}
 function track<T>(p: Promise<T>): Tracked<T> {
   const t: Tracked<T> = { p, settled: false };
-  p.then(() => { t.settled = true; }, () => { t.settled = true; });
+  p.then(
+    () => {
+      t.settled = true;
+    },
+    () => {
+      t.settled = true;
+    },
+  );
   return t;
 }
 
@@ -62,7 +75,9 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
   const ref = make();
   // inputs: [tensor, how many calls not yet awaited by the loop read it]
   const inputs = new Map<Tensor, number>();
-  const fresh = (dtype: 'float32' | 'float64') => { inputs.set(torch.randn(3, 2, 6, { dtype }), 0); };
+  const fresh = (dtype: 'float32' | 'float64') => {
+    inputs.set(torch.randn(3, 2, 6, { dtype }), 0);
+  };
   for (let i = 0; i < 6; i++) fresh(i % 2 ? 'float64' : 'float32');
   type Pending = { t: Tracked<Tensor>; expected: Tensor; input: Tensor; model: number };
   const pending: Pending[] = [];
@@ -70,19 +85,30 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
   const forward = (mi: number, x: Tensor): Promise<Tensor> => {
     const m = models[mi];
     if (m instanceof nn.Linear) return m.forwardAsync(x);
-    if (m instanceof nn.LSTM) return m.forwardAsync(x).then(([o, [h, c]]) => { torch.dispose([h, c]); return o; });
-    return (m as torch.nn.MultiheadAttention).forwardAsync(x, x, x).then(([o, w]) => { w!.dispose(); return o; });
+    if (m instanceof nn.LSTM)
+      return m.forwardAsync(x).then(([o, [h, c]]) => {
+        torch.dispose([h, c]);
+        return o;
+      });
+    return (m as torch.nn.MultiheadAttention).forwardAsync(x, x, x).then(([o, w]) => {
+      w!.dispose();
+      return o;
+    });
   };
-  const forwardSync = (m: torch.nn.Module, x: Tensor): Tensor => torch.tidy(() => {
-    if (m instanceof nn.Linear) return m.forward(x);
-    if (m instanceof nn.LSTM) return m.forward(x)[0];
-    return (m as torch.nn.MultiheadAttention).forward(x, x, x)[0];
-  });
+  const forwardSync = (m: torch.nn.Module, x: Tensor): Tensor =>
+    torch.tidy(() => {
+      if (m instanceof nn.Linear) return m.forward(x);
+      if (m instanceof nn.LSTM) return m.forward(x)[0];
+      return (m as torch.nn.MultiheadAttention).forward(x, x, x)[0];
+    });
   const checkModel = (mi: number, what: string) => {
     const ps = [...ref.models[mi].parameters()];
     [...models[mi].parameters()].forEach((p, i) => expectSame(p, ps[i], `${what}: model ${mi} parameter ${i}`));
   };
-  const tickAll = async () => { await tick(); await tick(); };
+  const tickAll = async () => {
+    await tick();
+    await tick();
+  };
   const settle = async (k: number) => {
     const [done] = pending.splice(k, 1);
     const out = await done.t.p;
@@ -121,7 +147,10 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
       if (stepBusy(mi)) {
         // its parameters are being written: reading them is refused, sync or async
         refuse(() => forwardSync(models[mi], x), IN_USE, `${at}: forward during stepAsync`);
-        const e = await forward(mi, x).then(() => null, (err: Error) => err);
+        const e = await forward(mi, x).then(
+          () => null,
+          (err: Error) => err,
+        );
         expect(e, `${at}: forwardAsync during stepAsync`).to.be.instanceOf(Error);
         expect(e!.message).to.match(IN_USE);
         await tickAll();
@@ -158,19 +187,25 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
     } else if (r < 0.74) {
       // stepAsync: refused while the model's parameters are read by a forward or its last step runs
       if (stepBusy(mi)) {
-        const e = await opts[mi].stepAsync().then(() => null, (err: Error) => err);
+        const e = await opts[mi].stepAsync().then(
+          () => null,
+          (err: Error) => err,
+        );
         expect(e, `${at}: stepAsync during stepAsync`).to.be.instanceOf(Error);
         expect(e!.message).to.match(STEP_IN_FLIGHT);
         counts.refused++;
         await tickAll();
       } else if (modelBusy(mi)) {
-        const e = await opts[mi].stepAsync().then(() => null, (err: Error) => err);
+        const e = await opts[mi].stepAsync().then(
+          () => null,
+          (err: Error) => err,
+        );
         expect(e, `${at}: stepAsync during forwardAsync`).to.be.instanceOf(Error);
         expect(e!.message).to.match(IN_USE);
         counts.refused++;
         await tickAll();
       } else {
-        if (steps[mi]) await settleStep(mi);  // settled: check it before the next one
+        if (steps[mi]) await settleStep(mi); // settled: check it before the next one
         steps[mi] = track(opts[mi].stepAsync());
         ref.opts[mi].step();
         counts.stepAsync++;
@@ -178,7 +213,8 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
     } else if (r < 0.8) {
       // the device it is on (a no-op), or the other dtype
       const target = rand() < 0.3 ? 'cpu' : dtypeOf(mi) === 'float32' ? 'float64' : 'float32';
-      if (target !== 'cpu' && (modelBusy(mi) || stepBusy(mi))) refuse(() => models[mi].to(target), IN_USE, `${at}: to(${target})`);
+      if (target !== 'cpu' && (modelBusy(mi) || stepBusy(mi)))
+        refuse(() => models[mi].to(target), IN_USE, `${at}: to(${target})`);
       else {
         models[mi].to(target);
         ref.models[mi].to(target);
@@ -187,7 +223,10 @@ async function interleavings(seed: number, rounds: number, withStepAsync: boolea
       counts.to++;
     } else if (r < 0.85) {
       // drop an idle input without dispose: the GC reclaims it
-      if (inputs.get(x) === 0) { inputs.delete(x); fresh(x.dtype as 'float32' | 'float64'); }
+      if (inputs.get(x) === 0) {
+        inputs.delete(x);
+        fresh(x.dtype as 'float32' | 'float64');
+      }
       gc();
       counts.gc++;
     } else if (r < 0.9 && steps[mi]) {
@@ -216,24 +255,48 @@ describe('async races', function () {
     const start = torch.memory().tensors;
     // everything but the tensors in `inFlight` is left to the GC: it goes with this frame
     const inFlight = await (async () => {
-      const a = torch.randn(64, 32), b = torch.randn(32, 16);
+      const a = torch.randn(64, 32),
+        b = torch.randn(32, 16);
       const lin = new nn.Linear(32, 8);
-      const lstm = new nn.LSTM(32, 8), gru = new nn.GRU(32, 8), rnn = new nn.RNN(32, 8);
+      const lstm = new nn.LSTM(32, 8),
+        gru = new nn.GRU(32, 8),
+        rnn = new nn.RNN(32, 8);
       const mha = new nn.MultiheadAttention(32, 4);
       const seq = torch.randn(5, 2, 32);
       const w = torch.randn(4, 4).requiresGrad_();
       const loss = w.mul(w).sum();
 
-      const expMm = a.matmul(b), expLin = lin.forward(a), expLstm = lstm.forward(seq), expGru = gru.forward(seq);
-      const expRnn = rnn.forward(seq), expMha = mha.forward(seq, seq, seq), expBmm = a.unsqueeze(0).bmm(b.unsqueeze(0));
-      const a3 = a.unsqueeze(0), b3 = b.unsqueeze(0);
+      const expMm = a.matmul(b),
+        expLin = lin.forward(a),
+        expLstm = lstm.forward(seq),
+        expGru = gru.forward(seq);
+      const expRnn = rnn.forward(seq),
+        expMha = mha.forward(seq, seq, seq),
+        expBmm = a.unsqueeze(0).bmm(b.unsqueeze(0));
+      const a3 = a.unsqueeze(0),
+        b3 = b.unsqueeze(0);
 
-      const pMm = a.matmulAsync(b), pTorch = torch.matmulAsync(a, b), pRun = native.runAsync('bmm', a3._h, b3._h);
-      const pLin = lin.forwardAsync(a), pLstm = lstm.forwardAsync(seq), pGru = gru.forwardAsync(seq);
-      const pRnn = rnn.forwardAsync(seq), pMha = mha.forwardAsync(seq, seq, seq), pBack = loss.backwardAsync();
+      const pMm = a.matmulAsync(b),
+        pTorch = torch.matmulAsync(a, b),
+        pRun = native.runAsync('bmm', a3._h, b3._h);
+      const pLin = lin.forwardAsync(a),
+        pLstm = lstm.forwardAsync(seq),
+        pGru = gru.forwardAsync(seq);
+      const pRnn = rnn.forwardAsync(seq),
+        pMha = mha.forwardAsync(seq, seq, seq),
+        pBack = loss.backwardAsync();
 
-      const inFlight: [string, Tensor][] = [['a', a], ['b', b], ['a3', a3], ['b3', b3], ['seq', seq], ['loss', loss],
-        ...[lin, lstm, gru, rnn, mha].flatMap((m) => [...m.namedParameters()].map(([n, p]) => [`${m.constructor.name}.${n}`, p] as [string, Tensor]))];
+      const inFlight: [string, Tensor][] = [
+        ['a', a],
+        ['b', b],
+        ['a3', a3],
+        ['b3', b3],
+        ['seq', seq],
+        ['loss', loss],
+        ...[lin, lstm, gru, rnn, mha].flatMap((m) =>
+          [...m.namedParameters()].map(([n, p]) => [`${m.constructor.name}.${n}`, p] as [string, Tensor]),
+        ),
+      ];
       for (const [name, t] of inFlight) {
         expect(() => t.dispose(), name).to.throw(Error, IN_USE);
         expect(() => torch.dispose([t]), name).to.throw(Error, IN_USE);
@@ -244,16 +307,25 @@ describe('async races', function () {
       expect(() => torch.dispose([free, a])).to.throw(Error, IN_USE);
       expect(free.isDisposed).to.equal(true);
 
-      expectSame(await pMm, expMm); expectSame(await pTorch, expMm); expectSame(new torch.Tensor((await pRun)[0]), expBmm);
+      expectSame(await pMm, expMm);
+      expectSame(await pTorch, expMm);
+      expectSame(new torch.Tensor((await pRun)[0]), expBmm);
       expectSame(await pLin, expLin);
       const [lo, [lh, lc]] = await pLstm;
-      expectSame(lo, expLstm[0]); expectSame(lh, expLstm[1][0]); expectSame(lc, expLstm[1][1]);
-      for (const [p, e] of [[pGru, expGru], [pRnn, expRnn]] as const) {
+      expectSame(lo, expLstm[0]);
+      expectSame(lh, expLstm[1][0]);
+      expectSame(lc, expLstm[1][1]);
+      for (const [p, e] of [
+        [pGru, expGru],
+        [pRnn, expRnn],
+      ] as const) {
         const [o, h] = await p;
-        expectSame(o, e[0]); expectSame(h, e[1]);
+        expectSame(o, e[0]);
+        expectSame(h, e[1]);
       }
       const [mo, mw] = await pMha;
-      expectSame(mo, expMha[0]); expectSame(mw!, expMha[1]!);
+      expectSame(mo, expMha[0]);
+      expectSame(mw!, expMha[1]!);
       await pBack;
       expectSame(w.grad!, w.mul(2));
       return { inFlight, w };
@@ -267,8 +339,10 @@ describe('async races', function () {
 
   it('a tensor shared by several calls stays in use until the last one settles', async () => {
     const a = torch.randn(200, 200);
-    const small = torch.randn(200, 1), big = torch.randn(200, 3000);
-    const e1 = a.matmul(small), e2 = a.matmul(big);
+    const small = torch.randn(200, 1),
+      big = torch.randn(200, 3000);
+    const e1 = a.matmul(small),
+      e2 = a.matmul(big);
     const p1 = track(a.matmulAsync(small));
     const p2 = track(a.matmulAsync(big));
     const r1 = await p1.p;
@@ -276,24 +350,34 @@ describe('async races', function () {
     // Whichever settled first, `a` is in use exactly while one of the two is pending.
     if (!p1.settled || !p2.settled) expect(() => a.add_(1)).to.throw(Error, IN_USE);
     const r2 = await p2.p;
-    expectSame(r1, e1); expectSame(r2, e2);
-    a.add_(1);  // free now
+    expectSame(r1, e1);
+    expectSame(r2, e2);
+    a.add_(1); // free now
     expect(a.matmul(small).allclose(e1.add(small.sum()), { rtol: 1e-4, atol: 1e-3 })).to.equal(true);
     torch.dispose([a, small, big, e1, e2, r1, r2]);
   });
 
   it('writes through another handle or a view of an in-flight tensor are refused too (the mark is on the storage)', async () => {
-    const a = torch.randn(64, 64), b = torch.randn(64, 64);
+    const a = torch.randn(64, 64),
+      b = torch.randn(64, 64);
     const expected = a.matmul(b);
-    const d = a.detach(), v = a.view(-1), row = a.narrow(0, 3, 2);
+    const d = a.detach(),
+      v = a.view(-1),
+      row = a.narrow(0, 3, 2);
     const p = a.matmulAsync(b);
-    for (const [what, f] of [['detach().mul_', () => d.mul_(2)], ['view().add_', () => v.add_(1)],
-      ['narrow().zero_', () => row.zero_()], ['copy_ into a view', () => row.copy_(torch.ones(2, 64))]] as const)
-      expect(thrown(f).message, what).to.match(/in use by an async operation .*a view or another handle of it is in flight/);
-    expect(d.sum().item()).to.equal(a.sum().item());     // reading through a view is fine
-    d.requiresGrad_(true).requiresGrad_(false);           // so is the handle's own autograd flag
+    for (const [what, f] of [
+      ['detach().mul_', () => d.mul_(2)],
+      ['view().add_', () => v.add_(1)],
+      ['narrow().zero_', () => row.zero_()],
+      ['copy_ into a view', () => row.copy_(torch.ones(2, 64))],
+    ] as const)
+      expect(thrown(f).message, what).to.match(
+        /in use by an async operation .*a view or another handle of it is in flight/,
+      );
+    expect(d.sum().item()).to.equal(a.sum().item()); // reading through a view is fine
+    d.requiresGrad_(true).requiresGrad_(false); // so is the handle's own autograd flag
     expectSame(await p, expected);
-    d.mul_(1);                                           // settled: free again
+    d.mul_(1); // settled: free again
     torch.dispose([a, b, expected, d, v, row]);
   });
 
@@ -301,54 +385,64 @@ describe('async races', function () {
     const lin = new nn.Linear(8, 8);
     const opt = new optim.SGD(lin.parameters(), { lr: 0.1 });
     lin.forward(torch.randn(2, 8)).sum().backward();
-    const w = lin.stateDict()['weight'];                 // a detached view of the parameter
+    const w = lin.stateDict()['weight']; // a detached view of the parameter
     const p = opt.stepAsync();
     expect(thrown(() => w.sum()).message).to.match(IN_USE);
     expect(thrown(() => w.add_(1)).message).to.match(IN_USE);
-    expect(w.shape).to.deep.equal([8, 8]);               // metadata stays readable
+    expect(w.shape).to.deep.equal([8, 8]); // metadata stays readable
     await p;
     expect(w.equal(lin.weight)).to.equal(true);
   });
 
   it("while backwardAsync runs, its leaves' .grad is refused (read, zeroGrad, step); another backward may accumulate", async () => {
     torch.manualSeed(11);
-    const lstm = new nn.LSTM(32, 64, { numLayers: 2 }), twin = new nn.LSTM(32, 64, { numLayers: 2 });
+    const lstm = new nn.LSTM(32, 64, { numLayers: 2 }),
+      twin = new nn.LSTM(32, 64, { numLayers: 2 });
     twin.loadStateDict(lstm.stateDict());
     const opt = new optim.SGD(lstm.parameters(), { lr: 0.1 });
     const x = torch.randn(200, 8, 32);
     const loss = lstm.forward(x)[0].square().mean();
-    const other = lstm.forward(x)[0].sum();              // a second graph over the same leaves
+    const other = lstm.forward(x)[0].sum(); // a second graph over the same leaves
     const w = [...lstm.parameters()][0];
-    const p = loss.backwardAsync();                      // a few hundred ms of work on the pool
+    const p = loss.backwardAsync(); // a few hundred ms of work on the pool
     const GRAD = /\.grad is being written by a backwardAsync in flight/;
     expect(thrown(() => w.grad).message).to.match(GRAD);
     expect(thrown(() => opt.zeroGrad()).message).to.match(GRAD);
     expect(thrown(() => opt.step()).message).to.match(GRAD);
-    other.backward();                                    // libtorch locks each leaf while accumulating
-    expect(lstm.forward(x.narrow(0, 0, 2))[0].shape).to.deep.equal([2, 8, 64]);  // reading the parameters is fine
+    other.backward(); // libtorch locks each leaf while accumulating
+    expect(lstm.forward(x.narrow(0, 0, 2))[0].shape).to.deep.equal([2, 8, 64]); // reading the parameters is fine
     await p;
     twin.forward(x)[0].square().mean().backward();
     twin.forward(x)[0].sum().backward();
     const tp = [...twin.parameters()];
-    for (const [i, q] of [...lstm.parameters()].entries())   // both accumulated, in either order
+    for (const [i, q] of [...lstm.parameters()].entries()) // both accumulated, in either order
       expect(q.grad!.allclose(tp[i].grad!, { rtol: 1e-5, atol: 1e-6 }), `grad ${i}`).to.equal(true);
     opt.step();
   });
 
   it('every in-place method refuses an in-flight tensor and leaves its values alone', async () => {
-    const a = torch.randn(300, 300), b = torch.randn(300, 300);
+    const a = torch.randn(300, 300),
+      b = torch.randn(300, 300);
     const before = a.clone();
     const expected = a.matmul(b);
     const p = a.matmulAsync(b);
     const ops: [string, () => unknown][] = [
-      ['add_', () => a.add_(1)], ['sub_', () => a.sub_(b)], ['mul_', () => a.mul_(2)], ['div_', () => a.div_(2)],
-      ['zero_', () => a.zero_()], ['fill_', () => a.fill_(3)], ['copy_', () => a.copy_(b)], ['clamp_', () => a.clamp_(0, 1)],
-      ['uniform_', () => a.uniform_(0, 1)], ['normal_', () => a.normal_(0, 1)], ['requiresGrad_', () => a.requiresGrad_()],
+      ['add_', () => a.add_(1)],
+      ['sub_', () => a.sub_(b)],
+      ['mul_', () => a.mul_(2)],
+      ['div_', () => a.div_(2)],
+      ['zero_', () => a.zero_()],
+      ['fill_', () => a.fill_(3)],
+      ['copy_', () => a.copy_(b)],
+      ['clamp_', () => a.clamp_(0, 1)],
+      ['uniform_', () => a.uniform_(0, 1)],
+      ['normal_', () => a.normal_(0, 1)],
+      ['requiresGrad_', () => a.requiresGrad_()],
     ];
     for (const [name, f] of ops) {
       const e = thrown(f);
       expect(e.message, name).to.match(IN_USE);
-      expect(e.message, name).to.match(/^[A-Za-z.]+[_]?: /);  // names the call
+      expect(e.message, name).to.match(/^[A-Za-z.]+[_]?: /); // names the call
     }
     expectSame(await p, expected);
     expectSame(a, before, 'a failed in-place op changed the tensor');
@@ -374,7 +468,8 @@ describe('async races', function () {
       expectSame(await p, expected);
       m.to('float64');
       const x64 = x.to('float64');
-      const out64 = m instanceof nn.Linear ? await m.forwardAsync(x64) : (await (m as torch.nn.LSTM).forwardAsync(x64))[0];
+      const out64 =
+        m instanceof nn.Linear ? await m.forwardAsync(x64) : (await (m as torch.nn.LSTM).forwardAsync(x64))[0];
       expectSame(out64, m instanceof nn.Linear ? m.forward(x64) : (m as torch.nn.LSTM).forward(x64)[0]);
       expect(out64.dtype).to.equal('float64');
     }
@@ -382,47 +477,59 @@ describe('async races', function () {
 
   it('a model only partly in use: Module.to and step() refuse before changing anything; to(its own dtype) is a no-op', async () => {
     torch.manualSeed(5);
-    const lin1 = new nn.Linear(4, 4), lin2 = new nn.Linear(4, 2);
+    const lin1 = new nn.Linear(4, 4),
+      lin2 = new nn.Linear(4, 2);
     const model = new nn.Sequential(lin1, lin2);
     const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
     model.forward<Tensor>(torch.randn(3, 4)).sum().backward();
     const before = [...model.parameters()].map((q) => q.clone());
     const x = torch.randn(3, 4);
-    const p = lin2.forwardAsync(x);                       // only lin2's parameters are in flight
-    expect(thrown(() => opt.step()).message).to.match(/^SGD\.step: parameter 2 \(shape \[2, 4\]\) is in use by an async operation .*no parameter was updated$/);
-    expect(thrown(() => model.to('float64')).message).to.match(/^Module\.to: '1\.weight' is in use by an async operation .*nothing was converted$/);
-    expect(model.to('float32')).to.equal(model);          // the dtype it has: nothing to copy, allowed
+    const p = lin2.forwardAsync(x); // only lin2's parameters are in flight
+    expect(thrown(() => opt.step()).message).to.match(
+      /^SGD\.step: parameter 2 \(shape \[2, 4\]\) is in use by an async operation .*no parameter was updated$/,
+    );
+    expect(thrown(() => model.to('float64')).message).to.match(
+      /^Module\.to: '1\.weight' is in use by an async operation .*nothing was converted$/,
+    );
+    expect(model.to('float32')).to.equal(model); // the dtype it has: nothing to copy, allowed
     for (const [i, q] of [...model.parameters()].entries()) {
       expect(q.dtype).to.equal('float32');
       expectSame(q, before[i], `parameter ${i} unchanged`);
     }
     expectSame(await p, lin2.forward(x));
-    opt.step();                                          // once free, one step (not a second one for lin1)
+    opt.step(); // once free, one step (not a second one for lin1)
     for (const [i, q] of [...model.parameters()].entries())
-      expect(q.allclose(before[i].sub(q.grad!.mul(0.1)), { rtol: 1e-6, atol: 1e-7 }), `parameter ${i} stepped once`).to.equal(true);
+      expect(
+        q.allclose(before[i].sub(q.grad!.mul(0.1)), { rtol: 1e-6, atol: 1e-7 }),
+        `parameter ${i} stepped once`,
+      ).to.equal(true);
   });
 
   it('step() ignores frozen parameters that are in use: a frozen encoder may run while the head steps', async () => {
-    const enc = new nn.Linear(4, 4), head = new nn.Linear(4, 2);
+    const enc = new nn.Linear(4, 4),
+      head = new nn.Linear(4, 2);
     enc.requiresGrad_(false);
     const opt = new optim.SGD([...enc.parameters(), ...head.parameters()], { lr: 0.1 });
     head.forward(torch.randn(3, 4)).sum().backward();
     const w0 = head.weight.clone();
-    const p = enc.forwardAsync(torch.randn(3, 4));      // enc's (gradient-less) parameters in flight
+    const p = enc.forwardAsync(torch.randn(3, 4)); // enc's (gradient-less) parameters in flight
     opt.step();
     expect(head.weight.equal(w0)).to.equal(false);
     await p;
   });
 
   it('step() refuses before changing anything when only a view of a later parameter is in flight', async () => {
-    const lin1 = new nn.Linear(4, 4), lin2 = new nn.Linear(4, 2);
+    const lin1 = new nn.Linear(4, 4),
+      lin2 = new nn.Linear(4, 2);
     const model = new nn.Sequential(lin1, lin2);
     const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
     model.forward<Tensor>(torch.randn(3, 4)).sum().backward();
     const before = [...model.parameters()].map((q) => q.clone());
-    const view = lin2.weight.detach();                   // shares lin2.weight's storage, not its handle
+    const view = lin2.weight.detach(); // shares lin2.weight's storage, not its handle
     const p = view.matmulAsync(torch.randn(4, 3));
-    expect(thrown(() => opt.step()).message).to.match(/^SGD\.step: parameter 2 \(shape \[2, 4\]\) is in use by an async operation .*no parameter was updated$/);
+    expect(thrown(() => opt.step()).message).to.match(
+      /^SGD\.step: parameter 2 \(shape \[2, 4\]\) is in use by an async operation .*no parameter was updated$/,
+    );
     for (const [i, q] of [...model.parameters()].entries()) expectSame(q, before[i], `parameter ${i} unchanged`);
     await p;
     opt.step();
@@ -432,7 +539,10 @@ describe('async races', function () {
     ['SGD (momentum)', (ps: Tensor[]) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9 })],
     ['Adam (amsgrad)', (ps: Tensor[]) => new optim.Adam(ps, { lr: 0.01, amsgrad: true })],
     ['AdamW', (ps: Tensor[]) => new optim.AdamW(ps, { lr: 0.01 })],
-    ['RMSprop (centered, momentum)', (ps: Tensor[]) => new optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.5 })],
+    [
+      'RMSprop (centered, momentum)',
+      (ps: Tensor[]) => new optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.5 }),
+    ],
     ['Adagrad', (ps: Tensor[]) => new optim.Adagrad(ps, { lr: 0.1 })],
   ] as [string, (ps: Tensor[]) => torch.optim.Optimizer][]) {
     it(`${name}: a step refused during an async forward changes neither parameters nor state`, async () => {
@@ -441,10 +551,14 @@ describe('async races', function () {
       const m = new nn.LSTM(4, 3);
       torch.manualSeed(3);
       const ref = new nn.LSTM(4, 3);
-      const opt = make([...m.parameters()]), refOpt = make([...ref.parameters()]);
+      const opt = make([...m.parameters()]),
+        refOpt = make([...ref.parameters()]);
       const x = torch.randn(5, 2, 4);
       for (let it = 0; it < 3; it++) {
-        for (const [mod, o] of [[m, opt], [ref, refOpt]] as const) {
+        for (const [mod, o] of [
+          [m, opt],
+          [ref, refOpt],
+        ] as const) {
           o.zeroGrad();
           mod.forward(x)[0].pow(2).sum().backward();
         }
@@ -454,7 +568,9 @@ describe('async races', function () {
         expectSame((await p)[0], expected);
         opt.step();
         refOpt.step();
-        [...m.parameters()].forEach((q, i) => expectSame(q, [...ref.parameters()][i], `parameter ${i} after step ${it}`));
+        [...m.parameters()].forEach((q, i) =>
+          expectSame(q, [...ref.parameters()][i], `parameter ${i} after step ${it}`),
+        );
       }
     });
   }
@@ -478,14 +594,18 @@ describe('async races', function () {
 
   it('two backwardAsync into the same leaves accumulate both gradients', async () => {
     const lin = new nn.Linear(8, 4);
-    const x1 = torch.randn(5, 8), x2 = torch.randn(5, 8);
+    const x1 = torch.randn(5, 8),
+      x2 = torch.randn(5, 8);
     lin.forward(x1).pow(2).sum().backward();
     lin.forward(x2).sum().backward();
     const expected = [...lin.parameters()].map((p) => p.grad!.clone());
     lin.zeroGrad();
-    const l1 = lin.forward(x1).pow(2).sum(), l2 = lin.forward(x2).sum();
+    const l1 = lin.forward(x1).pow(2).sum(),
+      l2 = lin.forward(x2).sum();
     await Promise.all([l1.backwardAsync(), l2.backwardAsync()]);
-    [...lin.parameters()].forEach((p, i) => expect(p.grad!.allclose(expected[i], { rtol: 1e-6, atol: 1e-7 }), `grad ${i}`).to.equal(true));
+    [...lin.parameters()].forEach((p, i) =>
+      expect(p.grad!.allclose(expected[i], { rtol: 1e-6, atol: 1e-7 }), `grad ${i}`).to.equal(true),
+    );
   });
 
   it('the GC collecting the module, its inputs and the Promise holders mid-flight: results still right', async () => {
@@ -501,7 +621,12 @@ describe('async races', function () {
       const e1 = lstm.forward(x)[0].sum().item() as number;
       const e2 = mha.forward(x, x, x)[0].sum().item() as number;
       // only the Promises escape: the modules, their parameters and x are garbage from here on
-      return { p1: lstm.forwardAsync(x).then(([o]) => o.sum().item() as number), p2: mha.forwardAsync(x, x, x).then(([o]) => o.sum().item() as number), e1, e2 };
+      return {
+        p1: lstm.forwardAsync(x).then(([o]) => o.sum().item() as number),
+        p2: mha.forwardAsync(x, x, x).then(([o]) => o.sum().item() as number),
+        e1,
+        e2,
+      };
     };
     const runs = Array.from({ length: 4 }, launch);
     gc();
@@ -528,8 +653,15 @@ describe('async races', function () {
       Promise.all(qs.map((q) => mha.forwardAsync(q, q, q, { attnMask: mask }))),
       Promise.all(qs.map((q) => lstm.forwardAsync(q.transpose(0, 1)))),
     ]);
-    gotMha.forEach(([o, w], i) => { expectSame(o, expMha[i][0]); expectSame(w!, expMha[i][1]!); });
-    gotLstm.forEach(([o, [h, c]], i) => { expectSame(o, expLstm[i][0]); expectSame(h, expLstm[i][1][0]); expectSame(c, expLstm[i][1][1]); });
+    gotMha.forEach(([o, w], i) => {
+      expectSame(o, expMha[i][0]);
+      expectSame(w!, expMha[i][1]!);
+    });
+    gotLstm.forEach(([o, [h, c]], i) => {
+      expectSame(o, expLstm[i][0]);
+      expectSame(h, expLstm[i][1][0]);
+      expectSame(c, expLstm[i][1][1]);
+    });
   });
 
   it('200 rounds of random interleavings (seed 1234): right values or "in use" errors; no leaked tensor', async () => {
@@ -568,7 +700,8 @@ describe('async races', function () {
     };
 
     it('a forward (sync or async), a step, zeroGrad or Module.to during stepAsync is refused; the step equals step()', async () => {
-      const a = twin(5), b = twin(5);
+      const a = twin(5),
+        b = twin(5);
       const p = a.opt.stepAsync();
       expect(() => a.m.forward(a.x), 'forward').to.throw(Error, IN_USE);
       expect((await rejection(() => a.m.forwardAsync(a.x))).message, 'forwardAsync').to.match(IN_USE);
@@ -587,7 +720,8 @@ describe('async races', function () {
     });
 
     it('stepAsync during a forwardAsync is refused (nothing changes); the forward and a later stepAsync are right', async () => {
-      const a = twin(6), b = twin(6);
+      const a = twin(6),
+        b = twin(6);
       const expected = a.m.forward(a.x)[0];
       const f = a.m.forwardAsync(a.x);
       const e = await rejection(() => a.opt.stepAsync());
@@ -601,7 +735,8 @@ describe('async races', function () {
     });
 
     it('training with forwardAsync, backwardAsync and stepAsync equals the synchronous loop, while other models run', async () => {
-      const a = twin(7), b = twin(7);
+      const a = twin(7),
+        b = twin(7);
       const other = new nn.MultiheadAttention(8, 2);
       const q = torch.randn(3, 2, 8);
       const expOther = other.forward(q, q, q)[0];

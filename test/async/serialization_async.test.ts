@@ -68,7 +68,9 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     }
   });
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-async-io-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-async-io-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const temps = () => fs.readdirSync(dir).filter((n) => TEMP_RE.test(n));
 
@@ -77,8 +79,14 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     const p = new torch.nn.Parameter(torch.randn(4, 3));
     return {
       model: { 'layer.weight': p, 'layer.bias': torch.randn(4) },
-      step: 7, lr: 0.5, name: 'run', flags: [true, null], big: 2n ** 60n,
-      ids: torch.arange(10), mask: torch.tensor([true, false]), half: torch.randn(5).to({ dtype: 'float16' }),
+      step: 7,
+      lr: 0.5,
+      name: 'run',
+      flags: [true, null],
+      big: 2n ** 60n,
+      ids: torch.arange(10),
+      mask: torch.tensor([true, false]),
+      half: torch.randn(5).to({ dtype: 'float16' }),
       state: new Map<number, unknown>([[0, { momentum: torch.zeros(2) }]]),
       shared: [p, p],
     };
@@ -86,7 +94,8 @@ describe('torch.saveAsync / torch.loadAsync', () => {
 
   it('writes the same bytes as torch.save, and both load back equal (sync and async)', async () => {
     const obj = sample();
-    const fa = path.join(dir, 'a.pt'), fs_ = path.join(dir, 's.pt');
+    const fa = path.join(dir, 'a.pt'),
+      fs_ = path.join(dir, 's.pt');
     await torch.saveAsync(obj, fa);
     torch.save(obj, fs_);
     expect(fs.readFileSync(fa).equals(fs.readFileSync(fs_)), 'file bytes differ').to.equal(true);
@@ -95,7 +104,7 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     sameValue(viaSync, viaAsync);
     sameValue(torch.load(fs_), viaAsync);
     expect(viaAsync.model['layer.weight']).to.be.instanceOf(torch.nn.Parameter);
-    expect(viaAsync.shared[0]).to.equal(viaAsync.shared[1]);  // shared references stay shared
+    expect(viaAsync.shared[0]).to.equal(viaAsync.shared[1]); // shared references stay shared
     // zip64 records, many storages, and a buffer instead of a path
     const many = Array.from({ length: 40 }, (_, i) => torch.full([i + 1], i));
     const fz = path.join(dir, 'z.pt');
@@ -111,7 +120,7 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     fs.writeFileSync(f, 'old');
     fs.chmodSync(f, 0o600);
     const p = torch.saveAsync({ t }, f);
-    t.add_(5);  // after the call: not in the file
+    t.add_(5); // after the call: not in the file
     await p;
     sameValue({ t: torch.zeros(3) }, await torch.loadAsync(f));
     expect(fs.statSync(f).mode & 0o777).to.equal(0o600);
@@ -133,25 +142,33 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     const e2 = await rejection(torch.saveAsync({}, dir));
     expect(e2.message).to.match(/^torch\.saveAsync: cannot write .*it is a directory/);
     const e3 = await rejection(torch.saveAsync({}, path.join(dir, 'no', 'such', 'dir.pt')));
-    expect(e3.message).to.match(/^torch\.saveAsync: cannot write '.*dir\.pt': ENOENT: no such file or directory, open '.*dir\.pt\.tmp-\d+-[0-9a-f]{12}'$/);
-    expect((await rejection(torch.saveAsync({}, ''))).message).to.match(/^torch\.saveAsync: expected path to be a non-empty string/);
+    expect(e3.message).to.match(
+      /^torch\.saveAsync: cannot write '.*dir\.pt': ENOENT: no such file or directory, open '.*dir\.pt\.tmp-\d+-[0-9a-f]{12}'$/,
+    );
+    expect((await rejection(torch.saveAsync({}, ''))).message).to.match(
+      /^torch\.saveAsync: expected path to be a non-empty string/,
+    );
     const d = torch.ones(2);
     d.dispose();
-    expect((await rejection(torch.saveAsync({ d }, f))).message).to.match(/^torch\.saveAsync: the tensor at .* has been disposed/);
+    expect((await rejection(torch.saveAsync({ d }, f))).message).to.match(
+      /^torch\.saveAsync: the tensor at .* has been disposed/,
+    );
     // a write that fails midway removes its temp file and leaves the target as it was
     const target = path.join(dir, 'keep.pt');
     torch.save({ n: 2 }, target);
-    const e4 = await rejection(atomicWriteAsync('torch.saveAsync', target, function* (sink) {
-      sink.write(new Uint8Array(1 << 20));
-      yield;
-      throw new Error('disk on fire');
-    }));
+    const e4 = await rejection(
+      atomicWriteAsync('torch.saveAsync', target, function* (sink) {
+        sink.write(new Uint8Array(1 << 20));
+        yield;
+        throw new Error('disk on fire');
+      }),
+    );
     expect(e4.message).to.equal('disk on fire');
     expect(torch.load(target).n).to.equal(2);
     expect(temps()).to.deep.equal([]);
   });
 
-  it('loadAsync of missing, non-regular, corrupt and hostile files rejects with torch.load\'s error', async () => {
+  it("loadAsync of missing, non-regular, corrupt and hostile files rejects with torch.load's error", async () => {
     const good = path.join(dir, 'good.pt');
     torch.save({ w: torch.randn(50), n: 1 }, good);
     const bytes = fs.readFileSync(good);
@@ -173,10 +190,16 @@ describe('torch.saveAsync / torch.loadAsync', () => {
       expect(a.message, f).to.equal(s.message.replace(/^torch\.load:/, 'torch.loadAsync:'));
       expect(a.message, f).to.match(/^torch\.loadAsync: /);
     }
-    expect((await rejection(torch.loadAsync(path.join(dir, 'system.pt')))).message).to.match(/refusing to load global 'os\.system'/);
+    expect((await rejection(torch.loadAsync(path.join(dir, 'system.pt')))).message).to.match(
+      /refusing to load global 'os\.system'/,
+    );
     expect((await rejection(torch.loadAsync(path.join(dir, 'missing.pt')))).message).to.match(/ENOENT/);
     expect((await rejection(torch.loadAsync(dir))).message).to.match(/not a regular file/);
-    expect((await rejection(torch.loadAsync(5 as unknown as string))).message).to.match(/^torch\.loadAsync: expected path to be a string or a Uint8Array, got number/);
-    expect((await rejection(torch.loadAsync(good, { mapLocation: 5 as unknown as string }))).message).to.match(/^torch\.loadAsync: /);
+    expect((await rejection(torch.loadAsync(5 as unknown as string))).message).to.match(
+      /^torch\.loadAsync: expected path to be a string or a Uint8Array, got number/,
+    );
+    expect((await rejection(torch.loadAsync(good, { mapLocation: 5 as unknown as string }))).message).to.match(
+      /^torch\.loadAsync: /,
+    );
   });
 });

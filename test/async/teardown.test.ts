@@ -13,15 +13,23 @@ const SCRIPTED = JSON.stringify(path.join(process.cwd(), 'test', 'fixtures', 'ji
 const ENTRY_POINTS: Record<string, string> = {
   matmulAsync: 'const a = torch.randn(300, 300); for (let i = 0; i < 8; i++) a.matmulAsync(a).catch(() => {});',
   runAsync: "const a = torch.randn(300, 300); for (let i = 0; i < 8; i++) torch.runAsync('mm', a, a).catch(() => {});",
-  'Linear.forwardAsync': 'const m = new torch.nn.Linear(256, 256); const x = torch.randn(512, 256); for (let i = 0; i < 8; i++) m.forwardAsync(x).catch(() => {});',
-  'LSTM.forwardAsync': 'const m = new torch.nn.LSTM(32, 64, { numLayers: 2 }); const x = torch.randn(50, 16, 32); for (let i = 0; i < 4; i++) m.forwardAsync(x).catch(() => {});',
-  'MultiheadAttention.forwardAsync': 'const m = new torch.nn.MultiheadAttention(64, 4); const q = torch.randn(64, 16, 64); for (let i = 0; i < 4; i++) m.forwardAsync(q, q, q).catch(() => {});',
-  backwardAsync: 'const w = torch.randn(300, 300, { requiresGrad: true }); for (let i = 0; i < 4; i++) w.matmul(w).sum().backwardAsync().catch(() => {});',
-  stepAsync: 'const m = new torch.nn.Linear(512, 512); m.forward(torch.randn(8, 512)).sum().backward(); const o = new torch.optim.Adam(m.parameters()); o.stepAsync().catch(() => {});',
+  'Linear.forwardAsync':
+    'const m = new torch.nn.Linear(256, 256); const x = torch.randn(512, 256); for (let i = 0; i < 8; i++) m.forwardAsync(x).catch(() => {});',
+  'LSTM.forwardAsync':
+    'const m = new torch.nn.LSTM(32, 64, { numLayers: 2 }); const x = torch.randn(50, 16, 32); for (let i = 0; i < 4; i++) m.forwardAsync(x).catch(() => {});',
+  'MultiheadAttention.forwardAsync':
+    'const m = new torch.nn.MultiheadAttention(64, 4); const q = torch.randn(64, 16, 64); for (let i = 0; i < 4; i++) m.forwardAsync(q, q, q).catch(() => {});',
+  backwardAsync:
+    'const w = torch.randn(300, 300, { requiresGrad: true }); for (let i = 0; i < 4; i++) w.matmul(w).sum().backwardAsync().catch(() => {});',
+  stepAsync:
+    'const m = new torch.nn.Linear(512, 512); m.forward(torch.randn(8, 512)).sum().backward(); const o = new torch.optim.Adam(m.parameters()); o.stepAsync().catch(() => {});',
   'ScriptModule.runMethodAsync': `const s = torch.jit.load(${SCRIPTED}); for (let i = 0; i < 8; i++) s.runMethodAsync('count', [torch.ones(2), torch.ones(3)]).catch(() => {});`,
 };
 
-function run(entry: string, how: 'terminate' | 'exit'): { status: number | null; signal: string | null; stderr: string; stdout: string } {
+function run(
+  entry: string,
+  how: 'terminate' | 'exit',
+): { status: number | null; signal: string | null; stderr: string; stdout: string } {
   const workerSrc = `const { parentPort } = require('worker_threads'); const torch = require(${LIB});
     ${ENTRY_POINTS[entry]}
     ${how === 'exit' ? 'setImmediate(() => process.exit(0));' : "parentPort.postMessage('started');"}`;

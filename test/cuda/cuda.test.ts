@@ -47,21 +47,30 @@ describe('CUDA @cuda', function () {
     expect(Array.from(g.data() as Float32Array)).to.deep.equal(Array.from(cpu.data() as Float32Array));
     expect(cpu.to('cuda').device).to.equal('cuda:0');
     expect(cpu.to({ device: 'cuda:0', dtype: 'float64' }).dtype).to.equal('float64');
-    for (const t of [torch.zeros([2, 2], { device: 'cuda' }), torch.ones([2], { device: 'cuda' }),
-      torch.randn([5], { device: 'cuda' }), torch.full([2], 7, { device: 'cuda' }),
-      torch.arange(4, { device: 'cuda' }), torch.tensor([1, 2, 3], { device: 'cuda' })])
+    for (const t of [
+      torch.zeros([2, 2], { device: 'cuda' }),
+      torch.ones([2], { device: 'cuda' }),
+      torch.randn([5], { device: 'cuda' }),
+      torch.full([2], 7, { device: 'cuda' }),
+      torch.arange(4, { device: 'cuda' }),
+      torch.tensor([1, 2, 3], { device: 'cuda' }),
+    ])
       expect(t.device).to.equal('cuda:0');
     expect(Array.from(torch.tensor([1, 2, 3], { device: 'cuda' }).data() as Float32Array)).to.deep.equal([1, 2, 3]);
   });
 
   it('ops and autograd on the GPU equal the CPU', () => {
     torch.manualSeed(0);
-    const a = torch.randn(16, 32, { requiresGrad: true }), b = torch.randn(32, 8, { requiresGrad: true });
-    const ag = a.detach().cuda().requiresGrad_(), bg = b.detach().cuda().requiresGrad_();
+    const a = torch.randn(16, 32, { requiresGrad: true }),
+      b = torch.randn(32, 8, { requiresGrad: true });
+    const ag = a.detach().cuda().requiresGrad_(),
+      bg = b.detach().cuda().requiresGrad_();
     const f = (x: Tensor, y: Tensor) => x.matmul(y).tanh().softmax(1).mul(x.sum(1, true)).sum();
-    const yc = f(a, b), yg = f(ag, bg);
+    const yc = f(a, b),
+      yg = f(ag, bg);
     close(yg, yc, 'value');
-    yc.backward(); yg.backward();
+    yc.backward();
+    yg.backward();
     close(ag.grad!, a.grad!, 'grad a');
     close(bg.grad!, b.grad!, 'grad b');
   });
@@ -69,42 +78,56 @@ describe('CUDA @cuda', function () {
   it('a device mismatch is a clear error naming the fix', () => {
     const mha = new nn.MultiheadAttention(8, 2).to('cuda');
     const q = torch.randn([4, 2, 8], { device: 'cuda' });
-    expect(() => mha.forward(q, q, q, { attnMask: nn.masks.causal(4) }))
-      .to.throw(TypeError, /attnMask is on cpu but query is on cuda:0; create it there/);
+    expect(() => mha.forward(q, q, q, { attnMask: nn.masks.causal(4) })).to.throw(
+      TypeError,
+      /attnMask is on cpu but query is on cuda:0; create it there/,
+    );
     expect(() => mha.forward(q.cpu(), q.cpu(), q.cpu())).to.throw(TypeError, /module's parameters are on cuda:0/);
     const pad = nn.masks.keyPadding([4, 2], 4, { device: 'cuda' });
     expect(pad.device).to.equal('cuda:0');
-    expect(mha.forward(q, q, q, { keyPaddingMask: pad, attnMask: nn.masks.causal(4, 4, { device: 'cuda' }) })[0].device).to.equal('cuda:0');
+    expect(
+      mha.forward(q, q, q, { keyPaddingMask: pad, attnMask: nn.masks.causal(4, 4, { device: 'cuda' }) })[0].device,
+    ).to.equal('cuda:0');
   });
 
   it('the seed model: forward and backward on the GPU equal the CPU (module.to, masks on the device)', () => {
     torch.manualSeed(3);
-    const L = 12, N = 4, lengths = [12, 9, 5, 1];
+    const L = 12,
+      N = 4,
+      lengths = [12, 9, 5, 1];
     const cpuModel = new SeedModel();
     const gpuModel = new SeedModel();
     gpuModel.loadStateDict(cpuModel.stateDict());
     gpuModel.to('cuda');
     for (const [name, p] of gpuModel.namedParameters()) expect(p.device, name).to.equal('cuda:0');
-    const x = torch.randn(L, N, 10), y = torch.randn(L, N, 10);
+    const x = torch.randn(L, N, 10),
+      y = torch.randn(L, N, 10);
     const pad = nn.masks.keyPadding(lengths, L);
-    const lossOf = (m: SeedModel, dev: string) =>
-      nn.functional.mseLoss(m.forward(x.to(dev), pad.to(dev)), y.to(dev));
-    const lc = lossOf(cpuModel, 'cpu'), lg = lossOf(gpuModel, 'cuda');
+    const lossOf = (m: SeedModel, dev: string) => nn.functional.mseLoss(m.forward(x.to(dev), pad.to(dev)), y.to(dev));
+    const lc = lossOf(cpuModel, 'cpu'),
+      lg = lossOf(gpuModel, 'cuda');
     close(lg, lc, 'loss');
-    lc.backward(); lg.backward();
+    lc.backward();
+    lg.backward();
     const gp = new Map(gpuModel.namedParameters());
     for (const [name, p] of cpuModel.namedParameters()) close(gp.get(name)!.grad!, p.grad!, `grad ${name}`);
   });
 
   it('Adam steps on the GPU equal the CPU; the optimizer state lives with the parameters', () => {
     torch.manualSeed(4);
-    const a = new nn.Linear(6, 3), b = new nn.Linear(6, 3);
+    const a = new nn.Linear(6, 3),
+      b = new nn.Linear(6, 3);
     b.loadStateDict(a.stateDict());
     b.to('cuda');
-    const oa = new optim.Adam(a.parameters(), { lr: 0.01 }), ob = new optim.Adam(b.parameters(), { lr: 0.01 });
-    const x = torch.randn(8, 6), t = torch.randn(8, 3);
+    const oa = new optim.Adam(a.parameters(), { lr: 0.01 }),
+      ob = new optim.Adam(b.parameters(), { lr: 0.01 });
+    const x = torch.randn(8, 6),
+      t = torch.randn(8, 3);
     for (let i = 0; i < 5; i++) {
-      for (const [m, o, dev] of [[a, oa, 'cpu'], [b, ob, 'cuda']] as const) {
+      for (const [m, o, dev] of [
+        [a, oa, 'cpu'],
+        [b, ob, 'cuda'],
+      ] as const) {
         o.zeroGrad();
         nn.functional.mseLoss(m.forward(x.to(dev)), t.to(dev)).backward();
         o.step();
@@ -156,7 +179,12 @@ describe('CUDA entry points without CUDA', function () {
     const m = nn.masks.keyPadding([3, 1], 3, { device: 'cpu' });
     expect(m.device).to.equal('cpu');
     expect(Array.from(m.data() as Uint8Array)).to.deep.equal([0, 0, 0, 0, 1, 1]);
-    expect(() => nn.masks.keyPadding([3, 1], 3, { device: 'cuda' })).to.throw(/nn\.masks\.keyPadding: device 'cuda' requested but CUDA is not available/);
-    expect(() => nn.masks.keyPadding([3, 1], 3, { devise: 'cpu' } as never)).to.throw(TypeError, /unknown option 'devise'/);
+    expect(() => nn.masks.keyPadding([3, 1], 3, { device: 'cuda' })).to.throw(
+      /nn\.masks\.keyPadding: device 'cuda' requested but CUDA is not available/,
+    );
+    expect(() => nn.masks.keyPadding([3, 1], 3, { devise: 'cpu' } as never)).to.throw(
+      TypeError,
+      /unknown option 'devise'/,
+    );
   });
 });

@@ -9,7 +9,7 @@ import { expectSame } from '../helpers';
 const { nn } = torch;
 type Tensor = torch.Tensor;
 
-describe('examples: the seed model\'s forwardAsync', () => {
+describe("examples: the seed model's forwardAsync", () => {
   // Collect what these tests left to the GC now, not in the middle of a later test that counts
   // live tensors.
   after(async () => {
@@ -18,7 +18,8 @@ describe('examples: the seed model\'s forwardAsync', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
   });
-  const L = 8, N = 3;
+  const L = 8,
+    N = 3;
   let model: SeedModel;
   let x: Tensor, padding: Tensor;
 
@@ -48,7 +49,7 @@ describe('examples: the seed model\'s forwardAsync', () => {
     model.train();
   });
 
-  it('gradients equal forward\'s, and no tensor is left behind', async () => {
+  it("gradients equal forward's, and no tensor is left behind", async () => {
     const grads = async (useAsync: boolean) => {
       model.zeroGrad();
       const out = useAsync ? await model.forwardAsync(x, padding) : model.forward(x, padding);
@@ -56,7 +57,8 @@ describe('examples: the seed model\'s forwardAsync', () => {
       out.dispose();
       return [...model.parameters()].map((p) => p.grad!);
     };
-    const g1 = await grads(false), g2 = await grads(true);
+    const g1 = await grads(false),
+      g2 = await grads(true);
     g1.forEach((g, i) => expectSame(g2[i], g, `grad ${i}`));
     torch.dispose([g1, g2]);
     const start = torch.memory().tensors;

@@ -6,15 +6,22 @@ import { SeedModel } from '../../examples/seed_model';
 
 const { nn, optim } = torch;
 
-interface Enc { shape: number[]; values: number[] }
+interface Enc {
+  shape: number[];
+  values: number[];
+}
 const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test/fixtures/seed_training.json'), 'utf8')) as {
-  initSums: Record<string, number>; losses: number[]; final: Record<string, Enc>;
+  initSums: Record<string, number>;
+  losses: number[];
+  final: Record<string, Enc>;
 };
 
-describe('examples: a short training run of the seed model equals PyTorch\'s', () => {
+describe("examples: a short training run of the seed model equals PyTorch's", () => {
   it('same seed → same initial weights, same batches → same weights after 10 Adam steps (1e-4; 2e-4 on libtorch 2.x)', function () {
     this.timeout(60000);
-    const L = 8, N = 4, C = 10;
+    const L = 8,
+      N = 4,
+      C = 10;
     torch.manualSeed(0);
     const model = new SeedModel();
     const sd = model.stateDict();
@@ -22,7 +29,8 @@ describe('examples: a short training run of the seed model equals PyTorch\'s', (
     expect(Object.keys(fx.initSums), 'fixture: initial sums').to.have.length(22);
     expect(Object.keys(fx.final), 'fixture: final weights').to.deep.equal(Object.keys(fx.initSums));
     expect(fx.losses, 'fixture: losses').to.have.length(10);
-    for (const [k, t] of Object.entries(sd)) expect(t.double().sum().item(), `initial ${k}`).to.be.closeTo(fx.initSums[k], 1e-4);
+    for (const [k, t] of Object.entries(sd))
+      expect(t.double().sum().item(), `initial ${k}`).to.be.closeTo(fx.initSums[k], 1e-4);
     torch.dispose(sd);
     const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
     const losses: number[] = [];
@@ -49,7 +57,9 @@ describe('examples: a short training run of the seed model equals PyTorch\'s', (
     for (const [k, e] of Object.entries(fx.final)) {
       const got = Array.from(final[k].data() as Float32Array);
       expect(final[k].shape, k).to.deep.equal(e.shape);
-      e.values.forEach((v, i) => { worst = Math.max(worst, Math.abs(got[i] - v)); });
+      e.values.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(got[i] - v));
+      });
     }
     torch.dispose(final);
     // libtorch 2.x computes the same algorithm with other GEMM and elementwise kernels (Debian 13's

@@ -57,8 +57,13 @@ const SEED = 20240601;
 const CALLS = 10000;
 
 function list(problems: Problem[]): string {
-  return problems.map((p) => `\n  ${p.kind} at seed ${p.seed} index ${p.index}: ${p.description ?? `${p.target}: ${p.call}`}` +
-    (p.repro ? `\n    ${p.repro.split('\n').join('\n    ')}` : '')).join('');
+  return problems
+    .map(
+      (p) =>
+        `\n  ${p.kind} at seed ${p.seed} index ${p.index}: ${p.description ?? `${p.target}: ${p.call}`}` +
+        (p.repro ? `\n    ${p.repro.split('\n').join('\n    ')}` : ''),
+    )
+    .join('');
 }
 
 describe('API fuzzing (scripts/fuzz.js)', function () {
@@ -92,25 +97,35 @@ describe('API fuzzing (scripts/fuzz.js)', function () {
 
   it('leaves the live tensor count where it started', () => {
     const m = report.memory;
-    expect(Math.abs(m.leakedTensors), `live tensors went from ${m.tensorsAtStart} to ${m.tensorsAtEnd}`).to.be.at.most(5);
+    expect(Math.abs(m.leakedTensors), `live tensors went from ${m.tensorsAtStart} to ${m.tensorsAtEnd}`).to.be.at.most(
+      5,
+    );
   });
 
   it('no call leaks tensors (after a GC)', () => {
     expect(report.leaks, `leaking calls:${list(report.leaks)}`).to.have.length(0);
   });
 
-  it('no call\'s tidy or dispose fails afterwards', () => {
+  it("no call's tidy or dispose fails afterwards", () => {
     expect(report.scopeErrors, `tidy / dispose failures:${list(report.scopeErrors)}`).to.have.length(0);
   });
 
   it('the harness has no problem (children that fail before their first call, or in their teardown after done)', () => {
-    expect(report.harnessProblems, `harness problems:${list(report.harnessProblems)}` +
-      report.harnessProblems.map((p) => (p.output ? `\n  output: ${p.output.slice(-1500)}` : '')).join('')).to.have.length(0);
+    expect(
+      report.harnessProblems,
+      `harness problems:${list(report.harnessProblems)}` +
+        report.harnessProblems.map((p) => (p.output ? `\n  output: ${p.output.slice(-1500)}` : '')).join(''),
+    ).to.have.length(0);
   });
 
   it('every argument is validated: no JavaScript runtime error or C++ backtrace escapes ("unchecked arguments")', () => {
-    const found = report.unvalidated.map((u) => `\n  ${u.kind} at seed ${SEED} index ${u.index} (${u.n}x): ${u.target}: ${u.errorClass}: ` +
-      `${u.message.split('\n')[0].slice(0, 200)}\n    ${u.repro.split('\n').join('\n    ')}`).join('');
+    const found = report.unvalidated
+      .map(
+        (u) =>
+          `\n  ${u.kind} at seed ${SEED} index ${u.index} (${u.n}x): ${u.target}: ${u.errorClass}: ` +
+          `${u.message.split('\n')[0].slice(0, 200)}\n    ${u.repro.split('\n').join('\n    ')}`,
+      )
+      .join('');
     expect(report.unvalidated, `unchecked arguments:${found}`).to.have.length(0);
   });
 
@@ -128,14 +143,21 @@ describe('API fuzzing: the harness reports a child that fails after done', funct
   const entryWith = (exitHandler: string): string => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-fuzz-entry-'));
     const file = path.join(dir, 'entry.js');
-    fs.writeFileSync(file, `module.exports = require(${JSON.stringify(ENTRY ?? path.join(process.cwd(), 'dist/index.js'))});\n` +
-      `if (process.argv.includes('--child') && typeof process.send === 'function') process.on('exit', () => { ${exitHandler} });\n`);
+    fs.writeFileSync(
+      file,
+      `module.exports = require(${JSON.stringify(ENTRY ?? path.join(process.cwd(), 'dist/index.js'))});\n` +
+        `if (process.argv.includes('--child') && typeof process.send === 'function') process.on('exit', () => { ${exitHandler} });\n`,
+    );
     return file;
   };
 
   for (const [what, handler, expected] of [
     ['a non-zero exit code', 'process.exitCode = 7;', /exited with code 7 after reporting done/],
-    ['a signal (SIGABRT, as an abort in a finalizer gives)', "process.kill(process.pid, 'SIGABRT');", /killed by signal SIGABRT after reporting done/],
+    [
+      'a signal (SIGABRT, as an abort in a finalizer gives)',
+      "process.kill(process.pid, 'SIGABRT');",
+      /killed by signal SIGABRT after reporting done/,
+    ],
   ] as const) {
     it(what, async () => {
       const entry = entryWith(handler);

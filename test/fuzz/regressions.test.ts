@@ -21,7 +21,7 @@ describe('fuzzer regressions', () => {
   });
 
   it('absurd layer counts are refused before anything is allocated (they used to hang)', function () {
-    this.timeout(60000);  // a regression (building 1e12 layers) shows up as this timeout, not a flaky time limit
+    this.timeout(60000); // a regression (building 1e12 layers) shows up as this timeout, not a flaky time limit
     gc();
     const before = torch.memory();
     const growth = peakRssGrowth(() => {
@@ -39,7 +39,10 @@ describe('fuzzer regressions', () => {
       expect(() => new nn.TransformerEncoder(layer, 1e12)).to.throw(RangeError, /TransformerEncoder: numLayers/);
       // not one clone of `layer` was made
       expect(torch.memory(), 'TransformerEncoder refused before cloning').to.deep.equal(withLayer);
-      expect(() => new nn.Transformer({ dModel: 4, nhead: 2, dimFeedforward: 8, numEncoderLayers: 1e12 })).to.throw(RangeError, /numLayers/);
+      expect(() => new nn.Transformer({ dModel: 4, nhead: 2, dimFeedforward: 8, numEncoderLayers: 1e12 })).to.throw(
+        RangeError,
+        /numLayers/,
+      );
     });
     // nn.Transformer builds its one template layer (28 small tensors, garbage now) before refusing
     // the copies: bound what it made to that, rather than 1e12 layers' worth
@@ -49,8 +52,15 @@ describe('fuzzer regressions', () => {
 
   it('new Tensor(...) accepts only native handles; a guessed number does not alias a live tensor', () => {
     const x = torch.ones(3);
-    for (const h of [{}, -1, 1.5, null, 'x', [] as unknown]) expect(() => new torch.Tensor(h as never)).to.throw(TypeError, /not with new Tensor/);
-    for (let i = 0; i < 64; i++) { try { new torch.Tensor(i as never).dispose(); } catch { /* not a handle */ } }
+    for (const h of [{}, -1, 1.5, null, 'x', [] as unknown])
+      expect(() => new torch.Tensor(h as never)).to.throw(TypeError, /not with new Tensor/);
+    for (let i = 0; i < 64; i++) {
+      try {
+        new torch.Tensor(i as never).dispose();
+      } catch {
+        /* not a handle */
+      }
+    }
     expect(x.isDisposed).to.equal(false);
     expect(x.sum().item()).to.equal(3);
   });
@@ -68,7 +78,10 @@ describe('fuzzer regressions', () => {
       [() => lin.zeroGrad(null as never), /Module.zeroGrad/],
       [() => nn.functional.mseLoss(torch.ones(2), torch.ones(2), null as never), /F.mseLoss/],
       // a stray second constructor argument used to reach the options check as its list of keys
-      [() => new (nn.MSELoss as never as new (...a: unknown[]) => unknown)(new nn.LayerNorm(4), [2 ** 40, 1]), /MSELoss: unknown option 'weight' \(known: reduction\)/],
+      [
+        () => new (nn.MSELoss as never as new (...a: unknown[]) => unknown)(new nn.LayerNorm(4), [2 ** 40, 1]),
+        /MSELoss: unknown option 'weight' \(known: reduction\)/,
+      ],
       [() => new nn.ModuleDict(5 as never), /ModuleDict: expected a Map or an object of modules, got the number 5/],
     ];
     for (const [f, re] of cases) expect(f).to.throw(TypeError, re);

@@ -21,8 +21,12 @@ describe('torch.jit.load: hostile data records and code are refused', () => {
   for (const [name, message] of cases) {
     it(`${name}.pt`, () => {
       const before = torch.memory().tensors;
-      expectError(() => torch.jit.load(path.join(dir, `${name}.pt`)), torch.TorchError,
-        /torch\.jit\.load: .*the archive is corrupt or hostile/, message);
+      expectError(
+        () => torch.jit.load(path.join(dir, `${name}.pt`)),
+        torch.TorchError,
+        /torch\.jit\.load: .*the archive is corrupt or hostile/,
+        message,
+      );
       // nothing made and left behind (other tests' garbage may be collected meanwhile: at most)
       expect(torch.memory().tensors).to.be.at.most(before);
     });
@@ -41,7 +45,7 @@ describe('torch.jit.load: hostile data records and code are refused', () => {
     });
   }
 
-  it('neg_stride.pt: refused, or loaded with the stride libtorch rebuilt (1.13 ignores the record\'s -2)', () => {
+  it("neg_stride.pt: refused, or loaded with the stride libtorch rebuilt (1.13 ignores the record's -2)", () => {
     let m: torch.jit.ScriptModule;
     try {
       m = torch.jit.load(path.join(dir, 'neg_stride.pt'));

@@ -22,12 +22,28 @@ const fixturePath = (name: string): string => path.join(DIR, name);
 interface Expected {
   mlp: { x: Encoded; y: Encoded; params: string[]; loss: number; yAfterSgd: Encoded };
   scripted: {
-    x: Encoded; bias: Encoded; extra: Encoded;
-    call1: { y: Encoded; sum: number; max: number; lengths: number[]; tag: string; notFlag: boolean; prod: number; none: Encoded };
+    x: Encoded;
+    bias: Encoded;
+    extra: Encoded;
+    call1: {
+      y: Encoded;
+      sum: number;
+      max: number;
+      lengths: number[];
+      tag: string;
+      notFlag: boolean;
+      prod: number;
+      none: Encoded;
+    };
     call2: { y: Encoded; sum: number; tag: string; notFlag: boolean; noneIsNone: boolean };
-    encode: Encoded; big: string; keyed: Record<string, string>; scaledDefault: Encoded; scaled: Encoded;
+    encode: Encoded;
+    big: string;
+    keyed: Record<string, string>;
+    scaledDefault: Encoded;
+    scaled: Encoded;
     kinds: [number, string][];
-    stateDict: string[]; params: string[];
+    stateDict: string[];
+    params: string[];
   };
   seed: { src: Encoded; tgt: Encoded; attnMask: Encoded; keyPaddingMask: Encoded; pred: Encoded };
 }
@@ -63,7 +79,7 @@ describe('torch.jit', () => {
       expectClose(m.forward(fromEncoded(E.mlp.x)) as Tensor, E.mlp.y);
     });
 
-    it('runs under the caller\'s grad mode', () => {
+    it("runs under the caller's grad mode", () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
       const x = fromEncoded(E.mlp.x);
       expect((m.forward(x) as Tensor).requiresGrad).to.equal(true);
@@ -73,12 +89,15 @@ describe('torch.jit', () => {
       expectClose(y, E.mlp.y);
     });
 
-    it('namedParameters are the module\'s own: one SGD step equals Python\'s', () => {
+    it("namedParameters are the module's own: one SGD step equals Python's", () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
       const named = m.namedParameters();
       expect(named.map(([k]) => k)).to.deep.equal(E.mlp.params);
       for (const [, p] of named) expect(p.requiresGrad).to.equal(true);
-      const opt = new torch.optim.SGD(named.map(([, p]) => p), { lr: 0.1 });
+      const opt = new torch.optim.SGD(
+        named.map(([, p]) => p),
+        { lr: 0.1 },
+      );
       const x = fromEncoded(E.mlp.x);
       const loss = (m.forward(x) as Tensor).pow(2).mean();
       expect(loss.item()).to.be.closeTo(E.mlp.loss, 1e-6);
@@ -94,7 +113,11 @@ describe('torch.jit', () => {
       const opt = new torch.optim.SGD(params, { lr: 0.1 });
       (m.forward(fromEncoded(E.mlp.x)) as Tensor).pow(2).mean().backward();
       const step = opt.stepAsync();
-      expectError(() => m.forward(params[0]), Error, 'ScriptModule.forward: this tensor is in use by an async operation');
+      expectError(
+        () => m.forward(params[0]),
+        Error,
+        'ScriptModule.forward: this tensor is in use by an async operation',
+      );
       await step;
       expect((m.forward(params[0]) as Tensor).shape).to.deep.equal([8, 3]);
     });
@@ -113,7 +136,7 @@ describe('torch.jit', () => {
       expectClose((m.forward(x) as Tensor).sub(1), E.mlp.y);
     });
 
-    it('forwardAsync equals forward, with the caller\'s grad mode', async () => {
+    it("forwardAsync equals forward, with the caller's grad mode", async () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
       const x = fromEncoded(E.mlp.x);
       const sync = m.forward(x) as Tensor;
@@ -131,7 +154,7 @@ describe('torch.jit', () => {
       const x = fromEncoded(E.mlp.x);
       const p = m.forwardAsync(x);
       expectError(() => x.dispose(), Error, /in use by an async operation/);
-      m.dispose();  // the call holds the module itself
+      m.dispose(); // the call holds the module itself
       expectClose((await p) as Tensor, E.mlp.y);
       x.dispose();
       expect(x.isDisposed).to.equal(true);
@@ -161,9 +184,11 @@ describe('torch.jit', () => {
   describe('scripted module', () => {
     const m = (): torch.jit.ScriptModule => jit.load(fixturePath('scripted.pt'));
 
-    it('converts every kind of value both ways (Python\'s results)', () => {
+    it("converts every kind of value both ways (Python's results)", () => {
       const s = m();
-      const x = fromEncoded(E.scripted.x), bias = fromEncoded(E.scripted.bias), extra = fromEncoded(E.scripted.extra);
+      const x = fromEncoded(E.scripted.x),
+        bias = fromEncoded(E.scripted.bias),
+        extra = fromEncoded(E.scripted.extra);
       const out = s.forward(x, { bias }, ['ab', 'cde'], 2, true, 'hi', [1.5, 4], extra) as torch.jit.JitValue[];
       expect(out).to.be.an('array').with.length(7);
       const [y, dict, lengths, tag, notFlag, prod, none] = out;
@@ -182,7 +207,8 @@ describe('torch.jit', () => {
 
     it('takes the other branch: empty list, null optional, undefined as None; returns null for None', () => {
       const s = m();
-      const x = fromEncoded(E.scripted.x), bias = fromEncoded(E.scripted.bias);
+      const x = fromEncoded(E.scripted.x),
+        bias = fromEncoded(E.scripted.bias);
       const c = E.scripted.call2;
       const out = s.forward(x, { bias }, [], 1, false, '', [2, -3], undefined) as torch.jit.JitValue[];
       expectClose(out[0] as Tensor, c.y, {}, 'y');
@@ -194,15 +220,29 @@ describe('torch.jit', () => {
       expect(c.noneIsNone).to.equal(true);
       expect(out[6]).to.equal(null);
       // a trailing Optional may also be omitted... only when it has a default: here it has none
-      expectError(() => s.forward(x, { bias }, [], 1, false, '', [2, -3]), TypeError,
-        'ScriptModule.forward: expected 8 inputs (x, opts, names, k, flag, tag, pair, extra), got 7');
+      expectError(
+        () => s.forward(x, { bias }, [], 1, false, '', [2, -3]),
+        TypeError,
+        'ScriptModule.forward: expected 8 inputs (x, opts, names, k, flag, tag, pair, extra), got 7',
+      );
     });
 
     it('runMethod runs exported methods', () => {
       const s = m();
       const x = fromEncoded(E.scripted.x);
-      expect(s.methods().sort()).to.deep.equal(
-        ['big', 'count', 'encode', 'forward', 'is_training', 'keyed', 'keyed_in', 'kinds', 'norm', 'point', 'scaled']);
+      expect(s.methods().sort()).to.deep.equal([
+        'big',
+        'count',
+        'encode',
+        'forward',
+        'is_training',
+        'keyed',
+        'keyed_in',
+        'kinds',
+        'norm',
+        'point',
+        'scaled',
+      ]);
       expectClose(s.runMethod('encode', x) as Tensor, E.scripted.encode, {}, 'encode');
       expect(s.runMethod('count', [x, x, x])).to.equal(3);
       expectClose(s.runMethod('scaled', x) as Tensor, E.scripted.scaledDefault, {}, 'default argument');
@@ -217,10 +257,14 @@ describe('torch.jit', () => {
       const keyed = s.runMethod('keyed', 3) as Map<number, string>;
       expect(keyed).to.be.instanceOf(Map);
       expect([...keyed.entries()]).to.deep.equal(Object.entries(E.scripted.keyed).map(([k, v]) => [Number(k), v]));
-      expectError(() => s.runMethod('big', 2n ** 70n), RangeError, "ScriptModule.runMethod('big'): input 0 (x) does not fit in int64");
+      expectError(
+        () => s.runMethod('big', 2n ** 70n),
+        RangeError,
+        "ScriptModule.runMethod('big'): input 0 (x) does not fit in int64",
+      );
     });
 
-    it('Device, Any and Union inputs; Device and Any outputs (Python\'s results)', () => {
+    it("Device, Any and Union inputs; Device and Any outputs (Python's results)", () => {
       const s = m();
       const x = fromEncoded(E.scripted.x);
       const [k1, k2, k3] = E.scripted.kinds;
@@ -229,31 +273,62 @@ describe('torch.jit', () => {
       const out = s.runMethod('kinds', 'cpu', x, 1, x) as torch.jit.JitValue[];
       expect((out[1] as Tensor).equal(x), 'a tensor through Any').to.equal(true);
       expect(out.slice(2)).to.deep.equal(k3);
-      expect((s.runMethod('kinds', 'cpu', null, 2n, undefined) as torch.jit.JitValue[]).slice(1)).to.deep.equal([null, 4, 'none,int']);
-      expectError(() => s.runMethod('kinds', 'cpu', 1, 2, 3), TypeError,
-        /^ScriptModule\.runMethod\('kinds'\): expected input 3 \(u\) \(Union\[.*str.*\]\) to be one of its member types, got the number 3$/);
-      expectError(() => s.runMethod('kinds', 'cpu', [1], 2, null), TypeError,
-        "input 1 (a) has type Any; only tensors, numbers, booleans, strings and null can be passed as Any, got an array of length 1");
-      expectError(() => s.runMethod('kinds', 3, 1, 2, null), TypeError, 'input 0 (d) (Device) to be a device string, got the number 3');
-      expectError(() => s.runMethod('kinds', 'gpu', 1, 2, null), RangeError,
-        "ScriptModule.runMethod('kinds'): expected input 0 (d) (Device) to be a device such as 'cpu' or 'cuda:0', got 'gpu'");
+      expect((s.runMethod('kinds', 'cpu', null, 2n, undefined) as torch.jit.JitValue[]).slice(1)).to.deep.equal([
+        null,
+        4,
+        'none,int',
+      ]);
+      expectError(
+        () => s.runMethod('kinds', 'cpu', 1, 2, 3),
+        TypeError,
+        /^ScriptModule\.runMethod\('kinds'\): expected input 3 \(u\) \(Union\[.*str.*\]\) to be one of its member types, got the number 3$/,
+      );
+      expectError(
+        () => s.runMethod('kinds', 'cpu', [1], 2, null),
+        TypeError,
+        'input 1 (a) has type Any; only tensors, numbers, booleans, strings and null can be passed as Any, got an array of length 1',
+      );
+      expectError(
+        () => s.runMethod('kinds', 3, 1, 2, null),
+        TypeError,
+        'input 0 (d) (Device) to be a device string, got the number 3',
+      );
+      expectError(
+        () => s.runMethod('kinds', 'gpu', 1, 2, null),
+        RangeError,
+        "ScriptModule.runMethod('kinds'): expected input 0 (d) (Device) to be a device such as 'cpu' or 'cuda:0', got 'gpu'",
+      );
     });
 
     it('refuses what cannot cross: dicts with other keys in, TorchScript classes in and out', () => {
       const s = m();
-      expectError(() => s.runMethod('keyed_in', { 1: 'a' }), TypeError,
-        "ScriptModule.runMethod('keyed_in'): expected input 0 (d) (Dict[int, str]) to be a dict with string keys (other key types are not supported)");
-      expectError(() => s.runMethod('point', 1.5), TypeError,
-        "ScriptModule.runMethod('point'): the result holds a value of type __torch__.Point, which torch-napi cannot return to JavaScript");
-      expectError(() => s.runMethod('norm', { x: 3, y: 4 }), TypeError,
-        "ScriptModule.runMethod('norm'): input 0 (p) has type __torch__.Point, which torch-napi cannot pass from JavaScript");
+      expectError(
+        () => s.runMethod('keyed_in', { 1: 'a' }),
+        TypeError,
+        "ScriptModule.runMethod('keyed_in'): expected input 0 (d) (Dict[int, str]) to be a dict with string keys (other key types are not supported)",
+      );
+      expectError(
+        () => s.runMethod('point', 1.5),
+        TypeError,
+        "ScriptModule.runMethod('point'): the result holds a value of type __torch__.Point, which torch-napi cannot return to JavaScript",
+      );
+      expectError(
+        () => s.runMethod('norm', { x: 3, y: 4 }),
+        TypeError,
+        "ScriptModule.runMethod('norm'): input 0 (p) has type __torch__.Point, which torch-napi cannot pass from JavaScript",
+      );
     });
 
     it('runMethodAsync equals runMethod', async () => {
       const s = m();
       const x = fromEncoded(E.scripted.x);
       expectClose((await s.runMethodAsync('encode', x)) as Tensor, E.scripted.encode);
-      expect(await s.runMethodAsync('keyed', 2)).to.deep.equal(new Map([[0, '0'], [10, '1']]));
+      expect(await s.runMethodAsync('keyed', 2)).to.deep.equal(
+        new Map([
+          [0, '0'],
+          [10, '1'],
+        ]),
+      );
     });
 
     it('eval() / train() set the mode of the module', () => {
@@ -267,10 +342,14 @@ describe('torch.jit', () => {
       expect(s.runMethod('is_training')).to.equal(true);
       s.train(false);
       expect(s.isTraining).to.equal(false);
-      expectError(() => s.train('yes' as unknown as boolean), TypeError, 'ScriptModule.train: expected mode to be a boolean');
+      expectError(
+        () => s.train('yes' as unknown as boolean),
+        TypeError,
+        'ScriptModule.train: expected mode to be a boolean',
+      );
     });
 
-    it('stateDict has buffers, in PyTorch\'s order; namedParameters does not', () => {
+    it("stateDict has buffers, in PyTorch's order; namedParameters does not", () => {
       const s = m();
       const sd = s.stateDict();
       expect(Object.keys(sd)).to.deep.equal(E.scripted.stateDict);
@@ -282,7 +361,8 @@ describe('torch.jit', () => {
 
     it('refuses wrong inputs, naming the input and what was expected', () => {
       const s = m();
-      const x = fromEncoded(E.scripted.x), bias = fromEncoded(E.scripted.bias);
+      const x = fromEncoded(E.scripted.x),
+        bias = fromEncoded(E.scripted.bias);
       const ok: torch.jit.JitValue[] = [x, { bias }, ['a'], 1, true, 't', [1, 2], null];
       const withInput = (i: number, v: torch.jit.JitValue): torch.jit.JitValue[] => ok.map((o, k) => (k === i ? v : o));
       // the accepted inputs give the module's values: y = relu(lin(x) * scale) + bias (k = 1, flag, no extra)
@@ -291,44 +371,119 @@ describe('torch.jit', () => {
       const checkOk = (out: torch.jit.JitValue, what: string): void => {
         const [y, dict, lengths, tag, notFlag, prod, none] = out as torch.jit.JitValue[];
         expectClose(y as Tensor, yRef.toArray() as never, { rtol: 1e-6, atol: 1e-6 }, `${what}: y`);
-        expect((dict as Record<string, Tensor>).sum.item(), `${what}: sum`).to.be.closeTo(yRef.sum().item() as number, 1e-5);
-        expect((dict as Record<string, Tensor>).max.item(), `${what}: max`).to.be.closeTo(yRef.max().item() as number, 1e-6);
+        expect((dict as Record<string, Tensor>).sum.item(), `${what}: sum`).to.be.closeTo(
+          yRef.sum().item() as number,
+          1e-5,
+        );
+        expect((dict as Record<string, Tensor>).max.item(), `${what}: max`).to.be.closeTo(
+          yRef.max().item() as number,
+          1e-6,
+        );
         expect([lengths, tag, notFlag, prod, none], what).to.deep.equal([[1], 't!1', false, 2, null]);
       };
       checkOk(s.forward(...ok), 'plain inputs');
-      expectError(() => s.forward(x), TypeError,
-        'ScriptModule.forward: expected 8 inputs (x, opts, names, k, flag, tag, pair, extra), got 1');
+      expectError(
+        () => s.forward(x),
+        TypeError,
+        'ScriptModule.forward: expected 8 inputs (x, opts, names, k, flag, tag, pair, extra), got 1',
+      );
       expectError(() => s.forward(...ok, 1), TypeError, 'expected 8 inputs', 'got 9');
-      expectError(() => s.forward(...withInput(0, 1)), TypeError, 'ScriptModule.forward: expected input 0 (x) (Tensor) to be a Tensor, got the number 1');
-      expectError(() => s.forward(...withInput(1, { bias: 3 })), TypeError, 'input 1 (opts["bias"]) (Tensor) to be a Tensor, got the number 3');
-      expectError(() => s.forward(...withInput(1, [bias])), TypeError, 'input 1 (opts)', 'to be a plain object, got an array');
-      expectError(() => s.forward(...withInput(1, new Map([['bias', bias]]) as unknown as torch.jit.JitValue)), TypeError,
-        'input 1 (opts) (Dict[str, Tensor]) to be a plain object, got a Map');
-      expectError(() => s.forward(...withInput(1, bias)), TypeError, 'input 1 (opts)', 'to be a plain object, got a Tensor');
+      expectError(
+        () => s.forward(...withInput(0, 1)),
+        TypeError,
+        'ScriptModule.forward: expected input 0 (x) (Tensor) to be a Tensor, got the number 1',
+      );
+      expectError(
+        () => s.forward(...withInput(1, { bias: 3 })),
+        TypeError,
+        'input 1 (opts["bias"]) (Tensor) to be a Tensor, got the number 3',
+      );
+      expectError(
+        () => s.forward(...withInput(1, [bias])),
+        TypeError,
+        'input 1 (opts)',
+        'to be a plain object, got an array',
+      );
+      expectError(
+        () => s.forward(...withInput(1, new Map([['bias', bias]]) as unknown as torch.jit.JitValue)),
+        TypeError,
+        'input 1 (opts) (Dict[str, Tensor]) to be a plain object, got a Map',
+      );
+      expectError(
+        () => s.forward(...withInput(1, bias)),
+        TypeError,
+        'input 1 (opts)',
+        'to be a plain object, got a Tensor',
+      );
       checkOk(s.forward(...withInput(1, Object.assign(Object.create(null), { bias }))), 'a null-prototype dict');
-      expectError(() => s.forward(...withInput(2, ['a', 3])), TypeError, 'input 2 (names[1]) (str) to be a string, got the number 3');
-      expectError(() => s.forward(...withInput(3, 1.5)), RangeError, 'input 3 (k) (int) to be an integer, got the number 1.5');
+      expectError(
+        () => s.forward(...withInput(2, ['a', 3])),
+        TypeError,
+        'input 2 (names[1]) (str) to be a string, got the number 3',
+      );
+      expectError(
+        () => s.forward(...withInput(3, 1.5)),
+        RangeError,
+        'input 3 (k) (int) to be an integer, got the number 1.5',
+      );
       expectError(() => s.forward(...withInput(3, '1')), TypeError, 'input 3 (k) (int) to be an integer, got a string');
       expectError(() => s.forward(...withInput(4, 1)), TypeError, 'input 4 (flag) (bool) to be a boolean');
       expectError(() => s.forward(...withInput(5, null)), TypeError, 'input 5 (tag) (str) to be a string, got null');
-      expectError(() => s.forward(...withInput(6, [1])), TypeError, 'input 6 (pair)', 'to be an array of length 2, got an array of length 1');
+      expectError(
+        () => s.forward(...withInput(6, [1])),
+        TypeError,
+        'input 6 (pair)',
+        'to be an array of length 2, got an array of length 1',
+      );
       expectError(() => s.forward(...withInput(6, [1, 2.5])), RangeError, 'input 6 (pair[1]) (int)');
-      expectError(() => s.forward(...withInput(7, 'no')), TypeError, 'input 7 (extra) (Tensor) to be a Tensor, got a string');
+      expectError(
+        () => s.forward(...withInput(7, 'no')),
+        TypeError,
+        'input 7 (extra) (Tensor) to be a Tensor, got a string',
+      );
       const gone = torch.ones([3]);
       gone.dispose();
-      expectError(() => s.forward(...withInput(1, { bias: gone })), Error, 'input 1 (opts["bias"]) is a disposed tensor');
-      expectError(() => s.runMethod('decode', x), Error, "ScriptModule.runMethod('decode'): the module has no method 'decode' (its methods: ");
-      expectError(() => s.runMethod(3 as unknown as string), TypeError, 'ScriptModule.runMethod: expected name to be a method name');
-      expectError(() => s.runMethod('scaled'), TypeError, "ScriptModule.runMethod('scaled'): expected 1 to 2 inputs (x, alpha), got 0");
+      expectError(
+        () => s.forward(...withInput(1, { bias: gone })),
+        Error,
+        'input 1 (opts["bias"]) is a disposed tensor',
+      );
+      expectError(
+        () => s.runMethod('decode', x),
+        Error,
+        "ScriptModule.runMethod('decode'): the module has no method 'decode' (its methods: ",
+      );
+      expectError(
+        () => s.runMethod(3 as unknown as string),
+        TypeError,
+        'ScriptModule.runMethod: expected name to be a method name',
+      );
+      expectError(
+        () => s.runMethod('scaled'),
+        TypeError,
+        "ScriptModule.runMethod('scaled'): expected 1 to 2 inputs (x, alpha), got 0",
+      );
       expectError(() => s.schema('nope'), Error, "ScriptModule.schema: the module has no method 'nope'");
-      expectError(() => s.runMethodAsync(1 as unknown as string), TypeError, 'ScriptModule.runMethodAsync: expected name to be a method name');
-      expectError(() => s.schema(1 as unknown as string), TypeError, 'ScriptModule.schema: expected name to be a method name');
+      expectError(
+        () => s.runMethodAsync(1 as unknown as string),
+        TypeError,
+        'ScriptModule.runMethodAsync: expected name to be a method name',
+      );
+      expectError(
+        () => s.schema(1 as unknown as string),
+        TypeError,
+        'ScriptModule.schema: expected name to be a method name',
+      );
     });
 
     it('a runtime error in TorchScript code is a TorchError with the TorchScript traceback, no C++ backtrace', () => {
       const s = m();
-      const err = expectError(() => s.runMethod('encode', torch.zeros([2, 5])), torch.TorchError,
-        /^ScriptModule\.runMethod\('encode'\): /, /mat1 and mat2 shapes cannot be multiplied/);
+      const err = expectError(
+        () => s.runMethod('encode', torch.zeros([2, 5])),
+        torch.TorchError,
+        /^ScriptModule\.runMethod\('encode'\): /,
+        /mat1 and mat2 shapes cannot be multiplied/,
+      );
       expect(err.message).to.include('Traceback of TorchScript');
     });
 
@@ -346,9 +501,14 @@ describe('torch.jit', () => {
       expect(inputs[2].dtype).to.equal('bool');
       const pred = torch.noGrad(() => m.forward(...inputs) as Tensor);
       expectClose(pred, s.pred, { rtol: 1e-4, atol: 1e-5 }, 'prediction');
-      expect(m.schema()).to.match(/forward\(.* self, Tensor src, Tensor tgt, Tensor attn_mask, Tensor key_padding_mask\) -> Tensor/);
-      expectError(() => m.forward(inputs[0], inputs[1], inputs[2]), TypeError,
-        'ScriptModule.forward: expected 4 inputs (src, tgt, attn_mask, key_padding_mask), got 3');
+      expect(m.schema()).to.match(
+        /forward\(.* self, Tensor src, Tensor tgt, Tensor attn_mask, Tensor key_padding_mask\) -> Tensor/,
+      );
+      expectError(
+        () => m.forward(inputs[0], inputs[1], inputs[2]),
+        TypeError,
+        'ScriptModule.forward: expected 4 inputs (src, tgt, attn_mask, key_padding_mask), got 3',
+      );
     });
 
     it('forwardAsync equals forward', async () => {
@@ -375,7 +535,9 @@ describe('torch.jit', () => {
 
     it('keeps trained parameters', () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
-      torch.noGrad(() => { for (const p of m.parameters()) p.mul_(2); });
+      torch.noGrad(() => {
+        for (const p of m.parameters()) p.mul_(2);
+      });
       const file = tmpFile('mlp2.pt');
       jit.save(m, file);
       const x = fromEncoded(E.mlp.x);
@@ -401,7 +563,10 @@ describe('torch.jit', () => {
         'with torch.no_grad(): y = m(*torch.load(sys.argv[2]))',
         'print(json.dumps(y.reshape(-1).tolist()))',
       ].join('\n');
-      const out = execFileSync('/usr/bin/python3', ['-c', script, file, inputsFile], { encoding: 'utf8', timeout: 120000 });
+      const out = execFileSync('/usr/bin/python3', ['-c', script, file, inputsFile], {
+        encoding: 'utf8',
+        timeout: 120000,
+      });
       const py = JSON.parse(out) as number[];
       const flat = [...(ours.data() as Float32Array)];
       expect(py.length).to.equal(flat.length);
@@ -409,13 +574,19 @@ describe('torch.jit', () => {
     });
 
     it('refuses what is not a ScriptModule, and disposed modules', () => {
-      expectError(() => jit.save({} as torch.jit.ScriptModule, tmpFile('x.pt')), TypeError,
-        'torch.jit.save: expected module to be a ScriptModule');
+      expectError(
+        () => jit.save({} as torch.jit.ScriptModule, tmpFile('x.pt')),
+        TypeError,
+        'torch.jit.save: expected module to be a ScriptModule',
+      );
       const m = jit.load(fixturePath('mlp_traced.pt'));
       m.dispose();
       expectError(() => jit.save(m, tmpFile('x.pt')), Error, 'torch.jit.save: the module is disposed');
-      expectError(() => jit.save(jit.load(fixturePath('mlp_traced.pt')), path.join(os.tmpdir(), 'no-such-dir-jit', 'x.pt')),
-        Error, /^torch\.jit\.save: cannot write/);
+      expectError(
+        () => jit.save(jit.load(fixturePath('mlp_traced.pt')), path.join(os.tmpdir(), 'no-such-dir-jit', 'x.pt')),
+        Error,
+        /^torch\.jit\.save: cannot write/,
+      );
     });
   });
 
@@ -424,16 +595,46 @@ describe('torch.jit', () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
       const h = (m as unknown as { _h: JitHandle })._h;
       const x = torch.zeros([1, 4]);
-      expectError(() => native.jitRun({} as JitHandle, 'forward', [x], torch.Tensor), TypeError, 'ScriptModule.forward: expected a ScriptModule handle');
-      expectError(() => native.jitRun((x as unknown as { _h: JitHandle })._h, 'forward', [x], torch.Tensor), TypeError,
-        'expected a ScriptModule handle');
-      expectError(() => native.jitRun(h, 'forward', x as unknown as unknown[], torch.Tensor), TypeError, 'ScriptModule.forward: expected the inputs as an array');
-      expectError(() => native.jitRun(h, 'forward', [x], {} as Function), TypeError, 'ScriptModule.forward: expected the Tensor class');
-      expectError(() => native.jitRun(h, 1 as unknown as string, [x], torch.Tensor), TypeError, 'ScriptModule.runMethod: expected the method name to be a string');
-      expectError(() => native.jitRunAsync(h, 1 as unknown as string, [x], torch.Tensor), TypeError,
-        'ScriptModule.runMethodAsync: expected the method name to be a string');
-      expectError(() => native.jitDispose({} as JitHandle), TypeError, 'ScriptModule.dispose: expected argument 0 to be a ScriptModule handle');
-      expectError(() => native.jitLoad('x' as unknown as Uint8Array, 'x'), TypeError, 'torch.jit.load: expected argument 0 to be a Uint8Array');
+      expectError(
+        () => native.jitRun({} as JitHandle, 'forward', [x], torch.Tensor),
+        TypeError,
+        'ScriptModule.forward: expected a ScriptModule handle',
+      );
+      expectError(
+        () => native.jitRun((x as unknown as { _h: JitHandle })._h, 'forward', [x], torch.Tensor),
+        TypeError,
+        'expected a ScriptModule handle',
+      );
+      expectError(
+        () => native.jitRun(h, 'forward', x as unknown as unknown[], torch.Tensor),
+        TypeError,
+        'ScriptModule.forward: expected the inputs as an array',
+      );
+      expectError(
+        () => native.jitRun(h, 'forward', [x], {} as Function),
+        TypeError,
+        'ScriptModule.forward: expected the Tensor class',
+      );
+      expectError(
+        () => native.jitRun(h, 1 as unknown as string, [x], torch.Tensor),
+        TypeError,
+        'ScriptModule.runMethod: expected the method name to be a string',
+      );
+      expectError(
+        () => native.jitRunAsync(h, 1 as unknown as string, [x], torch.Tensor),
+        TypeError,
+        'ScriptModule.runMethodAsync: expected the method name to be a string',
+      );
+      expectError(
+        () => native.jitDispose({} as JitHandle),
+        TypeError,
+        'ScriptModule.dispose: expected argument 0 to be a ScriptModule handle',
+      );
+      expectError(
+        () => native.jitLoad('x' as unknown as Uint8Array, 'x'),
+        TypeError,
+        'torch.jit.load: expected argument 0 to be a Uint8Array',
+      );
       native.jitDispose(h);
       expectError(() => native.jitSave(h), Error, 'torch.jit.save: this ScriptModule is disposed');
     });
@@ -444,7 +645,7 @@ describe('torch.jit', () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
       const [[, w]] = m.namedParameters();
       m.dispose();
-      m.dispose();  // idempotent
+      m.dispose(); // idempotent
       expect(m.isDisposed).to.equal(true);
       expectError(() => m.forward(torch.zeros([1, 4])), Error, 'ScriptModule.forward: this ScriptModule is disposed');
       expectError(() => m.stateDict(), Error, 'ScriptModule.stateDict: this ScriptModule is disposed');
@@ -456,12 +657,22 @@ describe('torch.jit', () => {
       const m = jit.load(fixturePath('mlp_traced.pt'), { device: 'cpu' });
       expect(m.parameters()[0].device).to.equal('cpu');
       if (!torch.cuda.isAvailable()) {
-        expectError(() => jit.load(fixturePath('mlp_traced.pt'), { device: 'cuda' }), Error,
-          "torch.jit.load: device 'cuda' requested but CUDA is not available");
+        expectError(
+          () => jit.load(fixturePath('mlp_traced.pt'), { device: 'cuda' }),
+          Error,
+          "torch.jit.load: device 'cuda' requested but CUDA is not available",
+        );
       }
-      expectError(() => jit.load(fixturePath('mlp_traced.pt'), { device: 'tpu' }), TypeError, 'torch.jit.load: expected device');
-      expectError(() => jit.load(fixturePath('mlp_traced.pt'), { map_location: 'cpu' } as unknown as torch.jit.LoadOptions),
-        TypeError, "torch.jit.load: unknown option 'map_location'");
+      expectError(
+        () => jit.load(fixturePath('mlp_traced.pt'), { device: 'tpu' }),
+        TypeError,
+        'torch.jit.load: expected device',
+      );
+      expectError(
+        () => jit.load(fixturePath('mlp_traced.pt'), { map_location: 'cpu' } as unknown as torch.jit.LoadOptions),
+        TypeError,
+        "torch.jit.load: unknown option 'map_location'",
+      );
       expectError(() => jit.load(3 as unknown as string), TypeError, 'torch.jit.load: expected path');
     });
 

@@ -7,8 +7,8 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('memory: dispose, using, tidy, GC fallback', () => {
   it('dispose() frees now, is idempotent, and use afterwards throws a clear error', () => {
     const before = torch.memory();
-    const t = torch.ones(1000);  // large handle (external)
-    const s = torch.ones(2);     // small handle (number slot)
+    const t = torch.ones(1000); // large handle (external)
+    const s = torch.ones(2); // small handle (number slot)
     expect(torch.memory().tensors).to.equal(before.tensors + 2);
     expect(torch.memory().bytes).to.equal(before.bytes + 4008);
     t.dispose();
@@ -29,7 +29,7 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
   it('a disposed small handle stays disposed when its slot is reused', () => {
     const a = torch.ones(1);
     a.dispose();
-    const b = torch.full([1], 7);  // likely takes a's slot
+    const b = torch.full([1], 7); // likely takes a's slot
     expect(() => a.item()).to.throw(Error, /disposed/);
     expect(b.item()).to.equal(7);
     b.dispose();
@@ -39,7 +39,10 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     const base = torch.arange(6, { dtype: 'float32' });
     const v = base.view(2, 3);
     base.dispose();
-    expect(v.toArray()).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
+    expect(v.toArray()).to.deep.equal([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
     v.dispose();
   });
 
@@ -70,13 +73,18 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
   });
 
   it('tidy returns the live tensor count exactly to its start over many iterations', () => {
-    const a = torch.ones(1000), b = torch.ones(1000);
+    const a = torch.ones(1000),
+      b = torch.ones(1000);
     // Garbage left by earlier tests would otherwise be collected (and counted) during the loop.
     (globalThis as { gc?: () => void }).gc?.();
     const before = torch.memory().tensors;
-    for (let k = 0; k < 20; k++) torch.tidy(() => { for (let i = 0; i < 500; i++) a.add(b); });
+    for (let k = 0; k < 20; k++)
+      torch.tidy(() => {
+        for (let i = 0; i < 500; i++) a.add(b);
+      });
     expect(torch.memory().tensors).to.equal(before);
-    a.dispose(); b.dispose();
+    a.dispose();
+    b.dispose();
   });
 
   it('tidy scopes nest: the inner result moves to the outer scope', () => {
@@ -87,7 +95,7 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
       torch.ones(3);
       return inner.mul(2);
     });
-    expect(inner.isDisposed).to.equal(true);  // not returned by the outer scope
+    expect(inner.isDisposed).to.equal(true); // not returned by the outer scope
     expect(outer.toArray()).to.deep.equal([4, 4]);
     outer.dispose();
     expect(torch.memory().tensors).to.equal(before);
@@ -95,26 +103,54 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it('tidy disposes everything when fn throws, and rethrows', () => {
     const before = torch.memory().tensors;
-    expect(() => torch.tidy(() => { torch.ones(4); throw new Error('boom'); })).to.throw('boom');
+    expect(() =>
+      torch.tidy(() => {
+        torch.ones(4);
+        throw new Error('boom');
+      }),
+    ).to.throw('boom');
     expect(torch.memory().tensors).to.equal(before);
   });
 
   it('tidy closes its scope when reading the result throws: everything is disposed, the error propagates', () => {
     const before = torch.memory().tensors;
     let made!: torch.Tensor;
-    const bad = () => torch.tidy(() => {
-      made = torch.ones(4);
-      return { t: made, get boom(): never { throw new Error('getter failed'); } };
-    });
+    const bad = () =>
+      torch.tidy(() => {
+        made = torch.ones(4);
+        return {
+          t: made,
+          get boom(): never {
+            throw new Error('getter failed');
+          },
+        };
+      });
     expect(bad).to.throw('getter failed');
     expect(made.isDisposed).to.equal(true);
     expect(torch.memory().tensors).to.equal(before);
     // a throwing `then` getter, and a Proxy whose ownKeys trap throws
-    expect(() => torch.tidy(() => { torch.ones(2); return { get then(): never { throw new Error('then'); } }; })).to.throw('then');
-    const proxy = () => torch.tidy(() => {
-      torch.ones(2);
-      return new Proxy({}, { ownKeys() { throw new Error('trap'); } });
-    });
+    expect(() =>
+      torch.tidy(() => {
+        torch.ones(2);
+        return {
+          get then(): never {
+            throw new Error('then');
+          },
+        };
+      }),
+    ).to.throw('then');
+    const proxy = () =>
+      torch.tidy(() => {
+        torch.ones(2);
+        return new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw new Error('trap');
+            },
+          },
+        );
+      });
     expect(proxy).to.throw('trap');
     expect(torch.memory().tensors).to.equal(before);
     // the next tidy is not nested in a scope left open
@@ -143,7 +179,10 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     const order: number[] = [];
     const ts = Array.from({ length: 6 }, () => torch.ones(1));
     const orig = torch.Tensor.prototype.dispose;
-    torch.Tensor.prototype.dispose = function (this: torch.Tensor) { order.push(ts.indexOf(this)); orig.call(this); };
+    torch.Tensor.prototype.dispose = function (this: torch.Tensor) {
+      order.push(ts.indexOf(this));
+      orig.call(this);
+    };
     try {
       torch.dispose([ts[0], { a: ts[1], b: [ts[2], new Map([[ts[3], ts[4]]])] }, new Set([ts[5]])]);
     } finally {
@@ -159,7 +198,10 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it('keep() exempts a tensor from tidy', () => {
     let kept!: torch.Tensor;
-    torch.tidy(() => { kept = torch.keep(torch.ones(2)); torch.ones(2); });
+    torch.tidy(() => {
+      kept = torch.keep(torch.ones(2));
+      torch.ones(2);
+    });
     expect(kept.isDisposed).to.equal(false);
     kept.dispose();
     expect(() => torch.keep(3 as unknown as torch.Tensor)).to.throw(TypeError);
@@ -167,7 +209,9 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it('tidy does not free gradients held by leaves', () => {
     const w = torch.ones([3], { requiresGrad: true });
-    torch.tidy(() => { w.mul(2).sum().backward(); });
+    torch.tidy(() => {
+      w.mul(2).sum().backward();
+    });
     expect(w.grad!.toArray()).to.deep.equal([2, 2, 2]);
     w.dispose();
   });
@@ -179,10 +223,16 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     gc!();
     const before = torch.memory().tensors;
     (() => {
-      for (let i = 0; i < 1000; i++) { torch.ones(1); torch.ones(1000); }
+      for (let i = 0; i < 1000; i++) {
+        torch.ones(1);
+        torch.ones(1000);
+      }
     })();
     expect(torch.memory().tensors).to.be.at.least(before + 1000);
-    for (let i = 0; i < 3; i++) { gc!(); await tick(); }
+    for (let i = 0; i < 3; i++) {
+      gc!();
+      await tick();
+    }
     expect(torch.memory().tensors).to.be.at.most(before + 10);
   });
 
@@ -194,12 +244,24 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     (() => {
       for (let i = 0; i < 200; i++) {
         torch.tidy(() => torch.ones(1).add(1));
-        torch.tidy(() => { torch.keep(torch.ones(1)); });
-        try { torch.tidy(() => { torch.keep(torch.ones(1)); throw new Error('x'); }); } catch { /* expected */ }
+        torch.tidy(() => {
+          torch.keep(torch.ones(1));
+        });
+        try {
+          torch.tidy(() => {
+            torch.keep(torch.ones(1));
+            throw new Error('x');
+          });
+        } catch {
+          /* expected */
+        }
       }
     })();
     expect(torch.memory().tensors).to.equal(before + 600);
-    for (let i = 0; i < 3; i++) { gc!(); await tick(); }
+    for (let i = 0; i < 3; i++) {
+      gc!();
+      await tick();
+    }
     expect(torch.memory().tensors).to.be.at.most(before + 10);
   });
 

@@ -24,7 +24,9 @@ describe('soak: training steps of a small model', function () {
 describe('soak: forwardAsync calls, 8 in flight', function () {
   this.timeout(120000);
   it('2,000 LSTM.forwardAsync calls return the live tensor count exactly; RSS stays bounded', async () => {
-    const r = (await soakAsync({ iterations: 2000, concurrency: 8, entry: path.join(process.cwd(), 'dist-test/lib/index.js') })).async;
+    const r = (
+      await soakAsync({ iterations: 2000, concurrency: 8, entry: path.join(process.cwd(), 'dist-test/lib/index.js') })
+    ).async;
     expect(r.iterations).to.equal(2000);
     expect(r.maxInFlight, 'calls in flight at once').to.equal(8);
     expect(r.checked, 'results compared with forward').to.be.at.least(1);

@@ -26,11 +26,17 @@ interface MhaCase {
   module: { embedDim: number; numHeads: number } & torch.nn.MultiheadAttentionOptions;
   state: string;
   training: boolean;
-  query: Ref; key: Ref; value: Ref;
-  attnMask: Ref; keyPaddingMask: Ref;
-  needWeights: boolean; averageAttnWeights: boolean;
-  out: Encoded; weights: Encoded | null;
-  gradOut?: Ref; gradWeights?: Ref;
+  query: Ref;
+  key: Ref;
+  value: Ref;
+  attnMask: Ref;
+  keyPaddingMask: Ref;
+  needWeights: boolean;
+  averageAttnWeights: boolean;
+  out: Encoded;
+  weights: Encoded | null;
+  gradOut?: Ref;
+  gradWeights?: Ref;
   grads?: Record<string, Encoded>;
   lossRows?: number[];
   torch113?: { out: Encoded; weights: Encoded | null };
@@ -43,11 +49,16 @@ interface AttentionFixture {
   states: Record<string, Record<string, Encoded>>;
   mha: Record<string, MhaCase>;
   init: Record<string, { seed: number; options: torch.nn.MultiheadAttentionOptions; state: Record<string, Encoded> }>;
-  params: Record<string, { options: torch.nn.MultiheadAttentionOptions; names: [string, number[]][]; stateKeys: string[] }>;
+  params: Record<
+    string,
+    { options: torch.nn.MultiheadAttentionOptions; names: [string, number[]][]; stateKeys: string[] }
+  >;
   repr: Record<string, { options: torch.nn.MultiheadAttentionOptions; repr: string }>;
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'attention.json'), 'utf8')) as AttentionFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'attention.json'), 'utf8'),
+) as AttentionFixture;
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 const { E, H, L, S, N } = fx.meta;
 
@@ -73,12 +84,21 @@ function stateOf(st: Record<string, Encoded>): Record<string, Tensor> {
 function moduleFor(c: MhaCase, overrides: torch.nn.MultiheadAttentionOptions = {}): MHA {
   const { embedDim, numHeads, ...opts } = c.module;
   const m = new nn.MultiheadAttention(embedDim, numHeads, { ...opts, ...overrides });
-  expect(m.loadStateDict(stateOf(fx.states[c.state])), 'loadStateDict').to.deep.equal({ missingKeys: [], unexpectedKeys: [] });
+  expect(m.loadStateDict(stateOf(fx.states[c.state])), 'loadStateDict').to.deep.equal({
+    missingKeys: [],
+    unexpectedKeys: [],
+  });
   m.train(c.training);
   return m;
 }
 
-interface Inputs { q: Tensor; k: Tensor; v: Tensor; attnMask: Tensor | null; keyPaddingMask: Tensor | null }
+interface Inputs {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  attnMask: Tensor | null;
+  keyPaddingMask: Tensor | null;
+}
 /** The case's inputs; "=query"/"=key" pass the same object (PyTorch's identity-based paths). */
 function inputsFor(c: MhaCase, requiresGrad = false): Inputs {
   const q = tensorNamed(c.query!, { requiresGrad });
@@ -87,10 +107,18 @@ function inputsFor(c: MhaCase, requiresGrad = false): Inputs {
   return { q, k, v, attnMask: opt(c.attnMask), keyPaddingMask: opt(c.keyPaddingMask) };
 }
 
-function forwardCase(m: MHA, c: MhaCase, x: Inputs, extra: torch.nn.MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+function forwardCase(
+  m: MHA,
+  c: MhaCase,
+  x: Inputs,
+  extra: torch.nn.MultiheadAttentionForwardOptions = {},
+): [Tensor, Tensor | null] {
   return m.forward(x.q, x.k, x.v, {
-    attnMask: x.attnMask, keyPaddingMask: x.keyPaddingMask,
-    needWeights: c.needWeights, averageAttnWeights: c.averageAttnWeights, ...extra,
+    attnMask: x.attnMask,
+    keyPaddingMask: x.keyPaddingMask,
+    needWeights: c.needWeights,
+    averageAttnWeights: c.averageAttnWeights,
+    ...extra,
   });
 }
 
@@ -130,7 +158,9 @@ function checkCase(name: string): { m: MHA; x: Inputs; out: Tensor; w: Tensor | 
 function recordWarnings<T>(fn: () => T): [T, unknown[][]] {
   const calls: unknown[][] = [];
   const orig = process.emitWarning;
-  process.emitWarning = ((...args: unknown[]) => { calls.push(args); }) as typeof process.emitWarning;
+  process.emitWarning = ((...args: unknown[]) => {
+    calls.push(args);
+  }) as typeof process.emitWarning;
   try {
     return [fn(), calls];
   } finally {
@@ -162,7 +192,9 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
     expect(r2[0].equal(ob)).to.equal(true);
     expect(calls.length, 'process.emitWarning calls for two uint8 forwards').to.equal(1);
     const [msg, o] = calls[0] as [string, { type?: string }];
-    expect(msg).to.match(/uint8|byte/i).and.to.match(/bool/);
+    expect(msg)
+      .to.match(/uint8|byte/i)
+      .and.to.match(/bool/);
     expect(o.type).to.equal('DeprecationWarning');
     // PyTorch 1.13's own text, for the record
     expect(c.uint8Warning).to.match(/Byte tensor for attn_mask .* is deprecated/);
@@ -172,12 +204,19 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
     const c = fx.mha.boolMask;
     const m = moduleFor(c);
     const x = inputsFor(c);
-    const kpm = torch.tensor([[false, false, false, false, true], [false, false, false, true, true], [false, false, false, false, false]]);
+    const kpm = torch.tensor([
+      [false, false, false, false, true],
+      [false, false, false, true, true],
+      [false, false, false, false, false],
+    ]);
     const [[ru, rb], calls] = recordWarnings(() => [
       m.forward(x.q, x.k, x.v, { attnMask: tensorNamed('boolMask.asUint8'), keyPaddingMask: kpm }),
       m.forward(x.q, x.k, x.v, { attnMask: tensorNamed('boolMask.attnMask'), keyPaddingMask: kpm }),
     ]);
-    expect(calls.filter(([msg]) => /mismatched/.test(String(msg))), 'mismatch warnings').to.deep.equal([]);
+    expect(
+      calls.filter(([msg]) => /mismatched/.test(String(msg))),
+      'mismatch warnings',
+    ).to.deep.equal([]);
     expect(ru[0].equal(rb[0])).to.equal(true);
   });
 
@@ -191,7 +230,9 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
     expect(callsFF.length, 'float attnMask + float kpm: no warning').to.equal(0);
     const [, calls] = recordWarnings(() => [forwardCase(m, c, x), forwardCase(m, c, x)]);
     expect(calls.length, 'bool attnMask + float kpm, two calls').to.equal(1);
-    expect(String(calls[0][0])).to.match(/mismatched/).and.to.match(/added/);
+    expect(String(calls[0][0]))
+      .to.match(/mismatched/)
+      .and.to.match(/added/);
   });
 });
 
@@ -228,7 +269,7 @@ describe('nn.MultiheadAttention: construction', () => {
     });
   }
 
-  it('out_proj draws its Linear init BEFORE the xavier init of in_proj (PyTorch\'s order)', () => {
+  it("out_proj draws its Linear init BEFORE the xavier init of in_proj (PyTorch's order)", () => {
     const st = fx.init.default;
     torch.manualSeed(st.seed);
     const lin = new nn.Linear(E, E);
@@ -249,7 +290,14 @@ describe('nn.MultiheadAttention: construction', () => {
   });
 
   it('embedDim % numHeads != 0 throws in the constructor', () => {
-    expectError(() => new nn.MultiheadAttention(8, 3), RangeError, /MultiheadAttention/, /divisible/, /embedDim=8/, /numHeads=3/);
+    expectError(
+      () => new nn.MultiheadAttention(8, 3),
+      RangeError,
+      /MultiheadAttention/,
+      /divisible/,
+      /embedDim=8/,
+      /numHeads=3/,
+    );
     expectError(() => new nn.MultiheadAttention(10, 4), RangeError, /divisible/);
   });
 
@@ -258,7 +306,11 @@ describe('nn.MultiheadAttention: construction', () => {
     expectError(() => new nn.MultiheadAttention(8, 0), RangeError, /numHeads/);
     expectError(() => new nn.MultiheadAttention(8.5, 2), RangeError, /embedDim/);
     expectError(() => new nn.MultiheadAttention(8, 2, { kdim: 0 }), RangeError, /kdim/);
-    expectError(() => new nn.MultiheadAttention(8, 2, { batchFirst: 1 as unknown as boolean }), TypeError, /batchFirst/);
+    expectError(
+      () => new nn.MultiheadAttention(8, 2, { batchFirst: 1 as unknown as boolean }),
+      TypeError,
+      /batchFirst/,
+    );
   });
 });
 
@@ -266,9 +318,17 @@ describe('nn.MultiheadAttention: construction', () => {
 describe('nn.MultiheadAttention: every fixture case equals PyTorch 1.13 (outputs, weights, gradients)', () => {
   for (const [name, c] of Object.entries(fx.mha)) {
     if (name === 'dropoutTrain') continue;
-    const what = [c.attnMask ? 'attnMask' : '', c.keyPaddingMask ? 'keyPaddingMask' : '', c.grads ? 'grads' : '',
-      c.torch113 ? 'deliberate divergence' : ''].filter(Boolean).join(', ');
-    it(`${name}${what ? ` (${what})` : ''}`, () => { checkCase(name); });
+    const what = [
+      c.attnMask ? 'attnMask' : '',
+      c.keyPaddingMask ? 'keyPaddingMask' : '',
+      c.grads ? 'grads' : '',
+      c.torch113 ? 'deliberate divergence' : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    it(`${name}${what ? ` (${what})` : ''}`, () => {
+      checkCase(name);
+    });
   }
 });
 
@@ -346,8 +406,10 @@ describe('nn.MultiheadAttention: shapes and layouts (cases 1-3, 5)', () => {
     const [wq, wk, wv] = sd.in_proj_weight.chunk(3, 0);
     const [bq, bk, bv] = sd.in_proj_bias.chunk(3, 0);
     const d = E / H;
-    const heads = (t: Tensor, len: number) => t.reshape([len, N * H, d]).transpose(0, 1);   // (N*H, len, d), row n*H+h
-    const qh = heads(F.linear(x.q, wq, bq), L), kh = heads(F.linear(x.k, wk, bk), S), vh = heads(F.linear(x.v, wv, bv), S);
+    const heads = (t: Tensor, len: number) => t.reshape([len, N * H, d]).transpose(0, 1); // (N*H, len, d), row n*H+h
+    const qh = heads(F.linear(x.q, wq, bq), L),
+      kh = heads(F.linear(x.k, wk, bk), S),
+      vh = heads(F.linear(x.v, wv, bv), S);
     const scores = qh.matmul(kh.transpose(1, 2)).div(Math.sqrt(d)).add(x.attnMask!);
     const P = scores.softmax(-1);
     const o = P.matmul(vh).transpose(0, 1).reshape([L, N, E]);
@@ -359,7 +421,7 @@ describe('nn.MultiheadAttention: shapes and layouts (cases 1-3, 5)', () => {
 
 // =============================================================================================
 describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
-  it('case 6: a bool attnMask gives exactly the float -inf mask\'s output and weights', () => {
+  it("case 6: a bool attnMask gives exactly the float -inf mask's output and weights", () => {
     const c = fx.mha.boolMask;
     const m = moduleFor(c);
     const x = inputsFor(c);
@@ -397,7 +459,7 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
     const { out, w } = checkCase('fullyMaskedRow');
     expect(allNaN(out.select(0, 1)), 'out[1] is NaN').to.equal(true);
     expect(allNaN(w!.select(2, 1)), 'weights[:, :, 1] is NaN').to.equal(true);
-    const { out: oRef } = checkCase('boolMask');      // the same mask except row 1
+    const { out: oRef } = checkCase('boolMask'); // the same mask except row 1
     for (const r of [0, 2, 3]) {
       expect(finite(out.select(0, r)), `row ${r} finite`).to.equal(true);
       expectClose(out.select(0, r), oRef.select(0, r).toArray() as number[][], { rtol: 1e-6, atol: 1e-6 }, `row ${r}`);
@@ -407,10 +469,15 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
   it('case 9: a fully padded batch element gives NaN for that element only', () => {
     const { out } = checkCase('fullyPadded');
     expect(allNaN(out.select(1, 2)), 'out[:, 2] NaN').to.equal(true);
-    const { out: oRef } = checkCase('kpmBool');     // the same kpm except element 2
+    const { out: oRef } = checkCase('kpmBool'); // the same kpm except element 2
     for (const b of [0, 1]) {
       expect(finite(out.select(1, b))).to.equal(true);
-      expectClose(out.select(1, b), oRef.select(1, b).toArray() as number[][], { rtol: 1e-6, atol: 1e-6 }, `batch ${b}`);
+      expectClose(
+        out.select(1, b),
+        oRef.select(1, b).toArray() as number[][],
+        { rtol: 1e-6, atol: 1e-6 },
+        `batch ${b}`,
+      );
     }
   });
 
@@ -441,9 +508,12 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
     const c = fx.mha.kpmInvariance;
     const { m, x, out, w } = checkCase('kpmInvariance');
     // (S, N, 1): keys 3, 4 of batch element 1
-    const where = torch.tensor([false, false, false, true, true]).view(S, 1, 1)
+    const where = torch
+      .tensor([false, false, false, true, true])
+      .view(S, 1, 1)
       .logicalAnd(torch.tensor([false, true, false]).view(1, N, 1));
-    const k2 = x.k.maskedFill(where, 1000), v2 = x.v.maskedFill(where, 1000);
+    const k2 = x.k.maskedFill(where, 1000),
+      v2 = x.v.maskedFill(where, 1000);
     expect(k2.equal(x.k)).to.equal(false);
     const [o2, w2] = forwardCase(m, c, { ...x, k: k2, v: v2 });
     expectClose(o2, out.toArray() as number[][][], { rtol: 0, atol: 1e-6 }, 'output unchanged');
@@ -461,7 +531,10 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
     expectClose(w3!, w!.toArray() as number[][][][], { rtol: 0, atol: 1e-7 }, 'weights');
     // the same expansion built with our ops
     const kpm = x.keyPaddingMask!;
-    const built = kpm.view(N, 1, 1, S).expand(N, H, L, S).reshape([N * H, L, S]);
+    const built = kpm
+      .view(N, 1, 1, S)
+      .expand(N, H, L, S)
+      .reshape([N * H, L, S]);
     expect(built.equal(a3)).to.equal(true);
   });
 
@@ -475,7 +548,10 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
 
   it('case 15: bool causal attnMask + bool keyPaddingMask: every masked position has weight 0, rows sum to 1 (with gradients)', () => {
     const { x, w } = checkCase('bothMasks');
-    const blocked = x.attnMask!.view(1, 1, L, S).logicalOr(x.keyPaddingMask!.view(N, 1, 1, S)).expand(N, H, L, S);
+    const blocked = x
+      .attnMask!.view(1, 1, L, S)
+      .logicalOr(x.keyPaddingMask!.view(N, 1, 1, S))
+      .expand(N, H, L, S);
     expect(w!.index(blocked).abs().max().item()).to.equal(0);
     expect(w!.index(blocked.logicalNot()).min().item() as number).to.be.greaterThan(0);
     expectClose(w!.sum(-1), torch.ones(N, H, L).toArray() as number[][][], TOL, 'row sums');
@@ -503,7 +579,7 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
     expect(w!.select(-1, 3).abs().max().item(), 'key 3 blocked by the bool attnMask').to.equal(0);
   });
 
-  it('float attnMask + bool keyPaddingMask, and a float keyPaddingMask alone, are added (as 1.13\'s slow path)', () => {
+  it("float attnMask + bool keyPaddingMask, and a float keyPaddingMask alone, are added (as 1.13's slow path)", () => {
     checkCase('floatAttnBoolKpm');
     const { w } = checkCase('floatKpm');
     expect(w!.index(0, ':', 1).abs().max().item(), '-inf kpm entry').to.equal(0);
@@ -540,7 +616,14 @@ describe('nn.MultiheadAttention: mask semantics (cases 6-16)', () => {
 describe('nn.MultiheadAttention: kdim/vdim, bias, addBiasKv/addZeroAttn (cases 20-21)', () => {
   it('case 20: kdim=6, vdim=4 uses q/k/v_proj_weight and matches PyTorch (batched and unbatched)', () => {
     const { m } = checkCase('kdimVdim');
-    expect(Object.keys(m.stateDict())).to.deep.equal(['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']);
+    expect(Object.keys(m.stateDict())).to.deep.equal([
+      'q_proj_weight',
+      'k_proj_weight',
+      'v_proj_weight',
+      'in_proj_bias',
+      'out_proj.weight',
+      'out_proj.bias',
+    ]);
     expect(m.in_proj_weight).to.equal(null);
     checkCase('kdimVdimUnbatched');
   });
@@ -549,7 +632,14 @@ describe('nn.MultiheadAttention: kdim/vdim, bias, addBiasKv/addZeroAttn (cases 2
     const { m } = checkCase('noBias');
     expect(Object.keys(m.stateDict())).to.deep.equal(['in_proj_weight', 'out_proj.weight']);
     const { m: m2 } = checkCase('noBiasKdimBiasKv');
-    expect(Object.keys(m2.stateDict())).to.deep.equal(['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'bias_k', 'bias_v', 'out_proj.weight']);
+    expect(Object.keys(m2.stateDict())).to.deep.equal([
+      'q_proj_weight',
+      'k_proj_weight',
+      'v_proj_weight',
+      'bias_k',
+      'bias_v',
+      'out_proj.weight',
+    ]);
   });
 
   it('case 21: addBiasKv + addZeroAttn give weights (N, H, L, S+2); the extra slots are never masked', () => {
@@ -558,7 +648,12 @@ describe('nn.MultiheadAttention: kdim/vdim, bias, addBiasKv/addZeroAttn (cases 2
     const { out: oAll, w: wAll } = checkCase('biasKvZeroAttnAllPadded');
     expect(finite(oAll), 'no NaN when every real key is padded').to.equal(true);
     expect(wAll!.narrow(-1, 0, S).abs().max().item()).to.equal(0);
-    expectClose(wAll!.narrow(-1, S, 2).sum(-1), torch.ones(N, H, L).toArray() as number[][][], TOL, 'weight on the two extra slots');
+    expectClose(
+      wAll!.narrow(-1, S, 2).sum(-1),
+      torch.ones(N, H, L).toArray() as number[][][],
+      TOL,
+      'weight on the two extra slots',
+    );
     const { w: wb } = checkCase('biasKv');
     expect([...wb!.shape]).to.deep.equal([N, L, S + 1]);
     const { w: wz } = checkCase('zeroAttnBatchFirst');
@@ -593,12 +688,17 @@ describe('nn.MultiheadAttention: dropout (case 22)', () => {
     const kept = zero.logicalNot();
     expect(zero.any().item(), 'some entries dropped').to.equal(true);
     expect(kept.any().item(), 'some entries kept').to.equal(true);
-    expectClose(pt!.index(kept), pe!.mul(2).index(kept).toArray() as number[], { rtol: 1e-5, atol: 1e-7 }, 'kept = 2 × prob');
+    expectClose(
+      pt!.index(kept),
+      pe!.mul(2).index(kept).toArray() as number[],
+      { rtol: 1e-5, atol: 1e-7 },
+      'kept = 2 × prob',
+    );
     const dev = pt!.sum(-1).sub(1).abs().max().item() as number;
     expect(dev, 'rows no longer sum to 1').to.be.greaterThan(1e-3);
   });
 
-  it('train with torch.manualSeed gives PyTorch\'s dropout draw (same generator)', () => {
+  it("train with torch.manualSeed gives PyTorch's dropout draw (same generator)", () => {
     const c = fx.mha.dropoutTrain;
     const m = moduleFor(c);
     const x = inputsFor(c);
@@ -616,7 +716,14 @@ describe('nn.MultiheadAttention: an SDPA-style tril mask passed as attnMask (cas
     const Ls = w!.shape[2];
     expect(allNaN(out.select(0, Ls - 1))).to.equal(true);
     for (let i = 0; i < Ls - 1; i++) {
-      expect(w!.index(':', ':', i, `:${i + 1}`).abs().max().item(), `row ${i}: keys <= ${i} blocked`).to.equal(0);
+      expect(
+        w!
+          .index(':', ':', i, `:${i + 1}`)
+          .abs()
+          .max()
+          .item(),
+        `row ${i}: keys <= ${i} blocked`,
+      ).to.equal(0);
       expectClose(w!.index(':', ':', i).sum(-1), torch.ones(N, H).toArray() as number[][], TOL, `row ${i} sums to 1`);
     }
     // converting it with nn.masks.sdpaToMha gives the causal mask instead
@@ -640,35 +747,100 @@ describe('nn.MultiheadAttention.forward: errors (cases 17-19) name the argument 
   const bool = (...shape: number[]) => torch.zeros(shape, { dtype: 'bool' });
 
   it('case 17: attnMask of a wrong shape: (S, L), (1, S), (N, L, S), 4-D, 1-D', () => {
-    expectError(fwd({ attnMask: bool(S, L) }), RangeError, fn, /attnMask/, /attnMask must have shape \[L, S\] = \[4, 5\]/, /got \[5, 4\]/);
+    expectError(
+      fwd({ attnMask: bool(S, L) }),
+      RangeError,
+      fn,
+      /attnMask/,
+      /attnMask must have shape \[L, S\] = \[4, 5\]/,
+      /got \[5, 4\]/,
+    );
     expectError(fwd({ attnMask: bool(1, S) }), RangeError, fn, /attnMask/, /\[L, S\] = \[4, 5\]/, /got \[1, 5\]/);
-    expectError(fwd({ attnMask: bool(N, L, S) }), RangeError, fn, /attnMask/, /\[N\*numHeads, L, S\] = \[6, 4, 5\]/, /got \[3, 4, 5\]/);
-    expectError(fwd({ attnMask: bool(H, N, L, S) }), RangeError, fn, /attnMask/, /\[L, S\] = \[4, 5\]/, /got \[2, 3, 4, 5\]/);
+    expectError(
+      fwd({ attnMask: bool(N, L, S) }),
+      RangeError,
+      fn,
+      /attnMask/,
+      /\[N\*numHeads, L, S\] = \[6, 4, 5\]/,
+      /got \[3, 4, 5\]/,
+    );
+    expectError(
+      fwd({ attnMask: bool(H, N, L, S) }),
+      RangeError,
+      fn,
+      /attnMask/,
+      /\[L, S\] = \[4, 5\]/,
+      /got \[2, 3, 4, 5\]/,
+    );
     expectError(fwd({ attnMask: bool(S) }), RangeError, fn, /attnMask/, /\[L, S\] = \[4, 5\]/, /got \[5\]/);
     expectError(fwd({ attnMask: torch.zeros(S, L) }), RangeError, fn, /attnMask/, /got \[5, 4\]/);
   });
 
   it('case 17 / 3: an unbatched query takes a 3-D attnMask of (numHeads, L, S) only', () => {
-    expectError(() => m.forward(xu.q, xu.k, xu.v, { attnMask: bool(4, L, S) }), RangeError, fn, /attnMask/,
-      /\[numHeads, L, S\] = \[2, 4, 5\]/, /got \[4, 4, 5\]/);
+    expectError(
+      () => m.forward(xu.q, xu.k, xu.v, { attnMask: bool(4, L, S) }),
+      RangeError,
+      fn,
+      /attnMask/,
+      /\[numHeads, L, S\] = \[2, 4, 5\]/,
+      /got \[4, 4, 5\]/,
+    );
     const [o] = m.forward(xu.q, xu.k, xu.v, { attnMask: bool(H, L, S) });
     expect([...o.shape]).to.deep.equal([L, E]);
   });
 
   it('case 17: keyPaddingMask of a wrong shape: (S, N), (N, L), 1-D for a batched query, 2-D for an unbatched one', () => {
-    expectError(fwd({ keyPaddingMask: bool(S, N) }), RangeError, fn, /keyPaddingMask/, /\[N, S\] = \[3, 5\]/, /got \[5, 3\]/);
-    expectError(fwd({ keyPaddingMask: bool(N, L) }), RangeError, fn, /keyPaddingMask/, /\[N, S\] = \[3, 5\]/, /got \[3, 4\]/);
+    expectError(
+      fwd({ keyPaddingMask: bool(S, N) }),
+      RangeError,
+      fn,
+      /keyPaddingMask/,
+      /\[N, S\] = \[3, 5\]/,
+      /got \[5, 3\]/,
+    );
+    expectError(
+      fwd({ keyPaddingMask: bool(N, L) }),
+      RangeError,
+      fn,
+      /keyPaddingMask/,
+      /\[N, S\] = \[3, 5\]/,
+      /got \[3, 4\]/,
+    );
     expectError(fwd({ keyPaddingMask: bool(S) }), RangeError, fn, /keyPaddingMask/, /\[N, S\] = \[3, 5\]/, /got \[5\]/);
-    expectError(() => m.forward(xu.q, xu.k, xu.v, { keyPaddingMask: bool(1, S) }), RangeError, fn, /keyPaddingMask/,
-      /\[S\] = \[5\]/, /got \[1, 5\]/);
+    expectError(
+      () => m.forward(xu.q, xu.k, xu.v, { keyPaddingMask: bool(1, S) }),
+      RangeError,
+      fn,
+      /keyPaddingMask/,
+      /\[S\] = \[5\]/,
+      /got \[1, 5\]/,
+    );
   });
 
   it('case 18: mask dtypes: int32/int64 attnMask and uint8/int64/int32 keyPaddingMask throw TypeError', () => {
     expectError(fwd({ attnMask: torch.zeros([L, S], { dtype: 'int32' }) }), TypeError, fn, /attnMask/, /int32/);
     expectError(fwd({ attnMask: torch.zeros([L, S], { dtype: 'int64' }) }), TypeError, fn, /attnMask/, /int64/);
-    expectError(fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'uint8' }) }), TypeError, fn, /keyPaddingMask/, /uint8/);
-    expectError(fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'int64' }) }), TypeError, fn, /keyPaddingMask/, /int64/);
-    expectError(fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'int32' }) }), TypeError, fn, /keyPaddingMask/, /int32/);
+    expectError(
+      fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'uint8' }) }),
+      TypeError,
+      fn,
+      /keyPaddingMask/,
+      /uint8/,
+    );
+    expectError(
+      fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'int64' }) }),
+      TypeError,
+      fn,
+      /keyPaddingMask/,
+      /int64/,
+    );
+    expectError(
+      fwd({ keyPaddingMask: torch.zeros([N, S], { dtype: 'int32' }) }),
+      TypeError,
+      fn,
+      /keyPaddingMask/,
+      /int32/,
+    );
     expectError(fwd({ attnMask: [[true]] as unknown as Tensor }), TypeError, fn, /attnMask/);
     expectError(fwd({ keyPaddingMask: 3 as unknown as Tensor }), TypeError, fn, /keyPaddingMask/);
   });
@@ -676,7 +848,15 @@ describe('nn.MultiheadAttention.forward: errors (cases 17-19) name the argument 
   it('case 19: query last dim != E, key/value mismatch, 4-D query, batched query with 2-D key, batch-size mismatch', () => {
     const r = (...s: number[]) => torch.randn(s);
     expectError(() => m.forward(r(L, N, 10), x.k, x.v), RangeError, fn, /query/, /embedDim = 8/, /\[4, 3, 10\]/);
-    expectError(() => m.forward(x.q, r(S, N, E), r(S + 1, N, E)), RangeError, fn, /key/, /value/, /\[5, 3, 8\]/, /\[6, 3, 8\]/);
+    expectError(
+      () => m.forward(x.q, r(S, N, E), r(S + 1, N, E)),
+      RangeError,
+      fn,
+      /key/,
+      /value/,
+      /\[5, 3, 8\]/,
+      /\[6, 3, 8\]/,
+    );
     expectError(() => m.forward(r(1, L, N, E), x.k, x.v), RangeError, fn, /query/, /\[1, 4, 3, 8\]/);
     expectError(() => m.forward(x.q, r(S, E), r(S, E)), RangeError, fn, /key/, /value/, /\[5, 8\]/);
     expectError(() => m.forward(xu.q, x.k, x.v), RangeError, fn, /key/, /value/, /\[5, 3, 8\]/);
@@ -693,8 +873,15 @@ describe('nn.MultiheadAttention.forward: errors (cases 17-19) name the argument 
 
   it('batchFirst errors speak of the batch-first layout', () => {
     const mb = moduleFor(plainCase(), { batchFirst: true });
-    const qb = x.q.transpose(0, 1), kb = x.k.transpose(0, 1);
-    expectError(() => mb.forward(qb, kb, kb, { attnMask: bool(S, L) }), RangeError, fn, /attnMask/, /\[L, S\] = \[4, 5\]/);
+    const qb = x.q.transpose(0, 1),
+      kb = x.k.transpose(0, 1);
+    expectError(
+      () => mb.forward(qb, kb, kb, { attnMask: bool(S, L) }),
+      RangeError,
+      fn,
+      /attnMask/,
+      /\[L, S\] = \[4, 5\]/,
+    );
     expectError(() => mb.forward(qb, x.k, x.k), RangeError, fn, /batch/, /batchFirst/);
   });
 

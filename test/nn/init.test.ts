@@ -34,17 +34,24 @@ interface InitFixture {
   errors: { fn: string; shape: number[]; error: string | null; message?: string }[];
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_init.json'), 'utf8')) as InitFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_init.json'), 'utf8'),
+) as InitFixture;
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 
 function build(step: ModuleStep): torch.nn.Module {
   const a = step.args;
   switch (step.cls) {
-    case 'Linear': return new nn.Linear(a[0], a[1], step.opts);
-    case 'Bilinear': return new nn.Bilinear(a[0], a[1], a[2], step.opts);
-    case 'Embedding': return new nn.Embedding(a[0], a[1], step.opts);
-    case 'LayerNorm': return new nn.LayerNorm(a[0], step.opts);
-    default: throw new Error(`unknown class ${String(step.cls)}`);
+    case 'Linear':
+      return new nn.Linear(a[0], a[1], step.opts);
+    case 'Bilinear':
+      return new nn.Bilinear(a[0], a[1], a[2], step.opts);
+    case 'Embedding':
+      return new nn.Embedding(a[0], a[1], step.opts);
+    case 'LayerNorm':
+      return new nn.LayerNorm(a[0], step.opts);
+    default:
+      throw new Error(`unknown class ${String(step.cls)}`);
   }
 }
 
@@ -64,12 +71,14 @@ const CALLS: Record<string, (t: Tensor, args: number[], kw: Record<string, numbe
 };
 
 function describeCase(c: InitCase): string {
-  const kw = Object.entries(c.kwargs).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+  const kw = Object.entries(c.kwargs)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join(', ');
   return `${c.fn}(${c.dtype} [${c.shape}]${c.args.length ? ', ' + c.args.join(', ') : ''}${kw ? ', {' + kw + '}' : ''}) seed ${c.seed}`;
 }
 
 // =============================================================================================
-describe('layers\' initial weights equal PyTorch\'s after the same manual seed', () => {
+describe("layers' initial weights equal PyTorch's after the same manual seed", () => {
   it('the fixture has 2 module sequences, 25 init cases, 14 gains and 20 error cases', () => {
     expect(fx.modules, 'modules').to.have.length(2);
     expect(fx.init, 'init').to.have.length(25);
@@ -102,7 +111,7 @@ describe('layers\' initial weights equal PyTorch\'s after the same manual seed',
     expect(a.equal(c)).to.equal(false);
   });
 
-  it('Linear weights lie in PyTorch\'s kaiming-uniform(a=sqrt(5)) bound 1/sqrt(inFeatures), biases too', () => {
+  it("Linear weights lie in PyTorch's kaiming-uniform(a=sqrt(5)) bound 1/sqrt(inFeatures), biases too", () => {
     const m = new nn.Linear(16, 8);
     const bound = 1 / Math.sqrt(16);
     expect(m.weight.abs().max().item()).to.be.at.most(bound);
@@ -111,7 +120,7 @@ describe('layers\' initial weights equal PyTorch\'s after the same manual seed',
 });
 
 // =============================================================================================
-describe('nn.init functions equal PyTorch\'s after the same manual seed', () => {
+describe("nn.init functions equal PyTorch's after the same manual seed", () => {
   for (const c of fx.init) {
     it(describeCase(c), () => {
       const t = torch.empty(c.shape, { dtype: c.dtype });
@@ -143,18 +152,19 @@ describe('nn.init functions equal PyTorch\'s after the same manual seed', () => 
     }
   });
 
-  it('calculateGain equals PyTorch\'s calculate_gain for every nonlinearity', () => {
+  it("calculateGain equals PyTorch's calculate_gain for every nonlinearity", () => {
     for (const { nonlinearity, param, gain } of fx.gain) {
-      const actual = param === null
-        ? init.calculateGain(nonlinearity as Nonlinearity)
-        : init.calculateGain(nonlinearity as Nonlinearity, param);
+      const actual =
+        param === null
+          ? init.calculateGain(nonlinearity as Nonlinearity)
+          : init.calculateGain(nonlinearity as Nonlinearity, param);
       expect(actual, `${nonlinearity}(${param})`).to.be.closeTo(gain, 1e-12);
     }
     expectError(() => init.calculateGain('swish' as Nonlinearity), TypeError, 'calculateGain', 'swish');
     expectError(() => init.calculateGain('leaky_relu', 'x' as unknown as number), TypeError, 'calculateGain', 'param');
   });
 
-  it('calculateFanInAndFanOut as PyTorch\'s _calculate_fan_in_and_fan_out', () => {
+  it("calculateFanInAndFanOut as PyTorch's _calculate_fan_in_and_fan_out", () => {
     expect(init.calculateFanInAndFanOut(torch.empty(3, 5))).to.deep.equal([5, 3]);
     expect(init.calculateFanInAndFanOut(torch.empty(4, 3, 2, 5))).to.deep.equal([30, 40]);
     expectError(() => init.calculateFanInAndFanOut(torch.empty(3)), RangeError, 'fewer than 2 dimensions');

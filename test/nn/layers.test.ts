@@ -33,12 +33,18 @@ interface LayersFixture {
   cases: Record<string, LayerCase>;
   functional: Record<string, FunctionalCase>;
   dropout: {
-    seed: number; p: number; input: Encoded; out: Encoded; grad: Encoded;
+    seed: number;
+    p: number;
+    input: Encoded;
+    out: Encoded;
+    grad: Encoded;
     functional: { seed: number; p: number; out: Encoded };
   };
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_layers.json'), 'utf8')) as LayersFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_layers.json'), 'utf8'),
+) as LayersFixture;
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 
 function stateOf(c: { state: Record<string, Encoded> }): Record<string, Tensor> {
@@ -67,7 +73,9 @@ function checkCase(name: string, m: torch.nn.Module, gradInputs: boolean[]): { o
     expect(actual, `${name}: grad of ${k}`).to.not.equal(null);
     expectClose(actual!, g, TOL, `${name}: grad of ${k}`);
   }
-  inputs.forEach((t, i) => { if (!gradInputs[i]) expect(t.grad).to.equal(null); });
+  inputs.forEach((t, i) => {
+    if (!gradInputs[i]) expect(t.grad).to.equal(null);
+  });
   return { out, inputs };
 }
 
@@ -79,21 +87,29 @@ describe('nn_layers.json', () => {
   });
 });
 
-describe('nn.Linear / nn.Bilinear: forward and gradients equal PyTorch\'s', () => {
+describe("nn.Linear / nn.Bilinear: forward and gradients equal PyTorch's", () => {
   it('Linear on 1-D input', () => {
     const { out } = checkCase('linear1d', new nn.Linear(3, 2), [true]);
     expect([...out.shape]).to.deep.equal([2]);
     expect(out.gradFn).to.be.a('string');
   });
-  it('Linear on 2-D input', () => { checkCase('linear2d', new nn.Linear(3, 2), [true]); });
-  it('Linear on 3-D input', () => { checkCase('linear3d', new nn.Linear(3, 2), [true]); });
+  it('Linear on 2-D input', () => {
+    checkCase('linear2d', new nn.Linear(3, 2), [true]);
+  });
+  it('Linear on 3-D input', () => {
+    checkCase('linear3d', new nn.Linear(3, 2), [true]);
+  });
   it('Linear without bias', () => {
     const m = new nn.Linear(3, 2, { bias: false });
     expect(m.bias).to.equal(null);
     checkCase('linearNoBias', m, [true]);
   });
-  it('Bilinear (grads of both inputs, weight, bias)', () => { checkCase('bilinear', new nn.Bilinear(2, 3, 4), [true, true]); });
-  it('Bilinear without bias', () => { checkCase('bilinearNoBias', new nn.Bilinear(2, 3, 4, { bias: false }), [true, true]); });
+  it('Bilinear (grads of both inputs, weight, bias)', () => {
+    checkCase('bilinear', new nn.Bilinear(2, 3, 4), [true, true]);
+  });
+  it('Bilinear without bias', () => {
+    checkCase('bilinearNoBias', new nn.Bilinear(2, 3, 4, { bias: false }), [true, true]);
+  });
 
   it('Linear with a wrong input feature size is a RangeError naming the shapes; the layer still works', () => {
     const m = new nn.Linear(3, 2);
@@ -113,12 +129,12 @@ describe('nn.Linear / nn.Bilinear: forward and gradients equal PyTorch\'s', () =
 });
 
 // =============================================================================================
-describe('nn.Embedding: forward and gradients equal PyTorch\'s', () => {
+describe("nn.Embedding: forward and gradients equal PyTorch's", () => {
   it('paddingIdx: the output uses the row, but its gradient stays zero', () => {
     const m = new nn.Embedding(6, 3, { paddingIdx: 1 });
     expect(m.paddingIdx).to.equal(1);
     checkCase('embeddingPad', m, [false]);
-    expect((m.weight.grad!.index(1).toArray() as number[])).to.deep.equal([0, 0, 0]);
+    expect(m.weight.grad!.index(1).toArray() as number[]).to.deep.equal([0, 0, 0]);
     // the padding row of a fresh layer is zero
     expect(new nn.Embedding(6, 3, { paddingIdx: 1 }).weight.index(1).toArray()).to.deep.equal([0, 0, 0]);
     expect(new nn.Embedding(6, 3, { paddingIdx: -1 }).paddingIdx).to.equal(5);
@@ -157,8 +173,10 @@ describe('nn.Embedding: forward and gradients equal PyTorch\'s', () => {
 });
 
 // =============================================================================================
-describe('nn.LayerNorm: forward and gradients equal PyTorch\'s', () => {
-  it('with elementwiseAffine (weight and bias grads)', () => { checkCase('layerNorm', new nn.LayerNorm(4), [true]); });
+describe("nn.LayerNorm: forward and gradients equal PyTorch's", () => {
+  it('with elementwiseAffine (weight and bias grads)', () => {
+    checkCase('layerNorm', new nn.LayerNorm(4), [true]);
+  });
   it('without elementwiseAffine (no parameters)', () => {
     const m = new nn.LayerNorm(4, { elementwiseAffine: false });
     expect(m.weight).to.equal(null);
@@ -184,7 +202,7 @@ describe('nn.LayerNorm: forward and gradients equal PyTorch\'s', () => {
 });
 
 // =============================================================================================
-describe('activation modules: forward and gradients equal PyTorch\'s', () => {
+describe("activation modules: forward and gradients equal PyTorch's", () => {
   const acts: [string, () => torch.nn.Module][] = [
     ['ReLU', () => new nn.ReLU()],
     ['GELU', () => new nn.GELU()],
@@ -245,16 +263,22 @@ describe('nn.Dropout', () => {
     const xi = torch.randn(64, 64, { requiresGrad: true });
     const y = new nn.Dropout(0.5).forward(xi);
     y.backward(torch.onesLike(y));
-    const xv = xi.data() as Float32Array, yv = y.data() as Float32Array, gv = xi.grad!.data() as Float32Array;
+    const xv = xi.data() as Float32Array,
+      yv = y.data() as Float32Array,
+      gv = xi.grad!.data() as Float32Array;
     let kept = 0;
     for (let i = 0; i < xv.length; i++) {
       if (gv[i] === 0) expect(yv[i]).to.equal(0);
-      else { expect(gv[i]).to.equal(2); expect(yv[i]).to.be.closeTo(2 * xv[i], 1e-6); kept++; }
+      else {
+        expect(gv[i]).to.equal(2);
+        expect(yv[i]).to.be.closeTo(2 * xv[i], 1e-6);
+        kept++;
+      }
     }
     expect(kept / xv.length).to.be.within(0.45, 0.55);
   });
 
-  it('after the same manualSeed, the mask is PyTorch\'s (module and functional form)', () => {
+  it("after the same manualSeed, the mask is PyTorch's (module and functional form)", () => {
     torch.manualSeed(fx.dropout.seed);
     const m = new nn.Dropout(fx.dropout.p);
     const xi = x();
@@ -263,12 +287,16 @@ describe('nn.Dropout', () => {
     y.backward(torch.onesLike(y));
     expectClose(xi.grad!, fx.dropout.grad, TOL, 'dropout grad');
     torch.manualSeed(fx.dropout.functional.seed);
-    expectClose(F.dropout(fromEncoded(fx.dropout.input), fx.dropout.functional.p, true), fx.dropout.functional.out, TOL);
+    expectClose(
+      F.dropout(fromEncoded(fx.dropout.input), fx.dropout.functional.p, true),
+      fx.dropout.functional.out,
+      TOL,
+    );
   });
 });
 
 // =============================================================================================
-describe('nn.functional forms equal PyTorch\'s (values and gradients)', () => {
+describe("nn.functional forms equal PyTorch's (values and gradients)", () => {
   function checkFunctional(name: string, fn: (...ts: Tensor[]) => Tensor): void {
     const c = fx.functional[name];
     const ts = c.inputs.map((e) => fromEncoded(e, { requiresGrad: e.dtype.startsWith('float') }));
@@ -282,7 +310,9 @@ describe('nn.functional forms equal PyTorch\'s (values and gradients)', () => {
     });
   }
 
-  it('F.linear with bias', () => { checkFunctional('linear', (x, w, b) => F.linear(x, w, b)); });
+  it('F.linear with bias', () => {
+    checkFunctional('linear', (x, w, b) => F.linear(x, w, b));
+  });
   it('F.linear without bias (undefined and null)', () => {
     checkFunctional('linearNoBias', (x, w) => F.linear(x, w));
     checkFunctional('linearNoBias', (x, w) => F.linear(x, w, null));
@@ -314,7 +344,12 @@ describe('nn.functional forms equal PyTorch\'s (values and gradients)', () => {
     expectError(() => F.dropout(x, 0.5, 'yes' as unknown as boolean), TypeError, 'F.dropout', 'training');
     expectError(() => F.layerNorm(x, 3 as unknown as number[]), TypeError, 'F.layerNorm', 'normalizedShape');
     expectError(() => F.embedding(torch.tensor([0.5]), x), TypeError, 'F.embedding');
-    expectError(() => F.embedding(torch.tensor([0], { dtype: 'int64' }), x, { paddingIdx: 2 }), RangeError, 'F.embedding', 'paddingIdx');
+    expectError(
+      () => F.embedding(torch.tensor([0], { dtype: 'int64' }), x, { paddingIdx: 2 }),
+      RangeError,
+      'F.embedding',
+      'paddingIdx',
+    );
     expectError(() => F.relu(null as unknown as Tensor), TypeError, 'F.relu');
   });
 });
@@ -345,13 +380,23 @@ describe('layer constructors reject bad arguments', () => {
     expectError(() => new nn.Embedding(5, 3, { paddingIdx: -6 }), RangeError, 'Embedding', 'paddingIdx');
     expectError(() => new nn.Embedding(5, 3, { paddingIdx: 1.5 }), RangeError, 'Embedding', 'paddingIdx');
     expectError(() => new nn.Embedding(5, 3, { maxNorm: 'x' as unknown as number }), TypeError, 'Embedding', 'maxNorm');
-    expectError(() => new nn.Embedding(5, 3, { scaleGradByFreq: 1 as unknown as boolean }), TypeError, 'Embedding', 'scaleGradByFreq');
+    expectError(
+      () => new nn.Embedding(5, 3, { scaleGradByFreq: 1 as unknown as boolean }),
+      TypeError,
+      'Embedding',
+      'scaleGradByFreq',
+    );
     expectError(() => new nn.Dropout(1.5), RangeError, 'Dropout', '1.5');
     expectError(() => new nn.Dropout(-0.1), RangeError, 'Dropout');
     expectError(() => new nn.Dropout(NaN), RangeError, 'Dropout');
     expectError(() => new nn.Dropout('0.5' as unknown as number), TypeError, 'Dropout', 'p');
     expectError(() => new nn.LayerNorm(4, { eps: 'x' as unknown as number }), TypeError, 'LayerNorm', 'eps');
-    expectError(() => new nn.LayerNorm(4, { elementwiseAffine: 0 as unknown as boolean }), TypeError, 'LayerNorm', 'elementwiseAffine');
+    expectError(
+      () => new nn.LayerNorm(4, { elementwiseAffine: 0 as unknown as boolean }),
+      TypeError,
+      'LayerNorm',
+      'elementwiseAffine',
+    );
     expectError(() => new nn.GELU({ approximate: 'fast' as 'tanh' }), TypeError, 'GELU', 'approximate');
   });
 
@@ -386,7 +431,12 @@ describe('layer constructors reject bad arguments', () => {
   // be a Tensor"). Likewise new nn.GELU(null) throws the engine's "Cannot read properties of
   // null (reading 'approximate')" instead of a TypeError naming GELU (no checkOptions).
   it('non-tensor input to LayerNorm.forward and null options to GELU are TypeErrors naming them', () => {
-    expectError(() => new nn.LayerNorm(4).forward([1, 2, 3, 4] as unknown as Tensor), TypeError, 'LayerNorm.forward', 'input');
+    expectError(
+      () => new nn.LayerNorm(4).forward([1, 2, 3, 4] as unknown as Tensor),
+      TypeError,
+      'LayerNorm.forward',
+      'input',
+    );
     expectError(() => new nn.GELU(null as unknown as object), TypeError, 'GELU');
   });
 
@@ -397,35 +447,137 @@ describe('layer constructors reject bad arguments', () => {
   it('unknown option keys throw (PyTorch: unexpected keyword argument)', () => {
     expect(() => new nn.Linear(2, 2, { biass: false } as object)).to.throw(TypeError, /biass/);
     expect(() => new nn.Embedding(5, 3, { padding_idx: 0 } as object)).to.throw(TypeError, /padding_idx/);
-    expect(() => new nn.LayerNorm(4, { elementwise_affine: false } as object)).to.throw(TypeError, /elementwise_affine/);
+    expect(() => new nn.LayerNorm(4, { elementwise_affine: false } as object)).to.throw(
+      TypeError,
+      /elementwise_affine/,
+    );
   });
 
   it('an unknown option names the class and the key, lists the known ones, and suggests the camelCase spelling', () => {
-    expectError(() => new nn.Embedding(5, 3, { padding_idx: 0 } as object), TypeError,
+    expectError(
+      () => new nn.Embedding(5, 3, { padding_idx: 0 } as object),
+      TypeError,
       "Embedding: unknown option 'padding_idx', did you mean 'paddingIdx'?",
-      'known: paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, dtype, device');
-    const err = expectError(() => new nn.Linear(2, 2, { biass: false } as object), TypeError, "Linear: unknown option 'biass'", 'known: bias, dtype, device');
+      'known: paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, dtype, device',
+    );
+    const err = expectError(
+      () => new nn.Linear(2, 2, { biass: false } as object),
+      TypeError,
+      "Linear: unknown option 'biass'",
+      'known: bias, dtype, device',
+    );
     expect(err.message).to.not.match(/did you mean/);
-    expectError(() => new nn.Bilinear(2, 2, 2, { Bias: false } as object), TypeError, 'Bilinear', "'Bias', did you mean 'bias'?");
+    expectError(
+      () => new nn.Bilinear(2, 2, 2, { Bias: false } as object),
+      TypeError,
+      'Bilinear',
+      "'Bias', did you mean 'bias'?",
+    );
     expectError(() => new nn.GELU({ approx: 'tanh' } as object), TypeError, 'GELU', "'approx'");
-    expectError(() => new nn.MultiheadAttention(4, 2, { batch_first: true } as object), TypeError, 'MultiheadAttention', "did you mean 'batchFirst'?");
+    expectError(
+      () => new nn.MultiheadAttention(4, 2, { batch_first: true } as object),
+      TypeError,
+      'MultiheadAttention',
+      "did you mean 'batchFirst'?",
+    );
     const mha = new nn.MultiheadAttention(4, 2);
     const q = torch.zeros(3, 1, 4);
-    expectError(() => mha.forward(q, q, q, { key_padding_mask: null } as object), TypeError, 'MultiheadAttention.forward', "did you mean 'keyPaddingMask'?");
-    expectError(() => new nn.CrossEntropyLoss({ label_smoothing: 0.1 } as object), TypeError, 'CrossEntropyLoss', "did you mean 'labelSmoothing'?");
+    expectError(
+      () => mha.forward(q, q, q, { key_padding_mask: null } as object),
+      TypeError,
+      'MultiheadAttention.forward',
+      "did you mean 'keyPaddingMask'?",
+    );
+    expectError(
+      () => new nn.CrossEntropyLoss({ label_smoothing: 0.1 } as object),
+      TypeError,
+      'CrossEntropyLoss',
+      "did you mean 'labelSmoothing'?",
+    );
     expectError(() => new nn.NLLLoss({ size_average: true } as object), TypeError, 'NLLLoss', "'size_average'");
-    expectError(() => new nn.MSELoss({ reduce: false } as object), TypeError, 'MSELoss', "'reduce'", 'known: reduction');
-    expectError(() => new nn.SmoothL1Loss({ delta: 1 } as object), TypeError, 'SmoothL1Loss', "'delta'", 'known: reduction, beta');
-    expectError(() => new nn.BCEWithLogitsLoss({ pos_weight: null } as object), TypeError, 'BCEWithLogitsLoss', "did you mean 'posWeight'?");
-    expectError(() => new nn.KLDivLoss({ log_target: true } as object), TypeError, 'KLDivLoss', "did you mean 'logTarget'?");
-    expectError(() => F.layerNorm(torch.ones(2, 2), [2], { epsilon: 1e-3 } as object), TypeError, 'F.layerNorm', "'epsilon'");
-    expectError(() => F.embedding(torch.tensor([0n]), torch.ones(2, 2), { padding_idx: 0 } as object), TypeError, 'F.embedding', "did you mean 'paddingIdx'?");
-    expectError(() => F.gelu(torch.ones(2), { approximation: 'tanh' } as object), TypeError, 'F.gelu', "'approximation'");
-    expectError(() => F.scaledDotProductAttention(q, q, q, { is_causal: true } as object), TypeError, 'F.scaledDotProductAttention', "did you mean 'isCausal'?");
-    expectError(() => nn.init.kaimingUniform_(torch.empty(2, 2), { nonLinearity: 'relu' } as object), TypeError, 'nn.init.kaimingUniform_', "'nonLinearity'");
+    expectError(
+      () => new nn.MSELoss({ reduce: false } as object),
+      TypeError,
+      'MSELoss',
+      "'reduce'",
+      'known: reduction',
+    );
+    expectError(
+      () => new nn.SmoothL1Loss({ delta: 1 } as object),
+      TypeError,
+      'SmoothL1Loss',
+      "'delta'",
+      'known: reduction, beta',
+    );
+    expectError(
+      () => new nn.BCEWithLogitsLoss({ pos_weight: null } as object),
+      TypeError,
+      'BCEWithLogitsLoss',
+      "did you mean 'posWeight'?",
+    );
+    expectError(
+      () => new nn.KLDivLoss({ log_target: true } as object),
+      TypeError,
+      'KLDivLoss',
+      "did you mean 'logTarget'?",
+    );
+    expectError(
+      () => F.layerNorm(torch.ones(2, 2), [2], { epsilon: 1e-3 } as object),
+      TypeError,
+      'F.layerNorm',
+      "'epsilon'",
+    );
+    expectError(
+      () => F.embedding(torch.tensor([0n]), torch.ones(2, 2), { padding_idx: 0 } as object),
+      TypeError,
+      'F.embedding',
+      "did you mean 'paddingIdx'?",
+    );
+    expectError(
+      () => F.gelu(torch.ones(2), { approximation: 'tanh' } as object),
+      TypeError,
+      'F.gelu',
+      "'approximation'",
+    );
+    expectError(
+      () => F.scaledDotProductAttention(q, q, q, { is_causal: true } as object),
+      TypeError,
+      'F.scaledDotProductAttention',
+      "did you mean 'isCausal'?",
+    );
+    expectError(
+      () => nn.init.kaimingUniform_(torch.empty(2, 2), { nonLinearity: 'relu' } as object),
+      TypeError,
+      'nn.init.kaimingUniform_',
+      "'nonLinearity'",
+    );
     // every known key still works
-    expect(new nn.Embedding(5, 3, { paddingIdx: 0, maxNorm: null, normType: 2, scaleGradByFreq: false, sparse: false, dtype: 'float32', device: 'cpu' }).paddingIdx).to.equal(0);
-    expect(new nn.MultiheadAttention(4, 2, { dropout: 0, bias: true, addBiasKv: false, addZeroAttn: false, kdim: 4, vdim: 4, batchFirst: false, dtype: 'float32', device: 'cpu' }).embedDim).to.equal(4);
-    expect(new nn.CrossEntropyLoss({ weight: null, ignoreIndex: -100, reduction: 'sum', labelSmoothing: 0 }).reduction).to.equal('sum');
+    expect(
+      new nn.Embedding(5, 3, {
+        paddingIdx: 0,
+        maxNorm: null,
+        normType: 2,
+        scaleGradByFreq: false,
+        sparse: false,
+        dtype: 'float32',
+        device: 'cpu',
+      }).paddingIdx,
+    ).to.equal(0);
+    expect(
+      new nn.MultiheadAttention(4, 2, {
+        dropout: 0,
+        bias: true,
+        addBiasKv: false,
+        addZeroAttn: false,
+        kdim: 4,
+        vdim: 4,
+        batchFirst: false,
+        dtype: 'float32',
+        device: 'cpu',
+      }).embedDim,
+    ).to.equal(4);
+    expect(
+      new nn.CrossEntropyLoss({ weight: null, ignoreIndex: -100, reduction: 'sum', labelSmoothing: 0 }).reduction,
+    ).to.equal('sum');
   });
 });

@@ -20,12 +20,21 @@ interface MasksFixture {
   states: Record<string, Record<string, Encoded>>;
   masks: Record<string, Encoded> & {
     fullyMasked: {
-      attnMask: string; keyPaddingMask: string; attn3d: string;
-      attnOnly: Encoded; kpmOnly: Encoded; both: Encoded; attn3dOnly: Encoded; attn3dKpm: Encoded; attnFloat: Encoded;
+      attnMask: string;
+      keyPaddingMask: string;
+      attn3d: string;
+      attnOnly: Encoded;
+      kpmOnly: Encoded;
+      both: Encoded;
+      attn3dOnly: Encoded;
+      attn3dKpm: Encoded;
+      attnFloat: Encoded;
     };
   };
 }
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'attention.json'), 'utf8')) as MasksFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'attention.json'), 'utf8'),
+) as MasksFixture;
 const { E, H, L, S, N } = fx.meta;
 const named = (n: string): Tensor => fromEncoded(fx.tensors[n]);
 const mk = (n: string): Encoded => fx.masks[n] as Encoded;
@@ -73,7 +82,9 @@ describe('nn.masks.causal (MultiheadAttention convention: true = blocked)', () =
 
   it('the bool causal mask and its float version give the same MultiheadAttention output', () => {
     const m = baseModule();
-    const q = named('plain.query'), k = named('plain.key'), v = named('plain.value');
+    const q = named('plain.query'),
+      k = named('plain.key'),
+      v = named('plain.value');
     const [ob, wb] = m.forward(q, k, v, { attnMask: masks.causal(L, S) });
     const [of, wf] = m.forward(q, k, v, { attnMask: masks.toAdditive(masks.causal(L, S)) });
     expect(of.equal(ob)).to.equal(true);
@@ -88,7 +99,13 @@ describe('nn.masks.causal (MultiheadAttention convention: true = blocked)', () =
     expectError(() => masks.causal(4, -2), RangeError, /nn\.masks\.causal/, /S/);
     expectError(() => masks.causal(4, 4, { diagonal: 0.5 }), RangeError, /diagonal/);
     expectError(() => masks.causal(4, 4, 'x' as never), TypeError, /nn\.masks\.causal/, /options/);
-    expectError(() => masks.causal(4, 4, { bogus: 1 } as object), TypeError, /nn\.masks\.causal/, /unknown option 'bogus'/, /diagonal, device/);
+    expectError(
+      () => masks.causal(4, 4, { bogus: 1 } as object),
+      TypeError,
+      /nn\.masks\.causal/,
+      /unknown option 'bogus'/,
+      /diagonal, device/,
+    );
   });
 });
 
@@ -108,20 +125,36 @@ describe('nn.masks.keyPadding / padding (true = padded key)', () => {
     same(masks.keyPadding(torch.tensor([7, 4, 2], { dtype: 'int32' }), 7), mk('padding742'), 'int32 tensor');
   });
 
-  it('used as MultiheadAttention\'s keyPaddingMask, it zeroes the weights of the padded keys', () => {
+  it("used as MultiheadAttention's keyPaddingMask, it zeroes the weights of the padded keys", () => {
     const m = baseModule();
-    const [, w] = m.forward(named('plain.query'), named('plain.key'), named('plain.value'),
-      { keyPaddingMask: masks.keyPadding([5, 3, 1], S), averageAttnWeights: false });
+    const [, w] = m.forward(named('plain.query'), named('plain.key'), named('plain.value'), {
+      keyPaddingMask: masks.keyPadding([5, 3, 1], S),
+      averageAttnWeights: false,
+    });
     expect(w!.index(1, ':', ':', '3:').abs().max().item()).to.equal(0);
     expect(w!.index(2, ':', ':', '1:').abs().max().item()).to.equal(0);
-    expectClose(w!.index(2, ':', ':', 0), [[1, 1, 1, 1], [1, 1, 1, 1]], { rtol: 0, atol: 1e-7 }, 'all weight on key 0');
+    expectClose(
+      w!.index(2, ':', ':', 0),
+      [
+        [1, 1, 1, 1],
+        [1, 1, 1, 1],
+      ],
+      { rtol: 0, atol: 1e-7 },
+      'all weight on key 0',
+    );
   });
 
   it('errors', () => {
     expectError(() => masks.keyPadding([7, 4, 2], 5), RangeError, /nn\.masks\.keyPadding/, /7/, /maxLen/);
     expectError(() => masks.keyPadding([7, -1]), RangeError, /nn\.masks\.keyPadding/, /lengths\[1\]/);
     expectError(() => masks.keyPadding([7, 1.5]), RangeError, /lengths\[1\]/);
-    expectError(() => masks.keyPadding(torch.zeros([2, 2], { dtype: 'int64' })), RangeError, /nn\.masks\.keyPadding/, /1-D/, /\[2, 2\]/);
+    expectError(
+      () => masks.keyPadding(torch.zeros([2, 2], { dtype: 'int64' })),
+      RangeError,
+      /nn\.masks\.keyPadding/,
+      /1-D/,
+      /\[2, 2\]/,
+    );
     expectError(() => masks.keyPadding('7' as unknown as number[]), TypeError, /nn\.masks\.keyPadding/, /lengths/);
     expectError(() => masks.keyPadding([3], -1), RangeError, /maxLen/);
   });
@@ -153,10 +186,26 @@ describe('nn.masks.toAdditive / mhaToSdpa / sdpaToMha', () => {
   });
 
   it('errors', () => {
-    expectError(() => masks.toAdditive(named('floatMask.attnMask')), TypeError, /nn\.masks\.toAdditive/, /bool/, /float32/);
+    expectError(
+      () => masks.toAdditive(named('floatMask.attnMask')),
+      TypeError,
+      /nn\.masks\.toAdditive/,
+      /bool/,
+      /float32/,
+    );
     expectError(() => masks.toAdditive([[true]] as unknown as Tensor), TypeError, /nn\.masks\.toAdditive/, /Tensor/);
-    expectError(() => masks.toAdditive(masks.causal(2), { dtyp: 'float64' } as object), TypeError, /nn\.masks\.toAdditive/, /unknown option 'dtyp'/);
-    expectError(() => masks.toAdditive(masks.causal(2), { dtype: 'int64' as 'float32' }), TypeError, /nn\.masks\.toAdditive/, /dtype/);
+    expectError(
+      () => masks.toAdditive(masks.causal(2), { dtyp: 'float64' } as object),
+      TypeError,
+      /nn\.masks\.toAdditive/,
+      /unknown option 'dtyp'/,
+    );
+    expectError(
+      () => masks.toAdditive(masks.causal(2), { dtype: 'int64' as 'float32' }),
+      TypeError,
+      /nn\.masks\.toAdditive/,
+      /dtype/,
+    );
     expectError(() => masks.mhaToSdpa(null as unknown as Tensor), TypeError, /nn\.masks\.mhaToSdpa/, /Tensor/);
     expectError(() => masks.sdpaToMha({} as unknown as Tensor), TypeError, /nn\.masks\.sdpaToMha/, /Tensor/);
   });
@@ -180,13 +229,18 @@ describe('nn.masks.findFullyMasked (query rows that come out NaN from MultiheadA
     same(masks.findFullyMasked(named('fm.attnFloat')), f.attnFloat, 'float');
   });
 
-  it('predicts exactly the NaN rows of MultiheadAttention\'s output', () => {
+  it("predicts exactly the NaN rows of MultiheadAttention's output", () => {
     const m = baseModule();
-    const q = named('plain.query'), k = named('plain.key'), v = named('plain.value');
-    for (const [am, kpm] of [[named(f.attnMask), named(f.keyPaddingMask)], [named(f.attn3d), named(f.keyPaddingMask)],
-      [named(f.attn3d), null]] as [Tensor, Tensor | null][]) {
+    const q = named('plain.query'),
+      k = named('plain.key'),
+      v = named('plain.value');
+    for (const [am, kpm] of [
+      [named(f.attnMask), named(f.keyPaddingMask)],
+      [named(f.attn3d), named(f.keyPaddingMask)],
+      [named(f.attn3d), null],
+    ] as [Tensor, Tensor | null][]) {
       const [out] = m.forward(q, k, v, { attnMask: am, keyPaddingMask: kpm });
-      const nanRows = out.isnan().all(-1).transpose(0, 1);       // (N, L)
+      const nanRows = out.isnan().all(-1).transpose(0, 1); // (N, L)
       const predicted = masks.findFullyMasked(am, kpm ?? masks.keyPadding([S, S, S], S));
       expect(nanRows.equal(predicted), `NaN rows for attnMask ${am.shape}`).to.equal(true);
     }
@@ -194,8 +248,12 @@ describe('nn.masks.findFullyMasked (query rows that come out NaN from MultiheadA
 
   it('errors', () => {
     expectError(() => masks.findFullyMasked(), TypeError, /nn\.masks\.findFullyMasked/, /attnMask/);
-    expectError(() => masks.findFullyMasked(torch.zeros([5, L, S], { dtype: 'bool' }), named(f.keyPaddingMask)), RangeError,
-      /nn\.masks\.findFullyMasked/, /N = 3/);
+    expectError(
+      () => masks.findFullyMasked(torch.zeros([5, L, S], { dtype: 'bool' }), named(f.keyPaddingMask)),
+      RangeError,
+      /nn\.masks\.findFullyMasked/,
+      /N = 3/,
+    );
   });
 });
 
@@ -207,24 +265,38 @@ describe('mask polarity: the same causal structure through MultiheadAttention an
     const m = new nn.MultiheadAttention(E, 1);
     const I = torch.eye(E);
     m.loadStateDict({
-      in_proj_weight: torch.cat([I, I, I], 0), in_proj_bias: torch.zeros(3 * E),
-      'out_proj.weight': I, 'out_proj.bias': torch.zeros(E),
+      in_proj_weight: torch.cat([I, I, I], 0),
+      in_proj_bias: torch.zeros(3 * E),
+      'out_proj.weight': I,
+      'out_proj.bias': torch.zeros(E),
     });
     return m.eval();
   }
-  const q = () => named('plain.query'), k = () => named('plain.key'), v = () => named('plain.value');   // (L|S, N, E)
-  const bf = (t: Tensor) => t.transpose(0, 1);                                                          // (N, L|S, E)
+  const q = () => named('plain.query'),
+    k = () => named('plain.key'),
+    v = () => named('plain.value'); // (L|S, N, E)
+  const bf = (t: Tensor) => t.transpose(0, 1); // (N, L|S, E)
 
   it('MHA with nn.masks.causal(L, S) == SDPA with nn.masks.mhaToSdpa(nn.masks.causal(L, S)) == SDPA isCausal', () => {
     const m = identityMha();
     const [outMha, wMha] = m.forward(q(), k(), v(), { attnMask: masks.causal(L, S) });
-    const outSdpa = F.scaledDotProductAttention(bf(q()), bf(k()), bf(v()), { attnMask: masks.mhaToSdpa(masks.causal(L, S)) });
+    const outSdpa = F.scaledDotProductAttention(bf(q()), bf(k()), bf(v()), {
+      attnMask: masks.mhaToSdpa(masks.causal(L, S)),
+    });
     expectClose(bf(outMha), outSdpa.toArray() as number[][][], { rtol: 1e-5, atol: 1e-6 }, 'MHA vs SDPA');
     const outCausal = F.scaledDotProductAttention(bf(q()), bf(k()), bf(v()), { isCausal: true });
     expectClose(outCausal, outSdpa.toArray() as number[][][], { rtol: 1e-5, atol: 1e-6 }, 'SDPA mask vs isCausal');
     // MHA's weights are SDPA's softmax, computed by hand
-    const scores = bf(q()).matmul(bf(k()).transpose(1, 2)).div(Math.sqrt(E)).add(masks.toAdditive(masks.causal(L, S)));
-    expectClose(wMha!, scores.softmax(-1).toArray() as number[][][], { rtol: 1e-5, atol: 1e-6 }, 'MHA weights vs softmax');
+    const scores = bf(q())
+      .matmul(bf(k()).transpose(1, 2))
+      .div(Math.sqrt(E))
+      .add(masks.toAdditive(masks.causal(L, S)));
+    expectClose(
+      wMha!,
+      scores.softmax(-1).toArray() as number[][][],
+      { rtol: 1e-5, atol: 1e-6 },
+      'MHA weights vs softmax',
+    );
   });
 
   it('a float mask means the same in both', () => {
@@ -247,10 +319,17 @@ describe('mask polarity: the same causal structure through MultiheadAttention an
 
   it('and the SDPA tril mask given to MHA blocks the past: converting with sdpaToMha restores causality', () => {
     const m = identityMha();
-    const x = named('selfAttn.query');                     // (L, N, E), self-attention
+    const x = named('selfAttn.query'); // (L, N, E), self-attention
     const tril = torch.ones([L, L], { dtype: 'bool' }).tril();
     const [bad] = m.forward(x, x, x, { attnMask: tril });
-    expect(bad.select(0, L - 1).isnan().all().item(), 'last row NaN').to.equal(true);
+    expect(
+      bad
+        .select(0, L - 1)
+        .isnan()
+        .all()
+        .item(),
+      'last row NaN',
+    ).to.equal(true);
     const [good] = m.forward(x, x, x, { attnMask: masks.sdpaToMha(tril) });
     const ref = F.scaledDotProductAttention(bf(x), bf(x), bf(x), { attnMask: tril });
     expectClose(bf(good), ref.toArray() as number[][][], { rtol: 1e-5, atol: 1e-6 }, 'converted');
@@ -266,6 +345,11 @@ describe('mask polarity: the same causal structure through MultiheadAttention an
     expect(outMha.select(0, 1).isnan().all().item()).to.equal(true);
     expectExact(outSdpa.select(1, 1).abs().max(), 0, undefined, 'SDPA row 1');
     for (const r of [0, 2, 3])
-      expectClose(bf(outMha).select(1, r), outSdpa.select(1, r).toArray() as number[][], { rtol: 1e-5, atol: 1e-6 }, `row ${r}`);
+      expectClose(
+        bf(outMha).select(1, r),
+        outSdpa.select(1, r).toArray() as number[][],
+        { rtol: 1e-5, atol: 1e-6 },
+        `row ${r}`,
+      );
   });
 });

@@ -41,7 +41,9 @@ interface ModuleFixture {
   repeatedInList: { len: number; keys: string[]; repr: string };
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_module.json'), 'utf8')) as ModuleFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'nn_module.json'), 'utf8'),
+) as ModuleFixture;
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 
 const keysOf = (it: Iterable<[string, unknown]>): string[] => [...it].map(([k]) => k);
@@ -128,7 +130,9 @@ class Tied extends nn.Module {
     this.dec = new nn.Linear(3, 3);
     this.dec.weight = this.enc.weight;
   }
-  forward(x: Tensor): Tensor { return this.dec.forward(this.enc.forward(x)); }
+  forward(x: Tensor): Tensor {
+    return this.dec.forward(this.enc.forward(x));
+  }
 }
 
 class SharedModule extends nn.Module {
@@ -141,7 +145,9 @@ class SharedModule extends nn.Module {
     this.act = new nn.ReLU();
     this.second = this.first;
   }
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 class Slots extends nn.Module {
@@ -157,12 +163,16 @@ class Slots extends nn.Module {
     this.registerBuffer('b', torch.ones(2), { persistent: false });
     this.registerBuffer('c', null);
   }
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 /** A module with nothing registered. */
 class Plain extends nn.Module {
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 const withoutRepr = (s: Structure): Omit<Structure, 'repr'> => {
@@ -286,7 +296,9 @@ describe('nn.Module: registration and traversal (PyTorch names and order)', () =
         this.fc1 = new nn.Linear(2, 2);
         this.fc2 = new nn.Linear(2, 2);
       }
-      forward(x: Tensor): Tensor { return x; }
+      forward(x: Tensor): Tensor {
+        return x;
+      }
     }
     expect(keysOf(new Declared().namedChildren())).to.deep.equal(['fc1', 'fc2']);
   });
@@ -316,7 +328,7 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
     const yTrain = net.drop.forward(x);
     const vals = [...(yTrain.data() as Float32Array)];
     const zeros = vals.filter((v) => v === 0).length;
-    expect(zeros).to.be.within(300, 700);  // p = 0.25 of 2000
+    expect(zeros).to.be.within(300, 700); // p = 0.25 of 2000
     for (const v of vals) if (v !== 0) expect(v).to.be.closeTo(1 / 0.75, 1e-6);
     net.eval();
     expect(net.drop.forward(x).equal(x)).to.equal(true);
@@ -329,7 +341,7 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
   // `module.train(mode)` on each child, so a subclass overriding train() (e.g. to keep a
   // normalisation layer frozen in eval mode) is honoured. Here the override is bypassed and
   // `frozen.norm.training` becomes true.
-  it('train() calls each child\'s train(), so overrides apply (as PyTorch)', () => {
+  it("train() calls each child's train(), so overrides apply (as PyTorch)", () => {
     class FrozenNorm extends nn.Module {
       norm = new nn.LayerNorm(2);
       override train(mode = true): this {
@@ -337,11 +349,15 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
         this.norm.training = false;
         return this;
       }
-      forward(x: Tensor): Tensor { return this.norm.forward(x); }
+      forward(x: Tensor): Tensor {
+        return this.norm.forward(x);
+      }
     }
     class Outer extends nn.Module {
       frozen = new FrozenNorm();
-      forward(x: Tensor): Tensor { return this.frozen.forward(x); }
+      forward(x: Tensor): Tensor {
+        return this.frozen.forward(x);
+      }
     }
     const o = new Outer();
     o.train();
@@ -363,7 +379,7 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
   it('zeroGrad(): setToNone by default; setToNone: false zeroes the existing grads', () => {
     const net = new Net();
     net.loadStateDict(pyState());
-    net.eval();  // no dropout: the two backward passes below must see the same graph
+    net.eval(); // no dropout: the two backward passes below must see the same graph
     const idx = fromEncoded(fx.net.input);
     net.forward(idx).sum().backward();
     const withGrad = [...net.namedParameters()].filter(([, p]) => p.grad !== null).map(([k]) => k);
@@ -402,18 +418,20 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
     expect(net.forward(fromEncoded(fx.net.input)).requiresGrad).to.equal(false);
   });
 
-  it('apply(fn) visits children first, then the module, in PyTorch\'s order; returns this', () => {
+  it("apply(fn) visits children first, then the module, in PyTorch's order; returns this", () => {
     const net = new Net();
     const order: string[] = [];
     expect(net.apply((m) => order.push(m.constructor.name))).to.equal(net);
     expect(order).to.deep.equal(fx.net.applyOrder);
     // the usual use: re-initialise
-    net.apply((m) => { if (m instanceof nn.Linear && m.bias) nn.init.zeros_(m.bias); });
+    net.apply((m) => {
+      if (m instanceof nn.Linear && m.bias) nn.init.zeros_(m.bias);
+    });
     for (const m of net.modules()) if (m instanceof nn.Linear && m.bias) expect(m.bias.abs().sum().item()).to.equal(0);
     expectError(() => net.apply(42 as unknown as (m: torch.nn.Module) => void), TypeError, 'Module.apply');
   });
 
-  it('to(\'float64\') converts parameters, buffers and grads in place, keeping Parameter identity', () => {
+  it("to('float64') converts parameters, buffers and grads in place, keeping Parameter identity", () => {
     const net = new Net();
     net.loadStateDict(pyState());
     const idx = fromEncoded(fx.net.input);
@@ -431,11 +449,14 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
       expect(p.dtype).to.equal('float64');
       expect(p.requiresGrad).to.equal(true);
       expect(p.isLeaf).to.equal(true);
-      expect(p.toArray()).to.deep.equal(before[i]);  // float32 -> float64 is exact
+      expect(p.toArray()).to.deep.equal(before[i]); // float32 -> float64 is exact
       expect(p.grad!.dtype).to.equal('float64');
       expect(p.grad!.toArray()).to.deep.equal(gradsBefore[i]);
     });
-    [...net.buffers()].forEach((b, i) => { expect(b).to.equal(buffers[i]); expect(b.dtype).to.equal('float64'); });
+    [...net.buffers()].forEach((b, i) => {
+      expect(b).to.equal(buffers[i]);
+      expect(b.dtype).to.equal('float64');
+    });
     // the converted model runs and trains in float64 and gives PyTorch's output
     net.eval();
     net.zeroGrad();
@@ -482,7 +503,7 @@ describe('nn.Module: train/eval, zeroGrad, requiresGrad_, apply, to', () => {
 
 // =============================================================================================
 describe('nn.Module: stateDict / loadStateDict', () => {
-  it('stateDict() keys and order equal PyTorch\'s state_dict() for the same architecture', () => {
+  it("stateDict() keys and order equal PyTorch's state_dict() for the same architecture", () => {
     const net = new Net();
     const sd = net.stateDict();
     expect(Object.keys(sd)).to.deep.equal(fx.net.stateDictKeys);
@@ -505,7 +526,7 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     expect(net.step.toArray()).to.deep.equal([2]);
   });
 
-  it('a state_dict produced by PyTorch loads (Record), and forward gives PyTorch\'s output', () => {
+  it("a state_dict produced by PyTorch loads (Record), and forward gives PyTorch's output", () => {
     const net = new Net();
     const state = pyState();
     expect(net.loadStateDict(state)).to.deep.equal({ missingKeys: [], unexpectedKeys: [] });
@@ -517,7 +538,10 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     net.eval();
     expectClose(net.forward(fromEncoded(fx.net.input)), fx.net.output, TOL, 'Net.forward');
     // parameters are still leaves requiring grad
-    for (const p of net.parameters()) { expect(p.requiresGrad).to.equal(true); expect(p.isLeaf).to.equal(true); }
+    for (const p of net.parameters()) {
+      expect(p.requiresGrad).to.equal(true);
+      expect(p.isLeaf).to.equal(true);
+    }
   });
 
   it('loadStateDict takes a Map too; float64 values are cast to the parameter dtype', () => {
@@ -538,15 +562,18 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     delete state['gate'];
     delete state['blocks.1.fc.bias'];
     state['extra.weight'] = torch.ones(2);
-    state['blocks.0.cache'] = torch.ones(4);  // non-persistent buffer: unexpected, as in PyTorch
+    state['blocks.0.cache'] = torch.ones(4); // non-persistent buffer: unexpected, as in PyTorch
     state['head.0.weight'] = torch.ones(2, 4);
     state['heads.cls.bias'] = torch.ones(3);
-    const err = expectError(() => net.loadStateDict(state), Error,
+    const err = expectError(
+      () => net.loadStateDict(state),
+      Error,
       'Error(s) in loading state_dict for Net',
       /Missing key\(s\) in state_dict: "gate", "blocks\.1\.fc\.bias"\./,
       /Unexpected key\(s\) in state_dict: "extra\.weight", "blocks\.0\.cache"\./,
       /size mismatch for head\.0\.weight: .*\[2, 4\].*\[3, 4\]/,
-      /size mismatch for heads\.cls\.bias: .*\[3\].*\[2\]/);
+      /size mismatch for heads\.cls\.bias: .*\[3\].*\[2\]/,
+    );
     // PyTorch's order: missing, unexpected, then the size mismatches
     const lines = err.message.split('\n');
     expect(lines.length).to.equal(5);
@@ -569,9 +596,12 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     const saved = Object.fromEntries(Object.entries(before).map(([k, t]) => [k, t.clone()]));
     const state = Object.fromEntries(Object.entries(before).map(([k, t]) => [k, torch.fullLike(t, 7)]));
     const x = torch.randn(3, 4);
-    const p = lin2.forwardAsync(x);  // reads only the second layer's parameters
-    expectError(() => net.loadStateDict(state), Error,
-      /^Module\.loadStateDict: '1\.weight' is in use by an async operation \(await it before loading\); nothing was loaded/);
+    const p = lin2.forwardAsync(x); // reads only the second layer's parameters
+    expectError(
+      () => net.loadStateDict(state),
+      Error,
+      /^Module\.loadStateDict: '1\.weight' is in use by an async operation \(await it before loading\); nothing was loaded/,
+    );
     for (const [k, t] of Object.entries(before)) expect(t.equal(saved[k]), `${k} unchanged`).to.equal(true);
     torch.dispose(await p);
     // a source being written (an optimizer step in flight on another model's parameters)
@@ -580,12 +610,22 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     const opt = new torch.optim.SGD([...other.parameters()], { lr: 0.1 });
     const src = other.stateDict();
     const step = opt.stepAsync();
-    expectError(() => net.loadStateDict(src), Error, /the value for '0\.weight' is being written by an async operation; nothing was loaded|the value for '0\.weight' is being written by an async operation \(await it before loading\); nothing was loaded/);
+    expectError(
+      () => net.loadStateDict(src),
+      Error,
+      /the value for '0\.weight' is being written by an async operation; nothing was loaded|the value for '0\.weight' is being written by an async operation \(await it before loading\); nothing was loaded/,
+    );
     for (const [k, t] of Object.entries(before)) expect(t.equal(saved[k]), `${k} unchanged`).to.equal(true);
     await step;
     expect(net.loadStateDict(state)).to.deep.equal({ missingKeys: [], unexpectedKeys: [] });
     expect(lin2.bias!.toArray()).to.deep.equal([7, 7]);
-    torch.dispose([x, ...Object.values(before), ...Object.values(saved), ...Object.values(state), ...Object.values(src)]);
+    torch.dispose([
+      x,
+      ...Object.values(before),
+      ...Object.values(saved),
+      ...Object.values(state),
+      ...Object.values(src),
+    ]);
   });
 
   it('strict: false returns {missingKeys, unexpectedKeys} and loads the rest; size mismatch still throws', () => {
@@ -606,7 +646,11 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     bad['embed.weight'] = torch.zeros(7, 4);
     expectError(() => net.loadStateDict(bad, { strict: false }), Error, /size mismatch for blocks\.0\.fc\.weight/);
     expect(net.embed.weight.equal(embed)).to.equal(true);
-    expectError(() => net.loadStateDict(bad, { strict: 'no' as unknown as boolean }), TypeError, 'Module.loadStateDict');
+    expectError(
+      () => net.loadStateDict(bad, { strict: 'no' as unknown as boolean }),
+      TypeError,
+      'Module.loadStateDict',
+    );
   });
 
   it('loadStateDict with a non-tensor value throws naming the key, loads nothing, and the module still works', () => {
@@ -615,7 +659,13 @@ describe('nn.Module: stateDict / loadStateDict', () => {
     const state = pyState() as Record<string, unknown>;
     state['blocks.0.scale'] = [1, 2, 3, 4];
     state['gate'] = 3;
-    expectError(() => net.loadStateDict(state as Record<string, Tensor>), Error, 'blocks.0.scale', 'gate', /not a Tensor/);
+    expectError(
+      () => net.loadStateDict(state as Record<string, Tensor>),
+      Error,
+      'blocks.0.scale',
+      'gate',
+      /not a Tensor/,
+    );
     expect(net.gate.equal(gate)).to.equal(true);
     expectError(() => net.loadStateDict(null as unknown as Record<string, Tensor>), TypeError, 'Module.loadStateDict');
     expectError(() => net.loadStateDict('x' as unknown as Record<string, Tensor>), TypeError, 'Module.loadStateDict');
@@ -637,10 +687,16 @@ describe('nn.Module: stateDict / loadStateDict', () => {
 });
 
 // =============================================================================================
-describe('nn.Module: toString() equals PyTorch\'s repr', () => {
+describe("nn.Module: toString() equals PyTorch's repr", () => {
   const builders: Record<string, () => torch.nn.Module> = {
     Sequential: () => new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU(), new nn.Linear(3, 2, { bias: false })),
-    SequentialNamed: () => new nn.Sequential(new Map<string, torch.nn.Module>([['fc', new nn.Linear(2, 2)], ['act', new nn.SiLU()]])),
+    SequentialNamed: () =>
+      new nn.Sequential(
+        new Map<string, torch.nn.Module>([
+          ['fc', new nn.Linear(2, 2)],
+          ['act', new nn.SiLU()],
+        ]),
+      ),
     ModuleList: () => new nn.ModuleList([new nn.Linear(2, 2), new nn.Dropout(0.1), new nn.ModuleList([new nn.Tanh()])]),
     ModuleDict: () => new nn.ModuleDict({ relu: new nn.ReLU(), lin: new nn.Linear(2, 3) }),
     EmptySequential: () => new nn.Sequential(),
@@ -712,11 +768,17 @@ describe('nn.Module: toString() equals PyTorch\'s repr', () => {
 
 // =============================================================================================
 describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
-  const x = () => torch.tensor([[0.5, -1, 2, 0.25], [1.5, 0.75, -0.5, -2]]);
+  const x = () =>
+    torch.tensor([
+      [0.5, -1, 2, 0.25],
+      [1.5, 0.75, -0.5, -2],
+    ]);
 
   it('Sequential forward chains its modules in order; at(), length, iteration, append', () => {
     torch.manualSeed(3);
-    const l1 = new nn.Linear(4, 3), act = new nn.ReLU(), l2 = new nn.Linear(3, 2);
+    const l1 = new nn.Linear(4, 3),
+      act = new nn.ReLU(),
+      l2 = new nn.Linear(3, 2);
     const seq = new nn.Sequential(l1, act, l2);
     const expected = l2.forward(l1.forward(x()).relu());
     expectClose(seq.forward(x()) as Tensor, expected.toArray(), { rtol: 0, atol: 0 });
@@ -737,8 +799,14 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
   });
 
   it('Sequential from a Map or an object names its children by the keys', () => {
-    const a = new nn.Linear(4, 3), b = new nn.GELU();
-    const fromMap = new nn.Sequential(new Map<string, torch.nn.Module>([['fc', a], ['act', b]]));
+    const a = new nn.Linear(4, 3),
+      b = new nn.GELU();
+    const fromMap = new nn.Sequential(
+      new Map<string, torch.nn.Module>([
+        ['fc', a],
+        ['act', b],
+      ]),
+    );
     expect(keysOf(fromMap.namedChildren())).to.deep.equal(['fc', 'act']);
     expect(keysOf(fromMap.namedParameters())).to.deep.equal(['fc.weight', 'fc.bias']);
     expect(fromMap.at(-1)).to.equal(b);
@@ -750,7 +818,9 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
   });
 
   it('ModuleList: append, extend, at, length, iteration; registered as 0, 1, ...', () => {
-    const a = new nn.Linear(2, 2), b = new nn.ReLU(), c = new nn.Linear(2, 1);
+    const a = new nn.Linear(2, 2),
+      b = new nn.ReLU(),
+      c = new nn.Linear(2, 1);
     const ml = new nn.ModuleList([a]);
     expect(ml.append(b)).to.equal(ml);
     expect(ml.extend([c])).to.equal(ml);
@@ -768,7 +838,9 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
   });
 
   it('ModuleDict: get, set, has, keys, entries, size; set on an existing key keeps its position', () => {
-    const a = new nn.Linear(2, 2), b = new nn.ReLU(), c = new nn.Tanh();
+    const a = new nn.Linear(2, 2),
+      b = new nn.ReLU(),
+      c = new nn.Tanh();
     const md = new nn.ModuleDict({ a, b });
     expect(md.get('a')).to.equal(a);
     expect(md.get('zzz')).to.equal(undefined);
@@ -781,8 +853,17 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
     md.set('a', a2);
     expect(md.keys()).to.deep.equal(['a', 'b', 'c']);
     expect(md.get('a')).to.equal(a2);
-    expect(md.entries()).to.deep.equal([['a', a2], ['b', b], ['c', c]]);
-    const fromMap = new nn.ModuleDict(new Map<string, torch.nn.Module>([['y', b], ['x', c]]));
+    expect(md.entries()).to.deep.equal([
+      ['a', a2],
+      ['b', b],
+      ['c', c],
+    ]);
+    const fromMap = new nn.ModuleDict(
+      new Map<string, torch.nn.Module>([
+        ['y', b],
+        ['x', c],
+      ]),
+    );
     expect(fromMap.keys()).to.deep.equal(['y', 'x']);
     expectError(() => md.set('d', 1 as unknown as torch.nn.Module), TypeError, 'ModuleDict.set');
     expectError(() => md.set('a.b', b), TypeError, 'registerModule');
@@ -794,7 +875,13 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
   // b, 10, 2 lists them as 2, 10, b in keys()/namedChildren()/stateDict()/toString(); PyTorch
   // keeps insertion order (b, 10, 2).
   it('ModuleDict keeps insertion order for integer-like keys (as PyTorch)', () => {
-    const md = new nn.ModuleDict(new Map<string, torch.nn.Module>([['b', new nn.ReLU()], ['10', new nn.Tanh()], ['2', new nn.Identity()]]));
+    const md = new nn.ModuleDict(
+      new Map<string, torch.nn.Module>([
+        ['b', new nn.ReLU()],
+        ['10', new nn.Tanh()],
+        ['2', new nn.Identity()],
+      ]),
+    );
     expect(md.keys()).to.deep.equal(fx.numericKeys.keys);
     expect(md.toString()).to.equal(fx.numericKeys.repr);
   });
@@ -819,12 +906,23 @@ describe('nn containers: Sequential, ModuleList, ModuleDict', () => {
     const md = new nn.ModuleDict({ a: lin, b: lin });
     expect(md.keys()).to.deep.equal(['a', 'b']);
     expect(md.size).to.equal(2);
-    expect(md.entries()).to.deep.equal([['a', lin], ['b', lin]]);
+    expect(md.entries()).to.deep.equal([
+      ['a', lin],
+      ['b', lin],
+    ]);
   });
 
   it('Sequential from a Map keeps integer-like keys in insertion order', () => {
-    const a = new nn.ReLU(), b = new nn.Tanh(), c = new nn.Identity();
-    const seq = new nn.Sequential(new Map<string, torch.nn.Module>([['b', a], ['10', b], ['2', c]]));
+    const a = new nn.ReLU(),
+      b = new nn.Tanh(),
+      c = new nn.Identity();
+    const seq = new nn.Sequential(
+      new Map<string, torch.nn.Module>([
+        ['b', a],
+        ['10', b],
+        ['2', c],
+      ]),
+    );
     expect(keysOf(seq.namedChildren())).to.deep.equal(['b', '10', '2']);
     expect([...seq]).to.deep.equal([a, b, c]);
   });
@@ -846,13 +944,26 @@ describe('nn.Module: registration errors', () => {
   it('registerBuffer / registerParameter / registerModule reject bad values and names, naming the function', () => {
     const lin = new nn.Linear(2, 2);
     const keys = Object.keys(lin.stateDict());
-    expectError(() => lin.registerBuffer('buf', [1, 2] as unknown as Tensor), TypeError, 'Module.registerBuffer', 'an array');
+    expectError(
+      () => lin.registerBuffer('buf', [1, 2] as unknown as Tensor),
+      TypeError,
+      'Module.registerBuffer',
+      'an array',
+    );
     expectError(() => lin.registerBuffer('buf', 3 as unknown as Tensor), TypeError, 'Module.registerBuffer');
     expectError(() => lin.registerBuffer('a.b', torch.ones(1)), TypeError, 'Module.registerBuffer', "'.'");
     expectError(() => lin.registerBuffer('', torch.ones(1)), TypeError, 'Module.registerBuffer');
-    expectError(() => lin.registerBuffer('b', torch.ones(1), { persistent: 1 as unknown as boolean }), TypeError, 'Module.registerBuffer');
+    expectError(
+      () => lin.registerBuffer('b', torch.ones(1), { persistent: 1 as unknown as boolean }),
+      TypeError,
+      'Module.registerBuffer',
+    );
     expectError(() => lin.registerParameter('p', torch.ones(2)), TypeError, 'Module.registerParameter');
-    expectError(() => lin.registerParameter('p.q', new nn.Parameter(torch.ones(2))), TypeError, 'Module.registerParameter');
+    expectError(
+      () => lin.registerParameter('p.q', new nn.Parameter(torch.ones(2))),
+      TypeError,
+      'Module.registerParameter',
+    );
     expectError(() => lin.registerModule('m', {} as torch.nn.Module), TypeError, 'Module.registerModule');
     expectError(() => lin.registerModule('m.n', new nn.ReLU()), TypeError, 'Module.registerModule');
     expectError(() => lin.registerModule(7 as unknown as string, new nn.ReLU()), TypeError, 'Module.registerModule');
@@ -879,10 +990,19 @@ describe('nn.Module: registration errors', () => {
 
   it('the "already exists" error names the method; settings, null slots of another kind and prototype names count', () => {
     const lin = new nn.Linear(2, 2);
-    expectError(() => lin.registerBuffer('weight', torch.ones(2, 2)), Error, "Module.registerBuffer: attribute 'weight' already exists");
+    expectError(
+      () => lin.registerBuffer('weight', torch.ones(2, 2)),
+      Error,
+      "Module.registerBuffer: attribute 'weight' already exists",
+    );
     expectError(() => lin.registerModule('inFeatures', new nn.ReLU()), Error, 'Module.registerModule', "'inFeatures'");
     expectError(() => lin.registerParameter('training', null), Error, 'Module.registerParameter', "'training'");
-    expectError(() => lin.registerModule('constructor', new nn.ReLU()), Error, 'Module.registerModule', "'constructor'");
+    expectError(
+      () => lin.registerModule('constructor', new nn.ReLU()),
+      Error,
+      'Module.registerModule',
+      "'constructor'",
+    );
     expectError(() => new nn.ModuleList().registerModule('length', new nn.ReLU()), Error, "'length'");
     const s = new Slots();
     expectError(() => s.registerModule('nothing', new nn.ReLU()), Error, 'Module.registerModule', "'nothing'");
@@ -919,13 +1039,15 @@ describe('nn.Module: registration errors', () => {
         this.registerModule('maybe', new nn.Linear(2, 2));
         this.registerBuffer('later', torch.zeros(2));
       }
-      forward(x: Tensor): Tensor { return x; }
+      forward(x: Tensor): Tensor {
+        return x;
+      }
     }
     const f = new Fields();
     expect(Object.keys(f.stateDict())).to.deep.equal(['later', 'maybe.weight', 'maybe.bias']);
   });
 
-  it('deleting a registered attribute unregisters it (as PyTorch\'s __delattr__)', () => {
+  it("deleting a registered attribute unregisters it (as PyTorch's __delattr__)", () => {
     const s = new Slots();
     delete (s as unknown as Record<string, unknown>).a;
     expect(keysOf(s.namedBuffers())).to.deep.equal(['b']);
@@ -941,7 +1063,9 @@ describe('nn.Module: registration errors', () => {
   // (torch.nn.Parameter or None expected)").
   it.skip('assigning a plain tensor to a parameter attribute throws (PyTorch TypeError)', () => {
     const lin = new nn.Linear(2, 2);
-    expect(() => { (lin as unknown as { weight: Tensor }).weight = torch.ones(2, 2); }).to.throw(TypeError);
+    expect(() => {
+      (lin as unknown as { weight: Tensor }).weight = torch.ones(2, 2);
+    }).to.throw(TypeError);
     expect(keysOf(lin.namedParameters())).to.deep.equal(['weight', 'bias']);
   });
 });

@@ -29,13 +29,32 @@ for (const mode of ['LSTM', 'GRU', 'RNN_TANH', 'RNN_RELU'] as Mode[]) {
   CONFIGS.push(
     { name: `${mode} H=6`, mode, options: { inputSize: 6, hiddenSize: 6 }, T: 5, N: 3 },
     { name: `${mode} H=20 2 layers`, mode, options: { inputSize: 10, hiddenSize: 20, numLayers: 2 }, T: 10, N: 4 },
-    { name: `${mode} H=8 bidirectional`, mode, options: { inputSize: 5, hiddenSize: 8, bidirectional: true }, T: 7, N: 4 },
-    { name: `${mode} H=33 batchFirst, h0 given`, mode, options: { inputSize: 4, hiddenSize: 33, batchFirst: true }, T: 3, N: 2, hx: true },
+    {
+      name: `${mode} H=8 bidirectional`,
+      mode,
+      options: { inputSize: 5, hiddenSize: 8, bidirectional: true },
+      T: 7,
+      N: 4,
+    },
+    {
+      name: `${mode} H=33 batchFirst, h0 given`,
+      mode,
+      options: { inputSize: 4, hiddenSize: 33, batchFirst: true },
+      T: 3,
+      N: 2,
+      hx: true,
+    },
     { name: `${mode} H=1 no bias`, mode, options: { inputSize: 3, hiddenSize: 1, bias: false }, T: 4, N: 5 },
   );
 }
-CONFIGS.push({ name: 'LSTM H=16 projSize=5 2 layers bidirectional', mode: 'LSTM',
-  options: { inputSize: 6, hiddenSize: 16, projSize: 5, numLayers: 2, bidirectional: true }, T: 4, N: 3, hx: true });
+CONFIGS.push({
+  name: 'LSTM H=16 projSize=5 2 layers bidirectional',
+  mode: 'LSTM',
+  options: { inputSize: 6, hiddenSize: 16, projSize: 5, numLayers: 2, bidirectional: true },
+  T: 4,
+  N: 3,
+  hx: true,
+});
 
 function make(c: Config): Rnn {
   const o = { ...c.options };
@@ -47,18 +66,25 @@ function make(c: Config): Rnn {
 function states(m: Rnn, c: Config, rand: () => number): torch.Tensor[] {
   const D = m.bidirectional ? 2 : 1;
   const P = c.mode === 'LSTM' && (m as torch.nn.LSTM).projSize > 0 ? (m as torch.nn.LSTM).projSize : m.hiddenSize;
-  const fill = (shape: number[]) => torch.tensor(Array.from({ length: shape.reduce((a, b) => a * b) }, () => rand() * 2 - 1)).reshape(shape);
+  const fill = (shape: number[]) =>
+    torch.tensor(Array.from({ length: shape.reduce((a, b) => a * b) }, () => rand() * 2 - 1)).reshape(shape);
   const h = fill([D * m.numLayers, c.N, P]);
   return c.mode === 'LSTM' ? [h, fill([D * m.numLayers, c.N, m.hiddenSize])] : [h];
 }
 
 // Runs the module (time-major x; batchFirst handled here) and returns [output (T, N, ·), h, c?].
-async function run(m: Rnn, x: torch.Tensor, hx: torch.Tensor[] | undefined, how: 'sync' | 'async'): Promise<torch.Tensor[]> {
+async function run(
+  m: Rnn,
+  x: torch.Tensor,
+  hx: torch.Tensor[] | undefined,
+  how: 'sync' | 'async',
+): Promise<torch.Tensor[]> {
   const input = m.batchFirst ? x.transpose(0, 1) : x;
   const state = hx === undefined ? undefined : m instanceof nn.LSTM ? [hx[0], hx[1]] : hx[0];
-  const call = how === 'sync'
-    ? (m as unknown as { forward(a: unknown, b: unknown): unknown }).forward(input, state)
-    : await (m as unknown as { forwardAsync(a: unknown, b: unknown): Promise<unknown> }).forwardAsync(input, state);
+  const call =
+    how === 'sync'
+      ? (m as unknown as { forward(a: unknown, b: unknown): unknown }).forward(input, state)
+      : await (m as unknown as { forwardAsync(a: unknown, b: unknown): Promise<unknown> }).forwardAsync(input, state);
   const [out, hN] = call as [torch.Tensor, torch.Tensor | [torch.Tensor, torch.Tensor]];
   const o = m.batchFirst ? out.transpose(0, 1) : out;
   return Array.isArray(hN) ? [o, hN[0], hN[1]] : [o, hN];
@@ -104,7 +130,10 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
       it('packed sequences: uneven lengths and one full batch (which libtorch may route to oneDNN)', () => {
         torch.manualSeed(3);
         const m = new nn.LSTM(6, 8, { numLayers: 2, bidirectional: true });
-        for (const lengths of [[5, 3, 2], [4, 4, 4]]) {
+        for (const lengths of [
+          [5, 3, 2],
+          [4, 4, 4],
+        ]) {
           const x = torch.randn(5, 3, 6);
           const packed = nn.utils.rnn.packPaddedSequence(x, lengths);
           const [out, [h, cN]] = m.forward(packed);
@@ -112,7 +141,9 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
           lengths.forEach((len, n) => {
             const xn = x.narrow(0, 0, len).narrow(1, n, 1);
             const want = referenceRnn(m, 'LSTM', xn);
-            expect(maxAbsDiff(padded.narrow(0, 0, len).narrow(1, n, 1), want.output), `row ${n} output`).to.be.at.most(TOL);
+            expect(maxAbsDiff(padded.narrow(0, 0, len).narrow(1, n, 1), want.output), `row ${n} output`).to.be.at.most(
+              TOL,
+            );
             expect(maxAbsDiff(h.narrow(1, n, 1), want.h), `row ${n} hN`).to.be.at.most(TOL);
             expect(maxAbsDiff(cN.narrow(1, n, 1), want.c!), `row ${n} cN`).to.be.at.most(TOL);
           });
@@ -131,10 +162,15 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
         const [o64] = m64.forward(x64);
         o.mul(w).sum().backward();
         o64.mul(w.to(torch.float64)).sum().backward();
-        expect(maxAbsDiff(x.grad!, Float64Array.from(x64.grad!.data() as Float64Array)), 'input grad').to.be.at.most(TOL);
+        expect(maxAbsDiff(x.grad!, Float64Array.from(x64.grad!.data() as Float64Array)), 'input grad').to.be.at.most(
+          TOL,
+        );
         const p64 = new Map(m64.namedParameters());
         for (const [name, p] of m.namedParameters()) {
-          expect(maxAbsDiff(p.grad!, Float64Array.from(p64.get(name)!.grad!.data() as Float64Array)), `${name}.grad`).to.be.at.most(TOL);
+          expect(
+            maxAbsDiff(p.grad!, Float64Array.from(p64.get(name)!.grad!.data() as Float64Array)),
+            `${name}.grad`,
+          ).to.be.at.most(TOL);
         }
       });
     });
@@ -178,7 +214,10 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
       const x = torch.randn(5, 3, 6);
       for (const m of [new nn.GRU(6, 6), new nn.RNN(6, 6)]) {
         const { ops } = torch.profiler.recordOps(() => m.forward(x));
-        expect(ops.some((o) => /^aten::(gru|rnn_tanh)$/.test(o)), ops.slice(0, 5).join(',')).to.equal(true);
+        expect(
+          ops.some((o) => /^aten::(gru|rnn_tanh)$/.test(o)),
+          ops.slice(0, 5).join(','),
+        ).to.equal(true);
         expect(ops).to.not.include('aten::mkldnn_rnn_layer');
       }
     });
@@ -199,7 +238,7 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
       }
     });
 
-    it('warns once, at the first LSTM, exactly when libtorch\'s kernel is wrong here (fresh process)', () => {
+    it("warns once, at the first LSTM, exactly when libtorch's kernel is wrong here (fresh process)", () => {
       const script = `
         const torch = require(${JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'))});
         const warnings = [];
@@ -211,31 +250,51 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
       const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
       const broken = out.check.oneDnnPossible && !out.check.ok;
       expect(out.warnings.filter((w: string) => w === 'TORCH_NAPI_ONEDNN_LSTM')).to.have.length(broken ? 1 : 0);
-      expect(out.kernel).to.equal(out.check.oneDnnPossible && out.check.ok ? 'libtorch' : out.check.oneDnnPossible ? 'composed' : 'libtorch');
+      expect(out.kernel).to.equal(
+        out.check.oneDnnPossible && out.check.ok ? 'libtorch' : out.check.oneDnnPossible ? 'composed' : 'libtorch',
+      );
     });
 
     it("refuses 'libtorch' where the check failed, unless forced; checks its arguments", () => {
       const c = torch.backends.rnn.selfCheck();
       if (c.oneDnnPossible && !c.ok) {
-        expectError(() => torch.backends.rnn.setLstmKernel('libtorch'), Error, /wrong results on this CPU.*force: true/);
+        expectError(
+          () => torch.backends.rnn.setLstmKernel('libtorch'),
+          Error,
+          /wrong results on this CPU.*force: true/,
+        );
         expect(torch.backends.rnn.lstmKernel()).to.not.equal('libtorch');
       } else {
         torch.backends.rnn.setLstmKernel('libtorch');
         expect(torch.backends.rnn.lstmKernel()).to.equal('libtorch');
       }
       torch.backends.rnn.setLstmKernel('auto');
-      expectError(() => torch.backends.rnn.setLstmKernel('onednn' as never), TypeError, /expected 'auto', 'libtorch' or 'composed', got 'onednn'/);
-      expectError(() => torch.backends.rnn.setLstmKernel('composed', { forse: true } as never), TypeError, /unknown option 'forse'/);
+      expectError(
+        () => torch.backends.rnn.setLstmKernel('onednn' as never),
+        TypeError,
+        /expected 'auto', 'libtorch' or 'composed', got 'onednn'/,
+      );
+      expectError(
+        () => torch.backends.rnn.setLstmKernel('composed', { forse: true } as never),
+        TypeError,
+        /unknown option 'forse'/,
+      );
       expectError(() => torch.profiler.recordOps(42 as never), TypeError, /expected a function, got number/);
     });
 
     it('TORCH_NAPI_LSTM_KERNEL chooses the kernel at load, and an unknown value fails the import', () => {
       const lib = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
-      const kernel = (v: string) => execFileSync(process.execPath, ['-e', `console.log(require(${lib}).backends.rnn.lstmKernel())`],
-        { encoding: 'utf8', env: { ...process.env, TORCH_NAPI_LSTM_KERNEL: v }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      const kernel = (v: string) =>
+        execFileSync(process.execPath, ['-e', `console.log(require(${lib}).backends.rnn.lstmKernel())`], {
+          encoding: 'utf8',
+          env: { ...process.env, TORCH_NAPI_LSTM_KERNEL: v },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }).trim();
       expect(kernel('composed')).to.equal('composed');
       expect(kernel('libtorch')).to.equal('libtorch');
-      expect(() => kernel('fast')).to.throw(/TORCH_NAPI_LSTM_KERNEL: expected 'auto', 'libtorch' or 'composed', got 'fast'/);
+      expect(() => kernel('fast')).to.throw(
+        /TORCH_NAPI_LSTM_KERNEL: expected 'auto', 'libtorch' or 'composed', got 'fast'/,
+      );
     });
   });
 });

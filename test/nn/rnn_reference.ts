@@ -61,8 +61,10 @@ export function referenceRnn(
     const layerOut = new Float64Array(T * N * D * P);
     for (let d = 0; d < D; d++) {
       const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-      const wIh = mat(params.get(`weight_ih${sfx}`)!), wHh = mat(params.get(`weight_hh${sfx}`)!);
-      const bIh = params.get(`bias_ih${sfx}`), bHh = params.get(`bias_hh${sfx}`);
+      const wIh = mat(params.get(`weight_ih${sfx}`)!),
+        wHh = mat(params.get(`weight_hh${sfx}`)!);
+      const bIh = params.get(`bias_ih${sfx}`),
+        bHh = params.get(`bias_hh${sfx}`);
       const bi = bIh ? Float64Array.from(bIh.data() as Float32Array) : new Float64Array(gates * H);
       const bh = bHh ? Float64Array.from(bHh.data() as Float32Array) : new Float64Array(gates * H);
       const wHr = params.get(`weight_hr${sfx}`) ? mat(params.get(`weight_hr${sfx}`)!) : null;
@@ -73,19 +75,23 @@ export function referenceRnn(
         const t = d === 0 ? step : T - 1 - step;
         const hNew = new Float64Array(N * P);
         for (let n = 0; n < N; n++) {
-          const gi = new Float64Array(gates * H), gh = new Float64Array(gates * H);
+          const gi = new Float64Array(gates * H),
+            gh = new Float64Array(gates * H);
           gi.set(bi), gh.set(bh);
           matvec(wIh, layerIn, (t * N + n) * inSize, gi);
           matvec(wHh, h, n * P, gh);
           const hn = new Float64Array(H);
           for (let j = 0; j < H; j++) {
             if (mode === 'LSTM') {
-              const ig = sigmoid(gi[j] + gh[j]), fg = sigmoid(gi[H + j] + gh[H + j]);
-              const gg = Math.tanh(gi[2 * H + j] + gh[2 * H + j]), og = sigmoid(gi[3 * H + j] + gh[3 * H + j]);
+              const ig = sigmoid(gi[j] + gh[j]),
+                fg = sigmoid(gi[H + j] + gh[H + j]);
+              const gg = Math.tanh(gi[2 * H + j] + gh[2 * H + j]),
+                og = sigmoid(gi[3 * H + j] + gh[3 * H + j]);
               c[n * H + j] = fg * c[n * H + j] + ig * gg;
               hn[j] = og * Math.tanh(c[n * H + j]);
             } else if (mode === 'GRU') {
-              const r = sigmoid(gi[j] + gh[j]), z = sigmoid(gi[H + j] + gh[H + j]);
+              const r = sigmoid(gi[j] + gh[j]),
+                z = sigmoid(gi[H + j] + gh[H + j]);
               const nn = Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]);
               hn[j] = (1 - z) * nn + z * h[n * P + j];
             } else {

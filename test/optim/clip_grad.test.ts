@@ -22,7 +22,9 @@ interface ClipCase {
   clipped: (Encoded | null)[];
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8')) as { clipGrad: ClipCase[] };
+const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8')) as {
+  clipGrad: ClipCase[];
+};
 const TOL = { rtol: 1e-5, atol: 1e-6 };
 const { clipGradNorm_, clipGradValue_ } = torch.nn.utils;
 
@@ -52,7 +54,9 @@ function expectGrads(params: torch.nn.Parameter[], want: (Encoded | null)[], wha
 }
 
 describe('nn.utils clip_grad against PyTorch 1.13', () => {
-  it('the fixture has all 13 cases', () => { expect(fx.clipGrad).to.have.length(13); });
+  it('the fixture has all 13 cases', () => {
+    expect(fx.clipGrad).to.have.length(13);
+  });
 
   for (const c of fx.clipGrad) {
     it(c.name, () => {
@@ -96,18 +100,41 @@ describe('nn.utils clip_grad against PyTorch 1.13', () => {
   it('argument errors name the function and argument', () => {
     const p = new torch.nn.Parameter(torch.ones([2]));
     expectError(() => clipGradNorm_(p, '1' as unknown as number), TypeError, 'clipGradNorm_', 'maxNorm');
-    expectError(() => clipGradNorm_(p, 1, { normType: 'inf' as unknown as number }), TypeError, 'clipGradNorm_', 'normType');
-    expectError(() => clipGradNorm_(p, 1, { errorIfNonfinite: 1 as unknown as boolean }), TypeError, 'clipGradNorm_', 'errorIfNonfinite');
+    expectError(
+      () => clipGradNorm_(p, 1, { normType: 'inf' as unknown as number }),
+      TypeError,
+      'clipGradNorm_',
+      'normType',
+    );
+    expectError(
+      () => clipGradNorm_(p, 1, { errorIfNonfinite: 1 as unknown as boolean }),
+      TypeError,
+      'clipGradNorm_',
+      'errorIfNonfinite',
+    );
     expectError(() => clipGradNorm_(5 as unknown as torch.Tensor, 1), TypeError, 'clipGradNorm_', 'parameters');
-    expectError(() => clipGradNorm_([p, 'x' as unknown as torch.Tensor], 1), TypeError, 'clipGradNorm_', 'parameters[1]');
+    expectError(
+      () => clipGradNorm_([p, 'x' as unknown as torch.Tensor], 1),
+      TypeError,
+      'clipGradNorm_',
+      'parameters[1]',
+    );
     expectError(() => clipGradValue_(p, null as unknown as number), TypeError, 'clipGradValue_', 'clipValue');
   });
 
   it('leaves no tensors behind inside tidy', () => {
     const params = [new torch.nn.Parameter(torch.ones([3])), new torch.nn.Parameter(torch.ones([2, 2]))];
-    for (const p of params) { const g = torch.full(p.shape as number[], 2); p.grad = g; g.dispose(); }
+    for (const p of params) {
+      const g = torch.full(p.shape as number[], 2);
+      p.grad = g;
+      g.dispose();
+    }
     const before = torch.memory().tensors;
-    for (let i = 0; i < 20; i++) torch.tidy(() => { clipGradNorm_(params, 1, { normType: 1 }); clipGradValue_(params, 0.5); });
+    for (let i = 0; i < 20; i++)
+      torch.tidy(() => {
+        clipGradNorm_(params, 1, { normType: 1 });
+        clipGradValue_(params, 0.5);
+      });
     expect(torch.memory().tensors).to.equal(before);
   });
 });

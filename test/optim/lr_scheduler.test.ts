@@ -35,7 +35,9 @@ interface OptimFixture {
   schedulers: SchedCase[];
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8')) as OptimFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8'),
+) as OptimFixture;
 /** Learning rates are Python floats computed with the same expressions: they agree to rounding. */
 const LR_TOL = 1e-12;
 const PARAM_TOL = { rtol: 1e-5, atol: 1e-5 };
@@ -45,9 +47,6 @@ const LAMBDAS: Record<string, (e: number) => number> = {
   warmup: (e) => Math.min(1.0, (e + 1) / 5),
   inv: (e) => 1 / (e + 1),
 };
-
-
-
 
 function schedOptions(cls: string, o: Opts): Opts {
   if (cls !== 'LambdaLR') return o;
@@ -60,8 +59,13 @@ type SchedCtor = new (opt: Optimizer, opts: Opts) => AnyScheduler;
 
 function makeScheduler(c: SchedCase, opt: Optimizer): AnyScheduler {
   if (c.cls === 'SequentialLR') {
-    const subs = c.sub!.map((s) => new (S as unknown as Record<string, SchedCtor>)[s.cls](opt, schedOptions(s.cls, s.options)));
-    return new S.SequentialLR(opt, { schedulers: subs as torch.optim.lrScheduler.LRScheduler[], milestones: c.options.milestones as number[] });
+    const subs = c.sub!.map(
+      (s) => new (S as unknown as Record<string, SchedCtor>)[s.cls](opt, schedOptions(s.cls, s.options)),
+    );
+    return new S.SequentialLR(opt, {
+      schedulers: subs as torch.optim.lrScheduler.LRScheduler[],
+      milestones: c.options.milestones as number[],
+    });
   }
   return new (S as unknown as Record<string, SchedCtor>)[c.cls](opt, schedOptions(c.cls, c.options));
 }
@@ -98,7 +102,8 @@ function expectStateEqual(actual: unknown, expected: unknown, what: string, rtol
   } else if (expected !== null && typeof expected === 'object') {
     expect(actual, `${what} is an object`).to.be.an('object');
     expect(Object.keys(actual as object).sort(), `${what} keys`).to.include.members(Object.keys(expected));
-    for (const [k, e] of Object.entries(expected)) expectStateEqual((actual as Record<string, unknown>)[k], e, `${what}.${k}`, rtol);
+    for (const [k, e] of Object.entries(expected))
+      expectStateEqual((actual as Record<string, unknown>)[k], e, `${what}.${k}`, rtol);
   } else {
     expect(actual, what).to.equal(expected);
   }
@@ -119,7 +124,9 @@ function momentaOf(opt: Optimizer, beta: boolean): number[] {
 function recordWarnings(fn: () => void): string[] {
   const calls: string[] = [];
   const orig = process.emitWarning;
-  process.emitWarning = ((msg: unknown) => { calls.push(String(msg)); }) as typeof process.emitWarning;
+  process.emitWarning = ((msg: unknown) => {
+    calls.push(String(msg));
+  }) as typeof process.emitWarning;
   try {
     fn();
   } finally {
@@ -135,7 +142,9 @@ function sgd2(extra: Opts = {}): Optimizer {
 
 describe('optim.lrScheduler', () => {
   describe('against PyTorch 1.13', () => {
-    it('the fixture has all 24 scheduler cases', () => { expect(fx.schedulers).to.have.length(24); });
+    it('the fixture has all 24 scheduler cases', () => {
+      expect(fx.schedulers).to.have.length(24);
+    });
 
     for (const c of fx.schedulers) {
       describe(c.name, () => {
@@ -144,7 +153,8 @@ describe('optim.lrScheduler', () => {
           const sched = makeScheduler(c, opt);
           const lrs = () => opt.paramGroups.map((g) => g.lr);
           expectLrs(lrs(), c.lrs[0], 'lr after construction');
-          if (!(sched instanceof S.ReduceLROnPlateau)) expectLrs(sched.getLastLr(), c.lrs[0], 'getLastLr() after construction');
+          if (!(sched instanceof S.ReduceLROnPlateau))
+            expectLrs(sched.getLastLr(), c.lrs[0], 'getLastLr() after construction');
           const mom = c.momentum ?? c.beta1;
           if (mom) expectLrs(momentaOf(opt, c.beta1 !== undefined), mom[0], 'momentum after construction');
           for (let i = 0; i < c.steps; i++) {
@@ -159,31 +169,47 @@ describe('optim.lrScheduler', () => {
         it("has PyTorch's state dict after the last step", () => {
           const opt = makeOptimizer(c.optimizer, freshParams());
           const sched = makeScheduler(c, opt);
-          for (let i = 0; i < c.steps; i++) { opt.step(); stepScheduler(c, sched, i); }
+          for (let i = 0; i < c.steps; i++) {
+            opt.step();
+            stepScheduler(c, sched, i);
+          }
           const sd = sched.stateDict();
           expectStateEqual(sd, decode(c.stateDict), 'stateDict');
           const extra = Object.keys(sd).filter((k) => !(k in c.stateDict));
           // PyTorch 1.13 keeps the annealing function itself (not serialisable); we keep its name, as PyTorch 2.x
-          expect(extra, 'keys PyTorch does not have').to.deep.equal(c.cls === 'OneCycleLR' ? ['_anneal_func_type'] : []);
+          expect(extra, 'keys PyTorch does not have').to.deep.equal(
+            c.cls === 'OneCycleLR' ? ['_anneal_func_type'] : [],
+          );
         });
 
         it('resumes exactly from stateDict() (optimizer and scheduler)', () => {
           const half = Math.floor(c.steps / 2);
           const opt = makeOptimizer(c.optimizer, freshParams());
           const sched = makeScheduler(c, opt);
-          for (let i = 0; i < half; i++) { opt.step(); stepScheduler(c, sched, i); }
+          for (let i = 0; i < half; i++) {
+            opt.step();
+            stepScheduler(c, sched, i);
+          }
           const optState = opt.stateDict();
           const schedState = sched.stateDict();
           const opt2 = makeOptimizer(c.optimizer, freshParams());
           const sched2 = makeScheduler(c, opt2);
           opt2.loadStateDict(optState);
           sched2.loadStateDict(schedState);
-          expectLrs(opt2.paramGroups.map((g) => g.lr), c.lrs[half], `lr after loading at step ${half}`);
+          expectLrs(
+            opt2.paramGroups.map((g) => g.lr),
+            c.lrs[half],
+            `lr after loading at step ${half}`,
+          );
           expectLrs(sched2.getLastLr(), c.lrs[half], `getLastLr() after loading at step ${half}`);
           for (let i = half; i < c.steps; i++) {
             opt2.step();
             stepScheduler(c, sched2, i);
-            expectLrs(opt2.paramGroups.map((g) => g.lr), c.lrs[i + 1], `resumed lr after step ${i + 1}`);
+            expectLrs(
+              opt2.paramGroups.map((g) => g.lr),
+              c.lrs[i + 1],
+              `resumed lr after step ${i + 1}`,
+            );
           }
           expectStateEqual(sched2.stateDict(), decode(c.stateDict), 'resumed stateDict');
         });
@@ -199,7 +225,9 @@ describe('optim.lrScheduler', () => {
               opt.step();
               stepScheduler(c, sched, i);
             }
-            params.forEach((p, i) => expectClose(p, c.train!.params[i], PARAM_TOL, `param ${i} after ${c.steps} steps`));
+            params.forEach((p, i) =>
+              expectClose(p, c.train!.params[i], PARAM_TOL, `param ${i} after ${c.steps} steps`),
+            );
           });
         }
       });
@@ -272,7 +300,13 @@ describe('optim.lrScheduler', () => {
       expect(w[0]).to.match(/before `optimizer.step\(\)`/);
       const opt2 = sgd2();
       const s2 = new S.StepLR(opt2, { stepSize: 2 });
-      expect(recordWarnings(() => { opt2.step(); s2.step(); s2.step(); })).to.deep.equal([]);
+      expect(
+        recordWarnings(() => {
+          opt2.step();
+          s2.step();
+          s2.step();
+        }),
+      ).to.deep.equal([]);
     });
 
     it('warns when optimizer.step was replaced after the scheduler was created', () => {
@@ -288,14 +322,16 @@ describe('optim.lrScheduler', () => {
       const params = freshParams();
       const opt = makeOptimizer({ cls: 'SGD', defaults: { lr: 0.1 }, groups: [{}, {}] }, params);
       new S.StepLR(opt, { stepSize: 2 });
-      new S.StepLR(opt, { stepSize: 3 });  // wraps only once
+      new S.StepLR(opt, { stepSize: 3 }); // wraps only once
       expect(opt.step(() => 3)).to.equal(3);
     });
 
     it('verbose prints each update as PyTorch', () => {
       const lines: string[] = [];
       const orig = console.log;
-      console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+      console.log = (...a: unknown[]) => {
+        lines.push(a.join(' '));
+      };
       try {
         const opt = sgd2();
         const s = new S.StepLR(opt, { stepSize: 1, gamma: 0.5, verbose: true });
@@ -306,8 +342,10 @@ describe('optim.lrScheduler', () => {
         console.log = orig;
       }
       expect(lines).to.deep.equal([
-        'Adjusting learning rate of group 0 to 1.0000e-01.', 'Adjusting learning rate of group 1 to 5.0000e-02.',
-        'Adjusting learning rate of group 0 to 5.0000e-02.', 'Adjusting learning rate of group 1 to 2.5000e-02.',
+        'Adjusting learning rate of group 0 to 1.0000e-01.',
+        'Adjusting learning rate of group 1 to 5.0000e-02.',
+        'Adjusting learning rate of group 0 to 5.0000e-02.',
+        'Adjusting learning rate of group 1 to 2.5000e-02.',
         'Epoch 00012: adjusting learning rate of group 0 to 2.4414e-05.',
         'Epoch 00012: adjusting learning rate of group 1 to 1.2207e-05.',
       ]);
@@ -316,7 +354,10 @@ describe('optim.lrScheduler', () => {
     it('resumes with lastEpoch when the groups have initialLr (PyTorch semantics)', () => {
       const opt = sgd2();
       const s = new S.ExponentialLR(opt, { gamma: 0.9 });
-      for (let i = 0; i < 5; i++) { opt.step(); s.step(); }
+      for (let i = 0; i < 5; i++) {
+        opt.step();
+        s.step();
+      }
       const sd = opt.stateDict();
       const opt2 = sgd2();
       opt2.loadStateDict(sd);
@@ -324,12 +365,19 @@ describe('optim.lrScheduler', () => {
       const s2 = new S.ExponentialLR(opt2, { gamma: 0.9, lastEpoch: 5 });
       expect(s2.lastEpoch).to.equal(6);
       expect(s2.baseLrs).to.deep.equal([0.1, 0.05]);
-      expectLrs(s2.getLastLr(), s.getLastLr().map((x) => x * 0.9), 'one more decay, as PyTorch');
+      expectLrs(
+        s2.getLastLr(),
+        s.getLastLr().map((x) => x * 0.9),
+        'one more decay, as PyTorch',
+      );
     });
 
     it('a custom subclass implements getLr() and ends its constructor with _initialStep()', () => {
       class HalveEvery2 extends S.LRScheduler {
-        constructor(opt: Optimizer) { super(opt); this._initialStep(); }
+        constructor(opt: Optimizer) {
+          super(opt);
+          this._initialStep();
+        }
         protected getLr(): number[] {
           const f = this.lastEpoch > 0 && this.lastEpoch % 2 === 0 ? 0.5 : 1;
           return this.optimizer.paramGroups.map((g) => g.lr * f);
@@ -338,9 +386,20 @@ describe('optim.lrScheduler', () => {
       const opt = sgd2();
       const s = new HalveEvery2(opt);
       const seen: number[] = [];
-      for (let i = 0; i < 5; i++) { opt.step(); s.step(); seen.push(s.getLastLr()[0]); }
+      for (let i = 0; i < 5; i++) {
+        opt.step();
+        s.step();
+        seen.push(s.getLastLr()[0]);
+      }
       expect(seen).to.deep.equal([0.1, 0.05, 0.05, 0.025, 0.025]);
-      expect(s.stateDict()).to.have.keys('base_lrs', 'last_epoch', 'verbose', '_step_count', '_get_lr_called_within_step', '_last_lr');
+      expect(s.stateDict()).to.have.keys(
+        'base_lrs',
+        'last_epoch',
+        'verbose',
+        '_step_count',
+        '_get_lr_called_within_step',
+        '_last_lr',
+      );
     });
 
     it('MultiStepLR state dict has milestones as a count per milestone and round-trips', () => {
@@ -349,7 +408,10 @@ describe('optim.lrScheduler', () => {
       expect(s.stateDict().milestones).to.deep.equal({ 3: 2, 10: 1 });
       const s2 = new S.MultiStepLR(sgd2(), { milestones: [1], gamma: 0.5 });
       s2.loadStateDict(s.stateDict());
-      expect([...s2.milestones.entries()]).to.deep.equal([[3, 2], [10, 1]]);
+      expect([...s2.milestones.entries()]).to.deep.equal([
+        [3, 2],
+        [10, 1],
+      ]);
     });
 
     it('LambdaLR saves the own properties of stateful functions and restores them', () => {
@@ -367,13 +429,18 @@ describe('optim.lrScheduler', () => {
       const opt = sgd2({ momentum: 0.9 });
       new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10 });
       const g = opt.paramGroups[0];
-      expect([g.initialLr, g.maxLr, g.minLr, g.maxMomentum, g.baseMomentum, g.momentum]).to.deep.equal([0.04, 1, 4e-6, 0.95, 0.85, 0.95]);
+      expect([g.initialLr, g.maxLr, g.minLr, g.maxMomentum, g.baseMomentum, g.momentum]).to.deep.equal([
+        0.04, 1, 4e-6, 0.95, 0.85, 0.95,
+      ]);
     });
 
     it("the optimizer state dict carries OneCycleLR's group keys under PyTorch's names and restores them", () => {
       const opt = sgd2({ momentum: 0.9 });
       const s = new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10 });
-      for (let i = 0; i < 3; i++) { opt.step(); s.step(); }
+      for (let i = 0; i < 3; i++) {
+        opt.step();
+        s.step();
+      }
       const sd = opt.stateDict();
       expect(sd.param_groups[0]).to.include.keys('max_lr', 'min_lr', 'max_momentum', 'base_momentum');
       const opt2 = sgd2({ momentum: 0.9 });
@@ -388,7 +455,10 @@ describe('optim.lrScheduler', () => {
     it('OneCycleLR refuses to step past totalSteps', () => {
       const opt = sgd2({ momentum: 0.9 });
       const s = new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 3 });
-      for (let i = 0; i < 3; i++) { opt.step(); s.step(); }
+      for (let i = 0; i < 3; i++) {
+        opt.step();
+        s.step();
+      }
       expectError(() => s.step(), RangeError, 'OneCycleLR', 'tried to step 5 times', 'total steps is 3');
     });
 
@@ -398,7 +468,11 @@ describe('optim.lrScheduler', () => {
       const b = new S.ExponentialLR(opt, { gamma: 0.9 });
       const s = new S.SequentialLR(opt, { schedulers: [a, b], milestones: [2] });
       const seen = [s.getLastLr()[0]];
-      for (let i = 0; i < 4; i++) { opt.step(); s.step(); seen.push(s.getLastLr()[0]); }
+      for (let i = 0; i < 4; i++) {
+        opt.step();
+        s.step();
+        seen.push(s.getLastLr()[0]);
+      }
       expectLrs(seen, [0.05, 0.075, 0.1, 0.09, 0.081], 'lr of group 0');
     });
 
@@ -422,13 +496,14 @@ describe('optim.lrScheduler', () => {
       const opt = makeOptimizer({ cls: 'Adam', defaults: { lr: 0.01 }, groups: [{}, {}] }, params);
       const s = new S.OneCycleLR(opt, { maxLr: 0.05, totalSteps: 101 });
       const plateau = new S.ReduceLROnPlateau(opt, { patience: 3 });
-      const step = () => torch.tidy(() => {
-        opt.zeroGrad();
-        backward(params);
-        opt.step();
-        s.step();
-        plateau.step(0.5);
-      });
+      const step = () =>
+        torch.tidy(() => {
+          opt.zeroGrad();
+          backward(params);
+          opt.step();
+          s.step();
+          plateau.step(0.5);
+        });
       step();
       const before = torch.memory().tensors;
       for (let i = 0; i < 99; i++) step();
@@ -439,64 +514,186 @@ describe('optim.lrScheduler', () => {
   describe('errors', () => {
     it('a scheduler needs an Optimizer', () => {
       expectError(() => new S.StepLR({} as Optimizer, { stepSize: 1 }), TypeError, 'StepLR', 'optimizer', 'Optimizer');
-      expectError(() => new S.ReduceLROnPlateau(null as unknown as Optimizer), TypeError, 'ReduceLROnPlateau', 'optimizer');
-      expectError(() => new S.OneCycleLR(undefined as unknown as Optimizer, { maxLr: 1, totalSteps: 2 }), TypeError, 'OneCycleLR', 'optimizer');
+      expectError(
+        () => new S.ReduceLROnPlateau(null as unknown as Optimizer),
+        TypeError,
+        'ReduceLROnPlateau',
+        'optimizer',
+      );
+      expectError(
+        () => new S.OneCycleLR(undefined as unknown as Optimizer, { maxLr: 1, totalSteps: 2 }),
+        TypeError,
+        'OneCycleLR',
+        'optimizer',
+      );
     });
 
     it('options: required, unknown, wrong types and ranges, naming the class and option', () => {
       const opt = sgd2();
-      expectError(() => new S.StepLR(opt, undefined as unknown as { stepSize: number }), TypeError, 'StepLR', 'options');
+      expectError(
+        () => new S.StepLR(opt, undefined as unknown as { stepSize: number }),
+        TypeError,
+        'StepLR',
+        'options',
+      );
       expectError(() => new S.StepLR(opt, {} as { stepSize: number }), TypeError, 'StepLR', "'stepSize' is required");
       expectError(() => new S.StepLR(opt, { stepSize: 0 }), RangeError, 'StepLR', 'stepSize', 'positive integer');
       expectError(() => new S.StepLR(opt, { stepSize: 2.5 }), RangeError, 'StepLR', 'stepSize');
       expectError(() => new S.StepLR(opt, { stepSize: 2, gamma: -0.1 }), RangeError, 'StepLR', 'gamma');
       expectError(() => new S.StepLR(opt, { stepSize: 2, gamma: NaN }), RangeError, 'StepLR', 'gamma');
-      expectError(() => new S.StepLR(opt, { stepSize: 2, gamma: '0.1' as unknown as number }), TypeError, 'StepLR', 'gamma');
-      expectError(() => new S.StepLR(opt, { stepSize: 2, step_size: 3 } as unknown as { stepSize: number }), TypeError,
-        'StepLR', "unknown option 'step_size'");
+      expectError(
+        () => new S.StepLR(opt, { stepSize: 2, gamma: '0.1' as unknown as number }),
+        TypeError,
+        'StepLR',
+        'gamma',
+      );
+      expectError(
+        () => new S.StepLR(opt, { stepSize: 2, step_size: 3 } as unknown as { stepSize: number }),
+        TypeError,
+        'StepLR',
+        "unknown option 'step_size'",
+      );
       expectError(() => new S.StepLR(opt, { stepSize: 2, lastEpoch: -2 }), RangeError, 'StepLR', 'lastEpoch');
-      expectError(() => new S.StepLR(opt, { stepSize: 2, verbose: 1 as unknown as boolean }), TypeError, 'StepLR', 'verbose');
-      expectError(() => new S.MultiStepLR(opt, { milestones: [5, 3] }), RangeError, 'MultiStepLR', 'milestones', 'increasing');
+      expectError(
+        () => new S.StepLR(opt, { stepSize: 2, verbose: 1 as unknown as boolean }),
+        TypeError,
+        'StepLR',
+        'verbose',
+      );
+      expectError(
+        () => new S.MultiStepLR(opt, { milestones: [5, 3] }),
+        RangeError,
+        'MultiStepLR',
+        'milestones',
+        'increasing',
+      );
       expectError(() => new S.MultiStepLR(opt, { milestones: [1.5] }), RangeError, 'MultiStepLR', 'milestones[0]');
-      expectError(() => new S.MultiStepLR(opt, { milestones: 3 as unknown as number[] }), TypeError, 'MultiStepLR', 'milestones');
-      expectError(() => new S.ExponentialLR(opt, {} as { gamma: number }), TypeError, 'ExponentialLR', "'gamma' is required");
+      expectError(
+        () => new S.MultiStepLR(opt, { milestones: 3 as unknown as number[] }),
+        TypeError,
+        'MultiStepLR',
+        'milestones',
+      );
+      expectError(
+        () => new S.ExponentialLR(opt, {} as { gamma: number }),
+        TypeError,
+        'ExponentialLR',
+        "'gamma' is required",
+      );
       expectError(() => new S.CosineAnnealingLR(opt, { tMax: 0 }), RangeError, 'CosineAnnealingLR', 'tMax');
-      expectError(() => new S.CosineAnnealingLR(opt, { tMax: 5, etaMin: Infinity }), RangeError, 'CosineAnnealingLR', 'etaMin');
+      expectError(
+        () => new S.CosineAnnealingLR(opt, { tMax: 5, etaMin: Infinity }),
+        RangeError,
+        'CosineAnnealingLR',
+        'etaMin',
+      );
       expectError(() => new S.LinearLR(opt, { startFactor: 0 }), RangeError, 'LinearLR', 'startFactor');
       expectError(() => new S.LinearLR(opt, { startFactor: 1.5 }), RangeError, 'LinearLR', 'startFactor');
       expectError(() => new S.LinearLR(opt, { endFactor: -1 }), RangeError, 'LinearLR', 'endFactor');
       expectError(() => new S.LinearLR(opt, { totalIters: 0 }), RangeError, 'LinearLR', 'totalIters');
       expectError(() => new S.LambdaLR(opt, { lrLambda: [(e) => e] }), RangeError, 'LambdaLR', 'expected 2 lrLambda');
-      expectError(() => new S.LambdaLR(opt, { lrLambda: 0.5 as unknown as (e: number) => number }), TypeError, 'LambdaLR', 'lrLambda');
-      expectError(() => new S.LambdaLR(opt, { lrLambda: [(e) => e, 1 as unknown as (e: number) => number] }), TypeError,
-        'LambdaLR', 'lrLambda[1]');
-      expectError(() => new S.LambdaLR(opt, { lrLambda: () => 'x' as unknown as number }), TypeError, 'LambdaLR', 'a number');
+      expectError(
+        () => new S.LambdaLR(opt, { lrLambda: 0.5 as unknown as (e: number) => number }),
+        TypeError,
+        'LambdaLR',
+        'lrLambda',
+      );
+      expectError(
+        () => new S.LambdaLR(opt, { lrLambda: [(e) => e, 1 as unknown as (e: number) => number] }),
+        TypeError,
+        'LambdaLR',
+        'lrLambda[1]',
+      );
+      expectError(
+        () => new S.LambdaLR(opt, { lrLambda: () => 'x' as unknown as number }),
+        TypeError,
+        'LambdaLR',
+        'a number',
+      );
     });
 
     it('OneCycleLR: PyTorch checks, named', () => {
       const opt = sgd2({ momentum: 0.9 });
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1 }), TypeError, 'OneCycleLR', 'totalSteps', 'epochs', 'stepsPerEpoch');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 0 }), RangeError, 'OneCycleLR', 'totalSteps', 'positive');
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1 }),
+        TypeError,
+        'OneCycleLR',
+        'totalSteps',
+        'epochs',
+        'stepsPerEpoch',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 0 }),
+        RangeError,
+        'OneCycleLR',
+        'totalSteps',
+        'positive',
+      );
       expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 2.5 }), RangeError, 'OneCycleLR', 'totalSteps');
       expectError(() => new S.OneCycleLR(opt, { maxLr: 1, epochs: 3 }), TypeError, 'OneCycleLR', 'stepsPerEpoch');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, epochs: -1, stepsPerEpoch: 2 }), RangeError, 'OneCycleLR', 'epochs');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, pctStart: 1.5 }), RangeError, 'OneCycleLR', 'pctStart');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, annealStrategy: 'exp' as 'cos' }), TypeError,
-        'OneCycleLR', 'annealStrategy');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: [1, 2, 3], totalSteps: 10 }), RangeError, 'OneCycleLR', 'maxLr', 'one per parameter group');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, maxMomentum: [0.9] }), RangeError, 'OneCycleLR', 'maxMomentum');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, divFactor: 0 }), RangeError, 'OneCycleLR', 'divFactor');
-      expectError(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as unknown as boolean }), TypeError,
-        'OneCycleLR', 'threePhase');
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, epochs: -1, stepsPerEpoch: 2 }),
+        RangeError,
+        'OneCycleLR',
+        'epochs',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, pctStart: 1.5 }),
+        RangeError,
+        'OneCycleLR',
+        'pctStart',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, annealStrategy: 'exp' as 'cos' }),
+        TypeError,
+        'OneCycleLR',
+        'annealStrategy',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: [1, 2, 3], totalSteps: 10 }),
+        RangeError,
+        'OneCycleLR',
+        'maxLr',
+        'one per parameter group',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, maxMomentum: [0.9] }),
+        RangeError,
+        'OneCycleLR',
+        'maxMomentum',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, divFactor: 0 }),
+        RangeError,
+        'OneCycleLR',
+        'divFactor',
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as unknown as boolean }),
+        TypeError,
+        'OneCycleLR',
+        'threePhase',
+      );
       const ada = makeOptimizer({ cls: 'Adagrad', defaults: { lr: 0.1 }, groups: [{}, {}] }, freshParams());
-      expectError(() => new S.OneCycleLR(ada, { maxLr: 1, totalSteps: 10 }), RangeError, 'OneCycleLR', 'momentum', 'cycleMomentum');
+      expectError(
+        () => new S.OneCycleLR(ada, { maxLr: 1, totalSteps: 10 }),
+        RangeError,
+        'OneCycleLR',
+        'momentum',
+        'cycleMomentum',
+      );
       // a failed construction leaves the groups untouched
       expect(ada.paramGroups[0]).to.not.have.any.keys('initialLr', 'maxLr', 'minLr');
       expect(opt.paramGroups[0].momentum).to.equal(0.9);
       new S.OneCycleLR(ada, { maxLr: 1, totalSteps: 10, cycleMomentum: false });
       // a phase without steps would divide by zero (Python raises ZeroDivisionError)
       const opt2 = sgd2({ momentum: 0.9 });
-      expectError(() => new S.OneCycleLR(opt2, { maxLr: 1, totalSteps: 10, pctStart: 0.1 }), RangeError, 'OneCycleLR', 'division by zero');
+      expectError(
+        () => new S.OneCycleLR(opt2, { maxLr: 1, totalSteps: 10, pctStart: 0.1 }),
+        RangeError,
+        'OneCycleLR',
+        'division by zero',
+      );
     });
 
     it('SequentialLR: same optimizer, one milestone fewer than schedulers, increasing', () => {
@@ -504,14 +701,45 @@ describe('optim.lrScheduler', () => {
       const a = new S.LinearLR(opt);
       const b = new S.ExponentialLR(opt, { gamma: 0.9 });
       const other = new S.ExponentialLR(sgd2(), { gamma: 0.9 });
-      expectError(() => new S.SequentialLR(opt, { schedulers: [a, b], milestones: [] }), RangeError, 'SequentialLR', 'milestones');
-      expectError(() => new S.SequentialLR(opt, { schedulers: [a, b], milestones: [2, 4] }), RangeError, 'SequentialLR', '2 schedulers and 2 milestones');
-      expectError(() => new S.SequentialLR(opt, { schedulers: [a, other], milestones: [2] }), RangeError, 'SequentialLR', 'same optimizer', 'schedulers[1]');
-      expectError(() => new S.SequentialLR(opt, { schedulers: [a, b, b], milestones: [3, 3] }), RangeError, 'SequentialLR', 'increasing');
-      expectError(() => new S.SequentialLR(opt, { schedulers: [] as LRScheduler[], milestones: [] }), TypeError, 'SequentialLR', 'schedulers');
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [a, b], milestones: [] }),
+        RangeError,
+        'SequentialLR',
+        'milestones',
+      );
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [a, b], milestones: [2, 4] }),
+        RangeError,
+        'SequentialLR',
+        '2 schedulers and 2 milestones',
+      );
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [a, other], milestones: [2] }),
+        RangeError,
+        'SequentialLR',
+        'same optimizer',
+        'schedulers[1]',
+      );
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [a, b, b], milestones: [3, 3] }),
+        RangeError,
+        'SequentialLR',
+        'increasing',
+      );
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [] as LRScheduler[], milestones: [] }),
+        TypeError,
+        'SequentialLR',
+        'schedulers',
+      );
       const plateau = new S.ReduceLROnPlateau(opt);
-      expectError(() => new S.SequentialLR(opt, { schedulers: [a, plateau as unknown as LRScheduler], milestones: [2] }), TypeError,
-        'SequentialLR', 'schedulers[1]', 'LRScheduler');
+      expectError(
+        () => new S.SequentialLR(opt, { schedulers: [a, plateau as unknown as LRScheduler], milestones: [2] }),
+        TypeError,
+        'SequentialLR',
+        'schedulers[1]',
+        'LRScheduler',
+      );
     });
 
     it('ReduceLROnPlateau: options and metric checks', () => {
@@ -519,12 +747,22 @@ describe('optim.lrScheduler', () => {
       expectError(() => new S.ReduceLROnPlateau(opt, { factor: 1 }), RangeError, 'ReduceLROnPlateau', 'factor');
       expectError(() => new S.ReduceLROnPlateau(opt, { factor: -0.5 }), RangeError, 'ReduceLROnPlateau', 'factor');
       expectError(() => new S.ReduceLROnPlateau(opt, { mode: 'avg' as 'min' }), TypeError, 'ReduceLROnPlateau', 'mode');
-      expectError(() => new S.ReduceLROnPlateau(opt, { thresholdMode: 'pct' as 'rel' }), TypeError, 'ReduceLROnPlateau', 'thresholdMode');
+      expectError(
+        () => new S.ReduceLROnPlateau(opt, { thresholdMode: 'pct' as 'rel' }),
+        TypeError,
+        'ReduceLROnPlateau',
+        'thresholdMode',
+      );
       expectError(() => new S.ReduceLROnPlateau(opt, { minLr: [0.1] }), RangeError, 'ReduceLROnPlateau', 'minLr');
       expectError(() => new S.ReduceLROnPlateau(opt, { patience: -1 }), RangeError, 'ReduceLROnPlateau', 'patience');
       expectError(() => new S.ReduceLROnPlateau(opt, { cooldown: 0.5 }), RangeError, 'ReduceLROnPlateau', 'cooldown');
       expectError(() => new S.ReduceLROnPlateau(opt, { eps: -1 }), RangeError, 'ReduceLROnPlateau', 'eps');
-      expectError(() => new S.ReduceLROnPlateau(opt, { patiense: 3 } as Opts), TypeError, 'ReduceLROnPlateau', "unknown option 'patiense'");
+      expectError(
+        () => new S.ReduceLROnPlateau(opt, { patiense: 3 } as Opts),
+        TypeError,
+        'ReduceLROnPlateau',
+        "unknown option 'patiense'",
+      );
       const s = new S.ReduceLROnPlateau(opt);
       expectError(() => s.step('0.5' as unknown as number), TypeError, 'ReduceLROnPlateau.step', 'metric');
       const two = torch.tensor([1, 2]);
@@ -546,7 +784,13 @@ describe('optim.lrScheduler', () => {
     });
 
     it('resuming with lastEpoch needs initialLr on every group', () => {
-      expectError(() => new S.StepLR(sgd2(), { stepSize: 2, lastEpoch: 3 }), TypeError, 'StepLR', 'initialLr', 'paramGroups[0]');
+      expectError(
+        () => new S.StepLR(sgd2(), { stepSize: 2, lastEpoch: 3 }),
+        TypeError,
+        'StepLR',
+        'initialLr',
+        'paramGroups[0]',
+      );
     });
 
     it('the library still works after these errors', () => {

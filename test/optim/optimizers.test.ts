@@ -30,7 +30,9 @@ interface OptimFixture {
   optimizers: OptCase[];
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8')) as OptimFixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'optim.json'), 'utf8'),
+) as OptimFixture;
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 
 /**
@@ -39,14 +41,14 @@ const TOL = { rtol: 1e-5, atol: 1e-5 };
  * name one float32 exactly. Other libtorch versions compute with other kernels: within TOL there.
  */
 function expectParams(p: torch.Tensor, e: Encoded, what: string): void {
-  if (!torch.libtorchVersion.startsWith('1.13')) { expectClose(p, e, TOL, what); return; }
+  if (!torch.libtorchVersion.startsWith('1.13')) {
+    expectClose(p, e, TOL, what);
+    return;
+  }
   expect([...p.shape], `${what} shape`).to.deep.equal(e.shape);
   const got = p.data() as Float32Array;
   e.values.forEach((v, i) => expect(got[i], `${what}[flat ${i}] (bit for bit)`).to.equal(Math.fround(Number(v))));
 }
-
-
-
 
 function train(opt: Optimizer, params: Parameter[], steps: number): void {
   for (let i = 0; i < steps; i++) {
@@ -62,7 +64,9 @@ function isEncoded(v: unknown): v is Encoded {
 
 /** Our state dict against PyTorch's: same indices, keys, values (tensors within 1e-5), same group entries. */
 function expectStateDict(sd: torch.optim.OptimizerStateDict, want: OptCase['stateDict'], what: string): void {
-  expect([...sd.state.keys()].map(String).sort(), `${what} state indices`).to.deep.equal(Object.keys(want.state).sort());
+  expect([...sd.state.keys()].map(String).sort(), `${what} state indices`).to.deep.equal(
+    Object.keys(want.state).sort(),
+  );
   for (const [k, ws] of Object.entries(want.state)) {
     const st = sd.state.get(Number(k))!;
     expect(Object.keys(st).sort(), `${what} state[${k}] keys`).to.deep.equal(Object.keys(ws).sort());
@@ -79,7 +83,9 @@ function expectStateDict(sd: torch.optim.OptimizerStateDict, want: OptCase['stat
   }
   expect(sd.param_groups.length, `${what} param_groups`).to.equal(want.param_groups.length);
   sd.param_groups.forEach((g, i) => {
-    expect(Object.keys(g).sort(), `${what} param_groups[${i}] keys`).to.deep.equal(Object.keys(want.param_groups[i]).sort());
+    expect(Object.keys(g).sort(), `${what} param_groups[${i}] keys`).to.deep.equal(
+      Object.keys(want.param_groups[i]).sort(),
+    );
     expect(g, `${what} param_groups[${i}]`).to.deep.equal(want.param_groups[i]);
   });
 }
@@ -90,7 +96,9 @@ function disposeState(sd: torch.optim.OptimizerStateDict): void {
 
 describe('optim: optimizers', () => {
   describe('against PyTorch 1.13 (20 steps, 2 parameter groups)', () => {
-    it('the fixture has all 15 optimizer cases', () => { expect(fx.optimizers).to.have.length(15); });
+    it('the fixture has all 15 optimizer cases', () => {
+      expect(fx.optimizers).to.have.length(15);
+    });
 
     for (const c of fx.optimizers) {
       describe(c.name, () => {
@@ -144,17 +152,30 @@ describe('optim: optimizers', () => {
   describe('parameter groups', () => {
     it('each group takes the defaults it does not override', () => {
       const params = freshParams();
-      const opt = new optim.SGD([{ params: params.slice(0, 2) }, { params: params.slice(2), lr: 0.01, nesterov: true }],
-        { lr: 0.1, momentum: 0.9 });
+      const opt = new optim.SGD(
+        [{ params: params.slice(0, 2) }, { params: params.slice(2), lr: 0.01, nesterov: true }],
+        { lr: 0.1, momentum: 0.9 },
+      );
       expect(opt.paramGroups.map((g) => [g.lr, g.momentum, g.nesterov, g.dampening, g.weightDecay])).to.deep.equal([
-        [0.1, 0.9, false, 0, 0], [0.01, 0.9, true, 0, 0]]);
+        [0.1, 0.9, false, 0, 0],
+        [0.01, 0.9, true, 0, 0],
+      ]);
       expect(opt.paramGroups[0].params).to.deep.equal(params.slice(0, 2));
-      expect(opt.defaults).to.deep.equal({ lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false });
+      expect(opt.defaults).to.deep.equal({
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0,
+        weightDecay: 0,
+        nesterov: false,
+        maximize: false,
+      });
     });
 
     it('a plain iterable of parameters is one group; a generator works', () => {
       const params = freshParams();
-      function* gen() { yield* params; }
+      function* gen() {
+        yield* params;
+      }
       const opt = new optim.Adam(gen(), { lr: 0.01 });
       expect(opt.paramGroups.length).to.equal(1);
       expect(opt.paramGroups[0].params.length).to.equal(3);
@@ -179,15 +200,24 @@ describe('optim: optimizers', () => {
       expect([opt.paramGroups[1].lr, opt.paramGroups[1].momentum]).to.deep.equal([0.01, 0.5]);
       train(opt, params, 2);
       expect(opt.state.size).to.equal(3);
-      expectError(() => opt.addParamGroup({ params: [params[0]] }), Error, 'SGD.addParamGroup', 'more than one parameter group');
+      expectError(
+        () => opt.addParamGroup({ params: [params[0]] }),
+        Error,
+        'SGD.addParamGroup',
+        'more than one parameter group',
+      );
     });
 
     it('changing a group option between steps takes effect (as schedulers do)', () => {
-      const a = freshParams(), b = freshParams();
-      const oa = new optim.SGD(a, { lr: 0.1 }), ob = new optim.SGD(b, { lr: 0.1 });
-      train(oa, a, 1); train(ob, b, 1);
+      const a = freshParams(),
+        b = freshParams();
+      const oa = new optim.SGD(a, { lr: 0.1 }),
+        ob = new optim.SGD(b, { lr: 0.1 });
+      train(oa, a, 1);
+      train(ob, b, 1);
       oa.paramGroups[0].lr = 0;
-      train(oa, a, 1); train(ob, b, 1);
+      train(oa, a, 1);
+      train(ob, b, 1);
       expect(a[0].equal(b[0])).to.equal(false);
     });
   });
@@ -219,18 +249,35 @@ describe('optim: optimizers', () => {
       backward(params);
       const q = freshParams();
       backward(q);
-      params.forEach((p, i) => { const g = p.grad!, h = q[i].grad!; expect(g.equal(h)).to.equal(true); g.dispose(); h.dispose(); });
+      params.forEach((p, i) => {
+        const g = p.grad!,
+          h = q[i].grad!;
+        expect(g.equal(h)).to.equal(true);
+        g.dispose();
+        h.dispose();
+      });
     });
 
     it('bad options are TypeErrors naming the optimizer (the fuzzer found zeroGrad(null) reading null.setToNone)', () => {
       const params = freshParams();
       const opt = new optim.AdamW(params, { lr: 0.1 });
       backward(params);
-      expectError(() => opt.zeroGrad(null as never), TypeError, 'AdamW.zeroGrad: expected options to be an options object, got null');
+      expectError(
+        () => opt.zeroGrad(null as never),
+        TypeError,
+        'AdamW.zeroGrad: expected options to be an options object, got null',
+      );
       expectError(() => opt.zeroGrad(5 as never), TypeError, 'AdamW.zeroGrad', 'the number 5');
       expectError(() => opt.zeroGrad({ setToNone: 1 } as never), TypeError, 'AdamW.zeroGrad', 'setToNone', 'a boolean');
-      expectError(() => opt.zeroGrad({ set_to_none: false } as never), TypeError, "AdamW.zeroGrad: unknown option 'set_to_none', did you mean 'setToNone'?");
-      expect(params.every((p) => p.grad !== null), 'gradients untouched').to.equal(true);
+      expectError(
+        () => opt.zeroGrad({ set_to_none: false } as never),
+        TypeError,
+        "AdamW.zeroGrad: unknown option 'set_to_none', did you mean 'setToNone'?",
+      );
+      expect(
+        params.every((p) => p.grad !== null),
+        'gradients untouched',
+      ).to.equal(true);
       opt.zeroGrad(undefined);
       expect(params.map((p) => p.grad)).to.deep.equal([null, null, null]);
     });
@@ -283,30 +330,70 @@ describe('optim: optimizers', () => {
       expectError(() => new optim.SGD(ps(), { lr: 0.1, momentum: -1 }), RangeError, 'SGD', 'momentum');
       expectError(() => new optim.SGD(ps(), { lr: 0.1, weightDecay: -1 }), RangeError, 'SGD', 'weightDecay');
       expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: true }), RangeError, 'SGD', 'Nesterov', 'momentum');
-      expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: true, momentum: 0.9, dampening: 0.1 }), RangeError, 'SGD', 'Nesterov', 'dampening');
+      expectError(
+        () => new optim.SGD(ps(), { lr: 0.1, nesterov: true, momentum: 0.9, dampening: 0.1 }),
+        RangeError,
+        'SGD',
+        'Nesterov',
+        'dampening',
+      );
       expectError(() => new optim.SGD(ps(), { lr: '0.1' as unknown as number }), TypeError, 'SGD', 'lr');
-      expectError(() => new optim.SGD(ps(), { lr: 0.1, nesterov: 1 as unknown as boolean }), TypeError, 'SGD', 'nesterov');
+      expectError(
+        () => new optim.SGD(ps(), { lr: 0.1, nesterov: 1 as unknown as boolean }),
+        TypeError,
+        'SGD',
+        'nesterov',
+      );
       expectError(() => new optim.Adam(ps(), { lr: -1 }), RangeError, 'Adam', 'learning rate');
       expectError(() => new optim.Adam(ps(), { betas: [1, 0.999] }), RangeError, 'Adam', 'beta', 'index 0');
       expectError(() => new optim.Adam(ps(), { betas: [0.9, -0.1] }), RangeError, 'Adam', 'beta', 'index 1');
-      expectError(() => new optim.Adam(ps(), { betas: [0.9] as unknown as [number, number] }), TypeError, 'Adam', 'betas');
+      expectError(
+        () => new optim.Adam(ps(), { betas: [0.9] as unknown as [number, number] }),
+        TypeError,
+        'Adam',
+        'betas',
+      );
       expectError(() => new optim.Adam(ps(), { eps: -1 }), RangeError, 'Adam', 'epsilon');
       expectError(() => new optim.Adam(ps(), { amsgrad: 'yes' as unknown as boolean }), TypeError, 'Adam', 'amsgrad');
       expectError(() => new optim.AdamW(ps(), { weightDecay: -0.01 }), RangeError, 'AdamW', 'weightDecay');
       expectError(() => new optim.RMSprop(ps(), { alpha: -0.5 }), RangeError, 'RMSprop', 'alpha');
       expectError(() => new optim.RMSprop(ps(), { momentum: -0.5 }), RangeError, 'RMSprop', 'momentum');
-      expectError(() => new optim.RMSprop(ps(), { centered: 0 as unknown as boolean }), TypeError, 'RMSprop', 'centered');
+      expectError(
+        () => new optim.RMSprop(ps(), { centered: 0 as unknown as boolean }),
+        TypeError,
+        'RMSprop',
+        'centered',
+      );
       expectError(() => new optim.Adagrad(ps(), { lrDecay: -1 }), RangeError, 'Adagrad', 'lrDecay');
-      expectError(() => new optim.Adagrad(ps(), { initialAccumulatorValue: -1 }), RangeError, 'Adagrad', 'initialAccumulatorValue');
+      expectError(
+        () => new optim.Adagrad(ps(), { initialAccumulatorValue: -1 }),
+        RangeError,
+        'Adagrad',
+        'initialAccumulatorValue',
+      );
     });
 
     it('per-group options are checked too, and unknown group options are refused', () => {
       const p = ps();
-      expectError(() => new optim.Adam([{ params: p.slice(0, 2) }, { params: p.slice(2), betas: [0.9, 1.5] }], {}), RangeError,
-        'Adam', 'beta', 'index 1');
-      expectError(() => new optim.SGD([{ params: p, lr: 0.1, mommentum: 0.9 }], { lr: 0.1 }), TypeError,
-        'SGD.addParamGroup', "unknown option 'mommentum'");
-      expectError(() => new optim.SGD([{ params: p, momentum: undefined }], { lr: 0.1 }), TypeError, 'SGD.addParamGroup', "'momentum' is undefined");
+      expectError(
+        () => new optim.Adam([{ params: p.slice(0, 2) }, { params: p.slice(2), betas: [0.9, 1.5] }], {}),
+        RangeError,
+        'Adam',
+        'beta',
+        'index 1',
+      );
+      expectError(
+        () => new optim.SGD([{ params: p, lr: 0.1, mommentum: 0.9 }], { lr: 0.1 }),
+        TypeError,
+        'SGD.addParamGroup',
+        "unknown option 'mommentum'",
+      );
+      expectError(
+        () => new optim.SGD([{ params: p, momentum: undefined }], { lr: 0.1 }),
+        TypeError,
+        'SGD.addParamGroup',
+        "'momentum' is undefined",
+      );
     });
 
     it('unknown constructor options are refused ', () => {
@@ -337,20 +424,37 @@ describe('optim: optimizers', () => {
       expectError(() => new optim.Adam(3 as unknown as Parameter[]), TypeError, 'Adam', 'params', 'iterable');
       expectError(() => new optim.Adam(null as unknown as Parameter[]), TypeError, 'Adam', 'params');
       const p = ps();
-      expectError(() => new optim.SGD([p[0], 5 as unknown as Parameter], { lr: 0.1 }), TypeError, 'SGD.addParamGroup', 'params[1]', 'not a Tensor');
+      expectError(
+        () => new optim.SGD([p[0], 5 as unknown as Parameter], { lr: 0.1 }),
+        TypeError,
+        'SGD.addParamGroup',
+        'params[1]',
+        'not a Tensor',
+      );
       const nonLeaf = p[0].mul(2) as Parameter;
       expectError(() => new optim.Adam([nonLeaf]), TypeError, 'Adam.addParamGroup', 'non-leaf', 'params[0]');
       nonLeaf.dispose();
-      expectError(() => new optim.SGD([{ params: [p[0], p[1]] }, { params: [p[1], p[2]] }], { lr: 0.1 }), Error,
-        'SGD.addParamGroup', 'more than one parameter group');
-      expectError(() => new optim.SGD([{ params: [p[0]] }, 7 as unknown as { params: Parameter[] }], { lr: 0.1 }), TypeError,
-        'SGD.addParamGroup', 'parameter group');
+      expectError(
+        () => new optim.SGD([{ params: [p[0], p[1]] }, { params: [p[1], p[2]] }], { lr: 0.1 }),
+        Error,
+        'SGD.addParamGroup',
+        'more than one parameter group',
+      );
+      expectError(
+        () => new optim.SGD([{ params: [p[0]] }, 7 as unknown as { params: Parameter[] }], { lr: 0.1 }),
+        TypeError,
+        'SGD.addParamGroup',
+        'parameter group',
+      );
     });
 
     it('step(closure) runs the closure and returns its loss; a non-function closure is refused', () => {
       const params = ps();
       const opt = new optim.SGD(params, { lr: 0.1 });
-      const loss = opt.step(() => { backward(params); return 1.5; });
+      const loss = opt.step(() => {
+        backward(params);
+        return 1.5;
+      });
       expect(loss).to.equal(1.5);
       expectError(() => opt.step(3 as unknown as () => number), TypeError, 'SGD.step', 'closure');
     });
@@ -364,11 +468,25 @@ describe('optim: optimizers', () => {
       expectError(() => one.loadStateDict(sd), RangeError, 'Adam.loadStateDict', 'parameter groups');
       const other = makeOptimizer({ cls: 'Adam', defaults: { lr: 0.01 }, groups: [{}, {}] }, ps());
       const badSizes = { state: sd.state, param_groups: [{ ...sd.param_groups[0], params: [0] }, sd.param_groups[1]] };
-      expectError(() => other.loadStateDict(badSizes as torch.optim.OptimizerStateDict), RangeError, 'Adam.loadStateDict', "doesn't match the size");
+      expectError(
+        () => other.loadStateDict(badSizes as torch.optim.OptimizerStateDict),
+        RangeError,
+        'Adam.loadStateDict',
+        "doesn't match the size",
+      );
       const badValue = { state: new Map([[0, { step: 'x' }]]), param_groups: sd.param_groups };
-      expectError(() => other.loadStateDict(badValue as unknown as torch.optim.OptimizerStateDict), TypeError, 'Adam.loadStateDict', '0.step');
+      expectError(
+        () => other.loadStateDict(badValue as unknown as torch.optim.OptimizerStateDict),
+        TypeError,
+        'Adam.loadStateDict',
+        '0.step',
+      );
       expect(other.state.size, 'nothing loaded').to.equal(0);
-      expectError(() => other.loadStateDict(null as unknown as torch.optim.OptimizerStateDict), TypeError, 'Adam.loadStateDict');
+      expectError(
+        () => other.loadStateDict(null as unknown as torch.optim.OptimizerStateDict),
+        TypeError,
+        'Adam.loadStateDict',
+      );
       disposeState(sd);
     });
 
@@ -393,13 +511,14 @@ describe('optim: optimizers', () => {
       it(`${cls}: 100 training steps inside torch.tidy leave torch.memory().tensors unchanged (after step 1)`, () => {
         const params = freshParams();
         const opt = new OPTIMIZERS[cls](params, opts);
-        const step = () => torch.tidy(() => {
-          opt.zeroGrad();
-          backward(params);
-          torch.nn.utils.clipGradNorm_(params, 1.0);
-          opt.step();
-        });
-        step();  // creates the optimizer state
+        const step = () =>
+          torch.tidy(() => {
+            opt.zeroGrad();
+            backward(params);
+            torch.nn.utils.clipGradNorm_(params, 1.0);
+            opt.step();
+          });
+        step(); // creates the optimizer state
         const before = torch.memory().tensors;
         for (let i = 0; i < 99; i++) step();
         expect(torch.memory().tensors).to.equal(before);
@@ -412,11 +531,15 @@ describe('optim: optimizers', () => {
       train(opt, params, 2);
       const opt2 = new optim.Adam(paramsFrom(params), { lr: 0.01 });
       const before = torch.memory().tensors;
-      torch.tidy(() => { opt2.loadStateDict(opt.stateDict()); });
+      torch.tidy(() => {
+        opt2.loadStateDict(opt.stateDict());
+      });
       // 3 parameters x (step, exp_avg, exp_avg_sq) loaded
       expect(torch.memory().tensors - before).to.equal(9);
       const before2 = torch.memory().tensors;
-      torch.tidy(() => { opt2.loadStateDict(opt.stateDict()); });
+      torch.tidy(() => {
+        opt2.loadStateDict(opt.stateDict());
+      });
       expect(torch.memory().tensors, 'the replaced state is freed').to.equal(before2);
     });
   });

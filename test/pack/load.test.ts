@@ -15,7 +15,11 @@ const doctor = path.join(root, 'bin', 'torch-napi.js');
 const built: string = require('node-gyp-build').resolve(root);
 const tuple = `${process.platform}-${process.arch}`;
 
-interface Run { status: number | null; signal: string | null; out: string }
+interface Run {
+  status: number | null;
+  signal: string | null;
+  out: string;
+}
 
 function run(args: string[], env: Record<string, string> = {}): Run {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000 });
@@ -38,7 +42,9 @@ function patched(dest: string, from: string, to: string): void {
 describe('addon loading and torch-napi doctor', function () {
   this.timeout(180000);
   let tmp: string;
-  beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-load-')); });
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-load-'));
+  });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('doctor prints every fact and an OK verdict, exit 0', () => {
@@ -47,7 +53,9 @@ describe('addon loading and torch-napi doctor', function () {
     for (const row of ['node', 'N-API', 'addon', 'libtorch', 'BLAS', 'threads', 'CUDA', 'smoke test']) {
       expect(r.out).to.match(new RegExp(`^${row} +\\S`, 'm'));
     }
-    expect(r.out).to.include(`${built} (${built.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuild' : 'local build'})`);
+    expect(r.out).to.include(
+      `${built} (${built.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuild' : 'local build'})`,
+    );
     expect(r.out).to.match(/^libtorch +\d+\.\d+\.\d+ loaded from \/\S+libtorch_cpu\.so/m);
     expect(r.out).to.match(/^verdict: OK/m);
   });
@@ -74,29 +82,44 @@ describe('addon loading and torch-napi doctor', function () {
   it('a prebuild whose libtorch is missing: names the prebuild, what it needs, and the fix', () => {
     const dir = path.join(tmp, 'prebuilds', tuple);
     patched(path.join(dir, 'torch-napi.node'), 'libtorch', 'libtorcX');
-    fs.writeFileSync(path.join(dir, 'libtorch.json'), JSON.stringify({
-      source: 'system', version: '1.13.1', abi: '1', libDir: '/usr/lib/x86_64-linux-gnu', libtorchSonames: ['libtorch.so.1.13'],
-    }));
+    fs.writeFileSync(
+      path.join(dir, 'libtorch.json'),
+      JSON.stringify({
+        source: 'system',
+        version: '1.13.1',
+        abi: '1',
+        libDir: '/usr/lib/x86_64-linux-gnu',
+        libtorchSonames: ['libtorch.so.1.13'],
+      }),
+    );
     const r = load({ TORCH_NAPI_PREBUILD: tmp });
     expect(r.status, r.out).to.equal(1);
     expect(r.out).to.match(/error: libtorcX\S*: cannot open shared object file/);
     expect(r.out).to.include(`addon: ${path.join(dir, 'torch-napi.node')} (prebuild)`);
-    expect(r.out).to.include('built against: libtorch 1.13.1 (system, C++11 ABI 1) in /usr/lib/x86_64-linux-gnu, needs libtorch.so.1.13');
+    expect(r.out).to.include(
+      'built against: libtorch 1.13.1 (system, C++11 ABI 1) in /usr/lib/x86_64-linux-gnu, needs libtorch.so.1.13',
+    );
     expect(r.out).to.include('libtorch on this machine now:');
-    expect(r.out).to.include('fix: this prebuild needs libtorch 1.13 as Debian/Ubuntu package it (`apt install libtorch1.13`)');
+    expect(r.out).to.include(
+      'fix: this prebuild needs libtorch 1.13 as Debian/Ubuntu package it (`apt install libtorch1.13`)',
+    );
     const d = run([doctor, 'doctor'], { TORCH_NAPI_PREBUILD: tmp });
     expect(d.status).to.equal(1);
     expect(d.out).to.match(/^addon +\S+torch-napi\.node \(prebuild\)$/m);
     expect(d.out).to.match(/^built against +libtorch 1\.13\.1/m);
-    expect(d.out).to.match(/^verdict: NOT WORKING — the native addon does not load; fix: this prebuild needs libtorch 1\.13/m);
+    expect(d.out).to.match(
+      /^verdict: NOT WORKING — the native addon does not load; fix: this prebuild needs libtorch 1\.13/m,
+    );
   });
 
   it('a libtorch without a symbol the addon calls fails at load (RTLD_NOW), not at the first call', () => {
     // Every at::_ops function is called through the PLT: a lazy dlopen would succeed and the process
     // would die with "symbol lookup error" at the first op.
     patched(path.join(tmp, 'build', 'Release', 'torch_napi.node'), '_ZN2at4_ops', '_ZN2at4_opz');
-    const r = run(['-e', `try { require(${JSON.stringify(lib)}) } catch (e) { console.log(e.message); process.exit(3) }`],
-      { TORCH_NAPI_PREBUILD: tmp });
+    const r = run(
+      ['-e', `try { require(${JSON.stringify(lib)}) } catch (e) { console.log(e.message); process.exit(3) }`],
+      { TORCH_NAPI_PREBUILD: tmp },
+    );
     expect(r.signal).to.equal(null);
     expect(r.status, r.out).to.equal(3);
     expect(r.out).to.match(/error: .*undefined symbol: _ZN2at4_opz/);

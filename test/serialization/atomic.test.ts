@@ -53,17 +53,21 @@ function temps(dir: string, base: string): string[] {
 describe('serialization: atomic saves', function () {
   this.timeout(180000);
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-atomic-')); });
-  after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-atomic-'));
+  });
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   for (const kind of ['pt', 'safetensors'] as const) {
     it(`${kind}: a writer killed at 8 moments never damages the existing file; load ignores stray temp files`, async () => {
       const name = `model.${kind}`;
       const target = path.join(dir, name);
       const load = (): Record<string, torch.Tensor | number> =>
-        (kind === 'pt' ? torch.load(target) : torch.loadSafetensors(target));
+        kind === 'pt' ? torch.load(target) : torch.loadSafetensors(target);
       const n = (r: Record<string, torch.Tensor | number>): number =>
-        (typeof r.n === 'number' ? r.n : (r.n as torch.Tensor).item() as number);
+        typeof r.n === 'number' ? r.n : ((r.n as torch.Tensor).item() as number);
       const outcomes: string[] = [];
       for (const delay of [0, 5, 15, 30, 60, 100, 200, 400]) {
         // Start from the old, good file each time.
@@ -105,16 +109,18 @@ describe('serialization: atomic saves', function () {
     expect(torch.load(target).n).to.equal(2);
     // A write that fails midway (here: the callback throws after 1 MB) removes its temp file and
     // leaves the target as it was.
-    expect(() => atomicWrite('torch.save', target, (sink) => {
-      sink.write(new Uint8Array(1 << 20));
-      throw new Error('disk on fire');
-    })).to.throw(Error, 'disk on fire');
+    expect(() =>
+      atomicWrite('torch.save', target, (sink) => {
+        sink.write(new Uint8Array(1 << 20));
+        throw new Error('disk on fire');
+      }),
+    ).to.throw(Error, 'disk on fire');
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
     expect(torch.load(target).n).to.equal(2);
     expect(() => torch.save({}, dir)).to.throw(Error, /torch\.save: cannot write .*directory/);
   });
 
-  it("a finished save removes the temp files that killed writers of the same target left (dead pids only)", () => {
+  it('a finished save removes the temp files that killed writers of the same target left (dead pids only)', () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-stale-'));
     try {
       const target = path.join(d, 'm.pt');
@@ -122,10 +128,10 @@ describe('serialization: atomic saves', function () {
       const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
       const names = {
         dead: `m.pt.tmp-${dead}-0123456789ab`,
-        mine: `m.pt.tmp-${process.pid}-0123456789ab`,            // a concurrent save of this process
-        live: `m.pt.tmp-${process.ppid}-0123456789ab`,           // another live process's save
-        other: `n.pt.tmp-${dead}-0123456789ab`,                  // another target's
-        notOurs: `m.pt.tmp-${dead}-notatempfile`,                // not our pattern
+        mine: `m.pt.tmp-${process.pid}-0123456789ab`, // a concurrent save of this process
+        live: `m.pt.tmp-${process.ppid}-0123456789ab`, // another live process's save
+        other: `n.pt.tmp-${dead}-0123456789ab`, // another target's
+        notOurs: `m.pt.tmp-${dead}-notatempfile`, // not our pattern
       };
       for (const n of Object.values(names)) fs.writeFileSync(path.join(d, n), 'partial');
       torch.save({ n: 1 }, target);

@@ -12,16 +12,19 @@ import { MAX_TENSORS } from '../../lib/serialization/safetensors';
 
 const opts = {
   resolveGlobal: () => undefined,
-  persistentLoad: () => { throw new Error('no persistent ids here'); },
+  persistentLoad: () => {
+    throw new Error('no persistent ids here');
+  },
 };
 
 /** PROTO 2; t0 = (); t_i = (t_{i-1}, t_{i-1}) through the memo (BINPUT/BINGET); {t_depth: None}. */
 function sharedTupleKey(depth: number, leaf: number[] = []): Uint8Array {
   const b: number[] = [0x80, 2];
-  if (leaf.length) b.push(...leaf); else b.push(0x29); // EMPTY_TUPLE (or a custom leaf)
-  b.push(0x71, 0, 0x30);                                // BINPUT 0, POP
+  if (leaf.length) b.push(...leaf);
+  else b.push(0x29); // EMPTY_TUPLE (or a custom leaf)
+  b.push(0x71, 0, 0x30); // BINPUT 0, POP
   for (let i = 1; i <= depth; i++) b.push(0x68, i - 1, 0x68, i - 1, 0x86, 0x71, i, 0x30); // BINGET, BINGET, TUPLE2, BINPUT, POP
-  b.push(0x7d, 0x68, depth, 0x4e, 0x73, 0x2e);          // EMPTY_DICT, BINGET depth, NONE, SETITEM, STOP
+  b.push(0x7d, 0x68, depth, 0x4e, 0x73, 0x2e); // EMPTY_DICT, BINGET depth, NONE, SETITEM, STOP
   return Uint8Array.from(b);
 }
 
@@ -63,7 +66,9 @@ describe('torch.loadSafetensors: the tensor count is bounded before any tensor i
   it(`${MAX_TENSORS + 1} zero-size entries are refused; ${MAX_TENSORS} load`, () => {
     const before = torch.memory().tensors;
     fs.writeFileSync(tmp, file(MAX_TENSORS + 1));
-    expect(() => torch.loadSafetensors(tmp)).to.throw(new RegExp(`lists ${MAX_TENSORS + 1} tensors, more than the ${MAX_TENSORS}`));
+    expect(() => torch.loadSafetensors(tmp)).to.throw(
+      new RegExp(`lists ${MAX_TENSORS + 1} tensors, more than the ${MAX_TENSORS}`),
+    );
     // nothing made and left behind (other tests' garbage may be collected meanwhile: at most)
     expect(torch.memory().tensors).to.be.at.most(before);
     fs.writeFileSync(tmp, file(MAX_TENSORS));

@@ -15,11 +15,26 @@ const DIR = path.join(process.cwd(), 'test', 'fixtures', 'checkpoints');
 const fixture = (name: string): string => path.join(DIR, name);
 
 interface TensorEnc {
-  dtype: torch.DType; shape: number[]; stride: number[]; offset: number; requires_grad: boolean; parameter: boolean;
+  dtype: torch.DType;
+  shape: number[];
+  stride: number[];
+  offset: number;
+  requires_grad: boolean;
+  parameter: boolean;
   values: (number | boolean | string)[];
 }
-type Enc = null | boolean | string | number | { bigint: string } | { float: string } | { bytes: string } |
-  { list: Enc[] } | { tuple: Enc[] } | { dict: [Enc, Enc][] } | { tensor: TensorEnc };
+type Enc =
+  | null
+  | boolean
+  | string
+  | number
+  | { bigint: string }
+  | { float: string }
+  | { bytes: string }
+  | { list: Enc[] }
+  | { tuple: Enc[] }
+  | { dict: [Enc, Enc][] }
+  | { tensor: TensorEnc };
 
 interface Expected {
   marker: string;
@@ -42,7 +57,11 @@ export function decodeTensor(e: TensorEnc): Tensor {
   let flat: Tensor;
   if (e.dtype === 'bool') flat = torch.tensor(vals as boolean[]);
   else if (e.dtype === 'int64') flat = torch.tensor(BigInt64Array.from(vals.map((v) => BigInt(v as number | string))));
-  else flat = torch.tensor(vals.map((v) => (typeof v === 'string' ? special(v) : v as number)), { dtype: e.dtype });
+  else
+    flat = torch.tensor(
+      vals.map((v) => (typeof v === 'string' ? special(v) : (v as number))),
+      { dtype: e.dtype },
+    );
   return flat.reshape(e.shape);
 }
 
@@ -67,16 +86,26 @@ function checkTensor(actual: unknown, e: TensorEnc, where: string): void {
       if (want === 'nan') expect(Number.isNaN(got as number), at).to.equal(true);
       else expect(got, at).to.equal(special(want));
     } else if (e.dtype === 'float64') expect(got, at).to.equal(want);
-    else if (e.dtype === 'float32' || e.dtype === 'float16' || e.dtype === 'bfloat16') expect(got, at).to.equal(Math.fround(want as number));
+    else if (e.dtype === 'float32' || e.dtype === 'float16' || e.dtype === 'bfloat16')
+      expect(got, at).to.equal(Math.fround(want as number));
     else expect(got, at).to.equal(want);
   }
 }
 
 /** Checks a loaded JS value against the Python encoding, including the Python type rules. */
 export function checkValue(actual: unknown, e: Enc, where = 'value'): void {
-  if (e === null || typeof e === 'boolean' || typeof e === 'string') { expect(actual, where).to.equal(e); return; }
-  if (typeof e === 'number') { expect(actual, where).to.equal(e); return; }
-  if ('bigint' in e) { expect(actual, where).to.equal(BigInt(e.bigint)); return; }
+  if (e === null || typeof e === 'boolean' || typeof e === 'string') {
+    expect(actual, where).to.equal(e);
+    return;
+  }
+  if (typeof e === 'number') {
+    expect(actual, where).to.equal(e);
+    return;
+  }
+  if ('bigint' in e) {
+    expect(actual, where).to.equal(BigInt(e.bigint));
+    return;
+  }
   if ('float' in e) {
     if (e.float === 'nan') expect(Number.isNaN(actual), `${where} is NaN`).to.equal(true);
     else expect(actual, where).to.equal(special(e.float));
@@ -146,13 +175,19 @@ describe('serialization: checkpoints written by PyTorch', () => {
     expect(total).to.be.below(200 * 1024);
   });
 
-  it('loads a state_dict as a plain object of tensors with PyTorch\'s names', () => {
+  it("loads a state_dict as a plain object of tensors with PyTorch's names", () => {
     const sd = torch.load(fixture('state_dict.pt'));
     checkValue(sd, expected.state_dict, 'state_dict');
-    expect(Object.keys(sd)).to.include.members(['fc.weight', 'lstm.weight_ih_l0', 'attn.in_proj_weight', 'attn.out_proj.weight', 'norm.bias']);
+    expect(Object.keys(sd)).to.include.members([
+      'fc.weight',
+      'lstm.weight_ih_l0',
+      'attn.in_proj_weight',
+      'attn.out_proj.weight',
+      'norm.bias',
+    ]);
   });
 
-  it('loads the state_dict into nn.Linear/LSTM/MultiheadAttention/LayerNorm (strict) and computes PyTorch\'s output', () => {
+  it("loads the state_dict into nn.Linear/LSTM/MultiheadAttention/LayerNorm (strict) and computes PyTorch's output", () => {
     const net = new Net();
     const sd = torch.load<Record<string, Tensor>>(fixture('state_dict.pt'));
     const r = net.loadStateDict(sd, { strict: true });
@@ -163,10 +198,14 @@ describe('serialization: checkpoints written by PyTorch', () => {
     expect(maxAbsDiff(out, decodeTensor(expected.model.output.tensor))).to.be.below(1e-5);
   });
 
-  it('loads each module\'s part of the state_dict into that module alone', () => {
+  it("loads each module's part of the state_dict into that module alone", () => {
     const sd = torch.load<Record<string, Tensor>>(fixture('state_dict.pt'));
-    const part = (prefix: string): Record<string, Tensor> => Object.fromEntries(
-      Object.entries(sd).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    const part = (prefix: string): Record<string, Tensor> =>
+      Object.fromEntries(
+        Object.entries(sd)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
     new nn.Linear(4, 6).loadStateDict(part('fc.'));
     new nn.LSTM(6, 6).loadStateDict(part('lstm.'));
     new nn.MultiheadAttention(6, 2).loadStateDict(part('attn.'));
@@ -190,11 +229,12 @@ describe('serialization: checkpoints written by PyTorch', () => {
     const orig = torch.load(fixture('optimizer.pt'));
     for (const [i, st] of orig.state as Map<number, Record<string, Tensor>>) {
       const mine = back.state.get(i) as Record<string, unknown>;
-      for (const k of ['exp_avg', 'exp_avg_sq']) expect((mine[k] as Tensor).equal(st[k]), `state ${i}.${k}`).to.equal(true);
+      for (const k of ['exp_avg', 'exp_avg_sq'])
+        expect((mine[k] as Tensor).equal(st[k]), `state ${i}.${k}`).to.equal(true);
     }
   });
 
-  it('loads numbers, strings, bytes, containers, None and bools with Python\'s types', () => {
+  it("loads numbers, strings, bytes, containers, None and bools with Python's types", () => {
     checkValue(torch.load(fixture('misc.pt')), expected.misc, 'misc');
   });
 
@@ -238,8 +278,14 @@ describe('serialization: checkpoints written by PyTorch', () => {
     expect(a['fc.weight'].device).to.equal('cpu');
     const b = torch.load(fixture('state_dict.pt'), { mapLocation: { 'cuda:0': 'cpu' } });
     expect(b['fc.weight'].device).to.equal('cpu');
-    expect(() => torch.load(fixture('state_dict.pt'), { mapLocation: 'tpu' as string })).to.throw(TypeError, /mapLocation|device/);
-    expect(() => torch.load(fixture('state_dict.pt'), { mapLocation: 3 as unknown as string })).to.throw(TypeError, /mapLocation/);
+    expect(() => torch.load(fixture('state_dict.pt'), { mapLocation: 'tpu' as string })).to.throw(
+      TypeError,
+      /mapLocation|device/,
+    );
+    expect(() => torch.load(fixture('state_dict.pt'), { mapLocation: 3 as unknown as string })).to.throw(
+      TypeError,
+      /mapLocation/,
+    );
   });
 
   it('loads from a Uint8Array as well as from a path', () => {
@@ -249,8 +295,10 @@ describe('serialization: checkpoints written by PyTorch', () => {
 
   it('refuses the os.system pickle without running it', () => {
     fs.rmSync(expected.marker, { force: true });
-    expect(() => torch.load(fixture('malicious.pt'))).to.throw(Error,
-      /^torch\.load: refusing to load global '(posix|os)\.system' \(only tensors, numbers, strings, lists, tuples and dicts are supported\)/);
+    expect(() => torch.load(fixture('malicious.pt'))).to.throw(
+      Error,
+      /^torch\.load: refusing to load global '(posix|os)\.system' \(only tensors, numbers, strings, lists, tuples and dicts are supported\)/,
+    );
     expect(fs.existsSync(expected.marker), 'the command did not run').to.equal(false);
   });
 

@@ -47,18 +47,29 @@ class Writer {
 
   constructor(target: string, kind: Kind) {
     this.child = spawn(process.execPath, [WRITER, LIB, target, kind], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => { this.out += d.toString(); });
-    this.child.stderr!.on('data', (d: Buffer) => { this.err += d.toString(); });
+    this.child.stdout!.on('data', (d: Buffer) => {
+      this.out += d.toString();
+    });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.err += d.toString();
+    });
     this.exited = new Promise((resolve, reject) => {
       this.child.on('error', reject);
       this.child.on('exit', (code, signal) => resolve({ code, signal }));
     });
     this.ready = new Promise((resolve, reject) => {
-      const check = () => { if (this.out.includes('ready\n')) resolve(); };
+      const check = () => {
+        if (this.out.includes('ready\n')) resolve();
+      };
       this.child.stdout!.on('data', check);
-      this.exited.then(({ code, signal }) => reject(new Error(`writer exited with code ${code}, signal ${signal}: ${this.err}`)), reject);
+      this.exited.then(
+        ({ code, signal }) => reject(new Error(`writer exited with code ${code}, signal ${signal}: ${this.err}`)),
+        reject,
+      );
     });
-    this.ready.catch(() => { /* reported by run() */ });
+    this.ready.catch(() => {
+      /* reported by run() */
+    });
   }
 
   async run(delayMs: number): Promise<number> {
@@ -117,7 +128,8 @@ describe('serialization: saves interrupted by SIGKILL', function () {
         const name = `model.${kind}`;
         const target = targetOf(k);
         const load = (f: string): Record<string, Tensor> => (kind === 'pt' ? torch.load(f) : torch.loadSafetensors(f));
-        const save = (c: Record<string, Tensor>): void => (kind === 'pt' ? torch.save(c, target) : torch.saveSafetensors(c, target));
+        const save = (c: Record<string, Tensor>): void =>
+          kind === 'pt' ? torch.save(c, target) : torch.saveSafetensors(c, target);
         // A good checkpoint is there before the writer starts (A or B, at random).
         const first = rand() < 0.5 ? 'A' : 'B';
         const t0 = process.hrtime.bigint();
@@ -153,7 +165,7 @@ describe('serialization: saves interrupted by SIGKILL', function () {
         }
       }
     } finally {
-      for (const w of writers) w.kill();  // the ones not run, after a failure
+      for (const w of writers) w.kill(); // the ones not run, after a failure
     }
     expect(tally.A + tally.B).to.equal(KILLS);
     // The kills must have hit writes: at least one landed mid-write, leaving a partial temp file

@@ -12,34 +12,91 @@ import * as torch from '../../lib';
 const { nn } = torch;
 type Tensor = torch.Tensor;
 
-const DTYPES: torch.DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+const DTYPES: torch.DType[] = [
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+];
 const SCRIPT = path.join(process.cwd(), 'scripts', 'gen_checkpoint_fixtures.py');
 const PYTHON = '/usr/bin/python3';
 
 let dir: string;
-before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-ser-')); });
-after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-ser-'));
+});
+after(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 const tmp = (name: string): string => path.join(dir, name);
 
 function sample(dtype: torch.DType): Tensor {
   switch (dtype) {
-    case 'bool': return torch.tensor([[true, false, true], [false, false, true]]);
-    case 'int64': return torch.tensor(BigInt64Array.from([0n, -1n, 2n ** 62n, -(2n ** 62n), 2n ** 53n + 1n, 7n])).reshape([2, 3]);
-    case 'uint8': return torch.tensor([[0, 255, 128], [1, 2, 3]], { dtype });
-    case 'int8': return torch.tensor([[127, -128, 0], [1, -1, 5]], { dtype });
-    case 'int16': return torch.tensor([[32767, -32768, 0], [1, -1, 5]], { dtype });
-    case 'int32': return torch.tensor([[2147483647, -2147483648, 0], [1, -1, 5]], { dtype });
-    default: return torch.tensor([[1.5, -2.25, 0], [NaN, Infinity, -0.125]], { dtype });
+    case 'bool':
+      return torch.tensor([
+        [true, false, true],
+        [false, false, true],
+      ]);
+    case 'int64':
+      return torch.tensor(BigInt64Array.from([0n, -1n, 2n ** 62n, -(2n ** 62n), 2n ** 53n + 1n, 7n])).reshape([2, 3]);
+    case 'uint8':
+      return torch.tensor(
+        [
+          [0, 255, 128],
+          [1, 2, 3],
+        ],
+        { dtype },
+      );
+    case 'int8':
+      return torch.tensor(
+        [
+          [127, -128, 0],
+          [1, -1, 5],
+        ],
+        { dtype },
+      );
+    case 'int16':
+      return torch.tensor(
+        [
+          [32767, -32768, 0],
+          [1, -1, 5],
+        ],
+        { dtype },
+      );
+    case 'int32':
+      return torch.tensor(
+        [
+          [2147483647, -2147483648, 0],
+          [1, -1, 5],
+        ],
+        { dtype },
+      );
+    default:
+      return torch.tensor(
+        [
+          [1.5, -2.25, 0],
+          [NaN, Infinity, -0.125],
+        ],
+        { dtype },
+      );
   }
 }
 
 function same(a: Tensor, b: Tensor, what: string): void {
   expect(b.dtype, `${what} dtype`).to.equal(a.dtype);
   expect([...b.shape], `${what} shape`).to.deep.equal([...a.shape]);
-  const x = a.data(), y = b.data();
+  const x = a.data(),
+    y = b.data();
   expect(y.length).to.equal(x.length);
   for (let i = 0; i < x.length; i++) {
-    if (typeof x[i] === 'number' && Number.isNaN(x[i])) expect(Number.isNaN(y[i] as number), `${what}[${i}]`).to.equal(true);
+    if (typeof x[i] === 'number' && Number.isNaN(x[i]))
+      expect(Number.isNaN(y[i] as number), `${what}[${i}]`).to.equal(true);
     else expect(y[i], `${what}[${i}]`).to.equal(x[i]);
   }
 }
@@ -87,10 +144,33 @@ describe('serialization: torch.save → torch.load round trips', () => {
 
   it('every value type: numbers, bigints, strings, bytes, null, booleans, arrays, Maps, nested objects', () => {
     const obj = {
-      int: 42, neg: -7, big: 2 ** 40, float: 0.1, negZero: -0, nan: NaN, inf: -Infinity, huge: 2n ** 100n, small: -5n,
-      str: 'héllo ✓ 🚀', empty: '', bytes: new Uint8Array([0, 1, 255]), buf: Buffer.from('abc'), none: null, t: true, f: false,
-      list: [1, 'two', [3, [4]], null], map: new Map<unknown, unknown>([[0, 'zero'], [-3, 'neg'], ['s', 1], [true, 'bool'], [null, 'none'], [5n, 'big']]),
-      nested: { a: { b: { c: [{ d: 'deep' }] } } }, __proto__x: 1,
+      int: 42,
+      neg: -7,
+      big: 2 ** 40,
+      float: 0.1,
+      negZero: -0,
+      nan: NaN,
+      inf: -Infinity,
+      huge: 2n ** 100n,
+      small: -5n,
+      str: 'héllo ✓ 🚀',
+      empty: '',
+      bytes: new Uint8Array([0, 1, 255]),
+      buf: Buffer.from('abc'),
+      none: null,
+      t: true,
+      f: false,
+      list: [1, 'two', [3, [4]], null],
+      map: new Map<unknown, unknown>([
+        [0, 'zero'],
+        [-3, 'neg'],
+        ['s', 1],
+        [true, 'bool'],
+        [null, 'none'],
+        [5n, 'big'],
+      ]),
+      nested: { a: { b: { c: [{ d: 'deep' }] } } },
+      __proto__x: 1,
     };
     torch.save(obj, tmp('values.pt'));
     const r = torch.load(tmp('values.pt'));
@@ -100,14 +180,21 @@ describe('serialization: torch.save → torch.load round trips', () => {
     expect(Number.isNaN(r.nan)).to.equal(true);
     expect(r.inf).to.equal(-Infinity);
     expect(r.huge).to.equal(2n ** 100n);
-    expect(r.small).to.equal(-5);  // bigints in the safe range come back as numbers (Python has one int type)
+    expect(r.small).to.equal(-5); // bigints in the safe range come back as numbers (Python has one int type)
     expect(r.str).to.equal(obj.str);
     expect([...r.bytes]).to.deep.equal([0, 1, 255]);
     expect(Buffer.from(r.buf).toString()).to.equal('abc');
     expect(r.none).to.equal(null);
     expect(r.list).to.deep.equal([1, 'two', [3, [4]], null]);
     expect(r.map).to.be.instanceOf(Map);
-    expect([...r.map.entries()]).to.deep.equal([[0, 'zero'], [-3, 'neg'], ['s', 1], [true, 'bool'], [null, 'none'], [5, 'big']]);
+    expect([...r.map.entries()]).to.deep.equal([
+      [0, 'zero'],
+      [-3, 'neg'],
+      ['s', 1],
+      [true, 'bool'],
+      [null, 'none'],
+      [5, 'big'],
+    ]);
     expect(r.nested.a.b.c[0].d).to.equal('deep');
   });
 
@@ -148,12 +235,18 @@ describe('serialization: torch.save → torch.load round trips', () => {
   });
 
   it('a module state_dict round trips into a fresh module; an optimizer state_dict into a fresh optimizer', () => {
-    const a = new Net(), b = new Net();
+    const a = new Net(),
+      b = new Net();
     torch.save(a.stateDict(), tmp('net.pt'));
     b.loadStateDict(torch.load(tmp('net.pt')));
     for (const [k, v] of Object.entries(a.stateDict())) expect(v.equal(b.stateDict()[k]), k).to.equal(true);
     const opt = new torch.optim.Adam(a.parameters(), { lr: 0.01 });
-    torch.tidy(() => { a.forward(torch.randn(3, 2, 4)).pow(2).mean().backward(); });
+    torch.tidy(() => {
+      a.forward(torch.randn(3, 2, 4))
+        .pow(2)
+        .mean()
+        .backward();
+    });
     opt.step();
     torch.save(opt.stateDict(), tmp('opt.pt'));
     const opt2 = new torch.optim.Adam(b.parameters(), { lr: 0.5 });
@@ -167,7 +260,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
     same(t, torch.load(tmp('z64.pt')).t, 't');
   });
 
-  it('payloads are 64-byte aligned, like PyTorch\'s writer', () => {
+  it("payloads are 64-byte aligned, like PyTorch's writer", () => {
     torch.save({ a: torch.ones(3), b: torch.zeros(7, { dtype: 'float64' }) }, tmp('align.pt'));
     const buf = fs.readFileSync(tmp('align.pt'));
     let found = 0;
@@ -181,7 +274,10 @@ describe('serialization: torch.save → torch.load round trips', () => {
 
   it('save validates everything before writing: unsupported values name where they are', () => {
     const p = tmp('never.pt');
-    expect(() => torch.save({ a: { b: [1, undefined] } }, p)).to.throw(TypeError, /torch\.save: cannot save undefined at obj\.a\.b\[1\]/);
+    expect(() => torch.save({ a: { b: [1, undefined] } }, p)).to.throw(
+      TypeError,
+      /torch\.save: cannot save undefined at obj\.a\.b\[1\]/,
+    );
     expect(() => torch.save({ f: () => 1 }, p)).to.throw(TypeError, /cannot save a function at obj\.f/);
     expect(() => torch.save({ d: new Date() }, p)).to.throw(TypeError, /cannot save a Date at obj\.d/);
     expect(() => torch.save(new Float32Array(2), p)).to.throw(TypeError, /Float32Array.*torch\.tensor/);
@@ -199,7 +295,10 @@ describe('serialization: torch.save → torch.load round trips', () => {
   });
 
   it('save and load name bad paths', () => {
-    expect(() => torch.save({}, path.join(dir, 'no', 'such', 'dir', 'x.pt'))).to.throw(Error, /torch\.save: cannot write .*ENOENT/);
+    expect(() => torch.save({}, path.join(dir, 'no', 'such', 'dir', 'x.pt'))).to.throw(
+      Error,
+      /torch\.save: cannot write .*ENOENT/,
+    );
     expect(() => torch.save({}, dir)).to.throw(Error, /torch\.save: cannot write .*directory/);
     expect(() => torch.save({}, '' as string)).to.throw(TypeError, /path/);
     expect(() => torch.load(path.join(dir, 'missing.pt'))).to.throw(Error, /torch\.load: cannot read .*ENOENT/);
@@ -207,8 +306,9 @@ describe('serialization: torch.save → torch.load round trips', () => {
     expect(() => torch.load(42 as unknown as string)).to.throw(TypeError, /torch\.load: expected path/);
   });
 
-  it('save follows a symlink and keeps the target\'s permissions', () => {
-    const target = tmp('real.pt'), link = tmp('link.pt');
+  it("save follows a symlink and keeps the target's permissions", () => {
+    const target = tmp('real.pt'),
+      link = tmp('link.pt');
     torch.save({ v: 1 }, target);
     fs.chmodSync(target, 0o640);
     fs.symlinkSync(target, link);
@@ -245,14 +345,23 @@ describe('serialization: safetensors round trips', () => {
   it('accepts a Map and a Uint8Array; loads onto a device', () => {
     torch.saveSafetensors(new Map([['w', torch.ones(2, 2)]]), tmp('map.safetensors'));
     const r = torch.loadSafetensors(fs.readFileSync(tmp('map.safetensors')), { device: 'cpu' });
-    expect(r.w.toArray()).to.deep.equal([[1, 1], [1, 1]]);
+    expect(r.w.toArray()).to.deep.equal([
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   it('rejects bad arguments before writing', () => {
     const p = tmp('bad.safetensors');
-    expect(() => torch.saveSafetensors({ a: 1 as unknown as Tensor }, p)).to.throw(TypeError, /tensors\["a"\] to be a Tensor/);
+    expect(() => torch.saveSafetensors({ a: 1 as unknown as Tensor }, p)).to.throw(
+      TypeError,
+      /tensors\["a"\] to be a Tensor/,
+    );
     expect(() => torch.saveSafetensors({ __metadata__: torch.ones(1) }, p)).to.throw(TypeError, /reserved/);
-    expect(() => torch.saveSafetensors({ a: torch.ones(1) }, p, { n: 1 as unknown as string })).to.throw(TypeError, /metadata\["n"\]/);
+    expect(() => torch.saveSafetensors({ a: torch.ones(1) }, p, { n: 1 as unknown as string })).to.throw(
+      TypeError,
+      /metadata\["n"\]/,
+    );
     expect(() => torch.saveSafetensors([] as unknown as Record<string, Tensor>, p)).to.throw(TypeError);
     expect(fs.existsSync(p)).to.equal(false);
   });
@@ -269,8 +378,18 @@ describe('serialization: PyTorch reads what we write', function () {
 
   it('torch.load in Python sees the same values, dtypes and types (and with weights_only=True)', () => {
     const obj = {
-      int: 3, float: 2.5, huge: 2n ** 80n, str: 'ünï', none: null, t: true, list: [1, [2, 3]],
-      map: new Map<unknown, unknown>([[0, 'a'], [1, 'b']]), bytes: new Uint8Array([1, 2]),
+      int: 3,
+      float: 2.5,
+      huge: 2n ** 80n,
+      str: 'ünï',
+      none: null,
+      t: true,
+      list: [1, [2, 3]],
+      map: new Map<unknown, unknown>([
+        [0, 'a'],
+        [1, 'b'],
+      ]),
+      bytes: new Uint8Array([1, 2]),
       ...Object.fromEntries(DTYPES.map((d) => [d, sample(d)])),
       view: torch.arange(6, { dtype: 'float32' }).reshape([2, 3]).t(),
       param: new nn.Parameter(torch.tensor([1, 2])),
@@ -284,21 +403,39 @@ describe('serialization: PyTorch reads what we write', function () {
     expect(got.get('str')).to.equal('ünï');
     expect(got.get('none')).to.equal(null);
     expect(got.get('list')).to.deep.equal({ list: [1, { list: [2, 3] }] });
-    expect(got.get('map')).to.deep.equal({ dict: [[0, 'a'], [1, 'b']] });
+    expect(got.get('map')).to.deep.equal({
+      dict: [
+        [0, 'a'],
+        [1, 'b'],
+      ],
+    });
     expect(got.get('bytes')).to.deep.equal({ bytes: '0102' });
     for (const d of DTYPES) {
       const e = (got.get(d) as { tensor: { dtype: string; shape: number[]; values: unknown[] } }).tensor;
       expect(e.dtype, d).to.equal(d);
       expect(e.shape, d).to.deep.equal([2, 3]);
       const t = sample(d);
-      const flat = [...t.data()].map((v) => (typeof v === 'bigint' ? (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString())
-        : d === 'bool' ? v !== 0 : Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v));
+      const flat = [...t.data()].map((v) =>
+        typeof v === 'bigint'
+          ? v >= -(2n ** 53n) && v <= 2n ** 53n
+            ? Number(v)
+            : v.toString()
+          : d === 'bool'
+            ? v !== 0
+            : Number.isNaN(v)
+              ? 'nan'
+              : v === Infinity
+                ? 'inf'
+                : v,
+      );
       expect(e.values, d).to.deep.equal(flat);
     }
     const view = (got.get('view') as { tensor: { values: number[] } }).tensor;
     expect(view.values).to.deep.equal([0, 3, 1, 4, 2, 5]);
-    expect((got.get('param') as { tensor: { parameter: boolean; requires_grad: boolean } }).tensor)
-      .to.include({ parameter: true, requires_grad: true });
+    expect((got.get('param') as { tensor: { parameter: boolean; requires_grad: boolean } }).tensor).to.include({
+      parameter: true,
+      requires_grad: true,
+    });
     // weights_only (PyTorch's own restricted loader) accepts a state dict we write.
     torch.save(new Net().stateDict(), tmp('wo.pt'));
     expect(python('--dump-weights-only', tmp('wo.pt'))).to.have.property('dict');
@@ -309,7 +446,9 @@ describe('serialization: PyTorch reads what we write', function () {
     net.eval();
     torch.save(net.stateDict(), tmp('model.pt'));
     const out = python('--load-model', tmp('model.pt')) as { tensor: { values: number[]; shape: number[] } };
-    const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'checkpoints', 'expected.json'), 'utf8'));
+    const fx = JSON.parse(
+      fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'checkpoints', 'expected.json'), 'utf8'),
+    );
     const input = torch.tensor(fx.model.input.tensor.values, { dtype: 'float32' }).reshape(fx.model.input.tensor.shape);
     const mine = torch.noGrad(() => net.forward(input));
     const theirs = torch.tensor(out.tensor.values).reshape(out.tensor.shape);
@@ -321,7 +460,13 @@ describe('serialization: PyTorch reads what we write', function () {
     const opt = new torch.optim.Adam(net.parameters(), { lr: 0.01 });
     for (let i = 0; i < 2; i++) {
       opt.zeroGrad();
-      torch.tidy(() => { net.forward(torch.randn(3, 2, 4)).pow(2).mean().backward(); });
+      torch.tidy(() => {
+        net
+          .forward(torch.randn(3, 2, 4))
+          .pow(2)
+          .mean()
+          .backward();
+      });
       opt.step();
     }
     torch.save(opt.stateDict(), tmp('adam.pt'));
@@ -340,7 +485,10 @@ describe('serialization: PyTorch reads what we write', function () {
     const tensors: Record<string, Tensor> = {};
     for (const d of DTYPES) tensors[d] = sample(d);
     torch.saveSafetensors(tensors, tmp('py.safetensors'), { format: 'pt' });
-    const py = python('--dump-safetensors', tmp('py.safetensors')) as { metadata: unknown; tensors: Record<string, { tensor: { dtype: string; shape: number[] } }> };
+    const py = python('--dump-safetensors', tmp('py.safetensors')) as {
+      metadata: unknown;
+      tensors: Record<string, { tensor: { dtype: string; shape: number[] } }>;
+    };
     expect(py.metadata).to.deep.equal({ format: 'pt' });
     for (const d of DTYPES) expect(py.tensors[d].tensor).to.include({ dtype: d });
   });
@@ -348,7 +496,8 @@ describe('serialization: PyTorch reads what we write', function () {
 
 // The format's reference implementation (the `safetensors` Python package; Debian 13 ships it as
 // python3-safetensors, which the libtorch 2.x leg installs; Debian 12 has none).
-const safetensorsLibOk = pythonOk && spawnSync(PYTHON, ['-c', 'import safetensors.torch'], { timeout: 60000 }).status === 0;
+const safetensorsLibOk =
+  pythonOk && spawnSync(PYTHON, ['-c', 'import safetensors.torch'], { timeout: 60000 }).status === 0;
 
 type EncTensor = { tensor: { dtype: string; shape: number[]; values: (number | string | boolean)[] } };
 function expectMatchesEncoded(t: Tensor, e: EncTensor, what: string): void {
@@ -362,7 +511,10 @@ function expectMatchesEncoded(t: Tensor, e: EncTensor, what: string): void {
     else if (t.dtype === 'bool') expect(a !== 0, `${what}[${i}]`).to.equal(v);
     else if (v === 'nan') expect(Number.isNaN(a), `${what}[${i}]`).to.equal(true);
     else if (v === 'inf' || v === '-inf') expect(a, `${what}[${i}]`).to.equal(v === 'inf' ? Infinity : -Infinity);
-    else expect(Math.abs(a - (v as number)), `${what}[${i}]: ${a} vs ${v}`).to.be.at.most(1e-7 * Math.max(1, Math.abs(v as number)));
+    else
+      expect(Math.abs(a - (v as number)), `${what}[${i}]: ${a} vs ${v}`).to.be.at.most(
+        1e-7 * Math.max(1, Math.abs(v as number)),
+      );
   });
 }
 
@@ -370,7 +522,9 @@ describe('serialization: the safetensors reference library', function () {
   this.timeout(180000);
   before(function () {
     if (!safetensorsLibOk) {
-      console.log("      (skipped: /usr/bin/python3 cannot import safetensors; Debian 13's python3-safetensors, in the libtorch 2.x leg, has it)");
+      console.log(
+        "      (skipped: /usr/bin/python3 cannot import safetensors; Debian 13's python3-safetensors, in the libtorch 2.x leg, has it)",
+      );
       this.skip();
     }
   });

@@ -21,7 +21,17 @@ type Saver = { name: string; save: (p: string) => Promise<void> };
 const SAVERS: Saver[] = [
   { name: 'torch.save', save: async (p) => torch.save({ v: 1 }, p) },
   { name: 'torch.saveAsync', save: (p) => torch.saveAsync({ v: 1 }, p) },
-  { name: 'torch.saveSafetensors', save: async (p) => { const t = torch.zeros(2); try { torch.saveSafetensors({ t }, p); } finally { t.dispose(); } } },
+  {
+    name: 'torch.saveSafetensors',
+    save: async (p) => {
+      const t = torch.zeros(2);
+      try {
+        torch.saveSafetensors({ t }, p);
+      } finally {
+        t.dispose();
+      }
+    },
+  },
 ];
 
 /** The error a saver fails with (sync throws are turned into rejections by the async wrappers). */
@@ -34,9 +44,15 @@ describe('serialization: save targets', () => {
   let n = 0;
   const fresh = (name: string) => path.join(dir, `${n++}-${name}`);
   const leftovers = () => fs.readdirSync(dir).filter((f) => /\.tmp-\d+-[0-9a-f]{12}$/.test(f));
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-targets-')); });
-  after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
-  afterEach(() => { expect(leftovers(), 'temp files left behind').to.deep.equal([]); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-napi-targets-'));
+  });
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    expect(leftovers(), 'temp files left behind').to.deep.equal([]);
+  });
 
   for (const s of SAVERS) {
     describe(s.name, () => {
@@ -59,7 +75,8 @@ describe('serialization: save targets', () => {
       });
 
       it('refuses a symlink to a FIFO, naming both', async function () {
-        const fifo = fresh('pipe2.pt'), link = fresh('to-pipe.pt');
+        const fifo = fresh('pipe2.pt'),
+          link = fresh('to-pipe.pt');
         if (spawnSync('mkfifo', [fifo]).status !== 0) this.skip();
         fs.symlinkSync(fifo, link);
         const e = await failure(s, link);
@@ -73,14 +90,18 @@ describe('serialization: save targets', () => {
         const server = net.createServer();
         await new Promise<void>((resolve) => server.listen(sock, resolve));
         try {
-          expect((await failure(s, sock)).message).to.include(`cannot write '${sock}'`).and.include('a socket');
+          expect((await failure(s, sock)).message)
+            .to.include(`cannot write '${sock}'`)
+            .and.include('a socket');
           expect(fs.lstatSync(sock).isSocket()).to.equal(true);
         } finally {
           await new Promise<void>((resolve) => server.close(() => resolve()));
         }
         const d = fresh('d.pt');
         fs.mkdirSync(d);
-        expect((await failure(s, d)).message).to.include(`cannot write '${d}'`).and.include('a directory');
+        expect((await failure(s, d)).message)
+          .to.include(`cannot write '${d}'`)
+          .and.include('a directory');
         expect(fs.statSync(d).isDirectory()).to.equal(true);
       });
 
@@ -88,19 +109,25 @@ describe('serialization: save targets', () => {
         const dev = fs.statSync('/dev/null');
         const fake = fresh('dev.pt');
         fs.writeFileSync(fake, 'keep');
-        const lstat = fsMod.lstatSync, stat = fsMod.statSync;
-        const plstat = fsMod.promises.lstat, pstat = fsMod.promises.stat;
+        const lstat = fsMod.lstatSync,
+          stat = fsMod.statSync;
+        const plstat = fsMod.promises.lstat,
+          pstat = fsMod.promises.stat;
         const is = (p: unknown) => p === fake;
         (fsMod as any).lstatSync = (p: fs.PathLike, ...a: any[]) => (is(p) ? dev : (lstat as any)(p, ...a));
         (fsMod as any).statSync = (p: fs.PathLike, ...a: any[]) => (is(p) ? dev : (stat as any)(p, ...a));
-        (fsMod.promises as any).lstat = (p: fs.PathLike, ...a: any[]) => (is(p) ? Promise.resolve(dev) : (plstat as any)(p, ...a));
-        (fsMod.promises as any).stat = (p: fs.PathLike, ...a: any[]) => (is(p) ? Promise.resolve(dev) : (pstat as any)(p, ...a));
+        (fsMod.promises as any).lstat = (p: fs.PathLike, ...a: any[]) =>
+          is(p) ? Promise.resolve(dev) : (plstat as any)(p, ...a);
+        (fsMod.promises as any).stat = (p: fs.PathLike, ...a: any[]) =>
+          is(p) ? Promise.resolve(dev) : (pstat as any)(p, ...a);
         let e: Error;
         try {
           e = await failure(s, fake);
         } finally {
-          (fsMod as any).lstatSync = lstat; (fsMod as any).statSync = stat;
-          (fsMod.promises as any).lstat = plstat; (fsMod.promises as any).stat = pstat;
+          (fsMod as any).lstatSync = lstat;
+          (fsMod as any).statSync = stat;
+          (fsMod.promises as any).lstat = plstat;
+          (fsMod.promises as any).stat = pstat;
         }
         expect(e.message).to.include(`cannot write '${fake}'`).and.include('a character device');
         expect(fs.readFileSync(fake, 'utf8')).to.equal('keep');
@@ -111,13 +138,16 @@ describe('serialization: save targets', () => {
         fs.writeFileSync(f, 'old');
         fs.chmodSync(f, 0o444);
         const e = await failure(s, f);
-        expect(e.message).to.include(`${s.name}: cannot write '${f}'`).and.match(/read-only|EACCES/);
+        expect(e.message)
+          .to.include(`${s.name}: cannot write '${f}'`)
+          .and.match(/read-only|EACCES/);
         expect(fs.readFileSync(f, 'utf8')).to.equal('old');
         expect(fs.statSync(f).mode & 0o777).to.equal(0o444);
       });
 
       it('writes through a symlink to a regular file, keeping the link; a missing path is created', async () => {
-        const f = fresh('real.pt'), link = fresh('link.pt');
+        const f = fresh('real.pt'),
+          link = fresh('link.pt');
         fs.writeFileSync(f, 'old');
         fs.symlinkSync(f, link);
         await s.save(link);
@@ -131,10 +161,15 @@ describe('serialization: save targets', () => {
   }
 
   it('checkWritable: root is refused a file without any write bit; others are left to access(W_OK)', () => {
-    expectError(() => checkWritable('torch.save', 'x.pt', { mode: 0o100444 }, 0), Error, "torch.save: cannot write 'x.pt'", 'read-only (mode 0444)');
+    expectError(
+      () => checkWritable('torch.save', 'x.pt', { mode: 0o100444 }, 0),
+      Error,
+      "torch.save: cannot write 'x.pt'",
+      'read-only (mode 0444)',
+    );
     expectError(() => checkWritable('torch.save', 'x.pt', { mode: 0o100400 }, 0), Error, 'read-only');
     checkWritable('torch.save', 'x.pt', { mode: 0o100644 }, 0);
-    checkWritable('torch.save', 'x.pt', { mode: 0o100464 }, 0);  // group-writable: root may write
+    checkWritable('torch.save', 'x.pt', { mode: 0o100464 }, 0); // group-writable: root may write
     checkWritable('torch.save', 'x.pt', { mode: 0o100444 }, 1000);
   });
 });

@@ -24,17 +24,43 @@ describe('autograd', () => {
       ['bcast_add', ['col', 'row'], (p, q) => p.add(q).pow(2).sum()],
       ['unary_chain', ['pos', 'a'], (p, x) => p.sqrt().log().add(x.abs().exp().neg()).sum()],
       ['max_min', ['d'], (x) => x.max().add(x.min().mul(2)).add(x.max(1)[0].sum()).add(x.min(0, true)[0].sum().mul(3))],
-      ['var_std', ['a'], (x) => x.var().add(x.std(1).sum()).add(x.var(0, { unbiased: false }).sum())],
+      [
+        'var_std',
+        ['a'],
+        (x) =>
+          x
+            .var()
+            .add(x.std(1).sum())
+            .add(x.var(0, { unbiased: false }).sum()),
+      ],
       ['masked_fill', ['a', 'b'], (x, y) => x.maskedFill(mask, 0).mul(y).sum()],
       ['where', ['a', 'b'], (x, y) => torch.where(mask, x.mul(2), y.mul(3)).sum()],
       ['clamp', ['a'], (x) => x.clamp(-1, 1).mul(x).sum()],
       ['clamp_tensor', ['a', 'b'], (x, y) => x.clamp(y).sum()],
       ['maximum', ['a', 'b'], (x, y) => torch.maximum(x, y).mul(x).sum()],
       ['mean_sum_keepdim', ['x3'], (x) => x.sum(1, true).mul(x).mean([0, 2]).sum()],
-      ['shape_ops', ['x3'], (x) => x.permute(2, 0, 1).reshape(4, 6).index('1:3').t()
-        .mul(torch.arange(12, { dtype: 'float32' }).reshape(6, 2)).sum()],
-      ['cat_stack', ['a', 'b'], (x, y) => torch.cat([x, y.mul(2)], 1).sum(0)
-        .mul(torch.stack([x, y]).sum([0, 1]).repeat(2)).sum()],
+      [
+        'shape_ops',
+        ['x3'],
+        (x) =>
+          x
+            .permute(2, 0, 1)
+            .reshape(4, 6)
+            .index('1:3')
+            .t()
+            .mul(torch.arange(12, { dtype: 'float32' }).reshape(6, 2))
+            .sum(),
+      ],
+      [
+        'cat_stack',
+        ['a', 'b'],
+        (x, y) =>
+          torch
+            .cat([x, y.mul(2)], 1)
+            .sum(0)
+            .mul(torch.stack([x, y]).sum([0, 1]).repeat(2))
+            .sum(),
+      ],
       ['nonscalar', ['a', 'b'], (x, y) => x.mul(2).add(y.mul(x)), g34],
     ];
     for (const [name, names, fn, gradient] of cases) {
@@ -55,26 +81,56 @@ describe('autograd', () => {
     }
   });
 
-  describe('grad_fn names are PyTorch\'s', () => {
+  describe("grad_fn names are PyTorch's", () => {
     const x = input('a', { requiresGrad: true });
     const y = input('b', { requiresGrad: true });
     const exprs: Record<string, () => torch.Tensor> = {
-      add: () => x.add(y), add_scalar: () => x.add(1), sub: () => x.sub(y), sub_scalar: () => x.sub(1),
-      mul: () => x.mul(y), mul_scalar: () => x.mul(2), div: () => x.div(y), div_scalar: () => x.div(2), pow_scalar: () => x.pow(2), pow_tensor: () => x.pow(y),
-      neg: () => x.neg(), exp: () => x.exp(), tanh: () => x.tanh(), sigmoid: () => x.sigmoid(),
-      relu: () => x.relu(), softmax: () => x.softmax(1), log_softmax: () => x.logSoftmax(1),
-      matmul: () => x.matmul(y.t()), t: () => x.t(), sum: () => x.sum(), sum_dim: () => x.sum(1),
-      mean: () => x.mean(), max: () => x.max(), max_dim: () => x.max(1)[0], reshape: () => x.reshape(12),
-      view: () => x.view(4, 3), unsqueeze: () => x.unsqueeze(0), permute: () => x.permute(1, 0),
-      select: () => x.select(0, 1), clamp: () => x.clamp(-1, 1), masked_fill: () => x.maskedFill(mask, 0),
-      where: () => torch.where(mask, x, y), var: () => x.var(), std: () => x.std(), gelu: () => x.gelu(),
-      cat: () => torch.cat([x, y]), stack: () => torch.stack([x, y]),
-      index_select: () => x.indexSelect(0, torch.tensor([0n])), expand: () => x.index(':1').expand(3, 4),
+      add: () => x.add(y),
+      add_scalar: () => x.add(1),
+      sub: () => x.sub(y),
+      sub_scalar: () => x.sub(1),
+      mul: () => x.mul(y),
+      mul_scalar: () => x.mul(2),
+      div: () => x.div(y),
+      div_scalar: () => x.div(2),
+      pow_scalar: () => x.pow(2),
+      pow_tensor: () => x.pow(y),
+      neg: () => x.neg(),
+      exp: () => x.exp(),
+      tanh: () => x.tanh(),
+      sigmoid: () => x.sigmoid(),
+      relu: () => x.relu(),
+      softmax: () => x.softmax(1),
+      log_softmax: () => x.logSoftmax(1),
+      matmul: () => x.matmul(y.t()),
+      t: () => x.t(),
+      sum: () => x.sum(),
+      sum_dim: () => x.sum(1),
+      mean: () => x.mean(),
+      max: () => x.max(),
+      max_dim: () => x.max(1)[0],
+      reshape: () => x.reshape(12),
+      view: () => x.view(4, 3),
+      unsqueeze: () => x.unsqueeze(0),
+      permute: () => x.permute(1, 0),
+      select: () => x.select(0, 1),
+      clamp: () => x.clamp(-1, 1),
+      masked_fill: () => x.maskedFill(mask, 0),
+      where: () => torch.where(mask, x, y),
+      var: () => x.var(),
+      std: () => x.std(),
+      gelu: () => x.gelu(),
+      cat: () => torch.cat([x, y]),
+      stack: () => torch.stack([x, y]),
+      index_select: () => x.indexSelect(0, torch.tensor([0n])),
+      expand: () => x.index(':1').expand(3, 4),
       slice: () => x.index('1:'),
     };
     // (scalar operands give the names PyTorch's wrapped numbers give: x.add(1) is AddBackward0)
     const names = fixture().gradfn;
-    it('the fixture has all 40 grad_fn names', () => { expect(Object.keys(names)).to.have.length(40); });
+    it('the fixture has all 40 grad_fn names', () => {
+      expect(Object.keys(names)).to.have.length(40);
+    });
     // The names are libtorch's own; PyTorch 2.x renamed a few (reshape of a contiguous tensor is
     // a plain view there). Our fixtures come from 1.13.
     const renamedIn2x: Record<string, string> = { reshape: 'ViewBackward0' };
@@ -141,17 +197,31 @@ describe('autograd', () => {
       const x = torch.tensor([1, 2, 3], { requiresGrad: true });
       const h = x.mul(2);
       h.retainGrad();
-      const k = x.mul(3);  // not retained
+      const k = x.mul(3); // not retained
       h.mul(k).sum().backward();
       expectExact(h.grad!, [3, 6, 9]);
       expectExact(x.grad!, [12, 24, 36]);
     });
 
     it('backward(gradient) for a non-scalar output', () => {
-      const x = torch.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      const x = torch.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { requiresGrad: true },
+      );
       const y = x.mul(x);
-      y.backward(torch.tensor([[1, 0], [0.5, 2]]));
-      expectExact(x.grad!, [[2, 0], [3, 16]]);
+      y.backward(
+        torch.tensor([
+          [1, 0],
+          [0.5, 2],
+        ]),
+      );
+      expectExact(x.grad!, [
+        [2, 0],
+        [3, 16],
+      ]);
     });
 
     it('backward(gradient) on a scalar scales the gradient', () => {
@@ -197,14 +267,48 @@ describe('autograd', () => {
       expectExact(x.grad!, [11, 21]);
     });
 
-    it('setting a grad of another shape or dtype, or the tensor itself, throws PyTorch\'s messages; the grad is unchanged', () => {
+    it("setting a grad of another shape or dtype, or the tensor itself, throws PyTorch's messages; the grad is unchanged", () => {
       const x = torch.tensor([1, 2], { requiresGrad: true });
       x.grad = torch.tensor([10, 20]);
-      expectError(() => { x.grad = torch.zeros(3); }, RangeError, /Tensor\.grad: assigned grad has data of a different size/, /\[3\]/, /\[2\]/);
-      expectError(() => { x.grad = torch.zeros(2, 1); }, RangeError, /different size/);
-      expectError(() => { x.grad = torch.zeros(2, { dtype: 'float64' }); }, TypeError, /assigned grad has data of a different type/, /float64/);
-      expectError(() => { x.grad = torch.tensor([1n, 2n]); }, TypeError, /different type/, /int64/);
-      expectError(() => { x.grad = x; }, TypeError, /can't assign Variable as its own grad/);
+      expectError(
+        () => {
+          x.grad = torch.zeros(3);
+        },
+        RangeError,
+        /Tensor\.grad: assigned grad has data of a different size/,
+        /\[3\]/,
+        /\[2\]/,
+      );
+      expectError(
+        () => {
+          x.grad = torch.zeros(2, 1);
+        },
+        RangeError,
+        /different size/,
+      );
+      expectError(
+        () => {
+          x.grad = torch.zeros(2, { dtype: 'float64' });
+        },
+        TypeError,
+        /assigned grad has data of a different type/,
+        /float64/,
+      );
+      expectError(
+        () => {
+          x.grad = torch.tensor([1n, 2n]);
+        },
+        TypeError,
+        /different type/,
+        /int64/,
+      );
+      expectError(
+        () => {
+          x.grad = x;
+        },
+        TypeError,
+        /can't assign Variable as its own grad/,
+      );
       expectExact(x.grad!, [10, 20]);
       x.sum().backward();
       expectExact(x.grad!, [11, 21]);
@@ -224,17 +328,17 @@ describe('autograd', () => {
     it('createGraph gives a differentiable gradient (double backward)', () => {
       const x = torch.tensor([2, 3], { requiresGrad: true });
       x.pow(3).sum().backward(null, { createGraph: true });
-      const g = x.grad!;  // 3x^2
+      const g = x.grad!; // 3x^2
       expectExact(g, [12, 27]);
       expect(g.requiresGrad).to.equal(true);
       x.grad = null;
       g.sum().backward();
-      expectExact(x.grad!, [12, 18]);  // 6x
+      expectExact(x.grad!, [12, 18]); // 6x
     });
   });
 
   describe('grad mode', () => {
-    it('noGrad returns fn\'s value and results do not require grad', () => {
+    it("noGrad returns fn's value and results do not require grad", () => {
       const x = torch.tensor([1, 2], { requiresGrad: true });
       expect(torch.isGradEnabled()).to.equal(true);
       const r = torch.noGrad(() => {
@@ -266,10 +370,18 @@ describe('autograd', () => {
     });
 
     it('grad mode is restored when fn throws', () => {
-      expect(() => torch.noGrad(() => { throw new Error('boom'); })).to.throw('boom');
+      expect(() =>
+        torch.noGrad(() => {
+          throw new Error('boom');
+        }),
+      ).to.throw('boom');
       expect(torch.isGradEnabled()).to.equal(true);
       torch.noGrad(() => {
-        expect(() => torch.enableGrad(() => { throw new Error('boom'); })).to.throw('boom');
+        expect(() =>
+          torch.enableGrad(() => {
+            throw new Error('boom');
+          }),
+        ).to.throw('boom');
         expect(torch.isGradEnabled()).to.equal(false);
       });
       expect(torch.isGradEnabled()).to.equal(true);
@@ -289,7 +401,9 @@ describe('autograd', () => {
     it('in-place updates of a leaf under noGrad (an optimizer step)', () => {
       const w = torch.tensor([1, 2], { requiresGrad: true });
       w.mul(w).sum().backward();
-      torch.noGrad(() => { w.sub_(w.grad!, 0.5); });
+      torch.noGrad(() => {
+        w.sub_(w.grad!, 0.5);
+      });
       expectExact(w, [0, 0]);
       expect(w.isLeaf).to.equal(true);
       expect(w.requiresGrad).to.equal(true);

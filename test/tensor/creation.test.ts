@@ -6,39 +6,67 @@ import { expectClose, expectError, expectExact, input, output } from '../helpers
 describe('creation', () => {
   describe('torch.tensor from nested arrays', () => {
     it('numbers give float32', () => {
-      const t = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+      const t = torch.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
       expect(t.dtype).to.equal('float32');
       expect(t.shape).to.deep.equal([2, 3]);
-      expect(t.toArray()).to.deep.equal([[1, 2, 3], [4, 5, 6]]);
+      expect(t.toArray()).to.deep.equal([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
       expect(t.data()).to.be.instanceOf(Float32Array);
     });
 
     it('non-integral numbers are rounded to float32', () => {
       const t = torch.tensor([0.1, -1 / 3, 1e-40]);
-      expect(Array.from(t.data() as Float32Array)).to.deep.equal([Math.fround(0.1), Math.fround(-1 / 3), Math.fround(1e-40)]);
+      expect(Array.from(t.data() as Float32Array)).to.deep.equal([
+        Math.fround(0.1),
+        Math.fround(-1 / 3),
+        Math.fround(1e-40),
+      ]);
     });
 
     it('booleans give bool', () => {
-      const t = torch.tensor([[true, false], [false, true]]);
+      const t = torch.tensor([
+        [true, false],
+        [false, true],
+      ]);
       expect(t.dtype).to.equal('bool');
-      expect(t.toArray()).to.deep.equal([[true, false], [false, true]]);
+      expect(t.toArray()).to.deep.equal([
+        [true, false],
+        [false, true],
+      ]);
       expect(t.data()).to.be.instanceOf(Uint8Array);
       expect(Array.from(t.data() as Uint8Array)).to.deep.equal([1, 0, 0, 1]);
     });
 
     it('bigints give int64', () => {
-      const t = torch.tensor([[1n, -2n], [3n, 9007199254740993n]]);
+      const t = torch.tensor([
+        [1n, -2n],
+        [3n, 9007199254740993n],
+      ]);
       expect(t.dtype).to.equal('int64');
       const d = t.data();
       expect(d).to.be.instanceOf(BigInt64Array);
       expect(Array.from(d as BigInt64Array)).to.deep.equal([1n, -2n, 3n, 9007199254740993n]);
-      expect(t.toArray()).to.deep.equal([[1, -2], [3, 9007199254740992]]);
+      expect(t.toArray()).to.deep.equal([
+        [1, -2],
+        [3, 9007199254740992],
+      ]);
     });
 
     it('3-D nesting and empty arrays', () => {
-      const t = torch.tensor([[[1], [2]], [[3], [4]]]);
+      const t = torch.tensor([
+        [[1], [2]],
+        [[3], [4]],
+      ]);
       expect(t.shape).to.deep.equal([2, 2, 1]);
-      expect(t.toArray()).to.deep.equal([[[1], [2]], [[3], [4]]]);
+      expect(t.toArray()).to.deep.equal([
+        [[1], [2]],
+        [[3], [4]],
+      ]);
       const e = torch.tensor([]);
       expect(e.shape).to.deep.equal([0]);
       expect(e.dtype).to.equal('float32');
@@ -60,11 +88,11 @@ describe('creation', () => {
 
     it('dtype option converts the values', () => {
       expectExact(torch.tensor([1, 2, 3], { dtype: 'int64' }), [1, 2, 3], 'int64');
-      expectExact(torch.tensor([1.7, -1.7, 0.5], { dtype: 'int32' }), [1, -1, 0], 'int32');  // truncation, as PyTorch
+      expectExact(torch.tensor([1.7, -1.7, 0.5], { dtype: 'int32' }), [1, -1, 0], 'int32'); // truncation, as PyTorch
       expectExact(torch.tensor([0, 2, 0], { dtype: 'bool' }), [false, true, false], 'bool');
       expectExact(torch.tensor([true, false], { dtype: 'float32' }), [1, 0], 'float32');
       expectExact(torch.tensor([5n, 6n], { dtype: 'float64' }), [5, 6], 'float64');
-      expectExact(torch.tensor([-1], { dtype: 'uint8' }), [255], 'uint8');  // wraps, as PyTorch
+      expectExact(torch.tensor([-1], { dtype: 'uint8' }), [255], 'uint8'); // wraps, as PyTorch
       expect(torch.tensor([1, 2], { dtype: torch.float64 }).dtype).to.equal('float64');
       expect(torch.tensor([1, 2], { dtype: 'torch.float16' as torch.DType }).dtype).to.equal('float16');
     });
@@ -96,8 +124,16 @@ describe('creation', () => {
     it('bigints outside int64 are refused', () => {
       expectError(() => torch.tensor([2n ** 63n]), RangeError, 'torch.tensor');
       expectError(() => torch.tensor([-(2n ** 63n) - 1n]), RangeError, 'torch.tensor');
-      expectError(() => torch.tensor([[1n], [2n ** 64n]], { dtype: 'float32' }), RangeError, 'torch.tensor', 'data[1][0]');
-      expectExact(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)]).eq(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)])), [true, true]);
+      expectError(
+        () => torch.tensor([[1n], [2n ** 64n]], { dtype: 'float32' }),
+        RangeError,
+        'torch.tensor',
+        'data[1][0]',
+      );
+      expectExact(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)]).eq(torch.tensor([2n ** 63n - 1n, -(2n ** 63n)])), [
+        true,
+        true,
+      ]);
       expect(torch.tensor([2n ** 63n - 1n]).data()[0]).to.equal(2n ** 63n - 1n);
     });
 
@@ -111,20 +147,51 @@ describe('creation', () => {
 
     it('integer dtypes take what PyTorch 1.13 takes from Python numbers', () => {
       const refused: [number[], torch.DType][] = [
-        [[-129], 'int8'], [[127.9], 'int8'], [[-128.9], 'int8'], [[32768], 'int16'], [[Infinity], 'int32'],
-        [[-Infinity], 'int64'], [[NaN], 'uint8'], [[256], 'uint8'], [[255.5], 'uint8'], [[-0.5], 'uint8'],
-        [[-256], 'uint8'], [[2 ** 63], 'int64'], [[2 ** 31], 'int32'],
+        [[-129], 'int8'],
+        [[127.9], 'int8'],
+        [[-128.9], 'int8'],
+        [[32768], 'int16'],
+        [[Infinity], 'int32'],
+        [[-Infinity], 'int64'],
+        [[NaN], 'uint8'],
+        [[256], 'uint8'],
+        [[255.5], 'uint8'],
+        [[-0.5], 'uint8'],
+        [[-256], 'uint8'],
+        [[2 ** 63], 'int64'],
+        [[2 ** 31], 'int32'],
       ];
       for (const [data, dtype] of refused)
-        expectError(() => torch.tensor(data, { dtype }), RangeError, 'torch.tensor', `value ${data[0]} at data[0]`, dtype, 'overflow');
-      expectError(() => torch.tensor([[1, 2], [3, 300]], { dtype: 'int8' }), RangeError, 'value 300 at data[1][1]');
+        expectError(
+          () => torch.tensor(data, { dtype }),
+          RangeError,
+          'torch.tensor',
+          `value ${data[0]} at data[0]`,
+          dtype,
+          'overflow',
+        );
+      expectError(
+        () =>
+          torch.tensor(
+            [
+              [1, 2],
+              [3, 300],
+            ],
+            { dtype: 'int8' },
+          ),
+        RangeError,
+        'value 300 at data[1][1]',
+      );
       expectError(() => torch.tensor([300n], { dtype: 'int8' }), RangeError, 'torch.tensor', '300n', 'int8');
       expectError(() => torch.tensor([-256n], { dtype: 'uint8' }), RangeError, 'torch.tensor', 'uint8');
       // fractions truncate toward zero; uint8 wraps -255..-1 as PyTorch does
       expectExact(torch.tensor([127, -128, 2.9, -2.9], { dtype: 'int8' }), [127, -128, 2, -2], 'int8');
       expectExact(torch.tensor([-1, -128, -129, -255, 254.9], { dtype: 'uint8' }), [255, 128, 127, 1, 254], 'uint8');
       expectExact(torch.tensor([-1n, 255n], { dtype: 'uint8' }), [255, 255], 'uint8');
-      expectExact(torch.tensor([-(2 ** 63), 2 ** 53], { dtype: 'int64' }).eq(torch.tensor([-(2n ** 63n), 2n ** 53n])), [true, true]);
+      expectExact(torch.tensor([-(2 ** 63), 2 ** 53], { dtype: 'int64' }).eq(torch.tensor([-(2n ** 63n), 2n ** 53n])), [
+        true,
+        true,
+      ]);
       expectExact(torch.tensor([2147483647, -2147483648], { dtype: 'int32' }), [2147483647, -2147483648], 'int32');
       // float and bool dtypes take anything
       expectClose(torch.tensor([1e6], { dtype: 'float16' }), [Infinity]);
@@ -207,8 +274,11 @@ describe('creation', () => {
 
   describe('shape factories', () => {
     const factories: [string, (...a: never[]) => torch.Tensor][] = [
-      ['zeros', torch.zeros as never], ['ones', torch.ones as never], ['empty', torch.empty as never],
-      ['rand', torch.rand as never], ['randn', torch.randn as never],
+      ['zeros', torch.zeros as never],
+      ['ones', torch.ones as never],
+      ['empty', torch.empty as never],
+      ['rand', torch.rand as never],
+      ['randn', torch.randn as never],
     ];
     for (const [name, f] of factories) {
       const fn = f as unknown as (...a: unknown[]) => torch.Tensor;
@@ -233,7 +303,14 @@ describe('creation', () => {
     }
 
     it('zeros / ones values and dtypes', () => {
-      expectExact(torch.zeros(2, 2), [[0, 0], [0, 0]], 'float32');
+      expectExact(
+        torch.zeros(2, 2),
+        [
+          [0, 0],
+          [0, 0],
+        ],
+        'float32',
+      );
       expectExact(torch.ones([3], { dtype: 'int64' }), [1, 1, 1], 'int64');
       expectExact(torch.ones([2], { dtype: 'bool' }), [true, true], 'bool');
       expectExact(torch.zeros([2], { dtype: 'uint8' }), [0, 0], 'uint8');
@@ -249,7 +326,14 @@ describe('creation', () => {
     });
 
     it('full: shape, value, dtype from the value', () => {
-      expectExact(torch.full([2, 2], 7), [[7, 7], [7, 7]], 'float32');
+      expectExact(
+        torch.full([2, 2], 7),
+        [
+          [7, 7],
+          [7, 7],
+        ],
+        'float32',
+      );
       expectClose(torch.full([3], 0.25), [0.25, 0.25, 0.25]);
       expectExact(torch.full([2], true), [true, true], 'bool');
       expectExact(torch.full([2], 3, { dtype: 'int32' }), [3, 3], 'int32');
@@ -268,7 +352,7 @@ describe('creation', () => {
       expect(Math.max(...va)).to.equal(4);
       const b = torch.randint(-3, 3, [20, 50]);
       expect(b.shape).to.deep.equal([20, 50]);
-      const vb = (b.flatten().toArray() as number[]);
+      const vb = b.flatten().toArray() as number[];
       expect(Math.min(...vb)).to.equal(-3);
       expect(Math.max(...vb)).to.equal(2);
       const c = torch.randint(0, 10, [4], { dtype: 'int32' });
@@ -304,20 +388,65 @@ describe('creation', () => {
     });
 
     it('eye: n, (n, m), options', () => {
-      expectExact(torch.eye(3), [[1, 0, 0], [0, 1, 0], [0, 0, 1]], 'float32');
-      expectExact(torch.eye(2, 3), [[1, 0, 0], [0, 1, 0]]);
-      expectExact(torch.eye(2, { dtype: 'int64' }), [[1, 0], [0, 1]], 'int64');
+      expectExact(
+        torch.eye(3),
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+        'float32',
+      );
+      expectExact(torch.eye(2, 3), [
+        [1, 0, 0],
+        [0, 1, 0],
+      ]);
+      expectExact(
+        torch.eye(2, { dtype: 'int64' }),
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        'int64',
+      );
       expectExact(torch.eye(3, 1, { dtype: 'bool' }), [[true], [false], [false]], 'bool');
       expect(torch.eye(2, { requiresGrad: true }).requiresGrad).to.equal(true);
     });
   });
 
   describe('*Like factories', () => {
-    const base = torch.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+    const base = torch.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'float64' },
+    );
     it('zerosLike / onesLike keep shape, dtype and device', () => {
-      expectExact(torch.zerosLike(base), [[0, 0, 0], [0, 0, 0]], 'float64');
-      expectExact(torch.onesLike(base), [[1, 1, 1], [1, 1, 1]], 'float64');
-      expectExact(torch.onesLike(base, { dtype: 'int32' }), [[1, 1, 1], [1, 1, 1]], 'int32');
+      expectExact(
+        torch.zerosLike(base),
+        [
+          [0, 0, 0],
+          [0, 0, 0],
+        ],
+        'float64',
+      );
+      expectExact(
+        torch.onesLike(base),
+        [
+          [1, 1, 1],
+          [1, 1, 1],
+        ],
+        'float64',
+      );
+      expectExact(
+        torch.onesLike(base, { dtype: 'int32' }),
+        [
+          [1, 1, 1],
+          [1, 1, 1],
+        ],
+        'int32',
+      );
       expect(torch.zerosLike(base).device).to.equal(base.device);
     });
     it('do not inherit requiresGrad unless asked', () => {
@@ -326,7 +455,10 @@ describe('creation', () => {
       expect(torch.onesLike(g, { requiresGrad: true }).requiresGrad).to.equal(true);
     });
     it('fullLike', () => {
-      expectClose(torch.fullLike(base, 2.5), [[2.5, 2.5, 2.5], [2.5, 2.5, 2.5]]);
+      expectClose(torch.fullLike(base, 2.5), [
+        [2.5, 2.5, 2.5],
+        [2.5, 2.5, 2.5],
+      ]);
       expect(torch.fullLike(base, 2.5).dtype).to.equal('float64');
       expectExact(torch.fullLike(torch.zeros([2], { dtype: 'int64' }), 9), [9, 9], 'int64');
     });
@@ -350,11 +482,34 @@ describe('creation', () => {
       expectClose(torch.tril(a, -1), output('create.tril_m1'));
     });
     it('by hand', () => {
-      const m = torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
-      expectExact(m.triu(), [[1, 2, 3], [0, 5, 6], [0, 0, 9]]);
-      expectExact(m.tril(), [[1, 0, 0], [4, 5, 0], [7, 8, 9]]);
-      expectExact(m.tril(1), [[1, 2, 0], [4, 5, 6], [7, 8, 9]]);
-      expectExact(torch.ones([2, 2], { dtype: 'bool' }).triu(), [[true, true], [false, true]], 'bool');
+      const m = torch.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ]);
+      expectExact(m.triu(), [
+        [1, 2, 3],
+        [0, 5, 6],
+        [0, 0, 9],
+      ]);
+      expectExact(m.tril(), [
+        [1, 0, 0],
+        [4, 5, 0],
+        [7, 8, 9],
+      ]);
+      expectExact(m.tril(1), [
+        [1, 2, 0],
+        [4, 5, 6],
+        [7, 8, 9],
+      ]);
+      expectExact(
+        torch.ones([2, 2], { dtype: 'bool' }).triu(),
+        [
+          [true, true],
+          [false, true],
+        ],
+        'bool',
+      );
     });
   });
 
@@ -380,13 +535,23 @@ describe('creation', () => {
     });
 
     const all: [torch.DType, string][] = [
-      ['float32', 'Float32Array'], ['float64', 'Float64Array'], ['float16', 'Float32Array'],
-      ['bfloat16', 'Float32Array'], ['int64', 'BigInt64Array'], ['int32', 'Int32Array'], ['int16', 'Int16Array'],
-      ['int8', 'Int8Array'], ['uint8', 'Uint8Array'], ['bool', 'Uint8Array'],
+      ['float32', 'Float32Array'],
+      ['float64', 'Float64Array'],
+      ['float16', 'Float32Array'],
+      ['bfloat16', 'Float32Array'],
+      ['int64', 'BigInt64Array'],
+      ['int32', 'Int32Array'],
+      ['int16', 'Int16Array'],
+      ['int8', 'Int8Array'],
+      ['uint8', 'Uint8Array'],
+      ['bool', 'Uint8Array'],
     ];
     for (const [dtype, arrayName] of all) {
       it(`${dtype} round trip through .to(), data() and toArray()`, () => {
-        const src = torch.tensor([[0, 1, 2], [3, 4, 5]]);
+        const src = torch.tensor([
+          [0, 1, 2],
+          [3, 4, 5],
+        ]);
         const t = src.to(dtype);
         expect(t.dtype).to.equal(dtype);
         expect(t.shape).to.deep.equal([2, 3]);
@@ -395,18 +560,37 @@ describe('creation', () => {
         expect(d.length).to.equal(6);
         if (dtype === 'bool') {
           expect(Array.from(d as Uint8Array)).to.deep.equal([0, 1, 1, 1, 1, 1]);
-          expect(t.toArray()).to.deep.equal([[false, true, true], [true, true, true]]);
+          expect(t.toArray()).to.deep.equal([
+            [false, true, true],
+            [true, true, true],
+          ]);
         } else if (dtype === 'int64') {
           expect(Array.from(d as BigInt64Array)).to.deep.equal([0n, 1n, 2n, 3n, 4n, 5n]);
-          expect(t.toArray()).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
+          expect(t.toArray()).to.deep.equal([
+            [0, 1, 2],
+            [3, 4, 5],
+          ]);
         } else {
           expect(Array.from(d as Float32Array)).to.deep.equal([0, 1, 2, 3, 4, 5]);
-          expect(t.toArray()).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
+          expect(t.toArray()).to.deep.equal([
+            [0, 1, 2],
+            [3, 4, 5],
+          ]);
         }
         // and back
         const back = t.to('float32');
         expect(back.dtype).to.equal('float32');
-        expect(back.toArray()).to.deep.equal(dtype === 'bool' ? [[0, 1, 1], [1, 1, 1]] : [[0, 1, 2], [3, 4, 5]]);
+        expect(back.toArray()).to.deep.equal(
+          dtype === 'bool'
+            ? [
+                [0, 1, 1],
+                [1, 1, 1],
+              ]
+            : [
+                [0, 1, 2],
+                [3, 4, 5],
+              ],
+        );
         // item() of one element
         const one = t.index(1, 2);
         expect(one.item()).to.equal(dtype === 'bool' ? true : 5);
@@ -500,12 +684,15 @@ describe('creation', () => {
 
     it('negative seeds wrap to uint64 as PyTorch (manual_seed(-1) == manual_seed(2**64 - 1))', () => {
       torch.manualSeed(-1);
-      expectClose(torch.rand([2], { dtype: 'float32' }), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
+      expectClose(torch.rand([2], { dtype: 'float32' }), [0.9937993884086609, 0.5713063478469849], {
+        rtol: 0,
+        atol: 0,
+      });
       torch.manualSeed(2n ** 64n - 1n);
       expectClose(torch.rand(2), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
       torch.manualSeed(-1n);
       expectClose(torch.rand(2), [0.9937993884086609, 0.5713063478469849], { rtol: 0, atol: 0 });
-      torch.manualSeed(-(2n ** 63n));  // values from PyTorch 1.13: torch.manual_seed(-2**63); torch.rand(2)
+      torch.manualSeed(-(2n ** 63n)); // values from PyTorch 1.13: torch.manual_seed(-2**63); torch.rand(2)
       expectClose(torch.rand(2), [0.49625658988952637, 0.7682217955589294], { rtol: 0, atol: 0 });
     });
   });

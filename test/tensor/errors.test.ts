@@ -10,13 +10,18 @@ type Case = [label: string, fn: () => unknown, ...patterns: (RegExp | string)[]]
 /** One `it` per case: each must throw `cls` with a message matching the patterns (and no backtrace). */
 function cases(cls: new (...a: never[]) => Error, list: Case[]): void {
   for (const [label, fn, ...patterns] of list) {
-    it(label, () => { expectError(fn, cls, ...patterns); });
+    it(label, () => {
+      expectError(fn, cls, ...patterns);
+    });
   }
 }
 
 /** Values of the wrong type, as a careless caller might pass them. */
 const WRONG: [string, unknown][] = [
-  ['a string', 'x'], ['an object', {}], ['undefined', undefined], ['null', null],
+  ['a string', 'x'],
+  ['an object', {}],
+  ['undefined', undefined],
+  ['null', null],
 ];
 
 describe('errors', () => {
@@ -72,7 +77,13 @@ describe('errors', () => {
 
     cases(TypeError, [
       ['Tensor.backward(gradient: a string)', () => a.backward(any('x')), 'Tensor.backward', 'gradient'],
-      ['Tensor.grad = a string', () => { a.grad = any('x'); }, 'Tensor.grad'],
+      [
+        'Tensor.grad = a string',
+        () => {
+          a.grad = any('x');
+        },
+        'Tensor.grad',
+      ],
       ['Tensor.matmul(a number)', () => a.matmul(any(3)), 'Tensor.matmul', 'other', 'the number 3'],
       ['Tensor.maximum(a number)', () => a.maximum(any(2)), 'Tensor.maximum', 'other'],
       ['Tensor.index(an object)', () => a.index(any({})), 'Tensor.index', 'index'],
@@ -120,13 +131,24 @@ describe('errors', () => {
       ['Tensor.clamp_(min: a string)', () => a.clone().clamp_(any('x')), 'Tensor.clamp_', 'min'],
       ['Tensor.clamp_() with neither bound', () => a.clone().clamp_(), 'Tensor.clamp_'],
       ['Tensor.div(roundingMode: a bad string)', () => a.div(a, any('round')), 'Tensor.div', 'roundingMode'],
-      ['Tensor.gelu(approximate: a bad string)', () => a.gelu({ approximate: any('fast') }), 'Tensor.gelu', 'approximate'],
+      [
+        'Tensor.gelu(approximate: a bad string)',
+        () => a.gelu({ approximate: any('fast') }),
+        'Tensor.gelu',
+        'approximate',
+      ],
       ['Tensor.allclose(rtol: a string)', () => a.allclose(a, { rtol: any('x') }), 'Tensor.allclose', 'rtol'],
       ['torch.arange(end: a string)', () => torch.arange(any('5')), 'torch.arange', 'end'],
       ['torch.randint(high: a string)', () => torch.randint(0, any('9'), [2]), 'torch.randint', 'high'],
       ['torch.manualSeed(a string)', () => torch.manualSeed(any('1')), 'torch.manualSeed', 'seed'],
       ['torch.setNumThreads(a string)', () => torch.setNumThreads(any('1')), 'torch.setNumThreads', 'n'],
-      ['Tensor.requiresGrad = a string', () => { a.requiresGrad = any('yes'); }, 'Tensor.requiresGrad'],
+      [
+        'Tensor.requiresGrad = a string',
+        () => {
+          a.requiresGrad = any('yes');
+        },
+        'Tensor.requiresGrad',
+      ],
       ['Tensor.requiresGrad_(a number)', () => a.requiresGrad_(any(1)), 'Tensor.requiresGrad_', 'requiresGrad'],
       ['torch.noGrad(a number)', () => torch.noGrad(any(5)), 'torch.noGrad', 'fn'],
       ['torch.enableGrad(undefined)', () => torch.enableGrad(any(undefined)), 'torch.enableGrad', 'fn'],
@@ -177,12 +199,22 @@ describe('errors', () => {
       ['Tensor.size(a string)', () => a.size(any('0')), 'Tensor.size', 'dim'],
       ['torch.zeros([2, 3], a string)', () => torch.zeros(any([2, 3]), any('float32')), 'torch.zeros'],
       ['torch.tensor(data, options: a string)', () => torch.tensor([1], any('float32')), 'torch.tensor', 'options'],
-      ['torch.zeros({requiresGrad: a string})', () => torch.zeros([2], { requiresGrad: any('yes') }), 'torch.zeros', 'requiresGrad'],
+      [
+        'torch.zeros({requiresGrad: a string})',
+        () => torch.zeros([2], { requiresGrad: any('yes') }),
+        'torch.zeros',
+        'requiresGrad',
+      ],
       ['Tensor.to(a number)', () => a.to(any(5)), 'Tensor.to', 'options'],
       ['Tensor.to(null)', () => a.to(any(null)), 'Tensor.to', 'options'],
       ['Tensor.to({copy: a string})', () => a.to({ copy: any('yes') }), 'Tensor.to', 'copy'],
       ['Tensor.backward(options: a string)', () => a.backward(null, any('x')), 'Tensor.backward', 'options'],
-      ['Tensor.backward({retainGraph: a number})', () => a.backward(null, { retainGraph: any(1) }), 'Tensor.backward', 'retainGraph'],
+      [
+        'Tensor.backward({retainGraph: a number})',
+        () => a.backward(null, { retainGraph: any(1) }),
+        'Tensor.backward',
+        'retainGraph',
+      ],
     ]);
 
     it('keepdim of all / any / var / std is checked in JS', () => {
@@ -224,7 +256,12 @@ describe('errors', () => {
       ['torch.manualSeed(-(2n ** 63n) - 1n)', () => torch.manualSeed(-(2n ** 63n) - 1n), 'torch.manualSeed', 'seed'],
       ['torch.setNumThreads(0)', () => torch.setNumThreads(0), 'torch.setNumThreads', 'n'],
       // libtorch starts every thread at once: 4096 took tens of seconds, 1e6 never returned
-      ['torch.setNumThreads(4096)', () => torch.setNumThreads(4096), 'torch.setNumThreads', /expected n to be at most \d+ \(4 threads per available CPU, at most 1024\), got 4096/],
+      [
+        'torch.setNumThreads(4096)',
+        () => torch.setNumThreads(4096),
+        'torch.setNumThreads',
+        /expected n to be at most \d+ \(4 threads per available CPU, at most 1024\), got 4096/,
+      ],
       ['torch.setNumThreads(1e6)', () => torch.setNumThreads(1e6), 'torch.setNumThreads', 'at most'],
       ['torch.setNumThreads(1025)', () => torch.setNumThreads(1025), 'torch.setNumThreads', 'at most'],
       ['Tensor.reshape(NaN)', () => a.reshape(NaN), 'Tensor.reshape', 'shape[0]'],
@@ -304,13 +341,22 @@ describe('errors', () => {
   describe('shapes too large to allocate (RangeError before allocating)', () => {
     const huge: Case[] = [
       ['torch.zeros(2**40, 2**40) overflows', () => torch.zeros(2 ** 40, 2 ** 40), 'torch.zeros', 'elements'],
-      ['torch.ones([2**31, 2**31, 2**31]) overflows', () => torch.ones([2 ** 31, 2 ** 31, 2 ** 31]), 'torch.ones', 'elements'],
+      [
+        'torch.ones([2**31, 2**31, 2**31]) overflows',
+        () => torch.ones([2 ** 31, 2 ** 31, 2 ** 31]),
+        'torch.ones',
+        'elements',
+      ],
       ['torch.zeros(1e5, 1e5, 1e5) needs petabytes', () => torch.zeros(1e5, 1e5, 1e5), 'torch.zeros', 'memory'],
       ['torch.empty(1e7, 1e7) needs terabytes', () => torch.empty(1e7, 1e7), 'torch.empty', 'TiB'],
       ['torch.rand([1e6, 1e6])', () => torch.rand([1e6, 1e6]), 'torch.rand'],
       ['torch.randn(1e6, 1e6)', () => torch.randn(1e6, 1e6), 'torch.randn'],
       ['torch.full([1e6, 1e6, 1e6], 1)', () => torch.full([1e6, 1e6, 1e6], 1), 'torch.full'],
-      ['torch.zeros([1e5, 1e5, 1e5], {dtype: bool})', () => torch.zeros([1e5, 1e5, 1e5], { dtype: 'bool' }), 'torch.zeros'],
+      [
+        'torch.zeros([1e5, 1e5, 1e5], {dtype: bool})',
+        () => torch.zeros([1e5, 1e5, 1e5], { dtype: 'bool' }),
+        'torch.zeros',
+      ],
       ['torch.randint(0, 10, [1e8, 1e8])', () => torch.randint(0, 10, [1e8, 1e8]), 'torch.randint'],
       ['torch.arange(0, 1e15)', () => torch.arange(0, 1e15), 'torch.arange'],
       ['torch.linspace(0, 1, 2**52)', () => torch.linspace(0, 1, 2 ** 52), 'torch.linspace'],
@@ -354,13 +400,17 @@ describe('errors', () => {
     });
   });
 
-  describe('mismatched shapes (TorchError with libtorch\'s message, no C++ backtrace)', () => {
+  describe("mismatched shapes (TorchError with libtorch's message, no C++ backtrace)", () => {
     cases(torch.TorchError, [
       ['matmul (2x3 @ 2x3)', () => a.matmul(a), 'mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)'],
       ['mm (2x3 @ 2x3)', () => a.mm(a), /2x3 and 2x3/],
       ['bmm of 2-D tensors', () => a.bmm(a), /3D/],
       ['bmm batch mismatch', () => torch.ones(2, 2, 3).bmm(torch.ones(3, 3, 2)), /batch/i],
-      ['add (2,3) + (3,2)', () => a.add(torch.ones(3, 2)), /size of tensor a \(3\) must match the size of tensor b \(2\)/],
+      [
+        'add (2,3) + (3,2)',
+        () => a.add(torch.ones(3, 2)),
+        /size of tensor a \(3\) must match the size of tensor b \(2\)/,
+      ],
       ['mul (2,3) * (4,)', () => a.mul(torch.ones(4)), /must match/],
       ['maximum shape mismatch', () => a.maximum(torch.ones(4)), /must match/],
       ['eq shape mismatch', () => a.eq(torch.ones(4)), /must match/],
@@ -385,16 +435,32 @@ describe('errors', () => {
       ['sum over a repeated dim', () => a.sum([0, 0]), /multiple times/],
       ['softmax of an int tensor', () => torch.tensor([1, 2], { dtype: 'int64' }).softmax(0), /not implemented|Long/],
       ['randn with an int dtype', () => torch.randn(2, { dtype: 'int64' }), /not implemented for 'Long'/],
-      ['int tensor to a negative int power', () => torch.tensor([2], { dtype: 'int64' }).pow(-1), /negative integer powers/],
+      [
+        'int tensor to a negative int power',
+        () => torch.tensor([2], { dtype: 'int64' }).pow(-1),
+        /negative integer powers/,
+      ],
       ['int floor division by zero', () => torch.tensor([2], { dtype: 'int64' }).div(0, 'floor'), /ZeroDivision/],
       ['in-place op that would change the dtype', () => torch.tensor([1], { dtype: 'int32' }).div_(2), /can't be cast/],
-      ['in-place op that would broadcast self', () => torch.ones(3).add_(torch.ones(2, 3)), /doesn't match the broadcast shape/],
+      [
+        'in-place op that would broadcast self',
+        () => torch.ones(3).add_(torch.ones(2, 3)),
+        /doesn't match the broadcast shape/,
+      ],
       ['requiresGrad_ on an int tensor', () => torch.tensor([1], { dtype: 'int64' }).requiresGrad_(), /floating point/],
-      ['backward with a gradient of the wrong shape', () => {
-        const x = torch.ones([2], { requiresGrad: true });
-        x.mul(x).backward(torch.ones(3));
-      }, /got \[3\] but expected shape compatible with \[2\]/],
-      ['backward of a tensor that does not require grad', () => torch.ones(1).sum().backward(), /does not require grad/],
+      [
+        'backward with a gradient of the wrong shape',
+        () => {
+          const x = torch.ones([2], { requiresGrad: true });
+          x.mul(x).backward(torch.ones(3));
+        },
+        /got \[3\] but expected shape compatible with \[2\]/,
+      ],
+      [
+        'backward of a tensor that does not require grad',
+        () => torch.ones(1).sum().backward(),
+        /does not require grad/,
+      ],
     ]);
 
     it('the error is a TorchError (an Error) with its name set', () => {
@@ -415,7 +481,16 @@ describe('errors', () => {
       ['ragged deep [[[1, 2]], [[3]]]', () => torch.tensor([[[1, 2]], [[3]]]), 'torch.tensor', 'data[1][0]'],
       ['empty then non-empty [[], [1]]', () => torch.tensor([[], [1]]), 'torch.tensor', 'data[1]'],
       ['mixed numbers and booleans', () => torch.tensor([1, true]), 'torch.tensor', 'mixed', 'data[1]'],
-      ['mixed numbers and bigints', () => torch.tensor([[1, 2], [3n, 4]] as never), 'torch.tensor', 'data[1][0]'],
+      [
+        'mixed numbers and bigints',
+        () =>
+          torch.tensor([
+            [1, 2],
+            [3n, 4],
+          ] as never),
+        'torch.tensor',
+        'data[1][0]',
+      ],
       ['a string element', () => torch.tensor([1, any('2')]), 'torch.tensor', 'data[1]', 'string'],
       ['a null element', () => torch.tensor([[1, any(null)]]), 'torch.tensor', 'data[0][1]', 'null'],
       ['an undefined element', () => torch.tensor([any(undefined)]), 'torch.tensor', 'data[0]', 'undefined'],
@@ -431,7 +506,13 @@ describe('errors', () => {
 
   describe('unknown dtype and device strings', () => {
     cases(TypeError, [
-      ['torch.tensor dtype float8', () => torch.tensor([1], { dtype: any('float8') }), 'torch.tensor', 'dtype', 'float8'],
+      [
+        'torch.tensor dtype float8',
+        () => torch.tensor([1], { dtype: any('float8') }),
+        'torch.tensor',
+        'dtype',
+        'float8',
+      ],
       ['torch.zeros dtype complex64', () => torch.zeros([1], { dtype: any('complex64') }), 'torch.zeros', 'dtype'],
       ['torch.zeros dtype as a number', () => torch.zeros([1], { dtype: any(5) }), 'torch.zeros', 'dtype'],
       ['torch.full dtype', () => torch.full([1], 1, { dtype: any('x') }), 'torch.full', 'dtype'],
@@ -452,7 +533,14 @@ describe('errors', () => {
     it('Tensor.to with a mistyped device string says which strings it accepts', () => {
       // neither a dtype nor a device: the message lists both
       for (const s of ['CPU', 'mps', 'cuda:x', 'float8']) {
-        expectError(() => a.to(any(s)), TypeError, 'Tensor.to', s, 'a dtype (float32', "a device ('cpu', 'cuda' or 'cuda:N')");
+        expectError(
+          () => a.to(any(s)),
+          TypeError,
+          'Tensor.to',
+          s,
+          'a dtype (float32',
+          "a device ('cpu', 'cuda' or 'cuda:N')",
+        );
       }
     });
 
@@ -461,7 +549,12 @@ describe('errors', () => {
       expectError(() => (torch.ones as (...a: unknown[]) => unknown)(), TypeError, 'torch.ones', 'size');
       expectError(() => (torch.empty as (...a: unknown[]) => unknown)(), TypeError, 'torch.empty', 'size');
       expectError(() => (torch.rand as (...a: unknown[]) => unknown)(), TypeError, 'torch.rand', 'size');
-      expectError(() => (torch.randn as (...a: unknown[]) => unknown)({ dtype: 'float64' }), TypeError, 'torch.randn', 'size');
+      expectError(
+        () => (torch.randn as (...a: unknown[]) => unknown)({ dtype: 'float64' }),
+        TypeError,
+        'torch.randn',
+        'size',
+      );
       expect(torch.zeros([]).shape).to.deep.equal([]);
       expect(torch.ones([], { dtype: 'int64' }).item()).to.equal(1);
     });
@@ -502,7 +595,7 @@ describe('errors', () => {
   describe('disposed tensors', () => {
     const live = torch.ones(2, 3);
     const disposed = (big = false): torch.Tensor => {
-      const t = big ? torch.ones(100, 3) : torch.ones(2, 3);  // small (number handle) and large (external)
+      const t = big ? torch.ones(100, 3) : torch.ones(2, 3); // small (number handle) and large (external)
       t.dispose();
       return t;
     };
@@ -533,8 +626,18 @@ describe('errors', () => {
           ['as an index tensor', () => live.index(d), /disposed/],
           ['as an index of indexSelect', () => live.indexSelect(0, d), /disposed/],
           ['as the input of zerosLike', () => torch.zerosLike(d), /disposed/],
-          ['as the gradient of backward', () => torch.ones([2, 3], { requiresGrad: true }).mul(2).backward(d), /disposed/],
-          ['as the value of .grad', () => { torch.ones([2, 3], { requiresGrad: true }).grad = d; }, /disposed/],
+          [
+            'as the gradient of backward',
+            () => torch.ones([2, 3], { requiresGrad: true }).mul(2).backward(d),
+            /disposed/,
+          ],
+          [
+            'as the value of .grad',
+            () => {
+              torch.ones([2, 3], { requiresGrad: true }).grad = d;
+            },
+            /disposed/,
+          ],
           ['item()', () => d.item(), /disposed/],
           ['data()', () => d.data(), /disposed/],
           ['toArray()', () => d.toArray(), /disposed/],
@@ -601,7 +704,7 @@ describe('errors', () => {
 
     it('a disposed tensor stays disposed for cached metadata, using and tidy', () => {
       const t = torch.ones(2, 3);
-      expect(t.shape).to.deep.equal([2, 3]);  // cached
+      expect(t.shape).to.deep.equal([2, 3]); // cached
       t.dispose();
       expectError(() => t.shape, Error, 'Tensor.shape', 'disposed');
       expectError(() => t.numel(), Error, 'disposed');
@@ -612,9 +715,15 @@ describe('errors', () => {
       }
       expect(u.isDisposed).to.equal(true);
       expectError(() => live.add(u), Error, 'Tensor.add', 'other', 'disposed');
-      const w = torch.tidy(() => { const x = torch.ones(2); torch.tidy(() => x.add(1)); return x; });
+      const w = torch.tidy(() => {
+        const x = torch.ones(2);
+        torch.tidy(() => x.add(1));
+        return x;
+      });
       const inner: torch.Tensor[] = [];
-      torch.tidy(() => { inner.push(torch.ones(3)); });
+      torch.tidy(() => {
+        inner.push(torch.ones(3));
+      });
       expect(inner[0].isDisposed).to.equal(true);
       expectError(() => live.index(inner[0]), Error, 'Tensor.index', 'disposed');
       expect(w.isDisposed).to.equal(false);
@@ -624,24 +733,45 @@ describe('errors', () => {
       const t = torch.arange(6, { dtype: 'float32' });
       const v = t.view(2, 3);
       t.dispose();
-      expect(v.toArray()).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
+      expect(v.toArray()).to.deep.equal([
+        [0, 1, 2],
+        [3, 4, 5],
+      ]);
     });
   });
 
   describe('item() and backward() misuse', () => {
     cases(torch.TorchError, [
-      ['item() on a 4-element tensor', () => torch.tensor([[1, 2], [3, 4]]).item(), /4 elements cannot be converted to Scalar/],
+      [
+        'item() on a 4-element tensor',
+        () =>
+          torch
+            .tensor([
+              [1, 2],
+              [3, 4],
+            ])
+            .item(),
+        /4 elements cannot be converted to Scalar/,
+      ],
       ['item() on an empty tensor', () => torch.tensor([]).item(), /0 elements/],
-      ['backward() on a non-scalar without gradient', () => {
-        const x = torch.ones([2, 2], { requiresGrad: true });
-        x.mul(2).backward();
-      }, /grad can be implicitly created only for scalar outputs/],
-      ['a second backward through a freed graph', () => {
-        const x = torch.ones([2], { requiresGrad: true });
-        const y = x.exp().sum();
-        y.backward();
-        y.backward();
-      }, /second time/],
+      [
+        'backward() on a non-scalar without gradient',
+        () => {
+          const x = torch.ones([2, 2], { requiresGrad: true });
+          x.mul(2).backward();
+        },
+        /grad can be implicitly created only for scalar outputs/,
+      ],
+      [
+        'a second backward through a freed graph',
+        () => {
+          const x = torch.ones([2], { requiresGrad: true });
+          const y = x.exp().sum();
+          y.backward();
+          y.backward();
+        },
+        /second time/,
+      ],
     ]);
   });
 
@@ -677,12 +807,24 @@ describe('errors', () => {
 
     it('the library still works, grad mode is on', () => {
       expect(torch.isGradEnabled()).to.equal(true);
-      const x = torch.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      const x = torch.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { requiresGrad: true },
+      );
       const y = x.matmul(x).sum();
       expectClose(y, 54);
       y.backward();
-      expectClose(x.grad!, [[7, 11], [9, 13]]);
-      expectClose(torch.ones(2, 3).add(1), [[2, 2, 2], [2, 2, 2]]);
+      expectClose(x.grad!, [
+        [7, 11],
+        [9, 13],
+      ]);
+      expectClose(torch.ones(2, 3).add(1), [
+        [2, 2, 2],
+        [2, 2, 2],
+      ]);
     });
   });
 });

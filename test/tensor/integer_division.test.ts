@@ -11,16 +11,17 @@ type IntDtype = keyof typeof WIDTHS;
 
 function values(dtype: IntDtype): bigint[] {
   const bits = BigInt(WIDTHS[dtype]);
-  const min = -(2n ** (bits - 1n)), max = 2n ** (bits - 1n) - 1n;
+  const min = -(2n ** (bits - 1n)),
+    max = 2n ** (bits - 1n) - 1n;
   return [min, min + 1n, -7n, -1n, 0n, 1n, 7n, max];
 }
 
 const wrap = (dtype: IntDtype, v: bigint): bigint => BigInt.asIntN(WIDTHS[dtype], v);
 const truncDiv = (a: bigint, b: bigint): bigint => a / b;
-const floorDiv = (a: bigint, b: bigint): bigint => (a % b !== 0n && (a < 0n) !== (b < 0n) ? a / b - 1n : a / b);
+const floorDiv = (a: bigint, b: bigint): bigint => (a % b !== 0n && a < 0n !== b < 0n ? a / b - 1n : a / b);
 const pyMod = (a: bigint, b: bigint): bigint => {
   const r = a % b;
-  return r !== 0n && (r < 0n) !== (b < 0n) ? r + b : r;
+  return r !== 0n && r < 0n !== b < 0n ? r + b : r;
 };
 
 function make(dtype: IntDtype, vs: bigint[]): torch.Tensor {
@@ -36,7 +37,11 @@ describe('integer division never traps (INT_MIN / -1)', () => {
     for (const d of [-1n, 1n, 2n, -3n, 7n]) {
       it(`${dtype}: div floor/trunc and remainder by ${d}, scalar and tensor divisors`, () => {
         const x = make(dtype, xs);
-        const cases: [string, (t: torch.Tensor, div: torch.Tensor | number) => torch.Tensor, (a: bigint, b: bigint) => bigint][] = [
+        const cases: [
+          string,
+          (t: torch.Tensor, div: torch.Tensor | number) => torch.Tensor,
+          (a: bigint, b: bigint) => bigint,
+        ][] = [
           ['floor', (t, v) => t.div(v, 'floor'), floorDiv],
           ['trunc', (t, v) => t.div(v, 'trunc'), truncDiv],
           ['remainder', (t, v) => t.remainder(v), pyMod],
@@ -46,7 +51,13 @@ describe('integer division never traps (INT_MIN / -1)', () => {
           const scalar = op(x, Number(d));
           expect(scalar.dtype, `${name} scalar dtype`).to.equal(dtype);
           expect(read(scalar), `${name} by the scalar ${d}`).to.deep.equal(want);
-          const tensor = op(x, make(dtype, xs.map(() => d)));
+          const tensor = op(
+            x,
+            make(
+              dtype,
+              xs.map(() => d),
+            ),
+          );
           expect(read(tensor), `${name} by a tensor of ${d}`).to.deep.equal(want);
         }
       });
@@ -67,7 +78,17 @@ describe('integer division never traps (INT_MIN / -1)', () => {
     it(`${dtype}: division by zero is libtorch's error, not a crash`, () => {
       const x = make(dtype, xs);
       expectError(() => x.div(0, 'floor'), torch.TorchError, /ZeroDivisionError/);
-      expectError(() => x.remainder(make(dtype, xs.map(() => 0n))), torch.TorchError, /ZeroDivisionError/);
+      expectError(
+        () =>
+          x.remainder(
+            make(
+              dtype,
+              xs.map(() => 0n),
+            ),
+          ),
+        torch.TorchError,
+        /ZeroDivisionError/,
+      );
     });
   }
 

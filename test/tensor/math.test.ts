@@ -5,14 +5,29 @@ import { expectClose, expectExact, input, output, outputs } from '../helpers';
 
 describe('math', () => {
   // Inputs are fixture tensors (multiples of 1/64, bit-identical to PyTorch's).
-  const a = input('a'), b = input('b'), c = input('c'), col = input('col'), row = input('row');
-  const pos = input('pos'), m1 = input('m1'), m2 = input('m2'), v3 = input('v3');
-  const b1 = input('b1'), b2 = input('b2'), x3 = input('x3'), d = input('d');
-  const ia = input('ia'), ib = input('ib'), mask = input('mask'), mask2 = input('mask2'), maskrow = input('maskrow');
+  const a = input('a'),
+    b = input('b'),
+    c = input('c'),
+    col = input('col'),
+    row = input('row');
+  const pos = input('pos'),
+    m1 = input('m1'),
+    m2 = input('m2'),
+    v3 = input('v3');
+  const b1 = input('b1'),
+    b2 = input('b2'),
+    x3 = input('x3'),
+    d = input('d');
+  const ia = input('ia'),
+    ib = input('ib'),
+    mask = input('mask'),
+    mask2 = input('mask2'),
+    maskrow = input('maskrow');
 
   describe('arithmetic by hand', () => {
     it('add, sub, mul, div of small tensors', () => {
-      const x = torch.tensor([1, 2]), y = torch.tensor([3, 4]);
+      const x = torch.tensor([1, 2]),
+        y = torch.tensor([3, 4]);
       expectExact(x.add(y), [4, 6], 'float32');
       expectExact(x.sub(y), [-2, -2]);
       expectExact(x.mul(y), [3, 8]);
@@ -34,7 +49,8 @@ describe('math', () => {
     });
 
     it('alpha', () => {
-      const x = torch.tensor([1, 2]), y = torch.tensor([10, 20]);
+      const x = torch.tensor([1, 2]),
+        y = torch.tensor([10, 20]);
       expectExact(x.add(y, 2), [21, 42]);
       expectExact(x.sub(y, 0.5), [-4, -8]);
       expectExact(x.add(3, 2), [7, 8]);
@@ -59,11 +75,26 @@ describe('math', () => {
     });
 
     it('broadcasting', () => {
-      const m = torch.tensor([[1, 2, 3], [4, 5, 6]]);
-      expectExact(m.add(torch.tensor([10, 20, 30])), [[11, 22, 33], [14, 25, 36]]);
-      expectExact(m.mul(torch.tensor([[2], [3]])), [[2, 4, 6], [12, 15, 18]]);
-      expectExact(torch.tensor([[1], [2]]).add(torch.tensor([[10, 20]])), [[11, 21], [12, 22]]);
-      expectExact(m.add(torch.tensor(100)), [[101, 102, 103], [104, 105, 106]]);
+      const m = torch.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      expectExact(m.add(torch.tensor([10, 20, 30])), [
+        [11, 22, 33],
+        [14, 25, 36],
+      ]);
+      expectExact(m.mul(torch.tensor([[2], [3]])), [
+        [2, 4, 6],
+        [12, 15, 18],
+      ]);
+      expectExact(torch.tensor([[1], [2]]).add(torch.tensor([[10, 20]])), [
+        [11, 21],
+        [12, 22],
+      ]);
+      expectExact(m.add(torch.tensor(100)), [
+        [101, 102, 103],
+        [104, 105, 106],
+      ]);
     });
 
     it('type promotion by hand', () => {
@@ -80,7 +111,8 @@ describe('math', () => {
     });
 
     it('div rounding modes', () => {
-      const x = torch.tensor([7, -7, 7, -7]), y = torch.tensor([2, 2, -2, -2]);
+      const x = torch.tensor([7, -7, 7, -7]),
+        y = torch.tensor([2, 2, -2, -2]);
       expectExact(x.div(y, 'trunc'), [3, -3, -3, 3]);
       expectExact(x.div(y, 'floor'), [3, -4, -4, 3]);
       expectExact(x.div(2, 'floor'), [3, -4, 3, -4]);
@@ -261,23 +293,52 @@ describe('math', () => {
       expectClose(torch.tensor([0, 1]).gelu(), [0, 0.8413447460685429]);
     });
     it('softmax rows sum to 1', () => {
-      const s = torch.tensor([[1, 2, 3], [0, 0, 0]]).softmax(-1);
+      const s = torch
+        .tensor([
+          [1, 2, 3],
+          [0, 0, 0],
+        ])
+        .softmax(-1);
       expectClose(s.sum(1), [1, 1]);
       expectClose(s.index(1), [1 / 3, 1 / 3, 1 / 3]);
-      expectClose(torch.tensor([[1, 2, 3]]).logSoftmax(1).exp(), torch.tensor([[1, 2, 3]]).softmax(1).toArray() as number[][]);
+      expectClose(
+        torch
+          .tensor([[1, 2, 3]])
+          .logSoftmax(1)
+          .exp(),
+        torch
+          .tensor([[1, 2, 3]])
+          .softmax(1)
+          .toArray() as number[][],
+      );
     });
   });
 
   describe('matmul by hand', () => {
     it('2-D, 1-D, batched', () => {
-      const x = torch.tensor([[1, 2], [3, 4]]);
+      const x = torch.tensor([
+        [1, 2],
+        [3, 4],
+      ]);
       expectExact(x.matmul(torch.tensor([[5], [6]])), [[17], [39]]);
       expectExact(x.matmul(torch.tensor([1, 1])), [3, 7]);
       expectExact(torch.tensor([1, 1]).matmul(x), [4, 6]);
       expectExact(torch.tensor([1, 2]).matmul(torch.tensor([3, 4])), 11);
       const bb = torch.stack([x, x.mul(2)]);
-      expectExact(bb.bmm(torch.eye(2).expand(2, 2, 2)), [[[1, 2], [3, 4]], [[2, 4], [6, 8]]]);
-      expectExact(x.mm(torch.eye(2)), [[1, 2], [3, 4]]);
+      expectExact(bb.bmm(torch.eye(2).expand(2, 2, 2)), [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        [
+          [2, 4],
+          [6, 8],
+        ],
+      ]);
+      expectExact(x.mm(torch.eye(2)), [
+        [1, 2],
+        [3, 4],
+      ]);
     });
   });
 
@@ -306,15 +367,25 @@ describe('math', () => {
       expect(Array.from(torch.tensor([1n, 2n, 3n]).where(c, 7n).data() as BigInt64Array)).to.deep.equal([1n, 7n, 3n]);
     });
     it('maximum / minimum broadcast', () => {
-      const x = torch.tensor([[1, 5], [3, 2]]);
-      expectExact(x.maximum(torch.tensor([2, 4])), [[2, 5], [3, 4]]);
-      expectExact(x.minimum(torch.tensor([2, 4])), [[1, 4], [2, 2]]);
+      const x = torch.tensor([
+        [1, 5],
+        [3, 2],
+      ]);
+      expectExact(x.maximum(torch.tensor([2, 4])), [
+        [2, 5],
+        [3, 4],
+      ]);
+      expectExact(x.minimum(torch.tensor([2, 4])), [
+        [1, 4],
+        [2, 2],
+      ]);
       expectClose(torch.tensor([NaN, 1]).maximum(torch.tensor([1, 2])), [NaN, 2]);
     });
   });
 
   describe('comparisons and logic by hand', () => {
-    const x = torch.tensor([1, 2, 3]), y = torch.tensor([3, 2, 1]);
+    const x = torch.tensor([1, 2, 3]),
+      y = torch.tensor([3, 2, 1]);
     it('tensor and scalar operands give bool tensors', () => {
       expectExact(x.eq(y), [false, true, false], 'bool');
       expectExact(x.ne(y), [true, false, true], 'bool');
@@ -325,11 +396,19 @@ describe('math', () => {
       expectExact(x.eq(2), [false, true, false], 'bool');
       expectExact(x.gt(1.5), [false, true, true], 'bool');
       expectExact(torch.ge(x, 2), [false, true, true], 'bool');
-      expectExact(x.eq(torch.tensor([[1], [3]])), [[true, false, false], [false, false, true]], 'bool');
+      expectExact(
+        x.eq(torch.tensor([[1], [3]])),
+        [
+          [true, false, false],
+          [false, false, true],
+        ],
+        'bool',
+      );
       expectExact(torch.tensor([NaN]).eq(torch.tensor([NaN])), [false], 'bool');
     });
     it('logicalNot / And / Or', () => {
-      const p = torch.tensor([true, true, false, false]), q = torch.tensor([true, false, true, false]);
+      const p = torch.tensor([true, true, false, false]),
+        q = torch.tensor([true, false, true, false]);
       expectExact(p.logicalAnd(q), [true, false, false, false], 'bool');
       expectExact(p.logicalOr(q), [true, true, true, false], 'bool');
       expectExact(p.logicalNot(), [false, false, true, true], 'bool');
@@ -341,7 +420,18 @@ describe('math', () => {
       const m = torch.tensor([true, false, true]);
       expectExact(x.maskedFill(m, 0), [0, 2, 0]);
       expectExact(x.maskedFill(m, torch.tensor(-1)), [-1, 2, -1]);
-      expectExact(torch.tensor([[1, 2, 3], [4, 5, 6]]).maskedFill(m, 9), [[9, 2, 9], [9, 5, 9]]);
+      expectExact(
+        torch
+          .tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ])
+          .maskedFill(m, 9),
+        [
+          [9, 2, 9],
+          [9, 5, 9],
+        ],
+      );
       expectExact(torch.where(m, x, y), [1, 2, 3]);
       expectExact(torch.where(m.logicalNot(), x, y), [3, 2, 1]);
       expectExact(torch.where(m, x, 0), [1, 0, 3]);
@@ -362,7 +452,10 @@ describe('math', () => {
   });
 
   describe('reductions by hand', () => {
-    const m = torch.tensor([[1, 5, 3], [4, 2, 6]]);
+    const m = torch.tensor([
+      [1, 5, 3],
+      [4, 2, 6],
+    ]);
     it('sum / mean with dim and keepdim', () => {
       expectExact(m.sum(), 21);
       expect(m.sum().shape).to.deep.equal([]);
@@ -416,7 +509,11 @@ describe('math', () => {
   describe('in place', () => {
     it('add_ sub_ mul_ div_ return the same tensor and chain', () => {
       const x = torch.tensor([1, 2, 3]);
-      const r = x.add_(1).mul_(2).sub_(torch.tensor([1, 1, 1])).div_(torch.tensor([1, 5, 7]));
+      const r = x
+        .add_(1)
+        .mul_(2)
+        .sub_(torch.tensor([1, 1, 1]))
+        .div_(torch.tensor([1, 5, 7]));
       expect(r).to.equal(x);
       expectExact(x, [3, 1, 1]);
       expect(x.add_(torch.tensor([1, 1, 1]), 10)).to.equal(x);
@@ -427,35 +524,82 @@ describe('math', () => {
       expectExact(x, [5, 4, 4]);
     });
     it('zero_ fill_ copy_ clamp_ requiresGrad_', () => {
-      const x = torch.tensor([[1, -2], [3, -4]]);
+      const x = torch.tensor([
+        [1, -2],
+        [3, -4],
+      ]);
       expect(x.clamp_(-1, 1)).to.equal(x);
-      expectExact(x, [[1, -1], [1, -1]]);
+      expectExact(x, [
+        [1, -1],
+        [1, -1],
+      ]);
       expect(x.clamp_(0)).to.equal(x);
-      expectExact(x, [[1, 0], [1, 0]]);
+      expectExact(x, [
+        [1, 0],
+        [1, 0],
+      ]);
       expect(x.clamp_(null, 0.5)).to.equal(x);
-      expectExact(x, [[0.5, 0], [0.5, 0]]);
+      expectExact(x, [
+        [0.5, 0],
+        [0.5, 0],
+      ]);
       expect(x.fill_(7)).to.equal(x);
-      expectExact(x, [[7, 7], [7, 7]]);
+      expectExact(x, [
+        [7, 7],
+        [7, 7],
+      ]);
       expect(x.fill_(torch.tensor(2))).to.equal(x);
-      expectExact(x, [[2, 2], [2, 2]]);
+      expectExact(x, [
+        [2, 2],
+        [2, 2],
+      ]);
       expect(x.zero_()).to.equal(x);
-      expectExact(x, [[0, 0], [0, 0]]);
-      expect(x.copy_(torch.tensor([5, 6]))).to.equal(x);  // broadcasts
-      expectExact(x, [[5, 6], [5, 6]]);
-      expect(x.copy_(torch.tensor([[1, 2], [3, 4]], { dtype: 'int64' }))).to.equal(x);  // converts
-      expectExact(x, [[1, 2], [3, 4]], 'float32');
+      expectExact(x, [
+        [0, 0],
+        [0, 0],
+      ]);
+      expect(x.copy_(torch.tensor([5, 6]))).to.equal(x); // broadcasts
+      expectExact(x, [
+        [5, 6],
+        [5, 6],
+      ]);
+      expect(
+        x.copy_(
+          torch.tensor(
+            [
+              [1, 2],
+              [3, 4],
+            ],
+            { dtype: 'int64' },
+          ),
+        ),
+      ).to.equal(x); // converts
+      expectExact(
+        x,
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        'float32',
+      );
       expect(x.requiresGrad_()).to.equal(x);
       expect(x.requiresGrad).to.equal(true);
       expect(x.requiresGrad_(false)).to.equal(x);
       expect(x.requiresGrad).to.equal(false);
       expect(x.maskedFill_(torch.tensor([true, false]), 0)).to.equal(x);
-      expectExact(x, [[0, 2], [0, 4]]);
+      expectExact(x, [
+        [0, 2],
+        [0, 4],
+      ]);
     });
     it('in-place ops write through views', () => {
       const x = torch.zeros(2, 3);
       x.index(1).fill_(1);
       x.select(1, 0).add_(5);
-      expectExact(x, [[5, 0, 0], [6, 1, 1]]);
+      expectExact(x, [
+        [5, 0, 0],
+        [6, 1, 1],
+      ]);
     });
     it('int tensors stay int in place; float into int refuses as PyTorch', () => {
       const i = torch.tensor([1, 2], { dtype: 'int32' });

@@ -64,7 +64,8 @@ describe('re-entrancy: JS run during argument conversion cannot free what the ca
     for (const [name, r] of Object.entries(out)) {
       // Either the call computed from what it had already read, or it refused with an Error.
       if (r.error !== undefined) expect(r.error, `${name}: ${r.message}`).to.match(/Error$/);
-      if (name.includes('throws #1')) expect(r.message, `${name} must propagate the getter's error`).to.match(/hostile/);
+      if (name.includes('throws #1'))
+        expect(r.message, `${name} must propagate the getter's error`).to.match(/hostile/);
     }
   });
 

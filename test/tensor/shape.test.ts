@@ -2,12 +2,25 @@ import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import {
-  describeSpec, expectClose, expectExact, fixture, fromEncoded, indexItems, input, output, outputs,
+  describeSpec,
+  expectClose,
+  expectExact,
+  fixture,
+  fromEncoded,
+  indexItems,
+  input,
+  output,
+  outputs,
 } from '../helpers';
 
 describe('shape', () => {
   // X = arange(24).reshape(2, 3, 4) (float32); Y has shape (1, 3, 1, 2)
-  const X = input('X'), Y = input('Y'), a = input('a'), b = input('b'), c = input('c'), col = input('col');
+  const X = input('X'),
+    Y = input('Y'),
+    a = input('a'),
+    b = input('b'),
+    c = input('c'),
+    col = input('col');
 
   describe('matches PyTorch (fixture)', () => {
     const cases: [string, () => torch.Tensor][] = [
@@ -72,7 +85,9 @@ describe('shape', () => {
 
   describe('index() matches PyTorch x[...]', () => {
     // (a 0-dim bool index tensor, X[torch.tensor(True)], is a new axis of size 1, or 0 for False)
-    it('the fixture has all 43 index cases', () => { expect(fixture().index).to.have.length(43); });
+    it('the fixture has all 43 index cases', () => {
+      expect(fixture().index).to.have.length(43);
+    });
 
     for (const c of fixture().index) {
       it(`${c.input}${describeSpec(c.spec)}`, () => {
@@ -85,8 +100,19 @@ describe('shape', () => {
   describe('by hand', () => {
     it('reshape / view with -1, and view shares storage', () => {
       const x = torch.arange(6);
-      expectExact(x.reshape(2, 3), [[0, 1, 2], [3, 4, 5]], 'int64');
-      expectExact(x.reshape([3, -1]), [[0, 1], [2, 3], [4, 5]]);
+      expectExact(
+        x.reshape(2, 3),
+        [
+          [0, 1, 2],
+          [3, 4, 5],
+        ],
+        'int64',
+      );
+      expectExact(x.reshape([3, -1]), [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+      ]);
       expectExact(x.view(-1, 1, 2).flatten(), [0, 1, 2, 3, 4, 5]);
       expectExact(torch.tensor([5]).reshape([]), 5);
       expect(torch.tensor([5]).reshape([]).shape).to.deep.equal([]);
@@ -116,79 +142,187 @@ describe('shape', () => {
     it('permute / transpose / t / T, and contiguous', () => {
       const x = torch.arange(6).reshape(2, 3);
       const t = x.t();
-      expectExact(t, [[0, 3], [1, 4], [2, 5]]);
+      expectExact(t, [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
       expect(t.isContiguous()).to.equal(false);
       expect(t.stride()).to.deep.equal([1, 3]);
       const cont = t.contiguous();
       expect(cont.isContiguous()).to.equal(true);
       expect(cont.stride()).to.deep.equal([2, 1]);
-      expectExact(cont, [[0, 3], [1, 4], [2, 5]]);
-      expectExact(x.transpose(0, 1), [[0, 3], [1, 4], [2, 5]]);
-      expectExact(x.transpose(-1, -2), [[0, 3], [1, 4], [2, 5]]);
-      expectExact(x.permute([1, 0]), [[0, 3], [1, 4], [2, 5]]);
-      expectExact(x.T, [[0, 3], [1, 4], [2, 5]]);
+      expectExact(cont, [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
+      expectExact(x.transpose(0, 1), [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
+      expectExact(x.transpose(-1, -2), [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
+      expectExact(x.permute([1, 0]), [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
+      expectExact(x.T, [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
       expect(X.permute(1, 2, 0).shape).to.deep.equal([3, 4, 2]);
       expect(torch.arange(3).t().shape).to.deep.equal([3]);
       // contiguous of a contiguous tensor is the same data
-      expectExact(x.contiguous(), [[0, 1, 2], [3, 4, 5]]);
+      expectExact(x.contiguous(), [
+        [0, 1, 2],
+        [3, 4, 5],
+      ]);
     });
 
     it('expand / expandAs make views with stride 0', () => {
       const x = torch.tensor([[1], [2]]);
       const e = x.expand(2, 3);
-      expectExact(e, [[1, 1, 1], [2, 2, 2]]);
+      expectExact(e, [
+        [1, 1, 1],
+        [2, 2, 2],
+      ]);
       expect(e.stride()).to.deep.equal([1, 0]);
-      expectExact(x.expand(2, 2, -1), [[[1], [2]], [[1], [2]]]);
-      expectExact(x.expandAs(torch.zeros(2, 2)), [[1, 1], [2, 2]]);
+      expectExact(x.expand(2, 2, -1), [
+        [[1], [2]],
+        [[1], [2]],
+      ]);
+      expectExact(x.expandAs(torch.zeros(2, 2)), [
+        [1, 1],
+        [2, 2],
+      ]);
       x.add_(10);
-      expectExact(e, [[11, 11, 11], [12, 12, 12]]);
+      expectExact(e, [
+        [11, 11, 11],
+        [12, 12, 12],
+      ]);
     });
 
     it('narrow / select / slice are views', () => {
       const x = torch.arange(12).reshape(3, 4);
-      expectExact(x.narrow(0, 1, 2), [[4, 5, 6, 7], [8, 9, 10, 11]]);
-      expectExact(x.narrow(1, -2, 2), [[2, 3], [6, 7], [10, 11]]);
+      expectExact(x.narrow(0, 1, 2), [
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+      ]);
+      expectExact(x.narrow(1, -2, 2), [
+        [2, 3],
+        [6, 7],
+        [10, 11],
+      ]);
       expectExact(x.select(0, 1), [4, 5, 6, 7]);
       expectExact(x.select(1, -1), [3, 7, 11]);
-      expectExact(x.slice(1, 1, null, 2), [[1, 3], [5, 7], [9, 11]]);
-      expectExact(x.slice(0, null, 2), [[0, 1, 2, 3], [4, 5, 6, 7]]);
+      expectExact(x.slice(1, 1, null, 2), [
+        [1, 3],
+        [5, 7],
+        [9, 11],
+      ]);
+      expectExact(x.slice(0, null, 2), [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+      ]);
       x.narrow(0, 0, 1).fill_(0);
       expectExact(x.select(0, 0), [0, 0, 0, 0]);
     });
 
     it('indexSelect / gather', () => {
-      const x = torch.tensor([[1, 2], [3, 4], [5, 6]]);
-      expectExact(x.indexSelect(0, torch.tensor([2n, 0n])), [[5, 6], [1, 2]]);
+      const x = torch.tensor([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
+      expectExact(x.indexSelect(0, torch.tensor([2n, 0n])), [
+        [5, 6],
+        [1, 2],
+      ]);
       expectExact(x.indexSelect(1, torch.tensor([1], { dtype: 'int64' })), [[2], [4], [6]]);
-      expectExact(x.gather(1, torch.tensor([[1n, 0n], [0n, 0n], [1n, 1n]])), [[2, 1], [3, 3], [6, 6]]);
+      expectExact(
+        x.gather(
+          1,
+          torch.tensor([
+            [1n, 0n],
+            [0n, 0n],
+            [1n, 1n],
+          ]),
+        ),
+        [
+          [2, 1],
+          [3, 3],
+          [6, 6],
+        ],
+      );
       expectExact(x.gather(0, torch.tensor([[2n, 0n]])), [[5, 2]]);
     });
 
     it('chunk / split / unbind', () => {
       const x = torch.arange(5);
       const ch = x.chunk(2);
-      expect(ch.map((t) => t.toArray())).to.deep.equal([[0, 1, 2], [3, 4]]);
+      expect(ch.map((t) => t.toArray())).to.deep.equal([
+        [0, 1, 2],
+        [3, 4],
+      ]);
       expect(x.chunk(5).map((t) => t.toArray())).to.deep.equal([[0], [1], [2], [3], [4]]);
       expect(x.chunk(10).length).to.equal(5);
       expect(x.split(2).map((t) => t.toArray())).to.deep.equal([[0, 1], [2, 3], [4]]);
       expect(x.split([1, 4]).map((t) => t.toArray())).to.deep.equal([[0], [1, 2, 3, 4]]);
       const m = torch.arange(6).reshape(2, 3);
-      expect(m.split(1, 1).map((t) => t.toArray())).to.deep.equal([[[0], [3]], [[1], [4]], [[2], [5]]]);
-      expect(m.unbind().map((t) => t.toArray())).to.deep.equal([[0, 1, 2], [3, 4, 5]]);
-      expect(m.unbind(1).map((t) => t.toArray())).to.deep.equal([[0, 3], [1, 4], [2, 5]]);
+      expect(m.split(1, 1).map((t) => t.toArray())).to.deep.equal([
+        [[0], [3]],
+        [[1], [4]],
+        [[2], [5]],
+      ]);
+      expect(m.unbind().map((t) => t.toArray())).to.deep.equal([
+        [0, 1, 2],
+        [3, 4, 5],
+      ]);
+      expect(m.unbind(1).map((t) => t.toArray())).to.deep.equal([
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
       // chunks are views
       ch[0].fill_(9);
       expectExact(x, [9, 9, 9, 3, 4]);
     });
 
     it('torch.cat / torch.stack', () => {
-      const p = torch.tensor([[1, 2]]), q = torch.tensor([[3, 4], [5, 6]]);
-      expectExact(torch.cat([p, q]), [[1, 2], [3, 4], [5, 6]]);
-      expectExact(torch.cat([q, q], 1), [[3, 4, 3, 4], [5, 6, 5, 6]]);
-      expectExact(torch.cat([q]), [[3, 4], [5, 6]]);
+      const p = torch.tensor([[1, 2]]),
+        q = torch.tensor([
+          [3, 4],
+          [5, 6],
+        ]);
+      expectExact(torch.cat([p, q]), [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
+      expectExact(torch.cat([q, q], 1), [
+        [3, 4, 3, 4],
+        [5, 6, 5, 6],
+      ]);
+      expectExact(torch.cat([q]), [
+        [3, 4],
+        [5, 6],
+      ]);
       expectExact(torch.stack([p, p]), [[[1, 2]], [[1, 2]]]);
-      expectExact(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], 1), [[1, 3], [2, 4]]);
-      expectExact(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], -1), [[1, 3], [2, 4]]);
+      expectExact(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], 1), [
+        [1, 3],
+        [2, 4],
+      ]);
+      expectExact(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], -1), [
+        [1, 3],
+        [2, 4],
+      ]);
       // type promotion in cat
       expect(torch.cat([torch.tensor([1]), torch.tensor([2], { dtype: 'float64' })]).dtype).to.equal('float64');
       const r = torch.stack([torch.tensor(1), torch.tensor(2)]);
@@ -196,11 +330,26 @@ describe('shape', () => {
     });
 
     it('flip / repeat', () => {
-      const x = torch.tensor([[1, 2], [3, 4]]);
-      expectExact(x.flip(0), [[3, 4], [1, 2]]);
-      expectExact(x.flip([0, 1]), [[4, 3], [2, 1]]);
-      expectExact(x.repeat(1, 2), [[1, 2, 1, 2], [3, 4, 3, 4]]);
-      expectExact(torch.tensor([1, 2]).repeat([2, 1]), [[1, 2], [1, 2]]);
+      const x = torch.tensor([
+        [1, 2],
+        [3, 4],
+      ]);
+      expectExact(x.flip(0), [
+        [3, 4],
+        [1, 2],
+      ]);
+      expectExact(x.flip([0, 1]), [
+        [4, 3],
+        [2, 1],
+      ]);
+      expectExact(x.repeat(1, 2), [
+        [1, 2, 1, 2],
+        [3, 4, 3, 4],
+      ]);
+      expectExact(torch.tensor([1, 2]).repeat([2, 1]), [
+        [1, 2],
+        [1, 2],
+      ]);
     });
 
     it('index(): ints, slices, ellipsis, null', () => {
@@ -209,8 +358,14 @@ describe('shape', () => {
       expectExact(x.index(1, 2, 3), 23);
       expect(x.index(1, 2, 3).shape).to.deep.equal([]);
       expectExact(x.index(0, ':', 0), [0, 4, 8]);
-      expectExact(x.index('...', 0), [[0, 4, 8], [12, 16, 20]]);
-      expectExact(x.index(0, '1:', '::2'), [[4, 6], [8, 10]]);
+      expectExact(x.index('...', 0), [
+        [0, 4, 8],
+        [12, 16, 20],
+      ]);
+      expectExact(x.index(0, '1:', '::2'), [
+        [4, 6],
+        [8, 10],
+      ]);
       expectExact(x.index(0, 0, '-2:'), [2, 3]);
       expectExact(x.index(0, 0, ':-2'), [0, 1]);
       expectExact(x.index(0, 0, '1:3:1'), [1, 2]);
@@ -226,39 +381,77 @@ describe('shape', () => {
       const x = torch.zeros(2, 3);
       x.index(0, '1:').fill_(1);
       x.index('...', 0).fill_(2);
-      expectExact(x, [[2, 1, 1], [2, 0, 0]]);
+      expectExact(x, [
+        [2, 1, 1],
+        [2, 0, 0],
+      ]);
       const adv = x.index(torch.tensor([0n]));
       adv.fill_(7);
-      expectExact(x, [[2, 1, 1], [2, 0, 0]]);
+      expectExact(x, [
+        [2, 1, 1],
+        [2, 0, 0],
+      ]);
       const whole = x.index();
       whole.fill_(3);
-      expectExact(x, [[3, 3, 3], [3, 3, 3]]);
+      expectExact(x, [
+        [3, 3, 3],
+        [3, 3, 3],
+      ]);
     });
 
     it('index(): bool masks and int64 tensors', () => {
-      const x = torch.tensor([[1, -2, 3], [-4, 5, -6]]);
+      const x = torch.tensor([
+        [1, -2, 3],
+        [-4, 5, -6],
+      ]);
       expectExact(x.index(x.gt(0)), [1, 3, 5]);
       expectExact(x.index(torch.tensor([false, true])), [[-4, 5, -6]]);
-      expectExact(x.index(':', torch.tensor([true, false, true])), [[1, 3], [-4, -6]]);
-      expectExact(x.index(torch.tensor([1n, 1n, 0n])), [[-4, 5, -6], [-4, 5, -6], [1, -2, 3]]);
-      expectExact(x.index(':', torch.tensor([2n, 0n])), [[3, 1], [-6, -4]]);
+      expectExact(x.index(':', torch.tensor([true, false, true])), [
+        [1, 3],
+        [-4, -6],
+      ]);
+      expectExact(x.index(torch.tensor([1n, 1n, 0n])), [
+        [-4, 5, -6],
+        [-4, 5, -6],
+        [1, -2, 3],
+      ]);
+      expectExact(x.index(':', torch.tensor([2n, 0n])), [
+        [3, 1],
+        [-6, -4],
+      ]);
       expectExact(x.index(torch.tensor([0n, 1n]), torch.tensor([2n, 0n])), [3, -4]);
       expectExact(x.index(torch.tensor([-1n])), [[-4, 5, -6]]);
-      expectExact(x.index(torch.tensor([[0n], [1n]]), torch.tensor([[0n, 2n]])), [[1, 3], [-4, -6]]);
+      expectExact(x.index(torch.tensor([[0n], [1n]]), torch.tensor([[0n, 2n]])), [
+        [1, 3],
+        [-4, -6],
+      ]);
       expectExact(x.index(x.gt(100)), []);
     });
 
     it('index(): 0-dim bool tensors add an axis of size 1 or 0, as PyTorch; no tensors left behind', () => {
       const x = torch.arange(6).reshape(2, 3);
-      const t = torch.tensor(true), f = torch.tensor(false);
+      const t = torch.tensor(true),
+        f = torch.tensor(false);
       const before = torch.memory().tensors;
       const r = [x.index(t), x.index(f), x.index(t, 0), x.index('...', t), x.index(t, torch.tensor([1n, 0n]))];
-      expect(torch.memory().tensors - before).to.be.at.most(r.length + 1);  // + the [1n, 0n] index
-      expectExact(r[0], [[[0, 1, 2], [3, 4, 5]]], 'int64');
+      expect(torch.memory().tensors - before).to.be.at.most(r.length + 1); // + the [1n, 0n] index
+      expectExact(
+        r[0],
+        [
+          [
+            [0, 1, 2],
+            [3, 4, 5],
+          ],
+        ],
+        'int64',
+      );
       expect(r[1].shape).to.deep.equal([0, 2, 3]);
       expectExact(r[2], [[0, 1, 2]]);
       expect(r[3].shape).to.deep.equal([2, 3, 1]);
-      expectExact(r[4], [[3, 4, 5], [0, 1, 2]]);
+      expectExact(r[4], [
+        [3, 4, 5],
+        [0, 1, 2],
+      ]);
       expectExact(x.index(0, torch.tensor(true, { dtype: 'uint8' })), [[0, 1, 2]]);
       expect(x.index(1, f, '1:').shape).to.deep.equal([0, 2]);
       for (const y of r) y.dispose();

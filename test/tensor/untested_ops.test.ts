@@ -12,10 +12,21 @@ import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 const { nn } = torch;
 type Tensor = torch.Tensor;
 
-interface OpCase { args: string[]; out: Encoded; gradOut: string | null; grads: (Encoded | null)[] }
+interface OpCase {
+  args: string[];
+  out: Encoded;
+  gradOut: string | null;
+  grads: (Encoded | null)[];
+}
 interface EmbeddingCase {
   options: { sparse: boolean; paddingIdx?: number };
-  weight: Encoded; indices: Encoded; gradOut: Encoded; out: Encoded; grad: Encoded; afterSgd: Encoded; repr: string;
+  weight: Encoded;
+  indices: Encoded;
+  gradOut: Encoded;
+  out: Encoded;
+  grad: Encoded;
+  afterSgd: Encoded;
+  repr: string;
 }
 interface Fixture {
   torch: string;
@@ -25,34 +36,59 @@ interface Fixture {
   isTensor: Record<string, boolean>;
 }
 
-const fx = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'untested_ops.json'), 'utf8')) as Fixture;
+const fx = JSON.parse(
+  fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'untested_ops.json'), 'utf8'),
+) as Fixture;
 const TOL = { rtol: 1e-5, atol: 1e-6 };
 
 /** The JavaScript call of each fixture case (the case name says which PyTorch call made it). */
 const OPS: Record<string, (...t: Tensor[]) => Tensor> = {
-  sin: (x) => x.sin(), cos: (x) => x.cos(), erf: (x) => x.erf(), expm1: (x) => x.expm1(),
-  floor: (x) => x.floor(), ceil: (x) => x.ceil(), round: (x) => x.round(), trunc: (x) => x.trunc(),
-  log1p: (x) => x.log1p(), rsqrt: (x) => x.rsqrt(), reciprocal: (x) => x.reciprocal(),
-  'round float64 (half to even)': (x) => x.round(), 'floor float64': (x) => x.floor(),
-  'ceil float64': (x) => x.ceil(), 'trunc float64': (x) => x.trunc(),
-  'sin of non-finite': (x) => x.sin(), 'expm1 of non-finite': (x) => x.expm1(),
-  isinf: (x) => x.isinf(), 'isinf float64': (x) => x.isinf(), 'isinf int64': (x) => x.isinf(),
+  sin: (x) => x.sin(),
+  cos: (x) => x.cos(),
+  erf: (x) => x.erf(),
+  expm1: (x) => x.expm1(),
+  floor: (x) => x.floor(),
+  ceil: (x) => x.ceil(),
+  round: (x) => x.round(),
+  trunc: (x) => x.trunc(),
+  log1p: (x) => x.log1p(),
+  rsqrt: (x) => x.rsqrt(),
+  reciprocal: (x) => x.reciprocal(),
+  'round float64 (half to even)': (x) => x.round(),
+  'floor float64': (x) => x.floor(),
+  'ceil float64': (x) => x.ceil(),
+  'trunc float64': (x) => x.trunc(),
+  'sin of non-finite': (x) => x.sin(),
+  'expm1 of non-finite': (x) => x.expm1(),
+  isinf: (x) => x.isinf(),
+  'isinf float64': (x) => x.isinf(),
+  'isinf int64': (x) => x.isinf(),
   'logicalXor bool': (a, b) => a.logicalXor(b),
   'logicalXor float (nonzero is true, NaN too)': (a, b) => a.logicalXor(b),
   'logicalXor int64 broadcast': (a, b) => a.logicalXor(b),
-  outer: (a, b) => a.outer(b), 'outer int64': (a, b) => a.outer(b),
-  dot: (a, b) => a.dot(b), 'dot int64': (a, b) => a.dot(b),
-  prod: (x) => x.prod(), 'prod dim 1': (x) => x.prod(1), 'prod dim 0 keepdim': (x) => x.prod(0, true),
-  'prod of a tensor with zeros': (x) => x.prod(), 'prod int32 (promoted to int64)': (x) => x.prod(),
+  outer: (a, b) => a.outer(b),
+  'outer int64': (a, b) => a.outer(b),
+  dot: (a, b) => a.dot(b),
+  'dot int64': (a, b) => a.dot(b),
+  prod: (x) => x.prod(),
+  'prod dim 1': (x) => x.prod(1),
+  'prod dim 0 keepdim': (x) => x.prod(0, true),
+  'prod of a tensor with zeros': (x) => x.prod(),
+  'prod int32 (promoted to int64)': (x) => x.prod(),
   'prod bool (int64)': (x) => x.prod(),
-  remainder: (a, b) => a.remainder(b), 'remainder scalar -1.5': (a) => a.remainder(-1.5),
-  'remainder scalar 2': (a) => a.remainder(2), 'remainder int64': (a, b) => a.remainder(b),
+  remainder: (a, b) => a.remainder(b),
+  'remainder scalar -1.5': (a) => a.remainder(-1.5),
+  'remainder scalar 2': (a) => a.remainder(2),
+  'remainder int64': (a, b) => a.remainder(b),
   'remainder int64 scalar -3': (a) => a.remainder(-3),
-  'cumsum dim 0': (x) => x.cumsum(0), 'cumsum dim 1': (x) => x.cumsum(1), 'cumsum dim -1': (x) => x.cumsum(-1),
-  'cumsum int32 (promoted to int64)': (x) => x.cumsum(1), 'cumsum bool (int64)': (x) => x.cumsum(0),
+  'cumsum dim 0': (x) => x.cumsum(0),
+  'cumsum dim 1': (x) => x.cumsum(1),
+  'cumsum dim -1': (x) => x.cumsum(-1),
+  'cumsum int32 (promoted to int64)': (x) => x.cumsum(1),
+  'cumsum bool (int64)': (x) => x.cumsum(0),
 };
 
-describe('untested public functions: values and gradients equal PyTorch\'s', () => {
+describe("untested public functions: values and gradients equal PyTorch's", () => {
   it('the fixture has all 43 op cases, 2 embedding cases, and a JavaScript call for each', () => {
     expect(Object.keys(fx.cases), 'cases').to.have.length(43);
     expect(Object.keys(fx.embedding), 'embedding cases').to.have.length(2);
@@ -61,29 +97,32 @@ describe('untested public functions: values and gradients equal PyTorch\'s', () 
 
   for (const [name, c] of Object.entries(fx.cases)) {
     const grads = c.gradOut !== null ? ' and gradients' : '';
-    it(`${name}: value${grads}`, () => torch.tidy(() => {
-      const args = c.args.map((a, i) => fromEncoded(fx.inputs[a], { requiresGrad: c.gradOut !== null && c.grads[i] !== null }));
-      const out = OPS[name](...args);
-      expectClose(out, c.out, TOL, `${name} output`);
-      if (c.gradOut === null) return;
-      out.mul(fromEncoded(fx.inputs[c.gradOut])).sum().backward();
-      c.grads.forEach((g, i) => {
-        if (g === null) return;
-        expect(args[i].grad, `${name}: grad of argument ${i}`).to.not.equal(null);
-        expectClose(args[i].grad!, g, TOL, `${name}: grad of argument ${i}`);
-      });
-    }));
+    it(`${name}: value${grads}`, () =>
+      torch.tidy(() => {
+        const args = c.args.map((a, i) =>
+          fromEncoded(fx.inputs[a], { requiresGrad: c.gradOut !== null && c.grads[i] !== null }),
+        );
+        const out = OPS[name](...args);
+        expectClose(out, c.out, TOL, `${name} output`);
+        if (c.gradOut === null) return;
+        out.mul(fromEncoded(fx.inputs[c.gradOut])).sum().backward();
+        c.grads.forEach((g, i) => {
+          if (g === null) return;
+          expect(args[i].grad, `${name}: grad of argument ${i}`).to.not.equal(null);
+          expectClose(args[i].grad!, g, TOL, `${name}: grad of argument ${i}`);
+        });
+      }));
   }
 
-  it('round is half-to-even (banker\'s rounding), not JavaScript\'s Math.round', () => {
+  it("round is half-to-even (banker's rounding), not JavaScript's Math.round", () => {
     const t = torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5]);
     expect(t.round().toArray()).to.deep.equal([-2, -2, -0, 0, 2, 2, 4]);
     expect(Object.is((t.round().toArray() as number[])[2], -0), 'round(-0.5) is -0').to.equal(true);
-    expect([-2.5, 0.5, 2.5].map(Math.round)).to.deep.equal([-2, 1, 3]);  // what it must not do
+    expect([-2.5, 0.5, 2.5].map(Math.round)).to.deep.equal([-2, 1, 3]); // what it must not do
   });
 });
 
-describe('nn.Embedding with sparse: true equals PyTorch\'s (sparse gradient compared dense, one SGD step)', () => {
+describe("nn.Embedding with sparse: true equals PyTorch's (sparse gradient compared dense, one SGD step)", () => {
   for (const [name, c] of Object.entries(fx.embedding)) {
     it(`${name} (${c.repr})`, () => {
       const m = new nn.Embedding(5, 3, c.options);
@@ -116,13 +155,19 @@ describe('nn.Embedding with sparse: true equals PyTorch\'s (sparse gradient comp
 describe('torch.isTensor, torch.getNumThreads, torch.version', () => {
   it('isTensor answers as torch.is_tensor', () => {
     const values: Record<string, unknown> = {
-      tensor: torch.ones(2), parameter: new nn.Parameter(torch.ones(2)), 'zero-dim tensor': torch.tensor(1),
-      list: [1, 2], number: 1.5, none: null, string: 'x',
+      tensor: torch.ones(2),
+      parameter: new nn.Parameter(torch.ones(2)),
+      'zero-dim tensor': torch.tensor(1),
+      list: [1, 2],
+      number: 1.5,
+      none: null,
+      string: 'x',
     };
     expect(Object.keys(values).sort()).to.deep.equal(Object.keys(fx.isTensor).sort());
     for (const [k, v] of Object.entries(values)) expect(torch.isTensor(v), k).to.equal(fx.isTensor[k]);
     // and what Python has no analogue of
-    for (const v of [undefined, {}, new Float32Array(2), { shape: [2], dtype: 'float32' }]) expect(torch.isTensor(v), String(v)).to.equal(false);
+    for (const v of [undefined, {}, new Float32Array(2), { shape: [2], dtype: 'float32' }])
+      expect(torch.isTensor(v), String(v)).to.equal(false);
     const gone = torch.ones(1);
     gone.dispose();
     expect(torch.isTensor(gone), 'a disposed tensor is still a Tensor').to.equal(true);
@@ -142,7 +187,7 @@ describe('torch.isTensor, torch.getNumThreads, torch.version', () => {
     expect(torch.getNumThreads()).to.equal(n0);
   });
 
-  it('version is package.json\'s version (semver)', () => {
+  it("version is package.json's version (semver)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
     expect(torch.version).to.equal(pkg.version);
     expect(torch.version).to.match(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
@@ -151,7 +196,9 @@ describe('torch.isTensor, torch.getNumThreads, torch.version', () => {
 
 describe('torch.viz.writeSvg', () => {
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-viz-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-viz-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('writes the SVG (creating the directory) and returns the absolute path', () => {

@@ -5,7 +5,9 @@ import { Module } from './module';
 
 /** max(0, x) */
 export class ReLU extends Module {
-  forward(input: Tensor): Tensor { return F.relu(input); }
+  forward(input: Tensor): Tensor {
+    return F.relu(input);
+  }
 }
 /** Gaussian error linear unit; `approximate: 'tanh'` for the tanh form. */
 export class GELU extends Module {
@@ -18,18 +20,28 @@ export class GELU extends Module {
       throw new TypeError(`GELU: expected approximate to be 'none' or 'tanh', got ${String(this.approximate)}`);
     Object.defineProperty(this, 'approximate', { enumerable: false });
   }
-  forward(input: Tensor): Tensor { return F.gelu(input, { approximate: this.approximate }); }
-  override extraRepr(): string { return `approximate='${this.approximate}'`; }
+  forward(input: Tensor): Tensor {
+    return F.gelu(input, { approximate: this.approximate });
+  }
+  override extraRepr(): string {
+    return `approximate='${this.approximate}'`;
+  }
 }
 export class Tanh extends Module {
-  forward(input: Tensor): Tensor { return F.tanh(input); }
+  forward(input: Tensor): Tensor {
+    return F.tanh(input);
+  }
 }
 export class Sigmoid extends Module {
-  forward(input: Tensor): Tensor { return F.sigmoid(input); }
+  forward(input: Tensor): Tensor {
+    return F.sigmoid(input);
+  }
 }
 /** x * sigmoid(x) */
 export class SiLU extends Module {
-  forward(input: Tensor): Tensor { return F.silu(input); }
+  forward(input: Tensor): Tensor {
+    return F.silu(input);
+  }
 }
 /** Softmax along `dim`. */
 export class Softmax extends Module {
@@ -39,8 +51,12 @@ export class Softmax extends Module {
     this.dim = checkInt('Softmax', 'dim', dim);
     Object.defineProperty(this, 'dim', { enumerable: false });
   }
-  forward(input: Tensor): Tensor { return F.softmax(input, this.dim); }
-  override extraRepr(): string { return `dim=${this.dim}`; }
+  forward(input: Tensor): Tensor {
+    return F.softmax(input, this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
 }
 export class LogSoftmax extends Module {
   readonly dim: number;
@@ -49,6 +65,10 @@ export class LogSoftmax extends Module {
     this.dim = checkInt('LogSoftmax', 'dim', dim);
     Object.defineProperty(this, 'dim', { enumerable: false });
   }
-  forward(input: Tensor): Tensor { return F.logSoftmax(input, this.dim); }
-  override extraRepr(): string { return `dim=${this.dim}`; }
+  forward(input: Tensor): Tensor {
+    return F.logSoftmax(input, this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
 }

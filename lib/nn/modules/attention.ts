@@ -37,7 +37,17 @@ export interface MultiheadAttentionForwardOptions {
   isCausal?: boolean;
 }
 
-const MHA_KEYS = ['dropout', 'bias', 'addBiasKv', 'addZeroAttn', 'kdim', 'vdim', 'batchFirst', 'dtype', 'device'] as const;
+const MHA_KEYS = [
+  'dropout',
+  'bias',
+  'addBiasKv',
+  'addZeroAttn',
+  'kdim',
+  'vdim',
+  'batchFirst',
+  'dtype',
+  'device',
+] as const;
 const MHA_FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
 
 const warned = new Set<string>();
@@ -91,19 +101,34 @@ export class MultiheadAttention extends Module {
     const o = checkOptions<MultiheadAttentionOptions>(fn, opts, MHA_KEYS);
     const E = checkInt(fn, 'embedDim', embedDim, 1);
     const H = checkInt(fn, 'numHeads', numHeads, 1);
-    if (E % H !== 0) throw new RangeError(`${fn}: embedDim must be divisible by numHeads, got embedDim=${E}, numHeads=${H}`);
+    if (E % H !== 0)
+      throw new RangeError(`${fn}: embedDim must be divisible by numHeads, got embedDim=${E}, numHeads=${H}`);
     const kdim = o.kdim === undefined || o.kdim === null ? E : checkInt(fn, 'kdim', o.kdim, 1);
     const vdim = o.vdim === undefined || o.vdim === null ? E : checkInt(fn, 'vdim', o.vdim, 1);
     const dropout = o.dropout === undefined ? 0 : checkNumber(fn, 'dropout', o.dropout);
     if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`${fn}: expected dropout in [0, 1], got ${dropout}`);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
     const addBiasKv = o.addBiasKv === undefined ? false : checkBool(fn, 'addBiasKv', o.addBiasKv);
-    this.embedDim = E; this.kdim = kdim; this.vdim = vdim; this.numHeads = H; this.dropout = dropout;
+    this.embedDim = E;
+    this.kdim = kdim;
+    this.vdim = vdim;
+    this.numHeads = H;
+    this.dropout = dropout;
     this.batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
     this.addZeroAttn = o.addZeroAttn === undefined ? false : checkBool(fn, 'addZeroAttn', o.addZeroAttn);
     this.headDim = E / H;
     this.qkvSameEmbedDim = kdim === E && vdim === E;
-    for (const k of ['embedDim', 'kdim', 'vdim', 'numHeads', 'dropout', 'batchFirst', 'headDim', 'addZeroAttn', 'qkvSameEmbedDim'])
+    for (const k of [
+      'embedDim',
+      'kdim',
+      'vdim',
+      'numHeads',
+      'dropout',
+      'batchFirst',
+      'headDim',
+      'addZeroAttn',
+      'qkvSameEmbedDim',
+    ])
       Object.defineProperty(this, k, { enumerable: false });
 
     // Registration order = PyTorch's, so state_dict keys come out in its order.
@@ -127,7 +152,11 @@ export class MultiheadAttention extends Module {
   /** PyTorch's `_reset_parameters` (after out_proj drew its own Linear init, as in PyTorch). */
   resetParameters(): void {
     if (this.in_proj_weight) init.xavierUniform_(this.in_proj_weight);
-    else { init.xavierUniform_(this.q_proj_weight!); init.xavierUniform_(this.k_proj_weight!); init.xavierUniform_(this.v_proj_weight!); }
+    else {
+      init.xavierUniform_(this.q_proj_weight!);
+      init.xavierUniform_(this.k_proj_weight!);
+      init.xavierUniform_(this.v_proj_weight!);
+    }
     if (this.in_proj_bias) {
       init.constant_(this.in_proj_bias, 0);
       if (this.out_proj.bias) init.constant_(this.out_proj.bias, 0);
@@ -141,7 +170,12 @@ export class MultiheadAttention extends Module {
    * @throws RangeError/TypeError naming the argument with expected and actual shapes, before
    * anything is computed.
    */
-  forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+  forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions = {},
+  ): [Tensor, Tensor | null] {
     const [out, weights] = N.mha(...this.prepare('MultiheadAttention.forward', query, key, value, opts));
     return [new Tensor(out), weights === null ? null : new Tensor(weights)];
   }
@@ -154,33 +188,61 @@ export class MultiheadAttention extends Module {
    * yourself. libtorch's intra-op threads and the pool (`UV_THREADPOOL_SIZE`) share the cores.
    * @example const [out, weights] = await mha.forwardAsync(q, k, v, { keyPaddingMask });
    */
-  async forwardAsync(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): Promise<[Tensor, Tensor | null]> {
-    const [out, weights] = await N.mhaAsync(...this.prepare('MultiheadAttention.forwardAsync', query, key, value, opts));
+  async forwardAsync(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions = {},
+  ): Promise<[Tensor, Tensor | null]> {
+    const [out, weights] = await N.mhaAsync(
+      ...this.prepare('MultiheadAttention.forwardAsync', query, key, value, opts),
+    );
     return [new Tensor(out), weights === null ? null : new Tensor(weights)];
   }
 
   /** The checks of `forward`, then the native kernel's arguments. */
-  private prepare(fn: string, query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions): Parameters<typeof N.mha> {
+  private prepare(
+    fn: string,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions,
+  ): Parameters<typeof N.mha> {
     const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts, MHA_FORWARD_KEYS);
-    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
+    for (const [name, t] of [
+      ['query', query],
+      ['key', key],
+      ['value', value],
+    ] as const)
       if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected ${name} to be a Tensor, got ${describe(t)}`);
     const needWeights = o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights);
-    const average = o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights);
+    const average =
+      o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights);
     const isCausal = o.isCausal === undefined ? false : checkBool(fn, 'isCausal', o.isCausal);
-    const attnMask = o.attnMask ?? null, kpm = o.keyPaddingMask ?? null;
-    if (attnMask !== null && !(attnMask instanceof Tensor)) throw new TypeError(`${fn}: expected attnMask to be a Tensor or null, got ${describe(attnMask)}`);
-    if (kpm !== null && !(kpm instanceof Tensor)) throw new TypeError(`${fn}: expected keyPaddingMask to be a Tensor or null, got ${describe(kpm)}`);
+    const attnMask = o.attnMask ?? null,
+      kpm = o.keyPaddingMask ?? null;
+    if (attnMask !== null && !(attnMask instanceof Tensor))
+      throw new TypeError(`${fn}: expected attnMask to be a Tensor or null, got ${describe(attnMask)}`);
+    if (kpm !== null && !(kpm instanceof Tensor))
+      throw new TypeError(`${fn}: expected keyPaddingMask to be a Tensor or null, got ${describe(kpm)}`);
     if (isCausal && attnMask === null)
-      throw new TypeError(`${fn}: isCausal is a hint that attnMask is causal and needs attnMask; pass attnMask: nn.masks.causal(L, S)`);
+      throw new TypeError(
+        `${fn}: isCausal is a hint that attnMask is causal and needs attnMask; pass attnMask: nn.masks.causal(L, S)`,
+      );
 
-    const E = this.embedDim, H = this.numHeads;
+    const E = this.embedDim,
+      H = this.numHeads;
     const qd = query.dim();
     if (qd !== 2 && qd !== 3)
-      throw new RangeError(`${fn}: query should be unbatched 2-D (L, E) or batched 3-D, got shape ${shapeStr(query.shape)}`);
+      throw new RangeError(
+        `${fn}: query should be unbatched 2-D (L, E) or batched 3-D, got shape ${shapeStr(query.shape)}`,
+      );
     const batched = qd === 3;
     if (key.dim() !== qd || value.dim() !== qd)
-      throw new RangeError(`${fn}: for ${batched ? 'batched (3-D)' : 'unbatched (2-D)'} query, expected key and value to be ` +
-        `${qd}-D, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`);
+      throw new RangeError(
+        `${fn}: for ${batched ? 'batched (3-D)' : 'unbatched (2-D)'} query, expected key and value to be ` +
+          `${qd}-D, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`,
+      );
     const bf = batched && this.batchFirst;
     const layout = batched ? (bf ? '(N, L, E)' : '(L, N, E)') : '(L, E)';
     const Lq = bf ? query.shape[1] : query.shape[0];
@@ -190,66 +252,131 @@ export class MultiheadAttention extends Module {
     const Nv = batched ? (bf ? value.shape[0] : value.shape[1]) : 1;
     const Sv = bf ? value.shape[1] : value.shape[0];
     if (query.shape[qd - 1] !== E)
-      throw new RangeError(`${fn}: expected query of shape ${layout} with E = embedDim = ${E}, got ${shapeStr(query.shape)}`);
+      throw new RangeError(
+        `${fn}: expected query of shape ${layout} with E = embedDim = ${E}, got ${shapeStr(query.shape)}`,
+      );
     if (key.shape[qd - 1] !== this.kdim)
-      throw new RangeError(`${fn}: expected key's last dimension to be kdim = ${this.kdim}, got ${shapeStr(key.shape)}`);
+      throw new RangeError(
+        `${fn}: expected key's last dimension to be kdim = ${this.kdim}, got ${shapeStr(key.shape)}`,
+      );
     if (value.shape[qd - 1] !== this.vdim)
-      throw new RangeError(`${fn}: expected value's last dimension to be vdim = ${this.vdim}, got ${shapeStr(value.shape)}`);
+      throw new RangeError(
+        `${fn}: expected value's last dimension to be vdim = ${this.vdim}, got ${shapeStr(value.shape)}`,
+      );
     if (Nk !== Nq || Nv !== Nq)
-      throw new RangeError(`${fn}: batch sizes differ: query has N = ${Nq} (${shapeStr(query.shape)}), key has N = ${Nk} ` +
-        `(${shapeStr(key.shape)}), value has N = ${Nv} (${shapeStr(value.shape)})${bf ? ' (batchFirst: N is dim 0)' : ' (N is dim 1; batchFirst is false)'}`);
+      throw new RangeError(
+        `${fn}: batch sizes differ: query has N = ${Nq} (${shapeStr(query.shape)}), key has N = ${Nk} ` +
+          `(${shapeStr(key.shape)}), value has N = ${Nv} (${shapeStr(value.shape)})${bf ? ' (batchFirst: N is dim 0)' : ' (N is dim 1; batchFirst is false)'}`,
+      );
     if (Sv !== S)
-      throw new RangeError(`${fn}: key and value must have the same source length S, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`);
+      throw new RangeError(
+        `${fn}: key and value must have the same source length S, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`,
+      );
     const dt = query.dtype;
-    for (const [name, t] of [['key', key], ['value', value]] as const)
+    for (const [name, t] of [
+      ['key', key],
+      ['value', value],
+    ] as const)
       if (t.dtype !== dt) throw new TypeError(`${fn}: ${name} has dtype ${t.dtype} but query has ${dt}`);
     const w = (this.in_proj_weight ?? this.q_proj_weight)!;
-    if (w.dtype !== dt) throw new TypeError(`${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; use module.to('${dt}') or convert the input`);
+    if (w.dtype !== dt)
+      throw new TypeError(
+        `${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; use module.to('${dt}') or convert the input`,
+      );
     // Devices: one message that names the fix, instead of libtorch's from deep inside the kernel.
     const dev = query.device;
-    for (const [name, t] of [['key', key], ['value', value]] as const)
+    for (const [name, t] of [
+      ['key', key],
+      ['value', value],
+    ] as const)
       if (t.device !== dev) throw new TypeError(`${fn}: ${name} is on ${t.device} but query is on ${dev}`);
-    if (w.device !== dev) throw new TypeError(`${fn}: query is on ${dev} but the module's parameters are on ${w.device}; use module.to('${dev}') or move the input`);
-    for (const [name, m, make] of [['attnMask', attnMask, 'nn.masks.causal(L, S, { device })'], ['keyPaddingMask', kpm, 'nn.masks.keyPadding(lengths, S, { device })']] as const)
+    if (w.device !== dev)
+      throw new TypeError(
+        `${fn}: query is on ${dev} but the module's parameters are on ${w.device}; use module.to('${dev}') or move the input`,
+      );
+    for (const [name, m, make] of [
+      ['attnMask', attnMask, 'nn.masks.causal(L, S, { device })'],
+      ['keyPaddingMask', kpm, 'nn.masks.keyPadding(lengths, S, { device })'],
+    ] as const)
       if (m !== null && m.device !== dev)
-        throw new TypeError(`${fn}: ${name} is on ${m.device} but query is on ${dev}; create it there (${make}) or use .to('${dev}')`);
+        throw new TypeError(
+          `${fn}: ${name} is on ${m.device} but query is on ${dev}; create it there (${make}) or use .to('${dev}')`,
+        );
 
     if (attnMask !== null) {
       const md = attnMask.dtype;
       if (md === 'uint8')
-        warnOnce('TORCH_NAPI_UINT8_MASK', 'MultiheadAttention: a uint8 (byte) attnMask is deprecated; use a bool tensor instead (nonzero = blocked).');
+        warnOnce(
+          'TORCH_NAPI_UINT8_MASK',
+          'MultiheadAttention: a uint8 (byte) attnMask is deprecated; use a bool tensor instead (nonzero = blocked).',
+        );
       else if (md !== 'bool' && md !== 'float32' && md !== 'float64' && md !== 'float16' && md !== 'bfloat16')
-        throw new TypeError(`${fn}: attnMask must be bool (true = blocked) or floating point (added to the scores), got dtype ${md}`);
+        throw new TypeError(
+          `${fn}: attnMask must be bool (true = blocked) or floating point (added to the scores), got dtype ${md}`,
+        );
       const ms = attnMask.shape;
       const ok2 = ms.length === 2 && ms[0] === Lq && ms[1] === S;
       const nb = batched ? Nq * H : H;
       const ok3 = ms.length === 3 && ms[0] === nb && ms[1] === Lq && ms[2] === S;
       if (!ok2 && !ok3)
-        throw new RangeError(`${fn}: attnMask must have shape [L, S] = [${Lq}, ${S}] or ` +
-          (batched ? `[N*numHeads, L, S] = [${nb}, ${Lq}, ${S}] (row n*numHeads + h)` : `[numHeads, L, S] = [${nb}, ${Lq}, ${S}]`) +
-          `; got ${shapeStr(ms)}`);
+        throw new RangeError(
+          `${fn}: attnMask must have shape [L, S] = [${Lq}, ${S}] or ` +
+            (batched
+              ? `[N*numHeads, L, S] = [${nb}, ${Lq}, ${S}] (row n*numHeads + h)`
+              : `[numHeads, L, S] = [${nb}, ${Lq}, ${S}]`) +
+            `; got ${shapeStr(ms)}`,
+        );
     }
     if (kpm !== null) {
       const kd = kpm.dtype;
       if (kd !== 'bool' && kd !== 'float32' && kd !== 'float64' && kd !== 'float16' && kd !== 'bfloat16')
-        throw new TypeError(`${fn}: keyPaddingMask must be bool (true = padded key) or floating point (added), got dtype ${kd}`);
+        throw new TypeError(
+          `${fn}: keyPaddingMask must be bool (true = padded key) or floating point (added), got dtype ${kd}`,
+        );
       const ks = kpm.shape;
       const ok = batched ? ks.length === 2 && ks[0] === Nq && ks[1] === S : ks.length === 1 && ks[0] === S;
       if (!ok)
-        throw new RangeError(`${fn}: keyPaddingMask must have shape ` + (batched ? `[N, S] = [${Nq}, ${S}]` : `[S] = [${S}]`) +
-          ` (true = padded key); got ${shapeStr(ks)}`);
+        throw new RangeError(
+          `${fn}: keyPaddingMask must have shape ` +
+            (batched ? `[N, S] = [${Nq}, ${S}]` : `[S] = [${S}]`) +
+            ` (true = padded key); got ${shapeStr(ks)}`,
+        );
     }
     // uint8 attnMask is a (deprecated) bool mask, converted to bool first as in PyTorch 1.13: not a mismatch
     const boolLike = (t: Tensor) => t.dtype === 'bool' || t.dtype === 'uint8';
     if (attnMask !== null && kpm !== null && boolLike(attnMask) !== boolLike(kpm))
-      warnOnce('TORCH_NAPI_MIXED_MASKS', 'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes; both are converted ' +
-        'to additive float masks and added (PyTorch 2 semantics).');
+      warnOnce(
+        'TORCH_NAPI_MIXED_MASKS',
+        'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes; both are converted ' +
+          'to additive float masks and added (PyTorch 2 semantics).',
+      );
 
     const ph = (p: Tensor | null) => (p ? p._h : undefined);
-    return [query._h, key._h, value._h, H, batched, this.batchFirst,
-      query === key && key === value, key === value,
-      ph(this.in_proj_weight), ph(this.in_proj_bias), ph(this.q_proj_weight), ph(this.k_proj_weight), ph(this.v_proj_weight),
-      ph(this.bias_k), ph(this.bias_v), this.addZeroAttn, this.dropout, this.training,
-      this.out_proj.weight._h, ph(this.out_proj.bias), ph(attnMask), ph(kpm), needWeights, average];
+    return [
+      query._h,
+      key._h,
+      value._h,
+      H,
+      batched,
+      this.batchFirst,
+      query === key && key === value,
+      key === value,
+      ph(this.in_proj_weight),
+      ph(this.in_proj_bias),
+      ph(this.q_proj_weight),
+      ph(this.k_proj_weight),
+      ph(this.v_proj_weight),
+      ph(this.bias_k),
+      ph(this.bias_v),
+      this.addZeroAttn,
+      this.dropout,
+      this.training,
+      this.out_proj.weight._h,
+      ph(this.out_proj.bias),
+      ph(attnMask),
+      ph(kpm),
+      needWeights,
+      average,
+    ];
   }
 }

@@ -23,7 +23,11 @@ export interface ForwardStep {
 export type Forward<T> = Generator<ForwardStep, T, unknown>;
 
 /** Yields one step; its result comes back as the value of `yield*`. */
-export function* forwardStep<T>(sync: () => T, async?: () => Promise<T>, wrapError?: (e: unknown) => unknown): Forward<T> {
+export function* forwardStep<T>(
+  sync: () => T,
+  async?: () => Promise<T>,
+  wrapError?: (e: unknown) => unknown,
+): Forward<T> {
   return (yield { sync, async, wrapError }) as T;
 }
 
@@ -32,7 +36,10 @@ type ForwardFns = { forward(...args: unknown[]): unknown; forwardAsync?(...args:
 /** `m.forward(...args)` as a step: async runs await `m.forwardAsync(...args)` when `m` has one. */
 export function callForward(m: Module, ...args: unknown[]): Forward<unknown> {
   const f = m as unknown as ForwardFns;
-  return forwardStep(() => f.forward(...args), typeof f.forwardAsync === 'function' ? () => f.forwardAsync!(...args) : undefined);
+  return forwardStep(
+    () => f.forward(...args),
+    typeof f.forwardAsync === 'function' ? () => f.forwardAsync!(...args) : undefined,
+  );
 }
 
 /** Runs a forward on the JS thread (no scope of its own: callers tidy as they did). */
@@ -56,12 +63,20 @@ export function runForward<T>(g: Forward<T>): T {
  * made before the step (the caller's input passed through, a parameter) is not the engine's.
  */
 function tensorsIn(v: unknown, out: Tensor[], since: number, seen = new Set<unknown>()): void {
-  if (v instanceof Tensor) { if (v._serial >= since) out.push(v); return; }
+  if (v instanceof Tensor) {
+    if (v._serial >= since) out.push(v);
+    return;
+  }
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
   if (Array.isArray(v) || v instanceof Set) for (const x of v) tensorsIn(x, out, since, seen);
-  else if (v instanceof Map) for (const [k, x] of v) { tensorsIn(k, out, since, seen); tensorsIn(x, out, since, seen); }
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, since, seen);
+  else if (v instanceof Map)
+    for (const [k, x] of v) {
+      tensorsIn(k, out, since, seen);
+      tensorsIn(x, out, since, seen);
+    }
+  else if (Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) tensorsIn(x, out, since, seen);
 }
 
 /**
@@ -85,7 +100,11 @@ export async function runForwardAsync<T>(g: Forward<T>): Promise<T> {
     }
   };
   // tidy's rules, applied to what this call made (`made` goes into tidy's own scope)
-  const settle = <R>(f: () => R): R => tidy(() => { scopes[scopes.length - 1].push(...made); return f(); });
+  const settle = <R>(f: () => R): R =>
+    tidy(() => {
+      scopes[scopes.length - 1].push(...made);
+      return f();
+    });
   try {
     let r = segment(() => g.next());
     while (!r.done) {
@@ -105,7 +124,9 @@ export async function runForwardAsync<T>(g: Forward<T>): Promise<T> {
     const result = r.value;
     return settle(() => result);
   } catch (e) {
-    return settle(() => { throw e; });
+    return settle(() => {
+      throw e;
+    });
   }
 }
 
@@ -131,11 +152,16 @@ export class Sequential extends Module {
   constructor(...modules: Module[] | [Map<string, Module>] | [Record<string, Module>]) {
     super();
     const first = modules[0] as unknown;
-    if (modules.length === 1 && (first instanceof Map || (first !== null && typeof first === 'object' && !(first instanceof Module)))) {
+    if (
+      modules.length === 1 &&
+      (first instanceof Map || (first !== null && typeof first === 'object' && !(first instanceof Module)))
+    ) {
       const entries = first instanceof Map ? [...first.entries()] : Object.entries(first as Record<string, Module>);
       for (const [k, m] of entries) this.registerModule(k, checkModule('Sequential', m, `module '${k}'`));
     } else {
-      (modules as Module[]).forEach((m, i) => this.registerModule(String(i), checkModule('Sequential', m, `argument ${i}`)));
+      (modules as Module[]).forEach((m, i) =>
+        this.registerModule(String(i), checkModule('Sequential', m, `argument ${i}`)),
+      );
     }
   }
   /** The number of entries (a repeated module counts once per entry). */
@@ -147,7 +173,8 @@ export class Sequential extends Module {
     const list = listEntries(this);
     checkInt('Sequential.at', 'index', i);
     const k = i < 0 ? i + list.length : i;
-    if (k < 0 || k >= list.length) throw new RangeError(`Sequential.at: index ${i} is out of range (length ${list.length})`);
+    if (k < 0 || k >= list.length)
+      throw new RangeError(`Sequential.at: index ${i} is out of range (length ${list.length})`);
     return list[k];
   }
   /** Appends a module; returns `this`. */
@@ -187,7 +214,11 @@ export class Sequential extends Module {
 export class ModuleList extends Module {
   constructor(modules: Iterable<Module> = []) {
     super();
-    if (modules === null || typeof modules !== 'object' || typeof (modules as Iterable<Module>)[Symbol.iterator] !== 'function')
+    if (
+      modules === null ||
+      typeof modules !== 'object' ||
+      typeof (modules as Iterable<Module>)[Symbol.iterator] !== 'function'
+    )
       throw new TypeError(`ModuleList: expected modules to be an iterable of nn.Modules, got ${describe(modules)}`);
     for (const m of modules) this.append(m);
   }
@@ -199,7 +230,8 @@ export class ModuleList extends Module {
     const list = listEntries(this);
     checkInt('ModuleList.at', 'index', i);
     const k = i < 0 ? i + list.length : i;
-    if (k < 0 || k >= list.length) throw new RangeError(`ModuleList.at: index ${i} is out of range (length ${list.length})`);
+    if (k < 0 || k >= list.length)
+      throw new RangeError(`ModuleList.at: index ${i} is out of range (length ${list.length})`);
     return list[k];
   }
   append(m: Module): this {

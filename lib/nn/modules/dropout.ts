@@ -10,7 +10,8 @@ export class Dropout extends Module {
   constructor(p = 0.5) {
     super();
     checkNumber('Dropout', 'p', p);
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: dropout probability has to be between 0 and 1, but got ${p}`);
+    if (!(p >= 0 && p <= 1))
+      throw new RangeError(`Dropout: dropout probability has to be between 0 and 1, but got ${p}`);
     this.p = p;
     Object.defineProperty(this, 'p', { enumerable: false });
   }

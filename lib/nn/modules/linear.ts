@@ -9,7 +9,10 @@ import { Parameter } from '../parameter';
 import { Module, pyBool } from './module';
 
 /** Options every layer with parameters takes. */
-export interface FactoryOptions { dtype?: DType; device?: string }
+export interface FactoryOptions {
+  dtype?: DType;
+  device?: string;
+}
 const LINEAR_KEYS = ['bias', 'dtype', 'device'] as const;
 
 /** Returns its input (PyTorch's `nn.Identity`). */
@@ -40,7 +43,7 @@ export class Linear extends Module {
     Object.defineProperty(this, 'outFeatures', { enumerable: false });
     const f = { dtype: o.dtype, device: o.device };
     this.weight = new Parameter(empty([outFeatures, inFeatures], f));
-    this.bias = (o.bias === undefined || checkBool(fn, 'bias', o.bias)) ? new Parameter(empty([outFeatures], f)) : null;
+    this.bias = o.bias === undefined || checkBool(fn, 'bias', o.bias) ? new Parameter(empty([outFeatures], f)) : null;
     this.resetParameters();
   }
 
@@ -68,8 +71,11 @@ export class Linear extends Module {
   async forwardAsync(input: Tensor): Promise<Tensor> {
     const fn = 'Linear.forwardAsync';
     this.checkInput(fn, input);
-    const [h] = await N.linearAsync(handle(input, fn, 'input'), handle(this.weight, fn, 'weight'),
-      this.bias ? handle(this.bias, fn, 'bias') : undefined);
+    const [h] = await N.linearAsync(
+      handle(input, fn, 'input'),
+      handle(this.weight, fn, 'weight'),
+      this.bias ? handle(this.bias, fn, 'bias') : undefined,
+    );
     return new Tensor(h);
   }
 
@@ -77,8 +83,10 @@ export class Linear extends Module {
     if (!(input instanceof Tensor)) handle(input, fn, 'input');
     const last = input.shape[input.shape.length - 1];
     if (input.dim() === 0 || last !== this.inFeatures)
-      throw new RangeError(`${fn}: expected input with last dimension inFeatures=${this.inFeatures}, ` +
-        `got shape [${input.shape.join(', ')}]`);
+      throw new RangeError(
+        `${fn}: expected input with last dimension inFeatures=${this.inFeatures}, ` +
+          `got shape [${input.shape.join(', ')}]`,
+      );
   }
 
   override extraRepr(): string {
@@ -94,17 +102,23 @@ export class Bilinear extends Module {
   weight: Parameter;
   bias: Parameter | null;
 
-  constructor(in1Features: number, in2Features: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
+  constructor(
+    in1Features: number,
+    in2Features: number,
+    outFeatures: number,
+    opts: { bias?: boolean } & FactoryOptions = {},
+  ) {
     super();
     const fn = 'Bilinear';
     const o = checkOptions<{ bias?: boolean } & FactoryOptions>(fn, opts, LINEAR_KEYS);
     this.in1Features = checkInt(fn, 'in1Features', in1Features, 0);
     this.in2Features = checkInt(fn, 'in2Features', in2Features, 0);
     this.outFeatures = checkInt(fn, 'outFeatures', outFeatures, 0);
-    for (const k of ['in1Features', 'in2Features', 'outFeatures']) Object.defineProperty(this, k, { enumerable: false });
+    for (const k of ['in1Features', 'in2Features', 'outFeatures'])
+      Object.defineProperty(this, k, { enumerable: false });
     const f = { dtype: o.dtype, device: o.device };
     this.weight = new Parameter(empty([outFeatures, in1Features, in2Features], f));
-    this.bias = (o.bias === undefined || checkBool(fn, 'bias', o.bias)) ? new Parameter(empty([outFeatures], f)) : null;
+    this.bias = o.bias === undefined || checkBool(fn, 'bias', o.bias) ? new Parameter(empty([outFeatures], f)) : null;
     this.resetParameters();
   }
 

@@ -25,11 +25,15 @@ abstract class Loss extends Module {
 
 /** Mean squared error. */
 export class MSELoss extends Loss {
-  forward(input: Tensor, target: Tensor): Tensor { return L.mseLoss(input, target, { reduction: this.reduction }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.mseLoss(input, target, { reduction: this.reduction });
+  }
 }
 /** Mean absolute error. */
 export class L1Loss extends Loss {
-  forward(input: Tensor, target: Tensor): Tensor { return L.l1Loss(input, target, { reduction: this.reduction }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.l1Loss(input, target, { reduction: this.reduction });
+  }
 }
 /** Smooth L1 (Huber-like with `beta`). */
 export class SmoothL1Loss extends Loss {
@@ -39,7 +43,9 @@ export class SmoothL1Loss extends Loss {
     this.beta = opts.beta === undefined ? 1 : checkNumber('SmoothL1Loss', 'beta', opts.beta);
     Object.defineProperty(this, 'beta', { enumerable: false });
   }
-  forward(input: Tensor, target: Tensor): Tensor { return L.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta });
+  }
 }
 /** Huber loss with `delta`. */
 export class HuberLoss extends Loss {
@@ -49,7 +55,9 @@ export class HuberLoss extends Loss {
     this.delta = opts.delta === undefined ? 1 : checkNumber('HuberLoss', 'delta', opts.delta);
     Object.defineProperty(this, 'delta', { enumerable: false });
   }
-  forward(input: Tensor, target: Tensor): Tensor { return L.huberLoss(input, target, { reduction: this.reduction, delta: this.delta }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.huberLoss(input, target, { reduction: this.reduction, delta: this.delta });
+  }
 }
 /**
  * Cross entropy over logits `(N, C)` or `(N, C, d1, ...)` with class-index targets (int64) or
@@ -63,7 +71,9 @@ export class CrossEntropyLoss extends Loss {
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
   }
-  forward(input: Tensor, target: Tensor): Tensor { return L.crossEntropy(input, target, { ...this.opts, weight: this.buffer('weight') }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.crossEntropy(input, target, { ...this.opts, weight: this.buffer('weight') });
+  }
 }
 /** Negative log likelihood over log-probabilities `(N, C)` or `(N, C, d1, ...)`. */
 export class NLLLoss extends Loss {
@@ -74,7 +84,9 @@ export class NLLLoss extends Loss {
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
   }
-  forward(input: Tensor, target: Tensor): Tensor { return L.nllLoss(input, target, { ...this.opts, weight: this.buffer('weight') }); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.nllLoss(input, target, { ...this.opts, weight: this.buffer('weight') });
+  }
 }
 /** Binary cross entropy over probabilities. */
 export class BCELoss extends Loss {
@@ -94,8 +106,11 @@ export class BCEWithLogitsLoss extends Loss {
     this.registerBuffer('pos_weight', opts.posWeight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return L.binaryCrossEntropyWithLogits(input, target,
-      { reduction: this.reduction, weight: this.buffer('weight'), posWeight: this.buffer('pos_weight') });
+    return L.binaryCrossEntropyWithLogits(input, target, {
+      reduction: this.reduction,
+      weight: this.buffer('weight'),
+      posWeight: this.buffer('pos_weight'),
+    });
   }
 }
 /** KL divergence; input is log-probabilities; `logTarget` for log-probability targets. */
@@ -104,8 +119,11 @@ export class KLDivLoss extends Module {
   readonly logTarget: boolean;
   constructor(opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}) {
     super();
-    const o = checkOptions<{ reduction?: Reduction | 'batchmean'; logTarget?: boolean }>('KLDivLoss', opts, ['reduction', 'logTarget']);
-    this.reduction = o.reduction ?? 'mean';  // checked when it runs, as PyTorch's
+    const o = checkOptions<{ reduction?: Reduction | 'batchmean'; logTarget?: boolean }>('KLDivLoss', opts, [
+      'reduction',
+      'logTarget',
+    ]);
+    this.reduction = o.reduction ?? 'mean'; // checked when it runs, as PyTorch's
     this.logTarget = o.logTarget ?? false;
     Object.defineProperty(this, 'reduction', { enumerable: false });
     Object.defineProperty(this, 'logTarget', { enumerable: false });

@@ -33,7 +33,10 @@ interface Internals {
 const internals = new WeakMap<Module, Internals>();
 function inner(m: Module): Internals {
   let i = internals.get(m);
-  if (!i) { i = { buffers: new Map(), kinds: new Map(), order: [], ordered: new Set() }; internals.set(m, i); }
+  if (!i) {
+    i = { buffers: new Map(), kinds: new Map(), order: [], ordered: new Set() };
+    internals.set(m, i);
+  }
   return i;
 }
 
@@ -58,7 +61,10 @@ function sync(m: Module, i: Internals): void {
   for (const k of Object.keys(m)) {
     if (i.ordered.has(k)) continue;
     const v = rec[k];
-    if (v instanceof Parameter || v instanceof Module) { i.order.push(k); i.ordered.add(k); }
+    if (v instanceof Parameter || v instanceof Module) {
+      i.order.push(k);
+      i.ordered.add(k);
+    }
   }
 }
 
@@ -81,10 +87,13 @@ function own(m: Module): OwnEntries {
     if (!Object.prototype.propertyIsEnumerable.call(m, key)) continue;
     const v = rec[key];
     const b = i.buffers.get(key);
-    if (b) { if (v instanceof Tensor) out.buffers.push([key, v, b.persistent]); }
-    else if (v instanceof Parameter) out.params.push([key, v]);
-    else if (v instanceof Module) { out.children.push([key, v]); out.slots.push([key, v]); }
-    else if (v === null && i.kinds.get(key) === 'module') out.slots.push([key, null]);
+    if (b) {
+      if (v instanceof Tensor) out.buffers.push([key, v, b.persistent]);
+    } else if (v instanceof Parameter) out.params.push([key, v]);
+    else if (v instanceof Module) {
+      out.children.push([key, v]);
+      out.slots.push([key, v]);
+    } else if (v === null && i.kinds.get(key) === 'module') out.slots.push([key, null]);
   }
   return out;
 }
@@ -196,7 +205,8 @@ export abstract class Module {
     checkName('registerBuffer', name);
     if (tensor !== null && !(tensor instanceof Tensor))
       throw new TypeError(`Module.registerBuffer: expected tensor to be a Tensor or null, got ${describe(tensor)}`);
-    const persistent = opts.persistent === undefined ? true : checkBool('Module.registerBuffer', 'persistent', opts.persistent);
+    const persistent =
+      opts.persistent === undefined ? true : checkBool('Module.registerBuffer', 'persistent', opts.persistent);
     this.claim('registerBuffer', name, 'buffer');
     if (tensor) keep(tensor);
     inner(this).buffers.set(name, { persistent });
@@ -207,7 +217,9 @@ export abstract class Module {
   registerParameter(name: string, param: Parameter | null): void {
     checkName('registerParameter', name);
     if (param !== null && !(param instanceof Parameter))
-      throw new TypeError(`Module.registerParameter: expected param to be an nn.Parameter or null, got ${describe(param)}`);
+      throw new TypeError(
+        `Module.registerParameter: expected param to be an nn.Parameter or null, got ${describe(param)}`,
+      );
     this.claim('registerParameter', name, 'parameter');
     (this as Record<string, unknown>)[name] = param;
   }
@@ -226,25 +238,32 @@ export abstract class Module {
    * name not in self._<kind>s`), then records it in the registration order.
    */
   private claim(fn: string, name: string, kind: Kind): void {
-    const exists = (): never => { throw new Error(`Module.${fn}: attribute '${name}' already exists`); };
+    const exists = (): never => {
+      throw new Error(`Module.${fn}: attribute '${name}' already exists`);
+    };
     const i = inner(this);
     if (!hasOwn(this, name)) {
-      if (name in this) exists();  // a method or accessor of the class (or of Object)
+      if (name in this) exists(); // a method or accessor of the class (or of Object)
     } else {
       const desc = Object.getOwnPropertyDescriptor(this, name)!;
-      if (!('value' in desc) || !desc.enumerable) exists();  // a setting or accessor of the instance
+      if (!('value' in desc) || !desc.enumerable) exists(); // a setting or accessor of the instance
       const v = desc.value as unknown;
       let current: Kind | undefined;
       if (i.buffers.has(name)) current = 'buffer';
       else if (v instanceof Parameter) current = 'parameter';
       else if (v instanceof Module) current = 'module';
-      else if (v === null || v === undefined) current = i.kinds.get(name);  // a null slot, or a declared field
-      else if (kind === 'buffer' && v instanceof Tensor) current = 'buffer';  // a plain tensor attribute
+      else if (v === null || v === undefined)
+        current = i.kinds.get(name); // a null slot, or a declared field
+      else if (kind === 'buffer' && v instanceof Tensor)
+        current = 'buffer'; // a plain tensor attribute
       else exists();
       if (current !== undefined && current !== kind) exists();
     }
-    sync(this, i);  // names registered by assignment since the last registration come first
-    if (!i.ordered.has(name)) { i.order.push(name); i.ordered.add(name); }
+    sync(this, i); // names registered by assignment since the last registration come first
+    if (!i.ordered.has(name)) {
+      i.order.push(name);
+      i.ordered.add(name);
+    }
     i.kinds.set(name, kind);
   }
 
@@ -278,7 +297,8 @@ export abstract class Module {
   /** Parameters as `[dottedName, Parameter]`, each once, in PyTorch's order. */
   *namedParameters(opts: { prefix?: string; recurse?: boolean } = {}): IterableIterator<[string, Parameter]> {
     const seen = new Set<Parameter>();
-    const mods: Iterable<[string, Module]> = opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
+    const mods: Iterable<[string, Module]> =
+      opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
     for (const [mp, m] of mods) {
       for (const [name, p] of own(m).params) {
         if (seen.has(p)) continue;
@@ -293,7 +313,8 @@ export abstract class Module {
 
   *namedBuffers(opts: { prefix?: string; recurse?: boolean } = {}): IterableIterator<[string, Tensor]> {
     const seen = new Set<Tensor>();
-    const mods: Iterable<[string, Module]> = opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
+    const mods: Iterable<[string, Module]> =
+      opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
     for (const [mp, m] of mods) {
       for (const [name, b] of own(m).buffers) {
         if (seen.has(b)) continue;
@@ -332,9 +353,15 @@ export abstract class Module {
     const o = checkOptions<{ setToNone?: boolean }>('Module.zeroGrad', opts, ['setToNone']);
     const setToNone = o.setToNone === undefined ? true : checkBool('Module.zeroGrad', 'setToNone', o.setToNone);
     for (const p of this.parameters()) {
-      if (setToNone) { p.grad = null; continue; }
+      if (setToNone) {
+        p.grad = null;
+        continue;
+      }
       const g = p.grad;
-      if (g) { g.zero_(); g.dispose(); }
+      if (g) {
+        g.zero_();
+        g.dispose();
+      }
     }
   }
   /** Sets `requiresGrad` on every parameter (freezing with `false`); returns `this`. */
@@ -345,7 +372,8 @@ export abstract class Module {
   }
   /** Calls `fn` on every submodule (children first) and then on this module; returns `this`. */
   apply(fn: (m: Module) => void): this {
-    if (typeof fn !== 'function') throw new TypeError(`Module.apply: expected fn to be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function')
+      throw new TypeError(`Module.apply: expected fn to be a function, got ${describe(fn)}`);
     for (const m of this.children()) m.apply(fn);
     fn(this);
     return this;
@@ -361,9 +389,15 @@ export abstract class Module {
     let dtype: DType | undefined, device: string | undefined;
     if (typeof target === 'string') {
       if (/^(cpu|cuda)(:\d+)?$/.test(target)) device = checkDevice(fn, target);
-      else { dtypeCode(fn, target); dtype = target as DType; }
+      else {
+        dtypeCode(fn, target);
+        dtype = target as DType;
+      }
     } else if (target !== null && typeof target === 'object') {
-      if (target.dtype !== undefined) { dtypeCode(fn, target.dtype); dtype = target.dtype; }
+      if (target.dtype !== undefined) {
+        dtypeCode(fn, target.dtype);
+        dtype = target.dtype;
+      }
       if (target.device !== undefined) device = checkDevice(fn, target.device);
     } else {
       throw new TypeError(`${fn}: expected a dtype, a device or {dtype, device}, got ${describe(target)}`);
@@ -371,7 +405,8 @@ export abstract class Module {
     if (dtype !== undefined && !isFloatingPoint(dtype))
       throw new TypeError(`${fn}: nn.Module.to only accepts floating point dtypes, got ${dtype}`);
     // The dtype a tensor changes to, if any (a floating-point dtype applies to floating tensors only).
-    const newDtype = (t: Tensor) => (dtype !== undefined && isFloatingPoint(t.dtype) && dtype !== t.dtype ? dtype : undefined);
+    const newDtype = (t: Tensor) =>
+      dtype !== undefined && isFloatingPoint(t.dtype) && dtype !== t.dtype ? dtype : undefined;
     const moves = (t: Tensor) => newDtype(t) !== undefined || (device !== undefined && device !== t.device);
     const convert = (t: Tensor): void => {
       const d = newDtype(t);
@@ -392,7 +427,9 @@ export abstract class Module {
     // async call would otherwise be refused halfway, leaving the module half converted).
     for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()])
       if (moves(t) && N.inUse(t._h) !== 0)
-        throw new Error(`${fn}: '${name}' is in use by an async operation (await it before moving the module); nothing was converted`);
+        throw new Error(
+          `${fn}: '${name}' is in use by an async operation (await it before moving the module); nothing was converted`,
+        );
     noGrad(() => {
       for (const p of this.parameters()) convert(p);
       for (const b of this.buffers()) convert(b);
@@ -457,16 +494,31 @@ export abstract class Module {
     for (const [k, target] of expected) {
       if (!given.has(k)) continue;
       const src = given.get(k);
-      if (!(src instanceof Tensor)) { problems.push(`value for ${k} is not a Tensor (got ${describe(src)})`); continue; }
-      if (src.isDisposed) { problems.push(`value for ${k} is a disposed tensor`); continue; }
-      const a = target.shape, b = src.shape;
+      if (!(src instanceof Tensor)) {
+        problems.push(`value for ${k} is not a Tensor (got ${describe(src)})`);
+        continue;
+      }
+      if (src.isDisposed) {
+        problems.push(`value for ${k} is a disposed tensor`);
+        continue;
+      }
+      const a = target.shape,
+        b = src.shape;
       if (a.length !== b.length || a.some((s, i) => s !== b[i]))
-        problems.push(`size mismatch for ${k}: copying a param with shape [${b.join(', ')}], the shape in the current model is [${a.join(', ')}]`);
+        problems.push(
+          `size mismatch for ${k}: copying a param with shape [${b.join(', ')}], the shape in the current model is [${a.join(', ')}]`,
+        );
       else copies.push([target, src]);
     }
     if (strict) {
-      if (missingKeys.length) problems.unshift(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
-      if (unexpectedKeys.length) problems.splice(missingKeys.length ? 1 : 0, 0, `Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+      if (missingKeys.length)
+        problems.unshift(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+      if (unexpectedKeys.length)
+        problems.splice(
+          missingKeys.length ? 1 : 0,
+          0,
+          `Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`,
+        );
     }
     if (problems.length)
       throw new Error(`${fn}: Error(s) in loading state_dict for ${this.getName()}:\n\t${problems.join('\n\t')}`);
@@ -475,11 +527,17 @@ export abstract class Module {
     const keyOf = new Map(expected.map(([k, t]) => [t, k] as [Tensor, string]));
     for (const [t, s] of copies) {
       if (N.inUse(t._h) !== 0)
-        throw new Error(`${fn}: '${keyOf.get(t)}' is in use by an async operation (await it before loading); nothing was loaded`);
+        throw new Error(
+          `${fn}: '${keyOf.get(t)}' is in use by an async operation (await it before loading); nothing was loaded`,
+        );
       if (N.inUse(s._h) === 2)
-        throw new Error(`${fn}: the value for '${keyOf.get(t)}' is being written by an async operation (await it before loading); nothing was loaded`);
+        throw new Error(
+          `${fn}: the value for '${keyOf.get(t)}' is being written by an async operation (await it before loading); nothing was loaded`,
+        );
     }
-    noGrad(() => { for (const [t, s] of copies) t.copy_(s); });
+    noGrad(() => {
+      for (const [t, s] of copies) t.copy_(s);
+    });
     return { missingKeys, unexpectedKeys };
   }
 
@@ -506,4 +564,3 @@ export abstract class Module {
 export function pyBool(b: boolean): string {
   return b ? 'True' : 'False';
 }
-

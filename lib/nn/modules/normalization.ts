@@ -8,7 +8,10 @@ import { Module, fmtFloat, pyBool } from './module';
 
 export { fmtFloat };
 
-export interface LayerNormOptions extends FactoryOptions { eps?: number; elementwiseAffine?: boolean }
+export interface LayerNormOptions extends FactoryOptions {
+  eps?: number;
+  elementwiseAffine?: boolean;
+}
 const LAYER_NORM_KEYS = ['eps', 'elementwiseAffine', 'dtype', 'device'] as const;
 
 /** Layer normalisation over the trailing `normalizedShape` dims (PyTorch's `nn.LayerNorm`). */
@@ -24,12 +27,15 @@ export class LayerNorm extends Module {
     const fn = 'LayerNorm';
     const o = checkOptions<LayerNormOptions>(fn, opts, LAYER_NORM_KEYS);
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-    if (!Array.isArray(shape)) throw new TypeError(`${fn}: expected normalizedShape to be an integer or an array of integers`);
+    if (!Array.isArray(shape))
+      throw new TypeError(`${fn}: expected normalizedShape to be an integer or an array of integers`);
     shape.forEach((s, i) => checkInt(fn, `normalizedShape[${i}]`, s, 0));
     this.normalizedShape = [...shape];
     this.eps = o.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', o.eps);
-    this.elementwiseAffine = o.elementwiseAffine === undefined ? true : checkBool(fn, 'elementwiseAffine', o.elementwiseAffine);
-    for (const k of ['normalizedShape', 'eps', 'elementwiseAffine']) Object.defineProperty(this, k, { enumerable: false });
+    this.elementwiseAffine =
+      o.elementwiseAffine === undefined ? true : checkBool(fn, 'elementwiseAffine', o.elementwiseAffine);
+    for (const k of ['normalizedShape', 'eps', 'elementwiseAffine'])
+      Object.defineProperty(this, k, { enumerable: false });
     const f = { dtype: o.dtype, device: o.device };
     this.weight = this.elementwiseAffine ? new Parameter(ones(this.normalizedShape, f)) : null;
     this.bias = this.elementwiseAffine ? new Parameter(zeros(this.normalizedShape, f)) : null;
@@ -41,8 +47,10 @@ export class LayerNorm extends Module {
     const n = this.normalizedShape.length;
     const tail = s.slice(s.length - n);
     if (s.length < n || tail.some((d, i) => d !== this.normalizedShape[i]))
-      throw new RangeError(`LayerNorm.forward: expected input with trailing shape [${this.normalizedShape.join(', ')}], ` +
-        `got [${s.join(', ')}]`);
+      throw new RangeError(
+        `LayerNorm.forward: expected input with trailing shape [${this.normalizedShape.join(', ')}], ` +
+          `got [${s.join(', ')}]`,
+      );
     return F.layerNorm(input, this.normalizedShape, { weight: this.weight, bias: this.bias, eps: this.eps });
   }
 

@@ -50,7 +50,10 @@ export interface RNNOptions extends RNNBaseOptions {
   nonlinearity?: 'tanh' | 'relu';
 }
 /** The sizes, when the layer is built from one options object. */
-export interface RNNSizes { inputSize: number; hiddenSize: number }
+export interface RNNSizes {
+  inputSize: number;
+  hiddenSize: number;
+}
 
 const BASE_KEYS = ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'device'];
 
@@ -88,19 +91,30 @@ function describeValue(v: unknown): string {
  * `({inputSize, hiddenSize, ...opts})`, and refuses option names the layer does not have (a
  * snake_case `batch_first` would otherwise be silently ignored).
  */
-function parseArgs<O extends object>(fn: string, args: unknown[], keys: string[]): { inputSize: number; hiddenSize: number; o: Partial<O> } {
+function parseArgs<O extends object>(
+  fn: string,
+  args: unknown[],
+  keys: string[],
+): { inputSize: number; hiddenSize: number; o: Partial<O> } {
   const withLayers = keys.includes('numLayers');
   let [a, b, c, d] = args;
   let o: Record<string, unknown>;
-  const isOpts = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
+  const isOpts = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
   if (isOpts(a) && args.length === 1) {
     o = { ...a };
-    a = o.inputSize; b = o.hiddenSize;
-    delete o.inputSize; delete o.hiddenSize;
+    a = o.inputSize;
+    b = o.hiddenSize;
+    delete o.inputSize;
+    delete o.hiddenSize;
   } else {
-    if (withLayers && typeof c === 'number' && (d === undefined || isOpts(d))) { d = { ...d, numLayers: c }; c = d; }
-    else if (d !== undefined || args.length > 3)
-      throw new TypeError(`${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), got ${args.length} arguments`);
+    if (withLayers && typeof c === 'number' && (d === undefined || isOpts(d))) {
+      d = { ...d, numLayers: c };
+      c = d;
+    } else if (d !== undefined || args.length > 3)
+      throw new TypeError(
+        `${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), got ${args.length} arguments`,
+      );
     if (c !== undefined && !isOpts(c)) typeError(fn, 'options', 'an options object', c);
     o = { ...(c as Record<string, unknown> | undefined) };
   }
@@ -123,9 +137,11 @@ function param(shape: number[], f: FactoryOptions): Parameter {
 }
 
 function hint(name: string): string {
-  return ` Recurrent layers take no attention mask: the second argument of ${name}.forward is the initial state ` +
+  return (
+    ` Recurrent layers take no attention mask: the second argument of ${name}.forward is the initial state ` +
     `(a recurrent layer is causal by construction). Masks belong to nn.MultiheadAttention (its attnMask option, ` +
-    'and keyPaddingMask for padding); to skip padded steps, pack the batch with nn.utils.rnn.packPaddedSequence.';
+    'and keyPaddingMask for padding); to skip padded steps, pack the batch with nn.utils.rnn.packPaddedSequence.'
+  );
 }
 
 /** What forward knows about its input, for the state checks. */
@@ -163,7 +179,7 @@ export abstract class RNNBase extends Module {
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
     super();
-    if (new.target === RNNBase || new.target === SingleStateRNN as unknown)
+    if (new.target === RNNBase || new.target === (SingleStateRNN as unknown))
       throw new TypeError(`nn.${new.target.name} is abstract: use nn.LSTM, nn.GRU or nn.RNN`);
     const { inputSize, hiddenSize, o } = parseArgs<LSTMOptions & RNNOptions>(fn, args, keys);
     const numLayers = o.numLayers === undefined ? 1 : checkInt(fn, 'numLayers', o.numLayers, 1);
@@ -176,14 +192,20 @@ export abstract class RNNBase extends Module {
     const bidirectional = o.bidirectional === undefined ? false : checkBool(fn, 'bidirectional', o.bidirectional);
     const dropout = o.dropout === undefined ? 0 : checkNumber(fn, 'dropout', o.dropout);
     if (!(dropout >= 0 && dropout <= 1))
-      throw new RangeError(`${fn}: dropout should be a number in range [0, 1] representing the probability of an ` +
-        `element being zeroed, got ${dropout}`);
+      throw new RangeError(
+        `${fn}: dropout should be a number in range [0, 1] representing the probability of an ` +
+          `element being zeroed, got ${dropout}`,
+      );
     const projSize = o.projSize === undefined ? 0 : checkInt(fn, 'projSize', o.projSize, 0);
     if (projSize >= hiddenSize)
-      throw new RangeError(`${fn}: projSize has to be smaller than hiddenSize, got projSize=${projSize} and hiddenSize=${hiddenSize}`);
+      throw new RangeError(
+        `${fn}: projSize has to be smaller than hiddenSize, got projSize=${projSize} and hiddenSize=${hiddenSize}`,
+      );
     if (dropout > 0 && numLayers === 1)
-      warnOnce('dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects ' +
-        `num_layers greater than 1, but got dropout=${dropout} and num_layers=${numLayers}`);
+      warnOnce(
+        'dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects ' +
+          `num_layers greater than 1, but got dropout=${dropout} and num_layers=${numLayers}`,
+      );
     const attrs = { mode, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, projSize };
     for (const [k, v] of Object.entries(attrs)) Object.defineProperty(this, k, { value: v, enumerable: false });
 
@@ -192,8 +214,8 @@ export abstract class RNNBase extends Module {
     const gateSize = GATES[mode] * hiddenSize;
     const realHidden = projSize > 0 ? projSize : hiddenSize;
     // Refuse, before allocating anything, a layer count or size whose parameters cannot fit.
-    const perDir = (input: number) => gateSize * input + gateSize * realHidden + (bias ? 2 * gateSize : 0) +
-      (projSize > 0 ? projSize * hiddenSize : 0);
+    const perDir = (input: number) =>
+      gateSize * input + gateSize * realHidden + (bias ? 2 * gateSize : 0) + (projSize > 0 ? projSize * hiddenSize : 0);
     const elements = D * (perDir(inputSize) + (numLayers - 1) * perDir(realHidden * D));
     const itemSize = ITEM_SIZE[(o.dtype ?? 'float32') as DType] ?? 4;
     checkAllocation(fn, [elements], itemSize);
@@ -202,8 +224,10 @@ export abstract class RNNBase extends Module {
     const tensors = D * numLayers * (2 + (bias ? 2 : 0) + (projSize > 0 ? 1 : 0));
     const bytes = elements * itemSize + tensors * PER_TENSOR_BYTES;
     if (bytes > os.totalmem())
-      throw new RangeError(`${fn}: numLayers=${numLayers} would need about ${formatBytes(bytes)} (${tensors} parameter tensors, ` +
-        `${formatBytes(elements * itemSize)} of parameters), more than this machine's ${formatBytes(os.totalmem())} of memory`);
+      throw new RangeError(
+        `${fn}: numLayers=${numLayers} would need about ${formatBytes(bytes)} (${tensors} parameter tensors, ` +
+          `${formatBytes(elements * itemSize)} of parameters), more than this machine's ${formatBytes(os.totalmem())} of memory`,
+      );
     const flat: string[] = [];
     const all: string[][] = [];
     const self = this as unknown as Record<string, Parameter>;
@@ -212,16 +236,30 @@ export abstract class RNNBase extends Module {
         const layerInput = layer === 0 ? inputSize : realHidden * D;
         const sfx = `_l${layer}${dir === 1 ? '_reverse' : ''}`;
         const names = [`weight_ih${sfx}`, `weight_hh${sfx}`];
-        const shapes = [[gateSize, layerInput], [gateSize, realHidden]];
-        if (bias) { names.push(`bias_ih${sfx}`, `bias_hh${sfx}`); shapes.push([gateSize], [gateSize]); }
-        if (projSize > 0) { names.push(`weight_hr${sfx}`); shapes.push([projSize, hiddenSize]); }
-        names.forEach((n, i) => { self[n] = param(shapes[i], f); });
+        const shapes = [
+          [gateSize, layerInput],
+          [gateSize, realHidden],
+        ];
+        if (bias) {
+          names.push(`bias_ih${sfx}`, `bias_hh${sfx}`);
+          shapes.push([gateSize], [gateSize]);
+        }
+        if (projSize > 0) {
+          names.push(`weight_hr${sfx}`);
+          shapes.push([projSize, hiddenSize]);
+        }
+        names.forEach((n, i) => {
+          self[n] = param(shapes[i], f);
+        });
         flat.push(...names);
         all.push(names);
       }
     }
     Object.defineProperty(this, 'flatWeightsNames', { value: Object.freeze(flat), enumerable: false });
-    Object.defineProperty(this, 'allWeightsNames', { value: Object.freeze(all.map((a) => Object.freeze(a))), enumerable: false });
+    Object.defineProperty(this, 'allWeightsNames', {
+      value: Object.freeze(all.map((a) => Object.freeze(a))),
+      enumerable: false,
+    });
     this.resetParameters();
   }
 
@@ -241,7 +279,9 @@ export abstract class RNNBase extends Module {
   }
 
   /** A no-op on the CPU (PyTorch's `flatten_parameters` only matters for cuDNN); kept for ported code. */
-  flattenParameters(): void { /* nothing to do */ }
+  flattenParameters(): void {
+    /* nothing to do */
+  }
 
   override extraRepr(): string {
     let s = `${this.inputSize}, ${this.hiddenSize}`;
@@ -263,39 +303,69 @@ export abstract class RNNBase extends Module {
       t = input.data;
       if (!(t instanceof Tensor)) typeError(fn, 'input.data', 'a Tensor', t);
       if (t.dim() !== 2)
-        throw new RangeError(`${fn}: expected the packed input's data to be 2-D (sum(lengths), inputSize=${this.inputSize}), ` +
-          `got shape ${shapeStr(t.shape)}`);
+        throw new RangeError(
+          `${fn}: expected the packed input's data to be 2-D (sum(lengths), inputSize=${this.inputSize}), ` +
+            `got shape ${shapeStr(t.shape)}`,
+        );
       const bs = input.batchSizes;
-      info = { fn, batched: true, packed: true, L: bs.shape[0], N: bs.shape[0] ? Number((bs.data() as BigInt64Array)[0]) : 0,
-        inputShape: t.shape, dtype: t.dtype, device: '' };
+      info = {
+        fn,
+        batched: true,
+        packed: true,
+        L: bs.shape[0],
+        N: bs.shape[0] ? Number((bs.data() as BigInt64Array)[0]) : 0,
+        inputShape: t.shape,
+        dtype: t.dtype,
+        device: '',
+      };
     } else if (input instanceof Tensor) {
       t = input;
       const dim = t.dim();
       if (dim !== 2 && dim !== 3)
-        throw new RangeError(`${fn}: expected input to be 3-D ${this.batchFirst ? '(N, L, H_in)' : '(L, N, H_in)'} or 2-D ` +
-          `(L, H_in) for an unbatched sequence, got a ${dim}-D tensor of shape ${shapeStr(t.shape)}`);
+        throw new RangeError(
+          `${fn}: expected input to be 3-D ${this.batchFirst ? '(N, L, H_in)' : '(L, N, H_in)'} or 2-D ` +
+            `(L, H_in) for an unbatched sequence, got a ${dim}-D tensor of shape ${shapeStr(t.shape)}`,
+        );
       const batched = dim === 3;
       const bd = this.batchFirst ? 0 : 1;
-      info = { fn, batched, packed: false, L: batched ? t.shape[1 - bd] : t.shape[0], N: batched ? t.shape[bd] : 1,
-        inputShape: t.shape, dtype: t.dtype, device: '' };
+      info = {
+        fn,
+        batched,
+        packed: false,
+        L: batched ? t.shape[1 - bd] : t.shape[0],
+        N: batched ? t.shape[bd] : 1,
+        inputShape: t.shape,
+        dtype: t.dtype,
+        device: '',
+      };
     } else {
       return typeError(fn, 'input', 'a Tensor or a PackedSequence', input);
     }
     if (!isFloatingPoint(t.dtype))
-      throw new TypeError(`${fn}: expected input to be a floating point tensor (${w.dtype}, the weights' dtype), got ${t.dtype}`);
+      throw new TypeError(
+        `${fn}: expected input to be a floating point tensor (${w.dtype}, the weights' dtype), got ${t.dtype}`,
+      );
     if (t.dtype !== w.dtype)
-      throw new TypeError(`${fn}: expected input to have the dtype of the module's weights (${w.dtype}), got ${t.dtype}; ` +
-        `convert the input (input.to('${w.dtype}')) or the module (module.to('${t.dtype}'))`);
+      throw new TypeError(
+        `${fn}: expected input to have the dtype of the module's weights (${w.dtype}), got ${t.dtype}; ` +
+          `convert the input (input.to('${w.dtype}')) or the module (module.to('${t.dtype}'))`,
+      );
     const dev = t.device;
-    if (dev !== w.device)
-      throw new TypeError(`${fn}: expected input on the module's device (${w.device}), got ${dev}`);
+    if (dev !== w.device) throw new TypeError(`${fn}: expected input on the module's device (${w.device}), got ${dev}`);
     info.device = dev;
     const last = t.shape[t.dim() - 1];
     if (last !== this.inputSize) {
-      const expected = info.packed ? `(sum(lengths), ${this.inputSize})` : !info.batched ? `(L, ${this.inputSize})`
-        : this.batchFirst ? `(N, L, ${this.inputSize})` : `(L, N, ${this.inputSize})`;
-      throw new RangeError(`${fn}: expected ${info.packed ? "the packed input's data" : 'input'} of shape ${expected} ` +
-        `(inputSize=${this.inputSize}), got shape ${shapeStr(t.shape)}: its last dimension ${last} is not inputSize`);
+      const expected = info.packed
+        ? `(sum(lengths), ${this.inputSize})`
+        : !info.batched
+          ? `(L, ${this.inputSize})`
+          : this.batchFirst
+            ? `(N, L, ${this.inputSize})`
+            : `(L, N, ${this.inputSize})`;
+      throw new RangeError(
+        `${fn}: expected ${info.packed ? "the packed input's data" : 'input'} of shape ${expected} ` +
+          `(inputSize=${this.inputSize}), got shape ${shapeStr(t.shape)}: its last dimension ${last} is not inputSize`,
+      );
     }
     return info;
   }
@@ -305,13 +375,17 @@ export abstract class RNNBase extends Module {
     const { fn } = info;
     const name = this.getName();
     if (!(v instanceof Tensor))
-      throw new TypeError(`${fn}: expected ${what} to be a Tensor of shape ${shapeStr(expected)}, got ${describeValue(v)}. ` +
-        `hx must be ${expectedAll}.`);
-    const looksLikeMask = v.dtype === 'bool' ||
-      (v.dim() === 2 && v.shape[0] > 1 && (v.shape[0] === v.shape[1] || v.shape[0] === info.L));
+      throw new TypeError(
+        `${fn}: expected ${what} to be a Tensor of shape ${shapeStr(expected)}, got ${describeValue(v)}. ` +
+          `hx must be ${expectedAll}.`,
+      );
+    const looksLikeMask =
+      v.dtype === 'bool' || (v.dim() === 2 && v.shape[0] > 1 && (v.shape[0] === v.shape[1] || v.shape[0] === info.L));
     if (v.dtype === 'bool')
-      throw new TypeError(`${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ` +
-        `${shapeStr(v.shape)}.${hint(name)}`);
+      throw new TypeError(
+        `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ` +
+          `${shapeStr(v.shape)}.${hint(name)}`,
+      );
     if (v.dtype !== info.dtype)
       throw new TypeError(`${fn}: expected ${what} to have the input's dtype ${info.dtype}, got ${v.dtype}`);
     if (v.device !== info.device)
@@ -323,27 +397,39 @@ export abstract class RNNBase extends Module {
         const finite = v.isfinite();
         const all = finite.all();
         const ok = all.item() as boolean;
-        finite.dispose(); all.dispose();
+        finite.dispose();
+        all.dispose();
         if (!ok)
-          throw new TypeError(`${fn}: ${what} has the state's shape ${shapeStr(expected)} but holds non-finite values, ` +
-            `like a float attention mask.${hint(name)}`);
+          throw new TypeError(
+            `${fn}: ${what} has the state's shape ${shapeStr(expected)} but holds non-finite values, ` +
+              `like a float attention mask.${hint(name)}`,
+          );
       }
       return v;
     }
     if (looksLikeMask)
-      throw new TypeError(`${fn}: expected hx to be ${expectedAll}; got ${what} of shape ${shapeStr(v.shape)} ` +
-        `(${v.dtype}), which looks like an attention mask.${hint(name)}`);
-    const where = info.packed ? `the packed input (batch size ${info.N})`
+      throw new TypeError(
+        `${fn}: expected hx to be ${expectedAll}; got ${what} of shape ${shapeStr(v.shape)} ` +
+          `(${v.dtype}), which looks like an attention mask.${hint(name)}`,
+      );
+    const where = info.packed
+      ? `the packed input (batch size ${info.N})`
       : `input of shape ${shapeStr(info.inputShape)}${info.batched ? ` (batchFirst=${this.batchFirst})` : ' (unbatched)'}`;
     if (v.dim() !== expected.length)
-      throw new RangeError(`${fn}: for ${info.batched ? 'batched 3-D' : 'unbatched 2-D'} input, ${what} must be ` +
-        `${expected.length}-D: expected shape ${shapeStr(expected)}, got ${shapeStr(v.shape)} (${where})`);
+      throw new RangeError(
+        `${fn}: for ${info.batched ? 'batched 3-D' : 'unbatched 2-D'} input, ${what} must be ` +
+          `${expected.length}-D: expected shape ${shapeStr(expected)}, got ${shapeStr(v.shape)} (${where})`,
+      );
     if (info.batched && v.shape[1] !== info.N && v.shape[0] === expected[0] && v.shape[2] === expected[2])
-      throw new RangeError(`${fn}: ${what} has batch size ${v.shape[1]} (shape ${shapeStr(v.shape)}) but ${where} ` +
-        `has batch size ${info.N}: expected ${what} of shape ${shapeStr(expected)}. States are ` +
-        '(D*numLayers, N, H) whatever batchFirst is.');
+      throw new RangeError(
+        `${fn}: ${what} has batch size ${v.shape[1]} (shape ${shapeStr(v.shape)}) but ${where} ` +
+          `has batch size ${info.N}: expected ${what} of shape ${shapeStr(expected)}. States are ` +
+          '(D*numLayers, N, H) whatever batchFirst is.',
+      );
     const dims = info.batched ? '(D*numLayers, N, H)' : '(D*numLayers, H)';
-    throw new RangeError(`${fn}: expected ${what} of shape ${shapeStr(expected)} ${dims}, got ${shapeStr(v.shape)} (${where})`);
+    throw new RangeError(
+      `${fn}: expected ${what} of shape ${shapeStr(expected)} ${dims}, got ${shapeStr(v.shape)} (${where})`,
+    );
   }
 
   /** Validates `hx` and returns the user's state tensors (batched or unbatched as given). */
@@ -358,19 +444,26 @@ export abstract class RNNBase extends Module {
     if (this.mode === 'LSTM') {
       const expectedAll = `[h0, c0] with h0 of shape ${shapeStr(hShape)} and c0 of shape ${shapeStr(cShape)}`;
       if (hx instanceof Tensor)
-        throw new TypeError(`${fn}: expected hx to be ${expectedAll}; got a single ${hx.dtype} tensor of shape ` +
-          `${shapeStr(hx.shape)}.${hint(name)}`);
+        throw new TypeError(
+          `${fn}: expected hx to be ${expectedAll}; got a single ${hx.dtype} tensor of shape ` +
+            `${shapeStr(hx.shape)}.${hint(name)}`,
+        );
       if (!Array.isArray(hx) || hx instanceof PackedSequence || hx.length !== 2) {
         const anyMask = Array.isArray(hx) && hx.some((t) => t instanceof Tensor && t.dtype === 'bool');
-        throw new TypeError(`${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)}${anyMask ? '.' + hint(name) : ''}`);
+        throw new TypeError(
+          `${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)}${anyMask ? '.' + hint(name) : ''}`,
+        );
       }
-      return [this.checkState(info, 'hx[0] (h0)', hx[0], hShape, expectedAll),
-        this.checkState(info, 'hx[1] (c0)', hx[1], cShape, expectedAll)];
+      return [
+        this.checkState(info, 'hx[0] (h0)', hx[0], hShape, expectedAll),
+        this.checkState(info, 'hx[1] (c0)', hx[1], cShape, expectedAll),
+      ];
     }
     const expectedAll = `h0, a tensor of shape ${shapeStr(hShape)}`;
     if (Array.isArray(hx))
-      throw new TypeError(`${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)} ` +
-        `(only an LSTM takes [h0, c0])`);
+      throw new TypeError(
+        `${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)} ` + `(only an LSTM takes [h0, c0])`,
+      );
     return [this.checkState(info, 'hx', hx, hShape, expectedAll)];
   }
 
@@ -393,7 +486,7 @@ export abstract class RNNBase extends Module {
     try {
       raw = await N.rnnAsync(...call.args);
     } finally {
-      for (const t of call.temps) t.dispose();  // in flight until the call settled
+      for (const t of call.temps) t.dispose(); // in flight until the call settled
     }
     return this.finish(call, raw);
   }
@@ -412,21 +505,47 @@ export abstract class RNNBase extends Module {
     try {
       let x: Tensor;
       if (packed) x = packed.data;
-      else if (!info.batched) { x = (input as Tensor).unsqueeze(batchDim); temps.push(x); }
-      else x = input as Tensor;
+      else if (!info.batched) {
+        x = (input as Tensor).unsqueeze(batchDim);
+        temps.push(x);
+      } else x = input as Tensor;
       let states: Tensor[];
       if (given === null) {
         const code = N.dtype(x._h);
-        const make = (h: number) => { const z = new Tensor(N.zeros([lead, info.N, h], code, info.device)); temps.push(z); return z; };
+        const make = (h: number) => {
+          const z = new Tensor(N.zeros([lead, info.N, h], code, info.device));
+          temps.push(z);
+          return z;
+        };
         states = this.mode === 'LSTM' ? [make(hOut), make(this.hiddenSize)] : [make(this.hiddenSize)];
       } else {
-        states = given.map((s) => { if (info.batched) return s; const u = s.unsqueeze(1); temps.push(u); return u; });
+        states = given.map((s) => {
+          if (info.batched) return s;
+          const u = s.unsqueeze(1);
+          temps.push(u);
+          return u;
+        });
         const sorted = packed?.sortedIndices;
-        if (sorted) states = states.map((s) => { const p = s.indexSelect(1, sorted); temps.push(p); return p; });
+        if (sorted)
+          states = states.map((s) => {
+            const p = s.indexSelect(1, sorted);
+            temps.push(p);
+            return p;
+          });
       }
-      const args: RnnArgs = [MODE_CODE[this.mode], x._h, packed ? packed.batchSizes._h : null, states.map((s) => s._h),
-        weights.map((w) => w._h), this.bias, this.numLayers, this.dropout, this.training, this.bidirectional,
-        packed ? false : this.batchFirst];
+      const args: RnnArgs = [
+        MODE_CODE[this.mode],
+        x._h,
+        packed ? packed.batchSizes._h : null,
+        states.map((s) => s._h),
+        weights.map((w) => w._h),
+        this.bias,
+        this.numLayers,
+        this.dropout,
+        this.training,
+        this.bidirectional,
+        packed ? false : this.batchFirst,
+      ];
       return { info, packed, batchDim, temps, args };
     } catch (e) {
       for (const t of temps) t.dispose();
@@ -440,8 +559,12 @@ export abstract class RNNBase extends Module {
     const [out, ...hidden] = raw.map((h) => new Tensor(h));
     if (packed) {
       const unsorted = packed.unsortedIndices;
-      const result = new PackedSequence(out, packed.batchSizes.detach(), packed.sortedIndices?.detach() ?? null,
-        unsorted?.detach() ?? null);
+      const result = new PackedSequence(
+        out,
+        packed.batchSizes.detach(),
+        packed.sortedIndices?.detach() ?? null,
+        unsorted?.detach() ?? null,
+      );
       if (!unsorted) return [result, hidden];
       const permuted = hidden.map((h) => h.indexSelect(1, unsorted));
       for (const h of hidden) h.dispose();
@@ -515,7 +638,10 @@ export class LSTM extends RNNBase {
    */
   forwardAsync(input: Tensor, hx?: [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
   forwardAsync(input: PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
-  async forwardAsync(input: Tensor | PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[Tensor | PackedSequence, [Tensor, Tensor]]> {
+  async forwardAsync(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor] | null,
+  ): Promise<[Tensor | PackedSequence, [Tensor, Tensor]]> {
     const [out, [h, c]] = await this.runAsync(input, hx);
     return [out, [h, c]];
   }
@@ -523,7 +649,9 @@ export class LSTM extends RNNBase {
 
 /** RNN_TANH or RNN_RELU from the `nonlinearity` option among constructor arguments (RNN, RNNCell). */
 function nonlinearityMode(fn: string, args: unknown[]): Mode {
-  const o = args.find((a, i) => (i === 0 || i >= 2) && a !== null && typeof a === 'object') as { nonlinearity?: unknown } | undefined;
+  const o = args.find((a, i) => (i === 0 || i >= 2) && a !== null && typeof a === 'object') as
+    | { nonlinearity?: unknown }
+    | undefined;
   const nl = o?.nonlinearity;
   if (nl === undefined || nl === 'tanh') return 'RNN_TANH';
   if (nl === 'relu') return 'RNN_RELU';
@@ -589,9 +717,11 @@ export class RNN extends SingleStateRNN {
   constructor(opts: RNNOptions & RNNSizes);
   constructor(...args: unknown[]) {
     super(nonlinearityMode('RNN', args), 'RNN', args, [...BASE_KEYS, 'nonlinearity']);
-    Object.defineProperty(this, 'nonlinearity', { value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh', enumerable: false });
+    Object.defineProperty(this, 'nonlinearity', {
+      value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh',
+      enumerable: false,
+    });
   }
-
 }
 
 // ---- cells -------------------------------------------------------------------------------------
@@ -615,10 +745,12 @@ export abstract class RNNCellBase extends Module {
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
     super();
-    if (new.target === RNNCellBase) throw new TypeError('nn.RNNCellBase is abstract: use nn.LSTMCell, nn.GRUCell or nn.RNNCell');
+    if (new.target === RNNCellBase)
+      throw new TypeError('nn.RNNCellBase is abstract: use nn.LSTMCell, nn.GRUCell or nn.RNNCell');
     const { inputSize, hiddenSize, o } = parseArgs<RNNCellOptions>(fn, args, keys);
     const bias = o.bias === undefined ? true : checkBool(fn, 'bias', o.bias);
-    for (const [k, v] of Object.entries({ inputSize, hiddenSize, bias, mode })) Object.defineProperty(this, k, { value: v, enumerable: false });
+    for (const [k, v] of Object.entries({ inputSize, hiddenSize, bias, mode }))
+      Object.defineProperty(this, k, { value: v, enumerable: false });
     const f: FactoryOptions = { dtype: o.dtype, device: o.device };
     const rows = GATES[mode] * hiddenSize;
     this.weight_ih = param([rows, inputSize], f);
@@ -649,45 +781,70 @@ export abstract class RNNCellBase extends Module {
     if (!(input instanceof Tensor)) typeError(fn, 'input', 'a Tensor', input);
     const dim = input.dim();
     if (dim !== 1 && dim !== 2)
-      throw new RangeError(`${fn}: expected input to be 2-D (N, ${this.inputSize}) or 1-D (${this.inputSize}), ` +
-        `got a ${dim}-D tensor of shape ${shapeStr(input.shape)}`);
+      throw new RangeError(
+        `${fn}: expected input to be 2-D (N, ${this.inputSize}) or 1-D (${this.inputSize}), ` +
+          `got a ${dim}-D tensor of shape ${shapeStr(input.shape)}`,
+      );
     if (!isFloatingPoint(input.dtype) || input.dtype !== w.dtype)
-      throw new TypeError(`${fn}: expected input to have the dtype of the cell's weights (${w.dtype}), got ${input.dtype}`);
+      throw new TypeError(
+        `${fn}: expected input to have the dtype of the cell's weights (${w.dtype}), got ${input.dtype}`,
+      );
     if (input.device !== w.device)
       throw new TypeError(`${fn}: expected input on the cell's device (${w.device}), got ${input.device}`);
     if (input.shape[dim - 1] !== this.inputSize)
-      throw new RangeError(`${fn}: expected input of shape ${dim === 2 ? `(N, ${this.inputSize})` : `(${this.inputSize})`} ` +
-        `(inputSize=${this.inputSize}), got shape ${shapeStr(input.shape)}`);
+      throw new RangeError(
+        `${fn}: expected input of shape ${dim === 2 ? `(N, ${this.inputSize})` : `(${this.inputSize})`} ` +
+          `(inputSize=${this.inputSize}), got shape ${shapeStr(input.shape)}`,
+      );
     const batched = dim === 2;
     const N0 = batched ? input.shape[0] : 1;
     const expected = batched ? [N0, this.hiddenSize] : [this.hiddenSize];
     const isLSTM = this.mode === 'LSTM';
-    const expectedAll = isLSTM ? `[h0, c0], each of shape ${shapeStr(expected)}` : `a tensor of shape ${shapeStr(expected)}`;
+    const expectedAll = isLSTM
+      ? `[h0, c0], each of shape ${shapeStr(expected)}`
+      : `a tensor of shape ${shapeStr(expected)}`;
     let states: Tensor[] | null = null;
     if (hx !== undefined && hx !== null) {
       let list: unknown[];
       if (isLSTM) {
         if (!Array.isArray(hx) || hx.length !== 2) {
           const mask = hx instanceof Tensor ? hint(name) : '';
-          throw new TypeError(`${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)}${mask ? '.' + mask : ''}`);
+          throw new TypeError(
+            `${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)}${mask ? '.' + mask : ''}`,
+          );
         }
         list = hx;
       } else {
-        if (Array.isArray(hx)) throw new TypeError(`${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)} (only an LSTMCell takes [h0, c0])`);
+        if (Array.isArray(hx))
+          throw new TypeError(
+            `${fn}: expected hx to be ${expectedAll}, got ${describeValue(hx)} (only an LSTMCell takes [h0, c0])`,
+          );
         list = [hx];
       }
       states = list.map((s, i) => {
         const what = isLSTM ? `hx[${i}] (${i === 0 ? 'h0' : 'c0'})` : 'hx';
-        if (!(s instanceof Tensor)) throw new TypeError(`${fn}: expected ${what} to be a Tensor of shape ${shapeStr(expected)}, got ${describeValue(s)}`);
-        if (s.dtype === 'bool') throw new TypeError(`${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ${shapeStr(s.shape)}.${hint(name)}`);
-        if (s.dtype !== input.dtype) throw new TypeError(`${fn}: expected ${what} to have the input's dtype ${input.dtype}, got ${s.dtype}`);
-        if (s.device !== input.device) throw new TypeError(`${fn}: expected ${what} on the input's device ${input.device}, got ${s.device}`);
+        if (!(s instanceof Tensor))
+          throw new TypeError(
+            `${fn}: expected ${what} to be a Tensor of shape ${shapeStr(expected)}, got ${describeValue(s)}`,
+          );
+        if (s.dtype === 'bool')
+          throw new TypeError(
+            `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ${shapeStr(s.shape)}.${hint(name)}`,
+          );
+        if (s.dtype !== input.dtype)
+          throw new TypeError(`${fn}: expected ${what} to have the input's dtype ${input.dtype}, got ${s.dtype}`);
+        if (s.device !== input.device)
+          throw new TypeError(`${fn}: expected ${what} on the input's device ${input.device}, got ${s.device}`);
         if (!sameShape(s.shape, expected)) {
           if (batched && s.dim() === 2 && s.shape[1] === this.hiddenSize)
-            throw new RangeError(`${fn}: ${what} has batch size ${s.shape[0]} (shape ${shapeStr(s.shape)}) but input of shape ` +
-              `${shapeStr(input.shape)} has batch size ${N0}: expected ${what} of shape ${shapeStr(expected)}`);
-          throw new RangeError(`${fn}: expected ${what} of shape ${shapeStr(expected)} for input of shape ` +
-            `${shapeStr(input.shape)}, got ${shapeStr(s.shape)}`);
+            throw new RangeError(
+              `${fn}: ${what} has batch size ${s.shape[0]} (shape ${shapeStr(s.shape)}) but input of shape ` +
+                `${shapeStr(input.shape)} has batch size ${N0}: expected ${what} of shape ${shapeStr(expected)}`,
+            );
+          throw new RangeError(
+            `${fn}: expected ${what} of shape ${shapeStr(expected)} for input of shape ` +
+              `${shapeStr(input.shape)}, got ${shapeStr(s.shape)}`,
+          );
         }
         return s;
       });
@@ -702,10 +859,21 @@ export abstract class RNNCellBase extends Module {
         temps.push(z);
         states = isLSTM ? [z, z] : [z];
       } else if (!batched) {
-        states = states.map((s) => { const u = s.unsqueeze(0); temps.push(u); return u; });
+        states = states.map((s) => {
+          const u = s.unsqueeze(0);
+          temps.push(u);
+          return u;
+        });
       }
-      raw = N.rnnCell(MODE_CODE[this.mode], x._h, states.map((s) => s._h), this.weight_ih._h, this.weight_hh._h,
-        this.bias_ih?._h, this.bias_hh?._h);
+      raw = N.rnnCell(
+        MODE_CODE[this.mode],
+        x._h,
+        states.map((s) => s._h),
+        this.weight_ih._h,
+        this.weight_hh._h,
+        this.bias_ih?._h,
+        this.bias_hh?._h,
+      );
     } finally {
       for (const t of temps) t.dispose();
     }
@@ -761,7 +929,10 @@ export class RNNCell extends RNNCellBase {
   constructor(opts: RNNCellOptions & RNNSizes & { nonlinearity?: 'tanh' | 'relu' });
   constructor(...args: unknown[]) {
     super(nonlinearityMode('RNNCell', args), 'RNNCell', args, ['bias', 'nonlinearity', 'dtype', 'device']);
-    Object.defineProperty(this, 'nonlinearity', { value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh', enumerable: false });
+    Object.defineProperty(this, 'nonlinearity', {
+      value: this.mode === 'RNN_RELU' ? 'relu' : 'tanh',
+      enumerable: false,
+    });
   }
 
   /** @returns h1, `(N, hiddenSize)` or `(hiddenSize)`. */

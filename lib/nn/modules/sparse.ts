@@ -44,7 +44,8 @@ export class Embedding extends Module {
     this.paddingIdx = pad;
     this.maxNorm = o.maxNorm === undefined || o.maxNorm === null ? null : checkNumber(fn, 'maxNorm', o.maxNorm);
     this.normType = o.normType === undefined ? 2 : checkNumber(fn, 'normType', o.normType);
-    this.scaleGradByFreq = o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq);
+    this.scaleGradByFreq =
+      o.scaleGradByFreq === undefined ? false : checkBool(fn, 'scaleGradByFreq', o.scaleGradByFreq);
     this.sparse = o.sparse === undefined ? false : checkBool(fn, 'sparse', o.sparse);
     for (const k of ['numEmbeddings', 'embeddingDim', 'paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse'])
       Object.defineProperty(this, k, { enumerable: false });
@@ -56,14 +57,21 @@ export class Embedding extends Module {
     init.normal_(this.weight);
     if (this.paddingIdx !== null) {
       const p = this.paddingIdx;
-      noGrad(() => { const row = this.weight.select(0, p); row.fill_(0); row.dispose(); });
+      noGrad(() => {
+        const row = this.weight.select(0, p);
+        row.fill_(0);
+        row.dispose();
+      });
     }
   }
 
   forward(input: Tensor): Tensor {
     return F.embedding(input, this.weight, {
-      paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType,
-      scaleGradByFreq: this.scaleGradByFreq, sparse: this.sparse,
+      paddingIdx: this.paddingIdx,
+      maxNorm: this.maxNorm,
+      normType: this.normType,
+      scaleGradByFreq: this.scaleGradByFreq,
+      sparse: this.sparse,
     });
   }
 

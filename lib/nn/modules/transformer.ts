@@ -100,7 +100,9 @@ export interface TransformerForwardOptions {
 /** What `TransformerEncoder` needs of a layer (a `TransformerEncoderLayer` or a module with its forward). */
 export type EncoderLayerLike = Module & { forward(src: Tensor, opts?: TransformerEncoderLayerForwardOptions): Tensor };
 /** What `TransformerDecoder` needs of a layer. */
-export type DecoderLayerLike = Module & { forward(tgt: Tensor, memory: Tensor, opts?: TransformerDecoderForwardOptions): Tensor };
+export type DecoderLayerLike = Module & {
+  forward(tgt: Tensor, memory: Tensor, opts?: TransformerDecoderForwardOptions): Tensor;
+};
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -114,7 +116,12 @@ function hide(obj: object, keys: string[]): void {
  * An options object whose keys must all be known: a misspelt mask name would otherwise be
  * silently ignored (the classic way to train without the mask one meant to pass).
  */
-function strictOptions<T extends object>(fn: string, v: unknown, allowed: readonly string[], hints: Record<string, string> = {}): Partial<T> {
+function strictOptions<T extends object>(
+  fn: string,
+  v: unknown,
+  allowed: readonly string[],
+  hints: Record<string, string> = {},
+): Partial<T> {
   const o = checkOptions<T>(fn, v);
   for (const k of Object.keys(o)) {
     if (allowed.includes(k)) continue;
@@ -138,7 +145,9 @@ function optFlag(fn: string, arg: string, v: unknown): boolean | undefined {
 /** PyTorch's check on key-padding masks (before the layers run). */
 function checkKpmDtype(fn: string, arg: string, kpm: Tensor | null): void {
   if (kpm && kpm.dtype !== 'bool' && !isFloatingPoint(kpm.dtype))
-    throw new TypeError(`${fn}: only bool and floating types of ${arg} are supported (bool true = padded, float added), got dtype ${kpm.dtype}`);
+    throw new TypeError(
+      `${fn}: only bool and floating types of ${arg} are supported (bool true = padded, float added), got dtype ${kpm.dtype}`,
+    );
 }
 
 /** The sequence input of a layer: a Tensor, 2-D `(L, E)` or 3-D, with E = dModel. */
@@ -147,7 +156,9 @@ function checkSeq(fn: string, arg: string, t: unknown, dModel: number, batchFirs
   const s = t.shape;
   const layout = batchFirst ? '(N, L, E)' : '(L, N, E)';
   if ((s.length !== 2 && s.length !== 3) || s[s.length - 1] !== dModel)
-    throw new RangeError(`${fn}: expected ${arg} of shape ${layout} (or (L, E) unbatched) with E = dModel = ${dModel}, got ${shapeStr(s)}`);
+    throw new RangeError(
+      `${fn}: expected ${arg} of shape ${layout} (or (L, E) unbatched) with E = dModel = ${dModel}, got ${shapeStr(s)}`,
+    );
   return t;
 }
 
@@ -156,15 +167,26 @@ function checkSeq(fn: string, arg: string, t: unknown, dModel: number, batchFirs
  * layer's function name and which of the layer's arguments that attention received, in front of
  * MultiheadAttention's own message.
  */
-function attend(fn: string, where: string, mha: MultiheadAttention, q: Tensor, k: Tensor, v: Tensor,
-  opts: MultiheadAttentionForwardOptions): Forward<[Tensor, Tensor | null]> {
-  return forwardStep(() => mha.forward(q, k, v, opts), () => mha.forwardAsync(q, k, v, opts), (e) => {
-    if (e instanceof TypeError || e instanceof RangeError || e instanceof TorchError) {
-      const Ctor = e.constructor as new (message: string, opts?: { cause?: unknown }) => Error;
-      return new Ctor(`${fn}: in ${where}: ${e.message}`, { cause: e });
-    }
-    return e;
-  });
+function attend(
+  fn: string,
+  where: string,
+  mha: MultiheadAttention,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: MultiheadAttentionForwardOptions,
+): Forward<[Tensor, Tensor | null]> {
+  return forwardStep(
+    () => mha.forward(q, k, v, opts),
+    () => mha.forwardAsync(q, k, v, opts),
+    (e) => {
+      if (e instanceof TypeError || e instanceof RangeError || e instanceof TorchError) {
+        const Ctor = e.constructor as new (message: string, opts?: { cause?: unknown }) => Error;
+        return new Ctor(`${fn}: in ${where}: ${e.message}`, { cause: e });
+      }
+      return e;
+    },
+  );
 }
 
 /** A Linear (or any module) of a layer as a forward step: awaited as forwardAsync in async runs. */
@@ -179,8 +201,11 @@ function resolveActivation(fn: string, a: unknown): ActivationFn | Module {
   if (a === 'gelu') return F.gelu;
   if (typeof a === 'function') return a as ActivationFn;
   if (a instanceof Module) return a;
-  if (typeof a === 'string') throw new TypeError(`${fn}: activation should be 'relu' or 'gelu' (or a function or an nn.Module), not '${a}'`);
-  throw new TypeError(`${fn}: expected activation to be 'relu', 'gelu', a function (x) => Tensor or an nn.Module, got ${describe(a)}`);
+  if (typeof a === 'string')
+    throw new TypeError(`${fn}: activation should be 'relu' or 'gelu' (or a function or an nn.Module), not '${a}'`);
+  throw new TypeError(
+    `${fn}: expected activation to be 'relu', 'gelu', a function (x) => Tensor or an nn.Module, got ${describe(a)}`,
+  );
 }
 
 interface LayerConfig {
@@ -195,7 +220,16 @@ interface LayerConfig {
   factory: FactoryOptions;
 }
 
-const LAYER_OPTIONS = ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'device'] as const;
+const LAYER_OPTIONS = [
+  'dimFeedforward',
+  'dropout',
+  'activation',
+  'layerNormEps',
+  'batchFirst',
+  'normFirst',
+  'dtype',
+  'device',
+] as const;
 
 function layerConfig(fn: string, dModel: unknown, nhead: unknown, opts: unknown): LayerConfig {
   const o = strictOptions<TransformerLayerOptions>(fn, opts, LAYER_OPTIONS);
@@ -206,9 +240,14 @@ function layerConfig(fn: string, dModel: unknown, nhead: unknown, opts: unknown)
   const p = o.dropout === undefined ? 0.1 : checkNumber(fn, 'dropout', o.dropout);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: expected dropout to be a probability in [0, 1], got ${p}`);
   const eps = o.layerNormEps === undefined ? 1e-5 : checkNumber(fn, 'layerNormEps', o.layerNormEps);
-  if (!(eps >= 0 && Number.isFinite(eps))) throw new RangeError(`${fn}: expected layerNormEps to be a finite number >= 0, got ${eps}`);
+  if (!(eps >= 0 && Number.isFinite(eps)))
+    throw new RangeError(`${fn}: expected layerNormEps to be a finite number >= 0, got ${eps}`);
   return {
-    dModel: d, nhead: h, dimFeedforward: ff, dropout: p, layerNormEps: eps,
+    dModel: d,
+    nhead: h,
+    dimFeedforward: ff,
+    dropout: p,
+    layerNormEps: eps,
     activation: resolveActivation(fn, o.activation),
     batchFirst: o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst),
     normFirst: o.normFirst === undefined ? false : checkBool(fn, 'normFirst', o.normFirst),
@@ -236,7 +275,7 @@ function deepCopy<M extends Module>(m: M, memo: Map<unknown, unknown> = new Map(
 }
 
 function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
-  if (v === null || (typeof v !== 'object')) return v;
+  if (v === null || typeof v !== 'object') return v;
   if (memo.has(v)) return memo.get(v);
   if (v instanceof Parameter) {
     const data = v.detach();
@@ -245,7 +284,12 @@ function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
     data.dispose();
     c.dispose();
     const g = v.grad;
-    if (g) { const gc = g.clone(); p.grad = gc; gc.dispose(); g.dispose(); }
+    if (g) {
+      const gc = g.clone();
+      p.grad = gc;
+      gc.dispose();
+      g.dispose();
+    }
     memo.set(v, p);
     return p;
   }
@@ -311,13 +355,16 @@ function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
 
 /** `numLayers` deep copies of a layer in a ModuleList (PyTorch's `_get_clones`). */
 function getClones(fn: string, layer: unknown, numLayers: unknown, what: string): ModuleList {
-  if (!(layer instanceof Module)) throw new TypeError(`${fn}: expected ${what} to be an nn.Module, got ${describe(layer)}`);
+  if (!(layer instanceof Module))
+    throw new TypeError(`${fn}: expected ${what} to be an nn.Module, got ${describe(layer)}`);
   const n = checkInt(fn, 'numLayers', numLayers, 1);
   let bytes = 0;
   for (const t of [...layer.parameters(), ...layer.buffers()]) bytes += t.numel() * ITEM_SIZE[t.dtype];
   if (bytes * n > os.totalmem())
-    throw new RangeError(`${fn}: numLayers = ${n} copies of ${what} would need ${formatBytes(bytes * n)} of parameters, ` +
-      `more than this machine's ${formatBytes(os.totalmem())} of memory`);
+    throw new RangeError(
+      `${fn}: numLayers = ${n} copies of ${what} would need ${formatBytes(bytes * n)} of parameters, ` +
+        `more than this machine's ${formatBytes(os.totalmem())} of memory`,
+    );
   const layers: Module[] = [];
   for (let i = 0; i < n; i++) layers.push(deepCopy(layer));
   return new ModuleList(layers);
@@ -373,11 +420,18 @@ export class TransformerEncoderLayer extends Module {
     super();
     const fn = 'TransformerEncoderLayer';
     const c = layerConfig(fn, dModel, nhead, opts);
-    this.dModel = c.dModel; this.nhead = c.nhead; this.dimFeedforward = c.dimFeedforward;
-    this.batchFirst = c.batchFirst; this.normFirst = c.normFirst;
+    this.dModel = c.dModel;
+    this.nhead = c.nhead;
+    this.dimFeedforward = c.dimFeedforward;
+    this.batchFirst = c.batchFirst;
+    this.normFirst = c.normFirst;
     hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
     // PyTorch's construction order: it is also the order of the random initialisations.
-    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, { dropout: c.dropout, batchFirst: c.batchFirst, ...c.factory });
+    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, {
+      dropout: c.dropout,
+      batchFirst: c.batchFirst,
+      ...c.factory,
+    });
     this.linear1 = new Linear(c.dModel, c.dimFeedforward, c.factory);
     this.dropout = new Dropout(c.dropout);
     this.linear2 = new Linear(c.dimFeedforward, c.dModel, c.factory);
@@ -412,8 +466,12 @@ export class TransformerEncoderLayer extends Module {
 
   /** The checks (at the call), then the forward as steps. */
   private steps(fn: string, src: Tensor, opts: TransformerEncoderLayerForwardOptions): Forward<Tensor> {
-    const o = strictOptions<TransformerEncoderLayerForwardOptions>(fn, opts, ['srcMask', 'srcKeyPaddingMask', 'isCausal'],
-      { mask: " (the source mask is called srcMask here, as in PyTorch's TransformerEncoderLayer.forward)" });
+    const o = strictOptions<TransformerEncoderLayerForwardOptions>(
+      fn,
+      opts,
+      ['srcMask', 'srcKeyPaddingMask', 'isCausal'],
+      { mask: " (the source mask is called srcMask here, as in PyTorch's TransformerEncoderLayer.forward)" },
+    );
     checkSeq(fn, 'src', src, this.dModel, this.batchFirst);
     const srcMask = optTensor(fn, 'srcMask', o.srcMask);
     const kpm = optTensor(fn, 'srcKeyPaddingMask', o.srcKeyPaddingMask);
@@ -422,7 +480,13 @@ export class TransformerEncoderLayer extends Module {
     return this.layer(fn, src, srcMask, kpm, isCausal);
   }
 
-  private *layer(fn: string, src: Tensor, srcMask: Tensor | null, kpm: Tensor | null, isCausal: boolean | undefined): Forward<Tensor> {
+  private *layer(
+    fn: string,
+    src: Tensor,
+    srcMask: Tensor | null,
+    kpm: Tensor | null,
+    isCausal: boolean | undefined,
+  ): Forward<Tensor> {
     let x = src;
     if (this.normFirst) {
       x = x.add(yield* this.saBlock(fn, this.norm1.forward(x), srcMask, kpm, isCausal));
@@ -434,9 +498,22 @@ export class TransformerEncoderLayer extends Module {
     return x;
   }
 
-  private *saBlock(fn: string, x: Tensor, attnMask: Tensor | null, keyPaddingMask: Tensor | null, isCausal: boolean | undefined): Forward<Tensor> {
-    const [out] = yield* attend(fn, 'self_attn (srcMask is its attnMask, srcKeyPaddingMask its keyPaddingMask)',
-      this.self_attn, x, x, x, { attnMask, keyPaddingMask, needWeights: false, isCausal });
+  private *saBlock(
+    fn: string,
+    x: Tensor,
+    attnMask: Tensor | null,
+    keyPaddingMask: Tensor | null,
+    isCausal: boolean | undefined,
+  ): Forward<Tensor> {
+    const [out] = yield* attend(
+      fn,
+      'self_attn (srcMask is its attnMask, srcKeyPaddingMask its keyPaddingMask)',
+      this.self_attn,
+      x,
+      x,
+      x,
+      { attnMask, keyPaddingMask, needWeights: false, isCausal },
+    );
     return this.dropout1.forward(out);
   }
 
@@ -483,8 +560,11 @@ export class TransformerDecoderLayer extends Module {
     super();
     const fn = 'TransformerDecoderLayer';
     const c = layerConfig(fn, dModel, nhead, opts);
-    this.dModel = c.dModel; this.nhead = c.nhead; this.dimFeedforward = c.dimFeedforward;
-    this.batchFirst = c.batchFirst; this.normFirst = c.normFirst;
+    this.dModel = c.dModel;
+    this.nhead = c.nhead;
+    this.dimFeedforward = c.dimFeedforward;
+    this.batchFirst = c.batchFirst;
+    this.normFirst = c.normFirst;
     hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
     const mha = { dropout: c.dropout, batchFirst: c.batchFirst, ...c.factory };
     this.self_attn = new MultiheadAttention(c.dModel, c.nhead, mha);
@@ -521,8 +601,10 @@ export class TransformerDecoderLayer extends Module {
     checkSeq(fn, 'tgt', tgt, this.dModel, this.batchFirst);
     checkSeq(fn, 'memory', memory, this.dModel, this.batchFirst);
     if (tgt.dim() !== memory.dim())
-      throw new RangeError(`${fn}: tgt and memory must both be batched (3-D) or both unbatched (2-D), got tgt ` +
-        `${shapeStr(tgt.shape)} and memory ${shapeStr(memory.shape)}`);
+      throw new RangeError(
+        `${fn}: tgt and memory must both be batched (3-D) or both unbatched (2-D), got tgt ` +
+          `${shapeStr(tgt.shape)} and memory ${shapeStr(memory.shape)}`,
+      );
     const m: DecoderMasks = {
       tgtMask: optTensor(fn, 'tgtMask', o.tgtMask),
       memoryMask: optTensor(fn, 'memoryMask', o.memoryMask),
@@ -551,15 +633,28 @@ export class TransformerDecoderLayer extends Module {
   }
 
   private *saBlock(fn: string, x: Tensor, m: DecoderMasks): Forward<Tensor> {
-    const [out] = yield* attend(fn, 'self_attn (tgtMask is its attnMask, tgtKeyPaddingMask its keyPaddingMask)',
-      this.self_attn, x, x, x, { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal });
+    const [out] = yield* attend(
+      fn,
+      'self_attn (tgtMask is its attnMask, tgtKeyPaddingMask its keyPaddingMask)',
+      this.self_attn,
+      x,
+      x,
+      x,
+      { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal },
+    );
     return this.dropout1.forward(out);
   }
 
   private *mhaBlock(fn: string, x: Tensor, mem: Tensor, m: DecoderMasks): Forward<Tensor> {
-    const [out] = yield* attend(fn,
+    const [out] = yield* attend(
+      fn,
       'multihead_attn (tgt is its query, memory its key and value, memoryMask its attnMask, memoryKeyPaddingMask its keyPaddingMask)',
-      this.multihead_attn, x, mem, mem, { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal });
+      this.multihead_attn,
+      x,
+      mem,
+      mem,
+      { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal },
+    );
     return this.dropout2.forward(out);
   }
 
@@ -579,7 +674,14 @@ interface DecoderMasks {
   memoryIsCausal: boolean | undefined;
 }
 
-const DECODER_OPTIONS = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal'] as const;
+const DECODER_OPTIONS = [
+  'tgtMask',
+  'memoryMask',
+  'tgtKeyPaddingMask',
+  'memoryKeyPaddingMask',
+  'tgtIsCausal',
+  'memoryIsCausal',
+] as const;
 
 // ---- stacks ------------------------------------------------------------------------------------
 
@@ -611,7 +713,10 @@ export class TransformerEncoder extends Module {
   constructor(encoderLayer: EncoderLayerLike, numLayers: number, opts: TransformerEncoderOptions | Module | null = {}) {
     super();
     const fn = 'TransformerEncoder';
-    const o = opts instanceof Module || opts === null ? { norm: opts } : strictOptions<TransformerEncoderOptions>(fn, opts, ['norm', 'enableNestedTensor', 'maskCheck']);
+    const o =
+      opts instanceof Module || opts === null
+        ? { norm: opts }
+        : strictOptions<TransformerEncoderOptions>(fn, opts, ['norm', 'enableNestedTensor', 'maskCheck']);
     if (o.norm !== undefined && o.norm !== null && !(o.norm instanceof Module))
       throw new TypeError(`${fn}: expected norm to be an nn.Module or null, got ${describe(o.norm)}`);
     if (o.enableNestedTensor !== undefined) checkBool(fn, 'enableNestedTensor', o.enableNestedTensor);
@@ -637,8 +742,9 @@ export class TransformerEncoder extends Module {
   }
 
   private steps(fn: string, src: Tensor, opts: TransformerEncoderForwardOptions): Forward<Tensor> {
-    const o = strictOptions<TransformerEncoderForwardOptions>(fn, opts, ['mask', 'srcKeyPaddingMask', 'isCausal'],
-      { srcMask: " (the source mask is called mask here, as in PyTorch's TransformerEncoder.forward)" });
+    const o = strictOptions<TransformerEncoderForwardOptions>(fn, opts, ['mask', 'srcKeyPaddingMask', 'isCausal'], {
+      srcMask: " (the source mask is called mask here, as in PyTorch's TransformerEncoder.forward)",
+    });
     if (!(src instanceof Tensor)) throw new TypeError(`${fn}: expected src to be a Tensor, got ${describe(src)}`);
     const mask = optTensor(fn, 'mask', o.mask);
     const kpm = optTensor(fn, 'srcKeyPaddingMask', o.srcKeyPaddingMask);
@@ -682,7 +788,10 @@ export class TransformerDecoder extends Module {
   constructor(decoderLayer: DecoderLayerLike, numLayers: number, opts: TransformerDecoderOptions | Module | null = {}) {
     super();
     const fn = 'TransformerDecoder';
-    const o = opts instanceof Module || opts === null ? { norm: opts } : strictOptions<TransformerDecoderOptions>(fn, opts, ['norm']);
+    const o =
+      opts instanceof Module || opts === null
+        ? { norm: opts }
+        : strictOptions<TransformerDecoderOptions>(fn, opts, ['norm']);
     if (o.norm !== undefined && o.norm !== null && !(o.norm instanceof Module))
       throw new TypeError(`${fn}: expected norm to be an nn.Module or null, got ${describe(o.norm)}`);
     this.layers = getClones(fn, decoderLayer, numLayers, 'decoderLayer');
@@ -705,7 +814,8 @@ export class TransformerDecoder extends Module {
   private steps(fn: string, tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions): Forward<Tensor> {
     const o = strictOptions<TransformerDecoderForwardOptions>(fn, opts, DECODER_OPTIONS);
     if (!(tgt instanceof Tensor)) throw new TypeError(`${fn}: expected tgt to be a Tensor, got ${describe(tgt)}`);
-    if (!(memory instanceof Tensor)) throw new TypeError(`${fn}: expected memory to be a Tensor, got ${describe(memory)}`);
+    if (!(memory instanceof Tensor))
+      throw new TypeError(`${fn}: expected memory to be a Tensor, got ${describe(memory)}`);
     const layerOpts: TransformerDecoderForwardOptions = {};
     for (const k of DECODER_OPTIONS) {
       const v = o[k];
@@ -737,9 +847,26 @@ export interface TransformerOptions extends TransformerLayerOptions {
   customDecoder?: Module | null;
 }
 
-const TRANSFORMER_OPTIONS = ['dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'customEncoder', 'customDecoder', ...LAYER_OPTIONS];
-const TRANSFORMER_FORWARD = ['srcMask', 'tgtMask', 'memoryMask', 'srcKeyPaddingMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask',
-  'srcIsCausal', 'tgtIsCausal', 'memoryIsCausal'] as const;
+const TRANSFORMER_OPTIONS = [
+  'dModel',
+  'nhead',
+  'numEncoderLayers',
+  'numDecoderLayers',
+  'customEncoder',
+  'customDecoder',
+  ...LAYER_OPTIONS,
+];
+const TRANSFORMER_FORWARD = [
+  'srcMask',
+  'tgtMask',
+  'memoryMask',
+  'srcKeyPaddingMask',
+  'tgtKeyPaddingMask',
+  'memoryKeyPaddingMask',
+  'srcIsCausal',
+  'tgtIsCausal',
+  'memoryIsCausal',
+] as const;
 
 /**
  * The encoder-decoder transformer of "Attention Is All You Need" (PyTorch's `nn.Transformer`):
@@ -786,7 +913,7 @@ export class Transformer extends Module {
       const layer = new TransformerEncoderLayer(dModel, nhead, layerOpts);
       const norm = new LayerNorm(dModel, { eps: c.layerNormEps, ...factory });
       this.encoder = new TransformerEncoder(layer, nEnc, { norm });
-      disposeTemplate(layer);   // only its copies are kept, as in PyTorch
+      disposeTemplate(layer); // only its copies are kept, as in PyTorch
     }
     if (o.customDecoder) {
       this.decoder = o.customDecoder as TransformerDecoder;
@@ -831,22 +958,30 @@ export class Transformer extends Module {
     const o = strictOptions<TransformerForwardOptions>(fn, opts, TRANSFORMER_FORWARD);
     if (!(src instanceof Tensor)) throw new TypeError(`${fn}: expected src to be a Tensor, got ${describe(src)}`);
     if (!(tgt instanceof Tensor)) throw new TypeError(`${fn}: expected tgt to be a Tensor, got ${describe(tgt)}`);
-    const sd = src.dim(), td = tgt.dim();
+    const sd = src.dim(),
+      td = tgt.dim();
     if ((sd !== 2 && sd !== 3) || td !== sd)
-      throw new RangeError(`${fn}: expected src and tgt both batched (3-D) or both unbatched (2-D), got src ` +
-        `${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)}`);
+      throw new RangeError(
+        `${fn}: expected src and tgt both batched (3-D) or both unbatched (2-D), got src ` +
+          `${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)}`,
+      );
     if (sd === 3) {
       const b = this.batchFirst ? 0 : 1;
       if (src.shape[b] !== tgt.shape[b])
-        throw new RangeError(`${fn}: the batch number of src and tgt must be equal, got src ${shapeStr(src.shape)} and tgt ` +
-          `${shapeStr(tgt.shape)} (N is dim ${b}${this.batchFirst ? ', batchFirst' : '; batchFirst is false'})`);
+        throw new RangeError(
+          `${fn}: the batch number of src and tgt must be equal, got src ${shapeStr(src.shape)} and tgt ` +
+            `${shapeStr(tgt.shape)} (N is dim ${b}${this.batchFirst ? ', batchFirst' : '; batchFirst is false'})`,
+        );
     }
     if (src.shape[sd - 1] !== this.dModel || tgt.shape[td - 1] !== this.dModel)
-      throw new RangeError(`${fn}: the feature number of src and tgt must be equal to dModel = ${this.dModel}, got src ` +
-        `${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)}`);
+      throw new RangeError(
+        `${fn}: the feature number of src and tgt must be equal to dModel = ${this.dModel}, got src ` +
+          `${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)}`,
+      );
     const encOpts: TransformerEncoderForwardOptions = {};
     if (o.srcMask !== undefined && o.srcMask !== null) encOpts.mask = o.srcMask;
-    if (o.srcKeyPaddingMask !== undefined && o.srcKeyPaddingMask !== null) encOpts.srcKeyPaddingMask = o.srcKeyPaddingMask;
+    if (o.srcKeyPaddingMask !== undefined && o.srcKeyPaddingMask !== null)
+      encOpts.srcKeyPaddingMask = o.srcKeyPaddingMask;
     if (o.srcIsCausal !== undefined) encOpts.isCausal = o.srcIsCausal;
     const decOpts: TransformerDecoderForwardOptions = {};
     for (const k of DECODER_OPTIONS) {
@@ -856,8 +991,12 @@ export class Transformer extends Module {
     return this.encodeDecode(src, tgt, encOpts, decOpts);
   }
 
-  private *encodeDecode(src: Tensor, tgt: Tensor, encOpts: TransformerEncoderForwardOptions,
-    decOpts: TransformerDecoderForwardOptions): Forward<Tensor> {
+  private *encodeDecode(
+    src: Tensor,
+    tgt: Tensor,
+    encOpts: TransformerEncoderForwardOptions,
+    decOpts: TransformerDecoderForwardOptions,
+  ): Forward<Tensor> {
     const memory = yield* callForward(this.encoder, src, encOpts);
     return (yield* callForward(this.decoder, tgt, memory, decOpts)) as Tensor;
   }
@@ -872,7 +1011,9 @@ export class Transformer extends Module {
     const o = strictOptions<{ device?: string; dtype?: DType }>(fn, opts, ['device', 'dtype']);
     const device = o.device === undefined ? undefined : checkDevice(fn, o.device);
     if (o.dtype !== undefined && !isFloatingPoint(o.dtype))
-      throw new TypeError(`${fn}: expected dtype to be a floating point dtype (the mask holds -inf), got ${String(o.dtype)}`);
+      throw new TypeError(
+        `${fn}: expected dtype to be a floating point dtype (the mask holds -inf), got ${String(o.dtype)}`,
+      );
     return tidy(() => full([n, n], -Infinity, { dtype: o.dtype ?? 'float32', device }).triu(1));
   }
 }

@@ -4,9 +4,18 @@ import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 
 function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
-  const list = parameters instanceof Tensor ? [parameters] : parameters !== null && typeof parameters === 'object' &&
-    typeof (parameters as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...parameters] : null;
-  if (!list) throw new TypeError(`${fn}: expected parameters to be a Tensor or an iterable of Tensors, got ${describe(parameters)}`);
+  const list =
+    parameters instanceof Tensor
+      ? [parameters]
+      : parameters !== null &&
+          typeof parameters === 'object' &&
+          typeof (parameters as Iterable<Tensor>)[Symbol.iterator] === 'function'
+        ? [...parameters]
+        : null;
+  if (!list)
+    throw new TypeError(
+      `${fn}: expected parameters to be a Tensor or an iterable of Tensors, got ${describe(parameters)}`,
+    );
   const grads: Tensor[] = [];
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new TypeError(`${fn}: parameters[${i}] is not a Tensor (got ${describe(p)})`);
@@ -20,15 +29,26 @@ function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
  * Scales the gradients in place so that their total `normType`-norm is at most `maxNorm`;
  * returns the total norm before clipping (a 0-dim tensor), as PyTorch.
  */
-export function clipGradNorm_(parameters: Tensor | Iterable<Tensor>, maxNorm: number,
-  opts: { normType?: number; errorIfNonfinite?: boolean } = {}): Tensor {
+export function clipGradNorm_(
+  parameters: Tensor | Iterable<Tensor>,
+  maxNorm: number,
+  opts: { normType?: number; errorIfNonfinite?: boolean } = {},
+): Tensor {
   const fn = 'nn.utils.clipGradNorm_';
   checkNumber(fn, 'maxNorm', maxNorm);
   const normType = opts.normType === undefined ? 2 : checkNumber(fn, 'normType', opts.normType);
-  const errorIfNonfinite = opts.errorIfNonfinite === undefined ? false : checkBool(fn, 'errorIfNonfinite', opts.errorIfNonfinite);
+  const errorIfNonfinite =
+    opts.errorIfNonfinite === undefined ? false : checkBool(fn, 'errorIfNonfinite', opts.errorIfNonfinite);
   const grads = gradsOf(fn, parameters);
   try {
-    return new Tensor(N.clipGradNorm(grads.map((g) => g._h), maxNorm, normType, errorIfNonfinite));
+    return new Tensor(
+      N.clipGradNorm(
+        grads.map((g) => g._h),
+        maxNorm,
+        normType,
+        errorIfNonfinite,
+      ),
+    );
   } finally {
     for (const g of grads) g.dispose();
   }
@@ -40,7 +60,10 @@ export function clipGradValue_(parameters: Tensor | Iterable<Tensor>, clipValue:
   checkNumber(fn, 'clipValue', clipValue);
   const grads = gradsOf(fn, parameters);
   try {
-    N.clipGradValue(grads.map((g) => g._h), clipValue);
+    N.clipGradValue(
+      grads.map((g) => g._h),
+      clipValue,
+    );
   } finally {
     for (const g of grads) g.dispose();
   }

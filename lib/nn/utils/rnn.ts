@@ -6,12 +6,20 @@ import { dtypeCode } from '../../dtype';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 
-const isIntDtype = (d: string): boolean => d === 'int64' || d === 'int32' || d === 'int16' || d === 'int8' || d === 'uint8';
+const isIntDtype = (d: string): boolean =>
+  d === 'int64' || d === 'int32' || d === 'int16' || d === 'int8' || d === 'uint8';
 
 /** A 1-D int64 tensor of `values` (on `device`, default CPU). */
 function int64(values: number[], device?: string): Tensor {
-  return new Tensor(N.fromBuffer(BigInt64Array.from(values, (v) => BigInt(v)), [values.length],
-    dtypeCode('', 'int64'), undefined, device));
+  return new Tensor(
+    N.fromBuffer(
+      BigInt64Array.from(values, (v) => BigInt(v)),
+      [values.length],
+      dtypeCode('', 'int64'),
+      undefined,
+      device,
+    ),
+  );
 }
 
 /** The values of a 1-D integer tensor as numbers. */
@@ -26,7 +34,9 @@ function shapeStr(s: readonly number[]): string {
 /** The inverse of a permutation (PyTorch's `invert_permutation`). */
 function invert(perm: number[]): number[] {
   const out = new Array<number>(perm.length);
-  perm.forEach((p, i) => { out[p] = i; });
+  perm.forEach((p, i) => {
+    out[p] = i;
+  });
   return out;
 }
 
@@ -34,8 +44,10 @@ function checkIndices(fn: string, arg: string, t: unknown, n: number): Tensor | 
   if (t === null || t === undefined) return null;
   if (!(t instanceof Tensor)) typeError(fn, arg, 'an int64 Tensor or null', t);
   if (t.dtype !== 'int64' || t.dim() !== 1 || t.shape[0] !== n)
-    throw new TypeError(`${fn}: expected ${arg} to be a 1-D int64 tensor of length ${n} (the batch size), ` +
-      `got a ${t.dtype} tensor of shape ${shapeStr(t.shape)}`);
+    throw new TypeError(
+      `${fn}: expected ${arg} to be a 1-D int64 tensor of length ${n} (the batch size), ` +
+        `got a ${t.dtype} tensor of shape ${shapeStr(t.shape)}`,
+    );
   return t;
 }
 
@@ -45,8 +57,10 @@ function checkPermutation(fn: string, arg: string, t: Tensor): number[] {
   const seen = new Uint8Array(v.length);
   v.forEach((p, i) => {
     if (!(p >= 0 && p < v.length) || seen[p])
-      throw new RangeError(`${fn}: expected ${arg} to be a permutation of 0..${v.length - 1}, got ${arg}[${i}] = ${p}` +
-        (p >= 0 && p < v.length ? ' (repeated)' : ''));
+      throw new RangeError(
+        `${fn}: expected ${arg} to be a permutation of 0..${v.length - 1}, got ${arg}[${i}] = ${p}` +
+          (p >= 0 && p < v.length ? ' (repeated)' : ''),
+      );
     seen[p] = 1;
   });
   return v;
@@ -75,51 +89,74 @@ export class PackedSequence extends Array<Tensor | null> {
    * Instances are meant to be made by `packPaddedSequence` / `packSequence` (as in PyTorch).
    * `unsortedIndices` defaults to the inverse of `sortedIndices`.
    */
-  constructor(data: Tensor, batchSizes: Tensor, sortedIndices: Tensor | null = null, unsortedIndices: Tensor | null = null) {
+  constructor(
+    data: Tensor,
+    batchSizes: Tensor,
+    sortedIndices: Tensor | null = null,
+    unsortedIndices: Tensor | null = null,
+  ) {
     super();
     const fn = 'PackedSequence';
     if (!(data instanceof Tensor)) typeError(fn, 'data', 'a Tensor', data);
     if (!(batchSizes instanceof Tensor)) typeError(fn, 'batchSizes', 'a Tensor', batchSizes);
     if (batchSizes.dtype !== 'int64' || batchSizes.dim() !== 1 || batchSizes.device !== 'cpu')
-      throw new TypeError(`${fn}: expected batchSizes to be a 1-D int64 CPU tensor, got a ${batchSizes.dtype} tensor ` +
-        `of shape ${shapeStr(batchSizes.shape)} on ${batchSizes.device}`);
+      throw new TypeError(
+        `${fn}: expected batchSizes to be a 1-D int64 CPU tensor, got a ${batchSizes.dtype} tensor ` +
+          `of shape ${shapeStr(batchSizes.shape)} on ${batchSizes.device}`,
+      );
     if (data.dim() < 1) throw new RangeError(`${fn}: expected data to have at least 1 dimension, got a 0-D tensor`);
     // The native unpacking trusts batchSizes (as PyTorch's does): a negative, increasing or
     // too large entry would read and write out of bounds, so the invariants are checked here.
     const bs = intValues(batchSizes);
     if (bs.length === 0)
-      throw new RangeError(`${fn}: expected batchSizes to have at least one entry (one per time step), got an empty tensor`);
+      throw new RangeError(
+        `${fn}: expected batchSizes to have at least one entry (one per time step), got an empty tensor`,
+      );
     let total = 0;
     bs.forEach((b, i) => {
       if (b < 1) throw new RangeError(`${fn}: expected every batch size to be at least 1, got batchSizes[${i}] = ${b}`);
       if (i > 0 && b > bs[i - 1])
-        throw new RangeError(`${fn}: expected batchSizes to be non-increasing (sequences sorted by decreasing length), ` +
-          `got batchSizes[${i}] = ${b} after batchSizes[${i - 1}] = ${bs[i - 1]}`);
+        throw new RangeError(
+          `${fn}: expected batchSizes to be non-increasing (sequences sorted by decreasing length), ` +
+            `got batchSizes[${i}] = ${b} after batchSizes[${i - 1}] = ${bs[i - 1]}`,
+        );
       total += b;
     });
     if (total !== data.shape[0])
-      throw new RangeError(`${fn}: expected data to have sum(batchSizes) = ${total} rows, got data of shape ${shapeStr(data.shape)}`);
+      throw new RangeError(
+        `${fn}: expected data to have sum(batchSizes) = ${total} rows, got data of shape ${shapeStr(data.shape)}`,
+      );
     const n = bs[0];
     const sorted = checkIndices(fn, 'sortedIndices', sortedIndices, n);
     let unsorted = checkIndices(fn, 'unsortedIndices', unsortedIndices, n);
     const sortedV = sorted ? checkPermutation(fn, 'sortedIndices', sorted) : null;
     const unsortedV = unsorted ? checkPermutation(fn, 'unsortedIndices', unsorted) : null;
     if (sortedV && unsortedV && sortedV.some((p, i) => unsortedV[p] !== i))
-      throw new RangeError(`${fn}: expected unsortedIndices to be the inverse permutation of sortedIndices, ` +
-        `got [${sortedV.join(', ')}] and [${unsortedV.join(', ')}]`);
+      throw new RangeError(
+        `${fn}: expected unsortedIndices to be the inverse permutation of sortedIndices, ` +
+          `got [${sortedV.join(', ')}] and [${unsortedV.join(', ')}]`,
+      );
     if (sorted && !unsorted) unsorted = int64(invert(sortedV!), sorted.device);
     this.push(data, batchSizes, sorted, unsorted);
     Object.freeze(this);
   }
 
   /** The packed steps, `(sum(lengths), *)`. */
-  get data(): Tensor { return this[0] as Tensor; }
+  get data(): Tensor {
+    return this[0] as Tensor;
+  }
   /** Sequences still running at each step (int64, CPU). */
-  get batchSizes(): Tensor { return this[1] as Tensor; }
+  get batchSizes(): Tensor {
+    return this[1] as Tensor;
+  }
   /** The sorting permutation (by decreasing length), or null. */
-  get sortedIndices(): Tensor | null { return this[2]; }
+  get sortedIndices(): Tensor | null {
+    return this[2];
+  }
   /** The inverse of `sortedIndices`, or null. */
-  get unsortedIndices(): Tensor | null { return this[3]; }
+  get unsortedIndices(): Tensor | null {
+    return this[3];
+  }
 
   /** Frees the four tensors. Idempotent. */
   dispose(): void {
@@ -133,15 +170,21 @@ export class PackedSequence extends Array<Tensor | null> {
   to(target: Parameters<Tensor['to']>[0]): PackedSequence {
     const data = this.data.to(target);
     const dev = data.device;
-    return new PackedSequence(data, this.batchSizes.detach(),
-      this.sortedIndices ? this.sortedIndices.to(dev) : null, this.unsortedIndices ? this.unsortedIndices.to(dev) : null);
+    return new PackedSequence(
+      data,
+      this.batchSizes.detach(),
+      this.sortedIndices ? this.sortedIndices.to(dev) : null,
+      this.unsortedIndices ? this.unsortedIndices.to(dev) : null,
+    );
   }
 
   /** `PackedSequence(data=tensor(...), batch_sizes=tensor(...), sorted_indices=..., unsorted_indices=...)` */
   override toString(): string {
     const s = (t: Tensor | null) => (t ? t.toString() : 'None');
-    return `PackedSequence(data=${s(this.data)}, batch_sizes=${s(this.batchSizes)}, ` +
-      `sorted_indices=${s(this.sortedIndices)}, unsorted_indices=${s(this.unsortedIndices)})`;
+    return (
+      `PackedSequence(data=${s(this.data)}, batch_sizes=${s(this.batchSizes)}, ` +
+      `sorted_indices=${s(this.sortedIndices)}, unsorted_indices=${s(this.unsortedIndices)})`
+    );
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.some((t) => t?.isDisposed) ? 'PackedSequence(<disposed>)' : this.toString();
@@ -152,8 +195,10 @@ export class PackedSequence extends Array<Tensor | null> {
 function lengthList(fn: string, lengths: unknown): number[] {
   if (lengths instanceof Tensor) {
     if (lengths.dim() !== 1 || !isIntDtype(lengths.dtype))
-      throw new TypeError(`${fn}: expected lengths to be a 1-D integer tensor or an array of integers, ` +
-        `got a ${lengths.dtype} tensor of shape ${shapeStr(lengths.shape)}`);
+      throw new TypeError(
+        `${fn}: expected lengths to be a 1-D integer tensor or an array of integers, ` +
+          `got a ${lengths.dtype} tensor of shape ${shapeStr(lengths.shape)}`,
+      );
     return intValues(lengths);
   }
   if (!Array.isArray(lengths)) typeError(fn, 'lengths', 'an array of integers or a 1-D integer Tensor', lengths);
@@ -184,34 +229,47 @@ export interface PackPaddedOptions {
  * const packed = nn.utils.rnn.packPaddedSequence(x, [5, 2, 3], { enforceSorted: false });
  * const [out, [h, c]] = lstm.forward(packed);
  */
-export function packPaddedSequence(input: Tensor, lengths: number[] | Tensor, opts: PackPaddedOptions = {}): PackedSequence {
+export function packPaddedSequence(
+  input: Tensor,
+  lengths: number[] | Tensor,
+  opts: PackPaddedOptions = {},
+): PackedSequence {
   const fn = 'packPaddedSequence';
   const o = checkOptions<PackPaddedOptions>(fn, opts);
   const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
   const enforceSorted = o.enforceSorted === undefined ? true : checkBool(fn, 'enforceSorted', o.enforceSorted);
   if (!(input instanceof Tensor)) typeError(fn, 'input', 'a Tensor', input);
   if (input.dim() < 2)
-    throw new RangeError(`${fn}: expected input to have at least 2 dimensions ((T, N, *) or (N, T, *) with batchFirst), ` +
-      `got shape ${shapeStr(input.shape)}`);
+    throw new RangeError(
+      `${fn}: expected input to have at least 2 dimensions ((T, N, *) or (N, T, *) with batchFirst), ` +
+        `got shape ${shapeStr(input.shape)}`,
+    );
   const lens = lengthList(fn, lengths);
   const batchDim = batchFirst ? 0 : 1;
-  const B = input.shape[batchDim], T = input.shape[1 - batchDim];
+  const B = input.shape[batchDim],
+    T = input.shape[1 - batchDim];
   if (lens.length !== B)
-    throw new RangeError(`${fn}: expected one length per sequence: input of shape ${shapeStr(input.shape)} ` +
-      `(batchFirst=${batchFirst}) has batch size ${B}, got ${lens.length} lengths`);
+    throw new RangeError(
+      `${fn}: expected one length per sequence: input of shape ${shapeStr(input.shape)} ` +
+        `(batchFirst=${batchFirst}) has batch size ${B}, got ${lens.length} lengths`,
+    );
   lens.forEach((l, i) => {
     if (l < 1 || l > T)
-      throw new RangeError(`${fn}: expected every length to be in [1, ${T}] (the time dimension of input of shape ` +
-        `${shapeStr(input.shape)}, batchFirst=${batchFirst}), got lengths[${i}] = ${l}`);
+      throw new RangeError(
+        `${fn}: expected every length to be in [1, ${T}] (the time dimension of input of shape ` +
+          `${shapeStr(input.shape)}, batchFirst=${batchFirst}), got lengths[${i}] = ${l}`,
+      );
   });
   let sorted: number[] | null = null;
   let lensSorted = lens;
   if (enforceSorted) {
     for (let i = 1; i < lens.length; i++) {
       if (lens[i] > lens[i - 1])
-        throw new RangeError(`${fn}: \`lengths\` array must be sorted in decreasing order when \`enforceSorted\` is true ` +
-          `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence and/or packSequence ` +
-          'to sidestep this requirement if you do not need ONNX exportability.');
+        throw new RangeError(
+          `${fn}: \`lengths\` array must be sorted in decreasing order when \`enforceSorted\` is true ` +
+            `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence and/or packSequence ` +
+            'to sidestep this requirement if you do not need ONNX exportability.',
+        );
     }
   } else {
     sorted = lens.map((_, i) => i).sort((a, b) => lens[b] - lens[a] || a - b);
@@ -263,12 +321,15 @@ export function padPackedSequence(sequence: PackedSequence, opts: PadPackedOptio
   if (o.totalLength !== undefined && o.totalLength !== null) {
     const total = checkInt(fn, 'totalLength', o.totalLength);
     if (total < maxLength)
-      throw new RangeError(`${fn}: expected totalLength to be at least the length of the longest sequence in input, ` +
-        `but got totalLength=${total} and max sequence length being ${maxLength}`);
+      throw new RangeError(
+        `${fn}: expected totalLength to be at least the length of the longest sequence in input, ` +
+          `but got totalLength=${total} and max sequence length being ${maxLength}`,
+      );
     maxLength = total;
   }
   const [ph, lh] = N.padPacked(sequence.data._h, sequence.batchSizes._h, batchFirst, paddingValue, maxLength);
-  const padded = new Tensor(ph), lens = new Tensor(lh);
+  const padded = new Tensor(ph),
+    lens = new Tensor(lh);
   const unsorted = sequence.unsortedIndices;
   if (!unsorted) return [padded, lens];
   try {
@@ -288,17 +349,22 @@ function sequenceList(fn: string, sequences: unknown): Tensor[] {
   const first = sequences[0];
   sequences.forEach((s, i) => {
     if (!(s instanceof Tensor)) typeError(fn, `sequences[${i}]`, 'a Tensor', s);
-    if (s.dim() < 1) throw new RangeError(`${fn}: expected sequences[${i}] to be (L, *) with at least 1 dimension, got a 0-D tensor`);
+    if (s.dim() < 1)
+      throw new RangeError(`${fn}: expected sequences[${i}] to be (L, *) with at least 1 dimension, got a 0-D tensor`);
   });
   const trailing = (first as Tensor).shape.slice(1);
   sequences.forEach((s: Tensor, i) => {
     const t = s.shape.slice(1);
     if (t.length !== trailing.length || t.some((d, k) => d !== trailing[k]))
-      throw new RangeError(`${fn}: expected every sequence to have the trailing shape of sequences[0] ` +
-        `(shape ${shapeStr((first as Tensor).shape)}), got sequences[${i}] of shape ${shapeStr(s.shape)}`);
+      throw new RangeError(
+        `${fn}: expected every sequence to have the trailing shape of sequences[0] ` +
+          `(shape ${shapeStr((first as Tensor).shape)}), got sequences[${i}] of shape ${shapeStr(s.shape)}`,
+      );
     if (s.dtype !== (first as Tensor).dtype)
-      throw new TypeError(`${fn}: expected every sequence to have the dtype of sequences[0] (${(first as Tensor).dtype}), ` +
-        `got sequences[${i}] of dtype ${s.dtype}`);
+      throw new TypeError(
+        `${fn}: expected every sequence to have the dtype of sequences[0] (${(first as Tensor).dtype}), ` +
+          `got sequences[${i}] of dtype ${s.dtype}`,
+      );
   });
   return sequences as Tensor[];
 }
@@ -320,7 +386,13 @@ export function padSequence(sequences: Tensor[], opts: PadSequenceOptions = {}):
   const o = checkOptions<PadSequenceOptions>(fn, opts);
   const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
   const paddingValue = o.paddingValue === undefined ? 0 : checkNumber(fn, 'paddingValue', o.paddingValue);
-  return new Tensor(N.padSequence(seqs.map((s) => s._h), batchFirst, paddingValue));
+  return new Tensor(
+    N.padSequence(
+      seqs.map((s) => s._h),
+      batchFirst,
+      paddingValue,
+    ),
+  );
 }
 
 /**
@@ -335,7 +407,10 @@ export function packSequence(sequences: Tensor[], opts: { enforceSorted?: boolea
   const enforceSorted = o.enforceSorted === undefined ? true : checkBool(fn, 'enforceSorted', o.enforceSorted);
   const lengths = seqs.map((s) => s.shape[0]);
   lengths.forEach((l, i) => {
-    if (l < 1) throw new RangeError(`${fn}: expected every sequence to have at least one step, got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`);
+    if (l < 1)
+      throw new RangeError(
+        `${fn}: expected every sequence to have at least one step, got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`,
+      );
   });
   const padded = padSequence(seqs);
   try {
