@@ -26,7 +26,6 @@
 //
 // Every Node case must free what it makes the way it says (dispose, tidy, or the GC), so that
 // the runs measure the same thing each time.
-'use strict';
 
 const N_BIG = 1_000_000;
 

@@ -3,8 +3,8 @@
 // step (zeroGrad, forward, masked MSE, backward, Adam), in ms per call, synchronised with the
 // device before the clock is read. bench/gpu_torch.py times the same in Python torch.
 //   node bench/gpu.js [--device cuda|cpu] [--json]      (needs `npx tsc -p tsconfig.test.json`)
-'use strict';
-const path = require('path');
+
+const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const torch = require(path.join(root, 'dist-test', 'lib'));

@@ -7,10 +7,10 @@
 //              and how many tensors were still alive right after the loop and after a GC.
 //   tidy:      the same inside torch.tidy around each 1000 calls. Reports torch.memory() before
 //              and after (the tensor counts must be equal), and the RSS growth.
-'use strict';
-const crypto = require('crypto');
-const fs = require('fs');
-const path = require('path');
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,6 +61,7 @@ async function main() {
   const rssBefore = process.memoryUsage.rss();
   let rssMax = rssBefore;
   const t0 = process.hrtime.bigint();
+  // biome-ignore lint/correctness/noUnusedVariables: holds the latest result, as a careless loop would
   let c;
   if (mode === 'nodispose') {
     for (let i = 0; i < iters; i++) {
@@ -122,6 +123,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`${e && e.stack ? e.stack : e}\n`);
+  process.stderr.write(`${e?.stack ? e.stack : e}\n`);
   process.exit(1);
 });

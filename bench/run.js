@@ -24,14 +24,14 @@
 // Cases with a check (the models) first compute output checksums on one fixed input with the same
 // weights in all three implementations; the report says whether they agree (to 1e-4, relative)
 // and prints a WARNING line for each that does not.
-'use strict';
-const crypto = require('crypto');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const v8 = require('v8');
-const vm = require('vm');
-const { execFileSync, spawnSync } = require('child_process');
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const v8 = require('node:v8');
+const vm = require('node:vm');
+const { execFileSync, spawnSync } = require('node:child_process');
 
 const { CASES, MEMORY_CASES } = require('./cases');
 
@@ -151,7 +151,7 @@ async function runNode(torch, c, opts, log) {
       try {
         check = bench.check();
       } catch (e) {
-        check = { error: String(e && e.message ? e.message : e) };
+        check = { error: String(e?.message ? e.message : e) };
       }
     }
     await settle();
@@ -203,7 +203,7 @@ function runPython(cases, opts, log) {
   }
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop());
-  } catch (e) {
+  } catch {
     return { skipped: `torch_bench.py printed no JSON (${firstLines(r.stdout)})` };
   }
 }
@@ -326,7 +326,7 @@ function compareChecks(a, b) {
 const fmtChecks = (xs) =>
   Array.isArray(xs)
     ? `[${xs.map((x) => (typeof x === 'number' ? x.toPrecision(8) : String(x))).join(', ')}]`
-    : String(xs && xs.error ? `error: ${xs.error}` : xs);
+    : String(xs?.error ? `error: ${xs.error}` : xs);
 
 // ---- formatting ----------------------------------------------------------------------------
 function fmtTime(ns, kind) {
@@ -624,7 +624,7 @@ async function main() {
     const nr = nodeRes[c.name];
     let py, pySnippet;
     for (const s of pythonSnippets(c)) {
-      const samples = python.results && python.results[s];
+      const samples = python.results?.[s];
       if (!samples) continue;
       const m = median(samples);
       if (py === undefined || m < py) {
@@ -632,7 +632,7 @@ async function main() {
         pySnippet = s;
       }
     }
-    const cppSamples = c.cpp && cpp.results && cpp.results[c.cpp];
+    const cppSamples = c.cpp && cpp.results?.[c.cpp];
     let checks;
     if (nr.check !== undefined) {
       const pyCheck = python.checks ? python.checks[pySnippet || pythonSnippets(c)[0]] : undefined;
@@ -645,7 +645,7 @@ async function main() {
         cpp: cppCheck,
         vsPython,
         vsCpp,
-        agree: !!(vsPython && vsPython.ok && vsCpp && vsCpp.ok),
+        agree: !!(vsPython?.ok && vsCpp?.ok),
       };
       if (!checks.agree) log(`WARNING: ${c.name}: outputs differ between the implementations (see the report)`);
     }
@@ -690,6 +690,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`bench: ${e && e.stack ? e.stack : e}\n`);
+  process.stderr.write(`bench: ${e?.stack ? e.stack : e}\n`);
   process.exit(1);
 });

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npx torch-napi doctor`: what this installation is, and whether it works. Exits 0 when the addon
 // loads and computes, 1 (with the fix) when it does not.
-'use strict';
-const path = require('path');
-const fs = require('fs');
+
+const path = require('node:path');
+const fs = require('node:fs');
 
 const root = path.resolve(__dirname, '..');
 const cmd = process.argv[2];
@@ -26,7 +26,7 @@ const readJson = (f) => {
 const kind = (f) => (f.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build');
 
 row('node', `${process.version} (${process.platform}-${process.arch})`);
-const napiNeeded = Math.min(...((pkg.binary && pkg.binary.napi_versions) || [1]));
+const napiNeeded = Math.min(...(pkg.binary?.napi_versions || [1]));
 const napi = Number(process.versions.napi);
 row('N-API', `${napi} (the addon needs ${napiNeeded})`);
 if (!(napi >= napiNeeded)) problems.push([`Node-API ${napi} < ${napiNeeded}`, `use Node ${pkg.engines.node}`]);

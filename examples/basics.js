@@ -1,6 +1,6 @@
 // A first look at torch-napi: tensors, ops, autograd, memory. Run with `npm start`.
 // (The flagship encoder–decoder example replaces this once the nn layers land.)
-'use strict';
+
 const torch = require('..');
 
 torch.manualSeed(0);

@@ -11,8 +11,8 @@
 //
 // Flags: --epochs N (default 30), --finetune-epochs N (20), --train-size N (1024), --lr X (0.01),
 //        --device cpu|cuda, --out DIR (out/), --seed N (0), --no-progress.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as torch from '../lib';
 import { SeedModel } from './seed_model';
 

@@ -1,5 +1,5 @@
 // Tensor factories: torch.tensor, zeros, ones, ... (PyTorch semantics, JS-friendly arguments).
-import { DType, DTYPES, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
+import { type DType, DTYPES, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { optDevice } from './device';
 import {
   checkAllocation,
@@ -12,7 +12,7 @@ import {
   typeError,
 } from './errors';
 import { native as N } from './native';
-import { Tensor, TypedArray, handle } from './tensor';
+import { Tensor, type TypedArray, handle } from './tensor';
 
 /** Options every factory takes (camelCase of PyTorch's keyword arguments). */
 export interface TensorOptions {
@@ -152,7 +152,7 @@ function checkBigints(fn: string, flat: bigint[], shape: readonly number[], dtyp
 }
 
 /** Walks nested arrays: returns the shape and checks that the nesting is rectangular. */
-function inferShape(fn: string, data: NestedData): number[] {
+function inferShape(data: NestedData): number[] {
   const shape: number[] = [];
   let cur: NestedData = data;
   while (Array.isArray(cur)) {
@@ -190,7 +190,7 @@ export function tensor(data: NestedData | TypedArray, opts?: TensorOptions): Ten
   }
   if (data instanceof Tensor)
     throw new TypeError(`${fn}: data is already a Tensor; use t.clone() or t.detach().clone()`);
-  const shape = inferShape(fn, data as NestedData);
+  const shape = inferShape(data as NestedData);
   let numel = 1;
   for (const s of shape) numel *= s;
   checkAllocation(fn, shape, 8);

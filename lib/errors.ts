@@ -1,5 +1,5 @@
 // Errors and argument checks shared by the whole library.
-import * as os from 'os';
+import * as os from 'node:os';
 import { native } from './native';
 
 /**

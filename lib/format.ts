@@ -443,10 +443,7 @@ export function formatTensor(t: FormatInput, opts?: FormatOptions): string {
   const prefix = opts?.prefix ?? 'tensor(';
   if (typeof prefix !== 'string') throw new TypeError('formatTensor: prefix must be a string');
   const { shape, dtype, values } = t;
-  const kind =
-    typeof dtype === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_KINDS, dtype)
-      ? DTYPE_KINDS[dtype]
-      : undefined;
+  const kind = typeof dtype === 'string' && Object.hasOwn(DTYPE_KINDS, dtype) ? DTYPE_KINDS[dtype] : undefined;
   if (kind === undefined) throw new TypeError(`formatTensor: unsupported dtype ${String(dtype)}`);
   if (shape === null || typeof shape !== 'object' || typeof shape.length !== 'number') {
     throw new RangeError('formatTensor: shape must be an array of sizes');

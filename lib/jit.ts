@@ -6,14 +6,14 @@
 // a clear error instead of reaching it. Its pickles and code are bounds-checked too (nesting,
 // declared lengths, memo indices, bracket depth: serialization/pickle_scan.ts), and after loading
 // native/jit.cc checks that every tensor lies inside its storage.
-import * as zlib from 'zlib';
+import * as zlib from 'node:zlib';
 
 import { checkDevice } from './device';
 import { TorchError, checkBool, checkOptions, typeError } from './errors';
-import { JitHandle, native as N } from './native';
-import { ByteSource, FormatError, atomicWrite, crc32, openSource } from './serialization/io';
+import { type JitHandle, native as N } from './native';
+import { type ByteSource, FormatError, atomicWrite, crc32, openSource } from './serialization/io';
 import { scanCode, scanPickle } from './serialization/pickle_scan';
-import { ZipEntry, ZipReader } from './serialization/zip';
+import { type ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';
 
 /**

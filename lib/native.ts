@@ -1,8 +1,8 @@
 // The only module that touches the addon. Everything the native layer exports is typed here once.
-import * as fs from 'fs';
-import Module from 'module';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /**
  * An opaque handle to a native tensor: a number (small tensors, a slot in the native table) or
@@ -502,7 +502,7 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
         'or npm holding back an unapproved install script). With libtorch installed, allow it and compile: ' +
         '`npm install-scripts approve torch-napi && npm rebuild torch-napi`.';
   } else if (addonKind(file) === 'prebuild') {
-    const mm = info && info.version ? String(info.version).split('.').slice(0, 2).join('.') : '';
+    const mm = info?.version ? String(info.version).split('.').slice(0, 2).join('.') : '';
     fix = mm
       ? `this prebuild needs libtorch ${mm} as Debian/Ubuntu package it (\`apt install libtorch${mm}\`). ` +
         `To use the libtorch you have instead, compile against it: ${rebuild}.`

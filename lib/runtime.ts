@@ -1,7 +1,7 @@
 // Versions, threads, seeds, CUDA and build facts.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { checkInt } from './errors';
 import { native, packageRoot } from './native';
 

@@ -1,7 +1,7 @@
 // The JS Tensor: a plain class around a native handle (see native/common.h for why it is not an
 // ObjectWrap). Methods validate their arguments, then make exactly one native call.
-import { inspect } from 'util';
-import { DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
+import { inspect } from 'node:util';
+import { type DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { checkDevice } from './device';
 import {
   checkBool,
@@ -14,7 +14,7 @@ import {
   typeError,
 } from './errors';
 import { formatTensor } from './format';
-import { Handle, native as N } from './native';
+import { type Handle, native as N } from './native';
 import { scopes } from './scope';
 
 /** A value accepted where PyTorch takes a tensor or a Python number. */
@@ -215,11 +215,13 @@ export class Tensor {
   /** The sizes, like PyTorch's `tensor.shape` (a frozen array). */
   get shape(): readonly number[] {
     if (this._disposed) disposedError('Tensor.shape');
-    return (this._shape ??= Object.freeze(N.shape(this._h)));
+    if (this._shape === undefined) this._shape = Object.freeze(N.shape(this._h));
+    return this._shape;
   }
   get dtype(): DType {
     if (this._disposed) disposedError('Tensor.dtype');
-    return (this._dtype ??= DTYPES[N.dtype(this._h)]);
+    if (this._dtype === undefined) this._dtype = DTYPES[N.dtype(this._h)];
+    return this._dtype;
   }
   get device(): string {
     return N.device(this._h);

@@ -1,6 +1,6 @@
 // SVG pictures for attention weights and training curves: strings, no dependencies.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { checkBool, checkNumber, checkOptions, describe, typeError } from './errors';
 import { Tensor } from './tensor';
 
@@ -231,7 +231,7 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions = {}): st
   for (let k = 0; k <= 4; k++) {
     const tv = lo + ((hi - lo) * k) / 4,
       yy = mt + (1 - k / 4) * (Hh - mt - mb);
-    const label = logY ? Math.pow(10, tv).toPrecision(2) : tv.toPrecision(3);
+    const label = logY ? (10 ** tv).toPrecision(2) : tv.toPrecision(3);
     out.push(
       `<text x="${ml - 6}" y="${yy + 4}" text-anchor="end">${label}</text><line x1="${ml}" y1="${yy}" x2="${W - mr}" y2="${yy}" stroke="#eee"/>`,
     );

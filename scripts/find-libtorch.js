@@ -9,10 +9,10 @@
 //   3. the system: Debian/Ubuntu's `libtorch-dev` (/usr/include + /usr/lib/<multiarch>)
 //
 // Usage: node scripts/find-libtorch.js [--json | --cmake | --include | --libdir | --libs | --defines | --version]
-'use strict';
-const fs = require('fs');
-const path = require('path');
-const { execFileSync } = require('child_process');
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 
 function exists(p) {
   try {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-'use strict';
+
 // A deterministic, seeded fuzzer for the public API.
 //
 // Invariant checked: every call either returns or throws an `Error` (subclass) with a non-empty
@@ -22,11 +22,11 @@
 // with the report: calls, returns, throws by error class, crashes, hangs, non-Error throws, errors
 // with an empty message, leaks and tidy failures (each with its seed, index and repro), memory.
 // `summary(report)` is the human-readable form; the command line prints both (or --json FILE).
-const cp = require('child_process');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const util = require('util');
+const cp = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const util = require('node:util');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'index.js');
@@ -1509,7 +1509,7 @@ function describeValue(v) {
     if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 100))}`;
     if (typeof v === 'symbol' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`;
     if (v === null || typeof v !== 'object') return `${typeof v === 'undefined' ? '' : `the ${typeof v} `}${String(v)}`;
-    return `an object (${Object.prototype.toString.call(v)}, constructor ${v.constructor && v.constructor.name})`;
+    return `an object (${Object.prototype.toString.call(v)}, constructor ${v.constructor?.name})`;
   } catch (e) {
     return 'an undescribable value';
   }
@@ -1618,7 +1618,7 @@ function childMain(opts) {
         } catch (e) {
           stats.setupErrors++;
           if (stats.setupExamples.length < 5)
-            stats.setupExamples.push({ index: i, error: String(e && e.message), repro: reproOf(plan) });
+            stats.setupExamples.push({ index: i, error: String(e?.message), repro: reproOf(plan) });
           return;
         }
         collectTensors(torch, argv, escaped);
@@ -1654,7 +1654,7 @@ function childMain(opts) {
                     try {
                       t.dispose();
                     } catch (e) {
-                      problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) });
+                      problem(stats, 'dispose threw', plan, { error: describeValue(e?.message) });
                       break;
                     }
                   }
@@ -1668,7 +1668,7 @@ function childMain(opts) {
           problem(stats, 'non-Error throw', plan, { thrown: describeValue(err) });
           return;
         }
-        const cls = (err.constructor && err.constructor.name) || err.name || 'Error';
+        const cls = err.constructor?.name || err.name || 'Error';
         stats.throws[cls] = (stats.throws[cls] || 0) + 1;
         const msg = err.message;
         if (typeof msg !== 'string' || msg.trim() === '') {
@@ -1699,14 +1699,14 @@ function childMain(opts) {
       });
     } catch (e) {
       // The call returned or threw, and then its tidy failed while disposing what it made.
-      problem(stats, 'tidy threw', plan, { error: describeValue(e && e.message) });
+      problem(stats, 'tidy threw', plan, { error: describeValue(e?.message) });
       scopeFailed = true;
     }
     for (const t of escaped) {
       try {
         t.dispose();
       } catch (e) {
-        if (!scopeFailed) problem(stats, 'dispose threw', plan, { error: describeValue(e && e.message) });
+        if (!scopeFailed) problem(stats, 'dispose threw', plan, { error: describeValue(e?.message) });
         break;
       }
     }
@@ -1762,7 +1762,7 @@ function childMain(opts) {
         }
       });
     } catch (e) {
-      stats.problems.push({ kind: 'batch tidy threw', seed, index: i, error: describeValue(e && e.message) });
+      stats.problems.push({ kind: 'batch tidy threw', seed, index: i, error: describeValue(e?.message) });
       i = batchEnd;
     }
     const report = () => {
@@ -1806,7 +1806,7 @@ function reproFor(seed, index, entry) {
     if (!parentTargets) parentTargets = buildTargets(require(entry));
     return reproOf(planCall(parentTargets, seed, index));
   } catch (e) {
-    return `(could not regenerate: ${e && e.message})`;
+    return `(could not regenerate: ${e?.message})`;
   }
 }
 

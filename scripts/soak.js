@@ -4,8 +4,8 @@
 // LSTM.forwardAsync calls, a bounded number in flight at once, the same checks.
 //   node --expose-gc scripts/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
 //   node --expose-gc scripts/soak.js --async [--iterations N] [--concurrency 8] [--json]
-'use strict';
-const path = require('path');
+
+const path = require('node:path');
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,8 +1,8 @@
 // Shared helpers for the tensor integration tests: value comparison with tolerance and the
 // PyTorch fixture (test/fixtures/tensor_ops.json, written by scripts/gen_tensor_fixtures.py).
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../lib';
 
@@ -41,9 +41,11 @@ let cached: Fixture | undefined;
 
 /** The PyTorch fixture (loaded once; tests run from the repository root). */
 export function fixture(): Fixture {
-  return (cached ??= JSON.parse(
-    fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'tensor_ops.json'), 'utf8'),
-  ) as Fixture);
+  if (!cached) {
+    const file = path.join(process.cwd(), 'test', 'fixtures', 'tensor_ops.json');
+    cached = JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture;
+  }
+  return cached;
 }
 
 function decodeValue(v: number | boolean | string): number | boolean {

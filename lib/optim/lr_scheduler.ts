@@ -5,7 +5,7 @@
 // State dicts carry PyTorch's snake_case attribute names (`last_epoch`, `base_lrs`, `_last_lr`, ...).
 import { checkBool, checkInt, checkNumber, describe, typeError } from '../errors';
 import { Tensor } from '../tensor';
-import { Optimizer, ParamGroup } from './optimizer';
+import { Optimizer, type ParamGroup } from './optimizer';
 
 // ---- shared checks ---------------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ import { noGrad } from '../autograd';
 import { full } from '../creation';
 import { checkBool, checkNumber, checkOptions, describe } from '../errors';
 import { keep } from '../memory';
-import { Handle, Native, OptimKernel, native as N } from '../native';
+import { type Handle, type Native, type OptimKernel, native as N } from '../native';
 import { Tensor } from '../tensor';
-import { Parameter } from '../nn/parameter';
+import type { Parameter } from '../nn/parameter';
 
 /** A parameter group: its parameters and its options (camelCase of PyTorch's keys). */
 export interface ParamGroup {

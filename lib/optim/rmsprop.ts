@@ -1,12 +1,12 @@
-import { checkBool, checkNumber } from '../errors';
+import { checkBool } from '../errors';
 import { Tensor } from '../tensor';
-import { Parameter } from '../nn/parameter';
+import type { Parameter } from '../nn/parameter';
 import {
   Optimizer,
-  ParamGroup,
-  ParamState,
-  ParamsArg,
-  UpdateArgs,
+  type ParamGroup,
+  type ParamState,
+  type ParamsArg,
+  type UpdateArgs,
   stateLike,
   checkOptimizerOptions,
   checkNonNegative,

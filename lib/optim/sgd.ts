@@ -1,14 +1,14 @@
 import { checkBool, checkNumber } from '../errors';
-import { Handle } from '../native';
+import type { Handle } from '../native';
 import { Tensor } from '../tensor';
 import { keep } from '../memory';
-import { Parameter } from '../nn/parameter';
+import type { Parameter } from '../nn/parameter';
 import {
   Optimizer,
-  ParamGroup,
-  ParamState,
-  ParamsArg,
-  UpdateArgs,
+  type ParamGroup,
+  type ParamState,
+  type ParamsArg,
+  type UpdateArgs,
   checkOptimizerOptions,
   checkNonNegative,
 } from './optimizer';

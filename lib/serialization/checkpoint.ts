@@ -1,14 +1,14 @@
 // PyTorch's checkpoint format (torch.save since 1.6): a stored zip holding `<name>/data.pkl`, a
 // pickle whose tensors are persistent ids ('storage', torch.<T>Storage, key, location, numel) that
 // point at `<name>/data/<key>`, the raw little-endian bytes of each storage.
-import * as os from 'os';
+import * as os from 'node:os';
 import { checkDevice } from '../device';
-import { DType, ITEM_SIZE, dtypeCode, isFloatingPoint } from '../dtype';
+import { type DType, ITEM_SIZE, dtypeCode, isFloatingPoint } from '../dtype';
 import { formatBytes } from '../errors';
-import { Handle, native as N } from '../native';
+import { type Handle, native as N } from '../native';
 import { Parameter } from '../nn/parameter';
 import { Tensor } from '../tensor';
-import { ByteSink, ByteSource, bad } from './io';
+import { type ByteSink, type ByteSource, bad } from './io';
 import { PyGlobal, Pickler, toJS, unpickle } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
 
@@ -114,7 +114,7 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
   const device = (location: string): string => {
     if (mapLocation === undefined) return 'cpu';
     if (typeof mapLocation === 'string') return mapLocation;
-    return Object.prototype.hasOwnProperty.call(mapLocation, location) ? mapLocation[location] : 'cpu';
+    return Object.hasOwn(mapLocation, location) ? mapLocation[location] : 'cpu';
   };
 
   const persistentLoad = (pid: unknown): StorageRef => {

@@ -1,16 +1,16 @@
 // torch.save / torch.load (PyTorch's zip checkpoint format) and safetensors, in TypeScript.
 import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import {
-  MapLocation,
+  type MapLocation,
   checkMapLocation,
   loadCheckpoint,
   pickleCheckpoint,
   storageBytes,
   writeCheckpoint,
 } from './checkpoint';
-import { ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
+import { type ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
 import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './safetensors';
 
 export interface LoadOptions {

@@ -1,12 +1,12 @@
 // Byte sources and sinks for the checkpoint formats: positioned reads from a file (or a buffer),
 // buffered writes, CRC-32, and the atomic write (temp file, fsync, rename) every save uses, in a
 // blocking form (torch.save) and a non-blocking one (torch.saveAsync) that share one protocol.
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as fsp from 'fs/promises';
-import * as path from 'path';
-import * as zlib from 'zlib';
-import { constants as bufferConstants } from 'buffer';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
 
 /** Thrown by the readers for anything wrong with a file; converted to the public message once. */
 export class FormatError extends Error {}
@@ -250,6 +250,7 @@ async function writeAllAsync(fh: fsp.FileHandle, bytes: Uint8Array): Promise<voi
  * the non-blocking save writes the queued bytes to the file between steps, so at most about one
  * record is held in memory).
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a writer is a plain function (void) or a generator
 export type WriteFn = (sink: ByteSink) => Iterable<unknown> | void;
 
 /**

@@ -65,7 +65,7 @@ export function scanPickle(data: Uint8Array, what: string): void {
     stack = prev!;
     return items;
   };
-  const deepest = (items: number[]): number => items.reduce((m, d) => (d > m ? d : m), 0);
+  const deepest = (items: number[]): number => items.reduce((m, d) => Math.max(m, d), 0);
   const raise = (d: number, at: number): void => {
     // the container on top gets an element of depth d
     if (!stack.length) bad('stack underflow', at);

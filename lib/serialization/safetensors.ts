@@ -1,12 +1,12 @@
 // The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 // `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}`, then the data,
 // every tensor's bytes at [8 + N + begin, 8 + N + end), the offsets covering the data contiguously.
-import { DType, ITEM_SIZE, dtypeCode } from '../dtype';
+import { type DType, ITEM_SIZE, dtypeCode } from '../dtype';
 import { describe } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { checkBoolBytes } from './checkpoint';
-import { ByteSink, ByteSource, bad } from './io';
+import { type ByteSink, type ByteSource, bad } from './io';
 
 /** The header may not exceed 100 MB (as the safetensors library enforces). */
 export const MAX_HEADER = 100_000_000;

@@ -6,7 +6,7 @@
 // is used, entries may not overlap each other or the central directory, and every payload read
 // is checked against its CRC-32. A hostile file gives a FormatError, never a crash, a hang or an
 // allocation larger than the file.
-import { ByteSink, ByteSource, bad, crc32 } from './io';
+import { type ByteSink, type ByteSource, bad, crc32 } from './io';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;

@@ -2,12 +2,12 @@
 // pool. Parameters and state equal step()'s bit for bit; while a step is in flight, the tensors
 // it writes refuse every use (reads included) and the optimizer refuses other calls.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { native } from '../../lib/native';
-import { OptSpec, backward, freshParams, makeOptimizer } from '../optim/problem';
+import { type OptSpec, backward, freshParams, makeOptimizer } from '../optim/problem';
 import { expectSame, rejection } from '../helpers';
 
 const { nn, optim } = torch;

@@ -2,9 +2,9 @@
 // same atomic-write protocol and the same errors (named after the async function), with the
 // file I/O done through fs.promises.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { atomicWriteAsync, MemorySink, TEMP_RE } from '../../lib/serialization/io';
@@ -61,17 +61,17 @@ function zipOf(entries: [string, Uint8Array][]): Buffer {
 describe('torch.saveAsync / torch.loadAsync', () => {
   // Collect what these tests left to the GC now, not in the middle of a later test that counts
   // live tensors.
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-async-io-'));
+  });
   after(async () => {
+    fs.rmSync(dir, { recursive: true, force: true });
     for (let i = 0; i < 3; i++) {
       (globalThis as { gc?: () => void }).gc?.();
       await new Promise((r) => setTimeout(r, 5));
     }
   });
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-async-io-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const temps = () => fs.readdirSync(dir).filter((n) => TEMP_RE.test(n));
 
   const sample = () => {

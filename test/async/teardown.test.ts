@@ -3,8 +3,8 @@
 // to throw out of the completion callback ("terminate called after throwing an instance of
 // 'Napi::Error'"), aborting the whole process. Each case runs in a child process.
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 
 const LIB = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
 const SCRIPTED = JSON.stringify(path.join(process.cwd(), 'test', 'fixtures', 'jit', 'scripted.pt'));

@@ -2,9 +2,9 @@
 // compares the GPU against the CPU on the same inputs and parameters. Without a CUDA-enabled
 // libtorch and a GPU the whole block is skipped, and the reason is printed.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { SeedModel } from '../../examples/seed_model';
@@ -29,7 +29,7 @@ function close(gpu: Tensor, cpu: Tensor, what: string, tol = 2e-3): void {
   expect(g.allclose(cpu, { rtol: tol, atol: tol }), `${what}: max |gpu - cpu| = ${diff}`).to.equal(true);
 }
 
-describe('CUDA @cuda', function () {
+describe('CUDA @cuda', () => {
   before(function () {
     const why = unavailable();
     if (why) {
@@ -164,7 +164,7 @@ describe('CUDA @cuda', function () {
   });
 });
 
-describe('CUDA entry points without CUDA', function () {
+describe('CUDA entry points without CUDA', () => {
   before(function () {
     if (torch.cuda.isAvailable()) this.skip();
   });

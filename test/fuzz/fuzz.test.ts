@@ -3,9 +3,9 @@
 // non-empty message that no unchecked argument produced; the process never aborts, segfaults or
 // hangs, not even in its teardown; no tensors are left behind; every category fails the test.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 interface Problem {
   kind: string;

@@ -1,7 +1,7 @@
 // Regression tests for what the fuzzer found (scripts/fuzz.js).
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import * as torch from '../../lib';
 import { gc, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
 

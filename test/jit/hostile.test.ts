@@ -3,10 +3,10 @@
 // tensor. Truncated and corrupted files are refused by the archive check in lib/jit.ts before
 // libtorch reads them; intact archives with broken contents reach libtorch, whose error is kept.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import * as zlib from 'zlib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 
 import * as torch from '../../lib';
 import { BufferSource, MemorySink } from '../../lib/serialization/io';

@@ -4,7 +4,7 @@
 // must refuse them before JS can read (leak) or write (corrupt) the heap, and the second kind
 // before libtorch reads them.
 import { expect } from 'chai';
-import * as path from 'path';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { expectError } from '../helpers';

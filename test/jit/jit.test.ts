@@ -4,14 +4,14 @@
 // round-trips (and Python reads what we save, when it is installed); errors name the call and
 // the input.
 import { expect } from 'chai';
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { JitHandle, native } from '../../lib/native';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type JitHandle, native } from '../../lib/native';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 type Tensor = torch.Tensor;
 const { jit } = torch;

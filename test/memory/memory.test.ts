@@ -133,6 +133,7 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
       torch.tidy(() => {
         torch.ones(2);
         return {
+          // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test returns
           get then(): never {
             throw new Error('then');
           },

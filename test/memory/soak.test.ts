@@ -1,7 +1,7 @@
 // A short soak (npm run soak runs 100,000 iterations): training steps of a small model, and
 // LSTM.forwardAsync calls with a bounded number in flight (node scripts/soak.js --async).
 import { expect } from 'chai';
-import * as path from 'path';
+import * as path from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { soak, soakAsync } = require(path.join(process.cwd(), 'scripts/soak.js'));

@@ -10,11 +10,11 @@
 // padding mask. The fixture holds the value computed with the pre-added mask, and 1.13's own
 // (wrong) value, which we must NOT return.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;

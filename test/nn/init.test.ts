@@ -2,11 +2,11 @@
 // values equal PyTorch's after torch.manual_seed(s) for the same calls, in the same order.
 // Golden values: test/fixtures/nn_init.json (scripts/gen_nn_fixtures.py).
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError } from '../helpers';
+import { type Encoded, expectClose, expectError } from '../helpers';
 
 const { nn } = torch;
 const init = nn.init;

@@ -4,11 +4,11 @@
 // from test/fixtures/nn_layers.json (scripts/gen_nn_fixtures.py) and are loaded with
 // loadStateDict, so both sides compute from the same float32 values.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;

@@ -4,11 +4,11 @@
 // input (through a fixed upstream gradient for 'none'); target shape / dtype errors, bad
 // reductions and options, each naming the function; memory.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;

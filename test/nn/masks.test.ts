@@ -3,11 +3,11 @@
 // scaledDotProductAttention's bool true = ALLOWED. Golden values: test/fixtures/attention.json
 // (scripts/gen_attention_fixtures.py, PyTorch 1.13.1).
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, expectExact, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, expectExact, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;
@@ -35,7 +35,7 @@ interface MasksFixture {
 const fx = JSON.parse(
   fs.readFileSync(path.join(process.cwd(), 'test', 'fixtures', 'attention.json'), 'utf8'),
 ) as MasksFixture;
-const { E, H, L, S, N } = fx.meta;
+const { E, H, L, S } = fx.meta;
 const named = (n: string): Tensor => fromEncoded(fx.tensors[n]);
 const mk = (n: string): Encoded => fx.masks[n] as Encoded;
 const same = (a: Tensor, b: Tensor | Encoded, what: string) =>

@@ -3,11 +3,11 @@
 // in test/fixtures/nn_module.json, written by scripts/gen_nn_fixtures.py from Python classes of
 // the same names and architecture as the JS classes below.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;

@@ -1,7 +1,7 @@
 // A float64 LSTM / GRU / RNN written out from PyTorch's documented equations, independent of
 // libtorch: the reference that recurrent outputs are checked against on every libtorch version
 // (fixtures made by one PyTorch version cannot catch a kernel that another version gets wrong).
-import * as torch from '../../lib';
+import type * as torch from '../../lib';
 
 export type Mode = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
 
@@ -77,7 +77,8 @@ export function referenceRnn(
         for (let n = 0; n < N; n++) {
           const gi = new Float64Array(gates * H),
             gh = new Float64Array(gates * H);
-          gi.set(bi), gh.set(bh);
+          gi.set(bi);
+          gh.set(bh);
           matvec(wIh, layerIn, (t * N + n) * inSize, gi);
           matvec(wHh, h, n * P, gh);
           const hn = new Float64Array(H);

@@ -6,11 +6,11 @@
 // from our own tensor ops. These tests hold for libtorch 1.13 (our composed kernel) and 2.x
 // (libtorch's scaled_dot_product_attention): nothing here differs between them beyond 1e-5.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;

@@ -2,11 +2,11 @@
 // slow path (test/fixtures/transformer.json, written by scripts/gen_transformer_fixtures.py), plus
 // construction, copies, masks, dropout, argument checks and lifetimes.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;

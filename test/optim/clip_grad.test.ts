@@ -3,11 +3,11 @@
 // norms 2, 1, 3 and inf, parameters without gradients, non-finite gradients with and without
 // errorIfNonfinite, and clipping by value.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 interface ClipCase {
   name: string;

@@ -3,16 +3,15 @@
 // the cycled momentum / betas[0] of OneCycleLR, the state dict after the last step, training runs
 // with a scheduler, state-dict resumes, option validation, warnings and memory.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
-import { Opts, OptSpec, backward, freshParams, makeOptimizer } from './problem';
+import { type Encoded, expectClose, expectError } from '../helpers';
+import { type Opts, type OptSpec, backward, freshParams, makeOptimizer } from './problem';
 
 const { optim } = torch;
 const S = optim.lrScheduler;
-type Parameter = torch.nn.Parameter;
 type Optimizer = torch.optim.Optimizer;
 type LRScheduler = torch.optim.lrScheduler.LRScheduler;
 

@@ -4,12 +4,12 @@
 // (`state` and `param_groups`, PyTorch's keys); resuming from stateDict() after 10 steps; parameter
 // groups, zeroGrad, frozen parameters, errors, and memory.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
-import { OPTIMIZERS, Opts, backward, freshParams, makeOptimizer, paramsFrom } from './problem';
+import { type Encoded, expectClose, expectError } from '../helpers';
+import { OPTIMIZERS, type Opts, backward, freshParams, makeOptimizer, paramsFrom } from './problem';
 
 const { optim } = torch;
 type Parameter = torch.nn.Parameter;

@@ -1,10 +1,10 @@
 // The small fixed problem both optimizer and scheduler tests train on (test/fixtures/optim.json,
 // written by scripts/gen_optim_fixtures.py), and the optimizer factory they share.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, fromEncoded } from '../helpers';
+import { type Encoded, fromEncoded } from '../helpers';
 
 const { optim } = torch;
 type Parameter = torch.nn.Parameter;

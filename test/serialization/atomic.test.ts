@@ -2,10 +2,10 @@
 // over a good one leaves a file that loads (the old one, or the complete new one). A killed writer
 // can leave its temp file (`<name>.tmp-<pid>-<hex>`) behind; load never reads it.
 import { expect } from 'chai';
-import { spawn, spawnSync, ChildProcess } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { atomicWrite } from '../../lib/serialization/io';

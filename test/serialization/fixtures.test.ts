@@ -2,8 +2,8 @@
 // dtypes, shapes, strides, sharing and Python types that test/fixtures/checkpoints/expected.json
 // records; a PyTorch state_dict loads into our nn modules and computes PyTorch's output.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { Parameter } from '../../lib/nn/parameter';

@@ -2,8 +2,8 @@
 // torch.loadSafetensors and the problem, with bounded memory, without a crash, a hang, a huge
 // allocation, a leaked tensor — or running anything.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { MemorySink } from '../../lib/serialization/io';
@@ -249,7 +249,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     const cd = good.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), good.length - 22); // last central entry
     const firstCd = good.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
     const eocd = good.length - 22;
-    const patch = (at: number, write: (b: Buffer) => void): Buffer => {
+    const patch = (write: (b: Buffer) => void): Buffer => {
       const b = Buffer.from(good);
       write(b);
       return b;
@@ -257,7 +257,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // A stored entry whose sizes say 4 GB (a "zip bomb" by declaration).
     expectFail(
       loadPt,
-      patch(cd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(0xfffffff0, cd + 20);
         b.writeUInt32LE(0xfffffff0, cd + 24);
       }),
@@ -266,7 +266,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(cd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(10, cd + 20);
         b.writeUInt32LE(99, cd + 24);
       }),
@@ -276,7 +276,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // Saturated sizes with no zip64 field; a zip64 field saying 2^50 bytes.
     expectFail(
       loadPt,
-      patch(cd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(0xffffffff, cd + 20);
         b.writeUInt32LE(0xffffffff, cd + 24);
       }),
@@ -292,7 +292,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // Two central entries pointing at the same local header: the same bytes would be read twice.
     expectFail(
       loadPt,
-      patch(cd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(b.readUInt32LE(firstCd + 42), cd + 42);
       }),
       'torch.load',
@@ -301,7 +301,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // Entry counts the central directory cannot hold; a central directory outside the file.
     expectFail(
       loadPt,
-      patch(eocd, (b) => {
+      patch((b) => {
         b.writeUInt16LE(0xfff0, eocd + 8);
         b.writeUInt16LE(0xfff0, eocd + 10);
       }),
@@ -310,7 +310,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(eocd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(0x7fffffff, eocd + 16);
       }),
       'torch.load',
@@ -318,7 +318,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(eocd, (b) => {
+      patch((b) => {
         b.writeUInt16LE(1, eocd + 4);
       }),
       'torch.load',
@@ -326,7 +326,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(firstCd, (b) => {
+      patch((b) => {
         b.writeUInt16LE(0xffff, firstCd + 28);
       }),
       'torch.load',
@@ -334,7 +334,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(firstCd, (b) => {
+      patch((b) => {
         b.writeUInt16LE(1, firstCd + 8);
       }),
       'torch.load',
@@ -342,7 +342,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(firstCd, (b) => {
+      patch((b) => {
         b.writeUInt32LE(0x12345678, firstCd);
       }),
       'torch.load',
@@ -351,7 +351,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // Compressed entries (PyTorch never writes them).
     expectFail(
       loadPt,
-      patch(firstCd, (b) => {
+      patch((b) => {
         b.writeUInt16LE(8, firstCd + 10);
         b.writeUInt16LE(8, 8);
       }),
@@ -361,7 +361,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     // A local header that disagrees with the central directory.
     expectFail(
       loadPt,
-      patch(0, (b) => {
+      patch((b) => {
         b[30] ^= 0x20;
       }),
       'torch.load',
@@ -369,7 +369,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(
       loadPt,
-      patch(0, (b) => {
+      patch((b) => {
         b.writeUInt16LE(0xffff, 28);
       }),
       'torch.load',

@@ -11,10 +11,10 @@
 // that target removes it (its pid is dead then). Loading never reads it; this test checks that
 // and removes them itself.
 import { expect } from 'chai';
-import { ChildProcess, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { prng } from '../helpers';

@@ -2,7 +2,7 @@
 // checkpoints (`A` and `B`, each about 24 MB) alternately over one target, forever, until it is
 // killed. (The parent starts writers ahead of time: loading libtorch takes longer than a save.)
 //   node interrupted_save_writer.js <lib dir> <target> <pt|safetensors>
-'use strict';
+
 const [lib, target, kind] = process.argv.slice(2);
 const torch = require(lib);
 
@@ -15,7 +15,7 @@ function content(which) {
 const contents = [content('A'), content('B')];
 process.stdout.write('ready\n');
 const buf = Buffer.alloc(16);
-while (!buf.includes(10)) if (require('fs').readSync(0, buf, 0, buf.length, null) === 0) process.exit(0);
+while (!buf.includes(10)) if (require('node:fs').readSync(0, buf, 0, buf.length, null) === 0) process.exit(0);
 for (let i = 1; ; i = 1 - i) {
   if (kind === 'pt') torch.save(contents[i], target);
   else torch.saveSafetensors(contents[i], target);

@@ -2,10 +2,10 @@
 // errors save gives before writing anything, and — when /usr/bin/python3 can import torch —
 // files written here loaded by PyTorch itself.
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 

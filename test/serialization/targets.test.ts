@@ -4,15 +4,15 @@
 // (Python's torch.save raises PermissionError). These tests never touch /dev: the device case
 // stubs fs.lstatSync/statSync for a temp path with the stats of /dev/null (read, never written).
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
 // The module object itself (an `import * as` namespace has read-only bindings), for the stub.
-import fsMod = require('fs');
+import fsMod = require('node:fs');
 import { checkWritable } from '../../lib/serialization/io';
 import { expectError, rejection } from '../helpers';
 

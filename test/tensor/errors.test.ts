@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import { inspect } from 'util';
+import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
 
 import * as torch from '../../lib';
 import { expectClose, expectError, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
@@ -26,7 +26,6 @@ const WRONG: [string, unknown][] = [
 
 describe('errors', () => {
   const a = torch.ones(2, 3);
-  const sq = torch.ones(3, 3);
   const m = torch.tensor([true, false, true]);
   const any = (v: unknown) => v as never;
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
-import { formatTensor, FormatInput } from '../../lib/format';
+import { formatTensor, type FormatInput } from '../../lib/format';
 
 /** One case of test/fixtures/format.json (written by scripts/gen_format_fixtures.py). */
 interface FixtureCase {

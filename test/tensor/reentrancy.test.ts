@@ -4,8 +4,8 @@
 // freed before it marked them. Every case runs in a child process, so a crash fails the test
 // instead of killing mocha.
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 
 const LIB = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
 const SCRIPTED = JSON.stringify(path.join(process.cwd(), 'test', 'fixtures', 'jit', 'scripted.pt'));

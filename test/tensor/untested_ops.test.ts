@@ -2,12 +2,12 @@
 // (test/fixtures/untested_ops.json, written by scripts/gen_untested_fixtures.py), and the few
 // that have no PyTorch value to compare with (getNumThreads, version, viz.writeSvg).
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as torch from '../../lib';
-import { Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;

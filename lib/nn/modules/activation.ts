@@ -1,5 +1,5 @@
 import { checkInt, checkOptions } from '../../errors';
-import { Tensor } from '../../tensor';
+import type { Tensor } from '../../tensor';
 import * as F from '../functional';
 import { Module } from './module';
 

@@ -5,7 +5,7 @@ import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
 import { Parameter } from '../parameter';
-import { FactoryOptions, Linear } from './linear';
+import { type FactoryOptions, Linear } from './linear';
 import { Module } from './module';
 
 /** The out-projection of MultiheadAttention (PyTorch's class name, so reprs and checkpoints match). */

@@ -1,6 +1,6 @@
 import { checkBool, checkInt, checkOptions } from '../../errors';
 import { empty } from '../../creation';
-import { DType } from '../../dtype';
+import type { DType } from '../../dtype';
 import { native as N } from '../../native';
 import { Tensor, handle } from '../../tensor';
 import * as F from '../functional';

@@ -2,7 +2,7 @@
 import { checkNumber, checkOptions } from '../../errors';
 import { Tensor } from '../../tensor';
 import * as L from '../functional_loss';
-import { Reduction } from '../functional_loss';
+import type { Reduction } from '../functional_loss';
 import { Module } from './module';
 
 abstract class Loss extends Module {

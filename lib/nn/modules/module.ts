@@ -1,6 +1,6 @@
 // nn.Module: the tree of submodules, parameters and buffers, with PyTorch's names and order.
 import { noGrad } from '../../autograd';
-import { DType, dtypeCode, isFloatingPoint } from '../../dtype';
+import { type DType, dtypeCode, isFloatingPoint } from '../../dtype';
 import { checkDevice } from '../../device';
 import { checkBool, checkOptions, describe } from '../../errors';
 import { keep } from '../../memory';
@@ -40,7 +40,7 @@ function inner(m: Module): Internals {
   return i;
 }
 
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+const hasOwn = (o: object, k: string): boolean => Object.hasOwn(o, k);
 
 /**
  * Brings the recorded order up to date: forgets names deleted from the object (PyTorch's

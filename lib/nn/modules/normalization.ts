@@ -3,7 +3,7 @@ import { ones, zeros } from '../../creation';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import { Parameter } from '../parameter';
-import { FactoryOptions } from './linear';
+import type { FactoryOptions } from './linear';
 import { Module, fmtFloat, pyBool } from './module';
 
 export { fmtFloat };

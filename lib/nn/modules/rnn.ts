@@ -2,18 +2,18 @@
 // carry PyTorch's names and order; each forward makes one fused native call (at::lstm, at::gru,
 // at::rnn_tanh / rnn_relu, or the *_cell kernels) with the weights in PyTorch's `_flat_weights`
 // order. Arguments are checked here first, with messages that say what was expected.
-import * as os from 'os';
+import * as os from 'node:os';
 
 import { beforeLstm } from '../../backends';
 import { empty } from '../../creation';
-import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
+import { type DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
 import { checkAllocation, checkBool, checkInt, checkNumber, describe, formatBytes, typeError } from '../../errors';
-import { Handle, native as N } from '../../native';
+import { type Handle, native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
 import { Parameter } from '../parameter';
 import { PackedSequence } from '../utils/rnn';
-import { FactoryOptions } from './linear';
+import type { FactoryOptions } from './linear';
 import { Module, pyBool } from './module';
 
 type Mode = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';

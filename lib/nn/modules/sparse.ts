@@ -1,11 +1,11 @@
 import { checkBool, checkInt, checkNumber, checkOptions } from '../../errors';
 import { empty } from '../../creation';
 import { noGrad } from '../../autograd';
-import { Tensor } from '../../tensor';
+import type { Tensor } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
 import { Parameter } from '../parameter';
-import { FactoryOptions } from './linear';
+import type { FactoryOptions } from './linear';
 import { Module, pyBool } from './module';
 
 export interface EmbeddingOptions extends FactoryOptions {

@@ -9,8 +9,8 @@
 // each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
 // residual adds, dropout, activation) on the JS thread between them.
 import { full } from '../../creation';
-import * as os from 'os';
-import { DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
+import * as os from 'node:os';
+import { type DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
 import { checkDevice } from '../../device';
 import { TorchError, checkBool, checkInt, checkNumber, checkOptions, describe, formatBytes } from '../../errors';
 import { keep, tidy } from '../../memory';
@@ -18,10 +18,10 @@ import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
 import { Parameter } from '../parameter';
-import { MultiheadAttention, MultiheadAttentionForwardOptions } from './attention';
-import { Forward, ModuleList, callForward, forwardStep, runForward, runForwardAsync } from './container';
+import { MultiheadAttention, type MultiheadAttentionForwardOptions } from './attention';
+import { type Forward, ModuleList, callForward, forwardStep, runForward, runForwardAsync } from './container';
 import { Dropout } from './dropout';
-import { FactoryOptions, Linear } from './linear';
+import { type FactoryOptions, Linear } from './linear';
 import { Module } from './module';
 import { LayerNorm } from './normalization';
 
