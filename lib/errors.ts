@@ -118,6 +118,22 @@ export function shapeArgs(fn: string, args: unknown[], check = checkShape): numb
 
 const totalMemory = os.totalmem();
 
+/** A shape as messages print it: `[2, 3]`. */
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * The one memory budget: refuses, before anything is allocated, work that `what` says would need
+ * `bytes`, more than this machine's memory. `what` completes "`${fn}: ${what} would need ...`".
+ */
+export function checkMemoryBudget(fn: string, what: string, bytes: number): void {
+  if (bytes > totalMemory)
+    throw new RangeError(
+      `${fn}: ${what} would need ${formatBytes(bytes)}, more than this machine's ${formatBytes(totalMemory)} of memory`,
+    );
+}
+
 /**
  * Refuses, before anything is allocated, a tensor whose element count overflows or whose bytes
  * exceed this machine's memory.
@@ -126,13 +142,8 @@ export function checkAllocation(fn: string, shape: readonly number[], itemSize: 
   let numel = 1;
   for (const d of shape) numel *= d;
   if (!Number.isSafeInteger(numel))
-    throw new RangeError(`${fn}: shape [${shape.join(', ')}] has ${numel} elements, more than a tensor can hold`);
-  const bytes = numel * itemSize;
-  if ((device === undefined || device === 'cpu') && bytes > totalMemory)
-    throw new RangeError(
-      `${fn}: shape [${shape.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's ` +
-        `${formatBytes(totalMemory)} of memory`,
-    );
+    throw new RangeError(`${fn}: shape ${shapeStr(shape)} has ${numel} elements, more than a tensor can hold`);
+  if (device === undefined || device === 'cpu') checkMemoryBudget(fn, `shape ${shapeStr(shape)}`, numel * itemSize);
 }
 
 export function formatBytes(n: number): string {
