@@ -1,7 +1,7 @@
 // nn.Module: the tree of submodules, parameters and buffers, with PyTorch's names and order.
 import { noGrad } from '../../autograd';
-import { type DType, dtypeCode, isFloatingPoint } from '../../dtype';
 import { checkDevice } from '../../device';
+import { type DType, dtypeCode, isFloatingPoint } from '../../dtype';
 import { checkBool, checkOptions, describe } from '../../errors';
 import { keep } from '../../memory';
 import { native as N } from '../../native';
@@ -116,6 +116,93 @@ export function fmtFloat(x: number): string {
     return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
   }
   return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
+// ---- deep copy (PyTorch's copy.deepcopy of a module) -------------------------------------------
+
+/**
+ * A copy of `v` for `Module.clone`: modules, tensors, arrays, Maps, Sets and plain objects are
+ * copied (each once: `memo` keeps what is shared or cyclic shared within the copy); anything else
+ * (functions, instances of other classes) is the same value, as `copy.deepcopy` shares functions.
+ */
+function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (memo.has(v)) return memo.get(v);
+  if (v instanceof Tensor) {
+    // detach, then clone: new storage with the same values, no autograd history
+    const data = v.detach();
+    const c = data.clone();
+    data.dispose();
+    let out: Tensor;
+    if (v instanceof Parameter) {
+      out = new Parameter(c, v.requiresGrad); // kept, and sharing c's storage
+      c.dispose();
+      const g = v.grad;
+      if (g) {
+        const gc = g.clone();
+        out.grad = gc;
+        gc.dispose();
+        g.dispose();
+      }
+    } else {
+      out = keep(c);
+      if (v.requiresGrad) out.requiresGrad_(true);
+    }
+    memo.set(v, out);
+    return out;
+  }
+  if (v instanceof Module) return copyModule(v, memo);
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    memo.set(v, out);
+    for (const x of v) out.push(copyValue(x, memo));
+    return out;
+  }
+  if (v instanceof Map) {
+    const out = new Map();
+    memo.set(v, out);
+    for (const [k, x] of v) out.set(copyValue(k, memo), copyValue(x, memo));
+    return out;
+  }
+  if (v instanceof Set) {
+    const out = new Set();
+    memo.set(v, out);
+    for (const x of v) out.add(copyValue(x, memo));
+    return out;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const out = Object.create(proto) as object;
+    memo.set(v, out);
+    copyOwn(v, out, memo);
+    return out;
+  }
+  return v;
+}
+
+/** Defines on `to` a copy of every own property of `from` (hidden ones and accessors included). */
+function copyOwn(from: object, to: object, memo: Map<unknown, unknown>): void {
+  for (const key of Reflect.ownKeys(from)) {
+    const desc = Object.getOwnPropertyDescriptor(from, key)!;
+    if ('value' in desc) desc.value = copyValue(desc.value, memo);
+    Object.defineProperty(to, key, desc);
+  }
+}
+
+/** The copy of a module: same class, its own properties copied, its registrations (order, kinds, buffers) too. */
+function copyModule(m: Module, memo: Map<unknown, unknown>): Module {
+  const copy = Object.create(Object.getPrototypeOf(m)) as Module;
+  memo.set(m, copy);
+  const i = inner(m);
+  sync(m, i);
+  copyOwn(m, copy, memo);
+  internals.set(copy, {
+    buffers: new Map([...i.buffers].map(([k, b]) => [k, { ...b }])),
+    kinds: new Map(i.kinds),
+    order: [...i.order],
+    ordered: new Set(i.ordered),
+  });
+  return copy;
 }
 
 /** Modules whose `train()` is running, so that a module that contains itself does not recurse forever. */
@@ -325,6 +412,27 @@ export abstract class Module {
   }
   *buffers(opts: { recurse?: boolean } = {}): IterableIterator<Tensor> {
     for (const [, b] of this.namedBuffers(opts)) yield b;
+  }
+
+  // ---- copying -------------------------------------------------------------------------------
+  /**
+   * A deep copy of this module (PyTorch's `copy.deepcopy(module)`): the same classes, settings
+   * and training modes, with new parameters and buffers holding copies of the values (and of the
+   * gradients), so that training the copy leaves this module as it was. `requiresGrad`, buffer
+   * persistence and registration order (and so `stateDict()` keys) are kept. A parameter, buffer
+   * or submodule reachable under two names (tied weights) is one object in the copy too.
+   *
+   * Like deepcopy, copying draws no random numbers (a seeded construction goes on as in PyTorch),
+   * and functions are shared, not copied: a function attribute (an activation given as a function)
+   * is the same function in the copy. Arrays, Maps, Sets and plain objects are copied; instances of
+   * other classes are shared. A subclass that keeps state in `#private` fields must copy them itself.
+   *
+   * The copies are not owned by any `torch.tidy` scope: dispose them with the module when done.
+   * @example
+   * const layers = new nn.ModuleList(Array.from({ length: 6 }, () => layer.clone())); // PyTorch's _get_clones
+   */
+  clone(): this {
+    return copyModule(this, new Map()) as this;
   }
 
   // ---- modes and gradients --------------------------------------------------------------------
