@@ -4,7 +4,7 @@
 // nested-tensor path give different answers in some cases (padded positions come out 0, a float
 // key-padding mask is booleanised); our outputs are always the slow path's.
 //
-// Every forward is written once, as a generator of steps (see container.ts): `forward` runs it on
+// Every forward is written once, as a generator of steps (see ../forward.ts): `forward` runs it on
 // the JS thread; `forwardAsync` awaits the heavy steps (attention and the feed-forward Linears,
 // each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
 // residual adds, dropout, activation) on the JS thread between them.
@@ -19,7 +19,8 @@ import * as F from '../functional';
 import * as init from '../init';
 import { Parameter } from '../parameter';
 import { MultiheadAttention, type MultiheadAttentionForwardOptions } from './attention';
-import { type Forward, ModuleList, callForward, forwardStep, runForward, runForwardAsync } from './container';
+import { type Forward, callForward, forwardStep, runForward, runForwardAsync } from '../forward';
+import { ModuleList } from './container';
 import { Dropout } from './dropout';
 import { type FactoryOptions, Linear } from './linear';
 import { Module } from './module';
