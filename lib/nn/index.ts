@@ -1,51 +1,48 @@
 /** Neural network layers, functional forms and initialisers (PyTorch's `torch.nn`). */
-export { Module } from './modules/module';
-export type { StateDict, LoadResult } from './modules/module';
-export { Parameter } from './parameter';
-export { Identity, Linear, Bilinear } from './modules/linear';
-export type { FactoryOptions } from './modules/linear';
-export { Embedding } from './modules/sparse';
-export { Dropout } from './modules/dropout';
-export { LayerNorm } from './modules/normalization';
-export { ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax } from './modules/activation';
-export { Sequential, ModuleList, ModuleDict } from './modules/container';
+
 export * as functional from './functional';
 export * as init from './init';
-export { RNNBase, LSTM, GRU, RNN, RNNCellBase, LSTMCell, GRUCell, RNNCell } from './modules/rnn';
-export type { RNNBaseOptions, LSTMOptions, GRUOptions, RNNOptions, RNNCellOptions, RNNSizes } from './modules/rnn';
-export * as utils from './utils';
-export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/attention';
-export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './modules/attention';
 export * as masks from './masks';
+export { GELU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh } from './modules/activation';
+export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './modules/attention';
+export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/attention';
+export { ModuleDict, ModuleList, Sequential } from './modules/container';
+export { Dropout } from './modules/dropout';
+export type { FactoryOptions } from './modules/linear';
+export { Bilinear, Identity, Linear } from './modules/linear';
 export {
-  Transformer,
-  TransformerEncoder,
-  TransformerDecoder,
-  TransformerEncoderLayer,
-  TransformerDecoderLayer,
-} from './modules/transformer';
-export type {
-  TransformerActivation,
-  TransformerLayerOptions,
-  TransformerOptions,
-  TransformerEncoderOptions,
-  TransformerDecoderOptions,
-  TransformerEncoderLayerForwardOptions,
-  TransformerDecoderForwardOptions,
-  TransformerEncoderForwardOptions,
-  TransformerForwardOptions,
-  EncoderLayerLike,
-  DecoderLayerLike,
-} from './modules/transformer';
-export {
-  MSELoss,
-  L1Loss,
-  SmoothL1Loss,
-  HuberLoss,
-  CrossEntropyLoss,
-  NLLLoss,
   BCELoss,
   BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  HuberLoss,
   KLDivLoss,
+  L1Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
 } from './modules/loss';
-export { SingleStateRNN } from './modules/rnn';
+export type { LoadResult, StateDict } from './modules/module';
+export { Module } from './modules/module';
+export { LayerNorm } from './modules/normalization';
+export type { GRUOptions, LSTMOptions, RNNBaseOptions, RNNCellOptions, RNNOptions, RNNSizes } from './modules/rnn';
+export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase, SingleStateRNN } from './modules/rnn';
+export { Embedding } from './modules/sparse';
+export type { TransformerForwardOptions, TransformerOptions } from './modules/transformer';
+export { Transformer } from './modules/transformer';
+export type {
+  TransformerActivation,
+  TransformerDecoderForwardOptions,
+  TransformerEncoderLayerForwardOptions,
+  TransformerLayerOptions,
+} from './modules/transformer_layer';
+export { TransformerDecoderLayer, TransformerEncoderLayer } from './modules/transformer_layer';
+export type {
+  DecoderLayerLike,
+  EncoderLayerLike,
+  TransformerDecoderOptions,
+  TransformerEncoderForwardOptions,
+  TransformerEncoderOptions,
+} from './modules/transformer_stack';
+export { TransformerDecoder, TransformerEncoder } from './modules/transformer_stack';
+export { Parameter } from './parameter';
+export * as utils from './utils';

@@ -1,0 +1,526 @@
+// Transformer layers (PyTorch's torch/nn/modules/transformer.py): TransformerEncoderLayer and
+// TransformerDecoderLayer, composed from our modules in PyTorch's order and under its names, so
+// that state_dict keys, reprs and seeded initial weights are PyTorch's. Only the slow path is
+// ported: PyTorch 1.13's fused encoder "fast path" and nested-tensor path give different answers
+// in some cases (padded positions come out 0, a float key-padding mask is booleanised); our
+// outputs are always the slow path's. The stacks are in transformer_stack.ts, nn.Transformer in
+// transformer.ts; the helpers exported here are shared with them, not public.
+//
+// Every forward is written once, as a generator of steps (see ../forward.ts): `forward` runs it on
+// the JS thread; `forwardAsync` awaits the heavy steps (attention and the feed-forward Linears,
+// each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
+// residual adds, dropout, activation) on the JS thread between them.
+import { isFloatingPoint } from '../../dtype';
+import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr, TorchError } from '../../errors';
+import { tidy } from '../../memory';
+import { Tensor } from '../../tensor';
+import { callForward, type Forward, forwardStep, runForward, runForwardAsync } from '../forward';
+import * as F from '../functional';
+import { MultiheadAttention, type MultiheadAttentionForwardOptions } from './attention';
+import { Dropout } from './dropout';
+import { type FactoryOptions, Linear } from './linear';
+import { Module } from './module';
+import { LayerNorm } from './normalization';
+
+/**
+ * The activation of the feed-forward block: `'relu'` or `'gelu'` (stored as `F.relu` / `F.gelu`,
+ * functions, as PyTorch 1.13 does: not a submodule), a unary function, or an `nn.Module` (then
+ * registered as the submodule `activation`, as PyTorch does with `activation=nn.GELU()`).
+ */
+export type TransformerActivation = 'relu' | 'gelu' | ((x: Tensor) => Tensor) | Module;
+
+/** Options of `nn.TransformerEncoderLayer` and `nn.TransformerDecoderLayer`. */
+export interface TransformerLayerOptions extends FactoryOptions {
+  /** Width of the feed-forward block. Default 2048. */
+  dimFeedforward?: number;
+  /** Dropout probability (attention weights, sub-block outputs, feed-forward). Default 0.1. */
+  dropout?: number;
+  /** Default `'relu'`. */
+  activation?: TransformerActivation;
+  /** eps of the LayerNorms. Default 1e-5. */
+  layerNormEps?: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)`. Default false. */
+  batchFirst?: boolean;
+  /** LayerNorm before each sub-block (pre-norm) instead of after it. Default false. */
+  normFirst?: boolean;
+}
+
+/** Options of `TransformerEncoderLayer.forward`. Masks follow MultiheadAttention: bool `true` = blocked, float added. */
+export interface TransformerEncoderLayerForwardOptions {
+  /** `(S, S)` or `(N*nhead, S, S)`. */
+  srcMask?: Tensor | null;
+  /** `(N, S)` (`(S)` unbatched): `true` = padded key. */
+  srcKeyPaddingMask?: Tensor | null;
+  /** PyTorch 2's hint that `srcMask` is causal; it needs `srcMask` and never replaces it. */
+  isCausal?: boolean;
+}
+
+/** Options of `TransformerDecoderLayer.forward` and `TransformerDecoder.forward`. */
+export interface TransformerDecoderForwardOptions {
+  /** `(T, T)` or `(N*nhead, T, T)` for the self-attention. */
+  tgtMask?: Tensor | null;
+  /** `(T, S)` or `(N*nhead, T, S)` for the attention over `memory`. */
+  memoryMask?: Tensor | null;
+  /** `(N, T)` (`(T)` unbatched): `true` = padded target position. */
+  tgtKeyPaddingMask?: Tensor | null;
+  /** `(N, S)` (`(S)` unbatched): `true` = padded memory position. */
+  memoryKeyPaddingMask?: Tensor | null;
+  /** Hint that `tgtMask` is causal (PyTorch 2); needs `tgtMask`. */
+  tgtIsCausal?: boolean;
+  /** Hint that `memoryMask` is causal (PyTorch 2); needs `memoryMask`. */
+  memoryIsCausal?: boolean;
+}
+
+// ---- helpers (shared with the stacks and nn.Transformer) ----------------------------------------
+
+export function hide(obj: object, keys: string[]): void {
+  for (const k of keys) Object.defineProperty(obj, k, { enumerable: false });
+}
+
+/**
+ * Throws for an option that PyTorch spells differently in the layers and in the stacks (the source
+ * mask is `srcMask` in TransformerEncoderLayer.forward, `mask` in TransformerEncoder.forward), a
+ * hint that `checkOptions`'s list of known keys alone does not give.
+ */
+export function checkRenamedOption(fn: string, opts: unknown, key: string, hint: string): void {
+  if (opts !== null && typeof opts === 'object' && Object.hasOwn(opts, key))
+    throw new TypeError(`${fn}: unknown option '${key}' (${hint})`);
+}
+
+export function optTensor(fn: string, arg: string, v: unknown): Tensor | null {
+  if (v === undefined || v === null) return null;
+  if (!(v instanceof Tensor)) throw new TypeError(`${fn}: expected ${arg} to be a Tensor or null, got ${describe(v)}`);
+  return v;
+}
+
+export function optFlag(fn: string, arg: string, v: unknown): boolean | undefined {
+  return v === undefined ? undefined : checkBool(fn, arg, v);
+}
+
+/** PyTorch's check on key-padding masks (before the layers run). */
+export function checkKpmDtype(fn: string, arg: string, kpm: Tensor | null): void {
+  if (kpm && kpm.dtype !== 'bool' && !isFloatingPoint(kpm.dtype))
+    throw new TypeError(
+      `${fn}: only bool and floating types of ${arg} are supported (bool true = padded, float added), got dtype ${kpm.dtype}`,
+    );
+}
+
+/** The sequence input of a layer: a Tensor, 2-D `(L, E)` or 3-D, with E = dModel. */
+function checkSeq(fn: string, arg: string, t: unknown, dModel: number, batchFirst: boolean): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${fn}: expected ${arg} to be a Tensor, got ${describe(t)}`);
+  const s = t.shape;
+  const layout = batchFirst ? '(N, L, E)' : '(L, N, E)';
+  if ((s.length !== 2 && s.length !== 3) || s[s.length - 1] !== dModel)
+    throw new RangeError(
+      `${fn}: expected ${arg} of shape ${layout} (or (L, E) unbatched) with E = dModel = ${dModel}, got ${shapeStr(s)}`,
+    );
+  return t;
+}
+
+/**
+ * An attention call as a forward step; its TypeError/RangeError/TorchError comes back with the
+ * layer's function name and which of the layer's arguments that attention received, in front of
+ * MultiheadAttention's own message.
+ */
+function attend(
+  fn: string,
+  where: string,
+  mha: MultiheadAttention,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: MultiheadAttentionForwardOptions,
+): Forward<[Tensor, Tensor | null]> {
+  return forwardStep(
+    () => mha.forward(q, k, v, opts),
+    () => mha.forwardAsync(q, k, v, opts),
+    (e) => {
+      if (e instanceof TypeError || e instanceof RangeError || e instanceof TorchError) {
+        const Ctor = e.constructor as new (message: string, opts?: { cause?: unknown }) => Error;
+        return new Ctor(`${fn}: in ${where}: ${e.message}`, { cause: e });
+      }
+      return e;
+    },
+  );
+}
+
+/** A Linear (or any module) of a layer as a forward step: awaited as forwardAsync in async runs. */
+export function* through(m: Module, x: Tensor): Forward<Tensor> {
+  return (yield* callForward(m, x)) as Tensor;
+}
+
+export type ActivationFn = (x: Tensor) => Tensor;
+
+function resolveActivation(fn: string, a: unknown): ActivationFn | Module {
+  if (a === undefined || a === 'relu') return F.relu;
+  if (a === 'gelu') return F.gelu;
+  if (typeof a === 'function') return a as ActivationFn;
+  if (a instanceof Module) return a;
+  if (typeof a === 'string')
+    throw new TypeError(`${fn}: activation should be 'relu' or 'gelu' (or a function or an nn.Module), not '${a}'`);
+  throw new TypeError(
+    `${fn}: expected activation to be 'relu', 'gelu', a function (x) => Tensor or an nn.Module, got ${describe(a)}`,
+  );
+}
+
+interface LayerConfig {
+  dModel: number;
+  nhead: number;
+  dimFeedforward: number;
+  dropout: number;
+  activation: ActivationFn | Module;
+  layerNormEps: number;
+  batchFirst: boolean;
+  normFirst: boolean;
+  factory: FactoryOptions;
+}
+
+export const LAYER_OPTIONS = [
+  'dimFeedforward',
+  'dropout',
+  'activation',
+  'layerNormEps',
+  'batchFirst',
+  'normFirst',
+  'dtype',
+  'device',
+] as const;
+
+export function layerConfig(fn: string, dModel: unknown, nhead: unknown, opts: unknown): LayerConfig {
+  const o = checkOptions<TransformerLayerOptions>(fn, opts, LAYER_OPTIONS);
+  const d = checkInt(fn, 'dModel', dModel, 1);
+  const h = checkInt(fn, 'nhead', nhead, 1);
+  if (d % h !== 0) throw new RangeError(`${fn}: dModel must be divisible by nhead, got dModel=${d}, nhead=${h}`);
+  const ff = o.dimFeedforward === undefined ? 2048 : checkInt(fn, 'dimFeedforward', o.dimFeedforward, 1);
+  const p = o.dropout === undefined ? 0.1 : checkNumber(fn, 'dropout', o.dropout);
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: expected dropout to be a probability in [0, 1], got ${p}`);
+  const eps = o.layerNormEps === undefined ? 1e-5 : checkNumber(fn, 'layerNormEps', o.layerNormEps);
+  if (!(eps >= 0 && Number.isFinite(eps)))
+    throw new RangeError(`${fn}: expected layerNormEps to be a finite number >= 0, got ${eps}`);
+  return {
+    dModel: d,
+    nhead: h,
+    dimFeedforward: ff,
+    dropout: p,
+    layerNormEps: eps,
+    activation: resolveActivation(fn, o.activation),
+    batchFirst: o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst),
+    normFirst: o.normFirst === undefined ? false : checkBool(fn, 'normFirst', o.normFirst),
+    factory: { dtype: o.dtype, device: o.device },
+  };
+}
+
+function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Tensor {
+  const y = act instanceof Module ? (act.forward as (t: Tensor) => unknown)(x) : act(x);
+  if (!(y instanceof Tensor)) throw new TypeError(`${fn}: the activation must return a Tensor, got ${describe(y)}`);
+  return y;
+}
+
+// ---- layers ------------------------------------------------------------------------------------
+
+/**
+ * One encoder layer: self-attention and a feed-forward block, each with dropout, a residual
+ * connection and a LayerNorm (after it, or before it with `normFirst`) — PyTorch's
+ * `nn.TransformerEncoderLayer`, slow path.
+ *
+ * Shapes: src `(S, N, E)` (`(N, S, E)` with `batchFirst`, `(S, E)` unbatched); output like src.
+ * Submodules, state_dict keys and repr are PyTorch's: `self_attn`, `linear1`, `dropout`,
+ * `linear2`, `norm1`, `norm2`, `dropout1`, `dropout2`.
+ *
+ * @param dModel E, the number of features.
+ * @param nhead attention heads; must divide dModel.
+ * @throws TypeError / RangeError naming the argument, for bad arguments or unknown options.
+ * @example
+ * const layer = new nn.TransformerEncoderLayer(512, 8, { batchFirst: true });
+ * const out = layer.forward(src, { srcMask: nn.masks.causal(S), srcKeyPaddingMask: pad });
+ */
+export class TransformerEncoderLayer extends Module {
+  readonly dModel: number;
+  readonly nhead: number;
+  readonly dimFeedforward: number;
+  readonly batchFirst: boolean;
+  /** PyTorch's `norm_first`. */
+  readonly normFirst: boolean;
+
+  self_attn: MultiheadAttention;
+  linear1: Linear;
+  dropout: Dropout;
+  linear2: Linear;
+  norm1: LayerNorm;
+  norm2: LayerNorm;
+  dropout1: Dropout;
+  dropout2: Dropout;
+  /** `F.relu`, `F.gelu`, a function, or a registered submodule. */
+  activation: ActivationFn | Module;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const fn = 'TransformerEncoderLayer';
+    const c = layerConfig(fn, dModel, nhead, opts);
+    this.dModel = c.dModel;
+    this.nhead = c.nhead;
+    this.dimFeedforward = c.dimFeedforward;
+    this.batchFirst = c.batchFirst;
+    this.normFirst = c.normFirst;
+    hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
+    // PyTorch's construction order: it is also the order of the random initialisations.
+    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, {
+      dropout: c.dropout,
+      batchFirst: c.batchFirst,
+      ...c.factory,
+    });
+    this.linear1 = new Linear(c.dModel, c.dimFeedforward, c.factory);
+    this.dropout = new Dropout(c.dropout);
+    this.linear2 = new Linear(c.dimFeedforward, c.dModel, c.factory);
+    this.norm1 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
+    this.norm2 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
+    this.dropout1 = new Dropout(c.dropout);
+    this.dropout2 = new Dropout(c.dropout);
+    this.activation = c.activation;
+  }
+
+  /**
+   * @returns the output, shaped like `src`.
+   * @throws TypeError/RangeError for a bad src or option; MultiheadAttention's mask and shape
+   * errors come back prefixed with this function and the argument they concern.
+   */
+  forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
+    const g = this.steps('TransformerEncoderLayer.forward', src, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with its attention and feed-forward Linears on the libuv thread pool (awaited in
+   * turn; norms, dropout, activation and residual adds run on the JS thread between them). Same
+   * options, checks and results as `forward`; errors reject. Intermediate tensors are disposed
+   * when it settles; the result is the caller's. Until it settles, src, the masks and the
+   * parameters are in use (see `MultiheadAttention.forwardAsync`).
+   * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
+   */
+  async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
+  }
+
+  /** The checks (at the call), then the forward as steps. */
+  private steps(fn: string, src: Tensor, opts: TransformerEncoderLayerForwardOptions): Forward<Tensor> {
+    checkRenamedOption(
+      fn,
+      opts,
+      'mask',
+      "the source mask is called srcMask here, as in PyTorch's TransformerEncoderLayer.forward",
+    );
+    const o = checkOptions<TransformerEncoderLayerForwardOptions>(fn, opts, [
+      'srcMask',
+      'srcKeyPaddingMask',
+      'isCausal',
+    ]);
+    checkSeq(fn, 'src', src, this.dModel, this.batchFirst);
+    const srcMask = optTensor(fn, 'srcMask', o.srcMask);
+    const kpm = optTensor(fn, 'srcKeyPaddingMask', o.srcKeyPaddingMask);
+    const isCausal = optFlag(fn, 'isCausal', o.isCausal);
+    checkKpmDtype(fn, 'srcKeyPaddingMask', kpm);
+    return this.layer(fn, src, srcMask, kpm, isCausal);
+  }
+
+  private *layer(
+    fn: string,
+    src: Tensor,
+    srcMask: Tensor | null,
+    kpm: Tensor | null,
+    isCausal: boolean | undefined,
+  ): Forward<Tensor> {
+    let x = src;
+    if (this.normFirst) {
+      x = x.add(yield* this.saBlock(fn, this.norm1.forward(x), srcMask, kpm, isCausal));
+      x = x.add(yield* this.ffBlock(fn, this.norm2.forward(x)));
+    } else {
+      x = this.norm1.forward(x.add(yield* this.saBlock(fn, x, srcMask, kpm, isCausal)));
+      x = this.norm2.forward(x.add(yield* this.ffBlock(fn, x)));
+    }
+    return x;
+  }
+
+  private *saBlock(
+    fn: string,
+    x: Tensor,
+    attnMask: Tensor | null,
+    keyPaddingMask: Tensor | null,
+    isCausal: boolean | undefined,
+  ): Forward<Tensor> {
+    const [out] = yield* attend(
+      fn,
+      'self_attn (srcMask is its attnMask, srcKeyPaddingMask its keyPaddingMask)',
+      this.self_attn,
+      x,
+      x,
+      x,
+      { attnMask, keyPaddingMask, needWeights: false, isCausal },
+    );
+    return this.dropout1.forward(out);
+  }
+
+  private *ffBlock(fn: string, x: Tensor): Forward<Tensor> {
+    const h = applyActivation(fn, this.activation, yield* through(this.linear1, x));
+    return this.dropout2.forward(yield* through(this.linear2, this.dropout.forward(h)));
+  }
+}
+
+/**
+ * One decoder layer: self-attention, attention over the encoder's output (`memory`) and a
+ * feed-forward block, each with dropout, a residual connection and a LayerNorm (after, or before
+ * with `normFirst`) — PyTorch's `nn.TransformerDecoderLayer`.
+ *
+ * Shapes: tgt `(T, N, E)`, memory `(S, N, E)` (`(N, T, E)`, `(N, S, E)` with `batchFirst`;
+ * `(T, E)`, `(S, E)` unbatched); output like tgt. Submodules: `self_attn`, `multihead_attn`,
+ * `linear1`, `dropout`, `linear2`, `norm1`..`norm3`, `dropout1`..`dropout3`.
+ *
+ * @example
+ * const layer = new nn.TransformerDecoderLayer(512, 8);
+ * const out = layer.forward(tgt, memory, { tgtMask: nn.Transformer.generateSquareSubsequentMask(T) });
+ */
+export class TransformerDecoderLayer extends Module {
+  readonly dModel: number;
+  readonly nhead: number;
+  readonly dimFeedforward: number;
+  readonly batchFirst: boolean;
+  readonly normFirst: boolean;
+
+  self_attn: MultiheadAttention;
+  multihead_attn: MultiheadAttention;
+  linear1: Linear;
+  dropout: Dropout;
+  linear2: Linear;
+  norm1: LayerNorm;
+  norm2: LayerNorm;
+  norm3: LayerNorm;
+  dropout1: Dropout;
+  dropout2: Dropout;
+  dropout3: Dropout;
+  activation: ActivationFn | Module;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const fn = 'TransformerDecoderLayer';
+    const c = layerConfig(fn, dModel, nhead, opts);
+    this.dModel = c.dModel;
+    this.nhead = c.nhead;
+    this.dimFeedforward = c.dimFeedforward;
+    this.batchFirst = c.batchFirst;
+    this.normFirst = c.normFirst;
+    hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
+    const mha = { dropout: c.dropout, batchFirst: c.batchFirst, ...c.factory };
+    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, mha);
+    this.multihead_attn = new MultiheadAttention(c.dModel, c.nhead, mha);
+    this.linear1 = new Linear(c.dModel, c.dimFeedforward, c.factory);
+    this.dropout = new Dropout(c.dropout);
+    this.linear2 = new Linear(c.dimFeedforward, c.dModel, c.factory);
+    this.norm1 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
+    this.norm2 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
+    this.norm3 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
+    this.dropout1 = new Dropout(c.dropout);
+    this.dropout2 = new Dropout(c.dropout);
+    this.dropout3 = new Dropout(c.dropout);
+    this.activation = c.activation;
+  }
+
+  /** @returns the output, shaped like `tgt`. */
+  forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
+    const g = this.steps('TransformerDecoderLayer.forward', tgt, memory, opts);
+    return tidy(() => runForward(g));
+  }
+
+  /**
+   * `forward` with its attentions and feed-forward Linears on the libuv thread pool (see
+   * `TransformerEncoderLayer.forwardAsync`). Same options, checks and results as `forward`.
+   */
+  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+    return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
+  }
+
+  /** The checks (at the call), then the forward as steps. */
+  private steps(fn: string, tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions): Forward<Tensor> {
+    const o = checkOptions<TransformerDecoderForwardOptions>(fn, opts, DECODER_OPTIONS);
+    checkSeq(fn, 'tgt', tgt, this.dModel, this.batchFirst);
+    checkSeq(fn, 'memory', memory, this.dModel, this.batchFirst);
+    if (tgt.dim() !== memory.dim())
+      throw new RangeError(
+        `${fn}: tgt and memory must both be batched (3-D) or both unbatched (2-D), got tgt ` +
+          `${shapeStr(tgt.shape)} and memory ${shapeStr(memory.shape)}`,
+      );
+    const m: DecoderMasks = {
+      tgtMask: optTensor(fn, 'tgtMask', o.tgtMask),
+      memoryMask: optTensor(fn, 'memoryMask', o.memoryMask),
+      tgtKpm: optTensor(fn, 'tgtKeyPaddingMask', o.tgtKeyPaddingMask),
+      memKpm: optTensor(fn, 'memoryKeyPaddingMask', o.memoryKeyPaddingMask),
+      tgtIsCausal: optFlag(fn, 'tgtIsCausal', o.tgtIsCausal),
+      memoryIsCausal: optFlag(fn, 'memoryIsCausal', o.memoryIsCausal),
+    };
+    checkKpmDtype(fn, 'tgtKeyPaddingMask', m.tgtKpm);
+    checkKpmDtype(fn, 'memoryKeyPaddingMask', m.memKpm);
+    return this.layer(fn, tgt, memory, m);
+  }
+
+  private *layer(fn: string, tgt: Tensor, memory: Tensor, m: DecoderMasks): Forward<Tensor> {
+    let x = tgt;
+    if (this.normFirst) {
+      x = x.add(yield* this.saBlock(fn, this.norm1.forward(x), m));
+      x = x.add(yield* this.mhaBlock(fn, this.norm2.forward(x), memory, m));
+      x = x.add(yield* this.ffBlock(fn, this.norm3.forward(x)));
+    } else {
+      x = this.norm1.forward(x.add(yield* this.saBlock(fn, x, m)));
+      x = this.norm2.forward(x.add(yield* this.mhaBlock(fn, x, memory, m)));
+      x = this.norm3.forward(x.add(yield* this.ffBlock(fn, x)));
+    }
+    return x;
+  }
+
+  private *saBlock(fn: string, x: Tensor, m: DecoderMasks): Forward<Tensor> {
+    const [out] = yield* attend(
+      fn,
+      'self_attn (tgtMask is its attnMask, tgtKeyPaddingMask its keyPaddingMask)',
+      this.self_attn,
+      x,
+      x,
+      x,
+      { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal },
+    );
+    return this.dropout1.forward(out);
+  }
+
+  private *mhaBlock(fn: string, x: Tensor, mem: Tensor, m: DecoderMasks): Forward<Tensor> {
+    const [out] = yield* attend(
+      fn,
+      'multihead_attn (tgt is its query, memory its key and value, memoryMask its attnMask, memoryKeyPaddingMask its keyPaddingMask)',
+      this.multihead_attn,
+      x,
+      mem,
+      mem,
+      { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal },
+    );
+    return this.dropout2.forward(out);
+  }
+
+  private *ffBlock(fn: string, x: Tensor): Forward<Tensor> {
+    const h = applyActivation(fn, this.activation, yield* through(this.linear1, x));
+    return this.dropout3.forward(yield* through(this.linear2, this.dropout.forward(h)));
+  }
+}
+
+/** A decoder layer's masks and hints, checked. */
+interface DecoderMasks {
+  tgtMask: Tensor | null;
+  memoryMask: Tensor | null;
+  tgtKpm: Tensor | null;
+  memKpm: Tensor | null;
+  tgtIsCausal: boolean | undefined;
+  memoryIsCausal: boolean | undefined;
+}
+
+export const DECODER_OPTIONS = [
+  'tgtMask',
+  'memoryMask',
+  'tgtKeyPaddingMask',
+  'memoryKeyPaddingMask',
+  'tgtIsCausal',
+  'memoryIsCausal',
+] as const;
