@@ -9,9 +9,10 @@
 // 2), so a float attnMask with a float keyPaddingMask applies both; 1.13 silently drops the
 // padding mask. The fixture holds the value computed with the pre-added mask, and 1.13's own
 // (wrong) value, which we must NOT return.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
@@ -232,8 +233,48 @@ describe('nn.MultiheadAttention: mask dtypes (case 6) and their warnings', () =>
     expect(calls.length, 'bool attnMask + float kpm, two calls').to.equal(1);
     expect(String(calls[0][0]))
       .to.match(/mismatched/)
-      .and.to.match(/added/);
+      .and.to.match(/added/)
+      .and.to.include('(attnMask bool, keyPaddingMask float)')
+      .and.to.include('Use a bool keyPaddingMask (true = padded): nn.masks.keyPadding(lengths, S)')
+      .and.to.include('or convert attnMask with nn.masks.toAdditive(attnMask)');
   });
+
+  it("PyTorch's tutorial setup (float generateSquareSubsequentMask + bool key padding) warns once, naming the bool fix", () =>
+    torch.tidy(() => {
+      torch.manualSeed(0);
+      const T = 5;
+      const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 });
+      const src = torch.randn(T, 2, 8);
+      const pad = nn.masks.keyPadding([5, 3], T);
+      const floatMask = nn.Transformer.generateSquareSubsequentMask(T);
+      const [[outFloat], calls] = recordWarnings(() => [
+        layer.forward(src, { srcMask: floatMask, srcKeyPaddingMask: pad }),
+        layer.forward(src, { srcMask: floatMask, srcKeyPaddingMask: pad }),
+      ]);
+      expect(calls.length, 'two calls, one warning').to.equal(1);
+      const [msg, opts] = calls[0] as [string, { type: string; code: string }];
+      expect(opts).to.deep.equal({ type: 'DeprecationWarning', code: 'TORCH_NAPI_MIXED_MASKS' });
+      expect(msg).to.equal(
+        'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes (attnMask float, keyPaddingMask bool); ' +
+          'both are converted to additive float masks and added (PyTorch 2 semantics), and PyTorch deprecates the ' +
+          'mix. Give both masks one dtype. For a causal attnMask use the bool nn.masks.causal(5) (true = blocked) ' +
+          'instead of nn.Transformer.generateSquareSubsequentMask(T); an existing float mask of 0 and -inf converts ' +
+          'with mask.eq(-Infinity). A float mask with other values (a bias) stays float: convert keyPaddingMask ' +
+          'with nn.masks.toAdditive(keyPaddingMask) instead.',
+      );
+      // the fixes it names: same result, no warning
+      expect(floatMask.eq(-Infinity).equal(nn.masks.causal(T)), 'mask.eq(-Infinity) is causal(T)').to.equal(true);
+      const [[outCausal, outConverted, outAdditive], quiet] = recordWarnings(() => [
+        layer.forward(src, { srcMask: nn.masks.causal(T), srcKeyPaddingMask: pad }),
+        layer.forward(src, { srcMask: floatMask.eq(-Infinity), srcKeyPaddingMask: pad }),
+        layer.forward(src, { srcMask: floatMask, srcKeyPaddingMask: nn.masks.toAdditive(pad) }),
+      ]);
+      expect(quiet, 'no warning with one dtype').to.deep.equal([]);
+      const maxDiff = (a: Tensor) => a.sub(outFloat).abs().max().item() as number;
+      expect(maxDiff(outCausal), 'bool causal').to.be.below(1e-6);
+      expect(maxDiff(outConverted), 'converted float mask').to.be.below(1e-6);
+      expect(maxDiff(outAdditive), 'float key padding').to.be.below(1e-6);
+    }));
 });
 
 // =============================================================================================

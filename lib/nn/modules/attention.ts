@@ -1,6 +1,6 @@
 // nn.MultiheadAttention over our own native kernel (native/attention.cc), PyTorch semantics.
 import { empty } from '../../creation';
-import { checkBool, checkInt, checkNumber, checkOptions, describe } from '../../errors';
+import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr } from '../../errors';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
@@ -51,13 +51,39 @@ const MHA_KEYS = [
 const MHA_FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
 
 const warned = new Set<string>();
-function warnOnce(key: string, msg: string): void {
+function warnOnce(key: string, msg: string, code = key): void {
   if (warned.has(key)) return;
   warned.add(key);
-  process.emitWarning(msg, { type: 'DeprecationWarning', code: key });
+  process.emitWarning(msg, { type: 'DeprecationWarning', code });
 }
 
-const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
+/**
+ * The warning for a float mask with a bool one, naming the fix. The usual way in is PyTorch's
+ * tutorial setup: `Transformer.generateSquareSubsequentMask(T)` (float) as the attention mask
+ * with a bool key-padding mask.
+ */
+function mixedMasksAdvice(floatAttnMask: boolean, L: number, S: number): string {
+  const causal = L === S ? `nn.masks.causal(${L})` : `nn.masks.causal(${L}, ${S})`;
+  const head =
+    'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes ' +
+    `(attnMask ${floatAttnMask ? 'float' : 'bool'}, keyPaddingMask ${floatAttnMask ? 'bool' : 'float'}); ` +
+    'both are converted to additive float masks and added (PyTorch 2 semantics), and PyTorch deprecates ' +
+    'the mix. Give both masks one dtype. ';
+  if (floatAttnMask)
+    return (
+      head +
+      `For a causal attnMask use the bool ${causal} (true = blocked) instead of ` +
+      'nn.Transformer.generateSquareSubsequentMask(T); an existing float mask of 0 and -inf converts with ' +
+      'mask.eq(-Infinity). A float mask with other values (a bias) stays float: convert keyPaddingMask ' +
+      'with nn.masks.toAdditive(keyPaddingMask) instead.'
+    );
+  return (
+    head +
+    'Use a bool keyPaddingMask (true = padded): nn.masks.keyPadding(lengths, S), or ' +
+    'keyPaddingMask.eq(-Infinity) from a float one of 0 and -inf; or convert attnMask with ' +
+    'nn.masks.toAdditive(attnMask).'
+  );
+}
 
 /**
  * Multi-head attention (PyTorch's `nn.MultiheadAttention`), computed by our own native kernel
@@ -344,12 +370,14 @@ export class MultiheadAttention extends Module {
     }
     // uint8 attnMask is a (deprecated) bool mask, converted to bool first as in PyTorch 1.13: not a mismatch
     const boolLike = (t: Tensor) => t.dtype === 'bool' || t.dtype === 'uint8';
-    if (attnMask !== null && kpm !== null && boolLike(attnMask) !== boolLike(kpm))
+    if (attnMask !== null && kpm !== null && boolLike(attnMask) !== boolLike(kpm)) {
+      const floatAttn = boolLike(kpm);
       warnOnce(
+        floatAttn ? 'mixed masks: float attnMask' : 'mixed masks: float keyPaddingMask',
+        mixedMasksAdvice(floatAttn, Lq, S),
         'TORCH_NAPI_MIXED_MASKS',
-        'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes; both are converted ' +
-          'to additive float masks and added (PyTorch 2 semantics).',
       );
+    }
 
     const ph = (p: Tensor | null) => (p ? p._h : undefined);
     return [
