@@ -2,9 +2,10 @@
 // dtype conversion, state_dict round trips, repr, containers and errors. The golden values are
 // in test/fixtures/nn_module.json, written by scripts/gen_nn_fixtures.py from Python classes of
 // the same names and architecture as the JS classes below.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
@@ -211,6 +212,31 @@ describe('nn.Module: registration and traversal (PyTorch names and order)', () =
     }
   });
 
+  it("every traversal is a lazy generator, consumed once, as PyTorch's (named_)parameters/buffers/children/modules", () => {
+    const net = new Net();
+    const traversals: [string, () => Iterator<unknown> & Iterable<unknown>][] = [
+      ['namedParameters', () => net.namedParameters()],
+      ['parameters', () => net.parameters()],
+      ['namedBuffers', () => net.namedBuffers()],
+      ['buffers', () => net.buffers()],
+      ['namedChildren', () => net.namedChildren()],
+      ['children', () => net.children()],
+      ['namedModules', () => net.namedModules()],
+      ['modules', () => net.modules()],
+    ];
+    for (const [name, make] of traversals) {
+      const it = make();
+      expect(Object.prototype.toString.call(it), name).to.equal('[object Generator]');
+      expect(it[Symbol.iterator](), `${name}: its own iterator`).to.equal(it);
+      expect(it.next().done, `${name}: a first item`).to.equal(false);
+      [...it];
+      expect([...it], `${name}: consumed once`).to.deep.equal([]);
+      // a generator function too, so that subclasses and ScriptModule can follow the same shape
+      const fn = (nn.Module.prototype as unknown as Record<string, unknown>)[name] as object;
+      expect(Object.getPrototypeOf(fn).constructor.name, name).to.equal('GeneratorFunction');
+    }
+  });
+
   it('recurse: false and prefix, as named_parameters(recurse=False) / named_parameters(prefix=...)', () => {
     const net = new Net();
     expect(keysOf(net.namedParameters({ recurse: false }))).to.deep.equal(fx.net.namedParametersNoRecurse);
@@ -301,6 +327,96 @@ describe('nn.Module: registration and traversal (PyTorch names and order)', () =
       }
     }
     expect(keysOf(new Declared().namedChildren())).to.deep.equal(['fc1', 'fc2']);
+  });
+});
+
+// =============================================================================================
+describe("nn.Module: clone() (PyTorch's copy.deepcopy(module))", () => {
+  it('copies the whole tree: same classes, names, order, values; new parameters and buffers', () =>
+    torch.tidy(() => {
+      const net = new Net();
+      const copy = net.clone();
+      expect(copy).to.be.instanceOf(Net).and.to.not.equal(net);
+      expect(withoutRepr(structure(copy))).to.deep.equal(withoutRepr(structure(net)));
+      expect(copy.toString()).to.equal(net.toString());
+      const a = net.stateDict(),
+        b = copy.stateDict();
+      for (const k of Object.keys(a)) expect(b[k].equal(a[k]), k).to.equal(true);
+      const original = new Set<unknown>([...net.parameters(), ...net.buffers(), ...net.modules()]);
+      for (const x of [...copy.parameters(), ...copy.buffers(), ...copy.modules()])
+        expect(original.has(x), 'shares nothing with the original').to.equal(false);
+      for (const p of copy.parameters()) expect(p).to.be.instanceOf(nn.Parameter);
+      // non-persistent buffers stay non-persistent; the containers keep working
+      expect([...copy.namedBuffers()].map(([k]) => k)).to.include('blocks.0.cache');
+      expect(Object.keys(b)).to.not.include('blocks.0.cache');
+      expect(copy.blocks.length).to.equal(2);
+      expect(copy.heads.keys()).to.deep.equal(['cls', 'id']);
+      net.eval();
+      copy.eval();
+      const idx = torch.tensor([[1, 2, 0]], { dtype: 'int64' });
+      expect(copy.forward(idx).equal(net.forward(idx)), 'same forward').to.equal(true);
+      // training the copy leaves the original as it was
+      torch.noGrad(() => copy.gate.fill_(3));
+      expect(net.gate.eq(3).any().item()).to.equal(false);
+    }));
+
+  it('keeps training modes, requiresGrad, gradients (copied), tied parameters and shared modules', () =>
+    torch.tidy(() => {
+      const net = new Net();
+      net.blocks.eval();
+      net.embed.weight.requiresGrad_(false);
+      net.gate.grad = torch.full([4], 2);
+      const copy = net.clone();
+      expect([copy.training, copy.blocks.training, (copy.blocks.at(0) as Block).fc.training]).to.deep.equal([
+        true,
+        false,
+        false,
+      ]);
+      expect(copy.embed.weight.requiresGrad).to.equal(false);
+      expect(copy.gate.requiresGrad).to.equal(true);
+      expect(copy.gate.grad!.equal(torch.full([4], 2))).to.equal(true);
+      copy.gate.grad!.zero_();
+      expect(net.gate.grad!.equal(torch.full([4], 2)), "the original's grad is its own").to.equal(true);
+      const tied = new Tied().clone();
+      expect(tied.dec.weight).to.equal(tied.enc.weight);
+      const shared = new SharedModule().clone();
+      expect(shared.second).to.equal(shared.first);
+      expect(keysOf(shared.namedModules())).to.deep.equal(fx.sharedModule.namedModules);
+    }));
+
+  it('keeps registrations: null slots, integer-like keys in insertion order, and a function attribute (shared)', () =>
+    torch.tidy(() => {
+      const slots = new Slots().clone();
+      expect(withoutRepr(structure(slots))).to.deep.equal(withoutRepr(fx.slots.before));
+      slots.nothing = new nn.Parameter(torch.zeros(3));
+      slots.c = torch.full([1], 2);
+      expect(withoutRepr(structure(slots)), 'filled null slots keep their position').to.deep.equal(
+        withoutRepr(fx.slots.after),
+      );
+      const md = new nn.ModuleDict(
+        new Map<string, torch.nn.Module>([
+          ['b', new nn.ReLU()],
+          ['10', new nn.Tanh()],
+          ['2', new nn.Identity()],
+        ]),
+      ).clone();
+      expect(md.keys()).to.deep.equal(fx.numericKeys.keys);
+      expect(md.toString()).to.equal(fx.numericKeys.repr);
+      const act = (x: Tensor) => x.sigmoid();
+      const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8, activation: act });
+      expect(layer.clone().activation).to.equal(act);
+    }));
+
+  it('draws no random numbers, and the copy outlives the torch.tidy it was made in', () => {
+    const net = new Net();
+    torch.manualSeed(3);
+    const expected = torch.rand(4);
+    torch.manualSeed(3);
+    const copy = torch.tidy(() => net.clone());
+    const after = torch.rand(4);
+    expect(after.equal(expected), 'the generator went on as if clone() had not run').to.equal(true);
+    for (const t of [...copy.parameters(), ...copy.buffers()]) expect(t.isDisposed).to.equal(false);
+    torch.dispose([expected, after]);
   });
 });
 

@@ -99,6 +99,27 @@ function own(m: Module): OwnEntries {
 }
 
 /**
+ * The generator of `namedParameters` / `namedBuffers`: the tensors that `pick` takes from each
+ * module's own entries (this module only with `recurse: false`), each once, by dotted name.
+ */
+function* namedTensors<T extends Tensor>(
+  m: Module,
+  opts: { prefix?: string; recurse?: boolean },
+  pick: (o: OwnEntries) => Iterable<[string, T, ...unknown[]]>,
+): IterableIterator<[string, T]> {
+  const seen = new Set<T>();
+  const prefix = opts.prefix ?? '';
+  const mods: Iterable<[string, Module]> = opts.recurse === false ? [[prefix, m]] : m.namedModules(prefix);
+  for (const [mp, sub] of mods) {
+    for (const [name, t] of pick(own(sub))) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      yield [mp ? `${mp}.${name}` : name, t];
+    }
+  }
+}
+
+/**
  * The submodule slots of a module in registration order, repeats included and `null` slots
  * included (PyTorch's `_modules.items()`); for the containers, whose length and iteration count
  * every entry.
@@ -355,7 +376,11 @@ export abstract class Module {
   }
 
   // ---- traversal -----------------------------------------------------------------------------
-  /** Immediate children as `[name, module]`. */
+  // Every traversal is a generator, as PyTorch's are: it yields lazily (stop early with `break`)
+  // and is consumed once; spread it (`[...m.parameters()]`) for an array. A parameter, buffer or
+  // module reachable under several names is yielded once, under the first name.
+
+  /** Immediate children as `[name, module]` (PyTorch's `named_children`), each module once. */
   *namedChildren(): IterableIterator<[string, Module]> {
     const seen = new Set<Module>();
     for (const [name, m] of own(this).children) {
@@ -364,11 +389,15 @@ export abstract class Module {
       yield [name, m];
     }
   }
+  /** Immediate children (PyTorch's `children`), each module once. */
   *children(): IterableIterator<Module> {
     for (const [, m] of this.namedChildren()) yield m;
   }
 
-  /** This module and all below it, pre-order, as `[dottedName, module]` (the root is `''`). */
+  /**
+   * This module and all below it, pre-order, as `[dottedName, module]` (PyTorch's `named_modules`;
+   * the root is `prefix`, `''` by default). `memo` holds the modules already yielded (each once).
+   */
   *namedModules(prefix = '', memo = new Set<Module>()): IterableIterator<[string, Module]> {
     if (memo.has(this)) return;
     memo.add(this);
@@ -377,39 +406,31 @@ export abstract class Module {
       yield* m.namedModules(prefix ? `${prefix}.${name}` : name, memo);
     }
   }
+  /** This module and all below it, pre-order, each once (PyTorch's `modules`). */
   *modules(): IterableIterator<Module> {
     for (const [, m] of this.namedModules()) yield m;
   }
 
-  /** Parameters as `[dottedName, Parameter]`, each once, in PyTorch's order. */
+  /**
+   * Parameters as `[dottedName, Parameter]`, each once, in PyTorch's order (`named_parameters`):
+   * this module's and, unless `recurse: false`, its submodules'; names start with `prefix`.
+   */
   *namedParameters(opts: { prefix?: string; recurse?: boolean } = {}): IterableIterator<[string, Parameter]> {
-    const seen = new Set<Parameter>();
-    const mods: Iterable<[string, Module]> =
-      opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
-    for (const [mp, m] of mods) {
-      for (const [name, p] of own(m).params) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        yield [mp ? `${mp}.${name}` : name, p];
-      }
-    }
+    yield* namedTensors(this, opts, (o) => o.params);
   }
+  /** The parameters of `namedParameters`, without names: what an optimizer takes. */
   *parameters(opts: { recurse?: boolean } = {}): IterableIterator<Parameter> {
     for (const [, p] of this.namedParameters(opts)) yield p;
   }
 
+  /**
+   * Buffers as `[dottedName, Tensor]`, each once, in PyTorch's order (`named_buffers`), persistent
+   * or not: this module's and, unless `recurse: false`, its submodules'; names start with `prefix`.
+   */
   *namedBuffers(opts: { prefix?: string; recurse?: boolean } = {}): IterableIterator<[string, Tensor]> {
-    const seen = new Set<Tensor>();
-    const mods: Iterable<[string, Module]> =
-      opts.recurse === false ? [[opts.prefix ?? '', this]] : this.namedModules(opts.prefix ?? '');
-    for (const [mp, m] of mods) {
-      for (const [name, b] of own(m).buffers) {
-        if (seen.has(b)) continue;
-        seen.add(b);
-        yield [mp ? `${mp}.${name}` : name, b];
-      }
-    }
+    yield* namedTensors(this, opts, (o) => o.buffers);
   }
+  /** The buffers of `namedBuffers`, without names. */
   *buffers(opts: { recurse?: boolean } = {}): IterableIterator<Tensor> {
     for (const [, b] of this.namedBuffers(opts)) yield b;
   }
