@@ -43,32 +43,33 @@ export class SiLU extends Module {
     return F.silu(input);
   }
 }
-/** Softmax along `dim`. */
-export class Softmax extends Module {
+/** Softmax and LogSoftmax: a `dim` (a setting, printed as PyTorch's `dim=...`). */
+abstract class DimModule extends Module {
   readonly dim: number;
-  constructor(dim: number) {
+  constructor(fn: string, dim: number) {
     super();
-    this.dim = checkInt('Softmax', 'dim', dim);
+    this.dim = checkInt(fn, 'dim', dim);
     Object.defineProperty(this, 'dim', { enumerable: false });
-  }
-  forward(input: Tensor): Tensor {
-    return F.softmax(input, this.dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }
 }
-export class LogSoftmax extends Module {
-  readonly dim: number;
+/** Softmax along `dim`. */
+export class Softmax extends DimModule {
   constructor(dim: number) {
-    super();
-    this.dim = checkInt('LogSoftmax', 'dim', dim);
-    Object.defineProperty(this, 'dim', { enumerable: false });
+    super('Softmax', dim);
+  }
+  forward(input: Tensor): Tensor {
+    return F.softmax(input, this.dim);
+  }
+}
+/** Log-softmax along `dim`. */
+export class LogSoftmax extends DimModule {
+  constructor(dim: number) {
+    super('LogSoftmax', dim);
   }
   forward(input: Tensor): Tensor {
     return F.logSoftmax(input, this.dim);
-  }
-  override extraRepr(): string {
-    return `dim=${this.dim}`;
   }
 }

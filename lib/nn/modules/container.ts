@@ -4,11 +4,23 @@ import type { Tensor } from '../../tensor';
 import { callForward, type Forward, runForward, runForwardAsync } from '../forward';
 import { Module, moduleSlots } from './module';
 
-/** The entries of a container in order, a module repeated under several keys once per key (as PyTorch's `_modules.values()`). */
+/**
+ * The entries of a container in order, a module repeated under several keys once per key (as
+ * PyTorch's `_modules.values()`).
+ */
 function listEntries(m: Module): Module[] {
   const out: Module[] = [];
   for (const [, c] of moduleSlots(m)) if (c !== null) out.push(c);
   return out;
+}
+
+/** The i-th entry of a container (negative counts from the end), as `at` returns it. */
+function entryAt(fn: string, m: Module, i: number): Module {
+  const list = listEntries(m);
+  checkInt(fn, 'index', i);
+  const k = i < 0 ? i + list.length : i;
+  if (k < 0 || k >= list.length) throw new RangeError(`${fn}: index ${i} is out of range (length ${list.length})`);
+  return list[k];
 }
 
 function checkModule(fn: string, m: unknown, what: string): Module {
@@ -44,19 +56,17 @@ export class Sequential extends Module {
   }
   /** The i-th module (negative counts from the end). */
   at(i: number): Module {
-    const list = listEntries(this);
-    checkInt('Sequential.at', 'index', i);
-    const k = i < 0 ? i + list.length : i;
-    if (k < 0 || k >= list.length)
-      throw new RangeError(`Sequential.at: index ${i} is out of range (length ${list.length})`);
-    return list[k];
+    return entryAt('Sequential.at', this, i);
   }
   /** Appends a module; returns `this`. */
   append(m: Module): this {
     this.registerModule(String(this.length), checkModule('Sequential.append', m, 'module'));
     return this;
   }
-  /** The children in order, each fed the previous one's output. Typed as a `Tensor` by default (the usual case); give `T` for other outputs. */
+  /**
+   * The children in order, each fed the previous one's output. Typed as a `Tensor` by default (the
+   * usual case); give `T` for other outputs.
+   */
   forward<T = Tensor>(input: unknown): T {
     return runForward(this.steps(input)) as T;
   }
@@ -66,7 +76,8 @@ export class Sequential extends Module {
    * on the JS thread otherwise (cheap elementwise modules: activations, dropout, norms). The
    * intermediate outputs are disposed when it settles (as in a `torch.tidy`); the result is the
    * caller's. Grad mode is the caller's at the call.
-   * @example const y = await new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1)).forwardAsync(x);
+   * @example
+   * const y = await new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1)).forwardAsync(x);
    */
   forwardAsync<T = Tensor>(input: unknown): Promise<T> {
     return runForwardAsync(this.steps(input)) as Promise<T>;
@@ -101,12 +112,7 @@ export class ModuleList extends Module {
     return moduleSlots(this).length;
   }
   at(i: number): Module {
-    const list = listEntries(this);
-    checkInt('ModuleList.at', 'index', i);
-    const k = i < 0 ? i + list.length : i;
-    if (k < 0 || k >= list.length)
-      throw new RangeError(`ModuleList.at: index ${i} is out of range (length ${list.length})`);
-    return list[k];
+    return entryAt('ModuleList.at', this, i);
   }
   append(m: Module): this {
     this.registerModule(String(this.length), checkModule('ModuleList.append', m, 'module'));
@@ -126,8 +132,9 @@ export class ModuleList extends Module {
 
 /**
  * Modules by name (PyTorch's `nn.ModuleDict`), in insertion order (integer-like keys such as
- * `'10'` included; from a plain object, JavaScript already lists those first: use a Map). A key that is a method or property of the class (`keys`, `get`, `size`, ...)
- * throws, as PyTorch's "attribute ... already exists".
+ * `'10'` included; from a plain object, JavaScript already lists those first: use a Map). A key
+ * that is a method or property of the class (`keys`, `get`, `size`, ...) throws, as PyTorch's
+ * "attribute ... already exists".
  */
 export class ModuleDict extends Module {
   constructor(modules: Record<string, Module> | Map<string, Module> | null = {}) {

@@ -45,7 +45,10 @@ export interface TransformerLayerOptions extends FactoryOptions {
   normFirst?: boolean;
 }
 
-/** Options of `TransformerEncoderLayer.forward`. Masks follow MultiheadAttention: bool `true` = blocked, float added. */
+/**
+ * Options of `TransformerEncoderLayer.forward`. Masks follow MultiheadAttention: bool `true` =
+ * blocked, float added.
+ */
 export interface TransformerEncoderLayerForwardOptions {
   /** `(S, S)` or `(N*nhead, S, S)`. */
   srcMask?: Tensor | null;
@@ -101,7 +104,8 @@ export function optFlag(fn: string, arg: string, v: unknown): boolean | undefine
 export function checkKpmDtype(fn: string, arg: string, kpm: Tensor | null): void {
   if (kpm && kpm.dtype !== 'bool' && !isFloatingPoint(kpm.dtype))
     throw new TypeError(
-      `${fn}: only bool and floating types of ${arg} are supported (bool true = padded, float added), got dtype ${kpm.dtype}`,
+      `${fn}: only bool and floating types of ${arg} are supported (bool true = padded, float added), ` +
+        `got dtype ${kpm.dtype}`,
     );
 }
 
@@ -210,6 +214,28 @@ export function layerConfig(fn: string, dModel: unknown, nhead: unknown, opts: u
   };
 }
 
+/**
+ * Sets up a layer as PyTorch's constructors do, in their order (which is also the order of the
+ * random initialisations, and of the state_dict keys): the settings (hidden, not attributes PyTorch
+ * prints), the attentions named in `attentions`, the feed-forward block (`linear1`, `dropout`,
+ * `linear2`), one LayerNorm and one Dropout per sub-block (`norm1`.., `dropout1`..), the activation.
+ */
+function buildLayer(layer: Module, c: LayerConfig, attentions: readonly string[], subBlocks: number): void {
+  const rec = layer as unknown as Record<string, unknown>;
+  const settings = ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst'] as const;
+  for (const k of settings) rec[k] = c[k];
+  hide(layer, [...settings]);
+  const f = c.factory;
+  for (const name of attentions)
+    rec[name] = new MultiheadAttention(c.dModel, c.nhead, { dropout: c.dropout, batchFirst: c.batchFirst, ...f });
+  rec.linear1 = new Linear(c.dModel, c.dimFeedforward, f);
+  rec.dropout = new Dropout(c.dropout);
+  rec.linear2 = new Linear(c.dimFeedforward, c.dModel, f);
+  for (let i = 1; i <= subBlocks; i++) rec[`norm${i}`] = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...f });
+  for (let i = 1; i <= subBlocks; i++) rec[`dropout${i}`] = new Dropout(c.dropout);
+  rec.activation = c.activation;
+}
+
 function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Tensor {
   const y = act instanceof Module ? (act.forward as (t: Tensor) => unknown)(x) : act(x);
   if (!(y instanceof Tensor)) throw new TypeError(`${fn}: the activation must return a Tensor, got ${describe(y)}`);
@@ -235,48 +261,27 @@ function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Ten
  * const out = layer.forward(src, { srcMask: nn.masks.causal(S), srcKeyPaddingMask: pad });
  */
 export class TransformerEncoderLayer extends Module {
-  readonly dModel: number;
-  readonly nhead: number;
-  readonly dimFeedforward: number;
-  readonly batchFirst: boolean;
+  declare readonly dModel: number;
+  declare readonly nhead: number;
+  declare readonly dimFeedforward: number;
+  declare readonly batchFirst: boolean;
   /** PyTorch's `norm_first`. */
-  readonly normFirst: boolean;
+  declare readonly normFirst: boolean;
 
-  self_attn: MultiheadAttention;
-  linear1: Linear;
-  dropout: Dropout;
-  linear2: Linear;
-  norm1: LayerNorm;
-  norm2: LayerNorm;
-  dropout1: Dropout;
-  dropout2: Dropout;
+  declare self_attn: MultiheadAttention;
+  declare linear1: Linear;
+  declare dropout: Dropout;
+  declare linear2: Linear;
+  declare norm1: LayerNorm;
+  declare norm2: LayerNorm;
+  declare dropout1: Dropout;
+  declare dropout2: Dropout;
   /** `F.relu`, `F.gelu`, a function, or a registered submodule. */
-  activation: ActivationFn | Module;
+  declare activation: ActivationFn | Module;
 
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
     super();
-    const fn = 'TransformerEncoderLayer';
-    const c = layerConfig(fn, dModel, nhead, opts);
-    this.dModel = c.dModel;
-    this.nhead = c.nhead;
-    this.dimFeedforward = c.dimFeedforward;
-    this.batchFirst = c.batchFirst;
-    this.normFirst = c.normFirst;
-    hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
-    // PyTorch's construction order: it is also the order of the random initialisations.
-    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, {
-      dropout: c.dropout,
-      batchFirst: c.batchFirst,
-      ...c.factory,
-    });
-    this.linear1 = new Linear(c.dModel, c.dimFeedforward, c.factory);
-    this.dropout = new Dropout(c.dropout);
-    this.linear2 = new Linear(c.dimFeedforward, c.dModel, c.factory);
-    this.norm1 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
-    this.norm2 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
-    this.dropout1 = new Dropout(c.dropout);
-    this.dropout2 = new Dropout(c.dropout);
-    this.activation = c.activation;
+    buildLayer(this, layerConfig('TransformerEncoderLayer', dModel, nhead, opts), ['self_attn'], 2);
   }
 
   /**
@@ -376,51 +381,31 @@ export class TransformerEncoderLayer extends Module {
  *
  * @example
  * const layer = new nn.TransformerDecoderLayer(512, 8);
- * const out = layer.forward(tgt, memory, { tgtMask: nn.Transformer.generateSquareSubsequentMask(T) });
+ * const out = layer.forward(tgt, memory, { tgtMask: nn.masks.causal(T), memoryKeyPaddingMask: pad });
  */
 export class TransformerDecoderLayer extends Module {
-  readonly dModel: number;
-  readonly nhead: number;
-  readonly dimFeedforward: number;
-  readonly batchFirst: boolean;
-  readonly normFirst: boolean;
+  declare readonly dModel: number;
+  declare readonly nhead: number;
+  declare readonly dimFeedforward: number;
+  declare readonly batchFirst: boolean;
+  declare readonly normFirst: boolean;
 
-  self_attn: MultiheadAttention;
-  multihead_attn: MultiheadAttention;
-  linear1: Linear;
-  dropout: Dropout;
-  linear2: Linear;
-  norm1: LayerNorm;
-  norm2: LayerNorm;
-  norm3: LayerNorm;
-  dropout1: Dropout;
-  dropout2: Dropout;
-  dropout3: Dropout;
-  activation: ActivationFn | Module;
+  declare self_attn: MultiheadAttention;
+  declare multihead_attn: MultiheadAttention;
+  declare linear1: Linear;
+  declare dropout: Dropout;
+  declare linear2: Linear;
+  declare norm1: LayerNorm;
+  declare norm2: LayerNorm;
+  declare norm3: LayerNorm;
+  declare dropout1: Dropout;
+  declare dropout2: Dropout;
+  declare dropout3: Dropout;
+  declare activation: ActivationFn | Module;
 
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
     super();
-    const fn = 'TransformerDecoderLayer';
-    const c = layerConfig(fn, dModel, nhead, opts);
-    this.dModel = c.dModel;
-    this.nhead = c.nhead;
-    this.dimFeedforward = c.dimFeedforward;
-    this.batchFirst = c.batchFirst;
-    this.normFirst = c.normFirst;
-    hide(this, ['dModel', 'nhead', 'dimFeedforward', 'batchFirst', 'normFirst']);
-    const mha = { dropout: c.dropout, batchFirst: c.batchFirst, ...c.factory };
-    this.self_attn = new MultiheadAttention(c.dModel, c.nhead, mha);
-    this.multihead_attn = new MultiheadAttention(c.dModel, c.nhead, mha);
-    this.linear1 = new Linear(c.dModel, c.dimFeedforward, c.factory);
-    this.dropout = new Dropout(c.dropout);
-    this.linear2 = new Linear(c.dimFeedforward, c.dModel, c.factory);
-    this.norm1 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
-    this.norm2 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
-    this.norm3 = new LayerNorm(c.dModel, { eps: c.layerNormEps, ...c.factory });
-    this.dropout1 = new Dropout(c.dropout);
-    this.dropout2 = new Dropout(c.dropout);
-    this.dropout3 = new Dropout(c.dropout);
-    this.activation = c.activation;
+    buildLayer(this, layerConfig('TransformerDecoderLayer', dModel, nhead, opts), ['self_attn', 'multihead_attn'], 3);
   }
 
   /** @returns the output, shaped like `tgt`. */
@@ -490,7 +475,8 @@ export class TransformerDecoderLayer extends Module {
   private *mhaBlock(fn: string, x: Tensor, mem: Tensor, m: DecoderMasks): Forward<Tensor> {
     const [out] = yield* attend(
       fn,
-      'multihead_attn (tgt is its query, memory its key and value, memoryMask its attnMask, memoryKeyPaddingMask its keyPaddingMask)',
+      'multihead_attn (tgt is its query, memory its key and value, memoryMask its attnMask, ' +
+        'memoryKeyPaddingMask its keyPaddingMask)',
       this.multihead_attn,
       x,
       mem,

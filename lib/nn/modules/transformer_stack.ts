@@ -49,6 +49,18 @@ function getClones(fn: string, layer: unknown, numLayers: unknown, what: string)
   return new ModuleList(layers);
 }
 
+/** A stack's options, or its `norm` given in their place (PyTorch's positional `norm`), with `norm` checked. */
+function stackOptions<T extends { norm?: Module | null }>(
+  fn: string,
+  opts: unknown,
+  known: readonly string[],
+): Partial<T> {
+  const o = opts instanceof Module || opts === null ? ({ norm: opts } as Partial<T>) : checkOptions<T>(fn, opts, known);
+  if (o.norm !== undefined && o.norm !== null && !(o.norm instanceof Module))
+    throw new TypeError(`${fn}: expected norm to be an nn.Module or null, got ${describe(o.norm)}`);
+  return o;
+}
+
 /** Options of `nn.TransformerEncoder`. */
 export interface TransformerEncoderOptions {
   /** Applied to the last layer's output (PyTorch's `norm`; nn.Transformer gives a LayerNorm). */
@@ -77,12 +89,7 @@ export class TransformerEncoder extends Module {
   constructor(encoderLayer: EncoderLayerLike, numLayers: number, opts: TransformerEncoderOptions | Module | null = {}) {
     super();
     const fn = 'TransformerEncoder';
-    const o =
-      opts instanceof Module || opts === null
-        ? { norm: opts }
-        : checkOptions<TransformerEncoderOptions>(fn, opts, ['norm', 'enableNestedTensor', 'maskCheck']);
-    if (o.norm !== undefined && o.norm !== null && !(o.norm instanceof Module))
-      throw new TypeError(`${fn}: expected norm to be an nn.Module or null, got ${describe(o.norm)}`);
+    const o = stackOptions<TransformerEncoderOptions>(fn, opts, ['norm', 'enableNestedTensor', 'maskCheck']);
     if (o.enableNestedTensor !== undefined) checkBool(fn, 'enableNestedTensor', o.enableNestedTensor);
     if (o.maskCheck !== undefined) checkBool(fn, 'maskCheck', o.maskCheck);
     this.layers = getClones(fn, encoderLayer, numLayers, 'encoderLayer');
@@ -156,12 +163,7 @@ export class TransformerDecoder extends Module {
   constructor(decoderLayer: DecoderLayerLike, numLayers: number, opts: TransformerDecoderOptions | Module | null = {}) {
     super();
     const fn = 'TransformerDecoder';
-    const o =
-      opts instanceof Module || opts === null
-        ? { norm: opts }
-        : checkOptions<TransformerDecoderOptions>(fn, opts, ['norm']);
-    if (o.norm !== undefined && o.norm !== null && !(o.norm instanceof Module))
-      throw new TypeError(`${fn}: expected norm to be an nn.Module or null, got ${describe(o.norm)}`);
+    const o = stackOptions<TransformerDecoderOptions>(fn, opts, ['norm']);
     this.layers = getClones(fn, decoderLayer, numLayers, 'decoderLayer');
     this.numLayers = numLayers;
     hide(this, ['numLayers']);
