@@ -60,9 +60,9 @@ function warnOnce(key: string, msg: string, code = key): void {
 /**
  * The warning for a float mask with a bool one, naming the fix. The usual way in is PyTorch's
  * tutorial setup: `Transformer.generateSquareSubsequentMask(T)` (float) as the attention mask
- * with a bool key-padding mask.
+ * with a bool key-padding mask. Exported for the tests (the warning itself is once per process).
  */
-function mixedMasksAdvice(floatAttnMask: boolean, L: number, S: number): string {
+export function mixedMasksAdvice(floatAttnMask: boolean, L: number, S: number): string {
   const causal = L === S ? `nn.masks.causal(${L})` : `nn.masks.causal(${L}, ${S})`;
   const head =
     'MultiheadAttention: mismatched attnMask and keyPaddingMask dtypes ' +
@@ -292,11 +292,13 @@ export class MultiheadAttention extends Module {
     if (Nk !== Nq || Nv !== Nq)
       throw new RangeError(
         `${fn}: batch sizes differ: query has N = ${Nq} (${shapeStr(query.shape)}), key has N = ${Nk} ` +
-          `(${shapeStr(key.shape)}), value has N = ${Nv} (${shapeStr(value.shape)})${bf ? ' (batchFirst: N is dim 0)' : ' (N is dim 1; batchFirst is false)'}`,
+          `(${shapeStr(key.shape)}), value has N = ${Nv} (${shapeStr(value.shape)})` +
+          (bf ? ' (batchFirst: N is dim 0)' : ' (N is dim 1; batchFirst is false)'),
       );
     if (Sv !== S)
       throw new RangeError(
-        `${fn}: key and value must have the same source length S, got key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)}`,
+        `${fn}: key and value must have the same source length S, got key ${shapeStr(key.shape)} ` +
+          `and value ${shapeStr(value.shape)}`,
       );
     const dt = query.dtype;
     for (const [name, t] of [
@@ -307,7 +309,8 @@ export class MultiheadAttention extends Module {
     const w = (this.in_proj_weight ?? this.q_proj_weight)!;
     if (w.dtype !== dt)
       throw new TypeError(
-        `${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; use module.to('${dt}') or convert the input`,
+        `${fn}: query has dtype ${dt} but the module's parameters are ${w.dtype}; ` +
+          `use module.to('${dt}') or convert the input`,
       );
     // Devices: one message that names the fix, instead of libtorch's from deep inside the kernel.
     const dev = query.device;
@@ -318,7 +321,8 @@ export class MultiheadAttention extends Module {
       if (t.device !== dev) throw new TypeError(`${fn}: ${name} is on ${t.device} but query is on ${dev}`);
     if (w.device !== dev)
       throw new TypeError(
-        `${fn}: query is on ${dev} but the module's parameters are on ${w.device}; use module.to('${dev}') or move the input`,
+        `${fn}: query is on ${dev} but the module's parameters are on ${w.device}; ` +
+          `use module.to('${dev}') or move the input`,
       );
     for (const [name, m, make] of [
       ['attnMask', attnMask, 'nn.masks.causal(L, S, { device })'],

@@ -35,7 +35,10 @@ export interface TransformerForwardOptions {
   memoryIsCausal?: boolean;
 }
 
-/** Frees the tensors of a layer that only served as the template of its copies (not its activation module, the caller's). */
+/**
+ * Frees the tensors of a layer that only served as the template of its copies (not its activation
+ * module, the caller's).
+ */
 function disposeTemplate(layer: Module): void {
   for (const [name, child] of layer.namedChildren()) {
     if (name === 'activation') continue;
@@ -92,7 +95,8 @@ const TRANSFORMER_FORWARD = [
  *
  * @example
  * const model = new nn.Transformer({ dModel: 512, nhead: 8, batchFirst: true });
- * const out = model.forward(src, tgt, { tgtMask: nn.Transformer.generateSquareSubsequentMask(T) });
+ * const tgtMask = nn.masks.causal(T); // bool, true = blocked, as the key-padding masks
+ * const out = model.forward(src, tgt, { tgtMask, tgtKeyPaddingMask: nn.masks.keyPadding(lengths, T) });
  */
 export class Transformer extends Module {
   encoder: TransformerEncoder;
@@ -216,7 +220,9 @@ export class Transformer extends Module {
 
   /**
    * A float `(sz, sz)` mask for causal self-attention: 0 on and below the diagonal, -inf above
-   * (PyTorch's `generate_square_subsequent_mask`). Equivalent to the bool `nn.masks.causal(sz)`.
+   * (PyTorch's `generate_square_subsequent_mask`). Equivalent to the bool `nn.masks.causal(sz)`,
+   * which is the one to use with a bool key-padding mask: a float mask with a bool one is
+   * deprecated (MultiheadAttention warns). `mask.eq(-Infinity)` turns this mask into that one.
    */
   static generateSquareSubsequentMask(sz: number, opts: { device?: string; dtype?: DType } = {}): Tensor {
     const fn = 'Transformer.generateSquareSubsequentMask';
