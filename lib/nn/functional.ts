@@ -1,7 +1,7 @@
 // nn.functional: the kernels behind the layers, callable directly (camelCase of PyTorch's names).
 import { checkBool, checkInt, checkIntList, checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
-import { Tensor, handle } from '../tensor';
+import { handle, Tensor } from '../tensor';
 
 const wrap = (h: ReturnType<typeof N.linear>) => new Tensor(h);
 
@@ -128,7 +128,10 @@ function check(fn: string, x: unknown): Tensor {
 }
 
 export interface SdpaOptions {
-  /** bool: `true` = ALLOWED (PyTorch 2 SDPA convention, the opposite of MultiheadAttention); float: added. Broadcasts to `(..., L, S)`. */
+  /**
+   * bool: `true` = ALLOWED (PyTorch 2 SDPA convention, the opposite of MultiheadAttention); float:
+   * added. Broadcasts to `(..., L, S)`.
+   */
   attnMask?: Tensor | null;
   dropoutP?: number;
   /** A causal (top-left aligned) mask; cannot be combined with `attnMask`. */
@@ -184,15 +187,15 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   );
 }
 
+export type { CrossEntropyOptions, NLLOptions, Reduction } from './functional_loss';
 export {
-  mseLoss,
-  l1Loss,
-  smoothL1Loss,
-  huberLoss,
-  crossEntropy,
-  nllLoss,
   binaryCrossEntropy,
   binaryCrossEntropyWithLogits,
+  crossEntropy,
+  huberLoss,
   klDiv,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+  smoothL1Loss,
 } from './functional_loss';
-export type { Reduction, CrossEntropyOptions, NLLOptions } from './functional_loss';

@@ -1,7 +1,7 @@
 // Loss functions (camelCase of PyTorch's `torch.nn.functional` names), one ATen kernel each.
 import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
-import { Tensor, handle } from '../tensor';
+import { handle, Tensor } from '../tensor';
 
 export type Reduction = 'none' | 'mean' | 'sum';
 const CODES: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
@@ -90,7 +90,8 @@ function classChecks(
   } else {
     if (target.dtype !== 'int64')
       throw new TypeError(
-        `${fn}: expected target to be int64 class indices${probsAllowed ? ' or float class probabilities' : ''}, got dtype ${target.dtype}`,
+        `${fn}: expected target to be int64 class indices${probsAllowed ? ' or float class probabilities' : ''}, ` +
+          `got dtype ${target.dtype}`,
       );
     const want = d === 1 ? [] : [input.shape[0], ...input.shape.slice(2)];
     const got = target.shape;

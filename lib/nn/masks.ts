@@ -2,9 +2,9 @@
 //   - MultiheadAttention / Transformer layers: bool true = BLOCKED (may not attend);
 //   - scaledDotProductAttention (PyTorch 2): bool true = ALLOWED (takes part).
 // Float masks are added to the scores in both (0 = allowed, -inf = blocked).
-import { arange, ones, zeros, tensor } from '../creation';
-import { checkInt, checkOptions, describe } from '../errors';
+import { arange, ones, tensor, zeros } from '../creation';
 import { checkDevice } from '../device';
+import { checkInt, checkOptions, describe } from '../errors';
 import { tidy } from '../memory';
 import { Tensor } from '../tensor';
 
@@ -73,13 +73,19 @@ export function toAdditive(
   );
 }
 
-/** A MultiheadAttention mask (true = blocked) → a scaledDotProductAttention mask (true = allowed). Floats pass through. */
+/**
+ * A MultiheadAttention mask (true = blocked) → a scaledDotProductAttention mask (true = allowed).
+ * Floats pass through.
+ */
 export function mhaToSdpa(mask: Tensor): Tensor {
   if (!(mask instanceof Tensor))
     throw new TypeError(`nn.masks.mhaToSdpa: expected mask to be a Tensor, got ${describe(mask)}`);
   return mask.dtype === 'bool' ? mask.logicalNot() : mask.clone();
 }
-/** A scaledDotProductAttention mask (true = allowed) → a MultiheadAttention mask (true = blocked). Floats pass through. */
+/**
+ * A scaledDotProductAttention mask (true = allowed) → a MultiheadAttention mask (true = blocked).
+ * Floats pass through.
+ */
 export function sdpaToMha(mask: Tensor): Tensor {
   if (!(mask instanceof Tensor))
     throw new TypeError(`nn.masks.sdpaToMha: expected mask to be a Tensor, got ${describe(mask)}`);

@@ -1,6 +1,6 @@
 import { keep } from '../memory';
 import { native as N } from '../native';
-import { Tensor, handle } from '../tensor';
+import { handle, Tensor } from '../tensor';
 
 /**
  * A tensor that is a module parameter: a leaf that requires grad by default (PyTorch's

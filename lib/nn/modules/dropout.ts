@@ -1,7 +1,7 @@
 import { checkNumber } from '../../errors';
 import type { Tensor } from '../../tensor';
 import * as F from '../functional';
-import { Module, fmtFloat } from './module';
+import { fmtFloat, Module } from './module';
 
 /** Zeroes elements with probability `p` in training mode, scaling the rest by 1/(1-p); identity in eval. */
 export class Dropout extends Module {

@@ -1,8 +1,8 @@
-import { checkBool, checkInt, checkOptions } from '../../errors';
 import { empty } from '../../creation';
 import type { DType } from '../../dtype';
+import { checkBool, checkInt, checkOptions } from '../../errors';
 import { native as N } from '../../native';
-import { Tensor, handle } from '../../tensor';
+import { handle, Tensor } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
 import { Parameter } from '../parameter';
@@ -133,6 +133,9 @@ export class Bilinear extends Module {
   }
 
   override extraRepr(): string {
-    return `in1_features=${this.in1Features}, in2_features=${this.in2Features}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
+    return (
+      `in1_features=${this.in1Features}, in2_features=${this.in2Features}, ` +
+      `out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`
+    );
   }
 }

@@ -1,8 +1,8 @@
 // Loss modules (PyTorch's torch.nn losses); the functional forms are in nn/functional_loss.ts.
 import { checkNumber, checkOptions } from '../../errors';
 import { Tensor } from '../../tensor';
-import * as L from '../functional_loss';
 import type { Reduction } from '../functional_loss';
+import * as L from '../functional_loss';
 import { Module } from './module';
 
 abstract class Loss extends Module {

@@ -262,9 +262,10 @@ function checkName(fn: string, name: unknown): void {
  * Limitations of registration by plain assignment (there is no `__setattr__` to hook without a
  * Proxy):
  * - Order: names registered by assignment come in the order in which their properties were
- *   created on the object (explicit registrations are recorded when made). A class field declared without an initializer (`fc2!: nn.Linear;`)
- *   is created, as `undefined`, when the fields are initialised (target ES2022), so it takes its
- *   declaration position, not the position of its assignment in the constructor. Use
+ *   created on the object (explicit registrations are recorded when made). A class field declared
+ *   without an initializer (`fc2!: nn.Linear;`) is created, as `undefined`, when the fields are
+ *   initialised (target ES2022), so it takes its declaration position, not the position of its
+ *   assignment in the constructor. Use
  *   `declare fc2: nn.Linear;` (which emits no field), or declare fields in assignment order.
  *   Also, JavaScript lists integer-like property names (`'2'`, `'10'`) before the others in
  *   ascending order: give such names with `registerModule` / `registerParameter` /
@@ -635,7 +636,8 @@ export abstract class Module {
         b = src.shape;
       if (a.length !== b.length || a.some((s, i) => s !== b[i]))
         problems.push(
-          `size mismatch for ${k}: copying a param with shape [${b.join(', ')}], the shape in the current model is [${a.join(', ')}]`,
+          `size mismatch for ${k}: copying a param with shape [${b.join(', ')}], ` +
+            `the shape in the current model is [${a.join(', ')}]`,
         );
       else copies.push([target, src]);
     }
@@ -661,7 +663,8 @@ export abstract class Module {
         );
       if (N.inUse(s._h) === 2)
         throw new Error(
-          `${fn}: the value for '${keyOf.get(t)}' is being written by an async operation (await it before loading); nothing was loaded`,
+          `${fn}: the value for '${keyOf.get(t)}' is being written by an async operation ` +
+            '(await it before loading); nothing was loaded',
         );
     }
     noGrad(() => {

@@ -1,10 +1,10 @@
-import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../../errors';
 import { ones, zeros } from '../../creation';
+import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../../errors';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
 import { Parameter } from '../parameter';
 import type { FactoryOptions } from './linear';
-import { Module, fmtFloat, pyBool } from './module';
+import { fmtFloat, Module, pyBool } from './module';
 
 export { fmtFloat };
 
@@ -55,6 +55,7 @@ export class LayerNorm extends Module {
   }
 
   override extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${fmtFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+    const shape = `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''})`;
+    return `${shape}, eps=${fmtFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
 }

@@ -1,6 +1,6 @@
-import { checkBool, checkInt, checkNumber, checkOptions } from '../../errors';
-import { empty } from '../../creation';
 import { noGrad } from '../../autograd';
+import { empty } from '../../creation';
+import { checkBool, checkInt, checkNumber, checkOptions } from '../../errors';
 import type { Tensor } from '../../tensor';
 import * as F from '../functional';
 import * as init from '../init';
