@@ -1,9 +1,10 @@
 // nn.init and the layers' initial weights against PyTorch 1.13: after torch.manualSeed(s) the
 // values equal PyTorch's after torch.manual_seed(s) for the same calls, in the same order.
 // Golden values: test/fixtures/nn_init.json (scripts/gen_nn_fixtures.py).
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError } from '../helpers';
@@ -74,7 +75,8 @@ function describeCase(c: InitCase): string {
   const kw = Object.entries(c.kwargs)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join(', ');
-  return `${c.fn}(${c.dtype} [${c.shape}]${c.args.length ? ', ' + c.args.join(', ') : ''}${kw ? ', {' + kw + '}' : ''}) seed ${c.seed}`;
+  const args = c.args.length ? `, ${c.args.join(', ')}` : '';
+  return `${c.fn}(${c.dtype} [${c.shape}]${args}${kw ? `, {${kw}}` : ''}) seed ${c.seed}`;
 }
 
 // =============================================================================================

@@ -3,9 +3,10 @@
 // functional forms; shape and constructor errors. Weights, inputs and upstream gradients come
 // from test/fixtures/nn_layers.json (scripts/gen_nn_fixtures.py) and are loaded with
 // loadStateDict, so both sides compute from the same float32 values.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

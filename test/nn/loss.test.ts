@@ -3,9 +3,10 @@
 // 'none' / 'mean' / 'sum' (and KLDivLoss's 'batchmean'), the value and the gradient w.r.t. the
 // input (through a fixed upstream gradient for 'none'); target shape / dtype errors, bad
 // reductions and options, each naming the function; memory.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

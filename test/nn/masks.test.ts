@@ -2,9 +2,10 @@
 // paths, and the two polarities: MultiheadAttention's bool true = BLOCKED versus
 // scaledDotProductAttention's bool true = ALLOWED. Golden values: test/fixtures/attention.json
 // (scripts/gen_attention_fixtures.py, PyTorch 1.13.1).
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, expectExact, fromEncoded } from '../helpers';

@@ -5,9 +5,10 @@
 // scripts/gen_attention_fixtures.py (1.13 has no public SDPA), and the same formula composed
 // from our own tensor ops. These tests hold for libtorch 1.13 (our composed kernel) and 2.x
 // (libtorch's scaled_dot_product_attention): nothing here differs between them beyond 1e-5.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

@@ -1,9 +1,10 @@
 // nn.TransformerEncoderLayer / DecoderLayer / Encoder / Decoder / Transformer against PyTorch 1.13's
 // slow path (test/fixtures/transformer.json, written by scripts/gen_transformer_fixtures.py), plus
 // construction, copies, masks, dropout, argument checks and lifetimes.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
