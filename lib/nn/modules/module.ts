@@ -143,8 +143,9 @@ export function fmtFloat(x: number): string {
 
 /**
  * A copy of `v` for `Module.clone`: modules, tensors, arrays, Maps, Sets and plain objects are
- * copied (each once: `memo` keeps what is shared or cyclic shared within the copy); anything else
- * (functions, instances of other classes) is the same value, as `copy.deepcopy` shares functions.
+ * copied, each once (through `memo`, what the original shares, cycles included, is shared in the
+ * copy); anything else (functions, instances of other classes) is the same value, as
+ * `copy.deepcopy` shares functions.
  */
 function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
   if (v === null || typeof v !== 'object') return v;
@@ -445,11 +446,12 @@ export abstract class Module {
    * or submodule reachable under two names (tied weights) is one object in the copy too.
    *
    * Like deepcopy, copying draws no random numbers (a seeded construction goes on as in PyTorch),
-   * and functions are shared, not copied: a function attribute (an activation given as a function)
-   * is the same function in the copy. Arrays, Maps, Sets and plain objects are copied; instances of
-   * other classes are shared. A subclass that keeps state in `#private` fields must copy them itself.
+   * and functions are shared, not copied: a function attribute (an activation given as a function,
+   * a callback kept as a hook) is the same function in the copy, as deepcopy keeps PyTorch's hook
+   * functions. Arrays, Maps, Sets and plain objects are copied; instances of other classes are
+   * shared. A subclass that keeps state in `#private` fields must copy them itself.
    *
-   * The copies are not owned by any `torch.tidy` scope: dispose them with the module when done.
+   * The new tensors are kept, as a module's own are: a `torch.tidy` around `clone()` leaves them alive.
    * @example
    * const layers = new nn.ModuleList(Array.from({ length: 6 }, () => layer.clone())); // PyTorch's _get_clones
    */
