@@ -38,7 +38,11 @@ export function callForward(m: Module, ...args: unknown[]): Forward<unknown> {
   const f = m as unknown as ForwardFns;
   return forwardStep(
     () => f.forward(...args),
-    typeof f.forwardAsync === 'function' ? () => f.forwardAsync!(...args) : undefined,
+    // The default (traced) Module.forwardAsync is not a step's async: composed modules run the
+    // code between their heavy steps on the JS thread, as before.
+    typeof f.forwardAsync === 'function' && f.forwardAsync !== Module.prototype.forwardAsync
+      ? () => f.forwardAsync!(...args)
+      : undefined,
   );
 }
 
@@ -194,7 +198,7 @@ export class Sequential extends Module {
    * caller's. Grad mode is the caller's at the call.
    * @example const y = await new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1)).forwardAsync(x);
    */
-  forwardAsync<T = Tensor>(input: unknown): Promise<T> {
+  override forwardAsync<T = Tensor>(input: unknown): Promise<T> {
     return runForwardAsync(this.steps(input)) as Promise<T>;
   }
   private *steps(input: unknown): Forward<unknown> {

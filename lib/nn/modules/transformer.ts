@@ -460,7 +460,7 @@ export class TransformerEncoderLayer extends Module {
    * parameters are in use (see `MultiheadAttention.forwardAsync`).
    * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
    */
-  async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
   }
 
@@ -591,7 +591,7 @@ export class TransformerDecoderLayer extends Module {
    * `forward` with its attentions and feed-forward Linears on the libuv thread pool (see
    * `TransformerEncoderLayer.forwardAsync`). Same options, checks and results as `forward`.
    */
-  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
   }
 
@@ -737,7 +737,7 @@ export class TransformerEncoder extends Module {
    * `forward` with each layer's `forwardAsync` awaited in turn (a custom layer without one runs
    * its `forward`), then `norm` (see `TransformerEncoderLayer.forwardAsync`). Same results.
    */
-  async forwardAsync(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerEncoder.forwardAsync', src, opts));
   }
 
@@ -807,7 +807,7 @@ export class TransformerDecoder extends Module {
   }
 
   /** `forward` with each layer's `forwardAsync` awaited in turn (see `TransformerEncoder.forwardAsync`). */
-  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoder.forwardAsync', tgt, memory, opts));
   }
 
@@ -950,7 +950,7 @@ export class Transformer extends Module {
    * without it run their `forward`); see `TransformerEncoderLayer.forwardAsync`. Same results.
    * @example const out = await model.forwardAsync(src, tgt, { tgtMask });
    */
-  async forwardAsync(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('Transformer.forwardAsync', src, tgt, opts));
   }
 
