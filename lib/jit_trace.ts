@@ -8,6 +8,7 @@
 // into the graph as it ran for the example inputs: that is what makes a trace valid only for the
 // signature it was recorded with, and why reading tensor values into JavaScript refuses a trace.
 import { isGradEnabled } from './autograd';
+import { DTYPES } from './dtype';
 import { describe } from './errors';
 import { type Handle, native as N, type TraceHandle } from './native';
 import { Tensor } from './tensor';
@@ -116,6 +117,23 @@ function instrument(rec: Recording): () => void {
     saved.push([name, orig]);
     n[name] = (...args: unknown[]) => {
       if (!rec.reasons.includes(reason)) rec.reasons.push(reason);
+      return orig(...args);
+    };
+  }
+  // Integer division and remainder by a tensor look for -1 divisors natively (tensor_ops.cc's
+  // DivideGuarded), a value read the tracer cannot see: the branch taken would be frozen.
+  const integral = (h: unknown) => !/^(float|bfloat|complex|bool$|uint8$)/.test(DTYPES[N.dtype(h as Handle)]);
+  for (const [name, guarded] of [
+    ['div', (a: unknown[]) => a[2] !== undefined && a[2] !== null],
+    ['remainder', () => true],
+  ] as [string, (a: unknown[]) => boolean][]) {
+    const orig = n[name];
+    saved.push([name, orig]);
+    n[name] = (...args: unknown[]) => {
+      if (guarded(args) && integral(args[0]) && integral(args[1])) {
+        const reason = `it divides integer tensors by a tensor (Tensor.${name}), whose -1 divisor check reads values`;
+        if (!rec.reasons.includes(reason)) rec.reasons.push(reason);
+      }
       return orig(...args);
     };
   }

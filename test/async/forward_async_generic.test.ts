@@ -110,6 +110,25 @@ describe('Module.forwardAsync (traced default)', () => {
     expectSame(o2, m.forward(y)[0]);
   });
 
+  it('train mode: dropout draws from the same generator (equal under the same seed), noGrad LSTM equal', async () => {
+    const m = new Tagger().train();
+    const x = torch.randn(2, 5, 6);
+    await m.forwardAsync(x); // the trace
+    for (let i = 0; i < 2; i++) {
+      torch.manualSeed(100 + i);
+      const ref = m.forward(x)[0];
+      torch.manualSeed(100 + i);
+      expectSame(((await m.forwardAsync(x)) as [Tensor])[0], ref, `call ${i}`);
+    }
+    m.eval();
+    const ref = torch.noGrad(() => m.forward(x)[0]);
+    for (let i = 0; i < 2; i++) {
+      const [out] = (await torch.noGrad(() => m.forwardAsync(x))) as [Tensor];
+      expect(out.requiresGrad).to.equal(false);
+      expectSame(out, ref, `noGrad call ${i}`);
+    }
+  });
+
   it('keeps the JS thread free while the replay runs on the pool', async () => {
     const m = new MLP();
     const big = new (class extends nn.Module {

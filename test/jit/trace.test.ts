@@ -99,6 +99,18 @@ describe('torch.jit.trace', () => {
     );
   });
 
+  it('refuses integer division by a tensor (its -1 guard reads values), not float division', () => {
+    const a = torch.tensor([7, -8, 9], { dtype: 'int64' }),
+      b = torch.tensor([2, 3, 4], { dtype: 'int64' });
+    expect(() => torch.jit.trace((x: Tensor, y: Tensor) => x.div(y, 'floor'), [a, b])).to.throw(
+      torch.jit.TraceError,
+      /integer tensors/,
+    );
+    expect(() => torch.jit.trace((x: Tensor, y: Tensor) => x.remainder(y), [a, b])).to.throw(torch.jit.TraceError);
+    const traced = torch.jit.trace((x: Tensor, y: Tensor) => x.div(y), [a, b]);
+    expectSame(traced.forward(a, b) as Tensor, a.div(b));
+  });
+
   it('refuses a captured tensor that requires grad, and non-tensor results', () => {
     const w = torch.randn(3).requiresGrad_();
     expect(() => torch.jit.trace((x: Tensor) => x.mul(w), [torch.randn(3)])).to.throw(
