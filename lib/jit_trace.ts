@@ -10,6 +10,7 @@
 import { isGradEnabled } from './autograd';
 import { DTYPES } from './dtype';
 import { describe } from './errors';
+import * as jit from './jit';
 import { type Handle, native as N, type TraceHandle } from './native';
 import { Tensor } from './tensor';
 
@@ -240,6 +241,44 @@ function stateOf(m: ModuleLike): Tensor[] {
   return [...new Set<Tensor>([...m.parameters(), ...m.buffers()])];
 }
 
+interface NamedState {
+  tensors: Tensor[];
+  /** Their names as TorchScript attributes (`fc1.weight` -> `fc1_weight`). */
+  names: string[];
+  buffers: boolean[];
+}
+
+function namedStateOf(m: ModuleLike): NamedState {
+  const out: NamedState = { tensors: [], names: [], buffers: [] };
+  const named = m as unknown as {
+    namedParameters?(): Iterable<[string, Tensor]>;
+    namedBuffers?(): Iterable<[string, Tensor]>;
+  };
+  const entries: [string, Tensor, boolean][] = [];
+  for (const [k, t] of named.namedParameters?.() ?? []) entries.push([k, t, false]);
+  for (const [k, t] of named.namedBuffers?.() ?? []) entries.push([k, t, true]);
+  const seen = new Set<Tensor>();
+  const used = new Set<string>();
+  for (const [k, t, buffer] of entries) {
+    if (seen.has(t)) continue;
+    seen.add(t);
+    let name = k.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_');
+    while (used.has(name)) name += '_';
+    used.add(name);
+    out.tensors.push(t);
+    out.names.push(name);
+    out.buffers.push(buffer);
+  }
+  // a module-like object without names: its tensors, named by position
+  if (entries.length === 0)
+    for (const t of stateOf(m)) {
+      out.names.push(`state_${out.tensors.length}`);
+      out.tensors.push(t);
+      out.buffers.push(false);
+    }
+  return out;
+}
+
 /**
  * A function or module recorded by `torch.jit.trace`: the ATen ops it ran for the example inputs,
  * replayed by libtorch's interpreter without JavaScript.
@@ -249,13 +288,19 @@ export class TracedModule {
   private readonly _in: string;
   private readonly _out: Spec;
   private readonly _state: Tensor[];
+  private readonly _names: string[];
+  private readonly _buffers: boolean[];
+  private readonly _nIn: number;
 
   /** @internal Made by `torch.jit.trace`. */
-  constructor(h: TraceHandle, inputStructure: string, out: Spec, state: Tensor[]) {
+  constructor(h: TraceHandle, inputStructure: string, nIn: number, out: Spec, state: NamedState) {
     this._h = h;
     this._in = inputStructure;
+    this._nIn = nIn;
     this._out = out;
-    this._state = state;
+    this._state = state.tensors;
+    this._names = state.names;
+    this._buffers = state.buffers;
   }
 
   private handle(fn: string): TraceHandle {
@@ -297,6 +342,25 @@ export class TracedModule {
   /** The recorded graph, in TorchScript's IR (`traced.graph` in PyTorch). */
   get graph(): string {
     return N.jitTraceGraph(this.handle('TracedModule.graph'));
+  }
+
+  /**
+   * The trace as a TorchScript module (`torch.jit.save` writes it; Python's `torch.jit.load`
+   * reads it): `forward` takes the traced tensor arguments in order (flattened: an array or
+   * object argument becomes its tensors) and returns the result tensor, or a tuple (array) of the
+   * result tensors when there are several. The module's parameters and buffers are copied in
+   * under their names with `.` replaced by `_` (`fc1_weight`).
+   */
+  toScriptModule(): jit.ScriptModule {
+    const fn = 'TracedModule.toScriptModule';
+    const bytes = N.jitTraceSave(
+      this.handle(fn),
+      this._nIn,
+      this._names,
+      this._state.map((t) => t._h),
+      this._buffers,
+    );
+    return jit.load(bytes);
   }
 
   /** Frees the trace now (a replay in flight finishes first). Idempotent. */
@@ -346,9 +410,9 @@ export function trace(fn: ModuleLike | ((...args: never[]) => unknown), exampleI
       `${name}: expected exampleInputs to be a Tensor or an array of arguments, got ${describe(args)}`,
     );
   let run: () => unknown;
-  let state: Tensor[] = [];
+  let state: NamedState = { tensors: [], names: [], buffers: [] };
   if (isModuleLike(fn)) {
-    state = stateOf(fn);
+    state = namedStateOf(fn);
     run = () => (fn.forward as (...a: unknown[]) => unknown)(...args);
   } else if (typeof fn === 'function') {
     run = () => (fn as (...a: unknown[]) => unknown)(...args);
@@ -363,9 +427,9 @@ export function trace(fn: ModuleLike | ((...args: never[]) => unknown), exampleI
     if (e instanceof TraceError) throw new TraceError(name, e.reason);
     throw e;
   }
-  const r = record(run, [...ts, ...state]);
+  const r = record(run, [...ts, ...state.tensors]);
   if (r.trace === null || r.out === null) throw new TraceError(name, r.reason);
-  return new TracedModule(r.trace, structureKey(spec), r.out, state);
+  return new TracedModule(r.trace, structureKey(spec), ts.length, r.out, state);
 }
 
 // ---- the default Module.forwardAsync ---------------------------------------------------------

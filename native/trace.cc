@@ -22,6 +22,7 @@
 #include "common.h"
 #include "workers.h"
 
+#include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
@@ -179,6 +180,46 @@ TRACE_FN(jitTraceGraph, "TracedModule.graph", {
   return Napi::String::New(a.Env(), s.str());
 })
 
+// jitTraceSave(trace, inputs, names: string[], state: H[], buffers: boolean[]) -> the bytes of a
+// TorchScript archive whose `forward(self, <inputs>)` is the trace: the last `state.length` graph
+// inputs become the module's parameters and buffers (`names`), read with GetAttr; several results
+// become one tuple (TorchScript methods return one value).
+TRACE_FN(jitTraceSave, "TracedModule.toScriptModule", {
+  TraceBox* box = Trace(a, 0);
+  size_t nUser = static_cast<size_t>(a.Int(1));
+  if (!a[2].IsArray() || !a[4].IsArray()) a.TypeError(2, "arrays of names and flags");
+  Napi::Array names = a[2].As<Napi::Array>(), buffers = a[4].As<Napi::Array>();
+  std::vector<at::Tensor> state = a.TensorList(3);
+  if (nUser + state.size() != box->inputs || names.Length() != state.size() || buffers.Length() != state.size())
+    a.RangeError("the state does not match the trace's inputs");
+  std::shared_ptr<torch::jit::Graph> g = box->graph->copy();
+  torch::jit::Module m(c10::QualifiedName("__torch__.TracedModule"));
+  torch::jit::Value* self = g->insertInput(0, "self");
+  self->setType(m.type());
+  {
+    torch::jit::WithInsertPoint at(g->block()->nodes().front());
+    for (size_t k = 0; k < state.size(); k++) {
+      std::string name = names.Get(static_cast<uint32_t>(k)).ToString().Utf8Value();
+      bool buffer = buffers.Get(static_cast<uint32_t>(k)).ToBoolean().Value();
+      m.register_parameter(name, state[k], buffer);
+      g->inputs()[1 + nUser + k]->replaceAllUsesWith(g->insertGetAttr(self, name));
+    }
+  }
+  for (size_t k = state.size(); k > 0; k--) g->eraseInput(1 + nUser + k - 1);
+  if (g->outputs().size() != 1) {
+    std::vector<torch::jit::Value*> outs(g->outputs().begin(), g->outputs().end());
+    torch::jit::Value* tuple = g->insertNode(g->createTuple(outs))->output();
+    while (!g->outputs().empty()) g->eraseOutput(0);
+    g->registerOutput(tuple);
+  }
+  auto* fn = m._ivalue()->compilation_unit()->create_function(c10::QualifiedName(*m.type()->name(), "forward"), g);
+  m.type()->addMethod(fn);
+  std::ostringstream out;
+  m.save(out);
+  std::string bytes = out.str();
+  return Napi::Buffer<uint8_t>::Copy(a.Env(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+})
+
 TRACE_FN(jitTraceDispose, "TracedModule.dispose", {
   if (!a[0].IsExternal()) a.TypeError(0, "a trace handle");
   auto* box = static_cast<TraceBox*>(a[0].As<Napi::External<void>>().Data());
@@ -189,13 +230,9 @@ TRACE_FN(jitTraceDispose, "TracedModule.dispose", {
 })
 
 const Export kExports[] = {
-    {"jitTrace", jitTrace},
-    {"jitTraceForget", jitTraceForget},
-    {"jitTraceIsTracing", jitTraceIsTracing},
-    {"jitTraceRun", jitTraceRun},
-    {"jitTraceRunAsync", jitTraceRunAsync},
-    {"jitTraceGraph", jitTraceGraph},
-    {"jitTraceDispose", jitTraceDispose},
+    {"jitTrace", jitTrace},         {"jitTraceForget", jitTraceForget},     {"jitTraceIsTracing", jitTraceIsTracing},
+    {"jitTraceRun", jitTraceRun},   {"jitTraceRunAsync", jitTraceRunAsync}, {"jitTraceGraph", jitTraceGraph},
+    {"jitTraceSave", jitTraceSave}, {"jitTraceDispose", jitTraceDispose},
 };
 
 }  // namespace

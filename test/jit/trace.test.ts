@@ -63,6 +63,28 @@ describe('torch.jit.trace', () => {
     expectSame((await traced.forwardAsync(x)) as Tensor, m.forward(x));
   });
 
+  it('converts to a ScriptModule (the torch.jit.save / load path) that computes the same', () => {
+    class Shifted extends MLP {
+      constructor() {
+        super();
+        this.registerBuffer('shift', torch.randn(3));
+      }
+      override forward(x: Tensor): Tensor {
+        return super.forward(x).add((this as unknown as { shift: Tensor }).shift);
+      }
+    }
+    const m = new Shifted();
+    const x = torch.randn(5, 6);
+    const sm = torch.jit.trace(m, [x]).toScriptModule();
+    expect(sm.namedParameters().map(([k]) => k)).to.deep.equal(['fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias']);
+    const y = torch.randn(5, 6);
+    expectSame(sm.forward(y) as Tensor, m.forward(y));
+    const two = torch.jit.trace((a: Tensor, b: Tensor) => [a.add(b), a.mul(b)], [x, y]).toScriptModule();
+    const [s, p] = two.forward(y, x) as Tensor[];
+    expectSame(s, y.add(x));
+    expectSame(p, y.mul(x));
+  });
+
   it('keeps the structure of arguments and results (arrays, objects, null)', () => {
     const f = (xs: [Tensor, Tensor], o: { scale: Tensor }) => ({ sum: xs[0].add(xs[1]).mul(o.scale), none: null });
     const a = torch.randn(3),
