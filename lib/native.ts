@@ -410,6 +410,8 @@ export interface Native {
   jitTraceRun(t: TraceHandle, inputs: H[]): H[];
   jitTraceRunAsync(t: TraceHandle, inputs: H[]): Promise<H[]>;
   jitTraceGraph(t: TraceHandle): string;
+  /** The indices of the inputs the trace may write (in-place ops on them or their views). */
+  jitTraceWrites(t: TraceHandle): number[];
   /** A TorchScript archive of the trace; `state` (named) are its last inputs, made attributes. */
   jitTraceSave(t: TraceHandle, nInputs: number, names: string[], state: H[], buffers: boolean[]): Buffer;
   jitTraceDispose(t: TraceHandle): void;

@@ -15,7 +15,8 @@
 // runs the same kernels in the same order as the JS function and gives the same bits and the same
 // autograd graph. `Code` is immutable once built; each run has its own InterpreterState, so runs
 // may overlap on several pool threads. The async run goes through workers.h's QueueTensorWork:
-// its inputs (parameters included) are in flight until it settles.
+// its inputs (parameters included) are in flight until it settles, and the inputs the graph
+// writes in place are marked written (see TraceBox::written).
 //
 // Lifetime. A trace lives in a `TraceBox` behind a Node-API external; the async work holds a
 // shared_ptr to its Code, so disposing or collecting the handle meanwhile is safe.
@@ -24,6 +25,7 @@
 
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 
@@ -50,7 +52,26 @@ struct TraceBox {
   std::shared_ptr<torch::jit::Graph> graph;
   std::shared_ptr<torch::jit::Code> code;
   size_t inputs = 0;
+  // The inputs the graph may write (an in-place op on an input, a parameter or a buffer, or on a
+  // view of one, by alias analysis): an async replay marks them written, so that no other call
+  // reads or writes them meanwhile (two concurrent replays would race on them).
+  std::vector<size_t> written;
 };
+
+std::vector<size_t> WrittenInputs(const std::shared_ptr<torch::jit::Graph>& g) {
+  torch::jit::AliasDb db(g);
+  std::vector<size_t> out;
+  for (size_t k = 0; k < g->inputs().size(); k++) {
+    torch::jit::ValueSet v{g->inputs()[k]};
+    for (torch::jit::Node* n : g->nodes()) {
+      if (db.writesToAlias(n, v)) {
+        out.push_back(k);
+        break;
+      }
+    }
+  }
+  return out;
+}
 
 void FinalizeTrace(node_api_basic_env, void* data, void*) {
   auto* box = static_cast<TraceBox*>(data);
@@ -131,6 +152,7 @@ TRACE_FN(jitTrace, "torch.jit.trace", {
   auto box = std::make_unique<TraceBox>();
   box->graph = traced.first->graph;
   box->inputs = inputs.size();
+  box->written = WrittenInputs(box->graph);
   box->code = std::make_shared<torch::jit::Code>(box->graph, "forward");
   napi_value h;
   if (napi_create_external(env, box.get(), FinalizeTrace, nullptr, &h) != napi_ok)
@@ -170,10 +192,21 @@ TRACE_FN(jitTraceRunAsync, "TracedModule.forwardAsync", {
   if (inputs.size() != box->inputs)
     a.RangeError("expected " + std::to_string(box->inputs) + " input tensors, got " + std::to_string(inputs.size()));
   std::shared_ptr<torch::jit::Code> code = box->code;
-  return QueueTensorWork(a.Env(), a.Name(), pins.boxes(), [code, inputs]() { return Replay(*code, inputs); });
+  std::vector<TensorBox*> writes;
+  for (size_t k : box->written) writes.push_back(pins.boxes()[k]);
+  return QueueTensorWork(
+      a.Env(), a.Name(), pins.boxes(), [code, inputs]() { return Replay(*code, inputs); }, std::move(writes));
 })
 
 // jitTraceGraph(trace) -> the recorded graph as TorchScript IR text
+// jitTraceWrites(trace) -> the indices of the inputs the trace may write
+TRACE_FN(jitTraceWrites, "TracedModule.writes", {
+  const std::vector<size_t>& w = Trace(a, 0)->written;
+  Napi::Array out = Napi::Array::New(a.Env(), w.size());
+  for (uint32_t k = 0; k < w.size(); k++) out.Set(k, static_cast<double>(w[k]));
+  return out;
+})
+
 TRACE_FN(jitTraceGraph, "TracedModule.graph", {
   std::ostringstream s;
   s << *Trace(a, 0)->graph;

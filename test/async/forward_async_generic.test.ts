@@ -72,6 +72,14 @@ describe('Module.forwardAsync (traced default)', () => {
     }
   });
 
+  it('concurrent replays of one module (nothing written in place) give the sync results', async () => {
+    const m = new MLP();
+    await m.forwardAsync(torch.randn(8, 10));
+    const xs = Array.from({ length: 8 }, () => torch.randn(8, 10));
+    const got = await Promise.all(xs.map((x) => m.forwardAsync(x) as Promise<Tensor>));
+    got.forEach((g, i) => expectSame(g, m.forward(xs[i]), `call ${i}`));
+  });
+
   it('gradients after backward on the async result equal the sync ones', async () => {
     const m = new MLP();
     const x = torch.randn(16, 10);
@@ -264,6 +272,34 @@ describe('Module.forwardAsync (traced default)', () => {
     const y = await p;
     expect(torch.noGrad(() => y.sub(expected).abs().max().item())).to.equal(0);
     w.dispose(); // settled: allowed now
+  });
+
+  it('a buffer the forward updates in place is written by each replay, and marked written meanwhile', async () => {
+    class Counting extends nn.Module {
+      fc = new nn.Linear(4, 4);
+      constructor() {
+        super();
+        this.registerBuffer('calls', torch.zeros(1));
+      }
+      forward(x: Tensor): Tensor {
+        const calls = (this as unknown as { calls: Tensor }).calls;
+        torch.noGrad(() => calls.add_(1));
+        return this.fc.forward(x).mul(calls);
+      }
+    }
+    const m = new Counting();
+    const calls = (m as unknown as { calls: Tensor }).calls;
+    const x = torch.randn(2, 4);
+    await m.forwardAsync(x); // traced run: calls = 1
+    const y = (await m.forwardAsync(x)) as Tensor; // replay: calls = 2
+    expect(calls.item()).to.equal(2);
+    expectSame(y, torch.noGrad(() => m.fc.forward(x).mul(2)));
+    const p = m.forwardAsync(x);
+    expect(() => calls.item()).to.throw(/in use|in flight|async|written/i); // the pool writes it
+    const e = await rejection(m.forwardAsync(x)); // a second replay would race on it
+    expect(e.message).to.match(/in use|in flight|async|written/i);
+    await p;
+    expect(calls.item()).to.equal(3);
   });
 
   it('composed modules keep their own forwardAsync; plain modules get the traced default', () => {
