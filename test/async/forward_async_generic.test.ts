@@ -1,6 +1,9 @@
 // The default Module.forwardAsync: a custom module's forward traced per input signature and
 // replayed on the pool. Same results bit for bit, same gradients, the event loop free meanwhile,
 // a retrace on a new signature, a documented fallback (with a warning) when forward reads values.
+
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
@@ -293,7 +296,10 @@ describe('Module.forwardAsync (traced default)', () => {
     await m.forwardAsync(x); // traced run: calls = 1
     const y = (await m.forwardAsync(x)) as Tensor; // replay: calls = 2
     expect(calls.item()).to.equal(2);
-    expectSame(y, torch.noGrad(() => m.fc.forward(x).mul(2)));
+    expectSame(
+      y,
+      torch.noGrad(() => m.fc.forward(x).mul(2)),
+    );
     const p = m.forwardAsync(x);
     expect(() => calls.item()).to.throw(/in use|in flight|async|written/i); // the pool writes it
     const e = await rejection(m.forwardAsync(x)); // a second replay would race on it
@@ -307,4 +313,38 @@ describe('Module.forwardAsync (traced default)', () => {
     expect(nn.Sequential.prototype.forwardAsync).not.to.equal(nn.Module.prototype.forwardAsync);
     expect(new nn.ReLU().forwardAsync).to.equal(nn.Module.prototype.forwardAsync);
   });
+});
+
+describe('traced forwardAsync in flight while its worker_thread stops', function () {
+  this.timeout(120_000);
+  const LIB = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
+  for (const how of ['terminate', 'exit'] as const) {
+    it(`worker ${how === 'terminate' ? 'terminated' : 'calls process.exit'} with replays in flight: no abort`, () => {
+      const workerSrc = `const { parentPort } = require('worker_threads'); const torch = require(${LIB});
+        class Net extends torch.nn.Module {
+          fc = new torch.nn.Linear(256, 256);
+          forward(x) { return this.fc.forward(x).tanh(); }
+        }
+        const m = new Net(); const x = torch.randn(512, 256);
+        m.forwardAsync(x).then(() => {
+          for (let i = 0; i < 8; i++) m.forwardAsync(x).catch(() => {});
+          const t = torch.jit.trace((a) => a.matmul(a), [torch.randn(256, 256)]);
+          for (let i = 0; i < 4; i++) t.forwardAsync(torch.randn(256, 256)).catch(() => {});
+          ${how === 'exit' ? 'setImmediate(() => process.exit(0));' : "parentPort.postMessage('started');"}
+        });`;
+      const main = `const { Worker } = require('worker_threads');
+        const once = () => new Promise((resolve) => {
+          const w = new Worker(${JSON.stringify(workerSrc)}, { eval: true });
+          w.on('message', () => w.terminate());
+          w.on('error', (e) => { console.log('worker error: ' + e.message); });
+          w.on('exit', () => resolve());
+        });
+        (async () => { let n = 0; for (let i = 0; i < 6; i++) { await once(); n++; } console.log('rounds ' + n); })();`;
+      const r = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.signal, `killed by ${r.signal}; stderr:\n${r.stderr}`).to.equal(null);
+      expect(r.stderr, 'no abort').to.not.match(/terminate called|Napi::Error|Aborted/);
+      expect(r.stdout).to.match(/rounds 6/);
+      expect(r.stdout).to.not.match(/worker error/);
+    });
+  }
 });
