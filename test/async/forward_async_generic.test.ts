@@ -219,6 +219,25 @@ describe('Module.forwardAsync (traced default)', () => {
     expect(seen[0].message).to.match(/^Gated\.forwardAsync: cannot trace forward.*Tensor\.item\(\)/);
   });
 
+  it('a tensor that requires grad but is not registered: falls back (it would lose its gradient)', async () => {
+    const w = torch.randn(3, 3).requiresGrad_();
+    class Loose extends nn.Module {
+      forward(x: Tensor): Tensor {
+        return x.matmul(w);
+      }
+    }
+    const m = new Loose();
+    const x = torch.randn(2, 3);
+    const seen = await warnings(async () => {
+      const y = (await m.forwardAsync(x)) as Tensor;
+      expectSame(y, m.forward(x));
+      y.sum().backward();
+      expect(w.grad).to.not.equal(null);
+    });
+    expect(seen).to.have.length(1);
+    expect(seen[0].message).to.match(/requires grad but is neither an argument nor a parameter/);
+  });
+
   it('non-tensor arguments are part of the signature; other values fall back with a warning', async () => {
     class Scaled extends nn.Module {
       fc = new nn.Linear(2, 2);
