@@ -83,7 +83,7 @@ export class SeedModel extends nn.Module {
    * queued: to run the whole call without gradients, set it around the await
    * (`torch.setGradEnabled(false)` ... `finally` true), not `torch.noGrad(() => promise)`.
    */
-  async forwardAsync(x: Tensor, srcPadding?: Tensor | null): Promise<Tensor> {
+  override async forwardAsync(x: Tensor, srcPadding?: Tensor | null): Promise<Tensor> {
     const [out, w] = await this.forwardWithWeightsAsync(x, srcPadding, false);
     w?.dispose();
     return out;

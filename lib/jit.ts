@@ -16,6 +16,8 @@ import { scanCode, scanPickle } from './serialization/pickle_scan';
 import { type ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';
 
+export { trace, isTracing, TracedModule, TraceError } from './jit_trace';
+
 /**
  * A value passed to or returned by a TorchScript method, converted by the method's signature:
  *

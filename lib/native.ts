@@ -12,6 +12,8 @@ export type Handle = number | { readonly __tensorHandle: unique symbol };
 export type Scalar = number | boolean | bigint;
 /** An opaque handle to a loaded TorchScript module (a Node-API external, native/jit.cc). */
 export type JitHandle = { readonly __jitHandle: unique symbol };
+/** An opaque handle to a recorded trace (a Node-API external, native/trace.cc). */
+export type TraceHandle = { readonly __traceHandle: unique symbol };
 type H = Handle;
 type S = Scalar;
 type Opt<T> = T | undefined;
@@ -400,6 +402,19 @@ export interface Native {
   jitNamedParameters(m: JitHandle): [string, H][];
   jitNamedBuffers(m: JitHandle): [string, H][];
   jitStateDict(m: JitHandle): [string, H][];
+  // torch.jit.trace (native/trace.cc): `fn` runs once under libtorch's tracer and returns the
+  // handles of its result tensors; the trace replays the recorded ops on `inputs` (same count).
+  jitTrace(inputs: H[], fn: () => H[]): TraceHandle;
+  jitTraceForget(h: H): void;
+  jitTraceIsTracing(): boolean;
+  jitTraceRun(t: TraceHandle, inputs: H[]): H[];
+  jitTraceRunAsync(t: TraceHandle, inputs: H[]): Promise<H[]>;
+  jitTraceGraph(t: TraceHandle): string;
+  /** The indices of the inputs the trace may write (in-place ops on them or their views). */
+  jitTraceWrites(t: TraceHandle): number[];
+  /** A TorchScript archive of the trace; `state` (named) are its last inputs, made attributes. */
+  jitTraceSave(t: TraceHandle, nInputs: number, names: string[], state: H[], buffers: boolean[]): Buffer;
+  jitTraceDispose(t: TraceHandle): void;
   // runtime
   libtorchVersion(): string;
   getNumThreads(): number;

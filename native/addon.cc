@@ -2,6 +2,10 @@
 #include "common.h"
 #include "rnn_kernels.h"
 
+namespace tnapi {
+void RegisterTrace(Napi::Env env, Napi::Object exports);  // trace.cc
+}  // namespace tnapi
+
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Per-environment state: each worker thread that loads the addon gets its own.
@@ -17,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);
   tnapi::RegisterRnnKernels(env, exports);
+  tnapi::RegisterTrace(env, exports);
   return exports;
 }
 }  // namespace

@@ -4,7 +4,7 @@ import { isGradEnabled, setGradEnabled } from '../autograd';
 import { tidy } from '../memory';
 import { scopes } from '../scope';
 import { Tensor, tensorSerial } from '../tensor';
-import type { Module } from './modules/module';
+import { Module } from './modules/module';
 
 // A composed module's forward is written once, as a generator that yields its heavy steps (a
 // child's forward) and computes the cheap parts itself. `runForward` runs it on the JS thread
@@ -32,12 +32,16 @@ export function* forwardStep<T>(
 
 type ForwardFns = { forward(...args: unknown[]): unknown; forwardAsync?(...args: unknown[]): Promise<unknown> };
 
-/** `m.forward(...args)` as a step: async runs await `m.forwardAsync(...args)` when `m` has one. */
+/** `m.forward(...args)` as a step: async runs await `m.forwardAsync(...args)` when `m` has one of its own. */
 export function callForward(m: Module, ...args: unknown[]): Forward<unknown> {
   const f = m as unknown as ForwardFns;
   return forwardStep(
     () => f.forward(...args),
-    typeof f.forwardAsync === 'function' ? () => f.forwardAsync!(...args) : undefined,
+    // The default (traced) Module.forwardAsync is not a step's async: composed modules run the
+    // code between their heavy steps on the JS thread, as before.
+    typeof f.forwardAsync === 'function' && f.forwardAsync !== Module.prototype.forwardAsync
+      ? () => f.forwardAsync!(...args)
+      : undefined,
   );
 }
 

@@ -214,7 +214,7 @@ export class MultiheadAttention extends Module {
    * yourself. libtorch's intra-op threads and the pool (`UV_THREADPOOL_SIZE`) share the cores.
    * @example const [out, weights] = await mha.forwardAsync(q, k, v, { keyPaddingMask });
    */
-  async forwardAsync(
+  override async forwardAsync(
     query: Tensor,
     key: Tensor,
     value: Tensor,

@@ -79,7 +79,7 @@ export class Sequential extends Module {
    * @example
    * const y = await new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1)).forwardAsync(x);
    */
-  forwardAsync<T = Tensor>(input: unknown): Promise<T> {
+  override forwardAsync<T = Tensor>(input: unknown): Promise<T> {
     return runForwardAsync(this.steps(input)) as Promise<T>;
   }
   private *steps(input: unknown): Forward<unknown> {

@@ -68,7 +68,7 @@ export class Linear extends Module {
    * The result is not owned by any `torch.tidy` scope. libtorch's intra-op threads and the pool
    * (`UV_THREADPOOL_SIZE`) share the cores.
    */
-  async forwardAsync(input: Tensor): Promise<Tensor> {
+  override async forwardAsync(input: Tensor): Promise<Tensor> {
     const fn = 'Linear.forwardAsync';
     this.checkInput(fn, input);
     const [h] = await N.linearAsync(

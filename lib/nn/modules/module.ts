@@ -3,6 +3,7 @@ import { noGrad } from '../../autograd';
 import { checkDevice } from '../../device';
 import { type DType, dtypeCode, isFloatingPoint } from '../../dtype';
 import { checkBool, checkOptions, describe } from '../../errors';
+import { tracedForwardAsync } from '../../jit_trace';
 import { keep } from '../../memory';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
@@ -294,6 +295,43 @@ export abstract class Module {
 
   /** The computation. Subclasses define it with their own signature. */
   abstract forward(...args: never[]): unknown;
+
+  /**
+   * `forward` on libuv's thread pool, for any module: the event loop stays free while it runs.
+   * Modules that have their own (Linear, the RNNs, MultiheadAttention, the Transformer layers,
+   * Sequential) override it. This default traces `forward` (see `torch.jit.trace` for the rules)
+   * the first time it sees an input signature, and replays the trace on the pool afterwards; the
+   * first call's result is that of the traced run itself, computed on the JS thread.
+   *
+   * The signature is: each tensor argument's shape, dtype, device and requiresGrad; the
+   * non-tensor arguments' values and the arguments' structure; grad mode; the `training` flag of
+   * every submodule. A new signature traces again (up to 16 per module); replacing a parameter
+   * or buffer (or changing its dtype, device or shape) drops the module's traces. As with
+   * `torch.jit.trace`, JavaScript control flow and numbers computed in `forward` are frozen per
+   * signature, and random ops draw anew at each call. Gradients reach the parameters as with
+   * `forward`. The inputs, parameters and buffers cannot be disposed or modified in place until
+   * the promise settles (such calls throw).
+   *
+   * When `forward` cannot be traced (it reads tensor values into JavaScript with `item()`,
+   * `data()`, `toArray()` or by printing a tensor; it takes an argument or returns a value that
+   * is not a tensor, a number, a boolean, a string, null, or an array or plain object of them; it
+   * uses a tensor that requires grad and is not a parameter; or more than 16 signatures), it runs
+   * `forward` synchronously and returns its result in a resolved promise, with a one-time
+   * `TraceWarning` (process.emitWarning) per module and reason that names the reason. Errors
+   * `forward` throws reject the promise unchanged (same error types as `forward`).
+   *
+   * @example
+   * class Net extends nn.Module {
+   *   fc1 = new nn.Linear(4, 8);
+   *   fc2 = new nn.Linear(8, 1);
+   *   forward(x: Tensor) { return this.fc2.forward(this.fc1.forward(x).relu()); }
+   * }
+   * const y = await new Net().forwardAsync(torch.randn(32, 4));
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: subclasses narrow both the arguments and the result
+  forwardAsync(...args: any[]): Promise<any> {
+    return tracedForwardAsync(this, args);
+  }
 
   /** The class name PyTorch prints (`_get_name`). */
   protected getName(): string {

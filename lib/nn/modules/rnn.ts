@@ -636,9 +636,9 @@ export class LSTM extends RNNBase {
    * (`UV_THREADPOOL_SIZE`, default 4) share the cores.
    * @example const [out, [hN, cN]] = await lstm.forwardAsync(x);
    */
-  forwardAsync(input: Tensor, hx?: [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
-  forwardAsync(input: PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
-  async forwardAsync(
+  override forwardAsync(input: Tensor, hx?: [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
+  override forwardAsync(input: PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
+  override async forwardAsync(
     input: Tensor | PackedSequence,
     hx?: [Tensor, Tensor] | null,
   ): Promise<[Tensor | PackedSequence, [Tensor, Tensor]]> {
@@ -675,9 +675,9 @@ export abstract class SingleStateRNN extends RNNBase {
   }
 
   /** `forward` on the libuv thread pool (see `LSTM.forwardAsync`). */
-  forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
-  forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
-  async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
+  override forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
+  override forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
+  override async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
     const [out, [h]] = await this.runAsync(input, hx);
     return [out, h];
   }

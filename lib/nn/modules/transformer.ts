@@ -167,7 +167,7 @@ export class Transformer extends Module {
    * without it run their `forward`); see `TransformerEncoderLayer.forwardAsync`. Same results.
    * @example const out = await model.forwardAsync(src, tgt, { tgtMask });
    */
-  async forwardAsync(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('Transformer.forwardAsync', src, tgt, opts));
   }
 

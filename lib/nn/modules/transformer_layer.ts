@@ -302,7 +302,7 @@ export class TransformerEncoderLayer extends Module {
    * parameters are in use (see `MultiheadAttention.forwardAsync`).
    * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
    */
-  async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
   }
 
@@ -418,7 +418,7 @@ export class TransformerDecoderLayer extends Module {
    * `forward` with its attentions and feed-forward Linears on the libuv thread pool (see
    * `TransformerEncoderLayer.forwardAsync`). Same options, checks and results as `forward`.
    */
-  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
   }
 

@@ -108,7 +108,7 @@ export class TransformerEncoder extends Module {
    * `forward` with each layer's `forwardAsync` awaited in turn (a custom layer without one runs
    * its `forward`), then `norm` (see `TransformerEncoderLayer.forwardAsync`). Same results.
    */
-  async forwardAsync(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(src: Tensor, opts: TransformerEncoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerEncoder.forwardAsync', src, opts));
   }
 
@@ -177,7 +177,7 @@ export class TransformerDecoder extends Module {
   }
 
   /** `forward` with each layer's `forwardAsync` awaited in turn (see `TransformerEncoder.forwardAsync`). */
-  async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoder.forwardAsync', tgt, memory, opts));
   }
 
