@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// GPU timings of the seed model for scripts/gpu-check.sh: forward (eval, no grad) and one training
+// GPU timings of the seed model for scripts/ci/gpu-check.sh: forward (eval, no grad) and one training
 // step (zeroGrad, forward, masked MSE, backward, Adam), in ms per call, synchronised with the
 // device before the clock is read. bench/gpu_torch.py times the same in Python torch.
 //   node bench/gpu.js [--device cuda|cpu] [--json]      (needs `npx tsc -p tsconfig.test.json`)

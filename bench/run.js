@@ -213,13 +213,13 @@ function buildRaw(log) {
   let lt;
   try {
     lt = JSON.parse(
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'find-libtorch.js'), '--json'], {
+      execFileSync(process.execPath, [path.join(ROOT, 'install', 'find-libtorch.js'), '--json'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
   } catch (e) {
-    return { skipped: `scripts/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
+    return { skipped: `install/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
   }
   const src = path.join(__dirname, 'raw_bench.cc');
   const args = [

@@ -1,4 +1,4 @@
-// The seeded API fuzzer (scripts/fuzz.js) as a test: a fixed seed, enough calls to cover every
+// The seeded API fuzzer (test/fuzz/fuzz.js) as a test: a fixed seed, enough calls to cover every
 // target many times. The invariant: every call returns or throws an Error (subclass) with a
 // non-empty message that no unchecked argument produced; the process never aborts, segfaults or
 // hangs, not even in its teardown; no tensors are left behind; every category fails the test.
@@ -48,7 +48,7 @@ interface Fuzzer {
 
 // Tests run from the repository root (the compiled test lives in dist-test/test/fuzz/).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const fuzzer: Fuzzer = require(path.join(process.cwd(), 'scripts/fuzz.js'));
+const fuzzer: Fuzzer = require(path.join(process.cwd(), 'test/fuzz/fuzz.js'));
 
 // The library as this test run compiled it (dist-test/lib), else the package's dist/.
 const compiled = path.join(process.cwd(), 'dist-test/lib/index.js');
@@ -66,7 +66,7 @@ function list(problems: Problem[]): string {
     .join('');
 }
 
-describe('API fuzzing (scripts/fuzz.js)', function () {
+describe('API fuzzing (test/fuzz/fuzz.js)', function () {
   this.timeout(180000);
   let report: Report;
 

@@ -1,4 +1,4 @@
-// Regression tests for what the fuzzer found (scripts/fuzz.js).
+// Regression tests for what the fuzzer found (test/fuzz/fuzz.js).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';

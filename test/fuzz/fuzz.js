@@ -15,10 +15,10 @@
 // and source) before making it; if the child dies or stays silent for more than 10 s, the parent
 // records a crash or a hang and forks a fresh child from the next index.
 //
-//   node scripts/fuzz.js --calls 20000 --seed 1 [--start 0] [--time SEC] [--json FILE] [--verbose]
-//   node scripts/fuzz.js --seed 1 --print 1234      # the repro of call 1234 of seed 1
+//   node test/fuzz/fuzz.js --calls 20000 --seed 1 [--start 0] [--time SEC] [--json FILE] [--verbose]
+//   node test/fuzz/fuzz.js --seed 1 --print 1234      # the repro of call 1234 of seed 1
 //
-// Programmatic: `await require('./scripts/fuzz.js').run({ calls, seed, timeSec, verbose })` resolves
+// Programmatic: `await require('./test/fuzz/fuzz.js').run({ calls, seed, timeSec, verbose })` resolves
 // with the report: calls, returns, throws by error class, crashes, hangs, non-Error throws, errors
 // with an empty message, leaks and tidy failures (each with its seed, index and repro), memory.
 // `summary(report)` is the human-readable form; the command line prints both (or --json FILE).
@@ -28,7 +28,7 @@ const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'index.js');
 const BATCH = 100;
 const HANG_MS = 10000;

@@ -2,8 +2,8 @@
 // Soak test: many training iterations of a small model, with and without torch.tidy, checking
 // that live tensors return to their start and RSS stays bounded. With --async: many
 // LSTM.forwardAsync calls, a bounded number in flight at once, the same checks.
-//   node --expose-gc scripts/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
-//   node --expose-gc scripts/soak.js --async [--iterations N] [--concurrency 8] [--json]
+//   node --expose-gc test/soak/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
+//   node --expose-gc test/soak/soak.js --async [--iterations N] [--concurrency 8] [--json]
 
 const path = require('node:path');
 
@@ -12,7 +12,7 @@ function arg(name, dflt) {
   return i < 0 ? dflt : Number(process.argv[i + 1]);
 }
 
-function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 'index.js') } = {}) {
+function soak({ iterations = 100000, entry = path.join(__dirname, '..', '..', 'dist', 'index.js') } = {}) {
   const torch = require(entry);
   const { nn, optim } = torch;
   torch.manualSeed(0);
@@ -78,7 +78,7 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
 async function soakAsync({
   iterations = 100000,
   concurrency = 8,
-  entry = path.join(__dirname, '..', 'dist', 'index.js'),
+  entry = path.join(__dirname, '..', '..', 'dist', 'index.js'),
 } = {}) {
   const torch = require(entry);
   const { nn } = torch;
