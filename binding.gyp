@@ -7,24 +7,24 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-libtorch.js --include)"
+        "<!@(node install/find-libtorch.js --include)"
       ],
       "defines": [
         "NAPI_EXPERIMENTAL",
         "NAPI_VERSION=2147483647",
         "NODE_ADDON_API_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "<!@(node scripts/find-libtorch.js --defines)"
+        "<!@(node install/find-libtorch.js --defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-fvisibility=hidden", "-Wno-deprecated-declarations", "-Wno-unused-function", "-Wno-sign-compare"],
       "libraries": [
-        "-L<!(node scripts/find-libtorch.js --libdir)",
+        "-L<!(node install/find-libtorch.js --libdir)",
         "-Wl,--no-as-needed",
-        "<!@(node scripts/find-libtorch.js --libs)",
+        "<!@(node install/find-libtorch.js --libs)",
         "-Wl,--as-needed",
-        "-Wl,-rpath,<!(node scripts/find-libtorch.js --libdir)"
+        "-Wl,-rpath,<!(node install/find-libtorch.js --libdir)"
       ]
     }
   ]

@@ -1,20 +1,28 @@
 #!/usr/bin/env node
-// GPU timings of the seed model for scripts/gpu-check.sh: forward (eval, no grad) and one training
+// GPU timings of the seed model for scripts/ci/gpu-check.sh: forward (eval, no grad) and one training
 // step (zeroGrad, forward, masked MSE, backward, Adam), in ms per call, synchronised with the
 // device before the clock is read. bench/gpu_torch.py times the same in Python torch.
 //   node bench/gpu.js [--device cuda|cpu] [--json]      (needs `npx tsc -p tsconfig.test.json`)
 
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 
 const root = path.resolve(__dirname, '..');
 const torch = require(path.join(root, 'dist-test', 'lib'));
 const { SeedModel } = require(path.join(root, 'dist-test', 'examples', 'seed_model'));
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : process.argv[i + 1];
-};
-const device = arg('device', 'cuda');
+let args;
+try {
+  ({ values: args } = parseArgs({
+    strict: true,
+    allowPositionals: false,
+    options: { device: { type: 'string', default: 'cuda' }, json: { type: 'boolean', default: false } },
+  }));
+} catch (e) {
+  console.error(`bench/gpu.js: ${e.message}\nusage: node bench/gpu.js [--device cuda|cpu] [--json]`);
+  process.exit(2);
+}
+const device = args.device;
 const sync = () => {
   if (device.startsWith('cuda')) torch.cuda.synchronize();
 };
@@ -70,5 +78,5 @@ for (const [L, N] of [
 ])
   results[`L${L}_N${N}`] = seedCase(L, N);
 const meta = { node: process.version, libtorch: torch.libtorchVersion, device, config: torch.config().cuda };
-if (process.argv.includes('--json')) console.log(JSON.stringify({ meta, results }));
+if (args.json) console.log(JSON.stringify({ meta, results }));
 else console.log(meta, results);

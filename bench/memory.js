@@ -11,16 +11,38 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
+const USAGE = 'usage: node --expose-gc bench/memory.js --mode nodispose|tidy --size N --iters N [--threads N]';
+const usageError = (msg) => {
+  console.error(`bench/memory.js: ${msg}\n${USAGE}`);
+  process.exit(2);
+};
+let args;
+try {
+  ({ values: args } = parseArgs({
+    strict: true,
+    allowPositionals: false,
+    options: {
+      mode: { type: 'string', default: 'nodispose' },
+      size: { type: 'string', default: '1000' },
+      iters: { type: 'string', default: '1000000' },
+      threads: { type: 'string', default: '1' },
+    },
+  }));
+} catch (e) {
+  usageError(e.message);
 }
-
-const mode = arg('mode', 'nodispose');
-const size = Number(arg('size', '1000'));
-const iters = Number(arg('iters', '1000000'));
-const threads = Number(arg('threads', '1'));
+const positive = (name) => {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n < 1) usageError(`--${name} expects a positive integer, got '${args[name]}'`);
+  return n;
+};
+const mode = args.mode;
+if (mode !== 'nodispose' && mode !== 'tidy') usageError(`--mode expects nodispose or tidy, got '${mode}'`);
+const size = positive('size');
+const iters = positive('iters');
+const threads = positive('threads');
 const SAMPLE_EVERY = 1000;
 
 const torch = require(path.join(__dirname, '..'));

@@ -1,6 +1,6 @@
 // Raw libtorch side of `npm run bench`: the floor that torch-napi's per-call overhead is
 // measured against. bench/run.js compiles it against the libtorch that
-// scripts/find-libtorch.js finds (the one the addon links) and caches the binary in bench/out/.
+// install/find-libtorch.js finds (the one the addon links) and caches the binary in bench/out/.
 //
 // Usage: raw_bench [--threads N] SNIPPET:ITERS:REPS:WARMUP ...
 // Prints one JSON object: {"version", "threads", "results": {snippet: [ns per op, ...]}, "errors",

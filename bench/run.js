@@ -30,6 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const v8 = require('node:v8');
+const util = require('node:util');
 const vm = require('node:vm');
 const { execFileSync, spawnSync } = require('node:child_process');
 
@@ -48,44 +49,52 @@ const CHECK_TOL = 1e-4; // |a - b| <= CHECK_TOL * max(1, |a|, |b|) for every che
 
 // ---- arguments -----------------------------------------------------------------------------
 function parseArgs(argv) {
-  const o = { quick: false, json: false, only: null, threads: 1, reps: null, rounds: 3 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) fail(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--quick') o.quick = true;
-    else if (a === '--json') o.json = true;
-    else if (a === '--only')
-      o.only = value()
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    else if (a.startsWith('--only='))
-      o.only = a
-        .slice(7)
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    else if (a === '--threads') o.threads = positiveInt(a, value());
-    else if (a === '--reps') o.reps = positiveInt(a, value());
-    else if (a === '--rounds') o.rounds = positiveInt(a, value());
-    else if (a === '--help' || a === '-h') {
-      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-      console.log(
-        lines
-          .slice(
-            0,
-            lines.findIndex((l) => !l.startsWith('//')),
-          )
-          .map((l) => l.replace(/^\/\/ ?/, ''))
-          .join('\n'),
-      );
-      process.exit(0);
-    } else fail(`unknown argument ${a} (try --help)`);
+  let values;
+  try {
+    ({ values } = util.parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        threads: { type: 'string' },
+        reps: { type: 'string' },
+        rounds: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    fail(`${e.message} (try --help)`);
   }
-  if (o.reps === null) o.reps = o.quick ? 3 : 11;
+  if (values.help) {
+    const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
+    console.log(
+      lines
+        .slice(
+          0,
+          lines.findIndex((l) => !l.startsWith('//')),
+        )
+        .map((l) => l.replace(/^\/\/ ?/, ''))
+        .join('\n'),
+    );
+    process.exit(0);
+  }
+  const o = {
+    quick: values.quick,
+    json: values.json,
+    only:
+      values.only === undefined
+        ? null
+        : values.only
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    threads: values.threads === undefined ? 1 : positiveInt('--threads', values.threads),
+    reps: values.reps === undefined ? (values.quick ? 3 : 11) : positiveInt('--reps', values.reps),
+    rounds: values.rounds === undefined ? 3 : positiveInt('--rounds', values.rounds),
+  };
   o.rounds = Math.min(o.rounds, o.reps);
   return o;
 }
@@ -213,13 +222,13 @@ function buildRaw(log) {
   let lt;
   try {
     lt = JSON.parse(
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'find-libtorch.js'), '--json'], {
+      execFileSync(process.execPath, [path.join(ROOT, 'install', 'find-libtorch.js'), '--json'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
   } catch (e) {
-    return { skipped: `scripts/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
+    return { skipped: `install/find-libtorch.js failed (${firstLines(e.stderr || e.message, 2)})` };
   }
   const src = path.join(__dirname, 'raw_bench.cc');
   const args = [

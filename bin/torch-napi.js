@@ -50,7 +50,7 @@ try {
   row('addon', `none (${e.message.split('\n')[0]})`);
 }
 try {
-  const found = require(path.join(root, 'scripts', 'find-libtorch.js')).find();
+  const found = require(path.join(root, 'install', 'find-libtorch.js')).find();
   row('libtorch found', `${found.version} (${found.source}) in ${found.libDir}`);
 } catch (e) {
   row('libtorch found', `none (${e.message.split('\n')[0]})`);

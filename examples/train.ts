@@ -10,9 +10,10 @@
 //   5. loss curves and the cross-attention heatmap as SVG files.
 //
 // Flags: --epochs N (default 30), --finetune-epochs N (20), --train-size N (1024), --lr X (0.01),
-//        --device cpu|cuda, --out DIR (out/), --seed N (0), --no-progress.
+//        --device cpu|cuda, --out DIR (out/), --seed N (0), --no-progress, --help.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import * as torch from '../lib';
 import { SeedModel } from './seed_model';
 
@@ -20,21 +21,54 @@ const { nn, optim } = torch;
 type Tensor = torch.Tensor;
 
 // ---- flags -----------------------------------------------------------------------------------
-function flag(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
+const USAGE = `Usage: npm start -- [--epochs N] [--finetune-epochs N] [--train-size N] [--lr X] [--device cpu|cuda]
+                     [--out DIR] [--seed N] [--no-progress]
+
+  --epochs N           training epochs (default 30)
+  --finetune-epochs N  fine-tuning epochs (default 20)
+  --train-size N       training sequences (default 1024)
+  --lr X               Adam's learning rate (default 0.01)
+  --device D           cpu or cuda (default cpu)
+  --out DIR            where the checkpoint and the SVG files go (default out/)
+  --seed N             the seed of the data and the model (default 0)
+  --no-progress        no progress bars
+  --help               this text`;
+let flags: ReturnType<typeof parseFlags>;
+function parseFlags() {
+  return parseArgs({
+    strict: true,
+    allowPositionals: false,
+    options: {
+      epochs: { type: 'string', default: '30' },
+      'finetune-epochs': { type: 'string', default: '20' },
+      'train-size': { type: 'string', default: '1024' },
+      lr: { type: 'string', default: '0.01' },
+      device: { type: 'string', default: 'cpu' },
+      out: { type: 'string', default: 'out' },
+      seed: { type: 'string', default: '0' },
+      'no-progress': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
 }
-const epochs = Number(flag('epochs', '30'));
-const trainSize = Number(flag('train-size', '1024'));
-const lr = Number(flag('lr', '0.01'));
-const finetuneEpochs = Number(flag('finetune-epochs', '20'));
-const device = flag('device', 'cpu');
-const outDir = path.resolve(flag('out', 'out'));
-const seed = Number(flag('seed', '0'));
-const showProgress = !process.argv.includes('--no-progress') && process.stdout.isTTY !== false;
+try {
+  flags = parseFlags();
+} catch (e) {
+  console.error(`${(e as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const epochs = Number(flags.epochs);
+const trainSize = Number(flags['train-size']);
+const lr = Number(flags.lr);
+const finetuneEpochs = Number(flags['finetune-epochs']);
+const device = flags.device;
+const outDir = path.resolve(flags.out);
+const seed = Number(flags.seed);
+const showProgress = !flags['no-progress'] && process.stdout.isTTY !== false;
 for (const [k, v] of [
   ['epochs', epochs],
   ['finetune-epochs', finetuneEpochs],

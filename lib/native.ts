@@ -499,13 +499,20 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const found = require(path.join(packageRoot, 'scripts', 'find-libtorch.js')).find();
+    const found = require(path.join(packageRoot, 'install', 'find-libtorch.js')).find();
     lines.push(`  libtorch on this machine now: ${found.version} (${found.source}) in ${found.libDir}`);
   } catch (e) {
     lines.push(`  libtorch on this machine now: none found (${(e as Error).message.split('\n')[0]})`);
   }
-  // A git checkout has scripts/setup.sh and builds with cmake-js; an installed package builds with node-gyp.
-  const checkout = fs.existsSync(path.join(packageRoot, 'scripts', 'setup.sh'));
+  // An installed package builds with node-gyp, a git checkout with cmake-js. `npm pack` says which:
+  // its prepack writes dist/package-kind.json ({"kind": "package"}, scripts/package-kind.js) into the tarball.
+  let kind = 'checkout';
+  try {
+    kind = JSON.parse(fs.readFileSync(path.join(packageRoot, 'dist', 'package-kind.json'), 'utf8')).kind;
+  } catch {
+    /* no flag: a git checkout */
+  }
+  const checkout = kind !== 'package';
   const rebuild = checkout
     ? '`npm run build`'
     : '`npm rebuild torch-napi --build-from-source` (node-gyp; set LIBTORCH=/path/to/libtorch if it is not found)';

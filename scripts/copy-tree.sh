@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by the scripts that build in a copy of the project (check-gyp-build.sh, prebuild.sh):
+# Sourced by the scripts that build in a copy of the project (ci/check-gyp-build.sh, prebuild.sh):
 # copy_tree DEST copies the project's source files (git's tracked and untracked-not-ignored
 # files; outside git, everything but build outputs) into DEST and links node_modules there.
 copy_tree() {

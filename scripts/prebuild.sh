@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the prebuilt addon that `npm pack` ships: `prebuildify --napi --strip` (node-gyp, binding.gyp)
-# against the libtorch scripts/find-libtorch.js finds, into prebuilds/<platform>-<arch>/.
+# against the libtorch install/find-libtorch.js finds, into prebuilds/<platform>-<arch>/.
 #
 # The build runs in a copy of the project, because build/ here belongs to cmake-js (`npm run build`)
 # and node-gyp would replace it; only prebuilds/ is copied back. Next to the .node it writes
@@ -30,7 +30,7 @@ node - "$addon" "$out/libtorch.json" <<'JS'
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const [addon, dest] = process.argv.slice(2);
-const found = require('./scripts/find-libtorch.js').find();
+const found = require('./install/find-libtorch.js').find();
 delete found.tried;
 const dyn = execFileSync('readelf', ['-d', addon], { encoding: 'utf8' });
 const needed = [...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);

@@ -71,7 +71,7 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then
   export npm_config_nodedir=/usr
 fi
 
-say "libtorch: $(node scripts/find-libtorch.js --version) ($(node -e "console.log(require('./scripts/find-libtorch.js').find().source)"))"
+say "libtorch: $(node install/find-libtorch.js --version) ($(node -e "console.log(require('./install/find-libtorch.js').find().source)"))"
 say "npm ci"
 # --ignore-scripts: the package's own install script would compile the addon with node-gyp; we
 # build once, below, with cmake-js.

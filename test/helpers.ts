@@ -1,5 +1,5 @@
 // Shared helpers for the tensor integration tests: value comparison with tolerance and the
-// PyTorch fixture (test/fixtures/tensor_ops.json, written by scripts/gen_tensor_fixtures.py).
+// PyTorch fixture (test/fixtures/tensor_ops.json, written by test/fixtures/gen/gen_tensor_fixtures.py).
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// CUDA end to end (tag @cuda: `mocha --grep @cuda`, what scripts/gpu-check.sh runs). Every case
+// CUDA end to end (tag @cuda: `mocha --grep @cuda`, what scripts/ci/gpu-check.sh runs). Every case
 // compares the GPU against the CPU on the same inputs and parameters. Without a CUDA-enabled
 // libtorch and a GPU the whole block is skipped, and the reason is printed.
 import { expect } from 'chai';

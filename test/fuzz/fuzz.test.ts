@@ -1,14 +1,27 @@
-// The seeded API fuzzer (scripts/fuzz.js) as a test: a fixed seed, enough calls to cover every
+// The seeded API fuzzer (test/fuzz/fuzz.js) as a test: a fixed seed, enough calls to cover every
 // target many times. The invariant: every call returns or throws an Error (subclass) with a
 // non-empty message that no unchecked argument produced; the process never aborts, segfaults or
 // hangs, not even in its teardown; no tensors are left behind; every category fails the test.
-import { expect } from 'chai';
+// The calls come from fast-check (one run of fc.check per call): a problem shrinks to a minimal
+// call to the same target, which `--seed S --replay PATH` runs again.
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
+import * as fc from 'fast-check';
 
+interface Shrunk {
+  runs: number;
+  path?: string;
+  call?: string;
+  repro?: string;
+  replay?: string;
+  reproduced?: boolean | null;
+}
 interface Problem {
   kind: string;
+  shrunk?: Shrunk;
   seed: number;
   index: number | null;
   description?: string;
@@ -40,15 +53,34 @@ interface Report {
   unvalidated: Unchecked[];
   memory: { tensorsAtStart: number | null; tensorsAtEnd: number | null; leakedTensors: number };
 }
+interface Plan {
+  index: number;
+  target: string;
+  decls: string[];
+  call: string;
+  torchSeed: number;
+}
 interface Fuzzer {
-  run(opts: { calls?: number; seed?: number; timeSec?: number; verbose?: boolean; entry?: string }): Promise<Report>;
+  run(opts: {
+    calls?: number;
+    seed?: number;
+    timeSec?: number;
+    verbose?: boolean;
+    entry?: string;
+    shrinkRuns?: number;
+  }): Promise<Report>;
   summary(report: Report): string;
   problems(report: Report): string[];
+  buildTargets(torch: unknown): unknown[];
+  plansFor(targets: unknown[], seed: number, start: number, count: number): Plan[];
+  planCall(targets: unknown[], seed: number, index: number): Plan;
+  planAt(targets: unknown[], seed: number, path: string): Plan;
+  CallArbitrary: new (targets: unknown[]) => fc.Arbitrary<Plan>;
 }
 
 // Tests run from the repository root (the compiled test lives in dist-test/test/fuzz/).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const fuzzer: Fuzzer = require(path.join(process.cwd(), 'scripts/fuzz.js'));
+const fuzzer: Fuzzer = require(path.join(process.cwd(), 'test/fuzz/fuzz.js'));
 
 // The library as this test run compiled it (dist-test/lib), else the package's dist/.
 const compiled = path.join(process.cwd(), 'dist-test/lib/index.js');
@@ -66,7 +98,7 @@ function list(problems: Problem[]): string {
     .join('');
 }
 
-describe('API fuzzing (scripts/fuzz.js)', function () {
+describe('API fuzzing (test/fuzz/fuzz.js)', function () {
   this.timeout(180000);
   let report: Report;
 
@@ -174,4 +206,70 @@ describe('API fuzzing: the harness reports a child that fails after done', funct
       }
     });
   }
+});
+
+// The calls are fast-check's: call i of a seed is run i of fc.check, alone or in a run, and a
+// failing property shrinks a call to the same target, which its path replays.
+describe('API fuzzing: calls drawn by fast-check', () => {
+  const targets = fuzzer.buildTargets(require(ENTRY ?? path.join(process.cwd(), 'dist/index.js')));
+  const same = (a: Plan, b: Plan) =>
+    a.call === b.call &&
+    a.target === b.target &&
+    a.torchSeed === b.torchSeed &&
+    a.decls.join('\n') === b.decls.join('\n');
+
+  it('call i of a seed is the same alone as in a batch (its fast-check path is i)', () => {
+    const batch = fuzzer.plansFor(targets, SEED, 40, 20);
+    for (const i of [40, 47, 59])
+      expect(same(fuzzer.planCall(targets, SEED, i), batch[i - 40]), `call ${i}`).to.equal(true);
+    expect(same(fuzzer.planCall(targets, SEED, 41), batch[0])).to.equal(false);
+  });
+
+  it('a failing property shrinks to a smaller call to the same target, and its path replays it', () => {
+    const declared = (p: Plan) => p.decls.length;
+    const r = fc.check(
+      fc.property(new fuzzer.CallArbitrary(targets), (p) => declared(p) < 2),
+      { seed: SEED, numRuns: 500 },
+    );
+    expect(r.failed, 'some call declares two arguments').to.equal(true);
+    const found = r.counterexample![0];
+    expect(declared(found)).to.be.at.least(2);
+    expect(r.counterexamplePath).to.match(/^\d+(:\d+)+$/);
+    const first = fuzzer.planCall(targets, SEED, Number(r.counterexamplePath!.split(':')[0]));
+    expect(found.target).to.equal(first.target);
+    expect(declared(first)).to.be.at.least(declared(found));
+    expect(same(fuzzer.planAt(targets, SEED, r.counterexamplePath!), found)).to.equal(true);
+  });
+});
+
+// The harness shrinks what it finds: the entry below is the library with a few Tensor methods that
+// throw a string (only in the fuzzer's children), as a bug would.
+describe('API fuzzing: a problem shrinks to a minimal call with a replay command', function () {
+  this.timeout(120000);
+  it('a non-Error throw', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tnapi-fuzz-entry-'));
+    const entry = path.join(dir, 'entry.js');
+    fs.writeFileSync(
+      entry,
+      `module.exports = require(${JSON.stringify(ENTRY ?? path.join(process.cwd(), 'dist/index.js'))});\n` +
+        "if (process.argv.includes('--child')) for (const m of ['abs', 'chunk', 'clamp', 'allclose'])\n" +
+        "  module.exports.Tensor.prototype[m] = () => { throw m + ': not an Error'; };\n",
+    );
+    try {
+      const r = await fuzzer.run({ calls: 100, seed: SEED, entry, shrinkRuns: 8 });
+      expect(r.nonErrorThrows.length, fuzzer.summary(r)).to.be.above(0);
+      const p = r.nonErrorThrows[0];
+      expect(p.shrunk, 'shrunk').to.not.equal(undefined);
+      expect(p.shrunk!.runs).to.be.within(1, 8);
+      expect(p.shrunk!.call).to.match(new RegExp(`^${p.target}: `));
+      expect(p.shrunk!.replay).to.match(
+        new RegExp(`^node test/fuzz/fuzz\\.js --seed ${SEED} --replay ${p.index}(:\\d+)*$`),
+      );
+      expect(p.shrunk!.repro!.length).to.be.at.most(p.repro!.length);
+      expect(fuzzer.problems(r).join('\n')).to.include(`replay: ${p.shrunk!.replay}`);
+      expect(r.ok).to.equal(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

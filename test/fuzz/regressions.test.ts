@@ -1,7 +1,8 @@
-// Regression tests for what the fuzzer found (scripts/fuzz.js).
-import { expect } from 'chai';
+// Regression tests for what the fuzzer found (test/fuzz/fuzz.js).
+
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { expect } from 'chai';
 import * as torch from '../../lib';
 import { gc, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
 

@@ -1,6 +1,6 @@
 // TorchScript archives that are intact (zip, CRCs) but whose data records declare tensors outside
 // their storage, or whose pickles and code exceed what libtorch's unpickler and parser handle
-// (scripts/gen_hostile_jit_fixtures.py). libtorch loads the first kind as they are; torch.jit.load
+// (test/fixtures/gen/gen_hostile_jit_fixtures.py). libtorch loads the first kind as they are; torch.jit.load
 // must refuse them before JS can read (leak) or write (corrupt) the heap, and the second kind
 // before libtorch reads them.
 import { expect } from 'chai';

@@ -1,4 +1,4 @@
-// TorchScript: modules traced and scripted by PyTorch (scripts/gen_jit_fixtures.py) load and run
+// TorchScript: modules traced and scripted by PyTorch (test/fixtures/gen/gen_jit_fixtures.py) load and run
 // here with Python's outputs; values of every supported kind convert both ways; forwardAsync
 // equals forward; parameters are the module's own (an SGD step on them equals Python's); save
 // round-trips (and Python reads what we save, when it is installed); errors name the call and

@@ -1,11 +1,11 @@
 // A short soak (npm run soak runs 100,000 iterations): training steps of a small model, and
-// LSTM.forwardAsync calls with a bounded number in flight (node scripts/soak.js --async).
+// LSTM.forwardAsync calls with a bounded number in flight (node test/soak/soak.js --async).
 import { expect } from 'chai';
 import * as path from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { soak, soakAsync } = require(path.join(process.cwd(), 'scripts/soak.js'));
-// Under AddressSanitizer (scripts/test-asan.sh) freed memory sits in ASan's quarantine (256 MB),
+const { soak, soakAsync } = require(path.join(process.cwd(), 'test/soak/soak.js'));
+// Under AddressSanitizer (scripts/ci/test-asan.sh) freed memory sits in ASan's quarantine (256 MB),
 // so RSS says nothing about leaks there: only the live tensor counts are checked.
 const CHECK_RSS = process.env.TORCH_NAPI_ASAN !== '1';
 

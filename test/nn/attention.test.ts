@@ -1,5 +1,5 @@
 // nn.MultiheadAttention against PyTorch 1.13.1 (spec: mha-lstm-spec.md §1, §6 cases 1-23).
-// Golden values: test/fixtures/attention.json (scripts/gen_attention_fixtures.py). Every case
+// Golden values: test/fixtures/attention.json (test/fixtures/gen/gen_attention_fixtures.py). Every case
 // loads PyTorch's state_dict with loadStateDict and rebuilds PyTorch's inputs with torch.tensor,
 // so both sides compute from the same float32 values; gradients are those of
 // loss = (out * gradOut).sum() [+ (weights * gradWeights).sum()], w.r.t. query/key/value and

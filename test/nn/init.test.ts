@@ -1,6 +1,6 @@
 // nn.init and the layers' initial weights against PyTorch 1.13: after torch.manualSeed(s) the
 // values equal PyTorch's after torch.manual_seed(s) for the same calls, in the same order.
-// Golden values: test/fixtures/nn_init.json (scripts/gen_nn_fixtures.py).
+// Golden values: test/fixtures/nn_init.json (test/fixtures/gen/gen_nn_fixtures.py).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,7 +1,7 @@
 // nn layers against PyTorch 1.13: forward values and gradients (w.r.t. the inputs and every
 // parameter) for Linear, Bilinear, Embedding, Dropout, LayerNorm, the activations and the
 // functional forms; shape and constructor errors. Weights, inputs and upstream gradients come
-// from test/fixtures/nn_layers.json (scripts/gen_nn_fixtures.py) and are loaded with
+// from test/fixtures/nn_layers.json (test/fixtures/gen/gen_nn_fixtures.py) and are loaded with
 // loadStateDict, so both sides compute from the same float32 values.
 
 import * as fs from 'node:fs';

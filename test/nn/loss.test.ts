@@ -1,5 +1,5 @@
 // Loss functions against PyTorch 1.13 (test/fixtures/loss.json, written by
-// scripts/gen_optim_fixtures.py): every loss module and its functional form, with reduction
+// test/fixtures/gen/gen_optim_fixtures.py): every loss module and its functional form, with reduction
 // 'none' / 'mean' / 'sum' (and KLDivLoss's 'batchmean'), the value and the gradient w.r.t. the
 // input (through a fixed upstream gradient for 'none'); target shape / dtype errors, bad
 // reductions and options, each naming the function; memory.

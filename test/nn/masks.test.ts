@@ -1,7 +1,7 @@
 // nn.masks: the mask helpers equal their PyTorch expressions (spec §6 case 23, §7), their error
 // paths, and the two polarities: MultiheadAttention's bool true = BLOCKED versus
 // scaledDotProductAttention's bool true = ALLOWED. Golden values: test/fixtures/attention.json
-// (scripts/gen_attention_fixtures.py, PyTorch 1.13.1).
+// (test/fixtures/gen/gen_attention_fixtures.py, PyTorch 1.13.1).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,6 +1,6 @@
 // nn.Module against PyTorch 1.13: registration, traversal names and order, modes, gradients,
 // dtype conversion, state_dict round trips, repr, containers and errors. The golden values are
-// in test/fixtures/nn_module.json, written by scripts/gen_nn_fixtures.py from Python classes of
+// in test/fixtures/nn_module.json, written by test/fixtures/gen/gen_nn_fixtures.py from Python classes of
 // the same names and architecture as the JS classes below.
 
 import * as fs from 'node:fs';
@@ -73,7 +73,7 @@ function pyState(): Record<string, Tensor> {
   return out;
 }
 
-// ---- the architecture of scripts/gen_nn_fixtures.py, in JS ------------------------------------
+// ---- the architecture of test/fixtures/gen/gen_nn_fixtures.py, in JS ------------------------------------
 class Block extends nn.Module {
   declare norm: torch.nn.LayerNorm;
   declare fc: torch.nn.Linear;

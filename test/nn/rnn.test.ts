@@ -1,5 +1,5 @@
 // nn.LSTM / nn.GRU / nn.RNN and their cells against PyTorch 1.13 (test/fixtures/rnn.json, written
-// by scripts/gen_rnn_fixtures.py), plus argument checks, reprs, seeded init and lifetimes.
+// by test/fixtures/gen/gen_rnn_fixtures.py), plus argument checks, reprs, seeded init and lifetimes.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -2,7 +2,7 @@
 // true = ALLOWED (the opposite of MultiheadAttention), float masks added, isCausal = top-left
 // tril(ones(L, S)), scale defaults to 1/√E, a query with no allowed key gives 0 (PyTorch >= 2.5).
 // Reference values: the formula softmax(q kᵀ·scale + mask) v in float64 by
-// scripts/gen_attention_fixtures.py (1.13 has no public SDPA), and the same formula composed
+// test/fixtures/gen/gen_attention_fixtures.py (1.13 has no public SDPA), and the same formula composed
 // from our own tensor ops. These tests hold for libtorch 1.13 (our composed kernel) and 2.x
 // (libtorch's scaled_dot_product_attention): nothing here differs between them beyond 1e-5.
 

@@ -1,5 +1,5 @@
 // nn.TransformerEncoderLayer / DecoderLayer / Encoder / Decoder / Transformer against PyTorch 1.13's
-// slow path (test/fixtures/transformer.json, written by scripts/gen_transformer_fixtures.py), plus
+// slow path (test/fixtures/transformer.json, written by test/fixtures/gen/gen_transformer_fixtures.py), plus
 // construction, copies, masks, dropout, argument checks and lifetimes.
 
 import * as fs from 'node:fs';

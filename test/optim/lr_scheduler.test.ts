@@ -1,5 +1,5 @@
 // Learning-rate schedulers against PyTorch 1.13 (test/fixtures/optim.json, written by
-// scripts/gen_optim_fixtures.py): the lr of every group after construction and after every step,
+// test/fixtures/gen/gen_optim_fixtures.py): the lr of every group after construction and after every step,
 // the cycled momentum / betas[0] of OneCycleLR, the state dict after the last step, training runs
 // with a scheduler, state-dict resumes, option validation, warnings and memory.
 import { expect } from 'chai';

@@ -1,5 +1,5 @@
 // Optimizers against PyTorch 1.13 (test/fixtures/optim.json, written by
-// scripts/gen_optim_fixtures.py): 20 steps of SGD / Adam / AdamW / RMSprop / Adagrad on a small
+// test/fixtures/gen/gen_optim_fixtures.py): 20 steps of SGD / Adam / AdamW / RMSprop / Adagrad on a small
 // fixed problem with two parameter groups, comparing the parameters and the whole state dict
 // (`state` and `param_groups`, PyTorch's keys); resuming from stateDict() after 10 steps; parameter
 // groups, zeroGrad, frozen parameters, errors, and memory.

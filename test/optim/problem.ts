@@ -1,5 +1,5 @@
 // The small fixed problem both optimizer and scheduler tests train on (test/fixtures/optim.json,
-// written by scripts/gen_optim_fixtures.py), and the optimizer factory they share.
+// written by test/fixtures/gen/gen_optim_fixtures.py), and the optimizer factory they share.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

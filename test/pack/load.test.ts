@@ -2,11 +2,12 @@
 // explanation (which addon, prebuild or local build, built against what, the fix) when it does not:
 // no addon at all, a prebuild whose libtorch is missing, a build whose libtorch lacks a symbol.
 // Each case runs in a child process, pointed at a temp dir by node-gyp-build's TORCH_NAPI_PREBUILD.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 const root = path.resolve(__dirname, '../../..');
 const lib = path.resolve(__dirname, '../../lib'); // this test's compiled lib/ (dist-test)

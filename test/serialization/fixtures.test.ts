@@ -1,4 +1,4 @@
-// Checkpoints written by PyTorch 1.13 (scripts/gen_checkpoint_fixtures.py) load with the values,
+// Checkpoints written by PyTorch 1.13 (test/fixtures/gen/gen_checkpoint_fixtures.py) load with the values,
 // dtypes, shapes, strides, sharing and Python types that test/fixtures/checkpoints/expected.json
 // records; a PyTorch state_dict loads into our nn modules and computes PyTorch's output.
 import { expect } from 'chai';

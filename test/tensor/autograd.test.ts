@@ -10,7 +10,7 @@ describe('autograd', () => {
   const g34 = input('g34');
 
   describe('gradients match PyTorch (fixture)', () => {
-    // Each case mirrors the Python lambda of the same name in scripts/gen_tensor_fixtures.py.
+    // Each case mirrors the Python lambda of the same name in test/fixtures/gen/gen_tensor_fixtures.py.
     const cases: [string, string[], Fn, torch.Tensor?][] = [
       ['mul_exp', ['a', 'b'], (x, y) => x.mul(y).add(x.exp()).sum()],
       ['softmax_log_mean', ['a'], (x) => x.softmax(1).log().mean()],

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { formatTensor, type FormatInput } from '../../lib/format';
 
-/** One case of test/fixtures/format.json (written by scripts/gen_format_fixtures.py). */
+/** One case of test/fixtures/format.json (written by test/fixtures/gen/gen_format_fixtures.py). */
 interface FixtureCase {
   name: string;
   shape: number[];

@@ -1,5 +1,5 @@
 // Public functions that had no test of their own, against PyTorch 1.13's values and gradients
-// (test/fixtures/untested_ops.json, written by scripts/gen_untested_fixtures.py), and the few
+// (test/fixtures/untested_ops.json, written by test/fixtures/gen/gen_untested_fixtures.py), and the few
 // that have no PyTorch value to compare with (getNumThreads, version, viz.writeSvg).
 import { expect } from 'chai';
 import * as fs from 'node:fs';

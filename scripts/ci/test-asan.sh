@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the mocha suite against an AddressSanitizer (+ LeakSanitizer) build of the native addon.
-#   bash scripts/test-asan.sh [mocha spec globs...]     (npm run test:asan; default: the whole suite)
+#   bash scripts/ci/test-asan.sh [mocha spec globs...]     (npm run test:asan; default: the whole suite)
 # Env: JOBS (parallel compiles, default 2), ASAN_NO_LEAKS=1 (skip LeakSanitizer).
 #
 # The addon is compiled with clang++-14 -fsanitize=address into build-asan/ (build/ belongs to the
@@ -9,10 +9,10 @@
 # reaches the node children the tests spawn (process.execPath) but not their python3 and compiler
 # children. They run in a copy of the project (build-asan/tree) whose build/Release/torch_napi.node
 # is the ASan addon, so that the ordinary loader (node-gyp-build) picks it up unchanged.
-# LeakSanitizer runs at the exit of the mocha process (scripts/asan.supp: V8's own leaks); the
+# LeakSanitizer runs at the exit of the mocha process (scripts/ci/asan.supp: V8's own leaks); the
 # summary at the end separates leaks in native/ from the rest. Takes ~5 min (+3 min to compile).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 out="$root/build-asan"
 CXX=clang++-14
@@ -36,11 +36,11 @@ runtime="$("$CXX" -print-file-name=libclang_rt.asan-x86_64.so)"
 # ---- build (incremental: an object is rebuilt when its .cc or any native/*.h changed since its
 # compile started; the object's mtime is set to that start) ----------------------------------------
 mkdir -p "$out/obj" "$out/Release"
-read -r -a inc <<<"$(node scripts/find-libtorch.js --include)"
-read -r -a libs <<<"$(node scripts/find-libtorch.js --libs)"
-libdir="$(node scripts/find-libtorch.js --libdir)"
+read -r -a inc <<<"$(node install/find-libtorch.js --include)"
+read -r -a libs <<<"$(node install/find-libtorch.js --libs)"
+libdir="$(node install/find-libtorch.js --libdir)"
 defs=()
-for d in $(node scripts/find-libtorch.js --defines); do defs+=("-D$d"); done
+for d in $(node install/find-libtorch.js --defines); do defs+=("-D$d"); done
 flags=(-std=gnu++17 -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address
   -DNAPI_EXPERIMENTAL -DNAPI_VERSION=2147483647 -DNODE_ADDON_API_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
   -DBUILDING_NODE_EXTENSION "${defs[@]}"
@@ -85,7 +85,7 @@ mkdir -p "$tree/build/Release"
 # Copies, not links: node resolves a linked file to its real path, whose ../dist would load the
 # normal addon.
 cp package.json .mocharc.json "$tree/"
-for d in dist-test dist bin scripts test examples; do [ -d "$d" ] && cp -r "$d" "$tree/$d"; done
+for d in dist-test dist bin install scripts test examples; do [ -d "$d" ] && cp -r "$d" "$tree/$d"; done
 ln -s "$root/node_modules" "$tree/node_modules"
 cp "$out/Release/torch_napi.node" "$tree/build/Release/torch_napi.node"
 
@@ -102,7 +102,7 @@ opts="$opts:detect_container_overflow=0:alloc_dealloc_mismatch=0"
 opts="$opts:allocator_may_return_null=1"
 # Leaks alone do not change a process's exit status (the tests check their children's status);
 # they are read from the reports below. Memory errors still exit with status 1.
-lsan="suppressions=$root/scripts/asan.supp:print_suppressions=0:exitcode=0"
+lsan="suppressions=$root/scripts/ci/asan.supp:print_suppressions=0:exitcode=0"
 # LeakSanitizer checks the mocha process only. In the children the tests spawn (writers killed
 # mid-save, fuzz and crash-test scripts), memory errors are still caught, but a leak check at
 # process.exit() costs about 45 s of scanning here (a natural exit: 2 s), past their timeouts.

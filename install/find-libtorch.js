@@ -8,7 +8,7 @@
 //   2. a Python `torch` installation: `python3`, then `/usr/bin/python3`
 //   3. the system: Debian/Ubuntu's `libtorch-dev` (/usr/include + /usr/lib/<multiarch>)
 //
-// Usage: node scripts/find-libtorch.js [--json | --cmake | --include | --libdir | --libs | --defines | --version]
+// Usage: node install/find-libtorch.js [--json | --cmake | --include | --libdir | --libs | --defines | --version]
 
 const fs = require('node:fs');
 const path = require('node:path');

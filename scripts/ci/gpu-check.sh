@@ -7,9 +7,9 @@
 #      training step, here and in Python torch on the same GPU, with the ratio.
 # Needs Node >= 18, a C++17 compiler and node_modules (npm ci) already present: the GPU machine
 # may have no registry. Writes the log and the timings to $GPU_CHECK_OUT (default out/gpu-check).
-#   bash scripts/gpu-check.sh            (PYTHON=python3; --cpu runs the same steps on the CPU, to test the script)
+#   bash scripts/ci/gpu-check.sh            (PYTHON=python3; --cpu runs the same steps on the CPU, to test the script)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY="${PYTHON:-python3}"
 OUTDIR="${GPU_CHECK_OUT:-out/gpu-check}"
 DEVICE=cuda
@@ -30,7 +30,7 @@ export LIBTORCH
 stamp "libtorch: $("$PY" -c 'import torch;print(torch.__version__, "CUDA", torch.version.cuda)') at $LIBTORCH"
 
 stamp "build against it"
-node scripts/find-libtorch.js --json | tee "$OUTDIR/libtorch.json"
+node install/find-libtorch.js --json | tee "$OUTDIR/libtorch.json"
 jobs=$(( $(nproc) > 8 ? 8 : $(nproc) ))
 npx --no-install cmake-js compile --parallel "$jobs" 2>&1 | tail -n 5
 npx --no-install tsc -p tsconfig.json

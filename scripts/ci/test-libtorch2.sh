@@ -2,11 +2,11 @@
 # Builds and tests torch-napi against libtorch 2.x (Debian 13 "trixie": libtorch 2.6, Node 20)
 # inside a chroot, on a Debian/Ubuntu host with any libtorch (or none) installed.
 #
-#   sudo bash scripts/test-libtorch2.sh                 # prepare (or reuse) the root, npm ci, build, test
-#   sudo bash scripts/test-libtorch2.sh --prepare-only  # only create/refresh the root (steps 1-3)
-#   sudo bash scripts/test-libtorch2.sh --shell         # interactive shell in the prepared root
-#   sudo bash scripts/test-libtorch2.sh --shell -- CMD  # run CMD (bash -c) in the prepared root
-#   sudo bash scripts/test-libtorch2.sh --fresh         # delete the root first and build it again
+#   sudo bash scripts/ci/test-libtorch2.sh                 # prepare (or reuse) the root, npm ci, build, test
+#   sudo bash scripts/ci/test-libtorch2.sh --prepare-only  # only create/refresh the root (steps 1-3)
+#   sudo bash scripts/ci/test-libtorch2.sh --shell         # interactive shell in the prepared root
+#   sudo bash scripts/ci/test-libtorch2.sh --shell -- CMD  # run CMD (bash -c) in the prepared root
+#   sudo bash scripts/ci/test-libtorch2.sh --fresh         # delete the root first and build it again
 #
 # Steps:
 #   1. debootstrap --variant=minbase trixie into $TRIXIE_ROOT (default /var/cache/torch-napi/trixie-root),
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-REPO="$(cd "$SCRIPT_DIR/.." && pwd -P)"
+REPO="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
 ROOT="${TRIXIE_ROOT:-/var/cache/torch-napi/trixie-root}"
 MIRROR="${TRIXIE_MIRROR:-http://deb.debian.org/debian}"
 SUITE=trixie
@@ -281,7 +281,7 @@ echo "g++         $(in_root g++ -dumpfullversion)"
 echo "cmake       $(in_root cmake --version | head -n1)"
 echo "mounted     $(mounts_under "$ROOT" | sed "s|^$ROOT||" | tr '\n' ' ')"
 echo -n "libtorch    "
-run_in_project 'node scripts/find-libtorch.js --version' || echo "(not found by scripts/find-libtorch.js)"
+run_in_project 'node install/find-libtorch.js --version' || echo "(not found by install/find-libtorch.js)"
 
 section "5a. npm ci --ignore-scripts"
 run_in_project 'npm ci --ignore-scripts'
@@ -301,5 +301,5 @@ TEST_RC=$?
 set -e
 took "tests"
 
-section "result: npm test exited with $TEST_RC (libtorch $(run_in_project 'node scripts/find-libtorch.js --version' 2>/dev/null || echo '?'), node $NODE_VERSION; total $((SECONDS - T0)) s)"
+section "result: npm test exited with $TEST_RC (libtorch $(run_in_project 'node install/find-libtorch.js --version' 2>/dev/null || echo '?'), node $NODE_VERSION; total $((SECONDS - T0)) s)"
 exit "$TEST_RC"

@@ -2,7 +2,7 @@
 # Proves that binding.gyp (what `npm install` / node-gyp-build and prebuildify use) compiles and
 # loads: builds the addon with node-gyp in a copy of the project and runs a smoke test there.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 tmp="$(mktemp -d /tmp/torch-napi-gyp.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"

@@ -1,69 +1,64 @@
 #!/usr/bin/env node
 
-// A deterministic, seeded fuzzer for the public API.
+// A deterministic, seeded fuzzer for the public API, driven by fast-check.
 //
 // Invariant checked: every call either returns or throws an `Error` (subclass) with a non-empty
 // message; the process never aborts, segfaults or hangs; and the live tensor count comes back to
 // where it started (each call runs in its own `torch.tidy`, each batch of 100 in another; what
 // escapes, through `torch.keep` or as parameters, is disposed after the call or left to the GC).
 //
-// Call `i` of seed `s` is generated from its own PRNG stream (mulberry32 seeded with a hash of
-// `s` and `i`), so it does not depend on the calls before it: the same (seed, index) is always
-// the same call, and its description is a standalone JavaScript repro (`--print INDEX`).
+// A call is generated from a sequence of choices (31-bit integers) that fast-check draws: the
+// generators below (genArg, genTensor, genHostile, genGuided, ...) read every choice through `Rng`,
+// and `CallArbitrary` is the fast-check arbitrary of whole calls. Call `i` of seed `s` is run `i`
+// of `fc.check` with that seed (fast-check gives each run its own random stream), so it does not
+// depend on the calls before it, and its fast-check `path` is simply `i`. Shrinking works on the
+// choices: fewer of them, and smaller ones, which the generators read as the first (simplest)
+// alternative; a choice past the end reads as 0. Every call is a standalone JavaScript repro.
 //
 // The calls run in a forked child; the parent watches it. The child announces each call (index
 // and source) before making it; if the child dies or stays silent for more than 10 s, the parent
-// records a crash or a hang and forks a fresh child from the next index.
+// records a crash or a hang and forks a fresh child from the next index. Afterwards the parent
+// shrinks the first problem of each kind (a hang excepted: each try would wait 10 s): fast-check
+// replays the call from its seed and path and tries smaller calls, each in a child of its own (so
+// that a crash is only a failed try), within --shrink-runs child runs in all; the report then
+// gives the minimal call and the command that replays it (`--replay PATH`).
 //
-//   node scripts/fuzz.js --calls 20000 --seed 1 [--start 0] [--time SEC] [--json FILE] [--verbose]
-//   node scripts/fuzz.js --seed 1 --print 1234      # the repro of call 1234 of seed 1
+//   node test/fuzz/fuzz.js --calls 20000 --seed 1 [--start 0] [--time SEC] [--json FILE] [--verbose]
+//                          [--shrink-runs 200]
+//   node test/fuzz/fuzz.js --seed 1 --print 1234      # the repro of call 1234 of seed 1 (or of a path)
+//   node test/fuzz/fuzz.js --seed 1 --replay 1234:0:3 # runs the call at a fast-check path, in a child
 //
-// Programmatic: `await require('./scripts/fuzz.js').run({ calls, seed, timeSec, verbose })` resolves
+// Programmatic: `await require('./test/fuzz/fuzz.js').run({ calls, seed, timeSec, verbose })` resolves
 // with the report: calls, returns, throws by error class, crashes, hangs, non-Error throws, errors
-// with an empty message, leaks and tidy failures (each with its seed, index and repro), memory.
-// `summary(report)` is the human-readable form; the command line prints both (or --json FILE).
+// with an empty message, leaks and tidy failures (each with its seed, index and repro, and the
+// shrunk call where there is one), memory. `summary(report)` is the human-readable form; the
+// command line prints both (or --json FILE).
 const cp = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
+const fc = require('fast-check');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'index.js');
 const BATCH = 100;
 const HANG_MS = 10000;
+const SHRINK_RUNS = 200;
 
-// ---- PRNG ----------------------------------------------------------------------------------
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---- choices -------------------------------------------------------------------------------
+const CHOICE = 2 ** 31;
 
-/** A 32-bit hash of (seed, index): the seed of call `index`'s own stream. */
-function callSeed(seed, index) {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((index >>> 0) + 0x632be5ab, 0xc2b2ae35);
-  h ^= Math.floor(seed / 4294967296) * 0x27d4eb2f;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
+/** The generators' view of a call's choices: `draw()` gives the next one, an integer in [0, 2^31). */
 class Rng {
-  constructor(s) {
-    this.f = mulberry32(s);
+  constructor(draw) {
+    this.draw = draw;
   }
   next() {
-    return this.f();
+    return this.draw() / CHOICE;
   }
   int(n) {
-    return Math.floor(this.f() * n);
+    return Math.floor(this.next() * n);
   }
   range(lo, hi) {
     return lo + this.int(hi - lo + 1);
@@ -71,16 +66,18 @@ class Rng {
   pick(a) {
     return a[this.int(a.length)];
   }
+  /** True with probability `p`; a choice of 0 (what shrinking aims at) is false. */
   chance(p) {
-    return this.f() < p;
+    return this.next() >= 1 - p;
   }
   /** `pairs`: [[weight, value], ...] */
   weighted(pairs) {
     let total = 0;
     for (const [w] of pairs) total += w;
-    let x = this.f() * total;
+    let x = this.next() * total;
     for (const [w, v] of pairs) {
-      if ((x -= w) < 0) return v;
+      x -= w;
+      if (x < 0) return v;
     }
     return pairs[pairs.length - 1][1];
   }
@@ -1457,15 +1454,15 @@ function buildTargets(torch) {
   return targets;
 }
 
-/** The call `index` of `seed`: `{ index, target, decls, call }` (deterministic). */
-function planCall(targets, seed, index) {
-  const r = new Rng(callSeed(seed, index));
+/** A call from the choices `r` reads: `{ target, decls, call, torchSeed }`. */
+function planFrom(targets, r) {
   let total = 0;
   for (const t of targets) total += t.weight;
   let x = r.next() * total;
   let target = targets[targets.length - 1];
   for (const t of targets) {
-    if ((x -= t.weight) < 0) {
+    x -= t.weight;
+    if (x < 0) {
       target = t;
       break;
     }
@@ -1484,7 +1481,85 @@ function planCall(targets, seed, index) {
     ]),
   };
   const { decls, call } = target.gen(g);
-  return { index, target: target.name, decls, call, torchSeed: callSeed(seed ^ 0x5bd1e995, index) };
+  return { target: target.name, decls, call, torchSeed: r.int(CHOICE) };
+}
+
+// Shrinks a call's choices: fast-check's own shrinker for arrays of integers (shorter first, then
+// each choice towards 0).
+const CHOICES = fc.array(fc.nat({ max: CHOICE - 1 }), { maxLength: 1 << 20 });
+
+/** The call replayed from `choices` (a choice past their end reads as 0). */
+function replayChoices(targets, choices) {
+  let k = 0;
+  return planFrom(targets, new Rng(() => (k < choices.length ? choices[k++] : 0)));
+}
+
+/**
+ * fast-check's arbitrary of calls to `targets`: it draws each choice a call's generators read (so a
+ * call takes exactly the choices it needs), and shrinks a call by shrinking its choices. The first
+ * choice picks the target, and stays: a call to another target would not be the same problem.
+ */
+class CallArbitrary extends fc.Arbitrary {
+  constructor(targets) {
+    super();
+    this.targets = targets;
+  }
+  generate(mrng) {
+    const choices = [];
+    const plan = planFrom(
+      this.targets,
+      new Rng(() => {
+        const c = mrng.nextInt(0, CHOICE - 1);
+        choices.push(c);
+        return c;
+      }),
+    );
+    return new fc.Value(plan, { choices, shrinkContext: undefined });
+  }
+  canShrinkWithoutContext() {
+    return false;
+  }
+  /** Shrinks the choices after the first (the target's): a smaller call to the same target. */
+  shrink(_plan, context) {
+    if (!context) return fc.Stream.nil();
+    const [first, ...rest] = context.choices;
+    return CHOICES.shrink(rest, context.shrinkContext).map((v) => {
+      const choices = [first, ...v.value];
+      return new fc.Value(replayChoices(this.targets, choices), { choices, shrinkContext: v.context });
+    });
+  }
+}
+
+/** Calls `start`..`start + count - 1` of `seed` (run `i` of `fc.check` is call `i`). */
+function plansFor(targets, seed, start, count) {
+  const plans = [];
+  fc.check(
+    fc.property(new CallArbitrary(targets), (plan) => {
+      plans.push({ index: start + plans.length, ...plan });
+      return true;
+    }),
+    { seed, path: String(start), numRuns: count },
+  );
+  return plans;
+}
+
+/** The call at a fast-check `path` of `seed`: `"i"` is call `i`, `"i:a:b"` a call shrunk from it. */
+function planAt(targets, seed, at) {
+  let plan;
+  fc.check(
+    fc.property(new CallArbitrary(targets), (p) => {
+      plan = p;
+      return false;
+    }),
+    { seed, path: String(at), endOnFailure: true },
+  );
+  if (!plan) throw new Error(`fuzz: no call at path ${at} of seed ${seed}`);
+  return { index: Number(String(at).split(':')[0]), path: String(at), ...plan };
+}
+
+/** The call `index` of `seed`: `{ index, target, decls, call, torchSeed }` (deterministic). */
+function planCall(targets, seed, index) {
+  return planAt(targets, seed, String(index));
 }
 
 /** A standalone repro of a planned call. */
@@ -1510,7 +1585,7 @@ function describeValue(v) {
     if (typeof v === 'symbol' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`;
     if (v === null || typeof v !== 'object') return `${typeof v === 'undefined' ? '' : `the ${typeof v} `}${String(v)}`;
     return `an object (${Object.prototype.toString.call(v)}, constructor ${v.constructor?.name})`;
-  } catch (e) {
+  } catch {
     return 'an undescribable value';
   }
 }
@@ -1548,7 +1623,7 @@ function collectTensors(torch, v, out, seen = new Set(), depth = 0) {
     const proto = Object.getPrototypeOf(v);
     if (proto === Object.prototype || proto === null)
       for (const k of Object.keys(v)) collectTensors(torch, v[k], out, seen, depth + 1);
-  } catch (e) {
+  } catch {
     // a getter that throws: nothing more to collect there
   }
 }
@@ -1581,7 +1656,10 @@ function childMain(opts) {
   const torch = require(opts.entry);
   const targets = buildTargets(torch);
   const threads = torch.getNumThreads();
-  const { seed, end, deadline } = opts;
+  // The calls: those of the seed (generated a batch at a time), or given (a JSON file of plans).
+  const given = opts.plans ? JSON.parse(fs.readFileSync(opts.plans, 'utf8')) : null;
+  const { seed, deadline } = opts;
+  const end = given ? given.length : opts.end;
   let i = opts.start;
   const send = (m) => process.send(m);
 
@@ -1598,11 +1676,11 @@ function childMain(opts) {
       });
   };
 
-  const runOne = (stats) => {
-    const plan = planCall(targets, seed, i);
-    send({ t: 's', i, d: `${plan.target}: ${plan.call}`.slice(0, 300) });
+  const runOne = (stats, plan) => {
+    send({ t: 's', i, d: `${plan.target}: ${plan.call}`.slice(0, 300), tg: plan.target });
     stats.calls++;
-    const pt = stats.perTarget[plan.target] || (stats.perTarget[plan.target] = [0, 0]);
+    stats.perTarget[plan.target] ??= [0, 0];
+    const pt = stats.perTarget[plan.target];
     pt[0]++;
     torch.setGradEnabled(true);
     if (torch.getNumThreads() !== threads) torch.setNumThreads(threads);
@@ -1683,18 +1761,16 @@ function childMain(opts) {
         ) {
           const kind = UNVALIDATED_RE.test(msg) ? 'unvalidated' : 'noisy';
           const key = `${plan.target} | ${cls}: ${msg.slice(0, 160).replace(/\d+/g, 'N')}`;
-          const u =
-            stats.unvalidated[key] ||
-            (stats.unvalidated[key] = {
-              kind,
-              n: 0,
-              index: i,
-              target: plan.target,
-              errorClass: cls,
-              message: msg.slice(0, 400),
-              repro: reproOf(plan),
-            });
-          u.n++;
+          stats.unvalidated[key] ??= {
+            kind,
+            n: 0,
+            index: i,
+            target: plan.target,
+            errorClass: cls,
+            message: msg.slice(0, 400),
+            repro: reproOf(plan),
+          };
+          stats.unvalidated[key].n++;
         }
       });
     } catch (e) {
@@ -1755,9 +1831,10 @@ function childMain(opts) {
     const batchEnd = Math.min(end, i + BATCH);
     const stats = newStats();
     try {
+      const plans = given ? given.slice(i, batchEnd) : plansFor(targets, seed, i, batchEnd - i);
       torch.tidy(() => {
         while (i < batchEnd) {
-          runOne(stats);
+          runOne(stats, plans[i - from]);
           i++;
         }
       });
@@ -1799,12 +1876,17 @@ function childMain(opts) {
 }
 
 // ---- the parent: forks children, watches them, merges their reports -----------------------------------
-let parentTargets;
-/** The full repro of call `index` (the parent regenerates it: calls are deterministic). */
+const parentTargets = new Map();
+/** The targets of `entry`, in the parent (which regenerates calls: they are deterministic). */
+function targetsOf(entry) {
+  if (!parentTargets.has(entry)) parentTargets.set(entry, buildTargets(require(entry)));
+  return parentTargets.get(entry);
+}
+
+/** The full repro of call `index`. */
 function reproFor(seed, index, entry) {
   try {
-    if (!parentTargets) parentTargets = buildTargets(require(entry));
-    return reproOf(planCall(parentTargets, seed, index));
+    return reproOf(planCall(targetsOf(entry), seed, index));
   } catch (e) {
     return `(could not regenerate: ${e?.message})`;
   }
@@ -1815,7 +1897,8 @@ function mergeStats(report, s) {
   report.returns += s.returns;
   for (const [k, n] of Object.entries(s.throws)) report.throws[k] = (report.throws[k] || 0) + n;
   for (const [k, [c, r]] of Object.entries(s.perTarget)) {
-    const pt = report.perTarget[k] || (report.perTarget[k] = [0, 0]);
+    report.perTarget[k] ??= [0, 0];
+    const pt = report.perTarget[k];
     pt[0] += c;
     pt[1] += r;
   }
@@ -1860,6 +1943,7 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
         tmp,
         '--entry',
         opts.entry,
+        ...(opts.plansFile ? ['--plans', opts.plansFile] : []),
       ],
       { silent: true, execArgv: ['--expose-gc'] },
     );
@@ -1880,6 +1964,7 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
       if (m.t === 's') {
         started = m.i;
         report._lastDesc = m.d;
+        report._lastTarget = m.tg;
       } else if (m.t === 'b') {
         batchEnd = m.to;
         mergeStats(report, m.stats);
@@ -1931,10 +2016,12 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
         seed: opts.seed,
         index,
         description: index !== null ? report._lastDesc : '(before its first call)',
+        target: index !== null ? report._lastTarget : undefined,
         exitCode: code,
         signal,
         output: tail.slice(-3000),
-        repro: index !== null ? reproFor(opts.seed, index, opts.entry) : undefined,
+        repro:
+          index === null ? undefined : opts.plans ? reproOf(opts.plans[index]) : reproFor(opts.seed, index, opts.entry),
       };
       (hung ? report.hangs : report.crashes).push(rec);
       if (log) log(report, rec);
@@ -1943,16 +2030,8 @@ function runChild(opts, start, end, deadline, report, tmp, log) {
   });
 }
 
-/**
- * Fuzzes `calls` calls of `seed` from index `start`; resolves with the report (see `summary`).
- * `timeSec` stops early (between batches) once that much time has passed. `entry` is the module
- * to fuzz (default: the package's dist/index.js).
- */
-async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = false, entry = DIST } = {}) {
-  const t0 = Date.now();
-  const deadline = timeSec ? t0 + timeSec * 1000 : 8.64e15;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-fuzz-'));
-  const report = {
+function newReport(seed, start, calls) {
+  return {
     seed,
     start,
     requested: calls,
@@ -1973,6 +2052,140 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
     perTarget: {},
     segments: [],
   };
+}
+
+// ---- shrinking -----------------------------------------------------------------------------------------
+/** Runs `plans` in a child of their own; resolves with its (raw) report. */
+async function runPlans(plans, { seed, entry, tmp }) {
+  const report = newReport(seed, 0, plans.length);
+  const given = plans.map((p, k) => ({ ...p, index: k }));
+  const plansFile = path.join(tmp, 'plans.json');
+  fs.writeFileSync(plansFile, JSON.stringify(given));
+  let next = 0;
+  while (next < given.length) {
+    const seg = await runChild({ seed, entry, plans: given, plansFile }, next, given.length, 8.64e15, report, tmp);
+    if (!seg.progress) break;
+    next = seg.next;
+  }
+  return report;
+}
+
+// What makes a shrunk call "the same problem": the kind, and the target, of the original.
+const SHRINKABLE = [
+  ['crashes', (r, t) => r.crashes.some((p) => p.index !== null && p.target === t)],
+  ['nonErrorThrows', (r, t) => r.nonErrorThrows.some((p) => p.target === t)],
+  ['emptyMessages', (r, t) => r.emptyMessages.some((p) => p.target === t)],
+  ['scopeErrors', (r, t) => r.scopeErrors.some((p) => p.target === t)],
+  ['leaks', (r, t) => r.leaks.some((p) => p.target === t)],
+];
+
+/**
+ * Shrinks call `index` of `seed` with fast-check: it replays the call from its path and tries
+ * smaller ones, each in a child of its own, until `same(report)` no longer holds or `budget.left`
+ * child runs are spent. Resolves with `{ runs, path, call, repro, replay }`, or `{ runs,
+ * reproduced: false }` when the call alone does not show the problem (it needed the calls before it).
+ */
+async function shrinkCall(index, same, { seed, entry, tmp, budget }) {
+  const targets = targetsOf(entry);
+  let runs = 0;
+  const result = await fc.check(
+    fc.asyncProperty(new CallArbitrary(targets), async (plan) => {
+      if (budget.left <= 0) return true; // budget spent: the smallest call so far stands
+      budget.left--;
+      runs++;
+      return !same(await runPlans([plan], { seed, entry, tmp }), plan.target);
+    }),
+    { seed, path: String(index), numRuns: 1 },
+  );
+  if (!result.failed) return { runs, reproduced: runs === 0 ? null : false };
+  const plan = { index, ...result.counterexample[0] };
+  const at = result.counterexamplePath;
+  return {
+    runs,
+    path: at,
+    call: `${plan.target}: ${plan.call}`,
+    repro: reproOf(plan),
+    replay: `node test/fuzz/fuzz.js --seed ${seed} --replay ${at}`,
+  };
+}
+
+/**
+ * Shrinks the first problem of each kind (a hang excepted: each try would wait 10 s), each within
+ * an equal share of the `shrinkRuns` child runs (what one leaves goes to the next).
+ */
+async function shrinkProblems(report, opts) {
+  let left = opts.shrinkRuns;
+  const firsts = [];
+  for (const [list, same] of SHRINKABLE) {
+    const p = report[list].find((x) => x.index !== null && x.index !== undefined);
+    if (p) firsts.push([p, same]);
+  }
+  for (const kind of ['unvalidated', 'noisy']) {
+    const u = Object.values(report.unvalidated).find((x) => x.kind === kind);
+    if (u) firsts.push([u, (r, t) => Object.values(r.unvalidated).some((x) => x.kind === kind && x.target === t)]);
+  }
+  for (const [k, [p, same]] of firsts.entries()) {
+    const budget = { left: Math.floor(left / (firsts.length - k)) };
+    if (budget.left <= 0) break;
+    left -= budget.left;
+    try {
+      p.shrunk = await shrinkCall(p.index, same, { ...opts, budget });
+      left += budget.left;
+    } catch (e) {
+      p.shrunk = { error: String(e?.message) };
+    }
+  }
+}
+
+/** Completes a report: totals, memory, `ok`. */
+function finish(report, t0, next) {
+  delete report._lastDesc;
+  delete report._lastTarget;
+  report.next = next;
+  report.elapsedSec = (Date.now() - t0) / 1000;
+  report.executed = report.calls + report.crashes.length + report.hangs.length + report.lostCalls;
+  report.callsPerSec = Math.round(report.executed / report.elapsedSec);
+  const segs = report.segments;
+  report.memory = {
+    tensorsAtStart: segs.length ? segs[0].memStart.tensors : null,
+    tensorsAtEnd: segs.length ? segs[segs.length - 1].memEnd.tensors : null,
+    // summed over the children that finished (a crashed child's tensors died with it)
+    leakedTensors: segs.reduce((n, s) => n + s.memEnd.tensors - s.memStart.tensors, 0),
+  };
+  report.unvalidated = Object.values(report.unvalidated).sort((a, b) => b.n - a.n);
+  // Every category counts: a leaking call and an unchecked argument (a JavaScript runtime error
+  // or a C++ backtrace that escaped the argument checks) are findings too.
+  report.ok =
+    !report.crashes.length &&
+    !report.hangs.length &&
+    !report.nonErrorThrows.length &&
+    !report.emptyMessages.length &&
+    !report.leaks.length &&
+    !report.scopeErrors.length &&
+    !report.harnessProblems.length &&
+    !report.unvalidated.length &&
+    Math.abs(report.memory.leakedTensors) <= 5;
+  return report;
+}
+
+/**
+ * Fuzzes `calls` calls of `seed` from index `start`; resolves with the report (see `summary`).
+ * `timeSec` stops early (between batches) once that much time has passed. `entry` is the module
+ * to fuzz (default: the package's dist/index.js).
+ */
+async function run({
+  calls = 100000,
+  seed = 1,
+  start = 0,
+  timeSec,
+  verbose = false,
+  entry = DIST,
+  shrinkRuns = SHRINK_RUNS,
+} = {}) {
+  const t0 = Date.now();
+  const deadline = timeSec ? t0 + timeSec * 1000 : 8.64e15;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-fuzz-'));
+  const report = newReport(seed, start, calls);
   let lastLog = 0;
   const log = verbose
     ? (r, rec) => {
@@ -2001,38 +2214,22 @@ async function run({ calls = 100000, seed = 1, start = 0, timeSec, verbose = fal
         break;
       }
     }
+    if (shrinkRuns > 0) await shrinkProblems(report, { seed, entry, tmp, shrinkRuns });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  delete report._lastDesc;
-  report.next = next;
-  report.elapsedSec = (Date.now() - t0) / 1000;
-  report.executed = report.calls + report.crashes.length + report.hangs.length + report.lostCalls;
-  report.callsPerSec = Math.round(report.executed / report.elapsedSec);
-  const segs = report.segments;
-  report.memory = {
-    tensorsAtStart: segs.length ? segs[0].memStart.tensors : null,
-    tensorsAtEnd: segs.length ? segs[segs.length - 1].memEnd.tensors : null,
-    // summed over the children that finished (a crashed child's tensors died with it)
-    leakedTensors: segs.reduce((n, s) => n + s.memEnd.tensors - s.memStart.tensors, 0),
-  };
-  report.unvalidated = Object.values(report.unvalidated).sort((a, b) => b.n - a.n);
-  // Every category counts: a leaking call and an unchecked argument (a JavaScript runtime error
-  // or a C++ backtrace that escaped the argument checks) are findings too.
-  report.ok =
-    !report.crashes.length &&
-    !report.hangs.length &&
-    !report.nonErrorThrows.length &&
-    !report.emptyMessages.length &&
-    !report.leaks.length &&
-    !report.scopeErrors.length &&
-    !report.harnessProblems.length &&
-    !report.unvalidated.length &&
-    Math.abs(report.memory.leakedTensors) <= 5;
-  return report;
+  return finish(report, t0, next);
 }
 
 // ---- report ----------------------------------------------------------------------------------------
+/** What shrinking found, for a problem's line. */
+function shrunkNote(sh) {
+  if (!sh) return '';
+  if (sh.replay) return `; minimal call (${sh.runs} shrink runs): ${sh.call.slice(0, 200)}; replay: ${sh.replay}`;
+  if (sh.reproduced === false) return '; does not happen alone (needs the calls before it): rerun its batch';
+  return '';
+}
+
 /** Every problem of a report, one per line with its seed, index and call. */
 function problems(report) {
   const out = [];
@@ -2040,7 +2237,7 @@ function problems(report) {
     `${p.kind} at seed ${p.seed} index ${p.index}: ${p.description || `${p.target}: ${p.call}`}` +
     `${p.signal ? ` (signal ${p.signal})` : p.exitCode ? ` (exit code ${p.exitCode})` : ''}` +
     `${p.thrown ? ` threw ${p.thrown}` : ''}${p.errorClass ? ` ${p.errorClass} with message ${p.message}` : ''}` +
-    `${p.tensors ? ` (+${p.tensors} tensors)` : ''}${p.error ? `: ${p.error}` : ''}`;
+    `${p.tensors ? ` (+${p.tensors} tensors)` : ''}${p.error ? `: ${p.error}` : ''}${shrunkNote(p.shrunk)}`;
   for (const p of [
     ...report.crashes,
     ...report.hangs,
@@ -2054,7 +2251,7 @@ function problems(report) {
   for (const u of report.unvalidated || []) {
     out.push(
       `unchecked argument (${u.kind}) at seed ${report.seed} index ${u.index}: ${u.target}: ${u.errorClass}: ` +
-        `${String(u.message).split('\n')[0].slice(0, 200)}${u.n > 1 ? ` (${u.n} calls)` : ''}`,
+        `${String(u.message).split('\n')[0].slice(0, 200)}${u.n > 1 ? ` (${u.n} calls)` : ''}${shrunkNote(u.shrunk)}`,
     );
   }
   if (report.memory && Math.abs(report.memory.leakedTensors) > 5)
@@ -2111,7 +2308,12 @@ function summary(report) {
       ...report.scopeErrors,
       ...(report.unvalidated || []).map((u) => ({ ...u, kind: `unchecked argument (${u.kind})` })),
     ].slice(0, 20))
-      if (p.repro) lines.push(`--- repro of ${p.kind} at index ${p.index}:\n${p.repro}`);
+      if (p.shrunk?.repro)
+        lines.push(
+          `--- minimal repro of ${p.kind} at index ${p.index} (fast-check shrank it in ${p.shrunk.runs} child runs; ` +
+            `replay: ${p.shrunk.replay}):\n${p.shrunk.repro}`,
+        );
+      else if (p.repro) lines.push(`--- repro of ${p.kind} at index ${p.index}:\n${p.repro}`);
     for (const p of report.harnessProblems.slice(0, 5))
       if (p.output) lines.push(`--- output of ${p.kind}:\n${p.output.slice(-1500)}`);
   } else {
@@ -2123,55 +2325,135 @@ function summary(report) {
 }
 
 // ---- command line ------------------------------------------------------------------------------------
-function parseArgs(argv) {
-  const o = {};
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k];
-    if (!a.startsWith('--')) continue;
-    const key = a.slice(2);
-    const next = argv[k + 1];
-    if (next === undefined || next.startsWith('--')) o[key] = true;
-    else {
-      o[key] = next;
-      k++;
-    }
-  }
-  return o;
+const USAGE = `Usage:
+  node test/fuzz/fuzz.js [--calls N] [--seed S] [--start I] [--time SEC] [--json [FILE]] [--verbose] [--shrink-runs N]
+  node test/fuzz/fuzz.js --seed S --print I[,J...]     the repro of call I of seed S (or of a fast-check path I:a:b)
+  node test/fuzz/fuzz.js --seed S --replay PATH        runs the call at a fast-check path (what a report prints)
+
+  --calls N         calls to make (default 100000)
+  --seed S          the seed (default 1)
+  --start I         the first call's index (default 0)
+  --time SEC        stop after SEC seconds (between batches)
+  --json [FILE]     write the report there (default fuzz-report-<seed>.json) instead of printing it
+  --verbose         progress and problems on stderr as they come
+  --shrink-runs N   child runs that shrinking may take, in all (default ${SHRINK_RUNS}; 0: no shrinking)
+  --help            this text`;
+
+/** The command line's options (node:util parseArgs; an unknown option is an error). */
+function parseCli(argv) {
+  // \`--json\` without a file means the default file: parseArgs' string options need a value.
+  const args = argv.map((a, k) =>
+    a === '--json' && (k + 1 >= argv.length || argv[k + 1].startsWith('-')) ? '--json=' : a,
+  );
+  const { values } = util.parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      calls: { type: 'string' },
+      seed: { type: 'string' },
+      start: { type: 'string' },
+      time: { type: 'string' },
+      json: { type: 'string' },
+      verbose: { type: 'boolean' },
+      print: { type: 'string' },
+      replay: { type: 'string' },
+      'shrink-runs': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      // the child's, from the parent
+      child: { type: 'boolean' },
+      end: { type: 'string' },
+      deadline: { type: 'string' },
+      tmp: { type: 'string' },
+      entry: { type: 'string' },
+      plans: { type: 'string' },
+    },
+  });
+  const num = (name, fallback, min = 0) => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min)
+      throw new Error(`fuzz: --${name} expects an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+  return {
+    ...values,
+    calls: num('calls', 100000, 1),
+    seed: num('seed', 1),
+    start: num('start', 0),
+    time: num('time', undefined, 1),
+    shrinkRuns: num('shrink-runs', SHRINK_RUNS),
+    end: num('end', undefined),
+    deadline: num('deadline', undefined),
+  };
 }
 
-module.exports = { run, summary, problems, planCall, buildTargets, reproOf, callSeed };
+module.exports = { run, summary, problems, planCall, planAt, plansFor, buildTargets, reproOf, CallArbitrary };
 
-if (require.main === module) {
-  const a = parseArgs(process.argv.slice(2));
-  if (a.child) {
+async function replay(seed, at) {
+  const plan = planAt(targetsOf(DIST), seed, at);
+  console.log(`// seed ${seed}, path ${at}\n${reproOf(plan)}\n`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-fuzz-'));
+  try {
+    const report = finish(await runPlans([plan], { seed, entry: DIST, tmp }), Date.now(), 1);
+    const ps = problems(report);
+    console.log(
+      ps.length ? `PROBLEMS:\n  ${ps.join('\n  ')}` : 'OK: the call returned or threw an Error with a message',
+    );
+    return report.ok;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  let a;
+  try {
+    a = parseCli(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (a.help) {
+    console.log(USAGE);
+  } else if (a.child) {
     childMain({
-      seed: Number(a.seed),
-      start: Number(a.start),
-      end: Number(a.end),
-      deadline: Number(a.deadline),
+      seed: a.seed,
+      start: a.start,
+      end: a.end,
+      deadline: a.deadline,
       tmp: a.tmp,
       entry: a.entry,
+      plans: a.plans,
     });
   } else if (a.print !== undefined) {
-    const targets = buildTargets(require(DIST));
-    for (const ix of String(a.print).split(','))
-      console.log(
-        `// seed ${a.seed || 1}, index ${ix}\n${reproOf(planCall(targets, Number(a.seed || 1), Number(ix)))}\n`,
-      );
+    const targets = targetsOf(DIST);
+    for (const at of a.print.split(','))
+      console.log(`// seed ${a.seed}, path ${at}\n${reproOf(planAt(targets, a.seed, at))}\n`);
+  } else if (a.replay !== undefined) {
+    replay(a.seed, a.replay).then(
+      (ok) => {
+        process.exitCode = ok ? 0 : 1;
+      },
+      (e) => {
+        console.error(e);
+        process.exitCode = 2;
+      },
+    );
   } else {
     run({
-      calls: Number(a.calls || 100000),
-      seed: Number(a.seed || 1),
-      start: Number(a.start || 0),
-      timeSec: a.time ? Number(a.time) : undefined,
+      calls: a.calls,
+      seed: a.seed,
+      start: a.start,
+      timeSec: a.time,
       verbose: !!a.verbose,
+      shrinkRuns: a.shrinkRuns,
     }).then(
       (report) => {
-        if (a.json)
-          fs.writeFileSync(
-            a.json === true ? `fuzz-report-${report.seed}.json` : a.json,
-            JSON.stringify(report, null, 2),
-          );
+        if (a.json !== undefined)
+          fs.writeFileSync(a.json === '' ? `fuzz-report-${report.seed}.json` : a.json, JSON.stringify(report, null, 2));
         else console.log(JSON.stringify({ ...report, perTarget: undefined, segments: undefined }, null, 2));
         console.log(summary(report));
         process.exitCode = report.ok ? 0 : 1;
@@ -2183,3 +2465,5 @@ if (require.main === module) {
     );
   }
 }
+
+if (require.main === module) main();

@@ -5,11 +5,11 @@
 # `torch-napi doctor`, that it loads from the prebuild even when install scripts do not run
 # (--ignore-scripts, npm 11's unapproved scripts), that the install script keeps the prebuild, and that
 # a prebuild whose libtorch is missing fails with the explanation, not a bare dlopen message.
-#   bash scripts/test-pack.sh                       the above (~1 min; + ~1 min when the prebuild is rebuilt)
-#   bash scripts/test-pack.sh --build-from-source   also `npm install --build-from-source` (compiles, 2-3 min)
-#   KEEP=1 bash scripts/test-pack.sh                keep the temp dir
+#   bash scripts/ci/test-pack.sh                       the above (~1 min; + ~1 min when the prebuild is rebuilt)
+#   bash scripts/ci/test-pack.sh --build-from-source   also `npm install --build-from-source` (compiles, 2-3 min)
+#   KEEP=1 bash scripts/ci/test-pack.sh                keep the temp dir
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 FROM_SOURCE=0
 for arg in "$@"; do
   case "$arg" in
@@ -32,7 +32,7 @@ cd "$root"
 tuple="$(node -p 'process.platform + "-" + process.arch')"
 prebuild="$(ls prebuilds/"$tuple"/*.node 2>/dev/null | head -1 || true)"
 # A prebuild older than the native sources would ship stale code: rebuild it.
-if [ -z "$prebuild" ] || [ -n "$(find native binding.gyp scripts/find-libtorch.js -newer "$prebuild" -type f | head -1)" ]; then
+if [ -z "$prebuild" ] || [ -n "$(find native binding.gyp install/find-libtorch.js -newer "$prebuild" -type f | head -1)" ]; then
   say "prebuild for $tuple missing or older than native/: scripts/prebuild.sh"
   lock=()
   if [ -e /tmp/tnapi-build.lock ] && command -v flock >/dev/null; then lock=(flock /tmp/tnapi-build.lock); fi
@@ -54,13 +54,13 @@ const paths = p.files.map((f) => f.path);
 const problems = [];
 // Everything a user needs: JS + types, the prebuild and what it was built against, and what
 // `npm install --build-from-source` compiles with (node-gyp: binding.gyp, native/, find-libtorch.js).
-const required = ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'bin/torch-napi.js',
-  'binding.gyp', 'scripts/find-libtorch.js', 'native/addon.cc', 'native/common.h', `prebuilds/${tuple}/libtorch.json`];
+const required = ['package.json', 'README.md', 'LICENSE', 'dist/package-kind.json', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'bin/torch-napi.js',
+  'binding.gyp', 'install/find-libtorch.js', 'native/addon.cc', 'native/common.h', `prebuilds/${tuple}/libtorch.json`];
 for (const r of required) if (!paths.includes(r)) problems.push(`missing ${r}`);
 if (!paths.some((f) => f.startsWith(`prebuilds/${tuple}/`) && f.endsWith('.node'))) problems.push(`no prebuilds/${tuple}/*.node`);
 // Anything else is a mistake: tests, fixtures, build trees, maps of sources not shipped, dev scripts.
-const allowed = [/^(package\.json|README\.md|LICENSE|binding\.gyp)$/, /^dist\/.+\.(js|d\.ts)$/, /^native\/[\w-]+\.(cc|h)$/,
-  /^scripts\/find-libtorch\.js$/, /^bin\/torch-napi\.js$/, /^prebuilds\/[\w-]+\/[\w.-]+\.(node|json)$/];
+const allowed = [/^(package\.json|README\.md|LICENSE|binding\.gyp)$/, /^dist\/.+\.(js|d\.ts)$/, /^dist\/package-kind\.json$/, /^native\/[\w-]+\.(cc|h)$/,
+  /^install\/find-libtorch\.js$/, /^bin\/torch-napi\.js$/, /^prebuilds\/[\w-]+\/[\w.-]+\.(node|json)$/];
 for (const f of paths) if (!allowed.some((re) => re.test(f))) problems.push(`unexpected ${f}`);
 // dist/ is compiled in place, so a file whose source is gone would linger there: every shipped .js needs a lib/ source.
 for (const f of paths.filter((f) => /^dist\/.+\.js$/.test(f))) {
@@ -71,6 +71,8 @@ console.log(`  ${p.filename}: ${p.entryCount} files, ${(p.size / 1048576).toFixe
 if (problems.length) { console.error('tarball contents:\n  ' + problems.join('\n  ')); process.exit(1); }
 JS
 tarball="$tmp/$(node -p "require('$tmp/pack.json')[0].filename")"
+# prepack marks the tarball as a package (dist/package-kind.json); postpack takes the mark off this checkout.
+[ ! -e "$root/dist/package-kind.json" ] || fail "postpack left dist/package-kind.json in the checkout"
 
 say "install the tarball into a new project with --ignore-scripts (as when npm does not run install scripts)"
 app="$tmp/app"

@@ -2,17 +2,45 @@
 // Soak test: many training iterations of a small model, with and without torch.tidy, checking
 // that live tensors return to their start and RSS stays bounded. With --async: many
 // LSTM.forwardAsync calls, a bounded number in flight at once, the same checks.
-//   node --expose-gc scripts/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
-//   node --expose-gc scripts/soak.js --async [--iterations N] [--concurrency 8] [--json]
+//   node --expose-gc test/soak/soak.js [--iterations N] [--json]       (npm run soak: 100,000 iterations)
+//   node --expose-gc test/soak/soak.js --async [--iterations N] [--concurrency 8] [--json]
 
 const path = require('node:path');
+const util = require('node:util');
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
+const USAGE = `Usage:
+  node --expose-gc test/soak/soak.js [--iterations N] [--json]
+  node --expose-gc test/soak/soak.js --async [--iterations N] [--concurrency N] [--json]
+
+  --iterations N    training steps, or forwardAsync calls with --async (default 100000)
+  --async           LSTM.forwardAsync calls, a bounded number in flight
+  --concurrency N   calls in flight with --async (default 8)
+  --json            print the result as JSON
+  --help            this text`;
+
+/** The command line's options (node:util parseArgs; an unknown option is an error). */
+function parseCli(argv) {
+  const { values } = util.parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      iterations: { type: 'string', default: '100000' },
+      concurrency: { type: 'string', default: '8' },
+      async: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  for (const k of ['iterations', 'concurrency']) {
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`soak: --${k} expects a positive integer, got '${values[k]}'`);
+    values[k] = n;
+  }
+  return values;
 }
 
-function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 'index.js') } = {}) {
+function soak({ iterations = 100000, entry = path.join(__dirname, '..', '..', 'dist', 'index.js') } = {}) {
   const torch = require(entry);
   const { nn, optim } = torch;
   torch.manualSeed(0);
@@ -78,7 +106,7 @@ function soak({ iterations = 100000, entry = path.join(__dirname, '..', 'dist', 
 async function soakAsync({
   iterations = 100000,
   concurrency = 8,
-  entry = path.join(__dirname, '..', 'dist', 'index.js'),
+  entry = path.join(__dirname, '..', '..', 'dist', 'index.js'),
 } = {}) {
   const torch = require(entry);
   const { nn } = torch;
@@ -155,10 +183,21 @@ async function soakAsync({
 module.exports = { soak, soakAsync };
 
 async function main() {
-  if (process.argv.includes('--async')) {
-    const r = await soakAsync({ iterations: arg('iterations', 100000), concurrency: arg('concurrency', 8) });
+  let opts;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (opts.async) {
+    const r = await soakAsync({ iterations: opts.iterations, concurrency: opts.concurrency });
     const a = r.async;
-    if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+    if (opts.json) console.log(JSON.stringify(r));
     else {
       console.log(
         `async:   ${a.iterations} LSTM.forwardAsync calls (${a.concurrency} in flight, max seen ${a.maxInFlight}) in ${a.seconds} s ` +
@@ -168,8 +207,8 @@ async function main() {
     }
     process.exit(a.tensorsAfter === a.tensorsBefore && a.rssGrowthMB < 50 ? 0 : 1);
   }
-  const r = soak({ iterations: arg('iterations', 100000) });
-  if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+  const r = soak({ iterations: opts.iterations });
+  if (opts.json) console.log(JSON.stringify(r));
   else {
     console.log(
       `tidy:    ${r.tidy.iterations} steps in ${r.tidy.seconds} s; live tensors ${r.tidy.tensorsBefore} → ${r.tidy.tensorsAfter}; RSS growth ${r.tidy.rssGrowthMB} MB`,
