@@ -1,4 +1,4 @@
-import { checkBool } from '../errors';
+import { checkBool, checkOptions } from '../errors';
 import { Tensor } from '../tensor';
 import type { Parameter } from '../nn/parameter';
 import {
@@ -9,7 +9,6 @@ import {
   type UpdateArgs,
   stateLike,
   stepTensor,
-  checkOptimizerOptions,
   checkNonNegative,
 } from './optimizer';
 
@@ -25,14 +24,7 @@ export interface AdagradOptions {
 /** Adagrad (PyTorch's `optim.Adagrad`); its state is created for every parameter up front, as PyTorch's. */
 export class Adagrad extends Optimizer {
   constructor(params: ParamsArg, opts: AdagradOptions = {}) {
-    checkOptimizerOptions('Adagrad', opts, [
-      'lr',
-      'lrDecay',
-      'weightDecay',
-      'initialAccumulatorValue',
-      'eps',
-      'maximize',
-    ]);
+    checkOptions('Adagrad', opts, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize']);
     super(params, {
       lr: opts.lr ?? 1e-2,
       lrDecay: opts.lrDecay ?? 0,

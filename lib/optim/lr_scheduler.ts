@@ -3,21 +3,16 @@
 // form where PyTorch does (`step(epoch)`, and SequentialLR's restart at a milestone), evaluating the
 // same floating-point operations in the same order, so the sequence of learning rates is PyTorch's.
 // State dicts carry PyTorch's snake_case attribute names (`last_epoch`, `base_lrs`, `_last_lr`, ...).
-import { checkBool, checkInt, checkNumber, describe, typeError } from '../errors';
+import { checkBool, checkInt, checkNumber, checkOptions, describe, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { Optimizer, type ParamGroup } from './optimizer';
 
 // ---- shared checks ---------------------------------------------------------------------------------
 
-/** An options object with only `known` keys (a TypeError names an unknown one). */
+/** `checkOptions`, where `required` also refuses a missing options object (the scheduler has required options). */
 function options<T extends object>(fn: string, opts: unknown, known: readonly string[], required = false): Partial<T> {
-  if (opts === undefined && !required) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    typeError(fn, 'options', 'an options object', opts);
-  for (const k of Object.keys(opts)) {
-    if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' (known: ${known.join(', ')})`);
-  }
-  return opts as Partial<T>;
+  if (opts === undefined && required) typeError(fn, 'options', 'an options object', opts);
+  return checkOptions<T>(fn, opts, known);
 }
 
 function finite(fn: string, arg: string, v: unknown): number {

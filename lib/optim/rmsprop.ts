@@ -1,4 +1,4 @@
-import { checkBool } from '../errors';
+import { checkBool, checkOptions } from '../errors';
 import { Tensor } from '../tensor';
 import type { Parameter } from '../nn/parameter';
 import {
@@ -8,7 +8,6 @@ import {
   type ParamsArg,
   type UpdateArgs,
   stateLike,
-  checkOptimizerOptions,
   checkNonNegative,
 } from './optimizer';
 
@@ -25,7 +24,7 @@ export interface RMSpropOptions {
 /** RMSprop (PyTorch's `optim.RMSprop`), with momentum and the centered variant. */
 export class RMSprop extends Optimizer {
   constructor(params: ParamsArg, opts: RMSpropOptions = {}) {
-    checkOptimizerOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
+    checkOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
     super(params, {
       lr: opts.lr ?? 1e-2,
       momentum: opts.momentum ?? 0,

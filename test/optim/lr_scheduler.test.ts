@@ -549,8 +549,7 @@ describe('optim.lrScheduler', () => {
       expectError(
         () => new S.StepLR(opt, { stepSize: 2, step_size: 3 } as unknown as { stepSize: number }),
         TypeError,
-        'StepLR',
-        "unknown option 'step_size'",
+        "StepLR: unknown option 'step_size', did you mean 'stepSize'? (known: stepSize, gamma, lastEpoch, verbose)",
       );
       expectError(() => new S.StepLR(opt, { stepSize: 2, lastEpoch: -2 }), RangeError, 'StepLR', 'lastEpoch');
       expectError(
@@ -759,8 +758,12 @@ describe('optim.lrScheduler', () => {
       expectError(
         () => new S.ReduceLROnPlateau(opt, { patiense: 3 } as Opts),
         TypeError,
-        'ReduceLROnPlateau',
-        "unknown option 'patiense'",
+        "ReduceLROnPlateau: unknown option 'patiense', did you mean 'patience'? (known: mode, factor, patience,",
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { max_lr: 0.1, totalSteps: 10 } as never),
+        TypeError,
+        "OneCycleLR: unknown option 'max_lr', did you mean 'maxLr'?",
       );
       const s = new S.ReduceLROnPlateau(opt);
       expectError(() => s.step('0.5' as unknown as number), TypeError, 'ReduceLROnPlateau.step', 'metric');

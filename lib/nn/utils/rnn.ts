@@ -1,7 +1,7 @@
 // nn.utils.rnn: packing and padding of variable-length sequences (PyTorch's torch.nn.utils.rnn).
 // Lengths are checked here, before the native call: PyTorch 1.13 does not check that a length
 // fits the time dimension and then reads past the end of the input.
-import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../../errors';
+import { checkBool, checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../../errors';
 import { dtypeCode } from '../../dtype';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
@@ -25,10 +25,6 @@ function int64(values: number[], device?: string): Tensor {
 /** The values of a 1-D integer tensor as numbers. */
 function intValues(t: Tensor): number[] {
   return Array.from(t.data() as ArrayLike<number | bigint>, (v) => Number(v));
-}
-
-function shapeStr(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 /** The inverse of a permutation (PyTorch's `invert_permutation`). */
