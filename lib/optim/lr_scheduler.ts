@@ -1203,7 +1203,7 @@ export class ReduceLROnPlateau {
         throw new RangeError(
           `${fn}: expected metric to be a one-element tensor, got shape [${metric.shape.join(', ')}]`,
         );
-      current = Number(metric.item());
+      current = metric.item();
     } else {
       current = checkNumber(fn, 'metric', metric);
     }

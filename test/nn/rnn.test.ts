@@ -240,7 +240,7 @@ describe('nn.LSTM / nn.GRU / nn.RNN', () => {
     it('keeps every parameter in U(-1/√H, 1/√H)', () => {
       const m = new nn.LSTM(3, 16, { numLayers: 2, projSize: 4 });
       for (const p of m.parameters()) {
-        expect(p.abs().max().item() as number).to.be.at.most(0.25);
+        expect(p.abs().max().item()).to.be.at.most(0.25);
         expect(p.requiresGrad).to.equal(true);
       }
     });

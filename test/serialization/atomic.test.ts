@@ -67,7 +67,7 @@ describe('serialization: atomic saves', function () {
       const load = (): Record<string, torch.Tensor | number> =>
         kind === 'pt' ? torch.load(target) : torch.loadSafetensors(target);
       const n = (r: Record<string, torch.Tensor | number>): number =>
-        typeof r.n === 'number' ? r.n : ((r.n as torch.Tensor).item() as number);
+        typeof r.n === 'number' ? r.n : (r.n as torch.Tensor).item();
       const outcomes: string[] = [];
       for (const delay of [0, 5, 15, 30, 60, 100, 200, 400]) {
         // Start from the old, good file each time.

@@ -160,7 +160,7 @@ class Net extends nn.Module {
 }
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
-  return a.sub(b).abs().max().item() as number;
+  return a.sub(b).abs().max().item();
 }
 
 describe('serialization: checkpoints written by PyTorch', () => {

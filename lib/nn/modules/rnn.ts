@@ -399,7 +399,7 @@ export abstract class RNNBase extends Module {
       if (v.dim() === 2 && v.shape[0] === v.shape[1] && v.shape[0] === info.L && info.L > 1) {
         const finite = v.isfinite();
         const all = finite.all();
-        const ok = all.item() as boolean;
+        const ok = all.itemBool();
         finite.dispose();
         all.dispose();
         if (!ok)
