@@ -123,12 +123,17 @@ export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Whether `bytes` is more than this machine's memory (the budget `checkMemoryBudget` enforces). */
+export function exceedsMemory(bytes: number): boolean {
+  return bytes > totalMemory;
+}
+
 /**
  * The one memory budget: refuses, before anything is allocated, work that `what` says would need
  * `bytes`, more than this machine's memory. `what` completes "`${fn}: ${what} would need ...`".
  */
 export function checkMemoryBudget(fn: string, what: string, bytes: number): void {
-  if (bytes > totalMemory)
+  if (exceedsMemory(bytes))
     throw new RangeError(
       `${fn}: ${what} would need ${formatBytes(bytes)}, more than this machine's ${formatBytes(totalMemory)} of memory`,
     );

@@ -42,4 +42,7 @@ export * as nn from './nn';
 export * as optim from './optim';
 export * as viz from './viz';
 export { save, load, saveAsync, loadAsync, saveSafetensors, loadSafetensors } from './serialization';
+export type { CheckpointValue, LoadOptions as CheckpointLoadOptions } from './serialization';
+export type { AsyncOp } from './ops';
+export type { BackwardOptions } from './tensor';
 export * as jit from './jit';

@@ -276,3 +276,11 @@ export function peakRssGrowth(fn: () => void): number {
 
 /** 256 MiB: far more than any test here needs, far less than a huge allocation that was not refused. */
 export const MAX_PEAK_GROWTH = 256 * 2 ** 20;
+
+/**
+ * A loaded checkpoint as the serialization tests read it: they walk values of every kind (and
+ * assert each one at run time), so they give `torch.load` this unchecked type instead of spelling
+ * out every fixture's structure. Code that knows its checkpoint names the type it expects.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the assertions check these values at run time
+export type Loaded = any;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import * as torch from '../../lib';
 import { atomicWrite } from '../../lib/serialization/io';
+import type { Loaded } from '../helpers';
 
 const LIB = path.resolve(__dirname, '..', '..', 'lib');
 const TEMP_RE = /\.tmp-\d+-[0-9a-f]{12}$/;
@@ -86,7 +87,7 @@ describe('serialization: atomic saves', function () {
           const p = path.join(dir, t);
           let partial = false;
           try {
-            const tr = kind === 'pt' ? torch.load(p) : torch.loadSafetensors(p);
+            const tr = kind === 'pt' ? torch.load<Loaded>(p) : torch.loadSafetensors(p);
             expect(n(tr)).to.equal(2);
             torch.dispose(tr);
           } catch (e) {
@@ -106,7 +107,7 @@ describe('serialization: atomic saves', function () {
     const target = path.join(dir, 'clean.pt');
     expect(await run(target, 'pt', null)).to.equal('finished');
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
-    expect(torch.load(target).n).to.equal(2);
+    expect(torch.load<Loaded>(target).n).to.equal(2);
     // A write that fails midway (here: the callback throws after 1 MB) removes its temp file and
     // leaves the target as it was.
     expect(() =>
@@ -116,7 +117,7 @@ describe('serialization: atomic saves', function () {
       }),
     ).to.throw(Error, 'disk on fire');
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
-    expect(torch.load(target).n).to.equal(2);
+    expect(torch.load<Loaded>(target).n).to.equal(2);
     expect(() => torch.save({}, dir)).to.throw(Error, /torch\.save: cannot write .*directory/);
   });
 
