@@ -282,5 +282,4 @@ export const MAX_PEAK_GROWTH = 256 * 2 ** 20;
  * assert each one at run time), so they give `torch.load` this unchecked type instead of spelling
  * out every fixture's structure. Code that knows its checkpoint names the type it expects.
  */
-// biome-ignore lint/suspicious/noExplicitAny: the assertions check these values at run time
 export type Loaded = any;
