@@ -9,9 +9,9 @@
 import * as zlib from 'node:zlib';
 
 import { checkDevice } from './device';
-import { TorchError, checkBool, checkOptions, typeError } from './errors';
+import { checkBool, checkOptions, TorchError, typeError } from './errors';
 import { type Handle, type JitHandle, native as N } from './native';
-import { type ByteSource, FormatError, atomicWrite, crc32, openSource } from './serialization/io';
+import { atomicWrite, type ByteSource, crc32, FormatError, openSource } from './serialization/io';
 import { scanCode, scanPickle } from './serialization/pickle_scan';
 import { type ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';

@@ -1,8 +1,8 @@
 // Functions of the torch namespace that are not factories: torch.cat, torch.stack, torch.where, ...
 // Most forward to the Tensor method of the same name, as PyTorch's do.
 import { checkInt, rangeError, typeError } from './errors';
-import { native as N, type Handle } from './native';
-import { Tensor, type TensorOrScalar, checkDimRange, disposedError, handle, operand } from './tensor';
+import { type Handle, native as N } from './native';
+import { checkDimRange, disposedError, handle, operand, Tensor, type TensorOrScalar } from './tensor';
 
 function tensorList(fn: string, ts: unknown): Handle[] {
   if (!Array.isArray(ts)) typeError(fn, 'tensors', 'an array of Tensors', ts);

@@ -1,8 +1,8 @@
 // The JS Tensor: a plain class around a native handle (see native/common.h for why it is not an
 // ObjectWrap). Methods validate their arguments, then make exactly one native call.
 import { inspect } from 'node:util';
-import { type DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { checkDevice } from './device';
+import { DTYPES, type DType, dtypeCode, isFloatingPoint, optDtypeCode } from './dtype';
 import {
   checkBool,
   checkInt,
@@ -111,7 +111,7 @@ const KERNELS = {
   div_: [N.div_, N.div_Scalar],
   fill_: [N.fill_, N.fill_Scalar],
   maskedFill_: [(s, v, m: Handle) => N.maskedFill_(s, m, v), (s, v, m: Handle) => N.maskedFill_Scalar(s, m, v)],
-} satisfies Record<string, OperandKernels<Handle | void, never>>;
+} satisfies Record<string, OperandKernels<unknown, never>>;
 
 // GC fallback for number handles (small tensors): see native/common.h.
 const registry = new FinalizationRegistry<number>((h) => N.releaseHandle(h));

@@ -1,8 +1,9 @@
 // Shared helpers for the tensor integration tests: value comparison with tolerance and the
 // PyTorch fixture (test/fixtures/tensor_ops.json, written by scripts/gen_tensor_fixtures.py).
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../lib';
 

@@ -1,15 +1,15 @@
 import { checkBool, checkNumber, checkOptions } from '../errors';
-import { Tensor } from '../tensor';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
-  type UpdateArgs,
   stateLike,
   stepTensor,
-  checkNonNegative,
+  type UpdateArgs,
 } from './optimizer';
 
 export interface AdamOptions {

@@ -6,9 +6,9 @@ import { noGrad } from '../autograd';
 import { full } from '../creation';
 import { checkBool, checkNumber, checkOptions, describe, unknownOptionError } from '../errors';
 import { keep } from '../memory';
-import { type Handle, type Native, type OptimKernel, native as N } from '../native';
-import { Tensor } from '../tensor';
+import { type Handle, native as N, type Native, type OptimKernel } from '../native';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 
 /** A parameter group: its parameters and its options (camelCase of PyTorch's keys). */
 export interface ParamGroup {

@@ -1,14 +1,14 @@
 import { checkBool, checkOptions } from '../errors';
-import { Tensor } from '../tensor';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
-  type UpdateArgs,
   stateLike,
-  checkNonNegative,
+  type UpdateArgs,
 } from './optimizer';
 
 export interface RMSpropOptions {

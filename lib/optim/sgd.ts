@@ -1,15 +1,15 @@
 import { checkBool, checkNumber, checkOptions } from '../errors';
-import type { Handle } from '../native';
-import { Tensor } from '../tensor';
 import { keep } from '../memory';
+import type { Handle } from '../native';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
   type UpdateArgs,
-  checkNonNegative,
 } from './optimizer';
 
 export interface SGDOptions {

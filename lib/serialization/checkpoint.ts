@@ -2,13 +2,13 @@
 // pickle whose tensors are persistent ids ('storage', torch.<T>Storage, key, location, numel) that
 // point at `<name>/data/<key>`, the raw little-endian bytes of each storage.
 import { checkDevice } from '../device';
-import { type DType, ITEM_SIZE, dtypeCode, isFloatingPoint } from '../dtype';
+import { type DType, dtypeCode, ITEM_SIZE, isFloatingPoint } from '../dtype';
 import { exceedsMemory, formatBytes, shapeStr } from '../errors';
 import { type Handle, native as N } from '../native';
 import { Parameter } from '../nn/parameter';
 import { Tensor } from '../tensor';
 import { type ByteSink, type ByteSource, bad } from './io';
-import { PyGlobal, Pickler, toJS, unpickle } from './pickle';
+import { Pickler, PyGlobal, toJS, unpickle } from './pickle';
 import { type ZipEntry, ZipReader, ZipWriter } from './zip';
 
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {

@@ -3,14 +3,14 @@ import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
 import type { Tensor } from '../tensor';
 import {
-  type MapLocation,
   checkMapLocation,
   loadCheckpoint,
+  type MapLocation,
   pickleCheckpoint,
   storageBytes,
   writeCheckpoint,
 } from './checkpoint';
-import { type ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
+import { atomicWrite, atomicWriteAsync, type ByteSource, FormatError, openSource, openSourceAsync } from './io';
 import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './safetensors';
 
 /**

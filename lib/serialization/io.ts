@@ -1,12 +1,13 @@
 // Byte sources and sinks for the checkpoint formats: positioned reads from a file (or a buffer),
 // buffered writes, CRC-32, and the atomic write (temp file, fsync, rename) every save uses, in a
 // blocking form (torch.save) and a non-blocking one (torch.saveAsync) that share one protocol.
+
+import { constants as bufferConstants } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { constants as bufferConstants } from 'node:buffer';
 
 /** Thrown by the readers for anything wrong with a file; converted to the public message once. */
 export class FormatError extends Error {}

@@ -1,7 +1,7 @@
 // The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 // `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}`, then the data,
 // every tensor's bytes at [8 + N + begin, 8 + N + end), the offsets covering the data contiguously.
-import { type DType, ITEM_SIZE, dtypeCode } from '../dtype';
+import { type DType, dtypeCode, ITEM_SIZE } from '../dtype';
 import { describe } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';

@@ -1,15 +1,16 @@
 // torch.saveAsync / torch.loadAsync: the same files and values as torch.save / torch.load, the
 // same atomic-write protocol and the same errors (named after the async function), with the
 // file I/O done through fs.promises.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { atomicWriteAsync, MemorySink, TEMP_RE } from '../../lib/serialization/io';
 import { ZipWriter } from '../../lib/serialization/zip';
-import { rejection, type Loaded } from '../helpers';
+import { type Loaded, rejection } from '../helpers';
 
 type Tensor = torch.Tensor;
 

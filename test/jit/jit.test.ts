@@ -3,11 +3,12 @@
 // equals forward; parameters are the module's own (an SGD step on them equals Python's); save
 // round-trips (and Python reads what we save, when it is installed); errors name the call and
 // the input.
-import { expect } from 'chai';
+
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type JitHandle, native } from '../../lib/native';
@@ -621,7 +622,7 @@ describe('torch.jit', () => {
         'ScriptModule.forward: expected the inputs as an array',
       );
       expectError(
-        () => native.jitRun(h, 'forward', [x], {} as Function),
+        () => native.jitRun(h, 'forward', [x], {} as never),
         TypeError,
         'ScriptModule.forward: expected the Tensor class',
       );

@@ -1,9 +1,10 @@
 // nn.LSTM / nn.GRU / nn.RNN and their cells against PyTorch 1.13 (test/fixtures/rnn.json, written
 // by scripts/gen_rnn_fixtures.py), plus argument checks, reprs, seeded init and lifetimes.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

@@ -2,13 +2,14 @@
 // scripts/gen_optim_fixtures.py): the lr of every group after construction and after every step,
 // the cycled momentum / betas[0] of OneCycleLR, the state dict after the last step, training runs
 // with a scheduler, state-dict resumes, option validation, warnings and memory.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError } from '../helpers';
-import { type Opts, type OptSpec, backward, freshParams, makeOptimizer } from './problem';
+import { backward, freshParams, makeOptimizer, type OptSpec, type Opts } from './problem';
 
 const { optim } = torch;
 const S = optim.lrScheduler;

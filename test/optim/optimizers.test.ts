@@ -3,13 +3,14 @@
 // fixed problem with two parameter groups, comparing the parameters and the whole state dict
 // (`state` and `param_groups`, PyTorch's keys); resuming from stateDict() after 10 steps; parameter
 // groups, zeroGrad, frozen parameters, errors, and memory.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError } from '../helpers';
-import { OPTIMIZERS, type Opts, backward, freshParams, makeOptimizer, paramsFrom } from './problem';
+import { backward, freshParams, makeOptimizer, OPTIMIZERS, type Opts, paramsFrom } from './problem';
 
 const { optim } = torch;
 type Parameter = torch.nn.Parameter;

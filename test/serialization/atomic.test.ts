@@ -1,11 +1,12 @@
 // Saves are atomic: a writer killed with SIGKILL at any moment while it saves a 50 MB checkpoint
 // over a good one leaves a file that loads (the old one, or the complete new one). A killed writer
 // can leave its temp file (`<name>.tmp-<pid>-<hex>`) behind; load never reads it.
-import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { atomicWrite } from '../../lib/serialization/io';

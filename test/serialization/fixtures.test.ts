@@ -1,9 +1,10 @@
 // Checkpoints written by PyTorch 1.13 (scripts/gen_checkpoint_fixtures.py) load with the values,
 // dtypes, shapes, strides, sharing and Python types that test/fixtures/checkpoints/expected.json
 // records; a PyTorch state_dict loads into our nn modules and computes PyTorch's output.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { Parameter } from '../../lib/nn/parameter';

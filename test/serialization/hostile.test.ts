@@ -1,15 +1,16 @@
 // Corrupt and hostile files: every one must give an Error that names torch.load /
 // torch.loadSafetensors and the problem, with bounded memory, without a crash, a hang, a huge
 // allocation, a leaked tensor — or running anything.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { MemorySink } from '../../lib/serialization/io';
 import { encodeLong } from '../../lib/serialization/pickle';
 import { ZipWriter } from '../../lib/serialization/zip';
-import { MAX_PEAK_GROWTH, peakRssGrowth, prng, type Loaded } from '../helpers';
+import { type Loaded, MAX_PEAK_GROWTH, peakRssGrowth, prng } from '../helpers';
 
 const DIR = path.join(process.cwd(), 'test', 'fixtures', 'checkpoints');
 const GOOD_PT = fs.readFileSync(path.join(DIR, 'misc.pt'));

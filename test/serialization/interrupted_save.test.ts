@@ -10,11 +10,12 @@
 // complete when the kill fell between the fsync and the rename) until the next finished save of
 // that target removes it (its pid is dead then). Loading never reads it; this test checks that
 // and removes them itself.
-import { expect } from 'chai';
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { prng } from '../helpers';

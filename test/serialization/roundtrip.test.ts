@@ -1,11 +1,12 @@
 // save → load round trips for every supported value and dtype (torch.save and safetensors), the
 // errors save gives before writing anything, and — when /usr/bin/python3 can import torch —
 // files written here loaded by PyTorch itself.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import type { Loaded } from '../helpers';

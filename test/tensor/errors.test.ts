@@ -1,6 +1,6 @@
-import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { expectClose, expectError, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';

@@ -1,8 +1,9 @@
 // nn.utils.rnn: packing and padding of variable-length sequences (PyTorch's torch.nn.utils.rnn).
 // Lengths are checked here, before the native call: PyTorch 1.13 does not check that a length
 // fits the time dimension and then reads past the end of the input.
-import { checkBool, checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../../errors';
+
 import { dtypeCode } from '../../dtype';
+import { checkBool, checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../../errors';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 
