@@ -692,25 +692,13 @@ export class Tensor {
   max(dim: number, keepdim?: boolean): [Tensor, Tensor];
   max(other: Tensor): Tensor;
   max(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    if (dim instanceof Tensor) return this.maximum(dim);
-    if (dim === undefined) return wrap(N.max(this._h) as Handle);
-    const r = N.max(this._h, checkInt('Tensor.max', 'dim', dim), checkBool('Tensor.max', 'keepdim', keepdim)) as [
-      Handle,
-      Handle,
-    ];
-    return [wrap(r[0]), wrap(r[1])];
+    return extreme(this, 'max', dim, keepdim);
   }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): [Tensor, Tensor];
   min(other: Tensor): Tensor;
   min(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    if (dim instanceof Tensor) return this.minimum(dim);
-    if (dim === undefined) return wrap(N.min(this._h) as Handle);
-    const r = N.min(this._h, checkInt('Tensor.min', 'dim', dim), checkBool('Tensor.min', 'keepdim', keepdim)) as [
-      Handle,
-      Handle,
-    ];
-    return [wrap(r[0]), wrap(r[1])];
+    return extreme(this, 'min', dim, keepdim);
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return wrap(
@@ -1175,6 +1163,21 @@ export class Tensor {
       throw inOurWords(e);
     }
   }
+}
+
+/** `max` / `min`: the extreme element, `[values, indices]` along `dim`, or the elementwise extreme of two tensors. */
+function extreme(
+  self: Tensor,
+  name: 'max' | 'min',
+  dim: number | Tensor | undefined,
+  keepdim: unknown,
+): Tensor | [Tensor, Tensor] {
+  if (dim instanceof Tensor) return name === 'max' ? self.maximum(dim) : self.minimum(dim);
+  const kernel = name === 'max' ? N.max : N.min;
+  if (dim === undefined) return wrap(kernel(self._h) as Handle);
+  const fn = `Tensor.${name}`;
+  const [values, indices] = kernel(self._h, checkInt(fn, 'dim', dim), checkBool(fn, 'keepdim', keepdim)) as Handle[];
+  return [wrap(values), wrap(indices)];
 }
 
 /** Options of `backward` and `backwardAsync` (PyTorch's `retain_graph`, `create_graph`). */

@@ -1,7 +1,7 @@
 // torch.save / torch.load (PyTorch's zip checkpoint format) and safetensors, in TypeScript.
 import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
-import type { Tensor } from '../tensor';
+import type { Scalar, Tensor } from '../tensor';
 import {
   checkMapLocation,
   loadCheckpoint,
@@ -33,9 +33,7 @@ import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './saf
  */
 export type CheckpointValue =
   | Tensor
-  | number
-  | bigint
-  | boolean
+  | Scalar
   | string
   | null
   | Uint8Array
