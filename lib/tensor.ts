@@ -23,7 +23,10 @@ export type TensorOrScalar = Tensor | Scalar;
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 /** Nested arrays of `T`, as `toArray()` and `tolist()` return them (a bare `T` for a 0-dim tensor). */
 export type NestedArray<T = number | boolean> = T | NestedArray<T>[];
-/** One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null` (new axis) or a Tensor. */
+/**
+ * One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null`
+ * (new axis) or a Tensor.
+ */
 export type IndexItem = number | string | null | Tensor;
 
 /**
@@ -67,7 +70,7 @@ function optAlpha(fn: string, alpha: unknown): number | undefined {
   return alpha === undefined ? undefined : checkNumber(fn, 'alpha', alpha);
 }
 
-/** @internal An operand that may be a Tensor or a scalar, as the native call takes it: a handle or the checked scalar. */
+/** @internal An operand that may be a Tensor or a scalar, as the native call takes it: a handle or a checked scalar. */
 export function operand(v: unknown, fn: string, arg: string): Handle | Scalar {
   return v instanceof Tensor ? live(v, fn, arg) : scalar(v, fn, arg);
 }

@@ -208,7 +208,8 @@ export abstract class LRScheduler {
       groups.forEach((g, i) => {
         if (g.initialLr === undefined)
           throw new TypeError(
-            `${fn}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch ${lastEpoch})`,
+            `${fn}: param 'initialLr' is not specified in paramGroups[${i}] ` +
+              `when resuming an optimizer (lastEpoch ${lastEpoch})`,
           );
       });
     }
@@ -736,7 +737,11 @@ const ONE_CYCLE_GROUP_KEYS: Record<string, string> = {
  *
  * @example
  * const opt = new torch.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
- * const sched = new torch.optim.lrScheduler.OneCycleLR(opt, { maxLr: 0.01, epochs: 10, stepsPerEpoch: batches.length });
+ * const sched = new torch.optim.lrScheduler.OneCycleLR(opt, {
+ *   maxLr: 0.01,
+ *   epochs: 10,
+ *   stepsPerEpoch: batches.length,
+ * });
  * for (let epoch = 0; epoch < 10; epoch++)
  *   for (const batch of batches) { trainBatch(batch); opt.step(); sched.step(); }
  */
@@ -908,7 +913,8 @@ export class OneCycleLR extends LRScheduler {
         if (stepNum <= endStep || i === phases.length - 1) {
           if (endStep - startStep === 0)
             throw new RangeError(
-              `${fn}: phase ${i} of the cycle has no steps (pctStart * totalSteps is too small or too large), division by zero`,
+              `${fn}: phase ${i} of the cycle has no steps ` +
+                '(pctStart * totalSteps is too small or too large), division by zero',
             );
           const pct = (stepNum - startStep) / (endStep - startStep);
           lr = this.anneal(read(phases[i].start_lr), read(phases[i].end_lr), pct);
@@ -999,7 +1005,8 @@ export class SequentialLR extends LRScheduler {
         throw new TypeError(`${fn}: schedulers[${i}] is a SequentialLR; they cannot be nested`);
       if (s.optimizer !== optimizer)
         throw new RangeError(
-          `${fn}: expects all schedulers to belong to the same optimizer, but schedulers[${i}] has a different optimizer than the one passed in`,
+          `${fn}: expects all schedulers to belong to the same optimizer, ` +
+            `but schedulers[${i}] has a different optimizer than the one passed in`,
         );
     });
     const milestones = required(fn, 'milestones', o.milestones);

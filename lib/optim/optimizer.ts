@@ -326,7 +326,8 @@ export abstract class Optimizer {
       throw new TypeError(`${fn}: expected {state, param_groups}, got ${describe(sd)}`);
     if (sd.param_groups.length !== this.paramGroups.length)
       throw new RangeError(
-        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
+        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, ` +
+          `the optimizer has ${this.paramGroups.length}`,
       );
     const order: Parameter[] = [];
     const idToParam = new Map<number, Parameter>();

@@ -238,7 +238,8 @@ class CheckpointReader {
     if (cached) {
       if (cached.dtype !== dtype || cached.numel !== numel)
         bad(
-          `data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} and as ${numel} ${dtype} elements`,
+          `data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} ` +
+            `and as ${numel} ${dtype} elements`,
         );
       return cached;
     }
@@ -247,7 +248,8 @@ class CheckpointReader {
     const nbytes = numel * ITEM_SIZE[dtype];
     if (rec.size !== nbytes)
       bad(
-        `storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), but its record holds ${rec.size} bytes`,
+        `storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), ` +
+          `but its record holds ${rec.size} bytes`,
       );
     const bytes = this.zip.read(rec);
     if (dtype === 'bool') checkBoolBytes(bytes, `storage '${key}'`);
@@ -286,7 +288,8 @@ class CheckpointReader {
     const bytes = numel * ITEM_SIZE[storage.dtype];
     if (exceedsMemory(bytes))
       bad(
-        `data.pkl: a tensor of shape ${shapeStr(size)} would need ${formatBytes(bytes)}, more than this machine's memory`,
+        `data.pkl: a tensor of shape ${shapeStr(size)} would need ${formatBytes(bytes)}, ` +
+          "more than this machine's memory",
       );
     // Every element the view can reach must lie inside the storage.
     if (numel > 0) {
@@ -341,7 +344,8 @@ export function checkMapLocation(fn: string, v: unknown): MapLocation | undefine
   if (typeof v === 'string') return checkDevice(fn, v);
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new TypeError(
-      `${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, got ${v === null ? 'null' : typeof v}`,
+      `${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, ` +
+        `got ${v === null ? 'null' : typeof v}`,
     );
   const out: Record<string, string> = {};
   for (const [k, d] of Object.entries(v)) out[k] = checkDevice(fn, d);

@@ -38,7 +38,8 @@ function checkRange(size: number, offset: number, length: number): void {
     bad(`a read of ${length} bytes at offset ${offset} falls outside the ${size}-byte file`);
   if (length > bufferConstants.MAX_LENGTH)
     bad(
-      `a record of ${length} bytes is larger than the largest buffer Node can allocate (${bufferConstants.MAX_LENGTH} bytes)`,
+      `a record of ${length} bytes is larger than the largest buffer Node can allocate ` +
+        `(${bufferConstants.MAX_LENGTH} bytes)`,
     );
 }
 
@@ -474,7 +475,8 @@ export function checkWritable(
 ): void {
   if (uid === 0 && (st.mode & 0o222) === 0) {
     const err = new Error(
-      `${fn}: cannot write '${target}': the file is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`,
+      `${fn}: cannot write '${target}': the file is read-only ` +
+        `(mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`,
     );
     (err as NodeJS.ErrnoException).code = 'EACCES';
     throw err;

@@ -710,7 +710,8 @@ export class Pickler {
     }
     if (ArrayBuffer.isView(v))
       throw new TypeError(
-        `${this.fn}: cannot save ${describe(v)} at ${path} (make it a tensor with torch.tensor(...), or a Uint8Array for bytes)`,
+        `${this.fn}: cannot save ${describe(v)} at ${path} ` +
+          '(make it a tensor with torch.tensor(...), or a Uint8Array for bytes)',
       );
     if (Array.isArray(v)) {
       this.out.byte(0x5d);
@@ -741,9 +742,10 @@ export class Pickler {
       return;
     }
     const hasState = typeof (v as { stateDict?: unknown }).stateDict === 'function';
+    const hint = hasState ? '; for a module or an optimizer, save its stateDict()' : '';
     throw new TypeError(
       `${this.fn}: cannot save ${describe(v)} at ${path} (supported: tensors, numbers, bigints, ` +
-        `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hasState ? '; for a module or an optimizer, save its stateDict()' : ''})`,
+        `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hint})`,
     );
   }
 

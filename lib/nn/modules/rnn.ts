@@ -119,7 +119,8 @@ function parseArgs<O extends object>(
       c = d;
     } else if (d !== undefined || args.length > 3)
       throw new TypeError(
-        `${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), got ${args.length} arguments`,
+        `${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), ` +
+          `got ${args.length} arguments`,
       );
     if (c !== undefined && !isOpts(c)) typeError(fn, 'options', 'an options object', c);
     o = { ...(c as Record<string, unknown> | undefined) };
@@ -417,7 +418,8 @@ export abstract class RNNBase extends Module {
       );
     const where = info.packed
       ? `the packed input (batch size ${info.N})`
-      : `input of shape ${shapeStr(info.inputShape)}${info.batched ? ` (batchFirst=${this.batchFirst})` : ' (unbatched)'}`;
+      : `input of shape ${shapeStr(info.inputShape)}` +
+        (info.batched ? ` (batchFirst=${this.batchFirst})` : ' (unbatched)');
     if (v.dim() !== expected.length)
       throw new RangeError(
         `${fn}: for ${info.batched ? 'batched 3-D' : 'unbatched 2-D'} input, ${what} must be ` +
@@ -832,7 +834,8 @@ export abstract class RNNCellBase extends Module {
           );
         if (s.dtype === 'bool')
           throw new TypeError(
-            `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ${shapeStr(s.shape)}.${hint(name)}`,
+            `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ` +
+              `${shapeStr(s.shape)}.${hint(name)}`,
           );
         if (s.dtype !== input.dtype)
           throw new TypeError(`${fn}: expected ${what} to have the input's dtype ${input.dtype}, got ${s.dtype}`);

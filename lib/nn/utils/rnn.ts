@@ -264,8 +264,8 @@ export function packPaddedSequence(
       if (lens[i] > lens[i - 1])
         throw new RangeError(
           `${fn}: \`lengths\` array must be sorted in decreasing order when \`enforceSorted\` is true ` +
-            `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence and/or packSequence ` +
-            'to sidestep this requirement if you do not need ONNX exportability.',
+            `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence ` +
+            'and/or packSequence to sidestep this requirement if you do not need ONNX exportability.',
         );
     }
   } else {
@@ -406,7 +406,8 @@ export function packSequence(sequences: Tensor[], opts: { enforceSorted?: boolea
   lengths.forEach((l, i) => {
     if (l < 1)
       throw new RangeError(
-        `${fn}: expected every sequence to have at least one step, got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`,
+        `${fn}: expected every sequence to have at least one step, ` +
+          `got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`,
       );
   });
   const padded = padSequence(seqs);
