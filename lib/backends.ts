@@ -129,8 +129,9 @@ export const backends = {
      * Chooses the CPU LSTM kernel. `'auto'` (the default): where libtorch would use oneDNN's RNN
      * primitive (libtorch >= 2.0), libtorch's `at::lstm` if the self-check (run at the first LSTM)
      * finds it right on this CPU, else the composed LSTM with a warning; elsewhere (1.13, whose CPU
-     * LSTM is the native algorithm the composed one copies) libtorch's `at::lstm`. `'libtorch'` lets libtorch choose, oneDNN included: it is
-     * refused when the self-check finds libtorch's kernel wrong here, unless `{ force: true }`.
+     * LSTM is the native algorithm the composed one copies) libtorch's `at::lstm`. `'libtorch'`
+     * lets libtorch choose, oneDNN included: it is refused when the self-check finds libtorch's
+     * kernel wrong here, unless `{ force: true }`.
      * `'composed'` always composes (GRU/RNN and LSTMs with `projSize` or uneven packed batches
      * never reach oneDNN and always run libtorch's kernel).
      */
@@ -153,8 +154,8 @@ export const backends = {
         if (c.oneDnnPossible && !c.ok) {
           throw new Error(
             `${fn}: libtorch ${c.libtorchVersion}'s LSTM kernel gives wrong results on this CPU ` +
-              `(capability ${c.cpuCapability}): max |diff| ${c.libtorchMaxAbsDiff.toExponential(2)} against a float64 ` +
-              `LSTM, see ${UPSTREAM}; keep 'auto', or pass { force: true } to use it anyway`,
+              `(capability ${c.cpuCapability}): max |diff| ${c.libtorchMaxAbsDiff.toExponential(2)} ` +
+              `against a float64 LSTM, see ${UPSTREAM}; keep 'auto', or pass { force: true } to use it anyway`,
           );
         }
       }

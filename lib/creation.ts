@@ -1,6 +1,7 @@
 // Tensor factories: torch.tensor, zeros, ones, ... (PyTorch semantics, JS-friendly arguments).
-import { type DType, DTYPES, ITEM_SIZE, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
+
 import { optDevice } from './device';
+import { DTYPES, type DType, dtypeCode, ITEM_SIZE, isFloatingPoint, optDtypeCode } from './dtype';
 import {
   checkAllocation,
   checkBool,
@@ -12,7 +13,7 @@ import {
   typeError,
 } from './errors';
 import { native as N } from './native';
-import { Tensor, type TypedArray, handle } from './tensor';
+import { handle, Tensor, type TypedArray } from './tensor';
 
 /** Options every factory takes (camelCase of PyTorch's keyword arguments). */
 export interface TensorOptions {

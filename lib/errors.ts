@@ -123,12 +123,17 @@ export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Whether `bytes` is more than this machine's memory (the budget `checkMemoryBudget` enforces). */
+export function exceedsMemory(bytes: number): boolean {
+  return bytes > totalMemory;
+}
+
 /**
  * The one memory budget: refuses, before anything is allocated, work that `what` says would need
  * `bytes`, more than this machine's memory. `what` completes "`${fn}: ${what} would need ...`".
  */
 export function checkMemoryBudget(fn: string, what: string, bytes: number): void {
-  if (bytes > totalMemory)
+  if (exceedsMemory(bytes))
     throw new RangeError(
       `${fn}: ${what} would need ${formatBytes(bytes)}, more than this machine's ${formatBytes(totalMemory)} of memory`,
     );
@@ -156,23 +161,67 @@ export function formatBytes(n: number): string {
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+/** Edit distance with adjacent transpositions counted as one edit (`lenght` → `length` is 1). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    d.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        d[0].push(j);
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2][j - 2] + 1);
+      d[i].push(v);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known option an unknown key most likely meant, or undefined. First PyTorch's snake_case
+ * spelling or another capitalisation (`batch_first`, `Bias`, `cellsize`), then a typo: one edit for
+ * keys of 6 to 8 characters, two from 9 (`mommentum`, `patiense`). Shorter keys get no typo hint:
+ * one edit there is as likely a different word as a slip (`delta` is not `beta`, `biass` may not
+ * be `bias`), and a wrong suggestion costs more than none. A tie between two candidates gives none.
+ */
+export function suggestOption(key: string, known: readonly string[]): string | undefined {
+  // PyTorch's snake_case spelling (padding_idx → paddingIdx), or another capitalisation
+  const folded = key.replace(/_+([a-z0-9])/gi, (_m, c: string) => c.toUpperCase()).toLowerCase();
+  const exact = known.find((q) => q.toLowerCase() === folded);
+  if (exact !== undefined || folded.length < 6) return exact;
+  const allowed = folded.length >= 9 ? 2 : 1;
+  let best: string | undefined;
+  let bestDistance = allowed + 1;
+  let tie = false;
+  for (const q of known) {
+    const dist = editDistance(folded, q.toLowerCase());
+    if (dist < bestDistance) [best, bestDistance, tie] = [q, dist, false];
+    else if (dist === bestDistance) tie = true;
+  }
+  return tie ? undefined : best;
+}
+
+/** The one message for an unknown option: `fn: unknown option 'k', did you mean 'q'? (known: a, b)`. */
+export function unknownOptionError(fn: string, key: string, known: readonly string[]): TypeError {
+  const guess = suggestOption(key, known);
+  const hint = guess !== undefined ? `, did you mean '${guess}'?` : '';
+  return new TypeError(`${fn}: unknown option '${key}'${hint} (known: ${known.length ? known.join(', ') : 'none'})`);
+}
+
 /**
  * An options object (or undefined). With `known`, a key outside it throws a TypeError naming it
  * and listing the known ones (PyTorch: "got an unexpected keyword argument"), so that a typo or
- * PyTorch's snake_case spelling (`padding_idx`) is not silently ignored.
+ * PyTorch's snake_case spelling (`padding_idx`) is not silently ignored; the message suggests the
+ * known option it most likely meant (see `suggestOption`).
  */
 export function checkOptions<T extends object>(fn: string, v: unknown, known?: readonly string[]): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) typeError(fn, 'options', 'an options object', v);
   if (known) {
-    for (const k of Object.keys(v)) {
-      if (known.includes(k)) continue;
-      // PyTorch's snake_case spelling (padding_idx → paddingIdx), or another capitalisation
-      const camel = k.replace(/_+([a-z0-9])/gi, (_m, c: string) => c.toUpperCase()).toLowerCase();
-      const guess = known.find((q) => q.toLowerCase() === camel);
-      const hint = guess !== undefined ? `, did you mean '${guess}'?` : '';
-      throw new TypeError(`${fn}: unknown option '${k}'${hint} (known: ${known.length ? known.join(', ') : 'none'})`);
-    }
+    for (const k of Object.keys(v)) if (!known.includes(k)) throw unknownOptionError(fn, k, known);
   }
   return v as Partial<T>;
 }

@@ -6,40 +6,43 @@
  * const x = torch.randn(3, 4, { requiresGrad: true });
  * x.mul(2).sum().backward();
  */
-export { TorchError } from './errors';
+
+export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from './autograd';
+export type { LstmKernel, RnnSelfCheck } from './backends';
+export { backends } from './backends';
+export * from './creation';
+export type { Device } from './device';
+export type { DType } from './dtype';
 export {
-  float32,
-  float,
-  float64,
-  double,
-  float16,
-  half,
   bfloat16,
+  bool,
+  double,
+  float,
+  float16,
+  float32,
+  float64,
+  half,
+  int,
+  int8,
+  int16,
+  int32,
   int64,
   long,
-  int32,
-  int,
-  int16,
   short,
-  int8,
   uint8,
-  bool,
 } from './dtype';
-export type { DType } from './dtype';
-export type { Device } from './device';
-export { Tensor, isTensor } from './tensor';
-export type { Scalar, TensorOrScalar, TypedArray, NestedArray, IndexItem } from './tensor';
-export * from './creation';
-export * from './ops';
-export { tidy, keep, dispose, memory } from './memory';
-export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
-export { version, libtorchVersion, config, getNumThreads, setNumThreads, manualSeed, cuda } from './runtime';
-export type { Config } from './runtime';
-export { backends } from './backends';
-export type { LstmKernel, RnnSelfCheck } from './backends';
-export { profiler } from './profiler';
-export * as nn from './nn';
-export * as optim from './optim';
-export * as viz from './viz';
-export { save, load, saveAsync, loadAsync, saveSafetensors, loadSafetensors } from './serialization';
+export { TorchError } from './errors';
 export * as jit from './jit';
+export { dispose, keep, memory, tidy } from './memory';
+export * as nn from './nn';
+export type { AsyncOp } from './ops';
+export * from './ops';
+export * as optim from './optim';
+export { profiler } from './profiler';
+export type { Config } from './runtime';
+export { config, cuda, getNumThreads, libtorchVersion, manualSeed, setNumThreads, version } from './runtime';
+export type { CheckpointValue, LoadOptions as CheckpointLoadOptions } from './serialization';
+export { load, loadAsync, loadSafetensors, save, saveAsync, saveSafetensors } from './serialization';
+export type { BackwardOptions, IndexItem, NestedArray, Scalar, TensorOrScalar, TypedArray } from './tensor';
+export { isTensor, Tensor } from './tensor';
+export * as viz from './viz';

@@ -9,9 +9,9 @@
 import * as zlib from 'node:zlib';
 
 import { checkDevice } from './device';
-import { TorchError, checkBool, checkOptions, typeError } from './errors';
-import { type JitHandle, native as N } from './native';
-import { type ByteSource, FormatError, atomicWrite, crc32, openSource } from './serialization/io';
+import { checkBool, checkOptions, TorchError, typeError } from './errors';
+import { type Handle, type JitHandle, native as N } from './native';
+import { atomicWrite, type ByteSource, crc32, FormatError, openSource } from './serialization/io';
 import { scanCode, scanPickle } from './serialization/pickle_scan';
 import { type ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';
@@ -42,6 +42,11 @@ export type JitValue =
   | JitValue[]
   | { [key: string]: JitValue }
   | Map<JitValue, JitValue>;
+
+/** Wraps native `[name, handle]` pairs, all at once, and iterates over them. */
+function named(pairs: [string, Handle][]): IterableIterator<[string, Tensor]> {
+  return pairs.map(([k, h]): [string, Tensor] => [k, new Tensor(h)]).values();
+}
 
 export interface LoadOptions {
   /** Where the module's parameters and buffers go (`map_location`). Default: where they were saved. */
@@ -128,22 +133,33 @@ export class ScriptModule {
   }
 
   /**
-   * The parameters by dotted name. The tensors are the module's own (same storage, same autograd
+   * The parameters by dotted name, as an iterator (like `nn.Module.namedParameters()` and
+   * PyTorch's `named_parameters()`). The tensors are the module's own (same storage, same autograd
    * leaves): an optimizer stepping them trains the module. Dispose them when done (the module
    * keeps its own reference).
+   *
+   * Every tensor is made when this is called, not as the iterator advances: a native handle is
+   * never left without its Tensor (and so without an owner) by an iterator that is not run out.
+   *
+   * @example for (const [name, p] of m.namedParameters()) console.log(name, p.shape);
    */
-  namedParameters(): [string, Tensor][] {
-    return N.jitNamedParameters(this.handle('ScriptModule.namedParameters')).map(([k, h]) => [k, new Tensor(h)]);
+  namedParameters(): IterableIterator<[string, Tensor]> {
+    return named(N.jitNamedParameters(this.handle('ScriptModule.namedParameters')));
   }
 
-  /** The parameters, in `namedParameters()` order (e.g. for an optimizer). */
-  parameters(): Tensor[] {
-    return this.namedParameters().map(([, t]) => t);
+  /** The parameters, in `namedParameters()` order (e.g. for an optimizer), as an iterator. */
+  parameters(): IterableIterator<Tensor> {
+    return [...this.namedParameters()].map(([, t]) => t).values();
   }
 
-  /** The buffers (running statistics, registered constants) by dotted name. */
-  namedBuffers(): [string, Tensor][] {
-    return N.jitNamedBuffers(this.handle('ScriptModule.namedBuffers')).map(([k, h]) => [k, new Tensor(h)]);
+  /** The buffers (running statistics, registered constants) by dotted name, as an iterator. */
+  namedBuffers(): IterableIterator<[string, Tensor]> {
+    return named(N.jitNamedBuffers(this.handle('ScriptModule.namedBuffers')));
+  }
+
+  /** The buffers, in `namedBuffers()` order, as an iterator. */
+  buffers(): IterableIterator<Tensor> {
+    return [...this.namedBuffers()].map(([, t]) => t).values();
   }
 
   /**

@@ -1,7 +1,7 @@
 // Memory scopes: torch.tidy, torch.keep, torch.memory.
 import { native } from './native';
 import { scopes } from './scope';
-import { Tensor, armGC } from './tensor';
+import { armGC, Tensor } from './tensor';
 
 const kept = new WeakSet<Tensor>();
 

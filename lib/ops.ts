@@ -1,8 +1,8 @@
 // Functions of the torch namespace that are not factories: torch.cat, torch.stack, torch.where, ...
 // Most forward to the Tensor method of the same name, as PyTorch's do.
-import { checkInt, typeError } from './errors';
-import { native as N, type Handle } from './native';
-import { Tensor, type TensorOrScalar, checkDimRange, disposedError, handle } from './tensor';
+import { checkInt, rangeError, typeError } from './errors';
+import { type Handle, native as N } from './native';
+import { checkDimRange, disposedError, handle, operand, Tensor, type TensorOrScalar } from './tensor';
 
 function tensorList(fn: string, ts: unknown): Handle[] {
   if (!Array.isArray(ts)) typeError(fn, 'tensors', 'an array of Tensors', ts);
@@ -32,15 +32,55 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 /** `condition ? input : other`, elementwise, broadcasting (either may be a number, boolean or bigint). */
 export function where(condition: Tensor, input: TensorOrScalar, other: TensorOrScalar): Tensor {
   const fn = 'torch.where';
-  const op = (v: unknown, arg: string) => {
-    if (v instanceof Tensor) return handle(v, fn, arg);
-    const t = typeof v;
-    return t === 'number' || t === 'boolean' || t === 'bigint'
-      ? (v as number | boolean | bigint)
-      : typeError(fn, arg, 'a Tensor or a number', v);
-  };
   const kinds = (input instanceof Tensor ? 1 : 0) | (other instanceof Tensor ? 2 : 0);
-  return new Tensor(N.where(handle(condition, fn, 'condition'), op(input, 'input'), op(other, 'other'), kinds));
+  const c = handle(condition, fn, 'condition');
+  return new Tensor(N.where(c, operand(input, fn, 'input'), operand(other, fn, 'other'), kinds));
+}
+
+/** The ops `runAsync` runs, with their tensor arguments (`?`: optional, may be null). */
+const ASYNC_OPS = {
+  matmul: ['input', 'other'],
+  mm: ['input', 'mat2'],
+  bmm: ['input', 'mat2'],
+  linear: ['input', 'weight', 'bias?'],
+} as const;
+/** An op `torch.runAsync` can run. */
+export type AsyncOp = keyof typeof ASYNC_OPS;
+
+/**
+ * Runs one op on the libuv thread pool and resolves to its result, leaving the event loop free
+ * meanwhile: `'matmul'`, `'mm'`, `'bmm'` `(input, other)` and `'linear'` `(input, weight, bias?)`,
+ * with PyTorch's semantics (`torch.matmul`, `F.linear`, ...).
+ *
+ * Until the Promise settles its arguments are in use: `dispose()` and in-place methods on them
+ * throw. The result is not owned by any `torch.tidy` scope: dispose it yourself.
+ *
+ * @throws (rejects) TypeError for an argument that is not a Tensor, RangeError for an unknown op
+ *   or a wrong argument count, TorchError with libtorch's message (a shape mismatch).
+ * @example const y = await torch.runAsync('linear', x, weight, bias);   // (N, in) -> (N, out)
+ */
+export function runAsync(op: 'matmul' | 'mm' | 'bmm', input: Tensor, other: Tensor): Promise<Tensor>;
+export function runAsync(op: 'linear', input: Tensor, weight: Tensor, bias?: Tensor | null): Promise<Tensor>;
+export async function runAsync(op: AsyncOp, ...args: (Tensor | null | undefined)[]): Promise<Tensor> {
+  const fn = 'torch.runAsync';
+  const ops = `one of ${Object.keys(ASYNC_OPS)
+    .map((k) => `'${k}'`)
+    .join(', ')}`;
+  if (typeof op !== 'string') typeError(fn, 'op', ops, op);
+  if (!Object.hasOwn(ASYNC_OPS, op)) rangeError(fn, 'op', ops, op);
+  const names: readonly string[] = ASYNC_OPS[op];
+  const required = names.filter((n) => !n.endsWith('?')).length;
+  if (args.length < required || args.length > names.length)
+    throw new RangeError(
+      `${fn}: '${op}' takes ${required === names.length ? required : `${required} or ${names.length}`} ` +
+        `tensors (${names.join(', ')}), got ${args.length}`,
+    );
+  const hs = args.map((t, i) => {
+    const name = names[i].replace('?', '');
+    return (t === null || t === undefined) && names[i].endsWith('?') ? undefined : handle(t, fn, name);
+  });
+  const [h] = await N.runAsync(op, ...hs);
+  return new Tensor(h);
 }
 
 const method = <K extends keyof Tensor>(name: K) =>

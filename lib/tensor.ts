@@ -1,8 +1,8 @@
 // The JS Tensor: a plain class around a native handle (see native/common.h for why it is not an
 // ObjectWrap). Methods validate their arguments, then make exactly one native call.
 import { inspect } from 'node:util';
-import { type DType, DTYPES, dtypeCode, optDtypeCode, isFloatingPoint } from './dtype';
 import { checkDevice } from './device';
+import { DTYPES, type DType, dtypeCode, isFloatingPoint, optDtypeCode } from './dtype';
 import {
   checkBool,
   checkInt,
@@ -21,9 +21,12 @@ import { scopes } from './scope';
 export type Scalar = number | boolean | bigint;
 export type TensorOrScalar = Tensor | Scalar;
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
-/** Nested arrays as `toArray()` returns them. */
-export type NestedArray = number | boolean | NestedArray[];
-/** One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null` (new axis) or a Tensor. */
+/** Nested arrays of `T`, as `toArray()` and `tolist()` return them (a bare `T` for a 0-dim tensor). */
+export type NestedArray<T = number | boolean> = T | NestedArray<T>[];
+/**
+ * One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null`
+ * (new axis) or a Tensor.
+ */
 export type IndexItem = number | string | null | Tensor;
 
 /**
@@ -66,6 +69,52 @@ function scalar(v: unknown, fn: string, arg: string): Scalar {
 function optAlpha(fn: string, alpha: unknown): number | undefined {
   return alpha === undefined ? undefined : checkNumber(fn, 'alpha', alpha);
 }
+
+/** @internal An operand that may be a Tensor or a scalar, as the native call takes it: a handle or a checked scalar. */
+export function operand(v: unknown, fn: string, arg: string): Handle | Scalar {
+  return v instanceof Tensor ? live(v, fn, arg) : scalar(v, fn, arg);
+}
+
+/**
+ * The native kernels of an op whose operand may be a Tensor or a scalar. PyTorch has one function;
+ * the native layer has two (`add` and `addScalar`), because a small tensor's handle is a number
+ * and only JS can tell it from a scalar. `extra` is what the kernels take after the operand.
+ */
+type OperandKernels<R, X> = readonly [
+  (self: Handle, other: Handle, extra: X) => R,
+  (self: Handle, other: Scalar, extra: X) => R,
+];
+
+/** The one tensor-or-scalar dispatch: the Tensor kernel for a Tensor `other`, else the scalar kernel. */
+function dispatch<R, X>(k: OperandKernels<R, X>, fn: string, arg: string, self: Handle, other: unknown, extra: X): R {
+  return other instanceof Tensor ? k[0](self, live(other, fn, arg), extra) : k[1](self, scalar(other, fn, arg), extra);
+}
+
+/** The kernel pairs, by method (module-level, so that a call allocates no closure). */
+const KERNELS = {
+  add: [N.add, N.addScalar],
+  sub: [N.sub, N.subScalar],
+  mul: [N.mul, N.mulScalar],
+  div: [N.div, N.divScalar],
+  pow: [N.pow, N.powScalar],
+  remainder: [N.remainder, N.remainderScalar],
+  eq: [N.eq, N.eqScalar],
+  ne: [N.ne, N.neScalar],
+  lt: [N.lt, N.ltScalar],
+  le: [N.le, N.leScalar],
+  gt: [N.gt, N.gtScalar],
+  ge: [N.ge, N.geScalar],
+  // maskedFill(self, mask, value): the operand is the value; `extra` is the mask
+  maskedFill: [(s, v, m: Handle) => N.maskedFill(s, m, v), (s, v, m: Handle) => N.maskedFillScalar(s, m, v)],
+  // where(condition, self, other): dispatched on `other` with the condition first; `extra` is self
+  where: [(c, o, self: Handle) => N.where(c, self, o, 3), (c, o, self: Handle) => N.where(c, self, o, 1)],
+  add_: [N.add_, N.add_Scalar],
+  sub_: [N.sub_, N.sub_Scalar],
+  mul_: [N.mul_, N.mul_Scalar],
+  div_: [N.div_, N.div_Scalar],
+  fill_: [N.fill_, N.fill_Scalar],
+  maskedFill_: [(s, v, m: Handle) => N.maskedFill_(s, m, v), (s, v, m: Handle) => N.maskedFill_Scalar(s, m, v)],
+} satisfies Record<string, OperandKernels<unknown, never>>;
 
 // GC fallback for number handles (small tensors): see native/common.h.
 const registry = new FinalizationRegistry<number>((h) => N.releaseHandle(h));
@@ -142,6 +191,25 @@ export function tensorSerial(): number {
 }
 
 const wrap = (h: Handle): Tensor => new Tensor(h);
+
+/** The values of `t` as nested arrays (row-major); int64 stays bigint when `exact`, else becomes a number. */
+function nest(t: Tensor, exact: boolean): NestedArray<Scalar> {
+  const flat = t.data();
+  const shape = t.shape;
+  const isBool = t.dtype === 'bool';
+  const at = (i: number): Scalar => {
+    const v = flat[i];
+    return isBool ? v !== 0 : typeof v === 'bigint' && !exact ? Number(v) : v;
+  };
+  if (shape.length === 0) return at(0);
+  let pos = 0;
+  const build = (d: number): NestedArray<Scalar>[] => {
+    const out: NestedArray<Scalar>[] = new Array(shape[d]);
+    for (let i = 0; i < shape[d]; i++) out[i] = d === shape.length - 1 ? at(pos++) : build(d + 1);
+    return out;
+  };
+  return build(0);
+}
 const wrapAll = (hs: Handle[]): Tensor[] => hs.map(wrap);
 
 const DEVICE_RE = /^(cpu|cuda)(:\d+)?$/;
@@ -261,9 +329,33 @@ export class Tensor {
   isFloatingPoint(): boolean {
     return isFloatingPoint(this.dtype);
   }
-  /** The value of a one-element tensor as a JS number (or boolean for bool tensors). */
-  item(): number | boolean {
-    return N.item(this._h);
+  /**
+   * The value of a one-element tensor as a JS number (int64 values beyond 2^53 are rounded), as
+   * PyTorch's `item()`; `itemBool()` reads a bool tensor.
+   *
+   * A bool tensor throws a TypeError naming `itemBool()` rather than returning 0 or 1: typed as a
+   * number, a boolean read here would make `mask.any().item() === true` silently false, while
+   * a thrown error says at once which accessor to use. (Python's bool is an int; JS's is not.)
+   *
+   * @throws TypeError for a bool tensor; TorchError when the tensor has more than one element.
+   * @example const loss = criterion.forward(out, target); console.log(loss.item().toFixed(4));
+   */
+  item(): number {
+    if (this.dtype === 'bool')
+      throw new TypeError('Tensor.item: this is a bool tensor: read it with itemBool() (item() returns numbers)');
+    return N.item(this._h) as number;
+  }
+  /**
+   * The value of a one-element bool tensor as a JS boolean (`mask.any().itemBool()`).
+   *
+   * @throws TypeError for a tensor of another dtype (compare it first: `t.ne(0).itemBool()`, or use `item()`).
+   */
+  itemBool(): boolean {
+    if (this.dtype !== 'bool')
+      throw new TypeError(
+        `Tensor.itemBool: expected a bool tensor, got a ${this.dtype} tensor: read it with item(), or compare it first`,
+      );
+    return N.item(this._h) as boolean;
   }
   /**
    * A copy of the values (row-major, contiguous) as a TypedArray: Float32Array for float32 (and
@@ -273,23 +365,27 @@ export class Tensor {
   data(): TypedArray {
     return N.data(this._h);
   }
-  /** Nested JS arrays, like PyTorch's `tolist()` (int64 values become numbers; bools booleans). */
-  toArray(): NestedArray {
-    const flat = this.data();
-    const shape = this.shape;
-    const isBool = this.dtype === 'bool';
-    const at = (i: number): number | boolean => {
-      const v = flat[i];
-      return isBool ? v !== 0 : typeof v === 'bigint' ? Number(v) : v;
-    };
-    if (shape.length === 0) return at(0);
-    let pos = 0;
-    const build = (d: number): NestedArray[] => {
-      const out: NestedArray[] = new Array(shape[d]);
-      for (let i = 0; i < shape[d]; i++) out[i] = d === shape.length - 1 ? at(pos++) : build(d + 1);
-      return out;
-    };
-    return build(0);
+  /**
+   * The values as nested JS arrays of numbers (a bare number for a 0-dim tensor); int64 values
+   * become numbers (rounded beyond 2^53; `tolist()` keeps them exact), bool values booleans.
+   * The type parameter states the shape you know, so that no cast is needed:
+   *
+   * @example
+   * const rows = logits.softmax(-1).toArray<number[][]>();   // a [N, C] tensor
+   * const keep = mask.toArray<boolean[]>();                  // a 1-D bool tensor
+   */
+  toArray<T extends NestedArray<number | boolean> = NestedArray<number>>(): T {
+    return nest(this, false) as T;
+  }
+  /**
+   * PyTorch's `tolist()`: nested JS arrays with the exact values: numbers for floating-point and
+   * 8- to 32-bit integer dtypes, bigints for int64 (as Python's ints, never rounded), booleans for
+   * bool. A 0-dim tensor gives the bare value.
+   *
+   * @example const ids = argmax.tolist<bigint[]>();
+   */
+  tolist<T extends NestedArray<Scalar> = NestedArray<Scalar>>(): T {
+    return nest(this, true) as T;
   }
   /** Prints like PyTorch: `tensor([[1., 2.]], requires_grad=True)`. */
   toString(): string {
@@ -312,50 +408,26 @@ export class Tensor {
   /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
   add(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.add', alpha);
-    return wrap(
-      other instanceof Tensor
-        ? N.add(this._h, live(other, 'Tensor.add', 'other'), al)
-        : N.addScalar(this._h, scalar(other, 'Tensor.add', 'other'), al),
-    );
+    return wrap(dispatch(KERNELS.add, 'Tensor.add', 'other', this._h, other, al));
   }
   sub(other: TensorOrScalar, alpha?: number): Tensor {
     const al = optAlpha('Tensor.sub', alpha);
-    return wrap(
-      other instanceof Tensor
-        ? N.sub(this._h, live(other, 'Tensor.sub', 'other'), al)
-        : N.subScalar(this._h, scalar(other, 'Tensor.sub', 'other'), al),
-    );
+    return wrap(dispatch(KERNELS.sub, 'Tensor.sub', 'other', this._h, other, al));
   }
   mul(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.mul(this._h, live(other, 'Tensor.mul', 'other'))
-        : N.mulScalar(this._h, scalar(other, 'Tensor.mul', 'other')),
-    );
+    return wrap(dispatch(KERNELS.mul, 'Tensor.mul', 'other', this._h, other, undefined));
   }
   /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
   div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
     if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
       typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
-    return wrap(
-      other instanceof Tensor
-        ? N.div(this._h, live(other, 'Tensor.div', 'other'), roundingMode)
-        : N.divScalar(this._h, scalar(other, 'Tensor.div', 'other'), roundingMode),
-    );
+    return wrap(dispatch(KERNELS.div, 'Tensor.div', 'other', this._h, other, roundingMode));
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return wrap(
-      exponent instanceof Tensor
-        ? N.pow(this._h, live(exponent, 'Tensor.pow', 'exponent'))
-        : N.powScalar(this._h, scalar(exponent, 'Tensor.pow', 'exponent')),
-    );
+    return wrap(dispatch(KERNELS.pow, 'Tensor.pow', 'exponent', this._h, exponent, undefined));
   }
   remainder(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.remainder(this._h, live(other, 'Tensor.remainder', 'other'))
-        : N.remainderScalar(this._h, scalar(other, 'Tensor.remainder', 'other')),
-    );
+    return wrap(dispatch(KERNELS.remainder, 'Tensor.remainder', 'other', this._h, other, undefined));
   }
   maximum(other: Tensor): Tensor {
     return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
@@ -400,46 +472,22 @@ export class Tensor {
 
   // ---- comparison and logic ------------------------------------------------------------------
   eq(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.eq(this._h, live(other, 'Tensor.eq', 'other'))
-        : N.eqScalar(this._h, scalar(other, 'Tensor.eq', 'other')),
-    );
+    return wrap(dispatch(KERNELS.eq, 'Tensor.eq', 'other', this._h, other, undefined));
   }
   ne(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.ne(this._h, live(other, 'Tensor.ne', 'other'))
-        : N.neScalar(this._h, scalar(other, 'Tensor.ne', 'other')),
-    );
+    return wrap(dispatch(KERNELS.ne, 'Tensor.ne', 'other', this._h, other, undefined));
   }
   lt(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.lt(this._h, live(other, 'Tensor.lt', 'other'))
-        : N.ltScalar(this._h, scalar(other, 'Tensor.lt', 'other')),
-    );
+    return wrap(dispatch(KERNELS.lt, 'Tensor.lt', 'other', this._h, other, undefined));
   }
   le(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.le(this._h, live(other, 'Tensor.le', 'other'))
-        : N.leScalar(this._h, scalar(other, 'Tensor.le', 'other')),
-    );
+    return wrap(dispatch(KERNELS.le, 'Tensor.le', 'other', this._h, other, undefined));
   }
   gt(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.gt(this._h, live(other, 'Tensor.gt', 'other'))
-        : N.gtScalar(this._h, scalar(other, 'Tensor.gt', 'other')),
-    );
+    return wrap(dispatch(KERNELS.gt, 'Tensor.gt', 'other', this._h, other, undefined));
   }
   ge(other: TensorOrScalar): Tensor {
-    return wrap(
-      other instanceof Tensor
-        ? N.ge(this._h, live(other, 'Tensor.ge', 'other'))
-        : N.geScalar(this._h, scalar(other, 'Tensor.ge', 'other')),
-    );
+    return wrap(dispatch(KERNELS.ge, 'Tensor.ge', 'other', this._h, other, undefined));
   }
   logicalNot(): Tensor {
     return wrap(N.logicalNot(this._h));
@@ -471,20 +519,12 @@ export class Tensor {
   /** Where `mask` is true, `value`; elsewhere self (`mask` broadcasts; bool dtype). */
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
     const m = handle(mask, 'Tensor.maskedFill', 'mask');
-    return wrap(
-      value instanceof Tensor
-        ? N.maskedFill(this._h, m, live(value, 'Tensor.maskedFill', 'value'))
-        : N.maskedFillScalar(this._h, m, scalar(value, 'Tensor.maskedFill', 'value')),
-    );
+    return wrap(dispatch(KERNELS.maskedFill, 'Tensor.maskedFill', 'value', this._h, value, m));
   }
   /** `where(condition, self, other)`, as PyTorch's `tensor.where(condition, y)`. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
     const c = handle(condition, 'Tensor.where', 'condition');
-    return wrap(
-      other instanceof Tensor
-        ? N.where(c, this._h, live(other, 'Tensor.where', 'other'), 3)
-        : N.where(c, this._h, scalar(other, 'Tensor.where', 'other'), 1),
-    );
+    return wrap(dispatch(KERNELS.where, 'Tensor.where', 'other', c, other, this._h));
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
@@ -655,25 +695,13 @@ export class Tensor {
   max(dim: number, keepdim?: boolean): [Tensor, Tensor];
   max(other: Tensor): Tensor;
   max(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    if (dim instanceof Tensor) return this.maximum(dim);
-    if (dim === undefined) return wrap(N.max(this._h) as Handle);
-    const r = N.max(this._h, checkInt('Tensor.max', 'dim', dim), checkBool('Tensor.max', 'keepdim', keepdim)) as [
-      Handle,
-      Handle,
-    ];
-    return [wrap(r[0]), wrap(r[1])];
+    return extreme(this, 'max', dim, keepdim);
   }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): [Tensor, Tensor];
   min(other: Tensor): Tensor;
   min(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    if (dim instanceof Tensor) return this.minimum(dim);
-    if (dim === undefined) return wrap(N.min(this._h) as Handle);
-    const r = N.min(this._h, checkInt('Tensor.min', 'dim', dim), checkBool('Tensor.min', 'keepdim', keepdim)) as [
-      Handle,
-      Handle,
-    ];
-    return [wrap(r[0]), wrap(r[1])];
+    return extreme(this, 'min', dim, keepdim);
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return wrap(
@@ -731,35 +759,29 @@ export class Tensor {
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
   add_(other: TensorOrScalar, alpha?: number): this {
     const al = optAlpha('Tensor.add_', alpha);
-    if (other instanceof Tensor) N.add_(this._h, live(other, 'Tensor.add_', 'other'), al);
-    else N.add_Scalar(this._h, scalar(other, 'Tensor.add_', 'other'), al);
+    dispatch(KERNELS.add_, 'Tensor.add_', 'other', this._h, other, al);
     return this;
   }
   sub_(other: TensorOrScalar, alpha?: number): this {
     const al = optAlpha('Tensor.sub_', alpha);
-    if (other instanceof Tensor) N.sub_(this._h, live(other, 'Tensor.sub_', 'other'), al);
-    else N.sub_Scalar(this._h, scalar(other, 'Tensor.sub_', 'other'), al);
+    dispatch(KERNELS.sub_, 'Tensor.sub_', 'other', this._h, other, al);
     return this;
   }
   mul_(other: TensorOrScalar): this {
-    if (other instanceof Tensor) N.mul_(this._h, live(other, 'Tensor.mul_', 'other'));
-    else N.mul_Scalar(this._h, scalar(other, 'Tensor.mul_', 'other'));
+    dispatch(KERNELS.mul_, 'Tensor.mul_', 'other', this._h, other, undefined);
     return this;
   }
   div_(other: TensorOrScalar): this {
-    if (other instanceof Tensor) N.div_(this._h, live(other, 'Tensor.div_', 'other'));
-    else N.div_Scalar(this._h, scalar(other, 'Tensor.div_', 'other'));
+    dispatch(KERNELS.div_, 'Tensor.div_', 'other', this._h, other, undefined);
     return this;
   }
   fill_(value: TensorOrScalar): this {
-    if (value instanceof Tensor) N.fill_(this._h, live(value, 'Tensor.fill_', 'value'));
-    else N.fill_Scalar(this._h, scalar(value, 'Tensor.fill_', 'value'));
+    dispatch(KERNELS.fill_, 'Tensor.fill_', 'value', this._h, value, undefined);
     return this;
   }
   maskedFill_(mask: Tensor, value: TensorOrScalar): this {
     const m = handle(mask, 'Tensor.maskedFill_', 'mask');
-    if (value instanceof Tensor) N.maskedFill_(this._h, m, live(value, 'Tensor.maskedFill_', 'value'));
-    else N.maskedFill_Scalar(this._h, m, scalar(value, 'Tensor.maskedFill_', 'value'));
+    dispatch(KERNELS.maskedFill_, 'Tensor.maskedFill_', 'value', this._h, value, m);
     return this;
   }
   zero_(): this {
@@ -973,7 +995,9 @@ export class Tensor {
           if (mask && it.dim() === 0) {
             // PyTorch: unsqueeze here, then index the new axis with [0] (true) or [] (false).
             step(N.unsqueeze(result._h, d));
-            const idx = wrap(it.item() ? N.zeros([1], dtypeCode(fn, 'int64')) : N.empty([0], dtypeCode(fn, 'int64')));
+            const idx = wrap(
+              N.item(it._h) ? N.zeros([1], dtypeCode(fn, 'int64')) : N.empty([0], dtypeCode(fn, 'int64')),
+            );
             own.push(idx);
             advanced.push(idx._h);
             d++;
@@ -1123,33 +1147,76 @@ export class Tensor {
    * Computes gradients of this tensor w.r.t. the graph leaves (libtorch's autograd). A
    * non-scalar tensor needs `gradient` (same shape), as in PyTorch.
    */
-  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    const o = checkOptions<typeof opts>('Tensor.backward', opts);
-    N.backward(
-      this._h,
-      gradient === undefined || gradient === null ? undefined : handle(gradient, 'Tensor.backward', 'gradient'),
-      o.retainGraph === undefined ? undefined : checkBool('Tensor.backward', 'retainGraph', o.retainGraph),
-      o.createGraph === undefined ? false : checkBool('Tensor.backward', 'createGraph', o.createGraph),
-    );
+  backward(gradient?: Tensor | null, opts: BackwardOptions = {}): void {
+    try {
+      N.backward(...backwardArgs('Tensor.backward', this, gradient, opts));
+    } catch (e) {
+      throw inOurWords(e);
+    }
   }
   /**
    * `backward` on the libuv thread pool (see `matmulAsync` for what "in use" means). The
    * gradients are accumulated into the leaves' `.grad` on a pool thread: do not read, zero or
    * step them (optimizer) until the Promise resolves.
    */
-  async backwardAsync(
-    gradient?: Tensor | null,
-    opts: { retainGraph?: boolean; createGraph?: boolean } = {},
-  ): Promise<void> {
-    const fn = 'Tensor.backwardAsync';
-    const o = checkOptions<typeof opts>(fn, opts);
-    await N.backwardAsync(
-      handle(this, fn, 'self'),
-      gradient === undefined || gradient === null ? undefined : handle(gradient, fn, 'gradient'),
-      o.retainGraph === undefined ? undefined : checkBool(fn, 'retainGraph', o.retainGraph),
-      o.createGraph === undefined ? false : checkBool(fn, 'createGraph', o.createGraph),
-    );
+  async backwardAsync(gradient?: Tensor | null, opts: BackwardOptions = {}): Promise<void> {
+    try {
+      await N.backwardAsync(...backwardArgs('Tensor.backwardAsync', this, gradient, opts));
+    } catch (e) {
+      throw inOurWords(e);
+    }
   }
+}
+
+/** `max` / `min`: the extreme element, `[values, indices]` along `dim`, or the elementwise extreme of two tensors. */
+function extreme(
+  self: Tensor,
+  name: 'max' | 'min',
+  dim: number | Tensor | undefined,
+  keepdim: unknown,
+): Tensor | [Tensor, Tensor] {
+  if (dim instanceof Tensor) return name === 'max' ? self.maximum(dim) : self.minimum(dim);
+  const kernel = name === 'max' ? N.max : N.min;
+  if (dim === undefined) return wrap(kernel(self._h) as Handle);
+  const fn = `Tensor.${name}`;
+  const [values, indices] = kernel(self._h, checkInt(fn, 'dim', dim), checkBool(fn, 'keepdim', keepdim)) as Handle[];
+  return [wrap(values), wrap(indices)];
+}
+
+/** Options of `backward` and `backwardAsync` (PyTorch's `retain_graph`, `create_graph`). */
+export interface BackwardOptions {
+  /** Keep the graph's saved values, so that it can be backpropagated through again. Default: `createGraph`. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, for higher-order gradients. Default false. */
+  createGraph?: boolean;
+}
+
+/** The checked native arguments of `backward` / `backwardAsync`. */
+function backwardArgs(
+  fn: string,
+  self: Tensor,
+  gradient: unknown,
+  opts: unknown,
+): [Handle, Handle | undefined, boolean | undefined, boolean] {
+  const o = checkOptions<BackwardOptions>(fn, opts, ['retainGraph', 'createGraph']);
+  return [
+    handle(self, fn, 'self'),
+    gradient === undefined || gradient === null ? undefined : handle(gradient, fn, 'gradient'),
+    o.retainGraph === undefined ? undefined : checkBool(fn, 'retainGraph', o.retainGraph),
+    o.createGraph === undefined ? false : checkBool(fn, 'createGraph', o.createGraph),
+  ];
+}
+
+/**
+ * libtorch's error for a second backward through a freed graph names Python's API
+ * ("Specify retain_graph=True", "autograd.grad()"): say it in ours. Other errors pass unchanged.
+ */
+function inOurWords(e: unknown): unknown {
+  if (!(e instanceof Error) || !e.message.includes('Specify retain_graph=True')) return e;
+  e.message = e.message
+    .replace('when you call .backward() or autograd.grad()', 'when you call backward() or backwardAsync()')
+    .replace('Specify retain_graph=True', 'Pass {retainGraph: true} (the first backward must too)');
+  return e;
 }
 
 /** Whether `v` is a Tensor. */

@@ -1,8 +1,9 @@
 // Shared helpers for the tensor integration tests: value comparison with tolerance and the
 // PyTorch fixture (test/fixtures/tensor_ops.json, written by test/fixtures/gen/gen_tensor_fixtures.py).
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../lib';
 
@@ -276,3 +277,10 @@ export function peakRssGrowth(fn: () => void): number {
 
 /** 256 MiB: far more than any test here needs, far less than a huge allocation that was not refused. */
 export const MAX_PEAK_GROWTH = 256 * 2 ** 20;
+
+/**
+ * A loaded checkpoint as the serialization tests read it: they walk values of every kind (and
+ * assert each one at run time), so they give `torch.load` this unchecked type instead of spelling
+ * out every fixture's structure. Code that knows its checkpoint names the type it expects.
+ */
+export type Loaded = any;

@@ -1,16 +1,15 @@
-import { checkBool } from '../errors';
-import { Tensor } from '../tensor';
+import { checkBool, checkOptions } from '../errors';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
-  type UpdateArgs,
   stateLike,
   stepTensor,
-  checkOptimizerOptions,
-  checkNonNegative,
+  type UpdateArgs,
 } from './optimizer';
 
 export interface AdagradOptions {
@@ -25,14 +24,7 @@ export interface AdagradOptions {
 /** Adagrad (PyTorch's `optim.Adagrad`); its state is created for every parameter up front, as PyTorch's. */
 export class Adagrad extends Optimizer {
   constructor(params: ParamsArg, opts: AdagradOptions = {}) {
-    checkOptimizerOptions('Adagrad', opts, [
-      'lr',
-      'lrDecay',
-      'weightDecay',
-      'initialAccumulatorValue',
-      'eps',
-      'maximize',
-    ]);
+    checkOptions('Adagrad', opts, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize']);
     super(params, {
       lr: opts.lr ?? 1e-2,
       lrDecay: opts.lrDecay ?? 0,

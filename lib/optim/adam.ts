@@ -1,16 +1,15 @@
-import { checkBool, checkNumber } from '../errors';
-import { Tensor } from '../tensor';
+import { checkBool, checkNumber, checkOptions } from '../errors';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
-  type UpdateArgs,
   stateLike,
   stepTensor,
-  checkOptimizerOptions,
-  checkNonNegative,
+  type UpdateArgs,
 } from './optimizer';
 
 export interface AdamOptions {
@@ -69,7 +68,7 @@ const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'
 
 export class Adam extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
-    checkOptimizerOptions('Adam', opts, ADAM_OPTIONS);
+    checkOptions('Adam', opts, ADAM_OPTIONS);
     super(params, {
       lr: opts.lr ?? 1e-3,
       betas: opts.betas ?? [0.9, 0.999],
@@ -94,7 +93,7 @@ export class Adam extends Optimizer {
 /** AdamW (PyTorch's `optim.AdamW`): decoupled weight decay (default 1e-2). */
 export class AdamW extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions = {}) {
-    checkOptimizerOptions('AdamW', opts, ADAM_OPTIONS);
+    checkOptions('AdamW', opts, ADAM_OPTIONS);
     super(params, {
       lr: opts.lr ?? 1e-3,
       betas: opts.betas ?? [0.9, 0.999],

@@ -3,21 +3,16 @@
 // form where PyTorch does (`step(epoch)`, and SequentialLR's restart at a milestone), evaluating the
 // same floating-point operations in the same order, so the sequence of learning rates is PyTorch's.
 // State dicts carry PyTorch's snake_case attribute names (`last_epoch`, `base_lrs`, `_last_lr`, ...).
-import { checkBool, checkInt, checkNumber, describe, typeError } from '../errors';
+import { checkBool, checkInt, checkNumber, checkOptions, describe, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { Optimizer, type ParamGroup } from './optimizer';
 
 // ---- shared checks ---------------------------------------------------------------------------------
 
-/** An options object with only `known` keys (a TypeError names an unknown one). */
+/** `checkOptions`, where `required` also refuses a missing options object (the scheduler has required options). */
 function options<T extends object>(fn: string, opts: unknown, known: readonly string[], required = false): Partial<T> {
-  if (opts === undefined && !required) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    typeError(fn, 'options', 'an options object', opts);
-  for (const k of Object.keys(opts)) {
-    if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' (known: ${known.join(', ')})`);
-  }
-  return opts as Partial<T>;
+  if (opts === undefined && required) typeError(fn, 'options', 'an options object', opts);
+  return checkOptions<T>(fn, opts, known);
 }
 
 function finite(fn: string, arg: string, v: unknown): number {
@@ -213,7 +208,8 @@ export abstract class LRScheduler {
       groups.forEach((g, i) => {
         if (g.initialLr === undefined)
           throw new TypeError(
-            `${fn}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch ${lastEpoch})`,
+            `${fn}: param 'initialLr' is not specified in paramGroups[${i}] ` +
+              `when resuming an optimizer (lastEpoch ${lastEpoch})`,
           );
       });
     }
@@ -741,7 +737,11 @@ const ONE_CYCLE_GROUP_KEYS: Record<string, string> = {
  *
  * @example
  * const opt = new torch.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
- * const sched = new torch.optim.lrScheduler.OneCycleLR(opt, { maxLr: 0.01, epochs: 10, stepsPerEpoch: batches.length });
+ * const sched = new torch.optim.lrScheduler.OneCycleLR(opt, {
+ *   maxLr: 0.01,
+ *   epochs: 10,
+ *   stepsPerEpoch: batches.length,
+ * });
  * for (let epoch = 0; epoch < 10; epoch++)
  *   for (const batch of batches) { trainBatch(batch); opt.step(); sched.step(); }
  */
@@ -913,7 +913,8 @@ export class OneCycleLR extends LRScheduler {
         if (stepNum <= endStep || i === phases.length - 1) {
           if (endStep - startStep === 0)
             throw new RangeError(
-              `${fn}: phase ${i} of the cycle has no steps (pctStart * totalSteps is too small or too large), division by zero`,
+              `${fn}: phase ${i} of the cycle has no steps ` +
+                '(pctStart * totalSteps is too small or too large), division by zero',
             );
           const pct = (stepNum - startStep) / (endStep - startStep);
           lr = this.anneal(read(phases[i].start_lr), read(phases[i].end_lr), pct);
@@ -1004,7 +1005,8 @@ export class SequentialLR extends LRScheduler {
         throw new TypeError(`${fn}: schedulers[${i}] is a SequentialLR; they cannot be nested`);
       if (s.optimizer !== optimizer)
         throw new RangeError(
-          `${fn}: expects all schedulers to belong to the same optimizer, but schedulers[${i}] has a different optimizer than the one passed in`,
+          `${fn}: expects all schedulers to belong to the same optimizer, ` +
+            `but schedulers[${i}] has a different optimizer than the one passed in`,
         );
     });
     const milestones = required(fn, 'milestones', o.milestones);
@@ -1208,7 +1210,7 @@ export class ReduceLROnPlateau {
         throw new RangeError(
           `${fn}: expected metric to be a one-element tensor, got shape [${metric.shape.join(', ')}]`,
         );
-      current = Number(metric.item());
+      current = metric.item();
     } else {
       current = checkNumber(fn, 'metric', metric);
     }

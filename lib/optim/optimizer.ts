@@ -4,11 +4,11 @@
 // updates, all of them in one call on the libuv thread pool.
 import { noGrad } from '../autograd';
 import { full } from '../creation';
-import { checkBool, checkNumber, checkOptions, describe } from '../errors';
+import { checkBool, checkNumber, checkOptions, describe, unknownOptionError } from '../errors';
 import { keep } from '../memory';
-import { type Handle, type Native, type OptimKernel, native as N } from '../native';
-import { Tensor } from '../tensor';
+import { type Handle, native as N, type Native, type OptimKernel } from '../native';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 
 /** A parameter group: its parameters and its options (camelCase of PyTorch's keys). */
 export interface ParamGroup {
@@ -41,25 +41,6 @@ const toJsKey = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => 
 
 /** Arrays in options (betas) are copied, never shared between groups, defaults and optimizers. */
 const copyValue = (v: unknown): unknown => (Array.isArray(v) ? v.map(copyValue) : v);
-
-/**
- * Checks an optimizer constructor's options object: unknown keys are an error (a misspelt option
- * would otherwise silently train with its default, e.g. `mommentum`).
- */
-export function checkOptimizerOptions(fn: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    throw new TypeError(`${fn}: expected an options object, got ${describe(opts)}`);
-  for (const k of Object.keys(opts)) {
-    if (known.includes(k)) continue;
-    const camel = toJsKey(k);
-    throw new TypeError(
-      `${fn}: unknown option '${k}'${camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : ''}` +
-        ` (known: ${known.join(', ')})`,
-    );
-  }
-  return opts as Record<string, unknown>;
-}
 
 /** A non-negative number (NaN refused, as PyTorch's `0.0 <= x`). */
 export function checkNonNegative(fn: string, what: string, v: unknown, label = what): number {
@@ -126,9 +107,7 @@ export abstract class Optimizer {
     for (const [k, v] of Object.entries({ ...this.defaults, ...group })) if (k !== 'params') out[k] = copyValue(v);
     for (const [k, v] of Object.entries(out)) {
       if (k !== 'params' && !(k in this.defaults) && k !== 'initialLr')
-        throw new TypeError(
-          `${fn}: unknown option '${k}' for ${this.constructor.name} (known: ${Object.keys(this.defaults).join(', ')})`,
-        );
+        throw unknownOptionError(fn, k, Object.keys(this.defaults));
       if (v === undefined) throw new TypeError(`${fn}: option '${k}' is undefined`);
     }
     checkNumber(fn, 'lr', out.lr);
@@ -347,7 +326,8 @@ export abstract class Optimizer {
       throw new TypeError(`${fn}: expected {state, param_groups}, got ${describe(sd)}`);
     if (sd.param_groups.length !== this.paramGroups.length)
       throw new RangeError(
-        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
+        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups, ` +
+          `the optimizer has ${this.paramGroups.length}`,
       );
     const order: Parameter[] = [];
     const idToParam = new Map<number, Parameter>();

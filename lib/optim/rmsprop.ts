@@ -1,15 +1,14 @@
-import { checkBool } from '../errors';
-import { Tensor } from '../tensor';
+import { checkBool, checkOptions } from '../errors';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
-  type UpdateArgs,
   stateLike,
-  checkOptimizerOptions,
-  checkNonNegative,
+  type UpdateArgs,
 } from './optimizer';
 
 export interface RMSpropOptions {
@@ -25,7 +24,7 @@ export interface RMSpropOptions {
 /** RMSprop (PyTorch's `optim.RMSprop`), with momentum and the centered variant. */
 export class RMSprop extends Optimizer {
   constructor(params: ParamsArg, opts: RMSpropOptions = {}) {
-    checkOptimizerOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
+    checkOptions('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
     super(params, {
       lr: opts.lr ?? 1e-2,
       momentum: opts.momentum ?? 0,

@@ -1,16 +1,15 @@
-import { checkBool, checkNumber } from '../errors';
-import type { Handle } from '../native';
-import { Tensor } from '../tensor';
+import { checkBool, checkNumber, checkOptions } from '../errors';
 import { keep } from '../memory';
+import type { Handle } from '../native';
 import type { Parameter } from '../nn/parameter';
+import { Tensor } from '../tensor';
 import {
+  checkNonNegative,
   Optimizer,
   type ParamGroup,
   type ParamState,
   type ParamsArg,
   type UpdateArgs,
-  checkOptimizerOptions,
-  checkNonNegative,
 } from './optimizer';
 
 export interface SGDOptions {
@@ -25,7 +24,7 @@ export interface SGDOptions {
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's `optim.SGD`). */
 export class SGD extends Optimizer {
   constructor(params: ParamsArg, opts: SGDOptions = {}) {
-    checkOptimizerOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
     if (opts.lr === undefined)
       throw new TypeError('SGD: lr is required (PyTorch has no default learning rate for SGD)');
     super(params, {

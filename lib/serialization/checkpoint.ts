@@ -1,16 +1,15 @@
 // PyTorch's checkpoint format (torch.save since 1.6): a stored zip holding `<name>/data.pkl`, a
 // pickle whose tensors are persistent ids ('storage', torch.<T>Storage, key, location, numel) that
 // point at `<name>/data/<key>`, the raw little-endian bytes of each storage.
-import * as os from 'node:os';
 import { checkDevice } from '../device';
-import { type DType, ITEM_SIZE, dtypeCode, isFloatingPoint } from '../dtype';
-import { formatBytes } from '../errors';
+import { type DType, dtypeCode, ITEM_SIZE, isFloatingPoint } from '../dtype';
+import { exceedsMemory, formatBytes, shapeStr } from '../errors';
 import { type Handle, native as N } from '../native';
 import { Parameter } from '../nn/parameter';
 import { Tensor } from '../tensor';
 import { type ByteSink, type ByteSource, bad } from './io';
-import { PyGlobal, Pickler, toJS, unpickle } from './pickle';
-import { ZipReader, ZipWriter } from './zip';
+import { Pickler, PyGlobal, toJS, unpickle } from './pickle';
+import { type ZipEntry, ZipReader, ZipWriter } from './zip';
 
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   FloatStorage: 'float32',
@@ -28,7 +27,6 @@ const STORAGE_OF: Record<string, string> = {};
 for (const [k, v] of Object.entries(STORAGE_DTYPES)) STORAGE_OF[v] = k;
 
 const MAX_DIMS = 64;
-const totalMemory = os.totalmem();
 
 /** Where loaded tensors go: one device for all, or saved location → device ('cpu' when unmapped). */
 export type MapLocation = string | Record<string, string>;
@@ -82,11 +80,68 @@ function sniff(src: ByteSource): void {
   }
 }
 
+/** What an allowed global builds when the pickle calls it (REDUCE); `null`: it may only be named. */
+type GlobalCall = ((reader: CheckpointReader, args: readonly unknown[]) => unknown) | null;
+
 /**
- * Reads a checkpoint: validates the archive, unpickles data.pkl with the allow-list below,
- * builds the tensors (one native storage per key, views with asStrided) and converts to JS.
+ * The unpickling allow-list: the only Python globals a checkpoint may name, and what each builds.
+ * Everything else (any other class or function, `os.system`, ...) is refused by the unpickler.
  */
-export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undefined): unknown {
+const ALLOWED_GLOBALS: Readonly<Record<string, GlobalCall>> = {
+  'collections.OrderedDict': (_r, args) => orderedDict(args),
+  'torch._utils._rebuild_tensor_v2': (r, args) => r.rebuildTensor(args, true),
+  'torch._utils._rebuild_tensor': (r, args) => r.rebuildTensor(args, false),
+  'torch._utils._rebuild_parameter': (r, args) => r.rebuildParameter(args, false),
+  'torch._utils._rebuild_parameter_with_state': (r, args) => r.rebuildParameter(args, true),
+  // the storage types are only named, in persistent ids
+  ...Object.fromEntries(Object.keys(STORAGE_DTYPES).map((s) => [`torch.${s}`, null])),
+  'torch.Size': (_r, args) => torchSize(args),
+  // Python 3 pickles bytes as _codecs.encode(latin-1 text, 'latin1') in protocol 2, b'' as bytes().
+  '_codecs.encode': (_r, args) => codecsEncode(args),
+  '__builtin__.bytes': (_r, args) => emptyBytes(args),
+  'builtins.bytes': (_r, args) => emptyBytes(args),
+};
+
+function orderedDict(args: readonly unknown[]): Map<unknown, unknown> {
+  if (args.length === 0) return new Map();
+  if (args.length === 1 && isSeq(args[0])) {
+    const m = new Map();
+    for (const kv of args[0]) {
+      if (!isSeq(kv) || kv.length !== 2) bad('data.pkl: OrderedDict() takes (key, value) pairs');
+      if (kv[0] !== null && typeof kv[0] === 'object' && !Object.isFrozen(kv[0])) bad('data.pkl: unhashable dict key');
+      m.set(kv[0], kv[1]);
+    }
+    return m;
+  }
+  return bad('data.pkl: unsupported OrderedDict() arguments');
+}
+
+function torchSize(args: readonly unknown[]): readonly number[] {
+  if (args.length === 0) return Object.freeze([]);
+  if (args.length !== 1) bad('data.pkl: torch.Size() takes one tuple');
+  return Object.freeze(intList(args[0], 'torch.Size'));
+}
+
+function codecsEncode(args: readonly unknown[]): Uint8Array {
+  const [text, enc] = args;
+  if (args.length !== 2 || typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
+    bad('data.pkl: _codecs.encode is only supported for bytes (latin1 text)');
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 255) bad('data.pkl: _codecs.encode text is not latin1');
+    out[i] = c;
+  }
+  return out;
+}
+
+function emptyBytes(args: readonly unknown[]): Uint8Array {
+  if (args.length !== 0) bad('data.pkl: bytes() is only supported without arguments');
+  return new Uint8Array(0);
+}
+
+/** Opens the archive and finds its data.pkl, refusing what is not a torch.save checkpoint. */
+function openArchive(src: ByteSource): { zip: ZipReader; prefix: string; pkl: ZipEntry } {
   sniff(src);
   const zip = new ZipReader(src);
   const first = zip.entries[0];
@@ -108,16 +163,65 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     if (s !== 'little')
       bad(`the checkpoint's byte order is '${s.slice(0, 20)}'; only little-endian checkpoints are supported`);
   }
+  return { zip, prefix, pkl };
+}
 
-  const created: Tensor[] = [];
-  const storages = new Map<string, StorageRef>();
-  const device = (location: string): string => {
-    if (mapLocation === undefined) return 'cpu';
-    if (typeof mapLocation === 'string') return mapLocation;
-    return Object.hasOwn(mapLocation, location) ? mapLocation[location] : 'cpu';
-  };
+/**
+ * Reads one checkpoint: unpickles data.pkl with the allow-list, builds each storage once (one
+ * native tensor per key, moved to its device) and each tensor as a view of it, and owns every
+ * tensor it makes until the result is known (those not in the result are disposed; on an error,
+ * all of them).
+ */
+class CheckpointReader {
+  /** Every tensor made so far, storages and intermediates included. */
+  private readonly created: Tensor[] = [];
+  private readonly storages = new Map<string, StorageRef>();
+  private readonly globals = new Map<string, PyGlobal>();
 
-  const persistentLoad = (pid: unknown): StorageRef => {
+  constructor(
+    private readonly zip: ZipReader,
+    private readonly prefix: string,
+    private readonly mapLocation: MapLocation | undefined,
+  ) {
+    for (const [name, call] of Object.entries(ALLOWED_GLOBALS))
+      this.globals.set(name, new PyGlobal(name, call === null ? undefined : (args) => call(this, args)));
+  }
+
+  /** Unpickles `pkl` and converts it to JS values. */
+  read(pkl: ZipEntry): unknown {
+    const inResult = new Set<Tensor>();
+    try {
+      const root = unpickle(this.zip.read(pkl), {
+        resolveGlobal: (q) => this.globals.get(q),
+        persistentLoad: (pid) => this.persistentLoad(pid),
+      });
+      const value = toJS(root, (v) => {
+        if (v instanceof Tensor) {
+          inResult.add(v);
+          return true;
+        }
+        if (v instanceof StorageRef) bad(`data.pkl: the checkpoint holds a bare storage ('${v.key}') outside a tensor`);
+        return false;
+      });
+      // Storages and intermediate tensors share memory with the results: free their handles.
+      for (const t of this.created) if (!inResult.has(t)) t.dispose();
+      return value;
+    } catch (e) {
+      for (const t of this.created) t.dispose();
+      throw e;
+    }
+  }
+
+  /** The device for a storage saved at `location`. */
+  private device(location: string): string {
+    const m = this.mapLocation;
+    if (m === undefined) return 'cpu';
+    if (typeof m === 'string') return m;
+    return Object.hasOwn(m, location) ? m[location] : 'cpu';
+  }
+
+  /** BINPERSID: `('storage', torch.<T>Storage, key, location, numel)`, read once per key. */
+  private persistentLoad(pid: unknown): StorageRef {
     if (!isSeq(pid) || pid.length !== 5 || pid[0] !== 'storage')
       bad("data.pkl: unsupported persistent id (expected ('storage', type, key, location, numel))");
     const [, type, key, location, numelV] = pid;
@@ -130,36 +234,39 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     if (typeof location !== 'string' || location.length > 64)
       bad(`data.pkl: storage '${key}' has a malformed location`);
     const numel = intArg(numelV, `the element count of storage '${key}'`);
-    const cached = storages.get(key);
+    const cached = this.storages.get(key);
     if (cached) {
       if (cached.dtype !== dtype || cached.numel !== numel)
         bad(
-          `data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} and as ${numel} ${dtype} elements`,
+          `data.pkl: storage '${key}' is referenced as ${cached.numel} ${cached.dtype} ` +
+            `and as ${numel} ${dtype} elements`,
         );
       return cached;
     }
-    const rec = zip.get(`${prefix}/data/${key}`);
-    if (rec === undefined) bad(`storage '${key}' has no record '${prefix}/data/${key}'`);
+    const rec = this.zip.get(`${this.prefix}/data/${key}`);
+    if (rec === undefined) bad(`storage '${key}' has no record '${this.prefix}/data/${key}'`);
     const nbytes = numel * ITEM_SIZE[dtype];
     if (rec.size !== nbytes)
       bad(
-        `storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), but its record holds ${rec.size} bytes`,
+        `storage '${key}' declares ${numel} ${dtype} elements (${nbytes} bytes), ` +
+          `but its record holds ${rec.size} bytes`,
       );
-    const bytes = zip.read(rec);
+    const bytes = this.zip.read(rec);
     if (dtype === 'bool') checkBoolBytes(bytes, `storage '${key}'`);
     let h = N.fromBuffer(bytes, [numel], dtypeCode('torch.load', dtype));
-    created.push(new Tensor(h));
-    const dev = device(location);
+    this.created.push(new Tensor(h));
+    const dev = this.device(location);
     if (dev !== 'cpu') {
       h = N.to(h, undefined, dev, false);
-      created.push(new Tensor(h));
+      this.created.push(new Tensor(h));
     }
     const ref = new StorageRef(key, dtype, numel, h);
-    storages.set(key, ref);
+    this.storages.set(key, ref);
     return ref;
-  };
+  }
 
-  const rebuildTensor = (args: readonly unknown[], withGrad: boolean): Tensor => {
+  /** `_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])` (v1: the first 4). */
+  rebuildTensor(args: readonly unknown[], withGrad: boolean): Tensor {
     const want = withGrad ? '6 or 7' : '4';
     if (withGrad ? args.length !== 6 && args.length !== 7 : args.length !== 4)
       bad(`data.pkl: a tensor is rebuilt with ${args.length} arguments (expected ${want})`);
@@ -176,12 +283,13 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     let numel = 1;
     for (const s of size) {
       numel *= s;
-      if (!Number.isSafeInteger(numel)) bad(`data.pkl: a tensor of shape [${size.join(', ')}] has too many elements`);
+      if (!Number.isSafeInteger(numel)) bad(`data.pkl: a tensor of shape ${shapeStr(size)} has too many elements`);
     }
     const bytes = numel * ITEM_SIZE[storage.dtype];
-    if (bytes > totalMemory)
+    if (exceedsMemory(bytes))
       bad(
-        `data.pkl: a tensor of shape [${size.join(', ')}] would need ${formatBytes(bytes)}, more than this machine's memory`,
+        `data.pkl: a tensor of shape ${shapeStr(size)} would need ${formatBytes(bytes)}, ` +
+          "more than this machine's memory",
       );
     // Every element the view can reach must lie inside the storage.
     if (numel > 0) {
@@ -189,7 +297,7 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
       for (let i = 0; i < size.length; i++) last += BigInt(size[i] - 1) * BigInt(stride[i]);
       if (last >= BigInt(storage.numel))
         bad(
-          `data.pkl: a tensor (offset ${offset}, shape [${size.join(', ')}], stride [${stride.join(', ')}]) reaches ` +
+          `data.pkl: a tensor (offset ${offset}, shape ${shapeStr(size)}, stride ${shapeStr(stride)}) reaches ` +
             `element ${last} of storage '${storage.key}', which has ${storage.numel}`,
         );
     } else if (offset > storage.numel) {
@@ -198,15 +306,16 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
       );
     }
     const t = new Tensor(N.asStrided(storage.h, size, stride, offset));
-    created.push(t);
+    this.created.push(t);
     if (requiresGrad === true) {
       if (!isFloatingPoint(storage.dtype)) bad(`data.pkl: a ${storage.dtype} tensor cannot require gradients`);
       N.setRequiresGrad(t._h, true);
     }
     return t;
-  };
+  }
 
-  const rebuildParameter = (args: readonly unknown[], withState: boolean): Parameter => {
+  /** `_rebuild_parameter(data, requires_grad, hooks)` (`_with_state`: and a state). */
+  rebuildParameter(args: readonly unknown[], withState: boolean): Parameter {
     if (args.length !== (withState ? 4 : 3)) bad(`data.pkl: a parameter is rebuilt with ${args.length} arguments`);
     const [data, requiresGrad, hooks] = args;
     if (!(data instanceof Tensor)) bad('data.pkl: a parameter is rebuilt from something that is not a tensor');
@@ -215,76 +324,18 @@ export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undef
     if (requiresGrad && !isFloatingPoint(data.dtype))
       bad(`data.pkl: a ${data.dtype} parameter cannot require gradients`);
     const p = new Parameter(data, requiresGrad);
-    created.push(p);
+    this.created.push(p);
     return p;
-  };
-
-  const allowed = new Map<string, PyGlobal>();
-  const allow = (name: string, call?: (args: readonly unknown[]) => unknown): void => {
-    allowed.set(name, new PyGlobal(name, call));
-  };
-  allow('collections.OrderedDict', (args) => {
-    if (args.length === 0) return new Map();
-    if (args.length === 1 && isSeq(args[0])) {
-      const m = new Map();
-      for (const kv of args[0]) {
-        if (!isSeq(kv) || kv.length !== 2) bad('data.pkl: OrderedDict() takes (key, value) pairs');
-        if (kv[0] !== null && typeof kv[0] === 'object' && !Object.isFrozen(kv[0]))
-          bad('data.pkl: unhashable dict key');
-        m.set(kv[0], kv[1]);
-      }
-      return m;
-    }
-    return bad('data.pkl: unsupported OrderedDict() arguments');
-  });
-  allow('torch._utils._rebuild_tensor_v2', (args) => rebuildTensor(args, true));
-  allow('torch._utils._rebuild_tensor', (args) => rebuildTensor(args, false));
-  allow('torch._utils._rebuild_parameter', (args) => rebuildParameter(args, false));
-  allow('torch._utils._rebuild_parameter_with_state', (args) => rebuildParameter(args, true));
-  for (const s of Object.keys(STORAGE_DTYPES)) allow(`torch.${s}`);
-  allow('torch.Size', (args) => {
-    if (args.length === 0) return Object.freeze([]);
-    if (args.length !== 1) bad('data.pkl: torch.Size() takes one tuple');
-    return Object.freeze(intList(args[0], 'torch.Size'));
-  });
-  // Python 3 pickles bytes as _codecs.encode(latin-1 text, 'latin1') in protocol 2, b'' as bytes().
-  allow('_codecs.encode', (args) => {
-    const [text, enc] = args;
-    if (args.length !== 2 || typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
-      bad('data.pkl: _codecs.encode is only supported for bytes (latin1 text)');
-    const out = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 255) bad('data.pkl: _codecs.encode text is not latin1');
-      out[i] = c;
-    }
-    return out;
-  });
-  for (const b of ['__builtin__.bytes', 'builtins.bytes']) {
-    allow(b, (args) => {
-      if (args.length !== 0) bad('data.pkl: bytes() is only supported without arguments');
-      return new Uint8Array(0);
-    });
   }
+}
 
-  const inResult = new Set<Tensor>();
-  try {
-    const root = unpickle(zip.read(pkl), { resolveGlobal: (q) => allowed.get(q), persistentLoad });
-    const value = toJS(root, (v) => {
-      if (v instanceof Tensor) {
-        inResult.add(v);
-        return true;
-      }
-      if (v instanceof StorageRef) bad(`data.pkl: the checkpoint holds a bare storage ('${v.key}') outside a tensor`);
-      return false;
-    });
-    // Storages and intermediate tensors share memory with the results: free their handles.
-    for (const t of created) if (!inResult.has(t)) t.dispose();
-    return value;
-  } catch (e) {
-    for (const t of created) t.dispose();
-    throw e;
-  }
+/**
+ * Reads a checkpoint: validates the archive, unpickles data.pkl with the allow-list above,
+ * builds the tensors (one native storage per key, views with asStrided) and converts to JS.
+ */
+export function loadCheckpoint(src: ByteSource, mapLocation: MapLocation | undefined): unknown {
+  const { zip, prefix, pkl } = openArchive(src);
+  return new CheckpointReader(zip, prefix, mapLocation).read(pkl);
 }
 
 /** Validates `mapLocation` before anything is read. */
@@ -293,7 +344,8 @@ export function checkMapLocation(fn: string, v: unknown): MapLocation | undefine
   if (typeof v === 'string') return checkDevice(fn, v);
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new TypeError(
-      `${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, got ${v === null ? 'null' : typeof v}`,
+      `${fn}: expected mapLocation to be a device string or an object mapping saved locations to devices, ` +
+        `got ${v === null ? 'null' : typeof v}`,
     );
   const out: Record<string, string> = {};
   for (const [k, d] of Object.entries(v)) out[k] = checkDevice(fn, d);

@@ -1,17 +1,45 @@
 // torch.save / torch.load (PyTorch's zip checkpoint format) and safetensors, in TypeScript.
 import { checkDevice } from '../device';
 import { checkOptions } from '../errors';
-import type { Tensor } from '../tensor';
+import type { Scalar, Tensor } from '../tensor';
 import {
-  type MapLocation,
   checkMapLocation,
   loadCheckpoint,
+  type MapLocation,
   pickleCheckpoint,
   storageBytes,
   writeCheckpoint,
 } from './checkpoint';
-import { type ByteSource, FormatError, atomicWrite, atomicWriteAsync, openSource, openSourceAsync } from './io';
+import { atomicWrite, atomicWriteAsync, type ByteSource, FormatError, openSource, openSourceAsync } from './io';
 import { loadSafetensorsFrom, prepareSafetensors, writeSafetensors } from './safetensors';
+
+/**
+ * A value as `torch.load` returns it: what Python's unpickler would build, as JS values.
+ *
+ * | Python (in the checkpoint)                     | JavaScript                                        |
+ * |-----------------------------------------------|---------------------------------------------------|
+ * | `torch.Tensor`, `nn.Parameter`                 | `Tensor` (a `Parameter` for parameters)           |
+ * | `float`; `int` (beyond 2^53: `bigint`)         | `number`; `number` or `bigint`                    |
+ * | `bool`, `str`, `bytes`, `None`                 | `boolean`, `string`, `Uint8Array`, `null`         |
+ * | `list`, `tuple`, `torch.Size`                  | arrays (tuples and sizes frozen)                  |
+ * | `dict` / `OrderedDict` with only `str` keys    | a plain object, in the dict's order               |
+ * | `dict` with other keys (ints, tuples, ...)     | a `Map`                                           |
+ *
+ * So a model's `state_dict()` comes back as `{ 'fc.weight': Tensor, ... }` (ready for
+ * `module.loadStateDict`), and an optimizer's as `{ state: Map<number, { step: Tensor, exp_avg:
+ * Tensor, ... }>, param_groups: [{ lr: number, betas: [number, number], ..., params: number[] }] }`
+ * (its `state` has int keys, so it is a Map; `optimizer.loadStateDict` takes it as it is).
+ * A training checkpoint nests both: `{ epoch: 3, model: {...}, optimizer: {...} }`.
+ */
+export type CheckpointValue =
+  | Tensor
+  | Scalar
+  | string
+  | null
+  | Uint8Array
+  | CheckpointValue[]
+  | { [key: string]: CheckpointValue }
+  | Map<CheckpointValue, CheckpointValue>;
 
 export interface LoadOptions {
   /**
@@ -110,12 +138,18 @@ export async function saveAsync(obj: unknown, path: string, opts?: SaveOptions):
  * an error. Every size and offset in the file is checked before use, so a corrupt or hostile file
  * gives an Error, not a crash or a huge allocation. Python ints beyond 2^53 become bigints.
  *
+ * The result is a `CheckpointValue` (see there for what each Python value becomes). When you
+ * know the checkpoint's structure, say it with the type parameter: it is not checked at run time,
+ * as Python's `torch.load` checks nothing either.
+ *
+ * @typeParam T the structure you expect, e.g. `Record<string, Tensor>` for a state_dict.
  * @param file a path, or the bytes of a checkpoint
- * @example model.loadStateDict(torch.load('model.pt'))
+ * @example model.loadStateDict(torch.load<Record<string, torch.Tensor>>('model.pt'))
+ * @example
+ * const ckpt = torch.load<{ epoch: number; model: Record<string, torch.Tensor>; optimizer: object }>('ckpt.pt');
  * @throws Error `torch.load: <problem> (file: ...)` for unreadable, corrupt or unsupported files.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function load<T = any>(file: string | Uint8Array, opts?: LoadOptions): T {
+export function load<T = CheckpointValue>(file: string | Uint8Array, opts?: LoadOptions): T {
   const fn = 'torch.load';
   const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
   return parseCheckpoint<T>(fn, openSource(fn, file), mapLocation);
@@ -128,11 +162,12 @@ export function load<T = any>(file: string | Uint8Array, opts?: LoadOptions): T 
  * and building the tensors then run on the JS thread, as in `torch.load`, with the same checks
  * and the same errors (named `torch.loadAsync`).
  *
- * @example model.loadStateDict(await torch.loadAsync('model.pt'))
+ * The result and its type parameter are as `torch.load`'s (see `CheckpointValue`).
+ *
+ * @example model.loadStateDict(await torch.loadAsync<Record<string, torch.Tensor>>('model.pt'))
  * @throws (rejects) Error `torch.loadAsync: <problem> (file: ...)` for unreadable, corrupt or unsupported files.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function loadAsync<T = any>(file: string | Uint8Array, opts?: LoadOptions): Promise<T> {
+export async function loadAsync<T = CheckpointValue>(file: string | Uint8Array, opts?: LoadOptions): Promise<T> {
   const fn = 'torch.loadAsync';
   const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
   return parseCheckpoint<T>(fn, await openSourceAsync(fn, file), mapLocation);

@@ -1,12 +1,13 @@
 // Byte sources and sinks for the checkpoint formats: positioned reads from a file (or a buffer),
 // buffered writes, CRC-32, and the atomic write (temp file, fsync, rename) every save uses, in a
 // blocking form (torch.save) and a non-blocking one (torch.saveAsync) that share one protocol.
+
+import { constants as bufferConstants } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { constants as bufferConstants } from 'node:buffer';
 
 /** Thrown by the readers for anything wrong with a file; converted to the public message once. */
 export class FormatError extends Error {}
@@ -37,7 +38,8 @@ function checkRange(size: number, offset: number, length: number): void {
     bad(`a read of ${length} bytes at offset ${offset} falls outside the ${size}-byte file`);
   if (length > bufferConstants.MAX_LENGTH)
     bad(
-      `a record of ${length} bytes is larger than the largest buffer Node can allocate (${bufferConstants.MAX_LENGTH} bytes)`,
+      `a record of ${length} bytes is larger than the largest buffer Node can allocate ` +
+        `(${bufferConstants.MAX_LENGTH} bytes)`,
     );
 }
 
@@ -473,7 +475,8 @@ export function checkWritable(
 ): void {
   if (uid === 0 && (st.mode & 0o222) === 0) {
     const err = new Error(
-      `${fn}: cannot write '${target}': the file is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`,
+      `${fn}: cannot write '${target}': the file is read-only ` +
+        `(mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable first`,
     );
     (err as NodeJS.ErrnoException).code = 'EACCES';
     throw err;

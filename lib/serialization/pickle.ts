@@ -14,6 +14,7 @@
 // and cycles.
 import { describe } from '../errors';
 import { bad } from './io';
+import { OPCODES } from './opcodes';
 
 /** A resolved GLOBAL: the allow-listed callable (`call`), or a marker such as a storage type. */
 export class PyGlobal {
@@ -36,77 +37,6 @@ export const MAX_DEPTH = 1000;
 const MAX_LONG_BYTES = 1024;
 
 export const REFUSED_HINT = 'only tensors, numbers, strings, lists, tuples and dicts are supported';
-
-const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK',
-  0x2e: 'STOP',
-  0x30: 'POP',
-  0x31: 'POP_MARK',
-  0x32: 'DUP',
-  0x46: 'FLOAT',
-  0x49: 'INT',
-  0x4a: 'BININT',
-  0x4b: 'BININT1',
-  0x4c: 'LONG',
-  0x4d: 'BININT2',
-  0x4e: 'NONE',
-  0x50: 'PERSID',
-  0x51: 'BINPERSID',
-  0x52: 'REDUCE',
-  0x53: 'STRING',
-  0x54: 'BINSTRING',
-  0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE',
-  0x58: 'BINUNICODE',
-  0x61: 'APPEND',
-  0x62: 'BUILD',
-  0x63: 'GLOBAL',
-  0x64: 'DICT',
-  0x7d: 'EMPTY_DICT',
-  0x65: 'APPENDS',
-  0x67: 'GET',
-  0x68: 'BINGET',
-  0x69: 'INST',
-  0x6a: 'LONG_BINGET',
-  0x6c: 'LIST',
-  0x5d: 'EMPTY_LIST',
-  0x6f: 'OBJ',
-  0x70: 'PUT',
-  0x71: 'BINPUT',
-  0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM',
-  0x74: 'TUPLE',
-  0x29: 'EMPTY_TUPLE',
-  0x75: 'SETITEMS',
-  0x47: 'BINFLOAT',
-  0x80: 'PROTO',
-  0x81: 'NEWOBJ',
-  0x82: 'EXT1',
-  0x83: 'EXT2',
-  0x84: 'EXT4',
-  0x85: 'TUPLE1',
-  0x86: 'TUPLE2',
-  0x87: 'TUPLE3',
-  0x88: 'NEWTRUE',
-  0x89: 'NEWFALSE',
-  0x8a: 'LONG1',
-  0x8b: 'LONG4',
-  0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES',
-  0x8c: 'SHORT_BINUNICODE',
-  0x8d: 'BINUNICODE8',
-  0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET',
-  0x90: 'ADDITEMS',
-  0x91: 'FROZENSET',
-  0x92: 'NEWOBJ_EX',
-  0x93: 'STACK_GLOBAL',
-  0x94: 'MEMOIZE',
-  0x95: 'FRAME',
-  0x96: 'BYTEARRAY8',
-  0x97: 'NEXT_BUFFER',
-  0x98: 'READONLY_BUFFER',
-};
 
 const utf8 = new TextDecoder('utf-8'); // lenient: Python writes lone surrogates with 'surrogatepass'
 const latin1 = new TextDecoder('latin1');
@@ -183,7 +113,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
 
-  const fail = (msg: string): never => bad(`data.pkl: ${msg} (${OPCODE_NAMES[op] ?? 'opcode'} at byte ${opPos})`);
+  const fail = (msg: string): never => bad(`data.pkl: ${msg} (${OPCODES[op]?.name ?? 'opcode'} at byte ${opPos})`);
   const need = (k: number): void => {
     if (k > n - pos) fail(`truncated: needs ${k} more bytes, ${n - pos} left`);
   };
@@ -215,6 +145,11 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
     pos += 8;
     if (v > BigInt(n)) fail(`declares ${v} bytes, more than the ${n}-byte pickle holds`);
     return Number(v);
+  };
+  /** The current opcode's integer argument (a value or a length), in the format opcodes.ts gives it. */
+  const int = (): number => {
+    const f = OPCODES[op].arg;
+    return f === 'u1' ? u8() : f === 'u2' ? u16() : f === 'u4' ? u32() : f === 'i4' ? i32() : u64();
   };
   const bytes = (len: number): Uint8Array => {
     need(len);
@@ -271,12 +206,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
     switch (op) {
       case 0x80: {
         // PROTO
-        const p = u8();
+        const p = int();
         if (p > 5) fail(`unsupported pickle protocol ${p}`);
         break;
       }
       case 0x95:
-        u64();
+        int();
         break; // FRAME (a framing hint; the lengths are checked per opcode)
       case 0x28:
         metastack.push(stack);
@@ -308,21 +243,17 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x89:
         push(false);
         break;
-      case 0x4a:
-        push(i32());
-        break; // BININT
-      case 0x4b:
-        push(u8());
-        break; // BININT1
-      case 0x4d:
-        push(u16());
-        break; // BININT2
+      case 0x4a: // BININT
+      case 0x4b: // BININT1
+      case 0x4d: // BININT2
+        push(int());
+        break;
       case 0x8a:
-        push(decodeLong(bytes(u8())));
+        push(decodeLong(bytes(int())));
         break; // LONG1
       case 0x8b: {
         // LONG4
-        const len = i32();
+        const len = int();
         if (len < 0 || len > MAX_LONG_BYTES) fail(`integer of ${len} bytes is out of range`);
         push(decodeLong(bytes(len)));
         break;
@@ -332,34 +263,26 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         push(view.getFloat64(pos, false));
         pos += 8;
         break; // BINFLOAT
-      case 0x58:
-        push(utf8.decode(bytes(u32())));
-        break; // BINUNICODE
-      case 0x8c:
-        push(utf8.decode(bytes(u8())));
-        break; // SHORT_BINUNICODE
-      case 0x8d:
-        push(utf8.decode(bytes(u64())));
-        break; // BINUNICODE8
+      case 0x58: // BINUNICODE
+      case 0x8c: // SHORT_BINUNICODE
+      case 0x8d: // BINUNICODE8
+        push(utf8.decode(bytes(int())));
+        break;
       case 0x55:
-        push(latin1.decode(bytes(u8())));
+        push(latin1.decode(bytes(int())));
         break; // SHORT_BINSTRING (Python 2 str)
       case 0x54: {
         // BINSTRING
-        const len = i32();
+        const len = int();
         if (len < 0) fail('negative length');
         push(latin1.decode(bytes(len)));
         break;
       }
-      case 0x43:
-        push(Uint8Array.from(bytes(u8())));
-        break; // SHORT_BINBYTES
-      case 0x42:
-        push(Uint8Array.from(bytes(u32())));
-        break; // BINBYTES
-      case 0x8e:
-        push(Uint8Array.from(bytes(u64())));
-        break; // BINBYTES8
+      case 0x43: // SHORT_BINBYTES
+      case 0x42: // BINBYTES
+      case 0x8e: // BINBYTES8
+        push(Uint8Array.from(bytes(int())));
+        break;
       case 0x7d:
         push(new Map());
         break; // EMPTY_DICT
@@ -430,19 +353,17 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         for (let i = 0; i < items.length; i += 2) setItem(d, items[i], items[i + 1]);
         break;
       }
-      case 0x71:
-        memo.set(u8(), top());
-        break; // BINPUT
-      case 0x72:
-        memo.set(u32(), top());
-        break; // LONG_BINPUT
+      case 0x71: // BINPUT
+      case 0x72: // LONG_BINPUT
+        memo.set(int(), top());
+        break;
       case 0x94:
         memo.set(memo.size, top());
         break; // MEMOIZE
       case 0x68:
       case 0x6a: {
         // BINGET, LONG_BINGET
-        const i = op === 0x68 ? u8() : u32();
+        const i = int();
         if (!memo.has(i)) fail(`memo entry ${i} is not defined`);
         push(memo.get(i));
         break;
@@ -789,7 +710,8 @@ export class Pickler {
     }
     if (ArrayBuffer.isView(v))
       throw new TypeError(
-        `${this.fn}: cannot save ${describe(v)} at ${path} (make it a tensor with torch.tensor(...), or a Uint8Array for bytes)`,
+        `${this.fn}: cannot save ${describe(v)} at ${path} ` +
+          '(make it a tensor with torch.tensor(...), or a Uint8Array for bytes)',
       );
     if (Array.isArray(v)) {
       this.out.byte(0x5d);
@@ -820,9 +742,10 @@ export class Pickler {
       return;
     }
     const hasState = typeof (v as { stateDict?: unknown }).stateDict === 'function';
+    const hint = hasState ? '; for a module or an optimizer, save its stateDict()' : '';
     throw new TypeError(
       `${this.fn}: cannot save ${describe(v)} at ${path} (supported: tensors, numbers, bigints, ` +
-        `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hasState ? '; for a module or an optimizer, save its stateDict()' : ''})`,
+        `booleans, null, strings, Uint8Array, arrays, Maps and plain objects${hint})`,
     );
   }
 

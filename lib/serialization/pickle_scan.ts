@@ -10,36 +10,12 @@
 // Depth is tracked per stack item (a container is one deeper than its deepest element), with the
 // memo remembering the depth of what it holds, so shared sub-objects cost nothing extra.
 import { FormatError } from './io';
+import { ARG_WIDTH, OPCODES } from './opcodes';
 
 /** Nesting allowed in a TorchScript pickle (real modules nest tens of levels). */
 export const MAX_PICKLE_NESTING = 1000;
 /** Bracket nesting allowed in TorchScript code (Python's own parser stops at 200). */
 export const MAX_CODE_NESTING = 500;
-
-const NO_ARG = new Set([
-  0x28, 0x2e, 0x30, 0x31, 0x32, 0x4e, 0x7d, 0x61, 0x62, 0x64, 0x5d, 0x65, 0x6c, 0x29, 0x73, 0x74, 0x75, 0x52, 0x51,
-  0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x6f, 0x97, 0x98,
-]);
-const FIXED: Record<number, number> = {
-  0x4b: 1,
-  0x68: 1,
-  0x71: 1,
-  0x80: 1,
-  0x82: 1,
-  0x4d: 2,
-  0x83: 2,
-  0x4a: 4,
-  0x6a: 4,
-  0x72: 4,
-  0x84: 4,
-  0x47: 8,
-  0x95: 8,
-};
-const LEN1 = new Set([0x55, 0x8c, 0x43, 0x8a]);
-const LEN4 = new Set([0x54, 0x58, 0x42, 0x8b]);
-const LEN8 = new Set([0x8d, 0x8e, 0x96]);
-const LINE1 = new Set([0x49, 0x4c, 0x46, 0x53, 0x56, 0x50, 0x67, 0x70]);
-const LINE2 = new Set([0x63, 0x69]);
 
 /** Throws a FormatError naming `what` (e.g. "data.pkl") when the pickle is outside the bounds above. */
 export function scanPickle(data: Uint8Array, what: string): void {
@@ -91,11 +67,20 @@ export function scanPickle(data: Uint8Array, what: string): void {
     const need = (k: number): void => {
       if (k > n - pos) bad(`opcode 0x${op.toString(16)} needs ${k} bytes, ${n - pos} are left`, at);
     };
-    // ---- arguments ----
+    // ---- arguments (their formats: opcodes.ts) ----
+    const spec = OPCODES[op];
+    if (spec === undefined) bad(`unknown opcode 0x${op.toString(16)}`, at);
+    const k = ARG_WIDTH[spec.arg];
     let arg = 0;
-    if (FIXED[op] !== undefined) {
-      need(FIXED[op]);
-      const k = FIXED[op];
+    if (spec.prefixed) {
+      // a length (read unsigned: a negative signed one is a huge length, refused alike), then the data
+      need(k);
+      const len = k === 1 ? data[pos] : k === 4 ? view.getUint32(pos, true) : Number(view.getBigUint64(pos, true));
+      pos += k;
+      if (!(len <= n - pos)) bad(`declares a ${len}-byte value with ${n - pos} bytes left in the record`, at);
+      pos += len;
+    } else if (k > 0) {
+      need(k);
       arg = k === 1 ? data[pos] : k === 2 ? view.getUint16(pos, true) : k === 4 ? view.getUint32(pos, true) : 0;
       if (op === 0x95) {
         // FRAME: its length must fit
@@ -103,22 +88,13 @@ export function scanPickle(data: Uint8Array, what: string): void {
         if (len > BigInt(n - pos - 8)) bad(`a frame of ${len} bytes in a record with ${n - pos - 8} left`, at);
       }
       pos += k;
-    } else if (LEN1.has(op) || LEN4.has(op) || LEN8.has(op)) {
-      const k = LEN1.has(op) ? 1 : LEN4.has(op) ? 4 : 8;
-      need(k);
-      const len = k === 1 ? data[pos] : k === 4 ? view.getUint32(pos, true) : Number(view.getBigUint64(pos, true));
-      pos += k;
-      if (!(len <= n - pos)) bad(`declares a ${len}-byte value with ${n - pos} bytes left in the record`, at);
-      pos += len;
-    } else if (LINE1.has(op)) {
+    } else if (spec.arg === 'line') {
       const start = pos;
       skipLine(at);
       if (op === 0x67 || op === 0x70) arg = Number(new TextDecoder('latin1').decode(data.subarray(start, pos - 1)));
-    } else if (LINE2.has(op)) {
+    } else if (spec.arg === 'line2') {
       skipLine(at);
       skipLine(at);
-    } else if (!NO_ARG.has(op)) {
-      bad(`unknown opcode 0x${op.toString(16)}`, at);
     }
     // ---- effect on depths ----
     switch (op) {

@@ -1,8 +1,8 @@
 // The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 // `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}`, then the data,
 // every tensor's bytes at [8 + N + begin, 8 + N + end), the offsets covering the data contiguously.
-import { type DType, ITEM_SIZE, dtypeCode } from '../dtype';
-import { describe } from '../errors';
+import { type DType, dtypeCode, ITEM_SIZE } from '../dtype';
+import { describe, typeError } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 import { checkBoolBytes } from './checkpoint';
@@ -107,7 +107,8 @@ export function loadSafetensorsFrom(
     const want = numel * BigInt(ITEM_SIZE[dtype]);
     if (want !== BigInt(off[1] - off[0]))
       bad(
-        `${what}: ${dtype} of shape [${shape.join(', ')}] needs ${want} bytes, but data_offsets span ${off[1] - off[0]}`,
+        `${what}: ${dtype} of shape [${shape.join(', ')}] needs ${want} bytes, ` +
+          `but data_offsets span ${off[1] - off[0]}`,
       );
     infos.push({ name, dtype, shape: shape as number[], begin: off[0], end: off[1] });
   }
@@ -119,7 +120,8 @@ export function loadSafetensorsFrom(
   for (const t of sorted) {
     if (t.end > dataSize)
       bad(
-        `tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] run past the ${dataSize}-byte data section`,
+        `tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] ` +
+          `run past the ${dataSize}-byte data section`,
       );
     if (t.begin < pos)
       bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap another tensor`);
@@ -155,7 +157,7 @@ export function prepareSafetensors(
   let entries: [unknown, unknown][];
   if (dict instanceof Map) entries = [...dict.entries()];
   else if (isPlainObject(dict) && !(dict instanceof Tensor)) entries = Object.entries(dict);
-  else throw new TypeError(`${fn}: expected tensors to be an object or a Map of name → Tensor, got ${describe(dict)}`);
+  else typeError(fn, 'tensors', 'an object or a Map of name → Tensor', dict);
   const items: [string, Tensor][] = [];
   for (const [k, t] of entries) {
     if (typeof k !== 'string') throw new TypeError(`${fn}: tensor names must be strings, got ${describe(k)}`);

@@ -103,7 +103,8 @@ export class ZipReader {
       bad(`the central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end records at offset ${cdEnd}`);
     if (total * CENTRAL_SIZE > cdSize)
       bad(
-        `the archive declares ${total} entries, but its ${cdSize}-byte central directory can hold at most ${Math.floor(cdSize / CENTRAL_SIZE)}`,
+        `the archive declares ${total} entries, but its ${cdSize}-byte central directory ` +
+          `can hold at most ${Math.floor(cdSize / CENTRAL_SIZE)}`,
       );
 
     const cd = src.read(cdOffset, cdSize);
@@ -191,7 +192,8 @@ export class ZipReader {
         bad(
           i + 1 < sorted.length
             ? `entries '${e.name}' and '${sorted[i + 1].name}' overlap`
-            : `entry '${e.name}' (${e.compressedSize} bytes at offset ${e.localOffset}) runs into the central directory`,
+            : `entry '${e.name}' (${e.compressedSize} bytes at offset ${e.localOffset}) ` +
+                'runs into the central directory',
         );
     }
   }

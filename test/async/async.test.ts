@@ -213,7 +213,7 @@ describe('async kernels', () => {
         b = torch.randn(400, 400);
       const small1 = torch.tensor([1, 2]),
         small2 = torch.tensor([[3], [4]]); // number handles
-      const expected = a.matmul(b).sum().item() as number;
+      const expected = a.matmul(b).sum().item();
       return {
         p: native.matmulAsync(a._h, b._h),
         q: native.matmulAsync(small1._h, small2._h),
@@ -228,10 +228,10 @@ describe('async kernels', () => {
     const [hp] = await p;
     const out = new torch.Tensor(hp);
     const close = Math.abs(expected) * 1e-5 + 1e-3;
-    expect(out.sum().item() as number).to.be.closeTo(expected, close);
+    expect(out.sum().item()).to.be.closeTo(expected, close);
     const [hq] = await q;
     expect(new torch.Tensor(hq).item()).to.equal(11);
-    expect((await r).sum().item() as number).to.be.closeTo(expected, close);
+    expect((await r).sum().item()).to.be.closeTo(expected, close);
     torch.dispose(await Promise.all(blockers));
     blockA.dispose();
     for (let i = 0; i < 3; i++) {
@@ -252,6 +252,34 @@ describe('async kernels', () => {
     expectSame(new torch.Tensor(hl), torch.nn.functional.linear(a, w, bias));
     expect(() => native.runAsync('conv2d', a._h, b._h)).to.throw(RangeError, /unknown op 'conv2d'/);
     const err = await rejection(native.runAsync('mm', a._h, b._h));
+    expect(err).to.be.instanceOf(torch.TorchError);
+    expect(err.message).to.match(/^torch\.runAsync: /);
+  });
+
+  it('torch.runAsync runs matmul, mm, bmm and linear off the event loop and returns Tensors', async () => {
+    const a = torch.randn(2, 3, 4),
+      b = torch.randn(2, 4, 5),
+      w = torch.randn(6, 4),
+      bias = torch.randn(6);
+    const F = torch.nn.functional;
+    expectSame(await torch.runAsync('bmm', a, b), a.bmm(b));
+    expectSame(await torch.runAsync('matmul', a, b), a.matmul(b));
+    expectSame(await torch.runAsync('mm', w, w.t()), w.mm(w.t()));
+    expectSame(await torch.runAsync('linear', a, w, bias), F.linear(a, w, bias));
+    expectSame(await torch.runAsync('linear', a, w), F.linear(a, w));
+    expectSame(await torch.runAsync('linear', a, w, null), F.linear(a, w));
+    let err = await rejection(torch.runAsync('conv2d' as 'mm', a, b));
+    expect(err).to.be.instanceOf(RangeError);
+    expect(err.message).to.equal(
+      "torch.runAsync: expected op to be one of 'matmul', 'mm', 'bmm', 'linear', got a string (\"conv2d\")",
+    );
+    err = await rejection(torch.runAsync('matmul', a, 5 as never));
+    expect(err).to.be.instanceOf(TypeError);
+    expect(err.message).to.equal('torch.runAsync: expected other to be a Tensor, got the number 5');
+    err = await rejection((torch.runAsync as (...a: unknown[]) => Promise<unknown>)('bmm', a));
+    expect(err).to.be.instanceOf(RangeError);
+    expect(err.message).to.include("'bmm' takes 2 tensors (input, mat2), got 1");
+    err = await rejection(torch.runAsync('mm', a, b));
     expect(err).to.be.instanceOf(torch.TorchError);
     expect(err.message).to.match(/^torch\.runAsync: /);
   });

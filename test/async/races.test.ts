@@ -618,12 +618,12 @@ describe('async races', function () {
       const lstm = new nn.LSTM(8, 6, { numLayers: 2 });
       const mha = new nn.MultiheadAttention(8, 2);
       const x = torch.randn(7, 3, 8);
-      const e1 = lstm.forward(x)[0].sum().item() as number;
-      const e2 = mha.forward(x, x, x)[0].sum().item() as number;
+      const e1 = lstm.forward(x)[0].sum().item();
+      const e2 = mha.forward(x, x, x)[0].sum().item();
       // only the Promises escape: the modules, their parameters and x are garbage from here on
       return {
-        p1: lstm.forwardAsync(x).then(([o]) => o.sum().item() as number),
-        p2: mha.forwardAsync(x, x, x).then(([o]) => o.sum().item() as number),
+        p1: lstm.forwardAsync(x).then(([o]) => o.sum().item()),
+        p2: mha.forwardAsync(x, x, x).then(([o]) => o.sum().item()),
         e1,
         e2,
       };

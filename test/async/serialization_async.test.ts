@@ -1,15 +1,16 @@
 // torch.saveAsync / torch.loadAsync: the same files and values as torch.save / torch.load, the
 // same atomic-write protocol and the same errors (named after the async function), with the
 // file I/O done through fs.promises.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { atomicWriteAsync, MemorySink, TEMP_RE } from '../../lib/serialization/io';
 import { ZipWriter } from '../../lib/serialization/zip';
-import { rejection } from '../helpers';
+import { type Loaded, rejection } from '../helpers';
 
 type Tensor = torch.Tensor;
 
@@ -99,8 +100,8 @@ describe('torch.saveAsync / torch.loadAsync', () => {
     await torch.saveAsync(obj, fa);
     torch.save(obj, fs_);
     expect(fs.readFileSync(fa).equals(fs.readFileSync(fs_)), 'file bytes differ').to.equal(true);
-    const viaSync = torch.load(fa);
-    const viaAsync = await torch.loadAsync(fa);
+    const viaSync = torch.load<Loaded>(fa);
+    const viaAsync = await torch.loadAsync<Loaded>(fa);
     sameValue(viaSync, viaAsync);
     sameValue(torch.load(fs_), viaAsync);
     expect(viaAsync.model['layer.weight']).to.be.instanceOf(torch.nn.Parameter);
@@ -164,7 +165,7 @@ describe('torch.saveAsync / torch.loadAsync', () => {
       }),
     );
     expect(e4.message).to.equal('disk on fire');
-    expect(torch.load(target).n).to.equal(2);
+    expect(torch.load<Loaded>(target).n).to.equal(2);
     expect(temps()).to.deep.equal([]);
   });
 

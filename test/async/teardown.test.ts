@@ -2,9 +2,10 @@
 // are on the pool. The completions then find an environment that can no longer run JS; they used
 // to throw out of the completion callback ("terminate called after throwing an instance of
 // 'Napi::Error'"), aborting the whole process. Each case runs in a child process.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 const LIB = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
 const SCRIPTED = JSON.stringify(path.join(process.cwd(), 'test', 'fixtures', 'jit', 'scripted.pt'));

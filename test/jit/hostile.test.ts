@@ -2,11 +2,12 @@
 // torch.jit.load, the file and the problem — never a crash, a hang (mocha's timeout) or a leaked
 // tensor. Truncated and corrupted files are refused by the archive check in lib/jit.ts before
 // libtorch reads them; intact archives with broken contents reach libtorch, whose error is kept.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { BufferSource, MemorySink } from '../../lib/serialization/io';

@@ -3,8 +3,9 @@
 // (test/fixtures/gen/gen_hostile_jit_fixtures.py). libtorch loads the first kind as they are; torch.jit.load
 // must refuse them before JS can read (leak) or write (corrupt) the heap, and the second kind
 // before libtorch reads them.
-import { expect } from 'chai';
+
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { expectError } from '../helpers';

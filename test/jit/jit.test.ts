@@ -3,11 +3,12 @@
 // equals forward; parameters are the module's own (an SGD step on them equals Python's); save
 // round-trips (and Python reads what we save, when it is installed); errors name the call and
 // the input.
-import { expect } from 'chai';
+
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type JitHandle, native } from '../../lib/native';
@@ -89,9 +90,24 @@ describe('torch.jit', () => {
       expectClose(y, E.mlp.y);
     });
 
+    it("namedParameters, parameters, namedBuffers and buffers are iterators, as nn.Module's", () => {
+      const m = jit.load(fixturePath('mlp_traced.pt'));
+      const it = m.namedParameters();
+      expect(it.next).to.be.a('function');
+      expect(it[Symbol.iterator]()).to.equal(it);
+      const first = it.next();
+      expect(first.done).to.equal(false);
+      expect(first.value[0]).to.equal(E.mlp.params[0]);
+      expect([...it].map(([k]) => k)).to.deep.equal(E.mlp.params.slice(1));
+      // a parameters() iterator feeds an optimizer directly, as nn.Module's does
+      const opt = new torch.optim.SGD(m.parameters(), { lr: 0.1 });
+      expect(opt.paramGroups[0].params).to.have.length(E.mlp.params.length);
+      expect([...m.buffers()]).to.have.length([...m.namedBuffers()].length);
+    });
+
     it("namedParameters are the module's own: one SGD step equals Python's", () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
-      const named = m.namedParameters();
+      const named = [...m.namedParameters()];
       expect(named.map(([k]) => k)).to.deep.equal(E.mlp.params);
       for (const [, p] of named) expect(p.requiresGrad).to.equal(true);
       const opt = new torch.optim.SGD(
@@ -109,7 +125,7 @@ describe('torch.jit', () => {
 
     it('a parameter that an async optimizer step is writing is refused as an input until the step completes', async () => {
       const m = jit.load(fixturePath('mlp_traced.pt'));
-      const params = m.parameters();
+      const params = [...m.parameters()];
       const opt = new torch.optim.SGD(params, { lr: 0.1 });
       (m.forward(fromEncoded(E.mlp.x)) as Tensor).pow(2).mean().backward();
       const step = opt.stepAsync();
@@ -354,9 +370,10 @@ describe('torch.jit', () => {
       const sd = s.stateDict();
       expect(Object.keys(sd)).to.deep.equal(E.scripted.stateDict);
       expect(sd.scale.toArray()).to.deep.equal([2, 3, 4]);
-      expect(s.namedParameters().map(([k]) => k)).to.deep.equal(E.scripted.params);
-      expect(s.namedBuffers().map(([k]) => k)).to.deep.equal(['scale']);
-      expect(s.parameters()).to.have.length(2);
+      expect([...s.namedParameters()].map(([k]) => k)).to.deep.equal(E.scripted.params);
+      expect([...s.namedBuffers()].map(([k]) => k)).to.deep.equal(['scale']);
+      expect([...s.parameters()]).to.have.length(2);
+      expect([...s.buffers()]).to.have.length(1);
     });
 
     it('refuses wrong inputs, naming the input and what was expected', () => {
@@ -371,14 +388,8 @@ describe('torch.jit', () => {
       const checkOk = (out: torch.jit.JitValue, what: string): void => {
         const [y, dict, lengths, tag, notFlag, prod, none] = out as torch.jit.JitValue[];
         expectClose(y as Tensor, yRef.toArray() as never, { rtol: 1e-6, atol: 1e-6 }, `${what}: y`);
-        expect((dict as Record<string, Tensor>).sum.item(), `${what}: sum`).to.be.closeTo(
-          yRef.sum().item() as number,
-          1e-5,
-        );
-        expect((dict as Record<string, Tensor>).max.item(), `${what}: max`).to.be.closeTo(
-          yRef.max().item() as number,
-          1e-6,
-        );
+        expect((dict as Record<string, Tensor>).sum.item(), `${what}: sum`).to.be.closeTo(yRef.sum().item(), 1e-5);
+        expect((dict as Record<string, Tensor>).max.item(), `${what}: max`).to.be.closeTo(yRef.max().item(), 1e-6);
         expect([lengths, tag, notFlag, prod, none], what).to.deep.equal([[1], 't!1', false, 2, null]);
       };
       checkOk(s.forward(...ok), 'plain inputs');
@@ -611,7 +622,7 @@ describe('torch.jit', () => {
         'ScriptModule.forward: expected the inputs as an array',
       );
       expectError(
-        () => native.jitRun(h, 'forward', [x], {} as Function),
+        () => native.jitRun(h, 'forward', [x], {} as never),
         TypeError,
         'ScriptModule.forward: expected the Tensor class',
       );
@@ -650,12 +661,12 @@ describe('torch.jit', () => {
       expectError(() => m.forward(torch.zeros([1, 4])), Error, 'ScriptModule.forward: this ScriptModule is disposed');
       expectError(() => m.stateDict(), Error, 'ScriptModule.stateDict: this ScriptModule is disposed');
       expect(w.shape).to.deep.equal([8, 4]);
-      expect(Number.isFinite(w.sum().item() as number)).to.equal(true);
+      expect(Number.isFinite(w.sum().item())).to.equal(true);
     });
 
     it('device: cpu loads; cuda gives the clear error here; bad options are refused', () => {
       const m = jit.load(fixturePath('mlp_traced.pt'), { device: 'cpu' });
-      expect(m.parameters()[0].device).to.equal('cpu');
+      expect([...m.parameters()][0].device).to.equal('cpu');
       if (!torch.cuda.isAvailable()) {
         expectError(
           () => jit.load(fixturePath('mlp_traced.pt'), { device: 'cuda' }),

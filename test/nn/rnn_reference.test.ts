@@ -1,13 +1,14 @@
 // Recurrent layers against a float64 reference computed in the test (rnn_reference.ts), on whatever
 // libtorch this build uses, plus which kernel ran (libtorch's op recorder): libtorch 2.x's oneDNN
 // LSTM is wrong on some AVX-512 CPUs, and a fixture made by PyTorch 1.13 cannot see that.
-import { expect } from 'chai';
+
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { expectError, prng } from '../helpers';
-import { maxAbsDiff, type Mode, referenceRnn } from './rnn_reference';
+import { type Mode, maxAbsDiff, referenceRnn } from './rnn_reference';
 
 const { nn } = torch;
 const TOL = 1e-5;

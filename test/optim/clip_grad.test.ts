@@ -2,9 +2,10 @@
 // (test/fixtures/optim.json, "clipGrad"): the returned total norm and the clipped gradients for
 // norms 2, 1, 3 and inf, parameters without gradients, non-finite gradients with and without
 // errorIfNonfinite, and clipping by value.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

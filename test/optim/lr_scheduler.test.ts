@@ -2,13 +2,14 @@
 // test/fixtures/gen/gen_optim_fixtures.py): the lr of every group after construction and after every step,
 // the cycled momentum / betas[0] of OneCycleLR, the state dict after the last step, training runs
 // with a scheduler, state-dict resumes, option validation, warnings and memory.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError } from '../helpers';
-import { type Opts, type OptSpec, backward, freshParams, makeOptimizer } from './problem';
+import { backward, freshParams, makeOptimizer, type OptSpec, type Opts } from './problem';
 
 const { optim } = torch;
 const S = optim.lrScheduler;
@@ -549,8 +550,7 @@ describe('optim.lrScheduler', () => {
       expectError(
         () => new S.StepLR(opt, { stepSize: 2, step_size: 3 } as unknown as { stepSize: number }),
         TypeError,
-        'StepLR',
-        "unknown option 'step_size'",
+        "StepLR: unknown option 'step_size', did you mean 'stepSize'? (known: stepSize, gamma, lastEpoch, verbose)",
       );
       expectError(() => new S.StepLR(opt, { stepSize: 2, lastEpoch: -2 }), RangeError, 'StepLR', 'lastEpoch');
       expectError(
@@ -759,8 +759,12 @@ describe('optim.lrScheduler', () => {
       expectError(
         () => new S.ReduceLROnPlateau(opt, { patiense: 3 } as Opts),
         TypeError,
-        'ReduceLROnPlateau',
-        "unknown option 'patiense'",
+        "ReduceLROnPlateau: unknown option 'patiense', did you mean 'patience'? (known: mode, factor, patience,",
+      );
+      expectError(
+        () => new S.OneCycleLR(opt, { max_lr: 0.1, totalSteps: 10 } as never),
+        TypeError,
+        "OneCycleLR: unknown option 'max_lr', did you mean 'maxLr'?",
       );
       const s = new S.ReduceLROnPlateau(opt);
       expectError(() => s.step('0.5' as unknown as number), TypeError, 'ReduceLROnPlateau.step', 'metric');

@@ -3,13 +3,14 @@
 // fixed problem with two parameter groups, comparing the parameters and the whole state dict
 // (`state` and `param_groups`, PyTorch's keys); resuming from stateDict() after 10 steps; parameter
 // groups, zeroGrad, frozen parameters, errors, and memory.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError } from '../helpers';
-import { OPTIMIZERS, type Opts, backward, freshParams, makeOptimizer, paramsFrom } from './problem';
+import { backward, freshParams, makeOptimizer, OPTIMIZERS, type Opts, paramsFrom } from './problem';
 
 const { optim } = torch;
 type Parameter = torch.nn.Parameter;
@@ -385,8 +386,7 @@ describe('optim: optimizers', () => {
       expectError(
         () => new optim.SGD([{ params: p, lr: 0.1, mommentum: 0.9 }], { lr: 0.1 }),
         TypeError,
-        'SGD.addParamGroup',
-        "unknown option 'mommentum'",
+        "SGD.addParamGroup: unknown option 'mommentum', did you mean 'momentum'? (known: lr, momentum,",
       );
       expectError(
         () => new optim.SGD([{ params: p, momentum: undefined }], { lr: 0.1 }),
@@ -399,6 +399,29 @@ describe('optim: optimizers', () => {
     it('unknown constructor options are refused ', () => {
       expectError(() => new optim.SGD(ps(), { lr: 0.1, mommentum: 0.9 } as Opts), TypeError, 'SGD', 'mommentum');
       expectError(() => new optim.Adam(ps(), { lr: 0.1, beta: [0.9, 0.99] } as Opts), TypeError, 'Adam', 'beta');
+    });
+
+    it("an unknown option suggests PyTorch's spelling in camelCase, or the option a typo meant", () => {
+      expectError(
+        () => new optim.AdamW(ps(), { lr: 0.1, weight_decay: 0.1 } as Opts),
+        TypeError,
+        "AdamW: unknown option 'weight_decay', did you mean 'weightDecay'? (known: lr, betas, eps, weightDecay,",
+      );
+      expectError(
+        () => new optim.SGD(ps(), { lr: 0.1, mommentum: 0.9 } as Opts),
+        TypeError,
+        "SGD: unknown option 'mommentum', did you mean 'momentum'?",
+      );
+      expectError(
+        () => new optim.RMSprop(ps(), { lr: 0.1, Centered: true } as Opts),
+        TypeError,
+        "did you mean 'centered'?",
+      );
+      // too far from every option: no guess, only the list
+      const err = expectError(() => new optim.Adam(ps(), { lr: 0.1, beta: [0.9, 0.99] } as Opts), TypeError);
+      expect(err.message).to.equal(
+        "Adam: unknown option 'beta' (known: lr, betas, eps, weightDecay, amsgrad, maximize)",
+      );
     });
 
     it('NaN learning rates and epsilons are refused', () => {

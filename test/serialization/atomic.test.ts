@@ -1,14 +1,16 @@
 // Saves are atomic: a writer killed with SIGKILL at any moment while it saves a 50 MB checkpoint
 // over a good one leaves a file that loads (the old one, or the complete new one). A killed writer
 // can leave its temp file (`<name>.tmp-<pid>-<hex>`) behind; load never reads it.
-import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { atomicWrite } from '../../lib/serialization/io';
+import type { Loaded } from '../helpers';
 
 const LIB = path.resolve(__dirname, '..', '..', 'lib');
 const TEMP_RE = /\.tmp-\d+-[0-9a-f]{12}$/;
@@ -67,7 +69,7 @@ describe('serialization: atomic saves', function () {
       const load = (): Record<string, torch.Tensor | number> =>
         kind === 'pt' ? torch.load(target) : torch.loadSafetensors(target);
       const n = (r: Record<string, torch.Tensor | number>): number =>
-        typeof r.n === 'number' ? r.n : ((r.n as torch.Tensor).item() as number);
+        typeof r.n === 'number' ? r.n : (r.n as torch.Tensor).item();
       const outcomes: string[] = [];
       for (const delay of [0, 5, 15, 30, 60, 100, 200, 400]) {
         // Start from the old, good file each time.
@@ -86,7 +88,7 @@ describe('serialization: atomic saves', function () {
           const p = path.join(dir, t);
           let partial = false;
           try {
-            const tr = kind === 'pt' ? torch.load(p) : torch.loadSafetensors(p);
+            const tr = kind === 'pt' ? torch.load<Loaded>(p) : torch.loadSafetensors(p);
             expect(n(tr)).to.equal(2);
             torch.dispose(tr);
           } catch (e) {
@@ -106,7 +108,7 @@ describe('serialization: atomic saves', function () {
     const target = path.join(dir, 'clean.pt');
     expect(await run(target, 'pt', null)).to.equal('finished');
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
-    expect(torch.load(target).n).to.equal(2);
+    expect(torch.load<Loaded>(target).n).to.equal(2);
     // A write that fails midway (here: the callback throws after 1 MB) removes its temp file and
     // leaves the target as it was.
     expect(() =>
@@ -116,7 +118,7 @@ describe('serialization: atomic saves', function () {
       }),
     ).to.throw(Error, 'disk on fire');
     expect(temps(dir, 'clean.pt')).to.deep.equal([]);
-    expect(torch.load(target).n).to.equal(2);
+    expect(torch.load<Loaded>(target).n).to.equal(2);
     expect(() => torch.save({}, dir)).to.throw(Error, /torch\.save: cannot write .*directory/);
   });
 

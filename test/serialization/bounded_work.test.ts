@@ -1,10 +1,11 @@
 // Unbounded work from small inputs. Pickles: a dict key made of tuples that the memo shares (t1 = (t0, t0),
 // t2 = (t1, t1), ...) has 2^depth leaves; checking that it is hashable used to walk all of them
 // (an 849-byte checkpoint hung torch.load). The check now remembers the tuples it has verified.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { unpickle } from '../../lib/serialization/pickle';

@@ -1,12 +1,14 @@
 // Checkpoints written by PyTorch 1.13 (test/fixtures/gen/gen_checkpoint_fixtures.py) load with the values,
 // dtypes, shapes, strides, sharing and Python types that test/fixtures/checkpoints/expected.json
 // records; a PyTorch state_dict loads into our nn modules and computes PyTorch's output.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { Parameter } from '../../lib/nn/parameter';
+import type { Loaded } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
@@ -160,7 +162,7 @@ class Net extends nn.Module {
 }
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
-  return a.sub(b).abs().max().item() as number;
+  return a.sub(b).abs().max().item();
 }
 
 describe('serialization: checkpoints written by PyTorch', () => {
@@ -176,7 +178,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it("loads a state_dict as a plain object of tensors with PyTorch's names", () => {
-    const sd = torch.load(fixture('state_dict.pt'));
+    const sd = torch.load<Record<string, Tensor>>(fixture('state_dict.pt'));
     checkValue(sd, expected.state_dict, 'state_dict');
     expect(Object.keys(sd)).to.include.members([
       'fc.weight',
@@ -213,7 +215,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('loads an Adam state_dict: int-keyed state as a Map, param_groups as objects, tuples as arrays', () => {
-    const osd = torch.load(fixture('optimizer.pt'));
+    const osd = torch.load<torch.optim.OptimizerStateDict>(fixture('optimizer.pt'));
     checkValue(osd, expected.optimizer, 'optimizer');
     expect(osd.state).to.be.instanceOf(Map);
     expect([...osd.state.keys()]).to.deep.equal([...Array(12).keys()]);
@@ -224,9 +226,9 @@ describe('serialization: checkpoints written by PyTorch', () => {
   it('an Adam state_dict from PyTorch restores into optim.Adam', () => {
     const net = new Net();
     const opt = new torch.optim.Adam(net.parameters(), { lr: 0.01 });
-    opt.loadStateDict(torch.load(fixture('optimizer.pt')));
+    opt.loadStateDict(torch.load<torch.optim.OptimizerStateDict>(fixture('optimizer.pt')));
     const back = opt.stateDict();
-    const orig = torch.load(fixture('optimizer.pt'));
+    const orig = torch.load<torch.optim.OptimizerStateDict>(fixture('optimizer.pt'));
     for (const [i, st] of orig.state as Map<number, Record<string, Tensor>>) {
       const mine = back.state.get(i) as Record<string, unknown>;
       for (const k of ['exp_avg', 'exp_avg_sq'])
@@ -239,7 +241,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('maps Python values to JS: big ints to bigint, int-keyed dicts to Map, tuples and torch.Size to arrays', () => {
-    const m = torch.load(fixture('misc.pt'));
+    const m = torch.load<Loaded>(fixture('misc.pt'));
     expect(m.huge).to.equal(2n ** 70n);
     expect(m.neg_huge).to.equal(-(2n ** 70n));
     expect(m.big).to.equal(2 ** 40);
@@ -253,7 +255,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('views that shared one storage in PyTorch share it after loading', () => {
-    const m = torch.load(fixture('misc.pt'));
+    const m = torch.load<Loaded>(fixture('misc.pt'));
     expect(m.transposed.isContiguous()).to.equal(false);
     expect(m.expanded.stride()).to.deep.equal([0, 1]);
     m.base.add_(100);
@@ -264,7 +266,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('a Parameter loads as nn.Parameter, requires_grad is kept', () => {
-    const m = torch.load(fixture('misc.pt'));
+    const m = torch.load<Loaded>(fixture('misc.pt'));
     expect(m.param).to.be.instanceOf(nn.Parameter);
     expect(m.param.requiresGrad).to.equal(true);
     expect(m.requires_grad.requiresGrad).to.equal(true);
@@ -274,9 +276,9 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('mapLocation: a device string, or an object from saved locations (cpu when unmapped)', () => {
-    const a = torch.load(fixture('state_dict.pt'), { mapLocation: 'cpu' });
+    const a = torch.load<Record<string, Tensor>>(fixture('state_dict.pt'), { mapLocation: 'cpu' });
     expect(a['fc.weight'].device).to.equal('cpu');
-    const b = torch.load(fixture('state_dict.pt'), { mapLocation: { 'cuda:0': 'cpu' } });
+    const b = torch.load<Record<string, Tensor>>(fixture('state_dict.pt'), { mapLocation: { 'cuda:0': 'cpu' } });
     expect(b['fc.weight'].device).to.equal('cpu');
     expect(() => torch.load(fixture('state_dict.pt'), { mapLocation: 'tpu' as string })).to.throw(
       TypeError,
@@ -289,7 +291,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   });
 
   it('loads from a Uint8Array as well as from a path', () => {
-    const sd = torch.load(fs.readFileSync(fixture('state_dict.pt')));
+    const sd = torch.load<Record<string, Tensor>>(fs.readFileSync(fixture('state_dict.pt')));
     checkValue(sd, expected.state_dict, 'state_dict');
   });
 
@@ -314,7 +316,7 @@ describe('serialization: checkpoints written by PyTorch', () => {
   it('leaves no intermediate tensors alive after loading (storages and views are released)', () => {
     if (global.gc) global.gc();
     const before = torch.memory().tensors;
-    const m = torch.load(fixture('misc.pt'));
+    const m = torch.load<Loaded>(fixture('misc.pt'));
     const results = Object.values(m).filter((v): v is Tensor => v instanceof torch.Tensor);
     expect(torch.memory().tensors - before).to.equal(results.length);
     torch.dispose(m);

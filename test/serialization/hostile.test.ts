@@ -1,15 +1,16 @@
 // Corrupt and hostile files: every one must give an Error that names torch.load /
 // torch.loadSafetensors and the problem, with bounded memory, without a crash, a hang, a huge
 // allocation, a leaked tensor — or running anything.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { MemorySink } from '../../lib/serialization/io';
 import { encodeLong } from '../../lib/serialization/pickle';
 import { ZipWriter } from '../../lib/serialization/zip';
-import { MAX_PEAK_GROWTH, peakRssGrowth, prng } from '../helpers';
+import { type Loaded, MAX_PEAK_GROWTH, peakRssGrowth, prng } from '../helpers';
 
 const DIR = path.join(process.cwd(), 'test', 'fixtures', 'checkpoints');
 const GOOD_PT = fs.readFileSync(path.join(DIR, 'misc.pt'));
@@ -148,7 +149,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
   this.timeout(60000);
 
   it('the hand-built helpers make valid checkpoints (sanity check for the tests below)', () => {
-    const t = torch.load(ckpt(tensorPickle({ numel: 6, size: [2, 3], stride: [3, 1] }), [floats(6)]));
+    const t = torch.load<Loaded>(ckpt(tensorPickle({ numel: 6, size: [2, 3], stride: [3, 1] }), [floats(6)]));
     expect(t.toArray()).to.deep.equal([
       [1, 1, 1],
       [1, 1, 1],
@@ -445,7 +446,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
     );
     expectFail(loadPt, t({ extraArgs: [0x4e, 0x4e] }), 'torch.load', /rebuilt with 8 arguments/);
     // A broadcast view within memory limits is legitimate (torch.save keeps stride-0 views).
-    const ok = torch.load(t({ size: [1000, 6], stride: [0, 1] }));
+    const ok = torch.load<Loaded>(t({ size: [1000, 6], stride: [0, 1] }));
     expect(ok.shape).to.deep.equal([1000, 6]);
     ok.dispose();
   });
@@ -548,7 +549,7 @@ describe('serialization: hostile and corrupt checkpoints (torch.load)', function
       /memo entry 4294967294 is not defined/,
     );
     // A list that contains itself loads (Python allows it) and keeps the cycle.
-    const cyc = torch.load(ckpt(bytes(PROTO, 0x5d, 0x71, 0, 0x68, 0, 0x61, STOP)));
+    const cyc = torch.load<Loaded>(ckpt(bytes(PROTO, 0x5d, 0x71, 0, 0x68, 0, 0x61, STOP)));
     expect(cyc[0]).to.equal(cyc);
   });
 

@@ -10,11 +10,12 @@
 // complete when the kill fell between the fsync and the rename) until the next finished save of
 // that target removes it (its pid is dead then). Loading never reads it; this test checks that
 // and removes them itself.
-import { expect } from 'chai';
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { prng } from '../helpers';
@@ -102,7 +103,7 @@ describe('serialization: saves interrupted by SIGKILL', function () {
 
   const which = (r: Record<string, Tensor>): 'A' | 'B' => {
     expect(Object.keys(r).sort()).to.deep.equal(['b', 'tag', 'w']);
-    const tag = r.tag.item() as number;
+    const tag = r.tag.item();
     expect([1, 2]).to.include(tag);
     const k = tag === 1 ? 'A' : 'B';
     for (const name of ['w', 'b', 'tag']) {

@@ -1,13 +1,15 @@
 // save → load round trips for every supported value and dtype (torch.save and safetensors), the
 // errors save gives before writing anything, and — when /usr/bin/python3 can import torch —
 // files written here loaded by PyTorch itself.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
+import type { Loaded } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
@@ -134,7 +136,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
       const scalar = t.reshape([-1]).index(0);
       const empty = t.reshape([-1]).slice(0, 0, 0);
       torch.save({ t, scalar, empty }, tmp(`${dtype}.pt`));
-      const r = torch.load(tmp(`${dtype}.pt`));
+      const r = torch.load<Loaded>(tmp(`${dtype}.pt`));
       same(t, r.t, 't');
       same(scalar, r.scalar, 'scalar');
       same(empty, r.empty, 'empty');
@@ -173,7 +175,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
       __proto__x: 1,
     };
     torch.save(obj, tmp('values.pt'));
-    const r = torch.load(tmp('values.pt'));
+    const r = torch.load<Loaded>(tmp('values.pt'));
     expect(r.int).to.equal(42);
     expect(r.float).to.equal(0.1);
     expect(Object.is(r.negZero, -0)).to.equal(true);
@@ -201,7 +203,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
   it('a key named __proto__ stays an own key', () => {
     const obj = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}');
     torch.save(obj, tmp('proto.pt'));
-    const r = torch.load(tmp('proto.pt'));
+    const r = torch.load<Loaded>(tmp('proto.pt'));
     expect(Object.keys(r)).to.deep.equal(['__proto__', 'x']);
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
     expect(Object.getPrototypeOf(r)).to.equal(Object.prototype);
@@ -213,7 +215,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
     list.push(list);
     const t = torch.ones(2);
     torch.save({ list, t1: t, t2: t }, tmp('cycles.pt'));
-    const r = torch.load(tmp('cycles.pt'));
+    const r = torch.load<Loaded>(tmp('cycles.pt'));
     expect(r.list[0]).to.equal(r.list[1]);
     expect(r.list[2]).to.equal(r.list);
     expect(r.t1).to.equal(r.t2);
@@ -224,7 +226,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
     const p = new nn.Parameter(torch.tensor([1, 2]));
     const g = torch.tensor([3, 4]).requiresGrad_();
     torch.save({ tr: base.t(), col: base.slice(1, 2, 3), p, g }, tmp('views.pt'));
-    const r = torch.load(tmp('views.pt'));
+    const r = torch.load<Loaded>(tmp('views.pt'));
     same(base.t().contiguous(), r.tr, 'tr');
     expect(r.tr.isContiguous()).to.equal(true);
     same(base.slice(1, 2, 3).contiguous(), r.col, 'col');
@@ -238,7 +240,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
     const a = new Net(),
       b = new Net();
     torch.save(a.stateDict(), tmp('net.pt'));
-    b.loadStateDict(torch.load(tmp('net.pt')));
+    b.loadStateDict(torch.load<Record<string, Tensor>>(tmp('net.pt')));
     for (const [k, v] of Object.entries(a.stateDict())) expect(v.equal(b.stateDict()[k]), k).to.equal(true);
     const opt = new torch.optim.Adam(a.parameters(), { lr: 0.01 });
     torch.tidy(() => {
@@ -250,14 +252,14 @@ describe('serialization: torch.save → torch.load round trips', () => {
     opt.step();
     torch.save(opt.stateDict(), tmp('opt.pt'));
     const opt2 = new torch.optim.Adam(b.parameters(), { lr: 0.5 });
-    opt2.loadStateDict(torch.load(tmp('opt.pt')));
+    opt2.loadStateDict(torch.load<torch.optim.OptimizerStateDict>(tmp('opt.pt')));
     expect(opt2.stateDict().param_groups[0].lr).to.equal(0.01);
   });
 
   it('zip64 records are read back', () => {
     const t = torch.randn(5, 3);
     torch.save({ t }, tmp('z64.pt'), { _forceZip64: true });
-    same(t, torch.load(tmp('z64.pt')).t, 't');
+    same(t, torch.load<Loaded>(tmp('z64.pt')).t, 't');
   });
 
   it("payloads are 64-byte aligned, like PyTorch's writer", () => {
@@ -314,7 +316,7 @@ describe('serialization: torch.save → torch.load round trips', () => {
     fs.symlinkSync(target, link);
     torch.save({ v: 2 }, link);
     expect(fs.lstatSync(link).isSymbolicLink()).to.equal(true);
-    expect(torch.load(target).v).to.equal(2);
+    expect(torch.load<Loaded>(target).v).to.equal(2);
     expect(fs.statSync(target).mode & 0o777).to.equal(0o640);
   });
 });

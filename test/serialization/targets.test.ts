@@ -3,16 +3,19 @@
 // temp file over /dev/null as root would replace the device), and so is a read-only checkpoint
 // (Python's torch.save raises PermissionError). These tests never touch /dev: the device case
 // stubs fs.lstatSync/statSync for a temp path with the stats of /dev/null (read, never written).
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
+
 // The module object itself (an `import * as` namespace has read-only bindings), for the stub.
 import fsMod = require('node:fs');
+
 import { checkWritable } from '../../lib/serialization/io';
 import { expectError, rejection } from '../helpers';
 

@@ -253,6 +253,34 @@ describe('autograd', () => {
       expect(() => y.backward()).to.throw(torch.TorchError, /backward through the graph a second time/);
     });
 
+    it("the second-backward error says {retainGraph: true}, in this API's words, sync and async", async () => {
+      const x = torch.tensor([1, 2], { requiresGrad: true });
+      const y = x.exp().sum();
+      y.backward();
+      const err = expectError(() => y.backward(), torch.TorchError, 'Tensor.backward: ', 'Pass {retainGraph: true}');
+      expect(err.message).to.not.match(/retain_graph|autograd\.grad/);
+      const z = x.exp().sum();
+      await z.backwardAsync();
+      let rejected: unknown;
+      await z.backwardAsync().catch((e: unknown) => {
+        rejected = e;
+      });
+      expect(rejected).to.be.instanceOf(torch.TorchError);
+      expect((rejected as Error).message)
+        .to.include('Tensor.backwardAsync: ')
+        .and.include('Pass {retainGraph: true}');
+      expect((rejected as Error).message).to.not.match(/retain_graph|autograd\.grad/);
+      expectError(
+        () =>
+          x
+            .exp()
+            .sum()
+            .backward(null, { retain_graph: true } as never),
+        TypeError,
+        "'retainGraph'",
+      );
+    });
+
     it('setting t.grad = null clears it; setting a tensor sets it', () => {
       const x = torch.tensor([1, 2], { requiresGrad: true });
       x.mul(2).sum().backward();

@@ -216,7 +216,7 @@ describe('creation', () => {
       const b = torch.tensor(true);
       expect(b.dtype).to.equal('bool');
       expect(b.shape).to.deep.equal([]);
-      expect(b.item()).to.equal(true);
+      expect(b.itemBool()).to.equal(true);
       const i = torch.tensor(-7n);
       expect(i.dtype).to.equal('int64');
       expect(i.item()).to.equal(-7);
@@ -321,8 +321,8 @@ describe('creation', () => {
       expect(Math.min(...r)).to.be.at.least(0);
       expect(Math.max(...r)).to.be.below(1);
       const n = torch.randn([100, 100]);
-      expect(n.mean().item() as number).to.be.closeTo(0, 0.05);
-      expect(n.std().item() as number).to.be.closeTo(1, 0.05);
+      expect(n.mean().item()).to.be.closeTo(0, 0.05);
+      expect(n.std().item()).to.be.closeTo(1, 0.05);
     });
 
     it('full: shape, value, dtype from the value', () => {
@@ -593,7 +593,7 @@ describe('creation', () => {
         );
         // item() of one element
         const one = t.index(1, 2);
-        expect(one.item()).to.equal(dtype === 'bool' ? true : 5);
+        expect(dtype === 'bool' ? one.itemBool() : one.item()).to.equal(dtype === 'bool' ? true : 5);
       });
     }
 
@@ -649,13 +649,46 @@ describe('creation', () => {
       expect(t.int().isFloatingPoint()).to.equal(false);
     });
 
-    it('item() returns JS numbers and booleans', () => {
+    it('item() returns JS numbers; itemBool() booleans', () => {
       expect(torch.tensor([2.5]).item()).to.equal(2.5);
       expect(torch.tensor(7n).item()).to.equal(7);
-      expect(torch.tensor([false]).item()).to.equal(false);
+      expect(torch.tensor([false]).itemBool()).to.equal(false);
+      expect(torch.tensor([1, 2]).gt(1).any().itemBool()).to.equal(true);
+      const loss: number = torch.tensor([0.25]).item(); // typed number: no cast
+      expect(loss).to.equal(0.25);
       expect(torch.tensor([[3]], { dtype: 'float16' }).item()).to.equal(3);
       expect(torch.tensor([0.1], { dtype: 'float64' }).item()).to.equal(0.1);
       expect(torch.tensor([0.1]).item()).to.equal(Math.fround(0.1));
+    });
+
+    it('item() on a bool tensor and itemBool() on a numeric one are TypeErrors naming the other accessor', () => {
+      expectError(
+        () => torch.tensor([true]).item(),
+        TypeError,
+        'Tensor.item: this is a bool tensor: read it with itemBool()',
+      );
+      expectError(() => torch.tensor([1]).itemBool(), TypeError, 'Tensor.itemBool', 'float32', 'item()');
+      expectError(() => torch.tensor([1, 2]).gt(0).itemBool(), torch.TorchError, '2 elements');
+    });
+
+    it('toArray() takes the shape as a type parameter; tolist() keeps int64 exact as bigints', () => {
+      const m = torch.tensor([
+        [1, 2],
+        [3, 4],
+      ]);
+      const rows = m.toArray<number[][]>();
+      expect(rows[1][0] + rows[0][1]).to.equal(5);
+      expect(m.gt(2).toArray<boolean[][]>()).to.deep.equal([
+        [false, false],
+        [true, true],
+      ]);
+      const big = torch.tensor([2n ** 60n + 1n, -3n]);
+      expect(big.toArray()).to.deep.equal([Number(2n ** 60n + 1n), -3]);
+      expect(big.tolist<bigint[]>()).to.deep.equal([2n ** 60n + 1n, -3n]);
+      expect(torch.tensor([0.5, 1]).tolist()).to.deep.equal([0.5, 1]);
+      expect(torch.tensor([true, false]).tolist()).to.deep.equal([true, false]);
+      expect(torch.tensor(7n).tolist()).to.equal(7n);
+      expect(torch.zeros([2, 0]).tolist()).to.deep.equal([[], []]);
     });
   });
 

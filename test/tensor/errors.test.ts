@@ -1,8 +1,9 @@
-import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
+import { checkOptions, suggestOption } from '../../lib/errors';
 import { expectClose, expectError, MAX_PEAK_GROWTH, peakRssGrowth } from '../helpers';
 
 type Case = [label: string, fn: () => unknown, ...patterns: (RegExp | string)[]];
@@ -825,5 +826,36 @@ describe('errors', () => {
         [2, 2, 2],
       ]);
     });
+  });
+});
+
+describe('option hints (errors.ts suggestOption, behind every unknown-option error)', () => {
+  it("suggests PyTorch's snake_case spelling and other capitalisations in camelCase", () => {
+    expect(suggestOption('batch_first', ['numLayers', 'batchFirst'])).to.equal('batchFirst');
+    expect(suggestOption('weight_decay', ['lr', 'weightDecay'])).to.equal('weightDecay');
+    expect(suggestOption('Bias', ['bias'])).to.equal('bias');
+  });
+
+  it('suggests the option a typo meant: one edit from 6 characters, two from 9, a transposition counting one', () => {
+    expect(suggestOption('mommentum', ['lr', 'momentum'])).to.equal('momentum');
+    expect(suggestOption('lenght', ['length'])).to.equal('length');
+    expect(suggestOption('patiense', ['patience', 'mode'])).to.equal('patience');
+    expect(suggestOption('momemtnum', ['momentum'])).to.equal('momentum');
+  });
+
+  it('gives no hint for short keys, far keys, or a tie between two options', () => {
+    expect(suggestOption('biass', ['bias'])).to.equal(undefined);
+    expect(suggestOption('delta', ['reduction', 'beta'])).to.equal(undefined);
+    expect(suggestOption('epsilon', ['eps'])).to.equal(undefined);
+    expect(suggestOption('weights', ['weight', 'weighta'])).to.equal(undefined);
+  });
+
+  it('the message names the function, the key, the hint and the known options', () => {
+    expectError(
+      () => checkOptions('F.thing', { batch_first: true }, ['batchFirst', 'dtype']),
+      TypeError,
+      "F.thing: unknown option 'batch_first', did you mean 'batchFirst'? (known: batchFirst, dtype)",
+    );
+    expectError(() => checkOptions('F.thing', { x: 1 }, []), TypeError, "F.thing: unknown option 'x' (known: none)");
   });
 });

@@ -1,8 +1,8 @@
-import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
-import { formatTensor, type FormatInput } from '../../lib/format';
+import { type FormatInput, formatTensor } from '../../lib/format';
 
 /** One case of test/fixtures/format.json (written by test/fixtures/gen/gen_format_fixtures.py). */
 interface FixtureCase {

@@ -3,9 +3,10 @@
 // the disposed tensor's box (use-after-free, SIGSEGV); an async call's collected boxes could be
 // freed before it marked them. Every case runs in a child process, so a crash fails the test
 // instead of killing mocha.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 const LIB = JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'));
 const SCRIPTED = JSON.stringify(path.join(process.cwd(), 'test', 'fixtures', 'jit', 'scripted.pt'));

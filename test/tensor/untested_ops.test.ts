@@ -1,10 +1,11 @@
 // Public functions that had no test of their own, against PyTorch 1.13's values and gradients
 // (test/fixtures/untested_ops.json, written by test/fixtures/gen/gen_untested_fixtures.py), and the few
 // that have no PyTorch value to compare with (getNumThreads, version, viz.writeSvg).
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';

@@ -2,12 +2,21 @@
 // carry PyTorch's names and order; each forward makes one fused native call (at::lstm, at::gru,
 // at::rnn_tanh / rnn_relu, or the *_cell kernels) with the weights in PyTorch's `_flat_weights`
 // order. Arguments are checked here first, with messages that say what was expected.
-import * as os from 'node:os';
-
 import { beforeLstm } from '../../backends';
 import { empty } from '../../creation';
 import { type DType, ITEM_SIZE, isFloatingPoint } from '../../dtype';
-import { checkAllocation, checkBool, checkInt, checkNumber, describe, formatBytes, typeError } from '../../errors';
+import {
+  checkAllocation,
+  checkBool,
+  checkInt,
+  checkMemoryBudget,
+  checkNumber,
+  checkOptions,
+  describe,
+  formatBytes,
+  shapeStr,
+  typeError,
+} from '../../errors';
 import { type Handle, native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
@@ -74,9 +83,6 @@ function warnOnce(message: string): void {
   process.emitWarning(message, 'UserWarning');
 }
 
-function shapeStr(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
-}
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -113,18 +119,19 @@ function parseArgs<O extends object>(
       c = d;
     } else if (d !== undefined || args.length > 3)
       throw new TypeError(
-        `${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), got ${args.length} arguments`,
+        `${fn}: expected (inputSize, hiddenSize, ${withLayers ? 'numLayers?, ' : ''}options?), ` +
+          `got ${args.length} arguments`,
       );
     if (c !== undefined && !isOpts(c)) typeError(fn, 'options', 'an options object', c);
     o = { ...(c as Record<string, unknown> | undefined) };
   }
   const inputSize = checkInt(fn, 'inputSize', a, 0);
   const hiddenSize = checkInt(fn, 'hiddenSize', b, 1);
-  for (const k of Object.keys(o)) {
-    if (o[k] === undefined || keys.includes(k)) continue;
-    if (k === 'projSize') throw new TypeError(`${fn}: the projSize option is only supported for LSTM, not RNN or GRU`);
-    throw new TypeError(`${fn}: unknown option '${k}' (the options are ${keys.join(', ')})`);
-  }
+  // An option given as undefined means its default, as an absent one does.
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  if ('projSize' in given && !keys.includes('projSize'))
+    throw new TypeError(`${fn}: the projSize option is only supported for LSTM, not RNN or GRU`);
+  checkOptions(fn, given, keys);
   return { inputSize, hiddenSize, o: o as Partial<O> };
 }
 
@@ -223,11 +230,8 @@ export abstract class RNNBase extends Module {
     // its storage and the JS objects (about 2 KiB measured), which dominate for small layers.
     const tensors = D * numLayers * (2 + (bias ? 2 : 0) + (projSize > 0 ? 1 : 0));
     const bytes = elements * itemSize + tensors * PER_TENSOR_BYTES;
-    if (bytes > os.totalmem())
-      throw new RangeError(
-        `${fn}: numLayers=${numLayers} would need about ${formatBytes(bytes)} (${tensors} parameter tensors, ` +
-          `${formatBytes(elements * itemSize)} of parameters), more than this machine's ${formatBytes(os.totalmem())} of memory`,
-      );
+    const parts = `${tensors} parameter tensors, ${formatBytes(elements * itemSize)} of parameters`;
+    checkMemoryBudget(fn, `numLayers=${numLayers} (${parts})`, bytes);
     const flat: string[] = [];
     const all: string[][] = [];
     const self = this as unknown as Record<string, Parameter>;
@@ -396,7 +400,7 @@ export abstract class RNNBase extends Module {
       if (v.dim() === 2 && v.shape[0] === v.shape[1] && v.shape[0] === info.L && info.L > 1) {
         const finite = v.isfinite();
         const all = finite.all();
-        const ok = all.item() as boolean;
+        const ok = all.itemBool();
         finite.dispose();
         all.dispose();
         if (!ok)
@@ -414,7 +418,8 @@ export abstract class RNNBase extends Module {
       );
     const where = info.packed
       ? `the packed input (batch size ${info.N})`
-      : `input of shape ${shapeStr(info.inputShape)}${info.batched ? ` (batchFirst=${this.batchFirst})` : ' (unbatched)'}`;
+      : `input of shape ${shapeStr(info.inputShape)}` +
+        (info.batched ? ` (batchFirst=${this.batchFirst})` : ' (unbatched)');
     if (v.dim() !== expected.length)
       throw new RangeError(
         `${fn}: for ${info.batched ? 'batched 3-D' : 'unbatched 2-D'} input, ${what} must be ` +
@@ -829,7 +834,8 @@ export abstract class RNNCellBase extends Module {
           );
         if (s.dtype === 'bool')
           throw new TypeError(
-            `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ${shapeStr(s.shape)}.${hint(name)}`,
+            `${fn}: expected hx to be ${expectedAll}; got ${what} as a bool tensor of shape ` +
+              `${shapeStr(s.shape)}.${hint(name)}`,
           );
         if (s.dtype !== input.dtype)
           throw new TypeError(`${fn}: expected ${what} to have the input's dtype ${input.dtype}, got ${s.dtype}`);

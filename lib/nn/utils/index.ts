@@ -1,3 +1,4 @@
 /** Utilities of `torch.nn.utils`: packing and padding of sequences (`nn.utils.rnn`). */
-export * as rnn from './rnn';
+
 export { clipGradNorm_, clipGradValue_ } from './clip_grad';
+export * as rnn from './rnn';

@@ -1,8 +1,9 @@
 // nn.utils.rnn: packing and padding of variable-length sequences (PyTorch's torch.nn.utils.rnn).
 // Lengths are checked here, before the native call: PyTorch 1.13 does not check that a length
 // fits the time dimension and then reads past the end of the input.
-import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../../errors';
+
 import { dtypeCode } from '../../dtype';
+import { checkBool, checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../../errors';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 
@@ -25,10 +26,6 @@ function int64(values: number[], device?: string): Tensor {
 /** The values of a 1-D integer tensor as numbers. */
 function intValues(t: Tensor): number[] {
   return Array.from(t.data() as ArrayLike<number | bigint>, (v) => Number(v));
-}
-
-function shapeStr(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 /** The inverse of a permutation (PyTorch's `invert_permutation`). */
@@ -267,8 +264,8 @@ export function packPaddedSequence(
       if (lens[i] > lens[i - 1])
         throw new RangeError(
           `${fn}: \`lengths\` array must be sorted in decreasing order when \`enforceSorted\` is true ` +
-            `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence and/or packSequence ` +
-            'to sidestep this requirement if you do not need ONNX exportability.',
+            `(got [${lens.join(', ')}]). You can pass \`enforceSorted: false\` to packPaddedSequence ` +
+            'and/or packSequence to sidestep this requirement if you do not need ONNX exportability.',
         );
     }
   } else {
@@ -409,7 +406,8 @@ export function packSequence(sequences: Tensor[], opts: { enforceSorted?: boolea
   lengths.forEach((l, i) => {
     if (l < 1)
       throw new RangeError(
-        `${fn}: expected every sequence to have at least one step, got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`,
+        `${fn}: expected every sequence to have at least one step, ` +
+          `got sequences[${i}] of shape ${shapeStr(seqs[i].shape)}`,
       );
   });
   const padded = padSequence(seqs);
