@@ -170,9 +170,9 @@ function recordWarnings<T>(fn: () => T): [T, unknown[][]] {
   }
 }
 
-const finite = (t: Tensor): boolean => t.isfinite().all().item() as boolean;
-const allNaN = (t: Tensor): boolean => t.isnan().all().item() as boolean;
-const anyNaN = (t: Tensor): boolean => t.isnan().any().item() as boolean;
+const finite = (t: Tensor): boolean => t.isfinite().all().itemBool();
+const allNaN = (t: Tensor): boolean => t.isnan().all().itemBool();
+const anyNaN = (t: Tensor): boolean => t.isnan().any().itemBool();
 const plainCase = () => fx.mha.plain;
 
 // =============================================================================================
@@ -732,8 +732,8 @@ describe('nn.MultiheadAttention: dropout (case 22)', () => {
     const [, pt] = m.forward(x.q, x.k, x.v, { averageAttnWeights: false });
     const zero = pt!.eq(0);
     const kept = zero.logicalNot();
-    expect(zero.any().item(), 'some entries dropped').to.equal(true);
-    expect(kept.any().item(), 'some entries kept').to.equal(true);
+    expect(zero.any().itemBool(), 'some entries dropped').to.equal(true);
+    expect(kept.any().itemBool(), 'some entries kept').to.equal(true);
     expectClose(
       pt!.index(kept),
       pe!.mul(2).index(kept).toArray() as number[],

@@ -328,7 +328,7 @@ describe('mask polarity: the same causal structure through MultiheadAttention an
         .select(0, L - 1)
         .isnan()
         .all()
-        .item(),
+        .itemBool(),
       'last row NaN',
     ).to.equal(true);
     const [good] = m.forward(x, x, x, { attnMask: masks.sdpaToMha(tril) });
@@ -343,7 +343,7 @@ describe('mask polarity: the same causal structure through MultiheadAttention an
     const mhaMask = blocked.logicalOr(row1);
     const [outMha] = m.forward(q(), k(), v(), { attnMask: mhaMask });
     const outSdpa = F.scaledDotProductAttention(bf(q()), bf(k()), bf(v()), { attnMask: masks.mhaToSdpa(mhaMask) });
-    expect(outMha.select(0, 1).isnan().all().item()).to.equal(true);
+    expect(outMha.select(0, 1).isnan().all().itemBool()).to.equal(true);
     expectExact(outSdpa.select(1, 1).abs().max(), 0, undefined, 'SDPA row 1');
     for (const r of [0, 2, 3])
       expectClose(

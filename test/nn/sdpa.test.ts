@@ -99,7 +99,7 @@ describe('F.scaledDotProductAttention: forward and gradients equal the formula (
         ['key', k.grad!],
         ['value', v.grad!],
       ] as const)
-        expect(g.isfinite().all().item(), `${name} grad ${n} is finite`).to.equal(true);
+        expect(g.isfinite().all().itemBool(), `${name} grad ${n} is finite`).to.equal(true);
       expectClose(q.grad!, c.grads!.query, TOL, `${name} grad query`);
       expectClose(k.grad!, c.grads!.key, TOL, `${name} grad key`);
       expectClose(v.grad!, c.grads!.value, TOL, `${name} grad value`);
@@ -226,7 +226,7 @@ describe('F.scaledDotProductAttention: semantics', () => {
     torch.manualSeed(3);
     const d = sdpa(q3(), k3(), v3(), { dropoutP: 0.5 });
     expect([...d.shape]).to.deep.equal([3, 4, 6]);
-    expect(d.isfinite().all().item()).to.equal(true);
+    expect(d.isfinite().all().itemBool()).to.equal(true);
     expect(d.sub(plain).abs().max().item() as number).to.be.greaterThan(1e-3);
   });
 });
@@ -238,7 +238,7 @@ describe('F.scaledDotProductAttention: a query with no allowed key gives 0, not 
     it(`${name} (${describeCase(c)}): forward`, () => {
       const out = sdpa(named(c.query), named(c.key), named(c.value), optsOf(c));
       expectClose(out, c.out, TOL, `${name} output`);
-      expect(out.isnan().any().item(), 'no NaN').to.equal(false);
+      expect(out.isnan().any().itemBool(), 'no NaN').to.equal(false);
     });
   }
 
@@ -270,7 +270,7 @@ describe('F.scaledDotProductAttention: a query with no allowed key gives 0, not 
         ['key', k.grad!],
         ['value', v.grad!],
       ] as const)
-        expect(g.isfinite().all().item(), `${name} grad ${n} is finite`).to.equal(true);
+        expect(g.isfinite().all().itemBool(), `${name} grad ${n} is finite`).to.equal(true);
       expectClose(q.grad!, c.grads!.query, TOL, `${name} grad query`);
       expectClose(k.grad!, c.grads!.key, TOL, `${name} grad key`);
       expectClose(v.grad!, c.grads!.value, TOL, `${name} grad value`);

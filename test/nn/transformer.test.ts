@@ -341,9 +341,9 @@ describe('nn.Transformer*', () => {
           }
         }
         // LayerNorms keep 1 / 0, MHA biases 0
-        expect(t.encoder.norm!.stateDict().weight.eq(1).all().item()).to.equal(true);
+        expect(t.encoder.norm!.stateDict().weight.eq(1).all().itemBool()).to.equal(true);
         const layer = t.decoder.layers.at(0) as torch.nn.TransformerDecoderLayer;
-        expect(layer.self_attn.in_proj_bias!.eq(0).all().item()).to.equal(true);
+        expect(layer.self_attn.in_proj_bias!.eq(0).all().itemBool()).to.equal(true);
       });
     });
 
@@ -381,10 +381,10 @@ describe('nn.Transformer*', () => {
         for (const p of layer.parameters()) expect(seen.has(p)).to.equal(false);
         // changing one copy changes neither the others nor the original
         torch.noGrad(() => (enc.layers.at(0) as torch.nn.TransformerEncoderLayer).linear1.weight.fill_(7));
-        expect((enc.layers.at(1) as torch.nn.TransformerEncoderLayer).linear1.weight.eq(7).any().item()).to.equal(
+        expect((enc.layers.at(1) as torch.nn.TransformerEncoderLayer).linear1.weight.eq(7).any().itemBool()).to.equal(
           false,
         );
-        expect(layer.linear1.weight.eq(7).any().item()).to.equal(false);
+        expect(layer.linear1.weight.eq(7).any().itemBool()).to.equal(false);
       }));
 
     it('copy settings, training mode, frozen parameters, a function activation and a module activation', () =>
@@ -530,8 +530,8 @@ describe('nn.Transformer*', () => {
       torch.tidy(() => {
         const l = small({ batchFirst: true }).eval();
         const out = l.forward(torch.randn(2, 3, E), { srcKeyPaddingMask: nn.masks.keyPadding([3, 0], 3) });
-        expect(out.index(0).isnan().any().item()).to.equal(false);
-        expect(out.index(1).isnan().all().item()).to.equal(true);
+        expect(out.index(0).isnan().any().itemBool()).to.equal(false);
+        expect(out.index(1).isnan().all().itemBool()).to.equal(true);
       }));
   });
 
