@@ -279,6 +279,9 @@ function namedStateOf(m: ModuleLike): NamedState {
   return out;
 }
 
+/** Only `trace` makes a TracedModule: the constructor's first argument must be this. */
+const MADE_BY_TRACE = Symbol('torch.jit.trace');
+
 /**
  * A function or module recorded by `torch.jit.trace`: the ATen ops it ran for the example inputs,
  * replayed by libtorch's interpreter without JavaScript.
@@ -293,7 +296,16 @@ export class TracedModule {
   private readonly _nIn: number;
 
   /** @internal Made by `torch.jit.trace`. */
-  constructor(h: TraceHandle, inputStructure: string, nIn: number, out: Spec, state: NamedState) {
+  constructor(
+    token: typeof MADE_BY_TRACE,
+    h: TraceHandle,
+    inputStructure: string,
+    nIn: number,
+    out: Spec,
+    state: NamedState,
+  ) {
+    if (token !== MADE_BY_TRACE)
+      throw new TypeError('torch.jit.TracedModule: made by torch.jit.trace(fnOrModule, exampleInputs), not by new');
     this._h = h;
     this._in = inputStructure;
     this._nIn = nIn;
@@ -429,7 +441,7 @@ export function trace(fn: ModuleLike | ((...args: never[]) => unknown), exampleI
   }
   const r = record(run, [...ts, ...state.tensors]);
   if (r.trace === null || r.out === null) throw new TraceError(name, r.reason);
-  return new TracedModule(r.trace, structureKey(spec), ts.length, r.out, state);
+  return new TracedModule(MADE_BY_TRACE, r.trace, structureKey(spec), ts.length, r.out, state);
 }
 
 // ---- the default Module.forwardAsync ---------------------------------------------------------

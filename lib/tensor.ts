@@ -95,9 +95,11 @@ const KERNELS = {
   add: [N.add, N.addScalar],
   sub: [N.sub, N.subScalar],
   mul: [N.mul, N.mulScalar],
-  div: [N.div, N.divScalar],
+  // div and remainder are looked up at each call: torch.jit.trace instruments them (their integer
+  // -1 guard reads values), which a reference taken here would bypass.
+  div: [(s, o, m?: string) => N.div(s, o, m), (s, o, m?: string) => N.divScalar(s, o, m)],
   pow: [N.pow, N.powScalar],
-  remainder: [N.remainder, N.remainderScalar],
+  remainder: [(s, o) => N.remainder(s, o), (s, o) => N.remainderScalar(s, o)],
   eq: [N.eq, N.eqScalar],
   ne: [N.ne, N.neScalar],
   lt: [N.lt, N.ltScalar],

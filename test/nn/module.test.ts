@@ -357,7 +357,7 @@ describe("nn.Module: clone() (PyTorch's copy.deepcopy(module))", () => {
       expect(copy.forward(idx).equal(net.forward(idx)), 'same forward').to.equal(true);
       // training the copy leaves the original as it was
       torch.noGrad(() => copy.gate.fill_(3));
-      expect(net.gate.eq(3).any().item()).to.equal(false);
+      expect(net.gate.eq(3).any().itemBool()).to.equal(false);
     }));
 
   it('keeps training modes, requiresGrad, gradients (copied), tied parameters and shared modules', () =>

@@ -26,7 +26,7 @@ const DTYPES: torch.DType[] = [
   'uint8',
   'bool',
 ];
-const SCRIPT = path.join(process.cwd(), 'scripts', 'gen_checkpoint_fixtures.py');
+const SCRIPT = path.join(process.cwd(), 'test', 'fixtures', 'gen', 'gen_checkpoint_fixtures.py');
 const PYTHON = '/usr/bin/python3';
 
 let dir: string;
