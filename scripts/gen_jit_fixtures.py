@@ -9,6 +9,8 @@ Writes to test/fixtures/jit/:
   seed_model.pt    the seed model (examples/seed_model.ts) scripted, taking (src, tgt, attn_mask,
                    key_padding_mask) and returning the prediction
   checkpoint.pt    a plain torch.save checkpoint (a valid zip that is not TorchScript)
+  index_error.pt   a scripted module whose methods raise IndexError inside TorchScript (a
+                   dimension out of range, a list index out of range), for the error mapping
   expected.json    inputs and Python's outputs for each, and one SGD step on the MLP
 Everything random comes from torch.manual_seed(0).
 """
@@ -130,6 +132,21 @@ class Scripted(nn.Module):
         return x * alpha
 
 
+class IndexErrors(nn.Module):
+    """Methods that raise IndexError inside TorchScript for some inputs."""
+
+    def forward(self, x: Tensor, dim: int) -> Tensor:
+        return x.sum(dim)
+
+    @torch.jit.export
+    def pick(self, xs: List[int], i: int) -> int:
+        return xs[i]
+
+
+def write_index_error():
+    torch.jit.script(IndexErrors()).save(os.path.join(OUT, "index_error.pt"))
+
+
 L, N, C, H = 6, 2, 10, 20
 
 
@@ -216,6 +233,9 @@ def main():
 
     # (d) not TorchScript: a plain checkpoint (a valid zip)
     torch.save({"w": torch.ones(2)}, os.path.join(OUT, "checkpoint.pt"))
+
+    # (e) IndexErrors raised inside TorchScript
+    write_index_error()
 
     path = os.path.join(OUT, "expected.json")
     with open(path, "w") as f:
