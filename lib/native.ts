@@ -404,7 +404,7 @@ export type AsyncOf<F> = F extends (...a: infer A) => infer R ? (...a: A) => Pro
  */
 export type TensorWorkOf<F, R = H[]> = F extends (...a: infer A) => unknown ? (...a: A) => Promise<R> : never;
 
-/** The async twins (native/workers.h): each resolves with what its sync twin returns. */
+/** The async twins, each defined beside its sync twin and run by a PoolWorker (native/workers.h). */
 export type NativeAsync = {
   [K in 'rnn' | 'mha' | 'jitRun' as `${K}Async`]: AsyncOf<NativeSync[K]>;
 } & {
