@@ -170,7 +170,7 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
         mode: 0,
         input: temps[0]._h,
         batchSizes: null,
-        hx: [temps[0]._h, 7 as unknown as number],
+        hx: [temps[0]._h, 'x' as unknown as number],
         params: [],
         hasBiases: true,
         numLayers: 1,
