@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 /**
  * An opaque handle to a native tensor: a number (small tensors, a slot in the native table) or
- * a Node-API external (see native/common.h).
+ * a Node-API external (see native/handle.h).
  */
 export type Handle = number | { readonly __tensorHandle: unique symbol };
 export type Scalar = number | boolean | bigint;
@@ -34,8 +34,63 @@ export interface NativeConfig {
 /** The fused optimizer updates of native/optim.cc (`sgdStep`, ...). */
 export type OptimKernel = 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
 
-export interface Native {
-  // handles and memory
+/** A class that `jitRun` makes result tensors with (lib/tensor.ts's Tensor). */
+export type TensorClass = abstract new (...args: never[]) => object;
+
+/** `rnn`'s one argument, read by name (native/nn.cc). mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU. */
+export interface RnnCall {
+  mode: number;
+  input: H;
+  /** With batchSizes, `input` is a packed sequence's data. */
+  batchSizes: H | null;
+  hx: H[];
+  params: H[];
+  hasBiases: boolean;
+  numLayers: number;
+  dropout: number;
+  train: boolean;
+  bidirectional: boolean;
+  batchFirst: boolean;
+}
+
+/** `mha`'s one argument, read by name (native/attention.cc). */
+export interface MhaCall {
+  query: H;
+  key: H;
+  value: H;
+  numHeads: number;
+  batched: boolean;
+  batchFirst: boolean;
+  qkvSame: boolean;
+  kvSame: boolean;
+  inProjWeight?: H;
+  inProjBias?: H;
+  qProjWeight?: H;
+  kProjWeight?: H;
+  vProjWeight?: H;
+  biasK?: H;
+  biasV?: H;
+  addZeroAttn: boolean;
+  dropoutP: number;
+  training: boolean;
+  outProjWeight: H;
+  outProjBias?: H;
+  attnMask?: H;
+  keyPaddingMask?: H;
+  needWeights: boolean;
+  averageAttnWeights: boolean;
+}
+
+/** A binding as `__exports()` reports it: its name and argument count, min..max (max -1: no maximum). */
+export interface NativeExport {
+  name: string;
+  min: number;
+  max: number;
+}
+
+/** The bindings that run at once; their `*Async` twins are derived from them below. */
+export interface NativeSync {
+  // handles and memory (native/handle.cc)
   dispose(h: H): void;
   /** FinalizationRegistry callback for number handles: releases the slot if still current. */
   releaseHandle(h: number): void;
@@ -43,9 +98,12 @@ export interface Native {
   /** 0: free; 1: read by an async call in flight; 2: written by one (through this handle, or a view sharing its storage). */
   inUse(h: H): number;
   memory(): { tensors: number; bytes: number };
+  // argument conversion and the error class (native/args.cc)
   registerErrorClass(ctor: new (message: string) => Error): void;
   dtypeNames(): string[];
-  // creation (dtype codes index DTYPES in dtype.ts)
+  /** Every binding the addon exports, with its argument count (test/native/contract.test.ts). */
+  __exports(): NativeExport[];
+  // creation (dtype codes index DTYPES in dtype.ts; native/creation.cc)
   fromBuffer(data: ArrayBufferView, shape: number[], srcDtype: number, dtype?: number, device?: string): H;
   zeros(shape: number[], dtype?: number, device?: string): H;
   ones(shape: number[], dtype?: number, device?: string): H;
@@ -59,7 +117,7 @@ export interface Native {
   eye(n: number, m: number, dtype?: number, device?: string): H;
   randperm(n: number, dtype?: number, device?: string): H;
   scalarTensor(v: number | boolean, dtype?: number, device?: string): H;
-  // arithmetic
+  // tensor ops (native/tensor_ops.cc): arithmetic
   add(a: H, b: H, alpha?: number): H;
   addScalar(a: H, b: S, alpha?: number): H;
   sub(a: H, b: H, alpha?: number): H;
@@ -204,7 +262,7 @@ export interface Native {
   stride(a: H): number[];
   item(a: H): number | boolean;
   data(a: H): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
-  // autograd
+  // autograd (native/autograd.cc)
   backward(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): void;
   grad(a: H): H | null;
   setGrad(a: H, g: H | null): void;
@@ -222,55 +280,18 @@ export interface Native {
   embeddingRenorm_(w: H, idx: H, maxNorm: number, normType: number): void;
   dropout(x: H, p: number, train: boolean): H;
   layerNorm(x: H, shape: number[], w: Opt<H>, b: Opt<H>, eps: number): H;
-  /** mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU */
-  rnn(
-    mode: number,
-    input: H,
-    batchSizes: H | null,
-    hx: H[],
-    params: H[],
-    hasBiases: boolean,
-    numLayers: number,
-    dropout: number,
-    train: boolean,
-    bidirectional: boolean,
-    batchFirst: boolean,
-  ): H[];
+  rnn(call: RnnCall): H[];
   rnnCell(mode: number, input: H, hx: H[], wIh: H, wHh: H, bIh?: H, bHh?: H): H[];
   packPadded(input: H, lengths: H, batchFirst: boolean): [H, H];
   padPacked(data: H, batchSizes: H, batchFirst: boolean, paddingValue: number, totalLength: number): [H, H];
   padSequence(seqs: H[], batchFirst: boolean, paddingValue: number): H;
   setData(t: H, src: H): void;
-  // attention (native/attention.cc)
-  mha(
-    query: H,
-    key: H,
-    value: H,
-    numHeads: number,
-    batched: boolean,
-    batchFirst: boolean,
-    qkvSame: boolean,
-    kvSame: boolean,
-    inProjWeight: Opt<H>,
-    inProjBias: Opt<H>,
-    qProjWeight: Opt<H>,
-    kProjWeight: Opt<H>,
-    vProjWeight: Opt<H>,
-    biasK: Opt<H>,
-    biasV: Opt<H>,
-    addZeroAttn: boolean,
-    dropoutP: number,
-    training: boolean,
-    outProjWeight: H,
-    outProjBias: Opt<H>,
-    attnMask: Opt<H>,
-    keyPaddingMask: Opt<H>,
-    needWeights: boolean,
-    averageAttnWeights: boolean,
-  ): [H, H | null];
-  sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
+  /** Reduced QR, for nn.init.orthogonal_. */
   qr(a: H): [H, H];
-  // losses and optimizer kernels (native/optim.cc); reduction: 0 none, 1 mean, 2 sum
+  // attention (native/attention.cc)
+  mha(call: MhaCall): [H, H | null];
+  sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
+  // losses (native/loss.cc); reduction: 0 none, 1 mean, 2 sum
   mseLoss(x: H, y: H, reduction: number): H;
   l1Loss(x: H, y: H, reduction: number): H;
   smoothL1Loss(x: H, y: H, reduction: number, beta: number): H;
@@ -280,6 +301,7 @@ export interface Native {
   binaryCrossEntropy(x: H, y: H, weight: Opt<H>, reduction: number): H;
   binaryCrossEntropyWithLogits(x: H, y: H, weight: Opt<H>, posWeight: Opt<H>, reduction: number): H;
   klDiv(x: H, y: H, reduction: number, logTarget: boolean): H;
+  // optimizer kernels and gradient clipping (native/optim.cc)
   sgdStep(
     param: H,
     grad: H,
@@ -334,49 +356,7 @@ export interface Native {
   ): void;
   clipGradNorm(grads: H[], maxNorm: number, normType: number, errorIfNonfinite: boolean): H;
   clipGradValue(grads: H[], clipValue: number): void;
-  // async (native/workers.h): each resolves with the result handles (null for an absent result)
-  matmulAsync(a: H, b: H): Promise<H[]>;
-  linearAsync(x: H, w: H, b?: H): Promise<H[]>;
-  rnnAsync(
-    mode: number,
-    input: H,
-    batchSizes: H | null,
-    hx: H[],
-    params: H[],
-    hasBiases: boolean,
-    numLayers: number,
-    dropout: number,
-    train: boolean,
-    bidirectional: boolean,
-    batchFirst: boolean,
-  ): Promise<H[]>;
-  mhaAsync(
-    query: H,
-    key: H,
-    value: H,
-    numHeads: number,
-    batched: boolean,
-    batchFirst: boolean,
-    qkvSame: boolean,
-    kvSame: boolean,
-    inProjWeight: Opt<H>,
-    inProjBias: Opt<H>,
-    qProjWeight: Opt<H>,
-    kProjWeight: Opt<H>,
-    vProjWeight: Opt<H>,
-    biasK: Opt<H>,
-    biasV: Opt<H>,
-    addZeroAttn: boolean,
-    dropoutP: number,
-    training: boolean,
-    outProjWeight: H,
-    outProjBias: Opt<H>,
-    attnMask: Opt<H>,
-    keyPaddingMask: Opt<H>,
-    needWeights: boolean,
-    averageAttnWeights: boolean,
-  ): Promise<[H, H | null]>;
-  backwardAsync(a: H, gradient: Opt<H>, retainGraph: Opt<boolean>, createGraph: boolean): Promise<[]>;
+  // async bindings without a sync twin (native/optim.cc, native/workers.cc)
   /**
    * One optimizer step on the pool: `updates[i]` holds one parameter's arguments of `<kind>Step`;
    * resolves with SGD's created momentum buffers (null elsewhere). `name` prefixes its errors.
@@ -384,7 +364,7 @@ export interface Native {
   optimStepAsync<K extends OptimKernel>(
     name: string,
     kind: K,
-    updates: Parameters<Native[`${K}Step`]>[],
+    updates: Parameters<NativeSync[`${K}Step`]>[],
   ): Promise<(H | null)[]>;
   /** ops: 'matmul', 'mm', 'bmm' (a, b); 'linear' (x, w, b?) */
   runAsync(op: string, ...args: Opt<H>[]): Promise<H[]>;
@@ -392,8 +372,7 @@ export interface Native {
   // of `tensorClass` (lib/tensor.ts's Tensor: read through `_h` / `_disposed`, made with `new`).
   jitLoad(bytes: Uint8Array, label: string, device?: string): JitHandle;
   jitSave(m: JitHandle): Buffer;
-  jitRun(m: JitHandle, method: string, inputs: unknown[], tensorClass: Function): unknown;
-  jitRunAsync(m: JitHandle, method: string, inputs: unknown[], tensorClass: Function): Promise<unknown>;
+  jitRun(m: JitHandle, method: string, inputs: unknown[], tensorClass: TensorClass): unknown;
   jitDispose(m: JitHandle): void;
   jitSetTraining(m: JitHandle, on: boolean): void;
   jitIsTraining(m: JitHandle): boolean;
@@ -410,12 +389,10 @@ export interface Native {
   jitTraceRun(t: TraceHandle, inputs: H[]): H[];
   jitTraceRunAsync(t: TraceHandle, inputs: H[]): Promise<H[]>;
   jitTraceGraph(t: TraceHandle): string;
-  /** The indices of the inputs the trace may write (in-place ops on them or their views). */
-  jitTraceWrites(t: TraceHandle): number[];
   /** A TorchScript archive of the trace; `state` (named) are its last inputs, made attributes. */
   jitTraceSave(t: TraceHandle, nInputs: number, names: string[], state: H[], buffers: boolean[]): Buffer;
   jitTraceDispose(t: TraceHandle): void;
-  // runtime
+  // runtime (native/runtime.cc)
   libtorchVersion(): string;
   getNumThreads(): number;
   setNumThreads(n: number): void;
@@ -431,6 +408,27 @@ export interface Native {
   lstmKernel(k?: number): number;
   rnnSelfCheck(): NativeRnnSelfCheck;
 }
+
+/** The Promise-returning twin of a sync binding: the same parameters, its result in a Promise. */
+export type AsyncOf<F> = F extends (...a: infer A) => infer R ? (...a: A) => Promise<R> : never;
+/**
+ * A twin run as a TensorWork (native/workers.h): the same parameters, resolving with its result
+ * handles as an array (null for an absent result) instead of the sync result.
+ */
+export type TensorWorkOf<F, R = H[]> = F extends (...a: infer A) => unknown ? (...a: A) => Promise<R> : never;
+
+/** The async twins, each defined beside its sync twin and run by a PoolWorker (native/workers.h). */
+export type NativeAsync = {
+  [K in 'rnn' | 'mha' | 'jitRun' as `${K}Async`]: AsyncOf<NativeSync[K]>;
+} & {
+  [K in 'matmul' | 'linear' as `${K}Async`]: TensorWorkOf<NativeSync[K]>;
+} & {
+  /** Resolves with no handles once the grads are written. */
+  backwardAsync: TensorWorkOf<NativeSync['backward'], []>;
+};
+
+/** Everything the addon exports. */
+export interface Native extends NativeSync, NativeAsync {}
 
 export interface NativeRnnSelfCheck {
   libtorchMaxAbsDiff: number;

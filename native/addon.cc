@@ -1,5 +1,6 @@
 // Registers every binding family. Nothing else lives here.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "rnn_kernels.h"
 
 namespace tnapi {
@@ -10,13 +11,15 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Per-environment state: each worker thread that loads the addon gets its own.
   env.SetInstanceData(new tnapi::AddonData());
-  tnapi::RegisterCore(env, exports);
+  tnapi::RegisterHandles(env, exports);
+  tnapi::RegisterArgs(env, exports);
   tnapi::RegisterCreation(env, exports);
   tnapi::RegisterTensorOps(env, exports);
   tnapi::RegisterAutograd(env, exports);
   tnapi::RegisterRuntime(env, exports);
   tnapi::RegisterNN(env, exports);
   tnapi::RegisterAttention(env, exports);
+  tnapi::RegisterLoss(env, exports);
   tnapi::RegisterOptim(env, exports);
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);

@@ -7,7 +7,8 @@
 // float 0/-inf of the query's dtype and the two masks are ADDED, which fixes 1.13's silent merge
 // of a float attn_mask with a float key_padding_mask. Shapes and dtypes were validated in
 // lib/nn/modules/attention.ts.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "workers.h"
 
 #include <cmath>
@@ -27,10 +28,10 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
   return mask.scalar_type() == dtype ? mask : mask.to(dtype);
 }
 
-// mha(query, key, value, numHeads, batched, batchFirst, qkvSame, kvSame,
-//     inProjWeight?, inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?,
-//     addZeroAttn, dropoutP, training, outProjWeight, outProjBias?,
-//     attnMask?, keyPaddingMask?, needWeights, averageAttnWeights) -> [output, weights | null]
+// mha({query, key, value, numHeads, batched, batchFirst, qkvSame, kvSame, inProjWeight?,
+//      inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?, addZeroAttn, dropoutP,
+//      training, outProjWeight, outProjBias?, attnMask?, keyPaddingMask?, needWeights,
+//      averageAttnWeights}) -> [output, weights | null]: one options object (lib/native.ts's MhaCall).
 struct MhaCall {
   at::Tensor query, key, value, outW;
   int64_t H;
@@ -41,21 +42,22 @@ struct MhaCall {
 
 // Reads the arguments (JS thread).
 MhaCall ParseMha(const Args& a) {
+  Fields f(a, 0);
   MhaCall c;
-  c.query = a.Tensor(0), c.key = a.Tensor(1), c.value = a.Tensor(2);
-  c.H = a.Int(3);
-  c.batched = a.Bool(4), c.batchFirst = a.Bool(5);
-  c.qkvSame = a.Bool(6), c.kvSame = a.Bool(7);
-  c.inW = a.OptTensor(8), c.inB = a.OptTensor(9);
-  c.qW = a.OptTensor(10), c.kW = a.OptTensor(11), c.vW = a.OptTensor(12);
-  c.biasK = a.OptTensor(13), c.biasV = a.OptTensor(14);
-  c.addZeroAttn = a.Bool(15);
-  c.dropoutP = a.Number(16);
-  c.training = a.Bool(17);
-  c.outW = a.Tensor(18);
-  c.outB = a.OptTensor(19);
-  c.attnMask = a.OptTensor(20), c.kpm = a.OptTensor(21);
-  c.needWeights = a.Bool(22), c.average = a.Bool(23);
+  c.query = f.Tensor("query"), c.key = f.Tensor("key"), c.value = f.Tensor("value");
+  c.H = f.Int("numHeads");
+  c.batched = f.Bool("batched"), c.batchFirst = f.Bool("batchFirst");
+  c.qkvSame = f.Bool("qkvSame"), c.kvSame = f.Bool("kvSame");
+  c.inW = f.OptTensor("inProjWeight"), c.inB = f.OptTensor("inProjBias");
+  c.qW = f.OptTensor("qProjWeight"), c.kW = f.OptTensor("kProjWeight"), c.vW = f.OptTensor("vProjWeight");
+  c.biasK = f.OptTensor("biasK"), c.biasV = f.OptTensor("biasV");
+  c.addZeroAttn = f.Bool("addZeroAttn");
+  c.dropoutP = f.Number("dropoutP");
+  c.training = f.Bool("training");
+  c.outW = f.Tensor("outProjWeight");
+  c.outB = f.OptTensor("outProjBias");
+  c.attnMask = f.OptTensor("attnMask"), c.kpm = f.OptTensor("keyPaddingMask");
+  c.needWeights = f.Bool("needWeights"), c.average = f.Bool("averageAttnWeights");
   if (c.H <= 0) a.RangeError("numHeads must be positive");
   if (!c.inW && !(c.qW && c.kW && c.vW))
     a.RangeError("expected inProjWeight or all of qProjWeight, kProjWeight, vProjWeight");
@@ -234,9 +236,9 @@ TNAPI_FN(sdpa, {
 })
 
 const Export kExports[] = {
-    {"mha", mha},
-    {"mhaAsync", mhaAsync},
-    {"sdpa", sdpa},
+    {"mha", mha, 1},
+    {"mhaAsync", mhaAsync, 1},
+    {"sdpa", sdpa, 6, 7},
 };
 
 }  // namespace

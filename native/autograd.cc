@@ -1,5 +1,6 @@
 // libtorch's own autograd, reached from tensors: backward, .grad, requires_grad, grad mode.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "workers.h"
 
 #include <c10/core/GradMode.h>
@@ -90,27 +91,22 @@ TNAPI_FN(backward, {
 // read or replaced (GradMarks), and the storages of the .grad tensors that exist already are
 // marked written, so that a handle to one taken before (`const g = p.grad`) is refused too (an
 // in-place write through it raced with the accumulation: lost updates).
-static Napi::Value backwardAsync(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), kNamePrefix, "backwardAsync", [&]() -> Napi::Value {
-    Args a(info, kNamePrefix, "backwardAsync");
-    BoxPins pins;
-    a.Track(&pins);
-    at::Tensor self = a.Tensor(0);
-    at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
-    c10::optional<bool> retain;
-    if (a.Has(2)) retain = a.Bool(2);
-    bool create = a.BoolOr(3, false);
-    a.Track(nullptr);
-    std::vector<at::Tensor> grads;
-    // Released with the work, on the pool thread right after the backward (see GradMarks).
-    auto marks = std::make_shared<GradMarks>(GraphLeaves(self, &grads));
-    TensorWork work = [self, grad, retain, create, marks] {
-      self.backward(grad, retain, create);
-      return std::vector<at::Tensor>{};
-    };
-    return QueueTensorWork(a.Env(), a.Name(), pins.boxes(), std::move(work), {}, grads);
-  });
-}
+TNAPI_ASYNC_FN(backwardAsync, {
+  at::Tensor self = a.Tensor(0);
+  at::Tensor grad = a.Has(1) ? a.Tensor(1) : at::Tensor();
+  c10::optional<bool> retain;
+  if (a.Has(2)) retain = a.Bool(2);
+  bool create = a.BoolOr(3, false);
+  std::vector<at::Tensor> grads;
+  // Released with the work, on the pool thread right after the backward (see GradMarks).
+  auto marks = std::make_shared<GradMarks>(GraphLeaves(self, &grads));
+  return ::tnapi::AsyncWork(
+      [self, grad, retain, create, marks] {
+        self.backward(grad, retain, create);
+        return std::vector<at::Tensor>{};
+      },
+      std::move(grads));
+})
 
 TNAPI_FN(grad, {
   const at::Tensor& self = a.Tensor(0);
@@ -154,17 +150,17 @@ TNAPI_FN(setGradEnabled, {
 TNAPI_FN(isGradEnabled, { return Napi::Boolean::New(a.Env(), c10::GradMode::is_enabled()); })
 
 const Export kExports[] = {
-    {"backward", backward},
-    {"backwardAsync", backwardAsync},
-    {"grad", grad},
-    {"setGrad", setGrad},
-    {"requiresGrad", requiresGrad},
-    {"setRequiresGrad", setRequiresGrad},
-    {"isLeaf", isLeaf},
-    {"retainGrad", retainGrad},
-    {"gradFn", gradFn},
-    {"setGradEnabled", setGradEnabled},
-    {"isGradEnabled", isGradEnabled},
+    {"backward", backward, 4},
+    {"backwardAsync", backwardAsync, 4},
+    {"grad", grad, 1},
+    {"setGrad", setGrad, 2},
+    {"requiresGrad", requiresGrad, 1},
+    {"setRequiresGrad", setRequiresGrad, 2},
+    {"isLeaf", isLeaf, 1},
+    {"retainGrad", retainGrad, 1},
+    {"gradFn", gradFn, 1},
+    {"setGradEnabled", setGradEnabled, 1},
+    {"isGradEnabled", isGradEnabled, 0},
 };
 
 }  // namespace

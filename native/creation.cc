@@ -1,6 +1,7 @@
 // Tensor factories. Shapes, dtypes and sizes were validated in lib/creation.ts; the options
 // come as (dtypeCode | undefined, device | undefined) pairs.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 
 #include <cstring>
 
@@ -50,19 +51,19 @@ TNAPI_TENSOR_FN(randperm, at::randperm(a.Int(0), a.Options(1, 2, at::kLong)))
 TNAPI_TENSOR_FN(scalarTensor, at::scalar_tensor(a.Scalar(0), a.Options(1, 2, at::kFloat)))
 
 const Export kExports[] = {
-    {"fromBuffer", fromBuffer},
-    {"zeros", zeros},
-    {"ones", ones},
-    {"empty", empty},
-    {"rand", rand},
-    {"randn", randn},
-    {"full", full},
-    {"randint", randint},
-    {"arange", arange},
-    {"linspace", linspace},
-    {"eye", eye},
-    {"randperm", randperm},
-    {"scalarTensor", scalarTensor},
+    {"fromBuffer", fromBuffer, 3, 5},
+    {"zeros", zeros, 1, 3},
+    {"ones", ones, 1, 3},
+    {"empty", empty, 1, 3},
+    {"rand", rand, 1, 3},
+    {"randn", randn, 1, 3},
+    {"full", full, 2, 4},
+    {"randint", randint, 3, 5},
+    {"arange", arange, 3, 5},
+    {"linspace", linspace, 3, 5},
+    {"eye", eye, 2, 4},
+    {"randperm", randperm, 1, 3},
+    {"scalarTensor", scalarTensor, 1, 3},
 };
 
 }  // namespace

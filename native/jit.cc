@@ -1,7 +1,7 @@
 // TorchScript (torch.jit): loading, running and saving `torch::jit::Module`s.
 //
 // A loaded module lives in a `ModuleBox` behind a Node-API external (like a large tensor's
-// handle, common.h): `jitDispose` drops the module now, otherwise the GC finalizer does. An
+// handle, handle.h): `jitDispose` drops the module now, otherwise the GC finalizer does. An
 // async call copies the `Method` it runs (a strong reference to the module object), so disposing
 // or collecting the handle meanwhile cannot free what the pool thread runs.
 //
@@ -10,7 +10,8 @@
 // list), and results are converted back by their runtime value. Tensors cross as instances of
 // lib/tensor.ts's `Tensor` class, which every call passes in (`ctor`): numbers stay numbers, and a
 // tensor's handle is read from its `_h` (and refused when `_disposed`).
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "workers.h"
 
 #include <c10/core/GradMode.h>
@@ -53,7 +54,7 @@ int64_t ModuleBytes(const torch::jit::Module& m) {
 }
 
 void FinalizeModule(node_api_basic_env env, void* data, void* hint) {
-  // Runs inside the GC (see FinalizeBox in core.cc): the release is only recorded here.
+  // Runs inside the GC (see FinalizeBox in handle.cc): the release is only recorded here.
   auto* box = static_cast<ModuleBox*>(data);
   if (box->m) static_cast<AddonData*>(hint)->pendingAdjust -= box->bytes;
   box->magic = 0;
@@ -409,93 +410,29 @@ static Napi::Value jitRun(const Napi::CallbackInfo& info) {
   });
 }
 
-// The async twin: the worker follows workers.h's rules (inputs in flight while queued, no JS in
-// Execute, grad mode captured at queue time); the result converts to JS in OnOK.
-class MethodWorker : public Napi::AsyncWorker {
+// The async twin: a PoolWorker (workers.h: inputs in flight while queued, no JS in Work, grad
+// mode captured at queue time, errors mapped as Guard's); the result converts to JS in Result.
+class MethodWorker : public PoolWorker {
  public:
   MethodWorker(Napi::Env env, std::string fn, PreparedCall call, std::vector<TensorBox*> inputs, Napi::Function ctor)
-      : Napi::AsyncWorker(env, "torch-napi:jit"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fn_(std::move(fn)),
+      : PoolWorker(env, "torch-napi:jit", std::move(fn), std::move(inputs)),
         method_(std::move(call.method)),
         stack_(std::move(call.stack)),
-        inputs_(std::move(inputs)),
-        ctor_(Napi::Persistent(ctor)),
-        gradMode_(c10::GradMode::is_enabled()) {
-    for (TensorBox* b : inputs_) b->inflight++;
-    marks_.Add(inputs_, {});
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+        ctor_(Napi::Persistent(ctor)) {}
 
  protected:
-  void Execute() override {
-    try {
-      c10::AutoGradMode mode(gradMode_);
-      result_ = method_(std::move(stack_));
-    } catch (const c10::Error& e) {
-      Fail(e.what_without_backtrace());
-    } catch (const std::bad_alloc&) {
-      Fail("out of memory: libtorch could not allocate the tensor");
-    } catch (const std::exception& e) {
-      Fail(e.what());
-    }
-    stack_.clear();  // the inputs' references go here, on the pool thread
-  }
-
-  void OnOK() override {
-    SettleOrDrop(
-        [&] {
-          Napi::Env env = Env();
-          Napi::HandleScope scope(env);
-          Unmark();
-          try {
-            Napi::Value out = FromIValue(env, fn_, ctor_.Value(), result_, !gradMode_);
-            result_ = c10::IValue();
-            deferred_.Resolve(out);
-          } catch (const Napi::Error& e) {
-            result_ = c10::IValue();
-            deferred_.Reject(e.Value());
-          }
-        },
-        [&] {
-          Unmark();
-          result_ = c10::IValue();
-        });
-  }
-
-  void OnError(const Napi::Error&) override {
-    SettleOrDrop(
-        [&] {
-          Napi::Env env = Env();
-          Napi::HandleScope scope(env);
-          Unmark();
-          deferred_.Reject(TorchError(env, fn_ + ": " + message_).Value());
-        },
-        [&] { Unmark(); });
+  void Work() override { result_ = method_(std::move(stack_)); }
+  void DropInputs() override { stack_.clear(); }  // the inputs' references go here, on the pool thread
+  Napi::Value Result(Napi::Env env) override {
+    c10::IValue result = std::move(result_);
+    return FromIValue(env, OpName(), ctor_.Value(), result, !GradMode());
   }
 
  private:
-  void Fail(const char* what) {
-    message_ = what;
-    SetError(message_);
-  }
-  void Unmark() {
-    marks_.Clear();
-    for (TensorBox* b : inputs_) LeaveFlight(b);
-    inputs_.clear();
-  }
-  FlightMarks marks_;
-
-  Napi::Promise::Deferred deferred_;
-  std::string fn_;
   torch::jit::Method method_;  // holds the module object: disposing the handle meanwhile is safe
   std::vector<c10::IValue> stack_;
-  std::vector<TensorBox*> inputs_;
   Napi::FunctionReference ctor_;
-  bool gradMode_;
   c10::IValue result_;
-  std::string message_;
 };
 
 // jitRunAsync(module, method, inputs[], Tensor) -> Promise of the result
@@ -509,10 +446,7 @@ static Napi::Value jitRunAsync(const Napi::CallbackInfo& info) {
     Napi::Function ctor = Ctor(a, 3, fn);
     BoxPins pins;
     PreparedCall call = Prepare(a.Env(), fn, Mod(a, 0, fn), name, info[2], ctor, &pins);
-    auto* w = new MethodWorker(a.Env(), fn, std::move(call), pins.boxes(), ctor);
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+    return PoolWorker::Start(new MethodWorker(a.Env(), fn, std::move(call), pins.boxes(), ctor));
   });
 }
 
@@ -611,11 +545,9 @@ JIT_FN(jitLoad, "torch.jit.load", {
   torch::jit::Module m;
   try {
     m = torch::jit::load(std::shared_ptr<caffe2::serialize::ReadAdapterInterface>(reader), device);
-  } catch (const c10::Error& e) {
-    throw TorchError(
-        a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what_without_backtrace());
-  } catch (const std::exception& e) {  // e.g. the TorchScript compiler's ErrorReport for broken code
-    throw TorchError(a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " + e.what());
+  } catch (...) {  // libtorch's errors, or e.g. the TorchScript compiler's ErrorReport for broken code
+    throw TorchError(a.Env(), "torch.jit.load: " + label + ": could not load the TorchScript module: " +
+                                  MapException(std::current_exception()).message);
   }
   CheckTensorsInsideStorage(a.Env(), m, label);
   return NewModule(a.Env(), std::move(m));
@@ -713,18 +645,18 @@ JIT_FN(jitStateDict, "ScriptModule.stateDict", {
 })
 
 const Export kExports[] = {
-    {"jitLoad", jitLoad},
-    {"jitSave", jitSave},
-    {"jitRun", jitRun},
-    {"jitRunAsync", jitRunAsync},
-    {"jitDispose", jitDispose},
-    {"jitSetTraining", jitSetTraining},
-    {"jitIsTraining", jitIsTraining},
-    {"jitMethods", jitMethods},
-    {"jitSchema", jitSchema},
-    {"jitNamedParameters", jitNamedParameters},
-    {"jitNamedBuffers", jitNamedBuffers},
-    {"jitStateDict", jitStateDict},
+    {"jitLoad", jitLoad, 2, 3},
+    {"jitSave", jitSave, 1},
+    {"jitRun", jitRun, 4},
+    {"jitRunAsync", jitRunAsync, 4},
+    {"jitDispose", jitDispose, 1},
+    {"jitSetTraining", jitSetTraining, 2},
+    {"jitIsTraining", jitIsTraining, 1},
+    {"jitMethods", jitMethods, 1},
+    {"jitSchema", jitSchema, 2},
+    {"jitNamedParameters", jitNamedParameters, 1},
+    {"jitNamedBuffers", jitNamedBuffers, 1},
+    {"jitStateDict", jitStateDict, 1},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "rnn_kernels.h"
 #include "workers.h"
 
@@ -40,8 +41,9 @@ TNAPI_TENSOR_FN(dropout, at::dropout(a.Tensor(0), a.Number(1), a.Bool(2)))
 // layerNorm(input, normalizedShape, weight?, bias?, eps)
 TNAPI_TENSOR_FN(layerNorm, at::layer_norm(a.Tensor(0), a.IntList(1), a.OptTensor(2), a.OptTensor(3), a.Number(4)))
 
-// rnn(mode, input, batchSizes | null, hx[], params[], hasBiases, numLayers, dropout, train,
-//     bidirectional, batchFirst) -> [output, hN] or [output, hN, cN] for LSTM.
+// rnn({mode, input, batchSizes | null, hx[], params[], hasBiases, numLayers, dropout, train,
+//      bidirectional, batchFirst}) -> [output, hN] or [output, hN, cN] for LSTM: one options object
+// (lib/native.ts's RnnCall).
 // mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU. With batchSizes, input is a packed sequence's data.
 struct RnnCall {
   int64_t mode, layers;
@@ -54,15 +56,17 @@ struct RnnCall {
 
 // Reads and checks the arguments (JS thread).
 RnnCall ParseRnn(const Args& a) {
+  Fields f(a, 0);
   RnnCall c;
-  c.mode = a.Int(0);
-  c.input = a.Tensor(1);
-  c.batchSizes = a.OptTensor(2);
-  c.hx = a.TensorList(3);
-  c.params = a.TensorList(4);
-  c.hasBiases = a.Bool(5), c.train = a.Bool(8), c.bidir = a.Bool(9), c.batchFirst = a.Bool(10);
-  c.layers = a.Int(6);
-  c.p = a.Number(7);
+  c.mode = f.Int("mode");
+  c.input = f.Tensor("input");
+  c.batchSizes = f.OptTensor("batchSizes");
+  c.hx = f.TensorList("hx");
+  c.params = f.TensorList("params");
+  c.hasBiases = f.Bool("hasBiases"), c.train = f.Bool("train");
+  c.bidir = f.Bool("bidirectional"), c.batchFirst = f.Bool("batchFirst");
+  c.layers = f.Int("numLayers");
+  c.p = f.Number("dropout");
   if (c.mode < 0 || c.mode > 3) a.RangeError("unknown recurrent mode " + std::to_string(c.mode));
   if (c.mode == 0 && c.hx.size() != 2) a.RangeError("LSTM takes [h0, c0]");
   if (c.mode != 0 && c.hx.size() != 1) a.RangeError("GRU/RNN take one hidden state");
@@ -188,21 +192,21 @@ TNAPI_FN(qr, {
 })
 
 const Export kExports[] = {
-    {"linear", linear},
-    {"bilinear", bilinear},
-    {"embedding", embedding},
-    {"embeddingRenorm_", embeddingRenorm_},
-    {"dropout", dropout},
-    {"layerNorm", layerNorm},
-    {"rnn", rnn},
-    {"rnnAsync", rnnAsync},
-    {"linearAsync", linearAsync},
-    {"rnnCell", rnnCell},
-    {"packPadded", packPadded},
-    {"padPacked", padPacked},
-    {"padSequence", padSequence},
-    {"setData", setData},
-    {"qr", qr},
+    {"linear", linear, 2, 3},
+    {"bilinear", bilinear, 3, 4},
+    {"embedding", embedding, 5},
+    {"embeddingRenorm_", embeddingRenorm_, 4},
+    {"dropout", dropout, 3},
+    {"layerNorm", layerNorm, 5},
+    {"rnn", rnn, 1},
+    {"rnnAsync", rnnAsync, 1},
+    {"linearAsync", linearAsync, 2, 3},
+    {"rnnCell", rnnCell, 5, 7},
+    {"packPadded", packPadded, 3},
+    {"padPacked", padPacked, 5},
+    {"padSequence", padSequence, 3},
+    {"setData", setData, 2},
+    {"qr", qr, 1},
 };
 
 }  // namespace

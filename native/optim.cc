@@ -1,8 +1,9 @@
-// Training kernels: losses (one ATen call each), fused per-parameter optimizer updates that
-// replay PyTorch's `_single_tensor_*` implementations op for op (so 20 steps equal PyTorch's),
-// and gradient clipping. Optimizer state tensors are owned by lib/optim (PyTorch's state_dict
+// Training kernels: fused per-parameter optimizer updates that replay PyTorch's
+// `_single_tensor_*` implementations op for op (so 20 steps equal PyTorch's), and gradient
+// clipping (the losses are in loss.cc). Optimizer state tensors are owned by lib/optim (PyTorch's state_dict
 // structure lives there); these functions update them in place.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 #include "workers.h"
 
 #include <c10/core/GradMode.h>
@@ -16,25 +17,6 @@ namespace tnapi {
 namespace {
 
 constexpr const char* kNamePrefix = "F.";
-
-// ---- losses: reduction codes are ATen's (0 none, 1 mean, 2 sum) ------------------------------
-TNAPI_TENSOR_FN(mseLoss, at::mse_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
-TNAPI_TENSOR_FN(l1Loss, at::l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2)))
-TNAPI_TENSOR_FN(smoothL1Loss, at::smooth_l1_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
-TNAPI_TENSOR_FN(huberLoss, at::huber_loss(a.Tensor(0), a.Tensor(1), a.Int(2), a.Number(3)))
-// crossEntropy(input, target, weight?, reduction, ignoreIndex, labelSmoothing)
-TNAPI_TENSOR_FN(crossEntropy,
-                at::cross_entropy_loss(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4), a.Number(5)))
-// nllLoss(input, target, weight?, reduction, ignoreIndex)
-TNAPI_TENSOR_FN(nllLoss, at::nll_loss_nd(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3), a.Int(4)))
-// bce(input, target, weight?, reduction)
-TNAPI_TENSOR_FN(binaryCrossEntropy, at::binary_cross_entropy(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.Int(3)))
-// bceWithLogits(input, target, weight?, posWeight?, reduction)
-TNAPI_TENSOR_FN(binaryCrossEntropyWithLogits,
-                at::binary_cross_entropy_with_logits(a.Tensor(0), a.Tensor(1), a.OptTensor(2), a.OptTensor(3),
-                                                     a.Int(4)))
-// klDiv(input, target, reduction, logTarget)
-TNAPI_TENSOR_FN(klDiv, at::kl_div(a.Tensor(0), a.Tensor(1), a.Int(2), a.Bool(3)))
 
 // ---- optimizer steps (inside no_grad, as PyTorch's `@torch.no_grad() step`) -----------------
 //
@@ -324,22 +306,13 @@ TNAPI_FN(clipGradValue, {
 })
 
 const Export kExports[] = {
-    {"mseLoss", mseLoss},
-    {"l1Loss", l1Loss},
-    {"smoothL1Loss", smoothL1Loss},
-    {"huberLoss", huberLoss},
-    {"crossEntropy", crossEntropy},
-    {"nllLoss", nllLoss},
-    {"binaryCrossEntropy", binaryCrossEntropy},
-    {"binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits},
-    {"klDiv", klDiv},
-    {"sgdStep", sgdStep},
-    {"adamStep", adamStep},
-    {"rmspropStep", rmspropStep},
-    {"adagradStep", adagradStep},
-    {"optimStepAsync", optimStepAsync},
-    {"clipGradNorm", clipGradNorm},
-    {"clipGradValue", clipGradValue},
+    {"sgdStep", sgdStep, 9},
+    {"adamStep", adamStep, 14},
+    {"rmspropStep", rmspropStep, 12},
+    {"adagradStep", adagradStep, 9},
+    {"optimStepAsync", optimStepAsync, 3},
+    {"clipGradNorm", clipGradNorm, 4},
+    {"clipGradValue", clipGradValue, 2},
 };
 
 }  // namespace

@@ -12,7 +12,8 @@
 #include <random>
 #include <string>
 
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 
 namespace tnapi {
 
@@ -302,9 +303,9 @@ TNAPI_FN(rnnSelfCheck, {
 })
 
 const Export kExports[] = {
-    {"recordOps", recordOps},
-    {"lstmKernel", lstmKernel},
-    {"rnnSelfCheck", rnnSelfCheck},
+    {"recordOps", recordOps, 1},
+    {"lstmKernel", lstmKernel, 0, 1},
+    {"rnnSelfCheck", rnnSelfCheck, 0},
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Process-wide settings and facts: versions, threads, seeds, CUDA, build configuration.
-#include "common.h"
+#include "args.h"
+#include "handle.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
@@ -55,10 +56,10 @@ TNAPI_FN(config, {
 })
 
 const Export kExports[] = {
-    {"libtorchVersion", libtorchVersion}, {"getNumThreads", getNumThreads},
-    {"setNumThreads", setNumThreads},     {"manualSeed", manualSeed},
-    {"cudaIsAvailable", cudaIsAvailable}, {"cudaDeviceCount", cudaDeviceCount},
-    {"cudaSynchronize", cudaSynchronize}, {"config", config},
+    {"libtorchVersion", libtorchVersion, 0},    {"getNumThreads", getNumThreads, 0},
+    {"setNumThreads", setNumThreads, 1},        {"manualSeed", manualSeed, 1},
+    {"cudaIsAvailable", cudaIsAvailable, 0},    {"cudaDeviceCount", cudaDeviceCount, 0},
+    {"cudaSynchronize", cudaSynchronize, 0, 1}, {"config", config, 0},
 };
 
 }  // namespace

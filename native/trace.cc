@@ -199,14 +199,6 @@ TRACE_FN(jitTraceRunAsync, "TracedModule.forwardAsync", {
 })
 
 // jitTraceGraph(trace) -> the recorded graph as TorchScript IR text
-// jitTraceWrites(trace) -> the indices of the inputs the trace may write
-TRACE_FN(jitTraceWrites, "TracedModule.writes", {
-  const std::vector<size_t>& w = Trace(a, 0)->written;
-  Napi::Array out = Napi::Array::New(a.Env(), w.size());
-  for (uint32_t k = 0; k < w.size(); k++) out.Set(k, static_cast<double>(w[k]));
-  return out;
-})
-
 TRACE_FN(jitTraceGraph, "TracedModule.graph", {
   std::ostringstream s;
   s << *Trace(a, 0)->graph;
@@ -263,9 +255,14 @@ TRACE_FN(jitTraceDispose, "TracedModule.dispose", {
 })
 
 const Export kExports[] = {
-    {"jitTrace", jitTrace},         {"jitTraceForget", jitTraceForget},     {"jitTraceIsTracing", jitTraceIsTracing},
-    {"jitTraceRun", jitTraceRun},   {"jitTraceRunAsync", jitTraceRunAsync}, {"jitTraceGraph", jitTraceGraph},
-    {"jitTraceSave", jitTraceSave}, {"jitTraceDispose", jitTraceDispose},
+    {"jitTrace", jitTrace, 2},
+    {"jitTraceForget", jitTraceForget, 1},
+    {"jitTraceIsTracing", jitTraceIsTracing, 0},
+    {"jitTraceRun", jitTraceRun, 2},
+    {"jitTraceRunAsync", jitTraceRunAsync, 2},
+    {"jitTraceGraph", jitTraceGraph, 1},
+    {"jitTraceSave", jitTraceSave, 5},
+    {"jitTraceDispose", jitTraceDispose, 1},
 };
 
 }  // namespace

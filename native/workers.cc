@@ -9,110 +9,26 @@ namespace {
 
 constexpr const char* kNamePrefix = "torch.";
 
-class TensorWorker : public Napi::AsyncWorker {
+// A TensorWork on the pool; resolves with its result tensors as handles.
+class TensorWorker : public PoolWorker {
  public:
-  TensorWorker(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
+  TensorWorker(Napi::Env env, std::string opName, std::vector<TensorBox*> reads, TensorWork work,
                std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere)
-      : Napi::AsyncWorker(env, "torch-napi:async"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        opName_(std::move(opName)),
-        inputs_(std::move(inputs)),
-        writes_(std::move(writes)),
-        work_(std::move(work)),
-        gradMode_(c10::GradMode::is_enabled()) {
-    for (TensorBox* b : inputs_) b->inflight++;
-    for (TensorBox* b : writes_) {
-      b->inflight++;
-      b->writers++;
-    }
-    marks_.Add(inputs_, writes_);
-    marks_.AddWritten(writtenElsewhere);
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+      : PoolWorker(env, "torch-napi:async", std::move(opName), std::move(reads), std::move(writes), writtenElsewhere),
+        work_(std::move(work)) {}
 
  protected:
-  // Pool thread: no JS, no boxes.
-  void Execute() override {
-    try {
-      c10::AutoGradMode mode(gradMode_);
-      results_ = work_();
-    } catch (const c10::IndexError& e) {
-      Fail(true, e.what_without_backtrace());
-    } catch (const c10::Error& e) {
-      Fail(false, e.what_without_backtrace());
-    } catch (const std::bad_alloc&) {
-      Fail(false, "out of memory: libtorch could not allocate the tensor");
-    } catch (const std::exception& e) {
-      Fail(false, e.what());
-    }
-    // The inputs' references go here, on the pool thread, not later on the JS thread.
-    work_ = nullptr;
-  }
-
-  void OnOK() override {
-    SettleOrDrop(
-        [&] {
-          Napi::Env env = Env();
-          Napi::HandleScope scope(env);
-          Unmark();
-          Napi::Array out = Napi::Array::New(env, results_.size());
-          try {
-            for (uint32_t k = 0; k < results_.size(); k++)
-              out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
-          } catch (const Napi::Error& e) {
-            results_.clear();
-            deferred_.Reject(e.Value());
-            return;
-          }
-          results_.clear();
-          deferred_.Resolve(out);
-        },
-        [&] {
-          Unmark();
-          results_.clear();
-        });
-  }
-
-  void OnError(const Napi::Error&) override {
-    SettleOrDrop(
-        [&] {
-          Napi::Env env = Env();
-          Napi::HandleScope scope(env);
-          Unmark();
-          std::string msg = opName_ + ": " + message_;
-          Napi::Error e = rangeError_ ? Napi::RangeError::New(env, msg) : TorchError(env, msg);
-          deferred_.Reject(e.Value());
-        },
-        [&] { Unmark(); });
+  void Work() override { results_ = work_(); }
+  void DropInputs() override { work_ = nullptr; }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (uint32_t k = 0; k < results_.size(); k++) out.Set(k, Napi::Value(env, Wrap(env, std::move(results_[k]))));
+    return out;
   }
 
  private:
-  void Fail(bool range, const char* what) {
-    rangeError_ = range;
-    message_ = what;
-    SetError(message_);
-  }
-  // JS thread: the inputs leave flight; zombies (handles collected meanwhile) are deleted.
-  void Unmark() {
-    marks_.Clear();
-    for (TensorBox* b : writes_) b->writers--;  // before any delete: a box may be in both lists
-    for (TensorBox* b : inputs_) LeaveFlight(b);
-    for (TensorBox* b : writes_) LeaveFlight(b);
-    inputs_.clear();
-    writes_.clear();
-  }
-
-  Napi::Promise::Deferred deferred_;
-  std::string opName_;
-  std::vector<TensorBox*> inputs_;
-  std::vector<TensorBox*> writes_;
   TensorWork work_;
-  FlightMarks marks_;
-  bool gradMode_;
   std::vector<at::Tensor> results_;
-  bool rangeError_ = false;
-  std::string message_;
 };
 
 // runAsync(op, ...args): a whitelist of tensor ops with tensor arguments only.
@@ -133,18 +49,88 @@ TNAPI_ASYNC_FN(runAsync, {
 })
 
 const Export kExports[] = {
-    {"runAsync", runAsync},
+    {"runAsync", runAsync, 1, kVariadic},
 };
 
 }  // namespace
 
-Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> inputs, TensorWork work,
-                            std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere) {
-  auto* w =
-      new TensorWorker(env, std::move(opName), std::move(inputs), std::move(work), std::move(writes), writtenElsewhere);
-  Napi::Promise p = w->Promise();
+PoolWorker::PoolWorker(Napi::Env env, const char* resource, std::string opName, std::vector<TensorBox*> reads,
+                       std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere)
+    : Napi::AsyncWorker(env, resource),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      opName_(std::move(opName)),
+      reads_(std::move(reads)),
+      writes_(std::move(writes)),
+      gradMode_(c10::GradMode::is_enabled()) {
+  for (TensorBox* b : reads_) b->inflight++;
+  for (TensorBox* b : writes_) {
+    b->inflight++;
+    b->writers++;
+  }
+  marks_.Add(reads_, writes_);
+  marks_.AddWritten(writtenElsewhere);
+}
+
+Napi::Value PoolWorker::Start(PoolWorker* w) {
+  Napi::Promise p = w->deferred_.Promise();
   w->Queue();
   return p;
+}
+
+// Pool thread: no JS, no boxes.
+void PoolWorker::Execute() {
+  try {
+    c10::AutoGradMode mode(gradMode_);
+    Work();
+  } catch (...) {
+    error_ = MapException(std::current_exception());
+    SetError(error_.message);
+  }
+  DropInputs();
+}
+
+void PoolWorker::OnOK() {
+  SettleOrDrop(
+      [&] {
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        Unmark();
+        Napi::Value out;
+        try {
+          out = Result(env);
+        } catch (const Napi::Error& e) {
+          deferred_.Reject(e.Value());
+          return;
+        }
+        deferred_.Resolve(out);
+      },
+      [&] { Unmark(); });
+}
+
+void PoolWorker::OnError(const Napi::Error&) {
+  SettleOrDrop(
+      [&] {
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        Unmark();
+        deferred_.Reject(ToJsError(env, opName_, error_).Value());
+      },
+      [&] { Unmark(); });
+}
+
+void PoolWorker::Unmark() {
+  marks_.Clear();
+  for (TensorBox* b : writes_) b->writers--;  // before any delete: a box may be in both lists
+  for (TensorBox* b : reads_) LeaveFlight(b);
+  for (TensorBox* b : writes_) LeaveFlight(b);
+  reads_.clear();
+  writes_.clear();
+}
+
+Napi::Value QueueTensorWork(Napi::Env env, std::string opName, std::vector<TensorBox*> reads, TensorWork work,
+                            std::vector<TensorBox*> writes, const std::vector<at::Tensor>& writtenElsewhere) {
+  return PoolWorker::Start(
+      new TensorWorker(env, std::move(opName), std::move(reads), std::move(work), std::move(writes), writtenElsewhere));
 }
 
 void RegisterWorkers(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }

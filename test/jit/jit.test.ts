@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { type JitHandle, native } from '../../lib/native';
-import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type JitHandle, native, type TensorClass } from '../../lib/native';
+import { type Encoded, expectClose, expectError, fromEncoded, rejection } from '../helpers';
 
 type Tensor = torch.Tensor;
 const { jit } = torch;
@@ -622,7 +622,7 @@ describe('torch.jit', () => {
         'ScriptModule.forward: expected the inputs as an array',
       );
       expectError(
-        () => native.jitRun(h, 'forward', [x], {} as never),
+        () => native.jitRun(h, 'forward', [x], {} as unknown as TensorClass),
         TypeError,
         'ScriptModule.forward: expected the Tensor class',
       );
@@ -649,6 +649,37 @@ describe('torch.jit', () => {
       native.jitDispose(h);
       expectError(() => native.jitSave(h), Error, 'torch.jit.save: this ScriptModule is disposed');
     });
+  });
+
+  describe('errors raised inside TorchScript', () => {
+    // One mapping turns C++ exceptions into JS errors for sync calls and for the pool workers
+    // (native/args.cc: MapException), so a call and its Async twin fail with the same class and
+    // message. (libtorch 1.13's interpreter rethrows what a TorchScript method raises, an
+    // IndexError included, as a RuntimeError carrying the TorchScript traceback: a TorchError.)
+    const m = (): torch.jit.ScriptModule => jit.load(fixturePath('index_error.pt'));
+    const cases: [string, (s: torch.jit.ScriptModule) => unknown, (s: torch.jit.ScriptModule) => Promise<unknown>][] = [
+      ['a dimension out of range', (s) => s.forward(torch.ones([2]), 5), (s) => s.forwardAsync(torch.ones([2]), 5)],
+      ['a list index out of range', (s) => s.runMethod('pick', [1, 2], 7), (s) => s.runMethodAsync('pick', [1, 2], 7)],
+    ];
+    for (const [what, sync, async] of cases) {
+      it(`${what}: the sync and the async call give the same error`, async () => {
+        const s = m();
+        let syncError: Error | undefined;
+        try {
+          sync(s);
+        } catch (e) {
+          syncError = e as Error;
+        }
+        const asyncError = await rejection(async(s));
+        expect(syncError).to.be.instanceOf(Error);
+        expect(asyncError.constructor).to.equal(syncError?.constructor);
+        expect(asyncError).to.be.instanceOf(torch.TorchError);
+        const body = (e: Error) => e.message.slice(e.message.indexOf(': ') + 2);
+        expect(body(asyncError)).to.equal(body(syncError as Error));
+        expect(body(asyncError)).to.match(/out of range/);
+        s.dispose();
+      });
+    }
   });
 
   describe('lifetime and options', () => {

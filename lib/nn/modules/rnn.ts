@@ -539,17 +539,19 @@ export abstract class RNNBase extends Module {
           });
       }
       const args: RnnArgs = [
-        MODE_CODE[this.mode],
-        x._h,
-        packed ? packed.batchSizes._h : null,
-        states.map((s) => s._h),
-        weights.map((w) => w._h),
-        this.bias,
-        this.numLayers,
-        this.dropout,
-        this.training,
-        this.bidirectional,
-        packed ? false : this.batchFirst,
+        {
+          mode: MODE_CODE[this.mode],
+          input: x._h,
+          batchSizes: packed ? packed.batchSizes._h : null,
+          hx: states.map((s) => s._h),
+          params: weights.map((w) => w._h),
+          hasBiases: this.bias,
+          numLayers: this.numLayers,
+          dropout: this.dropout,
+          train: this.training,
+          bidirectional: this.bidirectional,
+          batchFirst: packed ? false : this.batchFirst,
+        },
       ];
       return { info, packed, batchDim, temps, args };
     } catch (e) {

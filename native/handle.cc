@@ -1,0 +1,285 @@
+// Tensor handles and the in-flight marks (see handle.h for the ownership rules).
+#include "handle.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+
+#include "args.h"
+
+namespace tnapi {
+
+namespace {
+constexpr const char* kNamePrefix = "torch.";
+constexpr int64_t kAdjustStep = 1 << 20;  // report to V8 in 1 MiB steps
+
+void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
+  // Runs inside the GC: may not call into JS, and must not report external memory either:
+  // napi_adjust_external_memory during a GC can finalize incremental marking re-entrantly and
+  // trips V8's "marking_done_" check (found by the fuzzer). The release is only recorded here and
+  // reported by the next AdjustMemory on the JS thread.
+  auto* box = static_cast<TensorBox*>(data);
+  if (box->t.defined()) {
+    auto* d = static_cast<AddonData*>(hint);
+    d->liveTensors--;
+    d->liveBytes -= box->bytes;
+    d->pendingAdjust -= box->bytes;
+  }
+  box->magic = 0;
+  box->t = at::Tensor();
+  if (box->inflight > 0)
+    box->zombie = true;  // the worker holding it deletes it (workers.cc)
+  else
+    delete box;
+}
+}  // namespace
+
+AddonData* Data(napi_env env) {
+  void* p = nullptr;
+  napi_get_instance_data(env, &p);
+  return static_cast<AddonData*>(p);
+}
+
+void AdjustMemory(node_api_basic_env env, AddonData* d, int64_t delta) {
+  d->pendingAdjust += delta;
+  if (d->pendingAdjust >= kAdjustStep || d->pendingAdjust <= -kAdjustStep) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, d->pendingAdjust, &ignored);
+    d->pendingAdjust = 0;
+  }
+}
+
+// What a handle reports to V8: its own bytes, but never more than its storage holds (an
+// `expand`ed view of 4 bytes may span 2^60 logical bytes, which V8 rejects).
+int64_t ReportedBytes(const at::Tensor& t) {
+  if (t.is_sparse() || !t.has_storage()) return 0;
+  uint64_t logical = static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(t.element_size());
+  uint64_t stored = static_cast<uint64_t>(t.storage().nbytes());
+  return static_cast<int64_t>(std::min(logical, stored));
+}
+
+napi_value Wrap(napi_env env, at::Tensor t) {
+  napi_value result;
+  if (!t.defined()) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  AddonData* d = Data(env);
+  auto* box = new TensorBox;
+  box->bytes = ReportedBytes(t);
+  box->t = std::move(t);
+  // Number handles are freed by the GC only from the event loop; when many are alive (a
+  // synchronous loop that never disposes), further small tensors get GC-time externals so that
+  // memory stays bounded.
+  if (box->bytes < kSmallBytes && d->liveSmall < kMaxLiveSmall) {
+    d->liveSmall++;
+    uint32_t slot;
+    if (!d->freeSlots.empty()) {
+      slot = d->freeSlots.back();
+      d->freeSlots.pop_back();
+    } else {
+      if (d->slots.size() >= static_cast<size_t>(kSlotSpace)) {
+        delete box;
+        throw Napi::RangeError::New(env, "torch-napi: more than 2^26 small tensors alive; dispose some (torch.tidy)");
+      }
+      slot = static_cast<uint32_t>(d->slots.size());
+      d->slots.emplace_back();
+      // Generations start at a per-slot pseudo-random value, so a guessed number (0, 1, ...) is not
+      // a live handle: it reads as "not a Tensor" instead of aliasing someone's tensor.
+      d->slots.back().gen = static_cast<uint32_t>((slot * 2654435761u + d->genSalt) & ((1u << 27) - 1));
+    }
+    Slot& s = d->slots[slot];
+    s.box = box;
+    napi_create_double(env, static_cast<double>(s.gen) * kSlotSpace + slot, &result);
+  } else {
+    napi_status st = napi_create_external(env, box, FinalizeBox, d, &result);
+    if (st != napi_ok) {
+      delete box;
+      throw Napi::Error::New(env, "torch-napi: could not create a tensor handle");
+    }
+  }
+  d->liveTensors++;
+  d->liveBytes += box->bytes;
+  AdjustMemory(env, d, box->bytes);
+  return result;
+}
+
+TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+  *stale = false;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return nullptr;
+  if (type == napi_number) {
+    double h;
+    napi_get_value_double(env, v, &h);
+    if (!(h >= 0) || h >= 9007199254740992.0) return nullptr;
+    double gen = std::floor(h / kSlotSpace);
+    double slot = h - gen * kSlotSpace;
+    AddonData* d = Data(env);
+    if (slot >= d->slots.size()) return nullptr;
+    const Slot& s = d->slots[static_cast<size_t>(slot)];
+    if (s.gen != gen || s.box == nullptr) {
+      *stale = true;
+      return nullptr;
+    }
+    return s.box;
+  }
+  if (type == napi_external) {
+    void* p = nullptr;
+    napi_get_value_external(env, v, &p);
+    auto* box = static_cast<TensorBox*>(p);
+    return box != nullptr && box->magic == TensorBox::kMagic ? box : nullptr;
+  }
+  return nullptr;
+}
+
+void Release(napi_env env, napi_value v) {
+  bool stale;
+  TensorBox* box = Unwrap(env, v, &stale);
+  if (box == nullptr || !box->t.defined()) return;
+  AddonData* d = Data(env);
+  d->liveTensors--;
+  d->liveBytes -= box->bytes;
+  AdjustMemory(env, d, -box->bytes);
+  box->t = at::Tensor();
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_number) {  // free the slot now: its generation moves on, so the handle goes stale
+    double h;
+    napi_get_value_double(env, v, &h);
+    auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
+    Slot& s = d->slots[slot];
+    if (s.box->inflight > 0)
+      s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
+    else
+      delete s.box;
+    s.box = nullptr;
+    d->liveSmall--;
+    s.gen = (s.gen + 1) & ((1u << 27) - 1);
+    d->freeSlots.push_back(slot);
+  }
+}
+
+void ThrowInUse(napi_env env, const std::string& op, const char* what) {
+  throw Napi::Error::New(Napi::Env(env),
+                         op + ": this tensor is in use by an async operation (await it before " + what + ")");
+}
+
+namespace {
+std::mutex gFlightMu;
+std::unordered_map<const c10::StorageImpl*, std::pair<int32_t, int32_t>> gFlight;  // readers, writers
+std::atomic<int32_t> gFlightSize{0};
+
+void Count(const c10::Storage& s, int32_t reads, int32_t writes) {
+  auto& e = gFlight[s.unsafeGetStorageImpl()];
+  e.first += reads;
+  e.second += writes;
+  if (e.first == 0 && e.second == 0) gFlight.erase(s.unsafeGetStorageImpl());
+  gFlightSize.store(static_cast<int32_t>(gFlight.size()), std::memory_order_relaxed);
+}
+}  // namespace
+
+// Marks t's storage as read or written (gFlightMu held).
+void FlightMarks::Mark(const at::Tensor& t, bool write) {
+  if (!t.defined() || !t.has_storage()) return;
+  std::vector<c10::Storage>& list = write ? writes_ : reads_;
+  list.push_back(t.storage());
+  Count(list.back(), write ? 0 : 1, write ? 1 : 0);
+}
+
+void FlightMarks::Add(const std::vector<TensorBox*>& reads, const std::vector<TensorBox*>& writes) {
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (TensorBox* b : reads) Mark(b->t, false);
+  for (TensorBox* b : writes) Mark(b->t, true);
+}
+
+void FlightMarks::AddWritten(const std::vector<at::Tensor>& tensors) {
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (const at::Tensor& t : tensors) Mark(t, true);
+}
+
+void FlightMarks::Clear() {
+  if (reads_.empty() && writes_.empty()) return;
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  for (const c10::Storage& s : reads_) Count(s, -1, 0);
+  for (const c10::Storage& s : writes_) Count(s, 0, -1);
+  reads_.clear();
+  writes_.clear();
+}
+
+int StorageFlight(const at::Tensor& t) {
+  if (gFlightSize.load(std::memory_order_relaxed) == 0 || !t.defined() || !t.has_storage()) return 0;
+  std::lock_guard<std::mutex> lock(gFlightMu);
+  auto it = gFlight.find(t.storage().unsafeGetStorageImpl());
+  if (it == gFlight.end()) return 0;
+  return it->second.second > 0 ? 2 : 1;
+}
+
+void BoxPins::Add(TensorBox* box) {
+  box->inflight++;
+  boxes_.push_back(box);
+}
+
+BoxPins::~BoxPins() {
+  for (TensorBox* b : boxes_) LeaveFlight(b);
+}
+
+AddonData::~AddonData() {
+  for (Slot& s : slots)
+    if (s.box != nullptr && s.box->inflight == 0) delete s.box;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bindings that deal with handles themselves.
+namespace {
+
+TNAPI_FN(dispose, {
+  if (!a.IsTensor(0)) a.TypeError(0, "a Tensor");
+  bool stale;
+  TensorBox* box = Unwrap(a.Env(), a[0], &stale);
+  if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(a.Env(), "Tensor.dispose", "disposing it");
+  Release(a.Env(), a[0]);
+  return a.Env().Undefined();
+})
+
+// FinalizationRegistry callback for a number handle: release it unless it already went stale.
+TNAPI_FN(releaseHandle, {
+  bool stale;
+  if (Unwrap(a.Env(), a[0], &stale) != nullptr) Release(a.Env(), a[0]);
+  return a.Env().Undefined();
+})
+
+TNAPI_FN(isDisposed, {
+  TensorBox* box = a.Box(0);
+  return Napi::Boolean::New(a.Env(), box == nullptr || !box->t.defined());
+})
+
+// 0: free; 1: read by an async call in flight; 2: written by one, through this handle or another
+// handle or view of its storage (see TensorBox, FlightMarks). Lets a JS caller that modifies many
+// tensors (Module.to, Optimizer.step) check them all before changing any.
+TNAPI_FN(inUse, {
+  TensorBox* box = a.Box(0);
+  if (box == nullptr || !box->t.defined()) return Napi::Number::New(a.Env(), 0);
+  int v = box->writers > 0 ? 2 : box->inflight > 0 ? 1 : 0;
+  return Napi::Number::New(a.Env(), std::max(v, StorageFlight(box->t)));
+})
+
+TNAPI_FN(memory, {
+  AddonData* d = Data(a.Env());
+  Napi::Object o = Napi::Object::New(a.Env());
+  o.Set("tensors", Napi::Number::New(a.Env(), static_cast<double>(d->liveTensors)));
+  o.Set("bytes", Napi::Number::New(a.Env(), static_cast<double>(d->liveBytes)));
+  return o;
+})
+
+const Export kExports[] = {
+    {"dispose", dispose, 1}, {"releaseHandle", releaseHandle, 1}, {"isDisposed", isDisposed, 1}, {"inUse", inUse, 1},
+    {"memory", memory, 0},
+};
+
+}  // namespace
+
+void RegisterHandles(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
+
+}  // namespace tnapi

@@ -1,0 +1,185 @@
+// The contract between the two halves of the native layer: lib/native.ts's `Native` interface and
+// the export tables of the built addon name the same bindings, with the same argument counts.
+// Node-API functions all have `length` 0, so the addon reports each binding's count itself
+// (`__exports()`, from the `{name, fn, min, max}` entries of native/*.cc); the TypeScript side is
+// read from lib/native.ts with the compiler API. A count is a range: optional parameters raise
+// only the maximum, a rest parameter makes it unbounded (-1).
+import * as path from 'node:path';
+import { expect } from 'chai';
+import ts from 'typescript';
+
+import * as torch from '../../lib';
+import { type MhaCall, native } from '../../lib/native';
+import { rejection } from '../helpers';
+
+interface Arity {
+  min: number;
+  max: number;
+}
+
+/** Each property of `Native` (lib/native.ts) with the argument count of its call signature. */
+export function declaredArities(file = path.join(process.cwd(), 'lib', 'native.ts')): Map<string, Arity> {
+  const program = ts.createProgram([file], { strict: true, noEmit: true, types: [] });
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(file);
+  if (!source) throw new Error(`cannot read ${file}`);
+  const decl = source.statements.find(
+    (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'Native',
+  );
+  if (!decl) throw new Error(`${file} declares no interface Native`);
+  const out = new Map<string, Arity>();
+  for (const prop of checker.getPropertiesOfType(checker.getTypeAtLocation(decl.name))) {
+    const signatures = checker.getTypeOfSymbolAtLocation(prop, decl).getCallSignatures();
+    if (signatures.length !== 1)
+      throw new Error(`Native.${prop.name}: expected one call signature, got ${signatures.length}`);
+    out.set(prop.name, arity(checker, signatures[0]));
+  }
+  return out;
+}
+
+function arity(checker: ts.TypeChecker, sig: ts.Signature): Arity {
+  let min = 0;
+  let max = 0;
+  for (const p of sig.getParameters()) {
+    const d = p.valueDeclaration;
+    if (!d || !ts.isParameter(d)) throw new Error(`parameter ${p.name} has no declaration`);
+    const type = checker.getTypeOfSymbolAtLocation(p, d);
+    if (d.dotDotDotToken) {
+      // `(...a: A)` of a mapped twin: A is the sync binding's parameter tuple.
+      if (checker.isTupleType(type)) {
+        const target = (type as ts.TupleTypeReference).target;
+        min += target.minLength;
+        max = target.hasRestElement || max < 0 ? -1 : max + target.fixedLength;
+      } else max = -1;
+    } else if (d.questionToken || d.initializer) {
+      if (max >= 0) max++;
+    } else {
+      min++;
+      if (max >= 0) max++;
+    }
+  }
+  return { min, max };
+}
+
+function show(a: Arity | undefined): string {
+  if (!a) return 'missing';
+  return a.min === a.max ? String(a.min) : `${a.min}..${a.max < 0 ? '' : a.max}`;
+}
+
+describe('native contract: lib/native.ts and the addon', function () {
+  this.timeout(60000); // the compiler reads lib/native.ts and its imports
+  const built = new Map(native.__exports().map((e) => [e.name, { min: e.min, max: e.max }]));
+  let declared: Map<string, Arity>;
+  before(() => {
+    declared = declaredArities();
+  });
+
+  it('the addon reports every function it exports, once', () => {
+    const exported = Object.keys(native as object).filter(
+      (k) => typeof (native as unknown as Record<string, unknown>)[k] === 'function',
+    );
+    expect(native.__exports().length).to.equal(built.size, 'a name is registered twice');
+    expect([...built.keys()].sort()).to.deep.equal(exported.sort());
+  });
+
+  it('every binding the addon exports is declared in Native, with its argument count', () => {
+    const wrong = [...built]
+      .filter(([name, a]) => show(declared.get(name)) !== show(a))
+      .map(([name, a]) => `${name}: addon ${show(a)}, native.ts ${show(declared.get(name))}`);
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('everything Native declares is exported by the addon', () => {
+    const missing = [...declared.keys()].filter((name) => !built.has(name));
+    expect(missing).to.deep.equal([]);
+  });
+
+  it('counts arguments as a range: optional parameters raise the maximum, a rest parameter removes it', () => {
+    expect(show(declared.get('linear'))).to.equal('2..3');
+    expect(show(declared.get('linearAsync'))).to.equal('2..3'); // derived from linear (AsyncOf)
+    expect(show(declared.get('mha'))).to.equal('1');
+    expect(show(declared.get('runAsync'))).to.equal('1..');
+    expect(show(built.get('runAsync'))).to.equal('1..');
+  });
+});
+
+describe('native errors: one mapping for sync calls and pool workers', () => {
+  // A c10::IndexError ("Dimension out of range") is an argument error: a RangeError, from the
+  // sync binding (Guard) and from its Async twin (PoolWorker) alike. mha is called directly with
+  // a 1-D batched query, which lib/nn refuses before the native call.
+  const call = (): { call: MhaCall; temps: torch.Tensor[] } => {
+    const q = torch.ones([4]);
+    const w = torch.ones([12, 4]);
+    const o = torch.ones([4, 4]);
+    return {
+      temps: [q, w, o],
+      call: {
+        query: q._h,
+        key: q._h,
+        value: q._h,
+        numHeads: 1,
+        batched: true,
+        batchFirst: true,
+        qkvSame: true,
+        kvSame: true,
+        inProjWeight: w._h,
+        addZeroAttn: false,
+        dropoutP: 0,
+        training: false,
+        outProjWeight: o._h,
+        needWeights: false,
+        averageAttnWeights: false,
+      },
+    };
+  };
+
+  it('mha and mhaAsync: the same RangeError', async () => {
+    const { call: c, temps } = call();
+    let syncError: Error | undefined;
+    try {
+      native.mha(c);
+    } catch (e) {
+      syncError = e as Error;
+    }
+    const asyncError = await rejection(native.mhaAsync(c));
+    expect(syncError).to.be.instanceOf(RangeError);
+    expect(asyncError).to.be.instanceOf(RangeError);
+    expect(syncError?.message).to.match(/^F\.mha: Dimension out of range/);
+    expect(asyncError.message).to.equal(syncError?.message.replace('F.mha:', 'F.mhaAsync:'));
+    for (const t of temps) expect(native.inUse(t._h)).to.equal(0);
+    for (const t of temps) t.dispose();
+  });
+
+  it('the options object is read by name: a missing or mistyped key is named', () => {
+    const { call: c, temps } = call();
+    const { query: _q, ...noQuery } = c;
+    expect(() => native.mha(noQuery as MhaCall)).to.throw(
+      TypeError,
+      "F.mha: expected option 'query' to be a Tensor, got undefined",
+    );
+    expect(() => native.mha({ ...c, numHeads: 1.5 })).to.throw(
+      RangeError,
+      "F.mha: expected option 'numHeads' to be an integer, got 1.5",
+    );
+    expect(() => native.mha(3 as unknown as MhaCall)).to.throw(
+      TypeError,
+      'F.mha: expected argument 0 to be an options object, got the number 3',
+    );
+    expect(() =>
+      native.rnn({
+        mode: 0,
+        input: temps[0]._h,
+        batchSizes: null,
+        hx: [temps[0]._h, 'x' as unknown as number],
+        params: [],
+        hasBiases: true,
+        numLayers: 1,
+        dropout: 0,
+        train: false,
+        bidirectional: false,
+        batchFirst: false,
+      }),
+    ).to.throw(TypeError, "F.rnn: option 'hx', element 1 is not a Tensor");
+    for (const t of temps) t.dispose();
+  });
+});
