@@ -16,7 +16,7 @@ import { scanCode, scanPickle } from './serialization/pickle_scan';
 import { type ZipEntry, ZipReader } from './serialization/zip';
 import { Tensor } from './tensor';
 
-export { trace, isTracing, TracedModule, TraceError } from './jit_trace';
+export { isTracing, TracedModule, TraceError, trace } from './jit_trace';
 
 /**
  * A value passed to or returned by a TorchScript method, converted by the method's signature:

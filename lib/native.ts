@@ -387,7 +387,6 @@ export interface NativeSync {
   jitTraceForget(h: H): void;
   jitTraceIsTracing(): boolean;
   jitTraceRun(t: TraceHandle, inputs: H[]): H[];
-  jitTraceRunAsync(t: TraceHandle, inputs: H[]): Promise<H[]>;
   jitTraceGraph(t: TraceHandle): string;
   /** A TorchScript archive of the trace; `state` (named) are its last inputs, made attributes. */
   jitTraceSave(t: TraceHandle, nInputs: number, names: string[], state: H[], buffers: boolean[]): Buffer;
@@ -419,7 +418,7 @@ export type TensorWorkOf<F, R = H[]> = F extends (...a: infer A) => unknown ? (.
 
 /** The async twins, each defined beside its sync twin and run by a PoolWorker (native/workers.h). */
 export type NativeAsync = {
-  [K in 'rnn' | 'mha' | 'jitRun' as `${K}Async`]: AsyncOf<NativeSync[K]>;
+  [K in 'rnn' | 'mha' | 'jitRun' | 'jitTraceRun' as `${K}Async`]: AsyncOf<NativeSync[K]>;
 } & {
   [K in 'matmul' | 'linear' as `${K}Async`]: TensorWorkOf<NativeSync[K]>;
 } & {

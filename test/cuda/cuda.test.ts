@@ -1,13 +1,13 @@
 // CUDA end to end (tag @cuda: `mocha --grep @cuda`, what scripts/ci/gpu-check.sh runs). Every case
 // compares the GPU against the CPU on the same inputs and parameters. Without a CUDA-enabled
 // libtorch and a GPU the whole block is skipped, and the reason is printed.
-import { expect } from 'chai';
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-import * as torch from '../../lib';
+import { expect } from 'chai';
 import { SeedModel } from '../../examples/seed_model';
+import * as torch from '../../lib';
 
 const { nn, optim } = torch;
 type Tensor = torch.Tensor;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import * as torch from '../../lib';
 import { SeedModel } from '../../examples/seed_model';
+import * as torch from '../../lib';
 
 const { nn } = torch;
 

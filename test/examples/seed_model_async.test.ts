@@ -2,8 +2,8 @@
 // attention and a Linear, each step awaited on the libuv pool. Equal to forward, with masks and
 // under 16 concurrent calls on one model.
 import { expect } from 'chai';
-import * as torch from '../../lib';
 import { SeedModel } from '../../examples/seed_model';
+import * as torch from '../../lib';
 import { expectSame } from '../helpers';
 
 const { nn } = torch;

@@ -1,8 +1,8 @@
-import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as torch from '../../lib';
+import { expect } from 'chai';
 import { SeedModel } from '../../examples/seed_model';
+import * as torch from '../../lib';
 
 const { nn, optim } = torch;
 

@@ -76,7 +76,12 @@ describe('torch.jit.trace', () => {
     const m = new Shifted();
     const x = torch.randn(5, 6);
     const sm = torch.jit.trace(m, [x]).toScriptModule();
-    expect([...sm.namedParameters()].map(([k]) => k)).to.deep.equal(['fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias']);
+    expect([...sm.namedParameters()].map(([k]) => k)).to.deep.equal([
+      'fc1_weight',
+      'fc1_bias',
+      'fc2_weight',
+      'fc2_bias',
+    ]);
     const y = torch.randn(5, 6);
     expectSame(sm.forward(y) as Tensor, m.forward(y));
     const two = torch.jit.trace((a: Tensor, b: Tensor) => [a.add(b), a.mul(b)], [x, y]).toScriptModule();

@@ -644,7 +644,10 @@ export class LSTM extends RNNBase {
    * @example const [out, [hN, cN]] = await lstm.forwardAsync(x);
    */
   override forwardAsync(input: Tensor, hx?: [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
-  override forwardAsync(input: PackedSequence, hx?: [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
+  override forwardAsync(
+    input: PackedSequence,
+    hx?: [Tensor, Tensor] | null,
+  ): Promise<[PackedSequence, [Tensor, Tensor]]>;
   override async forwardAsync(
     input: Tensor | PackedSequence,
     hx?: [Tensor, Tensor] | null,
@@ -684,7 +687,10 @@ export abstract class SingleStateRNN extends RNNBase {
   /** `forward` on the libuv thread pool (see `LSTM.forwardAsync`). */
   override forwardAsync(input: Tensor, hx?: Tensor | null): Promise<[Tensor, Tensor]>;
   override forwardAsync(input: PackedSequence, hx?: Tensor | null): Promise<[PackedSequence, Tensor]>;
-  override async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
+  override async forwardAsync(
+    input: Tensor | PackedSequence,
+    hx?: Tensor | null,
+  ): Promise<[Tensor | PackedSequence, Tensor]> {
     const [out, [h]] = await this.runAsync(input, hx);
     return [out, h];
   }

@@ -418,7 +418,11 @@ export class TransformerDecoderLayer extends Module {
    * `forward` with its attentions and feed-forward Linears on the libuv thread pool (see
    * `TransformerEncoderLayer.forwardAsync`). Same options, checks and results as `forward`.
    */
-  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(
+    tgt: Tensor,
+    memory: Tensor,
+    opts: TransformerDecoderForwardOptions = {},
+  ): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
   }
 

@@ -177,7 +177,11 @@ export class TransformerDecoder extends Module {
   }
 
   /** `forward` with each layer's `forwardAsync` awaited in turn (see `TransformerEncoder.forwardAsync`). */
-  override async forwardAsync(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Promise<Tensor> {
+  override async forwardAsync(
+    tgt: Tensor,
+    memory: Tensor,
+    opts: TransformerDecoderForwardOptions = {},
+  ): Promise<Tensor> {
     return runForwardAsync(this.steps('TransformerDecoder.forwardAsync', tgt, memory, opts));
   }
 
