@@ -20,6 +20,20 @@ import { scopes } from './scope';
 /** A value accepted where PyTorch takes a tensor or a Python number. */
 export type Scalar = number | boolean | bigint;
 export type TensorOrScalar = Tensor | Scalar;
+/** PyTorch's `rounding_mode` of `div`. */
+export type RoundingMode = 'trunc' | 'floor';
+/** The keyword arguments of `div` / `div_`. */
+export interface DivOptions {
+  roundingMode?: RoundingMode | null;
+}
+
+/** `div`'s rounding mode, given as PyTorch's keyword (`{roundingMode}`) or positionally. */
+function roundingModeOf(fn: string, v: unknown): RoundingMode | undefined {
+  const mode = typeof v === 'object' && v !== null ? checkOptions<DivOptions>(fn, v, ['roundingMode']).roundingMode : v;
+  if (mode === undefined || mode === null) return undefined;
+  if (mode !== 'trunc' && mode !== 'floor') typeError(fn, 'roundingMode', "'trunc', 'floor' or undefined", mode);
+  return mode;
+}
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 /** Nested arrays of `T`, as `toArray()` and `tolist()` return them (a bare `T` for a 0-dim tensor). */
 export type NestedArray<T = number | boolean> = T | NestedArray<T>[];
@@ -419,11 +433,13 @@ export class Tensor {
   mul(other: TensorOrScalar): Tensor {
     return wrap(dispatch(KERNELS.mul, 'Tensor.mul', 'other', this._h, other, undefined));
   }
-  /** True division; `roundingMode` `'trunc'` or `'floor'` as PyTorch. */
-  div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
-    if (roundingMode !== undefined && roundingMode !== 'trunc' && roundingMode !== 'floor')
-      typeError('Tensor.div', 'roundingMode', "'trunc', 'floor' or undefined", roundingMode);
-    return wrap(dispatch(KERNELS.div, 'Tensor.div', 'other', this._h, other, roundingMode));
+  /**
+   * True division, or with `roundingMode` `'trunc'` / `'floor'` as PyTorch's `rounding_mode`:
+   * `x.div(y, {roundingMode: 'floor'})` (PyTorch's keyword), or `x.div(y, 'floor')`.
+   */
+  div(other: TensorOrScalar, roundingMode?: RoundingMode | DivOptions): Tensor {
+    const mode = roundingModeOf('Tensor.div', roundingMode);
+    return wrap(dispatch(KERNELS.div, 'Tensor.div', 'other', this._h, other, mode));
   }
   pow(exponent: TensorOrScalar): Tensor {
     return wrap(dispatch(KERNELS.pow, 'Tensor.pow', 'exponent', this._h, exponent, undefined));
@@ -566,8 +582,24 @@ export class Tensor {
   ceil(): Tensor {
     return wrap(N.ceil(this._h));
   }
-  round(): Tensor {
-    return wrap(N.round(this._h));
+  /** Rounds half to even; with `{decimals}` to that many decimal places (negative: to tens, hundreds...). */
+  round(opts?: { decimals?: number }): Tensor {
+    const o = checkOptions<{ decimals?: number }>('Tensor.round', opts, ['decimals']);
+    const decimals = o.decimals === undefined ? 0 : checkInt('Tensor.round', 'decimals', o.decimals);
+    if (decimals === 0) return wrap(N.round(this._h));
+    // ATen's round.decimals: nearbyint(x * 10^d) / 10^d, or nearbyint(x / 10^-d) * 10^-d for d < 0
+    const scale = 10 ** Math.abs(decimals);
+    const scaled = decimals > 0 ? this.mul(scale) : this.div(scale);
+    try {
+      const r = scaled.round();
+      try {
+        return decimals > 0 ? r.div(scale) : r.mul(scale);
+      } finally {
+        r.dispose();
+      }
+    } finally {
+      scaled.dispose();
+    }
   }
   trunc(): Tensor {
     return wrap(N.trunc(this._h));
@@ -773,8 +805,19 @@ export class Tensor {
     dispatch(KERNELS.mul_, 'Tensor.mul_', 'other', this._h, other, undefined);
     return this;
   }
-  div_(other: TensorOrScalar): this {
-    dispatch(KERNELS.div_, 'Tensor.div_', 'other', this._h, other, undefined);
+  /** In-place `div`, with the same `roundingMode`. */
+  div_(other: TensorOrScalar, roundingMode?: RoundingMode | DivOptions): this {
+    const mode = roundingModeOf('Tensor.div_', roundingMode);
+    if (mode === undefined) dispatch(KERNELS.div_, 'Tensor.div_', 'other', this._h, other, undefined);
+    else {
+      // through the guarded out-of-place kernel (integer floor/trunc division traps on INT_MIN / -1)
+      const q = this.div(other, mode);
+      try {
+        N.copy_(this._h, q._h);
+      } finally {
+        q.dispose();
+      }
+    }
     return this;
   }
   fill_(value: TensorOrScalar): this {

@@ -1,7 +1,8 @@
 // A short soak (npm run soak runs 100,000 iterations): training steps of a small model, and
 // LSTM.forwardAsync calls with a bounded number in flight (node test/soak/soak.js --async).
-import { expect } from 'chai';
+
 import * as path from 'node:path';
+import { expect } from 'chai';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { soak, soakAsync } = require(path.join(process.cwd(), 'test/soak/soak.js'));

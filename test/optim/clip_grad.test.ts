@@ -101,6 +101,9 @@ describe('nn.utils clip_grad against PyTorch 1.13', () => {
   it('argument errors name the function and argument', () => {
     const p = new torch.nn.Parameter(torch.ones([2]));
     expectError(() => clipGradNorm_(p, '1' as unknown as number), TypeError, 'clipGradNorm_', 'maxNorm');
+    // options: an object with known keys (null used to throw a bare "Cannot read properties of null")
+    expectError(() => clipGradNorm_(p, 1, null as never), TypeError, 'clipGradNorm_', 'options object');
+    expectError(() => clipGradNorm_(p, 1, { norm_type: 2 } as never), TypeError, 'clipGradNorm_', "'normType'");
     expectError(
       () => clipGradNorm_(p, 1, { normType: 'inf' as unknown as number }),
       TypeError,

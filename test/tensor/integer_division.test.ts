@@ -101,3 +101,32 @@ describe('integer division never traps (INT_MIN / -1)', () => {
     expect(Array.from(u.div(2, 'floor').data() as Uint8Array)).to.deep.equal([127, 3]);
   });
 });
+
+describe('div / div_ take the rounding mode as PyTorch\'s keyword too', () => {
+  it('x.div(y, {roundingMode}) equals x.div(y, mode); torch.div forwards it; null means true division', () => {
+    const x = torch.tensor([7.5, -7.5, 3]),
+      y = torch.tensor([2, 2, -2]);
+    for (const mode of ['floor', 'trunc'] as const) {
+      expect(x.div(y, { roundingMode: mode }).toArray()).to.deep.equal(x.div(y, mode).toArray());
+      expect(torch.div(x, y, { roundingMode: mode }).toArray()).to.deep.equal(x.div(y, mode).toArray());
+    }
+    expect(x.div(y, { roundingMode: 'floor' }).toArray()).to.deep.equal([3, -4, -2]);
+    expect(x.div(y, { roundingMode: null }).toArray()).to.deep.equal([3.75, -3.75, -1.5]);
+    expectError(() => x.div(y, { rounding_mode: 'floor' } as never), TypeError, 'Tensor.div', "'roundingMode'");
+    expectError(() => x.div(y, { roundingMode: 'round' } as never), TypeError, 'Tensor.div', 'roundingMode');
+  });
+
+  it('x.div_(y, {roundingMode}) rounds in place (it used to ignore the mode), and never traps', () => {
+    const x = torch.tensor([7.5, -7.5, 3]);
+    const r = x.div_(2, { roundingMode: 'floor' });
+    expect(r).to.equal(x);
+    expect(x.toArray()).to.deep.equal([3, -4, 1]);
+    const i = make('int64', [-(2n ** 63n), 7n, -7n]);
+    i.div_(-1, { roundingMode: 'trunc' });
+    expect(read(i)).to.deep.equal([-(2n ** 63n), -7n, 7n]);
+    const j = make('int32', [-(2n ** 31n), 9n]);
+    j.div_(make('int32', [-1n, -2n]), 'floor');
+    expect(read(j)).to.deep.equal([-(2n ** 31n), -5n]);
+    expectError(() => x.div_(2, { roundingMode: 'up' } as never), TypeError, 'Tensor.div_', 'roundingMode');
+  });
+});

@@ -1,5 +1,5 @@
 // Gradient clipping (PyTorch's `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`).
-import { checkBool, checkNumber, describe } from '../../errors';
+import { checkBool, checkNumber, checkOptions, describe } from '../../errors';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 
@@ -25,6 +25,12 @@ function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   return grads;
 }
 
+/** Options of `clipGradNorm_` (PyTorch's `norm_type`, `error_if_nonfinite`). */
+export interface ClipGradNormOptions {
+  normType?: number;
+  errorIfNonfinite?: boolean;
+}
+
 /**
  * Scales the gradients in place so that their total `normType`-norm is at most `maxNorm`;
  * returns the total norm before clipping (a 0-dim tensor), as PyTorch.
@@ -32,9 +38,10 @@ function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
 export function clipGradNorm_(
   parameters: Tensor | Iterable<Tensor>,
   maxNorm: number,
-  opts: { normType?: number; errorIfNonfinite?: boolean } = {},
+  options: ClipGradNormOptions = {},
 ): Tensor {
   const fn = 'nn.utils.clipGradNorm_';
+  const opts = checkOptions<ClipGradNormOptions>(fn, options, ['normType', 'errorIfNonfinite']);
   checkNumber(fn, 'maxNorm', maxNorm);
   const normType = opts.normType === undefined ? 2 : checkNumber(fn, 'normType', opts.normType);
   const errorIfNonfinite =
