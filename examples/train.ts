@@ -152,7 +152,6 @@ interface Bar {
 }
 function progressBar(label: string, total: number): Bar {
   if (!showProgress) return { update() {}, stop() {} };
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const cliProgress = require('cli-progress');
   const bar = new cliProgress.SingleBar(
     {

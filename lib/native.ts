@@ -495,7 +495,6 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
     lines.push('  built against: not recorded');
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const found = require(path.join(packageRoot, 'install', 'find-libtorch.js')).find();
     lines.push(`  libtorch on this machine now: ${found.version} (${found.source}) in ${found.libDir}`);
   } catch (e) {
@@ -547,7 +546,6 @@ function load(): Native {
   let file: string | undefined;
   try {
     // node-gyp-build picks build/Release (a local build) first, then prebuilds/<platform>-<arch>.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     file = require('node-gyp-build').resolve(packageRoot) as string;
   } catch (err) {
     throw explainLoadFailure(err, undefined);

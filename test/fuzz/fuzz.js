@@ -1643,7 +1643,6 @@ function newStats() {
 
 function compile(plan) {
   const names = plan.decls.map((d) => d.match(/^const (\w+) =/)[1]);
-  // eslint-disable-next-line no-new-func
   return new Function(
     'torch',
     'require',

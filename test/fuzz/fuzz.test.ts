@@ -79,7 +79,6 @@ interface Fuzzer {
 }
 
 // Tests run from the repository root (the compiled test lives in dist-test/test/fuzz/).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const fuzzer: Fuzzer = require(path.join(process.cwd(), 'test/fuzz/fuzz.js'));
 
 // The library as this test run compiled it (dist-test/lib), else the package's dist/.

@@ -4,7 +4,6 @@
 import * as path from 'node:path';
 import { expect } from 'chai';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { soak, soakAsync } = require(path.join(process.cwd(), 'test/soak/soak.js'));
 // Under AddressSanitizer (scripts/ci/test-asan.sh) freed memory sits in ASan's quarantine (256 MB),
 // so RSS says nothing about leaks there: only the live tensor counts are checked.

@@ -12,7 +12,6 @@ import { expect } from 'chai';
 const root = path.resolve(__dirname, '../../..');
 const lib = path.resolve(__dirname, '../../lib'); // this test's compiled lib/ (dist-test)
 const doctor = path.join(root, 'bin', 'torch-napi.js');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const built: string = require('node-gyp-build').resolve(root);
 const tuple = `${process.platform}-${process.arch}`;
 
