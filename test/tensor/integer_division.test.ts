@@ -102,7 +102,7 @@ describe('integer division never traps (INT_MIN / -1)', () => {
   });
 });
 
-describe('div / div_ take the rounding mode as PyTorch\'s keyword too', () => {
+describe("div / div_ take the rounding mode as PyTorch's keyword too", () => {
   it('x.div(y, {roundingMode}) equals x.div(y, mode); torch.div forwards it; null means true division', () => {
     const x = torch.tensor([7.5, -7.5, 3]),
       y = torch.tensor([2, 2, -2]);

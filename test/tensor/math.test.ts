@@ -610,10 +610,12 @@ describe('math', () => {
   });
 });
 
-describe('round({decimals}) (PyTorch\'s round(decimals=...))', () => {
+describe("round({decimals}) (PyTorch's round(decimals=...))", () => {
   it('rounds to decimal places as ATen does: nearbyint(x * 10^d) / 10^d, half to even', () => {
     const x = torch.tensor([1.2345, -2.5, 0.125, 1234.5, -8.914], { dtype: 'float64' });
-    expect(Array.from(x.round({ decimals: 2 }).data() as Float64Array)).to.deep.equal([1.23, -2.5, 0.12, 1234.5, -8.91]);
+    expect(Array.from(x.round({ decimals: 2 }).data() as Float64Array)).to.deep.equal([
+      1.23, -2.5, 0.12, 1234.5, -8.91,
+    ]);
     expect(Array.from(x.round({ decimals: -2 }).data() as Float64Array)).to.deep.equal([0, -0, 0, 1200, -0]);
     expect(Array.from(x.round().data() as Float64Array)).to.deep.equal([1, -2, 0, 1234, -9]);
     expect(Array.from(x.round({ decimals: 0 }).data() as Float64Array)).to.deep.equal([1, -2, 0, 1234, -9]);
