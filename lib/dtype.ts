@@ -32,7 +32,7 @@ export const int8 = 'int8';
 export const uint8 = 'uint8';
 export const bool = 'bool';
 
-/** Index = native dtype code (the order is fixed by native/core.cc). */
+/** Index = native dtype code (the order is fixed by native/args.cc). */
 export const DTYPES: readonly DType[] = native.dtypeNames() as DType[];
 const CODES: Record<string, number> = Object.create(null);
 DTYPES.forEach((d, i) => {

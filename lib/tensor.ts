@@ -1,4 +1,4 @@
-// The JS Tensor: a plain class around a native handle (see native/common.h for why it is not an
+// The JS Tensor: a plain class around a native handle (see native/handle.h for why it is not an
 // ObjectWrap). Methods validate their arguments, then make exactly one native call.
 import { inspect } from 'node:util';
 import { checkDevice } from './device';
@@ -132,7 +132,7 @@ const KERNELS = {
   maskedFill_: [(s, v, m: Handle) => N.maskedFill_(s, m, v), (s, v, m: Handle) => N.maskedFill_Scalar(s, m, v)],
 } satisfies Record<string, OperandKernels<unknown, never>>;
 
-// GC fallback for number handles (small tensors): see native/common.h.
+// GC fallback for number handles (small tensors): see native/handle.h.
 const registry = new FinalizationRegistry<number>((h) => N.releaseHandle(h));
 
 /** @internal Arms the GC fallback for a tensor made inside a tidy scope that outlives it. */
