@@ -49,7 +49,8 @@ export function fixture(): Fixture {
   return cached;
 }
 
-function decodeValue(v: number | boolean | string): number | boolean {
+/** A fixture value: numbers and booleans as they are, NaN and ±Infinity as 'nan' / 'inf' / '-inf'. */
+export function decodeValue(v: number | boolean | string): number | boolean {
   if (typeof v !== 'string') return v;
   if (v === 'nan') return NaN;
   if (v === 'inf') return Infinity;

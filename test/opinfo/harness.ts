@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
 import * as torch from '../../lib';
+import { decodeValue } from '../helpers';
 
 export interface Encoded {
   dtype: torch.DType;
@@ -155,14 +156,6 @@ function findDescriptor(o: object | null, k: string): PropertyDescriptor | undef
     if (d !== undefined) return d;
   }
   return undefined;
-}
-
-function decodeValue(v: number | boolean | string): number | boolean {
-  if (typeof v !== 'string') return v;
-  if (v === 'nan') return NaN;
-  if (v === 'inf') return Infinity;
-  if (v === '-inf') return -Infinity;
-  throw new Error(`opinfo fixture: unexpected value ${JSON.stringify(v)}`);
 }
 
 export function fromEncoded(e: Encoded, requiresGrad = false): torch.Tensor {
