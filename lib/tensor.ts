@@ -148,6 +148,14 @@ function optScalar(v: unknown, fn: string, arg: string): Scalar | undefined {
   return typeError(fn, arg, 'a number, a boolean or a bigint', v);
 }
 
+/** The integer held by a 0-dim integer tensor given where PyTorch takes an int or a Tensor. */
+function tensorIndex(fn: string, arg: string, t: Tensor): number {
+  checkSelf(t, fn);
+  if (t.ndim !== 0 || isFloatingPoint(t.dtype) || t.dtype === 'bool')
+    typeError(fn, arg, 'an integer or a 0-dim integer tensor', t);
+  return Number(N.item(t._h));
+}
+
 /**
  * @internal Checks dims against a tensor of `ndim` dims (a 0-dim tensor takes 0 and -1, as
  * PyTorch), so that an error names the function and argument; `extra` widens the range for
@@ -913,12 +921,15 @@ export class Tensor {
   contiguous(): Tensor {
     return wrap(N.contiguous(this._h));
   }
-  narrow(dim: number, start: number, length: number): Tensor {
+  /** `length` elements along `dim` from `start` (an integer, or a 0-dim integer tensor as PyTorch allows). */
+  narrow(dim: number, start: number | Tensor, length: number): Tensor {
     return wrap(
       N.narrow(
         this._h,
         checkInt('Tensor.narrow', 'dim', dim),
-        checkInt('Tensor.narrow', 'start', start),
+        start instanceof Tensor
+          ? tensorIndex('Tensor.narrow', 'start', start)
+          : checkInt('Tensor.narrow', 'start', start),
         checkInt('Tensor.narrow', 'length', length, 0),
       ),
     );

@@ -4,6 +4,7 @@ import * as torch from '../../lib';
 import {
   describeSpec,
   expectClose,
+  expectError,
   expectExact,
   fixture,
   fromEncoded,
@@ -472,5 +473,25 @@ describe('shape', () => {
       expect(X.numel()).to.equal(24);
       expect(Object.isFrozen(X.shape)).to.equal(true);
     });
+  });
+});
+
+// Expected values below came from PyTorch 1.13.
+describe('narrow with a 0-dim integer tensor start (as PyTorch)', () => {
+  const a = torch.arange(12, { dtype: 'float32' }).reshape(3, 4);
+  it('Tensor.narrow and torch.narrow take it, negative too', () => {
+    expectClose(a.narrow(1, torch.tensor(1, { dtype: 'int64' }), 2), [
+      [1, 2],
+      [5, 6],
+      [9, 10],
+    ]);
+    expectClose(torch.narrow(a, 0, torch.tensor(-2, { dtype: 'int32' }), 2), [
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+    ]);
+  });
+  it('refuses a float, bool or non-0-dim tensor start', () => {
+    for (const s of [torch.tensor(1), torch.tensor(true), torch.tensor([1], { dtype: 'int64' })])
+      expectError(() => a.narrow(0, s, 1), TypeError, 'Tensor.narrow', 'start', '0-dim integer tensor');
   });
 });
