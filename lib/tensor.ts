@@ -11,6 +11,7 @@ import {
   checkOptions,
   checkViewShape,
   shapeArgs,
+  TorchError,
   typeError,
 } from './errors';
 import { formatTensor } from './format';
@@ -845,8 +846,36 @@ export class Tensor {
     N.copy_(this._h, handle(src, 'Tensor.copy_', 'src'));
     return this;
   }
-  /** Clamps in place to `[min, max]` (scalars: numbers, booleans or bigints; either may be omitted). */
-  clamp_(min?: Scalar | null, max?: Scalar | null): this {
+  /**
+   * Clamps in place to `[min, max]`: scalars (numbers, booleans or bigints) or tensors that broadcast
+   * to this one's shape (PyTorch's `clamp_(min=Tensor, max=Tensor)`); either may be omitted.
+   */
+  clamp_(min?: TensorOrScalar | null, max?: TensorOrScalar | null): this {
+    if (min instanceof Tensor || max instanceof Tensor) {
+      const fn = 'Tensor.clamp_';
+      const none = (v: unknown) => v === undefined || v === null;
+      const lo = none(min) ? undefined : handle(min, fn, 'min');
+      const hi = none(max) ? undefined : handle(max, fn, 'max');
+      checkSelf(this, fn);
+      // Clamp a copy (its backward must not see this tensor after the write), then write it back.
+      const src = wrap(N.clone(this._h));
+      let r: Tensor;
+      try {
+        r = wrap(N.clamp(src._h, lo, hi, true));
+      } finally {
+        src.dispose();
+      }
+      try {
+        // PyTorch's in-place rule: no float result into an integer tensor, nothing but bool into bool.
+        const rf = isFloatingPoint(r.dtype);
+        if ((rf && !isFloatingPoint(this.dtype)) || (this.dtype === 'bool' && r.dtype !== 'bool'))
+          throw new TorchError(`${fn}: result type ${r.dtype} can't be cast to the desired output type ${this.dtype}`);
+        N.copy_(this._h, r._h); // libtorch rejects bounds that broadcast past this tensor's shape
+      } finally {
+        r.dispose();
+      }
+      return this;
+    }
     const lo = optScalar(min, 'Tensor.clamp_', 'min'),
       hi = optScalar(max, 'Tensor.clamp_', 'max');
     if (lo === undefined && hi === undefined)

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { expectClose, expectExact, input, output, outputs } from '../helpers';
+import { expectClose, expectError, expectExact, input, output, outputs } from '../helpers';
 
 describe('math', () => {
   // Inputs are fixture tensors (multiples of 1/64, bit-identical to PyTorch's).
@@ -633,5 +633,61 @@ describe("round({decimals}) (PyTorch's round(decimals=...))", () => {
     const r = x.round({ decimals: 3 });
     expect(torch.memory().tensors).to.equal(before + 1);
     r.dispose();
+  });
+});
+
+// Expected values below came from PyTorch 1.13.
+describe('clamp_ with tensor bounds (PyTorch: clamp_(min=Tensor, max=Tensor))', () => {
+  it('clamps in place to broadcast tensor bounds, with clamp_ gradients', () => {
+    const x = torch.tensor(
+      [
+        [-2, -0.5, 0.5],
+        [2, 1.5, -1],
+      ],
+      { requiresGrad: true },
+    );
+    const y = x.clone();
+    expect(y.clamp_(torch.tensor([[-1], [0]]), torch.tensor([0.25, 1, 0.75]))).to.equal(y);
+    expectClose(y, [
+      [-1, -0.5, 0.5],
+      [0.25, 1, 0],
+    ]);
+    y.mul(
+      torch.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    )
+      .sum()
+      .backward();
+    expectClose(x.grad!, [
+      [0, 2, 3],
+      [0, 0, 0],
+    ]);
+  });
+  it('takes one tensor bound and leaves the other out; clamp gives the same numbers', () => {
+    const z = torch.tensor([
+      [-2, -0.5, 0.5],
+      [2, 1.5, -1],
+    ]);
+    expectClose(z.clamp(torch.tensor(0)), [
+      [0, 0, 0.5],
+      [2, 1.5, 0],
+    ]);
+    z.clamp_(torch.tensor(0));
+    expectClose(z, [
+      [0, 0, 0.5],
+      [2, 1.5, 0],
+    ]);
+    const i = torch.tensor([1, 5], { dtype: 'int64' });
+    i.clamp_(null, torch.tensor([3, 3], { dtype: 'int64' }));
+    expectExact(i, [1, 3], 'int64');
+  });
+  it('refuses a float result into an integer tensor, and bounds that are neither', () => {
+    const i = torch.tensor([1, 5], { dtype: 'int64' });
+    expectError(() => i.clamp_(torch.tensor([0.5, 0.5])), torch.TorchError, "result type float32 can't be cast");
+    expectExact(i, [1, 5], 'int64');
+    expectError(() => i.clamp_(torch.tensor(0), 'x' as unknown as number), TypeError, 'Tensor.clamp_', 'max');
+    expectError(() => torch.ones(3).clamp_(torch.ones(2, 3)), torch.TorchError);
   });
 });
