@@ -724,11 +724,24 @@ export class Tensor {
     if (dim === undefined) return wrap(N.prod(this._h));
     return wrap(N.prod(this._h, checkInt('Tensor.prod', 'dim', dim), checkBool('Tensor.prod', 'keepdim', keepdim)));
   }
-  /** p-norm of all elements or over `dim`. */
-  norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
-    checkNumber('Tensor.norm', 'p', p);
-    const dims = dimList(dim, 'Tensor.norm', this);
-    return wrap(dims ? N.norm(this._h, p, dims, checkBool('Tensor.norm', 'keepdim', keepdim)) : N.norm(this._h, p));
+  /**
+   * p-norm of all elements or over `dim` (as PyTorch's `norm(p, dim, keepdim)`); `p = 'fro'` is the
+   * Frobenius norm (over at most 2 dims). `p = 'nuc'` (the nuclear norm) needs singular values, which
+   * this package has no binding for: it throws.
+   */
+  norm(p: number | 'fro' | 'nuc' = 2, dim?: number | number[] | null, keepdim = false): Tensor {
+    const fn = 'Tensor.norm';
+    if (p === 'nuc')
+      throw new TorchError(`${fn}: p='nuc' (the nuclear norm) needs singular values, and there is no SVD binding yet`);
+    if (p !== 'fro') checkNumber(fn, 'p', p);
+    const k = checkBool(fn, 'keepdim', keepdim);
+    const dims = dimList(dim, fn, this);
+    if (p === 'fro' && dims && dims.length > 2)
+      throw new TorchError(`${fn}: the Frobenius norm takes at most 2 dims, got ${dims.length}`);
+    const q = p === 'fro' ? 2 : p;
+    if (dims) return wrap(N.norm(this._h, q, dims, k));
+    // No dim: every element; keepdim keeps each dim as size 1.
+    return wrap(k ? N.norm(this._h, q, [...this.shape.keys()], true) : N.norm(this._h, q));
   }
   /**
    * `max()`: the maximum element; `max(dim, keepdim?)`: `[values, indices]` along `dim`;

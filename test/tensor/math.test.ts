@@ -691,3 +691,25 @@ describe('clamp_ with tensor bounds (PyTorch: clamp_(min=Tensor, max=Tensor))', 
     expectError(() => torch.ones(3).clamp_(torch.ones(2, 3)), torch.TorchError);
   });
 });
+
+// Expected values below came from PyTorch 1.13.
+describe("norm(p = 'fro' | 'nuc', dim, keepdim)", () => {
+  const m = torch.tensor([
+    [1, -2, 3],
+    [0.5, 4, -1],
+  ]);
+  it("'fro' over every element, over a dim, over two dims with keepdim", () => {
+    expectClose(m.norm('fro'), 5.590169906616211);
+    expectClose(m.norm('fro', 1), [3.7416574954986572, 4.153311729431152]);
+    expectClose(m.norm('fro', [0, 1], true), [[5.590169906616211]]);
+    expectClose(m.norm('fro', null, true), [[5.590169906616211]]);
+    expectClose(m.norm(1, null, true), [[11.5]]);
+  });
+  it("'fro' over more than 2 dims and 'nuc' throw; other strings are refused", () => {
+    expectError(() => torch.ones(2, 2, 2).norm('fro', [0, 1, 2]), torch.TorchError, 'at most 2 dims');
+    // PyTorch 1.13 gives 7.359543800354004 here; there is no SVD binding to compute it with.
+    expectError(() => m.norm('nuc'), torch.TorchError, "p='nuc'", 'SVD');
+    expectError(() => m.norm('inf' as unknown as number), TypeError, 'Tensor.norm', 'p');
+    expectError(() => m.norm('fro', 0, 'yes' as unknown as boolean), TypeError, 'Tensor.norm', 'keepdim');
+  });
+});
