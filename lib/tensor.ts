@@ -149,6 +149,11 @@ function optScalar(v: unknown, fn: string, arg: string): Scalar | undefined {
   return typeError(fn, arg, 'a number, a boolean or a bigint', v);
 }
 
+/** Whether an optional leading argument is an options object given in its place (`std({unbiased})`). */
+function isOptionsArg(v: unknown): v is VarDimOptions {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tensor);
+}
+
 /** The integer held by a 0-dim integer tensor given where PyTorch takes an int or a Tensor. */
 function tensorIndex(fn: string, arg: string, t: Tensor): number {
   checkSelf(t, fn);
@@ -197,6 +202,10 @@ export interface VarOptions {
   unbiased?: boolean;
   correction?: number;
   keepdim?: boolean;
+}
+/** `var`/`std` options given in place of `dim`, which may then carry `dim` (PyTorch's keyword). */
+export interface VarDimOptions extends VarOptions {
+  dim?: number | number[] | null;
 }
 function varOptions(fn: string, v: unknown): VarOptions {
   const o = checkOptions<VarOptions>(fn, v);
@@ -777,13 +786,24 @@ export class Tensor {
       ),
     );
   }
-  /** Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`. */
-  var(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
+  /**
+   * Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`, or
+   * `var({correction: 0})` over every element (that object may also give `dim`).
+   */
+  var(dim?: number | number[] | null | VarDimOptions, opts?: VarOptions): Tensor {
+    if (isOptionsArg(dim)) {
+      if (opts !== undefined) typeError('Tensor.var', 'dim', 'an integer, a list of integers or null', dim);
+      ({ dim, ...opts } = dim);
+    }
     const o = varOptions('Tensor.var', opts);
     return wrap(N.var(this._h, dimList(dim, 'Tensor.var', this), correctionOf('Tensor.var', o), o.keepdim ?? false));
   }
-  /** Standard deviation; arguments as `var`. */
-  std(dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
+  /** Standard deviation; arguments as `var` (`std({unbiased: false})` reduces every element). */
+  std(dim?: number | number[] | null | VarDimOptions, opts?: VarOptions): Tensor {
+    if (isOptionsArg(dim)) {
+      if (opts !== undefined) typeError('Tensor.std', 'dim', 'an integer, a list of integers or null', dim);
+      ({ dim, ...opts } = dim);
+    }
     const o = varOptions('Tensor.std', opts);
     return wrap(N.std(this._h, dimList(dim, 'Tensor.std', this), correctionOf('Tensor.std', o), o.keepdim ?? false));
   }

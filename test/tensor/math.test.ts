@@ -713,3 +713,23 @@ describe("norm(p = 'fro' | 'nuc', dim, keepdim)", () => {
     expectError(() => m.norm('fro', 0, 'yes' as unknown as boolean), TypeError, 'Tensor.norm', 'keepdim');
   });
 });
+
+// Expected values below came from PyTorch 1.13.
+describe('std / var with only an options object', () => {
+  const v = torch.tensor([
+    [1, 2, 4],
+    [3, 5, 9],
+  ]);
+  it('reduce every element, or the dim the object names', () => {
+    expectClose(v.std({ unbiased: false }), 2.58198881149292);
+    expectClose(v.var({ correction: 0 }), 6.666666507720947);
+    expectClose(v.std({ keepdim: true }), [[2.8284270763397217]]);
+    expectClose(v.var({ dim: 1, keepdim: true }), [[2.3333332538604736], [9.333333015441895]]);
+    expectClose(v.std({ dim: 0, correction: 0 }), [1, 1.5, 2.5]);
+  });
+  it('refuse an options object followed by another, and bad values in it', () => {
+    expectError(() => v.std({ unbiased: false }, { keepdim: true }), TypeError, 'Tensor.std', 'dim');
+    expectError(() => v.var({ keepdim: 1 as unknown as boolean }), TypeError, 'Tensor.var', 'keepdim');
+    expectError(() => v.var({ dim: 'a' as unknown as number }), TypeError, 'Tensor.var', 'dim');
+  });
+});
