@@ -39,17 +39,44 @@ export interface LayerNormOptions {
   bias?: Tensor | null;
   eps?: number;
 }
-/** Layer normalisation over the trailing `normalizedShape` dims. */
-export function layerNorm(input: Tensor, normalizedShape: number[], opts: LayerNormOptions = {}): Tensor {
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims. PyTorch's positional form
+ * `layerNorm(input, normalizedShape, weight?, bias?, eps?)` and the options form
+ * `layerNorm(input, normalizedShape, {weight, bias, eps})` both work; a trailing options object may
+ * follow positional tensors (`layerNorm(x, shape, w, b, {eps})`).
+ */
+export function layerNorm(input: Tensor, normalizedShape: number[], opts?: LayerNormOptions): Tensor;
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: number[],
+  weight: Tensor | null | undefined,
+  bias?: Tensor | null | LayerNormOptions,
+  eps?: number | LayerNormOptions,
+): Tensor;
+export function layerNorm(input: Tensor, normalizedShape: number[], ...rest: unknown[]): Tensor {
   const fn = 'F.layerNorm';
-  const o = checkOptions<LayerNormOptions>(fn, opts, ['weight', 'bias', 'eps']);
+  const names = ['weight', 'bias', 'eps'] as const;
+  const given: LayerNormOptions = {};
+  for (let i = 0; i < rest.length; i++) {
+    const v = rest[i];
+    if (typeof v === 'object' && v !== null && !(v instanceof Tensor)) {
+      // An options object: the last argument, naming only what no positional argument gave.
+      if (i !== rest.length - 1) typeError(fn, names[i], i < 2 ? 'a Tensor or null' : 'a number', v);
+      const o = checkOptions<LayerNormOptions>(fn, v, names.slice(i));
+      Object.assign(given, o);
+      break;
+    }
+    if (i >= names.length) throw new TypeError(`${fn}: takes at most 5 arguments, got ${rest.length + 2}`);
+    if (names[i] === 'eps') given.eps = v as number;
+    else given[names[i] as 'weight' | 'bias'] = v as Tensor | null | undefined;
+  }
   return wrap(
     N.layerNorm(
       handle(input, fn, 'input'),
       checkIntList(fn, 'normalizedShape', normalizedShape),
-      o.weight ? handle(o.weight, fn, 'weight') : undefined,
-      o.bias ? handle(o.bias, fn, 'bias') : undefined,
-      o.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', o.eps),
+      given.weight == null ? undefined : handle(given.weight, fn, 'weight'),
+      given.bias == null ? undefined : handle(given.bias, fn, 'bias'),
+      given.eps === undefined ? 1e-5 : checkNumber(fn, 'eps', given.eps),
     ),
   );
 }

@@ -321,6 +321,43 @@ describe("nn.functional forms equal PyTorch's (values and gradients)", () => {
   it('F.layerNorm with weight, bias, eps', () => {
     checkFunctional('layerNorm', (x, w, b) => F.layerNorm(x, [4], { weight: w, bias: b, eps: 1e-4 }));
   });
+  // Expected values below came from PyTorch 1.13.
+  it("F.layerNorm(input, normalizedShape, weight, bias, eps) positionally (PyTorch's signature)", () => {
+    const x = torch.tensor([
+      [1, 2, 4, 7],
+      [0.5, -1, 3, 2],
+    ]);
+    const w = torch.tensor([1, 0.5, 2, -1]),
+      b = torch.tensor([0, 1, -1, 0.25]);
+    const both = [
+      [-1.0808441638946533, 0.675746738910675, -0.567662239074707, -1.2631819248199463],
+      [-0.40369871258735657, 0.3137121796607971, 1.4221923351287842, -0.3151782155036926],
+    ];
+    expectClose(F.layerNorm(x, [4], w, b, 0.1), both);
+    expectClose(F.layerNorm(x, [4], w, b, { eps: 0.1 }), both);
+    expectClose(F.layerNorm(x, [4], { weight: w, bias: b, eps: 0.1 }), both);
+    expectClose(F.layerNorm(x, [4], null, b), [
+      [-1.0910884141921997, 0.34534698724746704, -0.7817822694778442, 1.7775238752365112],
+      [-0.41239213943481445, -0.40213334560394287, 0.2371765375137329, 0.827349066734314],
+    ]);
+    expectClose(F.layerNorm(x, [4], w, null, { eps: 0.5 }), [
+      [-1.042572021484375, -0.31277158856391907, 0.41702890396118164, -1.4596009254455566],
+      [-0.3737175762653351, -0.6353198885917664, 2.2423055171966553, -0.5232046246528625],
+    ]);
+  });
+  it('F.layerNorm positional errors name the argument', () => {
+    const x = torch.ones(2, 4),
+      w = torch.ones(4);
+    expectError(() => F.layerNorm(x, [4], 2 as unknown as Tensor), TypeError, 'F.layerNorm', 'weight');
+    expectError(() => F.layerNorm(x, [4], w, 'b' as unknown as Tensor), TypeError, 'F.layerNorm', 'bias');
+    expectError(() => F.layerNorm(x, [4], w, w, 'e' as unknown as number), TypeError, 'F.layerNorm', 'eps');
+    // a keyword given positionally already: the options object may not repeat it
+    expectError(() => F.layerNorm(x, [4], w, { weight: w }), TypeError, 'F.layerNorm', 'weight');
+    const more = F.layerNorm as unknown as (...a: unknown[]) => Tensor;
+    // an options object only goes last
+    expectError(() => more(x, [4], { eps: 0.1 }, w), TypeError, 'F.layerNorm', 'weight');
+    expectError(() => more(x, [4], w, w, 0.1, 1), TypeError, 'F.layerNorm', 'at most 5');
+  });
   it('F.layerNorm over two dims without affine', () => {
     checkFunctional('layerNormNoAffine', (x) => F.layerNorm(x, [3, 4]));
   });
