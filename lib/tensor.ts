@@ -193,7 +193,7 @@ export interface ReduceOptions {
 /** PyTorch allows `sum(dim, keepdim)`; we also take `sum(dim, {keepdim, dtype})`. */
 function reduceOptions(fn: string, v: unknown): ReduceOptions {
   if (typeof v === 'boolean') return { keepdim: v };
-  const o = checkOptions<ReduceOptions>(fn, v);
+  const o = checkOptions<ReduceOptions>(fn, v, ['keepdim', 'dtype']);
   if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
   return o;
 }
@@ -208,7 +208,7 @@ export interface VarDimOptions extends VarOptions {
   dim?: number | number[] | null;
 }
 function varOptions(fn: string, v: unknown): VarOptions {
-  const o = checkOptions<VarOptions>(fn, v);
+  const o = checkOptions<VarOptions>(fn, v, ['unbiased', 'correction', 'keepdim']);
   if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
   return o;
 }

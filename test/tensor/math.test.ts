@@ -733,3 +733,17 @@ describe('std / var with only an options object', () => {
     expectError(() => v.var({ dim: 'a' as unknown as number }), TypeError, 'Tensor.var', 'dim');
   });
 });
+
+describe('reduction options are checked by name', () => {
+  it('an unknown or snake_case key in sum/mean/var/std options is a TypeError with a hint', () => {
+    const x = torch.ones(2, 3);
+    expect(() => x.sum(1, { keep_dim: true } as never)).to.throw(TypeError, /Tensor\.sum: unknown option 'keep_dim'/);
+    expect(() => x.mean(1, { keepDims: true } as never)).to.throw(TypeError, /Tensor\.mean: unknown option/);
+    expect(() => x.var({ unbiassed: false } as never)).to.throw(TypeError, /Tensor\.var: unknown option 'unbiassed'/);
+    expect(() => x.std(0, { correction: 0, ddof: 1 } as never)).to.throw(
+      TypeError,
+      /Tensor\.std: unknown option 'ddof'/,
+    );
+    expect(x.var({ dim: 1, correction: 0 }).toArray()).to.deep.equal([0, 0]);
+  });
+});
