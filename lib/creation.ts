@@ -54,7 +54,7 @@ function finish(fn: string, h: ReturnType<typeof N.zeros>, o: TensorOptions): Te
 }
 
 function options(fn: string, v: unknown): TensorOptions {
-  const o = checkOptions<TensorOptions>(fn, v);
+  const o = checkOptions<TensorOptions>(fn, v, ['dtype', 'device', 'requiresGrad']);
   if (o.requiresGrad !== undefined) checkBool(fn, 'requiresGrad', o.requiresGrad);
   return o;
 }

@@ -217,11 +217,9 @@ export function unknownOptionError(fn: string, key: string, known: readonly stri
  * PyTorch's snake_case spelling (`padding_idx`) is not silently ignored; the message suggests the
  * known option it most likely meant (see `suggestOption`).
  */
-export function checkOptions<T extends object>(fn: string, v: unknown, known?: readonly string[]): Partial<T> {
+export function checkOptions<T extends object>(fn: string, v: unknown, known: readonly string[]): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) typeError(fn, 'options', 'an options object', v);
-  if (known) {
-    for (const k of Object.keys(v)) if (!known.includes(k)) throw unknownOptionError(fn, k, known);
-  }
+  for (const k of Object.keys(v)) if (!known.includes(k)) throw unknownOptionError(fn, k, known);
   return v as Partial<T>;
 }

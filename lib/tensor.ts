@@ -539,7 +539,7 @@ export class Tensor {
   }
   /** `|self - other| <= atol + rtol * |other|` everywhere (PyTorch defaults rtol=1e-5, atol=1e-8). */
   allclose(other: Tensor, opts: { rtol?: number; atol?: number; equalNan?: boolean } = {}): boolean {
-    const o = checkOptions<typeof opts>('Tensor.allclose', opts);
+    const o = checkOptions<typeof opts>('Tensor.allclose', opts, ['rtol', 'atol', 'equalNan']);
     return N.allclose(
       this._h,
       handle(other, 'Tensor.allclose', 'other'),
@@ -657,7 +657,7 @@ export class Tensor {
   }
   /** GELU; `approximate: 'tanh'` for the tanh approximation. */
   gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-    const o = checkOptions<typeof opts>('Tensor.gelu', opts);
+    const o = checkOptions<typeof opts>('Tensor.gelu', opts, ['approximate']);
     if (o.approximate !== undefined && o.approximate !== 'none' && o.approximate !== 'tanh')
       typeError('Tensor.gelu', 'approximate', "'none' or 'tanh'", o.approximate);
     return wrap(N.gelu(this._h, o.approximate));
@@ -665,7 +665,11 @@ export class Tensor {
   softmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
     checkInt('Tensor.softmax', 'dim', dim);
     return wrap(
-      N.softmax(this._h, dim, optDtypeCode('Tensor.softmax', checkOptions<typeof opts>('Tensor.softmax', opts).dtype)),
+      N.softmax(
+        this._h,
+        dim,
+        optDtypeCode('Tensor.softmax', checkOptions<typeof opts>('Tensor.softmax', opts, ['dtype']).dtype),
+      ),
     );
   }
   logSoftmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
@@ -674,7 +678,7 @@ export class Tensor {
       N.logSoftmax(
         this._h,
         dim,
-        optDtypeCode('Tensor.logSoftmax', checkOptions<typeof opts>('Tensor.logSoftmax', opts).dtype),
+        optDtypeCode('Tensor.logSoftmax', checkOptions<typeof opts>('Tensor.logSoftmax', opts, ['dtype']).dtype),
       ),
     );
   }
@@ -1158,7 +1162,7 @@ export class Tensor {
         typeError(fn, 'target', `a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda' or 'cuda:N')`, target);
       return wrap(N.to(this._h, dtypeCode(fn, target), undefined, false));
     }
-    const o = checkOptions<{ dtype?: DType; device?: string; copy?: boolean }>(fn, target);
+    const o = checkOptions<{ dtype?: DType; device?: string; copy?: boolean }>(fn, target, ['dtype', 'device', 'copy']);
     return wrap(
       N.to(
         this._h,

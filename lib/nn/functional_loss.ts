@@ -29,14 +29,14 @@ function pair(fn: string, input: unknown, target: unknown): [Tensor, Tensor] {
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const fn = 'F.mseLoss';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['reduction']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.mseLoss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const fn = 'F.l1Loss';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['reduction']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(N.l1Loss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
@@ -47,7 +47,7 @@ export function smoothL1Loss(
   opts: { reduction?: Reduction; beta?: number } = {},
 ): Tensor {
   const fn = 'F.smoothL1Loss';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['reduction', 'beta']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   const beta = opts.beta === undefined ? 1 : checkNumber(fn, 'beta', opts.beta);
@@ -56,7 +56,7 @@ export function smoothL1Loss(
 }
 export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; delta?: number } = {}): Tensor {
   const fn = 'F.huberLoss';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['reduction', 'delta']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   const delta = opts.delta === undefined ? 1 : checkNumber(fn, 'delta', opts.delta);
@@ -111,7 +111,7 @@ function classChecks(
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const fn = 'F.crossEntropy';
   pair(fn, input, target);
-  const o = checkOptions<CrossEntropyOptions>(fn, opts);
+  const o = checkOptions<CrossEntropyOptions>(fn, opts, ['weight', 'ignoreIndex', 'reduction', 'labelSmoothing']);
   classChecks(fn, input, target, o.weight, true);
   const ls = o.labelSmoothing === undefined ? 0 : checkNumber(fn, 'labelSmoothing', o.labelSmoothing);
   if (!(ls >= 0 && ls <= 1)) throw new RangeError(`${fn}: labelSmoothing must be in [0, 1], got ${ls}`);
@@ -131,7 +131,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
 export function nllLoss(input: Tensor, target: Tensor, opts: NLLOptions = {}): Tensor {
   const fn = 'F.nllLoss';
   pair(fn, input, target);
-  const o = checkOptions<NLLOptions>(fn, opts);
+  const o = checkOptions<NLLOptions>(fn, opts, ['weight', 'ignoreIndex', 'reduction']);
   classChecks(fn, input, target, o.weight, false);
   return new Tensor(
     N.nllLoss(
@@ -151,7 +151,7 @@ export function binaryCrossEntropy(
   opts: { weight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
   const fn = 'F.binaryCrossEntropy';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['weight', 'reduction']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(
@@ -171,7 +171,7 @@ export function binaryCrossEntropyWithLogits(
   opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
   const fn = 'F.binaryCrossEntropyWithLogits';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['weight', 'posWeight', 'reduction']);
   pair(fn, input, target);
   sameShape(fn, input, target);
   return new Tensor(
@@ -195,7 +195,7 @@ export function klDiv(
   opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {},
 ): Tensor {
   const fn = 'F.klDiv';
-  checkOptions(fn, opts);
+  checkOptions(fn, opts, ['reduction', 'logTarget']);
   pair(fn, input, target);
   const r = opts.reduction ?? 'mean';
   const logTarget = opts.logTarget === undefined ? false : checkBool(fn, 'logTarget', opts.logTarget);

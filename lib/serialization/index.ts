@@ -93,7 +93,7 @@ function failure(fn: string, name: string, e: unknown): unknown {
  */
 export function save(obj: unknown, path: string, opts?: SaveOptions): void {
   const fn = 'torch.save';
-  const o = checkOptions<SaveOptions>(fn, opts);
+  const o = checkOptions<SaveOptions>(fn, opts, ['_forceZip64']);
   const { pkl, storages } = pickleCheckpoint(fn, obj);
   atomicWrite(fn, path, (sink) =>
     writeCheckpoint(sink, pkl, storages.length, (i) => storageBytes(storages[i]), o._forceZip64 === true),
@@ -115,7 +115,7 @@ export function save(obj: unknown, path: string, opts?: SaveOptions): void {
  */
 export async function saveAsync(obj: unknown, path: string, opts?: SaveOptions): Promise<void> {
   const fn = 'torch.saveAsync';
-  const o = checkOptions<SaveOptions>(fn, opts);
+  const o = checkOptions<SaveOptions>(fn, opts, ['_forceZip64']);
   const { pkl, storages } = pickleCheckpoint(fn, obj);
   // A snapshot: the tensors may change (a training step) while the file is written. Each copy is
   // dropped once its record is written.
@@ -151,7 +151,7 @@ export async function saveAsync(obj: unknown, path: string, opts?: SaveOptions):
  */
 export function load<T = CheckpointValue>(file: string | Uint8Array, opts?: LoadOptions): T {
   const fn = 'torch.load';
-  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
+  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts, ['mapLocation']).mapLocation);
   return parseCheckpoint<T>(fn, openSource(fn, file), mapLocation);
 }
 
@@ -169,7 +169,7 @@ export function load<T = CheckpointValue>(file: string | Uint8Array, opts?: Load
  */
 export async function loadAsync<T = CheckpointValue>(file: string | Uint8Array, opts?: LoadOptions): Promise<T> {
   const fn = 'torch.loadAsync';
-  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts).mapLocation);
+  const mapLocation = checkMapLocation(fn, checkOptions<LoadOptions>(fn, opts, ['mapLocation']).mapLocation);
   return parseCheckpoint<T>(fn, await openSourceAsync(fn, file), mapLocation);
 }
 
@@ -226,7 +226,7 @@ export function loadSafetensors(
   opts?: LoadSafetensorsOptions,
 ): Record<string, Tensor> | { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
   const fn = 'torch.loadSafetensors';
-  const o = checkOptions<LoadSafetensorsOptions>(fn, opts);
+  const o = checkOptions<LoadSafetensorsOptions>(fn, opts, ['device', 'withMetadata']);
   const device = o.device === undefined ? undefined : checkDevice(fn, o.device);
   const { src, name } = openSource(fn, file);
   try {

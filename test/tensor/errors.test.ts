@@ -859,3 +859,36 @@ describe('option hints (errors.ts suggestOption, behind every unknown-option err
     expectError(() => checkOptions('F.thing', { x: 1 }, []), TypeError, "F.thing: unknown option 'x' (known: none)");
   });
 });
+
+describe('every options object is checked by name (checkOptions takes the known keys, always)', () => {
+  it('losses, creation, conversion, activations, packing and checkpoints refuse an unknown key with a hint', () => {
+    const F = torch.nn.functional;
+    const x = torch.ones(2, 3);
+    const cases: [() => unknown, string, string][] = [
+      [() => F.mseLoss(x, x, { reduce: 'sum' } as never), 'F.mseLoss', "'reduce'"],
+      [() => F.smoothL1Loss(x, x, { Beta: 1 } as never), 'F.smoothL1Loss', "did you mean 'beta'"],
+      [() => F.klDiv(x, x, { log_target: true } as never), 'F.klDiv', "did you mean 'logTarget'"],
+      [
+        () => F.binaryCrossEntropyWithLogits(x, x, { pos_weight: null } as never),
+        'F.binaryCrossEntropyWithLogits',
+        "did you mean 'posWeight'",
+      ],
+      [
+        () => F.crossEntropy(x, torch.zeros([2], { dtype: 'int64' }), { label_smoothing: 0.1 } as never),
+        'F.crossEntropy',
+        "did you mean 'labelSmoothing'",
+      ],
+      [() => torch.zeros([2], { requires_grad: true } as never), 'torch.zeros', "did you mean 'requiresGrad'"],
+      [() => x.to({ dtype: 'float64', non_blocking: true } as never), 'Tensor.to', "'non_blocking'"],
+      [() => x.softmax(1, { dtyp: 'float64' } as never), 'Tensor.softmax', "'dtyp'"],
+      [() => x.allclose(x, { equal_nan: true } as never), 'Tensor.allclose', "did you mean 'equalNan'"],
+      [
+        () => torch.nn.utils.rnn.padSequence([x], { batch_first: true } as never),
+        'padSequence',
+        "did you mean 'batchFirst'",
+      ],
+      [() => torch.load(Buffer.alloc(0), { map_location: 'cpu' } as never), 'torch.load', "did you mean 'mapLocation'"],
+    ];
+    for (const [call, fn, hint] of cases) expectError(call, TypeError, fn, 'unknown option', hint);
+  });
+});

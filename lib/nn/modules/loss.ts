@@ -67,7 +67,7 @@ export class CrossEntropyLoss extends Loss {
   readonly opts: L.CrossEntropyOptions;
   constructor(opts: L.CrossEntropyOptions = {}) {
     super(opts, ['weight', 'ignoreIndex', 'reduction', 'labelSmoothing']);
-    this.opts = { ...checkOptions<L.CrossEntropyOptions>('CrossEntropyLoss', opts), reduction: this.reduction };
+    this.opts = { ...opts, reduction: this.reduction };
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
   }
@@ -80,7 +80,7 @@ export class NLLLoss extends Loss {
   readonly opts: L.NLLOptions;
   constructor(opts: L.NLLOptions = {}) {
     super(opts, ['weight', 'ignoreIndex', 'reduction']);
-    this.opts = { ...checkOptions<L.NLLOptions>('NLLLoss', opts), reduction: this.reduction };
+    this.opts = { ...opts, reduction: this.reduction };
     Object.defineProperty(this, 'opts', { enumerable: false });
     this.registerBuffer('weight', opts.weight ?? null);
   }

@@ -232,7 +232,7 @@ export function packPaddedSequence(
   opts: PackPaddedOptions = {},
 ): PackedSequence {
   const fn = 'packPaddedSequence';
-  const o = checkOptions<PackPaddedOptions>(fn, opts);
+  const o = checkOptions<PackPaddedOptions>(fn, opts, ['batchFirst', 'enforceSorted']);
   const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
   const enforceSorted = o.enforceSorted === undefined ? true : checkBool(fn, 'enforceSorted', o.enforceSorted);
   if (!(input instanceof Tensor)) typeError(fn, 'input', 'a Tensor', input);
@@ -311,7 +311,7 @@ export interface PadPackedOptions {
 export function padPackedSequence(sequence: PackedSequence, opts: PadPackedOptions = {}): [Tensor, Tensor] {
   const fn = 'padPackedSequence';
   if (!(sequence instanceof PackedSequence)) typeError(fn, 'sequence', 'a PackedSequence', sequence);
-  const o = checkOptions<PadPackedOptions>(fn, opts);
+  const o = checkOptions<PadPackedOptions>(fn, opts, ['batchFirst', 'paddingValue', 'totalLength']);
   const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
   const paddingValue = o.paddingValue === undefined ? 0 : checkNumber(fn, 'paddingValue', o.paddingValue);
   let maxLength = sequence.batchSizes.shape[0];
@@ -380,7 +380,7 @@ export interface PadSequenceOptions {
 export function padSequence(sequences: Tensor[], opts: PadSequenceOptions = {}): Tensor {
   const fn = 'padSequence';
   const seqs = sequenceList(fn, sequences);
-  const o = checkOptions<PadSequenceOptions>(fn, opts);
+  const o = checkOptions<PadSequenceOptions>(fn, opts, ['batchFirst', 'paddingValue']);
   const batchFirst = o.batchFirst === undefined ? false : checkBool(fn, 'batchFirst', o.batchFirst);
   const paddingValue = o.paddingValue === undefined ? 0 : checkNumber(fn, 'paddingValue', o.paddingValue);
   return new Tensor(
@@ -400,7 +400,7 @@ export function padSequence(sequences: Tensor[], opts: PadSequenceOptions = {}):
 export function packSequence(sequences: Tensor[], opts: { enforceSorted?: boolean } = {}): PackedSequence {
   const fn = 'packSequence';
   const seqs = sequenceList(fn, sequences);
-  const o = checkOptions<{ enforceSorted?: boolean }>(fn, opts);
+  const o = checkOptions<{ enforceSorted?: boolean }>(fn, opts, ['enforceSorted']);
   const enforceSorted = o.enforceSorted === undefined ? true : checkBool(fn, 'enforceSorted', o.enforceSorted);
   const lengths = seqs.map((s) => s.shape[0]);
   lengths.forEach((l, i) => {
