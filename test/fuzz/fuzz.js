@@ -2229,6 +2229,10 @@ function shrunkNote(sh) {
   return '';
 }
 
+/** The kinds of problem a report lists per call (the harness's own problems aside). */
+const CALL_PROBLEMS = ['crashes', 'hangs', 'nonErrorThrows', 'emptyMessages', 'leaks', 'scopeErrors'];
+const callProblems = (report) => CALL_PROBLEMS.flatMap((k) => report[k]);
+
 /** Every problem of a report, one per line with its seed, index and call. */
 function problems(report) {
   const out = [];
@@ -2237,16 +2241,7 @@ function problems(report) {
     `${p.signal ? ` (signal ${p.signal})` : p.exitCode ? ` (exit code ${p.exitCode})` : ''}` +
     `${p.thrown ? ` threw ${p.thrown}` : ''}${p.errorClass ? ` ${p.errorClass} with message ${p.message}` : ''}` +
     `${p.tensors ? ` (+${p.tensors} tensors)` : ''}${p.error ? `: ${p.error}` : ''}${shrunkNote(p.shrunk)}`;
-  for (const p of [
-    ...report.crashes,
-    ...report.hangs,
-    ...report.nonErrorThrows,
-    ...report.emptyMessages,
-    ...report.leaks,
-    ...report.scopeErrors,
-    ...report.harnessProblems,
-  ])
-    out.push(one(p));
+  for (const p of [...callProblems(report), ...report.harnessProblems]) out.push(one(p));
   for (const u of report.unvalidated || []) {
     out.push(
       `unchecked argument (${u.kind}) at seed ${report.seed} index ${u.index}: ${u.target}: ${u.errorClass}: ` +
@@ -2299,12 +2294,7 @@ function summary(report) {
     lines.push('PROBLEMS:');
     for (const p of ps) lines.push(`  ${p}`);
     for (const p of [
-      ...report.crashes,
-      ...report.hangs,
-      ...report.nonErrorThrows,
-      ...report.emptyMessages,
-      ...report.leaks,
-      ...report.scopeErrors,
+      ...callProblems(report),
       ...(report.unvalidated || []).map((u) => ({ ...u, kind: `unchecked argument (${u.kind})` })),
     ].slice(0, 20))
       if (p.shrunk?.repro)
