@@ -37,6 +37,8 @@ export { dispose, keep, memory, tidy } from './memory';
 export * as nn from './nn';
 export type { AsyncOp } from './ops';
 export * from './ops';
+export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
+export { ops } from './ops_namespace';
 export * as optim from './optim';
 export { profiler } from './profiler';
 export type { Config } from './runtime';

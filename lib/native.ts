@@ -103,6 +103,15 @@ export interface NativeSync {
   dtypeNames(): string[];
   /** Every binding the addon exports, with its argument count (test/native/contract.test.ts). */
   __exports(): NativeExport[];
+  // every ATen operator through the dispatcher (native/aten.cc, lib/aten.ts)
+  /** [id, schema string] of each overload of a qualified name (`aten::topk`); [] when there is none. */
+  atenSchemas(qualified: string): [number, string][];
+  /** Every registered operator with its overload name (`aten::add.Tensor`). */
+  atenNames(): string[];
+  /** Calls overload `id` boxed: one value per schema argument (undefined: the default); bit k of wrapMask: a number for Tensor argument k. */
+  atenCall(id: number, wrapMask: number, args: unknown[]): unknown;
+  /** dlopen()s a library that registers operators (torch.ops.loadLibrary). */
+  atenLoadLibrary(path: string): void;
   // creation (dtype codes index DTYPES in dtype.ts; native/creation.cc)
   fromBuffer(data: ArrayBufferView, shape: number[], srcDtype: number, dtype?: number, device?: string): H;
   zeros(shape: number[], dtype?: number, device?: string): H;

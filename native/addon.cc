@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterOptim(env, exports);
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);
+  tnapi::RegisterAten(env, exports);
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterTrace(env, exports);
   return exports;

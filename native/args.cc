@@ -126,6 +126,15 @@ at::Tensor Args::Mutable(size_t i, bool writesData) const {
   return t;
 }
 
+at::Tensor Args::MutableAt(const Napi::Value& v, const std::string& where) const {
+  bool stale;
+  TensorBox* box = BoxAt(v, where, &stale);
+  if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
+  at::Tensor t = TensorAt(v, where);
+  if (StorageFlight(t) != 0) ThrowInUse(env_, Name(), "modifying it (a view or another handle of it is in flight)");
+  return t;
+}
+
 c10::optional<at::Tensor> Args::OptTensor(size_t i) const {
   if (!Has(i)) return c10::nullopt;
   return Tensor(i);

@@ -69,6 +69,8 @@ class Args {
   // The same checks for a value that is not a positional argument (a field of an options object,
   // see Fields): `where` names it in messages ("argument 2", "option 'query'").
   at::Tensor TensorAt(const Napi::Value& v, const std::string& where) const;
+  // Mutable(i) for a value that is not a positional argument.
+  at::Tensor MutableAt(const Napi::Value& v, const std::string& where) const;
   std::vector<at::Tensor> TensorListAt(const Napi::Value& v, const std::string& where) const;
   double NumberAt(const Napi::Value& v, const std::string& where) const;
   int64_t IntAt(const Napi::Value& v, const std::string& where) const;
@@ -172,6 +174,7 @@ void RegisterLoss(Napi::Env env, Napi::Object exports);
 void RegisterOptim(Napi::Env env, Napi::Object exports);
 void RegisterWorkers(Napi::Env env, Napi::Object exports);
 void RegisterJit(Napi::Env env, Napi::Object exports);
+void RegisterAten(Napi::Env env, Napi::Object exports);
 
 }  // namespace tnapi
 
