@@ -577,7 +577,7 @@ function describArgsSafe(self: Tensor | undefined, pos: unknown[], opts: Record<
 }
 
 /** A named-tuple result: an array that also carries PyTorch's field names (`{values, indices}`). */
-export type NamedResult<T extends Record<string, unknown>> = unknown[] & T;
+export type NamedResult<T extends unknown[], Fields extends Record<string, unknown>> = T & Fields;
 
 function wrapResult(v: unknown, t: SchemaType): unknown {
   if (v === null || v === undefined) return v ?? null;

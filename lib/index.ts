@@ -32,11 +32,15 @@ export {
   uint8,
 } from './dtype';
 export { TorchError } from './errors';
+export * from './generated/torch';
 export * as jit from './jit';
 export { dispose, keep, memory, tidy } from './memory';
 export * as nn from './nn';
 export type { AsyncOp } from './ops';
 export * from './ops';
+
+import './tensor_methods';
+
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';
 export * as optim from './optim';

@@ -21,6 +21,8 @@ import { scopes } from './scope';
 /** A value accepted where PyTorch takes a tensor or a Python number. */
 export type Scalar = number | boolean | bigint;
 export type TensorOrScalar = Tensor | Scalar;
+/** PyTorch's memory formats (`memoryFormat` options). */
+export type MemoryFormat = 'contiguous_format' | 'preserve_format' | 'channels_last' | 'channels_last_3d';
 /** PyTorch's `rounding_mode` of `div`. */
 export type RoundingMode = 'trunc' | 'floor';
 /** The keyword arguments of `div` / `div_`. */

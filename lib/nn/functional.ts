@@ -214,6 +214,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   );
 }
 
+export * from '../generated/functional';
 export type { CrossEntropyOptions, NLLOptions, Reduction } from './functional_loss';
 export {
   binaryCrossEntropy,

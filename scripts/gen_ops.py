@@ -1,0 +1,388 @@
+#!/usr/bin/python3
+"""Generates lib/generated/*.ts: the torch.*, Tensor, torch.nn.functional, torch.linalg,
+torch.special and torch.fft surface of every ATen operator PyTorch exposes in Python.
+
+Source of truth: libtorch's own `native_functions.yaml` (shipped with torchgen in python3-torch)
+for the operators, their overloads and variants; PyTorch's Python modules for which names are
+public and for the one-line summary of each. At run time the calls are resolved against the
+schemas the running libtorch has registered (lib/aten.ts), so 1.13 and 2.x each expose what they
+have: a name this libtorch lacks throws a clear TypeError when called.
+
+The output is committed and byte-for-byte reproducible (sorted, no timestamps); a fresh clone
+builds without python3-torch. Run after `npm run build:ts` (it asks the built package which
+names are hand-written, so that it does not generate them twice):
+
+    /usr/bin/python3 scripts/gen_ops.py
+"""
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+YAML = os.path.join(os.path.dirname(__import__("torchgen").__file__), "packaged", "ATen", "native", "native_functions.yaml")
+OUT = os.path.join(ROOT, "lib", "generated")
+DOCS = "https://pytorch.org/docs/stable"
+
+RESERVED = set(
+    "break case catch class const continue debugger default delete do else enum export extends false finally for "
+    "function if import in instanceof new null return super switch this throw true try typeof var void while with "
+    "yield let static implements interface package private protected public await arguments eval".split()
+)
+# Overloads Python does not bind (torchgen's SKIP_PYTHON_BINDINGS_SIGNATURES); lib/aten.ts skips them too.
+SKIPPED = {"add.Scalar", "add_.Scalar", "sub.Scalar", "sub_.Scalar", "mul.Scalar", "mul_.Scalar", "div.Scalar", "div_.Scalar"}
+NUMBERS_AS_TENSORS = {
+    "add", "add_", "div", "div_", "divide", "divide_", "mul", "mul_", "multiply", "multiply_", "sub", "sub_",
+    "subtract", "subtract_", "true_divide", "true_divide_", "to", "copy_", "floor_divide", "floor_divide_",
+}
+UNSUPPORTED = {"Dimname", "Storage", "Stream", "QScheme", "ConstQuantizerPtr", "Any"}
+# Names PyTorch's Python binding hides (torchgen's SKIP_PYTHON_BINDINGS) or that are not ops a user calls.
+HIDDEN = re.compile(r"(.*_backward|.*_backward_(out|input|weight|bias)|.*_forward|.*_forward_out|.*_jvp|.*_overrideable)$")
+
+
+def camel(s):
+    return re.sub(r"_+([a-z0-9])", lambda m: m.group(1).upper(), s)
+
+
+def ident(s):
+    c = camel(s)
+    return c + "_" if c in RESERVED else c
+
+
+# ---- schema parsing (the yaml's `func:` strings use the same grammar as the dispatcher's) --------
+def split_top(s):
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def parse_type(t):
+    write = "!" in t
+    text = re.sub(r"\([^)]*\)", "", t)
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)(\?)?(?:\[(\d*)\])?(\?)?$", text)
+    if not m:
+        return dict(base=text, list=False, size=None, elem_opt=False, opt=False, write=write, text=text)
+    lst = m.group(3) is not None
+    return dict(
+        base=m.group(1),
+        list=lst,
+        size=int(m.group(3)) if lst and m.group(3) else None,
+        elem_opt=lst and m.group(2) == "?",
+        opt=(m.group(4) == "?") if lst else (m.group(2) == "?"),
+        write=write,
+        text=text,
+    )
+
+
+def parse_func(func):
+    open_ = func.index("(")
+    depth, close = 0, open_
+    for i in range(open_, len(func)):
+        if func[i] == "(":
+            depth += 1
+        elif func[i] == ")":
+            depth -= 1
+            if depth == 0:
+                close = i
+                break
+    name_part = func[:open_]
+    args_text = func[open_ + 1 : close]
+    ret = func[close + 1 :].strip()
+    ret = ret[2:] if ret.startswith("->") else "()"
+    name, _, overload = name_part.partition(".")
+    args, kw = [], False
+    for part in split_top(args_text):
+        if part == "*":
+            kw = True
+            continue
+        decl, eq, dflt = part.partition("=")
+        typ, _, nm = decl.strip().rpartition(" ")
+        args.append(dict(name=nm, type=parse_type(typ), kw=kw, default=dflt if eq else None))
+    ret = ret.strip()
+    if ret.startswith("(") and ret.endswith(")"):
+        ret = ret[1:-1]
+    rets = []
+    for r in split_top(ret):
+        typ, sp, nm = r.rpartition(" ")
+        rets.append(dict(name=nm, type=parse_type(typ)) if sp and ")" not in nm else dict(name=None, type=parse_type(r)))
+    out_args = [a["name"] for a in args if a["kw"] and a["type"]["write"] and a["type"]["base"] == "Tensor"]
+    return dict(name=name, overload=overload, args=args, returns=rets, out=out_args, func=func)
+
+
+# ---- TypeScript types --------------------------------------------------------------------------
+TS_BASE = {
+    "Tensor": "Tensor",
+    "int": "number",
+    "SymInt": "number",
+    "float": "number",
+    "bool": "boolean",
+    "Scalar": "Scalar",
+    "str": "string",
+    "ScalarType": "DType",
+    "Layout": "'strided'",
+    "Device": "Device",
+    "MemoryFormat": "MemoryFormat",
+    "Generator": "null",
+}
+
+
+def ts_type(t, numbers):
+    one = TS_BASE.get(t["base"], "never")
+    if t["base"] == "Tensor" and numbers and not t["list"] and not t["write"]:
+        one = "Tensor | Scalar"
+    if t["list"]:
+        elem = f"({one} | null)" if t["elem_opt"] else (f"({one})" if "|" in one else one)
+        s = f"{elem}[]"
+        if t["size"] is not None and t["base"] not in ("Tensor", "bool"):
+            s = f"{one} | {s}"
+    else:
+        s = one
+    if t["opt"] and s != "null":
+        s += " | null"
+    return s
+
+
+def ts_return(rets):
+    def one(r):
+        t = r["type"]
+        base = {"Tensor": "Tensor", "int": "number", "SymInt": "number", "float": "number", "bool": "boolean",
+                "Scalar": "number", "ScalarType": "DType", "str": "string"}.get(t["base"], "unknown")
+        if t["list"]:
+            return f"({base} | null)[]" if t["elem_opt"] else f"{base}[]"
+        return base + (" | null" if t["opt"] else "")
+
+    if not rets:
+        return "void"
+    if len(rets) == 1:
+        return one(rets[0])
+    tup = "[" + ", ".join(one(r) for r in rets) + "]"
+    if all(r["name"] for r in rets):
+        return "NamedResult<" + tup + ", { " + "; ".join(f"{r['name']}: {one(r)}" for r in rets) + " }>"
+    return tup
+
+
+def signature(s, method, numbers):
+    """One TS call signature: positional parameters as in PyTorch, then one options object."""
+    params = [a for a in s["args"] if a["name"] not in s["out"]]
+    if method:
+        params = [a for a in params if a["name"] != "self"]
+    pos = [a for a in params if not a["kw"]]
+    # a parameter is optional if it and every later positional one may be left out
+    optional_from = len(pos)
+    for i in range(len(pos) - 1, -1, -1):
+        a = pos[i]
+        if a["default"] is not None or a["type"]["opt"] or a["type"]["base"] == "Generator":
+            optional_from = i
+        else:
+            break
+    parts = []
+    for i, a in enumerate(pos):
+        nm = "input" if a["name"] == "self" else ident(a["name"])
+        parts.append(f"{nm}{'?' if i >= optional_from else ''}: {ts_type(a['type'], numbers)}")
+    kws = [a for a in params if a["name"] != "self"]
+    fields = [f"{camel(a['name'])}?: {ts_type(a['type'], numbers)}" for a in kws]
+    parts.append("options?: { " + "; ".join(fields) + (" " if fields else "") + "}")
+    return "(" + ", ".join(parts) + "): " + ts_return(s["returns"])
+
+
+def usable(s):
+    key = s["name"] + ("." + s["overload"] if s["overload"] else "")
+    if key in SKIPPED or s["out"]:
+        return False
+    return not any(a["type"]["base"] in UNSUPPORTED for a in s["args"])
+
+
+# ---- docs -------------------------------------------------------------------------------------
+def summary(obj):
+    doc = inspect.getdoc(obj) or ""
+    paras = [p.strip() for p in doc.split("\n\n") if p.strip()]
+    for p in paras:
+        first = p.splitlines()[0]
+        if re.match(r"^[\w.]+\(.*\)(\s*->.*)?$", first) or p.startswith("See ") or p.startswith(".. "):
+            continue
+        text = " ".join(p.split())
+        text = re.sub(r":(attr|func|class|meth|math|ref|mod):`~?([^`]*)`", r"`\2`", text)
+        text = text.replace("``", "`")
+        m = re.match(r"(.+?\.)(\s|$)", text)
+        text = m.group(1) if m else text
+        return text.replace("*/", "*\\/")
+    return ""
+
+
+def jsdoc(text, url):
+    lines = []
+    if text:
+        lines.append(text)
+    lines.append(f"[PyTorch's documentation]({url})")
+    return "/** " + " ".join(lines) + " */"
+
+
+# ---- collect --------------------------------------------------------------------------------
+def hand_written():
+    """The names the package already defines by hand (built dist/), per namespace."""
+    js = r"""
+const t = require(process.argv[1]);
+const G = Symbol.for('torch-napi.generated');
+const own = (o) => Object.keys(o).filter((k) => !(typeof o[k] === 'function' && o[k][G]));
+const proto = [];
+for (let p = t.Tensor.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p))
+  for (const k of Object.getOwnPropertyNames(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, k);
+    if (!(typeof d.value === 'function' && d.value[G])) proto.push(k);
+  }
+const ns = (o) => (o ? own(o) : []);
+console.log(JSON.stringify({ torch: own(t), tensor: proto, F: own(t.nn.functional),
+  linalg: ns(t.linalg), special: ns(t.special), fft: ns(t.fft) }));
+"""
+    out = subprocess.run(["node", "-e", js, os.path.join(ROOT, "dist")], capture_output=True, text=True, check=True)
+    return {k: set(v) for k, v in json.loads(out.stdout).items()}
+
+
+def main():
+    with open(YAML) as f:
+        entries = yaml.safe_load(f)
+    by_name = {}
+    for e in entries:
+        s = parse_func(e["func"])
+        s["variants"] = [v.strip() for v in e.get("variants", "function").split(",")]
+        s["module"] = e.get("python_module")
+        by_name.setdefault(s["name"], []).append(s)
+    hand = hand_written()
+
+    def overloads(name, method):
+        ss = [s for s in by_name.get(name, []) if usable(s) and ("method" if method else "function") in s["variants"]]
+        if not method:
+            ss = [s for s in by_name.get(name, []) if usable(s) and ("function" in s["variants"] or s["module"])]
+        sigs, seen = [], set()
+        for s in ss:
+            sig = signature(s, method, name in NUMBERS_AS_TENSORS)
+            if sig not in seen:
+                seen.add(sig)
+                sigs.append(sig)
+        return sigs
+
+    def public(name):
+        return not name.startswith("_") and not HIDDEN.match(name)
+
+    # torch.*: function variants without a python_module, that torch exposes
+    torch_fns = sorted(
+        n for n, ss in by_name.items()
+        if public(n) and hasattr(torch, n) and any("function" in s["variants"] and not s["module"] for s in ss)
+        and camel(n) not in hand["torch"] and overloads(n, False)
+    )
+    methods = sorted(
+        n for n, ss in by_name.items()
+        if (public(n) or n.endswith("_") and public(n[:-1])) and hasattr(torch.Tensor, n)
+        and any("method" in s["variants"] for s in ss) and camel(n) not in hand["tensor"] and overloads(n, True)
+    )
+    # torch.nn.functional: names F binds directly to an ATen op (builtins); Python-level F functions
+    # with their own signatures are written by hand in lib/nn/
+    f_fns = sorted(
+        n for n in dir(F)
+        if public(n) and n in by_name and inspect.isbuiltin(getattr(F, n)) and camel(n) not in hand["F"]
+        and overloads(n, False)
+    )
+    spaces = {}
+    for ns, mod in (("linalg", torch.linalg), ("special", torch.special), ("fft", torch.fft)):
+        names = sorted(
+            n for n, ss in by_name.items()
+            if n.startswith(ns + "_") and any(s["module"] == ns for s in ss) and hasattr(mod, n[len(ns) + 1 :])
+            and camel(n[len(ns) + 1 :]) not in hand[ns] and overloads(n, False)
+        )
+        spaces[ns] = (mod, names)
+
+    os.makedirs(OUT, exist_ok=True)
+    header = (
+        "// Generated by scripts/gen_ops.py from libtorch's native_functions.yaml (torch "
+        + torch.__version__.split("+")[0]
+        + "). Do not edit.\n"
+    )
+    imports = (
+        "import { type NamedResult, opFunction } from '../aten';\n"
+        "import type { Device } from '../device';\n"
+        "import type { DType } from '../dtype';\n"
+        "import type { MemoryFormat, Scalar, Tensor } from '../tensor';\n"
+    )
+
+    def fn_const(js, name, display, doc_obj, url, method=False):
+        sigs = overloads(name, method)
+        body = "{\n" + "".join(f"  {sig};\n" for sig in sigs) + "}"
+        doc = jsdoc(summary(doc_obj), url)
+        return f"{doc}\nexport const {js}: {body} = opFunction('{name}', '{display}');\n"
+
+    # torch.*
+    out = [header, imports, "\n"]
+    renamed = []
+    for n in torch_fns:
+        js = ident(n)
+        out.append(fn_const(js, n, f"torch.{camel(n)}", getattr(torch, n), f"{DOCS}/generated/torch.{n}.html"))
+        if js != camel(n):
+            renamed.append((js, camel(n)))
+    if renamed:
+        out.append("export { " + ", ".join(f"{a} as {b}" for a, b in renamed) + " };\n")
+    for ns, (mod, names) in spaces.items():
+        out.append(f"\n/** `torch.{ns}`: every operator of PyTorch's `torch.{ns}` module. */\nexport const {ns} = {{\n")
+        for n in names:
+            short = n[len(ns) + 1 :]
+            sigs = overloads(n, False)
+            body = "{ " + " ".join(f"{sig};" for sig in sigs) + " }"
+            url = f"{DOCS}/special.html#torch.special.{short}" if ns == "special" else f"{DOCS}/generated/torch.{ns}.{short}.html"
+            out.append(f"  {jsdoc(summary(getattr(mod, short)), url)}\n  {camel(short)}: opFunction('{n}', 'torch.{ns}.{camel(short)}') as {body},\n")
+        out.append("};\n")
+    write("torch.ts", "".join(out))
+
+    # torch.nn.functional
+    out = [header, imports, "\n"]
+    for n in f_fns:
+        out.append(fn_const(ident(n), n, f"F.{camel(n)}", getattr(F, n), f"{DOCS}/generated/torch.nn.functional.{n}.html"))
+    write("functional.ts", "".join(out))
+
+    # Tensor methods: declarations merged into the class, and the prototype entries installed by lib/tensor_methods.ts
+    out = [
+        header,
+        "import type { NamedResult } from '../aten';\nimport type { Device } from '../device';\n"
+        "import type { DType } from '../dtype';\nimport type { MemoryFormat, Scalar, Tensor } from '../tensor';\n\n",
+        "/** The ATen operators PyTorch exposes as Tensor methods: [JS name, ATen name]. */\n",
+        "export const METHODS: readonly (readonly [string, string])[] = [\n",
+    ]
+    for n in methods:
+        out.append(f"  ['{camel(n)}', '{n}'],\n")
+    out.append("];\n\n/** The generated Tensor methods' types (merged into `Tensor` by lib/tensor_methods.ts). */\n")
+    out.append("export interface GeneratedTensorMethods {\n")
+    for n in methods:
+        js = camel(n)
+        base = n[:-1] if n.endswith("_") and hasattr(torch, n[:-1]) else n
+        doc_obj = getattr(torch, base) if hasattr(torch, base) else getattr(torch.Tensor, n)
+        out.append(f"  {jsdoc(summary(doc_obj), f'{DOCS}/generated/torch.Tensor.{n}.html')}\n")
+        for sig in overloads(n, True):
+            out.append(f"  {js}{sig};\n")
+    out.append("}\n")
+    write("methods.ts", "".join(out))
+    print(f"torch {len(torch_fns)}, Tensor {len(methods)}, F {len(f_fns)}, "
+          + ", ".join(f"{k} {len(v[1])}" for k, v in spaces.items()), file=sys.stderr)
+
+
+def write(name, text):
+    with open(os.path.join(OUT, name), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
