@@ -55,6 +55,22 @@ export interface Schema {
   /** the kwarg-only arguments it writes its results into (`out`, or `values` and `indices`) */
   outArgs: string[];
   text: string;
+  // precomputed for binding
+  selfIndex: number;
+  /** indices of the positional (not kwarg-only) arguments, with and without self */
+  positional: number[];
+  positionalNoSelf: number[];
+  /** where in `positional` (or `positionalNoSelf`) an int list takes varargs (`x.view(2, 3)`), or -1 */
+  varargs: number;
+  varargsNoSelf: number;
+  /** arguments with neither a default nor None to fall back on */
+  required: number[];
+  /** keyword -> argument index (self excluded) */
+  keyIndex: Map<string, number>;
+  /** it has arguments written in place */
+  writes: boolean;
+  /** it returns one Tensor that aliases no written argument */
+  simpleTensorResult: boolean;
 }
 
 /** `padding_idx` -> `paddingIdx` */
@@ -152,7 +168,36 @@ export function parseSchema(id: number, text: string): Schema {
     return hasName ? { name: r.slice(sp + 1), type: parseType(r.slice(0, sp)) } : { type: parseType(r) };
   });
   const outArgs = args.filter((a) => a.kwargOnly && a.type.write && a.type.base === 'Tensor').map((a) => a.name);
-  return { id, name, overload, args, returns, outArgs, text };
+  const idx = args.map((_a, i) => i);
+  const selfIndex = args.findIndex((a) => a.name === 'self');
+  const positional = idx.filter((i) => !args[i].kwargOnly);
+  const positionalNoSelf = positional.filter((i) => i !== selfIndex);
+  const varargsOf = (params: number[]): number => {
+    const li = params.findIndex((i) => args[i].type.list && (args[i].type.base === 'int' || args[i].type.base === 'SymInt'));
+    if (li < 0) return -1;
+    return params.slice(li + 1).every((i) => args[i].default !== undefined || args[i].type.optional) ? li : -1;
+  };
+  const keyIndex = new Map<string, number>();
+  for (const i of idx) if (i !== selfIndex) keyIndex.set(args[i].key, i);
+  return {
+    id,
+    name,
+    overload,
+    args,
+    returns,
+    outArgs,
+    text,
+    selfIndex,
+    positional,
+    positionalNoSelf,
+    varargs: varargsOf(positional),
+    varargsNoSelf: varargsOf(positionalNoSelf),
+    required: idx.filter((i) => args[i].default === undefined && !args[i].type.optional && args[i].type.base !== 'Generator'),
+    keyIndex,
+    writes: args.some((a) => a.type.write),
+    simpleTensorResult:
+      returns.length === 1 && returns[0].type.base === 'Tensor' && !returns[0].type.list && !returns[0].type.write,
+  };
 }
 
 // ---- overload order ------------------------------------------------------------------------------
@@ -274,12 +319,10 @@ type Converted = unknown;
 
 /** Why a value does not fit a parameter (for the message), or the value as the native call takes it. */
 interface Ctx {
-  fn: string;
   numbersAsTensors: boolean;
   wrap: number;
   /** the JS tensors given for write-aliased parameters, by schema index */
   writes: (Tensor | undefined)[];
-  why: string;
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -410,66 +453,64 @@ function bind(
   s: Schema,
   self: Tensor | undefined,
   pos: unknown[],
-  opts: Record<string, unknown>,
-  ctx0: Ctx,
+  opts: Record<string, unknown> | undefined,
+  numbersAsTensors: boolean,
+  explain: boolean,
 ): Bound | string {
-  const ctx: Ctx = { ...ctx0, wrap: 0, writes: [] };
-  const values: unknown[] = new Array(s.args.length);
-  const given: boolean[] = new Array(s.args.length).fill(false);
-  let params = s.args.map((_a, i) => i).filter((i) => !s.args[i].kwargOnly);
+  const args = s.args;
+  const n = args.length;
+  const ctx: Ctx = { numbersAsTensors, wrap: 0, writes: s.writes ? [] : NO_WRITES };
+  const values: unknown[] = new Array(n);
+  let params = s.positional;
   if (self !== undefined) {
-    const i = s.args.findIndex((a) => a.name === 'self');
-    if (i < 0) return 'it has no self argument';
-    const c = convert(s.args[i], self, i, ctx);
-    if (c === FAIL) return `self must be ${expectedOf(s.args[i].type)}`;
+    const i = s.selfIndex;
+    if (i < 0) return explain ? 'it has no self argument' : '';
+    const c = convert(args[i], self, i, ctx);
+    if (c === FAIL) return explain ? `self must be ${expectedOf(args[i].type)}` : '';
     values[i] = c;
-    given[i] = true;
-    params = params.filter((p) => p !== i);
+    params = s.positionalNoSelf;
   }
   let positional = pos;
   // varargs: x.view(2, 3), torch.zeros(2, 3), x.permute(1, 0): the ints from an int-list parameter on
-  const li = params.findIndex(
-    (i) => s.args[i].type.list && (s.args[i].type.base === 'int' || s.args[i].type.base === 'SymInt'),
-  );
-  if (li >= 0 && pos.length > params.length && pos.length - li > 1 && pos.slice(li).every(isInt)) {
-    const rest = params.slice(li + 1).every((i) => s.args[i].default !== undefined || s.args[i].type.optional);
-    if (rest) positional = [...pos.slice(0, li), pos.slice(li)];
-  }
+  const li = self !== undefined ? s.varargsNoSelf : s.varargs;
+  if (li >= 0 && pos.length > params.length && pos.length - li > 1 && allInts(pos, li))
+    positional = [...pos.slice(0, li), pos.slice(li)];
   if (positional.length > params.length)
-    return `it takes ${params.length} positional argument(s), got ${positional.length}`;
+    return explain ? `it takes ${params.length} positional argument(s), got ${positional.length}` : '';
   for (let k = 0; k < positional.length; k++) {
-    const i = params[k];
     const v = positional[k];
     if (v === undefined) continue;
-    const c = convert(s.args[i], v, i, ctx);
+    const i = params[k];
+    const c = convert(args[i], v, i, ctx);
     if (c === FAIL)
-      return `argument '${s.args[i].key}' (position ${k + 1}) must be ${expectedOf(s.args[i].type, ctx)}, got ${describe(v)}`;
+      return explain ? `argument '${args[i].key}' (position ${k + 1}) must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}` : '';
     values[i] = c;
-    given[i] = true;
   }
-  for (const key of Object.keys(opts)) {
-    const v = opts[key];
-    const i = s.args.findIndex((a) => a.key === key && a.name !== 'self');
-    if (i < 0) {
-      const guess = suggestOption(
-        key,
-        s.args.filter((a) => a.name !== 'self').map((a) => a.key),
-      );
-      return `unknown option '${key}'${guess ? `, did you mean '${guess}'?` : ''}`;
+  if (opts !== undefined) {
+    for (const key in opts) {
+      if (!Object.hasOwn(opts, key)) continue;
+      const v = opts[key];
+      const i = s.keyIndex.get(key);
+      if (i === undefined) {
+        const guess = suggestOption(key, [...s.keyIndex.keys()]);
+        return explain ? `unknown option '${key}'${guess ? `, did you mean '${guess}'?` : ''}` : '';
+      }
+      if (values[i] !== undefined) return explain ? `argument '${key}' given twice (by position and as an option)` : '';
+      if (v === undefined) continue;
+      const c = convert(args[i], v, i, ctx);
+      if (c === FAIL) return explain ? `option '${key}' must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}` : '';
+      values[i] = c;
     }
-    if (given[i]) return `argument '${key}' given twice (by position and as an option)`;
-    if (v === undefined) continue;
-    const c = convert(s.args[i], v, i, ctx);
-    if (c === FAIL) return `option '${key}' must be ${expectedOf(s.args[i].type, ctx)}, got ${describe(v)}`;
-    values[i] = c;
-    given[i] = true;
   }
-  for (let i = 0; i < s.args.length; i++) {
-    const a = s.args[i];
-    if (!given[i] && a.default === undefined && !a.type.optional && a.type.base !== 'Generator')
-      return `missing argument '${a.key}' (${expectedOf(a.type)})`;
-  }
+  for (const i of s.required) if (values[i] === undefined) return explain ? `missing argument '${args[i].key}' (${expectedOf(args[i].type)})` : '';
   return { schema: s, values, wrap: ctx.wrap, writes: ctx.writes };
+}
+
+const NO_WRITES: (Tensor | undefined)[] = [];
+
+function allInts(a: unknown[], from: number): boolean {
+  for (let k = from; k < a.length; k++) if (!isInt(a[k])) return false;
+  return true;
 }
 
 // ---- the overload table ------------------------------------------------------------------------
@@ -482,6 +523,10 @@ interface OpSet {
   /** the overloads with out arguments (tried when an option names one) */
   out: Schema[];
   all: Schema[];
+  /** the keywords that select an out overload (`out`, `values`, ...) */
+  outKeys: Set<string>;
+  /** Python passes numbers to this op's Tensor parameters (as wrapped numbers) */
+  numbersAsTensors: boolean;
 }
 const opSets = new Map<string, OpSet>();
 /** Forgets the looked-up names (a library loaded since may register more overloads). */
@@ -500,11 +545,14 @@ export function opSet(qualified: string): OpSet | undefined {
         !s.args.some((a) => UNSUPPORTED.has(a.type.base)) &&
         !SKIPPED.has(`${s.name.slice(s.name.indexOf('::') + 2)}${s.overload ? `.${s.overload}` : ''}`),
     );
+    const out = sortOverloads(usable.filter((s) => s.outArgs.length > 0));
     set = {
       qualified,
       plain: sortOverloads(usable.filter((s) => s.outArgs.length === 0)),
-      out: sortOverloads(usable.filter((s) => s.outArgs.length > 0)),
+      out,
       all,
+      outKeys: new Set(out.flatMap((s) => s.outArgs.map(camel))),
+      numbersAsTensors: NUMBERS_AS_TENSORS.has(qualified.slice(qualified.indexOf('::') + 2)),
     };
     opSets.set(qualified, set);
   }
@@ -539,28 +587,27 @@ function describeArgs(self: Tensor | undefined, pos: unknown[], opts: Record<str
 /** Resolves one call to an overload (PyTorch's order), or throws the message PyTorch would, in our words. */
 export function resolveCall(fn: string, set: OpSet, self: Tensor | undefined, args: unknown[], only?: Schema): Bound {
   let pos = args;
-  let opts: Record<string, unknown> = {};
-  if (pos.length > 0 && isOptions(pos[pos.length - 1])) {
-    opts = pos[pos.length - 1] as Record<string, unknown>;
-    pos = pos.slice(0, -1);
+  let opts: Record<string, unknown> | undefined;
+  const last = pos.length - 1;
+  if (last >= 0 && isOptions(pos[last])) {
+    opts = pos[last] as Record<string, unknown>;
+    pos = pos.slice(0, last);
   }
   // trailing undefined positionals are "not given"
   while (pos.length > 0 && pos[pos.length - 1] === undefined) pos = pos.slice(0, -1);
-  const base = set.qualified.slice(set.qualified.indexOf('::') + 2);
-  const ctx: Ctx = { fn, numbersAsTensors: NUMBERS_AS_TENSORS.has(base), wrap: 0, writes: [], why: '' };
   let candidates: Schema[];
   if (only !== undefined) candidates = [only];
   else {
-    const wantsOut =
-      set.out.length > 0 && Object.keys(opts).some((k) => set.out.some((s) => s.outArgs.some((o) => camel(o) === k)));
+    let wantsOut = false;
+    if (opts !== undefined && set.outKeys.size > 0) for (const k in opts) if (set.outKeys.has(k)) wantsOut = true;
     candidates = wantsOut ? set.out : set.plain;
   }
-  const reasons: string[] = [];
   for (const s of candidates) {
-    const b = bind(s, self, pos, opts, ctx);
+    const b = bind(s, self, pos, opts, set.numbersAsTensors, false);
     if (typeof b !== 'string') return b;
-    reasons.push(b);
   }
+  // no overload fits: bind again, this time collecting why
+  const reasons = candidates.map((s) => bind(s, self, pos, opts, set.numbersAsTensors, true) as string);
   if (candidates.length === 0) {
     const kinds = set.all.map((s) => signatureOf(s, false)).join('; ');
     throw new TypeError(`${fn}: no overload of ${set.qualified} takes arguments this package can pass: ${kinds}`);
@@ -568,7 +615,7 @@ export function resolveCall(fn: string, set: OpSet, self: Tensor | undefined, ar
   if (candidates.length === 1) throw new TypeError(`${fn}: ${reasons[0]}`);
   const lines = candidates.map((s, i) => `  ${signatureOf(s, self !== undefined)}: ${reasons[i]}`);
   throw new TypeError(
-    `${fn}: no overload matches ${describArgsSafe(self, pos, opts)}; PyTorch's overloads:\n${lines.join('\n')}`,
+    `${fn}: no overload matches ${describArgsSafe(self, pos, opts ?? {})}; PyTorch's overloads:\n${lines.join('\n')}`,
   );
 }
 
@@ -599,21 +646,29 @@ export function callBound(fn: string, b: Bound): unknown {
     throw retitle(e, s, fn);
   }
   const rets = s.returns;
-  if (rets.length === 0) return undefined;
-  const one = (v: unknown, k: number): unknown => {
-    const t = rets[k].type;
-    if (t.write && t.alias !== undefined) {
-      const i = s.args.findIndex((a) => a.type.alias === t.alias && a.type.write);
-      if (i >= 0 && b.writes[i] !== undefined) return b.writes[i];
-    }
-    return wrapResult(v, t);
-  };
-  if (rets.length === 1) return one(raw, 0);
-  const arr = (raw as unknown[]).map(one);
-  rets.forEach((r, k) => {
-    if (r.name !== undefined) (arr as unknown as Record<string, unknown>)[r.name] = arr[k];
-  });
+  const n = rets.length;
+  if (n === 1) {
+    // the common case: one Tensor
+    if (s.simpleTensorResult) return raw === null ? null : new Tensor(raw as Handle);
+    return resultOf(s, b, raw, 0);
+  }
+  if (n === 0) return undefined;
+  const arr = (raw as unknown[]).map((v, k) => resultOf(s, b, v, k));
+  for (let k = 0; k < n; k++) {
+    const name = rets[k].name;
+    if (name !== undefined) (arr as unknown as Record<string, unknown>)[name] = arr[k];
+  }
   return arr;
+}
+
+/** Result k: the JS tensor given for an argument it aliases in place, or the converted value. */
+function resultOf(s: Schema, b: Bound, v: unknown, k: number): unknown {
+  const t = s.returns[k].type;
+  if (t.write && t.alias !== undefined) {
+    const i = s.args.findIndex((a) => a.type.alias === t.alias && a.type.write);
+    if (i >= 0 && b.writes[i] !== undefined) return b.writes[i];
+  }
+  return wrapResult(v, t);
 }
 
 /** libtorch's messages name the op as `aten::div.Tensor_mode: ...`; ours name the JS call. */
@@ -621,6 +676,15 @@ function retitle(e: unknown, s: Schema, fn: string): unknown {
   if (!(e instanceof Error)) return e;
   const display = `<${s.name}${s.overload ? `.${s.overload}` : ''}>`;
   if (e.message.startsWith(display)) e.message = `${fn}${e.message.slice(display.length)}`;
+  // The dispatcher's "Could not run 'aten::x' with arguments from the 'CPU' backend. ..." runs to
+  // dozens of lines of registration sites: keep what it means.
+  const m = /Could not run '([^']+)' with arguments from the '([^']+)' backend[\s\S]*?only available for these backends: \[([^\]]*)\]/.exec(
+    e.message,
+  );
+  if (m) {
+    const backends = m[3].split(',').map((b) => b.trim()).filter((b) => b && !/^(Meta|Batched|Python|Functionalize|Named|Conjugate|Negative|ZeroTensor|ADInplaceOrView|Autograd|Tracer|Autocast|Functionalize|FuncTorch|VmapMode|Sparse.*Meta|BackendSelect|PreDispatch|PythonTLSSnapshot|PythonDispatcher)/.test(b));
+    e.message = `${fn}: ${m[1]} has no kernel for ${m[2]} tensors of this layout (it runs on: ${backends.join(', ') || 'none here'})`;
+  }
   return e;
 }
 

@@ -53,6 +53,7 @@ struct ArgInfo {
   bool hasDefault;
   c10::IValue dflt;
   std::string name;
+  std::string where;  // "argument 'name'", for messages
 };
 
 struct OpInfo {
@@ -124,6 +125,7 @@ int Intern(const c10::OperatorHandle& op) {
     ai.hasDefault = a.default_value().has_value();
     if (ai.hasDefault) ai.dflt = *a.default_value();
     ai.name = a.name();
+    ai.where = "argument '" + ai.name + "'";
     info.args.push_back(std::move(ai));
   }
   for (const c10::Argument& r : s.returns())
@@ -407,7 +409,7 @@ Napi::Value AtenCall(const Napi::CallbackInfo& info) {
         stack.emplace_back();
         continue;
       }
-      stack.push_back(Convert(a, ai, v, k < 32 && ((mask >> k) & 1u), "argument '" + ai.name + "'"));
+      stack.push_back(Convert(a, ai, v, k < 32 && ((mask >> k) & 1u), ai.where));
     }
     DivisorFix fix;
     if (op.guard != kNoGuard) fix = GuardDivisor(op, stack);
