@@ -66,6 +66,28 @@ function addCase(n, free) {
   };
 }
 
+/**
+ * One call per iteration on n-element float32 tensors (`call(torch, a, b)`), each result disposed:
+ * the hand-written method and the generated path (the schema-driven dispatcher call every op
+ * without a hand-written binding takes) of the same op, side by side.
+ */
+function callCase(n, call, shapeOf = (k) => [k]) {
+  return (torch) => {
+    const a = torch.ones(...shapeOf(n));
+    const b = torch.randn(...shapeOf(n));
+    return {
+      run: (iters) => {
+        for (let i = 0; i < iters; i++) call(torch, a, b).dispose();
+      },
+      teardown: () => {
+        a.dispose();
+        b.dispose();
+      },
+    };
+  };
+}
+const matShape = (n) => [Math.round(Math.sqrt(n)), Math.round(Math.sqrt(n))];
+
 const OP_ITERS = { full: 100_000, quick: 20_000 };
 const COPY_ITERS = { full: 200, quick: 40 };
 
@@ -495,6 +517,64 @@ const CASES = [
     python: 'add_1000',
     cpp: 'add_1000',
     gcOnly: true,
+  },
+  // the generated path next to the hand-written one (`generated` names the row it is compared with)
+  {
+    name: 'add_1_aten',
+    label: 'torch.ops.aten.add(a, b), 1 elem, c.dispose() (generated path)',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(1, (torch, a, b) => torch.ops.aten.add(a, b)),
+    python: 'add_1',
+    cpp: 'add_1',
+    generated: 'add_1_dispose',
+  },
+  {
+    name: 'add_1000_aten',
+    label: 'torch.ops.aten.add(a, b), 1000 elem, c.dispose() (generated path)',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(1000, (torch, a, b) => torch.ops.aten.add(a, b)),
+    python: 'add_1000',
+    cpp: 'add_1000',
+    generated: 'add_1000_dispose',
+  },
+  {
+    name: 'mul_1_dispose',
+    label: 'a.mul(b), 1 elem, c.dispose()',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(1, (_torch, a, b) => a.mul(b)),
+  },
+  {
+    name: 'mul_1_aten',
+    label: 'torch.ops.aten.mul(a, b), 1 elem, c.dispose() (generated path)',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(1, (torch, a, b) => torch.ops.aten.mul(a, b)),
+    generated: 'mul_1_dispose',
+  },
+  {
+    name: 'matmul_16_dispose',
+    label: 'a.matmul(b), 4×4, c.dispose()',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(16, (_torch, a, b) => a.matmul(b), matShape),
+  },
+  {
+    name: 'matmul_16_aten',
+    label: 'torch.ops.aten.matmul(a, b), 4×4, c.dispose() (generated path)',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(16, (torch, a, b) => torch.ops.aten.matmul(a, b), matShape),
+    generated: 'matmul_16_dispose',
+  },
+  {
+    name: 'amax_1000_aten',
+    label: 'a.amax() (a generated method), 1000 elem, c.dispose()',
+    kind: 'op',
+    iters: OP_ITERS,
+    node: callCase(1000, (_torch, a) => a.amax()),
   },
   {
     name: 'create_1m',

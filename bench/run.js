@@ -41,6 +41,8 @@ const OUT = path.join(__dirname, 'out');
 const PYTHON = '/usr/bin/python3';
 const TARGETS = {
   perOpUs: 0.9,
+  // the generated op path may cost at most this much more per call than a hand-written binding
+  generatedRatio: 1.3,
   copyGBs: 2,
   rssGrowthMB: 200,
   // the model cases carry their own targets (bench/cases.js: `targets`)
@@ -502,6 +504,19 @@ function evalTargets(res) {
       );
     }
   } else out.push(`per-op ≤ ${TARGETS.perOpUs} µs — not run`);
+  // the generated path (schema-driven dispatcher call) against the hand-written binding of the same op
+  for (const r of res.rows.filter((x) => x.generated)) {
+    const hand = row(r.generated);
+    if (!hand) {
+      out.push(`generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${r.generated} not run`);
+      continue;
+    }
+    const ratio = r.node / hand.node;
+    out.push(
+      `generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${(r.node / 1000).toFixed(3)} µs vs ` +
+        `${(hand.node / 1000).toFixed(3)} µs = ${ratio.toFixed(2)}× → ${mark(ratio <= TARGETS.generatedRatio)}`,
+    );
+  }
   for (const name of ['create_1m', 'data_1m']) {
     const r = row(name);
     if (!r) {
@@ -676,6 +691,7 @@ async function main() {
       cppSamples: cppSamples || undefined,
       unit: 'ns per call',
       targets: c.targets,
+      generated: c.generated,
       checks,
     };
   });

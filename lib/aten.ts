@@ -173,7 +173,9 @@ export function parseSchema(id: number, text: string): Schema {
   const positional = idx.filter((i) => !args[i].kwargOnly);
   const positionalNoSelf = positional.filter((i) => i !== selfIndex);
   const varargsOf = (params: number[]): number => {
-    const li = params.findIndex((i) => args[i].type.list && (args[i].type.base === 'int' || args[i].type.base === 'SymInt'));
+    const li = params.findIndex(
+      (i) => args[i].type.list && (args[i].type.base === 'int' || args[i].type.base === 'SymInt'),
+    );
     if (li < 0) return -1;
     return params.slice(li + 1).every((i) => args[i].default !== undefined || args[i].type.optional) ? li : -1;
   };
@@ -192,7 +194,9 @@ export function parseSchema(id: number, text: string): Schema {
     positionalNoSelf,
     varargs: varargsOf(positional),
     varargsNoSelf: varargsOf(positionalNoSelf),
-    required: idx.filter((i) => args[i].default === undefined && !args[i].type.optional && args[i].type.base !== 'Generator'),
+    required: idx.filter(
+      (i) => args[i].default === undefined && !args[i].type.optional && args[i].type.base !== 'Generator',
+    ),
     keyIndex,
     writes: args.some((a) => a.type.write),
     simpleTensorResult:
@@ -472,9 +476,9 @@ function bind(
   }
   let positional = pos;
   // varargs: x.view(2, 3), torch.zeros(2, 3), x.permute(1, 0): the ints from an int-list parameter on
+  // (Python allows it for the first positional parameter only: x.flip(0) but not torch.flip(x, 0))
   const li = self !== undefined ? s.varargsNoSelf : s.varargs;
-  if (li >= 0 && pos.length > params.length && pos.length - li > 1 && allInts(pos, li))
-    positional = [...pos.slice(0, li), pos.slice(li)];
+  if (li === 0 && pos.length > 0 && allInts(pos, 0)) positional = [pos];
   if (positional.length > params.length)
     return explain ? `it takes ${params.length} positional argument(s), got ${positional.length}` : '';
   for (let k = 0; k < positional.length; k++) {
@@ -483,7 +487,9 @@ function bind(
     const i = params[k];
     const c = convert(args[i], v, i, ctx);
     if (c === FAIL)
-      return explain ? `argument '${args[i].key}' (position ${k + 1}) must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}` : '';
+      return explain
+        ? `${rangeMark(args[i], v)}argument '${args[i].key}' (position ${k + 1}) must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}`
+        : '';
     values[i] = c;
   }
   if (opts !== undefined) {
@@ -498,15 +504,31 @@ function bind(
       if (values[i] !== undefined) return explain ? `argument '${key}' given twice (by position and as an option)` : '';
       if (v === undefined) continue;
       const c = convert(args[i], v, i, ctx);
-      if (c === FAIL) return explain ? `option '${key}' must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}` : '';
+      if (c === FAIL)
+        return explain
+          ? `${rangeMark(args[i], v)}option '${key}' must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}`
+          : '';
       values[i] = c;
     }
   }
-  for (const i of s.required) if (values[i] === undefined) return explain ? `missing argument '${args[i].key}' (${expectedOf(args[i].type)})` : '';
+  for (const i of s.required)
+    if (values[i] === undefined)
+      return explain ? `missing argument '${args[i].key}' (${expectedOf(args[i].type)})` : '';
   return { schema: s, values, wrap: ctx.wrap, writes: ctx.writes };
 }
 
 const NO_WRITES: (Tensor | undefined)[] = [];
+
+/**
+ * Marks a reason as a value out of range rather than of the wrong type: a number that is not an
+ * integer (0.5, NaN, Infinity) where an integer goes. Such a call throws a RangeError, as the
+ * package's hand-written checks do.
+ */
+const RANGE = '\u0000range:';
+function rangeMark(a: SchemaArg, v: unknown): string {
+  const b = a.type.base;
+  return typeof v === 'number' && !Number.isInteger(v) && (b === 'int' || b === 'SymInt') ? RANGE : '';
+}
 
 function allInts(a: unknown[], from: number): boolean {
   for (let k = from; k < a.length; k++) if (!isInt(a[k])) return false;
@@ -529,6 +551,17 @@ interface OpSet {
   numbersAsTensors: boolean;
 }
 const opSets = new Map<string, OpSet>();
+
+/**
+ * Overloads for named tensors (PyTorch's prototype feature, which this package does not expose).
+ * The dispatcher prints their `Dimname` parameters as `str`, so they are told by their overload
+ * names (`max.names_dim`, `sum.dim_DimnameList`, ...), as native_functions.yaml spells every one.
+ */
+const NAMED_OVERLOAD = /dimname|names|ellipsis_idx|named_out/i;
+const NAMED_OPS = new Set(['aten::align_to', 'aten::refine_names', 'aten::rename', 'aten::rename_']);
+function isNamedTensorOverload(s: Schema): boolean {
+  return NAMED_OVERLOAD.test(s.overload) || NAMED_OPS.has(s.name);
+}
 /** Forgets the looked-up names (a library loaded since may register more overloads). */
 export function clearOpSets(): void {
   opSets.clear();
@@ -542,6 +575,7 @@ export function opSet(qualified: string): OpSet | undefined {
     if (all.length === 0) return undefined;
     const usable = all.filter(
       (s) =>
+        !isNamedTensorOverload(s) &&
         !s.args.some((a) => UNSUPPORTED.has(a.type.base)) &&
         !SKIPPED.has(`${s.name.slice(s.name.indexOf('::') + 2)}${s.overload ? `.${s.overload}` : ''}`),
     );
@@ -612,6 +646,8 @@ export function resolveCall(fn: string, set: OpSet, self: Tensor | undefined, ar
     const kinds = set.all.map((s) => signatureOf(s, false)).join('; ');
     throw new TypeError(`${fn}: no overload of ${set.qualified} takes arguments this package can pass: ${kinds}`);
   }
+  const ranged = reasons.find((r) => r.startsWith(RANGE));
+  if (ranged !== undefined) throw new RangeError(`${fn}: ${ranged.slice(RANGE.length)}`);
   if (candidates.length === 1) throw new TypeError(`${fn}: ${reasons[0]}`);
   const lines = candidates.map((s, i) => `  ${signatureOf(s, self !== undefined)}: ${reasons[i]}`);
   throw new TypeError(
@@ -678,11 +714,21 @@ function retitle(e: unknown, s: Schema, fn: string): unknown {
   if (e.message.startsWith(display)) e.message = `${fn}${e.message.slice(display.length)}`;
   // The dispatcher's "Could not run 'aten::x' with arguments from the 'CPU' backend. ..." runs to
   // dozens of lines of registration sites: keep what it means.
-  const m = /Could not run '([^']+)' with arguments from the '([^']+)' backend[\s\S]*?only available for these backends: \[([^\]]*)\]/.exec(
-    e.message,
-  );
+  const m =
+    /Could not run '([^']+)' with arguments from the '([^']+)' backend[\s\S]*?only available for these backends: \[([^\]]*)\]/.exec(
+      e.message,
+    );
   if (m) {
-    const backends = m[3].split(',').map((b) => b.trim()).filter((b) => b && !/^(Meta|Batched|Python|Functionalize|Named|Conjugate|Negative|ZeroTensor|ADInplaceOrView|Autograd|Tracer|Autocast|Functionalize|FuncTorch|VmapMode|Sparse.*Meta|BackendSelect|PreDispatch|PythonTLSSnapshot|PythonDispatcher)/.test(b));
+    const backends = m[3]
+      .split(',')
+      .map((b) => b.trim())
+      .filter(
+        (b) =>
+          b &&
+          !/^(Meta|Batched|Python|Functionalize|Named|Conjugate|Negative|ZeroTensor|ADInplaceOrView|Autograd|Tracer|Autocast|Functionalize|FuncTorch|VmapMode|Sparse.*Meta|BackendSelect|PreDispatch|PythonTLSSnapshot|PythonDispatcher)/.test(
+            b,
+          ),
+      );
     e.message = `${fn}: ${m[1]} has no kernel for ${m[2]} tensors of this layout (it runs on: ${backends.join(', ') || 'none here'})`;
   }
   return e;

@@ -14,6 +14,7 @@ import {
   TorchError,
   typeError,
 } from './errors';
+import { callOp } from './aten';
 import { formatTensor } from './format';
 import { type Handle, native as N } from './native';
 import { scopes } from './scope';
@@ -42,9 +43,10 @@ export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Arra
 export type NestedArray<T = number | boolean> = T | NestedArray<T>[];
 /**
  * One item of `index(...)`: an integer, a slice string (`':'`, `'1:'`, `'::2'`), `'...'`, `null`
- * (new axis) or a Tensor.
+ * (new axis), a Tensor, or a plain array (of integers, or of booleans: a mask), as PyTorch takes a
+ * list (`x[[0, 2]]` is `x.index([0, 2])`).
  */
-export type IndexItem = number | string | null | Tensor;
+export type IndexItem = number | string | null | Tensor | number[] | boolean[] | number[][] | boolean[][];
 
 /**
  * @internal Throws the Error for a disposed tensor, naming the function and the argument (or
@@ -64,6 +66,17 @@ export function disposedError(fn: string, arg?: string): never {
 export function handle(t: unknown, fn: string, arg: string): Handle {
   if (t instanceof Tensor) return t._disposed ? disposedError(fn, arg) : t._h;
   return typeError(fn, arg, 'a Tensor', t);
+}
+
+/** An index list as a tensor: int64, or bool when every leaf is a boolean (torch.tensor's rules otherwise). */
+function tensorFromList(list: number[] | boolean[] | number[][] | boolean[][]): Tensor {
+  const flat = (list as unknown[]).flat(Number.POSITIVE_INFINITY);
+  const allBool = flat.length > 0 && flat.every((v) => typeof v === 'boolean');
+  if (!allBool && !flat.every((v) => typeof v === 'number' && Number.isInteger(v)))
+    throw new TypeError('not an index list');
+  // creation.ts imports this module: reach it at call time
+  const { tensor } = require('./creation') as typeof import('./creation');
+  return tensor(list as number[], { dtype: allBool ? 'bool' : 'int64' });
 }
 
 /** The handle of an operand already known to be a Tensor (one property check: the hot path). */
@@ -117,12 +130,6 @@ const KERNELS = {
   div: [(s, o, m?: string) => N.div(s, o, m), (s, o, m?: string) => N.divScalar(s, o, m)],
   pow: [N.pow, N.powScalar],
   remainder: [(s, o) => N.remainder(s, o), (s, o) => N.remainderScalar(s, o)],
-  eq: [N.eq, N.eqScalar],
-  ne: [N.ne, N.neScalar],
-  lt: [N.lt, N.ltScalar],
-  le: [N.le, N.leScalar],
-  gt: [N.gt, N.gtScalar],
-  ge: [N.ge, N.geScalar],
   // maskedFill(self, mask, value): the operand is the value; `extra` is the mask
   maskedFill: [(s, v, m: Handle) => N.maskedFill(s, m, v), (s, v, m: Handle) => N.maskedFillScalar(s, m, v)],
   // where(condition, self, other): dispatched on `other` with the condition first; `extra` is self
@@ -186,6 +193,14 @@ function dimList(v: unknown, fn: string, t: Tensor): number[] | undefined {
   const dims = typeof v === 'number' ? [checkInt(fn, 'dim', v)] : checkIntList(fn, 'dim', v);
   checkDimRange(fn, 'dim', dims, t.ndim);
   return dims;
+}
+
+/** The keyword arguments of `norm` (PyTorch's `p`, `dim`, `keepdim`, `dtype`). */
+export interface NormOptions {
+  p?: number | 'fro' | 'nuc' | null;
+  dim?: number | number[] | null;
+  keepdim?: boolean;
+  dtype?: DType;
 }
 
 export interface ReduceOptions {
@@ -467,12 +482,6 @@ export class Tensor {
   remainder(other: TensorOrScalar): Tensor {
     return wrap(dispatch(KERNELS.remainder, 'Tensor.remainder', 'other', this._h, other, undefined));
   }
-  maximum(other: Tensor): Tensor {
-    return wrap(N.maximum(this._h, handle(other, 'Tensor.maximum', 'other')));
-  }
-  minimum(other: Tensor): Tensor {
-    return wrap(N.minimum(this._h, handle(other, 'Tensor.minimum', 'other')));
-  }
   matmul(other: Tensor): Tensor {
     return wrap(N.matmul(this._h, handle(other, 'Tensor.matmul', 'other')));
   }
@@ -495,50 +504,8 @@ export class Tensor {
     );
     return wrap(h);
   }
-  bmm(other: Tensor): Tensor {
-    return wrap(N.bmm(this._h, handle(other, 'Tensor.bmm', 'other')));
-  }
-  mm(other: Tensor): Tensor {
-    return wrap(N.mm(this._h, handle(other, 'Tensor.mm', 'other')));
-  }
-  outer(other: Tensor): Tensor {
-    return wrap(N.outer(this._h, handle(other, 'Tensor.outer', 'other')));
-  }
-  dot(other: Tensor): Tensor {
-    return wrap(N.dot(this._h, handle(other, 'Tensor.dot', 'other')));
-  }
 
   // ---- comparison and logic ------------------------------------------------------------------
-  eq(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.eq, 'Tensor.eq', 'other', this._h, other, undefined));
-  }
-  ne(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.ne, 'Tensor.ne', 'other', this._h, other, undefined));
-  }
-  lt(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.lt, 'Tensor.lt', 'other', this._h, other, undefined));
-  }
-  le(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.le, 'Tensor.le', 'other', this._h, other, undefined));
-  }
-  gt(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.gt, 'Tensor.gt', 'other', this._h, other, undefined));
-  }
-  ge(other: TensorOrScalar): Tensor {
-    return wrap(dispatch(KERNELS.ge, 'Tensor.ge', 'other', this._h, other, undefined));
-  }
-  logicalNot(): Tensor {
-    return wrap(N.logicalNot(this._h));
-  }
-  logicalAnd(other: Tensor): Tensor {
-    return wrap(N.logicalAnd(this._h, handle(other, 'Tensor.logicalAnd', 'other')));
-  }
-  logicalOr(other: Tensor): Tensor {
-    return wrap(N.logicalOr(this._h, handle(other, 'Tensor.logicalOr', 'other')));
-  }
-  logicalXor(other: Tensor): Tensor {
-    return wrap(N.logicalXor(this._h, handle(other, 'Tensor.logicalXor', 'other')));
-  }
   /** `|self - other| <= atol + rtol * |other|` everywhere (PyTorch defaults rtol=1e-5, atol=1e-8). */
   allclose(other: Tensor, opts: { rtol?: number; atol?: number; equalNan?: boolean } = {}): boolean {
     const o = checkOptions<typeof opts>('Tensor.allclose', opts, ['rtol', 'atol', 'equalNan']);
@@ -566,41 +533,11 @@ export class Tensor {
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
-  neg(): Tensor {
-    return wrap(N.neg(this._h));
-  }
-  abs(): Tensor {
-    return wrap(N.abs(this._h));
-  }
-  exp(): Tensor {
-    return wrap(N.exp(this._h));
-  }
-  log(): Tensor {
-    return wrap(N.log(this._h));
-  }
   log1p(): Tensor {
     return wrap(N.log1p(this._h));
   }
   expm1(): Tensor {
     return wrap(N.expm1(this._h));
-  }
-  sqrt(): Tensor {
-    return wrap(N.sqrt(this._h));
-  }
-  rsqrt(): Tensor {
-    return wrap(N.rsqrt(this._h));
-  }
-  reciprocal(): Tensor {
-    return wrap(N.reciprocal(this._h));
-  }
-  sign(): Tensor {
-    return wrap(N.sign(this._h));
-  }
-  floor(): Tensor {
-    return wrap(N.floor(this._h));
-  }
-  ceil(): Tensor {
-    return wrap(N.ceil(this._h));
   }
   /** Rounds half to even; with `{decimals}` to that many decimal places (negative: to tens, hundreds...). */
   round(opts?: { decimals?: number }): Tensor {
@@ -620,42 +557,6 @@ export class Tensor {
     } finally {
       scaled.dispose();
     }
-  }
-  trunc(): Tensor {
-    return wrap(N.trunc(this._h));
-  }
-  sin(): Tensor {
-    return wrap(N.sin(this._h));
-  }
-  cos(): Tensor {
-    return wrap(N.cos(this._h));
-  }
-  tanh(): Tensor {
-    return wrap(N.tanh(this._h));
-  }
-  sigmoid(): Tensor {
-    return wrap(N.sigmoid(this._h));
-  }
-  relu(): Tensor {
-    return wrap(N.relu(this._h));
-  }
-  erf(): Tensor {
-    return wrap(N.erf(this._h));
-  }
-  square(): Tensor {
-    return wrap(N.square(this._h));
-  }
-  silu(): Tensor {
-    return wrap(N.silu(this._h));
-  }
-  isnan(): Tensor {
-    return wrap(N.isnan(this._h));
-  }
-  isinf(): Tensor {
-    return wrap(N.isinf(this._h));
-  }
-  isfinite(): Tensor {
-    return wrap(N.isfinite(this._h));
   }
   /** GELU; `approximate: 'tanh'` for the tanh approximation. */
   gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
@@ -702,12 +603,6 @@ export class Tensor {
       ),
     );
   }
-  triu(diagonal = 0): Tensor {
-    return wrap(N.triu(this._h, checkInt('Tensor.triu', 'diagonal', diagonal)));
-  }
-  tril(diagonal = 0): Tensor {
-    return wrap(N.tril(this._h, checkInt('Tensor.tril', 'diagonal', diagonal)));
-  }
 
   // ---- reductions ----------------------------------------------------------------------------
   /**
@@ -735,62 +630,50 @@ export class Tensor {
       ),
     );
   }
-  prod(dim?: number, keepdim = false): Tensor {
-    if (dim === undefined) return wrap(N.prod(this._h));
-    return wrap(N.prod(this._h, checkInt('Tensor.prod', 'dim', dim), checkBool('Tensor.prod', 'keepdim', keepdim)));
-  }
   /**
    * p-norm of all elements or over `dim` (as PyTorch's `norm(p, dim, keepdim)`); `p = 'fro'` is the
    * Frobenius norm (over at most 2 dims). `p = 'nuc'` (the nuclear norm) needs singular values, which
    * this package has no binding for: it throws.
    */
-  norm(p: number | 'fro' | 'nuc' = 2, dim?: number | number[] | null, keepdim = false): Tensor {
+  norm(
+    p?: number | 'fro' | 'nuc' | NormOptions | null,
+    dim?: number | number[] | null | NormOptions,
+    keepdim?: boolean | NormOptions,
+    opts?: NormOptions,
+  ): Tensor {
     const fn = 'Tensor.norm';
-    if (p === 'nuc')
-      throw new TorchError(`${fn}: p='nuc' (the nuclear norm) needs singular values, and there is no SVD binding yet`);
-    if (p !== 'fro') checkNumber(fn, 'p', p);
-    const k = checkBool(fn, 'keepdim', keepdim);
+    // PyTorch's keywords may come in one trailing options object: norm({p, dim, keepdim, dtype})
+    const given = [p, dim, keepdim, opts];
+    let last = given.length;
+    while (last > 0 && given[last - 1] === undefined) last--;
+    const o = last > 0 && isOptionsArg(given[last - 1]) ? (given[last - 1] as NormOptions) : undefined;
+    if (o !== undefined) {
+      checkOptions<NormOptions>(fn, o, ['p', 'dim', 'keepdim', 'dtype']);
+      given[last - 1] = undefined;
+      p = (given[0] ?? o.p) as typeof p;
+      dim = (given[1] ?? o.dim) as typeof dim;
+      keepdim = (given[2] ?? o.keepdim) as typeof keepdim;
+    }
+    const order = (p ?? 'fro') as number | 'fro' | 'nuc';
+    const k = keepdim === undefined ? false : checkBool(fn, 'keepdim', keepdim);
     const dims = dimList(dim, fn, this);
-    if (p === 'fro' && dims && dims.length > 2)
+    const dtype = o?.dtype;
+    if (order === 'nuc') {
+      // the nuclear norm: the sum of singular values (PyTorch's torch.norm calls nuclear_norm)
+      const args: unknown[] = dims ? [this, dims, k] : [this, k];
+      return callOp(fn, 'aten::nuclear_norm', undefined, args) as Tensor;
+    }
+    if (order !== 'fro') checkNumber(fn, 'p', order);
+    if (order === 'fro' && dims && dims.length > 2)
       throw new TorchError(`${fn}: the Frobenius norm takes at most 2 dims, got ${dims.length}`);
-    const q = p === 'fro' ? 2 : p;
+    const q = order === 'fro' ? 2 : order;
+    if (dtype !== undefined) {
+      const all = dims ?? [...this.shape.keys()];
+      return callOp(fn, 'aten::norm', undefined, [this, q, all, k, { dtype }]) as Tensor;
+    }
     if (dims) return wrap(N.norm(this._h, q, dims, k));
     // No dim: every element; keepdim keeps each dim as size 1.
     return wrap(k ? N.norm(this._h, q, [...this.shape.keys()], true) : N.norm(this._h, q));
-  }
-  /**
-   * `max()`: the maximum element; `max(dim, keepdim?)`: `[values, indices]` along `dim`;
-   * `max(other)`: the elementwise maximum (as PyTorch's overloads).
-   */
-  max(): Tensor;
-  max(dim: number, keepdim?: boolean): [Tensor, Tensor];
-  max(other: Tensor): Tensor;
-  max(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    return extreme(this, 'max', dim, keepdim);
-  }
-  min(): Tensor;
-  min(dim: number, keepdim?: boolean): [Tensor, Tensor];
-  min(other: Tensor): Tensor;
-  min(dim?: number | Tensor, keepdim = false): Tensor | [Tensor, Tensor] {
-    return extreme(this, 'min', dim, keepdim);
-  }
-  argmax(dim?: number, keepdim = false): Tensor {
-    return wrap(
-      N.argmax(
-        this._h,
-        dim === undefined ? undefined : checkInt('Tensor.argmax', 'dim', dim),
-        checkBool('Tensor.argmax', 'keepdim', keepdim),
-      ),
-    );
-  }
-  argmin(dim?: number, keepdim = false): Tensor {
-    return wrap(
-      N.argmin(
-        this._h,
-        dim === undefined ? undefined : checkInt('Tensor.argmin', 'dim', dim),
-        checkBool('Tensor.argmin', 'keepdim', keepdim),
-      ),
-    );
   }
   /**
    * Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`, or
@@ -812,30 +695,6 @@ export class Tensor {
     }
     const o = varOptions('Tensor.std', opts);
     return wrap(N.std(this._h, dimList(dim, 'Tensor.std', this), correctionOf('Tensor.std', o), o.keepdim ?? false));
-  }
-  /** Whether every element is nonzero (over `dim` when given). */
-  all(dim?: number, keepdim = false): Tensor {
-    if (dim === undefined) return wrap(N.all(this._h));
-    return wrap(N.all(this._h, checkInt('Tensor.all', 'dim', dim), checkBool('Tensor.all', 'keepdim', keepdim)));
-  }
-  /** Whether any element is nonzero (over `dim` when given). */
-  any(dim?: number, keepdim = false): Tensor {
-    if (dim === undefined) return wrap(N.any(this._h));
-    return wrap(N.any(this._h, checkInt('Tensor.any', 'dim', dim), checkBool('Tensor.any', 'keepdim', keepdim)));
-  }
-  /** The diagonal (`offset` above the main one when positive) of dims `dim1`, `dim2`. */
-  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
-    return wrap(
-      N.diagonal(
-        this._h,
-        checkInt('Tensor.diagonal', 'offset', offset),
-        checkInt('Tensor.diagonal', 'dim1', dim1),
-        checkInt('Tensor.diagonal', 'dim2', dim2),
-      ),
-    );
-  }
-  cumsum(dim: number): Tensor {
-    return wrap(N.cumsum(this._h, checkInt('Tensor.cumsum', 'dim', dim)));
   }
 
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
@@ -1017,20 +876,6 @@ export class Tensor {
       ),
     );
   }
-  indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(
-      N.indexSelect(this._h, checkInt('Tensor.indexSelect', 'dim', dim), handle(index, 'Tensor.indexSelect', 'index')),
-    );
-  }
-  gather(dim: number, index: Tensor): Tensor {
-    return wrap(N.gather(this._h, checkInt('Tensor.gather', 'dim', dim), handle(index, 'Tensor.gather', 'index')));
-  }
-  flip(...dims: number[] | [number[]]): Tensor {
-    return wrap(N.flip(this._h, shapeArgs('Tensor.flip', dims, checkIntList)));
-  }
-  repeat(...repeats: number[] | [number[]]): Tensor {
-    return wrap(N.repeat(this._h, shapeArgs('Tensor.repeat', repeats)));
-  }
   chunk(chunks: number, dim = 0): Tensor[] {
     return wrapAll(
       N.chunk(this._h, checkInt('Tensor.chunk', 'chunks', chunks, 1), checkInt('Tensor.chunk', 'dim', dim)),
@@ -1058,9 +903,29 @@ export class Tensor {
    * If an item fails, every intermediate tensor made so far is disposed before the error
    * propagates.
    */
-  index(...items: IndexItem[]): Tensor {
+  index(...given: IndexItem[]): Tensor {
     const fn = 'Tensor.index';
     checkSelf(this, fn);
+    // plain arrays are index tensors (int64, or bool for a list of booleans), made here and freed below
+    const made: Tensor[] = [];
+    const items = given.map((it, i) => {
+      if (!Array.isArray(it)) return it;
+      try {
+        const t = tensorFromList(it);
+        made.push(t);
+        return t;
+      } catch {
+        return typeError(fn, `items[${i}]`, 'an array of integers or of booleans', it);
+      }
+    });
+    try {
+      return this._index(fn, items);
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+
+  private _index(fn: string, items: (number | string | null | Tensor)[]): Tensor {
     const ellipsis = items.filter((it) => it === '...').length;
     if (ellipsis > 1) throw new RangeError(`${fn}: an index can only have a single ellipsis ('...')`);
     // how many existing dims the items consume (a bool mask consumes its own dims)
@@ -1290,21 +1155,6 @@ export class Tensor {
       throw inOurWords(e);
     }
   }
-}
-
-/** `max` / `min`: the extreme element, `[values, indices]` along `dim`, or the elementwise extreme of two tensors. */
-function extreme(
-  self: Tensor,
-  name: 'max' | 'min',
-  dim: number | Tensor | undefined,
-  keepdim: unknown,
-): Tensor | [Tensor, Tensor] {
-  if (dim instanceof Tensor) return name === 'max' ? self.maximum(dim) : self.minimum(dim);
-  const kernel = name === 'max' ? N.max : N.min;
-  if (dim === undefined) return wrap(kernel(self._h) as Handle);
-  const fn = `Tensor.${name}`;
-  const [values, indices] = kernel(self._h, checkInt(fn, 'dim', dim), checkBool(fn, 'keepdim', keepdim)) as Handle[];
-  return [wrap(values), wrap(indices)];
 }
 
 /** Options of `backward` and `backwardAsync` (PyTorch's `retain_graph`, `create_graph`). */

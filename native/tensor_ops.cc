@@ -95,25 +95,8 @@ OPERAND_OP(div,
 OPERAND_OP(pow, self.pow(a.Tensor(1)), self.pow(a.Scalar(1)))
 OPERAND_OP(remainder, DivideGuarded(self, a.Tensor(1), c10::nullopt, IntDiv::kRemainder),
            DivideGuarded(self, a.Scalar(1), c10::nullopt, IntDiv::kRemainder))
-TNAPI_TENSOR_FN(maximum, a.Tensor(0).maximum(a.Tensor(1)))
-TNAPI_TENSOR_FN(minimum, a.Tensor(0).minimum(a.Tensor(1)))
 TNAPI_TENSOR_FN(matmul, a.Tensor(0).matmul(a.Tensor(1)))
-TNAPI_TENSOR_FN(bmm, a.Tensor(0).bmm(a.Tensor(1)))
-TNAPI_TENSOR_FN(mm, a.Tensor(0).mm(a.Tensor(1)))
-TNAPI_TENSOR_FN(outer, a.Tensor(0).outer(a.Tensor(1)))
-TNAPI_TENSOR_FN(dot, a.Tensor(0).dot(a.Tensor(1)))
 
-// ---- comparisons and logic ------------------------------------------------------------------
-OPERAND_OP(eq, self.eq(a.Tensor(1)), self.eq(a.Scalar(1)))
-OPERAND_OP(ne, self.ne(a.Tensor(1)), self.ne(a.Scalar(1)))
-OPERAND_OP(lt, self.lt(a.Tensor(1)), self.lt(a.Scalar(1)))
-OPERAND_OP(le, self.le(a.Tensor(1)), self.le(a.Scalar(1)))
-OPERAND_OP(gt, self.gt(a.Tensor(1)), self.gt(a.Scalar(1)))
-OPERAND_OP(ge, self.ge(a.Tensor(1)), self.ge(a.Scalar(1)))
-TNAPI_TENSOR_FN(logicalNot, a.Tensor(0).logical_not())
-TNAPI_TENSOR_FN(logicalAnd, a.Tensor(0).logical_and(a.Tensor(1)))
-TNAPI_TENSOR_FN(logicalOr, a.Tensor(0).logical_or(a.Tensor(1)))
-TNAPI_TENSOR_FN(logicalXor, a.Tensor(0).logical_xor(a.Tensor(1)))
 TNAPI_FN(allclose, {
   return Napi::Boolean::New(a.Env(), a.Tensor(0).allclose(a.Tensor(1), a.Number(2), a.Number(3), a.BoolOr(4, false)));
 })
@@ -133,31 +116,9 @@ TNAPI_FN(where, {
 
 // ---- unary ----------------------------------------------------------------------------------
 #define UNARY(fname, method) TNAPI_TENSOR_FN(fname, a.Tensor(0).method())
-UNARY(neg, neg)
-UNARY(abs, abs)
-UNARY(exp, exp)
-UNARY(log, log)
 UNARY(log1p, log1p)
 UNARY(expm1, expm1)
-UNARY(sqrt, sqrt)
-UNARY(rsqrt, rsqrt)
-UNARY(reciprocal, reciprocal)
-UNARY(sign, sign)
-UNARY(floor, floor)
-UNARY(ceil, ceil)
 UNARY(round, round)
-UNARY(trunc, trunc)
-UNARY(sin, sin)
-UNARY(cos, cos)
-UNARY(tanh, tanh)
-UNARY(sigmoid, sigmoid)
-UNARY(relu, relu)
-UNARY(erf, erf)
-UNARY(square, square)
-UNARY(isnan, isnan)
-UNARY(isinf, isinf)
-UNARY(isfinite, isfinite)
-TNAPI_TENSOR_FN(silu, at::silu(a.Tensor(0)))
 TNAPI_FN(gelu, {
   std::string approx = a.Has(1) ? a.String(1) : std::string("none");
   return Napi::Value(a.Env(), Wrap(a.Env(), at::gelu(a.Tensor(0), approx)));
@@ -178,8 +139,6 @@ TNAPI_FN(clamp, {
   }
   return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
 })
-TNAPI_TENSOR_FN(triu, a.Tensor(0).triu(a.IntOr(1, 0)))
-TNAPI_TENSOR_FN(tril, a.Tensor(0).tril(a.IntOr(1, 0)))
 
 // ---- reductions -----------------------------------------------------------------------------
 // (self, dims | undefined, keepdim, dtype?)
@@ -193,24 +152,8 @@ TNAPI_FN(mean, {
   at::Tensor r = a.Has(1) ? self.mean(a.IntList(1), a.BoolOr(2, false), a.OptDtype(3)) : self.mean(a.OptDtype(3));
   return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
 })
-TNAPI_TENSOR_FN(prod, a.Has(1) ? a.Tensor(0).prod(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).prod())
 TNAPI_TENSOR_FN(norm, a.Has(2) ? at::norm(a.Tensor(0), a.Scalar(1), a.IntList(2), a.BoolOr(3, false))
                                : at::norm(a.Tensor(0), a.Scalar(1)))
-// (self, dim | undefined, keepdim) -> tensor, or [values, indices] with a dim
-#define MINMAX(fname, method)                                                 \
-  TNAPI_FN(fname, {                                                           \
-    const at::Tensor& self = a.Tensor(0);                                     \
-    if (!a.Has(1)) return Napi::Value(a.Env(), Wrap(a.Env(), self.method())); \
-    auto r = self.method(a.Int(1), a.BoolOr(2, false));                       \
-    Napi::Array out = Napi::Array::New(a.Env(), 2);                           \
-    out.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<0>(r))));         \
-    out.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), std::get<1>(r))));         \
-    return out;                                                               \
-  })
-MINMAX(max, max)
-MINMAX(min, min)
-TNAPI_TENSOR_FN(argmax, a.Tensor(0).argmax(a.OptInt(1), a.BoolOr(2, false)))
-TNAPI_TENSOR_FN(argmin, a.Tensor(0).argmin(a.OptInt(1), a.BoolOr(2, false)))
 // (self, dims | undefined, correction (0/1), keepdim)
 TNAPI_FN(var, {
   const at::Tensor& self = a.Tensor(0);
@@ -232,10 +175,6 @@ TNAPI_FN(std_, {
   }
   return Napi::Value(a.Env(), Wrap(a.Env(), at::std(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
 })
-TNAPI_TENSOR_FN(all, a.Has(1) ? a.Tensor(0).all(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).all())
-TNAPI_TENSOR_FN(any, a.Has(1) ? a.Tensor(0).any(a.Int(1), a.BoolOr(2, false)) : a.Tensor(0).any())
-TNAPI_TENSOR_FN(cumsum, a.Tensor(0).cumsum(a.Int(1)))
-TNAPI_TENSOR_FN(diagonal, a.Tensor(0).diagonal(a.Int(1), a.Int(2), a.Int(3)))
 
 // matmulAsync(a, b) -> Promise<[a @ b]> (workers.h)
 TNAPI_ASYNC_FN(matmulAsync, {
@@ -290,11 +229,7 @@ TNAPI_TENSOR_FN(contiguous, a.Tensor(0).contiguous())
 TNAPI_TENSOR_FN(narrow, a.Tensor(0).narrow(a.Int(1), a.Int(2), a.Int(3)))
 TNAPI_TENSOR_FN(select, a.Tensor(0).select(a.Int(1), a.Int(2)))
 TNAPI_TENSOR_FN(slice, a.Tensor(0).slice(a.Int(1), a.OptInt(2), a.OptInt(3), a.IntOr(4, 1)))
-TNAPI_TENSOR_FN(indexSelect, a.Tensor(0).index_select(a.Int(1), a.Tensor(2)))
-TNAPI_TENSOR_FN(gather, a.Tensor(0).gather(a.Int(1), a.Tensor(2)))
 TNAPI_TENSOR_FN(asStrided, a.Tensor(0).as_strided(a.IntList(1), a.IntList(2), a.IntOr(3, 0)))
-TNAPI_TENSOR_FN(flip, a.Tensor(0).flip(a.IntList(1)))
-TNAPI_TENSOR_FN(repeat, a.Tensor(0).repeat(a.IntList(1)))
 TNAPI_FN(index, {  // advanced indexing with a list of (tensor | null)
   Napi::Value v = a[1];
   if (!v.IsArray()) a.TypeError(1, "an array of Tensors or nulls");
@@ -434,72 +369,23 @@ const Export kExports[] = {
     BOTH(div, 2, 3),
     BOTH(pow, 2),
     BOTH(remainder, 2),
-    {"maximum", maximum, 2},
-    {"minimum", minimum, 2},
     {"matmul", matmul, 2},
-    {"bmm", bmm, 2},
-    {"mm", mm, 2},
-    {"outer", outer, 2},
-    {"dot", dot, 2},
-    BOTH(eq, 2),
-    BOTH(ne, 2),
-    BOTH(lt, 2),
-    BOTH(le, 2),
-    BOTH(gt, 2),
-    BOTH(ge, 2),
-    {"logicalNot", logicalNot, 1},
-    {"logicalAnd", logicalAnd, 2},
-    {"logicalOr", logicalOr, 2},
-    {"logicalXor", logicalXor, 2},
     {"allclose", allclose, 5},
     {"equal", equal, 2},
     BOTH(maskedFill, 3),
     {"where", where, 4},
-    {"neg", neg, 1},
-    {"abs", abs, 1},
-    {"exp", exp, 1},
-    {"log", log, 1},
     {"log1p", log1p, 1},
     {"expm1", expm1, 1},
-    {"sqrt", sqrt, 1},
-    {"rsqrt", rsqrt, 1},
-    {"reciprocal", reciprocal, 1},
-    {"sign", sign, 1},
-    {"floor", floor, 1},
-    {"ceil", ceil, 1},
     {"round", round, 1},
-    {"trunc", trunc, 1},
-    {"sin", sin, 1},
-    {"cos", cos, 1},
-    {"tanh", tanh, 1},
-    {"sigmoid", sigmoid, 1},
-    {"relu", relu, 1},
-    {"erf", erf, 1},
-    {"square", square, 1},
-    {"isnan", isnan, 1},
-    {"isinf", isinf, 1},
-    {"isfinite", isfinite, 1},
-    {"silu", silu, 1},
     {"gelu", gelu, 1, 2},
     {"softmax", softmax, 2, 3},
     {"logSoftmax", logSoftmax, 2, 3},
     {"clamp", clamp, 4},
-    {"triu", triu, 1, 2},
-    {"tril", tril, 1, 2},
     {"sum", sum, 3, 4},
     {"mean", mean, 3, 4},
-    {"prod", prod, 1, 3},
     {"norm", norm, 2, 4},
-    {"max", max, 1, 3},
-    {"min", min, 1, 3},
-    {"argmax", argmax, 1, 3},
-    {"argmin", argmin, 1, 3},
     {"var", var, 4},
     {"std", std_, 4},
-    {"all", all, 1, 3},
-    {"any", any, 1, 3},
-    {"cumsum", cumsum, 2},
-    {"diagonal", diagonal, 4},
     {"matmulAsync", matmulAsync, 2},
     BOTH(add_, 2, 3),
     BOTH(sub_, 2, 3),
@@ -525,12 +411,8 @@ const Export kExports[] = {
     {"narrow", narrow, 4},
     {"select", select, 3},
     {"slice", slice, 5},
-    {"indexSelect", indexSelect, 3},
-    {"gather", gather, 3},
-    {"flip", flip, 2},
     {"asStrided", asStrided, 3, 4},
     {"rawBytes", rawBytes, 1},
-    {"repeat", repeat, 2},
     {"index", index, 2},
     {"chunk", chunk, 3},
     {"split", split, 3},

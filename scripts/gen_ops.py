@@ -9,8 +9,8 @@ schemas the running libtorch has registered (lib/aten.ts), so 1.13 and 2.x each 
 have: a name this libtorch lacks throws a clear TypeError when called.
 
 The output is committed and byte-for-byte reproducible (sorted, no timestamps); a fresh clone
-builds without python3-torch. Run after `npm run build:ts` (it asks the built package which
-names are hand-written, so that it does not generate them twice):
+builds without python3-torch. Names lib/ defines by hand are not generated twice
+(scripts/hand_written_names.js reads them from the TypeScript sources):
 
     /usr/bin/python3 scripts/gen_ops.py
 """
@@ -199,7 +199,11 @@ def signature(s, method, numbers):
     kws = [a for a in params if a["name"] != "self"]
     fields = [f"{camel(a['name'])}?: {ts_type(a['type'], numbers)}" for a in kws]
     parts.append("options?: { " + "; ".join(fields) + (" " if fields else "") + "}")
-    return "(" + ", ".join(parts) + "): " + ts_return(s["returns"])
+    sig = "(" + ", ".join(parts) + "): " + ts_return(s["returns"])
+    # varargs: x.flip(0, 1), x.permute(1, 0), x.view(2, 3) (an int list as the first positional parameter)
+    if pos and pos[0]["type"]["list"] and pos[0]["type"]["base"] in ("int", "SymInt") and optional_from <= 1:
+        return [f"(...{ident(pos[0]['name'])}: number[]): {ts_return(s['returns'])}", sig]
+    return [sig]
 
 
 def usable(s):
@@ -236,22 +240,8 @@ def jsdoc(text, url):
 
 # ---- collect --------------------------------------------------------------------------------
 def hand_written():
-    """The names the package already defines by hand (built dist/), per namespace."""
-    js = r"""
-const t = require(process.argv[1]);
-const G = Symbol.for('torch-napi.generated');
-const own = (o) => Object.keys(o).filter((k) => !(typeof o[k] === 'function' && o[k][G]));
-const proto = [];
-for (let p = t.Tensor.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p))
-  for (const k of Object.getOwnPropertyNames(p)) {
-    const d = Object.getOwnPropertyDescriptor(p, k);
-    if (!(typeof d.value === 'function' && d.value[G])) proto.push(k);
-  }
-const ns = (o) => (o ? own(o) : []);
-console.log(JSON.stringify({ torch: own(t), tensor: proto, F: own(t.nn.functional),
-  linalg: ns(t.linalg), special: ns(t.special), fft: ns(t.fft) }));
-"""
-    out = subprocess.run(["node", "-e", js, os.path.join(ROOT, "dist")], capture_output=True, text=True, check=True)
+    """The names lib/ defines by hand, per namespace (read from the TypeScript sources)."""
+    out = subprocess.run(["node", os.path.join(ROOT, "scripts", "hand_written_names.js")], capture_output=True, text=True, check=True)
     return {k: set(v) for k, v in json.loads(out.stdout).items()}
 
 
@@ -272,10 +262,10 @@ def main():
             ss = [s for s in by_name.get(name, []) if usable(s) and ("function" in s["variants"] or s["module"])]
         sigs, seen = [], set()
         for s in ss:
-            sig = signature(s, method, name in NUMBERS_AS_TENSORS)
-            if sig not in seen:
-                seen.add(sig)
-                sigs.append(sig)
+            for sig in signature(s, method, name in NUMBERS_AS_TENSORS):
+                if sig not in seen:
+                    seen.add(sig)
+                    sigs.append(sig)
         return sigs
 
     def public(name):

@@ -6,6 +6,7 @@ import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
 /** The ATen operators PyTorch exposes as Tensor methods: [JS name, ATen name]. */
 export const METHODS: readonly (readonly [string, string])[] = [
+  ['abs', 'abs'],
   ['abs_', 'abs_'],
   ['absolute', 'absolute'],
   ['absolute_', 'absolute_'],
@@ -27,10 +28,12 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['addr_', 'addr_'],
   ['adjoint', 'adjoint'],
   ['alignAs', 'align_as'],
+  ['all', 'all'],
   ['amax', 'amax'],
   ['amin', 'amin'],
   ['aminmax', 'aminmax'],
   ['angle', 'angle'],
+  ['any', 'any'],
   ['arccos', 'arccos'],
   ['arccos_', 'arccos_'],
   ['arccosh', 'arccosh'],
@@ -45,6 +48,8 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['arctan_', 'arctan_'],
   ['arctanh', 'arctanh'],
   ['arctanh_', 'arctanh_'],
+  ['argmax', 'argmax'],
+  ['argmin', 'argmin'],
   ['argsort', 'argsort'],
   ['argwhere', 'argwhere'],
   ['asStrided', 'as_strided'],
@@ -77,9 +82,11 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['bitwiseRightShift_', 'bitwise_right_shift_'],
   ['bitwiseXor', 'bitwise_xor'],
   ['bitwiseXor_', 'bitwise_xor_'],
+  ['bmm', 'bmm'],
   ['broadcastTo', 'broadcast_to'],
   ['cauchy_', 'cauchy_'],
   ['ccolIndices', 'ccol_indices'],
+  ['ceil', 'ceil'],
   ['ceil_', 'ceil_'],
   ['chalf', 'chalf'],
   ['cholesky', 'cholesky'],
@@ -99,6 +106,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['copysign', 'copysign'],
   ['copysign_', 'copysign_'],
   ['corrcoef', 'corrcoef'],
+  ['cos', 'cos'],
   ['cos_', 'cos_'],
   ['cosh', 'cosh'],
   ['cosh_', 'cosh_'],
@@ -110,6 +118,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['cummin', 'cummin'],
   ['cumprod', 'cumprod'],
   ['cumprod_', 'cumprod_'],
+  ['cumsum', 'cumsum'],
   ['cumsum_', 'cumsum_'],
   ['deg2rad', 'deg2rad'],
   ['deg2rad_', 'deg2rad_'],
@@ -120,6 +129,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['diag', 'diag'],
   ['diagEmbed', 'diag_embed'],
   ['diagflat', 'diagflat'],
+  ['diagonal', 'diagonal'],
   ['diagonalScatter', 'diagonal_scatter'],
   ['diff', 'diff'],
   ['digamma', 'digamma'],
@@ -127,13 +137,17 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['dist', 'dist'],
   ['divide', 'divide'],
   ['divide_', 'divide_'],
+  ['dot', 'dot'],
   ['dsplit', 'dsplit'],
+  ['eq', 'eq'],
   ['eq_', 'eq_'],
+  ['erf', 'erf'],
   ['erf_', 'erf_'],
   ['erfc', 'erfc'],
   ['erfc_', 'erfc_'],
   ['erfinv', 'erfinv'],
   ['erfinv_', 'erfinv_'],
+  ['exp', 'exp'],
   ['exp2', 'exp2'],
   ['exp2_', 'exp2_'],
   ['exp_', 'exp_'],
@@ -142,10 +156,12 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['fillDiagonal_', 'fill_diagonal_'],
   ['fix', 'fix'],
   ['fix_', 'fix_'],
+  ['flip', 'flip'],
   ['fliplr', 'fliplr'],
   ['flipud', 'flipud'],
   ['floatPower', 'float_power'],
   ['floatPower_', 'float_power_'],
+  ['floor', 'floor'],
   ['floor_', 'floor_'],
   ['floorDivide', 'floor_divide'],
   ['floorDivide_', 'floor_divide_'],
@@ -156,8 +172,10 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['frac', 'frac'],
   ['frac_', 'frac_'],
   ['frexp', 'frexp'],
+  ['gather', 'gather'],
   ['gcd', 'gcd'],
   ['gcd_', 'gcd_'],
+  ['ge', 'ge'],
   ['ge_', 'ge_'],
   ['geometric_', 'geometric_'],
   ['geqrf', 'geqrf'],
@@ -166,6 +184,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['greater_', 'greater_'],
   ['greaterEqual', 'greater_equal'],
   ['greaterEqual_', 'greater_equal_'],
+  ['gt', 'gt'],
   ['gt_', 'gt_'],
   ['hardshrink', 'hardshrink'],
   ['heaviside', 'heaviside'],
@@ -191,6 +210,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['indexPut_', 'index_put_'],
   ['indexReduce', 'index_reduce'],
   ['indexReduce_', 'index_reduce_'],
+  ['indexSelect', 'index_select'],
   ['indices', 'indices'],
   ['inner', 'inner'],
   ['intRepr', 'int_repr'],
@@ -207,6 +227,9 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['isSetTo', 'is_set_to'],
   ['isSigned', 'is_signed'],
   ['isclose', 'isclose'],
+  ['isfinite', 'isfinite'],
+  ['isinf', 'isinf'],
+  ['isnan', 'isnan'],
   ['isneginf', 'isneginf'],
   ['isposinf', 'isposinf'],
   ['isreal', 'isreal'],
@@ -217,6 +240,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['lcm_', 'lcm_'],
   ['ldexp', 'ldexp'],
   ['ldexp_', 'ldexp_'],
+  ['le', 'le'],
   ['le_', 'le_'],
   ['lerp', 'lerp'],
   ['lerp_', 'lerp_'],
@@ -226,6 +250,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['lessEqual_', 'less_equal_'],
   ['lgamma', 'lgamma'],
   ['lgamma_', 'lgamma_'],
+  ['log', 'log'],
   ['log10', 'log10'],
   ['log10_', 'log10_'],
   ['log1p_', 'log1p_'],
@@ -237,13 +262,18 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['logaddexp2', 'logaddexp2'],
   ['logcumsumexp', 'logcumsumexp'],
   ['logdet', 'logdet'],
+  ['logicalAnd', 'logical_and'],
   ['logicalAnd_', 'logical_and_'],
+  ['logicalNot', 'logical_not'],
   ['logicalNot_', 'logical_not_'],
+  ['logicalOr', 'logical_or'],
   ['logicalOr_', 'logical_or_'],
+  ['logicalXor', 'logical_xor'],
   ['logicalXor_', 'logical_xor_'],
   ['logit', 'logit'],
   ['logit_', 'logit_'],
   ['logsumexp', 'logsumexp'],
+  ['lt', 'lt'],
   ['lt_', 'lt_'],
   ['luSolve', 'lu_solve'],
   ['mH', 'mH'],
@@ -253,7 +283,12 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['maskedSelect', 'masked_select'],
   ['matrixExp', 'matrix_exp'],
   ['matrixPower', 'matrix_power'],
+  ['max', 'max'],
+  ['maximum', 'maximum'],
   ['median', 'median'],
+  ['min', 'min'],
+  ['minimum', 'minimum'],
+  ['mm', 'mm'],
   ['mode', 'mode'],
   ['moveaxis', 'moveaxis'],
   ['movedim', 'movedim'],
@@ -271,7 +306,9 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['nanquantile', 'nanquantile'],
   ['nansum', 'nansum'],
   ['narrowCopy', 'narrow_copy'],
+  ['ne', 'ne'],
   ['ne_', 'ne_'],
+  ['neg', 'neg'],
   ['neg_', 'neg_'],
   ['negative', 'negative'],
   ['negative_', 'negative_'],
@@ -287,6 +324,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['notEqual_', 'not_equal_'],
   ['orgqr', 'orgqr'],
   ['ormqr', 'ormqr'],
+  ['outer', 'outer'],
   ['outputNr', 'output_nr'],
   ['pinMemory', 'pin_memory'],
   ['pinverse', 'pinverse'],
@@ -295,6 +333,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['positive', 'positive'],
   ['pow_', 'pow_'],
   ['prelu', 'prelu'],
+  ['prod', 'prod'],
   ['put', 'put'],
   ['put_', 'put_'],
   ['qPerChannelAxis', 'q_per_channel_axis'],
@@ -309,11 +348,14 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['rad2deg_', 'rad2deg_'],
   ['random_', 'random_'],
   ['ravel', 'ravel'],
+  ['reciprocal', 'reciprocal'],
   ['reciprocal_', 'reciprocal_'],
+  ['relu', 'relu'],
   ['relu_', 'relu_'],
   ['remainder_', 'remainder_'],
   ['renorm', 'renorm'],
   ['renorm_', 'renorm_'],
+  ['repeat', 'repeat'],
   ['repeatInterleave', 'repeat_interleave'],
   ['reshapeAs', 'reshape_as'],
   ['resize_', 'resize_'],
@@ -326,6 +368,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['rot90', 'rot90'],
   ['round_', 'round_'],
   ['rowIndices', 'row_indices'],
+  ['rsqrt', 'rsqrt'],
   ['rsqrt_', 'rsqrt_'],
   ['scatter', 'scatter'],
   ['scatter_', 'scatter_'],
@@ -337,9 +380,12 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['set_', 'set_'],
   ['sgn', 'sgn'],
   ['sgn_', 'sgn_'],
+  ['sigmoid', 'sigmoid'],
   ['sigmoid_', 'sigmoid_'],
+  ['sign', 'sign'],
   ['sign_', 'sign_'],
   ['signbit', 'signbit'],
+  ['sin', 'sin'],
   ['sin_', 'sin_'],
   ['sinc', 'sinc'],
   ['sinc_', 'sinc_'],
@@ -354,7 +400,9 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['sparseResize_', 'sparse_resize_'],
   ['sparseResizeAndClear_', 'sparse_resize_and_clear_'],
   ['splitWithSizes', 'split_with_sizes'],
+  ['sqrt', 'sqrt'],
   ['sqrt_', 'sqrt_'],
+  ['square', 'square'],
   ['square_', 'square_'],
   ['squeeze_', 'squeeze_'],
   ['sspaddmm', 'sspaddmm'],
@@ -373,6 +421,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['takeAlongDim', 'take_along_dim'],
   ['tan', 'tan'],
   ['tan_', 'tan_'],
+  ['tanh', 'tanh'],
   ['tanh_', 'tanh_'],
   ['tensorSplit', 'tensor_split'],
   ['tile', 'tile'],
@@ -388,10 +437,13 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['trace', 'trace'],
   ['transpose_', 'transpose_'],
   ['triangularSolve', 'triangular_solve'],
+  ['tril', 'tril'],
   ['tril_', 'tril_'],
+  ['triu', 'triu'],
   ['triu_', 'triu_'],
   ['trueDivide', 'true_divide'],
   ['trueDivide_', 'true_divide_'],
+  ['trunc', 'trunc'],
   ['trunc_', 'trunc_'],
   ['typeAs', 'type_as'],
   ['unflatten', 'unflatten'],
@@ -410,6 +462,8 @@ export const METHODS: readonly (readonly [string, string])[] = [
 
 /** The generated Tensor methods' types (merged into `Tensor` by lib/tensor_methods.ts). */
 export interface GeneratedTensorMethods {
+  /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.abs.html) */
+  abs(options?: { }): Tensor;
   /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.abs_.html) */
   abs_(options?: { }): Tensor;
   /** Alias for `torch.abs` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.absolute.html) */
@@ -452,14 +506,22 @@ export interface GeneratedTensorMethods {
   adjoint(options?: { }): Tensor;
   /** Permutes the dimensions of the `self` tensor to match the dimension order in the `other` tensor, adding size-one dims for any new names. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.align_as.html) */
   alignAs(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.all.html) */
+  all(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  all(options?: { }): Tensor;
   /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amax.html) */
+  amax(...dim: number[]): Tensor;
   amax(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amin.html) */
+  amin(...dim: number[]): Tensor;
   amin(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
   /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.angle.html) */
   angle(options?: { }): Tensor;
+  /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.any.html) */
+  any(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  any(options?: { }): Tensor;
   /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccos.html) */
   arccos(options?: { }): Tensor;
   /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccos_.html) */
@@ -488,6 +550,10 @@ export interface GeneratedTensorMethods {
   arctanh(options?: { }): Tensor;
   /** Alias for `torch.atanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctanh_.html) */
   arctanh_(options?: { }): Tensor;
+  /** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argmax.html) */
+  argmax(dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** Returns the indices of the minimum value(s) of the flattened tensor or along a dimension [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argmin.html) */
+  argmin(dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** Returns the indices that sort a tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argsort.html) */
   argsort(dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
@@ -565,12 +631,17 @@ export interface GeneratedTensorMethods {
   /** Computes the bitwise XOR of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bitwise_xor_.html) */
   bitwiseXor_(other: Scalar, options?: { other?: Scalar }): Tensor;
   bitwiseXor_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Performs a batch matrix-matrix product of matrices stored in `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bmm.html) */
+  bmm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Broadcasts `input` to the shape `\shape`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.broadcast_to.html) */
+  broadcastTo(...size: number[]): Tensor;
   broadcastTo(size: number[], options?: { size?: number[] }): Tensor;
   /** Fills the tensor with numbers drawn from the Cauchy distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cauchy_.html) */
   cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ccol_indices.html) */
   ccolIndices(options?: { }): Tensor;
+  /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil.html) */
+  ceil(options?: { }): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil_.html) */
   ceil_(options?: { }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.chalf.html) */
@@ -617,6 +688,8 @@ export interface GeneratedTensorMethods {
   copysign_(other: Scalar, options?: { other?: Scalar }): Tensor;
   /** Estimates the Pearson product-moment correlation coefficient matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.corrcoef.html) */
   corrcoef(options?: { }): Tensor;
+  /** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cos.html) */
+  cos(options?: { }): Tensor;
   /** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cos_.html) */
   cos_(options?: { }): Tensor;
   /** Returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cosh.html) */
@@ -624,6 +697,7 @@ export interface GeneratedTensorMethods {
   /** Returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cosh_.html) */
   cosh_(options?: { }): Tensor;
   /** Counts the number of non-zero values in the tensor `input` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.count_nonzero.html) */
+  countNonzero(...dim: number[]): Tensor;
   countNonzero(dim: number[], options?: { dim?: number[] }): Tensor;
   countNonzero(dim?: number | null, options?: { dim?: number | null }): Tensor;
   /** Estimates the covariance matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cov.html) */
@@ -640,6 +714,8 @@ export interface GeneratedTensorMethods {
   cumprod(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
   /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumprod_.html) */
   cumprod_(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
+  /** Returns the cumulative sum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumsum.html) */
+  cumsum(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
   /** Returns the cumulative sum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumsum_.html) */
   cumsum_(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in degrees to radians. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.deg2rad.html) */
@@ -660,6 +736,8 @@ export interface GeneratedTensorMethods {
   diagEmbed(offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagflat.html) */
   diagflat(offset?: number, options?: { offset?: number }): Tensor;
+  /** Returns a partial view of `input` with the its diagonal elements with respect to `dim1` and `dim2` appended as a dimension at the end of the shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagonal.html) */
+  diagonal(offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Embeds the values of the `src` tensor into `input` along the diagonal elements of `input`, with respect to `dim1` and `dim2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagonal_scatter.html) */
   diagonalScatter(src: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Computes the n-th forward difference along the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diff.html) */
@@ -680,12 +758,20 @@ export interface GeneratedTensorMethods {
   divide_(other: Scalar, options?: { other?: Scalar }): Tensor;
   divide_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar; roundingMode?: string | null }): Tensor;
   divide_(other: Scalar, options?: { other?: Scalar; roundingMode?: string | null }): Tensor;
+  /** Computes the dot product of two 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dot.html) */
+  dot(tensor: Tensor, options?: { tensor?: Tensor }): Tensor;
   /** Splits `input`, a tensor with three or more dimensions, into multiple tensors depthwise according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dsplit.html) */
   dsplit(sections: number, options?: { sections?: number }): Tensor[];
+  dsplit(...indices: number[]): Tensor[];
   dsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
+  /** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.eq.html) */
+  eq(other: Scalar, options?: { other?: Scalar }): Tensor;
+  eq(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.eq_.html) */
   eq_(other: Scalar, options?: { other?: Scalar }): Tensor;
   eq_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erf.html) */
+  erf(options?: { }): Tensor;
   /** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erf_.html) */
   erf_(options?: { }): Tensor;
   /** Alias for `torch.special.erfc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfc.html) */
@@ -696,6 +782,8 @@ export interface GeneratedTensorMethods {
   erfinv(options?: { }): Tensor;
   /** Alias for `torch.special.erfinv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfinv_.html) */
   erfinv_(options?: { }): Tensor;
+  /** Returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp.html) */
+  exp(options?: { }): Tensor;
   /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp2.html) */
   exp2(options?: { }): Tensor;
   /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp2_.html) */
@@ -712,6 +800,9 @@ export interface GeneratedTensorMethods {
   fix(options?: { }): Tensor;
   /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fix_.html) */
   fix_(options?: { }): Tensor;
+  /** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flip.html) */
+  flip(...dims: number[]): Tensor;
+  flip(dims: number[], options?: { dims?: number[] }): Tensor;
   /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fliplr.html) */
   fliplr(options?: { }): Tensor;
   /** Flip tensor in the up/down direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flipud.html) */
@@ -722,6 +813,8 @@ export interface GeneratedTensorMethods {
   /** Raises `input` to the power of `exponent`, elementwise, in double precision. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.float_power_.html) */
   floatPower_(exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
   floatPower_(exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
+  /** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor.html) */
+  floor(options?: { }): Tensor;
   /** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor_.html) */
   floor_(options?: { }): Tensor;
   /** Before PyTorch 1.13 `torch.floor_divide` incorrectly performed truncation division. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor_divide.html) */
@@ -746,10 +839,15 @@ export interface GeneratedTensorMethods {
   frac_(options?: { }): Tensor;
   /** Decomposes `input` into mantissa and exponent tensors such that `\text{input} = \text{mantissa} \times 2^{\text{exponent}}`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frexp.html) */
   frexp(options?: { }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
+  /** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gather.html) */
+  gather(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean }): Tensor;
   /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gcd.html) */
   gcd(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gcd_.html) */
   gcd_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes `\text{input} \geq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ge.html) */
+  ge(other: Scalar, options?: { other?: Scalar }): Tensor;
+  ge(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes `\text{input} \geq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ge_.html) */
   ge_(other: Scalar, options?: { other?: Scalar }): Tensor;
   ge_(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -771,6 +869,9 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.ge`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.greater_equal_.html) */
   greaterEqual_(other: Scalar, options?: { other?: Scalar }): Tensor;
   greaterEqual_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes `\text{input} > \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gt.html) */
+  gt(other: Scalar, options?: { other?: Scalar }): Tensor;
+  gt(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes `\text{input} > \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gt_.html) */
   gt_(other: Scalar, options?: { other?: Scalar }): Tensor;
   gt_(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -787,6 +888,7 @@ export interface GeneratedTensorMethods {
   histogram(bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
   /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hsplit.html) */
   hsplit(sections: number, options?: { sections?: number }): Tensor[];
+  hsplit(...indices: number[]): Tensor[];
   hsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
   /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hypot.html) */
   hypot(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -826,6 +928,8 @@ export interface GeneratedTensorMethods {
   indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce_.html) */
   indexReduce_(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
+  /** Returns a new tensor which indexes the `input` tensor along dimension `dim` using the entries in `index` which is a `LongTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_select.html) */
+  indexSelect(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor }): Tensor;
   /** Return the indices tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.indices.html) */
   indices(options?: { }): Tensor;
   /** Computes the dot product for 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.inner.html) */
@@ -858,6 +962,12 @@ export interface GeneratedTensorMethods {
   isSigned(options?: { }): boolean;
   /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isclose.html) */
   isclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  /** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isfinite.html) */
+  isfinite(options?: { }): Tensor;
+  /** Tests if each element of `input` is infinite (positive or negative infinity) or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isinf.html) */
+  isinf(options?: { }): Tensor;
+  /** Returns a new tensor with boolean elements representing if each element of `input` is NaN or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isnan.html) */
+  isnan(options?: { }): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isneginf.html) */
   isneginf(options?: { }): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isposinf.html) */
@@ -878,6 +988,9 @@ export interface GeneratedTensorMethods {
   ldexp(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Multiplies `input` by 2**`other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ldexp_.html) */
   ldexp_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes `\text{input} \leq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.le.html) */
+  le(other: Scalar, options?: { other?: Scalar }): Tensor;
+  le(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes `\text{input} \leq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.le_.html) */
   le_(other: Scalar, options?: { other?: Scalar }): Tensor;
   le_(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -903,6 +1016,8 @@ export interface GeneratedTensorMethods {
   lgamma(options?: { }): Tensor;
   /** Computes the natural logarithm of the absolute value of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lgamma_.html) */
   lgamma_(options?: { }): Tensor;
+  /** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log.html) */
+  log(options?: { }): Tensor;
   /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log10.html) */
   log10(options?: { }): Tensor;
   /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log10_.html) */
@@ -925,12 +1040,20 @@ export interface GeneratedTensorMethods {
   logcumsumexp(dim: number, options?: { dim?: number }): Tensor;
   /** Calculates log determinant of a square matrix or batches of square matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logdet.html) */
   logdet(options?: { }): Tensor;
+  /** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_and.html) */
+  logicalAnd(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_and_.html) */
   logicalAnd_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_not.html) */
+  logicalNot(options?: { }): Tensor;
   /** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_not_.html) */
   logicalNot_(options?: { }): Tensor;
+  /** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_or.html) */
+  logicalOr(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_or_.html) */
   logicalOr_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes the element-wise logical XOR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_xor.html) */
+  logicalXor(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical XOR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_xor_.html) */
   logicalXor_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logit.html) */
@@ -938,7 +1061,11 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logit_.html) */
   logit_(eps?: number | null, options?: { eps?: number | null }): Tensor;
   /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logsumexp.html) */
+  logsumexp(...dim: number[]): Tensor;
   logsumexp(dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lt.html) */
+  lt(other: Scalar, options?: { other?: Scalar }): Tensor;
+  lt(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lt_.html) */
   lt_(other: Scalar, options?: { other?: Scalar }): Tensor;
   lt_(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -958,9 +1085,23 @@ export interface GeneratedTensorMethods {
   matrixExp(options?: { }): Tensor;
   /** Alias for `torch.linalg.matrix_power` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.matrix_power.html) */
   matrixPower(n: number, options?: { n?: number }): Tensor;
+  /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.max.html) */
+  max(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  max(options?: { }): Tensor;
+  max(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.maximum.html) */
+  maximum(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
   median(options?: { }): Tensor;
   median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.min.html) */
+  min(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  min(options?: { }): Tensor;
+  min(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.minimum.html) */
+  minimum(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mm.html) */
+  mm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mode.html) */
   mode(dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.moveaxis.html) */
@@ -990,6 +1131,7 @@ export interface GeneratedTensorMethods {
   /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nan_to_num_.html) */
   nanToNum_(nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmean.html) */
+  nanmean(...dim: number[]): Tensor;
   nanmean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
   nanmedian(options?: { }): Tensor;
@@ -998,12 +1140,18 @@ export interface GeneratedTensorMethods {
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nansum.html) */
+  nansum(...dim: number[]): Tensor;
   nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.narrow_copy.html) */
   narrowCopy(dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number }): Tensor;
+  /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ne.html) */
+  ne(other: Scalar, options?: { other?: Scalar }): Tensor;
+  ne(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ne_.html) */
   ne_(other: Scalar, options?: { other?: Scalar }): Tensor;
   ne_(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.neg.html) */
+  neg(options?: { }): Tensor;
   /** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.neg_.html) */
   neg_(options?: { }): Tensor;
   /** Alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.negative.html) */
@@ -1011,14 +1159,17 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.negative_.html) */
   negative_(options?: { }): Tensor;
   /** Returns a Tensor of size `size` filled with uninitialized data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_empty.html) */
+  newEmpty(...size: number[]): Tensor;
   newEmpty(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` and strides `stride` filled with uninitialized data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_empty_strided.html) */
   newEmptyStrided(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `fill_value`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_full.html) */
   newFull(size: number[], fillValue: Scalar, options?: { size?: number[]; fillValue?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_ones.html) */
+  newOnes(...size: number[]): Tensor;
   newOnes(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_zeros.html) */
+  newZeros(...size: number[]): Tensor;
   newZeros(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Return the next floating-point value after `input` towards `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nextafter.html) */
   nextafter(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1036,6 +1187,8 @@ export interface GeneratedTensorMethods {
   orgqr(input2: Tensor, options?: { input2?: Tensor }): Tensor;
   /** Computes the matrix-matrix multiplication of a product of Householder matrices with a general matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ormqr.html) */
   ormqr(input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.outer.html) */
+  outer(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.output_nr.html) */
   outputNr(options?: { }): number;
   /** Copies the tensor to pinned memory, if it's not already pinned. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pin_memory.html) */
@@ -1053,6 +1206,9 @@ export interface GeneratedTensorMethods {
   pow_(exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
   /** Applies element-wise the function `\text{PReLU}(x) = \max(0,x) + \text{weight} * \min(0,x)` where weight is a learnable parameter. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.prelu.html) */
   prelu(weight: Tensor, options?: { weight?: Tensor }): Tensor;
+  /** Returns the product of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.prod.html) */
+  prod(options?: { dtype?: DType | null }): Tensor;
+  prod(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put.html) */
   put(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put_.html) */
@@ -1084,8 +1240,12 @@ export interface GeneratedTensorMethods {
   random_(options?: { generator?: null }): Tensor;
   /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ravel.html) */
   ravel(options?: { }): Tensor;
+  /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal.html) */
+  reciprocal(options?: { }): Tensor;
   /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal_.html) */
   reciprocal_(options?: { }): Tensor;
+  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu.html) */
+  relu(options?: { }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu_.html) */
   relu_(options?: { }): Tensor;
   /** Computes `Python's modulus operation <https://docs.python.org/3/reference/expressions.html#binary-arithmetic-operations>`_ entrywise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.remainder_.html) */
@@ -1095,12 +1255,16 @@ export interface GeneratedTensorMethods {
   renorm(p: Scalar, dim: number, maxnorm: Scalar, options?: { p?: Scalar; dim?: number; maxnorm?: Scalar }): Tensor;
   /** Returns a tensor where each sub-tensor of `input` along dimension `dim` is normalized such that the `p`-norm of the sub-tensor is lower than the value `maxnorm` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.renorm_.html) */
   renorm_(p: Scalar, dim: number, maxnorm: Scalar, options?: { p?: Scalar; dim?: number; maxnorm?: Scalar }): Tensor;
+  /** Repeats this tensor along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat.html) */
+  repeat(...repeats: number[]): Tensor;
+  repeat(repeats: number[], options?: { repeats?: number[] }): Tensor;
   /** Repeat elements of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat_interleave.html) */
   repeatInterleave(repeats: Tensor, dim?: number | null, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
   repeatInterleave(repeats: number, dim?: number | null, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
   /** Returns this tensor as the same shape as `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reshape_as.html) */
   reshapeAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Resizes `self` tensor to the specified size. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_.html) */
+  resize_(...size: number[]): Tensor;
   resize_(size: number[], options?: { size?: number[]; memoryFormat?: MemoryFormat | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_.html) */
   resizeAs_(theTemplate: Tensor, options?: { theTemplate?: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
@@ -1113,6 +1277,7 @@ export interface GeneratedTensorMethods {
   /** Is `True` if this Tensor is non-leaf and its `grad` is enabled to be populated during `backward`, `False` otherwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.retains_grad.html) */
   retainsGrad(options?: { }): boolean;
   /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.roll.html) */
+  roll(...shifts: number[]): Tensor;
   roll(shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
   /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rot90.html) */
   rot90(k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
@@ -1121,6 +1286,8 @@ export interface GeneratedTensorMethods {
   round_(options?: { decimals?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.row_indices.html) */
   rowIndices(options?: { }): Tensor;
+  /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rsqrt.html) */
+  rsqrt(options?: { }): Tensor;
   /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rsqrt_.html) */
   rsqrt_(options?: { }): Tensor;
   /** Out-of-place version of `torch.Tensor.scatter_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.scatter.html) */
@@ -1151,12 +1318,18 @@ export interface GeneratedTensorMethods {
   sgn(options?: { }): Tensor;
   /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sgn_.html) */
   sgn_(options?: { }): Tensor;
+  /** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sigmoid.html) */
+  sigmoid(options?: { }): Tensor;
   /** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sigmoid_.html) */
   sigmoid_(options?: { }): Tensor;
+  /** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sign.html) */
+  sign(options?: { }): Tensor;
   /** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sign_.html) */
   sign_(options?: { }): Tensor;
   /** Tests if each element of `input` has its sign bit set or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.signbit.html) */
   signbit(options?: { }): Tensor;
+  /** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sin.html) */
+  sin(options?: { }): Tensor;
   /** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sin_.html) */
   sin_(options?: { }): Tensor;
   /** Alias for `torch.special.sinc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sinc.html) */
@@ -1185,9 +1358,14 @@ export interface GeneratedTensorMethods {
   /** Removes all specified elements from a `sparse tensor <sparse-docs>` `self` and resizes `self` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_and_clear_.html) */
   sparseResizeAndClear_(size: number[], sparseDim: number, denseDim: number, options?: { size?: number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.split_with_sizes.html) */
+  splitWithSizes(...splitSizes: number[]): Tensor[];
   splitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
+  sqrt(options?: { }): Tensor;
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt_.html) */
   sqrt_(options?: { }): Tensor;
+  /** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.square.html) */
+  square(options?: { }): Tensor;
   /** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.square_.html) */
   square_(options?: { }): Tensor;
   /** Returns a tensor with all the dimensions of `input` of size `1` removed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.squeeze_.html) */
@@ -1205,6 +1383,7 @@ export interface GeneratedTensorMethods {
   subtract_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   subtract_(other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
   /** Sum `this` tensor to `size`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum_to_size.html) */
+  sumToSize(...size: number[]): Tensor;
   sumToSize(size: number[], options?: { size?: number[] }): Tensor;
   /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.svd.html) */
   svd(some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
@@ -1228,13 +1407,17 @@ export interface GeneratedTensorMethods {
   tan(options?: { }): Tensor;
   /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tan_.html) */
   tan_(options?: { }): Tensor;
+  /** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tanh.html) */
+  tanh(options?: { }): Tensor;
   /** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tanh_.html) */
   tanh_(options?: { }): Tensor;
   /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tensor_split.html) */
   tensorSplit(sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
+  tensorSplit(...indices: number[]): Tensor[];
   tensorSplit(indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
   tensorSplit(tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   /** Constructs a tensor by repeating the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tile.html) */
+  tile(...dims: number[]): Tensor;
   tile(dims: number[], options?: { dims?: number[] }): Tensor;
   /** Creates a strided copy of `self` if `self` is not a strided tensor, otherwise returns `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_dense.html) */
   toDense(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
@@ -1246,8 +1429,10 @@ export interface GeneratedTensorMethods {
   toSparse(sparseDim: number, options?: { sparseDim?: number }): Tensor;
   toSparse(options?: { }): Tensor;
   /** Convert a CSR tensor to a block sparse column (BSC) storage format of given blocksize. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_bsc.html) */
+  toSparseBsc(...blocksize: number[]): Tensor;
   toSparseBsc(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
   /** Convert a CSR tensor to a block sparse row (BSR) storage format of given blocksize. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_bsr.html) */
+  toSparseBsr(...blocksize: number[]): Tensor;
   toSparseBsr(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
   /** Convert a tensor to compressed column storage (CSC) format. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csc.html) */
   toSparseCsc(options?: { }): Tensor;
@@ -1261,8 +1446,12 @@ export interface GeneratedTensorMethods {
   transpose_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triangular_solve.html) */
   triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tril.html) */
+  tril(diagonal?: number, options?: { diagonal?: number }): Tensor;
   /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tril_.html) */
   tril_(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triu.html) */
+  triu(diagonal?: number, options?: { diagonal?: number }): Tensor;
   /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triu_.html) */
   triu_(diagonal?: number, options?: { diagonal?: number }): Tensor;
   /** Alias for `torch.div` with `rounding_mode=None`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.true_divide.html) */
@@ -1271,6 +1460,8 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.div` with `rounding_mode=None`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.true_divide_.html) */
   trueDivide_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   trueDivide_(other: Scalar, options?: { other?: Scalar }): Tensor;
+  /** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trunc.html) */
+  trunc(options?: { }): Tensor;
   /** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trunc_.html) */
   trunc_(options?: { }): Tensor;
   /** Returns this tensor cast to the type of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.type_as.html) */
@@ -1284,6 +1475,7 @@ export interface GeneratedTensorMethods {
   /** Works like `torch.split` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split.html) */
   unsafeSplit(splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split_with_sizes.html) */
+  unsafeSplitWithSizes(...splitSizes: number[]): Tensor[];
   unsafeSplitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */
   unsqueeze_(dim: number, options?: { dim?: number }): Tensor;
@@ -1295,6 +1487,7 @@ export interface GeneratedTensorMethods {
   viewAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Splits `input`, a tensor with two or more dimensions, into multiple tensors vertically according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.vsplit.html) */
   vsplit(sections: number, options?: { sections?: number }): Tensor[];
+  vsplit(...indices: number[]): Tensor[];
   vsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
   /** Alias for `torch.special.xlogy`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.xlogy.html) */
   xlogy(other: Tensor, options?: { other?: Tensor }): Tensor;

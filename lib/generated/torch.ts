@@ -4,6 +4,10 @@ import type { Device } from '../device';
 import type { DType } from '../dtype';
 import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
+/** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs.html) */
+export const abs: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('abs', 'torch.abs');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs_.html) */
 export const abs_: {
   (input: Tensor, options?: { }): Tensor;
@@ -80,6 +84,11 @@ export const aliasCopy: {
 export const alignTensors: {
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
 } = opFunction('align_tensors', 'torch.alignTensors');
+/** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.all.html) */
+export const all: {
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('all', 'torch.all');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alpha_dropout.html) */
 export const alphaDropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
@@ -104,6 +113,11 @@ export const aminmax: {
 export const angle: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('angle', 'torch.angle');
+/** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.any.html) */
+export const any: {
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('any', 'torch.any');
 /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos.html) */
 export const arccos: {
   (input: Tensor, options?: { }): Tensor;
@@ -156,6 +170,14 @@ export const arctanh: {
 export const arctanh_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('arctanh_', 'torch.arctanh_');
+/** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmax.html) */
+export const argmax: {
+  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+} = opFunction('argmax', 'torch.argmax');
+/** Returns the indices of the minimum value(s) of the flattened tensor or along a dimension [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmin.html) */
+export const argmin: {
+  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+} = opFunction('argmin', 'torch.argmin');
 /** Returns the indices that sort a tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argsort.html) */
 export const argsort: {
   (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
@@ -341,6 +363,10 @@ export const blackmanWindow: {
 export const blockDiag: {
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
 } = opFunction('block_diag', 'torch.blockDiag');
+/** Performs a batch matrix-matrix product of matrices stored in `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bmm.html) */
+export const bmm: {
+  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
+} = opFunction('bmm', 'torch.bmm');
 /** Broadcasts the given tensors according to `broadcasting-semantics`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.broadcast_tensors.html) */
 export const broadcastTensors: {
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
@@ -370,6 +396,10 @@ export const ccolIndicesCopy: {
 export const cdist: {
   (x1: Tensor, x2: Tensor, p?: number, computeMode?: number | null, options?: { x1?: Tensor; x2?: Tensor; p?: number; computeMode?: number | null }): Tensor;
 } = opFunction('cdist', 'torch.cdist');
+/** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil.html) */
+export const ceil: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('ceil', 'torch.ceil');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil_.html) */
 export const ceil_: {
   (input: Tensor, options?: { }): Tensor;
@@ -525,6 +555,10 @@ export const copysign: {
 export const corrcoef: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('corrcoef', 'torch.corrcoef');
+/** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos.html) */
+export const cos: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('cos', 'torch.cos');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos_.html) */
 export const cos_: {
   (input: Tensor, options?: { }): Tensor;
@@ -611,6 +645,10 @@ export const cummin: {
 export const cumprod: {
   (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
 } = opFunction('cumprod', 'torch.cumprod');
+/** Returns the cumulative sum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumsum.html) */
+export const cumsum: {
+  (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
+} = opFunction('cumsum', 'torch.cumsum');
 /** Cumulatively computes the `trapezoidal rule <https://en.wikipedia.org/wiki/Trapezoidal_rule>`_ along `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumulative_trapezoid.html) */
 export const cumulativeTrapezoid: {
   (y: Tensor, x: Tensor, options?: { y?: Tensor; x?: Tensor; dim?: number }): Tensor;
@@ -657,6 +695,10 @@ export const diagEmbed: {
 export const diagflat: {
   (input: Tensor, offset?: number, options?: { offset?: number }): Tensor;
 } = opFunction('diagflat', 'torch.diagflat');
+/** Returns a partial view of `input` with the its diagonal elements with respect to `dim1` and `dim2` appended as a dimension at the end of the shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal.html) */
+export const diagonal: {
+  (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+} = opFunction('diagonal', 'torch.diagonal');
 /** Performs the same operation as `torch.diagonal`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal_copy.html) */
 export const diagonalCopy: {
   (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
@@ -684,6 +726,10 @@ export const divide: {
   (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; roundingMode?: string | null }): Tensor;
   (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; roundingMode?: string | null }): Tensor;
 } = opFunction('divide', 'torch.divide');
+/** Computes the dot product of two 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dot.html) */
+export const dot: {
+  (input: Tensor, tensor: Tensor, options?: { tensor?: Tensor }): Tensor;
+} = opFunction('dot', 'torch.dot');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dropout.html) */
 export const dropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
@@ -726,6 +772,15 @@ export const emptyQuantized: {
 export const emptyStrided: {
   (size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('empty_strided', 'torch.emptyStrided');
+/** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.eq.html) */
+export const eq: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('eq', 'torch.eq');
+/** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf.html) */
+export const erf: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('erf', 'torch.erf');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf_.html) */
 export const erf_: {
   (input: Tensor, options?: { }): Tensor;
@@ -742,6 +797,10 @@ export const erfc_: {
 export const erfinv: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('erfinv', 'torch.erfinv');
+/** Returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp.html) */
+export const exp: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('exp', 'torch.exp');
 /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp2.html) */
 export const exp2: {
   (input: Tensor, options?: { }): Tensor;
@@ -758,6 +817,10 @@ export const exp_: {
 export const expandCopy: {
   (input: Tensor, size: number[], options?: { size?: number[]; implicit?: boolean }): Tensor;
 } = opFunction('expand_copy', 'torch.expandCopy');
+/** Alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1.html) */
+export const expm1: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('expm1', 'torch.expm1');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1_.html) */
 export const expm1_: {
   (input: Tensor, options?: { }): Tensor;
@@ -834,6 +897,10 @@ export const fix: {
 export const fix_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('fix_', 'torch.fix_');
+/** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.flip.html) */
+export const flip: {
+  (input: Tensor, dims: number[], options?: { dims?: number[] }): Tensor;
+} = opFunction('flip', 'torch.flip');
 /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fliplr.html) */
 export const fliplr: {
   (input: Tensor, options?: { }): Tensor;
@@ -848,6 +915,10 @@ export const floatPower: {
   (input: Scalar, exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
   (input: Tensor, exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
 } = opFunction('float_power', 'torch.floatPower');
+/** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor.html) */
+export const floor: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('floor', 'torch.floor');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor_.html) */
 export const floor_: {
   (input: Tensor, options?: { }): Tensor;
@@ -895,6 +966,10 @@ export const fromFile: {
 export const fusedMovingAvgObsFakeQuant: {
   (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant?: boolean, symmetricQuant?: boolean, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
 } = opFunction('fused_moving_avg_obs_fake_quant', 'torch.fusedMovingAvgObsFakeQuant');
+/** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gather.html) */
+export const gather: {
+  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean }): Tensor;
+} = opFunction('gather', 'torch.gather');
 /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gcd.html) */
 export const gcd: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -903,6 +978,11 @@ export const gcd: {
 export const gcd_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('gcd_', 'torch.gcd_');
+/** Computes `\text{input} \geq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ge.html) */
+export const ge: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('ge', 'torch.ge');
 /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.geqrf.html) */
 export const geqrf: {
   (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
@@ -956,6 +1036,11 @@ export const gru: {
 export const gruCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 } = opFunction('gru_cell', 'torch.gruCell');
+/** Computes `\text{input} > \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gt.html) */
+export const gt: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('gt', 'torch.gt');
 /** Hamming window function. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hamming_window.html) */
 export const hammingWindow: {
   (windowLength: number, options?: { windowLength?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -1057,6 +1142,10 @@ export const indexPut_: {
 export const indexReduce: {
   (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
 } = opFunction('index_reduce', 'torch.indexReduce');
+/** Returns a new tensor which indexes the `input` tensor along dimension `dim` using the entries in `index` which is a `LongTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_select.html) */
+export const indexSelect: {
+  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor }): Tensor;
+} = opFunction('index_select', 'torch.indexSelect');
 /** Performs the same operation as `torch.indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.indices_copy.html) */
 export const indicesCopy: {
   (input: Tensor, options?: { }): Tensor;
@@ -1121,12 +1210,24 @@ export const isVulkanAvailable: {
 export const isclose: {
   (input: Tensor, other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
 } = opFunction('isclose', 'torch.isclose');
+/** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isfinite.html) */
+export const isfinite: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('isfinite', 'torch.isfinite');
 /** Tests if each element of `elements` is in `test_elements`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isin.html) */
 export const isin: {
   (elements: Tensor, testElements: Tensor, options?: { elements?: Tensor; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
   (elements: Tensor, testElement: Scalar, options?: { elements?: Tensor; testElement?: Scalar; assumeUnique?: boolean; invert?: boolean }): Tensor;
   (element: Scalar, testElements: Tensor, options?: { element?: Scalar; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
 } = opFunction('isin', 'torch.isin');
+/** Tests if each element of `input` is infinite (positive or negative infinity) or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isinf.html) */
+export const isinf: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('isinf', 'torch.isinf');
+/** Returns a new tensor with boolean elements representing if each element of `input` is NaN or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isnan.html) */
+export const isnan: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('isnan', 'torch.isnan');
 /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isneginf.html) */
 export const isneginf: {
   (input: Tensor, options?: { }): Tensor;
@@ -1181,6 +1282,11 @@ export const ldexp: {
 export const ldexp_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('ldexp_', 'torch.ldexp_');
+/** Computes `\text{input} \leq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.le.html) */
+export const le: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('le', 'torch.le');
 /** Does a linear interpolation of two tensors `start` (given by `input`) and `end` based on a scalar or tensor `weight` and returns the resulting `out` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lerp.html) */
 export const lerp: {
   (input: Tensor, end: Tensor, weight: Scalar, options?: { end?: Tensor; weight?: Scalar }): Tensor;
@@ -1200,6 +1306,10 @@ export const lessEqual: {
 export const lgamma: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('lgamma', 'torch.lgamma');
+/** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log.html) */
+export const log: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('log', 'torch.log');
 /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log10.html) */
 export const log10: {
   (input: Tensor, options?: { }): Tensor;
@@ -1208,6 +1318,10 @@ export const log10: {
 export const log10_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('log10_', 'torch.log10_');
+/** Returns a new tensor with the natural logarithm of (1 + `input`). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p.html) */
+export const log1p: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('log1p', 'torch.log1p');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p_.html) */
 export const log1p_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1240,6 +1354,22 @@ export const logcumsumexp: {
 export const logdet: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('logdet', 'torch.logdet');
+/** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_and.html) */
+export const logicalAnd: {
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('logical_and', 'torch.logicalAnd');
+/** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_not.html) */
+export const logicalNot: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('logical_not', 'torch.logicalNot');
+/** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_or.html) */
+export const logicalOr: {
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('logical_or', 'torch.logicalOr');
+/** Computes the element-wise logical XOR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_xor.html) */
+export const logicalXor: {
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('logical_xor', 'torch.logicalXor');
 /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit.html) */
 export const logit: {
   (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor;
@@ -1265,6 +1395,11 @@ export const lstm: {
 export const lstmCell: {
   (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 } = opFunction('lstm_cell', 'torch.lstmCell');
+/** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lt.html) */
+export const lt: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('lt', 'torch.lt');
 /** Returns the LU solve of the linear system `Ax = b` using the partially pivoted LU factorization of A from `linalg.lu_factor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lu_solve.html) */
 export const luSolve: {
   (input: Tensor, LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor }): Tensor;
@@ -1293,6 +1428,12 @@ export const matrixExp: {
 export const matrixPower: {
   (input: Tensor, n: number, options?: { n?: number }): Tensor;
 } = opFunction('matrix_power', 'torch.matrixPower');
+/** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max.html) */
+export const max: {
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('max', 'torch.max');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d.html) */
 export const maxPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
@@ -1309,6 +1450,10 @@ export const maxPool2d: {
 export const maxPool3d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool3d', 'torch.maxPool3d');
+/** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.maximum.html) */
+export const maximum: {
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('maximum', 'torch.maximum');
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
   (input: Tensor, options?: { }): Tensor;
@@ -1319,6 +1464,16 @@ export const meshgrid: {
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
   (tensors: Tensor[], options?: { tensors?: Tensor[]; indexing?: string }): Tensor[];
 } = opFunction('meshgrid', 'torch.meshgrid');
+/** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.min.html) */
+export const min: {
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('min', 'torch.min');
+/** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.minimum.html) */
+export const minimum: {
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('minimum', 'torch.minimum');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_batch_norm.html) */
 export const miopenBatchNorm: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; exponentialAverageFactor?: number; epsilon?: number }): [Tensor, Tensor, Tensor];
@@ -1367,6 +1522,10 @@ export const mkldnnMaxPool2d: {
 export const mkldnnMaxPool3d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool3d', 'torch.mkldnnMaxPool3d');
+/** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mm.html) */
+export const mm: {
+  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
+} = opFunction('mm', 'torch.mm');
 /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mode.html) */
 export const mode: {
   (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
@@ -1457,6 +1616,15 @@ export const nativeNorm: {
   (input: Tensor, p?: Scalar, options?: { p?: Scalar }): Tensor;
   (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, dtype?: DType | null, options?: { p?: Scalar | null; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('native_norm', 'torch.nativeNorm');
+/** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ne.html) */
+export const ne: {
+  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+} = opFunction('ne', 'torch.ne');
+/** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg.html) */
+export const neg: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('neg', 'torch.neg');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg_.html) */
 export const neg_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1506,6 +1674,10 @@ export const orgqr: {
 export const ormqr: {
   (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
 } = opFunction('ormqr', 'torch.ormqr');
+/** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.outer.html) */
+export const outer: {
+  (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
+} = opFunction('outer', 'torch.outer');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pairwise_distance.html) */
 export const pairwiseDistance: {
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
@@ -1554,6 +1726,11 @@ export const positive: {
 export const prelu: {
   (input: Tensor, weight: Tensor, options?: { weight?: Tensor }): Tensor;
 } = opFunction('prelu', 'torch.prelu');
+/** Returns the product of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.prod.html) */
+export const prod: {
+  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
+} = opFunction('prod', 'torch.prod');
 /** Returns the `torch.dtype` with the smallest size and scalar kind that is not smaller nor of lower kind than either `type1` or `type2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.promote_types.html) */
 export const promoteTypes: {
   (type1: DType, type2: DType, options?: { type1?: DType; type2?: DType }): DType;
@@ -1659,10 +1836,18 @@ export const ravel: {
 export const real: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('real', 'torch.real');
+/** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal.html) */
+export const reciprocal: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('reciprocal', 'torch.reciprocal');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal_.html) */
 export const reciprocal_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('reciprocal_', 'torch.reciprocal_');
+/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.relu.html) */
+export const relu: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('relu', 'torch.relu');
 /** In-place version of `relu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.relu_.html) */
 export const relu_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1747,6 +1932,10 @@ export const rrelu: {
 export const rrelu_: {
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 } = opFunction('rrelu_', 'torch.rrelu_');
+/** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt.html) */
+export const rsqrt: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('rsqrt', 'torch.rsqrt');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt_.html) */
 export const rsqrt_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1804,14 +1993,26 @@ export const selu_: {
 export const sgn: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('sgn', 'torch.sgn');
+/** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid.html) */
+export const sigmoid: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('sigmoid', 'torch.sigmoid');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid_.html) */
 export const sigmoid_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('sigmoid_', 'torch.sigmoid_');
+/** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sign.html) */
+export const sign: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('sign', 'torch.sign');
 /** Tests if each element of `input` has its sign bit set or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.signbit.html) */
 export const signbit: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('signbit', 'torch.signbit');
+/** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin.html) */
+export const sin: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('sin', 'torch.sin');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin_.html) */
 export const sin_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1870,6 +2071,7 @@ export const sparseCompressedTensor: {
 } = opFunction('sparse_compressed_tensor', 'torch.sparseCompressedTensor');
 /** Constructs a `sparse tensor in COO(rdinate) format <sparse-coo-docs>` with specified values at the given `indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_coo_tensor.html) */
 export const sparseCooTensor: {
+  (...size: number[]): Tensor;
   (size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (indices: Tensor, values: Tensor, options?: { indices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (indices: Tensor, values: Tensor, size: number[], options?: { indices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -1896,10 +2098,18 @@ export const splitWithSizes: {
 export const splitWithSizesCopy: {
   (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
 } = opFunction('split_with_sizes_copy', 'torch.splitWithSizesCopy');
+/** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt.html) */
+export const sqrt: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('sqrt', 'torch.sqrt');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt_.html) */
 export const sqrt_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('sqrt_', 'torch.sqrt_');
+/** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square.html) */
+export const square: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('square', 'torch.square');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square_.html) */
 export const square_: {
   (input: Tensor, options?: { }): Tensor;
@@ -1969,6 +2179,10 @@ export const tan: {
 export const tan_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('tan_', 'torch.tan_');
+/** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh.html) */
+export const tanh: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('tanh', 'torch.tanh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh_.html) */
 export const tanh_: {
   (input: Tensor, options?: { }): Tensor;
@@ -2021,6 +2235,10 @@ export const trapz: {
 export const triangularSolve: {
   (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
 } = opFunction('triangular_solve', 'torch.triangularSolve');
+/** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril.html) */
+export const tril: {
+  (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
+} = opFunction('tril', 'torch.tril');
 /** Returns the indices of the lower triangular part of a `row`-by- `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril_indices.html) */
 export const trilIndices: {
   (row: number, col: number, offset?: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -2029,6 +2247,10 @@ export const trilIndices: {
 export const tripletMarginLoss: {
   (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
 } = opFunction('triplet_margin_loss', 'torch.tripletMarginLoss');
+/** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu.html) */
+export const triu: {
+  (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
+} = opFunction('triu', 'torch.triu');
 /** Returns the indices of the upper triangular part of a `row` by `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu_indices.html) */
 export const triuIndices: {
   (row: number, col: number, offset?: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -2038,6 +2260,10 @@ export const trueDivide: {
   (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar }): Tensor;
 } = opFunction('true_divide', 'torch.trueDivide');
+/** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc.html) */
+export const trunc: {
+  (input: Tensor, options?: { }): Tensor;
+} = opFunction('trunc', 'torch.trunc');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc_.html) */
 export const trunc_: {
   (input: Tensor, options?: { }): Tensor;

@@ -1,4 +1,5 @@
 // nn.functional: the kernels behind the layers, callable directly (camelCase of PyTorch's names).
+import { callOp } from '../aten';
 import { checkBool, checkInt, checkIntList, checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
 import { handle, Tensor } from '../tensor';
@@ -134,7 +135,7 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
   return check('F.gelu', x).gelu(checkOptions<{ approximate?: 'none' | 'tanh' }>('F.gelu', opts, ['approximate']));
 }
 export function silu(x: Tensor): Tensor {
-  return check('F.silu', x).silu();
+  return callOp('F.silu', 'aten::silu', undefined, [check('F.silu', x)]) as Tensor;
 }
 export function tanh(x: Tensor): Tensor {
   return check('F.tanh', x).tanh();
