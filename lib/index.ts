@@ -44,7 +44,13 @@ import './tensor_methods';
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';
 // torch functions PyTorch writes in Python; by name, so they win over the generated ones of the same name
-export type { CdistComputeMode, NormOptions, UniqueConsecutiveOptions, UniqueOptions } from './ops_python';
+export type {
+  CdistComputeMode,
+  NormOptions,
+  StftOptions,
+  UniqueConsecutiveOptions,
+  UniqueOptions,
+} from './ops_python';
 export {
   atleast1d,
   atleast2d,

@@ -115,6 +115,7 @@ export function broadcastShapes(...shapes: (number | number[])[]): number[] {
  * smaller) or of the given sizes, along `dim` (PyTorch's `torch.split`).
  * @example torch.split(torch.arange(5), [2, 3])   // [tensor([0, 1]), tensor([2, 3, 4])]
  */
+export function split(tensor: Tensor, splitSizeOrSections: number | number[], options: { dim?: number }): Tensor[];
 export function split(
   tensor: Tensor,
   splitSizeOrSections: number | number[],
@@ -199,6 +200,7 @@ export function meshgrid(...args: (Tensor | Tensor[] | { indexing?: 'ij' | 'xy' 
  * hand complex tensors to JavaScript, so `returnComplex: true` results are only good for
  * `torch.viewAsReal`-style ops on the libtorch side.
  */
+export function stft(input: Tensor, nFft: number, options?: StftOptions): Tensor;
 export function stft(
   input: Tensor,
   nFft: number,
@@ -224,6 +226,17 @@ export function stft(
 ): Tensor;
 export function stft(input: Tensor, ...args: unknown[]): Tensor {
   return stftImpl('torch.stft', input, args);
+}
+
+export interface StftOptions {
+  hopLength?: number | null;
+  winLength?: number | null;
+  window?: Tensor | null;
+  center?: boolean;
+  padMode?: string;
+  normalized?: boolean;
+  onesided?: boolean | null;
+  returnComplex?: boolean | null;
 }
 
 const STFT_ARGS = [
@@ -362,6 +375,7 @@ function uniqueConsecutiveImpl(fn: string, input: Tensor, args: unknown[]): Uniq
  * of `a` with the first n of `b`), a pair of dim lists `[dimsA, dimsB]`, or a Tensor of either.
  * @example torch.tensordot(a, b, { dims: [[1, 0], [0, 1]] })
  */
+export function tensordot(a: Tensor, b: Tensor, options: { dims?: number | [number[], number[]] | Tensor }): Tensor;
 export function tensordot(
   a: Tensor,
   b: Tensor,
@@ -425,6 +439,7 @@ export type CdistComputeMode =
  * The p-norm distance between each pair of rows of `x1` and `x2` (PyTorch's `torch.cdist`).
  * @example torch.cdist(a, b, 2, 'donot_use_mm_for_euclid_dist')
  */
+export function cdist(x1: Tensor, x2: Tensor, options: { p?: number; computeMode?: CdistComputeMode }): Tensor;
 export function cdist(
   x1: Tensor,
   x2: Tensor,
@@ -492,6 +507,13 @@ export function norm(
   options?: NormOptions,
 ): Tensor;
 export function norm(input: Tensor, options?: NormOptions): Tensor;
+export function norm(input: Tensor, p: number | 'fro' | 'nuc' | null, options: NormOptions): Tensor;
+export function norm(
+  input: Tensor,
+  p: number | 'fro' | 'nuc' | null,
+  dim: number | number[] | null,
+  options: NormOptions,
+): Tensor;
 export function norm(input: Tensor, ...args: unknown[]): Tensor {
   const fn = 'torch.norm';
   const a = bindArgs(fn, args, ['p', 'dim', 'keepdim', 'dtype']);
