@@ -43,6 +43,35 @@ import './tensor_methods';
 
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';
+// torch functions PyTorch writes in Python; by name, so they win over the generated ones of the same name
+export type {
+  CdistComputeMode,
+  NormOptions,
+  StftOptions,
+  UniqueConsecutiveOptions,
+  UniqueOptions,
+} from './ops_python';
+export {
+  atleast1d,
+  atleast2d,
+  atleast3d,
+  blockDiag,
+  broadcastShapes,
+  broadcastTensors,
+  cartesianProd,
+  cdist,
+  chainMatmul,
+  einsum,
+  lu,
+  meshgrid,
+  nonzero,
+  norm,
+  split,
+  stft,
+  tensordot,
+  unique,
+  uniqueConsecutive,
+} from './ops_python';
 export * as optim from './optim';
 export { profiler } from './profiler';
 export type { Config } from './runtime';

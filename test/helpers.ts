@@ -62,8 +62,13 @@ export function decodeValue(v: number | boolean | string): number | boolean {
 export function fromEncoded(e: Encoded, opts: { requiresGrad?: boolean } = {}): torch.Tensor {
   const values = e.values.map(decodeValue);
   let flat: torch.Tensor;
-  if (e.dtype === 'bool') flat = torch.tensor(values as boolean[]);
-  else if (e.dtype === 'int64') flat = torch.tensor((values as number[]).map((v) => BigInt(v)));
+  // the dtype is given even where the values imply it: an empty array would otherwise be float32
+  if (e.dtype === 'bool') flat = torch.tensor(values as boolean[], { dtype: 'bool' });
+  else if (e.dtype === 'int64')
+    flat = torch.tensor(
+      (values as number[]).map((v) => BigInt(v)),
+      { dtype: 'int64' },
+    );
   else flat = torch.tensor(values as number[], { dtype: e.dtype });
   const t = flat.reshape(e.shape);
   flat.dispose();
