@@ -172,12 +172,11 @@ export function parseSchema(id: number, text: string): Schema {
   const selfIndex = args.findIndex((a) => a.name === 'self');
   const positional = idx.filter((i) => !args[i].kwargOnly);
   const positionalNoSelf = positional.filter((i) => i !== selfIndex);
+  // Python takes varargs for an int list that is the only positional parameter (x.view(2, 3))
   const varargsOf = (params: number[]): number => {
-    const li = params.findIndex(
-      (i) => args[i].type.list && (args[i].type.base === 'int' || args[i].type.base === 'SymInt'),
-    );
-    if (li < 0) return -1;
-    return params.slice(li + 1).every((i) => args[i].default !== undefined || args[i].type.optional) ? li : -1;
+    if (params.length !== 1) return -1;
+    const t = args[params[0]].type;
+    return t.list && (t.base === 'int' || t.base === 'SymInt') ? 0 : -1;
   };
   const keyIndex = new Map<string, number>();
   for (const i of idx) if (i !== selfIndex) keyIndex.set(args[i].key, i);

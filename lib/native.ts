@@ -156,11 +156,7 @@ export interface NativeSync {
   logSoftmax(a: H, dim: number, dtype?: number): H;
   clamp(a: H, min: Opt<H | S>, max: Opt<H | S>, tensors: boolean): H;
   // reductions
-  sum(a: H, dims: Opt<number[]>, keepdim: boolean, dtype?: number): H;
-  mean(a: H, dims: Opt<number[]>, keepdim: boolean, dtype?: number): H;
   norm(a: H, p: number, dims?: number[], keepdim?: boolean): H;
-  var(a: H, dims: Opt<number[]>, correction: number, keepdim: boolean): H;
-  std(a: H, dims: Opt<number[]>, correction: number, keepdim: boolean): H;
   // in place
   add_(a: H, b: H, alpha?: number): void;
   add_Scalar(a: H, b: S, alpha?: number): void;

@@ -100,8 +100,6 @@ export const matmulAsync = method('matmulAsync');
 export const softmax = method('softmax');
 export const logSoftmax = method('logSoftmax');
 export const clamp = method('clamp');
-export const sum = method('sum');
-export const mean = method('mean');
 export const flatten = method('flatten');
 export const reshape = method('reshape');
 export const squeeze = method('squeeze');
@@ -116,11 +114,7 @@ export const maskedFill = method('maskedFill');
 export const allclose = method('allclose');
 export const equal = method('equal');
 // PyTorch's torch.* spellings of these Tensor methods
-export const std = method('std');
-const var_ = method('var');
 
-// `var` is a reserved word for a declaration, not for an export name: torch.var(x) works
-export { var_ as var };
 export const norm = method('norm');
 export const round = method('round');
 export const remainder = method('remainder');

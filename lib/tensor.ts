@@ -1,6 +1,7 @@
 // The JS Tensor: a plain class around a native handle (see native/handle.h for why it is not an
 // ObjectWrap). Methods validate their arguments, then make exactly one native call.
 import { inspect } from 'node:util';
+import { callOp } from './aten';
 import { checkDevice } from './device';
 import { DTYPES, type DType, dtypeCode, isFloatingPoint, optDtypeCode } from './dtype';
 import {
@@ -14,7 +15,6 @@ import {
   TorchError,
   typeError,
 } from './errors';
-import { callOp } from './aten';
 import { formatTensor } from './format';
 import { type Handle, native as N } from './native';
 import { scopes } from './scope';
@@ -159,7 +159,7 @@ function optScalar(v: unknown, fn: string, arg: string): Scalar | undefined {
 }
 
 /** Whether an optional leading argument is an options object given in its place (`std({unbiased})`). */
-function isOptionsArg(v: unknown): v is VarDimOptions {
+function isOptionsArg(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tensor);
 }
 
@@ -201,38 +201,6 @@ export interface NormOptions {
   dim?: number | number[] | null;
   keepdim?: boolean;
   dtype?: DType;
-}
-
-export interface ReduceOptions {
-  keepdim?: boolean;
-  dtype?: DType;
-}
-/** PyTorch allows `sum(dim, keepdim)`; we also take `sum(dim, {keepdim, dtype})`. */
-function reduceOptions(fn: string, v: unknown): ReduceOptions {
-  if (typeof v === 'boolean') return { keepdim: v };
-  const o = checkOptions<ReduceOptions>(fn, v, ['keepdim', 'dtype']);
-  if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
-  return o;
-}
-
-export interface VarOptions {
-  unbiased?: boolean;
-  correction?: number;
-  keepdim?: boolean;
-}
-/** `var`/`std` options given in place of `dim`, which may then carry `dim` (PyTorch's keyword). */
-export interface VarDimOptions extends VarOptions {
-  dim?: number | number[] | null;
-}
-function varOptions(fn: string, v: unknown): VarOptions {
-  const o = checkOptions<VarOptions>(fn, v, ['unbiased', 'correction', 'keepdim']);
-  if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
-  return o;
-}
-function correctionOf(fn: string, o: VarOptions): number {
-  if (o.correction !== undefined) return checkInt(fn, 'correction', o.correction, 0);
-  if (o.unbiased !== undefined) return checkBool(fn, 'unbiased', o.unbiased) ? 1 : 0;
-  return 1;
 }
 
 let nextSerial = 0;
@@ -606,31 +574,6 @@ export class Tensor {
 
   // ---- reductions ----------------------------------------------------------------------------
   /**
-   * Sum of all elements, or over `dim` (an integer or a list); `keepdim` as PyTorch (with no
-   * `dim`, `keepdim: true` keeps every dim with size 1, e.g. shape `[1, 1]` for a matrix).
-   */
-  sum(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
-    const o = reduceOptions('Tensor.sum', keepdim);
-    const k = o.keepdim ?? false;
-    // libtorch 1.13 reads an empty dim list as "all dims", and keeps them with keepdim.
-    return wrap(
-      N.sum(this._h, dimList(dim, 'Tensor.sum', this) ?? (k ? [] : undefined), k, optDtypeCode('Tensor.sum', o.dtype)),
-    );
-  }
-  /** Mean of all elements, or over `dim` (an integer or a list); `keepdim` as in `sum`. */
-  mean(dim?: number | number[] | null, keepdim?: boolean | ReduceOptions): Tensor {
-    const o = reduceOptions('Tensor.mean', keepdim);
-    const k = o.keepdim ?? false;
-    return wrap(
-      N.mean(
-        this._h,
-        dimList(dim, 'Tensor.mean', this) ?? (k ? [] : undefined),
-        k,
-        optDtypeCode('Tensor.mean', o.dtype),
-      ),
-    );
-  }
-  /**
    * p-norm of all elements or over `dim` (as PyTorch's `norm(p, dim, keepdim)`); `p = 'fro'` is the
    * Frobenius norm (over at most 2 dims). `p = 'nuc'` (the nuclear norm) needs singular values, which
    * this package has no binding for: it throws.
@@ -674,27 +617,6 @@ export class Tensor {
     if (dims) return wrap(N.norm(this._h, q, dims, k));
     // No dim: every element; keepdim keeps each dim as size 1.
     return wrap(k ? N.norm(this._h, q, [...this.shape.keys()], true) : N.norm(this._h, q));
-  }
-  /**
-   * Variance (unbiased by default, as PyTorch): `var(dim?, {unbiased, correction, keepdim})`, or
-   * `var({correction: 0})` over every element (that object may also give `dim`).
-   */
-  var(dim?: number | number[] | null | VarDimOptions, opts?: VarOptions): Tensor {
-    if (isOptionsArg(dim)) {
-      if (opts !== undefined) typeError('Tensor.var', 'dim', 'an integer, a list of integers or null', dim);
-      ({ dim, ...opts } = dim);
-    }
-    const o = varOptions('Tensor.var', opts);
-    return wrap(N.var(this._h, dimList(dim, 'Tensor.var', this), correctionOf('Tensor.var', o), o.keepdim ?? false));
-  }
-  /** Standard deviation; arguments as `var` (`std({unbiased: false})` reduces every element). */
-  std(dim?: number | number[] | null | VarDimOptions, opts?: VarOptions): Tensor {
-    if (isOptionsArg(dim)) {
-      if (opts !== undefined) typeError('Tensor.std', 'dim', 'an integer, a list of integers or null', dim);
-      ({ dim, ...opts } = dim);
-    }
-    const o = varOptions('Tensor.std', opts);
-    return wrap(N.std(this._h, dimList(dim, 'Tensor.std', this), correctionOf('Tensor.std', o), o.keepdim ?? false));
   }
 
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------

@@ -139,42 +139,8 @@ TNAPI_FN(clamp, {
   }
   return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
 })
-
-// ---- reductions -----------------------------------------------------------------------------
-// (self, dims | undefined, keepdim, dtype?)
-TNAPI_FN(sum, {
-  const at::Tensor& self = a.Tensor(0);
-  at::Tensor r = a.Has(1) ? self.sum(a.IntList(1), a.BoolOr(2, false), a.OptDtype(3)) : self.sum(a.OptDtype(3));
-  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
-})
-TNAPI_FN(mean, {
-  const at::Tensor& self = a.Tensor(0);
-  at::Tensor r = a.Has(1) ? self.mean(a.IntList(1), a.BoolOr(2, false), a.OptDtype(3)) : self.mean(a.OptDtype(3));
-  return Napi::Value(a.Env(), Wrap(a.Env(), std::move(r)));
-})
 TNAPI_TENSOR_FN(norm, a.Has(2) ? at::norm(a.Tensor(0), a.Scalar(1), a.IntList(2), a.BoolOr(3, false))
                                : at::norm(a.Tensor(0), a.Scalar(1)))
-// (self, dims | undefined, correction (0/1), keepdim)
-TNAPI_FN(var, {
-  const at::Tensor& self = a.Tensor(0);
-  c10::optional<at::IntArrayRef> dims;
-  std::vector<int64_t> d;
-  if (a.Has(1)) {
-    d = a.IntList(1);
-    dims = at::IntArrayRef(d);
-  }
-  return Napi::Value(a.Env(), Wrap(a.Env(), at::var(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
-})
-TNAPI_FN(std_, {
-  const at::Tensor& self = a.Tensor(0);
-  c10::optional<at::IntArrayRef> dims;
-  std::vector<int64_t> d;
-  if (a.Has(1)) {
-    d = a.IntList(1);
-    dims = at::IntArrayRef(d);
-  }
-  return Napi::Value(a.Env(), Wrap(a.Env(), at::std(self, dims, c10::optional<int64_t>(a.Int(2)), a.BoolOr(3, false))));
-})
 
 // matmulAsync(a, b) -> Promise<[a @ b]> (workers.h)
 TNAPI_ASYNC_FN(matmulAsync, {
@@ -381,11 +347,7 @@ const Export kExports[] = {
     {"softmax", softmax, 2, 3},
     {"logSoftmax", logSoftmax, 2, 3},
     {"clamp", clamp, 4},
-    {"sum", sum, 3, 4},
-    {"mean", mean, 3, 4},
     {"norm", norm, 2, 4},
-    {"var", var, 4},
-    {"std", std_, 4},
     {"matmulAsync", matmulAsync, 2},
     BOTH(add_, 2, 3),
     BOTH(sub_, 2, 3),

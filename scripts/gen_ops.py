@@ -201,7 +201,7 @@ def signature(s, method, numbers):
     parts.append("options?: { " + "; ".join(fields) + (" " if fields else "") + "}")
     sig = "(" + ", ".join(parts) + "): " + ts_return(s["returns"])
     # varargs: x.flip(0, 1), x.permute(1, 0), x.view(2, 3) (an int list as the first positional parameter)
-    if pos and pos[0]["type"]["list"] and pos[0]["type"]["base"] in ("int", "SymInt") and optional_from <= 1:
+    if len(pos) == 1 and pos[0]["type"]["list"] and pos[0]["type"]["base"] in ("int", "SymInt"):
         return [f"(...{ident(pos[0]['name'])}: number[]): {ts_return(s['returns'])}", sig]
     return [sig]
 

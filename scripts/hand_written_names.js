@@ -6,7 +6,11 @@ const ts = require('typescript');
 
 const root = path.resolve(__dirname, '..');
 const lib = (f) => path.join(root, 'lib', f);
-const cfg = ts.getParsedCommandLineOfConfigFile(path.join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic() {} });
+const cfg = ts.getParsedCommandLineOfConfigFile(
+  path.join(root, 'tsconfig.json'),
+  {},
+  { ...ts.sys, onUnRecoverableConfigFileDiagnostic() {} },
+);
 const program = ts.createProgram([lib('index.ts')], cfg.options);
 const checker = program.getTypeChecker();
 const generated = (d) => d.getSourceFile().fileName.includes(`${path.sep}generated${path.sep}`);

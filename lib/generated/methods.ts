@@ -285,6 +285,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['matrixPower', 'matrix_power'],
   ['max', 'max'],
   ['maximum', 'maximum'],
+  ['mean', 'mean'],
   ['median', 'median'],
   ['min', 'min'],
   ['minimum', 'minimum'],
@@ -319,7 +320,6 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['newZeros', 'new_zeros'],
   ['nextafter', 'nextafter'],
   ['nextafter_', 'nextafter_'],
-  ['nonzero', 'nonzero'],
   ['notEqual', 'not_equal'],
   ['notEqual_', 'not_equal_'],
   ['orgqr', 'orgqr'],
@@ -406,9 +406,11 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['square_', 'square_'],
   ['squeeze_', 'squeeze_'],
   ['sspaddmm', 'sspaddmm'],
+  ['std', 'std'],
   ['stft', 'stft'],
   ['subtract', 'subtract'],
   ['subtract_', 'subtract_'],
+  ['sum', 'sum'],
   ['sumToSize', 'sum_to_size'],
   ['svd', 'svd'],
   ['swapaxes', 'swapaxes'],
@@ -453,6 +455,7 @@ export const METHODS: readonly (readonly [string, string])[] = [
   ['unsafeSplitWithSizes', 'unsafe_split_with_sizes'],
   ['unsqueeze_', 'unsqueeze_'],
   ['values', 'values'],
+  ['var', 'var'],
   ['vdot', 'vdot'],
   ['viewAs', 'view_as'],
   ['vsplit', 'vsplit'],
@@ -510,10 +513,8 @@ export interface GeneratedTensorMethods {
   all(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
   all(options?: { }): Tensor;
   /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amax.html) */
-  amax(...dim: number[]): Tensor;
   amax(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amin.html) */
-  amin(...dim: number[]): Tensor;
   amin(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
@@ -1061,7 +1062,6 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logit_.html) */
   logit_(eps?: number | null, options?: { eps?: number | null }): Tensor;
   /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logsumexp.html) */
-  logsumexp(...dim: number[]): Tensor;
   logsumexp(dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lt.html) */
   lt(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -1091,6 +1091,9 @@ export interface GeneratedTensorMethods {
   max(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.maximum.html) */
   maximum(other: Tensor, options?: { other?: Tensor }): Tensor;
+  /** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mean.html) */
+  mean(options?: { dtype?: DType | null }): Tensor;
+  mean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
   median(options?: { }): Tensor;
   median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
@@ -1131,7 +1134,6 @@ export interface GeneratedTensorMethods {
   /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nan_to_num_.html) */
   nanToNum_(nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmean.html) */
-  nanmean(...dim: number[]): Tensor;
   nanmean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
   nanmedian(options?: { }): Tensor;
@@ -1140,7 +1142,6 @@ export interface GeneratedTensorMethods {
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nansum.html) */
-  nansum(...dim: number[]): Tensor;
   nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.narrow_copy.html) */
   narrowCopy(dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number }): Tensor;
@@ -1175,8 +1176,6 @@ export interface GeneratedTensorMethods {
   nextafter(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Return the next floating-point value after `input` towards `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nextafter_.html) */
   nextafter_(other: Tensor, options?: { other?: Tensor }): Tensor;
-  /** `torch.nonzero(..., as_tuple=True) <torch.nonzero>` returns a tuple of 1-D index tensors, allowing for advanced indexing, so `x[x.nonzero(as_tuple=True)]` gives all nonzero values of tensor `x`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nonzero.html) */
-  nonzero(options?: { }): Tensor;
   /** Alias for `torch.ne`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.not_equal.html) */
   notEqual(other: Scalar, options?: { other?: Scalar }): Tensor;
   notEqual(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1277,7 +1276,6 @@ export interface GeneratedTensorMethods {
   /** Is `True` if this Tensor is non-leaf and its `grad` is enabled to be populated during `backward`, `False` otherwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.retains_grad.html) */
   retainsGrad(options?: { }): boolean;
   /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.roll.html) */
-  roll(...shifts: number[]): Tensor;
   roll(shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
   /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rot90.html) */
   rot90(k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
@@ -1358,7 +1356,6 @@ export interface GeneratedTensorMethods {
   /** Removes all specified elements from a `sparse tensor <sparse-docs>` `self` and resizes `self` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_and_clear_.html) */
   sparseResizeAndClear_(size: number[], sparseDim: number, denseDim: number, options?: { size?: number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.split_with_sizes.html) */
-  splitWithSizes(...splitSizes: number[]): Tensor[];
   splitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
   sqrt(options?: { }): Tensor;
@@ -1373,6 +1370,11 @@ export interface GeneratedTensorMethods {
   squeeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Matrix multiplies a sparse tensor `mat1` with a dense tensor `mat2`, then adds the sparse tensor `input` to the result. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sspaddmm.html) */
   sspaddmm(mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.std.html) */
+  std(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  std(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(...dim: number[]): Tensor;
+  std(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Short-time Fourier transform (STFT). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.stft.html) */
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
@@ -1382,6 +1384,9 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.subtract_.html) */
   subtract_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   subtract_(other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum.html) */
+  sum(options?: { dtype?: DType | null }): Tensor;
+  sum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Sum `this` tensor to `size`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum_to_size.html) */
   sumToSize(...size: number[]): Tensor;
   sumToSize(size: number[], options?: { size?: number[] }): Tensor;
@@ -1413,7 +1418,6 @@ export interface GeneratedTensorMethods {
   tanh_(options?: { }): Tensor;
   /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tensor_split.html) */
   tensorSplit(sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
-  tensorSplit(...indices: number[]): Tensor[];
   tensorSplit(indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
   tensorSplit(tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   /** Constructs a tensor by repeating the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tile.html) */
@@ -1475,12 +1479,16 @@ export interface GeneratedTensorMethods {
   /** Works like `torch.split` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split.html) */
   unsafeSplit(splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split_with_sizes.html) */
-  unsafeSplitWithSizes(...splitSizes: number[]): Tensor[];
   unsafeSplitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */
   unsqueeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Return the values tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.values.html) */
   values(options?: { }): Tensor;
+  /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.var.html) */
+  var(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  var(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(...dim: number[]): Tensor;
+  var(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.vdot.html) */
   vdot(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** View this tensor as the same size as `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.view_as.html) */

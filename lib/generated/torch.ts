@@ -239,21 +239,6 @@ export const atanh: {
 export const atanh_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('atanh_', 'torch.atanh_');
-/** Returns a 1-dimensional view of each input tensor with zero dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atleast_1d.html) */
-export const atleast1d: {
-  (input: Tensor, options?: { }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
-} = opFunction('atleast_1d', 'torch.atleast1d');
-/** Returns a 2-dimensional view of each input tensor with zero dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atleast_2d.html) */
-export const atleast2d: {
-  (input: Tensor, options?: { }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
-} = opFunction('atleast_2d', 'torch.atleast2d');
-/** Returns a 3-dimensional view of each input tensor with zero dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atleast_3d.html) */
-export const atleast3d: {
-  (input: Tensor, options?: { }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
-} = opFunction('atleast_3d', 'torch.atleast3d');
 /** Applies a 1D average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.avg_pool1d.html) */
 export const avgPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
@@ -359,18 +344,10 @@ export const blackmanWindow: {
   (windowLength: number, options?: { windowLength?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (windowLength: number, periodic: boolean, options?: { windowLength?: number; periodic?: boolean; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('blackman_window', 'torch.blackmanWindow');
-/** Create a block diagonal matrix from provided tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.block_diag.html) */
-export const blockDiag: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
-} = opFunction('block_diag', 'torch.blockDiag');
 /** Performs a batch matrix-matrix product of matrices stored in `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bmm.html) */
 export const bmm: {
   (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
 } = opFunction('bmm', 'torch.bmm');
-/** Broadcasts the given tensors according to `broadcasting-semantics`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.broadcast_tensors.html) */
-export const broadcastTensors: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
-} = opFunction('broadcast_tensors', 'torch.broadcastTensors');
 /** Broadcasts `input` to the shape `\shape`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.broadcast_to.html) */
 export const broadcastTo: {
   (input: Tensor, size: number[], options?: { size?: number[] }): Tensor;
@@ -384,18 +361,10 @@ export const bucketize: {
 export const canCast: {
   (from: DType, to: DType, options?: { from?: DType; to?: DType }): boolean;
 } = opFunction('can_cast', 'torch.canCast');
-/** Do cartesian product of the given sequence of tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cartesian_prod.html) */
-export const cartesianProd: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
-} = opFunction('cartesian_prod', 'torch.cartesianProd');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ccol_indices_copy.html) */
 export const ccolIndicesCopy: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('ccol_indices_copy', 'torch.ccolIndicesCopy');
-/** Computes batched the p-norm distance between each pair of the two collections of row vectors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cdist.html) */
-export const cdist: {
-  (x1: Tensor, x2: Tensor, p?: number, computeMode?: number | null, options?: { x1?: Tensor; x2?: Tensor; p?: number; computeMode?: number | null }): Tensor;
-} = opFunction('cdist', 'torch.cdist');
 /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil.html) */
 export const ceil: {
   (input: Tensor, options?: { }): Tensor;
@@ -412,10 +381,6 @@ export const celu: {
 export const celu_: {
   (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar }): Tensor;
 } = opFunction('celu_', 'torch.celu_');
-/** Returns the matrix product of the `N` 2-D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.chain_matmul.html) */
-export const chainMatmul: {
-  (matrices: Tensor[], options?: { matrices?: Tensor[] }): Tensor;
-} = opFunction('chain_matmul', 'torch.chainMatmul');
 /** Divide the channels in a tensor of shape `(*, C , H, W)` into g groups and rearrange them as `(*, C \frac g, g, H, W)`, while keeping the original tensor shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.channel_shuffle.html) */
 export const channelShuffle: {
   (input: Tensor, groups: number, options?: { groups?: number }): Tensor;
@@ -747,10 +712,6 @@ export const dsplit: {
 export const dstack: {
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
 } = opFunction('dstack', 'torch.dstack');
-/** Sums the product of the elements of the input `operands` along dimensions specified using a notation based on the Einstein summation convention. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.einsum.html) */
-export const einsum: {
-  (equation: string, tensors: Tensor[], options?: { equation?: string; tensors?: Tensor[]; path?: number[] | null }): Tensor;
-} = opFunction('einsum', 'torch.einsum');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding.html) */
 export const embedding: {
   (weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, sparse?: boolean, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
@@ -1454,16 +1415,16 @@ export const maxPool3d: {
 export const maximum: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('maximum', 'torch.maximum');
+/** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mean.html) */
+export const mean: {
+  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+} = opFunction('mean', 'torch.mean');
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('median', 'torch.median');
-/** Creates grids of coordinates specified by the 1D inputs in `attr`:tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.meshgrid.html) */
-export const meshgrid: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; indexing?: string }): Tensor[];
-} = opFunction('meshgrid', 'torch.meshgrid');
 /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.min.html) */
 export const min: {
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
@@ -1641,10 +1602,6 @@ export const negative_: {
 export const nextafter: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('nextafter', 'torch.nextafter');
-/** `torch.nonzero(..., as_tuple=True) <torch.nonzero>` returns a tuple of 1-D index tensors, allowing for advanced indexing, so `x[x.nonzero(as_tuple=True)]` gives all nonzero values of tensor `x`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nonzero.html) */
-export const nonzero: {
-  (input: Tensor, options?: { }): Tensor;
-} = opFunction('nonzero', 'torch.nonzero');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.norm_except_dim.html) */
 export const normExceptDim: {
   (v: Tensor, pow?: number, dim?: number, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
@@ -2123,22 +2080,28 @@ export const squeezeCopy: {
 export const sspaddmm: {
   (input: Tensor, mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('sspaddmm', 'torch.sspaddmm');
+/** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std.html) */
+export const std: {
+  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+} = opFunction('std', 'torch.std');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the standard deviation. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std_mean.html) */
 export const stdMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 } = opFunction('std_mean', 'torch.stdMean');
-/** Short-time Fourier transform (STFT). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.stft.html) */
-export const stft: {
-  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
-  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
-} = opFunction('stft', 'torch.stft');
 /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.subtract.html) */
 export const subtract: {
   (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   (input: Tensor | Scalar, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('subtract', 'torch.subtract');
+/** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sum.html) */
+export const sum: {
+  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+} = opFunction('sum', 'torch.sum');
 /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.svd.html) */
 export const svd: {
   (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
@@ -2193,10 +2156,6 @@ export const tensorSplit: {
   (input: Tensor, indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
   (input: Tensor, tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
 } = opFunction('tensor_split', 'torch.tensorSplit');
-/** Returns a contraction of a and b over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tensordot.html) */
-export const tensordot: {
-  (input: Tensor, other: Tensor, dimsSelf: number[], dimsOther: number[], options?: { other?: Tensor; dimsSelf?: number[]; dimsOther?: number[] }): Tensor;
-} = opFunction('tensordot', 'torch.tensordot');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.threshold.html) */
 export const threshold: {
   (input: Tensor, threshold: Scalar, value: Scalar, options?: { threshold?: Scalar; value?: Scalar }): Tensor;
@@ -2280,10 +2239,6 @@ export const unflatten: {
 export const unfoldCopy: {
   (input: Tensor, dimension: number, size: number, step: number, options?: { dimension?: number; size?: number; step?: number }): Tensor;
 } = opFunction('unfold_copy', 'torch.unfoldCopy');
-/** Eliminates all but the first element from every consecutive group of equivalent elements. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unique_consecutive.html) */
-export const uniqueConsecutive: {
-  (input: Tensor, returnInverse?: boolean, returnCounts?: boolean, dim?: number | null, options?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
-} = opFunction('unique_consecutive', 'torch.uniqueConsecutive');
 /** Works like `torch.chunk` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_chunk.html) */
 export const unsafeChunk: {
   (input: Tensor, chunks: number, dim?: number, options?: { chunks?: number; dim?: number }): Tensor[];
@@ -2308,6 +2263,12 @@ export const valuesCopy: {
 export const vander: {
   (x: Tensor, N?: number | null, increasing?: boolean, options?: { x?: Tensor; N?: number | null; increasing?: boolean }): Tensor;
 } = opFunction('vander', 'torch.vander');
+/** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var.html) */
+export const var_: {
+  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+} = opFunction('var', 'torch.var');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the variance. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var_mean.html) */
 export const varMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
@@ -2363,6 +2324,7 @@ export const xlogy_: {
 export const zero_: {
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('zero_', 'torch.zero_');
+export { var_ as var };
 
 /** `torch.linalg`: every operator of PyTorch's `torch.linalg` module. */
 export const linalg = {
