@@ -161,7 +161,9 @@ function findDescriptor(o: object | null, k: string): PropertyDescriptor | undef
 export function fromEncoded(e: Encoded, requiresGrad = false): torch.Tensor {
   const values = e.values.map(decodeValue);
   let flat: torch.Tensor;
-  if (e.dtype === 'bool') flat = torch.tensor(values as boolean[]);
+  // an empty list carries no dtype of its own (torch.tensor([]) is float32)
+  if (values.length === 0) flat = torch.zeros([0], { dtype: e.dtype });
+  else if (e.dtype === 'bool') flat = torch.tensor(values as boolean[]);
   else if (e.dtype === 'int64') flat = torch.tensor((values as number[]).map((v) => BigInt(v)));
   else flat = torch.tensor(values as number[], { dtype: e.dtype });
   const t = flat.reshape(e.shape);
