@@ -240,7 +240,7 @@ export function hardtanh(
 /** `min(max(0, x), 6)`. */
 export function relu6(input: Tensor, ...rest: PyArgs<[inplace: boolean], InplaceOpts>): Tensor {
   const [x, a] = parse('F.relu6', input, rest, ['inplace']);
-  return a.bool('inplace', false) ? op(a.fn, 'hardtanh_', x, 0, 6) : op(a.fn, 'relu6', x);
+  return op(a.fn, a.bool('inplace', false) ? 'relu6_' : 'relu6', x);
 }
 
 type AlphaOpts = { alpha?: number; inplace?: boolean };
