@@ -1,5 +1,4 @@
 // nn.functional: the kernels behind the layers, callable directly (camelCase of PyTorch's names).
-import { callOp } from '../aten';
 import { checkBool, checkInt, checkIntList, checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
 import { handle, Tensor } from '../tensor';
@@ -25,14 +24,6 @@ export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: 
       bias ? handle(bias, fn, 'bias') : undefined,
     ),
   );
-}
-
-/** Dropout with probability `p` when `training` (default true, as PyTorch's F.dropout). */
-export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
-  const fn = 'F.dropout';
-  checkNumber(fn, 'p', p);
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`${fn}: dropout probability has to be between 0 and 1, but got ${p}`);
-  return wrap(N.dropout(handle(input, fn, 'input'), p, checkBool(fn, 'training', training)));
 }
 
 export interface LayerNormOptions {
@@ -128,26 +119,14 @@ export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions 
   );
 }
 
-export function relu(x: Tensor): Tensor {
-  return check('F.relu', x).relu();
-}
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   return check('F.gelu', x).gelu(checkOptions<{ approximate?: 'none' | 'tanh' }>('F.gelu', opts, ['approximate']));
-}
-export function silu(x: Tensor): Tensor {
-  return callOp('F.silu', 'aten::silu', undefined, [check('F.silu', x)]) as Tensor;
 }
 export function tanh(x: Tensor): Tensor {
   return check('F.tanh', x).tanh();
 }
 export function sigmoid(x: Tensor): Tensor {
   return check('F.sigmoid', x).sigmoid();
-}
-export function softmax(x: Tensor, dim: number): Tensor {
-  return check('F.softmax', x).softmax(dim);
-}
-export function logSoftmax(x: Tensor, dim: number): Tensor {
-  return check('F.logSoftmax', x).logSoftmax(dim);
 }
 
 function check(fn: string, x: unknown): Tensor {
@@ -228,3 +207,4 @@ export {
   nllLoss,
   smoothL1Loss,
 } from './functional_loss';
+export * from './functional_py';

@@ -732,6 +732,12 @@ export abstract class Module {
   }
 }
 
+/** How Python prints an int or a tuple of ints (`3`, `(3,)`, `(3, 3)`), for `extraRepr`s. */
+export function pyTuple(v: number | readonly number[]): string {
+  if (typeof v === 'number') return String(v);
+  return v.length === 1 ? `(${v[0]},)` : `(${v.join(', ')})`;
+}
+
 /** PyTorch's Python bool spelling, for `extraRepr`s. */
 export function pyBool(b: boolean): string {
   return b ? 'True' : 'False';
