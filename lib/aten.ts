@@ -8,7 +8,7 @@
 // its camelCase keyword. The chosen overload is called boxed; its results come back as Tensors,
 // arrays (with PyTorch's field names for named results), numbers, booleans or dtype names.
 import { DTYPES, type DType } from './dtype';
-import { describe, suggestOption } from './errors';
+import { describe, suggestOption, unknownOptionError } from './errors';
 import { type Handle, native as N } from './native';
 import { Tensor } from './tensor';
 
@@ -63,8 +63,10 @@ export interface Schema {
   /** where in `positional` (or `positionalNoSelf`) an int list takes varargs (`x.view(2, 3)`), or -1 */
   varargs: number;
   varargsNoSelf: number;
-  /** arguments with neither a default nor None to fall back on */
+  /** arguments without a default (Python requires them, even those that may be None) */
   required: number[];
+  /** arguments with neither a default nor None to fall back on (the second, lenient pass) */
+  requiredLenient: number[];
   /** keyword -> argument index (self excluded) */
   keyIndex: Map<string, number>;
   /** it has arguments written in place */
@@ -193,9 +195,10 @@ export function parseSchema(id: number, text: string): Schema {
     positionalNoSelf,
     varargs: varargsOf(positional),
     varargsNoSelf: varargsOf(positionalNoSelf),
-    required: idx.filter(
-      (i) => args[i].default === undefined && !args[i].type.optional && args[i].type.base !== 'Generator',
-    ),
+    // Python's rule: an argument without a default must be given, even one that may be None
+    // (`div(x, y, *, str? rounding_mode)` is the overload for a call that names rounding_mode)
+    required: idx.filter((i) => args[i].default === undefined),
+    requiredLenient: idx.filter((i) => args[i].default === undefined && !args[i].type.optional),
     keyIndex,
     writes: args.some((a) => a.type.write),
     simpleTensorResult:
@@ -236,8 +239,45 @@ function isSmaller(s1: Schema, s2: Schema): boolean {
   return !equal;
 }
 
+/** The C++-ish type names in Python's signature strings (torchgen's argument_type_str). */
+const PY_TYPE: Record<string, string> = {
+  int: 'int64_t',
+  float: 'double',
+  str: 'c10::string_view',
+};
+const PY_LIST: Record<string, string> = {
+  int: 'IntArrayRef',
+  SymInt: 'SymIntArrayRef',
+  float: 'ArrayRef<double>',
+  Tensor: 'TensorList',
+  Scalar: 'ScalarList',
+  bool: 'std::array<bool>',
+};
+
+/**
+ * The signature string PyTorch's Python binding sorts overloads by before it orders them:
+ * `max(Tensor input, Tensor other)` < `max(Tensor input, int64_t dim, ...)`, so `x.max(t)` with a
+ * 0-dim integer tensor `t` is the elementwise maximum there, not a reduction over dim `t`.
+ */
+function pySortKey(s: Schema): string {
+  const args = s.args
+    .filter((a) => !s.outArgs.includes(a.name))
+    .map((a) => {
+      const t = a.type;
+      let ty: string;
+      if (t.list) ty = t.elemOptional ? 'c10::List<c10::optional<Tensor>>' : (PY_LIST[t.base] ?? `${t.base}[]`);
+      else ty = PY_TYPE[t.base] ?? t.base;
+      if (t.list && t.size !== undefined) ty += `[${t.size}]`;
+      if (t.optional) ty += '?';
+      return `${ty} ${a.name === 'self' ? 'input' : a.name}`;
+    });
+  return `${s.name}(${args.join(', ')})`;
+}
+
 function sortOverloads(list: Schema[]): Schema[] {
-  const rest = [...list].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  const keyed = list.map((s) => [pySortKey(s), s] as const);
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const rest = keyed.map((k) => k[1]);
   const out: Schema[] = [];
   while (rest.length) {
     // the first one that nothing remaining is larger than
@@ -405,7 +445,8 @@ export function expectedOf(t: SchemaType, ctx?: { numbersAsTensors: boolean }): 
       ? `an array of Tensors${t.elemOptional ? ' or nulls' : ''}`
       : `an array of ${one.replace(/^an? /, '')}s`
     : one;
-  if (t.list && t.size !== undefined && t.base !== 'Tensor') s = `${one} or ${s} (of length ${t.size})`;
+  if (t.list && t.size !== undefined && t.base !== 'Tensor')
+    s = t.size === 1 ? `${one} or ${s}` : `${one} or ${s} (of length ${t.size})`;
   return t.optional ? `${s} or null` : s;
 }
 
@@ -459,6 +500,7 @@ function bind(
   opts: Record<string, unknown> | undefined,
   numbersAsTensors: boolean,
   explain: boolean,
+  lenient = false,
 ): Bound | string {
   const args = s.args;
   const n = args.length;
@@ -487,7 +529,7 @@ function bind(
     const c = convert(args[i], v, i, ctx);
     if (c === FAIL)
       return explain
-        ? `${rangeMark(args[i], v)}argument '${args[i].key}' (position ${k + 1}) must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}`
+        ? `${rangeMark(args[i], v)}argument '${args[i].key}' (position ${k + 1}) must be ${expectedOf(args[i].type, ctx)}${gotOf(args[i], v)}`
         : '';
     values[i] = c;
   }
@@ -505,12 +547,12 @@ function bind(
       const c = convert(args[i], v, i, ctx);
       if (c === FAIL)
         return explain
-          ? `${rangeMark(args[i], v)}option '${key}' must be ${expectedOf(args[i].type, ctx)}, got ${describe(v)}`
+          ? `${rangeMark(args[i], v)}option '${key}' must be ${expectedOf(args[i].type, ctx)}${gotOf(args[i], v)}`
           : '';
       values[i] = c;
     }
   }
-  for (const i of s.required)
+  for (const i of lenient ? s.requiredLenient : s.required)
     if (values[i] === undefined)
       return explain ? `missing argument '${args[i].key}' (${expectedOf(args[i].type)})` : '';
   return { schema: s, values, wrap: ctx.wrap, writes: ctx.writes };
@@ -526,8 +568,22 @@ const NO_WRITES: (Tensor | undefined)[] = [];
 const RANGE = '\u0000range:';
 function rangeMark(a: SchemaArg, v: unknown): string {
   const b = a.type.base;
-  return typeof v === 'number' && !Number.isInteger(v) && (b === 'int' || b === 'SymInt') ? RANGE : '';
+  if (b !== 'int' && b !== 'SymInt') return '';
+  const bad = (x: unknown) => typeof x === 'number' && !Number.isInteger(x);
+  return bad(v) || (a.type.list && Array.isArray(v) && v.some(bad)) ? RANGE : '';
 }
+
+/** `, got ...`: the value, or for a list the first element that does not fit (`dim[1]`). */
+function gotOf(a: SchemaArg, v: unknown): string {
+  if (a.type.list && Array.isArray(v) && a.type.base !== 'Tensor') {
+    const k = v.findIndex(
+      (x) => !(x === null && a.type.elemOptional) && convertOne(a.type.base, x, 99, { ...SCRATCH }) === FAIL,
+    );
+    if (k >= 0) return `, got ${describe(v[k])} at ${a.key}[${k}]`;
+  }
+  return `, got ${describe(v)}`;
+}
+const SCRATCH: Ctx = { numbersAsTensors: false, wrap: 0, writes: [] };
 
 function allInts(a: unknown[], from: number): boolean {
   for (let k = from; k < a.length; k++) if (!isInt(a[k])) return false;
@@ -638,6 +694,19 @@ export function resolveCall(fn: string, set: OpSet, self: Tensor | undefined, ar
   for (const s of candidates) {
     const b = bind(s, self, pos, opts, set.numbersAsTensors, false);
     if (typeof b !== 'string') return b;
+  }
+  // No overload takes the call as Python's parser would. A second pass lets an optional argument
+  // without a default be None (PyTorch 2.x gives most of them `=None`): `x.var({correction: 0})`
+  // and `x.sum({keepdim: true})` reduce every dim here, as in PyTorch 2.x, where 1.13 refuses.
+  for (const s of candidates) {
+    const b = bind(s, self, pos, opts, set.numbersAsTensors, false, true);
+    if (typeof b !== 'string') return b;
+  }
+  // a keyword no overload knows: say so once, with the known ones (as checkOptions does)
+  if (opts !== undefined) {
+    const known = new Set<string>();
+    for (const s of candidates) for (const k of s.keyIndex.keys()) known.add(k);
+    for (const k of Object.keys(opts)) if (!known.has(k)) throw unknownOptionError(fn, k, [...known]);
   }
   // no overload fits: bind again, this time collecting why
   const reasons = candidates.map((s) => bind(s, self, pos, opts, set.numbersAsTensors, true) as string);

@@ -192,18 +192,26 @@ def signature(s, method, numbers):
             optional_from = i
         else:
             break
-    parts = []
-    for i, a in enumerate(pos):
-        nm = "input" if a["name"] == "self" else ident(a["name"])
-        parts.append(f"{nm}{'?' if i >= optional_from else ''}: {ts_type(a['type'], numbers)}")
     kws = [a for a in params if a["name"] != "self"]
     fields = [f"{camel(a['name'])}?: {ts_type(a['type'], numbers)}" for a in kws]
-    parts.append("options?: { " + "; ".join(fields) + (" " if fields else "") + "}")
-    sig = "(" + ", ".join(parts) + "): " + ts_return(s["returns"])
-    # varargs: x.flip(0, 1), x.permute(1, 0), x.view(2, 3) (an int list as the first positional parameter)
+    options = "options?: { " + "; ".join(fields) + (" " if fields else "") + "}"
+    ret = ts_return(s["returns"])
+
+    def param(i, a):
+        nm = "input" if a["name"] == "self" else ident(a["name"])
+        return f"{nm}{'?' if i >= optional_from else ''}: {ts_type(a['type'], numbers)}"
+
+    # the options object may follow any prefix of the positional parameters that leaves out only
+    # optional ones (x.sum(1, {keepdim: true}), x.sum({dim: 1, keepdim: true}))
+    sigs = []
+    for k in range(len(pos), -1, -1):
+        if k < min(optional_from, len(pos)):
+            continue
+        sigs.append("(" + ", ".join([param(i, a) for i, a in enumerate(pos[:k])] + [options]) + "): " + ret)
+    # varargs: x.flip(0, 1), x.permute(1, 0), x.view(2, 3) (an int list as the only positional parameter)
     if len(pos) == 1 and pos[0]["type"]["list"] and pos[0]["type"]["base"] in ("int", "SymInt"):
-        return [f"(...{ident(pos[0]['name'])}: number[]): {ts_return(s['returns'])}", sig]
-    return [sig]
+        sigs.insert(0, f"(...{ident(pos[0]['name'])}: number[]): {ret}")
+    return sigs
 
 
 def usable(s):

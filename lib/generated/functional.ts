@@ -11,18 +11,33 @@ export const adaptiveAvgPool1d: {
 /** Applies a 1D average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool1d.html) */
 export const avgPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 } = opFunction('avg_pool1d', 'F.avgPool1d');
 /** Applies 2D average-pooling operation in `kH \times kW` regions by step size `sH \times sW` steps. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool2d.html) */
 export const avgPool2d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 } = opFunction('avg_pool2d', 'F.avgPool2d');
 /** Applies 3D average-pooling operation in `kT \times kH \times kW` regions by step size `sT \times sH \times sW` steps. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool3d.html) */
 export const avgPool3d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 } = opFunction('avg_pool3d', 'F.avgPool3d');
 /** In-place version of `celu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.celu_.html) */
 export const celu_: {
   (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar }): Tensor;
+  (input: Tensor, options?: { alpha?: Scalar }): Tensor;
 } = opFunction('celu_', 'F.celu_');
 /** Divide the channels in a tensor of shape `(*, C , H, W)` into g groups and rearrange them as `(*, C \frac g, g, H, W)`, while keeping the original tensor shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.channel_shuffle.html) */
 export const channelShuffle: {
@@ -31,53 +46,111 @@ export const channelShuffle: {
 /** Applies a 1D convolution over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv1d.html) */
 export const conv1d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv1d', 'F.conv1d');
 /** Applies a 2D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv2d.html) */
 export const conv2d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv2d', 'F.conv2d');
 /** Applies a 3D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv3d.html) */
 export const conv3d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv3d', 'F.conv3d');
 /** Applies a 1-dimensional sequence convolution over an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv_tbc.html) */
 export const convTbc: {
   (input: Tensor, weight: Tensor, bias: Tensor, pad?: number, options?: { weight?: Tensor; bias?: Tensor; pad?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor, options?: { weight?: Tensor; bias?: Tensor; pad?: number }): Tensor;
 } = opFunction('conv_tbc', 'F.convTbc');
 /** Applies a 1D transposed convolution operator over an input signal composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv_transpose1d.html) */
 export const convTranspose1d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose1d', 'F.convTranspose1d');
 /** Applies a 2D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv_transpose2d.html) */
 export const convTranspose2d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose2d', 'F.convTranspose2d');
 /** Applies a 3D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution" [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.conv_transpose3d.html) */
 export const convTranspose3d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose3d', 'F.convTranspose3d');
 /** Returns cosine similarity between `x1` and `x2`, computed along dim. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.cosine_similarity.html) */
 export const cosineSimilarity: {
   (x1: Tensor, x2: Tensor, dim?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
+  (x1: Tensor, x2: Tensor, dim?: number, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
+  (x1: Tensor, x2: Tensor, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
 } = opFunction('cosine_similarity', 'F.cosineSimilarity');
 /** In-place version of `elu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.elu_.html) */
 export const elu_: {
   (input: Tensor, alpha?: Scalar, scale?: Scalar, inputScale?: Scalar, options?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
+  (input: Tensor, alpha?: Scalar, scale?: Scalar, options?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
+  (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
+  (input: Tensor, options?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
 } = opFunction('elu_', 'F.elu_');
 /** Applies the hard shrinkage function element-wise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.hardshrink.html) */
 export const hardshrink: {
   (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
 } = opFunction('hardshrink', 'F.hardshrink');
 /** In-place version of `hardtanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.hardtanh_.html) */
 export const hardtanh_: {
   (input: Tensor, minVal?: Scalar, maxVal?: Scalar, options?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
+  (input: Tensor, minVal?: Scalar, options?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
+  (input: Tensor, options?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
 } = opFunction('hardtanh_', 'F.hardtanh_');
 /** In-place version of `leaky_relu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.leaky_relu_.html) */
 export const leakyRelu_: {
   (input: Tensor, negativeSlope?: Scalar, options?: { negativeSlope?: Scalar }): Tensor;
+  (input: Tensor, options?: { negativeSlope?: Scalar }): Tensor;
 } = opFunction('leaky_relu_', 'F.leakyRelu_');
 /** Native kernel level implementation of the `channel_shuffle`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.native_channel_shuffle.html) */
 export const nativeChannelShuffle: {
@@ -86,18 +159,25 @@ export const nativeChannelShuffle: {
 /** Takes LongTensor with index values of shape `(*)` and returns a tensor of shape `(*, num_classes)` that have zeros everywhere except where the index of last dimension matches the corresponding value of the input tensor, in which case it will be 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.one_hot.html) */
 export const oneHot: {
   (input: Tensor, numClasses?: number, options?: { numClasses?: number }): Tensor;
+  (input: Tensor, options?: { numClasses?: number }): Tensor;
 } = opFunction('one_hot', 'F.oneHot');
 /** Pads tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pad.html) */
 export const pad: {
   (input: Tensor, pad: number[], mode?: string, value?: number | null, options?: { pad?: number[]; mode?: string; value?: number | null }): Tensor;
+  (input: Tensor, pad: number[], mode?: string, options?: { pad?: number[]; mode?: string; value?: number | null }): Tensor;
+  (input: Tensor, pad: number[], options?: { pad?: number[]; mode?: string; value?: number | null }): Tensor;
 } = opFunction('pad', 'F.pad');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pairwise_distance.html) */
 export const pairwiseDistance: {
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, p?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
 } = opFunction('pairwise_distance', 'F.pairwiseDistance');
 /** Computes the p-norm distance between every pair of row vectors in the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pdist.html) */
 export const pdist: {
   (input: Tensor, p?: number, options?: { p?: number }): Tensor;
+  (input: Tensor, options?: { p?: number }): Tensor;
 } = opFunction('pdist', 'F.pdist');
 /** Rearranges elements in a tensor of shape `(*, C \times r^2, H, W)` to a tensor of shape `(*, C, H \times r, W \times r)`, where r is the `upscale_factor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pixel_shuffle.html) */
 export const pixelShuffle: {
@@ -118,6 +198,10 @@ export const relu_: {
 /** In-place version of `rrelu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.rrelu_.html) */
 export const rrelu_: {
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 } = opFunction('rrelu_', 'F.rrelu_');
 /** In-place version of `selu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.selu_.html) */
 export const selu_: {
@@ -126,10 +210,13 @@ export const selu_: {
 /** Applies element-wise, the function `\text{Softplus}(x) = \frac{1}{\beta} * \log(1 + \exp(\beta * x))`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html) */
 export const softplus: {
   (input: Tensor, beta?: Scalar, threshold?: Scalar, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
+  (input: Tensor, beta?: Scalar, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
+  (input: Tensor, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
 } = opFunction('softplus', 'F.softplus');
 /** Applies the soft shrinkage function elementwise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.softshrink.html) */
 export const softshrink: {
   (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
 } = opFunction('softshrink', 'F.softshrink');
 /** In-place version of `threshold`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.threshold_.html) */
 export const threshold_: {

@@ -511,17 +511,23 @@ export interface GeneratedTensorMethods {
   alignAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.all.html) */
   all(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  all(dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
   all(options?: { }): Tensor;
   /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amax.html) */
   amax(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amax(dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amax(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amin.html) */
   amin(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amin(dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amin(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
   /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.angle.html) */
   angle(options?: { }): Tensor;
   /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.any.html) */
   any(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  any(dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
   any(options?: { }): Tensor;
   /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccos.html) */
   arccos(options?: { }): Tensor;
@@ -553,19 +559,28 @@ export interface GeneratedTensorMethods {
   arctanh_(options?: { }): Tensor;
   /** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argmax.html) */
   argmax(dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  argmax(dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  argmax(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** Returns the indices of the minimum value(s) of the flattened tensor or along a dimension [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argmin.html) */
   argmin(dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  argmin(dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  argmin(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** Returns the indices that sort a tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argsort.html) */
   argsort(dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
+  argsort(dim?: number, options?: { dim?: number; descending?: boolean }): Tensor;
+  argsort(options?: { dim?: number; descending?: boolean }): Tensor;
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   /** Returns a tensor containing the indices of all non-zero elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argwhere.html) */
   argwhere(options?: { }): Tensor;
   /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided.html) */
   asStrided(size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStrided(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided_.html) */
   asStrided_(size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStrided_(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   /** Embeds the values of the `src` tensor into `input` along the elements corresponding to the result of calling input.as_strided(size, stride, storage_offset). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided_scatter.html) */
   asStridedScatter(src: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStridedScatter(src: Tensor, size: number[], stride: number[], options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin.html) */
   asin(options?: { }): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin_.html) */
@@ -596,8 +611,11 @@ export interface GeneratedTensorMethods {
   /** Draws binary random numbers (0 or 1) from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bernoulli_.html) */
   bernoulli_(p: Tensor, options?: { p?: Tensor; generator?: null }): Tensor;
   bernoulli_(p?: number, options?: { p?: number; generator?: null }): Tensor;
+  bernoulli_(options?: { p?: number; generator?: null }): Tensor;
   /** Count the frequency of each value in an array of non-negative ints. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bincount.html) */
   bincount(weights?: Tensor | null, minlength?: number, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  bincount(weights?: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  bincount(options?: { weights?: Tensor | null; minlength?: number }): Tensor;
   /** Computes the bitwise AND of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bitwise_and.html) */
   bitwiseAnd(other: Scalar, options?: { other?: Scalar }): Tensor;
   bitwiseAnd(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -639,6 +657,8 @@ export interface GeneratedTensorMethods {
   broadcastTo(size: number[], options?: { size?: number[] }): Tensor;
   /** Fills the tensor with numbers drawn from the Cauchy distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cauchy_.html) */
   cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
+  cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
+  cauchy_(options?: { median?: number; sigma?: number; generator?: null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ccol_indices.html) */
   ccolIndices(options?: { }): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil.html) */
@@ -649,10 +669,13 @@ export interface GeneratedTensorMethods {
   chalf(options?: { memoryFormat?: MemoryFormat | null }): Tensor;
   /** Computes the Cholesky decomposition of a symmetric positive-definite matrix `A` or for batches of symmetric positive-definite matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky.html) */
   cholesky(upper?: boolean, options?: { upper?: boolean }): Tensor;
+  cholesky(options?: { upper?: boolean }): Tensor;
   /** Computes the inverse of a symmetric positive-definite matrix `A` using its Cholesky factor `u`: returns matrix `inv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky_inverse.html) */
   choleskyInverse(upper?: boolean, options?: { upper?: boolean }): Tensor;
+  choleskyInverse(options?: { upper?: boolean }): Tensor;
   /** Solves a linear system of equations with a positive semidefinite matrix to be inverted given its Cholesky factor matrix `u`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky_solve.html) */
   choleskySolve(input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean }): Tensor;
+  choleskySolve(input2: Tensor, options?: { input2?: Tensor; upper?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clamp_max.html) */
   clampMax(max: Scalar, options?: { max?: Scalar }): Tensor;
   clampMax(max: Tensor, options?: { max?: Tensor }): Tensor;
@@ -667,10 +690,18 @@ export interface GeneratedTensorMethods {
   clampMin_(min: Tensor, options?: { min?: Tensor }): Tensor;
   /** Alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clip.html) */
   clip(min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  clip(min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  clip(options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   clip(min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  clip(min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  clip(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clip_.html) */
   clip_(min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  clip_(min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  clip_(options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   clip_(min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  clip_(min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  clip_(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Returns a coalesced copy of `self` if `self` is an `uncoalesced tensor <sparse-uncoalesced-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.coalesce.html) */
   coalesce(options?: { }): Tensor;
   /** Returns the tensor containing the column indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.col_indices.html) */
@@ -701,10 +732,12 @@ export interface GeneratedTensorMethods {
   countNonzero(...dim: number[]): Tensor;
   countNonzero(dim: number[], options?: { dim?: number[] }): Tensor;
   countNonzero(dim?: number | null, options?: { dim?: number | null }): Tensor;
+  countNonzero(options?: { dim?: number | null }): Tensor;
   /** Estimates the covariance matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cov.html) */
   cov(options?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
   /** Returns the cross product of vectors in dimension `dim` of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cross.html) */
   cross(other: Tensor, dim?: number | null, options?: { other?: Tensor; dim?: number | null }): Tensor;
+  cross(other: Tensor, options?: { other?: Tensor; dim?: number | null }): Tensor;
   /** Returns the tensor containing the compressed row indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.crow_indices.html) */
   crowIndices(options?: { }): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummax.html) */
@@ -733,22 +766,38 @@ export interface GeneratedTensorMethods {
   detach_(options?: { }): Tensor;
   /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diag.html) */
   diag(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  diag(options?: { diagonal?: number }): Tensor;
   /** Creates a tensor whose diagonals of certain 2D planes (specified by `dim1` and `dim2`) are filled by `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diag_embed.html) */
   diagEmbed(offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagEmbed(offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagEmbed(offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagEmbed(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagflat.html) */
   diagflat(offset?: number, options?: { offset?: number }): Tensor;
+  diagflat(options?: { offset?: number }): Tensor;
   /** Returns a partial view of `input` with the its diagonal elements with respect to `dim1` and `dim2` appended as a dimension at the end of the shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagonal.html) */
   diagonal(offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonal(offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonal(offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonal(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Embeds the values of the `src` tensor into `input` along the diagonal elements of `input`, with respect to `dim1` and `dim2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diagonal_scatter.html) */
   diagonalScatter(src: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonalScatter(src: Tensor, offset?: number, dim1?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonalScatter(src: Tensor, offset?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonalScatter(src: Tensor, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Computes the n-th forward difference along the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diff.html) */
   diff(n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  diff(n?: number, dim?: number, prepend?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  diff(n?: number, dim?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  diff(n?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  diff(options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.digamma.html) */
   digamma(options?: { }): Tensor;
   /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.digamma_.html) */
   digamma_(options?: { }): Tensor;
   /** Returns the p-norm of (`input` - `other`) [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dist.html) */
   dist(other: Tensor, p?: Scalar, options?: { other?: Tensor; p?: Scalar }): Tensor;
+  dist(other: Tensor, options?: { other?: Tensor; p?: Scalar }): Tensor;
   /** Alias for `torch.div`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.divide.html) */
   divide(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   divide(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -795,8 +844,10 @@ export interface GeneratedTensorMethods {
   expm1_(options?: { }): Tensor;
   /** Fills `self` tensor with elements drawn from the exponential distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exponential_.html) */
   exponential_(lambd?: number, options?: { lambd?: number; generator?: null }): Tensor;
+  exponential_(options?: { lambd?: number; generator?: null }): Tensor;
   /** Fill the main diagonal of a tensor that has at least 2-dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fill_diagonal_.html) */
   fillDiagonal_(fillValue: Scalar, wrap?: boolean, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
+  fillDiagonal_(fillValue: Scalar, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
   /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fix.html) */
   fix(options?: { }): Tensor;
   /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fix_.html) */
@@ -878,15 +929,20 @@ export interface GeneratedTensorMethods {
   gt_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Applies the hard shrinkage function element-wise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hardshrink.html) */
   hardshrink(lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
+  hardshrink(options?: { lambd?: Scalar }): Tensor;
   /** Computes the Heaviside step function for each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.heaviside.html) */
   heaviside(values: Tensor, options?: { values?: Tensor }): Tensor;
   /** Computes the Heaviside step function for each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.heaviside_.html) */
   heaviside_(values: Tensor, options?: { values?: Tensor }): Tensor;
   /** Computes the histogram of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.histc.html) */
   histc(bins?: number, min?: Scalar, max?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  histc(bins?: number, min?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  histc(bins?: number, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  histc(options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
   /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.histogram.html) */
   histogram(bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
   histogram(bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  histogram(options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
   /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hsplit.html) */
   hsplit(sections: number, options?: { sections?: number }): Tensor[];
   hsplit(...indices: number[]): Tensor[];
@@ -923,8 +979,10 @@ export interface GeneratedTensorMethods {
   indexFill_(dim: number, index: Tensor, value: Tensor, options?: { dim?: number; index?: Tensor; value?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put.html) */
   indexPut(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut(indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put_.html) */
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut_(indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce.html) */
   indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce_.html) */
@@ -955,6 +1013,7 @@ export interface GeneratedTensorMethods {
   isNonzero(options?: { }): boolean;
   /** Returns true if this tensor resides in pinned memory. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_pinned.html) */
   isPinned(device?: Device | null, options?: { device?: Device | null }): boolean;
+  isPinned(options?: { device?: Device | null }): boolean;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_same_size.html) */
   isSameSize(other: Tensor, options?: { other?: Tensor }): boolean;
   /** Returns True if both tensors are pointing to the exact same memory (same storage, offset, size and stride). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_set_to.html) */
@@ -963,6 +1022,9 @@ export interface GeneratedTensorMethods {
   isSigned(options?: { }): boolean;
   /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isclose.html) */
   isclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  isclose(other: Tensor, rtol?: number, atol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  isclose(other: Tensor, rtol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  isclose(other: Tensor, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   /** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isfinite.html) */
   isfinite(options?: { }): Tensor;
   /** Tests if each element of `input` is infinite (positive or negative infinity) or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isinf.html) */
@@ -977,10 +1039,20 @@ export interface GeneratedTensorMethods {
   isreal(options?: { }): Tensor;
   /** Inverse short time Fourier Transform. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.istft.html) */
   istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, returnComplex?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, winLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, hopLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  istft(nFft: number, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
   /** Computes the Kronecker product, denoted by `\otimes`, of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.kron.html) */
   kron(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the `k` th smallest element of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.kthvalue.html) */
   kthvalue(k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  kthvalue(k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  kthvalue(k: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lcm.html) */
   lcm(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lcm_.html) */
@@ -1033,6 +1105,8 @@ export interface GeneratedTensorMethods {
   log_(options?: { }): Tensor;
   /** Fills `self` tensor with numbers samples from the log-normal distribution parameterized by the given mean `\mu` and standard deviation `\sigma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log_normal_.html) */
   logNormal_(mean?: number, std?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
+  logNormal_(mean?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
+  logNormal_(options?: { mean?: number; std?: number; generator?: null }): Tensor;
   /** Logarithm of the sum of exponentiations of the inputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logaddexp.html) */
   logaddexp(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Logarithm of the sum of exponentiations of the inputs in base-2. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logaddexp2.html) */
@@ -1059,10 +1133,13 @@ export interface GeneratedTensorMethods {
   logicalXor_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logit.html) */
   logit(eps?: number | null, options?: { eps?: number | null }): Tensor;
+  logit(options?: { eps?: number | null }): Tensor;
   /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logit_.html) */
   logit_(eps?: number | null, options?: { eps?: number | null }): Tensor;
+  logit_(options?: { eps?: number | null }): Tensor;
   /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logsumexp.html) */
   logsumexp(dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  logsumexp(dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lt.html) */
   lt(other: Scalar, options?: { other?: Scalar }): Tensor;
   lt(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1087,6 +1164,7 @@ export interface GeneratedTensorMethods {
   matrixPower(n: number, options?: { n?: number }): Tensor;
   /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.max.html) */
   max(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  max(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   max(options?: { }): Tensor;
   max(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.maximum.html) */
@@ -1094,11 +1172,15 @@ export interface GeneratedTensorMethods {
   /** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mean.html) */
   mean(options?: { dtype?: DType | null }): Tensor;
   mean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  mean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  mean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
   median(options?: { }): Tensor;
   median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  median(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.min.html) */
   min(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  min(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   min(options?: { }): Tensor;
   min(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.minimum.html) */
@@ -1107,6 +1189,8 @@ export interface GeneratedTensorMethods {
   mm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mode.html) */
   mode(dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  mode(dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  mode(options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.moveaxis.html) */
   moveaxis(source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
   moveaxis(source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
@@ -1117,6 +1201,7 @@ export interface GeneratedTensorMethods {
   msort(options?: { }): Tensor;
   /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.multinomial.html) */
   multinomial(numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
+  multinomial(numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
   /** Alias for `torch.mul`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.multiply.html) */
   multiply(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   multiply(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -1131,18 +1216,33 @@ export interface GeneratedTensorMethods {
   mvlgamma_(p: number, options?: { p?: number }): Tensor;
   /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nan_to_num.html) */
   nanToNum(nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum(nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum(nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nan_to_num_.html) */
   nanToNum_(nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum_(nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum_(nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  nanToNum_(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmean.html) */
   nanmean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nanmean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
   nanmedian(options?: { }): Tensor;
   nanmedian(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  nanmedian(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanquantile.html) */
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nansum.html) */
   nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nansum(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nansum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.narrow_copy.html) */
   narrowCopy(dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number }): Tensor;
   /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ne.html) */
@@ -1186,14 +1286,18 @@ export interface GeneratedTensorMethods {
   orgqr(input2: Tensor, options?: { input2?: Tensor }): Tensor;
   /** Computes the matrix-matrix multiplication of a product of Householder matrices with a general matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ormqr.html) */
   ormqr(input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  ormqr(input2: Tensor, input3: Tensor, left?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  ormqr(input2: Tensor, input3: Tensor, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
   /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.outer.html) */
   outer(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.output_nr.html) */
   outputNr(options?: { }): number;
   /** Copies the tensor to pinned memory, if it's not already pinned. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pin_memory.html) */
   pinMemory(device?: Device | null, options?: { device?: Device | null }): Tensor;
+  pinMemory(options?: { device?: Device | null }): Tensor;
   /** Alias for `torch.linalg.pinv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pinverse.html) */
   pinverse(rcond?: number, options?: { rcond?: number }): Tensor;
+  pinverse(options?: { rcond?: number }): Tensor;
   /** Alias for `torch.special.polygamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.polygamma.html) */
   polygamma(n: number, options?: { n?: number }): Tensor;
   /** Alias for `torch.special.polygamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.polygamma_.html) */
@@ -1208,10 +1312,13 @@ export interface GeneratedTensorMethods {
   /** Returns the product of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.prod.html) */
   prod(options?: { dtype?: DType | null }): Tensor;
   prod(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  prod(dim: number, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put.html) */
   put(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
+  put(index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put_.html) */
   put_(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
+  put_(index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_axis.html) */
   qPerChannelAxis(options?: { }): number;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_scales.html) */
@@ -1224,17 +1331,23 @@ export interface GeneratedTensorMethods {
   qZeroPoint(options?: { }): number;
   /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qr.html) */
   qr(some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  qr(options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qscheme.html) */
   qscheme(options?: { }): unknown;
   /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.quantile.html) */
   quantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg.html) */
   rad2deg(options?: { }): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg_.html) */
   rad2deg_(options?: { }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.random_.html) */
   random_(from: number, to?: number | null, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
+  random_(from: number, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
   random_(to: number, options?: { to?: number; generator?: null }): Tensor;
   random_(options?: { generator?: null }): Tensor;
   /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ravel.html) */
@@ -1259,7 +1372,9 @@ export interface GeneratedTensorMethods {
   repeat(repeats: number[], options?: { repeats?: number[] }): Tensor;
   /** Repeat elements of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat_interleave.html) */
   repeatInterleave(repeats: Tensor, dim?: number | null, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
+  repeatInterleave(repeats: Tensor, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
   repeatInterleave(repeats: number, dim?: number | null, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
+  repeatInterleave(repeats: number, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
   /** Returns this tensor as the same shape as `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reshape_as.html) */
   reshapeAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Resizes `self` tensor to the specified size. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_.html) */
@@ -1277,8 +1392,11 @@ export interface GeneratedTensorMethods {
   retainsGrad(options?: { }): boolean;
   /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.roll.html) */
   roll(shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
+  roll(shifts: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
   /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rot90.html) */
   rot90(k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
+  rot90(k?: number, options?: { k?: number; dims?: number[] }): Tensor;
+  rot90(options?: { k?: number; dims?: number[] }): Tensor;
   /** Rounds elements of `input` to the nearest integer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.round_.html) */
   round_(options?: { }): Tensor;
   round_(options?: { decimals?: number }): Tensor;
@@ -1310,6 +1428,7 @@ export interface GeneratedTensorMethods {
   selectScatter(src: Tensor, dim: number, index: number, options?: { src?: Tensor; dim?: number; index?: number }): Tensor;
   /** Sets the underlying storage, size, and strides. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.set_.html) */
   set_(source: Tensor, storageOffset: number, size: number[], stride?: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
+  set_(source: Tensor, storageOffset: number, size: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
   set_(source: Tensor, options?: { source?: Tensor }): Tensor;
   set_(options?: { }): Tensor;
   /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sgn.html) */
@@ -1340,12 +1459,18 @@ export interface GeneratedTensorMethods {
   sinh_(options?: { }): Tensor;
   /** Embeds the values of the `src` tensor into `input` at the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.slice_scatter.html) */
   sliceScatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  sliceScatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  sliceScatter(src: Tensor, dim?: number, start?: number | null, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  sliceScatter(src: Tensor, dim?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  sliceScatter(src: Tensor, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.slogdet.html) */
   slogdet(options?: { }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
   /** Performs a matrix multiplication of the sparse matrix `input` with the dense matrix `mat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.smm.html) */
   smm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sort.html) */
   sort(dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  sort(dim?: number, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  sort(options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Return the number of sparse dimensions in a `sparse tensor <sparse-docs>` `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_dim.html) */
   sparseDim(options?: { }): number;
@@ -1357,6 +1482,7 @@ export interface GeneratedTensorMethods {
   sparseResizeAndClear_(size: number[], sparseDim: number, denseDim: number, options?: { size?: number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.split_with_sizes.html) */
   splitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  splitWithSizes(splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
   sqrt(options?: { }): Tensor;
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt_.html) */
@@ -1372,26 +1498,51 @@ export interface GeneratedTensorMethods {
   sspaddmm(mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.std.html) */
   std(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  std(options?: { unbiased?: boolean }): Tensor;
   std(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   std(...dim: number[]): Tensor;
   std(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  std(options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Short-time Fourier transform (STFT). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.stft.html) */
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, winLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, hopLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  stft(nFft: number, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.subtract.html) */
   subtract(other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   subtract(other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  subtract(other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
   /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.subtract_.html) */
   subtract_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   subtract_(other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  subtract_(other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
   /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum.html) */
   sum(options?: { dtype?: DType | null }): Tensor;
   sum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  sum(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  sum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Sum `this` tensor to `size`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum_to_size.html) */
   sumToSize(...size: number[]): Tensor;
   sumToSize(size: number[], options?: { size?: number[] }): Tensor;
   /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.svd.html) */
   svd(some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  svd(some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  svd(options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
   /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.swapaxes.html) */
   swapaxes(axis0: number, axis1: number, options?: { axis0?: number; axis1?: number }): Tensor;
   /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.swapaxes_.html) */
@@ -1402,12 +1553,15 @@ export interface GeneratedTensorMethods {
   swapdims_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** This function returns eigenvalues and eigenvectors of a real symmetric or complex Hermitian matrix `input` or a batch thereof, represented by a namedtuple (eigenvalues, eigenvectors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.symeig.html) */
   symeig(eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  symeig(eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  symeig(options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
   /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.t_.html) */
   t_(options?: { }): Tensor;
   /** Returns a new tensor with the elements of `input` at the given indices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.take.html) */
   take(index: Tensor, options?: { index?: Tensor }): Tensor;
   /** Selects values from `input` at the 1-dimensional indices from `indices` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.take_along_dim.html) */
   takeAlongDim(indices: Tensor, dim?: number | null, options?: { indices?: Tensor; dim?: number | null }): Tensor;
+  takeAlongDim(indices: Tensor, options?: { indices?: Tensor; dim?: number | null }): Tensor;
   /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tan.html) */
   tan(options?: { }): Tensor;
   /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tan_.html) */
@@ -1418,17 +1572,23 @@ export interface GeneratedTensorMethods {
   tanh_(options?: { }): Tensor;
   /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tensor_split.html) */
   tensorSplit(sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
+  tensorSplit(sections: number, options?: { sections?: number; dim?: number }): Tensor[];
   tensorSplit(indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
+  tensorSplit(indices: number[], options?: { indices?: number[]; dim?: number }): Tensor[];
   tensorSplit(tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
+  tensorSplit(tensorIndicesOrSections: Tensor, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   /** Constructs a tensor by repeating the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tile.html) */
   tile(...dims: number[]): Tensor;
   tile(dims: number[], options?: { dims?: number[] }): Tensor;
   /** Creates a strided copy of `self` if `self` is not a strided tensor, otherwise returns `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_dense.html) */
   toDense(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
+  toDense(options?: { dtype?: DType | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_mkldnn.html) */
   toMkldnn(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
+  toMkldnn(options?: { dtype?: DType | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_padded_tensor.html) */
   toPaddedTensor(padding: number, outputSize?: number[] | null, options?: { padding?: number; outputSize?: number[] | null }): Tensor;
+  toPaddedTensor(padding: number, options?: { padding?: number; outputSize?: number[] | null }): Tensor;
   /** Returns a sparse copy of the tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse.html) */
   toSparse(sparseDim: number, options?: { sparseDim?: number }): Tensor;
   toSparse(options?: { }): Tensor;
@@ -1444,20 +1604,30 @@ export interface GeneratedTensorMethods {
   toSparseCsr(options?: { }): Tensor;
   /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.topk.html) */
   topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  topk(k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  topk(k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  topk(k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trace.html) */
   trace(options?: { }): Tensor;
   /** Returns a tensor that is a transposed version of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.transpose_.html) */
   transpose_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triangular_solve.html) */
   triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
   /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tril.html) */
   tril(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  tril(options?: { diagonal?: number }): Tensor;
   /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tril_.html) */
   tril_(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  tril_(options?: { diagonal?: number }): Tensor;
   /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triu.html) */
   triu(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  triu(options?: { diagonal?: number }): Tensor;
   /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triu_.html) */
   triu_(diagonal?: number, options?: { diagonal?: number }): Tensor;
+  triu_(options?: { diagonal?: number }): Tensor;
   /** Alias for `torch.div` with `rounding_mode=None`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.true_divide.html) */
   trueDivide(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   trueDivide(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -1476,19 +1646,27 @@ export interface GeneratedTensorMethods {
   unfold(dimension: number, size: number, step: number, options?: { dimension?: number; size?: number; step?: number }): Tensor;
   /** Works like `torch.chunk` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_chunk.html) */
   unsafeChunk(chunks: number, dim?: number, options?: { chunks?: number; dim?: number }): Tensor[];
+  unsafeChunk(chunks: number, options?: { chunks?: number; dim?: number }): Tensor[];
   /** Works like `torch.split` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split.html) */
   unsafeSplit(splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
+  unsafeSplit(splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split_with_sizes.html) */
   unsafeSplitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  unsafeSplitWithSizes(splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */
   unsqueeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Return the values tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.values.html) */
   values(options?: { }): Tensor;
   /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.var.html) */
   var(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  var(options?: { unbiased?: boolean }): Tensor;
   var(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   var(...dim: number[]): Tensor;
   var(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  var(options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.vdot.html) */
   vdot(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** View this tensor as the same size as `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.view_as.html) */

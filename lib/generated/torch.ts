@@ -87,6 +87,7 @@ export const alignTensors: {
 /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.all.html) */
 export const all: {
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('all', 'torch.all');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alpha_dropout.html) */
@@ -100,10 +101,14 @@ export const alphaDropout_: {
 /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amax.html) */
 export const amax: {
   (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 } = opFunction('amax', 'torch.amax');
 /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amin.html) */
 export const amin: {
   (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 } = opFunction('amin', 'torch.amin');
 /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.aminmax.html) */
 export const aminmax: {
@@ -116,6 +121,7 @@ export const angle: {
 /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.any.html) */
 export const any: {
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
   (input: Tensor, options?: { }): Tensor;
 } = opFunction('any', 'torch.any');
 /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos.html) */
@@ -173,14 +179,20 @@ export const arctanh_: {
 /** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmax.html) */
 export const argmax: {
   (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
 } = opFunction('argmax', 'torch.argmax');
 /** Returns the indices of the minimum value(s) of the flattened tensor or along a dimension [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmin.html) */
 export const argmin: {
   (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
 } = opFunction('argmin', 'torch.argmin');
 /** Returns the indices that sort a tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argsort.html) */
 export const argsort: {
   (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
+  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number; descending?: boolean }): Tensor;
   (input: Tensor, options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
 } = opFunction('argsort', 'torch.argsort');
 /** Returns a tensor containing the indices of all non-zero elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argwhere.html) */
@@ -190,18 +202,22 @@ export const argwhere: {
 /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided.html) */
 export const asStrided: {
   (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided', 'torch.asStrided');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_.html) */
 export const asStrided_: {
   (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided_', 'torch.asStrided_');
 /** Performs the same operation as `torch.as_strided`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_copy.html) */
 export const asStridedCopy: {
   (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided_copy', 'torch.asStridedCopy');
 /** Embeds the values of the `src` tensor into `input` along the elements corresponding to the result of calling input.as_strided(size, stride, storage_offset). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_scatter.html) */
 export const asStridedScatter: {
   (input: Tensor, src: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, src: Tensor, size: number[], stride: number[], options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided_scatter', 'torch.asStridedScatter');
 /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin.html) */
 export const asin: {
@@ -242,6 +258,10 @@ export const atanh_: {
 /** Applies a 1D average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.avg_pool1d.html) */
 export const avgPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 } = opFunction('avg_pool1d', 'torch.avgPool1d');
 /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.baddbmm.html) */
 export const baddbmm: {
@@ -292,18 +312,25 @@ export const bernoulli: {
 /** Applies a bilinear transformation to the incoming data: `y = x_1^T A x_2 + b` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bilinear.html) */
 export const bilinear: {
   (input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input1?: Tensor; input2?: Tensor; weight?: Tensor; bias?: Tensor | null }): Tensor;
+  (input1: Tensor, input2: Tensor, weight: Tensor, options?: { input1?: Tensor; input2?: Tensor; weight?: Tensor; bias?: Tensor | null }): Tensor;
 } = opFunction('bilinear', 'torch.bilinear');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.binary_cross_entropy_with_logits.html) */
 export const binaryCrossEntropyWithLogits: {
   (input: Tensor, target: Tensor, weight?: Tensor | null, posWeight?: Tensor | null, reduction?: number, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+  (input: Tensor, target: Tensor, weight?: Tensor | null, posWeight?: Tensor | null, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+  (input: Tensor, target: Tensor, weight?: Tensor | null, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+  (input: Tensor, target: Tensor, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
 } = opFunction('binary_cross_entropy_with_logits', 'torch.binaryCrossEntropyWithLogits');
 /** Count the frequency of each value in an array of non-negative ints. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bincount.html) */
 export const bincount: {
   (input: Tensor, weights?: Tensor | null, minlength?: number, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  (input: Tensor, weights?: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  (input: Tensor, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
 } = opFunction('bincount', 'torch.bincount');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.binomial.html) */
 export const binomial: {
   (count: Tensor, prob: Tensor, generator?: null, options?: { count?: Tensor; prob?: Tensor; generator?: null }): Tensor;
+  (count: Tensor, prob: Tensor, options?: { count?: Tensor; prob?: Tensor; generator?: null }): Tensor;
 } = opFunction('binomial', 'torch.binomial');
 /** Computes the bitwise AND of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_and.html) */
 export const bitwiseAnd: {
@@ -376,10 +403,12 @@ export const ceil_: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.celu.html) */
 export const celu: {
   (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar }): Tensor;
+  (input: Tensor, options?: { alpha?: Scalar }): Tensor;
 } = opFunction('celu', 'torch.celu');
 /** In-place version of `celu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.celu_.html) */
 export const celu_: {
   (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar }): Tensor;
+  (input: Tensor, options?: { alpha?: Scalar }): Tensor;
 } = opFunction('celu_', 'torch.celu_');
 /** Divide the channels in a tensor of shape `(*, C , H, W)` into g groups and rearrange them as `(*, C \frac g, g, H, W)`, while keeping the original tensor shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.channel_shuffle.html) */
 export const channelShuffle: {
@@ -388,14 +417,17 @@ export const channelShuffle: {
 /** Computes the Cholesky decomposition of a symmetric positive-definite matrix `A` or for batches of symmetric positive-definite matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky.html) */
 export const cholesky: {
   (input: Tensor, upper?: boolean, options?: { upper?: boolean }): Tensor;
+  (input: Tensor, options?: { upper?: boolean }): Tensor;
 } = opFunction('cholesky', 'torch.cholesky');
 /** Computes the inverse of a symmetric positive-definite matrix `A` using its Cholesky factor `u`: returns matrix `inv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky_inverse.html) */
 export const choleskyInverse: {
   (input: Tensor, upper?: boolean, options?: { upper?: boolean }): Tensor;
+  (input: Tensor, options?: { upper?: boolean }): Tensor;
 } = opFunction('cholesky_inverse', 'torch.choleskyInverse');
 /** Solves a linear system of equations with a positive semidefinite matrix to be inverted given its Cholesky factor matrix `u`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky_solve.html) */
 export const choleskySolve: {
   (input: Tensor, input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean }): Tensor;
+  (input: Tensor, input2: Tensor, options?: { input2?: Tensor; upper?: boolean }): Tensor;
 } = opFunction('cholesky_solve', 'torch.choleskySolve');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.choose_qparams_optimized.html) */
 export const chooseQparamsOptimized: {
@@ -404,7 +436,11 @@ export const chooseQparamsOptimized: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_.html) */
 export const clamp_: {
   (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   (input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 } = opFunction('clamp_', 'torch.clamp_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_max.html) */
 export const clampMax: {
@@ -429,12 +465,20 @@ export const clampMin_: {
 /** Alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip.html) */
 export const clip: {
   (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   (input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 } = opFunction('clip', 'torch.clip');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip_.html) */
 export const clip_: {
   (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  (input: Tensor, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   (input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 } = opFunction('clip_', 'torch.clip_');
 /** Performs the same operation as `torch.col_indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.col_indices_copy.html) */
 export const colIndicesCopy: {
@@ -447,6 +491,8 @@ export const columnStack: {
 /** Compute combinations of length `r` of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.combinations.html) */
 export const combinations: {
   (input: Tensor, r?: number, withReplacement?: boolean, options?: { r?: number; withReplacement?: boolean }): Tensor;
+  (input: Tensor, r?: number, options?: { r?: number; withReplacement?: boolean }): Tensor;
+  (input: Tensor, options?: { r?: number; withReplacement?: boolean }): Tensor;
 } = opFunction('combinations', 'torch.combinations');
 /** Constructs a complex tensor with its real part equal to `real` and its imaginary part equal to `imag`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.complex.html) */
 export const complex: {
@@ -455,10 +501,12 @@ export const complex: {
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concat.html) */
 export const concat: {
   (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number }): Tensor;
 } = opFunction('concat', 'torch.concat');
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concatenate.html) */
 export const concatenate: {
   (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number }): Tensor;
 } = opFunction('concatenate', 'torch.concatenate');
 /** Returns a view of `input` with a flipped conjugate bit. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj.html) */
 export const conj: {
@@ -475,37 +523,87 @@ export const conjPhysical_: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.constant_pad_nd.html) */
 export const constantPadNd: {
   (input: Tensor, pad: number[], value?: Scalar, options?: { pad?: number[]; value?: Scalar }): Tensor;
+  (input: Tensor, pad: number[], options?: { pad?: number[]; value?: Scalar }): Tensor;
 } = opFunction('constant_pad_nd', 'torch.constantPadNd');
 /** Applies a 1D convolution over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv1d.html) */
 export const conv1d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv1d', 'torch.conv1d');
 /** Applies a 2D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv2d.html) */
 export const conv2d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv2d', 'torch.conv2d');
 /** Applies a 3D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv3d.html) */
 export const conv3d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 } = opFunction('conv3d', 'torch.conv3d');
 /** Applies a 1-dimensional sequence convolution over an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_tbc.html) */
 export const convTbc: {
   (input: Tensor, weight: Tensor, bias: Tensor, pad?: number, options?: { weight?: Tensor; bias?: Tensor; pad?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor, options?: { weight?: Tensor; bias?: Tensor; pad?: number }): Tensor;
 } = opFunction('conv_tbc', 'torch.convTbc');
 /** Applies a 1D transposed convolution operator over an input signal composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose1d.html) */
 export const convTranspose1d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose1d', 'torch.convTranspose1d');
 /** Applies a 2D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose2d.html) */
 export const convTranspose2d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose2d', 'torch.convTranspose2d');
 /** Applies a 3D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution" [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose3d.html) */
 export const convTranspose3d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 } = opFunction('conv_transpose3d', 'torch.convTranspose3d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.convolution.html) */
 export const convolution: {
@@ -539,15 +637,20 @@ export const cosh_: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosine_embedding_loss.html) */
 export const cosineEmbeddingLoss: {
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input1: Tensor, input2: Tensor, target: Tensor, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
 } = opFunction('cosine_embedding_loss', 'torch.cosineEmbeddingLoss');
 /** Returns cosine similarity between `x1` and `x2`, computed along dim. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosine_similarity.html) */
 export const cosineSimilarity: {
   (x1: Tensor, x2: Tensor, dim?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
+  (x1: Tensor, x2: Tensor, dim?: number, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
+  (x1: Tensor, x2: Tensor, options?: { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
 } = opFunction('cosine_similarity', 'torch.cosineSimilarity');
 /** Counts the number of non-zero values in the tensor `input` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.count_nonzero.html) */
 export const countNonzero: {
   (input: Tensor, dim: number[], options?: { dim?: number[] }): Tensor;
   (input: Tensor, dim?: number | null, options?: { dim?: number | null }): Tensor;
+  (input: Tensor, options?: { dim?: number | null }): Tensor;
 } = opFunction('count_nonzero', 'torch.countNonzero');
 /** Estimates the covariance matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cov.html) */
 export const cov: {
@@ -556,6 +659,7 @@ export const cov: {
 /** Returns the cross product of vectors in dimension `dim` of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cross.html) */
 export const cross: {
   (input: Tensor, other: Tensor, dim?: number | null, options?: { other?: Tensor; dim?: number | null }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number | null }): Tensor;
 } = opFunction('cross', 'torch.cross');
 /** Performs the same operation as `torch.crow_indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.crow_indices_copy.html) */
 export const crowIndicesCopy: {
@@ -564,7 +668,13 @@ export const crowIndicesCopy: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ctc_loss.html) */
 export const ctcLoss: {
   (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 } = opFunction('ctc_loss', 'torch.ctcLoss');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_affine_grid_generator.html) */
 export const cudnnAffineGridGenerator: {
@@ -651,30 +761,48 @@ export const detachCopy: {
 /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diag.html) */
 export const diag: {
   (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, options?: { diagonal?: number }): Tensor;
 } = opFunction('diag', 'torch.diag');
 /** Creates a tensor whose diagonals of certain 2D planes (specified by `dim1` and `dim2`) are filled by `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diag_embed.html) */
 export const diagEmbed: {
   (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 } = opFunction('diag_embed', 'torch.diagEmbed');
 /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagflat.html) */
 export const diagflat: {
   (input: Tensor, offset?: number, options?: { offset?: number }): Tensor;
+  (input: Tensor, options?: { offset?: number }): Tensor;
 } = opFunction('diagflat', 'torch.diagflat');
 /** Returns a partial view of `input` with the its diagonal elements with respect to `dim1` and `dim2` appended as a dimension at the end of the shape. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal.html) */
 export const diagonal: {
   (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 } = opFunction('diagonal', 'torch.diagonal');
 /** Performs the same operation as `torch.diagonal`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal_copy.html) */
 export const diagonalCopy: {
   (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 } = opFunction('diagonal_copy', 'torch.diagonalCopy');
 /** Embeds the values of the `src` tensor into `input` along the diagonal elements of `input`, with respect to `dim1` and `dim2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal_scatter.html) */
 export const diagonalScatter: {
   (input: Tensor, src: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, src: Tensor, offset?: number, dim1?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, src: Tensor, offset?: number, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, src: Tensor, options?: { src?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
 } = opFunction('diagonal_scatter', 'torch.diagonalScatter');
 /** Computes the n-th forward difference along the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diff.html) */
 export const diff: {
   (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  (input: Tensor, n?: number, dim?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  (input: Tensor, n?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  (input: Tensor, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
 } = opFunction('diff', 'torch.diff');
 /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.digamma.html) */
 export const digamma: {
@@ -683,6 +811,7 @@ export const digamma: {
 /** Returns the p-norm of (`input` - `other`) [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dist.html) */
 export const dist: {
   (input: Tensor, other: Tensor, p?: Scalar, options?: { other?: Tensor; p?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; p?: Scalar }): Tensor;
 } = opFunction('dist', 'torch.dist');
 /** Alias for `torch.div`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.divide.html) */
 export const divide: {
@@ -715,11 +844,20 @@ export const dstack: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding.html) */
 export const embedding: {
   (weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, sparse?: boolean, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+  (weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+  (weight: Tensor, indices: Tensor, paddingIdx?: number, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+  (weight: Tensor, indices: Tensor, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 } = opFunction('embedding', 'torch.embedding');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding_bag.html) */
 export const embeddingBag: {
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, perSampleWeights?: Tensor | null, includeLastOffset?: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, perSampleWeights?: Tensor | null, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, paddingIdx?: number | null, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean; paddingIdx?: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean; paddingIdx?: number | null }): [Tensor, Tensor, Tensor, Tensor];
 } = opFunction('embedding_bag', 'torch.embeddingBag');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding_renorm_.html) */
 export const embeddingRenorm_: {
@@ -918,14 +1056,19 @@ export const frexp: {
 export const frobeniusNorm: {
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 } = opFunction('frobenius_norm', 'torch.frobeniusNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.from_file.html) */
 export const fromFile: {
   (filename: string, shared?: boolean | null, size?: number | null, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (filename: string, shared?: boolean | null, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (filename: string, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('from_file', 'torch.fromFile');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fused_moving_avg_obs_fake_quant.html) */
 export const fusedMovingAvgObsFakeQuant: {
   (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant?: boolean, symmetricQuant?: boolean, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
+  (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant?: boolean, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
+  (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
 } = opFunction('fused_moving_avg_obs_fake_quant', 'torch.fusedMovingAvgObsFakeQuant');
 /** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gather.html) */
 export const gather: {
@@ -987,6 +1130,10 @@ export const gridSampler3d: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.group_norm.html) */
 export const groupNorm: {
   (input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnabled?: boolean, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+  (input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+  (input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+  (input: Tensor, numGroups: number, weight?: Tensor | null, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+  (input: Tensor, numGroups: number, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
 } = opFunction('group_norm', 'torch.groupNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru.html) */
 export const gru: {
@@ -996,6 +1143,8 @@ export const gru: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru_cell.html) */
 export const gruCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 } = opFunction('gru_cell', 'torch.gruCell');
 /** Computes `\text{input} > \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gt.html) */
 export const gt: {
@@ -1017,6 +1166,7 @@ export const hannWindow: {
 /** Applies the hard shrinkage function element-wise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hardshrink.html) */
 export const hardshrink: {
   (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
 } = opFunction('hardshrink', 'torch.hardshrink');
 /** Computes the Heaviside step function for each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.heaviside.html) */
 export const heaviside: {
@@ -1025,21 +1175,36 @@ export const heaviside: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hinge_embedding_loss.html) */
 export const hingeEmbeddingLoss: {
   (input: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input: Tensor, target: Tensor, margin?: number, options?: { target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input: Tensor, target: Tensor, options?: { target?: Tensor; margin?: number; reduction?: number }): Tensor;
 } = opFunction('hinge_embedding_loss', 'torch.hingeEmbeddingLoss');
 /** Computes the histogram of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histc.html) */
 export const histc: {
   (input: Tensor, bins?: number, min?: Scalar, max?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  (input: Tensor, bins?: number, min?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  (input: Tensor, bins?: number, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  (input: Tensor, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
 } = opFunction('histc', 'torch.histc');
 /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogram.html) */
 export const histogram: {
   (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
   (input: Tensor, bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
 } = opFunction('histogram', 'torch.histogram');
 /** Computes a multi-dimensional histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogramdd.html) */
 export const histogramdd: {
   (input: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number[], range?: number[] | null, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number[], options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
   (input: Tensor, bins: number, range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: number[] | null, weight?: Tensor | null, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: number[] | null, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
   (input: Tensor, bins: Tensor[], range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: Tensor[], range?: number[] | null, weight?: Tensor | null, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: Tensor[], range?: number[] | null, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: Tensor[], options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
 } = opFunction('histogramdd', 'torch.histogramdd');
 /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hsplit.html) */
 export const hsplit: {
@@ -1094,10 +1259,12 @@ export const indexFill: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put.html) */
 export const indexPut: {
   (input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put', 'torch.indexPut');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put_.html) */
 export const indexPut_: {
   (input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put_', 'torch.indexPut_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_reduce.html) */
 export const indexReduce: {
@@ -1170,6 +1337,9 @@ export const isVulkanAvailable: {
 /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isclose.html) */
 export const isclose: {
   (input: Tensor, other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  (input: Tensor, other: Tensor, rtol?: number, atol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  (input: Tensor, other: Tensor, rtol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
 } = opFunction('isclose', 'torch.isclose');
 /** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isfinite.html) */
 export const isfinite: {
@@ -1204,6 +1374,14 @@ export const isreal: {
 /** Inverse short time Fourier Transform. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.istft.html) */
 export const istft: {
   (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, returnComplex?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, hopLength?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  (input: Tensor, nFft: number, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
 } = opFunction('istft', 'torch.istft');
 /** Computes the Kaiser window with window length `window_length` and shape parameter `beta`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kaiser_window.html) */
 export const kaiserWindow: {
@@ -1214,6 +1392,7 @@ export const kaiserWindow: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kl_div.html) */
 export const klDiv: {
   (input: Tensor, target: Tensor, reduction?: number, options?: { target?: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
+  (input: Tensor, target: Tensor, options?: { target?: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
 } = opFunction('kl_div', 'torch.klDiv');
 /** Computes the Kronecker product, denoted by `\otimes`, of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kron.html) */
 export const kron: {
@@ -1222,10 +1401,16 @@ export const kron: {
 /** Returns a namedtuple `(values, indices)` where `values` is the `k` th smallest element of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kthvalue.html) */
 export const kthvalue: {
   (input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('kthvalue', 'torch.kthvalue');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.layer_norm.html) */
 export const layerNorm: {
   (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnable?: boolean, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: number[], options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
 } = opFunction('layer_norm', 'torch.layerNorm');
 /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm.html) */
 export const lcm: {
@@ -1334,18 +1519,22 @@ export const logicalXor: {
 /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit.html) */
 export const logit: {
   (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor;
+  (input: Tensor, options?: { eps?: number | null }): Tensor;
 } = opFunction('logit', 'torch.logit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit_.html) */
 export const logit_: {
   (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor;
+  (input: Tensor, options?: { eps?: number | null }): Tensor;
 } = opFunction('logit_', 'torch.logit_');
 /** Creates a one-dimensional tensor of size `steps` whose values are evenly spaced from `{{\text{{base}}}}^{{\text{{start}}}}` to `{{\text{{base}}}}^{{\text{{end}}}}`, inclusive, on a logarithmic scale with base `base`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logspace.html) */
 export const logspace: {
   (start: Scalar, end: Scalar, steps: number, base?: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (start: Scalar, end: Scalar, steps: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('logspace', 'torch.logspace');
 /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logsumexp.html) */
 export const logsumexp: {
   (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 } = opFunction('logsumexp', 'torch.logsumexp');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm.html) */
 export const lstm: {
@@ -1355,6 +1544,8 @@ export const lstm: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm_cell.html) */
 export const lstmCell: {
   (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 } = opFunction('lstm_cell', 'torch.lstmCell');
 /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lt.html) */
 export const lt: {
@@ -1368,10 +1559,14 @@ export const luSolve: {
 /** Unpacks the LU decomposition returned by `linalg.lu_factor` into the `P, L, U` matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lu_unpack.html) */
 export const luUnpack: {
   (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
 } = opFunction('lu_unpack', 'torch.luUnpack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.margin_ranking_loss.html) */
 export const marginRankingLoss: {
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
+  (input1: Tensor, input2: Tensor, target: Tensor, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
 } = opFunction('margin_ranking_loss', 'torch.marginRankingLoss');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.masked_scatter.html) */
 export const maskedScatter: {
@@ -1392,24 +1587,41 @@ export const matrixPower: {
 /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max.html) */
 export const max: {
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('max', 'torch.max');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d.html) */
 export const maxPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool1d', 'torch.maxPool1d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d_with_indices.html) */
 export const maxPool1dWithIndices: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 } = opFunction('max_pool1d_with_indices', 'torch.maxPool1dWithIndices');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool2d.html) */
 export const maxPool2d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool2d', 'torch.maxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool3d.html) */
 export const maxPool3d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool3d', 'torch.maxPool3d');
 /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.maximum.html) */
 export const maximum: {
@@ -1419,15 +1631,19 @@ export const maximum: {
 export const mean: {
   (input: Tensor, options?: { dtype?: DType | null }): Tensor;
   (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('mean', 'torch.mean');
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('median', 'torch.median');
 /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.min.html) */
 export const min: {
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('min', 'torch.min');
@@ -1462,6 +1678,7 @@ export const miopenDepthwiseConvolution: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_rnn.html) */
 export const miopenRnn: {
   (input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number[], dropoutState?: Tensor | null, options?: { input?: Tensor; weight?: Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  (input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number[], options?: { input?: Tensor; weight?: Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
 } = opFunction('miopen_rnn', 'torch.miopenRnn');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_adaptive_avg_pool2d.html) */
 export const mkldnnAdaptiveAvgPool2d: {
@@ -1478,10 +1695,18 @@ export const mkldnnLinearBackwardWeights: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool2d.html) */
 export const mkldnnMaxPool2d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool2d', 'torch.mkldnnMaxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool3d.html) */
 export const mkldnnMaxPool3d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool3d', 'torch.mkldnnMaxPool3d');
 /** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mm.html) */
 export const mm: {
@@ -1490,6 +1715,8 @@ export const mm: {
 /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mode.html) */
 export const mode: {
   (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('mode', 'torch.mode');
 /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.moveaxis.html) */
 export const moveaxis: {
@@ -1508,6 +1735,7 @@ export const msort: {
 /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multinomial.html) */
 export const multinomial: {
   (input: Tensor, numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
+  (input: Tensor, numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
 } = opFunction('multinomial', 'torch.multinomial');
 /** Alias for `torch.mul`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multiply.html) */
 export const multiply: {
@@ -1525,28 +1753,43 @@ export const mvlgamma: {
 /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num.html) */
 export const nanToNum: {
   (input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 } = opFunction('nan_to_num', 'torch.nanToNum');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num_.html) */
 export const nanToNum_: {
   (input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 } = opFunction('nan_to_num_', 'torch.nanToNum_');
 /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmean.html) */
 export const nanmean: {
   (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('nanmean', 'torch.nanmean');
 /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmedian.html) */
 export const nanmedian: {
   (input: Tensor, options?: { }): Tensor;
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('nanmedian', 'torch.nanmedian');
 /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanquantile.html) */
 export const nanquantile: {
   (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 } = opFunction('nanquantile', 'torch.nanquantile');
 /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nansum.html) */
 export const nansum: {
   (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('nansum', 'torch.nansum');
 /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.narrow_copy.html) */
 export const narrowCopy: {
@@ -1563,6 +1806,7 @@ export const nativeChannelShuffle: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_dropout.html) */
 export const nativeDropout: {
   (input: Tensor, p: number, train?: boolean | null, options?: { input?: Tensor; p?: number; train?: boolean | null }): [Tensor, Tensor];
+  (input: Tensor, p: number, options?: { input?: Tensor; p?: number; train?: boolean | null }): [Tensor, Tensor];
 } = opFunction('native_dropout', 'torch.nativeDropout');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_group_norm.html) */
 export const nativeGroupNorm: {
@@ -1575,7 +1819,9 @@ export const nativeLayerNorm: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_norm.html) */
 export const nativeNorm: {
   (input: Tensor, p?: Scalar, options?: { p?: Scalar }): Tensor;
+  (input: Tensor, options?: { p?: Scalar }): Tensor;
   (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, dtype?: DType | null, options?: { p?: Scalar | null; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, options?: { p?: Scalar | null; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('native_norm', 'torch.nativeNorm');
 /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ne.html) */
 export const ne: {
@@ -1605,10 +1851,13 @@ export const nextafter: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.norm_except_dim.html) */
 export const normExceptDim: {
   (v: Tensor, pow?: number, dim?: number, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
+  (v: Tensor, pow?: number, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
+  (v: Tensor, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
 } = opFunction('norm_except_dim', 'torch.normExceptDim');
 /** Returns a tensor of random numbers drawn from separate normal distributions whose mean and standard deviation are given. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.normal.html) */
 export const normal: {
   (mean: Tensor, std?: number, options?: { mean?: Tensor; std?: number; generator?: null }): Tensor;
+  (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: null }): Tensor;
   (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: null }): Tensor;
   (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: null }): Tensor;
   (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -1621,7 +1870,9 @@ export const notEqual: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nuclear_norm.html) */
 export const nuclearNorm: {
   (input: Tensor, keepdim?: boolean, options?: { keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { keepdim?: boolean }): Tensor;
   (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 } = opFunction('nuclear_norm', 'torch.nuclearNorm');
 /** Alias for `torch.linalg.householder_product`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.orgqr.html) */
 export const orgqr: {
@@ -1630,6 +1881,8 @@ export const orgqr: {
 /** Computes the matrix-matrix multiplication of a product of Householder matrices with a general matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ormqr.html) */
 export const ormqr: {
   (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  (input: Tensor, input2: Tensor, input3: Tensor, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
 } = opFunction('ormqr', 'torch.ormqr');
 /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.outer.html) */
 export const outer: {
@@ -1638,10 +1891,14 @@ export const outer: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pairwise_distance.html) */
 export const pairwiseDistance: {
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, p?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  (x1: Tensor, x2: Tensor, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
 } = opFunction('pairwise_distance', 'torch.pairwiseDistance');
 /** Computes the p-norm distance between every pair of row vectors in the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pdist.html) */
 export const pdist: {
   (input: Tensor, p?: number, options?: { p?: number }): Tensor;
+  (input: Tensor, options?: { p?: number }): Tensor;
 } = opFunction('pdist', 'torch.pdist');
 /** Performs the same operation as `torch.permute`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.permute_copy.html) */
 export const permuteCopy: {
@@ -1650,6 +1907,7 @@ export const permuteCopy: {
 /** Alias for `torch.linalg.pinv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pinverse.html) */
 export const pinverse: {
   (input: Tensor, rcond?: number, options?: { rcond?: number }): Tensor;
+  (input: Tensor, options?: { rcond?: number }): Tensor;
 } = opFunction('pinverse', 'torch.pinverse');
 /** Rearranges elements in a tensor of shape `(*, C \times r^2, H, W)` to a tensor of shape `(*, C, H \times r, W \times r)`, where r is the `upscale_factor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pixel_shuffle.html) */
 export const pixelShuffle: {
@@ -1662,6 +1920,7 @@ export const pixelUnshuffle: {
 /** Returns a tensor of the same size as `input` with each element sampled from a Poisson distribution with rate parameter given by the corresponding element in `input` i.e., [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.poisson.html) */
 export const poisson: {
   (input: Tensor, generator?: null, options?: { generator?: null }): Tensor;
+  (input: Tensor, options?: { generator?: null }): Tensor;
 } = opFunction('poisson', 'torch.poisson');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.poisson_nll_loss.html) */
 export const poissonNllLoss: {
@@ -1687,6 +1946,7 @@ export const prelu: {
 export const prod: {
   (input: Tensor, options?: { dtype?: DType | null }): Tensor;
   (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('prod', 'torch.prod');
 /** Returns the `torch.dtype` with the smallest size and scalar kind that is not smaller nor of lower kind than either `type1` or `type2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.promote_types.html) */
 export const promoteTypes: {
@@ -1695,6 +1955,7 @@ export const promoteTypes: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.put.html) */
 export const put: {
   (input: Tensor, index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('put', 'torch.put');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_axis.html) */
 export const qPerChannelAxis: {
@@ -1719,11 +1980,16 @@ export const qZeroPoint: {
 /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.qr.html) */
 export const qr: {
   (input: Tensor, some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  (input: Tensor, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
 } = opFunction('qr', 'torch.qr');
 /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantile.html) */
 export const quantile: {
   (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 } = opFunction('quantile', 'torch.quantile');
 /** Converts a float tensor to a per-channel quantized tensor with given scales and zero points. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantize_per_channel.html) */
 export const quantizePerChannel: {
@@ -1754,10 +2020,18 @@ export const quantizedLstmCell: {
 /** Applies a 1D max pooling over an input quantized tensor composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_max_pool1d.html) */
 export const quantizedMaxPool1d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('quantized_max_pool1d', 'torch.quantizedMaxPool1d');
 /** Applies a 2D max pooling over an input quantized tensor composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_max_pool2d.html) */
 export const quantizedMaxPool2d: {
   (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('quantized_max_pool2d', 'torch.quantizedMaxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_rnn_relu_cell.html) */
 export const quantizedRnnReluCell: {
@@ -1783,6 +2057,7 @@ export const randintLike: {
 /** Returns a 1-D tensor of size `\left\lfloor \frac{\text{end} - \text{start}}{\text{step}} \right\rfloor + 1` with values from `start` to `end` with step `step`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.range.html) */
 export const range: {
   (start: Scalar, end: Scalar, step?: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('range', 'torch.range');
 /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ravel.html) */
@@ -1817,7 +2092,9 @@ export const renorm: {
 export const repeatInterleave: {
   (repeats: Tensor, options?: { repeats?: Tensor; outputSize?: number | null }): Tensor;
   (input: Tensor, repeats: Tensor, dim?: number | null, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
+  (input: Tensor, repeats: Tensor, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
   (input: Tensor, repeats: number, dim?: number | null, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
+  (input: Tensor, repeats: number, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
 } = opFunction('repeat_interleave', 'torch.repeatInterleave');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.resize_as_.html) */
 export const resizeAs_: {
@@ -1850,6 +2127,8 @@ export const rnnRelu: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_relu_cell.html) */
 export const rnnReluCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 } = opFunction('rnn_relu_cell', 'torch.rnnReluCell');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh.html) */
 export const rnnTanh: {
@@ -1859,14 +2138,19 @@ export const rnnTanh: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh_cell.html) */
 export const rnnTanhCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+  (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 } = opFunction('rnn_tanh_cell', 'torch.rnnTanhCell');
 /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.roll.html) */
 export const roll: {
   (input: Tensor, shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
+  (input: Tensor, shifts: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
 } = opFunction('roll', 'torch.roll');
 /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rot90.html) */
 export const rot90: {
   (input: Tensor, k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
+  (input: Tensor, k?: number, options?: { k?: number; dims?: number[] }): Tensor;
+  (input: Tensor, options?: { k?: number; dims?: number[] }): Tensor;
 } = opFunction('rot90', 'torch.rot90');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.round_.html) */
 export const round_: {
@@ -1884,10 +2168,18 @@ export const rowStack: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu.html) */
 export const rrelu: {
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 } = opFunction('rrelu', 'torch.rrelu');
 /** In-place version of `rrelu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu_.html) */
 export const rrelu_: {
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 } = opFunction('rrelu_', 'torch.rrelu_');
 /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt.html) */
 export const rsqrt: {
@@ -1901,6 +2193,7 @@ export const rsqrt_: {
 export const rsub: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; alpha?: Scalar }): Tensor;
   (input: Tensor, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('rsub', 'torch.rsub');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.scalar_tensor.html) */
 export const scalarTensor: {
@@ -1993,10 +2286,18 @@ export const sinh_: {
 /** Performs the same operation as `torch.slice`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slice_copy.html) */
 export const sliceCopy: {
   (input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, dim?: number, start?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, dim?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 } = opFunction('slice_copy', 'torch.sliceCopy');
 /** Embeds the values of the `src` tensor into `input` at the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slice_scatter.html) */
 export const sliceScatter: {
   (input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, src: Tensor, dim?: number, start?: number | null, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, src: Tensor, dim?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, src: Tensor, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 } = opFunction('slice_scatter', 'torch.sliceScatter');
 /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slogdet.html) */
 export const slogdet: {
@@ -2009,6 +2310,8 @@ export const smm: {
 /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sort.html) */
 export const sort: {
   (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   (input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('sort', 'torch.sort');
 /** Constructs a `sparse tensor in BSC (Block Compressed Sparse Column)) <sparse-bsc-docs>` with specified 2-dimensional blocks at the given `ccol_indices` and `row_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_bsc_tensor.html) */
@@ -2046,14 +2349,17 @@ export const sparseCsrTensor: {
 /** Performs the same operation as `torch.split`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_copy.html) */
 export const splitCopy: {
   (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
+  (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
 } = opFunction('split_copy', 'torch.splitCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes.html) */
 export const splitWithSizes: {
   (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
 } = opFunction('split_with_sizes', 'torch.splitWithSizes');
 /** Performs the same operation as `torch.split_with_sizes`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes_copy.html) */
 export const splitWithSizesCopy: {
   (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
 } = opFunction('split_with_sizes_copy', 'torch.splitWithSizesCopy');
 /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt.html) */
 export const sqrt: {
@@ -2083,28 +2389,43 @@ export const sspaddmm: {
 /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std.html) */
 export const std: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  (input: Tensor, options?: { unbiased?: boolean }): Tensor;
   (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
 } = opFunction('std', 'torch.std');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the standard deviation. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std_mean.html) */
 export const stdMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 } = opFunction('std_mean', 'torch.stdMean');
 /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.subtract.html) */
 export const subtract: {
   (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
   (input: Tensor | Scalar, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('subtract', 'torch.subtract');
 /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sum.html) */
 export const sum: {
   (input: Tensor, options?: { dtype?: DType | null }): Tensor;
   (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('sum', 'torch.sum');
 /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.svd.html) */
 export const svd: {
   (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
 } = opFunction('svd', 'torch.svd');
 /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.swapaxes.html) */
 export const swapaxes: {
@@ -2117,6 +2438,8 @@ export const swapdims: {
 /** This function returns eigenvalues and eigenvectors of a real symmetric or complex Hermitian matrix `input` or a batch thereof, represented by a namedtuple (eigenvalues, eigenvectors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.symeig.html) */
 export const symeig: {
   (input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
 } = opFunction('symeig', 'torch.symeig');
 /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.t.html) */
 export const t: {
@@ -2133,6 +2456,7 @@ export const take: {
 /** Selects values from `input` at the 1-dimensional indices from `indices` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.take_along_dim.html) */
 export const takeAlongDim: {
   (input: Tensor, indices: Tensor, dim?: number | null, options?: { indices?: Tensor; dim?: number | null }): Tensor;
+  (input: Tensor, indices: Tensor, options?: { indices?: Tensor; dim?: number | null }): Tensor;
 } = opFunction('take_along_dim', 'torch.takeAlongDim');
 /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tan.html) */
 export const tan: {
@@ -2153,8 +2477,11 @@ export const tanh_: {
 /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tensor_split.html) */
 export const tensorSplit: {
   (input: Tensor, sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
+  (input: Tensor, sections: number, options?: { sections?: number; dim?: number }): Tensor[];
   (input: Tensor, indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, indices: number[], options?: { indices?: number[]; dim?: number }): Tensor[];
   (input: Tensor, tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
+  (input: Tensor, tensorIndicesOrSections: Tensor, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
 } = opFunction('tensor_split', 'torch.tensorSplit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.threshold.html) */
 export const threshold: {
@@ -2171,6 +2498,9 @@ export const tile: {
 /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.topk.html) */
 export const topk: {
   (input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('topk', 'torch.topk');
 /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trace.html) */
 export const trace: {
@@ -2193,26 +2523,38 @@ export const trapz: {
 /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triangular_solve.html) */
 export const triangularSolve: {
   (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
 } = opFunction('triangular_solve', 'torch.triangularSolve');
 /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril.html) */
 export const tril: {
   (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, options?: { diagonal?: number }): Tensor;
 } = opFunction('tril', 'torch.tril');
 /** Returns the indices of the lower triangular part of a `row`-by- `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril_indices.html) */
 export const trilIndices: {
   (row: number, col: number, offset?: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (row: number, col: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('tril_indices', 'torch.trilIndices');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triplet_margin_loss.html) */
 export const tripletMarginLoss: {
   (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  (anchor: Tensor, positive: Tensor, negative: Tensor, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
 } = opFunction('triplet_margin_loss', 'torch.tripletMarginLoss');
 /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu.html) */
 export const triu: {
   (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, options?: { diagonal?: number }): Tensor;
 } = opFunction('triu', 'torch.triu');
 /** Returns the indices of the upper triangular part of a `row` by `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu_indices.html) */
 export const triuIndices: {
   (row: number, col: number, offset?: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (row: number, col: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('triu_indices', 'torch.triuIndices');
 /** Alias for `torch.div` with `rounding_mode=None`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.true_divide.html) */
 export const trueDivide: {
@@ -2230,6 +2572,7 @@ export const trunc_: {
 /** Performs the same operation as `torch.unbind`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unbind_copy.html) */
 export const unbindCopy: {
   (input: Tensor, dim?: number, options?: { dim?: number }): Tensor[];
+  (input: Tensor, options?: { dim?: number }): Tensor[];
 } = opFunction('unbind_copy', 'torch.unbindCopy');
 /** Expands a dimension of the input tensor over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unflatten.html) */
 export const unflatten: {
@@ -2242,14 +2585,17 @@ export const unfoldCopy: {
 /** Works like `torch.chunk` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_chunk.html) */
 export const unsafeChunk: {
   (input: Tensor, chunks: number, dim?: number, options?: { chunks?: number; dim?: number }): Tensor[];
+  (input: Tensor, chunks: number, options?: { chunks?: number; dim?: number }): Tensor[];
 } = opFunction('unsafe_chunk', 'torch.unsafeChunk');
 /** Works like `torch.split` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_split.html) */
 export const unsafeSplit: {
   (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
+  (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
 } = opFunction('unsafe_split', 'torch.unsafeSplit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_split_with_sizes.html) */
 export const unsafeSplitWithSizes: {
   (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
 } = opFunction('unsafe_split_with_sizes', 'torch.unsafeSplitWithSizes');
 /** Performs the same operation as `torch.unsqueeze`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsqueeze_copy.html) */
 export const unsqueezeCopy: {
@@ -2262,18 +2608,30 @@ export const valuesCopy: {
 /** Generates a Vandermonde matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vander.html) */
 export const vander: {
   (x: Tensor, N?: number | null, increasing?: boolean, options?: { x?: Tensor; N?: number | null; increasing?: boolean }): Tensor;
+  (x: Tensor, N?: number | null, options?: { x?: Tensor; N?: number | null; increasing?: boolean }): Tensor;
+  (x: Tensor, options?: { x?: Tensor; N?: number | null; increasing?: boolean }): Tensor;
 } = opFunction('vander', 'torch.vander');
 /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var.html) */
 export const var_: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
+  (input: Tensor, options?: { unbiased?: boolean }): Tensor;
   (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
 } = opFunction('var', 'torch.var');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the variance. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var_mean.html) */
 export const varMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
   (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 } = opFunction('var_mean', 'torch.varMean');
 /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vdot.html) */
 export const vdot: {
@@ -2333,7 +2691,7 @@ export const linalg = {
   /** Computes the Cholesky decomposition of a complex Hermitian or real symmetric positive-definite matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cholesky_ex.html) */
   choleskyEx: opFunction('linalg_cholesky_ex', 'torch.linalg.choleskyEx') as { (input: Tensor, options?: { upper?: boolean; checkErrors?: boolean }): NamedResult<[Tensor, Tensor], { L: Tensor; info: Tensor }>; },
   /** Computes the condition number of a matrix with respect to a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cond.html) */
-  cond: opFunction('linalg_cond', 'torch.linalg.cond') as { (input: Tensor, p?: Scalar | null, options?: { p?: Scalar | null }): Tensor; (input: Tensor, p: string, options?: { p?: string }): Tensor; },
+  cond: opFunction('linalg_cond', 'torch.linalg.cond') as { (input: Tensor, p?: Scalar | null, options?: { p?: Scalar | null }): Tensor; (input: Tensor, options?: { p?: Scalar | null }): Tensor; (input: Tensor, p: string, options?: { p?: string }): Tensor; },
   /** Computes the cross product of two 3-dimensional vectors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cross.html) */
   cross: opFunction('linalg_cross', 'torch.linalg.cross') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number }): Tensor; },
   /** Computes the determinant of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.det.html) */
@@ -2343,11 +2701,11 @@ export const linalg = {
   /** Computes the eigenvalue decomposition of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eig.html) */
   eig: opFunction('linalg_eig', 'torch.linalg.eig') as { (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
   /** Computes the eigenvalue decomposition of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigh.html) */
-  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
+  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; (input: Tensor, options?: { UPLO?: string }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
   /** Computes the eigenvalues of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvals.html) */
   eigvals: opFunction('linalg_eigvals', 'torch.linalg.eigvals') as { (input: Tensor, options?: { }): Tensor; },
   /** Computes the eigenvalues of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvalsh.html) */
-  eigvalsh: opFunction('linalg_eigvalsh', 'torch.linalg.eigvalsh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): Tensor; },
+  eigvalsh: opFunction('linalg_eigvalsh', 'torch.linalg.eigvalsh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): Tensor; (input: Tensor, options?: { UPLO?: string }): Tensor; },
   /** Computes the first `n` columns of a product of Householder matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.householder_product.html) */
   householderProduct: opFunction('linalg_householder_product', 'torch.linalg.householderProduct') as { (input: Tensor, tau: Tensor, options?: { input?: Tensor; tau?: Tensor }): Tensor; },
   /** Computes the inverse of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.inv.html) */
@@ -2361,7 +2719,7 @@ export const linalg = {
   /** Computes the solution of a system of linear equations using the LDL factorization. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_solve.html) */
   ldlSolve: opFunction('linalg_ldl_solve', 'torch.linalg.ldlSolve') as { (LD: Tensor, pivots: Tensor, B: Tensor, options?: { LD?: Tensor; pivots?: Tensor; B?: Tensor; hermitian?: boolean }): Tensor; },
   /** Computes a solution to the least squares problem of a system of linear equations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lstsq.html) */
-  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; },
+  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; (input: Tensor, b: Tensor, options?: { b?: Tensor; rcond?: number | null; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; },
   /** Computes the LU decomposition with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu.html) */
   lu: opFunction('linalg_lu', 'torch.linalg.lu') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>; },
   /** Computes a compact representation of the LU factorization with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_factor.html) */
@@ -2375,19 +2733,19 @@ export const linalg = {
   /** Computes the matrix exponential of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_exp.html) */
   matrixExp: opFunction('linalg_matrix_exp', 'torch.linalg.matrixExp') as { (input: Tensor, options?: { }): Tensor; },
   /** Computes a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_norm.html) */
-  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, dim?: number[], keepdim?: boolean, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: Scalar, dim?: number[], options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: Scalar, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, dim?: number[], keepdim?: boolean, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, dim?: number[], options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; },
   /** Computes the `n`-th power of a square matrix for an integer `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_power.html) */
   matrixPower: opFunction('linalg_matrix_power', 'torch.linalg.matrixPower') as { (input: Tensor, n: number, options?: { n?: number }): Tensor; },
   /** Computes the numerical rank of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_rank.html) */
-  matrixRank: opFunction('linalg_matrix_rank', 'torch.linalg.matrixRank') as { (input: Tensor, options?: { input?: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, tol: number, hermitian?: boolean, options?: { tol?: number; hermitian?: boolean }): Tensor; (input: Tensor, tol: Tensor, hermitian?: boolean, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean }): Tensor; },
+  matrixRank: opFunction('linalg_matrix_rank', 'torch.linalg.matrixRank') as { (input: Tensor, options?: { input?: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, tol: number, hermitian?: boolean, options?: { tol?: number; hermitian?: boolean }): Tensor; (input: Tensor, tol: number, options?: { tol?: number; hermitian?: boolean }): Tensor; (input: Tensor, tol: Tensor, hermitian?: boolean, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean }): Tensor; (input: Tensor, tol: Tensor, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean }): Tensor; },
   /** Efficiently multiplies two or more matrices by reordering the multiplications so that the fewest arithmetic operations are performed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.multi_dot.html) */
   multiDot: opFunction('linalg_multi_dot', 'torch.linalg.multiDot') as { (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor; },
   /** Computes a vector or matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.norm.html) */
-  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
   /** Computes the pseudoinverse (Moore-Penrose inverse) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.pinv.html) */
-  pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean }): Tensor; },
+  pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean }): Tensor; (input: Tensor, rcond: number, options?: { rcond?: number; hermitian?: boolean }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean }): Tensor; (input: Tensor, rcond: Tensor, options?: { rcond?: Tensor; hermitian?: boolean }): Tensor; },
   /** Computes the QR decomposition of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.qr.html) */
-  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; },
+  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; (A: Tensor, options?: { A?: Tensor; mode?: string }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; },
   /** Computes the sign and natural logarithm of the absolute value of the determinant of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.slogdet.html) */
   slogdet: opFunction('linalg_slogdet', 'torch.linalg.slogdet') as { (A: Tensor, options?: { A?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>; },
   /** Computes the solution of a square system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve.html) */
@@ -2397,19 +2755,19 @@ export const linalg = {
   /** Computes the solution of a triangular system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve_triangular.html) */
   solveTriangular: opFunction('linalg_solve_triangular', 'torch.linalg.solveTriangular') as { (input: Tensor, B: Tensor, options?: { B?: Tensor; upper?: boolean; left?: boolean; unitriangular?: boolean }): Tensor; },
   /** Computes the singular value decomposition (SVD) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svd.html) */
-  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; },
+  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; (A: Tensor, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; },
   /** Computes the singular values of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svdvals.html) */
   svdvals: opFunction('linalg_svdvals', 'torch.linalg.svdvals') as { (A: Tensor, options?: { A?: Tensor; driver?: string | null }): Tensor; },
   /** Computes the multiplicative inverse of `torch.tensordot`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorinv.html) */
-  tensorinv: opFunction('linalg_tensorinv', 'torch.linalg.tensorinv') as { (input: Tensor, ind?: number, options?: { ind?: number }): Tensor; },
+  tensorinv: opFunction('linalg_tensorinv', 'torch.linalg.tensorinv') as { (input: Tensor, ind?: number, options?: { ind?: number }): Tensor; (input: Tensor, options?: { ind?: number }): Tensor; },
   /** Computes the solution `X` to the system `torch.tensordot(A, X) = B`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorsolve.html) */
-  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: number[] | null, options?: { other?: Tensor; dims?: number[] | null }): Tensor; },
+  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: number[] | null, options?: { other?: Tensor; dims?: number[] | null }): Tensor; (input: Tensor, other: Tensor, options?: { other?: Tensor; dims?: number[] | null }): Tensor; },
   /** Generates a Vandermonde matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vander.html) */
   vander: opFunction('linalg_vander', 'torch.linalg.vander') as { (x: Tensor, options?: { x?: Tensor; N?: number | null }): Tensor; },
   /** Computes the dot product of two batches of vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vecdot.html) */
   vecdot: opFunction('linalg_vecdot', 'torch.linalg.vecdot') as { (x: Tensor, y: Tensor, options?: { x?: Tensor; y?: Tensor; dim?: number }): Tensor; },
   /** Computes a vector norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vector_norm.html) */
-  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar, dim?: number | number[] | null, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
 };
 
 /** `torch.special`: every operator of PyTorch's `torch.special` module. */
@@ -2479,9 +2837,9 @@ export const special = {
   /** Computes softmax followed by a logarithm. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_softmax) */
   logSoftmax: opFunction('special_log_softmax', 'torch.special.logSoftmax') as { (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor; },
   /** Returns a new tensor with the logit of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logit) */
-  logit: opFunction('special_logit', 'torch.special.logit') as { (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor; },
+  logit: opFunction('special_logit', 'torch.special.logit') as { (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor; (input: Tensor, options?: { eps?: number | null }): Tensor; },
   /** Alias for `torch.logsumexp`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logsumexp) */
-  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor; },
+  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor; (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor; },
   /** Modified Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i0) */
   modifiedBesselI0: opFunction('special_modified_bessel_i0', 'torch.special.modifiedBesselI0') as { (input: Tensor, options?: { }): Tensor; },
   /** Modified Bessel function of the first kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i1) */
@@ -2517,7 +2875,7 @@ export const special = {
   /** Computes the normalized sinc of `input.` [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.sinc) */
   sinc: opFunction('special_sinc', 'torch.special.sinc') as { (input: Tensor, options?: { }): Tensor; },
   /** Computes the softmax function. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.softmax) */
-  softmax: opFunction('special_softmax', 'torch.special.softmax') as { (input: Tensor, dim: number, dtype?: DType | null, options?: { dim?: number; dtype?: DType | null }): Tensor; },
+  softmax: opFunction('special_softmax', 'torch.special.softmax') as { (input: Tensor, dim: number, dtype?: DType | null, options?: { dim?: number; dtype?: DType | null }): Tensor; (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor; },
   /** Spherical Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.spherical_bessel_j0) */
   sphericalBesselJ0: opFunction('special_spherical_bessel_j0', 'torch.special.sphericalBesselJ0') as { (x: Tensor, options?: { x?: Tensor }): Tensor; },
   /** Computes `input * log1p(other)` with the following cases. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.xlog1py) */
@@ -2531,47 +2889,47 @@ export const special = {
 /** `torch.fft`: every operator of PyTorch's `torch.fft` module. */
 export const fft = {
   /** Computes the one dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft.html) */
-  fft: opFunction('fft_fft', 'torch.fft.fft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  fft: opFunction('fft_fft', 'torch.fft.fft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the 2 dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft2.html) */
-  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the discrete Fourier Transform sample frequencies for a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftfreq.html) */
-  fftfreq: opFunction('fft_fftfreq', 'torch.fft.fftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
+  fftfreq: opFunction('fft_fftfreq', 'torch.fft.fftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
   /** Computes the N dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftn.html) */
-  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
   /** Reorders n-dimensional FFT data, as provided by `torch.fft.fftn`, to have negative frequency terms first. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftshift.html) */
-  fftshift: opFunction('fft_fftshift', 'torch.fft.fftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; },
+  fftshift: opFunction('fft_fftshift', 'torch.fft.fftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
   /** Computes the one dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft.html) */
-  hfft: opFunction('fft_hfft', 'torch.fft.hfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  hfft: opFunction('fft_hfft', 'torch.fft.hfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft2.html) */
-  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the n-dimensional discrete Fourier transform of a Herimitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfftn.html) */
-  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
   /** Computes the one dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft.html) */
-  ifft: opFunction('fft_ifft', 'torch.fft.ifft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  ifft: opFunction('fft_ifft', 'torch.fft.ifft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the 2 dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft2.html) */
-  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the N dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftn.html) */
-  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
   /** Inverse of `torch.fft.fftshift`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftshift.html) */
-  ifftshift: opFunction('fft_ifftshift', 'torch.fft.ifftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; },
+  ifftshift: opFunction('fft_ifftshift', 'torch.fft.ifftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
   /** Computes the inverse of `torch.fft.hfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft.html) */
-  ihfft: opFunction('fft_ihfft', 'torch.fft.ihfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  ihfft: opFunction('fft_ihfft', 'torch.fft.ihfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the 2-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft2.html) */
-  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the N-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfftn.html) */
-  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft.html) */
-  irfft: opFunction('fft_irfft', 'torch.fft.irfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  irfft: opFunction('fft_irfft', 'torch.fft.irfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft2.html) */
-  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the inverse of `torch.fft.rfftn`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfftn.html) */
-  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
   /** Computes the one dimensional Fourier transform of real-valued `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft.html) */
-  rfft: opFunction('fft_rfft', 'torch.fft.rfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  rfft: opFunction('fft_rfft', 'torch.fft.rfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft2.html) */
-  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
   /** Computes the sample frequencies for `torch.fft.rfft` with a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftfreq.html) */
-  rfftfreq: opFunction('fft_rfftfreq', 'torch.fft.rfftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
+  rfftfreq: opFunction('fft_rfftfreq', 'torch.fft.rfftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
   /** Computes the N-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftn.html) */
-  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
 };

@@ -37,11 +37,24 @@ export function tableLines(results: Result[]): string[] {
   return lines;
 }
 
+/**
+ * The issue's yardstick: of the OpInfo entries that have float32 CPU samples and a public
+ * spelling, how many pass in at least one spelling.
+ */
+export function float32Coverage(results: Result[], fx: OpFixture): { entries: number; pass: number; percent: number } {
+  const passed = new Set(results.filter((r) => r.status === 'pass').map((r) => r.op.key));
+  const withF32 = fx.ops.filter((op) => rowsOf(op).length > 0 && op.samples.some((s) => s.dtype === 'float32'));
+  const pass = withF32.filter((op) => passed.has(op.key)).length;
+  return { entries: withF32.length, pass, percent: withF32.length ? (100 * pass) / withF32.length : 0 };
+}
+
 export function summary(results: Result[], fx: OpFixture): string {
   const entries = fx.ops.length;
   const anyPass = new Set(results.filter((r) => r.status === 'pass').map((r) => r.op.key)).size;
+  const f = float32Coverage(results, fx);
   return [
-    `OpInfo replay (PyTorch ${fx.torch}): ${anyPass} of ${entries} OpInfo entries pass in at least one variant`,
+    `OpInfo replay (PyTorch ${fx.torch}): ${anyPass} of ${entries} OpInfo entries pass in at least one variant; ` +
+      `of the ${f.entries} with float32 CPU samples, ${f.pass} pass (${f.percent.toFixed(1)}%)`,
     ...tableLines(results),
   ].join('\n');
 }
@@ -72,7 +85,11 @@ export function markdown(results: Result[], fx: OpFixture): string {
   const anyPass = new Set(results.filter((r) => r.status === 'pass').map((r) => r.op.key)).size;
   out.push('');
   const unrowed = fx.ops.filter((op) => rowsOf(op).length === 0).length;
-  out.push(`${anyPass} of ${fx.ops.length} OpInfo entries pass in at least one spelling.`);
+  const f = float32Coverage(results, fx);
+  out.push(
+    `${anyPass} of ${fx.ops.length} OpInfo entries pass in at least one spelling; of the ${f.entries} entries with ` +
+      `float32 CPU samples and a public spelling, ${f.pass} pass (${f.percent.toFixed(1)}%).`,
+  );
   out.push(
     `${unrowed} entries have no spelling in these rows (Python operators such as \`__radd__\`, properties, ` +
       'private namespaces such as `_masked`); they are listed with the ops left out.',

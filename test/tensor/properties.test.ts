@@ -81,16 +81,7 @@ function call(c: Case): unknown {
  * Cases that disagree with PyTorch today: pending (not failing) until the binding they name is
  * fixed. Every rule names the method that is wrong and how.
  */
-const PENDING: { when: (c: Case) => boolean; why: string }[] = [
-  {
-    when: (c) => c.op === 'prod' && 'dtype' in c.kwargs,
-    why: 'the hand-written Tensor.prod rejects an options object ({dtype}) after dim',
-  },
-  {
-    when: (c) => c.op === 'cumsum' && 'dtype' in c.kwargs,
-    why: 'the hand-written Tensor.cumsum ignores the dtype option (the result keeps the input dtype)',
-  },
-];
+const PENDING: { when: (c: Case) => boolean; why: string }[] = [];
 const pendingWhy = (c: Case): string | undefined => PENDING.find((p) => p.when(c))?.why;
 
 describe('properties: elementwise and reduction families against PyTorch (values and dtypes)', () => {
@@ -209,20 +200,7 @@ const REDUCTIONS: Reduction[] = [
 ];
 
 /** Forms a hand-written method rejects today (lib/tensor.ts): pending, named here, until it goes generated. */
-const REJECTS: Record<string, string[]> = {
-  sum: ['options'],
-  mean: ['options'],
-  prod: ['options', 'mixed'],
-  argmax: ['options', 'mixed'],
-  argmin: ['options', 'mixed'],
-  all: ['options', 'mixed'],
-  any: ['options', 'mixed'],
-  max: ['options', 'mixed'],
-  min: ['options', 'mixed'],
-  std: ['positional'],
-  var: ['positional'],
-  norm: ['positional', 'options', 'mixed'],
-};
+const REJECTS: Record<string, string[]> = {};
 
 function same(a: unknown, b: unknown, what: string): void {
   if (Array.isArray(b)) {
