@@ -757,7 +757,10 @@ export function callBound(fn: string, b: Bound): unknown {
     return resultOf(s, b, raw, 0);
   }
   if (n === 0) return undefined;
-  const arr = (raw as unknown[]).map((v, k) => resultOf(s, b, v, k));
+  // (a for loop: results written in place come back as holes, which map() would skip)
+  const got = raw as unknown[];
+  const arr: unknown[] = new Array(n);
+  for (let k = 0; k < n; k++) arr[k] = resultOf(s, b, got[k], k);
   for (let k = 0; k < n; k++) {
     const name = rets[k].name;
     if (name !== undefined) (arr as unknown as Record<string, unknown>)[name] = arr[k];

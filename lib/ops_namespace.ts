@@ -17,8 +17,7 @@ export type OpOverload = ((...args: unknown[]) => unknown) & {
 export type OpPacket = ((...args: unknown[]) => unknown) & {
   /** The overload names (`''` is `default`). */
   overloads(): string[];
-  readonly [overload: string]: OpOverload | unknown;
-};
+} & { readonly [overload: string]: OpOverload };
 
 /** The operators of one namespace (`torch.ops.aten`). */
 export type OpNamespace = { readonly [name: string]: OpPacket };

@@ -29,11 +29,14 @@ export type RoundingMode = 'trunc' | 'floor';
 /** The keyword arguments of `div` / `div_`. */
 export interface DivOptions {
   roundingMode?: RoundingMode | null;
+  /** a tensor to write the result into (PyTorch's `out=`) */
+  out?: Tensor;
 }
 
 /** `div`'s rounding mode, given as PyTorch's keyword (`{roundingMode}`) or positionally. */
 function roundingModeOf(fn: string, v: unknown): RoundingMode | undefined {
-  const mode = typeof v === 'object' && v !== null ? checkOptions<DivOptions>(fn, v, ['roundingMode']).roundingMode : v;
+  const mode =
+    typeof v === 'object' && v !== null ? checkOptions<DivOptions>(fn, v, ['roundingMode', 'out']).roundingMode : v;
   if (mode === undefined || mode === null) return undefined;
   if (mode !== 'trunc' && mode !== 'floor') typeError(fn, 'roundingMode', "'trunc', 'floor' or undefined", mode);
   return mode;
@@ -425,15 +428,28 @@ export class Tensor {
 
   // ---- arithmetic ----------------------------------------------------------------------------
   /** `self + alpha * other` (broadcasting, type promotion as PyTorch). */
-  add(other: TensorOrScalar, alpha?: number): Tensor {
+  // The hottest ops keep a hand-written fast path (see README, "Every PyTorch operator"); a call
+  // it does not cover (an `out` tensor, ...) takes the generated path, with the same semantics.
+  /** `self + alpha * other`; `{alpha, out}` as PyTorch's keywords (a positional alpha is also taken). */
+  add(other: TensorOrScalar, alpha?: number | { alpha?: number; out?: Tensor }): Tensor {
+    if (isOptionsArg(alpha)) {
+      if (alpha.out !== undefined) return callOp('Tensor.add', 'aten::add', this, [other, alpha]) as Tensor;
+      alpha = checkOptions<{ alpha?: number }>('Tensor.add', alpha, ['alpha', 'out']).alpha;
+    }
     const al = optAlpha('Tensor.add', alpha);
     return wrap(dispatch(KERNELS.add, 'Tensor.add', 'other', this._h, other, al));
   }
-  sub(other: TensorOrScalar, alpha?: number): Tensor {
+  /** `self - alpha * other`; `{alpha, out}` as PyTorch's keywords (a positional alpha is also taken). */
+  sub(other: TensorOrScalar, alpha?: number | { alpha?: number; out?: Tensor }): Tensor {
+    if (isOptionsArg(alpha)) {
+      if (alpha.out !== undefined) return callOp('Tensor.sub', 'aten::sub', this, [other, alpha]) as Tensor;
+      alpha = checkOptions<{ alpha?: number }>('Tensor.sub', alpha, ['alpha', 'out']).alpha;
+    }
     const al = optAlpha('Tensor.sub', alpha);
     return wrap(dispatch(KERNELS.sub, 'Tensor.sub', 'other', this._h, other, al));
   }
-  mul(other: TensorOrScalar): Tensor {
+  mul(other: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
+    if (opts !== undefined) return callOp('Tensor.mul', 'aten::mul', this, [other, opts]) as Tensor;
     return wrap(dispatch(KERNELS.mul, 'Tensor.mul', 'other', this._h, other, undefined));
   }
   /**
@@ -441,16 +457,21 @@ export class Tensor {
    * `x.div(y, {roundingMode: 'floor'})` (PyTorch's keyword), or `x.div(y, 'floor')`.
    */
   div(other: TensorOrScalar, roundingMode?: RoundingMode | DivOptions): Tensor {
+    if (isOptionsArg(roundingMode) && (roundingMode as DivOptions).out !== undefined)
+      return callOp('Tensor.div', 'aten::div', this, [other, roundingMode]) as Tensor;
     const mode = roundingModeOf('Tensor.div', roundingMode);
     return wrap(dispatch(KERNELS.div, 'Tensor.div', 'other', this._h, other, mode));
   }
-  pow(exponent: TensorOrScalar): Tensor {
+  pow(exponent: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
+    if (opts !== undefined) return callOp('Tensor.pow', 'aten::pow', this, [exponent, opts]) as Tensor;
     return wrap(dispatch(KERNELS.pow, 'Tensor.pow', 'exponent', this._h, exponent, undefined));
   }
-  remainder(other: TensorOrScalar): Tensor {
+  remainder(other: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
+    if (opts !== undefined) return callOp('Tensor.remainder', 'aten::remainder', this, [other, opts]) as Tensor;
     return wrap(dispatch(KERNELS.remainder, 'Tensor.remainder', 'other', this._h, other, undefined));
   }
-  matmul(other: Tensor): Tensor {
+  matmul(other: Tensor, opts?: { out?: Tensor }): Tensor {
+    if (opts !== undefined) return callOp('Tensor.matmul', 'aten::matmul', this, [other, opts]) as Tensor;
     return wrap(N.matmul(this._h, handle(other, 'Tensor.matmul', 'other')));
   }
   /**
@@ -620,12 +641,14 @@ export class Tensor {
   }
 
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
-  add_(other: TensorOrScalar, alpha?: number): this {
+  add_(other: TensorOrScalar, alpha?: number | { alpha?: number }): this {
+    if (isOptionsArg(alpha)) alpha = checkOptions<{ alpha?: number }>('Tensor.add_', alpha, ['alpha']).alpha;
     const al = optAlpha('Tensor.add_', alpha);
     dispatch(KERNELS.add_, 'Tensor.add_', 'other', this._h, other, al);
     return this;
   }
-  sub_(other: TensorOrScalar, alpha?: number): this {
+  sub_(other: TensorOrScalar, alpha?: number | { alpha?: number }): this {
+    if (isOptionsArg(alpha)) alpha = checkOptions<{ alpha?: number }>('Tensor.sub_', alpha, ['alpha']).alpha;
     const al = optAlpha('Tensor.sub_', alpha);
     dispatch(KERNELS.sub_, 'Tensor.sub_', 'other', this._h, other, al);
     return this;

@@ -12,7 +12,8 @@ The output is committed and byte-for-byte reproducible (sorted, no timestamps); 
 builds without python3-torch. Names lib/ defines by hand are not generated twice
 (scripts/hand_written_names.js reads them from the TypeScript sources):
 
-    /usr/bin/python3 scripts/gen_ops.py
+    /usr/bin/python3 scripts/gen_ops.py            # writes lib/generated/*.ts
+    /usr/bin/python3 scripts/gen_ops.py --check    # exits 1 when they differ from what it would write
 """
 import inspect
 import json
@@ -178,7 +179,7 @@ def ts_return(rets):
     return tup
 
 
-def signature(s, method, numbers):
+def signature(s, method, numbers, outs=()):
     """One TS call signature: positional parameters as in PyTorch, then one options object."""
     params = [a for a in s["args"] if a["name"] not in s["out"]]
     if method:
@@ -194,7 +195,9 @@ def signature(s, method, numbers):
             break
     kws = [a for a in params if a["name"] != "self"]
     fields = [f"{camel(a['name'])}?: {ts_type(a['type'], numbers)}" for a in kws]
-    options = "options?: { " + "; ".join(fields) + (" " if fields else "") + "}"
+    # PyTorch's out= (and named outs such as topk's values/indices): the function forms take them
+    fields += [f"{camel(o)}?: Tensor" for o in outs if camel(o) not in {camel(a["name"]) for a in kws}]
+    options = "options?: { " + "; ".join(fields) + " }" if fields else "options?: Record<string, never>"
     ret = ts_return(s["returns"])
 
     def param(i, a):
@@ -268,9 +271,11 @@ def main():
         ss = [s for s in by_name.get(name, []) if usable(s) and ("method" if method else "function") in s["variants"]]
         if not method:
             ss = [s for s in by_name.get(name, []) if usable(s) and ("function" in s["variants"] or s["module"])]
+        # the out arguments of the name's out overloads (the same for each of its overloads)
+        outs = [] if method else sorted({o for x in by_name.get(name, []) for o in x["out"]})
         sigs, seen = [], set()
         for s in ss:
-            for sig in signature(s, method, name in NUMBERS_AS_TENSORS):
+            for sig in signature(s, method, name in NUMBERS_AS_TENSORS, outs):
                 if sig not in seen:
                     seen.add(sig)
                     sigs.append(sig)
@@ -377,10 +382,23 @@ def main():
           + ", ".join(f"{k} {len(v[1])}" for k, v in spaces.items()), file=sys.stderr)
 
 
+CHECK = "--check" in sys.argv  # compare with the committed files instead of writing them
+STALE = []
+
+
 def write(name, text):
-    with open(os.path.join(OUT, name), "w") as f:
+    path = os.path.join(OUT, name)
+    if CHECK:
+        with open(path) as f:
+            if f.read() != text:
+                STALE.append(name)
+        return
+    with open(path, "w") as f:
         f.write(text)
 
 
 if __name__ == "__main__":
     main()
+    if STALE:
+        print("lib/generated is stale (run /usr/bin/python3 scripts/gen_ops.py): " + ", ".join(STALE), file=sys.stderr)
+        sys.exit(1)

@@ -18,21 +18,21 @@ export const avgPool1d: {
 } = opFunction('avg_pool1d', 'F.avgPool1d');
 /** Applies 2D average-pooling operation in `kH \times kW` regions by step size `sH \times sW` steps. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool2d.html) */
 export const avgPool2d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
 } = opFunction('avg_pool2d', 'F.avgPool2d');
 /** Applies 3D average-pooling operation in `kT \times kH \times kW` regions by step size `sT \times sH \times sW` steps. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool3d.html) */
 export const avgPool3d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null; out?: Tensor }): Tensor;
 } = opFunction('avg_pool3d', 'F.avgPool3d');
 /** In-place version of `celu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.celu_.html) */
 export const celu_: {
@@ -138,8 +138,8 @@ export const elu_: {
 } = opFunction('elu_', 'F.elu_');
 /** Applies the hard shrinkage function element-wise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.hardshrink.html) */
 export const hardshrink: {
-  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
-  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('hardshrink', 'F.hardshrink');
 /** In-place version of `hardtanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.hardtanh_.html) */
 export const hardtanh_: {
@@ -193,7 +193,7 @@ export const prelu: {
 } = opFunction('prelu', 'F.prelu');
 /** In-place version of `relu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.relu_.html) */
 export const relu_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('relu_', 'F.relu_');
 /** In-place version of `rrelu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.rrelu_.html) */
 export const rrelu_: {
@@ -205,18 +205,18 @@ export const rrelu_: {
 } = opFunction('rrelu_', 'F.rrelu_');
 /** In-place version of `selu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.selu_.html) */
 export const selu_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('selu_', 'F.selu_');
 /** Applies element-wise, the function `\text{Softplus}(x) = \frac{1}{\beta} * \log(1 + \exp(\beta * x))`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html) */
 export const softplus: {
-  (input: Tensor, beta?: Scalar, threshold?: Scalar, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
-  (input: Tensor, beta?: Scalar, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
-  (input: Tensor, options?: { beta?: Scalar; threshold?: Scalar }): Tensor;
+  (input: Tensor, beta?: Scalar, threshold?: Scalar, options?: { beta?: Scalar; threshold?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, beta?: Scalar, options?: { beta?: Scalar; threshold?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { beta?: Scalar; threshold?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('softplus', 'F.softplus');
 /** Applies the soft shrinkage function elementwise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.softshrink.html) */
 export const softshrink: {
-  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
-  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('softshrink', 'F.softshrink');
 /** In-place version of `threshold`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.threshold_.html) */
 export const threshold_: {

@@ -466,21 +466,21 @@ export const METHODS: readonly (readonly [string, string])[] = [
 /** The generated Tensor methods' types (merged into `Tensor` by lib/tensor_methods.ts). */
 export interface GeneratedTensorMethods {
   /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.abs.html) */
-  abs(options?: { }): Tensor;
+  abs(options?: Record<string, never>): Tensor;
   /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.abs_.html) */
-  abs_(options?: { }): Tensor;
+  abs_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.abs` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.absolute.html) */
-  absolute(options?: { }): Tensor;
+  absolute(options?: Record<string, never>): Tensor;
   /** Alias for `torch.abs` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.absolute_.html) */
-  absolute_(options?: { }): Tensor;
+  absolute_(options?: Record<string, never>): Tensor;
   /** Computes the inverse cosine of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.acos.html) */
-  acos(options?: { }): Tensor;
+  acos(options?: Record<string, never>): Tensor;
   /** Computes the inverse cosine of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.acos_.html) */
-  acos_(options?: { }): Tensor;
+  acos_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.acosh.html) */
-  acosh(options?: { }): Tensor;
+  acosh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.acosh_.html) */
-  acosh_(options?: { }): Tensor;
+  acosh_(options?: Record<string, never>): Tensor;
   /** Performs a batch matrix-matrix product of matrices stored in `batch1` and `batch2`, with a reduced add step (all matrix multiplications get accumulated along the first dimension). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.addbmm.html) */
   addbmm(batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** Performs a batch matrix-matrix product of matrices stored in `batch1` and `batch2`, with a reduced add step (all matrix multiplications get accumulated along the first dimension). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.addbmm_.html) */
@@ -506,13 +506,13 @@ export interface GeneratedTensorMethods {
   /** Performs the outer-product of vectors `vec1` and `vec2` and adds it to the matrix `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.addr_.html) */
   addr_(vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** `x.adjoint()` is equivalent to `x.transpose(-2, -1).conj()` for complex tensors and to `x.transpose(-2, -1)` for real tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.adjoint.html) */
-  adjoint(options?: { }): Tensor;
+  adjoint(options?: Record<string, never>): Tensor;
   /** Permutes the dimensions of the `self` tensor to match the dimension order in the `other` tensor, adding size-one dims for any new names. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.align_as.html) */
   alignAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.all.html) */
   all(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
   all(dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  all(options?: { }): Tensor;
+  all(options?: Record<string, never>): Tensor;
   /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amax.html) */
   amax(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   amax(dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
@@ -524,39 +524,39 @@ export interface GeneratedTensorMethods {
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
   /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.angle.html) */
-  angle(options?: { }): Tensor;
+  angle(options?: Record<string, never>): Tensor;
   /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.any.html) */
   any(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
   any(dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  any(options?: { }): Tensor;
+  any(options?: Record<string, never>): Tensor;
   /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccos.html) */
-  arccos(options?: { }): Tensor;
+  arccos(options?: Record<string, never>): Tensor;
   /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccos_.html) */
-  arccos_(options?: { }): Tensor;
+  arccos_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.acosh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccosh.html) */
-  arccosh(options?: { }): Tensor;
+  arccosh(options?: Record<string, never>): Tensor;
   /** Alias for `torch.acosh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arccosh_.html) */
-  arccosh_(options?: { }): Tensor;
+  arccosh_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.asin`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arcsin.html) */
-  arcsin(options?: { }): Tensor;
+  arcsin(options?: Record<string, never>): Tensor;
   /** Alias for `torch.asin`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arcsin_.html) */
-  arcsin_(options?: { }): Tensor;
+  arcsin_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.asinh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arcsinh.html) */
-  arcsinh(options?: { }): Tensor;
+  arcsinh(options?: Record<string, never>): Tensor;
   /** Alias for `torch.asinh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arcsinh_.html) */
-  arcsinh_(options?: { }): Tensor;
+  arcsinh_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan.html) */
-  arctan(options?: { }): Tensor;
+  arctan(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2.html) */
   arctan2(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2_.html) */
   arctan2_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan_.html) */
-  arctan_(options?: { }): Tensor;
+  arctan_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.atanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctanh.html) */
-  arctanh(options?: { }): Tensor;
+  arctanh(options?: Record<string, never>): Tensor;
   /** Alias for `torch.atanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctanh_.html) */
-  arctanh_(options?: { }): Tensor;
+  arctanh_(options?: Record<string, never>): Tensor;
   /** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argmax.html) */
   argmax(dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   argmax(dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
@@ -571,7 +571,7 @@ export interface GeneratedTensorMethods {
   argsort(options?: { dim?: number; descending?: boolean }): Tensor;
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   /** Returns a tensor containing the indices of all non-zero elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argwhere.html) */
-  argwhere(options?: { }): Tensor;
+  argwhere(options?: Record<string, never>): Tensor;
   /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided.html) */
   asStrided(size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   asStrided(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
@@ -582,25 +582,25 @@ export interface GeneratedTensorMethods {
   asStridedScatter(src: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   asStridedScatter(src: Tensor, size: number[], stride: number[], options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin.html) */
-  asin(options?: { }): Tensor;
+  asin(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin_.html) */
-  asin_(options?: { }): Tensor;
+  asin_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asinh.html) */
-  asinh(options?: { }): Tensor;
+  asinh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asinh_.html) */
-  asinh_(options?: { }): Tensor;
+  asinh_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the arctangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atan.html) */
-  atan(options?: { }): Tensor;
+  atan(options?: Record<string, never>): Tensor;
   /** Element-wise arctangent of `\text{input}_{i} / \text{other}_{i}` with consideration of the quadrant. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atan2.html) */
   atan2(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Element-wise arctangent of `\text{input}_{i} / \text{other}_{i}` with consideration of the quadrant. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atan2_.html) */
   atan2_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns a new tensor with the arctangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atan_.html) */
-  atan_(options?: { }): Tensor;
+  atan_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atanh.html) */
-  atanh(options?: { }): Tensor;
+  atanh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the inverse hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.atanh_.html) */
-  atanh_(options?: { }): Tensor;
+  atanh_(options?: Record<string, never>): Tensor;
   /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.baddbmm.html) */
   baddbmm(batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.baddbmm_.html) */
@@ -629,9 +629,9 @@ export interface GeneratedTensorMethods {
   bitwiseLeftShift_(other: Tensor, options?: { other?: Tensor }): Tensor;
   bitwiseLeftShift_(other: Scalar, options?: { other?: Scalar }): Tensor;
   /** Computes the bitwise NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bitwise_not.html) */
-  bitwiseNot(options?: { }): Tensor;
+  bitwiseNot(options?: Record<string, never>): Tensor;
   /** Computes the bitwise NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bitwise_not_.html) */
-  bitwiseNot_(options?: { }): Tensor;
+  bitwiseNot_(options?: Record<string, never>): Tensor;
   /** Computes the bitwise OR of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bitwise_or.html) */
   bitwiseOr(other: Scalar, options?: { other?: Scalar }): Tensor;
   bitwiseOr(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -660,11 +660,11 @@ export interface GeneratedTensorMethods {
   cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
   cauchy_(options?: { median?: number; sigma?: number; generator?: null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ccol_indices.html) */
-  ccolIndices(options?: { }): Tensor;
+  ccolIndices(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil.html) */
-  ceil(options?: { }): Tensor;
+  ceil(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil_.html) */
-  ceil_(options?: { }): Tensor;
+  ceil_(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.chalf.html) */
   chalf(options?: { memoryFormat?: MemoryFormat | null }): Tensor;
   /** Computes the Cholesky decomposition of a symmetric positive-definite matrix `A` or for batches of symmetric positive-definite matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky.html) */
@@ -703,15 +703,15 @@ export interface GeneratedTensorMethods {
   clip_(min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   clip_(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Returns a coalesced copy of `self` if `self` is an `uncoalesced tensor <sparse-uncoalesced-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.coalesce.html) */
-  coalesce(options?: { }): Tensor;
+  coalesce(options?: Record<string, never>): Tensor;
   /** Returns the tensor containing the column indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.col_indices.html) */
-  colIndices(options?: { }): Tensor;
+  colIndices(options?: Record<string, never>): Tensor;
   /** Returns a view of `input` with a flipped conjugate bit. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.conj.html) */
-  conj(options?: { }): Tensor;
+  conj(options?: Record<string, never>): Tensor;
   /** Computes the element-wise conjugate of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.conj_physical.html) */
-  conjPhysical(options?: { }): Tensor;
+  conjPhysical(options?: Record<string, never>): Tensor;
   /** Computes the element-wise conjugate of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.conj_physical_.html) */
-  conjPhysical_(options?: { }): Tensor;
+  conjPhysical_(options?: Record<string, never>): Tensor;
   /** Create a new floating-point tensor with the magnitude of `input` and the sign of `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.copysign.html) */
   copysign(other: Tensor, options?: { other?: Tensor }): Tensor;
   copysign(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -719,15 +719,15 @@ export interface GeneratedTensorMethods {
   copysign_(other: Tensor, options?: { other?: Tensor }): Tensor;
   copysign_(other: Scalar, options?: { other?: Scalar }): Tensor;
   /** Estimates the Pearson product-moment correlation coefficient matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.corrcoef.html) */
-  corrcoef(options?: { }): Tensor;
+  corrcoef(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cos.html) */
-  cos(options?: { }): Tensor;
+  cos(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cos_.html) */
-  cos_(options?: { }): Tensor;
+  cos_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cosh.html) */
-  cosh(options?: { }): Tensor;
+  cosh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cosh_.html) */
-  cosh_(options?: { }): Tensor;
+  cosh_(options?: Record<string, never>): Tensor;
   /** Counts the number of non-zero values in the tensor `input` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.count_nonzero.html) */
   countNonzero(...dim: number[]): Tensor;
   countNonzero(dim: number[], options?: { dim?: number[] }): Tensor;
@@ -739,7 +739,7 @@ export interface GeneratedTensorMethods {
   cross(other: Tensor, dim?: number | null, options?: { other?: Tensor; dim?: number | null }): Tensor;
   cross(other: Tensor, options?: { other?: Tensor; dim?: number | null }): Tensor;
   /** Returns the tensor containing the compressed row indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.crow_indices.html) */
-  crowIndices(options?: { }): Tensor;
+  crowIndices(options?: Record<string, never>): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummax.html) */
   cummax(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummin.html) */
@@ -753,17 +753,17 @@ export interface GeneratedTensorMethods {
   /** Returns the cumulative sum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumsum_.html) */
   cumsum_(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in degrees to radians. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.deg2rad.html) */
-  deg2rad(options?: { }): Tensor;
+  deg2rad(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in degrees to radians. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.deg2rad_.html) */
-  deg2rad_(options?: { }): Tensor;
+  deg2rad_(options?: Record<string, never>): Tensor;
   /** Return the number of dense dimensions in a `sparse tensor <sparse-docs>` `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dense_dim.html) */
-  denseDim(options?: { }): number;
+  denseDim(options?: Record<string, never>): number;
   /** Returns an fp32 Tensor by dequantizing a quantized Tensor [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dequantize.html) */
-  dequantize(options?: { }): Tensor;
+  dequantize(options?: Record<string, never>): Tensor;
   /** Alias for `torch.linalg.det` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.det.html) */
-  det(options?: { }): Tensor;
+  det(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html) */
-  detach_(options?: { }): Tensor;
+  detach_(options?: Record<string, never>): Tensor;
   /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diag.html) */
   diag(diagonal?: number, options?: { diagonal?: number }): Tensor;
   diag(options?: { diagonal?: number }): Tensor;
@@ -792,9 +792,9 @@ export interface GeneratedTensorMethods {
   diff(n?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   diff(options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.digamma.html) */
-  digamma(options?: { }): Tensor;
+  digamma(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.digamma_.html) */
-  digamma_(options?: { }): Tensor;
+  digamma_(options?: Record<string, never>): Tensor;
   /** Returns the p-norm of (`input` - `other`) [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dist.html) */
   dist(other: Tensor, p?: Scalar, options?: { other?: Tensor; p?: Scalar }): Tensor;
   dist(other: Tensor, options?: { other?: Tensor; p?: Scalar }): Tensor;
@@ -821,27 +821,27 @@ export interface GeneratedTensorMethods {
   eq_(other: Scalar, options?: { other?: Scalar }): Tensor;
   eq_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erf.html) */
-  erf(options?: { }): Tensor;
+  erf(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erf_.html) */
-  erf_(options?: { }): Tensor;
+  erf_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.erfc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfc.html) */
-  erfc(options?: { }): Tensor;
+  erfc(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.erfc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfc_.html) */
-  erfc_(options?: { }): Tensor;
+  erfc_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.erfinv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfinv.html) */
-  erfinv(options?: { }): Tensor;
+  erfinv(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.erfinv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.erfinv_.html) */
-  erfinv_(options?: { }): Tensor;
+  erfinv_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp.html) */
-  exp(options?: { }): Tensor;
+  exp(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp2.html) */
-  exp2(options?: { }): Tensor;
+  exp2(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp2_.html) */
-  exp2_(options?: { }): Tensor;
+  exp2_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exp_.html) */
-  exp_(options?: { }): Tensor;
+  exp_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.expm1_.html) */
-  expm1_(options?: { }): Tensor;
+  expm1_(options?: Record<string, never>): Tensor;
   /** Fills `self` tensor with elements drawn from the exponential distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exponential_.html) */
   exponential_(lambd?: number, options?: { lambd?: number; generator?: null }): Tensor;
   exponential_(options?: { lambd?: number; generator?: null }): Tensor;
@@ -849,16 +849,16 @@ export interface GeneratedTensorMethods {
   fillDiagonal_(fillValue: Scalar, wrap?: boolean, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
   fillDiagonal_(fillValue: Scalar, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
   /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fix.html) */
-  fix(options?: { }): Tensor;
+  fix(options?: Record<string, never>): Tensor;
   /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fix_.html) */
-  fix_(options?: { }): Tensor;
+  fix_(options?: Record<string, never>): Tensor;
   /** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flip.html) */
   flip(...dims: number[]): Tensor;
   flip(dims: number[], options?: { dims?: number[] }): Tensor;
   /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fliplr.html) */
-  fliplr(options?: { }): Tensor;
+  fliplr(options?: Record<string, never>): Tensor;
   /** Flip tensor in the up/down direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flipud.html) */
-  flipud(options?: { }): Tensor;
+  flipud(options?: Record<string, never>): Tensor;
   /** Raises `input` to the power of `exponent`, elementwise, in double precision. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.float_power.html) */
   floatPower(exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
   floatPower(exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
@@ -866,9 +866,9 @@ export interface GeneratedTensorMethods {
   floatPower_(exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
   floatPower_(exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
   /** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor.html) */
-  floor(options?: { }): Tensor;
+  floor(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor_.html) */
-  floor_(options?: { }): Tensor;
+  floor_(options?: Record<string, never>): Tensor;
   /** Before PyTorch 1.13 `torch.floor_divide` incorrectly performed truncation division. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.floor_divide.html) */
   floorDivide(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   floorDivide(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -886,11 +886,11 @@ export interface GeneratedTensorMethods {
   fmod_(other: Scalar, options?: { other?: Scalar }): Tensor;
   fmod_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the fractional portion of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frac.html) */
-  frac(options?: { }): Tensor;
+  frac(options?: Record<string, never>): Tensor;
   /** Computes the fractional portion of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frac_.html) */
-  frac_(options?: { }): Tensor;
+  frac_(options?: Record<string, never>): Tensor;
   /** Decomposes `input` into mantissa and exponent tensors such that `\text{input} = \text{mantissa} \times 2^{\text{exponent}}`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frexp.html) */
-  frexp(options?: { }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
+  frexp(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
   /** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gather.html) */
   gather(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean }): Tensor;
   /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gcd.html) */
@@ -906,7 +906,7 @@ export interface GeneratedTensorMethods {
   /** Fills `self` tensor with elements drawn from the geometric distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geometric_.html) */
   geometric_(p: number, options?: { p?: number; generator?: null }): Tensor;
   /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geqrf.html) */
-  geqrf(options?: { }): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
+  geqrf(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
   /** Alias of `torch.outer`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ger.html) */
   ger(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
   /** Alias for `torch.gt`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.greater.html) */
@@ -952,9 +952,9 @@ export interface GeneratedTensorMethods {
   /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hypot_.html) */
   hypot_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.i0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.i0.html) */
-  i0(options?: { }): Tensor;
+  i0(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.i0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.i0_.html) */
-  i0_(options?: { }): Tensor;
+  i0_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.gammainc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.igamma.html) */
   igamma(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.gammainc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.igamma_.html) */
@@ -990,27 +990,27 @@ export interface GeneratedTensorMethods {
   /** Returns a new tensor which indexes the `input` tensor along dimension `dim` using the entries in `index` which is a `LongTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_select.html) */
   indexSelect(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor }): Tensor;
   /** Return the indices tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.indices.html) */
-  indices(options?: { }): Tensor;
+  indices(options?: Record<string, never>): Tensor;
   /** Computes the dot product for 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.inner.html) */
   inner(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.int_repr.html) */
-  intRepr(options?: { }): Tensor;
+  intRepr(options?: Record<string, never>): Tensor;
   /** Alias for `torch.linalg.inv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.inverse.html) */
-  inverse(options?: { }): Tensor;
+  inverse(options?: Record<string, never>): Tensor;
   /** Returns `True` if `self` is a `sparse COO tensor <sparse-coo-docs>` that is coalesced, `False` otherwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_coalesced.html) */
-  isCoalesced(options?: { }): boolean;
+  isCoalesced(options?: Record<string, never>): boolean;
   /** Returns True if the data type of `input` is a complex data type i.e., one of `torch.complex64`, and `torch.complex128`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_complex.html) */
-  isComplex(options?: { }): boolean;
+  isComplex(options?: Record<string, never>): boolean;
   /** Returns True if the `input` is a conjugated tensor, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_conj.html) */
-  isConj(options?: { }): boolean;
+  isConj(options?: Record<string, never>): boolean;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_distributed.html) */
-  isDistributed(options?: { }): boolean;
+  isDistributed(options?: Record<string, never>): boolean;
   /** Returns True if `input` is an inference tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_inference.html) */
-  isInference(options?: { }): boolean;
+  isInference(options?: Record<string, never>): boolean;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_neg.html) */
-  isNeg(options?: { }): boolean;
+  isNeg(options?: Record<string, never>): boolean;
   /** Returns True if the `input` is a single element tensor which is not equal to zero after type conversions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_nonzero.html) */
-  isNonzero(options?: { }): boolean;
+  isNonzero(options?: Record<string, never>): boolean;
   /** Returns true if this tensor resides in pinned memory. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_pinned.html) */
   isPinned(device?: Device | null, options?: { device?: Device | null }): boolean;
   isPinned(options?: { device?: Device | null }): boolean;
@@ -1019,24 +1019,24 @@ export interface GeneratedTensorMethods {
   /** Returns True if both tensors are pointing to the exact same memory (same storage, offset, size and stride). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_set_to.html) */
   isSetTo(tensor: Tensor, options?: { tensor?: Tensor }): boolean;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_signed.html) */
-  isSigned(options?: { }): boolean;
+  isSigned(options?: Record<string, never>): boolean;
   /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isclose.html) */
   isclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   isclose(other: Tensor, rtol?: number, atol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   isclose(other: Tensor, rtol?: number, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   isclose(other: Tensor, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   /** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isfinite.html) */
-  isfinite(options?: { }): Tensor;
+  isfinite(options?: Record<string, never>): Tensor;
   /** Tests if each element of `input` is infinite (positive or negative infinity) or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isinf.html) */
-  isinf(options?: { }): Tensor;
+  isinf(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with boolean elements representing if each element of `input` is NaN or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isnan.html) */
-  isnan(options?: { }): Tensor;
+  isnan(options?: Record<string, never>): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isneginf.html) */
-  isneginf(options?: { }): Tensor;
+  isneginf(options?: Record<string, never>): Tensor;
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isposinf.html) */
-  isposinf(options?: { }): Tensor;
+  isposinf(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with boolean elements representing if each element of `input` is real-valued or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isreal.html) */
-  isreal(options?: { }): Tensor;
+  isreal(options?: Record<string, never>): Tensor;
   /** Inverse short time Fourier Transform. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.istft.html) */
   istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, returnComplex?: boolean, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
   istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
@@ -1086,23 +1086,23 @@ export interface GeneratedTensorMethods {
   lessEqual_(other: Scalar, options?: { other?: Scalar }): Tensor;
   lessEqual_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the natural logarithm of the absolute value of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lgamma.html) */
-  lgamma(options?: { }): Tensor;
+  lgamma(options?: Record<string, never>): Tensor;
   /** Computes the natural logarithm of the absolute value of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lgamma_.html) */
-  lgamma_(options?: { }): Tensor;
+  lgamma_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log.html) */
-  log(options?: { }): Tensor;
+  log(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log10.html) */
-  log10(options?: { }): Tensor;
+  log10(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log10_.html) */
-  log10_(options?: { }): Tensor;
+  log10_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the natural logarithm of (1 + `input`). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log1p_.html) */
-  log1p_(options?: { }): Tensor;
+  log1p_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the logarithm to the base 2 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log2.html) */
-  log2(options?: { }): Tensor;
+  log2(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the logarithm to the base 2 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log2_.html) */
-  log2_(options?: { }): Tensor;
+  log2_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log_.html) */
-  log_(options?: { }): Tensor;
+  log_(options?: Record<string, never>): Tensor;
   /** Fills `self` tensor with numbers samples from the log-normal distribution parameterized by the given mean `\mu` and standard deviation `\sigma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log_normal_.html) */
   logNormal_(mean?: number, std?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
   logNormal_(mean?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
@@ -1114,15 +1114,15 @@ export interface GeneratedTensorMethods {
   /** For summation index `j` given by `dim` and other indices `i`, the result is [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logcumsumexp.html) */
   logcumsumexp(dim: number, options?: { dim?: number }): Tensor;
   /** Calculates log determinant of a square matrix or batches of square matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logdet.html) */
-  logdet(options?: { }): Tensor;
+  logdet(options?: Record<string, never>): Tensor;
   /** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_and.html) */
   logicalAnd(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_and_.html) */
   logicalAnd_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_not.html) */
-  logicalNot(options?: { }): Tensor;
+  logicalNot(options?: Record<string, never>): Tensor;
   /** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_not_.html) */
-  logicalNot_(options?: { }): Tensor;
+  logicalNot_(options?: Record<string, never>): Tensor;
   /** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_or.html) */
   logicalOr(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logical_or_.html) */
@@ -1149,9 +1149,9 @@ export interface GeneratedTensorMethods {
   /** Returns the LU solve of the linear system `Ax = b` using the partially pivoted LU factorization of A from `linalg.lu_factor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lu_solve.html) */
   luSolve(LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor }): Tensor;
   /** Accessing this property is equivalent to calling `adjoint`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mH.html) */
-  mH(options?: { }): Tensor;
+  mH(options?: Record<string, never>): Tensor;
   /** Returns a view of this tensor with the last two dimensions transposed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mT.html) */
-  mT(options?: { }): Tensor;
+  mT(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter.html) */
   maskedScatter(mask: Tensor, source: Tensor, options?: { mask?: Tensor; source?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter_.html) */
@@ -1159,13 +1159,13 @@ export interface GeneratedTensorMethods {
   /** Returns a new 1-D tensor which indexes the `input` tensor according to the boolean mask `mask` which is a `BoolTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_select.html) */
   maskedSelect(mask: Tensor, options?: { mask?: Tensor }): Tensor;
   /** Alias for `torch.linalg.matrix_exp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.matrix_exp.html) */
-  matrixExp(options?: { }): Tensor;
+  matrixExp(options?: Record<string, never>): Tensor;
   /** Alias for `torch.linalg.matrix_power` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.matrix_power.html) */
   matrixPower(n: number, options?: { n?: number }): Tensor;
   /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.max.html) */
   max(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   max(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  max(options?: { }): Tensor;
+  max(options?: Record<string, never>): Tensor;
   max(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.maximum.html) */
   maximum(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1175,13 +1175,13 @@ export interface GeneratedTensorMethods {
   mean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   mean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
-  median(options?: { }): Tensor;
+  median(options?: Record<string, never>): Tensor;
   median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   median(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.min.html) */
   min(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   min(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  min(options?: { }): Tensor;
+  min(options?: Record<string, never>): Tensor;
   min(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.minimum.html) */
   minimum(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1198,7 +1198,7 @@ export interface GeneratedTensorMethods {
   movedim(source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
   movedim(source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
   /** Sorts the elements of the `input` tensor along its first dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.msort.html) */
-  msort(options?: { }): Tensor;
+  msort(options?: Record<string, never>): Tensor;
   /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.multinomial.html) */
   multinomial(numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
   multinomial(numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
@@ -1229,7 +1229,7 @@ export interface GeneratedTensorMethods {
   nanmean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
-  nanmedian(options?: { }): Tensor;
+  nanmedian(options?: Record<string, never>): Tensor;
   nanmedian(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   nanmedian(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanquantile.html) */
@@ -1252,13 +1252,13 @@ export interface GeneratedTensorMethods {
   ne_(other: Scalar, options?: { other?: Scalar }): Tensor;
   ne_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.neg.html) */
-  neg(options?: { }): Tensor;
+  neg(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.neg_.html) */
-  neg_(options?: { }): Tensor;
+  neg_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.negative.html) */
-  negative(options?: { }): Tensor;
+  negative(options?: Record<string, never>): Tensor;
   /** Alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.negative_.html) */
-  negative_(options?: { }): Tensor;
+  negative_(options?: Record<string, never>): Tensor;
   /** Returns a Tensor of size `size` filled with uninitialized data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_empty.html) */
   newEmpty(...size: number[]): Tensor;
   newEmpty(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
@@ -1291,7 +1291,7 @@ export interface GeneratedTensorMethods {
   /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.outer.html) */
   outer(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.output_nr.html) */
-  outputNr(options?: { }): number;
+  outputNr(options?: Record<string, never>): number;
   /** Copies the tensor to pinned memory, if it's not already pinned. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pin_memory.html) */
   pinMemory(device?: Device | null, options?: { device?: Device | null }): Tensor;
   pinMemory(options?: { device?: Device | null }): Tensor;
@@ -1303,7 +1303,7 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.special.polygamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.polygamma_.html) */
   polygamma_(n: number, options?: { n?: number }): Tensor;
   /** Returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.positive.html) */
-  positive(options?: { }): Tensor;
+  positive(options?: Record<string, never>): Tensor;
   /** Takes the power of each element in `input` with `exponent` and returns a tensor with the result. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pow_.html) */
   pow_(exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
   pow_(exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
@@ -1320,20 +1320,20 @@ export interface GeneratedTensorMethods {
   put_(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   put_(index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_axis.html) */
-  qPerChannelAxis(options?: { }): number;
+  qPerChannelAxis(options?: Record<string, never>): number;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_scales.html) */
-  qPerChannelScales(options?: { }): Tensor;
+  qPerChannelScales(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_zero_points.html) */
-  qPerChannelZeroPoints(options?: { }): Tensor;
+  qPerChannelZeroPoints(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_scale.html) */
-  qScale(options?: { }): number;
+  qScale(options?: Record<string, never>): number;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_zero_point.html) */
-  qZeroPoint(options?: { }): number;
+  qZeroPoint(options?: Record<string, never>): number;
   /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qr.html) */
   qr(some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
   qr(options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qscheme.html) */
-  qscheme(options?: { }): unknown;
+  qscheme(options?: Record<string, never>): unknown;
   /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.quantile.html) */
   quantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
@@ -1342,24 +1342,24 @@ export interface GeneratedTensorMethods {
   quantile(q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg.html) */
-  rad2deg(options?: { }): Tensor;
+  rad2deg(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg_.html) */
-  rad2deg_(options?: { }): Tensor;
+  rad2deg_(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.random_.html) */
   random_(from: number, to?: number | null, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
   random_(from: number, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
   random_(to: number, options?: { to?: number; generator?: null }): Tensor;
   random_(options?: { generator?: null }): Tensor;
   /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ravel.html) */
-  ravel(options?: { }): Tensor;
+  ravel(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal.html) */
-  reciprocal(options?: { }): Tensor;
+  reciprocal(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal_.html) */
-  reciprocal_(options?: { }): Tensor;
+  reciprocal_(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu.html) */
-  relu(options?: { }): Tensor;
+  relu(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu_.html) */
-  relu_(options?: { }): Tensor;
+  relu_(options?: Record<string, never>): Tensor;
   /** Computes `Python's modulus operation <https://docs.python.org/3/reference/expressions.html#binary-arithmetic-operations>`_ entrywise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.remainder_.html) */
   remainder_(other: Scalar, options?: { other?: Scalar }): Tensor;
   remainder_(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1385,11 +1385,11 @@ export interface GeneratedTensorMethods {
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_sparse_.html) */
   resizeAsSparse_(theTemplate: Tensor, options?: { theTemplate?: Tensor }): Tensor;
   /** Returns a new tensor with materialized conjugation if `input`'s conjugate bit is set to `True`, else returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resolve_conj.html) */
-  resolveConj(options?: { }): Tensor;
+  resolveConj(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with materialized negation if `input`'s negative bit is set to `True`, else returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resolve_neg.html) */
-  resolveNeg(options?: { }): Tensor;
+  resolveNeg(options?: Record<string, never>): Tensor;
   /** Is `True` if this Tensor is non-leaf and its `grad` is enabled to be populated during `backward`, `False` otherwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.retains_grad.html) */
-  retainsGrad(options?: { }): boolean;
+  retainsGrad(options?: Record<string, never>): boolean;
   /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.roll.html) */
   roll(shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
   roll(shifts: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
@@ -1398,14 +1398,14 @@ export interface GeneratedTensorMethods {
   rot90(k?: number, options?: { k?: number; dims?: number[] }): Tensor;
   rot90(options?: { k?: number; dims?: number[] }): Tensor;
   /** Rounds elements of `input` to the nearest integer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.round_.html) */
-  round_(options?: { }): Tensor;
+  round_(options?: Record<string, never>): Tensor;
   round_(options?: { decimals?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.row_indices.html) */
-  rowIndices(options?: { }): Tensor;
+  rowIndices(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rsqrt.html) */
-  rsqrt(options?: { }): Tensor;
+  rsqrt(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rsqrt_.html) */
-  rsqrt_(options?: { }): Tensor;
+  rsqrt_(options?: Record<string, never>): Tensor;
   /** Out-of-place version of `torch.Tensor.scatter_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.scatter.html) */
   scatter(dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor }): Tensor;
   scatter(dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
@@ -1430,33 +1430,33 @@ export interface GeneratedTensorMethods {
   set_(source: Tensor, storageOffset: number, size: number[], stride?: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
   set_(source: Tensor, storageOffset: number, size: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
   set_(source: Tensor, options?: { source?: Tensor }): Tensor;
-  set_(options?: { }): Tensor;
+  set_(options?: Record<string, never>): Tensor;
   /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sgn.html) */
-  sgn(options?: { }): Tensor;
+  sgn(options?: Record<string, never>): Tensor;
   /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sgn_.html) */
-  sgn_(options?: { }): Tensor;
+  sgn_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sigmoid.html) */
-  sigmoid(options?: { }): Tensor;
+  sigmoid(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sigmoid_.html) */
-  sigmoid_(options?: { }): Tensor;
+  sigmoid_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sign.html) */
-  sign(options?: { }): Tensor;
+  sign(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sign_.html) */
-  sign_(options?: { }): Tensor;
+  sign_(options?: Record<string, never>): Tensor;
   /** Tests if each element of `input` has its sign bit set or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.signbit.html) */
-  signbit(options?: { }): Tensor;
+  signbit(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sin.html) */
-  sin(options?: { }): Tensor;
+  sin(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sin_.html) */
-  sin_(options?: { }): Tensor;
+  sin_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.sinc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sinc.html) */
-  sinc(options?: { }): Tensor;
+  sinc(options?: Record<string, never>): Tensor;
   /** Alias for `torch.special.sinc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sinc_.html) */
-  sinc_(options?: { }): Tensor;
+  sinc_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sinh.html) */
-  sinh(options?: { }): Tensor;
+  sinh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sinh_.html) */
-  sinh_(options?: { }): Tensor;
+  sinh_(options?: Record<string, never>): Tensor;
   /** Embeds the values of the `src` tensor into `input` at the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.slice_scatter.html) */
   sliceScatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   sliceScatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
@@ -1464,7 +1464,7 @@ export interface GeneratedTensorMethods {
   sliceScatter(src: Tensor, dim?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   sliceScatter(src: Tensor, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.slogdet.html) */
-  slogdet(options?: { }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
+  slogdet(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
   /** Performs a matrix multiplication of the sparse matrix `input` with the dense matrix `mat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.smm.html) */
   smm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sort.html) */
@@ -1473,7 +1473,7 @@ export interface GeneratedTensorMethods {
   sort(options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Return the number of sparse dimensions in a `sparse tensor <sparse-docs>` `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_dim.html) */
-  sparseDim(options?: { }): number;
+  sparseDim(options?: Record<string, never>): number;
   /** Returns a new `sparse tensor <sparse-docs>` with values from a strided tensor `self` filtered by the indices of the sparse tensor `mask`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_mask.html) */
   sparseMask(mask: Tensor, options?: { mask?: Tensor }): Tensor;
   /** Resizes `self` `sparse tensor <sparse-docs>` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_.html) */
@@ -1484,15 +1484,15 @@ export interface GeneratedTensorMethods {
   splitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   splitWithSizes(splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
-  sqrt(options?: { }): Tensor;
+  sqrt(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt_.html) */
-  sqrt_(options?: { }): Tensor;
+  sqrt_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.square.html) */
-  square(options?: { }): Tensor;
+  square(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.square_.html) */
-  square_(options?: { }): Tensor;
+  square_(options?: Record<string, never>): Tensor;
   /** Returns a tensor with all the dimensions of `input` of size `1` removed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.squeeze_.html) */
-  squeeze_(options?: { }): Tensor;
+  squeeze_(options?: Record<string, never>): Tensor;
   squeeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Matrix multiplies a sparse tensor `mat1` with a dense tensor `mat2`, then adds the sparse tensor `input` to the result. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sspaddmm.html) */
   sspaddmm(mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
@@ -1556,20 +1556,20 @@ export interface GeneratedTensorMethods {
   symeig(eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
   symeig(options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
   /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.t_.html) */
-  t_(options?: { }): Tensor;
+  t_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the elements of `input` at the given indices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.take.html) */
   take(index: Tensor, options?: { index?: Tensor }): Tensor;
   /** Selects values from `input` at the 1-dimensional indices from `indices` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.take_along_dim.html) */
   takeAlongDim(indices: Tensor, dim?: number | null, options?: { indices?: Tensor; dim?: number | null }): Tensor;
   takeAlongDim(indices: Tensor, options?: { indices?: Tensor; dim?: number | null }): Tensor;
   /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tan.html) */
-  tan(options?: { }): Tensor;
+  tan(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tan_.html) */
-  tan_(options?: { }): Tensor;
+  tan_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tanh.html) */
-  tanh(options?: { }): Tensor;
+  tanh(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tanh_.html) */
-  tanh_(options?: { }): Tensor;
+  tanh_(options?: Record<string, never>): Tensor;
   /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tensor_split.html) */
   tensorSplit(sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
   tensorSplit(sections: number, options?: { sections?: number; dim?: number }): Tensor[];
@@ -1591,7 +1591,7 @@ export interface GeneratedTensorMethods {
   toPaddedTensor(padding: number, options?: { padding?: number; outputSize?: number[] | null }): Tensor;
   /** Returns a sparse copy of the tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse.html) */
   toSparse(sparseDim: number, options?: { sparseDim?: number }): Tensor;
-  toSparse(options?: { }): Tensor;
+  toSparse(options?: Record<string, never>): Tensor;
   /** Convert a CSR tensor to a block sparse column (BSC) storage format of given blocksize. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_bsc.html) */
   toSparseBsc(...blocksize: number[]): Tensor;
   toSparseBsc(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
@@ -1599,16 +1599,16 @@ export interface GeneratedTensorMethods {
   toSparseBsr(...blocksize: number[]): Tensor;
   toSparseBsr(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
   /** Convert a tensor to compressed column storage (CSC) format. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csc.html) */
-  toSparseCsc(options?: { }): Tensor;
+  toSparseCsc(options?: Record<string, never>): Tensor;
   /** Convert a tensor to compressed row storage format (CSR). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csr.html) */
-  toSparseCsr(options?: { }): Tensor;
+  toSparseCsr(options?: Record<string, never>): Tensor;
   /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.topk.html) */
   topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   topk(k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   topk(k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   topk(k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trace.html) */
-  trace(options?: { }): Tensor;
+  trace(options?: Record<string, never>): Tensor;
   /** Returns a tensor that is a transposed version of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.transpose_.html) */
   transpose_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triangular_solve.html) */
@@ -1635,9 +1635,9 @@ export interface GeneratedTensorMethods {
   trueDivide_(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   trueDivide_(other: Scalar, options?: { other?: Scalar }): Tensor;
   /** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trunc.html) */
-  trunc(options?: { }): Tensor;
+  trunc(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trunc_.html) */
-  trunc_(options?: { }): Tensor;
+  trunc_(options?: Record<string, never>): Tensor;
   /** Returns this tensor cast to the type of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.type_as.html) */
   typeAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Expands a dimension of the input tensor over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unflatten.html) */
@@ -1656,7 +1656,7 @@ export interface GeneratedTensorMethods {
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */
   unsqueeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Return the values tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.values.html) */
-  values(options?: { }): Tensor;
+  values(options?: Record<string, never>): Tensor;
   /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.var.html) */
   var(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
   var(options?: { unbiased?: boolean }): Tensor;

@@ -6,31 +6,31 @@ import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
 /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs.html) */
 export const abs: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('abs', 'torch.abs');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs_.html) */
 export const abs_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('abs_', 'torch.abs_');
 /** Alias for `torch.abs` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.absolute.html) */
 export const absolute: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('absolute', 'torch.absolute');
 /** Computes the inverse cosine of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acos.html) */
 export const acos: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('acos', 'torch.acos');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acos_.html) */
 export const acos_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('acos_', 'torch.acos_');
 /** Returns a new tensor with the inverse hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acosh.html) */
 export const acosh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('acosh', 'torch.acosh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acosh_.html) */
 export const acosh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('acosh_', 'torch.acosh_');
 /** Applies a 1D adaptive average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adaptive_avg_pool1d.html) */
 export const adaptiveAvgPool1d: {
@@ -42,23 +42,23 @@ export const adaptiveMaxPool1d: {
 } = opFunction('adaptive_max_pool1d', 'torch.adaptiveMaxPool1d');
 /** Performs a batch matrix-matrix product of matrices stored in `batch1` and `batch2`, with a reduced add step (all matrix multiplications get accumulated along the first dimension). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addbmm.html) */
 export const addbmm: {
-  (input: Tensor, batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addbmm', 'torch.addbmm');
 /** Performs the element-wise division of `tensor1` by `tensor2`, multiply the result by the scalar `value` and add it to `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addcdiv.html) */
 export const addcdiv: {
-  (input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { tensor1?: Tensor; tensor2?: Tensor; value?: Scalar }): Tensor;
+  (input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { tensor1?: Tensor; tensor2?: Tensor; value?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addcdiv', 'torch.addcdiv');
 /** Performs the element-wise multiplication of `tensor1` by `tensor2`, multiply the result by the scalar `value` and add it to `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addcmul.html) */
 export const addcmul: {
-  (input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { tensor1?: Tensor; tensor2?: Tensor; value?: Scalar }): Tensor;
+  (input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { tensor1?: Tensor; tensor2?: Tensor; value?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addcmul', 'torch.addcmul');
 /** Performs a matrix multiplication of the matrices `mat1` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addmm.html) */
 export const addmm: {
-  (input: Tensor, mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addmm', 'torch.addmm');
 /** Performs a matrix-vector product of the matrix `mat` and the vector `vec`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addmv.html) */
 export const addmv: {
-  (input: Tensor, mat: Tensor, vec: Tensor, options?: { mat?: Tensor; vec?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, mat: Tensor, vec: Tensor, options?: { mat?: Tensor; vec?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addmv', 'torch.addmv');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addmv_.html) */
 export const addmv_: {
@@ -66,11 +66,11 @@ export const addmv_: {
 } = opFunction('addmv_', 'torch.addmv_');
 /** Performs the outer-product of vectors `vec1` and `vec2` and adds it to the matrix `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addr.html) */
 export const addr: {
-  (input: Tensor, vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addr', 'torch.addr');
 /** `x.adjoint()` is equivalent to `x.transpose(-2, -1).conj()` for complex tensors and to `x.transpose(-2, -1)` for real tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adjoint.html) */
 export const adjoint: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('adjoint', 'torch.adjoint');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.affine_grid_generator.html) */
 export const affineGridGenerator: {
@@ -78,7 +78,7 @@ export const affineGridGenerator: {
 } = opFunction('affine_grid_generator', 'torch.affineGridGenerator');
 /** Performs the same operation as `torch.alias`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alias_copy.html) */
 export const aliasCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('alias_copy', 'torch.aliasCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.align_tensors.html) */
 export const alignTensors: {
@@ -86,9 +86,9 @@ export const alignTensors: {
 } = opFunction('align_tensors', 'torch.alignTensors');
 /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.all.html) */
 export const all: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('all', 'torch.all');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alpha_dropout.html) */
 export const alphaDropout: {
@@ -100,93 +100,93 @@ export const alphaDropout_: {
 } = opFunction('alpha_dropout_', 'torch.alphaDropout_');
 /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amax.html) */
 export const amax: {
-  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('amax', 'torch.amax');
 /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amin.html) */
 export const amin: {
-  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('amin', 'torch.amin');
 /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.aminmax.html) */
 export const aminmax: {
-  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean; max?: Tensor; min?: Tensor }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
 } = opFunction('aminmax', 'torch.aminmax');
 /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.angle.html) */
 export const angle: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('angle', 'torch.angle');
 /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.any.html) */
 export const any: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('any', 'torch.any');
 /** Alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos.html) */
 export const arccos: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arccos', 'torch.arccos');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos_.html) */
 export const arccos_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arccos_', 'torch.arccos_');
 /** Alias for `torch.acosh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccosh.html) */
 export const arccosh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arccosh', 'torch.arccosh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccosh_.html) */
 export const arccosh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arccosh_', 'torch.arccosh_');
 /** Alias for `torch.asin`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsin.html) */
 export const arcsin: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arcsin', 'torch.arcsin');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsin_.html) */
 export const arcsin_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arcsin_', 'torch.arcsin_');
 /** Alias for `torch.asinh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsinh.html) */
 export const arcsinh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arcsinh', 'torch.arcsinh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsinh_.html) */
 export const arcsinh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arcsinh_', 'torch.arcsinh_');
 /** Alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan.html) */
 export const arctan: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arctan', 'torch.arctan');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan2.html) */
 export const arctan2: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('arctan2', 'torch.arctan2');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan_.html) */
 export const arctan_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arctan_', 'torch.arctan_');
 /** Alias for `torch.atanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctanh.html) */
 export const arctanh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arctanh', 'torch.arctanh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctanh_.html) */
 export const arctanh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arctanh_', 'torch.arctanh_');
 /** Returns the indices of the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmax.html) */
 export const argmax: {
-  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('argmax', 'torch.argmax');
 /** Returns the indices of the minimum value(s) of the flattened tensor or along a dimension [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argmin.html) */
 export const argmin: {
-  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim?: number | null, keepdim?: boolean, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | null, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('argmin', 'torch.argmin');
 /** Returns the indices that sort a tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argsort.html) */
 export const argsort: {
@@ -197,7 +197,7 @@ export const argsort: {
 } = opFunction('argsort', 'torch.argsort');
 /** Returns a tensor containing the indices of all non-zero elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.argwhere.html) */
 export const argwhere: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('argwhere', 'torch.argwhere');
 /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided.html) */
 export const asStrided: {
@@ -211,8 +211,8 @@ export const asStrided_: {
 } = opFunction('as_strided_', 'torch.asStrided_');
 /** Performs the same operation as `torch.as_strided`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_copy.html) */
 export const asStridedCopy: {
-  (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
 } = opFunction('as_strided_copy', 'torch.asStridedCopy');
 /** Embeds the values of the `src` tensor into `input` along the elements corresponding to the result of calling input.as_strided(size, stride, storage_offset). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_scatter.html) */
 export const asStridedScatter: {
@@ -221,39 +221,39 @@ export const asStridedScatter: {
 } = opFunction('as_strided_scatter', 'torch.asStridedScatter');
 /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin.html) */
 export const asin: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('asin', 'torch.asin');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin_.html) */
 export const asin_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('asin_', 'torch.asin_');
 /** Returns a new tensor with the inverse hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asinh.html) */
 export const asinh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('asinh', 'torch.asinh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asinh_.html) */
 export const asinh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('asinh_', 'torch.asinh_');
 /** Returns a new tensor with the arctangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atan.html) */
 export const atan: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('atan', 'torch.atan');
 /** Element-wise arctangent of `\text{input}_{i} / \text{other}_{i}` with consideration of the quadrant. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atan2.html) */
 export const atan2: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('atan2', 'torch.atan2');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atan_.html) */
 export const atan_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('atan_', 'torch.atan_');
 /** Returns a new tensor with the inverse hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atanh.html) */
 export const atanh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('atanh', 'torch.atanh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atanh_.html) */
 export const atanh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('atanh_', 'torch.atanh_');
 /** Applies a 1D average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.avg_pool1d.html) */
 export const avgPool1d: {
@@ -265,7 +265,7 @@ export const avgPool1d: {
 } = opFunction('avg_pool1d', 'torch.avgPool1d');
 /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.baddbmm.html) */
 export const baddbmm: {
-  (input: Tensor, batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('baddbmm', 'torch.baddbmm');
 /** Bartlett window function. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bartlett_window.html) */
 export const bartlettWindow: {
@@ -286,7 +286,7 @@ export const batchNormBackwardReduce: {
 } = opFunction('batch_norm_backward_reduce', 'torch.batchNormBackwardReduce');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_elemt.html) */
 export const batchNormElemt: {
-  (input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; mean?: Tensor; invstd?: Tensor; eps?: number }): Tensor;
+  (input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; mean?: Tensor; invstd?: Tensor; eps?: number; out?: Tensor }): Tensor;
 } = opFunction('batch_norm_elemt', 'torch.batchNormElemt');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_gather_stats.html) */
 export const batchNormGatherStats: {
@@ -306,8 +306,8 @@ export const batchNormUpdateStats: {
 } = opFunction('batch_norm_update_stats', 'torch.batchNormUpdateStats');
 /** Draws binary random numbers (0 or 1) from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bernoulli.html) */
 export const bernoulli: {
-  (input: Tensor, options?: { generator?: null }): Tensor;
-  (input: Tensor, p: number, options?: { p?: number; generator?: null }): Tensor;
+  (input: Tensor, options?: { generator?: null; out?: Tensor }): Tensor;
+  (input: Tensor, p: number, options?: { p?: number; generator?: null; out?: Tensor }): Tensor;
 } = opFunction('bernoulli', 'torch.bernoulli');
 /** Applies a bilinear transformation to the incoming data: `y = x_1^T A x_2 + b` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bilinear.html) */
 export const bilinear: {
@@ -334,37 +334,37 @@ export const binomial: {
 } = opFunction('binomial', 'torch.binomial');
 /** Computes the bitwise AND of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_and.html) */
 export const bitwiseAnd: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bitwise_and', 'torch.bitwiseAnd');
 /** Computes the left arithmetic shift of `input` by `other` bits. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_left_shift.html) */
 export const bitwiseLeftShift: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bitwise_left_shift', 'torch.bitwiseLeftShift');
 /** Computes the bitwise NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_not.html) */
 export const bitwiseNot: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('bitwise_not', 'torch.bitwiseNot');
 /** Computes the bitwise OR of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_or.html) */
 export const bitwiseOr: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bitwise_or', 'torch.bitwiseOr');
 /** Computes the right arithmetic shift of `input` by `other` bits. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_right_shift.html) */
 export const bitwiseRightShift: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bitwise_right_shift', 'torch.bitwiseRightShift');
 /** Computes the bitwise XOR of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_xor.html) */
 export const bitwiseXor: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bitwise_xor', 'torch.bitwiseXor');
 /** Blackman window function. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.blackman_window.html) */
 export const blackmanWindow: {
@@ -373,7 +373,7 @@ export const blackmanWindow: {
 } = opFunction('blackman_window', 'torch.blackmanWindow');
 /** Performs a batch matrix-matrix product of matrices stored in `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bmm.html) */
 export const bmm: {
-  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
+  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('bmm', 'torch.bmm');
 /** Broadcasts `input` to the shape `\shape`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.broadcast_to.html) */
 export const broadcastTo: {
@@ -381,8 +381,8 @@ export const broadcastTo: {
 } = opFunction('broadcast_to', 'torch.broadcastTo');
 /** Returns the indices of the buckets to which each value in the `input` belongs, where the boundaries of the buckets are set by `boundaries`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bucketize.html) */
 export const bucketize: {
-  (input: Tensor, boundaries: Tensor, options?: { boundaries?: Tensor; outInt32?: boolean; right?: boolean }): Tensor;
-  (input: Scalar, boundaries: Tensor, options?: { boundaries?: Tensor; outInt32?: boolean; right?: boolean }): Tensor;
+  (input: Tensor, boundaries: Tensor, options?: { boundaries?: Tensor; outInt32?: boolean; right?: boolean; out?: Tensor }): Tensor;
+  (input: Scalar, boundaries: Tensor, options?: { boundaries?: Tensor; outInt32?: boolean; right?: boolean; out?: Tensor }): Tensor;
 } = opFunction('bucketize', 'torch.bucketize');
 /** Determines if a type conversion is allowed under PyTorch casting rules described in the type promotion `documentation <type-promotion-doc>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.can_cast.html) */
 export const canCast: {
@@ -390,15 +390,15 @@ export const canCast: {
 } = opFunction('can_cast', 'torch.canCast');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ccol_indices_copy.html) */
 export const ccolIndicesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('ccol_indices_copy', 'torch.ccolIndicesCopy');
 /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil.html) */
 export const ceil: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('ceil', 'torch.ceil');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil_.html) */
 export const ceil_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('ceil_', 'torch.ceil_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.celu.html) */
 export const celu: {
@@ -416,18 +416,18 @@ export const channelShuffle: {
 } = opFunction('channel_shuffle', 'torch.channelShuffle');
 /** Computes the Cholesky decomposition of a symmetric positive-definite matrix `A` or for batches of symmetric positive-definite matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky.html) */
 export const cholesky: {
-  (input: Tensor, upper?: boolean, options?: { upper?: boolean }): Tensor;
-  (input: Tensor, options?: { upper?: boolean }): Tensor;
+  (input: Tensor, upper?: boolean, options?: { upper?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { upper?: boolean; out?: Tensor }): Tensor;
 } = opFunction('cholesky', 'torch.cholesky');
 /** Computes the inverse of a symmetric positive-definite matrix `A` using its Cholesky factor `u`: returns matrix `inv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky_inverse.html) */
 export const choleskyInverse: {
-  (input: Tensor, upper?: boolean, options?: { upper?: boolean }): Tensor;
-  (input: Tensor, options?: { upper?: boolean }): Tensor;
+  (input: Tensor, upper?: boolean, options?: { upper?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { upper?: boolean; out?: Tensor }): Tensor;
 } = opFunction('cholesky_inverse', 'torch.choleskyInverse');
 /** Solves a linear system of equations with a positive semidefinite matrix to be inverted given its Cholesky factor matrix `u`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cholesky_solve.html) */
 export const choleskySolve: {
-  (input: Tensor, input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean }): Tensor;
-  (input: Tensor, input2: Tensor, options?: { input2?: Tensor; upper?: boolean }): Tensor;
+  (input: Tensor, input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, input2: Tensor, options?: { input2?: Tensor; upper?: boolean; out?: Tensor }): Tensor;
 } = opFunction('cholesky_solve', 'torch.choleskySolve');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.choose_qparams_optimized.html) */
 export const chooseQparamsOptimized: {
@@ -444,8 +444,8 @@ export const clamp_: {
 } = opFunction('clamp_', 'torch.clamp_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_max.html) */
 export const clampMax: {
-  (input: Tensor, max: Scalar, options?: { max?: Scalar }): Tensor;
-  (input: Tensor, max: Tensor, options?: { max?: Tensor }): Tensor;
+  (input: Tensor, max: Scalar, options?: { max?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, max: Tensor, options?: { max?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('clamp_max', 'torch.clampMax');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_max_.html) */
 export const clampMax_: {
@@ -454,8 +454,8 @@ export const clampMax_: {
 } = opFunction('clamp_max_', 'torch.clampMax_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_min.html) */
 export const clampMin: {
-  (input: Tensor, min: Scalar, options?: { min?: Scalar }): Tensor;
-  (input: Tensor, min: Tensor, options?: { min?: Tensor }): Tensor;
+  (input: Tensor, min: Scalar, options?: { min?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, min: Tensor, options?: { min?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('clamp_min', 'torch.clampMin');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_min_.html) */
 export const clampMin_: {
@@ -464,12 +464,12 @@ export const clampMin_: {
 } = opFunction('clamp_min_', 'torch.clampMin_');
 /** Alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip.html) */
 export const clip: {
-  (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
-  (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
-  (input: Tensor, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
-  (input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
-  (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
-  (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null; out?: Tensor }): Tensor;
+  (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { min?: Scalar | null; max?: Scalar | null; out?: Tensor }): Tensor;
+  (input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor }): Tensor;
 } = opFunction('clip', 'torch.clip');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip_.html) */
 export const clip_: {
@@ -482,11 +482,11 @@ export const clip_: {
 } = opFunction('clip_', 'torch.clip_');
 /** Performs the same operation as `torch.col_indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.col_indices_copy.html) */
 export const colIndicesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('col_indices_copy', 'torch.colIndicesCopy');
 /** Creates a new tensor by horizontally stacking the tensors in `tensors`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.column_stack.html) */
 export const columnStack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('column_stack', 'torch.columnStack');
 /** Compute combinations of length `r` of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.combinations.html) */
 export const combinations: {
@@ -496,29 +496,29 @@ export const combinations: {
 } = opFunction('combinations', 'torch.combinations');
 /** Constructs a complex tensor with its real part equal to `real` and its imaginary part equal to `imag`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.complex.html) */
 export const complex: {
-  (real: Tensor, imag: Tensor, options?: { real?: Tensor; imag?: Tensor }): Tensor;
+  (real: Tensor, imag: Tensor, options?: { real?: Tensor; imag?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('complex', 'torch.complex');
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concat.html) */
 export const concat: {
-  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number }): Tensor;
+  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
 } = opFunction('concat', 'torch.concat');
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concatenate.html) */
 export const concatenate: {
-  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number }): Tensor;
+  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
 } = opFunction('concatenate', 'torch.concatenate');
 /** Returns a view of `input` with a flipped conjugate bit. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj.html) */
 export const conj: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('conj', 'torch.conj');
 /** Computes the element-wise conjugate of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj_physical.html) */
 export const conjPhysical: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('conj_physical', 'torch.conjPhysical');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj_physical_.html) */
 export const conjPhysical_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('conj_physical_', 'torch.conjPhysical_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.constant_pad_nd.html) */
 export const constantPadNd: {
@@ -611,28 +611,28 @@ export const convolution: {
 } = opFunction('convolution', 'torch.convolution');
 /** Create a new floating-point tensor with the magnitude of `input` and the sign of `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.copysign.html) */
 export const copysign: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('copysign', 'torch.copysign');
 /** Estimates the Pearson product-moment correlation coefficient matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.corrcoef.html) */
 export const corrcoef: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('corrcoef', 'torch.corrcoef');
 /** Returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos.html) */
 export const cos: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('cos', 'torch.cos');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos_.html) */
 export const cos_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('cos_', 'torch.cos_');
 /** Returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosh.html) */
 export const cosh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('cosh', 'torch.cosh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosh_.html) */
 export const cosh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('cosh_', 'torch.cosh_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosine_embedding_loss.html) */
 export const cosineEmbeddingLoss: {
@@ -658,12 +658,12 @@ export const cov: {
 } = opFunction('cov', 'torch.cov');
 /** Returns the cross product of vectors in dimension `dim` of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cross.html) */
 export const cross: {
-  (input: Tensor, other: Tensor, dim?: number | null, options?: { other?: Tensor; dim?: number | null }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number | null }): Tensor;
+  (input: Tensor, other: Tensor, dim?: number | null, options?: { other?: Tensor; dim?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number | null; out?: Tensor }): Tensor;
 } = opFunction('cross', 'torch.cross');
 /** Performs the same operation as `torch.crow_indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.crow_indices_copy.html) */
 export const crowIndicesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('crow_indices_copy', 'torch.crowIndicesCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ctc_loss.html) */
 export const ctcLoss: {
@@ -706,23 +706,23 @@ export const cudnnGridSampler: {
 } = opFunction('cudnn_grid_sampler', 'torch.cudnnGridSampler');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_is_acceptable.html) */
 export const cudnnIsAcceptable: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('cudnn_is_acceptable', 'torch.cudnnIsAcceptable');
 /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummax.html) */
 export const cummax: {
-  (input: Tensor, dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('cummax', 'torch.cummax');
 /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummin.html) */
 export const cummin: {
-  (input: Tensor, dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('cummin', 'torch.cummin');
 /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumprod.html) */
 export const cumprod: {
-  (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('cumprod', 'torch.cumprod');
 /** Returns the cumulative sum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumsum.html) */
 export const cumsum: {
-  (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('cumsum', 'torch.cumsum');
 /** Cumulatively computes the `trapezoidal rule <https://en.wikipedia.org/wiki/Trapezoidal_rule>`_ along `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumulative_trapezoid.html) */
 export const cumulativeTrapezoid: {
@@ -731,37 +731,37 @@ export const cumulativeTrapezoid: {
 } = opFunction('cumulative_trapezoid', 'torch.cumulativeTrapezoid');
 /** Returns a new tensor with each of the elements of `input` converted from angles in degrees to radians. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.deg2rad.html) */
 export const deg2rad: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('deg2rad', 'torch.deg2rad');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.deg2rad_.html) */
 export const deg2rad_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('deg2rad_', 'torch.deg2rad_');
 /** Returns an fp32 Tensor by dequantizing a quantized Tensor [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dequantize.html) */
 export const dequantize: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
   (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
 } = opFunction('dequantize', 'torch.dequantize');
 /** Alias for `torch.linalg.det` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.det.html) */
 export const det: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('det', 'torch.det');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.detach.html) */
 export const detach: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('detach', 'torch.detach');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.detach_.html) */
 export const detach_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('detach_', 'torch.detach_');
 /** Performs the same operation as `torch.detach`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.detach_copy.html) */
 export const detachCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('detach_copy', 'torch.detachCopy');
 /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diag.html) */
 export const diag: {
-  (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
-  (input: Tensor, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, diagonal?: number, options?: { diagonal?: number; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { diagonal?: number; out?: Tensor }): Tensor;
 } = opFunction('diag', 'torch.diag');
 /** Creates a tensor whose diagonals of certain 2D planes (specified by `dim1` and `dim2`) are filled by `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diag_embed.html) */
 export const diagEmbed: {
@@ -784,10 +784,10 @@ export const diagonal: {
 } = opFunction('diagonal', 'torch.diagonal');
 /** Performs the same operation as `torch.diagonal`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal_copy.html) */
 export const diagonalCopy: {
-  (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  (input: Tensor, offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  (input: Tensor, offset?: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  (input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  (input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor }): Tensor;
+  (input: Tensor, offset?: number, dim1?: number, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor }): Tensor;
+  (input: Tensor, offset?: number, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor }): Tensor;
 } = opFunction('diagonal_copy', 'torch.diagonalCopy');
 /** Embeds the values of the `src` tensor into `input` along the diagonal elements of `input`, with respect to `dim1` and `dim2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diagonal_scatter.html) */
 export const diagonalScatter: {
@@ -798,15 +798,15 @@ export const diagonalScatter: {
 } = opFunction('diagonal_scatter', 'torch.diagonalScatter');
 /** Computes the n-th forward difference along the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.diff.html) */
 export const diff: {
-  (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
-  (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
-  (input: Tensor, n?: number, dim?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
-  (input: Tensor, n?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
-  (input: Tensor, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, n?: number, dim?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, n?: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor }): Tensor;
 } = opFunction('diff', 'torch.diff');
 /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.digamma.html) */
 export const digamma: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('digamma', 'torch.digamma');
 /** Returns the p-norm of (`input` - `other`) [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dist.html) */
 export const dist: {
@@ -815,14 +815,14 @@ export const dist: {
 } = opFunction('dist', 'torch.dist');
 /** Alias for `torch.div`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.divide.html) */
 export const divide: {
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; roundingMode?: string | null }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; roundingMode?: string | null }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; roundingMode?: string | null; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; roundingMode?: string | null; out?: Tensor }): Tensor;
 } = opFunction('divide', 'torch.divide');
 /** Computes the dot product of two 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dot.html) */
 export const dot: {
-  (input: Tensor, tensor: Tensor, options?: { tensor?: Tensor }): Tensor;
+  (input: Tensor, tensor: Tensor, options?: { tensor?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('dot', 'torch.dot');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dropout.html) */
 export const dropout: {
@@ -839,7 +839,7 @@ export const dsplit: {
 } = opFunction('dsplit', 'torch.dsplit');
 /** Stack tensors in sequence depthwise (along third axis). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dstack.html) */
 export const dstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('dstack', 'torch.dstack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding.html) */
 export const embedding: {
@@ -873,56 +873,56 @@ export const emptyStrided: {
 } = opFunction('empty_strided', 'torch.emptyStrided');
 /** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.eq.html) */
 export const eq: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('eq', 'torch.eq');
 /** Alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf.html) */
 export const erf: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('erf', 'torch.erf');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf_.html) */
 export const erf_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('erf_', 'torch.erf_');
 /** Alias for `torch.special.erfc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erfc.html) */
 export const erfc: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('erfc', 'torch.erfc');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erfc_.html) */
 export const erfc_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('erfc_', 'torch.erfc_');
 /** Alias for `torch.special.erfinv`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erfinv.html) */
 export const erfinv: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('erfinv', 'torch.erfinv');
 /** Returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp.html) */
 export const exp: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('exp', 'torch.exp');
 /** Alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp2.html) */
 export const exp2: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('exp2', 'torch.exp2');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp2_.html) */
 export const exp2_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('exp2_', 'torch.exp2_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp_.html) */
 export const exp_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('exp_', 'torch.exp_');
 /** Performs the same operation as `torch.expand`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expand_copy.html) */
 export const expandCopy: {
-  (input: Tensor, size: number[], options?: { size?: number[]; implicit?: boolean }): Tensor;
+  (input: Tensor, size: number[], options?: { size?: number[]; implicit?: boolean; out?: Tensor }): Tensor;
 } = opFunction('expand_copy', 'torch.expandCopy');
 /** Alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1.html) */
 export const expm1: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('expm1', 'torch.expm1');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1_.html) */
 export const expm1_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('expm1_', 'torch.expm1_');
 /** Returns a new tensor with the data in `input` fake quantized per channel using `scale`, `zero_point`, `quant_min` and `quant_max`, across the channel specified by `axis`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fake_quantize_per_channel_affine.html) */
 export const fakeQuantizePerChannelAffine: {
@@ -990,11 +990,11 @@ export const fill_: {
 } = opFunction('fill_', 'torch.fill_');
 /** Alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fix.html) */
 export const fix: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('fix', 'torch.fix');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fix_.html) */
 export const fix_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('fix_', 'torch.fix_');
 /** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.flip.html) */
 export const flip: {
@@ -1002,61 +1002,61 @@ export const flip: {
 } = opFunction('flip', 'torch.flip');
 /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fliplr.html) */
 export const fliplr: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('fliplr', 'torch.fliplr');
 /** Flip tensor in the up/down direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.flipud.html) */
 export const flipud: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('flipud', 'torch.flipud');
 /** Raises `input` to the power of `exponent`, elementwise, in double precision. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.float_power.html) */
 export const floatPower: {
-  (input: Tensor, exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
-  (input: Scalar, exponent: Tensor, options?: { exponent?: Tensor }): Tensor;
-  (input: Tensor, exponent: Scalar, options?: { exponent?: Scalar }): Tensor;
+  (input: Tensor, exponent: Tensor, options?: { exponent?: Tensor; out?: Tensor }): Tensor;
+  (input: Scalar, exponent: Tensor, options?: { exponent?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, exponent: Scalar, options?: { exponent?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('float_power', 'torch.floatPower');
 /** Returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor.html) */
 export const floor: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('floor', 'torch.floor');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor_.html) */
 export const floor_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('floor_', 'torch.floor_');
 /** Before PyTorch 1.13 `torch.floor_divide` incorrectly performed truncation division. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor_divide.html) */
 export const floorDivide: {
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('floor_divide', 'torch.floorDivide');
 /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fmax.html) */
 export const fmax: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('fmax', 'torch.fmax');
 /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fmin.html) */
 export const fmin: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('fmin', 'torch.fmin');
 /** Applies C++'s `std::fmod <https://en.cppreference.com/w/cpp/numeric/math/fmod>`_ entrywise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fmod.html) */
 export const fmod: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('fmod', 'torch.fmod');
 /** Computes the fractional portion of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frac.html) */
 export const frac: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('frac', 'torch.frac');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frac_.html) */
 export const frac_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('frac_', 'torch.frac_');
 /** Decomposes `input` into mantissa and exponent tensors such that `\text{input} = \text{mantissa} \times 2^{\text{exponent}}`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frexp.html) */
 export const frexp: {
-  (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
+  (input: Tensor, options?: { exponent?: Tensor; mantissa?: Tensor }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
 } = opFunction('frexp', 'torch.frexp');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frobenius_norm.html) */
 export const frobeniusNorm: {
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('frobenius_norm', 'torch.frobeniusNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.from_file.html) */
 export const fromFile: {
@@ -1072,11 +1072,11 @@ export const fusedMovingAvgObsFakeQuant: {
 } = opFunction('fused_moving_avg_obs_fake_quant', 'torch.fusedMovingAvgObsFakeQuant');
 /** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gather.html) */
 export const gather: {
-  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean; out?: Tensor }): Tensor;
 } = opFunction('gather', 'torch.gather');
 /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gcd.html) */
 export const gcd: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('gcd', 'torch.gcd');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gcd_.html) */
 export const gcd_: {
@@ -1084,16 +1084,16 @@ export const gcd_: {
 } = opFunction('gcd_', 'torch.gcd_');
 /** Computes `\text{input} \geq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ge.html) */
 export const ge: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('ge', 'torch.ge');
 /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.geqrf.html) */
 export const geqrf: {
-  (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
+  (input: Tensor, options?: { a?: Tensor; tau?: Tensor }): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
 } = opFunction('geqrf', 'torch.geqrf');
 /** Alias of `torch.outer`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ger.html) */
 export const ger: {
-  (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
+  (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('ger', 'torch.ger');
 /** Estimates the gradient of a function `g : \mathbb{R}^n \rightarrow \mathbb{R}` in one or more dimensions using the `second-order accurate central differences method <https://www.ams.org/journals/mcom/1988-51-184/S0025-5718-1988-0935077-0/S0025-5718-1988-0935077-0.pdf>`_. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gradient.html) */
 export const gradient: {
@@ -1107,13 +1107,13 @@ export const gradient: {
 } = opFunction('gradient', 'torch.gradient');
 /** Alias for `torch.gt`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.greater.html) */
 export const greater: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('greater', 'torch.greater');
 /** Alias for `torch.ge`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.greater_equal.html) */
 export const greaterEqual: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('greater_equal', 'torch.greaterEqual');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.grid_sampler.html) */
 export const gridSampler: {
@@ -1148,8 +1148,8 @@ export const gruCell: {
 } = opFunction('gru_cell', 'torch.gruCell');
 /** Computes `\text{input} > \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gt.html) */
 export const gt: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('gt', 'torch.gt');
 /** Hamming window function. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hamming_window.html) */
 export const hammingWindow: {
@@ -1165,12 +1165,12 @@ export const hannWindow: {
 } = opFunction('hann_window', 'torch.hannWindow');
 /** Applies the hard shrinkage function element-wise [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hardshrink.html) */
 export const hardshrink: {
-  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar }): Tensor;
-  (input: Tensor, options?: { lambd?: Scalar }): Tensor;
+  (input: Tensor, lambd?: Scalar, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { lambd?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('hardshrink', 'torch.hardshrink');
 /** Computes the Heaviside step function for each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.heaviside.html) */
 export const heaviside: {
-  (input: Tensor, values: Tensor, options?: { values?: Tensor }): Tensor;
+  (input: Tensor, values: Tensor, options?: { values?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('heaviside', 'torch.heaviside');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hinge_embedding_loss.html) */
 export const hingeEmbeddingLoss: {
@@ -1180,16 +1180,16 @@ export const hingeEmbeddingLoss: {
 } = opFunction('hinge_embedding_loss', 'torch.hingeEmbeddingLoss');
 /** Computes the histogram of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histc.html) */
 export const histc: {
-  (input: Tensor, bins?: number, min?: Scalar, max?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
-  (input: Tensor, bins?: number, min?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
-  (input: Tensor, bins?: number, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
-  (input: Tensor, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  (input: Tensor, bins?: number, min?: Scalar, max?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, bins?: number, min?: Scalar, options?: { bins?: number; min?: Scalar; max?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, bins?: number, options?: { bins?: number; min?: Scalar; max?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { bins?: number; min?: Scalar; max?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('histc', 'torch.histc');
 /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogram.html) */
 export const histogram: {
-  (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
 } = opFunction('histogram', 'torch.histogram');
 /** Computes a multi-dimensional histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogramdd.html) */
 export const histogramdd: {
@@ -1213,43 +1213,43 @@ export const hsplit: {
 } = opFunction('hsplit', 'torch.hsplit');
 /** Performs a matrix multiplication of a `sparse COO matrix <sparse-coo-docs>` `mat1` and a strided matrix `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hspmm.html) */
 export const hspmm: {
-  (mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor }): Tensor;
+  (mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('hspmm', 'torch.hspmm');
 /** Stack tensors in sequence horizontally (column wise). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hstack.html) */
 export const hstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('hstack', 'torch.hstack');
 /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hypot.html) */
 export const hypot: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('hypot', 'torch.hypot');
 /** Alias for `torch.special.i0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.i0.html) */
 export const i0: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('i0', 'torch.i0');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.i0_.html) */
 export const i0_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('i0_', 'torch.i0_');
 /** Alias for `torch.special.gammainc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.igamma.html) */
 export const igamma: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('igamma', 'torch.igamma');
 /** Alias for `torch.special.gammaincc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.igammac.html) */
 export const igammac: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('igammac', 'torch.igammac');
 /** Returns a new tensor containing imaginary values of the `self` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.imag.html) */
 export const imag: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('imag', 'torch.imag');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_add.html) */
 export const indexAdd: {
-  (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; alpha?: Scalar }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('index_add', 'torch.indexAdd');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_copy.html) */
 export const indexCopy: {
-  (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('index_copy', 'torch.indexCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_fill.html) */
 export const indexFill: {
@@ -1268,19 +1268,19 @@ export const indexPut_: {
 } = opFunction('index_put_', 'torch.indexPut_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_reduce.html) */
 export const indexReduce: {
-  (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean; out?: Tensor }): Tensor;
 } = opFunction('index_reduce', 'torch.indexReduce');
 /** Returns a new tensor which indexes the `input` tensor along dimension `dim` using the entries in `index` which is a `LongTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_select.html) */
 export const indexSelect: {
-  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('index_select', 'torch.indexSelect');
 /** Performs the same operation as `torch.indices`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.indices_copy.html) */
 export const indicesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('indices_copy', 'torch.indicesCopy');
 /** Computes the dot product for 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.inner.html) */
 export const inner: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('inner', 'torch.inner');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.instance_norm.html) */
 export const instanceNorm: {
@@ -1288,39 +1288,39 @@ export const instanceNorm: {
 } = opFunction('instance_norm', 'torch.instanceNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.int_repr.html) */
 export const intRepr: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('int_repr', 'torch.intRepr');
 /** Alias for `torch.linalg.inv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.inverse.html) */
 export const inverse: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('inverse', 'torch.inverse');
 /** Returns True if the data type of `input` is a complex data type i.e., one of `torch.complex64`, and `torch.complex128`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_complex.html) */
 export const isComplex: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_complex', 'torch.isComplex');
 /** Returns True if the `input` is a conjugated tensor, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_conj.html) */
 export const isConj: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_conj', 'torch.isConj');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_distributed.html) */
 export const isDistributed: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_distributed', 'torch.isDistributed');
 /** Returns True if the data type of `input` is a floating point data type i.e., one of `torch.float64`, `torch.float32`, `torch.float16`, and `torch.bfloat16`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_floating_point.html) */
 export const isFloatingPoint: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_floating_point', 'torch.isFloatingPoint');
 /** Returns True if `input` is an inference tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_inference.html) */
 export const isInference: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_inference', 'torch.isInference');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_neg.html) */
 export const isNeg: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_neg', 'torch.isNeg');
 /** Returns True if the `input` is a single element tensor which is not equal to zero after type conversions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_nonzero.html) */
 export const isNonzero: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_nonzero', 'torch.isNonzero');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_same_size.html) */
 export const isSameSize: {
@@ -1328,11 +1328,11 @@ export const isSameSize: {
 } = opFunction('is_same_size', 'torch.isSameSize');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_signed.html) */
 export const isSigned: {
-  (input: Tensor, options?: { }): boolean;
+  (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_signed', 'torch.isSigned');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_vulkan_available.html) */
 export const isVulkanAvailable: {
-  (options?: { }): boolean;
+  (options?: Record<string, never>): boolean;
 } = opFunction('is_vulkan_available', 'torch.isVulkanAvailable');
 /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isclose.html) */
 export const isclose: {
@@ -1343,33 +1343,33 @@ export const isclose: {
 } = opFunction('isclose', 'torch.isclose');
 /** Returns a new tensor with boolean elements representing if each element is `finite` or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isfinite.html) */
 export const isfinite: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('isfinite', 'torch.isfinite');
 /** Tests if each element of `elements` is in `test_elements`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isin.html) */
 export const isin: {
-  (elements: Tensor, testElements: Tensor, options?: { elements?: Tensor; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
-  (elements: Tensor, testElement: Scalar, options?: { elements?: Tensor; testElement?: Scalar; assumeUnique?: boolean; invert?: boolean }): Tensor;
-  (element: Scalar, testElements: Tensor, options?: { element?: Scalar; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
+  (elements: Tensor, testElements: Tensor, options?: { elements?: Tensor; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean; out?: Tensor }): Tensor;
+  (elements: Tensor, testElement: Scalar, options?: { elements?: Tensor; testElement?: Scalar; assumeUnique?: boolean; invert?: boolean; out?: Tensor }): Tensor;
+  (element: Scalar, testElements: Tensor, options?: { element?: Scalar; testElements?: Tensor; assumeUnique?: boolean; invert?: boolean; out?: Tensor }): Tensor;
 } = opFunction('isin', 'torch.isin');
 /** Tests if each element of `input` is infinite (positive or negative infinity) or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isinf.html) */
 export const isinf: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('isinf', 'torch.isinf');
 /** Returns a new tensor with boolean elements representing if each element of `input` is NaN or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isnan.html) */
 export const isnan: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('isnan', 'torch.isnan');
 /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isneginf.html) */
 export const isneginf: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('isneginf', 'torch.isneginf');
 /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isposinf.html) */
 export const isposinf: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('isposinf', 'torch.isposinf');
 /** Returns a new tensor with boolean elements representing if each element of `input` is real-valued or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isreal.html) */
 export const isreal: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('isreal', 'torch.isreal');
 /** Inverse short time Fourier Transform. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.istft.html) */
 export const istft: {
@@ -1396,13 +1396,13 @@ export const klDiv: {
 } = opFunction('kl_div', 'torch.klDiv');
 /** Computes the Kronecker product, denoted by `\otimes`, of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kron.html) */
 export const kron: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('kron', 'torch.kron');
 /** Returns a namedtuple `(values, indices)` where `values` is the `k` th smallest element of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kthvalue.html) */
 export const kthvalue: {
-  (input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('kthvalue', 'torch.kthvalue');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.layer_norm.html) */
 export const layerNorm: {
@@ -1414,7 +1414,7 @@ export const layerNorm: {
 } = opFunction('layer_norm', 'torch.layerNorm');
 /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm.html) */
 export const lcm: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('lcm', 'torch.lcm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm_.html) */
 export const lcm_: {
@@ -1422,7 +1422,7 @@ export const lcm_: {
 } = opFunction('lcm_', 'torch.lcm_');
 /** Multiplies `input` by 2**`other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ldexp.html) */
 export const ldexp: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('ldexp', 'torch.ldexp');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ldexp_.html) */
 export const ldexp_: {
@@ -1430,96 +1430,96 @@ export const ldexp_: {
 } = opFunction('ldexp_', 'torch.ldexp_');
 /** Computes `\text{input} \leq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.le.html) */
 export const le: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('le', 'torch.le');
 /** Does a linear interpolation of two tensors `start` (given by `input`) and `end` based on a scalar or tensor `weight` and returns the resulting `out` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lerp.html) */
 export const lerp: {
-  (input: Tensor, end: Tensor, weight: Scalar, options?: { end?: Tensor; weight?: Scalar }): Tensor;
-  (input: Tensor, end: Tensor, weight: Tensor, options?: { end?: Tensor; weight?: Tensor }): Tensor;
+  (input: Tensor, end: Tensor, weight: Scalar, options?: { end?: Tensor; weight?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, end: Tensor, weight: Tensor, options?: { end?: Tensor; weight?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('lerp', 'torch.lerp');
 /** Alias for `torch.lt`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.less.html) */
 export const less: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('less', 'torch.less');
 /** Alias for `torch.le`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.less_equal.html) */
 export const lessEqual: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('less_equal', 'torch.lessEqual');
 /** Computes the natural logarithm of the absolute value of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lgamma.html) */
 export const lgamma: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('lgamma', 'torch.lgamma');
 /** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log.html) */
 export const log: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log', 'torch.log');
 /** Returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log10.html) */
 export const log10: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log10', 'torch.log10');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log10_.html) */
 export const log10_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log10_', 'torch.log10_');
 /** Returns a new tensor with the natural logarithm of (1 + `input`). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p.html) */
 export const log1p: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log1p', 'torch.log1p');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p_.html) */
 export const log1p_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log1p_', 'torch.log1p_');
 /** Returns a new tensor with the logarithm to the base 2 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log2.html) */
 export const log2: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log2', 'torch.log2');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log2_.html) */
 export const log2_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log2_', 'torch.log2_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log_.html) */
 export const log_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log_', 'torch.log_');
 /** Logarithm of the sum of exponentiations of the inputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logaddexp.html) */
 export const logaddexp: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logaddexp', 'torch.logaddexp');
 /** Logarithm of the sum of exponentiations of the inputs in base-2. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logaddexp2.html) */
 export const logaddexp2: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logaddexp2', 'torch.logaddexp2');
 /** For summation index `j` given by `dim` and other indices `i`, the result is [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logcumsumexp.html) */
 export const logcumsumexp: {
-  (input: Tensor, dim: number, options?: { dim?: number }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; out?: Tensor }): Tensor;
 } = opFunction('logcumsumexp', 'torch.logcumsumexp');
 /** Calculates log determinant of a square matrix or batches of square matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logdet.html) */
 export const logdet: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('logdet', 'torch.logdet');
 /** Computes the element-wise logical AND of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_and.html) */
 export const logicalAnd: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logical_and', 'torch.logicalAnd');
 /** Computes the element-wise logical NOT of the given input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_not.html) */
 export const logicalNot: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('logical_not', 'torch.logicalNot');
 /** Computes the element-wise logical OR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_or.html) */
 export const logicalOr: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logical_or', 'torch.logicalOr');
 /** Computes the element-wise logical XOR of the given input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logical_xor.html) */
 export const logicalXor: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logical_xor', 'torch.logicalXor');
 /** Alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit.html) */
 export const logit: {
-  (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor;
-  (input: Tensor, options?: { eps?: number | null }): Tensor;
+  (input: Tensor, eps?: number | null, options?: { eps?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { eps?: number | null; out?: Tensor }): Tensor;
 } = opFunction('logit', 'torch.logit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit_.html) */
 export const logit_: {
@@ -1528,13 +1528,13 @@ export const logit_: {
 } = opFunction('logit_', 'torch.logit_');
 /** Creates a one-dimensional tensor of size `steps` whose values are evenly spaced from `{{\text{{base}}}}^{{\text{{start}}}}` to `{{\text{{base}}}}^{{\text{{end}}}}`, inclusive, on a logarithmic scale with base `base`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logspace.html) */
 export const logspace: {
-  (start: Scalar, end: Scalar, steps: number, base?: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
-  (start: Scalar, end: Scalar, steps: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (start: Scalar, end: Scalar, steps: number, base?: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
+  (start: Scalar, end: Scalar, steps: number, options?: { start?: Scalar; end?: Scalar; steps?: number; base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
 } = opFunction('logspace', 'torch.logspace');
 /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logsumexp.html) */
 export const logsumexp: {
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('logsumexp', 'torch.logsumexp');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm.html) */
 export const lstm: {
@@ -1549,18 +1549,18 @@ export const lstmCell: {
 } = opFunction('lstm_cell', 'torch.lstmCell');
 /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lt.html) */
 export const lt: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('lt', 'torch.lt');
 /** Returns the LU solve of the linear system `Ax = b` using the partially pivoted LU factorization of A from `linalg.lu_factor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lu_solve.html) */
 export const luSolve: {
-  (input: Tensor, LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor }): Tensor;
+  (input: Tensor, LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('lu_solve', 'torch.luSolve');
 /** Unpacks the LU decomposition returned by `linalg.lu_factor` into the `P, L, U` matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lu_unpack.html) */
 export const luUnpack: {
-  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
-  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
-  (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
 } = opFunction('lu_unpack', 'torch.luUnpack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.margin_ranking_loss.html) */
 export const marginRankingLoss: {
@@ -1574,22 +1574,22 @@ export const maskedScatter: {
 } = opFunction('masked_scatter', 'torch.maskedScatter');
 /** Returns a new 1-D tensor which indexes the `input` tensor according to the boolean mask `mask` which is a `BoolTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.masked_select.html) */
 export const maskedSelect: {
-  (input: Tensor, mask: Tensor, options?: { mask?: Tensor }): Tensor;
+  (input: Tensor, mask: Tensor, options?: { mask?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('masked_select', 'torch.maskedSelect');
 /** Alias for `torch.linalg.matrix_exp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.matrix_exp.html) */
 export const matrixExp: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('matrix_exp', 'torch.matrixExp');
 /** Alias for `torch.linalg.matrix_power` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.matrix_power.html) */
 export const matrixPower: {
-  (input: Tensor, n: number, options?: { n?: number }): Tensor;
+  (input: Tensor, n: number, options?: { n?: number; out?: Tensor }): Tensor;
 } = opFunction('matrix_power', 'torch.matrixPower');
 /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max.html) */
 export const max: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('max', 'torch.max');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d.html) */
 export const maxPool1d: {
@@ -1625,31 +1625,31 @@ export const maxPool3d: {
 } = opFunction('max_pool3d', 'torch.maxPool3d');
 /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.maximum.html) */
 export const maximum: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('maximum', 'torch.maximum');
 /** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mean.html) */
 export const mean: {
-  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('mean', 'torch.mean');
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { indices?: Tensor; values?: Tensor }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('median', 'torch.median');
 /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.min.html) */
 export const min: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { min?: Tensor; minIndices?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; min?: Tensor; minIndices?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('min', 'torch.min');
 /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.minimum.html) */
 export const minimum: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('minimum', 'torch.minimum');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_batch_norm.html) */
 export const miopenBatchNorm: {
@@ -1682,7 +1682,7 @@ export const miopenRnn: {
 } = opFunction('miopen_rnn', 'torch.miopenRnn');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_adaptive_avg_pool2d.html) */
 export const mkldnnAdaptiveAvgPool2d: {
-  (input: Tensor, outputSize: number | number[], options?: { outputSize?: number | number[] }): Tensor;
+  (input: Tensor, outputSize: number | number[], options?: { outputSize?: number | number[]; out?: Tensor }): Tensor;
 } = opFunction('mkldnn_adaptive_avg_pool2d', 'torch.mkldnnAdaptiveAvgPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_convolution.html) */
 export const mkldnnConvolution: {
@@ -1710,13 +1710,13 @@ export const mkldnnMaxPool3d: {
 } = opFunction('mkldnn_max_pool3d', 'torch.mkldnnMaxPool3d');
 /** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mm.html) */
 export const mm: {
-  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
+  (input: Tensor, mat2: Tensor, options?: { mat2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('mm', 'torch.mm');
 /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mode.html) */
 export const mode: {
-  (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('mode', 'torch.mode');
 /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.moveaxis.html) */
 export const moveaxis: {
@@ -1730,32 +1730,32 @@ export const movedim: {
 } = opFunction('movedim', 'torch.movedim');
 /** Sorts the elements of the `input` tensor along its first dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.msort.html) */
 export const msort: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('msort', 'torch.msort');
 /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multinomial.html) */
 export const multinomial: {
-  (input: Tensor, numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
-  (input: Tensor, numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
+  (input: Tensor, numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null; out?: Tensor }): Tensor;
+  (input: Tensor, numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null; out?: Tensor }): Tensor;
 } = opFunction('multinomial', 'torch.multinomial');
 /** Alias for `torch.mul`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multiply.html) */
 export const multiply: {
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('multiply', 'torch.multiply');
 /** Performs a matrix-vector product of the matrix `input` and the vector `vec`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mv.html) */
 export const mv: {
-  (input: Tensor, vec: Tensor, options?: { vec?: Tensor }): Tensor;
+  (input: Tensor, vec: Tensor, options?: { vec?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('mv', 'torch.mv');
 /** Alias for `torch.special.multigammaln`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mvlgamma.html) */
 export const mvlgamma: {
-  (input: Tensor, p: number, options?: { p?: number }): Tensor;
+  (input: Tensor, p: number, options?: { p?: number; out?: Tensor }): Tensor;
 } = opFunction('mvlgamma', 'torch.mvlgamma');
 /** Replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num.html) */
 export const nanToNum: {
-  (input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
-  (input: Tensor, nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
-  (input: Tensor, nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
-  (input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  (input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
 } = opFunction('nan_to_num', 'torch.nanToNum');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num_.html) */
 export const nanToNum_: {
@@ -1766,38 +1766,38 @@ export const nanToNum_: {
 } = opFunction('nan_to_num_', 'torch.nanToNum_');
 /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmean.html) */
 export const nanmean: {
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('nanmean', 'torch.nanmean');
 /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmedian.html) */
 export const nanmedian: {
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { indices?: Tensor; values?: Tensor }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('nanmedian', 'torch.nanmedian');
 /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanquantile.html) */
 export const nanquantile: {
-  (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
 } = opFunction('nanquantile', 'torch.nanquantile');
 /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nansum.html) */
 export const nansum: {
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('nansum', 'torch.nansum');
 /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.narrow_copy.html) */
 export const narrowCopy: {
-  (input: Tensor, dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number }): Tensor;
+  (input: Tensor, dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number; out?: Tensor }): Tensor;
 } = opFunction('narrow_copy', 'torch.narrowCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_batch_norm.html) */
 export const nativeBatchNorm: {
-  (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; momentum?: number; eps?: number }): [Tensor, Tensor, Tensor];
+  (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; momentum?: number; eps?: number; out?: Tensor; saveInvstd?: Tensor; saveMean?: Tensor }): [Tensor, Tensor, Tensor];
 } = opFunction('native_batch_norm', 'torch.nativeBatchNorm');
 /** Native kernel level implementation of the `channel_shuffle`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_channel_shuffle.html) */
 export const nativeChannelShuffle: {
@@ -1825,28 +1825,28 @@ export const nativeNorm: {
 } = opFunction('native_norm', 'torch.nativeNorm');
 /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ne.html) */
 export const ne: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('ne', 'torch.ne');
 /** Returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg.html) */
 export const neg: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('neg', 'torch.neg');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg_.html) */
 export const neg_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('neg_', 'torch.neg_');
 /** Alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.negative.html) */
 export const negative: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('negative', 'torch.negative');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.negative_.html) */
 export const negative_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('negative_', 'torch.negative_');
 /** Return the next floating-point value after `input` towards `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nextafter.html) */
 export const nextafter: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('nextafter', 'torch.nextafter');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.norm_except_dim.html) */
 export const normExceptDim: {
@@ -1856,37 +1856,37 @@ export const normExceptDim: {
 } = opFunction('norm_except_dim', 'torch.normExceptDim');
 /** Returns a tensor of random numbers drawn from separate normal distributions whose mean and standard deviation are given. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.normal.html) */
 export const normal: {
-  (mean: Tensor, std?: number, options?: { mean?: Tensor; std?: number; generator?: null }): Tensor;
-  (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: null }): Tensor;
-  (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: null }): Tensor;
-  (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: null }): Tensor;
-  (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (mean: Tensor, std?: number, options?: { mean?: Tensor; std?: number; generator?: null; out?: Tensor }): Tensor;
+  (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: null; out?: Tensor }): Tensor;
+  (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: null; out?: Tensor }): Tensor;
+  (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: null; out?: Tensor }): Tensor;
+  (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
 } = opFunction('normal', 'torch.normal');
 /** Alias for `torch.ne`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.not_equal.html) */
 export const notEqual: {
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('not_equal', 'torch.notEqual');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nuclear_norm.html) */
 export const nuclearNorm: {
-  (input: Tensor, keepdim?: boolean, options?: { keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  (input: Tensor, keepdim?: boolean, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('nuclear_norm', 'torch.nuclearNorm');
 /** Alias for `torch.linalg.householder_product`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.orgqr.html) */
 export const orgqr: {
-  (input: Tensor, input2: Tensor, options?: { input2?: Tensor }): Tensor;
+  (input: Tensor, input2: Tensor, options?: { input2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('orgqr', 'torch.orgqr');
 /** Computes the matrix-matrix multiplication of a product of Householder matrices with a general matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ormqr.html) */
 export const ormqr: {
-  (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
-  (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
-  (input: Tensor, input2: Tensor, input3: Tensor, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, input2: Tensor, input3: Tensor, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean; out?: Tensor }): Tensor;
 } = opFunction('ormqr', 'torch.ormqr');
 /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.outer.html) */
 export const outer: {
-  (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
+  (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('outer', 'torch.outer');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pairwise_distance.html) */
 export const pairwiseDistance: {
@@ -1902,7 +1902,7 @@ export const pdist: {
 } = opFunction('pdist', 'torch.pdist');
 /** Performs the same operation as `torch.permute`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.permute_copy.html) */
 export const permuteCopy: {
-  (input: Tensor, dims: number[], options?: { dims?: number[] }): Tensor;
+  (input: Tensor, dims: number[], options?: { dims?: number[]; out?: Tensor }): Tensor;
 } = opFunction('permute_copy', 'torch.permuteCopy');
 /** Alias for `torch.linalg.pinv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pinverse.html) */
 export const pinverse: {
@@ -1928,15 +1928,15 @@ export const poissonNllLoss: {
 } = opFunction('poisson_nll_loss', 'torch.poissonNllLoss');
 /** Constructs a complex tensor whose elements are Cartesian coordinates corresponding to the polar coordinates with absolute value `abs` and angle `angle`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.polar.html) */
 export const polar: {
-  (abs: Tensor, angle: Tensor, options?: { abs?: Tensor; angle?: Tensor }): Tensor;
+  (abs: Tensor, angle: Tensor, options?: { abs?: Tensor; angle?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('polar', 'torch.polar');
 /** Alias for `torch.special.polygamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.polygamma.html) */
 export const polygamma: {
-  (n: number, input: Tensor, options?: { n?: number }): Tensor;
+  (n: number, input: Tensor, options?: { n?: number; out?: Tensor }): Tensor;
 } = opFunction('polygamma', 'torch.polygamma');
 /** Returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.positive.html) */
 export const positive: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('positive', 'torch.positive');
 /** Applies element-wise the function `\text{PReLU}(x) = \max(0,x) + \text{weight} * \min(0,x)` where weight is a learnable parameter. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.prelu.html) */
 export const prelu: {
@@ -1944,9 +1944,9 @@ export const prelu: {
 } = opFunction('prelu', 'torch.prelu');
 /** Returns the product of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.prod.html) */
 export const prod: {
-  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('prod', 'torch.prod');
 /** Returns the `torch.dtype` with the smallest size and scalar kind that is not smaller nor of lower kind than either `type1` or `type2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.promote_types.html) */
 export const promoteTypes: {
@@ -1959,37 +1959,37 @@ export const put: {
 } = opFunction('put', 'torch.put');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_axis.html) */
 export const qPerChannelAxis: {
-  (input: Tensor, options?: { }): number;
+  (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_per_channel_axis', 'torch.qPerChannelAxis');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_scales.html) */
 export const qPerChannelScales: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('q_per_channel_scales', 'torch.qPerChannelScales');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_zero_points.html) */
 export const qPerChannelZeroPoints: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('q_per_channel_zero_points', 'torch.qPerChannelZeroPoints');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_scale.html) */
 export const qScale: {
-  (input: Tensor, options?: { }): number;
+  (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_scale', 'torch.qScale');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_zero_point.html) */
 export const qZeroPoint: {
-  (input: Tensor, options?: { }): number;
+  (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_zero_point', 'torch.qZeroPoint');
 /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.qr.html) */
 export const qr: {
-  (input: Tensor, some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
-  (input: Tensor, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  (input: Tensor, some?: boolean, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  (input: Tensor, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
 } = opFunction('qr', 'torch.qr');
 /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantile.html) */
 export const quantile: {
-  (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: Tensor, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
+  (input: Tensor, q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor }): Tensor;
 } = opFunction('quantile', 'torch.quantile');
 /** Converts a float tensor to a per-channel quantized tensor with given scales and zero points. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantize_per_channel.html) */
 export const quantizePerChannel: {
@@ -2043,11 +2043,11 @@ export const quantizedRnnTanhCell: {
 } = opFunction('quantized_rnn_tanh_cell', 'torch.quantizedRnnTanhCell');
 /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rad2deg.html) */
 export const rad2deg: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('rad2deg', 'torch.rad2deg');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rad2deg_.html) */
 export const rad2deg_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('rad2deg_', 'torch.rad2deg_');
 /** Returns a tensor with the same shape as Tensor `input` filled with random integers generated uniformly between `low` (inclusive) and `high` (exclusive). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.randint_like.html) */
 export const randintLike: {
@@ -2056,37 +2056,37 @@ export const randintLike: {
 } = opFunction('randint_like', 'torch.randintLike');
 /** Returns a 1-D tensor of size `\left\lfloor \frac{\text{end} - \text{start}}{\text{step}} \right\rfloor + 1` with values from `start` to `end` with step `step`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.range.html) */
 export const range: {
-  (start: Scalar, end: Scalar, step?: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
-  (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
-  (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (start: Scalar, end: Scalar, step?: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
+  (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; step?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
+  (start: Scalar, end: Scalar, options?: { start?: Scalar; end?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
 } = opFunction('range', 'torch.range');
 /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ravel.html) */
 export const ravel: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('ravel', 'torch.ravel');
 /** Returns a new tensor containing real values of the `self` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.real.html) */
 export const real: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('real', 'torch.real');
 /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal.html) */
 export const reciprocal: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('reciprocal', 'torch.reciprocal');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal_.html) */
 export const reciprocal_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('reciprocal_', 'torch.reciprocal_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.relu.html) */
 export const relu: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('relu', 'torch.relu');
 /** In-place version of `relu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.relu_.html) */
 export const relu_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('relu_', 'torch.relu_');
 /** Returns a tensor where each sub-tensor of `input` along dimension `dim` is normalized such that the `p`-norm of the sub-tensor is lower than the value `maxnorm` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.renorm.html) */
 export const renorm: {
-  (input: Tensor, p: Scalar, dim: number, maxnorm: Scalar, options?: { p?: Scalar; dim?: number; maxnorm?: Scalar }): Tensor;
+  (input: Tensor, p: Scalar, dim: number, maxnorm: Scalar, options?: { p?: Scalar; dim?: number; maxnorm?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('renorm', 'torch.renorm');
 /** Repeat elements of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.repeat_interleave.html) */
 export const repeatInterleave: {
@@ -2106,11 +2106,11 @@ export const resizeAsSparse_: {
 } = opFunction('resize_as_sparse_', 'torch.resizeAsSparse_');
 /** Returns a new tensor with materialized conjugation if `input`'s conjugate bit is set to `True`, else returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.resolve_conj.html) */
 export const resolveConj: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('resolve_conj', 'torch.resolveConj');
 /** Returns a new tensor with materialized negation if `input`'s negative bit is set to `True`, else returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.resolve_neg.html) */
 export const resolveNeg: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('resolve_neg', 'torch.resolveNeg');
 /** Returns the `torch.dtype` that would result from performing an arithmetic operation on the provided input tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.result_type.html) */
 export const resultType: {
@@ -2154,16 +2154,16 @@ export const rot90: {
 } = opFunction('rot90', 'torch.rot90');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.round_.html) */
 export const round_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
   (input: Tensor, options?: { decimals?: number }): Tensor;
 } = opFunction('round_', 'torch.round_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.row_indices_copy.html) */
 export const rowIndicesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('row_indices_copy', 'torch.rowIndicesCopy');
 /** Alias of `torch.vstack`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.row_stack.html) */
 export const rowStack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('row_stack', 'torch.rowStack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu.html) */
 export const rrelu: {
@@ -2183,11 +2183,11 @@ export const rrelu_: {
 } = opFunction('rrelu_', 'torch.rrelu_');
 /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt.html) */
 export const rsqrt: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('rsqrt', 'torch.rsqrt');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt_.html) */
 export const rsqrt_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('rsqrt_', 'torch.rsqrt_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsub.html) */
 export const rsub: {
@@ -2201,23 +2201,23 @@ export const scalarTensor: {
 } = opFunction('scalar_tensor', 'torch.scalarTensor');
 /** Out-of-place version of `torch.Tensor.scatter_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.scatter.html) */
 export const scatter: {
-  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor }): Tensor;
-  (input: Tensor, dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
-  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor; reduce?: string }): Tensor;
-  (input: Tensor, dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar; reduce?: string }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor; reduce?: string; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar; reduce?: string; out?: Tensor }): Tensor;
 } = opFunction('scatter', 'torch.scatter');
 /** Out-of-place version of `torch.Tensor.scatter_add_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.scatter_add.html) */
 export const scatterAdd: {
-  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { dim?: number; index?: Tensor; src?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('scatter_add', 'torch.scatterAdd');
 /** Out-of-place version of `torch.Tensor.scatter_reduce_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.scatter_reduce.html) */
 export const scatterReduce: {
-  (input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; src?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
+  (input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; src?: Tensor; reduce?: string; includeSelf?: boolean; out?: Tensor }): Tensor;
 } = opFunction('scatter_reduce', 'torch.scatterReduce');
 /** Find the indices from the *innermost* dimension of `sorted_sequence` such that, if the corresponding values in `values` were inserted before the indices, when sorted, the order of the corresponding *innermost* dimension within `sorted_sequence` would be preserved. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.searchsorted.html) */
 export const searchsorted: {
-  (sortedSequence: Tensor, input: Tensor, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }): Tensor;
-  (sortedSequence: Tensor, input: Scalar, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }): Tensor;
+  (sortedSequence: Tensor, input: Tensor, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor }): Tensor;
+  (sortedSequence: Tensor, input: Scalar, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor }): Tensor;
 } = opFunction('searchsorted', 'torch.searchsorted');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.segment_reduce.html) */
 export const segmentReduce: {
@@ -2225,7 +2225,7 @@ export const segmentReduce: {
 } = opFunction('segment_reduce', 'torch.segmentReduce');
 /** Performs the same operation as `torch.select`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.select_copy.html) */
 export const selectCopy: {
-  (input: Tensor, dim: number, index: number, options?: { dim?: number; index?: number }): Tensor;
+  (input: Tensor, dim: number, index: number, options?: { dim?: number; index?: number; out?: Tensor }): Tensor;
 } = opFunction('select_copy', 'torch.selectCopy');
 /** Embeds the values of the `src` tensor into `input` at the given index. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.select_scatter.html) */
 export const selectScatter: {
@@ -2233,63 +2233,63 @@ export const selectScatter: {
 } = opFunction('select_scatter', 'torch.selectScatter');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.selu.html) */
 export const selu: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('selu', 'torch.selu');
 /** In-place version of `selu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.selu_.html) */
 export const selu_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('selu_', 'torch.selu_');
 /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sgn.html) */
 export const sgn: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sgn', 'torch.sgn');
 /** Alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid.html) */
 export const sigmoid: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sigmoid', 'torch.sigmoid');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid_.html) */
 export const sigmoid_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sigmoid_', 'torch.sigmoid_');
 /** Returns a new tensor with the signs of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sign.html) */
 export const sign: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sign', 'torch.sign');
 /** Tests if each element of `input` has its sign bit set or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.signbit.html) */
 export const signbit: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('signbit', 'torch.signbit');
 /** Returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin.html) */
 export const sin: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sin', 'torch.sin');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin_.html) */
 export const sin_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sin_', 'torch.sin_');
 /** Alias for `torch.special.sinc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinc.html) */
 export const sinc: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sinc', 'torch.sinc');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinc_.html) */
 export const sinc_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sinc_', 'torch.sinc_');
 /** Returns a new tensor with the hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinh.html) */
 export const sinh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sinh', 'torch.sinh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinh_.html) */
 export const sinh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sinh_', 'torch.sinh_');
 /** Performs the same operation as `torch.slice`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slice_copy.html) */
 export const sliceCopy: {
-  (input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-  (input: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-  (input: Tensor, dim?: number, start?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-  (input: Tensor, dim?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-  (input: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  (input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number, start?: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor }): Tensor;
 } = opFunction('slice_copy', 'torch.sliceCopy');
 /** Embeds the values of the `src` tensor into `input` at the given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slice_scatter.html) */
 export const sliceScatter: {
@@ -2301,7 +2301,7 @@ export const sliceScatter: {
 } = opFunction('slice_scatter', 'torch.sliceScatter');
 /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slogdet.html) */
 export const slogdet: {
-  (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
+  (input: Tensor, options?: { logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
 } = opFunction('slogdet', 'torch.slogdet');
 /** Performs a matrix multiplication of the sparse matrix `input` with the dense matrix `mat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.smm.html) */
 export const smm: {
@@ -2309,10 +2309,10 @@ export const smm: {
 } = opFunction('smm', 'torch.smm');
 /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sort.html) */
 export const sort: {
-  (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('sort', 'torch.sort');
 /** Constructs a `sparse tensor in BSC (Block Compressed Sparse Column)) <sparse-bsc-docs>` with specified 2-dimensional blocks at the given `ccol_indices` and `row_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_bsc_tensor.html) */
 export const sparseBscTensor: {
@@ -2348,8 +2348,8 @@ export const sparseCsrTensor: {
 } = opFunction('sparse_csr_tensor', 'torch.sparseCsrTensor');
 /** Performs the same operation as `torch.split`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_copy.html) */
 export const splitCopy: {
-  (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
-  (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
+  (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number; out?: Tensor }): Tensor[];
+  (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number; out?: Tensor }): Tensor[];
 } = opFunction('split_copy', 'torch.splitCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes.html) */
 export const splitWithSizes: {
@@ -2358,44 +2358,44 @@ export const splitWithSizes: {
 } = opFunction('split_with_sizes', 'torch.splitWithSizes');
 /** Performs the same operation as `torch.split_with_sizes`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes_copy.html) */
 export const splitWithSizesCopy: {
-  (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
-  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number; out?: Tensor }): Tensor[];
+  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number; out?: Tensor }): Tensor[];
 } = opFunction('split_with_sizes_copy', 'torch.splitWithSizesCopy');
 /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt.html) */
 export const sqrt: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sqrt', 'torch.sqrt');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt_.html) */
 export const sqrt_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sqrt_', 'torch.sqrt_');
 /** Returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square.html) */
 export const square: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('square', 'torch.square');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square_.html) */
 export const square_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('square_', 'torch.square_');
 /** Performs the same operation as `torch.squeeze`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.squeeze_copy.html) */
 export const squeezeCopy: {
-  (input: Tensor, options?: { }): Tensor;
-  (input: Tensor, dim: number, options?: { dim?: number }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; out?: Tensor }): Tensor;
 } = opFunction('squeeze_copy', 'torch.squeezeCopy');
 /** Matrix multiplies a sparse tensor `mat1` with a dense tensor `mat2`, then adds the sparse tensor `input` to the result. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sspaddmm.html) */
 export const sspaddmm: {
-  (input: Tensor, mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor, mat1: Tensor, mat2: Tensor, options?: { mat1?: Tensor; mat2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('sspaddmm', 'torch.sspaddmm');
 /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std.html) */
 export const std: {
-  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
-  (input: Tensor, options?: { unbiased?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('std', 'torch.std');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the standard deviation. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std_mean.html) */
 export const stdMean: {
@@ -2410,22 +2410,22 @@ export const stdMean: {
 } = opFunction('std_mean', 'torch.stdMean');
 /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.subtract.html) */
 export const subtract: {
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('subtract', 'torch.subtract');
 /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sum.html) */
 export const sum: {
-  (input: Tensor, options?: { dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, options?: { dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('sum', 'torch.sum');
 /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.svd.html) */
 export const svd: {
-  (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  (input: Tensor, some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  (input: Tensor, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, some?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
 } = opFunction('svd', 'torch.svd');
 /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.swapaxes.html) */
 export const swapaxes: {
@@ -2437,42 +2437,42 @@ export const swapdims: {
 } = opFunction('swapdims', 'torch.swapdims');
 /** This function returns eigenvalues and eigenvectors of a real symmetric or complex Hermitian matrix `input` or a batch thereof, represented by a namedtuple (eigenvalues, eigenvectors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.symeig.html) */
 export const symeig: {
-  (input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  (input: Tensor, eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  (input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
 } = opFunction('symeig', 'torch.symeig');
 /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.t.html) */
 export const t: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('t', 'torch.t');
 /** Performs the same operation as `torch.t`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.t_copy.html) */
 export const tCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('t_copy', 'torch.tCopy');
 /** Returns a new tensor with the elements of `input` at the given indices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.take.html) */
 export const take: {
-  (input: Tensor, index: Tensor, options?: { index?: Tensor }): Tensor;
+  (input: Tensor, index: Tensor, options?: { index?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('take', 'torch.take');
 /** Selects values from `input` at the 1-dimensional indices from `indices` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.take_along_dim.html) */
 export const takeAlongDim: {
-  (input: Tensor, indices: Tensor, dim?: number | null, options?: { indices?: Tensor; dim?: number | null }): Tensor;
-  (input: Tensor, indices: Tensor, options?: { indices?: Tensor; dim?: number | null }): Tensor;
+  (input: Tensor, indices: Tensor, dim?: number | null, options?: { indices?: Tensor; dim?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, indices: Tensor, options?: { indices?: Tensor; dim?: number | null; out?: Tensor }): Tensor;
 } = opFunction('take_along_dim', 'torch.takeAlongDim');
 /** Returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tan.html) */
 export const tan: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('tan', 'torch.tan');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tan_.html) */
 export const tan_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('tan_', 'torch.tan_');
 /** Returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh.html) */
 export const tanh: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('tanh', 'torch.tanh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh_.html) */
 export const tanh_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('tanh_', 'torch.tanh_');
 /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tensor_split.html) */
 export const tensorSplit: {
@@ -2485,7 +2485,7 @@ export const tensorSplit: {
 } = opFunction('tensor_split', 'torch.tensorSplit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.threshold.html) */
 export const threshold: {
-  (input: Tensor, threshold: Scalar, value: Scalar, options?: { threshold?: Scalar; value?: Scalar }): Tensor;
+  (input: Tensor, threshold: Scalar, value: Scalar, options?: { threshold?: Scalar; value?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('threshold', 'torch.threshold');
 /** In-place version of `threshold`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.threshold_.html) */
 export const threshold_: {
@@ -2497,18 +2497,18 @@ export const tile: {
 } = opFunction('tile', 'torch.tile');
 /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.topk.html) */
 export const topk: {
-  (input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('topk', 'torch.topk');
 /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trace.html) */
 export const trace: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('trace', 'torch.trace');
 /** Performs the same operation as `torch.transpose`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.transpose_copy.html) */
 export const transposeCopy: {
-  (input: Tensor, dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
+  (input: Tensor, dim0: number, dim1: number, options?: { dim0?: number; dim1?: number; out?: Tensor }): Tensor;
 } = opFunction('transpose_copy', 'torch.transposeCopy');
 /** Computes the `trapezoidal rule <https://en.wikipedia.org/wiki/Trapezoidal_rule>`_ along `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trapezoid.html) */
 export const trapezoid: {
@@ -2522,15 +2522,15 @@ export const trapz: {
 } = opFunction('trapz', 'torch.trapz');
 /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triangular_solve.html) */
 export const triangularSolve: {
-  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
 } = opFunction('triangular_solve', 'torch.triangularSolve');
 /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril.html) */
 export const tril: {
-  (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
-  (input: Tensor, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, diagonal?: number, options?: { diagonal?: number; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { diagonal?: number; out?: Tensor }): Tensor;
 } = opFunction('tril', 'torch.tril');
 /** Returns the indices of the lower triangular part of a `row`-by- `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril_indices.html) */
 export const trilIndices: {
@@ -2548,8 +2548,8 @@ export const tripletMarginLoss: {
 } = opFunction('triplet_margin_loss', 'torch.tripletMarginLoss');
 /** Returns the upper triangular part of a matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu.html) */
 export const triu: {
-  (input: Tensor, diagonal?: number, options?: { diagonal?: number }): Tensor;
-  (input: Tensor, options?: { diagonal?: number }): Tensor;
+  (input: Tensor, diagonal?: number, options?: { diagonal?: number; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { diagonal?: number; out?: Tensor }): Tensor;
 } = opFunction('triu', 'torch.triu');
 /** Returns the indices of the upper triangular part of a `row` by `col` matrix in a 2-by-N Tensor, where the first row contains row coordinates of all indices and the second row contains column coordinates. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triu_indices.html) */
 export const triuIndices: {
@@ -2558,21 +2558,21 @@ export const triuIndices: {
 } = opFunction('triu_indices', 'torch.triuIndices');
 /** Alias for `torch.div` with `rounding_mode=None`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.true_divide.html) */
 export const trueDivide: {
-  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
-  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor | Scalar, other: Tensor | Scalar, options?: { other?: Tensor | Scalar; out?: Tensor }): Tensor;
+  (input: Tensor | Scalar, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('true_divide', 'torch.trueDivide');
 /** Returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc.html) */
 export const trunc: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('trunc', 'torch.trunc');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc_.html) */
 export const trunc_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('trunc_', 'torch.trunc_');
 /** Performs the same operation as `torch.unbind`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unbind_copy.html) */
 export const unbindCopy: {
-  (input: Tensor, dim?: number, options?: { dim?: number }): Tensor[];
-  (input: Tensor, options?: { dim?: number }): Tensor[];
+  (input: Tensor, dim?: number, options?: { dim?: number; out?: Tensor }): Tensor[];
+  (input: Tensor, options?: { dim?: number; out?: Tensor }): Tensor[];
 } = opFunction('unbind_copy', 'torch.unbindCopy');
 /** Expands a dimension of the input tensor over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unflatten.html) */
 export const unflatten: {
@@ -2580,7 +2580,7 @@ export const unflatten: {
 } = opFunction('unflatten', 'torch.unflatten');
 /** Performs the same operation as `torch.unfold`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unfold_copy.html) */
 export const unfoldCopy: {
-  (input: Tensor, dimension: number, size: number, step: number, options?: { dimension?: number; size?: number; step?: number }): Tensor;
+  (input: Tensor, dimension: number, size: number, step: number, options?: { dimension?: number; size?: number; step?: number; out?: Tensor }): Tensor;
 } = opFunction('unfold_copy', 'torch.unfoldCopy');
 /** Works like `torch.chunk` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_chunk.html) */
 export const unsafeChunk: {
@@ -2599,11 +2599,11 @@ export const unsafeSplitWithSizes: {
 } = opFunction('unsafe_split_with_sizes', 'torch.unsafeSplitWithSizes');
 /** Performs the same operation as `torch.unsqueeze`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsqueeze_copy.html) */
 export const unsqueezeCopy: {
-  (input: Tensor, dim: number, options?: { dim?: number }): Tensor;
+  (input: Tensor, dim: number, options?: { dim?: number; out?: Tensor }): Tensor;
 } = opFunction('unsqueeze_copy', 'torch.unsqueezeCopy');
 /** Performs the same operation as `torch.values`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.values_copy.html) */
 export const valuesCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('values_copy', 'torch.valuesCopy');
 /** Generates a Vandermonde matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vander.html) */
 export const vander: {
@@ -2613,14 +2613,14 @@ export const vander: {
 } = opFunction('vander', 'torch.vander');
 /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var.html) */
 export const var_: {
-  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
-  (input: Tensor, options?: { unbiased?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('var', 'torch.var');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the variance. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var_mean.html) */
 export const varMean: {
@@ -2635,28 +2635,28 @@ export const varMean: {
 } = opFunction('var_mean', 'torch.varMean');
 /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vdot.html) */
 export const vdot: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('vdot', 'torch.vdot');
 /** Returns a view of `input` as a complex tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_as_complex.html) */
 export const viewAsComplex: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('view_as_complex', 'torch.viewAsComplex');
 /** Performs the same operation as `torch.view_as_complex`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_as_complex_copy.html) */
 export const viewAsComplexCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('view_as_complex_copy', 'torch.viewAsComplexCopy');
 /** Returns a view of `input` as a real tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_as_real.html) */
 export const viewAsReal: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('view_as_real', 'torch.viewAsReal');
 /** Performs the same operation as `torch.view_as_real`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_as_real_copy.html) */
 export const viewAsRealCopy: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('view_as_real_copy', 'torch.viewAsRealCopy');
 /** Performs the same operation as `torch.view`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_copy.html) */
 export const viewCopy: {
-  (input: Tensor, size: number[], options?: { size?: number[] }): Tensor;
-  (input: Tensor, dtype: DType, options?: { dtype?: DType }): Tensor;
+  (input: Tensor, size: number[], options?: { size?: number[]; out?: Tensor }): Tensor;
+  (input: Tensor, dtype: DType, options?: { dtype?: DType; out?: Tensor }): Tensor;
 } = opFunction('view_copy', 'torch.viewCopy');
 /** Splits `input`, a tensor with two or more dimensions, into multiple tensors vertically according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vsplit.html) */
 export const vsplit: {
@@ -2665,13 +2665,13 @@ export const vsplit: {
 } = opFunction('vsplit', 'torch.vsplit');
 /** Stack tensors in sequence vertically (row wise). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vstack.html) */
 export const vstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor;
+  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('vstack', 'torch.vstack');
 /** Alias for `torch.special.xlogy`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.xlogy.html) */
 export const xlogy: {
-  (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor;
-  (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
+  (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
+  (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('xlogy', 'torch.xlogy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.xlogy_.html) */
 export const xlogy_: {
@@ -2680,256 +2680,256 @@ export const xlogy_: {
 } = opFunction('xlogy_', 'torch.xlogy_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.zero_.html) */
 export const zero_: {
-  (input: Tensor, options?: { }): Tensor;
+  (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('zero_', 'torch.zero_');
 export { var_ as var };
 
 /** `torch.linalg`: every operator of PyTorch's `torch.linalg` module. */
 export const linalg = {
   /** Computes the Cholesky decomposition of a complex Hermitian or real symmetric positive-definite matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cholesky.html) */
-  cholesky: opFunction('linalg_cholesky', 'torch.linalg.cholesky') as { (input: Tensor, options?: { upper?: boolean }): Tensor; },
+  cholesky: opFunction('linalg_cholesky', 'torch.linalg.cholesky') as { (input: Tensor, options?: { upper?: boolean; out?: Tensor }): Tensor; },
   /** Computes the Cholesky decomposition of a complex Hermitian or real symmetric positive-definite matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cholesky_ex.html) */
-  choleskyEx: opFunction('linalg_cholesky_ex', 'torch.linalg.choleskyEx') as { (input: Tensor, options?: { upper?: boolean; checkErrors?: boolean }): NamedResult<[Tensor, Tensor], { L: Tensor; info: Tensor }>; },
+  choleskyEx: opFunction('linalg_cholesky_ex', 'torch.linalg.choleskyEx') as { (input: Tensor, options?: { upper?: boolean; checkErrors?: boolean; L?: Tensor; info?: Tensor }): NamedResult<[Tensor, Tensor], { L: Tensor; info: Tensor }>; },
   /** Computes the condition number of a matrix with respect to a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cond.html) */
-  cond: opFunction('linalg_cond', 'torch.linalg.cond') as { (input: Tensor, p?: Scalar | null, options?: { p?: Scalar | null }): Tensor; (input: Tensor, options?: { p?: Scalar | null }): Tensor; (input: Tensor, p: string, options?: { p?: string }): Tensor; },
+  cond: opFunction('linalg_cond', 'torch.linalg.cond') as { (input: Tensor, p?: Scalar | null, options?: { p?: Scalar | null; out?: Tensor }): Tensor; (input: Tensor, options?: { p?: Scalar | null; out?: Tensor }): Tensor; (input: Tensor, p: string, options?: { p?: string; out?: Tensor }): Tensor; },
   /** Computes the cross product of two 3-dimensional vectors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cross.html) */
-  cross: opFunction('linalg_cross', 'torch.linalg.cross') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number }): Tensor; },
+  cross: opFunction('linalg_cross', 'torch.linalg.cross') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; dim?: number; out?: Tensor }): Tensor; },
   /** Computes the determinant of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.det.html) */
-  det: opFunction('linalg_det', 'torch.linalg.det') as { (A: Tensor, options?: { A?: Tensor }): Tensor; },
+  det: opFunction('linalg_det', 'torch.linalg.det') as { (A: Tensor, options?: { A?: Tensor; out?: Tensor }): Tensor; },
   /** Alias for `torch.diagonal` with defaults `dim1`\ `= -2`, `dim2`\ `= -1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.diagonal.html) */
   diagonal: opFunction('linalg_diagonal', 'torch.linalg.diagonal') as { (A: Tensor, options?: { A?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor; },
   /** Computes the eigenvalue decomposition of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eig.html) */
-  eig: opFunction('linalg_eig', 'torch.linalg.eig') as { (input: Tensor, options?: { }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
+  eig: opFunction('linalg_eig', 'torch.linalg.eig') as { (input: Tensor, options?: { eigenvalues?: Tensor; eigenvectors?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
   /** Computes the eigenvalue decomposition of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigh.html) */
-  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; (input: Tensor, options?: { UPLO?: string }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
+  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; (input: Tensor, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
   /** Computes the eigenvalues of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvals.html) */
-  eigvals: opFunction('linalg_eigvals', 'torch.linalg.eigvals') as { (input: Tensor, options?: { }): Tensor; },
+  eigvals: opFunction('linalg_eigvals', 'torch.linalg.eigvals') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the eigenvalues of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvalsh.html) */
-  eigvalsh: opFunction('linalg_eigvalsh', 'torch.linalg.eigvalsh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string }): Tensor; (input: Tensor, options?: { UPLO?: string }): Tensor; },
+  eigvalsh: opFunction('linalg_eigvalsh', 'torch.linalg.eigvalsh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string; out?: Tensor }): Tensor; (input: Tensor, options?: { UPLO?: string; out?: Tensor }): Tensor; },
   /** Computes the first `n` columns of a product of Householder matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.householder_product.html) */
-  householderProduct: opFunction('linalg_householder_product', 'torch.linalg.householderProduct') as { (input: Tensor, tau: Tensor, options?: { input?: Tensor; tau?: Tensor }): Tensor; },
+  householderProduct: opFunction('linalg_householder_product', 'torch.linalg.householderProduct') as { (input: Tensor, tau: Tensor, options?: { input?: Tensor; tau?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the inverse of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.inv.html) */
-  inv: opFunction('linalg_inv', 'torch.linalg.inv') as { (A: Tensor, options?: { A?: Tensor }): Tensor; },
+  inv: opFunction('linalg_inv', 'torch.linalg.inv') as { (A: Tensor, options?: { A?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the inverse of a square matrix if it is invertible. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.inv_ex.html) */
-  invEx: opFunction('linalg_inv_ex', 'torch.linalg.invEx') as { (A: Tensor, options?: { A?: Tensor; checkErrors?: boolean }): NamedResult<[Tensor, Tensor], { inverse: Tensor; info: Tensor }>; },
+  invEx: opFunction('linalg_inv_ex', 'torch.linalg.invEx') as { (A: Tensor, options?: { A?: Tensor; checkErrors?: boolean; info?: Tensor; inverse?: Tensor }): NamedResult<[Tensor, Tensor], { inverse: Tensor; info: Tensor }>; },
   /** Computes a compact representation of the LDL factorization of a Hermitian or symmetric (possibly indefinite) matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_factor.html) */
-  ldlFactor: opFunction('linalg_ldl_factor', 'torch.linalg.ldlFactor') as { (input: Tensor, options?: { hermitian?: boolean }): NamedResult<[Tensor, Tensor], { LD: Tensor; pivots: Tensor }>; },
+  ldlFactor: opFunction('linalg_ldl_factor', 'torch.linalg.ldlFactor') as { (input: Tensor, options?: { hermitian?: boolean; LD?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { LD: Tensor; pivots: Tensor }>; },
   /** This is a version of `ldl_factor` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_factor_ex.html) */
-  ldlFactorEx: opFunction('linalg_ldl_factor_ex', 'torch.linalg.ldlFactorEx') as { (input: Tensor, options?: { hermitian?: boolean; checkErrors?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { LD: Tensor; pivots: Tensor; info: Tensor }>; },
+  ldlFactorEx: opFunction('linalg_ldl_factor_ex', 'torch.linalg.ldlFactorEx') as { (input: Tensor, options?: { hermitian?: boolean; checkErrors?: boolean; LD?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { LD: Tensor; pivots: Tensor; info: Tensor }>; },
   /** Computes the solution of a system of linear equations using the LDL factorization. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_solve.html) */
-  ldlSolve: opFunction('linalg_ldl_solve', 'torch.linalg.ldlSolve') as { (LD: Tensor, pivots: Tensor, B: Tensor, options?: { LD?: Tensor; pivots?: Tensor; B?: Tensor; hermitian?: boolean }): Tensor; },
+  ldlSolve: opFunction('linalg_ldl_solve', 'torch.linalg.ldlSolve') as { (LD: Tensor, pivots: Tensor, B: Tensor, options?: { LD?: Tensor; pivots?: Tensor; B?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Computes a solution to the least squares problem of a system of linear equations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lstsq.html) */
-  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; (input: Tensor, b: Tensor, options?: { b?: Tensor; rcond?: number | null; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; },
+  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; (input: Tensor, b: Tensor, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; },
   /** Computes the LU decomposition with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu.html) */
-  lu: opFunction('linalg_lu', 'torch.linalg.lu') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>; },
+  lu: opFunction('linalg_lu', 'torch.linalg.lu') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>; },
   /** Computes a compact representation of the LU factorization with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_factor.html) */
-  luFactor: opFunction('linalg_lu_factor', 'torch.linalg.luFactor') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean }): NamedResult<[Tensor, Tensor], { LU: Tensor; pivots: Tensor }>; },
+  luFactor: opFunction('linalg_lu_factor', 'torch.linalg.luFactor') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; LU?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { LU: Tensor; pivots: Tensor }>; },
   /** This is a version of `lu_factor` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_factor_ex.html) */
-  luFactorEx: opFunction('linalg_lu_factor_ex', 'torch.linalg.luFactorEx') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; checkErrors?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { LU: Tensor; pivots: Tensor; info: Tensor }>; },
+  luFactorEx: opFunction('linalg_lu_factor_ex', 'torch.linalg.luFactorEx') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; checkErrors?: boolean; LU?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { LU: Tensor; pivots: Tensor; info: Tensor }>; },
   /** Computes the solution of a square system of linear equations with a unique solution given an LU decomposition. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_solve.html) */
-  luSolve: opFunction('linalg_lu_solve', 'torch.linalg.luSolve') as { (LU: Tensor, pivots: Tensor, B: Tensor, options?: { LU?: Tensor; pivots?: Tensor; B?: Tensor; left?: boolean; adjoint?: boolean }): Tensor; },
+  luSolve: opFunction('linalg_lu_solve', 'torch.linalg.luSolve') as { (LU: Tensor, pivots: Tensor, B: Tensor, options?: { LU?: Tensor; pivots?: Tensor; B?: Tensor; left?: boolean; adjoint?: boolean; out?: Tensor }): Tensor; },
   /** Alias for `torch.matmul` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matmul.html) */
-  matmul: opFunction('linalg_matmul', 'torch.linalg.matmul') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; },
+  matmul: opFunction('linalg_matmul', 'torch.linalg.matmul') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the matrix exponential of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_exp.html) */
-  matrixExp: opFunction('linalg_matrix_exp', 'torch.linalg.matrixExp') as { (input: Tensor, options?: { }): Tensor; },
+  matrixExp: opFunction('linalg_matrix_exp', 'torch.linalg.matrixExp') as { (input: Tensor, options?: Record<string, never>): Tensor; },
   /** Computes a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_norm.html) */
-  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: Scalar, dim?: number[], options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: Scalar, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, dim?: number[], keepdim?: boolean, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, dim?: number[], options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: string, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, dim?: number[], options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: number[], keepdim?: boolean, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: number[], options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
   /** Computes the `n`-th power of a square matrix for an integer `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_power.html) */
-  matrixPower: opFunction('linalg_matrix_power', 'torch.linalg.matrixPower') as { (input: Tensor, n: number, options?: { n?: number }): Tensor; },
+  matrixPower: opFunction('linalg_matrix_power', 'torch.linalg.matrixPower') as { (input: Tensor, n: number, options?: { n?: number; out?: Tensor }): Tensor; },
   /** Computes the numerical rank of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_rank.html) */
-  matrixRank: opFunction('linalg_matrix_rank', 'torch.linalg.matrixRank') as { (input: Tensor, options?: { input?: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, tol: number, hermitian?: boolean, options?: { tol?: number; hermitian?: boolean }): Tensor; (input: Tensor, tol: number, options?: { tol?: number; hermitian?: boolean }): Tensor; (input: Tensor, tol: Tensor, hermitian?: boolean, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean }): Tensor; (input: Tensor, tol: Tensor, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean }): Tensor; },
+  matrixRank: opFunction('linalg_matrix_rank', 'torch.linalg.matrixRank') as { (input: Tensor, options?: { input?: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: number, hermitian?: boolean, options?: { tol?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: number, options?: { tol?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: Tensor, hermitian?: boolean, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: Tensor, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Efficiently multiplies two or more matrices by reordering the multiplications so that the fewest arithmetic operations are performed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.multi_dot.html) */
-  multiDot: opFunction('linalg_multi_dot', 'torch.linalg.multiDot') as { (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor; },
+  multiDot: opFunction('linalg_multi_dot', 'torch.linalg.multiDot') as { (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor; },
   /** Computes a vector or matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.norm.html) */
-  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord: string, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
   /** Computes the pseudoinverse (Moore-Penrose inverse) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.pinv.html) */
-  pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean }): Tensor; (input: Tensor, rcond: number, options?: { rcond?: number; hermitian?: boolean }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean }): Tensor; (input: Tensor, rcond: Tensor, options?: { rcond?: Tensor; hermitian?: boolean }): Tensor; },
+  pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Computes the QR decomposition of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.qr.html) */
-  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; (A: Tensor, options?: { A?: Tensor; mode?: string }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; },
+  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; (A: Tensor, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; },
   /** Computes the sign and natural logarithm of the absolute value of the determinant of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.slogdet.html) */
-  slogdet: opFunction('linalg_slogdet', 'torch.linalg.slogdet') as { (A: Tensor, options?: { A?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>; },
+  slogdet: opFunction('linalg_slogdet', 'torch.linalg.slogdet') as { (A: Tensor, options?: { A?: Tensor; logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>; },
   /** Computes the solution of a square system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve.html) */
-  solve: opFunction('linalg_solve', 'torch.linalg.solve') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean }): Tensor; },
+  solve: opFunction('linalg_solve', 'torch.linalg.solve') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; out?: Tensor }): Tensor; },
   /** A version of `solve` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve_ex.html) */
-  solveEx: opFunction('linalg_solve_ex', 'torch.linalg.solveEx') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; checkErrors?: boolean }): NamedResult<[Tensor, Tensor], { result: Tensor; info: Tensor }>; },
+  solveEx: opFunction('linalg_solve_ex', 'torch.linalg.solveEx') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; checkErrors?: boolean; info?: Tensor; result?: Tensor }): NamedResult<[Tensor, Tensor], { result: Tensor; info: Tensor }>; },
   /** Computes the solution of a triangular system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve_triangular.html) */
-  solveTriangular: opFunction('linalg_solve_triangular', 'torch.linalg.solveTriangular') as { (input: Tensor, B: Tensor, options?: { B?: Tensor; upper?: boolean; left?: boolean; unitriangular?: boolean }): Tensor; },
+  solveTriangular: opFunction('linalg_solve_triangular', 'torch.linalg.solveTriangular') as { (input: Tensor, B: Tensor, options?: { B?: Tensor; upper?: boolean; left?: boolean; unitriangular?: boolean; out?: Tensor }): Tensor; },
   /** Computes the singular value decomposition (SVD) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svd.html) */
-  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; (A: Tensor, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; },
+  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; (A: Tensor, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; },
   /** Computes the singular values of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svdvals.html) */
-  svdvals: opFunction('linalg_svdvals', 'torch.linalg.svdvals') as { (A: Tensor, options?: { A?: Tensor; driver?: string | null }): Tensor; },
+  svdvals: opFunction('linalg_svdvals', 'torch.linalg.svdvals') as { (A: Tensor, options?: { A?: Tensor; driver?: string | null; out?: Tensor }): Tensor; },
   /** Computes the multiplicative inverse of `torch.tensordot`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorinv.html) */
-  tensorinv: opFunction('linalg_tensorinv', 'torch.linalg.tensorinv') as { (input: Tensor, ind?: number, options?: { ind?: number }): Tensor; (input: Tensor, options?: { ind?: number }): Tensor; },
+  tensorinv: opFunction('linalg_tensorinv', 'torch.linalg.tensorinv') as { (input: Tensor, ind?: number, options?: { ind?: number; out?: Tensor }): Tensor; (input: Tensor, options?: { ind?: number; out?: Tensor }): Tensor; },
   /** Computes the solution `X` to the system `torch.tensordot(A, X) = B`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorsolve.html) */
-  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: number[] | null, options?: { other?: Tensor; dims?: number[] | null }): Tensor; (input: Tensor, other: Tensor, options?: { other?: Tensor; dims?: number[] | null }): Tensor; },
+  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: number[] | null, options?: { other?: Tensor; dims?: number[] | null; out?: Tensor }): Tensor; (input: Tensor, other: Tensor, options?: { other?: Tensor; dims?: number[] | null; out?: Tensor }): Tensor; },
   /** Generates a Vandermonde matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vander.html) */
   vander: opFunction('linalg_vander', 'torch.linalg.vander') as { (x: Tensor, options?: { x?: Tensor; N?: number | null }): Tensor; },
   /** Computes the dot product of two batches of vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vecdot.html) */
-  vecdot: opFunction('linalg_vecdot', 'torch.linalg.vecdot') as { (x: Tensor, y: Tensor, options?: { x?: Tensor; y?: Tensor; dim?: number }): Tensor; },
+  vecdot: opFunction('linalg_vecdot', 'torch.linalg.vecdot') as { (x: Tensor, y: Tensor, options?: { x?: Tensor; y?: Tensor; dim?: number; out?: Tensor }): Tensor; },
   /** Computes a vector norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vector_norm.html) */
-  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar, dim?: number | number[] | null, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, ord?: Scalar, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; (input: Tensor, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor; },
+  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, dim?: number | number[] | null, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
 };
 
 /** `torch.special`: every operator of PyTorch's `torch.special` module. */
 export const special = {
   /** Airy function `\text{Ai}\left(\text{input}\right)`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.airy_ai) */
-  airyAi: opFunction('special_airy_ai', 'torch.special.airyAi') as { (x: Tensor, options?: { x?: Tensor }): Tensor; },
+  airyAi: opFunction('special_airy_ai', 'torch.special.airyAi') as { (x: Tensor, options?: { x?: Tensor; out?: Tensor }): Tensor; },
   /** Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.bessel_j0) */
-  besselJ0: opFunction('special_bessel_j0', 'torch.special.besselJ0') as { (input: Tensor, options?: { }): Tensor; },
+  besselJ0: opFunction('special_bessel_j0', 'torch.special.besselJ0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Bessel function of the first kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.bessel_j1) */
-  besselJ1: opFunction('special_bessel_j1', 'torch.special.besselJ1') as { (input: Tensor, options?: { }): Tensor; },
+  besselJ1: opFunction('special_bessel_j1', 'torch.special.besselJ1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Bessel function of the second kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.bessel_y0) */
-  besselY0: opFunction('special_bessel_y0', 'torch.special.besselY0') as { (input: Tensor, options?: { }): Tensor; },
+  besselY0: opFunction('special_bessel_y0', 'torch.special.besselY0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Bessel function of the second kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.bessel_y1) */
-  besselY1: opFunction('special_bessel_y1', 'torch.special.besselY1') as { (input: Tensor, options?: { }): Tensor; },
+  besselY1: opFunction('special_bessel_y1', 'torch.special.besselY1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the first kind `T_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.chebyshev_polynomial_t) */
-  chebyshevPolynomialT: opFunction('special_chebyshev_polynomial_t', 'torch.special.chebyshevPolynomialT') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  chebyshevPolynomialT: opFunction('special_chebyshev_polynomial_t', 'torch.special.chebyshevPolynomialT') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the second kind `U_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.chebyshev_polynomial_u) */
-  chebyshevPolynomialU: opFunction('special_chebyshev_polynomial_u', 'torch.special.chebyshevPolynomialU') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  chebyshevPolynomialU: opFunction('special_chebyshev_polynomial_u', 'torch.special.chebyshevPolynomialU') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the third kind `V_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.chebyshev_polynomial_v) */
-  chebyshevPolynomialV: opFunction('special_chebyshev_polynomial_v', 'torch.special.chebyshevPolynomialV') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  chebyshevPolynomialV: opFunction('special_chebyshev_polynomial_v', 'torch.special.chebyshevPolynomialV') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the fourth kind `W_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.chebyshev_polynomial_w) */
-  chebyshevPolynomialW: opFunction('special_chebyshev_polynomial_w', 'torch.special.chebyshevPolynomialW') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  chebyshevPolynomialW: opFunction('special_chebyshev_polynomial_w', 'torch.special.chebyshevPolynomialW') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the logarithmic derivative of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.digamma) */
-  digamma: opFunction('special_digamma', 'torch.special.digamma') as { (input: Tensor, options?: { }): Tensor; },
+  digamma: opFunction('special_digamma', 'torch.special.digamma') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.entr) */
-  entr: opFunction('special_entr', 'torch.special.entr') as { (input: Tensor, options?: { }): Tensor; },
+  entr: opFunction('special_entr', 'torch.special.entr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the error function of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.erf) */
-  erf: opFunction('special_erf', 'torch.special.erf') as { (input: Tensor, options?: { }): Tensor; },
+  erf: opFunction('special_erf', 'torch.special.erf') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the complementary error function of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.erfc) */
-  erfc: opFunction('special_erfc', 'torch.special.erfc') as { (input: Tensor, options?: { }): Tensor; },
+  erfc: opFunction('special_erfc', 'torch.special.erfc') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the scaled complementary error function for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.erfcx) */
-  erfcx: opFunction('special_erfcx', 'torch.special.erfcx') as { (input: Tensor, options?: { }): Tensor; },
+  erfcx: opFunction('special_erfcx', 'torch.special.erfcx') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the inverse error function of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.erfinv) */
-  erfinv: opFunction('special_erfinv', 'torch.special.erfinv') as { (input: Tensor, options?: { }): Tensor; },
+  erfinv: opFunction('special_erfinv', 'torch.special.erfinv') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the base two exponential function of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.exp2) */
-  exp2: opFunction('special_exp2', 'torch.special.exp2') as { (input: Tensor, options?: { }): Tensor; },
+  exp2: opFunction('special_exp2', 'torch.special.exp2') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the expit (also known as the logistic sigmoid function) of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.expit) */
-  expit: opFunction('special_expit', 'torch.special.expit') as { (input: Tensor, options?: { }): Tensor; },
+  expit: opFunction('special_expit', 'torch.special.expit') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the exponential of the elements minus 1 of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.expm1) */
-  expm1: opFunction('special_expm1', 'torch.special.expm1') as { (input: Tensor, options?: { }): Tensor; },
+  expm1: opFunction('special_expm1', 'torch.special.expm1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the regularized lower incomplete gamma function: [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.gammainc) */
-  gammainc: opFunction('special_gammainc', 'torch.special.gammainc') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; },
+  gammainc: opFunction('special_gammainc', 'torch.special.gammainc') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the regularized upper incomplete gamma function: [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.gammaincc) */
-  gammaincc: opFunction('special_gammaincc', 'torch.special.gammaincc') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; },
+  gammaincc: opFunction('special_gammaincc', 'torch.special.gammaincc') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the natural logarithm of the absolute value of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.gammaln) */
-  gammaln: opFunction('special_gammaln', 'torch.special.gammaln') as { (input: Tensor, options?: { }): Tensor; },
+  gammaln: opFunction('special_gammaln', 'torch.special.gammaln') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Physicist’s Hermite polynomial `H_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.hermite_polynomial_h) */
-  hermitePolynomialH: opFunction('special_hermite_polynomial_h', 'torch.special.hermitePolynomialH') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  hermitePolynomialH: opFunction('special_hermite_polynomial_h', 'torch.special.hermitePolynomialH') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Probabilist’s Hermite polynomial `He_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.hermite_polynomial_he) */
-  hermitePolynomialHe: opFunction('special_hermite_polynomial_he', 'torch.special.hermitePolynomialHe') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  hermitePolynomialHe: opFunction('special_hermite_polynomial_he', 'torch.special.hermitePolynomialHe') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the zeroth order modified Bessel function of the first kind for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i0) */
-  i0: opFunction('special_i0', 'torch.special.i0') as { (input: Tensor, options?: { }): Tensor; },
+  i0: opFunction('special_i0', 'torch.special.i0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i0e) */
-  i0e: opFunction('special_i0e', 'torch.special.i0e') as { (input: Tensor, options?: { }): Tensor; },
+  i0e: opFunction('special_i0e', 'torch.special.i0e') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1) */
-  i1: opFunction('special_i1', 'torch.special.i1') as { (input: Tensor, options?: { }): Tensor; },
+  i1: opFunction('special_i1', 'torch.special.i1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1e) */
-  i1e: opFunction('special_i1e', 'torch.special.i1e') as { (input: Tensor, options?: { }): Tensor; },
+  i1e: opFunction('special_i1e', 'torch.special.i1e') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Laguerre polynomial `L_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.laguerre_polynomial_l) */
-  laguerrePolynomialL: opFunction('special_laguerre_polynomial_l', 'torch.special.laguerrePolynomialL') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  laguerrePolynomialL: opFunction('special_laguerre_polynomial_l', 'torch.special.laguerrePolynomialL') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Legendre polynomial `P_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.legendre_polynomial_p) */
-  legendrePolynomialP: opFunction('special_legendre_polynomial_p', 'torch.special.legendrePolynomialP') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  legendrePolynomialP: opFunction('special_legendre_polynomial_p', 'torch.special.legendrePolynomialP') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Alias for `torch.log1p`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log1p) */
-  log1p: opFunction('special_log1p', 'torch.special.log1p') as { (input: Tensor, options?: { }): Tensor; },
+  log1p: opFunction('special_log1p', 'torch.special.log1p') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_ndtr) */
-  logNdtr: opFunction('special_log_ndtr', 'torch.special.logNdtr') as { (input: Tensor, options?: { }): Tensor; },
+  logNdtr: opFunction('special_log_ndtr', 'torch.special.logNdtr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes softmax followed by a logarithm. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_softmax) */
   logSoftmax: opFunction('special_log_softmax', 'torch.special.logSoftmax') as { (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor; },
   /** Returns a new tensor with the logit of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logit) */
-  logit: opFunction('special_logit', 'torch.special.logit') as { (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor; (input: Tensor, options?: { eps?: number | null }): Tensor; },
+  logit: opFunction('special_logit', 'torch.special.logit') as { (input: Tensor, eps?: number | null, options?: { eps?: number | null; out?: Tensor }): Tensor; (input: Tensor, options?: { eps?: number | null; out?: Tensor }): Tensor; },
   /** Alias for `torch.logsumexp`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logsumexp) */
-  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor; (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor; },
+  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor; (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor; },
   /** Modified Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i0) */
-  modifiedBesselI0: opFunction('special_modified_bessel_i0', 'torch.special.modifiedBesselI0') as { (input: Tensor, options?: { }): Tensor; },
+  modifiedBesselI0: opFunction('special_modified_bessel_i0', 'torch.special.modifiedBesselI0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Modified Bessel function of the first kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i1) */
-  modifiedBesselI1: opFunction('special_modified_bessel_i1', 'torch.special.modifiedBesselI1') as { (input: Tensor, options?: { }): Tensor; },
+  modifiedBesselI1: opFunction('special_modified_bessel_i1', 'torch.special.modifiedBesselI1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Modified Bessel function of the second kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_k0) */
-  modifiedBesselK0: opFunction('special_modified_bessel_k0', 'torch.special.modifiedBesselK0') as { (input: Tensor, options?: { }): Tensor; },
+  modifiedBesselK0: opFunction('special_modified_bessel_k0', 'torch.special.modifiedBesselK0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Modified Bessel function of the second kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_k1) */
-  modifiedBesselK1: opFunction('special_modified_bessel_k1', 'torch.special.modifiedBesselK1') as { (input: Tensor, options?: { }): Tensor; },
+  modifiedBesselK1: opFunction('special_modified_bessel_k1', 'torch.special.modifiedBesselK1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the `multivariate log-gamma function <https://en.wikipedia.org/wiki/Multivariate_gamma_function>`_ with dimension `p` element-wise, given by [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.multigammaln) */
-  multigammaln: opFunction('special_multigammaln', 'torch.special.multigammaln') as { (input: Tensor, p: number, options?: { p?: number }): Tensor; },
+  multigammaln: opFunction('special_multigammaln', 'torch.special.multigammaln') as { (input: Tensor, p: number, options?: { p?: number; out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtr) */
-  ndtr: opFunction('special_ndtr', 'torch.special.ndtr') as { (input: Tensor, options?: { }): Tensor; },
+  ndtr: opFunction('special_ndtr', 'torch.special.ndtr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtri) */
-  ndtri: opFunction('special_ndtri', 'torch.special.ndtri') as { (input: Tensor, options?: { }): Tensor; },
+  ndtri: opFunction('special_ndtri', 'torch.special.ndtri') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the `n^{th}` derivative of the digamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.polygamma) */
-  polygamma: opFunction('special_polygamma', 'torch.special.polygamma') as { (n: number, input: Tensor, options?: { n?: number }): Tensor; },
+  polygamma: opFunction('special_polygamma', 'torch.special.polygamma') as { (n: number, input: Tensor, options?: { n?: number; out?: Tensor }): Tensor; },
   /** Alias for `torch.special.digamma`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.psi) */
-  psi: opFunction('special_psi', 'torch.special.psi') as { (input: Tensor, options?: { }): Tensor; },
+  psi: opFunction('special_psi', 'torch.special.psi') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Alias for `torch.round`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.round) */
-  round: opFunction('special_round', 'torch.special.round') as { (input: Tensor, options?: { decimals?: number }): Tensor; },
+  round: opFunction('special_round', 'torch.special.round') as { (input: Tensor, options?: { decimals?: number; out?: Tensor }): Tensor; },
   /** Scaled modified Bessel function of the second kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.scaled_modified_bessel_k0) */
-  scaledModifiedBesselK0: opFunction('special_scaled_modified_bessel_k0', 'torch.special.scaledModifiedBesselK0') as { (x: Tensor, options?: { x?: Tensor }): Tensor; },
+  scaledModifiedBesselK0: opFunction('special_scaled_modified_bessel_k0', 'torch.special.scaledModifiedBesselK0') as { (x: Tensor, options?: { x?: Tensor; out?: Tensor }): Tensor; },
   /** Scaled modified Bessel function of the second kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.scaled_modified_bessel_k1) */
-  scaledModifiedBesselK1: opFunction('special_scaled_modified_bessel_k1', 'torch.special.scaledModifiedBesselK1') as { (x: Tensor, options?: { x?: Tensor }): Tensor; },
+  scaledModifiedBesselK1: opFunction('special_scaled_modified_bessel_k1', 'torch.special.scaledModifiedBesselK1') as { (x: Tensor, options?: { x?: Tensor; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the first kind `T_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.shifted_chebyshev_polynomial_t) */
-  shiftedChebyshevPolynomialT: opFunction('special_shifted_chebyshev_polynomial_t', 'torch.special.shiftedChebyshevPolynomialT') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  shiftedChebyshevPolynomialT: opFunction('special_shifted_chebyshev_polynomial_t', 'torch.special.shiftedChebyshevPolynomialT') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the second kind `U_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.shifted_chebyshev_polynomial_u) */
-  shiftedChebyshevPolynomialU: opFunction('special_shifted_chebyshev_polynomial_u', 'torch.special.shiftedChebyshevPolynomialU') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  shiftedChebyshevPolynomialU: opFunction('special_shifted_chebyshev_polynomial_u', 'torch.special.shiftedChebyshevPolynomialU') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the third kind `V_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.shifted_chebyshev_polynomial_v) */
-  shiftedChebyshevPolynomialV: opFunction('special_shifted_chebyshev_polynomial_v', 'torch.special.shiftedChebyshevPolynomialV') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  shiftedChebyshevPolynomialV: opFunction('special_shifted_chebyshev_polynomial_v', 'torch.special.shiftedChebyshevPolynomialV') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Chebyshev polynomial of the fourth kind `W_{n}^{\ast}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.shifted_chebyshev_polynomial_w) */
-  shiftedChebyshevPolynomialW: opFunction('special_shifted_chebyshev_polynomial_w', 'torch.special.shiftedChebyshevPolynomialW') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar }): Tensor; },
+  shiftedChebyshevPolynomialW: opFunction('special_shifted_chebyshev_polynomial_w', 'torch.special.shiftedChebyshevPolynomialW') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the normalized sinc of `input.` [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.sinc) */
-  sinc: opFunction('special_sinc', 'torch.special.sinc') as { (input: Tensor, options?: { }): Tensor; },
+  sinc: opFunction('special_sinc', 'torch.special.sinc') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the softmax function. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.softmax) */
   softmax: opFunction('special_softmax', 'torch.special.softmax') as { (input: Tensor, dim: number, dtype?: DType | null, options?: { dim?: number; dtype?: DType | null }): Tensor; (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor; },
   /** Spherical Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.spherical_bessel_j0) */
-  sphericalBesselJ0: opFunction('special_spherical_bessel_j0', 'torch.special.sphericalBesselJ0') as { (x: Tensor, options?: { x?: Tensor }): Tensor; },
+  sphericalBesselJ0: opFunction('special_spherical_bessel_j0', 'torch.special.sphericalBesselJ0') as { (x: Tensor, options?: { x?: Tensor; out?: Tensor }): Tensor; },
   /** Computes `input * log1p(other)` with the following cases. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.xlog1py) */
-  xlog1py: opFunction('special_xlog1py', 'torch.special.xlog1py') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor; },
+  xlog1py: opFunction('special_xlog1py', 'torch.special.xlog1py') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor; },
   /** Computes `input * log(other)` with the following cases. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.xlogy) */
-  xlogy: opFunction('special_xlogy', 'torch.special.xlogy') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor; },
+  xlogy: opFunction('special_xlogy', 'torch.special.xlogy') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the Hurwitz zeta function, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.zeta) */
-  zeta: opFunction('special_zeta', 'torch.special.zeta') as { (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor; },
+  zeta: opFunction('special_zeta', 'torch.special.zeta') as { (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor; (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor; },
 };
 
 /** `torch.fft`: every operator of PyTorch's `torch.fft` module. */
 export const fft = {
   /** Computes the one dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft.html) */
-  fft: opFunction('fft_fft', 'torch.fft.fft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  fft: opFunction('fft_fft', 'torch.fft.fft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2 dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft2.html) */
-  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the discrete Fourier Transform sample frequencies for a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftfreq.html) */
-  fftfreq: opFunction('fft_fftfreq', 'torch.fft.fftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
+  fftfreq: opFunction('fft_fftfreq', 'torch.fft.fftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; },
   /** Computes the N dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftn.html) */
-  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Reorders n-dimensional FFT data, as provided by `torch.fft.fftn`, to have negative frequency terms first. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftshift.html) */
   fftshift: opFunction('fft_fftshift', 'torch.fft.fftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
   /** Computes the one dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft.html) */
-  hfft: opFunction('fft_hfft', 'torch.fft.hfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  hfft: opFunction('fft_hfft', 'torch.fft.hfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft2.html) */
-  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the n-dimensional discrete Fourier transform of a Herimitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfftn.html) */
-  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the one dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft.html) */
-  ifft: opFunction('fft_ifft', 'torch.fft.ifft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  ifft: opFunction('fft_ifft', 'torch.fft.ifft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2 dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft2.html) */
-  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the N dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftn.html) */
-  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Inverse of `torch.fft.fftshift`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftshift.html) */
   ifftshift: opFunction('fft_ifftshift', 'torch.fft.ifftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
   /** Computes the inverse of `torch.fft.hfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft.html) */
-  ihfft: opFunction('fft_ihfft', 'torch.fft.ihfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  ihfft: opFunction('fft_ihfft', 'torch.fft.ihfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft2.html) */
-  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the N-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfftn.html) */
-  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft.html) */
-  irfft: opFunction('fft_irfft', 'torch.fft.irfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  irfft: opFunction('fft_irfft', 'torch.fft.irfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft2.html) */
-  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfftn`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfftn.html) */
-  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the one dimensional Fourier transform of real-valued `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft.html) */
-  rfft: opFunction('fft_rfft', 'torch.fft.rfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor; },
+  rfft: opFunction('fft_rfft', 'torch.fft.rfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft2.html) */
-  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor; },
+  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the sample frequencies for `torch.fft.rfft` with a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftfreq.html) */
-  rfftfreq: opFunction('fft_rfftfreq', 'torch.fft.rfftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor; },
+  rfftfreq: opFunction('fft_rfftfreq', 'torch.fft.rfftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; },
   /** Computes the N-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftn.html) */
-  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor; },
+  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
 };
