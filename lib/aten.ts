@@ -745,7 +745,24 @@ export function callBound(fn: string, b: Bound): unknown {
   const s = b.schema;
   let raw: unknown;
   try {
-    raw = N.atenCall(s.id, b.wrap, b.values);
+    const v = b.values;
+    // fixed arities for the common sizes: a spread call costs more than the op's own JS work
+    switch (v.length) {
+      case 1:
+        raw = N.atenCall(s.id, b.wrap, v[0]);
+        break;
+      case 2:
+        raw = N.atenCall(s.id, b.wrap, v[0], v[1]);
+        break;
+      case 3:
+        raw = N.atenCall(s.id, b.wrap, v[0], v[1], v[2]);
+        break;
+      case 4:
+        raw = N.atenCall(s.id, b.wrap, v[0], v[1], v[2], v[3]);
+        break;
+      default:
+        raw = N.atenCall(s.id, b.wrap, ...v);
+    }
   } catch (e) {
     throw retitle(e, s, fn);
   }

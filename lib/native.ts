@@ -108,8 +108,8 @@ export interface NativeSync {
   atenSchemas(qualified: string): [number, string][];
   /** Every registered operator with its overload name (`aten::add.Tensor`). */
   atenNames(): string[];
-  /** Calls overload `id` boxed: one value per schema argument (undefined: the default); bit k of wrapMask: a number for Tensor argument k. */
-  atenCall(id: number, wrapMask: number, args: unknown[]): unknown;
+  /** Calls overload `id` boxed: one value per schema argument, in order (undefined: the default); bit k of wrapMask: a number for Tensor argument k. */
+  atenCall(id: number, wrapMask: number, ...args: unknown[]): unknown;
   /** dlopen()s a library that registers operators (torch.ops.loadLibrary). */
   atenLoadLibrary(path: string): void;
   // creation (dtype codes index DTYPES in dtype.ts; native/creation.cc)

@@ -38,23 +38,22 @@ function packet(ns: string, name: string): OpPacket | undefined {
   const set = opSet(qualified);
   if (set === undefined) return undefined;
   const display = `torch.ops.${ns}.${name}`;
+  // a plain function (a Proxy around it would cost every call), each overload a lazy property
   const f = (...args: unknown[]): unknown => callOp(display, qualified, undefined, args);
-  const cache = new Map<string, OpOverload>();
-  const target = Object.assign(f, { overloads: () => set.all.map((s) => s.overload) });
-  return new Proxy(target, {
-    get(t, key, recv) {
-      if (typeof key !== 'string' || key in t) return Reflect.get(t, key, recv);
-      const ov = key === 'default' ? '' : key;
-      const s = set.all.find((x) => x.overload === ov);
-      if (s === undefined) return undefined;
-      let o = cache.get(ov);
-      if (o === undefined) {
-        o = overload(`${display}.${key}`, s);
-        cache.set(ov, o);
-      }
-      return o;
-    },
-  }) as OpPacket;
+  Object.defineProperty(f, 'overloads', { value: () => set.all.map((s) => s.overload) });
+  for (const s of set.all) {
+    const key = s.overload === '' ? 'default' : s.overload;
+    let o: OpOverload | undefined;
+    Object.defineProperty(f, key, {
+      get: () => {
+        o ??= overload(`${display}.${key}`, s);
+        return o;
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return f as OpPacket;
 }
 
 function namespace(ns: string): OpNamespace {
