@@ -7,6 +7,7 @@
 // fill the schema's positional parameters, and one trailing options object gives any argument by
 // its camelCase keyword. The chosen overload is called boxed; its results come back as Tensors,
 // arrays (with PyTorch's field names for named results), numbers, booleans or dtype names.
+import { beforeConv } from './backends';
 import { DTYPES, type DType } from './dtype';
 import { describe, suggestOption, unknownOptionError } from './errors';
 import { type Handle, native as N } from './native';
@@ -743,6 +744,7 @@ function wrapResult(v: unknown, t: SchemaType): unknown {
 /** Calls a bound overload and shapes its results as PyTorch returns them. */
 export function callBound(fn: string, b: Bound): unknown {
   const s = b.schema;
+  if (CONVOLUTIONS.has(s.name)) beforeConv();
   let raw: unknown;
   try {
     const v = b.values;
@@ -830,6 +832,20 @@ export function callOp(fn: string, qualified: string, self: Tensor | undefined, 
 }
 
 // ---- the generated surface's factories --------------------------------------------------------
+
+/** The convolution entry points: the first one runs the oneDNN convolution self-check (lib/backends.ts). */
+const CONVOLUTIONS = new Set(
+  [
+    'conv1d',
+    'conv2d',
+    'conv3d',
+    'convolution',
+    '_convolution',
+    'conv_transpose1d',
+    'conv_transpose2d',
+    'conv_transpose3d',
+  ].map((n) => `aten::${n}`),
+);
 
 /** Marks the functions made here (tests and the generator tell them from hand-written ones). */
 export const GENERATED = Symbol.for('torch-napi.generated');

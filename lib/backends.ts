@@ -27,6 +27,99 @@ export const RNN_TOLERANCE = 1e-5;
 const UPSTREAM = 'https://github.com/pytorch/pytorch/issues/173922';
 
 let cachedCheck: RnnSelfCheck | null = null;
+
+/** What `torch.backends.conv.selfCheck()` measured. */
+export interface ConvSelfCheck {
+  /** oneDNN's convolution gradients agree with libtorch's native kernels (or oneDNN is not in use). */
+  ok: boolean;
+  /** oneDNN could run (libtorch built with it and enabled) when the check ran. */
+  oneDnnPossible: boolean;
+  /** max |oneDNN - native| over the input and weight gradients of the check's convolutions */
+  maxAbsDiff: number;
+  libtorchVersion: string;
+  cpuCapability: string;
+}
+let convCheck: ConvSelfCheck | undefined;
+let convSettled = false;
+
+function runConvCheck(): ConvSelfCheck {
+  // required here, not at the top: backends.ts loads before the tensor modules
+  const torch = require('./index') as typeof import('./index');
+  const base = {
+    libtorchVersion: native.libtorchVersion(),
+    cpuCapability: capability(),
+  };
+  if (!native.config().mkldnn || !native.mkldnnEnabled())
+    return { ok: true, oneDnnPossible: false, maxAbsDiff: 0, ...base };
+  const grads = (): number[] =>
+    torch.tidy(() =>
+      torch.enableGrad(() => {
+        const out: number[] = [];
+        // the two shapes the fixtures caught: 2-d strided+dilated, 1-d dilated
+        const cases: [number[], number[], Record<string, unknown>][] = [
+          [[2, 3, 6, 7], [4, 3, 3, 2], { stride: [2, 1], padding: [1, 0], dilation: [1, 2] }],
+          [[2, 3, 16], [4, 3, 4], { padding: 3, dilation: 2 }],
+        ];
+        for (const [xs, ws, o] of cases) {
+          const x = torch
+            .arange(xs.reduce((a, b) => a * b, 1))
+            .reshape(xs)
+            .mul(0.37)
+            .sin()
+            .requiresGrad_(true);
+          const w = torch
+            .arange(ws.reduce((a, b) => a * b, 1))
+            .reshape(ws)
+            .mul(0.11)
+            .cos()
+            .requiresGrad_(true);
+          const conv = (xs.length === 4 ? torch.nn.functional.conv2d : torch.nn.functional.conv1d) as (
+            ...a: unknown[]
+          ) => import('./tensor').Tensor;
+          const y = conv(x, w, null, o.stride ?? 1, o.padding, o.dilation);
+          y.mul(y.detach().cos()).sum().backward();
+          out.push(
+            ...(x.grad?.toArray() as unknown as number[]).flat(4),
+            ...(w.grad?.toArray() as unknown as number[]).flat(4),
+          );
+        }
+        return out as never;
+      }),
+    ) as unknown as number[];
+  const withOneDnn = grads();
+  native.setMkldnnEnabled(false);
+  let without: number[];
+  try {
+    without = grads();
+  } finally {
+    native.setMkldnnEnabled(true);
+  }
+  let maxAbsDiff = 0;
+  for (let i = 0; i < withOneDnn.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(withOneDnn[i] - without[i]));
+  return { ok: maxAbsDiff <= 1e-4, oneDnnPossible: true, maxAbsDiff, ...base };
+}
+
+/**
+ * Called before the first convolution (lib/aten.ts): on libtorch 2.x with oneDNN, runs the conv
+ * self-check once; when oneDNN's convolution gradients are wrong here, warns once and turns
+ * oneDNN off (as a PyTorch user would with `torch.backends.mkldnn.enabled = False`), so that the
+ * numbers are libtorch's native kernels' (the same as on 1.13).
+ */
+export function beforeConv(): void {
+  if (convSettled) return;
+  convSettled = true;
+  if (Number(native.libtorchVersion().split('.')[0]) < 2) return;
+  const c = backends.conv.selfCheck();
+  if (c.ok) return;
+  native.setMkldnnEnabled(false);
+  process.emitWarning(
+    `libtorch ${c.libtorchVersion}'s oneDNN convolution gives wrong gradients on this CPU (capability ` +
+      `${c.cpuCapability}): max |diff| ${c.maxAbsDiff.toExponential(2)} against its native kernels. ` +
+      'torch-napi turned oneDNN off (torch.backends.mkldnn.setEnabled(false)); a Python user of this libtorch ' +
+      'should set torch.backends.mkldnn.enabled = False.',
+    { type: 'UserWarning', code: 'TORCH_NAPI_ONEDNN_CONV' },
+  );
+}
 let settled = false; // the first LSTM has run the check and applied 'auto'
 let auto = true; // no kernel was chosen by setLstmKernel or TORCH_NAPI_LSTM_KERNEL
 let warned = false; // the first LSTM has warned (or had nothing to warn about)
@@ -96,6 +189,28 @@ export const backends = {
     /** Whether libtorch was built with oneDNN (formerly MKL-DNN), as `torch.backends.mkldnn.is_available()`. */
     isAvailable(): boolean {
       return native.config().mkldnn;
+    },
+    /** Whether libtorch may pick oneDNN kernels, as PyTorch's `torch.backends.mkldnn.enabled`. */
+    isEnabled(): boolean {
+      return native.mkldnnEnabled();
+    },
+    /** Lets libtorch pick oneDNN kernels or not (`torch.backends.mkldnn.enabled = False` in PyTorch). */
+    setEnabled(enabled: boolean): void {
+      if (typeof enabled !== 'boolean')
+        throw new TypeError(`torch.backends.mkldnn.setEnabled: expected a boolean, got ${typeof enabled}`);
+      native.setMkldnnEnabled(enabled);
+    },
+  },
+  conv: {
+    /**
+     * Compares the input gradient of a small dilated convolution run with libtorch's oneDNN kernels
+     * and without them (its native kernels). libtorch 2.6's oneDNN convolution backward gives wrong
+     * input gradients for dilated convolutions on some AVX-512 CPUs (PyTorch 2.6 itself shows it);
+     * measured once per process.
+     */
+    selfCheck(): ConvSelfCheck {
+      convCheck ??= runConvCheck();
+      return { ...convCheck };
     },
   },
   rnn: {

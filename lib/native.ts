@@ -106,6 +106,9 @@ export interface NativeSync {
   // every ATen operator through the dispatcher (native/aten.cc, lib/aten.ts)
   /** [id, schema string] of each overload of a qualified name (`aten::topk`); [] when there is none. */
   atenSchemas(qualified: string): [number, string][];
+  /** Whether libtorch may pick oneDNN kernels (at::globalContext().userEnabledMkldnn()). */
+  mkldnnEnabled(): boolean;
+  setMkldnnEnabled(enabled: boolean): void;
   /** Every registered operator with its overload name (`aten::add.Tensor`). */
   atenNames(): string[];
   /** Calls overload `id` boxed: one value per schema argument, in order (undefined: the default); bit k of wrapMask: a number for Tensor argument k. */

@@ -55,7 +55,15 @@ TNAPI_FN(config, {
   return o;
 })
 
+// torch.backends.mkldnn.enabled: whether libtorch may pick oneDNN kernels (convolutions, ...).
+TNAPI_FN(mkldnnEnabled, { return Napi::Boolean::New(a.Env(), at::globalContext().userEnabledMkldnn()); })
+TNAPI_FN(setMkldnnEnabled, {
+  at::globalContext().setUserEnabledMkldnn(a.Bool(0));
+  return a.Env().Undefined();
+})
+
 const Export kExports[] = {
+    {"mkldnnEnabled", mkldnnEnabled, 0},        {"setMkldnnEnabled", setMkldnnEnabled, 1},
     {"libtorchVersion", libtorchVersion, 0},    {"getNumThreads", getNumThreads, 0},
     {"setNumThreads", setNumThreads, 1},        {"manualSeed", manualSeed, 1},
     {"cudaIsAvailable", cudaIsAvailable, 0},    {"cudaDeviceCount", cudaDeviceCount, 0},

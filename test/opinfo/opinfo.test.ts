@@ -80,6 +80,16 @@ describe('OpInfo replay', () => {
     expect(stale, 'expected_pass.json names entries the fixture lacks').to.deep.equal([]);
   });
 
+  // The fixture is PyTorch 1.13's; these entries behave differently on libtorch 2.x by PyTorch's
+  // own design (not a binding's fault), so a 2.x run does not count them as regressions.
+  const GAPS_2X: Record<string, string> = {
+    symeig: 'removed in PyTorch 2.0 (torch.linalg.eigh replaces it)',
+    stft: 'PyTorch 2.x requires return_complex=True for real input (complex results, which this package has no dtype for)',
+    istft: 'PyTorch 2.x requires complex input (stft with return_complex=True)',
+  };
+  const versionGap = (name: string): string | undefined =>
+    Number(torch.libtorchVersion.split('.')[0]) >= 2 ? GAPS_2X[name] : undefined;
+
   // One test per pair; the work is done in before(), so this only reports.
   for (const op of fx.ops) {
     for (const [, variant] of rowsOf(op)) {
@@ -87,6 +97,11 @@ describe('OpInfo replay', () => {
       it(`${op.key}: ${jsName(op, variant)}`, function () {
         const r = byKey.get(key);
         if (r?.status === 'pass') return;
+        const gap = versionGap(op.name);
+        if (gap !== undefined) {
+          this.test!.title += ` [pending on libtorch ${torch.libtorchVersion}: ${gap}]`;
+          this.skip();
+        }
         if (expected.has(key)) expect.fail(`regression: ${r ? `${r.status}: ${r.detail}` : 'not run'}`);
         this.skip();
       });

@@ -116,7 +116,8 @@ describe('errors', () => {
     }
     cases(TypeError, [
       ['Tensor.add(alpha: a string)', () => a.add(a, any('2')), 'Tensor.add', 'alpha'],
-      ['Tensor.sub(alpha: an object)', () => a.sub(a, any({})), 'Tensor.sub', 'alpha'],
+      ['Tensor.sub(alpha: an array)', () => a.sub(a, any([2])), 'Tensor.sub', 'alpha'],
+      ['Tensor.sub({alpha: a string})', () => a.sub(a, { alpha: any('2') }), 'Tensor.sub', 'alpha'],
       ['Tensor.add(an array)', () => a.add(any([1, 2, 3])), 'Tensor.add', 'other', 'array'],
       ['Tensor.add(a function)', () => a.add(any(() => 1)), 'Tensor.add', 'other', 'function'],
       ['Tensor.add(a symbol)', () => a.add(any(Symbol('s'))), 'Tensor.add', 'other', 'symbol'],
