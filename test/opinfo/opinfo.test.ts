@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
-
+import * as torch from '../../lib';
 import { EXPECTED, jsName, loadFixture, type Result, ROOT, resultKey, rowsOf, runAll } from './harness';
 import { float32Coverage, markdown, passKeys, summary } from './report';
 
