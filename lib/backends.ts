@@ -41,6 +41,7 @@ export interface ConvSelfCheck {
 }
 let convCheck: ConvSelfCheck | undefined;
 let convSettled = false;
+let convChecking = false; // the check's own convolutions must not start it again
 
 function runConvCheck(): ConvSelfCheck {
   // required here, not at the top: backends.ts loads before the tensor modules
@@ -51,6 +52,18 @@ function runConvCheck(): ConvSelfCheck {
   };
   if (!native.config().mkldnn || !native.mkldnnEnabled())
     return { ok: true, oneDnnPossible: false, maxAbsDiff: 0, ...base };
+  convChecking = true;
+  try {
+    return measureConv(torch, base);
+  } finally {
+    convChecking = false;
+  }
+}
+
+function measureConv(
+  torch: typeof import('./index'),
+  base: { libtorchVersion: string; cpuCapability: string },
+): ConvSelfCheck {
   const grads = (): number[] =>
     torch.tidy(() =>
       torch.enableGrad(() => {
@@ -106,7 +119,7 @@ function runConvCheck(): ConvSelfCheck {
  * numbers are libtorch's native kernels' (the same as on 1.13).
  */
 export function beforeConv(): void {
-  if (convSettled) return;
+  if (convSettled || convChecking) return;
   convSettled = true;
   if (Number(native.libtorchVersion().split('.')[0]) < 2) return;
   const c = backends.conv.selfCheck();
