@@ -1,0 +1,185 @@
+// The checks around a schema-driven call from JS (see aten_guards.h). Each class of crash that
+// red-teaming the ~2000 registered operators found (SIGSEGV, SIGFPE, aborts) is closed here by a
+// rule over the schema or the values, not per call site:
+//
+//  1. Fixed-size lists (`int[2] padding`, `int[3] kernel_size`, `bool[3] output_mask`): kernels
+//     read elements 0..N-1 without checking the length (reflection_pad1d(x, []),
+//     slow_conv3d_forward(..., [-1], ...), to_sparse_bsc(x, [])). A list must have N elements; one
+//     element is repeated N times (what the public kernels do with it, and what Python does with a
+//     single int); an empty list only where the schema's default is the empty list (`stride=[]`).
+//  2. Integer arguments that kernels divide by (`groups`, `upscale_factor`, `downscale_factor`):
+//     native_channel_shuffle(x, 0) raises SIGFPE. They must be positive.
+//  3. Results that are not ordinary tensors, or views outside their storage: _reshape_alias(x,
+//     [1 << 28], [4]) and _efficientzerotensor([2]) hand out tensors whose data lies outside their
+//     storage, or that have none, and reading them segfaults; vmap / functionalization wrappers
+//     (_add_batch_dim, _to_functional_tensor) are only meaningful inside those transforms. Every
+//     tensor result is checked: its elements must lie inside its storage, and wrapper tensors are
+//     refused.
+//  4. Internal helpers that trust their callers: operators that only other kernels call, after
+//     checking what these do not (dims, list lengths, index values). Their kernels read or write
+//     out of bounds for arguments the public operator would refuse. They are refused, each with the
+//     public operator to use (kRefused below); the table names every one found.
+//  5. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
+//     empty tensor segfaults; it needs exactly one element.
+#include "aten_guards.h"
+
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace tnapi {
+namespace {
+
+struct Refused {
+  const char* name;  // "aten::_stack" (every overload) or "aten::align_to.ellipsis_idx" (one)
+  const char* why;
+};
+
+// Class 4. Each was found to crash the process from JS with arguments its public operator refuses.
+const Refused kRefused[] = {
+    {"aten::_add_batch_dim", "a vmap internal (its batch level indexes state only vmap sets up)"},
+    {"aten::_remove_batch_dim", "a vmap internal (its level and dims are not checked)"},
+    {"aten::_compute_linear_combination", "an internal of matrix_exp (it does not check its coefficients' shape)"},
+    {"aten::_symeig_helper", "the internal of symeig (it does not check for a matrix); use torch.linalg.eigh"},
+    {"aten::_stack", "the internal of stack (it does not check for an empty list); use torch.stack"},
+    {"aten::_convert_indices_from_csr_to_coo", "a sparse internal (it trusts its row pointers to be in range)"},
+    {"aten::_convert_indices_from_coo_to_csr", "a sparse internal (it trusts its indices to be in range)"},
+    {"aten::_mkldnn_transpose", "an mkldnn internal (its dims are not checked)"},
+    {"aten::_mkldnn_transpose_", "an mkldnn internal (its dims are not checked)"},
+    {"aten::align_to.ellipsis_idx", "the internal of align_to with an ellipsis (the index is not checked)"},
+    {"aten::matrix_exp_backward", "an autograd internal (it does not check for matrices); use autograd"},
+    {"aten::quantized_lstm_cell", "deprecated, and it reads hx[0] and hx[1] without checking the list"},
+    {"aten::_histogramdd_bin_edges", "an internal of histogramdd (bins must match the input); use torch.histogramdd"},
+    {"aten::_histogramdd_from_bin_cts",
+     "an internal of histogramdd (bins must match the input); use torch.histogramdd"},
+    {"aten::_histogramdd_from_bin_tensors", "an internal of histogramdd; use torch.histogramdd"},
+    {"aten::_fft_c2r", "an internal of the fft functions (its dims are not checked); use torch.fft"},
+    {"aten::_fft_r2c", "an internal of the fft functions (its dims are not checked); use torch.fft"},
+    {"aten::_fft_c2c", "an internal of the fft functions (its dims are not checked); use torch.fft"},
+};
+
+// Class 2: integer arguments kernels divide by.
+bool IsDivisorName(const std::string& n) { return n == "groups" || n == "upscale_factor" || n == "downscale_factor"; }
+
+// What the checks need of one operator, worked out once.
+struct Plan {
+  const char* refused = nullptr;
+  std::vector<size_t> fixedLists;  // class 1
+  std::vector<size_t> divisors;    // class 2
+  bool firstElement = false;       // class 5
+};
+
+Plan MakePlan(const c10::FunctionSchema& s) {
+  Plan p;
+  const std::string& name = s.name();
+  std::string full = s.overload_name().empty() ? name : name + "." + s.overload_name();
+  for (const Refused& r : kRefused)
+    if (name == r.name || full == r.name) p.refused = r.why;
+  p.firstElement = name == "aten::_local_scalar_dense";
+  const auto& args = s.arguments();
+  for (size_t k = 0; k < args.size(); k++) {
+    const c10::Argument& a = args[k];
+    if (a.N().has_value() && *a.N() >= 2) p.fixedLists.push_back(k);
+    c10::TypePtr t = a.type();
+    if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
+    if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
+  }
+  return p;
+}
+
+const Plan& PlanOf(const c10::OperatorHandle& op) {
+  static std::mutex mu;
+  static std::unordered_map<const c10::FunctionSchema*, Plan> plans;
+  std::lock_guard<std::mutex> lock(mu);
+  const c10::FunctionSchema* key = &op.schema();
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, MakePlan(*key)).first;
+  return it->second;
+}
+
+void CheckFixedList(const c10::Argument& a, c10::IValue& v) {
+  int64_t n = *a.N();
+  if (v.isIntList()) {
+    std::vector<int64_t> l = v.toIntVector();
+    auto len = static_cast<int64_t>(l.size());
+    if (len == n) return;
+    if (len == 1) {
+      v = std::vector<int64_t>(n, l[0]);
+      return;
+    }
+    bool emptyDefault =
+        a.default_value().has_value() && a.default_value()->isIntList() && a.default_value()->toIntList().empty();
+    if (len == 0 && emptyDefault) return;
+    TORCH_CHECK_INDEX(false, "argument '", a.name(), "' must be one integer or a list of ", n, " integers",
+                      emptyDefault ? " (or an empty list for the default)" : "", ", got a list of ", len);
+  } else if (v.isBoolList()) {
+    auto len = static_cast<int64_t>(v.toBoolList().size());
+    TORCH_CHECK_INDEX(len == n, "argument '", a.name(), "' must be a list of ", n, " booleans, got a list of ", len);
+  } else if (v.isDoubleList()) {
+    auto len = static_cast<int64_t>(v.toDoubleList().size());
+    TORCH_CHECK_INDEX(len == n, "argument '", a.name(), "' must be a list of ", n, " numbers, got a list of ", len);
+  }
+}
+
+// Class 3: a tensor JS may hold and read.
+void CheckResult(const at::Tensor& t) {
+  if (!t.defined()) return;
+  c10::DispatchKeySet ks = t.key_set();
+  TORCH_CHECK(!ks.has(c10::DispatchKey::Batched) && !ks.has(c10::DispatchKey::FuncTorchBatched) &&
+                  !ks.has(c10::DispatchKey::Functionalize) && !ks.has(c10::DispatchKey::Python),
+              "the result is a vmap or functionalization wrapper tensor, which only exists inside those transforms");
+  TORCH_CHECK(!ks.has(c10::DispatchKey::ZeroTensor), "the result is an efficient zero tensor, which has no storage");
+  if (t.layout() != at::kStrided || t.is_meta()) return;
+  TORCH_CHECK(t.has_storage() || t.numel() == 0, "the result has no storage to read its elements from");
+  if (!t.has_storage()) return;
+  __int128 lo = t.storage_offset();
+  __int128 hi = lo;
+  for (int64_t d = 0; d < t.dim(); d++) {
+    int64_t size = t.size(d);
+    if (size == 0) return;  // no elements: nothing is read
+    __int128 span = static_cast<__int128>(size - 1) * t.stride(d);
+    if (span < 0)
+      lo += span;
+    else
+      hi += span;
+  }
+  __int128 bytes = (hi + 1) * static_cast<__int128>(t.element_size());
+  TORCH_CHECK(lo >= 0 && bytes <= static_cast<__int128>(t.storage().nbytes()),
+              "the result's elements lie outside its storage (sizes ", t.sizes(), ", strides ", t.strides(),
+              ", storage offset ", t.storage_offset(), ", storage of ", t.storage().nbytes(),
+              " bytes); reading it would crash");
+}
+
+void CheckResults(const std::vector<c10::IValue>& stack) {
+  for (const c10::IValue& v : stack) {
+    if (v.isTensor())
+      CheckResult(v.toTensor());
+    else if (v.isTensorList())
+      for (const at::Tensor& t : v.toTensorVector()) CheckResult(t);
+    else if (v.isList())
+      for (const c10::IValue& e : v.toListRef())
+        if (e.isTensor()) CheckResult(e.toTensor());
+  }
+}
+
+}  // namespace
+
+void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack) {
+  const Plan& p = PlanOf(op);
+  TORCH_CHECK(p.refused == nullptr, "refused from JS: ", p.refused);
+  const auto& args = op.schema().arguments();
+  std::vector<c10::IValue>& s = *stack;
+  for (size_t k : p.fixedLists)
+    if (k < s.size()) CheckFixedList(args[k], s[k]);
+  for (size_t k : p.divisors)
+    if (k < s.size() && s[k].isInt())
+      TORCH_CHECK_INDEX(s[k].toInt() > 0, "argument '", args[k].name(), "' must be positive, got ", s[k].toInt());
+  if (p.firstElement && !s.empty() && s[0].isTensor())
+    TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
+                      " elements");
+  op.callBoxed(stack);
+  CheckResults(*stack);
+}
+
+}  // namespace tnapi
