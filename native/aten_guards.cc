@@ -1,5 +1,5 @@
 // The checks around a schema-driven call from JS (see aten_guards.h). Each class of crash that
-// red-teaming the ~2000 registered operators found (SIGSEGV, SIGFPE, aborts) is closed here by a
+// red-teaming the ~2000 registered operators found (SIGSEGV, SIGFPE, aborts, endless loops) is closed here by a
 // rule over the schema or the values, not per call site:
 //
 //  1. Fixed-size lists (`int[2] padding`, `int[3] kernel_size`, `bool[3] output_mask`): kernels
@@ -7,8 +7,9 @@
 //     slow_conv3d_forward(..., [-1], ...), to_sparse_bsc(x, [])). A list must have N elements; one
 //     element is repeated N times (what the public kernels do with it, and what Python does with a
 //     single int); an empty list only where the schema's default is the empty list (`stride=[]`).
-//  2. Integer arguments that kernels divide by (`groups`, `upscale_factor`, `downscale_factor`):
-//     native_channel_shuffle(x, 0) raises SIGFPE. They must be positive.
+//  2. Integer arguments that kernels divide by (`groups`, `upscale_factor`, `downscale_factor`,
+//     `num_head(s)`): native_channel_shuffle(x, 0) and _transform_bias_rescale_qkv(x, b, 0) raise
+//     SIGFPE. They must be positive.
 //  3. Results that are not ordinary tensors, or views outside their storage: _reshape_alias(x,
 //     [1 << 28], [4]) and _efficientzerotensor([2]) hand out tensors whose data lies outside their
 //     storage, or that have none, and reading them segfaults; vmap / functionalization wrappers
@@ -19,11 +20,15 @@
 //     checking what these do not (dims, list lengths, index values). Their kernels read or write
 //     out of bounds for arguments the public operator would refuse. They are refused, each with the
 //     public operator to use (kRefused below); the table names every one found.
-//  5. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
+//  5. int64's minimum as an `int` argument: it has no negation, and kernels that negate one loop
+//     forever (linalg_matrix_power(x, -2^63)) or wrap dims with it. Refused, except for random_
+//     (its `from` spans int64).
+//  6. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
 //     empty tensor segfaults; it needs exactly one element.
 #include "aten_guards.h"
 
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -57,17 +62,28 @@ const Refused kRefused[] = {
     {"aten::_fft_c2r", "an internal of the fft functions (its dims are not checked); use torch.fft"},
     {"aten::_fft_r2c", "an internal of the fft functions (its dims are not checked); use torch.fft"},
     {"aten::_fft_c2c", "an internal of the fft functions (its dims are not checked); use torch.fft"},
+    {"aten::choose_qparams_optimized", "a quantization internal (its numel and n_bins are not checked)"},
+    {"aten::_batch_norm_impl_index_backward", "the internal of batch_norm's backward; use autograd"},
+    {"aten::unfold_backward", "the backward of Tensor.unfold (its dim is not checked); use autograd"},
+    {"aten::_new_zeros_with_same_feature_meta", "a forward-AD internal (its batch dims are not checked)"},
+    {"aten::_sobol_engine_initialize_state_", "an internal of SobolEngine (its dimension is not checked)"},
+    {"aten::_sobol_engine_draw", "an internal of SobolEngine (its state is not checked)"},
+    {"aten::_sobol_engine_ff_", "an internal of SobolEngine (its state is not checked)"},
+    {"aten::_sobol_engine_scramble_", "an internal of SobolEngine (its state is not checked)"},
 };
 
 // Class 2: integer arguments kernels divide by.
-bool IsDivisorName(const std::string& n) { return n == "groups" || n == "upscale_factor" || n == "downscale_factor"; }
+bool IsDivisorName(const std::string& n) {
+  return n == "groups" || n == "upscale_factor" || n == "downscale_factor" || n == "num_head" || n == "num_heads";
+}
 
 // What the checks need of one operator, worked out once.
 struct Plan {
   const char* refused = nullptr;
   std::vector<size_t> fixedLists;  // class 1
   std::vector<size_t> divisors;    // class 2
-  bool firstElement = false;       // class 5
+  std::vector<size_t> ints;        // class 5
+  bool firstElement = false;       // class 6
 };
 
 Plan MakePlan(const c10::FunctionSchema& s) {
@@ -84,6 +100,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     c10::TypePtr t = a.type();
     if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
     if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
+    if (t->kind() == c10::TypeKind::IntType && name.find("random") == std::string::npos) p.ints.push_back(k);
   }
   return p;
 }
@@ -175,6 +192,10 @@ void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack)
   for (size_t k : p.divisors)
     if (k < s.size() && s[k].isInt())
       TORCH_CHECK_INDEX(s[k].toInt() > 0, "argument '", args[k].name(), "' must be positive, got ", s[k].toInt());
+  for (size_t k : p.ints)
+    if (k < s.size() && s[k].isInt())
+      TORCH_CHECK_INDEX(s[k].toInt() != std::numeric_limits<int64_t>::min(), "argument '", args[k].name(),
+                        "' may not be int64's minimum (-2^63), which has no negation");
   if (p.firstElement && !s.empty() && s[0].isTensor())
     TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
                       " elements");

@@ -69,6 +69,8 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
   it('divisor arguments (groups, upscale_factor) must be positive: native_channel_shuffle(x, 0) was SIGFPE', () => {
     expectError(() => aten.native_channel_shuffle(torch.randn(1, 4, 2, 2), 0), RangeError, /'groups' must be positive/);
     expectError(() => aten.native_channel_shuffle(torch.randn(2, 2), -(2 ** 53)), RangeError, /groups/);
+    const x = torch.randn(2, 4, 4, 4);
+    expectError(() => aten._transform_bias_rescale_qkv(x, x, 0), RangeError, /'num_heads' must be positive/);
     expect(
       aten
         .native_channel_shuffle(torch.arange(4).reshape([1, 4, 1, 1]), 2)
@@ -107,11 +109,47 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
       ['matrix_exp_backward', () => aten.matrix_exp_backward(torch.tensor(1), torch.randn(2, 3)), /autograd/],
       ['_histogramdd_bin_edges', () => aten._histogramdd_bin_edges(torch.randn(2, 3), []), /histogramdd/],
       ['_fft_c2r', () => aten._fft_c2r(torch.randn(3), [2 ** 40], 0, 2), /torch.fft/],
+      ['unfold_backward', () => aten.unfold_backward(torch.randn(2, 4), [2, 2], -1, 2, 2), /autograd/],
+      ['_sobol_engine_initialize_state_', () => aten._sobol_engine_initialize_state_(i64([1]), 0), /SobolEngine/],
+      ['choose_qparams_optimized', () => aten.choose_qparams_optimized(torch.randn(4, 4), -1, 2, 1, 2), /quantization/],
+      [
+        '_batch_norm_impl_index_backward',
+        () => {
+          const x = torch.randn(2, 4, 4, 4);
+          return aten._batch_norm_impl_index_backward(
+            0,
+            x,
+            x,
+            null,
+            null,
+            null,
+            null,
+            null,
+            false,
+            1,
+            [true, true, true],
+            x,
+          );
+        },
+        /autograd/,
+      ],
     ];
     for (const [name, f, re] of cases) {
       const e = expectError(f, torch.TorchError, /refused from JS/);
       expect(e.message, name).to.match(re);
     }
+  });
+
+  it("int64's minimum as an int argument is refused: linalg_matrix_power(x, -2^63) looped forever", () => {
+    const x = torch.randn(4, 4);
+    expectError(() => aten.linalg_matrix_power(x, -(2n ** 63n)), RangeError, /'n' may not be int64's minimum/);
+    expect(aten.linalg_matrix_power(torch.eye(2), -3).toArray()).to.deep.equal([
+      [1, 0],
+      [0, 1],
+    ]);
+    // random_'s `from` spans int64
+    const r = torch.empty([3], { dtype: 'int64' });
+    aten.random_.from(r, -(2n ** 63n), null);
   });
 
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
