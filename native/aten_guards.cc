@@ -37,7 +37,8 @@ namespace tnapi {
 namespace {
 
 struct Refused {
-  const char* name;  // "aten::_stack" (every overload) or "aten::align_to.ellipsis_idx" (one)
+  // "aten::_stack" (every overload), "aten::align_to.ellipsis_idx" (one), "quantized::embedding_bag_*" (a prefix)
+  const char* name;
   const char* why;
 };
 
@@ -70,6 +71,7 @@ const Refused kRefused[] = {
     {"aten::_sobol_engine_draw", "an internal of SobolEngine (its state is not checked)"},
     {"aten::_sobol_engine_ff_", "an internal of SobolEngine (its state is not checked)"},
     {"aten::_sobol_engine_scramble_", "an internal of SobolEngine (its state is not checked)"},
+    {"quantized::embedding_bag_*", "a packed-weight kernel of quantized embedding bags (it trusts its input's shape)"},
 };
 
 // Class 2: integer arguments kernels divide by.
@@ -90,8 +92,11 @@ Plan MakePlan(const c10::FunctionSchema& s) {
   Plan p;
   const std::string& name = s.name();
   std::string full = s.overload_name().empty() ? name : name + "." + s.overload_name();
-  for (const Refused& r : kRefused)
-    if (name == r.name || full == r.name) p.refused = r.why;
+  for (const Refused& r : kRefused) {
+    size_t n = std::strlen(r.name);
+    bool prefix = n > 0 && r.name[n - 1] == '*';
+    if (prefix ? name.compare(0, n - 1, r.name, n - 1) == 0 : (name == r.name || full == r.name)) p.refused = r.why;
+  }
   p.firstElement = name == "aten::_local_scalar_dense";
   const auto& args = s.arguments();
   for (size_t k = 0; k < args.size(); k++) {
@@ -199,7 +204,18 @@ void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack)
   if (p.firstElement && !s.empty() && s[0].isTensor())
     TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
                       " elements");
-  op.callBoxed(stack);
+  try {
+    op.callBoxed(stack);
+  } catch (const c10::NotImplementedError& e) {
+    // "Could not run 'aten::x' with arguments from the 'CPU' backend": the first sentence and the
+    // backends it runs on, without the boilerplate and the kernel registry (thousands of characters)
+    std::string m = e.what_without_backtrace();
+    m = m.substr(0, m.find("\n\n"));
+    size_t a = m.find(" This could be because");
+    size_t b = m.find("resolutions. ");
+    if (a != std::string::npos && b != std::string::npos && b > a) m.erase(a, b + 12 - a);
+    TORCH_CHECK_NOT_IMPLEMENTED(false, m);
+  }
   CheckResults(*stack);
 }
 

@@ -111,6 +111,11 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
       ['_fft_c2r', () => aten._fft_c2r(torch.randn(3), [2 ** 40], 0, 2), /torch.fft/],
       ['unfold_backward', () => aten.unfold_backward(torch.randn(2, 4), [2, 2], -1, 2, 2), /autograd/],
       ['_sobol_engine_initialize_state_', () => aten._sobol_engine_initialize_state_(i64([1]), 0), /SobolEngine/],
+      [
+        'quantized::embedding_bag_4bit_prepack',
+        () => torch.ops.quantized.embedding_bag_4bit_prepack(torch.randn(2)),
+        /packed-weight/,
+      ],
       ['choose_qparams_optimized', () => aten.choose_qparams_optimized(torch.randn(4, 4), -1, 2, 1, 2), /quantization/],
       [
         '_batch_norm_impl_index_backward',
@@ -155,6 +160,16 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
     expectError(() => aten._local_scalar_dense(torch.empty([0])), RangeError, /one element, got 0/);
     expect(aten._local_scalar_dense(torch.tensor(2.5))).to.equal(2.5);
+  });
+
+  it("a kernel missing for a backend says so in a line, not the dispatcher's kernel registry", () => {
+    const e = expectError(
+      () => aten.q_scale(torch.randn(2)),
+      torch.TorchError,
+      /Could not run 'aten::q_scale'.*'CPU' backend/,
+    );
+    expect(e.message).to.not.match(/This could be because|registered at/);
+    expect(e.message.length).to.be.lessThan(2000);
   });
 
   it('the process is still usable after all of them', () => {
