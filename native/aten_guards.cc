@@ -23,10 +23,14 @@
 //  5. int64's minimum as an `int` argument: it has no negation, and kernels that negate one loop
 //     forever (linalg_matrix_power(x, -2^63)) or wrap dims with it. Refused, except for random_
 //     (its `from` spans int64).
-//  6. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
+//  6. Polynomial degrees (special_*_polynomial_*(x, n)): the kernels run the recurrence n times
+//     per element, so n = 2^62 never ends. |n| above 2^20 is refused.
+//  7. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
 //     empty tensor segfaults; it needs exactly one element.
 #include "aten_guards.h"
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -65,6 +69,7 @@ const Refused kRefused[] = {
     {"aten::_fft_c2c", "an internal of the fft functions (its dims are not checked); use torch.fft"},
     {"aten::choose_qparams_optimized", "a quantization internal (its numel and n_bins are not checked)"},
     {"aten::_batch_norm_impl_index_backward", "the internal of batch_norm's backward; use autograd"},
+    {"aten::embedding_dense_backward", "the backward of embedding (its indices are not checked); use autograd"},
     {"aten::unfold_backward", "the backward of Tensor.unfold (its dim is not checked); use autograd"},
     {"aten::_new_zeros_with_same_feature_meta", "a forward-AD internal (its batch dims are not checked)"},
     {"aten::_sobol_engine_initialize_state_", "an internal of SobolEngine (its dimension is not checked)"},
@@ -85,7 +90,8 @@ struct Plan {
   std::vector<size_t> fixedLists;  // class 1
   std::vector<size_t> divisors;    // class 2
   std::vector<size_t> ints;        // class 5
-  bool firstElement = false;       // class 6
+  size_t degree = SIZE_MAX;        // class 6: the index of `n`
+  bool firstElement = false;       // class 7
 };
 
 Plan MakePlan(const c10::FunctionSchema& s) {
@@ -98,6 +104,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     if (prefix ? name.compare(0, n - 1, r.name, n - 1) == 0 : (name == r.name || full == r.name)) p.refused = r.why;
   }
   p.firstElement = name == "aten::_local_scalar_dense";
+  bool polynomial = name.find("_polynomial_") != std::string::npos;
   const auto& args = s.arguments();
   for (size_t k = 0; k < args.size(); k++) {
     const c10::Argument& a = args[k];
@@ -105,6 +112,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     c10::TypePtr t = a.type();
     if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
     if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
+    if (polynomial && a.name() == "n") p.degree = k;
     if (t->kind() == c10::TypeKind::IntType && name.find("random") == std::string::npos) p.ints.push_back(k);
   }
   return p;
@@ -201,6 +209,17 @@ void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack)
     if (k < s.size() && s[k].isInt())
       TORCH_CHECK_INDEX(s[k].toInt() != std::numeric_limits<int64_t>::min(), "argument '", args[k].name(),
                         "' may not be int64's minimum (-2^63), which has no negation");
+  if (p.degree < s.size()) {
+    constexpr double kMaxDegree = 1 << 20;
+    const c10::IValue& n = s[p.degree];
+    double most = 0;
+    if (n.isScalar())
+      most = std::fabs(n.toScalar().toDouble());
+    else if (n.isTensor() && n.toTensor().numel() > 0 && n.toTensor().layout() == at::kStrided &&
+             !n.toTensor().is_meta() && !n.toTensor().is_complex() && !n.toTensor().is_quantized())
+      most = n.toTensor().abs().max().item<double>();
+    TORCH_CHECK_INDEX(most <= kMaxDegree, "argument 'n' (the degree) must be at most 2^20 in magnitude, got ", most);
+  }
   if (p.firstElement && !s.empty() && s[0].isTensor())
     TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
                       " elements");

@@ -1310,9 +1310,9 @@ function genSchemaValue(g, t, ctx) {
 
 /** The generic-operator targets, one per registered overload (schemas are read when first called). */
 function opTargets(torch, weight) {
-  // lib/aten.ts's schema parser, next to the entry `torch` was loaded from
-  const entry = Object.keys(require.cache).find((k) => require.cache[k].exports === torch) || DIST;
-  const { parseSchema } = require(path.join(path.dirname(entry), 'aten.js'));
+  // lib/aten.ts's schema parser: the module the loaded library required (the entry may be a wrapper)
+  const aten = Object.values(require.cache).find((m) => typeof m?.exports?.parseSchema === 'function');
+  const { parseSchema } = aten ? aten.exports : require(path.join(path.dirname(DIST), 'aten.js'));
   const schemas = new Map();
   const out = [];
   for (const full of torch.ops.names().sort()) {

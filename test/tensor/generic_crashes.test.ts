@@ -109,6 +109,11 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
       ['matrix_exp_backward', () => aten.matrix_exp_backward(torch.tensor(1), torch.randn(2, 3)), /autograd/],
       ['_histogramdd_bin_edges', () => aten._histogramdd_bin_edges(torch.randn(2, 3), []), /histogramdd/],
       ['_fft_c2r', () => aten._fft_c2r(torch.randn(3), [2 ** 40], 0, 2), /torch.fft/],
+      [
+        'embedding_dense_backward',
+        () => aten.embedding_dense_backward(torch.randn(2, 3), i64([7, -9]), 4, 1, true),
+        /autograd/,
+      ],
       ['unfold_backward', () => aten.unfold_backward(torch.randn(2, 4), [2, 2], -1, 2, 2), /autograd/],
       ['_sobol_engine_initialize_state_', () => aten._sobol_engine_initialize_state_(i64([1]), 0), /SobolEngine/],
       [
@@ -155,6 +160,17 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
     // random_'s `from` spans int64
     const r = torch.empty([3], { dtype: 'int64' });
     aten.random_.from(r, -(2n ** 63n), null);
+  });
+
+  it('polynomial degrees above 2^20 are refused: special_shifted_chebyshev_polynomial_t(-1, 2^62) never ended', () => {
+    expectError(
+      () => aten.special_shifted_chebyshev_polynomial_t(-1, torch.tensor([2 ** 62])),
+      RangeError,
+      /'n' \(the degree\) must be at most 2\^20/,
+    );
+    expectError(() => aten.special_hermite_polynomial_h(torch.ones(2), 2 ** 40), RangeError, /degree/);
+    expectError(() => aten.special_hermite_polynomial_h(torch.ones(2), NaN), RangeError, /degree/);
+    expect(aten.special_hermite_polynomial_h(torch.ones(2), 2).toArray()).to.deep.equal([2, 2]);
   });
 
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
