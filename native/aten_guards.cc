@@ -25,7 +25,10 @@
 //     (its `from` spans int64).
 //  6. Polynomial degrees (special_*_polynomial_*(x, n)): the kernels run the recurrence n times
 //     per element, so n = 2^62 never ends. |n| above 2^20 is refused.
-//  7. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
+//  7. Batch norm's kernels (native_batch_norm, its backward, batch_norm_update_stats, ...) divide by
+//     the element count per channel: an empty input raises SIGFPE. Only aten::batch_norm (the
+//     public one) handles it; the others need an input with elements.
+//  8. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
 //     empty tensor segfaults; it needs exactly one element.
 #include "aten_guards.h"
 
@@ -76,6 +79,7 @@ const Refused kRefused[] = {
     {"aten::_sobol_engine_draw", "an internal of SobolEngine (its state is not checked)"},
     {"aten::_sobol_engine_ff_", "an internal of SobolEngine (its state is not checked)"},
     {"aten::_sobol_engine_scramble_", "an internal of SobolEngine (its state is not checked)"},
+    {"aten::_thnn_*", "an internal of the RNN cells' autograd (it does not check its gates' shapes); use autograd"},
     {"quantized::embedding_bag_*", "a packed-weight kernel of quantized embedding bags (it trusts its input's shape)"},
 };
 
@@ -87,11 +91,12 @@ bool IsDivisorName(const std::string& n) {
 // What the checks need of one operator, worked out once.
 struct Plan {
   const char* refused = nullptr;
-  std::vector<size_t> fixedLists;  // class 1
-  std::vector<size_t> divisors;    // class 2
-  std::vector<size_t> ints;        // class 5
-  size_t degree = SIZE_MAX;        // class 6: the index of `n`
-  bool firstElement = false;       // class 7
+  std::vector<size_t> fixedLists;    // class 1
+  std::vector<size_t> divisors;      // class 2
+  std::vector<size_t> ints;          // class 5
+  size_t degree = SIZE_MAX;          // class 6: the index of `n`
+  size_t batchNormInput = SIZE_MAX;  // class 7: the index of `input`
+  bool firstElement = false;         // class 8
 };
 
 Plan MakePlan(const c10::FunctionSchema& s) {
@@ -105,6 +110,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
   }
   p.firstElement = name == "aten::_local_scalar_dense";
   bool polynomial = name.find("_polynomial_") != std::string::npos;
+  bool batchNorm = name.find("batch_norm") != std::string::npos && name != "aten::batch_norm";
   const auto& args = s.arguments();
   for (size_t k = 0; k < args.size(); k++) {
     const c10::Argument& a = args[k];
@@ -113,6 +119,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
     if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
     if (polynomial && a.name() == "n") p.degree = k;
+    if (batchNorm && a.name() == "input") p.batchNormInput = k;
     if (t->kind() == c10::TypeKind::IntType && name.find("random") == std::string::npos) p.ints.push_back(k);
   }
   return p;
@@ -220,6 +227,9 @@ void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack)
       most = n.toTensor().abs().max().item<double>();
     TORCH_CHECK_INDEX(most <= kMaxDegree, "argument 'n' (the degree) must be at most 2^20 in magnitude, got ", most);
   }
+  if (p.batchNormInput < s.size() && s[p.batchNormInput].isTensor())
+    TORCH_CHECK_INDEX(s[p.batchNormInput].toTensor().numel() > 0,
+                      "batch norm of an empty input (use torch.batch_norm, which handles it)");
   if (p.firstElement && !s.empty() && s[0].isTensor())
     TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
                       " elements");

@@ -17,9 +17,9 @@
 //
 // The targets: the functions of torch.*, F.*, nn.init/masks/utils, jit and optim; Tensor methods and
 // accessors; layer constructors, forward()/forwardAsync() of layers built right; optimizer,
-// ScriptModule and Module methods; and (about a quarter of the calls) every operator the dispatcher
+// ScriptModule and Module methods; and (about a fifth of the calls) every operator the dispatcher
 // registered, as `torch.ops.<ns>.<name>.<overload>(...)` with arguments built by schema type
-// (opTargets, genSchemaValue): hostile values of each type (int64 extremes, 0 / -1 divisors,
+// (opTargets, genSchemaValue): a third of them ordinary values, the others hostile values of each type (int64 extremes, 0 / -1 divisors,
 // fixed-size lists of the wrong length, out-of-range dims and indices, empty / expanded /
 // overlapping / sparse / mkldnn / quantized / meta tensors, out= aliasing an input), the classes of
 // crash native/aten_guards.cc closes.
@@ -1230,6 +1230,14 @@ const OP_DEVICES = ['cpu', 'cpu', 'meta', 'cuda', 'cuda:0', 'xyz', 'cpu:1'];
 
 function genOpTensor(g, ctx) {
   const r = g.r;
+  if (ctx.plain) {
+    // one float tensor of the call's shape, given for every Tensor parameter
+    if (!ctx.tensors.length) {
+      ctx.decls.push(`const a0 = torch.randn(${lit(g.S0)});`);
+      ctx.tensors.push('a0');
+    }
+    return 'a0';
+  }
   if (ctx.tensors.length && r.chance(0.25)) return r.pick(ctx.tensors); // the same tensor twice
   const name = `a${ctx.decls.length}`;
   ctx.decls.push(`const ${name} = ${r.chance(0.5) ? r.pick(OP_TENSORS) : genTensor(g)};`);
@@ -1244,6 +1252,26 @@ function genOpInt(g) {
 /** A value for a parameter of schema type `t` (lib/aten.ts's parseType), or undefined to leave it out. */
 function genSchemaValue(g, t, ctx) {
   const r = g.r;
+  if (ctx.plain && !(t.base === 'Tensor' && !t.list)) {
+    // ordinary values: what most calls of the op would pass
+    if (t.optional) return 'null';
+    const plain = {
+      int: '1',
+      SymInt: '1',
+      float: '0.5',
+      bool: 'false',
+      Scalar: '2',
+      str: "'mean'",
+      ScalarType: "'float32'",
+      Layout: "'strided'",
+      Device: "'cpu'",
+      MemoryFormat: "'contiguous_format'",
+      Generator: 'null',
+    }[t.base];
+    if (t.list)
+      return t.base === 'Tensor' ? `[${genOpTensor(g, ctx)}]` : plain === undefined ? undefined : `[${plain}]`;
+    return plain;
+  }
   if (t.optional && r.chance(0.2)) return 'null';
   if (r.chance(0.03)) return genArg(g); // anything at all
   if (t.list) {
@@ -1337,11 +1365,12 @@ function opTargets(torch, weight) {
           schemas.set(full, text ? parseSchema(0, text) : null);
         }
         const s = schemas.get(full);
-        const ctx = { decls: [], tensors: [] };
+        // a third of the calls pass ordinary values (the op's usual path); the others hostile ones
+        const ctx = { decls: [], tensors: [], plain: g.r.chance(0.33) };
         const pos = [];
         const kw = [];
         for (const a of s ? s.args : []) {
-          if (a.default !== undefined && g.r.chance(0.5)) continue;
+          if (a.default !== undefined && (ctx.plain || g.r.chance(0.5))) continue;
           const v = genSchemaValue(g, a.type, ctx);
           if (v === undefined) continue;
           if (a.kwargOnly) kw.push(`${a.key}: ${v}`);
@@ -1643,11 +1672,11 @@ function buildTargets(torch) {
       },
     });
   }
-  // Generic operators (torch.ops): about a quarter of the calls.
+  // Generic operators (torch.ops): about a fifth of the calls.
   let total = 0;
   for (const t of targets) total += t.weight;
   const ops = opTargets(torch, 0);
-  for (const t of ops) t.weight = total / 3 / ops.length;
+  for (const t of ops) t.weight = total / 4 / ops.length;
   targets.push(...ops);
   return targets;
 }

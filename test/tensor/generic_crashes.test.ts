@@ -114,6 +114,14 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
         () => aten.embedding_dense_backward(torch.randn(2, 3), i64([7, -9]), 4, 1, true),
         /autograd/,
       ],
+      [
+        '_thnn_differentiable_lstm_cell_backward',
+        () => {
+          const a = torch.randn(3, 3);
+          return aten._thnn_differentiable_lstm_cell_backward(a, a, a, a, a, null, a, a);
+        },
+        /RNN cells/,
+      ],
       ['unfold_backward', () => aten.unfold_backward(torch.randn(2, 4), [2, 2], -1, 2, 2), /autograd/],
       ['_sobol_engine_initialize_state_', () => aten._sobol_engine_initialize_state_(i64([1]), 0), /SobolEngine/],
       [
@@ -171,6 +179,18 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
     expectError(() => aten.special_hermite_polynomial_h(torch.ones(2), 2 ** 40), RangeError, /degree/);
     expectError(() => aten.special_hermite_polynomial_h(torch.ones(2), NaN), RangeError, /degree/);
     expect(aten.special_hermite_polynomial_h(torch.ones(2), 2).toArray()).to.deep.equal([2, 2]);
+  });
+
+  it('batch-norm kernels of an empty input (SIGFPE) are refused; torch.ops.aten.batch_norm handles it', () => {
+    const e = torch.empty([2, 0]);
+    expectError(() => aten.native_batch_norm(e, null, null, null, null, true, 0.1, 0), RangeError, /empty input/);
+    expectError(() => aten.batch_norm_update_stats(torch.empty([0, 3]), null, null, 0.5), RangeError, /empty input/);
+    expectError(
+      () => aten.native_batch_norm_backward(e, e, null, null, null, null, null, false, 0, [true, true, true]),
+      RangeError,
+      /empty input/,
+    );
+    expect(aten.batch_norm(e, null, null, null, null, true, 0.1, 0, false).shape).to.deep.equal([2, 0]);
   });
 
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
