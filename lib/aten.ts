@@ -666,8 +666,15 @@ export function signatureOf(s: Schema, method: boolean): string {
 }
 
 function describeArgs(self: Tensor | undefined, pos: unknown[], opts: Record<string, unknown> | undefined): string {
+  // (an array shows its first 8 elements: a huge or sparse one must not make a huge message)
   const d = (v: unknown): string =>
-    v instanceof Tensor ? 'Tensor' : Array.isArray(v) ? `[${v.map(d).join(', ')}]` : v === null ? 'null' : typeof v;
+    v instanceof Tensor
+      ? 'Tensor'
+      : Array.isArray(v)
+        ? `[${Array.from(v.slice(0, 8), d).join(', ')}${v.length > 8 ? `, ... (${v.length})` : ''}]`
+        : v === null
+          ? 'null'
+          : typeof v;
   const parts = pos.map(d);
   if (self !== undefined) parts.unshift('self: Tensor');
   if (opts !== undefined) for (const [k, v] of Object.entries(opts)) parts.push(`${k}: ${d(v)}`);

@@ -10,8 +10,8 @@
 // (1.13 and 2.x differ), and the ops that TorchScript extensions register.
 //
 // What stays ours (not libtorch's): tensor ownership and the async-in-flight checks (Args), the
-// error mapping (Guard), and the integer-division guard below (libtorch's CPU kernels trap on
-// INT_MIN / -1, which would kill the process).
+// error mapping (Guard), the integer-division guard below (libtorch's CPU kernels trap on
+// INT_MIN / -1, which would kill the process), and the crash guards of aten_guards.cc.
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <dlfcn.h>
@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "args.h"
+#include "aten_guards.h"
 #include "handle.h"
 
 namespace tnapi {
@@ -222,7 +223,17 @@ c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool
       if (!v.IsString()) a.TypeErrorAt(v, where, "a device string");
       return at::Device(v.As<Napi::String>().Utf8Value());
     case Kind::kGenerator: a.TypeErrorAt(v, where, "null (generator objects are not supported; use torch.manualSeed)");
-    case Kind::kTensorList: return c10::List<at::Tensor>(a.TensorListAt(v, where));
+    case Kind::kTensorList: {
+      if (!ai.write) return c10::List<at::Tensor>(a.TensorListAt(v, where));
+      // `Tensor(a!)[]` (_foreach_add_, out lists): each is modified, so each gets Mutable's checks
+      if (!v.IsArray()) a.TypeErrorAt(v, where, "an array of Tensors");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<at::Tensor> out;
+      out.reserve(arr.Length());
+      for (uint32_t k = 0; k < arr.Length(); k++)
+        out.push_back(a.MutableAt(arr[k], where + "[" + std::to_string(k) + "]"));
+      return out;
+    }
     case Kind::kOptTensorList: {
       if (!v.IsArray()) a.TypeErrorAt(v, where, "an array of Tensors or nulls");
       Napi::Array arr = v.As<Napi::Array>();
@@ -433,7 +444,7 @@ Napi::Value AtenCall(const Napi::CallbackInfo& info) {
     }
     DivisorFix fix;
     if (op.guard != kNoGuard) fix = GuardDivisor(op, stack);
-    op.op.callBoxed(&stack);
+    CallChecked(op.op, &stack);  // the crash guards (aten_guards.h)
     if (op.guard != kNoGuard) ApplyDivisorFix(op, fix, stack);
     size_t nret = stack.size();
     if (nret == 1) return op.writeReturns[0] ? env.Undefined() : Napi::Value(env, ToJs(env, stack[0]));

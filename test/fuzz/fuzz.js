@@ -15,6 +15,15 @@
 // choices: fewer of them, and smaller ones, which the generators read as the first (simplest)
 // alternative; a choice past the end reads as 0. Every call is a standalone JavaScript repro.
 //
+// The targets: the functions of torch.*, F.*, nn.init/masks/utils, jit and optim; Tensor methods and
+// accessors; layer constructors, forward()/forwardAsync() of layers built right; optimizer,
+// ScriptModule and Module methods; and (about a fifth of the calls) every operator the dispatcher
+// registered, as `torch.ops.<ns>.<name>.<overload>(...)` with arguments built by schema type
+// (opTargets, genSchemaValue): a third of them ordinary values, the others hostile values of each type (int64 extremes, 0 / -1 divisors,
+// fixed-size lists of the wrong length, out-of-range dims and indices, empty / expanded /
+// overlapping / sparse / mkldnn / quantized / meta tensors, out= aliasing an input), the classes of
+// crash native/aten_guards.cc closes.
+//
 // The calls run in a forked child; the parent watches it. The child announces each call (index
 // and source) before making it; if the child dies or stays silent for more than 10 s, the parent
 // records a crash or a hang and forks a fresh child from the next index. Afterwards the parent
@@ -1165,6 +1174,218 @@ function guidedArgs(g, name) {
   return toks.map((t) => genGuided(g, t));
 }
 
+// ---- generic operators: torch.ops.<ns>.<name>.<overload>, arguments by schema type ----------------
+// Every operator libtorch's dispatcher registered (torch.ops.names()), internals included, called
+// through one overload with arguments built from its schema: each parameter type gets values of
+// that type (mostly), hostile ones among them: int64 extremes, 0 and -1 where kernels divide,
+// absurd sizes, out-of-range dims and indices, fixed-size lists (`int[2]`) of the wrong length,
+// empty, expanded, overlapping (asStrided) and zero-size tensors, integer tensors holding INT_MIN /
+// -1 / 0, sparse / mkldnn / quantized / meta tensors, a tensor given twice (out= aliasing an input),
+// null for optionals. These are the classes native/aten_guards.cc closes (see its header).
+const OP_TENSORS = [
+  "torch.tensor([-(2 ** 63), -1, 0, 5], { dtype: 'int64' })",
+  "torch.tensor([-128, -1, 0, 7], { dtype: 'int8' })",
+  "torch.tensor([-32768, -1, 0, 7], { dtype: 'int16' })",
+  "torch.tensor([-(2 ** 31), -1, 0, 7], { dtype: 'int32' })",
+  "torch.tensor([1, 100, -100, 2], { dtype: 'int64' })",
+  "torch.tensor([[0, 5], [-9, 1]], { dtype: 'int64' })",
+  "torch.tensor([0, 0, 0], { dtype: 'int32' })",
+  'torch.empty([0])',
+  'torch.empty([2, 0])',
+  "torch.empty([0, 3], { dtype: 'int64' })",
+  'torch.ones(3).expand(2, 3)',
+  'torch.randn(5).asStrided([3, 3], [1, 1])',
+  'torch.randn(2, 3, 4, 5)',
+  'torch.randn(1, 2, 3, 3)',
+  'torch.randn(1, 2, 4, 4, 4)',
+  'torch.tensor([NaN, Infinity, -Infinity, 0])',
+  'torch.ops.aten.to_sparse(torch.randn(2, 3))',
+  'torch.ops.aten.to_mkldnn(torch.randn(2, 3))',
+  "torch.ops.aten._make_per_tensor_quantized_tensor(torch.tensor([1, 2, 3], { dtype: 'int8' }), 0.1, 0)",
+  "torch.ops.aten.empty.memory_format([2, 3], { device: 'meta' })",
+];
+// (no 2^31: as a size that is a feasible 8 GiB allocation, which is slow, not wrong)
+const OP_INTS = [
+  0,
+  1,
+  2,
+  3,
+  -1,
+  -2,
+  4,
+  100,
+  -100,
+  2 ** 40,
+  2 ** 53,
+  -(2 ** 53),
+  2n ** 62n,
+  -(2n ** 63n),
+  2n ** 63n - 1n,
+];
+const OP_FLOATS = [0, -1, 0.5, 1, 2, NaN, Infinity, -Infinity, 1e308, 1e-300];
+const OP_SCALARS = [0, -1, 1, 2, 0.5, NaN, Infinity, true, 64, -65, 2n ** 63n - 1n, -(2n ** 63n)];
+const OP_STRINGS = ['floor', 'trunc', 'mean', 'sum', 'none', '', 'abc', 'reflect', 'tanh', 'fro', 'reduced', 'max'];
+const OP_DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int8', 'uint8', 'bool', 'complex64'];
+const OP_DEVICES = ['cpu', 'cpu', 'meta', 'cuda', 'cuda:0', 'xyz', 'cpu:1'];
+
+function genOpTensor(g, ctx) {
+  const r = g.r;
+  if (ctx.plain) {
+    // one float tensor of the call's shape, given for every Tensor parameter
+    if (!ctx.tensors.length) {
+      ctx.decls.push(`const a0 = torch.randn(${lit(g.S0)});`);
+      ctx.tensors.push('a0');
+    }
+    return 'a0';
+  }
+  if (ctx.tensors.length && r.chance(0.25)) return r.pick(ctx.tensors); // the same tensor twice
+  const name = `a${ctx.decls.length}`;
+  ctx.decls.push(`const ${name} = ${r.chance(0.5) ? r.pick(OP_TENSORS) : genTensor(g)};`);
+  ctx.tensors.push(name);
+  return name;
+}
+
+function genOpInt(g) {
+  return g.r.chance(0.6) ? lit(g.r.pick(SMALL_INTS)) : lit(g.r.pick(OP_INTS));
+}
+
+/** A value for a parameter of schema type `t` (lib/aten.ts's parseType), or undefined to leave it out. */
+function genSchemaValue(g, t, ctx) {
+  const r = g.r;
+  if (ctx.plain && !(t.base === 'Tensor' && !t.list)) {
+    // ordinary values: what most calls of the op would pass
+    if (t.optional) return 'null';
+    const plain = {
+      int: '1',
+      SymInt: '1',
+      float: '0.5',
+      bool: 'false',
+      Scalar: '2',
+      str: "'mean'",
+      ScalarType: "'float32'",
+      Layout: "'strided'",
+      Device: "'cpu'",
+      MemoryFormat: "'contiguous_format'",
+      Generator: 'null',
+    }[t.base];
+    if (t.list)
+      return t.base === 'Tensor' ? `[${genOpTensor(g, ctx)}]` : plain === undefined ? undefined : `[${plain}]`;
+    return plain;
+  }
+  if (t.optional && r.chance(0.2)) return 'null';
+  if (r.chance(0.03)) return genArg(g); // anything at all
+  if (t.list) {
+    if (t.base === 'Tensor') {
+      const n = r.weighted([
+        [1, 0],
+        [4, 1],
+        [4, 2],
+        [1, 3],
+      ]);
+      const els = [];
+      for (let k = 0; k < n; k++) els.push(t.elemOptional && r.chance(0.3) ? 'null' : genOpTensor(g, ctx));
+      return `[${els.join(', ')}]`;
+    }
+    const one = () =>
+      t.base === 'bool'
+        ? lit(r.chance(0.5))
+        : t.base === 'float'
+          ? lit(r.pick(OP_FLOATS))
+          : t.base === 'Scalar'
+            ? lit(r.pick(OP_SCALARS))
+            : t.base === 'str'
+              ? lit(r.pick(OP_STRINGS))
+              : genOpInt(g);
+    // int[N]: mostly N elements, else 0, 1 or N + 1
+    const fixed = t.size !== undefined && t.size > 1 ? t.size : undefined;
+    const n =
+      fixed !== undefined && r.chance(0.7)
+        ? fixed
+        : r.pick([0, 1, 1, 2, 2, 3, 4, fixed === undefined ? 27 : fixed + 1]);
+    if (t.base === 'int' || t.base === 'SymInt') {
+      if (r.chance(0.3)) return genShape(g);
+    }
+    return `[${Array.from({ length: n }, one).join(', ')}]`;
+  }
+  switch (t.base) {
+    case 'Tensor':
+      return genOpTensor(g, ctx);
+    case 'int':
+    case 'SymInt':
+      return genOpInt(g);
+    case 'float':
+      return lit(r.pick(OP_FLOATS));
+    case 'bool':
+      return lit(r.chance(0.5));
+    case 'Scalar':
+      return r.chance(0.1) ? genOpTensor(g, ctx) : lit(r.pick(OP_SCALARS));
+    case 'str':
+      return lit(r.pick(OP_STRINGS));
+    case 'ScalarType':
+      return lit(r.pick(OP_DTYPES));
+    case 'Layout':
+      return lit(r.chance(0.9) ? 'strided' : 'sparse_coo');
+    case 'Device':
+      return lit(r.pick(OP_DEVICES));
+    case 'MemoryFormat':
+      return lit(r.pick(['contiguous_format', 'preserve_format', 'channels_last', 'channels_last_3d']));
+    case 'Generator':
+      return 'null';
+    default:
+      return undefined; // a type the package cannot pass (Dimname, Storage, ...): left out
+  }
+}
+
+/** The generic-operator targets, one per registered overload (schemas are read when first called). */
+function opTargets(torch, weight) {
+  // lib/aten.ts's schema parser: the module the loaded library required (the entry may be a wrapper)
+  const aten = Object.values(require.cache).find((m) => typeof m?.exports?.parseSchema === 'function');
+  const { parseSchema } = aten ? aten.exports : require(path.join(path.dirname(DIST), 'aten.js'));
+  const schemas = new Map();
+  const out = [];
+  for (const full of torch.ops.names().sort()) {
+    const [ns, rest] = full.split('::');
+    const dot = rest.indexOf('.');
+    const name = dot < 0 ? rest : rest.slice(0, dot);
+    const ov = dot < 0 ? 'default' : rest.slice(dot + 1);
+    if (!/^\w+$/.test(ns) || !/^\w+$/.test(name) || !/^\w+$/.test(ov)) continue;
+    const ref = `torch.ops.${ns}.${name}`;
+    out.push({
+      name: `${ref}.${ov}`,
+      weight,
+      size: true,
+      gen(g) {
+        if (!schemas.has(full)) {
+          let text;
+          try {
+            text = torch.ops[ns][name][ov].schema;
+          } catch {
+            text = undefined;
+          }
+          schemas.set(full, text ? parseSchema(0, text) : null);
+        }
+        const s = schemas.get(full);
+        // a third of the calls pass ordinary values (the op's usual path); the others hostile ones
+        const ctx = { decls: [], tensors: [], plain: g.r.chance(0.33) };
+        const pos = [];
+        const kw = [];
+        for (const a of s ? s.args : []) {
+          if (a.default !== undefined && (ctx.plain || g.r.chance(0.5))) continue;
+          const v = genSchemaValue(g, a.type, ctx);
+          if (v === undefined) continue;
+          if (a.kwargOnly) kw.push(`${a.key}: ${v}`);
+          else pos.push(v);
+        }
+        if (kw.length) pos.push(`{ ${kw.join(', ')} }`);
+        // mostly the one overload; sometimes the packet, which resolves among the overloads
+        const callee = g.r.chance(0.85) ? `${ref}.${ov}` : ref;
+        return { decls: ctx.decls, call: `${callee}(${pos.join(', ')})` };
+      },
+    });
+  }
+  return out;
+}
+
 // ---- targets ---------------------------------------------------------------------------------------
 const isClass = (f) => typeof f === 'function' && /^class\b/.test(Function.prototype.toString.call(f));
 // Targets whose numbers may be sizes of what they allocate (see SIZE_SAFE).
@@ -1451,6 +1672,12 @@ function buildTargets(torch) {
       },
     });
   }
+  // Generic operators (torch.ops): about a fifth of the calls.
+  let total = 0;
+  for (const t of targets) total += t.weight;
+  const ops = opTargets(torch, 0);
+  for (const t of ops) t.weight = total / 4 / ops.length;
+  targets.push(...ops);
   return targets;
 }
 
