@@ -859,7 +859,12 @@ export const GENERATED = Symbol.for('torch-napi.generated');
 
 /** `torch.topk` and friends: a function calling `aten::<name>`. */
 export function opFunction<F>(name: string, display: string, qualified = `aten::${name}`): F {
-  const f = (...args: unknown[]): unknown => callOp(display, qualified, undefined, args);
+  let set: OpSet | undefined; // looked up on the first call, then kept (a Map lookup per call shows)
+  const f = (...args: unknown[]): unknown => {
+    set ??= opSet(qualified);
+    if (set === undefined) throw new TypeError(`${display}: this libtorch has no operator ${qualified}`);
+    return callBound(display, resolveCall(display, set, undefined, args));
+  };
   Object.defineProperty(f, 'name', { value: display.slice(display.lastIndexOf('.') + 1) });
   Object.defineProperty(f, GENERATED, { value: qualified });
   return f as F;
@@ -868,11 +873,14 @@ export function opFunction<F>(name: string, display: string, qualified = `aten::
 /** `x.topk(...)`: a method calling `aten::<name>` with the tensor as `self`. */
 export function opMethod<F>(name: string, display: string): F {
   const qualified = `aten::${name}`;
+  let set: OpSet | undefined;
   const f = function (this: Tensor, ...args: unknown[]): unknown {
     if (!(this instanceof Tensor)) throw new TypeError(`${display}: called on ${describe(this)}, not a Tensor`);
     if (this._disposed)
       throw new Error(`${display}: this tensor is disposed (it was freed by dispose() or torch.tidy)`);
-    return callOp(display, qualified, this, args);
+    set ??= opSet(qualified);
+    if (set === undefined) throw new TypeError(`${display}: this libtorch has no operator ${qualified}`);
+    return callBound(display, resolveCall(display, set, this, args));
   };
   Object.defineProperty(f, 'name', { value: display.slice(display.lastIndexOf('.') + 1) });
   Object.defineProperty(f, GENERATED, { value: qualified });

@@ -39,7 +39,7 @@ function packet(ns: string, name: string): OpPacket | undefined {
   if (set === undefined) return undefined;
   const display = `torch.ops.${ns}.${name}`;
   // a plain function (a Proxy around it would cost every call), each overload a lazy property
-  const f = (...args: unknown[]): unknown => callOp(display, qualified, undefined, args);
+  const f = (...args: unknown[]): unknown => callBound(display, resolveCall(display, set, undefined, args));
   Object.defineProperty(f, 'overloads', { value: () => set.all.map((s) => s.overload) });
   for (const s of set.all) {
     const key = s.overload === '' ? 'default' : s.overload;

@@ -62,6 +62,7 @@ struct OpInfo {
   std::vector<ArgInfo> args;
   std::vector<bool> writeReturns;  // results that alias an argument written in place
   int guard;                       // kNoGuard or an IntDiv kind (see IntegerDivisionGuard)
+  const GuardPlan* plan;           // the crash guards' checks for it (aten_guards.h)
   std::string display;             // "<aten::div.Tensor_mode>" (lib/aten.ts puts the JS name in its place)
 };
 
@@ -115,7 +116,7 @@ int GuardOf(const c10::OperatorName& n) {
 
 int Intern(const c10::OperatorHandle& op) {
   const c10::FunctionSchema& s = op.schema();
-  OpInfo info{op, {}, {}, GuardOf(s.operator_name()), ""};
+  OpInfo info{op, {}, {}, GuardOf(s.operator_name()), GuardPlanOf(op), ""};
   info.display = "<" + s.name() + (s.overload_name().empty() ? "" : "." + s.overload_name()) + ">";
   for (const c10::Argument& a : s.arguments()) {
     ArgInfo ai;
@@ -444,7 +445,7 @@ Napi::Value AtenCall(const Napi::CallbackInfo& info) {
     }
     DivisorFix fix;
     if (op.guard != kNoGuard) fix = GuardDivisor(op, stack);
-    CallChecked(op.op, &stack);  // the crash guards (aten_guards.h)
+    CallChecked(op.op, op.plan, &stack);  // the crash guards (aten_guards.h)
     if (op.guard != kNoGuard) ApplyDivisorFix(op, fix, stack);
     size_t nret = stack.size();
     if (nret == 1) return op.writeReturns[0] ? env.Undefined() : Napi::Value(env, ToJs(env, stack[0]));

@@ -41,6 +41,18 @@
 #include <unordered_map>
 
 namespace tnapi {
+
+// What CallChecked checks for one overload, worked out once from its schema.
+struct GuardPlan {
+  const char* refused = nullptr;
+  std::vector<size_t> fixedLists;    // class 1
+  std::vector<size_t> divisors;      // class 2
+  std::vector<size_t> ints;          // class 5
+  size_t degree = SIZE_MAX;          // class 6: the index of `n`
+  size_t batchNormInput = SIZE_MAX;  // class 7: the index of `input`
+  bool firstElement = false;         // class 8
+};
+
 namespace {
 
 struct Refused {
@@ -89,15 +101,7 @@ bool IsDivisorName(const std::string& n) {
 }
 
 // What the checks need of one operator, worked out once.
-struct Plan {
-  const char* refused = nullptr;
-  std::vector<size_t> fixedLists;    // class 1
-  std::vector<size_t> divisors;      // class 2
-  std::vector<size_t> ints;          // class 5
-  size_t degree = SIZE_MAX;          // class 6: the index of `n`
-  size_t batchNormInput = SIZE_MAX;  // class 7: the index of `input`
-  bool firstElement = false;         // class 8
-};
+using Plan = GuardPlan;
 
 Plan MakePlan(const c10::FunctionSchema& s) {
   Plan p;
@@ -202,8 +206,10 @@ void CheckResults(const std::vector<c10::IValue>& stack) {
 
 }  // namespace
 
-void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack) {
-  const Plan& p = PlanOf(op);
+const GuardPlan* GuardPlanOf(const c10::OperatorHandle& op) { return &PlanOf(op); }
+
+void CallChecked(const c10::OperatorHandle& op, const GuardPlan* plan, std::vector<c10::IValue>* stack) {
+  const Plan& p = *plan;
   TORCH_CHECK(p.refused == nullptr, "refused from JS: ", p.refused);
   const auto& args = op.schema().arguments();
   std::vector<c10::IValue>& s = *stack;

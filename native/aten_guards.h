@@ -15,6 +15,9 @@ namespace tnapi {
 // `op.callBoxed(stack)` with the checks: refused calls throw c10::Error (a TorchError in JS) or
 // c10::IndexError (a RangeError) before the kernel runs; results that JS could not use safely
 // throw after it (the results are dropped).
-void CallChecked(const c10::OperatorHandle& op, std::vector<c10::IValue>* stack);
+// `plan` is GuardPlanOf(op), looked up once per overload (native/aten.cc keeps it with the op).
+struct GuardPlan;
+const GuardPlan* GuardPlanOf(const c10::OperatorHandle& op);
+void CallChecked(const c10::OperatorHandle& op, const GuardPlan* plan, std::vector<c10::IValue>* stack);
 
 }  // namespace tnapi
