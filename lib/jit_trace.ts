@@ -24,7 +24,9 @@ export class TraceError extends Error {
   /** The reason alone, without the function's name. */
   readonly reason: string;
   constructor(fn: string, reason: string) {
-    super(`${fn}: cannot trace: ${reason}`);
+    // (describe: a caller may hand anything, a Symbol included, which a template string refuses)
+    const text = (v: unknown): string => (typeof v === 'string' ? v : describe(v));
+    super(`${text(fn)}: cannot trace: ${text(reason)}`);
     this.name = 'TraceError';
     this.reason = reason;
   }

@@ -212,22 +212,24 @@ std::string Args::String(size_t i) const {
   return info_[i].As<Napi::String>().Utf8Value();
 }
 
-at::Scalar Args::Scalar(size_t i) const {
-  if (i < info_.Length()) {
-    Napi::Value v = info_[i];
-    if (v.IsNumber()) {
-      double x = v.As<Napi::Number>().DoubleValue();
-      // JS has one number type: integral values become integer scalars so that int tensors
-      // stay int (`x.add(1)`), and float tensors are unaffected (`y.mul(2)` stays float32).
-      // (-0 stays a double: x / -0 is -inf, as in Python)
-      if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0 && !(x == 0 && std::signbit(x)))
-        return at::Scalar(static_cast<int64_t>(x));
-      return at::Scalar(x);
-    }
-    if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
-    if (v.IsBigInt()) return at::Scalar(Int(i));
+at::Scalar Args::ScalarAt(const Napi::Value& v, const std::string& where) const {
+  if (v.IsNumber()) {
+    double x = v.As<Napi::Number>().DoubleValue();
+    // JS has one number type: integral values become integer scalars so that int tensors
+    // stay int (`x.add(1)`), and float tensors are unaffected (`y.mul(2)` stays float32).
+    // (-0 stays a double: x / -0 is -inf, as in Python)
+    if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0 && !(x == 0 && std::signbit(x)))
+      return at::Scalar(static_cast<int64_t>(x));
+    return at::Scalar(x);
   }
-  TypeError(i, "a number, boolean or bigint");
+  if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
+  if (v.IsBigInt()) return at::Scalar(IntAt(v, where));
+  TypeErrorAt(v, where, "a number, boolean or bigint");
+}
+
+at::Scalar Args::Scalar(size_t i) const {
+  if (i >= info_.Length()) TypeError(i, "a number, boolean or bigint");
+  return ScalarAt(info_[i], Where(i));
 }
 
 std::vector<int64_t> Args::IntList(size_t i) const {

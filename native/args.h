@@ -75,6 +75,8 @@ class Args {
   double NumberAt(const Napi::Value& v, const std::string& where) const;
   int64_t IntAt(const Napi::Value& v, const std::string& where) const;
   bool BoolAt(const Napi::Value& v, const std::string& where) const;
+  // A JS number, boolean or bigint as a Scalar (integral numbers become integer scalars).
+  at::Scalar ScalarAt(const Napi::Value& v, const std::string& where) const;
   [[noreturn]] void TypeErrorAt(const Napi::Value& v, const std::string& where, const char* expected) const;
 
  private:

@@ -194,29 +194,16 @@ at::Tensor Wrapped(const at::Scalar& s) {
   return t;
 }
 
-// A JS number as a Scalar: integral values become integer scalars (see Args::Scalar).
-at::Scalar ScalarOf(const Args& a, const Napi::Value& v, const std::string& where) {
-  if (v.IsNumber()) {
-    double x = v.As<Napi::Number>().DoubleValue();
-    if (std::floor(x) == x && std::fabs(x) <= 9007199254740992.0 && !(x == 0 && std::signbit(x)))
-      return at::Scalar(static_cast<int64_t>(x));
-    return at::Scalar(x);
-  }
-  if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
-  if (v.IsBigInt()) return at::Scalar(a.IntAt(v, where));
-  a.TypeErrorAt(v, where, "a number, boolean or bigint");
-}
-
 c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool wrap, const std::string& where) {
   switch (ai.kind) {
     case Kind::kTensor: {
-      if (wrap) return Wrapped(ScalarOf(a, v, where));
+      if (wrap) return Wrapped(a.ScalarAt(v, where));
       return ai.write ? a.MutableAt(v, where) : a.TensorAt(v, where);
     }
     case Kind::kInt: return a.IntAt(v, where);
     case Kind::kFloat: return a.NumberAt(v, where);
     case Kind::kBool: return a.BoolAt(v, where);
-    case Kind::kScalar: return ScalarOf(a, v, where);
+    case Kind::kScalar: return a.ScalarAt(v, where);
     case Kind::kString:
       if (!v.IsString()) a.TypeErrorAt(v, where, "a string");
       return v.As<Napi::String>().Utf8Value();
@@ -273,7 +260,7 @@ c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool
     }
     case Kind::kScalarList: {
       c10::List<at::Scalar> out;
-      for (uint32_t k = 0; k < n; k++) out.push_back(ScalarOf(a, arr[k], where));
+      for (uint32_t k = 0; k < n; k++) out.push_back(a.ScalarAt(arr[k], where));
       return out;
     }
     case Kind::kStringList: {

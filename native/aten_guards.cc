@@ -230,7 +230,7 @@ void CallChecked(const c10::OperatorHandle& op, const GuardPlan* plan, std::vect
       most = std::fabs(n.toScalar().toDouble());
     else if (n.isTensor() && n.toTensor().numel() > 0 && n.toTensor().layout() == at::kStrided &&
              !n.toTensor().is_meta() && !n.toTensor().is_complex() && !n.toTensor().is_quantized())
-      most = n.toTensor().abs().max().item<double>();
+      most = n.toTensor().to(at::kDouble).abs().max().item<double>();  // (bool has no abs)
     TORCH_CHECK_INDEX(most <= kMaxDegree, "argument 'n' (the degree) must be at most 2^20 in magnitude, got ", most);
   }
   if (p.batchNormInput < s.size() && s[p.batchNormInput].isTensor())

@@ -2356,6 +2356,16 @@ async function shrinkProblems(report, opts) {
     left -= budget.left;
     try {
       p.shrunk = await shrinkCall(p.index, same, { ...opts, budget });
+      // fast-check's smaller value can print longer (a tensor's values for a plain number): the
+      // original call is a counterexample too, so keep whichever repro reads shorter
+      if (p.shrunk.repro && p.repro && p.shrunk.repro.length > p.repro.length)
+        p.shrunk = {
+          ...p.shrunk,
+          path: String(p.index),
+          call: `${p.target}: ${p.call}`,
+          repro: p.repro,
+          replay: `node test/fuzz/fuzz.js --seed ${opts.seed} --replay ${p.index}`,
+        };
       left += budget.left;
     } catch (e) {
       p.shrunk = { error: String(e?.message) };

@@ -107,7 +107,9 @@ describe('API fuzzing (test/fuzz/fuzz.js)', function () {
 
   it(`runs ${CALLS} calls of seed ${SEED}, many of which return normally`, () => {
     expect(report.executed, fuzzer.summary(report)).to.equal(CALLS);
-    expect(report.returns / report.calls, 'fraction of calls that returned').to.be.above(0.2);
+    // a fifth of the calls go to operators picked from the dispatcher, mostly with hostile
+    // arguments built from their schemas (see fuzz.js), so fewer return than before that family
+    expect(report.returns / report.calls, 'fraction of calls that returned').to.be.above(0.15);
   });
 
   it('never crashes the process', () => {
