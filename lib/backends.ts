@@ -92,8 +92,8 @@ function measureConv(
           const y = conv(x, w, null, o.stride ?? 1, o.padding, o.dilation);
           y.mul(y.detach().cos()).sum().backward();
           out.push(
-            ...(x.grad?.toArray() as unknown as number[]).flat(4),
-            ...(w.grad?.toArray() as unknown as number[]).flat(4),
+            ...(x.grad!.toArray() as unknown as number[]).flat(4),
+            ...(w.grad!.toArray() as unknown as number[]).flat(4),
           );
         }
         return out as never;

@@ -3,7 +3,7 @@
 // resolves among the overloads as a Python call would; `torch.ops.aten.topk.default` and
 // `torch.ops.aten.add.Tensor` call one overload. Operators that TorchScript extensions register
 // (after `torch.ops.loadLibrary`) are reached the same way under their namespace.
-import { callBound, callOp, clearOpSets, GENERATED, opSet, resolveCall, type Schema } from './aten';
+import { callBound, clearOpSets, GENERATED, opSet, resolveCall, type Schema } from './aten';
 import { TorchError } from './errors';
 import { native as N } from './native';
 

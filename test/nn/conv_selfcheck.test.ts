@@ -28,8 +28,8 @@ function dilatedGrads(dtype: 'float32' | 'float64'): { grads: number[]; ops: str
       y.mul(y.detach().cos()).sum().backward();
     });
     const grads = [
-      ...(x.grad?.toArray() as unknown as number[]).flat(4),
-      ...(w.grad?.toArray() as unknown as number[]).flat(4),
+      ...(x.grad!.toArray() as unknown as number[]).flat(4),
+      ...(w.grad!.toArray() as unknown as number[]).flat(4),
     ];
     return { grads: grads as never, ops: ops as never };
   }) as unknown as { grads: number[]; ops: string[] };
