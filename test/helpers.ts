@@ -258,6 +258,19 @@ export function gc(): void {
   g();
 }
 
+/**
+ * Frees the garbage earlier tests left (tensors they dropped without dispose), so that a test that
+ * counts live tensors is not disturbed when a GC collects them in the middle of it: a full GC runs
+ * the finalizers of large tensors at once, and the FinalizationRegistry callbacks of small ones run
+ * on a later turn of the event loop, so wait for those and collect again.
+ */
+export async function settleGarbage(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** A seeded PRNG (mulberry32), so that every run tries the same variants. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { SeedModel } from '../../examples/seed_model';
 import * as torch from '../../lib';
-import { expectSame } from '../helpers';
+import { expectSame, settleGarbage } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
@@ -61,6 +61,7 @@ describe("examples: the seed model's forwardAsync", () => {
       g2 = await grads(true);
     g1.forEach((g, i) => expectSame(g2[i], g, `grad ${i}`));
     torch.dispose([g1, g2]);
+    await settleGarbage(); // earlier tests' dropped tensors must not be collected while this counts
     const start = torch.memory().tensors;
     for (let i = 0; i < 3; i++) (await model.forwardAsync(x, padding)).dispose();
     const [o, w] = await model.forwardWithWeightsAsync(x, padding);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { type Encoded, expectClose, expectError, fromEncoded } from '../helpers';
+import { type Encoded, expectClose, expectError, fromEncoded, settleGarbage } from '../helpers';
 
 const { nn } = torch;
 const F = nn.functional;
@@ -809,7 +809,8 @@ describe('nn.Transformer*', () => {
   });
 
   describe('lifetime', () => {
-    it('forward frees its intermediates: only the output stays alive', () => {
+    it('forward frees its intermediates: only the output stays alive', async () => {
+      await settleGarbage(); // earlier tests' dropped tensors must not be collected while this counts
       const t = new nn.Transformer({
         dModel: E,
         nhead: H,

@@ -14,6 +14,12 @@ interface Op {
   readonly [overload: string]: Op;
 }
 const aten = torch.ops.aten as unknown as Record<string, Op>;
+/** Whether this libtorch has `name` (or `name.overload`): 1.13 and 2.x register different internals. */
+function has(name: string): boolean {
+  const [op, overload] = name.split('.');
+  if (!(op in aten)) return false;
+  return overload === undefined || torch.ops.aten[op].overloads().includes(overload);
+}
 const i64 = (v: number[]) => torch.tensor(v, { dtype: 'int64' });
 
 describe('generic operator calls: crash classes are refused with JS errors', () => {
@@ -50,11 +56,12 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
         RangeError,
         /kernel_size|output_size/,
       );
-      expectError(
-        () => aten.to_sparse_bsc.out(torch.randn(2, 3), [], { out: torch.empty([0]) }),
-        RangeError,
-        /blocksize/,
-      );
+      if (has('to_sparse_bsc.out'))
+        expectError(
+          () => aten.to_sparse_bsc.out(torch.randn(2, 3), [], { out: torch.empty([0]) }),
+          RangeError,
+          /blocksize/,
+        );
     });
 
     it('one element stands for all N (as PyTorch repeats a single int)', () => {
@@ -153,6 +160,7 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
       ],
     ];
     for (const [name, f, re] of cases) {
+      if (!has(name)) continue; // libtorch versions differ (2.x has no _symeig_helper)
       const e = expectError(f, torch.TorchError, /refused from JS/);
       expect(e.message, name).to.match(re);
     }
