@@ -1,5 +1,7 @@
 // torch.backends: which CPU kernels libtorch has here, and which LSTM kernel torch-napi lets run.
-import { native } from './native';
+
+import { describe } from './errors';
+import { type FastPathStats, native } from './native';
 
 /** A recurrent kernel: libtorch's `at::lstm`, or the composed LSTM (libtorch's native ops, never oneDNN). */
 export type LstmKernel = 'libtorch' | 'composed';
@@ -188,6 +190,25 @@ function parseKernel(fn: string, k: unknown): 'auto' | LstmKernel {
 
 /** PyTorch's `torch.backends`, for the CPU kernels torch-napi relies on. */
 export const backends = {
+  /**
+   * The inference fast path: with no gradient needed (grad mode off, or nothing the call reads
+   * requires grad), CPU float32/float64 LSTM/GRU/RNN, multi-head attention and the Transformer
+   * layers run fused CPU kernels (one GEMM per layer for the inputs, fused gates, masks applied
+   * inside the softmax) instead of libtorch's op-by-op path. On by default; `fastPath(false)` or
+   * `TORCH_NAPI_FAST_PATH=0` in the environment forces the reference `at::` path. Returns the
+   * setting after the call.
+   * @example torch.backends.fastPath(false); // every call runs libtorch's reference ops
+   */
+  fastPath(enabled?: boolean): boolean {
+    if (enabled === undefined) return native.fastPath();
+    if (typeof enabled !== 'boolean')
+      throw new TypeError(`torch.backends.fastPath: expected a boolean, got ${describe(enabled)}`);
+    return native.fastPath(enabled);
+  },
+  /** How many calls took each fused kernel so far in this process (for tests and profiling). */
+  fastPathStats(): FastPathStats {
+    return native.fastPathStats();
+  },
   cpu: {
     /**
      * The CPU capability libtorch's kernels were dispatched for ('AVX512', 'AVX2', 'DEFAULT', ...), as

@@ -355,6 +355,19 @@ export interface NativeSync {
   /** The LSTM kernel: 0 libtorch's at::lstm, 1 the composed LSTM; with k, sets it first (-1: the default). */
   lstmKernel(k?: number): number;
   rnnSelfCheck(): NativeRnnSelfCheck;
+  // the inference fast path (native/fast_path.cc)
+  /** Whether inference calls may take the fused CPU kernels; with a value, sets it first. */
+  fastPath(enable?: boolean): boolean;
+  /** Calls that took each fused kernel so far (process-wide counters). */
+  fastPathStats(): FastPathStats;
+}
+
+/** Calls that took each fused kernel so far (`torch.backends.fastPathStats()`). */
+export interface FastPathStats {
+  rnn: number;
+  mha: number;
+  sdpa: number;
+  layer: number;
 }
 
 /** The Promise-returning twin of a sync binding: the same parameters, its result in a Promise. */
