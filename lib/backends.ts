@@ -1,7 +1,7 @@
 // torch.backends: which CPU kernels libtorch has here, and which LSTM kernel torch-napi lets run.
 
 import { describe } from './errors';
-import { type FastPathStats, native } from './native';
+import { type CpuAllocatorCache, type FastPathStats, native } from './native';
 
 /** A recurrent kernel: libtorch's `at::lstm`, or the composed LSTM (libtorch's native ops, never oneDNN). */
 export type LstmKernel = 'libtorch' | 'composed';
@@ -217,6 +217,19 @@ export const backends = {
      */
     getCpuCapability(): string {
       return capability();
+    },
+    /**
+     * torch-napi's cache of released CPU storages (up to 1 MiB each, at most `limit` bytes kept):
+     * results left to the GC are freed in batches, and handing their blocks out again spares the
+     * system allocator the batch (see native/cpu_allocator.cc). Off under AddressSanitizer or with
+     * `TORCH_NAPI_CPU_CACHE=0` in the environment at load.
+     */
+    allocatorCache(): CpuAllocatorCache {
+      return native.allocatorCache();
+    },
+    /** Returns every cached CPU block to the system allocator (as `torch.cuda.empty_cache()` for GPU memory); the bytes freed. */
+    emptyCache(): number {
+      return native.emptyCache();
     },
   },
   mkldnn: {

@@ -360,6 +360,20 @@ export interface NativeSync {
   fastPath(enable?: boolean): boolean;
   /** Calls that took each fused kernel so far (process-wide counters). */
   fastPathStats(): FastPathStats;
+  // the caching CPU allocator (native/cpu_allocator.cc)
+  allocatorCache(): CpuAllocatorCache;
+  emptyCache(): number;
+}
+
+/** The state of torch-napi's CPU storage cache (`torch.backends.cpu.allocatorCache()`). */
+export interface CpuAllocatorCache {
+  /** The cache is installed as libtorch's CPU allocator (not under ASan or TORCH_NAPI_CPU_CACHE=0). */
+  enabled: boolean;
+  /** Bytes held in released blocks, ready to be handed out again. */
+  bytes: number;
+  blocks: number;
+  /** The most bytes ever kept. */
+  limit: number;
 }
 
 /** Calls that took each fused kernel so far (`torch.backends.fastPathStats()`). */

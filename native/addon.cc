@@ -1,17 +1,19 @@
 // Registers every binding family. Nothing else lives here.
 #include "args.h"
-#include "handle.h"
 #include "fast_path.h"
+#include "handle.h"
 #include "rnn_kernels.h"
 
 namespace tnapi {
-void RegisterTrace(Napi::Env env, Napi::Object exports);  // trace.cc
+void RegisterTrace(Napi::Env env, Napi::Object exports);         // trace.cc
+void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);  // cpu_allocator.cc
 }  // namespace tnapi
 
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Per-environment state: each worker thread that loads the addon gets its own.
   env.SetInstanceData(new tnapi::AddonData());
+  tnapi::RegisterCpuAllocator(env, exports);
   tnapi::RegisterHandles(env, exports);
   tnapi::RegisterArgs(env, exports);
   tnapi::RegisterCreation(env, exports);

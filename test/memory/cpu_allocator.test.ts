@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import * as torch from '../../lib';
+import { prng } from '../helpers';
+
+// The caching CPU allocator (native/cpu_allocator.cc): released storages up to 1 MiB are handed
+// out again. These tests prove that a reused block never aliases a live tensor, that every size
+// class round-trips, and that the cache stays within its limit and can be emptied.
+const cache = () => torch.backends.cpu.allocatorCache();
+const enabled = cache().enabled;
+
+describe('memory: the caching CPU allocator', () => {
+  it('is installed unless disabled (TORCH_NAPI_CPU_CACHE=0), and reports its limit', () => {
+    const c = cache();
+    // an AddressSanitizer build (scripts/ci/test-asan.sh runs node from build-asan/) never caches
+    const asan = process.execPath.includes('build-asan');
+    expect(c.enabled).to.equal(process.env.TORCH_NAPI_CPU_CACHE !== '0' && !asan);
+    expect(c.limit).to.be.greaterThan(0);
+    expect(c.bytes).to.be.within(0, c.limit);
+  });
+
+  it('hands a released block out again, and the new tensor holds only its own values', function () {
+    if (!enabled) this.skip();
+    torch.backends.cpu.emptyCache();
+    const a = torch.full([1000], 7);
+    a.dispose();
+    const c = cache();
+    expect(c.blocks).to.equal(1);
+    expect(c.bytes).to.be.within(4000, 5000); // 4000 rounded up to its size class
+    const b = torch.zeros(1000);
+    expect(cache().blocks).to.equal(0); // b took the block back
+    expect(b.sum().item()).to.equal(0);
+    const e = torch.empty([1000]); // uninitialised memory is allowed to be anything, but usable
+    e.fill_(2);
+    expect(e.sum().item()).to.equal(2000);
+    torch.dispose([b, e]);
+  });
+
+  it('never aliases live tensors across every size class (random sizes, interleaved frees)', () => {
+    const rand = prng(1234);
+    const live: { t: torch.Tensor; v: number; n: number }[] = [];
+    const sizes = [1, 2, 15, 16, 17, 20, 100, 1000, 1024, 1025, 4097, 16384, 65537, 262143, 262144, 262145, 300000];
+    for (let i = 0; i < 400; i++) {
+      const n = i < sizes.length ? sizes[i] : 1 + Math.floor(rand() ** 3 * 300000);
+      const v = (i % 97) + 1;
+      live.push({ t: torch.full([n], v, { dtype: 'float64' }), v, n });
+      if (rand() < 0.5 && live.length > 1) {
+        const k = Math.floor(rand() * live.length);
+        live[k].t.dispose();
+        live.splice(k, 1);
+      }
+    }
+    for (const { t, v, n } of live) {
+      const [mn, mx] = [t.min().item(), t.max().item()];
+      expect([mn, mx, t.numel()], `tensor of ${n} filled with ${v}`).to.deep.equal([v, v, n]);
+    }
+    torch.dispose(live.map((e) => e.t));
+  });
+
+  it('keeps at most its limit; emptyCache returns the blocks and says how many bytes', function () {
+    if (!enabled) this.skip();
+    const limit = cache().limit;
+    const batch: torch.Tensor[] = [];
+    // 1.25 x the limit in 256 KiB storages, released together (as a GC batch would)
+    const n = Math.ceil((limit * 1.25) / (256 * 1024));
+    for (let i = 0; i < n; i++) batch.push(torch.empty([65536]));
+    torch.dispose(batch);
+    const c = cache();
+    expect(c.bytes).to.be.at.most(limit);
+    expect(c.bytes).to.be.greaterThan(limit / 2);
+    expect(torch.backends.cpu.emptyCache()).to.equal(c.bytes);
+    expect(cache()).to.deep.include({ bytes: 0, blocks: 0 });
+  });
+
+  it('leaves storages over 1 MiB to the system allocator', function () {
+    if (!enabled) this.skip();
+    torch.backends.cpu.emptyCache();
+    torch.empty([(1 << 20) / 4 + 1]).dispose();
+    expect(cache().blocks).to.equal(0);
+    torch.empty([(1 << 20) / 4]).dispose();
+    expect(cache().blocks).to.equal(1);
+    torch.backends.cpu.emptyCache();
+  });
+});
