@@ -11,6 +11,7 @@
 // runs of ITERS calls, then REPS timed runs of ITERS calls of `await session.run(feeds)` (an
 // application's call). Prints one JSON object on stdout: {"version", "threads", "results":
 // {snippet: [ns per call, ...]}, "checks": {snippet: [numbers]}, "errors": {snippet: message}}.
+// Required as a module (test/bench), it only exports its snippets and input formulas.
 
 const path = require('node:path');
 const util = require('node:util');
@@ -163,7 +164,11 @@ async function main() {
   );
 }
 
-main().catch((e) => {
-  process.stderr.write(`ort_bench: ${e?.stack ? e.stack : e}\n`);
-  process.exit(1);
-});
+module.exports = { SNIPPETS, fixed, causal, keyPadding, checksum };
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`ort_bench: ${e?.stack ? e.stack : e}\n`);
+    process.exit(1);
+  });
+}
