@@ -514,7 +514,7 @@ function buildRunReport(res, run) {
                   .join(', ')}`,
             )
             .join('; ')}.`
-        : 'No fused kernel was taken by any row (torch.backends.fastPathStats() unchanged): the fast path column is the reference path.',
+        : "No fused kernel was taken by any row (torch.backends.fastPathStats() unchanged): torch-napi ran libtorch's reference ops throughout.",
     );
   }
   for (const r of run.rows) {
