@@ -1,5 +1,6 @@
 // The benchmarks `npm run bench` runs. To add one, add an entry to CASES, and the snippets it
-// names to bench/torch_bench.py (SNIPPETS) and bench/raw_bench.cc (snippets()).
+// names to bench/torch_bench.py (SNIPPETS), bench/raw_bench.cc (snippets()) and, for a model,
+// bench/ort_bench.js (SNIPPETS; its model in bench/onnx_export.py).
 //
 // A CASES entry:
 //   name      unique id; `node bench/run.js --only <name>[,<name>...]` runs just these
@@ -15,9 +16,16 @@
 //             checks (a warning line when they differ by more than 1e-4, relative)
 //   python    snippet name(s) in bench/torch_bench.py (an array: the fastest one is reported), or null
 //   cpp       snippet name in bench/raw_bench.cc, or null
+//   onnx      snippet name in bench/ort_bench.js (the onnxruntime-node column), or absent; the
+//             rows with one are the inference models, which `--fast-path both` also runs with
+//             torch.backends.fastPath(false)
 //   note      optional footnote for the table
-//   targets   optional spec targets: [{ vs: 'python' | 'cpp', max: ratio, text }], checked on the
-//             median ratio torch-napi / other and listed under the table
+//   targets   optional spec targets, checked on the medians and listed under the tables as
+//             PASS/FAIL (never in the tests), at every thread count run:
+//               { vs: 'python' | 'cpp' | 'onnx', max, text }: torch-napi / other ≤ max
+//               { vs: 'abs', maxUs, text }: torch-napi's time per call ≤ maxUs µs
+//               { vs: '1 thread', max, text }: at more threads, time / the 1-thread time < max
+//                 (checked when `--threads` lists 1 and more)
 //
 // The model cases (LSTM, MultiheadAttention, the seed model, its training step) take their
 // weights and inputs from closed formulas (`fixed`, `fillParams` below), written the same way in
@@ -89,6 +97,8 @@ function callCase(n, call, shapeOf = (k) => [k]) {
 const matShape = (n) => [Math.round(Math.sqrt(n)), Math.round(Math.sqrt(n))];
 
 const OP_ITERS = { full: 100_000, quick: 20_000 };
+const ADD_VS_PY = { vs: 'python', max: 1.0, text: '`a.add(b)` ≤ 1.0× PyTorch, disposed or in tidy' };
+const ADD_GC_VS_PY = { vs: 'python', max: 1.5, text: '`a.add(b)` ≤ 1.5× PyTorch, left to the GC' };
 const COPY_ITERS = { full: 200, quick: 40 };
 
 // ---- models -------------------------------------------------------------------------------
@@ -329,6 +339,11 @@ function seedTrainCase(L, N) {
 // (L128 N64); attention E=256 0.15–0.4 s; the seed forward 0.7 ms (N1) … 70 ms (L128 N64); the
 // training step ~7 ms. `iters` keep a timed run near 100 ms (25 ms with --quick).
 const VS_CPP = (what) => ({ vs: 'cpp', max: 1.0, text: `${what} forward ≤ 1.0× raw C++ at N ≥ 32` });
+const VS_ORT = (what, max = 1.0, where = 'at every size') => ({
+  vs: 'onnx',
+  max,
+  text: `${what} forward ≤ ${max.toFixed(1)}× onnxruntime ${where}`,
+});
 const MODEL_CASES = [
   {
     name: 'lstm_L10_N1',
@@ -338,7 +353,8 @@ const MODEL_CASES = [
     node: lstmCase(10, 1),
     python: 'lstm_L10_N1',
     cpp: 'lstm_L10_N1',
-    targets: [{ vs: 'python', max: 0.9, text: 'LSTM forward ≤ 0.9× PyTorch at N = 1' }],
+    onnx: 'lstm_L10_N1',
+    targets: [{ vs: 'python', max: 0.9, text: 'LSTM forward ≤ 0.9× PyTorch at N = 1' }, VS_ORT('LSTM')],
   },
   {
     name: 'lstm_L10_N32',
@@ -348,7 +364,8 @@ const MODEL_CASES = [
     node: lstmCase(10, 32),
     python: 'lstm_L10_N32',
     cpp: 'lstm_L10_N32',
-    targets: [VS_CPP('LSTM')],
+    onnx: 'lstm_L10_N32',
+    targets: [VS_CPP('LSTM'), VS_ORT('LSTM')],
   },
   {
     name: 'lstm_L10_N256',
@@ -358,7 +375,8 @@ const MODEL_CASES = [
     node: lstmCase(10, 256),
     python: 'lstm_L10_N256',
     cpp: 'lstm_L10_N256',
-    targets: [VS_CPP('LSTM')],
+    onnx: 'lstm_L10_N256',
+    targets: [VS_CPP('LSTM'), VS_ORT('LSTM')],
   },
   {
     name: 'lstm_L128_N64',
@@ -368,7 +386,8 @@ const MODEL_CASES = [
     node: lstmCase(128, 64),
     python: 'lstm_L128_N64',
     cpp: 'lstm_L128_N64',
-    targets: [VS_CPP('LSTM')],
+    onnx: 'lstm_L128_N64',
+    targets: [VS_CPP('LSTM'), VS_ORT('LSTM')],
   },
   {
     name: 'mha_E256_L128_N64_w',
@@ -378,7 +397,8 @@ const MODEL_CASES = [
     node: mhaCase(128, 64, 256, 8, true),
     python: 'mha_E256_L128_N64_w',
     cpp: 'mha_E256_L128_N64_w',
-    targets: [VS_CPP('MHA')],
+    onnx: 'mha_E256_L128_N64_w',
+    targets: [VS_CPP('MHA'), VS_ORT('MHA')],
   },
   {
     name: 'mha_E256_L128_N64_now',
@@ -388,7 +408,8 @@ const MODEL_CASES = [
     node: mhaCase(128, 64, 256, 8, false),
     python: 'mha_E256_L128_N64_now',
     cpp: 'mha_E256_L128_N64_now',
-    targets: [VS_CPP('MHA')],
+    onnx: 'mha_E256_L128_N64_now',
+    targets: [VS_CPP('MHA'), VS_ORT('MHA')],
   },
   {
     name: 'mha_E20_L10_N32_w',
@@ -398,7 +419,8 @@ const MODEL_CASES = [
     node: mhaCase(10, 32, 20, 4, true),
     python: 'mha_E20_L10_N32_w',
     cpp: 'mha_E20_L10_N32_w',
-    targets: [VS_CPP('MHA')],
+    onnx: 'mha_E20_L10_N32_w',
+    targets: [VS_CPP('MHA'), VS_ORT('MHA')],
   },
   {
     name: 'mha_E20_L10_N32_now',
@@ -408,7 +430,8 @@ const MODEL_CASES = [
     node: mhaCase(10, 32, 20, 4, false),
     python: 'mha_E20_L10_N32_now',
     cpp: 'mha_E20_L10_N32_now',
-    targets: [VS_CPP('MHA')],
+    onnx: 'mha_E20_L10_N32_now',
+    targets: [VS_CPP('MHA'), VS_ORT('MHA')],
   },
   {
     name: 'seed_L10_N1',
@@ -418,6 +441,8 @@ const MODEL_CASES = [
     node: seedCase(10, 1),
     python: 'seed_L10_N1',
     cpp: 'seed_L10_N1',
+    onnx: 'seed_L10_N1',
+    targets: [{ vs: 'abs', maxUs: 40, text: 'seed forward ≤ 40 µs at N = 1' }, VS_ORT('seed model', 0.5, 'at N = 1')],
   },
   {
     name: 'seed_L10_N32',
@@ -427,7 +452,8 @@ const MODEL_CASES = [
     node: seedCase(10, 32),
     python: 'seed_L10_N32',
     cpp: 'seed_L10_N32',
-    targets: [VS_CPP('seed model')],
+    onnx: 'seed_L10_N32',
+    targets: [VS_CPP('seed model'), VS_ORT('seed model', 0.8, 'at N = 32')],
   },
   {
     name: 'seed_L10_N256',
@@ -437,7 +463,12 @@ const MODEL_CASES = [
     node: seedCase(10, 256),
     python: 'seed_L10_N256',
     cpp: 'seed_L10_N256',
-    targets: [VS_CPP('seed model')],
+    onnx: 'seed_L10_N256',
+    targets: [
+      VS_CPP('seed model'),
+      VS_ORT('seed model', 1.0, 'at N = 256'),
+      { vs: '1 thread', max: 1.0, text: 'seed forward at N = 256 faster with more threads than with 1' },
+    ],
   },
   {
     name: 'seed_L128_N64',
@@ -447,7 +478,8 @@ const MODEL_CASES = [
     node: seedCase(128, 64),
     python: 'seed_L128_N64',
     cpp: 'seed_L128_N64',
-    targets: [VS_CPP('seed model')],
+    onnx: 'seed_L128_N64',
+    targets: [VS_CPP('seed model'), VS_ORT('seed model', 1.0, 'at L = 128, N = 64')],
   },
   {
     name: 'seed_train_L10_N32',
@@ -457,7 +489,7 @@ const MODEL_CASES = [
     node: seedTrainCase(10, 32),
     python: 'seed_train_L10_N32',
     cpp: 'seed_train_L10_N32',
-    targets: [{ vs: 'python', max: 0.95, text: 'training step ≤ 0.95× PyTorch' }],
+    targets: [{ vs: 'python', max: 0.9, text: 'training step ≤ 0.9× PyTorch' }],
   },
 ];
 
@@ -470,6 +502,7 @@ const CASES = [
     node: addCase(1, 'dispose'),
     python: 'add_1',
     cpp: 'add_1',
+    targets: [ADD_VS_PY],
   },
   {
     name: 'add_1_tidy',
@@ -479,6 +512,7 @@ const CASES = [
     node: addCase(1, 'tidy'),
     python: 'add_1',
     cpp: 'add_1',
+    targets: [ADD_VS_PY],
   },
   {
     name: 'add_1_gc',
@@ -488,6 +522,7 @@ const CASES = [
     node: addCase(1, 'gc'),
     python: 'add_1',
     cpp: 'add_1',
+    targets: [ADD_GC_VS_PY],
     gcOnly: true,
   },
   {
@@ -498,6 +533,7 @@ const CASES = [
     node: addCase(1000, 'dispose'),
     python: 'add_1000',
     cpp: 'add_1000',
+    targets: [ADD_VS_PY],
   },
   {
     name: 'add_1000_tidy',
@@ -507,6 +543,7 @@ const CASES = [
     node: addCase(1000, 'tidy'),
     python: 'add_1000',
     cpp: 'add_1000',
+    targets: [ADD_VS_PY],
   },
   {
     name: 'add_1000_gc',
@@ -516,6 +553,7 @@ const CASES = [
     node: addCase(1000, 'gc'),
     python: 'add_1000',
     cpp: 'add_1000',
+    targets: [ADD_GC_VS_PY],
     gcOnly: true,
   },
   // the generated path next to the hand-written one (`generated` names the row it is compared with)

@@ -1,29 +1,40 @@
 #!/usr/bin/env node
 // `npm run bench`: torch-napi against PyTorch (Python) and raw libtorch (C++) on the same
-// libtorch, plus memory checks. Prints a markdown table; writes bench/out/results.json and
-// bench/out/results.md.
+// libtorch, and against onnxruntime-node on the same models exported to ONNX, plus memory checks.
+// Prints markdown tables (one per thread count); writes bench/out/results.json and
+// bench/out/results.md (the README's performance tables are pasted from it).
 //
-//   node bench/run.js [--quick] [--json] [--only name[,name...]] [--threads N] [--reps N] [--rounds N]
+//   node bench/run.js [--quick] [--json] [--only name[,name...]] [--threads N[,N...]]
+//                     [--fast-path on|off|both] [--reps N] [--rounds N]
 //
-//   --quick    fewer calls and repetitions (a CI smoke run, under a minute)
-//   --json     print only the results as JSON
-//   --only     run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
-//   --threads  libtorch intra-op threads in all three (default 1)
-//   --reps     timed repetitions per benchmark (default 11; 3 with --quick)
-//   --rounds   split the repetitions into this many rounds (default 3), each running every
-//              benchmark in torch-napi, then PyTorch, then raw C++
+//   --quick      fewer calls and repetitions (a CI smoke run, about a minute)
+//   --json       print only the results as JSON
+//   --only       run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
+//   --threads    intra-op threads in all four (default 1); a list (`--threads 1,2`) runs every
+//                benchmark at each count and prints one table per count
+//   --fast-path  torch-napi's inference fast path (`torch.backends.fastPath`): on (default), off, or
+//                both (the inference model rows are also run with it off, in a column of their own)
+//   --reps       timed repetitions per benchmark (default 11; 3 with --quick)
+//   --rounds     split the repetitions into this many rounds (default 3), each running every
+//                benchmark in torch-napi, then PyTorch, then raw C++, then onnxruntime
 //
 // Method: each benchmark builds its inputs once, runs one untimed warm-up, then `reps` timed
 // runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
 // median run. A GC and a turn of the event loop separate the runs. The machine may be busy, so
 // medians, not minimums or means, are reported; every sample is in results.json. The runs are
-// spread over `rounds` rounds (each: all of torch-napi, then PyTorch, then raw C++, with a fresh
-// setup and warm-up), so that a burst of load from elsewhere does not land on one
-// implementation alone.
+// spread over `rounds` rounds (each: all of torch-napi, then PyTorch, then raw C++, then
+// onnxruntime, with a fresh setup and warm-up), so that a burst of load from elsewhere does not
+// land on one implementation alone.
+//
+// onnxruntime: bench/onnx_export.py exports the seed model (masks as graph inputs), the LSTM and
+// the attention models with the same fixed weights (torch.onnx.export of /usr/bin/python3's
+// torch; cached in bench/out/onnx-<hash of the scripts and torch version>/), and bench/ort_bench.js
+// runs them in a child process: one InferenceSession per benchmark (intra-op threads as above,
+// inter-op 1, sequential, all graph optimisations), `await session.run(feeds)` per call.
 //
 // Cases with a check (the models) first compute output checksums on one fixed input with the same
-// weights in all three implementations; the report says whether they agree (to 1e-4, relative)
-// and prints a WARNING line for each that does not.
+// weights in all implementations; the report says whether they agree (to 1e-4, relative) and
+// prints a WARNING line for each that does not.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -62,6 +73,7 @@ function parseArgs(argv) {
         json: { type: 'boolean', default: false },
         only: { type: 'string' },
         threads: { type: 'string' },
+        'fast-path': { type: 'string' },
         reps: { type: 'string' },
         rounds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -93,10 +105,15 @@ function parseArgs(argv) {
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean),
-    threads: values.threads === undefined ? 1 : positiveInt('--threads', values.threads),
+    threads:
+      values.threads === undefined
+        ? [1]
+        : [...new Set(values.threads.split(',').map((t) => positiveInt('--threads', t.trim())))],
+    fastPath: values['fast-path'] === undefined ? 'on' : values['fast-path'],
     reps: values.reps === undefined ? (values.quick ? 3 : 11) : positiveInt('--reps', values.reps),
     rounds: values.rounds === undefined ? 3 : positiveInt('--rounds', values.rounds),
   };
+  if (!['on', 'off', 'both'].includes(o.fastPath)) fail(`--fast-path expects on, off or both, got ${o.fastPath}`);
   o.rounds = Math.min(o.rounds, o.reps);
   return o;
 }
@@ -155,6 +172,7 @@ function firstLines(text, n = 4) {
 // ---- torch-napi ----------------------------------------------------------------------------
 async function runNode(torch, c, opts, log) {
   const iters = opts.quick ? c.iters.quick : c.iters.full;
+  const statsBefore = fastPathStats(torch);
   const bench = c.node(torch);
   try {
     let check;
@@ -180,11 +198,19 @@ async function runNode(torch, c, opts, log) {
     }
     await settle();
     log(`  ${c.name}: ${fmtTime(median(samples), c.kind)} (${samples.length} runs × ${iters})`);
-    return { samples, iters, pendingAfterRun, check };
+    const statsAfter = fastPathStats(torch);
+    const fused =
+      statsAfter && Object.fromEntries(Object.keys(statsAfter).map((k) => [k, statsAfter[k] - statsBefore[k]]));
+    return { samples, iters, pendingAfterRun, check, fused };
   } finally {
     if (bench.teardown) bench.teardown();
     await settle();
   }
+}
+
+/** torch.backends.fastPathStats() (calls that took each fused kernel), or null without it. */
+function fastPathStats(torch) {
+  return torch.backends?.fastPathStats ? { ...torch.backends.fastPathStats() } : null;
 }
 
 // ---- PyTorch -------------------------------------------------------------------------------
@@ -295,6 +321,68 @@ function runRaw(cases, opts, log) {
   }
 }
 
+// ---- onnxruntime-node -----------------------------------------------------------------------
+/** The ONNX models of bench/onnx_export.py, exported again when the scripts or torch change. */
+function exportOnnx(log) {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : firstLines(probe.stderr, 2).slice(-200);
+    return { skipped: `\`${PYTHON} -c 'import torch'\` failed (${why}), so no ONNX export` };
+  }
+  const torchVersion = probe.stdout.trim();
+  const script = path.join(__dirname, 'onnx_export.py');
+  // onnx_export.py imports the model class and fill_params from torch_bench.py
+  const key = sha(
+    [script, path.join(__dirname, 'torch_bench.py')].map((f) => fs.readFileSync(f, 'utf8')).join('\0') + torchVersion,
+  );
+  const dir = path.join(OUT, `onnx-${key}`);
+  const info = { models: path.relative(ROOT, dir), exportedWith: `torch ${torchVersion}` };
+  if (fs.existsSync(path.join(dir, 'manifest.json'))) return { ...info, dir, cached: true };
+  log(`exporting the ONNX models (bench/onnx_export.py; cached in ${info.models}/ afterwards)...`);
+  const tmp = `${dir}.tmp${process.pid}`;
+  const r = spawnSync(PYTHON, [script, tmp], { encoding: 'utf8', timeout: 600_000 });
+  if (r.error || r.status !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return { skipped: `onnx_export.py failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
+  }
+  fs.renameSync(tmp, dir);
+  for (const f of fs.readdirSync(OUT)) {
+    if (f.startsWith('onnx-') && f !== path.basename(dir))
+      fs.rmSync(path.join(OUT, f), { recursive: true, force: true });
+  }
+  return { ...info, dir, cached: false };
+}
+
+let onnxExport = null; // once per invocation
+function runOnnx(cases, opts, log) {
+  const wanted = new Map();
+  for (const c of cases) if (c.onnx) wanted.set(c.onnx, opts.quick ? c.iters.quick : c.iters.full);
+  if (wanted.size === 0) return { skipped: 'no onnxruntime snippets selected' };
+  try {
+    require.resolve('onnxruntime-node');
+  } catch {
+    return { skipped: 'onnxruntime-node is not installed (a devDependency: `npm ci`)' };
+  }
+  if (!onnxExport) onnxExport = exportOnnx(log);
+  if (onnxExport.skipped) return onnxExport;
+  const { dir, ...exportInfo } = onnxExport;
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  log(`onnxruntime-node (bench/ort_bench.js): ${[...wanted.keys()].join(', ')}`);
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', path.join(__dirname, 'ort_bench.js'), '--threads', String(opts.threads), '--models', dir, ...specs],
+    { encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 },
+  );
+  if (r.error || r.status !== 0) {
+    return { ...exportInfo, skipped: `ort_bench.js failed (${r.error ? r.error.message : firstLines(r.stderr)})` };
+  }
+  try {
+    return { ...exportInfo, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
+  } catch {
+    return { ...exportInfo, skipped: `ort_bench.js printed no JSON (${firstLines(r.stdout)})` };
+  }
+}
+
 // ---- memory (child processes) --------------------------------------------------------------
 function runMemory(m, opts, log) {
   const args = [...m.args, '--threads', String(opts.threads)];
@@ -358,89 +446,131 @@ const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? (a / b).t
 const mark = (ok) => (ok === undefined ? '?' : ok ? 'PASS' : 'FAIL');
 const fmtMB = (x) => `${x.toFixed(1)} MB`;
 
+const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/** The table and its notes for one thread count. */
+function buildRunReport(res, run) {
+  const L = [];
+  const thr = run.threads;
+  const e = res.env;
+  const offCol = run.fastPath.length > 1;
+  const main = run.fastPath[0] === 'off' ? 'torch-napi (fast path off)' : 'torch-napi';
+  L.push(
+    `### ${plural(thr, 'thread')} — ${e.date.slice(0, 10)}, ${e.cpu} (${e.cores} cores), Node ${e.node}, ` +
+      `libtorch ${e.libtorch}${run.onnx.version ? `, onnxruntime-node ${run.onnx.version}` : ''}`,
+  );
+  L.push('');
+  const rounds =
+    res.options.rounds > 1 ? ` in ${res.options.rounds} rounds (each with its own warm-up)` : ' after a warm-up';
+  L.push(
+    `Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
+      `All four use ${plural(thr, 'intra-op thread')} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, ` +
+      `\`at::set_num_threads(${thr})\`, \`intraOpNumThreads: ${thr}\`).` +
+      (offCol
+        ? ' "fast path off": the same torch-napi rows with `torch.backends.fastPath(false)` (libtorch\'s reference ops).'
+        : ''),
+  );
+  L.push('');
+  const head = [main, ...(offCol ? ['fast path off'] : []), 'PyTorch', 'raw C++', 'onnxruntime'];
+  L.push(`| benchmark | ${head.join(' | ')} | vs PyTorch | vs raw C++ | vs onnxruntime |`);
+  L.push(`|---|${head.map(() => '---:').join('|')}|---:|---:|---:|`);
+  for (const r of run.rows) {
+    const c = { kind: r.kind, bytes: r.bytes };
+    const cells = [r.node, ...(offCol ? [r.nodeOff] : []), r.python, r.cpp, r.onnx].map((x) => fmtCell(x, c));
+    L.push(
+      `| ${r.label} | ${cells.join(' | ')} | ${ratio(r.node, r.python)} | ${ratio(r.node, r.cpp)} | ${ratio(r.node, r.onnx)} |`,
+    );
+  }
+  L.push('');
+  const notes = [];
+  if (run.rows.some((r) => r.kind === 'op')) {
+    notes.push(
+      'PyTorch and raw C++ free each result when it is overwritten / goes out of scope, so their one add number serves the dispose, tidy and GC-only rows alike.',
+    );
+  }
+  for (const r of run.rows.filter((x) => x.gcOnly && x.pendingAfterRun > 0)) {
+    notes.push(
+      `${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`,
+    );
+  }
+  for (const r of run.rows)
+    if (r.note) notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
+  if (run.rows.some((r) => r.onnx !== undefined)) {
+    notes.push(
+      'onnxruntime: the same models exported with `torch.onnx.export` (bench/onnx_export.py; the masks are graph inputs), ' +
+        `one InferenceSession per row (inter-op threads 1, sequential, all graph optimisations), \`await session.run(feeds)\` per call; "n/a": no ONNX counterpart.`,
+    );
+  }
+  const fusedRows = run.rows.filter((r) => r.fused && Object.values(r.fused).some((n) => n > 0));
+  if (run.fastPath[0] === 'on' && run.rows.some((r) => r.onnx !== undefined)) {
+    notes.push(
+      fusedRows.length
+        ? `Fused kernels taken (torch.backends.fastPathStats()): ${fusedRows
+            .map(
+              (r) =>
+                `${r.name} ${Object.entries(r.fused)
+                  .filter(([, n]) => n > 0)
+                  .map(([k, n]) => `${k} ${n}`)
+                  .join(', ')}`,
+            )
+            .join('; ')}.`
+        : "No fused kernel was taken by any row (torch.backends.fastPathStats() unchanged): torch-napi ran libtorch's reference ops throughout.",
+    );
+  }
+  for (const r of run.rows) {
+    if (!r.gcOnly && r.pendingAfterRun > 0) {
+      notes.push(
+        `WARNING: ${r.label}: ${r.pendingAfterRun} more tensors were alive after a timed run than before it (a leak in the benchmark or the library?).`,
+      );
+    }
+  }
+  const checked = run.rows.filter((r) => r.checks);
+  if (checked.length) {
+    const agree = checked.filter((r) => r.checks.agree);
+    const cmp = (c) => [c.vsPython, c.vsCpp, c.vsOnnx, c.offVsPython].filter(Boolean);
+    const worst = Math.max(0, ...checked.flatMap((r) => cmp(r.checks).map((x) => x.maxRel)));
+    notes.push(
+      `Same computation: ${agree.length} of ${checked.length} model rows give the same output checksums in every implementation ` +
+        `(sum and a position-weighted sum of the outputs — the training step: 3 losses and the parameters after them — ` +
+        `on one fixed input with the same weights; tolerance ${CHECK_TOL} relative; largest difference ${worst.toExponential(1)}).`,
+    );
+    for (const r of checked) {
+      if (r.checks.agree) continue;
+      const c = r.checks;
+      const why = [];
+      if (!Array.isArray(c.node)) why.push('torch-napi gave no checksum');
+      else {
+        if (!c.vsPython) why.push('PyTorch gave no checksum');
+        else if (!c.vsPython.ok) why.push(`vs PyTorch ${fmtChecks(c.python)}`);
+        if (!c.vsCpp) why.push('raw C++ gave no checksum');
+        else if (!c.vsCpp.ok) why.push(`vs raw C++ ${fmtChecks(c.cpp)}`);
+        if (c.onnxExpected && !c.vsOnnx) why.push('onnxruntime gave no checksum');
+        else if (c.vsOnnx && !c.vsOnnx.ok) why.push(`vs onnxruntime ${fmtChecks(c.onnx)}`);
+      }
+      if (c.offExpected && !c.offVsPython) why.push('fast path off: no checksum to compare');
+      else if (c.offVsPython && !c.offVsPython.ok) why.push(`fast path off ${fmtChecks(c.nodeOff)}`);
+      notes.push(`WARNING: ${r.label}: outputs differ — torch-napi ${fmtChecks(c.node)}; ${why.join('; ')}.`);
+    }
+  }
+  if (run.python.skipped) notes.push(`PyTorch column skipped: ${run.python.skipped}.`);
+  if (run.cpp.skipped) notes.push(`raw C++ column skipped: ${run.cpp.skipped}.`);
+  if (run.onnx.skipped) notes.push(`onnxruntime column skipped: ${run.onnx.skipped}.`);
+  for (const [k, v] of Object.entries(run.python.errors || {})) notes.push(`PyTorch snippet ${k} failed: ${v}`);
+  for (const [k, v] of Object.entries(run.cpp.errors || {})) notes.push(`C++ snippet ${k} failed: ${v}`);
+  for (const [k, v] of Object.entries(run.onnx.errors || {})) notes.push(`onnxruntime snippet ${k} failed: ${v}`);
+  for (const n of notes) L.push(`- ${n}`);
+  L.push('');
+  return L;
+}
+
 function buildReport(res) {
   const L = [];
-  const thr = res.env.threads;
   L.push(`## torch-napi benchmarks${res.options.quick ? ' (--quick)' : ''}`);
   L.push('');
-  if (res.rows.length) {
-    const rounds =
-      res.options.rounds > 1 ? ` in ${res.options.rounds} rounds (each with its own warm-up)` : ' after a warm-up';
-    L.push(
-      `Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
-        `All three use ${thr} libtorch thread${thr === 1 ? '' : 's'} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, \`at::set_num_threads(${thr})\`).`,
-    );
-    L.push('');
-    L.push('| benchmark | torch-napi | PyTorch | raw C++ | vs PyTorch | vs raw C++ |');
-    L.push('|---|---:|---:|---:|---:|---:|');
-    for (const r of res.rows) {
-      const c = { kind: r.kind, bytes: r.bytes };
-      L.push(
-        `| ${r.label} | ${fmtCell(r.node, c)} | ${fmtCell(r.python, c)} | ${fmtCell(r.cpp, c)} | ` +
-          `${ratio(r.node, r.python)} | ${ratio(r.node, r.cpp)} |`,
-      );
-    }
-    L.push('');
-    const notes = [];
-    if (res.rows.some((r) => r.kind === 'op')) {
-      notes.push(
-        'PyTorch and raw C++ free each result when it is overwritten / goes out of scope, so their one add number serves the dispose, tidy and GC-only rows alike.',
-      );
-    }
-    const pend = res.rows.filter((r) => r.gcOnly && r.pendingAfterRun > 0);
-    for (const r of pend) {
-      notes.push(
-        `${r.label}: up to ${r.pendingAfterRun} results were still alive at the end of a timed run (freed later by the GC / FinalizationRegistry, outside the timed loop).`,
-      );
-    }
-    for (const r of res.rows)
-      if (r.note)
-        notes.push(`${r.label}: ${r.note}${r.pythonSnippet ? ` (fastest here: \`${r.pythonSnippet}\`)` : ''}.`);
-    for (const r of res.rows) {
-      if (!r.gcOnly && r.pendingAfterRun > 0) {
-        notes.push(
-          `WARNING: ${r.label}: ${r.pendingAfterRun} more tensors were alive after a timed run than before it (a leak in the benchmark or the library?).`,
-        );
-      }
-    }
-    const checked = res.rows.filter((r) => r.checks);
-    if (checked.length) {
-      const agree = checked.filter((r) => r.checks.agree);
-      const worst = Math.max(
-        0,
-        ...checked.map((r) =>
-          Math.max(r.checks.vsPython ? r.checks.vsPython.maxRel : 0, r.checks.vsCpp ? r.checks.vsCpp.maxRel : 0),
-        ),
-      );
-      notes.push(
-        `Same computation: ${agree.length} of ${checked.length} model rows give the same output checksums in all three ` +
-          `(sum and a position-weighted sum of the outputs — the training step: 3 losses and the parameters after them — ` +
-          `on one fixed input with the same weights; tolerance ${CHECK_TOL} relative; largest difference ${worst.toExponential(1)}).`,
-      );
-      for (const r of checked) {
-        if (r.checks.agree) continue;
-        const c = r.checks;
-        const why = [];
-        if (!Array.isArray(c.node)) why.push('torch-napi gave no checksum');
-        else if (!c.vsPython) why.push('PyTorch gave no checksum');
-        else if (!c.vsPython.ok) why.push(`vs PyTorch ${fmtChecks(c.python)}`);
-        if (!Array.isArray(c.node)) {
-          /* nothing to compare */
-        } else if (!c.vsCpp) why.push('raw C++ gave no checksum');
-        else if (!c.vsCpp.ok) why.push(`vs raw C++ ${fmtChecks(c.cpp)}`);
-        notes.push(`WARNING: ${r.label}: outputs differ — torch-napi ${fmtChecks(c.node)}; ${why.join('; ')}.`);
-      }
-    }
-    if (res.python.skipped) notes.push(`PyTorch column skipped: ${res.python.skipped}.`);
-    if (res.cpp.skipped) notes.push(`raw C++ column skipped: ${res.cpp.skipped}.`);
-    for (const [k, v] of Object.entries(res.python.errors || {})) notes.push(`PyTorch snippet ${k} failed: ${v}`);
-    for (const [k, v] of Object.entries(res.cpp.errors || {})) notes.push(`C++ snippet ${k} failed: ${v}`);
-    for (const n of notes) L.push(`- ${n}`);
-    L.push('');
-  }
+  for (const run of res.runs) if (run.rows.length) L.push(...buildRunReport(res, run));
 
   if (res.memory.length) {
-    L.push('Memory (each in its own child process, `node bench/memory.js`):');
+    L.push(`Memory (each in its own child process, \`node bench/memory.js\`, ${plural(res.memoryThreads, 'thread')}):`);
     L.push('');
     for (const m of res.memory) {
       const d = m.result;
@@ -469,11 +599,12 @@ function buildReport(res) {
     L.push('');
   }
 
-  L.push('Targets (from the spec):');
+  L.push('Targets (from the spec; PASS/FAIL on the medians above):');
   L.push('');
   for (const t of res.targets) L.push(`- ${t}`);
   L.push('');
   const e = res.env;
+  const first = res.runs[0] || { python: {}, cpp: {}, onnx: {} };
   L.push(`Date: ${e.date}  `);
   L.push(
     `Machine: ${e.cpu}, ${e.cores} cores, ${e.ramGB.toFixed(1)} GB RAM (${e.platform}); load average at start ${e.loadavg.map((x) => x.toFixed(2)).join(' ')}` +
@@ -481,65 +612,90 @@ function buildReport(res) {
   );
   L.push(`Node ${e.node}; torch-napi ${e.torchNapi}; libtorch ${e.libtorch} (BLAS ${e.blas}); addon ${e.addon}  `);
   L.push(
-    `PyTorch: ${res.python.version ? `${res.python.version} (Python ${res.python.python}, numpy ${res.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
-      `raw C++: ${res.cpp.version ? `libtorch ${res.cpp.version} (${res.cpp.binary})` : 'n/a'}  `,
+    `PyTorch: ${first.python.version ? `${first.python.version} (Python ${first.python.python}, numpy ${first.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
+      `raw C++: ${first.cpp.version ? `libtorch ${first.cpp.version} (${first.cpp.binary})` : 'n/a'}; ` +
+      `onnxruntime: ${first.onnx.version ? `onnxruntime-node ${first.onnx.version} (models ${first.onnx.models}, exported with ${first.onnx.exportedWith})` : 'n/a'}  `,
   );
-  L.push(`Threads: ${e.threads} (intra-op, in all three)`);
+  L.push(`Threads: ${e.threads.join(', ')} (intra-op, in all four); torch-napi fast path: ${res.options.fastPath}`);
   return L.join('\n') + '\n';
 }
 
+const OTHER = { python: 'PyTorch', cpp: 'raw C++', onnx: 'onnxruntime' };
+
 function evalTargets(res) {
   const out = [];
-  const row = (name) => res.rows.find((r) => r.name === name);
-  const ops = res.rows.filter((r) => r.kind === 'op');
-  if (ops.length) {
+  const multi = res.runs.length > 1;
+  const oneThread = res.runs.find((r) => r.threads === 1);
+  for (const run of res.runs) {
+    const tag = multi ? `[${plural(run.threads, 'thread')}] ` : '';
+    const push = (s) => out.push(tag + s);
+    const row = (name) => run.rows.find((r) => r.name === name);
+    const ops = run.rows.filter((r) => r.kind === 'op');
     for (const r of ops) {
       const us = r.node / 1000;
       const over =
         r.cpp !== undefined
           ? ` (raw C++ ${(r.cpp / 1000).toFixed(3)} µs; binding overhead ${((r.node - r.cpp) / 1000).toFixed(3)} µs)`
           : '';
-      out.push(
-        `per-op ≤ ${TARGETS.perOpUs} µs — ${r.label}: ${us.toFixed(3)} µs → ${mark(us <= TARGETS.perOpUs)}${over}`,
-      );
+      push(`per-op ≤ ${TARGETS.perOpUs} µs — ${r.label}: ${us.toFixed(3)} µs → ${mark(us <= TARGETS.perOpUs)}${over}`);
     }
-  } else out.push(`per-op ≤ ${TARGETS.perOpUs} µs — not run`);
-  // the generated path (schema-driven dispatcher call) against the hand-written binding of the same op
-  for (const r of res.rows.filter((x) => x.generated)) {
-    const hand = row(r.generated);
-    if (!hand) {
-      out.push(`generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${r.generated} not run`);
-      continue;
-    }
-    const ratio = r.node / hand.node;
-    out.push(
-      `generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${(r.node / 1000).toFixed(3)} µs vs ` +
-        `${(hand.node / 1000).toFixed(3)} µs = ${ratio.toFixed(2)}× → ${mark(ratio <= TARGETS.generatedRatio)}`,
-    );
-  }
-  for (const name of ['create_1m', 'data_1m']) {
-    const r = row(name);
-    if (!r) {
-      out.push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`);
-      continue;
-    }
-    const gbs = r.bytes / r.node;
-    out.push(
-      `creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`,
-    );
-  }
-  for (const r of res.rows) {
-    for (const t of r.targets || []) {
-      const other = t.vs === 'cpp' ? r.cpp : r.python;
-      const name = t.vs === 'cpp' ? 'raw C++' : 'PyTorch';
-      if (other === undefined) {
-        out.push(`${t.text} — ${r.label}: no ${name} number → ?`);
+    if (!ops.length && !multi) push(`per-op ≤ ${TARGETS.perOpUs} µs — not run`);
+    // the generated path (schema-driven dispatcher call) against the hand-written binding of the same op
+    for (const r of run.rows.filter((x) => x.generated)) {
+      const hand = row(r.generated);
+      if (!hand) {
+        push(`generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${r.generated} not run`);
         continue;
       }
-      const q = r.node / other;
-      out.push(
-        `${t.text} — ${r.label}: ${q.toFixed(2)}× ${name} (${fmtTime(r.node, r.kind)} vs ${fmtTime(other, r.kind)}) → ${mark(q <= t.max)}`,
+      const q = r.node / hand.node;
+      push(
+        `generated ≤ ${TARGETS.generatedRatio}× hand-written — ${r.label}: ${(r.node / 1000).toFixed(3)} µs vs ` +
+          `${(hand.node / 1000).toFixed(3)} µs = ${q.toFixed(2)}× → ${mark(q <= TARGETS.generatedRatio)}`,
       );
+    }
+    for (const name of ['create_1m', 'data_1m']) {
+      const r = row(name);
+      if (!r) {
+        if (!multi) push(`creation/data ≥ ${TARGETS.copyGBs} GB/s — ${name} not run`);
+        continue;
+      }
+      const gbs = r.bytes / r.node;
+      push(
+        `creation/data ≥ ${TARGETS.copyGBs} GB/s — ${r.label}: ${gbs.toFixed(2)} GB/s → ${mark(gbs >= TARGETS.copyGBs)}`,
+      );
+    }
+    for (const r of run.rows) {
+      for (const t of r.targets || []) {
+        if (t.vs === 'abs') {
+          const us = r.node / 1000;
+          push(`${t.text} — ${r.label}: ${fmtTime(r.node, r.kind)} → ${mark(us <= t.maxUs)}`);
+          continue;
+        }
+        if (t.vs === '1 thread') {
+          // only where this run has more threads and a 1-thread run of the same row exists
+          if (run.threads === 1) continue;
+          const base = oneThread?.rows.find((x) => x.name === r.name);
+          if (!base) {
+            push(`${t.text} — ${r.label}: no 1-thread run (\`--threads 1,${run.threads}\`) → ?`);
+            continue;
+          }
+          const q = r.node / base.node;
+          push(
+            `${t.text} — ${r.label}: ${q.toFixed(2)}× the 1-thread time (${fmtTime(r.node, r.kind)} vs ${fmtTime(base.node, r.kind)}) → ${mark(q < t.max)}`,
+          );
+          continue;
+        }
+        const other = r[t.vs];
+        const name = OTHER[t.vs];
+        if (other === undefined) {
+          push(`${t.text} — ${r.label}: no ${name} number → ?`);
+          continue;
+        }
+        const q = r.node / other;
+        push(
+          `${t.text} — ${r.label}: ${q.toFixed(2)}× ${name} (${fmtTime(r.node, r.kind)} vs ${fmtTime(other, r.kind)}) → ${mark(q <= t.max)}`,
+        );
+      }
     }
   }
   const rss = res.memory.find((m) => m.target === 'rss');
@@ -560,6 +716,147 @@ function evalTargets(res) {
   return out;
 }
 
+// ---- one thread count ----------------------------------------------------------------------
+/** Every selected case at opts.threads threads, in opts.rounds rounds; the rows of one table. */
+async function measure(torch, cases, opts, log) {
+  torch.setNumThreads(opts.threads);
+  const threads = torch.getNumThreads();
+  const variants = opts.fastPath === 'both' ? ['on', 'off'] : [opts.fastPath];
+  const hasSwitch = typeof torch.backends?.fastPath === 'function';
+  const initialFastPath = hasSwitch ? torch.backends.fastPath() : true;
+  // Per round: torch-napi first, in this process (with the fast path on, then off for the
+  // inference model rows under --fast-path both); then the others, one at a time (nothing runs in
+  // parallel). Samples of all rounds are pooled; checks come from the first round.
+  const nodeRes = { on: {}, off: {} };
+  let python = null,
+    cpp = null,
+    onnx = null;
+  const mergeOther = (acc, r) => {
+    if (!acc) return { ...r, results: { ...(r.results || {}) } };
+    for (const [k, v] of Object.entries(r.results || {})) acc.results[k] = (acc.results[k] || []).concat(v);
+    acc.errors = { ...(r.errors || {}), ...(acc.errors || {}) };
+    if (r.skipped && !acc.skipped) acc.skipped = r.skipped;
+    return acc;
+  };
+  for (let round = 0; round < opts.rounds && cases.length; round++) {
+    // Spread opts.reps over the rounds: the first (opts.reps % rounds) rounds take one more.
+    const reps = Math.floor(opts.reps / opts.rounds) + (round < opts.reps % opts.rounds ? 1 : 0);
+    const ropts = { ...opts, reps, threads };
+    for (const v of variants) {
+      // the second variant (fast path off) re-runs only the inference models (the rows with an ONNX twin)
+      const vcases = v === variants[0] ? cases : cases.filter((c) => c.onnx);
+      if (!vcases.length) continue;
+      if (hasSwitch) torch.backends.fastPath(v === 'on');
+      else if (v === 'off') {
+        log('torch.backends.fastPath is missing in this build: no fast-path-off runs');
+        continue;
+      }
+      log(
+        `round ${round + 1}/${opts.rounds}, ${plural(threads, 'thread')}: torch-napi, fast path ${v} (${reps} runs each${opts.quick ? ', --quick' : ''}):`,
+      );
+      for (const c of vcases) {
+        const r = await runNode(torch, c, ropts, log);
+        const acc = nodeRes[v][c.name];
+        nodeRes[v][c.name] = acc
+          ? {
+              ...acc,
+              samples: acc.samples.concat(r.samples),
+              pendingAfterRun: Math.max(acc.pendingAfterRun, r.pendingAfterRun),
+              fused:
+                acc.fused &&
+                r.fused &&
+                Object.fromEntries(Object.keys(acc.fused).map((k) => [k, acc.fused[k] + r.fused[k]])),
+            }
+          : r;
+      }
+    }
+    if (hasSwitch) torch.backends.fastPath(initialFastPath);
+    python = mergeOther(python, runPython(cases, ropts, log));
+    cpp = mergeOther(cpp, runRaw(cases, ropts, log));
+    onnx = mergeOther(onnx, runOnnx(cases, ropts, log));
+  }
+  if (!python) python = { skipped: 'no benchmarks selected' };
+  if (!cpp) cpp = { skipped: 'no benchmarks selected' };
+  if (!onnx) onnx = { skipped: 'no benchmarks selected' };
+
+  const primary = nodeRes[variants[0]];
+  const off = variants.length > 1 ? nodeRes.off : null;
+  const rows = cases.map((c) => {
+    const nr = primary[c.name];
+    const offRes = off?.[c.name];
+    let py, pySnippet;
+    for (const s of pythonSnippets(c)) {
+      const samples = python.results?.[s];
+      if (!samples) continue;
+      const m = median(samples);
+      if (py === undefined || m < py) {
+        py = m;
+        pySnippet = s;
+      }
+    }
+    const cppSamples = c.cpp && cpp.results?.[c.cpp];
+    const onnxSamples = c.onnx && onnx.results?.[c.onnx];
+    let checks;
+    if (nr.check !== undefined) {
+      const pyCheck = python.checks ? python.checks[pySnippet || pythonSnippets(c)[0]] : undefined;
+      const cppCheck = c.cpp && cpp.checks ? cpp.checks[c.cpp] : undefined;
+      const onnxCheck = c.onnx && onnx.checks ? onnx.checks[c.onnx] : undefined;
+      const vsPython = compareChecks(nr.check, pyCheck),
+        vsCpp = compareChecks(nr.check, cppCheck),
+        vsOnnx = compareChecks(nr.check, onnxCheck);
+      const offVsPython = offRes ? compareChecks(offRes.check, pyCheck) : null;
+      // onnxruntime counts where the row has an ONNX twin and the column ran at all
+      const onnxExpected = !!c.onnx && !onnx.skipped;
+      checks = {
+        node: nr.check,
+        python: pyCheck,
+        cpp: cppCheck,
+        onnx: onnxCheck,
+        nodeOff: offRes?.check,
+        vsPython,
+        vsCpp,
+        vsOnnx,
+        offVsPython,
+        onnxExpected,
+        offExpected: !!offRes,
+        agree: !!(vsPython?.ok && vsCpp?.ok && (!onnxExpected || vsOnnx?.ok) && (!offRes || offVsPython?.ok)),
+      };
+      if (!checks.agree)
+        log(
+          `WARNING: ${c.name} (${plural(threads, 'thread')}): outputs differ between the implementations (see the report)`,
+        );
+    }
+    return {
+      name: c.name,
+      label: c.label,
+      kind: c.kind,
+      bytes: c.bytes,
+      note: c.note,
+      gcOnly: !!c.gcOnly,
+      iters: nr.iters,
+      node: median(nr.samples),
+      nodeSamples: nr.samples,
+      nodeOff: offRes ? median(offRes.samples) : undefined,
+      nodeOffSamples: offRes?.samples,
+      fused: nr.fused || undefined,
+      pendingAfterRun: Math.max(nr.pendingAfterRun, offRes ? offRes.pendingAfterRun : 0),
+      python: py,
+      pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
+      pythonSamples: pySnippet ? python.results[pySnippet] : undefined,
+      cpp: cppSamples ? median(cppSamples) : undefined,
+      cppSamples: cppSamples || undefined,
+      onnx: onnxSamples ? median(onnxSamples) : undefined,
+      onnxSamples: onnxSamples || undefined,
+      unit: 'ns per call',
+      targets: c.targets,
+      generated: c.generated,
+      checks,
+    };
+  });
+  const strip = (x) => ({ ...x, results: undefined, checks: undefined });
+  return { threads, fastPath: variants, rows, python: strip(python), cpp: strip(cpp), onnx: strip(onnx) };
+}
+
 // ---- main ----------------------------------------------------------------------------------
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
@@ -576,7 +873,6 @@ async function main() {
 
   const started = Date.now();
   const torch = require(ROOT);
-  torch.setNumThreads(opts.threads);
   const addonPath = path.join(ROOT, 'build', 'Release', 'torch_napi.node');
   let addon = 'n/a',
     addonHash = null;
@@ -600,110 +896,28 @@ async function main() {
     libtorch: torch.libtorchVersion,
     blas: cfg.blas,
     addon,
-    threads: torch.getNumThreads(),
+    threads: opts.threads,
     addonHash,
   };
 
-  // Per round: torch-napi first, in this process; then the others, one at a time (nothing runs
-  // in parallel). Samples of all rounds are pooled; checks come from the first round.
-  const nodeRes = {};
-  let python = null,
-    cpp = null;
-  const mergeOther = (acc, r) => {
-    if (!acc) return { ...r, results: { ...(r.results || {}) } };
-    for (const [k, v] of Object.entries(r.results || {})) acc.results[k] = (acc.results[k] || []).concat(v);
-    acc.errors = { ...(r.errors || {}), ...(acc.errors || {}) };
-    if (r.skipped && !acc.skipped) acc.skipped = r.skipped;
-    return acc;
-  };
-  for (let round = 0; round < opts.rounds && cases.length; round++) {
-    // Spread opts.reps over the rounds: the first (opts.reps % rounds) rounds take one more.
-    const reps = Math.floor(opts.reps / opts.rounds) + (round < opts.reps % opts.rounds ? 1 : 0);
-    const ropts = { ...opts, reps };
-    log(`round ${round + 1}/${opts.rounds}: torch-napi (${reps} runs each${opts.quick ? ', --quick' : ''}):`);
-    for (const c of cases) {
-      const r = await runNode(torch, c, ropts, log);
-      const acc = nodeRes[c.name];
-      nodeRes[c.name] = acc
-        ? {
-            ...acc,
-            samples: acc.samples.concat(r.samples),
-            pendingAfterRun: Math.max(acc.pendingAfterRun, r.pendingAfterRun),
-          }
-        : r;
-    }
-    python = mergeOther(python, runPython(cases, ropts, log));
-    cpp = mergeOther(cpp, runRaw(cases, ropts, log));
-  }
-  if (!python) python = { skipped: 'no benchmarks selected' };
-  if (!cpp) cpp = { skipped: 'no benchmarks selected' };
+  const runs = [];
+  for (const threads of opts.threads) runs.push(await measure(torch, cases, { ...opts, threads }, log));
+  // the memory checks once, at the first thread count
+  const memoryThreads = opts.threads[0];
   const memory = memCases.map((m) => ({
     name: m.name,
     label: m.label,
     target: m.target,
-    result: runMemory(m, opts, log),
+    result: runMemory(m, { ...opts, threads: memoryThreads }, log),
   }));
-
-  const rows = cases.map((c) => {
-    const nr = nodeRes[c.name];
-    let py, pySnippet;
-    for (const s of pythonSnippets(c)) {
-      const samples = python.results?.[s];
-      if (!samples) continue;
-      const m = median(samples);
-      if (py === undefined || m < py) {
-        py = m;
-        pySnippet = s;
-      }
-    }
-    const cppSamples = c.cpp && cpp.results?.[c.cpp];
-    let checks;
-    if (nr.check !== undefined) {
-      const pyCheck = python.checks ? python.checks[pySnippet || pythonSnippets(c)[0]] : undefined;
-      const cppCheck = c.cpp && cpp.checks ? cpp.checks[c.cpp] : undefined;
-      const vsPython = compareChecks(nr.check, pyCheck),
-        vsCpp = compareChecks(nr.check, cppCheck);
-      checks = {
-        node: nr.check,
-        python: pyCheck,
-        cpp: cppCheck,
-        vsPython,
-        vsCpp,
-        agree: !!(vsPython?.ok && vsCpp?.ok),
-      };
-      if (!checks.agree) log(`WARNING: ${c.name}: outputs differ between the implementations (see the report)`);
-    }
-    return {
-      name: c.name,
-      label: c.label,
-      kind: c.kind,
-      bytes: c.bytes,
-      note: c.note,
-      gcOnly: !!c.gcOnly,
-      iters: nr.iters,
-      node: median(nr.samples),
-      nodeSamples: nr.samples,
-      pendingAfterRun: nr.pendingAfterRun,
-      python: py,
-      pythonSnippet: pythonSnippets(c).length > 1 ? pySnippet : undefined,
-      pythonSamples: pySnippet ? python.results[pySnippet] : undefined,
-      cpp: cppSamples ? median(cppSamples) : undefined,
-      cppSamples: cppSamples || undefined,
-      unit: 'ns per call',
-      targets: c.targets,
-      generated: c.generated,
-      checks,
-    };
-  });
 
   env.loadavgEnd = os.loadavg();
   const res = {
     options: opts,
     env,
-    rows,
+    runs,
     memory,
-    python: { ...python, results: undefined, checks: undefined },
-    cpp: { ...cpp, results: undefined, checks: undefined },
+    memoryThreads,
     seconds: (Date.now() - started) / 1000,
   };
   res.targets = evalTargets(res);

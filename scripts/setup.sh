@@ -74,7 +74,11 @@ fi
 say "libtorch: $(node install/find-libtorch.js --version) ($(node -e "console.log(require('./install/find-libtorch.js').find().source)"))"
 say "npm ci"
 # --ignore-scripts: the package's own install script would compile the addon with node-gyp; we
-# build once, below, with cmake-js.
+# build once, below, with cmake-js. It also keeps onnxruntime-node's postinstall (the benchmark's
+# devDependency; its CPU binaries are in its tarball) from downloading CUDA binaries from NuGet on
+# linux-x64; ONNXRUNTIME_NODE_INSTALL=skip says the same to that script should it run anyway (an
+# `npm rebuild`, or an npm that runs install scripts this command did not ask for).
+export ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 npm ci --ignore-scripts --no-audit --no-fund
 say "build (native addon + TypeScript)"
 npm run build
