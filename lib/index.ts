@@ -33,6 +33,8 @@ export {
 } from './dtype';
 export { TorchError } from './errors';
 export * from './generated/torch';
+export type { DecodeStepOutput, GenerateOptions, GenerateOutput, GenerationModel } from './generation';
+export { generate, generateAsync, reorderTensors } from './generation';
 export * as jit from './jit';
 export { dispose, keep, memory, tidy } from './memory';
 export * as nn from './nn';
