@@ -41,6 +41,7 @@ export * from './ops';
 
 import './tensor_methods';
 
+export { defaultGenerator, Generator } from './generator';
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';
 // torch functions PyTorch writes in Python; by name, so they win over the generated ones of the same name

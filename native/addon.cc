@@ -1,7 +1,7 @@
 // Registers every binding family. Nothing else lives here.
 #include "args.h"
-#include "handle.h"
 #include "fast_path.h"
+#include "handle.h"
 #include "rnn_kernels.h"
 
 namespace tnapi {
@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);
   tnapi::RegisterAten(env, exports);
+  tnapi::RegisterGenerator(env, exports);
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterFastPath(env, exports);
   tnapi::RegisterTrace(env, exports);
