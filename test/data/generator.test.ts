@@ -3,13 +3,12 @@
 // bytes equal PyTorch's get_state() and restore across the two, and its error paths.
 // Golden values: test/fixtures/data.json (test/fixtures/gen/gen_data_fixtures.py, PyTorch 1.13.1).
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { drawSeed } from '../../lib/utils/data/sampler';
 import { expectClose, expectError } from '../helpers';
+import { dataFixture } from './fixture';
 
 interface GeneratorFixture {
   defaultInitialSeed: number;
@@ -30,11 +29,6 @@ interface GeneratorFixture {
   negSeedRandperm8: number[];
   state7: { bytes: number[]; next: number[] };
   global3RandomInt64: string;
-}
-
-export function dataFixture<T>(key: string): T {
-  const file = path.join(process.cwd(), 'test', 'fixtures', 'data.json');
-  return (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, T>)[key];
 }
 
 describe('torch.Generator', () => {
