@@ -276,7 +276,7 @@ export class DataLoader<T = unknown, B = Collated> implements Iterable<B>, Async
           const next = queue.shift();
           if (next === undefined) return;
           const batch = await next;
-          fill(1 + ahead);
+          fill(ahead); // `ahead` batches in the making while the consumer holds this one
           yield batch;
         }
       } finally {
