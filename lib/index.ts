@@ -81,5 +81,6 @@ export type { CheckpointValue, LoadOptions as CheckpointLoadOptions } from './se
 export { load, loadAsync, loadSafetensors, save, saveAsync, saveSafetensors } from './serialization';
 export type { BackwardOptions, IndexItem, NestedArray, Scalar, TensorOrScalar, TypedArray } from './tensor';
 export { isTensor, Tensor } from './tensor';
+export * as text from './text';
 export * as utils from './utils';
 export * as viz from './viz';
