@@ -2,6 +2,8 @@
 // PyTorch's CPU generator, so the same seed gives PyTorch's streams), and the random ops that take
 // one. The handle is a napi_external owning a GeneratorBox; the default generator's handle shares
 // libtorch's global CPU generator. Every use locks the generator's mutex, as PyTorch does.
+#include "generator.h"
+
 #include "args.h"
 #include "handle.h"
 
@@ -40,13 +42,17 @@ Napi::Value NewHandle(Napi::Env env, at::Generator gen) {
   return Napi::Value(env, result);
 }
 
+GeneratorBox* BoxOf(const Napi::Value& v) {
+  if (v.IsEmpty() || !v.IsExternal()) return nullptr;
+  auto* p = static_cast<GeneratorBox*>(v.As<Napi::External<void>>().Data());
+  return p != nullptr && p->magic == GeneratorBox::kMagic ? p : nullptr;
+}
+
 // The generator behind argument `i` (a TypeError if it is not a generator handle).
 at::Generator& Gen(const Args& a, size_t i) {
-  if (i < a.Length() && a[i].IsExternal()) {
-    auto* p = static_cast<GeneratorBox*>(a[i].As<Napi::External<void>>().Data());
-    if (p != nullptr && p->magic == GeneratorBox::kMagic) return p->gen;
-  }
-  a.TypeError(i, "a Generator handle");
+  GeneratorBox* box = i < a.Length() ? BoxOf(a[i]) : nullptr;
+  if (box == nullptr) a.TypeError(i, "a Generator handle");
+  return box->gen;
 }
 
 // (seed?) -> a new CPU generator; without a seed, PyTorch's default seed.
@@ -144,6 +150,13 @@ const Export kExports[] = {
 };
 
 }  // namespace
+
+bool GeneratorOf(const Napi::Value& v, at::Generator* out) {
+  GeneratorBox* box = BoxOf(v);
+  if (box == nullptr) return false;
+  *out = box->gen;
+  return true;
+}
 
 void RegisterGenerator(Napi::Env env, Napi::Object exports) { RegisterTable(env, exports, kExports); }
 

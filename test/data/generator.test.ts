@@ -24,6 +24,7 @@ interface GeneratorFixture {
     uniform_m2_2_4: number[];
     normal_1_3_4: number[];
   };
+  generic3: { multinomial: number[]; bernoulli: number[]; exponential_: number[]; random_0_10: number[] };
   bigSeed: string;
   bigSeedRandperm8: number[];
   negSeedRandperm8: number[];
@@ -69,6 +70,30 @@ describe('torch.Generator', () => {
     for (let k = 0; k < 3; k++) drawSeed(g);
     expect(torch.randint(0, 10, [5], { generator: g }).toArray()).to.deep.equal(s.random_0_10_5);
     expect(torch.randint(7, [4], { generator: g }).toArray()).to.deep.equal(s.random_7_4);
+  });
+
+  it('the generated ops take { generator } too: multinomial, bernoulli, exponential_, random_', () => {
+    const g = new torch.Generator().manualSeed(3);
+    const e = fx.generic3;
+    const probs = torch.tensor([0.1, 0.2, 0.3, 0.4]);
+    expect(torch.multinomial(probs, 6, { replacement: true, generator: g }).toArray()).to.deep.equal(e.multinomial);
+    expect(torch.bernoulli(torch.full([8], 0.5), { generator: g }).toArray()).to.deep.equal(e.bernoulli);
+    expectClose(torch.empty(3).exponential_(2.0, { generator: g }), e.exponential_);
+    expect(torch.empty([4], { dtype: 'int64' }).random_(0, 10, { generator: g }).toArray()).to.deep.equal(
+      e.random_0_10,
+    );
+    // null is the global generator, as PyTorch's None
+    torch.manualSeed(1);
+    const a = torch.multinomial(probs, 4, { replacement: true }).toArray();
+    torch.manualSeed(1);
+    expect(torch.multinomial(probs, 4, { replacement: true, generator: null }).toArray()).to.deep.equal(a);
+    expectError(
+      () => torch.multinomial(probs, 2, { generator: 5 as never }),
+      TypeError,
+      'torch.multinomial',
+      'generator',
+      'a torch.Generator',
+    );
   });
 
   it('takes uint64 seeds as bigints, and wraps negative seeds as PyTorch', () => {
