@@ -430,3 +430,57 @@ describe('utils.data.BucketBatchSampler', () => {
     expectError(() => new BucketBatchSampler([1], { batchSize: 1, generator: 1 } as never), TypeError, 'generator');
   });
 });
+
+describe('utils.data: lifetime', () => {
+  // dropped handles of earlier tests are freed by finalizers that run from the event loop: let them
+  const live = async (): Promise<number> => {
+    for (let k = 0; k < 3; k++) {
+      global.gc?.();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return torch.memory().tensors;
+  };
+
+  it('an epoch leaves no tensor behind but the batches it yields (samplers, seeds, indices, padding)', async () => {
+    const x = torch.randn(50, 4);
+    const y = torch.arange(50);
+    const seqs = Array.from({ length: 30 }, (_, i) => torch.ones([1 + (i % 7)], { dtype: 'int64' }));
+    const loaders: (Iterable<unknown> & AsyncIterable<unknown>)[] = [
+      new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true }),
+      new DataLoader(new TensorDataset(x, y), {
+        sampler: new torch.utils.data.RandomSampler(new TensorDataset(y), { replacement: true, numSamples: 70 }),
+        batchSize: 16,
+      }),
+      new DataLoader(new Items(seqs), {
+        batchSampler: new BucketBatchSampler(
+          seqs.map((s) => s.shape[0]),
+          { batchSize: 4 },
+        ),
+        collate: padSequenceCollate(),
+      }),
+      new DataLoader(new Items(seqs.map((s) => s.toArray<number[]>())), {
+        batchSize: 5,
+        collate: padSequenceCollate(),
+      }),
+    ];
+    const drop = (v: unknown): void => {
+      if (v instanceof torch.Tensor) v.dispose();
+      else if (typeof v === 'object' && v !== null) for (const w of Object.values(v)) drop(w);
+    };
+    for (const loader of loaders) {
+      // synchronous: no finalizer can run in between, so the count is exact
+      const count = torch.memory().tensors;
+      for (const b of loader) drop(b);
+      expect(torch.memory().tensors, 'for...of').to.equal(count);
+      const before = await live();
+      for await (const b of loader) drop(b);
+      expect(await live(), 'for await...of').to.equal(before);
+    }
+    const v = torch.text.Vocab.build([['a', 'b']]);
+    const count = torch.memory().tensors;
+    const parts = torch.utils.data.randomSplit(new TensorDataset(x), [0.5, 0.5]);
+    expect(parts).to.have.length(2);
+    v.encode(['a'], { as: 'array' });
+    expect(torch.memory().tensors).to.equal(count);
+  });
+});
