@@ -10,6 +10,20 @@ import { Tensor } from '../../tensor';
 /** What `defaultCollate` returns: tensors, string lists, and arrays / objects of them. */
 export type Collated = Tensor | string[] | Collated[] | { [key: string]: Collated };
 
+/**
+ * The type `defaultCollate` gives a batch of samples of type `T`: tensors, numbers, bigints and
+ * booleans become a Tensor, strings a `string[]`, tuples / arrays and objects keep their shape.
+ */
+export type DefaultCollated<T> = T extends Tensor | number | bigint | boolean
+  ? Tensor
+  : T extends string
+    ? string[]
+    : T extends readonly unknown[]
+      ? { -readonly [K in keyof T]: DefaultCollated<T[K]> }
+      : T extends object
+        ? { [K in keyof T]: DefaultCollated<T[K]> }
+        : Collated;
+
 function shapeStr(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
 }
@@ -111,11 +125,11 @@ function collate(fn: string, batch: readonly unknown[], path: string): Collated 
  * @throws TypeError for an empty batch or unsupported / mixed element types; RangeError for
  *   tensors of different shapes or arrays of different lengths
  */
-export function defaultCollate(batch: readonly unknown[]): Collated {
+export function defaultCollate<T>(batch: readonly T[]): DefaultCollated<T> {
   const fn = 'defaultCollate';
   if (!Array.isArray(batch) || batch.length === 0)
     throw new TypeError(`${fn}: expected batch to be a non-empty array of samples, got ${describe(batch)}`);
-  return collate(fn, batch, '');
+  return collate(fn, batch, '') as DefaultCollated<T>;
 }
 
 /** Options of `padSequenceCollate`. */
@@ -139,6 +153,21 @@ export interface PaddedBatch {
 /** What `padSequenceCollate` returns for a batch: padded fields, in the samples' structure. */
 export type PaddedCollated = PaddedBatch | Collated | PaddedCollated[] | { [key: string]: PaddedCollated };
 
+/**
+ * The type `padSequenceCollate` gives a batch of samples of type `T`: a sequence (a Tensor or a
+ * `number[]`) becomes a `PaddedBatch`, tuples and objects keep their shape, other fields are
+ * collated as `defaultCollate` does (a Tensor field is taken as a sequence: 0-dim ones throw).
+ */
+export type PaddedOf<T> = T extends Tensor | readonly number[]
+  ? PaddedBatch
+  : T extends number | bigint | boolean | string
+    ? DefaultCollated<T>
+    : T extends readonly unknown[]
+      ? { -readonly [K in keyof T]: PaddedOf<T[K]> }
+      : T extends object
+        ? { [K in keyof T]: PaddedOf<T[K]> }
+        : PaddedCollated;
+
 function isSequence(v: unknown): boolean {
   return (v instanceof Tensor && v.dim() >= 1) || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
 }
@@ -161,9 +190,9 @@ function isSequence(v: unknown): boolean {
  * @throws TypeError / RangeError for bad options; the returned function throws for a batch
  *   whose samples do not share a structure, or sequences that are not at least 1-D
  */
-export function padSequenceCollate(
+export function padSequenceCollate<T = unknown>(
   opts: PadSequenceCollateOptions = {},
-): (batch: readonly unknown[]) => PaddedCollated {
+): (batch: readonly T[]) => PaddedOf<T> {
   const fn = 'padSequenceCollate';
   const o = checkOptions<PadSequenceCollateOptions>(fn, opts, ['padValue', 'batchFirst']);
   const padValue = o.padValue === undefined ? 0 : checkNumber(fn, 'padValue', o.padValue);
@@ -229,9 +258,9 @@ export function padSequenceCollate(
     return collate(fn, batch, path);
   };
 
-  return (batch: readonly unknown[]): PaddedCollated => {
+  return (batch: readonly T[]): PaddedOf<T> => {
     if (!Array.isArray(batch) || batch.length === 0)
       throw new TypeError(`${fn}: expected batch to be a non-empty array of samples, got ${describe(batch)}`);
-    return walk(batch, '');
+    return walk(batch, '') as PaddedOf<T>;
   };
 }

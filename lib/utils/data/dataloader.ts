@@ -4,7 +4,7 @@ import { tensor } from '../../creation';
 import { checkBool, checkInt, checkOptions, describe, typeError } from '../../errors';
 import { type Generator, generatorHandle } from '../../generator';
 import { Tensor } from '../../tensor';
-import { type Collated, defaultCollate } from './collate';
+import { type DefaultCollated, defaultCollate } from './collate';
 import { type Dataset, IterableDataset, isMapDataset, TensorDataset } from './dataset';
 import { BatchSampler, drawSeed, RandomSampler, SequentialSampler } from './sampler';
 
@@ -66,7 +66,7 @@ const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(res
  *   (batchSampler with batchSize/shuffle/sampler/dropLast, sampler with shuffle, an iterable
  *   dataset with shuffle/sampler/batchSampler)
  */
-export class DataLoader<T = unknown, B = Collated> implements Iterable<B>, AsyncIterable<B> {
+export class DataLoader<T = unknown, B = DefaultCollated<T>> implements Iterable<B>, AsyncIterable<B> {
   readonly dataset: DataSource<T>;
   readonly batchSize: number | null;
   readonly dropLast: boolean;

@@ -6,9 +6,11 @@
 
 export {
   type Collated,
+  type DefaultCollated,
   defaultCollate,
   type PaddedBatch,
   type PaddedCollated,
+  type PaddedOf,
   type PadSequenceCollateOptions,
   padSequenceCollate,
 } from './collate';
