@@ -227,6 +227,44 @@ describe('utils.data.DataLoader', () => {
     expectError(() => new DataLoader(new Stream(2)).length, TypeError, 'DataLoader.length', 'no length');
   });
 
+  it('an asynchronous stream with prefetch: same batches, read ahead while the consumer awaits', async () => {
+    const log: string[] = [];
+    class Logged extends IterableDataset<number> {
+      async *[Symbol.asyncIterator](): AsyncIterator<number> {
+        for (let i = 0; i < 8; i++) {
+          await tick();
+          log.push(`read ${i}`);
+          yield i;
+        }
+      }
+    }
+    const got: number[][] = [];
+    for await (const b of new DataLoader(new Logged(), { batchSize: 2, prefetch: 2 })) {
+      log.push(`use ${(b as Tensor).toArray<number[]>()[0]}`);
+      got.push((b as Tensor).toArray<number[]>());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(got).to.deep.equal([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
+    expect(log.indexOf('read 5')).to.be.lessThan(log.indexOf('use 2'));
+    expect(new Logged().isSync).to.equal(false);
+    expect(new Stream(1).isSync).to.equal(true);
+    // a break disposes the batches read ahead and closes the stream
+    const made: Tensor[] = [];
+    const collate = (b: number[]): Tensor => {
+      const t = torch.tensor(b);
+      made.push(t);
+      return t;
+    };
+    for await (const _ of new DataLoader(new AsyncStream(20), { batchSize: 2, prefetch: 2, collate })) break;
+    expect(made.slice(1).every((t) => t._disposed)).to.equal(true);
+    expect(made[0]._disposed).to.equal(false);
+  });
+
   it('for await...of gives the same batches as for...of', async () => {
     const ds = new Items(Array.from({ length: 11 }, (_, i) => i));
     const opts = { batchSize: 3, shuffle: true };
@@ -357,6 +395,17 @@ describe('utils.data.DataLoader', () => {
     expectError(() => new DataLoader(ds, { batchSize: null, dropLast: true }), TypeError, 'dropLast');
     expectError(() => new DataLoader(new Stream(3), { shuffle: true }), TypeError, 'IterableDataset', 'shuffle');
     expectError(() => new DataLoader(new Stream(3), { sampler: [0] }), TypeError, 'IterableDataset', 'sampler');
+    expectError(
+      () => new DataLoader(new Stream(3), { batchSampler: [[0]] }),
+      TypeError,
+      'IterableDataset',
+      'batchSampler',
+    );
+    const plain = { length: 3, getItem: (i: number) => i * 2 };
+    expect([...new DataLoader(plain, { batchSize: 3 })].map((b) => (b as Tensor).toArray())).to.deep.equal([[0, 2, 4]]);
+    expect(String(new DataLoader(plain, { batchSize: 3 }))).to.match(
+      /^DataLoader\(dataset=.*, batchSize=3, dropLast=false\)$/,
+    );
     function* gen() {
       yield 0;
     }

@@ -114,6 +114,12 @@ describe('torch.text.Vocab', () => {
       expectError(() => Vocab.load(file), TypeError, 'Vocab.fromJSON', 'tokens');
       fs.writeFileSync(file, 'not json');
       expectError(() => Vocab.load(file), TypeError, 'Vocab.fromJSON', 'not JSON');
+      expectError(
+        () => Vocab.fromJSON({ tokens: ['a'], specials: 5 } as never),
+        TypeError,
+        'Vocab.fromJSON',
+        'specials',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

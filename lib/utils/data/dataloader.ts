@@ -296,7 +296,7 @@ export class DataLoader<T = unknown, B = DefaultCollated<T>> implements Iterable
     const size = this.batchSize;
     const dropLast = this.dropLast;
     const self = this;
-    return (async function* () {
+    const batches = (async function* () {
       let batch: T[] = [];
       for await (const s of ds) {
         if (size === null) {
@@ -311,6 +311,39 @@ export class DataLoader<T = unknown, B = DefaultCollated<T>> implements Iterable
         }
       }
       if (batch.length > 0 && !dropLast && size !== null) yield self.collateBatch(batch);
+    })();
+    const ahead = this.prefetch;
+    if (ahead === 0) return batches;
+    // an async generator queues the calls of next(): `ahead` of them in flight read the stream
+    // and collate while the consumer holds a batch
+    return (async function* () {
+      const queue: Promise<IteratorResult<B, void>>[] = [];
+      let finished = false;
+      try {
+        for (;;) {
+          while (queue.length < 1 + ahead) {
+            const p = batches.next();
+            p.catch(() => undefined);
+            queue.push(p);
+          }
+          const r = await (queue.shift() as Promise<IteratorResult<B, void>>);
+          if (r.done) {
+            finished = true;
+            return;
+          }
+          yield r.value;
+        }
+      } finally {
+        for (const p of queue.splice(0)) {
+          try {
+            const r = await p;
+            if (!r.done) disposeTensors(r.value);
+          } catch {
+            // an error of a batch the consumer never reached
+          }
+        }
+        if (!finished) await batches.return(undefined);
+      }
     })();
   }
 
