@@ -189,29 +189,42 @@ export class Vocab {
     return this.itos.length;
   }
 
-  /** The pad / unk / bos / eos tokens (null when the vocabulary has none). */
+  /** The padding token (null when the vocabulary has none). */
   get pad(): string | null {
     return this.roles.pad;
   }
+  /** The unknown token, what out-of-vocabulary tokens encode to (null when none). */
   get unk(): string | null {
     return this.roles.unk;
   }
+  /** The beginning-of-sequence token (null when none). */
   get bos(): string | null {
     return this.roles.bos;
   }
+  /** The end-of-sequence token (null when none). */
   get eos(): string | null {
     return this.roles.eos;
   }
-  /** The ids of pad / unk / bos / eos (undefined when the vocabulary has none). */
+  /**
+   * The id of the padding token (undefined when none): `padSequenceCollate`'s `padValue`,
+   * `nn.Embedding`'s `paddingIdx`, `CrossEntropyLoss`'s `ignoreIndex`.
+   * @example new nn.Embedding(vocab.length, 256, { paddingIdx: vocab.padId });
+   */
   get padId(): number | undefined {
     return this.roleId('pad');
   }
+  /** The id of the unknown token (undefined when none). */
   get unkId(): number | undefined {
     return this.roleId('unk');
   }
+  /**
+   * The id of the beginning-of-sequence token (undefined when none): `shiftRight`'s `startToken`.
+   * @example nn.utils.shiftRight(tgt, { startToken: vocab.bosId as number });
+   */
   get bosId(): number | undefined {
     return this.roleId('bos');
   }
+  /** The id of the end-of-sequence token (undefined when none): where generation stops. */
   get eosId(): number | undefined {
     return this.roleId('eos');
   }
