@@ -434,7 +434,7 @@ const EXPECTED: Record<string, string> = {
   Layout: "'strided'",
   Device: 'a device string',
   MemoryFormat: "a memory format ('contiguous_format', 'preserve_format', 'channels_last')",
-  Generator: 'null',
+  Generator: 'a torch.Generator',
 };
 
 /** What a parameter expects, in words. */
@@ -451,10 +451,17 @@ export function expectedOf(t: SchemaType, ctx?: { numbersAsTensors: boolean }): 
   return t.optional ? `${s} or null` : s;
 }
 
+let generatorClass: typeof import('./generator').Generator | undefined;
+/** The native handle of a torch.Generator (generator.ts imports tensor.ts, which imports this module: reached at call time). */
+function generatorOf(v: unknown): unknown {
+  if (generatorClass === undefined) generatorClass = (require('./generator') as typeof import('./generator')).Generator;
+  return v instanceof generatorClass ? v._g : undefined;
+}
+
 function convert(arg: SchemaArg, v: unknown, idx: number, ctx: Ctx): Converted | typeof FAIL {
   const t = arg.type;
   if (v === null) return t.optional || t.base === 'Generator' ? null : FAIL;
-  if (t.base === 'Generator') return FAIL;
+  if (t.base === 'Generator') return generatorOf(v) ?? FAIL;
   if (t.write && v instanceof Tensor) ctx.writes[idx] = v;
   if (!t.list) return convertOne(t.base, v, idx, ctx, ctx.numbersAsTensors && !t.write);
   // a single value where PyTorch takes int[N] (or int[1] for a dim): repeated N times

@@ -12,7 +12,8 @@ import {
   shapeArgs,
   typeError,
 } from './errors';
-import { native as N } from './native';
+import { type Generator, generatorHandle } from './generator';
+import { type GeneratorHandle, native as N } from './native';
 import { handle, Tensor, type TypedArray } from './tensor';
 
 /** Options every factory takes (camelCase of PyTorch's keyword arguments). */
@@ -20,6 +21,12 @@ export interface TensorOptions {
   dtype?: DType;
   device?: string;
   requiresGrad?: boolean;
+}
+
+/** Options of the random factories: a tensor's options and the generator to draw from. */
+export interface RandomOptions extends TensorOptions {
+  /** Draw from this generator instead of the global one (PyTorch's `generator=`). */
+  generator?: Generator | null;
 }
 
 /** Nested arrays of numbers or booleans (or bigints for int64). */
@@ -57,6 +64,12 @@ function options(fn: string, v: unknown): TensorOptions {
   const o = checkOptions<TensorOptions>(fn, v, ['dtype', 'device', 'requiresGrad']);
   if (o.requiresGrad !== undefined) checkBool(fn, 'requiresGrad', o.requiresGrad);
   return o;
+}
+
+function randomOptions(fn: string, v: unknown): [RandomOptions, GeneratorHandle | undefined] {
+  const o = checkOptions<RandomOptions>(fn, v, ['dtype', 'device', 'requiresGrad', 'generator']);
+  if (o.requiresGrad !== undefined) checkBool(fn, 'requiresGrad', o.requiresGrad);
+  return [o, generatorHandle(fn, o.generator)];
 }
 
 /**
@@ -267,16 +280,40 @@ const makeEmpty: Make = (s, d, dev) => N.empty(s, d, dev);
 const makeRand: Make = (s, d, dev) => N.rand(s, d, dev);
 const makeRandn: Make = (s, d, dev) => N.randn(s, d, dev);
 
+function randomFactory(name: 'rand' | 'randn') {
+  const fn = `torch.${name}`;
+  return (
+    ...args: [...dims: number[]] | [...dims: number[], opts: RandomOptions] | [shape: number[], opts?: RandomOptions]
+  ): Tensor => {
+    let opts: unknown;
+    const last = args[args.length - 1];
+    if (args.length > 0 && last !== null && typeof last === 'object' && !Array.isArray(last)) {
+      opts = last;
+      args = args.slice(0, -1) as number[];
+    }
+    if (args.length === 0)
+      throw new TypeError(
+        `${fn}: expected a size, as ${fn}(2, 3) or ${fn}([2, 3]) (${fn}([]) for a 0-dim tensor), got none`,
+      );
+    const shape = shapeArgs(fn, args);
+    const [o, g] = randomOptions(fn, opts);
+    const [code, device] = alloc(fn, shape, o);
+    if (g === undefined)
+      return finish(fn, name === 'rand' ? N.rand(shape, code, device) : N.randn(shape, code, device), o);
+    return finish(fn, name === 'rand' ? N.randGen(shape, g, code, device) : N.randnGen(shape, g, code, device), o);
+  };
+}
+
 /** Zeros of the given shape: `zeros(2, 3)` or `zeros([2, 3], {dtype})` (`zeros([])` is 0-dim). */
 export const zeros = factory('zeros', makeZeros);
 /** Ones of the given shape. */
 export const ones = factory('ones', makeOnes);
 /** Uninitialised memory of the given shape. */
 export const empty = factory('empty', makeEmpty);
-/** Uniform on [0, 1). */
-export const rand = factory('rand', makeRand);
-/** Standard normal. */
-export const randn = factory('randn', makeRandn);
+/** Uniform on [0, 1); `{ generator }` draws from a `torch.Generator`. */
+export const rand = randomFactory('rand');
+/** Standard normal; `{ generator }` draws from a `torch.Generator`. */
+export const randn = randomFactory('randn');
 
 function fullImpl(fn: string, s: number[], fillValue: unknown, o: TensorOptions): Tensor {
   if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean')
@@ -298,12 +335,14 @@ export function full(shape: number[], fillValue: number | boolean, opts?: Tensor
 
 /**
  * Random integers in `[low, high)`: `randint(high, shape)` or `randint(low, high, shape)`; int64.
+ * `{ generator }` draws from a `torch.Generator` (PyTorch's stream for the same seed).
+ * @example torch.randint(0, 100, [6], { generator: new torch.Generator().manualSeed(42) });
  */
 export function randint(
   low: number,
   high: number | number[],
-  shape?: number[] | TensorOptions,
-  opts?: TensorOptions,
+  shape?: number[] | RandomOptions,
+  opts?: RandomOptions,
 ): Tensor {
   const fn = 'torch.randint';
   if (Array.isArray(high)) {
@@ -316,8 +355,9 @@ export function randint(
   checkInt(fn, 'high', high);
   if (high <= low) throw new RangeError(`${fn}: expected low < high, got low=${low}, high=${high}`);
   const s = shapeArgs(fn, [shape]);
-  const o = options(fn, opts);
+  const [o, g] = randomOptions(fn, opts);
   const [code, device] = alloc(fn, s, o, 'int64');
+  if (g !== undefined) return finish(fn, N.randintGen(low, high, s, g, code, device), o);
   return finish(fn, N.randint(low, high, s, code, device), o);
 }
 
@@ -383,12 +423,17 @@ export function eye(n: number, m?: number | TensorOptions, opts?: TensorOptions)
   return finish(fn, N.eye(n, m, code, device), o);
 }
 
-/** A random permutation of `0..n-1` (int64). */
-export function randperm(n: number, opts?: TensorOptions): Tensor {
+/**
+ * A random permutation of `0..n-1` (int64). `{ generator }` draws from a `torch.Generator`
+ * (PyTorch's permutation for the same seed).
+ * @example torch.randperm(10, { generator: new torch.Generator().manualSeed(42) }); // [2, 6, 1, 8, 4, 5, 0, 9, 3, 7]
+ */
+export function randperm(n: number, opts?: RandomOptions): Tensor {
   const fn = 'torch.randperm';
   checkInt(fn, 'n', n, 0);
-  const o = options(fn, opts);
+  const [o, g] = randomOptions(fn, opts);
   const [code, device] = alloc(fn, [n], o, 'int64');
+  if (g !== undefined) return finish(fn, N.randpermGen(n, g, code, device), o);
   return finish(fn, N.randperm(n, code, device), o);
 }
 

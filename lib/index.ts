@@ -43,6 +43,7 @@ export * from './ops';
 
 import './tensor_methods';
 
+export { defaultGenerator, Generator } from './generator';
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';
 // torch functions PyTorch writes in Python; by name, so they win over the generated ones of the same name
@@ -82,4 +83,6 @@ export type { CheckpointValue, LoadOptions as CheckpointLoadOptions } from './se
 export { load, loadAsync, loadSafetensors, save, saveAsync, saveSafetensors } from './serialization';
 export type { BackwardOptions, IndexItem, NestedArray, Scalar, TensorOrScalar, TypedArray } from './tensor';
 export { isTensor, Tensor } from './tensor';
+export * as text from './text';
+export * as utils from './utils';
 export * as viz from './viz';

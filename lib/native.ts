@@ -14,6 +14,8 @@ export type Scalar = number | boolean | bigint;
 export type JitHandle = { readonly __jitHandle: unique symbol };
 /** An opaque handle to a recorded trace (a Node-API external, native/trace.cc). */
 export type TraceHandle = { readonly __traceHandle: unique symbol };
+/** An opaque handle to a CPU random generator (a Node-API external, native/generator.cc). */
+export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
 type H = Handle;
 type S = Scalar;
 type Opt<T> = T | undefined;
@@ -345,6 +347,22 @@ export interface NativeSync {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   manualSeed(seed: number | bigint): void;
+  // torch.Generator (native/generator.cc); seeds cross as the int64 with the uint64's bits
+  generatorNew(seed?: bigint): GeneratorHandle;
+  generatorDefault(): GeneratorHandle;
+  generatorManualSeed(g: GeneratorHandle, seed: bigint): void;
+  generatorSeed(g: GeneratorHandle): bigint;
+  generatorInitialSeed(g: GeneratorHandle): bigint;
+  generatorGetState(g: GeneratorHandle): H;
+  generatorSetState(g: GeneratorHandle, state: H): void;
+  generatorSame(g: GeneratorHandle, h: GeneratorHandle): boolean;
+  randpermGen(n: number, g: GeneratorHandle, dtype?: number, device?: string): H;
+  randintGen(low: number, high: number, shape: number[], g: GeneratorHandle, dtype?: number, device?: string): H;
+  randGen(shape: number[], g: GeneratorHandle, dtype?: number, device?: string): H;
+  randnGen(shape: number[], g: GeneratorHandle, dtype?: number, device?: string): H;
+  randomGen_(t: H, g: GeneratorHandle, from?: number | bigint, to?: number | bigint): void;
+  uniformGen_(t: H, from: number, to: number, g: GeneratorHandle): void;
+  normalGen_(t: H, mean: number, std: number, g: GeneratorHandle): void;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(device?: number): void;

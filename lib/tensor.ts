@@ -16,7 +16,8 @@ import {
   typeError,
 } from './errors';
 import { formatTensor } from './format';
-import { type Handle, native as N } from './native';
+import type { Generator } from './generator';
+import { type GeneratorHandle, type Handle, native as N } from './native';
 import { scopes } from './scope';
 
 /** A value accepted where PyTorch takes a tensor or a Python number. */
@@ -80,6 +81,15 @@ function tensorFromList(list: number[] | boolean[] | number[][] | boolean[][]): 
   // creation.ts imports this module: reach it at call time
   const { tensor } = require('./creation') as typeof import('./creation');
   return tensor(list as number[], { dtype: allBool ? 'bool' : 'int64' });
+}
+
+/** The generator of a random method's `{ generator }` option (generator.ts imports this module: reached at call time). */
+function randomGenerator(fn: string, opts: unknown): GeneratorHandle | undefined {
+  if (opts === undefined) return undefined;
+  const o = checkOptions<{ generator?: unknown }>(fn, opts, ['generator']);
+  if (o.generator === undefined || o.generator === null) return undefined;
+  const { generatorHandle } = require('./generator') as typeof import('./generator');
+  return generatorHandle(fn, o.generator);
 }
 
 /** The handle of an operand already known to be a Tensor (one property check: the hot path). */
@@ -727,12 +737,27 @@ export class Tensor {
     N.clamp_(this._h, lo as number | undefined, hi as number | undefined);
     return this;
   }
-  uniform_(from = 0, to = 1): this {
-    N.uniform_(this._h, checkNumber('Tensor.uniform_', 'from', from), checkNumber('Tensor.uniform_', 'to', to));
+  /**
+   * Fills with numbers uniform on `[from, to)`; `{ generator }` draws from a `torch.Generator`.
+   * @example torch.empty(3).uniform_(-1, 1, { generator: new torch.Generator().manualSeed(0) });
+   */
+  uniform_(from = 0, to = 1, opts?: { generator?: Generator | null }): this {
+    const fn = 'Tensor.uniform_';
+    const g = randomGenerator(fn, opts);
+    if (g === undefined) N.uniform_(this._h, checkNumber(fn, 'from', from), checkNumber(fn, 'to', to));
+    else N.uniformGen_(this._h, checkNumber(fn, 'from', from), checkNumber(fn, 'to', to), g);
     return this;
   }
-  normal_(mean = 0, std = 1): this {
-    N.normal_(this._h, checkNumber('Tensor.normal_', 'mean', mean), checkNumber('Tensor.normal_', 'std', std));
+  /**
+   * Fills with normal numbers of mean `mean` and standard deviation `std`; `{ generator }` draws
+   * from a `torch.Generator`.
+   * @example torch.empty(3).normal_(0, 1, { generator: new torch.Generator().manualSeed(0) });
+   */
+  normal_(mean = 0, std = 1, opts?: { generator?: Generator | null }): this {
+    const fn = 'Tensor.normal_';
+    const g = randomGenerator(fn, opts);
+    if (g === undefined) N.normal_(this._h, checkNumber(fn, 'mean', mean), checkNumber(fn, 'std', std));
+    else N.normalGen_(this._h, checkNumber(fn, 'mean', mean), checkNumber(fn, 'std', std), g);
     return this;
   }
 

@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterWorkers(env, exports);
   tnapi::RegisterJit(env, exports);
   tnapi::RegisterAten(env, exports);
+  tnapi::RegisterGenerator(env, exports);
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterFastPath(env, exports);
   tnapi::RegisterTrace(env, exports);

@@ -177,6 +177,7 @@ void RegisterOptim(Napi::Env env, Napi::Object exports);
 void RegisterWorkers(Napi::Env env, Napi::Object exports);
 void RegisterJit(Napi::Env env, Napi::Object exports);
 void RegisterAten(Napi::Env env, Napi::Object exports);
+void RegisterGenerator(Napi::Env env, Napi::Object exports);
 
 }  // namespace tnapi
 

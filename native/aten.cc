@@ -20,6 +20,7 @@
 
 #include "args.h"
 #include "aten_guards.h"
+#include "generator.h"
 #include "handle.h"
 
 namespace tnapi {
@@ -210,7 +211,12 @@ c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool
     case Kind::kDevice:
       if (!v.IsString()) a.TypeErrorAt(v, where, "a device string");
       return at::Device(v.As<Napi::String>().Utf8Value());
-    case Kind::kGenerator: a.TypeErrorAt(v, where, "null (generator objects are not supported; use torch.manualSeed)");
+    case Kind::kGenerator: {
+      // lib/aten.ts passes a torch.Generator's native handle
+      at::Generator g;
+      if (!GeneratorOf(v, &g)) a.TypeErrorAt(v, where, "a torch.Generator or null");
+      return c10::IValue(std::move(g));
+    }
     case Kind::kTensorList: {
       if (!ai.write) return c10::List<at::Tensor>(a.TensorListAt(v, where));
       // `Tensor(a!)[]` (_foreach_add_, out lists): each is modified, so each gets Mutable's checks

@@ -140,7 +140,7 @@ TS_BASE = {
     "Layout": "'strided'",
     "Device": "Device",
     "MemoryFormat": "MemoryFormat",
-    "Generator": "null",
+    "Generator": "Generator",
 }
 
 
@@ -155,7 +155,8 @@ def ts_type(t, numbers):
             s = f"{one} | {s}"
     else:
         s = one
-    if t["opt"] and s != "null":
+    # a Generator parameter takes null too, optional or not (the global generator, as PyTorch's None)
+    if t["opt"] or (t["base"] == "Generator" and not t["list"]):
         s += " | null"
     return s
 
@@ -321,6 +322,7 @@ def main():
         "import { type NamedResult, opFunction } from '../aten';\n"
         "import type { Device } from '../device';\n"
         "import type { DType } from '../dtype';\n"
+        "import type { Generator } from '../generator';\n"
         "import type { MemoryFormat, Scalar, Tensor } from '../tensor';\n"
     )
 
@@ -361,7 +363,8 @@ def main():
     out = [
         header,
         "import type { NamedResult } from '../aten';\nimport type { Device } from '../device';\n"
-        "import type { DType } from '../dtype';\nimport type { MemoryFormat, Scalar, Tensor } from '../tensor';\n\n",
+        "import type { DType } from '../dtype';\nimport type { Generator } from '../generator';\n"
+        "import type { MemoryFormat, Scalar, Tensor } from '../tensor';\n\n",
         "/** The ATen operators PyTorch exposes as Tensor methods: [JS name, ATen name]. */\n",
         "export const METHODS: readonly (readonly [string, string])[] = [\n",
     ]

@@ -2,6 +2,7 @@
 import { type NamedResult, opFunction } from '../aten';
 import type { Device } from '../device';
 import type { DType } from '../dtype';
+import type { Generator } from '../generator';
 import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
 /** Applies a 1D adaptive average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.adaptive_avg_pool1d.html) */
@@ -197,11 +198,11 @@ export const relu_: {
 } = opFunction('relu_', 'F.relu_');
 /** In-place version of `rrelu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.rrelu_.html) */
 export const rrelu_: {
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: Generator | null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
 } = opFunction('rrelu_', 'F.rrelu_');
 /** In-place version of `selu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.selu_.html) */
 export const selu_: {

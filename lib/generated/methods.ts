@@ -2,6 +2,7 @@
 import type { NamedResult } from '../aten';
 import type { Device } from '../device';
 import type { DType } from '../dtype';
+import type { Generator } from '../generator';
 import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
 /** The ATen operators PyTorch exposes as Tensor methods: [JS name, ATen name]. */
@@ -606,12 +607,12 @@ export interface GeneratedTensorMethods {
   /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.baddbmm_.html) */
   baddbmm_(batch1: Tensor, batch2: Tensor, options?: { batch1?: Tensor; batch2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** Draws binary random numbers (0 or 1) from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bernoulli.html) */
-  bernoulli(options?: { generator?: null }): Tensor;
-  bernoulli(p: number, options?: { p?: number; generator?: null }): Tensor;
+  bernoulli(options?: { generator?: Generator | null }): Tensor;
+  bernoulli(p: number, options?: { p?: number; generator?: Generator | null }): Tensor;
   /** Draws binary random numbers (0 or 1) from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bernoulli_.html) */
-  bernoulli_(p: Tensor, options?: { p?: Tensor; generator?: null }): Tensor;
-  bernoulli_(p?: number, options?: { p?: number; generator?: null }): Tensor;
-  bernoulli_(options?: { p?: number; generator?: null }): Tensor;
+  bernoulli_(p: Tensor, options?: { p?: Tensor; generator?: Generator | null }): Tensor;
+  bernoulli_(p?: number, options?: { p?: number; generator?: Generator | null }): Tensor;
+  bernoulli_(options?: { p?: number; generator?: Generator | null }): Tensor;
   /** Count the frequency of each value in an array of non-negative ints. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.bincount.html) */
   bincount(weights?: Tensor | null, minlength?: number, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
   bincount(weights?: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
@@ -656,9 +657,9 @@ export interface GeneratedTensorMethods {
   broadcastTo(...size: number[]): Tensor;
   broadcastTo(size: number[], options?: { size?: number[] }): Tensor;
   /** Fills the tensor with numbers drawn from the Cauchy distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cauchy_.html) */
-  cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
-  cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: null }): Tensor;
-  cauchy_(options?: { median?: number; sigma?: number; generator?: null }): Tensor;
+  cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
+  cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
+  cauchy_(options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ccol_indices.html) */
   ccolIndices(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil.html) */
@@ -843,8 +844,8 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.expm1_.html) */
   expm1_(options?: Record<string, never>): Tensor;
   /** Fills `self` tensor with elements drawn from the exponential distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.exponential_.html) */
-  exponential_(lambd?: number, options?: { lambd?: number; generator?: null }): Tensor;
-  exponential_(options?: { lambd?: number; generator?: null }): Tensor;
+  exponential_(lambd?: number, options?: { lambd?: number; generator?: Generator | null }): Tensor;
+  exponential_(options?: { lambd?: number; generator?: Generator | null }): Tensor;
   /** Fill the main diagonal of a tensor that has at least 2-dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fill_diagonal_.html) */
   fillDiagonal_(fillValue: Scalar, wrap?: boolean, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
   fillDiagonal_(fillValue: Scalar, options?: { fillValue?: Scalar; wrap?: boolean }): Tensor;
@@ -904,7 +905,7 @@ export interface GeneratedTensorMethods {
   ge_(other: Scalar, options?: { other?: Scalar }): Tensor;
   ge_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Fills `self` tensor with elements drawn from the geometric distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geometric_.html) */
-  geometric_(p: number, options?: { p?: number; generator?: null }): Tensor;
+  geometric_(p: number, options?: { p?: number; generator?: Generator | null }): Tensor;
   /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geqrf.html) */
   geqrf(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
   /** Alias of `torch.outer`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ger.html) */
@@ -1104,9 +1105,9 @@ export interface GeneratedTensorMethods {
   /** Returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log_.html) */
   log_(options?: Record<string, never>): Tensor;
   /** Fills `self` tensor with numbers samples from the log-normal distribution parameterized by the given mean `\mu` and standard deviation `\sigma`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.log_normal_.html) */
-  logNormal_(mean?: number, std?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
-  logNormal_(mean?: number, options?: { mean?: number; std?: number; generator?: null }): Tensor;
-  logNormal_(options?: { mean?: number; std?: number; generator?: null }): Tensor;
+  logNormal_(mean?: number, std?: number, options?: { mean?: number; std?: number; generator?: Generator | null }): Tensor;
+  logNormal_(mean?: number, options?: { mean?: number; std?: number; generator?: Generator | null }): Tensor;
+  logNormal_(options?: { mean?: number; std?: number; generator?: Generator | null }): Tensor;
   /** Logarithm of the sum of exponentiations of the inputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logaddexp.html) */
   logaddexp(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Logarithm of the sum of exponentiations of the inputs in base-2. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logaddexp2.html) */
@@ -1200,8 +1201,8 @@ export interface GeneratedTensorMethods {
   /** Sorts the elements of the `input` tensor along its first dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.msort.html) */
   msort(options?: Record<string, never>): Tensor;
   /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.multinomial.html) */
-  multinomial(numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
-  multinomial(numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null }): Tensor;
+  multinomial(numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: Generator | null }): Tensor;
+  multinomial(numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: Generator | null }): Tensor;
   /** Alias for `torch.mul`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.multiply.html) */
   multiply(other: Tensor | Scalar, options?: { other?: Tensor | Scalar }): Tensor;
   multiply(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -1346,10 +1347,10 @@ export interface GeneratedTensorMethods {
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg_.html) */
   rad2deg_(options?: Record<string, never>): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.random_.html) */
-  random_(from: number, to?: number | null, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
-  random_(from: number, options?: { from?: number; to?: number | null; generator?: null }): Tensor;
-  random_(to: number, options?: { to?: number; generator?: null }): Tensor;
-  random_(options?: { generator?: null }): Tensor;
+  random_(from: number, to?: number | null, options?: { from?: number; to?: number | null; generator?: Generator | null }): Tensor;
+  random_(from: number, options?: { from?: number; to?: number | null; generator?: Generator | null }): Tensor;
+  random_(to: number, options?: { to?: number; generator?: Generator | null }): Tensor;
+  random_(options?: { generator?: Generator | null }): Tensor;
   /** Return a contiguous flattened tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ravel.html) */
   ravel(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal.html) */

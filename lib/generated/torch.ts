@@ -2,6 +2,7 @@
 import { type NamedResult, opFunction } from '../aten';
 import type { Device } from '../device';
 import type { DType } from '../dtype';
+import type { Generator } from '../generator';
 import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 
 /** Computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs.html) */
@@ -306,8 +307,8 @@ export const batchNormUpdateStats: {
 } = opFunction('batch_norm_update_stats', 'torch.batchNormUpdateStats');
 /** Draws binary random numbers (0 or 1) from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bernoulli.html) */
 export const bernoulli: {
-  (input: Tensor, options?: { generator?: null; out?: Tensor }): Tensor;
-  (input: Tensor, p: number, options?: { p?: number; generator?: null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { generator?: Generator | null; out?: Tensor }): Tensor;
+  (input: Tensor, p: number, options?: { p?: number; generator?: Generator | null; out?: Tensor }): Tensor;
 } = opFunction('bernoulli', 'torch.bernoulli');
 /** Applies a bilinear transformation to the incoming data: `y = x_1^T A x_2 + b` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bilinear.html) */
 export const bilinear: {
@@ -329,8 +330,8 @@ export const bincount: {
 } = opFunction('bincount', 'torch.bincount');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.binomial.html) */
 export const binomial: {
-  (count: Tensor, prob: Tensor, generator?: null, options?: { count?: Tensor; prob?: Tensor; generator?: null }): Tensor;
-  (count: Tensor, prob: Tensor, options?: { count?: Tensor; prob?: Tensor; generator?: null }): Tensor;
+  (count: Tensor, prob: Tensor, generator?: Generator | null, options?: { count?: Tensor; prob?: Tensor; generator?: Generator | null }): Tensor;
+  (count: Tensor, prob: Tensor, options?: { count?: Tensor; prob?: Tensor; generator?: Generator | null }): Tensor;
 } = opFunction('binomial', 'torch.binomial');
 /** Computes the bitwise AND of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bitwise_and.html) */
 export const bitwiseAnd: {
@@ -1734,8 +1735,8 @@ export const msort: {
 } = opFunction('msort', 'torch.msort');
 /** Returns a tensor where each row contains `num_samples` indices sampled from the multinomial probability distribution located in the corresponding row of tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multinomial.html) */
 export const multinomial: {
-  (input: Tensor, numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: null; out?: Tensor }): Tensor;
-  (input: Tensor, numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: null; out?: Tensor }): Tensor;
+  (input: Tensor, numSamples: number, replacement?: boolean, options?: { numSamples?: number; replacement?: boolean; generator?: Generator | null; out?: Tensor }): Tensor;
+  (input: Tensor, numSamples: number, options?: { numSamples?: number; replacement?: boolean; generator?: Generator | null; out?: Tensor }): Tensor;
 } = opFunction('multinomial', 'torch.multinomial');
 /** Alias for `torch.mul`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.multiply.html) */
 export const multiply: {
@@ -1856,11 +1857,11 @@ export const normExceptDim: {
 } = opFunction('norm_except_dim', 'torch.normExceptDim');
 /** Returns a tensor of random numbers drawn from separate normal distributions whose mean and standard deviation are given. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.normal.html) */
 export const normal: {
-  (mean: Tensor, std?: number, options?: { mean?: Tensor; std?: number; generator?: null; out?: Tensor }): Tensor;
-  (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: null; out?: Tensor }): Tensor;
-  (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: null; out?: Tensor }): Tensor;
-  (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: null; out?: Tensor }): Tensor;
-  (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
+  (mean: Tensor, std?: number, options?: { mean?: Tensor; std?: number; generator?: Generator | null; out?: Tensor }): Tensor;
+  (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: Generator | null; out?: Tensor }): Tensor;
+  (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: Generator | null; out?: Tensor }): Tensor;
+  (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: Generator | null; out?: Tensor }): Tensor;
+  (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: Generator | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
 } = opFunction('normal', 'torch.normal');
 /** Alias for `torch.ne`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.not_equal.html) */
 export const notEqual: {
@@ -1919,8 +1920,8 @@ export const pixelUnshuffle: {
 } = opFunction('pixel_unshuffle', 'torch.pixelUnshuffle');
 /** Returns a tensor of the same size as `input` with each element sampled from a Poisson distribution with rate parameter given by the corresponding element in `input` i.e., [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.poisson.html) */
 export const poisson: {
-  (input: Tensor, generator?: null, options?: { generator?: null }): Tensor;
-  (input: Tensor, options?: { generator?: null }): Tensor;
+  (input: Tensor, generator?: Generator | null, options?: { generator?: Generator | null }): Tensor;
+  (input: Tensor, options?: { generator?: Generator | null }): Tensor;
 } = opFunction('poisson', 'torch.poisson');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.poisson_nll_loss.html) */
 export const poissonNllLoss: {
@@ -2167,19 +2168,19 @@ export const rowStack: {
 } = opFunction('row_stack', 'torch.rowStack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu.html) */
 export const rrelu: {
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: Generator | null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
 } = opFunction('rrelu', 'torch.rrelu');
 /** In-place version of `rrelu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu_.html) */
 export const rrelu_: {
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: Generator | null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, upper?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, lower?: Scalar, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
+  (input: Tensor, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
 } = opFunction('rrelu_', 'torch.rrelu_');
 /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt.html) */
 export const rsqrt: {

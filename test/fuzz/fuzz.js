@@ -1330,7 +1330,8 @@ function genSchemaValue(g, t, ctx) {
     case 'MemoryFormat':
       return lit(r.pick(['contiguous_format', 'preserve_format', 'channels_last', 'channels_last_3d']));
     case 'Generator':
-      return 'null';
+      // the global generator, or a torch.Generator of its own
+      return r.chance(0.5) ? 'null' : `new torch.Generator().manualSeed(${r.int(10)})`;
     default:
       return undefined; // a type the package cannot pass (Dimname, Storage, ...): left out
   }
