@@ -5,6 +5,7 @@ import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
 import { Parameter } from '../parameter';
+import { type AttentionCache, cachedAttention } from './attention_cache';
 import { type FactoryOptions, Linear } from './linear';
 import { Module } from './module';
 
@@ -35,6 +36,12 @@ export interface MultiheadAttentionForwardOptions {
   averageAttnWeights?: boolean;
   /** PyTorch 2's hint that `attnMask` is causal. It needs `attnMask` and never replaces it. */
   isCausal?: boolean;
+  /**
+   * Incremental decoding: this call's keys and values are projected and appended to the cache
+   * (or, for a `static` cache, projected once), and the query attends over every cached step.
+   * Masks then cover all cached steps. See `nn.AttentionCache`.
+   */
+  cache?: AttentionCache | null;
 }
 
 const MHA_KEYS = [
@@ -48,7 +55,14 @@ const MHA_KEYS = [
   'dtype',
   'device',
 ] as const;
-const MHA_FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
+const MHA_FORWARD_KEYS = [
+  'keyPaddingMask',
+  'needWeights',
+  'attnMask',
+  'averageAttnWeights',
+  'isCausal',
+  'cache',
+] as const;
 
 const warned = new Set<string>();
 function warnOnce(key: string, msg: string, code = key): void {
@@ -202,6 +216,7 @@ export class MultiheadAttention extends Module {
     value: Tensor,
     opts: MultiheadAttentionForwardOptions = {},
   ): [Tensor, Tensor | null] {
+    if (opts?.cache) return this.forwardCached('MultiheadAttention.forward', query, key, value, opts);
     const [out, weights] = N.mha(...this.prepare('MultiheadAttention.forward', query, key, value, opts));
     return [new Tensor(out), weights === null ? null : new Tensor(weights)];
   }
@@ -220,10 +235,35 @@ export class MultiheadAttention extends Module {
     value: Tensor,
     opts: MultiheadAttentionForwardOptions = {},
   ): Promise<[Tensor, Tensor | null]> {
+    // a cached step is small: it runs on the JS thread
+    if (opts?.cache) return this.forwardCached('MultiheadAttention.forwardAsync', query, key, value, opts);
     const [out, weights] = await N.mhaAsync(
       ...this.prepare('MultiheadAttention.forwardAsync', query, key, value, opts),
     );
     return [new Tensor(out), weights === null ? null : new Tensor(weights)];
+  }
+
+  private forwardCached(
+    fn: string,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions,
+  ): [Tensor, Tensor | null] {
+    const o = checkOptions<MultiheadAttentionForwardOptions>(fn, opts, MHA_FORWARD_KEYS);
+    if (!(query instanceof Tensor)) throw new TypeError(`${fn}: expected query to be a Tensor, got ${describe(query)}`);
+    const mask = (name: string, m: unknown): Tensor | null => {
+      if (m === undefined || m === null) return null;
+      if (!(m instanceof Tensor))
+        throw new TypeError(`${fn}: expected ${name} to be a Tensor or null, got ${describe(m)}`);
+      return m;
+    };
+    return cachedAttention(this, fn, query, key, value, o.cache as AttentionCache, {
+      attnMask: mask('attnMask', o.attnMask),
+      keyPaddingMask: mask('keyPaddingMask', o.keyPaddingMask),
+      needWeights: o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights),
+      average: o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights),
+    });
   }
 
   /** The checks of `forward`, then the native kernel's arguments. */
