@@ -14,7 +14,7 @@
 //   4. exact-match accuracy and corpus BLEU on held-out data; a checkpoint in PyTorch's format;
 //      the cross-attention alignment of a few examples and the loss curve as SVG.
 //
-// Flags: --steps N (default 1500), --batch N (64), --beams N (4), --out DIR (out/), --seed N,
+// Flags: --steps N (default 1000), --batch N (64), --beams N (4), --out DIR (out/), --seed N,
 //        --no-progress, --help.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,7 +27,7 @@ type Tensor = torch.Tensor;
 
 const USAGE = `Usage: npm run example:translate -- [--steps N] [--batch N] [--beams N] [--out DIR] [--seed N] [--no-progress]
 
-  --steps N      training steps (default 1500)
+  --steps N      training steps (default 1000)
   --batch N      sentence pairs per step (default 64)
   --beams N      beams of the beam search (default 4)
   --out DIR      where the checkpoint, vocabularies and SVG files go (default out/)
@@ -40,7 +40,7 @@ function parseFlags() {
     strict: true,
     allowPositionals: false,
     options: {
-      steps: { type: 'string', default: '1500' },
+      steps: { type: 'string', default: '1000' },
       batch: { type: 'string', default: '64' },
       beams: { type: 'string', default: '4' },
       out: { type: 'string', default: 'out' },
@@ -76,8 +76,28 @@ const outDir = flags.out;
 const showProgress = !flags['no-progress'] && process.stdout.isTTY === true;
 
 // ---- the task: numbers in digits → English words -----------------------------------------------
-const ONES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve',
-  'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen'];
+const ONES = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
 const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
 
 /** The English words of 0 <= n < 1,000,000 (American style: no "and"). */
@@ -130,7 +150,13 @@ export class Translator extends nn.Module {
   }
 
   /** Teacher forcing: logits (T, B, V) of every target step given the previous gold tokens. */
-  forward(src: Tensor, srcPadding: Tensor, tgtIn: Tensor, tgtPadding: Tensor, needWeights = false): [Tensor, Tensor | null] {
+  forward(
+    src: Tensor,
+    srcPadding: Tensor,
+    tgtIn: Tensor,
+    tgtPadding: Tensor,
+    needWeights = false,
+  ): [Tensor, Tensor | null] {
     const [memory, hc] = this.encoder.forward(this.srcEmb.forward(src));
     const [dec] = this.decoder.forward(this.tgtEmb.forward(tgtIn), hc);
     const T = tgtIn.shape[0];
@@ -228,7 +254,9 @@ function main(): void {
     shuffle: true,
     collate: torch.utils.data.padSequenceCollate({ padValue: PAD, batchFirst: false }),
   });
-  console.log(`source vocabulary ${srcVocab.length} tokens, target ${tgtVocab.length}; ${train.length} training numbers, ${test.length} held out`);
+  console.log(
+    `source vocabulary ${srcVocab.length} tokens, target ${tgtVocab.length}; ${train.length} training numbers, ${test.length} held out`,
+  );
 
   // 2. model and training with teacher forcing
   const model = new Translator(srcVocab.length, tgtVocab.length, PAD);
@@ -264,7 +292,9 @@ function main(): void {
     }
   }
   bar.stop();
-  console.log(`trained ${steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, last loss ${losses.at(-1)?.toFixed(4)}`);
+  console.log(
+    `trained ${steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, last loss ${losses.at(-1)?.toFixed(4)}`,
+  );
 
   // 3-4. decoding held-out numbers: greedy and beam search
   model.eval();
@@ -305,7 +335,9 @@ function main(): void {
           alignments = [0, 1, 2, 3].map((i) => ({
             n: chunk[i],
             words: hyps[i],
-            attn: torch.keep(out.attentions?.select(0, i).narrow(0, 0, out.lengths[i]).narrow(1, 0, digits(chunk[i]).length) as Tensor),
+            attn: torch.keep(
+              out.attentions?.select(0, i).narrow(0, 0, out.lengths[i]).narrow(1, 0, digits(chunk[i]).length) as Tensor,
+            ),
           }));
         }
       });
@@ -313,7 +345,8 @@ function main(): void {
     const exact = hyps.filter((h, i) => h.join(' ') === refs[i].join(' ')).length / refs.length;
     results[label] = { exact, bleu: corpusBleu(hyps, refs), secs: (Date.now() - t1) / 1000 };
     if (label === 'greedy') {
-      for (let i = 0; i < 5; i++) console.log(`  ${String(evalNumbers[i * 97]).padStart(5)} → ${hyps[i * 97].join(' ')}`);
+      for (let i = 0; i < 5; i++)
+        console.log(`  ${String(evalNumbers[i * 97]).padStart(5)} → ${hyps[i * 97].join(' ')}`);
     }
   }
   console.log('\nheld-out numbers (never seen in training):');
@@ -346,9 +379,15 @@ function main(): void {
   }
   torch.viz.writeSvg(
     path.join(outDir, 'translate_loss.svg'),
-    torch.viz.lineChart([{ name: 'training loss', values: losses }], { title: 'translate: cross-entropy per step', xLabel: 'step', logY: true }),
+    torch.viz.lineChart([{ name: 'training loss', values: losses }], {
+      title: 'translate: cross-entropy per step',
+      xLabel: 'step',
+      logY: true,
+    }),
   );
-  console.log(`\nwrote ${ckpt}, the vocabularies, ${alignments.length} alignment heatmaps and the loss curve to ${outDir}/`);
+  console.log(
+    `\nwrote ${ckpt}, the vocabularies, ${alignments.length} alignment heatmaps and the loss curve to ${outDir}/`,
+  );
   console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(JSON.stringify({ result: results, steps, seconds: (Date.now() - started) / 1000 }));
 }

@@ -763,10 +763,10 @@ export class Tensor {
 
   // ---- shape ---------------------------------------------------------------------------------
   /** `reshape(2, 3)` or `reshape([2, 3])`; one dim may be -1. */
-  reshape(...shape: number[] | [number[]]): Tensor {
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.reshape(this._h, shapeArgs('Tensor.reshape', shape, checkViewShape)));
   }
-  view(...shape: number[] | [number[]]): Tensor {
+  view(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.view(this._h, shapeArgs('Tensor.view', shape, checkViewShape)));
   }
   flatten(startDim = 0, endDim = -1): Tensor {
@@ -787,7 +787,7 @@ export class Tensor {
     checkDimRange('Tensor.unsqueeze', 'dim', [checkInt('Tensor.unsqueeze', 'dim', dim)], this.ndim, 1);
     return wrap(N.unsqueeze(this._h, dim));
   }
-  permute(...dims: number[] | [number[]]): Tensor {
+  permute(...dims: number[] | [readonly number[]]): Tensor {
     return wrap(N.permute(this._h, shapeArgs('Tensor.permute', dims, checkIntList)));
   }
   transpose(dim0: number, dim1: number): Tensor {
@@ -807,7 +807,7 @@ export class Tensor {
       ),
     );
   }
-  expand(...shape: number[] | [number[]]): Tensor {
+  expand(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.expand(this._h, shapeArgs('Tensor.expand', shape, checkViewShape)));
   }
   expandAs(other: Tensor): Tensor {

@@ -128,7 +128,8 @@ using AllocateBase = std::conditional_t<
 
 class CachingCpuAllocator final : public AllocateBase {
  public:
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // raw_allocate/raw_deallocate (used inside some kernels) free through this: data == context here
+  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
   // libtorch >= 2.3 declares this pure virtual (and this overrides it); 1.13 has no such method.
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 };

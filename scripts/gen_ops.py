@@ -150,7 +150,7 @@ def ts_type(t, numbers):
         one = "Tensor | Scalar"
     if t["list"]:
         elem = f"({one} | null)" if t["elem_opt"] else (f"({one})" if "|" in one else one)
-        s = f"{elem}[]"
+        s = f"readonly {elem}[]"
         if t["size"] is not None and t["base"] not in ("Tensor", "bool"):
             s = f"{one} | {s}"
     else:

@@ -515,13 +515,13 @@ export interface GeneratedTensorMethods {
   all(dim: number, options?: { dim?: number; keepdim?: boolean }): Tensor;
   all(options?: Record<string, never>): Tensor;
   /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amax.html) */
-  amax(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  amax(dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  amax(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amax(dim?: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
+  amax(dim?: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
+  amax(options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
   /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.amin.html) */
-  amin(dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  amin(dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  amin(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  amin(dim?: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
+  amin(dim?: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
+  amin(options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
   /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.angle.html) */
@@ -574,14 +574,14 @@ export interface GeneratedTensorMethods {
   /** Returns a tensor containing the indices of all non-zero elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.argwhere.html) */
   argwhere(options?: Record<string, never>): Tensor;
   /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided.html) */
-  asStrided(size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  asStrided(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStrided(size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  asStrided(size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
   /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided_.html) */
-  asStrided_(size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  asStrided_(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStrided_(size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  asStrided_(size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
   /** Embeds the values of the `src` tensor into `input` along the elements corresponding to the result of calling input.as_strided(size, stride, storage_offset). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.as_strided_scatter.html) */
-  asStridedScatter(src: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  asStridedScatter(src: Tensor, size: number[], stride: number[], options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  asStridedScatter(src: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { src?: Tensor; size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  asStridedScatter(src: Tensor, size: readonly number[], stride: readonly number[], options?: { src?: Tensor; size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin.html) */
   asin(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.asin_.html) */
@@ -655,7 +655,7 @@ export interface GeneratedTensorMethods {
   bmm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Broadcasts `input` to the shape `\shape`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.broadcast_to.html) */
   broadcastTo(...size: number[]): Tensor;
-  broadcastTo(size: number[], options?: { size?: number[] }): Tensor;
+  broadcastTo(size: readonly number[], options?: { size?: readonly number[] }): Tensor;
   /** Fills the tensor with numbers drawn from the Cauchy distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cauchy_.html) */
   cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
   cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
@@ -731,7 +731,7 @@ export interface GeneratedTensorMethods {
   cosh_(options?: Record<string, never>): Tensor;
   /** Counts the number of non-zero values in the tensor `input` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.count_nonzero.html) */
   countNonzero(...dim: number[]): Tensor;
-  countNonzero(dim: number[], options?: { dim?: number[] }): Tensor;
+  countNonzero(dim: readonly number[], options?: { dim?: readonly number[] }): Tensor;
   countNonzero(dim?: number | null, options?: { dim?: number | null }): Tensor;
   countNonzero(options?: { dim?: number | null }): Tensor;
   /** Estimates the covariance matrix of the variables given by the `input` matrix, where rows are the variables and columns are the observations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cov.html) */
@@ -814,7 +814,7 @@ export interface GeneratedTensorMethods {
   /** Splits `input`, a tensor with three or more dimensions, into multiple tensors depthwise according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.dsplit.html) */
   dsplit(sections: number, options?: { sections?: number }): Tensor[];
   dsplit(...indices: number[]): Tensor[];
-  dsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
+  dsplit(indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
   /** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.eq.html) */
   eq(other: Scalar, options?: { other?: Scalar }): Tensor;
   eq(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -855,7 +855,7 @@ export interface GeneratedTensorMethods {
   fix_(options?: Record<string, never>): Tensor;
   /** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flip.html) */
   flip(...dims: number[]): Tensor;
-  flip(dims: number[], options?: { dims?: number[] }): Tensor;
+  flip(dims: readonly number[], options?: { dims?: readonly number[] }): Tensor;
   /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fliplr.html) */
   fliplr(options?: Record<string, never>): Tensor;
   /** Flip tensor in the up/down direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.flipud.html) */
@@ -942,12 +942,12 @@ export interface GeneratedTensorMethods {
   histc(options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
   /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.histogram.html) */
   histogram(bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  histogram(bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  histogram(options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  histogram(bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  histogram(options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
   /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hsplit.html) */
   hsplit(sections: number, options?: { sections?: number }): Tensor[];
   hsplit(...indices: number[]): Tensor[];
-  hsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
+  hsplit(indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
   /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hypot.html) */
   hypot(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hypot_.html) */
@@ -979,11 +979,11 @@ export interface GeneratedTensorMethods {
   indexFill_(dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
   indexFill_(dim: number, index: Tensor, value: Tensor, options?: { dim?: number; index?: Tensor; value?: Tensor }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put.html) */
-  indexPut(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  indexPut(indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut(indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut(indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put_.html) */
-  indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  indexPut_(indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut_(indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  indexPut_(indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce.html) */
   indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce_.html) */
@@ -1139,8 +1139,8 @@ export interface GeneratedTensorMethods {
   logit_(eps?: number | null, options?: { eps?: number | null }): Tensor;
   logit_(options?: { eps?: number | null }): Tensor;
   /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logsumexp.html) */
-  logsumexp(dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-  logsumexp(dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  logsumexp(dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
+  logsumexp(dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
   /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lt.html) */
   lt(other: Scalar, options?: { other?: Scalar }): Tensor;
   lt(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -1172,9 +1172,9 @@ export interface GeneratedTensorMethods {
   maximum(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mean.html) */
   mean(options?: { dtype?: DType | null }): Tensor;
-  mean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  mean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  mean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  mean(dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  mean(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  mean(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
   median(options?: Record<string, never>): Tensor;
   median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
@@ -1193,10 +1193,10 @@ export interface GeneratedTensorMethods {
   mode(dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   mode(options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.moveaxis.html) */
-  moveaxis(source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
+  moveaxis(source: readonly number[], destination: readonly number[], options?: { source?: readonly number[]; destination?: readonly number[] }): Tensor;
   moveaxis(source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
   /** Moves the dimension(s) of `input` at the position(s) in `source` to the position(s) in `destination`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.movedim.html) */
-  movedim(source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
+  movedim(source: readonly number[], destination: readonly number[], options?: { source?: readonly number[]; destination?: readonly number[] }): Tensor;
   movedim(source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
   /** Sorts the elements of the `input` tensor along its first dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.msort.html) */
   msort(options?: Record<string, never>): Tensor;
@@ -1226,9 +1226,9 @@ export interface GeneratedTensorMethods {
   nanToNum_(nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   nanToNum_(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmean.html) */
-  nanmean(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  nanmean(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nanmean(dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nanmean(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nanmean(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
   nanmedian(options?: Record<string, never>): Tensor;
   nanmedian(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
@@ -1241,9 +1241,9 @@ export interface GeneratedTensorMethods {
   nanquantile(q: number, dim?: number | null, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, options?: { q?: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nansum.html) */
-  nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  nansum(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  nansum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nansum(dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nansum(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  nansum(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.narrow_copy.html) */
   narrowCopy(dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number }): Tensor;
   /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ne.html) */
@@ -1262,17 +1262,17 @@ export interface GeneratedTensorMethods {
   negative_(options?: Record<string, never>): Tensor;
   /** Returns a Tensor of size `size` filled with uninitialized data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_empty.html) */
   newEmpty(...size: number[]): Tensor;
-  newEmpty(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  newEmpty(size: readonly number[], options?: { size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` and strides `stride` filled with uninitialized data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_empty_strided.html) */
-  newEmptyStrided(size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  newEmptyStrided(size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `fill_value`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_full.html) */
-  newFull(size: number[], fillValue: Scalar, options?: { size?: number[]; fillValue?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  newFull(size: readonly number[], fillValue: Scalar, options?: { size?: readonly number[]; fillValue?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_ones.html) */
   newOnes(...size: number[]): Tensor;
-  newOnes(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  newOnes(size: readonly number[], options?: { size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Returns a Tensor of size `size` filled with `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.new_zeros.html) */
   newZeros(...size: number[]): Tensor;
-  newZeros(size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  newZeros(size: readonly number[], options?: { size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   /** Return the next floating-point value after `input` towards `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nextafter.html) */
   nextafter(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Return the next floating-point value after `input` towards `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nextafter_.html) */
@@ -1370,7 +1370,7 @@ export interface GeneratedTensorMethods {
   renorm_(p: Scalar, dim: number, maxnorm: Scalar, options?: { p?: Scalar; dim?: number; maxnorm?: Scalar }): Tensor;
   /** Repeats this tensor along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat.html) */
   repeat(...repeats: number[]): Tensor;
-  repeat(repeats: number[], options?: { repeats?: number[] }): Tensor;
+  repeat(repeats: readonly number[], options?: { repeats?: readonly number[] }): Tensor;
   /** Repeat elements of a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat_interleave.html) */
   repeatInterleave(repeats: Tensor, dim?: number | null, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
   repeatInterleave(repeats: Tensor, options?: { repeats?: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
@@ -1380,7 +1380,7 @@ export interface GeneratedTensorMethods {
   reshapeAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Resizes `self` tensor to the specified size. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_.html) */
   resize_(...size: number[]): Tensor;
-  resize_(size: number[], options?: { size?: number[]; memoryFormat?: MemoryFormat | null }): Tensor;
+  resize_(size: readonly number[], options?: { size?: readonly number[]; memoryFormat?: MemoryFormat | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_.html) */
   resizeAs_(theTemplate: Tensor, options?: { theTemplate?: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_sparse_.html) */
@@ -1392,12 +1392,12 @@ export interface GeneratedTensorMethods {
   /** Is `True` if this Tensor is non-leaf and its `grad` is enabled to be populated during `backward`, `False` otherwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.retains_grad.html) */
   retainsGrad(options?: Record<string, never>): boolean;
   /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.roll.html) */
-  roll(shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
-  roll(shifts: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
+  roll(shifts: number | readonly number[], dims?: number | readonly number[], options?: { shifts?: number | readonly number[]; dims?: number | readonly number[] }): Tensor;
+  roll(shifts: number | readonly number[], options?: { shifts?: number | readonly number[]; dims?: number | readonly number[] }): Tensor;
   /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rot90.html) */
-  rot90(k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
-  rot90(k?: number, options?: { k?: number; dims?: number[] }): Tensor;
-  rot90(options?: { k?: number; dims?: number[] }): Tensor;
+  rot90(k?: number, dims?: readonly number[], options?: { k?: number; dims?: readonly number[] }): Tensor;
+  rot90(k?: number, options?: { k?: number; dims?: readonly number[] }): Tensor;
+  rot90(options?: { k?: number; dims?: readonly number[] }): Tensor;
   /** Rounds elements of `input` to the nearest integer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.round_.html) */
   round_(options?: Record<string, never>): Tensor;
   round_(options?: { decimals?: number }): Tensor;
@@ -1428,8 +1428,8 @@ export interface GeneratedTensorMethods {
   /** Embeds the values of the `src` tensor into `input` at the given index. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.select_scatter.html) */
   selectScatter(src: Tensor, dim: number, index: number, options?: { src?: Tensor; dim?: number; index?: number }): Tensor;
   /** Sets the underlying storage, size, and strides. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.set_.html) */
-  set_(source: Tensor, storageOffset: number, size: number[], stride?: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
-  set_(source: Tensor, storageOffset: number, size: number[], options?: { source?: Tensor; storageOffset?: number; size?: number[]; stride?: number[] }): Tensor;
+  set_(source: Tensor, storageOffset: number, size: readonly number[], stride?: readonly number[], options?: { source?: Tensor; storageOffset?: number; size?: readonly number[]; stride?: readonly number[] }): Tensor;
+  set_(source: Tensor, storageOffset: number, size: readonly number[], options?: { source?: Tensor; storageOffset?: number; size?: readonly number[]; stride?: readonly number[] }): Tensor;
   set_(source: Tensor, options?: { source?: Tensor }): Tensor;
   set_(options?: Record<string, never>): Tensor;
   /** This function is an extension of torch.sign() to complex tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sgn.html) */
@@ -1478,12 +1478,12 @@ export interface GeneratedTensorMethods {
   /** Returns a new `sparse tensor <sparse-docs>` with values from a strided tensor `self` filtered by the indices of the sparse tensor `mask`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_mask.html) */
   sparseMask(mask: Tensor, options?: { mask?: Tensor }): Tensor;
   /** Resizes `self` `sparse tensor <sparse-docs>` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_.html) */
-  sparseResize_(size: number[], sparseDim: number, denseDim: number, options?: { size?: number[]; sparseDim?: number; denseDim?: number }): Tensor;
+  sparseResize_(size: readonly number[], sparseDim: number, denseDim: number, options?: { size?: readonly number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** Removes all specified elements from a `sparse tensor <sparse-docs>` `self` and resizes `self` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_and_clear_.html) */
-  sparseResizeAndClear_(size: number[], sparseDim: number, denseDim: number, options?: { size?: number[]; sparseDim?: number; denseDim?: number }): Tensor;
+  sparseResizeAndClear_(size: readonly number[], sparseDim: number, denseDim: number, options?: { size?: readonly number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.split_with_sizes.html) */
-  splitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
-  splitWithSizes(splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  splitWithSizes(splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
+  splitWithSizes(splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
   sqrt(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt_.html) */
@@ -1500,13 +1500,13 @@ export interface GeneratedTensorMethods {
   /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.std.html) */
   std(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
   std(options?: { unbiased?: boolean }): Tensor;
-  std(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  std(dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  std(dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  std(options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   std(...dim: number[]): Tensor;
-  std(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
-  std(options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  std(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  std(options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Short-time Fourier transform (STFT). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.stft.html) */
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, options?: { nFft?: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
@@ -1534,12 +1534,12 @@ export interface GeneratedTensorMethods {
   subtract_(other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
   /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum.html) */
   sum(options?: { dtype?: DType | null }): Tensor;
-  sum(dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  sum(dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  sum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  sum(dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  sum(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  sum(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Sum `this` tensor to `size`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sum_to_size.html) */
   sumToSize(...size: number[]): Tensor;
-  sumToSize(size: number[], options?: { size?: number[] }): Tensor;
+  sumToSize(size: readonly number[], options?: { size?: readonly number[] }): Tensor;
   /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.svd.html) */
   svd(some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
   svd(some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
@@ -1574,13 +1574,13 @@ export interface GeneratedTensorMethods {
   /** Splits a tensor into multiple sub-tensors, all of which are views of `input`, along dimension `dim` according to the indices or number of sections specified by `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tensor_split.html) */
   tensorSplit(sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
   tensorSplit(sections: number, options?: { sections?: number; dim?: number }): Tensor[];
-  tensorSplit(indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
-  tensorSplit(indices: number[], options?: { indices?: number[]; dim?: number }): Tensor[];
+  tensorSplit(indices: readonly number[], dim?: number, options?: { indices?: readonly number[]; dim?: number }): Tensor[];
+  tensorSplit(indices: readonly number[], options?: { indices?: readonly number[]; dim?: number }): Tensor[];
   tensorSplit(tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   tensorSplit(tensorIndicesOrSections: Tensor, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   /** Constructs a tensor by repeating the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tile.html) */
   tile(...dims: number[]): Tensor;
-  tile(dims: number[], options?: { dims?: number[] }): Tensor;
+  tile(dims: readonly number[], options?: { dims?: readonly number[] }): Tensor;
   /** Creates a strided copy of `self` if `self` is not a strided tensor, otherwise returns `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_dense.html) */
   toDense(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
   toDense(options?: { dtype?: DType | null }): Tensor;
@@ -1588,17 +1588,17 @@ export interface GeneratedTensorMethods {
   toMkldnn(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
   toMkldnn(options?: { dtype?: DType | null }): Tensor;
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_padded_tensor.html) */
-  toPaddedTensor(padding: number, outputSize?: number[] | null, options?: { padding?: number; outputSize?: number[] | null }): Tensor;
-  toPaddedTensor(padding: number, options?: { padding?: number; outputSize?: number[] | null }): Tensor;
+  toPaddedTensor(padding: number, outputSize?: readonly number[] | null, options?: { padding?: number; outputSize?: readonly number[] | null }): Tensor;
+  toPaddedTensor(padding: number, options?: { padding?: number; outputSize?: readonly number[] | null }): Tensor;
   /** Returns a sparse copy of the tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse.html) */
   toSparse(sparseDim: number, options?: { sparseDim?: number }): Tensor;
   toSparse(options?: Record<string, never>): Tensor;
   /** Convert a CSR tensor to a block sparse column (BSC) storage format of given blocksize. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_bsc.html) */
   toSparseBsc(...blocksize: number[]): Tensor;
-  toSparseBsc(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
+  toSparseBsc(blocksize: number | readonly number[], options?: { blocksize?: number | readonly number[] }): Tensor;
   /** Convert a CSR tensor to a block sparse row (BSR) storage format of given blocksize. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_bsr.html) */
   toSparseBsr(...blocksize: number[]): Tensor;
-  toSparseBsr(blocksize: number | number[], options?: { blocksize?: number | number[] }): Tensor;
+  toSparseBsr(blocksize: number | readonly number[], options?: { blocksize?: number | readonly number[] }): Tensor;
   /** Convert a tensor to compressed column storage (CSC) format. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csc.html) */
   toSparseCsc(options?: Record<string, never>): Tensor;
   /** Convert a tensor to compressed row storage format (CSR). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csr.html) */
@@ -1642,7 +1642,7 @@ export interface GeneratedTensorMethods {
   /** Returns this tensor cast to the type of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.type_as.html) */
   typeAs(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Expands a dimension of the input tensor over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unflatten.html) */
-  unflatten(dim: number, sizes: number[], options?: { dim?: number; sizes?: number[] }): Tensor;
+  unflatten(dim: number, sizes: readonly number[], options?: { dim?: number; sizes?: readonly number[] }): Tensor;
   /** Returns a view of the original tensor which contains all slices of size `size` from `self` tensor in the dimension `dimension`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unfold.html) */
   unfold(dimension: number, size: number, step: number, options?: { dimension?: number; size?: number; step?: number }): Tensor;
   /** Works like `torch.chunk` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_chunk.html) */
@@ -1652,8 +1652,8 @@ export interface GeneratedTensorMethods {
   unsafeSplit(splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   unsafeSplit(splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split_with_sizes.html) */
-  unsafeSplitWithSizes(splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
-  unsafeSplitWithSizes(splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  unsafeSplitWithSizes(splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
+  unsafeSplitWithSizes(splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */
   unsqueeze_(dim: number, options?: { dim?: number }): Tensor;
   /** Return the values tensor of a `sparse COO tensor <sparse-coo-docs>`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.values.html) */
@@ -1661,13 +1661,13 @@ export interface GeneratedTensorMethods {
   /** If `unbiased` is `True`, Bessel's correction will be used. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.var.html) */
   var(unbiased?: boolean, options?: { unbiased?: boolean }): Tensor;
   var(options?: { unbiased?: boolean }): Tensor;
-  var(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  var(dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  var(dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
-  var(options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   var(...dim: number[]): Tensor;
-  var(dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
-  var(options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  var(dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
+  var(options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.vdot.html) */
   vdot(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** View this tensor as the same size as `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.view_as.html) */
@@ -1675,7 +1675,7 @@ export interface GeneratedTensorMethods {
   /** Splits `input`, a tensor with two or more dimensions, into multiple tensors vertically according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.vsplit.html) */
   vsplit(sections: number, options?: { sections?: number }): Tensor[];
   vsplit(...indices: number[]): Tensor[];
-  vsplit(indices: number[], options?: { indices?: number[] }): Tensor[];
+  vsplit(indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
   /** Alias for `torch.special.xlogy`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.xlogy.html) */
   xlogy(other: Tensor, options?: { other?: Tensor }): Tensor;
   xlogy(other: Scalar, options?: { other?: Scalar }): Tensor;

@@ -35,11 +35,11 @@ export const acosh_: {
 } = opFunction('acosh_', 'torch.acosh_');
 /** Applies a 1D adaptive average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adaptive_avg_pool1d.html) */
 export const adaptiveAvgPool1d: {
-  (input: Tensor, outputSize: number | number[], options?: { outputSize?: number | number[] }): Tensor;
+  (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[] }): Tensor;
 } = opFunction('adaptive_avg_pool1d', 'torch.adaptiveAvgPool1d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adaptive_max_pool1d.html) */
 export const adaptiveMaxPool1d: {
-  (input: Tensor, outputSize: number | number[], options?: { outputSize?: number | number[] }): [Tensor, Tensor];
+  (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[] }): [Tensor, Tensor];
 } = opFunction('adaptive_max_pool1d', 'torch.adaptiveMaxPool1d');
 /** Performs a batch matrix-matrix product of matrices stored in `batch1` and `batch2`, with a reduced add step (all matrix multiplications get accumulated along the first dimension). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addbmm.html) */
 export const addbmm: {
@@ -75,7 +75,7 @@ export const adjoint: {
 } = opFunction('adjoint', 'torch.adjoint');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.affine_grid_generator.html) */
 export const affineGridGenerator: {
-  (theta: Tensor, size: number[], alignCorners: boolean, options?: { theta?: Tensor; size?: number[]; alignCorners?: boolean }): Tensor;
+  (theta: Tensor, size: readonly number[], alignCorners: boolean, options?: { theta?: Tensor; size?: readonly number[]; alignCorners?: boolean }): Tensor;
 } = opFunction('affine_grid_generator', 'torch.affineGridGenerator');
 /** Performs the same operation as `torch.alias`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alias_copy.html) */
 export const aliasCopy: {
@@ -83,7 +83,7 @@ export const aliasCopy: {
 } = opFunction('alias_copy', 'torch.aliasCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.align_tensors.html) */
 export const alignTensors: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[] }): Tensor[];
 } = opFunction('align_tensors', 'torch.alignTensors');
 /** Tests if all elements in `input` evaluate to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.all.html) */
 export const all: {
@@ -101,15 +101,15 @@ export const alphaDropout_: {
 } = opFunction('alpha_dropout_', 'torch.alphaDropout_');
 /** Returns the maximum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amax.html) */
 export const amax: {
-  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('amax', 'torch.amax');
 /** Returns the minimum value of each slice of the `input` tensor in the given dimension(s) `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.amin.html) */
 export const amin: {
-  (input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('amin', 'torch.amin');
 /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.aminmax.html) */
 export const aminmax: {
@@ -202,23 +202,23 @@ export const argwhere: {
 } = opFunction('argwhere', 'torch.argwhere');
 /** Create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided.html) */
 export const asStrided: {
-  (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided', 'torch.asStrided');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_.html) */
 export const asStrided_: {
-  (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided_', 'torch.asStrided_');
 /** Performs the same operation as `torch.as_strided`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_copy.html) */
 export const asStridedCopy: {
-  (input: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { size?: number[]; stride?: number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
-  (input: Tensor, size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
+  (input: Tensor, size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null; out?: Tensor }): Tensor;
 } = opFunction('as_strided_copy', 'torch.asStridedCopy');
 /** Embeds the values of the `src` tensor into `input` along the elements corresponding to the result of calling input.as_strided(size, stride, storage_offset). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_scatter.html) */
 export const asStridedScatter: {
-  (input: Tensor, src: Tensor, size: number[], stride: number[], storageOffset?: number | null, options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
-  (input: Tensor, src: Tensor, size: number[], stride: number[], options?: { src?: Tensor; size?: number[]; stride?: number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, src: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { src?: Tensor; size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
+  (input: Tensor, src: Tensor, size: readonly number[], stride: readonly number[], options?: { src?: Tensor; size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided_scatter', 'torch.asStridedScatter');
 /** Returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin.html) */
 export const asin: {
@@ -258,11 +258,11 @@ export const atanh_: {
 } = opFunction('atanh_', 'torch.atanh_');
 /** Applies a 1D average pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.avg_pool1d.html) */
 export const avgPool1d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], ceilMode?: boolean, countIncludePad?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 } = opFunction('avg_pool1d', 'torch.avgPool1d');
 /** Performs a batch matrix-matrix product of matrices in `batch1` and `batch2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.baddbmm.html) */
 export const baddbmm: {
@@ -378,7 +378,7 @@ export const bmm: {
 } = opFunction('bmm', 'torch.bmm');
 /** Broadcasts `input` to the shape `\shape`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.broadcast_to.html) */
 export const broadcastTo: {
-  (input: Tensor, size: number[], options?: { size?: number[] }): Tensor;
+  (input: Tensor, size: readonly number[], options?: { size?: readonly number[] }): Tensor;
 } = opFunction('broadcast_to', 'torch.broadcastTo');
 /** Returns the indices of the buckets to which each value in the `input` belongs, where the boundaries of the buckets are set by `boundaries`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.bucketize.html) */
 export const bucketize: {
@@ -487,7 +487,7 @@ export const colIndicesCopy: {
 } = opFunction('col_indices_copy', 'torch.colIndicesCopy');
 /** Creates a new tensor by horizontally stacking the tensors in `tensors`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.column_stack.html) */
 export const columnStack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('column_stack', 'torch.columnStack');
 /** Compute combinations of length `r` of the given tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.combinations.html) */
 export const combinations: {
@@ -501,13 +501,13 @@ export const complex: {
 } = opFunction('complex', 'torch.complex');
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concat.html) */
 export const concat: {
-  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], dim?: number, options?: { tensors?: readonly Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; dim?: number; out?: Tensor }): Tensor;
 } = opFunction('concat', 'torch.concat');
 /** Alias of `torch.cat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.concatenate.html) */
 export const concatenate: {
-  (tensors: Tensor[], dim?: number, options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], dim?: number, options?: { tensors?: readonly Tensor[]; dim?: number; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; dim?: number; out?: Tensor }): Tensor;
 } = opFunction('concatenate', 'torch.concatenate');
 /** Returns a view of `input` with a flipped conjugate bit. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj.html) */
 export const conj: {
@@ -523,53 +523,53 @@ export const conjPhysical_: {
 } = opFunction('conj_physical_', 'torch.conjPhysical_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.constant_pad_nd.html) */
 export const constantPadNd: {
-  (input: Tensor, pad: number[], value?: Scalar, options?: { pad?: number[]; value?: Scalar }): Tensor;
-  (input: Tensor, pad: number[], options?: { pad?: number[]; value?: Scalar }): Tensor;
+  (input: Tensor, pad: readonly number[], value?: Scalar, options?: { pad?: readonly number[]; value?: Scalar }): Tensor;
+  (input: Tensor, pad: readonly number[], options?: { pad?: readonly number[]; value?: Scalar }): Tensor;
 } = opFunction('constant_pad_nd', 'torch.constantPadNd');
 /** Applies a 1D convolution over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv1d.html) */
 export const conv1d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
 } = opFunction('conv1d', 'torch.conv1d');
 /** Applies a 2D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv2d.html) */
 export const conv2d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
 } = opFunction('conv2d', 'torch.conv2d');
 /** Applies a 3D convolution over an input image composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv3d.html) */
 export const conv3d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: string; dilation?: number | readonly number[]; groups?: number }): Tensor;
 } = opFunction('conv3d', 'torch.conv3d');
 /** Applies a 1-dimensional sequence convolution over an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_tbc.html) */
 export const convTbc: {
@@ -578,37 +578,37 @@ export const convTbc: {
 } = opFunction('conv_tbc', 'torch.convTbc');
 /** Applies a 1D transposed convolution operator over an input signal composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose1d.html) */
 export const convTranspose1d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
 } = opFunction('conv_transpose1d', 'torch.convTranspose1d');
 /** Applies a 2D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution". [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose2d.html) */
 export const convTranspose2d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
 } = opFunction('conv_transpose2d', 'torch.convTranspose2d');
 /** Applies a 3D transposed convolution operator over an input image composed of several input planes, sometimes also called "deconvolution" [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conv_transpose3d.html) */
 export const convTranspose3d: {
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, dilation?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], groups?: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], outputPadding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
+  (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
 } = opFunction('conv_transpose3d', 'torch.convTranspose3d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.convolution.html) */
 export const convolution: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, outputPadding: number[], groups: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number[]; padding?: number[]; dilation?: number[]; transposed?: boolean; outputPadding?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, outputPadding: readonly number[], groups: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; transposed?: boolean; outputPadding?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('convolution', 'torch.convolution');
 /** Create a new floating-point tensor with the magnitude of `input` and the sign of `other`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.copysign.html) */
 export const copysign: {
@@ -649,7 +649,7 @@ export const cosineSimilarity: {
 } = opFunction('cosine_similarity', 'torch.cosineSimilarity');
 /** Counts the number of non-zero values in the tensor `input` along the given `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.count_nonzero.html) */
 export const countNonzero: {
-  (input: Tensor, dim: number[], options?: { dim?: number[] }): Tensor;
+  (input: Tensor, dim: readonly number[], options?: { dim?: readonly number[] }): Tensor;
   (input: Tensor, dim?: number | null, options?: { dim?: number | null }): Tensor;
   (input: Tensor, options?: { dim?: number | null }): Tensor;
 } = opFunction('count_nonzero', 'torch.countNonzero');
@@ -668,10 +668,10 @@ export const crowIndicesCopy: {
 } = opFunction('crow_indices_copy', 'torch.crowIndicesCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ctc_loss.html) */
 export const ctcLoss: {
-  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
-  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
-  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
-  (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: number[]; targetLengths?: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+  (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
@@ -687,19 +687,19 @@ export const cudnnBatchNorm: {
 } = opFunction('cudnn_batch_norm', 'torch.cudnnBatchNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution.html) */
 export const cudnnConvolution: {
-  (input: Tensor, weight: Tensor, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: number[]; stride?: number[]; dilation?: number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
+  (input: Tensor, weight: Tensor, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
 } = opFunction('cudnn_convolution', 'torch.cudnnConvolution');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_add_relu.html) */
 export const cudnnConvolutionAddRelu: {
-  (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: number[]; padding?: number[]; dilation?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('cudnn_convolution_add_relu', 'torch.cudnnConvolutionAddRelu');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_relu.html) */
 export const cudnnConvolutionRelu: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: number[]; padding?: number[]; dilation?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('cudnn_convolution_relu', 'torch.cudnnConvolutionRelu');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_transpose.html) */
 export const cudnnConvolutionTranspose: {
-  (input: Tensor, weight: Tensor, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: number[]; outputPadding?: number[]; stride?: number[]; dilation?: number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
+  (input: Tensor, weight: Tensor, padding: readonly number[], outputPadding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: readonly number[]; outputPadding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
 } = opFunction('cudnn_convolution_transpose', 'torch.cudnnConvolutionTranspose');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_grid_sampler.html) */
 export const cudnnGridSampler: {
@@ -741,7 +741,7 @@ export const deg2rad_: {
 /** Returns an fp32 Tensor by dequantizing a quantized Tensor [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dequantize.html) */
 export const dequantize: {
   (input: Tensor, options?: Record<string, never>): Tensor;
-  (tensors: Tensor[], options?: { tensors?: Tensor[] }): Tensor[];
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[] }): Tensor[];
 } = opFunction('dequantize', 'torch.dequantize');
 /** Alias for `torch.linalg.det` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.det.html) */
 export const det: {
@@ -836,11 +836,11 @@ export const dropout_: {
 /** Splits `input`, a tensor with three or more dimensions, into multiple tensors depthwise according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dsplit.html) */
 export const dsplit: {
   (input: Tensor, sections: number, options?: { sections?: number }): Tensor[];
-  (input: Tensor, indices: number[], options?: { indices?: number[] }): Tensor[];
+  (input: Tensor, indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
 } = opFunction('dsplit', 'torch.dsplit');
 /** Stack tensors in sequence depthwise (along third axis). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dstack.html) */
 export const dstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('dstack', 'torch.dstack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding.html) */
 export const embedding: {
@@ -866,11 +866,11 @@ export const embeddingRenorm_: {
 } = opFunction('embedding_renorm_', 'torch.embeddingRenorm_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.empty_quantized.html) */
 export const emptyQuantized: {
-  (size: number[], qtensor: Tensor, options?: { size?: number[]; qtensor?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
+  (size: readonly number[], qtensor: Tensor, options?: { size?: readonly number[]; qtensor?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 } = opFunction('empty_quantized', 'torch.emptyQuantized');
 /** Creates a tensor with the specified `size` and `stride` and filled with undefined data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.empty_strided.html) */
 export const emptyStrided: {
-  (size: number[], stride: number[], options?: { size?: number[]; stride?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('empty_strided', 'torch.emptyStrided');
 /** Computes element-wise equality [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.eq.html) */
 export const eq: {
@@ -915,7 +915,7 @@ export const exp_: {
 } = opFunction('exp_', 'torch.exp_');
 /** Performs the same operation as `torch.expand`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expand_copy.html) */
 export const expandCopy: {
-  (input: Tensor, size: number[], options?: { size?: number[]; implicit?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, size: readonly number[], options?: { size?: readonly number[]; implicit?: boolean; out?: Tensor }): Tensor;
 } = opFunction('expand_copy', 'torch.expandCopy');
 /** Alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1.html) */
 export const expm1: {
@@ -999,7 +999,7 @@ export const fix_: {
 } = opFunction('fix_', 'torch.fix_');
 /** Reverse the order of a n-D tensor along given axis in dims. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.flip.html) */
 export const flip: {
-  (input: Tensor, dims: number[], options?: { dims?: number[] }): Tensor;
+  (input: Tensor, dims: readonly number[], options?: { dims?: readonly number[] }): Tensor;
 } = opFunction('flip', 'torch.flip');
 /** Flip tensor in the left/right direction, returning a new tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fliplr.html) */
 export const fliplr: {
@@ -1056,8 +1056,8 @@ export const frexp: {
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frobenius_norm.html) */
 export const frobeniusNorm: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('frobenius_norm', 'torch.frobeniusNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.from_file.html) */
 export const fromFile: {
@@ -1099,12 +1099,12 @@ export const ger: {
 /** Estimates the gradient of a function `g : \mathbb{R}^n \rightarrow \mathbb{R}` in one or more dimensions using the `second-order accurate central differences method <https://www.ams.org/journals/mcom/1988-51-184/S0025-5718-1988-0935077-0/S0025-5718-1988-0935077-0.pdf>`_. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gradient.html) */
 export const gradient: {
   (input: Tensor, options?: { spacing?: Scalar | null; dim?: number | null; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { spacing?: Scalar; dim?: number[]; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { dim?: number[]; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { spacing?: Scalar[]; dim?: number | null; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { spacing?: Scalar[]; dim?: number[]; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { spacing?: Tensor[]; dim?: number | null; edgeOrder?: number }): Tensor[];
-  (input: Tensor, options?: { spacing?: Tensor[]; dim?: number[]; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { spacing?: Scalar; dim?: readonly number[]; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { dim?: readonly number[]; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { spacing?: readonly Scalar[]; dim?: number | null; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { spacing?: readonly Scalar[]; dim?: readonly number[]; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { spacing?: readonly Tensor[]; dim?: number | null; edgeOrder?: number }): Tensor[];
+  (input: Tensor, options?: { spacing?: readonly Tensor[]; dim?: readonly number[]; edgeOrder?: number }): Tensor[];
 } = opFunction('gradient', 'torch.gradient');
 /** Alias for `torch.gt`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.greater.html) */
 export const greater: {
@@ -1138,8 +1138,8 @@ export const groupNorm: {
 } = opFunction('group_norm', 'torch.groupNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru.html) */
 export const gru: {
-  (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
-  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
+  (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
+  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('gru', 'torch.gru');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru_cell.html) */
 export const gruCell: {
@@ -1189,28 +1189,28 @@ export const histc: {
 /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogram.html) */
 export const histogram: {
   (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, bins?: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
 } = opFunction('histogram', 'torch.histogram');
 /** Computes a multi-dimensional histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogramdd.html) */
 export const histogramdd: {
-  (input: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number[], range?: number[] | null, options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number[], options?: { bins?: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: number[] | null, weight?: Tensor | null, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: number[] | null, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: Tensor[], range?: number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: Tensor[], range?: number[] | null, weight?: Tensor | null, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: Tensor[], range?: number[] | null, options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: Tensor[], options?: { bins?: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
 } = opFunction('histogramdd', 'torch.histogramdd');
 /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hsplit.html) */
 export const hsplit: {
   (input: Tensor, sections: number, options?: { sections?: number }): Tensor[];
-  (input: Tensor, indices: number[], options?: { indices?: number[] }): Tensor[];
+  (input: Tensor, indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
 } = opFunction('hsplit', 'torch.hsplit');
 /** Performs a matrix multiplication of a `sparse COO matrix <sparse-coo-docs>` `mat1` and a strided matrix `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hspmm.html) */
 export const hspmm: {
@@ -1218,7 +1218,7 @@ export const hspmm: {
 } = opFunction('hspmm', 'torch.hspmm');
 /** Stack tensors in sequence horizontally (column wise). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hstack.html) */
 export const hstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('hstack', 'torch.hstack');
 /** Given the legs of a right triangle, return its hypotenuse. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hypot.html) */
 export const hypot: {
@@ -1259,13 +1259,13 @@ export const indexFill: {
 } = opFunction('index_fill', 'torch.indexFill');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put.html) */
 export const indexPut: {
-  (input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  (input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put', 'torch.indexPut');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put_.html) */
 export const indexPut_: {
-  (input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  (input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { indices?: (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
+  (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put_', 'torch.indexPut_');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_reduce.html) */
 export const indexReduce: {
@@ -1407,11 +1407,11 @@ export const kthvalue: {
 } = opFunction('kthvalue', 'torch.kthvalue');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.layer_norm.html) */
 export const layerNorm: {
-  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnable?: boolean, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
-  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
-  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
-  (input: Tensor, normalizedShape: number[], weight?: Tensor | null, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
-  (input: Tensor, normalizedShape: number[], options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnable?: boolean, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+  (input: Tensor, normalizedShape: readonly number[], options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
 } = opFunction('layer_norm', 'torch.layerNorm');
 /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm.html) */
 export const lcm: {
@@ -1534,19 +1534,19 @@ export const logspace: {
 } = opFunction('logspace', 'torch.logspace');
 /** Returns the log of summed exponentials of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logsumexp.html) */
 export const logsumexp: {
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('logsumexp', 'torch.logsumexp');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm.html) */
 export const lstm: {
-  (input: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor[]; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor, Tensor];
-  (data: Tensor, batchSizes: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor[]; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor, Tensor];
+  (input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: readonly Tensor[]; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor, Tensor];
+  (data: Tensor, batchSizes: Tensor, hx: readonly Tensor[], params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: readonly Tensor[]; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor, Tensor];
 } = opFunction('lstm', 'torch.lstm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm_cell.html) */
 export const lstmCell: {
-  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
-  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
-  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+  (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+  (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+  (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 } = opFunction('lstm_cell', 'torch.lstmCell');
 /** Computes `\text{input} < \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lt.html) */
 export const lt: {
@@ -1594,35 +1594,35 @@ export const max: {
 } = opFunction('max', 'torch.max');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d.html) */
 export const maxPool1d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool1d', 'torch.maxPool1d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d_with_indices.html) */
 export const maxPool1dWithIndices: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
 } = opFunction('max_pool1d_with_indices', 'torch.maxPool1dWithIndices');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool2d.html) */
 export const maxPool2d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool2d', 'torch.maxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool3d.html) */
 export const maxPool3d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool3d', 'torch.maxPool3d');
 /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.maximum.html) */
 export const maximum: {
@@ -1631,9 +1631,9 @@ export const maximum: {
 /** Returns the mean value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mean.html) */
 export const mean: {
   (input: Tensor, options?: { dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('mean', 'torch.mean');
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
@@ -1658,36 +1658,36 @@ export const miopenBatchNorm: {
 } = opFunction('miopen_batch_norm', 'torch.miopenBatchNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution.html) */
 export const miopenConvolution: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: number[]; stride?: number[]; dilation?: number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_convolution', 'torch.miopenConvolution');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_add_relu.html) */
 export const miopenConvolutionAddRelu: {
-  (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: number[]; padding?: number[]; dilation?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('miopen_convolution_add_relu', 'torch.miopenConvolutionAddRelu');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_relu.html) */
 export const miopenConvolutionRelu: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: number[]; padding?: number[]; dilation?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('miopen_convolution_relu', 'torch.miopenConvolutionRelu');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_transpose.html) */
 export const miopenConvolutionTranspose: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: number[]; outputPadding?: number[]; stride?: number[]; dilation?: number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], outputPadding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; outputPadding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_convolution_transpose', 'torch.miopenConvolutionTranspose');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_depthwise_convolution.html) */
 export const miopenDepthwiseConvolution: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: number[]; stride?: number[]; dilation?: number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_depthwise_convolution', 'torch.miopenDepthwiseConvolution');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_rnn.html) */
 export const miopenRnn: {
-  (input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number[], dropoutState?: Tensor | null, options?: { input?: Tensor; weight?: Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
-  (input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number[], options?: { input?: Tensor; weight?: Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  (input: Tensor, weight: readonly Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: readonly number[], dropoutState?: Tensor | null, options?: { input?: Tensor; weight?: readonly Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: readonly number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  (input: Tensor, weight: readonly Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: readonly number[], options?: { input?: Tensor; weight?: readonly Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: readonly number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
 } = opFunction('miopen_rnn', 'torch.miopenRnn');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_adaptive_avg_pool2d.html) */
 export const mkldnnAdaptiveAvgPool2d: {
-  (input: Tensor, outputSize: number | number[], options?: { outputSize?: number | number[]; out?: Tensor }): Tensor;
+  (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[]; out?: Tensor }): Tensor;
 } = opFunction('mkldnn_adaptive_avg_pool2d', 'torch.mkldnnAdaptiveAvgPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_convolution.html) */
 export const mkldnnConvolution: {
-  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; padding?: number[]; stride?: number[]; dilation?: number[]; groups?: number }): Tensor;
+  (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('mkldnn_convolution', 'torch.mkldnnConvolution');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_linear_backward_weights.html) */
 export const mkldnnLinearBackwardWeights: {
@@ -1695,19 +1695,19 @@ export const mkldnnLinearBackwardWeights: {
 } = opFunction('mkldnn_linear_backward_weights', 'torch.mkldnnLinearBackwardWeights');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool2d.html) */
 export const mkldnnMaxPool2d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool2d', 'torch.mkldnnMaxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool3d.html) */
 export const mkldnnMaxPool3d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool3d', 'torch.mkldnnMaxPool3d');
 /** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mm.html) */
 export const mm: {
@@ -1721,12 +1721,12 @@ export const mode: {
 } = opFunction('mode', 'torch.mode');
 /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.moveaxis.html) */
 export const moveaxis: {
-  (input: Tensor, source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
+  (input: Tensor, source: readonly number[], destination: readonly number[], options?: { source?: readonly number[]; destination?: readonly number[] }): Tensor;
   (input: Tensor, source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
 } = opFunction('moveaxis', 'torch.moveaxis');
 /** Moves the dimension(s) of `input` at the position(s) in `source` to the position(s) in `destination`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.movedim.html) */
 export const movedim: {
-  (input: Tensor, source: number[], destination: number[], options?: { source?: number[]; destination?: number[] }): Tensor;
+  (input: Tensor, source: readonly number[], destination: readonly number[], options?: { source?: readonly number[]; destination?: readonly number[] }): Tensor;
   (input: Tensor, source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
 } = opFunction('movedim', 'torch.movedim');
 /** Sorts the elements of the `input` tensor along its first dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.msort.html) */
@@ -1767,9 +1767,9 @@ export const nanToNum_: {
 } = opFunction('nan_to_num_', 'torch.nanToNum_');
 /** Computes the mean of all `non-NaN` elements along the specified dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmean.html) */
 export const nanmean: {
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('nanmean', 'torch.nanmean');
 /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmedian.html) */
 export const nanmedian: {
@@ -1788,9 +1788,9 @@ export const nanquantile: {
 } = opFunction('nanquantile', 'torch.nanquantile');
 /** Returns the sum of all elements, treating Not a Numbers (NaNs) as zero. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nansum.html) */
 export const nansum: {
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('nansum', 'torch.nansum');
 /** Same as `Tensor.narrow` except this returns a copy rather than shared storage. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.narrow_copy.html) */
 export const narrowCopy: {
@@ -1815,14 +1815,14 @@ export const nativeGroupNorm: {
 } = opFunction('native_group_norm', 'torch.nativeGroupNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_layer_norm.html) */
 export const nativeLayerNorm: {
-  (input: Tensor, normalizedShape: number[], weight: Tensor | null, bias: Tensor | null, eps: number, options?: { input?: Tensor; normalizedShape?: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number }): [Tensor, Tensor, Tensor];
+  (input: Tensor, normalizedShape: readonly number[], weight: Tensor | null, bias: Tensor | null, eps: number, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number }): [Tensor, Tensor, Tensor];
 } = opFunction('native_layer_norm', 'torch.nativeLayerNorm');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_norm.html) */
 export const nativeNorm: {
   (input: Tensor, p?: Scalar, options?: { p?: Scalar }): Tensor;
   (input: Tensor, options?: { p?: Scalar }): Tensor;
-  (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, dtype?: DType | null, options?: { p?: Scalar | null; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, options?: { p?: Scalar | null; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, p: Scalar | null, dim: number | readonly number[], keepdim: boolean, dtype?: DType | null, options?: { p?: Scalar | null; dim?: number | readonly number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  (input: Tensor, p: Scalar | null, dim: number | readonly number[], keepdim: boolean, options?: { p?: Scalar | null; dim?: number | readonly number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 } = opFunction('native_norm', 'torch.nativeNorm');
 /** Computes `\text{input} \neq \text{other}` element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ne.html) */
 export const ne: {
@@ -1861,7 +1861,7 @@ export const normal: {
   (mean: Tensor, options?: { mean?: Tensor; std?: number; generator?: Generator | null; out?: Tensor }): Tensor;
   (mean: number, std: Tensor, options?: { mean?: number; std?: Tensor; generator?: Generator | null; out?: Tensor }): Tensor;
   (mean: Tensor, std: Tensor, options?: { mean?: Tensor; std?: Tensor; generator?: Generator | null; out?: Tensor }): Tensor;
-  (mean: number, std: number, size: number[], options?: { mean?: number; std?: number; size?: number[]; generator?: Generator | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
+  (mean: number, std: number, size: readonly number[], options?: { mean?: number; std?: number; size?: readonly number[]; generator?: Generator | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor;
 } = opFunction('normal', 'torch.normal');
 /** Alias for `torch.ne`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.not_equal.html) */
 export const notEqual: {
@@ -1872,8 +1872,8 @@ export const notEqual: {
 export const nuclearNorm: {
   (input: Tensor, keepdim?: boolean, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('nuclear_norm', 'torch.nuclearNorm');
 /** Alias for `torch.linalg.householder_product`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.orgqr.html) */
 export const orgqr: {
@@ -1903,7 +1903,7 @@ export const pdist: {
 } = opFunction('pdist', 'torch.pdist');
 /** Performs the same operation as `torch.permute`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.permute_copy.html) */
 export const permuteCopy: {
-  (input: Tensor, dims: number[], options?: { dims?: number[]; out?: Tensor }): Tensor;
+  (input: Tensor, dims: readonly number[], options?: { dims?: readonly number[]; out?: Tensor }): Tensor;
 } = opFunction('permute_copy', 'torch.permuteCopy');
 /** Alias for `torch.linalg.pinv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pinverse.html) */
 export const pinverse: {
@@ -2000,7 +2000,7 @@ export const quantizePerChannel: {
 export const quantizePerTensor: {
   (input: Tensor, scale: number, zeroPoint: number, dtype: DType, options?: { scale?: number; zeroPoint?: number; dtype?: DType }): Tensor;
   (input: Tensor, scale: Tensor, zeroPoint: Tensor, dtype: DType, options?: { scale?: Tensor; zeroPoint?: Tensor; dtype?: DType }): Tensor;
-  (tensors: Tensor[], scales: Tensor, zeroPoints: Tensor, dtype: DType, options?: { tensors?: Tensor[]; scales?: Tensor; zeroPoints?: Tensor; dtype?: DType }): Tensor[];
+  (tensors: readonly Tensor[], scales: Tensor, zeroPoints: Tensor, dtype: DType, options?: { tensors?: readonly Tensor[]; scales?: Tensor; zeroPoints?: Tensor; dtype?: DType }): Tensor[];
 } = opFunction('quantize_per_tensor', 'torch.quantizePerTensor');
 /** Converts a float tensor to a quantized tensor with scale and zero_point calculated dynamically based on the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantize_per_tensor_dynamic.html) */
 export const quantizePerTensorDynamic: {
@@ -2016,23 +2016,23 @@ export const quantizedGruCell: {
 } = opFunction('quantized_gru_cell', 'torch.quantizedGruCell');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_lstm_cell.html) */
 export const quantizedLstmCell: {
-  (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): [Tensor, Tensor];
+  (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): [Tensor, Tensor];
 } = opFunction('quantized_lstm_cell', 'torch.quantizedLstmCell');
 /** Applies a 1D max pooling over an input quantized tensor composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_max_pool1d.html) */
 export const quantizedMaxPool1d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('quantized_max_pool1d', 'torch.quantizedMaxPool1d');
 /** Applies a 2D max pooling over an input quantized tensor composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_max_pool2d.html) */
 export const quantizedMaxPool2d: {
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], stride?: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-  (input: Tensor, kernelSize: number | number[], options?: { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
+  (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('quantized_max_pool2d', 'torch.quantizedMaxPool2d');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_rnn_relu_cell.html) */
 export const quantizedRnnReluCell: {
@@ -2122,8 +2122,8 @@ export const resultType: {
 } = opFunction('result_type', 'torch.resultType');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_relu.html) */
 export const rnnRelu: {
-  (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
-  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
+  (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
+  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('rnn_relu', 'torch.rnnRelu');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_relu_cell.html) */
 export const rnnReluCell: {
@@ -2133,8 +2133,8 @@ export const rnnReluCell: {
 } = opFunction('rnn_relu_cell', 'torch.rnnReluCell');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh.html) */
 export const rnnTanh: {
-  (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
-  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
+  (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
+  (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('rnn_tanh', 'torch.rnnTanh');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh_cell.html) */
 export const rnnTanhCell: {
@@ -2144,14 +2144,14 @@ export const rnnTanhCell: {
 } = opFunction('rnn_tanh_cell', 'torch.rnnTanhCell');
 /** Roll the tensor `input` along the given dimension(s). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.roll.html) */
 export const roll: {
-  (input: Tensor, shifts: number | number[], dims?: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
-  (input: Tensor, shifts: number | number[], options?: { shifts?: number | number[]; dims?: number | number[] }): Tensor;
+  (input: Tensor, shifts: number | readonly number[], dims?: number | readonly number[], options?: { shifts?: number | readonly number[]; dims?: number | readonly number[] }): Tensor;
+  (input: Tensor, shifts: number | readonly number[], options?: { shifts?: number | readonly number[]; dims?: number | readonly number[] }): Tensor;
 } = opFunction('roll', 'torch.roll');
 /** Rotate a n-D tensor by 90 degrees in the plane specified by dims axis. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rot90.html) */
 export const rot90: {
-  (input: Tensor, k?: number, dims?: number[], options?: { k?: number; dims?: number[] }): Tensor;
-  (input: Tensor, k?: number, options?: { k?: number; dims?: number[] }): Tensor;
-  (input: Tensor, options?: { k?: number; dims?: number[] }): Tensor;
+  (input: Tensor, k?: number, dims?: readonly number[], options?: { k?: number; dims?: readonly number[] }): Tensor;
+  (input: Tensor, k?: number, options?: { k?: number; dims?: readonly number[] }): Tensor;
+  (input: Tensor, options?: { k?: number; dims?: readonly number[] }): Tensor;
 } = opFunction('rot90', 'torch.rot90');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.round_.html) */
 export const round_: {
@@ -2164,7 +2164,7 @@ export const rowIndicesCopy: {
 } = opFunction('row_indices_copy', 'torch.rowIndicesCopy');
 /** Alias of `torch.vstack`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.row_stack.html) */
 export const rowStack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('row_stack', 'torch.rowStack');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu.html) */
 export const rrelu: {
@@ -2317,34 +2317,34 @@ export const sort: {
 } = opFunction('sort', 'torch.sort');
 /** Constructs a `sparse tensor in BSC (Block Compressed Sparse Column)) <sparse-bsc-docs>` with specified 2-dimensional blocks at the given `ccol_indices` and `row_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_bsc_tensor.html) */
 export const sparseBscTensor: {
-  (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: number[], options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: readonly number[], options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_bsc_tensor', 'torch.sparseBscTensor');
 /** Constructs a `sparse tensor in BSR (Block Compressed Sparse Row)) <sparse-bsr-docs>` with specified 2-dimensional blocks at the given `crow_indices` and `col_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_bsr_tensor.html) */
 export const sparseBsrTensor: {
-  (crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: number[], options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: readonly number[], options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (crowIndices: Tensor, colIndices: Tensor, values: Tensor, options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_bsr_tensor', 'torch.sparseBsrTensor');
 /** Constructs a `sparse tensor in Compressed Sparse format - CSR, CSC, BSR, or BSC - <sparse-compressed-docs>` with specified values at the given `compressed_indices` and `plain_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_compressed_tensor.html) */
 export const sparseCompressedTensor: {
-  (compressedIndices: Tensor, plainIndices: Tensor, values: Tensor, size: number[], options?: { compressedIndices?: Tensor; plainIndices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (compressedIndices: Tensor, plainIndices: Tensor, values: Tensor, size: readonly number[], options?: { compressedIndices?: Tensor; plainIndices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (compressedIndices: Tensor, plainIndices: Tensor, values: Tensor, options?: { compressedIndices?: Tensor; plainIndices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_compressed_tensor', 'torch.sparseCompressedTensor');
 /** Constructs a `sparse tensor in COO(rdinate) format <sparse-coo-docs>` with specified values at the given `indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_coo_tensor.html) */
 export const sparseCooTensor: {
   (...size: number[]): Tensor;
-  (size: number[], options?: { size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (size: readonly number[], options?: { size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (indices: Tensor, values: Tensor, options?: { indices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
-  (indices: Tensor, values: Tensor, size: number[], options?: { indices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (indices: Tensor, values: Tensor, size: readonly number[], options?: { indices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_coo_tensor', 'torch.sparseCooTensor');
 /** Constructs a `sparse tensor in CSC (Compressed Sparse Column) <sparse-csc-docs>` with specified values at the given `ccol_indices` and `row_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_csc_tensor.html) */
 export const sparseCscTensor: {
-  (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: number[], options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: readonly number[], options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, options?: { ccolIndices?: Tensor; rowIndices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_csc_tensor', 'torch.sparseCscTensor');
 /** Constructs a `sparse tensor in CSR (Compressed Sparse Row) <sparse-csr-docs>` with specified values at the given `crow_indices` and `col_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_csr_tensor.html) */
 export const sparseCsrTensor: {
-  (crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: number[], options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; size?: number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
+  (crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: readonly number[], options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; size?: readonly number[]; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (crowIndices: Tensor, colIndices: Tensor, values: Tensor, options?: { crowIndices?: Tensor; colIndices?: Tensor; values?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('sparse_csr_tensor', 'torch.sparseCsrTensor');
 /** Performs the same operation as `torch.split`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_copy.html) */
@@ -2354,13 +2354,13 @@ export const splitCopy: {
 } = opFunction('split_copy', 'torch.splitCopy');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes.html) */
 export const splitWithSizes: {
-  (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
-  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
 } = opFunction('split_with_sizes', 'torch.splitWithSizes');
 /** Performs the same operation as `torch.split_with_sizes`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes_copy.html) */
 export const splitWithSizesCopy: {
-  (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number; out?: Tensor }): Tensor[];
-  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number; out?: Tensor }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number; out?: Tensor }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number; out?: Tensor }): Tensor[];
 } = opFunction('split_with_sizes_copy', 'torch.splitWithSizesCopy');
 /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt.html) */
 export const sqrt: {
@@ -2391,23 +2391,23 @@ export const sspaddmm: {
 export const std: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('std', 'torch.std');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the standard deviation. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.std_mean.html) */
 export const stdMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
   (input: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 } = opFunction('std_mean', 'torch.stdMean');
 /** Alias for `torch.sub`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.subtract.html) */
 export const subtract: {
@@ -2418,9 +2418,9 @@ export const subtract: {
 /** Returns the sum of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sum.html) */
 export const sum: {
   (input: Tensor, options?: { dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor;
 } = opFunction('sum', 'torch.sum');
 /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.svd.html) */
 export const svd: {
@@ -2479,8 +2479,8 @@ export const tanh_: {
 export const tensorSplit: {
   (input: Tensor, sections: number, dim?: number, options?: { sections?: number; dim?: number }): Tensor[];
   (input: Tensor, sections: number, options?: { sections?: number; dim?: number }): Tensor[];
-  (input: Tensor, indices: number[], dim?: number, options?: { indices?: number[]; dim?: number }): Tensor[];
-  (input: Tensor, indices: number[], options?: { indices?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, indices: readonly number[], dim?: number, options?: { indices?: readonly number[]; dim?: number }): Tensor[];
+  (input: Tensor, indices: readonly number[], options?: { indices?: readonly number[]; dim?: number }): Tensor[];
   (input: Tensor, tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   (input: Tensor, tensorIndicesOrSections: Tensor, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
 } = opFunction('tensor_split', 'torch.tensorSplit');
@@ -2494,7 +2494,7 @@ export const threshold_: {
 } = opFunction('threshold_', 'torch.threshold_');
 /** Constructs a tensor by repeating the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tile.html) */
 export const tile: {
-  (input: Tensor, dims: number[], options?: { dims?: number[] }): Tensor;
+  (input: Tensor, dims: readonly number[], options?: { dims?: readonly number[] }): Tensor;
 } = opFunction('tile', 'torch.tile');
 /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.topk.html) */
 export const topk: {
@@ -2577,7 +2577,7 @@ export const unbindCopy: {
 } = opFunction('unbind_copy', 'torch.unbindCopy');
 /** Expands a dimension of the input tensor over multiple dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unflatten.html) */
 export const unflatten: {
-  (input: Tensor, dim: number, sizes: number[], options?: { dim?: number; sizes?: number[] }): Tensor;
+  (input: Tensor, dim: number, sizes: readonly number[], options?: { dim?: number; sizes?: readonly number[] }): Tensor;
 } = opFunction('unflatten', 'torch.unflatten');
 /** Performs the same operation as `torch.unfold`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unfold_copy.html) */
 export const unfoldCopy: {
@@ -2595,8 +2595,8 @@ export const unsafeSplit: {
 } = opFunction('unsafe_split', 'torch.unsafeSplit');
 /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_split_with_sizes.html) */
 export const unsafeSplitWithSizes: {
-  (input: Tensor, splitSizes: number[], dim?: number, options?: { splitSizes?: number[]; dim?: number }): Tensor[];
-  (input: Tensor, splitSizes: number[], options?: { splitSizes?: number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
+  (input: Tensor, splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
 } = opFunction('unsafe_split_with_sizes', 'torch.unsafeSplitWithSizes');
 /** Performs the same operation as `torch.unsqueeze`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsqueeze_copy.html) */
 export const unsqueezeCopy: {
@@ -2616,23 +2616,23 @@ export const vander: {
 export const var_: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, options?: { unbiased?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('var', 'torch.var');
 /** If `unbiased` is `True`, Bessel's correction will be used to calculate the variance. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.var_mean.html) */
 export const varMean: {
   (input: Tensor, unbiased?: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
   (input: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, unbiased?: boolean, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, options?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-  (input: Tensor, options?: { dim?: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  (input: Tensor, options?: { dim?: number | readonly number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 } = opFunction('var_mean', 'torch.varMean');
 /** Computes the dot product of two 1D vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vdot.html) */
 export const vdot: {
@@ -2656,17 +2656,17 @@ export const viewAsRealCopy: {
 } = opFunction('view_as_real_copy', 'torch.viewAsRealCopy');
 /** Performs the same operation as `torch.view`, but all output tensors are freshly created instead of aliasing the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.view_copy.html) */
 export const viewCopy: {
-  (input: Tensor, size: number[], options?: { size?: number[]; out?: Tensor }): Tensor;
+  (input: Tensor, size: readonly number[], options?: { size?: readonly number[]; out?: Tensor }): Tensor;
   (input: Tensor, dtype: DType, options?: { dtype?: DType; out?: Tensor }): Tensor;
 } = opFunction('view_copy', 'torch.viewCopy');
 /** Splits `input`, a tensor with two or more dimensions, into multiple tensors vertically according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vsplit.html) */
 export const vsplit: {
   (input: Tensor, sections: number, options?: { sections?: number }): Tensor[];
-  (input: Tensor, indices: number[], options?: { indices?: number[] }): Tensor[];
+  (input: Tensor, indices: readonly number[], options?: { indices?: readonly number[] }): Tensor[];
 } = opFunction('vsplit', 'torch.vsplit');
 /** Stack tensors in sequence vertically (row wise). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.vstack.html) */
 export const vstack: {
-  (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor;
+  (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('vstack', 'torch.vstack');
 /** Alias for `torch.special.xlogy`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.xlogy.html) */
 export const xlogy: {
@@ -2734,15 +2734,15 @@ export const linalg = {
   /** Computes the matrix exponential of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_exp.html) */
   matrixExp: opFunction('linalg_matrix_exp', 'torch.linalg.matrixExp') as { (input: Tensor, options?: Record<string, never>): Tensor; },
   /** Computes a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_norm.html) */
-  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, dim?: number[], options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, options?: { ord?: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: number[], keepdim?: boolean, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: number[], options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
+  matrixNorm: opFunction('linalg_matrix_norm', 'torch.linalg.matrixNorm') as { (input: Tensor, ord: Scalar, dim?: readonly number[], keepdim?: boolean, options?: { ord?: Scalar; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, dim?: readonly number[], options?: { ord?: Scalar; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: Scalar, options?: { ord?: Scalar; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: readonly number[], keepdim?: boolean, options?: { ord?: string; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, dim?: readonly number[], options?: { ord?: string; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: string, options?: { ord?: string; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: string; dim?: readonly number[]; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
   /** Computes the `n`-th power of a square matrix for an integer `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_power.html) */
   matrixPower: opFunction('linalg_matrix_power', 'torch.linalg.matrixPower') as { (input: Tensor, n: number, options?: { n?: number; out?: Tensor }): Tensor; },
   /** Computes the numerical rank of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matrix_rank.html) */
   matrixRank: opFunction('linalg_matrix_rank', 'torch.linalg.matrixRank') as { (input: Tensor, options?: { input?: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: number, hermitian?: boolean, options?: { tol?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: number, options?: { tol?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: Tensor, hermitian?: boolean, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, tol: Tensor, options?: { input?: Tensor; tol?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Efficiently multiplies two or more matrices by reordering the multiplications so that the fewest arithmetic operations are performed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.multi_dot.html) */
-  multiDot: opFunction('linalg_multi_dot', 'torch.linalg.multiDot') as { (tensors: Tensor[], options?: { tensors?: Tensor[]; out?: Tensor }): Tensor; },
+  multiDot: opFunction('linalg_multi_dot', 'torch.linalg.multiDot') as { (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor; },
   /** Computes a vector or matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.norm.html) */
-  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | number[] | null, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, options?: { ord?: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
+  norm: opFunction('linalg_norm', 'torch.linalg.norm') as { (input: Tensor, ord?: Scalar | null, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { ord?: Scalar | null; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, dim?: number | readonly number[] | null, options?: { ord?: Scalar | null; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar | null, options?: { ord?: Scalar | null; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar | null; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { ord?: string; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, dim?: number | readonly number[] | null, options?: { ord?: string; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord: string, options?: { ord?: string; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
   /** Computes the pseudoinverse (Moore-Penrose inverse) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.pinv.html) */
   pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Computes the QR decomposition of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.qr.html) */
@@ -2762,13 +2762,13 @@ export const linalg = {
   /** Computes the multiplicative inverse of `torch.tensordot`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorinv.html) */
   tensorinv: opFunction('linalg_tensorinv', 'torch.linalg.tensorinv') as { (input: Tensor, ind?: number, options?: { ind?: number; out?: Tensor }): Tensor; (input: Tensor, options?: { ind?: number; out?: Tensor }): Tensor; },
   /** Computes the solution `X` to the system `torch.tensordot(A, X) = B`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorsolve.html) */
-  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: number[] | null, options?: { other?: Tensor; dims?: number[] | null; out?: Tensor }): Tensor; (input: Tensor, other: Tensor, options?: { other?: Tensor; dims?: number[] | null; out?: Tensor }): Tensor; },
+  tensorsolve: opFunction('linalg_tensorsolve', 'torch.linalg.tensorsolve') as { (input: Tensor, other: Tensor, dims?: readonly number[] | null, options?: { other?: Tensor; dims?: readonly number[] | null; out?: Tensor }): Tensor; (input: Tensor, other: Tensor, options?: { other?: Tensor; dims?: readonly number[] | null; out?: Tensor }): Tensor; },
   /** Generates a Vandermonde matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vander.html) */
   vander: opFunction('linalg_vander', 'torch.linalg.vander') as { (x: Tensor, options?: { x?: Tensor; N?: number | null }): Tensor; },
   /** Computes the dot product of two batches of vectors along a dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vecdot.html) */
   vecdot: opFunction('linalg_vecdot', 'torch.linalg.vecdot') as { (x: Tensor, y: Tensor, options?: { x?: Tensor; y?: Tensor; dim?: number; out?: Tensor }): Tensor; },
   /** Computes a vector norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.vector_norm.html) */
-  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, dim?: number | number[] | null, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
+  vectorNorm: opFunction('linalg_vector_norm', 'torch.linalg.vectorNorm') as { (input: Tensor, ord?: Scalar, dim?: number | readonly number[] | null, keepdim?: boolean, options?: { ord?: Scalar; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, dim?: number | readonly number[] | null, options?: { ord?: Scalar; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, ord?: Scalar, options?: { ord?: Scalar; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; (input: Tensor, options?: { ord?: Scalar; dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null; out?: Tensor }): Tensor; },
 };
 
 /** `torch.special`: every operator of PyTorch's `torch.special` module. */
@@ -2840,7 +2840,7 @@ export const special = {
   /** Returns a new tensor with the logit of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logit) */
   logit: opFunction('special_logit', 'torch.special.logit') as { (input: Tensor, eps?: number | null, options?: { eps?: number | null; out?: Tensor }): Tensor; (input: Tensor, options?: { eps?: number | null; out?: Tensor }): Tensor; },
   /** Alias for `torch.logsumexp`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.logsumexp) */
-  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | number[], keepdim?: boolean, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor; (input: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor }): Tensor; },
+  logsumexp: opFunction('special_logsumexp', 'torch.special.logsumexp') as { (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor; (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor; },
   /** Modified Bessel function of the first kind of order `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i0) */
   modifiedBesselI0: opFunction('special_modified_bessel_i0', 'torch.special.modifiedBesselI0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Modified Bessel function of the first kind of order `1`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.modified_bessel_i1) */
@@ -2892,45 +2892,45 @@ export const fft = {
   /** Computes the one dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft.html) */
   fft: opFunction('fft_fft', 'torch.fft.fft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2 dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fft2.html) */
-  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  fft2: opFunction('fft_fft2', 'torch.fft.fft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the discrete Fourier Transform sample frequencies for a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftfreq.html) */
   fftfreq: opFunction('fft_fftfreq', 'torch.fft.fftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; },
   /** Computes the N dimensional discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftn.html) */
-  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  fftn: opFunction('fft_fftn', 'torch.fft.fftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Reorders n-dimensional FFT data, as provided by `torch.fft.fftn`, to have negative frequency terms first. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.fftshift.html) */
-  fftshift: opFunction('fft_fftshift', 'torch.fft.fftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
+  fftshift: opFunction('fft_fftshift', 'torch.fft.fftshift') as { (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | readonly number[] | null }): Tensor; },
   /** Computes the one dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft.html) */
   hfft: opFunction('fft_hfft', 'torch.fft.hfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of a Hermitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfft2.html) */
-  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  hfft2: opFunction('fft_hfft2', 'torch.fft.hfft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the n-dimensional discrete Fourier transform of a Herimitian symmetric `input` signal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.hfftn.html) */
-  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  hfftn: opFunction('fft_hfftn', 'torch.fft.hfftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the one dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft.html) */
   ifft: opFunction('fft_ifft', 'torch.fft.ifft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2 dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifft2.html) */
-  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  ifft2: opFunction('fft_ifft2', 'torch.fft.ifft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the N dimensional inverse discrete Fourier transform of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftn.html) */
-  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  ifftn: opFunction('fft_ifftn', 'torch.fft.ifftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Inverse of `torch.fft.fftshift`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ifftshift.html) */
-  ifftshift: opFunction('fft_ifftshift', 'torch.fft.ifftshift') as { (input: Tensor, dim?: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | number[] | null }): Tensor; },
+  ifftshift: opFunction('fft_ifftshift', 'torch.fft.ifftshift') as { (input: Tensor, dim?: number | readonly number[] | null, options?: { dim?: number | readonly number[] | null }): Tensor; (input: Tensor, options?: { dim?: number | readonly number[] | null }): Tensor; },
   /** Computes the inverse of `torch.fft.hfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft.html) */
   ihfft: opFunction('fft_ihfft', 'torch.fft.ihfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfft2.html) */
-  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  ihfft2: opFunction('fft_ihfft2', 'torch.fft.ihfft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the N-dimensional inverse discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.ihfftn.html) */
-  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  ihfftn: opFunction('fft_ihfftn', 'torch.fft.ihfftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft.html) */
   irfft: opFunction('fft_irfft', 'torch.fft.irfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfft2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfft2.html) */
-  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  irfft2: opFunction('fft_irfft2', 'torch.fft.irfft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the inverse of `torch.fft.rfftn`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.irfftn.html) */
-  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  irfftn: opFunction('fft_irfftn', 'torch.fft.irfftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the one dimensional Fourier transform of real-valued `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft.html) */
   rfft: opFunction('fft_rfft', 'torch.fft.rfft') as { (input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, dim?: number, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, n?: number | null, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the 2-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfft2.html) */
-  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor }): Tensor; },
+  rfft2: opFunction('fft_rfft2', 'torch.fft.rfft2') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[]; norm?: string | null; out?: Tensor }): Tensor; },
   /** Computes the sample frequencies for `torch.fft.rfft` with a signal of size `n`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftfreq.html) */
   rfftfreq: opFunction('fft_rfftfreq', 'torch.fft.rfftfreq') as { (n: number, d?: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; (n: number, options?: { n?: number; d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; out?: Tensor }): Tensor; },
   /** Computes the N-dimensional discrete Fourier transform of real `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fft.rfftn.html) */
-  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
+  rfftn: opFunction('fft_rfftn', 'torch.fft.rfftn') as { (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, s?: number | readonly number[] | null, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; (input: Tensor, options?: { s?: number | readonly number[] | null; dim?: number | readonly number[] | null; norm?: string | null; out?: Tensor }): Tensor; },
 };

@@ -71,6 +71,15 @@ describe('memory: the caching CPU allocator', () => {
     expect(cache()).to.deep.include({ bytes: 0, blocks: 0 });
   });
 
+  it("serves libtorch's raw allocations (raw_allocate / raw_deallocate inside kernels such as gelu)", () => {
+    for (const n of [10, 1000, 100000, 1 << 20]) {
+      const x = torch.randn([n]);
+      const y = torch.nn.functional.gelu(x);
+      expect(y.shape).to.deep.equal([n]);
+      torch.dispose([x, y]);
+    }
+  });
+
   it('leaves storages over 1 MiB to the system allocator', function () {
     if (!enabled) this.skip();
     torch.backends.cpu.emptyCache();
