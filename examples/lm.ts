@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../lib';
+import { CharLM } from './lm_model';
 
 const { nn, optim } = torch;
 type Tensor = torch.Tensor;
@@ -70,72 +71,12 @@ const seed = intFlag('seed', flags.seed, 0);
 const outDir = flags.out;
 const showProgress = !flags['no-progress'] && process.stdout.isTTY === true;
 
-const E = 96;
-const HEADS = 4;
-const LAYERS = 2;
-
-/** A pre-norm decoder block: x + attn(ln(x)), then x + mlp(ln(x)). */
-class Block extends nn.Module {
-  ln1 = new nn.LayerNorm([E]);
-  attn = new nn.MultiheadAttention(E, HEADS, { batchFirst: true, dropout: 0.1 });
-  ln2 = new nn.LayerNorm([E]);
-  mlp = new nn.Sequential(new nn.Linear(E, 4 * E), new nn.GELU(), new nn.Linear(4 * E, E), new nn.Dropout(0.1));
-
-  forward(x: Tensor, opts: { mask?: Tensor; cache?: InstanceType<typeof nn.AttentionCache> }): Tensor {
-    const h = this.ln1.forward(x);
-    const [a] = this.attn.forward(h, h, h, {
-      attnMask: opts.mask ?? null,
-      cache: opts.cache ?? null,
-      needWeights: false,
-    });
-    const y = x.add(a);
-    return y.add(this.mlp.forward(this.ln2.forward(y)) as Tensor);
-  }
-}
-
-interface State {
-  pos: number;
-  caches: InstanceType<typeof nn.AttentionCache>[];
-}
-
-export class CharLM extends nn.Module {
-  tok: InstanceType<typeof nn.Embedding>;
-  pos: InstanceType<typeof nn.Embedding>;
-  blocks: InstanceType<typeof nn.ModuleList>;
-  lnF = new nn.LayerNorm([E]);
-  head: InstanceType<typeof nn.Linear>;
-
-  constructor(
-    vocab: number,
-    readonly maxLen: number,
-  ) {
-    super();
-    this.tok = new nn.Embedding(vocab, E);
-    this.pos = new nn.Embedding(maxLen, E);
-    this.blocks = new nn.ModuleList(Array.from({ length: LAYERS }, () => new Block()));
-    this.head = new nn.Linear(E, vocab);
-  }
-
-  /** Training: ids (B, T) → logits (B, T, V), every position attending to itself and earlier ones. */
-  forward(ids: Tensor): Tensor {
-    const T = ids.shape[1];
-    let x = this.tok.forward(ids).add(this.pos.forward(torch.arange(T)));
-    const mask = nn.masks.causal(T);
-    for (const b of this.blocks) x = (b as Block).forward(x, { mask });
-    return this.head.forward(this.lnF.forward(x));
-  }
-
-  initialState(): State {
-    return { pos: 0, caches: Array.from({ length: LAYERS }, () => new nn.AttentionCache()) };
-  }
-
-  /** One character: tokens (R) → logits (R, V); each block's cache grows by one step. */
-  decodeStep(tokens: Tensor, st: State): torch.DecodeStepOutput<State> {
-    if (st.pos >= this.maxLen) throw new RangeError(`CharLM: longer than its ${this.maxLen} positions`);
-    let x = this.tok.forward(tokens.unsqueeze(1)).add(this.pos.forward(torch.tensor([st.pos], { dtype: 'int64' })));
-    let i = 0;
-    for (const b of this.blocks) x = (b as Block).forward(x, { cache: st.caches[i++] });
-    return { logits: this.head.forward(this.lnF.forward(x)).squeeze(1), state: { pos: st.pos + 1, caches: st.caches } };
+/** The repository's README.md: the first one found walking up from the compiled example. */
+function findReadme(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const f = path.join(d, 'README.md');
+    if (fs.existsSync(f) && fs.existsSync(path.join(d, 'package.json'))) return f;
+    if (path.dirname(d) === d) throw new Error(`README.md not found above ${dir}`);
   }
 }
 
@@ -146,7 +87,7 @@ function main(): void {
   console.log(`torch-napi ${torch.version} · libtorch ${torch.libtorchVersion} · ${torch.getNumThreads()} thread(s)`);
 
   // 1. data: the README, character by character
-  const text = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const text = fs.readFileSync(findReadme(__dirname), 'utf8');
   const chars = [...text];
   const vocab = torch.text.Vocab.build([chars], { specials: { pad: null, bos: null, eos: null, unk: '\u0000' } });
   const ids = vocab.encode(chars, { as: 'tensor' }) as Tensor;
@@ -264,4 +205,5 @@ function main(): void {
   console.log(JSON.stringify({ result: { valLoss: val, unigram }, steps, seconds: (Date.now() - started) / 1000 }));
 }
 
-main();
+// run as a program (npm run example:…), not when a test imports the model
+if (require.main === module) main();
