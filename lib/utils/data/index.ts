@@ -28,6 +28,8 @@ export {
   BatchSampler,
   BucketBatchSampler,
   type BucketBatchSamplerOptions,
+  DistributedSampler,
+  type DistributedSamplerOptions,
   RandomSampler,
   type RandomSamplerOptions,
   Sampler,

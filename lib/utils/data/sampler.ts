@@ -324,3 +324,100 @@ export class BucketBatchSampler extends Sampler<number[]> {
     for (const k of takeInts(randperm(batches.length, { generator }))) yield batches[k];
   }
 }
+
+/** Options of `DistributedSampler` (PyTorch's keyword arguments, camelCase). */
+export interface DistributedSamplerOptions {
+  /** Processes taking part (PyTorch: the process group's world size). Default: `WORLD_SIZE` from the environment, else 1. */
+  numReplicas?: number;
+  /** This process's rank in [0, numReplicas). Default: `RANK` from the environment, else 0. */
+  rank?: number;
+  /** Shuffle each epoch with seed + epoch. Default true. */
+  shuffle?: boolean;
+  /** Shared by every rank. Default 0. */
+  seed?: number;
+  /** Drop the tail so every rank gets the same count, instead of padding with repeated indices. Default false. */
+  dropLast?: boolean;
+}
+
+function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`DistributedSampler: environment ${name}='${v}' is not a rank count`);
+  return n;
+}
+
+/**
+ * The indices of one rank in data-parallel training (PyTorch's `DistributedSampler`): every rank
+ * draws the same permutation (`randperm` with a generator seeded `seed + epoch`), pads it with its
+ * own first indices to a multiple of `numReplicas` (or drops the tail with `dropLast`), and takes
+ * every `numReplicas`-th index from `rank` on. Same indices as PyTorch's for the same arguments.
+ * Call `setEpoch(e)` before each epoch, or every epoch reuses one permutation.
+ * @example
+ * const sampler = new torch.utils.data.DistributedSampler(dataset, { numReplicas: 2, rank });
+ * const loader = new torch.utils.data.DataLoader(dataset, { batchSize: 32, sampler });
+ * for (let epoch = 0; epoch < 10; epoch++) { sampler.setEpoch(epoch); for (const b of loader) {} }
+ */
+export class DistributedSampler extends Sampler<number> {
+  readonly dataset: Sized;
+  readonly numReplicas: number;
+  readonly rank: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly dropLast: boolean;
+  epoch = 0;
+
+  constructor(dataset: Sized, opts: DistributedSamplerOptions = {}) {
+    super();
+    const fn = 'DistributedSampler';
+    sizedLength(fn, 'dataset', dataset);
+    const o = checkOptions<DistributedSamplerOptions>(fn, opts, ['numReplicas', 'rank', 'shuffle', 'seed', 'dropLast']);
+    this.numReplicas =
+      o.numReplicas === undefined
+        ? Math.max(1, envInt('WORLD_SIZE', 1))
+        : checkInt(fn, 'numReplicas', o.numReplicas, 1);
+    this.rank = o.rank === undefined ? envInt('RANK', 0) : checkInt(fn, 'rank', o.rank, 0);
+    if (this.rank >= this.numReplicas)
+      throw new RangeError(
+        `${fn}: invalid rank ${this.rank}, rank should be in the interval [0, ${this.numReplicas - 1}]`,
+      );
+    this.shuffle = o.shuffle === undefined ? true : checkBool(fn, 'shuffle', o.shuffle);
+    this.seed = o.seed === undefined ? 0 : checkInt(fn, 'seed', o.seed, 0);
+    this.dropLast = o.dropLast === undefined ? false : checkBool(fn, 'dropLast', o.dropLast);
+    this.dataset = dataset;
+  }
+
+  /** Indices this rank yields per epoch (PyTorch's `num_samples`). */
+  get numSamples(): number {
+    const n = this.dataset.length;
+    const r = this.numReplicas;
+    return this.dropLast && n % r !== 0 ? Math.ceil((n - r) / r) : Math.ceil(n / r);
+  }
+
+  override get length(): number {
+    return this.numSamples;
+  }
+
+  /** The epoch whose permutation the next pass draws (every rank must set the same). */
+  setEpoch(epoch: number): void {
+    this.epoch = checkInt('DistributedSampler.setEpoch', 'epoch', epoch, 0);
+  }
+
+  *[Symbol.iterator](): Iterator<number> {
+    const n = this.dataset.length;
+    let indices: number[];
+    if (this.shuffle) {
+      const g = new Generator().manualSeed(this.seed + this.epoch);
+      indices = takeInts(randperm(n, { generator: g }));
+    } else indices = Array.from({ length: n }, (_, i) => i);
+    const total = this.numSamples * this.numReplicas;
+    if (!this.dropLast) {
+      const padding = total - indices.length;
+      if (padding > 0 && indices.length === 0) throw new RangeError('DistributedSampler: the dataset is empty');
+      const base = indices.slice();
+      while (indices.length < total) indices.push(...base.slice(0, total - indices.length));
+    } else indices = indices.slice(0, total);
+    for (let i = this.rank; i < total; i += this.numReplicas) yield indices[i];
+  }
+}
