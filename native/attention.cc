@@ -8,6 +8,7 @@
 // of a float attn_mask with a float key_padding_mask. Shapes and dtypes were validated in
 // lib/nn/modules/attention.ts.
 #include "args.h"
+#include "fast_attention.h"
 #include "handle.h"
 #include "workers.h"
 
@@ -32,13 +33,7 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
 //      inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?, addZeroAttn, dropoutP,
 //      training, outProjWeight, outProjBias?, attnMask?, keyPaddingMask?, needWeights,
 //      averageAttnWeights}) -> [output, weights | null]: one options object (lib/native.ts's MhaCall).
-struct MhaCall {
-  at::Tensor query, key, value, outW;
-  int64_t H;
-  bool batched, batchFirst, qkvSame, kvSame, addZeroAttn, training, needWeights, average;
-  c10::optional<at::Tensor> inW, inB, qW, kW, vW, biasK, biasV, outB, attnMask, kpm;
-  double dropoutP;
-};
+// (MhaCall is in fast_attention.h.)
 
 // Reads the arguments (JS thread).
 MhaCall ParseMha(const Args& a) {
@@ -66,6 +61,10 @@ MhaCall ParseMha(const Args& a) {
 
 // The kernel (any thread): [output, weights] (weights undefined unless needWeights).
 std::vector<at::Tensor> RunMha(const MhaCall& c) {
+  {
+    std::vector<at::Tensor> fast;
+    if (FastMha(c, &fast)) return fast;
+  }
   at::Tensor query = c.query, key = c.key, value = c.value;
   const int64_t H = c.H;
   const bool batched = c.batched, batchFirst = c.batchFirst, qkvSame = c.qkvSame, kvSame = c.kvSame;
@@ -207,7 +206,12 @@ TNAPI_FN(sdpa, {
   // libtorch's own kernel (2.1+ takes `scale`).
   return Napi::Value(a.Env(), Wrap(a.Env(), at::scaled_dot_product_attention(q, k, v, mask, p, isCausal, scale)));
 #else
-  // The composed path for libtorch 1.13 / 2.0: PyTorch's reference algorithm.
+  // The fused kernel for inference calls, else the composed path for libtorch 1.13 / 2.0:
+  // PyTorch's reference algorithm.
+  {
+    at::Tensor fast;
+    if (FastSdpa(q, k, v, mask, p, isCausal, scale, &fast)) return Napi::Value(a.Env(), Wrap(a.Env(), fast));
+  }
   const int64_t L = q.size(-2), S = k.size(-2);
   double sc = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   at::Tensor bias;

@@ -1,0 +1,295 @@
+// The fused inference kernels of native/fast_attention.cc against the reference path
+// (torch.backends.fastPath(false): libtorch's ops step by step, which the fixture suites check
+// against PyTorch): random configurations of every MultiheadAttention option, and
+// scaled_dot_product_attention's masks, plus the cases that must NOT take the fast path.
+
+import { expect } from 'chai';
+
+import * as torch from '../../lib';
+import { prng } from '../helpers';
+
+const { nn } = torch;
+const F = nn.functional;
+type Tensor = torch.Tensor;
+type DType = 'float32' | 'float64';
+
+/** Largest |a - b| / max(1, |b|); NaN must sit where the reference has NaN. */
+function relDiff(a: Tensor, b: Tensor, what: string): number {
+  expect(a.shape, `${what} shape`).to.deep.equal(b.shape);
+  const x = a.toArray() as unknown as number[];
+  const y = b.toArray() as unknown as number[];
+  const xs = (x as unknown[]).flat(Number.POSITIVE_INFINITY) as number[];
+  const ys = (y as unknown[]).flat(Number.POSITIVE_INFINITY) as number[];
+  let worst = 0;
+  for (let i = 0; i < ys.length; i++) {
+    if (Number.isNaN(ys[i])) {
+      expect(Number.isNaN(xs[i]), `${what}[${i}]: reference is NaN, fast path gave ${xs[i]}`).to.equal(true);
+      continue;
+    }
+    const d = Math.abs(xs[i] - ys[i]) / Math.max(1, Math.abs(ys[i]));
+    if (!(d <= worst)) worst = d; // a NaN d (fast NaN, reference not) becomes the worst
+  }
+  return worst;
+}
+
+function stat(k: 'mha' | 'sdpa'): number {
+  return torch.backends.fastPathStats()[k];
+}
+
+/** Runs fn on the fast path and on the reference path, checking which path each took. */
+function both<T>(kind: 'mha' | 'sdpa', fn: () => T, fastExpected = true): [T, T] {
+  const before = stat(kind);
+  const fast = fn();
+  expect(stat(kind) - before, `${kind} fast path taken`).to.equal(fastExpected ? 1 : 0);
+  torch.backends.fastPath(false);
+  try {
+    const mid = stat(kind);
+    const ref = fn();
+    expect(stat(kind), 'reference path does not count').to.equal(mid);
+    return [fast, ref];
+  } finally {
+    torch.backends.fastPath(true);
+  }
+}
+
+const TOL = 1e-6;
+
+describe('fast attention kernels (native/fast_attention.cc)', () => {
+  let saved: boolean;
+  before(() => {
+    saved = torch.backends.fastPath();
+    torch.backends.fastPath(true);
+  });
+  after(() => {
+    torch.backends.fastPath(saved);
+  });
+
+  it('MultiheadAttention: 600 random configurations match the reference path', function () {
+    this.timeout(60000);
+    const rnd = prng(20261202);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+    let worst = 0;
+    let nanCases = 0;
+    for (let iter = 0; iter < 600; iter++) {
+      torch.tidy(() => {
+        torch.manualSeed(iter);
+        const dtype: DType = rnd() < 0.7 ? 'float32' : 'float64';
+        const H = pick([1, 2, 3, 4]);
+        const E = H * pick([1, 2, 3, 5, 8]);
+        const L = 1 + Math.floor(rnd() * 6);
+        const mode = pick(['self', 'kv', 'sep'] as const);
+        const S = mode === 'self' ? L : 1 + Math.floor(rnd() * 6);
+        const N = 1 + Math.floor(rnd() * 4);
+        const batched = rnd() < 0.8;
+        const batchFirst = rnd() < 0.5;
+        const otherDims = mode !== 'self' && rnd() < 0.3;
+        const kdim = otherDims ? 1 + Math.floor(rnd() * 7) : E;
+        const vdim = otherDims ? (mode === 'kv' ? kdim : 1 + Math.floor(rnd() * 7)) : E;
+        const bias = rnd() < 0.75;
+        const addBiasKv = rnd() < 0.3;
+        const addZeroAttn = rnd() < 0.3;
+        const mha = new nn.MultiheadAttention(E, H, { bias, addBiasKv, addZeroAttn, kdim, vdim, batchFirst }).to(dtype);
+        mha.eval();
+        if (addBiasKv) torch.noGrad(() => mha.bias_k?.normal_());
+        const shape = (len: number, d: number) => (batched ? (batchFirst ? [N, len, d] : [len, N, d]) : [len, d]);
+        const query = torch.randn(shape(L, E), { dtype });
+        const key = mode === 'self' ? query : torch.randn(shape(S, kdim), { dtype });
+        const value = mode === 'sep' ? torch.randn(shape(S, vdim), { dtype }) : key;
+
+        const amKind = pick(['none', 'none', 'bool', 'uint8', 'float', 'causal', 'bool3', 'float3'] as const);
+        const nb = batched ? N * H : H;
+        let attnMask: Tensor | null = null;
+        if (amKind === 'bool' || amKind === 'uint8') {
+          attnMask = torch.rand([L, S]).lt(0.3);
+          if (amKind === 'uint8') attnMask = attnMask.to('uint8');
+        } else if (amKind === 'float') attnMask = torch.randn([L, S], { dtype: pick(['float32', 'float64'] as const) });
+        else if (amKind === 'causal') attnMask = nn.masks.causal(L, S);
+        else if (amKind === 'bool3') attnMask = torch.rand([nb, L, S]).lt(0.3);
+        else if (amKind === 'float3') attnMask = torch.randn([nb, L, S], { dtype });
+
+        const kpKind = pick(['none', 'bool', 'lengths', 'float', 'full'] as const);
+        let keyPaddingMask: Tensor | null = null;
+        const kpShape = batched ? [N, S] : [S];
+        if (kpKind === 'bool') keyPaddingMask = torch.rand(kpShape).lt(0.3);
+        else if (kpKind === 'full')
+          keyPaddingMask = torch.rand(kpShape).lt(0.6); // often whole rows padded
+        else if (kpKind === 'float') keyPaddingMask = torch.randn(kpShape, { dtype });
+        else if (kpKind === 'lengths') {
+          const lengths = Array.from({ length: batched ? N : 1 }, () => Math.floor(rnd() * (S + 1)));
+          keyPaddingMask = nn.masks.keyPadding(lengths, S);
+          if (!batched) keyPaddingMask = keyPaddingMask.reshape([S]);
+        }
+        const needWeights = rnd() < 0.6;
+        const averageAttnWeights = rnd() < 0.5;
+        const opts = { attnMask, keyPaddingMask, needWeights, averageAttnWeights };
+        const what = `case ${iter}: ${JSON.stringify({ dtype, E, H, L, S, N, mode, batched, batchFirst, kdim, vdim, bias, addBiasKv, addZeroAttn, amKind, kpKind, needWeights, averageAttnWeights })}`;
+        const [[o1, w1], [o2, w2]] = both('mha', () => torch.noGrad(() => mha.forward(query, key, value, opts)));
+        if (o2.isnan().any().itemBool()) nanCases++;
+        worst = Math.max(worst, relDiff(o1, o2, `${what} output`));
+        expect(o1.dtype).to.equal(dtype);
+        expect(w1 === null, `${what} weights presence`).to.equal(w2 === null);
+        if (w1 !== null && w2 !== null) worst = Math.max(worst, relDiff(w1, w2, `${what} weights`));
+        expect(worst, what).to.be.at.most(TOL);
+      });
+    }
+    expect(nanCases, 'some configurations have fully masked rows').to.be.greaterThan(0);
+    console.log(`      max relative difference over 600 configurations: ${worst.toExponential(2)}`);
+  });
+
+  it('fully masked rows give NaN on both paths', () => {
+    torch.tidy(() => {
+      const mha = new nn.MultiheadAttention(8, 2).eval();
+      const x = torch.randn([3, 2, 8]);
+      const keyPaddingMask = torch.tensor([
+        [true, true, true],
+        [false, true, true],
+      ]);
+      const [[o1], [o2]] = both('mha', () => torch.noGrad(() => mha.forward(x, x, x, { keyPaddingMask })));
+      relDiff(o1, o2, 'output');
+      expect(o1.select(1, 0).isnan().all().itemBool()).to.equal(true);
+      expect(o1.select(1, 1).isnan().any().itemBool()).to.equal(false);
+    });
+  });
+
+  it('training with dropout and anything under grad mode take the reference path; backward works', () => {
+    torch.tidy(() => {
+      const mha = new nn.MultiheadAttention(8, 2, { dropout: 0.5 });
+      const x = torch.randn([3, 2, 8]);
+      // train mode, dropout active: never fused, even without grad
+      both('mha', () => torch.noGrad(() => mha.forward(x, x, x)), false);
+      mha.eval();
+      // grad mode with parameters requiring grad: reference path, gradients flow
+      const before = stat('mha');
+      const [out] = mha.forward(x, x, x);
+      expect(stat('mha')).to.equal(before);
+      out.sum().backward();
+      expect(mha.out_proj.weight.grad).to.not.equal(null);
+      expect(mha.in_proj_weight?.grad?.abs().sum().item()).to.be.greaterThan(0);
+      // grad mode with nothing requiring grad: fused
+      for (const p of mha.parameters()) p.requiresGrad_(false);
+      const b2 = stat('mha');
+      mha.forward(x, x, x);
+      expect(stat('mha')).to.equal(b2 + 1);
+      // an input requiring grad: reference path
+      const xg = torch.randn([3, 2, 8]).requiresGrad_(true);
+      const b3 = stat('mha');
+      const [o3] = mha.forward(xg, xg, xg);
+      expect(stat('mha')).to.equal(b3);
+      o3.sum().backward();
+      expect(xg.grad).to.not.equal(null);
+    });
+  });
+
+  it('training with dropout 0 and float64 take the fast path', () => {
+    torch.tidy(() => {
+      const mha = new nn.MultiheadAttention(6, 3, { batchFirst: true }).to('float64');
+      const x = torch.randn([2, 4, 6], { dtype: 'float64' });
+      const [[o1, w1], [o2, w2]] = both('mha', () => torch.noGrad(() => mha.forward(x, x, x)));
+      expect(relDiff(o1, o2, 'output')).to.be.at.most(TOL);
+      expect(relDiff(w1 as Tensor, w2 as Tensor, 'weights')).to.be.at.most(TOL);
+    });
+  });
+
+  it('forwardAsync takes the fast path and matches forward', async () => {
+    const mha = new nn.MultiheadAttention(8, 2).eval();
+    for (const p of mha.parameters()) p.requiresGrad_(false);
+    const q = torch.randn([4, 3, 8]);
+    const kv = torch.randn([5, 3, 8]);
+    const attnMask = nn.masks.causal(4, 5);
+    const keyPaddingMask = nn.masks.keyPadding([5, 3, 1], 5);
+    const opts = { attnMask, keyPaddingMask };
+    const before = stat('mha');
+    const [a1, aw1] = await mha.forwardAsync(q, kv, kv, opts);
+    expect(stat('mha')).to.equal(before + 1);
+    torch.backends.fastPath(false);
+    let ref: [Tensor, Tensor | null];
+    try {
+      ref = torch.noGrad(() => mha.forward(q, kv, kv, opts));
+    } finally {
+      torch.backends.fastPath(true);
+    }
+    expect(relDiff(a1, ref[0], 'output')).to.be.at.most(TOL);
+    expect(relDiff(aw1 as Tensor, ref[1] as Tensor, 'weights')).to.be.at.most(TOL);
+    for (const t of [a1, aw1 as Tensor, ref[0], ref[1] as Tensor, q, kv, attnMask, keyPaddingMask]) t.dispose();
+  });
+
+  it('a dtype mismatch is refused before any kernel runs', () => {
+    torch.tidy(() => {
+      const mha = new nn.MultiheadAttention(4, 2).eval();
+      const x = torch.randn([2, 1, 4]);
+      const before = stat('mha');
+      // int-valued inputs are refused in TypeScript; a float64 query with float32 weights too:
+      // only float32/float64 with matching parameters are fused
+      expect(() => torch.noGrad(() => mha.forward(x.double(), x.double(), x.double()))).to.throw(TypeError);
+      expect(stat('mha')).to.equal(before);
+    });
+  });
+
+  it('scaledDotProductAttention: random masks, causal, scale match the reference path', function () {
+    this.timeout(30000);
+    const rnd = prng(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+    let worst = 0;
+    for (let iter = 0; iter < 300; iter++) {
+      torch.tidy(() => {
+        torch.manualSeed(1000 + iter);
+        const dtype: DType = rnd() < 0.7 ? 'float32' : 'float64';
+        const batch = pick([[], [2], [2, 3]] as number[][]);
+        const L = 1 + Math.floor(rnd() * 6),
+          S = 1 + Math.floor(rnd() * 6),
+          D = 1 + Math.floor(rnd() * 6),
+          Dv = 1 + Math.floor(rnd() * 6);
+        const q = torch.randn([...batch, L, D], { dtype });
+        const k = torch.randn([...batch, S, D], { dtype });
+        const v = torch.randn([...batch, S, Dv], { dtype });
+        const mk = pick(['none', 'bool', 'boolB', 'float', 'floatB', 'sparse'] as const);
+        let attnMask: Tensor | undefined;
+        if (mk === 'bool') attnMask = torch.rand([L, S]).lt(0.7);
+        else if (mk === 'sparse')
+          attnMask = torch.rand([...batch, L, S]).lt(0.2); // rows with no key
+        else if (mk === 'boolB') attnMask = torch.rand([...batch, 1, S]).lt(0.7);
+        else if (mk === 'float') attnMask = torch.randn([L, S], { dtype });
+        else if (mk === 'floatB') attnMask = torch.randn([...batch, L, S], { dtype });
+        const isCausal = attnMask === undefined && rnd() < 0.4;
+        const scale = rnd() < 0.3 ? 0.1 + rnd() : undefined;
+        const what = `case ${iter}: ${JSON.stringify({ dtype, batch, L, S, D, Dv, mk, isCausal, scale })}`;
+        const before = stat('sdpa');
+        const fast = torch.noGrad(() => F.scaledDotProductAttention(q, k, v, { attnMask, isCausal, scale }));
+        const took = stat('sdpa') - before;
+        torch.backends.fastPath(false);
+        let ref: Tensor;
+        try {
+          const mid = stat('sdpa');
+          ref = torch.noGrad(() => F.scaledDotProductAttention(q, k, v, { attnMask, isCausal, scale }));
+          expect(stat('sdpa')).to.equal(mid);
+        } finally {
+          torch.backends.fastPath(true);
+        }
+        // libtorch >= 2.1 keeps its own kernel; the fused one serves 1.13 / 2.0
+        expect(took, what).to.equal(sdpaFused() ? 1 : 0);
+        worst = Math.max(worst, relDiff(fast, ref, what));
+        expect(worst, what).to.be.at.most(TOL);
+      });
+    }
+  });
+
+  it('scaledDotProductAttention: dropout and gradients take the reference path', () => {
+    torch.tidy(() => {
+      const q = torch.randn([2, 3, 4]).requiresGrad_(true);
+      const k = torch.randn([2, 5, 4]);
+      const v = torch.randn([2, 5, 4]);
+      const before = stat('sdpa');
+      const out = F.scaledDotProductAttention(q, k, v);
+      out.sum().backward();
+      expect(q.grad).to.not.equal(null);
+      torch.noGrad(() => F.scaledDotProductAttention(q, k, v, { dropoutP: 0.5 }));
+      expect(stat('sdpa')).to.equal(before);
+    });
+  });
+});
+
+/** Whether this libtorch uses the fused sdpa (>= 2.1 keeps libtorch's own kernel). */
+function sdpaFused(): boolean {
+  const [major, minor] = torch.libtorchVersion.split('.').map(Number);
+  return major < 2 || (major === 2 && minor < 1);
+}
