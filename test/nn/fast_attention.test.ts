@@ -136,6 +136,45 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
     console.log(`      max relative difference over 600 configurations: ${worst.toExponential(2)}`);
   });
 
+  it('larger sizes (per-head GEMMs instead of loops, parallel over batch and heads) match', function () {
+    this.timeout(30000);
+    let worst = 0;
+    const threads = torch.getNumThreads();
+    for (const nt of [1, 2])
+      for (const [E, H, L, S, N, bf, dtype] of [
+        [64, 2, 24, 20, 3, false, 'float32'],
+        [96, 3, 40, 40, 2, true, 'float64'],
+        [64, 1, 20, 33, 1, true, 'float32'],
+      ] as const) {
+        torch.tidy(() => {
+          torch.setNumThreads(nt);
+          torch.manualSeed(E + L);
+          const mha = new nn.MultiheadAttention(E, H, { batchFirst: bf, addBiasKv: true, addZeroAttn: true })
+            .to(dtype)
+            .eval();
+          const q = torch.randn(bf ? [N, L, E] : [L, N, E], { dtype });
+          const kv = torch.randn(bf ? [N, S, E] : [S, N, E], { dtype });
+          const opts = {
+            attnMask: torch.rand([L, S]).lt(0.2),
+            keyPaddingMask: nn.masks.keyPadding([S, 0, 5].slice(0, N), S),
+            averageAttnWeights: false,
+          };
+          const [[o1, w1], [o2, w2]] = both('mha', () => torch.noGrad(() => mha.forward(q, kv, kv, opts)));
+          worst = Math.max(worst, relDiff(o1, o2, `E=${E} output`), relDiff(w1 as Tensor, w2 as Tensor, 'weights'));
+          const q2 = bf ? q : q.transpose(0, 1); // (N, L, E), non-contiguous when transposed
+          const kv2 = bf ? kv : kv.transpose(0, 1);
+          const causal = both(
+            'sdpa',
+            () => torch.noGrad(() => F.scaledDotProductAttention(q2, kv2, kv2, { isCausal: true })),
+            sdpaFused(),
+          );
+          worst = Math.max(worst, relDiff(causal[0], causal[1], `E=${E} sdpa`));
+        });
+      }
+    torch.setNumThreads(threads);
+    expect(worst).to.be.at.most(TOL);
+  });
+
   it('fully masked rows give NaN on both paths', () => {
     torch.tidy(() => {
       const mha = new nn.MultiheadAttention(8, 2).eval();
