@@ -154,6 +154,8 @@ void SoftmaxRow(T* s, int64_t S) {
 
 // Below this many multiply-adds per (n, h) score matrix, loops beat a GEMM call.
 constexpr int64_t kLoopWork = 8192;
+// From this many keys on, libtorch's vectorised softmax beats the scalar loop (its dispatch included).
+constexpr int64_t kRowSoftmax = 64;
 
 template <class T>
 bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
@@ -254,17 +256,21 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
   T* O = Scratch(bufO, R * E);
   const bool loops = L * S0 * hd < kLoopWork;
 
-  auto attend = [&](int64_t begin, int64_t end) {
-    thread_local std::vector<T> bufP;
+  // Scores of every (n, h), then the softmax: per row in a loop for short rows, else over the
+  // whole (N*H*L, S) block in ONE call of libtorch's vectorised kernel (the reference's own; a
+  // row that is all -inf gives NaN there and here). Then the weighted sums.
+  const int64_t NH = N * H;
+  const bool rowSoftmax = S < kRowSoftmax;
+  thread_local std::vector<T> bufS, bufW;
+  if (P == nullptr) P = Scratch(bufW, NH * L * S);
+  T* Sc = rowSoftmax ? P : Scratch(bufS, NH * L * S);
+  const int64_t qs = lsQ * ldq, ks = lsK * ldk, vs = lsK * ldv, os = lsQ * E;
+  auto scores = [&](int64_t begin, int64_t end) {
     for (int64_t nh = begin; nh < end; nh++) {
       const int64_t n = nh / H, h = nh % H;
-      T* p = P != nullptr ? P + nh * L * S : Scratch(bufP, L * S);
+      T* p = Sc + nh * L * S;
       const T* qn = q + n * nsQ * ldq + h * hd;
       const T* kn = k + n * nsK * ldk + h * hd;
-      const T* vn = v + n * nsK * ldv + h * hd;
-      T* on = O + n * nsQ * E + h * hd;
-      const int64_t qs = lsQ * ldq, ks = lsK * ldk, vs = lsK * ldv, os = lsQ * E;
-      // Scores.
       if (loops) {
         for (int64_t i = 0; i < L; i++) {
           const T* qi = qn + i * qs;
@@ -302,9 +308,16 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
             pi[jj] = m + pi[jj];
           }
         }
-        SoftmaxRow(pi, S);
+        if (rowSoftmax) SoftmaxRow(pi, S);
       }
-      // Weighted sum of values into O's head slice.
+    }
+  };
+  auto sums = [&](int64_t begin, int64_t end) {
+    for (int64_t nh = begin; nh < end; nh++) {
+      const int64_t n = nh / H, h = nh % H;
+      const T* p = P + nh * L * S;
+      const T* vn = v + n * nsK * ldv + h * hd;
+      T* on = O + n * nsQ * E + h * hd;
       if (loops) {
         for (int64_t i = 0; i < L; i++) {
           const T* pi = p + i * S;
@@ -329,13 +342,21 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
       }
     }
   };
-  const int64_t NH = N * H;
-  if (at::get_num_threads() > 1 && NH > 1) {
-    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L * S * hd));
-    at::parallel_for(0, NH, grain, attend);
-  } else {
-    attend(0, NH);
+  const bool parallel = at::get_num_threads() > 1 && NH > 1;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L * S * hd));
+  if (parallel)
+    at::parallel_for(0, NH, grain, scores);
+  else
+    scores(0, NH);
+  if (!rowSoftmax) {
+    const at::TensorOptions o = at::TensorOptions().dtype(kType<T>);
+    at::Tensor pt = at::from_blob(P, {NH * L, S}, o);
+    at::_softmax_out(pt, at::from_blob(Sc, {NH * L, S}, o), 1, false);
   }
+  if (parallel)
+    at::parallel_for(0, NH, grain, sums);
+  else
+    sums(0, NH);
 
   // Out-projection: one GEMM into the result, rows in the query's layout.
   const at::Tensor ow = c.outW.contiguous();

@@ -145,11 +145,13 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
         [64, 2, 24, 20, 3, false, 'float32'],
         [96, 3, 40, 40, 2, true, 'float64'],
         [64, 1, 20, 33, 1, true, 'float32'],
+        [32, 2, 8, 70, 2, false, 'float32'], // S >= 64: one vectorised softmax over all rows
+        [16, 2, 3, 80, 3, true, 'float64'],
       ] as const) {
         torch.tidy(() => {
           torch.setNumThreads(nt);
           torch.manualSeed(E + L);
-          const mha = new nn.MultiheadAttention(E, H, { batchFirst: bf, addBiasKv: true, addZeroAttn: true })
+          const mha = new nn.MultiheadAttention(E, H, { batchFirst: bf, addBiasKv: S < 64, addZeroAttn: S < 64 })
             .to(dtype)
             .eval();
           const q = torch.randn(bf ? [N, L, E] : [L, N, E], { dtype });
