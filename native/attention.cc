@@ -9,6 +9,7 @@
 // lib/nn/modules/attention.ts.
 #include "args.h"
 #include "fast_attention.h"
+#include "fast_path.h"
 #include "handle.h"
 #include "workers.h"
 
@@ -36,8 +37,8 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
 // (MhaCall is in fast_attention.h.)
 
 // Reads the arguments (JS thread).
-MhaCall ParseMha(const Args& a) {
-  Fields f(a, 0);
+MhaCall ParseMha(const Args& a, size_t i = 0) {
+  Fields f(a, i);
   MhaCall c;
   c.query = f.Tensor("query"), c.key = f.Tensor("key"), c.value = f.Tensor("value");
   c.H = f.Int("numHeads");
@@ -192,6 +193,78 @@ TNAPI_ASYNC_FN(mhaAsync, {
   return [c] { return RunMha(c); };
 })
 
+// transformerLayer(selfAttn, layer, crossAttn?) -> output | null: a whole TransformerEncoderLayer
+// (no crossAttn) or TransformerDecoderLayer forward in one call, for inference. selfAttn and
+// crossAttn are `mha`'s checked arguments (their query/key/value are replaced here by the layer's
+// intermediate tensors of the same shapes); layer = {x, memory?, normFirst, activation (0 relu,
+// 1 gelu), linear1Weight, linear1Bias?, linear2Weight, linear2Bias?, norm{1,2,3}Weight?,
+// norm{1,2,3}Bias?, eps{1,2,3}}. Null when a gradient could flow or the dtype is not fused: the
+// caller (lib/nn/modules/transformer_layer.ts) then composes the layer step by step. Dropout is
+// the caller's to rule out (eval mode or p = 0).
+TNAPI_FN(transformerLayer, {
+  MhaCall sa = ParseMha(a, 0);
+  Fields f(a, 1);
+  at::Tensor x = f.Tensor("x");
+  c10::optional<at::Tensor> mem = f.OptTensor("memory");
+  c10::optional<MhaCall> ca;
+  if (a.Has(2)) ca = ParseMha(a, 2);
+  const bool normFirst = f.Bool("normFirst");
+  const int64_t act = f.Int("activation");
+  const at::Tensor w1 = f.Tensor("linear1Weight"), w2 = f.Tensor("linear2Weight");
+  const c10::optional<at::Tensor> b1 = f.OptTensor("linear1Bias"), b2 = f.OptTensor("linear2Bias");
+  const int nNorms = ca ? 3 : 2;
+  c10::optional<at::Tensor> nw[3], nb[3];
+  double eps[3] = {0, 0, 0};
+  const char* wKeys[] = {"norm1Weight", "norm2Weight", "norm3Weight"};
+  const char* bKeys[] = {"norm1Bias", "norm2Bias", "norm3Bias"};
+  const char* eKeys[] = {"eps1", "eps2", "eps3"};
+  for (int i = 0; i < nNorms; i++)
+    nw[i] = f.OptTensor(wKeys[i]), nb[i] = f.OptTensor(bKeys[i]), eps[i] = f.Number(eKeys[i]);
+  if (ca && !mem) a.RangeError("a decoder layer (crossAttn given) needs layer.memory");
+  if (act != 0 && act != 1) a.RangeError("layer.activation must be 0 (relu) or 1 (gelu), got " + std::to_string(act));
+
+  std::vector<at::Tensor> all = {x, w1, w2};
+  auto add = [&](const c10::optional<at::Tensor>& t) {
+    if (t) all.push_back(*t);
+  };
+  add(mem), add(b1), add(b2);
+  for (int i = 0; i < nNorms; i++) add(nw[i]), add(nb[i]);
+  for (const MhaCall* c : {&sa, ca ? &*ca : nullptr}) {
+    if (c == nullptr) continue;
+    all.push_back(c->outW);
+    for (const auto* t : {&c->inW, &c->inB, &c->qW, &c->kW, &c->vW, &c->biasK, &c->biasV, &c->outB}) add(*t);
+  }
+  bool fast = FastDtype(x) && NoGradNeeded(all);
+  for (const at::Tensor& t : all)
+    fast = fast && t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == x.scalar_type();
+  if (!fast) return a.Env().Null();
+
+  const int64_t E = x.size(-1);
+  auto ln = [&](const at::Tensor& t, int i) { return at::layer_norm(t, {E}, nw[i], nb[i], eps[i]); };
+  auto attend = [&](MhaCall c, const at::Tensor& q, const at::Tensor* kv) {
+    c.query = q, c.key = kv != nullptr ? *kv : q, c.value = c.key;
+    c.qkvSame = kv == nullptr, c.kvSame = true, c.needWeights = false;
+    return RunMha(c)[0];
+  };
+  auto ff = [&](const at::Tensor& t) {
+    at::Tensor h = at::linear(t, w1, b1);
+    h = act == 0 ? at::relu(h) : at::gelu(h);
+    return at::linear(h, w2, b2);
+  };
+  const int last = ca ? 2 : 1;
+  if (normFirst) {
+    x = at::add(x, attend(sa, ln(x, 0), nullptr));
+    if (ca) x = at::add(x, attend(*ca, ln(x, 1), &*mem));
+    x = at::add(x, ff(ln(x, last)));
+  } else {
+    x = ln(at::add(x, attend(sa, x, nullptr)), 0);
+    if (ca) x = ln(at::add(x, attend(*ca, x, &*mem)), 1);
+    x = ln(at::add(x, ff(x)), last);
+  }
+  FastPathHit(FastKernel::kLayer);
+  return Napi::Value(a.Env(), Wrap(a.Env(), x));
+})
+
 // sdpa(q, k, v, attnMask?, dropoutP, isCausal, scale?) with PyTorch 2 semantics: a bool mask's
 // true = ALLOWED (the opposite of MultiheadAttention), float masks are added, and a query row
 // with no allowed key gives 0 (PyTorch >= 2.5's _safe_softmax, which the composed path copies).
@@ -243,6 +316,7 @@ const Export kExports[] = {
     {"mha", mha, 1},
     {"mhaAsync", mhaAsync, 1},
     {"sdpa", sdpa, 6, 7},
+    {"transformerLayer", transformerLayer, 2, 3},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
+import { native } from '../../lib/native';
 import { prng } from '../helpers';
 
 const { nn } = torch;
@@ -325,6 +326,134 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
       expect(q.grad).to.not.equal(null);
       torch.noGrad(() => F.scaledDotProductAttention(q, k, v, { dropoutP: 0.5 }));
       expect(stat('sdpa')).to.equal(before);
+    });
+  });
+
+  it('Transformer encoder and decoder layers: 120 random configurations fused in one call match', function () {
+    this.timeout(30000);
+    const rnd = prng(99);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+    let worst = 0;
+    for (let iter = 0; iter < 120; iter++) {
+      torch.tidy(() => {
+        torch.manualSeed(5000 + iter);
+        const dtype: DType = rnd() < 0.7 ? 'float32' : 'float64';
+        const H = pick([1, 2, 4]);
+        const E = H * pick([2, 3, 4]);
+        const T = 1 + Math.floor(rnd() * 5),
+          S = 1 + Math.floor(rnd() * 5),
+          N = 1 + Math.floor(rnd() * 3);
+        const batched = rnd() < 0.8;
+        const batchFirst = rnd() < 0.5;
+        const decoder = rnd() < 0.5;
+        const normFirst = rnd() < 0.5;
+        const activation = pick(['relu', 'gelu'] as const);
+        // eval mode, or training with dropout 0
+        const train = rnd() < 0.3;
+        const o = {
+          dimFeedforward: 1 + Math.floor(rnd() * 16),
+          dropout: train ? 0 : 0.1,
+          activation,
+          normFirst,
+          batchFirst,
+        };
+        const layer = decoder ? new nn.TransformerDecoderLayer(E, H, o) : new nn.TransformerEncoderLayer(E, H, o);
+        layer.to(dtype);
+        if (train) layer.train();
+        else layer.eval();
+        const shape = (len: number) => (batched ? (batchFirst ? [N, len, E] : [len, N, E]) : [len, E]);
+        const x = torch.randn(shape(T), { dtype });
+        const mem = torch.randn(shape(S), { dtype });
+        const kp = (len: number) => {
+          if (rnd() < 0.4) return null;
+          const m = nn.masks.keyPadding(
+            Array.from({ length: batched ? N : 1 }, () => 1 + Math.floor(rnd() * len)),
+            len,
+          );
+          return batched ? m : m.reshape([len]);
+        };
+        const causal = rnd() < 0.5 ? nn.masks.causal(T) : null;
+        const what = `case ${iter}: ${JSON.stringify({ dtype, E, H, T, S, N, batched, batchFirst, decoder, normFirst, activation, train })}`;
+        const decOpts = {
+          tgtMask: causal,
+          tgtKeyPaddingMask: kp(T),
+          memoryKeyPaddingMask: kp(S),
+          memoryMask: rnd() < 0.3 ? torch.rand([T, S]).lt(0.3) : null,
+        };
+        const encOpts = { srcMask: causal, srcKeyPaddingMask: kp(T) };
+        const run = () =>
+          torch.noGrad(() =>
+            decoder
+              ? (layer as torch.nn.TransformerDecoderLayer).forward(x, mem, decOpts)
+              : (layer as torch.nn.TransformerEncoderLayer).forward(x, encOpts),
+          );
+        const before = torch.backends.fastPathStats().layer;
+        const fast = run();
+        expect(torch.backends.fastPathStats().layer - before, what).to.equal(1);
+        torch.backends.fastPath(false);
+        let ref: Tensor;
+        try {
+          ref = run();
+          expect(torch.backends.fastPathStats().layer - before, what).to.equal(1);
+        } finally {
+          torch.backends.fastPath(true);
+        }
+        worst = Math.max(worst, relDiff(fast, ref, what));
+        expect(worst, what).to.be.at.most(TOL);
+      });
+    }
+    expect(worst).to.be.at.most(TOL);
+  });
+
+  it('Transformer layers: grad mode, a custom activation, active dropout compose step by step', () => {
+    torch.tidy(() => {
+      const enc = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+      const x = torch.randn([3, 2, 8]);
+      const layerHits = () => torch.backends.fastPathStats().layer;
+      const b0 = layerHits();
+      enc.eval();
+      enc.forward(x).sum().backward(); // grad mode, parameters require grad
+      expect(enc.linear1.weight.grad).to.not.equal(null);
+      enc.train();
+      torch.noGrad(() => enc.forward(x)); // dropout 0.1 active
+      const custom = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, activation: (t) => t.tanh() }).eval();
+      torch.noGrad(() => custom.forward(x));
+      expect(layerHits()).to.equal(b0);
+      enc.eval();
+      torch.noGrad(() => enc.forward(x));
+      expect(layerHits()).to.equal(b0 + 1);
+    });
+  });
+
+  it('Transformer layers: argument errors keep the layer context with the fast path on', () => {
+    torch.tidy(() => {
+      const dec = new nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 16 }).eval();
+      const x = torch.randn([3, 2, 8]);
+      const mem = torch.randn([4, 2, 8]);
+      expect(() => torch.noGrad(() => dec.forward(x, mem, { memoryMask: torch.zeros([3, 5], { dtype: 'bool' }) })))
+        .to.throw(RangeError)
+        .with.property('message')
+        .that.matches(/^TransformerDecoderLayer\.forward: in multihead_attn/);
+    });
+  });
+
+  it('transformerLayer (native): a decoder call without memory, an unknown activation', () => {
+    torch.tidy(() => {
+      const enc = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 }).eval();
+      const x = torch.randn([2, 1, 4]);
+      const sa = enc.self_attn.prepare('t', x, x, x, {})[0];
+      const layer = {
+        x: x._h,
+        normFirst: false,
+        activation: 0,
+        linear1Weight: enc.linear1.weight._h,
+        linear2Weight: enc.linear2.weight._h,
+        eps1: 1e-5,
+        eps2: 1e-5,
+        eps3: 1e-5,
+      };
+      expect(() => native.transformerLayer(sa, layer, sa)).to.throw(RangeError, /needs layer\.memory/);
+      expect(() => native.transformerLayer(sa, { ...layer, activation: 2 })).to.throw(RangeError, /relu.*gelu/);
     });
   });
 });

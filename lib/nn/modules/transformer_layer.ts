@@ -13,6 +13,7 @@
 import { isFloatingPoint } from '../../dtype';
 import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr, TorchError } from '../../errors';
 import { tidy } from '../../memory';
+import { type MhaCall, native as N, type TransformerLayerCall } from '../../native';
 import { Tensor } from '../../tensor';
 import { callForward, type Forward, forwardStep, runForward, runForwardAsync } from '../forward';
 import * as F from '../functional';
@@ -244,6 +245,75 @@ function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Ten
 
 // ---- layers ------------------------------------------------------------------------------------
 
+/** A layer's parts that the fused forward reads (both layer classes have them). */
+interface FusableLayer {
+  training: boolean;
+  normFirst: boolean;
+  dModel: number;
+  activation: ActivationFn | Module;
+  linear1: Linear;
+  linear2: Linear;
+  dropout: Dropout;
+  self_attn: MultiheadAttention;
+}
+
+/**
+ * The whole layer in one native call (native/attention.cc `transformerLayer`, the fused attention
+ * inside) when it is an inference call the fused kernels cover: fastPath on, dropout inactive,
+ * relu/gelu, LayerNorms over dModel; the native side also rules out gradients and other dtypes.
+ * Null: compose it step by step. The arguments were checked by the caller's `steps`; an attention
+ * argument error is left to the step-by-step path, which reports it with the layer's context.
+ */
+function fusedLayer(
+  layer: FusableLayer,
+  fn: string,
+  x: Tensor,
+  norms: LayerNorm[],
+  dropouts: Dropout[],
+  self: MultiheadAttentionForwardOptions,
+  cross?: { attn: MultiheadAttention; memory: Tensor; opts: MultiheadAttentionForwardOptions },
+): Tensor | null {
+  if (!N.fastPath()) return null;
+  const act = layer.activation === F.relu ? 0 : layer.activation === F.gelu ? 1 : -1;
+  if (act < 0) return null;
+  if (layer.training && [layer.dropout, ...dropouts].some((d) => !(d instanceof Dropout) || d.p > 0)) return null;
+  if (!(layer.linear1 instanceof Linear) || !(layer.linear2 instanceof Linear)) return null;
+  for (const n of norms)
+    if (!(n instanceof LayerNorm) || n.normalizedShape.length !== 1 || n.normalizedShape[0] !== layer.dModel)
+      return null;
+  if (!(layer.self_attn instanceof MultiheadAttention)) return null;
+  if (cross && !(cross.attn instanceof MultiheadAttention)) return null;
+  let sa: MhaCall;
+  let ca: MhaCall | undefined;
+  try {
+    sa = layer.self_attn.prepare(fn, x, x, x, { ...self, needWeights: false })[0];
+    if (cross) ca = cross.attn.prepare(fn, x, cross.memory, cross.memory, { ...cross.opts, needWeights: false })[0];
+  } catch {
+    return null;
+  }
+  const ph = (p: Tensor | null) => (p ? p._h : undefined);
+  const call: TransformerLayerCall = {
+    x: x._h,
+    memory: cross ? cross.memory._h : undefined,
+    normFirst: layer.normFirst,
+    activation: act,
+    linear1Weight: layer.linear1.weight._h,
+    linear1Bias: ph(layer.linear1.bias),
+    linear2Weight: layer.linear2.weight._h,
+    linear2Bias: ph(layer.linear2.bias),
+    eps1: norms[0].eps,
+    eps2: norms[1].eps,
+  };
+  const rec = call as unknown as Record<string, unknown>;
+  norms.forEach((n, i) => {
+    rec[`norm${i + 1}Weight`] = ph(n.weight);
+    rec[`norm${i + 1}Bias`] = ph(n.bias);
+    rec[`eps${i + 1}`] = n.eps;
+  });
+  const h = ca ? N.transformerLayer(sa, call, ca) : N.transformerLayer(sa, call);
+  return h === null ? null : new Tensor(h);
+}
+
 /**
  * One encoder layer: self-attention and a feed-forward block, each with dropout, a residual
  * connection and a LayerNorm (after it, or before it with `normFirst`) — PyTorch's
@@ -290,7 +360,14 @@ export class TransformerEncoderLayer extends Module {
    * errors come back prefixed with this function and the argument they concern.
    */
   forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
-    const g = this.steps('TransformerEncoderLayer.forward', src, opts);
+    const fn = 'TransformerEncoderLayer.forward';
+    const g = this.steps(fn, src, opts);
+    const fused = fusedLayer(this, fn, src, [this.norm1, this.norm2], [this.dropout1, this.dropout2], {
+      attnMask: opts.srcMask ?? null,
+      keyPaddingMask: opts.srcKeyPaddingMask ?? null,
+      isCausal: opts.isCausal,
+    });
+    if (fused !== null) return fused;
     return tidy(() => runForward(g));
   }
 
@@ -410,7 +487,26 @@ export class TransformerDecoderLayer extends Module {
 
   /** @returns the output, shaped like `tgt`. */
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
-    const g = this.steps('TransformerDecoderLayer.forward', tgt, memory, opts);
+    const fn = 'TransformerDecoderLayer.forward';
+    const g = this.steps(fn, tgt, memory, opts);
+    const fused = fusedLayer(
+      this,
+      fn,
+      tgt,
+      [this.norm1, this.norm2, this.norm3],
+      [this.dropout1, this.dropout2, this.dropout3],
+      { attnMask: opts.tgtMask ?? null, keyPaddingMask: opts.tgtKeyPaddingMask ?? null, isCausal: opts.tgtIsCausal },
+      {
+        attn: this.multihead_attn,
+        memory,
+        opts: {
+          attnMask: opts.memoryMask ?? null,
+          keyPaddingMask: opts.memoryKeyPaddingMask ?? null,
+          isCausal: opts.memoryIsCausal,
+        },
+      },
+    );
+    if (fused !== null) return fused;
     return tidy(() => runForward(g));
   }
 
