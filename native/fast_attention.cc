@@ -124,7 +124,7 @@ bool ViewMask(const at::Tensor& m, MaskView<T>* v) {
   if (m.scalar_type() == at::kBool || m.scalar_type() == at::kByte) {
     v->keep = m.contiguous();
     v->b = reinterpret_cast<const uint8_t*>(v->keep.data_ptr());
-  } else if (at::isFloatingType(m.scalar_type())) {
+  } else if (c10::isFloatingType(m.scalar_type())) {
     v->keep = m.to(kType<T>).contiguous();
     v->f = v->keep.template data_ptr<T>();
   } else {
@@ -410,7 +410,7 @@ bool FastSdpaT(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0,
     if (mask->scalar_type() == at::kBool) {
       m = mask->expand(full);
       mb = reinterpret_cast<const uint8_t*>(m.data_ptr());
-    } else if (at::isFloatingType(mask->scalar_type())) {
+    } else if (c10::isFloatingType(mask->scalar_type())) {
       m = mask->to(kType<T>).expand(full);
       mf = m.template data_ptr<T>();
     } else {
