@@ -405,6 +405,30 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
     expect(worst).to.be.at.most(TOL);
   });
 
+  it('a TransformerEncoder stack fuses each layer and matches', () => {
+    torch.tidy(() => {
+      const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true });
+      const enc = new nn.TransformerEncoder(layer, 3).eval();
+      const x = torch.randn([2, 5, 8]);
+      const opts = { mask: nn.masks.causal(5), srcKeyPaddingMask: nn.masks.keyPadding([5, 2], 5) };
+      const before = torch.backends.fastPathStats().layer;
+      const fast = torch.noGrad(() => enc.forward(x, opts));
+      expect(torch.backends.fastPathStats().layer - before).to.equal(3);
+      torch.backends.fastPath(false);
+      try {
+        expect(
+          relDiff(
+            fast,
+            torch.noGrad(() => enc.forward(x, opts)),
+            'stack',
+          ),
+        ).to.be.at.most(TOL);
+      } finally {
+        torch.backends.fastPath(true);
+      }
+    });
+  });
+
   it('Transformer layers: grad mode, a custom activation, active dropout compose step by step', () => {
     torch.tidy(() => {
       const enc = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
