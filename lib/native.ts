@@ -408,6 +408,9 @@ export type NativeAsync = {
 } & {
   [K in 'matmul' | 'linear' as `${K}Async`]: TensorWorkOf<NativeSync[K]>;
 } & {
+  /** Resolves with [output], or [null] when the call is not fused (compose the layer then). */
+  transformerLayerAsync: TensorWorkOf<NativeSync['transformerLayer'], [H | null]>;
+} & {
   /** Resolves with no handles once the grads are written. */
   backwardAsync: TensorWorkOf<NativeSync['backward'], []>;
 };

@@ -201,68 +201,93 @@ TNAPI_ASYNC_FN(mhaAsync, {
 // norm{1,2,3}Bias?, eps{1,2,3}}. Null when a gradient could flow or the dtype is not fused: the
 // caller (lib/nn/modules/transformer_layer.ts) then composes the layer step by step. Dropout is
 // the caller's to rule out (eval mode or p = 0).
-TNAPI_FN(transformerLayer, {
-  MhaCall sa = ParseMha(a, 0);
-  Fields f(a, 1);
-  at::Tensor x = f.Tensor("x");
-  c10::optional<at::Tensor> mem = f.OptTensor("memory");
+struct LayerCall {
+  MhaCall sa;
   c10::optional<MhaCall> ca;
-  if (a.Has(2)) ca = ParseMha(a, 2);
-  const bool normFirst = f.Bool("normFirst");
-  const int64_t act = f.Int("activation");
-  const at::Tensor w1 = f.Tensor("linear1Weight"), w2 = f.Tensor("linear2Weight");
-  const c10::optional<at::Tensor> b1 = f.OptTensor("linear1Bias"), b2 = f.OptTensor("linear2Bias");
-  const int nNorms = ca ? 3 : 2;
-  c10::optional<at::Tensor> nw[3], nb[3];
+  at::Tensor x, w1, w2;
+  c10::optional<at::Tensor> mem, b1, b2, nw[3], nb[3];
   double eps[3] = {0, 0, 0};
+  bool normFirst = false;
+  int64_t act = 0;
+};
+
+// Reads the arguments (JS thread).
+LayerCall ParseLayer(const Args& a) {
+  LayerCall c;
+  c.sa = ParseMha(a, 0);
+  Fields f(a, 1);
+  c.x = f.Tensor("x");
+  c.mem = f.OptTensor("memory");
+  if (a.Has(2)) c.ca = ParseMha(a, 2);
+  c.normFirst = f.Bool("normFirst");
+  c.act = f.Int("activation");
+  c.w1 = f.Tensor("linear1Weight"), c.w2 = f.Tensor("linear2Weight");
+  c.b1 = f.OptTensor("linear1Bias"), c.b2 = f.OptTensor("linear2Bias");
   const char* wKeys[] = {"norm1Weight", "norm2Weight", "norm3Weight"};
   const char* bKeys[] = {"norm1Bias", "norm2Bias", "norm3Bias"};
   const char* eKeys[] = {"eps1", "eps2", "eps3"};
-  for (int i = 0; i < nNorms; i++)
-    nw[i] = f.OptTensor(wKeys[i]), nb[i] = f.OptTensor(bKeys[i]), eps[i] = f.Number(eKeys[i]);
-  if (ca && !mem) a.RangeError("a decoder layer (crossAttn given) needs layer.memory");
-  if (act != 0 && act != 1) a.RangeError("layer.activation must be 0 (relu) or 1 (gelu), got " + std::to_string(act));
+  for (int i = 0; i < (c.ca ? 3 : 2); i++)
+    c.nw[i] = f.OptTensor(wKeys[i]), c.nb[i] = f.OptTensor(bKeys[i]), c.eps[i] = f.Number(eKeys[i]);
+  if (c.ca && !c.mem) a.RangeError("a decoder layer (crossAttn given) needs layer.memory");
+  if (c.act != 0 && c.act != 1)
+    a.RangeError("layer.activation must be 0 (relu) or 1 (gelu), got " + std::to_string(c.act));
+  return c;
+}
 
-  std::vector<at::Tensor> all = {x, w1, w2};
+// The layer (any thread): its output, or an undefined tensor when the call is not fused.
+at::Tensor RunLayer(const LayerCall& c) {
+  const int nNorms = c.ca ? 3 : 2;
+  std::vector<at::Tensor> all = {c.x, c.w1, c.w2};
   auto add = [&](const c10::optional<at::Tensor>& t) {
     if (t) all.push_back(*t);
   };
-  add(mem), add(b1), add(b2);
-  for (int i = 0; i < nNorms; i++) add(nw[i]), add(nb[i]);
-  for (const MhaCall* c : {&sa, ca ? &*ca : nullptr}) {
-    if (c == nullptr) continue;
-    all.push_back(c->outW);
-    for (const auto* t : {&c->inW, &c->inB, &c->qW, &c->kW, &c->vW, &c->biasK, &c->biasV, &c->outB}) add(*t);
+  add(c.mem), add(c.b1), add(c.b2);
+  for (int i = 0; i < nNorms; i++) add(c.nw[i]), add(c.nb[i]);
+  for (const MhaCall* m : {&c.sa, c.ca ? &*c.ca : nullptr}) {
+    if (m == nullptr) continue;
+    all.push_back(m->outW);
+    for (const auto* t : {&m->inW, &m->inB, &m->qW, &m->kW, &m->vW, &m->biasK, &m->biasV, &m->outB}) add(*t);
   }
-  bool fast = FastDtype(x) && NoGradNeeded(all);
+  bool fast = FastDtype(c.x) && NoGradNeeded(all);
   for (const at::Tensor& t : all)
-    fast = fast && t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == x.scalar_type();
-  if (!fast) return a.Env().Null();
+    fast = fast && t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == c.x.scalar_type();
+  if (!fast) return at::Tensor();
 
+  at::Tensor x = c.x;
   const int64_t E = x.size(-1);
-  auto ln = [&](const at::Tensor& t, int i) { return at::layer_norm(t, {E}, nw[i], nb[i], eps[i]); };
-  auto attend = [&](MhaCall c, const at::Tensor& q, const at::Tensor* kv) {
-    c.query = q, c.key = kv != nullptr ? *kv : q, c.value = c.key;
-    c.qkvSame = kv == nullptr, c.kvSame = true, c.needWeights = false;
-    return RunMha(c)[0];
+  auto ln = [&](const at::Tensor& t, int i) { return at::layer_norm(t, {E}, c.nw[i], c.nb[i], c.eps[i]); };
+  auto attend = [&](MhaCall m, const at::Tensor& q, const at::Tensor* kv) {
+    m.query = q, m.key = kv != nullptr ? *kv : q, m.value = m.key;
+    m.qkvSame = kv == nullptr, m.kvSame = true, m.needWeights = false;
+    return RunMha(m)[0];
   };
   auto ff = [&](const at::Tensor& t) {
-    at::Tensor h = at::linear(t, w1, b1);
-    h = act == 0 ? at::relu(h) : at::gelu(h);
-    return at::linear(h, w2, b2);
+    at::Tensor h = at::linear(t, c.w1, c.b1);
+    h = c.act == 0 ? at::relu(h) : at::gelu(h);
+    return at::linear(h, c.w2, c.b2);
   };
-  const int last = ca ? 2 : 1;
-  if (normFirst) {
-    x = at::add(x, attend(sa, ln(x, 0), nullptr));
-    if (ca) x = at::add(x, attend(*ca, ln(x, 1), &*mem));
+  const int last = c.ca ? 2 : 1;
+  if (c.normFirst) {
+    x = at::add(x, attend(c.sa, ln(x, 0), nullptr));
+    if (c.ca) x = at::add(x, attend(*c.ca, ln(x, 1), &*c.mem));
     x = at::add(x, ff(ln(x, last)));
   } else {
-    x = ln(at::add(x, attend(sa, x, nullptr)), 0);
-    if (ca) x = ln(at::add(x, attend(*ca, x, &*mem)), 1);
+    x = ln(at::add(x, attend(c.sa, x, nullptr)), 0);
+    if (c.ca) x = ln(at::add(x, attend(*c.ca, x, &*c.mem)), 1);
     x = ln(at::add(x, ff(x)), last);
   }
   FastPathHit(FastKernel::kLayer);
-  return Napi::Value(a.Env(), Wrap(a.Env(), x));
+  return x;
+}
+
+TNAPI_FN(transformerLayer, {
+  at::Tensor out = RunLayer(ParseLayer(a));
+  return Napi::Value(a.Env(), Wrap(a.Env(), out));  // undefined -> null
+})
+// transformerLayerAsync(...) -> Promise<[output | null]>: the same on the pool.
+TNAPI_ASYNC_FN(transformerLayerAsync, {
+  LayerCall c = ParseLayer(a);
+  return [c] { return std::vector<at::Tensor>{RunLayer(c)}; };
 })
 
 // sdpa(q, k, v, attnMask?, dropoutP, isCausal, scale?) with PyTorch 2 semantics: a bool mask's
@@ -317,6 +342,7 @@ const Export kExports[] = {
     {"mhaAsync", mhaAsync, 1},
     {"sdpa", sdpa, 6, 7},
     {"transformerLayer", transformerLayer, 2, 3},
+    {"transformerLayerAsync", transformerLayerAsync, 2, 3},
 };
 
 }  // namespace

@@ -429,6 +429,37 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
     });
   });
 
+  it('Transformer layers: forwardAsync takes the fused layer on the pool and matches', async () => {
+    const enc = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, normFirst: true }).eval();
+    const dec = new nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 16, activation: 'gelu' }).eval();
+    const custom = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, activation: (t) => t.tanh() }).eval();
+    // grad mode stays on across the await: nothing may require grad for the fused path
+    for (const m of [enc, dec, custom]) for (const p of m.parameters()) p.requiresGrad_(false);
+    const x = torch.randn([3, 2, 8]);
+    const mem = torch.randn([4, 2, 8]);
+    const causal = nn.masks.causal(3);
+    const pad = nn.masks.keyPadding([4, 1], 4);
+    const before = torch.backends.fastPathStats().layer;
+    const e1 = await enc.forwardAsync(x, { srcMask: causal });
+    const d1 = await dec.forwardAsync(x, mem, { tgtMask: causal, memoryKeyPaddingMask: pad });
+    const c1 = await custom.forwardAsync(x);
+    expect(torch.backends.fastPathStats().layer - before).to.equal(2);
+    torch.backends.fastPath(false);
+    try {
+      torch.tidy(() => {
+        torch.noGrad(() => {
+          expect(relDiff(e1, enc.forward(x, { srcMask: causal }), 'encoder')).to.be.at.most(TOL);
+          const d2 = dec.forward(x, mem, { tgtMask: causal, memoryKeyPaddingMask: pad });
+          expect(relDiff(d1, d2, 'decoder')).to.be.at.most(TOL);
+          expect(relDiff(c1, custom.forward(x), 'custom activation')).to.be.at.most(TOL);
+        });
+      });
+    } finally {
+      torch.backends.fastPath(true);
+    }
+    torch.dispose([e1, d1, c1, x, mem, causal, pad]);
+  });
+
   it('Transformer layers: grad mode, a custom activation, active dropout compose step by step', () => {
     torch.tidy(() => {
       const enc = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });

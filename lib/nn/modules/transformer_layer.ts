@@ -10,6 +10,7 @@
 // the JS thread; `forwardAsync` awaits the heavy steps (attention and the feed-forward Linears,
 // each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
 // residual adds, dropout, activation) on the JS thread between them.
+import { isGradEnabled } from '../../autograd';
 import { isFloatingPoint } from '../../dtype';
 import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr, TorchError } from '../../errors';
 import { tidy } from '../../memory';
@@ -273,7 +274,42 @@ function fusedLayer(
   self: MultiheadAttentionForwardOptions,
   cross?: { attn: MultiheadAttention; memory: Tensor; opts: MultiheadAttentionForwardOptions },
 ): Tensor | null {
+  const args = fusedArgs(layer, fn, x, norms, dropouts, self, cross);
+  if (args === null) return null;
+  const h = N.transformerLayer(...args);
+  return h === null ? null : new Tensor(h);
+}
+
+/**
+ * `forwardAsync` of a layer: the fused layer on the libuv thread pool when fusedArgs allows it,
+ * else (decided at the call, like the grad mode the steps run under) the step-by-step `g`.
+ */
+function layerAsync(a: Parameters<typeof fusedArgs>, g: Forward<Tensor>): Promise<Tensor> {
+  const args = fusedArgs(...a);
+  if (args === null) return runForwardAsync(g);
+  return N.transformerLayerAsync(...args).then(([h]) => (h === null ? runForwardAsync(g) : new Tensor(h)));
+}
+
+/** The native arguments of a fused layer call, or null when the call is not one the kernels cover. */
+function fusedArgs(
+  layer: FusableLayer,
+  fn: string,
+  x: Tensor,
+  norms: LayerNorm[],
+  dropouts: Dropout[],
+  self: MultiheadAttentionForwardOptions,
+  cross?: { attn: MultiheadAttention; memory: Tensor; opts: MultiheadAttentionForwardOptions },
+): [MhaCall, TransformerLayerCall, MhaCall?] | null {
   if (!N.fastPath()) return null;
+  if (x.device !== 'cpu' || (x.dtype !== 'float32' && x.dtype !== 'float64')) return null;
+  // decided here, at the call, so that an async call never composes later under another grad mode
+  if (
+    isGradEnabled() &&
+    (x.requiresGrad ||
+      cross?.memory.requiresGrad ||
+      [...(layer as unknown as Module).parameters()].some((p) => p.requiresGrad))
+  )
+    return null;
   const act = layer.activation === F.relu ? 0 : layer.activation === F.gelu ? 1 : -1;
   if (act < 0) return null;
   if (layer.training && [layer.dropout, ...dropouts].some((d) => !(d instanceof Dropout) || d.p > 0)) return null;
@@ -310,8 +346,7 @@ function fusedLayer(
     rec[`norm${i + 1}Bias`] = ph(n.bias);
     rec[`eps${i + 1}`] = n.eps;
   });
-  const h = ca ? N.transformerLayer(sa, call, ca) : N.transformerLayer(sa, call);
-  return h === null ? null : new Tensor(h);
+  return ca ? [sa, call, ca] : [sa, call];
 }
 
 /**
@@ -362,11 +397,7 @@ export class TransformerEncoderLayer extends Module {
   forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
     const fn = 'TransformerEncoderLayer.forward';
     const g = this.steps(fn, src, opts);
-    const fused = fusedLayer(this, fn, src, [this.norm1, this.norm2], [this.dropout1, this.dropout2], {
-      attnMask: opts.srcMask ?? null,
-      keyPaddingMask: opts.srcKeyPaddingMask ?? null,
-      isCausal: opts.isCausal,
-    });
+    const fused = fusedLayer(...this.fusedCall(fn, src, opts));
     if (fused !== null) return fused;
     return tidy(() => runForward(g));
   }
@@ -380,7 +411,25 @@ export class TransformerEncoderLayer extends Module {
    * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
    */
   override async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
-    return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
+    const fn = 'TransformerEncoderLayer.forwardAsync';
+    const g = this.steps(fn, src, opts);
+    return layerAsync(this.fusedCall(fn, src, opts), g);
+  }
+
+  /** fusedLayer's arguments for this layer. */
+  private fusedCall(
+    fn: string,
+    src: Tensor,
+    opts: TransformerEncoderLayerForwardOptions,
+  ): Parameters<typeof fusedArgs> {
+    return [
+      this,
+      fn,
+      src,
+      [this.norm1, this.norm2],
+      [this.dropout1, this.dropout2],
+      { attnMask: opts.srcMask ?? null, keyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal },
+    ];
   }
 
   /** The checks (at the call), then the forward as steps. */
@@ -489,7 +538,19 @@ export class TransformerDecoderLayer extends Module {
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
     const fn = 'TransformerDecoderLayer.forward';
     const g = this.steps(fn, tgt, memory, opts);
-    const fused = fusedLayer(
+    const fused = fusedLayer(...this.fusedCall(fn, tgt, memory, opts));
+    if (fused !== null) return fused;
+    return tidy(() => runForward(g));
+  }
+
+  /** fusedLayer's arguments for this layer. */
+  private fusedCall(
+    fn: string,
+    tgt: Tensor,
+    memory: Tensor,
+    opts: TransformerDecoderForwardOptions,
+  ): Parameters<typeof fusedArgs> {
+    return [
       this,
       fn,
       tgt,
@@ -505,9 +566,7 @@ export class TransformerDecoderLayer extends Module {
           isCausal: opts.memoryIsCausal,
         },
       },
-    );
-    if (fused !== null) return fused;
-    return tidy(() => runForward(g));
+    ];
   }
 
   /**
@@ -519,7 +578,9 @@ export class TransformerDecoderLayer extends Module {
     memory: Tensor,
     opts: TransformerDecoderForwardOptions = {},
   ): Promise<Tensor> {
-    return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
+    const fn = 'TransformerDecoderLayer.forwardAsync';
+    const g = this.steps(fn, tgt, memory, opts);
+    return layerAsync(this.fusedCall(fn, tgt, memory, opts), g);
   }
 
   /** The checks (at the call), then the forward as steps. */
