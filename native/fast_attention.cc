@@ -9,7 +9,9 @@
 #include "fast_attention.h"
 
 #include <ATen/Parallel.h>
+#ifndef _WIN32
 #include <dlfcn.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -35,11 +37,13 @@ struct Blas {
 const Blas& GetBlas() {
   static const Blas blas = [] {
     Blas b;
+#ifndef _WIN32
     void* h = dlopen("libblas.so.3", RTLD_NOLOAD | RTLD_LAZY);
     if (h == nullptr) return b;
     b.s = reinterpret_cast<GemmFn<float>>(dlsym(h, "sgemm_"));
     b.d = reinterpret_cast<GemmFn<double>>(dlsym(h, "dgemm_"));
     if (b.s == nullptr || b.d == nullptr) b = Blas{};
+#endif
     return b;
   }();
   return blas;
