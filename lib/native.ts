@@ -83,6 +83,28 @@ export interface MhaCall {
   averageAttnWeights: boolean;
 }
 
+/** `transformerLayer`'s second argument, read by name (native/attention.cc). */
+export interface TransformerLayerCall {
+  x: H;
+  memory?: H;
+  normFirst: boolean;
+  /** 0: relu, 1: gelu. */
+  activation: number;
+  linear1Weight: H;
+  linear1Bias?: H;
+  linear2Weight: H;
+  linear2Bias?: H;
+  norm1Weight?: H;
+  norm1Bias?: H;
+  norm2Weight?: H;
+  norm2Bias?: H;
+  norm3Weight?: H;
+  norm3Bias?: H;
+  eps1: number;
+  eps2: number;
+  eps3?: number;
+}
+
 /** A binding as `__exports()` reports it: its name and argument count, min..max (max -1: no maximum). */
 export interface NativeExport {
   name: string;
@@ -242,6 +264,8 @@ export interface NativeSync {
   // attention (native/attention.cc)
   mha(call: MhaCall): [H, H | null];
   sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
+  /** A whole Transformer encoder (or, with crossAttn, decoder) layer for inference; null: compose it. */
+  transformerLayer(selfAttn: MhaCall, layer: TransformerLayerCall, crossAttn?: MhaCall): H | null;
   // losses (native/loss.cc); reduction: 0 none, 1 mean, 2 sum
   mseLoss(x: H, y: H, reduction: number): H;
   l1Loss(x: H, y: H, reduction: number): H;
@@ -415,6 +439,9 @@ export type NativeAsync = {
   [K in 'rnn' | 'mha' | 'jitRun' | 'jitTraceRun' as `${K}Async`]: AsyncOf<NativeSync[K]>;
 } & {
   [K in 'matmul' | 'linear' as `${K}Async`]: TensorWorkOf<NativeSync[K]>;
+} & {
+  /** Resolves with [output], or [null] when the call is not fused (compose the layer then). */
+  transformerLayerAsync: TensorWorkOf<NativeSync['transformerLayer'], [H | null]>;
 } & {
   /** Resolves with no handles once the grads are written. */
   backwardAsync: TensorWorkOf<NativeSync['backward'], []>;

@@ -8,6 +8,8 @@
 // of a float attn_mask with a float key_padding_mask. Shapes and dtypes were validated in
 // lib/nn/modules/attention.ts.
 #include "args.h"
+#include "fast_attention.h"
+#include "fast_path.h"
 #include "handle.h"
 #include "workers.h"
 
@@ -32,17 +34,11 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
 //      inProjBias?, qProjWeight?, kProjWeight?, vProjWeight?, biasK?, biasV?, addZeroAttn, dropoutP,
 //      training, outProjWeight, outProjBias?, attnMask?, keyPaddingMask?, needWeights,
 //      averageAttnWeights}) -> [output, weights | null]: one options object (lib/native.ts's MhaCall).
-struct MhaCall {
-  at::Tensor query, key, value, outW;
-  int64_t H;
-  bool batched, batchFirst, qkvSame, kvSame, addZeroAttn, training, needWeights, average;
-  c10::optional<at::Tensor> inW, inB, qW, kW, vW, biasK, biasV, outB, attnMask, kpm;
-  double dropoutP;
-};
+// (MhaCall is in fast_attention.h.)
 
 // Reads the arguments (JS thread).
-MhaCall ParseMha(const Args& a) {
-  Fields f(a, 0);
+MhaCall ParseMha(const Args& a, size_t i = 0) {
+  Fields f(a, i);
   MhaCall c;
   c.query = f.Tensor("query"), c.key = f.Tensor("key"), c.value = f.Tensor("value");
   c.H = f.Int("numHeads");
@@ -66,6 +62,10 @@ MhaCall ParseMha(const Args& a) {
 
 // The kernel (any thread): [output, weights] (weights undefined unless needWeights).
 std::vector<at::Tensor> RunMha(const MhaCall& c) {
+  {
+    std::vector<at::Tensor> fast;
+    if (FastMha(c, &fast)) return fast;
+  }
   at::Tensor query = c.query, key = c.key, value = c.value;
   const int64_t H = c.H;
   const bool batched = c.batched, batchFirst = c.batchFirst, qkvSame = c.qkvSame, kvSame = c.kvSame;
@@ -193,6 +193,103 @@ TNAPI_ASYNC_FN(mhaAsync, {
   return [c] { return RunMha(c); };
 })
 
+// transformerLayer(selfAttn, layer, crossAttn?) -> output | null: a whole TransformerEncoderLayer
+// (no crossAttn) or TransformerDecoderLayer forward in one call, for inference. selfAttn and
+// crossAttn are `mha`'s checked arguments (their query/key/value are replaced here by the layer's
+// intermediate tensors of the same shapes); layer = {x, memory?, normFirst, activation (0 relu,
+// 1 gelu), linear1Weight, linear1Bias?, linear2Weight, linear2Bias?, norm{1,2,3}Weight?,
+// norm{1,2,3}Bias?, eps{1,2,3}}. Null when a gradient could flow or the dtype is not fused: the
+// caller (lib/nn/modules/transformer_layer.ts) then composes the layer step by step. Dropout is
+// the caller's to rule out (eval mode or p = 0).
+struct LayerCall {
+  MhaCall sa;
+  c10::optional<MhaCall> ca;
+  at::Tensor x, w1, w2;
+  c10::optional<at::Tensor> mem, b1, b2, nw[3], nb[3];
+  double eps[3] = {0, 0, 0};
+  bool normFirst = false;
+  int64_t act = 0;
+};
+
+// Reads the arguments (JS thread).
+LayerCall ParseLayer(const Args& a) {
+  LayerCall c;
+  c.sa = ParseMha(a, 0);
+  Fields f(a, 1);
+  c.x = f.Tensor("x");
+  c.mem = f.OptTensor("memory");
+  if (a.Has(2)) c.ca = ParseMha(a, 2);
+  c.normFirst = f.Bool("normFirst");
+  c.act = f.Int("activation");
+  c.w1 = f.Tensor("linear1Weight"), c.w2 = f.Tensor("linear2Weight");
+  c.b1 = f.OptTensor("linear1Bias"), c.b2 = f.OptTensor("linear2Bias");
+  const char* wKeys[] = {"norm1Weight", "norm2Weight", "norm3Weight"};
+  const char* bKeys[] = {"norm1Bias", "norm2Bias", "norm3Bias"};
+  const char* eKeys[] = {"eps1", "eps2", "eps3"};
+  for (int i = 0; i < (c.ca ? 3 : 2); i++)
+    c.nw[i] = f.OptTensor(wKeys[i]), c.nb[i] = f.OptTensor(bKeys[i]), c.eps[i] = f.Number(eKeys[i]);
+  if (c.ca && !c.mem) a.RangeError("a decoder layer (crossAttn given) needs layer.memory");
+  if (c.act != 0 && c.act != 1)
+    a.RangeError("layer.activation must be 0 (relu) or 1 (gelu), got " + std::to_string(c.act));
+  return c;
+}
+
+// The layer (any thread): its output, or an undefined tensor when the call is not fused.
+at::Tensor RunLayer(const LayerCall& c) {
+  const int nNorms = c.ca ? 3 : 2;
+  std::vector<at::Tensor> all = {c.x, c.w1, c.w2};
+  auto add = [&](const c10::optional<at::Tensor>& t) {
+    if (t) all.push_back(*t);
+  };
+  add(c.mem), add(c.b1), add(c.b2);
+  for (int i = 0; i < nNorms; i++) add(c.nw[i]), add(c.nb[i]);
+  for (const MhaCall* m : {&c.sa, c.ca ? &*c.ca : nullptr}) {
+    if (m == nullptr) continue;
+    all.push_back(m->outW);
+    for (const auto* t : {&m->inW, &m->inB, &m->qW, &m->kW, &m->vW, &m->biasK, &m->biasV, &m->outB}) add(*t);
+  }
+  bool fast = FastDtype(c.x) && NoGradNeeded(all);
+  for (const at::Tensor& t : all)
+    fast = fast && t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == c.x.scalar_type();
+  if (!fast) return at::Tensor();
+
+  at::Tensor x = c.x;
+  const int64_t E = x.size(-1);
+  auto ln = [&](const at::Tensor& t, int i) { return at::layer_norm(t, {E}, c.nw[i], c.nb[i], c.eps[i]); };
+  auto attend = [&](MhaCall m, const at::Tensor& q, const at::Tensor* kv) {
+    m.query = q, m.key = kv != nullptr ? *kv : q, m.value = m.key;
+    m.qkvSame = kv == nullptr, m.kvSame = true, m.needWeights = false;
+    return RunMha(m)[0];
+  };
+  auto ff = [&](const at::Tensor& t) {
+    at::Tensor h = at::linear(t, c.w1, c.b1);
+    h = c.act == 0 ? at::relu(h) : at::gelu(h);
+    return at::linear(h, c.w2, c.b2);
+  };
+  const int last = c.ca ? 2 : 1;
+  if (c.normFirst) {
+    x = at::add(x, attend(c.sa, ln(x, 0), nullptr));
+    if (c.ca) x = at::add(x, attend(*c.ca, ln(x, 1), &*c.mem));
+    x = at::add(x, ff(ln(x, last)));
+  } else {
+    x = ln(at::add(x, attend(c.sa, x, nullptr)), 0);
+    if (c.ca) x = ln(at::add(x, attend(*c.ca, x, &*c.mem)), 1);
+    x = ln(at::add(x, ff(x)), last);
+  }
+  FastPathHit(FastKernel::kLayer);
+  return x;
+}
+
+TNAPI_FN(transformerLayer, {
+  at::Tensor out = RunLayer(ParseLayer(a));
+  return Napi::Value(a.Env(), Wrap(a.Env(), out));  // undefined -> null
+})
+// transformerLayerAsync(...) -> Promise<[output | null]>: the same on the pool.
+TNAPI_ASYNC_FN(transformerLayerAsync, {
+  LayerCall c = ParseLayer(a);
+  return [c] { return std::vector<at::Tensor>{RunLayer(c)}; };
+})
+
 // sdpa(q, k, v, attnMask?, dropoutP, isCausal, scale?) with PyTorch 2 semantics: a bool mask's
 // true = ALLOWED (the opposite of MultiheadAttention), float masks are added, and a query row
 // with no allowed key gives 0 (PyTorch >= 2.5's _safe_softmax, which the composed path copies).
@@ -207,7 +304,12 @@ TNAPI_FN(sdpa, {
   // libtorch's own kernel (2.1+ takes `scale`).
   return Napi::Value(a.Env(), Wrap(a.Env(), at::scaled_dot_product_attention(q, k, v, mask, p, isCausal, scale)));
 #else
-  // The composed path for libtorch 1.13 / 2.0: PyTorch's reference algorithm.
+  // The fused kernel for inference calls, else the composed path for libtorch 1.13 / 2.0:
+  // PyTorch's reference algorithm.
+  {
+    at::Tensor fast;
+    if (FastSdpa(q, k, v, mask, p, isCausal, scale, &fast)) return Napi::Value(a.Env(), Wrap(a.Env(), fast));
+  }
   const int64_t L = q.size(-2), S = k.size(-2);
   double sc = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   at::Tensor bias;
@@ -239,6 +341,8 @@ const Export kExports[] = {
     {"mha", mha, 1},
     {"mhaAsync", mhaAsync, 1},
     {"sdpa", sdpa, 6, 7},
+    {"transformerLayer", transformerLayer, 2, 3},
+    {"transformerLayerAsync", transformerLayerAsync, 2, 3},
 };
 
 }  // namespace

@@ -266,8 +266,12 @@ export class MultiheadAttention extends Module {
     });
   }
 
-  /** The checks of `forward`, then the native kernel's arguments. */
-  private prepare(
+  /**
+   * The checks of `forward`, then the native kernel's arguments (also read by the fused
+   * Transformer layers, transformer_layer.ts).
+   * @internal
+   */
+  prepare(
     fn: string,
     query: Tensor,
     key: Tensor,

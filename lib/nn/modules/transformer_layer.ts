@@ -10,9 +10,11 @@
 // the JS thread; `forwardAsync` awaits the heavy steps (attention and the feed-forward Linears,
 // each child layer of a stack) on the libuv pool and runs the cheap elementwise parts (norms,
 // residual adds, dropout, activation) on the JS thread between them.
+import { isGradEnabled } from '../../autograd';
 import { isFloatingPoint } from '../../dtype';
 import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr, TorchError } from '../../errors';
 import { tidy } from '../../memory';
+import { type MhaCall, native as N, type TransformerLayerCall } from '../../native';
 import { Tensor } from '../../tensor';
 import { callForward, type Forward, forwardStep, runForward, runForwardAsync } from '../forward';
 import * as F from '../functional';
@@ -244,6 +246,109 @@ function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Ten
 
 // ---- layers ------------------------------------------------------------------------------------
 
+/** A layer's parts that the fused forward reads (both layer classes have them). */
+interface FusableLayer {
+  training: boolean;
+  normFirst: boolean;
+  dModel: number;
+  activation: ActivationFn | Module;
+  linear1: Linear;
+  linear2: Linear;
+  dropout: Dropout;
+  self_attn: MultiheadAttention;
+}
+
+/**
+ * The whole layer in one native call (native/attention.cc `transformerLayer`, the fused attention
+ * inside) when it is an inference call the fused kernels cover: fastPath on, dropout inactive,
+ * relu/gelu, LayerNorms over dModel; the native side also rules out gradients and other dtypes.
+ * Null: compose it step by step. The arguments were checked by the caller's `steps`; an attention
+ * argument error is left to the step-by-step path, which reports it with the layer's context.
+ */
+function fusedLayer(
+  layer: FusableLayer,
+  fn: string,
+  x: Tensor,
+  norms: LayerNorm[],
+  dropouts: Dropout[],
+  self: MultiheadAttentionForwardOptions,
+  cross?: { attn: MultiheadAttention; memory: Tensor; opts: MultiheadAttentionForwardOptions },
+): Tensor | null {
+  const args = fusedArgs(layer, fn, x, norms, dropouts, self, cross);
+  if (args === null) return null;
+  const h = N.transformerLayer(...args);
+  return h === null ? null : new Tensor(h);
+}
+
+/**
+ * `forwardAsync` of a layer: the fused layer on the libuv thread pool when fusedArgs allows it,
+ * else (decided at the call, like the grad mode the steps run under) the step-by-step `g`.
+ */
+function layerAsync(a: Parameters<typeof fusedArgs>, g: Forward<Tensor>): Promise<Tensor> {
+  const args = fusedArgs(...a);
+  if (args === null) return runForwardAsync(g);
+  return N.transformerLayerAsync(...args).then(([h]) => (h === null ? runForwardAsync(g) : new Tensor(h)));
+}
+
+/** The native arguments of a fused layer call, or null when the call is not one the kernels cover. */
+function fusedArgs(
+  layer: FusableLayer,
+  fn: string,
+  x: Tensor,
+  norms: LayerNorm[],
+  dropouts: Dropout[],
+  self: MultiheadAttentionForwardOptions,
+  cross?: { attn: MultiheadAttention; memory: Tensor; opts: MultiheadAttentionForwardOptions },
+): [MhaCall, TransformerLayerCall, MhaCall?] | null {
+  if (!N.fastPath()) return null;
+  if (x.device !== 'cpu' || (x.dtype !== 'float32' && x.dtype !== 'float64')) return null;
+  // decided here, at the call, so that an async call never composes later under another grad mode
+  if (
+    isGradEnabled() &&
+    (x.requiresGrad ||
+      cross?.memory.requiresGrad ||
+      [...(layer as unknown as Module).parameters()].some((p) => p.requiresGrad))
+  )
+    return null;
+  const act = layer.activation === F.relu ? 0 : layer.activation === F.gelu ? 1 : -1;
+  if (act < 0) return null;
+  if (layer.training && [layer.dropout, ...dropouts].some((d) => !(d instanceof Dropout) || d.p > 0)) return null;
+  if (!(layer.linear1 instanceof Linear) || !(layer.linear2 instanceof Linear)) return null;
+  for (const n of norms)
+    if (!(n instanceof LayerNorm) || n.normalizedShape.length !== 1 || n.normalizedShape[0] !== layer.dModel)
+      return null;
+  if (!(layer.self_attn instanceof MultiheadAttention)) return null;
+  if (cross && !(cross.attn instanceof MultiheadAttention)) return null;
+  let sa: MhaCall;
+  let ca: MhaCall | undefined;
+  try {
+    sa = layer.self_attn.prepare(fn, x, x, x, { ...self, needWeights: false })[0];
+    if (cross) ca = cross.attn.prepare(fn, x, cross.memory, cross.memory, { ...cross.opts, needWeights: false })[0];
+  } catch {
+    return null;
+  }
+  const ph = (p: Tensor | null) => (p ? p._h : undefined);
+  const call: TransformerLayerCall = {
+    x: x._h,
+    memory: cross ? cross.memory._h : undefined,
+    normFirst: layer.normFirst,
+    activation: act,
+    linear1Weight: layer.linear1.weight._h,
+    linear1Bias: ph(layer.linear1.bias),
+    linear2Weight: layer.linear2.weight._h,
+    linear2Bias: ph(layer.linear2.bias),
+    eps1: norms[0].eps,
+    eps2: norms[1].eps,
+  };
+  const rec = call as unknown as Record<string, unknown>;
+  norms.forEach((n, i) => {
+    rec[`norm${i + 1}Weight`] = ph(n.weight);
+    rec[`norm${i + 1}Bias`] = ph(n.bias);
+    rec[`eps${i + 1}`] = n.eps;
+  });
+  return ca ? [sa, call, ca] : [sa, call];
+}
+
 /**
  * One encoder layer: self-attention and a feed-forward block, each with dropout, a residual
  * connection and a LayerNorm (after it, or before it with `normFirst`) — PyTorch's
@@ -290,7 +395,10 @@ export class TransformerEncoderLayer extends Module {
    * errors come back prefixed with this function and the argument they concern.
    */
   forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
-    const g = this.steps('TransformerEncoderLayer.forward', src, opts);
+    const fn = 'TransformerEncoderLayer.forward';
+    const g = this.steps(fn, src, opts);
+    const fused = fusedLayer(...this.fusedCall(fn, src, opts));
+    if (fused !== null) return fused;
     return tidy(() => runForward(g));
   }
 
@@ -303,7 +411,25 @@ export class TransformerEncoderLayer extends Module {
    * @example const out = await layer.forwardAsync(src, { srcKeyPaddingMask: pad });
    */
   override async forwardAsync(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Promise<Tensor> {
-    return runForwardAsync(this.steps('TransformerEncoderLayer.forwardAsync', src, opts));
+    const fn = 'TransformerEncoderLayer.forwardAsync';
+    const g = this.steps(fn, src, opts);
+    return layerAsync(this.fusedCall(fn, src, opts), g);
+  }
+
+  /** fusedLayer's arguments for this layer. */
+  private fusedCall(
+    fn: string,
+    src: Tensor,
+    opts: TransformerEncoderLayerForwardOptions,
+  ): Parameters<typeof fusedArgs> {
+    return [
+      this,
+      fn,
+      src,
+      [this.norm1, this.norm2],
+      [this.dropout1, this.dropout2],
+      { attnMask: opts.srcMask ?? null, keyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal },
+    ];
   }
 
   /** The checks (at the call), then the forward as steps. */
@@ -410,8 +536,37 @@ export class TransformerDecoderLayer extends Module {
 
   /** @returns the output, shaped like `tgt`. */
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
-    const g = this.steps('TransformerDecoderLayer.forward', tgt, memory, opts);
+    const fn = 'TransformerDecoderLayer.forward';
+    const g = this.steps(fn, tgt, memory, opts);
+    const fused = fusedLayer(...this.fusedCall(fn, tgt, memory, opts));
+    if (fused !== null) return fused;
     return tidy(() => runForward(g));
+  }
+
+  /** fusedLayer's arguments for this layer. */
+  private fusedCall(
+    fn: string,
+    tgt: Tensor,
+    memory: Tensor,
+    opts: TransformerDecoderForwardOptions,
+  ): Parameters<typeof fusedArgs> {
+    return [
+      this,
+      fn,
+      tgt,
+      [this.norm1, this.norm2, this.norm3],
+      [this.dropout1, this.dropout2, this.dropout3],
+      { attnMask: opts.tgtMask ?? null, keyPaddingMask: opts.tgtKeyPaddingMask ?? null, isCausal: opts.tgtIsCausal },
+      {
+        attn: this.multihead_attn,
+        memory,
+        opts: {
+          attnMask: opts.memoryMask ?? null,
+          keyPaddingMask: opts.memoryKeyPaddingMask ?? null,
+          isCausal: opts.memoryIsCausal,
+        },
+      },
+    ];
   }
 
   /**
@@ -423,7 +578,9 @@ export class TransformerDecoderLayer extends Module {
     memory: Tensor,
     opts: TransformerDecoderForwardOptions = {},
   ): Promise<Tensor> {
-    return runForwardAsync(this.steps('TransformerDecoderLayer.forwardAsync', tgt, memory, opts));
+    const fn = 'TransformerDecoderLayer.forwardAsync';
+    const g = this.steps(fn, tgt, memory, opts);
+    return layerAsync(this.fusedCall(fn, tgt, memory, opts), g);
   }
 
   /** The checks (at the call), then the forward as steps. */
