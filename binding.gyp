@@ -24,6 +24,7 @@
         "-Wl,--no-as-needed",
         "<!@(node install/find-libtorch.js --libs)",
         "-Wl,--as-needed",
+        "-ldl",
         "-Wl,-rpath,<!(node install/find-libtorch.js --libdir)"
       ]
     }

@@ -1,7 +1,7 @@
 // Registers every binding family. Nothing else lives here.
 #include "args.h"
-#include "handle.h"
 #include "fast_path.h"
+#include "handle.h"
 #include "rnn_kernels.h"
 
 namespace tnapi {
