@@ -15,7 +15,6 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "fast_path.h"
@@ -60,15 +59,9 @@ const Blas& LoadedBlas() {
   return blas;
 }
 
-// Rows at most this many use the plain loop for the recurrent GEMMs (measured: faster than a BLAS
-// call up to here at the sizes recurrent layers have).
-int64_t HandRows() {
-  static const int64_t v = [] {
-    const char* e = std::getenv("TNAPI_RNN_HAND_ROWS");
-    return e == nullptr ? int64_t{8} : static_cast<int64_t>(std::atoll(e));
-  }();
-  return v;
-}
+// GEMMs of at most this many rows use the plain loop (measured with the LSTM 10->20 x2 benchmark: as
+// fast as BLAS at 16 rows, faster below; BLAS is up to 2x faster from 32 rows on).
+constexpr int64_t kLoopRows = 16;
 
 template <typename S>
 struct Weight {
@@ -77,23 +70,43 @@ struct Weight {
   int64_t n, k;
 };
 
+// Built for AVX2 and for the baseline, picked at load (GCC's function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TNAPI_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TNAPI_VECTOR_CLONES
+#endif
+
 // C = A . Wt (Wt is k x n): row by row, an axpy per input column (vectorises without reassociating,
 // so every output is summed in the order q = 0, 1, ..., k-1).
 template <typename S>
-void LoopGemm(int64_t m, const S* A, int64_t lda, const Weight<S>& W, S* C, int64_t ldc) {
-  const int64_t n = W.n, k = W.k;
+inline void LoopGemmImpl(int64_t m, int64_t n, int64_t k, const S* __restrict A, int64_t lda, const S* __restrict wt,
+                         S* __restrict C, int64_t ldc) {
   for (int64_t i = 0; i < m; i++) {
     S* __restrict c = C + i * ldc;
-    const S* a = A + i * lda;
-    const S* __restrict w = W.wt;
+    const S* __restrict a = A + i * lda;
     const S a0 = a[0];
-    for (int64_t j = 0; j < n; j++) c[j] = a0 * w[j];
+    for (int64_t j = 0; j < n; j++) c[j] = a0 * wt[j];
     for (int64_t q = 1; q < k; q++) {
       const S aq = a[q];
-      w = W.wt + q * n;
+      const S* __restrict w = wt + q * n;
       for (int64_t j = 0; j < n; j++) c[j] += aq * w[j];
     }
   }
+}
+TNAPI_VECTOR_CLONES void LoopGemmF(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* wt,
+                                   float* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+}
+TNAPI_VECTOR_CLONES void LoopGemmD(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda, const double* wt,
+                                   double* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+}
+void LoopGemm(int64_t m, const float* A, int64_t lda, const Weight<float>& W, float* C, int64_t ldc) {
+  LoopGemmF(m, W.n, W.k, A, lda, W.wt, C, ldc);
+}
+void LoopGemm(int64_t m, const double* A, int64_t lda, const Weight<double>& W, double* C, int64_t ldc) {
+  LoopGemmD(m, W.n, W.k, A, lda, W.wt, C, ldc);
 }
 
 template <typename S>
@@ -191,13 +204,8 @@ inline float TanhF(float x, float lo, float hi) {
   return std::copysign((1.0f - e) / (1.0f + e), x);
 }
 
-// Built for AVX2 and for the baseline, picked at load (GCC's function multiversioning); the file is
-// compiled with -fno-trapping-math, without which GCC does not vectorise the selects above.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define TNAPI_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TNAPI_VECTOR_CLONES
-#endif
+// The file is compiled with -fno-trapping-math, without which GCC does not vectorise the selects
+// above.
 
 inline void Bounds(float* lo, float* hi) {
   *lo = -88.3762626647949f, *hi = 88.3762626647949f;
@@ -328,11 +336,11 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
   const int64_t G = p.G, H = p.H, P = p.P, DP = p.D * p.P;
   const S* bIh = p.bias ? w[2] : nullptr;
   const S* bHh = p.bias ? w[3] : nullptr;
-  const bool loopRec = p.N <= HandRows();
+  const bool loopRec = p.N <= kLoopRows;
 
   // The input projection of every step: proj = in . W_ih^T + b_ih.
   S* proj = Grow(sc.proj, p.rows * G);
-  const Weight<S> wIh = MakeWeight(w[0], G, inSize, p.rows <= HandRows(), sc.wtIh);
+  const Weight<S> wIh = MakeWeight(w[0], G, inSize, p.rows <= kLoopRows, sc.wtIh);
   at::parallel_for(0, p.rows, Grain(G * inSize), [&](int64_t r0, int64_t r1) {
     Gemm(r1 - r0, in + r0 * inSize, inSize, wIh, proj + r0 * G, G);
     if (bIh != nullptr) {
