@@ -169,6 +169,33 @@ describe('fused recurrent kernel (torch.backends.fastPath)', () => {
     expect(worst).to.be.at.most(1e-6);
   });
 
+  it('batches above 16 rows (BLAS GEMMs) and non-contiguous inputs and states give the reference results', () => {
+    const rand = prng(77);
+    for (let k = 0; k < 24; k++) {
+      const c: Config = { ...draw(rand), N: 17 + Math.floor(rand() * 24), packed: 'no', givenHx: true };
+      torch.tidy(() => {
+        torch.manualSeed(c.seed);
+        const m = build(c);
+        const LD = c.layers * (c.bidirectional ? 2 : 1);
+        const opts = { dtype: c.dtype };
+        // every tensor a transposed view
+        const x = c.batchFirst
+          ? torch.randn([c.T, c.N, c.I], opts).transpose(0, 1)
+          : torch.randn([c.N, c.T, c.I], opts).transpose(0, 1);
+        const h0 = torch.randn([c.N, LD, c.projSize > 0 ? c.projSize : c.H], opts).transpose(0, 1);
+        const hx = c.mode === 'LSTM' ? [h0, torch.randn([c.N, LD, c.H], opts).transpose(0, 1)] : h0;
+        const hits = rnnHits();
+        const fast = flat(torch.noGrad(() => forward(m, x, hx)));
+        expect(rnnHits() - hits).to.equal(1);
+        const ref = flat(withFastPath(false, () => torch.noGrad(() => forward(m, x, hx))));
+        const what = `config ${k} ${JSON.stringify(c)}`;
+        for (let i = 0; i < ref.length; i++) {
+          expect(maxRelDiff(fast[i], ref[i], `${what} result ${i}`), `${what} result ${i}`).to.be.at.most(1e-6);
+        }
+      });
+    }
+  });
+
   it('parameters that require grad under grad mode: the reference runs, and its gradients', () => {
     torch.manualSeed(3);
     const m = new nn.LSTM({ inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true });
