@@ -160,15 +160,56 @@ S* Grow(std::vector<S>& v, int64_t n) {
   return v.data();
 }
 
+// The transposes the plain loop reads, cached per thread by content: a weight whose values equal a
+// cached copy's (a byte comparison, cheaper than transposing again) reuses its transpose; anything
+// else replaces the oldest entry. Content, not identity: a weight changed in place or a new weight
+// at a freed one's address can never be served a stale transpose. A transpose stays valid until
+// kCachedWeights later misses on this thread; one layer and direction needs at most three.
+constexpr size_t kCachedWeights = 32;
+constexpr int64_t kMaxCachedElements = 1 << 16;
+
+template <typename S>
+struct CachedWeight {
+  std::vector<S> w, wt;
+  int64_t n = 0, k = 0;
+};
+template <typename S>
+struct WeightCache {
+  CachedWeight<S> entries[kCachedWeights];
+  size_t next = 0;
+};
+
+template <typename S>
+void Transpose(const S* w, int64_t n, int64_t k, S* t) {
+  for (int64_t j = 0; j < n; j++) {
+    for (int64_t q = 0; q < k; q++) t[q * n + j] = w[j * k + q];
+  }
+}
+
 template <typename S>
 Weight<S> MakeWeight(const S* w, int64_t n, int64_t k, bool loop, std::vector<S>& buf) {
   Weight<S> W{w, nullptr, n, k};
   if (!loop) return W;
-  S* t = Grow(buf, n * k);
-  for (int64_t j = 0; j < n; j++) {
-    for (int64_t q = 0; q < k; q++) t[q * n + j] = w[j * k + q];
+  const int64_t len = n * k;
+  if (len > kMaxCachedElements) {
+    S* t = Grow(buf, len);
+    Transpose(w, n, k, t);
+    W.wt = t;
+    return W;
   }
-  W.wt = t;
+  thread_local WeightCache<S> cache;
+  for (CachedWeight<S>& e : cache.entries) {
+    if (e.n == n && e.k == k && std::memcmp(e.w.data(), w, static_cast<size_t>(len) * sizeof(S)) == 0) {
+      W.wt = e.wt.data();
+      return W;
+    }
+  }
+  CachedWeight<S>& e = cache.entries[cache.next++ % kCachedWeights];
+  e.n = n, e.k = k;
+  e.w.assign(w, w + len);
+  e.wt.resize(static_cast<size_t>(len));
+  Transpose(w, n, k, e.wt.data());
+  W.wt = e.wt.data();
   return W;
 }
 

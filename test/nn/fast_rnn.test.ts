@@ -196,6 +196,20 @@ describe('fused recurrent kernel (torch.backends.fastPath)', () => {
     }
   });
 
+  it('weights changed in place between calls are read afresh (the transposes are cached by content)', () => {
+    torch.manualSeed(8);
+    const m = new nn.LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, projSize: 2 });
+    const x = torch.randn([5, 2, 3]);
+    const first = flat(torch.noGrad(() => m.forward(x)));
+    torch.noGrad(() => {
+      for (const p of [...m.parameters()]) p.mul_(1.5);
+    });
+    const fast = flat(torch.noGrad(() => m.forward(x)));
+    const ref = flat(withFastPath(false, () => torch.noGrad(() => m.forward(x))));
+    expect(maxRelDiff(fast[0], first[0], 'changed')).to.be.above(1e-3);
+    for (let i = 0; i < ref.length; i++) expect(maxRelDiff(fast[i], ref[i], `result ${i}`)).to.be.at.most(1e-6);
+  });
+
   it('parameters that require grad under grad mode: the reference runs, and its gradients', () => {
     torch.manualSeed(3);
     const m = new nn.LSTM({ inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true });
