@@ -8,7 +8,10 @@
 #include "fast_rnn.h"
 
 #include <ATen/Parallel.h>
+#if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
+#define TNAPI_HAVE_DLFCN 1
+#endif
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include <algorithm>
@@ -41,19 +44,22 @@ struct Blas {
 const Blas& LoadedBlas() {
   static const Blas blas = [] {
     Blas b;
-    for (const char* name : {"libblas.so.3", "libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so",
-                             "libopenblas64_.so.0", "libblis.so.4", "libblis.so.3"}) {
+#ifdef TNAPI_HAVE_DLFCN
+    // LP64 builds only (the 64-bit-integer ones name their symbols sgemm_64_).
+    for (const char* name :
+         {"libblas.so.3", "libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3"}) {
       void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
       if (h == nullptr) continue;
       void* s = dlsym(h, "sgemm_");
       void* d = dlsym(h, "dgemm_");
-      if (s != nullptr && d != nullptr && std::strstr(name, "64_") == nullptr) {
+      if (s != nullptr && d != nullptr) {
         b.s = reinterpret_cast<SgemmFn>(s);
         b.d = reinterpret_cast<DgemmFn>(d);
         return b;  // the handle stays open: the library stays loaded as long as we may call it
       }
       dlclose(h);
     }
+#endif
     return b;
   }();
   return blas;
