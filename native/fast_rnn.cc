@@ -172,7 +172,7 @@ S* Grow(std::vector<S>& v, int64_t n) {
 // at a freed one's address can never be served a stale transpose. A transpose stays valid until
 // kCachedWeights later misses on this thread; one layer and direction needs at most three.
 constexpr size_t kCachedWeights = 32;
-constexpr int64_t kMaxCachedElements = 1 << 16;
+constexpr int64_t kMaxCachedElements = 1 << 14;  // an LSTM with hidden size 64: (256 x 64)
 
 template <typename S>
 struct CachedWeight {
