@@ -138,9 +138,17 @@ void Gemm(int64_t m, const S* A, int64_t lda, const Weight<S>& W, S* C, int64_t 
   const Blas& b = LoadedBlas();
   if (b.s != nullptr) {
     // Column-major view: C^T (n x m) = W (as the transpose of a k x n column-major matrix) . A^T.
-    const int mi = static_cast<int>(W.n), ni = static_cast<int>(m), ki = static_cast<int>(W.k);
+    // In blocks of rows small enough that OpenBLAS runs each on this thread: its own threads (it
+    // starts them from m*n*k = 2^18 on) cost more than they save at these sizes, and the callers
+    // already split rows across libtorch's threads.
+    const int64_t block = std::max<int64_t>(64, (int64_t{1} << 17) / std::max<int64_t>(1, W.n * W.k));
+    const int mi = static_cast<int>(W.n), ki = static_cast<int>(W.k);
     const int ldw = static_cast<int>(W.k), la = static_cast<int>(lda), lc = static_cast<int>(ldc);
-    return BlasCall<S>(b, &mi, &ni, &ki, W.w, &ldw, A, &la, C, &lc);
+    for (int64_t r = 0; r < m; r += block) {
+      const int ni = static_cast<int>(std::min(block, m - r));
+      BlasCall<S>(b, &mi, &ni, &ki, W.w, &ldw, A + r * lda, &la, C + r * ldc, &lc);
+    }
+    return;
   }
   const at::TensorOptions opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<S>::value);
   at::Tensor a = at::from_blob(const_cast<S*>(A), {m, W.k}, {lda, 1}, opts);
