@@ -412,10 +412,14 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
   S* pre = p.proj ? Grow(sc.pre, p.N * H) : nullptr;  // o * tanh(c) before the projection
   const int64_t rowWork = G * P + (p.proj ? H * P : 0) + 8 * G;
 
-  for (int64_t s = 0; s < p.T; s++) {
-    const int64_t t = d == 0 ? s : p.T - 1 - s;
-    const int64_t first = p.first[static_cast<size_t>(t)], step = p.rowStep;
-    at::parallel_for(0, p.b[static_cast<size_t>(t)], Grain(rowWork), [&](int64_t n0, int64_t n1) {
+  // Rows are independent of each other through time: each thread takes a block of rows for every
+  // step (one fork and join per layer and direction). A packed step has rows [0, b[t]).
+  const auto steps = [&](int64_t r0, int64_t r1) {
+    for (int64_t s = 0; s < p.T; s++) {
+      const int64_t t = d == 0 ? s : p.T - 1 - s;
+      const int64_t n0 = r0, n1 = std::min(r1, p.b[static_cast<size_t>(t)]);
+      if (n1 <= n0) continue;
+      const int64_t first = p.first[static_cast<size_t>(t)], step = p.rowStep;
       Gemm(n1 - n0, h + n0 * P, P, wHh, gates + n0 * G, G);
       for (int64_t n = n0; n < n1; n++) {
         const int64_t row = first + n * step;
@@ -471,8 +475,9 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
           std::memcpy(out + (first + n * step) * DP + d * P, h + n * P, static_cast<size_t>(P) * sizeof(S));
         }
       }
-    });
-  }
+    }
+  };
+  at::parallel_for(0, p.N, Grain(rowWork * p.T), steps);
 }
 
 template <typename S>
