@@ -366,8 +366,9 @@ c10::optional<Plan> MakePlan(int64_t mode, const at::Tensor& input, const c10::o
   return p;
 }
 
-// Rows per parallel chunk for `work` multiply-adds per row (about 64k per chunk).
-int64_t Grain(int64_t work) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, work)); }
+// Rows per parallel chunk for `work` multiply-adds per row: at least `chunk` multiply-adds per
+// chunk, so that a fork and join (a few microseconds) pays off.
+int64_t Grain(int64_t work, int64_t chunk) { return std::max<int64_t>(1, chunk / std::max<int64_t>(1, work)); }
 
 template <typename S>
 const S* Data(const at::Tensor& t) {
@@ -396,7 +397,7 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
   // The input projection of every step: proj = in . W_ih^T + b_ih.
   S* proj = Grow(sc.proj, p.rows * G);
   const Weight<S> wIh = MakeWeight(w[0], G, inSize, p.rows <= kLoopRows, sc.wtIh);
-  at::parallel_for(0, p.rows, Grain(G * inSize), [&](int64_t r0, int64_t r1) {
+  at::parallel_for(0, p.rows, Grain(G * inSize, int64_t{1} << 16), [&](int64_t r0, int64_t r1) {
     Gemm(r1 - r0, in + r0 * inSize, inSize, wIh, proj + r0 * G, G);
     if (bIh != nullptr) {
       for (int64_t r = r0; r < r1; r++) {
@@ -477,7 +478,7 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
       }
     }
   };
-  at::parallel_for(0, p.N, Grain(rowWork * p.T), steps);
+  at::parallel_for(0, p.N, Grain(rowWork * p.T, int64_t{1} << 18), steps);
 }
 
 template <typename S>
