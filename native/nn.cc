@@ -1,6 +1,7 @@
 // nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
 #include "args.h"
+#include "fast_rnn.h"
 #include "handle.h"
 #include "rnn_kernels.h"
 #include "workers.h"
@@ -100,6 +101,10 @@ c10::optional<std::vector<at::Tensor>> ComposedIfNeeded(const RnnCall& c) {
 std::vector<at::Tensor> RunRnn(const RnnCall& c) {
   const at::Tensor& input = c.input;
   bool packed = c.batchSizes.has_value();
+  if (auto fast = FastRnn(c.mode, input, c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir,
+                          c.batchFirst)) {
+    return *fast;
+  }
   if (c.mode == 0) {
     if (auto composed = ComposedIfNeeded(c)) return *composed;
     auto r = packed ? at::lstm(input, *c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)

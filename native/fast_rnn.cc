@@ -1,0 +1,554 @@
+// The fused CPU inference kernel for the recurrent layers (fast_rnn.h).
+//
+// It follows libtorch's native CPU algorithm (ATen/native/RNN.cpp: FullLayer, PackedLayer,
+// ReversedPackedLayer and the LSTM / GRU / simple cells) operation for operation, in the same order
+// of additions, so that results agree to float rounding. Layout: every tensor is row-major; a
+// "row" is one (time step, batch element) pair of the input / output, in the input's storage order
+// (time-major, batch-major with batchFirst, or a packed sequence's data).
+#include "fast_rnn.h"
+
+#include <ATen/Parallel.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#define TNAPI_HAVE_DLFCN 1
+#endif
+#include <torch/csrc/jit/frontend/tracer.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "fast_path.h"
+
+namespace tnapi {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// GEMM. C (m x n, row stride ldc) = A (m x k, row stride lda) . W^T, W being a row-major (n x k)
+// weight. Three ways: a plain loop over a transposed copy of W (tiny m: no call overhead), the
+// Fortran BLAS that libtorch itself loaded (sgemm_ / dgemm_), else at::mm_out.
+
+using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+                         const int*, const float*, const int*, const float*, float*, const int*);
+using DgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
+                         const int*, const double*, const int*, const double*, double*, const int*);
+
+struct Blas {
+  SgemmFn s = nullptr;
+  DgemmFn d = nullptr;
+};
+
+// The BLAS already in the process (RTLD_NOLOAD: never loads one that libtorch did not).
+const Blas& LoadedBlas() {
+  static const Blas blas = [] {
+    Blas b;
+#ifdef TNAPI_HAVE_DLFCN
+    // LP64 builds only (the 64-bit-integer ones name their symbols sgemm_64_).
+    for (const char* name :
+         {"libblas.so.3", "libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3"}) {
+      void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+      if (h == nullptr) continue;
+      void* s = dlsym(h, "sgemm_");
+      void* d = dlsym(h, "dgemm_");
+      if (s != nullptr && d != nullptr) {
+        b.s = reinterpret_cast<SgemmFn>(s);
+        b.d = reinterpret_cast<DgemmFn>(d);
+        return b;  // the handle stays open: the library stays loaded as long as we may call it
+      }
+      dlclose(h);
+    }
+#endif
+    return b;
+  }();
+  return blas;
+}
+
+// GEMMs of at most this many rows use the plain loop (measured with the LSTM 10->20 x2 benchmark: as
+// fast as BLAS at 16 rows, faster below; BLAS is up to 2x faster from 32 rows on).
+constexpr int64_t kLoopRows = 16;
+
+template <typename S>
+struct Weight {
+  const S* w;   // (n x k), row-major
+  const S* wt;  // its transpose (k x n) when the plain loop runs, else null
+  int64_t n, k;
+};
+
+// Built for AVX2 and for the baseline, picked at load (GCC's function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TNAPI_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TNAPI_VECTOR_CLONES
+#endif
+
+// C = A . Wt (Wt is k x n): row by row, an axpy per input column (vectorises without reassociating,
+// so every output is summed in the order q = 0, 1, ..., k-1).
+template <typename S>
+inline void LoopGemmImpl(int64_t m, int64_t n, int64_t k, const S* __restrict A, int64_t lda, const S* __restrict wt,
+                         S* __restrict C, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    S* __restrict c = C + i * ldc;
+    const S* __restrict a = A + i * lda;
+    const S a0 = a[0];
+    for (int64_t j = 0; j < n; j++) c[j] = a0 * wt[j];
+    for (int64_t q = 1; q < k; q++) {
+      const S aq = a[q];
+      const S* __restrict w = wt + q * n;
+      for (int64_t j = 0; j < n; j++) c[j] += aq * w[j];
+    }
+  }
+}
+TNAPI_VECTOR_CLONES void LoopGemmF(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* wt,
+                                   float* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+}
+TNAPI_VECTOR_CLONES void LoopGemmD(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda, const double* wt,
+                                   double* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+}
+void LoopGemm(int64_t m, const float* A, int64_t lda, const Weight<float>& W, float* C, int64_t ldc) {
+  LoopGemmF(m, W.n, W.k, A, lda, W.wt, C, ldc);
+}
+void LoopGemm(int64_t m, const double* A, int64_t lda, const Weight<double>& W, double* C, int64_t ldc) {
+  LoopGemmD(m, W.n, W.k, A, lda, W.wt, C, ldc);
+}
+
+template <typename S>
+void BlasCall(const Blas& b, const int* m, const int* n, const int* k, const S* w, const int* ldw, const S* a,
+              const int* lda, S* c, const int* ldc);
+template <>
+void BlasCall<float>(const Blas& b, const int* m, const int* n, const int* k, const float* w, const int* ldw,
+                     const float* a, const int* lda, float* c, const int* ldc) {
+  const float one = 1, zero = 0;
+  b.s("T", "N", m, n, k, &one, w, ldw, a, lda, &zero, c, ldc);
+}
+template <>
+void BlasCall<double>(const Blas& b, const int* m, const int* n, const int* k, const double* w, const int* ldw,
+                      const double* a, const int* lda, double* c, const int* ldc) {
+  const double one = 1, zero = 0;
+  b.d("T", "N", m, n, k, &one, w, ldw, a, lda, &zero, c, ldc);
+}
+
+template <typename S>
+void Gemm(int64_t m, const S* A, int64_t lda, const Weight<S>& W, S* C, int64_t ldc) {
+  if (m <= 0) return;
+  if (W.wt != nullptr) return LoopGemm(m, A, lda, W, C, ldc);
+  const Blas& b = LoadedBlas();
+  if (b.s != nullptr) {
+    // Column-major view: C^T (n x m) = W (as the transpose of a k x n column-major matrix) . A^T.
+    // In blocks of rows small enough that OpenBLAS runs each on this thread: its own threads (it
+    // starts them from m*n*k = 2^18 on) cost more than they save at these sizes, and the callers
+    // already split rows across libtorch's threads.
+    const int64_t block = std::max<int64_t>(64, (int64_t{1} << 17) / std::max<int64_t>(1, W.n * W.k));
+    const int mi = static_cast<int>(W.n), ki = static_cast<int>(W.k);
+    const int ldw = static_cast<int>(W.k), la = static_cast<int>(lda), lc = static_cast<int>(ldc);
+    for (int64_t r = 0; r < m; r += block) {
+      const int ni = static_cast<int>(std::min(block, m - r));
+      BlasCall<S>(b, &mi, &ni, &ki, W.w, &ldw, A + r * lda, &la, C + r * ldc, &lc);
+    }
+    return;
+  }
+  const at::TensorOptions opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<S>::value);
+  at::Tensor a = at::from_blob(const_cast<S*>(A), {m, W.k}, {lda, 1}, opts);
+  at::Tensor w = at::from_blob(const_cast<S*>(W.w), {W.n, W.k}, {W.k, 1}, opts);
+  at::Tensor c = at::from_blob(C, {m, W.n}, {ldc, 1}, opts);
+  at::mm_out(c, a, w.t());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch memory, kept per thread (calls run on the JS thread and on the pool threads) and per dtype.
+template <typename S>
+struct Scratch {
+  std::vector<S> proj, layer[2], gates, pre, wtIh, wtHh, wtHr;
+};
+template <typename S>
+Scratch<S>& ThreadScratch() {
+  thread_local Scratch<S> s;
+  return s;
+}
+template <typename S>
+S* Grow(std::vector<S>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+// The transposes the plain loop reads, cached per thread by content: a weight whose values equal a
+// cached copy's (a byte comparison, cheaper than transposing again) reuses its transpose; anything
+// else replaces the oldest entry. Content, not identity: a weight changed in place or a new weight
+// at a freed one's address can never be served a stale transpose. A transpose stays valid until
+// kCachedWeights later misses on this thread; one layer and direction needs at most three.
+constexpr size_t kCachedWeights = 32;
+constexpr int64_t kMaxCachedElements = 1 << 14;  // an LSTM with hidden size 64: (256 x 64)
+
+template <typename S>
+struct CachedWeight {
+  std::vector<S> w, wt;
+  int64_t n = 0, k = 0;
+};
+template <typename S>
+struct WeightCache {
+  CachedWeight<S> entries[kCachedWeights];
+  size_t next = 0;
+};
+
+template <typename S>
+void Transpose(const S* w, int64_t n, int64_t k, S* t) {
+  for (int64_t j = 0; j < n; j++) {
+    for (int64_t q = 0; q < k; q++) t[q * n + j] = w[j * k + q];
+  }
+}
+
+template <typename S>
+Weight<S> MakeWeight(const S* w, int64_t n, int64_t k, bool loop, std::vector<S>& buf) {
+  Weight<S> W{w, nullptr, n, k};
+  if (!loop) return W;
+  const int64_t len = n * k;
+  if (len > kMaxCachedElements) {
+    S* t = Grow(buf, len);
+    Transpose(w, n, k, t);
+    W.wt = t;
+    return W;
+  }
+  thread_local WeightCache<S> cache;
+  for (CachedWeight<S>& e : cache.entries) {
+    if (e.n == n && e.k == k && std::memcmp(e.w.data(), w, static_cast<size_t>(len) * sizeof(S)) == 0) {
+      W.wt = e.wt.data();
+      return W;
+    }
+  }
+  CachedWeight<S>& e = cache.entries[cache.next++ % kCachedWeights];
+  e.n = n, e.k = k;
+  e.w.assign(w, w + len);
+  e.wt.resize(static_cast<size_t>(len));
+  Transpose(w, n, k, e.wt.data());
+  W.wt = e.wt.data();
+  return W;
+}
+
+// Nonlinearities over arrays, in place. float: exp as Cephes' expf (range reduction and a degree-6
+// polynomial, about 1 ulp), written without calls or branches so that the loops vectorise; libtorch
+// computes these with SLEEF's vectorised functions (1 ulp) too. double: the C library's.
+// lo and hi are -88.376... and 88.376..., passed in opaque (see Bounds) so that GCC does not thread
+// the clamped paths into branches, which would stop the loops from vectorising.
+inline float ExpF(float x, float lo, float hi) {
+  x = std::min(std::max(x, lo), hi);  // NaN passes through
+
+  const float fx = x * 1.44269504088896341f + 0.5f;
+  const float tr = static_cast<float>(static_cast<int32_t>(fx));
+  const float fl = tr - static_cast<float>(tr > fx);  // floor
+  const int32_t e = static_cast<int32_t>(fl);
+  x = x - fl * 0.693359375f + fl * 2.12194440e-4f;
+  const float z = x * x;
+  float y = 1.9875691500e-4f;
+  y = y * x + 1.3981999507e-3f;
+  y = y * x + 8.3334519073e-3f;
+  y = y * x + 4.1665795894e-2f;
+  y = y * x + 1.6666665459e-1f;
+  y = y * x + 5.0000001201e-1f;
+  y = y * z + x + 1.0f;
+  const int32_t bits = (e + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return y * scale;
+}
+
+inline float TanhF(float x, float lo, float hi) {
+  const float e = ExpF(-2.0f * std::fabs(x), lo, hi);
+  return std::copysign((1.0f - e) / (1.0f + e), x);
+}
+
+// The file is compiled with -fno-trapping-math, without which GCC does not vectorise the selects
+// above.
+
+inline void Bounds(float* lo, float* hi) {
+  *lo = -88.3762626647949f, *hi = 88.3762626647949f;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(*lo), "+x"(*hi));
+#endif
+}
+TNAPI_VECTOR_CLONES void SigmoidArray(float* __restrict x, int64_t n) {
+  float lo, hi;
+  Bounds(&lo, &hi);
+  for (int64_t j = 0; j < n; j++) x[j] = 1.0f / (1.0f + ExpF(-x[j], lo, hi));
+}
+TNAPI_VECTOR_CLONES void TanhArray(float* __restrict x, int64_t n) {
+  float lo, hi;
+  Bounds(&lo, &hi);
+  for (int64_t j = 0; j < n; j++) x[j] = TanhF(x[j], lo, hi);
+}
+void SigmoidArray(double* __restrict x, int64_t n) {
+  for (int64_t j = 0; j < n; j++) x[j] = 1.0 / (1.0 + std::exp(-x[j]));
+}
+void TanhArray(double* __restrict x, int64_t n) {
+  for (int64_t j = 0; j < n; j++) x[j] = std::tanh(x[j]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The call, checked.
+struct Plan {
+  int64_t mode, L, D, N, T, I, H, P, G, rows;
+  bool batchFirst, proj, bias;
+  size_t stride;                  // parameters per layer and direction
+  std::vector<int64_t> b, first;  // rows of each step, and the storage row of its element 0
+  int64_t rowStep;                // storage rows between elements n and n+1 of a step
+};
+
+bool SameDtype(const at::Tensor& t, at::ScalarType st) { return FastDtype(t) && t.scalar_type() == st; }
+
+bool Sizes(const at::Tensor& t, std::initializer_list<int64_t> s) {
+  if (t.dim() != static_cast<int64_t>(s.size())) return false;
+  int64_t i = 0;
+  for (int64_t v : s) {
+    if (t.size(i++) != v) return false;
+  }
+  return true;
+}
+
+c10::optional<Plan> MakePlan(int64_t mode, const at::Tensor& input, const c10::optional<at::Tensor>& batchSizes,
+                             const std::vector<at::Tensor>& hx, const std::vector<at::Tensor>& params, bool hasBiases,
+                             int64_t layers, bool bidirectional, bool batchFirst) {
+  Plan p;
+  p.mode = mode, p.L = layers, p.D = bidirectional ? 2 : 1, p.bias = hasBiases;
+  if (mode < 0 || mode > 3 || layers < 1 || hx.size() != (mode == 0 ? 2u : 1u)) return c10::nullopt;
+  const bool packed = batchSizes.has_value();
+  if (input.dim() != (packed ? 2 : 3)) return c10::nullopt;
+  p.I = input.size(input.dim() - 1);
+  if (packed) {
+    const at::Tensor& bs = *batchSizes;
+    if (!bs.defined() || !bs.device().is_cpu() || bs.scalar_type() != at::kLong || bs.dim() != 1 ||
+        !bs.is_contiguous() || bs.numel() == 0) {
+      return c10::nullopt;
+    }
+    p.T = bs.numel();
+    const int64_t* b = bs.data_ptr<int64_t>();
+    p.b.assign(b, b + p.T);
+    p.first.resize(static_cast<size_t>(p.T));
+    int64_t sum = 0;
+    for (int64_t t = 0; t < p.T; t++) {
+      if (b[t] < 1 || (t > 0 && b[t] > b[t - 1])) return c10::nullopt;
+      p.first[static_cast<size_t>(t)] = sum;
+      sum += b[t];
+    }
+    if (sum != input.size(0)) return c10::nullopt;
+    p.N = b[0], p.rows = sum, p.rowStep = 1, p.batchFirst = false;
+  } else {
+    p.batchFirst = batchFirst;
+    p.T = input.size(batchFirst ? 1 : 0), p.N = input.size(batchFirst ? 0 : 1);
+    p.rows = p.T * p.N;
+    p.b.assign(static_cast<size_t>(p.T), p.N);
+    p.first.resize(static_cast<size_t>(p.T));
+    for (int64_t t = 0; t < p.T; t++) p.first[static_cast<size_t>(t)] = batchFirst ? t : t * p.N;
+    p.rowStep = batchFirst ? p.T : 1;
+  }
+  if (p.T < 1 || p.N < 1 || p.I < 1 || hx[0].dim() != 3) return c10::nullopt;
+  p.P = hx[0].size(2);
+  p.H = mode == 0 ? (hx[1].dim() == 3 ? hx[1].size(2) : -1) : p.P;
+  if (p.P < 1 || p.H < 1) return c10::nullopt;
+  p.proj = mode == 0 && p.P != p.H;
+  p.G = (mode == 0 ? 4 : mode == 1 ? 3 : 1) * p.H;
+  const int64_t LD = p.L * p.D;
+  if (!Sizes(hx[0], {LD, p.N, p.P}) || (mode == 0 && !Sizes(hx[1], {LD, p.N, p.H}))) return c10::nullopt;
+  p.stride = (hasBiases ? 4u : 2u) + (p.proj ? 1u : 0u);
+  if (params.size() != p.stride * static_cast<size_t>(LD)) return c10::nullopt;
+  for (int64_t l = 0; l < p.L; l++) {
+    for (int64_t d = 0; d < p.D; d++) {
+      const size_t k = static_cast<size_t>(l * p.D + d) * p.stride;
+      if (!Sizes(params[k], {p.G, l == 0 ? p.I : p.D * p.P}) || !Sizes(params[k + 1], {p.G, p.P})) return c10::nullopt;
+      if (hasBiases && (!Sizes(params[k + 2], {p.G}) || !Sizes(params[k + 3], {p.G}))) return c10::nullopt;
+      if (p.proj && !Sizes(params[k + p.stride - 1], {p.P, p.H})) return c10::nullopt;
+    }
+  }
+  // BLAS takes int sizes.
+  const int64_t big = std::max({p.rows, p.G, p.I, p.D * p.P, p.H});
+  if (big > INT_MAX / 8) return c10::nullopt;
+  return p;
+}
+
+// Rows per parallel chunk for `work` multiply-adds per row: at least `chunk` multiply-adds per
+// chunk, so that a fork and join (a few microseconds) pays off.
+int64_t Grain(int64_t work, int64_t chunk) { return std::max<int64_t>(1, chunk / std::max<int64_t>(1, work)); }
+
+template <typename S>
+const S* Data(const at::Tensor& t) {
+  return t.data_ptr<S>();
+}
+
+template <typename S>
+void CopyState(at::Tensor& dst, const at::Tensor& src) {
+  if (src.is_contiguous()) {
+    std::memcpy(dst.data_ptr<S>(), src.data_ptr<S>(), static_cast<size_t>(src.numel()) * sizeof(S));
+  } else {
+    dst.copy_(src);
+  }
+}
+
+// One layer and direction: `in` (rows x inSize) -> columns [d*P, (d+1)*P) of `out` (rows x D*P); h
+// (N x P) and c (N x H) hold the initial states and end holding the final ones.
+template <typename S>
+void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S* const* w, S* out, S* h, S* c) {
+  Scratch<S>& sc = ThreadScratch<S>();
+  const int64_t G = p.G, H = p.H, P = p.P, DP = p.D * p.P;
+  const S* bIh = p.bias ? w[2] : nullptr;
+  const S* bHh = p.bias ? w[3] : nullptr;
+  const bool loopRec = p.N <= kLoopRows;
+
+  // The input projection of every step: proj = in . W_ih^T + b_ih.
+  S* proj = Grow(sc.proj, p.rows * G);
+  const Weight<S> wIh = MakeWeight(w[0], G, inSize, p.rows <= kLoopRows, sc.wtIh);
+  at::parallel_for(0, p.rows, Grain(G * inSize, int64_t{1} << 16), [&](int64_t r0, int64_t r1) {
+    Gemm(r1 - r0, in + r0 * inSize, inSize, wIh, proj + r0 * G, G);
+    if (bIh != nullptr) {
+      for (int64_t r = r0; r < r1; r++) {
+        S* __restrict x = proj + r * G;
+        for (int64_t j = 0; j < G; j++) x[j] += bIh[j];
+      }
+    }
+  });
+
+  const Weight<S> wHh = MakeWeight(w[1], G, P, loopRec, sc.wtHh);
+  const Weight<S> wHr = p.proj ? MakeWeight(w[p.stride - 1], P, H, loopRec, sc.wtHr) : Weight<S>{};
+  S* gates = Grow(sc.gates, p.N * G);
+  S* pre = p.proj ? Grow(sc.pre, p.N * H) : nullptr;  // o * tanh(c) before the projection
+  const int64_t rowWork = G * P + (p.proj ? H * P : 0) + 8 * G;
+
+  // Rows are independent of each other through time: each thread takes a block of rows for every
+  // step (one fork and join per layer and direction). A packed step has rows [0, b[t]).
+  const auto steps = [&](int64_t r0, int64_t r1) {
+    for (int64_t s = 0; s < p.T; s++) {
+      const int64_t t = d == 0 ? s : p.T - 1 - s;
+      const int64_t n0 = r0, n1 = std::min(r1, p.b[static_cast<size_t>(t)]);
+      if (n1 <= n0) continue;
+      const int64_t first = p.first[static_cast<size_t>(t)], step = p.rowStep;
+      Gemm(n1 - n0, h + n0 * P, P, wHh, gates + n0 * G, G);
+      for (int64_t n = n0; n < n1; n++) {
+        const int64_t row = first + n * step;
+        const S* __restrict xg = proj + row * G;
+        S* __restrict g = gates + n * G;
+        S* __restrict o = out + row * DP + d * P;
+        if (bHh != nullptr) {
+          for (int64_t j = 0; j < G; j++) g[j] += bHh[j];
+        }
+        S* __restrict hn = h + n * P;
+        switch (p.mode) {
+          case 0: {  // LSTM: gates i, f, g, o
+            S* __restrict cn = c + n * H;
+            S* __restrict hv = p.proj ? pre + n * H : hn;
+            for (int64_t j = 0; j < G; j++) g[j] += xg[j];
+            SigmoidArray(g, 2 * H);
+            TanhArray(g + 2 * H, H);
+            SigmoidArray(g + 3 * H, H);
+            for (int64_t j = 0; j < H; j++) {
+              const S cy = g[H + j] * cn[j] + g[j] * g[2 * H + j];
+              cn[j] = cy;
+              g[2 * H + j] = cy;
+            }
+            TanhArray(g + 2 * H, H);
+            for (int64_t j = 0; j < H; j++) hv[j] = g[3 * H + j] * g[2 * H + j];
+            break;
+          }
+          case 1: {  // GRU: gates r, z, n
+            for (int64_t j = 0; j < 2 * H; j++) g[j] += xg[j];
+            SigmoidArray(g, 2 * H);
+            for (int64_t j = 0; j < H; j++) g[2 * H + j] = xg[2 * H + j] + g[2 * H + j] * g[j];
+            TanhArray(g + 2 * H, H);
+            for (int64_t j = 0; j < H; j++) hn[j] = (hn[j] - g[2 * H + j]) * g[H + j] + g[2 * H + j];
+            break;
+          }
+          case 2:
+            for (int64_t j = 0; j < H; j++) g[j] += xg[j];
+            TanhArray(g, H);
+            std::memcpy(hn, g, static_cast<size_t>(H) * sizeof(S));
+            break;
+          default:
+            for (int64_t j = 0; j < H; j++) {
+              const S v = g[j] + xg[j];
+              hn[j] = v < S(0) ? S(0) : v;
+            }
+            break;
+        }
+        if (!p.proj) std::memcpy(o, hn, static_cast<size_t>(P) * sizeof(S));
+      }
+      if (p.proj) {
+        Gemm(n1 - n0, pre + n0 * H, H, wHr, h + n0 * P, P);
+        for (int64_t n = n0; n < n1; n++) {
+          std::memcpy(out + (first + n * step) * DP + d * P, h + n * P, static_cast<size_t>(P) * sizeof(S));
+        }
+      }
+    }
+  };
+  at::parallel_for(0, p.N, Grain(rowWork * p.T, int64_t{1} << 18), steps);
+}
+
+template <typename S>
+std::vector<at::Tensor> Run(const Plan& p, const at::Tensor& input, const std::vector<at::Tensor>& hx,
+                            const std::vector<at::Tensor>& params) {
+  const at::TensorOptions opts = input.options();
+  const int64_t LD = p.L * p.D, DP = p.D * p.P;
+  at::Tensor output =
+      input.dim() == 2 ? at::empty({p.rows, DP}, opts) : at::empty({input.size(0), input.size(1), DP}, opts);
+  at::Tensor hN = at::empty({LD, p.N, p.P}, opts);
+  at::Tensor cN = p.mode == 0 ? at::empty({LD, p.N, p.H}, opts) : at::Tensor();
+  CopyState<S>(hN, hx[0]);
+  if (p.mode == 0) CopyState<S>(cN, hx[1]);
+
+  const at::Tensor x = input.is_contiguous() ? input : input.contiguous();
+  std::vector<at::Tensor> held;  // contiguous copies of any non-contiguous parameter
+  std::vector<const S*> w(params.size());
+  for (size_t i = 0; i < params.size(); i++) {
+    if (params[i].is_contiguous()) {
+      w[i] = Data<S>(params[i]);
+    } else {
+      held.push_back(params[i].contiguous());
+      w[i] = Data<S>(held.back());
+    }
+  }
+
+  Scratch<S>& sc = ThreadScratch<S>();
+  S* hData = hN.data_ptr<S>();
+  S* cData = p.mode == 0 ? cN.data_ptr<S>() : nullptr;
+  const S* in = Data<S>(x);
+  int64_t inSize = p.I;
+  for (int64_t l = 0; l < p.L; l++) {
+    S* out = l == p.L - 1 ? output.data_ptr<S>() : Grow(sc.layer[l % 2], p.rows * DP);
+    for (int64_t d = 0; d < p.D; d++) {
+      const int64_t k = l * p.D + d;
+      RunDirection<S>(p, d, in, inSize, w.data() + static_cast<size_t>(k) * p.stride, out, hData + k * p.N * p.P,
+                      cData == nullptr ? nullptr : cData + k * p.N * p.H);
+    }
+    in = out;
+    inSize = DP;
+  }
+  if (p.mode == 0) return {output, hN, cN};
+  return {output, hN};
+}
+
+}  // namespace
+
+c10::optional<std::vector<at::Tensor>> FastRnn(int64_t mode, const at::Tensor& input,
+                                               const c10::optional<at::Tensor>& batchSizes,
+                                               const std::vector<at::Tensor>& hx, const std::vector<at::Tensor>& params,
+                                               bool hasBiases, int64_t layers, double dropout, bool train,
+                                               bool bidirectional, bool batchFirst) {
+  if (!FastDtype(input) || input.numel() == 0 || (train && dropout > 0 && layers > 1)) return c10::nullopt;
+  if (!NoGradNeeded({&input}) || !NoGradNeeded(hx) || !NoGradNeeded(params)) return c10::nullopt;
+  // The JIT tracer records ATen ops; this kernel runs none, so a trace would keep its results as
+  // constants. While tracing, the reference runs (and is recorded).
+  if (torch::jit::tracer::isTracing()) return c10::nullopt;
+  const at::ScalarType st = input.scalar_type();
+  for (const at::Tensor& t : hx) {
+    if (!SameDtype(t, st)) return c10::nullopt;
+  }
+  for (const at::Tensor& t : params) {
+    if (!SameDtype(t, st)) return c10::nullopt;
+  }
+  c10::optional<Plan> plan =
+      MakePlan(mode, input, batchSizes, hx, params, hasBiases, layers, bidirectional, batchFirst);
+  if (!plan) return c10::nullopt;
+  FastPathHit(FastKernel::kRnn);
+  if (st == at::kFloat) return Run<float>(*plan, input, hx, params);
+  return Run<double>(*plan, input, hx, params);
+}
+
+}  // namespace tnapi
