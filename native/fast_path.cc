@@ -2,6 +2,7 @@
 #include "fast_path.h"
 
 #include <c10/core/GradMode.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 
 #include <array>
 #include <atomic>
@@ -38,8 +39,12 @@ void FastPathHit(FastKernel k) {
   while (!c.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) {}
 }
 
+// The JIT tracer records ATen ops; a fused kernel runs none, so a trace would keep its results as
+// constants: while tracing, every call takes the reference path.
+bool Traceable() { return !torch::jit::tracer::isTracing(); }
+
 bool NoGradNeeded(std::initializer_list<const at::Tensor*> ts) {
-  if (!FastPathEnabled()) return false;
+  if (!FastPathEnabled() || !Traceable()) return false;
   if (!c10::GradMode::is_enabled()) return true;
   for (const at::Tensor* t : ts) {
     if (t != nullptr && t->defined() && t->requires_grad()) return false;
@@ -48,7 +53,7 @@ bool NoGradNeeded(std::initializer_list<const at::Tensor*> ts) {
 }
 
 bool NoGradNeeded(const std::vector<at::Tensor>& ts) {
-  if (!FastPathEnabled()) return false;
+  if (!FastPathEnabled() || !Traceable()) return false;
   if (!c10::GradMode::is_enabled()) return true;
   for (const at::Tensor& t : ts) {
     if (t.defined() && t.requires_grad()) return false;

@@ -20,8 +20,8 @@ bool FastPathEnabled();
 // Counts one call of `k` (relaxed atomic).
 void FastPathHit(FastKernel k);
 
-// True when the switch is on and no gradient can flow through a call reading these tensors:
-// grad mode is off, or none of them (undefined ones ignored) requires grad.
+// True when the switch is on, the JIT tracer is not recording, and no gradient can flow through a
+// call reading these tensors: grad mode is off, or none of them (undefined ones ignored) requires grad.
 bool NoGradNeeded(std::initializer_list<const at::Tensor*> ts);
 bool NoGradNeeded(const std::vector<at::Tensor>& ts);
 // Whether every defined tensor here is a CPU tensor of `dtype` (float32/float64 only).

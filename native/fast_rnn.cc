@@ -12,7 +12,6 @@
 #include <dlfcn.h>
 #define TNAPI_HAVE_DLFCN 1
 #endif
-#include <torch/csrc/jit/frontend/tracer.h>
 
 #include <algorithm>
 #include <climits>
@@ -533,9 +532,6 @@ c10::optional<std::vector<at::Tensor>> FastRnn(int64_t mode, const at::Tensor& i
                                                bool bidirectional, bool batchFirst) {
   if (!FastDtype(input) || input.numel() == 0 || (train && dropout > 0 && layers > 1)) return c10::nullopt;
   if (!NoGradNeeded({&input}) || !NoGradNeeded(hx) || !NoGradNeeded(params)) return c10::nullopt;
-  // The JIT tracer records ATen ops; this kernel runs none, so a trace would keep its results as
-  // constants. While tracing, the reference runs (and is recorded).
-  if (torch::jit::tracer::isTracing()) return c10::nullopt;
   const at::ScalarType st = input.scalar_type();
   for (const at::Tensor& t : hx) {
     if (!SameDtype(t, st)) return c10::nullopt;
