@@ -9,7 +9,7 @@ export { PReLU, Softplus } from './modules/activation_param';
 export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './modules/attention';
 export { MultiheadAttention, NonDynamicallyQuantizableLinear } from './modules/attention';
 export type { AttentionCacheOptions } from './modules/attention_cache';
-export { AttentionCache } from './modules/attention_cache';
+export { AttentionCache, TransformerDecoderCache } from './modules/attention_cache';
 export type { BatchNormOptions } from './modules/batchnorm';
 export { BatchNorm1d, BatchNorm2d, InstanceNorm1d } from './modules/batchnorm';
 export { ModuleDict, ModuleList, Sequential } from './modules/container';

@@ -157,4 +157,53 @@ describe('nn.AttentionCache: incremental decoding with MultiheadAttention', () =
     expect(() => cache.reorder([0] as never)).to.throw(TypeError, /int64 Tensor/);
     cache.dispose();
   });
+
+  for (const [normFirst, batchFirst] of [
+    [false, false],
+    [true, true],
+  ]) {
+    it(`nn.TransformerDecoder with a TransformerDecoderCache equals the full causal forward (normFirst ${normFirst}, batchFirst ${batchFirst})`, () => {
+      torch.manualSeed(4);
+      const [T, S, N, E] = [6, 5, 2, 16];
+      const layer = new nn.TransformerDecoderLayer(E, 4, { dimFeedforward: 32, normFirst, batchFirst });
+      const dec = new nn.TransformerDecoder(layer, 2, { norm: new nn.LayerNorm([E]) }).eval();
+      const seq = (L: number) => (batchFirst ? [N, L, E] : [L, N, E]);
+      const tgt = torch.randn(seq(T));
+      const memory = torch.randn(seq(S));
+      const memPad = nn.masks.keyPadding([5, 3], S);
+      torch.noGrad(() => {
+        const full = dec.forward(tgt, memory, { tgtMask: nn.masks.causal(T), memoryKeyPaddingMask: memPad });
+        const cache = new nn.TransformerDecoderCache();
+        const steps: torch.Tensor[] = [];
+        const linearsPerStep: number[] = [];
+        for (let t = 0; t < T; t++) {
+          const { result, ops } = torch.profiler.recordOps(() =>
+            dec.forward(tgt.narrow(batchFirst ? 1 : 0, t, 1), memory, { cache, memoryKeyPaddingMask: memPad }),
+          );
+          steps.push(result);
+          linearsPerStep.push(ops.filter((o) => o === 'aten::linear').length);
+          expect(cache.length).to.equal(t + 1);
+        }
+        expect(maxDiff(torch.cat(steps, batchFirst ? 1 : 0), full)).to.be.below(1e-5);
+        // per layer: self q, k, v, out + cross q, out + 2 feed-forward = 8; the memory's k, v only at step 0
+        expect(linearsPerStep).to.deep.equal([20, 16, 16, 16, 16, 16]);
+        // beam search: reordering the rows of every layer's caches
+        cache.reorder(torch.tensor([1, 0], { dtype: 'int64' }));
+        expect(cache.layers).to.have.length(2);
+        cache.dispose();
+        expect(cache.length).to.equal(0);
+      });
+    });
+  }
+
+  it('a decoder layer refuses a cache of the wrong kind', () => {
+    const layer = new nn.TransformerDecoderLayer(8, 2);
+    const x = torch.randn([1, 1, 8]);
+    expect(() => layer.forward(x, x, { cache: new nn.AttentionCache() as never })).to.throw(
+      TypeError,
+      /nn.TransformerDecoderCache/,
+    );
+    const dec = new nn.TransformerDecoder(layer, 1);
+    expect(() => dec.forward(x, x, { cache: {} as never })).to.throw(TypeError, /nn.TransformerDecoderCache/);
+  });
 });

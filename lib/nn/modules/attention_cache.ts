@@ -99,6 +99,56 @@ export class AttentionCache {
   }
 }
 
+/**
+ * The caches of a stack of Transformer decoder layers (`nn.TransformerDecoder.forward(tgt, memory,
+ * { cache })`, or one `nn.TransformerDecoderLayer`): per layer, a self-attention cache that grows by
+ * the new target steps of each call, and a static cache of the memory's keys and values.
+ *
+ * @example
+ * const cache = new nn.TransformerDecoderCache();
+ * for (let t = 0; t < T; t++) {
+ *   const y = decoder.forward(tgtStep, memory, { cache, memoryKeyPaddingMask }); // tgtStep: (1, N, E)
+ * }
+ * cache.dispose();
+ */
+export class TransformerDecoderCache {
+  /** Per layer: `self` (grows), `cross` (static). Filled as the layers run. */
+  readonly layers: { self: AttentionCache; cross: AttentionCache }[] = [];
+
+  /** The caches of layer `i` (made on first use). */
+  layer(i: number): { self: AttentionCache; cross: AttentionCache } {
+    while (this.layers.length <= i)
+      this.layers.push({ self: new AttentionCache(), cross: new AttentionCache({ static: true }) });
+    return this.layers[i];
+  }
+
+  /** Target steps cached so far. */
+  get length(): number {
+    return this.layers.length ? this.layers[0].self.length : 0;
+  }
+
+  /** Keeps batch rows `indices` in every layer's caches (beam search). */
+  reorder(indices: Tensor): void {
+    for (const l of this.layers) {
+      l.self.reorder(indices);
+      l.cross.reorder(indices);
+    }
+  }
+
+  /** Frees every cached tensor. */
+  dispose(): void {
+    for (const l of this.layers) {
+      l.self.dispose();
+      l.cross.dispose();
+    }
+    this.layers.length = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
 /** A bool mask (true = blocked) or a float mask as an additive float mask of `dtype`. */
 function additive(m: Tensor, dtype: Tensor['dtype']): Tensor {
   if (m.dtype === 'bool' || m.dtype === 'uint8') {

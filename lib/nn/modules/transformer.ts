@@ -202,7 +202,7 @@ export class Transformer extends Module {
     if (o.srcIsCausal !== undefined) encOpts.isCausal = o.srcIsCausal;
     const decOpts: TransformerDecoderForwardOptions = {};
     for (const k of DECODER_OPTIONS) {
-      const v = o[k];
+      const v = (o as Record<string, unknown>)[k];
       if (v !== undefined && v !== null) (decOpts as Record<string, unknown>)[k] = v;
     }
     return this.encodeDecode(src, tgt, encOpts, decOpts);

@@ -19,6 +19,7 @@ import { Tensor } from '../../tensor';
 import { callForward, type Forward, forwardStep, runForward, runForwardAsync } from '../forward';
 import * as F from '../functional';
 import { MultiheadAttention, type MultiheadAttentionForwardOptions } from './attention';
+import { type AttentionCache, TransformerDecoderCache } from './attention_cache';
 import { Dropout } from './dropout';
 import { type FactoryOptions, Linear } from './linear';
 import { Module } from './module';
@@ -74,6 +75,13 @@ export interface TransformerDecoderForwardOptions {
   tgtIsCausal?: boolean;
   /** Hint that `memoryMask` is causal (PyTorch 2); needs `memoryMask`. */
   memoryIsCausal?: boolean;
+  /**
+   * Incremental decoding: `tgt` holds only the new steps; their keys and values join the cache's
+   * self-attention, which attends over every cached step, and the memory's keys and values are
+   * projected once. `tgtMask`/`tgtKeyPaddingMask` then cover all cached steps (one step at a time
+   * needs neither). See `nn.TransformerDecoderCache`.
+   */
+  cache?: TransformerDecoderCache | null;
 }
 
 // ---- helpers (shared with the stacks and nn.Transformer) ----------------------------------------
@@ -538,6 +546,7 @@ export class TransformerDecoderLayer extends Module {
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
     const fn = 'TransformerDecoderLayer.forward';
     const g = this.steps(fn, tgt, memory, opts);
+    if (opts.cache) return tidy(() => runForward(g)); // cached steps: the composition, with the caches
     const fused = fusedLayer(...this.fusedCall(fn, tgt, memory, opts));
     if (fused !== null) return fused;
     return tidy(() => runForward(g));
@@ -580,6 +589,7 @@ export class TransformerDecoderLayer extends Module {
   ): Promise<Tensor> {
     const fn = 'TransformerDecoderLayer.forwardAsync';
     const g = this.steps(fn, tgt, memory, opts);
+    if (opts.cache) return runForwardAsync(g);
     return layerAsync(this.fusedCall(fn, tgt, memory, opts), g);
   }
 
@@ -600,7 +610,13 @@ export class TransformerDecoderLayer extends Module {
       memKpm: optTensor(fn, 'memoryKeyPaddingMask', o.memoryKeyPaddingMask),
       tgtIsCausal: optFlag(fn, 'tgtIsCausal', o.tgtIsCausal),
       memoryIsCausal: optFlag(fn, 'memoryIsCausal', o.memoryIsCausal),
+      cache: null,
     };
+    if (o.cache !== undefined && o.cache !== null) {
+      if (!(o.cache instanceof TransformerDecoderCache))
+        throw new TypeError(`${fn}: expected cache to be an nn.TransformerDecoderCache, got ${describe(o.cache)}`);
+      m.cache = o.cache.layer(0);
+    }
     checkKpmDtype(fn, 'tgtKeyPaddingMask', m.tgtKpm);
     checkKpmDtype(fn, 'memoryKeyPaddingMask', m.memKpm);
     return this.layer(fn, tgt, memory, m);
@@ -628,7 +644,9 @@ export class TransformerDecoderLayer extends Module {
       x,
       x,
       x,
-      { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal },
+      m.cache
+        ? { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, cache: m.cache.self }
+        : { attnMask: m.tgtMask, keyPaddingMask: m.tgtKpm, needWeights: false, isCausal: m.tgtIsCausal },
     );
     return this.dropout1.forward(out);
   }
@@ -642,7 +660,9 @@ export class TransformerDecoderLayer extends Module {
       x,
       mem,
       mem,
-      { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal },
+      m.cache
+        ? { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, cache: m.cache.cross }
+        : { attnMask: m.memoryMask, keyPaddingMask: m.memKpm, needWeights: false, isCausal: m.memoryIsCausal },
     );
     return this.dropout2.forward(out);
   }
@@ -661,6 +681,8 @@ interface DecoderMasks {
   memKpm: Tensor | null;
   tgtIsCausal: boolean | undefined;
   memoryIsCausal: boolean | undefined;
+  /** This layer's caches (incremental decoding), or null. */
+  cache: { self: AttentionCache; cross: AttentionCache } | null;
 }
 
 export const DECODER_OPTIONS = [
@@ -670,4 +692,5 @@ export const DECODER_OPTIONS = [
   'memoryKeyPaddingMask',
   'tgtIsCausal',
   'memoryIsCausal',
+  'cache',
 ] as const;

@@ -5,6 +5,7 @@ import { checkBool, checkInt, checkMemoryBudget, checkOptions, describe } from '
 import { tidy } from '../../memory';
 import { Tensor } from '../../tensor';
 import { callForward, type Forward, runForward, runForwardAsync } from '../forward';
+import { TransformerDecoderCache } from './attention_cache';
 import { ModuleList } from './container';
 import { Module } from './module';
 import {
@@ -170,7 +171,27 @@ export class TransformerDecoder extends Module {
     this.norm = o.norm ?? null;
   }
 
-  /** Runs the layers in turn (each with the same masks), then `norm`. Output shaped like `tgt`. */
+  /** With a cache: each layer gets its own (a view of the stack's cache as a one-layer cache). */
+  private *cachedSteps(
+    tgt: Tensor,
+    memory: Tensor,
+    layerOpts: TransformerDecoderForwardOptions,
+    cache: TransformerDecoderCache,
+  ): Forward<Tensor> {
+    let x = tgt;
+    let i = 0;
+    for (const layer of this.layers) {
+      const own = new TransformerDecoderCache();
+      own.layers.push(cache.layer(i++));
+      x = (yield* callForward(layer as Module, x, memory, { ...layerOpts, cache: own })) as Tensor;
+    }
+    return this.norm ? ((yield* callForward(this.norm, x)) as Tensor) : x;
+  }
+
+  /**
+   * Runs the layers in turn (each with the same masks), then `norm`. Output shaped like `tgt`.
+   * With `cache` (an `nn.TransformerDecoderCache`), `tgt` holds only the new steps (incremental decoding).
+   */
   forward(tgt: Tensor, memory: Tensor, opts: TransformerDecoderForwardOptions = {}): Tensor {
     const g = this.steps('TransformerDecoder.forward', tgt, memory, opts);
     return tidy(() => runForward(g));
@@ -193,12 +214,17 @@ export class TransformerDecoder extends Module {
     const layerOpts: TransformerDecoderForwardOptions = {};
     for (const k of DECODER_OPTIONS) {
       const v = o[k];
-      if (v === undefined || v === null) continue;
+      if (v === undefined || v === null || k === 'cache') continue;
       if (k.endsWith('IsCausal')) (layerOpts as Record<string, unknown>)[k] = checkBool(fn, k, v);
       else (layerOpts as Record<string, unknown>)[k] = optTensor(fn, k, v);
     }
     checkKpmDtype(fn, 'tgtKeyPaddingMask', layerOpts.tgtKeyPaddingMask ?? null);
     checkKpmDtype(fn, 'memoryKeyPaddingMask', layerOpts.memoryKeyPaddingMask ?? null);
+    if (o.cache !== undefined && o.cache !== null) {
+      if (!(o.cache instanceof TransformerDecoderCache))
+        throw new TypeError(`${fn}: expected cache to be an nn.TransformerDecoderCache, got ${describe(o.cache)}`);
+      return this.cachedSteps(tgt, memory, layerOpts, o.cache);
+    }
     return stack(this.layers, this.norm, tgt, [memory, layerOpts]);
   }
 }
