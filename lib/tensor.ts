@@ -265,6 +265,7 @@ export class Tensor {
   _disposed = false;
   private _shape: readonly number[] | undefined;
   private _dtype: DType | undefined;
+  private _device: string | undefined;
   /**
    * @internal The order this object was made in (see `tensorSerial`): lets the async forward
    * engine tell the tensors a step made from ones it was given (which it must never dispose).
@@ -275,6 +276,7 @@ export class Tensor {
   _resetMeta(): void {
     this._shape = undefined;
     this._dtype = undefined;
+    this._device = undefined;
   }
 
   /** @internal Tensors are created by torch functions and ops, not with `new`. */
@@ -324,7 +326,9 @@ export class Tensor {
     return this._dtype;
   }
   get device(): string {
-    return N.device(this._h);
+    // cached as shape and dtype are (a tensor's device changes only through Module.to, which resets it)
+    if (this._device === undefined) this._device = N.device(this._h);
+    return this._device;
   }
   dim(): number {
     return this.shape.length;

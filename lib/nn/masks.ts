@@ -4,9 +4,13 @@
 // Float masks are added to the scores in both (0 = allowed, -inf = blocked).
 import { arange, ones, tensor, zeros } from '../creation';
 import { checkDevice } from '../device';
+import { dtypeCode } from '../dtype';
 import { checkInt, checkOptions, describe } from '../errors';
 import { tidy } from '../memory';
+import { native as N } from '../native';
 import { Tensor } from '../tensor';
+
+const BOOL_CODE = dtypeCode('nn.masks', 'bool');
 
 /**
  * A causal mask for MultiheadAttention's `attnMask`: bool `(L, S)`, `true` = blocked, i.e. query
@@ -20,6 +24,12 @@ export function causal(L: number, S?: number, opts: { diagonal?: number; device?
   const o = checkOptions<{ diagonal?: number; device?: string }>(fn, opts, ['diagonal', 'device']);
   const d = o.diagonal === undefined ? 1 : checkInt(fn, 'diagonal', o.diagonal);
   const device = o.device === undefined ? undefined : checkDevice(fn, o.device);
+  if (device === undefined || device === 'cpu') {
+    // one native call (a decoder builds this mask at every forward): the bytes, then a bool tensor
+    const bytes = new Uint8Array(L * s);
+    for (let i = 0; i < L; i++) bytes.fill(1, i * s + Math.min(s, Math.max(0, i + d)), (i + 1) * s);
+    return new Tensor(N.fromBuffer(bytes, [L, s], BOOL_CODE, BOOL_CODE));
+  }
   return tidy(() => ones([L, s], { dtype: 'bool', device }).triu(d));
 }
 
