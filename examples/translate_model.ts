@@ -110,6 +110,28 @@ export class Translator extends nn.Module {
     return { logits, state: { ...st, hc }, attention: (w as Tensor).squeeze(1) };
   }
 
+  /**
+   * `decodeStep` with its heavy calls (the decoder LSTM, the cross-attention) on the libuv thread
+   * pool: `torch.generateAsync` uses it, and the event loop keeps running during each step.
+   */
+  async decodeStepAsync(tokens: Tensor, st: State): Promise<torch.DecodeStepOutput<State>> {
+    const step = tokens.unsqueeze(0);
+    const emb = this.tgtEmb.forward(step);
+    const [dec, hc] = await this.decoder.forwardAsync(emb, st.hc);
+    const [sa] = this.selfAttn.forward(dec, dec, dec, { cache: st.cache, needWeights: false }); // one small step: JS thread
+    const h = dec.add(sa);
+    const [ctx, w] = await this.cross.forwardAsync(h, st.memory, st.memory, {
+      keyPaddingMask: st.srcPadding,
+      needWeights: true,
+    });
+    const both = torch.cat([h, ctx], 2);
+    const out = this.head.forward(both);
+    const logits = out.squeeze(0);
+    const attention = (w as Tensor).squeeze(1);
+    torch.dispose([step, emb, dec, sa, h, ctx, both, out, w]); // views (logits, attention) keep their data
+    return { logits, state: { ...st, hc }, attention };
+  }
+
   /** Beam search: every row of the state follows its beam. */
   reorderState(st: State, idx: Tensor): State {
     st.cache.reorder(idx);

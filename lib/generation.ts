@@ -10,6 +10,7 @@ import { isGradEnabled, setGradEnabled } from './autograd';
 import { tensor, zeros } from './creation';
 import { describe as describeValue } from './errors';
 import { argmax } from './generated/torch';
+import { Generator as TorchGenerator } from './generator';
 import { dispose as disposeAll, tidy } from './memory';
 import { cat, stack } from './ops';
 import { Tensor } from './tensor';
@@ -81,6 +82,8 @@ export interface GenerateOptions {
   topK?: number;
   /** Sample only among the smallest set of tokens whose probability reaches p. Default 1. */
   topP?: number;
+  /** The random stream of sampling (default: the global generator, `torch.manualSeed`). */
+  generator?: TorchGenerator | null;
   /** No n-gram of this size occurs twice in a sequence (0: off). Default 0. */
   noRepeatNgramSize?: number;
   /** Also return each step's attention (from `decodeStep`). Default false. */
@@ -123,6 +126,7 @@ const KEYS = [
   'topK',
   'topP',
   'noRepeatNgramSize',
+  'generator',
   'outputAttentions',
   'onStep',
 ] as const;
@@ -143,6 +147,7 @@ interface Settings {
   pad: number;
   bos: number | undefined;
   outputAttentions: boolean;
+  generator: TorchGenerator | null;
   onStep?: (step: number) => void;
 }
 
@@ -166,6 +171,13 @@ function bool(fn: string, name: string, v: unknown, dflt: boolean): boolean {
   if (v === undefined) return dflt;
   if (typeof v !== 'boolean') throw new TypeError(`${fn}: expected ${name} to be a boolean, got ${describeValue(v)}`);
   return v;
+}
+
+function generatorOption(fn: string, g: unknown): TorchGenerator | null {
+  if (g === undefined || g === null) return null;
+  if (!(g instanceof TorchGenerator))
+    throw new TypeError(`${fn}: expected generator to be a torch.Generator, got ${describeValue(g)}`);
+  return g;
 }
 
 function settings(fn: string, o: GenerateOptions): Settings {
@@ -208,28 +220,49 @@ function settings(fn: string, o: GenerateOptions): Settings {
     pad: o.padToken === undefined ? (eos ?? 0) : int(fn, 'padToken', o.padToken, 0, 0),
     bos: o.bosToken === undefined ? undefined : int(fn, 'bosToken', o.bosToken, 0, 0),
     outputAttentions: bool(fn, 'outputAttentions', o.outputAttentions, false),
+    generator: generatorOption(fn, o.generator),
     onStep: o.onStep,
   };
 }
 
-/** Every tensor in a state (arrays, plain objects, Maps; class instances own their tensors). */
-function tensorsOf(v: unknown, out = new Set<Tensor>(), seen = new Set<unknown>()): Set<Tensor> {
+/**
+ * Every tensor in a state (arrays, plain objects, Maps), and the other objects there that can
+ * dispose themselves (an `nn.AttentionCache`, which owns its tensors).
+ */
+function partsOf(
+  v: unknown,
+  out = new Set<Tensor | Disposable>(),
+  seen = new Set<unknown>(),
+): Set<Tensor | Disposable> {
   if (v instanceof Tensor) {
     out.add(v);
     return out;
   }
   if (v === null || typeof v !== 'object' || seen.has(v)) return out;
   seen.add(v);
-  if (Array.isArray(v)) for (const x of v) tensorsOf(x, out, seen);
-  else if (v instanceof Map) for (const x of v.values()) tensorsOf(x, out, seen);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsOf(x, out, seen);
+  if (Array.isArray(v)) for (const x of v) partsOf(x, out, seen);
+  else if (v instanceof Map) for (const x of v.values()) partsOf(x, out, seen);
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) partsOf(x, out, seen);
+  else if (typeof (v as { dispose?: unknown }).dispose === 'function') out.add(v as Disposable);
   return out;
 }
 
-/** Disposes the tensors of `old` that `next` no longer holds (and that the caller did not give). */
+interface Disposable {
+  dispose(): void;
+}
+
+/**
+ * Frees what `old` holds and `next` no longer does (tensors, and caches that dispose themselves),
+ * except what the caller gave (`protect`).
+ */
 function retire(old: unknown, next: unknown, protect: Set<Tensor>): void {
-  const keepSet = tensorsOf(next);
-  for (const t of tensorsOf(old)) if (!keepSet.has(t) && !protect.has(t) && !t.isDisposed) t.dispose();
+  const keepSet = partsOf(next);
+  for (const p of partsOf(old)) {
+    if (keepSet.has(p)) continue;
+    if (p instanceof Tensor) {
+      if (!protect.has(p) && !p.isDisposed) p.dispose();
+    } else p.dispose();
+  }
 }
 
 /**
@@ -318,7 +351,7 @@ function sample(lp: Tensor, s: Settings): Tensor {
     const drop = dropSorted.scatter(1, indices, dropSorted);
     logits = logits.maskedFill(drop, Number.NEGATIVE_INFINITY);
   }
-  return logits.softmax(-1).multinomial(1).squeeze(1);
+  return logits.softmax(-1).multinomial(1, { generator: s.generator }).squeeze(1);
 }
 
 /** A finished (or final) beam hypothesis. */
@@ -384,7 +417,9 @@ function start<S>(fn: string, model: GenerationModel<S>, o: GenerateOptions, s: 
       throw new TypeError(`${fn}: expected srcPadding to be a Tensor or null, got ${describeValue(pad)}`);
     given.add(o.src);
     if (pad) given.add(pad);
-    state = model.encode(o.src, pad);
+    const src = o.src;
+    const encode = model.encode.bind(model);
+    state = tidy(() => encode(src, pad)); // the encoder's intermediates are freed, its state kept
     B = pad ? pad.shape[0] : o.src.shape[0];
     if (o.batchSize !== undefined && o.batchSize !== B)
       throw new RangeError(`${fn}: batchSize ${o.batchSize} disagrees with the source's ${B} rows`);
@@ -428,7 +463,7 @@ function padRows(rows: number[][], pad: number): Tensor {
 
 function padAttn(rows: Tensor[][], S: number): Tensor {
   const T = Math.max(1, ...rows.map((r) => r.length));
-  return stack(rows.map((r) => (r.length ? cat([stack(r), zeros([T - r.length, S])]) : zeros([T, S]))));
+  return tidy(() => stack(rows.map((r) => (r.length ? cat([stack(r), zeros([T - r.length, S])]) : zeros([T, S])))));
 }
 
 function defaultReorder<S>(model: GenerationModel<S>, state: S, idx: Tensor, B: number): S {
@@ -617,8 +652,9 @@ function* decode<S>(
       let attnRows: Tensor[] | null = null;
       if (s.outputAttentions && out.attention) {
         S_src = out.attention.shape[1];
-        attnRows = out.attention.unbind(0);
-        for (const x of attnRows) rowsKept.add(x);
+        const rows = out.attention.unbind(0);
+        for (const x of rows) rowsKept.add(x);
+        attnRows = rows;
       }
       disposeAll([out.logits, out.attention]);
       const src: number[] = [];

@@ -146,6 +146,44 @@ with torch.no_grad():
     fs.rmSync(out, { recursive: true, force: true });
   });
 
+  it('a translator decodes the same with generateAsync (its decodeStepAsync on the thread pool) as with generate', async () => {
+    torch.manualSeed(7);
+    const model = new Translator(13, 32, 0).eval();
+    const src = torch.tensor(
+      [
+        [4, 5, 6],
+        [7, 8, 0],
+      ],
+      { dtype: 'int64' },
+    );
+    const srcPadding = torch.tensor([
+      [false, false, false],
+      [false, false, true],
+    ]);
+    for (const numBeams of [1, 3]) {
+      const o = {
+        src,
+        srcPadding,
+        bosToken: 2,
+        eosToken: 3,
+        padToken: 0,
+        maxLength: 6,
+        numBeams,
+        outputAttentions: true,
+      };
+      const a = torch.generate(model, o);
+      const before = torch.memory().tensors;
+      const b = await torch.generateAsync(model, o);
+      expect(torch.memory().tensors).to.equal(before + 3); // its three outputs, nothing else left behind
+      expect(b.sequences.to('float64').tolist()).to.deep.equal(a.sequences.to('float64').tolist());
+      expect(b.lengths).to.deep.equal(a.lengths);
+      const d = torch.tidy(() => b.scores.sub(a.scores).abs().max().item() as number);
+      expect(d).to.be.below(1e-5);
+      torch.dispose([a, b].flatMap((x) => [x.sequences, x.scores, x.attentions as torch.Tensor]));
+    }
+    torch.dispose([src, srcPadding]);
+  });
+
   it('lm runs end to end: trains on the README, samples at two temperatures, writes its loss curve', function () {
     this.timeout(240000);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-'));

@@ -369,6 +369,7 @@ describe('torch.generate', () => {
       [{}, /give src, prompt or bosToken/],
       [{ src: torch.zeros([1, 2]), bosToken: 0 }, /no encode/],
       [{ bosToken: 0, onStep: 3 }, /onStep to be a function/],
+      [{ bosToken: 0, doSample: true, generator: 3 }, /generator to be a torch.Generator/],
     ];
     for (const [o, re] of bad)
       expect(() => torch.generate(model, o as torch.GenerateOptions), JSON.stringify(o)).to.throw(re);

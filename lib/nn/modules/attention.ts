@@ -1,6 +1,7 @@
 // nn.MultiheadAttention over our own native kernel (native/attention.cc), PyTorch semantics.
 import { empty } from '../../creation';
 import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr } from '../../errors';
+import { tidy } from '../../memory';
 import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
@@ -258,12 +259,15 @@ export class MultiheadAttention extends Module {
         throw new TypeError(`${fn}: expected ${name} to be a Tensor or null, got ${describe(m)}`);
       return m;
     };
-    return cachedAttention(this, fn, query, key, value, o.cache as AttentionCache, {
-      attnMask: mask('attnMask', o.attnMask),
-      keyPaddingMask: mask('keyPaddingMask', o.keyPaddingMask),
-      needWeights: o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights),
-      average: o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights),
-    });
+    // its intermediates are freed here (the cache keeps its own tensors), as a native forward's are
+    return tidy(() =>
+      cachedAttention(this, fn, query, key, value, o.cache as AttentionCache, {
+        attnMask: mask('attnMask', o.attnMask),
+        keyPaddingMask: mask('keyPaddingMask', o.keyPaddingMask),
+        needWeights: o.needWeights === undefined ? true : checkBool(fn, 'needWeights', o.needWeights),
+        average: o.averageAttnWeights === undefined ? true : checkBool(fn, 'averageAttnWeights', o.averageAttnWeights),
+      }),
+    );
   }
 
   /**

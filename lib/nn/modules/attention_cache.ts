@@ -9,7 +9,7 @@
 // them, and `reorder(indices)` selects and reorders batch rows, as beam search needs.
 
 import { describe, shapeStr } from '../../errors';
-import { keep } from '../../memory';
+import { keep, tidy } from '../../memory';
 import { cat } from '../../ops';
 import { Tensor } from '../../tensor';
 import * as F from '../functional';
@@ -81,7 +81,8 @@ export class AttentionCache {
       const [, S, d] = t.shape;
       return t.reshape([N, H, S, d]).indexSelect(0, indices).reshape([-1, S, d]);
     };
-    this._set(pick(this.key), pick(this.value));
+    const [k, v] = [this.key, this.value];
+    this._set(...tidy(() => [pick(k), pick(v)] as [Tensor, Tensor]));
   }
 
   /** @internal numHeads of the module that filled the cache. */
