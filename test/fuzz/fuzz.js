@@ -720,6 +720,19 @@ const RECIPES = [
     in: [T([2, 3, 4]), T([2, 3, 4])],
     opts: TR_KEYS,
   },
+  // frozen and in eval mode: these take the fused inference kernels (native/fast_*.cc) even in grad mode
+  {
+    src: 'new torch.nn.LSTM(3, 4, 2, { bidirectional: true, projSize: 2 }).requiresGrad_(false).eval()',
+    in: [T([2, 1, 3]), { list: [T([4, 1, 2]), T([4, 1, 4])] }],
+  },
+  { src: 'new torch.nn.GRU(3, 4, { batchFirst: true }).requiresGrad_(false).eval()', in: [T([1, 2, 3]), T([1, 1, 4])] },
+  {
+    src: 'new torch.nn.MultiheadAttention(4, 2, { addBiasKv: true, kdim: 3, vdim: 2 }).requiresGrad_(false).eval()',
+    in: [T([2, 3, 4]), T([2, 3, 3]), T([2, 3, 2])],
+    opts: MHA_KEYS,
+  },
+  { src: `${ENC_LAYER}.requiresGrad_(false).eval()`, in: [T([2, 3, 4])], opts: ENC_KEYS },
+  { src: `${DEC_LAYER}.requiresGrad_(false).eval()`, in: [T([2, 3, 4]), T([2, 3, 4])], opts: DEC_KEYS },
   { src: 'new torch.nn.MSELoss()', in: [T([2, 3]), T([2, 3])] },
   { src: 'new torch.nn.L1Loss()', in: [T([2, 3]), T([2, 3])] },
   { src: 'new torch.nn.SmoothL1Loss({ beta: 0.5 })', in: [T([2, 3]), T([2, 3])] },
