@@ -115,7 +115,9 @@ c10::DataPtr Allocate(size_t n) {
 
 // c10::Allocator::allocate is const in libtorch 1.13 and not in 2.x: the base that overrides the
 // one this libtorch declares is chosen from its type.
-struct ConstAllocate : c10::Allocator {
+// (templates, so that only the one chosen is instantiated and checked against this libtorch)
+template <class Base = c10::Allocator>
+struct ConstAllocate : Base {
   c10::DataPtr allocate(size_t n) const override { return Allocate(n); }
 };
 template <class Base = c10::Allocator>
@@ -124,7 +126,7 @@ struct MutableAllocate : Base {
 };
 using AllocateBase = std::conditional_t<
     std::is_same<decltype(&c10::Allocator::allocate), c10::DataPtr (c10::Allocator::*)(size_t) const>::value,
-    ConstAllocate, MutableAllocate<>>;
+    ConstAllocate<>, MutableAllocate<>>;
 
 class CachingCpuAllocator final : public AllocateBase {
  public:
