@@ -69,10 +69,17 @@ Cache& TheCache() {
   return *c;
 }
 
+// The header's class of a block larger than kMaxBlock: never cached, freed at once.
+constexpr uint32_t kUncached = 0xffffffffu;
+
 void Release(void* user) {
   if (user == nullptr) return;
   void* raw = static_cast<char*>(user) - kHeader;
   const auto cls = *static_cast<uint32_t*>(raw);
+  if (cls == kUncached) {
+    c10::free_cpu(raw);
+    return;
+  }
   Cache& c = TheCache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -87,10 +94,17 @@ void Release(void* user) {
   c10::free_cpu(raw);
 }
 
-c10::Allocator* gBase = nullptr;  // the allocator we replaced: requests we do not cache
-
+// Every block carries the header, the large ones too: libtorch frees raw allocations
+// (raw_allocate, e.g. oneDNN's RNN backward workspace) through raw_deleter() = Release, whatever
+// their size, so Release must recognise every pointer this allocator hands out.
 c10::DataPtr Allocate(size_t n) {
-  if (n == 0 || n > kMaxBlock) return gBase->allocate(n);
+  if (n == 0) return {nullptr, nullptr, &Release, c10::Device(c10::DeviceType::CPU)};
+  if (n > kMaxBlock) {
+    void* raw = c10::alloc_cpu(n + kHeader);
+    *static_cast<uint32_t*>(raw) = kUncached;
+    void* user = static_cast<char*>(raw) + kHeader;
+    return {user, user, &Release, c10::Device(c10::DeviceType::CPU)};
+  }
   size_t rounded;
   const size_t cls = ClassOf(n, &rounded);
   void* raw = nullptr;
@@ -195,7 +209,6 @@ void RegisterCpuAllocator(Napi::Env env, Napi::Object exports) {
       ClassOf(n, &rounded);
       c.size[cls] = rounded;
     }
-    gBase = c10::GetCPUAllocator();
     static CachingCpuAllocator allocator;
     c10::SetCPUAllocator(&allocator, /*priority=*/1);
     Installed() = true;

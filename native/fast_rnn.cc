@@ -14,10 +14,13 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <type_traits>
 
 #include "fast_path.h"
 
@@ -64,54 +67,108 @@ const Blas& LoadedBlas() {
   return blas;
 }
 
-// GEMMs of at most this many rows use the plain loop (measured with the LSTM 10->20 x2 benchmark: as
-// fast as BLAS at 16 rows, faster below; BLAS is up to 2x faster from 32 rows on).
+// GEMMs of at most this many rows use the plain loop whatever the weight's size; with a weight of at
+// most kMaxLoopElements elements (its transpose stays in L1/L2) the register-tiled loop runs at any
+// row count (measured with the LSTM 10->20 x2 benchmark, against BLAS from 17 rows on: the whole
+// call 5-10% faster at 32-256 rows, no call overhead, no packing).
 constexpr int64_t kLoopRows = 16;
+constexpr int64_t kMaxLoopElements = 1 << 14;
+bool UseLoop(int64_t m, int64_t n, int64_t k) { return m <= kLoopRows || n * k <= kMaxLoopElements; }
+
+// Output columns per register tile; the transposes the loop reads have their rows padded with zeros
+// to a multiple of it.
+constexpr int64_t kTileCols = 16;
+int64_t PaddedCols(int64_t n) { return (n + kTileCols - 1) / kTileCols * kTileCols; }
 
 template <typename S>
 struct Weight {
   const S* w;   // (n x k), row-major
-  const S* wt;  // its transpose (k x n) when the plain loop runs, else null
-  int64_t n, k;
+  const S* wt;  // its transpose (k x ldw, zero-padded columns) when the plain loop runs, else null
+  int64_t n, k, ldw;
 };
 
-// Built for AVX2 and for the baseline, picked at load (GCC's function multiversioning).
+// Built for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and the baseline, picked at load (GCC's
+// function multiversioning).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define TNAPI_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define TNAPI_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TNAPI_VECTOR_CLONES
 #endif
+// Helpers of the cloned functions: inlined into each clone, so that they are compiled for its target.
+#if defined(__GNUC__)
+#define TNAPI_INLINE inline __attribute__((always_inline))
+#else
+#define TNAPI_INLINE inline
+#endif
 
-// C = A . Wt (Wt is k x n): row by row, an axpy per input column (vectorises without reassociating,
-// so every output is summed in the order q = 0, 1, ..., k-1).
+// C = A . Wt (Wt is k x ldw): tiles of R rows by W * kTileCols columns held in registers, each
+// output summed in the order q = 0, 1, ..., k-1 (no reassociation). `cols` of the tile's columns
+// are stored.
+template <typename S, int R, int W>
+TNAPI_INLINE void LoopTile(int64_t k, int64_t cols, const S* __restrict A, int64_t lda, const S* __restrict wt,
+                           int64_t ldw, S* __restrict C, int64_t ldc) {
+  // 64-byte vectors (one AVX-512 register, two AVX ones, four SSE ones in the baseline clone).
+  typedef S V __attribute__((vector_size(64)));
+  typedef S VU __attribute__((vector_size(64), aligned(sizeof(S)), may_alias));  // unaligned access
+  constexpr int kLanes = static_cast<int>(64 / sizeof(S)), kVecs = W * static_cast<int>(kTileCols) / kLanes;
+  V acc[R][kVecs];
+  for (int r = 0; r < R; r++) {
+    for (int v = 0; v < kVecs; v++) acc[r][v] = V{};
+  }
+  for (int64_t q = 0; q < k; q++) {
+    V w[kVecs];
+    for (int v = 0; v < kVecs; v++) w[v] = *reinterpret_cast<const VU*>(wt + q * ldw + v * kLanes);
+    for (int r = 0; r < R; r++) {
+      const S a = A[r * lda + q];
+      for (int v = 0; v < kVecs; v++) acc[r][v] += a * w[v];
+    }
+  }
+  if (cols == kVecs * kLanes) {
+    for (int r = 0; r < R; r++) {
+      for (int v = 0; v < kVecs; v++) *reinterpret_cast<VU*>(C + r * ldc + v * kLanes) = acc[r][v];
+    }
+  } else {
+    for (int r = 0; r < R; r++) {
+      for (int64_t jj = 0; jj < cols; jj++) C[r * ldc + jj] = acc[r][jj / kLanes][jj % kLanes];
+    }
+  }
+}
 template <typename S>
-inline void LoopGemmImpl(int64_t m, int64_t n, int64_t k, const S* __restrict A, int64_t lda, const S* __restrict wt,
-                         S* __restrict C, int64_t ldc) {
-  for (int64_t i = 0; i < m; i++) {
-    S* __restrict c = C + i * ldc;
-    const S* __restrict a = A + i * lda;
-    const S a0 = a[0];
-    for (int64_t j = 0; j < n; j++) c[j] = a0 * wt[j];
-    for (int64_t q = 1; q < k; q++) {
-      const S aq = a[q];
-      const S* __restrict w = wt + q * n;
-      for (int64_t j = 0; j < n; j++) c[j] += aq * w[j];
+TNAPI_INLINE void LoopGemmImpl(int64_t m, int64_t n, int64_t k, const S* A, int64_t lda, const S* wt, int64_t ldw, S* C,
+                               int64_t ldc) {
+  // Blocks of 4 rows by kTileCols columns (8 rows measured no faster on an AVX-512 Xeon); the last
+  // rows one at a time, 4 * kTileCols columns wide (independent accumulators, so that the FMA
+  // latency does not serialise a single row).
+  constexpr int R = 4, W = 4;
+  int64_t i = 0;
+  for (; i + R <= m; i += R) {
+    for (int64_t j = 0; j < n; j += kTileCols) {
+      LoopTile<S, R, 1>(k, std::min(kTileCols, n - j), A + i * lda, lda, wt + j, ldw, C + i * ldc + j, ldc);
+    }
+  }
+  for (; i < m; i++) {
+    int64_t j = 0;
+    for (; j + W * kTileCols <= n; j += W * kTileCols) {
+      LoopTile<S, 1, W>(k, W * kTileCols, A + i * lda, lda, wt + j, ldw, C + i * ldc + j, ldc);
+    }
+    for (; j < n; j += kTileCols) {
+      LoopTile<S, 1, 1>(k, std::min(kTileCols, n - j), A + i * lda, lda, wt + j, ldw, C + i * ldc + j, ldc);
     }
   }
 }
 TNAPI_VECTOR_CLONES void LoopGemmF(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* wt,
-                                   float* C, int64_t ldc) {
-  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+                                   int64_t ldw, float* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, ldw, C, ldc);
 }
 TNAPI_VECTOR_CLONES void LoopGemmD(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda, const double* wt,
-                                   double* C, int64_t ldc) {
-  LoopGemmImpl(m, n, k, A, lda, wt, C, ldc);
+                                   int64_t ldw, double* C, int64_t ldc) {
+  LoopGemmImpl(m, n, k, A, lda, wt, ldw, C, ldc);
 }
 void LoopGemm(int64_t m, const float* A, int64_t lda, const Weight<float>& W, float* C, int64_t ldc) {
-  LoopGemmF(m, W.n, W.k, A, lda, W.wt, C, ldc);
+  LoopGemmF(m, W.n, W.k, A, lda, W.wt, W.ldw, C, ldc);
 }
 void LoopGemm(int64_t m, const double* A, int64_t lda, const Weight<double>& W, double* C, int64_t ldc) {
-  LoopGemmD(m, W.n, W.k, A, lda, W.wt, C, ldc);
+  LoopGemmD(m, W.n, W.k, A, lda, W.wt, W.ldw, C, ldc);
 }
 
 template <typename S>
@@ -160,7 +217,7 @@ void Gemm(int64_t m, const S* A, int64_t lda, const Weight<S>& W, S* C, int64_t 
 // Scratch memory, kept per thread (calls run on the JS thread and on the pool threads) and per dtype.
 template <typename S>
 struct Scratch {
-  std::vector<S> proj, layer[2], gates, pre, wtIh, wtHh, wtHr;
+  std::vector<S> proj, layer[2], gates, pre, tc, wtIh, wtHh, wtHr;
 };
 template <typename S>
 Scratch<S>& ThreadScratch() {
@@ -192,21 +249,23 @@ struct WeightCache {
   size_t next = 0;
 };
 
+// t (k x ldw) = w^T, the columns from n on zero.
 template <typename S>
-void Transpose(const S* w, int64_t n, int64_t k, S* t) {
+void Transpose(const S* w, int64_t n, int64_t k, int64_t ldw, S* t) {
+  std::fill(t, t + k * ldw, S(0));
   for (int64_t j = 0; j < n; j++) {
-    for (int64_t q = 0; q < k; q++) t[q * n + j] = w[j * k + q];
+    for (int64_t q = 0; q < k; q++) t[q * ldw + j] = w[j * k + q];
   }
 }
 
 template <typename S>
 Weight<S> MakeWeight(const S* w, int64_t n, int64_t k, bool loop, std::vector<S>& buf) {
-  Weight<S> W{w, nullptr, n, k};
+  Weight<S> W{w, nullptr, n, k, PaddedCols(n)};
   if (!loop) return W;
-  const int64_t len = n * k;
+  const int64_t len = n * k, tlen = k * W.ldw;
   if (len > kMaxCachedElements) {
-    S* t = Grow(buf, len);
-    Transpose(w, n, k, t);
+    S* t = Grow(buf, tlen);
+    Transpose(w, n, k, W.ldw, t);
     W.wt = t;
     return W;
   }
@@ -220,8 +279,8 @@ Weight<S> MakeWeight(const S* w, int64_t n, int64_t k, bool loop, std::vector<S>
   CachedWeight<S>& e = cache.entries[cache.next++ % kCachedWeights];
   e.n = n, e.k = k;
   e.w.assign(w, w + len);
-  e.wt.resize(static_cast<size_t>(len));
-  Transpose(w, n, k, e.wt.data());
+  e.wt.resize(static_cast<size_t>(tlen));
+  Transpose(w, n, k, W.ldw, e.wt.data());
   W.wt = e.wt.data();
   return W;
 }
@@ -231,7 +290,7 @@ Weight<S> MakeWeight(const S* w, int64_t n, int64_t k, bool loop, std::vector<S>
 // computes these with SLEEF's vectorised functions (1 ulp) too. double: the C library's.
 // lo and hi are -88.376... and 88.376..., passed in opaque (see Bounds) so that GCC does not thread
 // the clamped paths into branches, which would stop the loops from vectorising.
-inline float ExpF(float x, float lo, float hi) {
+TNAPI_INLINE float ExpF(float x, float lo, float hi) {
   x = std::min(std::max(x, lo), hi);  // NaN passes through
 
   const float fx = x * 1.44269504088896341f + 0.5f;
@@ -253,7 +312,7 @@ inline float ExpF(float x, float lo, float hi) {
   return y * scale;
 }
 
-inline float TanhF(float x, float lo, float hi) {
+TNAPI_INLINE float TanhF(float x, float lo, float hi) {
   const float e = ExpF(-2.0f * std::fabs(x), lo, hi);
   return std::copysign((1.0f - e) / (1.0f + e), x);
 }
@@ -282,6 +341,89 @@ void SigmoidArray(double* __restrict x, int64_t n) {
 }
 void TanhArray(double* __restrict x, int64_t n) {
   for (int64_t j = 0; j < n; j++) x[j] = std::tanh(x[j]);
+}
+
+// The LSTM gates of one step for rows [n0, n1), float: per row one pass over its 4H gates (the
+// recurrent GEMM's result plus b_hh plus the input projection, then sigmoid for i, f, o and tanh
+// for g, one vectorised exp per element: per column, sigmoid is 1 / (1 + exp(-x)) and tanh is
+// sign(x) (1 - exp(-2|x|)) / (1 + exp(-2|x|)), the same expressions as SigmoidArray / TanhArray);
+// then the cell update, tanh(c) over the block's cells in one flat pass, and h = o * tanh(c).
+struct LstmColumns {
+  std::vector<int32_t> absMask, signMask;  // per gate column: clears / keeps the sign bit (tanh)
+  std::vector<float> scale, one;           // -1 or -2; 0 (sigmoid) or 1 (tanh)
+};
+const LstmColumns& LstmColumnsFor(int64_t H) {
+  thread_local LstmColumns cols;
+  thread_local int64_t forH = -1;
+  if (forH != H) {
+    const size_t G = static_cast<size_t>(4 * H);
+    cols.absMask.assign(G, -1), cols.signMask.assign(G, 0), cols.scale.assign(G, -1.0f), cols.one.assign(G, 0.0f);
+    for (int64_t j = 2 * H; j < 3 * H; j++) {
+      cols.absMask[j] = 0x7fffffff, cols.signMask[j] = INT32_MIN, cols.scale[j] = -2.0f, cols.one[j] = 1.0f;
+    }
+    forH = H;
+  }
+  return cols;
+}
+
+TNAPI_INLINE void LstmGateRow(int64_t G, float* __restrict g, const float* __restrict bhh, const float* __restrict xg,
+                              const int32_t* __restrict absMask, const int32_t* __restrict signMask,
+                              const float* __restrict scale, const float* __restrict one, float lo, float hi) {
+  for (int64_t j = 0; j < G; j++) {
+    const float v = bhh != nullptr ? (g[j] + bhh[j]) + xg[j] : g[j] + xg[j];
+    int32_t vb, tb;
+    std::memcpy(&vb, &v, sizeof(vb));
+    tb = vb & absMask[j];
+    float t;
+    std::memcpy(&t, &tb, sizeof(t));
+    const float e = ExpF(scale[j] * t, lo, hi);
+    const float y = (1.0f - one[j] * e) / (1.0f + e);
+    int32_t yb;
+    std::memcpy(&yb, &y, sizeof(yb));
+    yb |= vb & signMask[j];
+    std::memcpy(&g[j], &yb, sizeof(yb));
+  }
+}
+
+TNAPI_VECTOR_CLONES void LstmRowsF(int64_t n0, int64_t n1, int64_t H, float* __restrict gates,
+                                   const float* __restrict bhh, const float* __restrict xg0, int64_t xgStride,
+                                   float* __restrict c, float* __restrict tc, float* __restrict hv, int64_t ldh,
+                                   float* __restrict out, int64_t ldo) {
+  const int64_t G = 4 * H;
+  const LstmColumns& cols = LstmColumnsFor(H);
+  float lo, hi;
+  Bounds(&lo, &hi);
+  for (int64_t n = n0; n < n1; n++) {
+    float* __restrict g = gates + n * G;
+    if (bhh != nullptr) {
+      LstmGateRow(G, g, bhh, xg0 + n * xgStride, cols.absMask.data(), cols.signMask.data(), cols.scale.data(),
+                  cols.one.data(), lo, hi);
+    } else {
+      LstmGateRow(G, g, nullptr, xg0 + n * xgStride, cols.absMask.data(), cols.signMask.data(), cols.scale.data(),
+                  cols.one.data(), lo, hi);
+    }
+    float* __restrict cn = c + n * H;
+    for (int64_t j = 0; j < H; j++) cn[j] = g[H + j] * cn[j] + g[j] * g[2 * H + j];
+  }
+  const int64_t len = (n1 - n0) * H;
+  const float* __restrict cs = c + n0 * H;
+  float* __restrict ts = tc + n0 * H;
+  for (int64_t j = 0; j < len; j++) ts[j] = TanhF(cs[j], lo, hi);
+  for (int64_t n = n0; n < n1; n++) {
+    const float* __restrict o = gates + n * G + 3 * H;
+    const float* __restrict t = tc + n * H;
+    float* __restrict h = hv + n * ldh;
+    if (out != nullptr) {
+      float* __restrict y = out + n * ldo;
+      for (int64_t j = 0; j < H; j++) {
+        const float v = o[j] * t[j];
+        h[j] = v;
+        y[j] = v;
+      }
+    } else {
+      for (int64_t j = 0; j < H; j++) h[j] = o[j] * t[j];
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,6 +507,97 @@ c10::optional<Plan> MakePlan(int64_t mode, const at::Tensor& input, const c10::o
   return p;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Parallel loops. at::parallel_for's OpenMP version is a template whose `#pragma omp parallel` is
+// compiled in the caller, and this file is not built with -fopenmp: there it runs everything on the
+// calling thread. So, as the BLAS above, this uses the OpenMP runtime libtorch itself loaded
+// (libgomp's entry point for `#pragma omp parallel`, the one at::parallel_for compiles to, on the
+// same thread pool and thread count: at::set_num_threads sets OpenMP's), and otherwise falls back
+// to at::parallel_for.
+#if !defined(_OPENMP) && defined(TNAPI_HAVE_DLFCN) && defined(__GNUC__)
+struct Omp {
+  void (*parallel)(void (*)(void*), void*, unsigned, unsigned) = nullptr;  // GOMP_parallel
+  int (*threadNum)() = nullptr;
+  int (*numThreads)() = nullptr;
+};
+const Omp& LoadedOmp() {
+  static const Omp omp = [] {
+    Omp o;
+    // The global scope, else the runtimes libtorch may have loaded (RTLD_NOLOAD: never loads one).
+    void* handles[] = {RTLD_DEFAULT, dlopen("libgomp.so.1", RTLD_NOLOAD | RTLD_LAZY),
+                       dlopen("libiomp5.so", RTLD_NOLOAD | RTLD_LAZY)};
+    for (void* h : handles) {
+      if (h == nullptr) continue;
+      void* par = dlsym(h, "GOMP_parallel");
+      void* num = dlsym(h, "omp_get_thread_num");
+      void* cnt = dlsym(h, "omp_get_num_threads");
+      if (par != nullptr && num != nullptr && cnt != nullptr) {
+        o.parallel = reinterpret_cast<void (*)(void (*)(void*), void*, unsigned, unsigned)>(par);
+        o.threadNum = reinterpret_cast<int (*)()>(num);
+        o.numThreads = reinterpret_cast<int (*)()>(cnt);
+        break;  // the handles stay open, as the BLAS one
+      }
+    }
+    return o;
+  }();
+  return omp;
+}
+
+template <typename F>
+struct ParallelJob {
+  const F* f;
+  const Omp* omp;
+  int64_t begin, end, grain;
+  std::atomic_flag failed = ATOMIC_FLAG_INIT;
+  std::exception_ptr error;
+};
+
+// Run by every thread of the team, as at::internal::invoke_parallel's region body.
+template <typename F>
+void ParallelBody(void* data) {
+  ParallelJob<F>& job = *static_cast<ParallelJob<F>*>(data);
+  const int64_t n = job.end - job.begin;
+  const int64_t threads = std::min<int64_t>(job.omp->numThreads(), (n + job.grain - 1) / job.grain);
+  const int64_t tid = job.omp->threadNum();
+  const int64_t chunk = (n + threads - 1) / threads;
+  const int64_t b = job.begin + tid * chunk;
+  if (tid >= threads || b >= job.end) return;
+  try {
+    (*job.f)(b, std::min(job.end, b + chunk));
+  } catch (...) {
+    if (!job.failed.test_and_set()) job.error = std::current_exception();
+  }
+}
+
+template <typename F>
+void ParallelFor(int64_t begin, int64_t end, int64_t grain, const F& f) {
+  const Omp& omp = LoadedOmp();
+  if (omp.parallel == nullptr) return at::parallel_for(begin, end, grain, f);
+  if (begin >= end) return;
+  if (end - begin <= grain || at::get_num_threads() <= 1 || at::in_parallel_region()) return f(begin, end);
+  ParallelJob<F> job;
+  job.f = &f, job.omp = &omp, job.begin = begin, job.end = end, job.grain = std::max<int64_t>(1, grain);
+  // No num_threads clause, as libtorch (GOMP's thread pool, pytorch#32008): the team has the
+  // OpenMP thread count, and ParallelBody leaves the surplus threads idle.
+  omp.parallel(&ParallelBody<F>, &job, 0, 0);
+  if (job.error) std::rethrow_exception(job.error);
+}
+#else
+template <typename F>
+void ParallelFor(int64_t begin, int64_t end, int64_t grain, const F& f) {
+  at::parallel_for(begin, end, grain, f);
+}
+#endif
+
+// Multiply-adds per parallel chunk (see Grain): the input projection, and each thread's rows
+// through all time steps of one layer and direction. Measured on 2 cores with the LSTM 10->20 x2
+// benchmark: splitting the steps from 2^18 on gains at most 1.2x at N = 16-32 on an idle machine
+// and loses up to 1.5x when another process holds a core; from 2^20 on (N >= 48 there) it gains
+// 1.5-1.7x either way. Splitting the projection from 2^18 on made N = 32 slower at 2 threads than
+// at 1 (a fork and join for about 10 us of work).
+constexpr int64_t kProjChunk = int64_t{1} << 20;
+constexpr int64_t kStepsChunk = int64_t{1} << 20;
+
 // Rows per parallel chunk for `work` multiply-adds per row: at least `chunk` multiply-adds per
 // chunk, so that a fork and join (a few microseconds) pays off.
 int64_t Grain(int64_t work, int64_t chunk) { return std::max<int64_t>(1, chunk / std::max<int64_t>(1, work)); }
@@ -383,6 +616,13 @@ void CopyState(at::Tensor& dst, const at::Tensor& src) {
   }
 }
 
+void LstmStep(int64_t n0, int64_t n1, int64_t H, float* gates, const float* bhh, const float* xg0, int64_t xgStride,
+              float* c, float* tc, float* hv, int64_t ldh, float* out, int64_t ldo) {
+  LstmRowsF(n0, n1, H, gates, bhh, xg0, xgStride, c, tc, hv, ldh, out, ldo);
+}
+void LstmStep(int64_t, int64_t, int64_t, double*, const double*, const double*, int64_t, double*, double*, double*,
+              int64_t, double*, int64_t) {}  // not reached: double runs the generic loop
+
 // One layer and direction: `in` (rows x inSize) -> columns [d*P, (d+1)*P) of `out` (rows x D*P); h
 // (N x P) and c (N x H) hold the initial states and end holding the final ones.
 template <typename S>
@@ -391,12 +631,11 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
   const int64_t G = p.G, H = p.H, P = p.P, DP = p.D * p.P;
   const S* bIh = p.bias ? w[2] : nullptr;
   const S* bHh = p.bias ? w[3] : nullptr;
-  const bool loopRec = p.N <= kLoopRows;
 
   // The input projection of every step: proj = in . W_ih^T + b_ih.
   S* proj = Grow(sc.proj, p.rows * G);
-  const Weight<S> wIh = MakeWeight(w[0], G, inSize, p.rows <= kLoopRows, sc.wtIh);
-  at::parallel_for(0, p.rows, Grain(G * inSize, int64_t{1} << 16), [&](int64_t r0, int64_t r1) {
+  const Weight<S> wIh = MakeWeight(w[0], G, inSize, UseLoop(p.rows, G, inSize), sc.wtIh);
+  ParallelFor(0, p.rows, Grain(G * inSize, kProjChunk), [&](int64_t r0, int64_t r1) {
     Gemm(r1 - r0, in + r0 * inSize, inSize, wIh, proj + r0 * G, G);
     if (bIh != nullptr) {
       for (int64_t r = r0; r < r1; r++) {
@@ -406,10 +645,12 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
     }
   });
 
-  const Weight<S> wHh = MakeWeight(w[1], G, P, loopRec, sc.wtHh);
-  const Weight<S> wHr = p.proj ? MakeWeight(w[p.stride - 1], P, H, loopRec, sc.wtHr) : Weight<S>{};
+  const Weight<S> wHh = MakeWeight(w[1], G, P, UseLoop(p.N, G, P), sc.wtHh);
+  const Weight<S> wHr = p.proj ? MakeWeight(w[p.stride - 1], P, H, UseLoop(p.N, P, H), sc.wtHr) : Weight<S>{};
   S* gates = Grow(sc.gates, p.N * G);
   S* pre = p.proj ? Grow(sc.pre, p.N * H) : nullptr;  // o * tanh(c) before the projection
+  // LSTM: tanh(c) (N x H); GRU: r and z (N x 2H), then n (N x H)
+  S* tc = p.mode <= 1 ? Grow(sc.tc, p.N * (p.mode == 0 ? H : 3 * H)) : nullptr;
   const int64_t rowWork = G * P + (p.proj ? H * P : 0) + 8 * G;
 
   // Rows are independent of each other through time: each thread takes a block of rows for every
@@ -421,53 +662,98 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
       if (n1 <= n0) continue;
       const int64_t first = p.first[static_cast<size_t>(t)], step = p.rowStep;
       Gemm(n1 - n0, h + n0 * P, P, wHh, gates + n0 * G, G);
-      for (int64_t n = n0; n < n1; n++) {
-        const int64_t row = first + n * step;
-        const S* __restrict xg = proj + row * G;
-        S* __restrict g = gates + n * G;
-        S* __restrict o = out + row * DP + d * P;
-        if (bHh != nullptr) {
-          for (int64_t j = 0; j < G; j++) g[j] += bHh[j];
+      if (std::is_same<S, float>::value && p.mode == 0) {
+        // out + row * DP + d * P for row = first + n * step, n from 0
+        S* o0 = out + first * DP + d * P;
+        LstmStep(n0, n1, H, gates, bHh, proj + first * G, step * G, c, tc, p.proj ? pre : h, p.proj ? H : P,
+                 p.proj ? nullptr : o0, step * DP);
+      } else if (p.mode == 1) {
+        // GRU: r and z of the block's rows into one array, n into another, so that the sigmoid
+        // and the tanh each run over one flat array.
+        S* __restrict rz = tc + n0 * 2 * H;
+        S* __restrict nn = tc + p.N * 2 * H + n0 * H;
+        for (int64_t n = n0; n < n1; n++) {
+          const S* __restrict xg = proj + (first + n * step) * G;
+          const S* __restrict g = gates + n * G;
+          S* __restrict y = rz + (n - n0) * 2 * H;
+          if (bHh != nullptr) {
+            for (int64_t j = 0; j < 2 * H; j++) y[j] = (g[j] + bHh[j]) + xg[j];
+          } else {
+            for (int64_t j = 0; j < 2 * H; j++) y[j] = g[j] + xg[j];
+          }
         }
-        S* __restrict hn = h + n * P;
-        switch (p.mode) {
-          case 0: {  // LSTM: gates i, f, g, o
-            S* __restrict cn = c + n * H;
-            S* __restrict hv = p.proj ? pre + n * H : hn;
+        SigmoidArray(rz, (n1 - n0) * 2 * H);
+        for (int64_t n = n0; n < n1; n++) {
+          const S* __restrict xg = proj + (first + n * step) * G + 2 * H;
+          const S* __restrict g = gates + n * G + 2 * H;
+          const S* __restrict r = rz + (n - n0) * 2 * H;
+          S* __restrict y = nn + (n - n0) * H;
+          if (bHh != nullptr) {
+            for (int64_t j = 0; j < H; j++) y[j] = xg[j] + (g[j] + bHh[2 * H + j]) * r[j];
+          } else {
+            for (int64_t j = 0; j < H; j++) y[j] = xg[j] + g[j] * r[j];
+          }
+        }
+        TanhArray(nn, (n1 - n0) * H);
+        for (int64_t n = n0; n < n1; n++) {
+          const S* __restrict z = rz + (n - n0) * 2 * H + H;
+          const S* __restrict y = nn + (n - n0) * H;
+          S* __restrict hn = h + n * P;
+          for (int64_t j = 0; j < H; j++) hn[j] = (hn[j] - y[j]) * z[j] + y[j];
+          std::memcpy(out + (first + n * step) * DP + d * P, hn, static_cast<size_t>(P) * sizeof(S));
+        }
+      } else if (p.mode == 2) {
+        // RNN_TANH: the sums row by row, then tanh over the block's rows as one flat array (G = H).
+        for (int64_t n = n0; n < n1; n++) {
+          const S* __restrict xg = proj + (first + n * step) * G;
+          S* __restrict g = gates + n * G;
+          if (bHh != nullptr) {
+            for (int64_t j = 0; j < G; j++) g[j] = (g[j] + bHh[j]) + xg[j];
+          } else {
             for (int64_t j = 0; j < G; j++) g[j] += xg[j];
-            SigmoidArray(g, 2 * H);
-            TanhArray(g + 2 * H, H);
-            SigmoidArray(g + 3 * H, H);
-            for (int64_t j = 0; j < H; j++) {
-              const S cy = g[H + j] * cn[j] + g[j] * g[2 * H + j];
-              cn[j] = cy;
-              g[2 * H + j] = cy;
-            }
-            TanhArray(g + 2 * H, H);
-            for (int64_t j = 0; j < H; j++) hv[j] = g[3 * H + j] * g[2 * H + j];
-            break;
           }
-          case 1: {  // GRU: gates r, z, n
-            for (int64_t j = 0; j < 2 * H; j++) g[j] += xg[j];
-            SigmoidArray(g, 2 * H);
-            for (int64_t j = 0; j < H; j++) g[2 * H + j] = xg[2 * H + j] + g[2 * H + j] * g[j];
-            TanhArray(g + 2 * H, H);
-            for (int64_t j = 0; j < H; j++) hn[j] = (hn[j] - g[2 * H + j]) * g[H + j] + g[2 * H + j];
-            break;
-          }
-          case 2:
-            for (int64_t j = 0; j < H; j++) g[j] += xg[j];
-            TanhArray(g, H);
-            std::memcpy(hn, g, static_cast<size_t>(H) * sizeof(S));
-            break;
-          default:
-            for (int64_t j = 0; j < H; j++) {
-              const S v = g[j] + xg[j];
-              hn[j] = v < S(0) ? S(0) : v;
-            }
-            break;
         }
-        if (!p.proj) std::memcpy(o, hn, static_cast<size_t>(P) * sizeof(S));
+        TanhArray(gates + n0 * G, (n1 - n0) * G);
+        for (int64_t n = n0; n < n1; n++) {
+          std::memcpy(h + n * P, gates + n * G, static_cast<size_t>(P) * sizeof(S));
+          std::memcpy(out + (first + n * step) * DP + d * P, gates + n * G, static_cast<size_t>(P) * sizeof(S));
+        }
+      } else {  // LSTM in double (the C library's exp and tanh, no vectors to gain), RNN_RELU
+        for (int64_t n = n0; n < n1; n++) {
+          const int64_t row = first + n * step;
+          const S* __restrict xg = proj + row * G;
+          S* __restrict g = gates + n * G;
+          S* __restrict o = out + row * DP + d * P;
+          if (bHh != nullptr) {
+            for (int64_t j = 0; j < G; j++) g[j] += bHh[j];
+          }
+          S* __restrict hn = h + n * P;
+          switch (p.mode) {
+            case 0: {  // LSTM: gates i, f, g, o
+              S* __restrict cn = c + n * H;
+              S* __restrict hv = p.proj ? pre + n * H : hn;
+              for (int64_t j = 0; j < G; j++) g[j] += xg[j];
+              SigmoidArray(g, 2 * H);
+              TanhArray(g + 2 * H, H);
+              SigmoidArray(g + 3 * H, H);
+              for (int64_t j = 0; j < H; j++) {
+                const S cy = g[H + j] * cn[j] + g[j] * g[2 * H + j];
+                cn[j] = cy;
+                g[2 * H + j] = cy;
+              }
+              TanhArray(g + 2 * H, H);
+              for (int64_t j = 0; j < H; j++) hv[j] = g[3 * H + j] * g[2 * H + j];
+              break;
+            }
+            default:
+              for (int64_t j = 0; j < H; j++) {
+                const S v = g[j] + xg[j];
+                hn[j] = v < S(0) ? S(0) : v;
+              }
+              break;
+          }
+          if (!p.proj) std::memcpy(o, hn, static_cast<size_t>(P) * sizeof(S));
+        }
       }
       if (p.proj) {
         Gemm(n1 - n0, pre + n0 * H, H, wHr, h + n0 * P, P);
@@ -477,7 +763,7 @@ void RunDirection(const Plan& p, int64_t d, const S* in, int64_t inSize, const S
       }
     }
   };
-  at::parallel_for(0, p.N, Grain(rowWork * p.T, int64_t{1} << 18), steps);
+  ParallelFor(0, p.N, Grain(rowWork * p.T, kStepsChunk), steps);
 }
 
 template <typename S>
