@@ -10,12 +10,12 @@
 //      costs one step over the cached keys and values, not a pass over the whole prefix;
 //   4. validation loss (and bits per character) against the unigram baseline; the loss curves as SVG.
 //
-// Flags: --steps N (default 800), --batch N (32), --context N (64), --out DIR (out/), --seed N,
+// Flags: --steps N (default 1500), --batch N (32), --context N (64), --out DIR (out/), --seed N,
 //        --no-progress, --help.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as torch from '../lib';
+import { cli, intFlag, progressBar } from './cli';
 import { CharLM } from './lm_model';
 
 const { nn, optim } = torch;
@@ -23,51 +23,24 @@ type Tensor = torch.Tensor;
 
 const USAGE = `Usage: npm run example:lm -- [--steps N] [--batch N] [--context N] [--out DIR] [--seed N] [--no-progress]
 
-  --steps N      training steps (default 800)
+  --steps N      training steps (default 1500)
   --batch N      windows per step (default 32)
   --context N    characters per window (default 64)
   --out DIR      where the SVG files go (default out/)
   --seed N       the seed of the model, the windows and the samples (default 0)
   --no-progress  no progress bar
   --help         this text`;
-let flags: ReturnType<typeof parseFlags>;
-function parseFlags() {
-  return parseArgs({
-    strict: true,
-    allowPositionals: false,
-    options: {
-      steps: { type: 'string', default: '800' },
-      batch: { type: 'string', default: '32' },
-      context: { type: 'string', default: '64' },
-      out: { type: 'string', default: 'out' },
-      seed: { type: 'string', default: '0' },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }).values;
-}
-try {
-  flags = parseFlags();
-} catch (e) {
-  console.error(`${(e as Error).message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-function intFlag(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name}: expected an integer >= ${min}, got '${v}'\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-const steps = intFlag('steps', flags.steps, 0);
-const batchSize = intFlag('batch', flags.batch, 1);
-const context = intFlag('context', flags.context, 2);
-const seed = intFlag('seed', flags.seed, 0);
+const flags = cli(USAGE, {
+  steps: { type: 'string', default: '1500' },
+  batch: { type: 'string', default: '32' },
+  context: { type: 'string', default: '64' },
+  out: { type: 'string', default: 'out' },
+  seed: { type: 'string', default: '0' },
+});
+const steps = intFlag(USAGE, 'steps', flags.steps, 0);
+const batchSize = intFlag(USAGE, 'batch', flags.batch, 1);
+const context = intFlag(USAGE, 'context', flags.context, 2);
+const seed = intFlag(USAGE, 'seed', flags.seed, 0);
 const outDir = flags.out;
 const showProgress = !flags['no-progress'] && process.stdout.isTTY === true;
 
@@ -128,14 +101,10 @@ function main(): void {
   });
 
   // 2. training
-  const cliProgress = showProgress ? require('cli-progress') : null;
-  const bar = cliProgress
-    ? new cliProgress.SingleBar(
-        { format: 'train |{bar}| {value}/{total} steps | loss {loss} | val {val}', hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  bar?.start(steps, 0, { loss: '-', val: '-' });
+  const bar = progressBar(showProgress, 'train |{bar}| {value}/{total} steps | loss {loss} | val {val}', steps, {
+    loss: '-',
+    val: '-',
+  });
   const curves = { train: [] as number[], val: [] as number[], valStep: [] as number[] };
   let val = validate();
   for (let step = 0; step < steps; step++) {
@@ -156,9 +125,9 @@ function main(): void {
       curves.val.push(val);
       curves.valStep.push(step + 1);
     }
-    bar?.update(step + 1, { loss: loss.toFixed(3), val: val.toFixed(3) });
+    bar.update(step + 1, { loss: loss.toFixed(3), val: val.toFixed(3) });
   }
-  bar?.stop();
+  bar.stop();
   const secs = (Date.now() - started) / 1000;
   console.log(
     `\nvalidation loss ${val.toFixed(3)} nats/char (${(val / Math.LN2).toFixed(2)} bits/char) vs unigram baseline ` +

@@ -18,9 +18,9 @@
 //        --no-progress, --help.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as torch from '../lib';
 import { corpusBleu } from './bleu';
+import { cli, intFlag, progressBar } from './cli';
 import { digits, Translator, words } from './translate_model';
 
 const { nn, optim } = torch;
@@ -35,44 +35,17 @@ const USAGE = `Usage: npm run example:translate -- [--steps N] [--batch N] [--be
   --seed N       the seed of the data split and the model (default 0)
   --no-progress  no progress bar
   --help         this text`;
-let flags: ReturnType<typeof parseFlags>;
-function parseFlags() {
-  return parseArgs({
-    strict: true,
-    allowPositionals: false,
-    options: {
-      steps: { type: 'string', default: '1000' },
-      batch: { type: 'string', default: '64' },
-      beams: { type: 'string', default: '4' },
-      out: { type: 'string', default: 'out' },
-      seed: { type: 'string', default: '0' },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }).values;
-}
-try {
-  flags = parseFlags();
-} catch (e) {
-  console.error(`${(e as Error).message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-function intFlag(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name}: expected an integer >= ${min}, got '${v}'\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-const steps = intFlag('steps', flags.steps, 0);
-const batchSize = intFlag('batch', flags.batch, 1);
-const numBeams = intFlag('beams', flags.beams, 1);
-const seed = intFlag('seed', flags.seed, 0);
+const flags = cli(USAGE, {
+  steps: { type: 'string', default: '1000' },
+  batch: { type: 'string', default: '64' },
+  beams: { type: 'string', default: '4' },
+  out: { type: 'string', default: 'out' },
+  seed: { type: 'string', default: '0' },
+});
+const steps = intFlag(USAGE, 'steps', flags.steps, 0);
+const batchSize = intFlag(USAGE, 'batch', flags.batch, 1);
+const numBeams = intFlag(USAGE, 'beams', flags.beams, 1);
+const seed = intFlag(USAGE, 'seed', flags.seed, 0);
 const outDir = flags.out;
 const showProgress = !flags['no-progress'] && process.stdout.isTTY === true;
 
@@ -84,21 +57,6 @@ function split(): { train: number[]; test: number[] } {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------
-interface Bar {
-  update(v: number, payload?: object): void;
-  stop(): void;
-}
-function progressBar(label: string, total: number): Bar {
-  if (!showProgress) return { update() {}, stop() {} };
-  const cliProgress = require('cli-progress');
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} |{bar}| {value}/{total} steps | loss {loss} | {rate} pairs/s`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, { loss: '-', rate: '-' });
-  return bar;
-}
-
 type Pair = [Tensor, Tensor]; // source ids, target ids (+eos)
 
 // ---- main --------------------------------------------------------------------------------------
@@ -146,7 +104,10 @@ function main(): void {
   const opt = new optim.Adam(model.parameters(), { lr: 3e-3 });
   const sched = new optim.lrScheduler.OneCycleLR(opt, { maxLr: 3e-3, totalSteps: Math.max(steps, 1) });
   const losses: number[] = [];
-  const bar = progressBar('train', steps);
+  const bar = progressBar(showProgress, 'train |{bar}| {value}/{total} steps | loss {loss} | {rate} pairs/s', steps, {
+    loss: '-',
+    rate: '-',
+  });
   let step = 0;
   let t0 = Date.now();
   for (const batch of loader) {

@@ -490,6 +490,8 @@ export function generate<S>(model: GenerationModel<S>, options: GenerateOptions)
 /**
  * `generate` with each decoding step awaited: the model's `decodeStepAsync` (thread pool) when it
  * has one, else `decodeStep` between turns of the event loop, so other work runs meanwhile.
+ * Until it settles, grad mode is off on the JS thread (as inside `torch.noGrad`), also for other
+ * code that runs during its awaits: do not interleave a training step with it.
  */
 export async function generateAsync<S>(model: GenerationModel<S>, options: GenerateOptions): Promise<GenerateOutput> {
   const fn = 'torch.generateAsync';
