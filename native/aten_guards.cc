@@ -30,6 +30,9 @@
 //     public one) handles it; the others need an input with elements.
 //  8. Kernels that read element 0 of their input: _local_scalar_dense (what .item() calls) of an
 //     empty tensor segfaults; it needs exactly one element.
+//  9. Bin counts (`bins` of histc, histogram, histogramdd): the histogram has the product of the
+//     bins per dimension as its size, and histogramdd(x, 2^31) on 3-D points asked for 2^93
+//     elements and ran until killed. The product must be at most 2^31 (and every count positive).
 #include "aten_guards.h"
 
 #include <cmath>
@@ -51,6 +54,7 @@ struct GuardPlan {
   size_t degree = SIZE_MAX;          // class 6: the index of `n`
   size_t batchNormInput = SIZE_MAX;  // class 7: the index of `input`
   bool firstElement = false;         // class 8
+  size_t bins = SIZE_MAX;            // class 9: the index of `bins` (int or int[])
 };
 
 namespace {
@@ -124,6 +128,7 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
     if (polynomial && a.name() == "n") p.degree = k;
     if (batchNorm && a.name() == "input") p.batchNormInput = k;
+    if (a.name() == "bins" && (t->kind() == c10::TypeKind::IntType || t->kind() == c10::TypeKind::ListType)) p.bins = k;
     if (t->kind() == c10::TypeKind::IntType && name.find("random") == std::string::npos) p.ints.push_back(k);
   }
   return p;
@@ -236,6 +241,23 @@ void CallChecked(const c10::OperatorHandle& op, const GuardPlan* plan, std::vect
   if (p.batchNormInput < s.size() && s[p.batchNormInput].isTensor())
     TORCH_CHECK_INDEX(s[p.batchNormInput].toTensor().numel() > 0,
                       "batch norm of an empty input (use torch.batch_norm, which handles it)");
+  if (p.bins < s.size() && (s[p.bins].isInt() || s[p.bins].isIntList())) {
+    constexpr int64_t kMaxBins = int64_t{1} << 31;
+    // histogramdd repeats a single count for every dimension of its points (their last dim)
+    std::vector<int64_t> counts = s[p.bins].isInt() ? std::vector<int64_t>{s[p.bins].toInt()} : s[p.bins].toIntVector();
+    int64_t dims = 1;
+    if (s[p.bins].isInt() && op.schema().name() == "aten::histogramdd" && !s.empty() && s[0].isTensor() &&
+        s[0].toTensor().dim() >= 1)
+      dims = s[0].toTensor().size(-1);
+    __int128 total = 1;
+    for (int64_t d = 0; d < dims; d++) {
+      for (int64_t c : counts) {
+        TORCH_CHECK_INDEX(c > 0, "argument 'bins' must be positive, got ", c);
+        total *= c;
+        TORCH_CHECK_INDEX(total <= kMaxBins, "argument 'bins' asks for more than 2^31 histogram cells");
+      }
+    }
+  }
   if (p.firstElement && !s.empty() && s[0].isTensor())
     TORCH_CHECK_INDEX(s[0].toTensor().numel() == 1, "expected a tensor of one element, got ", s[0].toTensor().numel(),
                       " elements");

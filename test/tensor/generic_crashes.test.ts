@@ -189,6 +189,20 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
     expect(aten.special_hermite_polynomial_h(torch.ones(2), 2).toArray()).to.deep.equal([2, 2]);
   });
 
+  it('histograms of more than 2^31 cells are refused: histogramdd(x, 2^31) on 3-D points ran until killed', () => {
+    const x = torch.tensor([
+      [-0.75, 1.5, 1.5],
+      [-3.25, 0, 0],
+    ]);
+    expectError(() => torch.histogramdd(x, 2 ** 31), RangeError, /'bins' asks for more than 2\^31 histogram cells/);
+    expectError(() => torch.histogramdd(x, [2 ** 11, 2 ** 11, 2 ** 11]), RangeError, /more than 2\^31/);
+    expectError(() => torch.histogram(x.reshape([-1]), 2 ** 32), RangeError, /more than 2\^31/);
+    expectError(() => torch.histc(x, { bins: 0 }), RangeError, /'bins' must be positive, got 0/);
+    // ordinary histograms are untouched
+    expect(torch.histc(x, { bins: 5 }).shape).to.deep.equal([5]);
+    expect(torch.histogramdd(x, [4, 4, 4])[0].shape).to.deep.equal([4, 4, 4]);
+  });
+
   it('batch-norm kernels of an empty input (SIGFPE) are refused; torch.ops.aten.batch_norm handles it', () => {
     const e = torch.empty([2, 0]);
     expectError(() => aten.native_batch_norm(e, null, null, null, null, true, 0.1, 0), RangeError, /empty input/);
