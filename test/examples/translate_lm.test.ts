@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { corpusBleu } from '../../examples/bleu';
 import { Translator, words } from '../../examples/translate_model';
 import * as torch from '../../lib';
+import { settleGarbage } from '../helpers';
 
 const PYTHON = '/usr/bin/python3';
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
@@ -172,6 +173,7 @@ with torch.no_grad():
         outputAttentions: true,
       };
       const a = torch.generate(model, o);
+      await settleGarbage(); // earlier tests' dropped tensors must not be collected while this counts
       const before = torch.memory().tensors;
       const b = await torch.generateAsync(model, o);
       expect(torch.memory().tensors).to.equal(before + 3); // its three outputs, nothing else left behind

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { GenerationModel } from '../../lib';
 import * as torch from '../../lib';
-import { prng } from '../helpers';
+import { prng, settleGarbage } from '../helpers';
 
 /** int64 values as numbers */
 const ints = (t: torch.Tensor) => t.to('float64').tolist() as number[][];
@@ -321,10 +321,12 @@ describe('torch.generate', () => {
     torch.dispose([out.sequences, out.scores, prompt]);
   });
 
-  it('frees every tensor it makes (states, steps, attention) except its outputs', () => {
+  it('frees every tensor it makes (states, steps, attention) except its outputs', async () => {
     const tab = table(10);
     const model = stateModel(tab);
-    torch.generate(model, { bosToken: 0, eosToken: EOS, maxLength: 4, numBeams: 3 }); // warm caches
+    const warm = torch.generate(model, { bosToken: 0, eosToken: EOS, maxLength: 4, numBeams: 3 }); // warm caches
+    torch.dispose([warm.sequences, warm.scores]);
+    await settleGarbage(); // earlier tests' dropped tensors must not be collected while this counts
     const before = torch.memory().tensors;
     const out = torch.generate(model, { bosToken: 0, eosToken: EOS, maxLength: 6, numBeams: 3, numReturnSequences: 2 });
     expect(torch.memory().tensors).to.equal(before + 2);
