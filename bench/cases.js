@@ -138,10 +138,10 @@ function fillParams(torch, module) {
 const lengthsOf = (N, S) => Array.from({ length: N }, (_, b) => S - (b % 3));
 
 /** [sum, Σ x_i·(i % 13 − 6)] of each tensor, in double precision. */
-function checksum(...tensors) {
+/** [sum, Σ x_i·(i % 13 − 6)] of each array, in double precision (bench/ort_bench.js uses it too). */
+function checksumArrays(...arrays) {
   const out = [];
-  for (const t of tensors) {
-    const a = t.data();
+  for (const a of arrays) {
     let s = 0,
       w = 0;
     for (let i = 0; i < a.length; i++) {
@@ -151,6 +151,10 @@ function checksum(...tensors) {
     out.push(s, w);
   }
   return out;
+}
+
+function checksum(...tensors) {
+  return checksumArrays(...tensors.map((t) => t.data()));
 }
 
 /**
@@ -681,4 +685,4 @@ const MEMORY_CASES = [
   },
 ];
 
-module.exports = { CASES, MEMORY_CASES, N_BIG };
+module.exports = { CASES, MEMORY_CASES, N_BIG, checksumArrays };

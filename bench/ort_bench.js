@@ -15,6 +15,7 @@
 
 const path = require('node:path');
 const util = require('node:util');
+const { checksumArrays: checksum } = require('./cases');
 
 /** sin(0.1 * i + k) over the flattened index i, rounded as float32 arithmetic rounds it. */
 function fixed(shape, k) {
@@ -38,21 +39,6 @@ function keyPadding(N, S) {
   const m = new Uint8Array(N * S);
   for (let b = 0; b < N; b++) for (let j = S - (b % 3); j < S; j++) m[b * S + j] = 1;
   return m;
-}
-
-/** [sum, Σ x_i·(i % 13 − 6)] of each array, in double precision (bench/cases.js: checksum). */
-function checksum(...arrays) {
-  const out = [];
-  for (const a of arrays) {
-    let s = 0,
-      w = 0;
-    for (let i = 0; i < a.length; i++) {
-      s += a[i];
-      w += a[i] * ((i % 13) - 6);
-    }
-    out.push(s, w);
-  }
-  return out;
 }
 
 // snippet -> { model (file name in DIR without .onnx), feeds(ort), outputs (checksummed, in order) }

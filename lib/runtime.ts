@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkInt } from './errors';
+import { seedBits } from './generator';
 import { native, packageRoot } from './native';
 
 /** This package's version. */
@@ -75,27 +76,15 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(k);
 }
 
-const UINT64_MAX = 2n ** 64n - 1n,
-  INT64_MIN = -(2n ** 63n);
-
 /**
  * Seeds libtorch's default generator: the same seed gives the same numbers as PyTorch's
  * `torch.manual_seed`. The seed is a safe integer or a bigint in [-2^63, 2^64 - 1]; negative
  * seeds wrap to uint64 as in PyTorch (`manualSeed(-1)` equals `manualSeed(2n ** 64n - 1n)`).
  */
 export function manualSeed(seed: number | bigint): void {
-  const fn = 'torch.manualSeed';
-  let s: bigint;
-  if (typeof seed === 'bigint') {
-    if (seed < INT64_MIN || seed > UINT64_MAX)
-      throw new RangeError(`${fn}: expected seed to be in [-2^63, 2^64 - 1], got the bigint ${seed}n`);
-    s = seed;
-  } else {
-    s = BigInt(checkInt(fn, 'seed', seed));
-  }
   // The seed as uint64 (PyTorch's wrap), passed as the int64 with the same bits (the native
   // side casts int64 to uint64).
-  native.manualSeed(BigInt.asIntN(64, BigInt.asUintN(64, s)));
+  native.manualSeed(seedBits('torch.manualSeed', seed));
 }
 
 export const cuda = {

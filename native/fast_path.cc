@@ -24,8 +24,8 @@ std::atomic<bool>& EnabledSlot() {
   return enabled;
 }
 
-std::array<std::atomic<double>, static_cast<size_t>(FastKernel::kCount)>& Counters() {
-  static std::array<std::atomic<double>, static_cast<size_t>(FastKernel::kCount)> c{};
+std::array<std::atomic<int64_t>, static_cast<size_t>(FastKernel::kCount)>& Counters() {
+  static std::array<std::atomic<int64_t>, static_cast<size_t>(FastKernel::kCount)> c{};
   return c;
 }
 
@@ -33,11 +33,7 @@ std::array<std::atomic<double>, static_cast<size_t>(FastKernel::kCount)>& Counte
 
 bool FastPathEnabled() { return EnabledSlot().load(std::memory_order_relaxed); }
 
-void FastPathHit(FastKernel k) {
-  std::atomic<double>& c = Counters()[static_cast<size_t>(k)];
-  double v = c.load(std::memory_order_relaxed);
-  while (!c.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) {}
-}
+void FastPathHit(FastKernel k) { Counters()[static_cast<size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
 
 // The JIT tracer records ATen ops; a fused kernel runs none, so a trace would keep its results as
 // constants: while tracing, every call takes the reference path.
@@ -81,7 +77,7 @@ TNAPI_FN(fastPathStats, {
   Napi::Object o = Napi::Object::New(a.Env());
   const char* names[] = {"rnn", "mha", "sdpa", "layer"};
   for (size_t i = 0; i < static_cast<size_t>(FastKernel::kCount); i++) {
-    o.Set(names[i], Counters()[i].load(std::memory_order_relaxed));
+    o.Set(names[i], static_cast<double>(Counters()[i].load(std::memory_order_relaxed)));
   }
   return o;
 })

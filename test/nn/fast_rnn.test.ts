@@ -5,23 +5,12 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
+import { prng } from '../helpers';
 
 const { nn } = torch;
 const { PackedSequence, packPaddedSequence } = nn.utils.rnn;
 type Tensor = torch.Tensor;
 type RnnModule = torch.nn.LSTM | torch.nn.GRU | torch.nn.RNN;
-
-/** mulberry32: a small seeded generator, so that every run draws the same configurations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Config {
   mode: 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
