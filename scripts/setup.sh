@@ -59,6 +59,9 @@ if [ -n "${LIBTORCH:-}" ]; then
   [ -f "$LIBTORCH/include/ATen/ATen.h" ] || { echo "setup.sh: LIBTORCH=$LIBTORCH has no include/ATen/ATen.h" >&2; exit 1; }
 else
   apt_install libtorch-dev libopenblas0-pthread
+  # libgloo-dev: the headers of Gloo, which libtorch's c10d headers (ProcessGroupGloo) include;
+  # libtorch-dev does not depend on it. Without them torch.distributed is built out (it says so).
+  apt_install libgloo-dev
 fi
 # --dev: the reference PyTorch (fixtures, benchmarks) and clang-format (`npm run lint` checks native/).
 if [ "$DEV" = 1 ]; then apt_install python3-torch clang-format; fi

@@ -12,7 +12,7 @@
 #   1. debootstrap --variant=minbase trixie into $TRIXIE_ROOT (default /var/cache/torch-napi/trixie-root),
 #      reused on later runs; a stamp file inside the root marks it complete, and a root without the
 #      stamp (an interrupted run) is deleted and made again.
-#   2. apt-get install --no-install-recommends libtorch-dev python3-torch python3-safetensors
+#   2. apt-get install --no-install-recommends libtorch-dev libgloo-dev python3-torch python3-safetensors
 #      libopenblas0-pthread nodejs npm g++ cmake make python3 ca-certificates (redone when that list changes).
 #   3. mounts /proc, /sys, /dev, /dev/pts into the root (always unmounted again on exit) and copies
 #      /etc/resolv.conf in.
@@ -33,7 +33,7 @@ PROJECT_DIR=/work/torch-napi            # inside the root
 # libopenblas0-pthread: libtorch only Depends on libblas3 | libblas.so.3, and without Recommends apt
 # picks netlib's reference BLAS (very slow matmul); a normal install gets OpenBLAS, as Debian 12 does.
 # python3-safetensors: the format's reference library, to read what we write and write what we read.
-PACKAGES=(libtorch-dev python3-torch python3-safetensors libopenblas0-pthread nodejs npm g++ cmake make python3 ca-certificates)
+PACKAGES=(libtorch-dev libgloo-dev python3-torch python3-safetensors libopenblas0-pthread nodejs npm g++ cmake make python3 ca-certificates)
 MIN_NODE=18.17.0
 
 usage() {
