@@ -231,7 +231,11 @@ def summary(obj):
     paras = [p.strip() for p in doc.split("\n\n") if p.strip()]
     for p in paras:
         first = p.splitlines()[0]
-        if re.match(r"^[\w.]+\(.*\)(\s*->.*)?$", first) or p.startswith("See ") or p.startswith(".. "):
+        if re.match(r"^[\w.]+\(.*\)(\s*->.*)?$", first):
+            p = "\n".join(p.splitlines()[1:]).strip()  # a signature line, maybe followed by the text
+            if not p:
+                continue
+        if p.startswith("See ") or p.startswith(".. "):
             continue
         text = " ".join(p.split())
         text = re.sub(r":(attr|func|class|meth|math|ref|mod):`~?([^`]*)`", r"`\2`", text)
@@ -240,6 +244,51 @@ def summary(obj):
         text = m.group(1) if m else text
         return text.replace("*/", "*\\/")
     return ""
+
+
+# Operators PyTorch documents under a module class rather than a function page.
+MODULE_DOCS = {
+    "lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN", "rnn_relu": "RNN",
+    "lstm_cell": "LSTMCell", "gru_cell": "GRUCell", "rnn_tanh_cell": "RNNCell", "rnn_relu_cell": "RNNCell",
+}
+YAML_URL = "https://github.com/pytorch/pytorch/blob/v{}/aten/src/ATen/native/native_functions.yaml"
+
+
+def op_doc(name, obj, url, display):
+    """The one-line summary and documentation link of a generated op: PyTorch's own docstring; for an
+    in-place `x_` without one, its out-of-place twin's; else the docstring of the same operator under
+    torch.nn.functional, Tensor or an nn module; else, for internals PyTorch does not document, the
+    schema file that defines the operator."""
+    text = summary(obj) if obj is not None else ""
+    if text:
+        return text, url
+    base = name[:-1] if name.endswith("_") else None
+    prefix = display.rsplit(".", 1)[0] if "." in display else "torch"
+    if base and hasattr(torch, base) and summary(getattr(torch, base)):
+        base_url = f"{DOCS}/generated/torch.{base}.html" if not display.startswith("Tensor.") else url
+        return f"In-place version of `{prefix}.{camel(base)}`: {lower_first(summary(getattr(torch, base)))}", base_url
+    if hasattr(F, name) and summary(getattr(F, name)):
+        return summary(getattr(F, name)), f"{DOCS}/generated/torch.nn.functional.{name}.html"
+    see = re.search(r"See :class:`~?torch\.nn\.(\w+)`", inspect.getdoc(getattr(F, name, None)) or "")
+    if see and summary(getattr(torch.nn, see.group(1), None)):
+        cls = see.group(1)
+        return f"The function form of `nn.{cls}`: {lower_first(summary(getattr(torch.nn, cls)))}", f"{DOCS}/generated/torch.nn.functional.{name}.html"
+    if hasattr(torch.Tensor, name) and summary(getattr(torch.Tensor, name)):
+        return summary(getattr(torch.Tensor, name)), f"{DOCS}/generated/torch.Tensor.{name}.html"
+    if name in MODULE_DOCS:
+        cls = MODULE_DOCS[name]
+        return f"The kernel behind `nn.{cls}`: {lower_first(summary(getattr(torch.nn, cls)))}", f"{DOCS}/generated/torch.nn.{cls}.html"
+    if base and hasattr(torch.Tensor, base) and summary(getattr(torch.Tensor, base)):
+        return f"In-place version of `{display[:-1]}`: {lower_first(summary(getattr(torch.Tensor, base)))}", f"{DOCS}/generated/torch.Tensor.{base}.html"
+    version = torch.__version__.split("+")[0].split("a")[0]
+    return (
+        f"The ATen operator `aten::{name}`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml.",
+        YAML_URL.format(version),
+    )
+
+
+def lower_first(text):
+    return text[0].lower() + text[1:] if text and not text[:2].isupper() else text
 
 
 def jsdoc(text, url):
@@ -329,7 +378,7 @@ def main():
     def fn_const(js, name, display, doc_obj, url, method=False):
         sigs = overloads(name, method)
         body = "{\n" + "".join(f"  {sig};\n" for sig in sigs) + "}"
-        doc = jsdoc(summary(doc_obj), url)
+        doc = jsdoc(*op_doc(name, doc_obj, url, display))
         return f"{doc}\nexport const {js}: {body} = opFunction('{name}', '{display}');\n"
 
     # torch.*
@@ -349,7 +398,7 @@ def main():
             sigs = overloads(n, False)
             body = "{ " + " ".join(f"{sig};" for sig in sigs) + " }"
             url = f"{DOCS}/special.html#torch.special.{short}" if ns == "special" else f"{DOCS}/generated/torch.{ns}.{short}.html"
-            out.append(f"  {jsdoc(summary(getattr(mod, short)), url)}\n  {camel(short)}: opFunction('{n}', 'torch.{ns}.{camel(short)}') as {body},\n")
+            out.append(f"  {jsdoc(*op_doc(n, getattr(mod, short), url, f'torch.{ns}.{camel(short)}'))}\n  {camel(short)}: opFunction('{n}', 'torch.{ns}.{camel(short)}') as {body},\n")
         out.append("};\n")
     write("torch.ts", "".join(out))
 
@@ -376,7 +425,9 @@ def main():
         js = camel(n)
         base = n[:-1] if n.endswith("_") and hasattr(torch, n[:-1]) else n
         doc_obj = getattr(torch, base) if hasattr(torch, base) else getattr(torch.Tensor, n)
-        out.append(f"  {jsdoc(summary(doc_obj), f'{DOCS}/generated/torch.Tensor.{n}.html')}\n")
+        if not summary(doc_obj):
+            doc_obj = getattr(torch.Tensor, n)
+        out.append(f"  {jsdoc(*op_doc(n, doc_obj, f'{DOCS}/generated/torch.Tensor.{n}.html', f'Tensor.{js}'))}\n")
         for sig in overloads(n, True):
             out.append(f"  {js}{sig};\n")
     out.append("}\n")

@@ -168,7 +168,7 @@ export const pad: {
   (input: Tensor, pad: readonly number[], mode?: string, options?: { pad?: readonly number[]; mode?: string; value?: number | null }): Tensor;
   (input: Tensor, pad: readonly number[], options?: { pad?: readonly number[]; mode?: string; value?: number | null }): Tensor;
 } = opFunction('pad', 'F.pad');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pairwise_distance.html) */
+/** The function form of `nn.PairwiseDistance`: computes the pairwise distance between input vectors, or between columns of input matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pairwise_distance.html) */
 export const pairwiseDistance: {
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;

@@ -506,7 +506,7 @@ export interface GeneratedTensorMethods {
   addr(vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
   /** Performs the outer-product of vectors `vec1` and `vec2` and adds it to the matrix `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.addr_.html) */
   addr_(vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-  /** `x.adjoint()` is equivalent to `x.transpose(-2, -1).conj()` for complex tensors and to `x.transpose(-2, -1)` for real tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.adjoint.html) */
+  /** Returns a view of the tensor conjugated and with the last two dimensions transposed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.adjoint.html) */
   adjoint(options?: Record<string, never>): Tensor;
   /** Permutes the dimensions of the `self` tensor to match the dimension order in the `other` tensor, adding size-one dims for any new names. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.align_as.html) */
   alignAs(other: Tensor, options?: { other?: Tensor }): Tensor;
@@ -548,9 +548,9 @@ export interface GeneratedTensorMethods {
   arcsinh_(options?: Record<string, never>): Tensor;
   /** Alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan.html) */
   arctan(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2.html) */
+  /** Alias for `torch.atan2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2.html) */
   arctan2(other: Tensor, options?: { other?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2_.html) */
+  /** Alias for `torch.atan2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan2_.html) */
   arctan2_(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.arctan_.html) */
   arctan_(options?: Record<string, never>): Tensor;
@@ -660,13 +660,13 @@ export interface GeneratedTensorMethods {
   cauchy_(median?: number, sigma?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
   cauchy_(median?: number, options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
   cauchy_(options?: { median?: number; sigma?: number; generator?: Generator | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ccol_indices.html) */
+  /** The ATen operator `aten::ccol_indices`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   ccolIndices(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil.html) */
   ceil(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ceil_.html) */
   ceil_(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.chalf.html) */
+  /** `self.chalf()` is equivalent to `self.to(torch.complex32)`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.chalf.html) */
   chalf(options?: { memoryFormat?: MemoryFormat | null }): Tensor;
   /** Computes the Cholesky decomposition of a symmetric positive-definite matrix `A` or for batches of symmetric positive-definite matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky.html) */
   cholesky(upper?: boolean, options?: { upper?: boolean }): Tensor;
@@ -677,16 +677,16 @@ export interface GeneratedTensorMethods {
   /** Solves a linear system of equations with a positive semidefinite matrix to be inverted given its Cholesky factor matrix `u`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cholesky_solve.html) */
   choleskySolve(input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean }): Tensor;
   choleskySolve(input2: Tensor, options?: { input2?: Tensor; upper?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clamp_max.html) */
+  /** The ATen operator `aten::clamp_max`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   clampMax(max: Scalar, options?: { max?: Scalar }): Tensor;
   clampMax(max: Tensor, options?: { max?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clamp_max_.html) */
+  /** The ATen operator `aten::clamp_max_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   clampMax_(max: Scalar, options?: { max?: Scalar }): Tensor;
   clampMax_(max: Tensor, options?: { max?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clamp_min.html) */
+  /** The ATen operator `aten::clamp_min`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   clampMin(min: Scalar, options?: { min?: Scalar }): Tensor;
   clampMin(min: Tensor, options?: { min?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clamp_min_.html) */
+  /** The ATen operator `aten::clamp_min_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   clampMin_(min: Scalar, options?: { min?: Scalar }): Tensor;
   clampMin_(min: Tensor, options?: { min?: Tensor }): Tensor;
   /** Alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.clip.html) */
@@ -741,9 +741,9 @@ export interface GeneratedTensorMethods {
   cross(other: Tensor, options?: { other?: Tensor; dim?: number | null }): Tensor;
   /** Returns the tensor containing the compressed row indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.crow_indices.html) */
   crowIndices(options?: Record<string, never>): Tensor;
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummax.html) */
+  /** Returns a namedtuple `(values, indices)` where `values` is the cumulative maximum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummax.html) */
   cummax(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummin.html) */
+  /** Returns a namedtuple `(values, indices)` where `values` is the cumulative minimum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummin.html) */
   cummin(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumprod.html) */
   cumprod(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
@@ -763,7 +763,7 @@ export interface GeneratedTensorMethods {
   dequantize(options?: Record<string, never>): Tensor;
   /** Alias for `torch.linalg.det` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.det.html) */
   det(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html) */
+  /** Detaches the Tensor from the graph that created it, making it a leaf. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html) */
   detach_(options?: Record<string, never>): Tensor;
   /** - If `input` is a vector (1-D tensor), then returns a 2-D square tensor with the elements of `input` as the diagonal. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.diag.html) */
   diag(diagonal?: number, options?: { diagonal?: number }): Tensor;
@@ -964,29 +964,29 @@ export interface GeneratedTensorMethods {
   igammac(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Alias for `torch.special.gammaincc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.igammac_.html) */
   igammac_(other: Tensor, options?: { other?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_add.html) */
+  /** Out-of-place version of `torch.Tensor.index_add_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_add.html) */
   indexAdd(dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; alpha?: Scalar }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_add_.html) */
+  /** Accumulate the elements of `alpha` times `source` into the `self` tensor by adding to the indices in the order given in `index`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_add_.html) */
   indexAdd_(dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; alpha?: Scalar }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_copy.html) */
+  /** Out-of-place version of `torch.Tensor.index_copy_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_copy.html) */
   indexCopy(dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_copy_.html) */
+  /** Copies the elements of `tensor` into the `self` tensor by selecting the indices in the order given in `index`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_copy_.html) */
   indexCopy_(dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_fill.html) */
+  /** Out-of-place version of `torch.Tensor.index_fill_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_fill.html) */
   indexFill(dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
   indexFill(dim: number, index: Tensor, value: Tensor, options?: { dim?: number; index?: Tensor; value?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_fill_.html) */
+  /** Fills the elements of the `self` tensor with value `value` by selecting the indices in the order given in `index`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_fill_.html) */
   indexFill_(dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
   indexFill_(dim: number, index: Tensor, value: Tensor, options?: { dim?: number; index?: Tensor; value?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put.html) */
+  /** Out-place version of `Tensor.index_put_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put.html) */
   indexPut(indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   indexPut(indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put_.html) */
+  /** Puts values from the tensor `values` into the tensor `self` using the indices specified in `indices` (which is a tuple of Tensors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put_.html) */
   indexPut_(indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   indexPut_(indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce.html) */
+  /** The ATen operator `aten::index_reduce`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce_.html) */
+  /** Accumulate the elements of `source` into the `self` tensor by accumulating to the indices in the order given in `index` using the reduction given by the `reduce` argument. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_reduce_.html) */
   indexReduce_(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean }): Tensor;
   /** Returns a new tensor which indexes the `input` tensor along dimension `dim` using the entries in `index` which is a `LongTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_select.html) */
   indexSelect(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor }): Tensor;
@@ -994,7 +994,7 @@ export interface GeneratedTensorMethods {
   indices(options?: Record<string, never>): Tensor;
   /** Computes the dot product for 1D tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.inner.html) */
   inner(other: Tensor, options?: { other?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.int_repr.html) */
+  /** Given a quantized Tensor, `self.int_repr()` returns a CPU Tensor with uint8_t as data type that stores the underlying uint8_t values of the given Tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.int_repr.html) */
   intRepr(options?: Record<string, never>): Tensor;
   /** Alias for `torch.linalg.inv` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.inverse.html) */
   inverse(options?: Record<string, never>): Tensor;
@@ -1004,22 +1004,22 @@ export interface GeneratedTensorMethods {
   isComplex(options?: Record<string, never>): boolean;
   /** Returns True if the `input` is a conjugated tensor, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_conj.html) */
   isConj(options?: Record<string, never>): boolean;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_distributed.html) */
+  /** The ATen operator `aten::is_distributed`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   isDistributed(options?: Record<string, never>): boolean;
   /** Returns True if `input` is an inference tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_inference.html) */
   isInference(options?: Record<string, never>): boolean;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_neg.html) */
+  /** Returns True if the negative bit of `self` is set to true. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_neg.html) */
   isNeg(options?: Record<string, never>): boolean;
   /** Returns True if the `input` is a single element tensor which is not equal to zero after type conversions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_nonzero.html) */
   isNonzero(options?: Record<string, never>): boolean;
   /** Returns true if this tensor resides in pinned memory. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_pinned.html) */
   isPinned(device?: Device | null, options?: { device?: Device | null }): boolean;
   isPinned(options?: { device?: Device | null }): boolean;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_same_size.html) */
+  /** The ATen operator `aten::is_same_size`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   isSameSize(other: Tensor, options?: { other?: Tensor }): boolean;
   /** Returns True if both tensors are pointing to the exact same memory (same storage, offset, size and stride). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_set_to.html) */
   isSetTo(tensor: Tensor, options?: { tensor?: Tensor }): boolean;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_signed.html) */
+  /** Returns True if the data type of `self` is a signed data type. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_signed.html) */
   isSigned(options?: Record<string, never>): boolean;
   /** Returns a new tensor with boolean elements representing if each element of `input` is "close" to the corresponding element of `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isclose.html) */
   isclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, options?: { other?: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
@@ -1032,9 +1032,9 @@ export interface GeneratedTensorMethods {
   isinf(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with boolean elements representing if each element of `input` is NaN or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isnan.html) */
   isnan(options?: Record<string, never>): Tensor;
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isneginf.html) */
+  /** Tests if each element of `input` is negative infinity or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isneginf.html) */
   isneginf(options?: Record<string, never>): Tensor;
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isposinf.html) */
+  /** Tests if each element of `input` is positive infinity or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isposinf.html) */
   isposinf(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with boolean elements representing if each element of `input` is real-valued or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.isreal.html) */
   isreal(options?: Record<string, never>): Tensor;
@@ -1112,7 +1112,7 @@ export interface GeneratedTensorMethods {
   logaddexp(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Logarithm of the sum of exponentiations of the inputs in base-2. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logaddexp2.html) */
   logaddexp2(other: Tensor, options?: { other?: Tensor }): Tensor;
-  /** For summation index `j` given by `dim` and other indices `i`, the result is [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logcumsumexp.html) */
+  /** Returns the logarithm of the cumulative summation of the exponentiation of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logcumsumexp.html) */
   logcumsumexp(dim: number, options?: { dim?: number }): Tensor;
   /** Calculates log determinant of a square matrix or batches of square matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.logdet.html) */
   logdet(options?: Record<string, never>): Tensor;
@@ -1153,9 +1153,9 @@ export interface GeneratedTensorMethods {
   mH(options?: Record<string, never>): Tensor;
   /** Returns a view of this tensor with the last two dimensions transposed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mT.html) */
   mT(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter.html) */
+  /** Out-of-place version of `torch.Tensor.masked_scatter_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter.html) */
   maskedScatter(mask: Tensor, source: Tensor, options?: { mask?: Tensor; source?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter_.html) */
+  /** Copies elements from `source` into `self` tensor at positions where the `mask` is True. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter_.html) */
   maskedScatter_(mask: Tensor, source: Tensor, options?: { mask?: Tensor; source?: Tensor }): Tensor;
   /** Returns a new 1-D tensor which indexes the `input` tensor according to the boolean mask `mask` which is a `BoolTensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_select.html) */
   maskedSelect(mask: Tensor, options?: { mask?: Tensor }): Tensor;
@@ -1291,7 +1291,7 @@ export interface GeneratedTensorMethods {
   ormqr(input2: Tensor, input3: Tensor, options?: { input2?: Tensor; input3?: Tensor; left?: boolean; transpose?: boolean }): Tensor;
   /** Outer product of `input` and `vec2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.outer.html) */
   outer(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.output_nr.html) */
+  /** The ATen operator `aten::output_nr`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   outputNr(options?: Record<string, never>): number;
   /** Copies the tensor to pinned memory, if it's not already pinned. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.pin_memory.html) */
   pinMemory(device?: Device | null, options?: { device?: Device | null }): Tensor;
@@ -1314,26 +1314,26 @@ export interface GeneratedTensorMethods {
   prod(options?: { dtype?: DType | null }): Tensor;
   prod(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
   prod(dim: number, options?: { dim?: number; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put.html) */
+  /** Out-of-place version of `torch.Tensor.put_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put.html) */
   put(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   put(index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put_.html) */
+  /** Copies the elements from `source` into the positions specified by `index`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put_.html) */
   put_(index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   put_(index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_axis.html) */
+  /** Given a Tensor quantized by linear (affine) per-channel quantization, returns the index of dimension on which per-channel quantization is applied. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_axis.html) */
   qPerChannelAxis(options?: Record<string, never>): number;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_scales.html) */
+  /** Given a Tensor quantized by linear (affine) per-channel quantization, returns a Tensor of scales of the underlying quantizer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_scales.html) */
   qPerChannelScales(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_zero_points.html) */
+  /** Given a Tensor quantized by linear (affine) per-channel quantization, returns a tensor of zero_points of the underlying quantizer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_zero_points.html) */
   qPerChannelZeroPoints(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_scale.html) */
+  /** Given a Tensor quantized by linear(affine) quantization, returns the scale of the underlying quantizer(). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_scale.html) */
   qScale(options?: Record<string, never>): number;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_zero_point.html) */
+  /** Given a Tensor quantized by linear(affine) quantization, returns the zero_point of the underlying quantizer(). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_zero_point.html) */
   qZeroPoint(options?: Record<string, never>): number;
   /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qr.html) */
   qr(some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
   qr(options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qscheme.html) */
+  /** Returns the quantization scheme of a given QTensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qscheme.html) */
   qscheme(options?: Record<string, never>): unknown;
   /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.quantile.html) */
   quantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
@@ -1346,7 +1346,7 @@ export interface GeneratedTensorMethods {
   rad2deg(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rad2deg_.html) */
   rad2deg_(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.random_.html) */
+  /** Fills `self` tensor with numbers sampled from the discrete uniform distribution over `[from, to - 1]`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.random_.html) */
   random_(from: number, to?: number | null, options?: { from?: number; to?: number | null; generator?: Generator | null }): Tensor;
   random_(from: number, options?: { from?: number; to?: number | null; generator?: Generator | null }): Tensor;
   random_(to: number, options?: { to?: number; generator?: Generator | null }): Tensor;
@@ -1357,9 +1357,9 @@ export interface GeneratedTensorMethods {
   reciprocal(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.reciprocal_.html) */
   reciprocal_(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu.html) */
+  /** Applies the rectified linear unit function element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.relu.html) */
   relu(options?: Record<string, never>): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.relu_.html) */
+  /** In-place version of `relu`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.relu_.html) */
   relu_(options?: Record<string, never>): Tensor;
   /** Computes `Python's modulus operation <https://docs.python.org/3/reference/expressions.html#binary-arithmetic-operations>`_ entrywise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.remainder_.html) */
   remainder_(other: Scalar, options?: { other?: Scalar }): Tensor;
@@ -1381,9 +1381,9 @@ export interface GeneratedTensorMethods {
   /** Resizes `self` tensor to the specified size. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_.html) */
   resize_(...size: number[]): Tensor;
   resize_(size: readonly number[], options?: { size?: readonly number[]; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_.html) */
+  /** Resizes the `self` tensor to be the same size as the specified `tensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_.html) */
   resizeAs_(theTemplate: Tensor, options?: { theTemplate?: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_sparse_.html) */
+  /** The ATen operator `aten::resize_as_sparse_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   resizeAsSparse_(theTemplate: Tensor, options?: { theTemplate?: Tensor }): Tensor;
   /** Returns a new tensor with materialized conjugation if `input`'s conjugate bit is set to `True`, else returns `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resolve_conj.html) */
   resolveConj(options?: Record<string, never>): Tensor;
@@ -1401,7 +1401,7 @@ export interface GeneratedTensorMethods {
   /** Rounds elements of `input` to the nearest integer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.round_.html) */
   round_(options?: Record<string, never>): Tensor;
   round_(options?: { decimals?: number }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.row_indices.html) */
+  /** The ATen operator `aten::row_indices`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   rowIndices(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.rsqrt.html) */
   rsqrt(options?: Record<string, never>): Tensor;
@@ -1481,7 +1481,7 @@ export interface GeneratedTensorMethods {
   sparseResize_(size: readonly number[], sparseDim: number, denseDim: number, options?: { size?: readonly number[]; sparseDim?: number; denseDim?: number }): Tensor;
   /** Removes all specified elements from a `sparse tensor <sparse-docs>` `self` and resizes `self` to the desired size and the number of sparse and dense dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_resize_and_clear_.html) */
   sparseResizeAndClear_(size: readonly number[], sparseDim: number, denseDim: number, options?: { size?: readonly number[]; sparseDim?: number; denseDim?: number }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.split_with_sizes.html) */
+  /** The ATen operator `aten::split_with_sizes`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   splitWithSizes(splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   splitWithSizes(splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sqrt.html) */
@@ -1584,10 +1584,10 @@ export interface GeneratedTensorMethods {
   /** Creates a strided copy of `self` if `self` is not a strided tensor, otherwise returns `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_dense.html) */
   toDense(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
   toDense(options?: { dtype?: DType | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_mkldnn.html) */
+  /** Returns a copy of the tensor in `torch.mkldnn` layout. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_mkldnn.html) */
   toMkldnn(dtype?: DType | null, options?: { dtype?: DType | null }): Tensor;
   toMkldnn(options?: { dtype?: DType | null }): Tensor;
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_padded_tensor.html) */
+  /** The ATen operator `aten::to_padded_tensor`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   toPaddedTensor(padding: number, outputSize?: readonly number[] | null, options?: { padding?: number; outputSize?: readonly number[] | null }): Tensor;
   toPaddedTensor(padding: number, options?: { padding?: number; outputSize?: readonly number[] | null }): Tensor;
   /** Returns a sparse copy of the tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse.html) */
@@ -1651,7 +1651,7 @@ export interface GeneratedTensorMethods {
   /** Works like `torch.split` but without enforcing the autograd restrictions on inplace modification of the outputs. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split.html) */
   unsafeSplit(splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   unsafeSplit(splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
-  /** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsafe_split_with_sizes.html) */
+  /** The ATen operator `aten::unsafe_split_with_sizes`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
   unsafeSplitWithSizes(splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   unsafeSplitWithSizes(splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   /** Returns a new tensor with a dimension of size one inserted at the specified position. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.unsqueeze_.html) */

@@ -9,7 +9,7 @@ import type { MemoryFormat, Scalar, Tensor } from '../tensor';
 export const abs: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('abs', 'torch.abs');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs_.html) */
+/** In-place version of `torch.abs`: computes the absolute value of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.abs.html) */
 export const abs_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('abs_', 'torch.abs_');
@@ -21,7 +21,7 @@ export const absolute: {
 export const acos: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('acos', 'torch.acos');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acos_.html) */
+/** In-place version of `torch.acos`: computes the inverse cosine of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acos.html) */
 export const acos_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('acos_', 'torch.acos_');
@@ -29,7 +29,7 @@ export const acos_: {
 export const acosh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('acosh', 'torch.acosh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acosh_.html) */
+/** In-place version of `torch.acosh`: returns a new tensor with the inverse hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.acosh.html) */
 export const acosh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('acosh_', 'torch.acosh_');
@@ -37,7 +37,7 @@ export const acosh_: {
 export const adaptiveAvgPool1d: {
   (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[] }): Tensor;
 } = opFunction('adaptive_avg_pool1d', 'torch.adaptiveAvgPool1d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adaptive_max_pool1d.html) */
+/** Applies a 1D adaptive max pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.adaptive_max_pool1d.html) */
 export const adaptiveMaxPool1d: {
   (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[] }): [Tensor, Tensor];
 } = opFunction('adaptive_max_pool1d', 'torch.adaptiveMaxPool1d');
@@ -61,7 +61,7 @@ export const addmm: {
 export const addmv: {
   (input: Tensor, mat: Tensor, vec: Tensor, options?: { mat?: Tensor; vec?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addmv', 'torch.addmv');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addmv_.html) */
+/** In-place version of `torch.addmv`: performs a matrix-vector product of the matrix `mat` and the vector `vec`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.addmv.html) */
 export const addmv_: {
   (input: Tensor, mat: Tensor, vec: Tensor, options?: { mat?: Tensor; vec?: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('addmv_', 'torch.addmv_');
@@ -69,11 +69,11 @@ export const addmv_: {
 export const addr: {
   (input: Tensor, vec1: Tensor, vec2: Tensor, options?: { vec1?: Tensor; vec2?: Tensor; beta?: Scalar; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('addr', 'torch.addr');
-/** `x.adjoint()` is equivalent to `x.transpose(-2, -1).conj()` for complex tensors and to `x.transpose(-2, -1)` for real tensors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adjoint.html) */
+/** Returns a view of the tensor conjugated and with the last two dimensions transposed. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.adjoint.html) */
 export const adjoint: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('adjoint', 'torch.adjoint');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.affine_grid_generator.html) */
+/** The ATen operator `aten::affine_grid_generator`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const affineGridGenerator: {
   (theta: Tensor, size: readonly number[], alignCorners: boolean, options?: { theta?: Tensor; size?: readonly number[]; alignCorners?: boolean }): Tensor;
 } = opFunction('affine_grid_generator', 'torch.affineGridGenerator');
@@ -81,7 +81,7 @@ export const affineGridGenerator: {
 export const aliasCopy: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('alias_copy', 'torch.aliasCopy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.align_tensors.html) */
+/** The ATen operator `aten::align_tensors`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const alignTensors: {
   (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[] }): Tensor[];
 } = opFunction('align_tensors', 'torch.alignTensors');
@@ -91,11 +91,11 @@ export const all: {
   (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('all', 'torch.all');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alpha_dropout.html) */
+/** Applies alpha dropout to the input. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.alpha_dropout.html) */
 export const alphaDropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
 } = opFunction('alpha_dropout', 'torch.alphaDropout');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.alpha_dropout_.html) */
+/** The ATen operator `aten::alpha_dropout_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const alphaDropout_: {
   (input: Tensor, p: number, train: boolean, options?: { p?: number; train?: boolean }): Tensor;
 } = opFunction('alpha_dropout_', 'torch.alphaDropout_');
@@ -129,7 +129,7 @@ export const any: {
 export const arccos: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arccos', 'torch.arccos');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos_.html) */
+/** In-place version of `torch.arccos`: alias for `torch.acos`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccos.html) */
 export const arccos_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arccos_', 'torch.arccos_');
@@ -137,7 +137,7 @@ export const arccos_: {
 export const arccosh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arccosh', 'torch.arccosh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccosh_.html) */
+/** In-place version of `torch.arccosh`: alias for `torch.acosh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arccosh.html) */
 export const arccosh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arccosh_', 'torch.arccosh_');
@@ -145,7 +145,7 @@ export const arccosh_: {
 export const arcsin: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arcsin', 'torch.arcsin');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsin_.html) */
+/** In-place version of `torch.arcsin`: alias for `torch.asin`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsin.html) */
 export const arcsin_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arcsin_', 'torch.arcsin_');
@@ -153,7 +153,7 @@ export const arcsin_: {
 export const arcsinh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arcsinh', 'torch.arcsinh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsinh_.html) */
+/** In-place version of `torch.arcsinh`: alias for `torch.asinh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arcsinh.html) */
 export const arcsinh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arcsinh_', 'torch.arcsinh_');
@@ -161,11 +161,11 @@ export const arcsinh_: {
 export const arctan: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arctan', 'torch.arctan');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan2.html) */
+/** Alias for `torch.atan2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan2.html) */
 export const arctan2: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('arctan2', 'torch.arctan2');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan_.html) */
+/** In-place version of `torch.arctan`: alias for `torch.atan`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctan.html) */
 export const arctan_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arctan_', 'torch.arctan_');
@@ -173,7 +173,7 @@ export const arctan_: {
 export const arctanh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('arctanh', 'torch.arctanh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctanh_.html) */
+/** In-place version of `torch.arctanh`: alias for `torch.atanh`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.arctanh.html) */
 export const arctanh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('arctanh_', 'torch.arctanh_');
@@ -205,7 +205,7 @@ export const asStrided: {
   (input: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
   (input: Tensor, size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
 } = opFunction('as_strided', 'torch.asStrided');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided_.html) */
+/** In-place version of `torch.asStrided`: create a view of an existing `torch.Tensor` `input` with specified `size`, `stride` and `storage_offset`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.as_strided.html) */
 export const asStrided_: {
   (input: Tensor, size: readonly number[], stride: readonly number[], storageOffset?: number | null, options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
   (input: Tensor, size: readonly number[], stride: readonly number[], options?: { size?: readonly number[]; stride?: readonly number[]; storageOffset?: number | null }): Tensor;
@@ -224,7 +224,7 @@ export const asStridedScatter: {
 export const asin: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('asin', 'torch.asin');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin_.html) */
+/** In-place version of `torch.asin`: returns a new tensor with the arcsine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asin.html) */
 export const asin_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('asin_', 'torch.asin_');
@@ -232,7 +232,7 @@ export const asin_: {
 export const asinh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('asinh', 'torch.asinh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asinh_.html) */
+/** In-place version of `torch.asinh`: returns a new tensor with the inverse hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.asinh.html) */
 export const asinh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('asinh_', 'torch.asinh_');
@@ -244,7 +244,7 @@ export const atan: {
 export const atan2: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('atan2', 'torch.atan2');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atan_.html) */
+/** In-place version of `torch.atan`: returns a new tensor with the arctangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atan.html) */
 export const atan_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('atan_', 'torch.atan_');
@@ -252,7 +252,7 @@ export const atan_: {
 export const atanh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('atanh', 'torch.atanh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atanh_.html) */
+/** In-place version of `torch.atanh`: returns a new tensor with the inverse hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.atanh.html) */
 export const atanh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('atanh_', 'torch.atanh_');
@@ -273,35 +273,35 @@ export const bartlettWindow: {
   (windowLength: number, options?: { windowLength?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (windowLength: number, periodic: boolean, options?: { windowLength?: number; periodic?: boolean; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('bartlett_window', 'torch.bartlettWindow');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm.html) */
+/** Applies Batch Normalization for each channel across a batch of data. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html) */
 export const batchNorm: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; momentum?: number; eps?: number; cudnnEnabled?: boolean }): Tensor;
 } = opFunction('batch_norm', 'torch.batchNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_backward_elemt.html) */
+/** The ATen operator `aten::batch_norm_backward_elemt`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormBackwardElemt: {
   (gradOut: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, meanDy: Tensor, meanDyXmu: Tensor, count: Tensor, options?: { gradOut?: Tensor; input?: Tensor; mean?: Tensor; invstd?: Tensor; weight?: Tensor | null; meanDy?: Tensor; meanDyXmu?: Tensor; count?: Tensor }): Tensor;
 } = opFunction('batch_norm_backward_elemt', 'torch.batchNormBackwardElemt');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_backward_reduce.html) */
+/** The ATen operator `aten::batch_norm_backward_reduce`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormBackwardReduce: {
   (gradOut: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, inputG: boolean, weightG: boolean, biasG: boolean, options?: { gradOut?: Tensor; input?: Tensor; mean?: Tensor; invstd?: Tensor; weight?: Tensor | null; inputG?: boolean; weightG?: boolean; biasG?: boolean }): [Tensor, Tensor, Tensor, Tensor];
 } = opFunction('batch_norm_backward_reduce', 'torch.batchNormBackwardReduce');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_elemt.html) */
+/** The ATen operator `aten::batch_norm_elemt`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormElemt: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; mean?: Tensor; invstd?: Tensor; eps?: number; out?: Tensor }): Tensor;
 } = opFunction('batch_norm_elemt', 'torch.batchNormElemt');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_gather_stats.html) */
+/** The ATen operator `aten::batch_norm_gather_stats`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormGatherStats: {
   (input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, count: number, options?: { input?: Tensor; mean?: Tensor; invstd?: Tensor; runningMean?: Tensor | null; runningVar?: Tensor | null; momentum?: number; eps?: number; count?: number }): [Tensor, Tensor];
 } = opFunction('batch_norm_gather_stats', 'torch.batchNormGatherStats');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_gather_stats_with_counts.html) */
+/** The ATen operator `aten::batch_norm_gather_stats_with_counts`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormGatherStatsWithCounts: {
   (input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, counts: Tensor, options?: { input?: Tensor; mean?: Tensor; invstd?: Tensor; runningMean?: Tensor | null; runningVar?: Tensor | null; momentum?: number; eps?: number; counts?: Tensor }): [Tensor, Tensor];
 } = opFunction('batch_norm_gather_stats_with_counts', 'torch.batchNormGatherStatsWithCounts');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_stats.html) */
+/** The ATen operator `aten::batch_norm_stats`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormStats: {
   (input: Tensor, eps: number, options?: { input?: Tensor; eps?: number }): [Tensor, Tensor];
 } = opFunction('batch_norm_stats', 'torch.batchNormStats');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.batch_norm_update_stats.html) */
+/** The ATen operator `aten::batch_norm_update_stats`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const batchNormUpdateStats: {
   (input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, options?: { input?: Tensor; runningMean?: Tensor | null; runningVar?: Tensor | null; momentum?: number }): [Tensor, Tensor];
 } = opFunction('batch_norm_update_stats', 'torch.batchNormUpdateStats');
@@ -315,7 +315,7 @@ export const bilinear: {
   (input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input1?: Tensor; input2?: Tensor; weight?: Tensor; bias?: Tensor | null }): Tensor;
   (input1: Tensor, input2: Tensor, weight: Tensor, options?: { input1?: Tensor; input2?: Tensor; weight?: Tensor; bias?: Tensor | null }): Tensor;
 } = opFunction('bilinear', 'torch.bilinear');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.binary_cross_entropy_with_logits.html) */
+/** Function that measures Binary Cross Entropy between target and input logits. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html) */
 export const binaryCrossEntropyWithLogits: {
   (input: Tensor, target: Tensor, weight?: Tensor | null, posWeight?: Tensor | null, reduction?: number, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
   (input: Tensor, target: Tensor, weight?: Tensor | null, posWeight?: Tensor | null, options?: { target?: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
@@ -328,7 +328,7 @@ export const bincount: {
   (input: Tensor, weights?: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
   (input: Tensor, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
 } = opFunction('bincount', 'torch.bincount');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.binomial.html) */
+/** The ATen operator `aten::binomial`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const binomial: {
   (count: Tensor, prob: Tensor, generator?: Generator | null, options?: { count?: Tensor; prob?: Tensor; generator?: Generator | null }): Tensor;
   (count: Tensor, prob: Tensor, options?: { count?: Tensor; prob?: Tensor; generator?: Generator | null }): Tensor;
@@ -389,7 +389,7 @@ export const bucketize: {
 export const canCast: {
   (from: DType, to: DType, options?: { from?: DType; to?: DType }): boolean;
 } = opFunction('can_cast', 'torch.canCast');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ccol_indices_copy.html) */
+/** The ATen operator `aten::ccol_indices_copy`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const ccolIndicesCopy: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('ccol_indices_copy', 'torch.ccolIndicesCopy');
@@ -397,11 +397,11 @@ export const ccolIndicesCopy: {
 export const ceil: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('ceil', 'torch.ceil');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil_.html) */
+/** In-place version of `torch.ceil`: returns a new tensor with the ceil of the elements of `input`, the smallest integer greater than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ceil.html) */
 export const ceil_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('ceil_', 'torch.ceil_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.celu.html) */
+/** Applies element-wise, `\text{CELU}(x) = \max(0,x) + \min(0, \alpha * (\exp(x/\alpha) - 1))`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.celu.html) */
 export const celu: {
   (input: Tensor, alpha?: Scalar, options?: { alpha?: Scalar }): Tensor;
   (input: Tensor, options?: { alpha?: Scalar }): Tensor;
@@ -430,11 +430,11 @@ export const choleskySolve: {
   (input: Tensor, input2: Tensor, upper?: boolean, options?: { input2?: Tensor; upper?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, input2: Tensor, options?: { input2?: Tensor; upper?: boolean; out?: Tensor }): Tensor;
 } = opFunction('cholesky_solve', 'torch.choleskySolve');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.choose_qparams_optimized.html) */
+/** The ATen operator `aten::choose_qparams_optimized`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const chooseQparamsOptimized: {
   (input: Tensor, numel: number, nBins: number, ratio: number, bitWidth: number, options?: { input?: Tensor; numel?: number; nBins?: number; ratio?: number; bitWidth?: number }): [Tensor, Tensor];
 } = opFunction('choose_qparams_optimized', 'torch.chooseQparamsOptimized');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_.html) */
+/** In-place version of `torch.clamp`: clamps all elements in `input` into the range `[` `min`, `max` `]`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp.html) */
 export const clamp_: {
   (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
@@ -443,22 +443,22 @@ export const clamp_: {
   (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 } = opFunction('clamp_', 'torch.clamp_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_max.html) */
+/** The ATen operator `aten::clamp_max`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const clampMax: {
   (input: Tensor, max: Scalar, options?: { max?: Scalar; out?: Tensor }): Tensor;
   (input: Tensor, max: Tensor, options?: { max?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('clamp_max', 'torch.clampMax');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_max_.html) */
+/** The ATen operator `aten::clamp_max_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const clampMax_: {
   (input: Tensor, max: Scalar, options?: { max?: Scalar }): Tensor;
   (input: Tensor, max: Tensor, options?: { max?: Tensor }): Tensor;
 } = opFunction('clamp_max_', 'torch.clampMax_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_min.html) */
+/** The ATen operator `aten::clamp_min`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const clampMin: {
   (input: Tensor, min: Scalar, options?: { min?: Scalar; out?: Tensor }): Tensor;
   (input: Tensor, min: Tensor, options?: { min?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('clamp_min', 'torch.clampMin');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clamp_min_.html) */
+/** The ATen operator `aten::clamp_min_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const clampMin_: {
   (input: Tensor, min: Scalar, options?: { min?: Scalar }): Tensor;
   (input: Tensor, min: Tensor, options?: { min?: Tensor }): Tensor;
@@ -472,7 +472,7 @@ export const clip: {
   (input: Tensor, min?: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor }): Tensor;
   (input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor }): Tensor;
 } = opFunction('clip', 'torch.clip');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip_.html) */
+/** In-place version of `torch.clip`: alias for `torch.clamp`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.clip.html) */
 export const clip_: {
   (input: Tensor, min?: Scalar | null, max?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   (input: Tensor, min?: Scalar | null, options?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
@@ -517,11 +517,11 @@ export const conj: {
 export const conjPhysical: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('conj_physical', 'torch.conjPhysical');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj_physical_.html) */
+/** In-place version of `torch.conjPhysical`: computes the element-wise conjugate of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.conj_physical.html) */
 export const conjPhysical_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('conj_physical_', 'torch.conjPhysical_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.constant_pad_nd.html) */
+/** The ATen operator `aten::constant_pad_nd`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const constantPadNd: {
   (input: Tensor, pad: readonly number[], value?: Scalar, options?: { pad?: readonly number[]; value?: Scalar }): Tensor;
   (input: Tensor, pad: readonly number[], options?: { pad?: readonly number[]; value?: Scalar }): Tensor;
@@ -606,7 +606,7 @@ export const convTranspose3d: {
   (input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
   (input: Tensor, weight: Tensor, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: number | readonly number[]; padding?: number | readonly number[]; outputPadding?: number | readonly number[]; groups?: number; dilation?: number | readonly number[] }): Tensor;
 } = opFunction('conv_transpose3d', 'torch.convTranspose3d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.convolution.html) */
+/** The ATen operator `aten::convolution`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const convolution: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, outputPadding: readonly number[], groups: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; transposed?: boolean; outputPadding?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('convolution', 'torch.convolution');
@@ -623,7 +623,7 @@ export const corrcoef: {
 export const cos: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('cos', 'torch.cos');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos_.html) */
+/** In-place version of `torch.cos`: returns a new tensor with the cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cos.html) */
 export const cos_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('cos_', 'torch.cos_');
@@ -631,11 +631,11 @@ export const cos_: {
 export const cosh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('cosh', 'torch.cosh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosh_.html) */
+/** In-place version of `torch.cosh`: returns a new tensor with the hyperbolic cosine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosh.html) */
 export const cosh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('cosh_', 'torch.cosh_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cosine_embedding_loss.html) */
+/** The function form of `nn.CosineEmbeddingLoss`: creates a criterion that measures the loss given input tensors `x_1`, `x_2` and a `Tensor` label `y` with values 1 or -1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.cosine_embedding_loss.html) */
 export const cosineEmbeddingLoss: {
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
@@ -666,7 +666,7 @@ export const cross: {
 export const crowIndicesCopy: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('crow_indices_copy', 'torch.crowIndicesCopy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ctc_loss.html) */
+/** The Connectionist Temporal Classification loss. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.ctc_loss.html) */
 export const ctcLoss: {
   (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], blank?: number, reduction?: number, zeroInfinity?: boolean, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: readonly number[], targetLengths: readonly number[], blank?: number, reduction?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: readonly number[]; targetLengths?: readonly number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
@@ -677,43 +677,43 @@ export const ctcLoss: {
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, options?: { logProbs?: Tensor; targets?: Tensor; inputLengths?: Tensor; targetLengths?: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 } = opFunction('ctc_loss', 'torch.ctcLoss');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_affine_grid_generator.html) */
+/** The ATen operator `aten::cudnn_affine_grid_generator`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnAffineGridGenerator: {
   (theta: Tensor, N: number, C: number, H: number, W: number, options?: { theta?: Tensor; N?: number; C?: number; H?: number; W?: number }): Tensor;
 } = opFunction('cudnn_affine_grid_generator', 'torch.cudnnAffineGridGenerator');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_batch_norm.html) */
+/** The ATen operator `aten::cudnn_batch_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnBatchNorm: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; exponentialAverageFactor?: number; epsilon?: number }): [Tensor, Tensor, Tensor, Tensor];
 } = opFunction('cudnn_batch_norm', 'torch.cudnnBatchNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution.html) */
+/** The ATen operator `aten::cudnn_convolution`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnConvolution: {
   (input: Tensor, weight: Tensor, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
 } = opFunction('cudnn_convolution', 'torch.cudnnConvolution');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_add_relu.html) */
+/** The ATen operator `aten::cudnn_convolution_add_relu`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnConvolutionAddRelu: {
   (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('cudnn_convolution_add_relu', 'torch.cudnnConvolutionAddRelu');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_relu.html) */
+/** The ATen operator `aten::cudnn_convolution_relu`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnConvolutionRelu: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('cudnn_convolution_relu', 'torch.cudnnConvolutionRelu');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_convolution_transpose.html) */
+/** The ATen operator `aten::cudnn_convolution_transpose`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnConvolutionTranspose: {
   (input: Tensor, weight: Tensor, padding: readonly number[], outputPadding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean, options?: { weight?: Tensor; padding?: readonly number[]; outputPadding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean; allowTf32?: boolean }): Tensor;
 } = opFunction('cudnn_convolution_transpose', 'torch.cudnnConvolutionTranspose');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_grid_sampler.html) */
+/** The ATen operator `aten::cudnn_grid_sampler`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnGridSampler: {
   (input: Tensor, grid: Tensor, options?: { grid?: Tensor }): Tensor;
 } = opFunction('cudnn_grid_sampler', 'torch.cudnnGridSampler');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cudnn_is_acceptable.html) */
+/** The ATen operator `aten::cudnn_is_acceptable`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const cudnnIsAcceptable: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('cudnn_is_acceptable', 'torch.cudnnIsAcceptable');
-/** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummax.html) */
+/** Returns a namedtuple `(values, indices)` where `values` is the cumulative maximum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummax.html) */
 export const cummax: {
   (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('cummax', 'torch.cummax');
-/** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummin.html) */
+/** Returns a namedtuple `(values, indices)` where `values` is the cumulative minimum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummin.html) */
 export const cummin: {
   (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('cummin', 'torch.cummin');
@@ -734,7 +734,7 @@ export const cumulativeTrapezoid: {
 export const deg2rad: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('deg2rad', 'torch.deg2rad');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.deg2rad_.html) */
+/** In-place version of `torch.deg2rad`: returns a new tensor with each of the elements of `input` converted from angles in degrees to radians. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.deg2rad.html) */
 export const deg2rad_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('deg2rad_', 'torch.deg2rad_');
@@ -747,11 +747,11 @@ export const dequantize: {
 export const det: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('det', 'torch.det');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.detach.html) */
+/** Returns a new Tensor, detached from the current graph. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.detach.html) */
 export const detach: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('detach', 'torch.detach');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.detach_.html) */
+/** Detaches the Tensor from the graph that created it, making it a leaf. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html) */
 export const detach_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('detach_', 'torch.detach_');
@@ -825,11 +825,11 @@ export const divide: {
 export const dot: {
   (input: Tensor, tensor: Tensor, options?: { tensor?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('dot', 'torch.dot');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dropout.html) */
+/** During training, randomly zeroes some of the elements of the input tensor with probability `p` using samples from a Bernoulli distribution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.dropout.html) */
 export const dropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
 } = opFunction('dropout', 'torch.dropout');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.dropout_.html) */
+/** The ATen operator `aten::dropout_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const dropout_: {
   (input: Tensor, p: number, train: boolean, options?: { p?: number; train?: boolean }): Tensor;
 } = opFunction('dropout_', 'torch.dropout_');
@@ -842,14 +842,14 @@ export const dsplit: {
 export const dstack: {
   (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('dstack', 'torch.dstack');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding.html) */
+/** A simple lookup table that looks up embeddings in a fixed dictionary and size. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.embedding.html) */
 export const embedding: {
   (weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, sparse?: boolean, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
   (weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
   (weight: Tensor, indices: Tensor, paddingIdx?: number, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
   (weight: Tensor, indices: Tensor, options?: { weight?: Tensor; indices?: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 } = opFunction('embedding', 'torch.embedding');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding_bag.html) */
+/** Computes sums, means or maxes of `bags` of embeddings, without instantiating the intermediate embeddings. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.embedding_bag.html) */
 export const embeddingBag: {
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, perSampleWeights?: Tensor | null, includeLastOffset?: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, perSampleWeights?: Tensor | null, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
@@ -860,11 +860,11 @@ export const embeddingBag: {
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, paddingIdx?: number | null, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean; paddingIdx?: number | null }): [Tensor, Tensor, Tensor, Tensor];
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, options?: { weight?: Tensor; indices?: Tensor; offsets?: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean; paddingIdx?: number | null }): [Tensor, Tensor, Tensor, Tensor];
 } = opFunction('embedding_bag', 'torch.embeddingBag');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.embedding_renorm_.html) */
+/** The ATen operator `aten::embedding_renorm_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const embeddingRenorm_: {
   (input: Tensor, indices: Tensor, maxNorm: number, normType: number, options?: { indices?: Tensor; maxNorm?: number; normType?: number }): Tensor;
 } = opFunction('embedding_renorm_', 'torch.embeddingRenorm_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.empty_quantized.html) */
+/** The ATen operator `aten::empty_quantized`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const emptyQuantized: {
   (size: readonly number[], qtensor: Tensor, options?: { size?: readonly number[]; qtensor?: Tensor; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 } = opFunction('empty_quantized', 'torch.emptyQuantized');
@@ -881,7 +881,7 @@ export const eq: {
 export const erf: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('erf', 'torch.erf');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf_.html) */
+/** In-place version of `torch.erf`: alias for `torch.special.erf`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erf.html) */
 export const erf_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('erf_', 'torch.erf_');
@@ -889,7 +889,7 @@ export const erf_: {
 export const erfc: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('erfc', 'torch.erfc');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erfc_.html) */
+/** In-place version of `torch.erfc`: alias for `torch.special.erfc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.erfc.html) */
 export const erfc_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('erfc_', 'torch.erfc_');
@@ -905,11 +905,11 @@ export const exp: {
 export const exp2: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('exp2', 'torch.exp2');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp2_.html) */
+/** In-place version of `torch.exp2`: alias for `torch.special.exp2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp2.html) */
 export const exp2_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('exp2_', 'torch.exp2_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp_.html) */
+/** In-place version of `torch.exp`: returns a new tensor with the exponential of the elements of the input tensor `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.exp.html) */
 export const exp_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('exp_', 'torch.exp_');
@@ -921,7 +921,7 @@ export const expandCopy: {
 export const expm1: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('expm1', 'torch.expm1');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1_.html) */
+/** In-place version of `torch.expm1`: alias for `torch.special.expm1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.expm1.html) */
 export const expm1_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('expm1_', 'torch.expm1_');
@@ -934,57 +934,57 @@ export const fakeQuantizePerTensorAffine: {
   (input: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number, options?: { scale?: number; zeroPoint?: number; quantMin?: number; quantMax?: number }): Tensor;
   (input: Tensor, scale: Tensor, zeroPoint: Tensor, quantMin: number, quantMax: number, options?: { scale?: Tensor; zeroPoint?: Tensor; quantMin?: number; quantMax?: number }): Tensor;
 } = opFunction('fake_quantize_per_tensor_affine', 'torch.fakeQuantizePerTensorAffine');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_linear_fp16_weight.html) */
+/** The ATen operator `aten::fbgemm_linear_fp16_weight`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmLinearFp16Weight: {
   (input: Tensor, packedWeight: Tensor, bias: Tensor, options?: { input?: Tensor; packedWeight?: Tensor; bias?: Tensor }): Tensor;
 } = opFunction('fbgemm_linear_fp16_weight', 'torch.fbgemmLinearFp16Weight');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_linear_fp16_weight_fp32_activation.html) */
+/** The ATen operator `aten::fbgemm_linear_fp16_weight_fp32_activation`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmLinearFp16WeightFp32Activation: {
   (input: Tensor, packedWeight: Tensor, bias: Tensor, options?: { input?: Tensor; packedWeight?: Tensor; bias?: Tensor }): Tensor;
 } = opFunction('fbgemm_linear_fp16_weight_fp32_activation', 'torch.fbgemmLinearFp16WeightFp32Activation');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_linear_int8_weight.html) */
+/** The ATen operator `aten::fbgemm_linear_int8_weight`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmLinearInt8Weight: {
   (input: Tensor, weight: Tensor, packed: Tensor, colOffsets: Tensor, weightScale: Scalar, weightZeroPoint: Scalar, bias: Tensor, options?: { input?: Tensor; weight?: Tensor; packed?: Tensor; colOffsets?: Tensor; weightScale?: Scalar; weightZeroPoint?: Scalar; bias?: Tensor }): Tensor;
 } = opFunction('fbgemm_linear_int8_weight', 'torch.fbgemmLinearInt8Weight');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_linear_int8_weight_fp32_activation.html) */
+/** The ATen operator `aten::fbgemm_linear_int8_weight_fp32_activation`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmLinearInt8WeightFp32Activation: {
   (input: Tensor, weight: Tensor, packed: Tensor, colOffsets: Tensor, weightScale: Scalar, weightZeroPoint: Scalar, bias: Tensor, options?: { input?: Tensor; weight?: Tensor; packed?: Tensor; colOffsets?: Tensor; weightScale?: Scalar; weightZeroPoint?: Scalar; bias?: Tensor }): Tensor;
 } = opFunction('fbgemm_linear_int8_weight_fp32_activation', 'torch.fbgemmLinearInt8WeightFp32Activation');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_linear_quantize_weight.html) */
+/** The ATen operator `aten::fbgemm_linear_quantize_weight`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmLinearQuantizeWeight: {
   (input: Tensor, options?: { input?: Tensor }): [Tensor, Tensor, number, number];
 } = opFunction('fbgemm_linear_quantize_weight', 'torch.fbgemmLinearQuantizeWeight');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_pack_gemm_matrix_fp16.html) */
+/** The ATen operator `aten::fbgemm_pack_gemm_matrix_fp16`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmPackGemmMatrixFp16: {
   (input: Tensor, options?: { input?: Tensor }): Tensor;
 } = opFunction('fbgemm_pack_gemm_matrix_fp16', 'torch.fbgemmPackGemmMatrixFp16');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fbgemm_pack_quantized_matrix.html) */
+/** The ATen operator `aten::fbgemm_pack_quantized_matrix`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fbgemmPackQuantizedMatrix: {
   (input: Tensor, options?: { input?: Tensor }): Tensor;
   (input: Tensor, K: number, N: number, options?: { input?: Tensor; K?: number; N?: number }): Tensor;
 } = opFunction('fbgemm_pack_quantized_matrix', 'torch.fbgemmPackQuantizedMatrix');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.feature_alpha_dropout.html) */
+/** Randomly masks out entire channels (a channel is a feature map, e.g. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.feature_alpha_dropout.html) */
 export const featureAlphaDropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
 } = opFunction('feature_alpha_dropout', 'torch.featureAlphaDropout');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.feature_alpha_dropout_.html) */
+/** The ATen operator `aten::feature_alpha_dropout_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const featureAlphaDropout_: {
   (input: Tensor, p: number, train: boolean, options?: { p?: number; train?: boolean }): Tensor;
 } = opFunction('feature_alpha_dropout_', 'torch.featureAlphaDropout_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.feature_dropout.html) */
+/** The ATen operator `aten::feature_dropout`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const featureDropout: {
   (input: Tensor, p: number, train: boolean, options?: { input?: Tensor; p?: number; train?: boolean }): Tensor;
 } = opFunction('feature_dropout', 'torch.featureDropout');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.feature_dropout_.html) */
+/** The ATen operator `aten::feature_dropout_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const featureDropout_: {
   (input: Tensor, p: number, train: boolean, options?: { p?: number; train?: boolean }): Tensor;
 } = opFunction('feature_dropout_', 'torch.featureDropout_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fill.html) */
+/** The ATen operator `aten::fill`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fill: {
   (input: Tensor, value: Scalar, options?: { value?: Scalar }): Tensor;
   (input: Tensor, value: Tensor, options?: { value?: Tensor }): Tensor;
 } = opFunction('fill', 'torch.fill');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fill_.html) */
+/** Fills `self` tensor with the specified value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.fill_.html) */
 export const fill_: {
   (input: Tensor, value: Scalar, options?: { value?: Scalar }): Tensor;
   (input: Tensor, value: Tensor, options?: { value?: Tensor }): Tensor;
@@ -993,7 +993,7 @@ export const fill_: {
 export const fix: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('fix', 'torch.fix');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fix_.html) */
+/** In-place version of `torch.fix`: alias for `torch.trunc` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fix.html) */
 export const fix_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('fix_', 'torch.fix_');
@@ -1019,7 +1019,7 @@ export const floatPower: {
 export const floor: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('floor', 'torch.floor');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor_.html) */
+/** In-place version of `torch.floor`: returns a new tensor with the floor of the elements of `input`, the largest integer less than or equal to each element. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.floor.html) */
 export const floor_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('floor_', 'torch.floor_');
@@ -1045,7 +1045,7 @@ export const fmod: {
 export const frac: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('frac', 'torch.frac');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frac_.html) */
+/** In-place version of `torch.frac`: computes the fractional portion of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frac.html) */
 export const frac_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('frac_', 'torch.frac_');
@@ -1053,19 +1053,19 @@ export const frac_: {
 export const frexp: {
   (input: Tensor, options?: { exponent?: Tensor; mantissa?: Tensor }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
 } = opFunction('frexp', 'torch.frexp');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frobenius_norm.html) */
+/** The ATen operator `aten::frobenius_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const frobeniusNorm: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
   (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('frobenius_norm', 'torch.frobeniusNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.from_file.html) */
+/** The ATen operator `aten::from_file`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fromFile: {
   (filename: string, shared?: boolean | null, size?: number | null, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (filename: string, shared?: boolean | null, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (filename: string, options?: { filename?: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('from_file', 'torch.fromFile');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.fused_moving_avg_obs_fake_quant.html) */
+/** The ATen operator `aten::fused_moving_avg_obs_fake_quant`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const fusedMovingAvgObsFakeQuant: {
   (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant?: boolean, symmetricQuant?: boolean, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
   (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant?: boolean, options?: { observerOn?: Tensor; fakeQuantOn?: Tensor; runningMin?: Tensor; runningMax?: Tensor; scale?: Tensor; zeroPoint?: Tensor; averagingConst?: number; quantMin?: number; quantMax?: number; chAxis?: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
@@ -1079,7 +1079,7 @@ export const gather: {
 export const gcd: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('gcd', 'torch.gcd');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gcd_.html) */
+/** In-place version of `torch.gcd`: computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gcd.html) */
 export const gcd_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('gcd_', 'torch.gcd_');
@@ -1116,19 +1116,19 @@ export const greaterEqual: {
   (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('greater_equal', 'torch.greaterEqual');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.grid_sampler.html) */
+/** The ATen operator `aten::grid_sampler`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const gridSampler: {
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean, options?: { input?: Tensor; grid?: Tensor; interpolationMode?: number; paddingMode?: number; alignCorners?: boolean }): Tensor;
 } = opFunction('grid_sampler', 'torch.gridSampler');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.grid_sampler_2d.html) */
+/** The ATen operator `aten::grid_sampler_2d`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const gridSampler2d: {
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean, options?: { input?: Tensor; grid?: Tensor; interpolationMode?: number; paddingMode?: number; alignCorners?: boolean }): Tensor;
 } = opFunction('grid_sampler_2d', 'torch.gridSampler2d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.grid_sampler_3d.html) */
+/** The ATen operator `aten::grid_sampler_3d`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const gridSampler3d: {
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean, options?: { input?: Tensor; grid?: Tensor; interpolationMode?: number; paddingMode?: number; alignCorners?: boolean }): Tensor;
 } = opFunction('grid_sampler_3d', 'torch.gridSampler3d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.group_norm.html) */
+/** Applies Group Normalization for last certain number of dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.group_norm.html) */
 export const groupNorm: {
   (input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnabled?: boolean, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
   (input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
@@ -1136,12 +1136,12 @@ export const groupNorm: {
   (input: Tensor, numGroups: number, weight?: Tensor | null, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
   (input: Tensor, numGroups: number, options?: { input?: Tensor; numGroups?: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
 } = opFunction('group_norm', 'torch.groupNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru.html) */
+/** The kernel behind `nn.GRU`: applies a multi-layer gated recurrent unit (GRU) RNN to an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.GRU.html) */
 export const gru: {
   (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('gru', 'torch.gru');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.gru_cell.html) */
+/** The kernel behind `nn.GRUCell`: A gated recurrent unit (GRU) cell [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.GRUCell.html) */
 export const gruCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
@@ -1173,7 +1173,7 @@ export const hardshrink: {
 export const heaviside: {
   (input: Tensor, values: Tensor, options?: { values?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('heaviside', 'torch.heaviside');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hinge_embedding_loss.html) */
+/** The function form of `nn.HingeEmbeddingLoss`: measures the loss given an input tensor `x` and a labels tensor `y` (containing 1 or -1). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.hinge_embedding_loss.html) */
 export const hingeEmbeddingLoss: {
   (input: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { target?: Tensor; margin?: number; reduction?: number }): Tensor;
   (input: Tensor, target: Tensor, margin?: number, options?: { target?: Tensor; margin?: number; reduction?: number }): Tensor;
@@ -1228,7 +1228,7 @@ export const hypot: {
 export const i0: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('i0', 'torch.i0');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.i0_.html) */
+/** In-place version of `torch.i0`: alias for `torch.special.i0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.i0.html) */
 export const i0_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('i0_', 'torch.i0_');
@@ -1244,30 +1244,30 @@ export const igammac: {
 export const imag: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('imag', 'torch.imag');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_add.html) */
+/** Out-of-place version of `torch.Tensor.index_add_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_add.html) */
 export const indexAdd: {
   (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; alpha?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('index_add', 'torch.indexAdd');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_copy.html) */
+/** Out-of-place version of `torch.Tensor.index_copy_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_copy.html) */
 export const indexCopy: {
   (input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { dim?: number; index?: Tensor; source?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('index_copy', 'torch.indexCopy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_fill.html) */
+/** Out-of-place version of `torch.Tensor.index_fill_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_fill.html) */
 export const indexFill: {
   (input: Tensor, dim: number, index: Tensor, value: Scalar, options?: { dim?: number; index?: Tensor; value?: Scalar }): Tensor;
   (input: Tensor, dim: number, index: Tensor, value: Tensor, options?: { dim?: number; index?: Tensor; value?: Tensor }): Tensor;
 } = opFunction('index_fill', 'torch.indexFill');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put.html) */
+/** Out-place version of `Tensor.index_put_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put.html) */
 export const indexPut: {
   (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put', 'torch.indexPut');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_put_.html) */
+/** Puts values from the tensor `values` into the tensor `self` using the indices specified in `indices` (which is a tuple of Tensors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.index_put_.html) */
 export const indexPut_: {
   (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
   (input: Tensor, indices: readonly (Tensor | null)[], values: Tensor, options?: { indices?: readonly (Tensor | null)[]; values?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('index_put_', 'torch.indexPut_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.index_reduce.html) */
+/** The ATen operator `aten::index_reduce`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const indexReduce: {
   (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { dim?: number; index?: Tensor; source?: Tensor; reduce?: string; includeSelf?: boolean; out?: Tensor }): Tensor;
 } = opFunction('index_reduce', 'torch.indexReduce');
@@ -1283,11 +1283,11 @@ export const indicesCopy: {
 export const inner: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('inner', 'torch.inner');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.instance_norm.html) */
+/** Applies Instance Normalization for each channel in each data sample in a batch. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.instance_norm.html) */
 export const instanceNorm: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, useInputStats: boolean, momentum: number, eps: number, cudnnEnabled: boolean, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; useInputStats?: boolean; momentum?: number; eps?: number; cudnnEnabled?: boolean }): Tensor;
 } = opFunction('instance_norm', 'torch.instanceNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.int_repr.html) */
+/** Given a quantized Tensor, `self.int_repr()` returns a CPU Tensor with uint8_t as data type that stores the underlying uint8_t values of the given Tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.int_repr.html) */
 export const intRepr: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('int_repr', 'torch.intRepr');
@@ -1303,7 +1303,7 @@ export const isComplex: {
 export const isConj: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_conj', 'torch.isConj');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_distributed.html) */
+/** The ATen operator `aten::is_distributed`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const isDistributed: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_distributed', 'torch.isDistributed');
@@ -1315,7 +1315,7 @@ export const isFloatingPoint: {
 export const isInference: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_inference', 'torch.isInference');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_neg.html) */
+/** Returns True if the negative bit of `self` is set to true. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_neg.html) */
 export const isNeg: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_neg', 'torch.isNeg');
@@ -1323,15 +1323,15 @@ export const isNeg: {
 export const isNonzero: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_nonzero', 'torch.isNonzero');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_same_size.html) */
+/** The ATen operator `aten::is_same_size`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const isSameSize: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): boolean;
 } = opFunction('is_same_size', 'torch.isSameSize');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_signed.html) */
+/** Returns True if the data type of `self` is a signed data type. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.is_signed.html) */
 export const isSigned: {
   (input: Tensor, options?: Record<string, never>): boolean;
 } = opFunction('is_signed', 'torch.isSigned');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.is_vulkan_available.html) */
+/** The ATen operator `aten::is_vulkan_available`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const isVulkanAvailable: {
   (options?: Record<string, never>): boolean;
 } = opFunction('is_vulkan_available', 'torch.isVulkanAvailable');
@@ -1360,11 +1360,11 @@ export const isinf: {
 export const isnan: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('isnan', 'torch.isnan');
-/** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isneginf.html) */
+/** Tests if each element of `input` is negative infinity or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isneginf.html) */
 export const isneginf: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('isneginf', 'torch.isneginf');
-/** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isposinf.html) */
+/** Tests if each element of `input` is positive infinity or not. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.isposinf.html) */
 export const isposinf: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('isposinf', 'torch.isposinf');
@@ -1390,7 +1390,7 @@ export const kaiserWindow: {
   (windowLength: number, periodic: boolean, options?: { windowLength?: number; periodic?: boolean; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (windowLength: number, periodic: boolean, beta: number, options?: { windowLength?: number; periodic?: boolean; beta?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('kaiser_window', 'torch.kaiserWindow');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kl_div.html) */
+/** The `Kullback-Leibler divergence Loss <https://en.wikipedia.org/wiki/Kullback-Leibler_divergence>`__ [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.kl_div.html) */
 export const klDiv: {
   (input: Tensor, target: Tensor, reduction?: number, options?: { target?: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
   (input: Tensor, target: Tensor, options?: { target?: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
@@ -1405,7 +1405,7 @@ export const kthvalue: {
   (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
   (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
 } = opFunction('kthvalue', 'torch.kthvalue');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.layer_norm.html) */
+/** Applies Layer Normalization for last certain number of dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.layer_norm.html) */
 export const layerNorm: {
   (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnable?: boolean, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
   (input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
@@ -1417,7 +1417,7 @@ export const layerNorm: {
 export const lcm: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('lcm', 'torch.lcm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm_.html) */
+/** In-place version of `torch.lcm`: computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lcm.html) */
 export const lcm_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('lcm_', 'torch.lcm_');
@@ -1425,7 +1425,7 @@ export const lcm_: {
 export const ldexp: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('ldexp', 'torch.ldexp');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ldexp_.html) */
+/** In-place version of `torch.ldexp`: multiplies `input` by 2**`other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ldexp.html) */
 export const ldexp_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
 } = opFunction('ldexp_', 'torch.ldexp_');
@@ -1461,7 +1461,7 @@ export const log: {
 export const log10: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log10', 'torch.log10');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log10_.html) */
+/** In-place version of `torch.log10`: returns a new tensor with the logarithm to the base 10 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log10.html) */
 export const log10_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log10_', 'torch.log10_');
@@ -1469,7 +1469,7 @@ export const log10_: {
 export const log1p: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log1p', 'torch.log1p');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p_.html) */
+/** In-place version of `torch.log1p`: returns a new tensor with the natural logarithm of (1 + `input`). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log1p.html) */
 export const log1p_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log1p_', 'torch.log1p_');
@@ -1477,11 +1477,11 @@ export const log1p_: {
 export const log2: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('log2', 'torch.log2');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log2_.html) */
+/** In-place version of `torch.log2`: returns a new tensor with the logarithm to the base 2 of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log2.html) */
 export const log2_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log2_', 'torch.log2_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log_.html) */
+/** In-place version of `torch.log`: returns a new tensor with the natural logarithm of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.log.html) */
 export const log_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('log_', 'torch.log_');
@@ -1493,7 +1493,7 @@ export const logaddexp: {
 export const logaddexp2: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('logaddexp2', 'torch.logaddexp2');
-/** For summation index `j` given by `dim` and other indices `i`, the result is [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logcumsumexp.html) */
+/** Returns the logarithm of the cumulative summation of the exponentiation of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logcumsumexp.html) */
 export const logcumsumexp: {
   (input: Tensor, dim: number, options?: { dim?: number; out?: Tensor }): Tensor;
 } = opFunction('logcumsumexp', 'torch.logcumsumexp');
@@ -1522,7 +1522,7 @@ export const logit: {
   (input: Tensor, eps?: number | null, options?: { eps?: number | null; out?: Tensor }): Tensor;
   (input: Tensor, options?: { eps?: number | null; out?: Tensor }): Tensor;
 } = opFunction('logit', 'torch.logit');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit_.html) */
+/** In-place version of `torch.logit`: alias for `torch.special.logit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.logit.html) */
 export const logit_: {
   (input: Tensor, eps?: number | null, options?: { eps?: number | null }): Tensor;
   (input: Tensor, options?: { eps?: number | null }): Tensor;
@@ -1537,12 +1537,12 @@ export const logsumexp: {
   (input: Tensor, dim: number | readonly number[], keepdim?: boolean, options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, dim: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean; out?: Tensor }): Tensor;
 } = opFunction('logsumexp', 'torch.logsumexp');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm.html) */
+/** The kernel behind `nn.LSTM`: applies a multi-layer long short-term memory (LSTM) RNN to an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html) */
 export const lstm: {
   (input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: readonly Tensor[]; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor, Tensor];
   (data: Tensor, batchSizes: Tensor, hx: readonly Tensor[], params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: readonly Tensor[]; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor, Tensor];
 } = opFunction('lstm', 'torch.lstm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lstm_cell.html) */
+/** The kernel behind `nn.LSTMCell`: A long short-term memory (LSTM) cell. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.LSTMCell.html) */
 export const lstmCell: {
   (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
   (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
@@ -1563,13 +1563,13 @@ export const luUnpack: {
   (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
   (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
 } = opFunction('lu_unpack', 'torch.luUnpack');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.margin_ranking_loss.html) */
+/** The function form of `nn.MarginRankingLoss`: creates a criterion that measures the loss given inputs `x1`, `x2`, two 1D mini-batch or 0D `Tensors`, and a label 1D mini-batch or 0D `Tensor` `y` (containing 1 or -1). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.margin_ranking_loss.html) */
 export const marginRankingLoss: {
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
   (input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
   (input1: Tensor, input2: Tensor, target: Tensor, options?: { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: number }): Tensor;
 } = opFunction('margin_ranking_loss', 'torch.marginRankingLoss');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.masked_scatter.html) */
+/** Out-of-place version of `torch.Tensor.masked_scatter_` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.masked_scatter.html) */
 export const maskedScatter: {
   (input: Tensor, mask: Tensor, source: Tensor, options?: { mask?: Tensor; source?: Tensor }): Tensor;
 } = opFunction('masked_scatter', 'torch.maskedScatter');
@@ -1592,7 +1592,7 @@ export const max: {
   (input: Tensor, options?: { max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor; max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('max', 'torch.max');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d.html) */
+/** Applies a 1D max pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.max_pool1d.html) */
 export const maxPool1d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
@@ -1600,7 +1600,7 @@ export const maxPool1d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool1d', 'torch.maxPool1d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool1d_with_indices.html) */
+/** Applies a 1D max pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.max_pool1d_with_indices.html) */
 export const maxPool1dWithIndices: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
@@ -1608,7 +1608,7 @@ export const maxPool1dWithIndices: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
   (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): [Tensor, Tensor];
 } = opFunction('max_pool1d_with_indices', 'torch.maxPool1dWithIndices');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool2d.html) */
+/** Applies a 2D max pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.max_pool2d.html) */
 export const maxPool2d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
@@ -1616,7 +1616,7 @@ export const maxPool2d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('max_pool2d', 'torch.maxPool2d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max_pool3d.html) */
+/** Applies a 3D max pooling over an input signal composed of several input planes. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.max_pool3d.html) */
 export const maxPool3d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
@@ -1652,48 +1652,48 @@ export const min: {
 export const minimum: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('minimum', 'torch.minimum');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_batch_norm.html) */
+/** The ATen operator `aten::miopen_batch_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenBatchNorm: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number, options?: { input?: Tensor; weight?: Tensor; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; exponentialAverageFactor?: number; epsilon?: number }): [Tensor, Tensor, Tensor];
 } = opFunction('miopen_batch_norm', 'torch.miopenBatchNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution.html) */
+/** The ATen operator `aten::miopen_convolution`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenConvolution: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_convolution', 'torch.miopenConvolution');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_add_relu.html) */
+/** The ATen operator `aten::miopen_convolution_add_relu`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenConvolutionAddRelu: {
   (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; z?: Tensor; alpha?: Scalar | null; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('miopen_convolution_add_relu', 'torch.miopenConvolutionAddRelu');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_relu.html) */
+/** The ATen operator `aten::miopen_convolution_relu`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenConvolutionRelu: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: readonly number[], padding: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; stride?: readonly number[]; padding?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('miopen_convolution_relu', 'torch.miopenConvolutionRelu');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_convolution_transpose.html) */
+/** The ATen operator `aten::miopen_convolution_transpose`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenConvolutionTranspose: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], outputPadding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; outputPadding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_convolution_transpose', 'torch.miopenConvolutionTranspose');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_depthwise_convolution.html) */
+/** The ATen operator `aten::miopen_depthwise_convolution`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenDepthwiseConvolution: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number; benchmark?: boolean; deterministic?: boolean }): Tensor;
 } = opFunction('miopen_depthwise_convolution', 'torch.miopenDepthwiseConvolution');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.miopen_rnn.html) */
+/** The ATen operator `aten::miopen_rnn`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const miopenRnn: {
   (input: Tensor, weight: readonly Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: readonly number[], dropoutState?: Tensor | null, options?: { input?: Tensor; weight?: readonly Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: readonly number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
   (input: Tensor, weight: readonly Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: readonly number[], options?: { input?: Tensor; weight?: readonly Tensor[]; weightStride0?: number; hx?: Tensor; cx?: Tensor | null; mode?: number; hiddenSize?: number; numLayers?: number; batchFirst?: boolean; dropout?: number; train?: boolean; bidirectional?: boolean; batchSizes?: readonly number[]; dropoutState?: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
 } = opFunction('miopen_rnn', 'torch.miopenRnn');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_adaptive_avg_pool2d.html) */
+/** The ATen operator `aten::mkldnn_adaptive_avg_pool2d`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const mkldnnAdaptiveAvgPool2d: {
   (input: Tensor, outputSize: number | readonly number[], options?: { outputSize?: number | readonly number[]; out?: Tensor }): Tensor;
 } = opFunction('mkldnn_adaptive_avg_pool2d', 'torch.mkldnnAdaptiveAvgPool2d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_convolution.html) */
+/** The ATen operator `aten::mkldnn_convolution`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const mkldnnConvolution: {
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: readonly number[], stride: readonly number[], dilation: readonly number[], groups: number, options?: { weight?: Tensor; bias?: Tensor | null; padding?: readonly number[]; stride?: readonly number[]; dilation?: readonly number[]; groups?: number }): Tensor;
 } = opFunction('mkldnn_convolution', 'torch.mkldnnConvolution');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_linear_backward_weights.html) */
+/** The ATen operator `aten::mkldnn_linear_backward_weights`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const mkldnnLinearBackwardWeights: {
   (gradOutput: Tensor, input: Tensor, weight: Tensor, biasDefined: boolean, options?: { gradOutput?: Tensor; input?: Tensor; weight?: Tensor; biasDefined?: boolean }): [Tensor, Tensor];
 } = opFunction('mkldnn_linear_backward_weights', 'torch.mkldnnLinearBackwardWeights');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool2d.html) */
+/** The ATen operator `aten::mkldnn_max_pool2d`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const mkldnnMaxPool2d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
@@ -1701,7 +1701,7 @@ export const mkldnnMaxPool2d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('mkldnn_max_pool2d', 'torch.mkldnnMaxPool2d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mkldnn_max_pool3d.html) */
+/** The ATen operator `aten::mkldnn_max_pool3d`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const mkldnnMaxPool3d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceilMode?: boolean, options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
@@ -1758,7 +1758,7 @@ export const nanToNum: {
   (input: Tensor, nan?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
   (input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor }): Tensor;
 } = opFunction('nan_to_num', 'torch.nanToNum');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num_.html) */
+/** In-place version of `torch.nanToNum`: replaces :literal:`NaN`, positive infinity, and negative infinity values in `input` with the values specified by `nan`, `posinf`, and `neginf`, respectively. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nan_to_num.html) */
 export const nanToNum_: {
   (input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   (input: Tensor, nan?: number | null, posinf?: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
@@ -1796,7 +1796,7 @@ export const nansum: {
 export const narrowCopy: {
   (input: Tensor, dim: number, start: number, length: number, options?: { dim?: number; start?: number; length?: number; out?: Tensor }): Tensor;
 } = opFunction('narrow_copy', 'torch.narrowCopy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_batch_norm.html) */
+/** The ATen operator `aten::native_batch_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nativeBatchNorm: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; runningMean?: Tensor | null; runningVar?: Tensor | null; training?: boolean; momentum?: number; eps?: number; out?: Tensor; saveInvstd?: Tensor; saveMean?: Tensor }): [Tensor, Tensor, Tensor];
 } = opFunction('native_batch_norm', 'torch.nativeBatchNorm');
@@ -1804,20 +1804,20 @@ export const nativeBatchNorm: {
 export const nativeChannelShuffle: {
   (input: Tensor, groups: number, options?: { groups?: number }): Tensor;
 } = opFunction('native_channel_shuffle', 'torch.nativeChannelShuffle');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_dropout.html) */
+/** The ATen operator `aten::native_dropout`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nativeDropout: {
   (input: Tensor, p: number, train?: boolean | null, options?: { input?: Tensor; p?: number; train?: boolean | null }): [Tensor, Tensor];
   (input: Tensor, p: number, options?: { input?: Tensor; p?: number; train?: boolean | null }): [Tensor, Tensor];
 } = opFunction('native_dropout', 'torch.nativeDropout');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_group_norm.html) */
+/** The ATen operator `aten::native_group_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nativeGroupNorm: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, HxW: number, group: number, eps: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; N?: number; C?: number; HxW?: number; group?: number; eps?: number }): [Tensor, Tensor, Tensor];
 } = opFunction('native_group_norm', 'torch.nativeGroupNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_layer_norm.html) */
+/** The ATen operator `aten::native_layer_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nativeLayerNorm: {
   (input: Tensor, normalizedShape: readonly number[], weight: Tensor | null, bias: Tensor | null, eps: number, options?: { input?: Tensor; normalizedShape?: readonly number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number }): [Tensor, Tensor, Tensor];
 } = opFunction('native_layer_norm', 'torch.nativeLayerNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.native_norm.html) */
+/** The ATen operator `aten::native_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nativeNorm: {
   (input: Tensor, p?: Scalar, options?: { p?: Scalar }): Tensor;
   (input: Tensor, options?: { p?: Scalar }): Tensor;
@@ -1833,7 +1833,7 @@ export const ne: {
 export const neg: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('neg', 'torch.neg');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg_.html) */
+/** In-place version of `torch.neg`: returns a new tensor with the negative of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.neg.html) */
 export const neg_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('neg_', 'torch.neg_');
@@ -1841,7 +1841,7 @@ export const neg_: {
 export const negative: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('negative', 'torch.negative');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.negative_.html) */
+/** In-place version of `torch.negative`: alias for `torch.neg` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.negative.html) */
 export const negative_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('negative_', 'torch.negative_');
@@ -1849,7 +1849,7 @@ export const negative_: {
 export const nextafter: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('nextafter', 'torch.nextafter');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.norm_except_dim.html) */
+/** The ATen operator `aten::norm_except_dim`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const normExceptDim: {
   (v: Tensor, pow?: number, dim?: number, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
   (v: Tensor, pow?: number, options?: { v?: Tensor; pow?: number; dim?: number }): Tensor;
@@ -1868,7 +1868,7 @@ export const notEqual: {
   (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('not_equal', 'torch.notEqual');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nuclear_norm.html) */
+/** The ATen operator `aten::nuclear_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const nuclearNorm: {
   (input: Tensor, keepdim?: boolean, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
   (input: Tensor, options?: { keepdim?: boolean; out?: Tensor }): Tensor;
@@ -1889,7 +1889,7 @@ export const ormqr: {
 export const outer: {
   (input: Tensor, vec2: Tensor, options?: { vec2?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('outer', 'torch.outer');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.pairwise_distance.html) */
+/** The function form of `nn.PairwiseDistance`: computes the pairwise distance between input vectors, or between columns of input matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.pairwise_distance.html) */
 export const pairwiseDistance: {
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
   (x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { x1?: Tensor; x2?: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
@@ -1923,7 +1923,7 @@ export const poisson: {
   (input: Tensor, generator?: Generator | null, options?: { generator?: Generator | null }): Tensor;
   (input: Tensor, options?: { generator?: Generator | null }): Tensor;
 } = opFunction('poisson', 'torch.poisson');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.poisson_nll_loss.html) */
+/** Poisson negative log likelihood loss. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.poisson_nll_loss.html) */
 export const poissonNllLoss: {
   (input: Tensor, target: Tensor, logInput: boolean, full: boolean, eps: number, reduction: number, options?: { input?: Tensor; target?: Tensor; logInput?: boolean; full?: boolean; eps?: number; reduction?: number }): Tensor;
 } = opFunction('poisson_nll_loss', 'torch.poissonNllLoss');
@@ -1953,28 +1953,28 @@ export const prod: {
 export const promoteTypes: {
   (type1: DType, type2: DType, options?: { type1?: DType; type2?: DType }): DType;
 } = opFunction('promote_types', 'torch.promoteTypes');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.put.html) */
+/** Out-of-place version of `torch.Tensor.put_`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.put.html) */
 export const put: {
   (input: Tensor, index: Tensor, source: Tensor, accumulate?: boolean, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
   (input: Tensor, index: Tensor, source: Tensor, options?: { index?: Tensor; source?: Tensor; accumulate?: boolean }): Tensor;
 } = opFunction('put', 'torch.put');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_axis.html) */
+/** Given a Tensor quantized by linear (affine) per-channel quantization, returns the index of dimension on which per-channel quantization is applied. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_axis.html) */
 export const qPerChannelAxis: {
   (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_per_channel_axis', 'torch.qPerChannelAxis');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_scales.html) */
+/** Given a Tensor quantized by linear (affine) per-channel quantization, returns a Tensor of scales of the underlying quantizer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_scales.html) */
 export const qPerChannelScales: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('q_per_channel_scales', 'torch.qPerChannelScales');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_per_channel_zero_points.html) */
+/** Given a Tensor quantized by linear (affine) per-channel quantization, returns a tensor of zero_points of the underlying quantizer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_per_channel_zero_points.html) */
 export const qPerChannelZeroPoints: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('q_per_channel_zero_points', 'torch.qPerChannelZeroPoints');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_scale.html) */
+/** Given a Tensor quantized by linear(affine) quantization, returns the scale of the underlying quantizer(). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_scale.html) */
 export const qScale: {
   (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_scale', 'torch.qScale');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.q_zero_point.html) */
+/** Given a Tensor quantized by linear(affine) quantization, returns the zero_point of the underlying quantizer(). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_zero_point.html) */
 export const qZeroPoint: {
   (input: Tensor, options?: Record<string, never>): number;
 } = opFunction('q_zero_point', 'torch.qZeroPoint');
@@ -2010,11 +2010,11 @@ export const quantizePerTensorDynamic: {
 export const quantizedBatchNorm: {
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, eps: number, outputScale: number, outputZeroPoint: number, options?: { input?: Tensor; weight?: Tensor | null; bias?: Tensor | null; mean?: Tensor; var?: Tensor; eps?: number; outputScale?: number; outputZeroPoint?: number }): Tensor;
 } = opFunction('quantized_batch_norm', 'torch.quantizedBatchNorm');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_gru_cell.html) */
+/** The ATen operator `aten::quantized_gru_cell`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const quantizedGruCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): Tensor;
 } = opFunction('quantized_gru_cell', 'torch.quantizedGruCell');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_lstm_cell.html) */
+/** The ATen operator `aten::quantized_lstm_cell`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const quantizedLstmCell: {
   (input: Tensor, hx: readonly Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: readonly Tensor[]; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): [Tensor, Tensor];
 } = opFunction('quantized_lstm_cell', 'torch.quantizedLstmCell');
@@ -2034,11 +2034,11 @@ export const quantizedMaxPool2d: {
   (input: Tensor, kernelSize: number | readonly number[], stride?: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
   (input: Tensor, kernelSize: number | readonly number[], options?: { kernelSize?: number | readonly number[]; stride?: number | readonly number[]; padding?: number | readonly number[]; dilation?: number | readonly number[]; ceilMode?: boolean }): Tensor;
 } = opFunction('quantized_max_pool2d', 'torch.quantizedMaxPool2d');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_rnn_relu_cell.html) */
+/** The ATen operator `aten::quantized_rnn_relu_cell`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const quantizedRnnReluCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): Tensor;
 } = opFunction('quantized_rnn_relu_cell', 'torch.quantizedRnnReluCell');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantized_rnn_tanh_cell.html) */
+/** The ATen operator `aten::quantized_rnn_tanh_cell`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const quantizedRnnTanhCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: Scalar, scaleHh: Scalar, zeroPointIh: Scalar, zeroPointHh: Scalar, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor; bHh?: Tensor; packedIh?: Tensor; packedHh?: Tensor; colOffsetsIh?: Tensor; colOffsetsHh?: Tensor; scaleIh?: Scalar; scaleHh?: Scalar; zeroPointIh?: Scalar; zeroPointHh?: Scalar }): Tensor;
 } = opFunction('quantized_rnn_tanh_cell', 'torch.quantizedRnnTanhCell');
@@ -2046,7 +2046,7 @@ export const quantizedRnnTanhCell: {
 export const rad2deg: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('rad2deg', 'torch.rad2deg');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rad2deg_.html) */
+/** In-place version of `torch.rad2deg`: returns a new tensor with each of the elements of `input` converted from angles in radians to degrees. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rad2deg.html) */
 export const rad2deg_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('rad2deg_', 'torch.rad2deg_');
@@ -2073,11 +2073,11 @@ export const real: {
 export const reciprocal: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('reciprocal', 'torch.reciprocal');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal_.html) */
+/** In-place version of `torch.reciprocal`: returns a new tensor with the reciprocal of the elements of `input` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.reciprocal.html) */
 export const reciprocal_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('reciprocal_', 'torch.reciprocal_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.relu.html) */
+/** Applies the rectified linear unit function element-wise. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.relu.html) */
 export const relu: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('relu', 'torch.relu');
@@ -2097,11 +2097,11 @@ export const repeatInterleave: {
   (input: Tensor, repeats: number, dim?: number | null, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
   (input: Tensor, repeats: number, options?: { repeats?: number; dim?: number | null; outputSize?: number | null }): Tensor;
 } = opFunction('repeat_interleave', 'torch.repeatInterleave');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.resize_as_.html) */
+/** Resizes the `self` tensor to be the same size as the specified `tensor`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.resize_as_.html) */
 export const resizeAs_: {
   (input: Tensor, theTemplate: Tensor, options?: { theTemplate?: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
 } = opFunction('resize_as_', 'torch.resizeAs_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.resize_as_sparse_.html) */
+/** The ATen operator `aten::resize_as_sparse_`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const resizeAsSparse_: {
   (input: Tensor, theTemplate: Tensor, options?: { theTemplate?: Tensor }): Tensor;
 } = opFunction('resize_as_sparse_', 'torch.resizeAsSparse_');
@@ -2120,23 +2120,23 @@ export const resultType: {
   (scalar: Scalar, tensor: Tensor, options?: { scalar?: Scalar; tensor?: Tensor }): DType;
   (scalar1: Scalar, scalar2: Scalar, options?: { scalar1?: Scalar; scalar2?: Scalar }): DType;
 } = opFunction('result_type', 'torch.resultType');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_relu.html) */
+/** The kernel behind `nn.RNN`: applies a multi-layer Elman RNN with `\tanh` or `\text{ReLU}` non-linearity to an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.RNN.html) */
 export const rnnRelu: {
   (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('rnn_relu', 'torch.rnnRelu');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_relu_cell.html) */
+/** The kernel behind `nn.RNNCell`: an Elman RNN cell with tanh or ReLU non-linearity. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.RNNCell.html) */
 export const rnnReluCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 } = opFunction('rnn_relu_cell', 'torch.rnnReluCell');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh.html) */
+/** The kernel behind `nn.RNN`: applies a multi-layer Elman RNN with `\tanh` or `\text{ReLU}` non-linearity to an input sequence. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.RNN.html) */
 export const rnnTanh: {
   (input: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean, options?: { input?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean; batchFirst?: boolean }): [Tensor, Tensor];
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: readonly Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { data?: Tensor; batchSizes?: Tensor; hx?: Tensor; params?: readonly Tensor[]; hasBiases?: boolean; numLayers?: number; dropout?: number; train?: boolean; bidirectional?: boolean }): [Tensor, Tensor];
 } = opFunction('rnn_tanh', 'torch.rnnTanh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rnn_tanh_cell.html) */
+/** The kernel behind `nn.RNNCell`: an Elman RNN cell with tanh or ReLU non-linearity. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.RNNCell.html) */
 export const rnnTanhCell: {
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, options?: { input?: Tensor; hx?: Tensor; wIh?: Tensor; wHh?: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
@@ -2153,12 +2153,12 @@ export const rot90: {
   (input: Tensor, k?: number, options?: { k?: number; dims?: readonly number[] }): Tensor;
   (input: Tensor, options?: { k?: number; dims?: readonly number[] }): Tensor;
 } = opFunction('rot90', 'torch.rot90');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.round_.html) */
+/** In-place version of `torch.round`: rounds elements of `input` to the nearest integer. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.round.html) */
 export const round_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
   (input: Tensor, options?: { decimals?: number }): Tensor;
 } = opFunction('round_', 'torch.round_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.row_indices_copy.html) */
+/** The ATen operator `aten::row_indices_copy`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const rowIndicesCopy: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('row_indices_copy', 'torch.rowIndicesCopy');
@@ -2166,7 +2166,7 @@ export const rowIndicesCopy: {
 export const rowStack: {
   (tensors: readonly Tensor[], options?: { tensors?: readonly Tensor[]; out?: Tensor }): Tensor;
 } = opFunction('row_stack', 'torch.rowStack');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rrelu.html) */
+/** Randomized leaky ReLU. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.rrelu.html) */
 export const rrelu: {
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: Generator | null, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
   (input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, options?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: Generator | null }): Tensor;
@@ -2186,17 +2186,17 @@ export const rrelu_: {
 export const rsqrt: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('rsqrt', 'torch.rsqrt');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt_.html) */
+/** In-place version of `torch.rsqrt`: returns a new tensor with the reciprocal of the square-root of each of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsqrt.html) */
 export const rsqrt_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('rsqrt_', 'torch.rsqrt_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.rsub.html) */
+/** The ATen operator `aten::rsub`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const rsub: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor; alpha?: Scalar }): Tensor;
   (input: Tensor, other: Scalar, alpha?: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
   (input: Tensor, other: Scalar, options?: { other?: Scalar; alpha?: Scalar }): Tensor;
 } = opFunction('rsub', 'torch.rsub');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.scalar_tensor.html) */
+/** The ATen operator `aten::scalar_tensor`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const scalarTensor: {
   (s: Scalar, options?: { s?: Scalar; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('scalar_tensor', 'torch.scalarTensor');
@@ -2220,7 +2220,7 @@ export const searchsorted: {
   (sortedSequence: Tensor, input: Tensor, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor }): Tensor;
   (sortedSequence: Tensor, input: Scalar, options?: { sortedSequence?: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor }): Tensor;
 } = opFunction('searchsorted', 'torch.searchsorted');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.segment_reduce.html) */
+/** The ATen operator `aten::segment_reduce`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const segmentReduce: {
   (data: Tensor, reduce: string, options?: { data?: Tensor; reduce?: string; lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: Scalar | null }): Tensor;
 } = opFunction('segment_reduce', 'torch.segmentReduce');
@@ -2232,7 +2232,7 @@ export const selectCopy: {
 export const selectScatter: {
   (input: Tensor, src: Tensor, dim: number, index: number, options?: { src?: Tensor; dim?: number; index?: number }): Tensor;
 } = opFunction('select_scatter', 'torch.selectScatter');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.selu.html) */
+/** Applies element-wise, `\text{SELU}(x) = scale * (\max(0,x) + \min(0, \alpha * (\exp(x) - 1)))`, with `\alpha=1.6732632423543772848170429916717` and `scale=1.0507009873554804934193349852946`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.selu.html) */
 export const selu: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('selu', 'torch.selu');
@@ -2248,7 +2248,7 @@ export const sgn: {
 export const sigmoid: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sigmoid', 'torch.sigmoid');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid_.html) */
+/** In-place version of `torch.sigmoid`: alias for `torch.special.expit`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sigmoid.html) */
 export const sigmoid_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sigmoid_', 'torch.sigmoid_');
@@ -2264,7 +2264,7 @@ export const signbit: {
 export const sin: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sin', 'torch.sin');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin_.html) */
+/** In-place version of `torch.sin`: returns a new tensor with the sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sin.html) */
 export const sin_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sin_', 'torch.sin_');
@@ -2272,7 +2272,7 @@ export const sin_: {
 export const sinc: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sinc', 'torch.sinc');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinc_.html) */
+/** In-place version of `torch.sinc`: alias for `torch.special.sinc`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinc.html) */
 export const sinc_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sinc_', 'torch.sinc_');
@@ -2280,7 +2280,7 @@ export const sinc_: {
 export const sinh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sinh', 'torch.sinh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinh_.html) */
+/** In-place version of `torch.sinh`: returns a new tensor with the hyperbolic sine of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sinh.html) */
 export const sinh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sinh_', 'torch.sinh_');
@@ -2352,7 +2352,7 @@ export const splitCopy: {
   (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number; out?: Tensor }): Tensor[];
   (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number; out?: Tensor }): Tensor[];
 } = opFunction('split_copy', 'torch.splitCopy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.split_with_sizes.html) */
+/** The ATen operator `aten::split_with_sizes`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const splitWithSizes: {
   (input: Tensor, splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   (input: Tensor, splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
@@ -2366,7 +2366,7 @@ export const splitWithSizesCopy: {
 export const sqrt: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('sqrt', 'torch.sqrt');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt_.html) */
+/** In-place version of `torch.sqrt`: returns a new tensor with the square-root of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sqrt.html) */
 export const sqrt_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('sqrt_', 'torch.sqrt_');
@@ -2374,7 +2374,7 @@ export const sqrt_: {
 export const square: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('square', 'torch.square');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square_.html) */
+/** In-place version of `torch.square`: returns a new tensor with the square of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.square.html) */
 export const square_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('square_', 'torch.square_');
@@ -2463,7 +2463,7 @@ export const takeAlongDim: {
 export const tan: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('tan', 'torch.tan');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tan_.html) */
+/** In-place version of `torch.tan`: returns a new tensor with the tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tan.html) */
 export const tan_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('tan_', 'torch.tan_');
@@ -2471,7 +2471,7 @@ export const tan_: {
 export const tanh: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('tanh', 'torch.tanh');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh_.html) */
+/** In-place version of `torch.tanh`: returns a new tensor with the hyperbolic tangent of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tanh.html) */
 export const tanh_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('tanh_', 'torch.tanh_');
@@ -2484,7 +2484,7 @@ export const tensorSplit: {
   (input: Tensor, tensorIndicesOrSections: Tensor, dim?: number, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
   (input: Tensor, tensorIndicesOrSections: Tensor, options?: { tensorIndicesOrSections?: Tensor; dim?: number }): Tensor[];
 } = opFunction('tensor_split', 'torch.tensorSplit');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.threshold.html) */
+/** Thresholds each element of the input Tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.threshold.html) */
 export const threshold: {
   (input: Tensor, threshold: Scalar, value: Scalar, options?: { threshold?: Scalar; value?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('threshold', 'torch.threshold');
@@ -2538,7 +2538,7 @@ export const trilIndices: {
   (row: number, col: number, offset?: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
   (row: number, col: number, options?: { row?: number; col?: number; offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: Device | null; pinMemory?: boolean | null }): Tensor;
 } = opFunction('tril_indices', 'torch.trilIndices');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triplet_margin_loss.html) */
+/** The function form of `nn.TripletMarginLoss`: creates a criterion that measures the triplet loss given an input tensors `x1`, `x2`, `x3` and a margin with a value greater than `0`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.triplet_margin_loss.html) */
 export const tripletMarginLoss: {
   (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
   (anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, options?: { anchor?: Tensor; positive?: Tensor; negative?: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
@@ -2566,7 +2566,7 @@ export const trueDivide: {
 export const trunc: {
   (input: Tensor, options?: { out?: Tensor }): Tensor;
 } = opFunction('trunc', 'torch.trunc');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc_.html) */
+/** In-place version of `torch.trunc`: returns a new tensor with the truncated integer values of the elements of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trunc.html) */
 export const trunc_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('trunc_', 'torch.trunc_');
@@ -2593,7 +2593,7 @@ export const unsafeSplit: {
   (input: Tensor, splitSize: number, dim?: number, options?: { splitSize?: number; dim?: number }): Tensor[];
   (input: Tensor, splitSize: number, options?: { splitSize?: number; dim?: number }): Tensor[];
 } = opFunction('unsafe_split', 'torch.unsafeSplit');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.unsafe_split_with_sizes.html) */
+/** The ATen operator `aten::unsafe_split_with_sizes`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const unsafeSplitWithSizes: {
   (input: Tensor, splitSizes: readonly number[], dim?: number, options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
   (input: Tensor, splitSizes: readonly number[], options?: { splitSizes?: readonly number[]; dim?: number }): Tensor[];
@@ -2674,12 +2674,12 @@ export const xlogy: {
   (input: Scalar, other: Tensor, options?: { other?: Tensor; out?: Tensor }): Tensor;
   (input: Tensor, other: Scalar, options?: { other?: Scalar; out?: Tensor }): Tensor;
 } = opFunction('xlogy', 'torch.xlogy');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.xlogy_.html) */
+/** In-place version of `torch.xlogy`: alias for `torch.special.xlogy`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.xlogy.html) */
 export const xlogy_: {
   (input: Tensor, other: Tensor, options?: { other?: Tensor }): Tensor;
   (input: Tensor, other: Scalar, options?: { other?: Scalar }): Tensor;
 } = opFunction('xlogy_', 'torch.xlogy_');
-/** [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.zero_.html) */
+/** Fills `self` tensor with zeros. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.zero_.html) */
 export const zero_: {
   (input: Tensor, options?: Record<string, never>): Tensor;
 } = opFunction('zero_', 'torch.zero_');
@@ -2793,7 +2793,7 @@ export const special = {
   chebyshevPolynomialW: opFunction('special_chebyshev_polynomial_w', 'torch.special.chebyshevPolynomialW') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the logarithmic derivative of the gamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.digamma) */
   digamma: opFunction('special_digamma', 'torch.special.digamma') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.entr) */
+  /** Computes the entropy on `input` (as defined below), elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.entr) */
   entr: opFunction('special_entr', 'torch.special.entr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the error function of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.erf) */
   erf: opFunction('special_erf', 'torch.special.erf') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
@@ -2821,11 +2821,11 @@ export const special = {
   hermitePolynomialHe: opFunction('special_hermite_polynomial_he', 'torch.special.hermitePolynomialHe') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Computes the zeroth order modified Bessel function of the first kind for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i0) */
   i0: opFunction('special_i0', 'torch.special.i0') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i0e) */
+  /** Computes the exponentially scaled zeroth order modified Bessel function of the first kind (as defined below) for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i0e) */
   i0e: opFunction('special_i0e', 'torch.special.i0e') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1) */
+  /** Computes the first order modified Bessel function of the first kind (as defined below) for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1) */
   i1: opFunction('special_i1', 'torch.special.i1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1e) */
+  /** Computes the exponentially scaled first order modified Bessel function of the first kind (as defined below) for each element of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.i1e) */
   i1e: opFunction('special_i1e', 'torch.special.i1e') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Laguerre polynomial `L_{n}(\text{input})`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.laguerre_polynomial_l) */
   laguerrePolynomialL: opFunction('special_laguerre_polynomial_l', 'torch.special.laguerrePolynomialL') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
@@ -2833,7 +2833,7 @@ export const special = {
   legendrePolynomialP: opFunction('special_legendre_polynomial_p', 'torch.special.legendrePolynomialP') as { (x: Tensor, n: Tensor, options?: { x?: Tensor; n?: Tensor; out?: Tensor }): Tensor; (x: Scalar, n: Tensor, options?: { x?: Scalar; n?: Tensor; out?: Tensor }): Tensor; (x: Tensor, n: Scalar, options?: { x?: Tensor; n?: Scalar; out?: Tensor }): Tensor; },
   /** Alias for `torch.log1p`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log1p) */
   log1p: opFunction('special_log1p', 'torch.special.log1p') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_ndtr) */
+  /** Computes the log of the area under the standard Gaussian probability density function, integrated from minus infinity to `input`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_ndtr) */
   logNdtr: opFunction('special_log_ndtr', 'torch.special.logNdtr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes softmax followed by a logarithm. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.log_softmax) */
   logSoftmax: opFunction('special_log_softmax', 'torch.special.logSoftmax') as { (input: Tensor, dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor; },
@@ -2851,9 +2851,9 @@ export const special = {
   modifiedBesselK1: opFunction('special_modified_bessel_k1', 'torch.special.modifiedBesselK1') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the `multivariate log-gamma function <https://en.wikipedia.org/wiki/Multivariate_gamma_function>`_ with dimension `p` element-wise, given by [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.multigammaln) */
   multigammaln: opFunction('special_multigammaln', 'torch.special.multigammaln') as { (input: Tensor, p: number, options?: { p?: number; out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtr) */
+  /** Computes the area under the standard Gaussian probability density function, integrated from minus infinity to `input`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtr) */
   ndtr: opFunction('special_ndtr', 'torch.special.ndtr') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
-  /** Args: input (Tensor): the input tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtri) */
+  /** Computes the argument, x, for which the area under the Gaussian probability density function (integrated from minus infinity to x) is equal to `input`, elementwise. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.ndtri) */
   ndtri: opFunction('special_ndtri', 'torch.special.ndtri') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the `n^{th}` derivative of the digamma function on `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/special.html#torch.special.polygamma) */
   polygamma: opFunction('special_polygamma', 'torch.special.polygamma') as { (n: number, input: Tensor, options?: { n?: number; out?: Tensor }): Tensor; },
