@@ -13,7 +13,7 @@
 // after another (loading libtorch once keeps the whole run short), each inside an async function of
 // its own module, with the working directory in a temporary folder. Fails when any block fails to
 // compile, throws, or rejects.
-'use strict';
+
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -69,7 +69,9 @@ for (const file of sources) {
     const prev = snippets[snippets.length - 1];
     if (b.flags.includes('continued')) {
       if (!prev || prev.file !== file || prev.lang !== b.lang) {
-        throw new Error(`${rel(file)}:${b.line - 1}: a 'continued' block must follow a ${b.lang} block of the same file`);
+        throw new Error(
+          `${rel(file)}:${b.line - 1}: a 'continued' block must follow a ${b.lang} block of the same file`,
+        );
       }
       prev.parts.push(b);
       if (!b.flags.includes('no-run')) continue;
@@ -89,9 +91,9 @@ if (!fs.existsSync(path.join(root, 'dist', 'index.d.ts'))) {
   process.exit(1);
 }
 const PRELUDE = [
-  ['F', { ts: "const F = torch.nn.functional;", js: "const F = torch.nn.functional;" }],
-  ['optim', { ts: "const { optim } = torch;", js: "const { optim } = torch;" }],
-  ['nn', { ts: "const { nn } = torch;", js: "const { nn } = torch;" }],
+  ['F', { ts: 'const F = torch.nn.functional;', js: 'const F = torch.nn.functional;' }],
+  ['optim', { ts: 'const { optim } = torch;', js: 'const { optim } = torch;' }],
+  ['nn', { ts: 'const { nn } = torch;', js: 'const { nn } = torch;' }],
   ['torch', { ts: "import * as torch from 'torch-napi';", js: "const torch = require('torch-napi');" }],
 ];
 const maps = []; // per snippet: generated line -> [file, line]
@@ -129,8 +131,7 @@ snippets.forEach((s, k) => {
     s.lang === 'ts'
       ? [...head, 'export async function main(): Promise<void> {', ...body, '}']
       : ["'use strict';", ...head, 'exports.main = async function main() {', ...body, '};'];
-  const lineMap =
-    s.lang === 'ts' ? [...headMap, null, ...map, null] : [null, ...headMap, null, ...map, null];
+  const lineMap = s.lang === 'ts' ? [...headMap, null, ...map, null] : [null, ...headMap, null, ...map, null];
   s.name = name;
   fs.writeFileSync(path.join(dir, name), `${lines.join('\n')}\n`);
   maps[k] = lineMap;

@@ -10,7 +10,9 @@ import { Converter, ReflectionKind } from 'typedoc';
 export function load(app) {
   app.converter.on(Converter.EVENT_RESOLVE_END, (context) => {
     const project = context.project;
-    for (const refl of project.getReflectionsByKind(ReflectionKind.SignatureContainer | ReflectionKind.Property | ReflectionKind.Variable)) {
+    for (const refl of project.getReflectionsByKind(
+      ReflectionKind.SignatureContainer | ReflectionKind.Property | ReflectionKind.Variable,
+    )) {
       const sigs = refl.signatures ?? refl.type?.declaration?.signatures;
       if (!sigs || sigs.length < 2) continue;
       const documented = sigs.find((s) => s.comment?.summary?.length);
