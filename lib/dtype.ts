@@ -15,21 +15,37 @@ export type DType =
   | 'uint8'
   | 'bool';
 
-export const float32 = 'float32',
-  float = 'float32';
-export const float64 = 'float64',
-  double = 'float64';
-export const float16 = 'float16',
-  half = 'float16';
+/** 32-bit floating point, the default dtype (`torch.float32`). */
+export const float32 = 'float32';
+/** An alias of `float32` (`torch.float`). */
+export const float = 'float32';
+/** 64-bit floating point (`torch.float64`). */
+export const float64 = 'float64';
+/** An alias of `float64` (`torch.double`). */
+export const double = 'float64';
+/** 16-bit IEEE half precision floating point (`torch.float16`). */
+export const float16 = 'float16';
+/** An alias of `float16` (`torch.half`). */
+export const half = 'float16';
+/** 16-bit brain floating point: float32's exponent range with 8 bits of mantissa (`torch.bfloat16`). */
 export const bfloat16 = 'bfloat16';
-export const int64 = 'int64',
-  long = 'int64';
-export const int32 = 'int32',
-  int = 'int32';
-export const int16 = 'int16',
-  short = 'int16';
+/** 64-bit signed integer, the dtype of indices (`torch.int64`). */
+export const int64 = 'int64';
+/** An alias of `int64` (`torch.long`). */
+export const long = 'int64';
+/** 32-bit signed integer (`torch.int32`). */
+export const int32 = 'int32';
+/** An alias of `int32` (`torch.int`). */
+export const int = 'int32';
+/** 16-bit signed integer (`torch.int16`). */
+export const int16 = 'int16';
+/** An alias of `int16` (`torch.short`). */
+export const short = 'int16';
+/** 8-bit signed integer (`torch.int8`). */
 export const int8 = 'int8';
+/** 8-bit unsigned integer (`torch.uint8`). */
 export const uint8 = 'uint8';
+/** Boolean, the dtype of masks and comparisons (`torch.bool`). */
 export const bool = 'bool';
 
 /** Index = native dtype code (the order is fixed by native/args.cc). */

@@ -2,12 +2,12 @@
 import * as os from 'node:os';
 import { native } from './native';
 
+const TORCH_ERROR = Symbol.for('torch-napi.TorchError');
+
 /**
  * An error raised by libtorch itself (shape mismatch in a kernel, bad dtype for an op, ...).
  * The message is libtorch's, without the C++ backtrace.
  */
-const TORCH_ERROR = Symbol.for('torch-napi.TorchError');
-
 export class TorchError extends Error {
   constructor(message: string) {
     // String() of an object without a prototype throws: describe it instead.

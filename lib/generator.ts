@@ -113,6 +113,7 @@ export class Generator {
     return this;
   }
 
+  /** `'<torch.Generator>'`, as PyTorch prints one. */
   toString(): string {
     return '<torch.Generator>';
   }

@@ -48,6 +48,7 @@ function named(pairs: [string, Handle][]): IterableIterator<[string, Tensor]> {
   return pairs.map(([k, h]): [string, Tensor] => [k, new Tensor(h)]).values();
 }
 
+/** Options of `torch.jit.load`. */
 export interface LoadOptions {
   /** Where the module's parameters and buffers go (`map_location`). Default: where they were saved. */
   device?: string;
@@ -179,9 +180,11 @@ export class ScriptModule {
     N.jitDispose(this._h);
     this._h = null;
   }
+  /** The same as `dispose()`, so that a `using` declaration frees it at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
+  /** Whether `dispose()` has freed the module. */
   get isDisposed(): boolean {
     return this._h === null;
   }

@@ -382,6 +382,7 @@ export class TracedModule {
     if (this._h !== null) N.jitTraceDispose(this._h);
     this._h = null;
   }
+  /** The same as `dispose()`, so that a `using` declaration frees it at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }

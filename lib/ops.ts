@@ -89,34 +89,80 @@ const method = <K extends keyof Tensor>(name: K) =>
     return (t[name] as unknown as (...a: unknown[]) => unknown)(...args);
   }) as unknown as Tensor[K] extends (...a: infer A) => infer R ? (t: Tensor, ...a: A) => R : never;
 
+/** `torch.add(input, ...)`: adds a tensor or scalar (times `alpha`) to `input` (`input.add(...)`). */
 export const add = method('add');
+/** `torch.sub(input, ...)`: subtracts a tensor or scalar (times `alpha`) from `input` (`input.sub(...)`). */
 export const sub = method('sub');
+/** `torch.mul(input, ...)`: multiplies `input` by a tensor or scalar, elementwise (`input.mul(...)`). */
 export const mul = method('mul');
+/**
+ * `torch.div(input, ...)`: divides `input` by a tensor or scalar, with an optional `roundingMode` (`'trunc'`,
+ * `'floor'`) (`input.div(...)`).
+ */
 export const div = method('div');
+/** `torch.pow(input, ...)`: raises `input` to the power `exponent`, elementwise (`input.pow(...)`). */
 export const pow = method('pow');
+/**
+ * `torch.matmul(input, ...)`: the matrix product of `input` and `other`, with PyTorch's broadcasting
+ * (`input.matmul(...)`).
+ */
 export const matmul = method('matmul');
 /** `input.matmulAsync(other)`: matmul on the libuv thread pool (see Tensor.matmulAsync). */
 export const matmulAsync = method('matmulAsync');
+/** `torch.softmax(input, ...)`: softmax along `dim` (`input.softmax(...)`). */
 export const softmax = method('softmax');
+/** `torch.logSoftmax(input, ...)`: the logarithm of the softmax along `dim` (`input.logSoftmax(...)`). */
 export const logSoftmax = method('logSoftmax');
+/** `torch.clamp(input, ...)`: clamps every element into `[min, max]` (`input.clamp(...)`). */
 export const clamp = method('clamp');
+/** `torch.flatten(input, ...)`: flattens dimensions `startDim..endDim` into one (`input.flatten(...)`). */
 export const flatten = method('flatten');
+/** `torch.reshape(input, ...)`: the same elements in another shape (a view when possible) (`input.reshape(...)`). */
 export const reshape = method('reshape');
+/** `torch.squeeze(input, ...)`: removes dimensions of size 1 (`input.squeeze(...)`). */
 export const squeeze = method('squeeze');
+/** `torch.unsqueeze(input, ...)`: inserts a dimension of size 1 at `dim` (`input.unsqueeze(...)`). */
 export const unsqueeze = method('unsqueeze');
+/** `torch.permute(input, ...)`: reorders the dimensions (a view) (`input.permute(...)`). */
 export const permute = method('permute');
+/** `torch.transpose(input, ...)`: swaps two dimensions (a view) (`input.transpose(...)`). */
 export const transpose = method('transpose');
+/** `torch.narrow(input, ...)`: the slice `start..start+length` along `dim` (a view) (`input.narrow(...)`). */
 export const narrow = method('narrow');
+/**
+ * `torch.select(input, ...)`: the slice at `index` along `dim`, that dimension removed (a view)
+ * (`input.select(...)`).
+ */
 export const select = method('select');
+/** `torch.chunk(input, ...)`: splits into `chunks` pieces along `dim` (`input.chunk(...)`). */
 export const chunk = method('chunk');
 export const split = method('split');
+/**
+ * `torch.maskedFill(input, ...)`: a copy of `input` with `value` where the bool `mask` is true
+ * (`input.maskedFill(...)`).
+ */
 export const maskedFill = method('maskedFill');
+/**
+ * `torch.allclose(input, ...)`: whether every element of `input` and `other` agree within `rtol` and `atol`
+ * (`input.allclose(...)`).
+ */
 export const allclose = method('allclose');
+/** `torch.equal(input, ...)`: whether `input` and `other` have the same shape and elements (`input.equal(...)`). */
 export const equal = method('equal');
 // PyTorch's torch.* spellings of these Tensor methods
 
 export const norm = method('norm');
+/**
+ * `torch.round(input, ...)`: rounds to the nearest integer (halves to even), or to `decimals` decimals
+ * (`input.round(...)`).
+ */
 export const round = method('round');
+/**
+ * `torch.remainder(input, ...)`: the remainder of the division, with the divisor's sign (Python's `%`)
+ * (`input.remainder(...)`).
+ */
 export const remainder = method('remainder');
+/** `torch.clone(input, ...)`: a copy with its own storage (`input.clone(...)`). */
 export const clone = method('clone');
+/** `torch.unbind(input, ...)`: the slices along `dim`, that dimension removed (`input.unbind(...)`). */
 export const unbind = method('unbind');

@@ -228,6 +228,10 @@ export function stft(input: Tensor, ...args: unknown[]): Tensor {
   return stftImpl('torch.stft', input, args);
 }
 
+/**
+ * Options of `torch.stft`: `hopLength`, `winLength`, `window`, `center`, `padMode`, `normalized`, `onesided`,
+ * `returnComplex`.
+ */
 export interface StftOptions {
   hopLength?: number | null;
   winLength?: number | null;
@@ -283,6 +287,7 @@ function pickUnique(out: Tensor[], inverse: boolean, counts: boolean): UniqueRes
   return output;
 }
 
+/** Options of `torch.unique`: `sorted`, `returnInverse`, `returnCounts` and `dim`. */
 export interface UniqueOptions {
   sorted?: boolean;
   returnInverse?: boolean;
@@ -330,6 +335,7 @@ function uniqueImpl(fn: string, input: Tensor, args: unknown[]): UniqueResult {
   return pickUnique(out, inverse, counts);
 }
 
+/** Options of `torch.uniqueConsecutive`: `returnInverse`, `returnCounts` and `dim`. */
 export interface UniqueConsecutiveOptions {
   returnInverse?: boolean;
   returnCounts?: boolean;
@@ -487,6 +493,7 @@ export function atleast3d(...tensors: unknown[]): Tensor | Tensor[] {
   return atleast(3, tensors);
 }
 
+/** Options of `torch.norm`: the order `p` (a number, `'fro'` or `'nuc'`), `dim`, `keepdim` and `dtype`. */
 export interface NormOptions {
   p?: number | 'fro' | 'nuc' | null;
   dim?: number | number[] | null;

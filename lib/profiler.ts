@@ -1,6 +1,7 @@
 // torch.profiler: which ATen ops a call dispatched (libtorch's RecordFunction, as PyTorch's profiler).
 import { native } from './native';
 
+/** `torch.profiler`: which ATen operators a call ran (`recordOps`). */
 export const profiler = {
   /**
    * Runs `fn` and returns its result with the names of the ATen operators it dispatched on this

@@ -11,6 +11,7 @@ export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot,
 /** The libtorch version the addon was compiled against (`TORCH_VERSION`, e.g. `1.13.0`). */
 export const libtorchVersion: string = native.libtorchVersion();
 
+/** What `torch.config()` returns: versions, BLAS, threads, CPU capability, CUDA and libtorch's build configuration. */
 export interface Config {
   version: string;
   libtorchVersion: string;
@@ -87,11 +88,13 @@ export function manualSeed(seed: number | bigint): void {
   native.manualSeed(seedBits('torch.manualSeed', seed));
 }
 
+/** `torch.cuda`: whether CUDA can be used, how many devices there are, and `synchronize()`. */
 export const cuda = {
   /** Whether a CUDA device can be used (needs a CUDA-enabled libtorch and a GPU). */
   isAvailable(): boolean {
     return native.cudaIsAvailable();
   },
+  /** The number of CUDA devices libtorch sees (0 without CUDA). */
   deviceCount(): number {
     return native.cudaDeviceCount();
   },

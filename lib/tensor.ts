@@ -22,6 +22,7 @@ import { scopes } from './scope';
 
 /** A value accepted where PyTorch takes a tensor or a Python number. */
 export type Scalar = number | boolean | bigint;
+/** A tensor, or a number, bigint or boolean that PyTorch would take as a Python scalar. */
 export type TensorOrScalar = Tensor | Scalar;
 /** PyTorch's memory formats (`memoryFormat` options). */
 export type MemoryFormat = 'contiguous_format' | 'preserve_format' | 'channels_last' | 'channels_last_3d';
@@ -42,6 +43,7 @@ function roundingModeOf(fn: string, v: unknown): RoundingMode | undefined {
   if (mode !== 'trunc' && mode !== 'floor') typeError(fn, 'roundingMode', "'trunc', 'floor' or undefined", mode);
   return mode;
 }
+/** The typed arrays a tensor is made from (`torch.tensor`) or read into (`data()`). */
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 /** Nested arrays of `T`, as `toArray()` and `tolist()` return them (a bare `T` for a 0-dim tensor). */
 export type NestedArray<T = number | boolean> = T | NestedArray<T>[];
@@ -305,6 +307,7 @@ export class Tensor {
     N.dispose(this._h); // throws (and the tensor stays usable) while an async call holds it
     this._disposed = true;
   }
+  /** Disposes the tensor at the end of a `using` block (the same as `dispose()`). */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -320,22 +323,27 @@ export class Tensor {
     if (this._shape === undefined) this._shape = Object.freeze(N.shape(this._h));
     return this._shape;
   }
+  /** The element type, as a name: `'float32'`, `'int64'`, `'bool'`, ... (PyTorch's `tensor.dtype`). */
   get dtype(): DType {
     if (this._disposed) disposedError('Tensor.dtype');
     if (this._dtype === undefined) this._dtype = DTYPES[N.dtype(this._h)];
     return this._dtype;
   }
+  /** Where the data lives: `'cpu'` or `'cuda:N'` (PyTorch's `tensor.device`). */
   get device(): string {
     // cached as shape and dtype are (a tensor's device changes only through Module.to, which resets it)
     if (this._device === undefined) this._device = N.device(this._h);
     return this._device;
   }
+  /** The number of dimensions (PyTorch's `tensor.dim()`). */
   dim(): number {
     return this.shape.length;
   }
+  /** The number of dimensions, as a property (PyTorch's `tensor.ndim`). */
   get ndim(): number {
     return this.shape.length;
   }
+  /** The number of elements: the product of the sizes. */
   numel(): number {
     let n = 1;
     for (const s of this.shape) n *= s;
@@ -356,12 +364,15 @@ export class Tensor {
       );
     return shape[d];
   }
+  /** The stride of each dimension, in elements (PyTorch's `tensor.stride()`). */
   stride(): number[] {
     return N.stride(this._h);
   }
+  /** Whether the elements lie in memory in row-major order without gaps. */
   isContiguous(): boolean {
     return N.isContiguous(this._h);
   }
+  /** Whether the dtype is a floating point type (float16, bfloat16, float32, float64). */
   isFloatingPoint(): boolean {
     return isFloatingPoint(this.dtype);
   }
@@ -436,6 +447,7 @@ export class Tensor {
       gradFn,
     });
   }
+  /** What `console.log` and `util.inspect` print: the same text as `toString()`. */
   [inspect.custom](): string {
     return this.isDisposed ? 'tensor(<disposed>)' : this.toString();
   }
@@ -462,6 +474,7 @@ export class Tensor {
     const al = optAlpha('Tensor.sub', alpha);
     return wrap(dispatch(KERNELS.sub, 'Tensor.sub', 'other', this._h, other, al));
   }
+  /** Multiplies by a tensor (broadcast) or a scalar, elementwise. */
   mul(other: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
     if (opts !== undefined) return callOp('Tensor.mul', 'aten::mul', this, [other, opts]) as Tensor;
     return wrap(dispatch(KERNELS.mul, 'Tensor.mul', 'other', this._h, other, undefined));
@@ -476,14 +489,17 @@ export class Tensor {
     const mode = roundingModeOf('Tensor.div', roundingMode);
     return wrap(dispatch(KERNELS.div, 'Tensor.div', 'other', this._h, other, mode));
   }
+  /** Raises each element to the power `exponent` (a tensor, broadcast, or a scalar). */
   pow(exponent: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
     if (opts !== undefined) return callOp('Tensor.pow', 'aten::pow', this, [exponent, opts]) as Tensor;
     return wrap(dispatch(KERNELS.pow, 'Tensor.pow', 'exponent', this._h, exponent, undefined));
   }
+  /** The elementwise remainder of the division by `other`, with the divisor's sign (Python's `%`). */
   remainder(other: TensorOrScalar, opts?: { out?: Tensor }): Tensor {
     if (opts !== undefined) return callOp('Tensor.remainder', 'aten::remainder', this, [other, opts]) as Tensor;
     return wrap(dispatch(KERNELS.remainder, 'Tensor.remainder', 'other', this._h, other, undefined));
   }
+  /** The matrix product, with PyTorch's broadcasting rules for 1-D and batched operands. */
   matmul(other: Tensor, opts?: { out?: Tensor }): Tensor {
     if (opts !== undefined) return callOp('Tensor.matmul', 'aten::matmul', this, [other, opts]) as Tensor;
     return wrap(N.matmul(this._h, handle(other, 'Tensor.matmul', 'other')));
@@ -536,9 +552,11 @@ export class Tensor {
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
+  /** The natural logarithm of `1 + x`, accurate for small `x`. */
   log1p(): Tensor {
     return wrap(N.log1p(this._h));
   }
+  /** `exp(x) - 1`, accurate for small `x`. */
   expm1(): Tensor {
     return wrap(N.expm1(this._h));
   }
@@ -568,6 +586,7 @@ export class Tensor {
       typeError('Tensor.gelu', 'approximate', "'none' or 'tanh'", o.approximate);
     return wrap(N.gelu(this._h, o.approximate));
   }
+  /** Softmax along `dim`; `{ dtype }` casts the input first. */
   softmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
     checkInt('Tensor.softmax', 'dim', dim);
     return wrap(
@@ -578,6 +597,7 @@ export class Tensor {
       ),
     );
   }
+  /** The logarithm of the softmax along `dim`, computed stably; `{ dtype }` casts the input first. */
   logSoftmax(dim: number, opts: { dtype?: DType } = {}): Tensor {
     checkInt('Tensor.logSoftmax', 'dim', dim);
     return wrap(
@@ -655,18 +675,21 @@ export class Tensor {
   }
 
   // ---- in place: return `this` so calls chain, as PyTorch --------------------------------------
+  /** In-place `add`: `this += alpha * other`; returns this tensor. */
   add_(other: TensorOrScalar, alpha?: number | { alpha?: number }): this {
     if (isOptionsArg(alpha)) alpha = checkOptions<{ alpha?: number }>('Tensor.add_', alpha, ['alpha']).alpha;
     const al = optAlpha('Tensor.add_', alpha);
     dispatch(KERNELS.add_, 'Tensor.add_', 'other', this._h, other, al);
     return this;
   }
+  /** In-place `sub`: `this -= alpha * other`; returns this tensor. */
   sub_(other: TensorOrScalar, alpha?: number | { alpha?: number }): this {
     if (isOptionsArg(alpha)) alpha = checkOptions<{ alpha?: number }>('Tensor.sub_', alpha, ['alpha']).alpha;
     const al = optAlpha('Tensor.sub_', alpha);
     dispatch(KERNELS.sub_, 'Tensor.sub_', 'other', this._h, other, al);
     return this;
   }
+  /** In-place `mul`: `this *= other`; returns this tensor. */
   mul_(other: TensorOrScalar): this {
     dispatch(KERNELS.mul_, 'Tensor.mul_', 'other', this._h, other, undefined);
     return this;
@@ -686,19 +709,23 @@ export class Tensor {
     }
     return this;
   }
+  /** Fills the tensor with `value` (a number or a 0-d tensor), in place; returns this tensor. */
   fill_(value: TensorOrScalar): this {
     dispatch(KERNELS.fill_, 'Tensor.fill_', 'value', this._h, value, undefined);
     return this;
   }
+  /** In-place `maskedFill`: writes `value` where the bool `mask` (broadcast) is true; returns this tensor. */
   maskedFill_(mask: Tensor, value: TensorOrScalar): this {
     const m = handle(mask, 'Tensor.maskedFill_', 'mask');
     dispatch(KERNELS.maskedFill_, 'Tensor.maskedFill_', 'value', this._h, value, m);
     return this;
   }
+  /** Fills the tensor with zeros, in place; returns this tensor. */
   zero_(): this {
     N.zero_(this._h);
     return this;
   }
+  /** Copies `src`'s elements into this tensor (broadcast, converting dtype and device); returns this tensor. */
   copy_(src: Tensor): this {
     N.copy_(this._h, handle(src, 'Tensor.copy_', 'src'));
     return this;
@@ -770,9 +797,11 @@ export class Tensor {
   reshape(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.reshape(this._h, shapeArgs('Tensor.reshape', shape, checkViewShape)));
   }
+  /** A view with another shape and the same elements (`-1` infers one size); the strides must allow it. */
   view(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.view(this._h, shapeArgs('Tensor.view', shape, checkViewShape)));
   }
+  /** Flattens the dimensions `startDim..endDim` into one (a view when possible). */
   flatten(startDim = 0, endDim = -1): Tensor {
     return wrap(
       N.flatten(
@@ -782,23 +811,28 @@ export class Tensor {
       ),
     );
   }
+  /** Removes dimensions of size 1 (all of them, or only `dim`); a view. */
   squeeze(dim?: number): Tensor {
     if (dim === undefined) return wrap(N.squeeze(this._h));
     checkDimRange('Tensor.squeeze', 'dim', [checkInt('Tensor.squeeze', 'dim', dim)], this.ndim);
     return wrap(N.squeeze(this._h, dim));
   }
+  /** Inserts a dimension of size 1 at `dim`; a view. */
   unsqueeze(dim: number): Tensor {
     checkDimRange('Tensor.unsqueeze', 'dim', [checkInt('Tensor.unsqueeze', 'dim', dim)], this.ndim, 1);
     return wrap(N.unsqueeze(this._h, dim));
   }
+  /** A view with the dimensions reordered: `x.permute(2, 0, 1)`. */
   permute(...dims: number[] | [readonly number[]]): Tensor {
     return wrap(N.permute(this._h, shapeArgs('Tensor.permute', dims, checkIntList)));
   }
+  /** Swaps dimensions `dim0` and `dim1`; a view. */
   transpose(dim0: number, dim1: number): Tensor {
     return wrap(
       N.transpose(this._h, checkInt('Tensor.transpose', 'dim0', dim0), checkInt('Tensor.transpose', 'dim1', dim1)),
     );
   }
+  /** Transposes a 2-D tensor (a 0-D or 1-D one is returned as is); a view. */
   t(): Tensor {
     return wrap(N.t(this._h));
   }
@@ -811,14 +845,17 @@ export class Tensor {
       ),
     );
   }
+  /** A view with size-1 dimensions repeated to `shape` without copying (`-1` keeps a size). */
   expand(...shape: number[] | [readonly number[]]): Tensor {
     return wrap(N.expand(this._h, shapeArgs('Tensor.expand', shape, checkViewShape)));
   }
+  /** `this.expand(other.shape)`. */
   expandAs(other: Tensor): Tensor {
     checkSelf(this, 'Tensor.expandAs');
     handle(other, 'Tensor.expandAs', 'other');
     return wrap(N.expand(this._h, other.shape as number[]));
   }
+  /** This tensor if it is contiguous, else a contiguous copy. */
   contiguous(): Tensor {
     return wrap(N.contiguous(this._h));
   }
@@ -835,6 +872,7 @@ export class Tensor {
       ),
     );
   }
+  /** The slice at `index` along `dim`, with that dimension removed (a view): `x[:, i]` is `x.select(1, i)`. */
   select(dim: number, index: number): Tensor {
     return wrap(N.select(this._h, checkInt('Tensor.select', 'dim', dim), checkInt('Tensor.select', 'index', index)));
   }
@@ -850,6 +888,7 @@ export class Tensor {
       ),
     );
   }
+  /** Splits into `chunks` pieces along `dim` (the last may be smaller); views. */
   chunk(chunks: number, dim = 0): Tensor[] {
     return wrapAll(
       N.chunk(this._h, checkInt('Tensor.chunk', 'chunks', chunks, 1), checkInt('Tensor.chunk', 'dim', dim)),
@@ -865,6 +904,7 @@ export class Tensor {
           : typeError('Tensor.split', 'splitSize', 'an integer or an array of integers', splitSize);
     return wrapAll(N.split(this._h, sizes, checkInt('Tensor.split', 'dim', dim)));
   }
+  /** Splits along `dim` into its slices, with that dimension removed (views). */
   unbind(dim = 0): Tensor[] {
     return wrapAll(N.unbind(this._h, checkInt('Tensor.unbind', 'dim', dim)));
   }
@@ -1013,31 +1053,40 @@ export class Tensor {
       ),
     );
   }
+  /** `this.to('cpu')`: this tensor when it is already on the CPU. */
   cpu(): Tensor {
     return wrap(N.to(this._h, undefined, 'cpu', false));
   }
+  /** A copy on a CUDA device (`this.to('cuda:N')`); an error when CUDA is not available. */
   cuda(device: number | string = 0): Tensor {
     const dev = typeof device === 'number' ? `cuda:${checkInt('Tensor.cuda', 'device', device, 0)}` : device;
     return wrap(N.to(this._h, undefined, checkDevice('Tensor.cuda', dev), false));
   }
+  /** `this.to('float32')`. */
   float(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'float32'), undefined, false));
   }
+  /** `this.to('float64')`. */
   double(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'float64'), undefined, false));
   }
+  /** `this.to('float16')`. */
   half(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'float16'), undefined, false));
   }
+  /** `this.to('int64')`. */
   long(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'int64'), undefined, false));
   }
+  /** `this.to('int32')`. */
   int(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'int32'), undefined, false));
   }
+  /** `this.to('bool')`. */
   bool(): Tensor {
     return wrap(N.to(this._h, dtypeCode('', 'bool'), undefined, false));
   }
+  /** A copy with its own storage (differentiable, as in PyTorch). */
   clone(): Tensor {
     return wrap(N.clone(this._h));
   }
@@ -1047,6 +1096,7 @@ export class Tensor {
   }
 
   // ---- autograd ------------------------------------------------------------------------------
+  /** Whether autograd records operations on this tensor; setting it is `requiresGrad_(flag)` on a leaf. */
   get requiresGrad(): boolean {
     return N.requiresGrad(this._h);
   }
@@ -1095,6 +1145,9 @@ export class Tensor {
       );
     N.setGrad(this._h, h);
   }
+  /**
+   * Whether autograd treats the tensor as a leaf: created by the user, not by an op that records a gradient function.
+   */
   get isLeaf(): boolean {
     return N.isLeaf(this._h);
   }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { checkBool, checkNumber, checkOptions, describe, typeError } from './errors';
 import { Tensor } from './tensor';
 
+/** Options of `torch.viz.attentionHeatmap`: row and column labels, the title, the cell size and head averaging. */
 export interface HeatmapOptions {
   /** Labels of the query rows (length L). */
   rowLabels?: string[];
@@ -154,12 +155,14 @@ export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): st
   return out.join('\n');
 }
 
+/** One line of `torch.viz.lineChart`: a name for the legend and its values. */
 export interface LineSeries {
   name: string;
   values: number[];
   color?: string;
 }
 
+/** Options of `torch.viz.lineChart`: the title, axis labels, a log y axis and the size of the SVG. */
 export interface LineChartOptions {
   title?: string;
   xLabel?: string;

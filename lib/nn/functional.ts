@@ -26,6 +26,7 @@ export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: 
   );
 }
 
+/** Options of `F.layerNorm`: the elementwise affine `weight` and `bias`, and `eps`. */
 export interface LayerNormOptions {
   weight?: Tensor | null;
   bias?: Tensor | null;
@@ -73,6 +74,7 @@ export function layerNorm(input: Tensor, normalizedShape: number[], ...rest: unk
   );
 }
 
+/** Options of `F.embedding` (PyTorch's keyword arguments, camelCase). */
 export interface EmbeddingOptions {
   paddingIdx?: number | null;
   maxNorm?: number | null;
@@ -119,12 +121,15 @@ export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions 
   );
 }
 
+/** The Gaussian error linear unit, elementwise; `{ approximate: 'tanh' }` uses the tanh approximation. */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   return check('F.gelu', x).gelu(checkOptions<{ approximate?: 'none' | 'tanh' }>('F.gelu', opts, ['approximate']));
 }
+/** The hyperbolic tangent, elementwise. */
 export function tanh(x: Tensor): Tensor {
   return check('F.tanh', x).tanh();
 }
+/** The logistic sigmoid `1 / (1 + exp(-x))`, elementwise. */
 export function sigmoid(x: Tensor): Tensor {
   return check('F.sigmoid', x).sigmoid();
 }
@@ -134,6 +139,7 @@ function check(fn: string, x: unknown): Tensor {
   return x;
 }
 
+/** Options of `F.scaledDotProductAttention` (PyTorch 2 semantics: a bool mask is true where attention is allowed). */
 export interface SdpaOptions {
   /**
    * bool: `true` = ALLOWED (PyTorch 2 SDPA convention, the opposite of MultiheadAttention); float:

@@ -3,6 +3,7 @@ import { checkBool, checkInt, checkNumber, checkOptions, typeError } from '../er
 import { native as N } from '../native';
 import { handle, Tensor } from '../tensor';
 
+/** How a loss reduces over the batch: `'mean'` (the default), `'sum'`, or `'none'` (one value per element). */
 export type Reduction = 'none' | 'mean' | 'sum';
 const CODES: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
@@ -34,6 +35,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
   sameShape(fn, input, target);
   return new Tensor(N.mseLoss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
+/** The mean (or sum) absolute difference between `input` and `target`. */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const fn = 'F.l1Loss';
   checkOptions(fn, opts, ['reduction']);
@@ -41,6 +43,7 @@ export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduct
   sameShape(fn, input, target);
   return new Tensor(N.l1Loss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')]));
 }
+/** The smooth L1 loss: squared below `beta`, absolute above it (PyTorch's `F.smooth_l1_loss`). */
 export function smoothL1Loss(
   input: Tensor,
   target: Tensor,
@@ -54,6 +57,7 @@ export function smoothL1Loss(
   if (beta < 0) throw new RangeError(`${fn}: beta must be non-negative, got ${beta}`);
   return new Tensor(N.smoothL1Loss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')], beta));
 }
+/** The Huber loss: squared below `delta`, linear above it (PyTorch's `F.huber_loss`). */
 export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; delta?: number } = {}): Tensor {
   const fn = 'F.huberLoss';
   checkOptions(fn, opts, ['reduction', 'delta']);
@@ -64,11 +68,13 @@ export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Red
   return new Tensor(N.huberLoss(input._h, target._h, CODES[checkReduction(fn, opts.reduction ?? 'mean')], delta));
 }
 
+/** Options of `F.nllLoss`: class `weight`, `ignoreIndex` (default -100) and `reduction`. */
 export interface NLLOptions {
   weight?: Tensor | null;
   ignoreIndex?: number;
   reduction?: Reduction;
 }
+/** Options of `F.crossEntropy`: those of `F.nllLoss` plus `labelSmoothing`. */
 export interface CrossEntropyOptions extends NLLOptions {
   labelSmoothing?: number;
 }

@@ -459,6 +459,7 @@ function verifyBatchSize(fn: string, size: readonly number[]): void {
     );
 }
 
+/** Options of `F.batchNorm`: running statistics, affine parameters, `training`, `momentum`, `eps`. */
 export interface BatchNormOptions {
   runningMean?: Tensor | null;
   runningVar?: Tensor | null;
@@ -515,6 +516,7 @@ export function batchNorm(
   );
 }
 
+/** Options of `F.instanceNorm`: running statistics, affine parameters, `useInputStats`, `momentum`, `eps`. */
 export interface InstanceNormOptions {
   runningMean?: Tensor | null;
   runningVar?: Tensor | null;
@@ -865,6 +867,7 @@ export function fractionalMaxPool3d(input: Tensor, ...rest: FractionalArgs): Ten
 
 // ---- resampling ----------------------------------------------------------------------------------
 
+/** The algorithms of `F.interpolate` (PyTorch's `mode` argument). */
 export type InterpolateMode = 'nearest' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear' | 'area' | 'nearest-exact';
 const MODES: readonly InterpolateMode[] = [
   'nearest',
@@ -875,6 +878,7 @@ const MODES: readonly InterpolateMode[] = [
   'area',
   'nearest-exact',
 ];
+/** Options of `F.interpolate`: the output `size` or a `scaleFactor`, the `mode`, `alignCorners` and PyTorch's other keywords. */
 export interface InterpolateOptions {
   size?: number | number[] | null;
   scaleFactor?: number | number[] | null;
@@ -1139,6 +1143,7 @@ export function fold(
 
 // ---- embedding bag -------------------------------------------------------------------------------
 
+/** Options of `F.embeddingBag`: `offsets` of the bags, the reduction `mode`, weights and padding. */
 export interface EmbeddingBagOptions {
   offsets?: Tensor | null;
   maxNorm?: number | null;
@@ -1490,7 +1495,9 @@ export function tripletMarginLoss(
   );
 }
 
+/** Options of `F.tripletMarginWithDistanceLoss`: the distance function, `margin`, `swap`, `reduction`. */
 export interface TripletDistanceOptions {
+  /** The distance between two batches of embeddings (default: `F.pairwiseDistance`). */
   distanceFunction?: ((a: Tensor, b: Tensor) => Tensor) | null;
   margin?: number;
   swap?: boolean;

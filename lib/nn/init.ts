@@ -5,6 +5,7 @@ import { checkNumber, checkOptions, typeError } from '../errors';
 import { native as N } from '../native';
 import { Tensor } from '../tensor';
 
+/** The nonlinearities `nn.init.calculateGain` knows (PyTorch's names). */
 export type Nonlinearity =
   | 'linear'
   | 'conv1d'
@@ -81,15 +82,18 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   check('normal_', t);
   return noGrad(() => t.normal_(mean, std));
 }
+/** Fills `t` with `val`, in place and without recording a gradient; returns `t`. */
 export function constant_(t: Tensor, val: number): Tensor {
   check('constant_', t);
   checkNumber('nn.init.constant_', 'val', val);
   return noGrad(() => t.fill_(val));
 }
+/** Fills `t` with zeros, in place and without recording a gradient; returns `t`. */
 export function zeros_(t: Tensor): Tensor {
   check('zeros_', t);
   return noGrad(() => t.zero_());
 }
+/** Fills `t` with ones, in place and without recording a gradient; returns `t`. */
 export function ones_(t: Tensor): Tensor {
   check('ones_', t);
   return noGrad(() => t.fill_(1));
@@ -111,6 +115,10 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const std = gain * Math.sqrt(2.0 / (fanIn + fanOut));
   return noGrad(() => t.normal_(0, std));
 }
+/**
+ * Options of `nn.init.kaimingUniform_` / `kaimingNormal_`: the negative slope `a`, `mode` (`'fan_in'` or `'fan_out'`)
+ * and the `nonlinearity`.
+ */
 export interface KaimingOptions {
   a?: number;
   mode?: 'fan_in' | 'fan_out';

@@ -101,7 +101,9 @@ export function sdpaToMha(mask: Tensor): Tensor {
     throw new TypeError(`nn.masks.sdpaToMha: expected mask to be a Tensor, got ${describe(mask)}`);
   return mask.dtype === 'bool' ? mask.logicalNot() : mask.clone();
 }
+/** An alias of `mhaToSdpa`. */
 export const toSdpa = mhaToSdpa;
+/** An alias of `sdpaToMha`. */
 export const fromSdpa = sdpaToMha;
 
 /**

@@ -12,6 +12,10 @@ import {
   type UpdateArgs,
 } from './optimizer';
 
+/**
+ * Options of `optim.Adam` and `optim.AdamW` (the defaults of each group): `lr`, `betas`, `eps`, `weightDecay`,
+ * `amsgrad`, `maximize`.
+ */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];

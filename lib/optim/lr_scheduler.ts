@@ -965,6 +965,7 @@ export class OneCycleLR extends LRScheduler {
 
 // ---- SequentialLR ------------------------------------------------------------------------------------
 
+/** Options of `optim.lrScheduler.SequentialLR`. */
 export interface SequentialLROptions {
   /** The schedulers, all of the same optimizer, each run in turn. */
   schedulers: LRScheduler[];
@@ -1082,6 +1083,7 @@ export class SequentialLR extends LRScheduler {
 
 // ---- ReduceLROnPlateau -------------------------------------------------------------------------------
 
+/** Options of `optim.lrScheduler.ReduceLROnPlateau`. */
 export interface ReduceLROnPlateauOptions {
   /** `'min'` (default): reduce when the metric stops decreasing; `'max'`: when it stops increasing. */
   mode?: 'min' | 'max';

@@ -24,6 +24,7 @@ export type ParamsArg = Iterable<Parameter> | Array<{ params: Iterable<Parameter
 
 /** A per-parameter state value: tensors (moments, buffers), numbers (step counts) or null. */
 export type StateValue = Tensor | number | null;
+/** One parameter's optimizer state (`step`, `exp_avg`, `momentum_buffer`, ...), by PyTorch's key. */
 export type ParamState = Record<string, StateValue>;
 
 /** PyTorch's optimizer state_dict: `state` keyed by parameter index, `param_groups` with PyTorch's keys. */
@@ -378,6 +379,7 @@ export abstract class Optimizer {
     });
   }
 
+  /** PyTorch's repr of the optimizer: its class and each parameter group's settings. */
   toString(): string {
     const lines = [`${this.constructor.name} (`];
     this.paramGroups.forEach((g, i) => {

@@ -11,6 +11,10 @@ import {
   type UpdateArgs,
 } from './optimizer';
 
+/**
+ * Options of `optim.RMSprop` (the defaults of each group): `lr`, `alpha`, `eps`, `weightDecay`, `momentum`,
+ * `centered`, `maximize`.
+ */
 export interface RMSpropOptions {
   lr?: number;
   alpha?: number;

@@ -12,6 +12,10 @@ import {
   type UpdateArgs,
 } from './optimizer';
 
+/**
+ * Options of `optim.SGD` (the defaults of each group): `lr`, `momentum`, `dampening`, `weightDecay`, `nesterov`,
+ * `maximize`.
+ */
 export interface SGDOptions {
   lr?: number;
   momentum?: number;

@@ -41,6 +41,7 @@ export type CheckpointValue =
   | { [key: string]: CheckpointValue }
   | Map<CheckpointValue, CheckpointValue>;
 
+/** Options of `torch.load` and `torch.loadAsync`. */
 export interface LoadOptions {
   /**
    * Where the tensors go: a device for all of them (`'cpu'`, `'cuda'`, `'cuda:1'`), or an object

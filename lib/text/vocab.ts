@@ -404,6 +404,7 @@ export class Vocab {
     return Vocab.fromJSON(fs.readFileSync(path, 'utf8'));
   }
 
+  /** A one-line summary: the size and the ids of the special tokens. */
   toString(): string {
     return `Vocab(length=${this.itos.length}, pad=${this.roles.pad}, unk=${this.roles.unk}, bos=${this.roles.bos}, eos=${this.roles.eos})`;
   }

@@ -21,5 +21,11 @@ export function load(app) {
         if (!s.comment) s.comment = documented.comment.clone();
       }
     }
+    // An accessor's setter without a comment shares its getter's.
+    for (const refl of project.getReflectionsByKind(ReflectionKind.Accessor)) {
+      const get = refl.getSignature;
+      const set = refl.setSignature;
+      if (get?.comment && set && !set.comment) set.comment = get.comment.clone();
+    }
   });
 }

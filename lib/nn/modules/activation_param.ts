@@ -29,6 +29,7 @@ export class PReLU extends Module {
     Object.defineProperty(this, 'init', { value: v, enumerable: false });
     this.weight = new Parameter(full([n], v, { dtype: o.dtype, device: o.device }));
   }
+  /** Refills every slope with the `init` value given to the constructor (0.25 by default). */
   resetParameters(): void {
     this.weight.detach().fill_(this.init);
   }

@@ -23,6 +23,10 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
   batchFirst?: boolean;
 }
 
+/**
+ * Options of `MultiheadAttention.forward`: the masks, `needWeights`, `averageAttnWeights`, `isCausal` and an
+ * attention `cache`.
+ */
 export interface MultiheadAttentionForwardOptions {
   /** `(N, S)` (or `(S)` unbatched): bool `true` = padded key, ignored by every query; or float, added. */
   keyPaddingMask?: Tensor | null;

@@ -95,6 +95,7 @@ export class AttentionCache {
     this.value = null;
   }
 
+  /** The same as `dispose()`, so that a `using` declaration frees it at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -145,6 +146,7 @@ export class TransformerDecoderCache {
     this.layers.length = 0;
   }
 
+  /** The same as `dispose()`, so that a `using` declaration frees it at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -138,6 +138,7 @@ export class BatchNorm1d extends BatchNorm {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super('BatchNorm1d', numFeatures, opts, [true, true]);
   }
+  /** @internal Throws a RangeError when `input` has a dimensionality this norm does not take. */
   protected checkDim(fn: string, input: Tensor): void {
     if (input.dim() !== 2 && input.dim() !== 3)
       throw new RangeError(`${fn}: expected 2D or 3D input (got ${input.dim()}D input)`);
@@ -149,6 +150,7 @@ export class BatchNorm2d extends BatchNorm {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super('BatchNorm2d', numFeatures, opts, [true, true]);
   }
+  /** @internal Throws a RangeError when `input` has a dimensionality this norm does not take. */
   protected checkDim(fn: string, input: Tensor): void {
     if (input.dim() !== 4) throw new RangeError(`${fn}: expected 4D input (got ${input.dim()}D input)`);
   }

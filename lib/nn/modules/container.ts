@@ -87,6 +87,7 @@ export class Sequential extends Module {
     for (const m of listEntries(this)) x = yield* callForward(m, x);
     return x;
   }
+  /** The modules in order, so that `for (const m of seq)` and `[...seq]` work. */
   [Symbol.iterator](): IterableIterator<Module> {
     return listEntries(this)[Symbol.iterator]();
   }
@@ -111,20 +112,25 @@ export class ModuleList extends Module {
   get length(): number {
     return moduleSlots(this).length;
   }
+  /** The i-th module (negative counts from the end); a RangeError outside the list. */
   at(i: number): Module {
     return entryAt('ModuleList.at', this, i);
   }
+  /** Appends a module; returns `this`. */
   append(m: Module): this {
     this.registerModule(String(this.length), checkModule('ModuleList.append', m, 'module'));
     return this;
   }
+  /** Appends every module of an iterable, in order; returns `this`. */
   extend(ms: Iterable<Module>): this {
     for (const m of ms) this.append(m);
     return this;
   }
+  /** A ModuleList has no forward: it throws, as PyTorch's does; call its modules. */
   forward(): never {
     throw new Error('ModuleList has no forward(); call its modules');
   }
+  /** The modules in order, so that `for (const m of list)` and `[...list]` work. */
   [Symbol.iterator](): IterableIterator<Module> {
     return listEntries(this)[Symbol.iterator]();
   }
@@ -145,17 +151,21 @@ export class ModuleDict extends Module {
     const entries = modules instanceof Map ? [...modules.entries()] : Object.entries(modules ?? {});
     for (const [k, m] of entries) this.set(k, m);
   }
+  /** The module stored under `key`, or `undefined`. */
   get(key: string): Module | undefined {
     const v = (this as unknown as Record<string, unknown>)[key];
     return v instanceof Module ? v : undefined;
   }
+  /** Stores `m` under `key` (replacing what was there); returns `this`. */
   set(key: string, m: Module): this {
     this.registerModule(key, checkModule('ModuleDict.set', m, 'module'));
     return this;
   }
+  /** Whether a module is stored under `key`. */
   has(key: string): boolean {
     return this.get(key) !== undefined;
   }
+  /** The keys, in insertion order. */
   keys(): string[] {
     return this.entries().map(([k]) => k);
   }
@@ -163,9 +173,11 @@ export class ModuleDict extends Module {
   entries(): [string, Module][] {
     return moduleSlots(this).filter((e): e is [string, Module] => e[1] !== null);
   }
+  /** The number of entries. */
   get size(): number {
     return this.keys().length;
   }
+  /** A ModuleDict has no forward: it throws, as PyTorch's does; call its modules. */
   forward(): never {
     throw new Error('ModuleDict has no forward(); call its modules');
   }

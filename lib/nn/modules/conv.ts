@@ -8,6 +8,10 @@ import { Parameter } from '../parameter';
 import type { FactoryOptions } from './linear';
 import { Module, pyTuple } from './module';
 
+/**
+ * How a convolution pads its input (PyTorch's `padding_mode`): with zeros, or by reflecting, replicating or wrapping
+ * around the edges.
+ */
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
 const PADDING_MODES: readonly PaddingMode[] = ['zeros', 'reflect', 'replicate', 'circular'];
 
@@ -144,6 +148,7 @@ abstract class ConvNd extends Module {
     }
   }
 
+  /** @internal Checks the input of a convolution: a float tensor of the module's dtype and device, batched or not. */
   protected checkInput(fn: string, input: unknown, n: number): Tensor {
     if (!(input instanceof Tensor)) typeError(fn, 'input', 'a Tensor', input);
     const d = input.dim();
@@ -175,6 +180,7 @@ abstract class ConvNd extends Module {
 }
 
 abstract class Conv extends ConvNd {
+  /** @internal The forward of `Conv1d` / `Conv2d`: checks `input`, pads it by `paddingMode` and convolves. */
   protected conv(fn: string, n: 1 | 2, input: unknown): Tensor {
     const x = this.checkInput(fn, input, n);
     const f = n === 1 ? F.conv1d : F.conv2d;

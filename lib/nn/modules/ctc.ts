@@ -5,6 +5,7 @@ import * as F from '../functional';
 import { checkReduction, type Reduction } from '../functional_loss';
 import { Module } from './module';
 
+/** Options of `nn.CTCLoss` and `F.ctcLoss`: the `blank` label, the `reduction`, and `zeroInfinity`. */
 export interface CTCLossOptions {
   blank?: number;
   reduction?: Reduction;

@@ -9,6 +9,7 @@ import { Parameter } from '../parameter';
 import type { FactoryOptions } from './linear';
 import { fmtFloat, Module } from './module';
 
+/** How `nn.EmbeddingBag` reduces the embeddings of a bag: their sum, mean or elementwise max. */
 export type EmbeddingBagMode = 'sum' | 'mean' | 'max';
 export interface EmbeddingBagOptions extends FactoryOptions {
   maxNorm?: number | null;
@@ -85,6 +86,7 @@ export class EmbeddingBag extends Module {
     this.resetParameters();
   }
 
+  /** Redraws the weight from N(0, 1) and zeroes the `paddingIdx` row, as at construction (PyTorch's init). */
   resetParameters(): void {
     init.normal_(this.weight);
     const p = this.paddingIdx;

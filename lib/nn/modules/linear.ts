@@ -47,6 +47,10 @@ export class Linear extends Module {
     this.resetParameters();
   }
 
+  /**
+   * Redraws the weight (Kaiming-uniform, `a = sqrt(5)`) and the bias (uniform in ±1/sqrt(inFeatures)), as at
+   * construction (PyTorch's init).
+   */
   resetParameters(): void {
     init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
     if (this.bias) {
@@ -122,6 +126,7 @@ export class Bilinear extends Module {
     this.resetParameters();
   }
 
+  /** Redraws the weight and the bias uniformly in ±1/sqrt(in1Features), as at construction (PyTorch's init). */
   resetParameters(): void {
     const bound = 1 / Math.sqrt(this.weight.shape[1]);
     init.uniform_(this.weight, -bound, bound);

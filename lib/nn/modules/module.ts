@@ -9,8 +9,10 @@ import { native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import { Parameter } from '../parameter';
 
+/** A module's parameters and buffers by their PyTorch key (`'encoder.weight_ih_l0'`). */
 export type StateDict = Record<string, Tensor>;
 
+/** What `Module.loadStateDict` returns: the keys the module has that the state dict lacked, and the other way round. */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];

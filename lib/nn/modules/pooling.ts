@@ -25,6 +25,10 @@ function checkRank(fn: string, input: unknown, ranks: readonly number[]): Tensor
   return input;
 }
 
+/**
+ * Options of `nn.MaxPool1d` / `MaxPool2d`: `stride` (default: the kernel size), `padding`, `dilation`,
+ * `returnIndices`, `ceilMode`.
+ */
 export interface MaxPoolOptions {
   stride?: IntOrList | null;
   padding?: IntOrList;
@@ -58,6 +62,7 @@ abstract class MaxPoolNd extends Module {
       `dilation=${pyTuple(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`
     );
   }
+  /** @internal The pooling options passed to the functional form. */
   protected opts() {
     return {
       stride: this.stride,
@@ -88,12 +93,14 @@ export class MaxPool2d extends MaxPoolNd {
   }
 }
 
+/** Options of `nn.AvgPool1d`: `stride` (default: the kernel size), `padding`, `ceilMode`, `countIncludePad`. */
 export interface AvgPoolOptions {
   stride?: IntOrList | null;
   padding?: IntOrList;
   ceilMode?: boolean;
   countIncludePad?: boolean;
 }
+/** Options of `nn.AvgPool2d`: those of `AvgPool1d` plus `divisorOverride`. */
 export interface AvgPool2dOptions extends AvgPoolOptions {
   divisorOverride?: number | null;
 }
@@ -225,6 +232,7 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/** Options of `nn.Upsample`: the output `size` or a `scaleFactor`, the `mode` and `alignCorners`. */
 export interface UpsampleOptions {
   size?: number | number[] | null;
   scaleFactor?: number | number[] | null;

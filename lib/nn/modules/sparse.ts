@@ -53,6 +53,7 @@ export class Embedding extends Module {
     this.resetParameters();
   }
 
+  /** Redraws the weight from N(0, 1) and zeroes the `paddingIdx` row, as at construction (PyTorch's init). */
   resetParameters(): void {
     init.normal_(this.weight);
     if (this.paddingIdx !== null) {

@@ -31,9 +31,13 @@ export interface TransformerEncoderForwardOptions {
 }
 
 /** What `TransformerEncoder` needs of a layer (a `TransformerEncoderLayer` or a module with its forward). */
-export type EncoderLayerLike = Module & { forward(src: Tensor, opts?: TransformerEncoderLayerForwardOptions): Tensor };
+export type EncoderLayerLike = Module & {
+  /** The layer's forward: `src` and its masks in, the same shape out. */
+  forward(src: Tensor, opts?: TransformerEncoderLayerForwardOptions): Tensor;
+};
 /** What `TransformerDecoder` needs of a layer. */
 export type DecoderLayerLike = Module & {
+  /** The layer's forward: `tgt`, the encoder's `memory` and their masks in, `tgt`'s shape out. */
   forward(tgt: Tensor, memory: Tensor, opts?: TransformerDecoderForwardOptions): Tensor;
 };
 

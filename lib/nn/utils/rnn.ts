@@ -78,6 +78,7 @@ function checkPermutation(fn: string, arg: string, t: Tensor): number[] {
  *   decreasing length and its inverse, or `null` when the batch was given sorted.
  */
 export class PackedSequence extends Array<Tensor | null> {
+  /** Array methods that build a new array (`map`, `slice`, ...) build a plain Array, not a PackedSequence. */
   static override get [Symbol.species](): ArrayConstructor {
     return Array;
   }
@@ -159,6 +160,7 @@ export class PackedSequence extends Array<Tensor | null> {
   dispose(): void {
     for (const t of this) t?.dispose();
   }
+  /** The same as `dispose()`, so that a `using` declaration frees it at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -207,6 +209,7 @@ function lengthList(fn: string, lengths: unknown): number[] {
   });
 }
 
+/** Options of `nn.utils.rnn.packPaddedSequence`. */
 export interface PackPaddedOptions {
   /** Input is `(N, T, *)` instead of `(T, N, *)`. Default false. */
   batchFirst?: boolean;
@@ -291,6 +294,7 @@ export function packPaddedSequence(
   }
 }
 
+/** Options of `nn.utils.rnn.padPackedSequence`. */
 export interface PadPackedOptions {
   /** Output `(N, T, *)` instead of `(T, N, *)`. Default false. */
   batchFirst?: boolean;
@@ -366,6 +370,7 @@ function sequenceList(fn: string, sequences: unknown): Tensor[] {
   return sequences as Tensor[];
 }
 
+/** Options of `nn.utils.rnn.padSequence`. */
 export interface PadSequenceOptions {
   /** Output `(N, T, *)` instead of `(T, N, *)`. Default false. */
   batchFirst?: boolean;

@@ -33,7 +33,15 @@ export interface DataLoaderOptions<T, B> {
 }
 
 /** A source of samples: a map-style dataset, an iterable dataset, or anything with getItem/length. */
-export type DataSource<T> = Dataset<T> | IterableDataset<T> | { getItem(i: number): T; readonly length: number };
+export type DataSource<T> =
+  | Dataset<T>
+  | IterableDataset<T>
+  | {
+      /** The sample at index `i` (0 ≤ i < length). */
+      getItem(i: number): T;
+      /** The number of samples. */
+      readonly length: number;
+    };
 
 function disposeTensors(v: unknown, seen: Set<unknown> = new Set()): void {
   if (v instanceof Tensor) {
@@ -76,6 +84,7 @@ export class DataLoader<T = unknown, B = DefaultCollated<T>> implements Iterable
   readonly sampler: Iterable<number> | undefined;
   /** The sampler of batches (undefined for an iterable dataset or with batchSize null). */
   readonly batchSampler: Iterable<number[]> | undefined;
+  /** The function that makes a batch of samples (the `collate` option; `undefined`: `defaultCollate`). */
   readonly collate: ((batch: T[]) => B) | undefined;
   private readonly iterable: boolean;
 

@@ -18,6 +18,7 @@ import type { Tensor } from '../../tensor';
  * }
  */
 export abstract class Sampler<T = number> implements Iterable<T> {
+  /** The indices (or batches of indices) of one epoch, in the order they are to be used. */
   abstract [Symbol.iterator](): Iterator<T>;
   /** The number of items a pass yields (undefined when unknown). */
   get length(): number | undefined {
@@ -80,6 +81,7 @@ export class SequentialSampler extends Sampler<number> {
     return this.dataSource.length;
   }
 
+  /** The indices `0 .. length - 1`, in order. */
   *[Symbol.iterator](): Iterator<number> {
     const n = this.dataSource.length;
     for (let i = 0; i < n; i++) yield i;
@@ -135,6 +137,7 @@ export class RandomSampler extends Sampler<number> {
     return this.numSamples;
   }
 
+  /** The indices of one epoch: a fresh shuffle (or draw, with replacement) at every iteration. */
   *[Symbol.iterator](): Iterator<number> {
     const n = this.dataSource.length;
     const generator = passGenerator(this.generator);
@@ -176,6 +179,7 @@ export class SubsetRandomSampler extends Sampler<number> {
     return this.indices.length;
   }
 
+  /** The given indices, in a fresh random order at every iteration. */
   *[Symbol.iterator](): Iterator<number> {
     const perm = takeInts(randperm(this.indices.length, this.generator ? { generator: this.generator } : {}));
     for (const i of perm) yield this.indices[i];
@@ -215,6 +219,7 @@ export class BatchSampler extends Sampler<number[]> {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
+  /** The batches of one epoch: the inner sampler's indices grouped by `batchSize`. */
   *[Symbol.iterator](): Iterator<number[]> {
     let batch: number[] = [];
     for (const i of this.sampler) {
@@ -304,6 +309,7 @@ export class BucketBatchSampler extends Sampler<number[]> {
     return count;
   }
 
+  /** The batches of one epoch: indices of similar lengths together, the batches in a fresh random order when shuffling. */
   *[Symbol.iterator](): Iterator<number[]> {
     const n = this.lengths.length;
     const generator = this.shuffle ? passGenerator(this.generator) : undefined;
@@ -404,6 +410,7 @@ export class DistributedSampler extends Sampler<number> {
     this.epoch = checkInt('DistributedSampler.setEpoch', 'epoch', epoch, 0);
   }
 
+  /** This replica's share of the indices of one epoch (shuffled by the seed and the epoch when shuffling). */
   *[Symbol.iterator](): Iterator<number> {
     const n = this.dataset.length;
     let indices: number[];
