@@ -1,7 +1,7 @@
 // `npm run example:lm`: a GPT-style character language model trained on this repository's own
-// README, then sampled at two temperatures.
+// documentation (README.md, then the guides of docs/guides/), then sampled at two temperatures.
 //
-//   1. data: the README's characters → ids (torch.text.Vocab); random windows for training, the
+//   1. data: the documentation's characters → ids (torch.text.Vocab); random windows for training, the
 //      last 10 % of the text held out for validation;
 //   2. the model: token + position embeddings, pre-norm decoder blocks (causal self-attention with
 //      nn.MultiheadAttention and an nn.masks.causal attnMask, then an MLP), a final LayerNorm and
@@ -53,21 +53,34 @@ function findReadme(dir: string): string {
   }
 }
 
+/** README.md, then the guides (docs/guides/*.md, by name): the documentation the README was before it was split. */
+function readDocs(readme: string): string {
+  const guides = path.join(path.dirname(readme), 'docs', 'guides');
+  const files = fs.existsSync(guides)
+    ? fs
+        .readdirSync(guides)
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+        .map((f) => path.join(guides, f))
+    : [];
+  return [readme, ...files].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+}
+
 function main(): void {
   const started = Date.now();
   torch.manualSeed(seed);
   fs.mkdirSync(outDir, { recursive: true });
   console.log(`torch-napi ${torch.version} · libtorch ${torch.libtorchVersion} · ${torch.getNumThreads()} thread(s)`);
 
-  // 1. data: the README, character by character
-  const text = fs.readFileSync(findReadme(__dirname), 'utf8');
+  // 1. data: the documentation, character by character
+  const text = readDocs(findReadme(__dirname));
   const chars = [...text];
   const vocab = torch.text.Vocab.build([chars], { specials: { pad: null, bos: null, eos: null, unk: '\u0000' } });
   const ids = vocab.encode(chars, { as: 'tensor' }) as Tensor;
   const nVal = Math.floor(chars.length / 10);
   const trainIds = ids.narrow(0, 0, chars.length - nVal);
   const valIds = ids.narrow(0, chars.length - nVal, nVal);
-  console.log(`README.md: ${chars.length} characters, ${vocab.length} distinct; ${nVal} held out`);
+  console.log(`README.md and docs/guides: ${chars.length} characters, ${vocab.length} distinct; ${nVal} held out`);
 
   const windows = (src: Tensor, starts: Tensor): [Tensor, Tensor] => {
     const idx = starts.unsqueeze(1).add(torch.arange(context + 1).unsqueeze(0)); // (B, T+1)
@@ -167,7 +180,7 @@ function main(): void {
           }),
         },
       ],
-      { title: 'character LM on README.md: cross-entropy (nats/char)', xLabel: 'step' },
+      { title: 'character LM on the documentation: cross-entropy (nats/char)', xLabel: 'step' },
     ),
   );
   console.log(`\nwrote ${file}; done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

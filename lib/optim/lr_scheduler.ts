@@ -192,7 +192,9 @@ export abstract class LRScheduler {
   verbose = false;
   /** PyTorch's `_step_count`: calls of `step()`, the initial one included. */
   _stepCount = 0;
+  /** @internal PyTorch's `_last_lr` (saved in the state dict under that key). */
   protected _lastLr: number[] = [];
+  /** @internal PyTorch's `_get_lr_called_within_step` (saved in the state dict under that key). */
   protected _getLrCalledWithinStep = false;
 
   protected constructor(optimizer: Optimizer, opts: LRSchedulerOptions = {}, bare?: typeof BARE) {
@@ -747,6 +749,7 @@ const ONE_CYCLE_GROUP_KEYS: Record<string, string> = {
  */
 export class OneCycleLR extends LRScheduler {
   totalSteps: number;
+  /** @internal PyTorch's `_schedule_phases`. */
   _schedulePhases: OneCyclePhase[];
   cycleMomentum: boolean;
   /** Whether the momentum cycled is `betas[0]` (optimizers with `betas`) rather than `momentum`. */
@@ -989,7 +992,9 @@ export interface SequentialLROptions {
  * for (let epoch = 0; epoch < 100; epoch++) { train(); opt.step(); sched.step(); }
  */
 export class SequentialLR extends LRScheduler {
+  /** @internal PyTorch's `_schedulers`. */
   _schedulers: LRScheduler[];
+  /** @internal PyTorch's `_milestones`. */
   _milestones: number[];
 
   constructor(optimizer: Optimizer, opts: SequentialLROptions) {
@@ -1133,6 +1138,7 @@ export class ReduceLROnPlateau {
   modeWorse: number;
   eps: number;
   lastEpoch = 0;
+  /** @internal PyTorch's `_last_lr` (saved in the state dict under that key). */
   protected _lastLr: number[];
 
   constructor(optimizer: Optimizer, opts: ReduceLROnPlateauOptions = {}) {

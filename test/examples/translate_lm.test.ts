@@ -186,7 +186,7 @@ with torch.no_grad():
     torch.dispose([src, srcPadding]);
   });
 
-  it('lm runs end to end: trains on the README, samples at two temperatures, writes its loss curve', function () {
+  it('lm runs end to end: trains on the documentation, samples at two temperatures, writes its loss curve', function () {
     this.timeout(240000);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-'));
     const { out: stdout, result } = run('lm.js', ['--steps', '30', '--context', '16', '--no-progress', '--out', out]);
