@@ -14,6 +14,7 @@ export interface RnnSelfCheck {
   libtorchMaxAbsDiff: number;
   /** The same for the composed LSTM. */
   composedMaxAbsDiff: number;
+  /** The largest |difference| from the float64 reference that counts as right. */
   tolerance: number;
   /** libtorch's `at::lstm` ran oneDNN's RNN primitive (`aten::mkldnn_rnn_layer`) in the check. */
   oneDnnRan: boolean;
@@ -21,7 +22,9 @@ export interface RnnSelfCheck {
   oneDnnPossible: boolean;
   /** LSTM shapes checked (including the seed model's and one that oneDNN's AVX-512 kernel got wrong). */
   cases: number;
+  /** The version of the libtorch that ran the check. */
   libtorchVersion: string;
+  /** The CPU kernels libtorch picked (`'AVX2'`, `'AVX512'`, ...). */
   cpuCapability: string;
 }
 

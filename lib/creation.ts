@@ -18,8 +18,11 @@ import { handle, Tensor, type TypedArray } from './tensor';
 
 /** Options every factory takes (camelCase of PyTorch's keyword arguments). */
 export interface TensorOptions {
+  /** The element type (default `'float32'`, or what the data implies). */
   dtype?: DType;
+  /** Where the tensor is made: `'cpu'` (default), `'cuda'`, `'cuda:N'`. */
   device?: string;
+  /** Make a leaf that autograd tracks (default false). */
   requiresGrad?: boolean;
 }
 

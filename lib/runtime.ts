@@ -13,16 +13,25 @@ export const libtorchVersion: string = native.libtorchVersion();
 
 /** What `torch.config()` returns: versions, BLAS, threads, CPU capability, CUDA and libtorch's build configuration. */
 export interface Config {
+  /** torch-napi's version. */
   version: string;
+  /** The version of the libtorch loaded. */
   libtorchVersion: string;
   /** BLAS/LAPACK libtorch was built with, as libtorch reports it. */
   blas: string;
+  /** libtorch's intra-op threads (`torch.getNumThreads()`). */
   numThreads: number;
+  /** libtorch's inter-op threads. */
   numInteropThreads: number;
+  /** Whether libtorch was built with OpenMP. */
   openmp: boolean;
+  /** Whether libtorch was built with MKL. */
   mkl: boolean;
+  /** Whether libtorch was built with oneDNN (MKL-DNN). */
   mkldnn: boolean;
+  /** Whether libtorch was built with LAPACK. */
   lapack: boolean;
+  /** Whether libtorch was built with CUDA, whether a device can be used, and how many there are. */
   cuda: { built: boolean; available: boolean; deviceCount: number };
   /** libtorch's full `show_config()` text. */
   buildConfig: string;

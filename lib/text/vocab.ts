@@ -41,7 +41,9 @@ export interface EncodeOptions {
 
 /** The JSON form of a vocabulary (`toJSON()` / `Vocab.fromJSON()`). */
 export interface VocabJSON {
+  /** Every token, in id order. */
   tokens: string[];
+  /** Which tokens play the special roles (null: none). */
   specials: { pad: string | null; unk: string | null; bos: string | null; eos: string | null };
 }
 

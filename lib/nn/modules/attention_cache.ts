@@ -42,6 +42,7 @@ export class AttentionCache {
   key: Tensor | null = null;
   /** Projected values, as `key`. */
   value: Tensor | null = null;
+  /** A static cache (an encoder's memory) is projected once and never grows. */
   readonly static: boolean;
 
   constructor(opts: AttentionCacheOptions = {}) {

@@ -5,6 +5,7 @@ import { fmtFloat, Module } from './module';
 
 /** Zeroes elements with probability `p` in training mode, scaling the rest by 1/(1-p); identity in eval. */
 export class Dropout extends Module {
+  /** The probability of zeroing an element in training mode. */
   readonly p: number;
 
   constructor(p = 0.5) {

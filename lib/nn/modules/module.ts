@@ -14,7 +14,9 @@ export type StateDict = Record<string, Tensor>;
 
 /** What `Module.loadStateDict` returns: the keys the module has that the state dict lacked, and the other way round. */
 export interface LoadResult {
+  /** The module's keys the state dict did not have. */
   missingKeys: string[];
+  /** The state dict's keys the module does not have. */
   unexpectedKeys: string[];
 }
 

@@ -85,6 +85,7 @@ function checkIndex(fn: string, index: unknown, n: number): number {
  * @throws TypeError if an argument is not a Tensor; RangeError if their first dimensions differ
  */
 export class TensorDataset extends Dataset<Tensor[]> {
+  /** The tensors, indexed together along their first dimension. */
   readonly tensors: readonly Tensor[];
   private readonly n: number;
 
@@ -125,7 +126,9 @@ export class TensorDataset extends Dataset<Tensor[]> {
  * @throws TypeError / RangeError for a bad dataset or an index out of its range
  */
 export class Subset<T = unknown> extends Dataset<T> {
+  /** The whole dataset. */
   readonly dataset: Dataset<T>;
+  /** The indices of this subset's samples in `dataset`. */
   readonly indices: readonly number[];
 
   constructor(dataset: Dataset<T>, indices: readonly number[]) {
@@ -168,6 +171,7 @@ export class Subset<T = unknown> extends Dataset<T> {
  * @throws TypeError if `datasets` is empty or holds something that is not a map-style dataset
  */
 export class ConcatDataset<T = unknown> extends Dataset<T> {
+  /** The datasets, in order. */
   readonly datasets: readonly Dataset<T>[];
   /** The running totals of the lengths (PyTorch's `cumulative_sizes`). */
   readonly cumulativeSizes: readonly number[];
