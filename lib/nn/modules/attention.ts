@@ -14,12 +14,19 @@ import { Module } from './module';
 export class NonDynamicallyQuantizableLinear extends Linear {}
 
 export interface MultiheadAttentionOptions extends FactoryOptions {
+  /** The dropout probability on the attention weights, in training mode (default 0). */
   dropout?: number;
+  /** Whether the input and output projections have biases (default true). */
   bias?: boolean;
+  /** Learn a bias appended to the keys and values (`bias_k`, `bias_v`; default false). */
   addBiasKv?: boolean;
+  /** Append a batch of zeros to the keys and values (default false). */
   addZeroAttn?: boolean;
+  /** The number of features of the keys (default `embedDim`). */
   kdim?: number;
+  /** The number of features of the values (default `embedDim`). */
   vdim?: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (default false). */
   batchFirst?: boolean;
 }
 
@@ -121,23 +128,39 @@ export function mixedMasksAdvice(floatAttnMask: boolean, L: number, S: number): 
  * const [out, w] = mha.forward(q, k, v, { attnMask: nn.masks.causal(L, S), keyPaddingMask: pad });
  */
 export class MultiheadAttention extends Module {
+  /** The model dimension: the features of the queries and of the output. */
   readonly embedDim: number;
+  /** The number of features of the keys. */
   readonly kdim: number;
+  /** The number of features of the values. */
   readonly vdim: number;
+  /** The number of attention heads. */
   readonly numHeads: number;
+  /** The dropout probability on the attention weights, in training mode. */
   readonly dropout: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)`. */
   readonly batchFirst: boolean;
+  /** The features per head: `embedDim / numHeads`. */
   readonly headDim: number;
+  /** Whether a batch of zeros is appended to the keys and values. */
   readonly addZeroAttn: boolean;
   private readonly qkvSameEmbedDim: boolean;
 
+  /** The packed query, key and value projection `(3 · embedDim, embedDim)` when `kdim` and `vdim` equal `embedDim`, else null. */
   in_proj_weight: Parameter | null = null;
+  /** The query projection `(embedDim, embedDim)` when the keys or values have other sizes, else null. */
   q_proj_weight: Parameter | null = null;
+  /** The key projection `(embedDim, kdim)` when the keys or values have other sizes, else null. */
   k_proj_weight: Parameter | null = null;
+  /** The value projection `(embedDim, vdim)` when the keys or values have other sizes, else null. */
   v_proj_weight: Parameter | null = null;
+  /** The packed bias of the three input projections `(3 · embedDim)`, or null without biases. */
   in_proj_bias: Parameter | null = null;
+  /** The output projection. */
   out_proj: NonDynamicallyQuantizableLinear;
+  /** The bias appended to the keys `(1, 1, embedDim)` with `addBiasKv`, else null. */
   bias_k: Parameter | null = null;
+  /** The bias appended to the values `(1, 1, embedDim)` with `addBiasKv`, else null. */
   bias_v: Parameter | null = null;
 
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {

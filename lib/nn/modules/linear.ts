@@ -10,7 +10,9 @@ import { Module, pyBool } from './module';
 
 /** Options every layer with parameters takes. */
 export interface FactoryOptions {
+  /** The dtype of the parameters (default `'float32'`). */
   dtype?: DType;
+  /** The device of the parameters (default `'cpu'`). */
   device?: string;
 }
 const LINEAR_KEYS = ['bias', 'dtype', 'device'] as const;
@@ -28,9 +30,13 @@ export class Identity extends Module {
  * Weight `(out, in)` from kaiming-uniform(a=√5), bias U(-1/√in, 1/√in), as PyTorch.
  */
 export class Linear extends Module {
+  /** The size of each input sample (the last dimension). */
   readonly inFeatures: number;
+  /** The size of each output sample. */
   readonly outFeatures: number;
+  /** The weight `(outFeatures, inFeatures)`. */
   weight: Parameter;
+  /** The bias `(outFeatures)`, or null when made with `bias: false`. */
   bias: Parameter | null;
 
   constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
@@ -100,10 +106,15 @@ export class Linear extends Module {
 
 /** `y = x1ᵀ A x2 + b` (PyTorch's `nn.Bilinear`). */
 export class Bilinear extends Module {
+  /** The size of each sample of the first input. */
   readonly in1Features: number;
+  /** The size of each sample of the second input. */
   readonly in2Features: number;
+  /** The size of each output sample. */
   readonly outFeatures: number;
+  /** The weight `(outFeatures, in1Features, in2Features)`. */
   weight: Parameter;
+  /** The bias `(outFeatures)`, or null when made with `bias: false`. */
   bias: Parameter | null;
 
   constructor(

@@ -60,7 +60,9 @@ export interface RNNOptions extends RNNBaseOptions {
 }
 /** The sizes, when the layer is built from one options object. */
 export interface RNNSizes {
+  /** The number of features of each input step. */
   inputSize: number;
+  /** The number of features of the hidden state. */
   hiddenSize: number;
 }
 
@@ -172,13 +174,21 @@ interface InputInfo {
 export abstract class RNNBase extends Module {
   /** `'LSTM'`, `'GRU'`, `'RNN_TANH'` or `'RNN_RELU'`. */
   declare readonly mode: Mode;
+  /** The number of features of each input step. */
   declare readonly inputSize: number;
+  /** The number of features of the hidden state. */
   declare readonly hiddenSize: number;
+  /** The number of stacked recurrent layers. */
   declare readonly numLayers: number;
+  /** Whether the layers have the biases `bias_ih_l*` and `bias_hh_l*`. */
   declare readonly bias: boolean;
+  /** Inputs and outputs are `(N, L, features)` instead of `(L, N, features)` (the states are not affected). */
   declare readonly batchFirst: boolean;
+  /** The dropout probability on the outputs of every layer but the last, in training mode. */
   declare readonly dropout: number;
+  /** Whether each layer also runs backwards (doubling the output features). */
   declare readonly bidirectional: boolean;
+  /** LSTM only: the size the hidden state is projected to (0: no projection). */
   declare readonly projSize: number;
   /** Parameter names in the order the fused kernel takes them (PyTorch's `_flat_weights_names`). */
   declare readonly flatWeightsNames: readonly string[];
@@ -747,13 +757,21 @@ export interface RNNCellOptions extends FactoryOptions {
 
 /** The base of the cells (PyTorch's `RNNCellBase`): `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`. */
 export abstract class RNNCellBase extends Module {
+  /** The number of features of the input. */
   declare readonly inputSize: number;
+  /** The number of features of the hidden state. */
   declare readonly hiddenSize: number;
+  /** Whether the cell has the biases `bias_ih` and `bias_hh`. */
   declare readonly bias: boolean;
+  /** @internal `'LSTM'`, `'GRU'`, `'RNN_TANH'` or `'RNN_RELU'`. */
   declare protected readonly mode: Mode;
+  /** The input-to-hidden weight `(gates · hiddenSize, inputSize)`. */
   weight_ih!: Parameter;
+  /** The hidden-to-hidden weight `(gates · hiddenSize, hiddenSize)`. */
   weight_hh!: Parameter;
+  /** The input-to-hidden bias `(gates · hiddenSize)`, or null without biases. */
   bias_ih!: Parameter | null;
+  /** The hidden-to-hidden bias `(gates · hiddenSize)`, or null without biases. */
   bias_hh!: Parameter | null;
 
   protected constructor(mode: Mode, fn: string, args: unknown[], keys: string[]) {
