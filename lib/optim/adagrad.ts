@@ -13,11 +13,17 @@ import {
 } from './optimizer';
 
 export interface AdagradOptions {
+  /** The learning rate (default 1e-2). */
   lr?: number;
+  /** The learning rate decay per step (default 0). */
   lrDecay?: number;
+  /** L2 penalty (default 0). */
   weightDecay?: number;
+  /** The starting value of the sum of squared gradients (default 0). */
   initialAccumulatorValue?: number;
+  /** Added to the denominator for numerical stability (default 1e-10). */
   eps?: number;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 

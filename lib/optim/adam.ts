@@ -17,11 +17,17 @@ import {
  * `amsgrad`, `maximize`.
  */
 export interface AdamOptions {
+  /** The learning rate (default 1e-3). */
   lr?: number;
+  /** The decay rates of the running averages of the gradient and of its square (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty (Adam) or decoupled weight decay (AdamW) (default 0; AdamW 1e-2). */
   weightDecay?: number;
+  /** Use the AMSGrad variant: the maximum of the past squared-gradient averages (default false). */
   amsgrad?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 

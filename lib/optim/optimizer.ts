@@ -12,7 +12,9 @@ import { Tensor } from '../tensor';
 
 /** A parameter group: its parameters and its options (camelCase of PyTorch's keys). */
 export interface ParamGroup {
+  /** The parameters this group updates. */
   params: Parameter[];
+  /** The group's learning rate (what schedulers change). */
   lr: number;
   /** Set by learning-rate schedulers (PyTorch's `initial_lr`). */
   initialLr?: number;
@@ -29,7 +31,9 @@ export type ParamState = Record<string, StateValue>;
 
 /** PyTorch's optimizer state_dict: `state` keyed by parameter index, `param_groups` with PyTorch's keys. */
 export interface OptimizerStateDict {
+  /** Per-parameter state, keyed by the parameter's index over all groups, in order. */
   state: Map<number, Record<string, StateValue>>;
+  /** Each group's settings with PyTorch's snake_case keys, its parameters as indices. */
   param_groups: Array<Record<string, unknown> & { params: number[] }>;
 }
 
@@ -60,7 +64,9 @@ export function checkNonNegative(fn: string, what: string, v: unknown, label = w
  * ], { lr: 1e-3 });
  */
 export abstract class Optimizer {
+  /** The optimizer's options: the settings a group gets when it does not set its own. */
   readonly defaults: Record<string, unknown>;
+  /** The parameter groups, each with its parameters and settings (`lr`, ...). */
   paramGroups: ParamGroup[] = [];
   /** Per-parameter state (moments, step counts), as PyTorch's `optimizer.state`. */
   state = new Map<Parameter, ParamState>();

@@ -16,12 +16,19 @@ import {
  * `centered`, `maximize`.
  */
 export interface RMSpropOptions {
+  /** The learning rate (default 1e-2). */
   lr?: number;
+  /** The smoothing constant of the running average of the squared gradient (default 0.99). */
   alpha?: number;
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty (default 0). */
   weightDecay?: number;
+  /** The momentum factor (default 0). */
   momentum?: number;
+  /** Normalize by an estimate of the variance of the gradient instead of its second moment (default false). */
   centered?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 

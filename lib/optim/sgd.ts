@@ -17,11 +17,17 @@ import {
  * `maximize`.
  */
 export interface SGDOptions {
+  /** The learning rate (required: PyTorch has no default for SGD). */
   lr?: number;
+  /** The momentum factor (default 0). */
   momentum?: number;
+  /** The dampening of the momentum (default 0). */
   dampening?: number;
+  /** L2 penalty (default 0). */
   weightDecay?: number;
+  /** Use Nesterov momentum (default false). */
   nesterov?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 

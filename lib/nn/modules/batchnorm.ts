@@ -9,22 +9,32 @@ import type { FactoryOptions } from './linear';
 import { fmtFloat, Module, pyBool } from './module';
 
 export interface BatchNormOptions extends FactoryOptions {
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
   /** The running statistics' update factor; null: a cumulative moving average. */
   momentum?: number | null;
+  /** Whether the layer has a learnable scale (`weight`) and shift (`bias`). */
   affine?: boolean;
+  /** Whether the layer keeps running statistics (`running_mean`, `running_var`) and uses them in eval mode. */
   trackRunningStats?: boolean;
 }
 const KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'device'] as const;
 
 /** PyTorch's `_NormBase`: the parameters, the running-statistics buffers and their reset. */
 abstract class NormBase extends Module {
+  /** The number of features or channels `C` of the input. */
   declare readonly numFeatures: number;
+  /** Added to the variance for numerical stability (default 1e-5). */
   declare readonly eps: number;
+  /** The weight of each new batch in the running statistics (default 0.1; null: a cumulative average). */
   declare readonly momentum: number | null;
+  /** Whether the layer has a learnable scale (`weight`) and shift (`bias`). */
   declare readonly affine: boolean;
+  /** Whether the layer keeps running statistics (`running_mean`, `running_var`) and uses them in eval mode. */
   declare readonly trackRunningStats: boolean;
+  /** The learnable scale `(C)`, or null without `affine`. */
   weight: Parameter | null;
+  /** The learnable shift `(C)`, or null without `affine`. */
   bias: Parameter | null;
 
   protected constructor(fn: string, numFeatures: number, opts: BatchNormOptions, defaults: [boolean, boolean]) {

@@ -16,21 +16,33 @@ export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
 const PADDING_MODES: readonly PaddingMode[] = ['zeros', 'reflect', 'replicate', 'circular'];
 
 export interface ConvOptions extends FactoryOptions {
+  /** The step of the kernel, per spatial dimension (default 1). */
   stride?: number | number[];
   /** An int, one int per spatial dim, or 'same' / 'valid'. */
   padding?: number | number[] | 'same' | 'valid';
+  /** The spacing between kernel elements, per spatial dimension (default 1). */
   dilation?: number | number[];
+  /** The number of blocked connections from input to output channels (default 1). */
   groups?: number;
+  /** Whether the layer has a learnable bias (default true). */
   bias?: boolean;
+  /** How the input is padded: `'zeros'` (default), `'reflect'`, `'replicate'` or `'circular'`. */
   paddingMode?: PaddingMode;
 }
 export interface ConvTransposeOptions extends FactoryOptions {
+  /** The step of the kernel, per spatial dimension (default 1). */
   stride?: number | number[];
+  /** The implicit zero padding on both sides of the input, per spatial dimension (default 0). */
   padding?: number | number[];
+  /** Transposed convolutions: the size added to one side of the output, per spatial dimension (default 0). */
   outputPadding?: number | number[];
+  /** The number of blocked connections from input to output channels (default 1). */
   groups?: number;
+  /** Whether the layer has a learnable bias (default true). */
   bias?: boolean;
+  /** The spacing between kernel elements, per spatial dimension (default 1). */
   dilation?: number | number[];
+  /** How the input is padded: `'zeros'` (default), `'reflect'`, `'replicate'` or `'circular'`. */
   paddingMode?: 'zeros';
 }
 const CONV_KEYS = ['stride', 'padding', 'dilation', 'groups', 'bias', 'paddingMode', 'dtype', 'device'] as const;
@@ -54,19 +66,31 @@ function tuple(fn: string, name: string, v: unknown, n: number, min: number): nu
 
 /** What Conv1d / Conv2d / ConvTranspose1d share (PyTorch's `_ConvNd`). */
 abstract class ConvNd extends Module {
+  /** The number of channels of the input. */
   declare readonly inChannels: number;
+  /** The number of channels of the output. */
   declare readonly outChannels: number;
+  /** The size of the convolution kernel, per spatial dimension. */
   declare readonly kernelSize: number[];
+  /** The step of the kernel, per spatial dimension (default 1). */
   declare readonly stride: number[];
+  /** The implicit padding on both sides, per spatial dimension, or `'same'` / `'valid'`. */
   declare readonly padding: number[] | 'same' | 'valid';
+  /** The spacing between kernel elements, per spatial dimension (default 1). */
   declare readonly dilation: number[];
+  /** Whether this is a transposed convolution. */
   declare readonly transposed: boolean;
+  /** Transposed convolutions: the size added to one side of the output, per spatial dimension (default 0). */
   declare readonly outputPadding: number[];
+  /** The number of blocked connections from input to output channels (default 1). */
   declare readonly groups: number;
+  /** How the input is padded: `'zeros'` (default), `'reflect'`, `'replicate'` or `'circular'`. */
   declare readonly paddingMode: PaddingMode;
   /** F.pad's argument for the non-'zeros' padding modes (last dim first). */
   declare readonly reversedPaddingRepeatedTwice: number[];
+  /** The kernel `(outChannels, inChannels / groups, ...kernelSize)` (transposed: `(inChannels, outChannels / groups, ...kernelSize)`). */
   weight: Parameter;
+  /** The learnable bias `(outChannels)`, or null when made with `bias: false`. */
   bias: Parameter | null;
 
   protected constructor(

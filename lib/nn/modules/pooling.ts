@@ -30,20 +30,31 @@ function checkRank(fn: string, input: unknown, ranks: readonly number[]): Tensor
  * `returnIndices`, `ceilMode`.
  */
 export interface MaxPoolOptions {
+  /** The step of the window, per spatial dimension (default: the kernel size). */
   stride?: IntOrList | null;
+  /** The implicit padding on both sides, per spatial dimension (default 0). */
   padding?: IntOrList;
+  /** The spacing between window elements (default 1). */
   dilation?: IntOrList;
+  /** Also return the indices of the maxima (for `maxUnpool`; default false). */
   returnIndices?: boolean;
+  /** Round the output size up instead of down (default false). */
   ceilMode?: boolean;
 }
 const MAX_KEYS = ['stride', 'padding', 'dilation', 'returnIndices', 'ceilMode'] as const;
 
 abstract class MaxPoolNd extends Module {
+  /** The size of the pooling window, per spatial dimension. */
   declare readonly kernelSize: IntOrList;
+  /** The step of the window, per spatial dimension (default: the kernel size). */
   declare readonly stride: IntOrList;
+  /** The implicit padding on both sides, per spatial dimension (default 0). */
   declare readonly padding: IntOrList;
+  /** The spacing between window elements (default 1). */
   declare readonly dilation: IntOrList;
+  /** Also return the indices of the maxima (for `maxUnpool`; default false). */
   declare readonly returnIndices: boolean;
+  /** Round the output size up instead of down (default false). */
   declare readonly ceilMode: boolean;
   protected constructor(fn: string, n: number, kernelSize: IntOrList, opts: MaxPoolOptions) {
     super();
@@ -95,22 +106,32 @@ export class MaxPool2d extends MaxPoolNd {
 
 /** Options of `nn.AvgPool1d`: `stride` (default: the kernel size), `padding`, `ceilMode`, `countIncludePad`. */
 export interface AvgPoolOptions {
+  /** The step of the window, per spatial dimension (default: the kernel size). */
   stride?: IntOrList | null;
+  /** The implicit padding on both sides, per spatial dimension (default 0). */
   padding?: IntOrList;
+  /** Round the output size up instead of down (default false). */
   ceilMode?: boolean;
+  /** Count the zero padding in the average (default true). */
   countIncludePad?: boolean;
 }
 /** Options of `nn.AvgPool2d`: those of `AvgPool1d` plus `divisorOverride`. */
 export interface AvgPool2dOptions extends AvgPoolOptions {
+  /** Divide by this instead of the window size (default: null, the window size). */
   divisorOverride?: number | null;
 }
 
 /** 1-d average pooling over `(N, C, L)` or `(C, L)` (PyTorch's `nn.AvgPool1d`). */
 export class AvgPool1d extends Module {
+  /** The size of the pooling window, per spatial dimension. */
   declare readonly kernelSize: number[];
+  /** The step of the window, per spatial dimension (default: the kernel size). */
   declare readonly stride: number[];
+  /** The implicit padding on both sides, per spatial dimension (default 0). */
   declare readonly padding: number[];
+  /** Round the output size up instead of down (default false). */
   declare readonly ceilMode: boolean;
+  /** Count the zero padding in the average (default true). */
   declare readonly countIncludePad: boolean;
   constructor(kernelSize: IntOrList, opts: AvgPoolOptions = {}) {
     super();
@@ -142,11 +163,17 @@ export class AvgPool1d extends Module {
 
 /** 2-d average pooling over `(N, C, H, W)` or `(C, H, W)` (PyTorch's `nn.AvgPool2d`). */
 export class AvgPool2d extends Module {
+  /** The size of the pooling window, per spatial dimension. */
   declare readonly kernelSize: IntOrList;
+  /** The step of the window, per spatial dimension (default: the kernel size). */
   declare readonly stride: IntOrList;
+  /** The implicit padding on both sides, per spatial dimension (default 0). */
   declare readonly padding: IntOrList;
+  /** Round the output size up instead of down (default false). */
   declare readonly ceilMode: boolean;
+  /** Count the zero padding in the average (default true). */
   declare readonly countIncludePad: boolean;
+  /** Divide by this instead of the window size (default: null, the window size). */
   declare readonly divisorOverride: number | null;
   constructor(kernelSize: IntOrList, opts: AvgPool2dOptions = {}) {
     super();
@@ -195,6 +222,7 @@ export class AvgPool2d extends Module {
 
 /** 1-d adaptive average pooling to `outputSize` (PyTorch's `nn.AdaptiveAvgPool1d`). */
 export class AdaptiveAvgPool1d extends Module {
+  /** The size of the output, per spatial dimension. */
   declare readonly outputSize: IntOrList;
   constructor(outputSize: IntOrList) {
     super();
@@ -210,6 +238,7 @@ export class AdaptiveAvgPool1d extends Module {
 
 /** 2-d adaptive average pooling to `outputSize` (a null entry keeps that input size) (PyTorch's `nn.AdaptiveAvgPool2d`). */
 export class AdaptiveAvgPool2d extends Module {
+  /** The size of the output, per spatial dimension. */
   declare readonly outputSize: number | (number | null)[];
   constructor(outputSize: number | (number | null)[]) {
     super();
@@ -234,18 +263,28 @@ export class AdaptiveAvgPool2d extends Module {
 
 /** Options of `nn.Upsample`: the output `size` or a `scaleFactor`, the `mode` and `alignCorners`. */
 export interface UpsampleOptions {
+  /** The output size (instead of `scaleFactor`). */
   size?: number | number[] | null;
+  /** The multiplier of the input size (instead of `size`). */
   scaleFactor?: number | number[] | null;
+  /** The interpolation algorithm: `'nearest'` (default), `'linear'`, `'bilinear'`, `'bicubic'`, `'trilinear'`. */
   mode?: InterpolateMode;
+  /** For the linear modes: align the corner pixels of input and output (default false). */
   alignCorners?: boolean | null;
+  /** Recompute the scale factor from the computed output size (default false). */
   recomputeScaleFactor?: boolean | null;
 }
 /** Resamples to `size` or by `scaleFactor` with `F.interpolate` (PyTorch's `nn.Upsample`). */
 export class Upsample extends Module {
+  /** The output size (instead of `scaleFactor`). */
   declare readonly size: number | number[] | null;
+  /** The multiplier of the input size (instead of `size`). */
   declare readonly scaleFactor: number | number[] | null;
+  /** The interpolation algorithm: `'nearest'` (default), `'linear'`, `'bilinear'`, `'bicubic'`, `'trilinear'`. */
   declare readonly mode: InterpolateMode;
+  /** For the linear modes: align the corner pixels of input and output (default false). */
   declare readonly alignCorners: boolean | null;
+  /** Recompute the scale factor from the computed output size (default false). */
   declare readonly recomputeScaleFactor: boolean | null;
   constructor(opts: UpsampleOptions = {}) {
     super();
