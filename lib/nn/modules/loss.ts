@@ -6,6 +6,7 @@ import * as L from '../functional_loss';
 import { Module } from './module';
 
 abstract class Loss extends Module {
+  /** How the loss reduces over the batch: `'mean'`, `'sum'` or `'none'`. */
   readonly reduction: Reduction;
   /** `known`: the option keys of the subclass (an unknown key throws, naming it). */
   constructor(opts: { reduction?: Reduction } = {}, known: readonly string[] = ['reduction']) {
@@ -37,6 +38,7 @@ export class L1Loss extends Loss {
 }
 /** Smooth L1 (Huber-like with `beta`). */
 export class SmoothL1Loss extends Loss {
+  /** The threshold below which the loss is squared (default 1). */
   readonly beta: number;
   constructor(opts: { reduction?: Reduction; beta?: number } = {}) {
     super(opts, ['reduction', 'beta']);
@@ -49,6 +51,7 @@ export class SmoothL1Loss extends Loss {
 }
 /** Huber loss with `delta`. */
 export class HuberLoss extends Loss {
+  /** The threshold below which the loss is squared (default 1). */
   readonly delta: number;
   constructor(opts: { reduction?: Reduction; delta?: number } = {}) {
     super(opts, ['reduction', 'delta']);
@@ -64,6 +67,7 @@ export class HuberLoss extends Loss {
  * class probabilities (float, same shape as input); `ignoreIndex`, `labelSmoothing`, `weight`.
  */
 export class CrossEntropyLoss extends Loss {
+  /** The options of the functional form this module calls (`F.crossEntropy` / `F.nllLoss`). */
   readonly opts: L.CrossEntropyOptions;
   constructor(opts: L.CrossEntropyOptions = {}) {
     super(opts, ['weight', 'ignoreIndex', 'reduction', 'labelSmoothing']);
@@ -77,6 +81,7 @@ export class CrossEntropyLoss extends Loss {
 }
 /** Negative log likelihood over log-probabilities `(N, C)` or `(N, C, d1, ...)`. */
 export class NLLLoss extends Loss {
+  /** The options of the functional form this module calls (`F.crossEntropy` / `F.nllLoss`). */
   readonly opts: L.NLLOptions;
   constructor(opts: L.NLLOptions = {}) {
     super(opts, ['weight', 'ignoreIndex', 'reduction']);
@@ -115,7 +120,9 @@ export class BCEWithLogitsLoss extends Loss {
 }
 /** KL divergence; input is log-probabilities; `logTarget` for log-probability targets. */
 export class KLDivLoss extends Module {
+  /** How the loss reduces over the batch: `'mean'`, `'sum'` or `'none'`. */
   readonly reduction: Reduction | 'batchmean';
+  /** Whether the target is given as log-probabilities (default false). */
   readonly logTarget: boolean;
   constructor(opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}) {
     super();

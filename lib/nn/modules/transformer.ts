@@ -24,14 +24,23 @@ import { TransformerDecoder, TransformerEncoder, type TransformerEncoderForwardO
 
 /** Options of `Transformer.forward`. */
 export interface TransformerForwardOptions {
+  /** The encoder self-attention mask `(S, S)` or `(N·nhead, S, S)`: bool `true` = blocked, or float, added. */
   srcMask?: Tensor | null;
+  /** The decoder self-attention mask `(T, T)` or `(N·nhead, T, T)`, e.g. `nn.masks.causal(T)`: bool `true` = blocked, or float, added. */
   tgtMask?: Tensor | null;
+  /** The decoder's cross-attention mask `(T, S)`: bool `true` = blocked, or float, added. */
   memoryMask?: Tensor | null;
+  /** `(N, S)`: bool `true` = a padded source position, ignored by every query. */
   srcKeyPaddingMask?: Tensor | null;
+  /** `(N, T)`: bool `true` = a padded target position, ignored by every query. */
   tgtKeyPaddingMask?: Tensor | null;
+  /** `(N, S)`: bool `true` = a padded memory position (usually the source's padding mask). */
   memoryKeyPaddingMask?: Tensor | null;
+  /** A hint that `srcMask` is causal (it must still be given). */
   srcIsCausal?: boolean;
+  /** A hint that `tgtMask` is causal (it must still be given). */
   tgtIsCausal?: boolean;
+  /** A hint that `memoryMask` is causal (it must still be given). */
   memoryIsCausal?: boolean;
 }
 
@@ -99,10 +108,15 @@ const TRANSFORMER_FORWARD = [
  * const out = model.forward(src, tgt, { tgtMask, tgtKeyPaddingMask: nn.masks.keyPadding(lengths, T) });
  */
 export class Transformer extends Module {
+  /** The encoder stack (or the custom encoder given). */
   encoder: TransformerEncoder;
+  /** The decoder stack (or the custom decoder given). */
   decoder: TransformerDecoder;
+  /** The number of expected features of the inputs (default 512). */
   readonly dModel: number;
+  /** The number of attention heads (default 8). */
   readonly nhead: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)`. */
   readonly batchFirst: boolean;
 
   constructor(opts: TransformerOptions = {}) {

@@ -178,13 +178,21 @@ function resolveActivation(fn: string, a: unknown): ActivationFn | Module {
 }
 
 interface LayerConfig {
+  /** The number of expected features of the input (the model dimension). */
   dModel: number;
+  /** The number of attention heads. */
   nhead: number;
+  /** The width of the feed-forward network (default 2048). */
   dimFeedforward: number;
+  /** The dropout probability (default 0.1). */
   dropout: number;
+  /** The feed-forward activation. */
   activation: ActivationFn | Module;
+  /** The `eps` of the LayerNorms (default 1e-5). */
   layerNormEps: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (default false). */
   batchFirst: boolean;
+  /** Apply the LayerNorms before attention and feed-forward (pre-norm) instead of after (default false). */
   normFirst: boolean;
   factory: FactoryOptions;
 }
@@ -257,12 +265,19 @@ function applyActivation(fn: string, act: ActivationFn | Module, x: Tensor): Ten
 /** A layer's parts that the fused forward reads (both layer classes have them). */
 interface FusableLayer {
   training: boolean;
+  /** Apply the LayerNorms before attention and feed-forward (pre-norm) instead of after (default false). */
   normFirst: boolean;
+  /** The number of expected features of the input (the model dimension). */
   dModel: number;
+  /** The feed-forward activation. */
   activation: ActivationFn | Module;
+  /** The first feed-forward Linear (`dModel` → `dimFeedforward`). */
   linear1: Linear;
+  /** The second feed-forward Linear (`dimFeedforward` → `dModel`). */
   linear2: Linear;
+  /** The dropout after the feed-forward activation. */
   dropout: Dropout;
+  /** The self-attention block. */
   self_attn: MultiheadAttention;
 }
 
@@ -374,20 +389,32 @@ function fusedArgs(
  * const out = layer.forward(src, { srcMask: nn.masks.causal(S), srcKeyPaddingMask: pad });
  */
 export class TransformerEncoderLayer extends Module {
+  /** The number of expected features of the input (the model dimension). */
   declare readonly dModel: number;
+  /** The number of attention heads. */
   declare readonly nhead: number;
+  /** The width of the feed-forward network (default 2048). */
   declare readonly dimFeedforward: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (default false). */
   declare readonly batchFirst: boolean;
   /** PyTorch's `norm_first`. */
   declare readonly normFirst: boolean;
 
+  /** The self-attention block. */
   declare self_attn: MultiheadAttention;
+  /** The first feed-forward Linear (`dModel` → `dimFeedforward`). */
   declare linear1: Linear;
+  /** The dropout after the feed-forward activation. */
   declare dropout: Dropout;
+  /** The second feed-forward Linear (`dimFeedforward` → `dModel`). */
   declare linear2: Linear;
+  /** The LayerNorm of the self-attention block. */
   declare norm1: LayerNorm;
+  /** The LayerNorm of the second block (feed-forward in an encoder layer, cross-attention in a decoder layer). */
   declare norm2: LayerNorm;
+  /** The dropout after the self-attention. */
   declare dropout1: Dropout;
+  /** The dropout after the second block (feed-forward in an encoder layer, cross-attention in a decoder layer). */
   declare dropout2: Dropout;
   /** `F.relu`, `F.gelu`, a function, or a registered submodule. */
   declare activation: ActivationFn | Module;
@@ -518,23 +545,40 @@ export class TransformerEncoderLayer extends Module {
  * const out = layer.forward(tgt, memory, { tgtMask: nn.masks.causal(T), memoryKeyPaddingMask: pad });
  */
 export class TransformerDecoderLayer extends Module {
+  /** The number of expected features of the input (the model dimension). */
   declare readonly dModel: number;
+  /** The number of attention heads. */
   declare readonly nhead: number;
+  /** The width of the feed-forward network (default 2048). */
   declare readonly dimFeedforward: number;
+  /** Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (default false). */
   declare readonly batchFirst: boolean;
+  /** Apply the LayerNorms before attention and feed-forward (pre-norm) instead of after (default false). */
   declare readonly normFirst: boolean;
 
+  /** The self-attention block. */
   declare self_attn: MultiheadAttention;
+  /** The cross-attention block over the encoder's memory. */
   declare multihead_attn: MultiheadAttention;
+  /** The first feed-forward Linear (`dModel` → `dimFeedforward`). */
   declare linear1: Linear;
+  /** The dropout after the feed-forward activation. */
   declare dropout: Dropout;
+  /** The second feed-forward Linear (`dimFeedforward` → `dModel`). */
   declare linear2: Linear;
+  /** The LayerNorm of the self-attention block. */
   declare norm1: LayerNorm;
+  /** The LayerNorm of the second block (feed-forward in an encoder layer, cross-attention in a decoder layer). */
   declare norm2: LayerNorm;
+  /** The LayerNorm of the feed-forward block. */
   declare norm3: LayerNorm;
+  /** The dropout after the self-attention. */
   declare dropout1: Dropout;
+  /** The dropout after the second block (feed-forward in an encoder layer, cross-attention in a decoder layer). */
   declare dropout2: Dropout;
+  /** The dropout after the feed-forward block. */
   declare dropout3: Dropout;
+  /** The feed-forward activation. */
   declare activation: ActivationFn | Module;
 
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {

@@ -87,8 +87,11 @@ export interface TransformerEncoderOptions {
  * const memory = enc.forward(src, { mask, srcKeyPaddingMask });
  */
 export class TransformerEncoder extends Module {
+  /** The layers, deep copies of the one given, run in order. */
   layers: ModuleList;
+  /** The number of layers. */
   readonly numLayers: number;
+  /** The LayerNorm applied to the output of the last layer, or null. */
   norm: Module | null;
 
   constructor(encoderLayer: EncoderLayerLike, numLayers: number, opts: TransformerEncoderOptions | Module | null = {}) {
@@ -161,8 +164,11 @@ export interface TransformerDecoderOptions {
  * const out = dec.forward(tgt, memory, { tgtMask, memoryKeyPaddingMask });
  */
 export class TransformerDecoder extends Module {
+  /** The layers, deep copies of the one given, run in order. */
   layers: ModuleList;
+  /** The number of layers. */
   readonly numLayers: number;
+  /** The LayerNorm applied to the output of the last layer, or null. */
   norm: Module | null;
 
   constructor(decoderLayer: DecoderLayerLike, numLayers: number, opts: TransformerDecoderOptions | Module | null = {}) {
