@@ -11,6 +11,7 @@ export class ReLU extends Module {
 }
 /** Gaussian error linear unit; `approximate: 'tanh'` for the tanh form. */
 export class GELU extends Module {
+  /** `'none'` (the exact GELU) or `'tanh'` (its tanh approximation). */
   readonly approximate: 'none' | 'tanh';
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
@@ -45,6 +46,7 @@ export class SiLU extends Module {
 }
 /** Softmax and LogSoftmax: a `dim` (a setting, printed as PyTorch's `dim=...`). */
 abstract class DimModule extends Module {
+  /** The dimension along which the softmax is computed. */
   readonly dim: number;
   constructor(fn: string, dim: number) {
     super();

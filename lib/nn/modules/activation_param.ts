@@ -16,8 +16,11 @@ export interface PReLUOptions extends FactoryOptions {
 
 /** `max(0, x) + a * min(0, x)` with learnt slopes `a` (PyTorch's `nn.PReLU`). */
 export class PReLU extends Module {
+  /** The number of slopes: 1, or the number of channels. */
   declare readonly numParameters: number;
+  /** The slopes' initial value (default 0.25). */
   declare readonly init: number;
+  /** The learnable slopes `(numParameters)`. */
   weight: Parameter;
   constructor(opts: PReLUOptions = {}) {
     super();
@@ -43,7 +46,9 @@ export class PReLU extends Module {
 
 /** `log(1 + exp(beta x)) / beta`, linear above `threshold` (PyTorch's `nn.Softplus`). */
 export class Softplus extends Module {
+  /** The `beta` of `log(1 + exp(beta x)) / beta` (default 1). */
   declare readonly beta: number;
+  /** Above `beta x > threshold` the output is `x` (default 20). */
   declare readonly threshold: number;
   constructor(opts: { beta?: number; threshold?: number } = {}) {
     super();

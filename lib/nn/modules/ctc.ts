@@ -7,7 +7,9 @@ import { Module } from './module';
 
 /** Options of `nn.CTCLoss` and `F.ctcLoss`: the `blank` label, the `reduction`, and `zeroInfinity`. */
 export interface CTCLossOptions {
+  /** The label of the blank (default 0). */
   blank?: number;
+  /** How the loss reduces over the batch: `'mean'` (default; each loss divided by its target length), `'sum'` or `'none'`. */
   reduction?: Reduction;
   /** Zero infinite losses (inputs too short for their targets) and their gradients. */
   zeroInfinity?: boolean;
@@ -18,8 +20,11 @@ export interface CTCLossOptions {
  * (T, N, C) or (T, C), targets, inputLengths, targetLengths)`.
  */
 export class CTCLoss extends Module {
+  /** The label of the blank (default 0). */
   declare readonly blank: number;
+  /** How the loss reduces over the batch: `'mean'` (default; each loss divided by its target length), `'sum'` or `'none'`. */
   declare readonly reduction: Reduction;
+  /** Zero infinite losses (inputs too short for their targets) and their gradients (default false). */
   declare readonly zeroInfinity: boolean;
   constructor(opts: CTCLossOptions = {}) {
     super();

@@ -12,12 +12,19 @@ import { fmtFloat, Module } from './module';
 /** How `nn.EmbeddingBag` reduces the embeddings of a bag: their sum, mean or elementwise max. */
 export type EmbeddingBagMode = 'sum' | 'mean' | 'max';
 export interface EmbeddingBagOptions extends FactoryOptions {
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   maxNorm?: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   normType?: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   scaleGradByFreq?: boolean;
+  /** How a bag's embeddings are reduced: `'mean'` (default), `'sum'` or `'max'`. */
   mode?: EmbeddingBagMode;
+  /** Ask for a sparse gradient of `weight` (default false). */
   sparse?: boolean;
+  /** `offsets` has one more element than the bags, the end of the last bag (default false). */
   includeLastOffset?: boolean;
+  /** The row that stays zero and receives no gradient, or null. */
   paddingIdx?: number | null;
 }
 const KEYS = [
@@ -39,15 +46,25 @@ const KEYS = [
  * `paddingIdx` row zero (and excluded from the bags).
  */
 export class EmbeddingBag extends Module {
+  /** The size of the vocabulary: the number of rows of `weight`. */
   declare readonly numEmbeddings: number;
+  /** The size of each embedding vector. */
   declare readonly embeddingDim: number;
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   declare readonly maxNorm: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   declare readonly normType: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   declare readonly scaleGradByFreq: boolean;
+  /** How a bag's embeddings are reduced: `'mean'` (default), `'sum'` or `'max'`. */
   declare readonly mode: EmbeddingBagMode;
+  /** Ask for a sparse gradient of `weight` (default false). */
   declare readonly sparse: boolean;
+  /** `offsets` has one more element than the bags, the end of the last bag (default false). */
   declare readonly includeLastOffset: boolean;
+  /** The row that stays zero and receives no gradient, or null. */
   declare readonly paddingIdx: number | null;
+  /** The embeddings `(numEmbeddings, embeddingDim)`. */
   weight: Parameter;
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingBagOptions = {}) {

@@ -8,7 +8,9 @@ import type { FactoryOptions } from './linear';
 import { fmtFloat, Module, pyBool } from './module';
 
 export interface GroupNormOptions extends FactoryOptions {
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
+  /** Whether the layer has a learnable per-channel scale and shift (default true). */
   affine?: boolean;
 }
 
@@ -17,11 +19,17 @@ export interface GroupNormOptions extends FactoryOptions {
  * `nn.GroupNorm`); `affine` adds a per-channel weight (ones) and bias (zeros).
  */
 export class GroupNorm extends Module {
+  /** The number of groups the channels are divided into. */
   declare readonly numGroups: number;
+  /** The number of channels `C` of the input. */
   declare readonly numChannels: number;
+  /** Added to the variance for numerical stability (default 1e-5). */
   declare readonly eps: number;
+  /** Whether the layer has a learnable per-channel scale and shift (default true). */
   declare readonly affine: boolean;
+  /** The learnable scale `(C)`, or null without `affine`. */
   weight: Parameter | null;
+  /** The learnable shift `(C)`, or null without `affine`. */
   bias: Parameter | null;
 
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {

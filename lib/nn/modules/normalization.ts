@@ -9,17 +9,24 @@ import { fmtFloat, Module, pyBool } from './module';
 export { fmtFloat };
 
 export interface LayerNormOptions extends FactoryOptions {
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
+  /** Whether the layer has a learnable elementwise scale and shift (default true). */
   elementwiseAffine?: boolean;
 }
 const LAYER_NORM_KEYS = ['eps', 'elementwiseAffine', 'dtype', 'device'] as const;
 
 /** Layer normalisation over the trailing `normalizedShape` dims (PyTorch's `nn.LayerNorm`). */
 export class LayerNorm extends Module {
+  /** The trailing shape normalized over. */
   readonly normalizedShape: number[];
+  /** Added to the variance for numerical stability (default 1e-5). */
   readonly eps: number;
+  /** Whether the layer has a learnable elementwise scale and shift (default true). */
   readonly elementwiseAffine: boolean;
+  /** The learnable scale (`normalizedShape`), or null without `elementwiseAffine`. */
   weight: Parameter | null;
+  /** The learnable shift (`normalizedShape`), or null without `elementwiseAffine`. */
   bias: Parameter | null;
 
   constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {

@@ -9,23 +9,36 @@ import type { FactoryOptions } from './linear';
 import { Module, pyBool } from './module';
 
 export interface EmbeddingOptions extends FactoryOptions {
+  /** The row that stays zero and receives no gradient, or null. */
   paddingIdx?: number | null;
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   maxNorm?: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   normType?: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   scaleGradByFreq?: boolean;
+  /** Ask for a sparse gradient of `weight` (default false). */
   sparse?: boolean;
 }
 const EMBEDDING_KEYS = ['paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse', 'dtype', 'device'] as const;
 
 /** A lookup table of `numEmbeddings` vectors of size `embeddingDim` (PyTorch's `nn.Embedding`), N(0, 1) init. */
 export class Embedding extends Module {
+  /** The size of the vocabulary: the number of rows of `weight`. */
   readonly numEmbeddings: number;
+  /** The size of each embedding vector. */
   readonly embeddingDim: number;
+  /** The row that stays zero and receives no gradient, or null. */
   readonly paddingIdx: number | null;
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   readonly maxNorm: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   readonly normType: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   readonly scaleGradByFreq: boolean;
+  /** Ask for a sparse gradient of `weight` (default false). */
   readonly sparse: boolean;
+  /** The embeddings `(numEmbeddings, embeddingDim)`. */
   weight: Parameter;
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
