@@ -184,11 +184,13 @@ function checkKind(fn: string, key: string, v: unknown, kind: Kind): void {
  * }
  */
 export abstract class LRScheduler {
+  /** The optimizer whose groups' learning rates this scheduler sets. */
   readonly optimizer: Optimizer;
   /** Each group's `initialLr` (PyTorch's `base_lrs`). */
   baseLrs: number[] = [];
   /** The index of the last epoch (PyTorch's `last_epoch`); 0 after construction. */
   lastEpoch = -1;
+  /** Print a line for every learning-rate update (default false). */
   verbose = false;
   /** PyTorch's `_step_count`: calls of `step()`, the initial one included. */
   _stepCount = 0;
@@ -357,7 +359,9 @@ export interface StepLROptions extends LRSchedulerOptions {
  * for (let epoch = 0; epoch < 100; epoch++) { train(); opt.step(); sched.step(); }
  */
 export class StepLR extends LRScheduler {
+  /** Decay every `stepSize` epochs. */
   stepSize: number;
+  /** The multiplicative factor of each decay. */
   gamma: number;
   constructor(optimizer: Optimizer, opts: StepLROptions) {
     const fn = 'StepLR';
@@ -402,6 +406,7 @@ export interface MultiStepLROptions extends LRSchedulerOptions {
 export class MultiStepLR extends LRScheduler {
   /** Milestone → occurrences (PyTorch's `Counter`). */
   milestones: Map<number, number>;
+  /** The multiplicative factor of each decay. */
   gamma: number;
   constructor(optimizer: Optimizer, opts: MultiStepLROptions) {
     const fn = 'MultiStepLR';
@@ -477,6 +482,7 @@ export interface ExponentialLROptions extends LRSchedulerOptions {
  * for (let epoch = 0; epoch < 100; epoch++) { train(); opt.step(); sched.step(); }
  */
 export class ExponentialLR extends LRScheduler {
+  /** The multiplicative factor of each decay. */
   gamma: number;
   constructor(optimizer: Optimizer, opts: ExponentialLROptions) {
     const fn = 'ExponentialLR';
@@ -517,7 +523,9 @@ export interface CosineAnnealingLROptions extends LRSchedulerOptions {
  * for (let epoch = 0; epoch < 50; epoch++) { train(); opt.step(); sched.step(); }
  */
 export class CosineAnnealingLR extends LRScheduler {
+  /** The number of epochs of the half cosine period. */
   tMax: number;
+  /** The minimum learning rate (default 0). */
   etaMin: number;
   constructor(optimizer: Optimizer, opts: CosineAnnealingLROptions) {
     const fn = 'CosineAnnealingLR';
@@ -573,8 +581,11 @@ export interface LinearLROptions extends LRSchedulerOptions {
  * const sched = new torch.optim.lrScheduler.LinearLR(opt, { startFactor: 0.5, totalIters: 4 });
  */
 export class LinearLR extends LRScheduler {
+  /** The factor of the learning rate at the first epoch. */
   startFactor: number;
+  /** The factor of the learning rate at the end (`totalIters`) and after. */
   endFactor: number;
+  /** The number of epochs over which the factor moves from `startFactor` to `endFactor`. */
   totalIters: number;
   constructor(optimizer: Optimizer, opts: LinearLROptions = {}) {
     const fn = 'LinearLR';
@@ -639,6 +650,7 @@ export interface LambdaLROptions extends LRSchedulerOptions {
  * });
  */
 export class LambdaLR extends LRScheduler {
+  /** One function per group: epoch → the factor of the group's initial learning rate. */
   lrLambdas: LrLambda[];
   constructor(optimizer: Optimizer, opts: LambdaLROptions) {
     const fn = 'LambdaLR';
@@ -692,7 +704,9 @@ export interface OneCycleLROptions extends LRSchedulerOptions {
   maxLr: number | number[];
   /** Steps in the cycle; or give `epochs` and `stepsPerEpoch`. */
   totalSteps?: number;
+  /** With `stepsPerEpoch`, gives the cycle length when `totalSteps` is not set. */
   epochs?: number;
+  /** With `epochs`, gives the cycle length when `totalSteps` is not set. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent increasing the learning rate. Default 0.3. */
   pctStart?: number;
@@ -714,10 +728,15 @@ export interface OneCycleLROptions extends LRSchedulerOptions {
 
 /** One phase of the cycle, with PyTorch's keys (group keys named as PyTorch names them). */
 export interface OneCyclePhase {
+  /** The step at which this phase ends. */
   end_step: number;
+  /** The group key whose value the learning rate starts the phase at (`'initial_lr'`, `'max_lr'`, ...). */
   start_lr: string;
+  /** The group key whose value the learning rate ends the phase at. */
   end_lr: string;
+  /** The group key whose value the momentum starts the phase at. */
   start_momentum: string;
+  /** The group key whose value the momentum ends the phase at. */
   end_momentum: string;
 }
 
@@ -748,9 +767,11 @@ const ONE_CYCLE_GROUP_KEYS: Record<string, string> = {
  *   for (const batch of batches) { trainBatch(batch); opt.step(); sched.step(); }
  */
 export class OneCycleLR extends LRScheduler {
+  /** The number of steps in the cycle. */
   totalSteps: number;
   /** @internal PyTorch's `_schedule_phases`. */
   _schedulePhases: OneCyclePhase[];
+  /** Whether the momentum cycles inversely to the learning rate. */
   cycleMomentum: boolean;
   /** Whether the momentum cycled is `betas[0]` (optimizers with `betas`) rather than `momentum`. */
   useBeta1: boolean;
@@ -1106,6 +1127,7 @@ export interface ReduceLROnPlateauOptions {
   minLr?: number | number[];
   /** Reductions smaller than this are ignored. Default 1e-8. */
   eps?: number;
+  /** Print a line for every learning-rate update (default false). */
   verbose?: boolean;
 }
 
@@ -1122,21 +1144,35 @@ export interface ReduceLROnPlateauOptions {
  * }
  */
 export class ReduceLROnPlateau {
+  /** The optimizer whose groups' learning rates this scheduler sets. */
   readonly optimizer: Optimizer;
+  /** new lr = lr * factor. */
   factor: number;
+  /** The lower bound of each group's learning rate. */
   minLrs: number[];
+  /** Epochs without improvement tolerated before reducing. */
   patience: number;
+  /** Print a line for every learning-rate update (default false). */
   verbose: boolean;
+  /** Epochs to wait after a reduction before counting bad epochs again. */
   cooldown: number;
+  /** Epochs left before bad epochs count again after a reduction. */
   cooldownCounter = 0;
+  /** `'min'`: reduce when the metric stops decreasing; `'max'`: when it stops increasing. */
   mode: 'min' | 'max';
+  /** The threshold of a significant improvement. */
   threshold: number;
+  /** `'rel'`: relative to the best value; `'abs'`: absolute. */
   thresholdMode: 'rel' | 'abs';
+  /** The best value of the metric so far. */
   best: number;
+  /** Epochs since the last improvement. */
   numBadEpochs = 0;
   /** The worst value for the mode (Infinity for 'min', -Infinity for 'max'). */
   modeWorse: number;
+  /** Reductions smaller than this are ignored. */
   eps: number;
+  /** The number of `step(metric)` calls so far (PyTorch's `last_epoch`). */
   lastEpoch = 0;
   /** @internal PyTorch's `_last_lr` (saved in the state dict under that key). */
   protected _lastLr: number[];
