@@ -233,13 +233,21 @@ export function stft(input: Tensor, ...args: unknown[]): Tensor {
  * `returnComplex`.
  */
 export interface StftOptions {
+  /** The distance between neighbouring frames (default `floor(nFft / 4)`). */
   hopLength?: number | null;
+  /** The size of the window frame (default `nFft`). */
   winLength?: number | null;
+  /** The window applied to each frame (default: all ones). */
   window?: Tensor | null;
+  /** Pad the input on both sides so that frame t is centered at `t · hopLength` (default true). */
   center?: boolean;
+  /** The padding used when `center` is true (default `'reflect'`). */
   padMode?: string;
+  /** Return the normalized STFT (default false). */
   normalized?: boolean;
+  /** Return only the non-redundant half for real input (default true for real input). */
   onesided?: boolean | null;
+  /** Return a complex tensor instead of a last dimension of 2 (real, imaginary); complex results cannot be read in JavaScript. */
   returnComplex?: boolean | null;
 }
 
@@ -289,9 +297,13 @@ function pickUnique(out: Tensor[], inverse: boolean, counts: boolean): UniqueRes
 
 /** Options of `torch.unique`: `sorted`, `returnInverse`, `returnCounts` and `dim`. */
 export interface UniqueOptions {
+  /** Sort the unique elements in ascending order (default true). */
   sorted?: boolean;
+  /** Also return, for each element of the input, the index of its unique value. */
   returnInverse?: boolean;
+  /** Also return how many times each unique value occurs. */
   returnCounts?: boolean;
+  /** The dimension to work along (default: the flattened tensor). */
   dim?: number | null;
 }
 
@@ -337,8 +349,11 @@ function uniqueImpl(fn: string, input: Tensor, args: unknown[]): UniqueResult {
 
 /** Options of `torch.uniqueConsecutive`: `returnInverse`, `returnCounts` and `dim`. */
 export interface UniqueConsecutiveOptions {
+  /** Also return, for each element of the input, the index of its unique value. */
   returnInverse?: boolean;
+  /** Also return how many times each unique value occurs. */
   returnCounts?: boolean;
+  /** The dimension to work along (default: the flattened tensor). */
   dim?: number | null;
 }
 
@@ -495,9 +510,13 @@ export function atleast3d(...tensors: unknown[]): Tensor | Tensor[] {
 
 /** Options of `torch.norm`: the order `p` (a number, `'fro'` or `'nuc'`), `dim`, `keepdim` and `dtype`. */
 export interface NormOptions {
+  /** The order of the norm: a number, `'fro'` (Frobenius) or `'nuc'` (nuclear); default `'fro'`. */
   p?: number | 'fro' | 'nuc' | null;
+  /** The dimension(s) to reduce (default: all). */
   dim?: number | number[] | null;
+  /** Keep the reduced dimensions with size 1 (default false). */
   keepdim?: boolean;
+  /** Compute and return in this dtype. */
   dtype?: string | null;
 }
 

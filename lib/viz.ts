@@ -10,6 +10,7 @@ export interface HeatmapOptions {
   rowLabels?: string[];
   /** Labels of the key columns (length S). */
   colLabels?: string[];
+  /** A title above the chart. */
   title?: string;
   /** Pixel size of one cell (default 22). */
   cellSize?: number;
@@ -157,18 +158,27 @@ export function attentionHeatmap(weights: Tensor, opts: HeatmapOptions = {}): st
 
 /** One line of `torch.viz.lineChart`: a name for the legend and its values. */
 export interface LineSeries {
+  /** The name of the line in the legend. */
   name: string;
+  /** The y values, at x = 0, 1, 2, ... */
   values: number[];
+  /** A CSS color (default: the next of the palette). */
   color?: string;
 }
 
 /** Options of `torch.viz.lineChart`: the title, axis labels, a log y axis and the size of the SVG. */
 export interface LineChartOptions {
+  /** A title above the chart. */
   title?: string;
+  /** The label of the x axis. */
   xLabel?: string;
+  /** The label of the y axis. */
   yLabel?: string;
+  /** A logarithmic y axis (default false). */
   logY?: boolean;
+  /** The width of the SVG in pixels (default 640). */
   width?: number;
+  /** The height of the SVG in pixels (default 360). */
   height?: number;
 }
 

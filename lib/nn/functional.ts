@@ -28,8 +28,11 @@ export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: 
 
 /** Options of `F.layerNorm`: the elementwise affine `weight` and `bias`, and `eps`. */
 export interface LayerNormOptions {
+  /** The elementwise scale (the normalized shape), or null. */
   weight?: Tensor | null;
+  /** The elementwise shift (the normalized shape), or null. */
   bias?: Tensor | null;
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
 }
 /**
@@ -76,10 +79,15 @@ export function layerNorm(input: Tensor, normalizedShape: number[], ...rest: unk
 
 /** Options of `F.embedding` (PyTorch's keyword arguments, camelCase). */
 export interface EmbeddingOptions {
+  /** The row that stays zero and receives no gradient, or null. */
   paddingIdx?: number | null;
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   maxNorm?: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   normType?: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   scaleGradByFreq?: boolean;
+  /** Ask for a sparse gradient of the weight (default false). */
   sparse?: boolean;
 }
 /** Looks up rows of `weight` (num, dim) for integer `input` of any shape. */
@@ -146,6 +154,7 @@ export interface SdpaOptions {
    * added. Broadcasts to `(..., L, S)`.
    */
   attnMask?: Tensor | null;
+  /** The dropout probability on the attention weights (default 0). */
   dropoutP?: number;
   /** A causal (top-left aligned) mask; cannot be combined with `attnMask`. */
   isCausal?: boolean;

@@ -70,12 +70,16 @@ export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Red
 
 /** Options of `F.nllLoss`: class `weight`, `ignoreIndex` (default -100) and `reduction`. */
 export interface NLLOptions {
+  /** A rescaling weight for each class `(C)`, or null. */
   weight?: Tensor | null;
+  /** Targets equal to this are ignored and do not count in the mean (default -100). */
   ignoreIndex?: number;
+  /** How the loss reduces over the batch: `'mean'` (default), `'sum'` or `'none'`. */
   reduction?: Reduction;
 }
 /** Options of `F.crossEntropy`: those of `F.nllLoss` plus `labelSmoothing`. */
 export interface CrossEntropyOptions extends NLLOptions {
+  /** The amount of smoothing of the targets, in [0, 1] (default 0). */
   labelSmoothing?: number;
 }
 

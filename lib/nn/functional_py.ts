@@ -461,12 +461,19 @@ function verifyBatchSize(fn: string, size: readonly number[]): void {
 
 /** Options of `F.batchNorm`: running statistics, affine parameters, `training`, `momentum`, `eps`. */
 export interface BatchNormOptions {
+  /** The running mean `(C)`, updated in training mode, or null. */
   runningMean?: Tensor | null;
+  /** The running variance `(C)`, updated in training mode, or null. */
   runningVar?: Tensor | null;
+  /** The per-channel scale `(C)`, or null. */
   weight?: Tensor | null;
+  /** The per-channel shift `(C)`, or null. */
   bias?: Tensor | null;
+  /** Normalize with the batch statistics and update the running ones (default false). */
   training?: boolean;
+  /** The weight of each new batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
 }
 /**
@@ -518,12 +525,19 @@ export function batchNorm(
 
 /** Options of `F.instanceNorm`: running statistics, affine parameters, `useInputStats`, `momentum`, `eps`. */
 export interface InstanceNormOptions {
+  /** The running mean `(C)`, updated in training mode, or null. */
   runningMean?: Tensor | null;
+  /** The running variance `(C)`, updated in training mode, or null. */
   runningVar?: Tensor | null;
+  /** The per-channel scale `(C)`, or null. */
   weight?: Tensor | null;
+  /** The per-channel shift `(C)`, or null. */
   bias?: Tensor | null;
+  /** Normalize with the statistics of each instance (default true). */
   useInputStats?: boolean;
+  /** The weight of each new batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
 }
 /** Normalises each channel of each sample over its spatial dims. */
@@ -880,11 +894,17 @@ const MODES: readonly InterpolateMode[] = [
 ];
 /** Options of `F.interpolate`: the output `size` or a `scaleFactor`, the `mode`, `alignCorners` and PyTorch's other keywords. */
 export interface InterpolateOptions {
+  /** The output size (instead of `scaleFactor`). */
   size?: number | number[] | null;
+  /** The multiplier of the input size (instead of `size`). */
   scaleFactor?: number | number[] | null;
+  /** The interpolation algorithm (default `'nearest'`). */
   mode?: InterpolateMode;
+  /** For the linear modes: align the corner pixels of input and output (default false). */
   alignCorners?: boolean | null;
+  /** Recompute the scale factor from the computed output size (default false). */
   recomputeScaleFactor?: boolean | null;
+  /** Anti-alias when downsampling (bilinear and bicubic modes; default false). */
   antialias?: boolean;
 }
 type InterpolateArgs = PyArgs<
@@ -1145,14 +1165,23 @@ export function fold(
 
 /** Options of `F.embeddingBag`: `offsets` of the bags, the reduction `mode`, weights and padding. */
 export interface EmbeddingBagOptions {
+  /** The start of each bag in a 1-D `input` (with a 2-D input, each row is a bag). */
   offsets?: Tensor | null;
+  /** Renormalize each looked-up row whose norm exceeds this (in place), or null. */
   maxNorm?: number | null;
+  /** The p of the p-norm used with `maxNorm` (default 2). */
   normType?: number;
+  /** Scale the gradients by the inverse frequency of the words in the mini-batch (default false). */
   scaleGradByFreq?: boolean;
+  /** How a bag's embeddings are reduced: `'mean'` (default), `'sum'` or `'max'`. */
   mode?: 'sum' | 'mean' | 'max';
+  /** Ask for a sparse gradient of the weight (default false). */
   sparse?: boolean;
+  /** Weights of each looked-up row (`'sum'` mode only), or null. */
   perSampleWeights?: Tensor | null;
+  /** `offsets` has one more element than the bags, the end of the last bag (default false). */
   includeLastOffset?: boolean;
+  /** The row that is excluded from the bags (and gets no gradient), or null. */
   paddingIdx?: number | null;
 }
 /**
@@ -1499,8 +1528,11 @@ export function tripletMarginLoss(
 export interface TripletDistanceOptions {
   /** The distance between two batches of embeddings (default: `F.pairwiseDistance`). */
   distanceFunction?: ((a: Tensor, b: Tensor) => Tensor) | null;
+  /** The margin between the positive and the negative distances (default 1). */
   margin?: number;
+  /** Use the distance between positive and negative when it is smaller (distance swap; default false). */
   swap?: boolean;
+  /** How the loss reduces over the batch: `'mean'` (default), `'sum'` or `'none'`. */
   reduction?: Reduction;
 }
 /** Triplet loss with any distance function (default: `pairwiseDistance`); the options are keyword-only. */

@@ -120,8 +120,11 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
  * and the `nonlinearity`.
  */
 export interface KaimingOptions {
+  /** The negative slope of the rectifier after this layer (leaky_relu only; default 0). */
   a?: number;
+  /** `'fan_in'` (default) keeps the variance of the forward pass, `'fan_out'` that of the backward pass. */
   mode?: 'fan_in' | 'fan_out';
+  /** The nonlinearity after this layer, for its gain (default `'leaky_relu'`). */
   nonlinearity?: Nonlinearity;
 }
 const KAIMING_KEYS = ['a', 'mode', 'nonlinearity'] as const;

@@ -75,10 +75,15 @@ const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(res
  *   dataset with shuffle/sampler/batchSampler)
  */
 export class DataLoader<T = unknown, B = DefaultCollated<T>> implements Iterable<B>, AsyncIterable<B> {
+  /** The dataset the samples come from. */
   readonly dataset: DataSource<T>;
+  /** Samples per batch, or null when batching is off. */
   readonly batchSize: number | null;
+  /** Whether the last, short, batch is dropped. */
   readonly dropLast: boolean;
+  /** The generator of the shuffle and of the per-epoch base seed; undefined: the global one. */
   readonly generator: Generator | undefined;
+  /** How many batches are made ahead in `for await` loops. */
   readonly prefetch: number;
   /** The sampler of indices (undefined for an iterable dataset). */
   readonly sampler: Iterable<number> | undefined;

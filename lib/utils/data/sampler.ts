@@ -28,6 +28,7 @@ export abstract class Sampler<T = number> implements Iterable<T> {
 
 /** Something with a non-negative integer `length` (a dataset). */
 export interface Sized {
+  /** The number of samples. */
   readonly length: number;
 }
 
@@ -69,6 +70,7 @@ function takeInts(t: Tensor): number[] {
  * @example [...new torch.utils.data.SequentialSampler(ds)]; // [0, 1, ..., ds.length - 1]
  */
 export class SequentialSampler extends Sampler<number> {
+  /** The dataset (anything with a `length`) whose indices are drawn. */
   readonly dataSource: Sized;
 
   constructor(dataSource: Sized) {
@@ -110,8 +112,11 @@ export interface RandomSamplerOptions {
  * @throws TypeError / RangeError for bad options (numSamples must be a positive integer)
  */
 export class RandomSampler extends Sampler<number> {
+  /** The dataset (anything with a `length`) whose indices are drawn. */
   readonly dataSource: Sized;
+  /** Whether indices are drawn with replacement. */
   readonly replacement: boolean;
+  /** The generator the draws come from; undefined: a new one per pass, seeded from the global generator. */
   readonly generator: Generator | undefined;
   private readonly fixedNumSamples: number | undefined;
 
@@ -161,7 +166,9 @@ export class RandomSampler extends Sampler<number> {
  * @example new torch.utils.data.SubsetRandomSampler([0, 2, 4, 6], { generator: g });
  */
 export class SubsetRandomSampler extends Sampler<number> {
+  /** The indices that are shuffled. */
   readonly indices: readonly number[];
+  /** The generator the draws come from; undefined: a new one per pass, seeded from the global generator. */
   readonly generator: Generator | undefined;
 
   constructor(indices: readonly number[], opts: { generator?: Generator | null } = {}) {
@@ -201,8 +208,11 @@ function checkSampler(fn: string, v: unknown): Iterable<number> {
  * @throws TypeError for a sampler that is not iterable; RangeError for a batchSize below 1
  */
 export class BatchSampler extends Sampler<number[]> {
+  /** The sampler whose indices are grouped. */
   readonly sampler: Iterable<number>;
+  /** The number of indices per batch. */
   readonly batchSize: number;
+  /** Whether the last, short, batch is dropped. */
   readonly dropLast: boolean;
 
   constructor(sampler: Iterable<number>, batchSize: number, dropLast: boolean) {
@@ -267,11 +277,17 @@ export interface BucketBatchSamplerOptions {
  * @throws TypeError / RangeError for lengths that are not non-negative integers or bad options
  */
 export class BucketBatchSampler extends Sampler<number[]> {
+  /** The length of each sample, by index. */
   readonly lengths: readonly number[];
+  /** The number of indices per batch. */
   readonly batchSize: number;
+  /** How many samples are sorted by length together (a multiple of `batchSize`). */
   readonly bucketSize: number;
+  /** Whether the order is shuffled. */
   readonly shuffle: boolean;
+  /** Whether the last, short, batch is dropped. */
   readonly dropLast: boolean;
+  /** The generator the draws come from; undefined: a new one per pass, seeded from the global generator. */
   readonly generator: Generator | undefined;
 
   constructor(lengths: readonly number[], opts: BucketBatchSamplerOptions) {
@@ -366,12 +382,19 @@ function envInt(name: string, dflt: number): number {
  * for (let epoch = 0; epoch < 10; epoch++) { sampler.setEpoch(epoch); for (const b of loader) {} }
  */
 export class DistributedSampler extends Sampler<number> {
+  /** The dataset (anything with a `length`) whose indices are shared out. */
   readonly dataset: Sized;
+  /** The number of processes taking part. */
   readonly numReplicas: number;
+  /** The rank of this process, in `[0, numReplicas)`. */
   readonly rank: number;
+  /** Whether the order is shuffled. */
   readonly shuffle: boolean;
+  /** The seed of the shuffle, the same in every process. */
   readonly seed: number;
+  /** Whether the last, short, batch is dropped. */
   readonly dropLast: boolean;
+  /** The epoch, mixed into the seed: call `setEpoch(e)` before each epoch for a new shuffle. */
   epoch = 0;
 
   constructor(dataset: Sized, opts: DistributedSamplerOptions = {}) {
