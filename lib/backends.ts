@@ -212,6 +212,7 @@ export const backends = {
   fastPathStats(): FastPathStats {
     return native.fastPathStats();
   },
+  /** `torch.backends.cpu`: the CPU kernels libtorch picked, and the caching CPU allocator. */
   cpu: {
     /**
      * The CPU capability libtorch's kernels were dispatched for ('AVX512', 'AVX2', 'DEFAULT', ...), as
@@ -235,6 +236,7 @@ export const backends = {
       return native.emptyCache();
     },
   },
+  /** `torch.backends.mkldnn`: whether libtorch has oneDNN, and switching it off. */
   mkldnn: {
     /** Whether libtorch was built with oneDNN (formerly MKL-DNN), as `torch.backends.mkldnn.is_available()`. */
     isAvailable(): boolean {
@@ -251,6 +253,7 @@ export const backends = {
       native.setMkldnnEnabled(enabled);
     },
   },
+  /** `torch.backends.conv`: the self-check of oneDNN's convolution gradients. */
   conv: {
     /**
      * Compares the input gradient of a small dilated convolution run with libtorch's oneDNN kernels
@@ -263,6 +266,7 @@ export const backends = {
       return { ...convCheck };
     },
   },
+  /** `torch.backends.rnn`: the LSTM self-check and the choice of LSTM kernel. */
   rnn: {
     /**
      * Runs small LSTMs (five shapes, both grad modes) through libtorch's `at::lstm` and through the

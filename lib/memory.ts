@@ -123,6 +123,11 @@ export function dispose(v: unknown): void {
  * storage holds: a view counts again the bytes it shares with its base (so `bytes` can exceed
  * what is allocated), and an `expand`ed view counts at most its storage.
  */
-export function memory(): { tensors: number; bytes: number } {
+export function memory(): {
+  /** The number of live native tensors. */
+  tensors: number;
+  /** The bytes of their storages. */
+  bytes: number;
+} {
   return native.memory();
 }

@@ -590,11 +590,21 @@ export function chainMatmul(...matrices: Tensor[] | [Tensor[]]): Tensor {
 export function lu(
   A: Tensor,
   options?: { pivot?: boolean; getInfos?: false },
-): [Tensor, Tensor] & { LU: Tensor; pivots: Tensor };
+): [Tensor, Tensor] & {
+  /** Element 0: L and U packed in one matrix (L's unit diagonal left out). */
+  LU: Tensor;
+  /** Element 1: the row interchanges, 1-based as LAPACK's. */
+  pivots: Tensor;
+};
 export function lu(
   A: Tensor,
   options: { pivot?: boolean; getInfos: true },
-): [Tensor, Tensor, Tensor] & { LU: Tensor; pivots: Tensor };
+): [Tensor, Tensor, Tensor] & {
+  /** Element 0: L and U packed in one matrix (L's unit diagonal left out). */
+  LU: Tensor;
+  /** Element 1: the row interchanges, 1-based as LAPACK's. */
+  pivots: Tensor;
+};
 export function lu(A: Tensor, pivot?: boolean, getInfos?: boolean): Tensor[];
 export function lu(A: Tensor, ...args: unknown[]): Tensor[] {
   return luImpl('torch.lu', A, args);
@@ -644,8 +654,18 @@ declare module './tensor' {
       options?: UniqueOptions,
     ): UniqueResult;
     /** The LU factorization (see `torch.lu`). */
-    lu(options?: { pivot?: boolean; getInfos?: false }): [Tensor, Tensor] & { LU: Tensor; pivots: Tensor };
-    lu(options: { pivot?: boolean; getInfos: true }): [Tensor, Tensor, Tensor] & { LU: Tensor; pivots: Tensor };
+    lu(options?: { pivot?: boolean; getInfos?: false }): [Tensor, Tensor] & {
+      /** Element 0: L and U packed in one matrix (L's unit diagonal left out). */
+      LU: Tensor;
+      /** Element 1: the row interchanges, 1-based as LAPACK's. */
+      pivots: Tensor;
+    };
+    lu(options: { pivot?: boolean; getInfos: true }): [Tensor, Tensor, Tensor] & {
+      /** Element 0: L and U packed in one matrix (L's unit diagonal left out). */
+      LU: Tensor;
+      /** Element 1: the row interchanges, 1-based as LAPACK's. */
+      pivots: Tensor;
+    };
     lu(pivot?: boolean, getInfos?: boolean): Tensor[];
     /** Collapses runs of equal consecutive elements (see `torch.uniqueConsecutive`). */
     uniqueConsecutive(options?: UniqueConsecutiveOptions & { returnInverse?: false; returnCounts?: false }): Tensor;

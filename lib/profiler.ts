@@ -9,7 +9,12 @@ export const profiler = {
    * which kernel path libtorch took (for example `aten::mkldnn_rnn_layer` for oneDNN's LSTM). Ops that
    * run on the thread pool (`*Async`) are not seen.
    */
-  recordOps<T>(fn: () => T): { result: T; ops: string[] } {
+  recordOps<T>(fn: () => T): {
+    /** What `fn` returned. */
+    result: T;
+    /** The ATen operators it dispatched, in order (`'aten::add'`, ...). */
+    ops: string[];
+  } {
     if (typeof fn !== 'function')
       throw new TypeError(`torch.profiler.recordOps: expected a function, got ${fn === null ? 'null' : typeof fn}`);
     const [result, ops] = native.recordOps(fn);

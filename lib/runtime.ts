@@ -32,7 +32,14 @@ export interface Config {
   /** Whether libtorch was built with LAPACK. */
   lapack: boolean;
   /** Whether libtorch was built with CUDA, whether a device can be used, and how many there are. */
-  cuda: { built: boolean; available: boolean; deviceCount: number };
+  cuda: {
+    /** libtorch was built with CUDA. */
+    built: boolean;
+    /** A CUDA device can be used. */
+    available: boolean;
+    /** The number of CUDA devices. */
+    deviceCount: number;
+  };
   /** libtorch's full `show_config()` text. */
   buildConfig: string;
 }

@@ -176,7 +176,9 @@ def ts_return(rets):
         return one(rets[0])
     tup = "[" + ", ".join(one(r) for r in rets) + "]"
     if all(r["name"] for r in rets):
-        return "NamedResult<" + tup + ", { " + "; ".join(f"{r['name']}: {one(r)}" for r in rets) + " }>"
+        # each field documented as the element it names (typedoc's reference lists them)
+        fields = "; ".join(f"/** Element {i} of the result. */ {r['name']}: {one(r)}" for i, r in enumerate(rets))
+        return "NamedResult<" + tup + ", { " + fields + " }>"
     return tup
 
 

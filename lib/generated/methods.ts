@@ -523,7 +523,7 @@ export interface GeneratedTensorMethods {
   amin(dim?: number | readonly number[], options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
   amin(options?: { dim?: number | readonly number[]; keepdim?: boolean }): Tensor;
   /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.aminmax.html) */
-  aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
+  aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ min: Tensor; /** Element 1 of the result. */ max: Tensor }>;
   /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.angle.html) */
   angle(options?: Record<string, never>): Tensor;
   /** Tests if any element in `input` evaluates to `True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.any.html) */
@@ -742,9 +742,9 @@ export interface GeneratedTensorMethods {
   /** Returns the tensor containing the compressed row indices of the `self` tensor when `self` is a sparse CSR tensor of layout `sparse_csr`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.crow_indices.html) */
   crowIndices(options?: Record<string, never>): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the cumulative maximum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummax.html) */
-  cummax(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  cummax(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Returns a namedtuple `(values, indices)` where `values` is the cumulative minimum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cummin.html) */
-  cummin(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  cummin(dim: number, options?: { dim?: number }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumprod.html) */
   cumprod(dim: number, options?: { dim?: number; dtype?: DType | null }): Tensor;
   /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.cumprod_.html) */
@@ -891,7 +891,7 @@ export interface GeneratedTensorMethods {
   /** Computes the fractional portion of each element in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frac_.html) */
   frac_(options?: Record<string, never>): Tensor;
   /** Decomposes `input` into mantissa and exponent tensors such that `\text{input} = \text{mantissa} \times 2^{\text{exponent}}`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.frexp.html) */
-  frexp(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
+  frexp(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ mantissa: Tensor; /** Element 1 of the result. */ exponent: Tensor }>;
   /** Gathers values along an axis specified by `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gather.html) */
   gather(dim: number, index: Tensor, options?: { dim?: number; index?: Tensor; sparseGrad?: boolean }): Tensor;
   /** Computes the element-wise greatest common divisor (GCD) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.gcd.html) */
@@ -907,7 +907,7 @@ export interface GeneratedTensorMethods {
   /** Fills `self` tensor with elements drawn from the geometric distribution: [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geometric_.html) */
   geometric_(p: number, options?: { p?: number; generator?: Generator | null }): Tensor;
   /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.geqrf.html) */
-  geqrf(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
+  geqrf(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ a: Tensor; /** Element 1 of the result. */ tau: Tensor }>;
   /** Alias of `torch.outer`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.ger.html) */
   ger(vec2: Tensor, options?: { vec2?: Tensor }): Tensor;
   /** Alias for `torch.gt`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.greater.html) */
@@ -941,9 +941,9 @@ export interface GeneratedTensorMethods {
   histc(bins?: number, options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
   histc(options?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
   /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.histogram.html) */
-  histogram(bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  histogram(bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  histogram(options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  histogram(bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
+  histogram(bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
+  histogram(options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
   /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.hsplit.html) */
   hsplit(sections: number, options?: { sections?: number }): Tensor[];
   hsplit(...indices: number[]): Tensor[];
@@ -1051,9 +1051,9 @@ export interface GeneratedTensorMethods {
   /** Computes the Kronecker product, denoted by `\otimes`, of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.kron.html) */
   kron(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the `k` th smallest element of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.kthvalue.html) */
-  kthvalue(k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  kthvalue(k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  kthvalue(k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  kthvalue(k: number, options?: { k?: number; dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lcm.html) */
   lcm(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise least common multiple (LCM) of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.lcm_.html) */
@@ -1164,8 +1164,8 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.linalg.matrix_power` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.matrix_power.html) */
   matrixPower(n: number, options?: { n?: number }): Tensor;
   /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.max.html) */
-  max(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  max(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  max(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  max(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   max(options?: Record<string, never>): Tensor;
   max(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise maximum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.maximum.html) */
@@ -1177,11 +1177,11 @@ export interface GeneratedTensorMethods {
   mean(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.median.html) */
   median(options?: Record<string, never>): Tensor;
-  median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  median(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  median(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  median(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.min.html) */
-  min(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  min(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  min(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  min(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   min(options?: Record<string, never>): Tensor;
   min(other: Tensor, options?: { other?: Tensor }): Tensor;
   /** Computes the element-wise minimum of `input` and `other`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.minimum.html) */
@@ -1189,9 +1189,9 @@ export interface GeneratedTensorMethods {
   /** Performs a matrix multiplication of the matrices `input` and `mat2`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mm.html) */
   mm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.mode.html) */
-  mode(dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  mode(dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  mode(options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  mode(dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  mode(dim?: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  mode(options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.moveaxis.html) */
   moveaxis(source: readonly number[], destination: readonly number[], options?: { source?: readonly number[]; destination?: readonly number[] }): Tensor;
   moveaxis(source: number, destination: number, options?: { source?: number; destination?: number }): Tensor;
@@ -1231,8 +1231,8 @@ export interface GeneratedTensorMethods {
   nanmean(options?: { dim?: number | readonly number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanmedian.html) */
   nanmedian(options?: Record<string, never>): Tensor;
-  nanmedian(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  nanmedian(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  nanmedian(dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  nanmedian(dim: number, options?: { dim?: number; keepdim?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.nanquantile.html) */
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: Tensor, dim?: number | null, options?: { q?: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
@@ -1331,8 +1331,8 @@ export interface GeneratedTensorMethods {
   /** Given a Tensor quantized by linear(affine) quantization, returns the zero_point of the underlying quantizer(). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.q_zero_point.html) */
   qZeroPoint(options?: Record<string, never>): number;
   /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qr.html) */
-  qr(some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
-  qr(options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  qr(some?: boolean, options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>;
+  qr(options?: { some?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>;
   /** Returns the quantization scheme of a given QTensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.qscheme.html) */
   qscheme(options?: Record<string, never>): unknown;
   /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.quantile.html) */
@@ -1465,14 +1465,14 @@ export interface GeneratedTensorMethods {
   sliceScatter(src: Tensor, dim?: number, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   sliceScatter(src: Tensor, options?: { src?: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.slogdet.html) */
-  slogdet(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
+  slogdet(options?: Record<string, never>): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ sign: Tensor; /** Element 1 of the result. */ logabsdet: Tensor }>;
   /** Performs a matrix multiplication of the sparse matrix `input` with the dense matrix `mat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.smm.html) */
   smm(mat2: Tensor, options?: { mat2?: Tensor }): Tensor;
   /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sort.html) */
-  sort(dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  sort(dim?: number, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  sort(options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  sort(dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  sort(dim?: number, options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  sort(options?: { dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Return the number of sparse dimensions in a `sparse tensor <sparse-docs>` `self`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_dim.html) */
   sparseDim(options?: Record<string, never>): number;
   /** Returns a new `sparse tensor <sparse-docs>` with values from a strided tensor `self` filtered by the indices of the sparse tensor `mask`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.sparse_mask.html) */
@@ -1541,9 +1541,9 @@ export interface GeneratedTensorMethods {
   sumToSize(...size: number[]): Tensor;
   sumToSize(size: readonly number[], options?: { size?: readonly number[] }): Tensor;
   /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.svd.html) */
-  svd(some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  svd(some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  svd(options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  svd(some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
+  svd(some?: boolean, options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
+  svd(options?: { some?: boolean; computeUv?: boolean }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
   /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.swapaxes.html) */
   swapaxes(axis0: number, axis1: number, options?: { axis0?: number; axis1?: number }): Tensor;
   /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.swapaxes_.html) */
@@ -1553,9 +1553,9 @@ export interface GeneratedTensorMethods {
   /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.swapdims_.html) */
   swapdims_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** This function returns eigenvalues and eigenvectors of a real symmetric or complex Hermitian matrix `input` or a batch thereof, represented by a namedtuple (eigenvalues, eigenvectors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.symeig.html) */
-  symeig(eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  symeig(eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  symeig(options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  symeig(eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
+  symeig(eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
+  symeig(options?: { eigenvectors?: boolean; upper?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
   /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.t_.html) */
   t_(options?: Record<string, never>): Tensor;
   /** Returns a new tensor with the elements of `input` at the given indices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.take.html) */
@@ -1604,19 +1604,19 @@ export interface GeneratedTensorMethods {
   /** Convert a tensor to compressed row storage format (CSR). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.to_sparse_csr.html) */
   toSparseCsr(options?: Record<string, never>): Tensor;
   /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.topk.html) */
-  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  topk(k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  topk(k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  topk(k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  topk(k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  topk(k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  topk(k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.trace.html) */
   trace(options?: Record<string, never>): Tensor;
   /** Returns a tensor that is a transposed version of `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.transpose_.html) */
   transpose_(dim0: number, dim1: number, options?: { dim0?: number; dim1?: number }): Tensor;
   /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.triangular_solve.html) */
-  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  triangularSolve(A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  triangularSolve(A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  triangularSolve(A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
   /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.Tensor.tril.html) */
   tril(diagonal?: number, options?: { diagonal?: number }): Tensor;
   tril(options?: { diagonal?: number }): Tensor;

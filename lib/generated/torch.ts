@@ -113,7 +113,7 @@ export const amin: {
 } = opFunction('amin', 'torch.amin');
 /** Computes the minimum and maximum values of the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.aminmax.html) */
 export const aminmax: {
-  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean; max?: Tensor; min?: Tensor }): NamedResult<[Tensor, Tensor], { min: Tensor; max: Tensor }>;
+  (input: Tensor, options?: { dim?: number | null; keepdim?: boolean; max?: Tensor; min?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ min: Tensor; /** Element 1 of the result. */ max: Tensor }>;
 } = opFunction('aminmax', 'torch.aminmax');
 /** Computes the element-wise angle (in radians) of the given `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.angle.html) */
 export const angle: {
@@ -711,11 +711,11 @@ export const cudnnIsAcceptable: {
 } = opFunction('cudnn_is_acceptable', 'torch.cudnnIsAcceptable');
 /** Returns a namedtuple `(values, indices)` where `values` is the cumulative maximum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummax.html) */
 export const cummax: {
-  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('cummax', 'torch.cummax');
 /** Returns a namedtuple `(values, indices)` where `values` is the cumulative minimum of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cummin.html) */
 export const cummin: {
-  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('cummin', 'torch.cummin');
 /** Returns the cumulative product of elements of `input` in the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.cumprod.html) */
 export const cumprod: {
@@ -1051,7 +1051,7 @@ export const frac_: {
 } = opFunction('frac_', 'torch.frac_');
 /** Decomposes `input` into mantissa and exponent tensors such that `\text{input} = \text{mantissa} \times 2^{\text{exponent}}`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.frexp.html) */
 export const frexp: {
-  (input: Tensor, options?: { exponent?: Tensor; mantissa?: Tensor }): NamedResult<[Tensor, Tensor], { mantissa: Tensor; exponent: Tensor }>;
+  (input: Tensor, options?: { exponent?: Tensor; mantissa?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ mantissa: Tensor; /** Element 1 of the result. */ exponent: Tensor }>;
 } = opFunction('frexp', 'torch.frexp');
 /** The ATen operator `aten::frobenius_norm`, which PyTorch does not document (an internal or backend-specific kernel); its schema is in libtorch's native_functions.yaml. [PyTorch's documentation](https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/native_functions.yaml) */
 export const frobeniusNorm: {
@@ -1090,7 +1090,7 @@ export const ge: {
 } = opFunction('ge', 'torch.ge');
 /** This is a low-level function for calling LAPACK's geqrf directly. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.geqrf.html) */
 export const geqrf: {
-  (input: Tensor, options?: { a?: Tensor; tau?: Tensor }): NamedResult<[Tensor, Tensor], { a: Tensor; tau: Tensor }>;
+  (input: Tensor, options?: { a?: Tensor; tau?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ a: Tensor; /** Element 1 of the result. */ tau: Tensor }>;
 } = opFunction('geqrf', 'torch.geqrf');
 /** Alias of `torch.outer`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.ger.html) */
 export const ger: {
@@ -1188,24 +1188,24 @@ export const histc: {
 } = opFunction('histc', 'torch.histc');
 /** Computes a histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogram.html) */
 export const histogram: {
-  (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
-  (input: Tensor, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { hist: Tensor; bin_edges: Tensor }>;
+  (input: Tensor, bins: Tensor, options?: { bins?: Tensor; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
+  (input: Tensor, bins?: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
+  (input: Tensor, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean; binEdges?: Tensor; hist?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor }>;
 } = opFunction('histogram', 'torch.histogram');
 /** Computes a multi-dimensional histogram of the values in a tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.histogramdd.html) */
 export const histogramdd: {
-  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly number[], options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, range?: readonly number[] | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
-  (input: Tensor, bins: readonly Tensor[], options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { hist: Tensor; bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], range?: readonly number[] | null, options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly number[], options?: { bins?: readonly number[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, range?: readonly number[] | null, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: number, options?: { bins?: number; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
+  (input: Tensor, bins: readonly Tensor[], options?: { bins?: readonly Tensor[]; range?: readonly number[] | null; weight?: Tensor | null; density?: boolean }): NamedResult<[Tensor, Tensor[]], { /** Element 0 of the result. */ hist: Tensor; /** Element 1 of the result. */ bin_edges: Tensor[] }>;
 } = opFunction('histogramdd', 'torch.histogramdd');
 /** Splits `input`, a tensor with one or more dimensions, into multiple tensors horizontally according to `indices_or_sections`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.hsplit.html) */
 export const hsplit: {
@@ -1401,9 +1401,9 @@ export const kron: {
 } = opFunction('kron', 'torch.kron');
 /** Returns a namedtuple `(values, indices)` where `values` is the `k` th smallest element of each row of the `input` tensor in the given dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.kthvalue.html) */
 export const kthvalue: {
-  (input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('kthvalue', 'torch.kthvalue');
 /** Applies Layer Normalization for last certain number of dimensions. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.layer_norm.html) */
 export const layerNorm: {
@@ -1559,9 +1559,9 @@ export const luSolve: {
 } = opFunction('lu_solve', 'torch.luSolve');
 /** Unpacks the LU decomposition returned by `linalg.lu_factor` into the `P, L, U` matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.lu_unpack.html) */
 export const luUnpack: {
-  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
-  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
-  (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ P: Tensor; /** Element 1 of the result. */ L: Tensor; /** Element 2 of the result. */ U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ P: Tensor; /** Element 1 of the result. */ L: Tensor; /** Element 2 of the result. */ U: Tensor }>;
+  (LUData: Tensor, LUPivots: Tensor, options?: { LUData?: Tensor; LUPivots?: Tensor; unpackData?: boolean; unpackPivots?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ P: Tensor; /** Element 1 of the result. */ L: Tensor; /** Element 2 of the result. */ U: Tensor }>;
 } = opFunction('lu_unpack', 'torch.luUnpack');
 /** The function form of `nn.MarginRankingLoss`: creates a criterion that measures the loss given inputs `x1`, `x2`, two 1D mini-batch or 0D `Tensors`, and a label 1D mini-batch or 0D `Tensor` `y` (containing 1 or -1). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nn.functional.margin_ranking_loss.html) */
 export const marginRankingLoss: {
@@ -1587,8 +1587,8 @@ export const matrixPower: {
 } = opFunction('matrix_power', 'torch.matrixPower');
 /** Returns the maximum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.max.html) */
 export const max: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; max?: Tensor; maxValues?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   (input: Tensor, options?: { max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor; max?: Tensor; maxValues?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('max', 'torch.max');
@@ -1638,13 +1638,13 @@ export const mean: {
 /** Returns the median of the values in `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.median.html) */
 export const median: {
   (input: Tensor, options?: { indices?: Tensor; values?: Tensor }): Tensor;
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('median', 'torch.median');
 /** Returns the minimum value of all elements in the `input` tensor. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.min.html) */
 export const min: {
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; min?: Tensor; minIndices?: Tensor; out?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
   (input: Tensor, options?: { min?: Tensor; minIndices?: Tensor; out?: Tensor }): Tensor;
   (input: Tensor, other: Tensor, options?: { other?: Tensor; min?: Tensor; minIndices?: Tensor; out?: Tensor }): Tensor;
 } = opFunction('min', 'torch.min');
@@ -1715,9 +1715,9 @@ export const mm: {
 } = opFunction('mm', 'torch.mm');
 /** Returns a namedtuple `(values, indices)` where `values` is the mode value of each row of the `input` tensor in the given dimension `dim`, i.e. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.mode.html) */
 export const mode: {
-  (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim?: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('mode', 'torch.mode');
 /** Alias for `torch.movedim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.moveaxis.html) */
 export const moveaxis: {
@@ -1774,8 +1774,8 @@ export const nanmean: {
 /** Returns the median of the values in `input`, ignoring `NaN` values. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanmedian.html) */
 export const nanmedian: {
   (input: Tensor, options?: { indices?: Tensor; values?: Tensor }): Tensor;
-  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim: number, keepdim?: boolean, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('nanmedian', 'torch.nanmedian');
 /** This is a variant of `torch.quantile` that "ignores" `NaN` values, computing the quantiles `q` as if `NaN` values in `input` did not exist. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.nanquantile.html) */
 export const nanquantile: {
@@ -1980,8 +1980,8 @@ export const qZeroPoint: {
 } = opFunction('q_zero_point', 'torch.qZeroPoint');
 /** Computes the QR decomposition of a matrix or a batch of matrices `input`, and returns a namedtuple (Q, R) of tensors such that `\text{input} = Q R` with `Q` being an orthogonal matrix or batch of orthogonal matrices and `R` being an upper triangular matrix or batch of upper triangular matrices. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.qr.html) */
 export const qr: {
-  (input: Tensor, some?: boolean, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
-  (input: Tensor, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>;
+  (input: Tensor, some?: boolean, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>;
+  (input: Tensor, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>;
 } = opFunction('qr', 'torch.qr');
 /** Computes the q-th quantiles of each row of the `input` tensor along the dimension `dim`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.quantile.html) */
 export const quantile: {
@@ -2302,7 +2302,7 @@ export const sliceScatter: {
 } = opFunction('slice_scatter', 'torch.sliceScatter');
 /** Alias for `torch.linalg.slogdet` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.slogdet.html) */
 export const slogdet: {
-  (input: Tensor, options?: { logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>;
+  (input: Tensor, options?: { logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ sign: Tensor; /** Element 1 of the result. */ logabsdet: Tensor }>;
 } = opFunction('slogdet', 'torch.slogdet');
 /** Performs a matrix multiplication of the sparse matrix `input` with the dense matrix `mat`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.smm.html) */
 export const smm: {
@@ -2310,10 +2310,10 @@ export const smm: {
 } = opFunction('smm', 'torch.smm');
 /** Sorts the elements of the `input` tensor along a given dimension in ascending order by value. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sort.html) */
 export const sort: {
-  (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, dim?: number, descending?: boolean, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, dim?: number, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, options?: { dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('sort', 'torch.sort');
 /** Constructs a `sparse tensor in BSC (Block Compressed Sparse Column)) <sparse-bsc-docs>` with specified 2-dimensional blocks at the given `ccol_indices` and `row_indices`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.sparse_bsc_tensor.html) */
 export const sparseBscTensor: {
@@ -2424,9 +2424,9 @@ export const sum: {
 } = opFunction('sum', 'torch.sum');
 /** Computes the singular value decomposition of either a matrix or batch of matrices `input`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.svd.html) */
 export const svd: {
-  (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  (input: Tensor, some?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
-  (input: Tensor, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; V: Tensor }>;
+  (input: Tensor, some?: boolean, computeUv?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
+  (input: Tensor, some?: boolean, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
+  (input: Tensor, options?: { some?: boolean; computeUv?: boolean; S?: Tensor; U?: Tensor; V?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ V: Tensor }>;
 } = opFunction('svd', 'torch.svd');
 /** Alias for `torch.transpose`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.swapaxes.html) */
 export const swapaxes: {
@@ -2438,9 +2438,9 @@ export const swapdims: {
 } = opFunction('swapdims', 'torch.swapdims');
 /** This function returns eigenvalues and eigenvectors of a real symmetric or complex Hermitian matrix `input` or a batch thereof, represented by a namedtuple (eigenvalues, eigenvectors). [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.symeig.html) */
 export const symeig: {
-  (input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  (input: Tensor, eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
-  (input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>;
+  (input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
+  (input: Tensor, eigenvectors?: boolean, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
+  (input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean; V?: Tensor; e?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>;
 } = opFunction('symeig', 'torch.symeig');
 /** Expects `input` to be <= 2-D tensor and transposes dimensions 0 and 1. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.t.html) */
 export const t: {
@@ -2498,10 +2498,10 @@ export const tile: {
 } = opFunction('tile', 'torch.tile');
 /** Returns the `k` largest elements of the given `input` tensor along a given dimension. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.topk.html) */
 export const topk: {
-  (input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
-  (input: Tensor, k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { values: Tensor; indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, largest?: boolean, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, k: number, dim?: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
+  (input: Tensor, k: number, options?: { k?: number; dim?: number; largest?: boolean; sorted?: boolean; indices?: Tensor; values?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ values: Tensor; /** Element 1 of the result. */ indices: Tensor }>;
 } = opFunction('topk', 'torch.topk');
 /** Returns the sum of the elements of the diagonal of the input 2-D matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.trace.html) */
 export const trace: {
@@ -2523,10 +2523,10 @@ export const trapz: {
 } = opFunction('trapz', 'torch.trapz');
 /** Solves a system of equations with a square upper or lower triangular invertible matrix `A` and multiple right-hand sides `b`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.triangular_solve.html) */
 export const triangularSolve: {
-  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
-  (input: Tensor, A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { solution: Tensor; cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, upper?: boolean, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
+  (input: Tensor, A: Tensor, options?: { A?: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; M?: Tensor; X?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ cloned_coefficient: Tensor }>;
 } = opFunction('triangular_solve', 'torch.triangularSolve');
 /** Returns the lower triangular part of the matrix (2-D tensor) or batch of matrices `input`, the other elements of the result tensor `out` are set to 0. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.tril.html) */
 export const tril: {
@@ -2690,7 +2690,7 @@ export const linalg = {
   /** Computes the Cholesky decomposition of a complex Hermitian or real symmetric positive-definite matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cholesky.html) */
   cholesky: opFunction('linalg_cholesky', 'torch.linalg.cholesky') as { (input: Tensor, options?: { upper?: boolean; out?: Tensor }): Tensor; },
   /** Computes the Cholesky decomposition of a complex Hermitian or real symmetric positive-definite matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cholesky_ex.html) */
-  choleskyEx: opFunction('linalg_cholesky_ex', 'torch.linalg.choleskyEx') as { (input: Tensor, options?: { upper?: boolean; checkErrors?: boolean; L?: Tensor; info?: Tensor }): NamedResult<[Tensor, Tensor], { L: Tensor; info: Tensor }>; },
+  choleskyEx: opFunction('linalg_cholesky_ex', 'torch.linalg.choleskyEx') as { (input: Tensor, options?: { upper?: boolean; checkErrors?: boolean; L?: Tensor; info?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ L: Tensor; /** Element 1 of the result. */ info: Tensor }>; },
   /** Computes the condition number of a matrix with respect to a matrix norm. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cond.html) */
   cond: opFunction('linalg_cond', 'torch.linalg.cond') as { (input: Tensor, p?: Scalar | null, options?: { p?: Scalar | null; out?: Tensor }): Tensor; (input: Tensor, options?: { p?: Scalar | null; out?: Tensor }): Tensor; (input: Tensor, p: string, options?: { p?: string; out?: Tensor }): Tensor; },
   /** Computes the cross product of two 3-dimensional vectors. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.cross.html) */
@@ -2700,9 +2700,9 @@ export const linalg = {
   /** Alias for `torch.diagonal` with defaults `dim1`\ `= -2`, `dim2`\ `= -1`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.diagonal.html) */
   diagonal: opFunction('linalg_diagonal', 'torch.linalg.diagonal') as { (A: Tensor, options?: { A?: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor; },
   /** Computes the eigenvalue decomposition of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eig.html) */
-  eig: opFunction('linalg_eig', 'torch.linalg.eig') as { (input: Tensor, options?: { eigenvalues?: Tensor; eigenvectors?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
+  eig: opFunction('linalg_eig', 'torch.linalg.eig') as { (input: Tensor, options?: { eigenvalues?: Tensor; eigenvectors?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>; },
   /** Computes the eigenvalue decomposition of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigh.html) */
-  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; (input: Tensor, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { eigenvalues: Tensor; eigenvectors: Tensor }>; },
+  eigh: opFunction('linalg_eigh', 'torch.linalg.eigh') as { (input: Tensor, UPLO?: string, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>; (input: Tensor, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ eigenvalues: Tensor; /** Element 1 of the result. */ eigenvectors: Tensor }>; },
   /** Computes the eigenvalues of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvals.html) */
   eigvals: opFunction('linalg_eigvals', 'torch.linalg.eigvals') as { (input: Tensor, options?: { out?: Tensor }): Tensor; },
   /** Computes the eigenvalues of a complex Hermitian or real symmetric matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.eigvalsh.html) */
@@ -2712,21 +2712,21 @@ export const linalg = {
   /** Computes the inverse of a square matrix if it exists. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.inv.html) */
   inv: opFunction('linalg_inv', 'torch.linalg.inv') as { (A: Tensor, options?: { A?: Tensor; out?: Tensor }): Tensor; },
   /** Computes the inverse of a square matrix if it is invertible. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.inv_ex.html) */
-  invEx: opFunction('linalg_inv_ex', 'torch.linalg.invEx') as { (A: Tensor, options?: { A?: Tensor; checkErrors?: boolean; info?: Tensor; inverse?: Tensor }): NamedResult<[Tensor, Tensor], { inverse: Tensor; info: Tensor }>; },
+  invEx: opFunction('linalg_inv_ex', 'torch.linalg.invEx') as { (A: Tensor, options?: { A?: Tensor; checkErrors?: boolean; info?: Tensor; inverse?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ inverse: Tensor; /** Element 1 of the result. */ info: Tensor }>; },
   /** Computes a compact representation of the LDL factorization of a Hermitian or symmetric (possibly indefinite) matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_factor.html) */
-  ldlFactor: opFunction('linalg_ldl_factor', 'torch.linalg.ldlFactor') as { (input: Tensor, options?: { hermitian?: boolean; LD?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { LD: Tensor; pivots: Tensor }>; },
+  ldlFactor: opFunction('linalg_ldl_factor', 'torch.linalg.ldlFactor') as { (input: Tensor, options?: { hermitian?: boolean; LD?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ LD: Tensor; /** Element 1 of the result. */ pivots: Tensor }>; },
   /** This is a version of `ldl_factor` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_factor_ex.html) */
-  ldlFactorEx: opFunction('linalg_ldl_factor_ex', 'torch.linalg.ldlFactorEx') as { (input: Tensor, options?: { hermitian?: boolean; checkErrors?: boolean; LD?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { LD: Tensor; pivots: Tensor; info: Tensor }>; },
+  ldlFactorEx: opFunction('linalg_ldl_factor_ex', 'torch.linalg.ldlFactorEx') as { (input: Tensor, options?: { hermitian?: boolean; checkErrors?: boolean; LD?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ LD: Tensor; /** Element 1 of the result. */ pivots: Tensor; /** Element 2 of the result. */ info: Tensor }>; },
   /** Computes the solution of a system of linear equations using the LDL factorization. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.ldl_solve.html) */
   ldlSolve: opFunction('linalg_ldl_solve', 'torch.linalg.ldlSolve') as { (LD: Tensor, pivots: Tensor, B: Tensor, options?: { LD?: Tensor; pivots?: Tensor; B?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Computes a solution to the least squares problem of a system of linear equations. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lstsq.html) */
-  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; (input: Tensor, b: Tensor, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>; },
+  lstsq: opFunction('linalg_lstsq', 'torch.linalg.lstsq') as { (input: Tensor, b: Tensor, rcond?: number | null, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ residuals: Tensor; /** Element 2 of the result. */ rank: Tensor; /** Element 3 of the result. */ singular_values: Tensor }>; (input: Tensor, b: Tensor, options?: { b?: Tensor; rcond?: number | null; driver?: string | null; rank?: Tensor; residuals?: Tensor; singularValues?: Tensor; solution?: Tensor }): NamedResult<[Tensor, Tensor, Tensor, Tensor], { /** Element 0 of the result. */ solution: Tensor; /** Element 1 of the result. */ residuals: Tensor; /** Element 2 of the result. */ rank: Tensor; /** Element 3 of the result. */ singular_values: Tensor }>; },
   /** Computes the LU decomposition with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu.html) */
-  lu: opFunction('linalg_lu', 'torch.linalg.lu') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { P: Tensor; L: Tensor; U: Tensor }>; },
+  lu: opFunction('linalg_lu', 'torch.linalg.lu') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; L?: Tensor; P?: Tensor; U?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ P: Tensor; /** Element 1 of the result. */ L: Tensor; /** Element 2 of the result. */ U: Tensor }>; },
   /** Computes a compact representation of the LU factorization with partial pivoting of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_factor.html) */
-  luFactor: opFunction('linalg_lu_factor', 'torch.linalg.luFactor') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; LU?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { LU: Tensor; pivots: Tensor }>; },
+  luFactor: opFunction('linalg_lu_factor', 'torch.linalg.luFactor') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; LU?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ LU: Tensor; /** Element 1 of the result. */ pivots: Tensor }>; },
   /** This is a version of `lu_factor` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_factor_ex.html) */
-  luFactorEx: opFunction('linalg_lu_factor_ex', 'torch.linalg.luFactorEx') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; checkErrors?: boolean; LU?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { LU: Tensor; pivots: Tensor; info: Tensor }>; },
+  luFactorEx: opFunction('linalg_lu_factor_ex', 'torch.linalg.luFactorEx') as { (A: Tensor, options?: { A?: Tensor; pivot?: boolean; checkErrors?: boolean; LU?: Tensor; info?: Tensor; pivots?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ LU: Tensor; /** Element 1 of the result. */ pivots: Tensor; /** Element 2 of the result. */ info: Tensor }>; },
   /** Computes the solution of a square system of linear equations with a unique solution given an LU decomposition. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.lu_solve.html) */
   luSolve: opFunction('linalg_lu_solve', 'torch.linalg.luSolve') as { (LU: Tensor, pivots: Tensor, B: Tensor, options?: { LU?: Tensor; pivots?: Tensor; B?: Tensor; left?: boolean; adjoint?: boolean; out?: Tensor }): Tensor; },
   /** Alias for `torch.matmul` [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.matmul.html) */
@@ -2746,17 +2746,17 @@ export const linalg = {
   /** Computes the pseudoinverse (Moore-Penrose inverse) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.pinv.html) */
   pinv: opFunction('linalg_pinv', 'torch.linalg.pinv') as { (input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, hermitian?: boolean, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: number, options?: { rcond?: number; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; (input: Tensor, rcond: Tensor, options?: { rcond?: Tensor; hermitian?: boolean; out?: Tensor }): Tensor; },
   /** Computes the QR decomposition of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.qr.html) */
-  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; (A: Tensor, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { Q: Tensor; R: Tensor }>; },
+  qr: opFunction('linalg_qr', 'torch.linalg.qr') as { (A: Tensor, mode?: string, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>; (A: Tensor, options?: { A?: Tensor; mode?: string; Q?: Tensor; R?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ Q: Tensor; /** Element 1 of the result. */ R: Tensor }>; },
   /** Computes the sign and natural logarithm of the absolute value of the determinant of a square matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.slogdet.html) */
-  slogdet: opFunction('linalg_slogdet', 'torch.linalg.slogdet') as { (A: Tensor, options?: { A?: Tensor; logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { sign: Tensor; logabsdet: Tensor }>; },
+  slogdet: opFunction('linalg_slogdet', 'torch.linalg.slogdet') as { (A: Tensor, options?: { A?: Tensor; logabsdet?: Tensor; sign?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ sign: Tensor; /** Element 1 of the result. */ logabsdet: Tensor }>; },
   /** Computes the solution of a square system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve.html) */
   solve: opFunction('linalg_solve', 'torch.linalg.solve') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; out?: Tensor }): Tensor; },
   /** A version of `solve` that does not perform error checks unless `check_errors`\ `= True`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve_ex.html) */
-  solveEx: opFunction('linalg_solve_ex', 'torch.linalg.solveEx') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; checkErrors?: boolean; info?: Tensor; result?: Tensor }): NamedResult<[Tensor, Tensor], { result: Tensor; info: Tensor }>; },
+  solveEx: opFunction('linalg_solve_ex', 'torch.linalg.solveEx') as { (A: Tensor, B: Tensor, options?: { A?: Tensor; B?: Tensor; left?: boolean; checkErrors?: boolean; info?: Tensor; result?: Tensor }): NamedResult<[Tensor, Tensor], { /** Element 0 of the result. */ result: Tensor; /** Element 1 of the result. */ info: Tensor }>; },
   /** Computes the solution of a triangular system of linear equations with a unique solution. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.solve_triangular.html) */
   solveTriangular: opFunction('linalg_solve_triangular', 'torch.linalg.solveTriangular') as { (input: Tensor, B: Tensor, options?: { B?: Tensor; upper?: boolean; left?: boolean; unitriangular?: boolean; out?: Tensor }): Tensor; },
   /** Computes the singular value decomposition (SVD) of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svd.html) */
-  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; (A: Tensor, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { U: Tensor; S: Tensor; Vh: Tensor }>; },
+  svd: opFunction('linalg_svd', 'torch.linalg.svd') as { (A: Tensor, fullMatrices?: boolean, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ Vh: Tensor }>; (A: Tensor, options?: { A?: Tensor; fullMatrices?: boolean; driver?: string | null; S?: Tensor; U?: Tensor; Vh?: Tensor }): NamedResult<[Tensor, Tensor, Tensor], { /** Element 0 of the result. */ U: Tensor; /** Element 1 of the result. */ S: Tensor; /** Element 2 of the result. */ Vh: Tensor }>; },
   /** Computes the singular values of a matrix. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.svdvals.html) */
   svdvals: opFunction('linalg_svdvals', 'torch.linalg.svdvals') as { (A: Tensor, options?: { A?: Tensor; driver?: string | null; out?: Tensor }): Tensor; },
   /** Computes the multiplicative inverse of `torch.tensordot`. [PyTorch's documentation](https://pytorch.org/docs/stable/generated/torch.linalg.tensorinv.html) */

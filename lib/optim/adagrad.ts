@@ -45,6 +45,7 @@ export class Adagrad extends Optimizer {
     for (const g of this.paramGroups)
       for (const p of g.params) this.state.set(p, { step: stepTensor(), sum: stateLike(p, init) });
   }
+  /** @internal Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected override pythonOnlyOptions() {
     return { foreach: null };
   }

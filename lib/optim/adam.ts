@@ -88,6 +88,7 @@ export class Adam extends Optimizer {
       maximize: opts.maximize ?? false,
     });
   }
+  /** @internal Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected override pythonOnlyOptions() {
     return { foreach: null, capturable: false, differentiable: false, fused: false };
   }
@@ -113,6 +114,7 @@ export class AdamW extends Optimizer {
       maximize: opts.maximize ?? false,
     });
   }
+  /** @internal Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected override pythonOnlyOptions() {
     return { foreach: null, capturable: false };
   }

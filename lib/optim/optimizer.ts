@@ -22,7 +22,13 @@ export interface ParamGroup {
 }
 
 /** What the constructor takes: parameters, or groups `{params, ...options}` overriding the defaults. */
-export type ParamsArg = Iterable<Parameter> | Array<{ params: Iterable<Parameter>; [option: string]: unknown }>;
+export type ParamsArg =
+  | Iterable<Parameter>
+  | Array<{
+      /** The parameters of this group. */
+      params: Iterable<Parameter>;
+      [option: string]: unknown;
+    }>;
 
 /** A per-parameter state value: tensors (moments, buffers), numbers (step counts) or null. */
 export type StateValue = Tensor | number | null;
@@ -34,7 +40,12 @@ export interface OptimizerStateDict {
   /** Per-parameter state, keyed by the parameter's index over all groups, in order. */
   state: Map<number, Record<string, StateValue>>;
   /** Each group's settings with PyTorch's snake_case keys, its parameters as indices. */
-  param_groups: Array<Record<string, unknown> & { params: number[] }>;
+  param_groups: Array<
+    Record<string, unknown> & {
+      /** The group's parameters, as indices into `state`. */
+      params: number[];
+    }
+  >;
 }
 
 /** The arguments of one parameter's native update (`adamStep`, ... in native/optim.cc). */
@@ -74,7 +85,7 @@ export abstract class Optimizer {
   private pendingStep: Promise<void> | null = null;
   /** Which native update this optimizer runs (`<kernel>Step` in native/optim.cc). */
   protected abstract readonly kernel: OptimKernel;
-  /** Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
+  /** @internal Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected pythonOnlyOptions(): Record<string, unknown> {
     return {};
   }

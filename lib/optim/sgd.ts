@@ -46,6 +46,7 @@ export class SGD extends Optimizer {
       maximize: opts.maximize ?? false,
     });
   }
+  /** @internal Options PyTorch stores in every group that have no meaning here (kept for state_dict parity). */
   protected override pythonOnlyOptions() {
     return { foreach: null, differentiable: false };
   }

@@ -221,7 +221,12 @@ export function loadSafetensors(
 export function loadSafetensors(
   file: string | Uint8Array,
   opts: LoadSafetensorsOptions & { withMetadata: true },
-): { tensors: Record<string, Tensor>; metadata: Record<string, string> | null };
+): {
+  /** The tensors by name. */
+  tensors: Record<string, Tensor>;
+  /** The header's `__metadata__`, or null. */
+  metadata: Record<string, string> | null;
+};
 export function loadSafetensors(
   file: string | Uint8Array,
   opts?: LoadSafetensorsOptions,

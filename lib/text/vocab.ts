@@ -44,7 +44,16 @@ export interface VocabJSON {
   /** Every token, in id order. */
   tokens: string[];
   /** Which tokens play the special roles (null: none). */
-  specials: { pad: string | null; unk: string | null; bos: string | null; eos: string | null };
+  specials: {
+    /** The padding token. */
+    pad: string | null;
+    /** The token of unknown words. */
+    unk: string | null;
+    /** The beginning-of-sequence token. */
+    bos: string | null;
+    /** The end-of-sequence token. */
+    eos: string | null;
+  };
 }
 
 const ROLES = ['pad', 'unk', 'bos', 'eos'] as const;

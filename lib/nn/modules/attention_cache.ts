@@ -116,10 +116,20 @@ export class AttentionCache {
  */
 export class TransformerDecoderCache {
   /** Per layer: `self` (grows), `cross` (static). Filled as the layers run. */
-  readonly layers: { self: AttentionCache; cross: AttentionCache }[] = [];
+  readonly layers: {
+    /** The layer's self-attention cache. */
+    self: AttentionCache;
+    /** The layer's cross-attention cache (static: the encoder's memory). */
+    cross: AttentionCache;
+  }[] = [];
 
   /** The caches of layer `i` (made on first use). */
-  layer(i: number): { self: AttentionCache; cross: AttentionCache } {
+  layer(i: number): {
+    /** The layer's self-attention cache. */
+    self: AttentionCache;
+    /** The layer's cross-attention cache (static: the encoder's memory). */
+    cross: AttentionCache;
+  } {
     while (this.layers.length <= i)
       this.layers.push({ self: new AttentionCache(), cross: new AttentionCache({ static: true }) });
     return this.layers[i];
