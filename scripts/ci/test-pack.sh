@@ -54,7 +54,7 @@ const paths = p.files.map((f) => f.path);
 const problems = [];
 // Everything a user needs: JS + types, the prebuild and what it was built against, and what
 // `npm install --build-from-source` compiles with (node-gyp: binding.gyp, native/, find-libtorch.js).
-const required = ['package.json', 'README.md', 'LICENSE', 'dist/package-kind.json', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'bin/torch-napi.js',
+const required = ['package.json', 'README.md', 'LICENSE', 'dist/package-kind.json', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'bin/torch-napi.js', 'bin/doctor.js', 'bin/launch.js',
   'binding.gyp', 'install/find-libtorch.js', 'native/addon.cc', 'native/common.h', `prebuilds/${tuple}/libtorch.json`];
 for (const r of required) if (!paths.includes(r)) problems.push(`missing ${r}`);
 if (!paths.some((f) => f.startsWith(`prebuilds/${tuple}/`) && f.endsWith('.node'))) problems.push(`no prebuilds/${tuple}/*.node`);
