@@ -212,4 +212,15 @@ describe('addon loading and torch-napi doctor', function () {
       /^verdict: NOT WORKING — the native addon does not load; fix: these prebuilds need libtorch 9\.9 or 9\.8/m,
     );
   });
+  it("install/check-prebuild.js (the install script's test): exit 0 when an addon loads, 1 (node-gyp-build then compiles) when none does", function () {
+    if (!fs.existsSync(path.join(root, 'dist', 'native.js'))) this.skip(); // it runs the package's dist/ loader
+    const script = path.join(root, 'install', 'check-prebuild.js');
+    const ok = run([script]);
+    expect(ok.status, ok.out).to.equal(0);
+    expect(ok.out).to.match(/^torch-napi: no compile needed: \S+\.node loads \(/m);
+    const none = run([script], { TORCH_NAPI_PREBUILD: tmp });
+    expect(none.status, none.out).to.equal(1);
+    expect(none.out).to.include('torch-napi: could not load the native addon.');
+    expect(none.out).to.include('torch-napi: no prebuild fits this machine: compiling from source (node-gyp)');
+  });
 });
