@@ -9,13 +9,6 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const lines = [];
 const row = (k, v) => lines.push(`${k.padEnd(16)} ${v}`);
 const problems = []; // [what is wrong, the fix]
-const readJson = (f) => {
-  try {
-    return JSON.parse(fs.readFileSync(f, 'utf8'));
-  } catch {
-    return null;
-  }
-};
 const kind = (f) => (f.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build');
 
 row('node', `${process.version} (${process.platform}-${process.arch})`);
@@ -25,22 +18,45 @@ row('N-API', `${napi} (the addon needs ${napiNeeded})`);
 if (!(napi >= napiNeeded)) problems.push([`Node-API ${napi} < ${napiNeeded}`, `use Node ${pkg.engines.node}`]);
 row('torch-napi', `${pkg.version} in ${root}`);
 
-// Which file node-gyp-build picks (a local build in build/ wins over a prebuild), whether or not it loads.
-let addon = null;
+// Load it first: the loader (lib/native.ts) records which addons it considered, in which order,
+// why, and what happened to each; printed below whether or not one loaded.
+let torch;
+let loadError;
 try {
-  addon = require('node-gyp-build').resolve(root);
-  const info = readJson(
-    kind(addon) === 'prebuild'
-      ? path.join(path.dirname(addon), 'libtorch.json')
-      : path.join(root, 'build', 'libtorch.json'),
-  );
-  row('addon', `${addon} (${kind(addon)})`);
-  if (info) {
-    const needs = info.libtorchSonames ? `; needs ${info.libtorchSonames.join(' ')}` : '';
-    row('built against', `libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${needs}`);
-  }
+  torch = require(root);
 } catch (e) {
-  row('addon', `none (${e.message.split('\n')[0]})`);
+  loadError = e;
+}
+let choice = loadError?.choice;
+try {
+  choice ??= require(path.join(root, 'dist', 'native.js')).addonChoice;
+} catch {
+  /* the loader itself did not load */
+}
+let addon = null;
+if (choice) {
+  const { describeCandidate } = require(path.join(root, 'dist', 'prebuilds.js'));
+  // The addon loaded, or else the one tried first (whose error the load error shows).
+  const chosen = choice.candidates.find((c) => c.outcome === 'loaded') || choice.candidates[0];
+  if (chosen) {
+    addon = chosen.file;
+    row('addon', `${addon} (${kind(addon)})`);
+    row(torch ? 'chosen because' : 'tried first', chosen.reason);
+    const info = chosen.record;
+    if (info) {
+      const needs = info.libtorchSonames ? `; needs ${info.libtorchSonames.join(' ')}` : '';
+      row(
+        'built against',
+        `libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${needs}`,
+      );
+    }
+    const others = choice.candidates.filter((c) => c !== chosen);
+    others.forEach((c, i) => row(i === 0 ? (torch ? 'not chosen' : 'also tried') : '', describeCandidate(c)));
+  } else {
+    row('addon', `none (no local build, no prebuild for ${choice.tuple}; searched ${choice.searched.join(', ')})`);
+  }
+} else {
+  row('addon', `unknown (${loadError ? loadError.message.split('\n')[0] : 'no loader'})`);
 }
 try {
   const found = require(path.join(root, 'install', 'find-libtorch.js')).find();
@@ -49,10 +65,8 @@ try {
   row('libtorch found', `none (${e.message.split('\n')[0]})`);
 }
 
-let torch;
-try {
-  torch = require(root);
-} catch (e) {
+if (loadError) {
+  const e = loadError;
   row('load', 'FAILED');
   lines.push(
     ...String(e.message)

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type AddonKind, type Choice, chooseAddon, describeCandidate, majorMinor } from './prebuilds';
 
 /**
  * An opaque handle to a native tensor: a number (small tensors, a slot in the native table) or
@@ -472,57 +473,50 @@ export const packageRoot = ((): string => {
   }
 })();
 
-/** Where an addon comes from: `prebuilds/<platform>-<arch>/` (shipped in the package) or `build/` (compiled here). */
-function addonKind(file: string): 'prebuild' | 'local build' {
+/** Where an addon comes from: `prebuilds/<platform>-<arch>/...` (shipped in the package) or `build/` (compiled here). */
+function addonKind(file: string): AddonKind {
   return file.split(path.sep).includes('prebuilds') ? 'prebuild' : 'local build';
 }
 
-/** What a prebuild or a cmake-js build recorded about the libtorch it was built against (null: nothing recorded). */
-function builtAgainst(file: string | undefined): Record<string, unknown> | null {
-  const records =
-    file && addonKind(file) === 'prebuild'
-      ? [path.join(path.dirname(file), 'libtorch.json')]
-      : [path.join(packageRoot, 'build', 'libtorch.json')];
-  for (const f of records) {
-    try {
-      return JSON.parse(fs.readFileSync(f, 'utf8'));
-    } catch {
-      /* not recorded */
-    }
+/** libtorch on this machine as install/find-libtorch.js finds it (what a compile would use). */
+function libtorchHere(): string {
+  try {
+    const found = require(path.join(packageRoot, 'install', 'find-libtorch.js')).find();
+    return `${found.version} (${found.source}) in ${found.libDir}`;
+  } catch (e) {
+    return `none found (${(e as Error).message.split('\n')[0]})`;
   }
-  return null;
 }
 
-function explainLoadFailure(err: unknown, file: string | undefined): Error {
+/** The error thrown when no addon loads: what was tried, why each failed, and the fix. */
+export type LoadError = Error & { cause?: unknown; fix?: string; addonFile?: string; choice?: Choice };
+
+function explainLoadFailure(err: unknown, file: string | undefined, choice: Choice): LoadError {
   const msg = err instanceof Error ? err.message : String(err);
-  const tuple = `${process.platform}-${process.arch}`;
+  const tuple = choice.tuple;
   const lines = ['torch-napi: could not load the native addon.', `  error: ${msg.split('\n')[0]}`];
+  const tried = choice.candidates.find((c) => c.file === file);
   if (file) {
     lines.push(`  addon: ${file} (${addonKind(file)})`);
   } else {
-    // TORCH_NAPI_PREBUILD: node-gyp-build's override of the directory it searches.
-    const dir = process.env.TORCH_NAPI_PREBUILD || packageRoot;
-    const candidates = [path.join(dir, 'build', 'Release'), path.join(dir, 'prebuilds', tuple)];
     lines.push(
       `  addon: none found (no local build, no prebuild for ${tuple}); searched: ` +
-        candidates.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '),
+        choice.searched.map((c) => `${c}${fs.existsSync(c) ? '' : ' (missing)'}`).join(', '),
     );
   }
-  const info = builtAgainst(file);
+  const info = tried?.record ?? null;
   if (info) {
     const sonames = Array.isArray(info.libtorchSonames) ? `, needs ${info.libtorchSonames.join(' ')}` : '';
     lines.push(
       `  built against: libtorch ${info.version} (${info.source}, C++11 ABI ${info.abi}) in ${info.libDir}${sonames}`,
     );
-  } else {
+  } else if (file) {
     lines.push('  built against: not recorded');
   }
-  try {
-    const found = require(path.join(packageRoot, 'install', 'find-libtorch.js')).find();
-    lines.push(`  libtorch on this machine now: ${found.version} (${found.source}) in ${found.libDir}`);
-  } catch (e) {
-    lines.push(`  libtorch on this machine now: none found (${(e as Error).message.split('\n')[0]})`);
+  if (choice.candidates.length > 0) {
+    lines.push('  addons, in the order tried:', ...choice.candidates.map((c) => `    - ${describeCandidate(c)}`));
   }
+  lines.push(`  libtorch on this machine now: ${libtorchHere()}`);
   // An installed package builds with node-gyp, a git checkout with cmake-js. `npm pack` says which:
   // its prepack writes dist/package-kind.json ({"kind": "package"}, scripts/package-kind.js) into the tarball.
   let kind = 'checkout';
@@ -543,11 +537,24 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
         'or npm holding back an unapproved install script). With libtorch installed, allow it and compile: ' +
         '`npm install-scripts approve torch-napi && npm rebuild torch-napi`.';
   } else if (addonKind(file) === 'prebuild') {
-    const mm = info?.version ? String(info.version).split('.').slice(0, 2).join('.') : '';
-    fix = mm
-      ? `this prebuild needs libtorch ${mm} as Debian/Ubuntu package it (\`apt install libtorch${mm}\`). ` +
-        `To use the libtorch you have instead, compile against it: ${rebuild}.`
-      : `compile against the libtorch on this machine: ${rebuild}.`;
+    // The libtorch versions the prebuilds were built for, the one tried first first.
+    const wanted = [
+      ...new Set(
+        [tried, ...choice.candidates]
+          .filter((c) => c?.kind === 'prebuild')
+          .map((c) => majorMinor(c?.record ?? null))
+          .filter(Boolean),
+      ),
+    ];
+    const apt = wanted.map((mm) => `\`apt install libtorch${mm}\``).join(' or ');
+    fix =
+      wanted.length === 1
+        ? `this prebuild needs libtorch ${wanted[0]} as Debian/Ubuntu package it (${apt}). ` +
+          `To use the libtorch you have instead, compile against it: ${rebuild}.`
+        : wanted.length > 1
+          ? `these prebuilds need libtorch ${wanted.join(' or ')} as Debian/Ubuntu package them (${apt}). ` +
+            `To use the libtorch you have instead, compile against it: ${rebuild}.`
+          : `compile against the libtorch on this machine: ${rebuild}.`;
   } else {
     fix = checkout
       ? "run `bash scripts/setup.sh` (installs Debian's libtorch-dev and builds), or set LIBTORCH to an unpacked " +
@@ -555,38 +562,56 @@ function explainLoadFailure(err: unknown, file: string | undefined): Error {
       : `the local build does not match this machine's libtorch any more; rebuild it: ${rebuild}.`;
   }
   lines.push(`  fix: ${fix}`);
-  const e = new Error(lines.join('\n')) as Error & { cause?: unknown; fix?: string; addonFile?: string };
+  const e = new Error(lines.join('\n')) as LoadError;
   e.cause = err;
   e.fix = fix; // for `torch-napi doctor`
   e.addonFile = file;
+  e.choice = choice;
   return e;
 }
 
 /** The addon file loaded: under `prebuilds/` (a prebuild) or `build/` (a local build). */
 export let addonFile = '';
+/** Every addon considered, in order, with why and what happened to each (`torch-napi doctor` prints it). */
+export let addonChoice: Choice | undefined;
+
+function dlopen(file: string): Native {
+  // RTLD_NOW binds every libtorch symbol the addon uses here, so a libtorch with another C++ ABI or
+  // version fails to load with the explanation below instead of killing the process at its first call
+  // ("symbol lookup error"). Registered in require.cache like a plain require() of the .node.
+  const m = new Module(file, module as unknown as Module);
+  m.filename = file;
+  process.dlopen(m, file, os.constants.dlopen.RTLD_NOW);
+  m.loaded = true;
+  require.cache[file] = m as unknown as NodeJS.Module;
+  return m.exports as Native;
+}
 
 function load(): Native {
-  let file: string | undefined;
-  try {
-    // node-gyp-build picks build/Release (a local build) first, then prebuilds/<platform>-<arch>.
-    file = require('node-gyp-build').resolve(packageRoot) as string;
-  } catch (err) {
-    throw explainLoadFailure(err, undefined);
+  // TORCH_NAPI_PREBUILD: node-gyp-build's override of the directory to search.
+  const choice = chooseAddon(process.env.TORCH_NAPI_PREBUILD || packageRoot);
+  addonChoice = choice;
+  if (choice.candidates.length === 0) {
+    throw explainLoadFailure(new Error(`No native build was found for ${choice.tuple}`), undefined, choice);
   }
-  try {
-    // RTLD_NOW binds every libtorch symbol the addon uses here, so a libtorch with another C++ ABI or
-    // version fails to load with the explanation below instead of killing the process at its first call
-    // ("symbol lookup error"). Registered in require.cache like a plain require() of the .node.
-    const m = new Module(file, module as unknown as Module);
-    m.filename = file;
-    process.dlopen(m, file, os.constants.dlopen.RTLD_NOW);
-    m.loaded = true;
-    require.cache[file] = m as unknown as NodeJS.Module;
-    addonFile = file;
-    return m.exports as Native;
-  } catch (err) {
-    throw explainLoadFailure(err, file);
+  let loaded: Native | undefined;
+  let first: { err: unknown; file: string } | undefined;
+  for (const c of choice.candidates) {
+    if (loaded) {
+      c.outcome = `not tried (${path.relative(choice.dir, addonFile)} loaded)`;
+      continue;
+    }
+    try {
+      loaded = dlopen(c.file);
+      c.outcome = 'loaded';
+      addonFile = c.file;
+    } catch (err) {
+      c.outcome = `failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+      first ??= { err, file: c.file };
+    }
   }
+  if (loaded) return loaded;
+  throw explainLoadFailure(first?.err, first?.file, choice);
 }
 
 export const native: Native = load();

@@ -6,7 +6,9 @@ copy_tree() {
   local dest="$1" root
   root="$(pwd)"
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -C "$dest" -xf -
+    # (a node_modules that is a symlink is not matched by .gitignore's node_modules/: leave it out)
+    git ls-files -z --cached --others --exclude-standard | grep -zv '^node_modules$' |
+      tar --null --ignore-failed-read -T - -cf - | tar -C "$dest" -xf -
   else
     tar --exclude=node_modules --exclude=build --exclude=dist --exclude=dist-test --exclude=prebuilds -cf - . | tar -C "$dest" -xf -
   fi

@@ -7,6 +7,10 @@
 #   sudo bash scripts/ci/test-libtorch2.sh --shell         # interactive shell in the prepared root
 #   sudo bash scripts/ci/test-libtorch2.sh --shell -- CMD  # run CMD (bash -c) in the prepared root
 #   sudo bash scripts/ci/test-libtorch2.sh --fresh         # delete the root first and build it again
+#   sudo bash scripts/ci/test-libtorch2.sh --prebuild      # build the libtorch 2.x prebuild (scripts/prebuild.sh,
+#                                                          # node-gyp) instead of cmake-js, test with it, and copy
+#                                                          # it to this checkout's prebuilds/ (CI: one build, which
+#                                                          # `npm run test:pack` then ships and tests)
 #
 # Steps:
 #   1. debootstrap --variant=minbase trixie into $TRIXIE_ROOT (default /var/cache/torch-napi/trixie-root),
@@ -18,10 +22,13 @@
 #      /etc/resolv.conf in.
 #   4. copies this checkout (tracked + untracked-but-not-ignored files) to <root>/work/torch-napi.
 #   5. inside: npm ci --ignore-scripts, npm run build, doctor, npm test; exits with npm test's exit code.
+#      With --prebuild: npm run build:ts + scripts/prebuild.sh instead of npm run build (the tests then load
+#      the prebuild), and prebuilds/<platform>-<arch>/libtorch-2.x/ is copied back to the checkout.
 #
 # Nothing is cached outside the root: from nothing, a run takes about 3-4 minutes (debootstrap
 # 0.5-1.5 min, packages 1-2 min, npm ci + build + test ~1 min); with the root reused, about 1 min.
-# Environment: TRIXIE_ROOT (the root), TRIXIE_MIRROR (default http://deb.debian.org/debian).
+# Environment: TRIXIE_ROOT (the root), TRIXIE_MIRROR (default http://deb.debian.org/debian),
+# TRIXIE_PROJECT_DIR (the copy inside the root, default /work/torch-napi).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -29,7 +36,7 @@ REPO="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
 ROOT="${TRIXIE_ROOT:-/var/cache/torch-napi/trixie-root}"
 MIRROR="${TRIXIE_MIRROR:-http://deb.debian.org/debian}"
 SUITE=trixie
-PROJECT_DIR=/work/torch-napi            # inside the root
+PROJECT_DIR="${TRIXIE_PROJECT_DIR:-/work/torch-napi}"   # inside the root
 # libopenblas0-pthread: libtorch only Depends on libblas3 | libblas.so.3, and without Recommends apt
 # picks netlib's reference BLAS (very slow matmul); a normal install gets OpenBLAS, as Debian 12 does.
 # python3-safetensors: the format's reference library, to read what we write and write what we read.
@@ -43,6 +50,7 @@ usage() {
 ORIG_ARGS=("$@")
 MODE=test          # test | prepare | shell
 FRESH=0
+PREBUILD=0
 SHELL_CMD=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -50,6 +58,7 @@ while [ $# -gt 0 ]; do
     --prepare-only) MODE=prepare ;;
     --keep) FRESH=0 ;;                  # the default: reuse a complete root
     --fresh) FRESH=1 ;;
+    --prebuild) PREBUILD=1 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; SHELL_CMD=("$@"); break ;;
     *)
@@ -287,9 +296,22 @@ section "5a. npm ci --ignore-scripts"
 run_in_project 'npm ci --ignore-scripts'
 took "npm ci"
 
-section "5b. npm run build"
-run_in_project 'npm run build'
-took "build"
+if [ "$PREBUILD" = 1 ]; then
+  section "5b. npm run build:ts + scripts/prebuild.sh (the libtorch 2.x prebuild, node-gyp)"
+  run_in_project 'npm run build:ts && bash scripts/prebuild.sh'
+  took "build"
+  TUPLE="$(in_root node -p 'process.platform + "-" + process.arch')"
+  for d in "$DEST/prebuilds/$TUPLE"/libtorch-*; do
+    mkdir -p "$REPO/prebuilds/$TUPLE"
+    rm -rf "$REPO/prebuilds/$TUPLE/$(basename "$d")"
+    cp -r "$d" "$REPO/prebuilds/$TUPLE/"
+    echo "copied to $REPO/prebuilds/$TUPLE/$(basename "$d")"
+  done
+else
+  section "5b. npm run build"
+  run_in_project 'npm run build'
+  took "build"
+fi
 
 section "5c. the CPU and libtorch's kernels here (torch-napi doctor)"
 run_in_project 'node bin/torch-napi.js doctor' || echo "(doctor exited $?)"
