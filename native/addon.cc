@@ -7,6 +7,7 @@
 namespace tnapi {
 void RegisterTrace(Napi::Env env, Napi::Object exports);         // trace.cc
 void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);  // cpu_allocator.cc
+void RegisterDdp(Napi::Env env, Napi::Object exports);           // ddp.cc
 }  // namespace tnapi
 
 namespace {
@@ -31,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterFastPath(env, exports);
   tnapi::RegisterTrace(env, exports);
+  tnapi::RegisterDdp(env, exports);
   return exports;
 }
 }  // namespace

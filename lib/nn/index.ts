@@ -69,4 +69,5 @@ export type {
 } from './modules/transformer_stack';
 export { TransformerDecoder, TransformerEncoder } from './modules/transformer_stack';
 export { Parameter } from './parameter';
+export * as parallel from './parallel';
 export * as utils from './utils';
