@@ -58,6 +58,9 @@ struct GroupHolder {
   int rank = 0, size = 0;
   int64_t timeoutMs = 0;
   int inflight = 0;  // collectives queued and not completed (JS thread only)
+  // Every rank is torch-napi (lib/distributed checks it at creation): each collective first
+  // compares the ranks' calls (Fingerprint below), and send/recv send their size first.
+  bool checked = false;
 };
 
 template <class T>
@@ -458,6 +461,7 @@ TNAPI_FN(groupInfo, {
   o.Set("timeoutMs", Napi::Number::New(a.Env(), static_cast<double>(h->timeoutMs)));
   o.Set("destroyed", !h->pg);
   o.Set("inflight", h->inflight);
+  o.Set("checked", h->checked);
   return o;
 })
 
@@ -551,6 +555,112 @@ void Await(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what, 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Checked groups. Gloo trusts every rank to pass tensors of one size: a rank whose buffer is
+// smaller than what a peer sends aborts the whole process (gloo::EnforceNotMet thrown on Gloo's
+// own thread: std::terminate), and one waiting for a different collective hangs until the
+// timeout. When every rank of a group is torch-napi, each collective therefore first all-gathers
+// a fixed-size description of the call (so this exchange itself always matches), and compares.
+// Python's ranks do not take part in this, so a group with a Python rank is not checked.
+constexpr int64_t kFpMagic = 0x746e6170;  // "tnap"
+constexpr int kFpLen = 12;
+const char* const kOps[] = {"allReduce", "broadcast",     "reduce",         "allGather", "gather",
+                            "scatter",   "reduceScatter", "allToAllSingle", "barrier"};
+
+const char* DtypeName(int64_t code) {
+  switch (static_cast<at::ScalarType>(code)) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kShort: return "int16";
+    case at::kChar: return "int8";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return "another dtype";
+  }
+}
+
+struct Fingerprint {
+  std::vector<int64_t> v = std::vector<int64_t>(kFpLen, 0);
+  Fingerprint() = default;
+  Fingerprint(int op, int64_t root, int64_t reduceOp, const at::Tensor* t) {
+    v[0] = kFpMagic;
+    v[1] = op;
+    v[2] = root;
+    v[3] = reduceOp;
+    if (t != nullptr) {
+      v[4] = static_cast<int64_t>(t->scalar_type());
+      v[5] = t->numel();
+      v[6] = t->dim();
+      for (int64_t d = 0; d < std::min<int64_t>(t->dim(), kFpLen - 7); d++) v[7 + d] = t->size(d);
+    }
+  }
+  std::string Describe() const {
+    if (v[0] != kFpMagic) return "something else (not a torch-napi collective)";
+    std::string s = v[1] >= 0 && v[1] < 9 ? kOps[v[1]] : "?";
+    if (v[1] == 8) return s;
+    s += std::string("(") + DtypeName(v[4]) + " [";
+    for (int64_t d = 0; d < std::min<int64_t>(v[6], kFpLen - 7); d++) s += (d ? ", " : "") + std::to_string(v[7 + d]);
+    if (v[6] > kFpLen - 7) s += ", ...";
+    s += "], " + std::to_string(v[5]) + " elements";
+    if (v[1] == 1 || v[1] == 2 || v[1] == 4 || v[1] == 5) s += ", root " + std::to_string(v[2]);
+    return s + ")";
+  }
+};
+
+void CheckCall(c10d::ProcessGroup& pg, const Fingerprint& mine, int rank, int size, int64_t timeoutMs) {
+  at::Tensor t = at::tensor(mine.v, at::kLong);
+  std::vector<at::Tensor> in{t};
+  std::vector<std::vector<at::Tensor>> out(1);
+  for (int r = 0; r < size; r++) out[0].push_back(at::empty({kFpLen}, at::kLong));
+  Await(pg.allgather(out, in), "check", timeoutMs);
+  for (int r = 0; r < size; r++) {
+    at::Tensor o = out[0][r];
+    const int64_t* p = o.data_ptr<int64_t>();
+    Fingerprint theirs;
+    theirs.v.assign(p, p + kFpLen);
+    if (theirs.v != mine.v)
+      throw std::runtime_error("the ranks called different collectives or passed different tensors: rank " +
+                               std::to_string(r) + " called " + theirs.Describe() + ", this rank (" +
+                               std::to_string(rank) + ") " + mine.Describe() +
+                               "; nothing was exchanged (Gloo would have aborted the process or hung)");
+  }
+}
+
+// send/recv in a checked group: the sender sends [dtype, numel] first; a receiver whose tensor
+// differs still receives the data (into scratch, so the sender completes) and then fails.
+void CheckedSend(c10d::ProcessGroup& pg, std::vector<at::Tensor>& t, int peer, int tag, int64_t timeoutMs) {
+  std::vector<at::Tensor> head{
+      at::tensor(std::vector<int64_t>{kFpMagic, static_cast<int64_t>(t[0].scalar_type()), t[0].numel()}, at::kLong)};
+  Await(pg.send(head, peer, tag), "send", timeoutMs);
+  if (t[0].numel() > 0) Await(pg.send(t, peer, tag), "send", timeoutMs);
+}
+
+void CheckedRecv(c10d::ProcessGroup& pg, std::vector<at::Tensor>& t, int peer, int tag, int64_t timeoutMs) {
+  std::vector<at::Tensor> head{at::empty({3}, at::kLong)};
+  Await(pg.recv(head, peer, tag), "recv", timeoutMs);
+  const int64_t* h = head[0].data_ptr<int64_t>();
+  if (h[0] != kFpMagic)
+    throw std::runtime_error("rank " + std::to_string(peer) + " sent something else than a torch-napi send");
+  auto dtype = static_cast<at::ScalarType>(h[1]);
+  int64_t numel = h[2];
+  if (dtype == t[0].scalar_type() && numel == t[0].numel()) {
+    if (numel > 0) Await(pg.recv(t, peer, tag), "recv", timeoutMs);
+    return;
+  }
+  if (numel > 0) {
+    std::vector<at::Tensor> scratch{at::empty({numel}, at::TensorOptions().dtype(dtype))};
+    Await(pg.recv(scratch, peer, tag), "recv", timeoutMs);
+  }
+  throw std::runtime_error("rank " + std::to_string(peer) + " sent " + std::to_string(numel) + " elements of " +
+                           DtypeName(h[1]) + ", but this rank's tensor holds " + std::to_string(t[0].numel()) +
+                           " elements of " + DtypeName(static_cast<int64_t>(t[0].scalar_type())) +
+                           " (the data was received and dropped; the tensor is unchanged)");
+}
+
 // collective(pg, op, options, sync): op is allReduce | broadcast | reduce | allGather | gather |
 // scatter | reduceScatter | allToAll | send | recv | barrier. Options: tensor, tensors (list),
 // inputs (list), root, reduceOp, peer, tag, avg (divide the sum by the group size).
@@ -582,10 +692,19 @@ TNAPI_FN(collective, {
   int64_t timeoutMs = g->timeoutMs;
   std::string what = op;
   WorkFn work;
+  // What the ranks compare in a checked group (see Fingerprint).
+  int fpOp = -1;
+  int64_t fpRoot = -1, fpReduce = -1;
+  at::Tensor fpTensor;
+  auto reduceCode = [&]() -> int64_t {
+    std::string r = strOpt("reduceOp");
+    return static_cast<int64_t>(r.size() * 131 + r[0]) + (avg ? 1000 : 0);
+  };
   if (op == "allReduce") {
     std::vector<at::Tensor> t{ts.Take(o.Get("tensor"), "tensor", true)};
     c10d::AllreduceOptions opts;
     opts.reduceOp = ReduceOpOf(env, name, strOpt("reduceOp"));
+    fpOp = 0, fpReduce = reduceCode(), fpTensor = t[0];
     work = [=]() mutable {
       if (t[0].numel() > 0) Await(pg->allreduce(t, opts), what, timeoutMs);
       if (avg) t[0].div_(size);
@@ -594,6 +713,7 @@ TNAPI_FN(collective, {
     std::vector<at::Tensor> t{ts.Take(o.Get("tensor"), "tensor", true)};
     c10d::BroadcastOptions opts;
     opts.rootRank = intOpt("root");
+    fpOp = 1, fpRoot = opts.rootRank, fpTensor = t[0];
     work = [=]() mutable {
       if (t[0].numel() > 0) Await(pg->broadcast(t, opts), what, timeoutMs);
     };
@@ -602,6 +722,7 @@ TNAPI_FN(collective, {
     c10d::ReduceOptions opts;
     opts.rootRank = intOpt("root");
     opts.reduceOp = ReduceOpOf(env, name, strOpt("reduceOp"));
+    fpOp = 2, fpRoot = opts.rootRank, fpReduce = reduceCode(), fpTensor = t[0];
     work = [=]() mutable {
       if (t[0].numel() > 0) Await(pg->reduce(t, opts), what, timeoutMs);
       if (avg && rank == opts.rootRank) t[0].div_(size);
@@ -609,6 +730,7 @@ TNAPI_FN(collective, {
   } else if (op == "allGather") {
     std::vector<std::vector<at::Tensor>> out{ts.TakeList(o.Get("tensors"), "tensorList", true)};
     std::vector<at::Tensor> in{ts.Take(o.Get("tensor"), "tensor", false)};
+    fpOp = 3, fpTensor = in[0];
     work = [=]() mutable {
       if (in[0].numel() > 0) Await(pg->allgather(out, in), what, timeoutMs);
     };
@@ -618,6 +740,7 @@ TNAPI_FN(collective, {
     c10d::GatherOptions opts;
     opts.rootRank = intOpt("root");
     if (rank == opts.rootRank) out.push_back(ts.TakeList(o.Get("tensors"), "gatherList", true));
+    fpOp = 4, fpRoot = opts.rootRank, fpTensor = in[0];
     work = [=]() mutable {
       if (in[0].numel() > 0) Await(pg->gather(out, in, opts), what, timeoutMs);
     };
@@ -627,6 +750,7 @@ TNAPI_FN(collective, {
     c10d::ScatterOptions opts;
     opts.rootRank = intOpt("root");
     if (rank == opts.rootRank) in.push_back(ts.TakeList(o.Get("inputs"), "scatterList", false));
+    fpOp = 5, fpRoot = opts.rootRank, fpTensor = out[0];
     work = [=]() mutable {
       if (out[0].numel() > 0) Await(pg->scatter(out, in, opts), what, timeoutMs);
     };
@@ -641,6 +765,7 @@ TNAPI_FN(collective, {
                                 " has no reduce_scatter (PyTorch added it to Gloo in 2.0); use allReduce and take "
                                 "this rank's slice, or a libtorch >= 2.0");
 #endif
+    fpOp = 6, fpReduce = reduceCode(), fpTensor = out[0];
     work = [=]() mutable {
       if (out[0].numel() > 0) Await(pg->reduce_scatter(out, in, opts), what, timeoutMs);
       if (avg) out[0].div_(size);
@@ -648,6 +773,7 @@ TNAPI_FN(collective, {
   } else if (op == "allToAll") {
     at::Tensor out = ts.Take(o.Get("tensor"), "output", true);
     at::Tensor in = ts.Take(o.Get("input"), "input", false);
+    fpOp = 7, fpTensor = in;
     work = [=]() mutable {
       std::vector<int64_t> splits;
       if (out.numel() > 0 || in.numel() > 0) Await(pg->alltoall_base(out, in, splits, splits), what, timeoutMs);
@@ -657,8 +783,17 @@ TNAPI_FN(collective, {
     std::vector<at::Tensor> t{ts.Take(o.Get("tensor"), "tensor", !send)};
     int peer = static_cast<int>(intOpt("peer"));
     int tag = static_cast<int>(intOpt("tag"));
-    work = [=]() mutable { Await(send ? pg->send(t, peer, tag) : pg->recv(t, peer, tag), what, timeoutMs); };
+    bool checked = g->checked;
+    work = [=]() mutable {
+      if (!checked)
+        Await(send ? pg->send(t, peer, tag) : pg->recv(t, peer, tag), what, timeoutMs);
+      else if (send)
+        CheckedSend(*pg, t, peer, tag, timeoutMs);
+      else
+        CheckedRecv(*pg, t, peer, tag, timeoutMs);
+    };
   } else if (op == "barrier") {
+    fpOp = 8;
     work = [=]() mutable {
       c10d::BarrierOptions opts;
       opts.timeout = Ms(timeoutMs);
@@ -667,7 +802,22 @@ TNAPI_FN(collective, {
   } else {
     a.RangeError("unknown collective '" + op + "'");
   }
+  if (g->checked && fpOp >= 0) {
+    Fingerprint fp(fpOp, fpRoot, fpReduce, fpTensor.defined() ? &fpTensor : nullptr);
+    work = [pg, fp, rank, size, timeoutMs, inner = std::move(work)] {
+      CheckCall(*pg, fp, rank, size, timeoutMs);
+      inner();
+    };
+  }
   return Run(env, name, sync, std::move(work), Undefined(), ts.reads_, ts.writes_, g, a[0]);
+})
+
+// setChecked(pg, on): see Fingerprint.
+TNAPI_FN(setChecked, {
+  GroupHolder* h = HolderOf<GroupHolder>(a.Env(), a[0], kGroupTag);
+  if (h == nullptr) a.TypeError(0, "a ProcessGroup");
+  h->checked = a.Bool(1);
+  return a.Env().Undefined();
 })
 
 TNAPI_FN(available, {
@@ -692,9 +842,9 @@ struct Binding2 {
   Binding fn;
 };
 const Binding2 kBindings[] = {
-    {"available", available},     {"tcpStore", tcpStore},         {"fileStore", fileStore},
-    {"prefixStore", prefixStore}, {"storeOp", storeOp},           {"newGroup", newGroup},
-    {"groupInfo", groupInfo},     {"destroyGroup", destroyGroup}, {"collective", collective},
+    {"available", available},   {"tcpStore", tcpStore},     {"fileStore", fileStore}, {"prefixStore", prefixStore},
+    {"storeOp", storeOp},       {"newGroup", newGroup},     {"groupInfo", groupInfo}, {"destroyGroup", destroyGroup},
+    {"collective", collective}, {"setChecked", setChecked},
 };
 
 }  // namespace

@@ -74,6 +74,13 @@ export class ProcessGroup {
   size(): number {
     return this.ranks.length;
   }
+  /**
+   * Whether each collective first checks that all ranks made the same call (op, root, dtype,
+   * shape): on when every rank is torch-napi (see InitOptions.checkCollectives).
+   */
+  get checked(): boolean {
+    return D.groupInfo(this._pg).checked;
+  }
   /** The group's timeout (ms). */
   get timeout(): number {
     return D.groupInfo(this._pg).timeoutMs;
@@ -88,6 +95,7 @@ interface World {
   keep: Store[];
   groups: Set<ProcessGroup>;
   initMethod: string;
+  check: boolean;
 }
 
 let world: World | undefined;
@@ -144,6 +152,13 @@ export interface InitOptions {
   timeout?: number;
   /** A store to rendezvous on instead of initMethod (rank and worldSize are then required). */
   store?: Store;
+  /**
+   * Check before each collective that every rank made the same call (op, root, dtype, shape), at
+   * the cost of one small all-gather. Default true; it takes effect only when every rank of the
+   * group is torch-napi (a Python rank does not take part), and then turns Gloo's abort or hang on
+   * mismatched tensors into an error on every rank. false: exactly PyTorch's behaviour.
+   */
+  checkCollectives?: boolean;
   sync?: boolean;
 }
 
@@ -283,10 +298,16 @@ function* makeGroup(
   ranks: number[],
   timeout: number,
   desc: string,
+  check: boolean,
   sync: boolean,
 ): Generator<unknown, ProcessGroup, unknown> {
   const name = String(groupCount++);
   const groupStore = new PrefixStore(V2 ? `${name}/` : name, store);
+  // Which ranks are torch-napi: each says so before connecting; once Gloo has connected them
+  // all, every rank's mark (made before its connect) is in the store, so all ranks agree.
+  const mark = (r: number) => `torch_napi/${r}`;
+  const opt = { sync } as { sync: true };
+  yield groupStore.set(mark(groupRank), check ? '1' : '0', opt);
   const backendStore = V2 ? new PrefixStore(backend === 'nccl' ? 'cuda/' : 'cpu/', groupStore) : groupStore;
   const args = [backend, groupStore._store, backendStore._store, groupRank, ranks.length, timeout, name, desc] as const;
   let pg: GroupHandle;
@@ -299,6 +320,13 @@ function* makeGroup(
         `torch.distributed.${fn}: could not connect the ranks of group ${name} (${ranks.length} ranks, timeout ${timeout} ms): ${m.replace(/^torch\.distributed\.newGroup: /, '')}`,
       );
     throw e;
+  }
+  if (check) {
+    const keys = ranks.map((_, i) => mark(i));
+    let all = (yield groupStore.check(keys, opt)) as boolean;
+    for (let i = 0; all && i < keys.length; i++)
+      all = ((yield groupStore.get(keys[i], opt)) as Buffer).toString() === '1';
+    D.setChecked(pg, all);
   }
   return new ProcessGroup(pg, ranks, name, backend);
 }
@@ -356,8 +384,9 @@ export function initProcessGroup(opts: InitOptions = {}): void | Promise<void> {
     }
     const ranks = Array.from({ length: r.worldSize }, (_, i) => i);
     groupCount = 0;
-    const group = yield* makeGroup(fn, backend, defaultStore, r.rank, ranks, timeout, 'default_pg', sync);
-    world = { group, store: defaultStore, keep, groups: new Set([group]), initMethod };
+    const check = opts.checkCollectives !== false;
+    const group = yield* makeGroup(fn, backend, defaultStore, r.rank, ranks, timeout, 'default_pg', check, sync);
+    world = { group, store: defaultStore, keep, groups: new Set([group]), initMethod, check };
     if (!V2 || process.env.TORCH_DIST_INIT_BARRIER === '1') {
       const key = `store_based_barrier_key:${V2 ? group.name : groupCount}`;
       try {
@@ -374,6 +403,8 @@ export function initProcessGroup(opts: InitOptions = {}): void | Promise<void> {
 export interface NewGroupOptions {
   timeout?: number;
   backend?: 'gloo' | 'nccl';
+  /** As InitOptions.checkCollectives (default: the default group's setting). */
+  checkCollectives?: boolean;
   sync?: boolean;
 }
 
@@ -410,7 +441,8 @@ export function newGroup(ranks?: number[] | null, opts: NewGroupOptions = {}): u
     let group: ProcessGroup | null = null;
     const groupRank = sorted.indexOf(globalRank);
     if (groupRank >= 0) {
-      group = yield* makeGroup(fn, backend, w.store, groupRank, sorted, timeout, 'undefined', sync);
+      const check = opts.checkCollectives ?? w.check;
+      group = yield* makeGroup(fn, backend, w.store, groupRank, sorted, timeout, 'undefined', check, sync);
       w.groups.add(group);
     } else groupCount++;
     if (!V2 || process.env.TORCH_DIST_INIT_BARRIER === '1') {

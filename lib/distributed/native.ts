@@ -61,7 +61,9 @@ export interface DistributedNative {
     timeoutMs: number;
     destroyed: boolean;
     inflight: number;
+    checked: boolean;
   };
+  setChecked(pg: GroupHandle, on: boolean): void;
   destroyGroup(pg: GroupHandle): void;
   collective<S extends boolean>(pg: GroupHandle, op: string, call: CollectiveCall, sync: S): Ret<void, S>;
 }
