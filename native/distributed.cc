@@ -372,7 +372,9 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> MakeGloo(const c10::intrusive_ptr<c10
   }
   opts->threads = static_cast<int>(opts->devices.size() * 2);
   auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
-  pg->setSequenceNumberForGroup();
+#if TNAPI_TORCH_AT_LEAST(2, 0)
+  pg->setSequenceNumberForGroup();  // 2.x sets it here; 1.x after its store-based barrier
+#endif
   return pg;
 }
 #endif
@@ -422,7 +424,9 @@ TNAPI_FN(newGroup, {
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = Ms(timeoutMs);
       auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(bs, rank, size, opts);
+#if TNAPI_TORCH_AT_LEAST(2, 0)
       nccl->setSequenceNumberForGroup();
+#endif
 #if TNAPI_TORCH_AT_LEAST(2, 0)
       auto pg = c10::make_intrusive<c10d::ProcessGroup>(gs, rank, size);
       pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
@@ -812,6 +816,21 @@ TNAPI_FN(collective, {
   return Run(env, name, sync, std::move(work), Undefined(), ts.reads_, ts.writes_, g, a[0]);
 })
 
+// setSequenceNumber(pg, sync): 1.x's `_set_sequence_number_for_group`, which Python calls after
+// the store-based barrier (rank 0 writes the number; the others wait for it). 2.x: nothing (the
+// backend got it when made, as Python does there).
+TNAPI_FN(setSequenceNumber, {
+  std::string name = std::string(kNamePrefix) + "initProcessGroup";
+  GroupHolder* g = GroupArg(a.Env(), name, a[0]);
+  c10::intrusive_ptr<c10d::ProcessGroup> pg = g->pg;
+  WorkFn work = [pg] {
+#if !TNAPI_TORCH_AT_LEAST(2, 0)
+    pg->setSequenceNumberForGroup();
+#endif
+  };
+  return Run(a.Env(), name, a.Bool(1), std::move(work), Undefined());
+})
+
 // setChecked(pg, on): see Fingerprint.
 TNAPI_FN(setChecked, {
   GroupHolder* h = HolderOf<GroupHolder>(a.Env(), a[0], kGroupTag);
@@ -842,9 +861,17 @@ struct Binding2 {
   Binding fn;
 };
 const Binding2 kBindings[] = {
-    {"available", available},   {"tcpStore", tcpStore},     {"fileStore", fileStore}, {"prefixStore", prefixStore},
-    {"storeOp", storeOp},       {"newGroup", newGroup},     {"groupInfo", groupInfo}, {"destroyGroup", destroyGroup},
-    {"collective", collective}, {"setChecked", setChecked},
+    {"available", available},
+    {"tcpStore", tcpStore},
+    {"fileStore", fileStore},
+    {"prefixStore", prefixStore},
+    {"storeOp", storeOp},
+    {"newGroup", newGroup},
+    {"groupInfo", groupInfo},
+    {"destroyGroup", destroyGroup},
+    {"collective", collective},
+    {"setChecked", setChecked},
+    {"setSequenceNumber", setSequenceNumber},
 };
 
 }  // namespace

@@ -182,7 +182,16 @@ function drive<T>(gen: Generator<unknown, T, unknown>, sync: boolean): T | Promi
   }
   return (async () => {
     let r = gen.next();
-    while (!r.done) r = gen.next(await r.value);
+    while (!r.done) {
+      let v: unknown;
+      try {
+        v = await r.value;
+      } catch (e) {
+        r = gen.throw(e); // into the generator, so that its try/catch sees a rejected step
+        continue;
+      }
+      r = gen.next(v);
+    }
     return r.value;
   })();
 }
@@ -331,6 +340,12 @@ function* makeGroup(
   return new ProcessGroup(pg, ranks, name, backend);
 }
 
+// 1.x: Python sets a group's sequence number (rank 0 writes it to the group's store, the others
+// wait for it) after the store-based barrier; 2.x does it when making the backend (native).
+function* sequenceNumber(g: ProcessGroup, sync: boolean): Generator<unknown, void, unknown> {
+  yield sync ? D.setSequenceNumber(g._pg, true) : D.setSequenceNumber(g._pg, false);
+}
+
 function checkBackend(fn: string, backend: unknown): 'gloo' | 'nccl' {
   const F = `torch.distributed.${fn}`;
   if (backend !== 'gloo' && backend !== 'nccl')
@@ -387,14 +402,15 @@ export function initProcessGroup(opts: InitOptions = {}): void | Promise<void> {
     const check = opts.checkCollectives !== false;
     const group = yield* makeGroup(fn, backend, defaultStore, r.rank, ranks, timeout, 'default_pg', check, sync);
     world = { group, store: defaultStore, keep, groups: new Set([group]), initMethod, check };
-    if (!V2 || process.env.TORCH_DIST_INIT_BARRIER === '1') {
-      const key = `store_based_barrier_key:${V2 ? group.name : groupCount}`;
-      try {
+    try {
+      if (!V2 || process.env.TORCH_DIST_INIT_BARRIER === '1') {
+        const key = `store_based_barrier_key:${V2 ? group.name : groupCount}`;
         yield* storeBasedBarrier(fn, r.rank, defaultStore, key, r.worldSize, timeout, sync);
-      } catch (e) {
-        destroyAll();
-        throw e;
       }
+      if (!V2) yield* sequenceNumber(group, sync);
+    } catch (e) {
+      destroyAll();
+      throw e;
     }
   })();
   return drive(gen, sync);
@@ -449,6 +465,7 @@ export function newGroup(ranks?: number[] | null, opts: NewGroupOptions = {}): u
       const key = `store_based_barrier_key:${V2 ? String(groupCount - 1) : groupCount}`;
       yield* storeBasedBarrier(fn, globalRank, w.store, key, worldSize, timeout, sync);
     }
+    if (!V2 && group) yield* sequenceNumber(group, sync);
     return group;
   })();
   return drive(gen, sync);

@@ -64,6 +64,8 @@ export interface DistributedNative {
     checked: boolean;
   };
   setChecked(pg: GroupHandle, on: boolean): void;
+  /** 1.x: the group's sequence number, as Python sets it after the store-based barrier (2.x: nothing). */
+  setSequenceNumber<S extends boolean>(pg: GroupHandle, sync: S): Ret<void, S>;
   destroyGroup(pg: GroupHandle): void;
   collective<S extends boolean>(pg: GroupHandle, op: string, call: CollectiveCall, sync: S): Ret<void, S>;
 }
