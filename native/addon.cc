@@ -1,5 +1,6 @@
 // Registers every binding family. Nothing else lives here.
 #include "args.h"
+#include "distributed.h"
 #include "fast_path.h"
 #include "handle.h"
 #include "rnn_kernels.h"
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterFastPath(env, exports);
   tnapi::RegisterTrace(env, exports);
+  tnapi::RegisterDistributed(env, exports);
   tnapi::RegisterDdp(env, exports);
   return exports;
 }
