@@ -36,7 +36,11 @@ function makeBatch(n: number): { x: Tensor; y: Tensor; padding: Tensor } {
     const omega = torch.rand(1, n, CHANNELS).mul(0.5).add(0.1);
     const phase = torch.rand(1, n, CHANNELS).mul(2 * Math.PI);
     const t = torch.arange(LEN + 1, { dtype: 'float32' }).view(LEN + 1, 1, 1);
-    const signal = t.mul(omega).add(phase).sin().add(torch.randn(LEN + 1, n, CHANNELS).mul(0.05));
+    const signal = t
+      .mul(omega)
+      .add(phase)
+      .sin()
+      .add(torch.randn(LEN + 1, n, CHANNELS).mul(0.05));
     const lengths = torch.randint(LEN / 2, LEN + 1, [n]);
     return {
       x: signal.narrow(0, 0, LEN),
@@ -64,7 +68,7 @@ function train(model: torch.nn.Module & { forward(x: Tensor, p: Tensor): Tensor 
 
 async function main(): Promise<void> {
   torch.setNumThreads(1);
-  torch.distributed.initProcessGroup({ backend: 'gloo' }); // env:// (set by the launcher)
+  await torch.distributed.initProcessGroup({ backend: 'gloo' }); // env:// (set by the launcher)
   const rank = torch.distributed.getRank(),
     world = torch.distributed.getWorldSize();
 

@@ -35,12 +35,12 @@ namespace {
 
 constexpr const char* kNamePrefix = "";
 // Every binding's errors name the class the user called (`DistributedDataParallel: ...`).
-#define DDP_FN(fname, ...)                                                                        \
-  static Napi::Value fname(const Napi::CallbackInfo& info) {                                      \
+#define DDP_FN(fname, ...)                                                                           \
+  static Napi::Value fname(const Napi::CallbackInfo& info) {                                         \
     return ::tnapi::Guard(info.Env(), kNamePrefix, "DistributedDataParallel", [&]() -> Napi::Value { \
-      ::tnapi::Args a(info, kNamePrefix, "DistributedDataParallel");                              \
-      __VA_ARGS__                                                                                 \
-    });                                                                                           \
+      ::tnapi::Args a(info, kNamePrefix, "DistributedDataParallel");                                 \
+      __VA_ARGS__                                                                                    \
+    });                                                                                              \
   }
 
 #ifdef TNAPI_HAVE_DDP
@@ -156,9 +156,9 @@ DDP_FN(ddpReducerNew, {
   std::reverse(limits.begin(), limits.end());
   auto box = std::make_unique<ReducerBox>();
   box->buckets = buckets;
-  box->reducer = std::make_shared<c10d::Reducer>(params, buckets, limits, pg, sparse, static_cast<int64_t>(cap),
-                                                 findUnused, asView, std::unordered_map<size_t, std::string>{},
-                                                 static_cast<int64_t>(first));
+  box->reducer =
+      std::make_shared<c10d::Reducer>(params, buckets, limits, pg, sparse, static_cast<int64_t>(cap), findUnused,
+                                      asView, std::unordered_map<size_t, std::string>{}, static_cast<int64_t>(first));
   napi_value result;
   if (napi_create_external(a.Env(), box.get(), FinalizeReducer, nullptr, &result) != napi_ok)
     throw Napi::Error::New(a.Env(), a.Name() + ": could not create a reducer handle");

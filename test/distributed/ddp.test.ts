@@ -95,6 +95,7 @@ function maxDiff(a: Record<string, number[]>, b: Record<string, number[]>): numb
 
 function expectSameParams(got: unknown, want: Record<string, number[]>, tol: number, what: string): void {
   const d = maxDiff(got as Record<string, number[]>, want);
+  if (process.env.DDP_TEST_VERBOSE) console.log(`      ${what}: max |difference| ${d}`);
   expect(d, `${what}: max |difference| ${d}`).to.be.at.most(tol);
 }
 
@@ -146,7 +147,12 @@ describe('nn.parallel.DistributedDataParallel (ranks as child processes, Gloo on
       const want = ref('mlp', 8);
       for (const [i, x] of r.entries()) expectSameParams(x.out.params, want, 1e-6, `rank ${i}`);
       const ck = torch.load(file) as { model: Record<string, torch.Tensor> };
-      expect(Object.keys(ck.model)).to.deep.equal(['module.0.weight', 'module.0.bias', 'module.2.weight', 'module.2.bias']);
+      expect(Object.keys(ck.model)).to.deep.equal([
+        'module.0.weight',
+        'module.0.bias',
+        'module.2.weight',
+        'module.2.bias',
+      ]);
       // PyTorch reads it: a plain model loads it after stripping `module.` (consume_prefix_in_state_dict_if_present)
       const py = spawnSync(
         PYTHON,
@@ -220,9 +226,10 @@ describe('nn.parallel.DistributedDataParallel (ranks as child processes, Gloo on
       TypeError,
       /DistributedDataParallel: expected module to be an nn.Module/,
     );
-    expect(
-      () => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1), { bucketCapMB: -1 }),
-    ).to.throw(RangeError, /bucketCapMB/);
+    expect(() => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1), { bucketCapMB: -1 })).to.throw(
+      RangeError,
+      /bucketCapMB/,
+    );
     expect(
       () => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1), { findUnused: true } as never),
     ).to.throw(TypeError, /findUnused/);

@@ -7,12 +7,13 @@
 // wrapped module ran, prepare_for_backward. The gradients are averaged by the Reducer during
 // backward: bucketed, each bucket's allreduce started from the autograd hooks as soon as its
 // gradients are ready, overlapped with the rest of the backward pass.
-import { checkBool, checkOptions, describe } from '../../errors';
+
+import { isGradEnabled } from '../../autograd';
+import { getDefaultGroup, isInitialized, ProcessGroup } from '../../distributed';
+import { checkBool, checkOptions, describe, TorchError } from '../../errors';
 import { type Handle, native as N, type ReducerHandle } from '../../native';
 import { Tensor } from '../../tensor';
 import { Module } from '../modules/module';
-import { isGradEnabled } from '../../autograd';
-import { defaultProcessGroup, type ProcessGroup, processGroupHandle } from '../../distributed';
 
 /** Options of `new nn.parallel.DistributedDataParallel(module, opts)` (PyTorch's keyword arguments). */
 export interface DistributedDataParallelOptions {
@@ -117,15 +118,30 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
         `${fn}: the module has no parameter that requires grad (DistributedDataParallel is not needed ` +
           "when a module doesn't have any parameter that requires a gradient)",
       );
-    const group = o.processGroup ?? defaultProcessGroup(fn);
-    const pg = processGroupHandle(fn, group);
+    let group: ProcessGroup;
+    if (o.processGroup !== undefined) {
+      if (!(o.processGroup instanceof ProcessGroup))
+        throw new TypeError(
+          `${fn}: expected option 'processGroup' to be a torch.distributed ProcessGroup, got ${describe(o.processGroup)}`,
+        );
+      group = o.processGroup;
+    } else {
+      if (!isInitialized())
+        throw new TorchError(
+          `${fn}: the default process group is not initialized (call torch.distributed.initProcessGroup first, ` +
+            "or pass option 'processGroup')",
+        );
+      group = getDefaultGroup();
+    }
+    const pg = group._pg;
     const hs = params.map((p) => p._h);
     try {
       N.ddpVerifyParams(pg, hs);
     } catch (e) {
       // libtorch names the parameter by its index: add its name.
       const m = /params\[(\d+)\]/.exec((e as Error).message);
-      if (m && names[Number(m[1])] !== undefined) (e as Error).message += ` (params[${m[1]}] is '${names[Number(m[1])]}')`;
+      if (m && names[Number(m[1])] !== undefined)
+        (e as Error).message += ` (params[${m[1]}] is '${names[Number(m[1])]}')`;
       throw e;
     }
     // Rank 0's parameters and buffers to every rank (PyTorch's _sync_module_states).
@@ -134,8 +150,8 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
       N.ddpBroadcastCoalesced(pg, states, kBroadcastBucketBytes, 0);
     } catch (e) {
       (e as Error).message +=
-        ' (while broadcasting rank 0\'s parameters and buffers at wrap time: when another rank left, see its error;' +
-        ' its parameters may not match this one\'s)';
+        " (while broadcasting rank 0's parameters and buffers at wrap time: when another rank left, see its error;" +
+        " its parameters may not match this one's)";
       throw e;
     }
     const reducer = N.ddpReducerNew(

@@ -39,7 +39,7 @@ async function train(
 }
 
 async function main(): Promise<void> {
-  torch.distributed.initProcessGroup({ backend: 'gloo' });
+  await torch.distributed.initProcessGroup({ backend: 'gloo' });
   const kind = (rest[0] ?? 'mlp') as ModelKind;
   const B = Number(rest[1] ?? 8);
   switch (mode) {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       const n = B / (2 * world);
       for (let step = 0; step < 3; step++) {
         opt.zeroGrad();
-        const first = shard(kind, step, B, (2 * rank) * n, n);
+        const first = shard(kind, step, B, 2 * rank * n, n);
         ddp.noSync(() => torch.tidy(() => loss(kind, ddp, first, 2).backward()));
         const second = shard(kind, step, B, (2 * rank + 1) * n, n);
         {
