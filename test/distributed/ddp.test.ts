@@ -138,6 +138,21 @@ describe('nn.parallel.DistributedDataParallel (ranks as child processes, Gloo on
     for (const [i, x] of r.entries()) expectSameParams(x.out.params, want, 1e-6, `rank ${i}`);
   });
 
+  it('findUnusedParameters, gradientAsBucketView, forwardAsync + backwardAsync; broadcastBuffers', async () => {
+    const r = await runRanks(nodeRanks(2, 'options', '{out}', 'unused', '8'));
+    ok(r);
+    const want = ref('unused', 8);
+    for (const [i, x] of r.entries()) {
+      expectSameParams(x.out.params, want, 1e-6, `rank ${i}`);
+      expect(x.out.extraGradIsNull, 'an unused parameter keeps a null grad').to.equal(true);
+      expect((x.out.buckets as number[][]).flat().sort()).to.deep.equal([0, 1, 2, 3, 4, 5]);
+    }
+    // after a training forward each rank's BatchNorm statistics are its own; the next forward
+    // starts from rank 0's
+    expect(r[0].out.afterTrain).to.not.deep.equal(r[1].out.afterTrain);
+    expect(r[1].out.afterEval).to.deep.equal(r[0].out.afterEval);
+  });
+
   it('checkpoint: rank 0 saves in PyTorch format (module. keys), every rank resumes and trains on identically', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddp-ckpt-'));
     const file = path.join(dir, 'ckpt.pt');

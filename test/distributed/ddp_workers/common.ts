@@ -7,7 +7,19 @@ import { prng } from '../../helpers';
 const { nn } = torch;
 type Tensor = torch.Tensor;
 
-export type ModelKind = 'mlp' | 'seed';
+export type ModelKind = 'mlp' | 'seed' | 'unused';
+
+/** The MLP and a Linear that forward never uses (its parameters get no gradient). */
+class WithUnused extends nn.Module {
+  net = new nn.Sequential(new nn.Linear(6, 16), new nn.Tanh(), new nn.Linear(16, 3));
+  extra = new nn.Linear(3, 3);
+  forward(x: Tensor): Tensor {
+    return this.net.forward(x);
+  }
+  override forwardAsync(x: Tensor): Promise<Tensor> {
+    return this.net.forwardAsync(x);
+  }
+}
 
 /** Sizes: the MLP maps 6 features to 3; the seed model reads (L, N, 10) sequences. */
 export const L = 5;
@@ -18,15 +30,17 @@ export function makeModel(kind: ModelKind, seed: number, hidden = 16): torch.nn.
   const m =
     kind === 'mlp'
       ? new nn.Sequential(new nn.Linear(6, hidden), new nn.Tanh(), new nn.Linear(hidden, 3))
-      : new SeedModel({ numHeads: 4 });
+      : kind === 'unused'
+        ? new WithUnused()
+        : new SeedModel({ numHeads: 4 });
   return m.to('float64');
 }
 
 /** The plain numbers of step `step`'s global batch of `B` samples (the same on every rank). */
 export function batchData(kind: ModelKind, step: number, B: number): { x: number[]; y: number[]; pad: boolean[] } {
   const r = prng(1000 + step);
-  const n = kind === 'mlp' ? B * 6 : L * B * 10;
-  const m = kind === 'mlp' ? B * 3 : L * B * 10;
+  const n = kind === 'seed' ? L * B * 10 : B * 6;
+  const m = kind === 'seed' ? L * B * 10 : B * 3;
   const x = Array.from({ length: n }, () => r() * 2 - 1);
   const y = Array.from({ length: m }, () => r() * 2 - 1);
   // The seed model's key padding: the last step of every third sequence.
@@ -37,7 +51,7 @@ export function batchData(kind: ModelKind, step: number, B: number): { x: number
 /** Samples [start, start + count) of step `step`'s global batch, as tensors. */
 export function shard(kind: ModelKind, step: number, B: number, start: number, count: number) {
   const d = batchData(kind, step, B);
-  if (kind === 'mlp') {
+  if (kind !== 'seed') {
     const x = torch.tensor(d.x, { dtype: 'float64' }).reshape([B, 6]).narrow(0, start, count).contiguous();
     const y = torch.tensor(d.y, { dtype: 'float64' }).reshape([B, 3]).narrow(0, start, count).contiguous();
     return { x, y, pad: null as Tensor | null };
@@ -55,7 +69,7 @@ export function loss(
   s: ReturnType<typeof shard>,
   scale = 1,
 ): Tensor {
-  const out = (kind === 'mlp' ? model.forward(s.x) : model.forward(s.x, s.pad)) as Tensor;
+  const out = (kind === 'seed' ? model.forward(s.x, s.pad) : model.forward(s.x)) as Tensor;
   return torch.nn.functional.mseLoss(out, s.y).div(scale);
 }
 

@@ -95,6 +95,45 @@ async function main(): Promise<void> {
       write({ params: paramValues(ddp.module) });
       break;
     }
+    case 'options': {
+      // findUnusedParameters (a Linear forward never uses), gradientAsBucketView, forwardAsync.
+      const ddp = new DistributedDataParallel(makeModel('unused', 1 + rank), {
+        findUnusedParameters: true,
+        gradientAsBucketView: true,
+        bucketCapMB: 0.001,
+      });
+      const buckets = ddp.bucketIndices;
+      const opt = new torch.optim.Adam([...ddp.parameters()], { lr: 0.01 });
+      const n = B / world;
+      for (let step = 0; step < 10; step++) {
+        opt.zeroGrad();
+        const s = shard('unused', step, B, rank * n, n);
+        const out = await ddp.forwardAsync(s.x);
+        const l = torch.nn.functional.mseLoss(out, s.y);
+        await l.backwardAsync();
+        torch.dispose([l, out, s.x, s.y]);
+        opt.step();
+      }
+      const extraGrad = (ddp.module as unknown as { extra: torch.nn.Linear }).extra.weight.grad;
+      // broadcastBuffers: a BatchNorm's running statistics differ after each rank's own training
+      // forward; the next forward starts by broadcasting rank 0's, so an eval forward leaves them equal.
+      torch.manualSeed(7 + rank);
+      const bn = new DistributedDataParallel(
+        new torch.nn.Sequential(new torch.nn.Linear(6, 4), new torch.nn.BatchNorm1d(4)),
+      );
+      const x = torch.randn(4, 6).add(rank);
+      torch.tidy(() => bn.forward(x).sum().backward());
+      const afterTrain = Array.from(
+        ((bn.module as torch.nn.Sequential).at(1) as torch.nn.BatchNorm1d).runningMean!.data() as Float32Array,
+      );
+      bn.eval();
+      torch.noGrad(() => bn.forward(x).dispose());
+      const afterEval = Array.from(
+        ((bn.module as torch.nn.Sequential).at(1) as torch.nn.BatchNorm1d).runningMean!.data() as Float32Array,
+      );
+      write({ params: paramValues(ddp.module), buckets, extraGradIsNull: extraGrad === null, afterTrain, afterEval });
+      break;
+    }
     case 'badshape': {
       // Rank 1's model has a different hidden size: wrapping must fail, not hang.
       try {
