@@ -248,5 +248,39 @@ describe('nn.parallel.DistributedDataParallel (ranks as child processes, Gloo on
     expect(
       () => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1), { findUnused: true } as never),
     ).to.throw(TypeError, /findUnused/);
+    expect(
+      () => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1), { processGroup: {} as never }),
+    ).to.throw(
+      TypeError,
+      /DistributedDataParallel: expected option 'processGroup' to be a torch.distributed ProcessGroup/,
+    );
+    if (!torch.distributed.isInitialized())
+      expect(() => new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1))).to.throw(
+        torch.TorchError,
+        /DistributedDataParallel: the default process group is not initialized/,
+      );
+  });
+
+  it('in a group of one rank: noSync checks its argument, and a disposed DDP refuses to run', async function () {
+    if (torch.distributed.isInitialized()) this.skip();
+    const file = path.join(os.tmpdir(), `ddp-one-${process.pid}`);
+    await torch.distributed.initProcessGroup({ initMethod: `file://${file}`, rank: 0, worldSize: 1 });
+    try {
+      const ddp = new torch.nn.parallel.DistributedDataParallel(makeModel('mlp', 1));
+      expect(() => ddp.noSync(42 as never)).to.throw(TypeError, /DistributedDataParallel.noSync: expected fn/);
+      expect(await ddp.noSync(async () => 7)).to.equal(7);
+      const x = torch.randn([2, 6], { dtype: 'float64' });
+      torch.tidy(() => ddp.forward(x).sum().backward());
+      expect(ddp.module.namedParameters().next().value?.[1].grad).to.not.equal(null);
+      ddp.dispose();
+      expect(() => ddp.forward(x)).to.throw(
+        Error,
+        /DistributedDataParallel.forward: the DistributedDataParallel was disposed/,
+      );
+      ddp.dispose(); // idempotent
+    } finally {
+      torch.distributed.destroyProcessGroup();
+      fs.rmSync(file, { force: true });
+    }
   });
 });
