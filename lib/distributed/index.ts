@@ -180,8 +180,10 @@ function drive<T>(gen: Generator<unknown, T, unknown>, sync: boolean): T | Promi
     while (!r.done) r = gen.next(r.value);
     return r.value;
   }
+  // Up to its first native call the generator runs here: argument errors throw synchronously.
+  const first = gen.next();
   return (async () => {
-    let r = gen.next();
+    let r = first;
     while (!r.done) {
       let v: unknown;
       try {
@@ -326,7 +328,7 @@ function* makeGroup(
     const m = (e as Error).message;
     if (e instanceof TorchError && !m.includes('Gloo') && !m.includes('nccl'))
       throw new TorchError(
-        `torch.distributed.${fn}: could not connect the ranks of group ${name} (${ranks.length} ranks, timeout ${timeout} ms): ${m.replace(/^torch\.distributed\.newGroup: /, '')}`,
+        `torch.distributed.${fn}: could not connect the ranks of group ${name} (${ranks.length} ranks, timeout ${timeout} ms; did every rank start, with the same worldSize?): ${m.replace(/^torch\.distributed\.newGroup: /, '')}`,
       );
     throw e;
   }
