@@ -264,10 +264,13 @@ function* rendezvous(fn: string, initMethod: string, o: InitOptions, timeout: nu
       );
     }
     const args = [host, port, worldSize, rank === 0, true, timeout, true] as const;
-    const made = (yield sync ? D.tcpStore(...args, true) : D.tcpStore(...args, false)) as {
-      handle: never;
-      port: number;
-    };
+    let made: { handle: never; port: number };
+    try {
+      made = (yield sync ? D.tcpStore(...args, true) : D.tcpStore(...args, false)) as typeof made;
+    } catch (e) {
+      if (!(e instanceof TorchError)) throw e;
+      throw new TorchError(e.message.replace(/^torch\.distributed\.tcpStore:/, `${F}:`));
+    }
     store = new TCPStore(host, port, { worldSize, isMaster: rank === 0, timeout }, made);
   }
   store.setTimeout(timeout);

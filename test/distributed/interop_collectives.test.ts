@@ -46,7 +46,8 @@ describe('torch.distributed interop: a Node rank and a Python rank in one group'
       const initMethod = `tcp://127.0.0.1:${port}`;
       const results = await runRanks(2, {
         args: () => ['interop', initMethod],
-        env: (r) => ({ RANK: String(r), WORLD_SIZE: '2' }),
+        // USE_LIBUV=0: Debian's torch 2.6 has no libuv, and Python would ask its TCPStore for it
+        env: (r) => ({ RANK: String(r), WORLD_SIZE: '2', USE_LIBUV: '0' }),
         command: (r) => (r === nodeRank ? undefined : { file: PYTHON, args: [PY_RANK, initMethod, String(r), '2'] }),
         timeoutMs: 60_000,
       });
