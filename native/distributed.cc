@@ -195,11 +195,29 @@ TNAPI_FN(tcpStore, {
   opts.waitWorkers = waitWorkers && worldSize > 0;
   opts.timeout = Ms(timeoutMs);
   opts.multiTenant = multiTenant;
+#if TNAPI_TORCH_AT_LEAST(2, 0)
+  // 2.x serves the store with libuv by default, as Python (which reads USE_LIBUV=0 to opt out);
+  // a libtorch built without libuv (Debian's 2.6) refuses that, so the classic server is used
+  // there. Clients of either speak the same protocol.
+  const char* uv = std::getenv("USE_LIBUV");
+  opts.useLibUV = !(uv != nullptr && std::string(uv) == "0");
+#endif
   auto made = std::make_shared<c10::intrusive_ptr<c10d::TCPStore>>();
   std::string where = host + ":" + std::to_string(port);
   WorkFn work = [=] {
     try {
-      *made = c10::make_intrusive<c10d::TCPStore>(host, opts);
+      try {
+        *made = c10::make_intrusive<c10d::TCPStore>(host, opts);
+      } catch (const std::exception& e) {
+#if TNAPI_TORCH_AT_LEAST(2, 0)
+        if (!opts.useLibUV || MessageOf(e).find("libuv") == std::string::npos) throw;
+        c10d::TCPStoreOptions classic = opts;
+        classic.useLibUV = false;
+        *made = c10::make_intrusive<c10d::TCPStore>(host, classic);
+#else
+        throw;
+#endif
+      }
     } catch (const std::exception& e) {
       std::string msg = MessageOf(e);
       if (isServer && (msg.find("in use") != std::string::npos || msg.find("EADDRINUSE") != std::string::npos ||

@@ -180,8 +180,10 @@ function drive<T>(gen: Generator<unknown, T, unknown>, sync: boolean): T | Promi
     while (!r.done) r = gen.next(r.value);
     return r.value;
   }
+  // Up to its first native call the generator runs here: argument errors throw synchronously.
+  const first = gen.next();
   return (async () => {
-    let r = gen.next();
+    let r = first;
     while (!r.done) {
       let v: unknown;
       try {
@@ -262,10 +264,13 @@ function* rendezvous(fn: string, initMethod: string, o: InitOptions, timeout: nu
       );
     }
     const args = [host, port, worldSize, rank === 0, true, timeout, true] as const;
-    const made = (yield sync ? D.tcpStore(...args, true) : D.tcpStore(...args, false)) as {
-      handle: never;
-      port: number;
-    };
+    let made: { handle: never; port: number };
+    try {
+      made = (yield sync ? D.tcpStore(...args, true) : D.tcpStore(...args, false)) as typeof made;
+    } catch (e) {
+      if (!(e instanceof TorchError)) throw e;
+      throw new TorchError(e.message.replace(/^torch\.distributed\.tcpStore:/, `${F}:`));
+    }
     store = new TCPStore(host, port, { worldSize, isMaster: rank === 0, timeout }, made);
   }
   store.setTimeout(timeout);
@@ -326,7 +331,7 @@ function* makeGroup(
     const m = (e as Error).message;
     if (e instanceof TorchError && !m.includes('Gloo') && !m.includes('nccl'))
       throw new TorchError(
-        `torch.distributed.${fn}: could not connect the ranks of group ${name} (${ranks.length} ranks, timeout ${timeout} ms): ${m.replace(/^torch\.distributed\.newGroup: /, '')}`,
+        `torch.distributed.${fn}: could not connect the ranks of group ${name} (${ranks.length} ranks, timeout ${timeout} ms; did every rank start, with the same worldSize?): ${m.replace(/^torch\.distributed\.newGroup: /, '')}`,
       );
     throw e;
   }

@@ -320,8 +320,10 @@ async function stores(): Promise<void> {
   const direct = s.get(`scope/from${rank}`, { sync: true });
   note('store', direct.toString() === `hello ${rank}`, 'PrefixStore keys are prefix/key in the underlying store');
   note('store', (await p.check([`from${rank}`])) && !(await p.check(['nope'])), 'check');
-  const err = await expectReject(() => p.get('never', {}).then(() => undefined), /./).catch(() => 'x');
-  void err;
+  s.setTimeout(200);
+  const err = await expectReject(() => p.get('never'), /timeout|Timeout|timed out/i);
+  note('store', err === null, `get of a missing key after setTimeout(200): ${err}`);
+  s.setTimeout(20_000);
 }
 
 async function main(): Promise<unknown> {
