@@ -48,6 +48,8 @@ export interface RnnCall {
   /** With batchSizes, `input` is a packed sequence's data. */
   batchSizes: H | null;
   hx: H[];
+  /** With `hx` empty: `[lead, N, hOut]` (GRU/RNN) or `[lead, N, hOut, hiddenSize]` (LSTM), zero states made natively. */
+  zeroStates?: number[];
   params: H[];
   hasBiases: boolean;
   numLayers: number;

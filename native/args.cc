@@ -202,9 +202,25 @@ Fields::Fields(const Args& a, size_t i) : a_(a) {
   obj_ = a[i].As<Napi::Object>();
 }
 
+Napi::Value Fields::Get(const char* key) const {
+  auto& keys = a_.Env().GetInstanceData<AddonData>()->fieldKeys;
+  auto it = keys.find(key);
+  if (it == keys.end()) it = keys.emplace(key, Napi::Persistent(Napi::String::New(a_.Env(), key))).first;
+  return obj_.Get(it->second.Value());
+}
+
 bool Fields::Has(const char* key) const {
   Napi::Value v = Get(key);
   return !v.IsUndefined() && !v.IsNull();
+}
+
+std::vector<int64_t> Fields::IntList(const char* key) const {
+  Napi::Value v = Get(key);
+  if (!v.IsArray()) a_.TypeErrorAt(v, Where(key), "an array of integers");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) out[k] = a_.IntAt(arr.Get(k), Where(key) + "[" + std::to_string(k) + "]");
+  return out;
 }
 
 std::string Args::String(size_t i) const {

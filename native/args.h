@@ -105,9 +105,11 @@ class Fields {
   double Number(const char* key) const { return a_.NumberAt(Get(key), Where(key)); }
   int64_t Int(const char* key) const { return a_.IntAt(Get(key), Where(key)); }
   bool Bool(const char* key) const { return a_.BoolAt(Get(key), Where(key)); }
+  // A JS array of integers (each checked as Args::IntAt does).
+  std::vector<int64_t> IntList(const char* key) const;
 
  private:
-  Napi::Value Get(const char* key) const { return obj_.Get(key); }
+  Napi::Value Get(const char* key) const;
   static std::string Where(const char* key) { return std::string("option '") + key + "'"; }
   const Args& a_;
   Napi::Object obj_;

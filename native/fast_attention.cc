@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "fast_path.h"
+#include "parallel.h"
 
 namespace tnapi {
 namespace {
@@ -346,21 +347,15 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
       }
     }
   };
-  const bool parallel = at::get_num_threads() > 1 && NH > 1;
+  // Over (batch, head) pairs, each writing its own slices of Sc / P / the output rows.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L * S * hd));
-  if (parallel)
-    at::parallel_for(0, NH, grain, scores);
-  else
-    scores(0, NH);
+  ParallelFor(0, NH, grain, scores);
   if (!rowSoftmax) {
     const at::TensorOptions o = at::TensorOptions().dtype(kType<T>);
     at::Tensor pt = at::from_blob(P, {NH * L, S}, o);
     at::_softmax_out(pt, at::from_blob(Sc, {NH * L, S}, o), 1, false);
   }
-  if (parallel)
-    at::parallel_for(0, NH, grain, sums);
-  else
-    sums(0, NH);
+  ParallelFor(0, NH, grain, sums);
 
   // Out-projection: one GEMM into the result, rows in the query's layout.
   const at::Tensor ow = c.outW.contiguous();
@@ -492,12 +487,8 @@ bool FastSdpaT(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0,
       }
     }
   };
-  if (at::get_num_threads() > 1 && B > 1) {
-    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L * S * std::max(D, Dv)));
-    at::parallel_for(0, B, grain, attend);
-  } else {
-    attend(0, B);
-  }
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L * S * std::max(D, Dv)));
+  ParallelFor(0, B, grain, attend);
   *result = out;
   return true;
 }

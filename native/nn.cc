@@ -42,8 +42,8 @@ TNAPI_TENSOR_FN(dropout, at::dropout(a.Tensor(0), a.Number(1), a.Bool(2)))
 // layerNorm(input, normalizedShape, weight?, bias?, eps)
 TNAPI_TENSOR_FN(layerNorm, at::layer_norm(a.Tensor(0), a.IntList(1), a.OptTensor(2), a.OptTensor(3), a.Number(4)))
 
-// rnn({mode, input, batchSizes | null, hx[], params[], hasBiases, numLayers, dropout, train,
-//      bidirectional, batchFirst}) -> [output, hN] or [output, hN, cN] for LSTM: one options object
+// rnn({mode, input, batchSizes | null, hx[], zeroStates?, params[], hasBiases, numLayers, dropout,
+//      train, bidirectional, batchFirst}) -> [output, hN] or [output, hN, cN] for LSTM: one options object
 // (lib/native.ts's RnnCall).
 // mode: 0 LSTM, 1 GRU, 2 RNN_TANH, 3 RNN_RELU. With batchSizes, input is a packed sequence's data.
 struct RnnCall {
@@ -63,6 +63,14 @@ RnnCall ParseRnn(const Args& a) {
   c.input = f.Tensor("input");
   c.batchSizes = f.OptTensor("batchSizes");
   c.hx = f.TensorList("hx");
+  // zeroStates: [lead, N, hOut(, hiddenSize)]: no hx given, the kernel's zero states are made here
+  // (one native allocation each instead of a JS tensor made, passed and disposed per call).
+  if (c.hx.empty() && f.Has("zeroStates")) {
+    const std::vector<int64_t> z = f.IntList("zeroStates");
+    if (z.size() < 3 || z.size() > 4 || std::any_of(z.begin(), z.end(), [](int64_t v) { return v < 0; }))
+      a.RangeError("zeroStates must be [lead, N, hOut] or [lead, N, hOut, hiddenSize] of sizes >= 0");
+    for (size_t k = 2; k < z.size(); k++) c.hx.push_back(at::zeros({z[0], z[1], z[k]}, c.input.options()));
+  }
   c.params = f.TensorList("params");
   c.hasBiases = f.Bool("hasBiases"), c.train = f.Bool("train");
   c.bidir = f.Bool("bidirectional"), c.batchFirst = f.Bool("batchFirst");

@@ -180,6 +180,31 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
         batchFirst: false,
       }),
     ).to.throw(TypeError, "F.rnn: option 'hx', element 1 is not a Tensor");
+    const rnnCall = {
+      mode: 0,
+      input: temps[0]._h,
+      batchSizes: null,
+      hx: [],
+      params: [],
+      hasBiases: true,
+      numLayers: 1,
+      dropout: 0,
+      train: false,
+      bidirectional: false,
+      batchFirst: false,
+    };
+    expect(() => native.rnn({ ...rnnCall, zeroStates: [1, 2, -3, 4] })).to.throw(
+      RangeError,
+      'F.rnn: zeroStates must be [lead, N, hOut] or [lead, N, hOut, hiddenSize] of sizes >= 0',
+    );
+    expect(() => native.rnn({ ...rnnCall, zeroStates: [1, 2] })).to.throw(RangeError, 'zeroStates must be');
+    expect(() => native.rnn({ ...rnnCall, zeroStates: 'x' as unknown as number[] })).to.throw(
+      TypeError,
+      "F.rnn: expected option 'zeroStates' to be an array of integers",
+    );
+    expect(() => native.rnn({ ...rnnCall, zeroStates: [1, 1.5, 2, 2] })).to.throw(RangeError, "option 'zeroStates'[1]");
+    // without zeroStates an LSTM still needs [h0, c0]
+    expect(() => native.rnn(rnnCall)).to.throw(RangeError, 'F.rnn: LSTM takes [h0, c0]');
     for (const t of temps) t.dispose();
   });
 });

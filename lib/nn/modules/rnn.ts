@@ -514,15 +514,11 @@ export abstract class RNNBase extends Module {
         x = (input as Tensor).unsqueeze(batchDim);
         temps.push(x);
       } else x = input as Tensor;
-      let states: Tensor[];
+      let states: Tensor[] = [];
+      // Without hx, the native call makes the zero states itself (zeroStates).
+      let zeroStates: number[] | undefined;
       if (given === null) {
-        const code = N.dtype(x._h);
-        const make = (h: number) => {
-          const z = new Tensor(N.zeros([lead, info.N, h], code, info.device));
-          temps.push(z);
-          return z;
-        };
-        states = this.mode === 'LSTM' ? [make(hOut), make(this.hiddenSize)] : [make(this.hiddenSize)];
+        zeroStates = this.mode === 'LSTM' ? [lead, info.N, hOut, this.hiddenSize] : [lead, info.N, this.hiddenSize];
       } else {
         states = given.map((s) => {
           if (info.batched) return s;
@@ -544,6 +540,7 @@ export abstract class RNNBase extends Module {
           input: x._h,
           batchSizes: packed ? packed.batchSizes._h : null,
           hx: states.map((s) => s._h),
+          zeroStates,
           params: weights.map((w) => w._h),
           hasBiases: this.bias,
           numLayers: this.numLayers,
