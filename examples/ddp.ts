@@ -6,8 +6,10 @@
 //
 // Each rank trains on its own shard (--batch sequences per step, default 64) with one thread. First
 // rank 0 alone times plain (non-DDP) training of the same model while the other ranks wait:
-// the 1-rank baseline. Then every rank trains the DDP-wrapped model; the gradients are averaged
-// across ranks by libtorch's c10d Reducer during backward(). Rank 0 prints both throughputs.
+// the 1-rank baseline. Then every rank trains a plain model at the same time, without any
+// communication: the most this machine gives that many processes (other load on the machine
+// shows here). Then every rank trains the DDP-wrapped model; the gradients are averaged across
+// ranks by libtorch's c10d Reducer during backward(). Rank 0 prints the three throughputs.
 //
 // In your own project: `import * as torch from 'torch-napi';`
 import { parseArgs } from 'node:util';
@@ -79,6 +81,12 @@ async function main(): Promise<void> {
     single = (steps * perRank) / train(new SeedModel(), 1);
   }
   await torch.distributed.barrier();
+  // The machine's ceiling: every rank trains its own plain model at the same time, with no
+  // communication (what the cores give several processes at once).
+  const alone = (steps * perRank) / train(new SeedModel(), 50 + rank);
+  const ceiling = torch.tensor([alone], { dtype: 'float64' });
+  await torch.distributed.allReduce(ceiling, { op: 'sum' });
+  await torch.distributed.barrier();
 
   torch.manualSeed(rank); // different inits: DDP broadcasts rank 0's parameters when wrapping
   const ddp = new nn.parallel.DistributedDataParallel(new SeedModel());
@@ -87,8 +95,13 @@ async function main(): Promise<void> {
   if (rank === 0) {
     const total = perRankRate * world; // every rank processes perRank samples per step in lockstep
     console.log(`seed model, ${perRank} sequences per rank per step, ${steps} steps, 1 thread per rank`);
+    const c = ceiling.item() as number;
     console.log(`1 rank:  ${single.toFixed(1)} samples/s`);
-    console.log(`${world} ranks: ${total.toFixed(1)} samples/s (${(total / single).toFixed(2)}x)`);
+    console.log(`${world} ranks, DDP: ${total.toFixed(1)} samples/s (${(total / single).toFixed(2)}x of 1 rank)`);
+    console.log(
+      `${world} processes without communication (this machine's ceiling now): ${c.toFixed(1)} samples/s ` +
+        `(${(c / single).toFixed(2)}x); DDP reaches ${((100 * total) / c).toFixed(0)}% of it`,
+    );
   }
   // Every rank ends with the same parameters.
   const check = torch.cat([...ddp.parameters()].map((p) => p.detach().flatten())).sum();
