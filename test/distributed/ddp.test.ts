@@ -50,6 +50,8 @@ async function runRanks(cmds: [string, string[]][], timeoutMs = 60000): Promise<
         MASTER_ADDR: '127.0.0.1',
         MASTER_PORT: String(port),
         OMP_NUM_THREADS: '1',
+        // Debian's torch 2.6 has no libuv, and Python's TCPStore would ask for it
+        USE_LIBUV: '0',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
