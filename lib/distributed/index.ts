@@ -645,7 +645,7 @@ export function scatter<O extends ScatterOptions>(tensor: Tensor, opts?: O): Out
 }
 
 /**
- * Reduces `inputList[i]` across the ranks into rank i's `output`. Gloo has it from libtorch 2.0;
+ * Reduces `inputList[i]` across the ranks into rank i's `output`. libtorch 2.x: Gloo's reduce_scatter_tensor (the inputs laid end to end);
  * on 1.13 it rejects, saying so.
  */
 export function reduceScatter<O extends ReduceOptions>(output: Tensor, inputList: Tensor[], opts?: O): Out<void, O> {
