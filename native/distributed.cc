@@ -229,7 +229,7 @@ TNAPI_FN(tcpStore, {
       if (!isServer)
         throw std::runtime_error("cannot reach the TCPStore of rank 0 at " + where + " within " +
                                  std::to_string(timeoutMs) + " ms. libtorch said: " + msg);
-      if (msg.find("imeout") != std::string::npos || msg.find("timed out") != std::string::npos)
+      if (msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos)
         throw std::runtime_error("TCPStore on " + where + ": not every rank connected within " +
                                  std::to_string(timeoutMs) +
                                  " ms (did every rank start, with the same worldSize?). libtorch said: " + msg);
