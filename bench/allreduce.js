@@ -6,7 +6,7 @@
 // median is reported. torch-napi is measured with its call check on (the default in an
 // all-torch-napi group: one small all-gather first) and off (`checkCollectives: false`).
 //
-//   node bench/allreduce.js [--iters 30] [--warmup 5] [--rounds 3] [--json]
+//   node bench/allreduce.js [--iters 30] [--warmup 5] [--rounds 3] [--numel 2621440] [--json]
 //
 // The machine may be busy: the three are run in turn, `--rounds` times (fresh ranks each time),
 // and the medians are over all rounds' timed calls.
@@ -17,13 +17,13 @@ const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
 
-const NUMEL = 2_621_440;
 const PYTHON = '/usr/bin/python3';
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
 }
+const NUMEL = Number(arg('numel', '2621440'));
 const iters = Number(arg('iters', '30'));
 const warmup = Number(arg('warmup', '5'));
 const rounds = Number(arg('rounds', '3'));
@@ -106,7 +106,7 @@ function summary(runs) {
 }
 
 async function main() {
-  const common = ['--iters', String(iters), '--warmup', String(warmup)];
+  const common = ['--iters', String(iters), '--warmup', String(warmup), '--numel', String(NUMEL)];
   const node = (check) => (r, port) => [
     process.execPath,
     [__filename, '--rank', String(r), '--port', String(port), '--check', check, ...common],
@@ -140,7 +140,7 @@ async function main() {
   }
   const f = (r) => (r.error ? `failed: ${r.error}` : `${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)})`);
   console.log(
-    `allReduce of 10 MB float32, 2 local ranks (Gloo), median of ${rounds} x ${iters} calls (each round after ${warmup} warm-up calls)`,
+    `allReduce of ${NUMEL} float32 (${((NUMEL * 4) / 1e6).toFixed(3)} MB), 2 local ranks (Gloo), median of ${rounds} x ${iters} calls (each round after ${warmup} warm-up calls)`,
   );
   console.log(`  torch-napi (call check on, default): ${f(results.node)}`);
   console.log(`  torch-napi (checkCollectives: false): ${f(results.nodeUnchecked)}`);

@@ -229,6 +229,10 @@ TNAPI_FN(tcpStore, {
       if (!isServer)
         throw std::runtime_error("cannot reach the TCPStore of rank 0 at " + where + " within " +
                                  std::to_string(timeoutMs) + " ms. libtorch said: " + msg);
+      if (msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos)
+        throw std::runtime_error("TCPStore on " + where + ": not every rank connected within " +
+                                 std::to_string(timeoutMs) +
+                                 " ms (did every rank start, with the same worldSize?). libtorch said: " + msg);
       throw std::runtime_error("TCPStore on " + where + ": " + msg);
     }
   };
@@ -784,12 +788,25 @@ TNAPI_FN(collective, {
 #if !TNAPI_TORCH_AT_LEAST(2, 0)
     if (g->backend == "gloo")
       throw TorchError(env, name + ": the Gloo backend of libtorch " + std::string(TORCH_VERSION) +
-                                " has no reduce_scatter (PyTorch added it to Gloo in 2.0); use allReduce and take "
-                                "this rank's slice, or a libtorch >= 2.0");
+                                " has no reduce_scatter; use allReduce and take this rank's slice, or a libtorch "
+                                ">= 2.0 (whose Gloo has reduce_scatter_tensor, which this uses)");
 #endif
     fpOp = 6, fpReduce = reduceCode(), fpTensor = out[0];
     work = [=]() mutable {
-      if (out[0].numel() > 0) Await(pg->reduce_scatter(out, in, opts), what, timeoutMs);
+      if (out[0].numel() > 0) {
+#if TNAPI_TORCH_AT_LEAST(2, 0)
+        // Gloo has no list reduce_scatter even in 2.x, but has reduce_scatter_tensor (Python's
+        // reduce_scatter_tensor: _reduce_scatter_base on the inputs laid end to end).
+        std::vector<at::Tensor> flat;
+        for (const at::Tensor& x : in[0]) flat.push_back(x.reshape({-1}));
+        at::Tensor joined = at::cat(flat);
+        at::Tensor o = out[0].view({-1});
+        c10d::ReduceScatterOptions o2 = opts;
+        Await(pg->_reduce_scatter_base(o, joined, o2), what, timeoutMs);
+#else
+        Await(pg->reduce_scatter(out, in, opts), what, timeoutMs);
+#endif
+      }
       if (avg) out[0].div_(size);
     };
   } else if (op == "allToAll") {

@@ -58,10 +58,13 @@ export class ProcessGroup {
   readonly ranks: readonly number[];
   readonly name: string;
   readonly backend: string;
+  /** @internal PrefixStore(name, ...): 2.x makes later groups under the default group's */
+  readonly _groupStore: Store;
 
   /** @internal */
-  constructor(pg: GroupHandle, ranks: number[], name: string, backend: string) {
+  constructor(pg: GroupHandle, ranks: number[], name: string, backend: string, groupStore: Store) {
     this._pg = pg;
+    this._groupStore = groupStore;
     this.ranks = ranks;
     this.name = name;
     this.backend = backend;
@@ -342,7 +345,7 @@ function* makeGroup(
       all = ((yield groupStore.get(keys[i], opt)) as Buffer).toString() === '1';
     D.setChecked(pg, all);
   }
-  return new ProcessGroup(pg, ranks, name, backend);
+  return new ProcessGroup(pg, ranks, name, backend, groupStore);
 }
 
 // 1.x: Python sets a group's sequence number (rank 0 writes it to the group's store, the others
@@ -463,12 +466,15 @@ export function newGroup(ranks?: number[] | null, opts: NewGroupOptions = {}): u
     const groupRank = sorted.indexOf(globalRank);
     if (groupRank >= 0) {
       const check = opts.checkCollectives ?? w.check;
-      group = yield* makeGroup(fn, backend, w.store, groupRank, sorted, timeout, 'undefined', check, sync);
+      // 1.x makes a group from the default store; 2.x from the default group's own prefix store
+      // (Python's _world.pg_map[default_pg][1])
+      const from = V2 ? w.group._groupStore : w.store;
+      group = yield* makeGroup(fn, backend, from, groupRank, sorted, timeout, 'undefined', check, sync);
       w.groups.add(group);
     } else groupCount++;
     if (!V2 || process.env.TORCH_DIST_INIT_BARRIER === '1') {
       const key = `store_based_barrier_key:${V2 ? String(groupCount - 1) : groupCount}`;
-      yield* storeBasedBarrier(fn, globalRank, w.store, key, worldSize, timeout, sync);
+      yield* storeBasedBarrier(fn, globalRank, V2 ? w.group._groupStore : w.store, key, worldSize, timeout, sync);
     }
     if (!V2 && group) yield* sequenceNumber(group, sync);
     return group;
@@ -645,7 +651,7 @@ export function scatter<O extends ScatterOptions>(tensor: Tensor, opts?: O): Out
 }
 
 /**
- * Reduces `inputList[i]` across the ranks into rank i's `output`. Gloo has it from libtorch 2.0;
+ * Reduces `inputList[i]` across the ranks into rank i's `output`. libtorch 2.x: Gloo's reduce_scatter_tensor (the inputs laid end to end);
  * on 1.13 it rejects, saying so.
  */
 export function reduceScatter<O extends ReduceOptions>(output: Tensor, inputList: Tensor[], opts?: O): Out<void, O> {

@@ -163,6 +163,54 @@ describe('torch.distributed: in this process', function () {
     );
   });
 
+  it('store arguments are checked', async () => {
+    expect(() => new d.TCPStore(3 as unknown as string, 1)).to.throw(
+      TypeError,
+      /TCPStore: expected host to be a string, got the number 3/,
+    );
+    expect(() => new d.TCPStore('127.0.0.1', 70000)).to.throw(
+      TypeError,
+      /TCPStore: expected port to be a port number \(0\.\.65535\), got the number 70000/,
+    );
+    expect(() => new d.TCPStore('127.0.0.1', 1, { worldSize: 0 })).to.throw(
+      RangeError,
+      /TCPStore: expected worldSize to be a positive integer/,
+    );
+    expect(() => new d.FileStore(7 as unknown as string)).to.throw(
+      TypeError,
+      /FileStore: expected path to be a string/,
+    );
+    expect(() => new d.PrefixStore(1 as unknown as string, {} as torch.distributed.Store)).to.throw(
+      TypeError,
+      /PrefixStore: expected prefix to be a string/,
+    );
+    const port = await freePort();
+    const s = new d.TCPStore('127.0.0.1', port, { isMaster: true, worldSize: 1, timeout: 2000 });
+    expect(() => s.set('k', 5 as unknown as string)).to.throw(
+      TypeError,
+      /TCPStore\.set: expected value to be a string or a Uint8Array, got the number 5/,
+    );
+    expect(() => s.wait('k' as unknown as string[])).to.throw(
+      TypeError,
+      /TCPStore\.wait: expected keys to be an array of strings/,
+    );
+    expect(() => s.wait(['k'], { timeout: -1 })).to.throw(
+      RangeError,
+      /TCPStore\.wait: expected timeout to be a non-negative integer/,
+    );
+    expect(() => s.setTimeout(-5)).to.throw(
+      RangeError,
+      /TCPStore\.setTimeout: expected timeout to be a non-negative integer/,
+    );
+    const unreachable = await d.TCPStore.create('127.0.0.1', await freePort(), { timeout: 300 }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(unreachable?.message).to.match(
+      /^torch\.distributed\.tcpStore: cannot reach the TCPStore of rank 0 at 127\.0\.0\.1:\d+ within 300 ms/,
+    );
+  });
+
   describe('a one-rank group: argument errors', () => {
     before(async () => {
       const port = await freePort();
@@ -245,6 +293,34 @@ describe('torch.distributed: in this process', function () {
           torch.TorchError,
           /the Gloo backend of libtorch 1\.13\.\d+ has no reduce_scatter/,
         );
+    });
+
+    it('options and groups are checked', () => {
+      const t = torch.ones([4]);
+      expect(() => d.allReduce(t, 3 as unknown as torch.distributed.ReduceOptions)).to.throw(
+        TypeError,
+        /allReduce: expected options to be an options object, got the number 3/,
+      );
+      expect(() => d.allReduce(t, { group: {} as torch.distributed.ProcessGroup })).to.throw(
+        TypeError,
+        /allReduce: expected option 'group' to be a ProcessGroup, got an object/,
+      );
+      expect(() => d.allToAllSingle(torch.ones([4]), torch.ones([3]))).to.throw(
+        TypeError,
+        /allToAllSingle: output and input must have the same dtype and size/,
+      );
+      expect(() => d.allToAllSingle(torch.ones([]), torch.ones([]))).to.throw(
+        RangeError,
+        /allToAllSingle: input's first dimension must divide by the group size 1/,
+      );
+      expect(() => d.newGroup('0' as unknown as number[])).to.throw(
+        TypeError,
+        /newGroup: expected ranks to be an array of ranks/,
+      );
+      expect(() => d.newGroup([0, 0])).to.throw(
+        RangeError,
+        /newGroup: the new group's world size \(2\) must be <= the world size \(1\)/,
+      );
     });
 
     it('newGroup checks its ranks', () => {

@@ -51,7 +51,10 @@ describe('torch.distributed interop: a Node rank and a Python rank in one group'
         command: (r) => (r === nodeRank ? undefined : { file: PYTHON, args: [PY_RANK, initMethod, String(r), '2'] }),
         timeoutMs: 60_000,
       });
-      for (const r of results) expect(r.code, show(r)).to.equal(0);
+      expect(
+        results.map((r) => r.code),
+        results.map(show).join('\n'),
+      ).to.deep.equal([0, 0]);
       const node = results[nodeRank].result as Record<string, unknown>;
       const py = results[1 - nodeRank].result as Record<string, unknown>;
       // Python is not torch-napi: the group runs PyTorch's protocol unchanged (no call checks)

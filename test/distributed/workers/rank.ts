@@ -375,6 +375,21 @@ async function main(): Promise<unknown> {
         return { error: (e as Error).message, name: (e as Error).name, ms: Date.now() - start };
       }
     }
+    case 'stall': {
+      // rank 1 stays connected but never joins the collective: rank 0's call ends at the timeout
+      await d.initProcessGroup({ initMethod, rank, worldSize, timeout: Number(extra) });
+      if (rank !== 0) {
+        await new Promise((r) => setTimeout(r, Number(extra) + 2000));
+        return { waited: true };
+      }
+      const start = Date.now();
+      try {
+        await d.allReduce(torch.ones([10]));
+        return { error: null, ms: Date.now() - start };
+      } catch (e) {
+        return { error: (e as Error).message, ms: Date.now() - start };
+      }
+    }
     case 'worldsize': {
       const start = Date.now();
       try {
