@@ -18,7 +18,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-fvisibility=hidden", "-Wno-deprecated-declarations", "-Wno-unused-function", "-Wno-sign-compare", "-fno-trapping-math"],
+      "cflags_cc": ["-idirafter<(module_root_dir)/native/compat", "-std=c++17", "-fexceptions", "-frtti", "-fvisibility=hidden", "-Wno-deprecated-declarations", "-Wno-unused-function", "-Wno-sign-compare", "-fno-trapping-math"],
       "libraries": [
         "-L<!(node install/find-libtorch.js --libdir)",
         "-Wl,--no-as-needed",

@@ -858,10 +858,35 @@ async function measure(torch, cases, opts, log) {
 }
 
 // ---- main ----------------------------------------------------------------------------------
+function runAllreduce(opts, log) {
+  log('allreduce: bench/allreduce.js');
+  const args = [
+    path.join(__dirname, 'allreduce.js'),
+    '--json',
+    '--iters',
+    opts.quick ? '10' : '30',
+    '--rounds',
+    opts.quick ? '1' : '3',
+  ];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 600_000 });
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    return { error: `bench/allreduce.js failed (${firstLines(r.stderr || r.stdout)})` };
+  }
+}
+
+function allreduceLine(a) {
+  if (!a) return '';
+  if (a.error || !a.ratio) return `\nallReduce 10 MB, 2 ranks: ${a.error ?? JSON.stringify(a)}\n`;
+  const ms = (x) => `${x.medianMs.toFixed(2)} ms`;
+  return `\nallReduce 10 MB float32, 2 local ranks (Gloo): torch-napi ${ms(a.node)}, PyTorch ${ms(a.python)}: ${a.ratio.toFixed(2)}x (target <= 1.1x)\n`;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const log = opts.json ? () => {} : (s) => process.stderr.write(`${s}\n`);
-  const all = [...CASES.map((c) => c.name), ...MEMORY_CASES.map((m) => m.name)];
+  const all = [...CASES.map((c) => c.name), ...MEMORY_CASES.map((m) => m.name), 'allreduce'];
   if (new Set(all).size !== all.length) fail('bench/cases.js: duplicate benchmark names');
   if (opts.only) {
     const unknown = opts.only.filter((p) => !all.some((n) => selected(n, [p])));
@@ -911,6 +936,9 @@ async function main() {
     result: runMemory(m, { ...opts, threads: memoryThreads }, log),
   }));
 
+  // torch.distributed: bench/allreduce.js (2 ranks as child processes, against PyTorch's), once
+  const allreduce = selected('allreduce', opts.only) ? runAllreduce(opts, log) : undefined;
+
   env.loadavgEnd = os.loadavg();
   const res = {
     options: opts,
@@ -918,10 +946,11 @@ async function main() {
     runs,
     memory,
     memoryThreads,
+    allreduce,
     seconds: (Date.now() - started) / 1000,
   };
   res.targets = evalTargets(res);
-  const md = buildReport(res) + `\nTotal benchmark time: ${res.seconds.toFixed(1)} s\n`;
+  const md = buildReport(res) + allreduceLine(allreduce) + `\nTotal benchmark time: ${res.seconds.toFixed(1)} s\n`;
   fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(res, null, 2) + '\n');
   fs.writeFileSync(path.join(OUT, 'results.md'), md);
   if (opts.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');

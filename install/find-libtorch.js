@@ -78,7 +78,22 @@ function describe(source, includeDir, libDir, cmakeDir, python) {
     libs,
     abi: readAbi(path.dirname(includeDir), cmakeDir, python),
     cuda,
+    ...distributed(includeDir, cuda),
   };
+}
+
+// torch.distributed (native/distributed.cc) is built on libtorch's c10d, whose Gloo process group
+// is declared only under USE_C10D_GLOO and includes Gloo's own headers (<gloo/...>), which
+// libtorch-dev does not ship (Debian: libgloo-dev). NCCL is wired only when libtorch has CUDA and
+// its c10d NCCL header is there.
+function distributed(includeDir, cuda) {
+  const c10d = path.join(includeDir, 'torch/csrc/distributed/c10d');
+  const glooHeaders = [includeDir, '/usr/include', '/usr/local/include'].find((d) =>
+    exists(path.join(d, 'gloo/algorithm.h')),
+  );
+  const gloo = exists(path.join(c10d, 'ProcessGroupGloo.hpp')) && glooHeaders !== undefined;
+  const nccl = cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'));
+  return { gloo, nccl };
 }
 
 function fromPrefix(source, root, cmakeDir) {
@@ -183,6 +198,8 @@ if (require.main === module) {
   const arg = process.argv[2] || '--json';
   const defines = [`_GLIBCXX_USE_CXX11_ABI=${r.abi}`];
   if (r.cuda) defines.push('TORCH_NAPI_CUDA=1');
+  if (r.gloo) defines.push('USE_C10D_GLOO', 'TORCH_NAPI_HAVE_GLOO=1');
+  if (r.nccl) defines.push('USE_C10D_NCCL', 'TORCH_NAPI_HAVE_NCCL=1');
   switch (arg) {
     case '--json':
       console.log(JSON.stringify(r, null, 2));

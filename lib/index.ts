@@ -43,6 +43,7 @@ export * from './ops';
 
 import './tensor_methods';
 
+export * as distributed from './distributed';
 export { defaultGenerator, Generator } from './generator';
 export type { OpNamespace, OpOverload, OpPacket } from './ops_namespace';
 export { ops } from './ops_namespace';

@@ -17,6 +17,8 @@ export type JitHandle = { readonly __jitHandle: unique symbol };
 export type TraceHandle = { readonly __traceHandle: unique symbol };
 /** An opaque handle to a CPU random generator (a Node-API external, native/generator.cc). */
 export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
+/** An opaque handle to a DDP c10d::Reducer (a Node-API external, native/ddp.cc). */
+export type ReducerHandle = { readonly __reducerHandle: unique symbol };
 type H = Handle;
 type S = Scalar;
 type Opt<T> = T | undefined;
@@ -408,6 +410,23 @@ export interface NativeSync {
   // the caching CPU allocator (native/cpu_allocator.cc)
   allocatorCache(): CpuAllocatorCache;
   emptyCache(): number;
+  // nn.parallel.DistributedDataParallel on c10d's Reducer (native/ddp.cc); `pg` is a process
+  // group handle of native/distributed.cc
+  ddpVerifyParams(pg: unknown, params: H[]): void;
+  ddpBroadcastCoalesced(pg: unknown, tensors: H[], bufferBytes: number, src: number): void;
+  ddpReducerNew(
+    pg: unknown,
+    params: H[],
+    bucketBytesCap: number,
+    findUnusedParameters: boolean,
+    gradientAsBucketView: boolean,
+    capIsDefault: boolean,
+  ): ReducerHandle;
+  ddpBucketIndices(r: ReducerHandle): number[][];
+  ddpPrepareForForward(r: ReducerHandle): void;
+  ddpRebuildBuckets(r: ReducerHandle): boolean;
+  ddpPrepareForBackward(r: ReducerHandle, outputs: H[]): void;
+  ddpReducerDispose(r: ReducerHandle): void;
 }
 
 /** The state of torch-napi's CPU storage cache (`torch.backends.cpu.allocatorCache()`). */

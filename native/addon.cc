@@ -1,5 +1,6 @@
 // Registers every binding family. Nothing else lives here.
 #include "args.h"
+#include "distributed.h"
 #include "fast_path.h"
 #include "handle.h"
 #include "rnn_kernels.h"
@@ -7,6 +8,7 @@
 namespace tnapi {
 void RegisterTrace(Napi::Env env, Napi::Object exports);         // trace.cc
 void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);  // cpu_allocator.cc
+void RegisterDdp(Napi::Env env, Napi::Object exports);           // ddp.cc
 }  // namespace tnapi
 
 namespace {
@@ -31,6 +33,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tnapi::RegisterRnnKernels(env, exports);
   tnapi::RegisterFastPath(env, exports);
   tnapi::RegisterTrace(env, exports);
+  tnapi::RegisterDistributed(env, exports);
+  tnapi::RegisterDdp(env, exports);
   return exports;
 }
 }  // namespace

@@ -68,5 +68,6 @@ export type {
   TransformerEncoderOptions,
 } from './modules/transformer_stack';
 export { TransformerDecoder, TransformerEncoder } from './modules/transformer_stack';
+export * as parallel from './parallel';
 export { Parameter } from './parameter';
 export * as utils from './utils';

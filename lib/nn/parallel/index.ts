@@ -1,0 +1,3 @@
+/** Data-parallel training (PyTorch's `torch.nn.parallel`). */
+export type { DistributedDataParallelOptions } from './distributed';
+export { DistributedDataParallel } from './distributed';
