@@ -25,15 +25,24 @@ export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** Reduction operations (PyTorch's `ReduceOp`); the lowercase strings are accepted too. */
 export const ReduceOp = {
+  /** The sum (the default). */
   SUM: 'sum',
+  /** The mean: floating-point tensors only (Gloo has no AVG: torch-napi sums, then divides by the group size). */
   AVG: 'avg',
+  /** The product. */
   PRODUCT: 'product',
+  /** The element-wise minimum. */
   MIN: 'min',
+  /** The element-wise maximum. */
   MAX: 'max',
+  /** Bitwise AND (integer tensors). */
   BAND: 'band',
+  /** Bitwise OR (integer tensors). */
   BOR: 'bor',
+  /** Bitwise XOR (integer tensors). */
   BXOR: 'bxor',
 } as const;
+/** A reduction's name: a value of {@link ReduceOp} (`'sum'`, `'avg'`, ...). */
 export type ReduceOpName = (typeof ReduceOp)[keyof typeof ReduceOp];
 const REDUCE_OPS: readonly string[] = Object.values(ReduceOp);
 
@@ -41,9 +50,11 @@ const REDUCE_OPS: readonly string[] = Object.values(ReduceOp);
 export function isAvailable(): boolean {
   return NATIVE.gloo || NATIVE.nccl;
 }
+/** Whether this build has the Gloo backend (PyTorch's `is_gloo_available`). */
 export function isGlooAvailable(): boolean {
   return NATIVE.gloo;
 }
+/** Whether the NCCL backend is available: libtorch was built with CUDA and NCCL (PyTorch's `is_nccl_available`). */
 export function isNcclAvailable(): boolean {
   return NATIVE.nccl;
 }
@@ -56,7 +67,9 @@ export class ProcessGroup {
   readonly _pg: GroupHandle;
   /** The global ranks of the members, in group-rank order. */
   readonly ranks: readonly number[];
+  /** The group's name: `"0"` for the default group, then `"1"`, `"2"`... in newGroup order, as PyTorch names them. */
   readonly name: string;
+  /** The group's backend: `'gloo'` or `'nccl'`. */
   readonly backend: string;
   /** @internal PrefixStore(name, ...): 2.x makes later groups under the default group's */
   readonly _groupStore: Store;
@@ -74,6 +87,7 @@ export class ProcessGroup {
   rank(): number {
     return D.groupInfo(this._pg).rank;
   }
+  /** The number of ranks in the group. */
   size(): number {
     return this.ranks.length;
   }
@@ -113,6 +127,7 @@ function need(fn: string): World {
   return world;
 }
 
+/** Whether the default process group is initialized (initProcessGroup has run and it was not destroyed). */
 export function isInitialized(): boolean {
   return world !== undefined;
 }
@@ -130,7 +145,9 @@ function groupOf(fn: string, group: ProcessGroup | undefined | null): ProcessGro
   return group;
 }
 
+/** The `group` option of calls that run on a process group. */
 export interface GroupOption {
+  /** The process group to use (default: the default group). */
   group?: ProcessGroup;
 }
 
@@ -138,18 +155,24 @@ export interface GroupOption {
 export function getRank(group?: ProcessGroup): number {
   return groupOf('getRank', group).rank();
 }
+/** The number of ranks in `group` (default: the default group). */
 export function getWorldSize(group?: ProcessGroup): number {
   return groupOf('getWorldSize', group).size();
 }
+/** The backend of `group` (default: the default group): `'gloo'` or `'nccl'`. */
 export function getBackend(group?: ProcessGroup): string {
   return groupOf('getBackend', group).backend;
 }
 
+/** Options of {@link initProcessGroup} (PyTorch's `init_process_group` arguments). */
 export interface InitOptions {
+  /** The backend: `'gloo'` (default) or `'nccl'` (a libtorch with CUDA and NCCL). */
   backend?: 'gloo' | 'nccl';
   /** 'env://' (default), 'tcp://host:port' or 'file:///path'. */
   initMethod?: string;
+  /** This process's rank, 0..worldSize-1 (default: `?rank=` in initMethod, or RANK with env://). */
   rank?: number;
+  /** The number of ranks (default: `?world_size=` in initMethod, or WORLD_SIZE with env://). */
   worldSize?: number;
   /** ms; default 30 min, as PyTorch. */
   timeout?: number;
@@ -162,6 +185,7 @@ export interface InitOptions {
    * mismatched tensors into an error on every rank. false: exactly PyTorch's behaviour.
    */
   checkCollectives?: boolean;
+  /** Block this thread (and the event loop) until the group is made, instead of returning a Promise. */
   sync?: boolean;
 }
 
@@ -424,11 +448,15 @@ export function initProcessGroup(opts: InitOptions = {}): void | Promise<void> {
   return drive(gen, sync);
 }
 
+/** Options of {@link newGroup}. */
 export interface NewGroupOptions {
+  /** The group's timeout (ms); default 30 min, as PyTorch (not the default group's timeout). */
   timeout?: number;
+  /** The group's backend (default: the default group's). */
   backend?: 'gloo' | 'nccl';
   /** As InitOptions.checkCollectives (default: the default group's setting). */
   checkCollectives?: boolean;
+  /** Block this thread (and the event loop) until the group is made, instead of returning a Promise. */
   sync?: boolean;
 }
 
@@ -504,10 +532,12 @@ export function destroyProcessGroup(group?: ProcessGroup): void {
 // ---------------------------------------------------------------------------------------------
 // Collectives.
 
+/** Options of every collective: the group, and whether to run synchronously. */
 export interface CollectiveOptions extends GroupOption {
   /** Run on this thread and return (blocks the event loop); otherwise a Promise. */
   sync?: boolean;
 }
+/** Options of the reducing collectives (allReduce, reduce, reduceScatter). */
 export interface ReduceOptions extends CollectiveOptions {
   /** Default ReduceOp.SUM. */
   op?: ReduceOpName | Uppercase<ReduceOpName>;
@@ -606,6 +636,7 @@ export function allGather<O extends CollectiveOptions>(tensorList: Tensor[], ten
   return run(g, 'allGather', { tensor: t._h, tensors: list.map((x) => x._h) }, opts);
 }
 
+/** Options of {@link gather}. */
 export interface GatherOptions extends CollectiveOptions {
   /** On `dst`: one tensor per rank of the group. */
   gatherList?: Tensor[];
@@ -628,6 +659,7 @@ export function gather<O extends GatherOptions>(tensor: Tensor, opts?: O): Out<v
   return run(g, 'gather', call, opts);
 }
 
+/** Options of {@link scatter}. */
 export interface ScatterOptions extends CollectiveOptions {
   /** On `src`: one tensor per rank of the group. */
   scatterList?: Tensor[];
@@ -677,7 +709,9 @@ export function allToAllSingle<O extends CollectiveOptions>(output: Tensor, inpu
   return run(g, 'allToAll', { tensor: o._h, input: i._h }, opts);
 }
 
+/** Options of the point-to-point calls (send, recv, isend, irecv). */
 export interface P2POptions extends CollectiveOptions {
+  /** Matches a send with the recv of the same tag (default 0). */
   tag?: number;
 }
 
@@ -711,17 +745,21 @@ export class Work {
     // A Work nobody waits on must not become an unhandled rejection before wait() is called.
     this.promise.catch(() => {});
   }
+  /** Resolves when the operation has finished; rejects if it failed. */
   wait(): Promise<void> {
     return this.promise;
   }
+  /** Whether the operation has finished successfully (false while in flight, or if it failed). */
   isCompleted(): boolean {
     return this.done;
   }
 }
 
+/** Starts sending `tensor` to rank `dst` (a global rank) and returns its {@link Work} at once (PyTorch's `isend`). */
 export function isend(tensor: Tensor, dst: number, opts?: Omit<P2POptions, 'sync'>): Work {
   return new Work(send(tensor, dst, { ...opts, sync: false }));
 }
+/** Starts receiving into `tensor` from rank `src` (a global rank) and returns its {@link Work} at once (PyTorch's `irecv`). */
 export function irecv(tensor: Tensor, src: number, opts?: Omit<P2POptions, 'sync'>): Work {
   return new Work(recv(tensor, src, { ...opts, sync: false }));
 }

@@ -5,6 +5,7 @@ import { D, type StoreHandle } from './native';
 
 /** `{sync: true}` runs the call on this thread and returns its result; otherwise a Promise. */
 export interface SyncOption {
+  /** Run on this thread and return the result (blocks the event loop); otherwise a Promise. */
   sync?: boolean;
 }
 type Out<T, O> = O extends { sync: true } ? T : Promise<T>;
@@ -61,7 +62,14 @@ export class Store {
   }
 
   /** Waits until every key of `keys` is set (`timeout` ms, default the store's timeout). */
-  wait<O extends (SyncOption & { timeout?: number }) | undefined = undefined>(keys: string[], opts?: O): Out<void, O> {
+  wait<
+    O extends
+      | (SyncOption & {
+          /** How long to wait (ms); default the store's timeout. */
+          timeout?: number;
+        })
+      | undefined = undefined,
+  >(keys: string[], opts?: O): Out<void, O> {
     checkKeys(`${this._kind}.wait`, keys);
     const t = opts?.timeout === undefined ? -1 : checkInt(`${this._kind}.wait`, 'timeout', opts.timeout, 0);
     return this.op('wait', keys, t, opts) as Out<void, O>;
@@ -89,6 +97,7 @@ export class Store {
   }
 }
 
+/** Options of {@link TCPStore} (PyTorch's `TCPStore` arguments). */
 export interface TCPStoreOptions {
   /** The number of store users (ranks); the server waits for all of them when `waitForWorkers`. */
   worldSize?: number;
@@ -96,7 +105,9 @@ export interface TCPStoreOptions {
   isMaster?: boolean;
   /** ms; default 300 000 as PyTorch. */
   timeout?: number;
+  /** On the server: whether the constructor waits until `worldSize` clients have connected (default true). */
   waitForWorkers?: boolean;
+  /** Whether the TCPStores of this process with the same host and port share one server (default false). */
   multiTenant?: boolean;
 }
 
@@ -123,7 +134,9 @@ function tcpArgs(fn: string, host: unknown, port: unknown, o: TCPStoreOptions = 
  * `TCPStore.create(...)` does the same on the thread pool.
  */
 export class TCPStore extends Store {
+  /** The server's host. */
   readonly host: string;
+  /** The server's port (the one it bound, when 0 was asked for). */
   readonly port: number;
 
   constructor(host: string, port: number, opts?: TCPStoreOptions);
@@ -141,6 +154,7 @@ export class TCPStore extends Store {
     this.port = m.port;
   }
 
+  /** As `new TCPStore(...)`, but connects (and waits for the clients) on the thread pool: resolves with the store. */
   static async create(host: string, port: number, opts?: TCPStoreOptions): Promise<TCPStore> {
     const made = await D.tcpStore(...tcpArgs('TCPStore.create', host, port, opts), false);
     return new TCPStore(host, port, opts, made);
@@ -149,7 +163,9 @@ export class TCPStore extends Store {
 
 /** c10d's FileStore: a file shared by the ranks (a local or shared file system). */
 export class FileStore extends Store {
+  /** The file's path. */
   readonly path: string;
+  /** The store on file `path`, shared by `worldSize` ranks (-1: unknown). */
   constructor(path: string, worldSize = -1) {
     if (typeof path !== 'string') typeError('FileStore', 'path', 'a string', path);
     checkInt('FileStore', 'worldSize', worldSize, -1);
@@ -160,8 +176,11 @@ export class FileStore extends Store {
 
 /** A view of `store` whose keys are `prefix + "/" + key` (c10d's PrefixStore). */
 export class PrefixStore extends Store {
+  /** The prefix put before every key. */
   readonly prefix: string;
+  /** The store the keys are kept in. */
   readonly underlying: Store;
+  /** A view of `store` under `prefix`. */
   constructor(prefix: string, store: Store) {
     if (typeof prefix !== 'string') typeError('PrefixStore', 'prefix', 'a string', prefix);
     if (!(store instanceof Store)) typeError('PrefixStore', 'store', 'a Store', store);

@@ -258,6 +258,7 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
     this._disposed = true;
     N.ddpReducerDispose(this._reducer);
   }
+  /** The same as `dispose()`, so that a `using` declaration drops the Reducer at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
