@@ -144,6 +144,7 @@ DDP_FN(ddpReducerNew, {
   const size_t first = capIsDefault ? kFirst : cap;
   std::vector<size_t> limits0 = capIsDefault ? std::vector<size_t>{kFirst, cap} : std::vector<size_t>{cap};
 #else
+  (void)capIsDefault;  // 1.x: the first bucket is always 1 MiB
   const size_t first = kFirst;
   std::vector<size_t> limits0{kFirst, cap};
 #endif

@@ -118,13 +118,21 @@ snippets.forEach((s, k) => {
   // The guides' shared preamble (said once at the top of each guide): torch, nn, optim and F, unless
   // the block imports or declares them itself.
   const all = s.parts.flatMap((p) => p.code).join('\n');
+  const imports = head.length;
   for (const [name, decl] of PRELUDE) {
     const declared = new RegExp(
       `(import\\s+\\*\\s+as\\s+${name}\\b|import\\s*\\{[^}]*\\b${name}\\b[^}]*\\}|(const|let|var)\\s+${name}\\b|(const|let|var)\\s*\\{[^}]*\\b${name}\\b[^}]*\\}\\s*=)`,
     ).test(all);
     if (!declared && (name === 'torch' || new RegExp(`\\b${name}\\b`).test(all))) {
-      head.unshift(s.lang === 'ts' ? decl.ts : decl.js);
-      headMap.unshift(null);
+      // torch's import goes first; the names taken from it (nn, optim, F) after the block's own
+      // imports, which may be where torch comes from
+      if (name === 'torch') {
+        head.unshift(s.lang === 'ts' ? decl.ts : decl.js);
+        headMap.unshift(null);
+      } else {
+        head.splice(imports, 0, s.lang === 'ts' ? decl.ts : decl.js);
+        headMap.splice(imports, 0, null);
+      }
     }
   }
   const lines =

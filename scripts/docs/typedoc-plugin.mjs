@@ -9,6 +9,11 @@
 // Intersection members: typedoc drops the doc comments of the members of a type literal inside an
 // intersection (the named-tuple results `[Tensor, Tensor] & { values: Tensor; ... }`); they are read
 // back from the source: the `/** ... */` right before the member's declaration.
+//
+// Source locations: the reference says where each symbol is defined ("Defined in lib/x.ts:12"),
+// without a link: the project has no public repository URL to link to, and typedoc's git
+// detection warns (an error here) in a clone whose remote is a local path. typedoc.json sets
+// disableGit with a placeholder sourceLinkTemplate, and the links are dropped below.
 import fs from 'node:fs';
 import { Comment, Converter, ReflectionKind } from 'typedoc';
 
@@ -49,6 +54,9 @@ export function load(app) {
       for (const s of sigs) {
         if (!s.comment) s.comment = documented.comment.clone();
       }
+    }
+    for (const refl of Object.values(project.reflections)) {
+      for (const src of refl.sources ?? []) src.url = undefined;
     }
     for (const refl of project.getReflectionsByKind(ReflectionKind.Accessor)) {
       const get = refl.getSignature;
