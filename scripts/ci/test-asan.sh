@@ -47,6 +47,8 @@ flags=(-std=gnu++17 -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address
   -I"$root/node_modules/node-api-headers/include" -I"$root/node_modules/node-addon-api"
   -Wall -Wno-unused-function -Wno-sign-compare -Wno-deprecated-declarations -fvisibility=hidden)
 for i in "${inc[@]}"; do flags+=(-isystem "$i"); done
+# Fallbacks for headers some libtorch packages lack (as CMakeLists.txt and binding.gyp add them).
+flags+=(-idirafter "$root/native/compat")
 
 stale=()
 newest_h=$(stat -c %Y native/*.h | sort -n | tail -1)
