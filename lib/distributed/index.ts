@@ -581,6 +581,26 @@ function reduceOp(F: string, op: unknown, t: Tensor): { reduceOp: string; avg: b
   return { reduceOp: name, avg: false };
 }
 
+/**
+ * gather's gatherList / scatter's scatterList: on the root (group rank `root`), one tensor per rank
+ * of the group, as handles; on the other ranks none may be given (undefined).
+ */
+function rootList(
+  F: string,
+  g: ProcessGroup,
+  root: number,
+  globalRoot: number,
+  name: 'gatherList' | 'scatterList',
+  role: 'destination' | 'source',
+  list: Tensor[] | undefined,
+  like: Tensor,
+): CollectiveCall['tensors'] {
+  if (root === g.rank()) return checkList(F, `option '${name}'`, list, g.size(), like).map((x) => x._h);
+  if (list !== undefined && list.length > 0)
+    throw new TypeError(`${F}: ${name} is given on rank ${getRank()}, which is not the ${role} rank ${globalRoot}`);
+  return undefined;
+}
+
 function groupRankOf(F: string, g: ProcessGroup, globalRank: unknown, what: string): number {
   checkInt(F, what, globalRank, 0);
   const r = g.ranks.indexOf(globalRank as number);
@@ -649,14 +669,8 @@ export function gather<O extends GatherOptions>(tensor: Tensor, opts?: O): Out<v
   const { F, g } = prologue('gather', opts);
   const t = tensorArg(F, 'tensor', tensor);
   const root = groupRankOf(F, g, opts?.dst ?? 0, 'dst');
-  const call: CollectiveCall = { tensor: t._h, root };
-  if (root === g.rank())
-    call.tensors = checkList(F, "option 'gatherList'", opts?.gatherList, g.size(), t).map((x) => x._h);
-  else if (opts?.gatherList !== undefined && opts.gatherList.length > 0)
-    throw new TypeError(
-      `${F}: gatherList is given on rank ${getRank()}, which is not the destination rank ${opts?.dst ?? 0}`,
-    );
-  return run(g, 'gather', call, opts);
+  const tensors = rootList(F, g, root, opts?.dst ?? 0, 'gatherList', 'destination', opts?.gatherList, t);
+  return run(g, 'gather', { tensor: t._h, root, tensors }, opts);
 }
 
 /** Options of {@link scatter}. */
@@ -672,14 +686,8 @@ export function scatter<O extends ScatterOptions>(tensor: Tensor, opts?: O): Out
   const { F, g } = prologue('scatter', opts);
   const t = tensorArg(F, 'tensor', tensor);
   const root = groupRankOf(F, g, opts?.src ?? 0, 'src');
-  const call: CollectiveCall = { tensor: t._h, root };
-  if (root === g.rank())
-    call.inputs = checkList(F, "option 'scatterList'", opts?.scatterList, g.size(), t).map((x) => x._h);
-  else if (opts?.scatterList !== undefined && opts.scatterList.length > 0)
-    throw new TypeError(
-      `${F}: scatterList is given on rank ${getRank()}, which is not the source rank ${opts?.src ?? 0}`,
-    );
-  return run(g, 'scatter', call, opts);
+  const inputs = rootList(F, g, root, opts?.src ?? 0, 'scatterList', 'source', opts?.scatterList, t);
+  return run(g, 'scatter', { tensor: t._h, root, inputs }, opts);
 }
 
 /**

@@ -281,6 +281,10 @@ describe('torch.distributed: in this process', function () {
         TypeError,
         /gather: expected option 'gatherList' to be an array of tensors/,
       );
+      expect(() => d.scatter(t, { scatterList: [] })).to.throw(
+        RangeError,
+        /scatter: expected option 'scatterList' to hold 1 tensors/,
+      );
     });
 
     it('reduceScatter: libtorch 1.x rejects (Gloo has none), 2.x reduces', async () => {
