@@ -242,7 +242,9 @@ describe('utils.data.DataLoader', () => {
     for await (const b of new DataLoader(new Logged(), { batchSize: 2, prefetch: 2 })) {
       log.push(`use ${(b as Tensor).toArray<number[]>()[0]}`);
       got.push((b as Tensor).toArray<number[]>());
-      await new Promise((r) => setTimeout(r, 2));
+      // The consumer is busy for 10 event-loop turns (not a wall-clock sleep, which a loaded machine
+      // can outlast): the stream, one read per turn, has time to read the 2 prefetched batches.
+      for (let k = 0; k < 10; k++) await tick();
     }
     expect(got).to.deep.equal([
       [0, 1],
