@@ -48,13 +48,27 @@ int DtypeCode(at::ScalarType t) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Where
+
+std::string Where::Str() const {
+  if (parent_ != nullptr) {
+    if (bracket_) return parent_->Str() + "[" + std::to_string(elem_) + "]";
+    return (parent_->IsArgument() ? std::string() : parent_->Str() + ", ") + "element " + std::to_string(elem_);
+  }
+  if (str_ != nullptr) return *str_;
+  if (lit_ != nullptr) return lit_;
+  if (key_ != nullptr) return std::string("option '") + key_ + "'";
+  return "argument " + std::to_string(index_);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Args
 
 void Args::TypeError(size_t i, const char* expected) const {
-  TypeErrorAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i), expected);
+  TypeErrorAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i), expected);
 }
 
-void Args::TypeErrorAt(const Napi::Value& v, const std::string& where, const char* expected) const {
+void Args::TypeErrorAt(const Napi::Value& v, const Where& where, const char* expected) const {
   std::string got;
   if (v.IsEmpty()) {
     got = "nothing";
@@ -72,7 +86,7 @@ void Args::TypeErrorAt(const Napi::Value& v, const std::string& where, const cha
       default: got = "a value of another type"; break;
     }
   }
-  throw Napi::TypeError::New(env_, Name() + ": expected " + where + " to be " + expected + ", got " + got);
+  throw Napi::TypeError::New(env_, Name() + ": expected " + where.Str() + " to be " + expected + ", got " + got);
 }
 
 void Args::RangeError(const std::string& msg) const { throw Napi::RangeError::New(env_, Name() + ": " + msg); }
@@ -83,37 +97,41 @@ bool Args::IsTensor(size_t i) const {
   return Unwrap(env_, info_[i], &stale) != nullptr || stale;
 }
 
-TensorBox* Args::BoxAt(const Napi::Value& v, const std::string& where, bool* stale) const {
+TensorBox* Args::BoxAt(const Napi::Value& v, const Where& where, bool* stale) const {
   *stale = false;
   TensorBox* box = v.IsEmpty() ? nullptr : Unwrap(env_, v, stale);
   if (box == nullptr && !*stale) TypeErrorAt(v, where, "a Tensor");
   return box;
 }
 
-TensorBox* Args::LiveBoxAt(const Napi::Value& v, const std::string& where) const {
+TensorBox* Args::LiveBoxAt(const Napi::Value& v, const Where& where) const {
   bool stale;
   TensorBox* box = BoxAt(v, where, &stale);
   if (box == nullptr || !box->t.defined())
-    throw Napi::Error::New(env_,
-                           Name() + ": " + where + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
+    throw Napi::Error::New(
+        env_, Name() + ": " + where.Str() + " is a disposed tensor (it was freed by dispose() or torch.tidy)");
   return box;
 }
 
 TensorBox* Args::Box(size_t i) const {
   bool stale;
-  return BoxAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i), &stale);
+  return BoxAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i), &stale);
 }
 
-TensorBox* Args::LiveBox(size_t i) const { return LiveBoxAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i)); }
+TensorBox* Args::LiveBox(size_t i) const {
+  return LiveBoxAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i));
+}
 
-at::Tensor Args::TensorAt(const Napi::Value& v, const std::string& where) const {
+at::Tensor Args::TensorAt(const Napi::Value& v, const Where& where) const {
   TensorBox* box = LiveBoxAt(v, where);
   if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
   if (track_) track_->Add(box);
   return box->t;
 }
 
-at::Tensor Args::Tensor(size_t i) const { return TensorAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i)); }
+at::Tensor Args::Tensor(size_t i) const {
+  return TensorAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i));
+}
 
 at::Tensor Args::Meta(size_t i) const { return LiveBox(i)->t; }
 
@@ -126,7 +144,7 @@ at::Tensor Args::Mutable(size_t i, bool writesData) const {
   return t;
 }
 
-at::Tensor Args::MutableAt(const Napi::Value& v, const std::string& where) const {
+at::Tensor Args::MutableAt(const Napi::Value& v, const Where& where) const {
   bool stale;
   TensorBox* box = BoxAt(v, where, &stale);
   if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(env_, Name(), "modifying it");
@@ -140,21 +158,22 @@ c10::optional<at::Tensor> Args::OptTensor(size_t i) const {
   return Tensor(i);
 }
 
-std::vector<at::Tensor> Args::TensorListAt(const Napi::Value& v, const std::string& where) const {
+std::vector<at::Tensor> Args::TensorListAt(const Napi::Value& v, const Where& where) const {
   if (v.IsEmpty() || !v.IsArray()) TypeErrorAt(v, where, "an array of Tensors");
-  // A positional list's elements are "element k" (as the user's own list); an option's name it.
-  const std::string of = where.compare(0, 9, "argument ") == 0 ? "" : where + ", ";
   Napi::Array arr = v.As<Napi::Array>();
+  const uint32_t n = arr.Length();
   std::vector<at::Tensor> out;
-  out.reserve(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); k++) {
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; k++) {
     Napi::Value e = arr[k];
     bool stale;
     TensorBox* box = Unwrap(env_, e, &stale);
-    std::string elem = of + "element " + std::to_string(k);
-    if (box == nullptr && !stale) throw Napi::TypeError::New(env_, Name() + ": " + elem + " is not a Tensor");
-    if (box == nullptr || !box->t.defined())
+    if (box == nullptr || !box->t.defined()) {
+      // A positional list's elements are "element k" (as the user's own list); an option's name it.
+      const std::string elem = (where.IsArgument() ? "" : where.Str() + ", ") + "element " + std::to_string(k);
+      if (box == nullptr && !stale) throw Napi::TypeError::New(env_, Name() + ": " + elem + " is not a Tensor");
       throw Napi::Error::New(env_, Name() + ": " + elem + " is a disposed tensor");
+    }
     if (box->writers != 0 || StorageFlight(box->t) == 2) ThrowInUse(env_, Name(), "using it");
     if (track_) track_->Add(box);
     out.push_back(box->t);
@@ -163,39 +182,39 @@ std::vector<at::Tensor> Args::TensorListAt(const Napi::Value& v, const std::stri
 }
 
 std::vector<at::Tensor> Args::TensorList(size_t i) const {
-  return TensorListAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i));
+  return TensorListAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i));
 }
 
-double Args::NumberAt(const Napi::Value& v, const std::string& where) const {
+double Args::NumberAt(const Napi::Value& v, const Where& where) const {
   if (v.IsEmpty() || !v.IsNumber()) TypeErrorAt(v, where, "a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
-double Args::Number(size_t i) const { return NumberAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i)); }
+double Args::Number(size_t i) const { return NumberAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i)); }
 
-int64_t Args::IntAt(const Napi::Value& v, const std::string& where) const {
+int64_t Args::IntAt(const Napi::Value& v, const Where& where) const {
   if (v.IsEmpty()) TypeErrorAt(v, where, "an integer");
   if (v.IsBigInt()) {
     bool lossless = false;
     int64_t x = v.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) RangeError(where + " does not fit in int64");
+    if (!lossless) RangeError(where.Str() + " does not fit in int64");
     return x;
   }
   if (!v.IsNumber()) TypeErrorAt(v, where, "an integer");
   double x = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(x) || std::floor(x) != x || std::fabs(x) > 9007199254740992.0)
-    RangeError("expected " + where + " to be an integer, got " + v.ToString().Utf8Value());
+    RangeError("expected " + where.Str() + " to be an integer, got " + v.ToString().Utf8Value());
   return static_cast<int64_t>(x);
 }
 
-int64_t Args::Int(size_t i) const { return IntAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i)); }
+int64_t Args::Int(size_t i) const { return IntAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i)); }
 
-bool Args::BoolAt(const Napi::Value& v, const std::string& where) const {
+bool Args::BoolAt(const Napi::Value& v, const Where& where) const {
   if (v.IsEmpty() || !v.IsBoolean()) TypeErrorAt(v, where, "a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-bool Args::Bool(size_t i) const { return BoolAt(i < info_.Length() ? info_[i] : Napi::Value(), Where(i)); }
+bool Args::Bool(size_t i) const { return BoolAt(i < info_.Length() ? info_[i] : Napi::Value(), Where::Arg(i)); }
 
 Fields::Fields(const Args& a, size_t i) : a_(a) {
   if (!a.Has(i) || !a[i].IsObject() || a[i].IsArray() || a[i].IsFunction()) a.TypeError(i, "an options object");
@@ -216,10 +235,10 @@ bool Fields::Has(const char* key) const {
 
 std::vector<int64_t> Fields::IntList(const char* key) const {
   Napi::Value v = Get(key);
-  if (!v.IsArray()) a_.TypeErrorAt(v, Where(key), "an array of integers");
+  if (!v.IsArray()) a_.TypeErrorAt(v, Where::Option(key), "an array of integers");
   Napi::Array arr = v.As<Napi::Array>();
   std::vector<int64_t> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); k++) out[k] = a_.IntAt(arr.Get(k), Where(key) + "[" + std::to_string(k) + "]");
+  for (uint32_t k = 0; k < arr.Length(); k++) out[k] = a_.IntAt(arr.Get(k), Where::Option(key).Element(k));
   return out;
 }
 
@@ -228,7 +247,7 @@ std::string Args::String(size_t i) const {
   return info_[i].As<Napi::String>().Utf8Value();
 }
 
-at::Scalar Args::ScalarAt(const Napi::Value& v, const std::string& where) const {
+at::Scalar Args::ScalarAt(const Napi::Value& v, const Where& where) const {
   if (v.IsNumber()) {
     double x = v.As<Napi::Number>().DoubleValue();
     // JS has one number type: integral values become integer scalars so that int tensors
@@ -245,7 +264,7 @@ at::Scalar Args::ScalarAt(const Napi::Value& v, const std::string& where) const 
 
 at::Scalar Args::Scalar(size_t i) const {
   if (i >= info_.Length()) TypeError(i, "a number, boolean or bigint");
-  return ScalarAt(info_[i], Where(i));
+  return ScalarAt(info_[i], Where::Arg(i));
 }
 
 std::vector<int64_t> Args::IntList(size_t i) const {

@@ -12,6 +12,46 @@ namespace tnapi {
 
 // "Tensor." + "addScalar" -> "Tensor.add" (a binding's name as the user calls it).
 std::string DisplayName(const char* prefix, const char* name);
+// Names a value in error messages: "argument 2", "option 'query'", a prepared string, and their
+// elements ("argument 2[3]", "option 'hx', element 1"). The string is made only when an error is
+// thrown: a call reads a dozen values, and building each name eagerly cost more than reading it.
+// A Where points at its string or parent; it lives for one call expression, as a temporary.
+class Where {
+ public:
+  Where(const std::string& s) : str_(&s) {}  // NOLINT(google-explicit-constructor): a prepared name
+  Where(const char* s) : lit_(s) {}          // NOLINT(google-explicit-constructor): a literal name
+  static Where Arg(size_t i) {
+    Where w(static_cast<const char*>(nullptr));
+    w.index_ = static_cast<int64_t>(i);
+    return w;
+  }
+  static Where Option(const char* key) {
+    Where w(static_cast<const char*>(nullptr));
+    w.key_ = key;
+    return w;
+  }
+  // Element k of this list: "<this>[k]" (bracket) or "<this>, element k" / "element k" for a
+  // positional list (the user's own list), as TensorListAt names them.
+  Where Element(uint32_t k, bool bracket = true) const {
+    Where w(static_cast<const char*>(nullptr));
+    w.parent_ = this;
+    w.elem_ = k;
+    w.bracket_ = bracket;
+    return w;
+  }
+  bool IsArgument() const { return parent_ == nullptr && index_ >= 0; }
+  std::string Str() const;
+
+ private:
+  const std::string* str_ = nullptr;
+  const char* lit_ = nullptr;
+  const char* key_ = nullptr;
+  int64_t index_ = -1;
+  const Where* parent_ = nullptr;
+  uint32_t elem_ = 0;
+  bool bracket_ = true;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Arguments. `Args` reads the JS arguments of one native call; every getter re-checks the type
 // cheaply (the TypeScript layer validated already, but native exports are reachable directly)
@@ -68,16 +108,16 @@ class Args {
 
   // The same checks for a value that is not a positional argument (a field of an options object,
   // see Fields): `where` names it in messages ("argument 2", "option 'query'").
-  at::Tensor TensorAt(const Napi::Value& v, const std::string& where) const;
+  at::Tensor TensorAt(const Napi::Value& v, const Where& where) const;
   // Mutable(i) for a value that is not a positional argument.
-  at::Tensor MutableAt(const Napi::Value& v, const std::string& where) const;
-  std::vector<at::Tensor> TensorListAt(const Napi::Value& v, const std::string& where) const;
-  double NumberAt(const Napi::Value& v, const std::string& where) const;
-  int64_t IntAt(const Napi::Value& v, const std::string& where) const;
-  bool BoolAt(const Napi::Value& v, const std::string& where) const;
+  at::Tensor MutableAt(const Napi::Value& v, const Where& where) const;
+  std::vector<at::Tensor> TensorListAt(const Napi::Value& v, const Where& where) const;
+  double NumberAt(const Napi::Value& v, const Where& where) const;
+  int64_t IntAt(const Napi::Value& v, const Where& where) const;
+  bool BoolAt(const Napi::Value& v, const Where& where) const;
   // A JS number, boolean or bigint as a Scalar (integral numbers become integer scalars).
-  at::Scalar ScalarAt(const Napi::Value& v, const std::string& where) const;
-  [[noreturn]] void TypeErrorAt(const Napi::Value& v, const std::string& where, const char* expected) const;
+  at::Scalar ScalarAt(const Napi::Value& v, const Where& where) const;
+  [[noreturn]] void TypeErrorAt(const Napi::Value& v, const Where& where, const char* expected) const;
 
  private:
   const Napi::CallbackInfo& info_;
@@ -86,9 +126,8 @@ class Args {
   const char* name_;
   BoxPins* track_ = nullptr;
   // The box of a tensor value: nullptr (and `*stale`) for a disposed number handle.
-  TensorBox* BoxAt(const Napi::Value& v, const std::string& where, bool* stale) const;
-  TensorBox* LiveBoxAt(const Napi::Value& v, const std::string& where) const;
-  static std::string Where(size_t i) { return "argument " + std::to_string(i); }
+  TensorBox* BoxAt(const Napi::Value& v, const Where& where, bool* stale) const;
+  TensorBox* LiveBoxAt(const Napi::Value& v, const Where& where) const;
 };
 
 // The fields of an options-object argument, read by name (the wide kernels: `mha({...})`,
@@ -97,20 +136,19 @@ class Fields {
  public:
   Fields(const Args& a, size_t i);
   bool Has(const char* key) const;
-  at::Tensor Tensor(const char* key) const { return a_.TensorAt(Get(key), Where(key)); }
+  at::Tensor Tensor(const char* key) const { return a_.TensorAt(Get(key), Where::Option(key)); }
   c10::optional<at::Tensor> OptTensor(const char* key) const {
     return Has(key) ? c10::optional<at::Tensor>(Tensor(key)) : c10::nullopt;
   }
-  std::vector<at::Tensor> TensorList(const char* key) const { return a_.TensorListAt(Get(key), Where(key)); }
-  double Number(const char* key) const { return a_.NumberAt(Get(key), Where(key)); }
-  int64_t Int(const char* key) const { return a_.IntAt(Get(key), Where(key)); }
-  bool Bool(const char* key) const { return a_.BoolAt(Get(key), Where(key)); }
+  std::vector<at::Tensor> TensorList(const char* key) const { return a_.TensorListAt(Get(key), Where::Option(key)); }
+  double Number(const char* key) const { return a_.NumberAt(Get(key), Where::Option(key)); }
+  int64_t Int(const char* key) const { return a_.IntAt(Get(key), Where::Option(key)); }
+  bool Bool(const char* key) const { return a_.BoolAt(Get(key), Where::Option(key)); }
   // A JS array of integers (each checked as Args::IntAt does).
   std::vector<int64_t> IntList(const char* key) const;
 
  private:
   Napi::Value Get(const char* key) const;
-  static std::string Where(const char* key) { return std::string("option '") + key + "'"; }
   const Args& a_;
   Napi::Object obj_;
 };

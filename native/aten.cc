@@ -195,7 +195,7 @@ at::Tensor Wrapped(const at::Scalar& s) {
   return t;
 }
 
-c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool wrap, const std::string& where) {
+c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool wrap, const Where& where) {
   switch (ai.kind) {
     case Kind::kTensor: {
       if (wrap) return Wrapped(a.ScalarAt(v, where));
@@ -224,8 +224,7 @@ c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool
       Napi::Array arr = v.As<Napi::Array>();
       c10::List<at::Tensor> out;
       out.reserve(arr.Length());
-      for (uint32_t k = 0; k < arr.Length(); k++)
-        out.push_back(a.MutableAt(arr[k], where + "[" + std::to_string(k) + "]"));
+      for (uint32_t k = 0; k < arr.Length(); k++) out.push_back(a.MutableAt(arr[k], where.Element(k)));
       return out;
     }
     case Kind::kOptTensorList: {
@@ -238,7 +237,7 @@ c10::IValue Convert(const Args& a, const ArgInfo& ai, const Napi::Value& v, bool
         if (e.IsNull() || e.IsUndefined())
           out.push_back(c10::nullopt);
         else
-          out.push_back(a.TensorAt(e, where + "[" + std::to_string(k) + "]"));
+          out.push_back(a.TensorAt(e, where.Element(k)));
       }
       return out;
     }

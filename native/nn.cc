@@ -6,9 +6,11 @@
 #include "rnn_kernels.h"
 #include "workers.h"
 
+#include <ATen/EmptyTensor.h>
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace tnapi {
 namespace {
@@ -56,6 +58,15 @@ struct RnnCall {
 };
 
 // Reads and checks the arguments (JS thread).
+// Zeros of these sizes; on the CPU without a trip through the dispatcher (the zero states of every
+// recurrent call without hx: two per LSTM call).
+at::Tensor Zeros(at::IntArrayRef sizes, const at::TensorOptions& o) {
+  if (!o.device().is_cpu() || o.layout() != at::kStrided) return at::zeros(sizes, o);
+  at::Tensor t = at::detail::empty_cpu(sizes, o);
+  if (t.nbytes() > 0) std::memset(t.data_ptr(), 0, t.nbytes());
+  return t;
+}
+
 RnnCall ParseRnn(const Args& a) {
   Fields f(a, 0);
   RnnCall c;
@@ -69,7 +80,7 @@ RnnCall ParseRnn(const Args& a) {
     const std::vector<int64_t> z = f.IntList("zeroStates");
     if (z.size() < 3 || z.size() > 4 || std::any_of(z.begin(), z.end(), [](int64_t v) { return v < 0; }))
       a.RangeError("zeroStates must be [lead, N, hOut] or [lead, N, hOut, hiddenSize] of sizes >= 0");
-    for (size_t k = 2; k < z.size(); k++) c.hx.push_back(at::zeros({z[0], z[1], z[k]}, c.input.options()));
+    for (size_t k = 2; k < z.size(); k++) c.hx.push_back(Zeros({z[0], z[1], z[k]}, c.input.options()));
   }
   c.params = f.TensorList("params");
   c.hasBiases = f.Bool("hasBiases"), c.train = f.Bool("train");
