@@ -1,0 +1,38 @@
+// Pieces of the fused recurrent inference kernel (fast_rnn.cc) that the fused LSTM training kernel
+// (fast_rnn_train.cc) shares: the register-tiled GEMM loop and the vectorised nonlinearities.
+#pragma once
+
+#include <cstdint>
+
+// Functions built for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and the baseline, picked at
+// load (GCC's function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TNAPI_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TNAPI_VECTOR_CLONES
+#endif
+// Helpers of the cloned functions: inlined into each clone, so that they are compiled for its target.
+#if defined(__GNUC__)
+#define TNAPI_INLINE inline __attribute__((always_inline))
+#else
+#define TNAPI_INLINE inline
+#endif
+
+namespace tnapi {
+namespace rnnops {
+
+// The row length, a multiple of the loop's tile width, that LoopGemm's right-hand side is padded to.
+int64_t PaddedCols(int64_t n);
+
+// C (m x n, row stride ldc) = A (m x k, row stride lda) . B, B being k x ldb row-major with
+// ldb = PaddedCols(n) and zeros in its columns from n on (they are read, never stored). Each output
+// is summed in the order q = 0, 1, ..., k-1.
+void LoopGemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+              int64_t ldc);
+
+// x = sigmoid(x) and x = tanh(x) in place: the inference kernel's expressions (about 1 ulp).
+void SigmoidInPlace(float* x, int64_t n);
+void TanhInPlace(float* x, int64_t n);
+
+}  // namespace rnnops
+}  // namespace tnapi
