@@ -746,8 +746,10 @@ void LoopGemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, cons
               int64_t ldc) {
   LoopGemmF(m, n, k, A, lda, B, ldb, C, ldc);
 }
-void SigmoidInPlace(float* x, int64_t n) { SigmoidArray(x, n); }
-void TanhInPlace(float* x, int64_t n) { TanhArray(x, n); }
+void LstmStep(int64_t n0, int64_t n1, int64_t H, float* gates, const float* bhh, const float* xg0, int64_t xgStride,
+              float* c, float* tc, float* hv, int64_t ldh, float* out, int64_t ldo) {
+  LstmRowsF(n0, n1, H, gates, bhh, xg0, xgStride, c, tc, hv, ldh, out, ldo);
+}
 
 }  // namespace rnnops
 

@@ -106,42 +106,6 @@ void TransposeInto(const float* src, int64_t cols, int64_t rows, int64_t lds, fl
 // ---------------------------------------------------------------------------------------------
 // The fused loops of one step, rows n of [0, N).
 
-// gates (N x 4H) holds h_{t-1} . W_hh^T; adds b_hh and the input projection xg (N x 4H), applies
-// the nonlinearities, then c (N x H) = f * cPrev + i * g, tc = tanh(c), h = o * tc into h and y.
-TNAPI_VECTOR_CLONES void StepForward(int64_t N, int64_t H, float* __restrict gates, const float* __restrict bhh,
-                                     const float* __restrict xg, const float* __restrict cPrev, float* __restrict c,
-                                     float* __restrict tc, float* __restrict h, float* __restrict y) {
-  const int64_t G = 4 * H;
-  for (int64_t n = 0; n < N; n++) {
-    float* __restrict g = gates + n * G;
-    const float* __restrict x = xg + n * G;
-    for (int64_t j = 0; j < G; j++) g[j] = (g[j] + bhh[j]) + x[j];
-    rnnops::SigmoidInPlace(g, 2 * H);
-    rnnops::TanhInPlace(g + 2 * H, H);
-    rnnops::SigmoidInPlace(g + 3 * H, H);
-    const float* __restrict cp = cPrev + n * H;
-    float* __restrict cn = c + n * H;
-    float* __restrict t = tc + n * H;
-    for (int64_t j = 0; j < H; j++) {
-      const float v = g[H + j] * cp[j] + g[j] * g[2 * H + j];
-      cn[j] = v;
-      t[j] = v;
-    }
-  }
-  rnnops::TanhInPlace(tc, N * H);
-  for (int64_t n = 0; n < N; n++) {
-    const float* __restrict o = gates + n * G + 3 * H;
-    const float* __restrict t = tc + n * H;
-    float* __restrict hn = h + n * H;
-    float* __restrict yn = y + n * H;
-    for (int64_t j = 0; j < H; j++) {
-      const float v = o[j] * t[j];
-      hn[j] = v;
-      yn[j] = v;
-    }
-  }
-}
-
 // The gradients of one step: dh (N x H) holds dL/dh_t from step t+1 (dy, when given, is added
 // here), dc (N x H) dL/dc_t from step t+1; writes dL/d(gate pre-activations) into dg (N rows of
 // row stride ldg) and leaves dL/dc_{t-1} in dc.
@@ -250,8 +214,11 @@ struct FusedLstmLayer : public torch::autograd::Function<FusedLstmLayer> {
     for (int64_t t = 0; t < T; t++) {
       float* g = gp + t * NG;
       Mul(N, hp + t * NH, H, w, g, G);
-      StepForward(N, H, g, b, proj + t * NG, cp + t * NH, cp + (t + 1) * NH, tp + t * NH, hp + (t + 1) * NH,
-                  yp + t * NH);
+      // The inference kernel's step (the same results as a no-grad forward), c_t updated in place
+      // from a copy of c_{t-1}.
+      float* c = cp + (t + 1) * NH;
+      std::memcpy(c, cp + t * NH, static_cast<size_t>(NH) * sizeof(float));
+      rnnops::LstmStep(0, N, H, g, b, proj + t * NG, G, c, tp + t * NH, hp + (t + 1) * NH, H, yp + t * NH, H);
     }
     std::memcpy(hN.data_ptr<float>(), hp + T * NH, static_cast<size_t>(NH) * sizeof(float));
     std::memcpy(cN.data_ptr<float>(), cp + T * NH, static_cast<size_t>(NH) * sizeof(float));

@@ -197,6 +197,28 @@ describe('fused LSTM training kernel (torch.backends.fastPath)', () => {
     torch.dispose([...fast.values, ...ref.values]);
   });
 
+  it("its forward equals the inference kernel's (a noGrad forward) bit for bit", () => {
+    const rand = prng(7);
+    for (let k = 0; k < 20; k++) {
+      const c = draw(rand);
+      torch.tidy(() => {
+        torch.manualSeed(c.seed);
+        const m = new nn.LSTM({ inputSize: c.I, hiddenSize: c.H, numLayers: c.layers, batchFirst: c.batchFirst });
+        const x = torch.randn(c.batchFirst ? [c.N, c.T, c.I] : [c.T, c.N, c.I]);
+        const hx: [Tensor, Tensor] | undefined = c.givenHx
+          ? [torch.randn([c.layers, c.N, c.H]), torch.randn([c.layers, c.N, c.H])]
+          : undefined;
+        const [o1, [h1, c1]] = m.forward(x, hx);
+        expect(o1.requiresGrad).to.equal(true);
+        const [o2, [h2, c2]] = torch.noGrad(() => m.forward(x, hx));
+        const what = JSON.stringify(c);
+        expect(maxRelDiff(o1, o2, what), `${what}: output`).to.equal(0);
+        expect(maxRelDiff(h1, h2, what), `${what}: hN`).to.equal(0);
+        expect(maxRelDiff(c1, c2, what), `${what}: cN`).to.equal(0);
+      });
+    }
+  });
+
   it('a backward twice (retainGraph) accumulates the same gradients as the reference', () => {
     const grads = (on: boolean) =>
       withFastPath(on, () => {
