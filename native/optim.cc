@@ -3,6 +3,8 @@
 // clipping (the losses are in loss.cc). Optimizer state tensors are owned by lib/optim (PyTorch's state_dict
 // structure lives there); these functions update them in place.
 #include "args.h"
+#include "fast_path.h"
+#include "fast_rnn_ops.h"
 #include "handle.h"
 #include "workers.h"
 
@@ -61,6 +63,56 @@ StepFn SgdPlan(const A& a) {
   };
 }
 
+// Adam's element update in one pass (torch.backends.fastPath on): float32 CPU contiguous tensors of
+// one size, none sharing memory with another. About eight ATen ops per parameter become one loop
+// doing per element what their CPU kernels do, rounding for rounding: with AVX2/AVX-512 kernels
+// (the ones libtorch dispatches to on x86-64 CPUs since Haswell) add_ with alpha is a fused
+// multiply-add and addcmul_'s multiply-add is contracted into one, so the results are PyTorch's bit
+// for bit there (test/optim's fixtures check it); elsewhere they differ by float rounding.
+bool FusedAdamOk(const at::Tensor& param, const at::Tensor& grad, const at::Tensor& m, const at::Tensor& v,
+                 const c10::optional<at::Tensor>& mx) {
+  if (!FastPathEnabled()) return false;
+  const at::Tensor* ts[] = {&param, &grad, &m, &v, mx ? &*mx : nullptr};
+  for (const at::Tensor* t : ts) {
+    if (t == nullptr) continue;
+    if (!t->defined() || !t->device().is_cpu() || t->layout() != at::kStrided || t->scalar_type() != at::kFloat ||
+        !t->is_contiguous() || t->numel() != param.numel()) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < 5; i++) {
+    for (size_t j = i + 1; j < 5; j++) {
+      if (ts[i] != nullptr && ts[j] != nullptr && ts[i]->is_alias_of(*ts[j])) return false;
+    }
+  }
+  return true;
+}
+
+TNAPI_VECTOR_CLONES void FusedAdam(int64_t n, float* __restrict p, const float* __restrict g, float* __restrict m,
+                                   float* __restrict v, float* __restrict mx, float b1, float b1c, float b2, float b2c,
+                                   float decay, float wd, float bc2Sqrt, float eps, float negStep, bool maximize,
+                                   bool decoupled) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = maximize ? -g[i] : g[i];
+    float pi = p[i];
+    if (decoupled) {
+      pi = pi * decay;
+    } else if (wd != 0.0f) {
+      gi = std::fma(pi, wd, gi);  // add with alpha (fmadd)
+    }
+    const float mi = std::fma(gi, b1c, m[i] * b1);  // mul_, then add_ with alpha (fmadd)
+    float vi = std::fma(b2c * gi, gi, v[i] * b2);   // mul_, then addcmul_ (contracted)
+    m[i] = mi;
+    v[i] = vi;
+    if (mx != nullptr) {
+      vi = std::isnan(mx[i]) || mx[i] > vi ? mx[i] : vi;  // at::maximum: NaN wins
+      mx[i] = vi;
+    }
+    const float d = std::sqrt(vi) / bc2Sqrt + eps;
+    p[i] = pi + negStep * mi / d;  // addcdiv_: self + value * t1 / t2
+  }
+}
+
 // adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null, stepTensor, lr, beta1, beta2,
 //          eps, weightDecay, amsgrad, maximize, decoupled): Adam, or AdamW when decoupled.
 template <class A>
@@ -74,8 +126,18 @@ StepFn AdamPlan(const A& a) {
   if (amsgrad && !maxSq) a.RangeError("amsgrad needs maxExpAvgSq");
   return [=]() mutable {
     c10::AutoGradMode noGrad(false);
-    if (maximize) grad = -grad;
     stepT.add_(1);
+    if (FusedAdamOk(param, grad, expAvg, expAvgSq, maxSq)) {
+      const double step = stepT.item<double>();
+      const double bc1 = 1 - std::pow(beta1, step), bc2 = 1 - std::pow(beta2, step);
+      FusedAdam(param.numel(), param.data_ptr<float>(), grad.data_ptr<float>(), expAvg.data_ptr<float>(),
+                expAvgSq.data_ptr<float>(), amsgrad ? maxSq->data_ptr<float>() : nullptr, static_cast<float>(beta1),
+                static_cast<float>(1 - beta1), static_cast<float>(beta2), static_cast<float>(1 - beta2),
+                static_cast<float>(1 - lr * wd), static_cast<float>(wd), static_cast<float>(std::sqrt(bc2)),
+                static_cast<float>(eps), static_cast<float>(-(lr / bc1)), maximize, decoupled);
+      return at::Tensor();
+    }
+    if (maximize) grad = -grad;
     if (decoupled) {
       param.mul_(1 - lr * wd);
     } else if (wd != 0) {
