@@ -200,7 +200,8 @@ export const backends = {
    * inside the softmax) instead of libtorch's op-by-op path; and a float32 unidirectional `nn.LSTM`
    * with biases that needs gradients runs a fused training kernel (one autograd node per layer,
    * equal to the reference to float rounding; its backward cannot build a graph, so `createGraph`
-   * through it throws). On by default; `fastPath(false)` or `TORCH_NAPI_FAST_PATH=0` in the
+   * through it throws); Adam/AdamW update float32 parameters in one fused loop (bit for bit the
+   * ATen ops' results). On by default; `fastPath(false)` or `TORCH_NAPI_FAST_PATH=0` in the
    * environment forces the reference `at::` path (bit-for-bit PyTorch, twice differentiable).
    * Returns the setting after the call.
    * @example torch.backends.fastPath(false); // every call runs libtorch's reference ops
