@@ -319,6 +319,25 @@ describe('fused LSTM training kernel (torch.backends.fastPath)', () => {
     expect(out.requiresGrad).to.equal(false);
   });
 
+  it('is not taken while tracing: the trace records the reference ops, and its replay has gradients', () => {
+    torch.manualSeed(8);
+    const m = new nn.LSTM(3, 4, { numLayers: 2 });
+    const x = torch.randn([5, 2, 3]);
+    const before = hits().rnnTrain;
+    const traced = torch.jit.trace(m, [x]);
+    expect(hits().rnnTrain - before, 'no fused training call while tracing').to.equal(0);
+    const y = torch.randn([5, 2, 3], { requiresGrad: true });
+    const [got] = traced.forward(y) as unknown as [Tensor];
+    got.sum().backward();
+    const gy = (y.grad as Tensor).clone();
+    y.grad = null;
+    const [want] = withFastPath(false, () => m.forward(y));
+    want.sum().backward();
+    expect(maxRelDiff(got.detach(), want.detach(), 'output')).to.be.at.most(1e-6);
+    const gradOf = (t: Tensor) => t.grad as Tensor; // (y.grad was set to null above)
+    expect(maxRelDiff(gy, gradOf(y), 'input grad')).to.be.at.most(1e-6);
+  });
+
   it('the fast path off runs the reference', () => {
     const m = new nn.LSTM(3, 4);
     const before = hits().rnnTrain;
