@@ -197,9 +197,13 @@ export const backends = {
    * The inference fast path: with no gradient needed (grad mode off, or nothing the call reads
    * requires grad), CPU float32/float64 LSTM/GRU/RNN, multi-head attention and the Transformer
    * layers run fused CPU kernels (one GEMM per layer for the inputs, fused gates, masks applied
-   * inside the softmax) instead of libtorch's op-by-op path. On by default; `fastPath(false)` or
-   * `TORCH_NAPI_FAST_PATH=0` in the environment forces the reference `at::` path. Returns the
-   * setting after the call.
+   * inside the softmax) instead of libtorch's op-by-op path; and a float32 unidirectional `nn.LSTM`
+   * with biases that needs gradients runs a fused training kernel (one autograd node per layer,
+   * equal to the reference to float rounding; its backward cannot build a graph, so `createGraph`
+   * through it throws); Adam/AdamW update float32 parameters in one fused loop (bit for bit the
+   * ATen ops' results). On by default; `fastPath(false)` or `TORCH_NAPI_FAST_PATH=0` in the
+   * environment forces the reference `at::` path (bit-for-bit PyTorch, twice differentiable).
+   * Returns the setting after the call.
    * @example torch.backends.fastPath(false); // every call runs libtorch's reference ops
    */
   fastPath(enabled?: boolean): boolean {

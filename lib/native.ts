@@ -446,6 +446,8 @@ export interface FastPathStats {
   mha: number;
   sdpa: number;
   layer: number;
+  /** LSTM calls that took the fused training kernel (a gradient needed; its own autograd nodes). */
+  rnnTrain: number;
 }
 
 /** The Promise-returning twin of a sync binding: the same parameters, its result in a Promise. */

@@ -1,7 +1,8 @@
 // torch.backends.fastPath: whether inference calls may take the fused CPU kernels (fast_rnn.cc,
-// fast_attention.cc) instead of the reference at:: path. The fused kernels are for inference only:
-// a call takes them when no gradient can flow (grad mode off, or nothing it reads requires grad),
-// on CPU, for float32/float64. Everything else runs the reference path, which autograd sees.
+// fast_attention.cc) instead of the reference at:: path. The fused inference kernels take a call
+// when no gradient can flow (grad mode off, or nothing it reads requires grad), on CPU, for
+// float32/float64; the one training kernel (fast_rnn_train.h, a float32 LSTM with its own autograd
+// nodes) takes some of the calls that need gradients. Everything else runs the reference path.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,7 +14,8 @@
 namespace tnapi {
 
 // Which fused kernel a call took (counted, so tests can assert the path that ran).
-enum class FastKernel : int { kRnn = 0, kMha = 1, kSdpa = 2, kLayer = 3, kCount = 4 };
+// kRnnTrain: the fused LSTM training kernel (fast_rnn_train.h), the one that serves gradients.
+enum class FastKernel : int { kRnn = 0, kMha = 1, kSdpa = 2, kLayer = 3, kRnnTrain = 4, kCount = 5 };
 
 // The switch (process-wide; default on, TORCH_NAPI_FAST_PATH=0 at load turns it off).
 bool FastPathEnabled();

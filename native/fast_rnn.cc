@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "fast_path.h"
+#include "fast_rnn_ops.h"
 #include "parallel.h"
 
 namespace tnapi {
@@ -87,20 +88,6 @@ struct Weight {
   const S* wt;  // its transpose (k x ldw, zero-padded columns) when the plain loop runs, else null
   int64_t n, k, ldw;
 };
-
-// Built for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and the baseline, picked at load (GCC's
-// function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define TNAPI_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TNAPI_VECTOR_CLONES
-#endif
-// Helpers of the cloned functions: inlined into each clone, so that they are compiled for its target.
-#if defined(__GNUC__)
-#define TNAPI_INLINE inline __attribute__((always_inline))
-#else
-#define TNAPI_INLINE inline
-#endif
 
 // C = A . Wt (Wt is k x ldw): tiles of R rows by W * kTileCols columns held in registers, each
 // output summed in the order q = 0, 1, ..., k-1 (no reassociation). `cols` of the tile's columns
@@ -751,5 +738,19 @@ c10::optional<std::vector<at::Tensor>> FastRnn(int64_t mode, const at::Tensor& i
   if (st == at::kFloat) return Run<float>(*plan, input, hx, params);
   return Run<double>(*plan, input, hx, params);
 }
+
+namespace rnnops {
+
+int64_t PaddedCols(int64_t n) { return tnapi::PaddedCols(n); }
+void LoopGemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+              int64_t ldc) {
+  LoopGemmF(m, n, k, A, lda, B, ldb, C, ldc);
+}
+void LstmStep(int64_t n0, int64_t n1, int64_t H, float* gates, const float* bhh, const float* xg0, int64_t xgStride,
+              float* c, float* tc, float* hv, int64_t ldh, float* out, int64_t ldo) {
+  LstmRowsF(n0, n1, H, gates, bhh, xg0, xgStride, c, tc, hv, ldh, out, ldo);
+}
+
+}  // namespace rnnops
 
 }  // namespace tnapi

@@ -2,6 +2,7 @@
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
 #include "args.h"
 #include "fast_rnn.h"
+#include "fast_rnn_train.h"
 #include "handle.h"
 #include "rnn_kernels.h"
 #include "workers.h"
@@ -125,6 +126,10 @@ std::vector<at::Tensor> RunRnn(const RnnCall& c) {
     return *fast;
   }
   if (c.mode == 0) {
+    if (auto trained = FastLstmTrain(input, c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir,
+                                     c.batchFirst)) {
+      return *trained;
+    }
     if (auto composed = ComposedIfNeeded(c)) return *composed;
     auto r = packed ? at::lstm(input, *c.batchSizes, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir)
                     : at::lstm(input, c.hx, c.params, c.hasBiases, c.layers, c.p, c.train, c.bidir, c.batchFirst);

@@ -1,6 +1,8 @@
 // The default Module.forwardAsync: a custom module's forward traced per input signature and
-// replayed on the pool. Same results bit for bit, same gradients, the event loop free meanwhile,
-// a retrace on a new signature, a documented fallback (with a warning) when forward reads values.
+// replayed on the pool. Same results bit for bit as the sync forward on libtorch's reference
+// kernels (and within 1e-5 of the fused LSTM training kernel), same gradients, the event loop free
+// meanwhile, a retrace on a new signature, a documented fallback (with a warning) when forward
+// reads values.
 
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -64,6 +66,28 @@ async function warnings(fn: () => Promise<void>): Promise<Error[]> {
 
 const grads = (m: torch.nn.Module) => [...m.parameters()].map((p) => p.grad!.clone());
 
+/**
+ * `fn` on libtorch's reference kernels (the fast path off), which a replay runs: a sync forward that
+ * records a graph takes the fused LSTM training kernel (native/fast_rnn_train.cc), equal to the
+ * reference to float rounding only.
+ */
+function reference<T>(fn: () => T): T {
+  const was = torch.backends.fastPath();
+  torch.backends.fastPath(false);
+  try {
+    return fn();
+  } finally {
+    torch.backends.fastPath(was);
+  }
+}
+
+/** max |a - b| <= tol * max(1, |b|) elementwise. */
+function expectNear(a: Tensor, b: Tensor, tol: number, what: string): void {
+  expect(a.shape, what).to.deep.equal(b.shape);
+  const d = a.detach().sub(b.detach()).abs().sub(b.detach().abs().clampMin(1).mul(tol)).max().item() as number;
+  expect(d, what).to.be.at.most(0);
+}
+
 describe('Module.forwardAsync (traced default)', () => {
   before(() => torch.manualSeed(3));
 
@@ -100,10 +124,20 @@ describe('Module.forwardAsync (traced default)', () => {
     const m = new Tagger().eval();
     const x = torch.randn(3, 7, 6).requiresGrad_();
     const h0: [Tensor, Tensor] = [torch.randn(2, 3, 12), torch.randn(2, 3, 12)];
-    const [ref, [hN, cN]] = m.forward(x, h0);
+    const [ref, [hN, cN]] = reference(() => m.forward(x, h0));
     ref.sum().backward();
     const expected = grads(m);
     const gx = x.grad!.clone();
+    // the default sync path (the fused training kernel) within 1e-5
+    m.zeroGrad();
+    x.grad = null;
+    const [fast, [fh, fc]] = m.forward(x, h0);
+    fast.sum().backward();
+    expectNear(fast, ref, 1e-5, 'fused output');
+    expectNear(fh, hN, 1e-5, 'fused hN');
+    expectNear(fc, cN, 1e-5, 'fused cN');
+    grads(m).forEach((g, k) => expectNear(g, expected[k], 1e-5, `fused grad ${k}`));
+    expectNear(x.grad!, gx, 1e-5, 'fused input grad');
     for (let i = 0; i < 2; i++) {
       m.zeroGrad();
       x.grad = null;
@@ -118,7 +152,10 @@ describe('Module.forwardAsync (traced default)', () => {
     // no hidden state: another signature (undefined instead of an array)
     const y = torch.randn(3, 7, 6);
     const [o2] = (await m.forwardAsync(y)) as [Tensor, unknown];
-    expectSame(o2, m.forward(y)[0]);
+    expectSame(
+      o2,
+      reference(() => m.forward(y)[0]),
+    );
   });
 
   it('train mode: dropout draws from the same generator (equal under the same seed), noGrad LSTM equal', async () => {
@@ -127,9 +164,11 @@ describe('Module.forwardAsync (traced default)', () => {
     await m.forwardAsync(x); // the trace
     for (let i = 0; i < 2; i++) {
       torch.manualSeed(100 + i);
-      const ref = m.forward(x)[0];
+      const ref = reference(() => m.forward(x)[0]);
       torch.manualSeed(100 + i);
       expectSame(((await m.forwardAsync(x)) as [Tensor])[0], ref, `call ${i}`);
+      torch.manualSeed(100 + i);
+      expectNear(m.forward(x)[0], ref, 1e-5, `fused call ${i}`);
     }
     m.eval();
     // The replay runs the traced reference ops: compare with the reference path (a sync noGrad
@@ -192,7 +231,10 @@ describe('Module.forwardAsync (traced default)', () => {
     });
     expect(n).to.equal(4);
     // dropout in eval mode is the identity: replay equals forward exactly
-    expectSame(((await m.forwardAsync(x)) as [Tensor])[0], m.forward(x)[0]);
+    expectSame(
+      ((await m.forwardAsync(x)) as [Tensor])[0],
+      reference(() => m.forward(x)[0]),
+    );
   });
 
   it('drops its traces when a parameter is replaced', async () => {

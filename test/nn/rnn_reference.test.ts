@@ -180,11 +180,19 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
   describe('which kernel ran (libtorch op names)', () => {
     beforeEach(() => torch.backends.rnn.setLstmKernel('auto'));
     afterEach(() => torch.backends.rnn.setLstmKernel('auto'));
-    const lstm = (): string[] => {
+    // A forward that records a graph: with the fast path on, the fused training kernel
+    // (native/fast_rnn_train.cc) would take it, so the reference path's kernel is chosen with it off.
+    const lstm = (fastPath = false): string[] => {
       torch.manualSeed(1);
       const m = new nn.LSTM(6, 6);
       const x = torch.randn(5, 3, 6);
-      return torch.profiler.recordOps(() => m.forward(x)).ops;
+      const was = torch.backends.fastPath();
+      torch.backends.fastPath(fastPath);
+      try {
+        return torch.profiler.recordOps(() => m.forward(x)).ops;
+      } finally {
+        torch.backends.fastPath(was);
+      }
     };
 
     it("'auto' never runs oneDNN's LSTM unless the self-check found it right on this CPU", () => {
@@ -209,6 +217,15 @@ describe('recurrent layers vs a float64 reference (every libtorch, every CPU)', 
       expect(composed).to.include('aten::linear');
       torch.backends.rnn.setLstmKernel('libtorch', { force: true });
       expect(lstm()).to.include('aten::lstm');
+    });
+
+    it('the fused training kernel (fast path on) runs neither aten::lstm nor oneDNN, whatever the setting', () => {
+      for (const k of ['composed', 'libtorch'] as const) {
+        torch.backends.rnn.setLstmKernel(k, { force: true });
+        const ops = lstm(true);
+        expect(ops, k).to.not.include('aten::lstm');
+        expect(ops, k).to.not.include('aten::mkldnn_rnn_layer');
+      }
     });
 
     it('GRU and RNN never reach oneDNN (libtorch has no oneDNN kernel for them)', () => {

@@ -284,6 +284,46 @@ describe('optim: optimizers', () => {
     });
   });
 
+  describe("Adam's fused float32 update (torch.backends.fastPath)", () => {
+    // Random float32 parameters and gradients, 5 steps: the fused loop (fast path on) against the
+    // ATen ops (fast path off), bit for bit; a non-contiguous parameter and float64 take the ops.
+    const run = (fast: boolean, cls: 'Adam' | 'AdamW', opts: Record<string, unknown>, dtype: torch.DType) => {
+      const was = torch.backends.fastPath();
+      torch.backends.fastPath(fast);
+      try {
+        torch.manualSeed(9);
+        const params = [
+          torch.randn([33, 7], { dtype }).requiresGrad_(),
+          torch.randn([7, 33], { dtype }).t().requiresGrad_(), // not contiguous
+          torch.randn([5], { dtype }).requiresGrad_(),
+        ];
+        const opt = new OPTIMIZERS[cls](params, { lr: 0.05, ...opts });
+        for (let k = 0; k < 5; k++) {
+          for (const p of params) p.grad = torch.randn([...p.shape], { dtype }).mul(k === 2 ? 1e-6 : 1);
+          opt.step();
+        }
+        return params.map((p) => p.detach().clone());
+      } finally {
+        torch.backends.fastPath(was);
+      }
+    };
+    const variants: [string, 'Adam' | 'AdamW', Record<string, unknown>][] = [
+      ['Adam', 'Adam', {}],
+      ['Adam amsgrad weightDecay', 'Adam', { amsgrad: true, weightDecay: 0.1 }],
+      ['Adam maximize', 'Adam', { maximize: true }],
+      ['AdamW weightDecay', 'AdamW', { weightDecay: 0.05 }],
+    ];
+    for (const [what, cls, opts] of variants) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        it(`${what} (${dtype}): the same parameters as the ATen ops, bit for bit`, () => {
+          const a = run(true, cls, opts, dtype);
+          const b = run(false, cls, opts, dtype);
+          a.forEach((t, i) => expect(t.equal(b[i]), `param ${i}`).to.equal(true));
+        });
+      }
+    }
+  });
+
   describe('frozen parameters and parameters without gradients', () => {
     for (const cls of ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad']) {
       it(`${cls} skips parameters whose grad is null (requiresGrad_(false))`, () => {
