@@ -4,6 +4,8 @@ import { scopes } from './scope';
 import { armGC, Tensor } from './tensor';
 
 const kept = new WeakSet<Tensor>();
+/** torch.keep calls so far: a scope during which there were none needs no `kept` lookups. */
+let keepCalls = 0;
 
 /**
  * Adds every tensor in `v` (inside arrays, Maps, Sets and plain objects) to `out`, in the order a
@@ -60,11 +62,12 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   let result: T;
   let thenable: boolean;
   const keep = new Set<Tensor>();
+  const keepsBefore = keepCalls;
   try {
     result = fn();
     thenable = isThenable(result);
     // Scanning the result can throw too (a getter, a Proxy): the scope is closed either way.
-    if (!thenable) collect(result, keep, new Set());
+    if (!thenable && result !== undefined && result !== null) collect(result, keep, new Set());
   } catch (e) {
     scopes.pop();
     for (const t of scope) {
@@ -81,6 +84,12 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
       'torch.tidy: fn returned a Promise; tidy only scopes synchronous code. ' +
         'In async code, dispose tensors explicitly or with `using`.',
     );
+  }
+  if (keep.size === 0 && keepCalls === keepsBefore) {
+    // Nothing returned, nothing kept (the common `tidy(() => { ... })` of a loop body): every
+    // tensor of the scope goes, without a lookup per tensor.
+    for (const t of scope) disposeOrDefer(t);
+    return result;
   }
   const parent = scopes.length ? scopes[scopes.length - 1] : undefined;
   for (const t of scope) {
@@ -108,6 +117,7 @@ function disposeOrDefer(t: Tensor): void {
 export function keep<T extends Tensor>(t: T): T {
   if (!(t instanceof Tensor)) throw new TypeError(`torch.keep: expected a Tensor, got ${typeof t}`);
   kept.add(t);
+  keepCalls++;
   return t;
 }
 

@@ -73,14 +73,18 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   // Number handles are freed by the GC only from the event loop; when many are alive (a
   // synchronous loop that never disposes), further small tensors get GC-time externals so that
   // memory stays bounded.
-  if (box->bytes < kSmallBytes && d->liveSmall < kMaxLiveSmall) {
+  if (box->bytes <= kSmallBytes && d->liveSmall < kMaxLiveSmall &&
+      d->liveSmallBytes + box->bytes <= kMaxLiveSmallBytes) {
     d->liveSmall++;
+    d->liveSmallBytes += box->bytes;
     uint32_t slot;
     if (!d->freeSlots.empty()) {
       slot = d->freeSlots.back();
       d->freeSlots.pop_back();
     } else {
       if (d->slots.size() >= static_cast<size_t>(kSlotSpace)) {
+        d->liveSmall--;
+        d->liveSmallBytes -= box->bytes;
         delete box;
         throw Napi::RangeError::New(env, "torch-napi: more than 2^26 small tensors alive; dispose some (torch.tidy)");
       }
@@ -150,6 +154,7 @@ void Release(napi_env env, napi_value v) {
     napi_get_value_double(env, v, &h);
     auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
     Slot& s = d->slots[slot];
+    d->liveSmallBytes -= s.box->bytes;
     if (s.box->inflight > 0)
       s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
     else
@@ -159,6 +164,17 @@ void Release(napi_env env, napi_value v) {
     s.gen = (s.gen + 1) & ((1u << 27) - 1);
     d->freeSlots.push_back(slot);
   }
+}
+
+void Rereport(napi_env env, napi_value v, TensorBox* box) {
+  AddonData* d = Data(env);
+  const int64_t bytes = ReportedBytes(box->t);
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_number) d->liveSmallBytes += bytes - box->bytes;
+  d->liveBytes += bytes - box->bytes;
+  AdjustMemory(env, d, bytes - box->bytes);
+  box->bytes = bytes;
 }
 
 void ThrowInUse(napi_env env, const std::string& op, const char* what) {

@@ -6,7 +6,7 @@
 // ObjectWrap instance from C++ costs more than the kernel of a small op (measured: 2.2 us vs
 // 0.8 us per `a.add(b)`). A handle is one of two kinds, chosen by the tensor's size:
 //
-//   - small tensors (< kSmallBytes): a JS number, `generation * 2^26 + slot`, indexing the
+//   - small tensors (<= kSmallBytes, capped, see below): a JS number, `generation * 2^26 + slot`, indexing the
 //     per-environment slot table. Cheapest to make (no GC object); the GC fallback is a JS
 //     FinalizationRegistry, whose callbacks Node runs from the event loop.
 //   - other tensors: a `napi_external` whose finalizer is a *basic* finalizer
@@ -56,7 +56,8 @@ struct ExportInfo {
 struct AddonData {
   std::vector<Slot> slots;  // small-tensor handles
   std::vector<uint32_t> freeSlots;
-  int64_t liveSmall = 0;  // slots in use
+  int64_t liveSmall = 0;       // slots in use
+  int64_t liveSmallBytes = 0;  // bytes their tensors report
   uint32_t genSalt = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4) * 2246822519u;
   int64_t liveTensors = 0;             // boxes whose tensor is not yet released
   int64_t liveBytes = 0;               // sum of their reported bytes
@@ -144,8 +145,15 @@ class FlightMarks {
 // atomic load when nothing is in flight.
 int StorageFlight(const at::Tensor& t);
 
-constexpr int64_t kSmallBytes = 64;        // below this, a tensor gets a number handle...
-constexpr int64_t kMaxLiveSmall = 16384;   // ...while fewer than this many are alive
+// A tensor of at most kSmallBytes gets a number handle while fewer than kMaxLiveSmall of them are
+// alive and they hold at most kMaxLiveSmallBytes together; past either cap (a synchronous loop that
+// never disposes: the FinalizationRegistry frees number handles only from the event loop) it gets
+// an external, which the GC frees during its pass. 16 KiB: an external's weak reference and GC
+// work cost more than a 4 KB result's kernel (a.add(b) of 1000 floats left to the GC: 2.9 us with
+// an external, 1.8 us with a number handle).
+constexpr int64_t kSmallBytes = 16384;
+constexpr int64_t kMaxLiveSmall = 16384;
+constexpr int64_t kMaxLiveSmallBytes = int64_t{32} << 20;
 constexpr double kSlotSpace = 67108864.0;  // 2^26 slots; generation in the bits above
 
 AddonData* Data(napi_env env);
@@ -164,6 +172,9 @@ TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
 // is released as a zombie: the worker that holds it deletes it (the GC paths use this; `dispose`
 // refuses in-flight tensors before calling it).
 void Release(napi_env env, napi_value v);
+// The handle `v` (whose box is `box`) now holds a tensor of another size (set_data): re-reports its
+// bytes to V8 and to the totals, the number handles' byte cap included.
+void Rereport(napi_env env, napi_value v, TensorBox* box);
 
 // dispose, releaseHandle, isDisposed, inUse, memory.
 void RegisterHandles(Napi::Env env, Napi::Object exports);

@@ -266,6 +266,71 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     expect(torch.memory().tensors).to.be.at.most(before + 10);
   });
 
+  it('tensors of up to 16 KiB get number handles, bigger ones externals', () => {
+    const at = torch.ones(4096); // 16384 bytes
+    const over = torch.ones(4097);
+    const tiny = torch.ones(1);
+    try {
+      expect(typeof at._h, '16 KiB').to.equal('number');
+      expect(typeof tiny._h, '4 bytes').to.equal('number');
+      expect(typeof over._h, '16 KiB + 4 bytes').to.equal('object');
+      // a 16 KiB number handle behaves as any other: its data, dispose, stale use
+      expect(at.sum().item()).to.equal(4096);
+    } finally {
+      torch.dispose([at, over, tiny]);
+    }
+    expect(() => at.add(1)).to.throw(Error, /disposed/);
+  });
+
+  it('number handles stop at 32 MiB held together: past it, tensors get externals (GC-time release)', () => {
+    // A module moved to float64 replaces its parameters' data behind their handles (set_data): the
+    // cap must count the new size, or it drifts by the difference once they are disposed.
+    for (let i = 0; i < 4; i++) {
+      const lin = new torch.nn.Linear(64, 64); // a 16 KiB weight: a number handle
+      expect(typeof lin.weight._h).to.equal('number');
+      lin.to('float64'); // now 32 KiB behind the same handle
+      for (const p of lin.parameters()) p.dispose();
+    }
+    const made: torch.Tensor[] = [];
+    try {
+      // 2100 × 16 KiB = 32.8 MiB: at most 2048 fit under the byte cap (fewer if others are alive)
+      for (let i = 0; i < 2100; i++) made.push(torch.ones(4096));
+      const numbers = made.filter((t) => typeof t._h === 'number').length;
+      expect(numbers, 'number handles').to.be.at.most(2048);
+      expect(made.length - numbers, 'externals past the cap').to.be.at.least(52);
+      // the first ones were made before the cap was reached, the last ones after it
+      expect(typeof made[made.length - 1]._h).to.equal('object');
+    } finally {
+      torch.dispose(made);
+    }
+    // the released bytes are free again for number handles
+    const again = torch.ones(4096);
+    expect(typeof again._h).to.equal('number');
+    again.dispose();
+  });
+
+  it('tidy that returns nothing and keeps nothing disposes every tensor; keep() inside it still keeps', () => {
+    const before = torch.memory().tensors;
+    let kept!: torch.Tensor;
+    let made!: torch.Tensor;
+    torch.tidy(() => {
+      made = torch.ones(3).add(1);
+      torch.tidy(() => {
+        kept = torch.keep(made.mul(2)); // kept inside a nested scope, after the outer scope began
+      });
+    });
+    expect(made.isDisposed).to.equal(true);
+    expect(kept.isDisposed).to.equal(false);
+    expect(kept.toArray()).to.deep.equal([4, 4, 4]);
+    kept.dispose();
+    // a scope whose fn returns null or undefined
+    torch.tidy(() => {
+      torch.ones(2);
+      return null;
+    });
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
   it('a synchronous loop that never disposes stays bounded (external memory drives the GC)', () => {
     // 20,000 × 64 KiB = 1.25 GiB if nothing were freed during the loop.
     const a = torch.ones(16384);
