@@ -212,7 +212,10 @@ export const backends = {
       throw new TypeError(`torch.backends.fastPath: expected a boolean, got ${describe(enabled)}`);
     return native.fastPath(enabled);
   },
-  /** How many calls took each fused kernel so far in this process (for tests and profiling). */
+  /**
+   * How many calls took each fused kernel so far in this process (for tests and profiling): `rnn`,
+   * `mha`, `sdpa`, `layer` (Transformer layers), `rnnTrain` (the LSTM training kernel), `linear`.
+   */
   fastPathStats(): FastPathStats {
     return native.fastPathStats();
   },

@@ -448,6 +448,8 @@ export interface FastPathStats {
   layer: number;
   /** LSTM calls that took the fused training kernel (a gradient needed; its own autograd nodes). */
   rnnTrain: number;
+  /** Linear calls (nn.Linear, F.linear) that took the fused small-product kernel. */
+  linear: number;
 }
 
 /** The Promise-returning twin of a sync binding: the same parameters, its result in a Promise. */

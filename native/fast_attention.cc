@@ -8,6 +8,7 @@
 // to at::mm_out/addmm_ on views of the same buffers when libtorch carries its BLAS inside.
 #include "fast_attention.h"
 
+#include <ATen/EmptyTensor.h>
 #include <ATen/Parallel.h>
 #ifndef _WIN32
 #include <dlfcn.h>
@@ -255,7 +256,7 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
   at::Tensor weights;
   T* P = nullptr;
   if (c.needWeights) {
-    weights = at::empty({N, H, L, S}, query.options());
+    weights = at::detail::empty_cpu({N, H, L, S}, query.options());
     P = weights.template data_ptr<T>();
   }
   T* O = Scratch(bufO, R * E);
@@ -363,13 +364,13 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
   if (ow.size(1) != E) return false;
   std::vector<int64_t> outSize =
       batched ? (bf ? std::vector<int64_t>{N, L, Eo} : std::vector<int64_t>{L, N, Eo}) : std::vector<int64_t>{L, Eo};
-  at::Tensor out = at::empty(outSize, query.options());
+  at::Tensor out = at::detail::empty_cpu(outSize, query.options());
   T* op = out.template data_ptr<T>();
   if (c.outB) FillRows(op, R, Eo, Eo, c.outB->template data_ptr<T>());
   Gemm<T>(true, R, Eo, E, O, E, ow.template data_ptr<T>(), E, c.outB ? T(1) : T(0), op, Eo);
 
   if (c.needWeights && c.average) {
-    at::Tensor avg = at::empty({N, L, S}, query.options());
+    at::Tensor avg = at::detail::empty_cpu({N, L, S}, query.options());
     T* a = avg.template data_ptr<T>();
     const int64_t LS = L * S;
     for (int64_t n = 0; n < N; n++) {
@@ -429,7 +430,7 @@ bool FastSdpaT(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0,
   const at::Tensor q = q0.contiguous(), k = k0.contiguous(), v = v0.contiguous();
   std::vector<int64_t> outSize(full);
   outSize[nd - 1] = Dv;
-  at::Tensor out = at::empty(outSize, q.options());
+  at::Tensor out = at::detail::empty_cpu(outSize, q.options());
   const T *qp = q.template data_ptr<T>(), *kp = k.template data_ptr<T>(), *vp = v.template data_ptr<T>();
   T* op = out.template data_ptr<T>();
   const T scale = static_cast<T>(sc), ninf = -std::numeric_limits<T>::infinity();
@@ -517,8 +518,11 @@ bool FastMha(const MhaCall& c, std::vector<at::Tensor>* out) {
   if (c.biasK && c.biasV && (c.biasK->numel() != E || c.biasV->numel() != E)) return false;
   bool ok;
   std::vector<at::Tensor> r;
-  {
-    // Contiguous copies of 1-D parameters are no-ops; bias pointers are read as given.
+  auto contiguous = [](const c10::optional<at::Tensor>& t) { return !t || t->is_contiguous(); };
+  if (contiguous(c.inB) && contiguous(c.outB) && contiguous(c.biasK) && contiguous(c.biasV)) {
+    ok = dt == at::kFloat ? FastMhaT<float>(c, &r) : FastMhaT<double>(c, &r);
+  } else {
+    // Bias pointers are read as given: contiguous copies of the 1-D parameters first.
     MhaCall cc = c;
     auto contig = [](c10::optional<at::Tensor>& t) {
       if (t) t = t->contiguous();
@@ -552,6 +556,35 @@ bool FastSdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
                                    : FastSdpaT<double>(q, k, v, mask, isCausal, sc, &r);
   if (!ok) return false;
   FastPathHit(FastKernel::kSdpa);
+  *out = r;
+  return true;
+}
+
+bool FastLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, at::Tensor* out) {
+  if (!FastDtype(x) || x.dim() < 1 || w.dim() != 2 || !x.is_contiguous() || !w.is_contiguous()) return false;
+  const at::ScalarType dt = x.scalar_type();
+  if (!Usable(w, dt) || !Usable(b, dt)) return false;
+  const int64_t K = x.size(-1), N = w.size(0);
+  if (w.size(1) != K || (b && (b->dim() != 1 || b->size(0) != N || !b->is_contiguous()))) return false;
+  const int64_t M = K == 0 ? 0 : x.numel() / K;
+  // Large products gain nothing from skipping the dispatcher, and libtorch may run them threaded.
+  if (M == 0 || K == 0 || N == 0 || M * N * K > kFastLinearMaxWork) return false;
+  const at::Tensor none;
+  if (!NoGradNeeded({&x, &w, b ? &*b : &none})) return false;
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.back() = N;
+  at::Tensor r = at::detail::empty_cpu(sizes, x.options());
+  // As addmm: C = bias (one row per output row), then C = x . w^T + C (the same BLAS call).
+  if (dt == at::kFloat) {
+    float* C = r.data_ptr<float>();
+    if (b) FillRows(C, M, N, N, b->data_ptr<float>());
+    Gemm<float>(true, M, N, K, x.data_ptr<float>(), K, w.data_ptr<float>(), K, b ? 1.0f : 0.0f, C, N);
+  } else {
+    double* C = r.data_ptr<double>();
+    if (b) FillRows(C, M, N, N, b->data_ptr<double>());
+    Gemm<double>(true, M, N, K, x.data_ptr<double>(), K, w.data_ptr<double>(), K, b ? 1.0 : 0.0, C, N);
+  }
+  FastPathHit(FastKernel::kLinear);
   *out = r;
   return true;
 }

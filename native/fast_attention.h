@@ -30,4 +30,10 @@ bool FastMha(const MhaCall& c, std::vector<at::Tensor>* out);
 bool FastSdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask,
               double dropoutP, bool isCausal, c10::optional<double> scale, at::Tensor* out);
 
+// nn.Linear / F.linear for inference (no gradient, CPU float32/float64, contiguous, a small product):
+// out = x . w^T + b as libtorch's addmm computes it (bias rows, then one BLAS GEMM with beta 1),
+// without the dispatcher's view/transpose/addmm ops. False when it does not apply.
+constexpr int64_t kFastLinearMaxWork = int64_t{1} << 22;  // M*N*K multiply-adds
+bool FastLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, at::Tensor* out);
+
 }  // namespace tnapi

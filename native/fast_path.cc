@@ -72,10 +72,10 @@ TNAPI_FN(fastPath, {
   return Napi::Boolean::New(a.Env(), FastPathEnabled());
 })
 
-// fastPathStats() -> {rnn, mha, sdpa, layer, rnnTrain}: calls that took each fused kernel so far (process-wide).
+// fastPathStats() -> {rnn, mha, sdpa, layer, rnnTrain, linear}: calls that took each fused kernel so far (process-wide).
 TNAPI_FN(fastPathStats, {
   Napi::Object o = Napi::Object::New(a.Env());
-  const char* names[] = {"rnn", "mha", "sdpa", "layer", "rnnTrain"};
+  const char* names[] = {"rnn", "mha", "sdpa", "layer", "rnnTrain", "linear"};
   for (size_t i = 0; i < static_cast<size_t>(FastKernel::kCount); i++) {
     o.Set(names[i], static_cast<double>(Counters()[i].load(std::memory_order_relaxed)));
   }

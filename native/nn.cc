@@ -1,6 +1,7 @@
 // nn kernels: one ATen call per module forward (linear, layer_norm, embedding, the fused
 // recurrent kernels, packing). Modules, parameters and argument checks live in lib/nn/.
 #include "args.h"
+#include "fast_attention.h"
 #include "fast_rnn.h"
 #include "fast_rnn_train.h"
 #include "handle.h"
@@ -25,11 +26,17 @@ Napi::Value TensorArray(Napi::Env env, std::initializer_list<at::Tensor> ts) {
   return out;
 }
 
-TNAPI_TENSOR_FN(linear, at::linear(a.Tensor(0), a.Tensor(1), a.OptTensor(2)))
+// Inference on small CPU products takes FastLinear (fast_attention.h); else at::linear.
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
+  at::Tensor out;
+  if (FastLinear(x, w, b, &out)) return out;
+  return at::linear(x, w, b);
+}
+TNAPI_TENSOR_FN(linear, Linear(a.Tensor(0), a.Tensor(1), a.OptTensor(2)))
 TNAPI_ASYNC_FN(linearAsync, {
   at::Tensor x = a.Tensor(0), w = a.Tensor(1);
   c10::optional<at::Tensor> b = a.OptTensor(2);
-  return [x, w, b] { return std::vector<at::Tensor>{at::linear(x, w, b)}; };
+  return [x, w, b] { return std::vector<at::Tensor>{Linear(x, w, b)}; };
 })
 TNAPI_TENSOR_FN(bilinear, at::bilinear(a.Tensor(0), a.Tensor(1), a.Tensor(2), a.OptTensor(3)))
 // embedding(weight, indices, paddingIdx, scaleGradByFreq, sparse)
@@ -205,12 +212,7 @@ TNAPI_TENSOR_FN(padSequence, at::pad_sequence(a.TensorList(0), a.Bool(1), a.Numb
 TNAPI_FN(setData, {
   at::Tensor self = a.Mutable(0, false);
   self.set_data(a.Tensor(1));
-  TensorBox* box = a.Box(0);
-  AddonData* d = Data(a.Env());
-  int64_t bytes = ReportedBytes(self);
-  d->liveBytes += bytes - box->bytes;
-  AdjustMemory(a.Env(), d, bytes - box->bytes);
-  box->bytes = bytes;
+  Rereport(a.Env(), a[0], a.Box(0));
   return a.Env().Undefined();
 })
 
