@@ -138,7 +138,9 @@ class Fields {
   bool Has(const char* key) const;
   at::Tensor Tensor(const char* key) const { return a_.TensorAt(Get(key), Where::Option(key)); }
   c10::optional<at::Tensor> OptTensor(const char* key) const {
-    return Has(key) ? c10::optional<at::Tensor>(Tensor(key)) : c10::nullopt;
+    Napi::Value v = Get(key);  // one property read, not Has() and then Tensor()
+    if (v.IsUndefined() || v.IsNull()) return c10::nullopt;
+    return a_.TensorAt(v, Where::Option(key));
   }
   std::vector<at::Tensor> TensorList(const char* key) const { return a_.TensorListAt(Get(key), Where::Option(key)); }
   double Number(const char* key) const { return a_.NumberAt(Get(key), Where::Option(key)); }

@@ -1,5 +1,7 @@
 // Tensor factories. Shapes, dtypes and sizes were validated in lib/creation.ts; the options
 // come as (dtypeCode | undefined, device | undefined) pairs.
+#include <ATen/EmptyTensor.h>
+
 #include "args.h"
 #include "handle.h"
 
@@ -22,10 +24,10 @@ TNAPI_FN(fromBuffer, {
   if (static_cast<size_t>(numel) * itemsize != ta.ByteLength())
     a.RangeError("shape [" + c10::Join(", ", shape) + "] needs " + std::to_string(numel * itemsize) +
                  " bytes, the array has " + std::to_string(ta.ByteLength()));
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(src));
+  at::Tensor t = at::detail::empty_cpu(shape, at::TensorOptions().dtype(src));
   if (ta.ByteLength())
     std::memcpy(t.data_ptr(), static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
-  if (a.Has(3) || a.Has(4)) {
+  if ((a.Has(3) && a.Dtype(3) != src) || a.Has(4)) {
     at::TensorOptions o = at::TensorOptions().dtype(a.Has(3) ? a.Dtype(3) : src);
     if (a.Has(4)) o = o.device(a.Device(4));
     t = t.to(o);

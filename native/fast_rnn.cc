@@ -7,6 +7,8 @@
 // (time-major, batch-major with batchFirst, or a packed sequence's data).
 #include "fast_rnn.h"
 
+#include <ATen/EmptyTensor.h>
+
 #include <ATen/Parallel.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
@@ -677,10 +679,11 @@ std::vector<at::Tensor> Run(const Plan& p, const at::Tensor& input, const std::v
                             const std::vector<at::Tensor>& params) {
   const at::TensorOptions opts = input.options();
   const int64_t LD = p.L * p.D, DP = p.D * p.P;
-  at::Tensor output =
-      input.dim() == 2 ? at::empty({p.rows, DP}, opts) : at::empty({input.size(0), input.size(1), DP}, opts);
-  at::Tensor hN = at::empty({LD, p.N, p.P}, opts);
-  at::Tensor cN = p.mode == 0 ? at::empty({LD, p.N, p.H}, opts) : at::Tensor();
+  // CPU results without a trip through the dispatcher (FastDtype admitted CPU tensors only).
+  at::Tensor output = input.dim() == 2 ? at::detail::empty_cpu({p.rows, DP}, opts)
+                                       : at::detail::empty_cpu({input.size(0), input.size(1), DP}, opts);
+  at::Tensor hN = at::detail::empty_cpu({LD, p.N, p.P}, opts);
+  at::Tensor cN = p.mode == 0 ? at::Tensor(at::detail::empty_cpu({LD, p.N, p.H}, opts)) : at::Tensor();
   CopyState<S>(hN, hx[0]);
   if (p.mode == 0) CopyState<S>(cN, hx[1]);
 

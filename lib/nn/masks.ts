@@ -28,7 +28,7 @@ export function causal(L: number, S?: number, opts: { diagonal?: number; device?
     // one native call (a decoder builds this mask at every forward): the bytes, then a bool tensor
     const bytes = new Uint8Array(L * s);
     for (let i = 0; i < L; i++) bytes.fill(1, i * s + Math.min(s, Math.max(0, i + d)), (i + 1) * s);
-    return new Tensor(N.fromBuffer(bytes, [L, s], BOOL_CODE, BOOL_CODE));
+    return new Tensor(N.fromBuffer(bytes, [L, s], BOOL_CODE));
   }
   return tidy(() => ones([L, s], { dtype: 'bool', device }).triu(d));
 }
