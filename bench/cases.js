@@ -341,7 +341,9 @@ function seedTrainCase(L, N) {
 
 // Per-call costs on this 2-core machine (PyTorch, 1 thread): LSTM 0.25 ms (L10 N1) … 27 ms
 // (L128 N64); attention E=256 0.15–0.4 s; the seed forward 0.7 ms (N1) … 70 ms (L128 N64); the
-// training step ~7 ms. `iters` keep a timed run near 100 ms (25 ms with --quick).
+// training step ~7 ms. `iters` keep a timed run near 100 ms (25 ms with --quick); the N = 1 rows
+// run more calls (1000: 0.25–0.7 s in PyTorch), so that torch-napi's and onnxruntime's ~50 µs calls
+// are timed over runs of tens of milliseconds, not a few.
 const VS_CPP = (what) => ({ vs: 'cpp', max: 1.0, text: `${what} forward ≤ 1.0× raw C++ at N ≥ 32` });
 const VS_ORT = (what, max = 1.0, where = 'at every size') => ({
   vs: 'onnx',
@@ -353,7 +355,7 @@ const MODEL_CASES = [
     name: 'lstm_L10_N1',
     label: 'LSTM 10→20 ×2, L=10, N=1 (eval, no grad)',
     kind: 'step',
-    iters: { full: 400, quick: 100 },
+    iters: { full: 1000, quick: 100 },
     node: lstmCase(10, 1),
     python: 'lstm_L10_N1',
     cpp: 'lstm_L10_N1',
@@ -441,7 +443,7 @@ const MODEL_CASES = [
     name: 'seed_L10_N1',
     label: 'seed model forward, L=10, N=1 (eval, no grad)',
     kind: 'step',
-    iters: { full: 150, quick: 40 },
+    iters: { full: 1000, quick: 100 },
     node: seedCase(10, 1),
     python: 'seed_L10_N1',
     cpp: 'seed_L10_N1',

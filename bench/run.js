@@ -18,7 +18,9 @@
 //   --rounds     split the repetitions into this many rounds (default 3), each running every
 //                benchmark in torch-napi, then PyTorch, then raw C++, then onnxruntime
 //
-// Method: each benchmark builds its inputs once, runs one untimed warm-up, then `reps` timed
+// Method: each benchmark builds its inputs once, runs untimed warm-up runs (3 of `iters` calls; 1
+// with --quick: V8 needs a few thousand calls of a small model before its optimising compiler has
+// the hot code, and the same count goes to all four implementations), then `reps` timed
 // runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
 // median run. A GC and a turn of the event loop separate the runs. The machine may be busy, so
 // medians, not minimums or means, are reported; every sample is in results.json. The runs are
@@ -149,6 +151,9 @@ try {
   /* no forced GC: runs are then separated by event loop turns only */
 }
 
+/** Untimed warm-up runs of `iters` calls before the timed ones, the same in all four implementations. */
+const warmupRuns = (opts) => (opts.quick ? 1 : 3);
+
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 async function settle() {
   gc();
@@ -184,7 +189,7 @@ async function runNode(torch, c, opts, log) {
       }
     }
     await settle();
-    bench.run(iters); // warm-up
+    for (let w = 0; w < warmupRuns(opts); w++) bench.run(iters); // warm-up (V8 compiles the hot code)
     const samples = [];
     let pendingAfterRun = 0;
     for (let r = 0; r < opts.reps; r++) {
@@ -228,7 +233,7 @@ function runPython(cases, opts, log) {
     const why = probe.error ? probe.error.message : firstLines(probe.stderr, 2).slice(-200);
     return { skipped: `\`${PYTHON} -c 'import torch, numpy'\` failed (${why})` };
   }
-  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:${warmupRuns(opts)}`);
   log(`PyTorch (${PYTHON}): ${[...wanted.keys()].join(', ')}`);
   const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_bench.py'), '--threads', String(opts.threads), ...specs], {
     encoding: 'utf8',
@@ -303,7 +308,7 @@ function runRaw(cases, opts, log) {
   if (wanted.size === 0) return { skipped: 'no C++ snippets selected' };
   const build = buildRaw(log);
   if (build.skipped) return build;
-  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:${warmupRuns(opts)}`);
   log(`raw C++ (${build.binary}): ${[...wanted.keys()].join(', ')}`);
   const r = spawnSync(build.bin, ['--threads', String(opts.threads), ...specs], {
     encoding: 'utf8',
@@ -366,7 +371,7 @@ function runOnnx(cases, opts, log) {
   if (!onnxExport) onnxExport = exportOnnx(log);
   if (onnxExport.skipped) return onnxExport;
   const { dir, ...exportInfo } = onnxExport;
-  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:1`);
+  const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:${warmupRuns(opts)}`);
   log(`onnxruntime-node (bench/ort_bench.js): ${[...wanted.keys()].join(', ')}`);
   const r = spawnSync(
     process.execPath,
