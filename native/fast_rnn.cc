@@ -428,14 +428,7 @@ struct Plan {
 
 bool SameDtype(const at::Tensor& t, at::ScalarType st) { return FastDtype(t) && t.scalar_type() == st; }
 
-bool Sizes(const at::Tensor& t, std::initializer_list<int64_t> s) {
-  if (t.dim() != static_cast<int64_t>(s.size())) return false;
-  int64_t i = 0;
-  for (int64_t v : s) {
-    if (t.size(i++) != v) return false;
-  }
-  return true;
-}
+using rnnops::Sizes;
 
 c10::optional<Plan> MakePlan(int64_t mode, const at::Tensor& input, const c10::optional<at::Tensor>& batchSizes,
                              const std::vector<at::Tensor>& hx, const std::vector<at::Tensor>& params, bool hasBiases,

@@ -2,7 +2,10 @@
 // (fast_rnn_train.cc) shares: the register-tiled GEMM loop and the fused LSTM step.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
+#include <initializer_list>
 
 // Functions built for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and the baseline, picked at
 // load (GCC's function multiversioning).
@@ -20,6 +23,16 @@
 
 namespace tnapi {
 namespace rnnops {
+
+// Whether t has exactly these sizes.
+inline bool Sizes(const at::Tensor& t, std::initializer_list<int64_t> s) {
+  if (t.dim() != static_cast<int64_t>(s.size())) return false;
+  int64_t i = 0;
+  for (int64_t v : s) {
+    if (t.size(i++) != v) return false;
+  }
+  return true;
+}
 
 // The row length, a multiple of the loop's tile width, that LoopGemm's right-hand side is padded to.
 int64_t PaddedCols(int64_t n);

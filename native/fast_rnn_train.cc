@@ -319,14 +319,7 @@ bool Float32(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == at::kFloat;
 }
 
-bool Sizes(const at::Tensor& t, std::initializer_list<int64_t> s) {
-  if (t.dim() != static_cast<int64_t>(s.size())) return false;
-  int64_t i = 0;
-  for (int64_t v : s) {
-    if (t.size(i++) != v) return false;
-  }
-  return true;
-}
+using rnnops::Sizes;
 
 }  // namespace
 

@@ -67,18 +67,22 @@ function trainTenSteps(): { losses: number[]; worst: number } {
   return { losses, worst };
 }
 
+/** trainTenSteps with the fused kernels on or off (restored afterwards). */
+function trainTenStepsWith(fastPath: boolean): { losses: number[]; worst: number } {
+  const saved = torch.backends.fastPath();
+  torch.backends.fastPath(fastPath);
+  try {
+    return trainTenSteps();
+  } finally {
+    torch.backends.fastPath(saved);
+  }
+}
+
 describe("examples: a short training run of the seed model equals PyTorch's", () => {
   it('same seed → same initial weights, same batches → same weights after 10 Adam steps (1e-4; 2e-4 on libtorch 2.x), reference kernels', function () {
     this.timeout(60000);
     // libtorch's own kernels (the fused ones off): PyTorch's algorithm op for op.
-    const fast = torch.backends.fastPath();
-    torch.backends.fastPath(false);
-    let r: { losses: number[]; worst: number };
-    try {
-      r = trainTenSteps();
-    } finally {
-      torch.backends.fastPath(fast);
-    }
+    const r = trainTenStepsWith(false);
     r.losses.forEach((l, i) => expect(l, `loss at step ${i}`).to.be.closeTo(fx.losses[i], 1e-4));
     // libtorch 2.x computes the same algorithm with other GEMM and elementwise kernels (Debian 13's
     // OpenBLAS 0.3.29), and Adam's normalised steps amplify float32 rounding: with the composed
@@ -90,14 +94,7 @@ describe("examples: a short training run of the seed model equals PyTorch's", ()
 
   it('the same run on the default fused kernels (the LSTM training kernel) stays within 4e-4', function () {
     this.timeout(60000);
-    const fast = torch.backends.fastPath();
-    torch.backends.fastPath(true);
-    let r: { losses: number[]; worst: number };
-    try {
-      r = trainTenSteps();
-    } finally {
-      torch.backends.fastPath(fast);
-    }
+    const r = trainTenStepsWith(true);
     r.losses.forEach((l, i) => expect(l, `loss at step ${i}`).to.be.closeTo(fx.losses[i], 1e-4));
     // The fused LSTM's gradients equal the reference's to about 1e-6 relative (test/nn/lstm_train);
     // Adam's normalised steps (lr 1e-2) turn such rounding into weight drift: measured 1.57e-4 from
