@@ -123,6 +123,8 @@ export interface NativeSync {
   dispose(h: H): void;
   /** FinalizationRegistry callback for number handles: releases the slot if still current. */
   releaseHandle(h: number): void;
+  /** releaseHandle for the first `count` handles of `handles` (the GC fallback's batches). */
+  releaseHandles(handles: Float64Array, count: number): void;
   isDisposed(h: H): boolean;
   /** 0: free; 1: read by an async call in flight; 2: written by one (through this handle, or a view sharing its storage). */
   inUse(h: H): number;

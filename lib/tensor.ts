@@ -157,8 +157,26 @@ const KERNELS = {
   maskedFill_: [(s, v, m: Handle) => N.maskedFill_(s, m, v), (s, v, m: Handle) => N.maskedFill_Scalar(s, m, v)],
 } satisfies Record<string, OperandKernels<unknown, never>>;
 
-// GC fallback for number handles (small tensors): see native/handle.h.
-const registry = new FinalizationRegistry<number>((h) => N.releaseHandle(h));
+// GC fallback for number handles (small tensors): see native/handle.h. The registry's callbacks
+// queue the collected handles; they are released in one native call per batch (when the queue is
+// full, else in a microtask right after the GC's cleanup task), not one call each.
+const pendingReleases = new Float64Array(1024);
+let nPending = 0;
+let flushQueued = false;
+function flushReleases(): void {
+  flushQueued = false;
+  const n = nPending;
+  nPending = 0;
+  if (n !== 0) N.releaseHandles(pendingReleases, n);
+}
+const registry = new FinalizationRegistry<number>((h) => {
+  pendingReleases[nPending++] = h;
+  if (nPending === pendingReleases.length) flushReleases();
+  else if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flushReleases);
+  }
+});
 
 /** @internal Arms the GC fallback for a tensor made inside a tidy scope that outlives it. */
 export function armGC(t: Tensor): void {

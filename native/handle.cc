@@ -152,18 +152,35 @@ void Release(napi_env env, napi_value v) {
   if (type == napi_number) {  // free the slot now: its generation moves on, so the handle goes stale
     double h;
     napi_get_value_double(env, v, &h);
-    auto slot = static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace);
-    Slot& s = d->slots[slot];
-    d->liveSmallBytes -= s.box->bytes;
-    if (s.box->inflight > 0)
-      s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
-    else
-      delete s.box;
-    s.box = nullptr;
-    d->liveSmall--;
-    s.gen = (s.gen + 1) & ((1u << 27) - 1);
-    d->freeSlots.push_back(slot);
+    FreeSlot(d, static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace));
   }
+}
+
+void FreeSlot(AddonData* d, uint32_t slot) {
+  Slot& s = d->slots[slot];
+  d->liveSmallBytes -= s.box->bytes;
+  if (s.box->inflight > 0)
+    s.box->zombie = true;  // the worker holding it deletes it (workers.cc)
+  else
+    delete s.box;
+  s.box = nullptr;
+  d->liveSmall--;
+  s.gen = (s.gen + 1) & ((1u << 27) - 1);
+  d->freeSlots.push_back(slot);
+}
+
+void ReleaseNumber(napi_env env, AddonData* d, double h) {
+  if (!(h >= 0) || h >= 9007199254740992.0) return;
+  const double gen = std::floor(h / kSlotSpace);
+  const double slot = h - gen * kSlotSpace;
+  if (slot >= d->slots.size()) return;
+  const Slot& s = d->slots[static_cast<size_t>(slot)];
+  if (s.gen != gen || s.box == nullptr || !s.box->t.defined()) return;
+  d->liveTensors--;
+  d->liveBytes -= s.box->bytes;
+  AdjustMemory(env, d, -s.box->bytes);
+  s.box->t = at::Tensor();
+  FreeSlot(d, static_cast<uint32_t>(slot));
 }
 
 void Rereport(napi_env env, napi_value v, TensorBox* box) {
@@ -261,8 +278,22 @@ TNAPI_FN(dispose, {
 
 // FinalizationRegistry callback for a number handle: release it unless it already went stale.
 TNAPI_FN(releaseHandle, {
-  bool stale;
-  if (Unwrap(a.Env(), a[0], &stale) != nullptr) Release(a.Env(), a[0]);
+  if (a[0].IsNumber()) ReleaseNumber(a.Env(), Data(a.Env()), a[0].As<Napi::Number>().DoubleValue());
+  return a.Env().Undefined();
+})
+
+// releaseHandles(handles: Float64Array, count): releaseHandle for the first `count` entries, in one
+// call (the FinalizationRegistry's callbacks queue the handles the GC collected, lib/tensor.ts).
+TNAPI_FN(releaseHandles, {
+  if (!a[0].IsTypedArray() || a[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    a.TypeError(0, "a Float64Array");
+  Napi::Float64Array list = a[0].As<Napi::Float64Array>();
+  const int64_t n = a.Int(1);
+  if (n < 0 || static_cast<size_t>(n) > list.ElementLength())
+    a.RangeError("count " + std::to_string(n) + " is outside the array's " + std::to_string(list.ElementLength()) +
+                 " entries");
+  AddonData* d = Data(a.Env());
+  for (int64_t i = 0; i < n; i++) ReleaseNumber(a.Env(), d, list[static_cast<size_t>(i)]);
   return a.Env().Undefined();
 })
 
@@ -290,7 +321,11 @@ TNAPI_FN(memory, {
 })
 
 const Export kExports[] = {
-    {"dispose", dispose, 1}, {"releaseHandle", releaseHandle, 1}, {"isDisposed", isDisposed, 1}, {"inUse", inUse, 1},
+    {"dispose", dispose, 1},
+    {"releaseHandle", releaseHandle, 1},
+    {"releaseHandles", releaseHandles, 2},
+    {"isDisposed", isDisposed, 1},
+    {"inUse", inUse, 1},
     {"memory", memory, 0},
 };
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as torch from '../../lib';
+import { native } from '../../lib/native';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const tick = () => new Promise((r) => setImmediate(r));
@@ -329,6 +330,34 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
       return null;
     });
     expect(torch.memory().tensors).to.equal(before);
+  });
+
+  it("releaseHandles (the GC fallback's batch release) frees live number handles and ignores anything else", () => {
+    const before = torch.memory().tensors;
+    const live = [torch.ones(2), torch.ones(3)];
+    const gone = torch.ones(1);
+    const staleHandle = gone._h as number;
+    gone.dispose();
+    const big = torch.ones(5000); // an external: not a number, never released through this path
+    const list = new Float64Array([
+      live[0]._h as number,
+      staleHandle,
+      -1,
+      Number.NaN,
+      2 ** 60,
+      12345,
+      live[1]._h as number,
+    ]);
+    native.releaseHandles(list, list.length);
+    expect(live.map((t) => t.isDisposed)).to.deep.equal([true, true]);
+    expect(big.isDisposed).to.equal(false);
+    // twice is harmless (the handles are stale now)
+    native.releaseHandles(list, list.length);
+    big.dispose();
+    expect(torch.memory().tensors).to.equal(before);
+    expect(() => native.releaseHandles([1, 2] as unknown as Float64Array, 2)).to.throw(TypeError, /Float64Array/);
+    expect(() => native.releaseHandles(new Float64Array(2), 3)).to.throw(RangeError, /count 3/);
+    expect(() => native.releaseHandles(new Float64Array(2), -1)).to.throw(RangeError, /count -1/);
   });
 
   it('a synchronous loop that never disposes stays bounded (external memory drives the GC)', () => {
