@@ -72,6 +72,16 @@ async function settle() {
   }
 }
 
+function peakRssBytes() {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux: getrusage's figure */
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 async function main() {
   const a = torch.ones(size);
   const b = torch.randn(size);
@@ -109,9 +119,11 @@ async function main() {
   const rssEnd = process.memoryUsage.rss();
   if (rssEnd > rssMax) rssMax = rssEnd;
   const memAfterLoop = torch.memory();
-  // The kernel's peak RSS of this process (KiB on Linux). It includes anything before the loop,
-  // which stays below rssBefore here (loading is done and settled by then).
-  const peakRss = process.resourceUsage().maxRSS * 1024;
+  // The kernel's peak RSS of this process. It includes anything before the loop, which stays below
+  // rssBefore here (loading is done and settled by then). On Linux it is VmHWM of this process's
+  // own address space: getrusage's maxRSS survives exec, so a child started by a big parent (the
+  // benchmark runner, hundreds of MB by then) would report the parent's size at fork.
+  const peakRss = peakRssBytes();
   await settle();
   const memAfterGc = torch.memory();
   const rssAfterGc = process.memoryUsage.rss();

@@ -17,8 +17,15 @@
 //   --reps       timed repetitions per benchmark (default 11; 3 with --quick)
 //   --rounds     split the repetitions into this many rounds (default 3), each running every
 //                benchmark in torch-napi, then PyTorch, then raw C++, then onnxruntime
+//   --in-process run every torch-napi benchmark in this process (by default each model row runs in
+//                a child process of its own, per round: V8's compiled code then carries nothing
+//                over from the benchmarks before it, which slowed the seed model's N=1 row by
+//                10-25 % in one process; the per-op rows run here, in a warm process)
 //
-// Method: each benchmark builds its inputs once, runs untimed warm-up runs (3 of `iters` calls; 1
+// Method: each torch-napi model row runs in a child process of its own, once per round; the per-op
+// rows run in this process, and before each what earlier ones left to the GC is collected (full
+// GCs and event-loop turns until the live tensor count stops falling, the CPU allocator cache
+// emptied). Each benchmark builds its inputs once, runs untimed warm-up runs (3 of `iters` calls; 1
 // with --quick: V8 needs a few thousand calls of a small model before its optimising compiler has
 // the hot code, and the same count goes to all four implementations), then `reps` timed
 // runs of `iters` calls each (process.hrtime.bigint() around the whole run); the table shows the
@@ -78,6 +85,8 @@ function parseArgs(argv) {
         'fast-path': { type: 'string' },
         reps: { type: 'string' },
         rounds: { type: 'string' },
+        'in-process': { type: 'boolean', default: false },
+        'node-case': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -114,6 +123,8 @@ function parseArgs(argv) {
     fastPath: values['fast-path'] === undefined ? 'on' : values['fast-path'],
     reps: values.reps === undefined ? (values.quick ? 3 : 11) : positiveInt('--reps', values.reps),
     rounds: values.rounds === undefined ? 3 : positiveInt('--rounds', values.rounds),
+    inProcess: values['in-process'],
+    nodeCase: values['node-case'] ?? null,
   };
   if (!['on', 'off', 'both'].includes(o.fastPath)) fail(`--fast-path expects on, off or both, got ${o.fastPath}`);
   o.rounds = Math.min(o.rounds, o.reps);
@@ -175,8 +186,26 @@ function firstLines(text, n = 4) {
 }
 
 // ---- torch-napi ----------------------------------------------------------------------------
+/**
+ * Before a torch-napi case (untimed): what earlier cases left to the GC is collected first — full
+ * GCs and event-loop turns (the FinalizationRegistry's callbacks) until the live tensor count stops
+ * falling, then the CPU allocator's cache is emptied — so that no case pays for another's garbage
+ * (the GC-only add rows leave tens of thousands of results behind them).
+ */
+async function isolate(torch) {
+  let live = torch.memory().tensors;
+  for (let i = 0; i < 20; i++) {
+    await settle();
+    const now = torch.memory().tensors;
+    if (now >= live) break;
+    live = now;
+  }
+  torch.backends?.cpu?.emptyCache?.();
+}
+
 async function runNode(torch, c, opts, log) {
   const iters = opts.quick ? c.iters.quick : c.iters.full;
+  await isolate(torch);
   const statsBefore = fastPathStats(torch);
   const bench = c.node(torch);
   try {
@@ -211,6 +240,33 @@ async function runNode(torch, c, opts, log) {
     if (bench.teardown) bench.teardown();
     await settle();
   }
+}
+
+/**
+ * runNode for one case in a child process of its own (`--node-case`), with the fast path `v`: the
+ * same measurement, free of what the benchmarks before it left in V8 (compiled code, heap).
+ */
+function runNodeChild(c, opts, v, log) {
+  const args = ['--expose-gc', __filename, '--node-case', c.name, '--threads', String(opts.threads)];
+  args.push('--reps', String(opts.reps), '--fast-path', v);
+  if (opts.quick) args.push('--quick');
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 1_200_000 });
+  if (r.error || r.status !== 0)
+    throw new Error(`torch-napi case ${c.name} (child process) failed: ${r.error?.message ?? firstLines(r.stderr, 6)}`);
+  const lines = r.stderr.trim().split('\n').filter(Boolean);
+  for (const l of lines) log(l);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+/** The child side of runNodeChild: one case, its result as JSON on stdout. */
+async function nodeCaseMain(opts) {
+  const c = CASES.find((x) => x.name === opts.nodeCase);
+  if (!c) fail(`--node-case: no benchmark named ${opts.nodeCase}`);
+  const torch = require(ROOT);
+  torch.setNumThreads(opts.threads[0]);
+  if (typeof torch.backends?.fastPath === 'function') torch.backends.fastPath(opts.fastPath !== 'off');
+  const r = await runNode(torch, c, { ...opts, threads: opts.threads[0] }, (s) => process.stderr.write(`${s}\n`));
+  process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
 /** torch.backends.fastPathStats() (calls that took each fused kernel), or null without it. */
@@ -760,7 +816,10 @@ async function measure(torch, cases, opts, log) {
         `round ${round + 1}/${opts.rounds}, ${plural(threads, 'thread')}: torch-napi, fast path ${v} (${reps} runs each${opts.quick ? ', --quick' : ''}):`,
       );
       for (const c of vcases) {
-        const r = await runNode(torch, c, ropts, log);
+        // the model rows each in a child process of their own; the per-op rows here, in the warm
+        // process a long-running program is (its heap grown, as the others' per-op loops have it)
+        const child = !opts.inProcess && c.kind === 'step';
+        const r = child ? runNodeChild(c, ropts, v, log) : await runNode(torch, c, ropts, log);
         const acc = nodeRes[v][c.name];
         nodeRes[v][c.name] = acc
           ? {
@@ -890,6 +949,7 @@ function allreduceLine(a) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.nodeCase) return nodeCaseMain(opts);
   const log = opts.json ? () => {} : (s) => process.stderr.write(`${s}\n`);
   const all = [...CASES.map((c) => c.name), ...MEMORY_CASES.map((m) => m.name), 'allreduce'];
   if (new Set(all).size !== all.length) fail('bench/cases.js: duplicate benchmark names');
