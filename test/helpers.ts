@@ -303,3 +303,14 @@ export const MAX_PEAK_GROWTH = 256 * 2 ** 20;
  * out every fixture's structure. Code that knows its checkpoint names the type it expects.
  */
 export type Loaded = any;
+
+/** Runs `fn` with torch.backends.fastPath set to `on`, then restores the previous setting. */
+export function withFastPath<T>(on: boolean, fn: () => T): T {
+  const before = torch.backends.fastPath();
+  torch.backends.fastPath(on);
+  try {
+    return fn();
+  } finally {
+    torch.backends.fastPath(before);
+  }
+}

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { native } from '../../lib/native';
-import { expectSame, gc, rejection } from '../helpers';
+import { expectSame, gc, rejection, withFastPath } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
@@ -72,13 +72,7 @@ const grads = (m: torch.nn.Module) => [...m.parameters()].map((p) => p.grad!.clo
  * reference to float rounding only.
  */
 function reference<T>(fn: () => T): T {
-  const was = torch.backends.fastPath();
-  torch.backends.fastPath(false);
-  try {
-    return fn();
-  } finally {
-    torch.backends.fastPath(was);
-  }
+  return withFastPath(false, fn);
 }
 
 /** max |a - b| <= tol * max(1, |b|) elementwise. */

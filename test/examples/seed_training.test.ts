@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { SeedModel } from '../../examples/seed_model';
 import * as torch from '../../lib';
+import { withFastPath } from '../helpers';
 
 const { nn, optim } = torch;
 
@@ -69,13 +70,7 @@ function trainTenSteps(): { losses: number[]; worst: number } {
 
 /** trainTenSteps with the fused kernels on or off (restored afterwards). */
 function trainTenStepsWith(fastPath: boolean): { losses: number[]; worst: number } {
-  const saved = torch.backends.fastPath();
-  torch.backends.fastPath(fastPath);
-  try {
-    return trainTenSteps();
-  } finally {
-    torch.backends.fastPath(saved);
-  }
+  return withFastPath(fastPath, trainTenSteps);
 }
 
 describe("examples: a short training run of the seed model equals PyTorch's", () => {

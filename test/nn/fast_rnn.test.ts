@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { prng } from '../helpers';
+import { prng, withFastPath } from '../helpers';
 
 const { nn } = torch;
 const { PackedSequence, packPaddedSequence } = nn.utils.rnn;
@@ -110,17 +110,6 @@ function maxRelDiff(a: Tensor, b: Tensor, what: string): number {
 const rnnHits = () => torch.backends.fastPathStats().rnn;
 const forward = (m: RnnModule, input: unknown, hx: unknown): unknown =>
   (m as unknown as { forward(...a: unknown[]): unknown }).forward(input, hx);
-
-/** Runs `fn` with the fast path set to `on`, then restores the previous setting. */
-function withFastPath<T>(on: boolean, fn: () => T): T {
-  const before = torch.backends.fastPath();
-  torch.backends.fastPath(on);
-  try {
-    return fn();
-  } finally {
-    torch.backends.fastPath(before);
-  }
-}
 
 describe('fused recurrent kernel (torch.backends.fastPath)', () => {
   let wasOn = true;

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
-import { expectError, prng } from '../helpers';
+import { expectError, prng, withFastPath } from '../helpers';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
@@ -62,17 +62,6 @@ function maxRelDiff(a: Tensor, b: Tensor, what: string): number {
 }
 
 const hits = () => torch.backends.fastPathStats();
-
-/** Runs `fn` with the fast path set to `on`, then restores the previous setting. */
-function withFastPath<T>(on: boolean, fn: () => T): T {
-  const before = torch.backends.fastPath();
-  torch.backends.fastPath(on);
-  try {
-    return fn();
-  } finally {
-    torch.backends.fastPath(before);
-  }
-}
 
 interface Result {
   values: Tensor[]; // output, hN, cN, then the gradients (null ones left out)
