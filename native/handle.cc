@@ -110,52 +110,33 @@ napi_value Wrap(napi_env env, at::Tensor t) {
   return result;
 }
 
-TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+namespace {
+// The slot of number handle h: -1 when h is not a handle at all, and also (`*stale`) when it is one
+// whose slot moved on (disposed, or freed by the GC).
+int64_t SlotOf(const AddonData* d, double h, bool* stale) {
   *stale = false;
-  napi_valuetype type;
-  if (napi_typeof(env, v, &type) != napi_ok) return nullptr;
-  if (type == napi_number) {
-    double h;
-    napi_get_value_double(env, v, &h);
-    if (!(h >= 0) || h >= 9007199254740992.0) return nullptr;
-    double gen = std::floor(h / kSlotSpace);
-    double slot = h - gen * kSlotSpace;
-    AddonData* d = Data(env);
-    if (slot >= d->slots.size()) return nullptr;
-    const Slot& s = d->slots[static_cast<size_t>(slot)];
-    if (s.gen != gen || s.box == nullptr) {
-      *stale = true;
-      return nullptr;
-    }
-    return s.box;
+  if (!(h >= 0) || h >= 9007199254740992.0) return -1;
+  const double gen = std::floor(h / kSlotSpace);
+  const double slot = h - gen * kSlotSpace;
+  if (slot >= d->slots.size()) return -1;
+  const Slot& s = d->slots[static_cast<size_t>(slot)];
+  if (s.gen != gen || s.box == nullptr) {
+    *stale = true;
+    return -1;
   }
-  if (type == napi_external) {
-    void* p = nullptr;
-    napi_get_value_external(env, v, &p);
-    auto* box = static_cast<TensorBox*>(p);
-    return box != nullptr && box->magic == TensorBox::kMagic ? box : nullptr;
-  }
-  return nullptr;
+  return static_cast<int64_t>(slot);
 }
 
-void Release(napi_env env, napi_value v) {
-  bool stale;
-  TensorBox* box = Unwrap(env, v, &stale);
-  if (box == nullptr || !box->t.defined()) return;
-  AddonData* d = Data(env);
+// Releases a live box's tensor and takes its bytes off the totals (the box itself stays).
+void ReleaseTensor(node_api_basic_env env, AddonData* d, TensorBox* box) {
   d->liveTensors--;
   d->liveBytes -= box->bytes;
   AdjustMemory(env, d, -box->bytes);
   box->t = at::Tensor();
-  napi_valuetype type;
-  napi_typeof(env, v, &type);
-  if (type == napi_number) {  // free the slot now: its generation moves on, so the handle goes stale
-    double h;
-    napi_get_value_double(env, v, &h);
-    FreeSlot(d, static_cast<uint32_t>(h - std::floor(h / kSlotSpace) * kSlotSpace));
-  }
 }
 
+// Frees a number handle's slot whose tensor was released: its generation moves on, so the handle
+// goes stale.
 void FreeSlot(AddonData* d, uint32_t slot) {
   Slot& s = d->slots[slot];
   d->liveSmallBytes -= s.box->bytes;
@@ -169,18 +150,52 @@ void FreeSlot(AddonData* d, uint32_t slot) {
   d->freeSlots.push_back(slot);
 }
 
+// Releases the number handle h now, unless it is not a live handle (stale, or not one at all).
 void ReleaseNumber(napi_env env, AddonData* d, double h) {
-  if (!(h >= 0) || h >= 9007199254740992.0) return;
-  const double gen = std::floor(h / kSlotSpace);
-  const double slot = h - gen * kSlotSpace;
-  if (slot >= d->slots.size()) return;
-  const Slot& s = d->slots[static_cast<size_t>(slot)];
-  if (s.gen != gen || s.box == nullptr || !s.box->t.defined()) return;
-  d->liveTensors--;
-  d->liveBytes -= s.box->bytes;
-  AdjustMemory(env, d, -s.box->bytes);
-  s.box->t = at::Tensor();
+  bool stale;
+  const int64_t slot = SlotOf(d, h, &stale);
+  if (slot < 0) return;
+  TensorBox* box = d->slots[static_cast<size_t>(slot)].box;
+  if (!box->t.defined()) return;
+  ReleaseTensor(env, d, box);
   FreeSlot(d, static_cast<uint32_t>(slot));
+}
+}  // namespace
+
+TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+  *stale = false;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return nullptr;
+  if (type == napi_number) {
+    double h;
+    napi_get_value_double(env, v, &h);
+    AddonData* d = Data(env);
+    const int64_t slot = SlotOf(d, h, stale);
+    return slot < 0 ? nullptr : d->slots[static_cast<size_t>(slot)].box;
+  }
+  if (type == napi_external) {
+    void* p = nullptr;
+    napi_get_value_external(env, v, &p);
+    auto* box = static_cast<TensorBox*>(p);
+    return box != nullptr && box->magic == TensorBox::kMagic ? box : nullptr;
+  }
+  return nullptr;
+}
+
+void Release(napi_env env, napi_value v) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  AddonData* d = Data(env);
+  if (type == napi_number) {
+    double h;
+    napi_get_value_double(env, v, &h);
+    ReleaseNumber(env, d, h);  // frees the slot now as well
+    return;
+  }
+  bool stale;
+  TensorBox* box = Unwrap(env, v, &stale);
+  if (box == nullptr || !box->t.defined()) return;
+  ReleaseTensor(env, d, box);
 }
 
 void Rereport(napi_env env, napi_value v, TensorBox* box) {

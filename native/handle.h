@@ -172,10 +172,6 @@ TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
 // is released as a zombie: the worker that holds it deletes it (the GC paths use this; `dispose`
 // refuses in-flight tensors before calling it).
 void Release(napi_env env, napi_value v);
-// Frees a number handle's slot whose tensor was released: its generation moves on (stale handle).
-void FreeSlot(AddonData* d, uint32_t slot);
-// Releases the number handle h now, unless it is not a live handle (stale, or not one at all).
-void ReleaseNumber(napi_env env, AddonData* d, double h);
 // The handle `v` (whose box is `box`) now holds a tensor of another size (set_data): re-reports its
 // bytes to V8 and to the totals, the number handles' byte cap included.
 void Rereport(napi_env env, napi_value v, TensorBox* box);
