@@ -170,7 +170,7 @@ std::vector<at::Tensor> Args::TensorListAt(const Napi::Value& v, const Where& wh
     TensorBox* box = Unwrap(env_, e, &stale);
     if (box == nullptr || !box->t.defined()) {
       // A positional list's elements are "element k" (as the user's own list); an option's name it.
-      const std::string elem = (where.IsArgument() ? "" : where.Str() + ", ") + "element " + std::to_string(k);
+      const std::string elem = where.Element(k, false).Str();
       if (box == nullptr && !stale) throw Napi::TypeError::New(env_, Name() + ": " + elem + " is not a Tensor");
       throw Napi::Error::New(env_, Name() + ": " + elem + " is a disposed tensor");
     }

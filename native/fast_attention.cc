@@ -560,30 +560,37 @@ bool FastSdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
   return true;
 }
 
+namespace {
+// out (M x N, rows of the output) = x . w^T + b, as addmm computes it: the bias rows, then one BLAS
+// GEMM onto them (beta 1).
+template <class T>
+void LinearT(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, int64_t M, int64_t N,
+             int64_t K, const at::Tensor& out) {
+  T* C = out.template data_ptr<T>();
+  if (b) FillRows(C, M, N, N, b->template data_ptr<T>());
+  Gemm<T>(true, M, N, K, x.template data_ptr<T>(), K, w.template data_ptr<T>(), K, b ? T(1) : T(0), C, N);
+}
+}  // namespace
+
 bool FastLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, at::Tensor* out) {
   if (!FastDtype(x) || x.dim() < 1 || w.dim() != 2 || !x.is_contiguous() || !w.is_contiguous()) return false;
   const at::ScalarType dt = x.scalar_type();
   if (!Usable(w, dt) || !Usable(b, dt)) return false;
   const int64_t K = x.size(-1), N = w.size(0);
   if (w.size(1) != K || (b && (b->dim() != 1 || b->size(0) != N || !b->is_contiguous()))) return false;
-  const int64_t M = K == 0 ? 0 : x.numel() / K;
+  if (K == 0 || N == 0) return false;
+  const int64_t M = x.numel() / K;
   // Large products gain nothing from skipping the dispatcher, and libtorch may run them threaded.
-  if (M == 0 || K == 0 || N == 0 || M * N * K > kFastLinearMaxWork) return false;
+  if (M == 0 || M * N * K > kFastLinearMaxWork) return false;
   const at::Tensor none;
   if (!NoGradNeeded({&x, &w, b ? &*b : &none})) return false;
   std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
   sizes.back() = N;
   at::Tensor r = at::detail::empty_cpu(sizes, x.options());
-  // As addmm: C = bias (one row per output row), then C = x . w^T + C (the same BLAS call).
-  if (dt == at::kFloat) {
-    float* C = r.data_ptr<float>();
-    if (b) FillRows(C, M, N, N, b->data_ptr<float>());
-    Gemm<float>(true, M, N, K, x.data_ptr<float>(), K, w.data_ptr<float>(), K, b ? 1.0f : 0.0f, C, N);
-  } else {
-    double* C = r.data_ptr<double>();
-    if (b) FillRows(C, M, N, N, b->data_ptr<double>());
-    Gemm<double>(true, M, N, K, x.data_ptr<double>(), K, w.data_ptr<double>(), K, b ? 1.0 : 0.0, C, N);
-  }
+  if (dt == at::kFloat)
+    LinearT<float>(x, w, b, M, N, K, r);
+  else
+    LinearT<double>(x, w, b, M, N, K, r);
   FastPathHit(FastKernel::kLinear);
   *out = r;
   return true;
