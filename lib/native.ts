@@ -125,6 +125,11 @@ export interface NativeSync {
   releaseHandle(h: number): void;
   /** releaseHandle for the first `count` handles of `handles` (the GC fallback's batches). */
   releaseHandles(handles: Float64Array, count: number): void;
+  /**
+   * dispose() for the first `count` number handles of `handles` (a closing tidy scope); an entry an
+   * async call holds is refused: it becomes -1, and the result counts them.
+   */
+  disposeHandles(handles: Float64Array, count: number): number;
   isDisposed(h: H): boolean;
   /** 0: free; 1: read by an async call in flight; 2: written by one (through this handle, or a view sharing its storage). */
   inUse(h: H): number;

@@ -291,6 +291,18 @@ TNAPI_FN(dispose, {
   return a.Env().Undefined();
 })
 
+// The Float64Array of handles of releaseHandles/disposeHandles, whose count (argument 1) it holds.
+Napi::Float64Array HandleList(const Args& a) {
+  if (!a[0].IsTypedArray() || a[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    a.TypeError(0, "a Float64Array");
+  Napi::Float64Array list = a[0].As<Napi::Float64Array>();
+  const int64_t n = a.Int(1);
+  if (n < 0 || static_cast<size_t>(n) > list.ElementLength())
+    a.RangeError("count " + std::to_string(n) + " is outside the array's " + std::to_string(list.ElementLength()) +
+                 " entries");
+  return list;
+}
+
 // FinalizationRegistry callback for a number handle: release it unless it already went stale.
 TNAPI_FN(releaseHandle, {
   if (a[0].IsNumber()) ReleaseNumber(a.Env(), Data(a.Env()), a[0].As<Napi::Number>().DoubleValue());
@@ -300,16 +312,35 @@ TNAPI_FN(releaseHandle, {
 // releaseHandles(handles: Float64Array, count): releaseHandle for the first `count` entries, in one
 // call (the FinalizationRegistry's callbacks queue the handles the GC collected, lib/tensor.ts).
 TNAPI_FN(releaseHandles, {
-  if (!a[0].IsTypedArray() || a[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    a.TypeError(0, "a Float64Array");
-  Napi::Float64Array list = a[0].As<Napi::Float64Array>();
+  Napi::Float64Array list = HandleList(a);
   const int64_t n = a.Int(1);
-  if (n < 0 || static_cast<size_t>(n) > list.ElementLength())
-    a.RangeError("count " + std::to_string(n) + " is outside the array's " + std::to_string(list.ElementLength()) +
-                 " entries");
   AddonData* d = Data(a.Env());
   for (int64_t i = 0; i < n; i++) ReleaseNumber(a.Env(), d, list[static_cast<size_t>(i)]);
   return a.Env().Undefined();
+})
+
+// disposeHandles(handles: Float64Array, count) -> refused: `dispose` for the first `count` number
+// handles, in one call (a closing tidy scope, lib/memory.ts). A live tensor that an async call holds
+// is not disposed: its entry becomes -1 and it is counted in the result. Stale handles and other
+// numbers are ignored, as `dispose` does.
+TNAPI_FN(disposeHandles, {
+  Napi::Float64Array list = HandleList(a);
+  const size_t n = static_cast<size_t>(a.Int(1));
+  AddonData* d = Data(a.Env());
+  int64_t refused = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool stale;
+    const int64_t slot = SlotOf(d, list[i], &stale);
+    if (slot < 0) continue;
+    const TensorBox* box = d->slots[static_cast<size_t>(slot)].box;
+    if (box->inflight > 0 && box->t.defined()) {
+      list[i] = -1;
+      refused++;
+      continue;
+    }
+    ReleaseNumber(a.Env(), d, list[i]);
+  }
+  return Napi::Number::New(a.Env(), static_cast<double>(refused));
 })
 
 TNAPI_FN(isDisposed, {
@@ -339,6 +370,7 @@ const Export kExports[] = {
     {"dispose", dispose, 1},
     {"releaseHandle", releaseHandle, 1},
     {"releaseHandles", releaseHandles, 2},
+    {"disposeHandles", disposeHandles, 2},
     {"isDisposed", isDisposed, 1},
     {"inUse", inUse, 1},
     {"memory", memory, 0},

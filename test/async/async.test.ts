@@ -201,6 +201,28 @@ describe('async kernels', () => {
     expectSame(await p!, expected!);
   });
 
+  it('a closing tidy scope batches its small tensors and leaves the in-flight ones to the GC', async () => {
+    const b = torch.randn(20, 20);
+    const before = torch.memory().tensors;
+    let a: Tensor | undefined;
+    let p: Promise<Tensor> | undefined;
+    const others: Tensor[] = [];
+    torch.tidy(() => {
+      for (let i = 0; i < 1500; i++) others.push(torch.ones(2)); // more than one batch of 1024
+      a = torch.randn(20, 20); // a number handle (1.6 KB)
+      expect(typeof a._h).to.equal('number');
+      p = a.matmulAsync(b);
+      for (let i = 0; i < 10; i++) others.push(torch.ones(2));
+    });
+    expect(others.every((t) => t.isDisposed)).to.equal(true);
+    expect(a!.isDisposed).to.equal(false); // refused: the async call holds it
+    const r = await p!;
+    const want = a!.matmul(b);
+    expectSame(r, want);
+    for (const t of [a!, r, want]) t.dispose();
+    expect(torch.memory().tensors).to.equal(before);
+  });
+
   it('survives the GC collecting the JS tensors of an in-flight call', async () => {
     gc();
     const start = torch.memory().tensors;

@@ -360,6 +360,54 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     expect(() => native.releaseHandles(new Float64Array(2), -1)).to.throw(RangeError, /count -1/);
   });
 
+  it('disposeHandles (a closing tidy scope) disposes live number handles, ignores the rest and counts what it refused', () => {
+    const before = torch.memory().tensors;
+    const live = [torch.ones(2), torch.ones(3)];
+    const gone = torch.ones(1);
+    const staleHandle = gone._h as number;
+    gone.dispose();
+    const list = new Float64Array([
+      live[0]._h as number,
+      staleHandle,
+      -1,
+      Number.NaN,
+      2 ** 60,
+      12345,
+      live[1]._h as number,
+    ]);
+    expect(native.disposeHandles(list, list.length)).to.equal(0);
+    expect(live.map((t) => t.isDisposed)).to.deep.equal([true, true]);
+    expect(native.disposeHandles(list, list.length)).to.equal(0); // stale now: nothing to do
+    expect(torch.memory().tensors).to.equal(before);
+    // only the first `count` entries
+    const a = torch.ones(2),
+      b = torch.ones(2);
+    expect(native.disposeHandles(new Float64Array([a._h as number, b._h as number]), 1)).to.equal(0);
+    expect([a.isDisposed, b.isDisposed]).to.deep.equal([true, false]);
+    b.dispose();
+    expect(() => native.disposeHandles([1] as unknown as Float64Array, 1)).to.throw(TypeError, /Float64Array/);
+    expect(() => native.disposeHandles(new Float64Array(2), 3)).to.throw(RangeError, /count 3/);
+    expect(() => native.disposeHandles(new Float64Array(2), -1)).to.throw(RangeError, /count -1/);
+  });
+
+  it('a tidy scope of thousands of small tensors, external ones among them, frees them all', () => {
+    const before = torch.memory().tensors;
+    let disposedByHand: torch.Tensor | undefined;
+    const made: torch.Tensor[] = [];
+    torch.tidy(() => {
+      for (let i = 0; i < 2500; i++) {
+        made.push(torch.full([2], i));
+        if (i % 500 === 0) made.push(torch.ones(5000)); // externals, interleaved
+      }
+      disposedByHand = torch.ones(3);
+      disposedByHand.dispose();
+    });
+    expect(made.every((t) => t.isDisposed)).to.equal(true);
+    expect(disposedByHand!.isDisposed).to.equal(true);
+    expect(torch.memory().tensors).to.equal(before);
+    expect(() => made[0].add(1)).to.throw(/disposed/);
+  });
+
   it('a synchronous loop that never disposes stays bounded (external memory drives the GC)', () => {
     // 20,000 × 64 KiB = 1.25 GiB if nothing were freed during the loop.
     const a = torch.ones(16384);
