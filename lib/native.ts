@@ -88,6 +88,138 @@ export interface MhaCall {
   averageAttnWeights: boolean;
 }
 
+/** `rnnArgs`' arguments: an RnnCall's values in the order of RNN_KEYS. */
+export type RnnArgs = [
+  mode: number,
+  input: H,
+  batchSizes: H | null,
+  hx: H[],
+  zeroStates: number[] | undefined,
+  params: H[],
+  hasBiases: boolean,
+  train: boolean,
+  bidirectional: boolean,
+  batchFirst: boolean,
+  numLayers: number,
+  dropout: number,
+];
+/** The option names of RnnArgs, in order (native/nn.cc's kRnnKeys). */
+export const RNN_KEYS = [
+  'mode',
+  'input',
+  'batchSizes',
+  'hx',
+  'zeroStates',
+  'params',
+  'hasBiases',
+  'train',
+  'bidirectional',
+  'batchFirst',
+  'numLayers',
+  'dropout',
+] as const satisfies readonly (keyof RnnCall)[];
+/** An RnnCall as `rnnArgs`' arguments (a hot call: the native side reads arguments, not properties). */
+export function rnnArgs(c: RnnCall): RnnArgs {
+  return [
+    c.mode,
+    c.input,
+    c.batchSizes,
+    c.hx,
+    c.zeroStates,
+    c.params,
+    c.hasBiases,
+    c.train,
+    c.bidirectional,
+    c.batchFirst,
+    c.numLayers,
+    c.dropout,
+  ];
+}
+
+/** `mhaArgs`' arguments: an MhaCall's values in the order of MHA_KEYS. */
+export type MhaArgs = [
+  query: H,
+  key: H,
+  value: H,
+  numHeads: number,
+  batched: boolean,
+  batchFirst: boolean,
+  qkvSame: boolean,
+  kvSame: boolean,
+  inProjWeight: H | undefined,
+  inProjBias: H | undefined,
+  qProjWeight: H | undefined,
+  kProjWeight: H | undefined,
+  vProjWeight: H | undefined,
+  biasK: H | undefined,
+  biasV: H | undefined,
+  addZeroAttn: boolean,
+  dropoutP: number,
+  training: boolean,
+  outProjWeight: H,
+  outProjBias: H | undefined,
+  attnMask: H | undefined,
+  keyPaddingMask: H | undefined,
+  needWeights: boolean,
+  averageAttnWeights: boolean,
+];
+/** The option names of MhaArgs, in order (native/attention.cc's kMhaKeys). */
+export const MHA_KEYS = [
+  'query',
+  'key',
+  'value',
+  'numHeads',
+  'batched',
+  'batchFirst',
+  'qkvSame',
+  'kvSame',
+  'inProjWeight',
+  'inProjBias',
+  'qProjWeight',
+  'kProjWeight',
+  'vProjWeight',
+  'biasK',
+  'biasV',
+  'addZeroAttn',
+  'dropoutP',
+  'training',
+  'outProjWeight',
+  'outProjBias',
+  'attnMask',
+  'keyPaddingMask',
+  'needWeights',
+  'averageAttnWeights',
+] as const satisfies readonly (keyof MhaCall)[];
+/** An MhaCall as `mhaArgs`' arguments. */
+export function mhaArgs(c: MhaCall): MhaArgs {
+  return [
+    c.query,
+    c.key,
+    c.value,
+    c.numHeads,
+    c.batched,
+    c.batchFirst,
+    c.qkvSame,
+    c.kvSame,
+    c.inProjWeight,
+    c.inProjBias,
+    c.qProjWeight,
+    c.kProjWeight,
+    c.vProjWeight,
+    c.biasK,
+    c.biasV,
+    c.addZeroAttn,
+    c.dropoutP,
+    c.training,
+    c.outProjWeight,
+    c.outProjBias,
+    c.attnMask,
+    c.keyPaddingMask,
+    c.needWeights,
+    c.averageAttnWeights,
+  ];
+}
+
 /** `transformerLayer`'s second argument, read by name (native/attention.cc). */
 export interface TransformerLayerCall {
   x: H;
@@ -266,6 +398,8 @@ export interface NativeSync {
   dropout(x: H, p: number, train: boolean): H;
   layerNorm(x: H, shape: number[], w: Opt<H>, b: Opt<H>, eps: number): H;
   rnn(call: RnnCall): H[];
+  /** `rnn` with the call's values as arguments (RnnArgs), for the modules' forward. */
+  rnnArgs(...call: RnnArgs): H[];
   rnnCell(mode: number, input: H, hx: H[], wIh: H, wHh: H, bIh?: H, bHh?: H): H[];
   packPadded(input: H, lengths: H, batchFirst: boolean): [H, H];
   padPacked(data: H, batchSizes: H, batchFirst: boolean, paddingValue: number, totalLength: number): [H, H];
@@ -275,6 +409,8 @@ export interface NativeSync {
   qr(a: H): [H, H];
   // attention (native/attention.cc)
   mha(call: MhaCall): [H, H | null];
+  /** `mha` with the call's values as arguments (MhaArgs), for the module's forward. */
+  mhaArgs(...call: MhaArgs): [H, H | null];
   sdpa(q: H, k: H, v: H, attnMask: Opt<H>, dropoutP: number, isCausal: boolean, scale?: number): H;
   /** A whole Transformer encoder (or, with crossAttn, decoder) layer for inference; null: compose it. */
   transformerLayer(selfAttn: MhaCall, layer: TransformerLayerCall, crossAttn?: MhaCall): H | null;

@@ -1,6 +1,9 @@
 // Argument reading, the error mapping, dtype codes and the export tables (see args.h).
 #include "args.h"
 
+#include <cstring>
+#include <stdexcept>
+
 #include <cmath>
 #include <new>
 
@@ -222,6 +225,17 @@ Fields::Fields(const Args& a, size_t i) : a_(a) {
 }
 
 Napi::Value Fields::Get(const char* key) const {
+  if (keys_ != nullptr) {
+    for (size_t n = 0; n < nkeys_; n++) {
+      const size_t k = (next_ + n) % nkeys_;
+      if (keys_[k] == key || std::strcmp(keys_[k], key) == 0) {
+        next_ = k + 1;
+        const size_t i = first_ + k;
+        return i < a_.Length() ? a_[i] : a_.Env().Undefined();
+      }
+    }
+    throw std::logic_error(std::string("option '") + key + "' is not in this binding's positional form");
+  }
   auto& keys = a_.Env().GetInstanceData<AddonData>()->fieldKeys;
   auto it = keys.find(key);
   if (it == keys.end()) it = keys.emplace(key, Napi::Persistent(Napi::String::New(a_.Env(), key))).first;
@@ -237,8 +251,9 @@ std::vector<int64_t> Fields::IntList(const char* key) const {
   Napi::Value v = Get(key);
   if (!v.IsArray()) a_.TypeErrorAt(v, Where::Option(key), "an array of integers");
   Napi::Array arr = v.As<Napi::Array>();
-  std::vector<int64_t> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); k++) out[k] = a_.IntAt(arr.Get(k), Where::Option(key).Element(k));
+  const uint32_t n = arr.Length();
+  std::vector<int64_t> out(n);
+  for (uint32_t k = 0; k < n; k++) out[k] = a_.IntAt(arr.Get(k), Where::Option(key).Element(k));
   return out;
 }
 

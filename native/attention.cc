@@ -36,9 +36,18 @@ at::Tensor CanonicalMask(const at::Tensor& mask, at::ScalarType dtype) {
 //      averageAttnWeights}) -> [output, weights | null]: one options object (lib/native.ts's MhaCall).
 // (MhaCall is in fast_attention.h.)
 
-// Reads the arguments (JS thread).
-MhaCall ParseMha(const Args& a, size_t i = 0) {
-  Fields f(a, i);
+// mhaArgs(query, key, ..., averageAttnWeights): the same call with its options as arguments, in
+// this order (lib/native.ts's MHA_KEYS; test/native/contract.test.ts compares them).
+constexpr const char* kMhaKeys[] = {
+    "query",         "key",         "value",        "numHeads",       "batched",     "batchFirst",
+    "qkvSame",       "kvSame",      "inProjWeight", "inProjBias",     "qProjWeight", "kProjWeight",
+    "vProjWeight",   "biasK",       "biasV",        "addZeroAttn",    "dropoutP",    "training",
+    "outProjWeight", "outProjBias", "attnMask",     "keyPaddingMask", "needWeights", "averageAttnWeights"};
+constexpr FieldKeys kMhaFields{kMhaKeys, sizeof(kMhaKeys) / sizeof(kMhaKeys[0])};
+
+// Reads the arguments (JS thread): the options object at argument i, or (positional) mhaArgs's.
+MhaCall ParseMha(const Args& a, size_t i = 0, bool positional = false) {
+  Fields f = positional ? Fields(a, 0, kMhaFields) : Fields(a, i);
   MhaCall c;
   c.query = f.Tensor("query"), c.key = f.Tensor("key"), c.value = f.Tensor("value");
   c.H = f.Int("numHeads");
@@ -183,6 +192,13 @@ std::vector<at::Tensor> RunMha(const MhaCall& c) {
 
 TNAPI_FN(mha, {
   std::vector<at::Tensor> r = RunMha(ParseMha(a));
+  Napi::Array result = Napi::Array::New(a.Env(), 2);
+  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), r[0])));
+  result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), r[1])));  // undefined -> null
+  return result;
+})
+TNAPI_FN(mhaArgs, {
+  std::vector<at::Tensor> r = RunMha(ParseMha(a, 0, true));
   Napi::Array result = Napi::Array::New(a.Env(), 2);
   result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), r[0])));
   result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), r[1])));  // undefined -> null
@@ -339,6 +355,7 @@ TNAPI_FN(sdpa, {
 
 const Export kExports[] = {
     {"mha", mha, 1},
+    {"mhaArgs", mhaArgs, static_cast<int>(kMhaFields.count)},
     {"mhaAsync", mhaAsync, 1},
     {"sdpa", sdpa, 6, 7},
     {"transformerLayer", transformerLayer, 2, 3},

@@ -75,8 +75,14 @@ at::Tensor Zeros(at::IntArrayRef sizes, const at::TensorOptions& o) {
   return t;
 }
 
-RnnCall ParseRnn(const Args& a) {
-  Fields f(a, 0);
+// rnnArgs(mode, input, ..., dropout): the same call with its options as arguments, in this order
+// (lib/native.ts's RNN_KEYS; test/native/contract.test.ts compares them).
+constexpr const char* kRnnKeys[] = {"mode",      "input", "batchSizes",    "hx",         "zeroStates", "params",
+                                    "hasBiases", "train", "bidirectional", "batchFirst", "numLayers",  "dropout"};
+constexpr FieldKeys kRnnFields{kRnnKeys, sizeof(kRnnKeys) / sizeof(kRnnKeys[0])};
+
+RnnCall ParseRnn(const Args& a, bool positional = false) {
+  Fields f = positional ? Fields(a, 0, kRnnFields) : Fields(a, 0);
   RnnCall c;
   c.mode = f.Int("mode");
   c.input = f.Tensor("input");
@@ -168,6 +174,7 @@ Napi::Value TensorVector(Napi::Env env, const std::vector<at::Tensor>& ts) {
 }
 
 TNAPI_FN(rnn, { return TensorVector(a.Env(), RunRnn(ParseRnn(a))); })
+TNAPI_FN(rnnArgs, { return TensorVector(a.Env(), RunRnn(ParseRnn(a, true))); })
 TNAPI_ASYNC_FN(rnnAsync, {
   RnnCall c = ParseRnn(a);
   return [c] { return RunRnn(c); };
@@ -230,6 +237,7 @@ const Export kExports[] = {
     {"dropout", dropout, 3},
     {"layerNorm", layerNorm, 5},
     {"rnn", rnn, 1},
+    {"rnnArgs", rnnArgs, static_cast<int>(kRnnFields.count)},
     {"rnnAsync", rnnAsync, 1},
     {"linearAsync", linearAsync, 2, 3},
     {"rnnCell", rnnCell, 5, 7},

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import ts from 'typescript';
 
 import * as torch from '../../lib';
-import { type MhaCall, native } from '../../lib/native';
+import { MHA_KEYS, type MhaCall, mhaArgs, native, RNN_KEYS, type RnnCall, rnnArgs } from '../../lib/native';
 import { rejection } from '../helpers';
 
 interface Arity {
@@ -195,5 +195,82 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
     // without zeroStates an LSTM still needs [h0, c0]
     expect(() => native.rnn(rnnCall)).to.throw(RangeError, 'F.rnn: LSTM takes [h0, c0]');
     for (const t of temps) t.dispose();
+  });
+
+  it('the positional forms (mhaArgs, rnnArgs) read each option from its place in MHA_KEYS and RNN_KEYS', () => {
+    // A valid call: (L 3, N 2, E 4) with 2 heads, a causal mask and padding.
+    const q = torch.randn([3, 2, 4]);
+    const kv = torch.randn([3, 2, 4]);
+    const w = torch.randn([12, 4]);
+    const b = torch.randn([12]);
+    const o = torch.randn([4, 4]);
+    const mask = torch.nn.masks.causal(3, 3);
+    const pad = torch.nn.masks.keyPadding(torch.tensor([3, 2]), 3);
+    const mc: MhaCall = {
+      query: q._h,
+      key: kv._h,
+      value: kv._h,
+      numHeads: 2,
+      batched: true,
+      batchFirst: false,
+      qkvSame: false,
+      kvSame: true,
+      inProjWeight: w._h,
+      inProjBias: b._h,
+      addZeroAttn: false,
+      dropoutP: 0,
+      training: false,
+      outProjWeight: o._h,
+      attnMask: mask._h,
+      keyPaddingMask: pad._h,
+      needWeights: true,
+      averageAttnWeights: false,
+    };
+    const named = native.mha(mc).map((h) => new torch.Tensor(h as never));
+    const positional = native.mhaArgs(...mhaArgs(mc)).map((h) => new torch.Tensor(h as never));
+    for (let i = 0; i < 2; i++) expect(positional[i].equal(named[i])).to.equal(true);
+    // every option is read from its own place: a wrong value there is named in the error
+    const bad = Symbol('bad');
+    for (let i = 0; i < MHA_KEYS.length; i++) {
+      const args = mhaArgs(mc) as unknown[];
+      args[i] = bad;
+      expect(() => (native.mhaArgs as (...a: unknown[]) => unknown)(...args), MHA_KEYS[i]).to.throw(
+        `option '${MHA_KEYS[i]}'`,
+      );
+    }
+    expect(() => (native.mhaArgs as () => unknown)()).to.throw(
+      TypeError,
+      "F.mhaArgs: expected option 'query' to be a Tensor, got undefined",
+    );
+    const lstm = new torch.nn.LSTM(4, 3);
+    const rc: RnnCall = {
+      mode: 0,
+      input: q._h,
+      batchSizes: null,
+      hx: [],
+      zeroStates: [1, 2, 3, 3],
+      params: lstm.flatWeights.map((p) => p._h),
+      hasBiases: true,
+      numLayers: 1,
+      dropout: 0,
+      train: false,
+      bidirectional: false,
+      batchFirst: false,
+    };
+    torch.noGrad(() => {
+      const r1 = native.rnn(rc).map((h) => new torch.Tensor(h as never));
+      const r2 = native.rnnArgs(...rnnArgs(rc)).map((h) => new torch.Tensor(h as never));
+      expect(r2.length).to.equal(3);
+      for (let i = 0; i < 3; i++) expect(r2[i].equal(r1[i])).to.equal(true);
+      torch.dispose([r1, r2]);
+    });
+    for (let i = 0; i < RNN_KEYS.length; i++) {
+      const args = rnnArgs(rc) as unknown[];
+      args[i] = bad;
+      expect(() => (native.rnnArgs as (...a: unknown[]) => unknown)(...args), RNN_KEYS[i]).to.throw(
+        `option '${RNN_KEYS[i]}'`,
+      );
+    }
+    torch.dispose([named, positional, q, kv, w, b, o, mask, pad, lstm.parameters()]);
   });
 });

@@ -2,7 +2,7 @@
 import { empty } from '../../creation';
 import { checkBool, checkInt, checkNumber, checkOptions, describe, shapeStr } from '../../errors';
 import { tidy } from '../../memory';
-import { native as N } from '../../native';
+import { mhaArgs, native as N } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
 import { Parameter } from '../parameter';
@@ -245,7 +245,9 @@ export class MultiheadAttention extends Module {
     opts: MultiheadAttentionForwardOptions = {},
   ): [Tensor, Tensor | null] {
     if (opts?.cache) return this.forwardCached('MultiheadAttention.forward', query, key, value, opts);
-    const [out, weights] = N.mha(...this.prepare('MultiheadAttention.forward', query, key, value, opts));
+    const [out, weights] = N.mhaArgs(
+      ...mhaArgs(this.prepare('MultiheadAttention.forward', query, key, value, opts)[0]),
+    );
     return [new Tensor(out), weights === null ? null : new Tensor(weights)];
   }
 

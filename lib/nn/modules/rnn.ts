@@ -17,7 +17,7 @@ import {
   shapeStr,
   typeError,
 } from '../../errors';
-import { type Handle, native as N } from '../../native';
+import { type Handle, native as N, rnnArgs } from '../../native';
 import { Tensor } from '../../tensor';
 import * as init from '../init';
 import { Parameter } from '../parameter';
@@ -487,7 +487,7 @@ export abstract class RNNBase extends Module {
     const call = this.prepare(`${this.getName()}.forward`, input, hx);
     let raw: Handle[];
     try {
-      raw = N.rnn(...call.args);
+      raw = N.rnnArgs(...rnnArgs(call.args[0]));
     } finally {
       for (const t of call.temps) t.dispose();
     }
