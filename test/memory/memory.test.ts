@@ -267,6 +267,35 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
     expect(torch.memory().tensors).to.be.at.most(before + 10);
   });
 
+  it('small tensors made outside tidy: disposed ones are never registered with the GC, the rest are freed by it', async function () {
+    if (!gc) this.skip();
+    gc!();
+    await tick();
+    const before = torch.memory().tensors;
+    const kept: torch.Tensor[] = [];
+    const keptValues: number[] = [];
+    (() => {
+      // more than one batch of 1024 (the registration waits for a full batch or the microtask
+      // checkpoint); every third is disposed, every seventh kept, the rest dropped
+      for (let i = 0; i < 2500; i++) {
+        const t = torch.full([2], i);
+        if (i % 3 === 0) t.dispose();
+        else if (i % 7 === 0) {
+          kept.push(t);
+          keptValues.push(i);
+        }
+      }
+    })();
+    for (let i = 0; i < 3; i++) {
+      gc!();
+      await tick();
+    }
+    expect(torch.memory().tensors).to.be.at.most(before + kept.length + 10);
+    expect(kept.map((t) => (t.toArray() as number[])[1])).to.deep.equal(keptValues); // what was kept is intact
+    torch.dispose(kept);
+    expect(torch.memory().tensors).to.be.at.most(before + 10);
+  });
+
   it('tensors of up to 16 KiB get number handles, bigger ones externals', () => {
     const at = torch.ones(4096); // 16384 bytes
     const over = torch.ones(4097);
