@@ -36,9 +36,16 @@ void FinalizeBox(node_api_basic_env env, void* data, void* hint) {
 }
 }  // namespace
 
+// The last environment looked up on this thread and its data: every handle read and made asks,
+// and a thread runs one environment (the main thread's, or a worker's) nearly always.
+thread_local napi_env lastEnv = nullptr;
+thread_local AddonData* lastData = nullptr;
+
 AddonData* Data(napi_env env) {
+  if (env == lastEnv) return lastData;
   void* p = nullptr;
   napi_get_instance_data(env, &p);
+  if (p != nullptr) lastEnv = env, lastData = static_cast<AddonData*>(p);
   return static_cast<AddonData*>(p);
 }
 
@@ -116,8 +123,9 @@ namespace {
 int64_t SlotOf(const AddonData* d, double h, bool* stale) {
   *stale = false;
   if (!(h >= 0) || h >= 9007199254740992.0) return -1;
-  const double gen = std::floor(h / kSlotSpace);
-  const double slot = h - gen * kSlotSpace;
+  const auto u = static_cast<uint64_t>(h);
+  if (static_cast<double>(u) != h) return -1;  // not an integer
+  const uint64_t gen = u >> 26, slot = u & ((uint64_t{1} << 26) - 1);
   if (slot >= d->slots.size()) return -1;
   const Slot& s = d->slots[static_cast<size_t>(slot)];
   if (s.gen != gen || s.box == nullptr) {
@@ -164,16 +172,14 @@ void ReleaseNumber(napi_env env, AddonData* d, double h) {
 
 TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
   *stale = false;
-  napi_valuetype type;
-  if (napi_typeof(env, v, &type) != napi_ok) return nullptr;
-  if (type == napi_number) {
-    double h;
-    napi_get_value_double(env, v, &h);
+  double h;
+  if (napi_get_value_double(env, v, &h) == napi_ok) {  // a number handle (or not a handle at all)
     AddonData* d = Data(env);
     const int64_t slot = SlotOf(d, h, stale);
     return slot < 0 ? nullptr : d->slots[static_cast<size_t>(slot)].box;
   }
-  if (type == napi_external) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) == napi_ok && type == napi_external) {
     void* p = nullptr;
     napi_get_value_external(env, v, &p);
     auto* box = static_cast<TensorBox*>(p);
@@ -274,6 +280,7 @@ BoxPins::~BoxPins() {
 }
 
 AddonData::~AddonData() {
+  if (lastData == this) lastEnv = nullptr, lastData = nullptr;
   for (Slot& s : slots)
     if (s.box != nullptr && s.box->inflight == 0) delete s.box;
 }
