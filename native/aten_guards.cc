@@ -33,6 +33,13 @@
 //  9. Bin counts (`bins` of histc, histogram, histogramdd): the histogram has the product of the
 //     bins per dimension as its size, and histogramdd(x, 2^31) on 3-D points asked for 2^93
 //     elements and ran until killed. The product must be at most 2^31 (and every count positive).
+// 10. Scale factors that kernels square (`upscale_factor`, `downscale_factor` of pixel_shuffle and
+//     pixel_unshuffle): pixel_shuffle(x, 2^40) checks `channels % (f * f)`, and f * f wraps to 0 in
+//     int64 (SIGFPE). f * f must fit in int64: f is at most 3037000499.
+// 11. Tensor lists that kernels read element 0 of without checking: align_tensors([]) dereferences
+//     the longest of no tensors (SIGSEGV). Probing every operator whose first argument is a tensor
+//     list with an empty list (the others defaulted) found only this one besides aten::_stack
+//     (refused, class 4); it needs at least one tensor.
 #include "aten_guards.h"
 
 #include <cmath>
@@ -55,6 +62,8 @@ struct GuardPlan {
   size_t batchNormInput = SIZE_MAX;  // class 7: the index of `input`
   bool firstElement = false;         // class 8
   size_t bins = SIZE_MAX;            // class 9: the index of `bins` (int or int[])
+  std::vector<size_t> squared;       // class 10
+  size_t nonEmptyList = SIZE_MAX;    // class 11: the index of the list
 };
 
 namespace {
@@ -126,6 +135,9 @@ Plan MakePlan(const c10::FunctionSchema& s) {
     c10::TypePtr t = a.type();
     if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
     if (t->kind() == c10::TypeKind::IntType && IsDivisorName(a.name())) p.divisors.push_back(k);
+    if (t->kind() == c10::TypeKind::IntType && (a.name() == "upscale_factor" || a.name() == "downscale_factor"))
+      p.squared.push_back(k);
+    if (name == "aten::align_tensors" && a.name() == "tensors") p.nonEmptyList = k;
     if (polynomial && a.name() == "n") p.degree = k;
     if (batchNorm && a.name() == "input") p.batchNormInput = k;
     if (a.name() == "bins" && (t->kind() == c10::TypeKind::IntType || t->kind() == c10::TypeKind::ListType)) p.bins = k;
@@ -223,6 +235,13 @@ void CallChecked(const c10::OperatorHandle& op, const GuardPlan* plan, std::vect
   for (size_t k : p.divisors)
     if (k < s.size() && s[k].isInt())
       TORCH_CHECK_INDEX(s[k].toInt() > 0, "argument '", args[k].name(), "' must be positive, got ", s[k].toInt());
+  for (size_t k : p.squared)
+    if (k < s.size() && s[k].isInt())
+      TORCH_CHECK_INDEX(s[k].toInt() <= 3037000499, "argument '", args[k].name(),
+                        "' must be at most 3037000499 (its square must fit in int64), got ", s[k].toInt());
+  if (p.nonEmptyList < s.size() && s[p.nonEmptyList].isTensorList())
+    TORCH_CHECK_INDEX(!s[p.nonEmptyList].toTensorList().empty(), "argument '", args[p.nonEmptyList].name(),
+                      "' must hold at least one tensor");
   for (size_t k : p.ints)
     if (k < s.size() && s[k].isInt())
       TORCH_CHECK_INDEX(s[k].toInt() != std::numeric_limits<int64_t>::min(), "argument '", args[k].name(),

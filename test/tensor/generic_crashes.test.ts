@@ -215,6 +215,26 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
     expect(aten.batch_norm(e, null, null, null, null, true, 0.1, 0, false).shape).to.deep.equal([2, 0]);
   });
 
+  it('scale factors whose square overflows int64 are refused: pixel_shuffle(x, 2^40) was SIGFPE', () => {
+    const x = torch.ones(1, 4, 2, 2);
+    expectError(
+      () => torch.nn.functional.pixelShuffle(x, 2 ** 40),
+      RangeError,
+      /'upscale_factor' must be at most 3037000499 \(its square must fit in int64\), got 1099511627776/,
+    );
+    expectError(() => torch.nn.functional.pixelUnshuffle(x, 2 ** 40), RangeError, /'downscale_factor' must be at most/);
+    expectError(() => aten.pixel_shuffle(x, 3037000500), RangeError, /at most 3037000499/);
+    // the largest factor allowed reaches the kernel, whose own check refuses it for these channels
+    expectError(() => aten.pixel_shuffle(x, 3037000499), Error, /upscale_factor/);
+    expect(torch.nn.functional.pixelShuffle(x, 2).shape).to.deep.equal([1, 1, 4, 4]);
+    expect(torch.nn.functional.pixelUnshuffle(torch.ones(1, 1, 4, 4), 2).shape).to.deep.equal([1, 4, 2, 2]);
+  });
+
+  it('align_tensors of no tensors (was SIGSEGV) needs one', () => {
+    expectError(() => torch.alignTensors([]), RangeError, /'tensors' must hold at least one tensor/);
+    expect(torch.alignTensors([torch.ones(2)]).length).to.equal(1);
+  });
+
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
     expectError(() => aten._local_scalar_dense(torch.empty([0])), RangeError, /one element, got 0/);
     expect(aten._local_scalar_dense(torch.tensor(2.5))).to.equal(2.5);
