@@ -3,6 +3,8 @@
 // here crashed the process (SIGSEGV, SIGFPE) before native/aten_guards.cc closed its class; each
 // must now throw a JS error and leave the process usable. Plus the generic path's ownership rules:
 // tensors held by an async call, and torch.tidy scopes.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { expect } from 'chai';
 
 import * as torch from '../../lib';
@@ -233,6 +235,30 @@ describe('generic operator calls: crash classes are refused with JS errors', () 
   it('align_tensors of no tensors (was SIGSEGV) needs one', () => {
     expectError(() => torch.alignTensors([]), RangeError, /'tensors' must hold at least one tensor/);
     expect(torch.alignTensors([torch.ones(2)]).length).to.equal(1);
+  });
+
+  it('every operator whose first argument is a tensor list survives an empty list (a child process calls them all)', function () {
+    this.timeout(60000);
+    // Each overload whose other arguments all have defaults is called with [] for the list; a
+    // kernel that reads element 0 unchecked would kill the child (align_tensors did).
+    const code = `const torch = require(${JSON.stringify(path.join(process.cwd(), 'dist-test/lib'))});
+      const { native } = require(${JSON.stringify(path.join(process.cwd(), 'dist-test/lib/native'))});
+      let called = 0;
+      for (const q of native.atenNames()) {
+        for (const [id, s] of native.atenSchemas(q.replace(/\\..*/, ''))) {
+          const m = s.match(/^[^(]+\\((.*)\\) ->/);
+          if (!m) continue;
+          const args = m[1].split(/, (?![^\\[]*\\])/).filter((a) => a && a !== '*');
+          if (!args.length || !/^Tensor(\\(\\w!?\\))?\\??\\[\\] /.test(args[0])) continue;
+          if (!args.slice(1).every((a) => a.includes('='))) continue;
+          try { native.atenCall(id, 0, []); } catch {}
+          called++;
+        }
+      }
+      console.log(called);`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 55000 });
+    expect(r.status, `child exited with ${r.status} (signal ${r.signal}):\n${r.stderr}`).to.equal(0);
+    expect(Number(r.stdout.trim()), 'overloads called').to.be.above(40);
   });
 
   it('_local_scalar_dense of an empty tensor (was SIGSEGV) needs one element', () => {
