@@ -5,6 +5,16 @@ import { native } from '../../lib/native';
 const gc = (globalThis as { gc?: () => void }).gc;
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Two live number handles among a stale one and numbers that are no handles (for the batch releases). */
+function handleList(): { live: torch.Tensor[]; list: Float64Array } {
+  const live = [torch.ones(2), torch.ones(3)];
+  const gone = torch.ones(1);
+  const stale = gone._h as number;
+  gone.dispose();
+  const h = (t: torch.Tensor) => t._h as number;
+  return { live, list: new Float64Array([h(live[0]), stale, -1, Number.NaN, 2 ** 60, 12345, h(live[1])]) };
+}
+
 describe('memory: dispose, using, tidy, GC fallback', () => {
   it('dispose() frees now, is idempotent, and use afterwards throws a clear error', () => {
     const before = torch.memory();
@@ -363,20 +373,8 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it("releaseHandles (the GC fallback's batch release) frees live number handles and ignores anything else", () => {
     const before = torch.memory().tensors;
-    const live = [torch.ones(2), torch.ones(3)];
-    const gone = torch.ones(1);
-    const staleHandle = gone._h as number;
-    gone.dispose();
+    const { live, list } = handleList();
     const big = torch.ones(5000); // an external: not a number, never released through this path
-    const list = new Float64Array([
-      live[0]._h as number,
-      staleHandle,
-      -1,
-      Number.NaN,
-      2 ** 60,
-      12345,
-      live[1]._h as number,
-    ]);
     native.releaseHandles(list, list.length);
     expect(live.map((t) => t.isDisposed)).to.deep.equal([true, true]);
     expect(big.isDisposed).to.equal(false);
@@ -391,19 +389,7 @@ describe('memory: dispose, using, tidy, GC fallback', () => {
 
   it('disposeHandles (a closing tidy scope) disposes live number handles, ignores the rest and counts what it refused', () => {
     const before = torch.memory().tensors;
-    const live = [torch.ones(2), torch.ones(3)];
-    const gone = torch.ones(1);
-    const staleHandle = gone._h as number;
-    gone.dispose();
-    const list = new Float64Array([
-      live[0]._h as number,
-      staleHandle,
-      -1,
-      Number.NaN,
-      2 ** 60,
-      12345,
-      live[1]._h as number,
-    ]);
+    const { live, list } = handleList();
     expect(native.disposeHandles(list, list.length)).to.equal(0);
     expect(live.map((t) => t.isDisposed)).to.deep.equal([true, true]);
     expect(native.disposeHandles(list, list.length)).to.equal(0); // stale now: nothing to do

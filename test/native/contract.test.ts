@@ -9,7 +9,16 @@ import { expect } from 'chai';
 import ts from 'typescript';
 
 import * as torch from '../../lib';
-import { MHA_KEYS, type MhaCall, mhaArgs, native, RNN_KEYS, type RnnCall, rnnArgs } from '../../lib/native';
+import {
+  type Handle,
+  MHA_KEYS,
+  type MhaCall,
+  mhaArgs,
+  native,
+  RNN_KEYS,
+  type RnnCall,
+  rnnArgs,
+} from '../../lib/native';
 import { rejection } from '../helpers';
 
 interface Arity {
@@ -103,6 +112,32 @@ describe('native contract: lib/native.ts and the addon', function () {
   });
 });
 
+/** A one-layer LSTM call without hx or zero states (each test adds what it needs). */
+function lstmCall(input: Handle, params: Handle[]): RnnCall {
+  return {
+    mode: 0,
+    input,
+    batchSizes: null,
+    hx: [],
+    params,
+    hasBiases: true,
+    numLayers: 1,
+    dropout: 0,
+    train: false,
+    bidirectional: false,
+    batchFirst: false,
+  };
+}
+
+/** A positional binding reads option k from argument k: a bad value there is named in the error. */
+function expectEachOptionNamed(fn: (...a: never[]) => unknown, args: readonly unknown[], keys: readonly string[]) {
+  for (let i = 0; i < keys.length; i++) {
+    const bad = [...args];
+    bad[i] = Symbol('bad');
+    expect(() => (fn as (...a: unknown[]) => unknown)(...bad), keys[i]).to.throw(`option '${keys[i]}'`);
+  }
+}
+
 describe('native errors: one mapping for sync calls and pool workers', () => {
   // A c10::IndexError ("Dimension out of range") is an argument error: a RangeError, from the
   // sync binding (Guard) and from its Async twin (PoolWorker) alike. mha is called directly with
@@ -165,19 +200,7 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
       TypeError,
       'F.mha: expected argument 0 to be an options object, got the number 3',
     );
-    const rnnCall = {
-      mode: 0,
-      input: temps[0]._h,
-      batchSizes: null,
-      hx: [],
-      params: [],
-      hasBiases: true,
-      numLayers: 1,
-      dropout: 0,
-      train: false,
-      bidirectional: false,
-      batchFirst: false,
-    };
+    const rnnCall = lstmCall(temps[0]._h, []);
     expect(() => native.rnn({ ...rnnCall, hx: [temps[0]._h, 'x' as unknown as number] })).to.throw(
       TypeError,
       "F.rnn: option 'hx', element 1 is not a Tensor",
@@ -230,32 +253,18 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
     const positional = native.mhaArgs(...mhaArgs(mc)).map((h) => new torch.Tensor(h as never));
     for (let i = 0; i < 2; i++) expect(positional[i].equal(named[i])).to.equal(true);
     // every option is read from its own place: a wrong value there is named in the error
-    const bad = Symbol('bad');
-    for (let i = 0; i < MHA_KEYS.length; i++) {
-      const args = mhaArgs(mc) as unknown[];
-      args[i] = bad;
-      expect(() => (native.mhaArgs as (...a: unknown[]) => unknown)(...args), MHA_KEYS[i]).to.throw(
-        `option '${MHA_KEYS[i]}'`,
-      );
-    }
+    expectEachOptionNamed(native.mhaArgs, mhaArgs(mc), MHA_KEYS);
     expect(() => (native.mhaArgs as () => unknown)()).to.throw(
       TypeError,
       "F.mhaArgs: expected option 'query' to be a Tensor, got undefined",
     );
     const lstm = new torch.nn.LSTM(4, 3);
     const rc: RnnCall = {
-      mode: 0,
-      input: q._h,
-      batchSizes: null,
-      hx: [],
+      ...lstmCall(
+        q._h,
+        lstm.flatWeights.map((p) => p._h),
+      ),
       zeroStates: [1, 2, 3, 3],
-      params: lstm.flatWeights.map((p) => p._h),
-      hasBiases: true,
-      numLayers: 1,
-      dropout: 0,
-      train: false,
-      bidirectional: false,
-      batchFirst: false,
     };
     torch.noGrad(() => {
       const r1 = native.rnn(rc).map((h) => new torch.Tensor(h as never));
@@ -264,13 +273,7 @@ describe('native errors: one mapping for sync calls and pool workers', () => {
       for (let i = 0; i < 3; i++) expect(r2[i].equal(r1[i])).to.equal(true);
       torch.dispose([r1, r2]);
     });
-    for (let i = 0; i < RNN_KEYS.length; i++) {
-      const args = rnnArgs(rc) as unknown[];
-      args[i] = bad;
-      expect(() => (native.rnnArgs as (...a: unknown[]) => unknown)(...args), RNN_KEYS[i]).to.throw(
-        `option '${RNN_KEYS[i]}'`,
-      );
-    }
+    expectEachOptionNamed(native.rnnArgs, rnnArgs(rc), RNN_KEYS);
     torch.dispose([named, positional, q, kv, w, b, o, mask, pad, lstm.parameters()]);
   });
 });
