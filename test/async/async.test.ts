@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 import * as torch from '../../lib';
 import { native } from '../../lib/native';
-import { expectSame, gc, rejection } from '../helpers';
+import { expectSame, gc, rejection, settleGarbage } from '../helpers';
 
 const { nn, optim } = torch;
 type Tensor = torch.Tensor;
@@ -203,6 +203,7 @@ describe('async kernels', () => {
 
   it('a closing tidy scope batches its small tensors and leaves the in-flight ones to the GC', async () => {
     const b = torch.randn(20, 20);
+    await settleGarbage(); // what earlier tests left to the GC is freed now, not during this test
     const before = torch.memory().tensors;
     let a: Tensor | undefined;
     let p: Promise<Tensor> | undefined;
@@ -220,7 +221,7 @@ describe('async kernels', () => {
     const want = a!.matmul(b);
     expectSame(r, want);
     for (const t of [a!, r, want]) t.dispose();
-    expect(torch.memory().tensors).to.equal(before);
+    expect(torch.memory().tensors).to.be.at.most(before);
   });
 
   it('survives the GC collecting the JS tensors of an in-flight call', async () => {
