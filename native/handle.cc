@@ -158,26 +158,37 @@ void FreeSlot(AddonData* d, uint32_t slot) {
   d->freeSlots.push_back(slot);
 }
 
+// Releases a looked-up box's tensor now, and frees its slot when it has one (slot >= 0: a number
+// handle, whose generation then moves on); nothing for no box or one already released. A number
+// handle's box in flight (see TensorBox::inflight) becomes a zombie (FreeSlot) that the worker
+// holding it deletes: the GC paths; `dispose` and `disposeHandles` refuse in-flight tensors first.
+void ReleaseBox(napi_env env, AddonData* d, TensorBox* box, int64_t slot) {
+  if (box == nullptr || !box->t.defined()) return;
+  ReleaseTensor(env, d, box);
+  if (slot >= 0) FreeSlot(d, static_cast<uint32_t>(slot));
+}
+
+// The box of number handle h and its slot (-1, no box: not a live handle).
+TensorBox* NumberBox(AddonData* d, double h, bool* stale, int64_t* slot) {
+  *slot = SlotOf(d, h, stale);
+  return *slot < 0 ? nullptr : d->slots[static_cast<size_t>(*slot)].box;
+}
+
 // Releases the number handle h now, unless it is not a live handle (stale, or not one at all).
 void ReleaseNumber(napi_env env, AddonData* d, double h) {
   bool stale;
-  const int64_t slot = SlotOf(d, h, &stale);
-  if (slot < 0) return;
-  TensorBox* box = d->slots[static_cast<size_t>(slot)].box;
-  if (!box->t.defined()) return;
-  ReleaseTensor(env, d, box);
-  FreeSlot(d, static_cast<uint32_t>(slot));
+  int64_t slot;
+  TensorBox* box = NumberBox(d, h, &stale, &slot);  // sets slot: not in ReleaseBox's argument list
+  ReleaseBox(env, d, box, slot);
 }
-}  // namespace
 
-TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+// Unwrap, with the slot of a number handle (-1 for an external or no handle).
+TensorBox* Lookup(napi_env env, napi_value v, bool* stale, int64_t* slot) {
   *stale = false;
+  *slot = -1;
   double h;
-  if (napi_get_value_double(env, v, &h) == napi_ok) {  // a number handle (or not a handle at all)
-    AddonData* d = Data(env);
-    const int64_t slot = SlotOf(d, h, stale);
-    return slot < 0 ? nullptr : d->slots[static_cast<size_t>(slot)].box;
-  }
+  if (napi_get_value_double(env, v, &h) == napi_ok)  // a number handle (or not a handle at all)
+    return NumberBox(Data(env), h, stale, slot);
   napi_valuetype type;
   if (napi_typeof(env, v, &type) == napi_ok && type == napi_external) {
     void* p = nullptr;
@@ -187,21 +198,11 @@ TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
   }
   return nullptr;
 }
+}  // namespace
 
-void Release(napi_env env, napi_value v) {
-  napi_valuetype type;
-  napi_typeof(env, v, &type);
-  AddonData* d = Data(env);
-  if (type == napi_number) {
-    double h;
-    napi_get_value_double(env, v, &h);
-    ReleaseNumber(env, d, h);  // frees the slot now as well
-    return;
-  }
-  bool stale;
-  TensorBox* box = Unwrap(env, v, &stale);
-  if (box == nullptr || !box->t.defined()) return;
-  ReleaseTensor(env, d, box);
+TensorBox* Unwrap(napi_env env, napi_value v, bool* stale) {
+  int64_t slot;
+  return Lookup(env, v, stale, &slot);
 }
 
 void Rereport(napi_env env, napi_value v, TensorBox* box) {
@@ -290,16 +291,19 @@ AddonData::~AddonData() {
 namespace {
 
 TNAPI_FN(dispose, {
-  if (!a.IsTensor(0)) a.TypeError(0, "a Tensor");
-  bool stale;
-  TensorBox* box = Unwrap(a.Env(), a[0], &stale);
+  // One lookup serves the check, the in-flight refusal and the release.
+  bool stale = false;
+  int64_t slot = -1;
+  TensorBox* box = a.Length() > 0 ? Lookup(a.Env(), a[0], &stale, &slot) : nullptr;
+  if (box == nullptr && !stale) a.TypeError(0, "a Tensor");
   if (box != nullptr && box->inflight > 0 && box->t.defined()) ThrowInUse(a.Env(), "Tensor.dispose", "disposing it");
-  Release(a.Env(), a[0]);
+  ReleaseBox(a.Env(), Data(a.Env()), box, slot);
   return a.Env().Undefined();
 })
 
-// The Float64Array of handles of releaseHandles/disposeHandles, whose count (argument 1) it holds.
-Napi::Float64Array HandleList(const Args& a) {
+// The Float64Array of handles of releaseHandles/disposeHandles, and the count (argument 1) of
+// its entries to use.
+Napi::Float64Array HandleList(const Args& a, size_t* count) {
   if (!a[0].IsTypedArray() || a[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     a.TypeError(0, "a Float64Array");
   Napi::Float64Array list = a[0].As<Napi::Float64Array>();
@@ -307,6 +311,7 @@ Napi::Float64Array HandleList(const Args& a) {
   if (n < 0 || static_cast<size_t>(n) > list.ElementLength())
     a.RangeError("count " + std::to_string(n) + " is outside the array's " + std::to_string(list.ElementLength()) +
                  " entries");
+  *count = static_cast<size_t>(n);
   return list;
 }
 
@@ -319,10 +324,10 @@ TNAPI_FN(releaseHandle, {
 // releaseHandles(handles: Float64Array, count): releaseHandle for the first `count` entries, in one
 // call (the FinalizationRegistry's callbacks queue the handles the GC collected, lib/tensor.ts).
 TNAPI_FN(releaseHandles, {
-  Napi::Float64Array list = HandleList(a);
-  const int64_t n = a.Int(1);
+  size_t n;
+  Napi::Float64Array list = HandleList(a, &n);
   AddonData* d = Data(a.Env());
-  for (int64_t i = 0; i < n; i++) ReleaseNumber(a.Env(), d, list[static_cast<size_t>(i)]);
+  for (size_t i = 0; i < n; i++) ReleaseNumber(a.Env(), d, list[i]);
   return a.Env().Undefined();
 })
 
@@ -331,21 +336,20 @@ TNAPI_FN(releaseHandles, {
 // is not disposed: its entry becomes -1 and it is counted in the result. Stale handles and other
 // numbers are ignored, as `dispose` does.
 TNAPI_FN(disposeHandles, {
-  Napi::Float64Array list = HandleList(a);
-  const size_t n = static_cast<size_t>(a.Int(1));
+  size_t n;
+  Napi::Float64Array list = HandleList(a, &n);
   AddonData* d = Data(a.Env());
   int64_t refused = 0;
   for (size_t i = 0; i < n; i++) {
     bool stale;
-    const int64_t slot = SlotOf(d, list[i], &stale);
-    if (slot < 0) continue;
-    const TensorBox* box = d->slots[static_cast<size_t>(slot)].box;
-    if (box->inflight > 0 && box->t.defined()) {
+    int64_t slot;
+    TensorBox* box = NumberBox(d, list[i], &stale, &slot);
+    if (box != nullptr && box->inflight > 0 && box->t.defined()) {
       list[i] = -1;
       refused++;
       continue;
     }
-    ReleaseNumber(a.Env(), d, list[i]);
+    ReleaseBox(a.Env(), d, box, slot);
   }
   return Napi::Number::New(a.Env(), static_cast<double>(refused));
 })

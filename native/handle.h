@@ -168,10 +168,6 @@ napi_value Wrap(napi_env env, at::Tensor t);
 // The box behind a handle value: nullptr if it is not a handle; for a number handle whose slot
 // has moved on (disposed), `*stale` is set and nullptr returned.
 TensorBox* Unwrap(napi_env env, napi_value v, bool* stale);
-// Release the tensor behind a handle now (idempotent). A box in flight (see TensorBox::inflight)
-// is released as a zombie: the worker that holds it deletes it (the GC paths use this; `dispose`
-// refuses in-flight tensors before calling it).
-void Release(napi_env env, napi_value v);
 // The handle `v` (whose box is `box`) now holds a tensor of another size (set_data): re-reports its
 // bytes to V8 and to the totals, the number handles' byte cap included.
 void Rereport(napi_env env, napi_value v, TensorBox* box);
