@@ -190,20 +190,16 @@ std::vector<at::Tensor> RunMha(const MhaCall& c) {
   return {out, weights};
 }
 
-TNAPI_FN(mha, {
-  std::vector<at::Tensor> r = RunMha(ParseMha(a));
-  Napi::Array result = Napi::Array::New(a.Env(), 2);
-  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), r[0])));
-  result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), r[1])));  // undefined -> null
+// [output, weights | null] for JS.
+Napi::Value MhaResult(Napi::Env env, const std::vector<at::Tensor>& r) {
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Value(env, Wrap(env, r[0])));
+  result.Set(1u, Napi::Value(env, Wrap(env, r[1])));  // undefined -> null
   return result;
-})
-TNAPI_FN(mhaArgs, {
-  std::vector<at::Tensor> r = RunMha(ParseMha(a, 0, true));
-  Napi::Array result = Napi::Array::New(a.Env(), 2);
-  result.Set(0u, Napi::Value(a.Env(), Wrap(a.Env(), r[0])));
-  result.Set(1u, Napi::Value(a.Env(), Wrap(a.Env(), r[1])));  // undefined -> null
-  return result;
-})
+}
+
+TNAPI_FN(mha, { return MhaResult(a.Env(), RunMha(ParseMha(a))); })
+TNAPI_FN(mhaArgs, { return MhaResult(a.Env(), RunMha(ParseMha(a, 0, true))); })
 TNAPI_ASYNC_FN(mhaAsync, {
   MhaCall c = ParseMha(a);
   return [c] { return RunMha(c); };
