@@ -88,22 +88,10 @@ export interface MhaCall {
   averageAttnWeights: boolean;
 }
 
-/** `rnnArgs`' arguments: an RnnCall's values in the order of RNN_KEYS. */
-export type RnnArgs = [
-  mode: number,
-  input: H,
-  batchSizes: H | null,
-  hx: H[],
-  zeroStates: number[] | undefined,
-  params: H[],
-  hasBiases: boolean,
-  train: boolean,
-  bidirectional: boolean,
-  batchFirst: boolean,
-  numLayers: number,
-  dropout: number,
-];
-/** The option names of RnnArgs, in order (native/nn.cc's kRnnKeys). */
+/** A call object's values in the order of `K`, as the positional form of its binding takes them. */
+type ValuesOf<C, K extends readonly (keyof C)[]> = { -readonly [I in keyof K]: C[K[I]] };
+
+/** The option names of `rnnArgs`' arguments, in order (native/nn.cc's kRnnKeys). */
 export const RNN_KEYS = [
   'mode',
   'input',
@@ -118,6 +106,8 @@ export const RNN_KEYS = [
   'numLayers',
   'dropout',
 ] as const satisfies readonly (keyof RnnCall)[];
+/** `rnnArgs`' arguments: an RnnCall's values in the order of RNN_KEYS. */
+export type RnnArgs = ValuesOf<RnnCall, typeof RNN_KEYS>;
 /** An RnnCall as `rnnArgs`' arguments (a hot call: the native side reads arguments, not properties). */
 export function rnnArgs(c: RnnCall): RnnArgs {
   return [
@@ -136,34 +126,7 @@ export function rnnArgs(c: RnnCall): RnnArgs {
   ];
 }
 
-/** `mhaArgs`' arguments: an MhaCall's values in the order of MHA_KEYS. */
-export type MhaArgs = [
-  query: H,
-  key: H,
-  value: H,
-  numHeads: number,
-  batched: boolean,
-  batchFirst: boolean,
-  qkvSame: boolean,
-  kvSame: boolean,
-  inProjWeight: H | undefined,
-  inProjBias: H | undefined,
-  qProjWeight: H | undefined,
-  kProjWeight: H | undefined,
-  vProjWeight: H | undefined,
-  biasK: H | undefined,
-  biasV: H | undefined,
-  addZeroAttn: boolean,
-  dropoutP: number,
-  training: boolean,
-  outProjWeight: H,
-  outProjBias: H | undefined,
-  attnMask: H | undefined,
-  keyPaddingMask: H | undefined,
-  needWeights: boolean,
-  averageAttnWeights: boolean,
-];
-/** The option names of MhaArgs, in order (native/attention.cc's kMhaKeys). */
+/** The option names of `mhaArgs`' arguments, in order (native/attention.cc's kMhaKeys). */
 export const MHA_KEYS = [
   'query',
   'key',
@@ -190,6 +153,8 @@ export const MHA_KEYS = [
   'needWeights',
   'averageAttnWeights',
 ] as const satisfies readonly (keyof MhaCall)[];
+/** `mhaArgs`' arguments: an MhaCall's values in the order of MHA_KEYS. */
+export type MhaArgs = ValuesOf<MhaCall, typeof MHA_KEYS>;
 /** An MhaCall as `mhaArgs`' arguments. */
 export function mhaArgs(c: MhaCall): MhaArgs {
   return [
