@@ -108,7 +108,10 @@ export const RNN_KEYS = [
 ] as const satisfies readonly (keyof RnnCall)[];
 /** `rnnArgs`' arguments: an RnnCall's values in the order of RNN_KEYS. */
 export type RnnArgs = ValuesOf<RnnCall, typeof RNN_KEYS>;
-/** An RnnCall as `rnnArgs`' arguments (a hot call: the native side reads arguments, not properties). */
+/**
+ * An RnnCall as `rnnArgs`' arguments (a hot call: the native side reads arguments, not properties).
+ * Written out rather than `RNN_KEYS.map((k) => c[k])`, which cost ~250 ns more per call.
+ */
 export function rnnArgs(c: RnnCall): RnnArgs {
   return [
     c.mode,
