@@ -230,9 +230,10 @@ export const backends = {
       return capability();
     },
     /**
-     * torch-napi's cache of released CPU storages (up to 1 MiB each, at most `limit` bytes kept):
-     * results left to the GC are freed in batches, and handing their blocks out again spares the
-     * system allocator the batch (see native/cpu_allocator.cc). Off under AddressSanitizer or with
+     * torch-napi's cache of released CPU storages (up to `maxBlock` = 64 MiB each, at most `limit` =
+     * 256 MiB kept): results left to the GC are freed in batches, and handing their blocks out again
+     * spares the system allocator the batch; a large block reused spares a page fault per 4 KiB page
+     * (see native/cpu_allocator.cc). Off under AddressSanitizer or with
      * `TORCH_NAPI_CPU_CACHE=0` in the environment at load.
      */
     allocatorCache(): CpuAllocatorCache {

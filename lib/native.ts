@@ -549,6 +549,8 @@ export interface CpuAllocatorCache {
   blocks: number;
   /** The most bytes ever kept. */
   limit: number;
+  /** The largest block (bytes) that is cached; larger storages go back to the system allocator at once. */
+  maxBlock: number;
 }
 
 /** Calls that took each fused kernel so far (`torch.backends.fastPathStats()`). */

@@ -1,6 +1,14 @@
-// A caching CPU allocator for libtorch's storages up to 1 MiB.
+// A caching CPU allocator for libtorch's storages up to 64 MiB.
 //
-// Why: a result left to the GC is freed in a batch when V8 collects it, and with glibc malloc a
+// Why, large blocks: glibc maps each block over ~128 KiB (up to its dynamic threshold) freshly with
+// mmap and unmaps it at free, so every large result pays a page fault per 4 KiB page, every time.
+// Where page faults are dear (a virtual machine: ~10 us each measured on one, an 8 MiB result then
+// costs ~20 ms to fault in) this dominated the large attention rows: MultiheadAttention E=256, L=S=128,
+// N=64 took 172 ms per call with 1 MiB the largest cached block and 49-90 ms with 64 MiB, and
+// libtorch's own ops (the reference path, PyTorch itself) suffered alike (softmax of 32 MiB: 102 ms).
+// onnxruntime keeps its memory in an arena for the same reason.
+//
+// Why, small blocks: a result left to the GC is freed in a batch when V8 collects it, and with glibc malloc a
 // batch of frees followed by fresh 4 KB requests costs more than the op itself: every request of
 // 1 KB or more consolidates the fast bins that the batch just filled (measured with perf on
 // `a.add(b)`, 1000 float32 elements, result left to the GC: malloc, _int_free, malloc_consolidate
@@ -8,7 +16,8 @@
 // refcount zero, one block at a time, and does not see this. Released blocks are kept on per-size
 // free lists (sizes rounded up to 2^k * {1, 1.25, 1.5, 1.75}, at most 25 % waste) and handed out
 // again; at most kCacheBytes are kept, larger blocks and the rest go back to malloc. The blocks
-// come from c10::alloc_cpu (64-byte aligned, as libtorch's own allocator).
+// come from c10::alloc_cpu (64-byte aligned, as libtorch's own allocator). A block is cached only
+// while the cache stays within kCacheBytes, so a single block larger than that is never kept.
 //
 // Installed once per process with c10::SetCPUAllocator at load. Not under AddressSanitizer (a
 // cached block would hide a use after free) or with TORCH_NAPI_CPU_CACHE=0.
@@ -38,10 +47,11 @@ namespace tnapi {
 namespace {
 
 constexpr const char* kNamePrefix = "torch.backends.cpu.";
-constexpr size_t kHeader = 64;                 // keeps the 64-byte alignment; holds the size class
-constexpr size_t kMaxBlock = size_t{1} << 20;  // larger requests go straight to c10::alloc_cpu
-constexpr size_t kClasses = 1 + (20 - 6) * 4;  // see ClassOf
-constexpr int64_t kCacheBytes = int64_t{128} << 20;
+constexpr size_t kHeader = 64;  // keeps the 64-byte alignment; holds the size class
+constexpr int kMaxLog = 26;
+constexpr size_t kMaxBlock = size_t{1} << kMaxLog;  // larger requests go straight to c10::alloc_cpu
+constexpr size_t kClasses = 1 + (kMaxLog - 6) * 4;  // see ClassOf
+constexpr int64_t kCacheBytes = int64_t{256} << 20;
 
 // The size class of 0 < n <= kMaxBlock and its block size: 64, then 2^k * {1.25, 1.5, 1.75, 2}.
 size_t ClassOf(size_t n, size_t* rounded) {
@@ -172,7 +182,7 @@ int64_t EmptyCache() {
   return bytes;
 }
 
-// allocatorCache() -> {enabled, bytes, blocks, limit}
+// allocatorCache() -> {enabled, bytes, blocks, limit, maxBlock}
 TNAPI_FN(allocatorCache, {
   Cache& c = TheCache();
   Napi::Object o = Napi::Object::New(a.Env());
@@ -181,6 +191,7 @@ TNAPI_FN(allocatorCache, {
   o.Set("bytes", static_cast<double>(c.bytes));
   o.Set("blocks", static_cast<double>(c.blocks));
   o.Set("limit", static_cast<double>(kCacheBytes));
+  o.Set("maxBlock", static_cast<double>(kMaxBlock));
   return o;
 })
 

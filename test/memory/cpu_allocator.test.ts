@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as torch from '../../lib';
 import { prng, settleGarbage } from '../helpers';
 
-// The caching CPU allocator (native/cpu_allocator.cc): released storages up to 1 MiB are handed
+// The caching CPU allocator (native/cpu_allocator.cc): released storages up to 64 MiB are handed
 // out again. These tests prove that a reused block never aliases a live tensor, that every size
 // class round-trips, and that the cache stays within its limit and can be emptied.
 const cache = () => torch.backends.cpu.allocatorCache();
@@ -15,6 +15,9 @@ describe('memory: the caching CPU allocator', () => {
     const asan = process.execPath.includes('build-asan');
     expect(c.enabled).to.equal(process.env.TORCH_NAPI_CPU_CACHE !== '0' && !asan);
     expect(c.limit).to.be.greaterThan(0);
+    expect(c.maxBlock)
+      .to.equal(64 * 1024 * 1024)
+      .and.be.below(c.limit);
     expect(c.bytes).to.be.within(0, c.limit);
   });
 
@@ -36,15 +39,28 @@ describe('memory: the caching CPU allocator', () => {
     torch.dispose([b, e]);
   });
 
-  it('never aliases live tensors across every size class (random sizes, interleaved frees)', () => {
+  it('never aliases live tensors across every size class (random sizes, interleaved frees)', function () {
+    this.timeout(20000);
     const rand = prng(1234);
     const live: { t: torch.Tensor; v: number; n: number }[] = [];
     const sizes = [1, 2, 15, 16, 17, 20, 100, 1000, 1024, 1025, 4097, 16384, 65537, 262143, 262144, 262145, 300000];
+    // and blocks of the large classes (4 .. 16 MiB of float64), at class boundaries and past them
+    const large = [262145 * 2, 1 << 20, (1 << 20) + 1, 5 << 18, (1 << 21) - 1, 1 << 21];
     for (let i = 0; i < 400; i++) {
       const n = i < sizes.length ? sizes[i] : 1 + Math.floor(rand() ** 3 * 300000);
       const v = (i % 97) + 1;
       live.push({ t: torch.full([n], v, { dtype: 'float64' }), v, n });
       if (rand() < 0.5 && live.length > 1) {
+        const k = Math.floor(rand() * live.length);
+        live[k].t.dispose();
+        live.splice(k, 1);
+      }
+    }
+    for (let i = 0; i < 3 * large.length; i++) {
+      const n = large[i % large.length];
+      const v = 200 + i;
+      live.push({ t: torch.full([n], v, { dtype: 'float64' }), v, n });
+      if (i % 2 === 1) {
         const k = Math.floor(rand() * live.length);
         live[k].t.dispose();
         live.splice(k, 1);
@@ -82,14 +98,23 @@ describe('memory: the caching CPU allocator', () => {
     }
   });
 
-  it('leaves storages over 1 MiB to the system allocator', async function () {
+  it('keeps large storages up to maxBlock (64 MiB) and hands them out again, and leaves larger ones to the system allocator', async function () {
     if (!enabled) this.skip();
     await settleGarbage();
     torch.backends.cpu.emptyCache();
-    torch.empty([(1 << 20) / 4 + 1]).dispose();
+    const max = cache().maxBlock;
+    torch.empty([max / 4 + 1]).dispose();
     expect(cache().blocks).to.equal(0);
-    torch.empty([(1 << 20) / 4]).dispose();
-    expect(cache().blocks).to.equal(1);
+    torch.empty([max / 4]).dispose();
+    expect(cache()).to.deep.include({ blocks: 1, bytes: max });
+    // an 8 MiB result takes an 8 MiB block and gives it back
+    torch.empty([(8 << 20) / 4]).dispose();
+    const withBig = cache();
+    expect(withBig.blocks).to.equal(2);
+    const again = torch.full([(8 << 20) / 4], 3);
+    expect(cache().blocks, 'the cached block was handed out again').to.equal(1);
+    expect(again.sum().item()).to.equal(3 * 2 * 1024 * 1024);
+    again.dispose();
     torch.backends.cpu.emptyCache();
   });
 });
