@@ -110,6 +110,30 @@ T* Scratch(std::vector<T>& buf, int64_t n) {
   return buf.data();
 }
 
+// C (M x N, ldc) = A (M x K, lda) times B (N x K, ldb) transposed, by loops: the score matrices
+// too small for a GEMM call (kLoopWork). B is transposed first (K x N), so that the inner loop runs
+// over C's row: N independent sums the compiler vectorises. A dot product per (i, j) is one
+// dependent chain of K multiply-adds instead (latency-bound: MultiheadAttention E=20, H=4,
+// L=S=10, N=32 spent ~85 us of its ~200 there). Each sum still adds k = 0, 1, ... in order, as the
+// dot product did.
+template <class T>
+void LoopGemmNT(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
+  thread_local std::vector<T> bufBt;
+  T* bt = Scratch(bufBt, K * N);
+  for (int64_t j = 0; j < N; j++)
+    for (int64_t d = 0; d < K; d++) bt[d * N + j] = B[j * ldb + d];
+  for (int64_t i = 0; i < M; i++) {
+    const T* ai = A + i * lda;
+    T* ci = C + i * ldc;
+    std::fill(ci, ci + N, T(0));
+    for (int64_t d = 0; d < K; d++) {
+      const T ad = ai[d];
+      const T* bd = bt + d * N;
+      for (int64_t j = 0; j < N; j++) ci[j] += ad * bd[j];
+    }
+  }
+}
+
 // A mask as read in the softmax loop: blocked-bool (nonzero = -inf) or additive float values.
 template <class T>
 struct MaskView {
@@ -147,14 +171,15 @@ bool Usable(const c10::optional<at::Tensor>& t, at::ScalarType dtype) {
 // that is all -inf gives NaN, as there.
 template <class T>
 void SoftmaxRow(T* s, int64_t S) {
-  T mx = -std::numeric_limits<T>::infinity();
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T mx = ninf;
   for (int64_t j = 0; j < S; j++) mx = s[j] > mx || std::isnan(s[j]) ? s[j] : mx;
   T sum = 0;
   // A masked score (-inf) gives exp(-inf - mx) = 0 exactly when mx is finite: no call to exp for it
   // (a causal mask blocks about half the scores). A row all -inf keeps its NaN (mx is -inf too).
-  const bool finite = mx != -std::numeric_limits<T>::infinity();
+  const bool finite = mx != ninf;
   for (int64_t j = 0; j < S; j++) {
-    s[j] = finite && s[j] == -std::numeric_limits<T>::infinity() ? T(0) : std::exp(s[j] - mx);
+    s[j] = finite && s[j] == ninf ? T(0) : std::exp(s[j] - mx);
     sum += s[j];
   }
   const T inv = T(1) / sum;
@@ -281,24 +306,7 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
       const T* qn = q + n * nsQ * ldq + h * hd;
       const T* kn = k + n * nsK * ldk + h * hd;
       if (loops) {
-        // This head's keys transposed (hd x S0), so that the inner loop runs over the keys: S0
-        // independent sums the compiler vectorises. A dot product per (i, j) is one dependent chain
-        // of hd multiply-adds instead (latency-bound: E=20, H=4, L=S=10, N=32 spent ~85 us of its
-        // ~200 there). Each sum still adds d = 0, 1, ... in order, as the dot product did.
-        thread_local std::vector<T> bufKt;
-        T* kt = Scratch(bufKt, hd * S0);
-        for (int64_t j = 0; j < S0; j++)
-          for (int64_t d = 0; d < hd; d++) kt[d * S0 + j] = kn[j * ks + d];
-        for (int64_t i = 0; i < L; i++) {
-          const T* qi = qn + i * qs;
-          T* pi = p + i * S;
-          std::fill(pi, pi + S0, T(0));
-          for (int64_t d = 0; d < hd; d++) {
-            const T qd = qi[d];
-            const T* kd = kt + d * S0;
-            for (int64_t j = 0; j < S0; j++) pi[j] += qd * kd[j];
-          }
-        }
+        LoopGemmNT<T>(L, S0, hd, qn, qs, kn, ks, p, S);
       } else {
         Gemm<T>(true, L, S0, hd, qn, qs, kn, ks, T(0), p, S);
       }
@@ -453,12 +461,7 @@ bool FastSdpaT(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0,
       const T *qb = qp + b * L * D, *kb = kp + b * S * D, *vb = vp + b * S * Dv;
       T* ob = op + b * L * Dv;
       if (loops) {
-        for (int64_t i = 0; i < L; i++)
-          for (int64_t j = 0; j < S; j++) {
-            T acc = 0;
-            for (int64_t d = 0; d < D; d++) acc += qb[i * D + d] * kb[j * D + d];
-            p[i * S + j] = acc;
-          }
+        LoopGemmNT<T>(L, S, D, qb, D, kb, D, p, S);
       } else {
         Gemm<T>(true, L, S, D, qb, D, kb, D, T(0), p, S);
       }
