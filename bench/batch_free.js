@@ -100,7 +100,7 @@ async function timeRows(rows) {
 
 function pythonNs() {
   const code = [
-    'import sys, time, torch',
+    'import time, torch',
     'torch.set_num_threads(1)',
     `a = torch.ones(${size}); b = torch.randn(${size})`,
     'def run(n):',
@@ -108,7 +108,7 @@ function pythonNs() {
     `run(${iters}); run(${iters})`,
     's = []',
     `for _ in range(${reps}):`,
-    '    t = time.perf_counter_ns(); run(' + iters + '); s.append((time.perf_counter_ns() - t) / ' + iters + ')',
+    `    t = time.perf_counter_ns(); run(${iters}); s.append((time.perf_counter_ns() - t) / ${iters})`,
     's.sort(); print(s[len(s) // 2])',
   ].join('\n');
   const r = spawnSync('/usr/bin/python3', ['-c', code], { encoding: 'utf8', timeout: 600_000 });
@@ -130,6 +130,7 @@ async function main() {
   const rows = [
     {
       free: 'dispose each',
+      batch: 1,
       run: (n) => {
         for (let i = 0; i < n; i++) a.add(b).dispose();
       },
@@ -148,20 +149,19 @@ async function main() {
     })),
     {
       free: 'left to the GC',
+      gc: true,
       run: (n) => {
         let peak = 0;
-        let c;
         for (let i = 0; i < n; i++) {
-          c = a.add(b);
+          a.add(b); // dropped: the GC frees it
           if ((i & 255) === 0) peak = Math.max(peak, torch.memory().tensors - base);
         }
-        return c === undefined ? 0 : peak;
+        return peak;
       },
     },
   ];
   await timeRows(rows);
-  rows[0].batch = 1;
-  rows[rows.length - 1].batch = rows[rows.length - 1].peak;
+  for (const row of rows) if (row.gc) row.batch = row.peak; // the GC's batch: what it left alive at once
   a.dispose();
   b.dispose();
   await settle();
@@ -181,7 +181,7 @@ async function main() {
   console.log(`| results freed | results freed together | ns per call${python.ns ? ' | × PyTorch' : ''} |`);
   console.log(`|---|---|---|${python.ns ? '---|' : ''}`);
   for (const r of rows) {
-    const together = r.free === 'left to the GC' ? `up to ${r.batch} alive` : String(r.batch);
+    const together = r.gc ? `up to ${r.batch} alive` : String(r.batch);
     console.log(`| ${r.free} | ${together} | ${r.ns.toFixed(0)}${ratio(r.ns)} |`);
   }
   console.log(
