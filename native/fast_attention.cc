@@ -163,6 +163,33 @@ bool ViewMask(const at::Tensor& m, MaskView<T>* v) {
   return true;
 }
 
+// Adds the masks of one score row to its S0 scores as the reference adds its merged additive mask:
+// m = attn + padding (a bool mask is -inf where set, else 0), then score = m + score. One loop per
+// mask form, without a branch per element: the bool ones vectorise (the per-element MaskView::At
+// took ~10 % of MultiheadAttention E=256 L=S=128 N=64).
+template <class T>
+void AddMasks(T* s, int64_t S0, const MaskView<T>& am, int64_t ao, const MaskView<T>& kp, int64_t ko) {
+  const T ninf = -std::numeric_limits<T>::infinity(), zero = 0;
+  if (am.Defined() && kp.Defined()) {
+    if (am.b != nullptr && kp.b != nullptr) {
+      const uint8_t *a = am.b + ao, *k = kp.b + ko;
+      for (int64_t j = 0; j < S0; j++) s[j] = ((a[j] != 0 ? ninf : zero) + (k[j] != 0 ? ninf : zero)) + s[j];
+    } else {
+      for (int64_t j = 0; j < S0; j++) s[j] = (am.At(ao + j) + kp.At(ko + j)) + s[j];
+    }
+    return;
+  }
+  const MaskView<T>& m = am.Defined() ? am : kp;
+  const int64_t o = am.Defined() ? ao : ko;
+  if (m.b != nullptr) {
+    const uint8_t* b = m.b + o;
+    for (int64_t j = 0; j < S0; j++) s[j] = (b[j] != 0 ? ninf : zero) + s[j];
+  } else {
+    const T* f = m.f + o;
+    for (int64_t j = 0; j < S0; j++) s[j] = f[j] + s[j];
+  }
+}
+
 bool Usable(const c10::optional<at::Tensor>& t, at::ScalarType dtype) {
   return !t || (t->device().is_cpu() && t->layout() == at::kStrided && t->scalar_type() == dtype);
 }
@@ -322,17 +349,8 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
         }
         if (c.addZeroAttn) pi[j++] = 0;
         // Masks (the extra key slots are never masked): attn + padding, added to the score.
-        if (am.Defined() || kp.Defined()) {
-          const int64_t ao = (am.outer != 0 ? nh * am.outer : 0) + i * am.row, ko = n * kp.outer;
-          for (int64_t jj = 0; jj < S0; jj++) {
-            T m;
-            if (am.Defined() && kp.Defined())
-              m = am.At(ao + jj) + kp.At(ko + jj);
-            else
-              m = am.Defined() ? am.At(ao + jj) : kp.At(ko + jj);
-            pi[jj] = m + pi[jj];
-          }
-        }
+        if (am.Defined() || kp.Defined())
+          AddMasks(pi, S0, am, (am.outer != 0 ? nh * am.outer : 0) + i * am.row, kp, n * kp.outer);
         if (rowSoftmax) SoftmaxRow(pi, S);
       }
     }
