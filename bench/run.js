@@ -11,7 +11,10 @@
 //   --json       print only the results as JSON
 //   --only       run only these benchmarks (names from bench/cases.js; `*` at the end matches a prefix)
 //   --threads    intra-op threads in all four (default 1); a list (`--threads 1,2`) runs every
-//                benchmark at each count and prints one table per count
+//                benchmark at each count and prints one table per count. OpenBLAS, which runs the
+//                GEMMs of the three libtorch columns, gets the same count (torch.setNumThreads sets
+//                it; PyTorch and raw C++ get OPENBLAS_NUM_THREADS: their set_num_threads leaves it
+//                at one thread per core)
 //   --fast-path  torch-napi's inference fast path (`torch.backends.fastPath`): on (default), off, or
 //                both (the inference model rows are also run with it off, in a column of their own)
 //   --reps       timed repetitions per benchmark (default 11; 3 with --quick)
@@ -275,6 +278,15 @@ function fastPathStats(torch) {
 }
 
 // ---- PyTorch -------------------------------------------------------------------------------
+/**
+ * The environment of the PyTorch and raw C++ children: OpenBLAS sized to the intra-op threads, as
+ * torch.setNumThreads does for torch-napi. set_num_threads does not reach OpenBLAS's own pool, so
+ * at "1 thread" their large GEMMs ran on every core (onnxruntime's on one).
+ */
+function blasEnv(threads) {
+  return { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
+}
+
 function pythonSnippets(c) {
   if (!c.python) return [];
   return Array.isArray(c.python) ? c.python : [c.python];
@@ -292,6 +304,7 @@ function runPython(cases, opts, log) {
   const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:${warmupRuns(opts)}`);
   log(`PyTorch (${PYTHON}): ${[...wanted.keys()].join(', ')}`);
   const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_bench.py'), '--threads', String(opts.threads), ...specs], {
+    env: blasEnv(opts.threads),
     encoding: 'utf8',
     timeout: 600_000,
     maxBuffer: 16 << 20,
@@ -367,6 +380,7 @@ function runRaw(cases, opts, log) {
   const specs = [...wanted].map(([s, iters]) => `${s}:${iters}:${opts.reps}:${warmupRuns(opts)}`);
   log(`raw C++ (${build.binary}): ${[...wanted.keys()].join(', ')}`);
   const r = spawnSync(build.bin, ['--threads', String(opts.threads), ...specs], {
+    env: blasEnv(opts.threads),
     encoding: 'utf8',
     timeout: 600_000,
     maxBuffer: 16 << 20,
@@ -526,7 +540,8 @@ function buildRunReport(res, run) {
   L.push(
     `Median of ${res.options.reps} timed runs${rounds}; time per call; ratios = torch-napi / other (lower is better). ` +
       `All four use ${plural(thr, 'intra-op thread')} (\`torch.setNumThreads(${thr})\`, \`torch.set_num_threads(${thr})\`, ` +
-      `\`at::set_num_threads(${thr})\`, \`intraOpNumThreads: ${thr}\`).` +
+      `\`at::set_num_threads(${thr})\`, \`intraOpNumThreads: ${thr}\`); OpenBLAS, which runs the libtorch GEMMs, ` +
+      `as many (\`setNumThreads\` sets it; \`OPENBLAS_NUM_THREADS=${thr}\` for PyTorch and raw C++).` +
       (offCol
         ? ' "fast path off": the same torch-napi rows with `torch.backends.fastPath(false)` (libtorch\'s reference ops).'
         : ''),

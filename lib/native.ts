@@ -27,6 +27,7 @@ export interface NativeConfig {
   showConfig: string;
   parallelInfo: string;
   numThreads: number;
+  blasNumThreads: number | null;
   numInteropThreads: number;
   cudaBuilt: boolean;
   cudaAvailable: boolean;

@@ -21,6 +21,11 @@ export interface Config {
   blas: string;
   /** libtorch's intra-op threads (`torch.getNumThreads()`). */
   numThreads: number;
+  /**
+   * The threads of OpenBLAS's own pool (it runs libtorch's float GEMMs), which `setNumThreads` sets
+   * together with libtorch's; `null` when the BLAS is not OpenBLAS (or is linked into libtorch).
+   */
+  blasNumThreads: number | null;
   /** libtorch's inter-op threads. */
   numInteropThreads: number;
   /** Whether libtorch was built with OpenMP. */
@@ -53,6 +58,7 @@ export function config(): Config {
     libtorchVersion,
     blas,
     numThreads: c.numThreads,
+    blasNumThreads: c.blasNumThreads,
     numInteropThreads: c.numInteropThreads,
     openmp: c.openmp,
     mkl: c.mkl,
@@ -80,7 +86,10 @@ export function maxNumThreads(): number {
 
 /**
  * Sets libtorch's intra-op thread count (PyTorch's `torch.set_num_threads`), an integer in
- * [1, `maxNumThreads()`].
+ * [1, `maxNumThreads()`], and the thread count of OpenBLAS when it runs libtorch's GEMMs
+ * (`config().blasNumThreads`). PyTorch's `set_num_threads` leaves OpenBLAS at one thread per core,
+ * so that after `torch.set_num_threads(1)` a large matrix product still runs on every core; here
+ * `setNumThreads(1)` means one thread for those too.
  */
 export function setNumThreads(n: number): void {
   const fn = 'torch.setNumThreads';

@@ -4,21 +4,19 @@
 // weighted sum run per (batch, head) in tight loops (or small GEMMs at larger sizes), masks are
 // read where they lie (never expanded to (N*H, L, S)), and the out-projection is one GEMM.
 //
-// GEMMs go to the BLAS libtorch itself loaded (sgemm_/dgemm_ found with dlopen(RTLD_NOLOAD)), or
+// GEMMs go to the BLAS libtorch itself loaded (sgemm_/dgemm_, blas.h), or
 // to at::mm_out/addmm_ on views of the same buffers when libtorch carries its BLAS inside.
 #include "fast_attention.h"
 
 #include <ATen/EmptyTensor.h>
 #include <ATen/Parallel.h>
-#ifndef _WIN32
-#include <dlfcn.h>
-#endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
+#include "blas.h"
 #include "compat.h"
 #include "fast_path.h"
 #include "parallel.h"
@@ -27,39 +25,17 @@ namespace tnapi {
 namespace {
 
 template <class T>
-using GemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const T*, const T*, const int*,
-                        const T*, const int*, const T*, T*, const int*);
-
-struct Blas {
-  GemmFn<float> s = nullptr;
-  GemmFn<double> d = nullptr;
-};
-
-// Resolved once; the handle stays open for the process (libtorch holds the library anyway).
-const Blas& GetBlas() {
-  static const Blas blas = [] {
-    Blas b;
-#ifndef _WIN32
-    void* h = dlopen("libblas.so.3", RTLD_NOLOAD | RTLD_LAZY);
-    if (h == nullptr) return b;
-    b.s = reinterpret_cast<GemmFn<float>>(dlsym(h, "sgemm_"));
-    b.d = reinterpret_cast<GemmFn<double>>(dlsym(h, "dgemm_"));
-    if (b.s == nullptr || b.d == nullptr) b = Blas{};
-#endif
-    return b;
-  }();
-  return blas;
-}
+using GemmFn = BlasGemmFn<T>;
 
 template <class T>
 GemmFn<T> BlasGemm();
 template <>
 GemmFn<float> BlasGemm<float>() {
-  return GetBlas().s;
+  return LoadedBlas().s;
 }
 template <>
 GemmFn<double> BlasGemm<double>() {
-  return GetBlas().d;
+  return LoadedBlas().d;
 }
 
 template <class T>

@@ -10,10 +10,6 @@
 #include <ATen/EmptyTensor.h>
 
 #include <ATen/Parallel.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <dlfcn.h>
-#define TNAPI_HAVE_DLFCN 1
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +20,7 @@
 #include <exception>
 #include <type_traits>
 
+#include "blas.h"
 #include "fast_path.h"
 #include "fast_rnn_ops.h"
 #include "parallel.h"
@@ -34,42 +31,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // GEMM. C (m x n, row stride ldc) = A (m x k, row stride lda) . W^T, W being a row-major (n x k)
 // weight. Three ways: a plain loop over a transposed copy of W (tiny m: no call overhead), the
-// Fortran BLAS that libtorch itself loaded (sgemm_ / dgemm_), else at::mm_out.
-
-using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-                         const int*, const float*, const int*, const float*, float*, const int*);
-using DgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
-                         const int*, const double*, const int*, const double*, double*, const int*);
-
-struct Blas {
-  SgemmFn s = nullptr;
-  DgemmFn d = nullptr;
-};
-
-// The BLAS already in the process (RTLD_NOLOAD: never loads one that libtorch did not).
-const Blas& LoadedBlas() {
-  static const Blas blas = [] {
-    Blas b;
-#ifdef TNAPI_HAVE_DLFCN
-    // LP64 builds only (the 64-bit-integer ones name their symbols sgemm_64_).
-    for (const char* name :
-         {"libblas.so.3", "libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3"}) {
-      void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
-      if (h == nullptr) continue;
-      void* s = dlsym(h, "sgemm_");
-      void* d = dlsym(h, "dgemm_");
-      if (s != nullptr && d != nullptr) {
-        b.s = reinterpret_cast<SgemmFn>(s);
-        b.d = reinterpret_cast<DgemmFn>(d);
-        return b;  // the handle stays open: the library stays loaded as long as we may call it
-      }
-      dlclose(h);
-    }
-#endif
-    return b;
-  }();
-  return blas;
-}
+// Fortran BLAS that libtorch itself loaded (sgemm_ / dgemm_, blas.h), else at::mm_out.
 
 // GEMMs of at most this many rows use the plain loop whatever the weight's size; with a weight of at
 // most kMaxLoopElements elements (its transpose stays in L1/L2) the register-tiled loop runs at any

@@ -1,5 +1,6 @@
 // Process-wide settings and facts: versions, threads, seeds, CUDA, build configuration.
 #include "args.h"
+#include "blas.h"
 #include "handle.h"
 
 #include <ATen/Parallel.h>
@@ -16,6 +17,8 @@ TNAPI_FN(setNumThreads, {
   int64_t n = a.Int(0);
   if (n < 1) a.RangeError("expected a positive number of threads, got " + std::to_string(n));
   at::set_num_threads(static_cast<int>(n));
+  // OpenBLAS keeps its own pool (blas.h): size it too, so that n threads means n for GEMMs as well.
+  if (auto set = LoadedBlas().setThreads) set(static_cast<int>(n));
   return a.Env().Undefined();
 })
 TNAPI_FN(manualSeed, {
@@ -42,6 +45,10 @@ TNAPI_FN(config, {
   o.Set("parallelInfo", at::get_parallel_info());
   o.Set("numThreads", at::get_num_threads());
   o.Set("numInteropThreads", at::get_num_interop_threads());
+  if (auto get = LoadedBlas().getThreads)
+    o.Set("blasNumThreads", get());
+  else
+    o.Set("blasNumThreads", a.Env().Null());
 #ifdef TORCH_NAPI_CUDA
   o.Set("cudaBuilt", true);
 #else

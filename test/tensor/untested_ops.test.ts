@@ -2,6 +2,7 @@
 // (test/fixtures/untested_ops.json, written by test/fixtures/gen/gen_untested_fixtures.py), and the few
 // that have no PyTorch value to compare with (getNumThreads, version, viz.writeSvg).
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -186,6 +187,39 @@ describe('torch.isTensor, torch.getNumThreads, torch.version', () => {
       torch.setNumThreads(n0);
     }
     expect(torch.getNumThreads()).to.equal(n0);
+  });
+
+  it('setNumThreads sizes OpenBLAS too: at one thread a large matrix product runs on one core', () => {
+    const n0 = torch.getNumThreads();
+    const b0 = torch.config().blasNumThreads;
+    try {
+      for (const n of [2, 1, 3]) {
+        torch.setNumThreads(n);
+        if (b0 !== null) expect(torch.config().blasNumThreads, `after setNumThreads(${n})`).to.equal(n);
+      }
+    } finally {
+      torch.setNumThreads(n0);
+    }
+    // CPU time over wall time in a fresh process (no garbage for V8's GC threads to collect): ~2 on
+    // two cores when OpenBLAS keeps its own thread per core (as libtorch's set_num_threads alone
+    // leaves it), at most ~1 on one thread.
+    const script = `
+      const torch = require(${JSON.stringify(path.join(process.cwd(), 'dist-test', 'lib'))});
+      torch.setNumThreads(2);
+      torch.setNumThreads(1);
+      const a = torch.rand([768, 768]), out = torch.empty([768, 768]);
+      torch.mm(a, a, { out });
+      const cpu0 = process.cpuUsage(), t0 = process.hrtime.bigint();
+      for (let i = 0; i < 20; i++) torch.mm(a, a, { out });
+      const wall = Number(process.hrtime.bigint() - t0) / 1e3, cpu = process.cpuUsage(cpu0);
+      console.log(JSON.stringify({ wall, ratio: (cpu.user + cpu.system) / wall }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as {
+      wall: number;
+      ratio: number;
+    };
+    expect(r.ratio, `CPU time / wall time of 20 products 768x768 at one thread (${r.wall.toFixed(0)} us)`).to.be.below(
+      1.3,
+    );
   });
 
   it("version is package.json's version (semver)", () => {
