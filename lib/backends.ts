@@ -214,7 +214,8 @@ export const backends = {
   },
   /**
    * How many calls took each fused kernel so far in this process (for tests and profiling): `rnn`,
-   * `mha`, `sdpa`, `layer` (Transformer layers), `rnnTrain` (the LSTM training kernel), `linear`.
+   * `mha`, `sdpa`, `layer` (Transformer layers), `rnnTrain` (the LSTM training kernel), `linear`;
+   * and `onednnGemm`, the float GEMMs inside the fused attention kernels that oneDNN ran.
    */
   fastPathStats(): FastPathStats {
     return native.fastPathStats();

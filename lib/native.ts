@@ -28,6 +28,7 @@ export interface NativeConfig {
   parallelInfo: string;
   numThreads: number;
   blasNumThreads: number | null;
+  onednnGemm: boolean;
   numInteropThreads: number;
   cudaBuilt: boolean;
   cudaAvailable: boolean;
@@ -564,6 +565,8 @@ export interface FastPathStats {
   rnnTrain: number;
   /** Linear calls (nn.Linear, F.linear) that took the fused small-product kernel. */
   linear: number;
+  /** Float GEMMs inside the fused attention kernels that oneDNN's sgemm ran (`config().onednnGemm`). */
+  onednnGemm: number;
 }
 
 /** The Promise-returning twin of a sync binding: the same parameters, its result in a Promise. */

@@ -26,6 +26,13 @@ export interface Config {
    * together with libtorch's; `null` when the BLAS is not OpenBLAS (or is linked into libtorch).
    */
   blasNumThreads: number | null;
+  /**
+   * Whether the fused attention kernels send their larger float GEMMs to oneDNN's `dnnl_sgemm`
+   * (libtorch loaded oneDNN as a shared library): its kernels follow the CPU's instruction sets
+   * (AVX-512 where there is one), where OpenBLAS follows its table of CPU models. Counted in
+   * `backends.fastPathStats().onednnGemm`.
+   */
+  onednnGemm: boolean;
   /** libtorch's inter-op threads. */
   numInteropThreads: number;
   /** Whether libtorch was built with OpenMP. */
@@ -59,6 +66,7 @@ export function config(): Config {
     blas,
     numThreads: c.numThreads,
     blasNumThreads: c.blasNumThreads,
+    onednnGemm: c.onednnGemm,
     numInteropThreads: c.numInteropThreads,
     openmp: c.openmp,
     mkl: c.mkl,

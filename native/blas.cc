@@ -34,6 +34,15 @@ const Blas& LoadedBlas() {
       }
       if (b.s != nullptr && b.setThreads != nullptr) break;
     }
+    for (const char* name : {"libdnnl.so.3", "libdnnl.so.2"}) {
+      void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+      if (h == nullptr) continue;
+      if (void* f = dlsym(h, "dnnl_sgemm")) {
+        b.dnnlSgemm = reinterpret_cast<decltype(b.dnnlSgemm)>(f);
+        break;
+      }
+      dlclose(h);
+    }
 #endif
     return b;
   }();

@@ -72,10 +72,12 @@ TNAPI_FN(fastPath, {
   return Napi::Boolean::New(a.Env(), FastPathEnabled());
 })
 
-// fastPathStats() -> {rnn, mha, sdpa, layer, rnnTrain, linear}: calls that took each fused kernel so far (process-wide).
+// fastPathStats() -> {rnn, mha, sdpa, layer, rnnTrain, linear, onednnGemm}: calls that took each fused kernel so
+// far (process-wide), and the fused attention's GEMMs that oneDNN ran.
 TNAPI_FN(fastPathStats, {
   Napi::Object o = Napi::Object::New(a.Env());
-  const char* names[] = {"rnn", "mha", "sdpa", "layer", "rnnTrain", "linear"};
+  const char* names[] = {"rnn", "mha", "sdpa", "layer", "rnnTrain", "linear", "onednnGemm"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(FastKernel::kCount), "a name per counter");
   for (size_t i = 0; i < static_cast<size_t>(FastKernel::kCount); i++) {
     o.Set(names[i], static_cast<double>(Counters()[i].load(std::memory_order_relaxed)));
   }

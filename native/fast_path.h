@@ -15,7 +15,17 @@ namespace tnapi {
 
 // Which fused kernel a call took (counted, so tests can assert the path that ran).
 // kRnnTrain: the fused LSTM training kernel (fast_rnn_train.h), the one that serves gradients.
-enum class FastKernel : int { kRnn = 0, kMha = 1, kSdpa = 2, kLayer = 3, kRnnTrain = 4, kLinear = 5, kCount = 6 };
+// kOnednnGemm: not a kernel but a float GEMM inside the fused attention that went to oneDNN (blas.h).
+enum class FastKernel : int {
+  kRnn = 0,
+  kMha = 1,
+  kSdpa = 2,
+  kLayer = 3,
+  kRnnTrain = 4,
+  kLinear = 5,
+  kOnednnGemm = 6,
+  kCount = 7
+};
 
 // The switch (process-wide; default on, TORCH_NAPI_FAST_PATH=0 at load turns it off).
 bool FastPathEnabled();

@@ -49,6 +49,7 @@ TNAPI_FN(config, {
     o.Set("blasNumThreads", get());
   else
     o.Set("blasNumThreads", a.Env().Null());
+  o.Set("onednnGemm", LoadedBlas().dnnlSgemm != nullptr);
 #ifdef TORCH_NAPI_CUDA
   o.Set("cudaBuilt", true);
 #else

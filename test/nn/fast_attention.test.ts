@@ -33,7 +33,7 @@ function relDiff(a: Tensor, b: Tensor, what: string): number {
   return worst;
 }
 
-function stat(k: 'mha' | 'sdpa'): number {
+function stat(k: 'mha' | 'sdpa' | 'onednnGemm'): number {
   return torch.backends.fastPathStats()[k];
 }
 
@@ -148,7 +148,10 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
         [64, 1, 20, 33, 1, true, 'float32'],
         [32, 2, 8, 70, 2, false, 'float32'], // S >= 64: one vectorised softmax over all rows
         [16, 2, 3, 80, 3, true, 'float64'],
+        [128, 2, 40, 48, 2, false, 'float32'], // per-head GEMMs of 40*48*64 multiply-adds: oneDNN's
+        [64, 2, 70, 70, 2, true, 'float32'],
       ] as const) {
+        const gemms = stat('onednnGemm');
         torch.tidy(() => {
           torch.setNumThreads(nt);
           torch.manualSeed(E + L);
@@ -173,6 +176,10 @@ describe('fast attention kernels (native/fast_attention.cc)', () => {
           );
           worst = Math.max(worst, relDiff(causal[0], causal[1], `E=${E} sdpa`));
         });
+        // The in-projection (L*N x 3E x E multiply-adds) is large enough for oneDNN in every float
+        // case here; float64 always stays with the BLAS.
+        const viaOnednn = torch.config().onednnGemm && dtype === 'float32';
+        expect(stat('onednnGemm') > gemms, `E=${E} ${dtype}: GEMMs run by oneDNN`).to.equal(viaOnednn);
       }
     torch.setNumThreads(threads);
     expect(worst).to.be.at.most(TOL);
