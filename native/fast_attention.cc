@@ -20,6 +20,7 @@
 #include "compat.h"
 #include "fast_path.h"
 #include "parallel.h"
+#include "vector_clones.h"
 
 namespace tnapi {
 namespace {
@@ -107,28 +108,91 @@ T* Scratch(std::vector<T>& buf, int64_t n) {
   return buf.data();
 }
 
-// C (M x N, ldc) = A (M x K, lda) times B (N x K, ldb) transposed, by loops: the score matrices
-// too small for a GEMM call (kLoopWork). B is transposed first (K x N), so that the inner loop runs
-// over C's row: N independent sums the compiler vectorises. A dot product per (i, j) is one
-// dependent chain of K multiply-adds instead (latency-bound: MultiheadAttention E=20, H=4,
-// L=S=10, N=32 spent ~85 us of its ~200 there). Each sum still adds k = 0, 1, ... in order, as the
-// dot product did.
+// The loop GEMMs of the score matrices too small for a GEMM call (kLoopWork). Both run TileRows:
+// C (M x N, ldc) = A (M x K, lda) . Bp, Bp being B copied to K rows of kTile columns (N <= kTile
+// used), two rows of C at a time with each row's kTile sums in registers. A plain loop kept C's row
+// in memory instead: every k then waited on the store of k - 1 (MultiheadAttention E=20, H=4,
+// L=S=10, N=32 spent ~35 % of its time in the two loops, most of it in those chains). Each sum
+// still adds k = 0, 1, ... in order.
+constexpr int64_t kTile = 16;
+
+template <class T>
+TNAPI_INLINE void TileRowsT(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* bp, T* C, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 1 < M; i += 2) {
+    T c0[kTile] = {}, c1[kTile] = {};
+    const T *a0 = A + i * lda, *a1 = a0 + lda;
+    for (int64_t k = 0; k < K; k++) {
+      const T x0 = a0[k], x1 = a1[k];
+      const T* b = bp + k * kTile;
+      for (int64_t j = 0; j < kTile; j++) {
+        c0[j] += x0 * b[j];
+        c1[j] += x1 * b[j];
+      }
+    }
+    std::copy(c0, c0 + N, C + i * ldc);
+    std::copy(c1, c1 + N, C + (i + 1) * ldc);
+  }
+  if (i < M) {
+    T c0[kTile] = {};
+    const T* a0 = A + i * lda;
+    for (int64_t k = 0; k < K; k++) {
+      const T x0 = a0[k];
+      const T* b = bp + k * kTile;
+      for (int64_t j = 0; j < kTile; j++) c0[j] += x0 * b[j];
+    }
+    std::copy(c0, c0 + N, C + i * ldc);
+  }
+}
+TNAPI_VECTOR_CLONES void TileRows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* bp,
+                                  float* C, int64_t ldc) {
+  TileRowsT(M, N, K, A, lda, bp, C, ldc);
+}
+void TileRows(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* bp, double* C, int64_t ldc) {
+  TileRowsT(M, N, K, A, lda, bp, C, ldc);
+}
+
+// C (M x N, ldc) = A (M x K, lda) times B (K x N, ldb), by loops.
+template <class T>
+void LoopGemmNN(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
+  if (N <= kTile) {
+    thread_local std::vector<T> bufB;
+    T* bp = Scratch(bufB, K * kTile);
+    for (int64_t k = 0; k < K; k++) {
+      std::copy(B + k * ldb, B + k * ldb + N, bp + k * kTile);
+      std::fill(bp + k * kTile + N, bp + (k + 1) * kTile, T(0));
+    }
+    return TileRows(M, N, K, A, lda, bp, C, ldc);
+  }
+  for (int64_t i = 0; i < M; i++) {
+    T* ci = C + i * ldc;
+    std::fill(ci, ci + N, T(0));
+    for (int64_t k = 0; k < K; k++) {
+      const T a = A[i * lda + k];
+      const T* bk = B + k * ldb;
+      for (int64_t j = 0; j < N; j++) ci[j] += a * bk[j];
+    }
+  }
+}
+
+// C (M x N, ldc) = A (M x K, lda) times B (N x K, ldb) transposed, by loops: B is transposed first
+// (K x N), so that the inner loop runs over C's row, N independent sums the compiler vectorises (a
+// dot product per (i, j) would be one dependent chain of K multiply-adds).
 template <class T>
 void LoopGemmNT(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
   thread_local std::vector<T> bufBt;
+  if (N <= kTile) {
+    T* bp = Scratch(bufBt, K * kTile);
+    for (int64_t d = 0; d < K; d++) {
+      for (int64_t j = 0; j < N; j++) bp[d * kTile + j] = B[j * ldb + d];
+      std::fill(bp + d * kTile + N, bp + (d + 1) * kTile, T(0));
+    }
+    return TileRows(M, N, K, A, lda, bp, C, ldc);
+  }
   T* bt = Scratch(bufBt, K * N);
   for (int64_t j = 0; j < N; j++)
     for (int64_t d = 0; d < K; d++) bt[d * N + j] = B[j * ldb + d];
-  for (int64_t i = 0; i < M; i++) {
-    const T* ai = A + i * lda;
-    T* ci = C + i * ldc;
-    std::fill(ci, ci + N, T(0));
-    for (int64_t d = 0; d < K; d++) {
-      const T ad = ai[d];
-      const T* bd = bt + d * N;
-      for (int64_t j = 0; j < N; j++) ci[j] += ad * bd[j];
-    }
-  }
+  LoopGemmNN(M, N, K, A, lda, bt, N, C, ldc);
 }
 
 // A mask as read in the softmax loop: blocked-bool (nonzero = -inf) or additive float values.
@@ -359,16 +423,7 @@ bool FastMhaT(const MhaCall& c, std::vector<at::Tensor>* result) {
       const T* vn = v + n * nsK * ldv + h * hd;
       T* on = O + n * nsQ * E + h * hd;
       if (loops) {
-        for (int64_t i = 0; i < L; i++) {
-          const T* pi = p + i * S;
-          T* oi = on + i * os;
-          std::fill(oi, oi + hd, T(0));
-          for (int64_t j = 0; j < S0; j++) {
-            const T pij = pi[j];
-            const T* vj = vn + j * vs;
-            for (int64_t d = 0; d < hd; d++) oi[d] += pij * vj[d];
-          }
-        }
+        LoopGemmNN<T>(L, hd, S0, p, S, vn, vs, on, os);
       } else {
         Gemm<T>(false, L, hd, S0, p, S, vn, vs, T(0), on, os);
       }
@@ -504,14 +559,7 @@ bool FastSdpaT(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0,
           SoftmaxRow(pi, S);
       }
       if (loops) {
-        for (int64_t i = 0; i < L; i++) {
-          T* oi = ob + i * Dv;
-          std::fill(oi, oi + Dv, T(0));
-          for (int64_t j = 0; j < S; j++) {
-            const T pij = p[i * S + j];
-            for (int64_t d = 0; d < Dv; d++) oi[d] += pij * vb[j * Dv + d];
-          }
-        }
+        LoopGemmNN<T>(L, Dv, S, p, S, vb, Dv, ob, Dv);
       } else {
         Gemm<T>(false, L, Dv, S, p, S, vb, Dv, T(0), ob, Dv);
       }
