@@ -688,6 +688,10 @@ function buildReport(res) {
   );
   L.push(`Node ${e.node}; torch-napi ${e.torchNapi}; libtorch ${e.libtorch} (BLAS ${e.blas}); addon ${e.addon}  `);
   L.push(
+    `Kernel environment: ${e.kernelEnv?.length ? e.kernelEnv.join(' ') : 'none set'}; ` +
+      `fused attention GEMMs on oneDNN: ${e.onednnGemm === null ? 'n/a' : e.onednnGemm ? 'yes' : 'no'}  `,
+  );
+  L.push(
     `PyTorch: ${first.python.version ? `${first.python.version} (Python ${first.python.python}, numpy ${first.python.numpy}, ${PYTHON})` : 'n/a'}; ` +
       `raw C++: ${first.cpp.version ? `libtorch ${first.cpp.version} (${first.cpp.binary})` : 'n/a'}; ` +
       `onnxruntime: ${first.onnx.version ? `onnxruntime-node ${first.onnx.version} (models ${first.onnx.models}, exported with ${first.onnx.exportedWith})` : 'n/a'}  `,
@@ -1000,6 +1004,13 @@ async function main() {
     torchNapi: torch.version,
     libtorch: torch.libtorchVersion,
     blas: cfg.blas,
+    // The variables that choose the math kernels (OPENBLAS_CORETYPE=Haswell, say, forces OpenBLAS's
+    // AVX2 kernels on an AVX-512 CPU): they change the libtorch columns, so the report names them.
+    kernelEnv: Object.entries(process.env)
+      .filter(([k]) => /^(OPENBLAS_|GOTO|OMP_|GOMP_|KMP_|MKL_|ONEDNN_|DNNL_)/.test(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
+    onednnGemm: cfg.onednnGemm ?? null,
     addon,
     threads: opts.threads,
     addonHash,

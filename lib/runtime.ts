@@ -27,9 +27,9 @@ export interface Config {
    */
   blasNumThreads: number | null;
   /**
-   * Whether the fused attention kernels send their larger float GEMMs to oneDNN's `dnnl_sgemm`
-   * (libtorch loaded oneDNN as a shared library): its kernels follow the CPU's instruction sets
-   * (AVX-512 where there is one), where OpenBLAS follows its table of CPU models. Counted in
+   * Whether the fused attention kernels send their larger float32 GEMMs to oneDNN's `dnnl_sgemm`
+   * (libtorch loaded oneDNN as a shared library), which JITs its kernels for the CPU's instruction
+   * sets (`ONEDNN_MAX_CPU_ISA` caps them) and outruns OpenBLAS there. Counted in
    * `backends.fastPathStats().onednnGemm`.
    */
   onednnGemm: boolean;

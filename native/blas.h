@@ -20,10 +20,10 @@ struct Blas {
   BlasGemmFn<double> d = nullptr;     // dgemm_
   void (*setThreads)(int) = nullptr;  // openblas_set_num_threads, when the BLAS is OpenBLAS
   int (*getThreads)() = nullptr;      // openblas_get_num_threads
-  // oneDNN's row-major SGEMM (dnnl_sgemm), when libtorch loaded oneDNN as a shared library. Its
-  // kernels are picked by the CPU's instruction sets (AVX-512 where there is one), where OpenBLAS
-  // goes by a table of CPU models; its threads are OpenMP's, which at::set_num_threads sizes, and it
-  // runs on the calling thread inside a parallel region. Returns 0 on success.
+  // oneDNN's row-major SGEMM (dnnl_sgemm), when libtorch loaded oneDNN as a shared library: JIT
+  // kernels for the CPU's instruction sets (ONEDNN_MAX_CPU_ISA caps them). Its threads are OpenMP's,
+  // which at::set_num_threads sizes, and it runs on the calling thread inside a parallel region.
+  // Returns 0 on success.
   int (*dnnlSgemm)(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                    const float* B, int64_t ldb, float beta, float* C, int64_t ldc) = nullptr;
 };
