@@ -20,18 +20,22 @@ const Blas& LoadedBlas() {
          {"libblas.so.3", "libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3"}) {
       void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
       if (h == nullptr) continue;
+      bool used = false;
       void* s = dlsym(h, "sgemm_");
       void* d = dlsym(h, "dgemm_");
       if (b.s == nullptr && s != nullptr && d != nullptr) {
         b.s = reinterpret_cast<BlasGemmFn<float>>(s);
         b.d = reinterpret_cast<BlasGemmFn<double>>(d);
+        used = true;
       }
       void* set = dlsym(h, "openblas_set_num_threads");
       void* get = dlsym(h, "openblas_get_num_threads");
       if (b.setThreads == nullptr && set != nullptr && get != nullptr) {
         b.setThreads = reinterpret_cast<void (*)(int)>(set);
         b.getThreads = reinterpret_cast<int (*)()>(get);
+        used = true;
       }
+      if (!used) dlclose(h);  // only drops the reference dlopen just took
       if (b.s != nullptr && b.setThreads != nullptr) break;
     }
     for (const char* name : {"libdnnl.so.3", "libdnnl.so.2"}) {

@@ -4,8 +4,10 @@
 // weighted sum run per (batch, head) in tight loops (or small GEMMs at larger sizes), masks are
 // read where they lie (never expanded to (N*H, L, S)), and the out-projection is one GEMM.
 //
-// GEMMs go to the BLAS libtorch itself loaded (sgemm_/dgemm_, blas.h), or
-// to at::mm_out/addmm_ on views of the same buffers when libtorch carries its BLAS inside.
+// GEMMs go to oneDNN's sgemm for float products of 2^16 multiply-adds and more when libtorch loaded
+// oneDNN (not for F.linear, which stays bit for bit addmm), else to the BLAS libtorch itself loaded
+// (sgemm_/dgemm_, blas.h), or to at::mm_out/addmm_ on views of the same buffers when libtorch
+// carries its BLAS inside. Score matrices too small for a GEMM call take the loops of TileRows.
 #include "fast_attention.h"
 
 #include <ATen/EmptyTensor.h>
